@@ -1,0 +1,34 @@
+/** Bun host: Bun.serve. https://bun.sh/docs/api/http */
+import type { RuntimeAdapter } from "./types.ts";
+import { commonAdapter } from "./node-compat.ts";
+
+interface BunServer {
+  port: number;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+interface BunGlobal {
+  version: string;
+  serve(o: { port: number; hostname: string; fetch: (r: Request) => Response | Promise<Response>; idleTimeout?: number }): BunServer;
+}
+const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+
+export const bunAdapter: RuntimeAdapter = {
+  name: "bun",
+  version: Bun.version,
+  // Bun silently ignores worker resourceLimits (runtime-matrix P1): heap is not enforced in isolates.
+  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false },
+  ...commonAdapter("bun", false),
+  async serve(fetch, { port, hostname }) {
+    // idleTimeout 0: a streaming response may stay quiet longer than Bun's 10 s default
+    const server = Bun.serve({ port, hostname, fetch, idleTimeout: 0 });
+    return {
+      port: server.port,
+      hostname,
+      async shutdown(graceMs) {
+        const timer = new Promise<void>((r) => setTimeout(r, graceMs));
+        await Promise.race([server.stop(false), timer]);
+        await server.stop(true);
+      },
+    };
+  },
+};

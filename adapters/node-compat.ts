@@ -1,0 +1,178 @@
+/**
+ * The parts of the adapter that use node:* modules which Node, Bun and Deno all implement the
+ * same way (measured in shared/research/runtime-matrix.md): files, worker_threads, child
+ * processes with a JSON IPC channel, signals. Each runtime file spreads this and adds serve().
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { pathToFileURL, fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type {
+  ChildOptions,
+  GuestChannel,
+  GuestExit,
+  RuntimeAdapter,
+  RuntimeName,
+  Sys,
+  WorkerOptions,
+} from "./types.ts";
+import { childArgs } from "./child-args.ts";
+import { lineSplitter } from "./lines.ts";
+import { decodeFrame, encodeFrame } from "./frame-codec.ts";
+
+const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const STDERR_TAIL_LINES = 20;
+
+export const sys: Sys = {
+  readText: (p) => readFile(p, "utf8"),
+  async writeText(p, text) {
+    // write-then-rename so a reader (a starting worker) never sees half a file
+    const tmp = `${p}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, text);
+    await rename(tmp, p);
+  },
+  exists: async (p) => existsSync(p),
+  isFile: async (p) => {
+    try {
+      return (await stat(p)).isFile();
+    } catch {
+      return false;
+    }
+  },
+  mkdirp: async (p) => void (await mkdir(p, { recursive: true })),
+  realpath: (p) => realpath(p),
+  resolve: (...parts) => path.resolve(...parts),
+  relative: (from, to) => path.relative(from, to),
+  dirname: (p) => path.dirname(p),
+  join: (...parts) => path.join(...parts),
+  isAbsolute: (p) => path.isAbsolute(p),
+  fileUrl: (p) => pathToFileURL(p).href,
+  cacheDir: () => process.env.LANES_CACHE_DIR ?? path.join(tmpdir(), "lanes-cache"),
+  sha256: (text) => createHash("sha256").update(text).digest("hex"),
+  watch(paths, onChange) {
+    const watchers: FSWatcher[] = [];
+    for (const p of paths) {
+      try {
+        watchers.push(watch(p, () => onChange(p)));
+      } catch {
+        // a file that vanished between build and watch: the next rebuild watches it again
+      }
+    }
+    return () => watchers.forEach((w) => w.close());
+  },
+};
+
+/** VmRSS of a process in bytes, from /proc (Linux). */
+export function rssOfPid(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean): GuestChannel {
+  const worker = new Worker(file, {
+    workerData: o.data,
+    env: o.env,
+    ...(heapLimit ? { resourceLimits: { maxOldGenerationSizeMb: o.heapMb } } : {}),
+  });
+  let error: GuestExit["error"];
+  let exited: GuestExit | undefined;
+  const exitListeners: ((e: GuestExit) => void)[] = [];
+  worker.on("error", (e: Error & { code?: string }) => {
+    error = { name: e.name, message: e.message, ...(e.code ? { code: e.code } : {}) };
+  });
+  worker.on("exit", (code) => {
+    exited = { code, signal: null, stderrTail: "", ...(error ? { error } : {}) };
+    for (const l of exitListeners) l(exited);
+  });
+  return {
+    post: (m, transfer) => worker.postMessage(m, transfer ?? []),
+    onMessage: (l) => void worker.on("message", l),
+    onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
+    kill: async () => {
+      if (!exited) await worker.terminate();
+    },
+    rss: () => undefined,
+  };
+}
+
+export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
+  if (want === host) return process.execPath;
+  const local = path.join(lanesRoot, "node_modules", ".bin", want);
+  if (existsSync(local)) return local;
+  return want; // from PATH
+}
+
+export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): GuestChannel {
+  const child = spawn(runtimeBinary(host, o.runtime), childArgs(o, file), {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: "json", // 'advanced' across runtimes crashes the host (runtime-matrix P4)
+    env: o.env,
+    cwd: o.cwd,
+  });
+  const tail: string[] = [];
+  child.stdout?.on("data", lineSplitter((line) => o.onOutput("stdout", line)));
+  child.stderr?.on(
+    "data",
+    lineSplitter((line) => {
+      tail.push(line);
+      if (tail.length > STDERR_TAIL_LINES) tail.shift();
+      o.onOutput("stderr", line);
+    }),
+  );
+  let exited: GuestExit | undefined;
+  let spawnError: GuestExit["error"];
+  const exitListeners: ((e: GuestExit) => void)[] = [];
+  const finish = (code: number | null, signal: string | null) => {
+    if (exited) return;
+    exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}) };
+    for (const l of exitListeners) l(exited);
+  };
+  // Without an 'error' listener a failed spawn or send crashes the host (runtime-matrix P4).
+  child.on("error", (e: Error & { code?: string }) => {
+    spawnError = { name: e.name, message: e.message, ...(e.code ? { code: e.code } : {}) };
+    if (child.pid === undefined) finish(null, null);
+  });
+  // 'close' (not 'exit'): the order of exit and disconnect varies; close comes after both.
+  child.on("close", (code, signal) => finish(code, signal));
+  const onSendError = (e: Error | null) => void e; // channel closed: the exit handler reports it
+  return {
+    post: (m) => {
+      if (child.connected) child.send(encodeFrame(m as { t: string }) as object, onSendError);
+    },
+    onMessage: (l) => void child.on("message", (m) => l(decodeFrame(m as { t: string }))),
+    onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        exitListeners.push(() => resolve());
+        child.kill("SIGKILL");
+      }),
+    rss: () => (child.pid ? rssOfPid(child.pid) : undefined),
+  };
+}
+
+/** Everything but serve/name/version/caps, shared by the three adapters. */
+export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
+  return {
+    sys,
+    spawnWorker: (file: string, o: WorkerOptions) => spawnWorker(file, o, heapLimit),
+    spawnChild: (file: string, o: ChildOptions) => spawnChild(file, o, host),
+    runtimeBinary: (rt: RuntimeName) => runtimeBinary(host, rt),
+    onSignal: (signal: "SIGINT" | "SIGTERM", listener: () => void) => void process.on(signal, listener),
+    exit: (code: number): never => process.exit(code),
+    argv: () => process.argv.slice(2),
+    cwd: () => process.cwd(),
+    hostRss: () => process.memoryUsage.rss(),
+    writeOut: (text: string) => void process.stdout.write(text),
+    writeErr: (text: string) => void process.stderr.write(text),
+    isTTY: () => Boolean(process.stdout.isTTY),
+  } satisfies Partial<RuntimeAdapter>;
+}

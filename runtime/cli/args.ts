@@ -1,0 +1,55 @@
+/** A small flag parser: `--name value`, `--name=value`, boolean flags, positionals. */
+import { LanesError } from "../errors.ts";
+
+export interface FlagSpec {
+  [name: string]: "string" | "boolean";
+}
+
+export interface Parsed {
+  positionals: string[];
+  flags: Record<string, string | boolean>;
+}
+
+export function parseArgs(argv: string[], spec: FlagSpec, command: string): Parsed {
+  const positionals: string[] = [];
+  const flags: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const kind = spec[name];
+    if (!kind) {
+      const known = Object.keys(spec).map((k) => `--${k}`).join(", ");
+      throw new LanesError("invalid_flag", `lanes ${command}: unknown flag --${name} (known: ${known || "none"})`);
+    }
+    if (kind === "boolean") {
+      flags[name] = eq < 0 ? true : arg.slice(eq + 1) !== "false";
+      continue;
+    }
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || (eq < 0 && value.startsWith("--"))) {
+      throw new LanesError("invalid_flag", `lanes ${command}: --${name} needs a value`);
+    }
+    flags[name] = value;
+  }
+  return { positionals, flags };
+}
+
+export function intFlag(p: Parsed, name: string, def: number, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = p.flags[name];
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (typeof v !== "string" || !Number.isInteger(n) || n < min || n > max) {
+    throw new LanesError("invalid_flag", `lanes ${command}: --${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
+  }
+  return n;
+}
+
+export function stringFlag(p: Parsed, name: string, def: string): string {
+  const v = p.flags[name];
+  return typeof v === "string" ? v : def;
+}

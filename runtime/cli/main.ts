@@ -1,0 +1,43 @@
+/**
+ * `lanes`: the command line. It runs on whichever runtime starts it; that runtime is the host.
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { createLogger } from "../log.ts";
+import { startCommand } from "./start.ts";
+import { validateCommand } from "./validate.ts";
+
+const USAGE = `lanes: serverless functions in an isolate lane (worker threads) or a process lane (child processes)
+
+usage:
+  lanes start [dir] [--port 8787] [--host 127.0.0.1]   serve the functions in dir (default: the repo's functions/)
+  lanes dev [dir] [--port 8787] [--host 127.0.0.1]     the same, for local development (stacks in error responses)
+  lanes validate [dir]                                  check the manifest and that every entry loads
+`;
+
+export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const log = createLogger(adapter.writeErr);
+  switch (command) {
+    case "start":
+      return startCommand(adapter, rest, { dev: false, log, command });
+    case "dev":
+      return startCommand(adapter, rest, { dev: true, log, command });
+    case "validate":
+      return validateCommand(adapter, rest, log);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      adapter.writeOut(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      adapter.writeErr(`lanes: unknown command "${command}"\n\n${USAGE}`);
+      return 1;
+  }
+}
+
+/** Where `lanes start` looks when no dir is given: the repo's own functions/. */
+export function defaultFunctionsDir(): string {
+  return decodeURIComponent(new URL("../../functions/", import.meta.url).pathname);
+}
+

@@ -1,0 +1,52 @@
+/** `lanes validate`: the manifest, every entry compiles and loads, and which limits this host enforces. */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { limitWarnings } from "../capabilities.ts";
+import { compile } from "../compile.ts";
+import { LanesError } from "../errors.ts";
+import { compileGuests } from "../host/host.ts";
+import type { Logger } from "../log.ts";
+import { loadManifest } from "../manifest/load.ts";
+import { lanes } from "../lanes/mod.ts";
+import { Instance } from "../pool/instance.ts";
+import { SharedStore } from "../shared/store.ts";
+import { parseArgs } from "./args.ts";
+import { defaultFunctionsDir } from "./main.ts";
+
+export async function validateCommand(adapter: RuntimeAdapter, argv: string[], log: Logger): Promise<number> {
+  const args = parseArgs(argv, {}, "validate");
+  const manifest = await loadManifest(args.positionals[0] ?? defaultFunctionsDir(), adapter.sys, adapter.name);
+  for (const w of manifest.warnings) log.warn(w);
+  const guests = await compileGuests(adapter);
+  const store = SharedStore.create({ slots: 16, bytes: 4096 });
+  const problems: string[] = [];
+  for (const spec of manifest.functions) {
+    for (const w of limitWarnings(spec, adapter)) log.warn(w);
+    try {
+      const bundle = await compile(spec.entry, adapter.sys, spec.name);
+      // load it for real, in its own lane, exactly as the host would
+      const channel = lanes[spec.lane].spawn(spec, { adapter, log, guests, sharedBuffer: () => store.buffer });
+      const inst = new Instance(channel, {
+        log: (level, text) => log.fn(spec.name, level, text),
+        shared: () => null,
+        gone: () => {},
+        released: () => {},
+      });
+      try {
+        await inst.start({ name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: false }, 15_000);
+      } finally {
+        await inst.kill();
+      }
+      log.info(`ok   ${spec.name} (${spec.lane}${spec.lane === "process" ? `/${spec.runtime}` : ""}) ${spec.route}`);
+    } catch (e) {
+      const msg = e instanceof LanesError ? e.message : String(e);
+      problems.push(`${spec.name}: ${msg}`);
+      log.error(`FAIL ${spec.name}: ${msg}`);
+    }
+  }
+  if (problems.length > 0) {
+    log.error(`${problems.length} of ${manifest.functions.length} function(s) failed to load`);
+    return 1;
+  }
+  log.info(`${manifest.file}: ${manifest.functions.length} function(s) ok`);
+  return 0;
+}

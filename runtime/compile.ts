@@ -1,0 +1,66 @@
+/**
+ * Compiles a function (TypeScript or JavaScript, with its imports) into one ESM file that a
+ * worker or child of any runtime can load. Node 20 workers cannot load .ts at all, and tsx
+ * inside each worker costs +225 ms and +16 MB (runtime-matrix P1), so the host compiles once
+ * with esbuild and writes the output under a name made of its content hash.
+ */
+import { build, type BuildFailure, type Message } from "esbuild";
+import type { Sys } from "../adapters/types.ts";
+import { LanesError } from "./errors.ts";
+
+export interface Compiled {
+  /** Absolute path of the .mjs bundle. */
+  file: string;
+  /** Content hash of the bundle (first 12 hex chars). */
+  hash: string;
+  /** Absolute paths of every source file that went into it (from esbuild's metafile). */
+  inputs: string[];
+}
+
+// Bundled CommonJS dependencies may call require() for node builtins; ESM output has no
+// require, so give the bundle one (node:module exists on Node, Bun and Deno).
+const REQUIRE_SHIM =
+  'import { createRequire as __lanesCreateRequire } from "node:module";\n' +
+  "const require = __lanesCreateRequire(import.meta.url);";
+
+export async function compile(entry: string, sys: Sys, label: string): Promise<Compiled> {
+  let result;
+  try {
+    result = await build({
+      entryPoints: [entry],
+      absWorkingDir: sys.dirname(entry),
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "es2022",
+      write: false,
+      metafile: true,
+      sourcemap: "inline",
+      sourcesContent: false,
+      logLevel: "silent",
+      banner: { js: REQUIRE_SHIM },
+    });
+  } catch (e) {
+    const failure = e as BuildFailure;
+    const first = failure.errors?.[0];
+    throw new LanesError("compile_failed", `${label}: ${first ? formatMessage(first) : String(e)}`, { cause: e });
+  }
+  const out = result.outputFiles[0];
+  if (!out) throw new LanesError("compile_failed", `${label}: esbuild produced no output`);
+  const hash = sys.sha256(out.text).slice(0, 12);
+  const dir = sys.cacheDir();
+  await sys.mkdirp(dir);
+  const file = sys.join(dir, `${label.replace(/[^A-Za-z0-9_-]/g, "_")}-${hash}.mjs`);
+  if (!(await sys.exists(file))) await sys.writeText(file, out.text);
+  const cwd = sys.dirname(entry);
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((p) => !p.includes("node_modules/"))
+    .map((p) => sys.resolve(cwd, p));
+  return { file, hash, inputs };
+}
+
+/** `file:line:column: message`, as editors and terminals link it. */
+export function formatMessage(m: Message): string {
+  const loc = m.location;
+  return loc ? `${loc.file}:${loc.line}:${loc.column + 1}: ${m.text}` : m.text;
+}

@@ -1,0 +1,79 @@
+/**
+ * The one error type of lanes. Every failure carries a string code; the code alone decides
+ * the HTTP status (see `httpStatus`) so the mapping lives in exactly one place.
+ */
+export type ErrorCode =
+  // request outcomes, sent to clients as JSON
+  | "not_found"
+  | "method_not_allowed"
+  | "payload_too_large"
+  | "function_error"
+  | "instance_crashed"
+  | "overloaded"
+  | "unavailable"
+  | "timeout"
+  | "bad_request"
+  | "internal"
+  // user errors reported by the CLI
+  | "invalid_manifest"
+  | "invalid_flag"
+  | "compile_failed";
+
+const httpStatus: Record<ErrorCode, number> = {
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  function_error: 500,
+  instance_crashed: 502,
+  overloaded: 503,
+  unavailable: 503,
+  timeout: 504,
+  bad_request: 400,
+  internal: 500,
+  invalid_manifest: 500,
+  invalid_flag: 500,
+  compile_failed: 503,
+};
+
+export class LanesError extends Error {
+  override readonly name = "LanesError";
+  readonly code: ErrorCode;
+  /** Extra response headers (e.g. `Retry-After`, `Allow`). */
+  readonly headers: Record<string, string>;
+  /** A stack from inside the function, shown only by `lanes dev`. */
+  readonly guestStack: string | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { headers?: Record<string, string>; guestStack?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.code = code;
+    this.headers = opts.headers ?? {};
+    this.guestStack = opts.guestStack;
+  }
+
+  get status(): number {
+    return httpStatus[this.code];
+  }
+}
+
+export function isLanesError(e: unknown): e is LanesError {
+  return e instanceof LanesError;
+}
+
+/** The JSON body and status every runtime-made error response uses. */
+export function errorResponse(err: unknown, requestId: string, dev = false): Response {
+  const e = isLanesError(err) ? err : new LanesError("internal", "internal error", { cause: err });
+  const body: { code: string; message: string; requestId: string; stack?: string } = {
+    code: e.code,
+    message: e.message,
+    requestId,
+  };
+  if (dev && e.guestStack) body.stack = e.guestStack;
+  return new Response(JSON.stringify({ error: body }), {
+    status: e.status,
+    headers: { "content-type": "application/json; charset=utf-8", ...e.headers },
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The guest: what runs inside a worker thread or a child process. It loads one function
+ * (control call `load`), turns request frames into web Requests, calls the function and sends
+ * the Response back. Both lanes run this same code; only the port differs.
+ */
+import { expose } from "comlink";
+import {
+  currentRequestId,
+  formatArgs,
+  heapUsed,
+  inRequest,
+  onUnhandledRejection,
+  scrubEnv,
+  type GuestPort,
+} from "../../adapters/guest.ts";
+import { rpcChannel } from "../rpc.ts";
+import type { GuestControl, GuestToHost, HostToGuest, LoadSpec, LogFrame, RequestFrame } from "../wire.ts";
+import { describe, isResponse, resolveHandler, type FetchHandler } from "./handler.ts";
+import { sendResponse } from "./respond.ts";
+
+/** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
+export interface GuestShared {
+  add(key: string, delta: number): Promise<number>;
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  deliver?(frame: HostToGuest): void;
+}
+
+export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
+  const post = (f: GuestToHost, transfer?: ArrayBuffer[]) => port.post(f, transfer);
+  let handler: FetchHandler | undefined;
+  let spec: LoadSpec | undefined;
+  let handled = 0;
+  const cancels = new Map<number, () => void>();
+  const pending = new Set<Promise<unknown>>();
+  const shared = sharedFor(post);
+  const ctxShared = {
+    add: (key: string, delta = 1) => shared.add(key, delta),
+    get: (key: string) => shared.get(key),
+    set: (key: string, value: string) => shared.set(key, value),
+  };
+  const rpc = rpcChannel(post);
+
+  captureConsole(post);
+  onUnhandledRejection((reason) => {
+    post({ t: "log", level: "error", text: `unhandled rejection: ${formatArgs([reason])}`, ...rid() });
+  });
+
+  const control: GuestControl = {
+    async load(s) {
+      spec = s;
+      scrubEnv(s.env);
+      const mod = (await import(s.bundleUrl)) as Record<string, unknown>;
+      handler = resolveHandler(mod, s.name);
+    },
+    async stats() {
+      return { inflight: cancels.size, handled, heapUsed: heapUsed() };
+    },
+    async drain() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+  };
+  expose(control, rpc.endpoint);
+
+  port.onFrame((f: HostToGuest) => {
+    switch (f.t) {
+      case "req":
+        track(handle(f));
+        break;
+      case "cancel":
+        cancels.get(f.id)?.();
+        break;
+      case "rpc":
+        rpc.deliver(f.m);
+        break;
+      case "shared-reply":
+        shared.deliver?.(f);
+        break;
+    }
+  });
+  post({ t: "ready" });
+
+  function track(p: Promise<unknown>) {
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  }
+
+  async function handle(f: RequestFrame) {
+    cancels.set(f.id, () => {});
+    try {
+      if (!handler || !spec) throw new Error("function not loaded");
+      const request = new Request(f.url, {
+        method: f.method,
+        headers: f.headers,
+        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
+      });
+      const ctx = {
+        requestId: f.requestId,
+        lane: spec.lane,
+        params: f.params,
+        shared: ctxShared,
+        waitUntil: (p: Promise<unknown>) => {
+          track(
+            Promise.resolve(p).catch((e) =>
+              post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }),
+            ),
+          );
+        },
+        passThroughOnException() {},
+      };
+      const fn = handler;
+      const env = { ...spec.env };
+      let result: unknown;
+      try {
+        result = await inRequest(f.requestId, () => fn(request, env, ctx));
+        if (!isResponse(result)) throw new Error(`the function returned ${describe(result)}, not a Response`);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(formatArgs([e]));
+        post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message });
+        return;
+      }
+      await sendResponse(
+        result,
+        {
+          head: (status, statusText, headers, body, more) =>
+            post({ t: "res", id: f.id, status, statusText, headers, body, more }, body ? [body] : undefined),
+          chunk: (body) => post({ t: "chunk", id: f.id, body }, [body]),
+          end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }),
+        },
+        (cancel) => cancels.set(f.id, cancel),
+      );
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message });
+    } finally {
+      handled++;
+      cancels.delete(f.id);
+    }
+  }
+}
+
+function rid(): { requestId?: string } {
+  const id = currentRequestId();
+  return id ? { requestId: id } : {};
+}
+
+/** The function's console goes to the host log, tagged with the request it ran for. */
+function captureConsole(post: (f: LogFrame) => void) {
+  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+    console[level] = (...args: unknown[]) => post({ t: "log", level, text: formatArgs(args), ...rid() });
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The three shapes a function module may export (DESIGN.md): `export default { fetch }`,
+ * `export default (request, env, ctx) => Response`, or a Hono app (it has `.fetch`).
+ */
+export type FetchHandler = (request: Request, env: Record<string, string>, ctx: unknown) => unknown;
+
+export function resolveHandler(mod: Record<string, unknown>, name: string): FetchHandler {
+  const d = mod.default as { fetch?: unknown } | ((...a: unknown[]) => unknown) | undefined;
+  if (typeof d === "function" && typeof (d as { fetch?: unknown }).fetch !== "function") {
+    return d as FetchHandler;
+  }
+  if (d && typeof d.fetch === "function") {
+    const target = d;
+    const fetch = d.fetch as (...a: unknown[]) => unknown;
+    return (request, env, ctx) => fetch.call(target, request, env, ctx);
+  }
+  const got = d === undefined ? "no default export" : `a default export of type ${typeof d}`;
+  throw new Error(
+    `function "${name}": the module has ${got}. Export a fetch handler: ` +
+      "`export default { fetch(request, env, ctx) { return new Response('hi') } }`",
+  );
+}
+
+export function isResponse(value: unknown): value is Response {
+  return value instanceof Response;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
+  return typeof value;
+}

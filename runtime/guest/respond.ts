@@ -1,0 +1,87 @@
+/**
+ * Sends a Response back to the host. Bytes that are already available go out with the head in
+ * one frame (the common case: one message per request). When the body produces slowly, the
+ * rest follows as chunk frames as it is produced, so streams reach the client live.
+ */
+import type { Headers2 } from "../wire.ts";
+
+export interface ResponseSink {
+  head(status: number, statusText: string, headers: Headers2, body: ArrayBuffer | null, more: boolean): void;
+  chunk(body: ArrayBuffer): void;
+  end(error?: string): void;
+}
+
+const PENDING = Symbol("pending");
+/** Resolves after a few microtask hops: in-memory bodies finish reading well before that. */
+function soon(): Promise<typeof PENDING> {
+  let p: Promise<typeof PENDING> = Promise.resolve(PENDING);
+  for (let i = 0; i < 8; i++) p = p.then((x) => x);
+  return p;
+}
+
+type Read = ReadableStreamReadResult<Uint8Array>;
+
+export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
+  const headers = [...res.headers] as Headers2;
+  if (!res.body) {
+    sink.head(res.status, res.statusText, headers, null, false);
+    return;
+  }
+  const reader = res.body.getReader();
+  onCancel(() => void reader.cancel().catch(() => {}));
+  const ready: Uint8Array[] = [];
+  let pending: Promise<Read> | undefined;
+  let done = false;
+  try {
+    for (;;) {
+      const read = reader.read();
+      const r = await Promise.race([read, soon()]);
+      if (r === PENDING) {
+        pending = read;
+        break;
+      }
+      if (r.done) {
+        done = true;
+        break;
+      }
+      ready.push(r.value);
+    }
+  } catch (e) {
+    // the stream failed before anything was sent: report as a function error
+    throw e;
+  }
+  sink.head(res.status, res.statusText, headers, concat(ready), !done);
+  if (done) return;
+  try {
+    for (;;) {
+      const r = await (pending ?? reader.read());
+      pending = undefined;
+      if (r.done) break;
+      if (r.value.byteLength > 0) sink.chunk(exact(r.value));
+    }
+    sink.end();
+  } catch (e) {
+    sink.end(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function concat(parts: Uint8Array[]): ArrayBuffer | null {
+  if (parts.length === 0) return null;
+  if (parts.length === 1) return exact(parts[0]!);
+  let size = 0;
+  for (const p of parts) size += p.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out.buffer;
+}
+
+/** An ArrayBuffer holding exactly these bytes (transferable without dragging a pool along). */
+function exact(view: Uint8Array): ArrayBuffer {
+  const { buffer, byteOffset, byteLength } = view;
+  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return buffer;
+  return view.slice().buffer as ArrayBuffer;
+}

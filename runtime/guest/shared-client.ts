@@ -1,0 +1,40 @@
+/**
+ * ctx.shared inside a guest. Isolate lane: straight on the SharedArrayBuffer with Atomics, no
+ * message hop. Process lane: the same calls as frames to the host, which owns the buffer.
+ */
+import { SharedStore } from "../shared/store.ts";
+import type { GuestToHost, HostToGuest, SharedCallFrame } from "../wire.ts";
+import type { GuestShared } from "./guest.ts";
+
+export function sharedInMemory(buffer: SharedArrayBuffer): GuestShared {
+  const store = new SharedStore(buffer);
+  return {
+    add: async (key, delta) => store.add(key, delta),
+    get: async (key) => store.get(key),
+    set: async (key, value) => store.set(key, value),
+  };
+}
+
+export function sharedOverIpc(post: (f: GuestToHost) => void): GuestShared {
+  let next = 0;
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const call = (op: SharedCallFrame["op"], key: string, value?: string | number) =>
+    new Promise<unknown>((resolve, reject) => {
+      const id = ++next;
+      waiting.set(id, { resolve, reject });
+      post(value === undefined ? { t: "shared", id, op, key } : { t: "shared", id, op, key, value });
+    });
+  return {
+    add: async (key, delta) => (await call("add", key, delta)) as number,
+    get: async (key) => ((await call("get", key)) as string | null) ?? undefined,
+    set: async (key, value) => void (await call("set", key, value)),
+    deliver(f: HostToGuest) {
+      if (f.t !== "shared-reply") return;
+      const w = waiting.get(f.id);
+      if (!w) return;
+      waiting.delete(f.id);
+      if (f.error !== undefined) w.reject(new Error(f.error));
+      else w.resolve(f.value);
+    },
+  };
+}

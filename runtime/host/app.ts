@@ -1,0 +1,133 @@
+/**
+ * The host's Hono app: reserved /_lanes/ routes, one route per function, 404/405 as JSON,
+ * `x-request-id` on every response. Requests are turned into plain frames here and handed to
+ * the function's pool.
+ */
+import { Hono, type Context } from "hono";
+import { errorResponse, LanesError } from "../errors.ts";
+import type { FunctionSpec } from "../manifest/load.ts";
+import type { Pool } from "../pool/pool.ts";
+import { readBody } from "./body.ts";
+
+export interface Served {
+  spec: FunctionSpec;
+  /** Absent when the function failed to compile: it answers 503 with `error`. */
+  pool?: Pool;
+  error?: LanesError;
+  version: string;
+  limits: unknown;
+}
+
+export interface AppOptions {
+  functions: () => Served[];
+  dev: boolean;
+  onRequest?: (entry: RequestLog) => void;
+}
+
+export interface RequestLog {
+  method: string;
+  path: string;
+  fn: string | undefined;
+  lane: string | undefined;
+  status: number;
+  ms: number;
+  requestId: string;
+}
+
+type Env = { Variables: { requestId: string; allow: string[] } };
+
+export function createApp(o: AppOptions): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.use(async (c, next) => {
+    const requestId = crypto.randomUUID();
+    c.set("requestId", requestId);
+    const started = performance.now();
+    await next();
+    c.res.headers.set("x-request-id", requestId);
+    o.onRequest?.({
+      method: c.req.method,
+      path: c.req.path,
+      fn: c.res.headers.get("x-lanes-function") ?? undefined,
+      lane: undefined,
+      status: c.res.status,
+      ms: performance.now() - started,
+      requestId,
+    });
+  });
+
+  app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
+  app.get("/_lanes/functions", (c) =>
+    c.json({
+      functions: o.functions().map(({ spec, pool, error, version, limits }) => ({
+        name: spec.name,
+        route: spec.route,
+        methods: spec.methods ?? "*",
+        lane: spec.lane,
+        runtime: spec.runtime,
+        version,
+        status: error ? "broken" : "ok",
+        ...(error ? { error: error.message } : {}),
+        instances: pool
+          ? {
+              ready: pool.live(),
+              busy: pool.instances.filter((i) => i.inflight > 0).length,
+              idle: pool.instances.filter((i) => i.state === "ready" && i.inflight === 0).length,
+            }
+          : { ready: 0, busy: 0, idle: 0 },
+        restarts: pool?.restarts ?? 0,
+        limits,
+      })),
+    }),
+  );
+
+  for (const served of o.functions()) {
+    const { spec } = served;
+    app.all(spec.route, async (c, next) => {
+      const method = c.req.method;
+      const allowed = spec.methods;
+      if (allowed && !allowed.includes(method as never) && !(method === "HEAD" && allowed.includes("GET"))) {
+        c.set("allow", [...(c.get("allow") ?? []), ...allowed]);
+        return next();
+      }
+      return invoke(c, served, o.dev);
+    });
+  }
+
+  app.notFound((c) => {
+    const requestId = c.get("requestId");
+    const allow = c.get("allow");
+    if (allow?.length) {
+      const methods = [...new Set(allow)].join(", ");
+      return errorResponse(
+        new LanesError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path} (allowed: ${methods})`, {
+          headers: { allow: methods },
+        }),
+        requestId,
+      );
+    }
+    return errorResponse(new LanesError("not_found", `no function is routed at ${c.req.path}`), requestId);
+  });
+
+  app.onError((err, c) => errorResponse(err, c.get("requestId") ?? "", o.dev));
+  return app;
+}
+
+async function invoke(c: Context<Env>, served: Served, dev: boolean): Promise<Response> {
+  const { spec, pool } = served;
+  const requestId = c.get("requestId");
+  const deadline = Date.now() + spec.timeoutMs;
+  try {
+    if (!pool) throw served.error ?? new LanesError("unavailable", `function "${spec.name}" is not available`);
+    const req = c.req.raw;
+    const method = req.method;
+    const body = method === "GET" || method === "HEAD" ? null : await readBody(req, spec.maxBodyBytes, spec.name);
+    const res = await pool.dispatch(
+      { requestId, method, url: req.url, headers: [...req.headers] as [string, string][], body, params: c.req.param() },
+      deadline,
+    );
+    return res;
+  } catch (e) {
+    return errorResponse(e, requestId, dev);
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * A lane decides how an instance of a function is spawned; everything else (pool rules,
+ * protocol, limits) is shared. To add a lane: implement `Lane`, register it in `lanes`.
+ */
+import type { GuestChannel, RuntimeAdapter } from "../../adapters/types.ts";
+import type { Logger } from "../log.ts";
+import type { FunctionSpec } from "../manifest/load.ts";
+
+export interface LaneContext {
+  adapter: RuntimeAdapter;
+  log: Logger;
+  /** Compiled guest entries (.mjs). */
+  guests: { worker: string; child: string };
+  /** The SharedArrayBuffer behind a function's ctx.shared. */
+  sharedBuffer(spec: FunctionSpec): SharedArrayBuffer;
+}
+
+export interface Lane {
+  readonly name: "isolate" | "process";
+  spawn(spec: FunctionSpec, ctx: LaneContext): GuestChannel;
+}

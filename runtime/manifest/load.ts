@@ -1,0 +1,217 @@
+/**
+ * Reads and checks a `lanes.json`. Every problem is reported as `path: rule (got value)` and
+ * all of them at once, so a user fixes the manifest in one pass.
+ */
+import { Value } from "@sinclair/typebox/value";
+import { transform } from "esbuild";
+import type { RuntimeName, Sys } from "../../adapters/types.ts";
+import { LanesError } from "../errors.ts";
+import { FunctionSchema, ManifestSchema, type Lane, type ManifestInput, type Method, METHODS } from "./schema.ts";
+
+export interface FunctionSpec {
+  name: string;
+  /** Absolute path of the entry module. */
+  entry: string;
+  /** The manifest's folder. */
+  dir: string;
+  route: string;
+  /** null: every method. */
+  methods: Method[] | null;
+  lane: Lane;
+  runtime: RuntimeName;
+  instances: { min: number; max: number; idleMs: number };
+  concurrency: number;
+  queue: number;
+  timeoutMs: number;
+  memoryMb: number;
+  maxBodyBytes: number;
+  env: Record<string, string>;
+  /** Name of the ctx.shared store this function uses. */
+  shared: string;
+}
+
+export interface Manifest {
+  dir: string;
+  file: string;
+  functions: FunctionSpec[];
+  warnings: string[];
+}
+
+export const MANIFEST_FILE = "lanes.json";
+
+export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: RuntimeName): Promise<Manifest> {
+  const dir = await sys.realpath(sys.resolve(dirArg)).catch(() => {
+    throw new LanesError("invalid_manifest", `${dirArg}: no such folder`);
+  });
+  const file = sys.join(dir, MANIFEST_FILE);
+  if (!(await sys.isFile(file))) {
+    throw new LanesError("invalid_manifest", `${file}: not found (a functions folder needs a ${MANIFEST_FILE})`);
+  }
+  const text = await sys.readText(file);
+  const raw = await parseJson(text, file);
+  const problems = schemaProblems(raw);
+  if (problems.length > 0) throw manifestError(file, problems);
+  const input = raw as ManifestInput;
+  const functions: FunctionSpec[] = [];
+  const warnings: string[] = [];
+  for (const [name, f] of Object.entries(input.functions)) {
+    const at = `functions.${name}`;
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+      problems.push(`${at}: a function name may only hold letters, digits, _ and - (got ${JSON.stringify(name)})`);
+      continue;
+    }
+    const entry = sys.resolve(dir, f.entry);
+    const inside = (p: string) => {
+      const rel = sys.relative(dir, p);
+      return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
+    };
+    if (!inside(entry)) {
+      problems.push(`${at}.entry: must resolve inside the manifest's folder ${dir} (got ${JSON.stringify(f.entry)})`);
+    } else if (!(await sys.isFile(entry))) {
+      problems.push(`${at}.entry: file not found: ${entry}`);
+    } else if (!inside(await sys.realpath(entry))) {
+      problems.push(`${at}.entry: must not link outside the manifest's folder (got ${JSON.stringify(f.entry)})`);
+    }
+    const route = f.route ?? `/${name}`;
+    if (route === "/_lanes" || route.startsWith("/_lanes/")) {
+      problems.push(`${at}.route: paths under /_lanes/ are reserved for lanes itself (got ${JSON.stringify(route)})`);
+    }
+    const lane = f.lane ?? "isolate";
+    if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
+      warnings.push(
+        `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
+      );
+    }
+    const min = f.instances?.min ?? 0;
+    const max = f.instances?.max ?? 2;
+    if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
+    functions.push({
+      name,
+      entry,
+      dir,
+      route,
+      methods: f.methods ?? null,
+      lane,
+      runtime: lane === "process" ? (f.runtime ?? hostRuntime) : hostRuntime,
+      instances: { min, max, idleMs: f.instances?.idleMs ?? 30_000 },
+      concurrency: f.concurrency ?? 64,
+      queue: f.queue ?? 256,
+      timeoutMs: f.timeoutMs ?? 30_000,
+      memoryMb: f.memoryMb ?? 128,
+      maxBodyBytes: f.maxBodyBytes ?? 10 * 1024 * 1024,
+      env: f.env ?? {},
+      shared: f.shared ?? `fn:${name}`,
+    });
+  }
+  problems.push(...routeClashes(functions));
+  if (problems.length > 0) throw manifestError(file, problems);
+  return { dir, file, functions, warnings };
+}
+
+async function parseJson(text: string, file: string): Promise<unknown> {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // JSON.parse messages differ per runtime and Bun's has no position; esbuild's JSON parser
+    // reports line and column the same everywhere.
+    try {
+      await transform(text, { loader: "json" });
+    } catch (e) {
+      const m = (e as { errors?: { text: string; location?: { line: number; column: number } }[] }).errors?.[0];
+      if (m?.location) {
+        throw new LanesError(
+          "invalid_manifest",
+          `${file}:${m.location.line}:${m.location.column + 1}: invalid JSON: ${m.text}`,
+        );
+      }
+    }
+    throw new LanesError("invalid_manifest", `${file}: invalid JSON`);
+  }
+}
+
+function schemaProblems(raw: unknown): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const e of Value.Errors(ManifestSchema, raw)) {
+    const path = e.path.split("/").filter(Boolean).map(unescapePointer).join(".") || "(manifest)";
+    // a union reports each branch; one line per path is enough
+    if (seen.has(path)) continue;
+    seen.add(path);
+    const rule = (e.schema as { errorMessage?: string }).errorMessage;
+    if (e.message === "Unexpected property") {
+      out.push(`${path}: unknown field${suggest(path)}`);
+    } else if (e.message.startsWith("Expected required property")) {
+      out.push(`${path}: is required`);
+    } else {
+      out.push(`${path}: ${rule ?? e.message.toLowerCase()} (got ${show(e.value)})`);
+    }
+  }
+  return out;
+}
+
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+
+/** "did you mean …" for a misspelt field. */
+function suggest(path: string): string {
+  const parts = path.split(".");
+  const field = parts[parts.length - 1] ?? "";
+  const allowed =
+    parts.length === 1
+      ? Object.keys(ManifestSchema.properties)
+      : parts.length === 3
+        ? Object.keys(FunctionSchema.properties)
+        : parts.length === 4 && parts[2] === "instances"
+          ? ["min", "max", "idleMs"]
+          : [];
+  const near = allowed.find((a) => distance(a.toLowerCase(), field.toLowerCase()) <= 2);
+  if (near) return ` (did you mean "${near}"?)`;
+  return allowed.length ? ` (allowed: ${allowed.join(", ")})` : "";
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length]!;
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Two functions answering the same method on the same route. Parameter names do not matter. */
+function routeClashes(fns: FunctionSpec[]): string[] {
+  const out: string[] = [];
+  const norm = (r: string) => r.replace(/:[A-Za-z0-9_]+(\{[^}]*\})?/g, ":").replace(/\/+$/, "") || "/";
+  for (let i = 0; i < fns.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = fns[i]!;
+      const b = fns[j]!;
+      if (norm(a.route) !== norm(b.route)) continue;
+      const am = a.methods ?? METHODS;
+      const bm = b.methods ?? METHODS;
+      const both = am.filter((m) => bm.includes(m));
+      if (both.length > 0) {
+        out.push(
+          `functions.${a.name}.route: ${JSON.stringify(a.route)} ${both.join(", ")} is already served by function "${b.name}"`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+function manifestError(file: string, problems: string[]): LanesError {
+  return new LanesError("invalid_manifest", `${file}: invalid manifest\n  ${problems.join("\n  ")}`);
+}
