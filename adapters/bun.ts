@@ -25,9 +25,11 @@ export const bunAdapter: RuntimeAdapter = {
       port: server.port,
       hostname,
       async shutdown(graceMs) {
-        const timer = new Promise<void>((r) => setTimeout(r, graceMs));
-        await Promise.race([server.stop(false), timer]);
-        await server.stop(true);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
+        const done = await Promise.race([server.stop(false).then(() => "done" as const), late]);
+        clearTimeout(timer);
+        if (done === "late") await server.stop(true);
       },
     };
   },

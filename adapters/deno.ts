@@ -30,9 +30,12 @@ export const denoAdapter: RuntimeAdapter = {
       port: server.addr.port,
       hostname,
       async shutdown(graceMs) {
-        const timer = new Promise<void>((r) => setTimeout(r, graceMs));
-        await Promise.race([server.shutdown(), timer]);
-        abort.abort();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
+        const done = await Promise.race([server.shutdown().then(() => "done" as const), late]);
+        clearTimeout(timer);
+        // aborting after a finished shutdown throws BadResource: only cut what is still open
+        if (done === "late") abort.abort();
       },
     };
   },

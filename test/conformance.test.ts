@@ -1,0 +1,143 @@
+/**
+ * The conformance suite: what a client sees from a function, the same in both lanes. Runs with
+ * the host on Node, Bun and Deno (test/run.mjs).
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+
+process.env.LANES_TEST_HOST_SECRET = "must-not-leak";
+
+for (const lane of LANES) {
+  const test = suite<{ h: TestHost }>(`conformance: ${lane} lane`);
+  const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
+
+  test.before(async (ctx) => {
+    ctx.h = await startTestHost({
+      echo: fn("echo.ts", { route: "/echo/:a?/:b?", maxBodyBytes: 8 * 1024 * 1024 }),
+      status: fn("status.ts", { route: "/status/:code" }),
+      cookies: fn("cookies.ts"),
+      env: fn("env.ts", { env: { GREETING: "hi", EMPTY: "" } }),
+      postonly: fn("echo.ts", { route: "/post-only", methods: ["POST", "PUT"] }),
+      hono: fn("hono-app.ts", { route: "/hono/*" }),
+      same: fn("same-buffer.ts"),
+    });
+  });
+  test.after(async ({ h }) => h.stop());
+
+  test("a binary body with every byte value comes back intact", async ({ h }) => {
+    const bytes = new Uint8Array(512).map((_, i) => i % 256);
+    const res = await h.fetch("/echo", { method: "POST", body: bytes });
+    assert.is(res.status, 200);
+    assert.equal(new Uint8Array(await res.arrayBuffer()), bytes);
+  });
+
+  test("an empty POST body arrives empty and the response has no body", async ({ h }) => {
+    const res = await h.fetch("/echo", { method: "POST", body: "" });
+    assert.is(res.status, 200);
+    assert.is(res.headers.get("x-body-length"), "0");
+    assert.is(await res.text(), "");
+  });
+
+  test("a 5 MB body crosses the lane both ways byte for byte", async ({ h }) => {
+    const big = new Uint8Array(5 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+    const res = await h.fetch("/echo", { method: "PUT", body: big });
+    assert.is(res.status, 200);
+    const back = new Uint8Array(await res.arrayBuffer());
+    assert.is(back.length, big.length);
+    assert.ok(back.every((b, i) => b === big[i]), "bytes differ");
+  });
+
+  test("unicode text survives the round trip", async ({ h }) => {
+    const text = "héllo wörld ✓ 日本語 🚀 \u0000 end";
+    const res = await h.fetch("/echo", { method: "POST", body: text, headers: { "content-type": "text/plain; charset=utf-8" } });
+    assert.is(await res.text(), text);
+    assert.is(res.headers.get("content-type"), "text/plain; charset=utf-8");
+  });
+
+  test("the function sees the full URL, the method and request headers", async ({ h }) => {
+    const res = await h.fetch("/echo/x/y?q=1&r=2", { method: "PATCH", headers: { "x-custom": "v1" }, body: "b" });
+    assert.is(res.headers.get("x-method"), "PATCH");
+    assert.is(res.headers.get("x-url"), `${h.url}/echo/x/y?q=1&r=2`);
+    assert.is(res.headers.get("x-got-header"), "v1");
+    assert.equal(JSON.parse(res.headers.get("x-params")!), { a: "x", b: "y" });
+    assert.is(res.headers.get("x-lane"), lane);
+  });
+
+  test("statuses 201, 204 and 302 reach the client as the function set them", async ({ h }) => {
+    const created = await h.fetch("/status/201");
+    assert.is(created.status, 201);
+    assert.is(await created.text(), "status 201");
+    const empty = await h.fetch("/status/204");
+    assert.is(empty.status, 204);
+    assert.is(await empty.text(), "");
+    const moved = await h.fetch("/status/302", { redirect: "manual" });
+    assert.is(moved.status, 302);
+    assert.is(moved.headers.get("location"), "/elsewhere");
+  });
+
+  test("two set-cookie headers and a repeated header are both kept", async ({ h }) => {
+    const res = await h.fetch("/cookies");
+    assert.equal(res.headers.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
+    assert.is(res.headers.get("x-multi"), "one, two");
+  });
+
+  test("every response carries x-request-id, and ctx.requestId matches it", async ({ h }) => {
+    const res = await h.fetch("/echo");
+    const id = res.headers.get("x-request-id");
+    assert.match(id ?? "", /^[0-9a-f-]{36}$/);
+    assert.is(res.headers.get("x-ctx-request-id"), id);
+    const other = await h.fetch("/echo");
+    assert.is.not(other.headers.get("x-request-id"), id);
+    const missing = await h.fetch("/nothing-here");
+    assert.match(missing.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  });
+
+  test("an unknown path is a JSON 404 not_found", async ({ h }) => {
+    const res = await h.fetch("/no/such/route");
+    assert.is(res.status, 404);
+    const body = await res.json();
+    assert.is(body.error.code, "not_found");
+    assert.is(body.error.requestId, res.headers.get("x-request-id"));
+  });
+
+  test("a method the manifest does not allow is a JSON 405 with Allow", async ({ h }) => {
+    const res = await h.fetch("/post-only");
+    assert.is(res.status, 405);
+    assert.is((await res.json()).error.code, "method_not_allowed");
+    assert.is(res.headers.get("allow"), "POST, PUT");
+    const ok = await h.fetch("/post-only", { method: "POST", body: "x" });
+    assert.is(ok.status, 200);
+  });
+
+  test("env holds exactly the manifest's env; the host environment does not leak", async ({ h }) => {
+    const res = await h.fetch("/env");
+    const seen = await res.json();
+    assert.equal(seen.env, { GREETING: "hi", EMPTY: "" });
+    assert.equal(seen.processEnv, { GREETING: "hi", EMPTY: "" });
+    if (seen.denoEnv) assert.equal(seen.denoEnv, { GREETING: "hi", EMPTY: "" });
+    if (seen.bunEnv) assert.equal(seen.bunEnv, { GREETING: "hi", EMPTY: "" });
+    assert.not.match(JSON.stringify(seen), /must-not-leak/);
+  });
+
+  test("a Hono app works as a function, with its own routing", async ({ h }) => {
+    const res = await h.fetch("/hono/items/42");
+    assert.is(res.status, 200);
+    assert.equal(await res.json(), { id: "42", via: "hono" });
+  });
+
+  test("a function returning the same bytes object twice answers the same both times", async ({ h }) => {
+    assert.is(await (await h.fetch("/same")).text(), "always the same bytes");
+    assert.is(await (await h.fetch("/same")).text(), "always the same bytes");
+  });
+
+  test("concurrent requests each get their own answer", async ({ h }) => {
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => h.fetch(`/echo/${i}`).then((r) => JSON.parse(r.headers.get("x-params")!).a)),
+    );
+    assert.equal(answers, Array.from({ length: 40 }, (_, i) => String(i)));
+  });
+
+  test.run();
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Runs every uvu suite with the host on Node, Bun and Deno: `node --import tsx FILE`,
+// `bun FILE`, `deno run -A FILE`. Never `bun test` / `deno test`: they find no uvu tests and
+// exit 0 (runtime-matrix P8). Ends with one line `N passed, N failed` over all runtimes.
+//   node test/run.mjs [--runtimes node,bun,deno] [file-filter]
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const RUNNERS = {
+  node: (f) => [process.execPath, ["--import", "tsx", f]],
+  bun: (f) => [bin("bun"), [f]],
+  deno: (f) => [bin("deno"), ["run", "-A", f]],
+};
+const FILE_TIMEOUT_MS = 180_000;
+const PARALLEL = 2;
+
+const args = process.argv.slice(2);
+let runtimes = Object.keys(RUNNERS);
+const ri = args.indexOf("--runtimes");
+if (ri >= 0) {
+  runtimes = args[ri + 1].split(",");
+  args.splice(ri, 2);
+}
+const filter = args[0];
+// `*.node.test.ts` checks that do not depend on the host runtime run once, on Node.
+const files = readdirSync(join(root, "test"))
+  .filter((f) => f.endsWith(".test.ts") && (!filter || f.includes(filter)))
+  .sort()
+  .map((f) => join(root, "test", f));
+
+const jobs = [];
+for (const rt of runtimes) {
+  for (const f of files) {
+    if (f.endsWith(".node.test.ts") && rt !== "node") continue;
+    jobs.push({ rt, f });
+  }
+}
+
+const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
+function runJob({ rt, f }) {
+  return new Promise((resolve) => {
+    const [cmd, argv] = RUNNERS[rt](f);
+    const started = Date.now();
+    const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => {
+      out += `\n[runner] timed out after ${FILE_TIMEOUT_MS} ms\n`;
+      child.kill("SIGKILL");
+    }, FILE_TIMEOUT_MS);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const text = strip(out);
+      const num = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
+      const total = num("Total"), passed = num("Passed"), skipped = num("Skipped");
+      let failed = Number.isNaN(total) ? 1 : total - passed;
+      // a crash after the summary, or a non-zero exit, is a failure even if every test passed
+      if ((code !== 0 || signal) && failed === 0) failed = 1;
+      // skipped tests are not progress: they count as failures
+      if (skipped > 0) failed += skipped;
+      resolve({ rt, f, passed: Number.isNaN(passed) ? 0 : passed, failed, ms: Date.now() - started, out: text, code, signal });
+    });
+  });
+}
+
+const results = [];
+const queue = [...jobs];
+await Promise.all(
+  Array.from({ length: PARALLEL }, async () => {
+    while (queue.length) {
+      const job = queue.shift();
+      const r = await runJob(job);
+      results.push(r);
+      const name = relative(root, r.f);
+      console.log(`${r.failed ? "FAIL" : "ok  "} ${r.rt.padEnd(4)} ${name} (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`);
+      if (r.failed) console.log(r.out.split("\n").map((l) => `    ${l}`).join("\n"));
+    }
+  }),
+);
+
+const passed = results.reduce((n, r) => n + r.passed, 0);
+const failed = results.reduce((n, r) => n + r.failed, 0);
+for (const rt of runtimes) {
+  const mine = results.filter((r) => r.rt === rt);
+  console.log(`${rt}: ${mine.reduce((n, r) => n + r.passed, 0)} passed, ${mine.reduce((n, r) => n + r.failed, 0)} failed`);
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
