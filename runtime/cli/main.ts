@@ -3,6 +3,7 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { createLogger } from "../log.ts";
+import { manifestJsonSchema } from "../manifest/json-schema.ts";
 import { startCommand } from "./start.ts";
 import { validateCommand } from "./validate.ts";
 
@@ -12,6 +13,7 @@ usage:
   lanes start [dir] [--port 8787] [--host 127.0.0.1]   serve the functions in dir (default: the repo's functions/)
   lanes dev [dir] [--port 8787] [--host 127.0.0.1]     the same, for local development (stacks in error responses)
   lanes validate [dir]                                  check the manifest and that every entry loads
+  lanes schema                                          print the manifest's JSON Schema
 `;
 
 export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
@@ -24,6 +26,9 @@ export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<num
       return startCommand(adapter, rest, { dev: true, log, command });
     case "validate":
       return validateCommand(adapter, rest, log);
+    case "schema":
+      adapter.writeOut(manifestJsonSchema());
+      return 0;
     case undefined:
     case "help":
     case "--help":

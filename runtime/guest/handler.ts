@@ -5,14 +5,12 @@
 export type FetchHandler = (request: Request, env: Record<string, string>, ctx: unknown) => unknown;
 
 export function resolveHandler(mod: Record<string, unknown>, name: string): FetchHandler {
-  const d = mod.default as { fetch?: unknown } | ((...a: unknown[]) => unknown) | undefined;
-  if (typeof d === "function" && typeof (d as { fetch?: unknown }).fetch !== "function") {
-    return d as FetchHandler;
-  }
-  if (d && typeof d.fetch === "function") {
+  const d = mod.default as { fetch?: unknown } | undefined;
+  const fetch = (d as { fetch?: unknown } | undefined)?.fetch;
+  if (typeof d === "function" && typeof fetch !== "function") return d as FetchHandler;
+  if (d && typeof fetch === "function") {
     const target = d;
-    const fetch = d.fetch as (...a: unknown[]) => unknown;
-    return (request, env, ctx) => fetch.call(target, request, env, ctx);
+    return (request, env, ctx) => (fetch as FetchHandler).call(target, request, env, ctx);
   }
   const got = d === undefined ? "no default export" : `a default export of type ${typeof d}`;
   throw new Error(

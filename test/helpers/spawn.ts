@@ -1,0 +1,64 @@
+/**
+ * Spawn a process from a test and learn its real exit status. Deno's node:child_process
+ * reports close(null, "SIGTERM") for a child that caught SIGTERM and exited 0; Deno.Command
+ * reports it right, so under Deno this uses Deno.Command (feature-detected here, once).
+ */
+import { spawn as nodeSpawn } from "node:child_process";
+
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface Spawned {
+  pid: number;
+  onOutput(listener: (text: string) => void): void;
+  exited: Promise<Exit>;
+  kill(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
+}
+
+interface DenoChild {
+  pid: number;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  status: Promise<{ code: number; signal: string | null }>;
+  kill(signal: string): void;
+}
+const Deno = (globalThis as { Deno?: { Command: new (cmd: string, o: object) => { spawn(): DenoChild } } }).Deno;
+
+export function spawnProcess(cmd: string, args: string[], env?: Record<string, string>): Spawned {
+  const listeners: ((text: string) => void)[] = [];
+  const emit = (text: string) => listeners.forEach((l) => l(text));
+  if (Deno) {
+    const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null", ...(env ? { env, clearEnv: true } : {}) }).spawn();
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      const d = new TextDecoder();
+      for await (const chunk of s) emit(d.decode(chunk, { stream: true }));
+    };
+    const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+    return {
+      pid: child.pid,
+      onOutput: (l) => void listeners.push(l),
+      exited: child.status.then(async (s) => {
+        await pumped.catch(() => {});
+        return { code: s.signal ? null : s.code, signal: s.signal };
+      }),
+      kill: (signal = "SIGTERM") => {
+        try {
+          child.kill(signal);
+        } catch {
+          // already gone
+        }
+      },
+    };
+  }
+  const child = nodeSpawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
+  child.stdout!.on("data", (d: Uint8Array) => emit(String(d)));
+  child.stderr!.on("data", (d: Uint8Array) => emit(String(d)));
+  return {
+    pid: child.pid!,
+    onOutput: (l) => void listeners.push(l),
+    exited: new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal }))),
+    kill: (signal = "SIGTERM") => void child.kill(signal),
+  };
+}

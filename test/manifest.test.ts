@@ -1,0 +1,155 @@
+/**
+ * Manifest errors: each names the field path and the rule, all problems at once, and the
+ * CLI exits non-zero with the message and no stack trace.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { loadManifest } from "../runtime/manifest/load.ts";
+import { adapter } from "./helpers/host.ts";
+import { cliCommand } from "./helpers/cli.ts";
+
+const dirs: string[] = [];
+function folder(manifest: unknown, files: Record<string, string> = { "a.ts": "export default { fetch: () => new Response('a') }" }) {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-manifest-"));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  writeFileSync(join(dir, "lanes.json"), typeof manifest === "string" ? manifest : JSON.stringify(manifest, null, 2));
+  return dir;
+}
+async function problems(manifest: unknown, files?: Record<string, string>): Promise<string> {
+  try {
+    await loadManifest(folder(manifest, files), adapter.sys, adapter.name);
+  } catch (e) {
+    assert.is((e as { code?: string }).code, "invalid_manifest");
+    return (e as Error).message;
+  }
+  throw new Error("the manifest was accepted");
+}
+
+test("a negative timeoutMs names the path, the rule and the value", async () => {
+  const msg = await problems({ functions: { resize: { entry: "a.ts", timeoutMs: -5 } } });
+  assert.match(msg, /functions\.resize\.timeoutMs: must be a positive integer \(got -5\)/);
+});
+
+test("an unknown field is an error that suggests the near spelling", async () => {
+  const msg = await problems({ functions: { a: { entry: "a.ts", timeoutMS: 5 } } });
+  assert.match(msg, /functions\.a\.timeoutMS: unknown field \(did you mean "timeoutMs"\?\)/);
+});
+
+test("a wrong lane, runtime and env value are all reported at once", async () => {
+  const msg = await problems({ functions: { a: { entry: "a.ts", lane: "thread", runtime: "python", env: { N: 1 } } } });
+  assert.match(msg, /functions\.a\.lane: must be "isolate" or "process" \(got "thread"\)/);
+  assert.match(msg, /functions\.a\.runtime: must be "node", "bun" or "deno" \(got "python"\)/);
+  assert.match(msg, /functions\.a\.env\.N: must be a string \(got 1\)/);
+});
+
+test("a missing entry field, and an entry file that does not exist, are refused", async () => {
+  assert.match(await problems({ functions: { a: { lane: "isolate" } } }), /functions\.a\.entry: is required/);
+  assert.match(await problems({ functions: { a: { entry: "nope.ts" } } }), /functions\.a\.entry: file not found: .*nope\.ts/);
+});
+
+test("an entry outside the manifest's folder is refused, by path or by symlink", async () => {
+  assert.match(
+    await problems({ functions: { a: { entry: "../outside.ts" } } }),
+    /functions\.a\.entry: must resolve inside the manifest's folder/,
+  );
+  const outside = mkdtempSync(join(tmpdir(), "lanes-outside-"));
+  dirs.push(outside);
+  writeFileSync(join(outside, "x.ts"), "export default () => new Response('x')");
+  const dir = folder({ functions: { a: { entry: "link.ts" } } });
+  symlinkSync(join(outside, "x.ts"), join(dir, "link.ts"));
+  const msg = await loadManifest(dir, adapter.sys, adapter.name).then(
+    () => "accepted",
+    (e: Error) => e.message,
+  );
+  assert.match(msg, /functions\.a\.entry: must not link outside the manifest's folder/);
+});
+
+test("routes under /_lanes/ are reserved", async () => {
+  const msg = await problems({ functions: { a: { entry: "a.ts", route: "/_lanes/mine" } } });
+  assert.match(msg, /functions\.a\.route: paths under \/_lanes\/ are reserved/);
+});
+
+test("two functions on the same route and method clash, whatever their param names", async () => {
+  const msg = await problems({
+    functions: {
+      a: { entry: "a.ts", route: "/users/:id", methods: ["GET", "POST"] },
+      b: { entry: "a.ts", route: "/users/:name", methods: ["POST"] },
+    },
+  });
+  assert.match(msg, /functions\.b\.route: "\/users\/:name" POST is already served by function "a"/);
+});
+
+test("the same route with different methods is allowed", async () => {
+  const m = await loadManifest(
+    folder({ functions: { a: { entry: "a.ts", route: "/x", methods: ["GET"] }, b: { entry: "a.ts", route: "/x", methods: ["POST"] } } }),
+    adapter.sys,
+    adapter.name,
+  );
+  assert.is(m.functions.length, 2);
+});
+
+test("malformed JSON is reported with line and column", async () => {
+  const msg = await problems('{\n  "functions": {\n    "a": { "entry": "a.ts", }\n  }\n}');
+  assert.match(msg, /lanes\.json:3:\d+: invalid JSON/);
+});
+
+test("instances.min above instances.max is refused", async () => {
+  const msg = await problems({ functions: { a: { entry: "a.ts", instances: { min: 3, max: 1 } } } });
+  assert.match(msg, /functions\.a\.instances\.min: must be <= instances\.max \(got min 3, max 1\)/);
+});
+
+test("a function name with spaces is refused", async () => {
+  const msg = await problems({ functions: { "my fn": { entry: "a.ts" } } });
+  assert.match(msg, /functions\.my fn: a function name may only hold letters, digits, _ and -/);
+});
+
+test("defaults fill every field the manifest leaves out", async () => {
+  const m = await loadManifest(folder({ functions: { a: { entry: "a.ts" } } }), adapter.sys, adapter.name);
+  const f = m.functions[0]!;
+  assert.is(f.route, "/a");
+  assert.is(f.lane, "isolate");
+  assert.is(f.methods, null);
+  assert.equal(f.instances, { min: 0, max: 2, idleMs: 30_000 });
+  assert.equal(f.env, {});
+  assert.is(f.runtime, adapter.name);
+});
+
+test("lanes start with a bad manifest exits non-zero, names the field, and prints no stack", () => {
+  const dir = folder({ functions: { resize: { entry: "a.ts", timeoutMs: -5 } } });
+  const [cmd, args] = cliCommand(["start", dir, "--port", "0"]);
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /functions\.resize\.timeoutMs: must be a positive integer \(got -5\)/);
+  assert.not.match(r.stderr, /\n\s+at /);
+});
+
+test("lanes validate reports a function that fails to load and exits non-zero", () => {
+  const dir = folder(
+    { functions: { good: { entry: "a.ts" }, bad: { entry: "b.ts", lane: "process" } } },
+    { "a.ts": "export default { fetch: () => new Response('a') }", "b.ts": "export const x = 1;" },
+  );
+  const [cmd, args] = cliCommand(["validate", dir]);
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /ok\s+good/);
+  assert.match(r.stderr, /FAIL bad: .*no default export/);
+});
+
+test("an unknown CLI flag is refused with the known ones", () => {
+  const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host\)/);
+});
+
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test.run();
+
