@@ -11,6 +11,8 @@ import { decodeFrame, encodeFrame } from "./frame-codec.ts";
 export interface GuestPort {
   post(frame: unknown, transfer?: ArrayBuffer[]): void;
   onFrame(listener: (frame: any) => void): void;
+  /** Send a last frame, then end this instance with `code` once the frame is on its way. */
+  exitAfter(frame: unknown, code: number): void;
 }
 
 /** A worker thread's port: frames are posted as they are, ArrayBuffer bodies transferred. */
@@ -19,7 +21,32 @@ export function workerPort(): GuestPort {
   if (!port) throw new Error("lanes guest: not running in a worker thread");
   return {
     post: (frame, transfer) => port.postMessage(frame, transfer ?? []),
-    onFrame: (listener) => void port.on("message", listener),
+    onFrame: (listener) => void port.on("message", needsMacrotask ? batched(listener) : listener),
+    exitAfter(frame, code) {
+      // a message posted before process.exit() in a worker is still delivered (measured on all 3)
+      port.postMessage(frame);
+      process.exit(code);
+    },
+  };
+}
+
+/**
+ * Deno: a worker that runs out of memory while inside a 'message' handler (or a microtask it
+ * queued) hangs at its heap limit instead of ending with ERR_WORKER_OUT_OF_MEMORY; the same
+ * code run from a macrotask ends as it should (measured, Deno 2.9.6). So a Deno worker handles
+ * its frames from setImmediate, all that arrived in one batch, in order.
+ */
+const needsMacrotask = "Deno" in globalThis;
+
+function batched<T>(listener: (frame: T) => void): (frame: T) => void {
+  let pending: T[] = [];
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    for (const f of batch) listener(f);
+  };
+  return (frame) => {
+    if (pending.push(frame) === 1) setImmediate(flush);
   };
 }
 
@@ -32,6 +59,12 @@ export function childPort(): GuestPort {
   return {
     post: (frame) => void send(encodeFrame(frame as { t: string }) as object, undefined, undefined, () => {}),
     onFrame: (listener) => void process.on("message", (m) => listener(decodeFrame(m as { t: string }))),
+    exitAfter(frame, code) {
+      // IPC sends are asynchronous: exit once this one is flushed (or soon, if it never is)
+      const exit = () => process.exit(code);
+      setTimeout(exit, 200);
+      send(encodeFrame(frame as { t: string }) as object, undefined, undefined, exit);
+    },
   };
 }
 
@@ -84,14 +117,34 @@ export function heapUsed(): number {
 
 /**
  * An unhandled rejection inside a function is logged, not fatal (Node's default would kill the
- * instance and every request on it). Uncaught exceptions still end the instance.
+ * instance and every request on it). Node and Bun report it through process.on; a Deno worker
+ * only through the web `unhandledrejection` event (measured). Both are hooked, and each promise
+ * is reported once.
  */
 export function onUnhandledRejection(listener: (reason: unknown) => void): void {
-  process.on("unhandledRejection", listener);
-  (globalThis as { addEventListener?: (t: string, l: (e: Event) => void) => void }).addEventListener?.(
+  const seen = new WeakSet<object>();
+  const report = (reason: unknown, promise: unknown) => {
+    if (typeof promise === "object" && promise !== null) {
+      if (seen.has(promise)) return;
+      seen.add(promise);
+    }
+    listener(reason);
+  };
+  process.on("unhandledRejection", report);
+  (globalThis as { addEventListener?: (t: string, l: (e: PromiseRejectionEvent) => void) => void }).addEventListener?.(
     "unhandledrejection",
     (e) => {
       e.preventDefault();
+      report(e.reason, e.promise);
     },
   );
+}
+
+/**
+ * An exception nobody catches (thrown in a timer, outside any request). The instance cannot be
+ * trusted after it, so the listener reports it and ends the instance; hooking it makes that the
+ * same on every runtime and lets the host name the error instead of "exited with code 1".
+ */
+export function onUncaughtException(listener: (error: unknown) => void): void {
+  process.on("uncaughtException", listener);
 }

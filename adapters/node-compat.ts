@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -54,17 +54,47 @@ export const sys: Sys = {
   cacheDir: () => process.env.LANES_CACHE_DIR ?? path.join(tmpdir(), "lanes-cache"),
   sha256: (text) => createHash("sha256").update(text).digest("hex"),
   watch(paths, onChange) {
-    const watchers: FSWatcher[] = [];
+    // Watch each file's folder, not the file: editors that save by renaming a new file over the
+    // old one leave a file watch on the deleted inode (Node/Bun get one last "rename", Deno
+    // loses even that), and a folder watch also sees a missing file once it appears.
+    const wanted = new Map<string, Set<string> | "all">();
     for (const p of paths) {
+      if (isDirectory(p)) wanted.set(p, "all");
+      else {
+        const dir = path.dirname(p);
+        const names = wanted.get(dir) ?? new Set<string>();
+        if (names !== "all") wanted.set(dir, names.add(path.basename(p)));
+      }
+    }
+    const watchers: FSWatcher[] = [];
+    for (const [dir, names] of wanted) {
       try {
-        watchers.push(watch(p, () => onChange(p)));
+        const w = watch(dir, (_event, name) => {
+          if (name == null) {
+            // the runtime did not say which entry: report every watched one in this folder
+            if (names === "all") onChange(dir);
+            else for (const n of names) onChange(path.join(dir, n));
+          } else if (names === "all" || names.has(String(name))) {
+            onChange(path.join(dir, String(name)));
+          }
+        });
+        w.on("error", () => {}); // the folder went away; the caller watches again after its next rebuild
+        watchers.push(w);
       } catch {
-        // a file that vanished between build and watch: the next rebuild watches it again
+        // a folder that vanished between build and watch: the next rebuild watches it again
       }
     }
     return () => watchers.forEach((w) => w.close());
   },
 };
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** VmRSS of a process in bytes, from /proc (Linux). */
 export function rssOfPid(pid: number): number | undefined {

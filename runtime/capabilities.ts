@@ -35,17 +35,29 @@ export function limitsFor(spec: FunctionSpec, adapter: RuntimeAdapter): Limits {
   };
 }
 
-/** One line per limit this host cannot enforce for this function, with what to do about it. */
-export function limitWarnings(spec: FunctionSpec, adapter: RuntimeAdapter): string[] {
-  const l = limitsFor(spec, adapter);
-  const out: string[] = [];
-  const fix = `set "lane": "process" for ${spec.name} to enforce it (the process lane enforces limits on every runtime)`;
-  if (l.heap === "not enforced") {
-    out.push(`${spec.name}: memoryMb (${spec.memoryMb}) is not enforced in the isolate lane on ${adapter.name} (it ignores worker heap limits); ${fix}`);
+/**
+ * One line per limit this host cannot enforce, naming every function it concerns and what to
+ * do about it (the process lane enforces limits on every runtime). Empty when all is enforced.
+ */
+export function limitWarnings(specs: FunctionSpec | readonly FunctionSpec[], adapter: RuntimeAdapter): string[] {
+  const heap: string[] = [];
+  const spin: string[] = [];
+  for (const spec of Array.isArray(specs) ? specs : [specs as FunctionSpec]) {
+    const l = limitsFor(spec, adapter);
+    if (l.heap === "not enforced") heap.push(spec.name);
+    if (l.cpuSpin === "not enforced") spin.push(spec.name);
   }
-  if (l.cpuSpin === "not enforced") {
+  const fix = (names: string[]) => `to enforce it, set "lane": "process" for ${names.length === 1 ? "it" : "them"}`;
+  const out: string[] = [];
+  if (heap.length > 0) {
     out.push(
-      `${spec.name}: a CPU loop past timeoutMs cannot be stopped in the isolate lane on ${adapter.name} (terminate() leaves the thread spinning, denoland/deno#35657); the request still gets its 504; ${fix}`,
+      `memoryMb is not enforced on ${adapter.name} in the isolate lane (it ignores worker heap limits) for: ${heap.join(", ")}; ${fix(heap)}`,
+    );
+  }
+  if (spin.length > 0) {
+    out.push(
+      `a CPU loop cannot be stopped on ${adapter.name} in the isolate lane (terminate() leaves the thread spinning, denoland/deno#35657) for: ${spin.join(", ")}; ` +
+        `such a request still gets its 504 but its thread leaks; ${fix(spin)}`,
     );
   }
   return out;

@@ -37,12 +37,18 @@ export async function compile(entry: string, sys: Sys, label: string): Promise<C
       metafile: true,
       sourcemap: "inline",
       sourcesContent: false,
+      // Sources are relative to absWorkingDir, but a map consumer resolves them against the
+      // bundle's own folder (the cache): Deno, which applies inline maps to stacks, then names
+      // files that do not exist. An absolute root makes every consumer agree.
+      sourceRoot: `${sys.dirname(entry)}/`,
       logLevel: "silent",
       banner: { js: REQUIRE_SHIM },
     });
   } catch (e) {
     const failure = e as BuildFailure;
     const first = failure.errors?.[0];
+    // esbuild names the file relative to absWorkingDir; an absolute path is what terminals link
+    if (first?.location) first.location.file = sys.resolve(sys.dirname(entry), first.location.file);
     throw new LanesError("compile_failed", `${label}: ${first ? formatMessage(first) : String(e)}`, { cause: e });
   }
   const out = result.outputFiles[0];

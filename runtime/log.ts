@@ -9,10 +9,12 @@ export interface Logger {
   fn(name: string, level: string, text: string, requestId?: string): void;
 }
 
-export function createLogger(write: (line: string) => void, format: LogFormat = "pretty"): Logger {
+/** `color`: ANSI colours for levels and function prefixes; only when writing to a terminal. */
+export function createLogger(write: (line: string) => void, format: LogFormat = "pretty", color = false): Logger {
+  const tint = (code: number, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const line = (level: string, msg: string, extra: Record<string, unknown> = {}) => {
     if (format === "json") write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra }) + "\n");
-    else write(`${level === "info" ? "" : `${level}: `}${msg}\n`);
+    else write(`${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${msg}\n`);
   };
   return {
     info: (msg) => line("info", msg),
@@ -20,7 +22,7 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
     error: (msg) => line("error", msg),
     fn: (name, level, text, requestId) => {
       if (format === "json") line(level, text, { function: name, ...(requestId ? { requestId } : {}) });
-      else write(`[${name}${requestId ? ` ${requestId.slice(0, 8)}` : ""}] ${text}\n`);
+      else write(`${tint(36, `[${name}${requestId ? ` ${requestId.slice(0, 8)}` : ""}]`)} ${text}\n`);
     },
   };
 }

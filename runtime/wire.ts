@@ -66,6 +66,30 @@ export interface LogFrame {
   requestId?: string;
 }
 
+/**
+ * Host → guest: are you alive? Sent once a request on the instance ran past its deadline: an
+ * instance that answers is only waiting (a promise that never settles); one that does not is
+ * stuck in a CPU loop and is stopped.
+ */
+export interface PingFrame {
+  t: "ping";
+  id: number;
+}
+export interface PongFrame {
+  t: "pong";
+  id: number;
+}
+
+/**
+ * Guest → host: an exception nobody caught, outside any request (a throw in a timer). The guest
+ * exits right after sending it; the host names the error in the 502s of the requests it cut.
+ */
+export interface FatalFrame {
+  t: "fatal";
+  message: string;
+  stack: string;
+}
+
 /** Guest → host: the transport is up; control calls may start. */
 export interface ReadyFrame {
   t: "ready";
@@ -90,9 +114,11 @@ export interface SharedReplyFrame {
   id: number;
   value?: string | number | null;
   error?: string;
+  /** SharedStoreError code (shared_full, shared_type, shared_key, shared_busy). */
+  code?: string;
 }
 
-export type HostToGuest = RequestFrame | CancelFrame | RpcFrame | SharedReplyFrame;
+export type HostToGuest = RequestFrame | CancelFrame | PingFrame | RpcFrame | SharedReplyFrame;
 export type GuestToHost =
   | ResponseFrame
   | ChunkFrame
@@ -100,6 +126,8 @@ export type GuestToHost =
   | ErrorFrame
   | LogFrame
   | ReadyFrame
+  | PongFrame
+  | FatalFrame
   | RpcFrame
   | SharedCallFrame;
 export type Frame = HostToGuest | GuestToHost;

@@ -3,6 +3,9 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { createLogger } from "../log.ts";
+import { benchCommand } from "./bench.ts";
+import { devCommand } from "./dev.ts";
+import { newCommand } from "./new.ts";
 import { manifestJsonSchema } from "../manifest/json-schema.ts";
 import { startCommand } from "./start.ts";
 import { validateCommand } from "./validate.ts";
@@ -11,8 +14,14 @@ const USAGE = `lanes: serverless functions in an isolate lane (worker threads) o
 
 usage:
   lanes start [dir] [--port 8787] [--host 127.0.0.1]   serve the functions in dir (default: the repo's functions/)
-  lanes dev [dir] [--port 8787] [--host 127.0.0.1]     the same, for local development (stacks in error responses)
+  lanes dev [dir] [--port 8787] [--host 127.0.0.1] [--log pretty|json]
+                                                        the same, reloading a function when its files change,
+                                                        one log line per request, stacks in error responses
+  lanes new NAME [--lane isolate|process] [dir]         write NAME.ts from a template and add it to lanes.json
   lanes validate [dir]                                  check the manifest and that every entry loads
+  lanes bench [dir] [--function f] [--lanes isolate,process] [--runtimes node,bun,deno]
+              [--duration s] [--connections n] [--out dir] [--quick]
+                                                        load-test each function in each lane (default dir: loadtest/)
   lanes schema                                          print the manifest's JSON Schema
 `;
 
@@ -23,9 +32,13 @@ export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<num
     case "start":
       return startCommand(adapter, rest, { dev: false, log, command });
     case "dev":
-      return startCommand(adapter, rest, { dev: true, log, command });
+      return devCommand(adapter, rest);
+    case "new":
+      return newCommand(adapter, rest);
     case "validate":
       return validateCommand(adapter, rest, log);
+    case "bench":
+      return benchCommand(adapter, rest, log);
     case "schema":
       adapter.writeOut(manifestJsonSchema());
       return 0;

@@ -23,13 +23,17 @@ export async function startCommand(
   for (const l of lanesLine) o.log.info(`  ${l}`);
   o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   adapter.writeOut(`listening on ${host.url}\n`);
+  return serveUntilSignal(adapter, o.log, (graceMs) => host.stop(graceMs));
+}
 
+/** Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. */
+export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, stop: (graceMs: number) => Promise<void>): Promise<never> {
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = () => {
       if (++signals > 1) adapter.exit(1); // a second Ctrl-C: stop now
-      o.log.info("stopping: finishing in-flight requests");
-      void host.stop(SHUTDOWN_GRACE_MS).then(resolve);
+      log.info("stopping: finishing in-flight requests");
+      void stop(SHUTDOWN_GRACE_MS).then(resolve);
     };
     adapter.onSignal("SIGINT", onSignal);
     adapter.onSignal("SIGTERM", onSignal);

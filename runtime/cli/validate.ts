@@ -19,8 +19,8 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
   const guests = await compileGuests(adapter);
   const store = SharedStore.create({ slots: 16, bytes: 4096 });
   const problems: string[] = [];
+  for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
   for (const spec of manifest.functions) {
-    for (const w of limitWarnings(spec, adapter)) log.warn(w);
     try {
       const bundle = await compile(spec.entry, adapter.sys, spec.name);
       // load it for real, in its own lane, exactly as the host would

@@ -9,6 +9,7 @@ import {
   formatArgs,
   heapUsed,
   inRequest,
+  onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
   type GuestPort,
@@ -45,6 +46,10 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
   onUnhandledRejection((reason) => {
     post({ t: "log", level: "error", text: `unhandled rejection: ${formatArgs([reason])}`, ...rid() });
   });
+  onUncaughtException((e) => {
+    const err = e instanceof Error ? e : new Error(formatArgs([e]));
+    port.exitAfter({ t: "fatal", message: `uncaught exception: ${err.message}`, stack: err.stack ?? err.message }, 1);
+  });
 
   const control: GuestControl = {
     async load(s) {
@@ -69,6 +74,9 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
         break;
       case "cancel":
         cancels.get(f.id)?.();
+        break;
+      case "ping":
+        post({ t: "pong", id: f.id });
         break;
       case "rpc":
         rpc.deliver(f.m);

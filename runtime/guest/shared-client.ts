@@ -2,7 +2,7 @@
  * ctx.shared inside a guest. Isolate lane: straight on the SharedArrayBuffer with Atomics, no
  * message hop. Process lane: the same calls as frames to the host, which owns the buffer.
  */
-import { SharedStore } from "../shared/store.ts";
+import { SharedStore, SharedStoreError, type SharedStoreErrorCode } from "../shared/store.ts";
 import type { GuestToHost, HostToGuest, SharedCallFrame } from "../wire.ts";
 import type { GuestShared } from "./guest.ts";
 
@@ -33,7 +33,10 @@ export function sharedOverIpc(post: (f: GuestToHost) => void): GuestShared {
       const w = waiting.get(f.id);
       if (!w) return;
       waiting.delete(f.id);
-      if (f.error !== undefined) w.reject(new Error(f.error));
+      // the same error class and code as the isolate lane, where the store throws directly
+      if (f.error !== undefined) {
+        w.reject(f.code ? new SharedStoreError(f.code as SharedStoreErrorCode, f.error) : new Error(f.error));
+      }
       else w.resolve(f.value);
     },
   };

@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import { errorResponse, LanesError } from "../errors.ts";
+import type { Compiled } from "../compile.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { Pool } from "../pool/pool.ts";
 import { readBody } from "./body.ts";
@@ -16,12 +17,20 @@ export interface Served {
   error?: LanesError;
   version: string;
   limits: unknown;
+  /** The bundle and the source files it was built from (watched by `lanes dev`). */
+  compiled?: Compiled;
+  /** Requests inside `invoke` now: a reload stops the old pool only once this is 0. */
+  active: number;
 }
 
 export interface AppOptions {
   functions: () => Served[];
   dev: boolean;
   onRequest?: (entry: RequestLog) => void;
+  /** `lanes dev`: maps a guest stack to the user's source files before it is sent. */
+  mapStack?: (stack: string) => string;
+  /** The host process, for /_lanes/metrics. */
+  host?: { runtime: string; version: string; rss(): number };
 }
 
 export interface RequestLog {
@@ -34,7 +43,7 @@ export interface RequestLog {
   requestId: string;
 }
 
-type Env = { Variables: { requestId: string; allow: string[] } };
+type Env = { Variables: { requestId: string; allow: string[]; served: Served } };
 
 export function createApp(o: AppOptions): Hono<Env> {
   const app = new Hono<Env>();
@@ -48,8 +57,8 @@ export function createApp(o: AppOptions): Hono<Env> {
     o.onRequest?.({
       method: c.req.method,
       path: c.req.path,
-      fn: c.res.headers.get("x-lanes-function") ?? undefined,
-      lane: undefined,
+      fn: c.get("served")?.spec.name,
+      lane: c.get("served")?.spec.lane,
       status: c.res.status,
       ms: performance.now() - started,
       requestId,
@@ -57,6 +66,26 @@ export function createApp(o: AppOptions): Hono<Env> {
   });
 
   app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
+  // What `lanes bench` and operators read: memory per instance (a worker's is part of the host's).
+  app.get("/_lanes/metrics", (c) =>
+    c.json({
+      ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
+      functions: o.functions().map(({ spec, pool }) => ({
+        name: spec.name,
+        lane: spec.lane,
+        runtime: spec.runtime,
+        handled: pool?.handled ?? 0,
+        restarts: pool?.restarts ?? 0,
+        instances: (pool?.instances ?? []).map((i) => ({
+          id: i.id,
+          state: i.state,
+          inflight: i.inflight,
+          ageMs: Date.now() - i.startedAt,
+          rssBytes: i.rss() ?? null,
+        })),
+      })),
+    }),
+  );
   app.get("/_lanes/functions", (c) =>
     c.json({
       functions: o.functions().map(({ spec, pool, error, version, limits }) => ({
@@ -90,7 +119,8 @@ export function createApp(o: AppOptions): Hono<Env> {
         c.set("allow", [...(c.get("allow") ?? []), ...allowed]);
         return next();
       }
-      return invoke(c, served, o.dev);
+      if (o.onRequest) c.set("served", served);
+      return invoke(c, served, o.dev, o.mapStack);
     });
   }
 
@@ -113,14 +143,16 @@ export function createApp(o: AppOptions): Hono<Env> {
   return app;
 }
 
-async function invoke(c: Context<Env>, served: Served, dev: boolean): Promise<Response> {
+async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: (s: string) => string): Promise<Response> {
   const { spec, pool } = served;
   const requestId = c.get("requestId");
   const deadline = Date.now() + spec.timeoutMs;
+  served.active++; // synchronously, before any await: a reload that swaps routes next tick sees it
   try {
     if (!pool) throw served.error ?? new LanesError("unavailable", `function "${spec.name}" is not available`);
     const req = c.req.raw;
     const method = req.method;
+    pool.admit(); // a full function refuses before its body is read
     const body = method === "GET" || method === "HEAD" ? null : await readBody(req, spec.maxBodyBytes, spec.name);
     const res = await pool.dispatch(
       { requestId, method, url: req.url, headers: [...req.headers] as [string, string][], body, params: c.req.param() },
@@ -128,6 +160,13 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean): Promise<Re
     );
     return res;
   } catch (e) {
-    return errorResponse(e, requestId, dev);
+    return errorResponse(dev && mapStack ? withMappedStack(e, mapStack) : e, requestId, dev);
+  } finally {
+    served.active--;
   }
+}
+
+function withMappedStack(e: unknown, mapStack: (s: string) => string): unknown {
+  if (!(e instanceof LanesError) || !e.guestStack) return e;
+  return new LanesError(e.code, e.message, { headers: e.headers, guestStack: mapStack(e.guestStack), cause: e });
 }

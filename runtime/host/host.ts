@@ -21,13 +21,20 @@ export interface HostOptions {
   adapter: RuntimeAdapter;
   log: Logger;
   onRequest?: (entry: RequestLog) => void;
+  /** `lanes dev`: turns a guest stack into one that points at the user's files. */
+  mapStack?: (stack: string) => string;
 }
 
 export interface Host {
   manifest: Manifest;
   server: RunningServer;
   url: string;
+  /** The functions served now (replaced by `route`). */
   functions: Served[];
+  /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
+  build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
+  /** Serve `functions` from now on; requests already in flight finish on what they started with. */
+  route(functions: Served[], manifest: Manifest): void;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -57,47 +64,85 @@ export async function startHost(o: HostOptions): Promise<Host> {
   };
   const laneCtx: LaneContext = { adapter, log, guests, sharedBuffer: (spec) => storeFor(spec).buffer };
 
-  const functions: Served[] = await Promise.all(
+  /** Compile one function and give it a pool in its lane (no instance started yet). */
+  const build = async (spec: FunctionSpec, poolLog: Logger = log): Promise<Served> => {
+    const limits = limitsFor(spec, adapter);
+    try {
+      const bundle = await compile(spec.entry, adapter.sys, spec.name);
+      const store = storeFor(spec);
+      const pool = new Pool(spec, {
+        spawn: () => lanes[spec.lane].spawn(spec, laneCtx),
+        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
+        log: poolLog,
+        // values go to the store as the function passed them: it checks types the same way in
+        // both lanes (a string delta or a numeric value is refused, not coerced)
+        shared: (op, key, value) => {
+          if (op === "add") return store.add(key, value as number);
+          if (op === "get") return store.get(key) ?? null;
+          store.set(key, value as string);
+        },
+        stopsSpin: limits.cpuSpin === "enforced",
+      });
+      return { spec, pool, version: bundle.hash, limits, compiled: bundle, active: 0 };
+    } catch (e) {
+      const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
+      return {
+        spec,
+        error: new LanesError("unavailable", `function "${spec.name}" failed to compile: ${error.message}`, { cause: error }),
+        version: "",
+        limits,
+        active: 0,
+      };
+    }
+  };
+
+  for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
+  let functions: Served[] = await Promise.all(
     manifest.functions.map(async (spec): Promise<Served> => {
-      const limits = limitsFor(spec, adapter);
-      for (const w of limitWarnings(spec, adapter)) log.warn(w);
-      try {
-        const bundle = await compile(spec.entry, adapter.sys, spec.name);
-        const store = storeFor(spec);
-        const pool = new Pool(spec, {
-          spawn: () => lanes[spec.lane].spawn(spec, laneCtx),
-          load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
-          log,
-          shared: (op, key, value) => {
-            if (op === "add") return store.add(key, Number(value));
-            if (op === "get") return store.get(key) ?? null;
-            store.set(key, String(value));
-          },
-        });
-        return { spec, pool, version: bundle.hash, limits };
-      } catch (e) {
-        const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
-        log.error(`${spec.name}: ${error.message}`);
-        return { spec, error: new LanesError("unavailable", `function "${spec.name}" failed to compile: ${error.message}`), version: "", limits };
-      }
+      const served = await build(spec);
+      const why = (served.error?.cause as Error | undefined)?.message;
+      if (why) log.error(why.startsWith(`${spec.name}: `) ? why : `${spec.name}: ${why}`);
+      return served;
     }),
   );
   await Promise.all(functions.map((f) => f.pool?.warm()));
 
-  const app = createApp({ functions: () => functions, dev: o.dev, ...(o.onRequest ? { onRequest: o.onRequest } : {}) });
-  const server = await adapter.serve(app.fetch, { port: o.port, hostname: o.hostname });
+  // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
+  // whichever is current, so a swap is one assignment and a request never sees half of one.
+  const router = (list: Served[]) =>
+    createApp({
+      functions: () => list,
+      dev: o.dev,
+      host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
+      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+      ...(o.mapStack ? { mapStack: o.mapStack } : {}),
+    }).fetch;
+  let fetch = router(functions);
+  const server = await adapter.serve((request) => fetch(request), { port: o.port, hostname: o.hostname });
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   let stopping: Promise<void> | undefined;
-  return {
+  const host: Host = {
     manifest,
     server,
     url,
     functions,
+    build,
+    route(list, next) {
+      fetch = router(list);
+      functions = host.functions = list;
+      host.manifest = next;
+    },
     stop(graceMs = 5000) {
+      // Stop accepting and let in-flight requests finish (queued ones included) while the
+      // pools still run; then stop the pools, whose instances are idle by now.
       stopping ??= (async () => {
-        await Promise.all([server.shutdown(graceMs), ...functions.map((f) => f.pool?.stop(graceMs))]);
+        const started = Date.now();
+        await server.shutdown(graceMs);
+        const left = Math.max(0, graceMs - (Date.now() - started));
+        await Promise.all(functions.map((f) => f.pool?.stop(left)));
       })();
       return stopping;
     },
   };
+  return host;
 }

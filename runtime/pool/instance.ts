@@ -1,6 +1,7 @@
 /**
  * One running instance of a function (a worker thread or a child process) seen from the host:
- * the ready handshake, the control API over comlink, and the requests in flight on it.
+ * the ready handshake, the control API over comlink, the requests in flight on it and their
+ * deadlines, and the liveness ping that tells a waiting instance from a spinning one.
  */
 import { wrap, type Remote } from "comlink";
 import type { GuestChannel, GuestExit } from "../../adapters/types.ts";
@@ -17,6 +18,10 @@ export interface InstanceEvents {
   gone(instance: Instance, exit: GuestExit): void;
   /** A request finished and freed its slot. */
   released(instance: Instance): void;
+  /** The error a request gets when it runs past its deadline. */
+  timeoutError?(): LanesError;
+  /** A request on this instance ran past its deadline (its client already has its 504). */
+  expired?(instance: Instance): void;
 }
 
 interface InFlight {
@@ -25,7 +30,11 @@ interface InFlight {
   stream?: ReadableStreamDefaultController<Uint8Array>;
   /** The head went to the client: a crash now can only cut the body. */
   answered: boolean;
+  /** The request's one deadline timer; it covers a streamed body too. */
+  timer: ReturnType<typeof setTimeout>;
 }
+
+export type RequestInput = Omit<RequestFrame, "t" | "id">;
 
 let nextInstanceId = 0;
 
@@ -35,16 +44,25 @@ export class Instance {
   readonly startedAt = Date.now();
   state: "starting" | "ready" | "retiring" | "dead" = "starting";
   inflight = 0;
+  /** Requests ever sent to it. */
+  dispatched = 0;
   lastUsed = Date.now();
+  readyAt = 0;
   exit: GuestExit | undefined;
   /** It reached ready at least once (a failure before that is a failed start). */
   servedOnce = false;
   /** The host stopped it (retired, reaped, replaced): its exit is not a crash. */
   killedByHost = false;
+  /** Why the host had to stop it (spinning, over its memory): its exit is a crash with this cause. */
+  crashReason: string | undefined;
+  /** A liveness ping is out. */
+  checking = false;
+  private fatal: string | undefined;
   private readonly requests = new Map<number, InFlight>();
   private readonly rpc;
   private nextId = 0;
   private readyWaiter: (() => void) | undefined;
+  private pongWaiter: ((id: number) => void) | undefined;
 
   constructor(
     private readonly channel: GuestChannel,
@@ -77,6 +95,7 @@ export class Instance {
       await Promise.race([this.control.load(spec), died, deadline]);
       this.state = "ready";
       this.servedOnce = true;
+      this.readyAt = Date.now();
     } catch (e) {
       void this.kill();
       if (e instanceof LanesError) throw e;
@@ -89,33 +108,64 @@ export class Instance {
     }
   }
 
-  /** Send a request; resolves with the Response once its head arrives. */
-  request(frame: Omit<RequestFrame, "t" | "id">): { id: number; response: Promise<Response> } {
+  /**
+   * Send a request; resolves with the Response once its head arrives. At `deadline` (epoch ms)
+   * the request gets the timeout error and the pool hears about it (`expired`).
+   */
+  request(frame: RequestInput, deadline: number): Promise<Response> {
     const id = ++this.nextId;
     this.inflight++;
-    this.lastUsed = Date.now();
+    this.dispatched++;
+    const now = Date.now();
+    this.lastUsed = now;
     const response = new Promise<Response>((resolve, reject) => {
-      this.requests.set(id, { resolve, reject, answered: false });
+      // setTimeout's extra argument: no closure per request
+      this.requests.set(id, { resolve, reject, answered: false, timer: setTimeout(this.expire, deadline - now, id) });
     });
     const full: RequestFrame = { t: "req", id, ...frame };
     this.post(full, frame.body ? [frame.body] : undefined);
-    return { id, response };
+    return response;
   }
 
-  /** Give up on a request (timeout or client gone): the guest cancels its stream. */
+  /** Give up on a request (deadline or client gone): the guest is told to cancel it. */
   abandon(id: number, err: LanesError) {
     const r = this.requests.get(id);
     if (!r) return;
-    this.settle(id);
+    this.settle(id, r);
     if (r.answered) r.stream?.error(err);
     else r.reject(err);
     this.post({ t: "cancel", id });
   }
 
-  async kill(): Promise<void> {
+  /**
+   * Does the guest's event loop still turn? Resolves true if it answers within `ms`, false if
+   * not (stuck in a CPU loop) or if it died meanwhile.
+   */
+  ping(ms: number): Promise<boolean> {
+    if (this.state === "dead") return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const id = ++this.nextId;
+      const timer = setTimeout(() => done(false), ms);
+      const done = (alive: boolean) => {
+        clearTimeout(timer);
+        this.pongWaiter = undefined;
+        resolve(alive);
+      };
+      // -1: the instance died while the ping was out
+      this.pongWaiter = (got) => void ((got === id || got === -1) && done(got === id));
+      this.post({ t: "ping", id });
+    });
+  }
+
+  /**
+   * Stop it. Without `reason` the host simply no longer needs it; with one, the host had to
+   * stop it (spinning, over its memory) and the requests it cuts get that reason in their 502.
+   */
+  async kill(reason?: string): Promise<void> {
     if (this.state === "dead") return;
     this.state = "retiring";
-    this.killedByHost = true;
+    if (reason) this.crashReason ??= reason;
+    else this.killedByHost = true;
     await this.channel.kill();
   }
 
@@ -123,12 +173,19 @@ export class Instance {
     return this.channel.rss();
   }
 
+  private readonly expire = (id: number) => {
+    if (!this.requests.has(id)) return;
+    this.abandon(id, this.events.timeoutError?.() ?? new LanesError("timeout", "the function did not answer in time"));
+    this.events.expired?.(this);
+  };
+
   private post(f: HostToGuest, transfer?: ArrayBuffer[]) {
     if (this.state !== "dead") this.channel.post(f, transfer);
   }
 
-  private settle(id: number) {
-    if (!this.requests.delete(id)) return;
+  private settle(id: number, r: InFlight) {
+    this.requests.delete(id);
+    clearTimeout(r.timer);
     this.inflight--;
     this.lastUsed = Date.now();
     this.events.released(this);
@@ -142,7 +199,7 @@ export class Instance {
         r.answered = true;
         const init = { status: f.status, statusText: f.statusText, headers: f.headers };
         if (!f.more) {
-          this.settle(f.id);
+          this.settle(f.id, r);
           r.resolve(new Response(f.body, init));
           return;
         }
@@ -154,7 +211,8 @@ export class Instance {
           },
           cancel: () => {
             // the client went away: stop the function's stream and free the slot
-            this.settle(f.id);
+            if (this.requests.get(f.id) !== r) return;
+            this.settle(f.id, r);
             this.post({ t: "cancel", id: f.id });
           },
         });
@@ -167,7 +225,7 @@ export class Instance {
       case "end": {
         const r = this.requests.get(f.id);
         if (!r) return;
-        this.settle(f.id);
+        this.settle(f.id, r);
         if (f.error) r.stream?.error(new Error(f.error));
         else r.stream?.close();
         return;
@@ -175,13 +233,20 @@ export class Instance {
       case "err": {
         const r = this.requests.get(f.id);
         if (!r) return;
-        this.settle(f.id);
+        this.settle(f.id, r);
         this.events.log("error", f.stack, undefined);
         r.reject(new LanesError("function_error", `the function threw: ${f.message}`, { guestStack: f.stack }));
         return;
       }
       case "log":
         this.events.log(f.level, f.text, f.requestId);
+        return;
+      case "pong":
+        this.pongWaiter?.(f.id);
+        return;
+      case "fatal":
+        this.fatal = f.message;
+        this.events.log("error", f.stack, undefined);
         return;
       case "ready":
         this.readyWaiter?.();
@@ -194,7 +259,8 @@ export class Instance {
           const value = this.events.shared(f.op, f.key, f.value);
           this.post({ t: "shared-reply", id: f.id, value: value ?? null });
         } catch (e) {
-          this.post({ t: "shared-reply", id: f.id, error: (e as Error).message });
+          const code = (e as { code?: unknown }).code;
+          this.post({ t: "shared-reply", id: f.id, error: (e as Error).message, ...(typeof code === "string" ? { code } : {}) });
         }
         return;
     }
@@ -203,15 +269,25 @@ export class Instance {
   private onExit(exit: GuestExit) {
     this.exit = exit;
     this.state = "dead";
-    const err = new LanesError("instance_crashed", `the instance running this function ${describeExit(exit)}`);
+    this.pongWaiter?.(-1);
+    const why = this.crashReason ?? (this.fatal ? `crashed: ${this.fatal}` : describeExit(exit));
+    const err = new LanesError("instance_crashed", `the instance running this function ${why}`);
     for (const [id, r] of this.requests) {
       this.requests.delete(id);
+      clearTimeout(r.timer);
       this.inflight--;
       if (r.answered) r.stream?.error(err);
       else r.reject(err);
     }
     this.rpc.deliver = () => {};
     this.events.gone(this, exit);
+  }
+
+  /** How it ended, in words, for the host log. */
+  describeEnd(): string {
+    if (this.crashReason) return this.crashReason;
+    if (this.fatal) return `crashed: ${this.fatal}`;
+    return this.exit ? describeExit(this.exit) : "is running";
   }
 }
 
@@ -226,10 +302,8 @@ export function describeExit(exit: GuestExit): string {
   return `exited with code ${exit.code}`;
 }
 
+/** A failed start. The child's stderr goes to the host log (guestStack), never to a client. */
 function startError(exit: GuestExit): LanesError {
   const tail = exit.stderrTail.trim();
-  return new LanesError(
-    "unavailable",
-    `instance ${describeExit(exit)} while starting${tail ? `; stderr:\n${tail}` : ""}`,
-  );
+  return new LanesError("unavailable", `instance ${describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
 }

@@ -1,25 +1,32 @@
 /**
  * The instances of one function, in either lane: pick the least-busy ready instance, start more
  * up to `instances.max`, queue up to `queue` requests, reap idle instances above `min`, replace
- * dead ones, back off when a function keeps failing to start. The lane only decides how an
- * instance is spawned (see runtime/lanes/).
+ * dead ones, back off when a function keeps failing to start, stop stuck instances and
+ * children over their memory. The lane only decides how an instance is spawned (see
+ * runtime/lanes/).
  */
 import type { GuestChannel, GuestExit } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
-import type { LoadSpec, RequestFrame } from "../wire.ts";
-import { describeExit, Instance, type InstanceEvents } from "./instance.ts";
+import type { LoadSpec } from "../wire.ts";
+import { Instance, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { rssLimitMb, watchRss } from "./watchdog.ts";
 
 export interface PoolDeps {
   spawn(): GuestChannel;
   load: LoadSpec;
   log: Logger;
   shared: InstanceEvents["shared"];
+  /**
+   * Stopping an instance also stops a CPU loop in it. False for Deno workers: terminate()
+   * leaves the thread spinning (denoland/deno#35657), so such an instance is counted as leaked.
+   */
+  stopsSpin?: boolean;
 }
 
 interface Waiter {
-  frame: Omit<RequestFrame, "t" | "id">;
+  frame: RequestInput;
   deadline: number;
   resolve(res: Response): void;
   reject(err: LanesError): void;
@@ -29,6 +36,13 @@ interface Waiter {
 const START_TIMEOUT_MS = 15_000;
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
+/**
+ * How long an instance whose request ran past its deadline gets to answer a ping. Any instance
+ * whose event loop turns answers in well under a millisecond; one in a CPU loop never does.
+ */
+export const LIVENESS_MS = 500;
+/** An instance that dies on its own this soon after starting, before any request, is a failed start. */
+const CRASH_LOOP_MS = 2000;
 
 export class Pool {
   readonly instances: Instance[] = [];
@@ -36,11 +50,15 @@ export class Pool {
   private readonly queue: Waiter[] = [];
   private failures = 0;
   private backoffUntil = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private lastError: LanesError | undefined;
   private stopped = false;
   private readonly reaper: ReturnType<typeof setInterval>;
+  private readonly stopWatchdog: () => void;
   restarts = 0;
   handled = 0;
+  /** Instances stopped in a CPU loop whose thread kept spinning (Deno workers); never routed to again. */
+  leaked = 0;
 
   constructor(
     readonly spec: FunctionSpec,
@@ -48,30 +66,30 @@ export class Pool {
   ) {
     this.reaper = setInterval(() => this.reap(), Math.min(1000, spec.instances.idleMs));
     (this.reaper as { unref?: () => void }).unref?.();
+    const limit = rssLimitMb(spec);
+    this.stopWatchdog =
+      limit === undefined
+        ? () => {}
+        : watchRss(this.instances, limit, (inst, mb) => {
+            const why = `ran out of memory: it used ${mb} MB, over its limit of ${limit} MB (memoryMb ${spec.memoryMb})`;
+            this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
+            void inst.kill(why);
+          });
   }
 
-  /** Start the `min` instances; resolves when they are ready (or failed). */
-  async warm(): Promise<void> {
+  /** Start `count` (default: `min`) instances; resolves when they are ready (or failed). */
+  async warm(count = this.spec.instances.min): Promise<void> {
     const starts: Promise<unknown>[] = [];
-    for (let i = 0; i < this.spec.instances.min; i++) starts.push(this.grow());
+    for (let i = 0; i < count; i++) starts.push(this.grow());
     await Promise.allSettled(starts);
   }
 
-  dispatch(frame: Omit<RequestFrame, "t" | "id">, deadline: number): Promise<Response> {
+  dispatch(frame: RequestInput, deadline: number): Promise<Response> {
     if (this.stopped) return Promise.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     const inst = this.pick();
     if (inst) return this.run(inst, frame, deadline);
     if (this.backoffUntil > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
-    if (this.queue.length >= this.spec.queue) {
-      return Promise.reject(
-        new LanesError(
-          "overloaded",
-          `function "${this.spec.name}" is at capacity (${this.spec.instances.max} instances x ${this.spec.concurrency} requests, ${this.spec.queue} queued)`,
-          { headers: { "retry-after": "1" } },
-        ),
-      );
-    }
-    if (this.live() + this.starting < this.spec.instances.max) void this.grow();
+    if (this.queue.length >= this.spec.queue) return Promise.reject(this.overloaded());
     return new Promise<Response>((resolve, reject) => {
       const waiter: Waiter = {
         frame,
@@ -84,18 +102,34 @@ export class Pool {
         }, Math.max(0, deadline - Date.now())),
       };
       this.queue.push(waiter);
+      this.replenish();
     });
+  }
+
+  /**
+   * Throws `overloaded` when a request could neither run now nor wait in the queue. The host
+   * asks before reading a request body, so a flood is refused without buffering its bodies.
+   */
+  admit(): void {
+    if (!this.stopped && this.queue.length >= this.spec.queue && !this.pick()) throw this.overloaded();
   }
 
   /** Stop every instance: in-flight requests get `graceMs` to finish. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.reaper);
+    clearTimeout(this.retryTimer);
+    this.stopWatchdog();
     for (const w of this.queue.splice(0)) {
       clearTimeout(w.timer);
       w.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     }
     await Promise.all(this.instances.map((i) => this.retire(i, graceMs)));
+  }
+
+  /** Why the last instance start failed; cleared by a successful start (`lanes dev` shows it). */
+  get startError(): LanesError | undefined {
+    return this.lastError;
   }
 
   /** Instances alive and not retiring. */
@@ -114,52 +148,82 @@ export class Pool {
     return best;
   }
 
-  private run(inst: Instance, frame: Omit<RequestFrame, "t" | "id">, deadline: number): Promise<Response> {
+  private run(inst: Instance, frame: RequestInput, deadline: number): Promise<Response> {
+    // spent its whole time queued: answer without bothering (or blaming) an instance
+    if (deadline <= Date.now()) return Promise.reject(this.timeout());
     this.handled++;
-    const { id, response } = inst.request(frame);
-    const left = deadline - Date.now();
-    return new Promise<Response>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        inst.abandon(id, this.timeout());
-        this.onStuck(inst);
-      }, Math.max(0, left));
-      response.then(
-        (res) => {
-          clearTimeout(timer);
-          resolve(res);
-        },
-        (err: LanesError) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+    return inst.request(frame, deadline);
   }
 
   /**
-   * A request ran past its deadline. The guest cannot be interrupted from outside (a CPU loop
-   * or a promise that never settles), so the instance is taken out of rotation and replaced.
+   * A request ran past its deadline (its client has its 504). The guest cannot be interrupted
+   * from outside, so the instance leaves the rotation and is replaced. A ping tells what it is
+   * doing: one that answers is only waiting on a promise that never settles, so its other
+   * requests may finish first; one that does not is stuck in a CPU loop and is stopped now.
    */
-  private onStuck(inst: Instance) {
-    if (inst.state !== "ready") return;
-    this.deps.log.warn(`${this.spec.name}: a request ran past timeoutMs (${this.spec.timeoutMs} ms); replacing instance ${inst.id}`);
-    void this.retire(inst, 0);
-    if (this.queue.length > 0 || this.live() < this.spec.instances.min) void this.grow();
+  private onExpired(inst: Instance) {
+    if (inst.state === "dead" || inst.checking) return;
+    if (inst.state === "ready") {
+      inst.state = "retiring";
+      this.replenish();
+    }
+    inst.checking = true;
+    void inst.ping(LIVENESS_MS).then((alive) => {
+      inst.checking = false;
+      if (inst.state === "dead") return;
+      if (!alive) return this.stopSpinning(inst);
+      this.deps.log.warn(
+        `${this.spec.name}: a request ran past timeoutMs (${this.spec.timeoutMs} ms); instance ${inst.id} is replaced once its ${inst.inflight} other request(s) finish`,
+      );
+      if (inst.inflight === 0) void inst.kill();
+    });
+  }
+
+  private stopSpinning(inst: Instance) {
+    const why = `was stopped: it did not respond for ${LIVENESS_MS} ms after a request ran past timeoutMs (a CPU loop?)`;
+    if (this.deps.stopsSpin === false) {
+      this.leaked++;
+      this.deps.log.error(
+        `${this.spec.name}: instance ${inst.id} is stuck in a CPU loop and this runtime cannot stop a spinning worker ` +
+          `(denoland/deno#35657): its thread is leaked (${this.leaked} so far) and gets no more requests. ` +
+          `Set "lane": "process" for ${this.spec.name} so a stuck instance can be killed.`,
+      );
+    }
+    void inst.kill(why); // its exit is logged as a crash, with `why`
+  }
+
+  /**
+   * Start an instance if the pool needs one: fewer than `min`, or requests waiting and room
+   * under `max`. During a back-off, one timer tries again when it ends.
+   */
+  private replenish() {
+    if (this.stopped) return;
+    const have = this.live() + this.starting;
+    if (!(have < this.spec.instances.min || (this.queue.length > 0 && have < this.spec.instances.max))) return;
+    const wait = this.backoffUntil - Date.now();
+    if (wait <= 0) {
+      void this.grow();
+    } else if (!this.retryTimer) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.replenish();
+      }, wait);
+      (this.retryTimer as { unref?: () => void }).unref?.();
+    }
   }
 
   private async grow(): Promise<void> {
     if (this.stopped) return;
     this.starting++;
-    let inst: Instance | undefined;
     try {
-      inst = new Instance(this.deps.spawn(), this.events);
+      const inst = new Instance(this.deps.spawn(), this.events);
       this.instances.push(inst);
       await inst.start(this.deps.load, Math.min(START_TIMEOUT_MS, Math.max(this.spec.timeoutMs, 5000)));
-      this.failures = 0;
+      // `failures` is reset only once an instance serves a request: one that starts and dies
+      // at once, again and again, must still back off exponentially
       this.lastError = undefined;
     } catch (e) {
-      const err = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
-      this.onStartFailure(err);
+      this.onStartFailure(e instanceof LanesError ? e : new LanesError("unavailable", String(e)));
     } finally {
       this.starting--;
     }
@@ -171,15 +235,18 @@ export class Pool {
     const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.failures - 1));
     this.backoffUntil = Date.now() + wait;
     this.lastError = err;
+    const detail = err.guestStack ? `\n${err.guestStack.replace(/^/gm, "    ")}` : "";
     this.deps.log.error(
-      `${this.spec.name}: cannot start (${err.message}); ${this.failures} failure(s) in a row, retrying in ${wait} ms`,
+      `${this.spec.name}: cannot start (${err.message}); ${this.failures} failure(s) in a row, backing off ${wait} ms${detail}`,
     );
-    if (this.live() > 0) return;
-    // nothing can serve the queue: answer it now rather than let it wait for the deadline
-    for (const w of this.queue.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(this.unavailable());
+    if (this.live() === 0) {
+      // nothing can serve the queue: answer it now rather than let it wait for the deadline
+      for (const w of this.queue.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(this.unavailable());
+      }
     }
+    this.replenish();
   }
 
   private drainQueue() {
@@ -190,9 +257,7 @@ export class Pool {
       clearTimeout(w.timer);
       this.run(inst, w.frame, w.deadline).then(w.resolve, w.reject);
     }
-    if (this.queue.length > 0 && this.live() + this.starting < this.spec.instances.max && Date.now() >= this.backoffUntil) {
-      void this.grow();
-    }
+    if (this.queue.length > 0) this.replenish();
   }
 
   private async retire(inst: Instance, graceMs: number): Promise<void> {
@@ -200,7 +265,8 @@ export class Pool {
     inst.state = "retiring";
     if (graceMs > 0 && inst.inflight > 0) {
       const deadline = Date.now() + graceMs;
-      while (inst.inflight > 0 && Date.now() < deadline && inst.state !== "dead") {
+      // (state changes behind TypeScript's back, when the instance exits)
+      while (inst.inflight > 0 && Date.now() < deadline && (inst.state as Instance["state"]) !== "dead") {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
@@ -222,17 +288,32 @@ export class Pool {
   private readonly events: InstanceEvents = {
     log: (level, text, requestId) => this.deps.log.fn(this.spec.name, level, text, requestId),
     shared: (op, key, value) => this.deps.shared(op, key, value),
-    released: () => this.drainQueue(),
+    timeoutError: () => this.timeout(),
+    expired: (inst) => this.onExpired(inst),
+    released: (inst) => {
+      if (this.failures !== 0) this.failures = 0; // it served: whatever failed before is over
+      if (inst.state === "retiring" && inst.inflight === 0 && !inst.checking && !this.stopped) void inst.kill();
+      this.drainQueue();
+    },
     gone: (inst: Instance, exit: GuestExit) => {
       const at = this.instances.indexOf(inst);
       if (at >= 0) this.instances.splice(at, 1);
-      if (this.stopped) return;
-      // a failed start is reported by grow(); an instance we stopped is not a crash
-      if (inst.servedOnce && !inst.killedByHost) {
+      // a failed start is grow()'s to report and follow up (after the back-off it sets)
+      if (this.stopped || !inst.servedOnce) return;
+      // an instance the host retired is not a crash
+      if (inst.crashReason || (inst.servedOnce && !inst.killedByHost)) {
+        if (!inst.crashReason && inst.dispatched === 0 && Date.now() - inst.readyAt < CRASH_LOOP_MS) {
+          // it died on its own right after starting: a failed start, so a crash loop backs off
+          const tail = exit.stderrTail.trim();
+          this.onStartFailure(
+            new LanesError("unavailable", `instance ${inst.describeEnd()} right after starting`, tail ? { guestStack: tail } : {}),
+          );
+          return;
+        }
         this.restarts++;
-        this.deps.log.error(`${this.spec.name}: instance ${inst.id} ${describeExit(exit)}; replacing it`);
+        this.deps.log.error(`${this.spec.name}: instance ${inst.id} ${inst.describeEnd()}; replacing it`);
       }
-      if (this.live() + this.starting < this.spec.instances.min || this.queue.length > 0) void this.grow();
+      this.replenish();
     },
   };
 
@@ -240,8 +321,17 @@ export class Pool {
     return new LanesError("timeout", `function "${this.spec.name}" did not answer within ${this.spec.timeoutMs} ms`);
   }
 
+  private overloaded(): LanesError {
+    return new LanesError(
+      "overloaded",
+      `function "${this.spec.name}" is at capacity (${this.spec.instances.max} instances x ${this.spec.concurrency} requests, ${this.spec.queue} queued)`,
+      { headers: { "retry-after": "1" } },
+    );
+  }
+
   private unavailable(): LanesError {
-    const why = this.lastError ? `: ${this.lastError.message}` : "";
+    // the first line only: a client never sees a stack or a child's stderr (those are in the log)
+    const why = this.lastError ? `: ${this.lastError.message.split("\n")[0]}` : "";
     return new LanesError("unavailable", `function "${this.spec.name}" cannot start${why}`, {
       headers: { "retry-after": String(Math.max(1, Math.ceil((this.backoffUntil - Date.now()) / 1000))) },
     });

@@ -1,0 +1,36 @@
+/** The slice of autocannon's API the bench uses (the package ships no types). https://github.com/mcollina/autocannon */
+declare module "autocannon" {
+  interface Histogram {
+    average: number;
+    mean: number;
+    total: number;
+    p50: number;
+    p99: number;
+    max: number;
+  }
+  export interface Result {
+    duration: number;
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    resets: number;
+    "2xx": number;
+    latency: Histogram;
+    requests: Histogram & { sent: number };
+  }
+  export interface Options {
+    url: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Uint8Array;
+    connections?: number;
+    duration?: number;
+    pipelining?: number;
+    timeout?: number;
+  }
+  export interface Instance extends PromiseLike<Result> {
+    on(event: "tick", listener: (t: { counter: number; bytes: number }) => void): void;
+    stop(): void;
+  }
+  export default function autocannon(options: Options): Instance;
+}

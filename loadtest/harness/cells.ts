@@ -1,0 +1,139 @@
+/**
+ * One cell of the matrix: start a host with one function in one lane (or the direct baseline)
+ * on one runtime, check its answer, time a cold start, warm up, load it, read memory and CPU
+ * from /proc, stop the host.
+ */
+import type { BenchOptions } from "./options.ts";
+import { startDirectHost, startLanesHost, type HostProcess } from "./host-process.ts";
+import { checkAnswer, load, send, warmLatency } from "./load.ts";
+import { cpuBetween, cpuSnapshot, rssBytes } from "./proc.ts";
+import type { BenchLane, BenchResult, BenchRuntime } from "./report.ts";
+import type { Workload } from "./workloads.ts";
+import type { Workspace } from "./workspace.ts";
+
+const MB = 1024 * 1024;
+
+export interface Metrics {
+  host?: { runtime: string; version: string; rssBytes: number };
+  functions: { name: string; runtime: string; restarts: number; instances: { state: string; rssBytes: number | null }[] }[];
+}
+
+export async function metrics(base: string): Promise<Metrics> {
+  return (await (await fetch(`${base}/_lanes/metrics`)).json()) as Metrics;
+}
+
+export interface CellContext {
+  opts: BenchOptions;
+  ws: Workspace;
+  binary(runtime: BenchRuntime): string;
+  /** A runtime's version, as its host reports it. */
+  sawVersion(runtime: BenchRuntime, version: string): void;
+  onPhase(phase: string): void;
+}
+
+export async function runCell(c: CellContext, w: Workload, lane: BenchLane, runtime: BenchRuntime): Promise<BenchResult> {
+  c.ws.writeManifest({ [w.name]: c.ws.entryIn(w.name, lane === "direct" ? "isolate" : lane) });
+  c.onPhase("starting");
+  const host =
+    lane === "direct"
+      ? await startDirectHost(runtime, c.binary(runtime), c.ws.dir, w.name)
+      : await startLanesHost(runtime, c.binary(runtime), c.ws.dir);
+  try {
+    return await measure(c, host, w, lane, runtime);
+  } finally {
+    await host.stop();
+  }
+}
+
+async function measure(c: CellContext, host: HostProcess, w: Workload, lane: BenchLane, runtime: BenchRuntime): Promise<BenchResult> {
+  const { opts } = c;
+  const before = await metrics(host.url); // also warms the server's own code paths
+  if (before.host) c.sawVersion(runtime, before.host.version);
+  const baseRss = rssBytes(host.pid);
+
+  c.onPhase("cold start");
+  const first = await send(host.url, w);
+  const why = w.check(first.status, first.body, w.body);
+  const empty = emptyResult(w, lane, runtime);
+  if (why) {
+    const text = new TextDecoder().decode(first.body.slice(0, 200));
+    return { ...empty, checkError: `${w.method} ${w.path}: ${why} (got ${first.status} ${JSON.stringify(text)})` };
+  }
+  const warmMs = await warmLatency(host.url, w);
+  const idle = await metrics(host.url);
+  const idleInstances = instancesOf(idle, w.name);
+  const idleInstanceMb =
+    lane === "direct" || idleInstances.length === 0
+      ? null
+      : lane === "isolate"
+        ? (rssBytes(host.pid) - baseRss) / idleInstances.length / MB
+        : sum(idleInstances.map((i) => i.rssBytes ?? 0)) / idleInstances.length / MB;
+
+  c.onPhase("warming up");
+  await load(host.url, w, { durationS: opts.warmupS, connections: opts.connections });
+  const again = await checkAnswer(host.url, w);
+  if (again) return { ...empty, checkError: `after warm-up: ${again}` };
+
+  c.onPhase("measuring");
+  const cpu0 = cpuSnapshot(host.pid);
+  const m = await load(host.url, w, {
+    durationS: opts.durationS,
+    connections: opts.connections,
+    onTick: (s) => c.onPhase(`measuring ${Math.min(s, opts.durationS)}/${opts.durationS} s`),
+  });
+  const cpu1 = cpuSnapshot(host.pid);
+  const hostRss = rssBytes(host.pid);
+  const after = await metrics(host.url);
+  const instances = instancesOf(after, w.name);
+  const instancesRss = lane === "process" ? sum(instances.map((i) => i.rssBytes ?? 0)) : 0;
+  const fn = after.functions.find((f) => f.name === w.name);
+  return {
+    ...empty,
+    ...(lane === "process" && fn ? { childRuntime: fn.runtime as BenchRuntime } : {}),
+    ...m,
+    rssMb: (hostRss + instancesRss) / MB,
+    hostRssMb: hostRss / MB,
+    instancesRssMb: instancesRss / MB,
+    idleInstanceMb,
+    instances: lane === "direct" ? 0 : instances.length,
+    coldStartMs: lane === "direct" ? null : Math.max(0, first.ms - warmMs),
+    warmMs,
+    cpuMsPerRequest: m.requests > 0 ? cpuBetween(cpu0, cpu1) / m.requests : 0,
+    restarts: fn?.restarts ?? 0,
+    requestBytes: w.body?.length ?? 0,
+    responseBytes: first.body.length,
+  };
+}
+
+function instancesOf(m: Metrics, name: string) {
+  return (m.functions.find((f) => f.name === name)?.instances ?? []).filter((i) => i.state === "ready");
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+export function emptyResult(w: Workload, lane: BenchLane, runtime: BenchRuntime): BenchResult {
+  return {
+    workload: w.name,
+    lane,
+    runtime,
+    rps: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+    errors: 0,
+    non2xx: 0,
+    requests: 0,
+    rssMb: 0,
+    hostRssMb: 0,
+    instancesRssMb: 0,
+    idleInstanceMb: null,
+    instances: 0,
+    coldStartMs: null,
+    warmMs: 0,
+    cpuMsPerRequest: 0,
+    restarts: 0,
+    requestBytes: w.body?.length ?? 0,
+    responseBytes: 0,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * A host under test, in its own process on the runtime being measured: the real `lanes start`
+ * CLI, or the `direct` baseline server. Start-up is raced against the process exiting and a
+ * deadline, so a broken start never hangs the bench; its stderr comes with the error.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { BenchRuntime } from "./report.ts";
+
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+const LANES_CLI = fileURLToPath(new URL("../../runtime/cli/lanes.ts", import.meta.url));
+const DIRECT_HOST = fileURLToPath(new URL("./direct-host.ts", import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 8_000;
+
+export interface HostProcess {
+  url: string;
+  pid: number;
+  alive(): boolean;
+  /** Last lines of its stderr (start-up log, warnings, crash reports). */
+  stderrTail(): string;
+  /** SIGTERM, then SIGKILL if it has not exited within a few seconds. */
+  stop(): Promise<void>;
+}
+
+/** How to run a TypeScript entry file on each runtime. */
+function command(runtime: BenchRuntime, binary: string, file: string, args: string[]): [string, string[]] {
+  switch (runtime) {
+    case "node":
+      return [binary, ["--import", "tsx", "--no-warnings", file, ...args]];
+    case "bun":
+      return [binary, [file, ...args]];
+    case "deno":
+      return [binary, ["run", "-A", file, ...args]];
+  }
+}
+
+const live = new Set<ChildProcess>();
+
+/** Kill every host still running (the bench was interrupted or failed). */
+export function killAllHosts(): void {
+  for (const c of live) c.kill("SIGKILL");
+  live.clear();
+}
+
+export function startLanesHost(runtime: BenchRuntime, binary: string, dir: string): Promise<HostProcess> {
+  return startHost(...command(runtime, binary, LANES_CLI, ["start", dir, "--port", "0", "--host", "127.0.0.1"]));
+}
+
+export function startDirectHost(runtime: BenchRuntime, binary: string, dir: string, fn: string): Promise<HostProcess> {
+  return startHost(...command(runtime, binary, DIRECT_HOST, [dir, fn, "--port", "0"]));
+}
+
+function startHost(cmd: string, args: string[]): Promise<HostProcess> {
+  const child = spawn(cmd, args, {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  live.add(child);
+  const tail: string[] = [];
+  let exited = false;
+  const closed = new Promise<void>((resolve) =>
+    child.on("close", () => {
+      exited = true;
+      live.delete(child);
+      resolve();
+    }),
+  );
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    tail.push(...d.split("\n").filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 30));
+  });
+  const handle = (url: string): HostProcess => ({
+    url,
+    pid: child.pid!,
+    alive: () => !exited,
+    stderrTail: () => tail.join("\n"),
+    async stop() {
+      if (exited) return;
+      child.kill("SIGTERM");
+      const late = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+      await closed;
+      clearTimeout(late);
+    },
+  });
+  return new Promise<HostProcess>((resolve, reject) => {
+    let out = "";
+    let started = false;
+    const fail = (why: string) => {
+      if (started) return;
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} ${args.join(" ")}: ${why}\n${tail.join("\n")}`));
+    };
+    const timer = setTimeout(() => fail(`no "listening on" line within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      if (started) return;
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m && !started) {
+        started = true;
+        clearTimeout(timer);
+        resolve(handle(m[1]!));
+      }
+    });
+    child.on("error", (e) => fail(e.message));
+    void closed.then(() => fail(`exited before listening (code ${child.exitCode}, signal ${child.signalCode})`));
+  });
+}

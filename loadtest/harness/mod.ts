@@ -1,0 +1,153 @@
+/**
+ * `lanes bench`: the harness. For each function x lane (isolate, process, and the `direct`
+ * baseline) x host runtime it runs one cell (cells.ts) in a fresh host process, then probes what
+ * a crash does to each lane, and writes bench.json, bench.svg and a table.
+ *
+ * It lives in loadtest/, outside the runtime-agnostic core: driving autocannon, spawning hosts on
+ * three runtimes and reading /proc are Node APIs that Node, Bun and Deno all provide, and none of
+ * it belongs in the host's adapter interface.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { loadManifest } from "../../runtime/manifest/load.ts";
+import { adviseAll } from "./advice.ts";
+import { runCell, emptyResult, type CellContext } from "./cells.ts";
+import { chartSvg } from "./chart.ts";
+import { runCrashProbes } from "./crash.ts";
+import { killAllHosts } from "./host-process.ts";
+import { machine, packageVersion } from "./machine.ts";
+import type { BenchOptions } from "./options.ts";
+import { progress } from "./progress.ts";
+import type { BenchReport, BenchResult, BenchRuntime, CrashResult } from "./report.ts";
+import { laneTable, ratioToDirect, throughputTable } from "./table.ts";
+import { workloadFor } from "./workloads.ts";
+import { Workspace } from "./workspace.ts";
+
+export type { BenchOptions } from "./options.ts";
+export { ALL_LANES, ALL_RUNTIMES, FULL, QUICK } from "./options.ts";
+export type { BenchReport } from "./report.ts";
+
+export interface BenchOutcome {
+  report: BenchReport;
+  jsonFile: string;
+  chartFile: string;
+}
+
+export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Promise<BenchOutcome> {
+  const startedAt = new Date().toISOString();
+  const manifest = await loadManifest(opts.dir, adapter.sys, adapter.name);
+  const unknown = opts.functions.filter((f) => !manifest.functions.some((s) => s.name === f));
+  if (unknown.length > 0) {
+    throw new Error(`lanes bench: no function ${unknown.map((u) => `"${u}"`).join(", ")} in ${manifest.file} (has: ${manifest.functions.map((f) => f.name).join(", ")})`);
+  }
+  const specs = manifest.functions.filter((f) => opts.functions.length === 0 || opts.functions.includes(f.name));
+  const workloads = await Promise.all(specs.map((s) => workloadFor(s, adapter)));
+  const out = resolve(opts.out);
+  const ws = Workspace.create(manifest.dir, out);
+  const cleanup = () => {
+    killAllHosts();
+    ws.remove();
+  };
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const crashLanes = opts.crash ? opts.lanes.filter((l): l is "isolate" | "process" => l !== "direct") : [];
+  const total = opts.runtimes.length * (workloads.length * opts.lanes.length + crashLanes.length);
+  const bar = progress(total, (s) => void process.stderr.write(s), Boolean(process.stderr.isTTY));
+  const versions: Partial<Record<BenchRuntime, string>> = {};
+  const ctx: CellContext = {
+    opts,
+    ws,
+    binary: (rt) => adapter.runtimeBinary(rt),
+    sawVersion: (rt, v) => void (versions[rt] = v),
+    onPhase: (p) => bar.phase(p),
+  };
+  const results: BenchResult[] = [];
+  const crashes: CrashResult[] = [];
+  try {
+    for (const runtime of opts.runtimes) {
+      for (const w of workloads) {
+        // direct first, so each lane's ratio can be shown as soon as it is measured
+        for (const lane of [...opts.lanes].sort((a, b) => (a === "direct" ? -1 : b === "direct" ? 1 : 0))) {
+          bar.cell(`${w.name} · ${lane} · ${runtime}`);
+          let r: BenchResult;
+          try {
+            r = await runCell(ctx, w, lane, runtime);
+          } catch (e) {
+            r = { ...emptyResult(w, lane, runtime), checkError: (e as Error).message };
+          }
+          results.push(r);
+          const ratio = ratioToDirect(results, r);
+          bar.done(r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`);
+        }
+      }
+      for (const lane of crashLanes) {
+        bar.cell(`crash probe · ${lane} · ${runtime}`);
+        try {
+          crashes.push(...(await runCrashProbes(ctx, lane, runtime)));
+          bar.done("done");
+        } catch (e) {
+          bar.done(`FAILED: ${(e as Error).message.split("\n")[0]}`);
+        }
+      }
+    }
+  } finally {
+    bar.finish();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    cleanup();
+  }
+
+  const report: BenchReport = {
+    meta: {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      dir: manifest.dir,
+      command: opts.command,
+      ...machine(),
+      loadGenerator: `autocannon ${packageVersion("autocannon")} (as a library, in the bench process on ${adapter.name} ${adapter.version})`,
+      versions: { ...versions, lanes: packageVersion("lanes"), autocannon: packageVersion("autocannon") },
+      durationS: opts.durationS,
+      warmupS: opts.warmupS,
+      connections: opts.connections,
+      quick: opts.quick,
+    },
+    results,
+    crashes,
+    advice: adviseAll(results, crashes, adapter.name),
+  };
+  mkdirSync(out, { recursive: true });
+  const jsonFile = join(out, "bench.json");
+  const chartFile = join(out, "bench.svg");
+  writeFileSync(jsonFile, JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(chartFile, chartSvg(report));
+  return { report, jsonFile, chartFile };
+}
+
+/** The terminal report: both tables, the advice, where the files are. */
+export function formatReport({ report, jsonFile, chartFile }: BenchOutcome): string {
+  const m = report.meta;
+  const versions = (Object.entries(m.versions) as [string, string][]).map(([k, v]) => `${k} ${v}`).join(", ");
+  const failed = report.results.filter((r) => r.checkError);
+  return [
+    `lanes bench: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB · ${versions}`,
+    `${m.connections} connections, ${m.warmupS} s warm-up + ${m.durationS} s per cell, ${m.loadGenerator}`,
+    "",
+    throughputTable(report.results),
+    "",
+    laneTable(report),
+    "",
+    "which lane suits each function:",
+    ...report.advice.map((a) => `  ${a.function}: ${a.lane} lane. ${a.why}`),
+    ...(failed.length ? ["", "failed cells:", ...failed.map((r) => `  ${r.workload} ${r.lane} ${r.runtime}: ${r.checkError}`)] : []),
+    "",
+    `results: ${jsonFile}`,
+    `chart:   ${chartFile}`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,28 @@
+/** What a bench run covers and how long each measurement lasts. */
+import type { BenchLane, BenchRuntime } from "./report.ts";
+
+export interface BenchOptions {
+  /** Folder with a lanes.json. */
+  dir: string;
+  /** Only these functions (all when empty). */
+  functions: string[];
+  lanes: BenchLane[];
+  runtimes: BenchRuntime[];
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  out: string;
+  quick: boolean;
+  /** Probe what an instance crash does to each lane (kills an isolate-lane host on purpose). */
+  crash: boolean;
+  /** The command line, recorded in the JSON. */
+  command: string;
+}
+
+/** A full run: 45 cells of (5 workloads x (2 lanes + direct) x 3 runtimes) fit in ~7 minutes. */
+export const FULL = { durationS: 5, warmupS: 1, connections: 50 };
+/** `--quick`: enough to see the shape, not to quote. */
+export const QUICK = { durationS: 1, warmupS: 0.5, connections: 50 };
+
+export const ALL_LANES: BenchLane[] = ["isolate", "process", "direct"];
+export const ALL_RUNTIMES: BenchRuntime[] = ["node", "bun", "deno"];

@@ -1,0 +1,66 @@
+/**
+ * Resident memory and CPU time of a process and its descendants, from Linux /proc. The bench
+ * reads them from outside the host, so measuring never runs on the host's threads.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux: /proc/PID/stat times are in 1/100 s
+
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface Stat {
+  ppid: number;
+  cpuMs: number;
+}
+
+function stat(pid: number): Stat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // the command name (field 2) may hold spaces and parentheses: fields start after the last ')'
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pid` and every process below it. */
+export function processTree(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    const p = Number(name);
+    if (!Number.isInteger(p)) continue;
+    const s = stat(p);
+    if (s) parent.set(p, s.ppid);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [p, pp] of parent) if (pp === tree[i]) tree.push(p);
+  }
+  return tree;
+}
+
+/** CPU time (user + system) in ms of each process in the tree under `pid`. */
+export function cpuSnapshot(pid: number): Map<number, number> {
+  const snap = new Map<number, number>();
+  for (const p of processTree(pid)) snap.set(p, stat(p)?.cpuMs ?? 0);
+  return snap;
+}
+
+/** CPU ms spent between two snapshots; a process born in between counts from zero. */
+export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [p, end] of after) ms += end - (before.get(p) ?? 0);
+  return ms;
+}
+
+export function alive(pid: number): boolean {
+  return stat(pid) !== undefined;
+}

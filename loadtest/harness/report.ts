@@ -1,0 +1,88 @@
+/**
+ * The shape of a bench run, as written to `bench.json`. Figures are per cell: one workload in one
+ * lane (or `direct`, the handler called on the host's own thread) on one host runtime.
+ */
+export type BenchLane = "isolate" | "process" | "direct";
+export type BenchRuntime = "node" | "bun" | "deno";
+
+export interface BenchResult {
+  workload: string;
+  lane: BenchLane;
+  runtime: BenchRuntime;
+  /** Runtime of the process-lane children (the host's unless the manifest pins one). */
+  childRuntime?: BenchRuntime;
+  /** Requests per second over the measured window (2xx and others alike). */
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  non2xx: number;
+  requests: number;
+  /** Host process plus its process-lane children, at the end of the measured window. */
+  rssMb: number;
+  hostRssMb: number;
+  instancesRssMb: number;
+  /** Memory one idle instance adds: host growth for an isolate, the child's RSS for a process. */
+  idleInstanceMb: number | null;
+  instances: number;
+  /** First request to a cold function minus a warm request: what a cold start costs a client. */
+  coldStartMs: number | null;
+  /** Median latency of one request at a time, warm. */
+  warmMs: number;
+  /** CPU time (host and children) per request, under load. */
+  cpuMsPerRequest: number;
+  /** Bytes of one request body and of one response body. */
+  requestBytes: number;
+  responseBytes: number;
+  /** Instances the pool replaced during the cell (crash history). */
+  restarts: number;
+  /** The endpoint's answer did not pass its check: figures are not comparable. */
+  checkError?: string;
+}
+
+export interface CrashResult {
+  lane: "isolate" | "process";
+  runtime: BenchRuntime;
+  /** `exit`: the instance exits (uncaught error). `abort`: a native abort, as a crashing addon would. */
+  mode: "exit" | "abort";
+  /** Status the crashing request got (0: the connection dropped). */
+  crashStatus: number;
+  /** The host still answered its other function afterwards. */
+  hostSurvived: boolean;
+  /** Requests to another function, in flight around the crash, that failed. */
+  othersFailed: number;
+  othersSent: number;
+  /** From the crash until the crashed function answered again; null if it never did. */
+  recoveryMs: number | null;
+}
+
+export interface BenchMeta {
+  startedAt: string;
+  finishedAt: string;
+  dir: string;
+  command: string;
+  cpuModel: string;
+  cores: number;
+  memoryGb: number;
+  os: string;
+  loadGenerator: string;
+  versions: Partial<Record<BenchRuntime, string>> & { lanes: string; autocannon: string };
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  quick: boolean;
+}
+
+export interface Advice {
+  function: string;
+  lane: "isolate" | "process";
+  why: string;
+}
+
+export interface BenchReport {
+  meta: BenchMeta;
+  results: BenchResult[];
+  crashes: CrashResult[];
+  advice: Advice[];
+}

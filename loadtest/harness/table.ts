@@ -1,0 +1,91 @@
+/** The terminal report: throughput and latency per cell, then what each lane costs and risks. */
+import type { BenchReport, BenchResult, CrashResult } from "./report.ts";
+
+type Row = string[];
+
+function render(head: Row, rows: Row[], right: boolean[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: Row) =>
+    r.map((cell, i) => (right[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(head), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
+const n1 = (x: number) => x.toFixed(1);
+const opt = (x: number | null, f: (x: number) => string) => (x === null ? "–" : f(x));
+
+export function ratioToDirect(results: BenchResult[], r: BenchResult): number | null {
+  const d = results.find((x) => x.workload === r.workload && x.runtime === r.runtime && x.lane === "direct");
+  return d && d.rps > 0 && !r.checkError ? r.rps / d.rps : null;
+}
+
+export function throughputTable(results: BenchResult[]): string {
+  const rows: Row[] = [];
+  let last = "";
+  for (const r of results) {
+    const group = `${r.workload} ${r.runtime}`;
+    const first = group !== last;
+    last = group;
+    if (r.checkError) {
+      rows.push([first ? r.workload : "", first ? r.runtime : "", r.lane, "FAILED", "", "", "", "", "", "", ""]);
+      continue;
+    }
+    const ratio = ratioToDirect(results, r);
+    rows.push([
+      first ? r.workload : "",
+      first ? r.runtime : "",
+      r.lane,
+      n0(r.rps),
+      r.lane === "direct" ? "1.00" : opt(ratio, (x) => x.toFixed(2)),
+      n1(r.p50Ms),
+      n1(r.p99Ms),
+      String(r.errors),
+      String(r.non2xx),
+      n0(r.rssMb),
+      r.cpuMsPerRequest.toFixed(3),
+    ]);
+  }
+  return render(
+    ["workload", "runtime", "lane", "req/s", "x direct", "p50 ms", "p99 ms", "errors", "non-2xx", "RSS MB", "CPU ms/req"],
+    rows,
+    [false, false, false, true, true, true, true, true, true, true, true],
+  );
+}
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+export function describeCrash(c: CrashResult | undefined): string {
+  if (!c) return "–";
+  if (!c.hostSurvived) return `host died (${c.othersFailed}/${c.othersSent} other requests failed)`;
+  const lost = c.othersFailed > 0 ? `, ${c.othersFailed}/${c.othersSent} other requests failed` : ", others unaffected";
+  return `${c.crashStatus || "dropped"}, back in ${opt(c.recoveryMs, n0)} ms${lost}`;
+}
+
+export function laneTable(report: BenchReport): string {
+  const rows: Row[] = [];
+  const runtimes = [...new Set(report.results.map((r) => r.runtime))];
+  for (const runtime of runtimes) {
+    for (const lane of ["isolate", "process"] as const) {
+      const mine = report.results.filter((r) => r.runtime === runtime && r.lane === lane && !r.checkError);
+      if (mine.length === 0) continue;
+      const crash = (mode: "exit" | "abort") => report.crashes.find((c) => c.runtime === runtime && c.lane === lane && c.mode === mode);
+      rows.push([
+        runtime,
+        lane,
+        opt(median(mine.flatMap((r) => (r.idleInstanceMb === null ? [] : [r.idleInstanceMb]))), n1),
+        opt(median(mine.flatMap((r) => (r.coldStartMs === null ? [] : [r.coldStartMs]))), n0),
+        describeCrash(crash("exit")),
+        describeCrash(crash("abort")),
+      ]);
+    }
+  }
+  return render(
+    ["runtime", "lane", "idle instance MB", "cold start ms", "instance throws (uncaught)", "native abort"],
+    rows,
+    [false, false, true, true, false, false],
+  );
+}

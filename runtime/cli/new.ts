@@ -1,0 +1,82 @@
+/**
+ * `lanes new NAME [--lane isolate|process] [dir]`: writes `NAME.ts` from a template and adds
+ * it to the folder's `lanes.json` (created if the folder has none). A running `lanes dev`
+ * picks the new function up by itself.
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { LanesError } from "../errors.ts";
+import { MANIFEST_FILE } from "../manifest/load.ts";
+import { LANES } from "../manifest/schema.ts";
+import { parseArgs, stringFlag } from "./args.ts";
+import { defaultFunctionsDir } from "./main.ts";
+import { addFunction } from "./new-manifest.ts";
+
+const NAME = /^[A-Za-z0-9_-]+$/;
+const USAGE = "usage: lanes new NAME [--lane isolate|process] [dir]";
+
+export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
+  const { sys } = adapter;
+  const args = parseArgs(argv, { lane: "string" }, "new");
+  const [name, dirArg, ...extra] = args.positionals;
+  const fail = (msg: string) => new LanesError("invalid_flag", `lanes new: ${msg}`);
+  if (!name) throw fail(`give the function a name\n${USAGE}`);
+  if (extra.length > 0) throw fail(`unexpected ${JSON.stringify(extra[0])}\n${USAGE}`);
+  if (!NAME.test(name)) {
+    throw fail(`${JSON.stringify(name)} is not a valid function name: use letters, digits, _ and - (e.g. "resize-image")`);
+  }
+  const lane = stringFlag(args, "lane", "isolate");
+  if (!(LANES as readonly string[]).includes(lane)) throw fail(`--lane must be "isolate" or "process" (got ${JSON.stringify(lane)})`);
+
+  const dir = sys.resolve(dirArg ?? defaultFunctionsDir());
+  const manifestFile = sys.join(dir, MANIFEST_FILE);
+  const entryFile = sys.join(dir, `${name}.ts`);
+  const hasManifest = await sys.isFile(manifestFile);
+  const text = hasManifest ? await sys.readText(manifestFile) : '{\n  "functions": {}\n}\n';
+  let functions: Record<string, { route?: string }>;
+  try {
+    functions = (JSON.parse(text) as { functions?: Record<string, { route?: string }> }).functions ?? {};
+  } catch {
+    throw fail(`${manifestFile} is not valid JSON; fix it first (\`lanes validate ${dirArg ?? ""}\` shows where)`);
+  }
+  if (Object.hasOwn(functions, name)) throw fail(`a function named "${name}" already exists in ${manifestFile}`);
+  const route = `/${name}`;
+  const clash = Object.entries(functions).find(([n, f]) => (f.route ?? `/${n}`) === route);
+  if (clash) throw fail(`route ${route} is already served by function "${clash[0]}" in ${manifestFile}`);
+  if (await sys.exists(entryFile)) throw fail(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
+
+  const updated = addFunction(text, name, { entry: `${name}.ts`, route, lane });
+  await sys.mkdirp(dir);
+  // the entry first: a running `lanes dev` reloads on the manifest and must find the file
+  await sys.writeText(entryFile, template(name, lane));
+  await sys.writeText(manifestFile, updated);
+  adapter.writeOut(
+    `created ${entryFile}\n${hasManifest ? "added" : "created"} ${manifestFile}: "${name}" in the ${lane} lane at ${route}\n` +
+      `try it: lanes dev ${dirArg ?? ""} then curl http://127.0.0.1:8787${route}\n`,
+  );
+  return 0;
+}
+
+function template(name: string, lane: string): string {
+  return `/** ${name}: a lanes function in the ${lane} lane. \`lanes dev\` reloads it when you save. */
+interface Context {
+  requestId: string;
+  lane: "isolate" | "process";
+  /** Route parameters, e.g. { id } for "/${name}/:id". */
+  params: Record<string, string>;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export default {
+  async fetch(request: Request, env: Record<string, string>, ctx: Context): Promise<Response> {
+    const url = new URL(request.url);
+    return Response.json({
+      message: "hello from ${name}",
+      lane: ctx.lane,
+      method: request.method,
+      path: url.pathname,
+      env: Object.keys(env),
+    });
+  },
+};
+`;
+}

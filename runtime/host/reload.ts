@@ -1,0 +1,183 @@
+/**
+ * `lanes dev`'s live reload. Watches the manifest and every file each function was built from
+ * (esbuild's metafile), and on a change swaps only what changed:
+ *   1. bring the new version up next to the old one (compiled, an instance loaded and ready);
+ *   2. swap the router in one assignment: new requests go to the new version;
+ *   3. requests already in the old one finish there, then its instances stop.
+ * A manifest or a function that does not compile or load keeps the last good version serving,
+ * and its error is printed once.
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { limitWarnings } from "../capabilities.ts";
+import { isLanesError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
+import type { StackMapper } from "../sourcemap-stack.ts";
+import type { Served } from "./app.ts";
+import type { Host } from "./host.ts";
+import { bringUp, retire, type Attempt } from "./reload-build.ts";
+import { Watcher } from "./watch.ts";
+
+const SOURCE_FILE = /\.(m?[jt]sx?|c[jt]s|json)$/;
+const MANIFEST_KEY = "(manifest)";
+
+export class Reloader {
+  private readonly watcher: Watcher;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly queued = new Set<string>();
+  /** Last error printed per function (and for the manifest): the same error is printed once. */
+  private readonly shown = new Map<string, string>();
+  /** Functions whose newest code failed; any source change near them retries them. */
+  private readonly failing = new Set<string>();
+  /** Replaced versions still finishing the requests they had. */
+  private readonly retiring = new Set<Served>();
+  private manifestBroken = false;
+  private stopped = false;
+
+  constructor(
+    private readonly host: Host,
+    private readonly adapter: RuntimeAdapter,
+    private readonly log: Logger,
+    private readonly mapper: StackMapper,
+    debounceMs?: number,
+  ) {
+    this.watcher = new Watcher(adapter.sys, (paths) => this.enqueue(paths), debounceMs);
+  }
+
+  async start(): Promise<void> {
+    for (const s of this.host.functions) {
+      if (s.compiled) await this.mapper.add(s.compiled.file);
+      if (s.error) this.failing.add(s.spec.name);
+    }
+    this.rewatch();
+  }
+
+  /** Stop watching and let a reload under way finish (its result is routed, so the host stops it). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher.stop();
+    await this.chain;
+  }
+
+  /** Stop the replaced versions still finishing requests, giving those `graceMs`. */
+  async stopRetiring(graceMs: number): Promise<void> {
+    await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs)));
+  }
+
+  private rewatch() {
+    const { manifest, functions } = this.host;
+    const paths = [manifest.file, manifest.dir];
+    for (const s of functions) paths.push(...(s.compiled?.inputs ?? [s.spec.entry]));
+    this.watcher.watch(paths);
+  }
+
+  private enqueue(paths: Set<string>) {
+    for (const p of paths) this.queued.add(p);
+    this.chain = this.chain.then(async () => {
+      if (this.stopped || this.queued.size === 0) return;
+      const batch = new Set(this.queued);
+      this.queued.clear();
+      try {
+        await this.apply(batch);
+      } catch (e) {
+        this.log.error(`reload failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      }
+      if (!this.stopped) this.rewatch();
+    });
+  }
+
+  private async apply(paths: Set<string>) {
+    const t0 = performance.now();
+    const touchedSource = [...paths].some((p) => SOURCE_FILE.test(p));
+    let manifest: Manifest | undefined;
+    if (paths.has(this.host.manifest.file) || (this.manifestBroken && touchedSource)) {
+      manifest = await this.loadManifest();
+    }
+    const current = new Map(this.host.functions.map((s) => [s.spec.name, s]));
+    const specs = manifest ? manifest.functions : this.host.functions.map((s) => s.spec);
+    const touches = (s: Served) => (s.compiled?.inputs ?? [s.spec.entry]).some((p) => paths.has(p));
+
+    const plans = specs.map(async (spec): Promise<{ spec: FunctionSpec; old?: Served; attempt?: Attempt }> => {
+      const old = current.get(spec.name);
+      const retry = this.failing.has(spec.name) && touchedSource;
+      if (old && JSON.stringify(old.spec) === JSON.stringify(spec) && !touches(old) && !retry) return { spec, old };
+      if (!old || JSON.stringify(old.spec) !== JSON.stringify(spec)) {
+        for (const w of limitWarnings(spec, this.adapter)) this.log.warn(w);
+      }
+      return { spec, ...(old ? { old } : {}), attempt: await bringUp(this.host, spec, old, this.log, this.mapper) };
+    });
+    const results = await Promise.all(plans);
+
+    const next: Served[] = [];
+    const replaced: Served[] = [];
+    const notes: string[] = [];
+    for (const { spec, old, attempt } of results) {
+      if (!attempt) {
+        next.push(old!);
+        continue;
+      }
+      if (!attempt.ok) {
+        this.failing.add(spec.name);
+        const keep = old && !old.error ? old : undefined;
+        this.report(spec.name, `${attempt.error}${keep ? ` (still serving the last good version, ${keep.version})` : ""}`);
+        next.push(keep ?? (await this.host.build(spec))); // no good version yet: it answers 503 with the error
+        if (old && !keep) replaced.push(old);
+        continue;
+      }
+      const recovered = this.failing.delete(spec.name);
+      this.shown.delete(spec.name);
+      next.push(attempt.served);
+      if (attempt.unchanged) {
+        if (recovered) notes.push(`${spec.name} builds again: serving ${attempt.served.version}, as before`);
+        continue;
+      }
+      if (old) replaced.push(old);
+      notes.push(describeChange(old, attempt.served));
+    }
+    const names = new Set(specs.map((s) => s.name));
+    for (const [name, old] of current) {
+      if (names.has(name)) continue;
+      replaced.push(old);
+      notes.push(`removed ${name}`);
+    }
+    if (replaced.length > 0 || manifest) this.host.route(next, manifest ?? this.host.manifest);
+    const ms = Math.round(performance.now() - t0);
+    for (const n of notes) this.log.info(`${n} (${ms} ms)`);
+    for (const old of replaced) {
+      this.retiring.add(old);
+      void retire(old).finally(() => this.retiring.delete(old));
+    }
+  }
+
+  private async loadManifest(): Promise<Manifest | undefined> {
+    try {
+      const m = await loadManifest(this.host.manifest.dir, this.adapter.sys, this.adapter.name);
+      for (const w of m.warnings) this.log.warn(w);
+      this.manifestBroken = false;
+      this.shown.delete(MANIFEST_KEY);
+      return m;
+    } catch (e) {
+      this.manifestBroken = true;
+      const msg = isLanesError(e) || e instanceof Error ? e.message : String(e);
+      this.report(MANIFEST_KEY, `${msg}\n  (still serving the last good manifest)`);
+      return undefined;
+    }
+  }
+
+  private report(key: string, text: string) {
+    if (this.shown.get(key) === text) return;
+    this.shown.set(key, text);
+    this.log.error(text);
+  }
+}
+
+function describeChange(old: Served | undefined, next: Served): string {
+  const { spec } = next;
+  const where = `${spec.lane}${spec.lane === "process" ? `/${spec.runtime}` : ""}`;
+  if (!old) return `added ${spec.name} (${where}) ${spec.route}`;
+  const changes: string[] = [];
+  if (old.version !== next.version) changes.push(`${old.version || "broken"} -> ${next.version}`);
+  if (old.spec.lane !== spec.lane || old.spec.runtime !== spec.runtime) changes.push(`lane -> ${where}`);
+  if (old.spec.route !== spec.route) changes.push(`route -> ${spec.route}`);
+  return `reloaded ${spec.name} (${where})${changes.length ? `: ${changes.join(", ")}` : ""}`;
+}

@@ -1,0 +1,112 @@
+/**
+ * `lanes bench` end to end, kept short: the real CLI on Node, one workload, both lanes and the
+ * direct baseline, about a second per cell. It proves the harness and the shape of bench.json
+ * and never asserts a speed (CI machines differ; the figures live in loadtest/README.md).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const scratch = join(root, ".lanes", "test-tmp");
+
+function bench(args: string[]) {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "runtime/cli/lanes.ts", "bench", ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+    timeout: 120_000,
+  });
+  return { code: run.status, out: run.stdout, err: run.stderr };
+}
+
+function tempDir(prefix: string): string {
+  mkdirSync(scratch, { recursive: true });
+  return mkdtempSync(join(scratch, prefix));
+}
+
+const isNum = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+
+test("bench --quick measures hello in both lanes against direct and writes JSON, a chart and a table", () => {
+  const out = tempDir("bench-out-");
+  try {
+    const { code, out: stdout, err } = bench([
+      "--quick",
+      "--function", "hello",
+      "--lanes", "isolate,process",
+      "--runtimes", "node",
+      "--duration", "1",
+      "--warmup", "0.3",
+      "--out", out,
+    ]);
+    assert.is(code, 0, `exit ${code}\n${stdout}\n${err}`);
+    assert.match(stdout, /req\/s\s+x direct\s+p50 ms\s+p99 ms/);
+    assert.match(stdout, /which lane suits each function:\n {2}hello: (isolate|process) lane\. /);
+
+    const report = JSON.parse(readFileSync(join(out, "bench.json"), "utf8"));
+    assert.type(report.meta.cpuModel, "string");
+    assert.ok(report.meta.cores >= 1);
+    assert.type(report.meta.versions.node, "string");
+    assert.type(report.meta.versions.autocannon, "string");
+    assert.is(report.meta.durationS, 1);
+    assert.is(report.meta.quick, true);
+
+    const lanes = report.results.map((r: { lane: string }) => r.lane).sort();
+    assert.equal(lanes, ["direct", "isolate", "process"]);
+    for (const r of report.results) {
+      assert.is(r.workload, "hello");
+      assert.is(r.runtime, "node");
+      assert.is(r.checkError, undefined, r.checkError);
+      for (const k of ["rps", "p50Ms", "p99Ms", "errors", "non2xx", "rssMb", "hostRssMb", "warmMs", "cpuMsPerRequest", "restarts"]) {
+        assert.ok(isNum(r[k]), `${r.lane}.${k} is ${r[k]}`);
+      }
+      assert.ok(r.requests > 0, `${r.lane}: no request was measured`);
+      assert.ok(r.rssMb > 0, `${r.lane}: no memory was read`);
+      if (r.lane === "direct") assert.is(r.coldStartMs, null);
+      else {
+        assert.ok(isNum(r.coldStartMs), `${r.lane}: cold start not measured`);
+        assert.ok(isNum(r.idleInstanceMb), `${r.lane}: idle instance memory not measured`);
+        assert.ok(r.instances >= 1);
+      }
+    }
+
+    const probes = report.crashes.map((c: { lane: string; mode: string }) => `${c.lane}/${c.mode}`).sort();
+    assert.equal(probes, ["isolate/abort", "isolate/exit", "process/abort", "process/exit"]);
+    const processAbort = report.crashes.find((c: { lane: string; mode: string }) => c.lane === "process" && c.mode === "abort");
+    assert.is(processAbort.hostSurvived, true, "a crashing child must not take the host down");
+
+    assert.is(report.advice.length, 1);
+    assert.is(report.advice[0].function, "hello");
+    assert.ok(["isolate", "process"].includes(report.advice[0].lane));
+
+    assert.match(readFileSync(join(out, "bench.svg"), "utf8").slice(0, 200), /^<svg/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("a function that answers wrongly is reported as failed, not measured, and the exit code says so", () => {
+  const dir = tempDir("bench-fns-");
+  try {
+    writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { flaky: { entry: "flaky.ts" } } }));
+    writeFileSync(join(dir, "flaky.ts"), 'export default { fetch: () => new Response("no", { status: 500 }) };\n');
+    const { code, out } = bench([dir, "--lanes", "isolate", "--runtimes", "node", "--duration", "1", "--crash=false"]);
+    assert.is(code, 1);
+    assert.match(out, /flaky isolate node: GET \/flaky: expected a 2xx, got 500/);
+    const report = JSON.parse(readFileSync(join(dir, "bench-results", "bench.json"), "utf8"));
+    assert.is(report.results.length, 2);
+    for (const r of report.results) {
+      assert.match(r.checkError, /expected a 2xx, got 500/);
+      assert.is(r.requests, 0);
+    }
+    const workspaces = readdirSync(join(dir, ".lanes")).filter((d) => d.startsWith("bench-"));
+    assert.equal(workspaces, [], "the bench workspace (a mirror of the folder) was not removed");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,145 @@
+/**
+ * Chaos, part 4: the real `lanes` CLI as a separate process, on the runtime running this file.
+ * Its memory under a flood is its own (the load comes from this process); SIGTERM and SIGINT
+ * let in-flight requests finish, exit 0 and leave no child process behind; `lanes validate`
+ * and the start-up log name, grouped per limit, the functions whose limits this host cannot
+ * enforce.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { connect } from "node:net";
+import { rmSync } from "node:fs";
+import { cliCommand, startCli, type RunningCli } from "./helpers/cli.ts";
+import { descendants, expectJson, isAlive, measure, rssOf, sleep, waitFor } from "./helpers/chaos.ts";
+import { adapter, makeFunctionsDir } from "./helpers/host.ts";
+import { spawnProcess } from "./helpers/spawn.ts";
+
+const MB = 1024 * 1024;
+const fault = (lane: string, extra: Record<string, unknown> = {}) => ({ entry: "chaos-fault.ts", lane, ...extra });
+const dir = makeFunctionsDir({
+  "slow-isolate": fault("isolate", { instances: { min: 1, max: 1 } }),
+  "slow-process": fault("process", { instances: { min: 1, max: 1 } }),
+  "tight-isolate": fault("isolate", { instances: { min: 1, max: 1 }, concurrency: 2, queue: 3 }),
+  "tight-process": fault("process", { instances: { min: 1, max: 1 }, concurrency: 2, queue: 3 }),
+});
+let cli: RunningCli;
+
+test.before(async () => {
+  cli = await startCli(["start", dir, "--port", "0"]);
+});
+test.after(() => {
+  if (isAlive(cli.pid)) cli.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Resolves true if a new TCP connection to `url` is accepted. */
+function accepts(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const s = connect(Number(u.port), u.hostname);
+    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("error", () => resolve(false));
+  });
+}
+
+test("host memory stays bounded and levels off under a 20x overload with request bodies, in both lanes", async () => {
+  const body = new Uint8Array(256 * 1024).fill(7);
+  for (const lane of ["isolate", "process"]) {
+    // capacity 5 (2 running + 3 queued); 100 at once, 6 times
+    const wave = () =>
+      Promise.all(
+        Array.from({ length: 100 }, async () => {
+          const res = await fetch(`${cli.url}/tight-${lane}?do=sleep&ms=100`, { method: "POST", body });
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      );
+    await wave();
+    const before = rssOf(cli.pid);
+    const peaks: number[] = [];
+    let refused = 0;
+    for (let i = 0; i < 6; i++) {
+      refused += (await wave()).filter((s) => s === 503).length;
+      peaks.push(rssOf(cli.pid));
+    }
+    const mb = (n: number) => (n / MB).toFixed(0);
+    const peak = Math.max(...peaks);
+    measure(
+      `${adapter.name} host, ${lane} lane, 6 x 100 requests x 256 KB at 20x capacity (${refused} refused)`,
+      `host RSS ${mb(before)} MB before, after each wave ${peaks.map(mb).join(", ")} MB`,
+    );
+    assert.ok(refused >= 540, `${refused} refused`);
+    // 600 bodies of 256 KB are 150 MB: a host that kept refused bodies would grow by about that
+    assert.ok((peak - before) / MB < 80, `host RSS grew ${mb(peak - before)} MB`);
+    // and it levels off: the last waves add nothing over the first ones
+    const early = Math.max(...peaks.slice(0, 3));
+    const late = Math.max(...peaks.slice(3));
+    assert.ok((late - early) / MB < 24, `host RSS still climbing: ${peaks.map(mb).join(", ")} MB`);
+  }
+});
+
+test("SIGTERM: new connections are refused, in-flight requests in both lanes finish, the host exits 0 and leaves no child", async () => {
+  await expectJson(fetch(`${cli.url}/slow-isolate`));
+  const procs = descendants(cli.pid);
+  assert.ok(procs.length >= 1, "the process-lane instance is a child of the host");
+  const inflight = ["isolate", "process"].map((lane) => fetch(`${cli.url}/slow-${lane}?do=sleep&ms=1000`));
+  await sleep(200);
+  const t0 = Date.now();
+  cli.kill("SIGTERM");
+  await waitFor(async () => !(await accepts(cli.url)), "the host stops accepting", 2000);
+  for (const res of await Promise.all(inflight)) {
+    assert.is(res.status, 200, await res.clone().text());
+    await res.json();
+  }
+  const exit = await cli.exited;
+  measure(`${adapter.name} host, SIGTERM with 1 s requests in flight: exited after`, `${Date.now() - t0} ms`);
+  assert.equal(exit, { code: 0, signal: null }, cli.output());
+  assert.match(cli.output(), /stopping: finishing in-flight requests/);
+  await waitFor(() => procs.every((pid) => !isAlive(pid)), `no orphan left of ${procs.join(", ")}`, 3000);
+});
+
+test("SIGINT stops an idle host the same way: exit 0, no child left", async () => {
+  const second = await startCli(["start", dir, "--port", "0"]);
+  try {
+    await expectJson(fetch(`${second.url}/slow-process`));
+    const procs = descendants(second.pid);
+    second.kill("SIGINT");
+    assert.equal(await second.exited, { code: 0, signal: null }, second.output());
+    await waitFor(() => procs.every((pid) => !isAlive(pid)), "no orphan", 3000);
+  } finally {
+    if (isAlive(second.pid)) second.kill("SIGKILL");
+  }
+});
+
+test("lanes validate names, once per limit, every function whose limits this host cannot enforce, and what to do", async () => {
+  const vdir = makeFunctionsDir({
+    a: fault("isolate"),
+    b: fault("isolate"),
+    c: fault("process"),
+  });
+  try {
+    const [cmd, args] = cliCommand(["validate", vdir]);
+    const child = spawnProcess(cmd, args);
+    let out = "";
+    child.onOutput((t) => (out += t));
+    const exit = await child.exited;
+    assert.is(exit.code, 0, out);
+    const warnings = out.split("\n").filter((l) => l.startsWith("warn: "));
+    const expected: Record<string, RegExp[]> = {
+      node: [],
+      bun: [/^warn: memoryMb is not enforced on bun in the isolate lane \(it ignores worker heap limits\) for: a, b; to enforce it, set "lane": "process" for them$/],
+      deno: [/^warn: a CPU loop cannot be stopped on deno in the isolate lane \(.*denoland\/deno#35657\) for: a, b; .*set "lane": "process" for them$/],
+    };
+    const want = expected[adapter.name]!;
+    assert.is(warnings.length, want.length, out);
+    want.forEach((re, i) => assert.match(warnings[i]!, re));
+    // the host that served the suite above said the same at start-up, for its own functions
+    const startWarnings = cli.output().split("\n").filter((l) => /^warn: .* in the isolate lane/.test(l));
+    assert.is(startWarnings.length, want.length, cli.output());
+    for (const l of startWarnings) assert.match(l, /for: slow-isolate, tight-isolate;/);
+  } finally {
+    rmSync(vdir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,166 @@
+/**
+ * Chaos, part 2: functions that fail. A throw, a rejection or a non-Response is a 500 and the
+ * instance lives on; process.exit, an uncaught exception, running out of memory and a signal
+ * are 502s for every request on the instance, which is replaced; a function that cannot start
+ * answers 503 and backs off. Other functions answer throughout. Both lanes, host on Node, Bun
+ * and Deno.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { limitsFor, limitWarnings } from "../runtime/capabilities.ts";
+import type { Pool } from "../runtime/pool/pool.ts";
+import { assertNoStack, expectError, expectJson, isAlive, measure, sleep, waitFor } from "./helpers/chaos.ts";
+import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+
+type Who = { instance: string; pid: number; lane: string };
+
+for (const lane of LANES) {
+  const test = suite<{ h: TestHost }>(`chaos (${adapter.name} host): crashes, ${lane} lane`);
+  const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
+  const pool = (h: TestHost, name: string): Pool => h.host.functions.find((f) => f.spec.name === name)!.pool!;
+  const bystander = async (h: TestHost) => {
+    const who = await expectJson<Who>(h.fetch("/bystander"));
+    assert.is(who.lane, lane);
+  };
+
+  test.before(async (ctx) => {
+    ctx.h = await startTestHost({
+      bystander: fn("chaos-fault.ts", { instances: { min: 1, max: 1 } }),
+      fault: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, concurrency: 8 }),
+      oom: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, memoryMb: 64, timeoutMs: 20_000 }),
+      broken: fn("chaos-crash-on-start.ts"),
+      flaky: fn("chaos-dies-after-start.ts", { instances: { min: 1, max: 1 } }),
+    });
+  });
+  test.after(async ({ h }) => h.stop());
+
+  test("a throw, a rejection and a non-Response answer 500 function_error; the instance lives on", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/fault"));
+    const threw = await expectError(await h.fetch("/fault?do=throw"), 500, "function_error");
+    assert.match(threw.message, /fixture threw on purpose/);
+    const rejected = await expectError(await h.fetch("/fault?do=reject"), 500, "function_error");
+    assert.match(rejected.message, /fixture rejected on purpose/);
+    const wrong = await expectError(await h.fetch("/fault?do=not-response"), 500, "function_error");
+    assert.match(wrong.message, /returned Object, not a Response/);
+    assert.ok(h.logs.some((l) => /fixture threw on purpose/.test(l)), "the error and its stack are in the host log");
+    const after = await expectJson<Who>(h.fetch("/fault"));
+    assert.is(after.instance, before.instance, "same instance");
+  });
+
+  test("process.exit() answers 502 instance_crashed to every request in flight on that instance, then a new instance serves", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/fault"));
+    const slow = [h.fetch("/fault?do=sleep&ms=5000"), h.fetch("/fault?do=sleep&ms=5000")];
+    await sleep(100);
+    const t0 = Date.now();
+    const crash = h.fetch("/fault?do=exit");
+    await bystander(h);
+    for (const res of [await crash, ...(await Promise.all(slow))]) {
+      const err = await expectError(res, 502, "instance_crashed");
+      assert.match(err.message, /exited with code 3/);
+    }
+    const after = await expectJson<Who>(h.fetch("/fault"));
+    measure(`${lane} lane, process.exit: crash to next 200 (replacement started on demand)`, `${Date.now() - t0} ms`);
+    assert.is.not(after.instance, before.instance);
+    if (lane === "process") assert.ok(!isAlive(before.pid), "the crashed child is gone");
+    assert.is(pool(h, "fault").restarts, 1);
+    assert.ok(h.logs.some((l) => /fault: instance \d+ exited with code 3; replacing it/.test(l)), h.logs.join(""));
+  });
+
+  test("an exception thrown outside the handler (in a timer) answers 502 naming it; the host logs its stack", async ({ h }) => {
+    await expectJson(h.fetch("/fault"));
+    const slow = h.fetch("/fault?do=sleep&ms=5000");
+    await sleep(50);
+    const crash = h.fetch("/fault?do=uncaught");
+    await bystander(h);
+    for (const res of [await crash, await slow]) {
+      const err = await expectError(res, 502, "instance_crashed");
+      assert.match(err.message, /crashed: uncaught exception: fixture threw in a timer/);
+    }
+    assert.ok(h.logs.some((l) => /fixture threw in a timer\n\s+at /.test(l)), "the stack is in the host log");
+    await expectJson(h.fetch("/fault"));
+  });
+
+  test("an unhandled rejection is logged and does not end the instance", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/fault"));
+    const during = await expectJson<Who>(h.fetch("/fault?do=unhandled"));
+    await sleep(50);
+    const after = await expectJson<Who>(h.fetch("/fault"));
+    assert.is(during.instance, before.instance);
+    assert.is(after.instance, before.instance, "the same instance still serves");
+    assert.ok(h.logs.some((l) => /unhandled rejection: .*fixture left this rejection unhandled/.test(l)), h.logs.join(""));
+  });
+
+  test("running out of memory answers 502 where memoryMb is enforced; where it is not, the host says so", async ({ h }) => {
+    const spec = pool(h, "oom").spec;
+    if (limitsFor(spec, adapter).heap === "not enforced") {
+      // Bun ignores worker heap limits: running the fixture would grow the host itself
+      assert.match(limitWarnings([spec], adapter)[0] ?? "", /memoryMb is not enforced on bun in the isolate lane .* for: oom; to enforce it, set "lane": "process"/);
+      const line = h.logs.find((l) => /memoryMb is not enforced/.test(l)) ?? "";
+      assert.match(line, /for: [^;]*\boom\b/, "the start-up log names the function");
+      return;
+    }
+    const before = await expectJson<Who>(h.fetch("/oom"));
+    const t0 = Date.now();
+    const [res] = await Promise.all([h.fetch("/oom?do=oom"), bystander(h)]);
+    const err = await expectError(res, 502, "instance_crashed");
+    assert.match(err.message, /ran out of memory/);
+    measure(`${lane} lane, memoryMb 64: allocation loop to 502`, `${Date.now() - t0} ms (${err.message})`);
+    await waitFor(() => pool(h, "oom").live() === 1, "a replacement is ready", 10_000);
+    const after = await expectJson<Who>(h.fetch("/oom"));
+    assert.is.not(after.instance, before.instance);
+  });
+
+  if (lane === "process") {
+    test("a child killed by a signal answers 502 for what it was running, and is replaced", async ({ h }) => {
+      const before = await expectJson<Who>(h.fetch("/fault"));
+      const slow = h.fetch("/fault?do=sleep&ms=5000");
+      await sleep(100);
+      const t0 = Date.now();
+      process.kill(before.pid, "SIGKILL");
+      const err = await expectError(await slow, 502, "instance_crashed");
+      assert.match(err.message, /killed by SIGKILL/);
+      await bystander(h);
+      await waitFor(() => pool(h, "fault").live() === 1, "a replacement is ready");
+      const after = await expectJson<Who>(h.fetch("/fault"));
+      measure(`process lane, SIGKILL: kill to replacement answering (min 1 restarts it at once)`, `${Date.now() - t0} ms`);
+      assert.is.not(after.pid, before.pid);
+    });
+  }
+
+  test("a function that cannot start answers 503 unavailable at once, backs off exponentially, and logs the error", async ({ h }) => {
+    const first = await h.fetch("/broken");
+    assert.ok(first.headers.get("retry-after"), "Retry-After");
+    const err = await expectError(first, 503, "unavailable");
+    assert.match(err.message, /function "broken" cannot start: function failed to load: fixture cannot start: missing CONFIG/);
+    // during the back-off: answered at once, without starting another instance
+    const attempts = () => h.logs.filter((l) => /broken: cannot start/.test(l)).length;
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) await expectError(await h.fetch("/broken"), 503, "unavailable");
+    assert.ok(Date.now() - t0 < 200, "503s during the back-off come at once");
+    assert.is(attempts(), 1);
+    // each try after a back-off doubles the next one
+    for (const wait of [250, 500]) {
+      await sleep(wait + 20);
+      await expectError(await h.fetch("/broken"), 503, "unavailable");
+    }
+    const waits = h.logs.filter((l) => /broken: cannot start/.test(l)).map((l) => Number(/backing off (\d+) ms/.exec(l)?.[1]));
+    assert.equal(waits, [250, 500, 1000]);
+    assert.ok(h.logs.some((l) => /fixture cannot start: missing CONFIG/.test(l) && /failure\(s\) in a row/.test(l)));
+    await bystander(h);
+  });
+
+  test("an instance that dies right after starting, again and again, backs off instead of looping", async ({ h }) => {
+    // `flaky` (min 1) has been crash-looping since the host started
+    await waitFor(() => h.logs.filter((l) => /flaky: cannot start/.test(l)).length >= 3, "three failed starts", 5000);
+    const waits = h.logs.filter((l) => /flaky: cannot start/.test(l)).map((l) => Number(/backing off (\d+) ms/.exec(l)?.[1]));
+    assert.equal(waits.slice(0, 3), [250, 500, 1000]);
+    assert.ok(h.logs.some((l) => /flaky: cannot start \(instance crashed: uncaught exception: fixture died right after starting right after starting\)/.test(l)), h.logs.filter((l) => l.includes("flaky")).join(""));
+    const res = await h.fetch("/flaky");
+    // between two attempts it is down (503), or a fresh instance answers before it dies again
+    assert.ok(res.status === 503 || res.status === 200 || res.status === 502, `got ${res.status}`);
+    assertNoStack(await res.text());
+    await bystander(h);
+  });
+
+  test.run();
+}

@@ -1,0 +1,125 @@
+/**
+ * Chaos, part 3: floods and streams. Past `concurrency` and `queue` a request gets 503 at once
+ * (host memory under a flood is measured on a separate host process in chaos-cli.test.ts); a
+ * body over `maxBodyBytes` is refused from its Content-Length or while it streams in; a
+ * streamed response reaches the client as it is produced and a client that leaves cancels it.
+ * Both lanes, host on Node, Bun and Deno.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import type { Pool } from "../runtime/pool/pool.ts";
+import { assertNoStack, expectError, expectJson, measure, sleep, waitFor } from "./helpers/chaos.ts";
+import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+import { chunkedUpload } from "./helpers/raw-http.ts";
+
+const MB = 1024 * 1024;
+
+for (const lane of LANES) {
+  const test = suite<{ h: TestHost }>(`chaos (${adapter.name} host): overload, bodies, streams, ${lane} lane`);
+  const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
+  const pool = (h: TestHost, name: string): Pool => h.host.functions.find((f) => f.spec.name === name)!.pool!;
+  const bystander = async (h: TestHost) => void (await expectJson(h.fetch("/bystander")));
+
+  test.before(async (ctx) => {
+    ctx.h = await startTestHost({
+      bystander: fn("chaos-fault.ts", { instances: { min: 1, max: 1 } }),
+      tight: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, concurrency: 2, queue: 3 }),
+      small: fn("echo.ts", { maxBodyBytes: 64 * 1024, instances: { min: 1, max: 1 } }),
+      stream: fn("chaos-stream.ts", { shared: "stream", instances: { min: 1, max: 1 } }),
+      flag: fn("chaos-shared.ts", { shared: "stream" }),
+    });
+  });
+  test.after(async ({ h }) => h.stop());
+
+  test("past concurrency and queue, requests get 503 overloaded with Retry-After at once", async ({ h }) => {
+    // capacity: 1 instance x 2 in flight + 3 queued = 5; send 50
+    const t0 = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const res = await h.fetch("/tight?do=sleep&ms=400");
+        const ms = Date.now() - t0;
+        return { res, ms, text: await res.text() };
+      }),
+    );
+    const ok = results.filter((r) => r.res.status === 200);
+    const refused = results.filter((r) => r.res.status === 503);
+    assert.is(ok.length + refused.length, 50, results.map((r) => r.res.status).join(","));
+    assert.ok(ok.length >= 5 && ok.length <= 7, `${ok.length} served`);
+    for (const r of refused) {
+      assert.is(JSON.parse(r.text).error.code, "overloaded");
+      assert.is(r.res.headers.get("retry-after"), "1");
+      assertNoStack(r.text);
+      assert.ok(r.ms < 390, `a 503 came after ${r.ms} ms, not at once`);
+    }
+    await bystander(h);
+  });
+
+  test("a body over maxBodyBytes by its Content-Length answers 413 payload_too_large; the function still serves", async ({ h }) => {
+    const err = await expectError(await h.fetch("/small", { method: "POST", body: new Uint8Array(64 * 1024 + 1) }), 413, "payload_too_large");
+    assert.match(err.message, /over the 65536-byte limit of function "small"/);
+    const res = await h.fetch("/small", { method: "POST", body: new Uint8Array(64 * 1024) });
+    assert.is(res.status, 200);
+    assert.is(res.headers.get("x-body-length"), String(64 * 1024));
+  });
+
+  test("a chunked upload is refused with 413 while it streams in, long before it ends", async ({ h }) => {
+    const before = adapter.hostRss();
+    const total = 64 * MB;
+    const r = await chunkedUpload(h.url, "/small", total);
+    assert.is(r.status, 413, r.response.slice(0, 300));
+    assert.match(r.response, /payload_too_large/);
+    assertNoStack(r.response);
+    assert.ok(r.sent < total / 2, `the host read on: the client sent ${r.sent} of ${total} bytes before the 413`);
+    const grew = (adapter.hostRss() - before) / MB;
+    measure(`${lane} lane, 64 MB chunked upload over a 64 KB limit`, `413 after ${(r.sent / MB).toFixed(1)} MB sent; host RSS ${grew >= 0 ? "+" : ""}${grew.toFixed(1)} MB`);
+    assert.ok(grew < 32, `host RSS grew ${grew.toFixed(1)} MB`);
+    // a chunked body under the limit goes through
+    const fine = await chunkedUpload(h.url, "/small", 60 * 1024, 8 * 1024);
+    assert.is(fine.status, 200, fine.response.slice(0, 300));
+    assert.match(fine.response, /x-body-length: 61440/i);
+  });
+
+  test("a streamed response reaches the client chunk by chunk: the first arrives before the last is produced", async ({ h }) => {
+    const key = `gate-${lane}-${Date.now()}`;
+    const res = await h.fetch(`/stream?gate=${key}`);
+    assert.is(res.status, 200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const deadline = Date.now() + 5000;
+    // "last" cannot exist before the gate opens, and the gate opens only after "first" arrived
+    while (!text.includes("first\n")) {
+      const timeout = sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const);
+      const r = await Promise.race([reader.read(), timeout]);
+      if (r === "timeout") assert.unreachable(`no first chunk within 5 s (got ${JSON.stringify(text)}): the body was buffered`);
+      if (r.done) break;
+      text += decoder.decode(r.value, { stream: true });
+    }
+    assert.is(text, "first\n");
+    await expectJson(h.fetch(`/flag?op=set&key=${key}&value=open`));
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += decoder.decode(r.value, { stream: true });
+    }
+    assert.is(text, "first\nlast\n");
+  });
+
+  test("a client that disconnects cancels the function's stream and frees its slot", async ({ h }) => {
+    const key = `ticks-${lane}-${Date.now()}`;
+    const abort = new AbortController();
+    const res = await h.fetch(`/stream?ticks=${key}`, { signal: abort.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.read();
+    assert.is(pool(h, "stream").instances[0]!.inflight, 1);
+    abort.abort();
+    await reader.cancel().catch(() => {});
+    const flag = async () => (await expectJson<{ value: string | null }>(h.fetch(`/flag?op=get&key=${key}`))).value;
+    await waitFor(async () => (await flag()) === "cancelled", "the function's ReadableStream saw cancel()", 5000);
+    await waitFor(() => pool(h, "stream").instances[0]!.inflight === 0, "the slot is free");
+    await bystander(h);
+  });
+
+  test.run();
+}

@@ -1,0 +1,134 @@
+/**
+ * Chaos, part 1: functions that never answer. A promise that never settles and a CPU loop both
+ * get a 504 at timeoutMs (queue wait included), their instance is replaced, other functions
+ * answer meanwhile, and no thread or process is left behind, in both lanes, with the host on
+ * Node, Bun and Deno. Where the host cannot stop a spinning worker (Deno), the test checks that
+ * lanes says so and counts the leaked thread instead of pretending.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { limitsFor } from "../runtime/capabilities.ts";
+import type { Pool } from "../runtime/pool/pool.ts";
+import { guestPids, expectError, expectJson, isAlive, measure, sleep, waitFor } from "./helpers/chaos.ts";
+import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+
+type Who = { instance: string; pid: number; lane: string };
+
+for (const lane of LANES) {
+  const test = suite<{ h: TestHost }>(`chaos (${adapter.name} host): timeouts, ${lane} lane`);
+  const fn = (extra: Record<string, unknown>) => ({ entry: "chaos-fault.ts", lane, ...extra });
+  const pool = (h: TestHost, name: string): Pool => h.host.functions.find((f) => f.spec.name === name)!.pool!;
+  const bystander = async (h: TestHost) => {
+    const who = await expectJson<Who>(h.fetch("/bystander"));
+    assert.is(who.lane, lane);
+  };
+
+  test.before(async (ctx) => {
+    ctx.h = await startTestHost({
+      bystander: fn({ instances: { min: 1, max: 1 } }),
+      // min 1: a replacement starts as soon as an instance is retired, so a cold start (up to
+      // a few hundred ms for a node child on a busy machine) does not eat a short timeoutMs
+      hang: fn({ timeoutMs: 600, instances: { min: 1, max: 1 }, concurrency: 4 }),
+      spin: fn({ timeoutMs: 300, instances: { min: 1, max: 1 }, shared: "spin" }),
+      spins: { entry: "chaos-shared.ts", lane: "isolate", shared: "spin" },
+      queued: fn({ timeoutMs: 500, instances: { min: 1, max: 1 }, concurrency: 1 }),
+    });
+  });
+  test.after(async ({ h }) => {
+    await h.stop();
+    if (lane === "process") assert.equal(guestPids(), [], "no child process outlives the host");
+    for (const f of h.host.functions) assert.is(f.pool!.instances.length, 0, `${f.spec.name} has no instance left`);
+  });
+
+  test("a promise that never settles gets 504 timeout at timeoutMs; the instance finishes its other requests, then is replaced", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/hang"));
+    const t0 = Date.now();
+    const stuck = h.fetch("/hang?do=hang").then(async (r) => ({ r, ms: Date.now() - t0 }));
+    await sleep(200);
+    // on the same instance (max 1): still running when the other request times out at 600 ms
+    const other = h.fetch("/hang?do=sleep&ms=500");
+    await sleep(50);
+    await bystander(h);
+    const { r, ms } = await stuck;
+    const err = await expectError(r, 504, "timeout");
+    assert.match(err.message, /did not answer within 600 ms/);
+    assert.ok(ms >= 590 && ms < 900, `504 after ${ms} ms, timeoutMs 600`);
+    measure(`${lane} lane, never-settling promise: 504 after`, `${ms} ms (timeoutMs 600)`);
+    const finished = await expectJson<Who>(other);
+    assert.is(finished.instance, before.instance, "the request already running on the instance finished there");
+
+    await waitFor(() => pool(h, "hang").live() === 1, "a replacement is ready");
+    const after = await expectJson<Who>(h.fetch("/hang"));
+    assert.is.not(after.instance, before.instance, "a new instance serves");
+    await waitFor(() => pool(h, "hang").instances.length === 1, "the retired instance is gone");
+    if (lane === "process") {
+      await waitFor(() => !isAlive(before.pid), "the retired child process exited");
+      assert.ok(isAlive(after.pid));
+    }
+  });
+
+  test("a CPU loop gets 504 timeout; its instance is stopped (or, where the runtime cannot, reported as leaked) and replaced", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/spin"));
+    const counting = lane === "isolate";
+    const t0 = Date.now();
+    const spinning = h.fetch(`/spin?do=spin&ms=3000${counting ? "&count" : ""}`).then((r) => ({ r, ms: Date.now() - t0 }));
+    await sleep(100);
+    await bystander(h);
+    const { r, ms } = await spinning;
+    await expectError(r, 504, "timeout");
+    assert.ok(ms >= 290 && ms < 700, `504 after ${ms} ms, timeoutMs 300`);
+    const spinner = pool(h, "spin").instances[0]!;
+    const goneIn = await waitFor(() => !pool(h, "spin").instances.includes(spinner), "the spinning instance is stopped", 3000);
+    measure(`${lane} lane, CPU loop: 504 after`, `${ms} ms (timeoutMs 300); instance stopped ${goneIn} ms later`);
+
+    const stops = limitsFor(pool(h, "spin").spec, adapter).cpuSpin === "enforced";
+    if (counting) {
+      const spins = async () => (await expectJson<{ total: number }>(h.fetch("/spins?op=add&key=spins&n=0"))).total;
+      const a = await spins();
+      await sleep(250);
+      const b = await spins();
+      if (stops) {
+        assert.is(b, a, "the stopped thread no longer runs");
+        assert.is(pool(h, "spin").leaked, 0);
+      } else {
+        // Deno: terminate() resolves but the thread keeps running (denoland/deno#35657)
+        assert.ok(b > a, "on this runtime the thread is still spinning: lanes must not claim otherwise");
+        assert.is(pool(h, "spin").leaked, 1);
+        assert.ok(h.logs.some((l) => /spin: instance \d+ is stuck in a CPU loop .* leaked/.test(l)), h.logs.join(""));
+      }
+    } else {
+      await waitFor(() => !isAlive(before.pid), "the spinning child was killed");
+    }
+    await waitFor(() => pool(h, "spin").live() === 1, "a replacement is ready");
+    const after = await expectJson<Who>(h.fetch("/spin"));
+    assert.is.not(after.instance, before.instance);
+  });
+
+  test("time spent waiting in the queue counts toward timeoutMs", async ({ h }) => {
+    await expectJson(h.fetch("/queued"));
+    const t0 = Date.now();
+    // concurrency 1, one instance: the second waits 350 ms, then would run 350 ms more
+    const first = h.fetch("/queued?do=sleep&ms=350");
+    const second = h.fetch("/queued?do=sleep&ms=350").then((r) => ({ r, ms: Date.now() - t0 }));
+    await expectJson(first);
+    const { r, ms } = await second;
+    await expectError(r, 504, "timeout");
+    assert.ok(ms < 680, `504 after ${ms} ms: the deadline runs from arrival, not from dispatch`);
+    await waitFor(() => pool(h, "queued").live() === 1, "a replacement is ready");
+    await expectJson(h.fetch("/queued"));
+  });
+
+  test("threads and processes match the instances the pools report", async ({ h }) => {
+    const live = () => h.host.functions.reduce((n, f) => n + f.pool!.instances.length, 0);
+    for (const f of h.host.functions) {
+      assert.ok(f.pool!.instances.length <= f.spec.instances.max + 1, `${f.spec.name}: at most max (+1 retiring)`);
+    }
+    if (lane === "process") {
+      const processLane = () => h.host.functions.filter((f) => f.spec.lane === "process").reduce((n, f) => n + f.pool!.instances.length, 0);
+      await waitFor(() => guestPids().length === processLane(), `one child per process-lane instance (${guestPids().length} vs ${processLane()})`);
+    }
+    assert.ok(live() >= 1);
+  });
+
+  test.run();
+}

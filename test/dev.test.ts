@@ -1,0 +1,338 @@
+/**
+ * `lanes dev` as a user runs it: the real CLI in its own process, under the runtime running
+ * this file, serving a folder this test edits while a client keeps sending requests.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { startHost } from "../runtime/host/host.ts";
+import { createLogger } from "../runtime/log.ts";
+import { adapter } from "./helpers/host.ts";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const cli = join(root, "runtime/cli/lanes.ts");
+const devFixtures = join(root, "test/fixtures/dev");
+const THROW_LINE = readFileSync(join(devFixtures, "throws.ts"), "utf8").split("\n").findIndex((l) => l.includes("THROW_LINE")) + 1;
+
+/** The CLI under this file's runtime: `node --import tsx`, `bun`, `deno run -A`. */
+function cliArgs(args: string[]): [string, string[]] {
+  if (adapter.name === "node") return [process.execPath, ["--import", "tsx", cli, ...args]];
+  if (adapter.name === "bun") return [process.execPath, [cli, ...args]];
+  return [process.execPath, ["run", "-A", cli, ...args]];
+}
+
+interface Cli {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function runCli(args: string[]): Cli {
+  const [cmd, argv] = cliArgs(args);
+  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+interface Dev extends Cli {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function startDev(dir: string, extra: string[] = []): Promise<Dev> {
+  const c = runCli(["dev", dir, "--port", "0", ...extra]);
+  const url = await until(() => /listening on (http:\/\/[\d.:]+)/.exec(c.output())?.[1], 30_000, () => `dev did not start:\n${c.output()}`);
+  return {
+    ...c,
+    url,
+    async stop() {
+      c.child.kill("SIGTERM"); // by PID: this child only
+      const late = setTimeout(() => c.child.kill("SIGKILL"), 5000);
+      await c.exited;
+      clearTimeout(late);
+    },
+  };
+}
+
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms: number, why: () => string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A functions folder inside the repo (bare imports resolve from its node_modules). */
+function makeDir(manifest: unknown, files: Record<string, string>): string {
+  const scratch = join(root, ".lanes/test-tmp");
+  mkdirSync(scratch, { recursive: true });
+  const dir = mkdtempSync(join(scratch, "dev-"));
+  for (const [to, from] of Object.entries(files)) {
+    mkdirSync(join(dir, to, ".."), { recursive: true });
+    cpSync(join(devFixtures, from), join(dir, to));
+  }
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest, null, 2) + "\n");
+  return dir;
+}
+
+/** Save as an editor that writes a temp file and renames it over the old one does. */
+function saveByRename(file: string, text: string) {
+  writeFileSync(`${file}.tmp~`, text);
+  renameSync(`${file}.tmp~`, file);
+}
+
+/** Process-lane instances the dev host runs now: its child processes running the guest (Linux /proc). */
+function guestChildren(pid: number): number[] {
+  const pids = new Set<number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(/\s+/)) if (c) pids.add(Number(c));
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return [...pids].filter((c) => {
+    try {
+      return readFileSync(`/proc/${c}/cmdline`, "utf8").includes("guest-child");
+    } catch {
+      return false;
+    }
+  });
+}
+
+const test = suite<{ dev: Dev; dir: string }>(`lanes dev on ${adapter.name}`);
+
+test.before(async (ctx) => {
+  ctx.dir = makeDir(
+    {
+      functions: {
+        iso: { entry: "iso/answer.ts", lane: "isolate" },
+        proc: { entry: "proc/answer.ts", lane: "process" },
+        "throws-iso": { entry: "throws.ts", lane: "isolate" },
+        "throws-proc": { entry: "throws.ts", lane: "process" },
+      },
+    },
+    { "iso/answer.ts": "answer.ts", "iso/text.ts": "text.ts", "proc/answer.ts": "answer.ts", "proc/text.ts": "text.ts", "throws.ts": "throws.ts" },
+  );
+  ctx.dev = await startDev(ctx.dir);
+});
+
+test.after(async ({ dev, dir }) => {
+  await dev?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Listed {
+  name: string;
+  lane: string;
+  version: string;
+  instances: { ready: number };
+}
+
+async function listed(dev: Dev): Promise<Listed[]> {
+  return ((await (await fetch(`${dev.url}/_lanes/functions`)).json()) as { functions: Listed[] }).functions;
+}
+
+async function version(dev: Dev, name: string): Promise<string> {
+  return (await listed(dev)).find((f) => f.name === name)?.version ?? "";
+}
+
+for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]] as const) {
+  test(`editing an imported file shows the new response within 1 s and no request fails (${lane} lane)`, async ({ dev, dir }) => {
+    assert.is(await (await fetch(`${dev.url}/${name}`)).text(), "v1");
+    const before = await version(dev, name);
+    const failures: string[] = [];
+    const seen: { text: string; at: number }[][] = [[], []];
+    let running = true;
+    const loops = seen.map(async (log) => {
+      while (running) {
+        try {
+          const res = await fetch(`${dev.url}/${name}`);
+          const text = await res.text();
+          if (res.status !== 200) failures.push(`${res.status} ${text}`);
+          log.push({ text, at: performance.now() });
+        } catch (e) {
+          failures.push(String(e));
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    // a request that is in flight while the reload happens: it must finish on the old version
+    const slow = fetch(`${dev.url}/${name}?sleep=500`).then(async (r) => ({ status: r.status, text: await r.text() }));
+    await new Promise((r) => setTimeout(r, 150));
+
+    const edited = performance.now();
+    const file = join(dir, name, "text.ts");
+    if (lane === "process") saveByRename(file, 'export const text: string = "v2";\n');
+    else writeFileSync(file, 'export const text: string = "v2";\n');
+    const firstNew = await until(() => seen.flat().find((s) => s.text === "v2" && s.at > edited), 5000, () => `no v2 within 5 s:\n${dev.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+    running = false;
+    await Promise.all(loops);
+
+    const ms = Math.round(firstNew.at - edited);
+    console.log(`  reload, change on disk -> first new response: ${ms} ms (${lane} lane, host on ${adapter.name})`);
+    assert.equal(failures, [], "every request during the reload is answered with 200");
+    assert.ok(ms < 1000, `new response after ${ms} ms`);
+    assert.equal(await slow, { status: 200, text: "v1" }, "the request in flight finished on the old version");
+    for (const log of seen) {
+      const firstV2 = log.findIndex((s) => s.text === "v2");
+      assert.ok(firstV2 >= 0 && log.slice(firstV2).every((s) => s.text === "v2"), "once the new version answers, the old one never does again");
+    }
+    assert.is.not(await version(dev, name), before, "/_lanes/functions shows the new version hash");
+    if (lane === "process") {
+      // the old version's child processes stop once their requests are done
+      const ready = async () => (await listed(dev)).filter((f) => f.lane === "process").reduce((n, f) => n + f.instances.ready, 0);
+      await until(async () => guestChildren(dev.child.pid!).length === (await ready()), 5000, () => `children: ${guestChildren(dev.child.pid!).length}`);
+    }
+  });
+}
+
+test("each request is one log line with function, lane, status and request id; console output carries both", async ({ dev }) => {
+  for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]]) {
+    const res = await fetch(`${dev.url}/${name}`);
+    await res.text();
+    const id = res.headers.get("x-request-id")!.slice(0, 8);
+    const line = await until(
+      () => dev.output().split("\n").find((l) => l.includes(` ${id}`) && l.includes(`GET`)),
+      2000,
+      () => `no request line for ${id}:\n${dev.output().slice(-2000)}`,
+    );
+    assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/${name} -> ${name} \\(${lane}\\) 200 [\\d.]+ ms ${id}$`));
+    assert.ok(dev.output().includes(`[${name} ${id}] answering v2 from the ${lane} lane`), `console line for ${id}`);
+  }
+});
+
+test("a 500 from dev carries the message and a stack pointing into the user's .ts file (both lanes)", async ({ dev }) => {
+  for (const lane of ["iso", "proc"]) {
+    const res = await fetch(`${dev.url}/throws-${lane}`);
+    assert.is(res.status, 500);
+    const { error } = (await res.json()) as { error: { code: string; message: string; stack: string } };
+    assert.is(error.code, "function_error");
+    assert.match(error.message, /boom in the (isolate|process) lane/);
+    assert.match(error.stack, new RegExp(`/throws\\.ts:${THROW_LINE}:\\d+`), error.stack);
+    assert.not.match(error.stack, /\.mjs:|guest\.ts/, "no bundle or lanes-internal frames");
+  }
+});
+
+test("a broken edit keeps the last good version serving and prints file:line:column once", async ({ dev, dir }) => {
+  const file = join(dir, "iso", "text.ts");
+  const good = (await (await fetch(`${dev.url}/iso`)).text());
+  const broken = "export const text: string = ;\n";
+  writeFileSync(file, broken);
+  const where = `${file}:1:${broken.indexOf(";") + 1}:`;
+  await until(() => dev.output().includes(where), 3000, () => `no error at ${where}:\n${dev.output().slice(-1500)}`);
+  writeFileSync(file, broken); // the same error saved again
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(await (await fetch(`${dev.url}/iso`)).text(), good);
+  assert.is(dev.output().split(where).length - 1, 1, "the error is printed once");
+
+  // a module that compiles but throws while loading also keeps the old version
+  writeFileSync(file, 'const n: number = 2;\nthrow new Error("cannot load " + n);\nexport const text = "never";\n');
+  const loadError = new RegExp(`${file.replace(/[.]/g, "\\.")}:2:\\d+: function failed to load: cannot load 2`);
+  await until(() => loadError.test(dev.output()), 3000, () => dev.output().slice(-1500));
+  assert.is(await (await fetch(`${dev.url}/iso`)).text(), good);
+
+  writeFileSync(file, 'export const text: string = "v3";\n');
+  await until(async () => (await (await fetch(`${dev.url}/iso`)).text()) === "v3", 3000, () => dev.output().slice(-1500));
+});
+
+test("a manifest edit adds a route live, and a broken manifest keeps the last good one", async ({ dev, dir }) => {
+  const manifestFile = join(dir, "lanes.json");
+  const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
+  writeFileSync(manifestFile, '{ "functions": { "iso": { "entry": "iso/answer.ts", } } }\n');
+  await until(() => dev.output().includes(`${manifestFile}:1:`), 3000, () => dev.output().slice(-1500));
+  assert.is((await fetch(`${dev.url}/proc`)).status, 200, "the last good manifest still serves");
+
+  manifest.functions.added = { entry: "proc/answer.ts", route: "/added/:id", lane: "process" };
+  manifest.functions.iso.lane = "process"; // re-laned
+  delete manifest.functions["throws-iso"];
+  writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+  await until(async () => (await fetch(`${dev.url}/added/1`)).status === 200, 5000, () => dev.output().slice(-1500));
+  const list = (await (await fetch(`${dev.url}/_lanes/functions`)).json()) as { functions: { name: string; lane: string }[] };
+  assert.equal(
+    list.functions.map((f) => `${f.name}:${f.lane}`),
+    ["iso:process", "proc:process", "throws-proc:process", "added:process"],
+  );
+  assert.is((await fetch(`${dev.url}/throws-iso`)).status, 404, "a removed function is no longer routed");
+});
+
+test("lanes new adds a function the running dev server then serves, and refuses a taken name", async ({ dev, dir }) => {
+  const manifestFile = join(dir, "lanes.json");
+  const before = readFileSync(manifestFile, "utf8");
+  const made = runCli(["new", "fresh", "--lane", "process", dir]);
+  assert.is(await made.exited, 0, made.output());
+  const after = readFileSync(manifestFile, "utf8");
+  const entry = '    "fresh": {\n      "entry": "fresh.ts",\n      "route": "/fresh",\n      "lane": "process"\n    }';
+  assert.ok(after.includes(entry), `the new entry has the file's layout and indent:\n${after}`);
+  assert.is(after.replace(`,\n${entry}`, ""), before, "the rest of the file is unchanged, byte for byte");
+  const body = await until(
+    async () => {
+      const res = await fetch(`${dev.url}/fresh`);
+      return res.status === 200 ? ((await res.json()) as { lane: string }) : undefined;
+    },
+    5000,
+    () => dev.output().slice(-1500),
+  );
+  assert.is(body.lane, "process");
+
+  const refused = runCli(["new", "fresh", dir]);
+  assert.is(await refused.exited, 1);
+  assert.match(refused.output(), /lanes new: a function named "fresh" already exists in .*lanes\.json/);
+  assert.is(readFileSync(manifestFile, "utf8"), after, "a refused name leaves lanes.json alone");
+});
+
+test.run();
+
+const logs = suite(`lanes dev --log json and lanes start on ${adapter.name}`);
+
+logs("--log json writes one JSON object per request", async () => {
+  const dir = makeDir({ functions: { one: { entry: "answer.ts" } } }, { "answer.ts": "answer.ts", "text.ts": "text.ts" });
+  const dev = await startDev(dir, ["--log", "json"]);
+  try {
+    const res = await fetch(`${dev.url}/one`);
+    await res.text();
+    const id = res.headers.get("x-request-id");
+    const entry = await until(
+      () =>
+        dev
+          .output()
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((o) => o.msg === "request" && o.requestId === id),
+      2000,
+      () => dev.output(),
+    );
+    assert.equal({ ...entry, time: "", ms: 0 }, { time: "", level: "info", msg: "request", method: "GET", path: "/one", function: "one", lane: "isolate", status: 200, ms: 0, requestId: id });
+    assert.ok(dev.output().split("\n").filter(Boolean).every((l) => l.startsWith("{")), "every line is JSON");
+  } finally {
+    await dev.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+logs("a 500 from start carries no stack", async () => {
+  const dir = makeDir({ functions: { throws: { entry: "throws.ts" } } }, { "throws.ts": "throws.ts" });
+  const host = await startHost({ dir, port: 0, hostname: "127.0.0.1", dev: false, adapter, log: createLogger(() => {}) });
+  try {
+    const res = await fetch(`${host.url}/throws`);
+    const text = await res.text();
+    assert.is(res.status, 500);
+    assert.match(text, /boom in the isolate lane/);
+    assert.not.match(text, /stack|throws\.ts|\.mjs/);
+  } finally {
+    await host.stop(1000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+logs.run();

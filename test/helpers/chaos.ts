@@ -1,0 +1,105 @@
+/**
+ * What the chaos suites check after each fault: the status and error code a client got, that no
+ * stack trace reached it, and which processes are still alive (read from /proc, Linux).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import * as assert from "uvu/assert";
+
+/** A stack frame or a source position: what must never reach a client outside `lanes dev`. */
+const STACKISH = /\n\s+at |\bat .*\.(?:ts|mjs|js):\d+|file:\/\/|\.(?:ts|mjs):\d+:\d+/;
+
+export function assertNoStack(text: string, what = "response"): void {
+  assert.not.match(text, STACKISH, `a stack trace reached the client in the ${what}: ${text}`);
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  requestId: string;
+}
+
+/** Asserts a runtime-made error response (status, code, JSON shape, no stack) and returns its error. */
+export async function expectError(res: Response, status: number, code: string): Promise<ErrorBody> {
+  const text = await res.text();
+  assert.is(res.status, status, `expected ${status} ${code}, got ${res.status}: ${text}`);
+  assertNoStack(text);
+  const body = JSON.parse(text) as { error: ErrorBody };
+  assert.is(body.error.code, code, text);
+  assert.is(body.error.requestId, res.headers.get("x-request-id"));
+  return body.error;
+}
+
+export async function expectJson<T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  assert.is(r.status, 200, text);
+  return JSON.parse(text) as T;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `check` until it is true; fails the test with `what` after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) assert.unreachable(`${what}: not true after ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+/** Alive and not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** VmRSS of a process in bytes. */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** PIDs whose parent is `ppid` (default: this process), from /proc. */
+export function childPids(ppid: number = process.pid): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === ppid && fields[0] !== "Z") out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Process-lane instances among the children of `ppid`: they run lanes' compiled child guest. */
+export function guestPids(ppid: number = process.pid): number[] {
+  return childPids(ppid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("guest-child");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Every live descendant of `pid`. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  for (const c of childPids(pid)) out.push(c, ...descendants(c));
+  return out;
+}
+
+/** A measured number for the report: printed as `measure: ...` lines. */
+export function measure(label: string, value: string): void {
+  console.log(`measure: ${label}: ${value}`);
+}
