@@ -4,6 +4,7 @@
  * all provide these node:* modules; feature detection covers the rest.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { setImmediate } from "node:timers";
 import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { decodeFrame, encodeFrame } from "./frame-codec.ts";

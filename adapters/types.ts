@@ -20,6 +20,12 @@ export interface ServeOptions {
   hostname: string;
 }
 
+/** What a server can tell about a request without building web objects. */
+export interface RequestInfo {
+  /** The header lines as [name, value] pairs in arrival order (names as the client sent them). */
+  headerPairs(): [string, string][];
+}
+
 export interface RunningServer {
   readonly port: number;
   readonly hostname: string;
@@ -95,7 +101,8 @@ export interface RuntimeAdapter {
   readonly version: string;
   readonly caps: Capabilities;
   readonly sys: Sys;
-  serve(fetch: (request: Request) => Response | Promise<Response>, options: ServeOptions): Promise<RunningServer>;
+  /** `info` is given where the server can tell more than the Request cheaply (Node). */
+  serve(fetch: (request: Request, info?: RequestInfo) => Response | Promise<Response>, options: ServeOptions): Promise<RunningServer>;
   spawnWorker(file: string, options: WorkerOptions): GuestChannel;
   spawnChild(file: string, options: ChildOptions): GuestChannel;
   /** Path of the runtime binary that runs a child, or an error message saying what to install. */

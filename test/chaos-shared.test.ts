@@ -23,7 +23,10 @@ for (const lane of LANES) {
       bystander: { entry: "chaos-fault.ts", lane },
     });
   });
-  test.after(async ({ h }) => h.stop());
+  test.after(async ({ h }) => {
+    await h.stop();
+    for (const f of h.host.functions) assert.is(f.pool!.instances.length, 0, `${f.spec.name}: every instance stopped`);
+  });
 
   test("1000 concurrent adds from two instances lose no update", async ({ h }) => {
     // 50 requests at once, each with 20 adds in flight: 1000 adds racing on one key
@@ -69,7 +72,7 @@ for (const lane of LANES) {
     }
     assert.is((await expectJson<{ value: string }>(h.fetch("/values?op=get&key=keep"))).value, "alice");
     assert.is((await expectJson<{ value: string }>(h.fetch("/values?op=get&key=other"))).value, "bob");
-    assert.is((await expectJson<{ value: string | null }>(h.fetch("/values?op=get&key=big"))).value, "");
+    assert.is((await expectJson<{ value: string | null }>(h.fetch("/values?op=get&key=big"))).value, null, "the refused key was not created");
   });
 
   test("calls the store refuses reach the function as rejected promises with clear messages", async ({ h }) => {

@@ -4,6 +4,7 @@
  * the function's pool.
  */
 import { Hono, type Context } from "hono";
+import type { RequestInfo } from "../../adapters/types.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { Compiled } from "../compile.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
@@ -155,7 +156,7 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: 
     pool.admit(); // a full function refuses before its body is read
     const body = method === "GET" || method === "HEAD" ? null : await readBody(req, spec.maxBodyBytes, spec.name);
     const res = await pool.dispatch(
-      { requestId, method, url: req.url, headers: [...req.headers] as [string, string][], body, params: c.req.param() },
+      { requestId, method, url: req.url, headers: headerPairs(c.env, req), body, params: c.req.param() },
       deadline,
     );
     return res;
@@ -169,4 +170,10 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: 
 function withMappedStack(e: unknown, mapStack: (s: string) => string): unknown {
   if (!(e instanceof LanesError) || !e.guestStack) return e;
   return new LanesError(e.code, e.message, { headers: e.headers, guestStack: mapStack(e.guestStack), cause: e });
+}
+
+/** The request headers as pairs: from the adapter when it has them without building a Headers. */
+function headerPairs(env: unknown, req: Request): [string, string][] {
+  const info = env as Partial<RequestInfo> | undefined;
+  return info?.headerPairs ? info.headerPairs() : ([...req.headers] as [string, string][]);
 }

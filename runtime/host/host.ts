@@ -118,7 +118,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
     }).fetch;
   let fetch = router(functions);
-  const server = await adapter.serve((request) => fetch(request), { port: o.port, hostname: o.hostname });
+  // `info` (the Node adapter's raw request head) reaches the app as Hono's env
+  const server = await adapter.serve((request, info) => fetch(request, info), { port: o.port, hostname: o.hostname });
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   let stopping: Promise<void> | undefined;
   const host: Host = {

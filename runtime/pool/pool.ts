@@ -124,7 +124,8 @@ export class Pool {
       clearTimeout(w.timer);
       w.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     }
-    await Promise.all(this.instances.map((i) => this.retire(i, graceMs)));
+    // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
+    await Promise.all([...this.instances].map((i) => this.retire(i, graceMs)));
   }
 
   /** Why the last instance start failed; cleared by a successful start (`lanes dev` shows it). */
@@ -276,7 +277,7 @@ export class Pool {
   private reap() {
     const now = Date.now();
     let keep = this.live();
-    for (const i of this.instances) {
+    for (const i of [...this.instances]) {
       if (keep <= this.spec.instances.min) break;
       if (i.state === "ready" && i.inflight === 0 && now - i.lastUsed > this.spec.instances.idleMs) {
         keep--;
