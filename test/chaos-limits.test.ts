@@ -48,11 +48,14 @@ for (const lane of LANES) {
     const refused = results.filter((r) => r.res.status === 503);
     assert.is(ok.length + refused.length, 50, results.map((r) => r.res.status).join(","));
     assert.ok(ok.length >= 5 && ok.length <= 7, `${ok.length} served`);
+    // "at once": a refusal never waits for capacity, so it lands before the first served
+    // request (600 ms of work) finishes. Relative, so a loaded machine cannot fake a failure.
+    const firstServed = Math.min(...ok.map((r) => r.ms));
     for (const r of refused) {
       assert.is(JSON.parse(r.text).error.code, "overloaded");
       assert.is(r.res.headers.get("retry-after"), "1");
       assertNoStack(r.text);
-      assert.ok(r.ms < 550, `a 503 came after ${r.ms} ms, not at once (the served ones take 600 ms)`);
+      assert.ok(r.ms < firstServed, `a 503 came after ${r.ms} ms, after the first served request (${firstServed} ms)`);
     }
   });
 

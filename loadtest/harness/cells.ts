@@ -6,8 +6,9 @@
 import type { BenchOptions } from "./options.ts";
 import { startDirectHost, startLanesHost, type HostProcess } from "./host-process.ts";
 import { checkAnswer, load, send, warmLatency } from "./load.ts";
-import { cpuBetween, cpuSnapshot, rssBytes } from "./proc.ts";
+import { cpuBetween, cpuSnapshot, machineBusyMs, rssBytes, selfCpuMs } from "./proc.ts";
 import type { BenchLane, BenchResult, BenchRuntime } from "./report.ts";
+import { NOISY } from "./table.ts";
 import type { Workload } from "./workloads.ts";
 import type { Workspace } from "./workspace.ts";
 
@@ -74,14 +75,24 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
   const again = await checkAnswer(host.url, w);
   if (again) return { ...empty, checkError: `after warm-up: ${again}` };
 
+  if (opts.settleS > 0) {
+    c.onPhase("waiting for a quiet machine");
+    await quiet(opts.settleS);
+  }
   c.onPhase("measuring");
   const cpu0 = cpuSnapshot(host.pid);
+  const busy0 = machineBusyMs();
+  const self0 = selfCpuMs();
+  const t0 = performance.now();
   const m = await load(host.url, w, {
     durationS: opts.durationS,
     connections: opts.connections,
     onTick: (s) => c.onPhase(`measuring ${Math.min(s, opts.durationS)}/${opts.durationS} s`),
   });
   const cpu1 = cpuSnapshot(host.pid);
+  const hostCpu = cpuBetween(cpu0, cpu1);
+  // what the rest of the machine (other tenants, not the host nor the load generator) used
+  const foreignCpu = Math.max(0, machineBusyMs() - busy0 - hostCpu - (selfCpuMs() - self0)) / (performance.now() - t0);
   const hostRss = rssBytes(host.pid);
   const after = await metrics(host.url);
   const instances = instancesOf(after, w.name);
@@ -98,7 +109,8 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
     instances: lane === "direct" ? 0 : instances.length,
     coldStartMs: lane === "direct" ? null : Math.max(0, first.ms - warmMs),
     warmMs,
-    cpuMsPerRequest: m.requests > 0 ? cpuBetween(cpu0, cpu1) / m.requests : 0,
+    cpuMsPerRequest: m.requests > 0 ? hostCpu / m.requests : 0,
+    foreignCpu,
     restarts: fn?.restarts ?? 0,
     requestBytes: w.body?.length ?? 0,
     responseBytes: first.body.length,
@@ -133,7 +145,23 @@ export function emptyResult(w: Workload, lane: BenchLane, runtime: BenchRuntime)
     warmMs: 0,
     cpuMsPerRequest: 0,
     restarts: 0,
+    foreignCpu: 0,
     requestBytes: w.body?.length ?? 0,
     responseBytes: 0,
   };
+}
+
+/**
+ * On a shared machine, wait (at most `maxS`) for a second in which other processes use less
+ * than NOISY cores, so the measured window starts with the cores to itself. The host under
+ * test is idle meanwhile, so what the machine spends is someone else's.
+ */
+async function quiet(maxS: number): Promise<void> {
+  const until = performance.now() + maxS * 1000;
+  while (performance.now() < until) {
+    const busy0 = machineBusyMs();
+    const self0 = selfCpuMs();
+    await new Promise((r) => setTimeout(r, 1000));
+    if ((machineBusyMs() - busy0 - (selfCpuMs() - self0)) / 1000 < NOISY) return;
+  }
 }

@@ -8,7 +8,7 @@
  * it belongs in the host's adapter interface.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { loadManifest } from "../../runtime/manifest/load.ts";
 import { adviseAll } from "./advice.ts";
@@ -20,7 +20,7 @@ import { machine, packageVersion } from "./machine.ts";
 import type { BenchOptions } from "./options.ts";
 import { progress } from "./progress.ts";
 import type { BenchReport, BenchResult, BenchRuntime, CrashResult } from "./report.ts";
-import { laneTable, ratioToDirect, throughputTable } from "./table.ts";
+import { laneTable, NOISY, ratioToDirect, throughputTable } from "./table.ts";
 import { workloadFor } from "./workloads.ts";
 import { Workspace } from "./workspace.ts";
 
@@ -107,7 +107,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
     meta: {
       startedAt,
       finishedAt: new Date().toISOString(),
-      dir: manifest.dir,
+      dir: relative(process.cwd(), manifest.dir) || ".",
       command: opts.command,
       ...machine(),
       loadGenerator: `autocannon ${packageVersion("autocannon")} (as a library, in the bench process on ${adapter.name} ${adapter.version})`,
@@ -115,6 +115,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
       durationS: opts.durationS,
       warmupS: opts.warmupS,
       connections: opts.connections,
+      settleS: opts.settleS,
       quick: opts.quick,
     },
     results,
@@ -134,11 +135,15 @@ export function formatReport({ report, jsonFile, chartFile }: BenchOutcome): str
   const m = report.meta;
   const versions = (Object.entries(m.versions) as [string, string][]).map(([k, v]) => `${k} ${v}`).join(", ");
   const failed = report.results.filter((r) => r.checkError);
+  const noisy = report.results.filter((r) => !r.checkError && r.foreignCpu >= NOISY);
   return [
     `lanes bench: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB · ${versions}`,
     `${m.connections} connections, ${m.warmupS} s warm-up + ${m.durationS} s per cell, ${m.loadGenerator}`,
     "",
     throughputTable(report.results),
+    ...(noisy.length
+      ? [`! ${noisy.length} cell(s) ran while other processes used ${NOISY}+ cores ("others' CPU"): their figures are not comparable; run again on a quiet machine.`]
+      : []),
     "",
     laneTable(report),
     "",

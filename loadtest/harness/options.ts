@@ -13,6 +13,8 @@ export interface BenchOptions {
   connections: number;
   out: string;
   quick: boolean;
+  /** Before measuring a cell, wait up to this many seconds for other processes to go quiet. */
+  settleS: number;
   /** Probe what an instance crash does to each lane (kills an isolate-lane host on purpose). */
   crash: boolean;
   /** The command line, recorded in the JSON. */

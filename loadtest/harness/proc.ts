@@ -64,3 +64,21 @@ export function cpuBetween(before: Map<number, number>, after: Map<number, numbe
 export function alive(pid: number): boolean {
   return stat(pid) !== undefined;
 }
+
+/** CPU time in ms that the whole machine spent busy (all cores, every process), from /proc/stat. */
+export function machineBusyMs(): number {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+    return busy * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms this process (the bench, with autocannon in it) has used. */
+export function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}

@@ -35,6 +35,11 @@ export interface BenchResult {
   /** Bytes of one request body and of one response body. */
   requestBytes: number;
   responseBytes: number;
+  /**
+   * Cores' worth of CPU that other processes on the machine used while this cell was measured.
+   * Figures from cells where it is high are not comparable: the host did not have the cores.
+   */
+  foreignCpu: number;
   /** Instances the pool replaced during the cell (crash history). */
   restarts: number;
   /** The endpoint's answer did not pass its check: figures are not comparable. */
@@ -60,6 +65,7 @@ export interface CrashResult {
 export interface BenchMeta {
   startedAt: string;
   finishedAt: string;
+  /** The functions folder, relative to where the bench ran. */
   dir: string;
   command: string;
   cpuModel: string;
@@ -71,6 +77,8 @@ export interface BenchMeta {
   durationS: number;
   warmupS: number;
   connections: number;
+  /** Longest wait per cell for other processes to go quiet (`--settle`). */
+  settleS: number;
   quick: boolean;
 }
 

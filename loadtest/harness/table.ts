@@ -10,6 +10,9 @@ function render(head: Row, rows: Row[], right: boolean[]): string {
   return [line(head), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/** Cores used by other processes during a cell above which its figures are marked "!". */
+export const NOISY = 0.25;
+
 const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
 const n1 = (x: number) => x.toFixed(1);
 const opt = (x: number | null, f: (x: number) => string) => (x === null ? "–" : f(x));
@@ -27,7 +30,7 @@ export function throughputTable(results: BenchResult[]): string {
     const first = group !== last;
     last = group;
     if (r.checkError) {
-      rows.push([first ? r.workload : "", first ? r.runtime : "", r.lane, "FAILED", "", "", "", "", "", "", ""]);
+      rows.push([first ? r.workload : "", first ? r.runtime : "", r.lane, "FAILED", "", "", "", "", "", "", "", ""]);
       continue;
     }
     const ratio = ratioToDirect(results, r);
@@ -43,12 +46,13 @@ export function throughputTable(results: BenchResult[]): string {
       String(r.non2xx),
       n0(r.rssMb),
       r.cpuMsPerRequest.toFixed(3),
+      r.foreignCpu >= NOISY ? `${r.foreignCpu.toFixed(2)} !` : r.foreignCpu.toFixed(2),
     ]);
   }
   return render(
-    ["workload", "runtime", "lane", "req/s", "x direct", "p50 ms", "p99 ms", "errors", "non-2xx", "RSS MB", "CPU ms/req"],
+    ["workload", "runtime", "lane", "req/s", "x direct", "p50 ms", "p99 ms", "errors", "non-2xx", "RSS MB", "CPU ms/req", "others' CPU"],
     rows,
-    [false, false, false, true, true, true, true, true, true, true, true],
+    [false, false, false, true, true, true, true, true, true, true, true, true],
   );
 }
 

@@ -6,7 +6,7 @@
  * own files are never touched.
  */
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FunctionInput, ManifestInput } from "../../runtime/manifest/schema.ts";
 
@@ -54,10 +54,6 @@ export class Workspace {
       ...(lane === "process" && runtime ? { runtime } : {}),
       instances: { ...instances, min: 0 },
     };
-  }
-
-  where(file: string): string {
-    return relative(process.cwd(), join(this.dir, file));
   }
 
   remove(): void {

@@ -24,7 +24,7 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
     try {
       const bundle = await compile(spec.entry, adapter.sys, spec.name);
       // load it for real, in its own lane, exactly as the host would
-      const channel = lanes[spec.lane].spawn(spec, { adapter, log, guests, sharedBuffer: () => store.buffer });
+      const channel = lanes[spec.lane].spawn(spec, { adapter, log, guests, sharedStore: () => store });
       const inst = new Instance(channel, {
         log: (level, text) => log.fn(spec.name, level, text),
         shared: () => null,

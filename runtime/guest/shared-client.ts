@@ -2,12 +2,13 @@
  * ctx.shared inside a guest. Isolate lane: straight on the SharedArrayBuffer with Atomics, no
  * message hop. Process lane: the same calls as frames to the host, which owns the buffer.
  */
-import { SharedStore, SharedStoreError, type SharedStoreErrorCode } from "../shared/store.ts";
+import { SharedStore, SharedStoreError, type SharedSeat, type SharedStoreErrorCode } from "../shared/store.ts";
 import type { GuestToHost, HostToGuest, SharedCallFrame } from "../wire.ts";
 import type { GuestShared } from "./guest.ts";
 
-export function sharedInMemory(buffer: SharedArrayBuffer): GuestShared {
-  const store = new SharedStore(buffer);
+/** `seat`: this worker's identity at the store, so the host can take back a lock it dies holding. */
+export function sharedInMemory(buffer: SharedArrayBuffer, seat?: SharedSeat): GuestShared {
+  const store = new SharedStore(buffer, seat ? { seat } : {});
   return {
     add: async (key, delta) => store.add(key, delta),
     get: async (key) => store.get(key),

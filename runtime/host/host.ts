@@ -38,6 +38,9 @@ export interface Host {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Longest wait for ctx.shared's lock on the host's main thread before shared_busy (see storeFor). */
+const HOST_LOCK_TIMEOUT_MS = 250;
+
 /** Where the guest entry points live, as paths (no node:url in the core). */
 function sourcePath(relative: string): string {
   return decodeURIComponent(new URL(relative, import.meta.url).pathname);
@@ -59,10 +62,13 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const stores = new Map<string, SharedStore>();
   const storeFor = (spec: FunctionSpec) => {
     let s = stores.get(spec.shared);
-    if (!s) stores.set(spec.shared, (s = SharedStore.create()));
+    // The host serves process-lane ctx.shared calls on its main thread: it must not sit in
+    // lock() for long. Holders are live workers (microseconds); a worker that died holding the
+    // lock is recovered on its exit event, which cannot run while this thread waits.
+    if (!s) stores.set(spec.shared, (s = SharedStore.create({ lockTimeoutMs: HOST_LOCK_TIMEOUT_MS })));
     return s;
   };
-  const laneCtx: LaneContext = { adapter, log, guests, sharedBuffer: (spec) => storeFor(spec).buffer };
+  const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor };
 
   /** Compile one function and give it a pool in its lane (no instance started yet). */
   const build = async (spec: FunctionSpec, poolLog: Logger = log): Promise<Served> => {

@@ -5,14 +5,15 @@
 import type { GuestChannel, RuntimeAdapter } from "../../adapters/types.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
+import type { SharedStore } from "../shared/store.ts";
 
 export interface LaneContext {
   adapter: RuntimeAdapter;
   log: Logger;
   /** Compiled guest entries (.mjs). */
   guests: { worker: string; child: string };
-  /** The SharedArrayBuffer behind a function's ctx.shared. */
-  sharedBuffer(spec: FunctionSpec): SharedArrayBuffer;
+  /** The host's attachment to the store behind a function's ctx.shared (its `shared` group). */
+  sharedStore(spec: FunctionSpec): SharedStore;
 }
 
 export interface Lane {
