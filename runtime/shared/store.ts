@@ -5,7 +5,7 @@
  * Buffer layout (C = table capacity, a power of two >= 2 * slots, so probes always end):
  *   [0, 64)                 header: Int32 x 16, fields H_* below (magic, sizes, lock, allocator)
  *   [64, 64 + 8C)           counters: BigInt64 x C, one per table entry, changed only by Atomics.add
- *   [.., + 16C)             value refs: BigInt64 x 2C, (offset << 32 | length) per entry per space
+ *   [.., + 16C)             value refs: 64 bits x 2C, (length, offset) as Int32 x 2 per entry per space
  *   [.., + 16C)             table: Int32 x 4 per entry: state, hash, keyOff, keyLen
  *   [.., + 2 * bytes)       arena: two spaces of `bytes`. Keys bump up from 0 in space 0 and never
  *                           move; string values are packed down from the end of the current space.
@@ -21,9 +21,11 @@
  *
  * A thread can die anywhere inside a critical section (terminate(), out of memory) and never
  * unlock. So the writes are ordered to be crash-safe, and the host hands the lock back:
- * - A value is never overwritten in place: new bytes go to free space, then ONE Atomics.store of
- *   its packed (offset, length) ref publishes them. A new key's value is written before the key
- *   is published. Before the store the old value is intact, after it the new one is complete.
+ * - A value is never overwritten in place: new bytes go to free space, then ONE 64-bit
+ *   Atomics.store of its (length, offset) ref publishes them. Before that store the old value is
+ *   intact, after it the new one is complete. (Refs are read as Int32 pairs, only under the
+ *   lock, so only the store has to be indivisible.) A new key's value is written before the key
+ *   is published, so a key never shows up without its value.
  * - Compaction copies every live value into the OTHER space (which nothing references), writes
  *   that space's refs, then flips H_SPACE with one atomic store. A crash before the flip leaves
  *   the old space untouched; after it, the new one is complete. Nothing is ever moved over bytes
@@ -108,6 +110,9 @@ const ZOMBIE_GRACE_MS = 100;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const LONE_SURROGATE = /\p{Cs}/u;
+// Builds a ref's 64 bits from its two Int32 halves in the platform's byte order, as refs32 reads them.
+const refScratch = new BigInt64Array(1);
+const refScratch32 = new Int32Array(refScratch.buffer);
 let canBlock = true; // Atomics.wait throws on a browser main thread; then we only spin
 
 export class SharedStore {
@@ -117,6 +122,8 @@ export class SharedStore {
   private readonly header: Int32Array<SharedArrayBuffer>;
   private readonly counters: BigInt64Array<SharedArrayBuffer>;
   private readonly refs: BigInt64Array<SharedArrayBuffer>;
+  /** The same refs as Int32 pairs: [2i] length, [2i + 1] offset (read under the lock). */
+  private readonly refs32: Int32Array<SharedArrayBuffer>;
   private readonly table: Int32Array<SharedArrayBuffer>;
   private readonly arena: Uint8Array<SharedArrayBuffer>;
   private readonly fence: Int32Array<SharedArrayBuffer>;
@@ -163,6 +170,7 @@ export class SharedStore {
     this.bytes = bytes;
     this.counters = new BigInt64Array(buffer, HEADER_BYTES, cap);
     this.refs = new BigInt64Array(buffer, HEADER_BYTES + cap * 8, 2 * cap);
+    this.refs32 = new Int32Array(buffer, HEADER_BYTES + cap * 8, 4 * cap);
     this.table = new Int32Array(buffer, HEADER_BYTES + cap * 24, cap * STRIDE);
     this.arena = new Uint8Array(buffer, HEADER_BYTES + cap * ENTRY_BYTES, 2 * bytes);
     const seat = opts.seat ?? this.seat();
@@ -230,10 +238,10 @@ export class SharedStore {
     if ((ref & 3) !== STRING) throw mismatch(key, "get");
     this.lock();
     try {
-      const r = this.valueRef(this.hget(H_SPACE), ref >> 2);
-      const off = Number(r >> 32n);
+      const i = 2 * (this.hget(H_SPACE) * this.cap + (ref >> 2));
+      const off = this.refs32[i + 1]!;
       // slice() copies into a plain ArrayBuffer: TextDecoder refuses shared views in some runtimes.
-      return decoder.decode(this.arena.slice(off, off + Number(r & 0xffffffffn)));
+      return decoder.decode(this.arena.slice(off, off + this.refs32[i]!));
     } finally {
       this.unlock();
     }
@@ -326,7 +334,7 @@ export class SharedStore {
     const base = e * STRIDE;
     this.table.set([EMPTY, h, keyOff, kb.length], base);
     Atomics.store(this.counters, e, 0n);
-    if (vb) this.append(e, vb);
+    if (vb) this.append(e, vb, 0);
     this.hset(H_KEYS, keys + 1);
     Atomics.store(this.table, base + S_STATE, kind); // publish last: lock-free readers rely on it
     return e;
@@ -334,10 +342,9 @@ export class SharedStore {
 
   /** Replaces entry `e`'s value: into free space if there is room, else as part of a compaction. */
   private writeValue(e: number, vb: Uint8Array): void {
-    const oldLen = Number(this.valueRef(this.hget(H_SPACE), e) & 0xffffffffn);
+    const oldLen = this.refLen(this.hget(H_SPACE), e);
     if (this.free() >= vb.length) {
-      this.append(e, vb);
-      this.hset(H_VAL_LIVE, this.hget(H_VAL_LIVE) - oldLen);
+      this.append(e, vb, oldLen);
     } else {
       this.roomCheck(vb.length, vb.length - oldLen);
       this.compact(e, vb);
@@ -345,14 +352,14 @@ export class SharedStore {
   }
 
   /** Writes `vb` below the values of the current space, then publishes it as `e`'s value. */
-  private append(e: number, vb: Uint8Array): void {
+  private append(e: number, vb: Uint8Array, oldLen: number): void {
     const space = this.hget(H_SPACE);
     const bottom = this.hget(H_VAL_BOTTOM) - vb.length;
     const off = space * this.bytes + bottom;
     this.arena.set(vb, off);
     this.hset(H_VAL_BOTTOM, bottom);
     this.setRef(space, e, off, vb.length); // the commit point
-    this.hset(H_VAL_LIVE, this.hget(H_VAL_LIVE) + vb.length);
+    this.hset(H_VAL_LIVE, this.hget(H_VAL_LIVE) + vb.length - oldLen);
   }
 
   /** Bytes between the keys and the values of the current space. */
@@ -387,9 +394,8 @@ export class SharedStore {
         top -= len;
         this.arena.set(vb, base + top);
       } else {
-        const r = this.valueRef(from, e);
-        const off = Number(r >> 32n);
-        len = Number(r & 0xffffffffn);
+        const off = this.refOff(from, e);
+        len = this.refLen(from, e);
         top -= len;
         this.arena.copyWithin(base + top, off, off + len);
       }
@@ -411,11 +417,10 @@ export class SharedStore {
       keys++;
       keyTop = Math.max(keyTop, this.field(e, S_KEY_OFF) + this.field(e, S_KEY_LEN));
       if (state !== STRING) continue;
-      const r = this.valueRef(space, e);
-      const len = Number(r & 0xffffffffn);
+      const len = this.refLen(space, e);
       if (len === 0) continue;
       live += len;
-      bottom = Math.min(bottom, Number(r >> 32n) - base);
+      bottom = Math.min(bottom, this.refOff(space, e) - base);
     }
     this.hset(H_KEYS, keys);
     this.hset(H_KEY_TOP, keyTop);
@@ -491,9 +496,13 @@ export class SharedStore {
   private hget(i: number): number { return Atomics.load(this.header, i); }
   private hset(i: number, v: number): void { Atomics.store(this.header, i, v); }
   private field(e: number, f: number): number { return Atomics.load(this.table, e * STRIDE + f); }
-  private valueRef(space: number, e: number): bigint { return Atomics.load(this.refs, space * this.cap + e); }
+  private refLen(space: number, e: number): number { return this.refs32[2 * (space * this.cap + e)]!; }
+  private refOff(space: number, e: number): number { return this.refs32[2 * (space * this.cap + e) + 1]!; }
+  /** Publishes (off, len) as `e`'s value in `space` with one 64-bit store: a death cannot split it. */
   private setRef(space: number, e: number, off: number, len: number): void {
-    Atomics.store(this.refs, space * this.cap + e, (BigInt(off) << 32n) | BigInt(len));
+    refScratch32[0] = len;
+    refScratch32[1] = off;
+    Atomics.store(this.refs, space * this.cap + e, refScratch[0]!);
   }
 }
 
