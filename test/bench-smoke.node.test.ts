@@ -60,7 +60,7 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
       assert.is(r.workload, "hello");
       assert.is(r.runtime, "node");
       assert.is(r.checkError, undefined, r.checkError);
-      for (const k of ["rps", "p50Ms", "p99Ms", "errors", "non2xx", "rssMb", "hostRssMb", "warmMs", "cpuMsPerRequest", "restarts"]) {
+      for (const k of ["rps", "p50Ms", "p99Ms", "errors", "non2xx", "rssMb", "hostRssMb", "warmMs", "cpuMsPerRequest", "foreignCpu", "restarts"]) {
         assert.ok(isNum(r[k]), `${r.lane}.${k} is ${r[k]}`);
       }
       assert.ok(r.requests > 0, `${r.lane}: no request was measured`);
