@@ -8,20 +8,14 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { limitsFor, limitWarnings } from "../runtime/capabilities.ts";
-import type { Pool } from "../runtime/pool/pool.ts";
-import { assertNoStack, expectError, expectJson, isAlive, measure, sleep, waitFor } from "./helpers/chaos.ts";
+import { assertNoStack, expectError, expectJson, isAlive, measure, sleep, waitFor, assertBystanderServes, poolOf, type Who } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
-
-type Who = { instance: string; pid: number; lane: string };
 
 for (const lane of LANES) {
   const test = suite<{ h: TestHost }>(`chaos (${adapter.name} host): crashes, ${lane} lane`);
   const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
-  const pool = (h: TestHost, name: string): Pool => h.host.functions.find((f) => f.spec.name === name)!.pool!;
-  const bystander = async (h: TestHost) => {
-    const who = await expectJson<Who>(h.fetch("/bystander"));
-    assert.is(who.lane, lane);
-  };
+  const pool = poolOf;
+  const bystander = (h: TestHost) => assertBystanderServes(h, lane);
 
   test.before(async (ctx) => {
     ctx.h = await startTestHost({

@@ -7,8 +7,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { Pool } from "../runtime/pool/pool.ts";
-import { assertNoStack, expectError, expectJson, measure, sleep, waitFor } from "./helpers/chaos.ts";
+import { assertNoStack, expectError, expectJson, measure, sleep, waitFor, assertBystanderServes, poolOf } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
 import { chunkedUpload } from "./helpers/raw-http.ts";
 
@@ -17,8 +16,8 @@ const MB = 1024 * 1024;
 for (const lane of LANES) {
   const test = suite<{ h: TestHost }>(`chaos (${adapter.name} host): overload, bodies, streams, ${lane} lane`);
   const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
-  const pool = (h: TestHost, name: string): Pool => h.host.functions.find((f) => f.spec.name === name)!.pool!;
-  const bystander = async (h: TestHost) => void (await expectJson(h.fetch("/bystander")));
+  const pool = poolOf;
+  const bystander = (h: TestHost) => assertBystanderServes(h, lane);
 
   test.before(async (ctx) => {
     ctx.h = await startTestHost({

@@ -4,6 +4,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import * as assert from "uvu/assert";
+import type { Pool } from "../../runtime/pool/pool.ts";
+import type { TestHost } from "./host.ts";
 
 /** A stack frame or a source position: what must never reach a client outside `lanes dev`. */
 const STACKISH = /\n\s+at |\bat .*\.(?:ts|mjs|js):\d+|file:\/\/|\.(?:ts|mjs):\d+:\d+/;
@@ -102,4 +104,18 @@ export function descendants(pid: number): number[] {
 /** A measured number for the report: printed as `measure: ...` lines. */
 export function measure(label: string, value: string): void {
   console.log(`measure: ${label}: ${value}`);
+}
+
+/** What the chaos-fault.ts fixture answers: which instance, process and lane served. */
+export type Who = { instance: string; pid: number; lane: string };
+
+/** The pool of function `name` in a test host. */
+export function poolOf(h: TestHost, name: string): Pool {
+  return h.host.functions.find((f) => f.spec.name === name)!.pool!;
+}
+
+/** The bystander function answers normally, from the expected lane, while another is at fault. */
+export async function assertBystanderServes(h: TestHost, lane: string): Promise<void> {
+  const who = await expectJson<Who>(h.fetch("/bystander"));
+  assert.is(who.lane, lane);
 }
