@@ -23,6 +23,7 @@ import type {
 import { childArgs } from "./child-args.ts";
 import { lineSplitter } from "./lines.ts";
 import { decodeFrame, encodeFrame } from "./frame-codec.ts";
+import { ipcBatcher, ipcUnbatch, threadBatcher, threadUnbatch } from "./batch.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -122,9 +123,11 @@ export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean):
     exited = { code, signal: null, stderrTail: "", ...(error ? { error } : {}) };
     for (const l of exitListeners) l(exited);
   });
+  // bodies are transferred by the batch (the frame's `body`), so `transfer` needs no handling
+  const batch = threadBatcher((m, transfer) => worker.postMessage(m, transfer));
   return {
-    post: (m, transfer) => worker.postMessage(m, transfer ?? []),
-    onMessage: (l) => void worker.on("message", l),
+    post: (m) => batch.post(m),
+    onMessage: (l) => void worker.on("message", (m) => threadUnbatch(m, l)),
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
     kill: async () => {
       if (!exited) await worker.terminate();
@@ -173,11 +176,12 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Gu
   // 'close' (not 'exit'): the order of exit and disconnect varies; close comes after both.
   child.on("close", (code, signal) => finish(code, signal));
   const onSendError = (e: Error | null) => void e; // channel closed: the exit handler reports it
+  const batch = ipcBatcher((m) => {
+    if (child.connected) child.send(m as object, onSendError);
+  });
   return {
-    post: (m) => {
-      if (child.connected) child.send(encodeFrame(m as { t: string }) as object, onSendError);
-    },
-    onMessage: (l) => void child.on("message", (m) => l(decodeFrame(m as { t: string }))),
+    post: (m) => batch.post(encodeFrame(m as { t: string })),
+    onMessage: (l) => void child.on("message", (m) => ipcUnbatch(m, (f) => l(decodeFrame(f as { t: string })))),
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
     kill: () =>
       new Promise<void>((resolve) => {

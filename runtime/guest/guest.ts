@@ -12,11 +12,13 @@ import {
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
+  webResponseIsCostly,
   type GuestPort,
 } from "../../adapters/guest.ts";
 import { rpcChannel } from "../rpc.ts";
 import type { GuestControl, GuestToHost, HostToGuest, LoadSpec, LogFrame, RequestFrame } from "../wire.ts";
 import { describe, isResponse, resolveHandler, type FetchHandler } from "./handler.ts";
+import { lightResponseClass } from "./light-response.ts";
 import { sendResponse } from "./respond.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
@@ -28,6 +30,8 @@ export interface GuestShared {
 }
 
 export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
+  // before the function's module loads, so every Response it makes is a light one
+  if (webResponseIsCostly()) globalThis.Response = lightResponseClass(Response);
   const post = (f: GuestToHost, transfer?: ArrayBuffer[]) => port.post(f, transfer);
   let handler: FetchHandler | undefined;
   let spec: LoadSpec | undefined;

@@ -44,7 +44,7 @@ export interface RequestLog {
   requestId: string;
 }
 
-type Env = { Variables: { requestId: string; allow: string[]; served: Served } };
+type Env = { Variables: { requestId: string; allow: string[]; served: Served; stamped: boolean } };
 
 export function createApp(o: AppOptions): Hono<Env> {
   const app = new Hono<Env>();
@@ -54,7 +54,9 @@ export function createApp(o: AppOptions): Hono<Env> {
     c.set("requestId", requestId);
     const started = performance.now();
     await next();
-    c.res.headers.set("x-request-id", requestId);
+    // a function's response carries it already (the pool stamps it): touching c.res.headers
+    // would make the Node server build a Headers object for every response
+    if (!c.get("stamped")) c.res.headers.set("x-request-id", requestId);
     o.onRequest?.({
       method: c.req.method,
       path: c.req.path,
@@ -159,6 +161,7 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: 
       { requestId, method, url: req.url, headers: headerPairs(c.env, req), body, params: c.req.param() },
       deadline,
     );
+    c.set("stamped", true);
     return res;
   } catch (e) {
     return errorResponse(dev && mapStack ? withMappedStack(e, mapStack) : e, requestId, dev);

@@ -25,6 +25,8 @@ export interface InstanceEvents {
 }
 
 interface InFlight {
+  /** Stamped on the response as x-request-id. */
+  requestId: string;
   resolve(res: Response): void;
   reject(err: LanesError): void;
   stream?: ReadableStreamDefaultController<Uint8Array>;
@@ -120,7 +122,13 @@ export class Instance {
     this.lastUsed = now;
     const response = new Promise<Response>((resolve, reject) => {
       // setTimeout's extra argument: no closure per request
-      this.requests.set(id, { resolve, reject, answered: false, timer: setTimeout(this.expire, deadline - now, id) });
+      this.requests.set(id, {
+        requestId: frame.requestId,
+        resolve,
+        reject,
+        answered: false,
+        timer: setTimeout(this.expire, deadline - now, id),
+      });
     });
     const full: RequestFrame = { t: "req", id, ...frame };
     this.post(full, frame.body ? [frame.body] : undefined);
@@ -197,10 +205,11 @@ export class Instance {
         const r = this.requests.get(f.id);
         if (!r) return;
         r.answered = true;
-        const init = { status: f.status, statusText: f.statusText, headers: f.headers };
+        const init = { status: f.status, statusText: f.statusText, headers: responseHeaders(f.headers, r.requestId) };
         if (!f.more) {
           this.settle(f.id, r);
-          r.resolve(new Response(f.body, init));
+          // bytes as a Uint8Array: the Node server writes those to the socket as they are
+          r.resolve(new Response(f.body ? new Uint8Array(f.body) : null, init));
           return;
         }
         const first = f.body;
@@ -306,4 +315,19 @@ export function describeExit(exit: GuestExit): string {
 function startError(exit: GuestExit): LanesError {
   const tail = exit.stderrTail.trim();
   return new LanesError("unavailable", `instance ${describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
+}
+
+/**
+ * The function's headers plus x-request-id, as a record when no name repeats: the Node adapter's
+ * server writes a record straight to the socket, without building a Headers object. A repeated
+ * name (two set-cookie) keeps the list form, which every runtime reads correctly.
+ */
+function responseHeaders(headers: [string, string][], requestId: string): HeadersInit {
+  const out: Record<string, string> = {};
+  for (const [k, v] of headers) {
+    if (k in out) return [...headers, ["x-request-id", requestId]];
+    out[k] = v;
+  }
+  out["x-request-id"] = requestId;
+  return out;
 }
