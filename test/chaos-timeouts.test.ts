@@ -81,6 +81,8 @@ for (const lane of LANES) {
       const a = await spins();
       await sleep(250);
       const b = await spins();
+      const listed = (await expectJson<{ functions: { name: string; leaked: number }[] }>(h.fetch("/_lanes/functions"))).functions;
+      assert.is(listed.find((f) => f.name === "spin")?.leaked, stops ? 0 : 1, "/_lanes/functions reports leaked threads");
       if (stops) {
         assert.is(b, a, "the stopped thread no longer runs");
         assert.is(pool(h, "spin").leaked, 0);

@@ -79,6 +79,7 @@ export function createApp(o: AppOptions): Hono<Env> {
         runtime: spec.runtime,
         handled: pool?.handled ?? 0,
         restarts: pool?.restarts ?? 0,
+        leaked: pool?.leaked ?? 0,
         instances: (pool?.instances ?? []).map((i) => ({
           id: i.id,
           state: i.state,
@@ -108,6 +109,8 @@ export function createApp(o: AppOptions): Hono<Env> {
             }
           : { ready: 0, busy: 0, idle: 0 },
         restarts: pool?.restarts ?? 0,
+        // instances stopped in a CPU loop whose thread kept running (Deno workers)
+        leaked: pool?.leaked ?? 0,
         limits,
       })),
     }),
