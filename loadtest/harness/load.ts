@@ -40,10 +40,13 @@ export async function warmLatency(base: string, w: Workload, n = 15): Promise<nu
   return ms[Math.floor(n / 2)]!;
 }
 
+/** What one autocannon run measured. */
 export interface Measured {
+  /** Requests per second over the measured window (2xx and others alike). */
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** Connection errors and timeouts. */
   errors: number;
   non2xx: number;
   requests: number;

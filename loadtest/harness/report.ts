@@ -2,23 +2,17 @@
  * The shape of a bench run, as written to `bench.json`. Figures are per cell: one workload in one
  * lane (or `direct`, the handler called on the host's own thread) on one host runtime.
  */
+import type { Measured } from "./load.ts";
+
 export type BenchLane = "isolate" | "process" | "direct";
 export type BenchRuntime = "node" | "bun" | "deno";
 
-export interface BenchResult {
+export interface BenchResult extends Measured {
   workload: string;
   lane: BenchLane;
   runtime: BenchRuntime;
   /** Runtime of the process-lane children (the host's unless the manifest pins one). */
   childRuntime?: BenchRuntime;
-  /** Requests per second over the measured window (2xx and others alike). */
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Connection errors and timeouts. */
-  errors: number;
-  non2xx: number;
-  requests: number;
   /** Host process plus its process-lane children, at the end of the measured window. */
   rssMb: number;
   hostRssMb: number;
