@@ -5,11 +5,18 @@ import { commonAdapter } from "./node-compat.ts";
 interface BunServer {
   port: number;
   readonly pendingRequests: number;
+  /** https://bun.sh/docs/api/http#server-requestip-request */
+  requestIP(request: Request): { address: string } | null;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 interface BunGlobal {
   version: string;
-  serve(o: { port: number; hostname: string; fetch: (r: Request) => Response | Promise<Response>; idleTimeout?: number }): BunServer;
+  serve(o: {
+    port: number;
+    hostname: string;
+    fetch: (r: Request, server: BunServer) => Response | Promise<Response>;
+    idleTimeout?: number;
+  }): BunServer;
 }
 const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
 
@@ -21,7 +28,12 @@ export const bunAdapter: RuntimeAdapter = {
   ...commonAdapter("bun", false),
   async serve(fetch, { port, hostname }) {
     // idleTimeout 0: a streaming response may stay quiet longer than Bun's 10 s default
-    const server = Bun.serve({ port, hostname, fetch, idleTimeout: 0 });
+    const server = Bun.serve({
+      port,
+      hostname,
+      fetch: (request, srv) => fetch(request, { remoteAddress: () => srv.requestIP(request)?.address }),
+      idleTimeout: 0,
+    });
     return {
       port: server.port,
       hostname,

@@ -11,7 +11,7 @@ interface DenoGlobal {
   version: { deno: string };
   serve(
     o: { port: number; hostname: string; onListen?: () => void; signal?: AbortSignal },
-    fetch: (r: Request) => Response | Promise<Response>,
+    fetch: (r: Request, info: { remoteAddr: { hostname?: string } }) => Response | Promise<Response>,
   ): DenoServer;
 }
 const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
@@ -25,7 +25,10 @@ export const denoAdapter: RuntimeAdapter = {
   ...commonAdapter("deno", true),
   async serve(fetch, { port, hostname }) {
     const abort = new AbortController();
-    const server = Deno.serve({ port, hostname, onListen() {}, signal: abort.signal }, fetch);
+    // https://docs.deno.com/api/deno/~/Deno.ServeHandlerInfo
+    const server = Deno.serve({ port, hostname, onListen() {}, signal: abort.signal }, (request, info) =>
+      fetch(request, { remoteAddress: () => info.remoteAddr.hostname }),
+    );
     return {
       port: server.addr.port,
       hostname,

@@ -24,11 +24,13 @@ import { childArgs } from "./child-args.ts";
 import { lineSplitter } from "./lines.ts";
 import { decodeFrame, encodeFrame } from "./frame-codec.ts";
 import { ipcBatcher, ipcUnbatch, threadBatcher, threadUnbatch } from "./batch.ts";
+import { fileOps } from "./files.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
 
 export const sys: Sys = {
+  ...fileOps,
   readText: (p) => readFile(p, "utf8"),
   async writeText(p, text) {
     // write-then-rename so a reader (a starting worker) never sees half a file

@@ -40,8 +40,9 @@ function closeGracefully(server: Server, graceMs: number): Promise<void> {
  * The request's header lines straight from Node's parser: `[...request.headers]` would first
  * build an undici Headers object (several µs a request), only for the lane to flatten it again.
  */
-function requestInfo(incoming: { rawHeaders: string[] }): RequestInfo {
+function requestInfo(incoming: { rawHeaders: string[]; socket: { remoteAddress?: string } }): RequestInfo {
   return {
+    remoteAddress: () => incoming.socket.remoteAddress,
     headerPairs() {
       const raw = incoming.rawHeaders;
       const pairs: [string, string][] = [];

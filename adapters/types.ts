@@ -23,7 +23,9 @@ export interface ServeOptions {
 /** What a server can tell about a request without building web objects. */
 export interface RequestInfo {
   /** The header lines as [name, value] pairs in arrival order (names as the client sent them). */
-  headerPairs(): [string, string][];
+  headerPairs?(): [string, string][];
+  /** The client's IP address as the socket saw it (no proxy header is trusted). */
+  remoteAddress(): string | undefined;
 }
 
 export interface RunningServer {
@@ -92,6 +94,17 @@ export interface Sys {
   /** A folder lanes may write compiled functions to. */
   cacheDir(): string;
   sha256(text: string): string;
+  readBytes(path: string): Promise<Uint8Array>;
+  /**
+   * Write through a temp file renamed over `path`, so a reader never sees half a file.
+   * `durable`: the file is fsynced before the rename and its folder after, so a crash leaves
+   * the old content or the new one. `beforeRename` runs once the temp file is complete.
+   */
+  writeFile(path: string, bytes: Uint8Array, o?: { durable?: boolean; beforeRename?: () => Promise<void> }): Promise<void>;
+  /** The names in a folder; [] when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  /** Delete a file or a folder and everything in it; nothing when it does not exist. */
+  remove(path: string): Promise<void>;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
 }

@@ -22,6 +22,8 @@ export interface Served {
   compiled?: Compiled;
   /** Requests inside `invoke` now: a reload stops the old pool only once this is 0. */
   active: number;
+  /** With a deploy store: the version this entry serves, and its share of the requests. */
+  deployment?: { version: string; percent: number };
 }
 
 export interface AppOptions {
@@ -42,6 +44,8 @@ export interface RequestLog {
   status: number;
   ms: number;
   requestId: string;
+  /** With a deploy store: the version that served it. */
+  version?: string;
 }
 
 type Env = { Variables: { requestId: string; allow: string[]; served: Served; stamped: boolean } };
@@ -73,10 +77,11 @@ export function createApp(o: AppOptions): Hono<Env> {
   app.get("/_lanes/metrics", (c) =>
     c.json({
       ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
-      functions: o.functions().map(({ spec, pool }) => ({
+      functions: o.functions().map(({ spec, pool, deployment }) => ({
         name: spec.name,
         lane: spec.lane,
         runtime: spec.runtime,
+        ...(deployment ? { deployment } : {}),
         handled: pool?.handled ?? 0,
         restarts: pool?.restarts ?? 0,
         leaked: pool?.leaked ?? 0,
@@ -92,13 +97,14 @@ export function createApp(o: AppOptions): Hono<Env> {
   );
   app.get("/_lanes/functions", (c) =>
     c.json({
-      functions: o.functions().map(({ spec, pool, error, version, limits }) => ({
+      functions: o.functions().map(({ spec, pool, error, version, limits, deployment }) => ({
         name: spec.name,
         route: spec.route,
         methods: spec.methods ?? "*",
         lane: spec.lane,
         runtime: spec.runtime,
         version,
+        ...(deployment ? { deployment } : {}),
         status: error ? "broken" : "ok",
         ...(error ? { error: error.message } : {}),
         instances: pool

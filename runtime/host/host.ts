@@ -2,7 +2,7 @@
  * Starts a host: load the manifest, compile the guests and the functions, start a pool per
  * function in its lane, serve HTTP. Returns a handle to stop it all.
  */
-import type { RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { RequestInfo, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
 import { compile } from "../compile.ts";
 import { LanesError } from "../errors.ts";
@@ -23,6 +23,15 @@ export interface HostOptions {
   onRequest?: (entry: RequestLog) => void;
   /** `lanes dev`: turns a guest stack into one that points at the user's files. */
   mapStack?: (stack: string) => string;
+  /** Answers every request in place of the host's router (deployments, admin API, tokens). */
+  front?: Front;
+}
+
+export type HostFetch = (request: Request, info?: RequestInfo) => Response | Promise<Response>;
+
+export interface Front {
+  /** `router` is the host's own router over `Host.functions`. */
+  fetch(request: Request, info: RequestInfo | undefined, router: HostFetch): Response | Promise<Response>;
 }
 
 export interface Host {
@@ -35,6 +44,8 @@ export interface Host {
   build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
+  /** A router over `functions` as the host builds its own, with its own request hook. */
+  router(functions: Served[], onRequest?: (entry: RequestLog) => void): HostFetch;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -115,17 +126,21 @@ export async function startHost(o: HostOptions): Promise<Host> {
 
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
-  const router = (list: Served[]) =>
+  const router = (list: Served[], onRequest = o.onRequest): HostFetch =>
     createApp({
       functions: () => list,
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
-      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+      ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
     }).fetch;
   let fetch = router(functions);
+  const front = o.front;
   // `info` (the Node adapter's raw request head) reaches the app as Hono's env
-  const server = await adapter.serve((request, info) => fetch(request, info), { port: o.port, hostname: o.hostname });
+  const server = await adapter.serve(
+    front ? (request, info) => front.fetch(request, info, fetch) : (request, info) => fetch(request, info),
+    { port: o.port, hostname: o.hostname },
+  );
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   let stopping: Promise<void> | undefined;
   const host: Host = {
@@ -134,6 +149,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     url,
     functions,
     build,
+    router,
     route(list, next) {
       fetch = router(list);
       functions = host.functions = list;
