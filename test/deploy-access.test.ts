@@ -6,24 +6,37 @@
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { startCli, type RunningCli } from "./helpers/cli.ts";
-import { TOKEN, scratchDir, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { parseTokens } from "../runtime/host/admin-auth.ts";
+import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
+import { createLogger } from "../runtime/log.ts";
+import { TOKEN, scratchDir, versionDir } from "./helpers/deploy.ts";
 import { adapter } from "./helpers/host.ts";
 
-const test = suite<{ open: RunningCli; plain: RunningCli; base: string }>(`who may read what on ${adapter.name}`);
+const test = suite<{ wide: DeployHost; plain: DeployHost; base: string }>(`who may read what on ${adapter.name}`);
+
+/** A host in this process, as `lanes start` makes it. */
+const start = async (name: string, o: { hostname: string; token: boolean; data: boolean }) =>
+  startDeployHost({
+    dir: versionDir(name),
+    port: 0,
+    hostname: o.hostname,
+    dev: false,
+    adapter,
+    log: createLogger(() => {}),
+    tokens: o.token ? await parseTokens(`ci ${TOKEN}`, "test") : [],
+    maxUploadBytes: 1024 * 1024,
+    ...(o.data ? { data: join(scratchDir("data-"), "store") } : {}),
+  });
 
 test.before(async (ctx) => {
   // bound to every address; reached through 127.0.0.1
-  ctx.open = await startCli(["start", versionDir("wide"), "--host", "0.0.0.0", "--port", "0", "--admin-token-file", tokenFile()]);
-  ctx.base = ctx.open.url.replace("0.0.0.0", "127.0.0.1");
-  ctx.plain = await startCli(["start", versionDir("plain"), "--port", "0", "--data", join(scratchDir("data-"), "store")]);
+  ctx.wide = await start("wide", { hostname: "0.0.0.0", token: true, data: false });
+  ctx.base = `http://127.0.0.1:${ctx.wide.host.server.port}`;
+  ctx.plain = await start("plain", { hostname: "127.0.0.1", token: false, data: true });
 });
 
-test.after(async ({ open, plain }) => {
-  for (const h of [open, plain]) {
-    h?.kill("SIGTERM");
-    await h?.exited;
-  }
+test.after(async ({ wide, plain }) => {
+  await Promise.all([wide?.stop(2000), plain?.stop(2000)]);
 });
 
 test("a non-loopback host asks for the token on /_lanes/functions and /_lanes/metrics, never on /_lanes/health", async ({ base }) => {
@@ -44,12 +57,12 @@ test("a non-loopback host asks for the token on /_lanes/functions and /_lanes/me
   assert.is((await fetch(`${base}/greet`)).status, 200, "functions stay public");
 });
 
-test("a host without a token keeps the admin API off and says how to turn it on; on loopback its lists stay open", async ({ plain }) => {
-  const res = await fetch(`${plain.url}/_lanes/api/versions`, { headers: { authorization: `Bearer ${TOKEN}` } });
+test("a host without a token keeps the admin API off and says how to turn it on; on loopback its lists stay open", async ({ plain: { host } }) => {
+  const res = await fetch(`${host.url}/_lanes/api/versions`, { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.is(res.status, 404);
   assert.match(((await res.json()) as { error: { message: string } }).error.message, /admin API is off: this host has no admin token \(start it with --admin-token-file FILE or LANES_ADMIN_TOKEN\)/);
-  assert.is((await fetch(`${plain.url}/_lanes/functions`)).status, 200);
-  const greet = await fetch(`${plain.url}/greet`);
+  assert.is((await fetch(`${host.url}/_lanes/functions`)).status, 200);
+  const greet = await fetch(`${host.url}/greet`);
   assert.equal([greet.status, greet.headers.get("lanes-version"), await greet.text()], [200, "v1", "plain"]);
 });
 

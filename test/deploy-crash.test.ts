@@ -1,5 +1,5 @@
 /**
- * A host killed with SIGKILL in the middle of a deploy restarts serving a complete version:
+ * A host killed with SIGKILL in the middle of a deploy restarts serving a complete deployment:
  * the old one when it died before the active record was replaced, the new one after, never a
  * mix and never nothing. LANES_TEST_PAUSE_AT makes the host wait at one stage of its writes so
  * the kill lands exactly there.
@@ -11,7 +11,7 @@ import * as assert from "uvu/assert";
 import { adapter } from "./helpers/host.ts";
 import { api, deploy, get, many, scratchDir, sleep, startStoreHost, tokenFile, versionDir, type StoreHost } from "./helpers/deploy.ts";
 
-const test = suite<{ data: string; tokens: string; dir: string }>(`a deploy killed on ${adapter.name}`);
+const test = suite<{ data: string; tokens: string; dir: string; host?: StoreHost }>(`a deploy killed on ${adapter.name}`);
 const STAGES = ["blob", "version", "deployment", "active-temp", "active"] as const;
 
 test.before((ctx) => {
@@ -48,52 +48,39 @@ async function killWhenPaused(host: StoreHost, stage: string) {
   await host.exited;
 }
 
-test("SIGKILL at each stage of a deploy, then a restart: the old version before the switch, the new one after, always complete", async (ctx) => {
-  const first = await start(ctx);
-  await assertServes(first, "build-1", "a new store");
-  first.kill("SIGKILL");
-  await first.exited;
-  let serving = "build-1";
+test("SIGKILL at each stage of a deploy, then a restart: the old deployment before the switch, the new one after, always complete", async (ctx) => {
   for (const [i, stage] of STAGES.entries()) {
+    // the first start makes version 1 (start-up never pauses: only deploys do)
     const host = await start(ctx, stage);
-    await assertServes(host, serving, `after a kill at ${STAGES[i - 1] ?? "start-up"}`);
+    await assertServes(host, "build-1", i === 0 ? "a new store" : `after a kill at ${STAGES[i - 1]}`);
     const marker = `build-${i + 2}`;
-    const pending = deploy(host.url, versionDir(marker), { message: marker }).catch(() => undefined);
+    // the last one is a gradual deployment: a restart must bring both versions back
+    const pending = deploy(host.url, versionDir(marker), { message: marker, ...(stage === "active" ? { percent: 40 } : {}) }).catch(() => undefined);
     await killWhenPaused(host, stage);
     await pending;
     if (stage === "active-temp") {
       const temps = readdirSync(ctx.data).filter((n) => n.startsWith(".active.json.") && n.endsWith(".tmp"));
       assert.is(temps.length, 1, "killed with the new active record written to its temp file, not yet renamed");
     }
-    if (stage === "active") serving = marker;
   }
-  const last = await start(ctx);
-  try {
-    await assertServes(last, serving, "after a kill at active");
-    assert.equal(readdirSync(ctx.data).filter((n) => n.endsWith(".tmp")), [], "temp files of interrupted writes are gone");
-  } finally {
-    await last.stop();
-  }
+  ctx.host = await start(ctx);
+  assert.equal(readdirSync(ctx.data).filter((n) => n.endsWith(".tmp")), [], "temp files of interrupted writes are gone");
 });
 
-test("a restarted host serves its active deployment, a gradual one included", async (ctx) => {
-  const host = await start(ctx);
-  const r = await deploy(host.url, versionDir("canary"), { percent: 40, message: "canary" });
-  assert.is(r.status, 201, r.text);
-  const id = r.json.version as string;
-  host.kill("SIGTERM");
-  await host.exited;
-  const again = await start(ctx);
-  try {
-    const d = (await api(again.url, "GET", "deployment")).json.active as { canary: { version: string; percent: number } };
-    assert.equal([d.canary.version, d.canary.percent], [id, 40]);
-    const pinned = await many(again.url, "/greet-proc", 10, 2, { "lanes-version": id });
-    assert.ok(pinned.every((s) => s.status === 200 && s.text === "canary"), "the new version is up again");
-    const split = await many(again.url, "/greet", 100, 5);
-    assert.ok(split.some((s) => s.text === "canary") && split.some((s) => s.text !== "canary"), "and gets its share");
-  } finally {
-    await again.stop();
-  }
+test("a restarted host serves its active deployment, a gradual one included", async ({ host }) => {
+  const d = (await api(host!.url, "GET", "deployment")).json.active as { stable: string; canary: { version: string; percent: number } };
+  assert.equal([d.stable, d.canary.percent], ["v1", 40], "killed after the switch was written: the gradual deployment is active");
+  const pinned = await many(host!.url, "/greet-proc", 10, 2, { "lanes-version": d.canary.version });
+  assert.ok(pinned.every((s) => s.status === 200 && s.text === "build-6"), "the new version is up again, complete");
+  const stable = await many(host!.url, "/greet-proc", 10, 2, { "lanes-version": "v1" });
+  assert.ok(stable.every((s) => s.status === 200 && s.text === "build-1"), "and the stable one");
+  const split = await many(host!.url, "/greet", 100, 5);
+  assert.ok(split.some((s) => s.text === "build-6") && split.some((s) => s.text === "build-1"), "each gets its share");
+  assert.ok(split.every((s) => s.status === 200 && (s.text === "build-6") === (s.version === d.canary.version)));
+});
+
+test.after(async (ctx) => {
+  await ctx.host?.stop();
 });
 
 test.run();

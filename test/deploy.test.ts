@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter } from "./helpers/host.ts";
+import { guestChildren } from "./helpers/proc.ts";
 import { api, deploy, get, many, runCli, scratchDir, sleep, startStoreHost, steadyLoad, tokenFile, TOKEN, OTHER_TOKEN, versionDir, type Sample, type StoreHost } from "./helpers/deploy.ts";
 
 const test = suite<{ host: StoreHost; tokens: string }>(`deploying on ${adapter.name}`);
@@ -36,19 +37,31 @@ test("a new store serves the folder it started on as version 1", async ({ host }
   assert.equal((v.json.versions as { id: string; author: string }[]).map((x) => [x.id, x.author]), [["v1", "lanes"]]);
 });
 
-test("lanes deploy switches every route at once under load: 0 failed requests, the answer changes", async (ctx) => {
+test("lanes deploy switches every route at once under load: 0 failed requests, the answer changes, in-flight requests finish on v1", async (ctx) => {
+  const oldChildren = guestChildren(ctx.host.pid);
+  assert.ok(oldChildren.length > 0, "v1 runs greet-proc in a child process");
   const load = steadyLoad(ctx.host.url, PATHS);
-  await sleep(150);
-  const r = await cli(ctx, "deploy", versionDir("v2"), "--message", "second");
-  const deployed = Date.now();
-  assert.is(r.code, 0, r.out);
-  const out = JSON.parse(r.out);
-  assert.is(out.version, "v2");
-  assert.equal(out.changed.sort(), ["greet", "greet-proc"]);
-  assert.equal(out.unchanged, ["steady"]);
-  assert.type(out.switchMs, "number");
-  await sleep(250);
-  const samples = await load.stop();
+  let samples: Sample[] = [];
+  let deployed = 0;
+  try {
+    const held = PATHS.map((p) => get(ctx.host.url, `${p}?hold=first-deploy`));
+    await sleep(150);
+    const r = await cli(ctx, "deploy", versionDir("v2"), "--message", "second");
+    deployed = Date.now();
+    assert.is(r.code, 0, r.out);
+    const out = JSON.parse(r.out);
+    assert.is(out.version, "v2");
+    assert.equal(out.changed.sort(), ["greet", "greet-proc"]);
+    assert.equal(out.unchanged, ["steady"]);
+    assert.type(out.switchMs, "number");
+    for (const p of PATHS) assert.is((await get(ctx.host.url, `${p}?release=first-deploy`)).text, "v2");
+    for (const s of await Promise.all(held)) {
+      assert.equal([s.status, s.text, s.version], [200, "v1", "v1"], `${s.path}: started before the switch, finished on v1 after it`);
+    }
+    await sleep(250);
+  } finally {
+    samples = await load.stop();
+  }
   assert.equal(failed(samples), [], "no request failed during the deploy");
   for (const path of PATHS) {
     const mine = samples.filter((s) => s.path === path);
@@ -56,11 +69,12 @@ test("lanes deploy switches every route at once under load: 0 failed requests, t
     const after = mine.filter((s) => s.started > deployed);
     assert.ok(after.length > 0 && after.every((s) => s.text === "v2" && s.version === "v2"), `${path}: every request after the deploy answered v2`);
   }
-  assert.ok(mine(samples).every((s) => s.text === s.version), "the lanes-version header names the version that answered");
+  assert.ok(samples.every((s) => s.text === s.version), "the lanes-version header names the version that answered");
   assert.match(ctx.host.output(), /"version":"v2"/, "the request log names the version");
+  const end = Date.now() + 10_000;
+  while (oldChildren.some((pid) => guestChildren(ctx.host.pid).includes(pid)) && Date.now() < end) await sleep(50);
+  assert.equal(oldChildren.filter((pid) => guestChildren(ctx.host.pid).includes(pid)), [], "v1's child processes were drained and stopped");
 });
-
-const mine = (samples: Sample[]) => samples.filter((s) => s.status === 200);
 
 test("a gradual deployment at 30% sends 20-40% of 500 requests to the new version", async ({ host }) => {
   const r = await deploy(host.url, versionDir("v3"), { percent: 30 });
@@ -96,26 +110,33 @@ test("lanes promote makes the new version serve every request", async (ctx) => {
   assert.is(JSON.parse(r.out).deployment.stable, "v3");
   const samples = await many(ctx.host.url, "/greet", 50, 5);
   assert.ok(samples.every((s) => s.status === 200 && s.version === "v3"));
-  const again = await cli(ctx, "promote");
-  assert.is(again.code, 1);
-  assert.equal(JSON.parse(again.out).error.status, 409);
+  const again = await api(ctx.host.url, "POST", "promote", {});
+  assert.equal([again.status, again.json.error?.code], [409, "conflict"]);
+  assert.match(again.json.error!.message, /nothing to promote: the active deployment is v3 100%/);
 });
 
 test("lanes rollback under load returns to the previous version, then to a named one, with 0 failed requests", async (ctx) => {
   const load = steadyLoad(ctx.host.url, PATHS);
-  await sleep(100);
-  const back = await cli(ctx, "rollback");
-  const t1 = Date.now();
-  assert.is(back.code, 0, back.out);
-  assert.is(JSON.parse(back.out).version, "v2");
-  await sleep(150);
-  const asked = Date.now();
-  const named = await cli(ctx, "rollback", "v1");
-  const t2 = Date.now();
-  assert.is(named.code, 0, named.out);
-  assert.equal(JSON.parse(named.out).deployment.reason, "rollback");
-  await sleep(150);
-  const samples = await load.stop();
+  let samples: Sample[] = [];
+  let t1 = 0;
+  let t2 = 0;
+  let asked = 0;
+  try {
+    await sleep(100);
+    const back = await cli(ctx, "rollback");
+    t1 = Date.now();
+    assert.is(back.code, 0, back.out);
+    assert.is(JSON.parse(back.out).version, "v2");
+    await sleep(150);
+    asked = Date.now();
+    const named = await cli(ctx, "rollback", "v1", "--if-version", "v2");
+    t2 = Date.now();
+    assert.is(named.code, 0, named.out);
+    assert.equal(JSON.parse(named.out).deployment.reason, "rollback");
+    await sleep(150);
+  } finally {
+    samples = await load.stop();
+  }
   assert.equal(failed(samples), [], "no request failed during the rollbacks");
   const between = samples.filter((s) => s.started > t1 && s.ended < asked);
   assert.ok(between.length > 0 && between.every((s) => s.text === "v2"), "v2 after the first rollback");
@@ -154,11 +175,9 @@ test("lanes deploy refuses a bad manifest locally, naming the field, before uplo
 });
 
 test("--if-version gives 409 when the active version differs; concurrent deploys are serialized", async (ctx) => {
-  const stale = await cli(ctx, "deploy", versionDir("v-stale"), "--if-version", "v3");
-  assert.is(stale.code, 1);
-  const err = JSON.parse(stale.out).error;
-  assert.equal([err.status, err.code], [409, "conflict"]);
-  assert.match(err.message, /active version is v1, not v3/);
+  const stale = await deploy(ctx.host.url, versionDir("v-stale"), { ifVersion: "v3" });
+  assert.equal([stale.status, stale.json.error?.code], [409, "conflict"]);
+  assert.match(stale.json.error!.message, /active version is v1, not v3/);
   // two deploys at once, both expecting v1: exactly one wins
   const [a, b] = await Promise.all([deploy(ctx.host.url, versionDir("race-a"), { ifVersion: "v1" }), deploy(ctx.host.url, versionDir("race-b"), { ifVersion: "v1" })]);
   assert.equal([a.status, b.status].sort(), [201, 409], `${a.text}\n${b.text}`);

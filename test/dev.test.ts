@@ -3,7 +3,7 @@
  * this file, serving a folder this test edits while a client keeps sending requests.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { suite } from "uvu";
@@ -11,6 +11,7 @@ import * as assert from "uvu/assert";
 import { startHost } from "../runtime/host/host.ts";
 import { createLogger } from "../runtime/log.ts";
 import { adapter } from "./helpers/host.ts";
+import { guestChildren } from "./helpers/proc.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const cli = join(root, "runtime/cli/lanes.ts");
@@ -87,25 +88,6 @@ function makeDir(manifest: unknown, files: Record<string, string>): string {
 function saveByRename(file: string, text: string) {
   writeFileSync(`${file}.tmp~`, text);
   renameSync(`${file}.tmp~`, file);
-}
-
-/** Process-lane instances the dev host runs now: its child processes running the guest (Linux /proc). */
-function guestChildren(pid: number): number[] {
-  const pids = new Set<number>();
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(/\s+/)) if (c) pids.add(Number(c));
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return [...pids].filter((c) => {
-    try {
-      return readFileSync(`/proc/${c}/cmdline`, "utf8").includes("guest-child");
-    } catch {
-      return false;
-    }
-  });
 }
 
 const test = suite<{ dev: Dev; dir: string }>(`lanes dev on ${adapter.name}`);

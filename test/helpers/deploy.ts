@@ -38,7 +38,20 @@ export function versionDir(marker: string, kind: Kind = "ok", manifest: (m: Reco
   const body =
     kind === "broken"
       ? `throw new Error("${marker} is broken while loading");\nexport default { fetch: () => new Response("never") };\n`
-      : `export default { fetch: () => new Response(${JSON.stringify(marker)}, { status: ${kind === "fails" ? 500 : 200} }) };\n`;
+      : `export default {
+  async fetch(request: Request, _env: unknown, ctx: { shared: { get(k: string): Promise<string | undefined>; set(k: string, v: string): Promise<void> } }) {
+    // ?hold=K waits until a request (of any version: ctx.shared is the function's) sends ?release=K,
+    // to see a request finish on the version it started on
+    const q = new URL(request.url).searchParams;
+    const release = q.get("release");
+    if (release) await ctx.shared.set("release", release);
+    const hold = q.get("hold");
+    const end = Date.now() + 20_000;
+    while (hold && (await ctx.shared.get("release")) !== hold && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    return new Response(${JSON.stringify(marker)}, { status: ${kind === "fails" ? 500 : 200} });
+  },
+};
+`;
   writeFileSync(join(dir, "greet.ts"), body);
   writeFileSync(join(dir, "steady.ts"), `export default { fetch: () => new Response("steady") };\n`);
   const m = {
@@ -157,7 +170,7 @@ export interface Sample {
   text: string;
 }
 
-/** `concurrency` clients per path, each sending one request after the other until stopped. */
+/** `concurrency` clients per path, each sending one request after the other until stopped (always stop it: try/finally). */
 export function steadyLoad(url: string, paths: string[], concurrency = 2): { stop(): Promise<Sample[]> } {
   const samples: Sample[] = [];
   let running = true;
