@@ -34,7 +34,11 @@ export interface AppOptions {
   mapStack?: (stack: string) => string;
   /** The host process, for /_lanes/metrics. */
   host?: { runtime: string; version: string; rss(): number };
+  /** With a deploy store: the version these functions belong to, named in every answer's `lanes-version`. */
+  version?: string;
 }
+
+export const VERSION_HEADER = "lanes-version";
 
 export interface RequestLog {
   method: string;
@@ -52,6 +56,7 @@ type Env = { Variables: { requestId: string; allow: string[]; served: Served; st
 
 export function createApp(o: AppOptions): Hono<Env> {
   const app = new Hono<Env>();
+  const stamp: [string, string] | undefined = o.version ? [VERSION_HEADER, o.version] : undefined;
 
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
@@ -60,7 +65,10 @@ export function createApp(o: AppOptions): Hono<Env> {
     await next();
     // a function's response carries it already (the pool stamps it): touching c.res.headers
     // would make the Node server build a Headers object for every response
-    if (!c.get("stamped")) c.res.headers.set("x-request-id", requestId);
+    if (!c.get("stamped")) {
+      c.res.headers.set("x-request-id", requestId);
+      if (o.version) c.res.headers.set(VERSION_HEADER, o.version);
+    }
     o.onRequest?.({
       method: c.req.method,
       path: c.req.path,
@@ -132,7 +140,7 @@ export function createApp(o: AppOptions): Hono<Env> {
         return next();
       }
       if (o.onRequest) c.set("served", served);
-      return invoke(c, served, o.dev, o.mapStack);
+      return invoke(c, served, o.dev, o.mapStack, stamp);
     });
   }
 
@@ -155,7 +163,7 @@ export function createApp(o: AppOptions): Hono<Env> {
   return app;
 }
 
-async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: (s: string) => string): Promise<Response> {
+async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: (s: string) => string, stamp?: [string, string]): Promise<Response> {
   const { spec, pool } = served;
   const requestId = c.get("requestId");
   const deadline = Date.now() + spec.timeoutMs;
@@ -169,6 +177,7 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: 
     const res = await pool.dispatch(
       { requestId, method, url: req.url, headers: headerPairs(c.env, req), body, params: c.req.param() },
       deadline,
+      stamp,
     );
     c.set("stamped", true);
     return res;

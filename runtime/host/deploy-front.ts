@@ -12,9 +12,9 @@ import type { RequestInfo } from "../../adapters/types.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import type { Deployer } from "./deployer.ts";
+import { VERSION_HEADER } from "./app.ts";
 import type { Front, HostFetch } from "./host.ts";
 
-export const VERSION_HEADER = "lanes-version";
 
 export interface FrontOptions {
   auth: AdminAuth;
@@ -65,7 +65,8 @@ export class DeployFront implements Front {
     } else if (routing.canary && Math.random() * 100 < routing.canary.percent) {
       route = routing.canary;
     }
-    return stamp(await route.fetch(request, info), route.version);
+    // the version's router names it in the answer's lanes-version header
+    return route.fetch(request, info);
   }
 }
 
@@ -88,18 +89,6 @@ function headerOf(request: Request, info: RequestInfo | undefined, name: string)
   if (!info?.headerPairs) return request.headers.get(name);
   for (const [k, v] of info.headerPairs()) if (k.length === name.length && k.toLowerCase() === name) return v;
   return null;
-}
-
-function stamp(res: Response, version: string): Response {
-  try {
-    res.headers.set(VERSION_HEADER, version);
-    return res;
-  } catch {
-    // a Response with immutable headers (one a function passed through from fetch())
-    const copy = new Response(res.body, res);
-    copy.headers.set(VERSION_HEADER, version);
-    return copy;
-  }
 }
 
 function refuse(e: unknown): Response {

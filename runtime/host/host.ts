@@ -44,8 +44,8 @@ export interface Host {
   build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
-  /** A router over `functions` as the host builds its own, with its own request hook. */
-  router(functions: Served[], onRequest?: (entry: RequestLog) => void): HostFetch;
+  /** A router over `functions` as the host builds its own, with its own request hook and deployed version. */
+  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HostFetch;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -126,10 +126,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
 
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
-  const router = (list: Served[], onRequest = o.onRequest): HostFetch =>
+  const router = (list: Served[], onRequest = o.onRequest, version?: string): HostFetch =>
     createApp({
       functions: () => list,
       dev: o.dev,
+      ...(version ? { version } : {}),
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
       ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),

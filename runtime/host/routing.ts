@@ -57,7 +57,7 @@ export function buildRouting(host: Host, deployment: Deployment, stable: Release
       }
       hooks.onRequest?.({ ...e, version: release.id });
     };
-    return { version: release.id, fetch: host.router(release.served, onRequest) };
+    return { version: release.id, fetch: host.router(release.served, onRequest, release.id) };
   };
 
   const stableRoute = routeFor(stable, "stable");

@@ -27,6 +27,8 @@ export interface InstanceEvents {
 interface InFlight {
   /** Stamped on the response as x-request-id. */
   requestId: string;
+  /** A header the host adds to the response (the deployed version), or undefined. */
+  stamp: [string, string] | undefined;
   resolve(res: Response): void;
   reject(err: LanesError): void;
   stream?: ReadableStreamDefaultController<Uint8Array>;
@@ -114,7 +116,7 @@ export class Instance {
    * Send a request; resolves with the Response once its head arrives. At `deadline` (epoch ms)
    * the request gets the timeout error and the pool hears about it (`expired`).
    */
-  request(frame: RequestInput, deadline: number): Promise<Response> {
+  request(frame: RequestInput, deadline: number, stamp?: [string, string]): Promise<Response> {
     const id = ++this.nextId;
     this.inflight++;
     this.dispatched++;
@@ -124,6 +126,7 @@ export class Instance {
       // setTimeout's extra argument: no closure per request
       this.requests.set(id, {
         requestId: frame.requestId,
+        stamp,
         resolve,
         reject,
         answered: false,
@@ -205,7 +208,7 @@ export class Instance {
         const r = this.requests.get(f.id);
         if (!r) return;
         r.answered = true;
-        const init = { status: f.status, statusText: f.statusText, headers: responseHeaders(f.headers, r.requestId) };
+        const init = { status: f.status, statusText: f.statusText, headers: responseHeaders(f.headers, r.requestId, r.stamp) };
         if (!f.more) {
           this.settle(f.id, r);
           // bytes as a Uint8Array: the Node server writes those to the socket as they are
@@ -322,12 +325,13 @@ function startError(exit: GuestExit): LanesError {
  * server writes a record straight to the socket, without building a Headers object. A repeated
  * name (two set-cookie) keeps the list form, which every runtime reads correctly.
  */
-function responseHeaders(headers: [string, string][], requestId: string): HeadersInit {
+function responseHeaders(headers: [string, string][], requestId: string, stamp: [string, string] | undefined): HeadersInit {
   const out: Record<string, string> = {};
   for (const [k, v] of headers) {
-    if (k in out) return [...headers, ["x-request-id", requestId]];
+    if (k in out) return [...headers, ["x-request-id", requestId], ...(stamp ? [stamp] : [])];
     out[k] = v;
   }
   out["x-request-id"] = requestId;
+  if (stamp) out[stamp[0]] = stamp[1];
   return out;
 }

@@ -27,6 +27,7 @@ export interface PoolDeps {
 
 interface Waiter {
   frame: RequestInput;
+  stamp: [string, string] | undefined;
   deadline: number;
   resolve(res: Response): void;
   reject(err: LanesError): void;
@@ -84,15 +85,17 @@ export class Pool {
     await Promise.allSettled(starts);
   }
 
-  dispatch(frame: RequestInput, deadline: number): Promise<Response> {
+  /** `stamp`: a header the host adds to the response (the deployed version). */
+  dispatch(frame: RequestInput, deadline: number, stamp?: [string, string]): Promise<Response> {
     if (this.stopped) return Promise.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     const inst = this.pick();
-    if (inst) return this.run(inst, frame, deadline);
+    if (inst) return this.run(inst, frame, deadline, stamp);
     if (this.backoffUntil > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
     if (this.queue.length >= this.spec.queue) return Promise.reject(this.overloaded());
     return new Promise<Response>((resolve, reject) => {
       const waiter: Waiter = {
         frame,
+        stamp,
         deadline,
         resolve,
         reject,
@@ -149,11 +152,11 @@ export class Pool {
     return best;
   }
 
-  private run(inst: Instance, frame: RequestInput, deadline: number): Promise<Response> {
+  private run(inst: Instance, frame: RequestInput, deadline: number, stamp: [string, string] | undefined): Promise<Response> {
     // spent its whole time queued: answer without bothering (or blaming) an instance
     if (deadline <= Date.now()) return Promise.reject(this.timeout());
     this.handled++;
-    return inst.request(frame, deadline);
+    return inst.request(frame, deadline, stamp);
   }
 
   /**
@@ -256,7 +259,7 @@ export class Pool {
       if (!inst) break;
       const w = this.queue.shift()!;
       clearTimeout(w.timer);
-      this.run(inst, w.frame, w.deadline).then(w.resolve, w.reject);
+      this.run(inst, w.frame, w.deadline, w.stamp).then(w.resolve, w.reject);
     }
     if (this.queue.length > 0) this.replenish();
   }
