@@ -11,7 +11,8 @@ import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load
 import { lanes, type LaneContext } from "../lanes/mod.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
-import { createApp, type RequestLog, type Served } from "./app.ts";
+import { createHandler } from "./handler.ts";
+import type { RequestLog, Served } from "./served.ts";
 
 export interface HostOptions {
   dir: string;
@@ -116,16 +117,18 @@ export async function startHost(o: HostOptions): Promise<Host> {
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
   const router = (list: Served[]) =>
-    createApp({
+    createHandler({
       functions: () => list,
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
       ...(o.onRequest ? { onRequest: o.onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
-    }).fetch;
-  let fetch = router(functions);
-  // `info` (the Node adapter's raw request head) reaches the app as Hono's env
-  const server = await adapter.serve((request, info) => fetch(request, info), { port: o.port, hostname: o.hostname });
+    });
+  let handler = router(functions);
+  const server = await adapter.serve(
+    { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) },
+    { port: o.port, hostname: o.hostname },
+  );
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   let stopping: Promise<void> | undefined;
   const host: Host = {
@@ -135,7 +138,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     functions,
     build,
     route(list, next) {
-      fetch = router(list);
+      handler = router(list);
       functions = host.functions = list;
       host.manifest = next;
     },
