@@ -9,7 +9,7 @@
  * 413, 429).
  */
 import { Hono } from "hono";
-import type { RequestInfo } from "../../adapters/types.ts";
+import type { Exchange } from "../../adapters/types.ts";
 import { MIN_POINTS, MIN_REQUESTS, MIN_Z } from "../deploy/auto-rollback.ts";
 import { VERSION_ID } from "../deploy/model.ts";
 import type { DeployStore } from "../deploy/store.ts";
@@ -18,19 +18,19 @@ import { errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import { readBody } from "./body.ts";
 import type { Deployer } from "./deployer.ts";
-import type { HostFetch } from "./host.ts";
+import type { WebHandler } from "./deploy-front.ts";
 
-type Env = { Bindings: RequestInfo | undefined; Variables: { author: string; requestId: string } };
+type Env = { Bindings: { ex: Exchange }; Variables: { author: string; requestId: string } };
 
 const SMALL_BODY = 64 * 1024;
 
-export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number }): HostFetch {
+export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number }): WebHandler {
   const app = new Hono<Env>().basePath("/_lanes/api");
 
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
-    c.set("author", await o.auth.check(c.req.header("authorization") ?? null, c.env?.remoteAddress(), "the admin API"));
+    c.set("author", await o.auth.check(c.req.header("authorization") ?? null, c.env.ex.remoteAddress(), "the admin API"));
     await next();
     c.res.headers.set("x-request-id", requestId);
     c.res.headers.set("cache-control", "no-store");
@@ -63,18 +63,18 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
   });
 
   app.post("/deploy", async (c) => {
-    const bytes = await uploadBody(c.req.raw, o.maxUploadBytes);
+    const bytes = await uploadBody(c.env.ex, o.maxUploadBytes);
     const upload = parseUpload(parseJson(bytes), o.maxUploadBytes);
     return c.json(await o.deployer.deploy(upload, c.get("author")), 201);
   });
 
   app.post("/promote", async (c) => {
-    const body = fields(parseJson(await uploadBody(c.req.raw, SMALL_BODY)), ["ifVersion"]);
+    const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["ifVersion"]);
     return c.json(await o.deployer.promote(c.get("author"), ifVersionField(body.ifVersion)));
   });
 
   app.post("/rollback", async (c) => {
-    const body = fields(parseJson(await uploadBody(c.req.raw, SMALL_BODY)), ["version", "ifVersion"]);
+    const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["version", "ifVersion"]);
     if (body.version !== undefined && body.version !== null && (typeof body.version !== "string" || !VERSION_ID.test(body.version))) {
       throw new LanesError("bad_request", `version: must be a version id such as "v3" (got ${JSON.stringify(body.version)})`);
     }
@@ -92,12 +92,12 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
     res.headers.set("x-request-id", c.get("requestId") ?? "");
     return res;
   });
-  return (request, info) => app.fetch(request, info);
+  return (request, ex) => app.fetch(request, { ex });
 }
 
-async function uploadBody(req: Request, limit: number): Promise<ArrayBuffer | null> {
+async function uploadBody(ex: Exchange, limit: number): Promise<Uint8Array | null> {
   try {
-    return await readBody(req, limit, "admin API");
+    return await readBody(ex, limit, "admin API");
   } catch (e) {
     if (e instanceof LanesError && e.code === "payload_too_large") {
       throw new LanesError("payload_too_large", `body: over this host's limit of ${limit} bytes (lanes start --max-upload-mb)`);
@@ -106,7 +106,7 @@ async function uploadBody(req: Request, limit: number): Promise<ArrayBuffer | nu
   }
 }
 
-function parseJson(bytes: ArrayBuffer | null): unknown {
+function parseJson(bytes: Uint8Array | null): unknown {
   if (!bytes) return {};
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));

@@ -5,16 +5,18 @@
  * - `/_lanes/functions` and `/_lanes/metrics` need the token when other machines can reach
  *   the host; `/_lanes/health` never does;
  * - a function request goes to the version it pins (`lanes-version`, a version of the active
- *   deployment) or, during a gradual deployment, to the new version with its percentage; the
- *   answer names the version in its `lanes-version` header.
+ *   deployment) or, during a gradual deployment, to the new version with its percentage; that
+ *   version's handler names it in the answer's `lanes-version` header.
  */
-import type { RequestInfo } from "../../adapters/types.ts";
-import { errorResponse, LanesError } from "../errors.ts";
+import { getPath } from "hono/utils/url";
+import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
+import { errorReply, errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import type { Deployer } from "./deployer.ts";
-import { VERSION_HEADER } from "./app.ts";
-import type { Front, HostFetch } from "./host.ts";
+import { VERSION_HEADER } from "./handler.ts";
+import type { Front } from "./host.ts";
 
+export type WebHandler = (request: Request, ex: Exchange) => Response | Promise<Response>;
 
 export interface FrontOptions {
   auth: AdminAuth;
@@ -26,74 +28,57 @@ export interface FrontOptions {
 
 export class DeployFront implements Front {
   private deployer: Deployer | undefined;
-  private api: HostFetch | undefined;
+  private api: WebHandler | undefined;
 
   constructor(private readonly o: FrontOptions) {}
 
-  attach(deployer: Deployer | undefined, api: HostFetch | undefined): void {
+  /** From now on: deployments from `deployer`, the admin API from `api` (undefined: off). */
+  attach(deployer: Deployer | undefined, api: WebHandler | undefined): void {
     this.deployer = deployer;
     this.api = api;
   }
 
-  async fetch(request: Request, info: RequestInfo | undefined, router: HostFetch): Promise<Response> {
-    const path = requestPath(request.url);
+  handler(own: () => HttpHandler): HttpHandler {
+    return {
+      fast: (ex) => this.fast(ex, own),
+      web: (request, ex) => this.web(request, ex, own),
+    };
+  }
+
+  private fast(ex: Exchange, own: () => HttpHandler): Reply | Promise<Reply> | undefined {
     const routing = this.deployer?.routing;
-    if (path.startsWith("/_lanes/")) {
-      if (path === "/_lanes/api" || path.startsWith("/_lanes/api/")) {
-        if (this.api) return this.api(request, info);
-        return refuse(new LanesError("not_found", this.o.apiOff));
-      }
-      if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
-        try {
-          await this.o.auth.check(request.headers.get("authorization"), info?.remoteAddress(), `${path} on a host reachable from other machines`);
-        } catch (e) {
-          return refuse(e);
-        }
-      }
-      return (routing?.listing ?? router)(request, info);
-    }
-    if (!routing) return router(request, info);
-    const pinned = headerOf(request, info, VERSION_HEADER);
-    let route = routing.stable;
-    if (pinned !== null) {
+    if (!routing) return own().fast(ex);
+    const target = ex.target;
+    // lanes' own routes (and a target that is not a path) are the web side's or the router's to answer
+    if (target.startsWith("/_lanes") || !target.startsWith("/")) return routing.stable.handler.fast(ex);
+    const pinned = ex.header(VERSION_HEADER);
+    if (pinned !== undefined) {
       const wanted = routing.byVersion.get(pinned.trim());
-      if (!wanted) {
-        const serving = [...routing.byVersion.keys()].join(", ");
-        return refuse(new LanesError("bad_request", `${VERSION_HEADER}: ${JSON.stringify(pinned.slice(0, 40))} is not a version of the active deployment (${serving})`));
-      }
-      route = wanted;
-    } else if (routing.canary && Math.random() * 100 < routing.canary.percent) {
-      route = routing.canary;
+      if (wanted) return wanted.handler.fast(ex);
+      const serving = [...routing.byVersion.keys()].join(", ");
+      return errorReply(
+        new LanesError("bad_request", `${VERSION_HEADER}: ${JSON.stringify(pinned.slice(0, 40))} is not a version of the active deployment (${serving})`),
+        crypto.randomUUID(),
+      );
     }
-    // the version's router names it in the answer's lanes-version header
-    return route.fetch(request, info);
+    const route = routing.canary && Math.random() * 100 < routing.canary.percent ? routing.canary : routing.stable;
+    return route.handler.fast(ex);
   }
-}
 
-/** The path of a request URL, percent-decoded as the router decodes it (so an encoded name cannot slip past a check). */
-export function requestPath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  let end = url.indexOf("?", start);
-  if (end < 0) end = url.length;
-  const raw = url.slice(start, end);
-  if (!raw.includes("%")) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
+  private async web(request: Request, ex: Exchange, own: () => HttpHandler): Promise<Response> {
+    // the path as the reserved routes' router decodes it: an encoded name cannot slip past a check
+    const path = getPath(request);
+    if (path === "/_lanes/api" || path.startsWith("/_lanes/api/")) {
+      if (this.api) return this.api(request, ex);
+      return errorResponse(new LanesError("not_found", this.o.apiOff), crypto.randomUUID());
+    }
+    if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
+      try {
+        await this.o.auth.check(ex.header("authorization") ?? null, ex.remoteAddress(), `${path} on a host reachable from other machines`);
+      } catch (e) {
+        return errorResponse(e, crypto.randomUUID());
+      }
+    }
+    return (this.deployer?.routing.listing ?? own()).web(request, ex);
   }
-}
-
-function headerOf(request: Request, info: RequestInfo | undefined, name: string): string | null {
-  if (!info?.headerPairs) return request.headers.get(name);
-  for (const [k, v] of info.headerPairs()) if (k.length === name.length && k.toLowerCase() === name) return v;
-  return null;
-}
-
-function refuse(e: unknown): Response {
-  const requestId = crypto.randomUUID();
-  const res = errorResponse(e, requestId);
-  res.headers.set("x-request-id", requestId);
-  return res;
 }

@@ -22,7 +22,7 @@ import type { DeployStore, NewDeployment } from "../deploy/store.ts";
 import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { RequestLog, Served } from "./app.ts";
+import type { RequestLog, Served } from "./served.ts";
 import type { Host } from "./host.ts";
 import { retire } from "./reload-build.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";

@@ -2,7 +2,7 @@
  * Starts a host: load the manifest, compile the guests and the functions, start a pool per
  * function in its lane, serve HTTP. Returns a handle to stop it all.
  */
-import type { RequestInfo, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
 import { compile } from "../compile.ts";
 import { LanesError } from "../errors.ts";
@@ -11,7 +11,8 @@ import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load
 import { lanes, type LaneContext } from "../lanes/mod.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
-import { createApp, type RequestLog, type Served } from "./app.ts";
+import { createHandler } from "./handler.ts";
+import type { RequestLog, Served } from "./served.ts";
 
 export interface HostOptions {
   dir: string;
@@ -23,15 +24,13 @@ export interface HostOptions {
   onRequest?: (entry: RequestLog) => void;
   /** `lanes dev`: turns a guest stack into one that points at the user's files. */
   mapStack?: (stack: string) => string;
-  /** Answers every request in place of the host's router (deployments, admin API, tokens). */
+  /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
 }
 
-export type HostFetch = (request: Request, info?: RequestInfo) => Response | Promise<Response>;
-
 export interface Front {
-  /** `router` is the host's own router over `Host.functions`. */
-  fetch(request: Request, info: RequestInfo | undefined, router: HostFetch): Response | Promise<Response>;
+  /** The handler the server calls; `own()` is the host's handler over `Host.functions` now. */
+  handler(own: () => HttpHandler): HttpHandler;
 }
 
 export interface Host {
@@ -44,8 +43,8 @@ export interface Host {
   build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
-  /** A router over `functions` as the host builds its own, with its own request hook and deployed version. */
-  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HostFetch;
+  /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
+  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HttpHandler;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -126,22 +125,18 @@ export async function startHost(o: HostOptions): Promise<Host> {
 
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
-  const router = (list: Served[], onRequest = o.onRequest, version?: string): HostFetch =>
-    createApp({
+  const router = (list: Served[], onRequest = o.onRequest, version?: string) =>
+    createHandler({
       functions: () => list,
       dev: o.dev,
-      ...(version ? { version } : {}),
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
       ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
-    }).fetch;
-  let fetch = router(functions);
-  const front = o.front;
-  // `info` (the Node adapter's raw request head) reaches the app as Hono's env
-  const server = await adapter.serve(
-    front ? (request, info) => front.fetch(request, info, fetch) : (request, info) => fetch(request, info),
-    { port: o.port, hostname: o.hostname },
-  );
+      ...(version ? { version } : {}),
+    });
+  let handler = router(functions);
+  const own: HttpHandler = { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) };
+  const server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   let stopping: Promise<void> | undefined;
   const host: Host = {
@@ -152,7 +147,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     build,
     router,
     route(list, next) {
-      fetch = router(list);
+      handler = router(list);
       functions = host.functions = list;
       host.manifest = next;
     },

@@ -9,7 +9,7 @@ import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
-import type { Served } from "./app.ts";
+import type { Served } from "./served.ts";
 import type { Host } from "./host.ts";
 import { heldLogger, startTrial } from "./reload-build.ts";
 

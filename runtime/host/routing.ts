@@ -6,13 +6,14 @@
  */
 import { judge, type SideCount, type Verdict } from "../deploy/auto-rollback.ts";
 import type { Deployment } from "../deploy/model.ts";
-import type { RequestLog, Served } from "./app.ts";
-import type { Host, HostFetch } from "./host.ts";
+import type { RequestLog, Served } from "./served.ts";
+import type { HttpHandler } from "../../adapters/types.ts";
+import type { Host } from "./host.ts";
 import type { Release } from "./release.ts";
 
 export interface VersionRoute {
   version: string;
-  fetch: HostFetch;
+  handler: HttpHandler;
 }
 
 export interface Routing {
@@ -22,7 +23,7 @@ export interface Routing {
   /** The versions a request may pin with `lanes-version`. */
   byVersion: Map<string, VersionRoute>;
   /** /_lanes/functions and /_lanes/metrics over both versions, each entry labelled with its version. */
-  listing: HostFetch;
+  listing: HttpHandler;
   /** Requests and 5xx answers of the changed functions since the switch, per side. */
   counts: { stable: SideCount; canary: SideCount };
 }
@@ -55,9 +56,9 @@ export function buildRouting(host: Host, deployment: Deployment, stable: Release
           }
         }
       }
-      hooks.onRequest?.({ ...e, version: release.id });
+      hooks.onRequest?.(e);
     };
-    return { version: release.id, fetch: host.router(release.served, onRequest, release.id) };
+    return { version: release.id, handler: host.router(release.served, onRequest, release.id) };
   };
 
   const stableRoute = routeFor(stable, "stable");
