@@ -2,7 +2,7 @@
  * Starts a host: load the manifest, compile the guests and the functions, start a pool per
  * function in its lane, serve HTTP. Returns a handle to stop it all.
  */
-import type { RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
 import { compile } from "../compile.ts";
 import { LanesError } from "../errors.ts";
@@ -34,6 +34,8 @@ export interface Host {
   functions: Served[];
   /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
   build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
+  /** The request handler the server calls now (replaced by `route`). */
+  currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
   stop(graceMs?: number): Promise<void>;
@@ -137,6 +139,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     url,
     functions,
     build,
+    currentHandler: () => handler,
     route(list, next) {
       handler = router(list);
       functions = host.functions = list;
