@@ -95,15 +95,16 @@ export function badFrame(why: string): LanesError {
 
 export class ByteReader {
   private at = 0;
-  private readonly view: DataView;
 
-  /** `copyBytes`: byte fields are copied out (the source is a ring that will be overwritten). */
+  /**
+   * `copyBytes`: byte fields are copied out (the source is a ring that will be overwritten).
+   * Strings are always decoded in place: copying out of shared memory first costs more than
+   * the decode (adapters/README.md, Channel).
+   */
   constructor(
     private readonly buf: Uint8Array,
     private readonly copyBytes: boolean,
-  ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  ) {}
 
   get done(): boolean {
     return this.at === this.buf.byteLength;
@@ -116,21 +117,22 @@ export class ByteReader {
 
   u16(): number {
     this.need(2);
-    const v = this.view.getUint16(this.at);
+    const b = this.buf;
+    const v = (b[this.at]! << 8) | b[this.at + 1]!;
     this.at += 2;
     return v;
   }
 
   u32(): number {
     this.need(4);
-    const v = this.view.getUint32(this.at);
+    const v = this.peek32(this.at);
     this.at += 4;
     return v;
   }
 
   f64(): number {
     this.need(8);
-    const v = this.view.getFloat64(this.at);
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.at, 8).getFloat64(0);
     this.at += 8;
     return v;
   }
@@ -140,25 +142,27 @@ export class ByteReader {
     this.need(n);
     const view = this.buf.subarray(this.at, this.at + n);
     this.at += n;
-    return this.copyBytes ? view.slice() : view;
+    if (!this.copyBytes) return view;
+    // `set` into a new array is faster than `slice` of a shared-memory view (measured, Node)
+    const copy = new Uint8Array(n);
+    copy.set(view);
+    return copy;
   }
 
   strings(): string[] {
     const count = this.u16();
-    this.need(4 * count);
+    this.need(4 * count + 4);
     const lengths = new Array<number>(count);
     let total = 0;
     for (let i = 0; i < count; i++) {
-      lengths[i] = this.view.getUint32(this.at);
+      lengths[i] = this.peek32(this.at);
       this.at += 4;
       total += lengths[i]!;
     }
     const n = this.u32();
     this.need(n);
-    const utf8 = this.buf.subarray(this.at, this.at + n);
+    const joined = decoder.decode(this.buf.subarray(this.at, this.at + n));
     this.at += n;
-    // decoding from a SharedArrayBuffer view is several times slower on Deno: copy first
-    const joined = decoder.decode(this.copyBytes ? utf8.slice() : utf8);
     if (joined.length !== total) throw badFrame("string lengths do not add up");
     const out = new Array<string>(count);
     let from = 0;
@@ -167,6 +171,11 @@ export class ByteReader {
       from += lengths[i]!;
     }
     return out;
+  }
+
+  private peek32(at: number): number {
+    const b = this.buf;
+    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
   }
 
   private need(n: number): void {

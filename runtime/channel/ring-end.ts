@@ -28,6 +28,8 @@ export interface RingEndOptions {
   capacity?: number;
   /** Runs the reader's drain after a wake-up (default: at once). */
   schedule?: (drain: () => void) => void;
+  /** When the other side is woken for what was written: the end of this event-loop turn. */
+  wake?: (notify: () => void) => void;
 }
 
 /** The shared memory for one instance's channel. */
@@ -50,7 +52,7 @@ function ringEnd<In, Out extends Frame>(
 ): ChannelEnd<In, Out> {
   const capacity = o.capacity ?? RING_CAPACITY;
   const size = ringBytes(capacity);
-  const writer = new RingWriter(o.sab, side * size, capacity);
+  const writer = new RingWriter(o.sab, side * size, capacity, o.wake);
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();

@@ -57,7 +57,17 @@ export class RingWriter {
   private notifyQueued = false;
   private waitingForRoom = false;
 
-  constructor(sab: SharedArrayBuffer, offset: number, capacity: number) {
+  /**
+   * `schedule` decides when a sleeping reader is woken: at the end of this turn of the event
+   * loop, every frame written during the turn goes with one wake-up (default: after the
+   * current microtasks).
+   */
+  constructor(
+    sab: SharedArrayBuffer,
+    offset: number,
+    capacity: number,
+    private readonly schedule: (notify: () => void) => void = queueMicrotask,
+  ) {
     this.r = ringAt(sab, offset, capacity);
     this.pos = Atomics.load(this.r.ctl, WRITE) >>> 0;
   }
@@ -105,7 +115,7 @@ export class RingWriter {
     Atomics.store(ctl, WRITE, this.pos | 0);
     if (!this.notifyQueued) {
       this.notifyQueued = true;
-      queueMicrotask(this.notify);
+      this.schedule(this.notify);
     }
     return true;
   }

@@ -1,5 +1,5 @@
 /** Entry of an isolate-lane guest (a worker thread). Compiled to .mjs by the host (compile.ts). */
-import { guestData, workerPostPort, workerReadScheduler } from "../../adapters/guest.ts";
+import { guestData, schedule as endOfTurn, workerPostPort, workerReadScheduler } from "../../adapters/guest.ts";
 import { guestRingEnd } from "../channel/ring-end.ts";
 import type { IsolateGuestData } from "../lanes/isolate.ts";
 import { startGuest } from "./guest.ts";
@@ -7,5 +7,5 @@ import { sharedInMemory } from "./shared-client.ts";
 
 const data = guestData() as IsolateGuestData;
 const schedule = workerReadScheduler();
-const end = guestRingEnd({ sab: data.channel, port: workerPostPort(), ...(schedule ? { schedule } : {}) });
+const end = guestRingEnd({ sab: data.channel, port: workerPostPort(), wake: endOfTurn, ...(schedule ? { schedule } : {}) });
 startGuest(end, () => sharedInMemory(data.sharedBuffer, data.sharedSeat));

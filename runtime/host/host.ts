@@ -41,6 +41,8 @@ export interface Host {
   functions: Served[];
   /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
   build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
+  /** The request handler the server calls now (replaced by `route`). */
+  currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
   /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
@@ -146,6 +148,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     functions,
     build,
     router,
+    currentHandler: () => handler,
     route(list, next) {
       handler = router(list);
       functions = host.functions = list;

@@ -31,6 +31,6 @@ export const isolateLane: Lane = {
         ctx.log.warn(`${spec.name}: an instance stopped while holding the ctx.shared lock; the lock was taken back`);
       }
     });
-    return link(worker, hostRingEnd({ sab: channel, port: worker.port }));
+    return link(worker, hostRingEnd({ sab: channel, port: worker.port, wake: (fn) => ctx.adapter.schedule(fn) }));
   },
 };
