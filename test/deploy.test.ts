@@ -233,7 +233,8 @@ test("--auto-rollback rolls a clearly worse new version back by itself, and leav
     }
   }
   const after = await many(host.url, "/greet", 30, 3);
-  assert.ok(after.every((s) => s.status === 200 && s.text !== "fails"), `rolled back within ${served} requests`);
+  const state = JSON.stringify((await api(host.url, "GET", "deployment")).json);
+  assert.ok(after.every((s) => s.status === 200 && s.text !== "fails"), `rolled back within ${served} requests: ${state}\n${host.output().slice(-3000)}`);
   assert.match(host.output(), /auto-rollback: v\d+ is clearly worse/);
 });
 
