@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { parseTokens } from "../runtime/host/admin-auth.ts";
 import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
 import { createLogger } from "../runtime/log.ts";
-import { TOKEN, scratchDir, versionDir } from "./helpers/deploy.ts";
+import { TOKEN, runCli, scratchDir, startStoreHost, versionDir } from "./helpers/deploy.ts";
 import { adapter } from "./helpers/host.ts";
 
 const test = suite<{ wide: DeployHost; plain: DeployHost; base: string }>(`who may read what on ${adapter.name}`);
@@ -64,6 +64,21 @@ test("a host without a token keeps the admin API off and says how to turn it on;
   assert.is((await fetch(`${host.url}/_lanes/functions`)).status, 200);
   const greet = await fetch(`${host.url}/greet`);
   assert.equal([greet.status, greet.headers.get("lanes-version"), await greet.text()], [200, "v1", "plain"]);
+});
+
+test("the host takes its token from LANES_ADMIN_TOKEN and the CLI from LANES_TOKEN", async () => {
+  const host = await startStoreHost(versionDir("env"), join(scratchDir("data-"), "store"), [], { LANES_ADMIN_TOKEN: `env ${TOKEN}` });
+  try {
+    const ok = await runCli(["versions", "--to", host.url, "--json"], { LANES_TOKEN: TOKEN });
+    assert.is(ok.code, 0, ok.out);
+    assert.equal(JSON.parse(ok.out).versions.map((v: { id: string }) => v.id), ["v1"]);
+    const wrong = await runCli(["versions", "--to", host.url, "--json"], { LANES_TOKEN: "not-the-token-0000000" });
+    assert.is(wrong.code, 1);
+    assert.equal(JSON.parse(wrong.out).error.status, 401);
+    assert.not.ok(host.output().includes(TOKEN), "the token is not logged");
+  } finally {
+    await host.stop();
+  }
 });
 
 test.run();
