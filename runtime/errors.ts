@@ -14,6 +14,8 @@ export type ErrorCode =
   | "overloaded"
   | "unavailable"
   | "timeout"
+  | "request_timeout"
+  | "not_implemented"
   | "bad_request"
   | "internal"
   // the admin API
@@ -25,6 +27,7 @@ export type ErrorCode =
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
+  | "port_in_use"
   | "compile_failed";
 
 const httpStatus: Record<ErrorCode, number> = {
@@ -36,6 +39,8 @@ const httpStatus: Record<ErrorCode, number> = {
   overloaded: 503,
   unavailable: 503,
   timeout: 504,
+  request_timeout: 408,
+  not_implemented: 501,
   bad_request: 400,
   internal: 500,
   unauthorized: 401,
@@ -46,6 +51,7 @@ const httpStatus: Record<ErrorCode, number> = {
   // a manifest reaches HTTP only in an upload, where it is the client's input
   invalid_manifest: 400,
   invalid_flag: 500,
+  port_in_use: 500,
   compile_failed: 503,
 };
 

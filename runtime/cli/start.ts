@@ -12,7 +12,7 @@ import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir } from "./main.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
-const FLAGS = { port: "string", host: "string", data: "string", "admin-token-file": "string", log: "string", "max-upload-mb": "string" } as const;
+const FLAGS = { port: "string", host: "string", strict: "boolean", data: "string", "admin-token-file": "string", log: "string", "max-upload-mb": "string" } as const;
 
 export async function startCommand(
   adapter: RuntimeAdapter,
@@ -39,7 +39,7 @@ export async function startCommand(
     : undefined;
 
   const t0 = performance.now();
-  const base = { dir, port, hostname, dev: o.dev, adapter, log: o.log, ...(onRequest ? { onRequest } : {}) };
+  const base = { dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true, ...(onRequest ? { onRequest } : {}) };
   let host: Host;
   let stop: (graceMs: number) => Promise<void>;
   if (data || tokens.length > 0 || !isLoopback(hostname)) {

@@ -23,6 +23,8 @@ import type { WebHandler } from "./deploy-front.ts";
 type Env = { Bindings: { ex: Exchange }; Variables: { author: string; requestId: string } };
 
 const SMALL_BODY = 64 * 1024;
+/** How long an upload may take to arrive (a slow client must not hold the API forever). */
+const UPLOAD_MS = 120_000;
 
 export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number }): WebHandler {
   const app = new Hono<Env>().basePath("/_lanes/api");
@@ -97,7 +99,7 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
 
 async function uploadBody(ex: Exchange, limit: number): Promise<Uint8Array | null> {
   try {
-    return await readBody(ex, limit, "admin API");
+    return await readBody(ex, limit, "admin API", Date.now() + UPLOAD_MS);
   } catch (e) {
     if (e instanceof LanesError && e.code === "payload_too_large") {
       throw new LanesError("payload_too_large", `body: over this host's limit of ${limit} bytes (lanes start --max-upload-mb)`);
