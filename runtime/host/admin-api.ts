@@ -104,6 +104,9 @@ async function uploadBody(ex: Exchange, limit: number): Promise<Uint8Array | nul
     if (e instanceof LanesError && e.code === "payload_too_large") {
       throw new LanesError("payload_too_large", `body: over this host's limit of ${limit} bytes (lanes start --max-upload-mb)`);
     }
+    if (e instanceof LanesError && e.code === "request_timeout") {
+      throw new LanesError("request_timeout", `body: did not arrive within ${UPLOAD_MS / 1000} s`);
+    }
     throw e;
   }
 }
