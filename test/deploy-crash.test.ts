@@ -44,20 +44,23 @@ async function killWhenPaused(host: StoreHost, stage: string) {
     if (Date.now() > end) throw new Error(`the host never paused at ${stage}:\n${host.output()}`);
     await sleep(20);
   }
-  host.kill("SIGKILL");
-  await host.exited;
 }
 
 test("SIGKILL at each stage of a deploy, then a restart: the old deployment before the switch, the new one after, always complete", async (ctx) => {
   for (const [i, stage] of STAGES.entries()) {
     // the first start makes version 1 (start-up never pauses: only deploys do)
     const host = await start(ctx, stage);
-    await assertServes(host, "build-1", i === 0 ? "a new store" : `after a kill at ${STAGES[i - 1]}`);
-    const marker = `build-${i + 2}`;
-    // the last one is a gradual deployment: a restart must bring both versions back
-    const pending = deploy(host.url, versionDir(marker), { message: marker, ...(stage === "active" ? { percent: 40 } : {}) }).catch(() => undefined);
-    await killWhenPaused(host, stage);
-    await pending;
+    try {
+      await assertServes(host, "build-1", i === 0 ? "a new store" : `after a kill at ${STAGES[i - 1]}`);
+      const marker = `build-${i + 2}`;
+      // the last one is a gradual deployment: a restart must bring both versions back
+      const pending = deploy(host.url, versionDir(marker), { message: marker, ...(stage === "active" ? { percent: 40 } : {}) }).catch(() => undefined);
+      await killWhenPaused(host, stage);
+      await pending;
+    } finally {
+      host.kill("SIGKILL"); // (gone already unless a check failed)
+      await host.exited;
+    }
     if (stage === "active-temp") {
       const temps = readdirSync(ctx.data).filter((n) => n.startsWith(".active.json.") && n.endsWith(".tmp"));
       assert.is(temps.length, 1, "killed with the new active record written to its temp file, not yet renamed");
@@ -68,6 +71,7 @@ test("SIGKILL at each stage of a deploy, then a restart: the old deployment befo
 });
 
 test("a restarted host serves its active deployment, a gradual one included", async ({ host }) => {
+  assert.ok(host, "the host of the test above is running");
   const d = (await api(host!.url, "GET", "deployment")).json.active as { stable: string; canary: { version: string; percent: number } };
   assert.equal([d.stable, d.canary.percent], ["v1", 40], "killed after the switch was written: the gradual deployment is active");
   const pinned = await many(host!.url, "/greet-proc", 10, 2, { "lanes-version": d.canary.version });
