@@ -56,6 +56,8 @@ test("SIGKILL at each stage of a deploy, then a restart: the old deployment befo
       // the last one is a gradual deployment: a restart must bring both versions back
       const pending = deploy(host.url, versionDir(marker), { message: marker, ...(stage === "active" ? { percent: 40 } : {}) }).catch(() => undefined);
       await killWhenPaused(host, stage);
+      host.kill("SIGKILL");
+      await host.exited;
       await pending;
     } finally {
       host.kill("SIGKILL"); // (gone already unless a check failed)
