@@ -9,9 +9,9 @@ import type { LoadReport } from "./report.ts";
 import { describeRun } from "./table.ts";
 
 const W = 1100;
-const H = 600;
+const H = 625;
 const LEFT = 70;
-const TOP = 110;
+const TOP = 135;
 const PANEL_W = 520;
 const GAP_X = 90;
 const LAT_H = 250;
@@ -40,12 +40,12 @@ export function loadChartSvg(r: LoadReport): string {
   return renderSvg(
     {
       title: [
-        { text: `lanes load: ${r.meta.method} ${r.meta.url}`, subtext: `${describeRun(r)}\n${r.meta.startedAt.slice(0, 19)} · ${r.meta.generator}`, left: 20, top: 8 },
+        { text: `lanes load: ${r.meta.method} ${r.meta.url}`, subtext: `${describeRun(r, true)}\n${r.meta.startedAt.slice(0, 19)} · ${r.meta.generator}`, left: 20, top: 8 },
         { subtext: `${left}, over the run (s)`, left: LEFT - 10, top: TOP - 40 },
         { subtext: "answers and errors per second", left: LEFT - 10, top: TOP + LAT_H + GAP_Y - 40 },
         { subtext: "latency distribution, ms, by percentile", left: rightX - 10, top: TOP - 40 },
       ],
-      legend: { data: ["p50", "p99", "max", "answers/s", "errors/s", "by percentile"], top: 40, right: 20 },
+      legend: { data: ["p50", "p99", "max", "answers/s", "errors/s", "by percentile"], top: 72, right: 20 },
       grid: [
         { left: LEFT, top: TOP, width: PANEL_W, height: LAT_H },
         { left: LEFT, top: TOP + LAT_H + GAP_Y, width: PANEL_W, height: RATE_H },

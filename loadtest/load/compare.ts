@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { render } from "../harness/table.ts";
 import type { LoadReport } from "./report.ts";
-import { describeRun, ms } from "./table.ts";
+import { describeRun, ms, rate } from "./table.ts";
 
 /** A change smaller than this (relative) is "same": runs on a busy machine differ by more. */
 export const SAME_WITHIN = 0.01;
@@ -61,7 +61,7 @@ export function formatCompare(file: string, before: LoadReport, now: LoadReport)
   const changes = compareRuns(before, now);
   const show = (figure: string, x: number) => {
     const f = FIGURES.find((g) => g.figure === figure)!;
-    return f.share ? `${(x * 100).toFixed(2)}%` : f.unit === "ms" ? ms(x) : `${x.toFixed(1)} req/s`;
+    return f.share ? `${(x * 100).toFixed(2)}%` : f.unit === "ms" ? ms(x) : rate(x);
   };
   const rows = changes.map((c) => {
     const share = FIGURES.find((g) => g.figure === c.figure)!.share;

@@ -1,6 +1,6 @@
 /**
  * The progress line while a load run goes, on stderr: redrawn in place four times a second on
- * a terminal, one plain line a second otherwise (a CI log).
+ * a terminal (and wiped at the end), one plain line a second and one at the end otherwise (a CI log).
  */
 import type { Recorder } from "./recorder.ts";
 
@@ -28,6 +28,7 @@ export function startProgress(rec: Recorder, counts: () => LiveCounts | undefine
   const timer = setInterval(() => write(tty ? `\r\x1b[2K${line()}` : `lanes load: ${line()}\n`), tty ? 250 : 1000);
   return () => {
     clearInterval(timer);
-    if (tty) write("\r\x1b[2K");
+    // a log gets the last figures too, however short the run
+    write(tty ? "\r\x1b[2K" : `lanes load: ${line()}\n`);
   };
 }

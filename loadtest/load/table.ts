@@ -7,6 +7,7 @@ import { pct } from "./summarize.ts";
 
 export const ms = (x: number) => `${x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : Math.round(x).toLocaleString("en-US")} ms`;
 export const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
+export const rate = (x: number) => `${x.toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 })} req/s`;
 
 export function bytes(b: number): string {
   const units = ["B", "kB", "MB", "GB"];
@@ -18,12 +19,14 @@ export function bytes(b: number): string {
   return `${i === 0 ? b : b.toFixed(1)} ${units[i]}`;
 }
 
-/** One line saying which model ran, and so how to read its latencies. */
-export function describeRun(r: LoadReport): string {
+/** One line saying which model ran, and so how to read its latencies (`short`: without the why). */
+export function describeRun(r: LoadReport, short = false): string {
   const m = r.meta;
-  return m.model === "open"
-    ? `open model: ${m.rate} req/s for ${m.durationS} s, latency from each request's intended start · at most ${m.connections} connections, timeout ${m.timeoutS} s`
-    : `closed model: ${m.connections} connections for ${m.durationS} s, each sends when its last answer is in (a stall slows the senders: it shows in max, hardly in percentiles; --rate measures it) · timeout ${m.timeoutS} s`;
+  if (m.model === "open") {
+    return `open model: ${m.rate} req/s for ${m.durationS} s, latency from each request's intended start · at most ${m.connections} connections, timeout ${m.timeoutS} s`;
+  }
+  const why = short ? "" : " (a stall slows the senders: it shows in max, hardly in percentiles; --rate measures it)";
+  return `closed model: ${m.connections} connections for ${m.durationS} s, each sends when its last answer is in${why} · timeout ${m.timeoutS} s`;
 }
 
 export function formatLoad(r: LoadReport, files: { json?: string; chart?: string }): string {
@@ -31,7 +34,7 @@ export function formatLoad(r: LoadReport, files: { json?: string; chart?: string
   const q = r.requests;
   const statuses = Object.entries(r.status).map(([code, n]) => `${code}: ${n0(n)}`).join(", ");
   const rows: string[][] = [
-    ["rate", `${r.rate.achieved.toFixed(1)} req/s${r.rate.asked === null ? "" : ` (asked ${r.rate.asked})`}`],
+    ["rate", `${rate(r.rate.achieved)}${r.rate.asked === null ? "" : ` (asked ${r.rate.asked})`}`],
     ["requests", `${n0(q.sent)} sent, ${n0(q.answered)} answered, ${n0(q.failed)} failed${q.notStarted ? `, ${n0(q.notStarted)} never started` : ""}`],
     ["latency p50", ms(l.p50)],
     ["latency p90", ms(l.p90)],
