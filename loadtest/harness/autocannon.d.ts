@@ -27,6 +27,8 @@ declare module "autocannon" {
     duration?: number;
     pipelining?: number;
     timeout?: number;
+    /** Called with each connection's Client, an EventEmitter (lib/httpClient.js). */
+    setupClient?: (client: import("node:events").EventEmitter) => void;
   }
   export interface Instance extends PromiseLike<Result> {
     on(event: "tick", listener: (t: { counter: number; bytes: number }) => void): void;

@@ -7,6 +7,7 @@
  */
 import autocannon from "autocannon";
 import { Buffer } from "node:buffer";
+import type { EventEmitter } from "node:events";
 import type { Target } from "./options.ts";
 import { errorKind, type Recorder } from "./recorder.ts";
 
@@ -36,17 +37,41 @@ export async function runClosed(target: Target, o: ClosedRun, rec: Recorder, liv
     duration: o.durationS,
     timeout: o.timeoutS,
     pipelining: 1,
+    setupClient: (client) => countSilentResets(client, rec, t0, () => sent++),
   });
-  run.on("response", (_client, status, bytes, ms) => {
-    sent++;
-    rec.response(performance.now() - t0 - ms, ms, status, bytes);
-  });
+  run.on("response", (_client, status, bytes, ms) => rec.response(performance.now() - t0 - ms, ms, status, bytes));
   run.on("reqError", (e) => {
-    sent++;
     // a timed-out request was sent `timeoutS` ago
     const kind = errorKind(e);
     rec.error(performance.now() - t0 - (kind === "timeout" ? o.timeoutS * 1000 : 0), kind, e.message);
   });
   const r = await run;
-  return { sent: Math.max(sent, r.requests.sent), elapsedS: r.duration };
+  return { sent, elapsedS: r.duration };
+}
+
+/**
+ * When the server closes a connection before answering, autocannon reconnects and sends the
+ * next request without reporting the lost one (lib/httpClient.js, the connection's "end"). One
+ * request is in flight per connection (no pipelining), so a new "request" while one is still
+ * unanswered means it was lost, unless a "timeout" (reported as an error) follows in the
+ * same turn: autocannon reconnects first and then emits it.
+ */
+function countSilentResets(client: EventEmitter, rec: Recorder, t0: number, onRequest: () => void): void {
+  let unanswered = false;
+  client.on("request", () => {
+    onRequest();
+    if (unanswered) {
+      const at = performance.now() - t0;
+      let timedOut = false;
+      const onTimeout = () => (timedOut = true);
+      client.once("timeout", onTimeout);
+      queueMicrotask(() => {
+        client.off("timeout", onTimeout);
+        if (!timedOut) rec.error(at, "reset", "the server closed the connection before answering");
+      });
+    }
+    unanswered = true;
+  });
+  client.on("response", () => (unanswered = false));
+  client.on("connError", () => (unanswered = false));
 }

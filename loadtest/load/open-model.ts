@@ -15,6 +15,7 @@ import type { Socket } from "node:net";
 import { build } from "hdr-histogram-js";
 import { LATE_MS } from "./options.ts";
 import { errorKind, toMicros, type Recorder } from "./recorder.ts";
+import { SendRate } from "./send-rate.ts";
 import type { Target } from "./options.ts";
 
 export interface OpenRun {
@@ -37,8 +38,10 @@ export interface OpenStats {
   late: number;
   /** How far behind schedule the scheduler started requests, in ms (waits for a connection apart). */
   startLagMs: { p50: number; p99: number; max: number };
-  /** From the first due time to the last request sent. */
-  sendingS: number;
+  /** Requests per second that went out (send-rate.ts); the asked rate when fewer than two did. */
+  achievedRate: number;
+  /** From the first due time until the last request settled. */
+  elapsedS: number;
   connectionsOpened: number;
   peakInFlight: number;
 }
@@ -65,7 +68,7 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
   const due = Math.max(1, Math.round(o.rate * o.durationS));
   const lag = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2, autoResize: true });
   const sockets = new Set<Socket>();
-  const waiting: number[] = []; // intended start times of requests waiting for a connection
+  const waiting: number[] = []; // numbers of the requests waiting for a connection
   let next = 0;
   let inFlight = 0;
   let peakInFlight = 0;
@@ -73,20 +76,22 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
   let notStarted = 0;
   let waitedForConnection = 0;
   let late = 0;
-  let lastSentAt = 0;
+  const sendRate = new SendRate();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let finish = () => {};
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const t0 = performance.now();
+  const dueAt = (k: number) => t0 + (k * 1000) / o.rate;
   live?.({ sent: () => sent, inFlight: () => inFlight });
 
-  /** `queued`: it waited for a free connection, so its lag is the pool's, not the scheduler's. */
-  const send = (intended: number, queued: boolean) => {
+  /** Request number k. `queued`: it waited for a free connection, so its lag is the pool's, not the scheduler's. */
+  const send = (k: number, queued: boolean) => {
     const now = performance.now();
+    const intended = dueAt(k);
     sent++;
     inFlight++;
     peakInFlight = Math.max(peakInFlight, inFlight);
-    lastSentAt = now;
+    sendRate.add(k, (now - t0) / 1000);
     if (!queued) {
       lag.recordValue(toMicros(now - intended));
       if (now - intended > LATE_MS) late++;
@@ -126,27 +131,26 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
   /** Start due requests while connections are free; drop those whose time ran out waiting. */
   const pump = () => {
     while (waiting.length > 0 && inFlight < o.maxConnections) {
-      const intended = waiting.shift()!;
-      if (performance.now() >= intended + timeoutMs) notStarted++;
-      else send(intended, true);
+      const k = waiting.shift()!;
+      if (performance.now() >= dueAt(k) + timeoutMs) notStarted++;
+      else send(k, true);
     }
     if (next >= due && inFlight === 0 && waiting.length === 0) finish();
   };
 
   const tick = () => {
     const now = performance.now();
-    while (next < due && t0 + (next * 1000) / o.rate <= now) {
-      const intended = t0 + (next * 1000) / o.rate;
-      next++;
-      if (inFlight < o.maxConnections && waiting.length === 0) send(intended, false);
+    while (next < due && dueAt(next) <= now) {
+      const k = next++;
+      if (inFlight < o.maxConnections && waiting.length === 0) send(k, false);
       else {
         waitedForConnection++;
-        waiting.push(intended);
+        waiting.push(k);
       }
     }
-    if (next < due) timer = setTimeout(tick, Math.max(0, t0 + (next * 1000) / o.rate - performance.now()));
+    if (next < due) timer = setTimeout(tick, Math.max(0, dueAt(next) - performance.now()));
     // requests waiting for a connection whose time runs out while nothing answers
-    else if (waiting.length > 0) timer = setTimeout(tick, Math.max(1, waiting[0]! + timeoutMs - performance.now()));
+    else if (waiting.length > 0) timer = setTimeout(tick, Math.max(1, dueAt(waiting[0]!) + timeoutMs - performance.now()));
     pump();
   };
 
@@ -166,7 +170,8 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
         p99: lag.getValueAtPercentile(99) / 1000,
         max: lag.maxValue / 1000,
       },
-      sendingS: sent === 0 ? 0 : (lastSentAt - t0) / 1000 + 1 / o.rate,
+      achievedRate: sendRate.perSecond() ?? (sent === due ? o.rate : 0),
+      elapsedS: (performance.now() - t0) / 1000,
       connectionsOpened: sockets.size,
       peakInFlight,
     };

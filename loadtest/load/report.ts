@@ -51,7 +51,10 @@ export interface LoadReport {
   };
   rate: {
     asked: number | null;
-    /** Requests sent per second while sending. */
+    /**
+     * Requests sent per second. Open model: the least-squares slope of send times over the
+     * schedule (send-rate.ts); closed model: requests sent over the run's duration.
+     */
     achieved: number;
   };
   latencyMs: Latency;

@@ -30,9 +30,8 @@ type Body = Omit<LoadReport, "version" | "meta" | "thresholds">;
 export function summarize(rec: Recorder, run: RunStats, o: LoadOptions): Body {
   const failed = rec.failed;
   const sent = run.stats.sent;
-  const sendingS = run.model === "open" ? run.stats.sendingS : run.stats.elapsedS;
-  const achieved = sendingS > 0 ? sent / sendingS : 0;
-  const elapsedS = run.model === "open" ? Math.max(sendingS, o.durationS) : run.stats.elapsedS;
+  const elapsedS = run.stats.elapsedS;
+  const achieved = run.model === "open" ? run.stats.achievedRate : elapsedS > 0 ? sent / elapsedS : 0;
   return {
     requests: { sent, answered: rec.answered, failed, notStarted: run.model === "open" ? run.stats.notStarted : 0 },
     rate: { asked: o.rate, achieved },

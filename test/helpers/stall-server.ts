@@ -2,7 +2,8 @@
  * A real HTTP server on 127.0.0.1 that `lanes load` tests aim at. It answers after `serviceMs`,
  * and can stall on purpose: every request arriving in a window waits until the window ends, as a
  * server in a long GC pause or behind a lock would. `?ms=N` answers after N ms instead. `/mixed`
- * and `/reset` fail on purpose, after a first good answer (for the probe before a run).
+ * and `/reset` fail on purpose, after a first good answer to each path and query (the probe
+ * before a run).
  */
 import * as http from "node:http";
 
@@ -32,8 +33,9 @@ export async function startStallServer(serviceMs: number): Promise<StallServer> 
       const ms = Number(url.searchParams.get("ms") ?? serviceMs);
       setTimeout(() => res.writeHead(status, { "content-type": "text/plain" }).end("answered"), wait + ms);
     };
-    const i = (seen.get(url.pathname) ?? 0) + 1;
-    seen.set(url.pathname, i);
+    // counted per path and query: each run can aim at its own `/reset?run=N`
+    const i = (seen.get(req.url!) ?? 0) + 1;
+    seen.set(req.url!, i);
     // the first request (the probe) gets a 200; after it, every request is reset
     if (url.pathname === "/reset" && i > 1) return void req.socket.destroy();
     if (url.pathname !== "/mixed" || i === 1) return answer(200);
