@@ -13,10 +13,9 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { Socket } from "node:net";
 import { build } from "hdr-histogram-js";
-import { LATE_MS } from "./options.ts";
+import { LATE_MS, type Target } from "./options.ts";
 import { errorKind, toMicros, type Recorder } from "./recorder.ts";
 import { SendRate } from "./send-rate.ts";
-import type { Target } from "./options.ts";
 
 export interface OpenRun {
   rate: number;
