@@ -77,10 +77,11 @@ test("with a fixed number of connections, the same stall hides from p99 (coordin
   // answers in 1 ms: a few hundred of them at least, even on a busy machine
   const closed = await load(options("/?ms=1", { model: "closed", rate: null, connections: 1, durationS: 2 }));
   const l = closed.latencyMs;
-  // only the one request in flight when the stall began waited; the sender then paused with it
-  assert.ok(l.max >= STALL_MS - 30, `max ${l.max} ms: the stall did happen during this run`);
+  // only the one request in flight when the stall began waited (the rest of the stall, if the
+  // connection was between requests then); the sender then paused with it
+  assert.ok(l.max >= 200, `max ${l.max} ms: the stall did happen during this run`);
   assert.ok(closed.requests.answered > 100, `${closed.requests.answered} answers: the stalled one is under 1% of them`);
-  assert.ok(l.p99 < STALL_MS - 50, `p99 ${l.p99} ms: the closed model hides the stall from the percentiles`);
+  assert.ok(l.p99 < STALL_MS / 2, `p99 ${l.p99} ms: the closed model hides the stall from the percentiles`);
   assert.ok(openStall.latencyMs.p99 > l.p99, `open p99 ${openStall.latencyMs.p99} ms vs closed p99 ${l.p99} ms`);
   assert.is(closed.meta.model, "closed");
   assert.is(closed.rate.asked, null);
