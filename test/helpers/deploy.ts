@@ -56,9 +56,10 @@ export function versionDir(marker: string, kind: Kind = "ok", manifest: (m: Reco
   writeFileSync(join(dir, "steady.ts"), `export default { fetch: () => new Response("steady") };\n`);
   const m = {
     functions: {
-      greet: { entry: "greet.ts", lane: "isolate" },
+      // isolates started with the host (min 1), the child on the first request (min 0)
+      greet: { entry: "greet.ts", lane: "isolate", instances: { min: 1, max: 2 } },
       "greet-proc": { entry: "greet.ts", lane: "process" },
-      steady: { entry: "steady.ts", lane: "isolate" },
+      steady: { entry: "steady.ts", lane: "isolate", instances: { min: 1, max: 2 } },
     },
   };
   manifest(m);
