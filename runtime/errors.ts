@@ -17,7 +17,9 @@ export type ErrorCode =
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
-  | "compile_failed";
+  | "compile_failed"
+  | "sandbox_unavailable"
+  | "unsafe_cache";
 
 const httpStatus: Record<ErrorCode, number> = {
   not_found: 404,
@@ -33,6 +35,8 @@ const httpStatus: Record<ErrorCode, number> = {
   invalid_manifest: 500,
   invalid_flag: 500,
   compile_failed: 503,
+  sandbox_unavailable: 500,
+  unsafe_cache: 500,
 };
 
 export class LanesError extends Error {

@@ -18,5 +18,6 @@ export interface LaneContext {
 
 export interface Lane {
   readonly name: "isolate" | "process";
-  spawn(spec: FunctionSpec, ctx: LaneContext): GuestChannel;
+  /** `bundle`: the function's compiled file (what a sandboxed child may load). */
+  spawn(spec: FunctionSpec, ctx: LaneContext, bundle: string): GuestChannel;
 }

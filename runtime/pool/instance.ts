@@ -181,6 +181,11 @@ export class Instance {
     return this.channel.rss();
   }
 
+  /** The host's id of the process that runs it (process lane); undefined for a worker. */
+  pid(): number | undefined {
+    return this.channel.pid();
+  }
+
   private readonly expire = (id: number) => {
     if (!this.requests.has(id)) return;
     this.abandon(id, this.events.timeoutError?.() ?? new LanesError("timeout", "the function did not answer in time"));
