@@ -229,6 +229,7 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     tmpMb: o.heapMb,
     seccompFd: base,
     supportDir: sys.cacheDir(),
+    pwd: o.env.PWD,
   });
 }
 

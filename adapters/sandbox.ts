@@ -40,6 +40,8 @@ export interface SandboxPlan {
   seccompFd: number;
   /** A private folder for the support files (seccomp program, passwd, group). */
   supportDir: string;
+  /** PWD in the child's environment (the manifest's env), if it has one. */
+  pwd: string | undefined;
 }
 
 export interface SandboxCommand {
@@ -55,7 +57,8 @@ export interface SandboxCommand {
   opened: number[];
 }
 
-let support: (SandboxSupport & { bwrap?: string; prlimit?: string }) | undefined;
+type Tools = { bwrap?: string; prlimit?: string; env?: string };
+let support: (SandboxSupport & Tools) | undefined;
 
 /** Whether bwrap (and prlimit) are installed and work on this kernel: checked once. */
 export function sandboxSupport(): SandboxSupport {
@@ -63,7 +66,7 @@ export function sandboxSupport(): SandboxSupport {
   return { available: support.available, detail: support.detail };
 }
 
-function detect(): SandboxSupport & { bwrap?: string; prlimit?: string } {
+function detect(): SandboxSupport & Tools {
   const install = "install it (Debian/Ubuntu: apt-get install bubblewrap)";
   if (process.platform !== "linux") return { available: false, detail: `bubblewrap needs Linux (this is ${process.platform})` };
   if (!noProcessFilter(process.arch)) return { available: false, detail: `no seccomp filter for CPU architecture ${process.arch}` };
@@ -71,6 +74,8 @@ function detect(): SandboxSupport & { bwrap?: string; prlimit?: string } {
   if (!bwrap) return { available: false, detail: `bwrap was not found on PATH: ${install}` };
   const prlimit = onPath("prlimit");
   if (!prlimit) return { available: false, detail: "prlimit was not found on PATH: install util-linux" };
+  const env = onPath("env");
+  if (!env) return { available: false, detail: "env was not found on PATH: install coreutils" };
   let version = "bubblewrap";
   try {
     version = execFileSync(bwrap, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -80,7 +85,7 @@ function detect(): SandboxSupport & { bwrap?: string; prlimit?: string } {
     const why = String((e as { stderr?: unknown }).stderr ?? (e as Error).message).trim();
     return { available: false, detail: `${bwrap} (${version}) cannot create a sandbox here: ${why} (lanes needs bubblewrap >= 0.8 and user namespaces)` };
   }
-  return { available: true, detail: `${version} (${bwrap})`, bwrap, prlimit };
+  return { available: true, detail: `${version} (${bwrap})`, bwrap, prlimit, env: realpathSync(env) };
 }
 
 function onPath(name: string): string | undefined {
@@ -111,8 +116,8 @@ function namespaceArgs(net: boolean): string[] {
 
 /** The command that runs `plan` in the sandbox. Call only when sandboxSupport().available. */
 export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
-  const { bwrap, prlimit } = support ?? detect();
-  if (!bwrap || !prlimit) throw new Error("lanes: the sandbox is not available on this machine");
+  const { bwrap, prlimit, env } = support ?? detect();
+  if (!bwrap || !prlimit || !env) throw new Error("lanes: the sandbox is not available on this machine");
   const files = supportFiles(plan.supportDir);
   const net = plan.grants.net !== false;
   // the real file: the sandbox holds it, not the symlinks (node_modules/.bin) or PATH that lead to it
@@ -145,6 +150,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     // name resolution, only for a child that may use the network
     ...(net ? NET_FILES.flatMap((f) => ["--ro-bind-try", f, f]) : []),
     "--ro-bind", source, inside,
+    "--ro-bind", env, `${RUNTIME_DIR}/env`,
     ...plan.files.flatMap(ro),
     "--dir", plan.cwd,
     ...plan.grants.read.flatMap(ro),
@@ -154,6 +160,9 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     "--remount-ro", "/",
     "--seccomp", String(plan.seccompFd),
     "--",
+    // bwrap always sets PWD: take it out again, so the child's environment is the manifest's
+    `${RUNTIME_DIR}/env`,
+    ...(plan.pwd === undefined ? ["-u", "PWD"] : [`PWD=${plan.pwd}`]),
     inside,
     ...plan.args,
   ];
