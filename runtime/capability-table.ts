@@ -9,8 +9,10 @@ import type { FunctionSpec } from "./manifest/load.ts";
 
 const HEAD = ["function", "lane", "route", "memoryMb", "CPU loop", "sandbox", "file system", "network", "signals"];
 
-/** Table lines (no trailing newline), the first one a header. */
+/** Table lines (no trailing newline): a title, a header, one row per function. */
 export function capabilityTable(specs: readonly FunctionSpec[], adapter: RuntimeAdapter): string[] {
+  const sandbox = specs.some((s) => s.lane === "process" && s.sandbox !== "off") ? `; OS sandbox: ${adapter.sandbox().detail}` : "";
+  const title = `what this ${adapter.name} ${adapter.version} host enforces per function${sandbox}`;
   const rows = specs.map((spec) => {
     const l = limitsFor(spec, adapter);
     return [
@@ -27,5 +29,5 @@ export function capabilityTable(specs: readonly FunctionSpec[], adapter: Runtime
   });
   const widths = HEAD.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-  return [line(HEAD), ...rows.map(line)];
+  return [title, line(HEAD), ...rows.map(line)];
 }
