@@ -25,7 +25,8 @@ import { decodeFrame, encodeFrame } from "./frame-codec.ts";
 import { ipcBatcher, ipcUnbatch, threadBatcher, threadUnbatch } from "./batch.ts";
 import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
 import { runWithCleanEnv } from "./env.ts";
-import { sandboxCommand, sandboxedPid, sandboxExit, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
+import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
+import { sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;

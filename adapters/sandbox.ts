@@ -7,12 +7,10 @@
  * choice: adapters/README.md, Sandbox.
  *
  * This file turns a plain description (runtime binary, files, grants, limits) into the command
- * that runs the child inside the sandbox, and reads back what bwrap hides: the runtime's exit
- * signal and its process id.
+ * that runs the child inside the sandbox; ./sandbox-process.ts reads back what bwrap hides.
  */
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
-import { constants as os } from "node:os";
 import * as path from "node:path";
 import type { Grants, SandboxSupport } from "./types.ts";
 import { noProcessFilter } from "./seccomp.ts";
@@ -247,50 +245,3 @@ function supportFiles(dir: string) {
   };
   return written;
 }
-
-const signalNames = new Map(Object.entries(os.signals).map(([name, n]) => [n as number, name]));
-
-/**
- * bwrap exits with 128 + N when the runtime inside died of signal N (measured: SIGABRT → 134,
- * SIGTRAP → 133, SIGKILL → 137). Turn that back into the signal, so an out-of-memory abort
- * reads the same with or without the sandbox.
- */
-export function sandboxExit(code: number | null, signal: string | null): { code: number | null; signal: string | null } {
-  if (code !== null && code > 128 && code < 128 + 65) {
-    const name = signalNames.get(code - 128);
-    if (name) return { code: null, signal: name };
-  }
-  return { code, signal };
-}
-
-/**
- * The runtime's process id on the host: bwrap (our child) → bwrap (PID 1 of the sandbox) →
- * the runtime. Undefined until the runtime has been started.
- */
-export function sandboxedPid(bwrapPid: number): number | undefined {
-  let pid = bwrapPid;
-  for (let depth = 0; depth < 4; depth++) {
-    const kids = childrenOf(pid);
-    if (kids.length === 0) return undefined;
-    pid = kids[0]!;
-    if (commOf(pid) !== "bwrap") return pid;
-  }
-  return undefined;
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-
