@@ -23,6 +23,15 @@ const RUNTIME_DIR = "/lanes/bin";
 /** Open files per child (RLIMIT_NOFILE, soft and hard): a runtime idles at 20-40. */
 export const OPEN_FILES = 1024;
 
+/** OPEN_FILES, or the host's own hard limit if lower: prlimit cannot raise it without privilege. */
+let openFiles: number | undefined;
+function openFilesLimit(): number {
+  if (openFiles !== undefined) return openFiles;
+  const hard = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1];
+  openFiles = hard ? Math.min(OPEN_FILES, Number(hard)) : OPEN_FILES;
+  return openFiles;
+}
+
 export interface SandboxPlan {
   /** The runtime binary and its arguments, as they would run outside. */
   binary: string;
@@ -129,7 +138,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   const source = `${path.dirname(binary)}/./${path.basename(binary)}`;
   const ro = (p: string) => ["--ro-bind", p, p];
   const args = [
-    `--nofile=${OPEN_FILES}:${OPEN_FILES}`,
+    `--nofile=${openFilesLimit()}:${openFilesLimit()}`,
     "--core=0",
     "--",
     bwrap,
