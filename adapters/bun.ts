@@ -1,27 +1,39 @@
 /** Bun host: Bun.serve. https://bun.sh/docs/api/http */
 import type { RuntimeAdapter } from "./types.ts";
 import { commonAdapter } from "./node-compat.ts";
+import { fetchCallback } from "./web-exchange.ts";
 
 interface BunServer {
   port: number;
+  requestIP(request: Request): { address: string } | null;
   readonly pendingRequests: number;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 interface BunGlobal {
   version: string;
-  serve(o: { port: number; hostname: string; fetch: (r: Request) => Response | Promise<Response>; idleTimeout?: number }): BunServer;
+  serve(o: {
+    port: number;
+    hostname: string;
+    fetch: (r: Request, server: BunServer) => Response | Promise<Response>;
+    idleTimeout?: number;
+  }): BunServer;
 }
 const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
 
 export const bunAdapter: RuntimeAdapter = {
   name: "bun",
   version: Bun.version,
-  // Bun silently ignores worker resourceLimits (runtime-matrix P1): heap is not enforced in isolates.
+  // Bun silently ignores worker resourceLimits (adapters/README.md, Workers): heap is not enforced in isolates.
   caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false },
   ...commonAdapter("bun", false),
-  async serve(fetch, { port, hostname }) {
+  async serve(handler, { port, hostname }) {
     // idleTimeout 0: a streaming response may stay quiet longer than Bun's 10 s default
-    const server = Bun.serve({ port, hostname, fetch, idleTimeout: 0 });
+    const server = Bun.serve({
+      port,
+      hostname,
+      fetch: (request, s) => fetchCallback(handler, request, () => s.requestIP(request)?.address ?? ""),
+      idleTimeout: 0,
+    });
     return {
       port: server.port,
       hostname,

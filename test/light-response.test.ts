@@ -8,7 +8,7 @@ import * as assert from "uvu/assert";
 import { lightParts, lightResponseClass } from "../runtime/guest/light-response.ts";
 
 const Light = lightResponseClass(Response);
-const text = (b: ArrayBuffer | null) => (b ? new TextDecoder().decode(b) : null);
+const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
 
 test("a light Response reads like the runtime's: status, statusText, headers, body", async () => {
   const r = new Light("hi", { status: 201, statusText: "Made", headers: { "X-One": "1" } });

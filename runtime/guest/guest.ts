@@ -6,6 +6,7 @@
 import { expose } from "comlink";
 import {
   currentRequestId,
+  exitNow,
   formatArgs,
   heapUsed,
   inRequest,
@@ -13,10 +14,11 @@ import {
   onUnhandledRejection,
   scrubEnv,
   webResponseIsCostly,
-  type GuestPort,
 } from "../../adapters/guest.ts";
-import { rpcChannel } from "../rpc.ts";
-import type { GuestControl, GuestToHost, HostToGuest, LoadSpec, LogFrame, RequestFrame } from "../wire.ts";
+import type { GuestControl, LoadSpec } from "../channel/control.ts";
+import type { GuestEnd } from "../channel/end.ts";
+import type { GuestToHost, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
+import { rpcChannel } from "../channel/rpc.ts";
 import { describe, isResponse, resolveHandler, type FetchHandler } from "./handler.ts";
 import { lightResponseClass } from "./light-response.ts";
 import { sendResponse } from "./respond.ts";
@@ -29,10 +31,10 @@ export interface GuestShared {
   deliver?(frame: HostToGuest): void;
 }
 
-export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
+export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
   // before the function's module loads, so every Response it makes is a light one
   if (webResponseIsCostly()) globalThis.Response = lightResponseClass(Response);
-  const post = (f: GuestToHost, transfer?: ArrayBuffer[]) => port.post(f, transfer);
+  const post = (f: GuestToHost) => end.send(f);
   let handler: FetchHandler | undefined;
   let spec: LoadSpec | undefined;
   let handled = 0;
@@ -52,7 +54,9 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
   });
   onUncaughtException((e) => {
     const err = e instanceof Error ? e : new Error(formatArgs([e]));
-    port.exitAfter({ t: "fatal", message: `uncaught exception: ${err.message}`, stack: err.stack ?? err.message }, 1);
+    post({ t: "fatal", message: `uncaught exception: ${err.message}`, stack: err.stack ?? err.message });
+    end.flush();
+    exitNow(1);
   });
 
   const control: GuestControl = {
@@ -71,7 +75,8 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
   };
   expose(control, rpc.endpoint);
 
-  port.onFrame((f: HostToGuest) => {
+  end.onBroken(() => exitNow(1)); // the host sent garbage: nothing it sends can be trusted
+  end.onFrame((f: HostToGuest) => {
     switch (f.t) {
       case "req":
         track(handle(f));
@@ -83,7 +88,7 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
         post({ t: "pong", id: f.id });
         break;
       case "rpc":
-        rpc.deliver(f.m);
+        rpc.deliver(f);
         break;
       case "shared-reply":
         shared.deliver?.(f);
@@ -104,7 +109,7 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
       const request = new Request(f.url, {
         method: f.method,
         headers: f.headers,
-        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
+        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? (f.body as Uint8Array<ArrayBuffer>) : null,
       });
       const ctx = {
         requestId: f.requestId,
@@ -134,9 +139,8 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
       await sendResponse(
         result,
         {
-          head: (status, statusText, headers, body, more) =>
-            post({ t: "res", id: f.id, status, statusText, headers, body, more }, body ? [body] : undefined),
-          chunk: (body) => post({ t: "chunk", id: f.id, body }, [body]),
+          head: (status, statusText, headers, body, more) => post({ t: "res", id: f.id, status, statusText, headers, body, more }),
+          chunk: (body) => post({ t: "chunk", id: f.id, body }),
           end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }),
         },
         (cancel) => cancels.set(f.id, cancel),

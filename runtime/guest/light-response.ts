@@ -10,14 +10,14 @@
  * statuses throw where the Response is made, headers read and write, and any other use (body
  * stream, clone, text) goes through a real Response built on first use.
  */
-import type { Headers2 } from "../wire.ts";
+import type { HeaderPairs } from "../channel/frames.ts";
 
 export interface LightParts {
   status: number;
   statusText: string;
-  headers: Headers2;
+  headers: HeaderPairs;
   /** A copy: the function may reuse its buffer for the next response. */
-  body: ArrayBuffer | null;
+  body: Uint8Array | null;
 }
 
 type PlainBody = string | Uint8Array | ArrayBuffer | null;
@@ -92,7 +92,7 @@ export function lightResponseClass(Native: typeof Response): typeof Response {
 
     [PARTS](): LightParts | undefined {
       if (this.#native) return undefined; // the real one took over (its body may be read already)
-      const headers = this.#headers ? ([...this.#headers] as Headers2) : plainHeaders(this.#init?.headers);
+      const headers = this.#headers ? ([...this.#headers] as HeaderPairs) : plainHeaders(this.#init?.headers);
       if (!headers) return undefined;
       if (this.#defaultType && !this.#headers && !headers.some(([k]) => k === "content-type")) {
         headers.push(["content-type", this.#defaultType]);
@@ -167,11 +167,11 @@ export function lightResponseClass(Native: typeof Response): typeof Response {
  * ResponseInit headers as lower-cased pairs, without building a Headers object. Undefined when a
  * name or value is one the runtime would refuse: the real Response then reports it.
  */
-function plainHeaders(init: HeadersInit | undefined): Headers2 | undefined {
+function plainHeaders(init: HeadersInit | undefined): HeaderPairs | undefined {
   if (init === undefined) return [];
-  if (init instanceof Headers) return [...init] as Headers2;
+  if (init instanceof Headers) return [...init] as HeaderPairs;
   const pairs: unknown[][] = Symbol.iterator in init ? Array.from(init as Iterable<unknown[]>) : Object.entries(init);
-  const out: Headers2 = [];
+  const out: HeaderPairs = [];
   for (const pair of pairs) {
     if (pair.length !== 2) return undefined;
     const name = String(pair[0]);
@@ -183,11 +183,8 @@ function plainHeaders(init: HeadersInit | undefined): Headers2 | undefined {
 }
 
 /** The body as an ArrayBuffer of its own: bytes are copied, as the runtime's Response copies them. */
-function bytesOf(b: PlainBody): ArrayBuffer | null {
+function bytesOf(b: PlainBody): Uint8Array | null {
   if (b === null) return null;
-  if (typeof b === "string") return encoder.encode(b).buffer as ArrayBuffer;
-  const view = b instanceof ArrayBuffer ? new Uint8Array(b) : b;
-  const copy = new Uint8Array(view.byteLength);
-  copy.set(view);
-  return copy.buffer;
+  if (typeof b === "string") return encoder.encode(b);
+  return (b instanceof ArrayBuffer ? new Uint8Array(b) : b).slice();
 }

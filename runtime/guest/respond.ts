@@ -3,12 +3,13 @@
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
-import type { Headers2 } from "../wire.ts";
+import type { HeaderPairs } from "../channel/frames.ts";
 import { lightParts } from "./light-response.ts";
 
 export interface ResponseSink {
-  head(status: number, statusText: string, headers: Headers2, body: ArrayBuffer | null, more: boolean): void;
-  chunk(body: ArrayBuffer): void;
+  /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
+  head(status: number, statusText: string, headers: HeaderPairs, body: Uint8Array | null, more: boolean): void;
+  chunk(body: Uint8Array): void;
   end(error?: string): void;
 }
 
@@ -29,7 +30,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
     sink.head(light.status, light.statusText, light.headers, light.body, false);
     return;
   }
-  const headers = [...res.headers] as Headers2;
+  const headers = [...res.headers] as HeaderPairs;
   if (!res.body) {
     sink.head(res.status, res.statusText, headers, null, false);
     return;
@@ -72,7 +73,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
   }
 }
 
-function concat(parts: Uint8Array[]): ArrayBuffer | null {
+function concat(parts: Uint8Array[]): Uint8Array | null {
   if (parts.length === 0) return null;
   if (parts.length === 1) return exact(parts[0]!);
   let size = 0;
@@ -83,12 +84,15 @@ function concat(parts: Uint8Array[]): ArrayBuffer | null {
     out.set(p, at);
     at += p.byteLength;
   }
-  return out.buffer;
+  return out;
 }
 
-/** An ArrayBuffer holding exactly these bytes (transferable without dragging a pool along). */
-function exact(view: Uint8Array): ArrayBuffer {
+/**
+ * Bytes the sink may keep: a stream's chunk usually is (it was made for this read), but one
+ * that shares a buffer with other data is copied, so moving it cannot take that data along.
+ */
+function exact(view: Uint8Array): Uint8Array {
   const { buffer, byteOffset, byteLength } = view;
-  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return buffer;
-  return view.slice().buffer as ArrayBuffer;
+  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return view;
+  return view.slice();
 }

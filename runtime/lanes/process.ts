@@ -1,11 +1,15 @@
-/** The process lane: a child process of node, bun or deno, whatever the host runs on. */
+/**
+ * The process lane: a child process of node, bun or deno, whatever the host runs on, in the OS
+ * sandbox where there is one. Frames go over its stdin and stdout; its stderr is its log.
+ */
+import { hostStreamEnd } from "../channel/stream-end.ts";
 import { sandboxed } from "../isolation.ts";
-import type { Lane } from "./lane.ts";
+import { link, type Lane } from "./lane.ts";
 
 export const processLane: Lane = {
   name: "process",
   spawn(spec, ctx, bundle) {
-    return ctx.adapter.spawnChild(ctx.guests.child, {
+    const child = ctx.adapter.spawnChild(ctx.guests.child, {
       runtime: spec.runtime,
       heapMb: spec.memoryMb,
       env: spec.env,
@@ -15,5 +19,6 @@ export const processLane: Lane = {
       sandbox: sandboxed(spec, ctx.adapter),
       onOutput: (stream, line) => ctx.log.fn(spec.name, stream === "stderr" ? "error" : "log", line),
     });
+    return link(child, hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)));
   },
 };
