@@ -233,6 +233,7 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     seccompFd: base,
     supportDir: sys.cacheDir(),
     pwd: o.env.PWD,
+    denoHome: o.runtime === "deno" ? o.cacheHome : undefined,
   });
 }
 

@@ -20,6 +20,8 @@ import { ensurePrivateDirSync } from "./private-dir.ts";
 const SANDBOX_ID = "65534";
 /** Where the runtime binary is inside the sandbox. */
 const RUNTIME_DIR = "/lanes/bin";
+/** The sandbox user's home (passwd): a deno child's cache folder, absent for the others. */
+const HOME = "/lanes/home";
 /** Open files per child (RLIMIT_NOFILE, soft and hard): a runtime idles at 20-40. */
 export const OPEN_FILES = 1024;
 
@@ -49,6 +51,12 @@ export interface SandboxPlan {
   supportDir: string;
   /** PWD in the child's environment (the manifest's env), if it has one. */
   pwd: string | undefined;
+  /**
+   * A folder of this function's own, kept across its instances, mounted as the home of a deno
+   * child: Deno keeps its module and code caches there, which the function's code cannot write
+   * (its --allow-write does not name it). Other runtimes get no home.
+   */
+  denoHome: string | undefined;
 }
 
 export interface SandboxCommand {
@@ -126,6 +134,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   const { bwrap, prlimit, env } = support ?? detect();
   if (!bwrap || !prlimit || !env) throw new Error("lanes: the sandbox is not available on this machine");
   const files = supportFiles(plan.supportDir);
+  if (plan.denoHome) ensurePrivateDirSync(plan.denoHome);
   const net = plan.grants.net !== false;
   // the real file: the sandbox holds it, not the symlinks (node_modules/.bin) or PATH that lead to it
   const found = path.isAbsolute(plan.binary) ? plan.binary : onPath(plan.binary);
@@ -158,6 +167,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     ...(net ? NET_FILES.flatMap((f) => ["--ro-bind-try", f, f]) : []),
     "--ro-bind", source, inside,
     "--ro-bind", env, `${RUNTIME_DIR}/env`,
+    ...(plan.denoHome ? ["--bind", plan.denoHome, HOME] : []),
     ...plan.files.flatMap(ro),
     "--dir", plan.cwd,
     ...plan.grants.read.flatMap(ro),
@@ -227,8 +237,8 @@ function libraryArgs(): string[] {
 }
 
 /**
- * passwd/group naming the sandbox's user, with /tmp as its home: Deno looks up its cache folder
- * from HOME or the passwd entry and will not start without one (adapters/README.md, Sandbox).
+ * passwd/group naming the sandbox's user and its home: Deno looks up its cache folder from HOME
+ * or the passwd entry and will not start without one (adapters/README.md, Sandbox).
  * Written once per process into the private cache folder; rewritten if they differ.
  */
 let written: { seccomp: string; passwd: string; group: string } | undefined;
@@ -249,7 +259,7 @@ function supportFiles(dir: string) {
   };
   written = {
     seccomp: want(`sandbox-seccomp-${process.arch}.bpf`, noProcessFilter(process.arch)!),
-    passwd: want("sandbox-passwd", `nobody:x:${SANDBOX_ID}:${SANDBOX_ID}:nobody:/tmp:/usr/sbin/nologin\n`),
+    passwd: want("sandbox-passwd", `nobody:x:${SANDBOX_ID}:${SANDBOX_ID}:nobody:${HOME}:/usr/sbin/nologin\n`),
     group: want("sandbox-group", `nogroup:x:${SANDBOX_ID}:\n`),
   };
   return written;

@@ -126,6 +126,8 @@ export interface ChildOptions {
   grants: Grants;
   /** Run it in the OS sandbox (adapters/sandbox.ts). Only when `sandbox().available`. */
   sandbox: boolean;
+  /** A folder of this function's own for the runtime's caches across instances (sandboxed deno children). */
+  cacheHome: string;
   /** Lines the child writes to stderr. */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
 }

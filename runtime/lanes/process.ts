@@ -9,6 +9,7 @@ import { link, type Lane } from "./lane.ts";
 export const processLane: Lane = {
   name: "process",
   spawn(spec, ctx, bundle) {
+    const { sys } = ctx.adapter;
     const child = ctx.adapter.spawnChild(ctx.guests.child, {
       runtime: spec.runtime,
       heapMb: spec.memoryMb,
@@ -17,6 +18,8 @@ export const processLane: Lane = {
       files: [bundle],
       grants: spec.permissions,
       sandbox: sandboxed(spec, ctx.adapter),
+      // one per function (its folder and name): Deno's caches, warm from one instance to the next
+      cacheHome: sys.join(sys.cacheDir(), "homes", sys.sha256(`${spec.dir}\0${spec.name}`).slice(0, 16)),
       onOutput: (stream, line) => ctx.log.fn(spec.name, stream === "stderr" ? "error" : "log", line),
     });
     return link(child, hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)));
