@@ -56,13 +56,18 @@ export interface CrashResult {
   recoveryMs: number | null;
 }
 
-/** Process-lane cold starts with and without the OS sandbox (sandbox-cost.ts), host and child on `runtime`. */
+/**
+ * Process-lane cold starts with and without the OS sandbox (sandbox-cost.ts), host and child on
+ * `runtime`: each a restart of the same function; the function's very first start apart.
+ */
 export interface SandboxCost {
   runtime: BenchRuntime;
   sandboxedMs: number[];
   unsandboxedMs: number[];
   medianSandboxedMs: number;
   medianUnsandboxedMs: number;
+  firstSandboxedMs: number;
+  firstUnsandboxedMs: number;
   /** Why it was not measured (no bubblewrap here). */
   error?: string;
 }

@@ -1,46 +1,71 @@
 /**
- * What the OS sandbox costs a process-lane cold start: one host with `ROUNDS` functions in
- * sandboxed children and as many with "sandbox": "off", all the same tiny function, each cold
- * until its first request. Cold start = first request minus a warm one to the same function,
- * measured in turns (sandboxed, unsandboxed, ...) so machine noise falls on both alike.
+ * What the OS sandbox costs a process-lane cold start. One host with the same tiny function twice,
+ * in sandboxed children and with "sandbox": "off", children on the host's runtime. Each round
+ * ends the function's instance (an uncaught error, as a crash would) and waits until it is gone;
+ * the next request starts a new one: its latency minus a warm request's is the cold start.
+ * Rounds alternate sandboxed and unsandboxed, so noise from other processes falls on both alike.
+ * The first round (the function's very first instance, before any runtime cache is warm) is
+ * reported apart.
  */
-import type { CellContext } from "./cells.ts";
+import { metrics, type CellContext } from "./cells.ts";
 import { startLanesHost } from "./host-process.ts";
 import type { BenchRuntime, SandboxCost } from "./report.ts";
 import { CRASH_ENTRY } from "./workspace.ts";
 
 const WARM_SAMPLES = 5;
+const GONE_TIMEOUT_MS = 5000;
 
 export async function runSandboxCost(c: CellContext, runtime: BenchRuntime): Promise<SandboxCost> {
   const rounds = c.opts.quick ? 3 : 7;
-  const fn = (i: number, sandbox: "required" | "off") => ({
+  const fn = (sandbox: "required" | "off") => ({
     entry: CRASH_ENTRY,
-    route: `/__lanes_bench_${sandbox}_${i}`,
+    route: `/__lanes_bench_sandbox_${sandbox}`,
     lane: "process" as const,
     runtime,
     sandbox,
     instances: { min: 0, max: 1 },
   });
-  const functions: Record<string, ReturnType<typeof fn>> = {};
-  for (let i = 0; i < rounds; i++) {
-    functions[`on${i}`] = fn(i, "required");
-    functions[`off${i}`] = fn(i, "off");
-  }
+  const functions = { on: fn("required"), off: fn("off") };
   c.ws.writeManifest(functions);
   c.onPhase("sandbox cost");
   const host = await startLanesHost(runtime, c.binary(runtime), c.ws.dir);
   try {
-    const on: number[] = [];
-    const off: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      c.onPhase(`sandbox cost ${i + 1}/${rounds}`);
-      on.push(await coldStart(host.url + functions[`on${i}`]!.route));
-      off.push(await coldStart(host.url + functions[`off${i}`]!.route));
+    const ms = { on: [] as number[], off: [] as number[] };
+    for (let i = 0; i <= rounds; i++) {
+      c.onPhase(`sandbox cost ${i}/${rounds}`);
+      for (const name of ["on", "off"] as const) {
+        const url = host.url + functions[name].route;
+        if (i > 0) await restart(host.url, name, url);
+        ms[name].push(await coldStart(url));
+      }
     }
-    return { runtime, sandboxedMs: on, unsandboxedMs: off, medianSandboxedMs: median(on), medianUnsandboxedMs: median(off) };
+    const [firstOn, ...on] = ms.on;
+    const [firstOff, ...off] = ms.off;
+    return {
+      runtime,
+      sandboxedMs: on,
+      unsandboxedMs: off,
+      medianSandboxedMs: median(on),
+      medianUnsandboxedMs: median(off),
+      firstSandboxedMs: firstOn!,
+      firstUnsandboxedMs: firstOff!,
+    };
   } finally {
     await host.stop();
   }
+}
+
+/** End the function's instance and wait until the host has no instance of it left. */
+async function restart(base: string, name: string, url: string): Promise<void> {
+  const res = await fetch(`${url}?mode=exit`);
+  await res.arrayBuffer();
+  const until = Date.now() + GONE_TIMEOUT_MS;
+  while (Date.now() < until) {
+    const fn = (await metrics(base)).functions.find((f) => f.name === name);
+    if (fn && fn.instances.length === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${name}: its instance was not gone ${GONE_TIMEOUT_MS} ms after it crashed`);
 }
 
 async function coldStart(url: string): Promise<number> {
