@@ -14,11 +14,14 @@ export type ErrorCode =
   | "overloaded"
   | "unavailable"
   | "timeout"
+  | "request_timeout"
+  | "not_implemented"
   | "bad_request"
   | "internal"
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
+  | "port_in_use"
   | "compile_failed"
   | "sandbox_unavailable"
   | "unsafe_cache";
@@ -32,10 +35,13 @@ const httpStatus: Record<ErrorCode, number> = {
   overloaded: 503,
   unavailable: 503,
   timeout: 504,
+  request_timeout: 408,
+  not_implemented: 501,
   bad_request: 400,
   internal: 500,
   invalid_manifest: 500,
   invalid_flag: 500,
+  port_in_use: 500,
   compile_failed: 503,
   sandbox_unavailable: 500,
   unsafe_cache: 500,

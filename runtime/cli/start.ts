@@ -13,12 +13,12 @@ export async function startCommand(
   argv: string[],
   o: { dev: boolean; log: Logger; command: string },
 ): Promise<number> {
-  const args = parseArgs(argv, { port: "string", host: "string" }, o.command);
+  const args = parseArgs(argv, { port: "string", host: "string", strict: "boolean" }, o.command);
   const port = intFlag(args, "port", 8787, o.command, 0, 65535);
   const hostname = stringFlag(args, "host", "127.0.0.1");
   const dir = args.positionals[0] ?? defaultFunctionsDir();
   const t0 = performance.now();
-  const host = await startHost({ dir, port, hostname, dev: o.dev, adapter, log: o.log });
+  const host = await startHost({ dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true });
   o.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
   for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) o.log.info(`  ${l}`);
   o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
