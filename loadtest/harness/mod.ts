@@ -97,7 +97,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
           bar.done(`cold start ${Math.round(cost.medianSandboxedMs)} ms sandboxed, ${Math.round(cost.medianUnsandboxedMs)} ms not`);
         } catch (e) {
           const error = (e as Error).message.split("\n")[0]!;
-          sandboxCosts.push({ runtime, sandboxedMs: [], unsandboxedMs: [], medianSandboxedMs: NaN, medianUnsandboxedMs: NaN, firstSandboxedMs: NaN, firstUnsandboxedMs: NaN, error });
+          sandboxCosts.push({ runtime, sandboxedMs: [], unsandboxedMs: [], medianSandboxedMs: NaN, medianUnsandboxedMs: NaN, error });
           bar.done(`FAILED: ${error}`);
         }
       }

@@ -58,7 +58,7 @@ export interface CrashResult {
 
 /**
  * Process-lane cold starts with and without the OS sandbox (sandbox-cost.ts), host and child on
- * `runtime`: each a restart of the same function; the function's very first start apart.
+ * `runtime`: each a new instance of the same function.
  */
 export interface SandboxCost {
   runtime: BenchRuntime;
@@ -66,8 +66,6 @@ export interface SandboxCost {
   unsandboxedMs: number[];
   medianSandboxedMs: number;
   medianUnsandboxedMs: number;
-  firstSandboxedMs: number;
-  firstUnsandboxedMs: number;
   /** Why it was not measured (no bubblewrap here). */
   error?: string;
 }

@@ -4,16 +4,16 @@
  * ends the function's instance (an uncaught error, as a crash would) and waits until it is gone;
  * the next request starts a new one: its latency minus a warm request's is the cold start.
  * Rounds alternate sandboxed and unsandboxed, so noise from other processes falls on both alike.
- * The first round (the function's very first instance, before any runtime cache is warm) is
- * reported apart.
+ * (The host loads every function once after start-up: the first instance is never cold.)
  */
-import { metrics, type CellContext } from "./cells.ts";
+import { metrics, type CellContext, type Metrics } from "./cells.ts";
 import { startLanesHost } from "./host-process.ts";
 import type { BenchRuntime, SandboxCost } from "./report.ts";
 import { CRASH_ENTRY } from "./workspace.ts";
 
 const WARM_SAMPLES = 5;
 const GONE_TIMEOUT_MS = 5000;
+const WARMED_MS = 10_000;
 
 export async function runSandboxCost(c: CellContext, runtime: BenchRuntime): Promise<SandboxCost> {
   const rounds = c.opts.quick ? 3 : 7;
@@ -30,42 +30,39 @@ export async function runSandboxCost(c: CellContext, runtime: BenchRuntime): Pro
   c.onPhase("sandbox cost");
   const host = await startLanesHost(runtime, c.binary(runtime), c.ws.dir);
   try {
+    // the host's own first load of each function must be over, or it would start one mid-round
+    await until(host.url, (m) => ["on", "off"].every((n) => (m.functions.find((f) => f.name === n)?.instances.length ?? 0) > 0), WARMED_MS);
     const ms = { on: [] as number[], off: [] as number[] };
-    for (let i = 0; i <= rounds; i++) {
+    for (let i = 1; i <= rounds; i++) {
       c.onPhase(`sandbox cost ${i}/${rounds}`);
       for (const name of ["on", "off"] as const) {
         const url = host.url + functions[name].route;
-        if (i > 0) await restart(host.url, name, url);
+        await restart(host.url, name, url);
         ms[name].push(await coldStart(url));
       }
     }
-    const [firstOn, ...on] = ms.on;
-    const [firstOff, ...off] = ms.off;
-    return {
-      runtime,
-      sandboxedMs: on,
-      unsandboxedMs: off,
-      medianSandboxedMs: median(on),
-      medianUnsandboxedMs: median(off),
-      firstSandboxedMs: firstOn!,
-      firstUnsandboxedMs: firstOff!,
-    };
+    return { runtime, sandboxedMs: ms.on, unsandboxedMs: ms.off, medianSandboxedMs: median(ms.on), medianUnsandboxedMs: median(ms.off) };
   } finally {
     await host.stop();
   }
 }
 
 /** End the function's instance and wait until the host has no instance of it left. */
-async function restart(base: string, name: string, url: string): Promise<void> {
+async function restart(baseUrl: string, name: string, url: string): Promise<void> {
   const res = await fetch(`${url}?mode=exit`);
   await res.arrayBuffer();
-  const until = Date.now() + GONE_TIMEOUT_MS;
-  while (Date.now() < until) {
-    const fn = (await metrics(base)).functions.find((f) => f.name === name);
-    if (fn && fn.instances.length === 0) return;
+  const gone = await until(baseUrl, (m) => m.functions.find((f) => f.name === name)?.instances.length === 0, GONE_TIMEOUT_MS);
+  if (!gone) throw new Error(`${name}: its instance was not gone ${GONE_TIMEOUT_MS} ms after it crashed`);
+}
+
+/** Polls /_lanes/metrics until `check` holds (true) or `ms` pass (false). */
+async function until(baseUrl: string, check: (m: Metrics) => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check(await metrics(baseUrl))) return true;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`${name}: its instance was not gone ${GONE_TIMEOUT_MS} ms after it crashed`);
+  return false;
 }
 
 async function coldStart(url: string): Promise<number> {
