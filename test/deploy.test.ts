@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter } from "./helpers/host.ts";
-import { guestChildren } from "./helpers/proc.ts";
+import { guestPids } from "./helpers/chaos.ts";
 import { api, deploy, get, many, runCli, scratchDir, sleep, startStoreHost, steadyLoad, tokenFile, TOKEN, OTHER_TOKEN, versionDir, type Sample, type StoreHost } from "./helpers/deploy.ts";
 
 const test = suite<{ host: StoreHost; tokens: string }>(`deploying on ${adapter.name}`);
@@ -38,7 +38,7 @@ test("a new store serves the folder it started on as version 1", async ({ host }
 });
 
 test("lanes deploy switches every route at once under load: 0 failed requests, the answer changes, in-flight requests finish on v1", async (ctx) => {
-  const oldChildren = guestChildren(ctx.host.pid);
+  const oldChildren = guestPids(ctx.host.pid);
   assert.ok(oldChildren.length > 0, "v1 runs greet-proc in a child process");
   const load = steadyLoad(ctx.host.url, PATHS);
   let samples: Sample[] = [];
@@ -72,8 +72,8 @@ test("lanes deploy switches every route at once under load: 0 failed requests, t
   assert.ok(samples.every((s) => s.text === s.version), "the lanes-version header names the version that answered");
   assert.match(ctx.host.output(), /"version":"v2"/, "the request log names the version");
   const end = Date.now() + 10_000;
-  while (oldChildren.some((pid) => guestChildren(ctx.host.pid).includes(pid)) && Date.now() < end) await sleep(50);
-  assert.equal(oldChildren.filter((pid) => guestChildren(ctx.host.pid).includes(pid)), [], "v1's child processes were drained and stopped");
+  while (oldChildren.some((pid) => guestPids(ctx.host.pid).includes(pid)) && Date.now() < end) await sleep(50);
+  assert.equal(oldChildren.filter((pid) => guestPids(ctx.host.pid).includes(pid)), [], "v1's child processes were drained and stopped");
 });
 
 test("a gradual deployment at 30% sends 20-40% of 500 requests to the new version", async ({ host }) => {

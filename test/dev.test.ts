@@ -10,8 +10,9 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startHost } from "../runtime/host/host.ts";
 import { createLogger } from "../runtime/log.ts";
+import { hostEnvironment } from "../adapters/env.ts";
+import { guestPids } from "./helpers/chaos.ts";
 import { adapter } from "./helpers/host.ts";
-import { guestChildren } from "./helpers/proc.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const cli = join(root, "runtime/cli/lanes.ts");
@@ -33,7 +34,8 @@ interface Cli {
 
 function runCli(args: string[]): Cli {
   const [cmd, argv] = cliArgs(args);
-  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  // the allow-listed environment: the CLI then serves in this process instead of re-executing itself
+  const child = spawn(cmd, argv, { cwd: root, env: { ...hostEnvironment(), NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
@@ -89,6 +91,7 @@ function saveByRename(file: string, text: string) {
   writeFileSync(`${file}.tmp~`, text);
   renameSync(`${file}.tmp~`, file);
 }
+
 
 const test = suite<{ dev: Dev; dir: string }>(`lanes dev on ${adapter.name}`);
 
@@ -173,7 +176,7 @@ for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]] as const) {
     if (lane === "process") {
       // the old version's child processes stop once their requests are done
       const ready = async () => (await listed(dev)).filter((f) => f.lane === "process").reduce((n, f) => n + f.instances.ready, 0);
-      await until(async () => guestChildren(dev.child.pid!).length === (await ready()), 5000, () => `children: ${guestChildren(dev.child.pid!).length}`);
+      await until(async () => guestPids(dev.child.pid!).length === (await ready()), 5000, () => `children: ${guestPids(dev.child.pid!).length}`);
     }
   });
 }

@@ -1,6 +1,7 @@
 /** `lanes start`: serve a folder of functions (or a deploy store's active deployment) until SIGINT/SIGTERM. */
 import { hostEnv } from "../../adapters/env.ts";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { capabilityTable } from "../capability-table.ts";
 import { describeDeployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
@@ -52,9 +53,8 @@ export async function startCommand(
     host = await startHost(base);
     stop = (graceMs) => host.stop(graceMs);
   }
-  const lanesLine = host.functions.map((f) => `${f.spec.name} (${f.spec.lane}${f.spec.lane === "process" ? `/${f.spec.runtime}` : ""}) ${f.spec.route}`);
   o.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of lanesLine) o.log.info(`  ${l}`);
+  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) o.log.info(`  ${l}`);
   o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   adapter.writeOut(`listening on ${host.url}\n`);
   return serveUntilSignal(adapter, o.log, stop);

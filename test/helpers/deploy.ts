@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostEnvironment } from "../../adapters/env.ts";
 import { packFolder } from "../../runtime/deploy/pack.ts";
 import { uploadBody } from "../../runtime/deploy/upload.ts";
 import { cliCommand } from "./cli.ts";
@@ -76,10 +77,15 @@ export interface StoreHost {
   stop(): Promise<void>;
 }
 
-/** `lanes start DIR --data DATA --admin-token-file F --port 0 [...extra]`, waiting for `listening on`. */
+/**
+ * `lanes start DIR --data DATA --port 0 [...extra]`, waiting for `listening on`. It gets the
+ * allow-listed environment a host keeps, so it does not start itself again and its pid is the
+ * host's own (a SIGKILL kills the host, not a CLI in front of it); a secret in `env`
+ * (LANES_ADMIN_TOKEN) does make it start again, with the secret on stdin.
+ */
 export async function startStoreHost(dir: string, data: string, extra: string[] = [], env: Record<string, string> = {}): Promise<StoreHost> {
   const [cmd, argv] = cliCommand(["start", dir, "--data", data, "--port", "0", ...extra]);
-  const child: Spawned = spawnProcess(cmd, argv, { ...(process.env as Record<string, string>), NO_COLOR: "1", ...env });
+  const child: Spawned = spawnProcess(cmd, argv, { ...hostEnvironment(), NO_COLOR: "1", ...env });
   let out = "";
   child.onOutput((t) => {
     out += t;
