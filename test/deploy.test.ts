@@ -10,7 +10,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter } from "./helpers/host.ts";
 import { guestPids } from "./helpers/chaos.ts";
-import { api, deploy, get, many, runCli, scratchDir, sleep, startStoreHost, steadyLoad, tokenFile, TOKEN, OTHER_TOKEN, versionDir, type Sample, type StoreHost } from "./helpers/deploy.ts";
+import { answeredSince, api, deploy, get, many, runCli, scratchDir, sleep, startStoreHost, steadyLoad, tokenFile, TOKEN, OTHER_TOKEN, versionDir, type Sample, type StoreHost } from "./helpers/deploy.ts";
 
 const test = suite<{ host: StoreHost; tokens: string }>(`deploying on ${adapter.name}`);
 const PATHS = ["/greet", "/greet-proc"];
@@ -44,8 +44,10 @@ test("lanes deploy switches every route at once under load: 0 failed requests, t
   let samples: Sample[] = [];
   let deployed = 0;
   try {
+    const heldAt = Date.now();
     const held = PATHS.map((p) => get(ctx.host.url, `${p}?hold=first-deploy`));
-    await sleep(150);
+    await answeredSince(load.samples, heldAt, 8); // requests sent after the held ones are answered: those are in their function
+    await sleep(100);
     const r = await cli(ctx, "deploy", versionDir("v2"), "--message", "second");
     deployed = Date.now();
     assert.is(r.code, 0, r.out);
@@ -58,7 +60,7 @@ test("lanes deploy switches every route at once under load: 0 failed requests, t
     for (const s of await Promise.all(held)) {
       assert.equal([s.status, s.text, s.version], [200, "v1", "v1"], `${s.path}: started before the switch, finished on v1 after it`);
     }
-    await sleep(250);
+    await answeredSince(load.samples, deployed, 8);
   } finally {
     samples = await load.stop();
   }
@@ -127,13 +129,13 @@ test("lanes rollback under load returns to the previous version, then to a named
     t1 = Date.now();
     assert.is(back.code, 0, back.out);
     assert.is(JSON.parse(back.out).version, "v2");
-    await sleep(150);
+    await answeredSince(load.samples, t1, 8); // however slow the machine, some answers fall between the two
     asked = Date.now();
     const named = await cli(ctx, "rollback", "v1", "--if-version", "v2");
     t2 = Date.now();
     assert.is(named.code, 0, named.out);
     assert.equal(JSON.parse(named.out).deployment.reason, "rollback");
-    await sleep(150);
+    await answeredSince(load.samples, t2, 8);
   } finally {
     samples = await load.stop();
   }

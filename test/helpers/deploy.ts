@@ -178,7 +178,7 @@ export interface Sample {
 }
 
 /** `concurrency` clients per path, each sending one request after the other until stopped (always stop it: try/finally). */
-export function steadyLoad(url: string, paths: string[], concurrency = 2): { stop(): Promise<Sample[]> } {
+export function steadyLoad(url: string, paths: string[], concurrency = 2): { samples: Sample[]; stop(): Promise<Sample[]> } {
   const samples: Sample[] = [];
   let running = true;
   const loops = paths.flatMap((path) =>
@@ -187,6 +187,7 @@ export function steadyLoad(url: string, paths: string[], concurrency = 2): { sto
     }),
   );
   return {
+    samples,
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -223,3 +224,9 @@ export async function many(url: string, path: string, count: number, concurrency
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait (up to 10 s) until `count` requests that started after `since` have their answer. */
+export async function answeredSince(samples: Sample[], since: number, count: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (samples.filter((s) => s.started > since).length < count && Date.now() < end) await sleep(20);
+}
