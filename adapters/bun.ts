@@ -24,7 +24,7 @@ export const bunAdapter: RuntimeAdapter = {
   name: "bun",
   version: Bun.version,
   // Bun silently ignores worker resourceLimits (adapters/README.md, Workers): heap is not enforced in isolates.
-  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false },
+  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false, ringWakeup: "atomics" },
   ...commonAdapter("bun", false),
   async serve(handler, { port, hostname }) {
     // idleTimeout 0: a streaming response may stay quiet longer than Bun's 10 s default

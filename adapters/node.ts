@@ -16,7 +16,7 @@ type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
 export const nodeAdapter: RuntimeAdapter = {
   name: "node",
   version: process.versions.node,
-  caps: { workerHeapLimit: true, terminateStopsSpin: true, transferableStreams: true },
+  caps: { workerHeapLimit: true, terminateStopsSpin: true, transferableStreams: true, ringWakeup: "atomics" },
   ...commonAdapter("node", true),
   serve(handler, { port, hostname }) {
     const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!));
