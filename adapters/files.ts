@@ -3,11 +3,11 @@
  * listings, removal, and a write that a crash (SIGKILL, power loss) cannot leave half done.
  * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
  */
-import { open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm, stat, copyFile } from "node:fs/promises";
 import * as path from "node:path";
 import type { Sys } from "./types.ts";
 
-type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove">;
+type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove" | "stamp" | "copy">;
 
 let tmpCounter = 0;
 
@@ -39,6 +39,20 @@ export const fileOps: FileOps = {
     }
   },
   remove: (p) => rm(p, { recursive: true, force: true }),
+  async stamp(p) {
+    try {
+      const st = await stat(p);
+      return st.isFile() ? `${st.size}:${st.mtimeMs}:${st.ino}` : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  async copy(from, to) {
+    // through a temp name: a reader never sees half a file
+    const tmp = `${to}.${process.pid}.${++tmpCounter}.tmp`;
+    await copyFile(from, tmp);
+    await rename(tmp, to);
+  },
 };
 
 /** fsync a folder, so the names it holds (a rename into it) survive a crash. */

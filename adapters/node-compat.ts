@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
+import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { setImmediate } from "node:timers";
@@ -254,6 +255,7 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     argv: () => process.argv.slice(2),
     cwd: () => process.cwd(),
     hostRss: () => process.memoryUsage.rss(),
+    cores: () => (typeof availableParallelism === "function" ? availableParallelism() : cpus().length),
     writeOut: (text: string) => void process.stdout.write(text),
     writeErr: (text: string) => void process.stderr.write(text),
     isTTY: () => Boolean(process.stdout.isTTY),

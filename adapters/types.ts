@@ -84,8 +84,12 @@ export interface GuestExit {
 export interface GuestHandle {
   /** Fires once, when the guest is gone. `code` null means killed by `signal`. */
   onExit(listener: (exit: GuestExit) => void): void;
-  /** Ask it to stop (terminate a worker, SIGKILL a child). Resolves once it is gone. */
-  kill(): Promise<void>;
+  /**
+   * Ask it to stop (terminate a worker, SIGKILL a child). Resolves once it is gone. `failure`:
+   * the host has to stop it for this reason (a CPU loop, over its memory); a packed function
+   * then takes its whole worker down with it (runtime/pack/), where a plain stop only unloads it.
+   */
+  kill(failure?: string): Promise<void>;
   /** Resident memory of the guest in bytes, when the runtime can tell; undefined otherwise. */
   rss(): number | undefined;
   /**
@@ -181,6 +185,13 @@ export interface Sys {
   list(dir: string): Promise<string[]>;
   /** Delete a file or a folder and everything in it; nothing when it does not exist. */
   remove(path: string): Promise<void>;
+  /**
+   * What identifies a file's version without reading it (size, modification time, inode), or
+   * undefined when it is not a file: the compile cache reuses a bundle while its sources' stamps hold.
+   */
+  stamp(path: string): Promise<string | undefined>;
+  /** Copy a file (through a temp name, so a reader never sees half of it). */
+  copy(from: string, to: string): Promise<void>;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
 }
@@ -211,6 +222,8 @@ export interface RuntimeAdapter {
   cwd(): string;
   /** Host process resident memory in bytes. */
   hostRss(): number;
+  /** CPU cores this process may use (the packed workers' bound). */
+  cores(): number;
   writeOut(text: string): void;
   writeErr(text: string): void;
   isTTY(): boolean;

@@ -14,6 +14,8 @@ export interface LoadSpec {
 
 export interface GuestControl {
   load(spec: LoadSpec): Promise<void>;
+  /** A packed worker's slot 0: forget the function in `slot` (its requests are cancelled). */
+  unload(slot: number): Promise<void>;
   stats(): Promise<GuestStats>;
   /** Resolves when no request and no waitUntil promise is pending. */
   drain(): Promise<void>;

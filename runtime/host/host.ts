@@ -4,11 +4,13 @@
  */
 import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
-import { compile } from "../compile.ts";
+import { compile, type Compiled } from "../compile.ts";
+import type { LoadSpec } from "../channel/control.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
-import { lanes, type LaneContext } from "../lanes/mod.ts";
+import { laneFor, type LaneContext } from "../lanes/mod.ts";
+import { PackHouse } from "../pack/house.ts";
 import { isolationReport } from "../isolation.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
@@ -29,6 +31,11 @@ export interface HostOptions {
   strict?: boolean;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
+  /**
+   * Compile each function on its first request or in the start-up load check, not before
+   * listening (default: yes, unless `dev`, `strict` or a `front`, which need every bundle first).
+   */
+  lazy?: boolean;
 }
 
 export interface Front {
@@ -44,8 +51,13 @@ export interface Host {
   functions: Served[];
   /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
   checked: Promise<Served[]>;
-  /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
-  build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
+  /**
+   * Compile a function and give it a pool with this host's lanes and shared stores; starts no
+   * instance. `lazy`: compile it only when its pool first needs an instance.
+   */
+  build(spec: FunctionSpec, poolLog?: Logger, lazy?: boolean): Promise<Served>;
+  /** The worker threads packed functions share. */
+  pack: PackHouse;
   /** The request handler the server calls now (replaced by `route`). */
   currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
@@ -64,11 +76,12 @@ function sourcePath(relative: string): string {
 }
 
 export async function compileGuests(adapter: RuntimeAdapter) {
-  const [worker, child] = await Promise.all([
+  const [worker, child, pack] = await Promise.all([
     compile(sourcePath("../guest/worker-main.ts"), adapter.sys, "guest-worker"),
     compile(sourcePath("../guest/child-main.ts"), adapter.sys, "guest-child"),
+    compile(sourcePath("../guest/pack-main.ts"), adapter.sys, "guest-pack"),
   ]);
-  return { worker: worker.file, child: child.file };
+  return { worker: worker.file, child: child.file, pack: pack.file };
 }
 
 export async function startHost(o: HostOptions): Promise<Host> {
@@ -88,48 +101,67 @@ export async function startHost(o: HostOptions): Promise<Host> {
     if (!s) stores.set(spec.shared, (s = SharedStore.create({ lockTimeoutMs: HOST_LOCK_TIMEOUT_MS })));
     return s;
   };
-  const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor };
+  const pack = new PackHouse({ adapter, log, file: guests.pack, maxWorkers: adapter.cores(), storeFor });
+  const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor, pack };
+  const lazy = o.lazy ?? (!o.dev && !o.strict && !o.front);
 
-  /** Compile one function and give it a pool in its lane (no instance started yet). */
-  const build = async (spec: FunctionSpec, poolLog: Logger = log): Promise<Served> => {
+  /** Compile one function (now, or when its pool first needs an instance) and give it a pool in its lane. */
+  const build = async (spec: FunctionSpec, poolLog: Logger = log, lazyBuild = false): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
-    try {
-      const bundle = await compile(spec.entry, adapter.sys, spec.name);
-      const store = storeFor(spec);
-      const pool = new Pool(spec, {
-        spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
-        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
-        log: poolLog,
-        // values go to the store as the function passed them: it checks types the same way in
-        // both lanes (a string delta or a numeric value is refused, not coerced)
-        shared: (op, key, value) => {
-          if (op === "add") return store.add(key, value as number);
-          if (op === "get") return store.get(key) ?? null;
-          store.set(key, value as string);
+    if (spec.pack) pack.register(spec);
+    const load: LoadSpec = { name: spec.name, lane: spec.lane, bundleUrl: "", env: spec.env, dev: o.dev };
+    const served: Served = { spec, version: "", limits, active: 0 };
+    let bundle: Compiled | undefined;
+    let compiling: Promise<void> | undefined;
+    const prepare = () =>
+      (compiling ??= compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm" }).then(
+        (b) => {
+          bundle = served.compiled = b;
+          served.version = b.hash;
+          load.bundleUrl = adapter.sys.fileUrl(b.file);
         },
-        stopsSpin: limits.cpuSpin === "enforced",
-      });
-      return { spec, pool, version: bundle.hash, limits, compiled: bundle, active: 0 };
-    } catch (e) {
-      const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
-      return {
-        spec,
-        // clients get no source path or compiler output (the host log and `lanes dev` have them)
-        error: new LanesError("unavailable", `function "${spec.name}" failed to compile; the host log has the error`, {
-          guestStack: error.message,
-          cause: error,
-        }),
-        version: "",
-        limits,
-        active: 0,
-      };
+        (e) => {
+          const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
+          if (lazyBuild) poolLog.error(error.message.startsWith(`${spec.name}: `) ? error.message : `${spec.name}: ${error.message}`);
+          // clients get no source path or compiler output (the host log and `lanes dev` have them)
+          throw new LanesError("unavailable", `function "${spec.name}" failed to compile; the host log has the error`, {
+            guestStack: error.message,
+            cause: error,
+          });
+        },
+      ));
+    const pool = new Pool(spec, {
+      prepare,
+      spawn: () => laneFor(spec).spawn(spec, laneCtx, bundle!.file),
+      load,
+      log: poolLog,
+      // values go to the store as the function passed them: it checks types the same way in
+      // both lanes (a string delta or a numeric value is refused, not coerced)
+      shared: (op, key, value) => {
+        const store = storeFor(spec);
+        if (op === "add") return store.add(key, value as number);
+        if (op === "get") return store.get(key) ?? null;
+        store.set(key, value as string);
+      },
+      stopsSpin: limits.cpuSpin === "enforced",
+    });
+    if (!lazyBuild) {
+      try {
+        await prepare();
+      } catch (e) {
+        await pool.stop(0);
+        return { spec, error: e as LanesError, version: "", limits, active: 0 };
+      }
     }
+    // (its version and bundle are filled in once it is compiled)
+    served.pool = pool;
+    return served;
   };
 
   for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
   let functions: Served[] = await Promise.all(
     manifest.functions.map(async (spec): Promise<Served> => {
-      const served = await build(spec);
+      const served = await build(spec, log, lazy);
       const why = (served.error?.cause as Error | undefined)?.message;
       if (why) log.error(why.startsWith(`${spec.name}: `) ? why : `${spec.name}: ${why}`);
       return served;
@@ -138,14 +170,15 @@ export async function startHost(o: HostOptions): Promise<Host> {
   await Promise.all(functions.map((f) => f.pool?.warm()));
   let checked: Promise<Served[]> = Promise.resolve([]);
   if (o.strict) {
-    const broken = await loadEach(functions);
+    const broken = await loadEach(functions, log);
     if (broken.length > 0) {
       await Promise.all(functions.map((f) => f.pool?.stop(0)));
+      await pack.stop();
       throw new LanesError("unavailable", `--strict: ${brokenSummary(broken, functions.length)}`);
     }
   } else {
     // after listening (below), so start-up does not wait for every function to load
-    checked = new Promise((resolve) => setTimeout(() => void loadEach(functions).then(resolve), 0));
+    checked = new Promise((resolve) => setTimeout(() => void loadEach(functions, log).then(resolve), 0));
     void checked.then((broken) => broken.length > 0 && log.error(brokenSummary(broken, functions.length)));
   }
 
@@ -167,6 +200,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
+    await pack.stop();
     // Node, Bun and Deno all say EADDRINUSE, each in its own words
     if ((e as { code?: string }).code !== "EADDRINUSE") throw e;
     throw new LanesError(
@@ -183,6 +217,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     functions,
     checked,
     build,
+    pack,
     router,
     currentHandler: () => handler,
     route(list, next) {
@@ -198,6 +233,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
         await Promise.all(functions.map((f) => f.pool?.stop(left)));
+        await pack.stop();
       })();
       return stopping;
     },
@@ -206,21 +242,33 @@ export async function startHost(o: HostOptions): Promise<Host> {
 }
 
 /**
- * Load every function that has no instance yet (`instances.min` 0) once, two at a time: a module
- * that throws at import is found at start-up, not by the first client. The instance is stopped
- * again unless a request came meanwhile: a function with `min` 0 stays cold and costs no memory
- * until it is called. Returns the broken ones.
+ * Load every function that has no instance yet (`instances.min` 0) once: a module that throws at
+ * import is found at start-up, not by the first client. The instance is stopped again unless a
+ * request came meanwhile: a function with `min` 0 stays cold and costs no memory until it is
+ * called. It runs after listening and stays cheap with thousands of functions: packed functions
+ * load into the shared packed workers (a context each, no thread), two functions at a time with
+ * a turn of the event loop between them so requests go first, and a function that a request
+ * has loaded meanwhile is skipped. Returns the broken ones.
  */
-async function loadEach(list: Served[]): Promise<Served[]> {
+async function loadEach(list: Served[], log: Logger): Promise<Served[]> {
+  const started = Date.now();
   const todo = list.filter((f) => f.pool && f.pool.live() === 0);
+  const count = todo.length;
   const next = async (): Promise<void> => {
     for (let f = todo.shift(); f; f = todo.shift()) {
-      await f.pool!.warm(1);
-      await f.pool!.trim();
+      const pool = f.pool!;
+      if (!pool.empty || pool.handled > 0) continue; // a request loaded it (or is loading it)
+      await pool.warm(1);
+      await pool.trim();
+      await new Promise((r) => setTimeout(r, 0));
     }
   };
   await Promise.all([next(), next()]);
-  return list.filter(isBroken);
+  const broken = list.filter(isBroken);
+  if (count > 0) {
+    log.info(`load check: ${count} function(s) loaded once in ${((Date.now() - started) / 1000).toFixed(1)} s; ${broken.length} cannot start`);
+  }
+  return broken;
 }
 
 /** It cannot serve: it did not compile, or no instance of it has started and the last start failed. */

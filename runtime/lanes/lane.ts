@@ -7,6 +7,7 @@ import type { GuestHandle, RuntimeAdapter } from "../../adapters/types.ts";
 import type { HostEnd } from "../channel/end.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
+import type { PackHouse } from "../pack/house.ts";
 import type { SharedStore } from "../shared/store.ts";
 
 export interface LaneContext {
@@ -16,6 +17,8 @@ export interface LaneContext {
   guests: { worker: string; child: string };
   /** The host's attachment to the store behind a function's ctx.shared (its `shared` group). */
   sharedStore(spec: FunctionSpec): SharedStore;
+  /** The worker threads packed functions share. */
+  pack: PackHouse;
 }
 
 /** A running guest and the host's end of the channel to it. */
@@ -42,7 +45,7 @@ export function link(handle: GuestHandle, end: HostEnd): GuestLink {
         end.close();
         listener(exit);
       }),
-    kill: () => handle.kill(),
+    kill: (failure) => handle.kill(failure),
     rss: () => handle.rss(),
     pid: () => handle.pid(),
   };

@@ -33,6 +33,8 @@ export interface FunctionSpec {
   sandbox: SandboxMode;
   /** Process lane: what the function may reach (absolute paths), beyond its code and /tmp. */
   permissions: Grants;
+  /** Isolate lane: it shares worker threads with other packed functions (runtime/pack/). */
+  pack: boolean;
 }
 
 export interface Manifest {
@@ -88,6 +90,9 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
       );
     }
     const isolation = await checkIsolation(at, f, lane, input, dir, sys, problems, warnings);
+    if (f.pack === true && lane !== "isolate") {
+      problems.push(`${at}.pack: only isolate-lane functions can be packed (this one has "lane": "${lane}"); remove "pack" or set "lane": "isolate"`);
+    }
     const min = f.instances?.min ?? DEFAULTS.instances.min;
     const max = f.instances?.max ?? DEFAULTS.instances.max;
     if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
@@ -108,6 +113,7 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
       env: f.env ?? {},
       shared: f.shared ?? `fn:${name}`,
       ...isolation,
+      pack: lane === "isolate" && (f.pack ?? input.pack ?? false),
     });
   }
   problems.push(...routeClashes(functions));
@@ -219,15 +225,18 @@ function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** Two functions answering the same method on the same route. Parameter names do not matter. */
+/**
+ * Two functions answering the same method on the same route. Parameter names do not matter.
+ * Functions are grouped by route first: a manifest of thousands stays linear.
+ */
 function routeClashes(fns: FunctionSpec[]): string[] {
   const out: string[] = [];
   const norm = (r: string) => r.replace(/:[A-Za-z0-9_]+(\{[^}]*\})?/g, ":").replace(/\/+$/, "") || "/";
-  for (let i = 0; i < fns.length; i++) {
-    for (let j = 0; j < i; j++) {
-      const a = fns[i]!;
-      const b = fns[j]!;
-      if (norm(a.route) !== norm(b.route)) continue;
+  const byRoute = new Map<string, FunctionSpec[]>();
+  for (const a of fns) {
+    const key = norm(a.route);
+    const earlier = byRoute.get(key) ?? [];
+    for (const b of earlier) {
       const am = a.methods ?? METHODS;
       const bm = b.methods ?? METHODS;
       const both = am.filter((m) => bm.includes(m));
@@ -237,6 +246,8 @@ function routeClashes(fns: FunctionSpec[]): string[] {
         );
       }
     }
+    earlier.push(a);
+    byRoute.set(key, earlier);
   }
   return out;
 }

@@ -2,6 +2,9 @@
 import type { GuestExit } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 
+/** The exit a packed function gets when its worker ended because of something else (runtime/pack/). */
+export const PACK_RECYCLED = "ERR_LANES_PACK_RECYCLED";
+
 export function describeExit(exit: GuestExit): string {
   if (exit.error?.code === "ERR_WORKER_OUT_OF_MEMORY" || /out of memory|heap limit/i.test(exit.stderrTail)) {
     return "ran out of memory";

@@ -222,7 +222,7 @@ export class Instance {
   private async end(): Promise<void> {
     if (this._state === "dead") return;
     if (this._state !== "starting") this._state = "retiring";
-    await this.link.kill();
+    await this.link.kill(this.ending?.kind === "crashed" ? this.ending.why : undefined);
   }
 
   private readonly expire = (id: number) => {

@@ -12,10 +12,13 @@ import type { GuestLink } from "../lanes/lane.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import { Instance, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { PACK_RECYCLED } from "./exit.ts";
 import { RequestQueue } from "./queue.ts";
 import { watchMemory } from "./watchdog.ts";
 
 export interface PoolDeps {
+  /** Runs before the first spawn (compiles the function); a rejection is a failed start. */
+  prepare?(): Promise<void>;
   spawn(): GuestLink;
   load: LoadSpec;
   log: Logger;
@@ -113,6 +116,11 @@ export class Pool {
     return this.lastError;
   }
 
+  /** No instance, not even one starting: it costs nothing now. */
+  get empty(): boolean {
+    return this.instances.length === 0 && this.starting === 0;
+  }
+
   /** Instances alive and not retiring. */
   live(): number {
     let n = 0;
@@ -195,6 +203,8 @@ export class Pool {
     if (this.stopped) return;
     this.starting++;
     try {
+      await this.deps.prepare?.();
+      if (this.stopped) return;
       const inst = new Instance(this.deps.spawn(), this.events);
       this.instances.push(inst);
       await inst.start(this.deps.load, Math.min(START_TIMEOUT_MS, Math.max(this.spec.timeoutMs, 5000)));
@@ -285,7 +295,8 @@ export class Pool {
       if (this.stopped || !inst.reachedReady) return;
       // an instance the host stopped is not a crash
       if (inst.endKind === "crashed") {
-        if (!inst.failedByHost && inst.dispatched === 0 && Date.now() - inst.readyAt < CRASH_LOOP_MS) {
+        // (a packed function cut off because a neighbour took its worker down did not fail)
+        if (!inst.failedByHost && inst.dispatched === 0 && Date.now() - inst.readyAt < CRASH_LOOP_MS && exit.error?.code !== PACK_RECYCLED) {
           // it died on its own right after starting: a failed start, so a crash loop backs off
           const tail = exit.stderrTail.trim();
           this.onStartFailure(

@@ -1,0 +1,268 @@
+/**
+ * `lanes bench --density N`: what one host costs per function when it holds many small ones.
+ * Per host runtime, two fresh hosts:
+ *
+ * 1. N hello functions in the isolate lane (packed, `"pack": true`, unless `--pack=false`), each
+ *    its own file, `instances.min` 0: the time to "listening", host RSS at listening and once
+ *    the start-up load check is over, the first request to each function in turn (a cold start
+ *    each), RSS after all N, and RSS after `idleMs` with no traffic.
+ * 2. P hello functions in the process lane: the first request to each, in turn, each once a warm
+ *    spare is ready (when the host keeps spares; `/_lanes/metrics` says).
+ *
+ * Requests go one at a time over one keep-alive connection, so each latency is a client's own.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { join } from "node:path";
+import { startLanesHost, type HostProcess } from "./host-process.ts";
+import { cpuBetween, cpuSnapshot, rssBytes } from "./proc.ts";
+import type { BenchRuntime } from "./report.ts";
+
+const MB = 1024 * 1024;
+/** The host is settled (load check over) once its process tree uses less than this per second. */
+const QUIET_CPU_MS = 60;
+const SETTLE_CAP_MS = 600_000;
+const SPARE_WAIT_MS = 10_000;
+
+export interface DensityOptions {
+  count: number;
+  processCount: number;
+  runtimes: BenchRuntime[];
+  /** Which parts: "isolate" (N functions) and "process" (P functions, warm spares). */
+  lanes: ("isolate" | "process")[];
+  pack: boolean;
+  idleMs: number;
+  /** A folder to write the generated functions in (removed afterwards). */
+  scratch: string;
+  binary(runtime: BenchRuntime): string;
+  onPhase(phase: string): void;
+}
+
+export interface Latencies {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface DensityIsolate {
+  runtime: BenchRuntime;
+  functions: number;
+  packed: boolean;
+  listeningMs: number;
+  rssListeningMb: number;
+  /** Once the start-up load check is over (the host's CPU went quiet). */
+  settledMs: number;
+  rssSettledMb: number;
+  rssAfterCallsMb: number;
+  /** (RSS after one request to each function - RSS settled) / functions. */
+  growthPerFunctionMb: number;
+  coldMs: Latencies;
+  /** Second request to a sample of the functions. */
+  warmMs: Latencies;
+  /** After idleMs (+ reaping) with no traffic. */
+  rssAfterIdleMb: number;
+  non200: number;
+  error?: string;
+}
+
+export interface DensityProcess {
+  runtime: BenchRuntime;
+  functions: number;
+  /** The host reported warm spares (false: every first request started a child). */
+  spares: boolean;
+  coldMs: Latencies;
+  warmMs: Latencies;
+  non200: number;
+  error?: string;
+}
+
+export interface DensityReport {
+  isolate: DensityIsolate[];
+  process: DensityProcess[];
+}
+
+export async function runDensity(o: DensityOptions): Promise<DensityReport> {
+  const report: DensityReport = { isolate: [], process: [] };
+  for (const runtime of o.runtimes) {
+    if (o.lanes.includes("isolate")) report.isolate.push(await isolatePart(o, runtime));
+    if (o.lanes.includes("process")) report.process.push(await processPart(o, runtime));
+  }
+  return report;
+}
+
+async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<DensityIsolate> {
+  const dir = generate(o.scratch, `isolate-${runtime}`, o.count, (name) => ({
+    ...(o.pack ? { pack: true } : {}),
+    instances: { min: 0, idleMs: o.idleMs },
+    route: `/${name}`,
+  }));
+  const empty = { p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const out: DensityIsolate = {
+    runtime, functions: o.count, packed: o.pack, listeningMs: NaN, rssListeningMb: NaN, settledMs: NaN, rssSettledMb: NaN,
+    rssAfterCallsMb: NaN, growthPerFunctionMb: NaN, coldMs: empty, warmMs: empty, rssAfterIdleMb: NaN, non200: 0,
+  };
+  o.onPhase(`isolate · ${runtime}: starting a host with ${o.count} functions`);
+  const t0 = performance.now();
+  let host: HostProcess | undefined;
+  try {
+    host = await startLanesHost(runtime, o.binary(runtime), dir);
+    out.listeningMs = performance.now() - t0;
+    out.rssListeningMb = rssBytes(host.pid) / MB;
+    o.onPhase(`isolate · ${runtime}: waiting for the start-up load check`);
+    await settle(host.pid);
+    out.settledMs = performance.now() - t0;
+    out.rssSettledMb = rssBytes(host.pid) / MB;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const cold: number[] = [];
+    for (let i = 0; i < o.count; i++) {
+      if (i % 50 === 0) o.onPhase(`isolate · ${runtime}: first request to each function, ${i}/${o.count}`);
+      const a = await get(agent, host.url + `/${nameOf(i)}`);
+      if (a.status !== 200) out.non200++;
+      cold.push(a.ms);
+    }
+    out.rssAfterCallsMb = rssBytes(host.pid) / MB;
+    out.growthPerFunctionMb = (out.rssAfterCallsMb - out.rssSettledMb) / o.count;
+    out.coldMs = percentiles(cold);
+    const warm: number[] = [];
+    for (let i = 0; i < Math.min(o.count, 100); i++) warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
+    out.warmMs = percentiles(warm);
+    agent.destroy();
+    o.onPhase(`isolate · ${runtime}: idle for ${o.idleMs} ms`);
+    // idleMs, then the reaper's next pass (every second) and an empty worker's own idle time
+    await sleep(2 * o.idleMs + 3000);
+    out.rssAfterIdleMb = rssBytes(host.pid) / MB;
+  } catch (e) {
+    out.error = (e as Error).message.split("\n")[0];
+  } finally {
+    await host?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<DensityProcess> {
+  const dir = generate(o.scratch, `process-${runtime}`, o.processCount, (name) => ({
+    lane: "process",
+    runtime,
+    instances: { min: 0, max: 1 },
+    route: `/${name}`,
+  }));
+  const empty = { p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const out: DensityProcess = { runtime, functions: o.processCount, spares: false, coldMs: empty, warmMs: empty, non200: 0 };
+  o.onPhase(`process · ${runtime}: starting a host with ${o.processCount} functions`);
+  let host: HostProcess | undefined;
+  try {
+    host = await startLanesHost(runtime, o.binary(runtime), dir);
+    await settle(host.pid);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const cold: number[] = [];
+    const warm: number[] = [];
+    for (let i = 0; i < o.processCount; i++) {
+      o.onPhase(`process · ${runtime}: first request to each function, ${i}/${o.processCount}`);
+      out.spares = (await spareReady(host.url, runtime)) || out.spares;
+      const a = await get(agent, host.url + `/${nameOf(i)}`);
+      if (a.status !== 200) out.non200++;
+      cold.push(a.ms);
+      warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
+    }
+    agent.destroy();
+    out.coldMs = percentiles(cold);
+    out.warmMs = percentiles(warm);
+  } catch (e) {
+    out.error = (e as Error).message.split("\n")[0];
+  } finally {
+    await host?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const nameOf = (i: number) => `fn-${String(i + 1).padStart(4, "0")}`;
+
+/** A folder with `n` hello functions, each in its own file, and their manifest. */
+function generate(scratch: string, label: string, n: number, settings: (name: string) => Record<string, unknown>): string {
+  const dir = join(scratch, `density-${label}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const functions: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const name = nameOf(i);
+    writeFileSync(join(dir, `${name}.ts`), `export default {\n  fetch(): Response {\n    return new Response("hello from ${name}\\n");\n  },\n};\n`);
+    functions[name] = { entry: `${name}.ts`, ...settings(name) };
+  }
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions }, null, 1));
+  return dir;
+}
+
+/** Wait until the host's process tree is quiet for two seconds in a row (its load check is over). */
+async function settle(pid: number): Promise<void> {
+  const end = Date.now() + SETTLE_CAP_MS;
+  let quiet = 0;
+  let before = cpuSnapshot(pid);
+  while (quiet < 2 && Date.now() < end) {
+    await sleep(1000);
+    const after = cpuSnapshot(pid);
+    quiet = cpuBetween(before, after) < QUIET_CPU_MS ? quiet + 1 : 0;
+    before = after;
+  }
+}
+
+/** Waits until the host has a ready spare for `runtime`; false when it keeps none. */
+async function spareReady(base: string, runtime: string): Promise<boolean> {
+  const end = Date.now() + SPARE_WAIT_MS;
+  for (;;) {
+    const m = (await (await fetch(`${base}/_lanes/metrics`)).json()) as { spares?: { runtime: string; ready: number }[] };
+    if (!m.spares) {
+      await sleep(300); // no spares on this host: let the previous child settle
+      return false;
+    }
+    if (m.spares.some((s) => s.runtime === runtime && s.ready > 0)) return true;
+    if (Date.now() > end) return false;
+    await sleep(20);
+  }
+}
+
+function get(agent: Agent, url: string): Promise<{ status: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = request(url, { agent }, (res) => {
+      res.on("data", () => {});
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function percentiles(xs: number[]): Latencies {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1] ?? NaN };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The terminal table. */
+export function densityTable(r: DensityReport): string {
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
+  const lines: string[] = [];
+  if (r.isolate.length > 0) {
+    lines.push("| host | functions | listening s | RSS at listening / after check MB | RSS after 1 call each MB | growth per function MB | cold p50 / p90 / p99 ms | warm p50 ms | RSS after idle MB | non-200 |");
+    lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const x of r.isolate) {
+      lines.push(
+        `| ${x.runtime} | ${x.functions} ${x.packed ? "packed" : "unpacked"} | ${f(x.listeningMs / 1000, 2)} | ${f(x.rssListeningMb)} / ${f(x.rssSettledMb)} | ${f(x.rssAfterCallsMb)} | ${f(x.growthPerFunctionMb, 2)} | ${f(x.coldMs.p50, 1)} / ${f(x.coldMs.p90, 1)} / ${f(x.coldMs.p99, 1)} | ${f(x.warmMs.p50, 1)} | ${f(x.rssAfterIdleMb)} | ${x.non200}${x.error ? ` (${x.error})` : ""} |`,
+      );
+    }
+  }
+  if (r.process.length > 0) {
+    lines.push("", "| host | process-lane functions | warm spares | cold p50 / p90 / max ms | warm p50 ms | non-200 |", "|---|---:|---|---:|---:|---:|");
+    for (const x of r.process) {
+      lines.push(
+        `| ${x.runtime} | ${x.functions} | ${x.spares ? "yes" : "no"} | ${f(x.coldMs.p50, 1)} / ${f(x.coldMs.p90, 1)} / ${f(x.coldMs.max, 1)} | ${f(x.warmMs.p50, 1)} | ${x.non200}${x.error ? ` (${x.error})` : ""} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
