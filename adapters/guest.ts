@@ -150,6 +150,11 @@ export function scrubEnv(env: Record<string, string>): void {
   }
 }
 
+/** A warm spare taking a function: its working directory becomes the function's folder. */
+export function changeDir(dir: string): void {
+  process.chdir(dir);
+}
+
 const scope = new AsyncLocalStorage<string>();
 
 /**

@@ -10,6 +10,8 @@ export interface LoadSpec {
   bundleUrl: string;
   env: Record<string, string>;
   dev: boolean;
+  /** A warm spare started elsewhere, without a sandbox: the function's folder, to change to first. */
+  cwd?: string;
 }
 
 export interface GuestControl {

@@ -9,6 +9,7 @@
  */
 import { expose } from "comlink";
 import {
+  changeDir,
   currentRequestId,
   exitNow,
   formatArgs,
@@ -92,6 +93,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         return;
       }
       scrubEnv(s.env);
+      if (s.cwd) changeDir(s.cwd);
       const mod = (await import(s.bundleUrl)) as Record<string, unknown>;
       loaded.set(0, { spec: s, handler: resolveHandler(mod, s.name), shared: ctxSharedOf(shared!) });
     },

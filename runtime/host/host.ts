@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import { laneFor, type LaneContext } from "../lanes/mod.ts";
 import { PackHouse } from "../pack/house.ts";
+import { SparePool } from "../lanes/spares.ts";
 import { isolationReport } from "../isolation.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
@@ -58,6 +59,8 @@ export interface Host {
   build(spec: FunctionSpec, poolLog?: Logger, lazy?: boolean): Promise<Served>;
   /** The worker threads packed functions share. */
   pack: PackHouse;
+  /** The process lane's warm spares. */
+  spares: SparePool;
   /** The request handler the server calls now (replaced by `route`). */
   currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
@@ -102,13 +105,15 @@ export async function startHost(o: HostOptions): Promise<Host> {
     return s;
   };
   const pack = new PackHouse({ adapter, log, file: guests.pack, maxWorkers: adapter.cores(), storeFor });
-  const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor, pack };
+  const spares = new SparePool({ adapter, log, childFile: guests.child });
+  const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor, pack, spares };
   const lazy = o.lazy ?? (!o.dev && !o.strict && !o.front);
 
   /** Compile one function (now, or when its pool first needs an instance) and give it a pool in its lane. */
   const build = async (spec: FunctionSpec, poolLog: Logger = log, lazyBuild = false): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
     if (spec.pack) pack.register(spec);
+    if (spec.lane === "process") spares.register(spec);
     const load: LoadSpec = { name: spec.name, lane: spec.lane, bundleUrl: "", env: spec.env, dev: o.dev };
     const served: Served = { spec, version: "", limits, active: 0 };
     let bundle: Compiled | undefined;
@@ -173,7 +178,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     const broken = await loadEach(functions, log);
     if (broken.length > 0) {
       await Promise.all(functions.map((f) => f.pool?.stop(0)));
-      await pack.stop();
+      await Promise.all([pack.stop(), spares.stop()]);
       throw new LanesError("unavailable", `--strict: ${brokenSummary(broken, functions.length)}`);
     }
   } else {
@@ -188,7 +193,12 @@ export async function startHost(o: HostOptions): Promise<Host> {
     createHandler({
       functions: () => list,
       dev: o.dev,
-      host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
+      host: {
+        runtime: adapter.name,
+        version: adapter.version,
+        rss: () => adapter.hostRss(),
+        extra: () => ({ packed: pack.describe(), spares: spares.describe() }),
+      },
       ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
       ...(version ? { version } : {}),
@@ -200,7 +210,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
-    await pack.stop();
+    await Promise.all([pack.stop(), spares.stop()]);
     // Node, Bun and Deno all say EADDRINUSE, each in its own words
     if ((e as { code?: string }).code !== "EADDRINUSE") throw e;
     throw new LanesError(
@@ -218,6 +228,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     checked,
     build,
     pack,
+    spares,
     router,
     currentHandler: () => handler,
     route(list, next) {
@@ -233,7 +244,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
         await Promise.all(functions.map((f) => f.pool?.stop(left)));
-        await pack.stop();
+        await Promise.all([pack.stop(), spares.stop()]);
       })();
       return stopping;
     },

@@ -10,6 +10,8 @@ export interface HostInfo {
   runtime: string;
   version: string;
   rss(): number;
+  /** More of the host's state for /_lanes/metrics (packed workers, warm spares). */
+  extra?(): Record<string, unknown>;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -28,6 +30,7 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   app.get("/_lanes/metrics", (c) =>
     c.json({
       ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
+      ...(o.host?.extra?.() ?? {}),
       functions: o.functions().map(({ spec, pool, deployment }) => ({
         name: spec.name,
         lane: spec.lane,

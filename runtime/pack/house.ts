@@ -4,8 +4,10 @@
  * packed function needs an instance, and puts each new instance on the least busy worker that
  * does not hold that function yet. It starts another worker, up to `maxWorkers` (the host's
  * cores), when every worker is busy (its event loop answers a ping late) or already holds the
- * function (a function with more than one instance), and stops a worker that held nothing for
- * the idleMs of the last function it held. A function stays on its worker until it is unloaded.
+ * function (a function with more than one instance). A worker that holds nothing stops once it
+ * has had no request for the idleMs of the last function it held (and has been empty for
+ * EMPTY_GRACE_MS: the start-up load check empties it between functions). A function stays on
+ * its worker until it is unloaded.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { Logger } from "../log.ts";
@@ -16,6 +18,7 @@ import { PackedWorker } from "./worker.ts";
 
 /** How often each worker's liveness (lag) and idleness are looked at. */
 const TICK_MS = 1000;
+const EMPTY_GRACE_MS = 2000;
 /** A worker whose event loop takes longer than this to answer is busy: new functions go elsewhere. */
 export const BUSY_LAG_MS = 50;
 /**
@@ -123,7 +126,7 @@ export class PackHouse {
     const now = Date.now();
     for (const w of [...this.workers]) {
       if (w.slots.size > 0) w.measure(now);
-      else if (w.alive && w.emptySince > 0 && now - w.emptySince >= w.idleMs) void w.stop();
+      else if (w.alive && now - w.emptySince >= EMPTY_GRACE_MS && now - w.lastRequestAt >= w.idleMs) void w.stop();
     }
     if (this.workers.length === 0) {
       clearInterval(this.timer);

@@ -41,7 +41,9 @@ export class PackedWorker implements SlotHost {
   lagMs = 0;
   /** When it last held no function (0 while it holds some). */
   emptySince = Date.now();
-  /** idleMs of the last function it held: how long it stays once empty. */
+  /** When it was last sent a request (0: never). */
+  lastRequestAt = 0;
+  /** idleMs of the last function it held. */
   idleMs = 30_000;
   private ready = false;
   private dead = false;
@@ -111,7 +113,10 @@ export class PackedWorker implements SlotHost {
 
   send(frame: HostToGuest, slot: number): void {
     if (this.dead) return;
-    if (frame.t === "req") this.requests++;
+    if (frame.t === "req") {
+      this.requests++;
+      this.lastRequestAt = Date.now();
+    }
     this.end.send(frame, slot);
   }
 

@@ -130,7 +130,9 @@ export class Instance {
     const ready = new Promise<void>((resolve) => (this.readyWaiter = resolve));
     try {
       await Promise.race([ready, died, deadline]);
-      await Promise.race([this.control.load(spec), died, deadline]);
+      // a warm spare gets its function's bundle now, in a folder of its own (runtime/lanes/spares.ts)
+      const load = this.link.prepareLoad ? await Promise.race([this.link.prepareLoad(spec), died, deadline]) : spec;
+      await Promise.race([this.control.load(load), died, deadline]);
       if (this._state !== "starting") throw new LanesError("unavailable", "instance stopped while starting");
       this._state = "ready";
       this.readyAt = Date.now();
