@@ -224,6 +224,11 @@ export interface RuntimeAdapter {
   hostRss(): number;
   /** CPU cores this process may use (the packed workers' bound). */
   cores(): number;
+  /**
+   * A full garbage collection of the host's own heap, so memory the host no longer uses goes
+   * back to the system (runtime/host/idle-memory.ts; adapters/README.md, Memory).
+   */
+  collectGarbage(): void;
   writeOut(text: string): void;
   writeErr(text: string): void;
   isTTY(): boolean;

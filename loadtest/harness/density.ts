@@ -31,7 +31,10 @@ export interface DensityOptions {
   /** Which parts: "isolate" (N functions) and "process" (P functions, warm spares). */
   lanes: ("isolate" | "process")[];
   pack: boolean;
+  /** The functions' instances.idleMs: longer than the N first requests take, so all N are loaded at once. */
   idleMs: number;
+  /** Skip waiting idleMs for the memory to come back. */
+  skipIdle?: boolean;
   /** A folder to write the generated functions in (removed afterwards). */
   scratch: string;
   binary(runtime: BenchRuntime): string;
@@ -58,7 +61,7 @@ export interface DensityIsolate {
   /** (RSS after one request to each function - RSS settled) / functions. */
   growthPerFunctionMb: number;
   coldMs: Latencies;
-  /** Second request to a sample of the functions. */
+  /** The second request to each function, right after its first. */
   warmMs: Latencies;
   /** After idleMs (+ reaping) with no traffic. */
   rssAfterIdleMb: number;
@@ -115,23 +118,28 @@ async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<De
     out.rssSettledMb = rssBytes(host.pid) / MB;
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const cold: number[] = [];
+    const warm: number[] = [];
+    const calls0 = Date.now();
     for (let i = 0; i < o.count; i++) {
       if (i % 50 === 0) o.onPhase(`isolate · ${runtime}: first request to each function, ${i}/${o.count}`);
       const a = await get(agent, host.url + `/${nameOf(i)}`);
       if (a.status !== 200) out.non200++;
       cold.push(a.ms);
+      warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
     }
     out.rssAfterCallsMb = rssBytes(host.pid) / MB;
     out.growthPerFunctionMb = (out.rssAfterCallsMb - out.rssSettledMb) / o.count;
+    if (Date.now() - calls0 > o.idleMs) out.error = `the first requests took longer than idleMs (${o.idleMs} ms): some functions were reaped before the RSS was read`;
     out.coldMs = percentiles(cold);
-    const warm: number[] = [];
-    for (let i = 0; i < Math.min(o.count, 100); i++) warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
     out.warmMs = percentiles(warm);
     agent.destroy();
-    o.onPhase(`isolate · ${runtime}: idle for ${o.idleMs} ms`);
-    // idleMs, then the reaper's next pass (every second) and an empty worker's own idle time
-    await sleep(2 * o.idleMs + 3000);
-    out.rssAfterIdleMb = rssBytes(host.pid) / MB;
+    if (!o.skipIdle) {
+      o.onPhase(`isolate · ${runtime}: idle for ${o.idleMs} ms`);
+      // idleMs, the reaper's next pass (every second), an empty worker's short grace, then the
+      // host's quiet-time collections (runtime/host/idle-memory.ts: 5 s quiet, then twice, 6 s apart)
+      await sleep(o.idleMs + 20_000);
+      out.rssAfterIdleMb = rssBytes(host.pid) / MB;
+    }
   } catch (e) {
     out.error = (e as Error).message.split("\n")[0];
   } finally {

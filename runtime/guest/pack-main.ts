@@ -1,13 +1,13 @@
 /**
  * Entry of a packed worker (runtime/pack/): several isolate-lane functions in one worker thread,
  * one per slot, each in a context of its own. Compiled to .mjs by the host (compile.ts).
- * Each function's ctx.shared store comes beside the channel, as a message on the worker's port.
+ * Each function's ctx.shared store comes beside the channel, as a message on the worker's port,
+ * when the function first uses ctx.shared (runtime/pack/messages.ts).
  */
 import { contextLoader } from "../../adapters/guest-context.ts";
 import { guestData, schedule as endOfTurn, workerPostPort, workerReadScheduler } from "../../adapters/guest.ts";
 import { guestRingEnd, type PostPort } from "../channel/ring-end.ts";
-import type { PackedGuestData, StoreMessage } from "../pack/messages.ts";
-import { isStoreMessage } from "../pack/messages.ts";
+import { isStoreMessage, type PackedGuestData, type StoreMessage, type StoreWanted } from "../pack/messages.ts";
 import { startGuest, type GuestShared, type PackedLoader } from "./guest.ts";
 import { sharedInMemory } from "./shared-client.ts";
 
@@ -37,12 +37,26 @@ const loader: PackedLoader = {
     return exports;
   },
   async shared(slot): Promise<GuestShared> {
-    const m = stores.get(slot) ?? (await new Promise<StoreMessage>((resolve) => waiting.set(slot, resolve)));
-    return sharedInMemory(m.buffer, m.seat);
+    let direct: GuestShared | undefined;
+    let asking: Promise<GuestShared> | undefined;
+    const store = () =>
+      (asking ??= new Promise<StoreMessage>((resolve) => {
+        const m = stores.get(slot);
+        if (m) return resolve(m);
+        waiting.set(slot, resolve);
+        const wanted: StoreWanted = { lanesStoreWanted: true, slot };
+        (port.post as (m: unknown) => void)(wanted);
+      }).then((m) => (direct = sharedInMemory(m.buffer, m.seat))));
+    return {
+      add: (key, delta) => (direct ? direct.add(key, delta) : store().then((s) => s.add(key, delta))),
+      get: (key) => (direct ? direct.get(key) : store().then((s) => s.get(key))),
+      set: (key, value) => (direct ? direct.set(key, value) : store().then((s) => s.set(key, value))),
+    };
   },
   unload(slot) {
     files.delete(slot);
     stores.delete(slot);
+    waiting.delete(slot);
   },
   slotOf(stack) {
     for (const [slot, file] of files) if (stack.includes(file)) return slot;

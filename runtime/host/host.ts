@@ -16,6 +16,7 @@ import { isolationReport } from "../isolation.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
 import { createHandler } from "./handler.ts";
+import { reduceMemoryWhenQuiet } from "./idle-memory.ts";
 import type { RequestLog, Served } from "./served.ts";
 
 export interface HostOptions {
@@ -204,7 +205,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
       ...(version ? { version } : {}),
     });
   let handler = router(functions);
-  const own: HttpHandler = { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) };
+  let requests = 0;
+  const own: HttpHandler = {
+    fast: (ex) => (requests++, handler.fast(ex)),
+    web: (request, ex) => handler.web(request, ex),
+  };
   let server: RunningServer;
   try {
     server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
@@ -219,6 +224,12 @@ export async function startHost(o: HostOptions): Promise<Host> {
     );
   }
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
+  // what the host is doing, in one string: memory is handed back once it stops changing
+  const stopReducing = reduceMemoryWhenQuiet(adapter, () => {
+    let instances = 0;
+    for (const f of functions) instances += f.pool?.instances.length ?? 0;
+    return `${requests} ${instances} ${pack.workers.length} ${spares.count}`;
+  });
   let stopping: Promise<void> | undefined;
   const host: Host = {
     manifest,
@@ -240,6 +251,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       // Stop accepting and let in-flight requests finish (queued ones included) while the
       // pools still run; then stop the pools, whose instances are idle by now.
       stopping ??= (async () => {
+        stopReducing();
         const started = Date.now();
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));

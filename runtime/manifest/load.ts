@@ -7,7 +7,7 @@ import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { checkIsolation } from "./permissions.ts";
-import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
+import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type FunctionInput, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -56,69 +56,89 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   }
   const text = await sys.readText(file);
   const raw = await parseJson(text, file);
-  const problems = schemaProblems(raw);
+  // the check alone is several times cheaper than listing errors (a manifest of thousands of functions)
+  const problems = Value.Check(ManifestSchema, raw) ? [] : schemaProblems(raw);
   if (problems.length > 0) throw manifestError(file, problems);
   const input = raw as ManifestInput;
+  // every function's files are checked at once (a manifest may hold thousands), reported in order
+  const checked = await Promise.all(Object.entries(input.functions).map(([name, f]) => checkFunction(name, f, input, dir, sys, hostRuntime)));
   const functions: FunctionSpec[] = [];
   const warnings: string[] = [];
-  for (const [name, f] of Object.entries(input.functions)) {
-    const at = `functions.${name}`;
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
-      problems.push(`${at}: a function name may only hold letters, digits, _ and - (got ${JSON.stringify(name)})`);
-      continue;
-    }
-    const entry = sys.resolve(dir, f.entry);
-    const inside = (p: string) => {
-      const rel = sys.relative(dir, p);
-      return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
-    };
-    if (!inside(entry)) {
-      problems.push(`${at}.entry: must resolve inside the manifest's folder ${dir} (got ${JSON.stringify(f.entry)})`);
-    } else if (!(await sys.isFile(entry))) {
-      problems.push(`${at}.entry: file not found: ${entry}`);
-    } else if (!inside(await sys.realpath(entry))) {
-      problems.push(`${at}.entry: must not link outside the manifest's folder (got ${JSON.stringify(f.entry)})`);
-    }
-    const route = f.route ?? `/${name}`;
-    if (route === "/_lanes" || route.startsWith("/_lanes/")) {
-      problems.push(`${at}.route: paths under /_lanes/ are reserved for lanes itself (got ${JSON.stringify(route)})`);
-    }
-    const lane = f.lane ?? DEFAULTS.lane;
-    if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
-      warnings.push(
-        `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
-      );
-    }
-    const isolation = await checkIsolation(at, f, lane, input, dir, sys, problems, warnings);
-    if (f.pack === true && lane !== "isolate") {
-      problems.push(`${at}.pack: only isolate-lane functions can be packed (this one has "lane": "${lane}"); remove "pack" or set "lane": "isolate"`);
-    }
-    const min = f.instances?.min ?? DEFAULTS.instances.min;
-    const max = f.instances?.max ?? DEFAULTS.instances.max;
-    if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
-    functions.push({
-      name,
-      entry,
-      dir,
-      route,
-      methods: f.methods ?? null,
-      lane,
-      runtime: lane === "process" ? (f.runtime ?? hostRuntime) : hostRuntime,
-      instances: { min, max, idleMs: f.instances?.idleMs ?? DEFAULTS.instances.idleMs },
-      concurrency: f.concurrency ?? DEFAULTS.concurrency,
-      queue: f.queue ?? DEFAULTS.queue,
-      timeoutMs: f.timeoutMs ?? DEFAULTS.timeoutMs,
-      memoryMb: f.memoryMb ?? DEFAULTS.memoryMb,
-      maxBodyBytes: f.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-      env: f.env ?? {},
-      shared: f.shared ?? `fn:${name}`,
-      ...isolation,
-      pack: lane === "isolate" && (f.pack ?? input.pack ?? false),
-    });
+  for (const c of checked) {
+    problems.push(...c.problems);
+    warnings.push(...c.warnings);
+    if (c.spec) functions.push(c.spec);
   }
   problems.push(...routeClashes(functions));
   if (problems.length > 0) throw manifestError(file, problems);
   return { dir, file, functions, warnings };
+}
+
+/** One function's entry as a spec, with what is wrong with it (and what to warn about). */
+async function checkFunction(
+  name: string,
+  f: FunctionInput,
+  input: ManifestInput,
+  dir: string,
+  sys: Sys,
+  hostRuntime: RuntimeName,
+): Promise<{ spec?: FunctionSpec; problems: string[]; warnings: string[] }> {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const at = `functions.${name}`;
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    problems.push(`${at}: a function name may only hold letters, digits, _ and - (got ${JSON.stringify(name)})`);
+    return { problems, warnings };
+  }
+  const entry = sys.resolve(dir, f.entry);
+  const inside = (p: string) => {
+    const rel = sys.relative(dir, p);
+    return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
+  };
+  if (!inside(entry)) {
+    problems.push(`${at}.entry: must resolve inside the manifest's folder ${dir} (got ${JSON.stringify(f.entry)})`);
+  } else if (!(await sys.isFile(entry))) {
+    problems.push(`${at}.entry: file not found: ${entry}`);
+  } else if (!inside(await sys.realpath(entry))) {
+    problems.push(`${at}.entry: must not link outside the manifest's folder (got ${JSON.stringify(f.entry)})`);
+  }
+  const route = f.route ?? `/${name}`;
+  if (route === "/_lanes" || route.startsWith("/_lanes/")) {
+    problems.push(`${at}.route: paths under /_lanes/ are reserved for lanes itself (got ${JSON.stringify(route)})`);
+  }
+  const lane = f.lane ?? DEFAULTS.lane;
+  if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
+    warnings.push(
+      `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
+    );
+  }
+  const isolation = await checkIsolation(at, f, lane, input, dir, sys, problems, warnings);
+  if (f.pack === true && lane !== "isolate") {
+    problems.push(`${at}.pack: only isolate-lane functions can be packed (this one has "lane": "${lane}"); remove "pack" or set "lane": "isolate"`);
+  }
+  const min = f.instances?.min ?? DEFAULTS.instances.min;
+  const max = f.instances?.max ?? DEFAULTS.instances.max;
+  if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
+  const spec: FunctionSpec = {
+    name,
+    entry,
+    dir,
+    route,
+    methods: f.methods ?? null,
+    lane,
+    runtime: lane === "process" ? (f.runtime ?? hostRuntime) : hostRuntime,
+    instances: { min, max, idleMs: f.instances?.idleMs ?? DEFAULTS.instances.idleMs },
+    concurrency: f.concurrency ?? DEFAULTS.concurrency,
+    queue: f.queue ?? DEFAULTS.queue,
+    timeoutMs: f.timeoutMs ?? DEFAULTS.timeoutMs,
+    memoryMb: f.memoryMb ?? DEFAULTS.memoryMb,
+    maxBodyBytes: f.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    env: f.env ?? {},
+    shared: f.shared ?? `fn:${name}`,
+    ...isolation,
+    pack: lane === "isolate" && (f.pack ?? input.pack ?? false),
+  };
+  return { spec, problems, warnings };
 }
 
 /**

@@ -12,7 +12,7 @@
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
-import type { SharedStore } from "../shared/store.ts";
+import type { SharedSeat, SharedStore } from "../shared/store.ts";
 import type { SlotLink } from "./slot.ts";
 import { PackedWorker } from "./worker.ts";
 
@@ -62,14 +62,20 @@ export class PackHouse {
   place(spec: FunctionSpec): SlotLink {
     if (this.stopped) throw new Error("the packed workers are stopping");
     this.register(spec);
-    const store = this.o.storeFor(spec);
-    const seat = store.seat();
-    const worker = this.choose(spec);
-    const link = worker.attach(spec, { buffer: store.buffer, seat });
+    // the store is made (or joined) only once the function uses ctx.shared (messages.ts)
+    let seat: { store: SharedStore; seat: SharedSeat } | undefined;
+    const storeOf = () => {
+      if (!seat) {
+        const store = this.o.storeFor(spec);
+        seat = { store, seat: store.seat() };
+      }
+      return { buffer: seat.store.buffer, seat: seat.seat };
+    };
+    const link = this.choose(spec).attach(spec, storeOf);
     // A function unloaded or cut off inside a ctx.shared write never unlocks the store: take the
     // lock back (where terminate() can leave the thread running, after a grace: see the store).
     link.onExit(() => {
-      if (store.recoverFrom(seat, { mayStillRun: !this.o.adapter.caps.terminateStopsSpin })) {
+      if (seat?.store.recoverFrom(seat.seat, { mayStillRun: !this.o.adapter.caps.terminateStopsSpin })) {
         this.o.log.warn(`${spec.name}: an instance stopped while holding the ctx.shared lock; the lock was taken back`);
       }
     });

@@ -8,6 +8,7 @@ import { Listeners, type HostEnd } from "../channel/end.ts";
 import type { GuestToHost, HostToGuest } from "../channel/frames.ts";
 import type { GuestLink } from "../lanes/lane.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
+import type { SharedSeat } from "../shared/store.ts";
 
 /** What a slot needs of its worker. */
 export interface SlotHost {
@@ -31,6 +32,8 @@ export class SlotLink implements GuestLink {
     private readonly host: SlotHost,
     readonly slot: number,
     readonly spec: FunctionSpec,
+    /** Its ctx.shared store and its seat there, made when first asked for. */
+    readonly store: () => { buffer: SharedArrayBuffer; seat: SharedSeat },
   ) {
     this.end = {
       send: (frame) => host.send(frame, slot),

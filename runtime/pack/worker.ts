@@ -16,7 +16,7 @@ import { rpcChannel } from "../channel/rpc.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import { describeExit, PACK_RECYCLED } from "../pool/exit.ts";
-import type { PackedGuestData, StoreMessage } from "./messages.ts";
+import { isStoreWanted, type PackedGuestData, type StoreMessage } from "./messages.ts";
 import { SlotLink, type SlotHost } from "./slot.ts";
 
 let nextWorkerId = 0;
@@ -67,7 +67,13 @@ export class PackedWorker implements SlotHost {
       data,
       onOutput: (_stream, line) => o.log.fn(this.label, "log", line),
     });
-    this.end = hostRingEnd({ sab: channel, port: this.handle.port, wakeBy, wake: (fn) => o.adapter.schedule(fn) });
+    // a function's first ctx.shared call asks for its store beside the ring (messages.ts)
+    const port = this.handle.port;
+    const ringPort = {
+      post: port.post,
+      onMessage: (l: (m: unknown) => void) => port.onMessage((m) => (isStoreWanted(m) ? this.sendStore(m.slot) : l(m))),
+    };
+    this.end = hostRingEnd({ sab: channel, port: ringPort, wakeBy, wake: (fn) => o.adapter.schedule(fn) });
     this.rpc = rpcChannel((f) => this.end.send(f, 0));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
     this.end.onFrame((f, slot) => (slot === 0 ? this.own(f) : this.forSlot(f, slot)));
@@ -91,17 +97,14 @@ export class PackedWorker implements SlotHost {
     return this.slots.size >= MAX_SLOT;
   }
 
-  /** Give `spec` a slot; its ctx.shared store goes to the worker beside the channel first. */
-  attach(spec: FunctionSpec, store: Omit<StoreMessage, "slot" | "lanesStore">): SlotLink {
+  /** Give `spec` a slot; `store` gives its ctx.shared store when the function first asks for it. */
+  attach(spec: FunctionSpec, store: () => Omit<StoreMessage, "slot" | "lanesStore">): SlotLink {
     let slot = 1;
     while (this.slots.has(slot)) slot++;
-    const link = new SlotLink(this, slot, spec);
+    const link = new SlotLink(this, slot, spec, store);
     this.slots.set(slot, link);
     this.emptySince = 0;
     this.idleMs = spec.instances.idleMs;
-    const message: StoreMessage = { lanesStore: true, slot, ...store };
-    // a plain message on the port, beside the ring (pack-main.ts takes it off before the ring's reader)
-    (this.handle.port.post as (m: unknown) => void)(message);
     link.onExit(() => {
       this.slots.delete(slot);
       if (this.slots.size === 0) this.emptySince = Date.now();
@@ -109,6 +112,14 @@ export class PackedWorker implements SlotHost {
     // an instance waits for `ready` before it loads its function: a started worker is ready now
     if (this.ready) queueMicrotask(() => link.deliver({ t: "ready" }));
     return link;
+  }
+
+  private sendStore(slot: number): void {
+    const link = this.slots.get(slot);
+    if (!link || this.dead) return;
+    const message: StoreMessage = { lanesStore: true, slot, ...link.store() };
+    // a plain message on the port, beside the ring (pack-main.ts takes it off before the ring's reader)
+    (this.handle.port.post as (m: unknown) => void)(message);
   }
 
   send(frame: HostToGuest, slot: number): void {

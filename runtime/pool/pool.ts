@@ -50,7 +50,8 @@ export class Pool {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private lastError: LanesError | undefined;
   private stopped = false;
-  private readonly reaper: ReturnType<typeof setInterval>;
+  /** Runs only while the pool has instances: a host of thousands of cold functions has no timers to run. */
+  private reaper: ReturnType<typeof setInterval> | undefined;
   private readonly stopWatchdog: () => void;
   restarts = 0;
   handled = 0;
@@ -62,8 +63,6 @@ export class Pool {
     private readonly deps: PoolDeps,
   ) {
     this.queue = new RequestQueue(spec.queue, { timeout: () => this.timeout(), overloaded: () => this.overloaded() });
-    this.reaper = setInterval(() => this.reap(), Math.min(1000, spec.instances.idleMs));
-    (this.reaper as { unref?: () => void }).unref?.();
     this.stopWatchdog = watchMemory(this.instances, spec, (inst, why) => {
       this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
       void inst.fail(why);
@@ -207,6 +206,10 @@ export class Pool {
       if (this.stopped) return;
       const inst = new Instance(this.deps.spawn(), this.events);
       this.instances.push(inst);
+      if (!this.reaper) {
+        this.reaper = setInterval(() => this.reap(), Math.min(1000, this.spec.instances.idleMs));
+        (this.reaper as { unref?: () => void }).unref?.();
+      }
       await inst.start(this.deps.load, Math.min(START_TIMEOUT_MS, Math.max(this.spec.timeoutMs, 5000)));
       // `failures` is reset only once an instance serves a request: one that starts and dies
       // at once, again and again, must still back off exponentially
@@ -291,6 +294,10 @@ export class Pool {
     gone: (inst: Instance, exit: GuestExit) => {
       const at = this.instances.indexOf(inst);
       if (at >= 0) this.instances.splice(at, 1);
+      if (this.instances.length === 0) {
+        clearInterval(this.reaper);
+        this.reaper = undefined;
+      }
       // a failed start is grow()'s to report and follow up (after the back-off it sets)
       if (this.stopped || !inst.reachedReady) return;
       // an instance the host stopped is not a crash
