@@ -20,6 +20,8 @@ export interface HostProcess {
   alive(): boolean;
   /** Last lines of its stderr (start-up log, warnings, crash reports). */
   stderrTail(): string;
+  /** What its start-up log says start-up took (`ready in N ms`: the CLI's own part, after the runtime booted). */
+  readyInMs(): number | undefined;
   /** SIGTERM, then SIGKILL if it has not exited within a few seconds. */
   stop(): Promise<void>;
 }
@@ -62,6 +64,7 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
   live.add(child);
   const tail: string[] = [];
   let exited = false;
+  let readyIn: number | undefined;
   const closed = new Promise<void>((resolve) =>
     child.on("close", () => {
       exited = true;
@@ -70,6 +73,7 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
     }),
   );
   child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    readyIn ??= Number(/ready in (\d+) ms/.exec(d)?.[1] ?? NaN) || undefined;
     tail.push(...d.split("\n").filter(Boolean));
     tail.splice(0, Math.max(0, tail.length - 30));
   });
@@ -78,6 +82,7 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
     pid: child.pid!,
     alive: () => !exited,
     stderrTail: () => tail.join("\n"),
+    readyInMs: () => readyIn,
     async stop() {
       if (exited) return;
       child.kill("SIGTERM");
