@@ -175,11 +175,3 @@ export function onUnhandledRejection(listener: (reason: unknown) => void): void 
 export function onUncaughtException(listener: (error: unknown) => void): void {
   process.on("uncaughtException", listener);
 }
-
-/**
- * Building a web Response and reading it back costs ~35 µs on Node 20 (undici) against ~1 µs on
- * Bun and Deno: on Node the guest gives functions a light Response (runtime/guest/light-response.ts).
- */
-export function webResponseIsCostly(): boolean {
-  return !("Bun" in globalThis) && !("Deno" in globalThis);
-}

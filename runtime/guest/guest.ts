@@ -12,13 +12,11 @@ import {
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
-  webResponseIsCostly,
   type GuestPort,
 } from "../../adapters/guest.ts";
 import { rpcChannel } from "../rpc.ts";
 import type { GuestControl, GuestToHost, HostToGuest, LoadSpec, LogFrame, RequestFrame } from "../wire.ts";
-import { describe, isResponse, resolveHandler, type FetchHandler } from "./handler.ts";
-import { lightResponseClass } from "./light-response.ts";
+import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { sendResponse } from "./respond.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
@@ -30,8 +28,6 @@ export interface GuestShared {
 }
 
 export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
-  // before the function's module loads, so every Response it makes is a light one
-  if (webResponseIsCostly()) globalThis.Response = lightResponseClass(Response);
   const post = (f: GuestToHost, transfer?: ArrayBuffer[]) => port.post(f, transfer);
   let handler: FetchHandler | undefined;
   let spec: LoadSpec | undefined;
@@ -122,10 +118,9 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
       };
       const fn = handler;
       const env = { ...spec.env };
-      let result: unknown;
+      let result: Response;
       try {
-        result = await inRequest(f.requestId, () => fn(request, env, ctx));
-        if (!isResponse(result)) throw new Error(`the function returned ${describe(result)}, not a Response`);
+        result = sendable(await inRequest(f.requestId, () => fn(request, env, ctx)));
       } catch (e) {
         const err = e instanceof Error ? e : new Error(formatArgs([e]));
         post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message });

@@ -19,8 +19,14 @@ export function resolveHandler(mod: Record<string, unknown>, name: string): Fetc
   );
 }
 
-export function isResponse(value: unknown): value is Response {
-  return value instanceof Response;
+/**
+ * The function's answer as a Response a server can send, or the error that says why it is not:
+ * another value, or a network error (`Response.error()`, status 0), which has no HTTP form.
+ */
+export function sendable(value: unknown): Response {
+  if (!(value instanceof Response)) throw new Error(`the function returned ${describe(value)}, not a Response`);
+  if (value.type === "error") throw new Error("the function returned Response.error(), a network error: it has no HTTP response to send");
+  return value;
 }
 
 export function describe(value: unknown): string {

@@ -4,7 +4,6 @@
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
 import type { Headers2 } from "../wire.ts";
-import { lightParts } from "./light-response.ts";
 
 export interface ResponseSink {
   head(status: number, statusText: string, headers: Headers2, body: ArrayBuffer | null, more: boolean): void;
@@ -23,12 +22,6 @@ function soon(): Promise<typeof PENDING> {
 type Read = ReadableStreamReadResult<Uint8Array>;
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
-  // a light Response (light-response.ts) hands over its parts: no Headers, no stream
-  const light = lightParts(res);
-  if (light) {
-    sink.head(light.status, light.statusText, light.headers, light.body, false);
-    return;
-  }
   const headers = [...res.headers] as Headers2;
   if (!res.body) {
     sink.head(res.status, res.statusText, headers, null, false);

@@ -12,7 +12,10 @@ export async function readBody(req: Request, limit: number, name: string): Promi
   const declared = req.headers.get("content-length");
   const length = declared === null ? NaN : Number(declared);
   if (length > limit) throw tooLarge();
-  if (!req.body || length === 0) return null;
+  // a body of 0 bytes is still a body (the function's request.body is an empty stream, as
+  // in-process); only a request without one (no Content-Length, not chunked) has none
+  if (length === 0) return new ArrayBuffer(0);
+  if (!req.body) return null;
   const reader = req.body.getReader();
   const into = Number.isSafeInteger(length) ? new Uint8Array(length) : undefined;
   const parts: Uint8Array[] = [];
@@ -32,7 +35,7 @@ export async function readBody(req: Request, limit: number, name: string): Promi
     else parts.push(value);
     size += value.byteLength;
   }
-  if (size === 0) return null;
+  if (size === 0) return new ArrayBuffer(0);
   if (into) return size === into.byteLength ? into.buffer : into.slice(0, size).buffer;
   const out = new Uint8Array(size);
   let at = 0;
