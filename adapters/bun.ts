@@ -1,42 +1,19 @@
-/** Bun host: Bun.serve. https://bun.sh/docs/api/http */
+/**
+ * Bun host: Hono on Bun's node:http, through @hono/node-server as on Node (adapters/node-http.ts).
+ * Not Bun.serve: it holds a streamed response's head until the first body chunk and drops
+ * statusText (adapters/README.md, Serving HTTP).
+ */
 import type { RuntimeAdapter } from "./types.ts";
 import { commonAdapter } from "./node-compat.ts";
+import { serveNodeHttp } from "./node-http.ts";
 
-interface BunServer {
-  port: number;
-  readonly pendingRequests: number;
-  stop(closeActiveConnections?: boolean): Promise<void>;
-}
-interface BunGlobal {
-  version: string;
-  serve(o: { port: number; hostname: string; fetch: (r: Request) => Response | Promise<Response>; idleTimeout?: number }): BunServer;
-}
-const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+const Bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
 
 export const bunAdapter: RuntimeAdapter = {
   name: "bun",
   version: Bun.version,
-  // Bun silently ignores worker resourceLimits (runtime-matrix P1): heap is not enforced in isolates.
+  // Bun silently ignores worker resourceLimits (adapters/README.md, Workers): heap is not enforced in isolates.
   caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false },
   ...commonAdapter("bun", false),
-  async serve(fetch, { port, hostname }) {
-    // idleTimeout 0: a streaming response may stay quiet longer than Bun's 10 s default
-    const server = Bun.serve({ port, hostname, fetch, idleTimeout: 0 });
-    return {
-      port: server.port,
-      hostname,
-      async shutdown(graceMs) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
-        // stop(false) never resolves once a request was answered without its body being read
-        // (a 503/413 refused before reading; measured, Bun 1.4.5), although no request is
-        // pending: once none is, close what is left (idle keep-alive connections) at once.
-        const idle = setInterval(() => server.pendingRequests === 0 && void server.stop(true), 25);
-        const done = await Promise.race([server.stop(false).then(() => "done" as const), late]);
-        clearTimeout(timer);
-        clearInterval(idle);
-        if (done === "late") await server.stop(true);
-      },
-    };
-  },
+  serve: serveNodeHttp,
 };

@@ -10,7 +10,7 @@ interface DenoServer {
 interface DenoGlobal {
   version: { deno: string };
   serve(
-    o: { port: number; hostname: string; onListen?: () => void; signal?: AbortSignal },
+    o: { port: number; hostname: string; onListen?: () => void; onError?: (e: unknown) => Response; signal?: AbortSignal },
     fetch: (r: Request) => Response | Promise<Response>,
   ): DenoServer;
 }
@@ -25,7 +25,10 @@ export const denoAdapter: RuntimeAdapter = {
   ...commonAdapter("deno", true),
   async serve(fetch, { port, hostname }) {
     const abort = new AbortController();
-    const server = Deno.serve({ port, hostname, onListen() {}, signal: abort.signal }, fetch);
+    // onError: a response body stream that fails after the head (the host cut it and logged
+    // why) would otherwise be printed by Deno.serve as a raw error; the app itself never throws
+    const onError = () => new Response(null, { status: 500 });
+    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, fetch);
     return {
       port: server.addr.port,
       hostname,

@@ -24,6 +24,17 @@ export interface ServeOptions {
 export interface RequestInfo {
   /** The header lines as [name, value] pairs in arrival order (names as the client sent them). */
   headerPairs(): [string, string][];
+  /**
+   * Send `text` as the reason phrase of this request's status line. Absent where the server
+   * cannot (Deno.serve writes the standard phrase, denoland/deno#14822).
+   */
+  statusText?(text: string): void;
+  /**
+   * End this response now as cut short (the connection closes before the body is complete),
+   * without the server reporting an error of its own. Absent where erroring the body stream
+   * already does that quietly (Deno.serve with onError).
+   */
+  cutBody?(): void;
 }
 
 export interface RunningServer {

@@ -14,6 +14,8 @@ export type ErrorCode =
   | "timeout"
   | "bad_request"
   | "internal"
+  // the client went away before its answer: what the request log shows (no one receives it)
+  | "client_gone"
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
@@ -30,6 +32,7 @@ const httpStatus: Record<ErrorCode, number> = {
   timeout: 504,
   bad_request: 400,
   internal: 500,
+  client_gone: 499,
   invalid_manifest: 500,
   invalid_flag: 500,
   compile_failed: 503,

@@ -17,7 +17,9 @@ import {
 import { rpcChannel } from "../rpc.ts";
 import type { GuestControl, GuestToHost, HostToGuest, LoadSpec, LogFrame, RequestFrame } from "../wire.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
+import { collectFetchListeners } from "./service-worker.ts";
 import { sendResponse } from "./respond.ts";
+import { giveStringBodiesTheirStandardType } from "./text-default-type.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
 export interface GuestShared {
@@ -28,6 +30,7 @@ export interface GuestShared {
 }
 
 export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
+  giveStringBodiesTheirStandardType(); // before the function's module loads
   const post = (f: GuestToHost, transfer?: ArrayBuffer[]) => port.post(f, transfer);
   let handler: FetchHandler | undefined;
   let spec: LoadSpec | undefined;
@@ -55,8 +58,9 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
     async load(s) {
       spec = s;
       scrubEnv(s.env);
+      const fetchListeners = collectFetchListeners();
       const mod = (await import(s.bundleUrl)) as Record<string, unknown>;
-      handler = resolveHandler(mod, s.name);
+      handler = resolveHandler(mod, s.name, fetchListeners);
     },
     async stats() {
       return { inflight: cancels.size, handled, heapUsed: heapUsed() };
@@ -94,13 +98,18 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
   }
 
   async function handle(f: RequestFrame) {
-    cancels.set(f.id, () => {});
+    // the host cancels a request when its client goes away (or its time runs out): the
+    // function sees request.signal abort, as on workerd
+    const client = new AbortController();
+    const abort = () => client.abort(new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError"));
+    cancels.set(f.id, abort);
     try {
       if (!handler || !spec) throw new Error("function not loaded");
       const request = new Request(f.url, {
         method: f.method,
         headers: f.headers,
         body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
+        signal: client.signal,
       });
       const ctx = {
         requestId: f.requestId,
@@ -134,7 +143,11 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
           chunk: (body) => post({ t: "chunk", id: f.id, body }, [body]),
           end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }),
         },
-        (cancel) => cancels.set(f.id, cancel),
+        (cancel) =>
+          cancels.set(f.id, () => {
+            abort();
+            cancel();
+          }),
       );
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));

@@ -20,11 +20,14 @@ function soon(): Promise<typeof PENDING> {
 }
 
 type Read = ReadableStreamReadResult<Uint8Array>;
+/** Statuses whose responses have no body (Fetch standard). Bun lets a Response have one anyway. */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
   const headers = [...res.headers] as Headers2;
-  if (!res.body) {
+  if (!res.body || NULL_BODY_STATUS.has(res.status)) {
     sink.head(res.status, res.statusText, headers, null, false);
+    void res.body?.cancel().catch(() => {});
     return;
   }
   const reader = res.body.getReader();

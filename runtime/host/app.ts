@@ -9,6 +9,7 @@ import { errorResponse, LanesError } from "../errors.ts";
 import type { Compiled } from "../compile.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { Pool } from "../pool/pool.ts";
+import { statusTextOf } from "../pool/status-text.ts";
 import { readBody } from "./body.ts";
 
 export interface Served {
@@ -160,11 +161,15 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: 
     const method = req.method;
     pool.admit(); // a full function refuses before its body is read
     const body = method === "GET" || method === "HEAD" ? null : await readBody(req, spec.maxBodyBytes, spec.name);
+    const info = c.env as Partial<RequestInfo> | undefined;
     const res = await pool.dispatch(
-      { requestId, method, url: req.url, headers: headerPairs(c.env, req), body, params: c.req.param() },
+      { requestId, method, url: req.url, headers: headerPairs(info, req), body, params: c.req.param() },
       deadline,
+      { signal: req.signal, ...(info?.cutBody ? { cutBody: info.cutBody } : {}) },
     );
     c.set("stamped", true);
+    const text = statusTextOf(res);
+    if (text) info?.statusText?.(text);
     return res;
   } catch (e) {
     return errorResponse(dev && mapStack ? withMappedStack(e, mapStack) : e, requestId, dev);
@@ -179,7 +184,6 @@ function withMappedStack(e: unknown, mapStack: (s: string) => string): unknown {
 }
 
 /** The request headers as pairs: from the adapter when it has them without building a Headers. */
-function headerPairs(env: unknown, req: Request): [string, string][] {
-  const info = env as Partial<RequestInfo> | undefined;
+function headerPairs(info: Partial<RequestInfo> | undefined, req: Request): [string, string][] {
   return info?.headerPairs ? info.headerPairs() : ([...req.headers] as [string, string][]);
 }

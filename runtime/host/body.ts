@@ -12,8 +12,10 @@ export async function readBody(req: Request, limit: number, name: string): Promi
   const declared = req.headers.get("content-length");
   const length = declared === null ? NaN : Number(declared);
   if (length > limit) throw tooLarge();
-  // a body of 0 bytes is still a body (the function's request.body is an empty stream, as
-  // in-process); only a request without one (no Content-Length, not chunked) has none
+  // A request has a body when it says so: a Content-Length (0 too: the function's request.body
+  // is then an empty stream, as in-process) or Transfer-Encoding (RFC 9112, 6.3). Servers
+  // differ in what Request.body they give one that has neither.
+  if (declared === null && !req.headers.has("transfer-encoding")) return null;
   if (length === 0) return new ArrayBuffer(0);
   if (!req.body) return null;
   const reader = req.body.getReader();

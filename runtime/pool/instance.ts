@@ -8,6 +8,8 @@ import type { GuestChannel, GuestExit } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { rpcChannel } from "../rpc.ts";
 import type { GuestControl, GuestToHost, HostToGuest, LoadSpec, RequestFrame } from "../wire.ts";
+import { ResponseBody } from "./response-body.ts";
+import { reasonPhrase, withStatusText } from "./status-text.ts";
 
 export interface InstanceEvents {
   /** A line the function logged. */
@@ -22,6 +24,19 @@ export interface InstanceEvents {
   timeoutError?(): LanesError;
   /** A request on this instance ran past its deadline (its client already has its 504). */
   expired?(instance: Instance): void;
+  /** A response whose head was sent could not finish: its body was cut short, for `why`. */
+  cut?(requestId: string, why: string): void;
+}
+
+/** What the server tells a request about its client. */
+export interface ClientHooks {
+  /** Aborts when the client goes away: the request is cancelled and the guest's request.signal aborts. */
+  signal?: AbortSignal;
+  /**
+   * Ends the response as cut short (the client sees an incomplete body) without an error on
+   * the server's side; without it, the body stream is errored (adapters/node-http.ts).
+   */
+  cutBody?: () => void;
 }
 
 interface InFlight {
@@ -29,11 +44,14 @@ interface InFlight {
   requestId: string;
   resolve(res: Response): void;
   reject(err: LanesError): void;
-  stream?: ReadableStreamDefaultController<Uint8Array>;
+  body?: ResponseBody;
   /** The head went to the client: a crash now can only cut the body. */
   answered: boolean;
   /** The request's one deadline timer; it covers a streamed body too. */
   timer: ReturnType<typeof setTimeout>;
+  cutBody?: () => void;
+  /** Stops listening to the client's signal. */
+  unwatch?: () => void;
 }
 
 export type RequestInput = Omit<RequestFrame, "t" | "id">;
@@ -114,7 +132,7 @@ export class Instance {
    * Send a request; resolves with the Response once its head arrives. At `deadline` (epoch ms)
    * the request gets the timeout error and the pool hears about it (`expired`).
    */
-  request(frame: RequestInput, deadline: number): Promise<Response> {
+  request(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Response> {
     const id = ++this.nextId;
     this.inflight++;
     this.dispatched++;
@@ -128,11 +146,30 @@ export class Instance {
         reject,
         answered: false,
         timer: setTimeout(this.expire, deadline - now, id),
+        ...(client.cutBody ? { cutBody: client.cutBody } : {}),
       });
     });
     const full: RequestFrame = { t: "req", id, ...frame };
     this.post(full, frame.body ? [frame.body] : undefined);
+    if (client.signal) this.watchClient(id, client.signal);
     return response;
+  }
+
+  /** The client went away: cancel the request (the guest aborts the function's request.signal). */
+  private watchClient(id: number, signal: AbortSignal) {
+    const gone = () => this.abandon(id, new LanesError("client_gone", "the client went away before its answer"));
+    if (signal.aborted) return gone();
+    signal.addEventListener("abort", gone, { once: true });
+    this.requests.get(id)!.unwatch = () => signal.removeEventListener("abort", gone);
+  }
+
+  /**
+   * A response whose head is out cannot finish: the client must see its body cut short (not a
+   * clean end), and the log says why, once, as a line (never a raw error dump).
+   */
+  private cutShort(r: InFlight, err: LanesError) {
+    if (err.code !== "client_gone") this.events.cut?.(r.requestId, err.message);
+    r.body?.cut(err, r.cutBody);
   }
 
   /** Give up on a request (deadline or client gone): the guest is told to cancel it. */
@@ -140,7 +177,7 @@ export class Instance {
     const r = this.requests.get(id);
     if (!r) return;
     this.settle(id, r);
-    if (r.answered) r.stream?.error(err);
+    if (r.answered) this.cutShort(r, err);
     else r.reject(err);
     this.post({ t: "cancel", id });
   }
@@ -194,6 +231,7 @@ export class Instance {
   private settle(id: number, r: InFlight) {
     this.requests.delete(id);
     clearTimeout(r.timer);
+    r.unwatch?.();
     this.inflight--;
     this.lastUsed = Date.now();
     this.events.released(this);
@@ -205,38 +243,32 @@ export class Instance {
         const r = this.requests.get(f.id);
         if (!r) return;
         r.answered = true;
-        const init = { status: f.status, statusText: f.statusText, headers: responseHeaders(f.headers, r.requestId) };
+        const statusText = reasonPhrase(f.statusText);
+        const init = { status: f.status, statusText, headers: responseHeaders(f.headers, r.requestId) };
         if (!f.more) {
           this.settle(f.id, r);
           // bytes as a Uint8Array: the Node server writes those to the socket as they are
-          r.resolve(new Response(f.body ? new Uint8Array(f.body) : null, init));
+          r.resolve(withStatusText(new Response(f.body ? new Uint8Array(f.body) : null, init), statusText));
           return;
         }
-        const first = f.body;
-        const stream = new ReadableStream<Uint8Array>({
-          start: (controller) => {
-            r.stream = controller;
-            if (first) controller.enqueue(new Uint8Array(first));
-          },
-          cancel: () => {
-            // the client went away: stop the function's stream and free the slot
-            if (this.requests.get(f.id) !== r) return;
-            this.settle(f.id, r);
-            this.post({ t: "cancel", id: f.id });
-          },
+        r.body = new ResponseBody(f.body, () => {
+          // the client went away: stop the function's stream and free the slot
+          if (this.requests.get(f.id) !== r) return;
+          this.settle(f.id, r);
+          this.post({ t: "cancel", id: f.id });
         });
-        r.resolve(new Response(stream, init));
+        r.resolve(withStatusText(new Response(r.body.stream, init), statusText));
         return;
       }
       case "chunk":
-        this.requests.get(f.id)?.stream?.enqueue(new Uint8Array(f.body));
+        this.requests.get(f.id)?.body?.push(f.body);
         return;
       case "end": {
         const r = this.requests.get(f.id);
         if (!r) return;
         this.settle(f.id, r);
-        if (f.error) r.stream?.error(new Error(f.error));
-        else r.stream?.close();
+        if (f.error) this.cutShort(r, new LanesError("function_error", `the function's body stream failed: ${f.error}`));
+        else r.body?.end();
         return;
       }
       case "err": {
@@ -284,8 +316,9 @@ export class Instance {
     for (const [id, r] of this.requests) {
       this.requests.delete(id);
       clearTimeout(r.timer);
+      r.unwatch?.();
       this.inflight--;
-      if (r.answered) r.stream?.error(err);
+      if (r.answered) this.cutShort(r, err);
       else r.reject(err);
     }
     this.rpc.deliver = () => {};

@@ -10,7 +10,7 @@ import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { LoadSpec } from "../wire.ts";
-import { Instance, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
 import { rssLimitMb, watchRss } from "./watchdog.ts";
 
 export interface PoolDeps {
@@ -28,6 +28,7 @@ export interface PoolDeps {
 interface Waiter {
   frame: RequestInput;
   deadline: number;
+  client: ClientHooks;
   resolve(res: Response): void;
   reject(err: LanesError): void;
   timer: ReturnType<typeof setTimeout>;
@@ -84,16 +85,17 @@ export class Pool {
     await Promise.allSettled(starts);
   }
 
-  dispatch(frame: RequestInput, deadline: number): Promise<Response> {
+  dispatch(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Response> {
     if (this.stopped) return Promise.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     const inst = this.pick();
-    if (inst) return this.run(inst, frame, deadline);
+    if (inst) return this.run(inst, frame, deadline, client);
     if (this.backoffUntil > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
     if (this.queue.length >= this.spec.queue) return Promise.reject(this.overloaded());
     return new Promise<Response>((resolve, reject) => {
       const waiter: Waiter = {
         frame,
         deadline,
+        client,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -102,6 +104,8 @@ export class Pool {
         }, Math.max(0, deadline - Date.now())),
       };
       this.queue.push(waiter);
+      // a client that leaves while its request waits takes it out of the queue
+      client.signal?.addEventListener("abort", () => this.leaveQueue(waiter), { once: true });
       this.replenish();
     });
   }
@@ -149,11 +153,19 @@ export class Pool {
     return best;
   }
 
-  private run(inst: Instance, frame: RequestInput, deadline: number): Promise<Response> {
+  private run(inst: Instance, frame: RequestInput, deadline: number, client: ClientHooks): Promise<Response> {
     // spent its whole time queued: answer without bothering (or blaming) an instance
     if (deadline <= Date.now()) return Promise.reject(this.timeout());
     this.handled++;
-    return inst.request(frame, deadline);
+    return inst.request(frame, deadline, client);
+  }
+
+  private leaveQueue(w: Waiter) {
+    const at = this.queue.indexOf(w);
+    if (at < 0) return;
+    this.queue.splice(at, 1);
+    clearTimeout(w.timer);
+    w.reject(new LanesError("client_gone", "the client went away while its request was queued"));
   }
 
   /**
@@ -256,7 +268,7 @@ export class Pool {
       if (!inst) break;
       const w = this.queue.shift()!;
       clearTimeout(w.timer);
-      this.run(inst, w.frame, w.deadline).then(w.resolve, w.reject);
+      this.run(inst, w.frame, w.deadline, w.client).then(w.resolve, w.reject);
     }
     if (this.queue.length > 0) this.replenish();
   }
@@ -291,6 +303,7 @@ export class Pool {
     shared: (op, key, value) => this.deps.shared(op, key, value),
     timeoutError: () => this.timeout(),
     expired: (inst) => this.onExpired(inst),
+    cut: (requestId, why) => this.deps.log.warn(`${this.spec.name}: the response to request ${requestId} was cut short after its head was sent: ${why}`),
     released: (inst) => {
       if (this.failures !== 0) this.failures = 0; // it served: whatever failed before is over
       if (inst.state === "retiring" && inst.inflight === 0 && !inst.checking && !this.stopped) void inst.kill();
