@@ -63,6 +63,10 @@ export function childPort(): GuestPort {
   if (!send) throw new Error("lanes guest: started without an IPC channel");
   // The host is gone (crashed or killed): never outlive it as an orphan.
   process.on("disconnect", () => process.exit(0));
+  // The host decides when a child stops: at shutdown only once its ctx.waitUntil work is done
+  // or the grace ran out. A Ctrl-C signals the whole process group, children included.
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => {});
   const batch = ipcBatcher((m) => void send(m as object, undefined, undefined, () => {}));
   return {
     post: (frame) => batch.post(encodeFrame(frame as { t: string })),

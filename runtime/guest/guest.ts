@@ -37,6 +37,8 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
   let handled = 0;
   const cancels = new Map<number, () => void>();
   const pending = new Set<Promise<unknown>>();
+  /** ctx.waitUntil work still running, with the request it came from (for the shutdown log). */
+  const waitUntil = new Map<Promise<unknown>, string>();
   const shared = sharedFor(post);
   const ctxShared = {
     add: (key: string, delta = 1) => shared.add(key, delta),
@@ -63,7 +65,7 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
       handler = resolveHandler(mod, s.name, fetchListeners);
     },
     async stats() {
-      return { inflight: cancels.size, handled, heapUsed: heapUsed() };
+      return { inflight: cancels.size, handled, heapUsed: heapUsed(), waitUntil: [...waitUntil.values()] };
     },
     async drain() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
@@ -117,11 +119,12 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
         params: f.params,
         shared: ctxShared,
         waitUntil: (p: Promise<unknown>) => {
-          track(
-            Promise.resolve(p).catch((e) =>
-              post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }),
-            ),
+          const work = Promise.resolve(p).catch((e) =>
+            post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }),
           );
+          waitUntil.set(work, f.requestId);
+          void work.finally(() => waitUntil.delete(work));
+          track(work);
         },
         passThroughOnException() {},
       };

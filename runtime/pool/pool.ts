@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { LoadSpec } from "../wire.ts";
 import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { finishWaitUntil } from "./wait-until.ts";
 import { rssLimitMb, watchRss } from "./watchdog.ts";
 
 export interface PoolDeps {
@@ -276,13 +277,15 @@ export class Pool {
   private async retire(inst: Instance, graceMs: number): Promise<void> {
     if (inst.state === "dead") return;
     inst.state = "retiring";
+    const deadline = Date.now() + graceMs;
     if (graceMs > 0 && inst.inflight > 0) {
-      const deadline = Date.now() + graceMs;
       // (state changes behind TypeScript's back, when the instance exits)
       while (inst.inflight > 0 && Date.now() < deadline && (inst.state as Instance["state"]) !== "dead") {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
+    // shutting down: ctx.waitUntil work gets what is left of the grace
+    if (this.stopped && graceMs > 0) await finishWaitUntil(inst, deadline, this.spec.name, this.deps.log);
     await inst.kill();
   }
 
