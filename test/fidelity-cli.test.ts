@@ -60,7 +60,7 @@ test(`SIGTERM lets ctx.waitUntil work finish within the grace, logs what it cut,
   for (const lane of LANES) {
     assert.match(out, new RegExp(`waitUntil done ${ids[lane]!.quick}`), `${lane}: the 1 s waitUntil work finished before the exit:\n${out}`);
     assert.not.match(out, new RegExp(`waitUntil done ${ids[lane]!.long}`), lane);
-    const cut = new RegExp(`probe-${lane}: the shutdown grace ran out: cut 1 pending ctx.waitUntil task\\(s\\) of instance \\d+ \\(request ${ids[lane]!.long}\\)`);
+    const cut = new RegExp(`probe-${lane}: instance \\d+ stopped with 1 ctx.waitUntil task\\(s\\) unfinished \\(request ${ids[lane]!.long}\\): the grace to finish them ran out`);
     assert.match(out, cut, `${lane}: the log names what was cut:\n${out}`);
   }
   assert.not.match(out, RAW_DUMP, `a raw error dump in the host output:\n${out}`);

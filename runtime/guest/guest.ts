@@ -101,7 +101,8 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
 
   async function handle(f: RequestFrame) {
     // the host cancels a request when its client goes away (or its time runs out): the
-    // function sees request.signal abort, as on workerd
+    // function sees request.signal abort, as on workerd (a Request with a signal costs Node
+    // ~20 µs more: adapters/README.md, Responses)
     const client = new AbortController();
     const abort = () => client.abort(new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError"));
     cancels.set(f.id, abort);

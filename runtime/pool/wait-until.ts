@@ -1,6 +1,6 @@
 /**
- * Shutdown waits for the ctx.waitUntil work of each instance, as Workers do, but only until the
- * shutdown grace runs out; then it says what it cut.
+ * Stopping a pool (shutdown, or a reload in `lanes dev`) waits for the ctx.waitUntil work of
+ * each instance, as Workers do, but only within the grace it has; then it says what it cut.
  */
 import type { Logger } from "../log.ts";
 import type { Instance } from "./instance.ts";
@@ -16,8 +16,8 @@ export async function finishWaitUntil(inst: Instance, deadline: number, name: st
   const cut = await pendingAt(inst, deadline);
   if (cut.length === 0) return;
   log.warn(
-    `${name}: the shutdown grace ran out: cut ${cut.length} pending ctx.waitUntil task(s) of instance ${inst.id} ` +
-      `(request ${[...new Set(cut)].join(", ")})`,
+    `${name}: instance ${inst.id} stopped with ${cut.length} ctx.waitUntil task(s) unfinished ` +
+      `(request ${[...new Set(cut)].join(", ")}): the grace to finish them ran out`,
   );
 }
 
