@@ -65,5 +65,14 @@ function requestInfo(incoming: IncomingMessage, outgoing: ServerResponse): Reque
       if (socket && !socket.destroyed) socket.end();
       else outgoing.destroy();
     },
+    // the response's close event, not request.signal: an AbortController per request costs
+    // Node 20 more (its signal is made transferable)
+    onClientGone(gone) {
+      const onClose = () => {
+        if (!outgoing.writableFinished) gone();
+      };
+      outgoing.once("close", onClose);
+      return () => outgoing.off("close", onClose);
+    },
   };
 }

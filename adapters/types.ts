@@ -35,6 +35,11 @@ export interface RequestInfo {
    * already does that quietly (Deno.serve with onError).
    */
   cutBody?(): void;
+  /**
+   * Call `gone` once if the client goes away before its response is complete; returns what
+   * stops watching. Absent where the Request's signal says it (Deno.serve).
+   */
+  onClientGone?(gone: () => void): () => void;
 }
 
 export interface RunningServer {

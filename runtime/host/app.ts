@@ -165,7 +165,7 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: 
     const res = await pool.dispatch(
       { requestId, method, url: req.url, headers: headerPairs(info, req), body, params: c.req.param() },
       deadline,
-      { signal: req.signal, ...(info?.cutBody ? { cutBody: info.cutBody } : {}) },
+      { watch: info?.onClientGone ?? watchSignal(req.signal), ...(info?.cutBody ? { cutBody: info.cutBody } : {}) },
     );
     c.set("stamped", true);
     const text = statusTextOf(res);
@@ -181,6 +181,18 @@ async function invoke(c: Context<Env>, served: Served, dev: boolean, mapStack?: 
 function withMappedStack(e: unknown, mapStack: (s: string) => string): unknown {
   if (!(e instanceof LanesError) || !e.guestStack) return e;
   return new LanesError(e.code, e.message, { headers: e.headers, guestStack: mapStack(e.guestStack), cause: e });
+}
+
+/** A client watch over a Request's signal, for servers that abort it when the client goes away (Deno.serve). */
+function watchSignal(signal: AbortSignal) {
+  return (gone: () => void) => {
+    if (signal.aborted) {
+      gone();
+      return () => {};
+    }
+    signal.addEventListener("abort", gone, { once: true });
+    return () => signal.removeEventListener("abort", gone);
+  };
 }
 
 /** The request headers as pairs: from the adapter when it has them without building a Headers. */

@@ -30,8 +30,11 @@ export interface InstanceEvents {
 
 /** What the server tells a request about its client. */
 export interface ClientHooks {
-  /** Aborts when the client goes away: the request is cancelled and the guest's request.signal aborts. */
-  signal?: AbortSignal;
+  /**
+   * Calls `gone` once if the client goes away before its response is complete (the request is
+   * then cancelled and the guest's request.signal aborts); returns what stops watching.
+   */
+  watch?(gone: () => void): () => void;
   /**
    * Ends the response as cut short (the client sees an incomplete body) without an error on
    * the server's side; without it, the body stream is errored (adapters/node-http.ts).
@@ -50,7 +53,7 @@ interface InFlight {
   /** The request's one deadline timer; it covers a streamed body too. */
   timer: ReturnType<typeof setTimeout>;
   cutBody?: () => void;
-  /** Stops listening to the client's signal. */
+  /** Stops watching the client. */
   unwatch?: () => void;
 }
 
@@ -151,16 +154,16 @@ export class Instance {
     });
     const full: RequestFrame = { t: "req", id, ...frame };
     this.post(full, frame.body ? [frame.body] : undefined);
-    if (client.signal) this.watchClient(id, client.signal);
+    if (client.watch) this.watchClient(id, client.watch);
     return response;
   }
 
   /** The client went away: cancel the request (the guest aborts the function's request.signal). */
-  private watchClient(id: number, signal: AbortSignal) {
-    const gone = () => this.abandon(id, new LanesError("client_gone", "the client went away before its answer"));
-    if (signal.aborted) return gone();
-    signal.addEventListener("abort", gone, { once: true });
-    this.requests.get(id)!.unwatch = () => signal.removeEventListener("abort", gone);
+  private watchClient(id: number, watch: NonNullable<ClientHooks["watch"]>) {
+    const unwatch = watch(() => this.abandon(id, new LanesError("client_gone", "the client went away before its answer")));
+    const r = this.requests.get(id);
+    if (r) r.unwatch = unwatch;
+    else unwatch(); // it was gone already
   }
 
   /**

@@ -30,6 +30,7 @@ interface Waiter {
   frame: RequestInput;
   deadline: number;
   client: ClientHooks;
+  unwatch?: () => void;
   resolve(res: Response): void;
   reject(err: LanesError): void;
   timer: ReturnType<typeof setTimeout>;
@@ -101,12 +102,14 @@ export class Pool {
         reject,
         timer: setTimeout(() => {
           this.queue.splice(this.queue.indexOf(waiter), 1);
+          waiter.unwatch?.();
           reject(this.timeout());
         }, Math.max(0, deadline - Date.now())),
       };
       this.queue.push(waiter);
       // a client that leaves while its request waits takes it out of the queue
-      client.signal?.addEventListener("abort", () => this.leaveQueue(waiter), { once: true });
+      const unwatch = client.watch?.(() => this.leaveQueue(waiter));
+      if (unwatch) waiter.unwatch = unwatch;
       this.replenish();
     });
   }
@@ -127,6 +130,7 @@ export class Pool {
     this.stopWatchdog();
     for (const w of this.queue.splice(0)) {
       clearTimeout(w.timer);
+      w.unwatch?.();
       w.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     }
     // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
@@ -257,6 +261,7 @@ export class Pool {
       // nothing can serve the queue: answer it now rather than let it wait for the deadline
       for (const w of this.queue.splice(0)) {
         clearTimeout(w.timer);
+        w.unwatch?.();
         w.reject(this.unavailable());
       }
     }
@@ -269,6 +274,7 @@ export class Pool {
       if (!inst) break;
       const w = this.queue.shift()!;
       clearTimeout(w.timer);
+      w.unwatch?.();
       this.run(inst, w.frame, w.deadline, w.client).then(w.resolve, w.reject);
     }
     if (this.queue.length > 0) this.replenish();
