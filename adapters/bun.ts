@@ -1,11 +1,11 @@
 /**
- * Bun host: Hono on Bun's node:http, through @hono/node-server as on Node (adapters/node-http.ts).
- * Not Bun.serve: it holds a streamed response's head until the first body chunk and drops
- * statusText (adapters/README.md, Serving HTTP).
+ * Bun host: Bun's node:http, as on Node (adapters/node-http.ts). Not Bun.serve: it holds a
+ * streamed response's head until the first body chunk and never sends a status text
+ * (adapters/README.md, Serving HTTP).
  */
-import type { RuntimeAdapter } from "./types.ts";
 import { commonAdapter } from "./node-compat.ts";
 import { serveNodeHttp } from "./node-http.ts";
+import type { RuntimeAdapter } from "./types.ts";
 
 const Bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
 

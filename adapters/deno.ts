@@ -1,6 +1,7 @@
 /** Deno host: Deno.serve. https://docs.deno.com/api/deno/~/Deno.serve */
 import type { RuntimeAdapter } from "./types.ts";
 import { commonAdapter } from "./node-compat.ts";
+import { fetchCallback } from "./web-exchange.ts";
 
 interface DenoServer {
   addr: { port: number };
@@ -11,7 +12,7 @@ interface DenoGlobal {
   version: { deno: string };
   serve(
     o: { port: number; hostname: string; onListen?: () => void; onError?: (e: unknown) => Response; signal?: AbortSignal },
-    fetch: (r: Request) => Response | Promise<Response>,
+    fetch: (r: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): DenoServer;
 }
 const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
@@ -19,16 +20,19 @@ const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
 export const denoAdapter: RuntimeAdapter = {
   name: "deno",
   version: Deno.version.deno,
-  // terminate() does not stop a worker spinning in a CPU loop (denoland/deno#35657, runtime-matrix P1):
+  // terminate() does not stop a worker spinning in a CPU loop (adapters/README.md, Workers):
   // such a worker is marked leaked and the function should move to the process lane.
   caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true },
   ...commonAdapter("deno", true),
-  async serve(fetch, { port, hostname }) {
+  async serve(handler, { port, hostname }) {
     const abort = new AbortController();
-    // onError: a response body stream that fails after the head (the host cut it and logged
-    // why) would otherwise be printed by Deno.serve as a raw error; the app itself never throws
+    // onError: a body stream that fails after the head (the host cut it short and logged why)
+    // would otherwise be printed by Deno.serve as a raw error (adapters/README.md, Serving HTTP);
+    // the handler itself never throws
     const onError = () => new Response(null, { status: 500 });
-    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, fetch);
+    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) =>
+      fetchCallback(handler, request, () => info.remoteAddr.hostname),
+    );
     return {
       port: server.addr.port,
       hostname,

@@ -7,78 +7,127 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { setImmediate } from "node:timers";
 import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
-import { decodeFrame, encodeFrame } from "./frame-codec.ts";
-import { ipcBatcher, ipcUnbatch, threadBatcher, threadUnbatch } from "./batch.ts";
+import { writeSync } from "node:fs";
+import { Writable } from "node:stream";
+import type { PostPort } from "../runtime/channel/ring-end.ts";
+import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
-export interface GuestPort {
-  post(frame: unknown, transfer?: ArrayBuffer[]): void;
-  onFrame(listener: (frame: any) => void): void;
-  /** Send a last frame, then end this instance with `code` once the frame is on its way. */
-  exitAfter(frame: unknown, code: number): void;
-}
-
-/** A worker thread's port: frames are posted as they are, ArrayBuffer bodies transferred. */
-export function workerPort(): GuestPort {
+/** A worker thread's message port, for what travels beside the ring (large bodies). */
+export function workerPostPort(): PostPort {
   const port = parentPort;
   if (!port) throw new Error("lanes guest: not running in a worker thread");
-  const batch = threadBatcher((m, transfer) => port.postMessage(m, transfer));
   return {
-    post: (frame) => batch.post(frame),
-    onFrame(listener) {
-      const each = needsMacrotask ? batched(listener) : listener;
-      port.on("message", (m) => threadUnbatch(m, each));
-    },
-    exitAfter(frame, code) {
-      // a message posted before process.exit() in a worker is still delivered (measured on all 3)
-      batch.post(frame);
-      batch.flush();
-      process.exit(code);
-    },
+    post: (m, transfer) => port.postMessage(m, transfer),
+    onMessage: (l) => void port.on("message", l),
   };
 }
 
 /**
- * Deno: a worker that runs out of memory while inside a 'message' handler (or a microtask it
- * queued) hangs at its heap limit instead of ending with ERR_WORKER_OUT_OF_MEMORY; the same
- * code run from a macrotask ends as it should (measured, Deno 2.9.6). So a Deno worker handles
- * its frames from setImmediate, all that arrived in one batch, in order.
+ * Deno: a worker that runs out of memory while inside a 'message' handler or a microtask hangs
+ * at its heap limit instead of ending with ERR_WORKER_OUT_OF_MEMORY; from a macrotask it ends
+ * as it should (adapters/README.md, Workers). So a Deno worker reads its frames from a macrotask.
  */
-const needsMacrotask = "Deno" in globalThis;
+export function workerReadScheduler(): ((drain: () => void) => void) | undefined {
+  return "Deno" in globalThis ? (drain) => void setImmediate(drain) : undefined;
+}
 
-function batched<T>(listener: (frame: T) => void): (frame: T) => void {
-  let pending: T[] = [];
-  const flush = () => {
-    const batch = pending;
-    pending = [];
-    for (const f of batch) listener(f);
+/** Run `fn` at the end of this turn of the event loop. */
+export function schedule(fn: () => void): void {
+  setImmediate(fn);
+}
+
+interface DenoStdio {
+  stdin: { read(into: Uint8Array): Promise<number | null> };
+  stdout: { writeSync(bytes: Uint8Array): number; write(bytes: Uint8Array): Promise<number> };
+}
+
+/**
+ * A child's frames: in on stdin, out on stdout. The fastest way differs per runtime
+ * (adapters/README.md, Channel): Node and Bun read `process.stdin` and write with
+ * `fs.writeSync(1)`; Deno's `process.stdin` costs 3x more per wake-up than `Deno.stdin.read`.
+ * Anything else that would write to stdout (the function's own `process.stdout.write`,
+ * `Deno.stdout`) is turned into log lines by `onStray`, so it cannot corrupt the frames.
+ */
+export function childPipe(onStray: (text: string) => void): BytePipe {
+  const deno = (globalThis as { Deno?: DenoStdio }).Deno;
+  const stray = new Writable({
+    write(chunk: Uint8Array | string, _enc, done) {
+      onStray(typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk));
+      done();
+    },
+  });
+  // replaced before anything opens the real one: opening it would make fd 1 non-blocking
+  Object.defineProperty(process, "stdout", { value: stray, configurable: true, writable: true });
+  let write: (bytes: Uint8Array) => void;
+  let onData: (l: (chunk: Uint8Array) => void) => void;
+  if (deno) {
+    const writeSync = deno.stdout.writeSync.bind(deno.stdout);
+    const read = deno.stdin.read.bind(deno.stdin);
+    const text = (b: Uint8Array) => onStray(new TextDecoder().decode(b));
+    deno.stdout.writeSync = (b) => (text(b), b.byteLength);
+    deno.stdout.write = async (b) => (text(b), b.byteLength);
+    write = (bytes) => {
+      for (let at = 0; at < bytes.byteLength; ) at += writeSync(bytes.subarray(at));
+    };
+    onData = (l) => {
+      void (async () => {
+        for (;;) {
+          const buf = new Uint8Array(64 * 1024);
+          const n = await read(buf);
+          if (n === null) return process.exit(0); // the host is gone: never outlive it
+          l(buf.subarray(0, n));
+        }
+      })();
+    };
+  } else {
+    write = blockingWriter(1);
+    onData = (l) => {
+      process.stdin.on("data", (chunk: Buffer) => l(chunk));
+      process.stdin.on("end", () => process.exit(0)); // the host is gone: never outlive it
+    };
+  }
+  return { write, onData };
+}
+
+/**
+ * Writes all of `bytes` to `fd` in order. The fd is normally blocking; if the runtime made it
+ * non-blocking and the pipe is full, what is left waits and is retried.
+ */
+function blockingWriter(fd: number): (bytes: Uint8Array) => void {
+  const backlog: Uint8Array[] = [];
+  const drain = () => {
+    while (backlog.length > 0) {
+      const b = backlog[0]!;
+      try {
+        const n = writeSync(fd, b);
+        if (n === b.byteLength) backlog.shift();
+        else backlog[0] = b.subarray(n);
+      } catch (e) {
+        if ((e as { code?: string }).code !== "EAGAIN") throw e;
+        setTimeout(drain, 1);
+        return;
+      }
+    }
   };
-  return (frame) => {
-    if (pending.push(frame) === 1) setImmediate(flush);
+  return (bytes) => {
+    backlog.push(bytes);
+    if (backlog.length === 1) drain();
   };
 }
 
-/** A child process's IPC channel (JSON): bodies as base64. */
-export function childPort(): GuestPort {
-  const send = process.send?.bind(process);
-  if (!send) throw new Error("lanes guest: started without an IPC channel");
-  // The host is gone (crashed or killed): never outlive it as an orphan.
-  process.on("disconnect", () => process.exit(0));
-  // The host decides when a child stops: at shutdown only once its ctx.waitUntil work is done
-  // or the grace ran out. A Ctrl-C signals the whole process group, children included.
+/**
+ * A child stops when the host says so (at shutdown, only once its ctx.waitUntil work is done or
+ * the grace ran out) or when the host is gone (its stdin ends). A Ctrl-C signals the whole
+ * process group, children included: they leave it to the host.
+ */
+export function leaveStopSignalsToHost(): void {
   process.on("SIGINT", () => {});
   process.on("SIGTERM", () => {});
-  const batch = ipcBatcher((m) => void send(m as object, undefined, undefined, () => {}));
-  return {
-    post: (frame) => batch.post(encodeFrame(frame as { t: string })),
-    onFrame: (listener) => void process.on("message", (m) => ipcUnbatch(m, (f) => listener(decodeFrame(f as { t: string })))),
-    exitAfter(frame, code) {
-      batch.flush();
-      // IPC sends are asynchronous: exit once this one is flushed (or soon, if it never is)
-      const exit = () => process.exit(code);
-      setTimeout(exit, 200);
-      send(encodeFrame(frame as { t: string }) as object, undefined, undefined, exit);
-    },
-  };
+}
+
+/** End this instance now (after its last frame has been written). */
+export function exitNow(code: number): never {
+  process.exit(code);
 }
 
 export function guestData(): unknown {

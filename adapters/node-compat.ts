@@ -1,7 +1,7 @@
 /**
  * The parts of the adapter that use node:* modules which Node, Bun and Deno all implement the
- * same way (measured in shared/research/runtime-matrix.md): files, worker_threads, child
- * processes with a JSON IPC channel, signals. Each runtime file spreads this and adds serve().
+ * same way (adapters/README.md): files, worker_threads, child processes with pipes, signals.
+ * Each runtime file spreads this and adds serve().
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,20 +10,20 @@ import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/prom
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
+import { setImmediate } from "node:timers";
 import { Worker } from "node:worker_threads";
 import type {
+  ChildHandle,
   ChildOptions,
-  GuestChannel,
   GuestExit,
   RuntimeAdapter,
   RuntimeName,
   Sys,
+  WorkerHandle,
   WorkerOptions,
 } from "./types.ts";
 import { childArgs } from "./child-args.ts";
 import { lineSplitter } from "./lines.ts";
-import { decodeFrame, encodeFrame } from "./frame-codec.ts";
-import { ipcBatcher, ipcUnbatch, threadBatcher, threadUnbatch } from "./batch.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -107,7 +107,7 @@ export function rssOfPid(pid: number): number | undefined {
   }
 }
 
-export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean): GuestChannel {
+export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean): WorkerHandle {
   const worker = new Worker(file, {
     workerData: o.data,
     env: o.env,
@@ -123,11 +123,11 @@ export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean):
     exited = { code, signal: null, stderrTail: "", ...(error ? { error } : {}) };
     for (const l of exitListeners) l(exited);
   });
-  // bodies are transferred by the batch (the frame's `body`), so `transfer` needs no handling
-  const batch = threadBatcher((m, transfer) => worker.postMessage(m, transfer));
   return {
-    post: (m) => batch.post(m),
-    onMessage: (l) => void worker.on("message", (m) => threadUnbatch(m, l)),
+    port: {
+      post: (m, transfer) => worker.postMessage(m, transfer),
+      onMessage: (l) => void worker.on("message", l),
+    },
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
     kill: async () => {
       if (!exited) await worker.terminate();
@@ -143,15 +143,17 @@ export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
   return want; // from PATH
 }
 
-export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): GuestChannel {
+/**
+ * A process-lane child: frames go in on its stdin and come out of its stdout (binary, the same
+ * for every child runtime); its stderr is its log.
+ */
+export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): ChildHandle {
   const child = spawn(runtimeBinary(host, o.runtime), childArgs(o, file), {
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-    serialization: "json", // 'advanced' across runtimes crashes the host (runtime-matrix P4)
+    stdio: ["pipe", "pipe", "pipe"],
     env: o.env,
     cwd: o.cwd,
   });
   const tail: string[] = [];
-  child.stdout?.on("data", lineSplitter((line) => o.onOutput("stdout", line)));
   child.stderr?.on(
     "data",
     lineSplitter((line) => {
@@ -168,20 +170,20 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Gu
     exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}) };
     for (const l of exitListeners) l(exited);
   };
-  // Without an 'error' listener a failed spawn or send crashes the host (runtime-matrix P4).
+  // Without an 'error' listener a failed spawn crashes the host (adapters/README.md, Messages).
   child.on("error", (e: Error & { code?: string }) => {
     spawnError = { name: e.name, message: e.message, ...(e.code ? { code: e.code } : {}) };
     if (child.pid === undefined) finish(null, null);
   });
-  // 'close' (not 'exit'): the order of exit and disconnect varies; close comes after both.
+  // a write to a child that just died fails with EPIPE: its exit is reported by 'close'
+  child.stdin?.on("error", () => {});
+  // 'close' (not 'exit'): it comes after the pipes are drained, so every frame is read first.
   child.on("close", (code, signal) => finish(code, signal));
-  const onSendError = (e: Error | null) => void e; // channel closed: the exit handler reports it
-  const batch = ipcBatcher((m) => {
-    if (child.connected) child.send(m as object, onSendError);
-  });
   return {
-    post: (m) => batch.post(encodeFrame(m as { t: string })),
-    onMessage: (l) => void child.on("message", (m) => ipcUnbatch(m, (f) => l(decodeFrame(f as { t: string })))),
+    pipe: {
+      write: (bytes) => void (child.stdin?.writable && child.stdin.write(bytes)),
+      onData: (l) => void child.stdout?.on("data", (chunk: Buffer) => l(chunk)),
+    },
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
     kill: () =>
       new Promise<void>((resolve) => {
@@ -200,6 +202,7 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     spawnWorker: (file: string, o: WorkerOptions) => spawnWorker(file, o, heapLimit),
     spawnChild: (file: string, o: ChildOptions) => spawnChild(file, o, host),
     runtimeBinary: (rt: RuntimeName) => runtimeBinary(host, rt),
+    schedule: (fn: () => void) => void setImmediate(fn),
     onSignal: (signal: "SIGINT" | "SIGTERM", listener: () => void) => void process.on(signal, listener),
     exit: (code: number): never => process.exit(code),
     argv: () => process.argv.slice(2),

@@ -1,31 +1,66 @@
 /**
- * Serving over node:http with @hono/node-server (https://github.com/honojs/node-server): the
- * Node host's server, and the Bun host's too. Bun.serve holds a streamed response's head until
- * the body's first chunk (oven-sh/bun#33660) and never sends a Response's statusText
- * (oven-sh/bun#36003); Bun's node:http sends both as Node does (see adapters/README.md,
- * Serving HTTP).
+ * Serving over node:http, for the Node host and the Bun host. Requests for functions are relayed
+ * without web objects (node-exchange.ts); lanes' own Hono routes are served through
+ * @hono/node-server's listener (https://github.com/honojs/node-server). Bun serves with its
+ * node:http, not Bun.serve: Bun.serve holds a streamed response's head until the body's first
+ * chunk and never sends a status text (adapters/README.md, Serving HTTP).
  */
-import { serve as nodeServe } from "@hono/node-server";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { RequestInfo, RunningServer, ServeOptions } from "./types.ts";
+import { getRequestListener } from "@hono/node-server";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { LanesError, errorReply } from "../runtime/errors.ts";
+import { NodeExchange, writeReply } from "./node-exchange.ts";
+import type { HttpHandler, Reply, RunningServer, ServeOptions } from "./types.ts";
 
-type Fetch = (request: Request, info?: RequestInfo) => Response | Promise<Response>;
+const EXCHANGE = Symbol("lanes.exchange");
+type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
 
-export function serveNodeHttp(fetch: Fetch, { port, hostname }: ServeOptions): Promise<RunningServer> {
+export function serveNodeHttp(handler: HttpHandler, { port, hostname }: ServeOptions): Promise<RunningServer> {
+  // overrideGlobalObjects false: no look-alike Request/Response in the host's globals
+  const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!), {
+    overrideGlobalObjects: false,
+  });
+  const server = createServer((req: WithExchange, res: ServerResponse) => {
+    const ex = new NodeExchange(req, res, `${hostname}:${port}`);
+    let out: Reply | Promise<Reply> | undefined;
+    try {
+      out = handler.fast(ex);
+    } catch (e) {
+      out = errorReply(e instanceof LanesError ? e : new LanesError("internal", "internal error", { cause: e }), "");
+    }
+    if (out === undefined) {
+      req[EXCHANGE] = ex;
+      return void web(req, res);
+    }
+    if (out instanceof Promise) out.then((r) => send(ex, res, r), (e) => send(ex, res, errorReply(e, "")));
+    else send(ex, res, out);
+  });
   return new Promise<RunningServer>((resolve, reject) => {
-    const server = nodeServe(
-      // an HTTP/1.1 server: incoming and outgoing are node:http's (never the HTTP/2 kinds)
-      { fetch: (request, env) => fetch(request, requestInfo(env.incoming as IncomingMessage, env.outgoing as ServerResponse)), port, hostname },
-      (info) => resolve({ port: info.port, hostname, shutdown: (graceMs) => closeGracefully(server as Server, graceMs) }),
-    ) as Server;
     server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      const addr = server.address();
+      resolve({
+        port: typeof addr === "object" && addr ? addr.port : port,
+        hostname,
+        shutdown: (graceMs) => closeGracefully(server, graceMs),
+      });
+    });
   });
 }
 
+function send(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
+  if (res.headersSent || res.destroyed) return;
+  try {
+    writeReply(ex, res, reply);
+  } catch (e) {
+    // a header the function set that Node refuses (it already refused it when the function built it)
+    if (!res.headersSent) writeReply(ex, res, errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), ""));
+  }
+}
+
 /**
- * server.close() alone waits for every keep-alive socket (3.3 s measured, adapters/README.md,
- * Serving HTTP): sweep idle connections while in-flight requests finish, then cut the rest at
- * the deadline.
+ * server.close() alone waits for every keep-alive socket (adapters/README.md, Serving HTTP):
+ * sweep idle connections while in-flight requests finish, then cut the rest at the deadline.
  */
 function closeGracefully(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
@@ -38,41 +73,4 @@ function closeGracefully(server: Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
-}
-
-/**
- * The request's header lines straight from the parser: `[...request.headers]` would first
- * build an undici Headers object (several µs a request), only for the lane to flatten it again.
- */
-function requestInfo(incoming: IncomingMessage, outgoing: ServerResponse): RequestInfo {
-  return {
-    headerPairs() {
-      const raw = incoming.rawHeaders;
-      const pairs: [string, string][] = [];
-      for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
-      return pairs;
-    },
-    // @hono/node-server writes the head with writeHead(status, headers), which takes the
-    // reason phrase from statusMessage
-    statusText(text) {
-      outgoing.statusMessage = text;
-    },
-    // An errored body stream makes @hono/node-server print the raw error and write its message
-    // into the body; ending the connection cuts the response as it should, quietly. end(), not
-    // destroy(): destroy() drops what was written but not yet flushed (the head, on Node).
-    cutBody() {
-      const socket = outgoing.socket;
-      if (socket && !socket.destroyed) socket.end();
-      else outgoing.destroy();
-    },
-    // the response's close event, not request.signal: an AbortController per request costs
-    // Node 20 more (its signal is made transferable)
-    onClientGone(gone) {
-      const onClose = () => {
-        if (!outgoing.writableFinished) gone();
-      };
-      outgoing.once("close", onClose);
-      return () => outgoing.off("close", onClose);
-    },
-  };
 }

@@ -1,7 +1,7 @@
-/** Node host: Hono on @hono/node-server (adapters/node-http.ts). */
-import type { RuntimeAdapter } from "./types.ts";
+/** Node host: node:http (adapters/node-http.ts). */
 import { commonAdapter } from "./node-compat.ts";
 import { serveNodeHttp } from "./node-http.ts";
+import type { RuntimeAdapter } from "./types.ts";
 
 export const nodeAdapter: RuntimeAdapter = {
   name: "node",

@@ -1,15 +1,19 @@
 /**
  * The one interface between the runtime-agnostic core (`runtime/`) and a host runtime.
  * `adapters/node.ts`, `adapters/bun.ts` and `adapters/deno.ts` implement it; `adapters/mod.ts`
- * is the only place that decides which one runs.
+ * decides which one runs.
  */
+import type { BytePipe } from "../runtime/channel/stream-end.ts";
+import type { PostPort } from "../runtime/channel/ring-end.ts";
+import type { HeaderPairs } from "../runtime/channel/frames.ts";
+
 export type RuntimeName = "node" | "bun" | "deno";
 
 /** What this host runtime can enforce. Shown by `lanes validate`, the start-up log and /_lanes/functions. */
 export interface Capabilities {
   /** Worker heap limits (resourceLimits) are honoured. Bun ignores them. */
   workerHeapLimit: boolean;
-  /** terminate() stops a worker spinning in a CPU loop. Not on Deno (denoland/deno#35657). */
+  /** terminate() stops a worker spinning in a CPU loop. Not on Deno (adapters/README.md, Workers). */
   terminateStopsSpin: boolean;
   /** ReadableStream can be transferred to a worker. */
   transferableStreams: boolean;
@@ -20,26 +24,42 @@ export interface ServeOptions {
   hostname: string;
 }
 
-/** What a server can tell about a request without building web objects. */
-export interface RequestInfo {
-  /** The header lines as [name, value] pairs in arrival order (names as the client sent them). */
-  headerPairs(): [string, string][];
-  /**
-   * Send `text` as the reason phrase of this request's status line. Absent where the server
-   * cannot (Deno.serve writes the standard phrase, denoland/deno#14822).
-   */
-  statusText?(text: string): void;
-  /**
-   * End this response now as cut short (the connection closes before the body is complete),
-   * without the server reporting an error of its own. Absent where erroring the body stream
-   * already does that quietly (Deno.serve with onError).
-   */
-  cutBody?(): void;
-  /**
-   * Call `gone` once if the client goes away before its response is complete; returns what
-   * stops watching. Absent where the Request's signal says it (Deno.serve).
-   */
-  onClientGone?(gone: () => void): () => void;
+/**
+ * One HTTP request as the server holds it, before any web object is built: what the host needs
+ * to route a request and relay it to a guest. Names of `header()` are lower case.
+ */
+export interface Exchange {
+  readonly method: string;
+  /** The request target as sent: path and query (`/hello?x=1`). */
+  readonly target: string;
+  /** The absolute URL the client asked for. */
+  url(): string;
+  /** The header lines as [name, value] pairs, in arrival order. */
+  headerPairs(): HeaderPairs;
+  header(name: string): string | undefined;
+  /** The body as it arrives, or null when the request has none. */
+  body(): AsyncIterable<Uint8Array> | null;
+  /** Calls `listener` if the client goes away before its answer is complete. */
+  onAbort(listener: () => void): void;
+  remoteAddress(): string;
+}
+
+/** An answer the server writes as it is: no web Response is built for it where the server can help it. */
+export interface Reply {
+  status: number;
+  statusText: string;
+  headers: HeaderPairs;
+  /** The whole body, or null; ignored when `stream` is set. */
+  body: Uint8Array | null;
+  /** A body still being produced: the head goes to the client at once, the bytes as they come. */
+  stream?: ReadableStream<Uint8Array>;
+}
+
+export interface HttpHandler {
+  /** Answer a request without web objects, or return undefined to have `web` answer it. */
+  fast(exchange: Exchange): Reply | Promise<Reply> | undefined;
+  /** Requests `fast` declines (lanes' own routes), as web Requests. */
+  web(request: Request, exchange: Exchange): Response | Promise<Response>;
 }
 
 export interface RunningServer {
@@ -49,10 +69,17 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-/** A message channel to a guest (worker thread or child process). */
-export interface GuestChannel {
-  post(message: unknown, transfer?: ArrayBuffer[]): void;
-  onMessage(listener: (message: unknown) => void): void;
+export interface GuestExit {
+  code: number | null;
+  signal: string | null;
+  /** Error raised by a worker before it exited (e.g. ERR_WORKER_OUT_OF_MEMORY). */
+  error?: { name: string; message: string; code?: string };
+  /** Last lines a child wrote to stderr. */
+  stderrTail: string;
+}
+
+/** A running worker thread or child process, seen from the host. */
+export interface GuestHandle {
   /** Fires once, when the guest is gone. `code` null means killed by `signal`. */
   onExit(listener: (exit: GuestExit) => void): void;
   /** Ask it to stop (terminate a worker, SIGKILL a child). Resolves once it is gone. */
@@ -61,13 +88,14 @@ export interface GuestChannel {
   rss(): number | undefined;
 }
 
-export interface GuestExit {
-  code: number | null;
-  signal: string | null;
-  /** Error raised by a worker before it exited (e.g. ERR_WORKER_OUT_OF_MEMORY). */
-  error?: { name: string; message: string; code?: string };
-  /** Last lines a child wrote to stderr. */
-  stderrTail: string;
+export interface WorkerHandle extends GuestHandle {
+  /** The worker's message port: carries what travels beside the ring. */
+  port: PostPort;
+}
+
+export interface ChildHandle extends GuestHandle {
+  /** The child's stdin (to it) and stdout (from it). */
+  pipe: BytePipe;
 }
 
 export interface WorkerOptions {
@@ -88,6 +116,7 @@ export interface ChildOptions {
   cwd: string;
   /** Folders the child may read (enforced where the child runtime has permissions). */
   readable: string[];
+  /** Lines the child writes to stderr. */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
 }
 
@@ -117,12 +146,13 @@ export interface RuntimeAdapter {
   readonly version: string;
   readonly caps: Capabilities;
   readonly sys: Sys;
-  /** `info` is given where the server can tell more than the Request cheaply (Node). */
-  serve(fetch: (request: Request, info?: RequestInfo) => Response | Promise<Response>, options: ServeOptions): Promise<RunningServer>;
-  spawnWorker(file: string, options: WorkerOptions): GuestChannel;
-  spawnChild(file: string, options: ChildOptions): GuestChannel;
+  serve(handler: HttpHandler, options: ServeOptions): Promise<RunningServer>;
+  spawnWorker(file: string, options: WorkerOptions): WorkerHandle;
+  spawnChild(file: string, options: ChildOptions): ChildHandle;
   /** Path of the runtime binary that runs a child, or an error message saying what to install. */
   runtimeBinary(runtime: RuntimeName): string;
+  /** Run `fn` at the end of this turn of the event loop (after I/O): batches leave from here. */
+  schedule(fn: () => void): void;
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   exit(code: number): never;
   argv(): string[];

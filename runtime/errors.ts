@@ -2,6 +2,8 @@
  * The one error type of lanes. Every failure carries a string code; the code alone decides
  * the HTTP status (see `httpStatus`) so the mapping lives in exactly one place.
  */
+import type { Reply } from "../adapters/types.ts";
+import type { HeaderPairs } from "./channel/frames.ts";
 export type ErrorCode =
   // request outcomes, sent to clients as JSON
   | "not_found"
@@ -66,17 +68,38 @@ export function isLanesError(e: unknown): e is LanesError {
   return e instanceof LanesError;
 }
 
-/** The JSON body and status every runtime-made error response uses. */
-export function errorResponse(err: unknown, requestId: string, dev = false): Response {
-  const e = isLanesError(err) ? err : new LanesError("internal", "internal error", { cause: err });
+/** Why a request failed, as the JSON body every runtime-made error answer carries. */
+function errorBody(e: LanesError, requestId: string, dev: boolean): string {
   const body: { code: string; message: string; requestId: string; stack?: string } = {
     code: e.code,
     message: e.message,
     requestId,
   };
   if (dev && e.guestStack) body.stack = e.guestStack;
-  return new Response(JSON.stringify({ error: body }), {
+  return JSON.stringify({ error: body });
+}
+
+function asLanesError(err: unknown): LanesError {
+  return isLanesError(err) ? err : new LanesError("internal", "internal error", { cause: err });
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+const encoder = new TextEncoder();
+
+/** A runtime-made error as a Reply (what the host's request path writes, no web objects). */
+export function errorReply(err: unknown, requestId: string, dev = false): Reply {
+  const e = asLanesError(err);
+  const headers: HeaderPairs = [["content-type", JSON_TYPE]];
+  for (const k in e.headers) headers.push([k, e.headers[k]!]);
+  headers.push(["x-request-id", requestId]);
+  return { status: e.status, statusText: "", headers, body: encoder.encode(errorBody(e, requestId, dev)) };
+}
+
+/** The same error as a web Response (for lanes' own Hono routes). */
+export function errorResponse(err: unknown, requestId: string, dev = false): Response {
+  const e = asLanesError(err);
+  return new Response(errorBody(e, requestId, dev), {
     status: e.status,
-    headers: { "content-type": "application/json; charset=utf-8", ...e.headers },
+    headers: { "content-type": JSON_TYPE, ...e.headers, "x-request-id": requestId },
   });
 }

@@ -34,7 +34,7 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
       try {
         await inst.start({ name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: false }, 15_000);
       } finally {
-        await inst.kill();
+        await inst.stop();
       }
       log.info(`ok   ${spec.name} (${spec.lane}${spec.lane === "process" ? `/${spec.runtime}` : ""}) ${spec.route}`);
     } catch (e) {

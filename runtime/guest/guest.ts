@@ -6,19 +6,21 @@
 import { expose } from "comlink";
 import {
   currentRequestId,
+  exitNow,
   formatArgs,
   heapUsed,
   inRequest,
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
-  type GuestPort,
 } from "../../adapters/guest.ts";
-import { rpcChannel } from "../rpc.ts";
-import type { GuestControl, GuestToHost, HostToGuest, LoadSpec, LogFrame, RequestFrame } from "../wire.ts";
+import type { GuestControl, LoadSpec } from "../channel/control.ts";
+import type { GuestEnd } from "../channel/end.ts";
+import type { GuestToHost, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
+import { rpcChannel } from "../channel/rpc.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
-import { collectFetchListeners } from "./service-worker.ts";
 import { sendResponse } from "./respond.ts";
+import { collectFetchListeners } from "./service-worker.ts";
 import { giveStringBodiesTheirStandardType } from "./text-default-type.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
@@ -29,15 +31,15 @@ export interface GuestShared {
   deliver?(frame: HostToGuest): void;
 }
 
-export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
+export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
   giveStringBodiesTheirStandardType(); // before the function's module loads
-  const post = (f: GuestToHost, transfer?: ArrayBuffer[]) => port.post(f, transfer);
+  const post = (f: GuestToHost) => end.send(f);
   let handler: FetchHandler | undefined;
   let spec: LoadSpec | undefined;
   let handled = 0;
   const cancels = new Map<number, () => void>();
   const pending = new Set<Promise<unknown>>();
-  /** ctx.waitUntil work still running, with the request it came from (for the shutdown log). */
+  /** ctx.waitUntil work still running, with the request it came from (for the stop log). */
   const waitUntil = new Map<Promise<unknown>, string>();
   const shared = sharedFor(post);
   const ctxShared = {
@@ -53,7 +55,9 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
   });
   onUncaughtException((e) => {
     const err = e instanceof Error ? e : new Error(formatArgs([e]));
-    port.exitAfter({ t: "fatal", message: `uncaught exception: ${err.message}`, stack: err.stack ?? err.message }, 1);
+    post({ t: "fatal", message: `uncaught exception: ${err.message}`, stack: err.stack ?? err.message });
+    end.flush();
+    exitNow(1);
   });
 
   const control: GuestControl = {
@@ -73,7 +77,8 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
   };
   expose(control, rpc.endpoint);
 
-  port.onFrame((f: HostToGuest) => {
+  end.onBroken(() => exitNow(1)); // the host sent garbage: nothing it sends can be trusted
+  end.onFrame((f: HostToGuest) => {
     switch (f.t) {
       case "req":
         track(handle(f));
@@ -85,7 +90,7 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
         post({ t: "pong", id: f.id });
         break;
       case "rpc":
-        rpc.deliver(f.m);
+        rpc.deliver(f);
         break;
       case "shared-reply":
         shared.deliver?.(f);
@@ -111,7 +116,7 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
       const request = new Request(f.url, {
         method: f.method,
         headers: f.headers,
-        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
+        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? (f.body as Uint8Array<ArrayBuffer>) : null,
         signal: client.signal,
       });
       const ctx = {
@@ -142,9 +147,8 @@ export function startGuest(port: GuestPort, sharedFor: (post: (f: GuestToHost) =
       await sendResponse(
         result,
         {
-          head: (status, statusText, headers, body, more) =>
-            post({ t: "res", id: f.id, status, statusText, headers, body, more }, body ? [body] : undefined),
-          chunk: (body) => post({ t: "chunk", id: f.id, body }, [body]),
+          head: (status, statusText, headers, body, more) => post({ t: "res", id: f.id, status, statusText, headers, body, more }),
+          chunk: (body) => post({ t: "chunk", id: f.id, body }),
           end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }),
         },
         (cancel) =>

@@ -3,11 +3,12 @@
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
-import type { Headers2 } from "../wire.ts";
+import type { HeaderPairs } from "../channel/frames.ts";
 
 export interface ResponseSink {
-  head(status: number, statusText: string, headers: Headers2, body: ArrayBuffer | null, more: boolean): void;
-  chunk(body: ArrayBuffer): void;
+  /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
+  head(status: number, statusText: string, headers: HeaderPairs, body: Uint8Array | null, more: boolean): void;
+  chunk(body: Uint8Array): void;
   end(error?: string): void;
 }
 
@@ -24,7 +25,7 @@ type Read = ReadableStreamReadResult<Uint8Array>;
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
-  const headers = [...res.headers] as Headers2;
+  const headers = [...res.headers] as HeaderPairs;
   if (!res.body || NULL_BODY_STATUS.has(res.status)) {
     sink.head(res.status, res.statusText, headers, null, false);
     void res.body?.cancel().catch(() => {});
@@ -68,7 +69,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
   }
 }
 
-function concat(parts: Uint8Array[]): ArrayBuffer | null {
+function concat(parts: Uint8Array[]): Uint8Array | null {
   if (parts.length === 0) return null;
   if (parts.length === 1) return exact(parts[0]!);
   let size = 0;
@@ -79,12 +80,15 @@ function concat(parts: Uint8Array[]): ArrayBuffer | null {
     out.set(p, at);
     at += p.byteLength;
   }
-  return out.buffer;
+  return out;
 }
 
-/** An ArrayBuffer holding exactly these bytes (transferable without dragging a pool along). */
-function exact(view: Uint8Array): ArrayBuffer {
+/**
+ * Bytes the sink may keep: a stream's chunk usually is (it was made for this read), but one
+ * that shares a buffer with other data is copied, so moving it cannot take that data along.
+ */
+function exact(view: Uint8Array): Uint8Array {
   const { buffer, byteOffset, byteLength } = view;
-  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return buffer;
-  return view.slice().buffer as ArrayBuffer;
+  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return view;
+  return view.slice();
 }

@@ -3,7 +3,7 @@
  * message hop. Process lane: the same calls as frames to the host, which owns the buffer.
  */
 import { SharedStore, SharedStoreError, type SharedSeat, type SharedStoreErrorCode } from "../shared/store.ts";
-import type { GuestToHost, HostToGuest, SharedCallFrame } from "../wire.ts";
+import type { GuestToHost, HostToGuest, SharedCallFrame } from "../channel/frames.ts";
 import type { GuestShared } from "./guest.ts";
 
 /** `seat`: this worker's identity at the store, so the host can take back a lock it dies holding. */

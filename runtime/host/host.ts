@@ -2,7 +2,7 @@
  * Starts a host: load the manifest, compile the guests and the functions, start a pool per
  * function in its lane, serve HTTP. Returns a handle to stop it all.
  */
-import type { RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
 import { compile } from "../compile.ts";
 import { LanesError } from "../errors.ts";
@@ -11,7 +11,8 @@ import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load
 import { lanes, type LaneContext } from "../lanes/mod.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
-import { createApp, type RequestLog, type Served } from "./app.ts";
+import { createHandler } from "./handler.ts";
+import type { RequestLog, Served } from "./served.ts";
 
 export interface HostOptions {
   dir: string;
@@ -33,6 +34,8 @@ export interface Host {
   functions: Served[];
   /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
   build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
+  /** The request handler the server calls now (replaced by `route`). */
+  currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
   stop(graceMs?: number): Promise<void>;
@@ -116,16 +119,18 @@ export async function startHost(o: HostOptions): Promise<Host> {
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
   const router = (list: Served[]) =>
-    createApp({
+    createHandler({
       functions: () => list,
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
       ...(o.onRequest ? { onRequest: o.onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
-    }).fetch;
-  let fetch = router(functions);
-  // `info` (the Node adapter's raw request head) reaches the app as Hono's env
-  const server = await adapter.serve((request, info) => fetch(request, info), { port: o.port, hostname: o.hostname });
+    });
+  let handler = router(functions);
+  const server = await adapter.serve(
+    { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) },
+    { port: o.port, hostname: o.hostname },
+  );
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   let stopping: Promise<void> | undefined;
   const host: Host = {
@@ -134,8 +139,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
     url,
     functions,
     build,
+    currentHandler: () => handler,
     route(list, next) {
-      fetch = router(list);
+      handler = router(list);
       functions = host.functions = list;
       host.manifest = next;
     },

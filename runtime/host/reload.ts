@@ -13,7 +13,7 @@ import { isLanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import type { StackMapper } from "../sourcemap-stack.ts";
-import type { Served } from "./app.ts";
+import type { Served } from "./served.ts";
 import type { Host } from "./host.ts";
 import { bringUp, retire, type Attempt } from "./reload-build.ts";
 import { Watcher } from "./watch.ts";

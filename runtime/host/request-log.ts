@@ -5,7 +5,7 @@
  * lines show its first 8 characters, the same prefix the function's console lines carry.
  */
 import type { LogFormat } from "../log.ts";
-import type { RequestLog } from "./app.ts";
+import type { RequestLog } from "./served.ts";
 
 export interface RequestLogOptions {
   format: LogFormat;

@@ -1,25 +1,36 @@
-/** The isolate lane: a worker thread in the host process. */
-import type { Lane } from "./lane.ts";
+/** The isolate lane: a worker thread in the host process, its channel two rings in shared memory. */
+import { hostRingEnd, ringChannelMemory } from "../channel/ring-end.ts";
+import type { SharedSeat } from "../shared/store.ts";
+import { link, type Lane } from "./lane.ts";
+
+/** What an isolate-lane guest finds in its workerData. */
+export interface IsolateGuestData {
+  channel: SharedArrayBuffer;
+  sharedBuffer: SharedArrayBuffer;
+  sharedSeat: SharedSeat;
+}
 
 export const isolateLane: Lane = {
   name: "isolate",
   spawn(spec, ctx) {
     const store = ctx.sharedStore(spec);
     const seat = store.seat();
-    const channel = ctx.adapter.spawnWorker(ctx.guests.worker, {
+    const channel = ringChannelMemory();
+    const data: IsolateGuestData = { channel, sharedBuffer: store.buffer, sharedSeat: seat };
+    const worker = ctx.adapter.spawnWorker(ctx.guests.worker, {
       heapMb: spec.memoryMb,
       env: spec.env,
-      data: { sharedBuffer: store.buffer, sharedSeat: seat },
+      data,
       onOutput: (_stream, line) => ctx.log.fn(spec.name, "log", line),
     });
     // A worker stopped inside a ctx.shared write (timeout, out of memory) never unlocks the store:
     // take the lock back as soon as it is gone, before its pool hears of it. Where terminate()
-    // can leave the thread running (Deno, denoland/deno#35657) the store waits a grace first.
-    channel.onExit(() => {
+    // can leave the thread running (Deno) the store waits a grace first.
+    worker.onExit(() => {
       if (store.recoverFrom(seat, { mayStillRun: !ctx.adapter.caps.terminateStopsSpin })) {
         ctx.log.warn(`${spec.name}: an instance stopped while holding the ctx.shared lock; the lock was taken back`);
       }
     });
-    return channel;
+    return link(worker, hostRingEnd({ sab: channel, port: worker.port, wake: (fn) => ctx.adapter.schedule(fn) }));
   },
 };

@@ -1,8 +1,10 @@
 /**
- * A lane decides how an instance of a function is spawned; everything else (pool rules,
- * protocol, limits) is shared. To add a lane: implement `Lane`, register it in `lanes`.
+ * A lane decides how an instance of a function is spawned and what its channel runs over;
+ * everything else (pool rules, frames, limits) is shared. To add a lane: implement `Lane`,
+ * register it in `lanes`.
  */
-import type { GuestChannel, RuntimeAdapter } from "../../adapters/types.ts";
+import type { GuestHandle, RuntimeAdapter } from "../../adapters/types.ts";
+import type { HostEnd } from "../channel/end.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { SharedStore } from "../shared/store.ts";
@@ -16,7 +18,30 @@ export interface LaneContext {
   sharedStore(spec: FunctionSpec): SharedStore;
 }
 
+/** A running guest and the host's end of the channel to it. */
+export interface GuestLink extends GuestHandle {
+  end: HostEnd;
+}
+
 export interface Lane {
   readonly name: "isolate" | "process";
-  spawn(spec: FunctionSpec, ctx: LaneContext): GuestChannel;
+  spawn(spec: FunctionSpec, ctx: LaneContext): GuestLink;
+}
+
+/**
+ * Join a guest and its channel: when the guest is gone, whatever it wrote last is read before
+ * anyone hears of the exit, and the channel is closed.
+ */
+export function link(handle: GuestHandle, end: HostEnd): GuestLink {
+  return {
+    end,
+    onExit: (listener) =>
+      handle.onExit((exit) => {
+        end.drain();
+        end.close();
+        listener(exit);
+      }),
+    kill: () => handle.kill(),
+    rss: () => handle.rss(),
+  };
 }

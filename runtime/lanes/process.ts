@@ -1,11 +1,15 @@
-/** The process lane: a child process of node, bun or deno, whatever the host runs on. */
-import type { Lane } from "./lane.ts";
+/**
+ * The process lane: a child process of node, bun or deno, whatever the host runs on. Frames go
+ * over its stdin and stdout; its stderr is its log.
+ */
+import { hostStreamEnd } from "../channel/stream-end.ts";
+import { link, type Lane } from "./lane.ts";
 
 export const processLane: Lane = {
   name: "process",
   spawn(spec, ctx) {
     const { sys } = ctx.adapter;
-    return ctx.adapter.spawnChild(ctx.guests.child, {
+    const child = ctx.adapter.spawnChild(ctx.guests.child, {
       runtime: spec.runtime,
       heapMb: spec.memoryMb,
       env: spec.env,
@@ -13,5 +17,6 @@ export const processLane: Lane = {
       readable: [sys.cacheDir(), spec.dir],
       onOutput: (stream, line) => ctx.log.fn(spec.name, stream === "stderr" ? "error" : "log", line),
     });
+    return link(child, hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)));
   },
 };

@@ -5,17 +5,18 @@
  * children over their memory. The lane only decides how an instance is spawned (see
  * runtime/lanes/).
  */
-import type { GuestChannel, GuestExit } from "../../adapters/types.ts";
+import type { GuestExit, Reply } from "../../adapters/types.ts";
+import type { LoadSpec } from "../channel/control.ts";
 import { LanesError } from "../errors.ts";
+import type { GuestLink } from "../lanes/lane.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
-import type { LoadSpec } from "../wire.ts";
 import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
 import { finishWaitUntil } from "./wait-until.ts";
 import { rssLimitMb, watchRss } from "./watchdog.ts";
 
 export interface PoolDeps {
-  spawn(): GuestChannel;
+  spawn(): GuestLink;
   load: LoadSpec;
   log: Logger;
   shared: InstanceEvents["shared"];
@@ -30,8 +31,7 @@ interface Waiter {
   frame: RequestInput;
   deadline: number;
   client: ClientHooks;
-  unwatch?: () => void;
-  resolve(res: Response): void;
+  resolve(reply: Reply): void;
   reject(err: LanesError): void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -76,7 +76,7 @@ export class Pool {
         : watchRss(this.instances, limit, (inst, mb) => {
             const why = `ran out of memory: it used ${mb} MB, over its limit of ${limit} MB (memoryMb ${spec.memoryMb})`;
             this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
-            void inst.kill(why);
+            void inst.fail(why);
           });
   }
 
@@ -87,13 +87,13 @@ export class Pool {
     await Promise.allSettled(starts);
   }
 
-  dispatch(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Response> {
+  dispatch(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     if (this.stopped) return Promise.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     const inst = this.pick();
     if (inst) return this.run(inst, frame, deadline, client);
     if (this.backoffUntil > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
     if (this.queue.length >= this.spec.queue) return Promise.reject(this.overloaded());
-    return new Promise<Response>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       const waiter: Waiter = {
         frame,
         deadline,
@@ -102,14 +102,12 @@ export class Pool {
         reject,
         timer: setTimeout(() => {
           this.queue.splice(this.queue.indexOf(waiter), 1);
-          waiter.unwatch?.();
           reject(this.timeout());
         }, Math.max(0, deadline - Date.now())),
       };
       this.queue.push(waiter);
       // a client that leaves while its request waits takes it out of the queue
-      const unwatch = client.watch?.(() => this.leaveQueue(waiter));
-      if (unwatch) waiter.unwatch = unwatch;
+      client.onGone?.(() => this.leaveQueue(waiter));
       this.replenish();
     });
   }
@@ -130,7 +128,6 @@ export class Pool {
     this.stopWatchdog();
     for (const w of this.queue.splice(0)) {
       clearTimeout(w.timer);
-      w.unwatch?.();
       w.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     }
     // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
@@ -158,7 +155,7 @@ export class Pool {
     return best;
   }
 
-  private run(inst: Instance, frame: RequestInput, deadline: number, client: ClientHooks): Promise<Response> {
+  private run(inst: Instance, frame: RequestInput, deadline: number, client: ClientHooks): Promise<Reply> {
     // spent its whole time queued: answer without bothering (or blaming) an instance
     if (deadline <= Date.now()) return Promise.reject(this.timeout());
     this.handled++;
@@ -180,20 +177,18 @@ export class Pool {
    * requests may finish first; one that does not is stuck in a CPU loop and is stopped now.
    */
   private onExpired(inst: Instance) {
-    if (inst.state === "dead" || inst.checking) return;
+    if (inst.state === "dead" || inst.isProbing) return;
     if (inst.state === "ready") {
-      inst.state = "retiring";
+      inst.retire();
       this.replenish();
     }
-    inst.checking = true;
-    void inst.ping(LIVENESS_MS).then((alive) => {
-      inst.checking = false;
+    void inst.probe(LIVENESS_MS).then((alive) => {
       if (inst.state === "dead") return;
       if (!alive) return this.stopSpinning(inst);
       this.deps.log.warn(
         `${this.spec.name}: a request ran past timeoutMs (${this.spec.timeoutMs} ms); instance ${inst.id} is replaced once its ${inst.inflight} other request(s) finish`,
       );
-      if (inst.inflight === 0) void inst.kill();
+      if (inst.inflight === 0) void inst.stop();
     });
   }
 
@@ -207,7 +202,7 @@ export class Pool {
           `Set "lane": "process" for ${this.spec.name} so a stuck instance can be killed.`,
       );
     }
-    void inst.kill(why); // its exit is logged as a crash, with `why`
+    void inst.fail(why); // its exit is logged as a crash, with `why`
   }
 
   /**
@@ -261,7 +256,6 @@ export class Pool {
       // nothing can serve the queue: answer it now rather than let it wait for the deadline
       for (const w of this.queue.splice(0)) {
         clearTimeout(w.timer);
-        w.unwatch?.();
         w.reject(this.unavailable());
       }
     }
@@ -274,7 +268,6 @@ export class Pool {
       if (!inst) break;
       const w = this.queue.shift()!;
       clearTimeout(w.timer);
-      w.unwatch?.();
       this.run(inst, w.frame, w.deadline, w.client).then(w.resolve, w.reject);
     }
     if (this.queue.length > 0) this.replenish();
@@ -282,7 +275,7 @@ export class Pool {
 
   private async retire(inst: Instance, graceMs: number): Promise<void> {
     if (inst.state === "dead") return;
-    inst.state = "retiring";
+    inst.retire();
     const deadline = Date.now() + graceMs;
     if (graceMs > 0 && inst.inflight > 0) {
       // (state changes behind TypeScript's back, when the instance exits)
@@ -290,9 +283,9 @@ export class Pool {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    // shutting down: ctx.waitUntil work gets what is left of the grace
+    // stopping: ctx.waitUntil work gets what is left of the grace
     if (this.stopped && graceMs > 0) await finishWaitUntil(inst, deadline, this.spec.name, this.deps.log);
-    await inst.kill();
+    await inst.stop();
   }
 
   private reap() {
@@ -315,17 +308,17 @@ export class Pool {
     cut: (requestId, why) => this.deps.log.warn(`${this.spec.name}: the response to request ${requestId} was cut short after its head was sent: ${why}`),
     released: (inst) => {
       if (this.failures !== 0) this.failures = 0; // it served: whatever failed before is over
-      if (inst.state === "retiring" && inst.inflight === 0 && !inst.checking && !this.stopped) void inst.kill();
+      if (inst.state === "retiring" && inst.inflight === 0 && !inst.isProbing && !this.stopped) void inst.stop();
       this.drainQueue();
     },
     gone: (inst: Instance, exit: GuestExit) => {
       const at = this.instances.indexOf(inst);
       if (at >= 0) this.instances.splice(at, 1);
       // a failed start is grow()'s to report and follow up (after the back-off it sets)
-      if (this.stopped || !inst.servedOnce) return;
-      // an instance the host retired is not a crash
-      if (inst.crashReason || (inst.servedOnce && !inst.killedByHost)) {
-        if (!inst.crashReason && inst.dispatched === 0 && Date.now() - inst.readyAt < CRASH_LOOP_MS) {
+      if (this.stopped || !inst.reachedReady) return;
+      // an instance the host stopped is not a crash
+      if (inst.endKind === "crashed") {
+        if (!inst.failedByHost && inst.dispatched === 0 && Date.now() - inst.readyAt < CRASH_LOOP_MS) {
           // it died on its own right after starting: a failed start, so a crash loop backs off
           const tail = exit.stderrTail.trim();
           this.onStartFailure(

@@ -13,11 +13,11 @@ export class ResponseBody {
   private cutWhenDrained: (() => void) | undefined;
   private done = false;
 
-  constructor(first: ArrayBuffer | null, onCancel: () => void) {
+  constructor(first: Uint8Array | null, onCancel: () => void) {
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.controller = controller;
-        if (first) controller.enqueue(new Uint8Array(first));
+        if (first && first.byteLength > 0) controller.enqueue(first);
       },
       // called once the server has taken the queued chunks and wants more; the cut waits a
       // turn more, for the server to write the chunk it just took
@@ -31,8 +31,8 @@ export class ResponseBody {
     });
   }
 
-  push(bytes: ArrayBuffer): void {
-    if (!this.done) this.controller.enqueue(new Uint8Array(bytes));
+  push(bytes: Uint8Array): void {
+    if (!this.done) this.controller.enqueue(bytes);
   }
 
   end(): void {
@@ -41,8 +41,8 @@ export class ResponseBody {
     this.controller.close();
   }
 
-  /** Cut the body short: with `cutConnection` (the server's own way), or by erroring the stream with `err`. */
-  cut(err: Error, cutConnection?: () => void): void {
+  /** Cut the body short: the stream errors with `err` (the server then ends the response unfinished). */
+  cut(err: Error): void {
     if (this.done) return;
     this.done = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -50,8 +50,7 @@ export class ResponseBody {
       if (!this.cutWhenDrained && timer) return; // already cut
       this.cutWhenDrained = undefined;
       clearTimeout(timer);
-      if (cutConnection) cutConnection();
-      else this.controller.error(err);
+      this.controller.error(err);
     };
     if ((this.controller.desiredSize ?? 0) >= 1) return now(); // nothing queued
     this.cutWhenDrained = now;

@@ -32,7 +32,7 @@ export function watchRss(
   const limit = limitMb * 1024 * 1024;
   const timer = setInterval(() => {
     for (const inst of instances) {
-      if (inst.state === "dead" || inst.crashReason) continue;
+      if (inst.state === "dead" || inst.stopping) continue;
       const rss = inst.rss();
       if (rss !== undefined && rss > limit) over(inst, Math.round(rss / (1024 * 1024)));
     }

@@ -1,12 +1,11 @@
 /**
- * The wire protocol between the host and a guest (a worker thread or a child process). Both
- * lanes use the same frames; only the body encoding differs: workers receive ArrayBuffers
- * (transferred, not copied), children receive base64 strings over JSON IPC (see
- * adapters/frame-codec.ts). Frames hold only plain values: Node and Deno silently turn a
- * posted Request/Response/Headers into `{}` (runtime-matrix P5).
+ * Every message between the host and a guest (a worker thread or a child process), in both
+ * lanes. Frames are plain values and bytes: Node and Deno silently turn a posted
+ * Request/Response/Headers into `{}` (adapters/README.md, Messages). `codec.ts` turns them into
+ * bytes and back; the same bytes cross a SharedArrayBuffer ring (isolate lane) or a pipe
+ * (process lane).
  */
-export type Headers2 = [string, string][];
-export type Body = ArrayBuffer | null;
+export type HeaderPairs = [string, string][];
 
 /** Host → guest: handle a request. */
 export interface RequestFrame {
@@ -15,9 +14,9 @@ export interface RequestFrame {
   requestId: string;
   method: string;
   url: string;
-  headers: Headers2;
-  body: Body;
+  headers: HeaderPairs;
   params: Record<string, string>;
+  body: Uint8Array | null;
 }
 
 /** Host → guest: the client went away or the deadline passed; stop producing this response. */
@@ -32,15 +31,15 @@ export interface ResponseFrame {
   id: number;
   status: number;
   statusText: string;
-  headers: Headers2;
-  body: Body;
+  headers: HeaderPairs;
+  body: Uint8Array | null;
   more: boolean;
 }
 
 export interface ChunkFrame {
   t: "chunk";
   id: number;
-  body: ArrayBuffer;
+  body: Uint8Array;
 }
 
 export interface EndFrame {
@@ -58,10 +57,13 @@ export interface ErrorFrame {
   stack: string;
 }
 
+export const LOG_LEVELS = ["log", "info", "warn", "error", "debug"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** Guest → host: a line of the function's console output. */
 export interface LogFrame {
   t: "log";
-  level: "log" | "info" | "warn" | "error" | "debug";
+  level: LogLevel;
   text: string;
   requestId?: string;
 }
@@ -95,20 +97,26 @@ export interface ReadyFrame {
   t: "ready";
 }
 
-/** Either way: a comlink message for the control API (load, stats, drain). */
+/** Either way: a comlink message of the control API (load, stats, drain), as JSON text. */
 export interface RpcFrame {
   t: "rpc";
-  m: unknown;
+  json: string;
 }
 
-/** Guest → host: a ctx.shared call from a process-lane guest. Host → guest: its answer. */
+export const SHARED_OPS = ["add", "get", "set"] as const;
+export type SharedOp = (typeof SHARED_OPS)[number];
+
+/** Guest → host: a ctx.shared call from a process-lane guest. */
 export interface SharedCallFrame {
   t: "shared";
   id: number;
-  op: "add" | "get" | "set";
+  op: SharedOp;
   key: string;
+  /** add: the delta; set: the value. */
   value?: string | number;
 }
+
+/** Host → guest: the answer to a ctx.shared call. */
 export interface SharedReplyFrame {
   t: "shared-reply";
   id: number;
@@ -131,34 +139,3 @@ export type GuestToHost =
   | RpcFrame
   | SharedCallFrame;
 export type Frame = HostToGuest | GuestToHost;
-
-/** Frames whose `body` field carries bytes (encoded as base64 on JSON transports). */
-export function hasBody(f: Frame): f is RequestFrame | ResponseFrame | ChunkFrame {
-  return f.t === "req" || f.t === "res" || f.t === "chunk";
-}
-
-/** What the guest learns about its function through the `load` control call. */
-export interface LoadSpec {
-  name: string;
-  lane: "isolate" | "process";
-  /** file:// URL of the compiled ESM bundle. */
-  bundleUrl: string;
-  env: Record<string, string>;
-  dev: boolean;
-}
-
-/** The control API a guest exposes over comlink. */
-export interface GuestControl {
-  load(spec: LoadSpec): Promise<void>;
-  stats(): Promise<GuestStats>;
-  /** Resolves when no request and no waitUntil promise is pending. */
-  drain(): Promise<void>;
-}
-
-export interface GuestStats {
-  inflight: number;
-  handled: number;
-  heapUsed: number;
-  /** Request ids of the ctx.waitUntil promises still pending, one per promise. */
-  waitUntil: string[];
-}

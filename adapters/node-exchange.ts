@@ -1,0 +1,138 @@
+/**
+ * A request on Node's http server as an Exchange, and a Reply written straight to the
+ * ServerResponse: no web Request or Response (undici's cost several µs each to build and read,
+ * adapters/README.md, Serving HTTP).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { LanesError } from "../runtime/errors.ts";
+import type { Exchange, Reply } from "./types.ts";
+
+/** What a Host header may hold: a host name or address and a port. */
+const HOST = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+export class NodeExchange implements Exchange {
+  /** The handler stopped reading the body early: the connection cannot be reused. */
+  abandoned = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly fallbackHost: string,
+  ) {}
+
+  get method(): string {
+    return this.req.method ?? "GET";
+  }
+
+  get target(): string {
+    return this.req.url ?? "/";
+  }
+
+  url(): string {
+    const target = this.target;
+    if (!target.startsWith("/")) {
+      if (/^https?:\/\//i.test(target)) return target; // absolute-form (a proxy's request)
+      throw new LanesError("bad_request", `the request target must be a path (got ${JSON.stringify(target.slice(0, 64))})`);
+    }
+    const host = this.req.headers.host ?? this.fallbackHost;
+    if (!HOST.test(host)) throw new LanesError("bad_request", `the Host header is not a valid host (got ${JSON.stringify(host.slice(0, 64))})`);
+    return `http://${host}${target}`;
+  }
+
+  /** From the parser's raw lines: building Node's header object or a web Headers would cost more. */
+  headerPairs(): HeaderPairs {
+    const raw = this.req.rawHeaders;
+    const pairs: HeaderPairs = [];
+    for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+    return pairs;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return Array.isArray(v) ? v.join(", ") : v;
+  }
+
+  body(): AsyncIterable<Uint8Array> | null {
+    const h = this.req.headers;
+    if (h["content-length"] === undefined && h["transfer-encoding"] === undefined) return null;
+    const req = this.req;
+    return {
+      [Symbol.asyncIterator]: () => {
+        const it = req[Symbol.asyncIterator]();
+        return {
+          next: () => it.next() as Promise<IteratorResult<Uint8Array>>,
+          // leaving early must not destroy the socket (the answer still has to go out on it)
+          return: async () => {
+            this.abandoned = true;
+            req.pause();
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
+  }
+
+  onAbort(listener: () => void): void {
+    this.res.once("close", () => {
+      if (!this.res.writableFinished) listener();
+    });
+  }
+
+  remoteAddress(): string {
+    return this.req.socket.remoteAddress ?? "";
+  }
+}
+
+/** Write a Reply: the head with a Content-Length when the body is whole, then the bytes. */
+export function writeReply(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
+  const flat: string[] = [];
+  let hasLength = false;
+  for (const [k, v] of reply.headers) {
+    flat.push(k, v);
+    if (!hasLength && k.length === 14 && k.toLowerCase() === "content-length") hasLength = true;
+  }
+  if (ex.abandoned) flat.push("connection", "close");
+  const status = reply.status;
+  if (reply.stream) {
+    res.writeHead(status, reply.statusText || undefined, flat);
+    res.flushHeaders(); // the head reaches the client now, not with the first chunk
+    void pump(reply.stream, res);
+    return;
+  }
+  const body = NULL_BODY.has(status) ? null : reply.body;
+  if (!hasLength && !NULL_BODY.has(status)) flat.push("content-length", String(body?.byteLength ?? 0));
+  res.writeHead(status, reply.statusText || undefined, flat);
+  // Node's server leaves the body out of an answer to HEAD by itself
+  if (body && body.byteLength > 0) res.end(body);
+  else res.end();
+}
+
+/** Copy a streamed body to the socket, at the pace the client reads it. */
+async function pump(stream: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+  const reader = stream.getReader();
+  res.once("close", () => void reader.cancel().catch(() => {}));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await new Promise<void>((r) => (res.once("drain", r), res.once("close", r)));
+      if (res.destroyed) return;
+    }
+    res.end();
+  } catch {
+    cutShort(res); // the body failed after the head went out: the client must see it cut
+  }
+}
+
+/**
+ * End a response before its body is complete, so the client sees it cut (no last chunk).
+ * socket.end(), not destroy(): Node's destroy() drops what was written but not flushed yet,
+ * the head included (adapters/README.md, Serving HTTP).
+ */
+function cutShort(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket && !socket.destroyed) socket.end();
+  else res.destroy();
+}

@@ -1,0 +1,184 @@
+/**
+ * The byte-level reader and writer under the frame codec. Numbers are big-endian. Text is
+ * written as a *string block*: the strings' UTF-16 lengths, then all of them as one UTF-8 run,
+ * so a frame's strings cost one encodeInto and one decode whatever their number (a decode
+ * call costs more than the bytes it reads; measured in adapters/README.md, Channel).
+ */
+import { LanesError } from "../errors.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+export class ByteWriter {
+  private buf = new Uint8Array(1024);
+  private view = new DataView(this.buf.buffer);
+  private at = 0;
+
+  reset(): this {
+    this.at = 0;
+    return this;
+  }
+
+  get length(): number {
+    return this.at;
+  }
+
+  /** The bytes written since reset (a view: valid until the next reset). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.at);
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.at++] = v;
+  }
+
+  u16(v: number): void {
+    this.room(2);
+    this.view.setUint16(this.at, v);
+    this.at += 2;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.view.setUint32(this.at, v);
+    this.at += 4;
+  }
+
+  f64(v: number): void {
+    this.room(8);
+    this.view.setFloat64(this.at, v);
+    this.at += 8;
+  }
+
+  /** A length-prefixed byte run. */
+  bytesField(b: Uint8Array): void {
+    this.u32(b.byteLength);
+    this.room(b.byteLength);
+    this.buf.set(b, this.at);
+    this.at += b.byteLength;
+  }
+
+  /** A string block: count, each string's UTF-16 length, then all of them as one UTF-8 run. */
+  strings(list: readonly string[]): void {
+    let joined = "";
+    this.room(2 + 4 * list.length + 4);
+    this.view.setUint16(this.at, list.length);
+    this.at += 2;
+    for (const s of list) {
+      this.view.setUint32(this.at, s.length);
+      this.at += 4;
+      joined += s;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit
+    this.room(4 + joined.length * 3);
+    const { written } = encoder.encodeInto(joined, this.buf.subarray(this.at + 4));
+    this.view.setUint32(this.at, written);
+    this.at += 4 + written;
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.byteLength) return;
+    let size = this.buf.byteLength * 2;
+    while (size < this.at + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.at));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+}
+
+/** A malformed frame: the other side is broken or hostile; the channel is closed. */
+export function badFrame(why: string): LanesError {
+  return new LanesError("internal", `lanes channel: malformed frame (${why})`);
+}
+
+export class ByteReader {
+  private at = 0;
+
+  /**
+   * `copyBytes`: byte fields are copied out (the source is a ring that will be overwritten).
+   * Strings are always decoded in place: copying out of shared memory first costs more than
+   * the decode (adapters/README.md, Channel).
+   */
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly copyBytes: boolean,
+  ) {}
+
+  get done(): boolean {
+    return this.at === this.buf.byteLength;
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.at++]!;
+  }
+
+  u16(): number {
+    this.need(2);
+    const b = this.buf;
+    const v = (b[this.at]! << 8) | b[this.at + 1]!;
+    this.at += 2;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.peek32(this.at);
+    this.at += 4;
+    return v;
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.at, 8).getFloat64(0);
+    this.at += 8;
+    return v;
+  }
+
+  bytesField(): Uint8Array {
+    const n = this.u32();
+    this.need(n);
+    const view = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
+    if (!this.copyBytes) return view;
+    // `set` into a new array is faster than `slice` of a shared-memory view (measured, Node)
+    const copy = new Uint8Array(n);
+    copy.set(view);
+    return copy;
+  }
+
+  strings(): string[] {
+    const count = this.u16();
+    this.need(4 * count + 4);
+    const lengths = new Array<number>(count);
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      lengths[i] = this.peek32(this.at);
+      this.at += 4;
+      total += lengths[i]!;
+    }
+    const n = this.u32();
+    this.need(n);
+    const joined = decoder.decode(this.buf.subarray(this.at, this.at + n));
+    this.at += n;
+    if (joined.length !== total) throw badFrame("string lengths do not add up");
+    const out = new Array<string>(count);
+    let from = 0;
+    for (let i = 0; i < count; i++) {
+      out[i] = joined.slice(from, from + lengths[i]!);
+      from += lengths[i]!;
+    }
+    return out;
+  }
+
+  private peek32(at: number): number {
+    const b = this.buf;
+    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  }
+
+  private need(n: number): void {
+    if (this.at + n > this.buf.byteLength) throw badFrame("truncated");
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * One end of a channel between the host and a guest: send frames, receive frames. The host's
+ * end sends HostToGuest and receives GuestToHost; the guest's end the other way round. Both
+ * lanes give the same interface (ring-end.ts for the isolate lane, stream-end.ts for the
+ * process lane), so the instance and the guest do not know which lane they are in.
+ */
+import type { Externals } from "./codec.ts";
+import type { GuestToHost, HostToGuest } from "./frames.ts";
+
+export interface ChannelEnd<In, Out> {
+  /**
+   * Send a frame. A large body may be *moved* rather than copied (the isolate lane transfers
+   * its ArrayBuffer): pass bytes the caller owns and does not touch again.
+   */
+  send(frame: Out): void;
+  /** Send what is batched now (before this side ends). */
+  flush(): void;
+  /** Read what has arrived now, at once (the other side is gone: its last frames still count). */
+  drain(): void;
+  onFrame(listener: (frame: In) => void): void;
+  /** The other side sent something that is not a frame: the channel is closed. */
+  onBroken(listener: (error: Error) => void): void;
+  close(): void;
+}
+
+export type HostEnd = ChannelEnd<GuestToHost, HostToGuest>;
+export type GuestEnd = ChannelEnd<HostToGuest, GuestToHost>;
+
+/** How an end reads the frames coming its way: decodeGuestFrame on the host, decodeHostFrame in a guest. */
+export type Decoder<In> = (bytes: Uint8Array, copy: boolean, ext?: Externals) => In;
+
+/** Calls `fn` at the end of this turn of the event loop (setImmediate where the runtime has it). */
+export type Scheduler = (fn: () => void) => void;
+
+/** A small listener list that reports, not throws, a listener's failure to the others. */
+export class Listeners<T> {
+  private readonly list: ((value: T) => void)[] = [];
+  add(l: (value: T) => void): void {
+    this.list.push(l);
+  }
+  emit(value: T): void {
+    for (const l of this.list) l(value);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The isolate lane's channel: two rings in one SharedArrayBuffer (host → guest at offset 0,
+ * guest → host after it), and the worker's message port beside them for what should not be
+ * copied through a ring: a body over `inlineMax` bytes is transferred (moved, not copied) as an
+ * ArrayBuffer, and a frame too large for the ring travels whole. Ring entries and messages
+ * keep one order, so the reader takes them in turn and waits when a message is not there yet.
+ */
+import { decodeGuestFrame, decodeHostFrame, encodeFrame, hasExternalBody, type Externals } from "./codec.ts";
+import { ByteWriter } from "./bytes.ts";
+import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd } from "./end.ts";
+import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
+import { BESIDE, maxFrame, RingReader, ringBytes, RingWriter } from "./ring.ts";
+
+/** Bytes per ring; a frame up to half of it (less its prefix) goes through the ring. */
+export const RING_CAPACITY = 256 * 1024;
+/** Bodies up to this size are copied through the ring; larger ones are transferred. */
+export const INLINE_BODY_MAX = 32 * 1024;
+
+/** A worker's message port, as the lane needs it: post ArrayBuffers (moved), receive them. */
+export interface PostPort {
+  post(message: ArrayBuffer, transfer: ArrayBuffer[]): void;
+  onMessage(listener: (message: unknown) => void): void;
+}
+
+export interface RingEndOptions {
+  sab: SharedArrayBuffer;
+  port: PostPort;
+  capacity?: number;
+  /** Runs the reader's drain after a wake-up (default: at once). */
+  schedule?: (drain: () => void) => void;
+  /** When the other side is woken for what was written: the end of this event-loop turn. */
+  wake?: (notify: () => void) => void;
+}
+
+/** The shared memory for one instance's channel. */
+export function ringChannelMemory(capacity = RING_CAPACITY): SharedArrayBuffer {
+  return new SharedArrayBuffer(2 * ringBytes(capacity));
+}
+
+export function hostRingEnd(o: RingEndOptions): HostEnd {
+  return ringEnd<GuestToHost, HostToGuest>(o, 0, decodeGuestFrame);
+}
+
+export function guestRingEnd(o: RingEndOptions): GuestEnd {
+  return ringEnd<HostToGuest, GuestToHost>(o, 1, decodeHostFrame);
+}
+
+function ringEnd<In, Out extends Frame>(
+  o: RingEndOptions,
+  side: 0 | 1,
+  decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In,
+): ChannelEnd<In, Out> {
+  const capacity = o.capacity ?? RING_CAPACITY;
+  const size = ringBytes(capacity);
+  const writer = new RingWriter(o.sab, side * size, capacity, o.wake);
+  const frames = new Listeners<In>();
+  const broken = new Listeners<Error>();
+  const w = new ByteWriter();
+  const taken: Uint8Array[] = [];
+  const takeLarge: Externals = { take: (body) => body.byteLength > INLINE_BODY_MAX && taken.push(body) > 0 };
+  const inbox: Uint8Array[] = [];
+  const fromInbox: Externals = { next: () => inbox.shift() };
+  let closed = false;
+
+  const post = (bytes: Uint8Array) => {
+    const exact =
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+        ? bytes.buffer
+        : (bytes.slice().buffer as ArrayBuffer);
+    o.port.post(exact, [exact]);
+  };
+
+  const fail = (e: unknown) => {
+    if (closed) return;
+    end.close();
+    broken.emit(e instanceof Error ? e : new Error(String(e)));
+  };
+
+  const reader = new RingReader(
+    o.sab,
+    (1 - side) * size,
+    capacity,
+    (entry) => {
+      try {
+        if (entry === BESIDE) {
+          const whole = inbox[0];
+          if (!whole || (hasExternalBody(whole) && inbox.length < 2)) return false;
+          inbox.shift();
+          frames.emit(decode(whole, false, fromInbox));
+        } else {
+          if (hasExternalBody(entry) && inbox.length === 0) return false;
+          frames.emit(decode(entry, true, fromInbox));
+        }
+        return true;
+      } catch (e) {
+        fail(e);
+        return false;
+      }
+    },
+    o.schedule,
+  );
+
+  o.port.onMessage((m) => {
+    if (!(m instanceof ArrayBuffer)) return fail(new Error("lanes channel: a message beside the ring is not an ArrayBuffer"));
+    inbox.push(new Uint8Array(m));
+    reader.resume();
+  });
+
+  const end: ChannelEnd<In, Out> = {
+    send(frame) {
+      if (closed) return;
+      taken.length = 0;
+      const bytes = encodeFrame(w, frame, takeLarge);
+      if (bytes.byteLength > maxFrame(capacity)) {
+        post(bytes.slice());
+        for (const b of taken) post(b);
+        writer.sendBeside();
+      } else {
+        for (const b of taken) post(b);
+        writer.send(bytes);
+      }
+    },
+    flush() {
+      // ring writes are visible at once; the wake-up is queued as a microtask
+    },
+    drain: () => reader.drainNow(),
+    onFrame: (l) => frames.add(l),
+    onBroken: (l) => broken.add(l),
+    close() {
+      if (closed) return;
+      closed = true;
+      writer.close();
+      reader.close();
+    },
+  };
+  reader.start();
+  return end;
+}

@@ -1,0 +1,129 @@
+/**
+ * Frames over a byte pipe (the process lane: the child's stdin and stdout): each frame is
+ * `[length u32][bytes]`. Writes made in one turn of the event loop leave in one write call, so
+ * under load a hop costs one system call per batch, not per frame.
+ */
+import { badFrame } from "./bytes.ts";
+
+/** Largest frame accepted from a pipe: bodies are bounded by maxBodyBytes (at most 1 GiB). */
+export const MAX_PIPE_FRAME = 1024 * 1024 * 1024 + 64 * 1024;
+
+/** Cuts a stream of byte chunks into frames. A frame may span any number of chunks. */
+export class FrameSplitter {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Length of the frame being assembled, once its prefix is known. */
+  private want = -1;
+
+  constructor(private readonly onFrame: (frame: Uint8Array) => void) {}
+
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    // the common case: whole frames inside one chunk, nothing pending
+    if (this.pendingBytes === 0) {
+      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      while (chunk.byteLength - at >= 4) {
+        const len = view.getUint32(at);
+        if (len > MAX_PIPE_FRAME) throw badFrame(`a ${len}-byte frame`);
+        if (chunk.byteLength - at - 4 < len) break;
+        this.onFrame(chunk.subarray(at + 4, at + 4 + len));
+        at += 4 + len;
+      }
+      if (at === chunk.byteLength) return;
+    }
+    this.pending.push(at === 0 ? chunk : chunk.subarray(at));
+    this.pendingBytes += chunk.byteLength - at;
+    this.assemble();
+  }
+
+  private assemble(): void {
+    for (;;) {
+      if (this.want < 0) {
+        if (this.pendingBytes < 4) return;
+        const head = this.take(4);
+        this.want = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
+        if (this.want > MAX_PIPE_FRAME) throw badFrame(`a ${this.want}-byte frame`);
+      }
+      if (this.pendingBytes < this.want) return;
+      const frame = this.take(this.want);
+      this.want = -1;
+      this.onFrame(frame);
+    }
+  }
+
+  /** The next `n` pending bytes, as one array (a view when they sit in one chunk). */
+  private take(n: number): Uint8Array {
+    const first = this.pending[0]!;
+    let out: Uint8Array;
+    if (first.byteLength >= n) {
+      out = first.subarray(0, n);
+      if (first.byteLength === n) this.pending.shift();
+      else this.pending[0] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.pending[0]!;
+        const use = Math.min(c.byteLength, n - at);
+        out.set(c.subarray(0, use), at);
+        at += use;
+        if (use === c.byteLength) this.pending.shift();
+        else this.pending[0] = c.subarray(use);
+      }
+    }
+    this.pendingBytes -= n;
+    return out;
+  }
+}
+
+/**
+ * Collects frames and hands them to `write` as one byte array per batch. `schedule` decides when
+ * a batch leaves (the end of this event-loop turn); a batch over `flushAt` bytes leaves at once.
+ */
+export class FrameBatcher {
+  private buf = new Uint8Array(16 * 1024);
+  private view = new DataView(this.buf.buffer);
+  private at = 0;
+  private queued = false;
+
+  constructor(
+    private readonly write: (bytes: Uint8Array) => void,
+    private readonly schedule: (flush: () => void) => void,
+    private readonly flushAt = 256 * 1024,
+  ) {}
+
+  /** Queue a frame; `bytes` may be reused by the caller once this returns. */
+  send(bytes: Uint8Array): void {
+    const need = this.at + 4 + bytes.byteLength;
+    if (need > this.buf.byteLength) this.grow(need);
+    this.view.setUint32(this.at, bytes.byteLength);
+    this.buf.set(bytes, this.at + 4);
+    this.at = need;
+    if (this.at >= this.flushAt) this.flush();
+    else if (!this.queued) {
+      this.queued = true;
+      this.schedule(this.flush);
+    }
+  }
+
+  /** Send what is queued now. */
+  readonly flush = (): void => {
+    this.queued = false;
+    if (this.at === 0) return;
+    // the written bytes go to the pipe as they are; the next batch starts in a new buffer
+    const out = this.buf.subarray(0, this.at);
+    this.buf = new Uint8Array(Math.max(16 * 1024, this.at < this.buf.byteLength / 4 ? this.buf.byteLength / 2 : this.buf.byteLength));
+    this.view = new DataView(this.buf.buffer);
+    this.at = 0;
+    this.write(out);
+  };
+
+  private grow(need: number): void {
+    let size = this.buf.byteLength * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.at));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+}

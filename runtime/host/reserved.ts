@@ -1,0 +1,76 @@
+/**
+ * lanes' own routes under /_lanes/, as a Hono app: health, metrics, the function list. Every
+ * answer carries x-request-id; an unknown /_lanes/ path is a JSON 404 like any other.
+ */
+import { Hono } from "hono";
+import { errorResponse, LanesError } from "../errors.ts";
+import type { Served } from "./served.ts";
+
+export interface HostInfo {
+  runtime: string;
+  version: string;
+  rss(): number;
+}
+
+type Env = { Variables: { requestId: string } };
+
+export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev: boolean }): Hono<Env> {
+  const app = new Hono<Env>();
+  app.use(async (c, next) => {
+    const requestId = crypto.randomUUID();
+    c.set("requestId", requestId);
+    await next();
+    c.res.headers.set("x-request-id", requestId);
+  });
+
+  app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
+  // What `lanes bench` and operators read: memory per instance (a worker's is part of the host's).
+  app.get("/_lanes/metrics", (c) =>
+    c.json({
+      ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
+      functions: o.functions().map(({ spec, pool }) => ({
+        name: spec.name,
+        lane: spec.lane,
+        runtime: spec.runtime,
+        handled: pool?.handled ?? 0,
+        restarts: pool?.restarts ?? 0,
+        leaked: pool?.leaked ?? 0,
+        instances: (pool?.instances ?? []).map((i) => ({
+          id: i.id,
+          state: i.state,
+          inflight: i.inflight,
+          ageMs: Date.now() - i.startedAt,
+          rssBytes: i.rss() ?? null,
+        })),
+      })),
+    }),
+  );
+  app.get("/_lanes/functions", (c) =>
+    c.json({
+      functions: o.functions().map(({ spec, pool, error, version, limits }) => ({
+        name: spec.name,
+        route: spec.route,
+        methods: spec.methods ?? "*",
+        lane: spec.lane,
+        runtime: spec.runtime,
+        version,
+        status: error ? "broken" : "ok",
+        ...(error ? { error: error.message } : {}),
+        instances: pool
+          ? {
+              ready: pool.live(),
+              busy: pool.instances.filter((i) => i.inflight > 0).length,
+              idle: pool.instances.filter((i) => i.state === "ready" && i.inflight === 0).length,
+            }
+          : { ready: 0, busy: 0, idle: 0 },
+        restarts: pool?.restarts ?? 0,
+        // instances stopped in a CPU loop whose thread kept running (Deno workers)
+        leaked: pool?.leaked ?? 0,
+        limits,
+      })),
+    }),
+  );
+  app.notFound((c) => errorResponse(new LanesError("not_found", `no function is routed at ${c.req.path}`), c.get("requestId")));
+  app.onError((err, c) => errorResponse(err, c.get("requestId") ?? "", o.dev));
+  return app;
+}

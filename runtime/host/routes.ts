@@ -1,0 +1,51 @@
+/**
+ * Which function a request goes to: Hono's own router (the same matching as a Hono app), with
+ * the manifest's method lists on top, so a route that matches with the wrong method gives 405
+ * and the methods it allows.
+ */
+import { RegExpRouter } from "hono/router/reg-exp-router";
+import { SmartRouter } from "hono/router/smart-router";
+import { TrieRouter } from "hono/router/trie-router";
+import { tryDecodeURIComponent } from "hono/utils/url";
+import type { Served } from "./served.ts";
+
+export type RouteMatch =
+  | { served: Served; params: Record<string, string> }
+  | { allow: string[] }
+  | undefined;
+
+type Found = [[Served, Record<string, number | string>][], unknown[]?];
+
+export class FunctionRoutes {
+  private readonly router = new SmartRouter<Served>({ routers: [new RegExpRouter(), new TrieRouter()] });
+
+  constructor(functions: readonly Served[]) {
+    for (const f of functions) this.router.add("ALL", f.spec.route, f);
+  }
+
+  /** The first function at `path` that allows `method`; else the methods allowed there; else undefined. */
+  match(method: string, path: string): RouteMatch {
+    const [found, stash] = this.router.match(method, path) as Found;
+    let allow: string[] | undefined;
+    for (const [served, keys] of found) {
+      const methods = served.spec.methods;
+      if (!methods || methods.includes(method as never) || (method === "HEAD" && methods.includes("GET"))) {
+        return { served, params: params(keys, stash) };
+      }
+      (allow ??= []).push(...methods);
+      if (methods.includes("GET")) allow.push("HEAD");
+    }
+    return allow ? { allow: [...new Set(allow)] } : undefined;
+  }
+}
+
+/** Route parameters, decoded as Hono decodes them (`c.req.param()`). */
+function params(keys: Record<string, number | string>, stash: unknown[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in keys) {
+    // RegExpRouter gives an index into the stash, TrieRouter the value itself
+    const raw = stash ? stash[keys[name] as number] : keys[name];
+    if (typeof raw === "string") out[name] = tryDecodeURIComponent(raw);
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+/** A function as the host serves it: its spec, its pool (or why it has none), its version. */
+import type { Compiled } from "../compile.ts";
+import type { LanesError } from "../errors.ts";
+import type { FunctionSpec } from "../manifest/load.ts";
+import type { Pool } from "../pool/pool.ts";
+
+export interface Served {
+  spec: FunctionSpec;
+  /** Absent when the function failed to compile: it answers 503 with `error`. */
+  pool?: Pool;
+  error?: LanesError;
+  version: string;
+  limits: unknown;
+  /** The bundle and the source files it was built from (watched by `lanes dev`). */
+  compiled?: Compiled;
+  /** Requests inside the host for it now: a reload stops the old pool only once this is 0. */
+  active: number;
+}
+
+/** One line of the request log. */
+export interface RequestLog {
+  method: string;
+  path: string;
+  fn: string | undefined;
+  lane: string | undefined;
+  status: number;
+  ms: number;
+  requestId: string;
+}

@@ -1,0 +1,20 @@
+/** How an instance ended, in words for people: exit code, signal, out of memory. */
+import type { GuestExit } from "../../adapters/types.ts";
+import { LanesError } from "../errors.ts";
+
+export function describeExit(exit: GuestExit): string {
+  if (exit.error?.code === "ERR_WORKER_OUT_OF_MEMORY" || /out of memory|heap limit/i.test(exit.stderrTail)) {
+    return "ran out of memory";
+  }
+  // node children abort (SIGABRT) and deno children trap (SIGTRAP) at their heap flag
+  if (exit.signal === "SIGABRT" || exit.signal === "SIGTRAP") return `ran out of memory (${exit.signal})`;
+  if (exit.signal) return `was killed by ${exit.signal}`;
+  if (exit.error) return `crashed: ${exit.error.message}`;
+  return `exited with code ${exit.code}`;
+}
+
+/** A failed start. The child's stderr goes to the host log (guestStack), never to a client. */
+export function startError(exit: GuestExit): LanesError {
+  const tail = exit.stderrTail.trim();
+  return new LanesError("unavailable", `instance ${describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
+}

@@ -1,0 +1,121 @@
+/**
+ * The requests in flight on one instance: each has an id on the channel, a deadline, and a
+ * caller waiting for its reply. Response frames become Replies here (the server writes those
+ * as they are); a streamed body becomes a ReadableStream fed by chunk frames.
+ */
+import type { Reply } from "../../adapters/types.ts";
+import type { HeaderPairs, ResponseFrame } from "../channel/frames.ts";
+import { LanesError } from "../errors.ts";
+import { reasonPhrase } from "./reason-phrase.ts";
+import { ResponseBody } from "./response-body.ts";
+
+interface InFlight {
+  /** Stamped on the response as x-request-id. */
+  requestId: string;
+  resolve(reply: Reply): void;
+  reject(err: LanesError): void;
+  body?: ResponseBody;
+  /** The head went to the client: a failure now can only cut the body. */
+  answered: boolean;
+  /** The request's one deadline timer; it covers a streamed body too. */
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class InFlightTable {
+  private readonly requests = new Map<number, InFlight>();
+  private nextId = 0;
+
+  constructor(
+    /** A request ran past its deadline. */
+    private readonly onExpire: (id: number) => void,
+    /** The client stopped reading a streamed body. */
+    private readonly onCancel: (id: number) => void,
+    /** A request left the table (answered, failed, abandoned). */
+    private readonly onSettle: () => void,
+    /** A response whose head went out could not finish: its body was cut short, for `why`. */
+    private readonly onCut: (requestId: string, why: string) => void = () => {},
+  ) {}
+
+  get size(): number {
+    return this.requests.size;
+  }
+
+  /** A new request id and the promise its reply settles. */
+  add(requestId: string, deadline: number): { id: number; reply: Promise<Reply> } {
+    const id = ++this.nextId;
+    const reply = new Promise<Reply>((resolve, reject) => {
+      // setTimeout's extra argument: no closure per request
+      const timer = setTimeout(this.onExpire, Math.max(0, deadline - Date.now()), id);
+      this.requests.set(id, { requestId, resolve, reject, answered: false, timer });
+    });
+    return { id, reply };
+  }
+
+  has(id: number): boolean {
+    return this.requests.has(id);
+  }
+
+  /** The head of a response arrived. */
+  head(f: ResponseFrame): void {
+    const r = this.requests.get(f.id);
+    if (!r) return;
+    r.answered = true;
+    const headers: HeaderPairs = f.headers;
+    headers.push(["x-request-id", r.requestId]);
+    const statusText = reasonPhrase(f.statusText);
+    if (!f.more) {
+      this.settle(f.id, r);
+      r.resolve({ status: f.status, statusText, headers, body: f.body });
+      return;
+    }
+    r.body = new ResponseBody(f.body, () => {
+      // the client went away: stop the function's stream and free the slot
+      if (this.requests.get(f.id) !== r) return;
+      this.settle(f.id, r);
+      this.onCancel(f.id);
+    });
+    r.resolve({ status: f.status, statusText, headers, body: null, stream: r.body.stream });
+  }
+
+  chunk(id: number, body: Uint8Array): void {
+    this.requests.get(id)?.body?.push(body);
+  }
+
+  end(id: number, error?: string): void {
+    const r = this.requests.get(id);
+    if (!r) return;
+    this.settle(id, r);
+    if (error !== undefined) this.cut(r, new LanesError("function_error", `the function's body stream failed: ${error}`));
+    else r.body?.end();
+  }
+
+  /** The request failed: its caller gets `err` (or its stream is cut, if the head went out). */
+  fail(id: number, err: LanesError): boolean {
+    const r = this.requests.get(id);
+    if (!r) return false;
+    this.settle(id, r);
+    if (r.answered) this.cut(r, err);
+    else r.reject(err);
+    return true;
+  }
+
+  /**
+   * A response whose head went out cannot finish: the client sees its body cut short (not a
+   * clean end), and the log says why, once, as a line (never a raw error dump).
+   */
+  private cut(r: InFlight, err: LanesError): void {
+    if (err.code !== "client_gone") this.onCut(r.requestId, err.message);
+    r.body?.cut(err);
+  }
+
+  /** Every request fails with `err` (the instance is gone). */
+  failAll(err: LanesError): void {
+    for (const id of [...this.requests.keys()]) this.fail(id, err);
+  }
+
+  private settle(id: number, r: InFlight): void {
+    this.requests.delete(id);
+    clearTimeout(r.timer);
+    this.onSettle();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The channel between host and guest, below any HTTP: frames survive the byte codec, a pipe cut
+ * at any point, and the SharedArrayBuffer ring (with wrap-around, a full ring, bodies moved
+ * beside it and a real worker thread on the other side). Runs on Node, Bun and Deno.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { build } from "esbuild";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { ByteWriter } from "../runtime/channel/bytes.ts";
+import { decodeGuestFrame, decodeHostFrame, encodeFrame } from "../runtime/channel/codec.ts";
+import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
+import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort } from "../runtime/channel/ring-end.ts";
+import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
+
+const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+const w = new ByteWriter();
+
+const hostFrames: HostToGuest[] = [
+  {
+    t: "req",
+    id: 7,
+    requestId: "0d4c2b7e-1111-4222-8333-944445555666",
+    method: "POST",
+    url: "http://127.0.0.1:8787/ünï/😀?q=a%20b",
+    headers: [["content-type", "text/plain"], ["x-latin1", "caf\u00e9"], ["x-empty", ""]],
+    params: { id: "42", name: "日本" },
+    body: bytes(300),
+  },
+  { t: "req", id: 8, requestId: "r", method: "GET", url: "http://h/", headers: [], params: {}, body: null },
+  { t: "cancel", id: 3 },
+  { t: "ping", id: 4294967295 },
+  { t: "rpc", json: '{"id":"x","type":"APPLY","path":["load"]}' },
+  { t: "shared-reply", id: 1, value: 42.5 },
+  { t: "shared-reply", id: 2, value: "a string \u0000 with a NUL" },
+  { t: "shared-reply", id: 3, value: null },
+  { t: "shared-reply", id: 4, value: null, error: "the store is full", code: "shared_full" },
+];
+const guestFrames: GuestToHost[] = [
+  { t: "res", id: 1, status: 599, statusText: "Custom Reason", headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]], body: bytes(1000), more: true },
+  { t: "res", id: 2, status: 204, statusText: "", headers: [], body: null, more: false },
+  { t: "chunk", id: 1, body: bytes(5) },
+  { t: "end", id: 1 },
+  { t: "end", id: 1, error: "the stream failed" },
+  { t: "err", id: 9, message: "boom", stack: "Error: boom\n    at f (file:///x.ts:1:2)" },
+  { t: "log", level: "warn", text: "a line ✓" },
+  { t: "log", level: "debug", text: "", requestId: "abc" },
+  { t: "ready" },
+  { t: "pong", id: 5 },
+  { t: "fatal", message: "uncaught", stack: "s" },
+  { t: "rpc", json: "{}" },
+  { t: "shared", id: 3, op: "add", key: "hits", value: -1.5 },
+  { t: "shared", id: 4, op: "set", key: "k", value: "v" },
+  { t: "shared", id: 5, op: "get", key: "clé" },
+];
+
+test("every frame kind survives the codec unchanged, in its direction", () => {
+  for (const f of hostFrames) assert.equal(decodeHostFrame(encodeFrame(w, f).slice(), false), f, f.t);
+  for (const f of guestFrames) assert.equal(decodeGuestFrame(encodeFrame(w, f).slice(), false), f, f.t);
+});
+
+test("a frame going the wrong way, truncated, with trailing bytes or of an unknown kind is refused", () => {
+  const req = encodeFrame(w, hostFrames[0]!).slice();
+  assert.throws(() => decodeGuestFrame(req, false), /does not go guest to host/);
+  const res = encodeFrame(w, guestFrames[0]!).slice();
+  assert.throws(() => decodeHostFrame(res, false), /does not go host to guest/);
+  for (let cut = 1; cut < req.length; cut += 37) assert.throws(() => decodeHostFrame(req.subarray(0, cut), false), /malformed frame/);
+  const longer = new Uint8Array(req.length + 1);
+  longer.set(req);
+  assert.throws(() => decodeHostFrame(longer, false), /trailing bytes/);
+  assert.throws(() => decodeGuestFrame(Uint8Array.of(200, 0), false), /malformed frame/);
+});
+
+test("a byte stream cut at every possible point still yields the same frames in order", () => {
+  const frames = guestFrames.map((f) => encodeFrame(w, f).slice());
+  const stream: Uint8Array[] = [];
+  new FrameBatcher((b) => stream.push(b.slice()), (fn) => fn(), 1).send(frames[0]!);
+  const batcher = new FrameBatcher((b) => stream.push(b), () => {});
+  for (const f of frames.slice(1)) batcher.send(f);
+  batcher.flush();
+  const all = new Uint8Array(stream.reduce((n, s) => n + s.length, 0));
+  let at = 0;
+  for (const s of stream) all.set(s, (at += s.length) - s.length);
+  for (let cut = 0; cut <= all.length; cut += 7) {
+    const got: GuestToHost[] = [];
+    const split = new FrameSplitter((b) => got.push(decodeGuestFrame(b, false)));
+    split.push(all.subarray(0, cut));
+    for (let i = cut; i < all.length; i += 3) split.push(all.subarray(i, Math.min(all.length, i + 3)));
+    assert.equal(got, guestFrames, `cut at ${cut}`);
+  }
+});
+
+/** Both ends of a ring channel in this thread, over a web MessageChannel. */
+function localRing(capacity: number) {
+  const sab = ringChannelMemory(capacity);
+  const mc = new MessageChannel();
+  const portOf = (p: MessagePort): PostPort => ({
+    post: (m, transfer) => p.postMessage(m, transfer),
+    onMessage: (l) => p.addEventListener("message", (e) => l((e as MessageEvent).data)),
+  });
+  const host = hostRingEnd({ sab, port: portOf(mc.port1), capacity });
+  const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity });
+  mc.port1.start();
+  mc.port2.start();
+  return { host, guest, close: () => (mc.port1.close(), mc.port2.close(), host.close(), guest.close()) };
+}
+
+test("a small ring carries thousands of frames in order through wrap-around and a full ring", async () => {
+  const { host, guest, close } = localRing(1024);
+  const got: number[] = [];
+  guest.onFrame((f) => f.t === "ping" && guest.send({ t: "pong", id: f.id }));
+  const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "pong" && got.push(f.id) === 3000 && resolve()));
+  for (let i = 0; i < 3000; i++) host.send({ t: "ping", id: i });
+  await done;
+  assert.equal(got, Array.from({ length: 3000 }, (_, i) => i));
+  close();
+});
+
+test("bodies over the inline limit and frames larger than the ring arrive whole and in order", async () => {
+  const { host, guest, close } = localRing(4096);
+  const sizes = [0, 10, INLINE_BODY_MAX, INLINE_BODY_MAX + 1, 3000, 1_000_000, 7];
+  const got: ResponseFrame[] = [];
+  const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "res" && got.push(f) === sizes.length && resolve()));
+  sizes.forEach((n, id) => {
+    // a header block too large for a 4 KiB ring makes the whole frame travel beside it
+    const headers: [string, string][] = id === 4 ? [["x-big", "y".repeat(5000)]] : [];
+    guest.send({ t: "res", id, status: 200, statusText: "", headers, body: n ? bytes(n, id) : null, more: false });
+  });
+  await done;
+  assert.equal(got.map((f) => f.id), sizes.map((_, i) => i));
+  got.forEach((f, i) => assert.equal(f.body ?? new Uint8Array(0), bytes(sizes[i]!, i), `frame ${i}`));
+  assert.is(got[4]!.headers[0]![1].length, 5000);
+  close();
+});
+
+test("a worker thread on the other side of the ring answers thousands of requests in flight", async () => {
+  const out = join(mkdtempSync(join(tmpdir(), "lanes-channel-")), "ring-echo-worker.mjs");
+  await build({
+    entryPoints: [fileURLToPath(new URL("./fixtures/ring-echo-worker.ts", import.meta.url))],
+    bundle: true, platform: "node", format: "esm", outfile: out, logLevel: "silent",
+  });
+  const sab = ringChannelMemory();
+  const worker = new Worker(out, { workerData: { sab } });
+  const host = hostRingEnd({
+    sab,
+    port: { post: (m, t) => worker.postMessage(m, t), onMessage: (l) => void worker.on("message", l) },
+  });
+  const answers = new Map<number, ResponseFrame>();
+  const n = 5000;
+  let resolveAll: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const ready = new Promise<void>((r) => host.onFrame((f: Frame) => {
+    if (f.t === "ready") r();
+    if (f.t === "res" && answers.set(f.id, f).size === n) resolveAll();
+  }));
+  await ready;
+  for (let id = 0; id < n; id++) {
+    const body = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
+    host.send({ t: "req", id, requestId: String(id), method: "PUT", url: `/${id}/é`, headers: [["x-n", String(id)]], params: {}, body });
+  }
+  await all;
+  for (let id = 0; id < n; id++) {
+    const f = answers.get(id)!;
+    assert.is(f.statusText, `/${id}/é`);
+    assert.equal(f.headers, [["x-n", String(id)]]);
+    const want = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
+    assert.equal(f.body === null ? null : f.body.length, want === null ? null : want.length, `body of ${id}`);
+    if (want) assert.ok(f.body!.every((b, i) => b === want[i]), `bytes of ${id}`);
+  }
+  host.close();
+  await worker.terminate();
+});
+
+test.run();
