@@ -33,6 +33,10 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname }: ServeOpt
     }
     if (out instanceof Promise) out.then((r) => send(ex, res, r), (e) => send(ex, res, errorReply(e, "")));
     else send(ex, res, out);
+    // A body the answer did not need (a request refused before it was read) is read and
+    // dropped as it arrives, as Node does by itself: Bun's node:http keeps it in memory
+    // (adapters/README.md, Serving HTTP).
+    res.once("finish", () => req.readableEnded || req.resume());
   });
   return new Promise<RunningServer>((resolve, reject) => {
     server.once("error", reject);
