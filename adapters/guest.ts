@@ -196,6 +196,16 @@ export function heapUsed(): number {
 }
 
 /**
+ * This isolate's heap and the memory its ArrayBuffers hold outside the heap. In a worker, Node
+ * and Deno report both for the worker's own isolate; Bun reports only part of the ArrayBuffers
+ * (adapters/README.md, Workers).
+ */
+export function memoryInUse(): { heap: number; external: number } {
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, external: m.external };
+}
+
+/**
  * An unhandled rejection inside a function is logged, not fatal (Node's default would kill the
  * instance and every request on it). Node and Bun report it through process.on; a Deno worker
  * only through the web `unhandledrejection` event (measured). Both are hooked, and each promise

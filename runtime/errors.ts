@@ -14,6 +14,8 @@ export type ErrorCode =
   | "overloaded"
   | "unavailable"
   | "timeout"
+  | "request_timeout"
+  | "not_implemented"
   | "bad_request"
   | "internal"
   // the client went away before its answer: what the request log shows (no one receives it)
@@ -21,6 +23,7 @@ export type ErrorCode =
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
+  | "port_in_use"
   | "compile_failed";
 
 const httpStatus: Record<ErrorCode, number> = {
@@ -32,11 +35,14 @@ const httpStatus: Record<ErrorCode, number> = {
   overloaded: 503,
   unavailable: 503,
   timeout: 504,
+  request_timeout: 408,
+  not_implemented: 501,
   bad_request: 400,
   internal: 500,
   client_gone: 499,
   invalid_manifest: 500,
   invalid_flag: 500,
+  port_in_use: 500,
   compile_failed: 503,
 };
 

@@ -50,7 +50,7 @@ const guestFrames: GuestToHost[] = [
   { t: "log", level: "warn", text: "a line ✓" },
   { t: "log", level: "debug", text: "", requestId: "abc" },
   { t: "ready" },
-  { t: "pong", id: 5 },
+  { t: "pong", id: 5, heap: 12345678, external: 2 ** 40 },
   { t: "fatal", message: "uncaught", stack: "s" },
   { t: "rpc", json: "{}" },
   { t: "shared", id: 3, op: "add", key: "hits", value: -1.5 },
@@ -112,7 +112,7 @@ function localRing(capacity: number) {
 test("a small ring carries thousands of frames in order through wrap-around and a full ring", async () => {
   const { host, guest, close } = localRing(1024);
   const got: number[] = [];
-  guest.onFrame((f) => f.t === "ping" && guest.send({ t: "pong", id: f.id }));
+  guest.onFrame((f) => f.t === "ping" && guest.send({ t: "pong", id: f.id, heap: 0, external: 0 }));
   const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "pong" && got.push(f.id) === 3000 && resolve()));
   for (let i = 0; i < 3000; i++) host.send({ t: "ping", id: i });
   await done;

@@ -237,7 +237,7 @@ test("a broken edit keeps the last good version serving and prints file:line:col
 
   // a module that compiles but throws while loading also keeps the old version
   writeFileSync(file, 'const n: number = 2;\nthrow new Error("cannot load " + n);\nexport const text = "never";\n');
-  const loadError = new RegExp(`${file.replace(/[.]/g, "\\.")}:2:\\d+: function failed to load: cannot load 2`);
+  const loadError = new RegExp(`${file.replace(/[.]/g, "\\.")}:2:\\d+: its module failed to load: cannot load 2`);
   await until(() => loadError.test(dev.output()), 3000, () => dev.output().slice(-1500));
   assert.is(await (await fetch(`${dev.url}/iso`)).text(), good);
 

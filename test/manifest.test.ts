@@ -35,6 +35,33 @@ test("a negative timeoutMs names the path, the rule and the value", async () => 
   assert.match(msg, /functions\.resize\.timeoutMs: must be a positive integer \(got -5\)/);
 });
 
+test("a timeoutMs past what timers can hold, or not finite, names the bound", async () => {
+  for (const bad of [2147483648, 1e308]) {
+    const msg = await problems({ functions: { a: { entry: "a.ts", timeoutMs: bad } } });
+    assert.match(msg, new RegExp(`functions\\.a\\.timeoutMs: must be at most 900000 \\(got ${String(bad).replace("+", "\\+")}\\)`));
+  }
+});
+
+test("every number has a sane maximum: 500 warm instances are refused before any starts", async () => {
+  const msg = await problems({ functions: { a: { entry: "a.ts", instances: { min: 500, max: 500 }, concurrency: 1e6, memoryMb: 1e6, maxBodyBytes: 1e12 } } });
+  assert.match(msg, /functions\.a\.instances\.min: must be at most 128 \(got 500\)/);
+  assert.match(msg, /functions\.a\.instances\.max: must be at most 128 \(got 500\)/);
+  assert.match(msg, /functions\.a\.concurrency: must be at most 10000/);
+  assert.match(msg, /functions\.a\.memoryMb: must be at most 16384/);
+  assert.match(msg, /functions\.a\.maxBodyBytes: must be at most 1073741824/);
+});
+
+test("a method that does not exist names the methods there are", async () => {
+  const msg = await problems({ functions: { a: { entry: "a.ts", methods: ["FETCH"] } } });
+  assert.match(msg, /functions\.a\.methods\.0: must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS \(got "FETCH"\)/);
+});
+
+test("a key that appears twice is refused with its line, not silently overwritten", async () => {
+  const text = '{\n  "functions": {\n    "a": { "entry": "a.ts" },\n    "a": { "entry": "b.ts" }\n  }\n}\n';
+  const msg = await problems(text);
+  assert.match(msg, /lanes\.json:4:5: Duplicate key "a": each key may appear once/);
+});
+
 test("an unknown field is an error that suggests the near spelling", async () => {
   const msg = await problems({ functions: { a: { entry: "a.ts", timeoutMS: 5 } } });
   assert.match(msg, /functions\.a\.timeoutMS: unknown field \(did you mean "timeoutMs"\?\)/);
@@ -144,7 +171,7 @@ test("an unknown CLI flag is refused with the known ones", () => {
   const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
   assert.is.not(r.status, 0);
-  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host\)/);
+  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --strict\)/);
 });
 
 test.after(() => {

@@ -105,9 +105,14 @@ export function encodeFrame(w: ByteWriter, f: Frame, ext?: Externals): Uint8Arra
       break;
     case "cancel":
     case "ping":
+      w.u8(0);
+      w.u32(f.id);
+      break;
     case "pong":
       w.u8(0);
       w.u32(f.id);
+      w.f64(f.heap);
+      w.f64(f.external);
       break;
     case "fatal":
       w.u8(0);
@@ -235,8 +240,10 @@ function decode(bytes: Uint8Array, copy: boolean, ext: Externals | undefined): F
     }
     case KIND.cancel:
     case KIND.ping:
+      f = { t: kind === KIND.cancel ? "cancel" : "ping", id: r.u32() };
+      break;
     case KIND.pong:
-      f = { t: kind === KIND.cancel ? "cancel" : kind === KIND.ping ? "ping" : "pong", id: r.u32() };
+      f = { t: "pong", id: r.u32(), heap: r.f64(), external: r.f64() };
       break;
     case KIND.fatal: {
       const [message, stack] = two(r.strings());

@@ -77,9 +77,14 @@ export interface PingFrame {
   t: "ping";
   id: number;
 }
+/** Guest → host: alive, and what its memory holds (the isolate lane's memory watchdog reads it). */
 export interface PongFrame {
   t: "pong";
   id: number;
+  /** Bytes of JS heap in use. */
+  heap: number;
+  /** Bytes outside the heap (ArrayBuffers): no heap limit counts them. */
+  external: number;
 }
 
 /**

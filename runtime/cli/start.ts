@@ -12,12 +12,12 @@ export async function startCommand(
   argv: string[],
   o: { dev: boolean; log: Logger; command: string },
 ): Promise<number> {
-  const args = parseArgs(argv, { port: "string", host: "string" }, o.command);
+  const args = parseArgs(argv, { port: "string", host: "string", strict: "boolean" }, o.command);
   const port = intFlag(args, "port", 8787, o.command, 0, 65535);
   const hostname = stringFlag(args, "host", "127.0.0.1");
   const dir = args.positionals[0] ?? defaultFunctionsDir();
   const t0 = performance.now();
-  const host = await startHost({ dir, port, hostname, dev: o.dev, adapter, log: o.log });
+  const host = await startHost({ dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true });
   const lanesLine = host.functions.map((f) => `${f.spec.name} (${f.spec.lane}${f.spec.lane === "process" ? `/${f.spec.runtime}` : ""}) ${f.spec.route}`);
   o.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
   for (const l of lanesLine) o.log.info(`  ${l}`);

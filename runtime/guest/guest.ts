@@ -10,6 +10,7 @@ import {
   formatArgs,
   heapUsed,
   inRequest,
+  memoryInUse,
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
@@ -87,7 +88,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         cancels.get(f.id)?.();
         break;
       case "ping":
-        post({ t: "pong", id: f.id });
+        post({ t: "pong", id: f.id, ...memoryInUse() });
         break;
       case "rpc":
         rpc.deliver(f);

@@ -2,12 +2,14 @@
  * Reads a request body without ever reading past `limit` bytes. A Content-Length over the limit
  * is refused before a byte is read; a body without one (chunked) is refused as soon as it
  * passes the limit, and the rest of the upload is not read. A body with a Content-Length is
- * read straight into one buffer of that size (no second copy).
+ * read straight into one buffer of that size (no second copy). The whole body must arrive
+ * before `deadline` (the function's timeoutMs): a client that sends it a byte at a time gets a
+ * 408 in time, and its slot is not held.
  */
 import type { Exchange } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 
-export async function readBody(ex: Exchange, limit: number, name: string): Promise<Uint8Array | null> {
+export async function readBody(ex: Exchange, limit: number, name: string, deadline: number): Promise<Uint8Array | null> {
   const tooLarge = () => new LanesError("payload_too_large", `request body is over the ${limit}-byte limit of function "${name}"`);
   const declared = ex.header("content-length");
   const length = declared === undefined ? NaN : Number(declared);
@@ -22,14 +24,30 @@ export async function readBody(ex: Exchange, limit: number, name: string): Promi
   const into = Number.isSafeInteger(length) ? new Uint8Array(length) : undefined;
   const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const value of body) {
-    if (size + value.byteLength > limit) throw tooLarge(); // leaving the loop stops the upload
-    if (into && size + value.byteLength > into.byteLength) {
-      throw new LanesError("bad_request", `request body is longer than its Content-Length (${length})`);
+  const chunks = body[Symbol.asyncIterator]();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), "late")));
+  try {
+    for (;;) {
+      const next = await Promise.race([chunks.next(), late]);
+      if (next === "late") {
+        throw new LanesError("request_timeout", `the request body did not arrive within timeoutMs of function "${name}"`);
+      }
+      if (next.done) break;
+      const value = next.value;
+      if (size + value.byteLength > limit) throw tooLarge();
+      if (into && size + value.byteLength > into.byteLength) {
+        throw new LanesError("bad_request", `request body is longer than its Content-Length (${length})`);
+      }
+      if (into) into.set(value, size);
+      else parts.push(value);
+      size += value.byteLength;
     }
-    if (into) into.set(value, size);
-    else parts.push(value);
-    size += value.byteLength;
+  } catch (e) {
+    void chunks.return?.(); // stop reading the upload: the rest is never taken in
+    throw e;
+  } finally {
+    clearTimeout(timer);
   }
   if (size === 0) return new Uint8Array(0);
   if (into) return size === into.byteLength ? into : into.slice(0, size);

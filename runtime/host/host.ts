@@ -24,6 +24,8 @@ export interface HostOptions {
   onRequest?: (entry: RequestLog) => void;
   /** `lanes dev`: turns a guest stack into one that points at the user's files. */
   mapStack?: (stack: string) => string;
+  /** Load every function once before serving, and refuse to start if one cannot. */
+  strict?: boolean;
 }
 
 export interface Host {
@@ -32,6 +34,8 @@ export interface Host {
   url: string;
   /** The functions served now (replaced by `route`). */
   functions: Served[];
+  /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
+  checked: Promise<Served[]>;
   /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
   build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
   /** The request handler the server calls now (replaced by `route`). */
@@ -97,7 +101,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
       const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
       return {
         spec,
-        error: new LanesError("unavailable", `function "${spec.name}" failed to compile: ${error.message}`, { cause: error }),
+        // clients get no source path or compiler output (the host log and `lanes dev` have them)
+        error: new LanesError("unavailable", `function "${spec.name}" failed to compile; the host log has the error`, {
+          guestStack: error.message,
+          cause: error,
+        }),
         version: "",
         limits,
         active: 0,
@@ -115,6 +123,18 @@ export async function startHost(o: HostOptions): Promise<Host> {
     }),
   );
   await Promise.all(functions.map((f) => f.pool?.warm()));
+  let checked: Promise<Served[]> = Promise.resolve([]);
+  if (o.strict) {
+    const broken = await loadEach(functions);
+    if (broken.length > 0) {
+      await Promise.all(functions.map((f) => f.pool?.stop(0)));
+      throw new LanesError("unavailable", `--strict: ${brokenSummary(broken, functions.length)}`);
+    }
+  } else {
+    // after listening (below), so start-up does not wait for every function to load
+    checked = new Promise((resolve) => setTimeout(() => void loadEach(functions).then(resolve), 0));
+    void checked.then((broken) => broken.length > 0 && log.error(brokenSummary(broken, functions.length)));
+  }
 
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
@@ -127,10 +147,21 @@ export async function startHost(o: HostOptions): Promise<Host> {
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
     });
   let handler = router(functions);
-  const server = await adapter.serve(
-    { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) },
-    { port: o.port, hostname: o.hostname },
-  );
+  let server: RunningServer;
+  try {
+    server = await adapter.serve(
+      { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) },
+      { port: o.port, hostname: o.hostname },
+    );
+  } catch (e) {
+    await Promise.all(functions.map((f) => f.pool?.stop(0)));
+    // Node, Bun and Deno all say EADDRINUSE, each in its own words
+    if ((e as { code?: string }).code !== "EADDRINUSE") throw e;
+    throw new LanesError(
+      "port_in_use",
+      `port ${o.port} on ${o.hostname} is already in use: stop what listens there, or pass --port with another port (--port 0 picks a free one)`,
+    );
+  }
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   let stopping: Promise<void> | undefined;
   const host: Host = {
@@ -138,6 +169,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     server,
     url,
     functions,
+    checked,
     build,
     currentHandler: () => handler,
     route(list, next) {
@@ -158,4 +190,26 @@ export async function startHost(o: HostOptions): Promise<Host> {
     },
   };
   return host;
+}
+
+/**
+ * Load every function that has no instance yet (`instances.min` 0) once, two at a time: a module
+ * that throws at import is found at start-up, not by the first client. Returns the broken ones.
+ */
+async function loadEach(list: Served[]): Promise<Served[]> {
+  const todo = list.filter((f) => f.pool && f.pool.live() === 0);
+  const next = async (): Promise<void> => {
+    for (let f = todo.shift(); f; f = todo.shift()) await f.pool!.warm(1);
+  };
+  await Promise.all([next(), next()]);
+  return list.filter(isBroken);
+}
+
+/** It cannot serve: it did not compile, or no instance of it has started and the last start failed. */
+export function isBroken(f: Served): boolean {
+  return f.error !== undefined || (f.pool !== undefined && f.pool.live() === 0 && f.pool.startError !== undefined);
+}
+
+function brokenSummary(broken: Served[], total: number): string {
+  return `${broken.length} of ${total} function(s) cannot start: ${broken.map((f) => f.spec.name).join(", ")} (the errors are above)`;
 }

@@ -27,9 +27,10 @@ export async function invoke(
   served.active++; // before any await: a reload that swaps routes next tick sees it
   try {
     if (!pool) throw served.error ?? new LanesError("unavailable", `function "${spec.name}" is not available`);
-    pool.admit(); // a full function refuses before its body is read
+    const wait = pool.admit(); // a full function refuses before its body is read
+    if (wait) await wait;
     const method = ex.method;
-    const body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name);
+    const body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);
     // a client that goes away cancels its request, and the function's request.signal aborts
     const client = { onGone: (listener: () => void) => ex.onAbort(listener) };
     return await pool.dispatch({ requestId, method, url, headers: ex.headerPairs(), params, body }, deadline, client);

@@ -47,30 +47,36 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   );
   app.get("/_lanes/functions", (c) =>
     c.json({
-      functions: o.functions().map(({ spec, pool, error, version, limits }) => ({
-        name: spec.name,
-        route: spec.route,
-        methods: spec.methods ?? "*",
-        lane: spec.lane,
-        runtime: spec.runtime,
-        version,
-        status: error ? "broken" : "ok",
-        ...(error ? { error: error.message } : {}),
-        instances: pool
-          ? {
-              ready: pool.live(),
-              busy: pool.instances.filter((i) => i.inflight > 0).length,
-              idle: pool.instances.filter((i) => i.state === "ready" && i.inflight === 0).length,
-            }
-          : { ready: 0, busy: 0, idle: 0 },
-        restarts: pool?.restarts ?? 0,
-        // instances stopped in a CPU loop whose thread kept running (Deno workers)
-        leaked: pool?.leaked ?? 0,
-        limits,
-      })),
+      functions: o.functions().map(describe),
     }),
   );
   app.notFound((c) => errorResponse(new LanesError("not_found", `no function is routed at ${c.req.path}`), c.get("requestId")));
   app.onError((err, c) => errorResponse(err, c.get("requestId") ?? "", o.dev));
   return app;
+}
+
+/** One function in /_lanes/functions: where it runs, whether it can serve and why not. */
+function describe({ spec, pool, error, version, limits }: Served) {
+  const broken = error ?? (pool && pool.live() === 0 ? pool.startError : undefined);
+  return {
+    name: spec.name,
+    route: spec.route,
+    methods: spec.methods ?? "*",
+    lane: spec.lane,
+    runtime: spec.runtime,
+    version,
+    status: broken ? "broken" : "ok",
+    ...(broken ? { error: broken.guestStack ? `${broken.message}: ${broken.guestStack.split("\n")[0]}` : broken.message } : {}),
+    instances: pool
+      ? {
+          ready: pool.live(),
+          busy: pool.instances.filter((i) => i.inflight > 0).length,
+          idle: pool.instances.filter((i) => i.state === "ready" && i.inflight === 0).length,
+        }
+      : { ready: 0, busy: 0, idle: 0 },
+    restarts: pool?.restarts ?? 0,
+    // instances stopped in a CPU loop whose thread kept running (Deno workers)
+    leaked: pool?.leaked ?? 0,
+    limits,
+  };
 }

@@ -1,8 +1,10 @@
 /**
  * Which function a request goes to: Hono's own router (the same matching as a Hono app), with
  * the manifest's method lists on top, so a route that matches with the wrong method gives 405
- * and the methods it allows.
+ * and the methods it allows. A method lanes does not relay at all (TRACE, CONNECT: a web
+ * Request cannot carry them) is a 405 from the host on every runtime, never a function error.
  */
+import { METHODS } from "../manifest/schema.ts";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
@@ -16,6 +18,8 @@ export type RouteMatch =
 
 type Found = [[Served, Record<string, number | string>][], unknown[]?];
 
+const RELAYED = new Set<string>(METHODS);
+
 export class FunctionRoutes {
   private readonly router = new SmartRouter<Served>({ routers: [new RegExpRouter(), new TrieRouter()] });
 
@@ -27,9 +31,10 @@ export class FunctionRoutes {
   match(method: string, path: string): RouteMatch {
     const [found, stash] = this.router.match(method, path) as Found;
     let allow: string[] | undefined;
+    const relayed = RELAYED.has(method);
     for (const [served, keys] of found) {
-      const methods = served.spec.methods;
-      if (!methods || methods.includes(method as never) || (method === "HEAD" && methods.includes("GET"))) {
+      const methods = served.spec.methods ?? METHODS;
+      if (relayed && (methods.includes(method as never) || (method === "HEAD" && methods.includes("GET")))) {
         return { served, params: params(keys, stash) };
       }
       (allow ??= []).push(...methods);

@@ -6,7 +6,7 @@ import { Value } from "@sinclair/typebox/value";
 import { transform } from "esbuild";
 import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
-import { FunctionSchema, ManifestSchema, type Lane, type ManifestInput, type Method, METHODS } from "./schema.ts";
+import { DEFAULTS, FunctionSchema, ManifestSchema, type Lane, type ManifestInput, type Method, METHODS } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -76,14 +76,14 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
     if (route === "/_lanes" || route.startsWith("/_lanes/")) {
       problems.push(`${at}.route: paths under /_lanes/ are reserved for lanes itself (got ${JSON.stringify(route)})`);
     }
-    const lane = f.lane ?? "isolate";
+    const lane = f.lane ?? DEFAULTS.lane;
     if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
       warnings.push(
         `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
       );
     }
-    const min = f.instances?.min ?? 0;
-    const max = f.instances?.max ?? 2;
+    const min = f.instances?.min ?? DEFAULTS.instances.min;
+    const max = f.instances?.max ?? DEFAULTS.instances.max;
     if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
     functions.push({
       name,
@@ -93,12 +93,12 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
       methods: f.methods ?? null,
       lane,
       runtime: lane === "process" ? (f.runtime ?? hostRuntime) : hostRuntime,
-      instances: { min, max, idleMs: f.instances?.idleMs ?? 30_000 },
-      concurrency: f.concurrency ?? 64,
-      queue: f.queue ?? 256,
-      timeoutMs: f.timeoutMs ?? 30_000,
-      memoryMb: f.memoryMb ?? 128,
-      maxBodyBytes: f.maxBodyBytes ?? 10 * 1024 * 1024,
+      instances: { min, max, idleMs: f.instances?.idleMs ?? DEFAULTS.instances.idleMs },
+      concurrency: f.concurrency ?? DEFAULTS.concurrency,
+      queue: f.queue ?? DEFAULTS.queue,
+      timeoutMs: f.timeoutMs ?? DEFAULTS.timeoutMs,
+      memoryMb: f.memoryMb ?? DEFAULTS.memoryMb,
+      maxBodyBytes: f.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
       env: f.env ?? {},
       shared: f.shared ?? `fn:${name}`,
     });
@@ -108,25 +108,29 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   return { dir, file, functions, warnings };
 }
 
+/**
+ * JSON.parse keeps the last of two equal keys without a word, and its messages differ per
+ * runtime; esbuild's JSON parser reports both (duplicate keys and syntax errors) with line and
+ * column, the same everywhere.
+ */
 async function parseJson(text: string, file: string): Promise<unknown> {
+  type Msg = { text: string; id?: string; location?: { line: number; column: number } | null };
+  const at = (m: Msg) => (m.location ? `${file}:${m.location.line}:${m.location.column + 1}` : file);
+  let warnings: Msg[];
   try {
-    return JSON.parse(text);
-  } catch {
-    // JSON.parse messages differ per runtime and Bun's has no position; esbuild's JSON parser
-    // reports line and column the same everywhere.
-    try {
-      await transform(text, { loader: "json" });
-    } catch (e) {
-      const m = (e as { errors?: { text: string; location?: { line: number; column: number } }[] }).errors?.[0];
-      if (m?.location) {
-        throw new LanesError(
-          "invalid_manifest",
-          `${file}:${m.location.line}:${m.location.column + 1}: invalid JSON: ${m.text}`,
-        );
-      }
-    }
-    throw new LanesError("invalid_manifest", `${file}: invalid JSON`);
+    warnings = (await transform(text, { loader: "json", logLevel: "silent" })).warnings;
+  } catch (e) {
+    const m = (e as { errors?: Msg[] }).errors?.[0];
+    throw new LanesError("invalid_manifest", m ? `${at(m)}: invalid JSON: ${m.text}` : `${file}: invalid JSON`);
   }
+  const dups = warnings.filter((w) => w.id === "duplicate-object-key");
+  if (dups.length > 0) {
+    throw new LanesError(
+      "invalid_manifest",
+      `${file}: invalid manifest\n  ${dups.map((d) => `${at(d)}: ${d.text.replace(" in object literal", "")}: each key may appear once (the later one would silently win)`).join("\n  ")}`,
+    );
+  }
+  return JSON.parse(text);
 }
 
 function schemaProblems(raw: unknown): string[] {
@@ -137,7 +141,7 @@ function schemaProblems(raw: unknown): string[] {
     // a union reports each branch; one line per path is enough
     if (seen.has(path)) continue;
     seen.add(path);
-    const rule = (e.schema as { errorMessage?: string }).errorMessage;
+    const rule = boundRule(e.schema as IntegerSchema, e.value) ?? (e.schema as { errorMessage?: string }).errorMessage;
     if (e.message === "Unexpected property") {
       out.push(`${path}: unknown field${suggest(path)}`);
     } else if (e.message.startsWith("Expected required property")) {
@@ -147,6 +151,22 @@ function schemaProblems(raw: unknown): string[] {
     }
   }
   return out;
+}
+
+interface IntegerSchema {
+  type?: string;
+  minimum?: number;
+  maximum?: number;
+}
+
+/** For a bounded integer, the rule the value actually breaks: below, above, or not an integer. */
+function boundRule(schema: IntegerSchema, value: unknown): string | undefined {
+  const { type, minimum: min, maximum: max } = schema;
+  if (type !== "integer" || min === undefined || max === undefined) return undefined;
+  const low = min === 1 ? "must be a positive integer" : `must be an integer >= ${min}`;
+  if (typeof value === "number" && value > max) return `must be at most ${max}`;
+  if (typeof value === "number" && Number.isInteger(value) && value < min) return low;
+  return `${low} and at most ${max}`;
 }
 
 function unescapePointer(s: string): string {

@@ -5,8 +5,39 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 
-const positiveInt = (description: string, def: number) =>
-  Type.Integer({ minimum: 1, description, default: def, errorMessage: "must be a positive integer" });
+/**
+ * Every default, in one place: the schema publishes them (editors show them) and the loader
+ * fills them in.
+ */
+export const DEFAULTS = {
+  lane: "isolate",
+  instances: { min: 0, max: 2, idleMs: 30_000 },
+  concurrency: 64,
+  queue: 256,
+  timeoutMs: 30_000,
+  memoryMb: 128,
+  maxBodyBytes: 10 * 1024 * 1024,
+} as const;
+
+/**
+ * Bounds for every number: a value past them is a typo or a mistake (a timeout of 2^31 ms
+ * overflows every runtime's timers; 500 warm instances is gigabytes), and the error says so.
+ */
+export const BOUNDS = {
+  "instances.min": [0, 128],
+  "instances.max": [1, 128],
+  "instances.idleMs": [1, 86_400_000],
+  concurrency: [1, 10_000],
+  queue: [0, 100_000],
+  timeoutMs: [1, 900_000],
+  memoryMb: [16, 16_384],
+  maxBodyBytes: [1, 1024 * 1024 * 1024],
+} as const;
+
+const intIn = (field: keyof typeof BOUNDS, description: string, def: number) => {
+  const [minimum, maximum] = BOUNDS[field];
+  return Type.Integer({ minimum, maximum, description, default: def, errorMessage: `must be an integer from ${minimum} to ${maximum}` });
+};
 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
 export const LANES = ["isolate", "process"] as const;
@@ -14,16 +45,9 @@ export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTION
 
 export const InstancesSchema = Type.Object(
   {
-    min: Type.Optional(
-      Type.Integer({
-        minimum: 0,
-        default: 0,
-        description: "Instances kept warm even when idle (started with the host).",
-        errorMessage: "must be an integer >= 0",
-      }),
-    ),
-    max: Type.Optional(positiveInt("Most instances the pool may run at once.", 2)),
-    idleMs: Type.Optional(positiveInt("An instance above `min` idle this long (ms) is stopped.", 30_000)),
+    min: Type.Optional(intIn("instances.min", "Instances kept warm even when idle (started with the host); at most `max`.", DEFAULTS.instances.min)),
+    max: Type.Optional(intIn("instances.max", "Most instances the pool may run at once.", DEFAULTS.instances.max)),
+    idleMs: Type.Optional(intIn("instances.idleMs", "An instance above `min` idle this long (ms) is stopped.", DEFAULTS.instances.idleMs)),
   },
   { additionalProperties: false, description: "Pool bounds for this function." },
 );
@@ -43,7 +67,7 @@ export const FunctionSchema = Type.Object(
       }),
     ),
     methods: Type.Optional(
-      Type.Array(Type.Union(METHODS.map((m) => Type.Literal(m))), {
+      Type.Array(Type.Union(METHODS.map((m) => Type.Literal(m)), { errorMessage: `must be one of ${METHODS.join(", ")}` }), {
         minItems: 1,
         uniqueItems: true,
         description: "Allowed HTTP methods. Default: all.",
@@ -52,7 +76,7 @@ export const FunctionSchema = Type.Object(
     ),
     lane: Type.Optional(
       Type.Union(LANES.map((l) => Type.Literal(l)), {
-        default: "isolate",
+        default: DEFAULTS.lane,
         description: '"isolate": worker threads in the host. "process": child processes.',
         errorMessage: 'must be "isolate" or "process"',
       }),
@@ -64,23 +88,11 @@ export const FunctionSchema = Type.Object(
       }),
     ),
     instances: Type.Optional(InstancesSchema),
-    concurrency: Type.Optional(positiveInt("Requests in flight per instance.", 64)),
-    queue: Type.Optional(
-      Type.Integer({
-        minimum: 0,
-        default: 256,
-        description: "Requests waiting per function before 503 overloaded.",
-        errorMessage: "must be an integer >= 0",
-      }),
-    ),
-    timeoutMs: Type.Optional(positiveInt("Wall-clock limit per request (ms), queue wait included.", 30_000)),
-    memoryMb: Type.Optional(Type.Integer({
-      minimum: 16,
-      default: 128,
-      description: "Heap limit per instance (MB).",
-      errorMessage: "must be an integer >= 16",
-    })),
-    maxBodyBytes: Type.Optional(positiveInt("Request body limit (bytes).", 10 * 1024 * 1024)),
+    concurrency: Type.Optional(intIn("concurrency", "Requests in flight per instance.", DEFAULTS.concurrency)),
+    queue: Type.Optional(intIn("queue", "Requests waiting per function before 503 overloaded.", DEFAULTS.queue)),
+    timeoutMs: Type.Optional(intIn("timeoutMs", "Wall-clock limit per request (ms): reading its body, waiting in the queue and running.", DEFAULTS.timeoutMs)),
+    memoryMb: Type.Optional(intIn("memoryMb", "Memory limit per instance (MB): its heap, and in the isolate lane its ArrayBuffers too.", DEFAULTS.memoryMb)),
+    maxBodyBytes: Type.Optional(intIn("maxBodyBytes", "Request body limit (bytes).", DEFAULTS.maxBodyBytes)),
     env: Type.Optional(
       Type.Record(Type.String(), Type.String({ errorMessage: "must be a string" }), {
         description: "Exactly the environment the function sees.",

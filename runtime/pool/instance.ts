@@ -47,7 +47,14 @@ export interface ClientHooks {
 
 export type RequestInput = Omit<RequestFrame, "t" | "id">;
 
+/** An error message without the host's file paths (they stay in the host log): `/a/b/c.ts` becomes `c.ts`. */
+function withoutPaths(text: string): string {
+  return text.replace(/(?:file:\/\/)?\/(?:[^\s/'"():]+\/)+([^\s/'"():]+)/g, "$1");
+}
+
 let nextInstanceId = 0;
+/** The ping id of a memory measurement (probes count from 1). */
+const MEASURE = 0;
 
 export class Instance {
   readonly id = ++nextInstanceId;
@@ -58,6 +65,8 @@ export class Instance {
   lastUsed = Date.now();
   /** When it became ready (0: never). */
   readyAt = 0;
+  /** Heap and outside-heap bytes the guest last reported (see `measure`). */
+  memory = { heap: 0, external: 0 };
   exit: GuestExit | undefined;
   private _state: InstanceState = "starting";
   private ending: { kind: EndKind; why?: string } | undefined;
@@ -142,7 +151,8 @@ export class Instance {
       this.ending ??= { kind: "failed to start" };
       void this.end();
       if (e instanceof LanesError) throw e;
-      throw new LanesError("unavailable", `function failed to load: ${(e as Error).message}`, { guestStack: (e as Error).stack ?? "", cause: e });
+      const message = (e as Error).message;
+      throw new LanesError("unavailable", `its module failed to load: ${withoutPaths(message)}`, { guestStack: (e as Error).stack ?? message, cause: e });
     } finally {
       clearTimeout(timer);
     }
@@ -209,6 +219,11 @@ export class Instance {
     return this.link.rss();
   }
 
+  /** Ask the guest what its memory holds; the answer lands in `memory`. */
+  measure(): void {
+    this.send({ t: "ping", id: MEASURE });
+  }
+
   /** How it ended (or is ending), in words, for the host log. */
   describeEnd(): string {
     if (this.ending?.why) return this.ending.why;
@@ -252,7 +267,8 @@ export class Instance {
       case "log":
         return this.events.log(f.level, f.text, f.requestId);
       case "pong":
-        return this.pongWaiter?.(f.id);
+        this.memory = { heap: f.heap, external: f.external };
+        return f.id === MEASURE ? undefined : this.pongWaiter?.(f.id);
       case "fatal":
         this.fatal = f.message;
         return this.events.log("error", f.stack, undefined);

@@ -12,8 +12,9 @@ import type { GuestLink } from "../lanes/lane.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { RequestQueue } from "./queue.ts";
 import { finishWaitUntil } from "./wait-until.ts";
-import { rssLimitMb, watchRss } from "./watchdog.ts";
+import { watchMemory } from "./watchdog.ts";
 
 export interface PoolDeps {
   spawn(): GuestLink;
@@ -25,15 +26,6 @@ export interface PoolDeps {
    * leaves the thread spinning (denoland/deno#35657), so such an instance is counted as leaked.
    */
   stopsSpin?: boolean;
-}
-
-interface Waiter {
-  frame: RequestInput;
-  deadline: number;
-  client: ClientHooks;
-  resolve(reply: Reply): void;
-  reject(err: LanesError): void;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 const START_TIMEOUT_MS = 15_000;
@@ -50,7 +42,7 @@ const CRASH_LOOP_MS = 2000;
 export class Pool {
   readonly instances: Instance[] = [];
   private starting = 0;
-  private readonly queue: Waiter[] = [];
+  private readonly queue: RequestQueue;
   private failures = 0;
   private backoffUntil = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -67,17 +59,13 @@ export class Pool {
     readonly spec: FunctionSpec,
     private readonly deps: PoolDeps,
   ) {
+    this.queue = new RequestQueue(spec.queue, { timeout: () => this.timeout(), overloaded: () => this.overloaded() });
     this.reaper = setInterval(() => this.reap(), Math.min(1000, spec.instances.idleMs));
     (this.reaper as { unref?: () => void }).unref?.();
-    const limit = rssLimitMb(spec);
-    this.stopWatchdog =
-      limit === undefined
-        ? () => {}
-        : watchRss(this.instances, limit, (inst, mb) => {
-            const why = `ran out of memory: it used ${mb} MB, over its limit of ${limit} MB (memoryMb ${spec.memoryMb})`;
-            this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
-            void inst.fail(why);
-          });
+    this.stopWatchdog = watchMemory(this.instances, spec, (inst, why) => {
+      this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
+      void inst.fail(why);
+    });
   }
 
   /** Start `count` (default: `min`) instances; resolves when they are ready (or failed). */
@@ -92,33 +80,23 @@ export class Pool {
     const inst = this.pick();
     if (inst) return this.run(inst, frame, deadline, client);
     if (this.backoffUntil > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
-    if (this.queue.length >= this.spec.queue) return Promise.reject(this.overloaded());
-    return new Promise<Reply>((resolve, reject) => {
-      const waiter: Waiter = {
-        frame,
-        deadline,
-        client,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.queue.splice(this.queue.indexOf(waiter), 1);
-          reject(this.timeout());
-        }, Math.max(0, deadline - Date.now())),
-      };
-      this.queue.push(waiter);
-      // a client that leaves while its request waits takes it out of the queue
-      client.onGone?.(() => this.leaveQueue(waiter));
-      this.replenish();
-    });
+    if (this.queue.full) return Promise.reject(this.overloaded());
+    const queued = this.queue.push(frame, deadline, client);
+    this.replenish();
+    return queued;
   }
 
   /**
-   * Throws `overloaded` when a request could neither run now nor wait in the queue. The host
-   * asks before reading a request body, so a flood is refused without buffering its bodies.
+   * Whether a request can go ahead: undefined when it can now, else a promise that settles
+   * once it can, or rejects with `overloaded` after a short grace (queue.ts). The host asks
+   * before reading a request body, so a flood is refused without buffering its bodies.
    */
-  admit(): void {
-    if (!this.stopped && this.queue.length >= this.spec.queue && !this.pick()) throw this.overloaded();
+  admit(): Promise<void> | undefined {
+    if (this.stopped || this.hasRoom()) return undefined;
+    return this.queue.room(this.hasRoom);
   }
+
+  private readonly hasRoom = (): boolean => !this.queue.full || this.pick() !== undefined;
 
   /** Stop every instance: in-flight requests get `graceMs` to finish. */
   async stop(graceMs: number): Promise<void> {
@@ -126,10 +104,7 @@ export class Pool {
     clearInterval(this.reaper);
     clearTimeout(this.retryTimer);
     this.stopWatchdog();
-    for (const w of this.queue.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
-    }
+    this.queue.rejectAll(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
     await Promise.all([...this.instances].map((i) => this.retire(i, graceMs)));
   }
@@ -160,14 +135,6 @@ export class Pool {
     if (deadline <= Date.now()) return Promise.reject(this.timeout());
     this.handled++;
     return inst.request(frame, deadline, client);
-  }
-
-  private leaveQueue(w: Waiter) {
-    const at = this.queue.indexOf(w);
-    if (at < 0) return;
-    this.queue.splice(at, 1);
-    clearTimeout(w.timer);
-    w.reject(new LanesError("client_gone", "the client went away while its request was queued"));
   }
 
   /**
@@ -254,20 +221,17 @@ export class Pool {
     );
     if (this.live() === 0) {
       // nothing can serve the queue: answer it now rather than let it wait for the deadline
-      for (const w of this.queue.splice(0)) {
-        clearTimeout(w.timer);
-        w.reject(this.unavailable());
-      }
+      this.queue.rejectAll(this.unavailable());
     }
     this.replenish();
   }
 
   private drainQueue() {
+    this.queue.letIn(); // an instance has room: a request waiting for room may go ahead
     while (this.queue.length > 0) {
       const inst = this.pick();
       if (!inst) break;
       const w = this.queue.shift()!;
-      clearTimeout(w.timer);
       this.run(inst, w.frame, w.deadline, w.client).then(w.resolve, w.reject);
     }
     if (this.queue.length > 0) this.replenish();

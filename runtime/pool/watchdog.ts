@@ -1,42 +1,63 @@
 /**
- * The RSS watchdog of the process lane: every RSS_POLL_MS it reads each child's resident memory
- * and stops a child over its limit, with a "ran out of memory" 502 for what it was running.
+ * The memory watchdog: every POLL_MS it reads what each instance holds and stops one over its
+ * limit, with a "ran out of memory" 502 for what it was running.
  *
- * Bun has no heap flag (`--smol` does not cap, runtime-matrix P4g), so for bun children this is
- * how `memoryMb` is enforced. Node and Deno children abort at their heap flag first; for them it
- * is a backstop for memory outside the JS heap (ArrayBuffers, native buffers), which no heap
- * flag counts. Workers share the host's RSS and have no per-thread figure: not watched.
+ * - Process lane: the child's resident memory (RSS). Bun has no heap flag (`--smol` does not
+ *   cap), so for bun children this is how `memoryMb` is enforced. Node and Deno children abort
+ *   at their heap flag first; for them it is a backstop for memory outside the JS heap
+ *   (ArrayBuffers, native buffers), which no heap flag counts.
+ * - Isolate lane: a worker shares the host's RSS, so the guest reports its own isolate's heap
+ *   and external memory (ArrayBuffers), and heap plus external over `memoryMb` stops it. The
+ *   heap alone is capped by V8 (resourceLimits); this catches the ArrayBuffers V8 does not
+ *   count. Bun reports only part of a worker's ArrayBuffers (adapters/README.md, Workers).
  */
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { Instance } from "./instance.ts";
 
-export const RSS_POLL_MS = 250;
-/** A bun child's own footprint (about 25-30 MB idle, runtime-matrix P9) on top of memoryMb. */
+export const POLL_MS = 250;
+const MB = 1024 * 1024;
+/** A bun child's own footprint (about 25-30 MB idle, adapters/README.md) on top of memoryMb. */
 const BUN_RUNTIME_MB = 48;
 /** Node/Deno: well past the point where the heap flag fires, so the flag stays the usual cause. */
 const BACKSTOP_RUNTIME_MB = 128;
 
-/** The RSS limit of one instance in MB, or undefined when it is not watched (isolate lane). */
-export function rssLimitMb(spec: FunctionSpec): number | undefined {
-  if (spec.lane !== "process") return undefined;
-  if (spec.runtime === "bun") return spec.memoryMb + BUN_RUNTIME_MB;
-  return 2 * spec.memoryMb + BACKSTOP_RUNTIME_MB;
+/** The memory limit of one instance in MB, and what it is measured on. */
+export function memoryLimit(spec: FunctionSpec): { mb: number; of: "rss" | "heap+external" } {
+  if (spec.lane === "isolate") return { mb: spec.memoryMb, of: "heap+external" };
+  if (spec.runtime === "bun") return { mb: spec.memoryMb + BUN_RUNTIME_MB, of: "rss" };
+  return { mb: 2 * spec.memoryMb + BACKSTOP_RUNTIME_MB, of: "rss" };
 }
 
 /** Starts polling; returns the function that stops it. */
-export function watchRss(
+export function watchMemory(
   instances: readonly Instance[],
-  limitMb: number,
-  over: (instance: Instance, rssMb: number) => void,
+  spec: FunctionSpec,
+  over: (instance: Instance, why: string) => void,
 ): () => void {
-  const limit = limitMb * 1024 * 1024;
+  const { mb, of } = memoryLimit(spec);
+  const limit = mb * MB;
   const timer = setInterval(() => {
     for (const inst of instances) {
       if (inst.state === "dead" || inst.stopping) continue;
-      const rss = inst.rss();
-      if (rss !== undefined && rss > limit) over(inst, Math.round(rss / (1024 * 1024)));
+      if (of === "rss") {
+        const rss = inst.rss();
+        if (rss !== undefined && rss > limit) {
+          over(inst, `ran out of memory: it used ${Math.round(rss / MB)} MB, over its limit of ${mb} MB (memoryMb ${spec.memoryMb})`);
+        }
+        continue;
+      }
+      // the answer to this measurement arrives with the next poll's reading
+      const held = inst.memory.heap + inst.memory.external;
+      if (held > limit) {
+        over(
+          inst,
+          `ran out of memory: it held ${Math.round(held / MB)} MB of heap and ArrayBuffers, over its memoryMb of ${mb}`,
+        );
+        continue;
+      }
+      if (inst.state === "ready" || inst.state === "retiring") inst.measure();
     }
-  }, RSS_POLL_MS);
+  }, POLL_MS);
   (timer as { unref?: () => void }).unref?.();
   return () => clearInterval(timer);
 }

@@ -29,7 +29,7 @@ export function makeFunctionsDir(functions: Record<string, Record<string, unknow
   const dir = mkdtempSync(join(scratch, "fns-"));
   for (const f of Object.values(functions)) {
     const entry = f.entry as string;
-    if (!entry.includes("..")) cpSync(join(fixtures, entry), join(dir, entry));
+    if (!entry.includes("..") && !(entry in extraFiles)) cpSync(join(fixtures, entry), join(dir, entry));
   }
   for (const [name, text] of Object.entries(extraFiles)) writeFileSync(join(dir, name), text);
   writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions }, null, 2));

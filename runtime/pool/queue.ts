@@ -1,0 +1,139 @@
+/**
+ * Where a function's requests wait when every instance is busy: up to `queue` of them, each
+ * until its deadline. Past that, a request is refused (503), but not at once: it waits a short
+ * grace for room first, and is let in the moment there is some.
+ *
+ * Why the grace: a flood of clients that retry a 503 at once (load generators, naive retry
+ * loops) turn instant refusals into a storm that takes the CPU the admitted requests need, and
+ * useful throughput collapses (measured in loadtest/README.md, Overload). A refusal that takes
+ * OVERFLOW_GRACE_MS paces each such client to a few retries per 100 ms, while the client still
+ * gets its 503 well within the 50 ms it should expect from an overloaded server.
+ */
+import type { Reply } from "../../adapters/types.ts";
+import { LanesError } from "../errors.ts";
+import type { ClientHooks, RequestInput } from "./instance.ts";
+
+export const OVERFLOW_GRACE_MS = 30;
+/** Requests waiting for room at most, per function: past this a refusal is immediate. */
+const OVERFLOW_MAX = 20_000;
+
+export interface Waiter {
+  frame: RequestInput;
+  deadline: number;
+  client: ClientHooks;
+  resolve(reply: Reply): void;
+  reject(err: LanesError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Hopeful {
+  admit(): void;
+  refuse(): void;
+  /** When its grace ends (ms since the epoch). */
+  until: number;
+}
+
+export class RequestQueue {
+  private readonly waiting: Waiter[] = [];
+  private readonly hopeful: Hopeful[] = [];
+
+  constructor(
+    private readonly limit: number,
+    private readonly errors: { timeout(): LanesError; overloaded(): LanesError },
+  ) {}
+
+  get length(): number {
+    return this.waiting.length;
+  }
+
+  get full(): boolean {
+    return this.waiting.length >= this.limit;
+  }
+
+  /**
+   * Wait for room in the queue for at most the grace; rejects with `overloaded` when none came.
+   * `hasRoom` says whether the request can go ahead now (an instance or the queue has room).
+   */
+  room(hasRoom: () => boolean): Promise<void> {
+    if (this.hopeful.length >= OVERFLOW_MAX) return Promise.reject(this.errors.overloaded());
+    return new Promise<void>((resolve, reject) => {
+      this.hasRoom = hasRoom;
+      this.hopeful.push({ admit: resolve, refuse: () => reject(this.errors.overloaded()), until: Date.now() + OVERFLOW_GRACE_MS });
+      // one timer for all of them: they wait the same grace, so the oldest ends first
+      this.graceTimer ??= setTimeout(this.endGraces, OVERFLOW_GRACE_MS);
+    });
+  }
+
+  private hasRoom: () => boolean = () => false;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Refuse every request whose grace is over (after one last look for room), then wait for the next. */
+  private readonly endGraces = (): void => {
+    this.graceTimer = undefined;
+    const now = Date.now();
+    while (this.hopeful.length > 0 && this.hopeful[0]!.until <= now) {
+      const h = this.hopeful.shift()!;
+      if (this.hasRoom()) h.admit();
+      else h.refuse();
+    }
+    if (this.hopeful.length > 0) this.graceTimer = setTimeout(this.endGraces, this.hopeful[0]!.until - now);
+  };
+
+  /** Queue a request until an instance takes it or its deadline passes (the caller checked `full`). */
+  push(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      const waiter: Waiter = {
+        frame,
+        deadline,
+        client,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const at = this.waiting.indexOf(waiter);
+          if (at >= 0) this.waiting.splice(at, 1);
+          reject(this.errors.timeout());
+          this.letIn();
+        }, Math.max(0, deadline - Date.now())),
+      };
+      this.waiting.push(waiter);
+      // a client that leaves while its request waits takes it out of the queue
+      client.onGone?.(() => this.leave(waiter));
+    });
+  }
+
+  private leave(w: Waiter): void {
+    const at = this.waiting.indexOf(w);
+    if (at < 0) return; // an instance took it already
+    this.waiting.splice(at, 1);
+    clearTimeout(w.timer);
+    w.reject(new LanesError("client_gone", "the client went away while its request was queued"));
+    this.letIn();
+  }
+
+  /** The longest-waiting request, out of the queue (its deadline timer stopped). */
+  shift(): Waiter | undefined {
+    const w = this.waiting.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      this.letIn();
+    }
+    return w;
+  }
+
+  /** A request waiting for room gets it (call when room appears other than through `shift`). */
+  letIn(): void {
+    if (this.full) return;
+    this.hopeful.shift()?.admit();
+  }
+
+  /** Every waiting request fails with `err` (the pool is stopping or cannot start). */
+  rejectAll(err: LanesError): void {
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    for (const h of this.hopeful.splice(0)) h.admit(); // they go on to dispatch, which answers with the pool's own error
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+  }
+}
