@@ -1,4 +1,4 @@
-/** The slice of autocannon's API the bench uses (the package ships no types). https://github.com/mcollina/autocannon */
+/** The slice of autocannon's API the bench and `lanes load` use (the package ships no types). https://github.com/mcollina/autocannon */
 declare module "autocannon" {
   interface Histogram {
     average: number;
@@ -27,9 +27,15 @@ declare module "autocannon" {
     duration?: number;
     pipelining?: number;
     timeout?: number;
+    /** Called with each connection's Client, an EventEmitter (lib/httpClient.js). */
+    setupClient?: (client: import("node:events").EventEmitter) => void;
   }
   export interface Instance extends PromiseLike<Result> {
     on(event: "tick", listener: (t: { counter: number; bytes: number }) => void): void;
+    /** Each answer: its status, the bytes read for it (head and body), ms from writing the request. */
+    on(event: "response", listener: (client: unknown, status: number, bytes: number, ms: number) => void): void;
+    /** A connection error, or "request timed out". */
+    on(event: "reqError", listener: (error: Error & { code?: string }) => void): void;
     stop(): void;
   }
   export default function autocannon(options: Options): Instance;

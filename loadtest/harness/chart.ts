@@ -60,18 +60,14 @@ export function chartSvg(report: BenchReport): string {
     });
   });
 
+  return renderSvg({ title, legend: { data: [...lanes], top: 14, right: 20 }, grid, xAxis, yAxis, series }, width, height);
+}
+
+/** An ECharts option drawn to an SVG string, without animation, on white (`lanes load` draws with it too). */
+export function renderSvg(option: object, width: number, height: number): string {
   const chart = echarts.init(null, null, { renderer: "svg", ssr: true, width, height });
   try {
-    chart.setOption({
-      animation: false,
-      backgroundColor: "#ffffff",
-      title,
-      legend: { data: [...lanes], top: 14, right: 20 },
-      grid,
-      xAxis,
-      yAxis,
-      series,
-    });
+    chart.setOption({ animation: false, backgroundColor: "#ffffff", ...option });
     return chart.renderToSVGString();
   } finally {
     chart.dispose();

@@ -3,7 +3,8 @@ import type { BenchReport, BenchResult, CrashResult } from "./report.ts";
 
 type Row = string[];
 
-function render(head: Row, rows: Row[], right: boolean[]): string {
+/** Columns padded to their widest cell, a rule under the head; `right` aligns a column right. */
+export function render(head: Row, rows: Row[], right: boolean[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: Row) =>
     r.map((cell, i) => (right[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd();

@@ -1,18 +1,21 @@
-/** A small flag parser: `--name value`, `--name=value`, boolean flags, positionals. */
+/** A small flag parser: `--name value`, `--name=value`, boolean flags, repeatable flags, positionals. */
 import { LanesError } from "../errors.ts";
 
+/** `list`: a flag that may be given several times (`--header a --header b`), kept in order. */
 export interface FlagSpec {
-  [name: string]: "string" | "boolean";
+  [name: string]: "string" | "boolean" | "list";
 }
 
 export interface Parsed {
   positionals: string[];
   flags: Record<string, string | boolean>;
+  lists: Record<string, string[]>;
 }
 
 export function parseArgs(argv: string[], spec: FlagSpec, command: string): Parsed {
   const positionals: string[] = [];
   const flags: Record<string, string | boolean> = {};
+  const lists: Record<string, string[]> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) {
@@ -34,9 +37,10 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string): Pars
     if (value === undefined || (eq < 0 && value.startsWith("--"))) {
       throw new LanesError("invalid_flag", `lanes ${command}: --${name} needs a value`);
     }
-    flags[name] = value;
+    if (kind === "list") (lists[name] ??= []).push(value);
+    else flags[name] = value;
   }
-  return { positionals, flags };
+  return { positionals, flags, lists };
 }
 
 export function intFlag(p: Parsed, name: string, def: number, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -52,4 +56,15 @@ export function intFlag(p: Parsed, name: string, def: number, command: string, m
 export function stringFlag(p: Parsed, name: string, def: string): string {
   const v = p.flags[name];
   return typeof v === "string" ? v : def;
+}
+
+/** A number from `min` to `max` (`what` names the unit in the error: "a number of seconds"). */
+export function numberFlag(p: Parsed, name: string, def: number, command: string, min: number, max: number, what = "a number"): number {
+  const v = p.flags[name];
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+    throw new LanesError("invalid_flag", `lanes ${command}: --${name} must be ${what} from ${min} to ${max} (got ${JSON.stringify(v)})`);
+  }
+  return n;
 }

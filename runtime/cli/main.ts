@@ -5,6 +5,7 @@ import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { createLogger } from "../log.ts";
 import { benchCommand } from "./bench.ts";
 import { devCommand } from "./dev.ts";
+import { loadCommand } from "./load.ts";
 import { newCommand } from "./new.ts";
 import { manifestJsonSchema } from "../manifest/json-schema.ts";
 import { startCommand } from "./start.ts";
@@ -22,6 +23,12 @@ usage:
   lanes bench [dir] [--function f] [--lanes isolate,process] [--runtimes node,bun,deno]
               [--duration s] [--connections n] [--out dir] [--quick]
                                                         load-test each function in each lane (default dir: loadtest/)
+  lanes load URL [--rate R | --connections C] [--duration s] [--method M] [--header "k: v"]...
+              [--body S | --body-file F] [--threshold EXPR]... [--json FILE] [--out dir] [--compare FILE]
+              [--max-connections N] [--timeout s]
+                                                        load-test any endpoint: --rate R holds R requests/s whatever the
+                                                        server does (latency from each request's intended start), else
+                                                        C connections (default 10); a broken threshold exits 1
   lanes schema                                          print the manifest's JSON Schema
 `;
 
@@ -39,6 +46,8 @@ export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<num
       return validateCommand(adapter, rest, log);
     case "bench":
       return benchCommand(adapter, rest, log);
+    case "load":
+      return loadCommand(adapter, rest);
     case "schema":
       adapter.writeOut(manifestJsonSchema());
       return 0;

@@ -1,0 +1,131 @@
+/**
+ * `lanes load URL`: load-test any HTTP endpoint. This file only reads and checks the flags; the
+ * load generator is in loadtest/load/, outside the runtime-agnostic core, because it drives
+ * autocannon and node:http (imported only when the command runs).
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import type { LoadReport } from "../../loadtest/load/report.ts";
+import { LanesError } from "../errors.ts";
+import { intFlag, numberFlag, parseArgs, stringFlag, type Parsed } from "./args.ts";
+
+const FLAGS = {
+  rate: "string",
+  connections: "string",
+  "max-connections": "string",
+  duration: "string",
+  timeout: "string",
+  method: "string",
+  header: "list",
+  body: "string",
+  "body-file": "string",
+  threshold: "list",
+  json: "string",
+  out: "string",
+  compare: "string",
+} as const;
+
+const EXAMPLE = "lanes load http://127.0.0.1:8787/hello --rate 200 --duration 10";
+// an HTTP token (RFC 9110, section 5.6.2): what a method or a header name may be made of
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export async function loadCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
+  const load = await import("../../loadtest/load/mod.ts");
+  const args = parseArgs(argv, FLAGS, "load");
+  const url = urlArg(args);
+  const open = args.flags.rate !== undefined;
+  if (open && args.flags.connections !== undefined) {
+    throw new LanesError("invalid_flag", "lanes load: --rate (open model) and --connections (closed model) choose the model: give one of them");
+  }
+  if (!open && args.flags["max-connections"] !== undefined) {
+    throw new LanesError("invalid_flag", "lanes load: --max-connections bounds the open model's connections: it goes with --rate (the closed model takes --connections)");
+  }
+  const timeoutS = numberFlag(args, "timeout", load.DEFAULTS.timeoutS, "load", open ? 0.1 : 1, 3600, "a number of seconds");
+  const body = await bodyOf(adapter, args, load.readBodyFile);
+  const method = methodOf(args, body !== undefined);
+  const thresholds = args.lists.threshold?.map((expr) => {
+    const t = load.parseThreshold(expr);
+    if ("error" in t) throw new LanesError("invalid_flag", `lanes load: --threshold ${JSON.stringify(expr)}: ${t.error}. A threshold is ${load.THRESHOLD_GRAMMAR}`);
+    return t;
+  });
+  const baseline = await baselineOf(adapter, args, load.readBaseline);
+
+  const outcome = await load.runLoad(
+    {
+      target: { url, method, headers: headersOf(args), body },
+      model: open ? "open" : "closed",
+      rate: open ? numberFlag(args, "rate", 0, "load", 0.1, 100_000, "a number of requests per second") : null,
+      connections: open
+        ? intFlag(args, "max-connections", load.DEFAULTS.maxConnections, "load", 1, 10_000)
+        : intFlag(args, "connections", load.DEFAULTS.connections, "load", 1, 10_000),
+      durationS: numberFlag(args, "duration", load.DEFAULTS.durationS, "load", 0.1, 3600, "a number of seconds"),
+      timeoutS,
+      thresholds: thresholds ?? [],
+      ...(args.flags.json !== undefined ? { jsonFile: stringFlag(args, "json", "") } : {}),
+      ...(args.flags.out !== undefined ? { outDir: stringFlag(args, "out", "") } : {}),
+      ...(baseline ? { baseline } : {}),
+      command: `lanes load ${argv.join(" ")}`,
+    },
+    { runtime: adapter.name, version: adapter.version },
+    { write: adapter.writeErr },
+  );
+  adapter.writeOut(outcome.text);
+  const failed = outcome.failedThresholds;
+  if (failed.length === 0) return 0;
+  adapter.writeErr(`lanes load: ${failed.length} of ${outcome.report.thresholds.length} thresholds failed: ${failed.map((t) => `${t.expr} (${t.text})`).join(", ")}\n`);
+  return 1;
+}
+
+function urlArg(args: Parsed): URL {
+  if (args.positionals.length !== 1) {
+    throw new LanesError("invalid_flag", `lanes load: give one URL to load (got ${args.positionals.length ? args.positionals.join(" ") : "none"}), e.g. ${EXAMPLE}`);
+  }
+  const raw = args.positionals[0]!;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new LanesError("invalid_flag", `lanes load: URL must be an absolute http:// or https:// URL (got ${JSON.stringify(raw)}), e.g. ${EXAMPLE}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new LanesError("invalid_flag", `lanes load: URL must be http:// or https:// (got ${url.protocol})`);
+  }
+  return url;
+}
+
+function methodOf(args: Parsed, hasBody: boolean): string {
+  const m = stringFlag(args, "method", hasBody ? "POST" : "GET");
+  if (!TOKEN.test(m)) throw new LanesError("invalid_flag", `lanes load: --method must be an HTTP method such as GET or POST (got ${JSON.stringify(m)})`);
+  return m.toUpperCase();
+}
+
+function headersOf(args: Parsed): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const h of args.lists.header ?? []) {
+    const colon = h.indexOf(":");
+    const name = h.slice(0, Math.max(0, colon)).trim();
+    if (colon < 0 || !TOKEN.test(name)) {
+      throw new LanesError("invalid_flag", `lanes load: --header must be "name: value" with a valid header name (got ${JSON.stringify(h)})`);
+    }
+    headers[name.toLowerCase()] = h.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+async function bodyOf(adapter: RuntimeAdapter, args: Parsed, read: (file: string) => Uint8Array): Promise<Uint8Array | undefined> {
+  const text = args.flags.body;
+  const file = args.flags["body-file"];
+  if (text !== undefined && file !== undefined) throw new LanesError("invalid_flag", "lanes load: give --body or --body-file, not both");
+  if (typeof text === "string") return new TextEncoder().encode(text);
+  if (typeof file !== "string") return undefined;
+  if (!(await adapter.sys.isFile(file))) throw new LanesError("invalid_flag", `lanes load: --body-file ${JSON.stringify(file)} is not a file`);
+  return read(file);
+}
+
+async function baselineOf(adapter: RuntimeAdapter, args: Parsed, read: (file: string) => LoadReport | { error: string }) {
+  const file = args.flags.compare;
+  if (typeof file !== "string") return undefined;
+  if (!(await adapter.sys.isFile(file))) throw new LanesError("invalid_flag", `lanes load: --compare ${JSON.stringify(file)} is not a file (give the JSON of an earlier run: --json FILE)`);
+  const report = read(file);
+  if ("error" in report) throw new LanesError("invalid_flag", `lanes load: --compare ${JSON.stringify(file)}: ${report.error}`);
+  return { file, report };
+}
