@@ -38,7 +38,7 @@ test.before(async (ctx) => {
   ctx.started = Date.now();
   const functions: Record<string, Record<string, unknown>> = {};
   for (const c of COMBOS) {
-    const base = { lane: c.lane, ...(c.lane === "process" ? { runtime: c.runtime } : {}), timeoutMs: 10_000, instances: { min: 0, max: 1 } };
+    const base = { lane: c.lane, ...(c.lane === "process" ? { runtime: c.runtime } : {}), timeoutMs: 20_000, instances: { min: 0, max: 1 } };
     functions[`fid-${c.label}`] = { entry: "fidelity.ts", route: `/fid-${c.label}/*`, ...base };
     functions[`sw-${c.label}`] = { entry: "fidelity-sw.ts", route: `/sw-${c.label}/*`, ...base };
   }

@@ -13,8 +13,14 @@ import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 import { openRequest, within } from "./helpers/raw-stream.ts";
 
 const LANES = ["isolate", "process"] as const;
+// probe-*: a short timeoutMs, to run a stream into it; wait-*: answers at once, its waitUntil work goes on
 const dir = makeFunctionsDir(
-  Object.fromEntries(LANES.map((lane) => [`probe-${lane}`, { entry: "fidelity-probe.ts", lane, timeoutMs: 500, instances: { min: 1, max: 1 } }])),
+  Object.fromEntries(
+    LANES.flatMap((lane) => [
+      [`probe-${lane}`, { entry: "fidelity-probe.ts", lane, timeoutMs: 500, instances: { min: 1, max: 1 } }],
+      [`wait-${lane}`, { entry: "fidelity-probe.ts", lane, instances: { min: 1, max: 1 } }],
+    ]),
+  ),
 );
 /** What a raw error object printed by a server looks like: stack frames, an error's own fields. */
 const RAW_DUMP = /^\s+at |LanesError|\[cause\]|^\s*code: '/m;
@@ -48,8 +54,8 @@ test(`a stream that runs past timeoutMs reaches the client cut short and is logg
 test(`SIGTERM lets ctx.waitUntil work finish within the grace, logs what it cut, and exits 0 (${adapter.name} host)`, async () => {
   const ids: Record<string, { quick: string; long: string }> = {};
   for (const lane of LANES) {
-    const quick = await fetch(`${cli.url}/probe-${lane}?do=after&ms=1000`);
-    const long = await fetch(`${cli.url}/probe-${lane}?do=after&ms=60000`);
+    const quick = await fetch(`${cli.url}/wait-${lane}?do=after&ms=1000`);
+    const long = await fetch(`${cli.url}/wait-${lane}?do=after&ms=60000`);
     assert.is(await quick.text(), "answered; work continues");
     await long.text();
     ids[lane] = { quick: quick.headers.get("x-request-id")!, long: long.headers.get("x-request-id")! };
@@ -60,7 +66,7 @@ test(`SIGTERM lets ctx.waitUntil work finish within the grace, logs what it cut,
   for (const lane of LANES) {
     assert.match(out, new RegExp(`waitUntil done ${ids[lane]!.quick}`), `${lane}: the 1 s waitUntil work finished before the exit:\n${out}`);
     assert.not.match(out, new RegExp(`waitUntil done ${ids[lane]!.long}`), lane);
-    const cut = new RegExp(`probe-${lane}: instance \\d+ stopped with 1 ctx.waitUntil task\\(s\\) unfinished \\(request ${ids[lane]!.long}\\): the grace to finish them ran out`);
+    const cut = new RegExp(`wait-${lane}: instance \\d+ stopped with 1 ctx.waitUntil task\\(s\\) unfinished \\(request ${ids[lane]!.long}\\): the grace to finish them ran out`);
     assert.match(out, cut, `${lane}: the log names what was cut:\n${out}`);
   }
   assert.not.match(out, RAW_DUMP, `a raw error dump in the host output:\n${out}`);
