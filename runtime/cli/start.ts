@@ -1,5 +1,6 @@
 /** `lanes start` and `lanes dev`: serve a folder of functions until SIGINT/SIGTERM. */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
 import type { Logger } from "../log.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
@@ -18,9 +19,8 @@ export async function startCommand(
   const dir = args.positionals[0] ?? defaultFunctionsDir();
   const t0 = performance.now();
   const host = await startHost({ dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true });
-  const lanesLine = host.functions.map((f) => `${f.spec.name} (${f.spec.lane}${f.spec.lane === "process" ? `/${f.spec.runtime}` : ""}) ${f.spec.route}`);
   o.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of lanesLine) o.log.info(`  ${l}`);
+  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) o.log.info(`  ${l}`);
   o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   adapter.writeOut(`listening on ${host.url}\n`);
   return serveUntilSignal(adapter, o.log, (graceMs) => host.stop(graceMs));

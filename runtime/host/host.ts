@@ -9,6 +9,7 @@ import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import { lanes, type LaneContext } from "../lanes/mod.ts";
+import { isolationReport } from "../isolation.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
 import { createHandler } from "./handler.ts";
@@ -65,6 +66,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const { adapter, log } = o;
   const manifest = await loadManifest(o.dir, adapter.sys, adapter.name);
   for (const w of manifest.warnings) log.warn(w);
+  const isolation = isolationReport(manifest.functions, adapter);
+  if (isolation.errors.length > 0) throw new LanesError("sandbox_unavailable", `${manifest.file}: ${isolation.errors.join("\n  ")}`);
+  for (const w of isolation.warnings) log.warn(w);
   const guests = await compileGuests(adapter);
   const stores = new Map<string, SharedStore>();
   const storeFor = (spec: FunctionSpec) => {
@@ -84,7 +88,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       const bundle = await compile(spec.entry, adapter.sys, spec.name);
       const store = storeFor(spec);
       const pool = new Pool(spec, {
-        spawn: () => lanes[spec.lane].spawn(spec, laneCtx),
+        spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
         load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
         log: poolLog,
         // values go to the store as the function passed them: it checks types the same way in
