@@ -198,12 +198,17 @@ export async function startHost(o: HostOptions): Promise<Host> {
 
 /**
  * Load every function that has no instance yet (`instances.min` 0) once, two at a time: a module
- * that throws at import is found at start-up, not by the first client. Returns the broken ones.
+ * that throws at import is found at start-up, not by the first client. The instance is stopped
+ * again unless a request came meanwhile: a function with `min` 0 stays cold and costs no memory
+ * until it is called. Returns the broken ones.
  */
 async function loadEach(list: Served[]): Promise<Served[]> {
   const todo = list.filter((f) => f.pool && f.pool.live() === 0);
   const next = async (): Promise<void> => {
-    for (let f = todo.shift(); f; f = todo.shift()) await f.pool!.warm(1);
+    for (let f = todo.shift(); f; f = todo.shift()) {
+      await f.pool!.warm(1);
+      await f.pool!.trim();
+    }
   };
   await Promise.all([next(), next()]);
   return list.filter(isBroken);
