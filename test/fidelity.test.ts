@@ -56,7 +56,7 @@ test("a streamed response's head reaches the client when the function returns it
   await each(async (label) => {
     const key = `late-${crypto.randomUUID()}`;
     const req = openRequest(h.url, `/probe-${label}?do=late&key=${key}`);
-    const head = await within(req.head, 5000, `${where(label)}: the head while the first chunk is held back`);
+    const head = await within(req.head, 15_000, `${where(label)}: the head while the first chunk is held back`);
     assert.match(head, /^HTTP\/1\.1 201 /, where(label));
     assert.match(head, /\r\nx-late: head/i, where(label));
     assert.not.match(req.received(), /the first chunk/, `${where(label)}: the chunk came before it was written`);
@@ -88,9 +88,11 @@ test("when the client goes away before the answer, the function's request.signal
   await each(async (label) => {
     const key = `wait-${crypto.randomUUID()}`;
     const req = openRequest(h.url, `/probe-${label}?do=wait&key=${key}`);
-    await new Promise((r) => setTimeout(r, 300));
+    const seen = async () => (await (await h.fetch(`/probe-${label}?do=check&key=${key}`)).text());
+    // the function runs (a cold instance may take a while to start on a loaded machine)
+    await waitFor(async () => (await seen()) === "waiting", `${where(label)}: the function started`, 15_000);
     req.drop();
-    const check = async () => (await (await h.fetch(`/probe-${label}?do=check&key=${key}`)).text()) === "aborted true AbortError";
+    const check = async () => (await seen()) === "aborted true AbortError";
     await waitFor(check, `${where(label)}: request.signal aborted`, 5000);
   });
 });
@@ -99,7 +101,7 @@ test("when the client goes away during a streamed answer, the function's request
   await each(async (label) => {
     const key = `ticks-${crypto.randomUUID()}`;
     const req = openRequest(h.url, `/probe-${label}?do=ticks&key=${key}`);
-    await within(req.head, 5000, `${where(label)}: the head`);
+    await within(req.head, 15_000, `${where(label)}: the head`);
     await waitFor(() => /tick/.test(req.received()), `${where(label)}: a tick`, 5000);
     req.drop();
     const check = async () => (await (await h.fetch(`/probe-${label}?do=check&key=${key}`)).text()) === "aborted true AbortError";
