@@ -20,6 +20,12 @@ export type ErrorCode =
   | "internal"
   // the client went away before its answer: what the request log shows (no one receives it)
   | "client_gone"
+  // the admin API
+  | "unauthorized"
+  | "rate_limited"
+  | "conflict"
+  | "invalid_upload"
+  | "load_failed"
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
@@ -42,7 +48,13 @@ const httpStatus: Record<ErrorCode, number> = {
   bad_request: 400,
   internal: 500,
   client_gone: 499,
-  invalid_manifest: 500,
+  unauthorized: 401,
+  rate_limited: 429,
+  conflict: 409,
+  invalid_upload: 400,
+  load_failed: 400,
+  // a manifest reaches HTTP only in an upload, where it is the client's input
+  invalid_manifest: 400,
   invalid_flag: 500,
   port_in_use: 500,
   compile_failed: 503,

@@ -4,6 +4,7 @@
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { createLogger } from "../log.ts";
 import { benchCommand } from "./bench.ts";
+import { deployCommand } from "./deploy.ts";
 import { devCommand } from "./dev.ts";
 import { loadCommand } from "./load.ts";
 import { newCommand } from "./new.ts";
@@ -15,6 +16,10 @@ const USAGE = `lanes: serverless functions in an isolate lane (worker threads) o
 
 usage:
   lanes start [dir] [--port 8787] [--host 127.0.0.1]   serve the functions in dir (default: the repo's functions/)
+              [--data DIR] [--admin-token-file FILE] [--max-upload-mb 32] [--log pretty|json]
+                                                        --data: keep versions and deployments in DIR and serve the
+                                                        active one (an empty DIR takes dir as version 1); a token
+                                                        (file, or LANES_ADMIN_TOKEN) turns on the admin API
   lanes dev [dir] [--port 8787] [--host 127.0.0.1] [--log pretty|json]
                                                         the same, reloading a function when its files change,
                                                         one log line per request, stacks in error responses
@@ -30,6 +35,15 @@ usage:
                                                         server does (latency from each request's intended start), else
                                                         C connections (default 10); a broken threshold exits 1
   lanes schema                                          print the manifest's JSON Schema
+
+deploying to a host started with --data and an admin token (token: --token-file FILE or LANES_TOKEN):
+  lanes deploy [dir] --to URL [--tag T] [--message M] [--percent N] [--if-version V] [--auto-rollback] [--json]
+                                                        validate and bundle here, upload, switch every route at once
+                                                        (--percent N: N% of requests to the new version)
+  lanes versions --to URL [--json]                      versions and deployments, newest first
+  lanes promote --to URL [--if-version V] [--json]      the new version of a gradual deployment to 100%
+  lanes rollback [VERSION] --to URL [--if-version V] [--json]
+                                                        back to the previous (or named) version at 100%
 `;
 
 export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
@@ -46,6 +60,11 @@ export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<num
       return validateCommand(adapter, rest, log);
     case "bench":
       return benchCommand(adapter, rest, log);
+    case "deploy":
+    case "versions":
+    case "promote":
+    case "rollback":
+      return deployCommand(adapter, command, rest);
     case "load":
       return loadCommand(adapter, rest);
     case "schema":

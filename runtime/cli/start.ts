@@ -1,29 +1,75 @@
-/** `lanes start` and `lanes dev`: serve a folder of functions until SIGINT/SIGTERM. */
+/** `lanes start`: serve a folder of functions (or a deploy store's active deployment) until SIGINT/SIGTERM. */
+import { hostEnv } from "../../adapters/env.ts";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { capabilityTable } from "../capability-table.ts";
-import { startHost } from "../host/host.ts";
-import type { Logger } from "../log.ts";
+import { describeDeployment } from "../deploy/model.ts";
+import { LanesError } from "../errors.ts";
+import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
+import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
+import { startHost, type Host } from "../host/host.ts";
+import { requestLogger } from "../host/request-log.ts";
+import type { Logger, LogFormat } from "../log.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir } from "./main.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
+const FLAGS = { port: "string", host: "string", strict: "boolean", data: "string", "admin-token-file": "string", log: "string", "max-upload-mb": "string" } as const;
 
 export async function startCommand(
   adapter: RuntimeAdapter,
   argv: string[],
   o: { dev: boolean; log: Logger; command: string },
 ): Promise<number> {
-  const args = parseArgs(argv, { port: "string", host: "string", strict: "boolean" }, o.command);
+  const args = parseArgs(argv, FLAGS, o.command);
   const port = intFlag(args, "port", 8787, o.command, 0, 65535);
   const hostname = stringFlag(args, "host", "127.0.0.1");
   const dir = args.positionals[0] ?? defaultFunctionsDir();
+  const data = typeof args.flags.data === "string" ? args.flags.data : undefined;
+  const format = stringFlag(args, "log", "");
+  if (format !== "" && format !== "pretty" && format !== "json") {
+    throw new LanesError("invalid_flag", `lanes ${o.command}: --log must be "pretty" or "json" (got ${JSON.stringify(format)})`);
+  }
+  const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
+  const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
+  const pauseAt = hostEnv("LANES_TEST_PAUSE_AT");
+  if (pauseAt && !(PAUSE_STAGES as string[]).includes(pauseAt)) {
+    throw new LanesError("invalid_flag", `LANES_TEST_PAUSE_AT must be one of ${PAUSE_STAGES.join(", ")} (got ${JSON.stringify(pauseAt)})`);
+  }
+  const onRequest = format
+    ? requestLogger({ format: format as LogFormat, color: format === "pretty" && adapter.isTTY(), write: adapter.writeOut })
+    : undefined;
+
   const t0 = performance.now();
-  const host = await startHost({ dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true });
+  const base = { dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true, ...(onRequest ? { onRequest } : {}) };
+  let host: Host;
+  let stop: (graceMs: number) => Promise<void>;
+  if (data || tokens.length > 0 || !isLoopback(hostname)) {
+    const d = await startDeployHost({ ...base, ...(data ? { data } : {}), tokens, maxUploadBytes, ...(pauseAt ? { pauseAt } : {}) });
+    host = d.host;
+    stop = d.stop;
+    if (d.deployer) o.log.info(`deploy store ${data}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    o.log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
+  } else {
+    host = await startHost(base);
+    stop = (graceMs) => host.stop(graceMs);
+  }
   o.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
   for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) o.log.info(`  ${l}`);
   o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   adapter.writeOut(`listening on ${host.url}\n`);
-  return serveUntilSignal(adapter, o.log, (graceMs) => host.stop(graceMs));
+  return serveUntilSignal(adapter, o.log, stop);
+}
+
+/** From --admin-token-file, else LANES_ADMIN_TOKEN; none: the admin API stays off. Values are never printed. */
+async function adminTokens(adapter: RuntimeAdapter, file: string, command: string): Promise<Token[]> {
+  if (file) {
+    const text = await adapter.sys.readText(file).catch(() => {
+      throw new LanesError("invalid_flag", `lanes ${command}: --admin-token-file ${file}: cannot be read`);
+    });
+    return parseTokens(text, file);
+  }
+  const env = hostEnv("LANES_ADMIN_TOKEN");
+  return env ? parseTokens(env, "LANES_ADMIN_TOKEN") : [];
 }
 
 /** Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. */

@@ -27,6 +27,13 @@ export interface HostOptions {
   mapStack?: (stack: string) => string;
   /** Load every function once before serving, and refuse to start if one cannot. */
   strict?: boolean;
+  /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
+  front?: Front;
+}
+
+export interface Front {
+  /** The handler the server calls; `own()` is the host's handler over `Host.functions` now. */
+  handler(own: () => HttpHandler): HttpHandler;
 }
 
 export interface Host {
@@ -43,6 +50,8 @@ export interface Host {
   currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
+  /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
+  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HttpHandler;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -142,21 +151,20 @@ export async function startHost(o: HostOptions): Promise<Host> {
 
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
-  const router = (list: Served[]) =>
+  const router = (list: Served[], onRequest = o.onRequest, version?: string) =>
     createHandler({
       functions: () => list,
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
-      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+      ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
+      ...(version ? { version } : {}),
     });
   let handler = router(functions);
+  const own: HttpHandler = { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) };
   let server: RunningServer;
   try {
-    server = await adapter.serve(
-      { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) },
-      { port: o.port, hostname: o.hostname },
-    );
+    server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
     // Node, Bun and Deno all say EADDRINUSE, each in its own words
@@ -175,6 +183,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     functions,
     checked,
     build,
+    router,
     currentHandler: () => handler,
     route(list, next) {
       handler = router(list);

@@ -1,7 +1,7 @@
 /**
- * One line per request for `lanes dev`: time, method, path, function, lane, status, duration,
- * request id. `pretty` is for people (colours only when writing to a terminal), `json` is one
- * object per line for tools. The request id is the one in the `x-request-id` header; pretty
+ * One line per request for `lanes dev` (and `lanes start --log`): time, method, path, function,
+ * lane, the deployed version when there is one, status, duration, request id. `pretty` is for
+ * people (colours only when writing to a terminal), `json` is one object per line for tools. The request id is the one in the `x-request-id` header; pretty
  * lines show its first 8 characters, the same prefix the function's console lines carry.
  */
 import type { LogFormat } from "../log.ts";
@@ -29,6 +29,7 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
           path: e.path,
           function: e.fn ?? null,
           lane: e.lane ?? null,
+          ...(e.version ? { version: e.version } : {}),
           status: e.status,
           ms: Math.round(e.ms * 10) / 10,
           requestId: e.requestId,
@@ -39,7 +40,7 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
   return (e) => {
     const status = String(e.status);
     const tint = e.status >= 500 ? c.red : e.status >= 400 ? c.yellow : e.status >= 300 ? c.cyan : c.green;
-    const target = e.fn ? `${e.fn} ${c.dim(`(${e.lane})`)}` : c.dim("-");
+    const target = e.fn ? `${e.fn}${e.version ? `@${e.version}` : ""} ${c.dim(`(${e.lane})`)}` : c.dim("-");
     const ms = e.ms < 10 ? e.ms.toFixed(1) : String(Math.round(e.ms));
     o.write(
       `${c.dim(clock(new Date()))} ${c.bold(e.method.padEnd(6))} ${e.path} -> ${target} ${tint(status)} ${ms} ms ${c.dim(e.requestId.slice(0, 8))}\n`,

@@ -15,6 +15,8 @@ export interface Served {
   compiled?: Compiled;
   /** Requests inside the host for it now: a reload stops the old pool only once this is 0. */
   active: number;
+  /** With a deploy store: the version this entry serves, and its share of the requests (the function lists). */
+  deployment?: { version: string; percent: number };
 }
 
 /** One line of the request log. */
@@ -26,4 +28,6 @@ export interface RequestLog {
   status: number;
   ms: number;
   requestId: string;
+  /** With a deploy store: the version that served it. */
+  version?: string;
 }
