@@ -197,7 +197,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         const started = Date.now();
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
-        await Promise.all(functions.map((f) => f.pool?.stop(left)));
+        await Promise.all(functions.map((f) => f.pool?.stop(left, { finishWaitUntil: true })));
       })();
       return stopping;
     },

@@ -99,8 +99,14 @@ export class Pool {
   private readonly hasRoom = (): boolean => !this.queue.full || this.pick() !== undefined;
 
   /** Stop every instance: in-flight requests get `graceMs` to finish. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * `finishWaitUntil` (shutdown): then pending ctx.waitUntil work gets what is left of the grace.
+   * Not on a version switch: a Deno worker started while another waits there may never start
+   * (adapters/README.md, Workers).
+   */
+  async stop(graceMs: number, o: { finishWaitUntil?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    this.finishWaitUntil = o.finishWaitUntil === true;
     clearInterval(this.reaper);
     clearTimeout(this.retryTimer);
     this.stopWatchdog();
@@ -108,6 +114,9 @@ export class Pool {
     // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
     await Promise.all([...this.instances].map((i) => this.retire(i, graceMs)));
   }
+
+  /** Set by stop(): wait for ctx.waitUntil work before stopping an instance. */
+  private finishWaitUntil = false;
 
   /** Why the last instance start failed; cleared by a successful start (`lanes dev` shows it). */
   get startError(): LanesError | undefined {
@@ -247,8 +256,8 @@ export class Pool {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    // stopping: ctx.waitUntil work gets what is left of the grace
-    if (this.stopped && graceMs > 0) await finishWaitUntil(inst, deadline, this.spec.name, this.deps.log);
+    // shutting down: ctx.waitUntil work gets what is left of the grace
+    if (this.stopped && this.finishWaitUntil && graceMs > 0) await finishWaitUntil(inst, deadline, this.spec.name, this.deps.log);
     await inst.stop();
   }
 

@@ -1,6 +1,6 @@
 /**
- * Stopping a pool (shutdown, or a reload in `lanes dev`) waits for the ctx.waitUntil work of
- * each instance, as Workers do, but only within the grace it has; then it says what it cut.
+ * Shutdown waits for the ctx.waitUntil work of each instance, as Workers do, but only within the
+ * grace it has; then it says what it cut.
  */
 import type { Logger } from "../log.ts";
 import type { Instance } from "./instance.ts";
