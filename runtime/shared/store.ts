@@ -147,7 +147,14 @@ export class SharedStore {
     while (cap < slots * 2) cap *= 2;
     const buffer = new SharedArrayBuffer(HEADER_BYTES + cap * ENTRY_BYTES + 2 * bytes);
     // Plain writes are fine: nobody else can see the buffer until it is posted.
-    new Int32Array(buffer, 0, 16).set([MAGIC, VERSION, slots, cap, bytes, 0, 0, 0, bytes, 0, 0, CREATOR]);
+    const h = new Int32Array(buffer, 0, 16);
+    h[H_MAGIC] = MAGIC;
+    h[H_VERSION] = VERSION;
+    h[H_SLOTS] = slots;
+    h[H_CAP] = cap;
+    h[H_BYTES] = bytes;
+    h[H_VAL_BOTTOM] = bytes;
+    h[H_OWNERS] = CREATOR;
     const creator: AttachOptions = { seat: { owner: CREATOR, fence: new SharedArrayBuffer(4) } };
     if (opts.lockTimeoutMs !== undefined) creator.lockTimeoutMs = opts.lockTimeoutMs;
     return new SharedStore(buffer, creator);
@@ -158,7 +165,7 @@ export class SharedStore {
       throw new TypeError("SharedStore: expected a SharedArrayBuffer made by SharedStore.create()");
     }
     const h = new Int32Array(buffer, 0, 16);
-    const [magic, version, slots = 0, cap = 0, bytes = 0] = h;
+    const [magic, version, slots, cap, bytes] = [h[H_MAGIC], h[H_VERSION], h[H_SLOTS] ?? 0, h[H_CAP] ?? 0, h[H_BYTES] ?? 0];
     if (magic !== MAGIC || version !== VERSION || slots < 1 || slots * 2 > cap || (cap & (cap - 1)) !== 0
       || buffer.byteLength !== HEADER_BYTES + cap * ENTRY_BYTES + 2 * bytes) {
       throw new TypeError("SharedStore: buffer is not a SharedStore (bad header or size)");
