@@ -1,11 +1,11 @@
 /**
- * Typed views over a shared store's buffer (layout in layout.ts) and the few accessors every
- * part of the store uses. Reads and writes go through Atomics: plain ones would do under the
+ * Typed views over a shared store's buffer (layout in layout.ts), the accessors every part of
+ * the store uses, and the value space: appending a value and compacting into the other space. Reads and writes go through Atomics: plain ones would do under the
  * lock, but Atomics keeps them typed and costs little here.
  */
 import {
   EMPTY, ENTRY_BYTES, H_KEY_TOP, H_KEYS, H_SPACE, H_VAL_BOTTOM, H_VAL_LIVE, HEADER_BYTES,
-  refScratch, refScratch32, S_KEY_LEN, S_KEY_OFF, S_STATE, STRIDE, STRING,
+  refScratch, refScratch32, S_KEY_LEN, S_KEY_OFF, S_STATE, SharedStoreError, STRIDE, STRING,
 } from "./layout.ts";
 
 export class StoreMemory {
@@ -62,5 +62,60 @@ export class StoreMemory {
     refScratch32[0] = len;
     refScratch32[1] = off;
     Atomics.store(this.refs, space * this.cap + e, refScratch[0]!);
+  }
+
+  /** Writes `vb` below the values of the current space, then publishes it as `e`'s value. */
+  append(e: number, vb: Uint8Array, oldLen: number): void {
+    const space = this.hget(H_SPACE);
+    const bottom = this.hget(H_VAL_BOTTOM) - vb.length;
+    const off = space * this.bytes + bottom;
+    this.arena.set(vb, off);
+    this.hset(H_VAL_BOTTOM, bottom);
+    this.setRef(space, e, off, vb.length); // the commit point
+    this.hset(H_VAL_LIVE, this.hget(H_VAL_LIVE) + vb.length - oldLen);
+  }
+
+  /** Bytes between the keys and the values of the current space. */
+  free(): number {
+    return this.hget(H_VAL_BOTTOM) - this.hget(H_KEY_TOP);
+  }
+
+  /** Throws shared_full, having changed nothing, unless `growth` more live bytes fit. */
+  roomCheck(need: number, growth: number): void {
+    const live = this.hget(H_KEY_TOP) + this.hget(H_VAL_LIVE);
+    if (live + growth > this.bytes) {
+      throw new SharedStoreError("shared_full",
+        `ctx.shared is full: no room for ${need} bytes (${live} of ${this.bytes} bytes in use)`);
+    }
+  }
+
+  /**
+   * Copies every live value, packed, into the other space (`replacing` gets `vb` instead of its
+   * old value), then flips to it with one atomic store. Nothing references the other space, so
+   * a crash at any point leaves every value readable, old or new.
+   */
+  compact(replacing: number, vb: Uint8Array | undefined): void {
+    const from = this.hget(H_SPACE);
+    const to = 1 - from;
+    const base = to * this.bytes;
+    let top = this.bytes;
+    for (let e = 0; e < this.cap; e++) {
+      if (e !== replacing && Atomics.load(this.table, e * STRIDE + S_STATE) !== STRING) continue;
+      let len: number;
+      if (e === replacing && vb) {
+        len = vb.length;
+        top -= len;
+        this.arena.set(vb, base + top);
+      } else {
+        const off = this.refOff(from, e);
+        len = this.refLen(from, e);
+        top -= len;
+        this.arena.copyWithin(base + top, off, off + len);
+      }
+      this.setRef(to, e, base + top, len);
+    }
+    Atomics.store(this.header, H_SPACE, to); // the commit point
+    this.hset(H_VAL_BOTTOM, top);
+    this.hset(H_VAL_LIVE, this.bytes - top);
   }
 }

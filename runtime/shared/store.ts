@@ -220,9 +220,9 @@ export class SharedStore {
       throw new SharedStoreError("shared_full", `ctx.shared is full: ${keys} keys in use (limit ${this.m.slots}); cannot create ${show(key)}`);
     }
     const valueBytes = vb?.length ?? 0;
-    if (this.free() < kb.length + valueBytes) {
-      this.roomCheck(kb.length + valueBytes, kb.length + valueBytes);
-      this.compact(-1, undefined);
+    if (this.m.free() < kb.length + valueBytes) {
+      this.m.roomCheck(kb.length + valueBytes, kb.length + valueBytes);
+      this.m.compact(-1, undefined);
     }
     const keyOff = this.m.hget(H_KEY_TOP);
     this.m.arena.set(kb, keyOff);
@@ -230,7 +230,7 @@ export class SharedStore {
     const base = e * STRIDE;
     this.m.table.set([EMPTY, h, keyOff, kb.length], base);
     Atomics.store(this.m.counters, e, 0n);
-    if (vb) this.append(e, vb, 0);
+    if (vb) this.m.append(e, vb, 0);
     this.m.hset(H_KEYS, keys + 1);
     Atomics.store(this.m.table, base + S_STATE, kind); // publish last: lock-free readers rely on it
     return e;
@@ -239,69 +239,11 @@ export class SharedStore {
   /** Replaces entry `e`'s value: into free space if there is room, else as part of a compaction. */
   private writeValue(e: number, vb: Uint8Array): void {
     const oldLen = this.m.refLen(this.m.hget(H_SPACE), e);
-    if (this.free() >= vb.length) {
-      this.append(e, vb, oldLen);
+    if (this.m.free() >= vb.length) {
+      this.m.append(e, vb, oldLen);
     } else {
-      this.roomCheck(vb.length, vb.length - oldLen);
-      this.compact(e, vb);
+      this.m.roomCheck(vb.length, vb.length - oldLen);
+      this.m.compact(e, vb);
     }
   }
-
-  /** Writes `vb` below the values of the current space, then publishes it as `e`'s value. */
-  private append(e: number, vb: Uint8Array, oldLen: number): void {
-    const space = this.m.hget(H_SPACE);
-    const bottom = this.m.hget(H_VAL_BOTTOM) - vb.length;
-    const off = space * this.m.bytes + bottom;
-    this.m.arena.set(vb, off);
-    this.m.hset(H_VAL_BOTTOM, bottom);
-    this.m.setRef(space, e, off, vb.length); // the commit point
-    this.m.hset(H_VAL_LIVE, this.m.hget(H_VAL_LIVE) + vb.length - oldLen);
-  }
-
-  /** Bytes between the keys and the values of the current space. */
-  private free(): number {
-    return this.m.hget(H_VAL_BOTTOM) - this.m.hget(H_KEY_TOP);
-  }
-
-  /** Throws shared_full, having changed nothing, unless `growth` more live bytes fit. */
-  private roomCheck(need: number, growth: number): void {
-    const live = this.m.hget(H_KEY_TOP) + this.m.hget(H_VAL_LIVE);
-    if (live + growth > this.m.bytes) {
-      throw new SharedStoreError("shared_full",
-        `ctx.shared is full: no room for ${need} bytes (${live} of ${this.m.bytes} bytes in use)`);
-    }
-  }
-
-  /**
-   * Copies every live value, packed, into the other space (`replacing` gets `vb` instead of its
-   * old value), then flips to it with one atomic store. Nothing references the other space, so
-   * a crash at any point leaves every value readable, old or new.
-   */
-  private compact(replacing: number, vb: Uint8Array | undefined): void {
-    const from = this.m.hget(H_SPACE);
-    const to = 1 - from;
-    const base = to * this.m.bytes;
-    let top = this.m.bytes;
-    for (let e = 0; e < this.m.cap; e++) {
-      if (e !== replacing && Atomics.load(this.m.table, e * STRIDE + S_STATE) !== STRING) continue;
-      let len: number;
-      if (e === replacing && vb) {
-        len = vb.length;
-        top -= len;
-        this.m.arena.set(vb, base + top);
-      } else {
-        const off = this.m.refOff(from, e);
-        len = this.m.refLen(from, e);
-        top -= len;
-        this.m.arena.copyWithin(base + top, off, off + len);
-      }
-      this.m.setRef(to, e, base + top, len);
-    }
-    Atomics.store(this.m.header, H_SPACE, to); // the commit point
-    this.m.hset(H_VAL_BOTTOM, top);
-    this.m.hset(H_VAL_LIVE, this.m.bytes - top);
-  }
-
-
-
 }
