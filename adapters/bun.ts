@@ -13,7 +13,7 @@ export const bunAdapter: RuntimeAdapter = {
   name: "bun",
   version: Bun.version,
   // Bun silently ignores worker resourceLimits (adapters/README.md, Workers): heap is not enforced in isolates.
-  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false },
+  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false, ringWakeup: "atomics" },
   ...commonAdapter("bun", false),
   serve: serveNodeHttp,
 };

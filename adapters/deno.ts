@@ -22,7 +22,7 @@ export const denoAdapter: RuntimeAdapter = {
   version: Deno.version.deno,
   // terminate() does not stop a worker spinning in a CPU loop (adapters/README.md, Workers):
   // such a worker is marked leaked and the function should move to the process lane.
-  caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true },
+  caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true, ringWakeup: "messages" },
   ...commonAdapter("deno", true),
   async serve(handler, { port, hostname }) {
     const abort = new AbortController();

@@ -6,7 +6,7 @@ import type { RuntimeAdapter } from "./types.ts";
 export const nodeAdapter: RuntimeAdapter = {
   name: "node",
   version: process.versions.node,
-  caps: { workerHeapLimit: true, terminateStopsSpin: true, transferableStreams: true },
+  caps: { workerHeapLimit: true, terminateStopsSpin: true, transferableStreams: true, ringWakeup: "atomics" },
   ...commonAdapter("node", true),
   serve: serveNodeHttp,
 };

@@ -17,6 +17,8 @@ export interface Capabilities {
   terminateStopsSpin: boolean;
   /** ReadableStream can be transferred to a worker. */
   transferableStreams: boolean;
+  /** How the isolate lane's rings wake a sleeping side (adapters/README.md, Channel). */
+  ringWakeup: "atomics" | "messages";
 }
 
 export interface ServeOptions {

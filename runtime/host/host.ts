@@ -106,6 +106,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
           if (op === "add") return store.add(key, value as number);
           if (op === "get") return store.get(key) ?? null;
           store.set(key, value as string);
+          return undefined;
         },
         stopsSpin: limits.cpuSpin === "enforced",
       });
