@@ -10,7 +10,7 @@ import { startHost, type Host } from "../host/host.ts";
 import { requestLogger } from "../host/request-log.ts";
 import type { Logger, LogFormat } from "../log.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
 const FLAGS = { port: "string", host: "string", strict: "boolean", data: "string", "admin-token-file": "string", log: "string", "max-upload-mb": "string" } as const;
@@ -84,6 +84,6 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     adapter.onSignal("SIGINT", onSignal);
     adapter.onSignal("SIGTERM", onSignal);
   });
-  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (runtime-matrix P1).
+  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (adapters/README.md, Workers).
   adapter.exit(0);
 }
