@@ -16,9 +16,10 @@ import {
   scrubEnv,
   webResponseIsCostly,
 } from "../../adapters/guest.ts";
+import type { Context } from "../api.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
-import type { GuestToHost, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
+import type { GuestToHost, HeaderPairs, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
 import { rpcChannel } from "../channel/rpc.ts";
 import { describe, isResponse, resolveHandler, type FetchHandler } from "./handler.ts";
 import { lightResponseClass } from "./light-response.ts";
@@ -112,10 +113,11 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         headers: f.headers,
         body: f.body && f.method !== "GET" && f.method !== "HEAD" ? (f.body as Uint8Array<ArrayBuffer>) : null,
       });
-      const ctx = {
+      const ctx: Context = {
         requestId: f.requestId,
         lane: spec.lane,
         params: f.params,
+        traceparent: traceparentOf(f.headers),
         shared: ctxShared,
         waitUntil: (p: Promise<unknown>) => {
           track(
@@ -154,6 +156,12 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       cancels.delete(f.id);
     }
   }
+}
+
+/** The host puts a valid traceparent in every request's headers (runtime/ops/trace.ts). */
+function traceparentOf(headers: HeaderPairs): string {
+  for (const [name, value] of headers) if (name.length === 11 && name.toLowerCase() === "traceparent") return value;
+  return "";
 }
 
 function rid(): { requestId?: string } {
