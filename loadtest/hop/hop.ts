@@ -13,21 +13,22 @@ import { startHost } from "../../runtime/host/host.ts";
 import { createLogger } from "../../runtime/log.ts";
 
 const adapter = await loadAdapter();
-const args = parseArgs(adapter.argv(), { lane: "string", requests: "string", inflight: "string", rounds: "string" }, "hop");
+const args = parseArgs(adapter.argv(), { lane: "string", requests: "string", inflight: "string", rounds: "string", "no-metrics": "boolean" }, "hop");
 const lane = stringFlag(args, "lane", "isolate");
 const total = intFlag(args, "requests", 200_000, "hop", 1);
 const inflight = intFlag(args, "inflight", 50, "hop", 1);
 const rounds = intFlag(args, "rounds", 3, "hop", 1);
 const dir = fileURLToPath(new URL(`./${lane}/`, import.meta.url));
 
-const host = await startHost({ dir, port: 0, hostname: "127.0.0.1", dev: false, adapter, log: createLogger(() => {}) });
+const metrics = args.flags["no-metrics"] !== true;
+const host = await startHost({ dir, port: 0, hostname: "127.0.0.1", dev: false, adapter, log: createLogger(() => {}), metrics });
 
 const HEADERS: [string, string][] = [["host", "127.0.0.1:8787"], ["user-agent", "hop"], ["accept", "*/*"]];
 const exchange: Exchange = {
   method: "GET",
   target: "/hello",
   url: () => "http://127.0.0.1:8787/hello",
-  headerPairs: () => HEADERS.slice(),
+  headerPairs: () => HEADERS.map((h) => [h[0], h[1]] as [string, string]),
   header: () => undefined,
   body: () => null,
   onAbort() {},
@@ -72,7 +73,7 @@ for (let i = 0; i < rounds; i++) {
   await run(total);
   const ms = performance.now() - t0;
   const cpu = cpuMs() - c0;
-  console.log(`${adapter.name} ${lane}: ${Math.round((total / ms) * 1000)} req/s, ${((cpu * 1000) / total).toFixed(1)} us CPU/request`);
+  console.log(`${adapter.name} ${lane}${metrics ? "" : " --no-metrics"}: ${Math.round((total / ms) * 1000)} req/s, ${((cpu * 1000) / total).toFixed(1)} us CPU/request`);
 }
 await host.stop(1000);
 adapter.exit(0);

@@ -1,29 +1,39 @@
-/** `lanes start` and `lanes dev`: serve a folder of functions until SIGINT/SIGTERM. */
+/** `lanes start`: serve a folder of functions until SIGINT/SIGTERM. */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { startHost } from "../host/host.ts";
 import type { Logger } from "../log.ts";
-import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { parseArgs } from "./args.ts";
+import { folderArg } from "./dir.ts";
+import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
+export const START_FLAGS = { ...SERVE_FLAGS, strict: "boolean" } as const;
 
-export async function startCommand(
-  adapter: RuntimeAdapter,
-  argv: string[],
-  o: { dev: boolean; log: Logger; command: string },
-): Promise<number> {
-  const args = parseArgs(argv, { port: "string", host: "string", strict: "boolean" }, o.command);
-  const port = intFlag(args, "port", 8787, o.command, 0, 65535);
-  const hostname = stringFlag(args, "host", "127.0.0.1");
-  const dir = args.positionals[0] ?? defaultFunctionsDir();
+export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: { dev: boolean; command: string }): Promise<number> {
+  const args = parseArgs(argv, START_FLAGS, o.command, 1);
+  const serve = serveOptions(args, o.command);
+  const out = serverOutput(adapter, args, o.command);
+  const dir = await folderArg(adapter, args.positionals[0]);
   const t0 = performance.now();
-  const host = await startHost({ dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true });
+  const host = await startHost({
+    dir,
+    dev: o.dev,
+    adapter,
+    log: out.log,
+    strict: args.flags.strict === true,
+    ...serve,
+    ...(out.onRequest ? { onRequest: out.onRequest } : {}),
+  });
   const lanesLine = host.functions.map((f) => `${f.spec.name} (${f.spec.lane}${f.spec.lane === "process" ? `/${f.spec.runtime}` : ""}) ${f.spec.route}`);
-  o.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of lanesLine) o.log.info(`  ${l}`);
-  o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
-  adapter.writeOut(`listening on ${host.url}\n`);
-  return serveUntilSignal(adapter, o.log, (graceMs) => host.stop(graceMs));
+  out.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
+  for (const l of lanesLine) out.log.info(`  ${l}`);
+  if (serve.otlpEndpoint) out.log.info(`exporting a span per request to ${serve.otlpEndpoint} (OTLP/HTTP)`);
+  out.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
+  out.listening(host.url);
+  return serveUntilSignal(adapter, out.log, async (graceMs) => {
+    await host.stop(graceMs);
+    out.flush();
+  });
 }
 
 /** Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. */

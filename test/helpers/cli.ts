@@ -35,7 +35,7 @@ export async function startCli(args: string[], timeoutMs = 30_000): Promise<Runn
     const timer = setTimeout(() => reject(new Error(`lanes ${args.join(" ")}: no "listening on" within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     child.onOutput((text) => {
       out += text;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
