@@ -8,7 +8,8 @@ export const cliEntry = fileURLToPath(new URL("../../runtime/cli/lanes.ts", impo
 export function cliCommand(args: string[]): [string, string[]] {
   switch (adapter.name) {
     case "node":
-      return [process.execPath, ["--import", "tsx", cliEntry, ...args]];
+      // tsx by its own path: the command may run in a folder with no node_modules
+      return [process.execPath, ["--import", import.meta.resolve("tsx"), cliEntry, ...args]];
     case "bun":
       return [process.execPath, [cliEntry, ...args]];
     case "deno":
