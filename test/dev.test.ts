@@ -207,7 +207,7 @@ test("each request is one log line with function, lane, status and request id; c
       2000,
       () => `no request line for ${id}:\n${dev.output().slice(-2000)}`,
     );
-    assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/${name} -> ${name} \\(${lane}\\) 200 [\\d.]+ ms ${id}$`));
+    assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/${name} -> ${name}@[0-9a-f]{8} \\(${lane}\\) 200 [\\d.]+ ms ${id} trace [0-9a-f]{8}$`));
     assert.ok(dev.output().includes(`[${name} ${id}] answering v2 from the ${lane} lane`), `console line for ${id}`);
   }
 });

@@ -18,7 +18,9 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   const { sys } = adapter;
   const args = parseArgs(argv, NEW_FLAGS, "new");
   const [name, dirArg, ...extra] = args.positionals;
+  // a bad argument is a usage error (exit 2); a clash with what the folder holds is not (exit 1)
   const fail = (msg: string) => new LanesError("invalid_flag", `lanes new: ${msg}`);
+  const clash = (msg: string) => new LanesError("invalid_manifest", `lanes new: ${msg}`);
   if (!name) throw fail("give the function a name");
   if (extra.length > 0) throw fail(`unexpected ${JSON.stringify(extra[0])}`);
   if (!NAME.test(name)) {
@@ -39,13 +41,13 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   try {
     functions = (JSON.parse(text) as { functions?: Record<string, { route?: string }> }).functions ?? {};
   } catch {
-    throw fail(`${manifestFile} is not valid JSON; fix it first (\`lanes validate ${dirArg ?? ""}\` shows where)`);
+    throw clash(`${manifestFile} is not valid JSON; fix it first (\`lanes validate ${dirArg ?? ""}\` shows where)`);
   }
-  if (Object.hasOwn(functions, name)) throw fail(`a function named "${name}" already exists in ${manifestFile}`);
+  if (Object.hasOwn(functions, name)) throw clash(`a function named "${name}" already exists in ${manifestFile}`);
   const route = `/${name}`;
-  const clash = Object.entries(functions).find(([n, f]) => (f.route ?? `/${n}`) === route);
-  if (clash) throw fail(`route ${route} is already served by function "${clash[0]}" in ${manifestFile}`);
-  if (await sys.exists(entryFile)) throw fail(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
+  const taken = Object.entries(functions).find(([n, f]) => (f.route ?? `/${n}`) === route);
+  if (taken) throw clash(`route ${route} is already served by function "${taken[0]}" in ${manifestFile}`);
+  if (await sys.exists(entryFile)) throw clash(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
 
   const updated = addFunction(text, name, { entry: `${name}.ts`, route, lane });
   await sys.mkdirp(dir);
