@@ -60,6 +60,10 @@ export class HostMetrics {
   }
 
   text(): Promise<string> {
+    // a version no longer served (replaced by a reload or a deploy) leaves the scrape; its
+    // series go stale in Prometheus as a target's do when it restarts
+    const live = new Set(this.src.functions().map((s) => s.meter));
+    for (const [key, m] of this.meters) if (!live.has(m)) this.meters.delete(key);
     return this.registry.metrics();
   }
 
