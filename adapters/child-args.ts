@@ -4,28 +4,34 @@
  */
 import type { ChildOptions } from "./types.ts";
 
+/** The sandbox's private temp folder (adapters/sandbox.ts). */
+const SANDBOX_TMP = "/tmp";
+
 export function childArgs(o: ChildOptions, file: string): string[] {
   switch (o.runtime) {
     case "node":
-      // --max-old-space-size: the child aborts (SIGABRT) at the limit (runtime-matrix P4g)
+      // --max-old-space-size: the child aborts (SIGABRT) at the limit (adapters/README.md, Child processes)
       return [`--max-old-space-size=${o.heapMb}`, "--no-warnings", file];
     case "deno":
-      // Deno children get only what a function needs: read its bundle, env (exactly the
-      // manifest's: the host passes no other), network. --v8-flags caps the heap (SIGTRAP).
-      return [
-        "run",
-        "--quiet",
-        "--no-prompt",
-        "--no-config",
-        "--no-lock",
-        `--allow-read=${o.readable.join(",")}`,
-        "--allow-env",
-        "--allow-net",
-        `--v8-flags=--max-old-space-size=${o.heapMb}`,
-        file,
-      ];
+      // Deno children get the manifest's grants as --allow-* flags, on top of the sandbox (or
+      // alone, where there is none): read their entry and bundle, env (exactly the manifest's:
+      // the host passes no other). --v8-flags caps the heap (SIGTRAP).
+      return ["run", "--quiet", "--no-prompt", "--no-config", "--no-lock", ...denoGrants(o, file), `--v8-flags=--max-old-space-size=${o.heapMb}`, file];
     case "bun":
       // Bun has no heap flag (--smol does not cap): the pool's RSS watchdog enforces memoryMb.
       return [file];
   }
+}
+
+function denoGrants(o: ChildOptions, file: string): string[] {
+  const tmp = o.sandbox ? [SANDBOX_TMP] : [];
+  const read = [file, ...o.files, ...o.grants.read, ...o.grants.write, ...tmp];
+  const write = [...o.grants.write, ...tmp];
+  const net = o.grants.net;
+  return [
+    `--allow-read=${read.join(",")}`,
+    ...(write.length > 0 ? [`--allow-write=${write.join(",")}`] : []),
+    "--allow-env",
+    ...(net === true ? ["--allow-net"] : Array.isArray(net) && net.length > 0 ? [`--allow-net=${net.join(",")}`] : []),
+  ];
 }

@@ -5,9 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
+import { closeSync, existsSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { setImmediate } from "node:timers";
@@ -24,6 +23,10 @@ import type {
 } from "./types.ts";
 import { childArgs } from "./child-args.ts";
 import { lineSplitter } from "./lines.ts";
+import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
+import { runWithCleanEnv } from "./env.ts";
+import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
+import { sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -52,7 +55,8 @@ export const sys: Sys = {
   join: (...parts) => path.join(...parts),
   isAbsolute: (p) => path.isAbsolute(p),
   fileUrl: (p) => pathToFileURL(p).href,
-  cacheDir: () => process.env.LANES_CACHE_DIR ?? path.join(tmpdir(), "lanes-cache"),
+  cacheDir: defaultCacheDir,
+  ensurePrivateDir: async (p) => ensurePrivateDirSync(p),
   sha256: (text) => createHash("sha256").update(text).digest("hex"),
   watch(paths, onChange) {
     // Watch each file's folder, not the file: editors that save by renaming a new file over the
@@ -133,6 +137,7 @@ export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean):
       if (!exited) await worker.terminate();
     },
     rss: () => undefined,
+    pid: () => undefined,
   };
 }
 
@@ -148,11 +153,14 @@ export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
  * for every child runtime); its stderr is its log.
  */
 export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): ChildHandle {
-  const child = spawn(runtimeBinary(host, o.runtime), childArgs(o, file), {
-    stdio: ["pipe", "pipe", "pipe"],
+  const stdio = ["pipe", "pipe", "pipe"] as const;
+  const run = childCommand(file, o, host, stdio.length);
+  const child = spawn(run.command, run.args, {
+    stdio: [...stdio, ...run.stdio],
     env: o.env,
     cwd: o.cwd,
   });
+  for (const fd of run.opened) closeSync(fd);
   const tail: string[] = [];
   child.stderr?.on(
     "data",
@@ -164,9 +172,11 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
   );
   let exited: GuestExit | undefined;
   let spawnError: GuestExit["error"];
+  let runtimePid: number | undefined;
   const exitListeners: ((e: GuestExit) => void)[] = [];
-  const finish = (code: number | null, signal: string | null) => {
+  const finish = (rawCode: number | null, rawSignal: string | null) => {
     if (exited) return;
+    const { code, signal } = o.sandbox ? sandboxExit(rawCode, rawSignal) : { code: rawCode, signal: rawSignal };
     exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}) };
     for (const l of exitListeners) l(exited);
   };
@@ -179,6 +189,12 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
   child.stdin?.on("error", () => {});
   // 'close' (not 'exit'): it comes after the pipes are drained, so every frame is read first.
   child.on("close", (code, signal) => finish(code, signal));
+  // In a sandbox our child is bwrap: the guest is the runtime it started (found once).
+  const guestPid = (): number | undefined => {
+    if (!o.sandbox || !child.pid) return child.pid;
+    runtimePid ??= exited ? undefined : sandboxedPid(child.pid);
+    return runtimePid;
+  };
   return {
     pipe: {
       write: (bytes) => void (child.stdin?.writable && child.stdin.write(bytes)),
@@ -191,8 +207,34 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
         exitListeners.push(() => resolve());
         child.kill("SIGKILL");
       }),
-    rss: () => (child.pid ? rssOfPid(child.pid) : undefined),
+    rss: () => {
+      const pid = guestPid();
+      return pid ? rssOfPid(pid) : undefined;
+    },
+    pid: guestPid,
   };
+}
+
+/**
+ * The runtime binary and its flags, wrapped in the sandbox when the function runs in one; the
+ * sandbox's extra file descriptors go after the `base` stdio entries.
+ */
+function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: number): SandboxCommand {
+  const binary = runtimeBinary(host, o.runtime);
+  const args = childArgs(o, file);
+  if (!o.sandbox) return { command: binary, args, stdio: [], opened: [] };
+  return sandboxCommand({
+    binary,
+    args,
+    files: [file, ...o.files],
+    grants: o.grants,
+    cwd: o.cwd,
+    tmpMb: o.heapMb,
+    seccompFd: base,
+    supportDir: sys.cacheDir(),
+    pwd: o.env.PWD,
+    denoHome: o.runtime === "deno" ? o.cacheHome : undefined,
+  });
 }
 
 /** Everything but serve/name/version/caps, shared by the three adapters. */
@@ -201,7 +243,9 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     sys,
     spawnWorker: (file: string, o: WorkerOptions) => spawnWorker(file, o, heapLimit),
     spawnChild: (file: string, o: ChildOptions) => spawnChild(file, o, host),
+    sandbox: sandboxSupport,
     runtimeBinary: (rt: RuntimeName) => runtimeBinary(host, rt),
+    runWithCleanEnv: () => runWithCleanEnv(host),
     schedule: (fn: () => void) => void setImmediate(fn),
     onSignal: (signal: "SIGINT" | "SIGTERM", listener: () => void) => void process.on(signal, listener),
     exit: (code: number): never => process.exit(code),

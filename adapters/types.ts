@@ -86,6 +86,11 @@ export interface GuestHandle {
   kill(): Promise<void>;
   /** Resident memory of the guest in bytes, when the runtime can tell; undefined otherwise. */
   rss(): number | undefined;
+  /**
+   * The host's id of the process that runs the guest (inside its sandbox, the runtime, not
+   * bwrap); undefined for a worker thread, or before a sandboxed runtime has started.
+   */
+  pid(): number | undefined;
 }
 
 export interface WorkerHandle extends GuestHandle {
@@ -113,11 +118,32 @@ export interface ChildOptions {
   runtime: RuntimeName;
   heapMb: number;
   env: Record<string, string>;
+  /** The function's folder: the child's working directory (empty in a sandbox but for grants). */
   cwd: string;
-  /** Folders the child may read (enforced where the child runtime has permissions). */
-  readable: string[];
+  /** Files the child loads besides its entry: the function's bundle. */
+  files: string[];
+  /** What the manifest grants (absolute paths); enforced by the sandbox and by Deno's flags. */
+  grants: Grants;
+  /** Run it in the OS sandbox (adapters/sandbox.ts). Only when `sandbox().available`. */
+  sandbox: boolean;
+  /** A folder of this function's own for the runtime's caches across instances (sandboxed deno children). */
+  cacheHome: string;
   /** Lines the child writes to stderr. */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
+}
+
+export interface Grants {
+  /** false: no network; true: all of it; a list of "host:port": those (Deno children only). */
+  net: boolean | string[];
+  read: string[];
+  write: string[];
+}
+
+/** Whether this machine can sandbox children, and with what (or why not). */
+export interface SandboxSupport {
+  available: boolean;
+  /** "bubblewrap 0.8.0" when available; otherwise what is missing and how to get it. */
+  detail: string;
 }
 
 /** File system and paths: the slice of node:fs / node:path the core needs. */
@@ -134,8 +160,13 @@ export interface Sys {
   join(...parts: string[]): string;
   isAbsolute(path: string): boolean;
   fileUrl(path: string): string;
-  /** A folder lanes may write compiled functions to. */
+  /** A folder lanes may write compiled functions to: `LANES_CACHE_DIR`, or one in the user's home. */
   cacheDir(): string;
+  /**
+   * Create `path` (mode 0700) if it is missing; resolve once it is a folder of this user that
+   * no one else can write to. Rejects with a message saying what is wrong and how to fix it.
+   */
+  ensurePrivateDir(path: string): Promise<void>;
   sha256(text: string): string;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
@@ -149,8 +180,16 @@ export interface RuntimeAdapter {
   serve(handler: HttpHandler, options: ServeOptions): Promise<RunningServer>;
   spawnWorker(file: string, options: WorkerOptions): WorkerHandle;
   spawnChild(file: string, options: ChildOptions): ChildHandle;
+  /** Whether process-lane children can run in the OS sandbox here (checked once, then cached). */
+  sandbox(): SandboxSupport;
   /** Path of the runtime binary that runs a child, or an error message saying what to install. */
   runtimeBinary(runtime: RuntimeName): string;
+  /**
+   * Before a host command: when this process's environment holds more than a host may keep,
+   * run the host again with the allow-listed environment (adapters/env.ts) and resolve with its
+   * exit code; resolve undefined when this process is to be the host.
+   */
+  runWithCleanEnv(): Promise<number | undefined>;
   /** Run `fn` at the end of this turn of the event loop (after I/O): batches leave from here. */
   schedule(fn: () => void): void;
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;

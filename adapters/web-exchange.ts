@@ -6,6 +6,9 @@ import type { HeaderPairs } from "../runtime/channel/frames.ts";
 import type { Exchange, HttpHandler, Reply } from "./types.ts";
 
 export class WebExchange implements Exchange {
+  /** The handler stopped reading the body early: the connection cannot be reused. */
+  abandoned = false;
+
   constructor(
     private readonly request: Request,
     private readonly address: () => string,
@@ -33,7 +36,21 @@ export class WebExchange implements Exchange {
   }
 
   body(): AsyncIterable<Uint8Array> | null {
-    return this.request.body as (ReadableStream<Uint8Array> & AsyncIterable<Uint8Array>) | null;
+    const body = this.request.body as (ReadableStream<Uint8Array> & AsyncIterable<Uint8Array>) | null;
+    if (!body) return null;
+    return {
+      [Symbol.asyncIterator]: () => {
+        const it = body[Symbol.asyncIterator]();
+        return {
+          next: () => it.next(),
+          return: async () => {
+            this.abandoned = true;
+            await it.return?.();
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
   }
 
   onAbort(listener: () => void): void {
@@ -45,8 +62,14 @@ export class WebExchange implements Exchange {
   }
 }
 
-export function replyResponse(r: Reply): Response {
-  return new Response(r.stream ?? (r.body as Uint8Array<ArrayBuffer> | null), { status: r.status, statusText: r.statusText, headers: r.headers });
+/**
+ * `closing`: the request's body was left unread, so the connection cannot carry another request;
+ * saying so makes Bun send the answer and close at once instead of waiting for the rest of the
+ * upload (measured, Bun 1.4.5).
+ */
+export function replyResponse(r: Reply, closing = false): Response {
+  const headers = closing ? [...r.headers, ["connection", "close"] as [string, string]] : r.headers;
+  return new Response(r.stream ?? (r.body as Uint8Array<ArrayBuffer> | null), { status: r.status, statusText: r.statusText, headers });
 }
 
 /** The callback a fetch-style server (Bun.serve, Deno.serve) calls. */
@@ -54,5 +77,5 @@ export function fetchCallback(handler: HttpHandler, request: Request, address: (
   const ex = new WebExchange(request, address);
   const out = handler.fast(ex);
   if (out === undefined) return handler.web(request, ex);
-  return out instanceof Promise ? out.then(replyResponse) : replyResponse(out);
+  return out instanceof Promise ? out.then((r) => replyResponse(r, ex.abandoned)) : replyResponse(out, ex.abandoned);
 }

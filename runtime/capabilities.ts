@@ -3,6 +3,7 @@
  * a runtime cannot enforce a limit, lanes says so instead of pretending (DESIGN.md).
  */
 import type { RuntimeAdapter } from "../adapters/types.ts";
+import { sandboxed } from "./isolation.ts";
 import type { FunctionSpec } from "./manifest/load.ts";
 
 export type Enforcement = "enforced" | "not enforced";
@@ -14,8 +15,14 @@ export interface Limits {
   wallClock: Enforcement;
   /** a function stuck in a CPU loop is stopped and its thread/process reclaimed */
   cpuSpin: Enforcement;
-  /** per-instance permissions (file system, network) */
-  permissions: "deno flags" | "none";
+  /** The OS sandbox around each instance ("bubblewrap"), or "none" and why. */
+  sandbox: string;
+  /** What of the file system a function can read and write. */
+  fileSystem: string;
+  /** What of the network it can reach. */
+  network: string;
+  /** Which processes it can signal (and so stop). */
+  signals: string;
 }
 
 export function limitsFor(spec: FunctionSpec, adapter: RuntimeAdapter): Limits {
@@ -24,15 +31,41 @@ export function limitsFor(spec: FunctionSpec, adapter: RuntimeAdapter): Limits {
       heap: "enforced", // heap flag on node/deno, RSS watchdog on bun
       wallClock: "enforced",
       cpuSpin: "enforced", // SIGKILL
-      permissions: spec.runtime === "deno" ? "deno flags" : "none",
+      ...processIsolation(spec, adapter),
     };
   }
   return {
     heap: adapter.caps.workerHeapLimit ? "enforced" : "not enforced",
     wallClock: "enforced",
     cpuSpin: adapter.caps.terminateStopsSpin ? "enforced" : "not enforced",
-    permissions: "none",
+    // a worker thread is the host: same memory, files, network, user and signals
+    sandbox: "none (trusted code in the host's process)",
+    fileSystem: "all the host can",
+    network: "all the host can",
+    signals: "the host and all it can signal",
   };
+}
+
+function processIsolation(spec: FunctionSpec, adapter: RuntimeAdapter): Pick<Limits, "sandbox" | "fileSystem" | "network" | "signals"> {
+  const g = spec.permissions;
+  const rel = (p: string) => adapter.sys.relative(spec.dir, p);
+  const grants = [...(g.read.length ? [`read ${g.read.map(rel).join(" ")}`] : []), ...(g.write.length ? [`write ${g.write.map(rel).join(" ")}`] : [])];
+  const deno = spec.runtime === "deno";
+  const network =
+    g.net === false ? "none" : g.net === true ? "all" : deno ? `only ${g.net.join(" ")}` : `all (${spec.runtime} cannot limit it to host:port)`;
+  if (sandboxed(spec, adapter)) {
+    return {
+      sandbox: "bubblewrap",
+      fileSystem: ["its code", "private /tmp", ...grants].join(", "),
+      network,
+      signals: "its own sandbox only",
+    };
+  }
+  const why = spec.sandbox === "off" ? "none (sandbox off)" : "none (no bubblewrap)";
+  if (deno) {
+    return { sandbox: `${why}, deno flags`, fileSystem: ["its code", ...grants].join(", "), network, signals: "none" };
+  }
+  return { sandbox: why, fileSystem: "all the host's user can", network: "all", signals: "the host and its user's processes" };
 }
 
 /**

@@ -2,7 +2,9 @@
  * Compiles a function (TypeScript or JavaScript, with its imports) into one ESM file that a
  * worker or child of any runtime can load. Node 20 workers cannot load .ts at all, and tsx
  * inside each worker costs +225 ms and +16 MB (runtime-matrix P1), so the host compiles once
- * with esbuild and writes the output under a name made of its content hash.
+ * with esbuild and writes the output under a name made of its content hash, in a folder private
+ * to the user. A file already there under that name is used only if it holds exactly that
+ * output: a planted or damaged file is replaced, never run.
  */
 import { build, type BuildFailure, type Message } from "esbuild";
 import type { Sys } from "../adapters/types.ts";
@@ -55,14 +57,31 @@ export async function compile(entry: string, sys: Sys, label: string): Promise<C
   if (!out) throw new LanesError("compile_failed", `${label}: esbuild produced no output`);
   const hash = sys.sha256(out.text).slice(0, 12);
   const dir = sys.cacheDir();
-  await sys.mkdirp(dir);
+  await privateCache(sys, dir);
   const file = sys.join(dir, `${label.replace(/[^A-Za-z0-9_-]/g, "_")}-${hash}.mjs`);
-  if (!(await sys.exists(file))) await sys.writeText(file, out.text);
+  if (!(await holds(sys, file, out.text))) await sys.writeText(file, out.text);
   const cwd = sys.dirname(entry);
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.includes("node_modules/"))
     .map((p) => sys.resolve(cwd, p));
   return { file, hash, inputs };
+}
+
+async function privateCache(sys: Sys, dir: string): Promise<void> {
+  try {
+    await sys.ensurePrivateDir(dir);
+  } catch (e) {
+    throw new LanesError("unsafe_cache", (e as Error).message, { cause: e });
+  }
+}
+
+/** The file exists and its content is exactly `text` (so it hashes to the name it has). */
+async function holds(sys: Sys, file: string, text: string): Promise<boolean> {
+  try {
+    return (await sys.readText(file)) === text;
+  } catch {
+    return false;
+  }
 }
 
 /** `file:line:column: message`, as editors and terminals link it. */

@@ -22,7 +22,9 @@ export type ErrorCode =
   | "invalid_manifest"
   | "invalid_flag"
   | "port_in_use"
-  | "compile_failed";
+  | "compile_failed"
+  | "sandbox_unavailable"
+  | "unsafe_cache";
 
 const httpStatus: Record<ErrorCode, number> = {
   not_found: 404,
@@ -41,6 +43,8 @@ const httpStatus: Record<ErrorCode, number> = {
   invalid_flag: 500,
   port_in_use: 500,
   compile_failed: 503,
+  sandbox_unavailable: 500,
+  unsafe_cache: 500,
 };
 
 export class LanesError extends Error {

@@ -78,6 +78,16 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
     const processAbort = report.crashes.find((c: { lane: string; mode: string }) => c.lane === "process" && c.mode === "abort");
     assert.is(processAbort.hostSurvived, true, "a crashing child must not take the host down");
 
+    // the sandbox's cost: cold starts of sandboxed and unsandboxed node children, in the lane table
+    assert.is(report.sandboxCosts.length, 1);
+    const cost = report.sandboxCosts[0];
+    assert.is(cost.error, undefined, cost.error);
+    assert.is(cost.sandboxedMs.length, 3);
+    assert.is(cost.unsandboxedMs.length, 3);
+    assert.ok(isNum(cost.medianSandboxedMs) && isNum(cost.medianUnsandboxedMs));
+    assert.match(stdout, /child cold start: sandbox \/ none/);
+    assert.match(stdout, /node +process +.* \d+ \/ \d+ ms \([+-]\d+\)/);
+
     assert.is(report.advice.length, 1);
     assert.is(report.advice[0].function, "hello");
     assert.ok(["isolate", "process"].includes(report.advice[0].lane));

@@ -8,7 +8,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { limitsFor, limitWarnings } from "../runtime/capabilities.ts";
-import { assertNoStack, expectError, expectJson, isAlive, measure, sleep, waitFor, assertBystanderServes, poolOf, type Who } from "./helpers/chaos.ts";
+import { assertNoStack, expectError, expectJson, isAlive, measure, sleep, waitFor, assertBystanderServes, poolOf, servingPid, type Who } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
 
 for (const lane of LANES) {
@@ -43,6 +43,7 @@ for (const lane of LANES) {
 
   test("process.exit() answers 502 instance_crashed to every request in flight on that instance, then a new instance serves", async ({ h }) => {
     const before = await expectJson<Who>(h.fetch("/fault"));
+    const beforePid = lane === "process" ? servingPid(h, "fault") : 0;
     const slow = [h.fetch("/fault?do=sleep&ms=5000"), h.fetch("/fault?do=sleep&ms=5000")];
     await sleep(100);
     const t0 = Date.now();
@@ -55,7 +56,7 @@ for (const lane of LANES) {
     const after = await expectJson<Who>(h.fetch("/fault"));
     measure(`${lane} lane, process.exit: crash to next 200 (replacement started on demand)`, `${Date.now() - t0} ms`);
     assert.is.not(after.instance, before.instance);
-    if (lane === "process") assert.ok(!isAlive(before.pid), "the crashed child is gone");
+    if (lane === "process") assert.ok(!isAlive(beforePid), "the crashed child is gone");
     assert.is(pool(h, "fault").restarts, 1);
     assert.ok(h.logs.some((l) => /fault: instance \d+ exited with code 3; replacing it/.test(l)), h.logs.join(""));
   });
@@ -107,25 +108,29 @@ for (const lane of LANES) {
   if (lane === "process") {
     test("a child killed by a signal answers 502 for what it was running, and is replaced", async ({ h }) => {
       const before = await expectJson<Who>(h.fetch("/fault"));
+      const beforePid = servingPid(h, "fault");
       const slow = h.fetch("/fault?do=sleep&ms=5000");
       await sleep(100);
       const t0 = Date.now();
-      process.kill(before.pid, "SIGKILL");
+      process.kill(beforePid, "SIGKILL");
       const err = await expectError(await slow, 502, "instance_crashed");
       assert.match(err.message, /killed by SIGKILL/);
       await bystander(h);
       await waitFor(() => pool(h, "fault").live() === 1, "a replacement is ready");
       const after = await expectJson<Who>(h.fetch("/fault"));
       measure(`process lane, SIGKILL: kill to replacement answering (min 1 restarts it at once)`, `${Date.now() - t0} ms`);
-      assert.is.not(after.pid, before.pid);
+      assert.is.not(after.instance, before.instance);
+      assert.is.not(servingPid(h, "fault"), beforePid);
+      assert.ok(!isAlive(beforePid), "the killed child is gone");
     });
   }
 
   test("a function that cannot start answers 503 unavailable at once, backs off exponentially, and logs the error", async ({ h }) => {
     const waits = () => h.logs.filter((l) => /broken: cannot start/.test(l)).map((l) => Number(/backing off (\d+) ms/.exec(l)?.[1]));
-    // the host loaded it once at start-up, found it broken and backs off from there (`flaky`
-    // crash-loops: broken too)
-    assert.equal((await h.host.checked).map((f) => f.spec.name).sort(), ["broken", "flaky"]);
+    // the host loaded it once at start-up, found it broken and backs off from there (`flaky`,
+    // which crash-loops, is listed or not depending on where its loop is when the check ends)
+    const broken = (await h.host.checked).map((f) => f.spec.name);
+    assert.ok(broken.includes("broken") && !broken.includes("fault"), broken.join(", "));
     assert.equal(waits(), [250]);
     await sleep(270);
     const [first] = await Promise.all([h.fetch("/broken"), bystander(h)]);

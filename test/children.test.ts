@@ -15,7 +15,6 @@ test.before(async () => {
     functions[`who-${rt}`] = { entry: "whoami.ts", lane: "process", runtime: rt };
     functions[`echo-${rt}`] = { entry: "echo.ts", lane: "process", runtime: rt };
   }
-  functions.sandbox = { entry: "sandbox-probe.ts", lane: "process", runtime: "deno" };
   functions.broken = { entry: "broken-import.ts", lane: "process" };
   functions["broken-isolate"] = { entry: "broken-import.ts", lane: "isolate" };
   functions.nodefault = { entry: "no-default.ts", lane: "isolate" };
@@ -52,13 +51,6 @@ test("a module without a fetch handler answers 503 and the log says what to expo
   const res = await h.fetch("/nodefault");
   assert.is(res.status, 503);
   assert.ok(h.logs.some((l) => /no default export.*export default \{ fetch/.test(l)), h.logs.join(""));
-});
-
-test("a deno child can neither write files nor start processes", async () => {
-  const res = await h.fetch("/sandbox");
-  const seen = await res.json();
-  assert.match(seen.write, /^denied/);
-  assert.match(seen.spawn, /^denied/);
 });
 
 test("other functions keep serving while one cannot start", async () => {

@@ -3,13 +3,15 @@
  * this file, serving a folder this test edits while a client keeps sending requests.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startHost } from "../runtime/host/host.ts";
 import { createLogger } from "../runtime/log.ts";
+import { hostEnvironment } from "../adapters/env.ts";
+import { guestPids } from "./helpers/chaos.ts";
 import { adapter } from "./helpers/host.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -32,7 +34,8 @@ interface Cli {
 
 function runCli(args: string[]): Cli {
   const [cmd, argv] = cliArgs(args);
-  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  // the allow-listed environment: the CLI then serves in this process instead of re-executing itself
+  const child = spawn(cmd, argv, { cwd: root, env: { ...hostEnvironment(), NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
@@ -90,24 +93,6 @@ function saveByRename(file: string, text: string) {
   renameSync(`${file}.tmp~`, file);
 }
 
-/** Process-lane instances the dev host runs now: its child processes running the guest (Linux /proc). */
-function guestChildren(pid: number): number[] {
-  const pids = new Set<number>();
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(/\s+/)) if (c) pids.add(Number(c));
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return [...pids].filter((c) => {
-    try {
-      return readFileSync(`/proc/${c}/cmdline`, "utf8").includes("guest-child");
-    } catch {
-      return false;
-    }
-  });
-}
 
 const test = suite<{ dev: Dev; dir: string }>(`lanes dev on ${adapter.name}`);
 
@@ -192,7 +177,7 @@ for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]] as const) {
     if (lane === "process") {
       // the old version's child processes stop once their requests are done
       const ready = async () => (await listed(dev)).filter((f) => f.lane === "process").reduce((n, f) => n + f.instances.ready, 0);
-      await until(async () => guestChildren(dev.child.pid!).length === (await ready()), 5000, () => `children: ${guestChildren(dev.child.pid!).length}`);
+      await until(async () => guestPids(dev.child.pid!).length === (await ready()), 5000, () => `children: ${guestPids(dev.child.pid!).length}`);
     }
   });
 }

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { hostEnvironment } from "../../adapters/env.ts";
 import type { BenchRuntime } from "./report.ts";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -59,7 +60,8 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
   const child = spawn(cmd, args, {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
+    // allow-listed: with more, `lanes start` would re-execute itself and `pid` would not be the host
+    env: { ...hostEnvironment(), NO_COLOR: "1" },
   });
   live.add(child);
   const tail: string[] = [];

@@ -15,11 +15,12 @@ import { adviseAll } from "./advice.ts";
 import { runCell, emptyResult, type CellContext } from "./cells.ts";
 import { chartSvg } from "./chart.ts";
 import { runCrashProbes } from "./crash.ts";
+import { runSandboxCost } from "./sandbox-cost.ts";
 import { killAllHosts } from "./host-process.ts";
 import { machine, packageVersion } from "./machine.ts";
 import type { BenchOptions } from "./options.ts";
 import { progress } from "./progress.ts";
-import type { BenchReport, BenchResult, BenchRuntime, CrashResult } from "./report.ts";
+import type { BenchReport, BenchResult, BenchRuntime, CrashResult, SandboxCost } from "./report.ts";
 import { laneTable, NOISY, ratioToDirect, throughputTable } from "./table.ts";
 import { workloadFor } from "./workloads.ts";
 import { Workspace } from "./workspace.ts";
@@ -57,7 +58,8 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
   process.once("SIGTERM", onSignal);
 
   const crashLanes = opts.crash ? opts.lanes.filter((l): l is "isolate" | "process" => l !== "direct") : [];
-  const total = opts.runtimes.length * (workloads.length * opts.lanes.length + crashLanes.length);
+  const sandboxProbe = opts.lanes.includes("process");
+  const total = opts.runtimes.length * (workloads.length * opts.lanes.length + crashLanes.length + (sandboxProbe ? 1 : 0));
   const bar = progress(total, (s) => void process.stderr.write(s), Boolean(process.stderr.isTTY));
   const versions: Partial<Record<BenchRuntime, string>> = {};
   const ctx: CellContext = {
@@ -69,6 +71,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
   };
   const results: BenchResult[] = [];
   const crashes: CrashResult[] = [];
+  const sandboxCosts: SandboxCost[] = [];
   try {
     for (const runtime of opts.runtimes) {
       for (const w of workloads) {
@@ -84,6 +87,18 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
           results.push(r);
           const ratio = ratioToDirect(results, r);
           bar.done(r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`);
+        }
+      }
+      if (sandboxProbe) {
+        bar.cell(`sandbox cost · process · ${runtime}`);
+        try {
+          const cost = await runSandboxCost(ctx, runtime);
+          sandboxCosts.push(cost);
+          bar.done(`cold start ${Math.round(cost.medianSandboxedMs)} ms sandboxed, ${Math.round(cost.medianUnsandboxedMs)} ms not`);
+        } catch (e) {
+          const error = (e as Error).message.split("\n")[0]!;
+          sandboxCosts.push({ runtime, sandboxedMs: [], unsandboxedMs: [], medianSandboxedMs: NaN, medianUnsandboxedMs: NaN, error });
+          bar.done(`FAILED: ${error}`);
         }
       }
       for (const lane of crashLanes) {
@@ -120,6 +135,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
     },
     results,
     crashes,
+    sandboxCosts,
     advice: adviseAll(results, crashes, adapter.name),
   };
   mkdirSync(out, { recursive: true });

@@ -56,6 +56,20 @@ export interface CrashResult {
   recoveryMs: number | null;
 }
 
+/**
+ * Process-lane cold starts with and without the OS sandbox (sandbox-cost.ts), host and child on
+ * `runtime`: each a new instance of the same function.
+ */
+export interface SandboxCost {
+  runtime: BenchRuntime;
+  sandboxedMs: number[];
+  unsandboxedMs: number[];
+  medianSandboxedMs: number;
+  medianUnsandboxedMs: number;
+  /** Why it was not measured (no bubblewrap here). */
+  error?: string;
+}
+
 export interface BenchMeta {
   startedAt: string;
   finishedAt: string;
@@ -86,5 +100,6 @@ export interface BenchReport {
   meta: BenchMeta;
   results: BenchResult[];
   crashes: CrashResult[];
+  sandboxCosts: SandboxCost[];
   advice: Advice[];
 }

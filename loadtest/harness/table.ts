@@ -70,6 +70,14 @@ export function describeCrash(c: CrashResult | undefined): string {
   return `${c.crashStatus || "dropped"}, back in ${opt(c.recoveryMs, n0)} ms${lost}`;
 }
 
+/** Medians of the sandbox probe, e.g. "41 / 33 ms (+8)". */
+export function describeSandboxCost(c: BenchReport["sandboxCosts"][number] | undefined): string {
+  if (!c) return "–";
+  if (c.error) return `not measured: ${c.error}`;
+  const extra = c.medianSandboxedMs - c.medianUnsandboxedMs;
+  return `${n0(c.medianSandboxedMs)} / ${n0(c.medianUnsandboxedMs)} ms (${extra >= 0 ? "+" : ""}${n0(extra)})`;
+}
+
 export function laneTable(report: BenchReport): string {
   const rows: Row[] = [];
   const runtimes = [...new Set(report.results.map((r) => r.runtime))];
@@ -83,14 +91,15 @@ export function laneTable(report: BenchReport): string {
         lane,
         opt(median(mine.flatMap((r) => (r.idleInstanceMb === null ? [] : [r.idleInstanceMb]))), n1),
         opt(median(mine.flatMap((r) => (r.coldStartMs === null ? [] : [r.coldStartMs]))), n0),
+        lane === "process" ? describeSandboxCost(report.sandboxCosts?.find((c) => c.runtime === runtime)) : "–",
         describeCrash(crash("exit")),
         describeCrash(crash("abort")),
       ]);
     }
   }
   return render(
-    ["runtime", "lane", "idle instance MB", "cold start ms", "instance throws (uncaught)", "native abort"],
+    ["runtime", "lane", "idle instance MB", "cold start ms", "child cold start: sandbox / none", "instance throws (uncaught)", "native abort"],
     rows,
-    [false, false, true, true, false, false],
+    [false, false, true, true, false, false, false],
   );
 }

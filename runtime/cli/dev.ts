@@ -5,6 +5,7 @@
  * goes to stdout, so `lanes dev --log json | jq` sees requests and function output alike.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
 import { Reloader } from "../host/reload.ts";
 import type { Logger } from "../log.ts";
@@ -37,10 +38,8 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   await reloader.start();
 
   log.info(`lanes dev on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const f of host.functions) {
-    const where = `${f.spec.lane}${f.spec.lane === "process" ? `/${f.spec.runtime}` : ""}`;
-    log.info(`  ${f.spec.name} (${where}) ${f.spec.route}${f.error ? "  [broken: see the error above]" : ""}`);
-  }
+  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
+  for (const f of host.functions) if (f.error) log.info(`  ${f.spec.name} is broken: see the error above`);
   log.info(`ready in ${Math.round(performance.now() - t0)} ms; watching the manifest and every file the functions import`);
   out.listening(host.url);
 

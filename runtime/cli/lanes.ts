@@ -4,8 +4,13 @@ import { isLanesError } from "../errors.ts";
 import { main } from "./main.ts";
 
 const adapter = await loadAdapter();
+const argv = adapter.argv();
+// host commands run with an allow-listed environment, re-executing themselves if need be
+const HOST_COMMANDS = new Set(["start", "dev"]);
+const hostExit = HOST_COMMANDS.has(argv[0] ?? "") ? await adapter.runWithCleanEnv() : undefined;
+if (hostExit !== undefined) adapter.exit(hostExit);
 try {
-  const code = await main(adapter, adapter.argv());
+  const code = await main(adapter, argv);
   if (code !== 0) adapter.exit(code);
 } catch (e) {
   // user errors (manifest, flags) print their message only, never a stack trace

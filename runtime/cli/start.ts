@@ -1,5 +1,6 @@
 /** `lanes start`: serve a folder of functions until SIGINT/SIGTERM. */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
 import type { Logger } from "../log.ts";
 import { parseArgs } from "./args.ts";
@@ -24,9 +25,8 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
     ...serve,
     ...(out.onRequest ? { onRequest: out.onRequest } : {}),
   });
-  const lanesLine = host.functions.map((f) => `${f.spec.name} (${f.spec.lane}${f.spec.lane === "process" ? `/${f.spec.runtime}` : ""}) ${f.spec.route}`);
   out.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of lanesLine) out.log.info(`  ${l}`);
+  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) out.log.info(`  ${l}`);
   if (serve.otlpEndpoint) out.log.info(`exporting a span per request to ${serve.otlpEndpoint} (OTLP/HTTP)`);
   out.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   out.listening(host.url);

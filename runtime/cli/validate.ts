@@ -1,6 +1,8 @@
 /** `lanes validate`: the manifest, every entry compiles and loads, and which limits this host enforces. */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { capabilityTable } from "../capability-table.ts";
 import { limitWarnings } from "../capabilities.ts";
+import { isolationReport } from "../isolation.ts";
 import { compile } from "../compile.ts";
 import { LanesError } from "../errors.ts";
 import { compileGuests } from "../host/host.ts";
@@ -20,11 +22,19 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
   const store = SharedStore.create({ slots: 16, bytes: 4096 });
   const problems: string[] = [];
   for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
+  const isolation = isolationReport(manifest.functions, adapter);
+  for (const w of isolation.warnings) log.warn(w);
+  for (const e of isolation.errors) {
+    problems.push(e);
+    log.error(`FAIL ${e}`);
+  }
+  for (const l of capabilityTable(manifest.functions, adapter)) log.info(`  ${l}`);
   for (const spec of manifest.functions) {
+    if (isolation.errors.length > 0 && spec.lane === "process" && spec.sandbox === "required") continue;
     try {
       const bundle = await compile(spec.entry, adapter.sys, spec.name);
       // load it for real, in its own lane, exactly as the host would
-      const channel = lanes[spec.lane].spawn(spec, { adapter, log, guests, sharedStore: () => store });
+      const channel = lanes[spec.lane].spawn(spec, { adapter, log, guests, sharedStore: () => store }, bundle.file);
       const inst = new Instance(channel, {
         log: (level, text) => log.fn(spec.name, level, text),
         shared: () => null,
@@ -44,7 +54,7 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
     }
   }
   if (problems.length > 0) {
-    log.error(`${problems.length} of ${manifest.functions.length} function(s) failed to load`);
+    log.error(`${manifest.file}: ${problems.length} problem(s) in ${manifest.functions.length} function(s)`);
     return 1;
   }
   log.info(`${manifest.file}: ${manifest.functions.length} function(s) ok`);

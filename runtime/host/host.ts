@@ -9,6 +9,7 @@ import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import { lanes, type LaneContext } from "../lanes/mod.ts";
+import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool } from "../pool/pool.ts";
@@ -72,6 +73,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const { adapter, log } = o;
   const manifest = await loadManifest(o.dir, adapter.sys, adapter.name);
   for (const w of manifest.warnings) log.warn(w);
+  const isolation = isolationReport(manifest.functions, adapter);
+  if (isolation.errors.length > 0) throw new LanesError("sandbox_unavailable", `${manifest.file}: ${isolation.errors.join("\n  ")}`);
+  for (const w of isolation.warnings) log.warn(w);
   const guests = await compileGuests(adapter);
   const stores = new Map<string, SharedStore>();
   const storeFor = (spec: FunctionSpec) => {
@@ -98,7 +102,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       const store = storeFor(spec);
       const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: bundle.hash });
       const pool = new Pool(spec, {
-        spawn: () => lanes[spec.lane].spawn(spec, laneCtx),
+        spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
         load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
         log: poolLog,
         // values go to the store as the function passed them: it checks types the same way in
@@ -217,12 +221,17 @@ export async function startHost(o: HostOptions): Promise<Host> {
 
 /**
  * Load every function that has no instance yet (`instances.min` 0) once, two at a time: a module
- * that throws at import is found at start-up, not by the first client. Returns the broken ones.
+ * that throws at import is found at start-up, not by the first client. The instance is stopped
+ * again unless a request came meanwhile: a function with `min` 0 stays cold and costs no memory
+ * until it is called. Returns the broken ones.
  */
 async function loadEach(list: Served[]): Promise<Served[]> {
   const todo = list.filter((f) => f.pool && f.pool.live() === 0);
   const next = async (): Promise<void> => {
-    for (let f = todo.shift(); f; f = todo.shift()) await f.pool!.warm(1);
+    for (let f = todo.shift(); f; f = todo.shift()) {
+      await f.pool!.warm(1);
+      await f.pool!.trim();
+    }
   };
   await Promise.all([next(), next()]);
   return list.filter(isBroken);

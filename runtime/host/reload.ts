@@ -9,7 +9,8 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { limitWarnings } from "../capabilities.ts";
-import { isLanesError } from "../errors.ts";
+import { isolationReport } from "../isolation.ts";
+import { isLanesError, LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import type { StackMapper } from "../sourcemap-stack.ts";
@@ -103,6 +104,7 @@ export class Reloader {
       if (old && JSON.stringify(old.spec) === JSON.stringify(spec) && !touches(old) && !retry) return { spec, old };
       if (!old || JSON.stringify(old.spec) !== JSON.stringify(spec)) {
         for (const w of limitWarnings(spec, this.adapter)) this.log.warn(w);
+        for (const w of isolationReport([spec], this.adapter).warnings) this.log.warn(w);
       }
       return { spec, ...(old ? { old } : {}), attempt: await bringUp(this.host, spec, old, this.log, this.mapper) };
     });
@@ -152,6 +154,8 @@ export class Reloader {
   private async loadManifest(): Promise<Manifest | undefined> {
     try {
       const m = await loadManifest(this.host.manifest.dir, this.adapter.sys, this.adapter.name);
+      const refused = isolationReport(m.functions, this.adapter).errors;
+      if (refused.length > 0) throw new LanesError("sandbox_unavailable", `${m.file}: ${refused.join("\n  ")}`);
       for (const w of m.warnings) this.log.warn(w);
       this.manifestBroken = false;
       this.shown.delete(MANIFEST_KEY);

@@ -25,7 +25,8 @@ export interface GuestLink extends GuestHandle {
 
 export interface Lane {
   readonly name: "isolate" | "process";
-  spawn(spec: FunctionSpec, ctx: LaneContext): GuestLink;
+  /** `bundle`: the function's compiled file (what a sandboxed child may load). */
+  spawn(spec: FunctionSpec, ctx: LaneContext, bundle: string): GuestLink;
 }
 
 /**
@@ -43,5 +44,6 @@ export function link(handle: GuestHandle, end: HostEnd): GuestLink {
       }),
     kill: () => handle.kill(),
     rss: () => handle.rss(),
+    pid: () => handle.pid(),
   };
 }

@@ -1,20 +1,25 @@
 /**
- * The process lane: a child process of node, bun or deno, whatever the host runs on. Frames go
- * over its stdin and stdout; its stderr is its log.
+ * The process lane: a child process of node, bun or deno, whatever the host runs on, in the OS
+ * sandbox where there is one. Frames go over its stdin and stdout; its stderr is its log.
  */
 import { hostStreamEnd } from "../channel/stream-end.ts";
+import { sandboxed } from "../isolation.ts";
 import { link, type Lane } from "./lane.ts";
 
 export const processLane: Lane = {
   name: "process",
-  spawn(spec, ctx) {
+  spawn(spec, ctx, bundle) {
     const { sys } = ctx.adapter;
     const child = ctx.adapter.spawnChild(ctx.guests.child, {
       runtime: spec.runtime,
       heapMb: spec.memoryMb,
       env: spec.env,
       cwd: spec.dir,
-      readable: [sys.cacheDir(), spec.dir],
+      files: [bundle],
+      grants: spec.permissions,
+      sandbox: sandboxed(spec, ctx.adapter),
+      // one per function (its folder and name): Deno's caches, warm from one instance to the next
+      cacheHome: sys.join(sys.cacheDir(), "homes", sys.sha256(`${spec.dir}\0${spec.name}`).slice(0, 16)),
       onOutput: (stream, line) => ctx.log.fn(spec.name, stream === "stderr" ? "error" : "log", line),
     });
     return link(child, hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)));

@@ -4,9 +4,10 @@
  */
 import { Value } from "@sinclair/typebox/value";
 import { transform } from "esbuild";
-import type { RuntimeName, Sys } from "../../adapters/types.ts";
+import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
-import { DEFAULTS, FunctionSchema, ManifestSchema, type Lane, type ManifestInput, type Method, METHODS } from "./schema.ts";
+import { checkIsolation } from "./permissions.ts";
+import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -28,6 +29,10 @@ export interface FunctionSpec {
   env: Record<string, string>;
   /** Name of the ctx.shared store this function uses. */
   shared: string;
+  /** Process lane: run each child in the OS sandbox ("auto": when bwrap is installed). */
+  sandbox: SandboxMode;
+  /** Process lane: what the function may reach (absolute paths), beyond its code and /tmp. */
+  permissions: Grants;
 }
 
 export interface Manifest {
@@ -82,6 +87,7 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
         `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
       );
     }
+    const isolation = await checkIsolation(at, f, lane, input, dir, sys, problems, warnings);
     const min = f.instances?.min ?? DEFAULTS.instances.min;
     const max = f.instances?.max ?? DEFAULTS.instances.max;
     if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
@@ -101,6 +107,7 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
       maxBodyBytes: f.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
       env: f.env ?? {},
       shared: f.shared ?? `fn:${name}`,
+      ...isolation,
     });
   }
   problems.push(...routeClashes(functions));
@@ -184,7 +191,9 @@ function suggest(path: string): string {
         ? Object.keys(FunctionSchema.properties)
         : parts.length === 4 && parts[2] === "instances"
           ? ["min", "max", "idleMs"]
-          : [];
+          : parts.length === 4 && parts[2] === "permissions"
+            ? Object.keys(PermissionsSchema.properties)
+            : [];
   const near = allowed.find((a) => distance(a.toLowerCase(), field.toLowerCase()) <= 2);
   if (near) return ` (did you mean "${near}"?)`;
   return allowed.length ? ` (allowed: ${allowed.join(", ")})` : "";

@@ -42,6 +42,52 @@ const intIn = (field: keyof typeof BOUNDS, description: string, def: number) => 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
 export const LANES = ["isolate", "process"] as const;
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export const SANDBOX_MODES = ["auto", "required", "off"] as const;
+
+const sandboxMode = (description: string, def?: SandboxMode) =>
+  Type.Union(SANDBOX_MODES.map((m) => Type.Literal(m)), {
+    description,
+    ...(def ? { default: def } : {}),
+    errorMessage: 'must be "auto", "required" or "off"',
+  });
+
+/** A path inside the manifest's folder, relative to it. */
+const grantedPaths = (description: string) =>
+  Type.Array(
+    Type.String({ minLength: 1, errorMessage: "must be a non-empty path inside the manifest's folder" }),
+    { uniqueItems: true, description, errorMessage: "must be a list of distinct paths inside the manifest's folder" },
+  );
+
+export const PermissionsSchema = Type.Object(
+  {
+    net: Type.Optional(
+      Type.Union(
+        [
+          Type.Boolean(),
+          Type.Array(
+            Type.String({
+              pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+              errorMessage: 'must be "host:port"',
+            }),
+            { minItems: 1, uniqueItems: true },
+          ),
+        ],
+        {
+          default: false,
+          description:
+            'Network access: false (none, the default), true (all), or a list of "host:port" that Deno children enforce exactly (node and bun children get the whole network, and the start-up log says so).',
+          errorMessage: 'must be false, true or a non-empty list of "host:port"',
+        },
+      ),
+    ),
+    read: Type.Optional(grantedPaths("Files and folders the function may read (relative to the manifest's folder).")),
+    write: Type.Optional(grantedPaths("Files and folders the function may read and write (relative to the manifest's folder).")),
+  },
+  {
+    additionalProperties: false,
+    description: "Process lane: what the function may reach beyond its own code and a private /tmp. Enforced by the OS sandbox, and by --allow-* flags for Deno children.",
+  },
+);
 
 export const InstancesSchema = Type.Object(
   {
@@ -106,6 +152,8 @@ export const FunctionSchema = Type.Object(
         errorMessage: "must be a name of letters, digits, _ or -",
       }),
     ),
+    sandbox: Type.Optional(sandboxMode("Process lane: run each child in the OS sandbox (bubblewrap). Default: the manifest's `sandbox`.")),
+    permissions: Type.Optional(PermissionsSchema),
   },
   { additionalProperties: false },
 );
@@ -113,6 +161,12 @@ export const FunctionSchema = Type.Object(
 export const ManifestSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
+    sandbox: Type.Optional(
+      sandboxMode(
+        '"auto": process-lane children run in the OS sandbox (bubblewrap) when it is installed, with a warning when it is not; "required": refuse to start without it; "off": never.',
+        "auto",
+      ),
+    ),
     functions: Type.Record(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), FunctionSchema, {
       description: "Functions by name (letters, digits, _ and -).",
       errorMessage: "must be an object of functions",
@@ -126,3 +180,4 @@ export type FunctionInput = Static<typeof FunctionSchema>;
 export type Runtime = (typeof RUNTIMES)[number];
 export type Lane = (typeof LANES)[number];
 export type Method = (typeof METHODS)[number];
+export type SandboxMode = (typeof SANDBOX_MODES)[number];

@@ -212,6 +212,11 @@ export class Instance {
     return this.link.rss();
   }
 
+  /** The host's id of the process that runs it (process lane); undefined for a worker. */
+  pid(): number | undefined {
+    return this.link.pid();
+  }
+
   /** Ask the guest what its memory holds; the answer lands in `memory`. */
   measure(): void {
     this.send({ t: "ping", id: MEASURE });

@@ -261,16 +261,23 @@ export class Pool {
     await inst.stop();
   }
 
-  private reap() {
+  /** Stop the idle instances above `min` now, as the reaper would once they had idled `idleMs`. */
+  async trim(): Promise<void> {
+    await this.reap(0);
+  }
+
+  private reap(idleMs = this.spec.instances.idleMs): Promise<unknown> {
     const now = Date.now();
     let keep = this.live();
+    const stops: Promise<void>[] = [];
     for (const i of [...this.instances]) {
       if (keep <= this.spec.instances.min) break;
-      if (i.state === "ready" && i.inflight === 0 && now - i.lastUsed > this.spec.instances.idleMs) {
+      if (i.state === "ready" && i.inflight === 0 && now - i.lastUsed >= idleMs) {
         keep--;
-        void this.retire(i, 0);
+        stops.push(this.retire(i, 0));
       }
     }
+    return Promise.all(stops);
   }
 
   private readonly events: InstanceEvents = {

@@ -83,15 +83,45 @@ export function childPids(ppid: number = process.pid): number[] {
   return out;
 }
 
-/** Process-lane instances among the children of `ppid`: they run lanes' compiled child guest. */
+/**
+ * Process-lane instances started by `ppid`: the runtime processes that run lanes' compiled child
+ * guest. A sandboxed instance is a bwrap child of the host; its runtime is a descendant.
+ */
 export function guestPids(ppid: number = process.pid): number[] {
-  return childPids(ppid).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("guest-child");
-    } catch {
-      return false;
-    }
+  return childPids(ppid).flatMap((pid) => {
+    if (!runsGuest(pid)) return [];
+    if (commOf(pid) !== "bwrap") return [pid];
+    return descendants(pid).filter((d) => commOf(d) !== "bwrap" && runsGuest(d));
   });
+}
+
+function runsGuest(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("guest-child");
+  } catch {
+    return false;
+  }
+}
+
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The host's id of the process running the one live instance of function `name` (process
+ * lane). A function reports its own `process.pid`, which in a sandbox is its id in its own PID
+ * namespace, the same in every instance.
+ */
+export function servingPid(h: TestHost, name: string): number {
+  const live = poolOf(h, name).instances.filter((i) => i.state !== "dead" && i.state !== "retiring");
+  assert.is(live.length, 1, `${name}: one live instance`);
+  const pid = live[0]!.pid();
+  assert.ok(pid, `${name}: its process id is known`);
+  return pid!;
 }
 
 /** Every live descendant of `pid`. */
@@ -106,7 +136,10 @@ export function measure(label: string, value: string): void {
   console.log(`measure: ${label}: ${value}`);
 }
 
-/** What the chaos-fault.ts fixture answers: which instance, process and lane served. */
+/**
+ * What the chaos-fault.ts fixture answers: which instance and lane served, and its process id
+ * as it sees it (in a sandbox, its id inside its own PID namespace: use servingPid for the host's).
+ */
 export type Who = { instance: string; pid: number; lane: string };
 
 /** The pool of function `name` in a test host. */

@@ -1,5 +1,8 @@
 /** The command that runs the lanes CLI on the same runtime as this test file. */
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { hostEnvironment } from "../../adapters/env.ts";
+import { childPids } from "./chaos.ts";
 import { adapter } from "./host.ts";
 import { spawnProcess, type Exit } from "./spawn.ts";
 
@@ -19,7 +22,13 @@ export function cliCommand(args: string[]): [string, string[]] {
 
 export interface RunningCli {
   url: string;
+  /** The process this test started. */
   pid: number;
+  /**
+   * The host: `pid` itself, or, when the CLI re-executed itself to shed variables that are not
+   * allow-listed (adapters/env.ts), the host it runs in front of.
+   */
+  hostPid: number;
   /** Everything the CLI printed so far (stdout and stderr). */
   output(): string;
   /** Resolves with the exit code (or signal) once it has exited. */
@@ -27,10 +36,19 @@ export interface RunningCli {
   kill(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
 }
 
+export interface CliOptions {
+  timeoutMs?: number;
+  /** Its environment; by default the allow-listed part of this one, so the host is the process started. */
+  env?: Record<string, string>;
+  /** Descriptors it inherits at fds 3, 4, ... */
+  inherit?: (number | "ignore")[];
+}
+
 /** Start `lanes <args>` (e.g. start DIR --port 0) and wait for its `listening on` line. */
-export async function startCli(args: string[], timeoutMs = 30_000): Promise<RunningCli> {
+export async function startCli(args: string[], o: CliOptions = {}): Promise<RunningCli> {
+  const timeoutMs = o.timeoutMs ?? 30_000;
   const [cmd, argv] = cliCommand(args);
-  const child = spawnProcess(cmd, argv);
+  const child = spawnProcess(cmd, argv, o.env ?? hostEnvironment(), o.inherit);
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lanes ${args.join(" ")}: no "listening on" within ${timeoutMs} ms:\n${out}`)), timeoutMs);
@@ -47,5 +65,14 @@ export async function startCli(args: string[], timeoutMs = 30_000): Promise<Runn
       reject(new Error(`lanes ${args.join(" ")} exited with ${code} before listening:\n${out}`));
     });
   });
-  return { url, pid: child.pid, output: () => out, exited: child.exited, kill: child.kill };
+  const host = childPids(child.pid).find((pid) => cmdline(pid).includes(cliEntry));
+  return { url, pid: child.pid, hostPid: host ?? child.pid, output: () => out, exited: child.exited, kill: child.kill };
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
 }

@@ -26,10 +26,14 @@ interface DenoChild {
 }
 const Deno = (globalThis as { Deno?: { Command: new (cmd: string, o: object) => { spawn(): DenoChild } } }).Deno;
 
-export function spawnProcess(cmd: string, args: string[], env?: Record<string, string>): Spawned {
+/**
+ * `inherit`: open descriptors to hand the process at fds 3, 4, ... (node:child_process then,
+ * on every runtime: Deno.Command cannot pass them).
+ */
+export function spawnProcess(cmd: string, args: string[], env?: Record<string, string>, inherit: (number | "ignore")[] = []): Spawned {
   const listeners: ((text: string) => void)[] = [];
   const emit = (text: string) => listeners.forEach((l) => l(text));
-  if (Deno) {
+  if (Deno && inherit.length === 0) {
     const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null", ...(env ? { env, clearEnv: true } : {}) }).spawn();
     const pump = async (s: ReadableStream<Uint8Array>) => {
       const d = new TextDecoder();
@@ -52,7 +56,7 @@ export function spawnProcess(cmd: string, args: string[], env?: Record<string, s
       },
     };
   }
-  const child = nodeSpawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
+  const child = nodeSpawn(cmd, args, { stdio: ["ignore", "pipe", "pipe", ...inherit], ...(env ? { env } : {}) });
   child.stdout!.on("data", (d: Uint8Array) => emit(String(d)));
   child.stderr!.on("data", (d: Uint8Array) => emit(String(d)));
   return {

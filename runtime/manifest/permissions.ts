@@ -1,0 +1,84 @@
+/**
+ * A function's `sandbox` and `permissions`, checked against its folder: every granted path must
+ * exist inside the manifest's folder (never the folder itself nor `lanes.json`, which holds
+ * every function's env), and a network list must name real ports.
+ */
+import type { Grants, Sys } from "../../adapters/types.ts";
+import type { FunctionInput, Lane, ManifestInput, SandboxMode } from "./schema.ts";
+import { MANIFEST_FILE } from "./load.ts";
+
+export interface Isolation {
+  sandbox: SandboxMode;
+  permissions: Grants;
+}
+
+export async function checkIsolation(
+  at: string,
+  f: FunctionInput,
+  lane: Lane,
+  input: ManifestInput,
+  dir: string,
+  sys: Sys,
+  problems: string[],
+  warnings: string[],
+): Promise<Isolation> {
+  const sandbox = f.sandbox ?? input.sandbox ?? "auto";
+  if (lane === "isolate") {
+    if (f.sandbox === "required") {
+      problems.push(`${at}.sandbox: "required" needs "lane": "process" (the isolate lane runs in the host's own process, where no sandbox can hold it)`);
+    } else if (f.sandbox) {
+      warnings.push(`${at}.sandbox: applies only to the process lane; in the isolate lane the function runs in the host's own process`);
+    }
+    if (f.permissions) {
+      warnings.push(`${at}.permissions: not enforced in the isolate lane (trusted code in the host's own process can reach all the host can); set "lane": "process" to enforce them`);
+    }
+  }
+  const p = f.permissions ?? {};
+  const permissions: Grants = {
+    net: p.net ?? false,
+    read: await grantedPaths(`${at}.permissions.read`, p.read ?? [], dir, sys, problems),
+    write: await grantedPaths(`${at}.permissions.write`, p.write ?? [], dir, sys, problems),
+  };
+  if (Array.isArray(p.net)) {
+    p.net.forEach((hostPort, i) => {
+      const port = Number(hostPort.slice(hostPort.lastIndexOf(":") + 1));
+      if (port < 1 || port > 65535) problems.push(`${at}.permissions.net.${i}: the port must be from 1 to 65535 (got ${JSON.stringify(hostPort)})`);
+    });
+  }
+  return { sandbox, permissions };
+}
+
+async function grantedPaths(at: string, list: string[], dir: string, sys: Sys, problems: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const inside = (p: string) => {
+    const rel = sys.relative(dir, p);
+    return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
+  };
+  for (const [i, given] of list.entries()) {
+    const where = `${at}.${i}`;
+    const abs = sys.resolve(dir, given);
+    if (!inside(abs)) {
+      problems.push(`${where}: must be a path inside the manifest's folder ${dir}, not the folder itself (got ${JSON.stringify(given)})`);
+      continue;
+    }
+    if (given.includes(",")) {
+      problems.push(`${where}: must not contain a comma (Deno's --allow-* flags separate paths with commas) (got ${JSON.stringify(given)})`);
+      continue;
+    }
+    if (!(await sys.exists(abs))) {
+      problems.push(`${where}: not found: ${abs}`);
+      continue;
+    }
+    const real = await sys.realpath(abs);
+    if (!inside(real)) {
+      problems.push(`${where}: must not link outside the manifest's folder (got ${JSON.stringify(given)})`);
+      continue;
+    }
+    if (real === sys.join(dir, MANIFEST_FILE)) {
+      problems.push(`${where}: must not grant ${MANIFEST_FILE}: it holds every function's env (got ${JSON.stringify(given)})`);
+      continue;
+    }
+    out.push(abs);
+  }
+  return out;
+}

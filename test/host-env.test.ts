@@ -1,0 +1,119 @@
+/**
+ * The host keeps its secrets: `lanes start` from a shell whose environment holds more than the
+ * allow-list re-executes itself with the allow-listed variables only, stays in front of the
+ * host (signals forwarded, exit code passed through, the host dies with it), and hands lanes'
+ * own secrets (LANES_ADMIN_TOKEN) over stdin, for hostEnv(). An isolate-lane function, which
+ * runs in the host's process, then finds none of the shell's variables.
+ */
+import { readFileSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { cliCommand, startCli, type RunningCli } from "./helpers/cli.ts";
+import { descendants, expectJson, isAlive, sleep, waitFor } from "./helpers/chaos.ts";
+import { adapter, makeFunctionsDir } from "./helpers/host.ts";
+import { spawnProcess } from "./helpers/spawn.ts";
+
+const SHELL_SECRET = "LANES_HOST_ENV_TEST_SHELL_SECRET_VALUE";
+const TOKEN = "admin-token-for-the-test";
+/** What a user's shell holds: everything this test runs with, a secret, and lanes' admin token. */
+const shell = { ...(process.env as Record<string, string>), SHELL_SECRET_OF_THE_USER: SHELL_SECRET, LANES_ADMIN_TOKEN: TOKEN };
+const ALLOWED = /^(PATH|HOME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|TERM|COLORTERM|NO_COLOR|FORCE_COLOR|LANES_[A-Za-z0-9_]+)$/;
+
+const dir = makeFunctionsDir({
+  iso: { entry: "sandbox-escape.ts", lane: "isolate" },
+  slow: { entry: "chaos-fault.ts", lane: "process", instances: { min: 1, max: 1 } },
+});
+let cli: RunningCli;
+
+test.before(async () => {
+  cli = await startCli(["start", dir, "--port", "0"], { env: shell });
+});
+test.after(() => {
+  if (isAlive(cli.pid)) cli.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test(`a ${adapter.name} host started from a shell with other variables runs with the allow-listed ones only`, async () => {
+  assert.is.not(cli.hostPid, cli.pid, "the CLI re-executed the host and stays in front of it");
+  const names = namesIn(cli.hostPid);
+  assert.ok(names.includes("PATH") && names.includes("HOME"), names.join(" "));
+  for (const n of names) assert.match(n, ALLOWED, `${n} reached the host's environment`);
+  assert.not.ok(names.includes("LANES_ADMIN_TOKEN"), "the token is not in the host's environment");
+  assert.is(cli.output().match(/listening on/g)?.length, 1, cli.output());
+});
+
+test("an isolate-lane function finds none of the shell's variables, nor lanes' own secrets", async () => {
+  const seen = await expectJson<{ environ: { detail: string } }>(fetch(`${cli.url}/iso?moves=environ`));
+  const { self, env } = JSON.parse(seen.environ.detail) as { self: string[]; env: string[] };
+  assert.ok(self.includes("PATH"), `it read the host's environ: ${self.join(" ")}`);
+  for (const name of ["SHELL_SECRET_OF_THE_USER", "LANES_ADMIN_TOKEN", "NODE_EXTRA_CA_CERTS"]) {
+    assert.not.ok(self.includes(name), `${name} is in /proc/self/environ`);
+  }
+  assert.equal(env, [], "process.env holds exactly the manifest's env (none)");
+});
+
+test("LANES_ADMIN_TOKEN reaches hostEnv() in the re-executed host, over its stdin, not its environment", async () => {
+  const probe = fileURLToPath(new URL("./fixtures/host-env-probe.ts", import.meta.url));
+  const [cmd, args] = runCommand(probe);
+  const child = spawnProcess(cmd, args, shell);
+  let out = "";
+  child.onOutput((t) => (out += t));
+  assert.equal(await child.exited, { code: 0, signal: null }, out);
+  const seen = JSON.parse(out.trim()) as { token: string | null; environ: string[]; pid: number };
+  assert.is(seen.token, TOKEN);
+  assert.is.not(seen.pid, child.pid, "it ran in a new process");
+  for (const n of seen.environ) assert.match(n, ALLOWED);
+});
+
+test("SIGTERM to the CLI reaches the host: in-flight requests finish, both exit 0, no child is left", async () => {
+  await expectJson(fetch(`${cli.url}/slow`));
+  const procs = [cli.hostPid, ...descendants(cli.hostPid)];
+  const inflight = fetch(`${cli.url}/slow?do=sleep&ms=700`);
+  await sleep(150);
+  cli.kill("SIGTERM");
+  const res = await inflight;
+  assert.is(res.status, 200, await res.clone().text());
+  assert.equal(await cli.exited, { code: 0, signal: null }, cli.output());
+  assert.is(cli.output().match(/stopping: finishing in-flight requests/g)?.length, 1, "the host got the signal once");
+  await waitFor(() => procs.every((p) => !isAlive(p)), `left behind: ${procs.filter(isAlive).join(", ")}`, 5000);
+});
+
+test("SIGINT (Ctrl-C) stops it the same way, once; and when the CLI is killed, the host and its children stop too", async () => {
+  const second = await startCli(["start", dir, "--port", "0"], { env: shell });
+  try {
+    second.kill("SIGINT");
+    assert.equal(await second.exited, { code: 0, signal: null }, second.output());
+    assert.is(second.output().match(/stopping: finishing in-flight requests/g)?.length, 1, "the host got the signal once");
+    const third = await startCli(["start", dir, "--port", "0"], { env: shell });
+    await expectJson(fetch(`${third.url}/slow`));
+    const procs = [third.hostPid, ...descendants(third.hostPid)];
+    assert.ok(procs.length >= 2, "a host and its process-lane child");
+    third.kill("SIGKILL");
+    await waitFor(() => procs.every((p) => !isAlive(p)), `left behind: ${procs.filter(isAlive).join(", ")}`, 8000);
+  } finally {
+    if (isAlive(second.pid)) second.kill("SIGKILL");
+  }
+});
+
+test("the host's exit code comes through the CLI (a manifest error: 1, with its message)", async () => {
+  const [cmd, args] = cliCommand(["start", `${dir}/no-such-folder`, "--port", "0"]);
+  const child = spawnProcess(cmd, args, shell);
+  let out = "";
+  child.onOutput((t) => (out += t));
+  assert.equal(await child.exited, { code: 1, signal: null });
+  assert.match(out, /no-such-folder: no such folder/);
+});
+
+/** Run a TypeScript file on this file's runtime. */
+function runCommand(file: string): [string, string[]] {
+  if (adapter.name === "node") return [process.execPath, ["--import", "tsx", file]];
+  if (adapter.name === "bun") return [process.execPath, [file]];
+  return [process.execPath, ["run", "-A", file]];
+}
+
+function namesIn(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((l) => l.split("=")[0]!);
+}
+
+test.run();
