@@ -261,17 +261,22 @@ export class Pool {
     await inst.stop();
   }
 
-  /** Stop the idle instances above `min` now, as the reaper would once they had idled `idleMs`. */
+  /**
+   * Stop the idle instances above `min` that never served a request (the start-up check's), now.
+   * One a client already uses stays: clients arriving during the check would otherwise see their
+   * instance stopped under them and pay a cold start again.
+   */
   async trim(): Promise<void> {
-    await this.reap(0);
+    await this.reap(0, true);
   }
 
-  private reap(idleMs = this.spec.instances.idleMs): Promise<unknown> {
+  private reap(idleMs = this.spec.instances.idleMs, unusedOnly = false): Promise<unknown> {
     const now = Date.now();
     let keep = this.live();
     const stops: Promise<void>[] = [];
     for (const i of [...this.instances]) {
       if (keep <= this.spec.instances.min) break;
+      if (unusedOnly && i.dispatched > 0) continue;
       if (i.state === "ready" && i.inflight === 0 && now - i.lastUsed >= idleMs) {
         keep--;
         stops.push(this.retire(i, 0));
