@@ -23,6 +23,7 @@ import type {
 } from "./types.ts";
 import { childArgs } from "./child-args.ts";
 import { lineSplitter } from "./lines.ts";
+import { fileOps } from "./files.ts";
 import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
 import { runWithCleanEnv } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
@@ -32,6 +33,7 @@ const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..
 const STDERR_TAIL_LINES = 20;
 
 export const sys: Sys = {
+  ...fileOps,
   readText: (p) => readFile(p, "utf8"),
   async writeText(p, text) {
     // write-then-rename so a reader (a starting worker) never sees half a file

@@ -168,6 +168,17 @@ export interface Sys {
    */
   ensurePrivateDir(path: string): Promise<void>;
   sha256(text: string): string;
+  readBytes(path: string): Promise<Uint8Array>;
+  /**
+   * Write through a temp file renamed over `path`, so a reader never sees half a file.
+   * `durable`: the file is fsynced before the rename and its folder after, so a crash leaves
+   * the old content or the new one. `beforeRename` runs once the temp file is complete.
+   */
+  writeFile(path: string, bytes: Uint8Array, o?: { durable?: boolean; beforeRename?: () => Promise<void> }): Promise<void>;
+  /** The names in a folder; [] when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  /** Delete a file or a folder and everything in it; nothing when it does not exist. */
+  remove(path: string): Promise<void>;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
 }

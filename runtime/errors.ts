@@ -18,6 +18,12 @@ export type ErrorCode =
   | "not_implemented"
   | "bad_request"
   | "internal"
+  // the admin API
+  | "unauthorized"
+  | "rate_limited"
+  | "conflict"
+  | "invalid_upload"
+  | "load_failed"
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
@@ -39,7 +45,13 @@ const httpStatus: Record<ErrorCode, number> = {
   not_implemented: 501,
   bad_request: 400,
   internal: 500,
-  invalid_manifest: 500,
+  unauthorized: 401,
+  rate_limited: 429,
+  conflict: 409,
+  invalid_upload: 400,
+  load_failed: 400,
+  // a manifest reaches HTTP only in an upload, where it is the client's input
+  invalid_manifest: 400,
   invalid_flag: 500,
   port_in_use: 500,
   compile_failed: 503,

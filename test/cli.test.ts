@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BENCH_FLAGS } from "../runtime/cli/bench.ts";
+import { deployFlags } from "../runtime/cli/deploy.ts";
 import { DEV_FLAGS } from "../runtime/cli/dev.ts";
 import { LOAD_FLAGS } from "../runtime/cli/load.ts";
 import { NEW_FLAGS } from "../runtime/cli/new.ts";
@@ -28,6 +29,10 @@ const PARSERS: Record<string, Record<string, string>> = {
   validate: {},
   bench: BENCH_FLAGS,
   load: LOAD_FLAGS,
+  deploy: deployFlags("deploy"),
+  versions: deployFlags("versions"),
+  promote: deployFlags("promote"),
+  rollback: deployFlags("rollback"),
   schema: {},
 };
 
@@ -75,7 +80,7 @@ test("every command's --help lists every flag its parser accepts, and exits 0", 
 test("the README documents every flag of every command", () => {
   const readme = readFileSync(join(root, "README.md"), "utf8");
   for (const [name, flags] of Object.entries(PARSERS)) {
-    const at = readme.indexOf(`### lanes ${name}`);
+    const at = readme.search(new RegExp(`^### lanes (.*[ ,])?${name}\\b`, "m"));
     assert.ok(at >= 0, `README has a "### lanes ${name}" section`);
     const section = readme.slice(at, readme.indexOf("\n### ", at + 4) >>> 0 || undefined);
     for (const flag of Object.keys(flags)) assert.ok(section.includes(`--${flag}`), `README's lanes ${name} section names --${flag}`);

@@ -171,7 +171,7 @@ test("an unknown CLI flag is refused with the known ones", () => {
   const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
   assert.is(r.status, 2, "a usage error");
-  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict\)/);
+  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict, --data, --admin-token-file, --max-upload-mb\)/);
 });
 
 test.after(() => {

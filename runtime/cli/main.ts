@@ -9,6 +9,7 @@ import { createLogger } from "../log.ts";
 import { manifestJsonSchema } from "../manifest/json-schema.ts";
 import { parseArgs } from "./args.ts";
 import { benchCommand } from "./bench.ts";
+import { deployCommand } from "./deploy.ts";
 import { devCommand } from "./dev.ts";
 import { loadCommand } from "./load.ts";
 import { newCommand } from "./new.ts";
@@ -63,6 +64,11 @@ function run(adapter: RuntimeAdapter, command: string, rest: string[]): Promise<
       return validateCommand(adapter, rest, log);
     case "bench":
       return benchCommand(adapter, rest, log);
+    case "deploy":
+    case "versions":
+    case "promote":
+    case "rollback":
+      return deployCommand(adapter, command, rest);
     case "load":
       return loadCommand(adapter, rest);
     case "schema":

@@ -1,39 +1,69 @@
-/** `lanes start`: serve a folder of functions until SIGINT/SIGTERM. */
+/** `lanes start`: serve a folder of functions (or a deploy store's active deployment) until SIGINT/SIGTERM. */
+import { hostEnv } from "../../adapters/env.ts";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { capabilityTable } from "../capability-table.ts";
-import { startHost } from "../host/host.ts";
+import { describeDeployment } from "../deploy/model.ts";
+import { LanesError } from "../errors.ts";
+import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
+import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
+import { startHost, type Host } from "../host/host.ts";
 import type { Logger } from "../log.ts";
-import { parseArgs } from "./args.ts";
+import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
-export const START_FLAGS = { ...SERVE_FLAGS, strict: "boolean" } as const;
+export const START_FLAGS = { ...SERVE_FLAGS, strict: "boolean", data: "string", "admin-token-file": "string", "max-upload-mb": "string" } as const;
 
 export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: { dev: boolean; command: string }): Promise<number> {
   const args = parseArgs(argv, START_FLAGS, o.command, 1);
   const serve = serveOptions(args, o.command);
   const out = serverOutput(adapter, args, o.command);
+  const log = out.log;
   const dir = await folderArg(adapter, args.positionals[0]);
+  const data = typeof args.flags.data === "string" ? args.flags.data : undefined;
+  const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
+  const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
+  const pauseAt = hostEnv("LANES_TEST_PAUSE_AT");
+  if (pauseAt && !(PAUSE_STAGES as string[]).includes(pauseAt)) {
+    throw new LanesError("invalid_flag", `LANES_TEST_PAUSE_AT must be one of ${PAUSE_STAGES.join(", ")} (got ${JSON.stringify(pauseAt)})`);
+  }
+
   const t0 = performance.now();
-  const host = await startHost({
-    dir,
-    dev: o.dev,
-    adapter,
-    log: out.log,
-    strict: args.flags.strict === true,
-    ...serve,
-    ...(out.onRequest ? { onRequest: out.onRequest } : {}),
-  });
-  out.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) out.log.info(`  ${l}`);
-  if (serve.otlpEndpoint) out.log.info(`exporting a span per request to ${serve.otlpEndpoint} (OTLP/HTTP)`);
-  out.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
+  const base = { dir, dev: o.dev, adapter, log, strict: args.flags.strict === true, ...serve, ...(out.onRequest ? { onRequest: out.onRequest } : {}) };
+  let host: Host;
+  let stop: (graceMs: number) => Promise<void>;
+  if (data || tokens.length > 0 || !isLoopback(serve.hostname)) {
+    const d = await startDeployHost({ ...base, ...(data ? { data } : {}), tokens, maxUploadBytes, ...(pauseAt ? { pauseAt } : {}) });
+    host = d.host;
+    stop = d.stop;
+    if (d.deployer) log.info(`deploy store ${data}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
+  } else {
+    host = await startHost(base);
+    stop = (graceMs) => host.stop(graceMs);
+  }
+  log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
+  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
+  if (serve.otlpEndpoint) log.info(`exporting a span per request to ${serve.otlpEndpoint} (OTLP/HTTP)`);
+  log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   out.listening(host.url);
-  return serveUntilSignal(adapter, out.log, async (graceMs) => {
-    await host.stop(graceMs);
+  return serveUntilSignal(adapter, log, async (graceMs) => {
+    await stop(graceMs);
     out.flush();
   });
+}
+
+/** From --admin-token-file, else LANES_ADMIN_TOKEN; none: the admin API stays off. Values are never printed. */
+async function adminTokens(adapter: RuntimeAdapter, file: string, command: string): Promise<Token[]> {
+  if (file) {
+    const text = await adapter.sys.readText(file).catch(() => {
+      throw new LanesError("invalid_flag", `lanes ${command}: --admin-token-file ${file}: cannot be read`);
+    });
+    return parseTokens(text, file);
+  }
+  const env = hostEnv("LANES_ADMIN_TOKEN");
+  return env ? parseTokens(env, "LANES_ADMIN_TOKEN") : [];
 }
 
 /** Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. */

@@ -21,11 +21,23 @@ const SERVE_FLAGS: [string, string][] = [
   ["--otlp-endpoint URL", "export a span per request to this OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318)"],
 ];
 
+const ADMIN_FLAGS: [string, string][] = [
+  ["--to URL", "the host (required)"],
+  ["--token-file F", "the admin token (else LANES_TOKEN)"],
+  ["--json", "one JSON object for scripts ({\"error\": ...} and exit 1 when it fails)"],
+];
+
 export const COMMANDS: Record<string, CommandHelp> = {
   start: {
     synopsis: "lanes start [dir] [flags]",
     about: `serve the functions in dir; prints "listening on http://HOST:PORT" once it accepts requests. ${DIR}`,
-    flags: [...SERVE_FLAGS, ["--strict", "load every function before serving; refuse to start if one cannot"]],
+    flags: [
+      ...SERVE_FLAGS,
+      ["--strict", "load every function before serving; refuse to start if one cannot"],
+      ["--data DIR", "keep versions and deployments in DIR and serve the active one (an empty DIR takes dir as version 1)"],
+      ["--admin-token-file FILE", "tokens of the admin API (/_lanes/api/; else LANES_ADMIN_TOKEN; none: the API is off)"],
+      ["--max-upload-mb N", "largest deploy upload the admin API takes (default 32)"],
+    ],
   },
   dev: {
     synopsis: "lanes dev [dir] [flags]",
@@ -78,6 +90,33 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--compare FILE", "print each figure against an earlier --json run"],
     ],
     more: "example: lanes load http://127.0.0.1:8787/hello --rate 200 --duration 10 --threshold 'p99<50ms'",
+  },
+  deploy: {
+    synopsis: "lanes deploy [dir] --to URL [flags]",
+    about: "validate and bundle dir here, upload it to a host started with --data and an admin token, switch every route at once; prints the version and the switch time",
+    flags: [
+      ...ADMIN_FLAGS,
+      ["--tag T", "a tag for the version"],
+      ["--message M", "a message for the version"],
+      ["--percent N", "a gradual deployment: N% of requests to the changed functions' new version"],
+      ["--if-version V", "409 unless the active version is V"],
+      ["--auto-rollback", "roll a gradual deployment back when it does clearly worse"],
+    ],
+  },
+  versions: {
+    synopsis: "lanes versions --to URL [flags]",
+    about: "versions and deployments on the host, newest first",
+    flags: ADMIN_FLAGS,
+  },
+  promote: {
+    synopsis: "lanes promote --to URL [flags]",
+    about: "the new version of a gradual deployment to 100%",
+    flags: [...ADMIN_FLAGS, ["--if-version V", "409 unless the active version is V"]],
+  },
+  rollback: {
+    synopsis: "lanes rollback [VERSION] --to URL [flags]",
+    about: "back to the previous (or named) version at 100%",
+    flags: [...ADMIN_FLAGS, ["--if-version V", "409 unless the active version is V"]],
   },
   schema: {
     synopsis: "lanes schema",

@@ -18,34 +18,48 @@ export interface HandlerOptions extends InvokeOptions {
   host?: HostInfo;
 }
 
+export const VERSION_HEADER = "lanes-version";
+
 export function createHandler(o: HandlerOptions): HttpHandler {
   const routes = new FunctionRoutes(o.functions());
   const reserved = reservedApp(o);
+  const stamp = o.version ? withVersion(o.version) : (r: Reply | Promise<Reply>) => r;
   return {
     fast(ex) {
-      const requestId = crypto.randomUUID();
-      const t0 = performance.now();
-      let url: string;
-      try {
-        url = ex.url();
-      } catch (e) {
-        return answered(o, ex, ex.target, requestId, t0, errorReply(e, requestId));
-      }
-      const path = getPath({ url } as Request);
-      if (path === "/_lanes" || path.startsWith("/_lanes/")) return undefined;
-      const m = routes.match(ex.method, path);
-      if (!m) return answered(o, ex, path, requestId, t0, errorReply(new LanesError("not_found", `no function is routed at ${path}`), requestId));
-      if (!("served" in m)) {
-        const methods = m.allow.join(", ");
-        const err = new LanesError("method_not_allowed", `${ex.method} is not allowed on ${path} (allowed: ${methods})`, {
-          headers: { allow: methods },
-        });
-        return answered(o, ex, path, requestId, t0, errorReply(err, requestId));
-      }
-      return invoke(ex, m.served, url, m.params, requestId, o, path, t0);
+      const reply = answer(ex);
+      return reply === undefined ? undefined : stamp(reply);
     },
     web: (request) => reserved.fetch(request),
   };
+
+  function answer(ex: Exchange): Reply | Promise<Reply> | undefined {
+    const requestId = crypto.randomUUID();
+    const t0 = performance.now();
+    let url: string;
+    try {
+      url = ex.url();
+    } catch (e) {
+      return answered(o, ex, ex.target, requestId, t0, errorReply(e, requestId));
+    }
+    const path = getPath({ url } as Request);
+    if (path === "/_lanes" || path.startsWith("/_lanes/")) return undefined;
+    const m = routes.match(ex.method, path);
+    if (!m) return answered(o, ex, path, requestId, t0, errorReply(new LanesError("not_found", `no function is routed at ${path}`), requestId));
+    if (!("served" in m)) {
+      const methods = m.allow.join(", ");
+      const err = new LanesError("method_not_allowed", `${ex.method} is not allowed on ${path} (allowed: ${methods})`, {
+        headers: { allow: methods },
+      });
+      return answered(o, ex, path, requestId, t0, errorReply(err, requestId));
+    }
+    return invoke(ex, m.served, url, m.params, requestId, o, path, t0);
+  }
+}
+
+/** The version in the answer's headers: a pair added to the Reply's list, no web object built. */
+function withVersion(version: string) {
+  const add = (r: Reply) => (r.headers.push([VERSION_HEADER, version]), r);
+  return (r: Reply | Promise<Reply>) => (r instanceof Promise ? r.then(add) : add(r));
 }
 
 /** A request answered before any function: count and log it. */

@@ -33,6 +33,13 @@ export interface HostOptions {
   metrics?: boolean;
   /** Export a span per request to this OTLP/HTTP endpoint (runtime/ops/otel.ts). */
   otlpEndpoint?: string;
+  /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
+  front?: Front;
+}
+
+export interface Front {
+  /** The handler the server calls; `own()` is the host's handler over `Host.functions` now. */
+  handler(own: () => HttpHandler): HttpHandler;
 }
 
 export interface Host {
@@ -45,11 +52,14 @@ export interface Host {
   /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
   checked: Promise<Served[]>;
   /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
-  build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
+  /** `version`: the deployed version it belongs to, its metrics label (default: its bundle hash). */
+  build(spec: FunctionSpec, poolLog?: Logger, version?: string): Promise<Served>;
   /** The request handler the server calls now (replaced by `route`). */
   currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
+  /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
+  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HttpHandler;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -95,12 +105,12 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }) : undefined;
 
   /** Compile one function and give it a pool in its lane (no instance started yet). */
-  const build = async (spec: FunctionSpec, poolLog: Logger = log): Promise<Served> => {
+  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
     try {
       const bundle = await compile(spec.entry, adapter.sys, spec.name);
       const store = storeFor(spec);
-      const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: bundle.hash });
+      const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? bundle.hash });
       const pool = new Pool(spec, {
         spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
         load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
@@ -157,23 +167,22 @@ export async function startHost(o: HostOptions): Promise<Host> {
 
   // The router is rebuilt when the set of functions changes (`lanes dev`); the server calls
   // whichever is current, so a swap is one assignment and a request never sees half of one.
-  const router = (list: Served[]) =>
+  const router = (list: Served[], onRequest = o.onRequest, version?: string) =>
     createHandler({
       functions: () => list,
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
       metrics,
       ...(spans ? { spans } : {}),
-      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+      ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
+      ...(version ? { version } : {}),
     });
   let handler = router(functions);
+  const own: HttpHandler = { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) };
   let server: RunningServer;
   try {
-    server = await adapter.serve(
-      { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) },
-      { port: o.port, hostname: o.hostname },
-    );
+    server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
     metrics.stop();
@@ -195,6 +204,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     functions,
     checked,
     build,
+    router,
     currentHandler: () => handler,
     route(list, next) {
       handler = router(list);

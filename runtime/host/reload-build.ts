@@ -19,21 +19,30 @@ export type Attempt = { ok: true; served: Served; unchanged: boolean } | { ok: f
 export async function bringUp(host: Host, spec: FunctionSpec, old: Served | undefined, log: Logger, mapper: StackMapper): Promise<Attempt> {
   const gate = heldLogger(log);
   const served = await host.build(spec, gate.log);
-  const pool = served.pool;
+  if (old?.pool && served.pool && old.version === served.version && JSON.stringify(old.spec) === JSON.stringify(spec)) {
+    await served.pool.stop(0); // same bytes, same settings: nothing to swap
+    return { ok: true, served: old, unchanged: true };
+  }
+  return startTrial(served, gate, mapper);
+}
+
+/**
+ * Start a built function's first instance (or `instances.min`) before anything routes to it.
+ * A trial that fails is stopped and its error returned; its pool's log lines are held back.
+ * Also the deployer's: a version is loaded in its lanes with this before it is switched to.
+ */
+export async function startTrial(served: Served, gate: HeldLogger, mapper?: StackMapper): Promise<Attempt> {
+  const { spec, pool } = served;
   if (!pool || !served.compiled) {
     const cause = served.error?.cause;
     return { ok: false, error: cause instanceof Error ? cause.message : (served.error?.message ?? "failed to compile") };
   }
-  if (old?.pool && old.version === served.version && JSON.stringify(old.spec) === JSON.stringify(spec)) {
-    await pool.stop(0); // same bytes, same settings: nothing to swap
-    return { ok: true, served: old, unchanged: true };
-  }
-  await mapper.add(served.compiled.file); // before it runs: a load error's stack maps too
+  await mapper?.add(served.compiled.file); // before it runs: a load error's stack maps too
   await pool.warm(Math.max(1, spec.instances.min));
   if (pool.live() === 0) {
     const err = pool.startError;
     await pool.stop(0);
-    const at = err?.guestStack ? mapper.firstUserFrame(err.guestStack) : undefined;
+    const at = err?.guestStack ? mapper?.firstUserFrame(err.guestStack) : undefined;
     return { ok: false, error: `${spec.name}: ${at ? `${at}: ` : ""}${err?.message ?? "no instance could start"}` };
   }
   gate.open();
@@ -53,8 +62,13 @@ export async function retire(served: Served): Promise<void> {
   await pool.stop(Math.max(0, deadline - Date.now()));
 }
 
+export interface HeldLogger {
+  log: Logger;
+  open(): void;
+}
+
 /** A logger that drops host lines until `open()`; the function's own console lines always pass. */
-function heldLogger(base: Logger): { log: Logger; open(): void } {
+export function heldLogger(base: Logger): HeldLogger {
   let open = false;
   return {
     log: {

@@ -33,10 +33,11 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
     }
     return c.json({
       ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
-      functions: o.functions().map(({ spec, pool }) => ({
+      functions: o.functions().map(({ spec, pool, deployment }) => ({
         name: spec.name,
         lane: spec.lane,
         runtime: spec.runtime,
+        ...(deployment ? { deployment } : {}),
         handled: pool?.handled ?? 0,
         restarts: pool?.restarts ?? 0,
         leaked: pool?.leaked ?? 0,
@@ -66,7 +67,7 @@ function wantsJson(accept: string | undefined): boolean {
 }
 
 /** One function in /_lanes/functions: where it runs, whether it can serve and why not. */
-function describe({ spec, pool, error, version, limits }: Served) {
+function describe({ spec, pool, error, version, limits, deployment }: Served) {
   const broken = error ?? (pool && pool.live() === 0 ? pool.startError : undefined);
   return {
     name: spec.name,
@@ -75,6 +76,7 @@ function describe({ spec, pool, error, version, limits }: Served) {
     lane: spec.lane,
     runtime: spec.runtime,
     version,
+    ...(deployment ? { deployment } : {}),
     status: broken ? "broken" : "ok",
     ...(broken ? { error: broken.guestStack ? `${broken.message}: ${broken.guestStack.split("\n")[0]}` : broken.message } : {}),
     instances: pool

@@ -18,6 +18,8 @@ export interface Served {
   active: number;
   /** Its requests and instance events are counted here (absent with `--no-metrics`). */
   meter?: FunctionMeter;
+  /** With a deploy store: the version this entry serves, and its share of the requests (the function lists). */
+  deployment?: { version: string; percent: number };
 }
 
 /** One line of the request log. */
@@ -29,7 +31,7 @@ export interface RequestLog {
   status: number;
   ms: number;
   requestId: string;
-  /** The function version that served it (its bundle hash). */
+  /** The function version that served it: the deployed version with a deploy store, else its bundle hash. */
   version?: string;
   /** The W3C traceparent the function got. */
   traceparent?: string;

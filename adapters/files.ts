@@ -1,0 +1,53 @@
+/**
+ * The file operations the deploy store needs beyond reading and writing text: bytes, folder
+ * listings, removal, and a write that a crash (SIGKILL, power loss) cannot leave half done.
+ * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
+ */
+import { open, readdir, readFile, rename, rm } from "node:fs/promises";
+import * as path from "node:path";
+import type { Sys } from "./types.ts";
+
+type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove">;
+
+let tmpCounter = 0;
+
+export const fileOps: FileOps = {
+  readBytes: async (p) => new Uint8Array(await readFile(p)),
+  async writeFile(p, bytes, o = {}) {
+    // A temp file in the same folder (rename is atomic only within one file system), made
+    // durable before it takes the name, and the folder made durable after: otherwise a crash
+    // can leave the new name pointing at an empty or partial file (ext4 data=ordered aside).
+    const dir = path.dirname(p);
+    const tmp = path.join(dir, `.${path.basename(p)}.${process.pid}.${++tmpCounter}.tmp`);
+    const fh = await open(tmp, "w", 0o600);
+    try {
+      await fh.writeFile(bytes);
+      if (o.durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await o.beforeRename?.();
+    await rename(tmp, p);
+    if (o.durable) await syncFolder(dir);
+  },
+  async list(p) {
+    try {
+      return await readdir(p);
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") return [];
+      throw e;
+    }
+  },
+  remove: (p) => rm(p, { recursive: true, force: true }),
+};
+
+/** fsync a folder, so the names it holds (a rename into it) survive a crash. */
+export async function syncFolder(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+

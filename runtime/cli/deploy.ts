@@ -1,0 +1,151 @@
+/**
+ * `lanes deploy`, `lanes versions`, `lanes promote`, `lanes rollback`: the admin API from the
+ * command line. `deploy` validates and bundles the folder here first, so a broken manifest or
+ * a compile error never reaches the host. Every command prints for people, or with `--json`
+ * one JSON object for scripts (`{"error": {...}}` when it fails, with exit code 1).
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { describeDeployment, type Deployment } from "../deploy/model.ts";
+import { packFolder } from "../deploy/pack.ts";
+import { ifVersionField, uploadBody } from "../deploy/upload.ts";
+import { isLanesError, LanesError } from "../errors.ts";
+import type { SwitchResult } from "../host/deployer.ts";
+import { adminFor, AdminError } from "./admin-client.ts";
+import { intFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
+import { defaultFunctionsDir } from "./main.ts";
+
+const COMMON = { to: "string", "token-file": "string", json: "boolean" } as const;
+
+interface VersionsAnswer {
+  active: Deployment;
+  versions: { id: string; createdAt: string; tag: string | null; message: string | null; author: string; files: number; percent: number }[];
+  deployments: Deployment[];
+}
+
+/** The flags of `lanes deploy`, `versions`, `promote` and `rollback`. */
+export function deployFlags(command: string): FlagSpec {
+  return command === "deploy"
+    ? { ...COMMON, tag: "string", message: "string", percent: "string", "if-version": "string", "auto-rollback": "boolean" }
+    : command === "versions"
+      ? COMMON
+      : { ...COMMON, "if-version": "string" };
+}
+
+export async function deployCommand(adapter: RuntimeAdapter, command: string, argv: string[]): Promise<number> {
+  const flags = deployFlags(command);
+  let json = argv.includes("--json");
+  try {
+    const args = parseArgs(argv, flags, command);
+    json = args.flags.json === true;
+    const out = await run(adapter, command, args);
+    adapter.writeOut(json ? JSON.stringify(out.json, null, 2) + "\n" : out.text);
+    return 0;
+  } catch (e) {
+    if (!json) throw e;
+    const err = e instanceof AdminError ? { code: e.hostCode, status: e.httpStatus, message: e.message } : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
+    adapter.writeOut(JSON.stringify({ error: err }, null, 2) + "\n");
+    return 1;
+  }
+}
+
+async function run(adapter: RuntimeAdapter, command: string, args: Parsed): Promise<{ json: unknown; text: string }> {
+  const positional = (max: number, what: string) => {
+    if (args.positionals.length > max) throw new LanesError("invalid_flag", `lanes ${command}: unexpected ${JSON.stringify(args.positionals[max])} (usage: lanes ${command} ${what})`);
+    return args.positionals[0];
+  };
+  switch (command) {
+    case "deploy": {
+      const dir = positional(1, "[dir] --to URL") ?? defaultFunctionsDir();
+      const percent = percentOf(args);
+      const ifVersion = ifVersionOf(args, command);
+      const admin = await adminFor(adapter, args, command);
+      const t0 = performance.now();
+      const packed = await packFolder(dir, adapter.sys, adapter.name);
+      const packMs = Math.round(performance.now() - t0);
+      const body = uploadBody(packed.files, {
+        tag: stringFlag(args, "tag", "") || null,
+        message: stringFlag(args, "message", "") || null,
+        percent,
+        ifVersion,
+        autoRollback: args.flags["auto-rollback"] === true,
+      });
+      const t1 = performance.now();
+      const r = await admin.call<SwitchResult>("POST", "deploy", body);
+      const totalMs = Math.round(performance.now() - t1);
+      const d = r.deployment;
+      return {
+        json: { ...r, uploadBytes: body.length, packMs, totalMs },
+        text:
+          `validated ${packed.manifest.file}: ${packed.manifest.functions.length} function(s), ${kb(packed.bytes)} bundled in ${packMs} ms\n` +
+          `deployed ${r.version} to ${admin.base} (deployment ${d.revision}): ${describeDeployment(d)}${d.canary?.autoRollback ? ", auto-rollback on" : ""}\n` +
+          `  changed: ${r.changed.join(", ") || "none"}${r.unchanged.length ? `; unchanged: ${r.unchanged.join(", ")}` : ""}\n` +
+          `  switched in ${r.switchMs} ms (loaded in ${r.loadMs} ms; upload to serving ${totalMs} ms)\n`,
+      };
+    }
+    case "versions": {
+      positional(0, "--to URL");
+      const admin = await adminFor(adapter, args, command);
+      const r = await admin.call<VersionsAnswer>("GET", "versions");
+      return { json: r, text: versionsText(r) };
+    }
+    case "promote": {
+      positional(0, "--to URL");
+      const admin = await adminFor(adapter, args, command);
+      const r = await admin.call<SwitchResult>("POST", "promote", { ifVersion: ifVersionOf(args, command) });
+      return { json: r, text: `promoted ${r.version} to 100% (deployment ${r.deployment.revision}) in ${r.switchMs} ms\n` };
+    }
+    case "rollback": {
+      const version = positional(1, "[VERSION] --to URL") ?? null;
+      if (version !== null) ifVersionField(version, "VERSION");
+      const admin = await adminFor(adapter, args, command);
+      const r = await admin.call<SwitchResult>("POST", "rollback", { version, ifVersion: ifVersionOf(args, command) });
+      return {
+        json: r,
+        text: `rolled back to ${r.version} at 100% (deployment ${r.deployment.revision}): switched in ${r.switchMs} ms (loaded in ${r.loadMs} ms)\n`,
+      };
+    }
+  }
+  throw new LanesError("invalid_flag", `lanes: unknown command "${command}"`);
+}
+
+function percentOf(args: Parsed): number {
+  return intFlag(args, "percent", 100, "deploy", 1, 100);
+}
+
+function ifVersionOf(args: Parsed, command: string): string | null {
+  const v = args.flags["if-version"];
+  if (v === undefined) return null;
+  try {
+    return ifVersionField(v, "--if-version");
+  } catch (e) {
+    throw new LanesError("invalid_flag", `lanes ${command}: ${(e as Error).message}`);
+  }
+}
+
+function versionsText(r: VersionsAnswer): string {
+  const a = r.active;
+  const lines = [
+    `active: deployment ${a.revision} (${a.reason} by ${a.author}, ${a.createdAt}): ${describeDeployment(a)}` +
+      (a.canary ? `; changed: ${a.canary.changed.join(", ") || "none"}${a.canary.autoRollback ? "; auto-rollback on" : ""}` : ""),
+    "",
+    table(
+      ["VERSION", "SERVING", "CREATED", "AUTHOR", "TAG", "MESSAGE"],
+      r.versions.map((v) => [v.id, v.percent ? `${v.percent}%` : "-", v.createdAt, v.author, v.tag ?? "", (v.message ?? "").split("\n")[0]!.slice(0, 60)]),
+    ),
+    "",
+    table(
+      ["DEPLOYMENT", "CREATED", "REASON", "AUTHOR", "VERSIONS"],
+      r.deployments.map((d) => [String(d.revision), d.createdAt, d.reason, d.author, describeDeployment(d)]),
+    ),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KB`;
+}

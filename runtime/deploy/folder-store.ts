@@ -1,0 +1,190 @@
+/**
+ * The deploy store in a folder (`lanes start --data DIR`):
+ *
+ *   DIR/store.json              format marker: a folder without it is not taken over
+ *   DIR/blobs/<sha256>          file contents, content-addressed
+ *   DIR/versions/<id>.json      version records
+ *   DIR/deployments/<rev>.json  every deployment that was made active
+ *   DIR/active.json             the active deployment: the one record a switch replaces
+ *
+ * Every write goes to a temp file that is fsynced, renamed over the name and followed by an
+ * fsync of the folder (Sys.writeFile durable), in the order blobs, version, deployment, active.
+ * A host killed at any point finds either the old active record or the new one, and each names
+ * a version whose files are all there. One host owns a folder: the compare-and-swap on the
+ * revision is made against the record this process holds, under one lock.
+ */
+import type { Sys } from "../../adapters/types.ts";
+import { LanesError } from "../errors.ts";
+import { sha256Hex, versionId, versionNumber, type Deployment, type VersionRecord } from "./model.ts";
+import type { DeployStore, NewDeployment, PausePoint } from "./store.ts";
+
+const FORMAT = { format: "lanes-store", version: 1 };
+const HASH = /^[0-9a-f]{64}$/;
+const encoder = new TextEncoder();
+
+export class FolderStore implements DeployStore {
+  private current: Deployment | undefined;
+  private readonly versions = new Map<string, VersionRecord>();
+  private deployments: Deployment[] = [];
+  private reserved = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly location: string,
+    private readonly sys: Sys,
+    private readonly pause: PausePoint,
+  ) {}
+
+  /** Open (or create) the store in `dir`. A non-empty folder that is not a store is refused. */
+  static async open(dir: string, sys: Sys, pause: PausePoint = async () => {}): Promise<FolderStore> {
+    const root = sys.resolve(dir);
+    const s = new FolderStore(root, sys, pause);
+    await s.load();
+    return s;
+  }
+
+  private path(...parts: string[]) {
+    return this.sys.join(this.location, ...parts);
+  }
+
+  private async load() {
+    const { sys } = this;
+    const marker = this.path("store.json");
+    if (await sys.isFile(marker)) {
+      const m = await this.readJson<{ format?: string; version?: number }>(marker);
+      if (m.format !== FORMAT.format || m.version !== FORMAT.version) {
+        throw new LanesError("invalid_flag", `--data ${this.location}: store format ${JSON.stringify(m)} is not one this lanes reads (${JSON.stringify(FORMAT)})`);
+      }
+    } else {
+      const names = (await sys.list(this.location)).filter((n) => !n.startsWith("."));
+      if (names.length > 0) {
+        throw new LanesError(
+          "invalid_flag",
+          `--data ${this.location}: the folder holds files but is not a lanes store (no store.json); give an empty or new folder`,
+        );
+      }
+      await sys.mkdirp(this.location);
+    }
+    for (const sub of ["blobs", "versions", "deployments"]) await sys.mkdirp(this.path(sub));
+    // the marker last, durably: its folder's fsync also makes the sub-folders above durable
+    if (!(await sys.isFile(marker))) await this.writeJson(marker, FORMAT);
+    await this.removeTempFiles();
+
+    for (const name of await sys.list(this.path("versions"))) {
+      if (!name.endsWith(".json")) continue;
+      const v = await this.readJson<VersionRecord>(this.path("versions", name));
+      this.versions.set(v.id, v);
+    }
+    if (await sys.isFile(this.path("active.json"))) this.current = await this.readJson<Deployment>(this.path("active.json"));
+    const revision = this.current?.revision ?? 0;
+    for (const name of await sys.list(this.path("deployments"))) {
+      const rev = Number(name.replace(/\.json$/, ""));
+      // a record written by a deploy that was killed before its switch never became active
+      if (!name.endsWith(".json") || !(rev >= 1 && rev <= revision)) continue;
+      this.deployments.push(await this.readJson<Deployment>(this.path("deployments", name)));
+    }
+    this.deployments.sort((a, b) => b.revision - a.revision);
+  }
+
+  /** Temp files of writes a crash interrupted (they never took their name). */
+  private async removeTempFiles() {
+    for (const sub of ["", "blobs", "versions", "deployments"]) {
+      for (const name of await this.sys.list(this.path(sub))) {
+        if (name.startsWith(".") && name.endsWith(".tmp")) await this.sys.remove(this.path(sub, name));
+      }
+    }
+  }
+
+  async putBlob(bytes: Uint8Array): Promise<string> {
+    const hash = await sha256Hex(bytes);
+    const file = this.path("blobs", hash);
+    if (!(await this.sys.isFile(file))) {
+      await this.sys.writeFile(file, bytes, { durable: true });
+      await this.pause("blob");
+    }
+    return hash;
+  }
+
+  async getBlob(hash: string): Promise<Uint8Array> {
+    if (!HASH.test(hash)) throw new LanesError("internal", `store ${this.location}: ${JSON.stringify(hash)} is not a blob hash`);
+    const bytes = await this.sys.readBytes(this.path("blobs", hash)).catch(() => {
+      throw new LanesError("internal", `store ${this.location}: blob ${hash} is missing`);
+    });
+    if ((await sha256Hex(bytes)) !== hash) {
+      throw new LanesError("internal", `store ${this.location}: blob ${hash} is damaged (its bytes no longer match their hash)`);
+    }
+    return bytes;
+  }
+
+  async nextVersionId(): Promise<string> {
+    let max = this.reserved;
+    for (const id of this.versions.keys()) max = Math.max(max, versionNumber(id));
+    this.reserved = max + 1;
+    return versionId(this.reserved);
+  }
+
+  async putVersion(v: VersionRecord): Promise<void> {
+    for (const hash of Object.values(v.files)) {
+      if (!(await this.sys.isFile(this.path("blobs", hash)))) {
+        throw new LanesError("internal", `store ${this.location}: version ${v.id} names blob ${hash}, which is not kept`);
+      }
+    }
+    await this.writeJson(this.path("versions", `${v.id}.json`), v);
+    this.versions.set(v.id, v);
+    await this.pause("version");
+  }
+
+  async getVersion(id: string): Promise<VersionRecord | undefined> {
+    return this.versions.get(id);
+  }
+
+  async listVersions(): Promise<VersionRecord[]> {
+    return [...this.versions.values()].sort((a, b) => versionNumber(b.id) - versionNumber(a.id));
+  }
+
+  async active(): Promise<Deployment | undefined> {
+    return this.current;
+  }
+
+  activate(next: NewDeployment, expected: number): Promise<Deployment> {
+    const run = this.lock.then(async () => {
+      const now = this.current?.revision ?? 0;
+      if (now !== expected) {
+        throw new LanesError("conflict", `the active deployment changed meanwhile (revision ${now}, expected ${expected}); nothing was changed`);
+      }
+      for (const v of [next.stable, next.canary?.version]) {
+        if (v && !this.versions.has(v)) throw new LanesError("internal", `store ${this.location}: deployment names version ${v}, which is not kept`);
+      }
+      const d: Deployment = { ...next, revision: now + 1 };
+      await this.writeJson(this.path("deployments", `${d.revision}.json`), d);
+      await this.pause("deployment");
+      await this.writeJson(this.path("active.json"), d, () => this.pause("active-temp"));
+      this.current = d;
+      this.deployments.unshift(d);
+      await this.pause("active");
+      return d;
+    });
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
+  async history(limit = 100): Promise<Deployment[]> {
+    return this.deployments.slice(0, limit);
+  }
+
+  private async readJson<T>(file: string): Promise<T> {
+    const text = await this.sys.readText(file);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new LanesError("internal", `store ${this.location}: ${file} is not valid JSON (was it edited by hand?)`);
+    }
+  }
+
+  private writeJson(file: string, value: unknown, beforeRename?: () => Promise<void>): Promise<void> {
+    return this.sys.writeFile(file, encoder.encode(JSON.stringify(value, null, 2) + "\n"), {
+      durable: true,
+      ...(beforeRename ? { beforeRename } : {}),
+    });
+  }
+}

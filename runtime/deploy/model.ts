@@ -1,0 +1,118 @@
+/**
+ * Versions and deployments, and the rules about them that every store backend shares.
+ *
+ * A **version** is immutable: the manifest and the function files of one upload, each file
+ * kept once under the SHA-256 of its bytes, with who made it, when, and why. A **deployment**
+ * says which versions serve traffic: one at 100%, or, during a gradual deployment, a stable
+ * version and a new one that gets `percent`% of the requests. The store keeps every deployment
+ * in its history and one active deployment, whose `revision` grows by one with every switch;
+ * a switch is a compare-and-swap on that revision.
+ */
+import { LanesError } from "../errors.ts";
+
+export interface VersionRecord {
+  /** "v1", "v2", ...: short, so people can type them (`lanes rollback v3`). */
+  id: string;
+  /** ISO 8601. */
+  createdAt: string;
+  tag: string | null;
+  message: string | null;
+  /** The name of the admin token that uploaded it ("lanes" for the folder a new store starts from). */
+  author: string;
+  /** Every file of the version, by relative path: the SHA-256 (hex) of its bytes. */
+  files: Record<string, string>;
+  /** SHA-256 over the sorted path/hash pairs: two versions with the same content have the same digest. */
+  digest: string;
+}
+
+export type DeploymentReason = "initial" | "deploy" | "promote" | "rollback" | "auto-rollback";
+
+export interface Canary {
+  version: string;
+  /** Share of requests (1-99) the new version gets. */
+  percent: number;
+  /** The functions whose code or settings differ from the stable version's. */
+  changed: string[];
+  /** Roll back by itself when the new version's 5xx rate is clearly worse (see auto-rollback.ts). */
+  autoRollback: boolean;
+}
+
+export interface Deployment {
+  /** The active record's revision when this deployment became active; its number in the history. */
+  revision: number;
+  createdAt: string;
+  author: string;
+  reason: DeploymentReason;
+  message: string | null;
+  /** The version that serves every request, or the stable side of a gradual deployment. */
+  stable: string;
+  canary: Canary | null;
+}
+
+export const VERSION_ID = /^v[1-9][0-9]{0,8}$/;
+
+export function versionId(n: number): string {
+  return `v${n}`;
+}
+
+export function versionNumber(id: string): number {
+  return VERSION_ID.test(id) ? Number(id.slice(1)) : 0;
+}
+
+/** The versions a deployment serves. */
+export function versionsOf(d: Deployment): string[] {
+  return d.canary ? [d.stable, d.canary.version] : [d.stable];
+}
+
+/**
+ * What `--if-version` is compared with: the version the deployment is moving to (the new one
+ * of a gradual deployment, otherwise the only one).
+ */
+export function currentVersion(d: Deployment): string {
+  return d.canary?.version ?? d.stable;
+}
+
+/** "v3" or "v3 70% / v4 30%". */
+export function describeDeployment(d: Deployment): string {
+  if (!d.canary) return `${d.stable} 100%`;
+  return `${d.stable} ${100 - d.canary.percent}% / ${d.canary.version} ${d.canary.percent}%`;
+}
+
+/** 409 unless the active deployment's current version is `expected` (when given). */
+export function checkIfVersion(expected: string | null | undefined, active: Deployment): void {
+  if (!expected) return;
+  const now = currentVersion(active);
+  if (now !== expected) {
+    throw new LanesError("conflict", `ifVersion: the active version is ${now}, not ${expected}; nothing was changed`);
+  }
+}
+
+/**
+ * Where `lanes rollback` without a version goes: from a gradual deployment, back to its stable
+ * version; otherwise to the version that served 100% before the current one (`history` newest
+ * first, the active deployment included).
+ */
+export function previousVersion(active: Deployment, history: Deployment[]): string | undefined {
+  if (active.canary) return active.stable;
+  for (const d of history) {
+    if (d.revision >= active.revision || d.canary) continue;
+    if (d.stable !== active.stable) return d.stable;
+  }
+  return undefined;
+}
+
+/** SHA-256 of bytes as lowercase hex (WebCrypto, the same on every host runtime). */
+export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
+  let hex = "";
+  for (const b of digest) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}
+
+export async function contentDigest(files: Record<string, string>): Promise<string> {
+  const lines = Object.keys(files)
+    .sort()
+    .map((p) => `${files[p]}  ${p}\n`);
+  return sha256Hex(lines.join(""));
+}

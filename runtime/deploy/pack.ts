@@ -1,0 +1,64 @@
+/**
+ * Turns a functions folder into the files of a version, on the machine that deploys: the
+ * manifest is validated as `lanes start` would, each function is bundled with its imports
+ * (the host has no access to this machine's node_modules), and the manifest is rewritten so
+ * each entry names its bundle. The host compiles and loads those bundles like any entry.
+ * A new store takes the folder it starts on as version 1 the same way.
+ */
+import { build, type BuildFailure } from "esbuild";
+import type { RuntimeName, Sys } from "../../adapters/types.ts";
+import { formatMessage } from "../compile.ts";
+import { LanesError } from "../errors.ts";
+import { loadManifest, MANIFEST_FILE, type Manifest } from "../manifest/load.ts";
+
+export interface Packed {
+  manifest: Manifest;
+  /** Relative path: bytes. `lanes.json` and `bundles/<function>.mjs`. */
+  files: Map<string, Uint8Array>;
+  bytes: number;
+}
+
+const encoder = new TextEncoder();
+
+export async function packFolder(dir: string, sys: Sys, runtime: RuntimeName): Promise<Packed> {
+  const manifest = await loadManifest(dir, sys, runtime);
+  const raw = JSON.parse(await sys.readText(manifest.file)) as { $schema?: string; functions: Record<string, { entry: string }> };
+  delete raw.$schema; // a path on this machine; the host validates against its own schema
+  const files = new Map<string, Uint8Array>();
+  await Promise.all(
+    manifest.functions.map(async (spec) => {
+      const path = `bundles/${spec.name}.mjs`;
+      files.set(path, encoder.encode(await bundle(spec.entry, spec.name, sys)));
+      raw.functions[spec.name]!.entry = path;
+    }),
+  );
+  files.set(MANIFEST_FILE, encoder.encode(JSON.stringify(raw, null, 2) + "\n"));
+  let bytes = 0;
+  for (const b of files.values()) bytes += b.byteLength;
+  // a stable order, so the same folder gives the same upload
+  return { manifest, files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1))), bytes };
+}
+
+/** One ES module with every import inlined but node:* builtins; no source map (paths of this machine). */
+async function bundle(entry: string, name: string, sys: Sys): Promise<string> {
+  try {
+    const result = await build({
+      entryPoints: [entry],
+      absWorkingDir: sys.dirname(entry),
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+    });
+    const out = result.outputFiles[0];
+    if (!out) throw new LanesError("compile_failed", `${name}: esbuild produced no output`);
+    return out.text;
+  } catch (e) {
+    if (e instanceof LanesError) throw e;
+    const first = (e as BuildFailure).errors?.[0];
+    if (first?.location) first.location.file = sys.resolve(sys.dirname(entry), first.location.file);
+    throw new LanesError("compile_failed", `functions.${name}: ${first ? formatMessage(first) : String(e)}`, { cause: e });
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Where versions and deployments are kept. `lanes start --data DIR` uses the folder backend
+ * (folder-store.ts); another backend (a replicated key-value store) implements the same
+ * interface with the same guarantees:
+ * - blobs are content-addressed and checked against their hash when read;
+ * - a version record is written only after all its blobs, and the active deployment only after
+ *   its version, so whatever the store holds after a crash is complete;
+ * - the active deployment is one small record switched by compare-and-swap on its revision.
+ */
+import type { Deployment, VersionRecord } from "./model.ts";
+
+export type NewDeployment = Omit<Deployment, "revision">;
+
+/** A test-only hook: called at named points of a write, so a test can kill the host exactly there. */
+export type PausePoint = (stage: PauseStage) => Promise<void>;
+export type PauseStage = "blob" | "version" | "deployment" | "active-temp" | "active";
+
+export interface DeployStore {
+  /** Where it keeps its data, for messages. */
+  readonly location: string;
+  /** Keep `bytes` under their SHA-256; returns the hash. Keeping what is there already costs a lookup. */
+  putBlob(bytes: Uint8Array): Promise<string>;
+  /** The bytes kept under `hash`, checked against it. */
+  getBlob(hash: string): Promise<Uint8Array>;
+  /** An id no version has, reserved for the caller. */
+  nextVersionId(): Promise<string>;
+  /** Keep a version record; every blob it names must be kept already. */
+  putVersion(v: VersionRecord): Promise<void>;
+  getVersion(id: string): Promise<VersionRecord | undefined>;
+  /** Every version, newest first. */
+  listVersions(): Promise<VersionRecord[]>;
+  /** The active deployment; undefined while the store is new. */
+  active(): Promise<Deployment | undefined>;
+  /**
+   * Make `next` the active deployment if the active revision is still `expected` (0: none yet);
+   * otherwise throw `conflict`. Returns it with its revision (`expected` + 1).
+   */
+  activate(next: NewDeployment, expected: number): Promise<Deployment>;
+  /** Deployments that were active, newest first. */
+  history(limit?: number): Promise<Deployment[]>;
+}

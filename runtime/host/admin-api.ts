@@ -1,0 +1,129 @@
+/**
+ * The admin API, under /_lanes/api/, every route behind a bearer token:
+ *   GET  /_lanes/api/versions    versions and deployments, newest first, and the active one
+ *   GET  /_lanes/api/deployment  the active deployment with its live counts
+ *   POST /_lanes/api/deploy      upload a version and deploy it (upload.ts has the body)
+ *   POST /_lanes/api/promote     {ifVersion?}: the new version of a gradual deployment to 100%
+ *   POST /_lanes/api/rollback    {version?, ifVersion?}: back to the previous (or named) version
+ * Answers are JSON; errors are the host's JSON errors (400 naming the field, 401, 404, 409,
+ * 413, 429).
+ */
+import { Hono } from "hono";
+import type { Exchange } from "../../adapters/types.ts";
+import { MIN_POINTS, MIN_REQUESTS, MIN_Z } from "../deploy/auto-rollback.ts";
+import { VERSION_ID } from "../deploy/model.ts";
+import type { DeployStore } from "../deploy/store.ts";
+import { ifVersionField, parseUpload } from "../deploy/upload.ts";
+import { errorResponse, LanesError } from "../errors.ts";
+import type { AdminAuth } from "./admin-auth.ts";
+import { readBody } from "./body.ts";
+import type { Deployer } from "./deployer.ts";
+import type { WebHandler } from "./deploy-front.ts";
+
+type Env = { Bindings: { ex: Exchange }; Variables: { author: string; requestId: string } };
+
+const SMALL_BODY = 64 * 1024;
+/** How long an upload may take to arrive (a slow client must not hold the API forever). */
+const UPLOAD_MS = 120_000;
+
+export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number }): WebHandler {
+  const app = new Hono<Env>().basePath("/_lanes/api");
+
+  app.use(async (c, next) => {
+    const requestId = crypto.randomUUID();
+    c.set("requestId", requestId);
+    c.set("author", await o.auth.check(c.req.header("authorization") ?? null, c.env.ex.remoteAddress(), "the admin API"));
+    await next();
+    c.res.headers.set("x-request-id", requestId);
+    c.res.headers.set("cache-control", "no-store");
+  });
+
+  app.get("/versions", async (c) => {
+    const active = o.deployer.active;
+    const share = (id: string) =>
+      id === active.stable ? 100 - (active.canary?.percent ?? 0) : id === active.canary?.version ? active.canary.percent : 0;
+    const versions = (await o.store.listVersions()).map((v) => ({
+      id: v.id,
+      createdAt: v.createdAt,
+      tag: v.tag,
+      message: v.message,
+      author: v.author,
+      files: Object.keys(v.files).length,
+      digest: v.digest,
+      percent: share(v.id),
+    }));
+    return c.json({ active, versions, deployments: await o.store.history() });
+  });
+
+  app.get("/deployment", (c) => {
+    const r = o.deployer.routing;
+    return c.json({
+      active: r.deployment,
+      counts: r.deployment.canary ? r.counts : null,
+      autoRollbackRule: { minRequests: MIN_REQUESTS, minPoints: MIN_POINTS, minZ: MIN_Z },
+    });
+  });
+
+  app.post("/deploy", async (c) => {
+    const bytes = await uploadBody(c.env.ex, o.maxUploadBytes);
+    const upload = parseUpload(parseJson(bytes), o.maxUploadBytes);
+    return c.json(await o.deployer.deploy(upload, c.get("author")), 201);
+  });
+
+  app.post("/promote", async (c) => {
+    const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["ifVersion"]);
+    return c.json(await o.deployer.promote(c.get("author"), ifVersionField(body.ifVersion)));
+  });
+
+  app.post("/rollback", async (c) => {
+    const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["version", "ifVersion"]);
+    if (body.version !== undefined && body.version !== null && (typeof body.version !== "string" || !VERSION_ID.test(body.version))) {
+      throw new LanesError("bad_request", `version: must be a version id such as "v3" (got ${JSON.stringify(body.version)})`);
+    }
+    return c.json(await o.deployer.rollback(c.get("author"), (body.version as string | undefined) ?? null, ifVersionField(body.ifVersion)));
+  });
+
+  app.notFound((c) =>
+    errorResponse(
+      new LanesError("not_found", `no admin API route ${c.req.method} ${c.req.path} (GET versions, GET deployment, POST deploy, POST promote, POST rollback)`),
+      c.get("requestId") ?? "",
+    ),
+  );
+  app.onError((err, c) => {
+    const res = errorResponse(err, c.get("requestId") ?? crypto.randomUUID());
+    res.headers.set("x-request-id", c.get("requestId") ?? "");
+    return res;
+  });
+  return (request, ex) => app.fetch(request, { ex });
+}
+
+async function uploadBody(ex: Exchange, limit: number): Promise<Uint8Array | null> {
+  try {
+    return await readBody(ex, limit, "admin API", Date.now() + UPLOAD_MS);
+  } catch (e) {
+    if (e instanceof LanesError && e.code === "payload_too_large") {
+      throw new LanesError("payload_too_large", `body: over this host's limit of ${limit} bytes (lanes start --max-upload-mb)`);
+    }
+    if (e instanceof LanesError && e.code === "request_timeout") {
+      throw new LanesError("request_timeout", `body: did not arrive within ${UPLOAD_MS / 1000} s`);
+    }
+    throw e;
+  }
+}
+
+function parseJson(bytes: Uint8Array | null): unknown {
+  if (!bytes) return {};
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new LanesError("bad_request", "body: must be JSON (UTF-8)");
+  }
+}
+
+function fields(body: unknown, allowed: string[]): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new LanesError("bad_request", "body: must be a JSON object");
+  for (const k of Object.keys(body)) {
+    if (!allowed.includes(k)) throw new LanesError("bad_request", `${k}: unknown field (allowed: ${allowed.join(", ")})`);
+  }
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,137 @@
+/**
+ * Admin tokens: who may deploy, and who may read /_lanes/functions and /_lanes/metrics on a
+ * host other machines can reach. A token is compared in constant time (both sides hashed with
+ * SHA-256, every stored token compared in full, no early exit), so its bytes cannot be guessed
+ * one at a time from response times. An address that keeps presenting wrong tokens is answered
+ * 429 for a while that doubles with each further failure; a right token does not lift it (else
+ * a guess that hit would show). Token values are never logged or echoed.
+ */
+import { LanesError } from "../errors.ts";
+
+export interface Token {
+  /** Recorded as the author of what it deploys. */
+  name: string;
+  digest: Uint8Array;
+}
+
+export const MIN_TOKEN_LENGTH = 16;
+const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+const encoder = new TextEncoder();
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
+/**
+ * Tokens from a token file: one per line, `TOKEN` (named "admin") or `NAME TOKEN`; blank
+ * lines and lines starting with # are skipped. `source` names the file in errors (never a value).
+ */
+export async function parseTokens(text: string, source: string): Promise<Token[]> {
+  const tokens: Token[] = [];
+  const names = new Set<string>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const fields = line.split(/\s+/);
+    const at = `${source}:${i + 1}`;
+    if (fields.length > 2) throw new LanesError("invalid_flag", `${at}: a line holds TOKEN or NAME TOKEN (got ${fields.length} fields)`);
+    const [name, value] = fields.length === 2 ? [fields[0]!, fields[1]!] : ["admin", fields[0]!];
+    if (!NAME.test(name)) throw new LanesError("invalid_flag", `${at}: a token name may hold letters, digits and _ . @ - (at most 64)`);
+    if (names.has(name)) throw new LanesError("invalid_flag", `${at}: the token name "${name}" is used twice`);
+    if (value.length < MIN_TOKEN_LENGTH) {
+      throw new LanesError("invalid_flag", `${at}: a token must be at least ${MIN_TOKEN_LENGTH} characters long (try: openssl rand -hex 32)`);
+    }
+    names.add(name);
+    tokens.push({ name, digest: await digest(value) });
+  }
+  if (tokens.length === 0) throw new LanesError("invalid_flag", `${source}: holds no token`);
+  return tokens;
+}
+
+export interface ThrottleOptions {
+  /** Wrong tokens from one address before it is answered 429. */
+  maxFailures: number;
+  /** Failures older than this are forgotten. */
+  windowMs: number;
+  /** The first block; each further failure doubles it, up to maxBlockMs. */
+  blockMs: number;
+  maxBlockMs: number;
+  /** Addresses remembered at most (the oldest is forgotten first), so a flood cannot grow memory. */
+  maxAddresses: number;
+}
+
+export const DEFAULT_THROTTLE: ThrottleOptions = { maxFailures: 5, windowMs: 60_000, blockMs: 1000, maxBlockMs: 60_000, maxAddresses: 10_000 };
+
+interface Strikes {
+  failures: number;
+  last: number;
+  blockedUntil: number;
+}
+
+export class AdminAuth {
+  private readonly strikes = new Map<string, Strikes>();
+
+  constructor(
+    private readonly tokens: Token[],
+    private readonly o: ThrottleOptions = DEFAULT_THROTTLE,
+  ) {}
+
+  get enabled(): boolean {
+    return this.tokens.length > 0;
+  }
+
+  /** The token's name, or throws 401 / 429. `what` says what was asked for, in the message. */
+  async check(authorization: string | null, address: string | undefined, what: string): Promise<string> {
+    const key = address ?? "unknown";
+    const now = Date.now();
+    const s = this.strikes.get(key);
+    if (s && now - s.last > this.o.windowMs && s.blockedUntil <= now) this.strikes.delete(key);
+    else if (s && s.blockedUntil > now) {
+      const wait = Math.ceil((s.blockedUntil - now) / 1000);
+      throw new LanesError("rate_limited", `too many wrong tokens from ${key}; try again in ${wait} s`, { headers: { "retry-after": String(wait) } });
+    }
+    if (!this.enabled) {
+      throw unauthorized(`${what} needs an admin token, and this host has none (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)`);
+    }
+    const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(authorization ?? "");
+    if (!m) throw unauthorized(`${what} needs an admin token: send "Authorization: Bearer <token>"`);
+    const presented = await digest(m[1]!);
+    let found: string | undefined;
+    for (const t of this.tokens) {
+      let diff = 0;
+      for (let i = 0; i < presented.length; i++) diff |= presented[i]! ^ t.digest[i]!;
+      if (diff === 0 && found === undefined) found = t.name;
+    }
+    if (found !== undefined) {
+      this.strikes.delete(key);
+      return found;
+    }
+    this.strike(key, now);
+    throw unauthorized(`${what}: the token is not valid`, "invalid_token");
+  }
+
+  private strike(key: string, now: number) {
+    const s = this.strikes.get(key) ?? { failures: 0, last: now, blockedUntil: 0 };
+    s.failures++;
+    s.last = now;
+    if (s.failures >= this.o.maxFailures) {
+      s.blockedUntil = now + Math.min(this.o.maxBlockMs, this.o.blockMs * 2 ** (s.failures - this.o.maxFailures));
+    }
+    this.strikes.delete(key); // re-inserted last: the Map's order is then oldest activity first
+    this.strikes.set(key, s);
+    while (this.strikes.size > this.o.maxAddresses) this.strikes.delete(this.strikes.keys().next().value!);
+  }
+}
+
+function unauthorized(message: string, error?: string): LanesError {
+  return new LanesError("unauthorized", message, {
+    headers: { "www-authenticate": `Bearer realm="lanes"${error ? `, error="${error}"` : ""}` },
+  });
+}
+
+/** Listening only on a loopback address: /_lanes/functions and /_lanes/metrics stay open. */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(h);
+}

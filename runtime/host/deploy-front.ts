@@ -1,0 +1,84 @@
+/**
+ * The first stop of every request on a host with a deploy store, an admin token or a
+ * non-loopback address:
+ * - `/_lanes/api/*` goes to the admin API (tokens checked there);
+ * - `/_lanes/functions` and `/_lanes/metrics` need the token when other machines can reach
+ *   the host; `/_lanes/health` never does;
+ * - a function request goes to the version it pins (`lanes-version`, a version of the active
+ *   deployment) or, during a gradual deployment, to the new version with its percentage; that
+ *   version's handler names it in the answer's `lanes-version` header.
+ */
+import { getPath } from "hono/utils/url";
+import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
+import { errorReply, errorResponse, LanesError } from "../errors.ts";
+import type { AdminAuth } from "./admin-auth.ts";
+import type { Deployer } from "./deployer.ts";
+import { VERSION_HEADER } from "./handler.ts";
+import type { Front } from "./host.ts";
+
+export type WebHandler = (request: Request, ex: Exchange) => Response | Promise<Response>;
+
+export interface FrontOptions {
+  auth: AdminAuth;
+  /** The host listens where other machines can reach it: read routes need the token too. */
+  guardReads: boolean;
+  /** Why there is no admin API, for its 404. */
+  apiOff: string;
+}
+
+export class DeployFront implements Front {
+  private deployer: Deployer | undefined;
+  private api: WebHandler | undefined;
+
+  constructor(private readonly o: FrontOptions) {}
+
+  /** From now on: deployments from `deployer`, the admin API from `api` (undefined: off). */
+  attach(deployer: Deployer | undefined, api: WebHandler | undefined): void {
+    this.deployer = deployer;
+    this.api = api;
+  }
+
+  handler(own: () => HttpHandler): HttpHandler {
+    return {
+      fast: (ex) => this.fast(ex, own),
+      web: (request, ex) => this.web(request, ex, own),
+    };
+  }
+
+  private fast(ex: Exchange, own: () => HttpHandler): Reply | Promise<Reply> | undefined {
+    const routing = this.deployer?.routing;
+    if (!routing) return own().fast(ex);
+    const target = ex.target;
+    // lanes' own routes (and a target that is not a path) are the web side's or the router's to answer
+    if (target.startsWith("/_lanes") || !target.startsWith("/")) return routing.stable.handler.fast(ex);
+    const pinned = ex.header(VERSION_HEADER);
+    if (pinned !== undefined) {
+      const wanted = routing.byVersion.get(pinned.trim());
+      if (wanted) return wanted.handler.fast(ex);
+      const serving = [...routing.byVersion.keys()].join(", ");
+      return errorReply(
+        new LanesError("bad_request", `${VERSION_HEADER}: ${JSON.stringify(pinned.slice(0, 40))} is not a version of the active deployment (${serving})`),
+        crypto.randomUUID(),
+      );
+    }
+    const route = routing.canary && Math.random() * 100 < routing.canary.percent ? routing.canary : routing.stable;
+    return route.handler.fast(ex);
+  }
+
+  private async web(request: Request, ex: Exchange, own: () => HttpHandler): Promise<Response> {
+    // the path as the reserved routes' router decodes it: an encoded name cannot slip past a check
+    const path = getPath(request);
+    if (path === "/_lanes/api" || path.startsWith("/_lanes/api/")) {
+      if (this.api) return this.api(request, ex);
+      return errorResponse(new LanesError("not_found", this.o.apiOff), crypto.randomUUID());
+    }
+    if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
+      try {
+        await this.o.auth.check(ex.header("authorization") ?? null, ex.remoteAddress(), `${path} on a host reachable from other machines`);
+      } catch (e) {
+        return errorResponse(e, crypto.randomUUID());
+      }
+    }
+    return (this.deployer?.routing.listing ?? own()).web(request, ex);
+  }
+}

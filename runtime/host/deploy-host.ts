@@ -1,0 +1,102 @@
+/**
+ * `lanes start` with a deploy store, an admin token or a non-loopback address: the host as
+ * startHost makes it, with the deploy front in front of its router.
+ *
+ * With a store (`--data DIR`): the active deployment's stable version is written out of the
+ * store and the host starts on it; a gradual deployment's new version is brought up next to it.
+ * A new store first takes `dir` as version 1 (validated and bundled as `lanes deploy` does).
+ */
+import type { RuntimeName, Sys } from "../../adapters/types.ts";
+import { contentDigest, type Deployment } from "../deploy/model.ts";
+import { FolderStore } from "../deploy/folder-store.ts";
+import { packFolder } from "../deploy/pack.ts";
+import type { DeployStore, PauseStage } from "../deploy/store.ts";
+import { adminApi } from "./admin-api.ts";
+import { AdminAuth, isLoopback, type Token } from "./admin-auth.ts";
+import { DeployFront } from "./deploy-front.ts";
+import { Deployer } from "./deployer.ts";
+import { startHost, type Host, type HostOptions } from "./host.ts";
+import { writeRelease } from "./release.ts";
+
+export interface DeployHostOptions extends HostOptions {
+  /** The deploy store's folder; without it the host serves `dir` and has no admin API. */
+  data?: string;
+  tokens: Token[];
+  maxUploadBytes: number;
+  /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
+  pauseAt?: string;
+}
+
+export interface DeployHost {
+  host: Host;
+  deployer: Deployer | undefined;
+  stop(graceMs: number): Promise<void>;
+}
+
+export const PAUSE_STAGES: PauseStage[] = ["blob", "version", "deployment", "active-temp", "active"];
+
+export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost> {
+  const { sys } = o.adapter;
+  const auth = new AdminAuth(o.tokens);
+  const front = new DeployFront({
+    auth,
+    guardReads: !isLoopback(o.hostname),
+    apiOff: o.data
+      ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
+      : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
+  });
+  if (!o.data) {
+    const host = await startHost({ ...o, front });
+    return { host, deployer: undefined, stop: (graceMs) => host.stop(graceMs) };
+  }
+
+  let armed = false; // deploys pause, not the start-up that may make version 1
+  const pause = async (stage: PauseStage) => {
+    if (!armed || stage !== o.pauseAt) return;
+    o.log.warn(`paused at ${stage} (LANES_TEST_PAUSE_AT): waiting to be killed`);
+    await new Promise(() => {});
+  };
+  const store = await FolderStore.open(o.data, sys, pause);
+  const runDir = sys.join(store.location, "run");
+  await sys.remove(runDir); // written again from the store: nothing in it is trusted
+  const active = (await store.active()) ?? (await firstVersion(store, o.dir, sys, o.adapter.name));
+  const record = (await store.getVersion(active.stable))!;
+  const files = new Map<string, Uint8Array>();
+  for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
+  const stableDir = await writeRelease(sys, runDir, active.stable, files);
+
+  const host = await startHost({ ...o, dir: stableDir, front });
+  const deployer = await Deployer.attach(
+    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}) },
+    active,
+    stableDir,
+  );
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes }) : undefined);
+  armed = true;
+  return {
+    host,
+    deployer,
+    async stop(graceMs) {
+      await Promise.all([host.stop(graceMs), deployer.stopRetiring(graceMs)]);
+    },
+  };
+}
+
+/** A new store: `dir` becomes version 1, active at 100%. */
+async function firstVersion(store: DeployStore, dir: string, sys: Sys, runtime: RuntimeName): Promise<Deployment> {
+  const packed = await packFolder(dir, sys, runtime);
+  const hashes: Record<string, string> = {};
+  for (const [path, bytes] of packed.files) hashes[path] = await store.putBlob(bytes);
+  const id = await store.nextVersionId();
+  const createdAt = new Date().toISOString();
+  await store.putVersion({
+    id,
+    createdAt,
+    tag: null,
+    message: `${packed.manifest.dir}, taken by the new store`,
+    author: "lanes",
+    files: hashes,
+    digest: await contentDigest(hashes),
+  });
+  return store.activate({ createdAt, author: "lanes", reason: "initial", message: null, stable: id, canary: null }, 0);
+}

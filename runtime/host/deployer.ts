@@ -1,0 +1,257 @@
+/**
+ * Deploy, promote and roll back on a running host, one at a time. Each follows the steps of
+ * `lanes dev`'s reload (reload-build.ts), for a whole version:
+ *   1. bring the version up next to what serves now: every function compiled and started in
+ *      its lane (unchanged ones share their instances); if one fails, nothing changes;
+ *   2. keep it in the store: files, then the version record, then the active deployment;
+ *   3. switch every route at once (one assignment of the routing the front reads);
+ *   4. requests already in the old version finish there, then its instances stop.
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import type { Verdict } from "../deploy/auto-rollback.ts";
+import {
+  checkIfVersion,
+  contentDigest,
+  describeDeployment,
+  previousVersion,
+  sha256Hex,
+  type Deployment,
+  type VersionRecord,
+} from "../deploy/model.ts";
+import type { DeployStore, NewDeployment } from "../deploy/store.ts";
+import type { Upload } from "../deploy/upload.ts";
+import { LanesError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { RequestLog, Served } from "./served.ts";
+import type { Host } from "./host.ts";
+import { retire } from "./reload-build.ts";
+import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { buildRouting, type Routing } from "./routing.ts";
+
+export interface SwitchResult {
+  deployment: Deployment;
+  /** The version that is new or now serves. */
+  version: string;
+  changed: string[];
+  unchanged: string[];
+  /** Writing, loading and starting the version's functions. */
+  loadMs: number;
+  /** Keeping it in the store and switching the routes. */
+  switchMs: number;
+}
+
+export interface DeployerOptions {
+  host: Host;
+  adapter: RuntimeAdapter;
+  store: DeployStore;
+  log: Logger;
+  runDir: string;
+  onRequest?: (entry: RequestLog) => void;
+}
+
+export class Deployer {
+  /** Read by the front for every request; replaced, never changed. */
+  routing!: Routing;
+  private releases = new Map<string, Release>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly retiring = new Set<Served>();
+  private readonly ctx: ReleaseContext;
+
+  private constructor(private readonly o: DeployerOptions) {
+    this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir };
+  }
+
+  /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
+  static async attach(o: DeployerOptions, active: Deployment, stableDir: string): Promise<Deployer> {
+    const d = new Deployer(o);
+    const stable = adoptRelease(d.ctx, active.stable, stableDir, (await d.record(active.stable)).files);
+    let canary: Release | undefined;
+    if (active.canary) canary = await d.restore(active.canary.version, stable.served, false);
+    d.switchTo(active, stable, canary);
+    return d;
+  }
+
+  get active(): Deployment {
+    return this.routing.deployment;
+  }
+
+  deploy(u: Upload, author: string): Promise<SwitchResult> {
+    return this.serial(async () => {
+      const t0 = performance.now();
+      const active = this.active;
+      checkIfVersion(u.ifVersion, active);
+      const id = await this.o.store.nextVersionId();
+      const hashes: Record<string, string> = {};
+      for (const [path, bytes] of u.files) hashes[path] = await sha256Hex(bytes);
+      const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
+      let release: Release;
+      try {
+        release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
+      } catch (e) {
+        await this.o.adapter.sys.remove(dir);
+        throw e;
+      }
+      const t1 = performance.now();
+      const stable = this.releases.get(active.stable)!;
+      const base = u.percent === 100 ? (this.releases.get(active.canary?.version ?? "") ?? stable) : stable;
+      const changed = changedFunctions(base, release);
+      try {
+        for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
+        const record: VersionRecord = {
+          id,
+          createdAt: new Date().toISOString(),
+          tag: u.tag,
+          message: u.message,
+          author,
+          files: hashes,
+          digest: await contentDigest(hashes),
+        };
+        await this.o.store.putVersion(record);
+        const next: NewDeployment = {
+          createdAt: record.createdAt,
+          author,
+          reason: "deploy",
+          message: u.message,
+          stable: u.percent === 100 ? id : active.stable,
+          canary: u.percent === 100 ? null : { version: id, percent: u.percent, changed, autoRollback: u.autoRollback },
+        };
+        const d = await this.o.store.activate(next, active.revision);
+        this.switchTo(d, u.percent === 100 ? release : stable, u.percent === 100 ? undefined : release);
+      } catch (e) {
+        await this.stopUnused(release);
+        throw e;
+      }
+      return this.result(release, changed, t0, t1);
+    });
+  }
+
+  promote(author: string, ifVersion: string | null): Promise<SwitchResult> {
+    return this.serial(async () => {
+      const t0 = performance.now();
+      const active = this.active;
+      checkIfVersion(ifVersion, active);
+      if (!active.canary) throw new LanesError("conflict", `nothing to promote: the active deployment is ${describeDeployment(active)}, not a gradual one`);
+      const release = this.releases.get(active.canary.version)!;
+      const d = await this.o.store.activate(
+        { createdAt: new Date().toISOString(), author, reason: "promote", message: null, stable: release.id, canary: null },
+        active.revision,
+      );
+      this.switchTo(d, release, undefined);
+      return this.result(release, active.canary.changed, t0, t0);
+    });
+  }
+
+  /** `auto`: the auto-rollback of the deployment with that revision (nothing happens if it is no longer active). */
+  rollback(author: string, version: string | null, ifVersion: string | null, auto?: { revision: number; why: string }): Promise<SwitchResult> {
+    return this.serial(async () => {
+      const t0 = performance.now();
+      const active = this.active;
+      checkIfVersion(ifVersion, active);
+      if (auto && active.revision !== auto.revision) throw new LanesError("conflict", `deployment ${auto.revision} is no longer active`);
+      const target = version ?? previousVersion(active, await this.o.store.history());
+      if (!target) throw new LanesError("conflict", `no earlier version to roll back to (the active deployment is ${describeDeployment(active)})`);
+      if (target === active.stable && !active.canary) throw new LanesError("conflict", `${target} is already serving every request`);
+      const release = this.releases.get(target) ?? (await this.restore(target, this.liveServed(), true));
+      const t1 = performance.now();
+      const current = this.releases.get(active.canary?.version ?? active.stable)!;
+      try {
+        const d = await this.o.store.activate(
+          {
+            createdAt: new Date().toISOString(),
+            author,
+            reason: auto ? "auto-rollback" : "rollback",
+            message: auto ? `auto-rollback: ${auto.why}` : null,
+            stable: target,
+            canary: null,
+          },
+          active.revision,
+        );
+        this.switchTo(d, release, undefined);
+      } catch (e) {
+        await this.stopUnused(release);
+        throw e;
+      }
+      return this.result(release, changedFunctions(current, release), t0, t1);
+    });
+  }
+
+  /** Stop the versions that were switched away from and still finish requests. */
+  async stopRetiring(graceMs: number): Promise<void> {
+    await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs)));
+  }
+
+  private async record(id: string): Promise<VersionRecord> {
+    const v = await this.o.store.getVersion(id);
+    if (!v) throw new LanesError("not_found", `no version ${id} in the store (see lanes versions)`);
+    return v;
+  }
+
+  /** Bring a stored version up again (a restart's gradual deployment, a rollback to a version no longer running). */
+  private async restore(id: string, live: Served[], strict: boolean): Promise<Release> {
+    const record = await this.record(id);
+    const files = new Map<string, Uint8Array>();
+    for (const [path, hash] of Object.entries(record.files)) files.set(path, await this.o.store.getBlob(hash));
+    const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, files);
+    return bringUpRelease(this.ctx, id, dir, record.files, live, strict);
+  }
+
+  private switchTo(d: Deployment, stable: Release, canary: Release | undefined) {
+    const before = new Set(this.liveServed());
+    this.releases = new Map([[stable.id, stable], ...(canary ? ([[canary.id, canary]] as const) : [])]);
+    this.routing = buildRouting(this.o.host, d, stable, canary, {
+      ...(this.o.onRequest ? { onRequest: this.o.onRequest } : {}),
+      onVerdict: (routing, verdict) => this.autoRollback(routing, verdict),
+    });
+    const now = this.liveServed();
+    // host.functions: what the host stops when it stops
+    this.o.host.route(now, stable.manifest);
+    for (const s of now) before.delete(s);
+    for (const old of before) {
+      this.retiring.add(old);
+      void retire(old).finally(() => this.retiring.delete(old));
+    }
+  }
+
+  private autoRollback(routing: Routing, verdict: Verdict) {
+    const d = routing.deployment;
+    this.o.log.error(`auto-rollback: ${d.canary!.version} is clearly worse than ${d.stable} (${verdict.why}); rolling back to ${d.stable}`);
+    void this.rollback("lanes", d.stable, null, { revision: d.revision, why: verdict.why }).catch((e) => {
+      this.o.log.error(`auto-rollback of ${d.canary!.version} did not happen: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+
+  private liveServed(): Served[] {
+    const all = new Set<Served>();
+    for (const r of this.releases.values()) for (const s of r.served) all.add(s);
+    return [...all];
+  }
+
+  /** A release that did not become active: stop what it started and nothing else uses. */
+  private async stopUnused(release: Release) {
+    const live = new Set(this.liveServed());
+    await Promise.all(release.served.filter((s) => !live.has(s)).map((s) => s.pool?.stop(0)));
+  }
+
+  private result(release: Release, changed: string[], t0: number, t1: number): SwitchResult {
+    const names = release.served.map((s) => s.spec.name);
+    const result: SwitchResult = {
+      deployment: this.active,
+      version: release.id,
+      changed,
+      unchanged: names.filter((n) => !changed.includes(n)),
+      loadMs: Math.round(t1 - t0),
+      switchMs: Math.round(performance.now() - t1),
+    };
+    this.o.log.info(
+      `deployment ${this.active.revision} (${this.active.reason} by ${this.active.author}): ${describeDeployment(this.active)}; ` +
+        `changed: ${changed.join(", ") || "none"}; loaded in ${result.loadMs} ms, switched in ${result.switchMs} ms`,
+    );
+    return result;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * A release: one version brought up on this host. Its files are written to a folder of their
+ * own (`<data>/run/<id>/`, rebuilt from the store at every start), its manifest is loaded and
+ * checked there like any folder's, and each function is compiled and started in its lane before
+ * anything routes to it. A function whose bundle (and every file it imports) and settings are
+ * the same as one already serving is not started again: the release shares that instance pool.
+ */
+import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
+import { LanesError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
+import type { Served } from "./served.ts";
+import type { Host } from "./host.ts";
+import { heldLogger, startTrial } from "./reload-build.ts";
+
+export interface Release {
+  id: string;
+  dir: string;
+  manifest: Manifest;
+  served: Served[];
+  /** Function name: its fingerprint (what makes two versions of it the same). */
+  fingerprints: Map<string, string>;
+}
+
+export interface ReleaseContext {
+  host: Host;
+  adapter: RuntimeAdapter;
+  log: Logger;
+  /** Where releases are written: `<data>/run`. */
+  runDir: string;
+}
+
+/** What decides whether a function changed: its settings, and the hash of every file it is built from. */
+const fingerprints = new WeakMap<Served, string>();
+
+export function fingerprintOf(served: Served, dir: string, hashes: Record<string, string>, ctx: ReleaseContext): string | undefined {
+  if (!served.compiled) return undefined;
+  const { sys } = ctx.adapter;
+  const { entry: _entry, dir: _dir, ...settings } = served.spec;
+  const inputs = served.compiled.inputs
+    .map((p) => {
+      const rel = sys.relative(dir, p);
+      const hash = hashes[rel];
+      // a file outside the release (a bare import the host resolved) is named by its path
+      return hash ? `${rel}:${hash}` : `external:${p}`;
+    })
+    .sort();
+  return JSON.stringify({ settings, entry: sys.relative(dir, served.spec.entry), inputs });
+}
+
+export function rememberFingerprint(served: Served, fp: string | undefined): void {
+  if (fp !== undefined) fingerprints.set(served, fp);
+}
+
+/** Write a version's files into its own folder under `runDir`, replacing what was there. */
+export async function writeRelease(sys: Sys, runDir: string, id: string, files: Map<string, Uint8Array>): Promise<string> {
+  const dir = sys.join(runDir, id);
+  await sys.remove(dir);
+  await sys.mkdirp(dir);
+  for (const [path, bytes] of files) {
+    const file = sys.join(dir, path);
+    await sys.mkdirp(sys.dirname(file));
+    await sys.writeFile(file, bytes);
+  }
+  return dir;
+}
+
+/**
+ * Load the version written in `dir` and bring up each function, sharing pools with `live`
+ * where the fingerprint matches. `strict`: any function that does not compile or start makes
+ * the whole release fail (a deploy); otherwise it is kept and answers 503 (a restart).
+ */
+export async function bringUpRelease(
+  ctx: ReleaseContext,
+  id: string,
+  dir: string,
+  hashes: Record<string, string>,
+  live: Served[],
+  strict: boolean,
+): Promise<Release> {
+  const hide = (msg: string) => msg.split(`${dir}/`).join("").split(dir).join(`(version ${id})`);
+  let manifest: Manifest;
+  try {
+    manifest = await loadManifest(dir, ctx.adapter.sys, ctx.adapter.name);
+  } catch (e) {
+    if (e instanceof LanesError) throw new LanesError(e.code, hide(e.message));
+    throw e;
+  }
+  const byFingerprint = new Map<string, Served>();
+  for (const s of live) {
+    const fp = fingerprints.get(s);
+    if (fp && s.pool) byFingerprint.set(fp, s);
+  }
+  const outcomes = await Promise.all(
+    manifest.functions.map(async (spec: FunctionSpec) => {
+      const gate = heldLogger(ctx.log);
+      const built = await ctx.host.build(spec, gate.log, id);
+      const fp = fingerprintOf(built, dir, hashes, ctx);
+      const same = fp === undefined ? undefined : byFingerprint.get(fp);
+      if (same) {
+        await built.pool?.stop(0); // never started: only its timers go
+        return { served: same, reused: true, error: undefined };
+      }
+      const attempt = await startTrial(built, gate);
+      if (attempt.ok) {
+        rememberFingerprint(built, fp);
+        return { served: built, reused: false, error: undefined };
+      }
+      const error = hide(attempt.error);
+      // kept only by a restart: it answers 503 with why, as `lanes start` does for a broken function
+      const broken: Served = { spec, error: new LanesError("unavailable", `function "${spec.name}" failed to load`), version: "", limits: built.limits, active: 0 };
+      return { served: broken, reused: false, error };
+    }),
+  );
+  const failed = outcomes.filter((o) => o.error !== undefined);
+  if (failed.length > 0 && strict) {
+    // (a failed trial stopped its own pool already)
+    await Promise.all(outcomes.filter((o) => !o.reused).map((o) => o.served.pool?.stop(0)));
+    throw new LanesError(
+      "load_failed",
+      `version not deployed, nothing changed: ${failed.length} function(s) failed to load:\n  ${failed.map((o) => o.error).join("\n  ")}`,
+    );
+  }
+  for (const o of failed) ctx.log.error(`version ${id}: ${o.error}`);
+  const release: Release = { id, dir, manifest, served: outcomes.map((o) => o.served), fingerprints: new Map() };
+  for (const s of release.served) {
+    const fp = fingerprints.get(s);
+    if (fp) release.fingerprints.set(s.spec.name, fp);
+  }
+  return release;
+}
+
+/** The release the host itself started from `dir` (the stable version at start-up). */
+export function adoptRelease(ctx: ReleaseContext, id: string, dir: string, hashes: Record<string, string>): Release {
+  const { host } = ctx;
+  const release: Release = { id, dir, manifest: host.manifest, served: host.functions, fingerprints: new Map() };
+  for (const s of host.functions) {
+    const fp = fingerprintOf(s, dir, hashes, ctx);
+    rememberFingerprint(s, fp);
+    if (fp) release.fingerprints.set(s.spec.name, fp);
+  }
+  return release;
+}
+
+/** Names of functions in `next` that are new or differ from `base`. */
+export function changedFunctions(base: Release, next: Release): string[] {
+  return next.served.map((s) => s.spec.name).filter((name) => {
+    const a = base.fingerprints.get(name);
+    return a === undefined || a !== next.fingerprints.get(name);
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * Who may read what: on a host bound to a non-loopback address, /_lanes/functions and
+ * /_lanes/metrics need the admin token and /_lanes/health never does; without a token the
+ * admin API is off and says how to turn it on.
+ */
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { parseTokens } from "../runtime/host/admin-auth.ts";
+import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
+import { createLogger } from "../runtime/log.ts";
+import { TOKEN, runCli, scratchDir, startStoreHost, versionDir } from "./helpers/deploy.ts";
+import { adapter } from "./helpers/host.ts";
+
+const test = suite<{ wide: DeployHost; plain: DeployHost; base: string }>(`who may read what on ${adapter.name}`);
+
+/** A host in this process, as `lanes start` makes it. */
+const start = async (name: string, o: { hostname: string; token: boolean; data: boolean }) =>
+  startDeployHost({
+    dir: versionDir(name),
+    port: 0,
+    hostname: o.hostname,
+    dev: false,
+    adapter,
+    log: createLogger(() => {}),
+    tokens: o.token ? await parseTokens(`ci ${TOKEN}`, "test") : [],
+    maxUploadBytes: 1024 * 1024,
+    ...(o.data ? { data: join(scratchDir("data-"), "store") } : {}),
+  });
+
+test.before(async (ctx) => {
+  // bound to every address; reached through 127.0.0.1
+  ctx.wide = await start("wide", { hostname: "0.0.0.0", token: true, data: false });
+  ctx.base = `http://127.0.0.1:${ctx.wide.host.server.port}`;
+  ctx.plain = await start("plain", { hostname: "127.0.0.1", token: false, data: true });
+});
+
+test.after(async ({ wide, plain }) => {
+  await Promise.all([wide?.stop(2000), plain?.stop(2000)]);
+});
+
+test("a non-loopback host asks for the token on /_lanes/functions and /_lanes/metrics, never on /_lanes/health", async ({ base }) => {
+  for (const path of ["/_lanes/functions", "/_lanes/metrics", "/_lanes/%66unctions"]) {
+    const res = await fetch(base + path);
+    assert.is(res.status, 401, path);
+    assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer/, path);
+    const wrong = await fetch(base + path, { headers: { authorization: "Bearer not-the-token-at-all" } });
+    assert.is(wrong.status, 401, `${path} with a wrong token`);
+  }
+  for (const path of ["/_lanes/functions", "/_lanes/metrics"]) {
+    const res = await fetch(base + path, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.is(res.status, 200, `${path} with the token`);
+    assert.ok(Array.isArray(((await res.json()) as { functions: unknown[] }).functions));
+  }
+  const health = await fetch(`${base}/_lanes/health`);
+  assert.is(health.status, 200);
+  assert.is((await fetch(`${base}/greet`)).status, 200, "functions stay public");
+});
+
+test("a host without a token keeps the admin API off and says how to turn it on; on loopback its lists stay open", async ({ plain: { host } }) => {
+  const res = await fetch(`${host.url}/_lanes/api/versions`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.is(res.status, 404);
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /admin API is off: this host has no admin token \(start it with --admin-token-file FILE or LANES_ADMIN_TOKEN\)/);
+  assert.is((await fetch(`${host.url}/_lanes/functions`)).status, 200);
+  const greet = await fetch(`${host.url}/greet`);
+  assert.equal([greet.status, greet.headers.get("lanes-version"), await greet.text()], [200, "v1", "plain"]);
+});
+
+test("the host takes its token from LANES_ADMIN_TOKEN and the CLI from LANES_TOKEN", async () => {
+  const host = await startStoreHost(versionDir("env"), join(scratchDir("data-"), "store"), [], { LANES_ADMIN_TOKEN: `env ${TOKEN}` });
+  try {
+    const ok = await runCli(["versions", "--to", host.url, "--json"], { LANES_TOKEN: TOKEN });
+    assert.is(ok.code, 0, ok.out);
+    assert.equal(JSON.parse(ok.out).versions.map((v: { id: string }) => v.id), ["v1"]);
+    const wrong = await runCli(["versions", "--to", host.url, "--json"], { LANES_TOKEN: "not-the-token-0000000" });
+    assert.is(wrong.code, 1);
+    assert.equal(JSON.parse(wrong.out).error.status, 401);
+    assert.not.ok(host.output().includes(TOKEN), "the token is not logged");
+  } finally {
+    await host.stop();
+  }
+});
+
+test.run();

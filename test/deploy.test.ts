@@ -1,0 +1,263 @@
+/**
+ * Deploying to a running host, as users do it: `lanes start --data` in its own process under
+ * the runtime running this file, `lanes deploy/promote/rollback` (the CLI, and the same upload
+ * sent from here), a steady client load while versions switch.
+ */
+import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { adapter } from "./helpers/host.ts";
+import { guestPids } from "./helpers/chaos.ts";
+import { answeredSince, api, deploy, get, many, runCli, scratchDir, sleep, startStoreHost, steadyLoad, tokenFile, TOKEN, OTHER_TOKEN, versionDir, type Sample, type StoreHost } from "./helpers/deploy.ts";
+
+const test = suite<{ host: StoreHost; tokens: string }>(`deploying on ${adapter.name}`);
+const PATHS = ["/greet", "/greet-proc"];
+
+test.before(async (ctx) => {
+  ctx.tokens = tokenFile();
+  ctx.host = await startStoreHost(versionDir("v1"), join(scratchDir("data-"), "store"), ["--admin-token-file", ctx.tokens, "--max-upload-mb", "1", "--log", "json"]);
+});
+
+test.after(async ({ host }) => {
+  await host?.stop();
+});
+
+const failed = (samples: Sample[]) => samples.filter((s) => s.status !== 200);
+const cli = (ctx: { host: StoreHost; tokens: string }, ...args: string[]) => runCli([...args, "--to", ctx.host.url, "--token-file", ctx.tokens, "--json"]);
+
+test("a new store serves the folder it started on as version 1", async ({ host }) => {
+  for (const path of PATHS) {
+    const s = await get(host.url, path);
+    assert.equal([s.status, s.text, s.version], [200, "v1", "v1"], path);
+  }
+  const v = await api(host.url, "GET", "versions");
+  assert.is(v.status, 200);
+  assert.equal((v.json.versions as { id: string; author: string }[]).map((x) => [x.id, x.author]), [["v1", "lanes"]]);
+});
+
+test("lanes deploy switches every route at once under load: 0 failed requests, the answer changes, in-flight requests finish on v1", async (ctx) => {
+  const oldChildren = guestPids(ctx.host.pid);
+  assert.ok(oldChildren.length > 0, "v1 runs greet-proc in a child process");
+  const load = steadyLoad(ctx.host.url, PATHS);
+  let samples: Sample[] = [];
+  let deployed = 0;
+  try {
+    const heldAt = Date.now();
+    const held = PATHS.map((p) => get(ctx.host.url, `${p}?hold=first-deploy`));
+    await answeredSince(load.samples, heldAt, 8); // requests sent after the held ones are answered: those are in their function
+    await sleep(100);
+    const r = await cli(ctx, "deploy", versionDir("v2"), "--message", "second");
+    deployed = Date.now();
+    assert.is(r.code, 0, r.out);
+    const out = JSON.parse(r.out);
+    assert.is(out.version, "v2");
+    assert.equal(out.changed.sort(), ["greet", "greet-proc"]);
+    assert.equal(out.unchanged, ["steady"]);
+    assert.type(out.switchMs, "number");
+    for (const p of PATHS) assert.is((await get(ctx.host.url, `${p}?release=first-deploy`)).text, "v2");
+    for (const s of await Promise.all(held)) {
+      assert.equal([s.status, s.text, s.version], [200, "v1", "v1"], `${s.path}: started before the switch, finished on v1 after it`);
+    }
+    await answeredSince(load.samples, deployed, 8);
+  } finally {
+    samples = await load.stop();
+  }
+  assert.equal(failed(samples), [], "no request failed during the deploy");
+  for (const path of PATHS) {
+    const mine = samples.filter((s) => s.path === path);
+    assert.ok(mine.some((s) => s.text === "v1"), `${path} answered v1 before the deploy`);
+    const after = mine.filter((s) => s.started > deployed);
+    assert.ok(after.length > 0 && after.every((s) => s.text === "v2" && s.version === "v2"), `${path}: every request after the deploy answered v2`);
+  }
+  assert.ok(samples.every((s) => s.text === s.version), "the lanes-version header names the version that answered");
+  assert.match(ctx.host.output(), /"version":"v2"/, "the request log names the version");
+  const end = Date.now() + 10_000;
+  while (oldChildren.some((pid) => guestPids(ctx.host.pid).includes(pid)) && Date.now() < end) await sleep(50);
+  assert.equal(oldChildren.filter((pid) => guestPids(ctx.host.pid).includes(pid)), [], "v1's child processes were drained and stopped");
+});
+
+test("a gradual deployment at 30% sends 20-40% of 500 requests to the new version", async ({ host }) => {
+  const r = await deploy(host.url, versionDir("v3"), { percent: 30 });
+  assert.is(r.status, 201, r.text);
+  assert.equal((r.json.deployment as { canary: unknown }).canary, { version: "v3", percent: 30, changed: ["greet", "greet-proc"], autoRollback: false });
+  const samples = await many(host.url, "/greet", 500, 10);
+  assert.equal(failed(samples), []);
+  const v3 = samples.filter((s) => s.version === "v3").length;
+  assert.ok(v3 >= 100 && v3 <= 200, `${v3} of 500 went to v3`);
+  assert.ok(samples.every((s) => s.text === s.version), "each answer came from the version its header names");
+  assert.ok(samples.some((s) => s.version === "v2"), "the rest stays on v2");
+});
+
+test("a request pins a version of the active deployment with the lanes-version header", async ({ host }) => {
+  for (const v of ["v2", "v3"]) {
+    const samples = await many(host.url, "/greet-proc", 20, 4, { "lanes-version": v });
+    assert.ok(samples.every((s) => s.status === 200 && s.text === v && s.version === v), `pinned to ${v}`);
+  }
+  const old = await get(host.url, "/greet", { "lanes-version": "v1" });
+  assert.is(old.status, 400);
+  assert.match(old.text, /lanes-version: \\"v1\\" is not a version of the active deployment \(v2, v3\)/);
+});
+
+test("/_lanes/functions lists each version of a gradual deployment with its share", async ({ host }) => {
+  const list = (await (await fetch(`${host.url}/_lanes/functions`)).json()) as { functions: { name: string; deployment: { version: string; percent: number } }[] };
+  const greet = list.functions.filter((f) => f.name === "greet").map((f) => f.deployment);
+  assert.equal(greet, [{ version: "v2", percent: 70 }, { version: "v3", percent: 30 }]);
+});
+
+test("lanes promote makes the new version serve every request", async (ctx) => {
+  const r = await cli(ctx, "promote");
+  assert.is(r.code, 0, r.out);
+  assert.is(JSON.parse(r.out).deployment.stable, "v3");
+  const samples = await many(ctx.host.url, "/greet", 50, 5);
+  assert.ok(samples.every((s) => s.status === 200 && s.version === "v3"));
+  const again = await api(ctx.host.url, "POST", "promote", {});
+  assert.equal([again.status, again.json.error?.code], [409, "conflict"]);
+  assert.match(again.json.error!.message, /nothing to promote: the active deployment is v3 100%/);
+});
+
+test("lanes rollback under load returns to the previous version, then to a named one, with 0 failed requests", async (ctx) => {
+  const load = steadyLoad(ctx.host.url, PATHS);
+  let samples: Sample[] = [];
+  let t1 = 0;
+  let t2 = 0;
+  let asked = 0;
+  try {
+    await sleep(100);
+    const back = await cli(ctx, "rollback");
+    t1 = Date.now();
+    assert.is(back.code, 0, back.out);
+    assert.is(JSON.parse(back.out).version, "v2");
+    await answeredSince(load.samples, t1, 8); // however slow the machine, some answers fall between the two
+    asked = Date.now();
+    const named = await cli(ctx, "rollback", "v1", "--if-version", "v2");
+    t2 = Date.now();
+    assert.is(named.code, 0, named.out);
+    assert.equal(JSON.parse(named.out).deployment.reason, "rollback");
+    await answeredSince(load.samples, t2, 8);
+  } finally {
+    samples = await load.stop();
+  }
+  assert.equal(failed(samples), [], "no request failed during the rollbacks");
+  const between = samples.filter((s) => s.started > t1 && s.ended < asked);
+  assert.ok(between.length > 0 && between.every((s) => s.text === "v2"), "v2 after the first rollback");
+  const last = samples.filter((s) => s.started > t2);
+  assert.ok(last.length > 0 && last.every((s) => s.text === "v1" && s.version === "v1"), "v1 after the named rollback");
+});
+
+test("a broken version is refused, naming the function, and changes nothing", async ({ host }) => {
+  const before = await api(host.url, "GET", "versions");
+  const r = await deploy(host.url, versionDir("v-broken", "broken"));
+  assert.is(r.status, 400, r.text);
+  assert.is(r.json.error?.code, "load_failed");
+  assert.match(r.json.error!.message, /greet: .*v-broken is broken while loading/);
+  assert.not.match(r.json.error!.message, /\.lanes\/|\/run\//, "no host path reaches the client");
+  // a manifest the CLI would have refused, sent as it is: the host checks it the same way
+  const b64 = (text: string) => Buffer.from(text).toString("base64");
+  const bad = await api(host.url, "POST", "deploy", {
+    files: [
+      { path: "lanes.json", data: b64(JSON.stringify({ functions: { greet: { entry: "greet.ts", timeoutMs: -5 } } })) },
+      { path: "greet.ts", data: b64(`export default { fetch: () => new Response("raw") };`) },
+    ],
+  });
+  assert.is(bad.status, 400, bad.text);
+  assert.is(bad.json.error?.code, "invalid_manifest");
+  assert.match(bad.json.error!.message, /functions\.greet\.timeoutMs: must be a positive integer \(got -5\)/);
+  const after = await api(host.url, "GET", "versions");
+  assert.equal(after.json, before.json, "versions and deployments are as they were");
+  assert.ok((await many(host.url, "/greet", 20, 4)).every((s) => s.text === "v1"), "v1 still serves");
+});
+
+test("lanes deploy refuses a bad manifest locally, naming the field, before uploading", async (ctx) => {
+  const dir = versionDir("v-local", "ok", (m) => ((m.functions as Record<string, Record<string, unknown>>).greet!.timeoutMs = -5));
+  const r = await cli(ctx, "deploy", dir);
+  assert.is(r.code, 1);
+  assert.match(JSON.parse(r.out).error.message, /functions\.greet\.timeoutMs: must be a positive integer \(got -5\)/);
+});
+
+test("--if-version gives 409 when the active version differs; concurrent deploys are serialized", async (ctx) => {
+  const stale = await deploy(ctx.host.url, versionDir("v-stale"), { ifVersion: "v3" });
+  assert.equal([stale.status, stale.json.error?.code], [409, "conflict"]);
+  assert.match(stale.json.error!.message, /active version is v1, not v3/);
+  // two deploys at once, both expecting v1: exactly one wins
+  const [a, b] = await Promise.all([deploy(ctx.host.url, versionDir("race-a"), { ifVersion: "v1" }), deploy(ctx.host.url, versionDir("race-b"), { ifVersion: "v1" })]);
+  assert.equal([a.status, b.status].sort(), [201, 409], `${a.text}\n${b.text}`);
+  // without --if-version both go through, one after the other
+  const [c, d] = await Promise.all([deploy(ctx.host.url, versionDir("serial-c")), deploy(ctx.host.url, versionDir("serial-d"))]);
+  assert.equal([c.status, d.status], [201, 201]);
+  const revs = [c, d].map((x) => (x.json.deployment as { revision: number }).revision).sort();
+  assert.is(revs[1], revs[0]! + 1, "one switch after the other");
+  const last = c.json.deployment as { revision: number };
+  const winner = last.revision === revs[1] ? "serial-c" : "serial-d";
+  assert.ok((await many(ctx.host.url, "/greet", 10, 2)).every((s) => s.text === winner));
+});
+
+test("uploads with ../x, an absolute path, a duplicate or a link are refused naming the file; an oversized one gets 413", async ({ host }) => {
+  const manifest = Buffer.from(readFileSync(join(versionDir("paths"), "lanes.json"))).toString("base64");
+  const upload = (files: object[]) => api(host.url, "POST", "deploy", { files: [{ path: "lanes.json", data: manifest }, ...files] });
+  const x = Buffer.from("export default {}").toString("base64");
+  const cases: [object[], RegExp][] = [
+    [[{ path: "../x", data: x }], /files\[1\] \("\.\.\/x"\): path must stay inside the folder/],
+    [[{ path: "a/../../x", data: x }], /files\[1\] \("a\/\.\.\/\.\.\/x"\): path must stay inside the folder/],
+    [[{ path: "/etc/passwd", data: x }], /files\[1\] \("\/etc\/passwd"\): path must be relative/],
+    [[{ path: "a.ts", data: x }, { path: "A.ts", data: x }], /files\[2\] \("A\.ts"\): duplicate path/],
+    [[{ path: "a.ts", data: x, link: "/etc/passwd" }], /files\[1\] \("a\.ts"\): only regular files can be uploaded/],
+    [[{ path: "a.ts", data: "not base64!" }], /files\[1\] \("a\.ts"\): data is not valid base64/],
+  ];
+  for (const [files, rule] of cases) {
+    const r = await upload(files);
+    assert.is(r.status, 400, r.text);
+    assert.match(r.json.error!.message, rule);
+  }
+  const big = await upload([{ path: "big.bin", data: Buffer.alloc(1.5 * 1024 * 1024).toString("base64") }]);
+  assert.is(big.status, 413);
+  assert.is((await api(host.url, "GET", "versions")).status, 200, "the host still answers");
+});
+
+test("--auto-rollback rolls a clearly worse new version back by itself, and leaves a healthy one alone", async ({ host }) => {
+  const healthy = await deploy(host.url, versionDir("healthy"), { percent: 50, autoRollback: true });
+  assert.is(healthy.status, 201, healthy.text);
+  await many(host.url, "/greet", 160, 8);
+  const still = await api(host.url, "GET", "deployment");
+  assert.is((still.json.active as { canary: { version: string } | null }).canary?.version, healthy.json.version);
+  const bad = await deploy(host.url, versionDir("fails", "fails"), { percent: 50, autoRollback: true });
+  assert.is(bad.status, 201, bad.text);
+  let served = 0;
+  for (let i = 0; i < 40; i++) {
+    const batch = await many(host.url, "/greet", 20, 4);
+    served += batch.length;
+    const d = (await api(host.url, "GET", "deployment")).json.active as { reason: string; canary: unknown; message: string };
+    if (d.reason === "auto-rollback") {
+      assert.is(d.canary, null);
+      assert.match(d.message, /new \d+\/\d+ 5xx \(100\.0%\) vs stable 0\/\d+ \(0\.0%\), z = /);
+      break;
+    }
+  }
+  const after = await many(host.url, "/greet", 30, 3);
+  const state = JSON.stringify((await api(host.url, "GET", "deployment")).json);
+  assert.ok(after.every((s) => s.status === 200 && s.text !== "fails"), `rolled back within ${served} requests: ${state}\n${host.output().slice(-3000)}`);
+  assert.match(host.output(), /auto-rollback: v\d+ is clearly worse/);
+});
+
+test("the admin API needs a valid token: 401 with WWW-Authenticate, then 429 after repeated failures; tokens are never logged", async ({ host }) => {
+  const none = await fetch(`${host.url}/_lanes/api/versions`);
+  assert.is(none.status, 401);
+  assert.match(none.headers.get("www-authenticate") ?? "", /^Bearer realm="lanes"/);
+  const ops = await api(host.url, "GET", "versions", undefined, OTHER_TOKEN);
+  assert.is(ops.status, 200, "a second token works too");
+  const wrong = "wrong-token-0000000000000";
+  const codes: number[] = [];
+  for (let i = 0; i < 7; i++) codes.push((await api(host.url, "GET", "versions", undefined, wrong)).status);
+  assert.equal(codes, [401, 401, 401, 401, 401, 429, 429]);
+  const blocked = await fetch(`${host.url}/_lanes/api/versions`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.is(blocked.status, 429, "a right token does not lift the block");
+  assert.ok(Number(blocked.headers.get("retry-after")) >= 1);
+  await sleep(Number(blocked.headers.get("retry-after")) * 1000 + 100);
+  assert.is((await api(host.url, "GET", "versions")).status, 200, "the block ends");
+  const out = host.output();
+  for (const t of [TOKEN, OTHER_TOKEN, wrong]) assert.not.ok(out.includes(t), "no token in the host's output");
+  assert.is((await get(host.url, "/greet")).status, 200, "functions need no token");
+});
+
+test.run();
