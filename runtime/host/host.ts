@@ -33,6 +33,8 @@ export interface HostOptions {
   metrics?: boolean;
   /** Export a span per request to this OTLP/HTTP endpoint (runtime/ops/otel.ts). */
   otlpEndpoint?: string;
+  /** The deployed version `dir` holds (a deploy store's): the functions' `version` label, else their bundle hash. */
+  version?: string;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
 }
@@ -110,7 +112,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     try {
       const bundle = await compile(spec.entry, adapter.sys, spec.name);
       const store = storeFor(spec);
-      const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? bundle.hash });
+      const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? bundle.hash });
       const pool = new Pool(spec, {
         spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
         load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
