@@ -41,13 +41,16 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
   for (const f of host.functions) if (f.error) log.info(`  ${f.spec.name} is broken: see the error above`);
   log.info(`ready in ${Math.round(performance.now() - t0)} ms; watching the manifest and every file the functions import`);
-  out.listening(host.url);
-
-  return serveUntilSignal(adapter, log, async (graceMs) => {
-    await reloader.stop();
-    await Promise.all([host.stop(graceMs), reloader.stopRetiring(graceMs)]);
-    out.flush();
-  });
+  return serveUntilSignal(
+    adapter,
+    log,
+    async (graceMs) => {
+      await reloader.stop();
+      await Promise.all([host.stop(graceMs), reloader.stopRetiring(graceMs)]);
+      out.flush();
+    },
+    () => out.listening(host.url),
+  );
 }
 
 /** Path prefixes of lanes' own code: frames there are dropped from the stacks users see. */

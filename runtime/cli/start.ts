@@ -47,11 +47,15 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
   if (serve.otlpEndpoint) log.info(`exporting a span per request to ${serve.otlpEndpoint} (OTLP/HTTP)`);
   log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
-  out.listening(host.url);
-  return serveUntilSignal(adapter, log, async (graceMs) => {
-    await stop(graceMs);
-    out.flush();
-  });
+  return serveUntilSignal(
+    adapter,
+    log,
+    async (graceMs) => {
+      await stop(graceMs);
+      out.flush();
+    },
+    () => out.listening(host.url),
+  );
 }
 
 /** From --admin-token-file, else LANES_ADMIN_TOKEN; none: the admin API stays off. Values are never printed. */
@@ -66,8 +70,12 @@ async function adminTokens(adapter: RuntimeAdapter, file: string, command: strin
   return env ? parseTokens(env, "LANES_ADMIN_TOKEN") : [];
 }
 
-/** Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. */
-export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, stop: (graceMs: number) => Promise<void>): Promise<never> {
+/**
+ * Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. `listening`
+ * says the host is ready, once the handlers are in place: a client that signals the moment it
+ * reads that line gets a graceful stop, not the runtime's default death.
+ */
+export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, stop: (graceMs: number) => Promise<void>, listening?: () => void): Promise<never> {
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = () => {
@@ -77,6 +85,7 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     };
     adapter.onSignal("SIGINT", onSignal);
     adapter.onSignal("SIGTERM", onSignal);
+    listening?.();
   });
   // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (runtime-matrix P1).
   adapter.exit(0);
