@@ -14,7 +14,7 @@ import * as assert from "uvu/assert";
 import { ByteWriter } from "../runtime/channel/bytes.ts";
 import { decodeGuestFrame, decodeHostFrame, encodeFrame } from "../runtime/channel/codec.ts";
 import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
-import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort } from "../runtime/channel/ring-end.ts";
+import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type WakeBy } from "../runtime/channel/ring-end.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -95,84 +95,87 @@ test("a byte stream cut at every possible point still yields the same frames in 
 });
 
 /** Both ends of a ring channel in this thread, over a web MessageChannel. */
-function localRing(capacity: number) {
+function localRing(capacity: number, wakeBy: WakeBy) {
   const sab = ringChannelMemory(capacity);
   const mc = new MessageChannel();
   const portOf = (p: MessagePort): PostPort => ({
-    post: (m, transfer) => p.postMessage(m, transfer),
+    post: (m, transfer) => p.postMessage(m, transfer ?? []),
     onMessage: (l) => p.addEventListener("message", (e) => l((e as MessageEvent).data)),
   });
-  const host = hostRingEnd({ sab, port: portOf(mc.port1), capacity });
-  const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity });
+  const host = hostRingEnd({ sab, port: portOf(mc.port1), capacity, wakeBy });
+  const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity, wakeBy });
   mc.port1.start();
   mc.port2.start();
   return { host, guest, close: () => (mc.port1.close(), mc.port2.close(), host.close(), guest.close()) };
 }
 
-test("a small ring carries thousands of frames in order through wrap-around and a full ring", async () => {
-  const { host, guest, close } = localRing(1024);
-  const got: number[] = [];
-  guest.onFrame((f) => f.t === "ping" && guest.send({ t: "pong", id: f.id, heap: 0, external: 0 }));
-  const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "pong" && got.push(f.id) === 3000 && resolve()));
-  for (let i = 0; i < 3000; i++) host.send({ t: "ping", id: i });
-  await done;
-  assert.equal(got, Array.from({ length: 3000 }, (_, i) => i));
-  close();
-});
+for (const wakeBy of ["atomics", "messages"] as const) {
+  test(`a small ring carries thousands of frames in order through wrap-around and a full ring (${wakeBy} doorbell)`, async () => {
+    const { host, guest, close } = localRing(1024, wakeBy);
+    const got: number[] = [];
+    guest.onFrame((f) => f.t === "ping" && guest.send({ t: "pong", id: f.id, heap: 0, external: 0 }));
+    const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "pong" && got.push(f.id) === 3000 && resolve()));
+    for (let i = 0; i < 3000; i++) host.send({ t: "ping", id: i });
+    await done;
+    assert.equal(got, Array.from({ length: 3000 }, (_, i) => i));
+    close();
+  });
 
-test("bodies over the inline limit and frames larger than the ring arrive whole and in order", async () => {
-  const { host, guest, close } = localRing(4096);
-  const sizes = [0, 10, INLINE_BODY_MAX, INLINE_BODY_MAX + 1, 3000, 1_000_000, 7];
-  const got: ResponseFrame[] = [];
-  const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "res" && got.push(f) === sizes.length && resolve()));
-  sizes.forEach((n, id) => {
-    // a header block too large for a 4 KiB ring makes the whole frame travel beside it
-    const headers: [string, string][] = id === 4 ? [["x-big", "y".repeat(5000)]] : [];
-    guest.send({ t: "res", id, status: 200, statusText: "", headers, body: n ? bytes(n, id) : null, more: false });
+  test(`bodies over the inline limit and frames larger than the ring arrive whole and in order (${wakeBy} doorbell)`, async () => {
+    const { host, guest, close } = localRing(4096, wakeBy);
+    const sizes = [0, 10, INLINE_BODY_MAX, INLINE_BODY_MAX + 1, 3000, 1_000_000, 7];
+    const got: ResponseFrame[] = [];
+    const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "res" && got.push(f) === sizes.length && resolve()));
+    sizes.forEach((n, id) => {
+      // a header block too large for a 4 KiB ring makes the whole frame travel beside it
+      const headers: [string, string][] = id === 4 ? [["x-big", "y".repeat(5000)]] : [];
+      guest.send({ t: "res", id, status: 200, statusText: "", headers, body: n ? bytes(n, id) : null, more: false });
+    });
+    await done;
+    assert.equal(got.map((f) => f.id), sizes.map((_, i) => i));
+    got.forEach((f, i) => assert.equal(f.body ?? new Uint8Array(0), bytes(sizes[i]!, i), `frame ${i}`));
+    assert.is(got[4]!.headers[0]![1].length, 5000);
+    close();
   });
-  await done;
-  assert.equal(got.map((f) => f.id), sizes.map((_, i) => i));
-  got.forEach((f, i) => assert.equal(f.body ?? new Uint8Array(0), bytes(sizes[i]!, i), `frame ${i}`));
-  assert.is(got[4]!.headers[0]![1].length, 5000);
-  close();
-});
 
-test("a worker thread on the other side of the ring answers thousands of requests in flight", async () => {
-  const out = join(mkdtempSync(join(tmpdir(), "lanes-channel-")), "ring-echo-worker.mjs");
-  await build({
-    entryPoints: [fileURLToPath(new URL("./fixtures/ring-echo-worker.ts", import.meta.url))],
-    bundle: true, platform: "node", format: "esm", outfile: out, logLevel: "silent",
+  test(`a worker thread on the other side of the ring answers thousands of requests in flight (${wakeBy} doorbell)`, async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "lanes-channel-")), "ring-echo-worker.mjs");
+    await build({
+      entryPoints: [fileURLToPath(new URL("./fixtures/ring-echo-worker.ts", import.meta.url))],
+      bundle: true, platform: "node", format: "esm", outfile: out, logLevel: "silent",
+    });
+    const sab = ringChannelMemory();
+    const worker = new Worker(out, { workerData: { sab, wakeBy } });
+    const host = hostRingEnd({
+      sab,
+      wakeBy,
+      port: { post: (m, t) => worker.postMessage(m, t), onMessage: (l) => void worker.on("message", l) },
+    });
+    const answers = new Map<number, ResponseFrame>();
+    const n = 5000;
+    let resolveAll: () => void;
+    const all = new Promise<void>((r) => (resolveAll = r));
+    const ready = new Promise<void>((r) => host.onFrame((f: Frame) => {
+      if (f.t === "ready") r();
+      if (f.t === "res" && answers.set(f.id, f).size === n) resolveAll();
+    }));
+    await ready;
+    for (let id = 0; id < n; id++) {
+      const body = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
+      host.send({ t: "req", id, requestId: String(id), method: "PUT", url: `/${id}/é`, headers: [["x-n", String(id)]], params: {}, body });
+    }
+    await all;
+    for (let id = 0; id < n; id++) {
+      const f = answers.get(id)!;
+      assert.is(f.statusText, `/${id}/é`);
+      assert.equal(f.headers, [["x-n", String(id)]]);
+      const want = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
+      assert.equal(f.body === null ? null : f.body.length, want === null ? null : want.length, `body of ${id}`);
+      if (want) assert.ok(f.body!.every((b, i) => b === want[i]), `bytes of ${id}`);
+    }
+    host.close();
+    await worker.terminate();
   });
-  const sab = ringChannelMemory();
-  const worker = new Worker(out, { workerData: { sab } });
-  const host = hostRingEnd({
-    sab,
-    port: { post: (m, t) => worker.postMessage(m, t), onMessage: (l) => void worker.on("message", l) },
-  });
-  const answers = new Map<number, ResponseFrame>();
-  const n = 5000;
-  let resolveAll: () => void;
-  const all = new Promise<void>((r) => (resolveAll = r));
-  const ready = new Promise<void>((r) => host.onFrame((f: Frame) => {
-    if (f.t === "ready") r();
-    if (f.t === "res" && answers.set(f.id, f).size === n) resolveAll();
-  }));
-  await ready;
-  for (let id = 0; id < n; id++) {
-    const body = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
-    host.send({ t: "req", id, requestId: String(id), method: "PUT", url: `/${id}/é`, headers: [["x-n", String(id)]], params: {}, body });
-  }
-  await all;
-  for (let id = 0; id < n; id++) {
-    const f = answers.get(id)!;
-    assert.is(f.statusText, `/${id}/é`);
-    assert.equal(f.headers, [["x-n", String(id)]]);
-    const want = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
-    assert.equal(f.body === null ? null : f.body.length, want === null ? null : want.length, `body of ${id}`);
-    if (want) assert.ok(f.body!.every((b, i) => b === want[i]), `bytes of ${id}`);
-  }
-  host.close();
-  await worker.terminate();
-});
+}
 
 test.run();

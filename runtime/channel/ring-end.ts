@@ -10,17 +10,21 @@ import { ByteWriter } from "./bytes.ts";
 import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd } from "./end.ts";
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
 import { BESIDE, maxFrame, RingReader, ringBytes, RingWriter } from "./ring.ts";
+import { atomicsWakeup, messageWakeup } from "./wakeup.ts";
 
 /** Bytes per ring; a frame up to half of it (less its prefix) goes through the ring. */
 export const RING_CAPACITY = 256 * 1024;
 /** Bodies up to this size are copied through the ring; larger ones are transferred. */
 export const INLINE_BODY_MAX = 32 * 1024;
 
-/** A worker's message port, as the lane needs it: post ArrayBuffers (moved), receive them. */
+/** A worker's message port, as the lane needs it: ArrayBuffers (moved) and doorbells (numbers). */
 export interface PostPort {
-  post(message: ArrayBuffer, transfer: ArrayBuffer[]): void;
+  post(message: ArrayBuffer | number, transfer?: ArrayBuffer[]): void;
   onMessage(listener: (message: unknown) => void): void;
 }
+
+/** How a sleeping side is woken: Atomics, or messages where Atomics cannot be trusted (wakeup.ts). */
+export type WakeBy = "atomics" | "messages";
 
 export interface RingEndOptions {
   sab: SharedArrayBuffer;
@@ -30,6 +34,8 @@ export interface RingEndOptions {
   schedule?: (drain: () => void) => void;
   /** When the other side is woken for what was written: the end of this event-loop turn. */
   wake?: (notify: () => void) => void;
+  /** Both ends must agree: the host decides and tells the guest. Default "atomics". */
+  wakeBy?: WakeBy;
 }
 
 /** The shared memory for one instance's channel. */
@@ -52,7 +58,9 @@ function ringEnd<In, Out extends Frame>(
 ): ChannelEnd<In, Out> {
   const capacity = o.capacity ?? RING_CAPACITY;
   const size = ringBytes(capacity);
-  const writer = new RingWriter(o.sab, side * size, capacity, o.wake);
+  const bells = o.wakeBy === "messages" ? messageWakeup((word) => o.port.post(word)) : undefined;
+  const wakeup = bells ?? atomicsWakeup;
+  const writer = new RingWriter(o.sab, side * size, capacity, o.wake, wakeup);
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();
@@ -98,9 +106,11 @@ function ringEnd<In, Out extends Frame>(
       }
     },
     o.schedule,
+    wakeup,
   );
 
   o.port.onMessage((m) => {
+    if (typeof m === "number" && bells) return bells.ring(m);
     if (!(m instanceof ArrayBuffer)) return fail(new Error("lanes channel: a message beside the ring is not an ArrayBuffer"));
     inbox.push(new Uint8Array(m));
     reader.resume();

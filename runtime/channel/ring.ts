@@ -1,11 +1,11 @@
 /**
  * A single-producer single-consumer ring of variable-size frames in a SharedArrayBuffer: the
  * isolate lane's channel, one ring each way per instance. Neither side spins: a reader with
- * nothing to read sleeps in `Atomics.waitAsync` and the writer wakes it with `Atomics.notify`
- * only when it sleeps, at most once per microtask checkpoint; a writer that finds the ring full
- * keeps its frames and waits on the read position the same way. Under load the reader is
- * rarely asleep, so most frames cost no wake-up at all (the cost of one is measured in
- * adapters/README.md, Channel).
+ * nothing to read sleeps (`Atomics.waitAsync`, or a message doorbell where that cannot be
+ * trusted: wakeup.ts) and the writer wakes it only when it sleeps, at most once per turn of its
+ * event loop; a writer that finds the ring full keeps its frames and waits for room the same
+ * way. Under load the reader is rarely asleep, so most frames cost no wake-up at all (the cost
+ * of one is measured in adapters/README.md, Channel).
  *
  * Layout: a header of Int32 words (below), then `capacity` bytes (a power of two). Positions
  * are uint32 counters that only grow; a frame is `[length u32][bytes][padding to 4]`, never
@@ -14,8 +14,10 @@
  * Written without a library: ringbuf.js (the well-kept SAB ring) moves fixed-size elements
  * and has no wake-up, and both are what this channel needs.
  */
-const WRITE = 0;
-const READ = 1;
+import { atomicsWakeup, WAIT_READ, WAIT_WRITE, type Wakeup } from "./wakeup.ts";
+
+const WRITE = WAIT_WRITE;
+const READ = WAIT_READ;
 const READER_ASLEEP = 2;
 const WRITER_WAITING = 3;
 const CLOSED = 4;
@@ -67,6 +69,7 @@ export class RingWriter {
     offset: number,
     capacity: number,
     private readonly schedule: (notify: () => void) => void = queueMicrotask,
+    private readonly wakeup: Wakeup = atomicsWakeup,
   ) {
     this.r = ringAt(sab, offset, capacity);
     this.pos = Atomics.load(this.r.ctl, WRITE) >>> 0;
@@ -93,17 +96,25 @@ export class RingWriter {
 
   close(): void {
     Atomics.store(this.r.ctl, CLOSED, 1);
-    Atomics.notify(this.r.ctl, WRITE);
+    this.wakeup.wake(this.r.ctl, WRITE);
+  }
+
+  /** Whether an entry of `size` bytes fits now; `skip` is what a wrap to 0 would take first. */
+  private room(size: number): { fits: boolean; skip: number } {
+    const { ctl, mask } = this.r;
+    const capacity = mask + 1;
+    const at = this.pos & mask;
+    const skip = at + size > capacity ? capacity - at : 0;
+    const used = (this.pos - Atomics.load(ctl, READ)) >>> 0;
+    return { fits: used + skip + size <= capacity, skip };
   }
 
   private tryWrite(len: number, bytes?: Uint8Array): boolean {
     const { ctl, view, data, mask } = this.r;
-    const capacity = mask + 1;
     const size = 4 + (bytes ? pad(len) : 0);
     let at = this.pos & mask;
-    const skip = at + size > capacity ? capacity - at : 0;
-    const used = (this.pos - Atomics.load(ctl, READ)) >>> 0;
-    if (used + skip + size > capacity) return false;
+    const { fits, skip } = this.room(size);
+    if (!fits) return false;
     if (skip) {
       view.setUint32(at, WRAP);
       this.pos = (this.pos + skip) >>> 0;
@@ -122,7 +133,7 @@ export class RingWriter {
 
   private readonly notify = () => {
     this.notifyQueued = false;
-    if (Atomics.load(this.r.ctl, READER_ASLEEP) === 1) Atomics.notify(this.r.ctl, WRITE);
+    if (Atomics.load(this.r.ctl, READER_ASLEEP) === 1) this.wakeup.wake(this.r.ctl, WRITE);
   };
 
   private flushWaiting(): void {
@@ -140,14 +151,15 @@ export class RingWriter {
     this.waitingForRoom = true;
     Atomics.store(ctl, WRITER_WAITING, 1);
     const read = Atomics.load(ctl, READ);
-    const w = Atomics.waitAsync(ctl, READ, read);
     const again = () => {
       this.waitingForRoom = false;
       Atomics.store(ctl, WRITER_WAITING, 0);
       if (Atomics.load(ctl, CLOSED) === 0) this.flushWaiting();
     };
-    if (w.async) void w.value.then(again);
-    else queueMicrotask(again);
+    // room may have come between the failed write and the flag: the reader then saw no flag
+    const head = this.waiting[0];
+    if (!head || this.room(4 + pad(head.byteLength)).fits) return queueMicrotask(again);
+    this.wakeup.wait(ctl, READ, read, again);
   }
 }
 
@@ -168,6 +180,7 @@ export class RingReader {
     capacity: number,
     private readonly onFrame: (bytes: Uint8Array | typeof BESIDE) => boolean,
     private readonly schedule: (drain: () => void) => void = (d) => d(),
+    private readonly wakeup: Wakeup = atomicsWakeup,
   ) {
     this.r = ringAt(sab, offset, capacity);
     this.pos = Atomics.load(this.r.ctl, READ) >>> 0;
@@ -192,8 +205,8 @@ export class RingReader {
   close(): void {
     this.closed = true;
     Atomics.store(this.r.ctl, CLOSED, 1);
-    Atomics.notify(this.r.ctl, WRITE); // our own pending wait
-    Atomics.notify(this.r.ctl, READ); // a writer waiting for room
+    this.wakeup.close(this.r.ctl); // our own pending wait
+    this.wakeup.wake(this.r.ctl, READ); // a writer waiting for room
   }
 
   private loop = (): void => {
@@ -225,7 +238,7 @@ export class RingReader {
       if (!this.onFrame(isBeside ? BESIDE : data.subarray(at + 4, at + 4 + len))) return false;
       this.pos = (this.pos + 4 + (isBeside ? 0 : pad(len))) >>> 0;
       Atomics.store(ctl, READ, this.pos | 0);
-      if (Atomics.load(ctl, WRITER_WAITING) === 1) Atomics.notify(ctl, READ);
+      if (Atomics.load(ctl, WRITER_WAITING) === 1) this.wakeup.wake(ctl, READ);
     }
   }
 
@@ -241,12 +254,9 @@ export class RingReader {
       this.closed = true; // the writer is gone and everything it wrote has been read
       return;
     }
-    const w = Atomics.waitAsync(ctl, WRITE, write);
-    const woke = () => {
+    this.wakeup.wait(ctl, WRITE, write, () => {
       Atomics.store(ctl, READER_ASLEEP, 0);
       this.schedule(this.loop);
-    };
-    if (w.async) void w.value.then(woke);
-    else woke();
+    });
   }
 }

@@ -7,5 +7,11 @@ import { sharedInMemory } from "./shared-client.ts";
 
 const data = guestData() as IsolateGuestData;
 const schedule = workerReadScheduler();
-const end = guestRingEnd({ sab: data.channel, port: workerPostPort(), wake: endOfTurn, ...(schedule ? { schedule } : {}) });
+const end = guestRingEnd({
+  sab: data.channel,
+  port: workerPostPort(),
+  wakeBy: data.wakeBy,
+  wake: endOfTurn,
+  ...(schedule ? { schedule } : {}),
+});
 startGuest(end, () => sharedInMemory(data.sharedBuffer, data.sharedSeat));

@@ -123,6 +123,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
           if (op === "add") return store.add(key, value as number);
           if (op === "get") return store.get(key) ?? null;
           store.set(key, value as string);
+          return undefined;
         },
         stopsSpin: limits.cpuSpin === "enforced",
         ...(meter ? { observer: meter } : {}),
@@ -220,7 +221,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         const started = Date.now();
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
-        await Promise.all(functions.map((f) => f.pool?.stop(left)));
+        await Promise.all(functions.map((f) => f.pool?.stop(left, { finishWaitUntil: true })));
         metrics.stop();
         // the spans of the last requests go out before the host exits
         await spans?.shutdown().catch((e: unknown) => log.warn(`OpenTelemetry export: the last spans were not sent: ${String(e)}`));

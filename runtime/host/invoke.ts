@@ -40,7 +40,9 @@ export async function invoke(
     const wait = pool.admit(); // a full function refuses before its body is read
     if (wait) await wait;
     const body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);
-    reply = await pool.dispatch({ requestId, method, url, headers, params, body }, deadline);
+    // a client that goes away cancels its request, and the function's request.signal aborts
+    const client = { onGone: (listener: () => void) => ex.onAbort(listener) };
+    reply = await pool.dispatch({ requestId, method, url, headers, params, body }, deadline, client);
   } catch (e) {
     reply = errorReply(o.dev && o.mapStack ? withMappedStack(e, o.mapStack) : e, requestId, o.dev);
   } finally {

@@ -1,11 +1,13 @@
 /** The isolate lane: a worker thread in the host process, its channel two rings in shared memory. */
-import { hostRingEnd, ringChannelMemory } from "../channel/ring-end.ts";
+import { hostRingEnd, ringChannelMemory, type WakeBy } from "../channel/ring-end.ts";
 import type { SharedSeat } from "../shared/store.ts";
 import { link, type Lane } from "./lane.ts";
 
 /** What an isolate-lane guest finds in its workerData. */
 export interface IsolateGuestData {
   channel: SharedArrayBuffer;
+  /** How the rings wake a sleeping side: both ends must agree. */
+  wakeBy: WakeBy;
   sharedBuffer: SharedArrayBuffer;
   sharedSeat: SharedSeat;
 }
@@ -16,7 +18,8 @@ export const isolateLane: Lane = {
     const store = ctx.sharedStore(spec);
     const seat = store.seat();
     const channel = ringChannelMemory();
-    const data: IsolateGuestData = { channel, sharedBuffer: store.buffer, sharedSeat: seat };
+    const wakeBy = ctx.adapter.caps.ringWakeup;
+    const data: IsolateGuestData = { channel, wakeBy, sharedBuffer: store.buffer, sharedSeat: seat };
     const worker = ctx.adapter.spawnWorker(ctx.guests.worker, {
       heapMb: spec.memoryMb,
       env: spec.env,
@@ -31,6 +34,6 @@ export const isolateLane: Lane = {
         ctx.log.warn(`${spec.name}: an instance stopped while holding the ctx.shared lock; the lock was taken back`);
       }
     });
-    return link(worker, hostRingEnd({ sab: channel, port: worker.port, wake: (fn) => ctx.adapter.schedule(fn) }));
+    return link(worker, hostRingEnd({ sab: channel, port: worker.port, wakeBy, wake: (fn) => ctx.adapter.schedule(fn) }));
   },
 };
