@@ -277,8 +277,14 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     hostRss: () => process.memoryUsage.rss(),
     cores: () => (typeof availableParallelism === "function" ? availableParallelism() : cpus().length),
     collectGarbage,
+    // getrusage(RUSAGE_SELF) on Node, Bun and Deno alike: worker threads count (adapters/README.md, Metrics)
+    hostCpu: () => {
+      const { user, system } = process.cpuUsage();
+      return { user: user / 1e6, system: system / 1e6 };
+    },
     writeOut: (text: string) => void process.stdout.write(text),
     writeErr: (text: string) => void process.stderr.write(text),
     isTTY: () => Boolean(process.stdout.isTTY),
+    color: () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
   } satisfies Partial<RuntimeAdapter>;
 }

@@ -15,19 +15,23 @@ import {
   formatArgs,
   heapUsed,
   inRequest,
+  requestMaker,
+  installFastResponse,
   memoryInUse,
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
-  webResponseIsCostly,
 } from "../../adapters/guest.ts";
+import type { Context } from "../api.ts";
+import type { RequestInit2 } from "../../adapters/undici.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
-import type { GuestToHost, HostToGuest, LogFrame, LogLevel, RequestFrame } from "../channel/frames.ts";
+import type { GuestToHost, HeaderPairs, HostToGuest, LogFrame, LogLevel, RequestFrame } from "../channel/frames.ts";
 import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
-import { describe, isResponse, resolveHandler, type FetchHandler } from "./handler.ts";
-import { lightResponseClass } from "./light-response.ts";
+import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { sendResponse } from "./respond.ts";
+import { collectFetchListeners } from "./service-worker.ts";
+import { giveStringBodiesTheirStandardType } from "./text-default-type.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
 export interface GuestShared {
@@ -56,14 +60,19 @@ interface Loaded {
 }
 
 export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => void) => GuestShared, packed?: PackedLoader) {
-  // before the function's module loads, so every Response it makes is a light one
-  if (webResponseIsCostly()) globalThis.Response = lightResponseClass(Response);
+  installFastResponse(); // before the function's module loads (Node: adapters/undici-response.ts)
+  giveStringBodiesTheirStandardType(); // before the function's module loads
   const post = (f: GuestToHost, slot = 0) => end.send(f, slot);
   const loaded = new Map<number, Loaded>();
+  let makeRequest: (init: RequestInit2) => Request = () => {
+    throw new Error("function not loaded");
+  };
   let handled = 0;
   // by slot and request id: slot * 2^32 + id
   const cancels = new Map<number, () => void>();
   const pending = new Set<Promise<unknown>>();
+  /** ctx.waitUntil work still running, with the request it came from (for the stop log). */
+  const waitUntil = new Map<Promise<unknown>, string>();
   const shared = packed ? undefined : sharedFor(post);
   const rpcs = new Map<number, RpcChannel>();
 
@@ -81,6 +90,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
 
   const control = (slot: number): GuestControl => ({
     async load(s) {
+      makeRequest = await requestMaker();
       if (packed) {
         if (slot === 0) throw new Error("slot 0 of a packed worker holds no function");
         try {
@@ -94,8 +104,9 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       }
       scrubEnv(s.env);
       if (s.cwd) changeDir(s.cwd);
+      const fetchListeners = collectFetchListeners();
       const mod = (await import(s.bundleUrl)) as Record<string, unknown>;
-      loaded.set(0, { spec: s, handler: resolveHandler(mod, s.name), shared: ctxSharedOf(shared!) });
+      loaded.set(0, { spec: s, handler: resolveHandler(mod, s.name, fetchListeners), shared: ctxSharedOf(shared!) });
     },
     async unload(which) {
       if (!packed || slot !== 0 || which === 0) return;
@@ -105,7 +116,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       for (const [key, cancel] of cancels) if (Math.floor(key / 2 ** 32) === which) cancel();
     },
     async stats() {
-      return { inflight: cancels.size, handled, heapUsed: heapUsed() };
+      return { inflight: cancels.size, handled, heapUsed: heapUsed(), waitUntil: [...waitUntil.values()] };
     },
     async drain() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
@@ -150,36 +161,55 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
 
   async function handle(f: RequestFrame, slot: number) {
     const key = slot * 2 ** 32 + f.id;
-    cancels.set(key, () => {});
+    // the host cancels a request when its client goes away (or its time runs out): the
+    // function sees request.signal abort, as on workerd. The controller is made when the signal
+    // is first asked for (on Node, most requests never ask: adapters/undici.ts).
+    let client: AbortController | undefined;
+    let cancelled: DOMException | undefined;
+    const signal = () => {
+      if (!client) {
+        client = new AbortController();
+        if (cancelled) client.abort(cancelled);
+      }
+      return client.signal;
+    };
+    const abort = () => {
+      cancelled ??= new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError");
+      client?.abort(cancelled);
+    };
+    cancels.set(key, abort);
     const fnOf = loaded.get(slot);
     try {
       if (!fnOf) throw new Error("function not loaded");
       const { spec, handler } = fnOf;
-      const request = new Request(f.url, {
+      const request = makeRequest({
+        url: f.url,
         method: f.method,
         headers: f.headers,
-        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? (f.body as Uint8Array<ArrayBuffer>) : null,
+        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
+        signal,
       });
-      const ctx = {
+      const ctx: Context = {
         requestId: f.requestId,
         lane: spec.lane,
         params: f.params,
+        traceparent: traceparentOf(f.headers),
         shared: fnOf.shared,
         waitUntil: (p: Promise<unknown>) => {
-          track(
-            Promise.resolve(p).catch((e) =>
-              post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot),
-            ),
+          const work = Promise.resolve(p).catch((e) =>
+            post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot),
           );
+          waitUntil.set(work, f.requestId);
+          void work.finally(() => waitUntil.delete(work));
+          track(work);
         },
         passThroughOnException() {},
       };
       const fn = handler;
       const env = { ...spec.env };
-      let result: unknown;
+      let result: Response;
       try {
-        result = await inRequest(f.requestId, () => fn(request, env, ctx));
-        if (!isResponse(result)) throw new Error(`the function returned ${describe(result)}, not a Response`);
+        result = sendable(await inRequest(f.requestId, () => fn(request, env, ctx)));
       } catch (e) {
         const err = asError(e);
         post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message }, slot);
@@ -192,7 +222,11 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
           chunk: (body) => post({ t: "chunk", id: f.id, body }, slot),
           end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }, slot),
         },
-        (cancel) => cancels.set(key, cancel),
+        (cancel) =>
+          cancels.set(key, () => {
+            abort();
+            cancel();
+          }),
       );
     } catch (e) {
       const err = asError(e);
@@ -226,6 +260,12 @@ function asError(e: unknown): Error {
     return err;
   }
   return new Error(formatArgs([e]));
+}
+
+/** The host puts a valid traceparent in every request's headers (runtime/ops/trace.ts). */
+function traceparentOf(headers: HeaderPairs): string {
+  for (const [name, value] of headers) if (name.length === 11 && name.toLowerCase() === "traceparent") return value;
+  return "";
 }
 
 function rid(): { requestId?: string } {

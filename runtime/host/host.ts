@@ -13,7 +13,9 @@ import { laneFor, type LaneContext } from "../lanes/mod.ts";
 import { PackHouse } from "../pack/house.ts";
 import { SparePool } from "../lanes/spares.ts";
 import { isolationReport } from "../isolation.ts";
-import { Pool } from "../pool/pool.ts";
+import { HostMetrics } from "../ops/metrics.ts";
+import { startSpanExport, type SpanExport } from "../ops/otel.ts";
+import { Pool, type PoolDeps } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
 import { createHandler } from "./handler.ts";
 import { reduceMemoryWhenQuiet } from "./idle-memory.ts";
@@ -31,6 +33,12 @@ export interface HostOptions {
   mapStack?: (stack: string) => string;
   /** Load every function once before serving, and refuse to start if one cannot. */
   strict?: boolean;
+  /** Count requests for /_lanes/metrics (default true; `--no-metrics` turns it off). */
+  metrics?: boolean;
+  /** Export a span per request to this OTLP/HTTP endpoint (runtime/ops/otel.ts). */
+  otlpEndpoint?: string;
+  /** The deployed version `dir` holds (a deploy store's): the functions' `version` label, else their bundle hash. */
+  version?: string;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
   /**
@@ -49,15 +57,17 @@ export interface Host {
   manifest: Manifest;
   server: RunningServer;
   url: string;
+  metrics: HostMetrics;
   /** The functions served now (replaced by `route`). */
   functions: Served[];
   /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
   checked: Promise<Served[]>;
   /**
    * Compile a function and give it a pool with this host's lanes and shared stores; starts no
-   * instance. `lazy`: compile it only when its pool first needs an instance.
+   * instance. `version`: the deployed version it belongs to, its metrics label (default: its
+   * bundle hash). `lazy`: compile it only when its pool first needs an instance.
    */
-  build(spec: FunctionSpec, poolLog?: Logger, lazy?: boolean): Promise<Served>;
+  build(spec: FunctionSpec, poolLog?: Logger, version?: string, lazy?: boolean): Promise<Served>;
   /** The worker threads packed functions share. */
   pack: PackHouse;
   /** The process lane's warm spares. */
@@ -109,9 +119,15 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const spares = new SparePool({ adapter, log, childFile: guests.child });
   const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor, pack, spares };
   const lazy = o.lazy ?? (!o.dev && !o.strict && !o.front);
+  let functions: Served[] = [];
+  const metrics = new HostMetrics(
+    { functions: () => functions, stores: () => stores, runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss(), cpu: () => adapter.hostCpu() },
+    o.metrics ?? true,
+  );
+  const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }) : undefined;
 
   /** Compile one function (now, or when its pool first needs an instance) and give it a pool in its lane. */
-  const build = async (spec: FunctionSpec, poolLog: Logger = log, lazyBuild = false): Promise<Served> => {
+  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string, lazyBuild = false): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
     if (spec.pack) pack.register(spec);
     if (spec.lane === "process") spares.register(spec);
@@ -119,12 +135,31 @@ export async function startHost(o: HostOptions): Promise<Host> {
     const served: Served = { spec, version: "", limits, active: 0 };
     let bundle: Compiled | undefined;
     let compiling: Promise<void> | undefined;
+    const deps: PoolDeps = {
+      prepare: () => prepare(),
+      spawn: () => laneFor(spec).spawn(spec, laneCtx, bundle!.file),
+      load,
+      log: poolLog,
+      // values go to the store as the function passed them: it checks types the same way in
+      // both lanes (a string delta or a numeric value is refused, not coerced)
+      shared: (op, key, value) => {
+        const store = storeFor(spec);
+        if (op === "add") return store.add(key, value as number);
+        if (op === "get") return store.get(key) ?? null;
+        store.set(key, value as string);
+        return undefined;
+      },
+      stopsSpin: limits.cpuSpin === "enforced",
+    };
     const prepare = () =>
       (compiling ??= compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm" }).then(
         (b) => {
           bundle = served.compiled = b;
           served.version = b.hash;
           load.bundleUrl = adapter.sys.fileUrl(b.file);
+          // its metrics are labelled with its version, which a lazy function has once compiled
+          const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
+          if (meter) served.meter = deps.observer = meter;
         },
         (e) => {
           const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
@@ -136,21 +171,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
           });
         },
       ));
-    const pool = new Pool(spec, {
-      prepare,
-      spawn: () => laneFor(spec).spawn(spec, laneCtx, bundle!.file),
-      load,
-      log: poolLog,
-      // values go to the store as the function passed them: it checks types the same way in
-      // both lanes (a string delta or a numeric value is refused, not coerced)
-      shared: (op, key, value) => {
-        const store = storeFor(spec);
-        if (op === "add") return store.add(key, value as number);
-        if (op === "get") return store.get(key) ?? null;
-        store.set(key, value as string);
-      },
-      stopsSpin: limits.cpuSpin === "enforced",
-    });
+    const pool = new Pool(spec, deps);
     if (!lazyBuild) {
       try {
         await prepare();
@@ -165,9 +186,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
   };
 
   for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
-  let functions: Served[] = await Promise.all(
+  functions = await Promise.all(
     manifest.functions.map(async (spec): Promise<Served> => {
-      const served = await build(spec, log, lazy);
+      const served = await build(spec, log, undefined, lazy);
       const why = (served.error?.cause as Error | undefined)?.message;
       if (why) log.error(why.startsWith(`${spec.name}: `) ? why : `${spec.name}: ${why}`);
       return served;
@@ -200,6 +221,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
         rss: () => adapter.hostRss(),
         extra: () => ({ packed: pack.describe(), spares: spares.describe() }),
       },
+      metrics,
+      ...(spans ? { spans } : {}),
       ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
       ...(version ? { version } : {}),
@@ -216,6 +239,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
     await Promise.all([pack.stop(), spares.stop()]);
+    metrics.stop();
+    await spans?.shutdown();
     // Node, Bun and Deno all say EADDRINUSE, each in its own words
     if ((e as { code?: string }).code !== "EADDRINUSE") throw e;
     throw new LanesError(
@@ -235,6 +260,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     manifest,
     server,
     url,
+    metrics,
     functions,
     checked,
     build,
@@ -255,8 +281,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
         const started = Date.now();
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
-        await Promise.all(functions.map((f) => f.pool?.stop(left)));
+        await Promise.all(functions.map((f) => f.pool?.stop(left, { finishWaitUntil: true })));
         await Promise.all([pack.stop(), spares.stop()]);
+        metrics.stop();
+        // the spans of the last requests go out before the host exits
+        await spans?.shutdown().catch((e: unknown) => log.warn(`OpenTelemetry export: the last spans were not sent: ${String(e)}`));
       })();
       return stopping;
     },

@@ -16,8 +16,28 @@ export function describeExit(exit: GuestExit): string {
   return `exited with code ${exit.code}`;
 }
 
+/**
+ * How an instance ended, as a metric label: `out_of_memory`, `signal` (killed), `error` (the
+ * runtime reported one) or `exit` (it exited by itself).
+ */
+export function exitCause(exit: GuestExit): string {
+  const oom = describeExit(exit).startsWith("ran out of memory");
+  return oom ? "out_of_memory" : exit.signal ? "signal" : exit.error ? "error" : "exit";
+}
+
 /** A failed start. The child's stderr goes to the host log (guestStack), never to a client. */
 export function startError(exit: GuestExit): LanesError {
   const tail = exit.stderrTail.trim();
   return new LanesError("unavailable", `instance ${describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
+}
+
+/** An instance that dies on its own this soon after starting, before any request, is a failed start. */
+const CRASH_LOOP_MS = 2000;
+
+/**
+ * It died by itself within CRASH_LOOP_MS of becoming ready (at `readyAt`): a failed start, so a
+ * crash loop backs off. Not a packed function whose worker a neighbour took down (PACK_RECYCLED).
+ */
+export function diedRightAfterStart(readyAt: number, exit: GuestExit): boolean {
+  return Date.now() - readyAt < CRASH_LOOP_MS && exit.error?.code !== PACK_RECYCLED;
 }

@@ -12,37 +12,18 @@
 import { wrap, type Remote } from "comlink";
 import type { GuestExit, Reply } from "../../adapters/types.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
-import type { GuestToHost, HostToGuest, RequestFrame } from "../channel/frames.ts";
+import type { GuestToHost, HostToGuest } from "../channel/frames.ts";
 import { rpcChannel } from "../channel/rpc.ts";
 import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
-import { describeExit, startError } from "./exit.ts";
+import { describeExit, exitCause, startError } from "./exit.ts";
 import { InFlightTable } from "./inflight.ts";
+import { withoutPaths, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance-events.ts";
+
+export type { ClientHooks, InstanceEvents, RequestInput } from "./instance-events.ts";
 
 export type InstanceState = "starting" | "ready" | "retiring" | "dead";
 export type EndKind = "stopped" | "crashed" | "failed to start";
-
-export interface InstanceEvents {
-  /** A line the function logged. */
-  log(level: string, text: string, requestId?: string): void;
-  /** A ctx.shared call from a process-lane guest; returns the value or throws. */
-  shared(op: "add" | "get" | "set", key: string, value?: string | number): string | number | null | void;
-  /** The instance is gone (crashed, killed or stopped). */
-  gone(instance: Instance, exit: GuestExit): void;
-  /** A request finished and freed its slot. */
-  released(instance: Instance): void;
-  /** The error a request gets when it runs past its deadline. */
-  timeoutError?(): LanesError;
-  /** A request on this instance ran past its deadline (its client already has its 504). */
-  expired?(instance: Instance): void;
-}
-
-export type RequestInput = Omit<RequestFrame, "t" | "id">;
-
-/** An error message without the host's file paths (they stay in the host log): `/a/b/c.ts` becomes `c.ts`. */
-function withoutPaths(text: string): string {
-  return text.replace(/(?:file:\/\/)?\/(?:[^\s/'"():]+\/)+([^\s/'"():]+)/g, "$1");
-}
 
 let nextInstanceId = 0;
 /** The ping id of a memory measurement (probes count from 1). */
@@ -61,7 +42,7 @@ export class Instance {
   memory = { heap: 0, external: 0 };
   exit: GuestExit | undefined;
   private _state: InstanceState = "starting";
-  private ending: { kind: EndKind; why?: string } | undefined;
+  private ending: { kind: EndKind; why?: string; cause?: string } | undefined;
   /** The guest reported an uncaught exception before it ended. */
   private fatal: string | undefined;
   private probing = false;
@@ -75,11 +56,16 @@ export class Instance {
     private readonly link: GuestLink,
     private readonly events: InstanceEvents,
   ) {
-    this.table = new InFlightTable(this.expire, (id) => this.send({ t: "cancel", id }), () => this.onSettled());
+    this.table = new InFlightTable(
+      this.expire,
+      (id) => this.send({ t: "cancel", id }),
+      () => this.onSettled(),
+      (requestId, why) => this.events.cut?.(requestId, why),
+    );
     this.rpc = rpcChannel((f) => this.send(f));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
     link.end.onFrame((f) => this.onFrame(f));
-    link.end.onBroken((e) => void this.fail(`sent a malformed frame (${e.message})`));
+    link.end.onBroken((e) => void this.fail(`sent a malformed frame (${e.message})`, "malformed_frame"));
     link.onExit((exit) => this.onExit(exit));
   }
 
@@ -147,12 +133,16 @@ export class Instance {
     }
   }
 
-  /** Send a request; resolves with the reply once its head arrives, or fails at `deadline`. */
-  request(input: RequestInput, deadline: number): Promise<Reply> {
+  /**
+   * Send a request; resolves with the reply once its head arrives, or fails at `deadline`. A
+   * client that goes away cancels it (the guest aborts the function's request.signal).
+   */
+  request(input: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     this.dispatched++;
     this.lastUsed = Date.now();
     const { id, reply } = this.table.add(input.requestId, deadline);
     this.send({ t: "req", id, ...input });
+    client.onGone?.(() => this.abandon(id, new LanesError("client_gone", "the client went away before its answer")));
     return reply;
   }
 
@@ -172,10 +162,20 @@ export class Instance {
     return this.end();
   }
 
-  /** The host has to stop it (a CPU loop, over its memory): its end is a crash, and `why` says so. */
-  fail(why: string): Promise<void> {
-    this.ending ??= { kind: "crashed", why };
+  /**
+   * The host has to stop it (a CPU loop, over its memory): its end is a crash, and `why` says
+   * so; `cause` names it for metrics (see `endCause`).
+   */
+  fail(why: string, cause = "stopped_by_host"): Promise<void> {
+    this.ending ??= { kind: "crashed", why, cause };
     return this.end();
+  }
+
+  /** Why it ended, as a metric label: the host's `cause`, an uncaught exception, or how it exited. */
+  get endCause(): string {
+    if (this.ending?.cause) return this.ending.cause;
+    if (this.fatal) return "uncaught_exception";
+    return this.exit ? exitCause(this.exit) : "unknown";
   }
 
   /**
