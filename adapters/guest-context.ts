@@ -88,8 +88,8 @@ function ownGlobals(env: Record<string, string>, log: Log): Record<string, unkno
 }
 
 export interface ContextLoader {
-  /** Run `spec`'s CommonJS bundle in a context of its own; resolves with its exports. */
-  load(spec: ContextSpec, log: Log): Promise<{ exports: Record<string, unknown>; file: string }>;
+  /** Run `spec`'s CommonJS bundle in a context of its own, with `globals` of its own too; resolves with its exports. */
+  load(spec: ContextSpec, log: Log, globals?: Record<string, unknown>): Promise<{ exports: Record<string, unknown>; file: string }>;
 }
 
 export function contextLoader(): ContextLoader {
@@ -101,12 +101,12 @@ export function contextLoader(): ContextLoader {
   };
   makeAhead();
   return {
-    async load(spec, log) {
+    async load(spec, log, globals = {}) {
       const file = fileURLToPath(spec.bundleUrl);
       const code = await readFile(file, "utf8");
       const { global, context } = ahead ?? blankContext();
       ahead = undefined;
-      const mine = ownGlobals(spec.env, log);
+      const mine = { ...ownGlobals(spec.env, log), ...globals };
       for (const [k, v] of Object.entries(mine)) Object.defineProperty(global, k, { value: v, writable: true, configurable: true });
       vm.runInContext("globalThis.global = globalThis", context);
       if ("self" in globalThis) vm.runInContext("globalThis.self = globalThis", context);

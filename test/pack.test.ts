@@ -39,6 +39,8 @@ test.before(async (ctx) => {
       spin: probe("spin", { timeoutMs: 300 }),
       crash: probe("crash"),
       solo: probe("solo", { pack: false }),
+      sw1: { entry: "pack-sw.ts", env: { WHO: "sw1" } },
+      sw2: { entry: "pack-sw.ts", env: { WHO: "sw2" } },
     },
     { top: { pack: true } },
   );
@@ -77,6 +79,15 @@ test("packed functions answer side by side, each with its own env, globals, modu
   assert.ok(workers.some((w) => PACKED.filter((n) => w.functions.includes(n)).length >= 2), JSON.stringify(workers));
   assert.is(workerOf(h, "solo"), undefined, "an unpacked function has a worker of its own");
   assert.is((await expectJson<Probe>(h.fetch("/solo"))).processEnv, "solo");
+});
+
+test("packed service-worker-style modules each answer through their own fetch listener", async ({ h }) => {
+  for (const name of ["sw1", "sw2", "sw1"]) {
+    const r = await h.fetch(`/${name}`);
+    assert.is(r.status, 200, name);
+    assert.is(await r.text(), `service worker ${name}`);
+  }
+  assert.ok(workerOf(h, "sw1") !== undefined && workerOf(h, "sw2") !== undefined, "both are packed");
 });
 
 /**

@@ -11,17 +11,13 @@
  *
  * Requests go one at a time over one keep-alive connection, so each latency is a client's own.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { Agent } from "node:http";
+import { generate, get, MB, nameOf, noLatencies, percentiles, settle, sleep, type Latencies } from "./density-kit.ts";
 import { startLanesHost, type HostProcess } from "./host-process.ts";
-import { cpuBetween, cpuSnapshot, rssBytes } from "./proc.ts";
+import { rssBytes } from "./proc.ts";
 import type { BenchRuntime } from "./report.ts";
 
-const MB = 1024 * 1024;
-/** The host is settled (load check over) once its process tree uses less than this per second. */
-const QUIET_CPU_MS = 60;
-const SETTLE_CAP_MS = 600_000;
 const SPARE_WAIT_MS = 10_000;
 
 export interface DensityOptions {
@@ -39,13 +35,6 @@ export interface DensityOptions {
   scratch: string;
   binary(runtime: BenchRuntime): string;
   onPhase(phase: string): void;
-}
-
-export interface Latencies {
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
 }
 
 export interface DensityIsolate {
@@ -102,7 +91,7 @@ async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<De
     instances: { min: 0, idleMs: o.idleMs },
     route: `/${name}`,
   }));
-  const empty = { p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const empty = noLatencies();
   const out: DensityIsolate = {
     runtime, functions: o.count, packed: o.pack, listeningMs: NaN, readyInMs: NaN, rssListeningMb: NaN, settledMs: NaN, rssSettledMb: NaN,
     rssAfterCallsMb: NaN, growthPerFunctionMb: NaN, coldMs: empty, warmMs: empty, rssAfterIdleMb: NaN, non200: 0,
@@ -160,7 +149,7 @@ async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<De
     instances: { min: 0, max: 1 },
     route: `/${name}`,
   }));
-  const empty = { p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const empty = noLatencies();
   const out: DensityProcess = { runtime, functions: o.processCount, spares: false, coldMs: empty, warmMs: empty, non200: 0 };
   o.onPhase(`process · ${runtime}: starting a host with ${o.processCount} functions`);
   let host: HostProcess | undefined;
@@ -190,41 +179,11 @@ async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<De
   return out;
 }
 
-const nameOf = (i: number) => `fn-${String(i + 1).padStart(4, "0")}`;
-
-/** A folder with `n` hello functions, each in its own file, and their manifest. */
-function generate(scratch: string, label: string, n: number, settings: (name: string) => Record<string, unknown>): string {
-  const dir = join(scratch, `density-${label}-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const functions: Record<string, unknown> = {};
-  for (let i = 0; i < n; i++) {
-    const name = nameOf(i);
-    writeFileSync(join(dir, `${name}.ts`), `export default {\n  fetch(): Response {\n    return new Response("hello from ${name}\\n");\n  },\n};\n`);
-    functions[name] = { entry: `${name}.ts`, ...settings(name) };
-  }
-  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions }, null, 1));
-  return dir;
-}
-
-/** Wait until the host's process tree is quiet for two seconds in a row (its load check is over). */
-async function settle(pid: number): Promise<void> {
-  const end = Date.now() + SETTLE_CAP_MS;
-  let quiet = 0;
-  let before = cpuSnapshot(pid);
-  while (quiet < 2 && Date.now() < end) {
-    await sleep(1000);
-    const after = cpuSnapshot(pid);
-    quiet = cpuBetween(before, after) < QUIET_CPU_MS ? quiet + 1 : 0;
-    before = after;
-  }
-}
-
 /** Waits until the host has a ready spare for `runtime`; false when it keeps none. */
 async function spareReady(base: string, runtime: string): Promise<boolean> {
   const end = Date.now() + SPARE_WAIT_MS;
   for (;;) {
-    const m = (await (await fetch(`${base}/_lanes/metrics`)).json()) as { spares?: { runtime: string; ready: number }[] };
+    const m = (await (await fetch(`${base}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as { spares?: { runtime: string; ready: number }[] };
     if (!m.spares) {
       await sleep(300); // no spares on this host: let the previous child settle
       return false;
@@ -234,26 +193,6 @@ async function spareReady(base: string, runtime: string): Promise<boolean> {
     await sleep(20);
   }
 }
-
-function get(agent: Agent, url: string): Promise<{ status: number; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const req = request(url, { agent }, (res) => {
-      res.on("data", () => {});
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-function percentiles(xs: number[]): Latencies {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1] ?? NaN };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The terminal table. */
 export function densityTable(r: DensityReport): string {

@@ -84,8 +84,9 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
       resolve();
     }),
   );
+  const readReadyIn = (d: string) => (readyIn ??= Number(/ready in (\d+) ms/.exec(d)?.[1] ?? NaN) || undefined);
   child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-    readyIn ??= Number(/ready in (\d+) ms/.exec(d)?.[1] ?? NaN) || undefined;
+    readReadyIn(d);
     tail.push(...d.split("\n").filter(Boolean));
     tail.splice(0, Math.max(0, tail.length - 30));
   });
@@ -115,6 +116,7 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
     const timer = setTimeout(() => fail(`no "listening on" line within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       // the host's log is on stdout: keep its tail for the error report
+      readReadyIn(d);
       tail.push(...d.split("\n").filter(Boolean));
       tail.splice(0, Math.max(0, tail.length - 30));
       if (started) return;

@@ -30,7 +30,7 @@ import type { GuestToHost, HeaderPairs, HostToGuest, LogFrame, LogLevel, Request
 import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { sendResponse } from "./respond.ts";
-import { collectFetchListeners } from "./service-worker.ts";
+import { collectFetchListeners, fetchListenerSink } from "./service-worker.ts";
 import { giveStringBodiesTheirStandardType } from "./text-default-type.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
@@ -43,8 +43,8 @@ export interface GuestShared {
 
 /** How a packed worker loads its functions: each in a context of its own (adapters/guest-context.ts). */
 export interface PackedLoader {
-  /** The module's exports; `log` takes the lines of its own console. */
-  load(spec: LoadSpec, slot: number, log: (level: LogLevel, text: string) => void): Promise<Record<string, unknown>>;
+  /** The module's exports; `log` takes the lines of its own console; `globals`: more of its own. */
+  load(spec: LoadSpec, slot: number, log: (level: LogLevel, text: string) => void, globals: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** ctx.shared of the function in `slot` (its store comes beside the channel). */
   shared(slot: number): Promise<GuestShared>;
   /** The function in `slot` is gone: forget its context and store. */
@@ -94,8 +94,12 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       if (packed) {
         if (slot === 0) throw new Error("slot 0 of a packed worker holds no function");
         try {
-          const mod = await packed.load(s, slot, (level, text) => post({ t: "log", level, text, ...rid() }, slot));
-          loaded.set(slot, { spec: s, handler: resolveHandler(mod, s.name), shared: ctxSharedOf(await packed.shared(slot)) });
+          // a service-worker-style module adds its fetch listener to its own context's global
+          const g = globalThis as { addEventListener?: Parameters<typeof fetchListenerSink>[0] };
+          const sw = fetchListenerSink(g.addEventListener?.bind(globalThis));
+          const log = (level: LogLevel, text: string) => post({ t: "log", level, text, ...rid() }, slot);
+          const mod = await packed.load(s, slot, log, { addEventListener: sw.addEventListener });
+          loaded.set(slot, { spec: s, handler: resolveHandler(mod, s.name, sw.listeners), shared: ctxSharedOf(await packed.shared(slot)) });
         } catch (e) {
           packed.unload(slot);
           throw asError(e); // an error of the function's own realm does not cross comlink as an Error

@@ -31,8 +31,8 @@ const end = guestRingEnd({ sab: data.channel, port: ringPort, wakeBy: data.wakeB
 const contexts = contextLoader();
 const files = new Map<number, string>();
 const loader: PackedLoader = {
-  async load(spec, slot, log) {
-    const { exports, file } = await contexts.load(spec, log);
+  async load(spec, slot, log, globals) {
+    const { exports, file } = await contexts.load(spec, log, globals);
     files.set(slot, file);
     return exports;
   },
