@@ -3,7 +3,7 @@
  * listings, removal, and a write that a crash (SIGKILL, power loss) cannot leave half done.
  * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
  */
-import { open, readdir, readFile, rename, rm, stat, copyFile } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm, stat, copyFile, link } from "node:fs/promises";
 import * as path from "node:path";
 import type { Sys } from "./types.ts";
 
@@ -48,7 +48,14 @@ export const fileOps: FileOps = {
     }
   },
   async copy(from, to) {
-    // through a temp name: a reader never sees half a file
+    // a hard link when both are on one file system: no bytes to copy, and the new name appears
+    // whole at once (a warm spare's bundle: runtime/lanes/spares.ts, whose bundles never change)
+    try {
+      await link(from, to);
+      return;
+    } catch {
+      // another file system, or `to` exists: a copy, through a temp name so a reader never sees half of it
+    }
     const tmp = `${to}.${process.pid}.${++tmpCounter}.tmp`;
     await copyFile(from, tmp);
     await rename(tmp, to);

@@ -197,7 +197,7 @@ export interface Sys {
    * undefined when it is not a file: the compile cache reuses a bundle while its sources' stamps hold.
    */
   stamp(path: string): Promise<string | undefined>;
-  /** Copy a file (through a temp name, so a reader never sees half of it). */
+  /** Give a file a second name: a hard link when it can, else a copy (through a temp name, so a reader never sees half of it). Only for files that never change. */
   copy(from: string, to: string): Promise<void>;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;

@@ -67,6 +67,8 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   let makeRequest: (init: RequestInit2) => Request = () => {
     throw new Error("function not loaded");
   };
+  // made now, while nothing waits: a warm spare has it ready before its function's first request
+  const requestMakerReady = requestMaker();
   let handled = 0;
   // by slot and request id: slot * 2^32 + id
   const cancels = new Map<number, () => void>();
@@ -90,7 +92,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
 
   const control = (slot: number): GuestControl => ({
     async load(s) {
-      makeRequest = await requestMaker();
+      makeRequest = await requestMakerReady;
       if (packed) {
         if (slot === 0) throw new Error("slot 0 of a packed worker holds no function");
         try {
