@@ -26,6 +26,8 @@ export interface BenchResult extends Measured {
   warmMs: number;
   /** CPU time (host and children) per request, under load. */
   cpuMsPerRequest: number;
+  /** Lane overhead: cpuMsPerRequest minus the direct baseline's, in µs (lanes only). */
+  overheadUs?: number;
   /** Bytes of one request body and of one response body. */
   requestBytes: number;
   responseBytes: number;
