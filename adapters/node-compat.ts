@@ -28,6 +28,7 @@ import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
 import { runWithCleanEnv } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
 import { sandboxedPid, sandboxExit } from "./sandbox-process.ts";
+import { readSecretFile } from "./secret-file.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -60,6 +61,7 @@ export const sys: Sys = {
   cacheDir: defaultCacheDir,
   ensurePrivateDir: async (p) => ensurePrivateDirSync(p),
   sha256: (text) => createHash("sha256").update(text).digest("hex"),
+  readSecretFile,
   watch(paths, onChange) {
     // Watch each file's folder, not the file: editors that save by renaming a new file over the
     // old one leave a file watch on the deleted inode (Node/Bun get one last "rename", Deno
@@ -257,5 +259,25 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     writeOut: (text: string) => void process.stdout.write(text),
     writeErr: (text: string) => void process.stderr.write(text),
     isTTY: () => Boolean(process.stdout.isTTY),
+    readStdin,
   } satisfies Partial<RuntimeAdapter>;
+}
+
+async function readStdin(limit: number): Promise<Uint8Array | undefined> {
+  if (process.stdin.isTTY) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) throw new Error(`stdin holds more than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+    c.fill(0);
+  }
+  return out;
 }

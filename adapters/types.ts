@@ -172,6 +172,11 @@ export interface Sys {
   sha256(text: string): string;
   readBytes(path: string): Promise<Uint8Array>;
   /**
+   * A file holding a secret of lanes itself (the secrets key): rejects, saying why, when it is
+   * missing, unreadable, not a regular file, or may be read or changed by another user.
+   */
+  readSecretFile(path: string): Promise<Uint8Array>;
+  /**
    * Write through a temp file renamed over `path`, so a reader never sees half a file.
    * `durable`: the file is fsynced before the rename and its folder after, so a crash leaves
    * the old content or the new one. `beforeRename` runs once the temp file is complete.
@@ -179,8 +184,11 @@ export interface Sys {
   writeFile(path: string, bytes: Uint8Array, o?: { durable?: boolean; beforeRename?: () => Promise<void> }): Promise<void>;
   /** The names in a folder; [] when it does not exist. */
   list(dir: string): Promise<string[]>;
-  /** Delete a file or a folder and everything in it; nothing when it does not exist. */
-  remove(path: string): Promise<void>;
+  /**
+   * Delete a file or a folder and everything in it; nothing when it does not exist. `durable`:
+   * the parent folder is fsynced after, so a crash cannot bring the name back.
+   */
+  remove(path: string, o?: { durable?: boolean }): Promise<void>;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
 }
@@ -214,4 +222,6 @@ export interface RuntimeAdapter {
   writeOut(text: string): void;
   writeErr(text: string): void;
   isTTY(): boolean;
+  /** All of stdin (at most `limit` bytes; more rejects), or undefined when stdin is a terminal. */
+  readStdin(limit: number): Promise<Uint8Array | undefined>;
 }

@@ -24,6 +24,7 @@ export type ErrorCode =
   | "conflict"
   | "invalid_upload"
   | "load_failed"
+  | "missing_secret"
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
@@ -50,6 +51,7 @@ const httpStatus: Record<ErrorCode, number> = {
   conflict: 409,
   invalid_upload: 400,
   load_failed: 400,
+  missing_secret: 400,
   // a manifest reaches HTTP only in an upload, where it is the client's input
   invalid_manifest: 400,
   invalid_flag: 500,

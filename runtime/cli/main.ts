@@ -8,6 +8,7 @@ import { deployCommand } from "./deploy.ts";
 import { devCommand } from "./dev.ts";
 import { loadCommand } from "./load.ts";
 import { newCommand } from "./new.ts";
+import { secretCommand } from "./secret.ts";
 import { manifestJsonSchema } from "../manifest/json-schema.ts";
 import { startCommand } from "./start.ts";
 import { validateCommand } from "./validate.ts";
@@ -16,10 +17,11 @@ const USAGE = `lanes: serverless functions in an isolate lane (worker threads) o
 
 usage:
   lanes start [dir] [--port 8787] [--host 127.0.0.1]   serve the functions in dir (default: the repo's functions/)
-              [--data DIR] [--admin-token-file FILE] [--max-upload-mb 32] [--log pretty|json]
+              [--data DIR] [--admin-token-file FILE] [--secrets-key-file FILE] [--max-upload-mb 32] [--log pretty|json]
                                                         --data: keep versions and deployments in DIR and serve the
                                                         active one (an empty DIR takes dir as version 1); a token
-                                                        (file, or LANES_ADMIN_TOKEN) turns on the admin API
+                                                        (file, or LANES_ADMIN_TOKEN) turns on the admin API;
+                                                        --secrets-key-file: the key that seals secrets in DIR
   lanes dev [dir] [--port 8787] [--host 127.0.0.1] [--log pretty|json]
                                                         the same, reloading a function when its files change,
                                                         one log line per request, stacks in error responses
@@ -44,6 +46,12 @@ deploying to a host started with --data and an admin token (token: --token-file 
   lanes promote --to URL [--if-version V] [--json]      the new version of a gradual deployment to 100%
   lanes rollback [VERSION] --to URL [--if-version V] [--json]
                                                         back to the previous (or named) version at 100%
+  lanes secret set NAME [--function f] --to URL [--json]
+                                                        the value from stdin (never the command line), sealed on the
+                                                        host (lanes start --secrets-key-file); functions that use it
+                                                        restart onto it
+  lanes secret list --to URL [--json]                   names, scope, when and by whom set, used by: never values
+  lanes secret delete NAME [--function f] --to URL [--json]
 `;
 
 export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
@@ -65,6 +73,8 @@ export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<num
     case "promote":
     case "rollback":
       return deployCommand(adapter, command, rest);
+    case "secret":
+      return secretCommand(adapter, rest);
     case "load":
       return loadCommand(adapter, rest);
     case "schema":

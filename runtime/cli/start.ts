@@ -9,11 +9,21 @@ import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
 import { startHost, type Host } from "../host/host.ts";
 import { requestLogger } from "../host/request-log.ts";
 import type { Logger, LogFormat } from "../log.ts";
+import { SecretsKey } from "../secrets/crypto.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir } from "./main.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
-const FLAGS = { port: "string", host: "string", strict: "boolean", data: "string", "admin-token-file": "string", log: "string", "max-upload-mb": "string" } as const;
+const FLAGS = {
+  port: "string",
+  host: "string",
+  strict: "boolean",
+  data: "string",
+  "admin-token-file": "string",
+  "secrets-key-file": "string",
+  log: "string",
+  "max-upload-mb": "string",
+} as const;
 
 export async function startCommand(
   adapter: RuntimeAdapter,
@@ -31,6 +41,8 @@ export async function startCommand(
   }
   const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
   const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
+  const keyFile = stringFlag(args, "secrets-key-file", "");
+  const secretsKey = keyFile ? { keys: await secretsKeys(adapter, keyFile, o.command), file: keyFile } : undefined;
   const pauseAt = hostEnv("LANES_TEST_PAUSE_AT");
   if (pauseAt && !(PAUSE_STAGES as string[]).includes(pauseAt)) {
     throw new LanesError("invalid_flag", `LANES_TEST_PAUSE_AT must be one of ${PAUSE_STAGES.join(", ")} (got ${JSON.stringify(pauseAt)})`);
@@ -43,12 +55,13 @@ export async function startCommand(
   const base = { dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true, ...(onRequest ? { onRequest } : {}) };
   let host: Host;
   let stop: (graceMs: number) => Promise<void>;
-  if (data || tokens.length > 0 || !isLoopback(hostname)) {
-    const d = await startDeployHost({ ...base, ...(data ? { data } : {}), tokens, maxUploadBytes, ...(pauseAt ? { pauseAt } : {}) });
+  if (data || tokens.length > 0 || secretsKey || !isLoopback(hostname)) {
+    const d = await startDeployHost({ ...base, ...(data ? { data } : {}), tokens, maxUploadBytes, ...(pauseAt ? { pauseAt } : {}), ...(secretsKey ? { secretsKey } : {}) });
     host = d.host;
     stop = d.stop;
     if (d.deployer) o.log.info(`deploy store ${data}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
     o.log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
+    if (secretsKey) o.log.info(`secrets: sealed in the deploy store with key ${secretsKey.keys[0]!.id} (${keyFile})`);
   } else {
     host = await startHost(base);
     stop = (graceMs) => host.stop(graceMs);
@@ -70,6 +83,26 @@ async function adminTokens(adapter: RuntimeAdapter, file: string, command: strin
   }
   const env = hostEnv("LANES_ADMIN_TOKEN");
   return env ? parseTokens(env, "LANES_ADMIN_TOKEN") : [];
+}
+
+/** The keys in --secrets-key-file: a file only this user may read, one key per line. Never printed. */
+async function secretsKeys(adapter: RuntimeAdapter, file: string, command: string): Promise<SecretsKey[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await adapter.sys.readSecretFile(file);
+  } catch (e) {
+    const hint = (e as Error).message === "no such file" ? " (make one: (umask 077; openssl rand -hex 32 > FILE))" : "";
+    throw new LanesError("invalid_flag", `lanes ${command}: --secrets-key-file ${file}: ${(e as Error).message}${hint}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new LanesError("invalid_flag", `lanes ${command}: --secrets-key-file ${file}: is not text (a key is 64 hex digits, or base64 of 32 bytes, on a line)`);
+  } finally {
+    bytes.fill(0);
+  }
+  return SecretsKey.parse(text, `lanes ${command}: --secrets-key-file ${file}`);
 }
 
 /** Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. */

@@ -25,7 +25,8 @@ import type { Logger } from "../log.ts";
 import type { RequestLog, Served } from "./served.ts";
 import type { Host } from "./host.ts";
 import { retire } from "./reload-build.ts";
-import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import type { SecretValues } from "../secrets/values.ts";
+import { adoptRelease, bringUpRelease, changedFunctions, restartFunctions, withReplaced, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 
 export interface SwitchResult {
@@ -47,6 +48,14 @@ export interface DeployerOptions {
   log: Logger;
   runDir: string;
   onRequest?: (entry: RequestLog) => void;
+  /** The secret values functions get now (undefined: this host keeps none). */
+  secrets?: () => SecretValues | undefined;
+}
+
+export interface RestartResult {
+  restarted: string[];
+  loadMs: number;
+  switchMs: number;
 }
 
 export class Deployer {
@@ -58,7 +67,7 @@ export class Deployer {
   private readonly ctx: ReleaseContext;
 
   private constructor(private readonly o: DeployerOptions) {
-    this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir };
+    this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir, ...(o.secrets ? { secrets: o.secrets } : {}) };
   }
 
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
@@ -173,6 +182,39 @@ export class Deployer {
       }
       return this.result(release, changedFunctions(current, release), t0, t1);
     });
+  }
+
+  /** The functions serving now, each once (a function both versions of a gradual deployment share, once). */
+  get serving(): Served[] {
+    return this.liveServed();
+  }
+
+  /** Run `fn` alone: no deploy, promote, rollback (or other `exclusive` call) meanwhile. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
+  }
+
+  /**
+   * Inside `exclusive`: restart `which` (serving functions) with `values`, as a deploy switches:
+   * the new instances start next to the serving ones, `commit` keeps the change once they are
+   * up, then every route switches at once and the old instances finish their requests. If one
+   * does not start, or `commit` throws, nothing changes.
+   */
+  async restart(which: Served[], values: SecretValues, commit: () => Promise<void>): Promise<RestartResult> {
+    const t0 = performance.now();
+    if (which.length === 0) return commit().then(() => ({ restarted: [], loadMs: 0, switchMs: 0 }));
+    const replaced = await restartFunctions(this.ctx, which, values);
+    const t1 = performance.now();
+    try {
+      await commit();
+    } catch (e) {
+      await Promise.all([...replaced.values()].map((s) => s.pool?.stop(0)));
+      throw e;
+    }
+    const active = this.active;
+    const canary = active.canary ? withReplaced(this.releases.get(active.canary.version)!, replaced) : undefined;
+    this.switchTo(active, withReplaced(this.releases.get(active.stable)!, replaced), canary);
+    return { restarted: [...new Set(which.map((s) => s.spec.name))], loadMs: Math.round(t1 - t0), switchMs: Math.round(performance.now() - t1) };
   }
 
   /** Stop the versions that were switched away from and still finish requests. */
