@@ -238,6 +238,7 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     supportDir: sys.cacheDir(),
     pwd: o.env.PWD,
     denoHome: o.runtime === "deno" ? o.cacheHome : undefined,
+    shareNet: o.inspect === true,
   });
 }
 

@@ -130,6 +130,12 @@ export interface ChildOptions {
   sandbox: boolean;
   /** A folder of this function's own for the runtime's caches across instances (sandboxed deno children). */
   cacheHome: string;
+  /**
+   * `lanes dev --inspect`: start the runtime's inspector on 127.0.0.1 (a free port; the runtime
+   * prints its URL on stderr). In the sandbox the child then shares the host's network
+   * namespace, or the port could not be reached.
+   */
+  inspect?: boolean;
   /** Lines the child writes to stderr. */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
 }

@@ -3,21 +3,28 @@
  * built from changes (and the manifest when it changes) without dropping a request, logs one
  * line per request, and sends a source-mapped stack with a function's 500. Everything it logs
  * goes to stdout, so `lanes dev --log json | jq` sees requests and function output alike.
+ * Secret values come from local files (runtime/secrets/env-files.ts); `--inspect` runs a
+ * function with its runtime's inspector (runtime/host/inspect.ts).
  */
-import type { RuntimeAdapter } from "../../adapters/types.ts";
+import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
+import { inspectedSpec, inspectNotes, type InspectTarget } from "../host/inspect.ts";
 import { Reloader } from "../host/reload.ts";
 import { requestLogger } from "../host/request-log.ts";
+import { sandboxed } from "../isolation.ts";
 import { createLogger, type Logger, type LogFormat } from "../log.ts";
+import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
+import { EnvFiles } from "../secrets/env-files.ts";
 import { StackMapper } from "../sourcemap-stack.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir } from "./main.ts";
 import { serveUntilSignal } from "./start.ts";
 
 export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { port: "string", host: "string", log: "string" }, "dev");
+  const { rest, inspect } = await takeInspect(argv, adapter.sys);
+  const args = parseArgs(rest, { port: "string", host: "string", log: "string", "env-file": "list" }, "dev");
   const port = intFlag(args, "port", 8787, "dev", 0, 65535);
   const hostname = stringFlag(args, "host", "127.0.0.1");
   const format = stringFlag(args, "log", "pretty");
@@ -27,6 +34,14 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   const dir = args.positionals[0] ?? defaultFunctionsDir();
   const color = format === "pretty" && adapter.isTTY();
   const t0 = performance.now();
+
+  const manifest = await loadManifest(dir, adapter.sys, adapter.name);
+  if (inspect?.name !== undefined && !manifest.functions.some((f) => f.name === inspect.name)) {
+    throw new LanesError("invalid_flag", `lanes dev: --inspect ${inspect.name}: no such function in ${manifest.file} (it has ${manifest.functions.map((f) => f.name).join(", ")})`);
+  }
+  const envFiles = new EnvFiles(adapter.sys, manifest.dir, args.lists["env-file"] ?? []);
+  await envFiles.read();
+  const adjust = inspect ? (spec: FunctionSpec) => inspectedSpec(spec, inspect, adapter.name) : undefined;
 
   const mapper = new StackMapper(adapter.sys, internalCode(adapter));
   const log = sourceMapped(createLogger(adapter.writeOut, format as LogFormat, color), mapper);
@@ -39,12 +54,20 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
     log,
     onRequest: requestLogger({ format: format as LogFormat, color, write: adapter.writeOut }),
     mapStack: (stack) => mapper.map(stack),
+    secrets: () => envFiles.current,
+    ...(adjust ? { adjust } : {}),
   });
-  const reloader = new Reloader(host, adapter, log, mapper);
+  const reloader = new Reloader(host, adapter, log, mapper, { envFiles, ...(adjust ? { adjust } : {}) });
   await reloader.start();
 
   log.info(`lanes dev on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
   for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
+  const names = envFiles.current.names();
+  if (names.length > 0) log.info(`secret values (never shown): ${names.join(", ")}, from ${envFiles.paths.join(", ")} (the later file wins)`);
+  for (const original of inspect ? manifest.functions : []) {
+    const spec = adjust!(original);
+    if (spec.inspect) for (const l of inspectNotes(original, spec, sandboxed(spec, adapter))) log.info(l);
+  }
   for (const f of host.functions) if (f.error) log.info(`  ${f.spec.name} is broken: see the error above`);
   log.info(`ready in ${Math.round(performance.now() - t0)} ms; watching the manifest and every file the functions import`);
   if (format === "json") log.info(`listening on ${host.url}`);
@@ -54,6 +77,24 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
     await reloader.stop();
     await Promise.all([host.stop(graceMs), reloader.stopRetiring(graceMs)]);
   });
+}
+
+/**
+ * `--inspect` (every function), `--inspect=NAME`, or `--inspect NAME` when NAME is not a folder with
+ * a lanes.json (so `lanes dev --inspect functions/` still means the folder): taken out of `argv`.
+ */
+async function takeInspect(argv: string[], sys: Sys): Promise<{ rest: string[]; inspect: InspectTarget | undefined }> {
+  const rest = [...argv];
+  const at = rest.findIndex((a) => a === "--inspect" || a.startsWith("--inspect="));
+  if (at < 0) return { rest, inspect: undefined };
+  const [flag] = rest.splice(at, 1);
+  if (flag!.startsWith("--inspect=")) return { rest, inspect: { name: flag!.slice("--inspect=".length) } };
+  const next = rest[at];
+  if (next !== undefined && !next.startsWith("--") && !(await sys.isFile(sys.join(next, "lanes.json")))) {
+    rest.splice(at, 1);
+    return { rest, inspect: { name: next } };
+  }
+  return { rest, inspect: { name: undefined } };
 }
 
 /** Path prefixes of lanes' own code: frames there are dropped from the stacks users see. */

@@ -22,9 +22,11 @@ usage:
                                                         active one (an empty DIR takes dir as version 1); a token
                                                         (file, or LANES_ADMIN_TOKEN) turns on the admin API;
                                                         --secrets-key-file: the key that seals secrets in DIR
-  lanes dev [dir] [--port 8787] [--host 127.0.0.1] [--log pretty|json]
+  lanes dev [dir] [--port 8787] [--host 127.0.0.1] [--log pretty|json] [--env-file FILE]... [--inspect [function]]
                                                         the same, reloading a function when its files change,
-                                                        one log line per request, stacks in error responses
+                                                        one log line per request, stacks in error responses;
+                                                        secret values from .env, .dev.vars beside lanes.json and
+                                                        --env-file; --inspect: the runtime's debugger on a function
   lanes new NAME [--lane isolate|process] [dir]         write NAME.ts from a template and add it to lanes.json
   lanes validate [dir]                                  check the manifest and that every entry loads
   lanes bench [dir] [--function f] [--lanes isolate,process] [--runtimes node,bun,deno]

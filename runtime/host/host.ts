@@ -113,7 +113,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       const pool = new Pool(spec, {
         spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
         // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
-        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: secret.env, dev: o.dev },
+        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(moduleFile(spec, bundle.file)), env: secret.env, dev: o.dev },
         log: poolLog,
         // values go to the store as the function passed them: it checks types the same way in
         // both lanes (a string delta or a numeric value is refused, not coerced)
@@ -236,6 +236,15 @@ async function loadEach(list: Served[]): Promise<Served[]> {
   };
   await Promise.all([next(), next()]);
   return list.filter(isBroken);
+}
+
+/**
+ * What an instance imports: the bundle, except for an inspected bun child, which loads the
+ * user's entry itself. Bun shows its debugger a source map of its own transpiled output, not
+ * the bundle's inline one, so only a file Bun loads itself shows as .ts (adapters/README.md, Inspector).
+ */
+function moduleFile(spec: FunctionSpec, bundle: string): string {
+  return spec.inspect && spec.runtime === "bun" ? spec.entry : bundle;
 }
 
 /** A function whose secret has no value: it answers 503, and says which only in the host log and `lanes dev`. */

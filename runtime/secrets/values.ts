@@ -37,6 +37,16 @@ export class SecretValues {
     return this.entries.has(secretKey(name, fn));
   }
 
+  /** The value and stamp of one secret (for comparing snapshots: never shown). */
+  valueOf(name: string, fn: string | null): Entry | undefined {
+    return this.entries.get(secretKey(name, fn));
+  }
+
+  /** The names of the secrets for every function. */
+  names(): string[] {
+    return [...this.entries.keys()].filter((k) => k.startsWith("*/")).map((k) => k.slice(2));
+  }
+
   /** A snapshot with the secret `name` of `fn` (null: every function) set to `value`. */
   with(name: string, fn: string | null, value: string, stamp: string): SecretValues {
     const next = new Map(this.entries);
