@@ -10,6 +10,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { writeSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
+import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
+import { lightParts, lightResponseClass } from "./undici-response.ts";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
 /** A worker thread's message port, for what travels beside the ring (large bodies). */
@@ -113,6 +115,16 @@ function blockingWriter(fd: number): (bytes: Uint8Array) => void {
     backlog.push(bytes);
     if (backlog.length === 1) drain();
   };
+}
+
+/**
+ * A child stops when the host says so (at shutdown, only once its ctx.waitUntil work is done or
+ * the grace ran out) or when the host is gone (its stdin ends). A Ctrl-C signals the whole
+ * process group, children included: they leave it to the host.
+ */
+export function leaveStopSignalsToHost(): void {
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => {});
 }
 
 /** End this instance now (after its last frame has been written). */
@@ -230,9 +242,32 @@ export function onUncaughtException(listener: (error: unknown) => void): void {
 }
 
 /**
- * Building a web Response and reading it back costs ~35 µs on Node 20 (undici) against ~1 µs on
- * Bun and Deno: on Node the guest gives functions a light Response (runtime/guest/light-response.ts).
+ * How the guest builds the function's Request. Node (undici): a Request built only when the
+ * function touches more than its method and url, whose signal is the guest's own (undici.ts);
+ * Bun and Deno build theirs for 1-4 µs and follow a signal cheaply, so they get the platform's
+ * `new Request` as it is.
  */
-export function webResponseIsCostly(): boolean {
-  return !("Bun" in globalThis) && !("Deno" in globalThis);
+export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
+  const native = (i: RequestInit2) =>
+    new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
+  if (!onNode) return native;
+  return (await lazyRequests()) ?? native;
 }
+
+/** Node (undici): a Response's bytes without reading its stream, when its body is a string or bytes (undici.ts). */
+export function takeWholeBody(res: Response): Uint8Array | null | undefined {
+  return onNode ? wholeBody(res) : undefined;
+}
+
+/**
+ * Node (undici): make `Response` the class that builds the platform's own only when it has to
+ * (undici-response.ts). Before the function's module loads, so every Response it makes is one.
+ */
+export function installFastResponse(): void {
+  if (onNode) globalThis.Response = lightResponseClass(Response);
+}
+
+/** The parts of a Response made by that class, undefined for any other. */
+export { lightParts };
+
+const onNode = !("Bun" in globalThis) && !("Deno" in globalThis);

@@ -3,8 +3,8 @@
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
+import { lightParts, takeWholeBody } from "../../adapters/guest.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
-import { lightParts } from "./light-response.ts";
 
 export interface ResponseSink {
   /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
@@ -22,17 +22,24 @@ function soon(): Promise<typeof PENDING> {
 }
 
 type Read = ReadableStreamReadResult<Uint8Array>;
+/** Statuses whose responses have no body (Fetch standard). Bun lets a Response have one anyway. */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
-  // a light Response (light-response.ts) hands over its parts: no Headers, no stream
   const light = lightParts(res);
   if (light) {
-    sink.head(light.status, light.statusText, light.headers, light.body, false);
+    sink.head(light.status, light.statusText, light.headers, NULL_BODY_STATUS.has(light.status) ? null : light.body, false);
     return;
   }
   const headers = [...res.headers] as HeaderPairs;
-  if (!res.body) {
+  const whole = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
+  if (whole !== undefined) {
+    sink.head(res.status, res.statusText, headers, whole && whole.byteLength > 0 ? whole : null, false);
+    return;
+  }
+  if (!res.body || NULL_BODY_STATUS.has(res.status)) {
     sink.head(res.status, res.statusText, headers, null, false);
+    void res.body?.cancel().catch(() => {});
     return;
   }
   const reader = res.body.getReader();
