@@ -86,7 +86,7 @@ async function adminTokens(adapter: RuntimeAdapter, file: string, command: strin
 }
 
 /** The keys in --secrets-key-file: a file only this user may read, one key per line. Never printed. */
-async function secretsKeys(adapter: RuntimeAdapter, file: string, command: string): Promise<SecretsKey[]> {
+export async function secretsKeys(adapter: RuntimeAdapter, file: string, command: string): Promise<SecretsKey[]> {
   let bytes: Uint8Array;
   try {
     bytes = await adapter.sys.readSecretFile(file);
