@@ -7,7 +7,7 @@ import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { checkIsolation } from "./permissions.ts";
-import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
+import { DEFAULTS, SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -172,11 +172,18 @@ function schemaProblems(raw: unknown): string[] {
       out.push(`${path}: unknown field${suggest(path)}`);
     } else if (e.message.startsWith("Expected required property")) {
       out.push(`${path}: is required`);
+    } else if (/^functions\.[^.]+\.env\.[^.]+$/.test(path) && isSecretRef(e.value)) {
+      // {"secret": ...} is meant: say what is wrong inside it, not that the union failed
+      out.push(`${path}.secret: ${(SECRET_REF.properties.secret as unknown as { errorMessage: string }).errorMessage} (got ${show(e.value.secret)})`);
     } else {
       out.push(`${path}: ${rule ?? e.message.toLowerCase()} (got ${show(e.value)})`);
     }
   }
   return out;
+}
+
+function isSecretRef(v: unknown): v is { secret: unknown } {
+  return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secret" in v;
 }
 
 interface IntegerSchema {

@@ -91,6 +91,18 @@ export const PermissionsSchema = Type.Object(
   },
 );
 
+/** `{"secret": "NAME"}`: an env value the host keeps apart from the code. */
+export const SECRET_REF = Type.Object(
+  {
+    secret: Type.String({
+      pattern: SECRET_NAME_PATTERN,
+      description: "The name of a secret kept by the host (lanes secret set NAME), or in lanes dev a .dev.vars / --env-file value.",
+      errorMessage: "must be a secret name: a letter or _, then letters, digits or _ (at most 128)",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const InstancesSchema = Type.Object(
   {
     min: Type.Optional(intIn("instances.min", "Instances kept warm even when idle (started with the host); at most `max`.", DEFAULTS.instances.min)),
@@ -147,16 +159,7 @@ export const FunctionSchema = Type.Object(
         Type.Union(
           [
             Type.String(),
-            Type.Object(
-              {
-                secret: Type.String({
-                  pattern: SECRET_NAME_PATTERN,
-                  description: "The name of a secret kept by the host (lanes secret set NAME), or in lanes dev a .dev.vars / --env-file value.",
-                  errorMessage: "must be a secret name: a letter or _, then letters, digits or _ (at most 128)",
-                }),
-              },
-              { additionalProperties: false },
-            ),
+            SECRET_REF,
           ],
           { errorMessage: 'must be a string, or {"secret": "NAME"} to take the value from a secret' },
         ),
