@@ -19,7 +19,7 @@ import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
 import { EnvFiles } from "../secrets/env-files.ts";
 import { StackMapper } from "../sourcemap-stack.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 import { serveUntilSignal } from "./start.ts";
 
 export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {

@@ -11,7 +11,7 @@ import { requestLogger } from "../host/request-log.ts";
 import type { Logger, LogFormat } from "../log.ts";
 import { SecretsKey } from "../secrets/crypto.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
 const FLAGS = {
@@ -117,6 +117,6 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     adapter.onSignal("SIGINT", onSignal);
     adapter.onSignal("SIGTERM", onSignal);
   });
-  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (runtime-matrix P1).
+  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (adapters/README.md, Workers).
   adapter.exit(0);
 }
