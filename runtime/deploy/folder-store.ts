@@ -88,10 +88,16 @@ export class FolderStore implements DeployStore {
       this.deployments.push(await this.readJson<Deployment>(this.path("deployments", name)));
     }
     this.deployments.sort((a, b) => b.revision - a.revision);
+    await this.loadSecrets();
+  }
+
+  /** The secret records as the folder holds them now. */
+  private async loadSecrets() {
+    this.secrets.clear();
     for (const folder of await this.secretFolders()) {
-      for (const name of await sys.list(folder)) {
+      for (const name of await this.sys.list(folder)) {
         if (!name.endsWith(".json") || name.startsWith(".")) continue;
-        const r = await this.readJson<SecretRecord>(sys.join(folder, name));
+        const r = await this.readJson<SecretRecord>(this.sys.join(folder, name));
         this.secrets.set(secretKey(r.name, r.function), r);
       }
     }
@@ -195,6 +201,8 @@ export class FolderStore implements DeployStore {
   }
 
   async listSecrets(): Promise<SecretRecord[]> {
+    // read again each time: a few small files, and SecretKeeper.refresh sees what another writer put there
+    await this.loadSecrets();
     return [...this.secrets.values()];
   }
 

@@ -26,7 +26,8 @@ import type { RequestLog, Served } from "./served.ts";
 import type { Host } from "./host.ts";
 import { retire } from "./reload-build.ts";
 import type { SecretValues } from "../secrets/values.ts";
-import { adoptRelease, bringUpRelease, changedFunctions, restartFunctions, withReplaced, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 
 export interface SwitchResult {
@@ -52,11 +53,6 @@ export interface DeployerOptions {
   secrets?: () => SecretValues | undefined;
 }
 
-export interface RestartResult {
-  restarted: string[];
-  loadMs: number;
-  switchMs: number;
-}
 
 export class Deployer {
   /** Read by the front for every request; replaced, never changed. */
@@ -194,27 +190,13 @@ export class Deployer {
     return this.serial(fn);
   }
 
-  /**
-   * Inside `exclusive`: restart `which` (serving functions) with `values`, as a deploy switches:
-   * the new instances start next to the serving ones, `commit` keeps the change once they are
-   * up, then every route switches at once and the old instances finish their requests. If one
-   * does not start, or `commit` throws, nothing changes.
-   */
-  async restart(which: Served[], values: SecretValues, commit: () => Promise<void>): Promise<RestartResult> {
-    const t0 = performance.now();
-    if (which.length === 0) return commit().then(() => ({ restarted: [], loadMs: 0, switchMs: 0 }));
-    const replaced = await restartFunctions(this.ctx, which, values);
-    const t1 = performance.now();
-    try {
-      await commit();
-    } catch (e) {
-      await Promise.all([...replaced.values()].map((s) => s.pool?.stop(0)));
-      throw e;
-    }
-    const active = this.active;
-    const canary = active.canary ? withReplaced(this.releases.get(active.canary.version)!, replaced) : undefined;
-    this.switchTo(active, withReplaced(this.releases.get(active.stable)!, replaced), canary);
-    return { restarted: [...new Set(which.map((s) => s.spec.name))], loadMs: Math.round(t1 - t0), switchMs: Math.round(performance.now() - t1) };
+  /** Inside `exclusive`: restart `which` onto `values`, as a deploy switches (see restartServing). */
+  restart(which: Served[], values: SecretValues, commit: () => Promise<void>): Promise<RestartResult> {
+    return restartServing(this.ctx, which, values, commit, (replaced) => {
+      const a = this.active;
+      const canary = a.canary ? withReplaced(this.releases.get(a.canary.version)!, replaced) : undefined;
+      this.switchTo(a, withReplaced(this.releases.get(a.stable)!, replaced), canary);
+    });
   }
 
   /** Stop the versions that were switched away from and still finish requests. */

@@ -14,7 +14,8 @@ import type { Logger } from "../log.ts";
 import type { SecretsKey } from "../secrets/crypto.ts";
 import { describeSecret, secretKey, type SecretInfo, type SecretRecord } from "../secrets/model.ts";
 import { SecretValues } from "../secrets/values.ts";
-import type { Deployer, RestartResult } from "./deployer.ts";
+import type { Deployer } from "./deployer.ts";
+import type { RestartResult } from "./restart.ts";
 import type { Served } from "./served.ts";
 
 export interface SecretChange extends RestartResult {
@@ -62,19 +63,25 @@ export class SecretKeeper {
           `sealed with (a new key goes on the first line, the old one after it, and the host seals them again), or remove ${store.location}/secrets to start without them`,
       );
     }
-    let values = SecretValues.empty(HOW_TO_SET);
-    let resealed = 0;
-    for (let r of records) {
-      const value = await keys.find((k) => k.id === r.keyId)!.open(r);
-      if (r.keyId !== keys[0]!.id) {
-        r = { ...r, ...(await keys[0]!.seal(r.name, r.function, value)) };
-        await store.putSecret(r);
-        resealed++;
-      }
-      values = values.with(r.name, r.function, value, r.iv);
-    }
+    const { values, resealed } = await openAll(store, records, keys);
     if (resealed > 0) log.info(`sealed ${resealed} secret(s) again with the first key of ${keyFile} (key id ${keys[0]!.id})`);
     return new SecretKeeper(store, keys, log, values);
+  }
+
+  /**
+   * Read the store's secrets again, and restart the serving functions whose values changed:
+   * for a store several hosts share, when another host set or deleted one (its watch calls this).
+   */
+  refresh(deployer: Deployer): Promise<RestartResult> {
+    return deployer.exclusive(async () => {
+      const records = await this.store.listSecrets();
+      const unknown = records.filter((r) => !this.keys.some((k) => k.id === r.keyId));
+      if (unknown.length > 0) throw new LanesError("internal", `${unknown.map((r) => describeSecret(r.name, r.function)).join(", ")}: sealed with a key this host does not have`);
+      const { values } = await openAll(this.store, records, this.keys, false);
+      const r = await this.change(deployer, values, async () => {});
+      if (r.restarted.length > 0) this.report("secrets changed in the store", r);
+      return r;
+    });
   }
 
   /** Every secret, with who set it when and which serving functions use it: never a value. */
@@ -142,4 +149,20 @@ export class SecretKeeper {
 /** It could not start because a secret it names had no value (it may start once that is set). */
 function lacksSecret(s: Served): boolean {
   return (s.error?.cause as LanesError | undefined)?.code === "missing_secret";
+}
+
+/** The values sealed in `records`; with `reseal`, those sealed by an older key are sealed again with the first. */
+async function openAll(store: DeployStore, records: SecretRecord[], keys: SecretsKey[], reseal = true): Promise<{ values: SecretValues; resealed: number }> {
+  let values = SecretValues.empty(HOW_TO_SET);
+  let resealed = 0;
+  for (let r of records) {
+    const value = await keys.find((k) => k.id === r.keyId)!.open(r);
+    if (reseal && r.keyId !== keys[0]!.id) {
+      r = { ...r, ...(await keys[0]!.seal(r.name, r.function, value)) };
+      await store.putSecret(r);
+      resealed++;
+    }
+    values = values.with(r.name, r.function, value, r.iv);
+  }
+  return { values, resealed };
 }
