@@ -19,7 +19,7 @@ export async function secretCommand(adapter: RuntimeAdapter, argv: string[]): Pr
   let json = rest.includes("--json");
   try {
     if (sub !== "set" && sub !== "list" && sub !== "delete") {
-      throw new LanesError("invalid_flag", `lanes secret: ${sub === undefined ? "a subcommand is" : `unknown subcommand ${JSON.stringify(sub)};`} needed (usage: ${USAGE})`);
+      throw new LanesError("invalid_flag", `lanes secret: ${sub === undefined ? "set, list or delete?" : `unknown subcommand ${JSON.stringify(sub)}`} (usage: ${USAGE})`);
     }
     const args = parseArgs(rest, sub === "list" ? COMMON : { ...COMMON, function: "string" }, `secret ${sub}`);
     json = args.flags.json === true;
