@@ -33,7 +33,8 @@ export type ErrorCode =
   | "port_in_use"
   | "compile_failed"
   | "sandbox_unavailable"
-  | "unsafe_cache";
+  | "unsafe_cache"
+  | "secrets_locked";
 
 const httpStatus: Record<ErrorCode, number> = {
   not_found: 404,
@@ -62,6 +63,8 @@ const httpStatus: Record<ErrorCode, number> = {
   compile_failed: 503,
   sandbox_unavailable: 500,
   unsafe_cache: 500,
+  // the deploy store holds secrets this host's key cannot open: it does not start
+  secrets_locked: 500,
 };
 
 export class LanesError extends Error {

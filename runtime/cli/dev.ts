@@ -12,27 +12,26 @@ import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
 import { inspectedSpec, inspectNotes, type InspectTarget } from "../host/inspect.ts";
 import { Reloader } from "../host/reload.ts";
-import { requestLogger } from "../host/request-log.ts";
 import { sandboxed } from "../isolation.ts";
-import { createLogger, type Logger, type LogFormat } from "../log.ts";
+import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
 import { EnvFiles } from "../secrets/env-files.ts";
 import { StackMapper } from "../sourcemap-stack.ts";
-import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./paths.ts";
+import { parseArgs } from "./args.ts";
+import { folderArg } from "./dir.ts";
+import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
 import { serveUntilSignal } from "./start.ts";
+
+export const DEV_FLAGS = { ...SERVE_FLAGS, "env-file": "list", inspect: "boolean" } as const;
 
 export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
   const { rest, inspect } = await takeInspect(argv, adapter.sys);
-  const args = parseArgs(rest, { port: "string", host: "string", log: "string", "env-file": "list" }, "dev");
-  const port = intFlag(args, "port", 8787, "dev", 0, 65535);
-  const hostname = stringFlag(args, "host", "127.0.0.1");
-  const format = stringFlag(args, "log", "pretty");
-  if (format !== "pretty" && format !== "json") {
-    throw new LanesError("invalid_flag", `lanes dev: --log must be "pretty" or "json" (got ${JSON.stringify(format)})`);
-  }
-  const dir = args.positionals[0] ?? defaultFunctionsDir();
-  const color = format === "pretty" && adapter.isTTY();
+  const args = parseArgs(rest, DEV_FLAGS, "dev", 1);
+  const serve = serveOptions(args, "dev");
+  const mapper = new StackMapper(adapter.sys, internalCode(adapter));
+  const out = serverOutput(adapter, args, "dev", (log) => sourceMapped(log, mapper));
+  const { log } = out;
+  const dir = await folderArg(adapter, args.positionals[0]);
   const t0 = performance.now();
 
   const manifest = await loadManifest(dir, adapter.sys, adapter.name);
@@ -43,16 +42,13 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   await envFiles.read();
   const adjust = inspect ? (spec: FunctionSpec) => inspectedSpec(spec, inspect, adapter.name) : undefined;
 
-  const mapper = new StackMapper(adapter.sys, internalCode(adapter));
-  const log = sourceMapped(createLogger(adapter.writeOut, format as LogFormat, color), mapper);
   const host = await startHost({
     dir,
-    port,
-    hostname,
     dev: true,
     adapter,
     log,
-    onRequest: requestLogger({ format: format as LogFormat, color, write: adapter.writeOut }),
+    ...serve,
+    ...(out.onRequest ? { onRequest: out.onRequest } : {}),
     mapStack: (stack) => mapper.map(stack),
     secrets: () => envFiles.current,
     ...(adjust ? { adjust } : {}),
@@ -70,13 +66,16 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   }
   for (const f of host.functions) if (f.error) log.info(`  ${f.spec.name} is broken: see the error above`);
   log.info(`ready in ${Math.round(performance.now() - t0)} ms; watching the manifest and every file the functions import`);
-  if (format === "json") log.info(`listening on ${host.url}`);
-  else adapter.writeOut(`listening on ${host.url}\n`);
-
-  return serveUntilSignal(adapter, log, async (graceMs) => {
-    await reloader.stop();
-    await Promise.all([host.stop(graceMs), reloader.stopRetiring(graceMs)]);
-  });
+  return serveUntilSignal(
+    adapter,
+    log,
+    async (graceMs) => {
+      await reloader.stop();
+      await Promise.all([host.stop(graceMs), reloader.stopRetiring(graceMs)]);
+      out.flush();
+    },
+    () => out.listening(host.url),
+  );
 }
 
 /**
@@ -90,7 +89,7 @@ async function takeInspect(argv: string[], sys: Sys): Promise<{ rest: string[]; 
   const [flag] = rest.splice(at, 1);
   if (flag!.startsWith("--inspect=")) return { rest, inspect: { name: flag!.slice("--inspect=".length) } };
   const next = rest[at];
-  if (next !== undefined && !next.startsWith("--") && !(await sys.isFile(sys.join(next, "lanes.json")))) {
+  if (next !== undefined && !next.startsWith("-") && !(await sys.isFile(sys.join(next, "lanes.json")))) {
     rest.splice(at, 1);
     return { rest, inspect: { name: next } };
   }

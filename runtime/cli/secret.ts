@@ -13,15 +13,19 @@ import { parseArgs, type Parsed } from "./args.ts";
 
 const USAGE = "lanes secret set NAME [--function f] --to URL | lanes secret list --to URL | lanes secret delete NAME [--function f] --to URL";
 const COMMON = { to: "string", "token-file": "string", json: "boolean" } as const;
+/** Every flag of `lanes secret` (list takes all but --function). */
+export const SECRET_FLAGS = { ...COMMON, function: "string" } as const;
 
 export async function secretCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   let json = rest.includes("--json");
   try {
+    // `lanes secret --bogus`: a flag where the subcommand goes is a flag error, said as such
+    if (sub?.startsWith("-")) parseArgs([sub], SECRET_FLAGS, "secret");
     if (sub !== "set" && sub !== "list" && sub !== "delete") {
       throw new LanesError("invalid_flag", `lanes secret: ${sub === undefined ? "set, list or delete?" : `unknown subcommand ${JSON.stringify(sub)}`} (usage: ${USAGE})`);
     }
-    const args = parseArgs(rest, sub === "list" ? COMMON : { ...COMMON, function: "string" }, `secret ${sub}`);
+    const args = parseArgs(rest, sub === "list" ? COMMON : SECRET_FLAGS, `secret ${sub}`);
     json = args.flags.json === true;
     const out = await run(adapter, sub, args);
     adapter.writeOut(json ? JSON.stringify(out.json, null, 2) + "\n" : out.text);

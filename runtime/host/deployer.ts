@@ -192,7 +192,8 @@ export class Deployer {
 
   /** Inside `exclusive`: restart `which` onto `values`, as a deploy switches (see restartServing). */
   restart(which: Served[], values: SecretValues, commit: () => Promise<void>): Promise<RestartResult> {
-    return restartServing(this.ctx, which, values, commit, (replaced) => {
+    const versionOf = (s: Served) => [...this.releases.values()].find((r) => r.served.includes(s))?.id;
+    return restartServing(this.ctx, which, versionOf, values, commit, (replaced) => {
       const a = this.active;
       const canary = a.canary ? withReplaced(this.releases.get(a.canary.version)!, replaced) : undefined;
       this.switchTo(a, withReplaced(this.releases.get(a.stable)!, replaced), canary);

@@ -19,18 +19,20 @@ export interface RestartResult {
 
 /**
  * Restart `which` with `values`: `commit` keeps the change once every new instance is up, then
- * `swap` routes to them (old served to new).
+ * `swap` routes to them (old served to new). `versionOf`: the version a function serves in (its
+ * metrics label).
  */
 export async function restartServing(
   ctx: ReleaseContext,
   which: Served[],
+  versionOf: (s: Served) => string | undefined,
   values: SecretValues,
   commit: () => Promise<void>,
   swap: (replaced: Map<Served, Served>) => void,
 ): Promise<RestartResult> {
   const t0 = performance.now();
   if (which.length === 0) return commit().then(() => ({ restarted: [], loadMs: 0, switchMs: 0 }));
-  const replaced = await restartFunctions(ctx, which, values);
+  const replaced = await restartFunctions(ctx, which, versionOf, values);
   const t1 = performance.now();
   try {
     await commit();
@@ -46,11 +48,11 @@ export async function restartServing(
  * Build and start each of `which` again with `values`, next to the instances serving: old to
  * new. If one does not start, what was started is stopped and the error (never a value) thrown.
  */
-async function restartFunctions(ctx: ReleaseContext, which: Served[], values: SecretValues): Promise<Map<Served, Served>> {
+async function restartFunctions(ctx: ReleaseContext, which: Served[], versionOf: (s: Served) => string | undefined, values: SecretValues): Promise<Map<Served, Served>> {
   const outcomes = await Promise.all(
     which.map(async (old) => {
       const gate = heldLogger(ctx.log);
-      return { old, attempt: await startTrial(await ctx.host.build(old.spec, gate.log, values), gate) };
+      return { old, attempt: await startTrial(await ctx.host.build(old.spec, gate.log, versionOf(old), values), gate) };
     }),
   );
   const replaced = new Map<Served, Served>();

@@ -49,7 +49,7 @@ export class SecretKeeper {
     if (!keys || !keyFile) {
       if (records.length === 0) return undefined;
       throw new LanesError(
-        "invalid_flag",
+        "secrets_locked",
         `--data ${store.location} keeps ${records.length} sealed secret(s) (${names(records)}): start the host with --secrets-key-file FILE, the key they were sealed with`,
       );
     }
@@ -57,7 +57,7 @@ export class SecretKeeper {
     if (foreign.length > 0) {
       const ids = [...new Set(foreign.map((r) => r.keyId))].join(", ");
       throw new LanesError(
-        "invalid_flag",
+        "secrets_locked",
         `--secrets-key-file ${keyFile}: ${foreign.length} of the ${records.length} secret(s) in ${store.location} were sealed with another key ` +
           `(key id ${ids}; this file gives ${keys.map((k) => k.id).join(", ")}): ${names(foreign)}. Nothing was changed: start with the key file they were ` +
           `sealed with (a new key goes on the first line, the old one after it, and the host seals them again), or remove ${store.location}/secrets to start without them`,

@@ -43,7 +43,8 @@ export interface Dev extends Cli {
 }
 
 export async function startDev(dir: string, extra: string[] = []): Promise<Dev> {
-  const c = runCli(["dev", dir, "--port", "0", ...extra]);
+  // pretty unless a test asks otherwise: its output is piped, where the default is JSON
+  const c = runCli(["dev", dir, "--port", "0", ...(extra.includes("--log") ? [] : ["--log", "pretty"]), ...extra]);
   const url = await until(() => /listening on (http:\/\/[\d.:]+)/.exec(c.output())?.[1], 30_000, () => `dev did not start:\n${c.output()}`);
   return {
     ...c,
