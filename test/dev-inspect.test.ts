@@ -105,9 +105,9 @@ for (const [name, lane] of [["debug-iso", "isolate"], ["debug-proc", "process"]]
   });
 }
 
-test("--inspect NAME refuses a function the manifest does not have, naming those it has", async ({ dir }) => {
+test("--inspect NAME refuses a function the manifest does not have, naming those it has (exit 2)", async ({ dir }) => {
   const c = runCli(["dev", dir, "--port", "0", "--inspect", "nosuch"]);
-  assert.is(await c.exited, 1);
+  assert.is(await c.exited, 2, "a usage error");
   assert.match(c.output(), /--inspect nosuch: no such function in .*lanes\.json \(it has debug-iso, debug-proc\)/);
 });
 
