@@ -29,6 +29,7 @@ import { runWithCleanEnv } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
 import { sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
+import { readStdin } from "./stdin.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -268,23 +269,4 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     readStdin,
     color: () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
   } satisfies Partial<RuntimeAdapter>;
-}
-
-async function readStdin(limit: number): Promise<Uint8Array | undefined> {
-  if (process.stdin.isTTY) return undefined;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > limit) throw new Error(`stdin holds more than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-    c.fill(0);
-  }
-  return out;
 }

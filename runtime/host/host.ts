@@ -13,6 +13,7 @@ import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool } from "../pool/pool.ts";
+import { adjusted, inspectedModule } from "./inspect.ts";
 import { functionEnv, NO_SECRETS_HERE, type SecretEnv, type SecretValues } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
 import { createHandler } from "./handler.ts";
@@ -130,7 +131,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       const pool = new Pool(spec, {
         spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
         // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
-        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(moduleFile(spec, bundle.file)), env: secret.env, dev: o.dev },
+        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(inspectedModule(spec, bundle.file)), env: secret.env, dev: o.dev },
         log: poolLog,
         // values go to the store as the function passed them: it checks types the same way in
         // both lanes (a string delta or a numeric value is refused, not coerced)
@@ -265,15 +266,6 @@ async function loadEach(list: Served[]): Promise<Served[]> {
   return list.filter(isBroken);
 }
 
-/**
- * What an instance imports: the bundle, except for an inspected bun child, which loads the
- * user's entry itself. Bun shows its debugger a source map of its own transpiled output, not
- * the bundle's inline one, so only a file Bun loads itself shows as .ts (adapters/README.md, Inspector).
- */
-function moduleFile(spec: FunctionSpec, bundle: string): string {
-  return spec.inspect && spec.runtime === "bun" ? spec.entry : bundle;
-}
-
 /** A function whose secret has no value: it answers 503, and says which only in the host log and `lanes dev`. */
 function withoutSecret(spec: FunctionSpec, limits: unknown, why: LanesError): Served {
   const error = new LanesError("unavailable", `function "${spec.name}" cannot start: a secret it names has no value; the host log says which`, {
@@ -281,11 +273,6 @@ function withoutSecret(spec: FunctionSpec, limits: unknown, why: LanesError): Se
     cause: why,
   });
   return { spec, error, version: "", limits, active: 0 };
-}
-
-/** The manifest with `adjust` applied to every function (`lanes dev --inspect`). */
-export function adjusted(m: Manifest, adjust: ((spec: FunctionSpec) => FunctionSpec) | undefined): Manifest {
-  return adjust ? { ...m, functions: m.functions.map(adjust) } : m;
 }
 
 /** It cannot serve: it did not compile, or no instance of it has started and the last start failed. */

@@ -18,7 +18,7 @@
  * starts (runtime/lanes/inspector-output.ts).
  */
 import type { RuntimeName } from "../../adapters/types.ts";
-import type { FunctionSpec } from "../manifest/load.ts";
+import type { FunctionSpec, Manifest } from "../manifest/load.ts";
 
 /** How long a request may stay paused in the debugger. */
 export const INSPECT_TIMEOUT_MS = 24 * 60 * 60 * 1000;
@@ -55,4 +55,18 @@ export function inspectNotes(original: FunctionSpec, inspected: FunctionSpec, sa
   }
   notes.push(`  timeoutMs is off while you debug (24 h instead of ${original.timeoutMs} ms): a request paused at a breakpoint is not cut off or taken for a CPU loop`);
   return notes;
+}
+
+/**
+ * What an instance imports: the bundle, except for an inspected bun child, which loads the
+ * user's entry itself. Bun shows its debugger a source map of its own transpiled output, not
+ * the bundle's inline one, so only a file Bun loads itself shows as .ts (adapters/README.md, Inspector).
+ */
+export function inspectedModule(spec: FunctionSpec, bundle: string): string {
+  return spec.inspect && spec.runtime === "bun" ? spec.entry : bundle;
+}
+
+/** The manifest with `adjust` applied to every function (`lanes dev --inspect`). */
+export function adjusted(m: Manifest, adjust: ((spec: FunctionSpec) => FunctionSpec) | undefined): Manifest {
+  return adjust ? { ...m, functions: m.functions.map(adjust) } : m;
 }

@@ -15,7 +15,7 @@ import { isLanesError, LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import type { EnvFiles } from "../secrets/env-files.ts";
-import { adjusted } from "./host.ts";
+import { adjusted } from "./inspect.ts";
 import type { StackMapper } from "../sourcemap-stack.ts";
 import type { Served } from "./served.ts";
 import type { Host } from "./host.ts";
