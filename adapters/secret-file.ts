@@ -4,10 +4,11 @@
  * every stored secret. Symlinks are followed (a Kubernetes Secret volume is a tree of them);
  * what counts is the file they lead to.
  */
+import type { Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 
 export async function readSecretFile(p: string): Promise<Uint8Array> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(p);
   } catch (e) {

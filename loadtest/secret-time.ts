@@ -56,9 +56,14 @@ async function measure(runtime: string): Promise<void> {
     const url = await new Promise<string>((resolve, reject) => {
       const poll = setInterval(() => {
         const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) (clearInterval(poll), resolve(m[1]!));
+        if (!m) return;
+        clearInterval(poll);
+        resolve(m[1]!);
       }, 20);
-      child.on("exit", (code) => (clearInterval(poll), reject(new Error(`${runtime} host exited (${code}) before listening:\n${out}`))));
+      child.on("exit", (code) => {
+        clearInterval(poll);
+        reject(new Error(`${runtime} host exited (${code}) before listening:\n${out}`));
+      });
     });
     const set = async (value: string) => {
       const res = await fetch(`${url}/_lanes/api/secrets/API_KEY`, { method: "PUT", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ value }) });

@@ -28,12 +28,12 @@ export async function secretCommand(adapter: RuntimeAdapter, argv: string[]): Pr
     const args = parseArgs(rest, sub === "list" ? COMMON : SECRET_FLAGS, `secret ${sub}`);
     json = args.flags.json === true;
     const out = await run(adapter, sub, args);
-    adapter.writeOut(json ? JSON.stringify(out.json, null, 2) + "\n" : out.text);
+    adapter.writeOut(json ? `${JSON.stringify(out.json, null, 2)}\n` : out.text);
     return 0;
   } catch (e) {
     if (!json) throw e;
     const err = e instanceof AdminError ? { code: e.hostCode, status: e.httpStatus, message: e.message } : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
-    adapter.writeOut(JSON.stringify({ error: err }, null, 2) + "\n");
+    adapter.writeOut(`${JSON.stringify({ error: err }, null, 2)}\n`);
     return 1;
   }
 }
@@ -106,5 +106,5 @@ function listText(secrets: (SecretInfo & { usedBy: string[] })[]): string {
   const rows = secrets.map((s) => [s.name, s.function ?? "(every function)", s.updatedAt, s.author, s.usedBy.join(", ") || "-"]);
   const head = ["NAME", "FOR", "UPDATED", "BY", "USED BY"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+  return `${[head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")}\n`;
 }

@@ -169,7 +169,7 @@ export class Reloader {
   /** When a secret file changed: read them again and return the values (undefined: none changed, or they cannot be read). */
   private async readEnvFiles(paths: Set<string>) {
     const files = this.o.envFiles;
-    if (!files || !files.paths.some((p) => paths.has(p))) return undefined;
+    if (!files?.paths.some((p) => paths.has(p))) return undefined;
     try {
       const changed = await files.read();
       this.shown.delete(ENV_KEY);

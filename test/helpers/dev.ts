@@ -77,7 +77,7 @@ export function makeDir(manifest: unknown, files: Record<string, string>): strin
     mkdirSync(join(dir, to, ".."), { recursive: true });
     cpSync(join(devFixtures, from), join(dir, to));
   }
-  writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest, null, 2) + "\n");
+  writeFileSync(join(dir, "lanes.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return dir;
 }
 
