@@ -33,13 +33,16 @@ const REQUIRE_SHIM =
 export interface CompileOptions {
   /** "cjs": for a packed worker's contexts (`import.meta.url` becomes `__lanes_import_meta_url`). */
   format?: "esm" | "cjs";
+  /** Put the sources in the map too, for a debugger that cannot read them from disk (`lanes dev --inspect`). */
+  sourcesContent?: boolean;
 }
 
 export async function compile(entry: string, sys: Sys, label: string, o: CompileOptions = {}): Promise<Compiled> {
   const format = o.format ?? "esm";
   const dir = sys.cacheDir();
   await privateCache(sys, dir);
-  const record = recordFile(sys, dir, entry, label, format);
+  // a bundle with its sources in the map is another build of the same entry
+  const record = recordFile(sys, dir, entry, label, o.sourcesContent === true ? `${format}+sources` : format);
   const reused = await reuseBuild(sys, record);
   if (reused) return reused;
   let result;
@@ -54,7 +57,7 @@ export async function compile(entry: string, sys: Sys, label: string, o: Compile
       write: false,
       metafile: true,
       sourcemap: "inline",
-      sourcesContent: false,
+      sourcesContent: o.sourcesContent === true,
       // Sources are relative to absWorkingDir, but a map consumer resolves them against the
       // bundle's own folder (the cache): Deno, which applies inline maps to stacks, then names
       // files that do not exist. An absolute root makes every consumer agree.

@@ -17,6 +17,9 @@ import { DeployFront } from "./deploy-front.ts";
 import { Deployer } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
 import { writeRelease } from "./release.ts";
+import { SecretKeeper } from "./secret-keeper.ts";
+import type { SecretsKey } from "../secrets/crypto.ts";
+import { LanesError } from "../errors.ts";
 
 export interface DeployHostOptions extends HostOptions {
   /** The deploy store's folder; without it the host serves `dir` and has no admin API. */
@@ -25,11 +28,14 @@ export interface DeployHostOptions extends HostOptions {
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
   pauseAt?: string;
+  /** The keys of `--secrets-key-file` (the sealing key first) and that file's name; without them the host keeps no secrets. */
+  secretsKey?: { keys: SecretsKey[]; file: string };
 }
 
 export interface DeployHost {
   host: Host;
   deployer: Deployer | undefined;
+  secrets: SecretKeeper | undefined;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -46,8 +52,9 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
   });
   if (!o.data) {
+    if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR: secrets are kept in the deploy store`);
     const host = await startHost({ ...o, front });
-    return { host, deployer: undefined, stop: (graceMs) => host.stop(graceMs) };
+    return { host, deployer: undefined, secrets: undefined, stop: (graceMs) => host.stop(graceMs) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -57,6 +64,8 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     await new Promise(() => {});
   };
   const store = await FolderStore.open(o.data, sys, pause);
+  const keeper = await SecretKeeper.open(store, o.secretsKey?.keys, o.secretsKey?.file, o.log);
+  const secrets = keeper ? () => keeper.current : undefined;
   const runDir = sys.join(store.location, "run");
   await sys.remove(runDir); // written again from the store: nothing in it is trusted
   const active = (await store.active()) ?? (await firstVersion(store, o.dir, sys, o.adapter.name));
@@ -65,17 +74,18 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
   const stableDir = await writeRelease(sys, runDir, active.stable, files);
 
-  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable });
+  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}) });
   const deployer = await Deployer.attach(
-    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}) },
+    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}), ...(secrets ? { secrets } : {}) },
     active,
     stableDir,
   );
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes }) : undefined);
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined);
   armed = true;
   return {
     host,
     deployer,
+    secrets: keeper,
     async stop(graceMs) {
       await Promise.all([host.stop(graceMs), deployer.stopRetiring(graceMs)]);
     },

@@ -8,7 +8,7 @@ import { compile, type Compiled } from "../compile.ts";
 import type { LoadSpec } from "../channel/control.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
+import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
 import { laneFor, type LaneContext } from "../lanes/mod.ts";
 import { PackHouse } from "../pack/house.ts";
 import { SparePool } from "../lanes/spares.ts";
@@ -16,70 +16,16 @@ import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool, type PoolDeps } from "../pool/pool.ts";
+import { adjusted, inspectedModule } from "./inspect.ts";
+import { functionEnv, NO_SECRETS_HERE, type SecretEnv } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
 import { createHandler } from "./handler.ts";
 import { reduceMemoryWhenQuiet } from "./idle-memory.ts";
-import type { RequestLog, Served } from "./served.ts";
+import { brokenSummary, loadEach } from "./load-check.ts";
+import type { Host, HostOptions } from "./host-types.ts";
+import type { Served } from "./served.ts";
 
-export interface HostOptions {
-  dir: string;
-  port: number;
-  hostname: string;
-  dev: boolean;
-  adapter: RuntimeAdapter;
-  log: Logger;
-  onRequest?: (entry: RequestLog) => void;
-  /** `lanes dev`: turns a guest stack into one that points at the user's files. */
-  mapStack?: (stack: string) => string;
-  /** Load every function once before serving, and refuse to start if one cannot. */
-  strict?: boolean;
-  /** Count requests for /_lanes/metrics (default true; `--no-metrics` turns it off). */
-  metrics?: boolean;
-  /** Export a span per request to this OTLP/HTTP endpoint (runtime/ops/otel.ts). */
-  otlpEndpoint?: string;
-  /** The deployed version `dir` holds (a deploy store's): the functions' `version` label, else their bundle hash. */
-  version?: string;
-  /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
-  front?: Front;
-  /**
-   * Compile each function on its first request or in the start-up load check, not before
-   * listening (default: yes, unless `dev`, `strict` or a `front`, which need every bundle first).
-   */
-  lazy?: boolean;
-}
-
-export interface Front {
-  /** The handler the server calls; `own()` is the host's handler over `Host.functions` now. */
-  handler(own: () => HttpHandler): HttpHandler;
-}
-
-export interface Host {
-  manifest: Manifest;
-  server: RunningServer;
-  url: string;
-  metrics: HostMetrics;
-  /** The functions served now (replaced by `route`). */
-  functions: Served[];
-  /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
-  checked: Promise<Served[]>;
-  /**
-   * Compile a function and give it a pool with this host's lanes and shared stores; starts no
-   * instance. `version`: the deployed version it belongs to, its metrics label (default: its
-   * bundle hash). `lazy`: compile it only when its pool first needs an instance.
-   */
-  build(spec: FunctionSpec, poolLog?: Logger, version?: string, lazy?: boolean): Promise<Served>;
-  /** The worker threads packed functions share. */
-  pack: PackHouse;
-  /** The process lane's warm spares. */
-  spares: SparePool;
-  /** The request handler the server calls now (replaced by `route`). */
-  currentHandler(): HttpHandler;
-  /** Serve `functions` from now on; requests already in flight finish on what they started with. */
-  route(functions: Served[], manifest: Manifest): void;
-  /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
-  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HttpHandler;
-  stop(graceMs?: number): Promise<void>;
-}
+export type { Front, Host, HostOptions } from "./host-types.ts";
 
 /** Longest wait for ctx.shared's lock on the host's main thread before shared_busy (see storeFor). */
 const HOST_LOCK_TIMEOUT_MS = 250;
@@ -100,7 +46,7 @@ export async function compileGuests(adapter: RuntimeAdapter) {
 
 export async function startHost(o: HostOptions): Promise<Host> {
   const { adapter, log } = o;
-  const manifest = await loadManifest(o.dir, adapter.sys, adapter.name);
+  const manifest = adjusted(await loadManifest(o.dir, adapter.sys, adapter.name), o.adjust);
   for (const w of manifest.warnings) log.warn(w);
   const isolation = isolationReport(manifest.functions, adapter);
   if (isolation.errors.length > 0) throw new LanesError("sandbox_unavailable", `${manifest.file}: ${isolation.errors.join("\n  ")}`);
@@ -127,12 +73,19 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }) : undefined;
 
   /** Compile one function (now, or when its pool first needs an instance) and give it a pool in its lane. */
-  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string, lazyBuild = false): Promise<Served> => {
+  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string, values = o.secrets?.(), lazyBuild = false): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
+    let secret: SecretEnv;
+    try {
+      secret = functionEnv(spec, values, NO_SECRETS_HERE);
+    } catch (e) {
+      return withoutSecret(spec, limits, e as LanesError);
+    }
     if (spec.pack) pack.register(spec);
     if (spec.lane === "process") spares.register(spec);
-    const load: LoadSpec = { name: spec.name, lane: spec.lane, bundleUrl: "", env: spec.env, dev: o.dev };
-    const served: Served = { spec, version: "", limits, active: 0 };
+    // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
+    const load: LoadSpec = { name: spec.name, lane: spec.lane, bundleUrl: "", env: secret.env, dev: o.dev };
+    const served: Served = { spec, version: "", limits, active: 0, secretStamp: secret.stamp };
     let bundle: Compiled | undefined;
     let compiling: Promise<void> | undefined;
     const deps: PoolDeps = {
@@ -152,11 +105,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
       stopsSpin: limits.cpuSpin === "enforced",
     };
     const prepare = () =>
-      (compiling ??= compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm" }).then(
+      (compiling ??= compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm", sourcesContent: spec.inspect === true }).then(
         (b) => {
           bundle = served.compiled = b;
           served.version = b.hash;
-          load.bundleUrl = adapter.sys.fileUrl(b.file);
+          load.bundleUrl = adapter.sys.fileUrl(inspectedModule(spec, b.file));
           // its metrics are labelled with its version, which a lazy function has once compiled
           const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
           if (meter) served.meter = deps.observer = meter;
@@ -177,7 +130,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         await prepare();
       } catch (e) {
         await pool.stop(0);
-        return { spec, error: e as LanesError, version: "", limits, active: 0 };
+        return { spec, error: e as LanesError, version: "", limits, active: 0, secretStamp: secret.stamp };
       }
     }
     // (its version and bundle are filled in once it is compiled)
@@ -188,7 +141,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
   functions = await Promise.all(
     manifest.functions.map(async (spec): Promise<Served> => {
-      const served = await build(spec, log, undefined, lazy);
+      const served = await build(spec, log, undefined, undefined, lazy);
       const why = (served.error?.cause as Error | undefined)?.message;
       if (why) log.error(why.startsWith(`${spec.name}: `) ? why : `${spec.name}: ${why}`);
       return served;
@@ -293,41 +246,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
   return host;
 }
 
-/**
- * Load every function that has no instance yet (`instances.min` 0) once: a module that throws at
- * import is found at start-up, not by the first client. The instance is stopped again unless a
- * request came meanwhile: a function with `min` 0 stays cold and costs no memory until it is
- * called. It runs after listening and stays cheap with thousands of functions: packed functions
- * load into the shared packed workers (a context each, no thread), two functions at a time with
- * a turn of the event loop between them so requests go first, and a function that a request
- * has loaded meanwhile is skipped. Returns the broken ones.
- */
-async function loadEach(list: Served[], log: Logger): Promise<Served[]> {
-  const started = Date.now();
-  const todo = list.filter((f) => f.pool && f.pool.live() === 0);
-  const count = todo.length;
-  const next = async (): Promise<void> => {
-    for (let f = todo.shift(); f; f = todo.shift()) {
-      const pool = f.pool!;
-      if (!pool.empty || pool.handled > 0) continue; // a request loaded it (or is loading it)
-      await pool.warm(1);
-      await pool.trim();
-      await new Promise((r) => setTimeout(r, 0));
-    }
-  };
-  await Promise.all([next(), next()]);
-  const broken = list.filter(isBroken);
-  if (count > 0) {
-    log.info(`load check: ${count} function(s) loaded once in ${((Date.now() - started) / 1000).toFixed(1)} s; ${broken.length} cannot start`);
-  }
-  return broken;
-}
-
-/** It cannot serve: it did not compile, or no instance of it has started and the last start failed. */
-export function isBroken(f: Served): boolean {
-  return f.error !== undefined || (f.pool !== undefined && f.pool.live() === 0 && f.pool.startError !== undefined);
-}
-
-function brokenSummary(broken: Served[], total: number): string {
-  return `${broken.length} of ${total} function(s) cannot start: ${broken.map((f) => f.spec.name).join(", ")} (the errors are above)`;
+/** A function whose secret has no value: it answers 503, and says which only in the host log and `lanes dev`. */
+function withoutSecret(spec: FunctionSpec, limits: unknown, why: LanesError): Served {
+  const error = new LanesError("unavailable", `function "${spec.name}" cannot start: a secret it names has no value; the host log says which`, {
+    guestStack: why.message,
+    cause: why,
+  });
+  return { spec, error, version: "", limits, active: 0 };
 }

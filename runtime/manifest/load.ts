@@ -6,8 +6,8 @@ import { Value } from "@sinclair/typebox/value";
 import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
-import { checkIsolation } from "./permissions.ts";
-import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type FunctionInput, type Lane, type ManifestInput, type Method, METHODS, NAME_PATTERN, NAME_RULE, type SandboxMode } from "./schema.ts";
+import { checkFunction } from "./check-function.ts";
+import { SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -26,7 +26,13 @@ export interface FunctionSpec {
   timeoutMs: number;
   memoryMb: number;
   maxBodyBytes: number;
+  /** The manifest's plain `env` values. */
   env: Record<string, string>;
+  /**
+   * The `env` entries that name a secret: variable name to secret name. Their values are never
+   * in the spec (nor the manifest): the host adds them when it starts an instance.
+   */
+  secrets: Record<string, string>;
   /** Name of the ctx.shared store this function uses. */
   shared: string;
   /** Process lane: run each child in the OS sandbox ("auto": when bwrap is installed). */
@@ -35,6 +41,8 @@ export interface FunctionSpec {
   permissions: Grants;
   /** Isolate lane: it shares worker threads with other packed functions (runtime/pack/). */
   pack: boolean;
+  /** `lanes dev --inspect`: its instance runs with the runtime's inspector (runtime/host/inspect.ts). */
+  inspect?: boolean;
 }
 
 export interface Manifest {
@@ -72,73 +80,6 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   problems.push(...routeClashes(functions));
   if (problems.length > 0) throw manifestError(file, problems);
   return { dir, file, functions, warnings };
-}
-
-/** One function's entry as a spec, with what is wrong with it (and what to warn about). */
-async function checkFunction(
-  name: string,
-  f: FunctionInput,
-  input: ManifestInput,
-  dir: string,
-  sys: Sys,
-  hostRuntime: RuntimeName,
-): Promise<{ spec?: FunctionSpec; problems: string[]; warnings: string[] }> {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  const at = `functions.${name}`;
-  if (!new RegExp(NAME_PATTERN).test(name)) {
-    problems.push(`${at}: a function name ${NAME_RULE} (got ${JSON.stringify(name)})`);
-    return { problems, warnings };
-  }
-  const entry = sys.resolve(dir, f.entry);
-  const inside = (p: string) => {
-    const rel = sys.relative(dir, p);
-    return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
-  };
-  if (!inside(entry)) {
-    problems.push(`${at}.entry: must resolve inside the manifest's folder ${dir} (got ${JSON.stringify(f.entry)})`);
-  } else if (!(await sys.isFile(entry))) {
-    problems.push(`${at}.entry: file not found: ${entry}`);
-  } else if (!inside(await sys.realpath(entry))) {
-    problems.push(`${at}.entry: must not link outside the manifest's folder (got ${JSON.stringify(f.entry)})`);
-  }
-  const route = f.route ?? `/${name}`;
-  if (route === "/_lanes" || route.startsWith("/_lanes/")) {
-    problems.push(`${at}.route: paths under /_lanes/ are reserved for lanes itself (got ${JSON.stringify(route)})`);
-  }
-  const lane = f.lane ?? DEFAULTS.lane;
-  if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
-    warnings.push(
-      `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
-    );
-  }
-  const isolation = await checkIsolation(at, f, lane, input, dir, sys, problems, warnings);
-  if (f.pack === true && lane !== "isolate") {
-    problems.push(`${at}.pack: only isolate-lane functions can be packed (this one has "lane": "${lane}"); remove "pack" or set "lane": "isolate"`);
-  }
-  const min = f.instances?.min ?? DEFAULTS.instances.min;
-  const max = f.instances?.max ?? DEFAULTS.instances.max;
-  if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
-  const spec: FunctionSpec = {
-    name,
-    entry,
-    dir,
-    route,
-    methods: f.methods ?? null,
-    lane,
-    runtime: lane === "process" ? (f.runtime ?? hostRuntime) : hostRuntime,
-    instances: { min, max, idleMs: f.instances?.idleMs ?? DEFAULTS.instances.idleMs },
-    concurrency: f.concurrency ?? DEFAULTS.concurrency,
-    queue: f.queue ?? DEFAULTS.queue,
-    timeoutMs: f.timeoutMs ?? DEFAULTS.timeoutMs,
-    memoryMb: f.memoryMb ?? DEFAULTS.memoryMb,
-    maxBodyBytes: f.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    env: f.env ?? {},
-    shared: f.shared ?? `fn:${name}`,
-    ...isolation,
-    pack: lane === "isolate" && (f.pack ?? input.pack ?? false),
-  };
-  return { spec, problems, warnings };
 }
 
 /**
@@ -179,11 +120,18 @@ function schemaProblems(raw: unknown): string[] {
       out.push(`${path}: unknown field${suggest(path)}`);
     } else if (e.message.startsWith("Expected required property")) {
       out.push(`${path}: is required`);
+    } else if (/^functions\.[^.]+\.env\.[^.]+$/.test(path) && isSecretRef(e.value)) {
+      // {"secret": ...} is meant: say what is wrong inside it, not that the union failed
+      out.push(`${path}.secret: ${(SECRET_REF.properties.secret as unknown as { errorMessage: string }).errorMessage} (got ${show(e.value.secret)})`);
     } else {
       out.push(`${path}: ${rule ?? e.message.toLowerCase()} (got ${show(e.value)})`);
     }
   }
   return out;
+}
+
+function isSecretRef(v: unknown): v is { secret: unknown } {
+  return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secret" in v;
 }
 
 interface IntegerSchema {
