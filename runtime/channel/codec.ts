@@ -1,10 +1,8 @@
 /**
  * Frames as bytes, the same on both lanes' transports. A frame is `[kind u8][slot u16][flags u8]`
- * then its fields; bodies are raw bytes (no base64, no JSON). The slot says which function on
- * the other side the frame is for: 0 is the guest itself (an unpacked guest has only slot 0),
- * a packed worker holds one function per slot from 1 (see frames.ts). Decoding checks everything it reads:
- * a truncated frame, an unknown kind, a frame going the wrong way or a value out of range is a
- * `badFrame` error, never a half-read object.
+ * then its fields (the slot: which function on the other side, frames.ts); bodies are raw bytes
+ * (no base64, no JSON). Decoding checks everything it reads: a truncated frame, an unknown kind,
+ * a frame going the wrong way or a value out of range is a `badFrame` error, never a half-read object.
  *
  * A body may travel *beside* the frame (flag EXTERNAL): a worker's large bodies are
  * transferred as ArrayBuffers instead of being copied through the ring. The transport supplies
@@ -165,10 +163,7 @@ export function hasExternalBody(bytes: Uint8Array): boolean {
 }
 
 /** The slot the frame in these bytes is addressed to (0 when too short: decoding refuses it). */
-export function frameSlot(bytes: Uint8Array): number {
-  return bytes.byteLength > 3 ? (bytes[1]! << 8) | bytes[2]! : 0;
-}
-
+export const frameSlot = (bytes: Uint8Array): number => (bytes.byteLength > 3 ? (bytes[1]! << 8) | bytes[2]! : 0);
 /** The most slots a guest can hold: the slot is a u16 in every frame. */
 export const MAX_SLOT = 0xffff;
 
