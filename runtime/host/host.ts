@@ -82,7 +82,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
       return withoutSecret(spec, limits, e as LanesError);
     }
     if (spec.pack) pack.register(spec);
-    if (spec.lane === "process") spares.register(spec);
+    // (not in `lanes dev`: its stacks are mapped by the bundle's own path, which a spare's copy does not have)
+    if (spec.lane === "process" && !o.dev) spares.register(spec);
     // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
     const load: LoadSpec = { name: spec.name, lane: spec.lane, bundleUrl: "", env: secret.env, dev: o.dev };
     const served: Served = { spec, version: "", limits, active: 0, secretStamp: secret.stamp };
