@@ -12,6 +12,7 @@ import { lanes, type LaneContext } from "../lanes/mod.ts";
 import { isolationReport } from "../isolation.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
+import type { RecentRequests } from "../console/recent.ts";
 import { createHandler } from "./handler.ts";
 import type { RequestLog, Served } from "./served.ts";
 
@@ -29,6 +30,8 @@ export interface HostOptions {
   strict?: boolean;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
+  /** The console is on: each function's requests go to its feed here (runtime/console/recent.ts). */
+  recent?: RecentRequests;
 }
 
 export interface Front {
@@ -154,7 +157,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   // whichever is current, so a swap is one assignment and a request never sees half of one.
   const router = (list: Served[], onRequest = o.onRequest, version?: string) =>
     createHandler({
-      functions: () => list,
+      functions: () => withFeeds(list, o.recent),
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
       ...(onRequest ? { onRequest } : {}),
@@ -222,6 +225,12 @@ async function loadEach(list: Served[]): Promise<Served[]> {
   };
   await Promise.all([next(), next()]);
   return list.filter(isBroken);
+}
+
+/** Give each function its console feed, once (a router is built when the functions it serves change). */
+function withFeeds(list: Served[], recent: RecentRequests | undefined): Served[] {
+  if (recent) for (const s of list) s.recent ??= recent.of(s.spec.name);
+  return list;
 }
 
 /** It cannot serve: it did not compile, or no instance of it has started and the last start failed. */

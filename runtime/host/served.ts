@@ -1,6 +1,7 @@
 /** A function as the host serves it: its spec, its pool (or why it has none), its version. */
 import type { Compiled } from "../compile.ts";
 import type { LanesError } from "../errors.ts";
+import type { FunctionRecent } from "../console/recent.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { Pool } from "../pool/pool.ts";
 
@@ -15,6 +16,8 @@ export interface Served {
   compiled?: Compiled;
   /** Requests inside the host for it now: a reload stops the old pool only once this is 0. */
   active: number;
+  /** The console's feed of its last requests (runtime/console/recent.ts); absent when the console is off. */
+  recent?: FunctionRecent;
   /** With a deploy store: the version this entry serves, and its share of the requests (the function lists). */
   deployment?: { version: string; percent: number };
 }
