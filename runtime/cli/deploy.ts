@@ -12,7 +12,7 @@ import { isLanesError, LanesError } from "../errors.ts";
 import type { SwitchResult } from "../host/deployer.ts";
 import { adminFor, AdminError } from "./admin-client.ts";
 import { intFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
-import { defaultFunctionsDir } from "./paths.ts";
+import { folderArg } from "./dir.ts";
 
 const COMMON = { to: "string", "token-file": "string", json: "boolean" } as const;
 
@@ -22,13 +22,17 @@ interface VersionsAnswer {
   deployments: Deployment[];
 }
 
+/** The flags of `lanes deploy`, `versions`, `promote` and `rollback`. */
+export function deployFlags(command: string): FlagSpec {
+  return command === "deploy"
+    ? { ...COMMON, tag: "string", message: "string", percent: "string", "if-version": "string", "auto-rollback": "boolean" }
+    : command === "versions"
+      ? COMMON
+      : { ...COMMON, "if-version": "string" };
+}
+
 export async function deployCommand(adapter: RuntimeAdapter, command: string, argv: string[]): Promise<number> {
-  const flags: FlagSpec =
-    command === "deploy"
-      ? { ...COMMON, tag: "string", message: "string", percent: "string", "if-version": "string", "auto-rollback": "boolean" }
-      : command === "versions"
-        ? COMMON
-        : { ...COMMON, "if-version": "string" };
+  const flags = deployFlags(command);
   let json = argv.includes("--json");
   try {
     const args = parseArgs(argv, flags, command);
@@ -51,7 +55,7 @@ async function run(adapter: RuntimeAdapter, command: string, args: Parsed): Prom
   };
   switch (command) {
     case "deploy": {
-      const dir = positional(1, "[dir] --to URL") ?? defaultFunctionsDir();
+      const dir = await folderArg(adapter, positional(1, "[dir] --to URL"));
       const percent = percentOf(args);
       const ifVersion = ifVersionOf(args, command);
       const admin = await adminFor(adapter, args, command);

@@ -24,8 +24,7 @@ export function figuresByName(served: readonly Served[]): Map<string, Figures[]>
   for (const s of served) {
     let list = out.get(s.spec.name);
     if (!list) out.set(s.spec.name, (list = []));
-    // TODO(issue-14 lands): s.meter
-    const m = (s as { meter?: { statuses: Float64Array; duration: { count: number; bounds: readonly number[]; counts: Float64Array } } }).meter;
+    const m = s.meter;
     if (!m || seen.has(m)) continue;
     seen.add(m);
     let errors = 0;

@@ -35,9 +35,8 @@ export async function startConsole(o: StartConsoleOptions): Promise<ConsoleHandl
     figures: () => figuresByName(served()),
     rss: () => adapter.hostRss(),
     cpu: () => {
-      // TODO(issue-14 lands): adapter.hostCpu()
-      const c = (adapter as { hostCpu?: () => { user: number; system: number } }).hostCpu?.();
-      return c ? c.user + c.system : undefined;
+      const c = adapter.hostCpu();
+      return c.user + c.system;
     },
   });
   const ui = await createConsole({

@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { CONSOLE_OFF } from "../console/pages.ts";
 import { errorResponse, LanesError } from "../errors.ts";
+import type { HostMetrics } from "../ops/metrics.ts";
 import type { Served } from "./served.ts";
 
 export interface HostInfo {
@@ -15,7 +16,7 @@ export interface HostInfo {
 
 type Env = { Variables: { requestId: string } };
 
-export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev: boolean }): Hono<Env> {
+export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev: boolean; metrics?: HostMetrics }): Hono<Env> {
   const app = new Hono<Env>();
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
@@ -25,9 +26,13 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   });
 
   app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
-  // What `lanes bench` and operators read: memory per instance (a worker's is part of the host's).
-  app.get("/_lanes/metrics", (c) =>
-    c.json({
+  // Prometheus' text format, unless the client asks for JSON (what `lanes bench` reads: memory
+  // per instance, a worker's being part of the host's)
+  app.get("/_lanes/metrics", async (c) => {
+    if (o.metrics && !wantsJson(c.req.header("accept"))) {
+      return c.body(await o.metrics.text(), 200, { "content-type": o.metrics.contentType });
+    }
+    return c.json({
       ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
       functions: o.functions().map(({ spec, pool, deployment }) => ({
         name: spec.name,
@@ -45,8 +50,8 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
           rssBytes: i.rss() ?? null,
         })),
       })),
-    }),
-  );
+    });
+  });
   app.get("/_lanes/functions", (c) =>
     c.json({
       functions: o.functions().map(describe),
@@ -58,6 +63,11 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   app.notFound((c) => errorResponse(new LanesError("not_found", `no function is routed at ${c.req.path}`), c.get("requestId")));
   app.onError((err, c) => errorResponse(err, c.get("requestId") ?? "", o.dev));
   return app;
+}
+
+/** JSON when the Accept header names application/json and not the text format (Prometheus asks for text/plain or OpenMetrics). */
+function wantsJson(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes("application/json") && !/text\/plain|openmetrics/.test(accept);
 }
 
 /** One function in /_lanes/functions: where it runs, whether it can serve and why not. */
