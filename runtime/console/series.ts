@@ -12,6 +12,9 @@ export const SAMPLE_MS = 2000;
 export const POINTS = 150;
 
 export interface FunctionPoint {
+  /** Requests answered in the interval, and of them with 500 and above. */
+  requests: number;
+  errors: number;
   rps: number;
   errorsPerSecond: number;
   /** ms; null when no request was answered in the interval. */
@@ -86,6 +89,8 @@ export class Sampler {
         this.previous.set(f.key, { requests: f.requests, errors: f.errors, counts: Float64Array.from(f.counts) });
       }
       const point: FunctionPoint = {
+        requests,
+        errors,
         rps: round(requests / seconds),
         errorsPerSecond: round(errors / seconds),
         p50: merged ? quantile(0.5, merged.bounds, merged.counts) : null,

@@ -12,6 +12,7 @@ import { createConsole } from "./app.ts";
 import { figuresByName } from "./figures.ts";
 import type { RecentRequests } from "./recent.ts";
 import { Sampler } from "./series.ts";
+import { SessionStore, type SessionOptions } from "./session.ts";
 
 export interface ConsoleHandle {
   handle: WebHandler;
@@ -26,6 +27,8 @@ export interface StartConsoleOptions {
   host: Host;
   recent: RecentRequests;
   deploy?: { deployer: Deployer; store: DeployStore };
+  /** How long sessions last (tests shorten it); the defaults otherwise. */
+  sessions?: SessionOptions;
 }
 
 export async function startConsole(o: StartConsoleOptions): Promise<ConsoleHandle> {
@@ -46,6 +49,7 @@ export async function startConsole(o: StartConsoleOptions): Promise<ConsoleHandl
     startedAt: Date.now(),
     sampler,
     recent: o.recent,
+    ...(o.sessions ? { sessions: new SessionStore(o.sessions) } : {}),
     benchFile: adapter.sys.join(adapter.sys.resolve(o.dir), "bench-results", "bench.json"),
     ...(o.deploy ? { deploy: o.deploy } : {}),
   });

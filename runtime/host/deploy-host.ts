@@ -15,6 +15,7 @@ import { packFolder } from "../deploy/pack.ts";
 import type { DeployStore, PauseStage } from "../deploy/store.ts";
 import { startConsole, type ConsoleHandle } from "../console/start.ts";
 import { RecentRequests } from "../console/recent.ts";
+import type { SessionOptions } from "../console/session.ts";
 import { adminApi } from "./admin-api.ts";
 import { AdminAuth, isLoopback, type Token } from "./admin-auth.ts";
 import { DeployFront } from "./deploy-front.ts";
@@ -29,6 +30,8 @@ export interface DeployHostOptions extends HostOptions {
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
   pauseAt?: string;
+  /** The console's session lifetimes (tests shorten them); the defaults otherwise. */
+  consoleSessions?: SessionOptions;
 }
 
 export interface DeployHost {
@@ -52,7 +55,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   const recent = auth.enabled ? new RecentRequests() : undefined;
   if (!o.data) {
     const host = await startHost({ ...o, front, ...(recent ? { recent } : {}) });
-    const ui = recent ? await startConsole({ ...o, auth, host, recent }) : undefined;
+    const ui = recent ? await startConsole({ ...o, auth, host, recent, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
     front.attach(undefined, undefined, ui?.handle);
     return { host, deployer: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
   }
@@ -78,7 +81,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     active,
     stableDir,
   );
-  const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store } }) : undefined;
+  const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
   front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes }) : undefined, ui?.handle);
   armed = true;
   return { host, deployer, stop: (graceMs) => stopAll(graceMs, host, deployer, ui) };

@@ -49,6 +49,8 @@ export interface Line {
   color: string;
   /** [epoch ms, value] */
   data: [number, number | null][];
+  /** Draw each point as a dot: a figure that is null between requests (latency) still shows when alone. */
+  dots?: boolean;
 }
 
 /** A line chart over time; `spark`: no axes or legend, for a table cell. Returns an updater. */
@@ -74,7 +76,9 @@ export function timeChart(el: HTMLElement, lines: Line[], o: { unit: string; spa
       name: l.name,
       type: "line",
       data: l.data,
-      showSymbol: false,
+      showSymbol: l.dots === true,
+      symbol: "circle",
+      symbolSize: o.spark ? 3 : 4,
       connectNulls: false,
       lineStyle: { width: o.spark ? 1.5 : 2, color: l.color },
       itemStyle: { color: l.color },

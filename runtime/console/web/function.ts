@@ -8,7 +8,7 @@ import { color, timeChart } from "./charts.ts";
 import { fill, fmtAge, fmtBytes, fmtMs, fmtNumber, fmtTime, h, laneBadge, statusClass, statusWord } from "./dom.ts";
 import { openStream } from "./live.ts";
 import type { Page } from "./main.ts";
-import { line } from "./overview.ts";
+import { dots, line } from "./overview.ts";
 
 const POINTS = 150;
 /** Rows kept in the live table. */
@@ -100,7 +100,7 @@ export const functionPage: Page = async (main, [name]) => {
 
   const lines = () => ({
     rps: [line("requests/s", s.t, s.rps, color("c-isolate")), line("5xx/s", s.t, s.err, color("c-bad"))],
-    lat: [line("p50", s.t, s.p50, color("c-p50")), line("p99", s.t, s.p99, color("c-p99"))],
+    lat: [dots(line("p50", s.t, s.p50, color("c-p50"))), dots(line("p99", s.t, s.p99, color("c-p99")))],
   });
   const drawRps = timeChart(rpsEl, lines().rps, { unit: "req/s" });
   const drawLat = timeChart(latEl, lines().lat, { unit: "ms" });
@@ -209,7 +209,8 @@ function enforcementTable(d: FunctionDetail): HTMLElement {
     h("th", { scope: "col", class: e.lane === lane ? "current" : "" }, `${lane} lane`, e.lane === lane ? h("span", { class: "muted" }, " (this function)") : null);
   const cell = (lane: "isolate" | "process", key: keyof Limits) => {
     const v = e[lane][key];
-    const bad = v === "not enforced" || v.startsWith("none");
+    // a limit not enforced, or no sandbox at all, is what to look at; "none" elsewhere is a restriction
+    const bad = v === "not enforced" || (key === "sandbox" && v.startsWith("none"));
     return h("td", { class: `${e.lane === lane ? "current" : ""} ${bad ? "warn-text" : ""}` }, key === "cpuSpin" ? (v === "enforced" ? "yes" : "no") : v);
   };
   return h(

@@ -138,7 +138,7 @@ function functionRow(f: FunctionRow) {
   let drawLat: (l: Line[]) => void = () => {};
   const lines = () => ({
     rps: [line("req/s", points.t, points.rps, color("c-isolate"))],
-    lat: [line("p50", points.t, points.p50, color("c-p50")), line("p99", points.t, points.p99, color("c-p99"))],
+    lat: [dots(line("p50", points.t, points.p50, color("c-p50"))), dots(line("p99", points.t, points.p99, color("c-p99")))],
   });
   const text = (r: Omit<FunctionRow, "series">) => {
     fill(cells.status, r.status === "broken" ? h("span", { class: "pill bad", title: r.error ?? "" }, "broken") : null);
@@ -153,7 +153,8 @@ function functionRow(f: FunctionRow) {
     cells.restarts.textContent = String(r.restarts);
     fill(cells.leaked, r.leaked > 0 ? h("span", { class: "pill warn", title: "instances stopped in a CPU loop whose thread kept running" }, String(r.leaked)) : "0");
     cells.rps.textContent = fmtNumber(points.rps[points.rps.length - 1] ?? null);
-    cells.lat.textContent = `${fmtMs(points.p50[points.p50.length - 1] ?? null)} / ${fmtMs(points.p99[points.p99.length - 1] ?? null)}`;
+    const i = lastAnswered(points);
+    cells.lat.textContent = i === undefined ? "idle" : `${fmtMs(points.p50[i])} / ${fmtMs(points.p99[i])}`;
   };
   text(f);
   return {
@@ -179,8 +180,18 @@ function functionRow(f: FunctionRow) {
   };
 }
 
+/** The newest point with answers in the last minute (latency of an idle interval is no figure). */
+function lastAnswered(p: Points): number | undefined {
+  for (let i = p.t.length - 1; i >= 0 && Date.now() - p.t[i]! < 60_000; i--) if (p.p50[i] !== null) return i;
+  return undefined;
+}
+
 export function line(name: string, t: number[], v: (number | null)[], c: string): Line {
   return { name, color: c, data: t.map((x, i) => [x, v[i] ?? null]) };
+}
+
+export function dots(l: Line): Line {
+  return { ...l, dots: true };
 }
 
 function push(s: { t: number[]; v: (number | null)[] }, t: number, v: number | null): void {
