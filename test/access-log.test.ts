@@ -7,6 +7,9 @@ import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+
+/** The one line that is never JSON: `listening on http://HOST:PORT`, as scripts wait for it. */
+const LISTENING = /^listening on http:\/\/\S+$/;
 import { cliCommand, startCli } from "./helpers/cli.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 
@@ -24,18 +27,21 @@ async function until<T>(probe: () => T | undefined, what: () => string, ms = 10_
 }
 
 const lines = (text: string) => text.split(/\r?\n/).filter((l) => l.trim() !== "");
-type Entry = Record<string, unknown>;
+/** Every line but the plain listening line, each parsed (a line that is not JSON fails the test). */
+const jsonLines = (text: string) => lines(text).filter((l) => !LISTENING.test(l)).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 for (const command of ["start", "dev"]) {
   test(`lanes ${command} with stdout not a terminal writes JSON lines: requests, function output, host events (${adapter.name})`, async () => {
     const cli = await startCli([command, dir, "--port", "0"]);
     try {
+      assert.equal(lines(cli.output()).filter((l) => LISTENING.test(l)), [`listening on ${cli.url}`], "the plain listening line, once");
       const fns = (await (await fetch(`${cli.url}/_lanes/functions`)).json()) as { functions: { name: string; version: string }[] };
       for (const [name, lane] of [["logs", "isolate"], ["logs-process", "process"]] as const) {
         const res = await fetch(`${cli.url}/${name}`, { headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } });
         await res.text();
         const id = res.headers.get("x-request-id")!;
-        const entries = () => lines(cli.output()).map((l) => JSON.parse(l) as Entry);
+        // every line is JSON but the one the contract promises as it is
+        const entries = () => jsonLines(cli.output());
         const access = await until(() => entries().find((e) => e.kind === "access" && e.requestId === id), () => cli.output());
         assert.equal(
           { ...access, time: "", durationMs: 0 },
@@ -65,10 +71,10 @@ for (const command of ["start", "dev"]) {
       }
       const nope = await fetch(`${cli.url}/nope`);
       await nope.text();
-      const missed = await until(() => lines(cli.output()).map((l) => JSON.parse(l) as Entry).find((e) => e.kind === "access" && e.status === 404), () => cli.output());
+      const missed = await until(() => jsonLines(cli.output()).find((e) => e.kind === "access" && e.status === 404), () => cli.output());
       assert.is(missed.function, null);
-      const all = lines(cli.output()).map((l) => JSON.parse(l) as Entry);
-      assert.ok(all.some((e) => e.kind === "host" && e.msg === `listening on ${cli.url}`), "the listening line is a JSON host line");
+      const all = jsonLines(cli.output());
+      assert.ok(all.some((e) => e.kind === "host" && e.msg === `listening on ${cli.url}`), "the listening news is a JSON host line too");
       assert.ok(all.every((e) => typeof e.time === "string" && typeof e.level === "string" && typeof e.msg === "string"), "every line has time, level and msg");
     } finally {
       cli.kill("SIGTERM");
