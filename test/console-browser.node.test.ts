@@ -7,17 +7,15 @@
  * Policy, and no page may ask anything of another site. Screenshots of each page go to
  * .lanes/screenshots/ or LANES_SCREENSHOTS (RUNTIME-NN-page.png).
  */
-import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { freshScreenshots, launchChromium, watchProblems } from "./helpers/browser.ts";
-import { startHostOn, type HostProcess } from "./helpers/console.ts";
-import { FUNCTIONS, startEvilSite, traffic, versionFolder, type EvilSite } from "./helpers/console-world.ts";
-import { api, deploy, scratchDir, TOKEN, tokenFile } from "./helpers/deploy.ts";
+import type { HostProcess } from "./helpers/console.ts";
+import { FUNCTIONS, startAppHosts, startEvilSite, traffic, type EvilSite, type Runtime } from "./helpers/console-world.ts";
+import { api, TOKEN } from "./helpers/deploy.ts";
 
-type Runtime = "node" | "bun" | "deno";
 /** LANES_CONSOLE_RUNTIMES=node narrows it while working on the console. */
 const RUNTIMES = (process.env.LANES_CONSOLE_RUNTIMES ?? "node,bun,deno").split(",") as Runtime[];
 
@@ -29,44 +27,31 @@ interface Ctx {
   traffic: { stop(): Promise<void> };
   /** Each runtime's flow, started in `before`: what it threw, or undefined. */
   flows: Map<Runtime, Promise<unknown>>;
+  /** What stopped `before` (uvu would only count the tests as not passed, silently): each test throws it. */
+  setupError?: unknown;
 }
 const test = suite<Ctx>("the console in Chromium");
 
 test.before(async (ctx) => {
+  try {
+    await setUp(ctx);
+  } catch (e) {
+    ctx.setupError = e;
+  }
+});
+
+async function setUp(ctx: Ctx) {
   const t0 = Date.now();
   ctx.shots = freshScreenshots();
-  const tokens = tokenFile();
-  const started = await Promise.allSettled([
-    launchChromium(),
-    ...RUNTIMES.map((rt) => {
-      const dir = versionFolder("hello from v1");
-      mkdirSync(join(dir, "bench-results"));
-      cpSync(new URL("../loadtest/results/bench.json", import.meta.url), join(dir, "bench-results", "bench.json"));
-      return startHostOn(rt, [dir, "--data", join(scratchDir("ui-data-"), "store"), "--admin-token-file", tokens, "--no-access-log"]);
-    }),
-  ]);
-  const failed = started.find((r) => r.status === "rejected");
-  if (failed) {
-    // stop what did start, so a missing browser or a host that cannot start leaves nothing running
-    await Promise.all(started.map((r) => r.status === "fulfilled" && ("stop" in r.value ? r.value.stop() : r.value.close())));
-    throw failed.reason;
-  }
-  const [browser, ...hosts] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [Browser, ...HostProcess[]];
-  ctx.browser = browser;
+  ctx.browser = await launchChromium();
+  const hosts = await startAppHosts(RUNTIMES);
   ctx.hosts = new Map(RUNTIMES.map((rt, i) => [rt, hosts[i]!]));
-  // v2 changes hello only: a gradual deployment at 30%
-  await Promise.all(
-    hosts.map(async (h) => {
-      const r = await deploy(h!.url, versionFolder("hello from v2"), { percent: 30, message: "a friendlier hello" });
-      assert.is(r.status, 201, r.text);
-    }),
-  );
-  ctx.traffic = traffic(hosts.map((h) => h!.url));
+  ctx.traffic = traffic(hosts.map((h) => h.url));
   // a page of another site (localhost is not 127.0.0.1) that tries to act with the operator's session
   ctx.evil = await startEvilSite();
   if (process.env.LANES_TEST_VERBOSE) console.log(`browser and hosts ready in ${Date.now() - t0} ms`);
   ctx.flows = new Map(RUNTIMES.map((rt) => [rt, flow(ctx, rt).then(() => undefined, (e: unknown) => e)]));
-});
+}
 
 test.after(async (ctx) => {
   await ctx.traffic?.stop();
@@ -77,6 +62,7 @@ test.after(async (ctx) => {
 // their time is waiting on the hosts. Each runtime's test reports its own flow.
 for (const rt of RUNTIMES) {
   test(`on a ${rt} host: log in, see, follow, watch, promote, roll back, read the bench, by keyboard and on a phone; nothing from another site`, async (ctx) => {
+    if (ctx.setupError) throw ctx.setupError;
     const error = await ctx.flows.get(rt);
     if (error) throw error;
   });

@@ -3,11 +3,15 @@
  * traffic so the charts have something to draw, and a page of another site that tries to act
  * with the operator's session.
  */
-import { writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { scratchDir } from "./deploy.ts";
+import * as assert from "uvu/assert";
+import { startHostOn, type HostProcess } from "./console.ts";
+import { deploy, scratchDir, tokenFile } from "./deploy.ts";
+
+export type Runtime = "node" | "bun" | "deno";
 
 export const FUNCTIONS = ["flaky", "hello", "shout"];
 
@@ -53,6 +57,37 @@ export function traffic(urls: string[]) {
   };
 }
 
+
+/**
+ * One `lanes start` host per runtime, each on v1 of the app with the repo's bench.json in its
+ * folder, then v2 (hello changed) deployed to 30%. If one cannot start, the others are stopped.
+ */
+export async function startAppHosts(runtimes: Runtime[]): Promise<HostProcess[]> {
+  const tokens = tokenFile();
+  const started = await Promise.allSettled(
+    runtimes.map((rt) => {
+      const dir = versionFolder("hello from v1");
+      mkdirSync(join(dir, "bench-results"));
+      cpSync(new URL("../../loadtest/results/bench.json", import.meta.url), join(dir, "bench-results", "bench.json"));
+      return startHostOn(rt, [dir, "--data", join(scratchDir("ui-data-"), "store"), "--admin-token-file", tokens, "--no-access-log"]);
+    }),
+  );
+  const hosts = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  try {
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    await Promise.all(
+      hosts.map(async (h) => {
+        const r = await deploy(h.url, versionFolder("hello from v2"), { percent: 30, message: "a friendlier hello" });
+        assert.is(r.status, 201, r.text);
+      }),
+    );
+    return hosts;
+  } catch (e) {
+    await Promise.all(hosts.map((h) => h.stop()));
+    throw e;
+  }
+}
 
 export interface EvilSite {
   /** http://localhost:PORT: another site than http://127.0.0.1:PORT, for the browser. */
