@@ -159,6 +159,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     "--size", String(plan.tmpMb * 1024 * 1024),
     "--perms", "1777",
     "--tmpfs", "/tmp",
+    ...sealedUnderTmp([...plan.files, ...plan.grants.read, ...plan.grants.write], plan.cwd),
     ...libraryArgs(),
     "--ro-bind", files.passwd, "/etc/passwd",
     "--ro-bind", files.group, "/etc/group",
@@ -217,6 +218,19 @@ function inheritedFds(): number[] {
     }
   }
   return out.sort((a, b) => a - b);
+}
+
+/**
+ * The folders bwrap makes to hold binds under the private /tmp would be writable by the child
+ * (it owns that tmpfs), so a function whose folder lies under /tmp could write beside its own
+ * files there (privately: the host never sees it). Made ahead as 0555, they read as on the host.
+ */
+function sealedUnderTmp(targets: string[], cwd: string): string[] {
+  const folders = new Set<string>();
+  for (const t of [...targets, `${cwd}/.`]) {
+    for (let d = path.dirname(t); d.startsWith("/tmp/"); d = path.dirname(d)) folders.add(d);
+  }
+  return [...folders].sort((a, b) => a.length - b.length).flatMap((d) => ["--perms", "0555", "--dir", d]);
 }
 
 const NET_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf"];

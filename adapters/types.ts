@@ -6,8 +6,10 @@
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import type { Runtime } from "../runtime/manifest/schema.ts";
 
-export type RuntimeName = "node" | "bun" | "deno";
+/** A host or child runtime: the manifest's list is the one source. */
+export type RuntimeName = Runtime;
 
 /** What this host runtime can enforce. Shown by `lanes validate`, the start-up log and /_lanes/functions. */
 export interface Capabilities {

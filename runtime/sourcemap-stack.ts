@@ -47,7 +47,9 @@ export class StackMapper {
     if (!text.includes(":")) return text;
     const lines = text.split("\n").map((line) => this.mapLine(line));
     let lastUser = -1;
-    lines.forEach((l, i) => l.kind === "user" && (lastUser = i));
+    lines.forEach((l, i) => {
+      if (l.kind === "user") lastUser = i;
+    });
     return lines
       .filter((l, i) => l.kind !== "lanes" && !(l.kind === "other" && lastUser >= 0 && i > lastUser))
       .map((l) => l.text)

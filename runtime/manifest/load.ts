@@ -7,7 +7,7 @@ import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { checkIsolation } from "./permissions.ts";
-import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
+import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, NAME_PATTERN, NAME_RULE, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -61,8 +61,8 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   const warnings: string[] = [];
   for (const [name, f] of Object.entries(input.functions)) {
     const at = `functions.${name}`;
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
-      problems.push(`${at}: a function name may only hold letters, digits, _ and - (got ${JSON.stringify(name)})`);
+    if (!new RegExp(NAME_PATTERN).test(name)) {
+      problems.push(`${at}: a function name ${NAME_RULE} (got ${JSON.stringify(name)})`);
       continue;
     }
     const entry = sys.resolve(dir, f.entry);

@@ -40,6 +40,9 @@ const intIn = (field: keyof typeof BOUNDS, description: string, def: number) => 
 };
 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
+/** A function's name (and a shared-memory group's): it is a route segment, a file name and a metrics label. */
+export const NAME_PATTERN = "^[A-Za-z0-9_-]+$";
+export const NAME_RULE = "may only hold letters, digits, _ and -";
 export const LANES = ["isolate", "process"] as const;
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export const SANDBOX_MODES = ["auto", "required", "off"] as const;
@@ -147,7 +150,7 @@ export const FunctionSchema = Type.Object(
     ),
     shared: Type.Optional(
       Type.String({
-        pattern: "^[A-Za-z0-9_-]+$",
+        pattern: NAME_PATTERN,
         description: "Name of a shared-memory group; functions with the same name share ctx.shared.",
         errorMessage: "must be a name of letters, digits, _ or -",
       }),
@@ -167,7 +170,7 @@ export const ManifestSchema = Type.Object(
         "auto",
       ),
     ),
-    functions: Type.Record(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), FunctionSchema, {
+    functions: Type.Record(Type.String({ pattern: NAME_PATTERN }), FunctionSchema, {
       description: "Functions by name (letters, digits, _ and -).",
       errorMessage: "must be an object of functions",
     }),
