@@ -23,7 +23,10 @@ export function figuresByName(served: readonly Served[]): Map<string, Figures[]>
   const seen = new Set<object>();
   for (const s of served) {
     let list = out.get(s.spec.name);
-    if (!list) out.set(s.spec.name, (list = []));
+    if (!list) {
+      list = [];
+      out.set(s.spec.name, list);
+    }
     const m = s.meter;
     if (!m || seen.has(m)) continue;
     seen.add(m);

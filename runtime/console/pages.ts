@@ -14,7 +14,7 @@ export interface AssetUrls {
   icon: string;
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -25,7 +25,7 @@ function head(title: string, assets: AssetUrls, extra = ""): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>${escape(title)}</title>
+<title>${escapeHtml(title)}</title>
 <link rel="icon" href="${assets.icon}" type="image/svg+xml">
 <link rel="stylesheet" href="${assets.css}">
 ${extra}</head>`;
@@ -42,7 +42,7 @@ export function loginPage(assets: AssetUrls, message?: string): string {
 <label for="token">Admin token</label>
 <input id="token" name="token" type="password" required autofocus spellcheck="false" autocapitalize="off" aria-describedby="token-help${message ? " login-error" : ""}">
 <p id="token-help" class="hint">A token from the host's <code>--admin-token-file</code> (or <code>LANES_ADMIN_TOKEN</code>). It is exchanged for a session cookie; the browser does not keep it.</p>
-${message ? `<p id="login-error" class="error" role="alert">${escape(message)}</p>\n` : ""}<button type="submit" class="primary">Log in</button>
+${message ? `<p id="login-error" class="error" role="alert">${escapeHtml(message)}</p>\n` : ""}<button type="submit" class="primary">Log in</button>
 </form>
 </main>
 </body>
@@ -52,7 +52,7 @@ ${message ? `<p id="login-error" class="error" role="alert">${escape(message)}</
 
 /** The console itself, for a logged-in session: header and navigation; the script draws the rest. */
 export function shellPage(assets: AssetUrls, who: string, csrf: string): string {
-  return `${head("lanes console", assets, `<meta name="lanes-csrf" content="${escape(csrf)}">\n<script type="module" src="${assets.js}"></script>\n`)}
+  return `${head("lanes console", assets, `<meta name="lanes-csrf" content="${escapeHtml(csrf)}">\n<script type="module" src="${assets.js}"></script>\n`)}
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
@@ -63,8 +63,8 @@ export function shellPage(assets: AssetUrls, who: string, csrf: string): string 
 <a href="#/bench" data-nav="bench">Bench</a>
 </nav>
 <form class="logout" method="post" action="${BASE}/logout">
-<input type="hidden" name="csrf" value="${escape(csrf)}">
-<span class="who">${escape(who)}</span>
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+<span class="who">${escapeHtml(who)}</span>
 <button type="submit" class="quiet">Log out</button>
 </form>
 </header>

@@ -100,7 +100,10 @@ export class RecentRequests {
   /** The feed of function `name` (made once, when the host builds a version of it). */
   of(name: string): FunctionRecent {
     let r = this.byName.get(name);
-    if (!r) this.byName.set(name, (r = new FunctionRecent()));
+    if (!r) {
+      r = new FunctionRecent();
+      this.byName.set(name, r);
+    }
     return r;
   }
 

@@ -97,7 +97,10 @@ export class Sampler {
         p99: merged ? quantile(0.99, merged.bounds, merged.counts) : null,
       };
       let series = this.functions.get(name);
-      if (!series) this.functions.set(name, (series = { t: [], points: [] }));
+      if (!series) {
+        series = { t: [], points: [] };
+        this.functions.set(name, series);
+      }
       append(series, now, point);
     }
     for (const name of this.functions.keys()) if (!served.has(name)) this.functions.delete(name);

@@ -91,7 +91,9 @@ export const overviewPage: Page = async (main) => {
       rssNow.textContent = fmtBytes(state.host.rssBytes);
       drawCpu([line("CPU", cpu.t, cpu.v, color("c-isolate"))]);
       drawRss([line("RSS", rss.t, rss.v, color("c-process"))]);
-      state.functions.forEach((f, i) => rows[i]!.update(f));
+      state.functions.forEach((f, i) => {
+        rows[i]!.update(f);
+      });
       rpsNow.textContent = fmtNumber(total());
       fnNow.textContent = summary(state.functions);
     },
