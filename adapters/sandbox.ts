@@ -51,6 +51,8 @@ export interface SandboxPlan {
   supportDir: string;
   /** PWD in the child's environment (the manifest's env), if it has one. */
   pwd: string | undefined;
+  /** Keep the host's network namespace even without a network grant (`lanes dev --inspect`: the inspector's port). */
+  shareNet?: boolean;
   /**
    * A folder of this function's own, kept across its instances, mounted as the home of a deno
    * child: Deno keeps its module and code caches there, which the function's code cannot write
@@ -135,7 +137,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   if (!bwrap || !prlimit || !env) throw new Error("lanes: the sandbox is not available on this machine");
   const files = supportFiles(plan.supportDir);
   if (plan.denoHome) ensurePrivateDirSync(plan.denoHome);
-  const net = plan.grants.net !== false;
+  const net = plan.grants.net !== false || plan.shareNet === true;
   // the real file: the sandbox holds it, not the symlinks (node_modules/.bin) or PATH that lead to it
   const found = path.isAbsolute(plan.binary) ? plan.binary : onPath(plan.binary);
   if (!found) throw new Error(`${plan.binary} was not found on PATH`);

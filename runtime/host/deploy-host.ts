@@ -22,6 +22,9 @@ import { DeployFront } from "./deploy-front.ts";
 import { Deployer } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
 import { writeRelease } from "./release.ts";
+import { SecretKeeper } from "./secret-keeper.ts";
+import type { SecretsKey } from "../secrets/crypto.ts";
+import { LanesError } from "../errors.ts";
 
 export interface DeployHostOptions extends HostOptions {
   /** The deploy store's folder; without it the host serves `dir` and has no admin API. */
@@ -30,6 +33,8 @@ export interface DeployHostOptions extends HostOptions {
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
   pauseAt?: string;
+  /** The keys of `--secrets-key-file` (the sealing key first) and that file's name; without them the host keeps no secrets. */
+  secretsKey?: { keys: SecretsKey[]; file: string };
   /** The console's session lifetimes (tests shorten them); the defaults otherwise. */
   consoleSessions?: SessionOptions;
 }
@@ -37,6 +42,7 @@ export interface DeployHostOptions extends HostOptions {
 export interface DeployHost {
   host: Host;
   deployer: Deployer | undefined;
+  secrets: SecretKeeper | undefined;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -54,10 +60,11 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   });
   const recent = auth.enabled ? new RecentRequests() : undefined;
   if (!o.data) {
+    if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR: secrets are kept in the deploy store`);
     const host = await startHost({ ...o, front, ...(recent ? { recent } : {}) });
     const ui = recent ? await startConsole({ ...o, auth, host, recent, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
     front.attach(undefined, undefined, ui?.handle);
-    return { host, deployer: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
+    return { host, deployer: undefined, secrets: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -67,6 +74,8 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     await new Promise(() => {});
   };
   const store = await FolderStore.open(o.data, sys, pause);
+  const keeper = await SecretKeeper.open(store, o.secretsKey?.keys, o.secretsKey?.file, o.log);
+  const secrets = keeper ? () => keeper.current : undefined;
   const runDir = sys.join(store.location, "run");
   await sys.remove(runDir); // written again from the store: nothing in it is trusted
   const active = (await store.active()) ?? (await firstVersion(store, o.dir, sys, o.adapter.name));
@@ -75,16 +84,16 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
   const stableDir = await writeRelease(sys, runDir, active.stable, files);
 
-  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(recent ? { recent } : {}) });
+  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) });
   const deployer = await Deployer.attach(
-    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}) },
+    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}), ...(secrets ? { secrets } : {}) },
     active,
     stableDir,
   );
   const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes }) : undefined, ui?.handle);
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, ui?.handle);
   armed = true;
-  return { host, deployer, stop: (graceMs) => stopAll(graceMs, host, deployer, ui) };
+  return { host, deployer, secrets: keeper, stop: (graceMs) => stopAll(graceMs, host, deployer, ui) };
 }
 
 /** The console's live streams end first, so the server need not wait for them. */

@@ -25,7 +25,9 @@ import type { Logger } from "../log.ts";
 import type { RequestLog, Served } from "./served.ts";
 import type { Host } from "./host.ts";
 import { retire } from "./reload-build.ts";
+import type { SecretValues } from "../secrets/values.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 
 export interface SwitchResult {
@@ -47,7 +49,10 @@ export interface DeployerOptions {
   log: Logger;
   runDir: string;
   onRequest?: (entry: RequestLog) => void;
+  /** The secret values functions get now (undefined: this host keeps none). */
+  secrets?: () => SecretValues | undefined;
 }
+
 
 export class Deployer {
   /** Read by the front for every request; replaced, never changed. */
@@ -58,7 +63,7 @@ export class Deployer {
   private readonly ctx: ReleaseContext;
 
   private constructor(private readonly o: DeployerOptions) {
-    this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir };
+    this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir, ...(o.secrets ? { secrets: o.secrets } : {}) };
   }
 
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
@@ -172,6 +177,26 @@ export class Deployer {
         throw e;
       }
       return this.result(release, changedFunctions(current, release), t0, t1);
+    });
+  }
+
+  /** The functions serving now, each once (a function both versions of a gradual deployment share, once). */
+  get serving(): Served[] {
+    return this.liveServed();
+  }
+
+  /** Run `fn` alone: no deploy, promote, rollback (or other `exclusive` call) meanwhile. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
+  }
+
+  /** Inside `exclusive`: restart `which` onto `values`, as a deploy switches (see restartServing). */
+  restart(which: Served[], values: SecretValues, commit: () => Promise<void>): Promise<RestartResult> {
+    const versionOf = (s: Served) => [...this.releases.values()].find((r) => r.served.includes(s))?.id;
+    return restartServing(this.ctx, which, versionOf, values, commit, (replaced) => {
+      const a = this.active;
+      const canary = a.canary ? withReplaced(this.releases.get(a.canary.version)!, replaced) : undefined;
+      this.switchTo(a, withReplaced(this.releases.get(a.stable)!, replaced), canary);
     });
   }
 

@@ -17,6 +17,8 @@ export interface Served {
   compiled?: Compiled;
   /** Requests inside the host for it now: a reload stops the old pool only once this is 0. */
   active: number;
+  /** What its secrets' values are (SecretEnv.stamp, never a value): a change restarts it. */
+  secretStamp?: string;
   /** Its requests and instance events are counted here (absent with `--no-metrics`). */
   meter?: FunctionMeter;
   /** The console's feed of its last requests (runtime/console/recent.ts); absent when the console is off. */
