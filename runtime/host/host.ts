@@ -13,7 +13,7 @@ import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool } from "../pool/pool.ts";
-import { adjusted, inspectedModule } from "./inspect.ts";
+import { adjusted, inspectedModule } from "../dev/inspect.ts";
 import { functionEnv, NO_SECRETS_HERE, type SecretEnv, type SecretValues } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
 import type { RecentRequests } from "../console/recent.ts";
@@ -44,7 +44,7 @@ export interface HostOptions {
   recent?: RecentRequests;
   /** The secret values functions get now (a deploy store's, or `lanes dev`'s local files); none: this host keeps no secrets. */
   secrets?: () => SecretValues;
-  /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/host/inspect.ts). */
+  /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/dev/inspect.ts). */
   adjust?: (spec: FunctionSpec) => FunctionSpec;
 }
 

@@ -39,7 +39,7 @@ export interface FunctionSpec {
   sandbox: SandboxMode;
   /** Process lane: what the function may reach (absolute paths), beyond its code and /tmp. */
   permissions: Grants;
-  /** `lanes dev --inspect`: its instance runs with the runtime's inspector (runtime/host/inspect.ts). */
+  /** `lanes dev --inspect`: its instance runs with the runtime's inspector (runtime/dev/inspect.ts). */
   inspect?: boolean;
 }
 
