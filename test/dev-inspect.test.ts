@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { SourceMap } from "../runtime/sourcemap.ts";
+import { SourceMap } from "../runtime/sourcemap/map.ts";
 import { makeDir, runCli, startDev, until, type Dev } from "./helpers/dev.ts";
 import { adapter } from "./helpers/host.ts";
 import { Inspector } from "./helpers/inspector.ts";

@@ -4,19 +4,19 @@
  * line per request, and sends a source-mapped stack with a function's 500. Everything it logs
  * goes to stdout, so `lanes dev --log json | jq` sees requests and function output alike.
  * Secret values come from local files (runtime/secrets/env-files.ts); `--inspect` runs a
- * function with its runtime's inspector (runtime/host/inspect.ts).
+ * function with its runtime's inspector (runtime/dev/inspect.ts).
  */
 import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
-import { inspectedSpec, inspectNotes, type InspectTarget } from "../host/inspect.ts";
-import { Reloader } from "../host/reload.ts";
+import { inspectedSpec, inspectNotes, type InspectTarget } from "../dev/inspect.ts";
+import { Reloader } from "../dev/reload.ts";
 import { sandboxed } from "../isolation.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
 import { EnvFiles } from "../secrets/env-files.ts";
-import { StackMapper } from "../sourcemap-stack.ts";
+import { StackMapper } from "../sourcemap/stack.ts";
 import { parseArgs } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";

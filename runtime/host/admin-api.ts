@@ -39,31 +39,8 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
     c.res.headers.set("cache-control", "no-store");
   });
 
-  app.get("/versions", async (c) => {
-    const active = o.deployer.active;
-    const share = (id: string) =>
-      id === active.stable ? 100 - (active.canary?.percent ?? 0) : id === active.canary?.version ? active.canary.percent : 0;
-    const versions = (await o.store.listVersions()).map((v) => ({
-      id: v.id,
-      createdAt: v.createdAt,
-      tag: v.tag,
-      message: v.message,
-      author: v.author,
-      files: Object.keys(v.files).length,
-      digest: v.digest,
-      percent: share(v.id),
-    }));
-    return c.json({ active, versions, deployments: await o.store.history() });
-  });
-
-  app.get("/deployment", (c) => {
-    const r = o.deployer.routing;
-    return c.json({
-      active: r.deployment,
-      counts: r.deployment.canary ? r.counts : null,
-      autoRollbackRule: { minRequests: MIN_REQUESTS, minPoints: MIN_POINTS, minZ: MIN_Z },
-    });
-  });
+  app.get("/versions", async (c) => c.json(await versionsView(o.deployer, o.store)));
+  app.get("/deployment", (c) => c.json(deploymentView(o.deployer)));
 
   app.post("/deploy", async (c) => {
     const bytes = await uploadBody(c.env.ex, o.maxUploadBytes);
@@ -78,10 +55,7 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
 
   app.post("/rollback", async (c) => {
     const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["version", "ifVersion"]);
-    if (body.version !== undefined && body.version !== null && (typeof body.version !== "string" || !VERSION_ID.test(body.version))) {
-      throw new LanesError("bad_request", `version: must be a version id such as "v3" (got ${JSON.stringify(body.version)})`);
-    }
-    return c.json(await o.deployer.rollback(c.get("author"), (body.version as string | undefined) ?? null, ifVersionField(body.ifVersion)));
+    return c.json(await o.deployer.rollback(c.get("author"), rollbackTarget(body.version), ifVersionField(body.ifVersion)));
   });
 
   app.route("/secrets", secretRoutes(o.deployer, o.secrets));
@@ -100,3 +74,39 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
   return (request, ex) => app.fetch(request, { ex });
 }
 
+/** GET versions: every version (newest first) with its share of the requests now, the deployments, the active one. */
+export async function versionsView(deployer: Deployer, store: DeployStore) {
+  const active = deployer.active;
+  const share = (id: string) =>
+    id === active.stable ? 100 - (active.canary?.percent ?? 0) : id === active.canary?.version ? active.canary.percent : 0;
+  const versions = (await store.listVersions()).map((v) => ({
+    id: v.id,
+    createdAt: v.createdAt,
+    tag: v.tag,
+    message: v.message,
+    author: v.author,
+    files: Object.keys(v.files).length,
+    digest: v.digest,
+    percent: share(v.id),
+  }));
+  return { active, versions, deployments: await store.history() };
+}
+
+/** GET deployment: the active deployment, and during a gradual one the requests and 5xx counted per side. */
+export function deploymentView(deployer: Deployer) {
+  const r = deployer.routing;
+  return {
+    active: r.deployment,
+    counts: r.deployment.canary ? r.counts : null,
+    autoRollbackRule: { minRequests: MIN_REQUESTS, minPoints: MIN_POINTS, minZ: MIN_Z },
+  };
+}
+
+/** The `version` field of a rollback: a version id, or null for the previous version. */
+export function rollbackTarget(version: unknown): string | null {
+  if (version === undefined || version === null) return null;
+  if (typeof version !== "string" || !VERSION_ID.test(version)) {
+    throw new LanesError("bad_request", `version: must be a version id such as "v3" (got ${JSON.stringify(version)})`);
+  }
+  return version;
+}

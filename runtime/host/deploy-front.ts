@@ -1,7 +1,8 @@
 /**
  * The first stop of every request on a host with a deploy store, an admin token or a
  * non-loopback address:
- * - `/_lanes/api/*` goes to the admin API (tokens checked there);
+ * - `/_lanes/api/*` goes to the admin API (tokens checked there), `/_lanes/ui*` to the console
+ *   (sessions checked there);
  * - `/_lanes/functions` and `/_lanes/metrics` need the token when other machines can reach
  *   the host; `/_lanes/health` never does;
  * - a function request goes to the version it pins (`lanes-version`, a version of the active
@@ -10,6 +11,7 @@
  */
 import { getPath } from "hono/utils/url";
 import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
+import { CONSOLE_OFF } from "../console/pages.ts";
 import { errorReply, errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import type { Deployer } from "./deployer.ts";
@@ -29,13 +31,15 @@ export interface FrontOptions {
 export class DeployFront implements Front {
   private deployer: Deployer | undefined;
   private api: WebHandler | undefined;
+  private console: WebHandler | undefined;
 
   constructor(private readonly o: FrontOptions) {}
 
-  /** From now on: deployments from `deployer`, the admin API from `api` (undefined: off). */
-  attach(deployer: Deployer | undefined, api: WebHandler | undefined): void {
+  /** From now on: deployments from `deployer`, the admin API from `api`, the console from `console` (undefined: off). */
+  attach(deployer: Deployer | undefined, api: WebHandler | undefined, console?: WebHandler): void {
     this.deployer = deployer;
     this.api = api;
+    this.console = console;
   }
 
   handler(own: () => HttpHandler): HttpHandler {
@@ -71,6 +75,10 @@ export class DeployFront implements Front {
     if (path === "/_lanes/api" || path.startsWith("/_lanes/api/")) {
       if (this.api) return this.api(request, ex);
       return errorResponse(new LanesError("not_found", this.o.apiOff), crypto.randomUUID());
+    }
+    if (path === "/_lanes/ui" || path.startsWith("/_lanes/ui/")) {
+      if (this.console) return this.console(request, ex);
+      return errorResponse(new LanesError("not_found", CONSOLE_OFF), crypto.randomUUID());
     }
     if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
       try {

@@ -5,12 +5,17 @@
  * With a store (`--data DIR`): the active deployment's stable version is written out of the
  * store and the host starts on it; a gradual deployment's new version is brought up next to it.
  * A new store first takes `dir` as version 1 (validated and bundled as `lanes deploy` does).
+ *
+ * With an admin token, the console (runtime/console/) is on at /_lanes/ui.
  */
 import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { contentDigest, type Deployment } from "../deploy/model.ts";
 import { FolderStore } from "../deploy/folder-store.ts";
 import { packFolder } from "../deploy/pack.ts";
 import type { DeployStore, PauseStage } from "../deploy/store.ts";
+import { startConsole, type ConsoleHandle } from "../console/start.ts";
+import { RecentRequests } from "../console/recent.ts";
+import type { SessionOptions } from "../console/session.ts";
 import { adminApi } from "./admin-api.ts";
 import { AdminAuth, isLoopback, type Token } from "./admin-auth.ts";
 import { DeployFront } from "./deploy-front.ts";
@@ -30,6 +35,8 @@ export interface DeployHostOptions extends HostOptions {
   pauseAt?: string;
   /** The keys of `--secrets-key-file` (the sealing key first) and that file's name; without them the host keeps no secrets. */
   secretsKey?: { keys: SecretsKey[]; file: string };
+  /** The console's session lifetimes (tests shorten them); the defaults otherwise. */
+  consoleSessions?: SessionOptions;
 }
 
 export interface DeployHost {
@@ -51,10 +58,13 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
       : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
   });
+  const recent = auth.enabled ? new RecentRequests() : undefined;
   if (!o.data) {
     if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR: secrets are kept in the deploy store`);
-    const host = await startHost({ ...o, front });
-    return { host, deployer: undefined, secrets: undefined, stop: (graceMs) => host.stop(graceMs) };
+    const host = await startHost({ ...o, front, ...(recent ? { recent } : {}) });
+    const ui = recent ? await startConsole({ ...o, auth, host, recent, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
+    front.attach(undefined, undefined, ui?.handle);
+    return { host, deployer: undefined, secrets: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -74,22 +84,22 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
   const stableDir = await writeRelease(sys, runDir, active.stable, files);
 
-  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}) });
+  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) });
   const deployer = await Deployer.attach(
     { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}), ...(secrets ? { secrets } : {}) },
     active,
     stableDir,
   );
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined);
+  const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, ui?.handle);
   armed = true;
-  return {
-    host,
-    deployer,
-    secrets: keeper,
-    async stop(graceMs) {
-      await Promise.all([host.stop(graceMs), deployer.stopRetiring(graceMs)]);
-    },
-  };
+  return { host, deployer, secrets: keeper, stop: (graceMs) => stopAll(graceMs, host, deployer, ui) };
+}
+
+/** The console's live streams end first, so the server need not wait for them. */
+async function stopAll(graceMs: number, host: Host, deployer: Deployer | undefined, ui: ConsoleHandle | undefined): Promise<void> {
+  ui?.stop();
+  await Promise.all([host.stop(graceMs), deployer?.stopRetiring(graceMs)]);
 }
 
 /** A new store: `dir` becomes version 1, active at 100%. */

@@ -6,6 +6,7 @@ import type { PackHouse } from "../pack/house.ts";
 import type { SparePool } from "../lanes/spares.ts";
 import type { HostMetrics } from "../ops/metrics.ts";
 import type { SecretValues } from "../secrets/values.ts";
+import type { RecentRequests } from "../console/recent.ts";
 import type { RequestLog, Served } from "./served.ts";
 
 export interface HostOptions {
@@ -28,9 +29,11 @@ export interface HostOptions {
   version?: string;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
+  /** The console is on: each function's requests go to its feed here (runtime/console/recent.ts). */
+  recent?: RecentRequests;
   /** The secret values functions get now (a deploy store's, or `lanes dev`'s local files); none: this host keeps no secrets. */
   secrets?: () => SecretValues;
-  /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/host/inspect.ts). */
+  /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/dev/inspect.ts). */
   adjust?: (spec: FunctionSpec) => FunctionSpec;
   /**
    * Compile each function on its first request or in the start-up load check, not before

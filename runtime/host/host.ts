@@ -16,9 +16,10 @@ import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool, type PoolDeps } from "../pool/pool.ts";
-import { adjusted, inspectedModule } from "./inspect.ts";
+import { adjusted, inspectedModule } from "../dev/inspect.ts";
 import { functionEnv, NO_SECRETS_HERE, type SecretEnv } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
+import type { RecentRequests } from "../console/recent.ts";
 import { createHandler } from "./handler.ts";
 import { reduceMemoryWhenQuiet } from "./idle-memory.ts";
 import { brokenSummary, loadEach } from "./load-check.ts";
@@ -167,7 +168,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   // whichever is current, so a swap is one assignment and a request never sees half of one.
   const router = (list: Served[], onRequest = o.onRequest, version?: string) =>
     createHandler({
-      functions: () => list,
+      functions: () => withFeeds(list, o.recent),
       dev: o.dev,
       host: {
         runtime: adapter.name,
@@ -245,6 +246,12 @@ export async function startHost(o: HostOptions): Promise<Host> {
     },
   };
   return host;
+}
+
+/** Give each function its console feed, once (a router is built when the functions it serves change). */
+function withFeeds(list: Served[], recent: RecentRequests | undefined): Served[] {
+  if (recent) for (const s of list) s.recent ??= recent.of(s.spec.name);
+  return list;
 }
 
 /** A function whose secret has no value: it answers 503, and says which only in the host log and `lanes dev`. */

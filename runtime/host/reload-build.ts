@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
-import type { StackMapper } from "../sourcemap-stack.ts";
+import type { StackMapper } from "../sourcemap/stack.ts";
 import type { Served } from "./served.ts";
 import type { Host } from "./host.ts";
 

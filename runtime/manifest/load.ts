@@ -41,7 +41,7 @@ export interface FunctionSpec {
   permissions: Grants;
   /** Isolate lane: it shares worker threads with other packed functions (runtime/pack/). */
   pack: boolean;
-  /** `lanes dev --inspect`: its instance runs with the runtime's inspector (runtime/host/inspect.ts). */
+  /** `lanes dev --inspect`: its instance runs with the runtime's inspector (runtime/dev/inspect.ts). */
   inspect?: boolean;
 }
 

@@ -16,10 +16,10 @@ import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import type { EnvFiles } from "../secrets/env-files.ts";
 import { adjusted } from "./inspect.ts";
-import type { StackMapper } from "../sourcemap-stack.ts";
-import type { Served } from "./served.ts";
-import type { Host } from "./host.ts";
-import { bringUp, retire, type Attempt } from "./reload-build.ts";
+import type { StackMapper } from "../sourcemap/stack.ts";
+import type { Served } from "../host/served.ts";
+import type { Host } from "../host/host.ts";
+import { bringUp, retire, type Attempt } from "../host/reload-build.ts";
 import { Watcher } from "./watch.ts";
 
 const SOURCE_FILE = /\.(m?[jt]sx?|c[jt]s|json)$/;

@@ -5,8 +5,8 @@
  * responses and for the function's logged errors. Deno maps the inline map by itself (then the
  * frames are already right and only internal ones are dropped); Node and Bun do not.
  */
-import type { Sys } from "../adapters/types.ts";
-import { SourceMap } from "./sourcemap.ts";
+import type { Sys } from "../../adapters/types.ts";
+import { SourceMap } from "./map.ts";
 
 /**
  * A location in a stack line: V8 writes `(file:///x.mjs:3:9)`, Bun `(/x.mjs:3:13)`, either may
