@@ -32,9 +32,11 @@ test("a cold process-lane function is served by a warm spare, which gets its env
   await waitFor(() => ready(h) > 0 && h.host.functions.every((f) => f.pool!.instances.length === 0), "a spare is ready, no instance runs", 15_000);
   const before = sparePids(h);
   assert.ok(before.length > 0, "spares run");
-  const got = await expectJson<{ env: Record<string, string>; processEnv: Record<string, string> }>(h.fetch("/env"));
+  const got = await expectJson<{ env: Record<string, string>; processEnv: Record<string, string>; denoEnv: Record<string, string> | null; bunEnv: Record<string, string> | null }>(h.fetch("/env"));
   assert.equal(got.env, { GREETING: "hi" });
   assert.equal(got.processEnv, { GREETING: "hi" }, "process.env is the function's env, nothing the spare started with");
+  if (got.denoEnv) assert.equal(got.denoEnv, { GREETING: "hi" }, "Deno.env too");
+  if (got.bunEnv) assert.equal(got.bunEnv, { GREETING: "hi" }, "Bun.env too");
   const pid = servingPid(h, "env");
   assert.ok(before.includes(pid), `served by the spare ${pid} (spares were ${before.join(", ")})`);
   await waitFor(() => ready(h) > 0 && sparePids(h).some((p) => !before.includes(p)), "a new spare replaces it", 15_000);
