@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { loadAdapter } from "../../adapters/mod.ts";
 import { parseArgs, intFlag } from "../../runtime/cli/args.ts";
-import { compile } from "../../runtime/compile.ts";
+import { compileFunction } from "../../runtime/lanes/loadable.ts";
 import { resolveHandler } from "../../runtime/guest/handler.ts";
 import { sharedInMemory } from "../../runtime/guest/shared-client.ts";
 import { loadManifest } from "../../runtime/manifest/load.ts";
@@ -21,7 +21,7 @@ if (!dir || !name) throw new Error("usage: direct-host.ts DIR FUNCTION [--port P
 const manifest = await loadManifest(dir, adapter.sys, adapter.name);
 const spec = manifest.functions.find((f) => f.name === name);
 if (!spec) throw new Error(`${manifest.file}: no function "${name}"`);
-const bundle = await compile(spec.entry, adapter.sys, spec.name);
+const bundle = await compileFunction(spec, adapter.sys);
 const handler = resolveHandler((await import(adapter.sys.fileUrl(bundle.file))) as Record<string, unknown>, spec.name);
 const shared = sharedInMemory(SharedStore.create().buffer);
 const ctxShared = {

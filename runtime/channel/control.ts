@@ -3,9 +3,11 @@
  * report stats, drain. Requests never go through it: at 64 calls in flight comlink is 2-4x
  * slower than plain frames.
  */
+import type { Lane } from "../manifest/schema.ts";
+
 export interface LoadSpec {
   name: string;
-  lane: "isolate" | "process";
+  lane: Lane;
   /** file:// URL of the compiled ESM bundle. */
   bundleUrl: string;
   env: Record<string, string>;

@@ -3,12 +3,12 @@ import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { capabilityTable } from "../capability-table.ts";
 import { limitWarnings } from "../capabilities.ts";
 import { isolationReport } from "../isolation.ts";
-import { compile } from "../compile.ts";
 import { LanesError } from "../errors.ts";
 import { compileGuests } from "../host/host.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest } from "../manifest/load.ts";
 import { laneFor } from "../lanes/mod.ts";
+import { compileFunction, loadSpec, withBundle } from "../lanes/loadable.ts";
 import { PackHouse } from "../pack/house.ts";
 import { Instance } from "../pool/instance.ts";
 import { SharedStore } from "../shared/store.ts";
@@ -34,7 +34,7 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
   for (const spec of manifest.functions) {
     if (isolation.errors.length > 0 && spec.lane === "process" && spec.sandbox === "required") continue;
     try {
-      const bundle = await compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm" });
+      const bundle = await compileFunction(spec, adapter.sys);
       // load it for real, in its own lane, exactly as the host would
       const channel = laneFor(spec).spawn(spec, { adapter, log, guests, sharedStore: () => store, pack }, bundle.file);
       const inst = new Instance(channel, {
@@ -44,7 +44,7 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
         released: () => {},
       });
       try {
-        await inst.start({ name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: false }, 15_000);
+        await inst.start(withBundle(loadSpec(spec, spec.env, false), spec, bundle, adapter.sys), 15_000);
       } finally {
         await inst.stop();
       }

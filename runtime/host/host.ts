@@ -5,7 +5,6 @@
 import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
 import { compile, type Compiled } from "../compile.ts";
-import type { LoadSpec } from "../channel/control.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
@@ -16,7 +15,8 @@ import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool, type PoolDeps } from "../pool/pool.ts";
-import { adjusted, inspectedModule } from "../dev/inspect.ts";
+import { adjusted } from "../dev/inspect.ts";
+import { compileFunction, loadSpec, withBundle } from "../lanes/loadable.ts";
 import { functionEnv, NO_SECRETS_HERE, type SecretEnv } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
 import type { RecentRequests } from "../console/recent.ts";
@@ -86,7 +86,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     // (not in `lanes dev`: its stacks are mapped by the bundle's own path, which a spare's copy does not have)
     if (spec.lane === "process" && !o.dev) spares.register(spec);
     // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
-    const load: LoadSpec = { name: spec.name, lane: spec.lane, bundleUrl: "", env: secret.env, dev: o.dev };
+    const load = loadSpec(spec, secret.env, o.dev);
     const served: Served = { spec, version: "", limits, active: 0, secretStamp: secret.stamp };
     let bundle: Compiled | undefined;
     let compiling: Promise<void> | undefined;
@@ -107,11 +107,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
       stopsSpin: limits.cpuSpin === "enforced",
     };
     const prepare = () =>
-      (compiling ??= compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm", sourcesContent: spec.inspect === true }).then(
+      (compiling ??= compileFunction(spec, adapter.sys).then(
         (b) => {
           bundle = served.compiled = b;
           served.version = b.hash;
-          load.bundleUrl = adapter.sys.fileUrl(inspectedModule(spec, b.file));
+          withBundle(load, spec, b, adapter.sys);
           // its metrics are labelled with its version, which a lazy function has once compiled
           const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
           if (meter) served.meter = deps.observer = meter;

@@ -1,7 +1,7 @@
 /** The isolate lane: a worker thread in the host process, its channel two rings in shared memory. */
 import { hostRingEnd, ringChannelMemory, type WakeBy } from "../channel/ring-end.ts";
 import type { SharedSeat } from "../shared/store.ts";
-import { link, type Lane } from "./lane.ts";
+import { link, type LaneDriver } from "./lane.ts";
 
 /** What an isolate-lane guest finds in its workerData. */
 export interface IsolateGuestData {
@@ -12,7 +12,7 @@ export interface IsolateGuestData {
   sharedSeat: SharedSeat;
 }
 
-export const isolateLane: Lane = {
+export const isolateLane: LaneDriver = {
   name: "isolate",
   spawn(spec, ctx) {
     const store = ctx.sharedStore(spec);

@@ -1,6 +1,6 @@
 /**
  * A lane decides how an instance of a function is spawned and what its channel runs over;
- * everything else (pool rules, frames, limits) is shared. To add a lane: implement `Lane`,
+ * everything else (pool rules, frames, limits) is shared. To add a lane: implement `LaneDriver`,
  * register it in `lanes`.
  */
 import type { GuestHandle, RuntimeAdapter } from "../../adapters/types.ts";
@@ -8,6 +8,7 @@ import type { LoadSpec } from "../channel/control.ts";
 import type { HostEnd } from "../channel/end.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
+import type { Lane } from "../manifest/schema.ts";
 import type { PackHouse } from "../pack/house.ts";
 import type { SparePool } from "./spares.ts";
 import type { SharedStore } from "../shared/store.ts";
@@ -32,8 +33,8 @@ export interface GuestLink extends GuestHandle {
   prepareLoad?(spec: LoadSpec): Promise<LoadSpec>;
 }
 
-export interface Lane {
-  readonly name: "isolate" | "process";
+export interface LaneDriver {
+  readonly name: Lane;
   /** `bundle`: the function's compiled file (what a sandboxed child may load). */
   spawn(spec: FunctionSpec, ctx: LaneContext, bundle: string): GuestLink;
 }

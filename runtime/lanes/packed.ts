@@ -3,9 +3,9 @@
  * it shares with other packed functions (runtime/pack/), in a context of its own, instead of a
  * worker of its own. Its bundle is CommonJS (a context runs scripts, not modules).
  */
-import type { Lane } from "./lane.ts";
+import type { LaneDriver } from "./lane.ts";
 
-export const packedLane: Lane = {
+export const packedLane: LaneDriver = {
   name: "isolate",
   spawn: (spec, ctx) => ctx.pack.place(spec),
 };

@@ -6,9 +6,9 @@
 import { hostStreamEnd } from "../channel/stream-end.ts";
 import { inspectorBanner, inspectorLine } from "./inspector-output.ts";
 import { sandboxed } from "../isolation.ts";
-import { link, type Lane } from "./lane.ts";
+import { link, type LaneDriver } from "./lane.ts";
 
-export const processLane: Lane = {
+export const processLane: LaneDriver = {
   name: "process",
   spawn(spec, ctx, bundle) {
     // a warm spare of the same runtime and sandbox, when there is one ready (spares.ts)
