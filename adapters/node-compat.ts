@@ -97,7 +97,9 @@ export const sys: Sys = {
         // a folder that vanished between build and watch: the next rebuild watches it again
       }
     }
-    return () => watchers.forEach((w) => w.close());
+    return () => {
+      for (const w of watchers) w.close();
+    };
   },
 };
 

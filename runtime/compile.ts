@@ -45,6 +45,7 @@ export async function compile(entry: string, sys: Sys, label: string, o: Compile
   const record = recordFile(sys, dir, entry, label, o.sourcesContent === true ? `${format}+sources` : format);
   const reused = await reuseBuild(sys, record);
   if (reused) return reused;
+  // biome-ignore lint/suspicious/noImplicitAnyLet: its type is the build result the options below give (outputs and metafile present)
   let result;
   try {
     result = await build({

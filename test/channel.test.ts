@@ -86,7 +86,9 @@ test("every frame names the slot it is addressed to, from 0 to the largest, thro
   const got: [string, number][] = [];
   const split = new FrameSplitter((b) => got.push([decodeGuestFrame(b, false).t, frameSlot(b)]));
   const batcher = new FrameBatcher((b) => split.push(b), () => {});
-  guestFrames.forEach((f, i) => batcher.send(encodeFrame(w, f, undefined, i * 1000).slice()));
+  guestFrames.forEach((f, i) => {
+    batcher.send(encodeFrame(w, f, undefined, i * 1000).slice());
+  });
   batcher.flush();
   assert.equal(got, guestFrames.map((f, i) => [f.t, i * 1000]));
 });
@@ -163,7 +165,9 @@ for (const wakeBy of ["atomics", "messages"] as const) {
     });
     await done;
     assert.equal(got.map((f) => f.id), sizes.map((_, i) => i));
-    got.forEach((f, i) => assert.equal(f.body ?? new Uint8Array(0), bytes(sizes[i]!, i), `frame ${i}`));
+    got.forEach((f, i) => {
+      assert.equal(f.body ?? new Uint8Array(0), bytes(sizes[i]!, i), `frame ${i}`);
+    });
     assert.is(got[4]!.headers[0]![1].length, 5000);
     close();
   });
