@@ -9,7 +9,7 @@ import type { Advice, BenchResult, BenchRuntime, CrashResult } from "./report.ts
 const TIE = 0.1;
 /** A function that spends this share of a request on CPU is CPU-bound. */
 const CPU_BOUND = 0.5;
-/** Bodies from this size up cost noticeably more over JSON IPC (base64) than a transfer. */
+/** Bodies from this size up cost noticeably more copied through a pipe than transferred between threads. */
 const BIG_BODY = 64 * 1024;
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
@@ -60,7 +60,7 @@ export function advise(mine: BenchResult[], crashes: CrashResult[], runtime: Ben
     return { function: name, lane: "process", why: `${why}: ${speeds}, ${pct(ratio - 1)} more ${on}; ${facts.join("; ")}` };
   }
   if (ratio < 1 - TIE) {
-    const why = bytes >= BIG_BODY ? "bodies move by transfer, not base64 over IPC" : "one message hop costs less than IPC";
+    const why = bytes >= BIG_BODY ? "bodies move between threads by transfer, not copied through a pipe" : "one message hop costs less than IPC";
     return { function: name, lane: "isolate", why: `${why}: ${speeds}, ${pct(1 / ratio - 1)} more ${on}; ${facts.join("; ")}${hardCrashNote}` };
   }
   const cheaper = (iso.idleInstanceMb ?? Infinity) <= (proc.idleInstanceMb ?? Infinity) ? "isolate" : "process";
