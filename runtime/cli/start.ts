@@ -2,6 +2,7 @@
 import { hostEnv } from "../../adapters/env.ts";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { capabilityTable } from "../capability-table.ts";
+import { parseEtcdUrl } from "../deploy/etcd-url.ts";
 import { describeDeployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
@@ -13,7 +14,17 @@ import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir } from "./main.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
-const FLAGS = { port: "string", host: "string", strict: "boolean", data: "string", "admin-token-file": "string", log: "string", "max-upload-mb": "string" } as const;
+const FLAGS = {
+  port: "string",
+  host: "string",
+  strict: "boolean",
+  data: "string",
+  store: "string",
+  advertise: "string",
+  "admin-token-file": "string",
+  log: "string",
+  "max-upload-mb": "string",
+} as const;
 
 export async function startCommand(
   adapter: RuntimeAdapter,
@@ -25,6 +36,10 @@ export async function startCommand(
   const hostname = stringFlag(args, "host", "127.0.0.1");
   const dir = args.positionals[0] ?? defaultFunctionsDir();
   const data = typeof args.flags.data === "string" ? args.flags.data : undefined;
+  const storeFlag = typeof args.flags.store === "string" ? args.flags.store : undefined;
+  if (data && storeFlag) throw new LanesError("invalid_flag", `lanes ${o.command}: give --data DIR (this host's own store) or --store etcd://... (shared), not both`);
+  const store = storeFlag ? parseEtcdUrl(storeFlag) : undefined;
+  const advertise = advertiseFlag(args.flags.advertise, store !== undefined, o.command);
   const format = stringFlag(args, "log", "");
   if (format !== "" && format !== "pretty" && format !== "json") {
     throw new LanesError("invalid_flag", `lanes ${o.command}: --log must be "pretty" or "json" (got ${JSON.stringify(format)})`);
@@ -43,11 +58,20 @@ export async function startCommand(
   const base = { dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true, ...(onRequest ? { onRequest } : {}) };
   let host: Host;
   let stop: (graceMs: number) => Promise<void>;
-  if (data || tokens.length > 0 || !isLoopback(hostname)) {
-    const d = await startDeployHost({ ...base, ...(data ? { data } : {}), tokens, maxUploadBytes, ...(pauseAt ? { pauseAt } : {}) });
+  if (data || store || tokens.length > 0 || !isLoopback(hostname)) {
+    const d = await startDeployHost({
+      ...base,
+      ...(data ? { data } : {}),
+      ...(store ? { store } : {}),
+      ...(advertise ? { advertise } : {}),
+      tokens,
+      maxUploadBytes,
+      ...(pauseAt ? { pauseAt } : {}),
+    });
     host = d.host;
     stop = d.stop;
-    if (d.deployer) o.log.info(`deploy store ${data}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    if (d.deployer) o.log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    if (d.member) o.log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
     o.log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
   } else {
     host = await startHost(base);
@@ -58,6 +82,22 @@ export async function startCommand(
   o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   adapter.writeOut(`listening on ${host.url}\n`);
   return serveUntilSignal(adapter, o.log, stop);
+}
+
+/** `--advertise URL`: where other hosts and `lanes versions` reach this one (only with --store). */
+function advertiseFlag(v: string | boolean | undefined, shared: boolean, command: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!shared) throw new LanesError("invalid_flag", `lanes ${command}: --advertise names this host to the others of a shared store: give --store etcd://... too`);
+  let url: URL | undefined;
+  try {
+    url = new URL(String(v));
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.pathname !== "/" || url.search || url.hash) {
+    throw new LanesError("invalid_flag", `lanes ${command}: --advertise must be http://HOST:PORT, where other machines reach this host (got ${JSON.stringify(v)})`);
+  }
+  return url.origin;
 }
 
 /** From --admin-token-file, else LANES_ADMIN_TOKEN; none: the admin API stays off. Values are never printed. */

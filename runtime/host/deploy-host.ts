@@ -2,17 +2,23 @@
  * `lanes start` with a deploy store, an admin token or a non-loopback address: the host as
  * startHost makes it, with the deploy front in front of its router.
  *
- * With a store (`--data DIR`): the active deployment's stable version is written out of the
- * store and the host starts on it; a gradual deployment's new version is brought up next to it.
- * A new store first takes `dir` as version 1 (validated and bundled as `lanes deploy` does).
+ * With a store (`--data DIR`, or `--store etcd://...` shared with other hosts): the active
+ * deployment's stable version is written out of the store and the host starts on it; a gradual
+ * deployment's new version is brought up next to it. A new store first takes `dir` as version 1
+ * (validated and bundled as `lanes deploy` does). On a shared store the host then follows the
+ * active deployment and keeps its record there (cluster-member.ts).
  */
 import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { contentDigest, type Deployment } from "../deploy/model.ts";
+import { EtcdStore } from "../deploy/etcd-store.ts";
+import type { EtcdTarget } from "../deploy/etcd-url.ts";
 import { FolderStore } from "../deploy/folder-store.ts";
 import { packFolder } from "../deploy/pack.ts";
-import type { DeployStore, PauseStage } from "../deploy/store.ts";
+import { isClusterStore, type DeployStore, type PausePoint, type PauseStage } from "../deploy/store.ts";
+import { isLanesError } from "../errors.ts";
 import { adminApi } from "./admin-api.ts";
 import { AdminAuth, isLoopback, type Token } from "./admin-auth.ts";
+import { ClusterMember } from "./cluster-member.ts";
 import { DeployFront } from "./deploy-front.ts";
 import { Deployer } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
@@ -21,6 +27,10 @@ import { writeRelease } from "./release.ts";
 export interface DeployHostOptions extends HostOptions {
   /** The deploy store's folder; without it the host serves `dir` and has no admin API. */
   data?: string;
+  /** A deploy store in etcd, shared with other hosts (instead of `data`). */
+  store?: EtcdTarget;
+  /** Where other hosts and `lanes versions` reach this one (default: the URL it listens on). */
+  advertise?: string;
   tokens: Token[];
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
@@ -30,6 +40,7 @@ export interface DeployHostOptions extends HostOptions {
 export interface DeployHost {
   host: Host;
   deployer: Deployer | undefined;
+  member: ClusterMember | undefined;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -41,13 +52,14 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   const front = new DeployFront({
     auth,
     guardReads: !isLoopback(o.hostname),
-    apiOff: o.data
+    hasStore: o.data !== undefined || o.store !== undefined,
+    apiOff: o.data || o.store
       ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
       : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
   });
-  if (!o.data) {
+  if (!o.data && !o.store) {
     const host = await startHost({ ...o, front });
-    return { host, deployer: undefined, stop: (graceMs) => host.stop(graceMs) };
+    return { host, deployer: undefined, member: undefined, stop: (graceMs) => host.stop(graceMs) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -56,8 +68,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     o.log.warn(`paused at ${stage} (LANES_TEST_PAUSE_AT): waiting to be killed`);
     await new Promise(() => {});
   };
-  const store = await FolderStore.open(o.data, sys, pause);
-  const runDir = sys.join(store.location, "run");
+  const { store, runDir } = await openStore(o, pause);
   await sys.remove(runDir); // written again from the store: nothing in it is trusted
   const active = (await store.active()) ?? (await firstVersion(store, o.dir, sys, o.adapter.name));
   const record = (await store.getVersion(active.stable))!;
@@ -71,15 +82,31 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     active,
     stableDir,
   );
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes }) : undefined);
+  const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes }) : undefined, member);
+  member?.start();
   armed = true;
   return {
     host,
     deployer,
+    member,
     async stop(graceMs) {
-      await Promise.all([host.stop(graceMs), deployer.stopRetiring(graceMs)]);
+      await Promise.all([host.stop(graceMs), deployer.stopRetiring(graceMs), member?.stop()]);
+      if (o.store) await sys.remove(runDir);
     },
   };
+}
+
+/** The folder store (one host; its releases in DIR/run) or etcd (shared; releases in a folder of this process). */
+async function openStore(o: DeployHostOptions, pause: PausePoint): Promise<{ store: DeployStore; runDir: string }> {
+  const { sys } = o.adapter;
+  if (o.data) {
+    const store = await FolderStore.open(o.data, sys, pause);
+    return { store, runDir: sys.join(store.location, "run") };
+  }
+  const store = await EtcdStore.open(o.store!, { pause });
+  await sys.ensurePrivateDir(sys.cacheDir());
+  return { store, runDir: sys.join(sys.cacheDir(), "run", crypto.randomUUID()) };
 }
 
 /** A new store: `dir` becomes version 1, active at 100%. */
@@ -98,5 +125,12 @@ async function firstVersion(store: DeployStore, dir: string, sys: Sys, runtime: 
     files: hashes,
     digest: await contentDigest(hashes),
   });
-  return store.activate({ createdAt, author: "lanes", reason: "initial", message: null, stable: id, canary: null }, 0);
+  try {
+    return await store.activate({ createdAt, author: "lanes", reason: "initial", message: null, stable: id, canary: null }, 0);
+  } catch (e) {
+    // another host sharing the store made its first version at the same moment: serve that one
+    const won = isLanesError(e) && e.code === "conflict" ? await store.active() : undefined;
+    if (!won) throw e;
+    return won;
+  }
 }

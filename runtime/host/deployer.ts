@@ -52,6 +52,10 @@ export interface DeployerOptions {
 export class Deployer {
   /** Read by the front for every request; replaced, never changed. */
   routing!: Routing;
+  /** Told after every switch, whoever made it (a shared store's host record follows it). */
+  onSwitch: (d: Deployment, switchMs: number) => void = () => {};
+  /** The newest deployment made elsewhere that `follow` was given. */
+  private wanted = 0;
   private releases = new Map<string, Release>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
@@ -175,6 +179,39 @@ export class Deployer {
     });
   }
 
+  /**
+   * Switch to `d`, made active by another host of a shared store: bring up what it serves (or
+   * reuse what runs), then switch as a deploy does. A deployment older than the one serving, or
+   * overtaken by a newer one while waiting its turn, is skipped (undefined). If a version does
+   * not load here, nothing changes and the error says why.
+   */
+  follow(d: Deployment): Promise<SwitchResult | undefined> {
+    this.wanted = Math.max(this.wanted, d.revision);
+    return this.serial(async () => {
+      if (d.revision <= this.active.revision || d.revision < this.wanted) return undefined;
+      const t0 = performance.now();
+      const started: Release[] = [];
+      const bring = async (id: string) => {
+        const have = this.releases.get(id);
+        if (have) return have;
+        const r = await this.restore(id, [...this.liveServed(), ...started.flatMap((x) => x.served)], true);
+        started.push(r);
+        return r;
+      };
+      try {
+        const stable = await bring(d.stable);
+        const canary = d.canary ? await bring(d.canary.version) : undefined;
+        const t1 = performance.now();
+        const before = this.releases.get(this.active.canary?.version ?? this.active.stable)!;
+        this.switchTo(d, stable, canary);
+        return this.result(canary ?? stable, changedFunctions(before, canary ?? stable), t0, t1);
+      } catch (e) {
+        for (const r of started) await this.stopUnused(r);
+        throw e;
+      }
+    });
+  }
+
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {
     await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs)));
@@ -242,6 +279,7 @@ export class Deployer {
       loadMs: Math.round(t1 - t0),
       switchMs: Math.round(performance.now() - t1),
     };
+    this.onSwitch(this.active, Math.round(performance.now() - t0));
     this.o.log.info(
       `deployment ${this.active.revision} (${this.active.reason} by ${this.active.author}): ${describeDeployment(this.active)}; ` +
         `changed: ${changed.join(", ") || "none"}; loaded in ${result.loadMs} ms, switched in ${result.switchMs} ms`,

@@ -24,6 +24,8 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   });
 
   app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
+  // a host without a store listens only once its functions are built: listening is ready
+  app.get("/_lanes/ready", (c) => c.json({ status: "ready" }));
   // What `lanes bench` and operators read: memory per instance (a worker's is part of the host's).
   app.get("/_lanes/metrics", (c) =>
     c.json({
