@@ -131,13 +131,22 @@ export class EtcdClient {
 
   /** Every key under `prefix`, in key order (`descend`: the other way), at most `limit` (0: all). */
   async list(prefix: string, o: { limit?: number; descend?: boolean } = {}): Promise<KeyValue[]> {
+    return (await this.listAt(prefix, o)).kvs;
+  }
+
+  /** `list`, with the store's revision it was read at. */
+  async listAt(prefix: string, o: { limit?: number; descend?: boolean } = {}): Promise<{ kvs: KeyValue[]; revision: number }> {
     const r = await this.call<{ kvs?: RawKv[] }>("/v3/kv/range", {
       key: b64key(prefix),
       range_end: prefixEnd(prefix),
       ...(o.limit ? { limit: String(o.limit) } : {}),
       ...(o.descend ? { sort_order: "DESCEND", sort_target: "KEY" } : {}),
     });
-    return (r.kvs ?? []).map(toKv);
+    return { kvs: (r.kvs ?? []).map(toKv), revision: Number(r.header?.revision ?? 0) };
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.call("/v3/kv/deleterange", { key: b64key(key) });
   }
 
   async put(key: string, value: Uint8Array | string, lease?: string): Promise<number> {
@@ -177,14 +186,14 @@ export class EtcdClient {
   }
 
   /**
-   * Watch `key` from `startRevision`: yields each batch of changes. It ends (throws) when the
+   * Watch `key` (`prefix`: every key under it) from `startRevision`: yields each batch of puts. It ends (throws) when the
    * stream breaks; `compacted` when etcd no longer has that revision (read the key again).
    */
-  async *watch(key: string, startRevision: number, signal: AbortSignal): AsyncGenerator<{ kvs: KeyValue[]; revision: number }> {
+  async *watch(key: string, startRevision: number, signal: AbortSignal, prefix = false): AsyncGenerator<{ kvs: KeyValue[]; revision: number }> {
     const endpoint = this.endpoint;
     const res = await fetch(endpoint + "/v3/watch", {
       method: "POST",
-      body: JSON.stringify({ create_request: { key: b64key(key), start_revision: String(startRevision) } }),
+      body: JSON.stringify({ create_request: { key: b64key(key), ...(prefix ? { range_end: prefixEnd(key) } : {}), start_revision: String(startRevision) } }),
       signal,
     });
     if (!res.ok || !res.body) throw new Error(`${hostOf(endpoint)}: watch answered ${res.status}`);

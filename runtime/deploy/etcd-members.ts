@@ -33,6 +33,12 @@ export class Members {
     return this.write();
   }
 
+  /** This host's lease (granted if it has none): a key put with it goes when the host does. */
+  async leaseId(): Promise<string> {
+    this.lease ??= await this.client.grant(this.ttl);
+    return this.lease;
+  }
+
   async list(): Promise<HostRecord[]> {
     const kvs = await this.client.list(this.prefix);
     return kvs.map((kv) => JSON.parse(text(kv.value)) as HostRecord).sort((a, b) => a.url.localeCompare(b.url));

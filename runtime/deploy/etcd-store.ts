@@ -8,6 +8,7 @@
  *   versions/<id>         version records
  *   counter               the last version number handed out, raised by compare-and-swap
  *   deployments/<rev>     every deployment that was made active (rev zero-padded: key order)
+ *   staged/<id>           a version a host is loading for a deploy (other hosts load it too)
  *   active                the active deployment
  *   hosts/<id>            one record per live host, on a lease (etcd-members.ts)
  *
@@ -22,7 +23,7 @@ import { b64, b64key, EtcdAnswer, EtcdClient, text, type Compare, type KeyValue 
 import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
 import { followKey } from "./etcd-watch.ts";
-import type { ClusterStore, NewDeployment, PausePoint, StoreState } from "./store.ts";
+import type { ClusterStore, NewDeployment, PausePoint, StagedVersion, StoreState } from "./store.ts";
 
 const FORMAT = { format: "lanes-store", version: 1 };
 const HASH = /^[0-9a-f]{64}$/;
@@ -162,8 +163,10 @@ export class EtcdStore implements ClusterStore {
 
   async activate(next: NewDeployment, expected: number): Promise<Deployment> {
     const key = this.key("active");
-    if (expected > 0 && this.seen?.revision !== expected) await this.active();
-    if (expected > 0 && this.seen?.revision !== expected) throw this.conflict(undefined, expected);
+    if (expected > 0 && this.seen?.revision !== expected) {
+      const now = await this.active();
+      if (now?.revision !== expected) throw this.conflict(now, expected);
+    }
     for (const v of [next.stable, next.canary?.version]) {
       if (v && !(await this.client.has(this.key(`versions/${v}`)))) throw new LanesError("internal", `store ${this.location}: deployment names version ${v}, which is not kept`);
     }
@@ -197,9 +200,22 @@ export class EtcdStore implements ClusterStore {
     return (await this.client.list(this.key("deployments/"), { limit, descend: true })).map((kv) => parse<Deployment>(kv, this.location));
   }
 
-  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void): void {
+  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void {
     this.stateListener = onState;
     this.watch = followKey(this.client, this.key("active"), (kv) => onActive(this.note(kv)), this.stopWatch.signal);
+    const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parse<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
+    const active = this.watch;
+    this.watch = { kick: () => (active.kick(), staged.kick()) };
+  }
+
+  async stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {
+    for (const bytes of files.values()) await this.putBlob(bytes);
+    const staged: StagedVersion = { id, files: hashes };
+    await this.client.put(this.key(`staged/${id}`), JSON.stringify(staged), await this.members.leaseId());
+  }
+
+  async unstage(id: string): Promise<void> {
+    await this.client.remove(this.key(`staged/${id}`));
   }
 
   state(): StoreState {

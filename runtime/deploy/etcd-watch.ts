@@ -10,17 +10,18 @@ import { Compacted, reason, type EtcdClient, type KeyValue } from "./etcd-client
 /** Between attempts while etcd is away: short, so a host catches up within a second of its return. */
 const RETRY_MS = [100, 250, 500, 800];
 
-export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValue) => void, stop: AbortSignal): { kick(): void } {
+/** `prefix`: every key under `key` (their puts). */
+export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValue) => void, stop: AbortSignal, prefix = false): { kick(): void } {
   let attempt: AbortController | undefined;
   const loop = async () => {
     for (let failures = 0; !stop.aborted; ) {
       attempt = new AbortController();
       const signal = AbortSignal.any([stop, attempt.signal]);
       try {
-        const { kv, revision } = await client.get(key);
-        if (kv) onValue(kv);
+        const { kvs, revision } = prefix ? await client.listAt(key) : await client.get(key).then((r) => ({ kvs: r.kv ? [r.kv] : [], revision: r.revision }));
+        for (const kv of kvs) onValue(kv);
         failures = 0;
-        for await (const batch of client.watch(key, revision + 1, signal)) {
+        for await (const batch of client.watch(key, revision + 1, signal, prefix)) {
           for (const change of batch.kvs) onValue(change);
         }
       } catch (e) {

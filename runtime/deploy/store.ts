@@ -59,7 +59,14 @@ export interface ClusterStore extends DeployStore {
    * (again after each reconnect, so nothing missed while away is lost), `onState` when the
    * store stops or starts answering. Runs until `close`.
    */
-  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void): void;
+  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void;
+  /**
+   * Keep a version's files and tell the other hosts it is being deployed, before this host loads
+   * it, so they load it at the same time (`onStaged`); the notice lasts until `unstage` or until
+   * this host is gone. It is not a version yet: `putVersion` and `activate` still decide.
+   */
+  stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void>;
+  unstage(id: string): Promise<void>;
   state(): StoreState;
   /** Keep this host's record, bound to a lease: it goes away when the host stops renewing it. */
   announce(record: HostRecord): Promise<void>;
@@ -67,6 +74,11 @@ export interface ClusterStore extends DeployStore {
   hosts(): Promise<HostRecord[]>;
   /** Stop following, and take this host's record away. */
   close(): Promise<void>;
+}
+
+export interface StagedVersion {
+  id: string;
+  files: Record<string, string>;
 }
 
 export function isClusterStore(s: DeployStore): s is ClusterStore {

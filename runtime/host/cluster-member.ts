@@ -65,6 +65,7 @@ export class ClusterMember {
     this.store.follow(
       (d) => this.onActive(d),
       (s) => this.onState(s),
+      (v) => this.deployer.prepare(v.id, v.files),
     );
     this.update({});
   }

@@ -7,47 +7,28 @@
  *   3. switch every route at once (one assignment of the routing the front reads);
  *   4. requests already in the old version finish there, then its instances stop.
  */
-import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { Verdict } from "../deploy/auto-rollback.ts";
 import {
   checkIfVersion,
   contentDigest,
   describeDeployment,
   previousVersion,
+  versionNumber,
   sha256Hex,
   type Deployment,
   type VersionRecord,
 } from "../deploy/model.ts";
-import type { DeployStore, NewDeployment } from "../deploy/store.ts";
+import { isClusterStore, type NewDeployment } from "../deploy/store.ts";
 import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { RequestLog, Served } from "./served.ts";
-import type { Host } from "./host.ts";
+import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
+import type { Served } from "./served.ts";
+import { Prepared } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 
-export interface SwitchResult {
-  deployment: Deployment;
-  /** The version that is new or now serves. */
-  version: string;
-  changed: string[];
-  unchanged: string[];
-  /** Writing, loading and starting the version's functions. */
-  loadMs: number;
-  /** Keeping it in the store and switching the routes. */
-  switchMs: number;
-}
-
-export interface DeployerOptions {
-  host: Host;
-  adapter: RuntimeAdapter;
-  store: DeployStore;
-  log: Logger;
-  runDir: string;
-  onRequest?: (entry: RequestLog) => void;
-}
+export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
 export class Deployer {
   /** Read by the front for every request; replaced, never changed. */
@@ -56,6 +37,9 @@ export class Deployer {
   onSwitch: (d: Deployment, switchMs: number) => void = () => {};
   /** The newest deployment made elsewhere that `follow` was given. */
   private wanted = 0;
+  private readonly prepared = new Prepared((r) => this.stopUnused(r));
+  /** Versions this host deploys now (its own stage notices are not for it). */
+  private readonly own = new Set<string>();
   private releases = new Map<string, Release>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
@@ -88,11 +72,17 @@ export class Deployer {
       const hashes: Record<string, string> = {};
       for (const [path, bytes] of u.files) hashes[path] = await sha256Hex(bytes);
       const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
+      // the other hosts of a shared store load it while this one does
+      const store = this.o.store;
+      this.own.add(id);
+      if (isClusterStore(store)) await store.stage(id, u.files, hashes);
       let release: Release;
       try {
         release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
       } catch (e) {
         await this.o.adapter.sys.remove(dir);
+        if (isClusterStore(store)) await store.unstage(id).catch(() => {});
+        this.own.delete(id);
         throw e;
       }
       const t1 = performance.now();
@@ -124,6 +114,9 @@ export class Deployer {
       } catch (e) {
         await this.stopUnused(release);
         throw e;
+      } finally {
+        if (isClusterStore(store)) void store.unstage(id).catch(() => {});
+        this.own.delete(id);
       }
       return this.result(release, changed, t0, t1);
     });
@@ -192,8 +185,11 @@ export class Deployer {
       const t0 = performance.now();
       const started: Release[] = [];
       const bring = async (id: string) => {
-        const have = this.releases.get(id);
-        if (have) return have;
+        const have = this.releases.get(id) ?? (await this.prepared.take(id)?.catch(() => undefined));
+        if (have) {
+          if (!this.releases.has(id)) started.push(have);
+          return have;
+        }
         const r = await this.restore(id, [...this.liveServed(), ...started.flatMap((x) => x.served)], true);
         started.push(r);
         return r;
@@ -212,6 +208,12 @@ export class Deployer {
     });
   }
 
+  /** Bring up a version another host of the shared store is deploying, so that following its switch is quick. */
+  prepare(id: string, files: Record<string, string>): void {
+    if (this.own.has(id) || this.releases.has(id) || this.prepared.has(id) || versionNumber(id) <= versionNumber(this.active.canary?.version ?? this.active.stable)) return;
+    this.prepared.add(id, this.restore(id, this.liveServed(), true, files));
+  }
+
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {
     await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs)));
@@ -224,12 +226,12 @@ export class Deployer {
   }
 
   /** Bring a stored version up again (a restart's gradual deployment, a rollback to a version no longer running). */
-  private async restore(id: string, live: Served[], strict: boolean): Promise<Release> {
-    const record = await this.record(id);
+  private async restore(id: string, live: Served[], strict: boolean, hashes?: Record<string, string>): Promise<Release> {
+    const named = hashes ?? (await this.record(id)).files;
     const files = new Map<string, Uint8Array>();
-    for (const [path, hash] of Object.entries(record.files)) files.set(path, await this.o.store.getBlob(hash));
+    for (const [path, hash] of Object.entries(named)) files.set(path, await this.o.store.getBlob(hash));
     const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, files);
-    return bringUpRelease(this.ctx, id, dir, record.files, live, strict);
+    return bringUpRelease(this.ctx, id, dir, named, live, strict);
   }
 
   private switchTo(d: Deployment, stable: Release, canary: Release | undefined) {
@@ -280,6 +282,7 @@ export class Deployer {
       switchMs: Math.round(performance.now() - t1),
     };
     this.onSwitch(this.active, Math.round(performance.now() - t0));
+    this.prepared.sweep(Math.max(...[this.active.stable, this.active.canary?.version ?? ""].map(versionNumber)), versionNumber);
     this.o.log.info(
       `deployment ${this.active.revision} (${this.active.reason} by ${this.active.author}): ${describeDeployment(this.active)}; ` +
         `changed: ${changed.join(", ") || "none"}; loaded in ${result.loadMs} ms, switched in ${result.switchMs} ms`,
