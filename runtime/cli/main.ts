@@ -20,6 +20,10 @@ usage:
                                                         --data: keep versions and deployments in DIR and serve the
                                                         active one (an empty DIR takes dir as version 1); a token
                                                         (file, or LANES_ADMIN_TOKEN) turns on the admin API
+              [--store etcd://HOST:PORT[,HOST:PORT...]/PREFIX] [--advertise URL]
+                                                        --store: versions and deployments in etcd, shared by every
+                                                        host started on it: each follows the active deployment;
+                                                        --advertise: where the others reach this host
   lanes dev [dir] [--port 8787] [--host 127.0.0.1] [--log pretty|json]
                                                         the same, reloading a function when its files change,
                                                         one log line per request, stacks in error responses
@@ -38,9 +42,11 @@ usage:
 
 deploying to a host started with --data and an admin token (token: --token-file FILE or LANES_TOKEN):
   lanes deploy [dir] --to URL [--tag T] [--message M] [--percent N] [--if-version V] [--auto-rollback] [--json]
-                                                        validate and bundle here, upload, switch every route at once
-                                                        (--percent N: N% of requests to the new version)
-  lanes versions --to URL [--json]                      versions and deployments, newest first
+              [--wait [--wait-timeout 30]]              validate and bundle here, upload, switch every route at once
+                                                        (--percent N: N% of requests to the new version; --wait: until
+                                                        every live host of a shared store serves it, or say which not)
+  lanes versions --to URL [--json]                      versions and deployments, newest first (and, on a shared
+                                                        store, which host serves which version)
   lanes promote --to URL [--if-version V] [--json]      the new version of a gradual deployment to 100%
   lanes rollback [VERSION] --to URL [--if-version V] [--json]
                                                         back to the previous (or named) version at 100%

@@ -13,7 +13,8 @@ import type { Logger, LogFormat } from "../log.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir } from "./main.ts";
 
-const SHUTDOWN_GRACE_MS = 5000;
+/** How long SIGTERM lets in-flight requests finish (deploy/kubernetes/deployment.yaml counts on it). */
+export const SHUTDOWN_GRACE_MS = 5000;
 const FLAGS = {
   port: "string",
   host: "string",
