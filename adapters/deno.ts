@@ -11,7 +11,7 @@ interface DenoServer {
 interface DenoGlobal {
   version: { deno: string };
   serve(
-    o: { port: number; hostname: string; onListen?: () => void; signal?: AbortSignal },
+    o: { port: number; hostname: string; onListen?: () => void; onError?: (e: unknown) => Response; signal?: AbortSignal },
     fetch: (r: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): DenoServer;
 }
@@ -26,7 +26,11 @@ export const denoAdapter: RuntimeAdapter = {
   ...commonAdapter("deno", true),
   async serve(handler, { port, hostname }) {
     const abort = new AbortController();
-    const server = Deno.serve({ port, hostname, onListen() {}, signal: abort.signal }, (request, info) =>
+    // onError: a body stream that fails after the head (the host cut it short and logged why)
+    // would otherwise be printed by Deno.serve as a raw error (adapters/README.md, Serving HTTP);
+    // the handler itself never throws
+    const onError = () => new Response(null, { status: 500 });
+    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) =>
       fetchCallback(handler, request, () => info.remoteAddr.hostname),
     );
     return {

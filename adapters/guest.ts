@@ -115,6 +115,16 @@ function blockingWriter(fd: number): (bytes: Uint8Array) => void {
   };
 }
 
+/**
+ * A child stops when the host says so (at shutdown, only once its ctx.waitUntil work is done or
+ * the grace ran out) or when the host is gone (its stdin ends). A Ctrl-C signals the whole
+ * process group, children included: they leave it to the host.
+ */
+export function leaveStopSignalsToHost(): void {
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => {});
+}
+
 /** End this instance now (after its last frame has been written). */
 export function exitNow(code: number): never {
   process.exit(code);
@@ -227,12 +237,4 @@ export function onUnhandledRejection(listener: (reason: unknown) => void): void 
  */
 export function onUncaughtException(listener: (error: unknown) => void): void {
   process.on("uncaughtException", listener);
-}
-
-/**
- * Building a web Response and reading it back costs ~35 µs on Node 20 (undici) against ~1 µs on
- * Bun and Deno: on Node the guest gives functions a light Response (runtime/guest/light-response.ts).
- */
-export function webResponseIsCostly(): boolean {
-  return !("Bun" in globalThis) && !("Deno" in globalThis);
 }

@@ -122,6 +122,17 @@ async function pump(stream: ReadableStream<Uint8Array>, res: ServerResponse): Pr
     }
     res.end();
   } catch {
-    res.destroy(); // the body failed after the head went out: the client sees it cut
+    cutShort(res); // the body failed after the head went out: the client must see it cut
   }
+}
+
+/**
+ * End a response before its body is complete, so the client sees it cut (no last chunk).
+ * socket.end(), not destroy(): Node's destroy() drops what was written but not flushed yet,
+ * the head included (adapters/README.md, Serving HTTP).
+ */
+function cutShort(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket && !socket.destroyed) socket.end();
+  else res.destroy();
 }

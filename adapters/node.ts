@@ -1,78 +1,12 @@
-/**
- * Node host: node:http. Requests for functions are relayed without web objects
- * (node-exchange.ts); lanes' own Hono routes are served through @hono/node-server's listener.
- * https://github.com/honojs/node-server
- */
-import { getRequestListener } from "@hono/node-server";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { LanesError, errorReply } from "../runtime/errors.ts";
+/** Node host: node:http (adapters/node-http.ts). */
 import { commonAdapter } from "./node-compat.ts";
-import { NodeExchange, writeReply } from "./node-exchange.ts";
-import type { Reply, RunningServer, RuntimeAdapter } from "./types.ts";
-
-const EXCHANGE = Symbol("lanes.exchange");
-type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
+import { serveNodeHttp } from "./node-http.ts";
+import type { RuntimeAdapter } from "./types.ts";
 
 export const nodeAdapter: RuntimeAdapter = {
   name: "node",
   version: process.versions.node,
   caps: { workerHeapLimit: true, terminateStopsSpin: true, transferableStreams: true, ringWakeup: "atomics" },
   ...commonAdapter("node", true),
-  serve(handler, { port, hostname }) {
-    const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!));
-    const server = createServer((req: WithExchange, res: ServerResponse) => {
-      const ex = new NodeExchange(req, res, `${hostname}:${port}`);
-      let out: Reply | Promise<Reply> | undefined;
-      try {
-        out = handler.fast(ex);
-      } catch (e) {
-        out = errorReply(e instanceof LanesError ? e : new LanesError("internal", "internal error", { cause: e }), "");
-      }
-      if (out === undefined) {
-        req[EXCHANGE] = ex;
-        return void web(req, res);
-      }
-      if (out instanceof Promise) out.then((r) => send(ex, res, r), (e) => send(ex, res, errorReply(e, "")));
-      else send(ex, res, out);
-    });
-    return new Promise<RunningServer>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, hostname, () => {
-        server.off("error", reject);
-        const addr = server.address();
-        resolve({
-          port: typeof addr === "object" && addr ? addr.port : port,
-          hostname,
-          shutdown: (graceMs) => closeGracefully(server, graceMs),
-        });
-      });
-    });
-  },
+  serve: serveNodeHttp,
 };
-
-function send(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
-  if (res.headersSent || res.destroyed) return;
-  try {
-    writeReply(ex, res, reply);
-  } catch (e) {
-    // a header the function set that Node refuses (it already refused it when the function built it)
-    if (!res.headersSent) writeReply(ex, res, errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), ""));
-  }
-}
-
-/**
- * server.close() alone waits for every keep-alive socket (adapters/README.md, Serving HTTP):
- * sweep idle connections while in-flight requests finish, then cut the rest at the deadline.
- */
-function closeGracefully(server: Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const sweep = setInterval(() => server.closeIdleConnections(), 25);
-    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearInterval(sweep);
-      clearTimeout(deadline);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
-}

@@ -18,6 +18,8 @@ export type ErrorCode =
   | "not_implemented"
   | "bad_request"
   | "internal"
+  // the client went away before its answer: what the request log shows (no one receives it)
+  | "client_gone"
   // the admin API
   | "unauthorized"
   | "rate_limited"
@@ -45,6 +47,7 @@ const httpStatus: Record<ErrorCode, number> = {
   not_implemented: 501,
   bad_request: 400,
   internal: 500,
+  client_gone: 499,
   unauthorized: 401,
   rate_limited: 429,
   conflict: 409,

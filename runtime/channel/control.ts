@@ -23,4 +23,6 @@ export interface GuestStats {
   inflight: number;
   handled: number;
   heapUsed: number;
+  /** Request ids of the ctx.waitUntil promises still pending, one per promise. */
+  waitUntil: string[];
 }

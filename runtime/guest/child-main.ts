@@ -1,5 +1,5 @@
 /** Entry of a process-lane guest (a child process of node, bun or deno). Compiled to .mjs by the host. */
-import { childPipe, schedule } from "../../adapters/guest.ts";
+import { childPipe, leaveStopSignalsToHost, schedule } from "../../adapters/guest.ts";
 import { guestStreamEnd } from "../channel/stream-end.ts";
 import { startGuest } from "./guest.ts";
 import { sharedOverIpc } from "./shared-client.ts";
@@ -8,4 +8,5 @@ import { sharedOverIpc } from "./shared-client.ts";
 let post: ((text: string) => void) | undefined;
 const end = guestStreamEnd(childPipe((text) => post?.(text)), schedule);
 post = (text) => end.send({ t: "log", level: "log", text: text.replace(/\n$/, "") });
+leaveStopSignalsToHost();
 startGuest(end, (send) => sharedOverIpc(send));

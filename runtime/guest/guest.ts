@@ -14,15 +14,15 @@ import {
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
-  webResponseIsCostly,
 } from "../../adapters/guest.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
 import type { GuestToHost, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
 import { rpcChannel } from "../channel/rpc.ts";
-import { describe, isResponse, resolveHandler, type FetchHandler } from "./handler.ts";
-import { lightResponseClass } from "./light-response.ts";
+import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { sendResponse } from "./respond.ts";
+import { collectFetchListeners } from "./service-worker.ts";
+import { giveStringBodiesTheirStandardType } from "./text-default-type.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
 export interface GuestShared {
@@ -33,14 +33,15 @@ export interface GuestShared {
 }
 
 export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
-  // before the function's module loads, so every Response it makes is a light one
-  if (webResponseIsCostly()) globalThis.Response = lightResponseClass(Response);
+  giveStringBodiesTheirStandardType(); // before the function's module loads
   const post = (f: GuestToHost) => end.send(f);
   let handler: FetchHandler | undefined;
   let spec: LoadSpec | undefined;
   let handled = 0;
   const cancels = new Map<number, () => void>();
   const pending = new Set<Promise<unknown>>();
+  /** ctx.waitUntil work still running, with the request it came from (for the stop log). */
+  const waitUntil = new Map<Promise<unknown>, string>();
   const shared = sharedFor(post);
   const ctxShared = {
     add: (key: string, delta = 1) => shared.add(key, delta),
@@ -64,11 +65,12 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
     async load(s) {
       spec = s;
       scrubEnv(s.env);
+      const fetchListeners = collectFetchListeners();
       const mod = (await import(s.bundleUrl)) as Record<string, unknown>;
-      handler = resolveHandler(mod, s.name);
+      handler = resolveHandler(mod, s.name, fetchListeners);
     },
     async stats() {
-      return { inflight: cancels.size, handled, heapUsed: heapUsed() };
+      return { inflight: cancels.size, handled, heapUsed: heapUsed(), waitUntil: [...waitUntil.values()] };
     },
     async drain() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
@@ -104,13 +106,19 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   }
 
   async function handle(f: RequestFrame) {
-    cancels.set(f.id, () => {});
+    // the host cancels a request when its client goes away (or its time runs out): the
+    // function sees request.signal abort, as on workerd (a Request with a signal costs Node
+    // ~20 µs more: adapters/README.md, Responses)
+    const client = new AbortController();
+    const abort = () => client.abort(new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError"));
+    cancels.set(f.id, abort);
     try {
       if (!handler || !spec) throw new Error("function not loaded");
       const request = new Request(f.url, {
         method: f.method,
         headers: f.headers,
         body: f.body && f.method !== "GET" && f.method !== "HEAD" ? (f.body as Uint8Array<ArrayBuffer>) : null,
+        signal: client.signal,
       });
       const ctx = {
         requestId: f.requestId,
@@ -118,20 +126,20 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         params: f.params,
         shared: ctxShared,
         waitUntil: (p: Promise<unknown>) => {
-          track(
-            Promise.resolve(p).catch((e) =>
-              post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }),
-            ),
+          const work = Promise.resolve(p).catch((e) =>
+            post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }),
           );
+          waitUntil.set(work, f.requestId);
+          void work.finally(() => waitUntil.delete(work));
+          track(work);
         },
         passThroughOnException() {},
       };
       const fn = handler;
       const env = { ...spec.env };
-      let result: unknown;
+      let result: Response;
       try {
-        result = await inRequest(f.requestId, () => fn(request, env, ctx));
-        if (!isResponse(result)) throw new Error(`the function returned ${describe(result)}, not a Response`);
+        result = sendable(await inRequest(f.requestId, () => fn(request, env, ctx)));
       } catch (e) {
         const err = e instanceof Error ? e : new Error(formatArgs([e]));
         post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message });
@@ -144,7 +152,11 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
           chunk: (body) => post({ t: "chunk", id: f.id, body }),
           end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }),
         },
-        (cancel) => cancels.set(f.id, cancel),
+        (cancel) =>
+          cancels.set(f.id, () => {
+            abort();
+            cancel();
+          }),
       );
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));

@@ -4,7 +4,6 @@
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
 import type { HeaderPairs } from "../channel/frames.ts";
-import { lightParts } from "./light-response.ts";
 
 export interface ResponseSink {
   /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
@@ -22,17 +21,14 @@ function soon(): Promise<typeof PENDING> {
 }
 
 type Read = ReadableStreamReadResult<Uint8Array>;
+/** Statuses whose responses have no body (Fetch standard). Bun lets a Response have one anyway. */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
-  // a light Response (light-response.ts) hands over its parts: no Headers, no stream
-  const light = lightParts(res);
-  if (light) {
-    sink.head(light.status, light.statusText, light.headers, light.body, false);
-    return;
-  }
   const headers = [...res.headers] as HeaderPairs;
-  if (!res.body) {
+  if (!res.body || NULL_BODY_STATUS.has(res.status)) {
     sink.head(res.status, res.statusText, headers, null, false);
+    void res.body?.cancel().catch(() => {});
     return;
   }
   const reader = res.body.getReader();

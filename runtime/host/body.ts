@@ -14,8 +14,13 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
   const declared = ex.header("content-length");
   const length = declared === undefined ? NaN : Number(declared);
   if (length > limit) throw tooLarge();
+  // A request has a body when it says so (RFC 9112, 6.3): a Content-Length, 0 too (the
+  // function's request.body is then an empty stream, as in-process), or Transfer-Encoding.
+  // Servers differ in what they give one that has neither (Deno.serve: an empty stream).
+  if (declared === undefined && ex.header("transfer-encoding") === undefined) return null;
+  if (length === 0) return new Uint8Array(0);
   const body = ex.body();
-  if (!body || length === 0) return null;
+  if (!body) return null;
   const into = Number.isSafeInteger(length) ? new Uint8Array(length) : undefined;
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -44,7 +49,7 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
   } finally {
     clearTimeout(timer);
   }
-  if (size === 0) return null;
+  if (size === 0) return new Uint8Array(0);
   if (into) return size === into.byteLength ? into : into.slice(0, size);
   const out = new Uint8Array(size);
   let at = 0;

@@ -216,7 +216,7 @@ export class Deployer {
 
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {
-    await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs)));
+    await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs, { finishWaitUntil: true })));
   }
 
   private async record(id: string): Promise<VersionRecord> {

@@ -106,6 +106,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
           if (op === "add") return store.add(key, value as number);
           if (op === "get") return store.get(key) ?? null;
           store.set(key, value as string);
+          return undefined;
         },
         stopsSpin: limits.cpuSpin === "enforced",
       });
@@ -197,7 +198,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         const started = Date.now();
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
-        await Promise.all(functions.map((f) => f.pool?.stop(left)));
+        await Promise.all(functions.map((f) => f.pool?.stop(left, { finishWaitUntil: true })));
       })();
       return stopping;
     },

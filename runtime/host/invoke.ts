@@ -31,7 +31,9 @@ export async function invoke(
     if (wait) await wait;
     const method = ex.method;
     const body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);
-    return await pool.dispatch({ requestId, method, url, headers: ex.headerPairs(), params, body }, deadline);
+    // a client that goes away cancels its request, and the function's request.signal aborts
+    const client = { onGone: (listener: () => void) => ex.onAbort(listener) };
+    return await pool.dispatch({ requestId, method, url, headers: ex.headerPairs(), params, body }, deadline, client);
   } catch (e) {
     return errorReply(o.dev && o.mapStack ? withMappedStack(e, o.mapStack) : e, requestId, o.dev);
   } finally {

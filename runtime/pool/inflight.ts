@@ -6,13 +6,15 @@
 import type { Reply } from "../../adapters/types.ts";
 import type { HeaderPairs, ResponseFrame } from "../channel/frames.ts";
 import { LanesError } from "../errors.ts";
+import { reasonPhrase } from "./reason-phrase.ts";
+import { ResponseBody } from "./response-body.ts";
 
 interface InFlight {
   /** Stamped on the response as x-request-id. */
   requestId: string;
   resolve(reply: Reply): void;
   reject(err: LanesError): void;
-  stream?: ReadableStreamDefaultController<Uint8Array>;
+  body?: ResponseBody;
   /** The head went to the client: a failure now can only cut the body. */
   answered: boolean;
   /** The request's one deadline timer; it covers a streamed body too. */
@@ -30,6 +32,8 @@ export class InFlightTable {
     private readonly onCancel: (id: number) => void,
     /** A request left the table (answered, failed, abandoned). */
     private readonly onSettle: () => void,
+    /** A response whose head went out could not finish: its body was cut short, for `why`. */
+    private readonly onCut: (requestId: string, why: string) => void = () => {},
   ) {}
 
   get size(): number {
@@ -58,37 +62,31 @@ export class InFlightTable {
     r.answered = true;
     const headers: HeaderPairs = f.headers;
     headers.push(["x-request-id", r.requestId]);
+    const statusText = reasonPhrase(f.statusText);
     if (!f.more) {
       this.settle(f.id, r);
-      r.resolve({ status: f.status, statusText: f.statusText, headers, body: f.body });
+      r.resolve({ status: f.status, statusText, headers, body: f.body });
       return;
     }
-    const first = f.body;
-    const stream = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        r.stream = controller;
-        if (first && first.byteLength > 0) controller.enqueue(first);
-      },
-      cancel: () => {
-        // the client went away: stop the function's stream and free the slot
-        if (this.requests.get(f.id) !== r) return;
-        this.settle(f.id, r);
-        this.onCancel(f.id);
-      },
+    r.body = new ResponseBody(f.body, () => {
+      // the client went away: stop the function's stream and free the slot
+      if (this.requests.get(f.id) !== r) return;
+      this.settle(f.id, r);
+      this.onCancel(f.id);
     });
-    r.resolve({ status: f.status, statusText: f.statusText, headers, body: null, stream });
+    r.resolve({ status: f.status, statusText, headers, body: null, stream: r.body.stream });
   }
 
   chunk(id: number, body: Uint8Array): void {
-    this.requests.get(id)?.stream?.enqueue(body);
+    this.requests.get(id)?.body?.push(body);
   }
 
   end(id: number, error?: string): void {
     const r = this.requests.get(id);
     if (!r) return;
     this.settle(id, r);
-    if (error !== undefined) r.stream?.error(new Error(error));
-    else r.stream?.close();
+    if (error !== undefined) this.cut(r, new LanesError("function_error", `the function's body stream failed: ${error}`));
+    else r.body?.end();
   }
 
   /** The request failed: its caller gets `err` (or its stream is cut, if the head went out). */
@@ -96,9 +94,18 @@ export class InFlightTable {
     const r = this.requests.get(id);
     if (!r) return false;
     this.settle(id, r);
-    if (r.answered) r.stream?.error(err);
+    if (r.answered) this.cut(r, err);
     else r.reject(err);
     return true;
+  }
+
+  /**
+   * A response whose head went out cannot finish: the client sees its body cut short (not a
+   * clean end), and the log says why, once, as a line (never a raw error dump).
+   */
+  private cut(r: InFlight, err: LanesError): void {
+    if (err.code !== "client_gone") this.onCut(r.requestId, err.message);
+    r.body?.cut(err);
   }
 
   /** Every request fails with `err` (the instance is gone). */

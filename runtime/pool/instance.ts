@@ -35,6 +35,14 @@ export interface InstanceEvents {
   timeoutError?(): LanesError;
   /** A request on this instance ran past its deadline (its client already has its 504). */
   expired?(instance: Instance): void;
+  /** A response whose head was sent could not finish: its body was cut short, for `why`. */
+  cut?(requestId: string, why: string): void;
+}
+
+/** What the server tells a request about its client. */
+export interface ClientHooks {
+  /** Calls `listener` if the client goes away before its answer is complete (Exchange.onAbort). */
+  onGone?(listener: () => void): void;
 }
 
 export type RequestInput = Omit<RequestFrame, "t" | "id">;
@@ -75,7 +83,12 @@ export class Instance {
     private readonly link: GuestLink,
     private readonly events: InstanceEvents,
   ) {
-    this.table = new InFlightTable(this.expire, (id) => this.send({ t: "cancel", id }), () => this.onSettled());
+    this.table = new InFlightTable(
+      this.expire,
+      (id) => this.send({ t: "cancel", id }),
+      () => this.onSettled(),
+      (requestId, why) => this.events.cut?.(requestId, why),
+    );
     this.rpc = rpcChannel((f) => this.send(f));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
     link.end.onFrame((f) => this.onFrame(f));
@@ -145,12 +158,16 @@ export class Instance {
     }
   }
 
-  /** Send a request; resolves with the reply once its head arrives, or fails at `deadline`. */
-  request(input: RequestInput, deadline: number): Promise<Reply> {
+  /**
+   * Send a request; resolves with the reply once its head arrives, or fails at `deadline`. A
+   * client that goes away cancels it (the guest aborts the function's request.signal).
+   */
+  request(input: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     this.dispatched++;
     this.lastUsed = Date.now();
     const { id, reply } = this.table.add(input.requestId, deadline);
     this.send({ t: "req", id, ...input });
+    client.onGone?.(() => this.abandon(id, new LanesError("client_gone", "the client went away before its answer")));
     return reply;
   }
 

@@ -11,8 +11,9 @@ import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
-import { Instance, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
 import { RequestQueue } from "./queue.ts";
+import { finishWaitUntil } from "./wait-until.ts";
 import { watchMemory } from "./watchdog.ts";
 
 export interface PoolDeps {
@@ -74,13 +75,13 @@ export class Pool {
     await Promise.allSettled(starts);
   }
 
-  dispatch(frame: RequestInput, deadline: number): Promise<Reply> {
+  dispatch(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     if (this.stopped) return Promise.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     const inst = this.pick();
-    if (inst) return this.run(inst, frame, deadline);
+    if (inst) return this.run(inst, frame, deadline, client);
     if (this.backoffUntil > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
     if (this.queue.full) return Promise.reject(this.overloaded());
-    const queued = this.queue.push(frame, deadline);
+    const queued = this.queue.push(frame, deadline, client);
     this.replenish();
     return queued;
   }
@@ -98,8 +99,14 @@ export class Pool {
   private readonly hasRoom = (): boolean => !this.queue.full || this.pick() !== undefined;
 
   /** Stop every instance: in-flight requests get `graceMs` to finish. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * `finishWaitUntil` (shutdown): then pending ctx.waitUntil work gets what is left of the grace.
+   * Not on a version switch: a Deno worker started while another waits there may never start
+   * (adapters/README.md, Workers).
+   */
+  async stop(graceMs: number, o: { finishWaitUntil?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    this.finishWaitUntil = o.finishWaitUntil === true;
     clearInterval(this.reaper);
     clearTimeout(this.retryTimer);
     this.stopWatchdog();
@@ -107,6 +114,9 @@ export class Pool {
     // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
     await Promise.all([...this.instances].map((i) => this.retire(i, graceMs)));
   }
+
+  /** Set by stop(): wait for ctx.waitUntil work before stopping an instance. */
+  private finishWaitUntil = false;
 
   /** Why the last instance start failed; cleared by a successful start (`lanes dev` shows it). */
   get startError(): LanesError | undefined {
@@ -129,11 +139,11 @@ export class Pool {
     return best;
   }
 
-  private run(inst: Instance, frame: RequestInput, deadline: number): Promise<Reply> {
+  private run(inst: Instance, frame: RequestInput, deadline: number, client: ClientHooks): Promise<Reply> {
     // spent its whole time queued: answer without bothering (or blaming) an instance
     if (deadline <= Date.now()) return Promise.reject(this.timeout());
     this.handled++;
-    return inst.request(frame, deadline);
+    return inst.request(frame, deadline, client);
   }
 
   /**
@@ -231,7 +241,7 @@ export class Pool {
       const inst = this.pick();
       if (!inst) break;
       const w = this.queue.shift()!;
-      this.run(inst, w.frame, w.deadline).then(w.resolve, w.reject);
+      this.run(inst, w.frame, w.deadline, w.client).then(w.resolve, w.reject);
     }
     if (this.queue.length > 0) this.replenish();
   }
@@ -239,13 +249,15 @@ export class Pool {
   private async retire(inst: Instance, graceMs: number): Promise<void> {
     if (inst.state === "dead") return;
     inst.retire();
+    const deadline = Date.now() + graceMs;
     if (graceMs > 0 && inst.inflight > 0) {
-      const deadline = Date.now() + graceMs;
       // (state changes behind TypeScript's back, when the instance exits)
       while (inst.inflight > 0 && Date.now() < deadline && (inst.state as Instance["state"]) !== "dead") {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
+    // shutting down: ctx.waitUntil work gets what is left of the grace
+    if (this.stopped && this.finishWaitUntil && graceMs > 0) await finishWaitUntil(inst, deadline, this.spec.name, this.deps.log);
     await inst.stop();
   }
 
@@ -273,6 +285,7 @@ export class Pool {
     shared: (op, key, value) => this.deps.shared(op, key, value),
     timeoutError: () => this.timeout(),
     expired: (inst) => this.onExpired(inst),
+    cut: (requestId, why) => this.deps.log.warn(`${this.spec.name}: the response to request ${requestId} was cut short after its head was sent: ${why}`),
     released: (inst) => {
       if (this.failures !== 0) this.failures = 0; // it served: whatever failed before is over
       if (inst.state === "retiring" && inst.inflight === 0 && !inst.isProbing && !this.stopped) void inst.stop();

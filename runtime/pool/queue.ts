@@ -10,8 +10,8 @@
  * gets its 503 well within the 50 ms it should expect from an overloaded server.
  */
 import type { Reply } from "../../adapters/types.ts";
-import type { LanesError } from "../errors.ts";
-import type { RequestInput } from "./instance.ts";
+import { LanesError } from "../errors.ts";
+import type { ClientHooks, RequestInput } from "./instance.ts";
 
 export const OVERFLOW_GRACE_MS = 30;
 /** Requests waiting for room at most, per function: past this a refusal is immediate. */
@@ -20,6 +20,7 @@ const OVERFLOW_MAX = 20_000;
 export interface Waiter {
   frame: RequestInput;
   deadline: number;
+  client: ClientHooks;
   resolve(reply: Reply): void;
   reject(err: LanesError): void;
   timer: ReturnType<typeof setTimeout>;
@@ -79,11 +80,12 @@ export class RequestQueue {
   };
 
   /** Queue a request until an instance takes it or its deadline passes (the caller checked `full`). */
-  push(frame: RequestInput, deadline: number): Promise<Reply> {
+  push(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       const waiter: Waiter = {
         frame,
         deadline,
+        client,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -94,7 +96,18 @@ export class RequestQueue {
         }, Math.max(0, deadline - Date.now())),
       };
       this.waiting.push(waiter);
+      // a client that leaves while its request waits takes it out of the queue
+      client.onGone?.(() => this.leave(waiter));
     });
+  }
+
+  private leave(w: Waiter): void {
+    const at = this.waiting.indexOf(w);
+    if (at < 0) return; // an instance took it already
+    this.waiting.splice(at, 1);
+    clearTimeout(w.timer);
+    w.reject(new LanesError("client_gone", "the client went away while its request was queued"));
+    this.letIn();
   }
 
   /** The longest-waiting request, out of the queue (its deadline timer stopped). */

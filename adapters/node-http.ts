@@ -1,0 +1,80 @@
+/**
+ * Serving over node:http, for the Node host and the Bun host. Requests for functions are relayed
+ * without web objects (node-exchange.ts); lanes' own Hono routes are served through
+ * @hono/node-server's listener (https://github.com/honojs/node-server). Bun serves with its
+ * node:http, not Bun.serve: Bun.serve holds a streamed response's head until the body's first
+ * chunk and never sends a status text (adapters/README.md, Serving HTTP).
+ */
+import { getRequestListener } from "@hono/node-server";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { LanesError, errorReply } from "../runtime/errors.ts";
+import { NodeExchange, writeReply } from "./node-exchange.ts";
+import type { HttpHandler, Reply, RunningServer, ServeOptions } from "./types.ts";
+
+const EXCHANGE = Symbol("lanes.exchange");
+type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
+
+export function serveNodeHttp(handler: HttpHandler, { port, hostname }: ServeOptions): Promise<RunningServer> {
+  // overrideGlobalObjects false: no look-alike Request/Response in the host's globals
+  const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!), {
+    overrideGlobalObjects: false,
+  });
+  const server = createServer((req: WithExchange, res: ServerResponse) => {
+    const ex = new NodeExchange(req, res, `${hostname}:${port}`);
+    let out: Reply | Promise<Reply> | undefined;
+    try {
+      out = handler.fast(ex);
+    } catch (e) {
+      out = errorReply(e instanceof LanesError ? e : new LanesError("internal", "internal error", { cause: e }), "");
+    }
+    if (out === undefined) {
+      req[EXCHANGE] = ex;
+      return void web(req, res);
+    }
+    if (out instanceof Promise) out.then((r) => send(ex, res, r), (e) => send(ex, res, errorReply(e, "")));
+    else send(ex, res, out);
+    // A body the answer did not need (a request refused before it was read) is read and
+    // dropped as it arrives, as Node does by itself: Bun's node:http keeps it in memory
+    // (adapters/README.md, Serving HTTP).
+    res.once("finish", () => req.readableEnded || req.resume());
+  });
+  return new Promise<RunningServer>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      const addr = server.address();
+      resolve({
+        port: typeof addr === "object" && addr ? addr.port : port,
+        hostname,
+        shutdown: (graceMs) => closeGracefully(server, graceMs),
+      });
+    });
+  });
+}
+
+function send(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
+  if (res.headersSent || res.destroyed) return;
+  try {
+    writeReply(ex, res, reply);
+  } catch (e) {
+    // a header the function set that Node refuses (it already refused it when the function built it)
+    if (!res.headersSent) writeReply(ex, res, errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), ""));
+  }
+}
+
+/**
+ * server.close() alone waits for every keep-alive socket (adapters/README.md, Serving HTTP):
+ * sweep idle connections while in-flight requests finish, then cut the rest at the deadline.
+ */
+function closeGracefully(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 25);
+    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
