@@ -90,6 +90,18 @@ test("lanes versions shows which host serves which version", async (ctx) => {
   for (const h of ctx.hosts) assert.match(r.out, new RegExp(`${h.url}\\s+${h.runtime} \\S+\\s+2\\s+v2 100%`));
 });
 
+test("a version that does not load on one host is refused by the cluster, naming that host, and changes nothing", async (ctx) => {
+  const dir = versionDir("not-on-bun");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Bun?: unknown }).Bun) throw new Error("this version does not load on Bun");\nexport default { fetch: () => new Response("not-on-bun") };\n`);
+  const r = await deploy(ctx.hosts[0]!.url, dir);
+  assert.is(r.status, 400, r.text);
+  assert.is(r.json.error?.code, "load_failed");
+  const bun = ctx.hosts.find((h) => h.runtime === "bun")!;
+  assert.match(r.json.error!.message + "", new RegExp(`nothing changed: it did not load on 1 other host\\(s\\):\\n  ${bun.url} \\(bun\\): [^]*greet: its module failed to load: this version does not load on Bun`), r.text);
+  assert.ok(await allServe(ctx, "v2"), "every host still serves v2");
+});
+
 test("two concurrent deploys to two hosts end with exactly one winner and a clear 409 for the other", async (ctx) => {
   const [a, b] = await Promise.all([deploy(ctx.hosts[1]!.url, versionDir("race-bun")), deploy(ctx.hosts[2]!.url, versionDir("race-deno"))]);
   assert.equal([a.status, b.status].sort(), [201, 409], `${a.text}\n${b.text}`);

@@ -33,6 +33,10 @@ export class Members {
     return this.write();
   }
 
+  get id(): string | undefined {
+    return this.record?.id;
+  }
+
   /** This host's lease (granted if it has none): a key put with it goes when the host does. */
   async leaseId(): Promise<string> {
     this.lease ??= await this.client.grant(this.ttl);

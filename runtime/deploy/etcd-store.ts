@@ -226,6 +226,10 @@ export class EtcdStore implements ClusterStore {
     return this.members.announce(record);
   }
 
+  hostId(): string | undefined {
+    return this.members.id;
+  }
+
   hosts(): Promise<HostRecord[]> {
     return this.members.list();
   }

@@ -70,6 +70,8 @@ export interface ClusterStore extends DeployStore {
   state(): StoreState;
   /** Keep this host's record, bound to a lease: it goes away when the host stops renewing it. */
   announce(record: HostRecord): Promise<void>;
+  /** The id of the record this host announced (undefined before it did). */
+  hostId(): string | undefined;
   /** The records of the hosts alive now. */
   hosts(): Promise<HostRecord[]>;
   /** Stop following, and take this host's record away. */

@@ -49,6 +49,7 @@ export class ClusterMember {
       switchMs: null,
       loading: null,
       failed: null,
+      prepared: null,
     };
   }
 
@@ -65,7 +66,11 @@ export class ClusterMember {
     this.store.follow(
       (d) => this.onActive(d),
       (s) => this.onState(s),
-      (v) => this.deployer.prepare(v.id, v.files),
+      (v) =>
+        this.deployer.prepare(v.id, v.files)?.then(
+          () => this.update({ prepared: { version: v.id, error: null } }),
+          (e) => this.update({ prepared: { version: v.id, error: e instanceof Error ? e.message : String(e) } }),
+        ),
     );
     this.update({});
   }

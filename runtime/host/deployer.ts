@@ -11,6 +11,7 @@ import type { Verdict } from "../deploy/auto-rollback.ts";
 import {
   checkIfVersion,
   contentDigest,
+  currentVersion,
   describeDeployment,
   previousVersion,
   versionNumber,
@@ -23,7 +24,7 @@ import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
 import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
-import { Prepared } from "./prepared.ts";
+import { loadedEverywhere, Prepared } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { buildRouting, type Routing } from "./routing.ts";
@@ -35,11 +36,9 @@ export class Deployer {
   routing!: Routing;
   /** Told after every switch, whoever made it (a shared store's host record follows it). */
   onSwitch: (d: Deployment, switchMs: number) => void = () => {};
-  /** The newest deployment made elsewhere that `follow` was given. */
-  private wanted = 0;
+  /** The newest deployment made elsewhere that `follow` was given. */ private wanted = 0;
   private readonly prepared = new Prepared((r) => this.stopUnused(r));
-  /** Versions this host deploys now (its own stage notices are not for it). */
-  private readonly own = new Set<string>();
+  private readonly own = new Set<string>(); // versions this host deploys now (its own stage notices are not for it)
   private releases = new Map<string, Release>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
@@ -85,6 +84,7 @@ export class Deployer {
         this.own.delete(id);
         throw e;
       }
+      if (isClusterStore(store)) await loadedEverywhere(store, id).catch(async (e) => (await this.stopUnused(release), Promise.reject(e)));
       const t1 = performance.now();
       const stable = this.releases.get(active.stable)!;
       const base = u.percent === 100 ? (this.releases.get(active.canary?.version ?? "") ?? stable) : stable;
@@ -208,10 +208,12 @@ export class Deployer {
     });
   }
 
-  /** Bring up a version another host of the shared store is deploying, so that following its switch is quick. */
-  prepare(id: string, files: Record<string, string>): void {
-    if (this.own.has(id) || this.releases.has(id) || this.prepared.has(id) || versionNumber(id) <= versionNumber(this.active.canary?.version ?? this.active.stable)) return;
-    this.prepared.add(id, this.restore(id, this.liveServed(), true, files));
+  /** Bring up a version another host of the shared store is deploying (it waits for this: loadedEverywhere). */
+  prepare(id: string, files: Record<string, string>): Promise<void> | undefined {
+    if (this.own.has(id) || this.releases.has(id) || this.prepared.has(id) || versionNumber(id) <= versionNumber(currentVersion(this.active))) return;
+    const release = this.restore(id, this.liveServed(), true, files);
+    this.prepared.add(id, release);
+    return release.then(() => {});
   }
 
   /** Stop the versions that were switched away from and still finish requests. */

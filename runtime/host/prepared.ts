@@ -5,7 +5,32 @@
  * version that does not become active (its deploy failed or lost the race) is stopped once a
  * newer deployment is active, or after a while.
  */
+import type { ClusterStore } from "../deploy/store.ts";
+import { LanesError } from "../errors.ts";
 import type { Release } from "./release.ts";
+
+/** How long a deploy waits for the other hosts to load its version before it switches anyway. */
+const OTHERS_MS = 10_000;
+
+/**
+ * Before a deploy switches: wait until every other live host has loaded the staged version, so
+ * all of them switch at once; refuse the deploy (nothing changes) if it did not load on one. A
+ * host that takes longer than OTHERS_MS (or cannot reach the store) follows once it can.
+ */
+export async function loadedEverywhere(store: ClusterStore, id: string): Promise<void> {
+  const end = Date.now() + OTHERS_MS;
+  for (;;) {
+    const others = (await store.hosts()).filter((h) => h.id !== store.hostId());
+    const failed = others.filter((h) => h.prepared?.version === id && h.prepared.error !== null);
+    if (failed.length > 0) {
+      const said = (e: string) => e.replace(/^version not deployed, nothing changed: /, "").split("\n").join("\n    ");
+      const why = failed.map((h) => `${h.url} (${h.runtime}): ${said(h.prepared!.error!)}`).join("\n  ");
+      throw new LanesError("load_failed", `version not deployed, nothing changed: it did not load on ${failed.length} other host(s):\n  ${why}`);
+    }
+    if (others.every((h) => h.prepared?.version === id) || Date.now() > end) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 /** How long a prepared version may wait for its deployment. */
 const KEEP_MS = 60_000;
