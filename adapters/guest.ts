@@ -10,6 +10,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { writeSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
+import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
 /** A worker thread's message port, for what travels beside the ring (large bodies). */
@@ -238,3 +239,23 @@ export function onUnhandledRejection(listener: (reason: unknown) => void): void 
 export function onUncaughtException(listener: (error: unknown) => void): void {
   process.on("uncaughtException", listener);
 }
+
+/**
+ * How the guest builds the function's Request. Node (undici): a Request built only when the
+ * function touches more than its method and url, whose signal is the guest's own (undici.ts);
+ * Bun and Deno build theirs for 1-4 µs and follow a signal cheaply, so they get the platform's
+ * `new Request` as it is.
+ */
+export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
+  const native = (i: RequestInit2) =>
+    new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
+  if (!onNode) return native;
+  return (await lazyRequests()) ?? native;
+}
+
+/** Node (undici): a Response's bytes without reading its stream, when its body is a string or bytes (undici.ts). */
+export function takeWholeBody(res: Response): Uint8Array | null | undefined {
+  return onNode ? wholeBody(res) : undefined;
+}
+
+const onNode = !("Bun" in globalThis) && !("Deno" in globalThis);

@@ -14,10 +14,10 @@ import type { HttpHandler, Reply, RunningServer, ServeOptions } from "./types.ts
 const EXCHANGE = Symbol("lanes.exchange");
 type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
 
-export function serveNodeHttp(handler: HttpHandler, { port, hostname }: ServeOptions): Promise<RunningServer> {
-  // overrideGlobalObjects false: no look-alike Request/Response in the host's globals
+export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWebGlobals }: ServeOptions): Promise<RunningServer> {
+  // no look-alike Request/Response in the host's globals, unless asked for (the direct baseline)
   const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!), {
-    overrideGlobalObjects: false,
+    overrideGlobalObjects: defaultWebGlobals === true,
   });
   const server = createServer((req: WithExchange, res: ServerResponse) => {
     const ex = new NodeExchange(req, res, `${hostname}:${port}`);

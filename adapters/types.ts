@@ -24,6 +24,13 @@ export interface Capabilities {
 export interface ServeOptions {
   port: number;
   hostname: string;
+  /**
+   * Serve web Requests the way a plain Hono app on this runtime is served by default: on Node
+   * and Bun (node:http), @hono/node-server then installs its lightweight Request and Response as
+   * the process's globals. Only the bench's `direct` baseline asks for this, so that it measures
+   * what a user running the function in Hono gets; the lanes host keeps the platform's classes.
+   */
+  defaultWebGlobals?: boolean;
 }
 
 /**

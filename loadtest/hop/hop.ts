@@ -4,13 +4,13 @@
  * time, and the CPU time of every thread and child is divided by the requests answered.
  *   <runtime> loadtest/hop/hop.ts [--lane isolate|process] [--requests N] [--inflight N]
  */
-import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadAdapter } from "../../adapters/mod.ts";
 import type { Exchange } from "../../adapters/types.ts";
 import { intFlag, parseArgs, stringFlag } from "../../runtime/cli/args.ts";
 import { startHost } from "../../runtime/host/host.ts";
 import { createLogger } from "../../runtime/log.ts";
+import { cpuSnapshot } from "../harness/proc.ts";
 
 const adapter = await loadAdapter();
 const args = parseArgs(adapter.argv(), { lane: "string", requests: "string", inflight: "string", rounds: "string" }, "hop");
@@ -34,22 +34,9 @@ const exchange: Exchange = {
   remoteAddress: () => "127.0.0.1",
 };
 
-/** CPU ms of this process (every thread) and of its children, from /proc. */
+/** CPU ms of this process (every thread) and everything below it (a sandboxed child is a grandchild). */
 function cpuMs(): number {
-  const ms = (pid: string) => {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const x = f.slice(f.lastIndexOf(")") + 2).split(" ");
-    return (Number(x[11]) + Number(x[12])) * 10;
-  };
-  let sum = ms(String(process.pid));
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, "utf8");
-      if (Number(f.slice(f.lastIndexOf(")") + 2).split(" ")[1]) === process.pid) sum += ms(p);
-    } catch {}
-  }
-  return sum;
+  return [...cpuSnapshot(process.pid).values()].reduce((a, b) => a + b, 0);
 }
 
 async function run(n: number): Promise<void> {

@@ -10,11 +10,13 @@ import {
   formatArgs,
   heapUsed,
   inRequest,
+  requestMaker,
   memoryInUse,
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
 } from "../../adapters/guest.ts";
+import type { RequestInit2 } from "../../adapters/undici.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
 import type { GuestToHost, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
@@ -36,6 +38,9 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   giveStringBodiesTheirStandardType(); // before the function's module loads
   const post = (f: GuestToHost) => end.send(f);
   let handler: FetchHandler | undefined;
+  let makeRequest: (init: RequestInit2) => Request = () => {
+    throw new Error("function not loaded");
+  };
   let spec: LoadSpec | undefined;
   let handled = 0;
   const cancels = new Map<number, () => void>();
@@ -64,6 +69,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   const control: GuestControl = {
     async load(s) {
       spec = s;
+      makeRequest = await requestMaker();
       scrubEnv(s.env);
       const fetchListeners = collectFetchListeners();
       const mod = (await import(s.bundleUrl)) as Record<string, unknown>;
@@ -107,18 +113,30 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
 
   async function handle(f: RequestFrame) {
     // the host cancels a request when its client goes away (or its time runs out): the
-    // function sees request.signal abort, as on workerd (a Request with a signal costs Node
-    // ~20 µs more: adapters/README.md, Responses)
-    const client = new AbortController();
-    const abort = () => client.abort(new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError"));
+    // function sees request.signal abort, as on workerd. The controller is made when the signal
+    // is first asked for (on Node, most requests never ask: adapters/undici.ts).
+    let client: AbortController | undefined;
+    let cancelled: DOMException | undefined;
+    const signal = () => {
+      if (!client) {
+        client = new AbortController();
+        if (cancelled) client.abort(cancelled);
+      }
+      return client.signal;
+    };
+    const abort = () => {
+      cancelled ??= new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError");
+      client?.abort(cancelled);
+    };
     cancels.set(f.id, abort);
     try {
       if (!handler || !spec) throw new Error("function not loaded");
-      const request = new Request(f.url, {
+      const request = makeRequest({
+        url: f.url,
         method: f.method,
         headers: f.headers,
-        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? (f.body as Uint8Array<ArrayBuffer>) : null,
-        signal: client.signal,
+        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
+        signal,
       });
       const ctx = {
         requestId: f.requestId,

@@ -3,6 +3,7 @@
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
+import { takeWholeBody } from "../../adapters/guest.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 
 export interface ResponseSink {
@@ -26,6 +27,11 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
   const headers = [...res.headers] as HeaderPairs;
+  const whole = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
+  if (whole !== undefined) {
+    sink.head(res.status, res.statusText, headers, whole && whole.byteLength > 0 ? whole : null, false);
+    return;
+  }
   if (!res.body || NULL_BODY_STATUS.has(res.status)) {
     sink.head(res.status, res.statusText, headers, null, false);
     void res.body?.cancel().catch(() => {});

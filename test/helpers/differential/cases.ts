@@ -159,5 +159,13 @@ export function differentialCases(route: string): Case[] {
   add("DELETE with a body", post("DELETE", `${echo}/text`, "text/plain", "why"));
   add("OPTIONS", { method: "OPTIONS", target: `${echo}/meta`, headers: [["access-control-request-method", "PUT"]] });
   add("HEAD echo", { method: "HEAD", target: `${echo}/meta`, headers: [["x-custom", "head"]] });
+  add("the request is a Request, with a live signal", get(`${echo}/identity`));
+  add("POST the request is a Request, with a live signal", post("POST", `${echo}/identity`, "text/plain", "x"));
+  add("request.clone() reads the same body", post("POST", `${echo}/clone`, "text/plain", "cloned ✓"));
+  add("new Request(request, init) keeps the body and takes the new headers", post("PUT", `${echo}/rewrap`, "application/json", '{"a":1}'));
+  add("GET new Request(request, init)", get(`${echo}/rewrap`));
+  add("Request.prototype.text called on the request", post("POST", `${echo}/proto-text`, "text/plain", "by the prototype"));
+  add("headers set by the function show in a clone", post("POST", `${echo}/headers-then-body`, "text/plain", "with a header"));
+  add("a body read twice fails the second time", post("POST", `${echo}/read-twice`, "text/plain", "once"));
   return cases;
 }

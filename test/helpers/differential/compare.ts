@@ -133,7 +133,8 @@ export function differences(want: Expected, got: WireResponse): string[] {
   const b = JSON.stringify(gotH);
   if (a !== b) out.push(`headers ${b}, expected ${a}`);
   if (Buffer.compare(Buffer.from(wantBody), Buffer.from(gotBody)) !== 0) {
-    out.push(`body ${preview(gotBody)} (${gotBody.length} bytes), expected ${preview(wantBody)} (${wantBody.length} bytes)`);
+    const at = firstDifference(gotBody, wantBody);
+    out.push(`body ${preview(gotBody, at)} (${gotBody.length} bytes), expected ${preview(wantBody, at)} (${wantBody.length} bytes), first difference at byte ${at}`);
   }
   if (got.cut !== want.cut) out.push(want.cut ? "the body ended cleanly, expected it cut where the stream broke" : "the body was cut short");
   return out;
@@ -184,7 +185,15 @@ function withoutBoundary(headers: [string, string][], body: Uint8Array): [[strin
   return [headers.map(([k, v]): [string, string] => [k, k === "content-type" ? v.replace(boundary, "BOUNDARY") : v]), new Uint8Array(Buffer.from(text, "latin1"))];
 }
 
-function preview(body: Uint8Array): string {
-  const text = Buffer.from(body).toString("latin1");
-  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+/** Up to 120 bytes of the body, around `at` (the first byte that differs) when given. */
+function preview(body: Uint8Array, at = 0): string {
+  const from = Math.max(0, at - 40);
+  const text = Buffer.from(body.subarray(from, from + 120)).toString("latin1");
+  return `${from > 0 ? "…" : ""}${JSON.stringify(text)}${from + 120 < body.length ? "…" : ""}`;
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }

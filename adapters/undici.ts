@@ -1,0 +1,132 @@
+/**
+ * Node guests only: undici (Node's fetch) makes `new Request` cost 6 µs, 46 µs with a `signal`,
+ * and reading a Response back through its stream 25 µs (adapters/README.md, Channel), most of a
+ * hop's cost. Two shortcuts that keep the platform's own classes:
+ *
+ * - `lazyRequest`: an object whose prototype chain is Request.prototype and that builds the real
+ *   Request (without a signal) only when the function touches more than `method` and `url`.
+ *   Every member of Request.prototype and every internal symbol of a Request forwards to that
+ *   real one, so undici's own code (`fetch(request)`, `new Request(request)`, `clone()`,
+ *   `Request.prototype.text.call(request)`) takes it for what it is; `signal`, and undici's
+ *   internal signal slot, are the guest's own AbortController's, which aborts when the client
+ *   goes away: so a request passed on to `fetch()` or cloned follows it too.
+ * - `wholeBody`: the bytes of a Response whose body is a string or bytes, read from undici's
+ *   state instead of its stream; the stream is locked, so the body cannot be read twice.
+ *
+ * Both check at start-up that this undici has the shape they rely on, and compare their answers
+ * with the platform's; on any difference they stay off and the guest uses the platform's way.
+ */
+export interface RequestInit2 {
+  url: string;
+  method: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+  /** The request's signal, made when first asked for. */
+  signal: () => AbortSignal;
+}
+
+type Real = Record<PropertyKey, unknown> & Request;
+const INIT = Symbol("lanes.init");
+const REAL = Symbol("lanes.real");
+const URL_ = Symbol("lanes.url");
+type Lazy = { [INIT]: RequestInit2; [REAL]?: Real; [URL_]?: string };
+
+function symbolNamed(o: object, name: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(o).find((s) => s.description === name);
+}
+
+function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
+  const sample = new Request("http://lanes.test/", { method: "POST", body: "x" });
+  const kSignal = symbolNamed(sample, "signal");
+  if (!kSignal || !symbolNamed(sample, "state") || typeof Request.prototype.text !== "function") return undefined;
+  const real = (o: Lazy): Real => {
+    if (!o[REAL]) {
+      const i = o[INIT];
+      o[REAL] = new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null }) as Real;
+    }
+    return o[REAL];
+  };
+  const proto = {} as Record<PropertyKey, unknown>;
+  const define = (key: PropertyKey, d: PropertyDescriptor) => Object.defineProperty(proto, key, { ...d, configurable: true });
+  for (const key of [...Object.getOwnPropertyNames(Request.prototype), ...Object.getOwnPropertySymbols(Request.prototype)]) {
+    if (key === "constructor" || key === Symbol.toStringTag) continue;
+    const d = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
+    if (d.get) define(key, { get(this: Lazy) { return real(this)[key]; } });
+    else if (typeof d.value === "function") define(key, { value(this: Lazy, ...args: unknown[]) { return (real(this)[key] as (...a: unknown[]) => unknown)(...args); } });
+  }
+  for (const key of Object.getOwnPropertySymbols(sample)) {
+    if (key === kSignal) continue;
+    define(key, { get(this: Lazy) { return real(this)[key]; }, set(this: Lazy, v: unknown) { real(this)[key] = v; } });
+  }
+  define("method", { get(this: Lazy) { return this[INIT].method; } });
+  // undici's request.url is the input parsed as a URL and serialized: the same string, unbuilt
+  define("url", { get(this: Lazy) { return (this[URL_] ??= this[REAL]?.url ?? new URL(this[INIT].url).href); } });
+  define("signal", { get(this: Lazy) { return this[INIT].signal(); } });
+  define(kSignal, { get(this: Lazy) { return this[INIT].signal(); }, set() {} });
+  Object.setPrototypeOf(proto, Request.prototype);
+  return (init) => {
+    const o = Object.create(proto) as Lazy;
+    o[INIT] = init;
+    return o as unknown as Request;
+  };
+}
+
+/** The lazy factory if it answers exactly as the platform on a sample (else undefined). */
+async function checked(make: (init: RequestInit2) => Request): Promise<((init: RequestInit2) => Request) | undefined> {
+  const init = (): RequestInit2 => ({
+    url: "http://lanes.test/a/../b?q=1",
+    method: "PUT",
+    headers: [["x-a", "1"], ["content-type", "text/plain"]],
+    body: new TextEncoder().encode("body ✓"),
+    signal: () => controller.signal,
+  });
+  const controller = new AbortController();
+  const describe = async (r: Request) =>
+    JSON.stringify([r.method, r.url, [...r.headers], await r.clone().text(), await new Request(r).text(), r instanceof Request, String(r)]);
+  const i = init();
+  const native = new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> });
+  return (await describe(make(init()))) === (await describe(native)) ? make : undefined;
+}
+
+let factory: Promise<((init: RequestInit2) => Request) | undefined> | undefined;
+
+/** Resolves to the lazy Request maker on Node (undici), undefined elsewhere or if it misbehaves. */
+export function lazyRequests(): Promise<((init: RequestInit2) => Request) | undefined> {
+  factory ??= (async () => {
+    try {
+      const make = lazyFactory();
+      return make ? await checked(make) : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  return factory;
+}
+
+interface UndiciState {
+  body: { stream: ReadableStream<Uint8Array>; source: unknown } | null;
+}
+
+let kState: symbol | undefined | null = null;
+const encoder = new TextEncoder();
+
+/**
+ * The whole body of an undici Response made from a string or bytes (a copy the caller may keep),
+ * `null` for no body, or undefined when it has to be read the platform's way.
+ */
+export function wholeBody(res: Response): Uint8Array | null | undefined {
+  if (kState === null) kState = symbolNamed(new Response("x"), "state");
+  if (!kState) return undefined;
+  const state = (res as unknown as Record<symbol, UndiciState | undefined>)[kState];
+  if (!state || typeof state !== "object" || !("body" in state)) return undefined;
+  const body = state.body;
+  if (body === null) return null;
+  const { stream, source } = body;
+  if (!stream || stream.locked || res.bodyUsed) return undefined;
+  let bytes: Uint8Array;
+  if (typeof source === "string") bytes = encoder.encode(source);
+  else if (source instanceof Uint8Array) bytes = source.slice();
+  else return undefined;
+  stream.getReader(); // the body is now used, as reading it would have made it
+  return bytes;
+}
