@@ -171,7 +171,7 @@ test("an unknown CLI flag is refused with the known ones", () => {
   const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
   assert.is.not(r.status, 0);
-  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --strict, --data, --admin-token-file, --log, --max-upload-mb\)/);
+  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --strict, --data, --store, --advertise, --admin-token-file, --log, --max-upload-mb\)/);
 });
 
 test.after(() => {
