@@ -10,7 +10,12 @@ import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import type { HostRecord } from "../runtime/deploy/model.ts";
 import { eventually, health, hostRecords, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
 import { deploy, get, runCli, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
-import { startEtcd, type Etcd } from "./helpers/etcd.ts";
+import { freePort, startEtcd, type Etcd } from "./helpers/etcd.ts";
+import { lanesCommand } from "./helpers/cluster.ts";
+import { spawnProcess } from "./helpers/spawn.ts";
+import { hostEnvironment } from "../adapters/env.ts";
+import { withClusterMetrics } from "../runtime/host/cluster-health.ts";
+import type { ClusterStatus } from "../runtime/host/cluster-member.ts";
 
 interface Ctx {
   etcd: Etcd;
@@ -135,6 +140,8 @@ test("etcd stopped: hosts keep serving, report degraded, and a deploy fails clea
   assert.ok(samples.every((s) => s.text === samples[0]!.text), "each host kept its last deployment");
   const h = await health(ctx.hosts[1]!.url);
   assert.match(String(h.body.reason), /deploy store cannot be reached since .*: serving the last deployment/);
+  const metrics = (await (await fetch(`${ctx.hosts[2]!.url}/_lanes/metrics`)).json()) as { cluster: { store: { reachable: boolean }; host: { revision: number } } };
+  assert.equal([metrics.cluster.store.reachable, metrics.cluster.host.revision], [false, 3], "the metrics say so too");
   for (const host of ctx.hosts) assert.match(host.output(), /deploy store etcd:\/\/\S+ cannot be reached .*serving deployment 3/, `${host.runtime} logs it`);
 });
 
@@ -148,8 +155,10 @@ test("etcd restarted: hosts catch up without a restart, and a new deploy reaches
   assert.ok(await eventually(async () => (await hostRecords(ctx.hosts[0]!.url)).every((h) => h.revision === 4), 5000), "their records follow");
 });
 
-test("a host started later serves the active deployment at once, and leaves the host list when it stops", async (ctx) => {
-  ctx.late = await startClusterHost("bun", versionDir("late-folder"), ctx.store, ["--admin-token-file", ctx.tokens]);
+test("a host started later serves the active deployment at once (past a dead etcd member), and leaves the host list when it stops", async (ctx) => {
+  // the first member named is not there: the host moves on to the next
+  const store = `etcd://127.0.0.1:${await freePort()},${ctx.etcd.member}/lanes/test`;
+  ctx.late = await startClusterHost("bun", versionDir("late-folder"), store, ["--admin-token-file", ctx.tokens]);
   const first = await get(ctx.late.url, "/greet");
   assert.equal([first.status, first.text, first.version], [200, "after-restart", first.version], "its first answer is the active deployment's");
   assert.is((await fetch(`${ctx.late.url}/_lanes/ready`)).status, 200, "ready");
@@ -186,6 +195,42 @@ test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming
     endpoints: ["http://10.0.0.1:2379", "http://etcd-1.etcd:2379"],
     prefix: "/lanes/prod",
   });
+});
+
+/** `lanes start ARGS` on Node: its exit code and output (it is expected to refuse to start). */
+async function refusedStart(args: string[]): Promise<{ code: number | null; out: string }> {
+  const [cmd, argv] = lanesCommand("node", ["start", versionDir("refused"), "--port", "0", ...args]);
+  const child = spawnProcess(cmd, argv, hostEnvironment());
+  let out = "";
+  child.onOutput((t) => (out += t));
+  const { code } = await child.exited;
+  return { code, out };
+}
+
+test("lanes start refuses --data with --store, --advertise without --store, and an etcd it cannot reach, saying so", async () => {
+  const [both, advertise, away] = await Promise.all([
+    refusedStart(["--data", "x", "--store", "etcd://127.0.0.1:2379/lanes"]),
+    refusedStart(["--advertise", "http://10.0.0.5:8787"]),
+    freePort().then((p) => refusedStart(["--store", `etcd://127.0.0.1:${p}/lanes`])),
+  ]);
+  assert.ok(both.code !== 0 && /give --data DIR \(this host's own store\) or --store etcd:\/\/\.\.\. \(shared\), not both/.test(both.out), both.out);
+  assert.ok(advertise.code !== 0 && /--advertise names this host to the others of a shared store: give --store/.test(advertise.out), advertise.out);
+  assert.ok(away.code !== 0 && /the deploy store etcd:\/\/127\.0\.0\.1:\d+\/lanes cannot be reached \(127\.0\.0\.1:\d+: ECONNREFUSED\)/.test(away.out), away.out);
+});
+
+test("the store's state reaches Prometheus-format metrics as gauges", async () => {
+  const status: ClusterStatus = {
+    host: { revision: 7 } as ClusterStatus["host"],
+    store: { reachable: false, since: "2026-01-01T00:00:00.000Z", error: "gone", location: "etcd://x:1/p" },
+    switches: 3,
+    failedSwitches: 1,
+  };
+  const res = await withClusterMetrics(new Response("# TYPE lanes_up gauge\nlanes_up 1\n", { headers: { "content-type": "text/plain; version=0.0.4" } }), status);
+  const text = await res.text();
+  assert.match(text, /^# TYPE lanes_up gauge\nlanes_up 1\n# HELP lanes_store_up .+\n# TYPE lanes_store_up gauge\nlanes_store_up 0\n/);
+  assert.match(text, /\nlanes_deployment_revision 7\n/);
+  assert.match(text, /# TYPE lanes_deployment_switches_total counter\nlanes_deployment_switches_total 3\n/);
+  assert.match(text, /\nlanes_store_state_since_seconds 1767225600\n/);
 });
 
 test.run();

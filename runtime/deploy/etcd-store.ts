@@ -251,6 +251,8 @@ export class EtcdStore implements ClusterStore {
   }
 
   private reach(ok: boolean, why: string | null) {
+    // still away: keep when it went, say why it still is
+    if (!ok && !this.current.reachable) this.current = { ...this.current, error: why };
     if (ok === this.current.reachable) return;
     this.current = { reachable: ok, since: new Date().toISOString(), error: ok ? null : why };
     this.stateListener(this.current);

@@ -26,7 +26,7 @@ import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
 import { loadedEverywhere, Prepared } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
-import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedFiles, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
@@ -36,9 +36,11 @@ export class Deployer {
   routing!: Routing;
   /** Told after every switch, whoever made it (a shared store's host record follows it). */
   onSwitch: (d: Deployment, switchMs: number) => void = () => {};
-  /** The newest deployment made elsewhere that `follow` was given. */ private wanted = 0;
+  /** The newest deployment made elsewhere that `follow` was given. */
+  private wanted = 0;
   private readonly prepared = new Prepared((r) => this.stopUnused(r));
-  private readonly own = new Set<string>(); // versions this host deploys now (its own stage notices are not for it)
+  /** Versions this host deploys now (its own stage notices are not for it). */
+  private readonly own = new Set<string>();
   private releases = new Map<string, Release>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
@@ -51,7 +53,7 @@ export class Deployer {
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
   static async attach(o: DeployerOptions, active: Deployment, stableDir: string): Promise<Deployer> {
     const d = new Deployer(o);
-    const stable = adoptRelease(d.ctx, active.stable, stableDir, (await d.record(active.stable)).files);
+    const stable = adoptRelease(d.ctx, active.stable, stableDir, await storedFiles(o.store, active.stable));
     let canary: Release | undefined;
     if (active.canary) canary = await d.restore(active.canary.version, stable.served, false);
     d.switchTo(active, stable, canary);
@@ -221,19 +223,9 @@ export class Deployer {
     await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs, { finishWaitUntil: true })));
   }
 
-  private async record(id: string): Promise<VersionRecord> {
-    const v = await this.o.store.getVersion(id);
-    if (!v) throw new LanesError("not_found", `no version ${id} in the store (see lanes versions)`);
-    return v;
-  }
-
-  /** Bring a stored version up again (a restart's gradual deployment, a rollback to a version no longer running). */
-  private async restore(id: string, live: Served[], strict: boolean, hashes?: Record<string, string>): Promise<Release> {
-    const named = hashes ?? (await this.record(id)).files;
-    const files = new Map<string, Uint8Array>();
-    for (const [path, hash] of Object.entries(named)) files.set(path, await this.o.store.getBlob(hash));
-    const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, files);
-    return bringUpRelease(this.ctx, id, dir, named, live, strict);
+  /** Bring a stored version up again (see restoreRelease). */
+  private restore(id: string, live: Served[], strict: boolean, hashes?: Record<string, string>): Promise<Release> {
+    return restoreRelease(this.ctx, this.o.store, id, live, strict, hashes);
   }
 
   private switchTo(d: Deployment, stable: Release, canary: Release | undefined) {
