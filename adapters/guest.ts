@@ -11,6 +11,7 @@ import { writeSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
 import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
+import { lightParts, lightResponseClass } from "./undici-response.ts";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
 /** A worker thread's message port, for what travels beside the ring (large bodies). */
@@ -257,5 +258,16 @@ export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
 export function takeWholeBody(res: Response): Uint8Array | null | undefined {
   return onNode ? wholeBody(res) : undefined;
 }
+
+/**
+ * Node (undici): make `Response` the class that builds the platform's own only when it has to
+ * (undici-response.ts). Before the function's module loads, so every Response it makes is one.
+ */
+export function installFastResponse(): void {
+  if (onNode) globalThis.Response = lightResponseClass(Response);
+}
+
+/** The parts of a Response made by that class, undefined for any other. */
+export { lightParts };
 
 const onNode = !("Bun" in globalThis) && !("Deno" in globalThis);

@@ -1,6 +1,6 @@
 /**
  * What lanes can enforce for a function, given the host runtime and the function's lane. Where
- * a runtime cannot enforce a limit, lanes says so instead of pretending (DESIGN.md).
+ * a runtime cannot enforce a limit, lanes says so instead of pretending (README, "What each host can enforce").
  */
 import type { RuntimeAdapter } from "../adapters/types.ts";
 import { sandboxed } from "./isolation.ts";

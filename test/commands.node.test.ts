@@ -1,6 +1,6 @@
 /**
  * The three documented ways to run the CLI work: `npm run lanes --`, `npm run lanes:bun --`
- * and `deno task lanes` (DESIGN.md, The command line).
+ * and `deno task lanes` (README, "Running on each runtime").
  */
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";

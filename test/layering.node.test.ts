@@ -1,6 +1,6 @@
 /**
  * runtime/ is web-standard: no node:* imports and no process, Bun or Deno globals. Only
- * adapters/ may touch them (DESIGN.md, Layout).
+ * adapters/ may touch them (CONTRIBUTING.md, Style).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";

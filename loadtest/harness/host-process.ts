@@ -44,8 +44,9 @@ export function killAllHosts(): void {
   live.clear();
 }
 
-export function startLanesHost(runtime: BenchRuntime, binary: string, dir: string): Promise<HostProcess> {
-  return startHost(...command(runtime, binary, LANES_CLI, ["start", dir, "--port", "0", "--host", "127.0.0.1"]));
+/** `cli`: the lanes CLI to run (another checkout's, to measure a change against the code before it). */
+export function startLanesHost(runtime: BenchRuntime, binary: string, dir: string, cli = LANES_CLI): Promise<HostProcess> {
+  return startHost(...command(runtime, binary, cli, ["start", dir, "--port", "0", "--host", "127.0.0.1"]));
 }
 
 export function startDirectHost(runtime: BenchRuntime, binary: string, dir: string, fn: string): Promise<HostProcess> {

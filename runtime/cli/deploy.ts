@@ -12,7 +12,7 @@ import { isLanesError, LanesError } from "../errors.ts";
 import type { SwitchResult } from "../host/deployer.ts";
 import { adminFor, AdminError } from "./admin-client.ts";
 import { intFlag, numberFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 import { hostsTable, waitForHosts, waitText } from "./wait-hosts.ts";
 
 const COMMON = { to: "string", "token-file": "string", json: "boolean" } as const;

@@ -13,7 +13,7 @@ import { requestLogger } from "../host/request-log.ts";
 import { createLogger, type Logger, type LogFormat } from "../log.ts";
 import { StackMapper } from "../sourcemap-stack.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 import { serveUntilSignal } from "./start.ts";
 
 export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {

@@ -88,8 +88,4 @@ export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<num
   }
 }
 
-/** Where `lanes start` looks when no dir is given: the repo's own functions/. */
-export function defaultFunctionsDir(): string {
-  return decodeURIComponent(new URL("../../functions/", import.meta.url).pathname);
-}
 

@@ -8,7 +8,7 @@ import { LanesError } from "../errors.ts";
 import { MANIFEST_FILE } from "../manifest/load.ts";
 import { LANES } from "../manifest/schema.ts";
 import { parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 import { addFunction } from "./new-manifest.ts";
 
 const NAME = /^[A-Za-z0-9_-]+$/;

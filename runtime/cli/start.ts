@@ -11,7 +11,7 @@ import { startHost, type Host } from "../host/host.ts";
 import { requestLogger } from "../host/request-log.ts";
 import type { Logger, LogFormat } from "../log.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 
 /** How long SIGTERM lets in-flight requests finish (deploy/kubernetes/deployment.yaml counts on it). */
 export const SHUTDOWN_GRACE_MS = 5000;
@@ -125,6 +125,6 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     adapter.onSignal("SIGINT", onSignal);
     adapter.onSignal("SIGTERM", onSignal);
   });
-  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (runtime-matrix P1).
+  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (adapters/README.md, Workers).
   adapter.exit(0);
 }

@@ -12,7 +12,7 @@ import { lanes } from "../lanes/mod.ts";
 import { Instance } from "../pool/instance.ts";
 import { SharedStore } from "../shared/store.ts";
 import { parseArgs } from "./args.ts";
-import { defaultFunctionsDir } from "./main.ts";
+import { defaultFunctionsDir } from "./paths.ts";
 
 export async function validateCommand(adapter: RuntimeAdapter, argv: string[], log: Logger): Promise<number> {
   const args = parseArgs(argv, {}, "validate");

@@ -11,6 +11,7 @@ import {
   heapUsed,
   inRequest,
   requestMaker,
+  installFastResponse,
   memoryInUse,
   onUncaughtException,
   onUnhandledRejection,
@@ -35,6 +36,7 @@ export interface GuestShared {
 }
 
 export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => void) => GuestShared) {
+  installFastResponse(); // before the function's module loads (Node: adapters/undici-response.ts)
   giveStringBodiesTheirStandardType(); // before the function's module loads
   const post = (f: GuestToHost) => end.send(f);
   let handler: FetchHandler | undefined;

@@ -3,7 +3,7 @@
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
-import { takeWholeBody } from "../../adapters/guest.ts";
+import { lightParts, takeWholeBody } from "../../adapters/guest.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 
 export interface ResponseSink {
@@ -26,6 +26,11 @@ type Read = ReadableStreamReadResult<Uint8Array>;
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
+  const light = lightParts(res);
+  if (light) {
+    sink.head(light.status, light.statusText, light.headers, NULL_BODY_STATUS.has(light.status) ? null : light.body, false);
+    return;
+  }
   const headers = [...res.headers] as HeaderPairs;
   const whole = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
   if (whole !== undefined) {
