@@ -73,25 +73,27 @@ export class Deployer {
       const hashes: Record<string, string> = {};
       for (const [path, bytes] of u.files) hashes[path] = await sha256Hex(bytes);
       const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
-      // the other hosts of a shared store load it while this one does
       const store = this.o.store;
+      const cluster = isClusterStore(store) ? store : undefined;
       this.own.add(id);
-      if (isClusterStore(store)) await store.stage(id, u.files, hashes);
+      const done = () => (this.own.delete(id), cluster?.unstage(id).catch(() => {}));
       let release: Release;
       try {
+        // the other hosts of a shared store load it while this one does
+        await cluster?.stage(id, u.files, hashes);
         release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
       } catch (e) {
         await this.o.adapter.sys.remove(dir);
-        if (isClusterStore(store)) await store.unstage(id).catch(() => {});
-        this.own.delete(id);
+        await done();
         throw e;
       }
-      if (isClusterStore(store)) await loadedEverywhere(store, id).catch(async (e) => (await this.stopUnused(release), Promise.reject(e)));
-      const t1 = performance.now();
       const stable = this.releases.get(active.stable)!;
       const base = u.percent === 100 ? (this.releases.get(active.canary?.version ?? "") ?? stable) : stable;
       const changed = changedFunctions(base, release);
+      let t1 = performance.now();
       try {
+        if (cluster) await loadedEverywhere(cluster, id);
+        t1 = performance.now();
         for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
         const record: VersionRecord = {
           id,
@@ -117,8 +119,7 @@ export class Deployer {
         await this.stopUnused(release);
         throw e;
       } finally {
-        if (isClusterStore(store)) void store.unstage(id).catch(() => {});
-        this.own.delete(id);
+        void done();
       }
       return this.result(release, changed, t0, t1);
     });
