@@ -168,6 +168,18 @@ test("a host started later serves the active deployment at once (past a dead etc
   assert.equal((await hostRecords(ctx.hosts[0]!.url)).length, 3, "its record went with it");
 });
 
+test("lanes rollback --wait to a version no host runs any more reaches all three at once", async (ctx) => {
+  const before = (await get(ctx.hosts[0]!.url, "/greet")).text;
+  assert.is(before, "after-restart");
+  const r = await runCli(["rollback", "--to", ctx.hosts[1]!.url, "--token-file", ctx.tokens, "--wait", "--json"]);
+  assert.is(r.code, 0, r.out);
+  const out = JSON.parse(r.out) as { deployment: { reason: string }; wait: { ok: boolean; allSwitchedMs: number } };
+  assert.is(out.deployment.reason, "rollback");
+  assert.ok(out.wait.ok && out.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${out.wait.allSwitchedMs} ms)`);
+  const answers = await Promise.all(urls(ctx).map((u) => get(u, "/greet")));
+  assert.ok(answers.every((a) => /^race-(bun|deno)$/.test(a.text) && a.text === answers[0]!.text), answers.map((a) => a.text).join(", "));
+});
+
 test("a file larger than etcd's request limit is kept in chunks and read back whole", async (ctx) => {
   const store = await EtcdStore.open(parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/chunks`));
   const big = new Uint8Array(2 * 1024 * 1024 + 7).map((_, i) => (i * 31) & 0xff);

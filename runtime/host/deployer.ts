@@ -11,20 +11,18 @@ import type { Verdict } from "../deploy/auto-rollback.ts";
 import {
   checkIfVersion,
   contentDigest,
-  currentVersion,
   describeDeployment,
   previousVersion,
-  versionNumber,
   sha256Hex,
   type Deployment,
   type VersionRecord,
 } from "../deploy/model.ts";
-import { isClusterStore, type NewDeployment } from "../deploy/store.ts";
+import type { NewDeployment } from "../deploy/store.ts";
 import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
 import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
-import { loadedEverywhere, Prepared } from "./prepared.ts";
+import { Prepared, staging } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedFiles, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { buildRouting, type Routing } from "./routing.ts";
@@ -73,18 +71,14 @@ export class Deployer {
       const hashes: Record<string, string> = {};
       for (const [path, bytes] of u.files) hashes[path] = await sha256Hex(bytes);
       const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
-      const store = this.o.store;
-      const cluster = isClusterStore(store) ? store : undefined;
-      this.own.add(id);
-      const done = () => (this.own.delete(id), cluster?.unstage(id).catch(() => {}));
+      const staged = staging(this.o.store, this.own, id);
       let release: Release;
       try {
-        // the other hosts of a shared store load it while this one does
-        await cluster?.stage(id, u.files, hashes);
+        await staged?.stage(u.files, hashes);
         release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
       } catch (e) {
         await this.o.adapter.sys.remove(dir);
-        await done();
+        await staged?.end();
         throw e;
       }
       const stable = this.releases.get(active.stable)!;
@@ -92,7 +86,7 @@ export class Deployer {
       const changed = changedFunctions(base, release);
       let t1 = performance.now();
       try {
-        if (cluster) await loadedEverywhere(cluster, id);
+        await staged?.everywhere();
         t1 = performance.now();
         for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
         const record: VersionRecord = {
@@ -119,7 +113,7 @@ export class Deployer {
         await this.stopUnused(release);
         throw e;
       } finally {
-        void done();
+        void staged?.end();
       }
       return this.result(release, changed, t0, t1);
     });
@@ -151,10 +145,21 @@ export class Deployer {
       const target = version ?? previousVersion(active, await this.o.store.history());
       if (!target) throw new LanesError("conflict", `no earlier version to roll back to (the active deployment is ${describeDeployment(active)})`);
       if (target === active.stable && !active.canary) throw new LanesError("conflict", `${target} is already serving every request`);
-      const release = this.releases.get(target) ?? (await this.restore(target, this.liveServed(), true));
-      const t1 = performance.now();
+      // a version no longer running: the other hosts of a shared store bring it up meanwhile
+      const staged = this.releases.has(target) ? undefined : staging(this.o.store, this.own, target);
+      let release: Release;
+      try {
+        await staged?.stage(new Map(), await storedFiles(this.o.store, target));
+        release = this.releases.get(target) ?? (await this.restore(target, this.liveServed(), true));
+      } catch (e) {
+        await staged?.end();
+        throw e;
+      }
+      let t1 = performance.now();
       const current = this.releases.get(active.canary?.version ?? active.stable)!;
       try {
+        await staged?.everywhere();
+        t1 = performance.now();
         const d = await this.o.store.activate(
           {
             createdAt: new Date().toISOString(),
@@ -170,6 +175,8 @@ export class Deployer {
       } catch (e) {
         await this.stopUnused(release);
         throw e;
+      } finally {
+        void staged?.end();
       }
       return this.result(release, changedFunctions(current, release), t0, t1);
     });
@@ -177,9 +184,9 @@ export class Deployer {
 
   /**
    * Switch to `d`, made active by another host of a shared store: bring up what it serves (or
-   * reuse what runs), then switch as a deploy does. A deployment older than the one serving, or
-   * overtaken by a newer one while waiting its turn, is skipped (undefined). If a version does
-   * not load here, nothing changes and the error says why.
+   * take what runs or was prepared), then switch as a deploy does. A deployment not newer than
+   * the one serving, or overtaken while waiting its turn, is skipped (undefined). If a version
+   * does not load here, nothing changes and the error says why.
    */
   follow(d: Deployment): Promise<SwitchResult | undefined> {
     this.wanted = Math.max(this.wanted, d.revision);
@@ -188,12 +195,10 @@ export class Deployer {
       const t0 = performance.now();
       const started: Release[] = [];
       const bring = async (id: string) => {
-        const have = this.releases.get(id) ?? (await this.prepared.take(id)?.catch(() => undefined));
-        if (have) {
-          if (!this.releases.has(id)) started.push(have);
-          return have;
-        }
-        const r = await this.restore(id, [...this.liveServed(), ...started.flatMap((x) => x.served)], true);
+        const running = this.releases.get(id);
+        if (running) return running;
+        const live = [...this.liveServed(), ...started.flatMap((x) => x.served)];
+        const r = (await this.prepared.take(id)?.catch(() => undefined)) ?? (await this.restore(id, live, true));
         started.push(r);
         return r;
       };
@@ -213,8 +218,9 @@ export class Deployer {
 
   /** Bring up a version another host of the shared store is deploying (it waits for this: loadedEverywhere). */
   prepare(id: string, files: Record<string, string>): Promise<void> | undefined {
-    if (this.own.has(id) || this.releases.has(id) || this.prepared.has(id) || versionNumber(id) <= versionNumber(currentVersion(this.active))) return;
-    const release = this.restore(id, this.liveServed(), true, files);
+    if (this.own.has(id)) return undefined;
+    if (this.releases.has(id)) return Promise.resolve();
+    const release = this.prepared.peek(id) ?? this.restore(id, this.liveServed(), true, files);
     this.prepared.add(id, release);
     return release.then(() => {});
   }
@@ -277,7 +283,7 @@ export class Deployer {
       switchMs: Math.round(performance.now() - t1),
     };
     this.onSwitch(this.active, Math.round(performance.now() - t0));
-    this.prepared.sweep(Math.max(...[this.active.stable, this.active.canary?.version ?? ""].map(versionNumber)), versionNumber);
+    this.prepared.sweep(this.active);
     this.o.log.info(
       `deployment ${this.active.revision} (${this.active.reason} by ${this.active.author}): ${describeDeployment(this.active)}; ` +
         `changed: ${changed.join(", ") || "none"}; loaded in ${result.loadMs} ms, switched in ${result.switchMs} ms`,

@@ -5,7 +5,8 @@
  * version that does not become active (its deploy failed or lost the race) is stopped once a
  * newer deployment is active, or after a while.
  */
-import type { ClusterStore } from "../deploy/store.ts";
+import { isClusterStore, type ClusterStore, type DeployStore } from "../deploy/store.ts";
+import { versionNumber, versionsOf, type Deployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import type { Release } from "./release.ts";
 
@@ -32,6 +33,36 @@ export async function loadedEverywhere(store: ClusterStore, id: string): Promise
   }
 }
 
+/** A switch on a shared store (undefined for a host's own store): the version staged for the others, then cleared. */
+export function staging(store: DeployStore, own: Set<string>, id: string): Staging | undefined {
+  return isClusterStore(store) ? new Staging(store, own, id) : undefined;
+}
+
+export class Staging {
+  /** `own`: the versions this host switches to now (it ignores its own stage notices). */
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly own: Set<string>,
+    private readonly id: string,
+  ) {
+    own.add(id);
+  }
+
+  /** Keep the files and tell the other hosts: they load the version while this one does. */
+  stage(files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {
+    return this.store.stage(this.id, files, hashes);
+  }
+
+  everywhere(): Promise<void> {
+    return loadedEverywhere(this.store, this.id);
+  }
+
+  async end(): Promise<void> {
+    this.own.delete(this.id);
+    await this.store.unstage(this.id).catch(() => {});
+  }
+}
+
 /** How long a prepared version may wait for its deployment. */
 const KEEP_MS = 60_000;
 
@@ -41,15 +72,17 @@ export class Prepared {
   /** `stop`: stop what a release alone runs. */
   constructor(private readonly stop: (r: Release) => Promise<void>) {}
 
-  has(id: string): boolean {
-    return this.ready.has(id);
+  /** The release being prepared for `id`, left here. */
+  peek(id: string): Promise<Release> | undefined {
+    return this.ready.get(id)?.release;
   }
 
   add(id: string, release: Promise<Release>): void {
+    if (this.ready.get(id)?.release === release) return;
     // a version that does not load here is loaded again (and its error reported) by the switch
     release.catch(() => this.ready.get(id)?.release === release && this.ready.delete(id));
     this.ready.set(id, { release, at: Date.now() });
-    const t = setTimeout(() => this.sweep(Infinity, () => 0), KEEP_MS + 1000);
+    const t = setTimeout(() => this.sweep(null), KEEP_MS + 1000);
     (t as { unref?: () => void }).unref?.();
   }
 
@@ -60,10 +93,11 @@ export class Prepared {
     return p?.release;
   }
 
-  /** Drop what waited too long, or is not newer than `newest` (a version number). */
-  sweep(newest: number, number: (id: string) => number): void {
+  /** Drop what waited too long and, after a switch to `active`, what is not newer than what it serves. */
+  sweep(active: Deployment | null): void {
+    const newest = active ? Math.max(...versionsOf(active).map(versionNumber)) : -Infinity;
     for (const [id, p] of this.ready) {
-      if (number(id) > newest && Date.now() - p.at < KEEP_MS) continue;
+      if (versionNumber(id) > newest && Date.now() - p.at < KEEP_MS) continue;
       this.ready.delete(id);
       void p.release.then(this.stop, () => {});
     }
