@@ -188,7 +188,8 @@ export function currentRequestId(): string | undefined {
     scoped = true;
     return syncRequestId;
   }
-  return scope.getStore();
+  // the request that logged first is still in its synchronous part, outside any scope
+  return scope.getStore() ?? syncRequestId;
 }
 
 export const formatArgs = (args: unknown[]): string => format(...args);

@@ -254,8 +254,14 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     argv: () => process.argv.slice(2),
     cwd: () => process.cwd(),
     hostRss: () => process.memoryUsage.rss(),
+    // getrusage(RUSAGE_SELF) on Node, Bun and Deno alike: worker threads count (adapters/README.md, Metrics)
+    hostCpu: () => {
+      const { user, system } = process.cpuUsage();
+      return { user: user / 1e6, system: system / 1e6 };
+    },
     writeOut: (text: string) => void process.stdout.write(text),
     writeErr: (text: string) => void process.stderr.write(text),
     isTTY: () => Boolean(process.stdout.isTTY),
+    color: () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
   } satisfies Partial<RuntimeAdapter>;
 }

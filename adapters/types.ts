@@ -218,7 +218,11 @@ export interface RuntimeAdapter {
   cwd(): string;
   /** Host process resident memory in bytes. */
   hostRss(): number;
+  /** CPU time the host process used since it started (every thread: isolates included), in seconds. */
+  hostCpu(): { user: number; system: number };
   writeOut(text: string): void;
   writeErr(text: string): void;
   isTTY(): boolean;
+  /** Colours on stdout: it is a terminal and NO_COLOR is unset or empty (https://no-color.org). */
+  color(): boolean;
 }

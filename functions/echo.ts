@@ -1,5 +1,7 @@
 /** Echoes the request back: method, body bytes and headers. Useful to see what a function receives. */
-export default async function echo(request: Request, _env: Record<string, string>, ctx: { params: Record<string, string> }) {
+import type { Context } from "lanes";
+
+export default async function echo(request: Request, _env: Record<string, string>, ctx: Context): Promise<Response> {
   const body = await request.arrayBuffer();
   const headers = new Headers({
     "content-type": request.headers.get("content-type") ?? "application/octet-stream",

@@ -91,7 +91,7 @@ async function measure(runtime: string): Promise<Record<string, number[]>> {
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on("data", (d) => {
       out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) resolve(m[1]!);
     });
     child.on("close", () => reject(new Error(`${runtime} host exited:\n${out}`)));

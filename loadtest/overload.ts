@@ -66,8 +66,8 @@ try {
     const binary = adapter.runtimeBinary(runtime);
     const targets: [string, () => Promise<HostProcess>, string][] = [
       ["bare Hono", () => startDirectHost(runtime, binary, dir, "hello"), "/hello"],
-      ["isolate", () => startLanesHost(runtime, binary, dir, ...(cli ? [cli] : [])), "/hello"],
-      ["process", () => startLanesHost(runtime, binary, dir, ...(cli ? [cli] : [])), "/hello-process"],
+      ["isolate", () => startLanesHost(runtime, binary, dir, cli ? { cli } : {}), "/hello"],
+      ["process", () => startLanesHost(runtime, binary, dir, cli ? { cli } : {}), "/hello-process"],
     ];
     for (const [name, start, path] of targets) {
       const host = await start();

@@ -1,5 +1,11 @@
-/** Host log lines. Human-readable by default; `json` for one JSON object per line. */
+/**
+ * Log lines: host events, what functions write to their console, and (request-log.ts) one line
+ * per request, all in one format. `json`: one object per line with `time`, `level`, `kind`
+ * ("host", "function" or "access") and `msg`, plus the request id where there is one. `pretty`:
+ * for people, with the time of day when `clock` is on and colours only when `color` is.
+ */
 export type LogFormat = "pretty" | "json";
+export const LOG_FORMATS = ["pretty", "json"] as const;
 
 export interface Logger {
   info(msg: string): void;
@@ -9,20 +15,65 @@ export interface Logger {
   fn(name: string, level: string, text: string, requestId?: string): void;
 }
 
-/** `color`: ANSI colours for levels and function prefixes; only when writing to a terminal. */
-export function createLogger(write: (line: string) => void, format: LogFormat = "pretty", color = false): Logger {
+export interface LoggerOptions {
+  /** Prefix pretty lines with HH:MM:SS.mmm (the servers' logs; one-shot commands leave it off). */
+  clock?: boolean;
+}
+
+/** console.log is an info line; the other console methods name their level. */
+const LEVEL: Record<string, string> = { log: "info", info: "info", warn: "warn", error: "error", debug: "debug" };
+
+export function createLogger(write: (line: string) => void, format: LogFormat = "pretty", color = false, o: LoggerOptions = {}): Logger {
   const tint = (code: number, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
-  const line = (level: string, msg: string, extra: Record<string, unknown> = {}) => {
-    if (format === "json") write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra }) + "\n");
-    else write(`${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${msg}\n`);
+  const when = () => (o.clock ? `${tint(2, clock(new Date()))} ` : "");
+  const host = (level: string, msg: string) => {
+    if (format === "json") write(JSON.stringify({ time: new Date().toISOString(), level, kind: "host", msg }) + "\n");
+    else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${msg}\n`);
   };
   return {
-    info: (msg) => line("info", msg),
-    warn: (msg) => line("warn", msg),
-    error: (msg) => line("error", msg),
+    info: (msg) => host("info", msg),
+    warn: (msg) => host("warn", msg),
+    error: (msg) => host("error", msg),
     fn: (name, level, text, requestId) => {
-      if (format === "json") line(level, text, { function: name, ...(requestId ? { requestId } : {}) });
-      else write(`${tint(36, `[${name}${requestId ? ` ${requestId.slice(0, 8)}` : ""}]`)} ${text}\n`);
+      const lvl = LEVEL[level] ?? "info";
+      if (format === "json") {
+        write(JSON.stringify({ time: new Date().toISOString(), level: lvl, kind: "function", function: name, ...(requestId ? { requestId } : {}), msg: text }) + "\n");
+      } else {
+        const tag = tint(36, `[${name}${requestId ? ` ${requestId.slice(0, 8)}` : ""}]`);
+        write(`${when()}${tag} ${lvl === "warn" || lvl === "error" ? tint(lvl === "warn" ? 33 : 31, text) : text}\n`);
+      }
     },
+  };
+}
+
+/** HH:MM:SS.mmm in local time: a server's log is read next to a wall clock. */
+export function clock(d: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+}
+
+/**
+ * Lines written once per turn of the event loop instead of one write each: a busy host writes
+ * thousands of access-log lines a second, and one write per line costs a syscall each.
+ */
+export function batchedWriter(write: (text: string) => void, schedule: (fn: () => void) => void): { write(line: string): void; flush(): void } {
+  let buffer = "";
+  let queued = false;
+  const flush = () => {
+    queued = false;
+    if (buffer === "") return;
+    const text = buffer;
+    buffer = "";
+    write(text);
+  };
+  return {
+    write(line) {
+      buffer += line;
+      if (!queued) {
+        queued = true;
+        schedule(flush);
+      }
+    },
+    flush,
   };
 }

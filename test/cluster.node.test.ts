@@ -140,8 +140,13 @@ test("etcd stopped: hosts keep serving, report degraded, and a deploy fails clea
   assert.ok(samples.every((s) => s.text === samples[0]!.text), "each host kept its last deployment");
   const h = await health(ctx.hosts[1]!.url);
   assert.match(String(h.body.reason), /deploy store cannot be reached since .*: serving the last deployment/);
-  const metrics = (await (await fetch(`${ctx.hosts[2]!.url}/_lanes/metrics`)).json()) as { cluster: { store: { reachable: boolean }; host: { revision: number } } };
+  const metrics = (await (await fetch(`${ctx.hosts[2]!.url}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as {
+    cluster: { store: { reachable: boolean }; host: { revision: number } };
+  };
   assert.equal([metrics.cluster.store.reachable, metrics.cluster.host.revision], [false, 3], "the metrics say so too");
+  const scrape = await (await fetch(`${ctx.hosts[0]!.url}/_lanes/metrics`)).text();
+  assert.match(scrape, /\nlanes_store_up 0\n/, "and the Prometheus scrape");
+  assert.match(scrape, /\nlanes_deployment_revision 3\n/);
   for (const host of ctx.hosts) assert.match(host.output(), /deploy store etcd:\/\/\S+ cannot be reached .*serving deployment 3/, `${host.runtime} logs it`);
 });
 
@@ -178,6 +183,20 @@ test("lanes rollback --wait to a version no host runs any more reaches all three
   assert.ok(out.wait.ok && out.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${out.wait.allSwitchedMs} ms)`);
   const answers = await Promise.all(urls(ctx).map((u) => get(u, "/greet")));
   assert.ok(answers.every((a) => /^race-(bun|deno)$/.test(a.text) && a.text === answers[0]!.text), answers.map((a) => a.text).join(", "));
+});
+
+test("lanes deploy --wait names a host that has not switched yet and why, exits 1, and that host follows once it has loaded", async (ctx) => {
+  // on Deno only, the new version takes 13 s to load: longer than a deploy waits for the others (10 s)
+  const dir = versionDir("slow-on-deno", "ok", (m) => ((m.functions as Record<string, { entry: string }>)["greet-proc"]!.entry = "steady.ts"));
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Deno?: unknown }).Deno) await new Promise((r) => setTimeout(r, 13_000));\n${readFileSync(`${dir}/greet.ts`, "utf8")}`);
+  const deno = ctx.hosts.find((h) => h.runtime === "deno")!;
+  const r = await runCli(["deploy", dir, "--to", ctx.hosts[0]!.url, "--token-file", ctx.tokens, "--wait", "--wait-timeout", "1"]);
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, /2 of 3 live host\(s\) serve deployment 6; not:\n {4}(\S+) \(deno\): still serves deployment 5 \(v\d+ 100%\) after 1 s; loading deployment 6 since \S+\n/, r.out);
+  assert.ok(r.out.includes(` ${deno.url} (deno): `), r.out);
+  assert.match((await get(deno.url, "/greet")).text, /^race-(bun|deno)$/, "meanwhile it serves its last deployment");
+  assert.ok(await eventually(() => allServe(ctx, "slow-on-deno"), 10_000), "then all three serve it");
 });
 
 test("a file larger than etcd's request limit is kept in chunks and read back whole", async (ctx) => {

@@ -3,6 +3,8 @@
  * and `deno task lanes` (README, "Running on each runtime").
  */
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
@@ -28,10 +30,48 @@ for (const [label, cmd, args] of COMMANDS) {
   });
 }
 
+test("`npx lanes --version` works in the repo after npm ci", () => {
+  const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
+  const r = run("npx", ["--no-install", "lanes", "--version"]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^lanes ${version.replace(/\./g, "\\.")} \\(node `));
+});
+
+test("in a user's folder with lanes installed: npx lanes new, npx lanes validate, and the function type-checks against the package's types", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-installed-"));
+  const here = (cmd: string, args: string[]) => spawnSync(cmd, args, { cwd: dir, env, encoding: "utf8", timeout: 90_000 });
+  try {
+    // what `npm install /path/to/lanes` lays out: the package linked in, its bin on node_modules/.bin
+    mkdirSync(join(dir, "node_modules", ".bin"), { recursive: true });
+    symlinkSync(root, join(dir, "node_modules", "lanes"));
+    symlinkSync("../lanes/bin/lanes.mjs", join(dir, "node_modules", ".bin", "lanes"));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "my-functions", private: true, type: "module", dependencies: { lanes: `file:${root}` } }));
+    const made = here("npx", ["--no-install", "lanes", "new", "greet"]);
+    assert.is(made.status, 0, made.stderr);
+    assert.match(made.stdout, /try it: npx lanes dev {3}then: curl http:\/\/127\.0\.0\.1:8787\/greet/);
+    const checked = here("npx", ["--no-install", "lanes", "validate"]);
+    assert.is(checked.status, 0, checked.stderr);
+    assert.match(checked.stderr, /ok\s+greet \(isolate\)/);
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], types: [] }, include: ["*.ts"] }),
+    );
+    const tsc = here(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"]);
+    assert.is(tsc.status, 0, `${tsc.stdout}${tsc.stderr}`);
+    // the types bite: a number where ctx.shared.set wants a string
+    writeFileSync(join(dir, "wrong.ts"), 'import type { Context } from "lanes";\nexport default { fetch: async (_r: Request, _e: Record<string, string>, ctx: Context) => { await ctx.shared.set("k", 1); return new Response(ctx.traceparent); } };\n');
+    const wrong = here(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"]);
+    assert.is(wrong.status, 2);
+    assert.match(wrong.stdout, /wrong\.ts.*Argument of type 'number' is not assignable to parameter of type 'string'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("`npm run lanes` with no command prints the usage and exits non-zero", () => {
   const r = run("npm", ["run", "--silent", "lanes"]);
   assert.is.not(r.status, 0);
-  assert.match(r.stdout, /usage:/);
+  assert.match(r.stdout + r.stderr, /usage:/);
 });
 
 test.run();

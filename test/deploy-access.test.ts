@@ -48,7 +48,8 @@ test("a non-loopback host asks for the token on /_lanes/functions and /_lanes/me
     assert.is(wrong.status, 401, `${path} with a wrong token`);
   }
   for (const path of ["/_lanes/functions", "/_lanes/metrics"]) {
-    const res = await fetch(base + path, { headers: { authorization: `Bearer ${TOKEN}` } });
+    // (metrics as JSON: the Prometheus text is the default)
+    const res = await fetch(base + path, { headers: { authorization: `Bearer ${TOKEN}`, accept: "application/json" } });
     assert.is(res.status, 200, `${path} with the token`);
     assert.ok(Array.isArray(((await res.json()) as { functions: unknown[] }).functions));
   }

@@ -49,7 +49,8 @@ interface Dev extends Cli {
 }
 
 async function startDev(dir: string, extra: string[] = []): Promise<Dev> {
-  const c = runCli(["dev", dir, "--port", "0", ...extra]);
+  // pretty unless a test asks otherwise: its output is piped, where the default is JSON
+  const c = runCli(["dev", dir, "--port", "0", ...(extra.includes("--log") ? [] : ["--log", "pretty"]), ...extra]);
   const url = await until(() => /listening on (http:\/\/[\d.:]+)/.exec(c.output())?.[1], 30_000, () => `dev did not start:\n${c.output()}`);
   return {
     ...c,
@@ -191,7 +192,7 @@ test("each request is one log line with function, lane, status and request id; c
       2000,
       () => `no request line for ${id}:\n${dev.output().slice(-2000)}`,
     );
-    assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/${name} -> ${name} \\(${lane}\\) 200 [\\d.]+ ms ${id}$`));
+    assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/${name} -> ${name}@[0-9a-f]{8} \\(${lane}\\) 200 [\\d.]+ ms ${id} trace [0-9a-f]{8}$`));
     assert.ok(dev.output().includes(`[${name} ${id}] answering v2 from the ${lane} lane`), `console line for ${id}`);
   }
 });
@@ -293,11 +294,17 @@ logs("--log json writes one JSON object per request", async () => {
           .split("\n")
           .filter((l) => l.startsWith("{"))
           .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .find((o) => o.msg === "request" && o.requestId === id),
+          .find((o) => o.kind === "access" && o.requestId === id),
       2000,
       () => dev.output(),
     );
-    assert.equal({ ...entry, time: "", ms: 0 }, { time: "", level: "info", msg: "request", method: "GET", path: "/one", function: "one", lane: "isolate", status: 200, ms: 0, requestId: id });
+    const { traceparent, version, ...rest } = entry;
+    assert.match(String(traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    assert.match(String(version), /^[0-9a-f]+$/);
+    assert.equal(
+      { ...rest, time: "", durationMs: 0 },
+      { time: "", level: "info", kind: "access", msg: "GET /one 200", requestId: id, function: "one", lane: "isolate", method: "GET", path: "/one", status: 200, durationMs: 0 },
+    );
     assert.ok(dev.output().split("\n").filter(Boolean).every((l) => l.startsWith("{")), "every line is JSON");
   } finally {
     await dev.stop();

@@ -28,7 +28,8 @@ const RAW_DUMP = /^\s+at |LanesError|\[cause\]|^\s*code: '/m;
 let cli: RunningCli;
 
 test.before(async () => {
-  cli = await startCli(["start", dir, "--port", "0"]);
+  // pretty lines: the assertions read the log as text
+  cli = await startCli(["start", dir, "--port", "0", "--log", "pretty"]);
 });
 test.after(() => {
   if (isAlive(cli.pid)) cli.kill("SIGKILL");

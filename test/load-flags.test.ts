@@ -13,14 +13,13 @@ import { adapter } from "./helpers/host.ts";
 
 const URL_ = "http://127.0.0.1:9/";
 
+/** A usage error: exit code 2, the message, then the usage. */
 async function flagError(args: string[]): Promise<string> {
-  try {
-    await main(adapter, ["load", ...args]);
-  } catch (e) {
-    assert.is((e as { code?: string }).code, "invalid_flag", String(e));
-    return (e as Error).message;
-  }
-  throw new Error(`lanes load ${args.join(" ")} was accepted`);
+  let err = "";
+  const code = await main({ ...adapter, writeOut: () => {}, writeErr: (t) => void (err += t) }, ["load", ...args]);
+  if (code !== 2) throw new Error(`lanes load ${args.join(" ")} was accepted (exit ${code})`);
+  assert.match(err, /\n\nusage: lanes load URL/);
+  return err.slice(0, err.indexOf("\n\nusage:"));
 }
 
 test("flags that break a rule are refused before any request, naming the flag and the rule", async () => {

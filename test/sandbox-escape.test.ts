@@ -48,7 +48,7 @@ test.before(async () => {
   // an open folder left to the host, as a careless parent process would
   leakedFd = openSync(dir, "r");
   // at fd 9: a child's own fds 0-3 (stdio, IPC) and the sandbox's 4 would cover a lower one
-  cli = await startCli(["start", dir, "--port", "0"], { timeoutMs: 60_000, inherit: ["ignore", "ignore", "ignore", "ignore", "ignore", "ignore", leakedFd] });
+  cli = await startCli(["start", dir, "--port", "0", "--log", "pretty"], { timeoutMs: 60_000, inherit: ["ignore", "ignore", "ignore", "ignore", "ignore", "ignore", leakedFd] });
 });
 
 test.after(() => {

@@ -47,10 +47,11 @@ test('"required" without bubblewrap: lanes start and lanes validate refuse, nami
 test('"auto" without bubblewrap: the host starts, warns naming the unsandboxed functions, and the table says so', async () => {
   const dir = makeFunctionsDir({ open: fn("auto"), off: fn("off") });
   dirs.push(dir);
-  const cli = await startCli(["start", dir, "--port", "0"], { env });
+  const cli = await startCli(["start", dir, "--port", "0", "--log", "pretty"], { env });
   try {
     assert.equal(await expectJson(fetch(`${cli.url}/open`)), { runtime: "node" });
-    const warnings = cli.output().split("\n").filter((l) => l.startsWith("warn: "));
+    // pretty lines start with the time of day
+    const warnings = cli.output().split("\n").map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, "")).filter((l) => l.startsWith("warn: "));
     assert.is(warnings.length, 1, cli.output());
     assert.match(warnings[0]!, /^warn: no OS sandbox for the process-lane function\(s\) open: bwrap was not found on PATH.*install bubblewrap, or set "sandbox": "off"/);
     assert.match(cli.output(), /open +process\/node .* none \(no bubblewrap\) +all the host's user can +all +the host and its user's processes/);

@@ -20,7 +20,7 @@ export interface Metrics {
 }
 
 export async function metrics(base: string): Promise<Metrics> {
-  return (await (await fetch(`${base}/_lanes/metrics`)).json()) as Metrics;
+  return (await (await fetch(`${base}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as Metrics;
 }
 
 export interface CellContext {
@@ -38,7 +38,7 @@ export async function runCell(c: CellContext, w: Workload, lane: BenchLane, runt
   const host =
     lane === "direct"
       ? await startDirectHost(runtime, c.binary(runtime), c.ws.dir, w.name)
-      : await startLanesHost(runtime, c.binary(runtime), c.ws.dir);
+      : await startLanesHost(runtime, c.binary(runtime), c.ws.dir, { extra: c.opts.noMetrics ? ["--no-metrics"] : [] });
   try {
     return await measure(c, host, w, lane, runtime);
   } finally {

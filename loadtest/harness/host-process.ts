@@ -18,7 +18,7 @@ export interface HostProcess {
   url: string;
   pid: number;
   alive(): boolean;
-  /** Last lines of its stderr (start-up log, warnings, crash reports). */
+  /** Last lines of its output (start-up log, warnings, crash reports). */
   stderrTail(): string;
   /** SIGTERM, then SIGKILL if it has not exited within a few seconds. */
   stop(): Promise<void>;
@@ -44,9 +44,20 @@ export function killAllHosts(): void {
   live.clear();
 }
 
-/** `cli`: the lanes CLI to run (another checkout's, to measure a change against the code before it). */
-export function startLanesHost(runtime: BenchRuntime, binary: string, dir: string, cli = LANES_CLI): Promise<HostProcess> {
-  return startHost(...command(runtime, binary, cli, ["start", dir, "--port", "0", "--host", "127.0.0.1"]));
+/**
+ * `lanes start` without its access log (the direct baseline writes none either; a line per
+ * request is a cost of its own, measured apart in loadtest/README.md); `extra`: more flags.
+ * `cli`: another checkout's lanes CLI, to measure a change against the code before it (its
+ * own flags only: it may not know these).
+ */
+export function startLanesHost(
+  runtime: BenchRuntime,
+  binary: string,
+  dir: string,
+  o: { extra?: string[]; cli?: string } = {},
+): Promise<HostProcess> {
+  const flags = o.cli ? [] : ["--log", "pretty", "--no-access-log", ...(o.extra ?? [])];
+  return startHost(...command(runtime, binary, o.cli ?? LANES_CLI, ["start", dir, "--port", "0", "--host", "127.0.0.1", ...flags]));
 }
 
 export function startDirectHost(runtime: BenchRuntime, binary: string, dir: string, fn: string): Promise<HostProcess> {
@@ -98,9 +109,12 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
     };
     const timer = setTimeout(() => fail(`no "listening on" line within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      // the host's log is on stdout: keep its tail for the error report
+      tail.push(...d.split("\n").filter(Boolean));
+      tail.splice(0, Math.max(0, tail.length - 30));
       if (started) return;
       out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m && !started) {
         started = true;
         clearTimeout(timer);

@@ -17,6 +17,8 @@ export interface BenchOptions {
   settleS: number;
   /** Probe what an instance crash does to each lane (kills an isolate-lane host on purpose). */
   crash: boolean;
+  /** `--no-metrics`: the measured hosts count no requests for /_lanes/metrics. */
+  noMetrics?: boolean;
   /** The command line, recorded in the JSON. */
   command: string;
 }

@@ -12,13 +12,20 @@ export interface Parsed {
   lists: Record<string, string[]>;
 }
 
-export function parseArgs(argv: string[], spec: FlagSpec, command: string): Parsed {
+/** `maxPositionals`: more arguments than this (besides flags) is a usage error. */
+export function parseArgs(argv: string[], spec: FlagSpec, command: string, maxPositionals = Infinity): Parsed {
   const positionals: string[] = [];
   const flags: Record<string, string | boolean> = {};
   const lists: Record<string, string[]> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (/^-[^-]/.test(arg)) {
+      throw new LanesError("invalid_flag", `lanes ${command}: unknown flag ${arg}`);
+    }
     if (!arg.startsWith("--")) {
+      if (positionals.length >= maxPositionals) {
+        throw new LanesError("invalid_flag", `lanes ${command}: unexpected argument ${JSON.stringify(arg)}${maxPositionals === 0 ? " (it takes none)" : ""}`);
+      }
       positionals.push(arg);
       continue;
     }

@@ -19,7 +19,9 @@ const FLAGS = {
   out: "string",
   quick: "boolean",
   crash: "boolean",
+  "no-metrics": "boolean",
 } as const;
+export { FLAGS as BENCH_FLAGS };
 
 /** The reference workloads: loadtest/ with its own lanes.json. */
 export function defaultBenchDir(): string {
@@ -28,7 +30,7 @@ export function defaultBenchDir(): string {
 
 export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log: Logger): Promise<number> {
   const harness = await import("../../loadtest/harness/mod.ts");
-  const args = parseArgs(argv, FLAGS, "bench");
+  const args = parseArgs(argv, FLAGS, "bench", 1);
   const quick = args.flags.quick === true;
   const base = quick ? harness.QUICK : harness.FULL;
   const dir = args.positionals[0] ?? defaultBenchDir();
@@ -46,10 +48,11 @@ export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log:
     out: stringFlag(args, "out", `${dir.replace(/\/$/, "")}/bench-results`),
     quick,
     crash: args.flags.crash !== false,
+    noMetrics: args.flags["no-metrics"] === true,
     command: `lanes bench ${argv.join(" ")}`.trim(),
   };
   log.info(
-    `lanes bench: ${opts.functions.length ? opts.functions.join(", ") : "every function"} in ${dir}; lanes ${opts.lanes.join(", ")}; runtimes ${opts.runtimes.join(", ")}; ${opts.durationS} s per cell`,
+    `lanes bench: ${opts.functions.length ? opts.functions.join(", ") : "every function"} in ${dir}; lanes ${opts.lanes.join(", ")}; runtimes ${opts.runtimes.join(", ")}; ${opts.durationS} s per cell${opts.noMetrics ? "; hosts with --no-metrics" : ""}`,
   );
   const outcome = await harness.runBench(adapter, opts);
   adapter.writeOut(harness.formatReport(outcome));

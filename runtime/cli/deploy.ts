@@ -12,7 +12,7 @@ import { isLanesError, LanesError } from "../errors.ts";
 import type { SwitchResult } from "../host/deployer.ts";
 import { adminFor, AdminError } from "./admin-client.ts";
 import { intFlag, numberFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
-import { defaultFunctionsDir } from "./paths.ts";
+import { folderArg } from "./dir.ts";
 import { hostsTable, waitForHosts, waitText } from "./wait-hosts.ts";
 
 const COMMON = { to: "string", "token-file": "string", json: "boolean" } as const;
@@ -27,13 +27,17 @@ interface VersionsAnswer {
 
 const WAIT = { wait: "boolean", "wait-timeout": "string" } as const;
 
+/** The flags of `lanes deploy`, `versions`, `promote` and `rollback`. */
+export function deployFlags(command: string): FlagSpec {
+  return command === "deploy"
+    ? { ...COMMON, ...WAIT, tag: "string", message: "string", percent: "string", "if-version": "string", "auto-rollback": "boolean" }
+    : command === "versions"
+      ? COMMON
+      : { ...COMMON, ...WAIT, "if-version": "string" };
+}
+
 export async function deployCommand(adapter: RuntimeAdapter, command: string, argv: string[]): Promise<number> {
-  const flags: FlagSpec =
-    command === "deploy"
-      ? { ...COMMON, ...WAIT, tag: "string", message: "string", percent: "string", "if-version": "string", "auto-rollback": "boolean" }
-      : command === "versions"
-        ? COMMON
-        : { ...COMMON, ...WAIT, "if-version": "string" };
+  const flags = deployFlags(command);
   let json = argv.includes("--json");
   try {
     const args = parseArgs(argv, flags, command);
@@ -66,7 +70,7 @@ async function switchOrList(adapter: RuntimeAdapter, command: string, args: Pars
   };
   switch (command) {
     case "deploy": {
-      const dir = positional(1, "[dir] --to URL") ?? defaultFunctionsDir();
+      const dir = await folderArg(adapter, positional(1, "[dir] --to URL"));
       const percent = percentOf(args);
       const ifVersion = ifVersionOf(args, command);
       const admin = await adminFor(adapter, args, command);

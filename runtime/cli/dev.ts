@@ -5,39 +5,33 @@
  * goes to stdout, so `lanes dev --log json | jq` sees requests and function output alike.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
-import { LanesError } from "../errors.ts";
 import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
 import { Reloader } from "../host/reload.ts";
-import { requestLogger } from "../host/request-log.ts";
-import { createLogger, type Logger, type LogFormat } from "../log.ts";
+import type { Logger } from "../log.ts";
 import { StackMapper } from "../sourcemap-stack.ts";
-import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./paths.ts";
+import { parseArgs } from "./args.ts";
+import { folderArg } from "./dir.ts";
+import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
 import { serveUntilSignal } from "./start.ts";
 
-export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { port: "string", host: "string", log: "string" }, "dev");
-  const port = intFlag(args, "port", 8787, "dev", 0, 65535);
-  const hostname = stringFlag(args, "host", "127.0.0.1");
-  const format = stringFlag(args, "log", "pretty");
-  if (format !== "pretty" && format !== "json") {
-    throw new LanesError("invalid_flag", `lanes dev: --log must be "pretty" or "json" (got ${JSON.stringify(format)})`);
-  }
-  const dir = args.positionals[0] ?? defaultFunctionsDir();
-  const color = format === "pretty" && adapter.isTTY();
-  const t0 = performance.now();
+export const DEV_FLAGS = SERVE_FLAGS;
 
+export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
+  const args = parseArgs(argv, DEV_FLAGS, "dev", 1);
+  const serve = serveOptions(args, "dev");
   const mapper = new StackMapper(adapter.sys, internalCode(adapter));
-  const log = sourceMapped(createLogger(adapter.writeOut, format as LogFormat, color), mapper);
+  const out = serverOutput(adapter, args, "dev", (log) => sourceMapped(log, mapper));
+  const { log } = out;
+  const dir = await folderArg(adapter, args.positionals[0]);
+  const t0 = performance.now();
   const host = await startHost({
     dir,
-    port,
-    hostname,
     dev: true,
     adapter,
     log,
-    onRequest: requestLogger({ format: format as LogFormat, color, write: adapter.writeOut }),
+    ...serve,
+    ...(out.onRequest ? { onRequest: out.onRequest } : {}),
     mapStack: (stack) => mapper.map(stack),
   });
   const reloader = new Reloader(host, adapter, log, mapper);
@@ -47,13 +41,16 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
   for (const f of host.functions) if (f.error) log.info(`  ${f.spec.name} is broken: see the error above`);
   log.info(`ready in ${Math.round(performance.now() - t0)} ms; watching the manifest and every file the functions import`);
-  if (format === "json") log.info(`listening on ${host.url}`);
-  else adapter.writeOut(`listening on ${host.url}\n`);
-
-  return serveUntilSignal(adapter, log, async (graceMs) => {
-    await reloader.stop();
-    await Promise.all([host.stop(graceMs), reloader.stopRetiring(graceMs)]);
-  });
+  return serveUntilSignal(
+    adapter,
+    log,
+    async (graceMs) => {
+      await reloader.stop();
+      await Promise.all([host.stop(graceMs), reloader.stopRetiring(graceMs)]);
+      out.flush();
+    },
+    () => out.listening(host.url),
+  );
 }
 
 /** Path prefixes of lanes' own code: frames there are dropped from the stacks users see. */

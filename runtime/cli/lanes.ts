@@ -1,4 +1,4 @@
-/** The `lanes` executable: pick the host adapter, run the command, map errors to exit codes. */
+/** The `lanes` executable: pick the host adapter, run the command, map errors to exit codes (usage errors exit 2 in main.ts, other failures 1). */
 import { loadAdapter } from "../../adapters/mod.ts";
 import { isLanesError } from "../errors.ts";
 import { main } from "./main.ts";

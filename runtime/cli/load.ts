@@ -24,13 +24,15 @@ const FLAGS = {
   compare: "string",
 } as const;
 
+export { FLAGS as LOAD_FLAGS };
+
 const EXAMPLE = "lanes load http://127.0.0.1:8787/hello --rate 200 --duration 10";
 // an HTTP token (RFC 9110, section 5.6.2): what a method or a header name may be made of
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export async function loadCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
   const load = await import("../../loadtest/load/mod.ts");
-  const args = parseArgs(argv, FLAGS, "load");
+  const args = parseArgs(argv, FLAGS, "load", 1);
   const url = urlArg(args);
   const open = args.flags.rate !== undefined;
   if (open && args.flags.connections !== undefined) {

@@ -8,26 +8,31 @@ import { LanesError } from "../errors.ts";
 import { MANIFEST_FILE } from "../manifest/load.ts";
 import { LANES } from "../manifest/schema.ts";
 import { parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./paths.ts";
+import { defaultFunctionsDir, packageDir } from "./dir.ts";
 import { addFunction } from "./new-manifest.ts";
 
 const NAME = /^[A-Za-z0-9_-]+$/;
-const USAGE = "usage: lanes new NAME [--lane isolate|process] [dir]";
+export const NEW_FLAGS = { lane: "string" } as const;
 
 export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
   const { sys } = adapter;
-  const args = parseArgs(argv, { lane: "string" }, "new");
+  const args = parseArgs(argv, NEW_FLAGS, "new");
   const [name, dirArg, ...extra] = args.positionals;
+  // a bad argument is a usage error (exit 2); a clash with what the folder holds is not (exit 1)
   const fail = (msg: string) => new LanesError("invalid_flag", `lanes new: ${msg}`);
-  if (!name) throw fail(`give the function a name\n${USAGE}`);
-  if (extra.length > 0) throw fail(`unexpected ${JSON.stringify(extra[0])}\n${USAGE}`);
+  const clash = (msg: string) => new LanesError("invalid_manifest", `lanes new: ${msg}`);
+  if (!name) throw fail("give the function a name");
+  if (extra.length > 0) throw fail(`unexpected ${JSON.stringify(extra[0])}`);
   if (!NAME.test(name)) {
     throw fail(`${JSON.stringify(name)} is not a valid function name: use letters, digits, _ and - (e.g. "resize-image")`);
   }
   const lane = stringFlag(args, "lane", "isolate");
   if (!(LANES as readonly string[]).includes(lane)) throw fail(`--lane must be "isolate" or "process" (got ${JSON.stringify(lane)})`);
 
-  const dir = sys.resolve(dirArg ?? defaultFunctionsDir());
+  const cwd = sys.resolve(adapter.cwd());
+  // in this package's own folder the examples are the functions folder; anywhere else, the user's folder
+  const inPackage = cwd === sys.resolve(packageDir()) && !(await sys.isFile(sys.join(cwd, MANIFEST_FILE)));
+  const dir = sys.resolve(dirArg ?? (inPackage ? defaultFunctionsDir() : cwd));
   const manifestFile = sys.join(dir, MANIFEST_FILE);
   const entryFile = sys.join(dir, `${name}.ts`);
   const hasManifest = await sys.isFile(manifestFile);
@@ -36,38 +41,36 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   try {
     functions = (JSON.parse(text) as { functions?: Record<string, { route?: string }> }).functions ?? {};
   } catch {
-    throw fail(`${manifestFile} is not valid JSON; fix it first (\`lanes validate ${dirArg ?? ""}\` shows where)`);
+    throw clash(`${manifestFile} is not valid JSON; fix it first (\`lanes validate ${dirArg ?? ""}\` shows where)`);
   }
-  if (Object.hasOwn(functions, name)) throw fail(`a function named "${name}" already exists in ${manifestFile}`);
+  if (Object.hasOwn(functions, name)) throw clash(`a function named "${name}" already exists in ${manifestFile}`);
   const route = `/${name}`;
-  const clash = Object.entries(functions).find(([n, f]) => (f.route ?? `/${n}`) === route);
-  if (clash) throw fail(`route ${route} is already served by function "${clash[0]}" in ${manifestFile}`);
-  if (await sys.exists(entryFile)) throw fail(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
+  const taken = Object.entries(functions).find(([n, f]) => (f.route ?? `/${n}`) === route);
+  if (taken) throw clash(`route ${route} is already served by function "${taken[0]}" in ${manifestFile}`);
+  if (await sys.exists(entryFile)) throw clash(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
 
   const updated = addFunction(text, name, { entry: `${name}.ts`, route, lane });
   await sys.mkdirp(dir);
   // the entry first: a running `lanes dev` reloads on the manifest and must find the file
   await sys.writeText(entryFile, template(name, lane));
   await sys.writeText(manifestFile, updated);
+  // `npx lanes dev` finds the folder by itself when it is the current one
+  const rel = sys.relative(cwd, dir);
+  const devArg = rel === "" ? "" : ` ${/^[\w./-]+$/.test(rel) ? rel : JSON.stringify(rel)}`;
   adapter.writeOut(
     `created ${entryFile}\n${hasManifest ? "added" : "created"} ${manifestFile}: "${name}" in the ${lane} lane at ${route}\n` +
-      `try it: lanes dev ${dirArg ?? ""} then curl http://127.0.0.1:8787${route}\n`,
+      `try it: npx lanes dev${devArg}   then: curl http://127.0.0.1:8787${route}\n`,
   );
   return 0;
 }
 
 function template(name: string, lane: string): string {
-  return `/** ${name}: a lanes function in the ${lane} lane. \`lanes dev\` reloads it when you save. */
-interface Context {
-  requestId: string;
-  lane: "isolate" | "process";
-  /** Route parameters, e.g. { id } for "/${name}/:id". */
-  params: Record<string, string>;
-  waitUntil(promise: Promise<unknown>): void;
-}
+  return `/** ${name}: a lanes function in the ${lane} lane. \`npx lanes dev\` reloads it when you save. */
+import type { Context, ExportedHandler } from "lanes";
 
 export default {
   async fetch(request: Request, env: Record<string, string>, ctx: Context): Promise<Response> {
+    const visits = await ctx.shared.add("visits", 1); // shared by every instance of ${name}
     const url = new URL(request.url);
     return Response.json({
       message: "hello from ${name}",
@@ -75,8 +78,9 @@ export default {
       method: request.method,
       path: url.pathname,
       env: Object.keys(env),
+      visits,
     });
   },
-};
+} satisfies ExportedHandler;
 `;
 }

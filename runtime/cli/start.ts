@@ -8,58 +8,46 @@ import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
 import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
 import { startHost, type Host } from "../host/host.ts";
-import { requestLogger } from "../host/request-log.ts";
-import type { Logger, LogFormat } from "../log.ts";
+import type { Logger } from "../log.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
-import { defaultFunctionsDir } from "./paths.ts";
+import { folderArg } from "./dir.ts";
+import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
 
 /** How long SIGTERM lets in-flight requests finish (deploy/kubernetes/deployment.yaml counts on it). */
 export const SHUTDOWN_GRACE_MS = 5000;
-const FLAGS = {
-  port: "string",
-  host: "string",
+export const START_FLAGS = {
+  ...SERVE_FLAGS,
   strict: "boolean",
   data: "string",
   store: "string",
   advertise: "string",
   "admin-token-file": "string",
-  log: "string",
   "max-upload-mb": "string",
 } as const;
 
-export async function startCommand(
-  adapter: RuntimeAdapter,
-  argv: string[],
-  o: { dev: boolean; log: Logger; command: string },
-): Promise<number> {
-  const args = parseArgs(argv, FLAGS, o.command);
-  const port = intFlag(args, "port", 8787, o.command, 0, 65535);
-  const hostname = stringFlag(args, "host", "127.0.0.1");
-  const dir = args.positionals[0] ?? defaultFunctionsDir();
+export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: { dev: boolean; command: string }): Promise<number> {
+  const args = parseArgs(argv, START_FLAGS, o.command, 1);
+  const serve = serveOptions(args, o.command);
+  const out = serverOutput(adapter, args, o.command);
+  const log = out.log;
+  const dir = await folderArg(adapter, args.positionals[0]);
   const data = typeof args.flags.data === "string" ? args.flags.data : undefined;
   const storeFlag = typeof args.flags.store === "string" ? args.flags.store : undefined;
   if (data && storeFlag) throw new LanesError("invalid_flag", `lanes ${o.command}: give --data DIR (this host's own store) or --store etcd://... (shared), not both`);
   const store = storeFlag ? parseEtcdUrl(storeFlag) : undefined;
   const advertise = advertiseFlag(args.flags.advertise, store !== undefined, o.command);
-  const format = stringFlag(args, "log", "");
-  if (format !== "" && format !== "pretty" && format !== "json") {
-    throw new LanesError("invalid_flag", `lanes ${o.command}: --log must be "pretty" or "json" (got ${JSON.stringify(format)})`);
-  }
   const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
   const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
   const pauseAt = hostEnv("LANES_TEST_PAUSE_AT");
   if (pauseAt && !(PAUSE_STAGES as string[]).includes(pauseAt)) {
     throw new LanesError("invalid_flag", `LANES_TEST_PAUSE_AT must be one of ${PAUSE_STAGES.join(", ")} (got ${JSON.stringify(pauseAt)})`);
   }
-  const onRequest = format
-    ? requestLogger({ format: format as LogFormat, color: format === "pretty" && adapter.isTTY(), write: adapter.writeOut })
-    : undefined;
 
   const t0 = performance.now();
-  const base = { dir, port, hostname, dev: o.dev, adapter, log: o.log, strict: args.flags.strict === true, ...(onRequest ? { onRequest } : {}) };
+  const base = { dir, dev: o.dev, adapter, log, strict: args.flags.strict === true, ...serve, ...(out.onRequest ? { onRequest: out.onRequest } : {}) };
   let host: Host;
   let stop: (graceMs: number) => Promise<void>;
-  if (data || store || tokens.length > 0 || !isLoopback(hostname)) {
+  if (data || store || tokens.length > 0 || !isLoopback(serve.hostname)) {
     const d = await startDeployHost({
       ...base,
       ...(data ? { data } : {}),
@@ -71,18 +59,26 @@ export async function startCommand(
     });
     host = d.host;
     stop = d.stop;
-    if (d.deployer) o.log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
-    if (d.member) o.log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
-    o.log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
+    if (d.deployer) log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    if (d.member) log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
+    log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
   } else {
     host = await startHost(base);
     stop = (graceMs) => host.stop(graceMs);
   }
-  o.log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) o.log.info(`  ${l}`);
-  o.log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
-  adapter.writeOut(`listening on ${host.url}\n`);
-  return serveUntilSignal(adapter, o.log, stop);
+  log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
+  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
+  if (serve.otlpEndpoint) log.info(`exporting a span per request to ${serve.otlpEndpoint} (OTLP/HTTP)`);
+  log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
+  return serveUntilSignal(
+    adapter,
+    log,
+    async (graceMs) => {
+      await stop(graceMs);
+      out.flush();
+    },
+    () => out.listening(host.url),
+  );
 }
 
 /** `--advertise URL`: where other hosts and `lanes versions` reach this one (only with --store). */
@@ -113,8 +109,12 @@ async function adminTokens(adapter: RuntimeAdapter, file: string, command: strin
   return env ? parseTokens(env, "LANES_ADMIN_TOKEN") : [];
 }
 
-/** Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. */
-export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, stop: (graceMs: number) => Promise<void>): Promise<never> {
+/**
+ * Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. `listening`
+ * says the host is ready, once the handlers are in place: a client that signals the moment it
+ * reads that line gets a graceful stop, not the runtime's default death.
+ */
+export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, stop: (graceMs: number) => Promise<void>, listening?: () => void): Promise<never> {
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = () => {
@@ -124,6 +124,7 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     };
     adapter.onSignal("SIGINT", onSignal);
     adapter.onSignal("SIGTERM", onSignal);
+    listening?.();
   });
   // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (adapters/README.md, Workers).
   adapter.exit(0);

@@ -12,11 +12,11 @@ import { lanes } from "../lanes/mod.ts";
 import { Instance } from "../pool/instance.ts";
 import { SharedStore } from "../shared/store.ts";
 import { parseArgs } from "./args.ts";
-import { defaultFunctionsDir } from "./paths.ts";
+import { folderArg } from "./dir.ts";
 
 export async function validateCommand(adapter: RuntimeAdapter, argv: string[], log: Logger): Promise<number> {
-  const args = parseArgs(argv, {}, "validate");
-  const manifest = await loadManifest(args.positionals[0] ?? defaultFunctionsDir(), adapter.sys, adapter.name);
+  const args = parseArgs(argv, {}, "validate", 1);
+  const manifest = await loadManifest(await folderArg(adapter, args.positionals[0]), adapter.sys, adapter.name);
   for (const w of manifest.warnings) log.warn(w);
   const guests = await compileGuests(adapter);
   const store = SharedStore.create({ slots: 16, bytes: 4096 });

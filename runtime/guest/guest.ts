@@ -17,10 +17,11 @@ import {
   onUnhandledRejection,
   scrubEnv,
 } from "../../adapters/guest.ts";
+import type { Context } from "../api.ts";
 import type { RequestInit2 } from "../../adapters/undici.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
-import type { GuestToHost, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
+import type { GuestToHost, HeaderPairs, HostToGuest, LogFrame, RequestFrame } from "../channel/frames.ts";
 import { rpcChannel } from "../channel/rpc.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { sendResponse } from "./respond.ts";
@@ -140,10 +141,11 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
         signal,
       });
-      const ctx = {
+      const ctx: Context = {
         requestId: f.requestId,
         lane: spec.lane,
         params: f.params,
+        traceparent: traceparentOf(f.headers),
         shared: ctxShared,
         waitUntil: (p: Promise<unknown>) => {
           const work = Promise.resolve(p).catch((e) =>
@@ -186,6 +188,12 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       cancels.delete(f.id);
     }
   }
+}
+
+/** The host puts a valid traceparent in every request's headers (runtime/ops/trace.ts). */
+function traceparentOf(headers: HeaderPairs): string {
+  for (const [name, value] of headers) if (name.length === 11 && name.toLowerCase() === "traceparent") return value;
+  return "";
 }
 
 function rid(): { requestId?: string } {

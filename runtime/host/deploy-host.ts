@@ -76,7 +76,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
   const stableDir = await writeRelease(sys, runDir, active.stable, files);
 
-  const host = await startHost({ ...o, dir: stableDir, front });
+  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable });
   const deployer = await Deployer.attach(
     { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}) },
     active,

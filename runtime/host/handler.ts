@@ -6,18 +6,16 @@
 import { getPath } from "hono/utils/url";
 import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
 import { errorReply, LanesError } from "../errors.ts";
+import { unrouted } from "./finish.ts";
 import { invoke, type InvokeOptions } from "./invoke.ts";
 import { reservedApp, type HostInfo } from "./reserved.ts";
 import { FunctionRoutes } from "./routes.ts";
-import type { RequestLog, Served } from "./served.ts";
+import type { Served } from "./served.ts";
 
 export interface HandlerOptions extends InvokeOptions {
   functions: () => Served[];
-  onRequest?: (entry: RequestLog) => void;
   /** The host process, for /_lanes/metrics. */
   host?: HostInfo;
-  /** With a deploy store: the version these functions belong to, named in every answer and log line. */
-  version?: string;
 }
 
 export const VERSION_HEADER = "lanes-version";
@@ -36,25 +34,25 @@ export function createHandler(o: HandlerOptions): HttpHandler {
 
   function answer(ex: Exchange): Reply | Promise<Reply> | undefined {
     const requestId = crypto.randomUUID();
+    const t0 = performance.now();
     let url: string;
     try {
       url = ex.url();
     } catch (e) {
-      return errorReply(e, requestId);
+      return answered(o, ex, ex.target, requestId, t0, errorReply(e, requestId));
     }
     const path = getPath({ url } as Request);
     if (path === "/_lanes" || path.startsWith("/_lanes/")) return undefined;
     const m = routes.match(ex.method, path);
-    if (!m) return logged(o, ex, path, undefined, requestId, errorReply(new LanesError("not_found", `no function is routed at ${path}`), requestId));
+    if (!m) return answered(o, ex, path, requestId, t0, errorReply(new LanesError("not_found", `no function is routed at ${path}`), requestId));
     if (!("served" in m)) {
       const methods = m.allow.join(", ");
       const err = new LanesError("method_not_allowed", `${ex.method} is not allowed on ${path} (allowed: ${methods})`, {
         headers: { allow: methods },
       });
-      return logged(o, ex, path, undefined, requestId, errorReply(err, requestId));
+      return answered(o, ex, path, requestId, t0, errorReply(err, requestId));
     }
-    const reply = invoke(ex, m.served, url, m.params, requestId, o);
-    return o.onRequest ? logged(o, ex, path, m.served, requestId, reply) : reply;
+    return invoke(ex, m.served, url, m.params, requestId, o, path, t0);
   }
 }
 
@@ -64,22 +62,8 @@ function withVersion(version: string) {
   return (r: Reply | Promise<Reply>) => (r instanceof Promise ? r.then(add) : add(r));
 }
 
-/** Report the request to the request log once its answer is known. */
-function logged<R extends Reply | Promise<Reply>>(o: HandlerOptions, ex: Exchange, path: string, served: Served | undefined, requestId: string, reply: R): R {
-  if (!o.onRequest) return reply;
-  const started = performance.now();
-  const report = (r: Reply) =>
-    o.onRequest?.({
-      method: ex.method,
-      path,
-      fn: served?.spec.name,
-      lane: served?.spec.lane,
-      status: r.status,
-      ms: performance.now() - started,
-      requestId,
-      ...(o.version ? { version: o.version } : {}),
-    });
-  if (reply instanceof Promise) return reply.then((r) => (report(r), r)) as R;
-  report(reply as Reply);
+/** A request answered before any function: count and log it. */
+function answered(o: HandlerOptions, ex: Exchange, path: string, requestId: string, t0: number, reply: Reply): Reply {
+  unrouted(o, ex, path, requestId, t0, reply.status);
   return reply;
 }

@@ -10,6 +10,8 @@ import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import { lanes, type LaneContext } from "../lanes/mod.ts";
 import { isolationReport } from "../isolation.ts";
+import { HostMetrics } from "../ops/metrics.ts";
+import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool } from "../pool/pool.ts";
 import { SharedStore } from "../shared/store.ts";
 import { createHandler } from "./handler.ts";
@@ -27,6 +29,12 @@ export interface HostOptions {
   mapStack?: (stack: string) => string;
   /** Load every function once before serving, and refuse to start if one cannot. */
   strict?: boolean;
+  /** Count requests for /_lanes/metrics (default true; `--no-metrics` turns it off). */
+  metrics?: boolean;
+  /** Export a span per request to this OTLP/HTTP endpoint (runtime/ops/otel.ts). */
+  otlpEndpoint?: string;
+  /** The deployed version `dir` holds (a deploy store's): the functions' `version` label, else their bundle hash. */
+  version?: string;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
 }
@@ -40,12 +48,14 @@ export interface Host {
   manifest: Manifest;
   server: RunningServer;
   url: string;
+  metrics: HostMetrics;
   /** The functions served now (replaced by `route`). */
   functions: Served[];
   /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
   checked: Promise<Served[]>;
   /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
-  build(spec: FunctionSpec, poolLog?: Logger): Promise<Served>;
+  /** `version`: the deployed version it belongs to, its metrics label (default: its bundle hash). */
+  build(spec: FunctionSpec, poolLog?: Logger, version?: string): Promise<Served>;
   /** The request handler the server calls now (replaced by `route`). */
   currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
@@ -89,13 +99,20 @@ export async function startHost(o: HostOptions): Promise<Host> {
     return s;
   };
   const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor };
+  let functions: Served[] = [];
+  const metrics = new HostMetrics(
+    { functions: () => functions, stores: () => stores, runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss(), cpu: () => adapter.hostCpu() },
+    o.metrics ?? true,
+  );
+  const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }) : undefined;
 
   /** Compile one function and give it a pool in its lane (no instance started yet). */
-  const build = async (spec: FunctionSpec, poolLog: Logger = log): Promise<Served> => {
+  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
     try {
       const bundle = await compile(spec.entry, adapter.sys, spec.name);
       const store = storeFor(spec);
+      const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? bundle.hash });
       const pool = new Pool(spec, {
         spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
         load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
@@ -109,8 +126,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
           return undefined;
         },
         stopsSpin: limits.cpuSpin === "enforced",
+        ...(meter ? { observer: meter } : {}),
       });
-      return { spec, pool, version: bundle.hash, limits, compiled: bundle, active: 0 };
+      return { spec, pool, version: bundle.hash, limits, compiled: bundle, active: 0, ...(meter ? { meter } : {}) };
     } catch (e) {
       const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
       return {
@@ -128,7 +146,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   };
 
   for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
-  let functions: Served[] = await Promise.all(
+  functions = await Promise.all(
     manifest.functions.map(async (spec): Promise<Served> => {
       const served = await build(spec);
       const why = (served.error?.cause as Error | undefined)?.message;
@@ -157,6 +175,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
       functions: () => list,
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
+      metrics,
+      ...(spans ? { spans } : {}),
       ...(onRequest ? { onRequest } : {}),
       ...(o.mapStack ? { mapStack: o.mapStack } : {}),
       ...(version ? { version } : {}),
@@ -168,6 +188,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
     server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
+    metrics.stop();
+    await spans?.shutdown();
     // Node, Bun and Deno all say EADDRINUSE, each in its own words
     if ((e as { code?: string }).code !== "EADDRINUSE") throw e;
     throw new LanesError(
@@ -181,6 +203,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     manifest,
     server,
     url,
+    metrics,
     functions,
     checked,
     build,
@@ -199,6 +222,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
         await Promise.all(functions.map((f) => f.pool?.stop(left, { finishWaitUntil: true })));
+        metrics.stop();
+        // the spans of the last requests go out before the host exits
+        await spans?.shutdown().catch((e: unknown) => log.warn(`OpenTelemetry export: the last spans were not sent: ${String(e)}`));
       })();
       return stopping;
     },

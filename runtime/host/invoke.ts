@@ -5,10 +5,12 @@
  */
 import type { Exchange, Reply } from "../../adapters/types.ts";
 import { errorReply, LanesError } from "../errors.ts";
+import { traceRequest } from "../ops/trace.ts";
 import { readBody } from "./body.ts";
+import { finished, type RequestOps } from "./finish.ts";
 import type { Served } from "./served.ts";
 
-export interface InvokeOptions {
+export interface InvokeOptions extends RequestOps {
   dev: boolean;
   /** `lanes dev`: maps a guest stack to the user's source files before it is sent. */
   mapStack?: (stack: string) => string;
@@ -21,24 +23,33 @@ export async function invoke(
   params: Record<string, string>,
   requestId: string,
   o: InvokeOptions,
+  path: string,
+  /** performance.now() when the request arrived. */
+  t0: number,
 ): Promise<Reply> {
   const { spec, pool } = served;
   const deadline = Date.now() + spec.timeoutMs;
+  const method = ex.method;
   served.active++; // before any await: a reload that swaps routes next tick sees it
+  // the function gets a valid traceparent in its headers (kept, or a new trace); exported spans make the host's span its parent
+  const headers = ex.headerPairs();
+  const trace = traceRequest(headers, requestId, o.spans !== undefined, o.spans !== undefined);
+  let reply: Reply;
   try {
     if (!pool) throw served.error ?? new LanesError("unavailable", `function "${spec.name}" is not available`);
     const wait = pool.admit(); // a full function refuses before its body is read
     if (wait) await wait;
-    const method = ex.method;
     const body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);
     // a client that goes away cancels its request, and the function's request.signal aborts
     const client = { onGone: (listener: () => void) => ex.onAbort(listener) };
-    return await pool.dispatch({ requestId, method, url, headers: ex.headerPairs(), params, body }, deadline, client);
+    reply = await pool.dispatch({ requestId, method, url, headers, params, body }, deadline, client);
   } catch (e) {
-    return errorReply(o.dev && o.mapStack ? withMappedStack(e, o.mapStack) : e, requestId, o.dev);
+    reply = errorReply(o.dev && o.mapStack ? withMappedStack(e, o.mapStack) : e, requestId, o.dev);
   } finally {
     served.active--;
   }
+  finished(o, served, method, path, requestId, trace, t0, reply.status);
+  return reply;
 }
 
 function withMappedStack(e: unknown, mapStack: (s: string) => string): unknown {

@@ -95,7 +95,7 @@ export async function bringUpRelease(
   const outcomes = await Promise.all(
     manifest.functions.map(async (spec: FunctionSpec) => {
       const gate = heldLogger(ctx.log);
-      const built = await ctx.host.build(spec, gate.log);
+      const built = await ctx.host.build(spec, gate.log, id);
       const fp = fingerprintOf(built, dir, hashes, ctx);
       const same = fp === undefined ? undefined : byFingerprint.get(fp);
       if (same) {

@@ -1,10 +1,11 @@
 /**
- * One line per request for `lanes dev` (and `lanes start --log`): time, method, path, function,
- * lane, the deployed version when there is one, status, duration, request id. `pretty` is for
- * people (colours only when writing to a terminal), `json` is one object per line for tools. The request id is the one in the `x-request-id` header; pretty
- * lines show its first 8 characters, the same prefix the function's console lines carry.
+ * The access log: one line per request, in the format of the host's other lines (log.ts). JSON:
+ * time, level, kind "access", msg, requestId, traceparent, function, lane, version, method,
+ * path, status, durationMs. Pretty, for people: time, method, path, function@version (lane),
+ * status, duration, the request id's first 8 characters (the prefix the function's console
+ * lines carry) and the trace id's first 8.
  */
-import type { LogFormat } from "../log.ts";
+import { clock, type LogFormat } from "../log.ts";
 import type { RequestLog } from "./served.ts";
 
 export interface RequestLogOptions {
@@ -23,16 +24,18 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
       o.write(
         JSON.stringify({
           time: new Date().toISOString(),
-          level: "info",
-          msg: "request",
-          method: e.method,
-          path: e.path,
+          level: e.status >= 500 ? "error" : "info",
+          kind: "access",
+          msg: `${e.method} ${e.path} ${e.status}`,
+          requestId: e.requestId,
+          traceparent: e.traceparent ?? null,
           function: e.fn ?? null,
           lane: e.lane ?? null,
-          ...(e.version ? { version: e.version } : {}),
+          version: e.version ?? null,
+          method: e.method,
+          path: e.path,
           status: e.status,
-          ms: Math.round(e.ms * 10) / 10,
-          requestId: e.requestId,
+          durationMs: Math.round(e.ms * 100) / 100,
         }) + "\n",
       );
   }
@@ -40,16 +43,11 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
   return (e) => {
     const status = String(e.status);
     const tint = e.status >= 500 ? c.red : e.status >= 400 ? c.yellow : e.status >= 300 ? c.cyan : c.green;
-    const target = e.fn ? `${e.fn}${e.version ? `@${e.version}` : ""} ${c.dim(`(${e.lane})`)}` : c.dim("-");
+    const target = e.fn ? `${e.fn}${e.version ? c.dim(`@${e.version.slice(0, 8)}`) : ""} ${c.dim(`(${e.lane})`)}` : c.dim("-");
     const ms = e.ms < 10 ? e.ms.toFixed(1) : String(Math.round(e.ms));
+    const trace = e.traceparent ? c.dim(` trace ${e.traceparent.slice(3, 11)}`) : "";
     o.write(
-      `${c.dim(clock(new Date()))} ${c.bold(e.method.padEnd(6))} ${e.path} -> ${target} ${tint(status)} ${ms} ms ${c.dim(e.requestId.slice(0, 8))}\n`,
+      `${c.dim(clock(new Date()))} ${c.bold(e.method.padEnd(6))} ${e.path} -> ${target} ${tint(status)} ${ms} ms ${c.dim(e.requestId.slice(0, 8))}${trace}\n`,
     );
   };
-}
-
-/** HH:MM:SS.mmm in local time: a dev server's log is read next to a wall clock. */
-function clock(d: Date): string {
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0")}`;
 }

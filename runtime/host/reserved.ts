@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { errorResponse, LanesError } from "../errors.ts";
+import type { HostMetrics } from "../ops/metrics.ts";
 import type { Served } from "./served.ts";
 
 export interface HostInfo {
@@ -14,7 +15,7 @@ export interface HostInfo {
 
 type Env = { Variables: { requestId: string } };
 
-export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev: boolean }): Hono<Env> {
+export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev: boolean; metrics?: HostMetrics }): Hono<Env> {
   const app = new Hono<Env>();
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
@@ -26,9 +27,13 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
   // a host without a store listens only once its functions are built: listening is ready
   app.get("/_lanes/ready", (c) => c.json({ status: "ready" }));
-  // What `lanes bench` and operators read: memory per instance (a worker's is part of the host's).
-  app.get("/_lanes/metrics", (c) =>
-    c.json({
+  // Prometheus' text format, unless the client asks for JSON (what `lanes bench` reads: memory
+  // per instance, a worker's being part of the host's)
+  app.get("/_lanes/metrics", async (c) => {
+    if (o.metrics && !wantsJson(c.req.header("accept"))) {
+      return c.body(await o.metrics.text(), 200, { "content-type": o.metrics.contentType });
+    }
+    return c.json({
       ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
       functions: o.functions().map(({ spec, pool, deployment }) => ({
         name: spec.name,
@@ -46,8 +51,8 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
           rssBytes: i.rss() ?? null,
         })),
       })),
-    }),
-  );
+    });
+  });
   app.get("/_lanes/functions", (c) =>
     c.json({
       functions: o.functions().map(describe),
@@ -56,6 +61,11 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   app.notFound((c) => errorResponse(new LanesError("not_found", `no function is routed at ${c.req.path}`), c.get("requestId")));
   app.onError((err, c) => errorResponse(err, c.get("requestId") ?? "", o.dev));
   return app;
+}
+
+/** JSON when the Accept header names application/json and not the text format (Prometheus asks for text/plain or OpenMetrics). */
+function wantsJson(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes("application/json") && !/text\/plain|openmetrics/.test(accept);
 }
 
 /** One function in /_lanes/functions: where it runs, whether it can serve and why not. */

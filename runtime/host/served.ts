@@ -2,6 +2,7 @@
 import type { Compiled } from "../compile.ts";
 import type { LanesError } from "../errors.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
+import type { FunctionMeter } from "../ops/meter.ts";
 import type { Pool } from "../pool/pool.ts";
 
 export interface Served {
@@ -15,6 +16,8 @@ export interface Served {
   compiled?: Compiled;
   /** Requests inside the host for it now: a reload stops the old pool only once this is 0. */
   active: number;
+  /** Its requests and instance events are counted here (absent with `--no-metrics`). */
+  meter?: FunctionMeter;
   /** With a deploy store: the version this entry serves, and its share of the requests (the function lists). */
   deployment?: { version: string; percent: number };
 }
@@ -28,6 +31,8 @@ export interface RequestLog {
   status: number;
   ms: number;
   requestId: string;
-  /** With a deploy store: the version that served it. */
+  /** The function version that served it: the deployed version with a deploy store, else its bundle hash. */
   version?: string;
+  /** The W3C traceparent the function got. */
+  traceparent?: string;
 }

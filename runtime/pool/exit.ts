@@ -13,6 +13,15 @@ export function describeExit(exit: GuestExit): string {
   return `exited with code ${exit.code}`;
 }
 
+/**
+ * How an instance ended, as a metric label: `out_of_memory`, `signal` (killed), `error` (the
+ * runtime reported one) or `exit` (it exited by itself).
+ */
+export function exitCause(exit: GuestExit): string {
+  const oom = describeExit(exit).startsWith("ran out of memory");
+  return oom ? "out_of_memory" : exit.signal ? "signal" : exit.error ? "error" : "exit";
+}
+
 /** A failed start. The child's stderr goes to the host log (guestStack), never to a client. */
 export function startError(exit: GuestExit): LanesError {
   const tail = exit.stderrTail.trim();

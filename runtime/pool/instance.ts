@@ -16,7 +16,7 @@ import type { GuestToHost, HostToGuest, RequestFrame } from "../channel/frames.t
 import { rpcChannel } from "../channel/rpc.ts";
 import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
-import { describeExit, startError } from "./exit.ts";
+import { describeExit, exitCause, startError } from "./exit.ts";
 import { InFlightTable } from "./inflight.ts";
 
 export type InstanceState = "starting" | "ready" | "retiring" | "dead";
@@ -69,7 +69,7 @@ export class Instance {
   memory = { heap: 0, external: 0 };
   exit: GuestExit | undefined;
   private _state: InstanceState = "starting";
-  private ending: { kind: EndKind; why?: string } | undefined;
+  private ending: { kind: EndKind; why?: string; cause?: string } | undefined;
   /** The guest reported an uncaught exception before it ended. */
   private fatal: string | undefined;
   private probing = false;
@@ -92,7 +92,7 @@ export class Instance {
     this.rpc = rpcChannel((f) => this.send(f));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
     link.end.onFrame((f) => this.onFrame(f));
-    link.end.onBroken((e) => void this.fail(`sent a malformed frame (${e.message})`));
+    link.end.onBroken((e) => void this.fail(`sent a malformed frame (${e.message})`, "malformed_frame"));
     link.onExit((exit) => this.onExit(exit));
   }
 
@@ -187,10 +187,20 @@ export class Instance {
     return this.end();
   }
 
-  /** The host has to stop it (a CPU loop, over its memory): its end is a crash, and `why` says so. */
-  fail(why: string): Promise<void> {
-    this.ending ??= { kind: "crashed", why };
+  /**
+   * The host has to stop it (a CPU loop, over its memory): its end is a crash, and `why` says
+   * so; `cause` names it for metrics (see `endCause`).
+   */
+  fail(why: string, cause = "stopped_by_host"): Promise<void> {
+    this.ending ??= { kind: "crashed", why, cause };
     return this.end();
+  }
+
+  /** Why it ended, as a metric label: the host's `cause`, an uncaught exception, or how it exited. */
+  get endCause(): string {
+    if (this.ending?.cause) return this.ending.cause;
+    if (this.fatal) return "uncaught_exception";
+    return this.exit ? exitCause(this.exit) : "unknown";
   }
 
   /**

@@ -11,6 +11,7 @@ import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
+import type { PoolObserver } from "../ops/meter.ts";
 import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
 import { RequestQueue } from "./queue.ts";
 import { finishWaitUntil } from "./wait-until.ts";
@@ -26,6 +27,8 @@ export interface PoolDeps {
    * leaves the thread spinning (denoland/deno#35657), so such an instance is counted as leaked.
    */
   stopsSpin?: boolean;
+  /** Metrics: starts, shed requests, timeouts, lost instances (runtime/ops/meter.ts). */
+  observer?: PoolObserver;
 }
 
 const START_TIMEOUT_MS = 15_000;
@@ -64,7 +67,7 @@ export class Pool {
     (this.reaper as { unref?: () => void }).unref?.();
     this.stopWatchdog = watchMemory(this.instances, spec, (inst, why) => {
       this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
-      void inst.fail(why);
+      void inst.fail(why, "memory_limit");
     });
   }
 
@@ -123,6 +126,11 @@ export class Pool {
     return this.lastError;
   }
 
+  /** Requests waiting in the queue now. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /** Instances alive and not retiring. */
   live(): number {
     let n = 0;
@@ -164,6 +172,7 @@ export class Pool {
       this.deps.log.warn(
         `${this.spec.name}: a request ran past timeoutMs (${this.spec.timeoutMs} ms); instance ${inst.id} is replaced once its ${inst.inflight} other request(s) finish`,
       );
+      this.deps.observer?.lost("timeout", false);
       if (inst.inflight === 0) void inst.stop();
     });
   }
@@ -178,7 +187,7 @@ export class Pool {
           `Set "lane": "process" for ${this.spec.name} so a stuck instance can be killed.`,
       );
     }
-    void inst.fail(why); // its exit is logged as a crash, with `why`
+    void inst.fail(why, "cpu_loop"); // its exit is logged as a crash, with `why`
   }
 
   /**
@@ -205,9 +214,11 @@ export class Pool {
     if (this.stopped) return;
     this.starting++;
     try {
+      const t0 = performance.now();
       const inst = new Instance(this.deps.spawn(), this.events);
       this.instances.push(inst);
       await inst.start(this.deps.load, Math.min(START_TIMEOUT_MS, Math.max(this.spec.timeoutMs, 5000)));
+      this.deps.observer?.started(performance.now() - t0);
       // `failures` is reset only once an instance serves a request: one that starts and dies
       // at once, again and again, must still back off exponentially
       this.lastError = undefined;
@@ -220,6 +231,7 @@ export class Pool {
   }
 
   private onStartFailure(err: LanesError) {
+    this.deps.observer?.startFailed();
     this.failures++;
     const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.failures - 1));
     this.backoffUntil = Date.now() + wait;
@@ -261,17 +273,22 @@ export class Pool {
     await inst.stop();
   }
 
-  /** Stop the idle instances above `min` now, as the reaper would once they had idled `idleMs`. */
+  /**
+   * Stop the idle instances above `min` that never served a request (the start-up check's), now.
+   * One a client already uses stays: clients arriving during the check would otherwise see their
+   * instance stopped under them and pay a cold start again.
+   */
   async trim(): Promise<void> {
-    await this.reap(0);
+    await this.reap(0, true);
   }
 
-  private reap(idleMs = this.spec.instances.idleMs): Promise<unknown> {
+  private reap(idleMs = this.spec.instances.idleMs, unusedOnly = false): Promise<unknown> {
     const now = Date.now();
     let keep = this.live();
     const stops: Promise<void>[] = [];
     for (const i of [...this.instances]) {
       if (keep <= this.spec.instances.min) break;
+      if (unusedOnly && i.dispatched > 0) continue;
       if (i.state === "ready" && i.inflight === 0 && now - i.lastUsed >= idleMs) {
         keep--;
         stops.push(this.retire(i, 0));
@@ -307,6 +324,7 @@ export class Pool {
           return;
         }
         this.restarts++;
+        this.deps.observer?.lost(inst.endCause, !inst.failedByHost);
         this.deps.log.error(`${this.spec.name}: instance ${inst.id} ${inst.describeEnd()}; replacing it`);
       }
       this.replenish();
@@ -314,10 +332,12 @@ export class Pool {
   };
 
   private timeout(): LanesError {
+    this.deps.observer?.timedOut(); // called once per request that gets the 504
     return new LanesError("timeout", `function "${this.spec.name}" did not answer within ${this.spec.timeoutMs} ms`);
   }
 
   private overloaded(): LanesError {
+    this.deps.observer?.shed(); // called once per request refused with 503
     return new LanesError(
       "overloaded",
       `function "${this.spec.name}" is at capacity (${this.spec.instances.max} instances x ${this.spec.concurrency} requests, ${this.spec.queue} queued)`,

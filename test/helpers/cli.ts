@@ -11,7 +11,8 @@ export const cliEntry = fileURLToPath(new URL("../../runtime/cli/lanes.ts", impo
 export function cliCommand(args: string[]): [string, string[]] {
   switch (adapter.name) {
     case "node":
-      return [process.execPath, ["--import", "tsx", cliEntry, ...args]];
+      // tsx by its own path: the command may run in a folder with no node_modules
+      return [process.execPath, ["--import", import.meta.resolve("tsx"), cliEntry, ...args]];
     case "bun":
       return [process.execPath, [cliEntry, ...args]];
     case "deno":
@@ -53,7 +54,7 @@ export async function startCli(args: string[], o: CliOptions = {}): Promise<Runn
     const timer = setTimeout(() => reject(new Error(`lanes ${args.join(" ")}: no "listening on" within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     child.onOutput((text) => {
       out += text;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

@@ -41,7 +41,7 @@ export async function startClusterHost(runtime: Runtime, dir: string, store: str
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${runtime}: no "listening on" within 60 s:\n${out}`)), 60_000);
     const poll = setInterval(() => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         clearInterval(poll);

@@ -38,7 +38,7 @@ export function makeFunctionsDir(functions: Record<string, Record<string, unknow
 
 export async function startTestHost(
   functions: Record<string, Record<string, unknown>>,
-  o: { dev?: boolean; extraFiles?: Record<string, string> } = {},
+  o: { dev?: boolean; extraFiles?: Record<string, string>; metrics?: boolean; otlpEndpoint?: string } = {},
 ): Promise<TestHost> {
   const dir = makeFunctionsDir(functions, o.extraFiles);
   const logs: string[] = [];
@@ -46,7 +46,16 @@ export async function startTestHost(
     logs.push(line);
     if (process.env.LANES_TEST_VERBOSE) process.stderr.write(line);
   });
-  const host = await startHost({ dir, port: 0, hostname: "127.0.0.1", dev: o.dev ?? false, adapter, log });
+  const host = await startHost({
+    dir,
+    port: 0,
+    hostname: "127.0.0.1",
+    dev: o.dev ?? false,
+    adapter,
+    log,
+    ...(o.metrics === false ? { metrics: false } : {}),
+    ...(o.otlpEndpoint ? { otlpEndpoint: o.otlpEndpoint } : {}),
+  });
   return {
     url: host.url,
     host,

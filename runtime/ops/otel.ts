@@ -1,0 +1,93 @@
+/**
+ * Optional OpenTelemetry export: one server span per request, sent to an OTLP/HTTP endpoint by
+ * the official SDK (@opentelemetry/sdk-trace with the OTLP/HTTP JSON exporter, batched). Off
+ * unless `--otlp-endpoint` is given; the SDK is imported only then, so a host without it loads
+ * none of it. Checked on Node, Bun and Deno hosts (test/tracing.test.ts).
+ *
+ * The span ids are lanes' own: the span a function's request header names as its parent (see
+ * trace.ts) must be the one exported, so the SDK's id generator hands out the ids of the request
+ * being recorded.
+ */
+import type { Trace } from "./trace.ts";
+
+export interface SpanRecord {
+  trace: Trace;
+  method: string;
+  path: string;
+  /** The function's route template, e.g. /users/:id; undefined when no function matched. */
+  route: string | undefined;
+  status: number;
+  /** Start, ms since the epoch. */
+  startMs: number;
+  durationMs: number;
+  requestId: string;
+  labels?: { function: string; lane: string; runtime: string; version: string };
+}
+
+export interface SpanExport {
+  readonly endpoint: string;
+  record(r: SpanRecord): void;
+  /** Send what is buffered and stop. */
+  shutdown(): Promise<void>;
+}
+
+/** `endpoint`: the OTLP/HTTP base URL (e.g. http://collector:4318); spans go to its /v1/traces. */
+export async function startSpanExport(endpoint: string, host: { runtime: string; version: string }): Promise<SpanExport> {
+  const [{ TracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, api] = await Promise.all([
+    import("@opentelemetry/sdk-trace"),
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/api"),
+  ]);
+  const url = `${endpoint.replace(/\/+$/, "")}/v1/traces`;
+  const next = { traceId: "", spanId: "" };
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({
+      "service.name": "lanes",
+      "process.runtime.name": host.runtime,
+      "process.runtime.version": host.version,
+    }),
+    idGenerator: { generateTraceId: () => next.traceId, generateSpanId: () => next.spanId },
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) })],
+  });
+  const tracer = provider.getTracer("lanes");
+  return {
+    endpoint: url,
+    record(r) {
+      const { trace } = r;
+      next.traceId = trace.traceId;
+      next.spanId = trace.parentId;
+      const parent = trace.callerSpanId
+        ? api.trace.setSpanContext(api.ROOT_CONTEXT, {
+            traceId: trace.traceId,
+            spanId: trace.callerSpanId,
+            traceFlags: trace.flags === "01" ? api.TraceFlags.SAMPLED : api.TraceFlags.NONE,
+            isRemote: true,
+          })
+        : api.ROOT_CONTEXT;
+      const span = tracer.startSpan(
+        r.route ? `${r.method} ${r.route}` : r.method,
+        {
+          kind: api.SpanKind.SERVER,
+          startTime: r.startMs,
+          attributes: {
+            "http.request.method": r.method,
+            "url.path": r.path,
+            ...(r.route ? { "http.route": r.route } : {}),
+            "http.response.status_code": r.status,
+            "lanes.request_id": r.requestId,
+            ...(r.labels
+              ? { "lanes.function": r.labels.function, "lanes.lane": r.labels.lane, "lanes.runtime": r.labels.runtime, "lanes.version": r.labels.version }
+              : {}),
+          },
+        },
+        parent,
+      );
+      if (r.status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
+      span.end(r.startMs + r.durationMs);
+    },
+    async shutdown() {
+      await provider.shutdown();
+    },
+  };
+}

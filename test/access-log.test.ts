@@ -1,0 +1,134 @@
+/**
+ * `lanes start` and `lanes dev` as a user runs them: one access-log line per request, function
+ * output and host events in the same format on stdout; JSON when stdout is not a terminal,
+ * pretty (coloured unless NO_COLOR) on one (a real pseudo-terminal, from util-linux's script).
+ */
+import { spawn } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+
+/** The one line that is never JSON: `listening on http://HOST:PORT`, as scripts wait for it. */
+const LISTENING = /^listening on http:\/\/\S+$/;
+import { cliCommand, startCli } from "./helpers/cli.ts";
+import { adapter, makeFunctionsDir } from "./helpers/host.ts";
+
+const dir = makeFunctionsDir({ logs: { entry: "logs.ts" }, "logs-process": { entry: "logs.ts", lane: "process" } });
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function until<T>(probe: () => T | undefined, what: () => string, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const lines = (text: string) => text.split(/\r?\n/).filter((l) => l.trim() !== "");
+/** Every line but the plain listening line, each parsed (a line that is not JSON fails the test). */
+const jsonLines = (text: string) => lines(text).filter((l) => !LISTENING.test(l)).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+for (const command of ["start", "dev"]) {
+  test(`lanes ${command} with stdout not a terminal writes JSON lines: requests, function output, host events (${adapter.name})`, async () => {
+    const cli = await startCli([command, dir, "--port", "0"]);
+    try {
+      assert.equal(lines(cli.output()).filter((l) => LISTENING.test(l)), [`listening on ${cli.url}`], "the plain listening line, once");
+      const fns = (await (await fetch(`${cli.url}/_lanes/functions`)).json()) as { functions: { name: string; version: string }[] };
+      for (const [name, lane] of [["logs", "isolate"], ["logs-process", "process"]] as const) {
+        const res = await fetch(`${cli.url}/${name}`, { headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } });
+        await res.text();
+        const id = res.headers.get("x-request-id")!;
+        // every line is JSON but the one the contract promises as it is
+        const entries = () => jsonLines(cli.output());
+        const access = await until(() => entries().find((e) => e.kind === "access" && e.requestId === id), () => cli.output());
+        assert.equal(
+          { ...access, time: "", durationMs: 0 },
+          {
+            time: "",
+            level: "info",
+            kind: "access",
+            msg: `GET /${name} 200`,
+            requestId: id,
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            function: name,
+            lane,
+            version: fns.functions.find((f) => f.name === name)!.version,
+            method: "GET",
+            path: `/${name}`,
+            status: 200,
+            durationMs: 0,
+          },
+        );
+        assert.match(String(access.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        assert.type(access.durationMs, "number");
+        const said = await until(() => {
+          const mine = entries().filter((e) => e.kind === "function" && e.requestId === id);
+          return mine.length === 2 ? mine : undefined;
+        }, () => cli.output());
+        assert.equal(said.map((e) => [e.level, e.function, e.msg]), [["info", name, "a line from console.log"], ["warn", name, "a line from console.warn"]]);
+      }
+      const nope = await fetch(`${cli.url}/nope`);
+      await nope.text();
+      const missed = await until(() => jsonLines(cli.output()).find((e) => e.kind === "access" && e.status === 404), () => cli.output());
+      assert.is(missed.function, null);
+      const all = jsonLines(cli.output());
+      assert.ok(all.some((e) => e.kind === "host" && e.msg === `listening on ${cli.url}`), "the listening news is a JSON host line too");
+      assert.ok(all.every((e) => typeof e.time === "string" && typeof e.level === "string" && typeof e.msg === "string"), "every line has time, level and msg");
+    } finally {
+      cli.kill("SIGTERM");
+      await cli.exited;
+    }
+  });
+}
+
+test("--log pretty writes one readable line per request, without colours when stdout is not a terminal", async () => {
+  const cli = await startCli(["start", dir, "--port", "0", "--log", "pretty"]);
+  try {
+    const res = await fetch(`${cli.url}/logs`);
+    await res.text();
+    const id = res.headers.get("x-request-id")!.slice(0, 8);
+    const line = await until(() => lines(cli.output()).find((l) => l.includes(" GET ") && l.includes(id)), () => cli.output());
+    assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/logs -> logs@[0-9a-f]{8} \\(isolate\\) 200 [\\d.]+ ms ${id} trace [0-9a-f]{8}$`));
+    assert.ok(cli.output().includes(`[logs ${id}] a line from console.log`));
+    assert.not.match(cli.output(), /\x1b\[/);
+  } finally {
+    cli.kill("SIGTERM");
+    await cli.exited;
+  }
+});
+
+/** `lanes start` on a pseudo-terminal (util-linux `script`), NO_COLOR set or not: what it printed for one request. */
+async function onTerminal(noColor: boolean): Promise<string> {
+  const [cmd, argv] = cliCommand(["start", dir, "--port", "0"]);
+  const quoted = [cmd, ...argv].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: noColor ? "1" : undefined };
+  if (!noColor) delete env.NO_COLOR;
+  const script = spawn("script", ["-qfec", `exec ${quoted}`, "/dev/null"], { env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  script.stdout!.on("data", (d) => (out += d));
+  const exited = new Promise<void>((r) => script.on("close", () => r()));
+  try {
+    const url = await until(() => /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1], () => `no listening line on the terminal:\n${out}`, 30_000);
+    await (await fetch(`${url}/logs`)).text();
+    await until(() => (/GET.*\/logs/.test(out) ? true : undefined), () => out);
+    return out;
+  } finally {
+    // the host is script's child (exec): stop it by its pid
+    const host = Number(readFileSync(`/proc/${script.pid}/task/${script.pid}/children`, "utf8").trim().split(/\s+/)[0]);
+    if (host > 0) process.kill(host, "SIGTERM");
+    await exited;
+  }
+}
+
+test(`on a terminal the log is pretty and coloured; NO_COLOR turns the colours off (${adapter.name})`, async () => {
+  const coloured = await onTerminal(false);
+  assert.match(coloured, /\x1b\[32m200\x1b\[0m/, "a green 200");
+  assert.not.match(coloured, /^\{/m, "pretty, not JSON");
+  const plain = await onTerminal(true);
+  assert.match(plain, /GET +\/logs -> logs@[0-9a-f]{8} \(isolate\) 200/);
+  assert.not.match(plain, /\x1b\[/, "no escape codes with NO_COLOR");
+});
+
+test.run();

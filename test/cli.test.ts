@@ -1,0 +1,149 @@
+/**
+ * The command line as a user meets it, under the runtime running this file: --version, help,
+ * every command's --help listing every flag its parser knows (and the README too), usage errors
+ * exiting 2 with the usage, [dir] defaulting to the current folder, lanes new outside the repo.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { BENCH_FLAGS } from "../runtime/cli/bench.ts";
+import { deployFlags } from "../runtime/cli/deploy.ts";
+import { DEV_FLAGS } from "../runtime/cli/dev.ts";
+import { LOAD_FLAGS } from "../runtime/cli/load.ts";
+import { NEW_FLAGS } from "../runtime/cli/new.ts";
+import { START_FLAGS } from "../runtime/cli/start.ts";
+import { main } from "../runtime/cli/main.ts";
+import { COMMANDS } from "../runtime/cli/usage.ts";
+import { cliCommand } from "./helpers/cli.ts";
+import { adapter } from "./helpers/host.ts";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const PARSERS: Record<string, Record<string, string>> = {
+  start: START_FLAGS,
+  dev: DEV_FLAGS,
+  new: NEW_FLAGS,
+  validate: {},
+  bench: BENCH_FLAGS,
+  load: LOAD_FLAGS,
+  deploy: deployFlags("deploy"),
+  versions: deployFlags("versions"),
+  promote: deployFlags("promote"),
+  rollback: deployFlags("rollback"),
+  schema: {},
+};
+
+/** The real CLI in its own process (what the exit code is, as a shell sees it). */
+function spawned(args: string[], cwd = root): { code: number | null; out: string; err: string } {
+  const [cmd, argv] = cliCommand(args);
+  const r = spawnSync(cmd, argv, { cwd, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The CLI's main in this process, with the current folder `cwd`: the same code, no process start per case. */
+async function lanes(args: string[], cwd = root): Promise<{ code: number | null; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main({ ...adapter, cwd: () => cwd, writeOut: (t) => void (out += t), writeErr: (t) => void (err += t) }, args);
+  return { code, out, err };
+}
+
+test(`lanes --version prints the version and exits 0 (${adapter.name})`, () => {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  const r = spawned(["--version"]);
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out.trim(), `lanes ${pkg.version} (${adapter.name} ${adapter.version})`);
+});
+
+test("lanes help and lanes --help list every command and exit 0", async () => {
+  for (const args of [["help"], ["--help"]]) {
+    const r = await lanes(args);
+    assert.is(r.code, 0, r.err);
+    for (const name of Object.keys(COMMANDS)) assert.match(r.out, new RegExp(`lanes ${name}\\b`));
+  }
+});
+
+test("every command's --help lists every flag its parser accepts, and exits 0", async () => {
+  assert.equal(Object.keys(PARSERS).sort(), Object.keys(COMMANDS).sort(), "every command has its flags checked");
+  for (const [name, flags] of Object.entries(PARSERS)) {
+    const r = await lanes([name, "--help"]);
+    assert.is(r.code, 0, `${name}: ${r.err}`);
+    assert.match(r.out, new RegExp(`^usage: lanes ${name}`));
+    for (const flag of Object.keys(flags)) assert.ok(r.out.includes(`--${flag}`), `lanes ${name} --help names --${flag}`);
+  }
+  assert.is((await lanes(["help", "load"])).out, (await lanes(["load", "--help"])).out);
+});
+
+test("the README documents every flag of every command", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  for (const [name, flags] of Object.entries(PARSERS)) {
+    const at = readme.search(new RegExp(`^### lanes (.*[ ,])?${name}\\b`, "m"));
+    assert.ok(at >= 0, `README has a "### lanes ${name}" section`);
+    const section = readme.slice(at, readme.indexOf("\n### ", at + 4) >>> 0 || undefined);
+    for (const flag of Object.keys(flags)) assert.ok(section.includes(`--${flag}`), `README's lanes ${name} section names --${flag}`);
+  }
+});
+
+test("an unknown flag exits 2 with the command's usage, for every command", async () => {
+  const real = spawned(["start", "--bogus"]);
+  assert.is(real.code, 2, real.err);
+  assert.match(real.err, /usage: lanes start/);
+  for (const name of Object.keys(COMMANDS)) {
+    const r = await lanes([name, "--bogus"]);
+    assert.is(r.code, 2, `lanes ${name} --bogus: ${r.out}${r.err}`);
+    assert.match(r.err, new RegExp(`lanes ${name}: unknown flag --bogus`));
+    assert.match(r.err, new RegExp(`usage: lanes ${name}`));
+  }
+  const extra = await lanes(["schema", "extra"]);
+  assert.is(extra.code, 2);
+  assert.match(extra.err, /unexpected argument "extra"/);
+});
+
+test("an unknown command, and no command at all, exit 2 with the usage", async () => {
+  const r = spawned(["frobnicate"]);
+  assert.is(r.code, 2);
+  assert.match(r.err, /unknown command "frobnicate"/);
+  assert.match(r.err, /usage: lanes COMMAND/);
+  const none = await lanes([]);
+  assert.is(none.code, 2);
+  assert.match(none.err, /usage: lanes COMMAND/);
+});
+
+test("[dir] defaults to the current folder when it holds a lanes.json, else the package's functions/", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-cwd-"));
+  try {
+    writeFileSync(join(dir, "only.ts"), 'export default { fetch: () => new Response("only") };\n');
+    writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { only: { entry: "only.ts" } } }));
+    const here = await lanes(["validate"], dir);
+    assert.is(here.code, 0, here.err);
+    assert.ok(here.err.includes(`${join(dir, "lanes.json")}: 1 function(s) ok`), here.err);
+    const empty = mkdtempSync(join(tmpdir(), "lanes-empty-"));
+    const fallback = await lanes(["validate"], empty);
+    rmSync(empty, { recursive: true, force: true });
+    assert.is(fallback.code, 0, fallback.err);
+    assert.ok(fallback.err.includes(join(root, "functions", "lanes.json")), fallback.err);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("lanes new outside the repo writes into the current folder and tells a command that works", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-new-cwd-"));
+  try {
+    const r = await lanes(["new", "greet"], dir);
+    assert.is(r.code, 0, r.err);
+    assert.ok(existsSync(join(dir, "greet.ts")) && existsSync(join(dir, "lanes.json")));
+    assert.match(r.out, /try it: npx lanes dev {3}then: curl http:\/\/127\.0\.0\.1:8787\/greet/);
+    assert.match(readFileSync(join(dir, "greet.ts"), "utf8"), /import type \{ Context, ExportedHandler \} from "lanes";/);
+    const check = await lanes(["validate"], dir);
+    assert.is(check.code, 0, check.err);
+    assert.match(check.err, /ok\s+greet \(isolate\) \/greet/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
