@@ -28,7 +28,14 @@ const test = suite<Ctx>("lanes hosts as a cluster on etcd");
 
 test.before(async (ctx) => {
   ctx.hosts = [];
-  ctx.etcd = await startEtcd();
+  try {
+    ctx.etcd = await startEtcd();
+  } catch (e) {
+    // uvu drops an error thrown by a before hook (its tests only show as not run): say it, fail
+    console.error(`\n  FAIL: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+    throw e;
+  }
   ctx.store = `etcd://${ctx.etcd.member}/lanes/test`;
   ctx.tokens = tokenFile();
   const extra = ["--admin-token-file", ctx.tokens, "--log", "json"];

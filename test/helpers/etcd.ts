@@ -3,11 +3,11 @@
  * it), one member on 127.0.0.1 with free ports and a data folder of its own, stopped by its pid.
  * Without the binary the suite fails, saying how to install it.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, constants, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 
 export interface Etcd {
   /** `http://127.0.0.1:PORT`. */
@@ -21,10 +21,18 @@ export interface Etcd {
   start(): Promise<void>;
 }
 
+/** The `etcd` on PATH (Debian's etcd-server puts it in /usr/bin). */
 export function etcdBinary(): string {
-  const found = spawnSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).stdout.trim();
-  if (!found) throw new Error("etcd is not installed: this suite needs a real etcd (apt-get install etcd-server; .ci/run installs it as root)");
-  return found;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const file = join(dir || ".", "etcd");
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not in this folder
+    }
+  }
+  throw new Error(`etcd is not installed (no etcd on PATH): this suite needs a real etcd (apt-get install etcd-server; .ci/run installs it as root)`);
 }
 
 export async function freePort(): Promise<number> {
