@@ -7,19 +7,24 @@ import type { ChildOptions } from "./types.ts";
 /** The sandbox's private temp folder (adapters/sandbox.ts). */
 const SANDBOX_TMP = "/tmp";
 
+/** The inspector on loopback only, on a port the runtime picks (each prints the URL: adapters/README.md, Inspector). */
+const INSPECT = "--inspect=127.0.0.1:0";
+
 export function childArgs(o: ChildOptions, file: string): string[] {
+  const inspect = o.inspect ? [INSPECT] : [];
   switch (o.runtime) {
     case "node":
       // --max-old-space-size: the child aborts (SIGABRT) at the limit (adapters/README.md, Child processes)
-      return [`--max-old-space-size=${o.heapMb}`, "--no-warnings", file];
+      return [`--max-old-space-size=${o.heapMb}`, "--no-warnings", ...inspect, file];
     case "deno":
       // Deno children get the manifest's grants as --allow-* flags, on top of the sandbox (or
       // alone, where there is none): read their entry and bundle, env (exactly the manifest's:
-      // the host passes no other). --v8-flags caps the heap (SIGTRAP).
-      return ["run", "--quiet", "--no-prompt", "--no-config", "--no-lock", ...denoGrants(o, file), `--v8-flags=--max-old-space-size=${o.heapMb}`, file];
+      // the host passes no other). --v8-flags caps the heap (SIGTRAP). --quiet would also hide
+      // the inspector's URL.
+      return ["run", ...(o.inspect ? [] : ["--quiet"]), "--no-prompt", "--no-config", "--no-lock", ...denoGrants(o, file), `--v8-flags=--max-old-space-size=${o.heapMb}`, ...inspect, file];
     case "bun":
       // Bun has no heap flag (--smol does not cap): the pool's RSS watchdog enforces memoryMb.
-      return [file];
+      return [...inspect, file];
   }
 }
 

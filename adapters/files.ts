@@ -38,7 +38,10 @@ export const fileOps: FileOps = {
       throw e;
     }
   },
-  remove: (p) => rm(p, { recursive: true, force: true }),
+  async remove(p, o = {}) {
+    await rm(p, { recursive: true, force: true });
+    if (o.durable) await syncFolder(path.dirname(p));
+  },
 };
 
 /** fsync a folder, so the names it holds (a rename into it) survive a crash. */

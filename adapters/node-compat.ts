@@ -28,6 +28,8 @@ import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
 import { runWithCleanEnv } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
 import { sandboxedPid, sandboxExit } from "./sandbox-process.ts";
+import { readSecretFile } from "./secret-file.ts";
+import { readStdin } from "./stdin.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -60,6 +62,7 @@ export const sys: Sys = {
   cacheDir: defaultCacheDir,
   ensurePrivateDir: async (p) => ensurePrivateDirSync(p),
   sha256: (text) => createHash("sha256").update(text).digest("hex"),
+  readSecretFile,
   watch(paths, onChange) {
     // Watch each file's folder, not the file: editors that save by renaming a new file over the
     // old one leave a file watch on the deleted inode (Node/Bun get one last "rename", Deno
@@ -236,6 +239,7 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     supportDir: sys.cacheDir(),
     pwd: o.env.PWD,
     denoHome: o.runtime === "deno" ? o.cacheHome : undefined,
+    shareNet: o.inspect === true,
   });
 }
 
@@ -262,6 +266,7 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     writeOut: (text: string) => void process.stdout.write(text),
     writeErr: (text: string) => void process.stderr.write(text),
     isTTY: () => Boolean(process.stdout.isTTY),
+    readStdin,
     color: () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
   } satisfies Partial<RuntimeAdapter>;
 }

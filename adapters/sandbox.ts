@@ -51,6 +51,8 @@ export interface SandboxPlan {
   supportDir: string;
   /** PWD in the child's environment (the manifest's env), if it has one. */
   pwd: string | undefined;
+  /** Keep the host's network namespace even without a network grant (`lanes dev --inspect`: the inspector's port). */
+  shareNet?: boolean;
   /**
    * A folder of this function's own, kept across its instances, mounted as the home of a deno
    * child: Deno keeps its module and code caches there, which the function's code cannot write
@@ -135,7 +137,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   if (!bwrap || !prlimit || !env) throw new Error("lanes: the sandbox is not available on this machine");
   const files = supportFiles(plan.supportDir);
   if (plan.denoHome) ensurePrivateDirSync(plan.denoHome);
-  const net = plan.grants.net !== false;
+  const net = plan.grants.net !== false || plan.shareNet === true;
   // the real file: the sandbox holds it, not the symlinks (node_modules/.bin) or PATH that lead to it
   const found = path.isAbsolute(plan.binary) ? plan.binary : onPath(plan.binary);
   if (!found) throw new Error(`${plan.binary} was not found on PATH`);
@@ -159,6 +161,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     "--size", String(plan.tmpMb * 1024 * 1024),
     "--perms", "1777",
     "--tmpfs", "/tmp",
+    ...sealedUnderTmp([...plan.files, ...plan.grants.read, ...plan.grants.write], plan.cwd),
     ...libraryArgs(),
     "--ro-bind", files.passwd, "/etc/passwd",
     "--ro-bind", files.group, "/etc/group",
@@ -217,6 +220,19 @@ function inheritedFds(): number[] {
     }
   }
   return out.sort((a, b) => a - b);
+}
+
+/**
+ * The folders bwrap makes to hold binds under the private /tmp would be writable by the child
+ * (it owns that tmpfs), so a function whose folder lies under /tmp could write beside its own
+ * files there (privately: the host never sees it). Made ahead as 0555, they read as on the host.
+ */
+function sealedUnderTmp(targets: string[], cwd: string): string[] {
+  const folders = new Set<string>();
+  for (const t of [...targets, `${cwd}/.`]) {
+    for (let d = path.dirname(t); d.startsWith("/tmp/"); d = path.dirname(d)) folders.add(d);
+  }
+  return [...folders].sort((a, b) => a.length - b.length).flatMap((d) => ["--perms", "0555", "--dir", d]);
 }
 
 const NET_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf"];

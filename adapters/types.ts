@@ -6,8 +6,10 @@
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import type { Runtime } from "../runtime/manifest/schema.ts";
 
-export type RuntimeName = "node" | "bun" | "deno";
+/** A host or child runtime: the manifest's list is the one source. */
+export type RuntimeName = Runtime;
 
 /** What this host runtime can enforce. Shown by `lanes validate`, the start-up log and /_lanes/functions. */
 export interface Capabilities {
@@ -137,6 +139,12 @@ export interface ChildOptions {
   sandbox: boolean;
   /** A folder of this function's own for the runtime's caches across instances (sandboxed deno children). */
   cacheHome: string;
+  /**
+   * `lanes dev --inspect`: start the runtime's inspector on 127.0.0.1 (a free port; the runtime
+   * prints its URL on stderr). In the sandbox the child then shares the host's network
+   * namespace, or the port could not be reached.
+   */
+  inspect?: boolean;
   /** Lines the child writes to stderr. */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
 }
@@ -179,6 +187,11 @@ export interface Sys {
   sha256(text: string): string;
   readBytes(path: string): Promise<Uint8Array>;
   /**
+   * A file holding a secret of lanes itself (the secrets key): rejects, saying why, when it is
+   * missing, unreadable, not a regular file, or may be read or changed by another user.
+   */
+  readSecretFile(path: string): Promise<Uint8Array>;
+  /**
    * Write through a temp file renamed over `path`, so a reader never sees half a file.
    * `durable`: the file is fsynced before the rename and its folder after, so a crash leaves
    * the old content or the new one. `beforeRename` runs once the temp file is complete.
@@ -186,8 +199,11 @@ export interface Sys {
   writeFile(path: string, bytes: Uint8Array, o?: { durable?: boolean; beforeRename?: () => Promise<void> }): Promise<void>;
   /** The names in a folder; [] when it does not exist. */
   list(dir: string): Promise<string[]>;
-  /** Delete a file or a folder and everything in it; nothing when it does not exist. */
-  remove(path: string): Promise<void>;
+  /**
+   * Delete a file or a folder and everything in it; nothing when it does not exist. `durable`:
+   * the parent folder is fsynced after, so a crash cannot bring the name back.
+   */
+  remove(path: string, o?: { durable?: boolean }): Promise<void>;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
 }
@@ -223,6 +239,8 @@ export interface RuntimeAdapter {
   writeOut(text: string): void;
   writeErr(text: string): void;
   isTTY(): boolean;
+  /** All of stdin (at most `limit` bytes; more rejects), or undefined when stdin is a terminal. */
+  readStdin(limit: number): Promise<Uint8Array | undefined>;
   /** Colours on stdout: it is a terminal and NO_COLOR is unset or empty (https://no-color.org). */
   color(): boolean;
 }

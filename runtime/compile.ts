@@ -25,7 +25,8 @@ const REQUIRE_SHIM =
   'import { createRequire as __lanesCreateRequire } from "node:module";\n' +
   "const require = __lanesCreateRequire(import.meta.url);";
 
-export async function compile(entry: string, sys: Sys, label: string): Promise<Compiled> {
+/** `sourcesContent`: put the sources in the map too, for a debugger that cannot read them from disk (`lanes dev --inspect`). */
+export async function compile(entry: string, sys: Sys, label: string, o: { sourcesContent?: boolean } = {}): Promise<Compiled> {
   let result;
   try {
     result = await build({
@@ -38,7 +39,7 @@ export async function compile(entry: string, sys: Sys, label: string): Promise<C
       write: false,
       metafile: true,
       sourcemap: "inline",
-      sourcesContent: false,
+      sourcesContent: o.sourcesContent === true,
       // Sources are relative to absWorkingDir, but a map consumer resolves them against the
       // bundle's own folder (the cache): Deno, which applies inline maps to stacks, then names
       // files that do not exist. An absolute root makes every consumer agree.

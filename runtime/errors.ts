@@ -26,13 +26,15 @@ export type ErrorCode =
   | "conflict"
   | "invalid_upload"
   | "load_failed"
+  | "missing_secret"
   // user errors reported by the CLI
   | "invalid_manifest"
   | "invalid_flag"
   | "port_in_use"
   | "compile_failed"
   | "sandbox_unavailable"
-  | "unsafe_cache";
+  | "unsafe_cache"
+  | "secrets_locked";
 
 const httpStatus: Record<ErrorCode, number> = {
   not_found: 404,
@@ -53,6 +55,7 @@ const httpStatus: Record<ErrorCode, number> = {
   conflict: 409,
   invalid_upload: 400,
   load_failed: 400,
+  missing_secret: 400,
   // a manifest reaches HTTP only in an upload, where it is the client's input
   invalid_manifest: 400,
   invalid_flag: 500,
@@ -60,6 +63,8 @@ const httpStatus: Record<ErrorCode, number> = {
   compile_failed: 503,
   sandbox_unavailable: 500,
   unsafe_cache: 500,
+  // the deploy store holds secrets this host's key cannot open: it does not start
+  secrets_locked: 500,
 };
 
 export class LanesError extends Error {

@@ -132,7 +132,9 @@ test("lanes validate names, once per limit, every function whose limits this hos
     };
     const want = expected[adapter.name]!;
     assert.is(warnings.length, want.length, out);
-    want.forEach((re, i) => assert.match(warnings[i]!, re));
+    want.forEach((re, i) => {
+      assert.match(warnings[i]!, re);
+    });
     // the host that served the suite above said the same at start-up, for its own functions
     // (its log is JSON: its output is not a terminal)
     const startWarnings = cli

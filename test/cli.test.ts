@@ -12,6 +12,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BENCH_FLAGS } from "../runtime/cli/bench.ts";
 import { deployFlags } from "../runtime/cli/deploy.ts";
+import { SECRET_FLAGS } from "../runtime/cli/secret.ts";
 import { DEV_FLAGS } from "../runtime/cli/dev.ts";
 import { LOAD_FLAGS } from "../runtime/cli/load.ts";
 import { NEW_FLAGS } from "../runtime/cli/new.ts";
@@ -33,6 +34,7 @@ const PARSERS: Record<string, Record<string, string>> = {
   versions: deployFlags("versions"),
   promote: deployFlags("promote"),
   rollback: deployFlags("rollback"),
+  secret: SECRET_FLAGS,
   schema: {},
 };
 

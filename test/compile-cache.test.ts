@@ -63,7 +63,9 @@ test("a bundle planted under the name the build will use is replaced, never run"
       await h.stop(2000);
     }
     assert.not.ok(existsSync(marker), "the planted code ran");
-    names.forEach((f, i) => assert.is(readFileSync(f, "utf8"), genuine[i], "the planted file was replaced by the build"));
+    names.forEach((f, i) => {
+      assert.is(readFileSync(f, "utf8"), genuine[i], "the planted file was replaced by the build");
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -75,7 +75,7 @@ test("lanes new refuses a taken route, an invalid name, an unknown lane and a ma
       return "accepted";
     };
     assert.match(await refusal(["b", dir]), /route \/b is already served by function "a"/);
-    assert.match(await refusal(["no way", dir]), /"no way" is not a valid function name: use letters, digits, _ and -/);
+    assert.match(await refusal(["no way", dir]), /"no way" is not a valid function name: a name may only hold letters, digits, _ and -/);
     assert.match(await refusal(["c", "--lane", "thread", dir]), /--lane must be "isolate" or "process" \(got "thread"\)/);
     writeFileSync(join(dir, "lanes.json"), '{ "functions": { ');
     assert.match(await refusal(["c", dir]), /is not valid JSON; fix it first/);

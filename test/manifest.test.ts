@@ -71,7 +71,7 @@ test("a wrong lane, runtime and env value are all reported at once", async () =>
   const msg = await problems({ functions: { a: { entry: "a.ts", lane: "thread", runtime: "python", env: { N: 1 } } } });
   assert.match(msg, /functions\.a\.lane: must be "isolate" or "process" \(got "thread"\)/);
   assert.match(msg, /functions\.a\.runtime: must be "node", "bun" or "deno" \(got "python"\)/);
-  assert.match(msg, /functions\.a\.env\.N: must be a string \(got 1\)/);
+  assert.match(msg, /functions\.a\.env\.N: must be a string, or \{"secret": "NAME"\} to take the value from a secret \(got 1\)/);
 });
 
 test("a missing entry field, and an entry file that does not exist, are refused", async () => {
@@ -142,8 +142,16 @@ test("defaults fill every field the manifest leaves out", async () => {
   assert.is(f.lane, "isolate");
   assert.is(f.methods, null);
   assert.equal(f.instances, { min: 0, max: 2, idleMs: 30_000 });
-  assert.equal(f.env, {});
+  assert.equal([f.env, f.secrets], [{}, {}]);
   assert.is(f.runtime, adapter.name);
+});
+
+test('an env value {"secret": NAME} names a secret, never holds a value; a bad one is refused naming what is wrong inside it', async () => {
+  const m = await loadManifest(folder({ functions: { a: { entry: "a.ts", env: { KEY: { secret: "API_KEY" }, MODE: "prod" } } } }), adapter.sys, adapter.name);
+  assert.equal([m.functions[0]!.env, m.functions[0]!.secrets], [{ MODE: "prod" }, { KEY: "API_KEY" }]);
+  const msg = await problems({ functions: { a: { entry: "a.ts", env: { A: { secret: "9lives" }, B: { secret: "OK", value: "x" } } } } });
+  assert.match(msg, /functions\.a\.env\.A\.secret: must be a secret name: a letter or _, then letters, digits or _ \(at most 128\) \(got "9lives"\)/);
+  assert.match(msg, /functions\.a\.env\.B: must be a string, or \{"secret": "NAME"\} to take the value from a secret \(got \{"secret":"OK","value":"x"\}\)/);
 });
 
 test("lanes start with a bad manifest exits non-zero, names the field, and prints no stack", () => {
@@ -171,7 +179,7 @@ test("an unknown CLI flag is refused with the known ones", () => {
   const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
   assert.is(r.status, 2, "a usage error");
-  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict, --data, --store, --advertise, --admin-token-file, --max-upload-mb\)/);
+  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict, --data, --store, --advertise, --admin-token-file, --secrets-key-file, --max-upload-mb\)/);
 });
 
 test.after(() => {

@@ -21,7 +21,7 @@ import { machine, packageVersion } from "./machine.ts";
 import type { BenchOptions } from "./options.ts";
 import { progress } from "./progress.ts";
 import type { BenchReport, BenchResult, BenchRuntime, CrashResult, SandboxCost } from "./report.ts";
-import { laneTable, NOISY, ratioToDirect, throughputTable } from "./table.ts";
+import { laneTable, NOISY, overheadUs, ratioToDirect, throughputTable } from "./table.ts";
 import { workloadFor } from "./workloads.ts";
 import { Workspace } from "./workspace.ts";
 
@@ -84,7 +84,8 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
           } catch (e) {
             r = { ...emptyResult(w, lane, runtime), checkError: (e as Error).message };
           }
-          results.push(r);
+          const overhead = overheadUs(results, r);
+          results.push(overhead === null ? r : { ...r, overheadUs: overhead });
           const ratio = ratioToDirect(results, r);
           bar.done(r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`);
         }

@@ -1,4 +1,5 @@
 /** What a bench run covers and how long each measurement lasts. */
+import { RUNTIMES } from "../../runtime/manifest/schema.ts";
 import type { BenchLane, BenchRuntime } from "./report.ts";
 
 export interface BenchOptions {
@@ -29,4 +30,4 @@ export const FULL = { durationS: 5, warmupS: 1, connections: 50 };
 export const QUICK = { durationS: 1, warmupS: 0.5, connections: 50 };
 
 export const ALL_LANES: BenchLane[] = ["isolate", "process", "direct"];
-export const ALL_RUNTIMES: BenchRuntime[] = ["node", "bun", "deno"];
+export const ALL_RUNTIMES: BenchRuntime[] = [...RUNTIMES];

@@ -2,10 +2,12 @@
  * The shape of a bench run, as written to `bench.json`. Figures are per cell: one workload in one
  * lane (or `direct`, the handler called on the host's own thread) on one host runtime.
  */
+import type { RuntimeName } from "../../adapters/types.ts";
+import type { Lane } from "../../runtime/manifest/schema.ts";
 import type { Measured } from "./load.ts";
 
-export type BenchLane = "isolate" | "process" | "direct";
-export type BenchRuntime = "node" | "bun" | "deno";
+export type BenchLane = Lane | "direct";
+export type BenchRuntime = RuntimeName;
 
 export interface BenchResult extends Measured {
   workload: string;
@@ -26,6 +28,8 @@ export interface BenchResult extends Measured {
   warmMs: number;
   /** CPU time (host and children) per request, under load. */
   cpuMsPerRequest: number;
+  /** Lane overhead: cpuMsPerRequest minus the direct baseline's, in µs (lanes only). */
+  overheadUs?: number;
   /** Bytes of one request body and of one response body. */
   requestBytes: number;
   responseBytes: number;

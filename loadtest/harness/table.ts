@@ -23,6 +23,13 @@ export function ratioToDirect(results: BenchResult[], r: BenchResult): number | 
   return d && d.rps > 0 && !r.checkError ? r.rps / d.rps : null;
 }
 
+/** Lane overhead: CPU µs per request of host plus instance, minus the direct baseline's. */
+export function overheadUs(results: BenchResult[], r: BenchResult): number | null {
+  if (r.lane === "direct" || r.checkError) return null;
+  const d = results.find((x) => x.workload === r.workload && x.runtime === r.runtime && x.lane === "direct");
+  return d && !d.checkError ? (r.cpuMsPerRequest - d.cpuMsPerRequest) * 1000 : null;
+}
+
 export function throughputTable(results: BenchResult[]): string {
   const rows: Row[] = [];
   let last = "";
@@ -31,7 +38,7 @@ export function throughputTable(results: BenchResult[]): string {
     const first = group !== last;
     last = group;
     if (r.checkError) {
-      rows.push([first ? r.workload : "", first ? r.runtime : "", r.lane, "FAILED", "", "", "", "", "", "", "", ""]);
+      rows.push([first ? r.workload : "", first ? r.runtime : "", r.lane, "FAILED", "", "", "", "", "", "", "", "", ""]);
       continue;
     }
     const ratio = ratioToDirect(results, r);
@@ -47,13 +54,14 @@ export function throughputTable(results: BenchResult[]): string {
       String(r.non2xx),
       n0(r.rssMb),
       r.cpuMsPerRequest.toFixed(3),
+      r.lane === "direct" ? "–" : opt(overheadUs(results, r), n0),
       r.foreignCpu >= NOISY ? `${r.foreignCpu.toFixed(2)} !` : r.foreignCpu.toFixed(2),
     ]);
   }
   return render(
-    ["workload", "runtime", "lane", "req/s", "x direct", "p50 ms", "p99 ms", "errors", "non-2xx", "RSS MB", "CPU ms/req", "others' CPU"],
+    ["workload", "runtime", "lane", "req/s", "x direct", "p50 ms", "p99 ms", "errors", "non-2xx", "RSS MB", "CPU ms/req", "overhead µs", "others' CPU"],
     rows,
-    [false, false, false, true, true, true, true, true, true, true, true, true],
+    [false, false, false, true, true, true, true, true, true, true, true, true, true],
   );
 }
 

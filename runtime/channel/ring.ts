@@ -140,7 +140,10 @@ export class RingWriter {
     while (this.waiting.length > 0) {
       const next = this.waiting[0]!;
       const ok = next.byteLength === 0 ? this.tryWrite(BESIDE) : this.tryWrite(next.byteLength, next);
-      if (!ok) return this.waitForRoom();
+      if (!ok) {
+        this.waitForRoom();
+        return;
+      }
       this.waiting.shift();
     }
   }
@@ -158,7 +161,10 @@ export class RingWriter {
     };
     // room may have come between the failed write and the flag: the reader then saw no flag
     const head = this.waiting[0];
-    if (!head || this.room(4 + pad(head.byteLength)).fits) return queueMicrotask(again);
+    if (!head || this.room(4 + pad(head.byteLength)).fits) {
+      queueMicrotask(again);
+      return;
+    }
     this.wakeup.wait(ctl, READ, read, again);
   }
 }
@@ -248,7 +254,8 @@ export class RingReader {
     const write = Atomics.load(ctl, WRITE);
     if ((write >>> 0) !== this.pos) {
       Atomics.store(ctl, READER_ASLEEP, 0);
-      return this.schedule(this.loop);
+      this.schedule(this.loop);
+      return;
     }
     if (Atomics.load(ctl, CLOSED) === 1) {
       this.closed = true; // the writer is gone and everything it wrote has been read

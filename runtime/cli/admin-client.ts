@@ -4,9 +4,11 @@ import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import type { Parsed } from "./args.ts";
 
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+
 export interface Admin {
   base: string;
-  call<T>(method: "GET" | "POST", path: string, body?: string | object): Promise<T>;
+  call<T>(method: Method, path: string, body?: string | object): Promise<T>;
 }
 
 /** `--to URL` and the token (`--token-file F`, else LANES_TOKEN). */
@@ -26,7 +28,7 @@ export async function adminFor(adapter: RuntimeAdapter, args: Parsed, command: s
   const base = url.href.replace(/\/+$/, "");
   return {
     base,
-    async call<T>(method: "GET" | "POST", path: string, body?: string | object): Promise<T> {
+    async call<T>(method: Method, path: string, body?: string | object): Promise<T> {
       let res: Response;
       try {
         res = await fetch(`${base}/_lanes/api/${path}`, {

@@ -13,6 +13,7 @@ import { deployCommand } from "./deploy.ts";
 import { devCommand } from "./dev.ts";
 import { loadCommand } from "./load.ts";
 import { newCommand } from "./new.ts";
+import { secretCommand } from "./secret.ts";
 import { startCommand } from "./start.ts";
 import { COMMANDS, commandUsage, globalUsage } from "./usage.ts";
 import { validateCommand } from "./validate.ts";
@@ -69,6 +70,8 @@ function run(adapter: RuntimeAdapter, command: string, rest: string[]): Promise<
     case "promote":
     case "rollback":
       return deployCommand(adapter, command, rest);
+    case "secret":
+      return secretCommand(adapter, rest);
     case "load":
       return loadCommand(adapter, rest);
     case "schema":

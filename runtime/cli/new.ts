@@ -6,12 +6,12 @@
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { MANIFEST_FILE } from "../manifest/load.ts";
-import { LANES } from "../manifest/schema.ts";
+import { LANES, NAME_PATTERN, NAME_RULE } from "../manifest/schema.ts";
 import { parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir, packageDir } from "./dir.ts";
 import { addFunction } from "./new-manifest.ts";
 
-const NAME = /^[A-Za-z0-9_-]+$/;
+const NAME = new RegExp(NAME_PATTERN);
 export const NEW_FLAGS = { lane: "string" } as const;
 
 export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promise<number> {
@@ -24,7 +24,7 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   if (!name) throw fail("give the function a name");
   if (extra.length > 0) throw fail(`unexpected ${JSON.stringify(extra[0])}`);
   if (!NAME.test(name)) {
-    throw fail(`${JSON.stringify(name)} is not a valid function name: use letters, digits, _ and - (e.g. "resize-image")`);
+    throw fail(`${JSON.stringify(name)} is not a valid function name: a name ${NAME_RULE} (e.g. "resize-image")`);
   }
   const lane = stringFlag(args, "lane", "isolate");
   if (!(LANES as readonly string[]).includes(lane)) throw fail(`--lane must be "isolate" or "process" (got ${JSON.stringify(lane)})`);

@@ -9,6 +9,7 @@ import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
 import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
 import { startHost, type Host } from "../host/host.ts";
 import type { Logger } from "../log.ts";
+import { SecretsKey } from "../secrets/crypto.ts";
 import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
@@ -22,6 +23,7 @@ export const START_FLAGS = {
   store: "string",
   advertise: "string",
   "admin-token-file": "string",
+  "secrets-key-file": "string",
   "max-upload-mb": "string",
 } as const;
 
@@ -38,6 +40,8 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   const advertise = advertiseFlag(args.flags.advertise, store !== undefined, o.command);
   const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
   const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
+  const keyFile = stringFlag(args, "secrets-key-file", "");
+  const secretsKey = keyFile ? { keys: await secretsKeys(adapter, keyFile, o.command), file: keyFile } : undefined;
   const pauseAt = hostEnv("LANES_TEST_PAUSE_AT");
   if (pauseAt && !(PAUSE_STAGES as string[]).includes(pauseAt)) {
     throw new LanesError("invalid_flag", `LANES_TEST_PAUSE_AT must be one of ${PAUSE_STAGES.join(", ")} (got ${JSON.stringify(pauseAt)})`);
@@ -47,7 +51,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   const base = { dir, dev: o.dev, adapter, log, strict: args.flags.strict === true, ...serve, ...(out.onRequest ? { onRequest: out.onRequest } : {}) };
   let host: Host;
   let stop: (graceMs: number) => Promise<void>;
-  if (data || store || tokens.length > 0 || !isLoopback(serve.hostname)) {
+  if (data || store || tokens.length > 0 || secretsKey || !isLoopback(serve.hostname)) {
     const d = await startDeployHost({
       ...base,
       ...(data ? { data } : {}),
@@ -56,12 +60,14 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
       tokens,
       maxUploadBytes,
       ...(pauseAt ? { pauseAt } : {}),
+      ...(secretsKey ? { secretsKey } : {}),
     });
     host = d.host;
     stop = d.stop;
     if (d.deployer) log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
     if (d.member) log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
     log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
+    if (secretsKey) log.info(`secrets: sealed in the deploy store with key ${secretsKey.keys[0]!.id} (${keyFile})`);
   } else {
     host = await startHost(base);
     stop = (graceMs) => host.stop(graceMs);
@@ -107,6 +113,26 @@ async function adminTokens(adapter: RuntimeAdapter, file: string, command: strin
   }
   const env = hostEnv("LANES_ADMIN_TOKEN");
   return env ? parseTokens(env, "LANES_ADMIN_TOKEN") : [];
+}
+
+/** The keys in --secrets-key-file: a file only this user may read, one key per line. Never printed. */
+export async function secretsKeys(adapter: RuntimeAdapter, file: string, command: string): Promise<SecretsKey[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await adapter.sys.readSecretFile(file);
+  } catch (e) {
+    const hint = (e as Error).message === "no such file" ? " (make one: (umask 077; openssl rand -hex 32 > FILE))" : "";
+    throw new LanesError("invalid_flag", `lanes ${command}: --secrets-key-file ${file}: ${(e as Error).message}${hint}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new LanesError("invalid_flag", `lanes ${command}: --secrets-key-file ${file}: is not text (a key is 64 hex digits, or base64 of 32 bytes, on a line)`);
+  } finally {
+    bytes.fill(0);
+  }
+  return SecretsKey.parse(text, `lanes ${command}: --secrets-key-file ${file}`);
 }
 
 /**

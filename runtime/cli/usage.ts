@@ -43,13 +43,18 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--store URL", "instead of --data: etcd://HOST:PORT[,HOST:PORT...]/PREFIX, versions and deployments in etcd, shared by every host started on it; each follows the active deployment"],
       ["--advertise URL", "with --store: where other hosts and lanes versions reach this one (default: where it listens)"],
       ["--admin-token-file FILE", "tokens of the admin API (/_lanes/api/; else LANES_ADMIN_TOKEN; none: the API is off)"],
+      ["--secrets-key-file FILE", "the key that seals secrets in the --data store (64 hex digits, a file only its owner may read); without it the host keeps no secrets"],
       ["--max-upload-mb N", "largest deploy upload the admin API takes (default 32)"],
     ],
   },
   dev: {
     synopsis: "lanes dev [dir] [flags]",
     about: `the same for development: reloads a function when a file it imports or the manifest changes, stacks in 500s. ${DIR}`,
-    flags: SERVE_FLAGS,
+    flags: [
+      ...SERVE_FLAGS,
+      ["--env-file FILE", "secret values from FILE (KEY=value lines), over .dev.vars and .env beside lanes.json (repeatable: a later file wins)"],
+      ["--inspect [function]", "run the function (default: every one) as one instance with its runtime's inspector and print the URL to open; timeouts are off while paused"],
+    ],
   },
   new: {
     synopsis: "lanes new NAME [dir] [--lane isolate|process]",
@@ -125,6 +130,12 @@ export const COMMANDS: Record<string, CommandHelp> = {
     synopsis: "lanes rollback [VERSION] --to URL [flags]",
     about: "back to the previous (or named) version at 100%",
     flags: [...ADMIN_FLAGS, ["--if-version V", "409 unless the active version is V"], ...WAIT_FLAGS],
+  },
+  secret: {
+    synopsis: "lanes secret set|list|delete [NAME] --to URL [flags]",
+    about: "secrets on a host started with --data, --secrets-key-file and an admin token: set NAME (the value from stdin, never the command line; the functions that use it restart onto it), list (names, never values), delete NAME",
+    flags: [...ADMIN_FLAGS, ["--function f", "set or delete the secret of function f only (it takes its own first, then the one for every function)"]],
+    more: 'example: printf %s "$STRIPE_KEY" | lanes secret set STRIPE_KEY --to http://127.0.0.1:8787',
   },
   schema: {
     synopsis: "lanes schema",

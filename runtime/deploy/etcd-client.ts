@@ -145,8 +145,10 @@ export class EtcdClient {
     return { kvs: (r.kvs ?? []).map(toKv), revision: Number(r.header?.revision ?? 0) };
   }
 
-  async remove(key: string): Promise<void> {
-    await this.call("/v3/kv/deleterange", { key: b64key(key) });
+  /** Whether there was such a key. */
+  async remove(key: string): Promise<boolean> {
+    const r = await this.call<{ deleted?: string }>("/v3/kv/deleterange", { key: b64key(key) });
+    return Number(r.deleted ?? 0) > 0;
   }
 
   async put(key: string, value: Uint8Array | string, lease?: string): Promise<number> {

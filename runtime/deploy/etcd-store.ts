@@ -11,6 +11,7 @@
  *   staged/<id>           a version a host is loading for a deploy (other hosts load it too)
  *   active                the active deployment
  *   hosts/<id>            one record per live host, on a lease (etcd-members.ts)
+ *   secrets/<fn|*>/<name> sealed secret records (their values never in the clear)
  *
  * Writes go in the folder store's order (chunks, blob, version, then deployment and active), so
  * whatever is in etcd is complete. The switch is one transaction: it writes `deployments/<rev>`
@@ -18,6 +19,7 @@
  * two hosts deploying at once cannot both win: the second gets `conflict` (409).
  */
 import { LanesError } from "../errors.ts";
+import { secretKey, type SecretRecord } from "../secrets/model.ts";
 import { describeDeployment, sha256Hex, versionId, versionNumber, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
 import { b64, b64key, EtcdAnswer, EtcdClient, text, type Compare, type KeyValue } from "./etcd-client.ts";
 import { Members } from "./etcd-members.ts";
@@ -198,6 +200,18 @@ export class EtcdStore implements ClusterStore {
 
   async history(limit = 100): Promise<Deployment[]> {
     return (await this.client.list(this.key("deployments/"), { limit, descend: true })).map((kv) => parse<Deployment>(kv, this.location));
+  }
+
+  async listSecrets(): Promise<SecretRecord[]> {
+    return (await this.client.list(this.key("secrets/"))).map((kv) => parse<SecretRecord>(kv, this.location));
+  }
+
+  async putSecret(r: SecretRecord): Promise<void> {
+    await this.client.put(this.key(`secrets/${secretKey(r.name, r.function)}`), JSON.stringify(r));
+  }
+
+  deleteSecret(name: string, fn: string | null): Promise<boolean> {
+    return this.client.remove(this.key(`secrets/${secretKey(name, fn)}`));
   }
 
   follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void {

@@ -6,6 +6,8 @@
  *   DIR/versions/<id>.json      version records
  *   DIR/deployments/<rev>.json  every deployment that was made active
  *   DIR/active.json             the active deployment: the one record a switch replaces
+ *   DIR/secrets/all/<NAME>.json            a secret for every function, sealed (never a value)
+ *   DIR/secrets/functions/<fn>/<NAME>.json a secret for one function, sealed
  *
  * Every write goes to a temp file that is fsynced, renamed over the name and followed by an
  * fsync of the folder (Sys.writeFile durable), in the order blobs, version, deployment, active.
@@ -15,6 +17,7 @@
  */
 import type { Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
+import { secretKey, type SecretRecord } from "../secrets/model.ts";
 import { sha256Hex, versionId, versionNumber, type Deployment, type VersionRecord } from "./model.ts";
 import type { DeployStore, NewDeployment, PausePoint } from "./store.ts";
 
@@ -26,6 +29,7 @@ export class FolderStore implements DeployStore {
   private current: Deployment | undefined;
   private readonly versions = new Map<string, VersionRecord>();
   private deployments: Deployment[] = [];
+  private readonly secrets = new Map<string, SecretRecord>();
   private reserved = 0;
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -65,7 +69,7 @@ export class FolderStore implements DeployStore {
       }
       await sys.mkdirp(this.location);
     }
-    for (const sub of ["blobs", "versions", "deployments"]) await sys.mkdirp(this.path(sub));
+    for (const sub of ["blobs", "versions", "deployments", "secrets/all", "secrets/functions"]) await sys.mkdirp(this.path(sub));
     // the marker last, durably: its folder's fsync also makes the sub-folders above durable
     if (!(await sys.isFile(marker))) await this.writeJson(marker, FORMAT);
     await this.removeTempFiles();
@@ -84,13 +88,37 @@ export class FolderStore implements DeployStore {
       this.deployments.push(await this.readJson<Deployment>(this.path("deployments", name)));
     }
     this.deployments.sort((a, b) => b.revision - a.revision);
+    await this.loadSecrets();
+  }
+
+  /** The secret records as the folder holds them now. */
+  private async loadSecrets() {
+    this.secrets.clear();
+    for (const folder of await this.secretFolders()) {
+      for (const name of await this.sys.list(folder)) {
+        if (!name.endsWith(".json") || name.startsWith(".")) continue;
+        const r = await this.readJson<SecretRecord>(this.sys.join(folder, name));
+        this.secrets.set(secretKey(r.name, r.function), r);
+      }
+    }
+  }
+
+  /** The folders secret records are kept in (the one for every function, then one per function). */
+  private async secretFolders(): Promise<string[]> {
+    const perFunction = this.path("secrets", "functions");
+    return [this.path("secrets", "all"), ...(await this.sys.list(perFunction)).map((fn) => this.sys.join(perFunction, fn))];
+  }
+
+  private secretFile(name: string, fn: string | null): string {
+    return fn === null ? this.path("secrets", "all", `${name}.json`) : this.path("secrets", "functions", fn, `${name}.json`);
   }
 
   /** Temp files of writes a crash interrupted (they never took their name). */
   private async removeTempFiles() {
-    for (const sub of ["", "blobs", "versions", "deployments"]) {
-      for (const name of await this.sys.list(this.path(sub))) {
-        if (name.startsWith(".") && name.endsWith(".tmp")) await this.sys.remove(this.path(sub, name));
+    const folders = [...["", "blobs", "versions", "deployments"].map((sub) => this.path(sub)), ...(await this.secretFolders())];
+    for (const folder of folders) {
+      for (const name of await this.sys.list(folder)) {
+        if (name.startsWith(".") && name.endsWith(".tmp")) await this.sys.remove(this.sys.join(folder, name));
       }
     }
   }
@@ -170,6 +198,27 @@ export class FolderStore implements DeployStore {
 
   async history(limit = 100): Promise<Deployment[]> {
     return this.deployments.slice(0, limit);
+  }
+
+  async listSecrets(): Promise<SecretRecord[]> {
+    // read again each time: a few small files, and SecretKeeper.refresh sees what another writer put there
+    await this.loadSecrets();
+    return [...this.secrets.values()];
+  }
+
+  async putSecret(r: SecretRecord): Promise<void> {
+    const file = this.secretFile(r.name, r.function);
+    await this.sys.mkdirp(this.sys.dirname(file));
+    await this.writeJson(file, r);
+    this.secrets.set(secretKey(r.name, r.function), r);
+  }
+
+  async deleteSecret(name: string, fn: string | null): Promise<boolean> {
+    const key = secretKey(name, fn);
+    if (!this.secrets.has(key)) return false;
+    await this.sys.remove(this.secretFile(name, fn), { durable: true });
+    this.secrets.delete(key);
+    return true;
   }
 
   private async readJson<T>(file: string): Promise<T> {

@@ -5,8 +5,11 @@
  * - blobs are content-addressed and checked against their hash when read;
  * - a version record is written only after all its blobs, and the active deployment only after
  *   its version, so whatever the store holds after a crash is complete;
- * - the active deployment is one small record switched by compare-and-swap on its revision.
+ * - the active deployment is one small record switched by compare-and-swap on its revision;
+ * - secrets are records the host has sealed already (runtime/secrets/crypto.ts): a store never
+ *   sees a value, and keeps a record durably before `putSecret` resolves.
  */
+import type { SecretRecord } from "../secrets/model.ts";
 import type { Deployment, HostRecord, VersionRecord } from "./model.ts";
 
 export type NewDeployment = Omit<Deployment, "revision">;
@@ -38,6 +41,12 @@ export interface DeployStore {
   activate(next: NewDeployment, expected: number): Promise<Deployment>;
   /** Deployments that were active, newest first. */
   history(limit?: number): Promise<Deployment[]>;
+  /** Every secret record (sealed values), in no particular order. */
+  listSecrets(): Promise<SecretRecord[]>;
+  /** Keep `s`, replacing the record with its name and function. */
+  putSecret(s: SecretRecord): Promise<void>;
+  /** Remove the record of `name` for `fn` (null: the one for every function); false when there was none. */
+  deleteSecret(name: string, fn: string | null): Promise<boolean>;
 }
 
 /** Whether a shared store can be reached now, and since when. */

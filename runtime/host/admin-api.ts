@@ -6,30 +6,30 @@
  *   POST /_lanes/api/deploy      upload a version and deploy it (upload.ts has the body)
  *   POST /_lanes/api/promote     {ifVersion?}: the new version of a gradual deployment to 100%
  *   POST /_lanes/api/rollback    {version?, ifVersion?}: back to the previous (or named) version
+ *   GET, PUT, DELETE /_lanes/api/secrets[/NAME]: secrets (admin-secrets.ts)
  * Answers are JSON; errors are the host's JSON errors (400 naming the field, 401, 404, 409,
  * 413, 429).
  */
 import { Hono } from "hono";
 import type { Exchange } from "../../adapters/types.ts";
 import { MIN_POINTS, MIN_REQUESTS, MIN_Z } from "../deploy/auto-rollback.ts";
-import { VERSION_ID } from "../deploy/model.ts";
-import { describeDeployment } from "../deploy/model.ts";
+import { describeDeployment, VERSION_ID } from "../deploy/model.ts";
 import { isClusterStore, type DeployStore } from "../deploy/store.ts";
 import { ifVersionField, parseUpload } from "../deploy/upload.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
-import { readBody } from "./body.ts";
+import { fields, parseJson, uploadBody } from "./admin-body.ts";
+import { secretRoutes } from "./admin-secrets.ts";
+import type { SecretKeeper } from "./secret-keeper.ts";
 import type { Deployer } from "./deployer.ts";
 import type { WebHandler } from "./deploy-front.ts";
 
-type Env = { Bindings: { ex: Exchange }; Variables: { author: string; requestId: string } };
+export type AdminEnv = { Bindings: { ex: Exchange }; Variables: { author: string; requestId: string } };
 
 const SMALL_BODY = 64 * 1024;
-/** How long an upload may take to arrive (a slow client must not hold the API forever). */
-const UPLOAD_MS = 120_000;
 
-export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number }): WebHandler {
-  const app = new Hono<Env>().basePath("/_lanes/api");
+export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number; secrets: SecretKeeper | undefined }): WebHandler {
+  const app = new Hono<AdminEnv>().basePath("/_lanes/api");
 
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
@@ -92,9 +92,11 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
     return c.json(await storeNeeded(o, () => o.deployer.rollback(c.get("author"), version, ifVersionField(body.ifVersion))));
   });
 
+  app.route("/secrets", secretRoutes(o.deployer, o.secrets));
+
   app.notFound((c) =>
     errorResponse(
-      new LanesError("not_found", `no admin API route ${c.req.method} ${c.req.path} (GET versions, GET deployment, GET hosts, POST deploy, POST promote, POST rollback)`),
+      new LanesError("not_found", `no admin API route ${c.req.method} ${c.req.path} (GET versions, GET deployment, GET hosts, POST deploy, POST promote, POST rollback, GET secrets, PUT secrets/NAME, DELETE secrets/NAME)`),
       c.get("requestId") ?? "",
     ),
   );
@@ -123,35 +125,4 @@ async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run
     }
     throw e;
   }
-}
-
-async function uploadBody(ex: Exchange, limit: number): Promise<Uint8Array | null> {
-  try {
-    return await readBody(ex, limit, "admin API", Date.now() + UPLOAD_MS);
-  } catch (e) {
-    if (e instanceof LanesError && e.code === "payload_too_large") {
-      throw new LanesError("payload_too_large", `body: over this host's limit of ${limit} bytes (lanes start --max-upload-mb)`);
-    }
-    if (e instanceof LanesError && e.code === "request_timeout") {
-      throw new LanesError("request_timeout", `body: did not arrive within ${UPLOAD_MS / 1000} s`);
-    }
-    throw e;
-  }
-}
-
-function parseJson(bytes: Uint8Array | null): unknown {
-  if (!bytes) return {};
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    throw new LanesError("bad_request", "body: must be JSON (UTF-8)");
-  }
-}
-
-function fields(body: unknown, allowed: string[]): Record<string, unknown> {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new LanesError("bad_request", "body: must be a JSON object");
-  for (const k of Object.keys(body)) {
-    if (!allowed.includes(k)) throw new LanesError("bad_request", `${k}: unknown field (allowed: ${allowed.join(", ")})`);
-  }
-  return body as Record<string, unknown>;
 }

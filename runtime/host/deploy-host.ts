@@ -23,6 +23,9 @@ import { DeployFront } from "./deploy-front.ts";
 import { Deployer } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
 import { writeRelease } from "./release.ts";
+import { SecretKeeper } from "./secret-keeper.ts";
+import type { SecretsKey } from "../secrets/crypto.ts";
+import { LanesError } from "../errors.ts";
 
 export interface DeployHostOptions extends HostOptions {
   /** The deploy store's folder; without it the host serves `dir` and has no admin API. */
@@ -35,12 +38,15 @@ export interface DeployHostOptions extends HostOptions {
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
   pauseAt?: string;
+  /** The keys of `--secrets-key-file` (the sealing key first) and that file's name; without them the host keeps no secrets. */
+  secretsKey?: { keys: SecretsKey[]; file: string };
 }
 
 export interface DeployHost {
   host: Host;
   deployer: Deployer | undefined;
   member: ClusterMember | undefined;
+  secrets: SecretKeeper | undefined;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -58,8 +64,9 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
   });
   if (!o.data && !o.store) {
+    if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR or --store etcd://...: secrets are kept in the deploy store`);
     const host = await startHost({ ...o, front });
-    return { host, deployer: undefined, member: undefined, stop: (graceMs) => host.stop(graceMs) };
+    return { host, deployer: undefined, member: undefined, secrets: undefined, stop: (graceMs) => host.stop(graceMs) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -69,6 +76,8 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     await new Promise(() => {});
   };
   const { store, runDir } = await openStore(o, pause);
+  const keeper = await SecretKeeper.open(store, o.secretsKey?.keys, o.secretsKey?.file, o.log);
+  const secrets = keeper ? () => keeper.current : undefined;
   await sys.remove(runDir); // written again from the store: nothing in it is trusted
   const active = (await store.active()) ?? (await firstVersion(store, o.dir, sys, o.adapter.name));
   const record = (await store.getVersion(active.stable))!;
@@ -76,20 +85,21 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
   const stableDir = await writeRelease(sys, runDir, active.stable, files);
 
-  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable });
+  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}) });
   const deployer = await Deployer.attach(
-    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}) },
+    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}), ...(secrets ? { secrets } : {}) },
     active,
     stableDir,
   );
   const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes }) : undefined, member);
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, member);
   member?.start();
   armed = true;
   return {
     host,
     deployer,
     member,
+    secrets: keeper,
     async stop(graceMs) {
       await Promise.all([host.stop(graceMs), deployer.stopRetiring(graceMs), member?.stop()]);
       if (o.store) await sys.remove(runDir);

@@ -3,6 +3,7 @@ import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { Deployment } from "../deploy/model.ts";
 import type { DeployStore } from "../deploy/store.ts";
 import type { Logger } from "../log.ts";
+import type { SecretValues } from "../secrets/values.ts";
 import type { Host } from "./host.ts";
 import type { RequestLog } from "./served.ts";
 
@@ -25,4 +26,12 @@ export interface DeployerOptions {
   log: Logger;
   runDir: string;
   onRequest?: (entry: RequestLog) => void;
+  /** The secret values functions get now (undefined: this host keeps none). */
+  secrets?: () => SecretValues | undefined;
+}
+
+/** What a switch answers: `release` serves in `d` now; started at `t0`, loaded at `t1`. */
+export function switchResult(d: Deployment, release: { id: string; served: { spec: { name: string } }[] }, changed: string[], t0: number, t1: number): SwitchResult {
+  const unchanged = release.served.map((s) => s.spec.name).filter((n) => !changed.includes(n));
+  return { deployment: d, version: release.id, changed, unchanged, loadMs: Math.round(t1 - t0), switchMs: Math.round(performance.now() - t1) };
 }

@@ -8,23 +8,17 @@
  *   4. requests already in the old version finish there, then its instances stop.
  */
 import type { Verdict } from "../deploy/auto-rollback.ts";
-import {
-  checkIfVersion,
-  contentDigest,
-  describeDeployment,
-  previousVersion,
-  sha256Hex,
-  type Deployment,
-  type VersionRecord,
-} from "../deploy/model.ts";
+import { checkIfVersion, contentDigest, describeDeployment, previousVersion, sha256Hex, type Deployment, type VersionRecord } from "../deploy/model.ts";
 import type { NewDeployment } from "../deploy/store.ts";
 import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
-import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
+import { switchResult, type DeployerOptions, type SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
 import { Prepared, staging } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
+import type { SecretValues } from "../secrets/values.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedFiles, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
@@ -45,7 +39,7 @@ export class Deployer {
   private readonly ctx: ReleaseContext;
 
   private constructor(private readonly o: DeployerOptions) {
-    this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir };
+    this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir, ...(o.secrets ? { secrets: o.secrets } : {}) };
   }
 
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
@@ -53,7 +47,7 @@ export class Deployer {
     const d = new Deployer(o);
     const stable = adoptRelease(d.ctx, active.stable, stableDir, await storedFiles(o.store, active.stable));
     let canary: Release | undefined;
-    if (active.canary) canary = await d.restore(active.canary.version, stable.served, false);
+    if (active.canary) canary = await restoreRelease(d.ctx, d.o.store, active.canary.version, stable.served, false);
     d.switchTo(active, stable, canary);
     return d;
   }
@@ -150,7 +144,7 @@ export class Deployer {
       let release: Release;
       try {
         await staged?.stage(new Map(), await storedFiles(this.o.store, target));
-        release = this.releases.get(target) ?? (await this.restore(target, this.liveServed(), true));
+        release = this.releases.get(target) ?? (await restoreRelease(this.ctx, this.o.store, target, this.liveServed(), true));
       } catch (e) {
         await staged?.end();
         throw e;
@@ -183,10 +177,9 @@ export class Deployer {
   }
 
   /**
-   * Switch to `d`, made active by another host of a shared store: bring up what it serves (or
-   * take what runs or was prepared), then switch as a deploy does. A deployment not newer than
-   * the one serving, or overtaken while waiting its turn, is skipped (undefined). If a version
-   * does not load here, nothing changes and the error says why.
+   * Switch to `d`, made active by another host of a shared store, as a deploy does (taking what
+   * runs or was prepared). Skipped (undefined) if not newer than what serves, or overtaken while
+   * waiting its turn. If a version does not load here, nothing changes and the error says why.
    */
   follow(d: Deployment): Promise<SwitchResult | undefined> {
     this.wanted = Math.max(this.wanted, d.revision);
@@ -198,7 +191,7 @@ export class Deployer {
         const running = this.releases.get(id);
         if (running) return running;
         const live = [...this.liveServed(), ...started.flatMap((x) => x.served)];
-        const r = (await this.prepared.take(id)?.catch(() => undefined)) ?? (await this.restore(id, live, true));
+        const r = (await this.prepared.take(id)?.catch(() => undefined)) ?? (await restoreRelease(this.ctx, this.o.store, id, live, true));
         started.push(r);
         return r;
       };
@@ -220,19 +213,34 @@ export class Deployer {
   prepare(id: string, files: Record<string, string>): Promise<void> | undefined {
     if (this.own.has(id)) return undefined;
     if (this.releases.has(id)) return Promise.resolve();
-    const release = this.prepared.peek(id) ?? this.restore(id, this.liveServed(), true, files);
+    const release = this.prepared.peek(id) ?? restoreRelease(this.ctx, this.o.store, id, this.liveServed(), true, files);
     this.prepared.add(id, release);
     return release.then(() => {});
+  }
+
+  /** The functions serving now, each once (a function both versions of a gradual deployment share, once). */
+  get serving(): Served[] {
+    return this.liveServed();
+  }
+
+  /** Run `fn` alone: no deploy, promote, rollback (or other `exclusive` call) meanwhile. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
+  }
+
+  /** Inside `exclusive`: restart `which` onto `values`, as a deploy switches (see restartServing). */
+  restart(which: Served[], values: SecretValues, commit: () => Promise<void>): Promise<RestartResult> {
+    const versionOf = (s: Served) => [...this.releases.values()].find((r) => r.served.includes(s))?.id;
+    return restartServing(this.ctx, which, versionOf, values, commit, (replaced) => {
+      const a = this.active;
+      const canary = a.canary ? withReplaced(this.releases.get(a.canary.version)!, replaced) : undefined;
+      this.switchTo(a, withReplaced(this.releases.get(a.stable)!, replaced), canary);
+    });
   }
 
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {
     await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs, { finishWaitUntil: true })));
-  }
-
-  /** Bring a stored version up again (see restoreRelease). */
-  private restore(id: string, live: Served[], strict: boolean, hashes?: Record<string, string>): Promise<Release> {
-    return restoreRelease(this.ctx, this.o.store, id, live, strict, hashes);
   }
 
   private switchTo(d: Deployment, stable: Release, canary: Release | undefined) {
@@ -273,22 +281,13 @@ export class Deployer {
   }
 
   private result(release: Release, changed: string[], t0: number, t1: number): SwitchResult {
-    const names = release.served.map((s) => s.spec.name);
-    const result: SwitchResult = {
-      deployment: this.active,
-      version: release.id,
-      changed,
-      unchanged: names.filter((n) => !changed.includes(n)),
-      loadMs: Math.round(t1 - t0),
-      switchMs: Math.round(performance.now() - t1),
-    };
-    this.onSwitch(this.active, Math.round(performance.now() - t0));
-    this.prepared.sweep(this.active);
-    this.o.log.info(
-      `deployment ${this.active.revision} (${this.active.reason} by ${this.active.author}): ${describeDeployment(this.active)}; ` +
-        `changed: ${changed.join(", ") || "none"}; loaded in ${result.loadMs} ms, switched in ${result.switchMs} ms`,
-    );
-    return result;
+    const a = this.active;
+    const r = switchResult(a, release, changed, t0, t1);
+    this.onSwitch(a, Math.round(performance.now() - t0));
+    this.prepared.sweep(a);
+    const what = `changed: ${changed.join(", ") || "none"}; loaded in ${r.loadMs} ms, switched in ${r.switchMs} ms`;
+    this.o.log.info(`deployment ${a.revision} (${a.reason} by ${a.author}): ${describeDeployment(a)}; ${what}`);
+    return r;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

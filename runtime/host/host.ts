@@ -13,6 +13,8 @@ import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
 import { Pool } from "../pool/pool.ts";
+import { adjusted, inspectedModule } from "../dev/inspect.ts";
+import { functionEnv, NO_SECRETS_HERE, type SecretEnv, type SecretValues } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
 import { createHandler } from "./handler.ts";
 import type { RequestLog, Served } from "./served.ts";
@@ -37,6 +39,10 @@ export interface HostOptions {
   version?: string;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
+  /** The secret values functions get now (a deploy store's, or `lanes dev`'s local files); none: this host keeps no secrets. */
+  secrets?: () => SecretValues;
+  /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/dev/inspect.ts). */
+  adjust?: (spec: FunctionSpec) => FunctionSpec;
 }
 
 export interface Front {
@@ -53,9 +59,12 @@ export interface Host {
   functions: Served[];
   /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
   checked: Promise<Served[]>;
-  /** Compile a function and give it a pool with this host's lanes and shared stores; starts no instance. */
-  /** `version`: the deployed version it belongs to, its metrics label (default: its bundle hash). */
-  build(spec: FunctionSpec, poolLog?: Logger, version?: string): Promise<Served>;
+  /**
+   * Compile a function and give it a pool with this host's lanes and shared stores; starts no
+   * instance. `version`: the deployed version it belongs to, its metrics label (default: its
+   * bundle hash). Its secrets come from `values` (default: the host's current ones).
+   */
+  build(spec: FunctionSpec, poolLog?: Logger, version?: string, values?: SecretValues): Promise<Served>;
   /** The request handler the server calls now (replaced by `route`). */
   currentHandler(): HttpHandler;
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
@@ -83,7 +92,7 @@ export async function compileGuests(adapter: RuntimeAdapter) {
 
 export async function startHost(o: HostOptions): Promise<Host> {
   const { adapter, log } = o;
-  const manifest = await loadManifest(o.dir, adapter.sys, adapter.name);
+  const manifest = adjusted(await loadManifest(o.dir, adapter.sys, adapter.name), o.adjust);
   for (const w of manifest.warnings) log.warn(w);
   const isolation = isolationReport(manifest.functions, adapter);
   if (isolation.errors.length > 0) throw new LanesError("sandbox_unavailable", `${manifest.file}: ${isolation.errors.join("\n  ")}`);
@@ -107,15 +116,22 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }) : undefined;
 
   /** Compile one function and give it a pool in its lane (no instance started yet). */
-  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string): Promise<Served> => {
+  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string, values = o.secrets?.()): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
+    let secret: SecretEnv;
     try {
-      const bundle = await compile(spec.entry, adapter.sys, spec.name);
+      secret = functionEnv(spec, values, NO_SECRETS_HERE);
+    } catch (e) {
+      return withoutSecret(spec, limits, e as LanesError);
+    }
+    try {
+      const bundle = await compile(spec.entry, adapter.sys, spec.name, { sourcesContent: spec.inspect === true });
       const store = storeFor(spec);
       const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? bundle.hash });
       const pool = new Pool(spec, {
         spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
-        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(bundle.file), env: spec.env, dev: o.dev },
+        // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
+        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(inspectedModule(spec, bundle.file)), env: secret.env, dev: o.dev },
         log: poolLog,
         // values go to the store as the function passed them: it checks types the same way in
         // both lanes (a string delta or a numeric value is refused, not coerced)
@@ -128,7 +144,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         stopsSpin: limits.cpuSpin === "enforced",
         ...(meter ? { observer: meter } : {}),
       });
-      return { spec, pool, version: bundle.hash, limits, compiled: bundle, active: 0, ...(meter ? { meter } : {}) };
+      return { spec, pool, version: bundle.hash, limits, compiled: bundle, active: 0, secretStamp: secret.stamp, ...(meter ? { meter } : {}) };
     } catch (e) {
       const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
       return {
@@ -248,6 +264,15 @@ async function loadEach(list: Served[]): Promise<Served[]> {
   };
   await Promise.all([next(), next()]);
   return list.filter(isBroken);
+}
+
+/** A function whose secret has no value: it answers 503, and says which only in the host log and `lanes dev`. */
+function withoutSecret(spec: FunctionSpec, limits: unknown, why: LanesError): Served {
+  const error = new LanesError("unavailable", `function "${spec.name}" cannot start: a secret it names has no value; the host log says which`, {
+    guestStack: why.message,
+    cause: why,
+  });
+  return { spec, error, version: "", limits, active: 0 };
 }
 
 /** It cannot serve: it did not compile, or no instance of it has started and the last start failed. */

@@ -13,10 +13,13 @@ import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load
 import type { Served } from "./served.ts";
 import type { Host } from "./host.ts";
 import { heldLogger, startTrial } from "./reload-build.ts";
+import { functionEnv, NO_SECRETS_HERE, type SecretValues } from "../secrets/values.ts";
 
 export interface Release {
   id: string;
   dir: string;
+  /** Its files' hashes, by relative path (the version record's). */
+  hashes: Record<string, string>;
   manifest: Manifest;
   served: Served[];
   /** Function name: its fingerprint (what makes two versions of it the same). */
@@ -29,6 +32,8 @@ export interface ReleaseContext {
   log: Logger;
   /** Where releases are written: `<data>/run`. */
   runDir: string;
+  /** The secret values functions get now; undefined: this host keeps none. */
+  secrets?: () => SecretValues | undefined;
 }
 
 /** What decides whether a function changed: its settings, and the hash of every file it is built from. */
@@ -46,7 +51,8 @@ export function fingerprintOf(served: Served, dir: string, hashes: Record<string
       return hash ? `${rel}:${hash}` : `external:${p}`;
     })
     .sort();
-  return JSON.stringify({ settings, entry: sys.relative(dir, served.spec.entry), inputs });
+  // a secret's new value makes it another function: `secretStamp` tells values apart without holding them
+  return JSON.stringify({ settings, entry: sys.relative(dir, served.spec.entry), inputs, secrets: served.secretStamp ?? "" });
 }
 
 export function rememberFingerprint(served: Served, fp: string | undefined): void {
@@ -87,6 +93,12 @@ export async function bringUpRelease(
     if (e instanceof LanesError) throw new LanesError(e.code, hide(e.message));
     throw e;
   }
+  if (strict) {
+    const missing = missingSecrets(manifest.functions, ctx.secrets?.());
+    if (missing.length > 0) {
+      throw new LanesError("missing_secret", `version not deployed, nothing changed: ${missing.length} secret(s) it names have no value:\n  ${missing.join("\n  ")}`);
+    }
+  }
   const byFingerprint = new Map<string, Served>();
   for (const s of live) {
     const fp = fingerprints.get(s);
@@ -123,7 +135,7 @@ export async function bringUpRelease(
     );
   }
   for (const o of failed) ctx.log.error(`version ${id}: ${o.error}`);
-  const release: Release = { id, dir, manifest, served: outcomes.map((o) => o.served), fingerprints: new Map() };
+  const release: Release = { id, dir, hashes, manifest, served: outcomes.map((o) => o.served), fingerprints: new Map() };
   for (const s of release.served) {
     const fp = fingerprints.get(s);
     if (fp) release.fingerprints.set(s.spec.name, fp);
@@ -161,7 +173,7 @@ export async function restoreRelease(
 /** The release the host itself started from `dir` (the stable version at start-up). */
 export function adoptRelease(ctx: ReleaseContext, id: string, dir: string, hashes: Record<string, string>): Release {
   const { host } = ctx;
-  const release: Release = { id, dir, manifest: host.manifest, served: host.functions, fingerprints: new Map() };
+  const release: Release = { id, dir, hashes, manifest: host.manifest, served: host.functions, fingerprints: new Map() };
   for (const s of host.functions) {
     const fp = fingerprintOf(s, dir, hashes, ctx);
     rememberFingerprint(s, fp);
@@ -175,5 +187,18 @@ export function changedFunctions(base: Release, next: Release): string[] {
   return next.served.map((s) => s.spec.name).filter((name) => {
     const a = base.fingerprints.get(name);
     return a === undefined || a !== next.fingerprints.get(name);
+  });
+}
+
+/** One line per secret that `specs` name and `values` (undefined: none on this host) cannot give. */
+function missingSecrets(specs: FunctionSpec[], values: SecretValues | undefined): string[] {
+  if (values) return values.missing(specs);
+  return specs.flatMap((spec) => {
+    try {
+      functionEnv(spec, undefined, NO_SECRETS_HERE);
+      return [];
+    } catch (e) {
+      return [(e as Error).message];
+    }
   });
 }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
-import type { StackMapper } from "../sourcemap-stack.ts";
+import type { StackMapper } from "../sourcemap/stack.ts";
 import type { Served } from "./served.ts";
 import type { Host } from "./host.ts";
 
@@ -19,8 +19,9 @@ export type Attempt = { ok: true; served: Served; unchanged: boolean } | { ok: f
 export async function bringUp(host: Host, spec: FunctionSpec, old: Served | undefined, log: Logger, mapper: StackMapper): Promise<Attempt> {
   const gate = heldLogger(log);
   const served = await host.build(spec, gate.log);
-  if (old?.pool && served.pool && old.version === served.version && JSON.stringify(old.spec) === JSON.stringify(spec)) {
-    await served.pool.stop(0); // same bytes, same settings: nothing to swap
+  const same = old?.pool && served.pool && old.version === served.version && old.secretStamp === served.secretStamp;
+  if (same && JSON.stringify(old.spec) === JSON.stringify(spec)) {
+    await served.pool!.stop(0); // same bytes, same settings, same secrets: nothing to swap
     return { ok: true, served: old, unchanged: true };
   }
   return startTrial(served, gate, mapper);

@@ -16,6 +16,8 @@ export interface Served {
   compiled?: Compiled;
   /** Requests inside the host for it now: a reload stops the old pool only once this is 0. */
   active: number;
+  /** What its secrets' values are (SecretEnv.stamp, never a value): a change restarts it. */
+  secretStamp?: string;
   /** Its requests and instance events are counted here (absent with `--no-metrics`). */
   meter?: FunctionMeter;
   /** With a deploy store: the version this entry serves, and its share of the requests (the function lists). */

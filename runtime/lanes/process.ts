@@ -3,6 +3,7 @@
  * sandbox where there is one. Frames go over its stdin and stdout; its stderr is its log.
  */
 import { hostStreamEnd } from "../channel/stream-end.ts";
+import { inspectorBanner, inspectorLine } from "./inspector-output.ts";
 import { sandboxed } from "../isolation.ts";
 import { link, type Lane } from "./lane.ts";
 
@@ -20,7 +21,15 @@ export const processLane: Lane = {
       sandbox: sandboxed(spec, ctx.adapter),
       // one per function (its folder and name): Deno's caches, warm from one instance to the next
       cacheHome: sys.join(sys.cacheDir(), "homes", sys.sha256(`${spec.dir}\0${spec.name}`).slice(0, 16)),
-      onOutput: (stream, line) => ctx.log.fn(spec.name, stream === "stderr" ? "error" : "log", line),
+      ...(spec.inspect ? { inspect: true } : {}),
+      onOutput: (stream, line) => {
+        if (spec.inspect && stream === "stderr") {
+          const seen = inspectorLine(line);
+          for (const l of seen.url ? inspectorBanner(spec.name, spec.runtime, seen.url) : []) ctx.log.info(l);
+          if (seen.banner) return;
+        }
+        ctx.log.fn(spec.name, stream === "stderr" ? "error" : "log", line);
+      },
     });
     return link(child, hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)));
   },

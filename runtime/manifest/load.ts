@@ -7,7 +7,7 @@ import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { checkIsolation } from "./permissions.ts";
-import { DEFAULTS, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
+import { DEFAULTS, SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, NAME_PATTERN, NAME_RULE, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -26,13 +26,21 @@ export interface FunctionSpec {
   timeoutMs: number;
   memoryMb: number;
   maxBodyBytes: number;
+  /** The manifest's plain `env` values. */
   env: Record<string, string>;
+  /**
+   * The `env` entries that name a secret: variable name to secret name. Their values are never
+   * in the spec (nor the manifest): the host adds them when it starts an instance.
+   */
+  secrets: Record<string, string>;
   /** Name of the ctx.shared store this function uses. */
   shared: string;
   /** Process lane: run each child in the OS sandbox ("auto": when bwrap is installed). */
   sandbox: SandboxMode;
   /** Process lane: what the function may reach (absolute paths), beyond its code and /tmp. */
   permissions: Grants;
+  /** `lanes dev --inspect`: its instance runs with the runtime's inspector (runtime/dev/inspect.ts). */
+  inspect?: boolean;
 }
 
 export interface Manifest {
@@ -61,8 +69,8 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   const warnings: string[] = [];
   for (const [name, f] of Object.entries(input.functions)) {
     const at = `functions.${name}`;
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
-      problems.push(`${at}: a function name may only hold letters, digits, _ and - (got ${JSON.stringify(name)})`);
+    if (!new RegExp(NAME_PATTERN).test(name)) {
+      problems.push(`${at}: a function name ${NAME_RULE} (got ${JSON.stringify(name)})`);
       continue;
     }
     const entry = sys.resolve(dir, f.entry);
@@ -105,7 +113,7 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
       timeoutMs: f.timeoutMs ?? DEFAULTS.timeoutMs,
       memoryMb: f.memoryMb ?? DEFAULTS.memoryMb,
       maxBodyBytes: f.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-      env: f.env ?? {},
+      ...splitEnv(f.env ?? {}),
       shared: f.shared ?? `fn:${name}`,
       ...isolation,
     });
@@ -113,6 +121,17 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   problems.push(...routeClashes(functions));
   if (problems.length > 0) throw manifestError(file, problems);
   return { dir, file, functions, warnings };
+}
+
+/** The manifest's `env`: plain values, and the names of the secrets the others take theirs from. */
+function splitEnv(input: Record<string, string | { secret: string }>): { env: Record<string, string>; secrets: Record<string, string> } {
+  const env: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input)) {
+    if (typeof value === "string") env[name] = value;
+    else secrets[name] = value.secret;
+  }
+  return { env, secrets };
 }
 
 /**
@@ -153,11 +172,18 @@ function schemaProblems(raw: unknown): string[] {
       out.push(`${path}: unknown field${suggest(path)}`);
     } else if (e.message.startsWith("Expected required property")) {
       out.push(`${path}: is required`);
+    } else if (/^functions\.[^.]+\.env\.[^.]+$/.test(path) && isSecretRef(e.value)) {
+      // {"secret": ...} is meant: say what is wrong inside it, not that the union failed
+      out.push(`${path}.secret: ${(SECRET_REF.properties.secret as unknown as { errorMessage: string }).errorMessage} (got ${show(e.value.secret)})`);
     } else {
       out.push(`${path}: ${rule ?? e.message.toLowerCase()} (got ${show(e.value)})`);
     }
   }
   return out;
+}
+
+function isSecretRef(v: unknown): v is { secret: unknown } {
+  return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secret" in v;
 }
 
 interface IntegerSchema {

@@ -40,9 +40,14 @@ const intIn = (field: keyof typeof BOUNDS, description: string, def: number) => 
 };
 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
+/** A function's name (and a shared-memory group's): it is a route segment, a file name and a metrics label. */
+export const NAME_PATTERN = "^[A-Za-z0-9_-]+$";
+export const NAME_RULE = "may only hold letters, digits, _ and -";
 export const LANES = ["isolate", "process"] as const;
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export const SANDBOX_MODES = ["auto", "required", "off"] as const;
+/** A secret's name: what an environment variable may be called (runtime/secrets/model.ts checks the same). */
+export const SECRET_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
 
 const sandboxMode = (description: string, def?: SandboxMode) =>
   Type.Union(SANDBOX_MODES.map((m) => Type.Literal(m)), {
@@ -87,6 +92,18 @@ export const PermissionsSchema = Type.Object(
     additionalProperties: false,
     description: "Process lane: what the function may reach beyond its own code and a private /tmp. Enforced by the OS sandbox, and by --allow-* flags for Deno children.",
   },
+);
+
+/** `{"secret": "NAME"}`: an env value the host keeps apart from the code. */
+export const SECRET_REF = Type.Object(
+  {
+    secret: Type.String({
+      pattern: SECRET_NAME_PATTERN,
+      description: "The name of a secret kept by the host (lanes secret set NAME), or in lanes dev a .dev.vars / --env-file value.",
+      errorMessage: "must be a secret name: a letter or _, then letters, digits or _ (at most 128)",
+    }),
+  },
+  { additionalProperties: false },
 );
 
 export const InstancesSchema = Type.Object(
@@ -140,14 +157,24 @@ export const FunctionSchema = Type.Object(
     memoryMb: Type.Optional(intIn("memoryMb", "Memory limit per instance (MB): its heap, and in the isolate lane its ArrayBuffers too.", DEFAULTS.memoryMb)),
     maxBodyBytes: Type.Optional(intIn("maxBodyBytes", "Request body limit (bytes).", DEFAULTS.maxBodyBytes)),
     env: Type.Optional(
-      Type.Record(Type.String(), Type.String({ errorMessage: "must be a string" }), {
-        description: "Exactly the environment the function sees.",
-        errorMessage: "must be an object of string values",
-      }),
+      Type.Record(
+        Type.String(),
+        Type.Union(
+          [
+            Type.String(),
+            SECRET_REF,
+          ],
+          { errorMessage: 'must be a string, or {"secret": "NAME"} to take the value from a secret' },
+        ),
+        {
+          description: 'Exactly the environment the function sees: a value, or {"secret": "NAME"} for a secret the host keeps apart from the code.',
+          errorMessage: "must be an object of string values",
+        },
+      ),
     ),
     shared: Type.Optional(
       Type.String({
-        pattern: "^[A-Za-z0-9_-]+$",
+        pattern: NAME_PATTERN,
         description: "Name of a shared-memory group; functions with the same name share ctx.shared.",
         errorMessage: "must be a name of letters, digits, _ or -",
       }),
@@ -167,7 +194,7 @@ export const ManifestSchema = Type.Object(
         "auto",
       ),
     ),
-    functions: Type.Record(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), FunctionSchema, {
+    functions: Type.Record(Type.String({ pattern: NAME_PATTERN }), FunctionSchema, {
       description: "Functions by name (letters, digits, _ and -).",
       errorMessage: "must be an object of functions",
     }),

@@ -52,7 +52,10 @@ export class ResponseBody {
       clearTimeout(timer);
       this.controller.error(err);
     };
-    if ((this.controller.desiredSize ?? 0) >= 1) return now(); // nothing queued
+    if ((this.controller.desiredSize ?? 0) >= 1) {
+      now(); // nothing queued
+      return;
+    }
     this.cutWhenDrained = now;
     timer = setTimeout(now, CUT_WAIT_MS);
   }

@@ -152,7 +152,10 @@ export class SharedStore {
     if (cached !== undefined && (cached & 3) !== STRING) throw mismatch(key, "set");
     this.mutex.lock();
     try {
-      if (cached !== undefined) return this.writeValue(cached >> 2, vb);
+      if (cached !== undefined) {
+        this.writeValue(cached >> 2, vb);
+        return;
+      }
       const kb = keyBytes(key);
       const h = hash(kb);
       const found = this.probe(kb, h);

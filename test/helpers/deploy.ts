@@ -2,6 +2,7 @@
  * For the deploy suites: folders of versions, a `lanes start --data` host in its own process,
  * deploys sent as `lanes deploy` sends them, and a steady client load that records every answer.
  */
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -166,6 +167,17 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   let out = "";
   child.onOutput((t) => (out += t));
   return child.exited.then(({ code }) => ({ code, out }));
+}
+
+/** The real CLI with `input` on its stdin (`lanes secret set` reads its value there). */
+export function runCliWithInput(args: string[], input: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  const [cmd, argv] = cliCommand(args);
+  const child = spawn(cmd, argv, { env: { ...(process.env as Record<string, string>), NO_COLOR: "1", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  child.stdin!.end(input);
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out })));
 }
 
 export interface Sample {

@@ -32,7 +32,9 @@ const Deno = (globalThis as { Deno?: { Command: new (cmd: string, o: object) => 
  */
 export function spawnProcess(cmd: string, args: string[], env?: Record<string, string>, inherit: (number | "ignore")[] = []): Spawned {
   const listeners: ((text: string) => void)[] = [];
-  const emit = (text: string) => listeners.forEach((l) => l(text));
+  const emit = (text: string) => {
+    for (const l of listeners) l(text);
+  };
   if (Deno && inherit.length === 0) {
     const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null", ...(env ? { env, clearEnv: true } : {}) }).spawn();
     const pump = async (s: ReadableStream<Uint8Array>) => {

@@ -5,7 +5,8 @@
  *   2. swap the router in one assignment: new requests go to the new version;
  *   3. requests already in the old one finish there, then its instances stop.
  * A manifest or a function that does not compile or load keeps the last good version serving,
- * and its error is printed once.
+ * and its error is printed once. A change to the local secret files (.env, .dev.vars,
+ * --env-file) reloads the functions whose secret values changed, the same way.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { limitWarnings } from "../capabilities.ts";
@@ -13,14 +14,25 @@ import { isolationReport } from "../isolation.ts";
 import { isLanesError, LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
-import type { StackMapper } from "../sourcemap-stack.ts";
-import type { Served } from "./served.ts";
-import type { Host } from "./host.ts";
-import { bringUp, retire, type Attempt } from "./reload-build.ts";
+import type { EnvFiles } from "../secrets/env-files.ts";
+import { adjusted } from "./inspect.ts";
+import type { StackMapper } from "../sourcemap/stack.ts";
+import type { Served } from "../host/served.ts";
+import type { Host } from "../host/host.ts";
+import { bringUp, retire, type Attempt } from "../host/reload-build.ts";
 import { Watcher } from "./watch.ts";
 
 const SOURCE_FILE = /\.(m?[jt]sx?|c[jt]s|json)$/;
 const MANIFEST_KEY = "(manifest)";
+const ENV_KEY = "(secret files)";
+
+export interface ReloadOptions {
+  debounceMs?: number;
+  /** The local secret files, read again when one changes. */
+  envFiles?: EnvFiles;
+  /** `lanes dev --inspect`: applied to every spec of a reloaded manifest, as at start-up. */
+  adjust?: (spec: FunctionSpec) => FunctionSpec;
+}
 
 export class Reloader {
   private readonly watcher: Watcher;
@@ -40,9 +52,9 @@ export class Reloader {
     private readonly adapter: RuntimeAdapter,
     private readonly log: Logger,
     private readonly mapper: StackMapper,
-    debounceMs?: number,
+    private readonly o: ReloadOptions = {},
   ) {
-    this.watcher = new Watcher(adapter.sys, (paths) => this.enqueue(paths), debounceMs);
+    this.watcher = new Watcher(adapter.sys, (paths) => this.enqueue(paths), o.debounceMs);
   }
 
   async start(): Promise<void> {
@@ -67,7 +79,7 @@ export class Reloader {
 
   private rewatch() {
     const { manifest, functions } = this.host;
-    const paths = [manifest.file, manifest.dir];
+    const paths = [manifest.file, manifest.dir, ...(this.o.envFiles?.paths ?? [])];
     for (const s of functions) paths.push(...(s.compiled?.inputs ?? [s.spec.entry]));
     this.watcher.watch(paths);
   }
@@ -94,14 +106,17 @@ export class Reloader {
     if (paths.has(this.host.manifest.file) || (this.manifestBroken && touchedSource)) {
       manifest = await this.loadManifest();
     }
+    const secrets = await this.readEnvFiles(paths);
     const current = new Map(this.host.functions.map((s) => [s.spec.name, s]));
     const specs = manifest ? manifest.functions : this.host.functions.map((s) => s.spec);
     const touches = (s: Served) => (s.compiled?.inputs ?? [s.spec.entry]).some((p) => paths.has(p));
+    // its secrets' values changed, or one it lacked has a value now
+    const newValues = (s: Served) => secrets && (s.secretStamp ?? "(none)") !== secrets.stampOf(s.spec);
 
     const plans = specs.map(async (spec): Promise<{ spec: FunctionSpec; old?: Served; attempt?: Attempt }> => {
       const old = current.get(spec.name);
-      const retry = this.failing.has(spec.name) && touchedSource;
-      if (old && JSON.stringify(old.spec) === JSON.stringify(spec) && !touches(old) && !retry) return { spec, old };
+      const retry = this.failing.has(spec.name) && (touchedSource || Boolean(secrets));
+      if (old && JSON.stringify(old.spec) === JSON.stringify(spec) && !touches(old) && !retry && !newValues(old)) return { spec, old };
       if (!old || JSON.stringify(old.spec) !== JSON.stringify(spec)) {
         for (const w of limitWarnings(spec, this.adapter)) this.log.warn(w);
         for (const w of isolationReport([spec], this.adapter).warnings) this.log.warn(w);
@@ -151,9 +166,24 @@ export class Reloader {
     }
   }
 
+  /** When a secret file changed: read them again and return the values (undefined: none changed, or they cannot be read). */
+  private async readEnvFiles(paths: Set<string>) {
+    const files = this.o.envFiles;
+    if (!files?.paths.some((p) => paths.has(p))) return undefined;
+    try {
+      const changed = await files.read();
+      this.shown.delete(ENV_KEY);
+      if (changed.length > 0) this.log.info(`secret values changed: ${changed.join(", ")}`);
+      return changed.length > 0 ? files.current : undefined;
+    } catch (e) {
+      this.report(ENV_KEY, `${(e as Error).message} (still using the values read before)`);
+      return undefined;
+    }
+  }
+
   private async loadManifest(): Promise<Manifest | undefined> {
     try {
-      const m = await loadManifest(this.host.manifest.dir, this.adapter.sys, this.adapter.name);
+      const m = adjusted(await loadManifest(this.host.manifest.dir, this.adapter.sys, this.adapter.name), this.o.adjust);
       const refused = isolationReport(m.functions, this.adapter).errors;
       if (refused.length > 0) throw new LanesError("sandbox_unavailable", `${m.file}: ${refused.join("\n  ")}`);
       for (const w of m.warnings) this.log.warn(w);
@@ -183,5 +213,6 @@ function describeChange(old: Served | undefined, next: Served): string {
   if (old.version !== next.version) changes.push(`${old.version || "broken"} -> ${next.version}`);
   if (old.spec.lane !== spec.lane || old.spec.runtime !== spec.runtime) changes.push(`lane -> ${where}`);
   if (old.spec.route !== spec.route) changes.push(`route -> ${spec.route}`);
+  if (old.secretStamp !== next.secretStamp) changes.push("new secret values");
   return `reloaded ${spec.name} (${where})${changes.length ? `: ${changes.join(", ")}` : ""}`;
 }

@@ -5,8 +5,8 @@
  * responses and for the function's logged errors. Deno maps the inline map by itself (then the
  * frames are already right and only internal ones are dropped); Node and Bun do not.
  */
-import type { Sys } from "../adapters/types.ts";
-import { SourceMap } from "./sourcemap.ts";
+import type { Sys } from "../../adapters/types.ts";
+import { SourceMap } from "./map.ts";
 
 /**
  * A location in a stack line: V8 writes `(file:///x.mjs:3:9)`, Bun `(/x.mjs:3:13)`, either may
@@ -47,7 +47,9 @@ export class StackMapper {
     if (!text.includes(":")) return text;
     const lines = text.split("\n").map((line) => this.mapLine(line));
     let lastUser = -1;
-    lines.forEach((l, i) => l.kind === "user" && (lastUser = i));
+    lines.forEach((l, i) => {
+      if (l.kind === "user") lastUser = i;
+    });
     return lines
       .filter((l, i) => l.kind !== "lanes" && !(l.kind === "other" && lastUser >= 0 && i > lastUser))
       .map((l) => l.text)

@@ -37,6 +37,11 @@ export class SourceMap {
     this.lines = decodeMappings(raw.mappings);
   }
 
+  /** The sources it maps to, as `lookup` spells them. */
+  get sourceNames(): readonly string[] {
+    return this.sources;
+  }
+
   /** The map inlined at the end of a bundle (`//# sourceMappingURL=data:...`), if any. */
   static fromInline(code: string): SourceMap | undefined {
     const m = INLINE.exec(code.slice(-Math.min(code.length, 4 * 1024 * 1024)));
@@ -65,6 +70,22 @@ export class SourceMap {
     const source = this.sources[segs[found * 4 + 1]!];
     if (source === undefined) return undefined;
     return { source, line: segs[found * 4 + 2]! + 1, column: segs[found * 4 + 3]! + 1 };
+  }
+
+  /**
+   * The first generated position (1-based) of 1-based `line` of `source` (spelt as `lookup`
+   * gives it): where a debugger puts a breakpoint set on that line of the original file.
+   */
+  generatedFor(source: string, line: number): { line: number; column: number } | undefined {
+    const index = this.sources.indexOf(source);
+    if (index < 0) return undefined;
+    for (let l = 0; l < this.lines.length; l++) {
+      const segs = this.lines[l]!;
+      for (let i = 0; i < segs.length; i += 4) {
+        if (segs[i + 1] === index && segs[i + 2] === line - 1) return { line: l + 1, column: segs[i]! + 1 };
+      }
+    }
+    return undefined;
   }
 }
 

@@ -1,0 +1,75 @@
+/**
+ * Secret values in `lanes dev`, as a user gives them: `.env` and `.dev.vars` beside lanes.json
+ * and `--env-file FILE`, the real CLI under the runtime running this file, functions in both
+ * lanes that report the SHA-256 of what they got.
+ */
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { startDev, until, type Dev } from "./helpers/dev.ts";
+import { adapter, fixtures } from "./helpers/host.ts";
+
+const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+const scratch = fileURLToPath(new URL("../.lanes/test-tmp/", import.meta.url));
+
+const test = suite<{ dev: Dev; dir: string; envFile: string }>(`lanes dev secrets on ${adapter.name}`);
+
+test.before(async (ctx) => {
+  mkdirSync(scratch, { recursive: true });
+  ctx.dir = mkdtempSync(join(scratch, "dev-secrets-"));
+  cpSync(join(fixtures, "secret.ts"), join(ctx.dir, "secret.ts"));
+  const functions = {
+    iso: { entry: "secret.ts", env: { API_KEY: { secret: "API_KEY" }, DB: { secret: "DB_URL" }, MODE: "dev" } },
+    proc: { entry: "secret.ts", lane: "process", env: { API_KEY: { secret: "API_KEY" } } },
+    lacking: { entry: "secret.ts", env: { STRIPE: { secret: "STRIPE_KEY" } } },
+  };
+  writeFileSync(join(ctx.dir, "lanes.json"), JSON.stringify({ functions }, null, 2));
+  writeFileSync(join(ctx.dir, ".env"), "API_KEY=from-dot-env\nDB_URL=postgres://dot-env\n");
+  writeFileSync(join(ctx.dir, ".dev.vars"), "# wrangler's name for it\nexport API_KEY='from-dev-vars'\n");
+  ctx.envFile = join(mkdtempSync(join(scratch, "env-file-")), "local.env");
+  writeFileSync(ctx.envFile, 'DB_URL="postgres://env-file"\n');
+  ctx.dev = await startDev(ctx.dir, ["--env-file", ctx.envFile]);
+});
+
+test.after(async ({ dev, dir, envFile }) => {
+  await dev?.stop();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(join(envFile, ".."), { recursive: true, force: true });
+});
+
+const hashes = async (dev: Dev, fn: string) => {
+  const res = await fetch(`${dev.url}/${fn}`);
+  const text = await res.text();
+  assert.is(res.status, 200, text);
+  return (JSON.parse(text) as { hashes: Record<string, string> }).hashes;
+};
+
+test("--env-file, .dev.vars and .env supply secret values in both lanes, the later over the earlier", async ({ dev }) => {
+  assert.equal(await hashes(dev, "iso"), { API_KEY: sha("from-dev-vars"), DB: sha("postgres://env-file"), MODE: sha("dev") });
+  assert.equal(await hashes(dev, "proc"), { API_KEY: sha("from-dev-vars") });
+  assert.match(dev.output(), /secret values \(never shown\): API_KEY, DB_URL, from .*\.env, .*\.dev\.vars, .*local\.env \(the later file wins\)/);
+});
+
+test("a secret with no value is a clear error naming it and where values are looked for; the function answers 503", async ({ dev }) => {
+  assert.match(dev.output(), /functions\.lacking\.env\.STRIPE: secret STRIPE_KEY has no value on this host \(add STRIPE_KEY=\.\.\. to \.dev\.vars or \.env beside lanes\.json, or pass --env-file FILE; looked in .*\.env, .*\.dev\.vars, .*local\.env\)/);
+  const res = await fetch(`${dev.url}/lacking`);
+  const body = (await res.json()) as { error: { code: string; message: string; stack?: string } };
+  assert.equal([res.status, body.error.code], [503, "unavailable"]);
+  assert.match(body.error.stack ?? "", /secret STRIPE_KEY has no value/, "lanes dev shows why in the answer too");
+});
+
+test("editing the env file reloads the functions whose values changed, and gives the missing one its value", async ({ dev, envFile }) => {
+  writeFileSync(envFile, 'DB_URL="postgres://edited"\nSTRIPE_KEY=sk_test_123\n');
+  await until(async () => (await hashes(dev, "iso")).DB === sha("postgres://edited") || undefined, 10_000, () => dev.output().slice(-2000));
+  await until(async () => (await fetch(`${dev.url}/lacking`)).status === 200 || undefined, 10_000, () => dev.output().slice(-2000));
+  assert.equal(await hashes(dev, "lacking"), { STRIPE: sha("sk_test_123") });
+  assert.match(dev.output(), /secret values changed: DB_URL, STRIPE_KEY/);
+  assert.match(dev.output(), /reloaded iso \(isolate\): new secret values/);
+  assert.not.match(dev.output(), /reloaded proc/, "proc's values did not change");
+  for (const v of ["from-dev-vars", "postgres://edited", "sk_test_123", "from-dot-env"]) assert.not.ok(dev.output().includes(v), "no value in the log");
+});
+
+test.run();
