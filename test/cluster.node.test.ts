@@ -215,6 +215,19 @@ test("a file larger than etcd's request limit is kept in chunks and read back wh
   await store.close();
 });
 
+test("sealed secret records are kept in etcd, replaced by name and function, and deleted once", async (ctx) => {
+  const store = await EtcdStore.open(parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/secrets`));
+  const record = (fn: string | null, data: string) => ({ name: "API_KEY", function: fn, keyId: "k1", iv: "aXY=", data, updatedAt: "2026-01-01T00:00:00.000Z", author: "ci" });
+  await store.putSecret(record(null, "b25l"));
+  await store.putSecret(record("greet", "dHdv"));
+  await store.putSecret(record(null, "dGhyZWU="));
+  const kept = (await store.listSecrets()).map((r) => [r.function, r.data]).sort();
+  assert.equal(kept, [["greet", "dHdv"], [null, "dGhyZWU="]].sort());
+  assert.equal([await store.deleteSecret("API_KEY", "greet"), await store.deleteSecret("API_KEY", "greet")], [true, false]);
+  assert.equal((await store.listSecrets()).map((r) => r.function), [null]);
+  await store.close();
+});
+
 test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming the rule", () => {
   const cases: [string, RegExp][] = [
     ["http://127.0.0.1:2379/lanes", /the scheme must be etcd:\/\/, not http:\/\//],
