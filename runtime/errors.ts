@@ -22,6 +22,8 @@ export type ErrorCode =
   | "client_gone"
   // the admin API
   | "unauthorized"
+  // the console: a state-changing request from another site, or without saying where it comes from
+  | "forbidden"
   | "rate_limited"
   | "conflict"
   | "invalid_upload"
@@ -51,6 +53,7 @@ const httpStatus: Record<ErrorCode, number> = {
   internal: 500,
   client_gone: 499,
   unauthorized: 401,
+  forbidden: 403,
   rate_limited: 429,
   conflict: 409,
   invalid_upload: 400,

@@ -66,7 +66,11 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
     stop = d.stop;
     if (d.deployer) log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
     if (d.member) log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
-    log.info(tokens.length > 0 ? `admin API on /_lanes/api/ (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API off (no admin token)");
+    log.info(
+      tokens.length > 0
+        ? `admin API on /_lanes/api/ and the console on /_lanes/ui (tokens: ${tokens.map((t) => t.name).join(", ")})`
+        : "admin API and console off (no admin token)",
+    );
     if (secretsKey) log.info(`secrets: sealed in the deploy store with key ${secretsKey.keys[0]!.id} (${keyFile})`);
   } else {
     host = await startHost(base);

@@ -41,36 +41,14 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
   });
 
   app.get("/versions", async (c) => {
-    const active = o.deployer.active;
-    const share = (id: string) =>
-      id === active.stable ? 100 - (active.canary?.percent ?? 0) : id === active.canary?.version ? active.canary.percent : 0;
-    const versions = (await o.store.listVersions()).map((v) => ({
-      id: v.id,
-      createdAt: v.createdAt,
-      tag: v.tag,
-      message: v.message,
-      author: v.author,
-      files: Object.keys(v.files).length,
-      digest: v.digest,
-      percent: share(v.id),
-    }));
     const hosts = isClusterStore(o.store) ? await o.store.hosts() : undefined;
-    return c.json({ active, versions, deployments: await o.store.history(), ...(hosts ? { hosts } : {}) });
+    return c.json({ ...(await versionsView(o.deployer, o.store)), ...(hosts ? { hosts } : {}) });
   });
-
   app.get("/hosts", async (c) => {
     if (!isClusterStore(o.store)) throw new LanesError("not_found", `this host's store (${o.store.location}) is its own: no other hosts share it`);
     return c.json({ active: o.deployer.active, hosts: await o.store.hosts() });
   });
-
-  app.get("/deployment", (c) => {
-    const r = o.deployer.routing;
-    return c.json({
-      active: r.deployment,
-      counts: r.deployment.canary ? r.counts : null,
-      autoRollbackRule: { minRequests: MIN_REQUESTS, minPoints: MIN_POINTS, minZ: MIN_Z },
-    });
-  });
+  app.get("/deployment", (c) => c.json(deploymentView(o.deployer)));
 
   app.post("/deploy", async (c) => {
     const bytes = await uploadBody(c.env.ex, o.maxUploadBytes);
@@ -85,10 +63,7 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
 
   app.post("/rollback", async (c) => {
     const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["version", "ifVersion"]);
-    if (body.version !== undefined && body.version !== null && (typeof body.version !== "string" || !VERSION_ID.test(body.version))) {
-      throw new LanesError("bad_request", `version: must be a version id such as "v3" (got ${JSON.stringify(body.version)})`);
-    }
-    const version = (body.version as string | undefined) ?? null;
+    const version = rollbackTarget(body.version);
     return c.json(await storeNeeded(o, () => o.deployer.rollback(c.get("author"), version, ifVersionField(body.ifVersion))));
   });
 
@@ -125,4 +100,41 @@ async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run
     }
     throw e;
   }
+}
+
+/** GET versions: every version (newest first) with its share of the requests now, the deployments, the active one. */
+export async function versionsView(deployer: Deployer, store: DeployStore) {
+  const active = deployer.active;
+  const share = (id: string) =>
+    id === active.stable ? 100 - (active.canary?.percent ?? 0) : id === active.canary?.version ? active.canary.percent : 0;
+  const versions = (await store.listVersions()).map((v) => ({
+    id: v.id,
+    createdAt: v.createdAt,
+    tag: v.tag,
+    message: v.message,
+    author: v.author,
+    files: Object.keys(v.files).length,
+    digest: v.digest,
+    percent: share(v.id),
+  }));
+  return { active, versions, deployments: await store.history() };
+}
+
+/** GET deployment: the active deployment, and during a gradual one the requests and 5xx counted per side. */
+export function deploymentView(deployer: Deployer) {
+  const r = deployer.routing;
+  return {
+    active: r.deployment,
+    counts: r.deployment.canary ? r.counts : null,
+    autoRollbackRule: { minRequests: MIN_REQUESTS, minPoints: MIN_POINTS, minZ: MIN_Z },
+  };
+}
+
+/** The `version` field of a rollback: a version id, or null for the previous version. */
+export function rollbackTarget(version: unknown): string | null {
+  if (version === undefined || version === null) return null;
+  if (typeof version !== "string" || !VERSION_ID.test(version)) {
+    throw new LanesError("bad_request", `version: must be a version id such as "v3" (got ${JSON.stringify(version)})`);
+  }
+  return version;
 }

@@ -1,7 +1,8 @@
 /**
  * The first stop of every request on a host with a deploy store, an admin token or a
  * non-loopback address:
- * - `/_lanes/api/*` goes to the admin API (tokens checked there);
+ * - `/_lanes/api/*` goes to the admin API (tokens checked there), `/_lanes/ui*` to the console
+ *   (sessions checked there);
  * - `/_lanes/functions` and `/_lanes/metrics` need the token when other machines can reach
  *   the host; `/_lanes/health` never does;
  * - with a store, `/_lanes/ready` says whether the active deployment is loaded, and
@@ -12,6 +13,7 @@
  */
 import { getPath } from "hono/utils/url";
 import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
+import { CONSOLE_OFF } from "../console/pages.ts";
 import { errorReply, errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import type { ClusterMember } from "./cluster-member.ts";
@@ -35,14 +37,19 @@ export interface FrontOptions {
 export class DeployFront implements Front {
   private deployer: Deployer | undefined;
   private api: WebHandler | undefined;
+  private console: WebHandler | undefined;
   private member: ClusterMember | undefined;
 
   constructor(private readonly o: FrontOptions) {}
 
-  /** From now on: deployments from `deployer`, the admin API from `api` (undefined: off), the cluster's state from `member`. */
-  attach(deployer: Deployer | undefined, api: WebHandler | undefined, member?: ClusterMember): void {
+  /**
+   * From now on: deployments from `deployer`, the admin API from `api`, the console from
+   * `console` (undefined: off), the cluster's state from `member`.
+   */
+  attach(deployer: Deployer | undefined, api: WebHandler | undefined, console?: WebHandler, member?: ClusterMember): void {
     this.deployer = deployer;
     this.api = api;
+    this.console = console;
     this.member = member;
   }
 
@@ -87,6 +94,10 @@ export class DeployFront implements Front {
       if (!d) return Response.json({ status: "starting" }, { status: path === "/_lanes/ready" ? 503 : 200, headers });
       const body = path === "/_lanes/ready" ? { status: "ready", deployment: d.revision } : healthBody(d, this.member?.status());
       return Response.json(body, { headers });
+    }
+    if (path === "/_lanes/ui" || path.startsWith("/_lanes/ui/")) {
+      if (this.console) return this.console(request, ex);
+      return errorResponse(new LanesError("not_found", CONSOLE_OFF), crypto.randomUUID());
     }
     if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
       try {

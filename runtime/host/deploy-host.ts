@@ -7,6 +7,8 @@
  * deployment's new version is brought up next to it. A new store first takes `dir` as version 1
  * (validated and bundled as `lanes deploy` does). On a shared store the host then follows the
  * active deployment and keeps its record there (cluster-member.ts).
+ *
+ * With an admin token, the console (runtime/console/) is on at /_lanes/ui.
  */
 import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { contentDigest, type Deployment } from "../deploy/model.ts";
@@ -16,6 +18,9 @@ import { FolderStore } from "../deploy/folder-store.ts";
 import { packFolder } from "../deploy/pack.ts";
 import { isClusterStore, type DeployStore, type PausePoint, type PauseStage } from "../deploy/store.ts";
 import { isLanesError } from "../errors.ts";
+import { startConsole, type ConsoleHandle } from "../console/start.ts";
+import { RecentRequests } from "../console/recent.ts";
+import type { SessionOptions } from "../console/session.ts";
 import { adminApi } from "./admin-api.ts";
 import { AdminAuth, isLoopback, type Token } from "./admin-auth.ts";
 import { ClusterMember } from "./cluster-member.ts";
@@ -40,6 +45,8 @@ export interface DeployHostOptions extends HostOptions {
   pauseAt?: string;
   /** The keys of `--secrets-key-file` (the sealing key first) and that file's name; without them the host keeps no secrets. */
   secretsKey?: { keys: SecretsKey[]; file: string };
+  /** The console's session lifetimes (tests shorten them); the defaults otherwise. */
+  consoleSessions?: SessionOptions;
 }
 
 export interface DeployHost {
@@ -63,10 +70,13 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
       : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
   });
+  const recent = auth.enabled ? new RecentRequests() : undefined;
   if (!o.data && !o.store) {
     if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR or --store etcd://...: secrets are kept in the deploy store`);
-    const host = await startHost({ ...o, front });
-    return { host, deployer: undefined, member: undefined, secrets: undefined, stop: (graceMs) => host.stop(graceMs) };
+    const host = await startHost({ ...o, front, ...(recent ? { recent } : {}) });
+    const ui = recent ? await startConsole({ ...o, auth, host, recent, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
+    front.attach(undefined, undefined, ui?.handle);
+    return { host, deployer: undefined, member: undefined, secrets: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -85,14 +95,15 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
   const stableDir = await writeRelease(sys, runDir, active.stable, files);
 
-  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}) });
+  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) });
   const deployer = await Deployer.attach(
     { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}), ...(secrets ? { secrets } : {}) },
     active,
     stableDir,
   );
+  const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
   const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, member);
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, ui?.handle, member);
   member?.start();
   armed = true;
   return {
@@ -101,10 +112,16 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     member,
     secrets: keeper,
     async stop(graceMs) {
-      await Promise.all([host.stop(graceMs), deployer.stopRetiring(graceMs), member?.stop()]);
+      await Promise.all([stopAll(graceMs, host, deployer, ui), member?.stop()]);
       if (o.store) await sys.remove(runDir);
     },
   };
+}
+
+/** The console's live streams end first, so the server need not wait for them. */
+async function stopAll(graceMs: number, host: Host, deployer: Deployer | undefined, ui: ConsoleHandle | undefined): Promise<void> {
+  ui?.stop();
+  await Promise.all([host.stop(graceMs), deployer?.stopRetiring(graceMs)]);
 }
 
 /** The folder store (one host; its releases in DIR/run) or etcd (shared; releases in a folder of this process). */

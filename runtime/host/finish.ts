@@ -1,7 +1,7 @@
 /**
- * What happens once a request's answer is known: its meter counts it, the access log writes its
- * line, and the span exporter records it. The meter is all a request pays for when the access
- * log and the exporter are off.
+ * What happens once a request's answer is known: its meter counts it, the console's feed keeps
+ * it (when the console is on), the access log writes its line, and the span exporter records it.
+ * The meter is all a request pays for when the console, the access log and the exporter are off.
  */
 import type { Exchange } from "../../adapters/types.ts";
 import type { HostMetrics } from "../ops/metrics.ts";
@@ -22,6 +22,7 @@ export interface RequestOps {
 export function finished(o: RequestOps, served: Served, method: string, path: string, requestId: string, trace: Trace, t0: number, status: number): void {
   const ms = performance.now() - t0;
   served.meter?.record(status, ms);
+  served.recent?.record(method, path, status, ms, requestId, o.version ?? served.meter?.labels.version ?? served.version);
   if (o.onRequest) {
     const { spec } = served;
     o.onRequest({ method, path, fn: spec.name, lane: spec.lane, status, ms, requestId, version: o.version ?? served.meter?.labels.version ?? served.version, traceparent: formatTraceparent(trace) });

@@ -16,6 +16,7 @@ import { Pool } from "../pool/pool.ts";
 import { adjusted, inspectedModule } from "../dev/inspect.ts";
 import { functionEnv, NO_SECRETS_HERE, type SecretEnv, type SecretValues } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
+import type { RecentRequests } from "../console/recent.ts";
 import { createHandler } from "./handler.ts";
 import type { RequestLog, Served } from "./served.ts";
 
@@ -39,6 +40,8 @@ export interface HostOptions {
   version?: string;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
+  /** The console is on: each function's requests go to its feed here (runtime/console/recent.ts). */
+  recent?: RecentRequests;
   /** The secret values functions get now (a deploy store's, or `lanes dev`'s local files); none: this host keeps no secrets. */
   secrets?: () => SecretValues;
   /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/dev/inspect.ts). */
@@ -188,7 +191,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   // whichever is current, so a swap is one assignment and a request never sees half of one.
   const router = (list: Served[], onRequest = o.onRequest, version?: string) =>
     createHandler({
-      functions: () => list,
+      functions: () => withFeeds(list, o.recent),
       dev: o.dev,
       host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
       metrics,
@@ -264,6 +267,12 @@ async function loadEach(list: Served[]): Promise<Served[]> {
   };
   await Promise.all([next(), next()]);
   return list.filter(isBroken);
+}
+
+/** Give each function its console feed, once (a router is built when the functions it serves change). */
+function withFeeds(list: Served[], recent: RecentRequests | undefined): Served[] {
+  if (recent) for (const s of list) s.recent ??= recent.of(s.spec.name);
+  return list;
 }
 
 /** A function whose secret has no value: it answers 503, and says which only in the host log and `lanes dev`. */

@@ -3,6 +3,7 @@
  * answer carries x-request-id; an unknown /_lanes/ path is a JSON 404 like any other.
  */
 import { Hono } from "hono";
+import { CONSOLE_OFF } from "../console/pages.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { HostMetrics } from "../ops/metrics.ts";
 import type { Served } from "./served.ts";
@@ -58,6 +59,9 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
       functions: o.functions().map(describe),
     }),
   );
+  // a host with an admin token has a console in front of this app (runtime/console/)
+  app.all("/_lanes/ui/*", (c) => errorResponse(new LanesError("not_found", CONSOLE_OFF), c.get("requestId")));
+  app.all("/_lanes/ui", (c) => errorResponse(new LanesError("not_found", CONSOLE_OFF), c.get("requestId")));
   app.notFound((c) => errorResponse(new LanesError("not_found", `no function is routed at ${c.req.path}`), c.get("requestId")));
   app.onError((err, c) => errorResponse(err, c.get("requestId") ?? "", o.dev));
   return app;

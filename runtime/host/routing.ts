@@ -24,6 +24,8 @@ export interface Routing {
   byVersion: Map<string, VersionRoute>;
   /** /_lanes/functions and /_lanes/metrics over both versions, each entry labelled with its version. */
   listing: HttpHandler;
+  /** What `listing` lists: every function of both versions, labelled (the console reads it). */
+  served: Served[];
   /** Requests and 5xx answers of the changed functions since the switch, per side. */
   counts: { stable: SideCount; canary: SideCount };
 }
@@ -72,6 +74,7 @@ export function buildRouting(host: Host, deployment: Deployment, stable: Release
     canary: canaryRoute,
     byVersion: new Map([stableRoute, ...(canaryRoute ? [canaryRoute] : [])].map((r) => [r.version, r])),
     listing: host.router(listed),
+    served: listed,
     counts,
   };
   return routing;

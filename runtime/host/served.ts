@@ -1,6 +1,7 @@
 /** A function as the host serves it: its spec, its pool (or why it has none), its version. */
 import type { Compiled } from "../compile.ts";
 import type { LanesError } from "../errors.ts";
+import type { FunctionRecent } from "../console/recent.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { FunctionMeter } from "../ops/meter.ts";
 import type { Pool } from "../pool/pool.ts";
@@ -20,6 +21,8 @@ export interface Served {
   secretStamp?: string;
   /** Its requests and instance events are counted here (absent with `--no-metrics`). */
   meter?: FunctionMeter;
+  /** The console's feed of its last requests (runtime/console/recent.ts); absent when the console is off. */
+  recent?: FunctionRecent;
   /** With a deploy store: the version this entry serves, and its share of the requests (the function lists). */
   deployment?: { version: string; percent: number };
 }

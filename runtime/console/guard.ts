@@ -1,0 +1,42 @@
+/**
+ * What every console answer carries, and what every state-changing request must show.
+ *
+ * A request that changes something (log in, log out, promote, roll back) must come from a page
+ * of the console itself: its `Sec-Fetch-Site` says `same-origin` and its `Origin` is the host's
+ * own; a request with neither header is refused too (every browser that can hold the session
+ * cookie sends one of them on a POST). On top of that the session cookie is SameSite=Strict (a
+ * page of another site cannot send it) and a logged-in request carries the session's CSRF token.
+ * https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html
+ */
+import { LanesError } from "../errors.ts";
+
+/** No inline script or style, nothing from another origin, no framing, forms only to the host. */
+export const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export const SECURITY_HEADERS: Record<string, string> = {
+  "content-security-policy": CSP,
+  "x-content-type-options": "nosniff",
+  // not no-referrer: with it, Chromium sends "Origin: null" on the console's own form posts
+  "referrer-policy": "same-origin",
+  "x-frame-options": "DENY",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+  "cache-control": "no-store",
+};
+
+/** Throws 403 unless `request` comes from a page of this host. */
+export function checkSameOrigin(request: Request): void {
+  const site = request.headers.get("sec-fetch-site");
+  const origin = request.headers.get("origin");
+  if (site === null && origin === null) {
+    throw new LanesError("forbidden", "the console refuses a request that changes something without an Origin or Sec-Fetch-Site header (send it from the console's page)");
+  }
+  if (site !== null && site !== "same-origin") {
+    throw new LanesError("forbidden", `the console refuses a cross-site request (Sec-Fetch-Site: ${site.slice(0, 20)})`);
+  }
+  if (origin !== null && origin !== new URL(request.url).origin) {
+    throw new LanesError("forbidden", `the console refuses a request from another origin (Origin: ${origin.slice(0, 100)})`);
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The console at /_lanes/ui, tried as an attacker would: without a cookie, with a forged or an
+ * expired one, from another site, without an Origin, with the token in a URL; and what a logged-in
+ * operator gets: a session cookie the page's script cannot read, a policy without inline script,
+ * no secret in any answer, a live feed, and figures that are the metrics' own.
+ */
+import { cpSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { parseTokens } from "../runtime/host/admin-auth.ts";
+import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
+import { createLogger } from "../runtime/log.ts";
+import { login, postForm, ui } from "./helpers/console.ts";
+import { api, deploy, OTHER_TOKEN, scratchDir, TOKEN, versionDir } from "./helpers/deploy.ts";
+import { adapter } from "./helpers/host.ts";
+
+interface Ctx {
+  url: string;
+  host: DeployHost;
+  wide: DeployHost;
+  wideUrl: string;
+  plain: DeployHost;
+  dir: string;
+}
+const test = suite<Ctx>(`the console on a ${adapter.name} host`);
+const SECRET_ENV = "env-value-that-must-never-show-0123";
+/** Sessions end after IDLE_MS without a request, on the host's clock, which the idle test moves on. */
+const IDLE_MS = 60_000;
+let clockSkewMs = 0;
+
+const start = async (dir: string, o: { hostname?: string; token?: boolean; data?: boolean } = {}) =>
+  startDeployHost({
+    dir,
+    port: 0,
+    hostname: o.hostname ?? "127.0.0.1",
+    dev: false,
+    adapter,
+    log: createLogger(() => {}),
+    tokens: o.token === false ? [] : await parseTokens(`ci ${TOKEN}\nops ${OTHER_TOKEN}`, "test"),
+    maxUploadBytes: 1024 * 1024,
+    ...(o.data === false ? {} : { data: join(scratchDir("data-"), "store") }),
+    consoleSessions: { idleMs: IDLE_MS, maxAgeMs: 3600_000, maxSessions: 100, now: () => Date.now() + clockSkewMs },
+  });
+
+test.before(async (ctx) => {
+  ctx.dir = versionDir("one", "ok", (m) => {
+    (m.functions as Record<string, Record<string, unknown>>).greet!.env = { API_KEY: SECRET_ENV };
+  });
+  mkdirSync(join(ctx.dir, "bench-results"));
+  cpSync(new URL("../loadtest/results/bench.json", import.meta.url), join(ctx.dir, "bench-results", "bench.json"));
+  [ctx.host, ctx.wide, ctx.plain] = await Promise.all([
+    start(ctx.dir),
+    start(versionDir("wide"), { hostname: "0.0.0.0", data: false }),
+    start(versionDir("plain"), { token: false }),
+  ]);
+  ctx.url = ctx.host.host.url;
+  ctx.wideUrl = `http://127.0.0.1:${ctx.wide.host.server.port}`;
+});
+
+test.after(async ({ host, wide, plain }) => {
+  await Promise.all([host?.stop(2000), wide?.stop(2000), plain?.stop(2000)]);
+});
+
+test("a host without an admin token has no console, and says how to turn it on", async ({ plain }) => {
+  for (const path of ["/_lanes/ui", "/_lanes/ui/", "/_lanes/ui/api/overview", "/_lanes/ui/assets/console.js"]) {
+    const res = await fetch(plain.host.url + path);
+    assert.is(res.status, 404, path);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /console is off: this host has no admin token \(start it with --admin-token-file/);
+  }
+});
+
+test("without a session the console shows its login form and nothing else", async ({ url }) => {
+  const page = await fetch(`${url}/_lanes/ui`);
+  assert.is(page.status, 200);
+  const html = await page.text();
+  assert.match(html, /<form class="card login-card" method="post" action="\/_lanes\/ui\/login"/);
+  assert.match(html, /<input id="token" name="token" type="password"/);
+  assert.not.match(html, /lanes-csrf|console\.js|greet/);
+  for (const path of ["api/overview", "api/functions/greet", "api/deployments", "api/bench", "api/stream", "assets/console.js"]) {
+    const res = await fetch(`${url}/_lanes/ui/${path}`);
+    assert.is(res.status, 401, path);
+  }
+  const rollback = await ui(url, "POST", "rollback", null, {});
+  assert.is(rollback.status, 401);
+  assert.is((await fetch(`${url}/_lanes/ui/assets/console.css`)).status, 200, "the login form's stylesheet is public");
+});
+
+test("logging in gives an HttpOnly, SameSite=Strict session cookie for /_lanes/ui only, and never sends the token back", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  assert.match(me.setCookie, /^lanes_console=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/_lanes\/ui; HttpOnly; SameSite=Strict$/);
+  assert.not.ok(me.setCookie.includes(TOKEN));
+  const page = await (await fetch(`${url}/_lanes/ui`, { headers: { cookie: me.cookie } })).text();
+  assert.match(page, /signed in as ci/);
+  assert.match(page, /<script type="module" src="\/_lanes\/ui\/assets\/console\.js\?v=[0-9a-f]{16}"><\/script>/);
+  assert.not.ok(page.includes(TOKEN));
+});
+
+test("a wrong token gets the form again with 401, and an address that keeps trying gets 429, for the admin API too", async ({ url }) => {
+  const wrong = await postForm(url, "/_lanes/ui/login", { token: "not-the-token-0000000000" });
+  assert.is(wrong.status, 401);
+  assert.is(wrong.headers.get("set-cookie"), null);
+  assert.match(await wrong.text(), /That token is not valid on this host/);
+  let last = wrong;
+  for (let i = 0; i < 5; i++) last = await postForm(url, "/_lanes/ui/login", { token: `wrong-token-number-${i}-000000` });
+  assert.is(last.status, 429);
+  assert.ok(Number(last.headers.get("retry-after")) >= 1);
+  assert.match(await last.text(), /too many wrong tokens/);
+  // one throttle: the admin API refuses the same address, even with the right token
+  assert.is((await api(url, "GET", "versions")).status, 429);
+  const blocked = await postForm(url, "/_lanes/ui/login", { token: TOKEN });
+  assert.is(blocked.status, 429, "a right token does not lift the block");
+  await new Promise((r) => setTimeout(r, Number(last.headers.get("retry-after")) * 1000 + 200));
+});
+
+test("the token never goes in a URL: a query string is refused and gives no session", async ({ url }) => {
+  const page = await fetch(`${url}/_lanes/ui?token=${TOKEN}`);
+  assert.is(page.status, 400);
+  const html = await page.text();
+  assert.match(html, /never in the URL/);
+  assert.not.ok(html.includes(TOKEN), "the page does not echo it");
+  const post = await postForm(url, `/_lanes/ui/login?token=${TOKEN}`, {});
+  assert.is(post.status, 400);
+  assert.is(post.headers.get("set-cookie"), null);
+});
+
+test("a forged session cookie gets nothing", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  const forged = `lanes_console=${me.cookie.slice("lanes_console=".length).replace(/^./, (c) => (c === "A" ? "B" : "A"))}`;
+  for (const cookie of [forged, "lanes_console=", "lanes_console=../../etc/passwd", `lanes_console=${"x".repeat(5000)}`]) {
+    assert.is((await ui(url, "GET", "overview", null, undefined, { cookie })).status, 401, cookie.slice(0, 40));
+    assert.match(await (await fetch(`${url}/_lanes/ui`, { headers: { cookie } })).text(), /login-card/);
+  }
+  const post = await ui(url, "POST", "rollback", { cookie: forged, csrf: me.csrf, setCookie: "" }, {});
+  assert.is(post.status, 401);
+});
+
+test("a session ends after its idle time: its cookie then gets 401 and its stream says logout", async ({ url }) => {
+  const s = await login(url, OTHER_TOKEN);
+  assert.is((await ui(url, "GET", "overview", s)).status, 200);
+  const stream = await ui(url, "GET", "stream", s);
+  assert.is(stream.status, 200);
+  // the host's sessions live on a clock this test moves: a slow machine cannot end a session early
+  clockSkewMs += IDLE_MS + 1000;
+  const text = await readUntil(stream, /event: logout/, 10_000);
+  assert.match(text, /event: logout/);
+  assert.is((await ui(url, "GET", "overview", s)).status, 401);
+});
+
+test("a cross-site POST with the session cookie changes nothing: another Origin, Sec-Fetch-Site cross-site, neither header, no CSRF token", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  const before = (await api(url, "GET", "deployment")).json.active as { revision: number };
+  const attempts: [string, Record<string, string>][] = [
+    ["another origin", { origin: "http://evil.example" }],
+    ["an origin on another port", { origin: url.replace(/:\d+$/, ":1") }],
+    ["Origin: null", { origin: "null" }],
+    ["Sec-Fetch-Site: cross-site", { "sec-fetch-site": "cross-site", origin: "" }],
+    ["Sec-Fetch-Site: same-site", { "sec-fetch-site": "same-site", origin: "" }],
+    ["neither Origin nor Sec-Fetch-Site", { origin: "", "sec-fetch-site": "" }],
+    ["no CSRF token", { "x-lanes-csrf": "" }],
+    ["a wrong CSRF token", { "x-lanes-csrf": me.csrf.replace(/^./, (c) => (c === "A" ? "B" : "A")) }],
+  ];
+  for (const [what, headers] of attempts) {
+    for (const path of ["rollback", "promote"]) {
+      const res = await ui(url, "POST", path, me, {}, headers);
+      assert.is(res.status, 403, `${path} with ${what}`);
+      assert.is(((await res.json()) as { error: { code: string } }).error.code, "forbidden");
+    }
+  }
+  const logout = await postForm(url, "/_lanes/ui/logout", { csrf: me.csrf }, { cookie: me.cookie, origin: "http://evil.example" });
+  assert.is(logout.status, 403, "a cross-site logout");
+  const crossLogin = await postForm(url, "/_lanes/ui/login", { token: TOKEN }, { origin: "http://evil.example", "sec-fetch-site": "cross-site" });
+  assert.is(crossLogin.status, 403, "a cross-site login");
+  const after = (await api(url, "GET", "deployment")).json.active as { revision: number };
+  assert.is(after.revision, before.revision, "no deployment happened");
+  assert.is((await ui(url, "GET", "overview", me)).status, 200, "the session is still good");
+});
+
+test("every console answer carries a policy without inline script or style, and no page has one", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  const answers = await Promise.all([
+    fetch(`${url}/_lanes/ui`),
+    fetch(`${url}/_lanes/ui`, { headers: { cookie: me.cookie } }),
+    ui(url, "GET", "overview", me),
+    ui(url, "GET", "overview", null),
+    fetch(`${url}/_lanes/ui/assets/console.css`),
+  ]);
+  for (const res of answers) {
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'none'; script-src 'self'; style-src 'self'/, res.url);
+    assert.not.match(csp, /unsafe-inline|unsafe-eval/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.is(res.headers.get("x-content-type-options"), "nosniff");
+    assert.match(res.headers.get("cache-control") ?? "", /no-store|no-cache|immutable/);
+  }
+  for (const res of answers.slice(0, 2)) {
+    const html = await res.text();
+    assert.not.match(html, /<script(?![^>]*\ssrc=)[^>]*>/, "an inline script");
+    assert.not.match(html, /<style|\sstyle=|\son[a-z]+=/i, "an inline style or handler");
+  }
+});
+
+test("no secret in any answer: not the tokens, not a function's env values", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  await fetch(`${url}/greet`);
+  const texts = await Promise.all(
+    ["overview", "functions/greet", "deployments", "bench"].map(async (p) => (await ui(url, "GET", p, me)).text()),
+  );
+  texts.push(await (await fetch(`${url}/_lanes/ui`, { headers: { cookie: me.cookie } })).text());
+  for (const t of texts) {
+    for (const secret of [TOKEN, OTHER_TOKEN, SECRET_ENV]) assert.not.ok(t.includes(secret), `${secret.slice(0, 8)} in ${t.slice(0, 80)}`);
+  }
+});
+
+test("on a host other machines can reach, nothing of the console is readable without a session", async ({ wideUrl }) => {
+  const paths = ["/_lanes/ui/api/overview", "/_lanes/ui/api/functions/greet", "/_lanes/ui/api/deployments", "/_lanes/ui/api/bench", "/_lanes/ui/api/stream", "/_lanes/ui/assets/console.js", "/_lanes/ui/api/nope"];
+  for (const path of paths) assert.is((await fetch(wideUrl + path)).status, 401, path);
+  const page = await (await fetch(`${wideUrl}/_lanes/ui`)).text();
+  assert.match(page, /login-card/);
+  assert.not.match(page, /greet|steady|node|bun|deno/, "the login form names nothing of the host");
+  const me = await login(wideUrl, TOKEN);
+  const overview = (await (await ui(wideUrl, "GET", "overview", me)).json()) as { functions: { name: string }[] };
+  assert.equal(overview.functions.map((f) => f.name).sort(), ["greet", "greet-proc", "steady"]);
+  const deployments = (await (await ui(wideUrl, "GET", "deployments", me)).json()) as { enabled: boolean; why: string };
+  assert.equal(deployments.enabled, false);
+  assert.match(deployments.why, /keeps no versions: start it with --data DIR/);
+});
+
+test("the live stream sends a function's requests as they are answered: request id, status, duration, version", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  const stream = await ui(url, "GET", "stream?fn=greet", me);
+  assert.is(stream.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const res = await fetch(`${url}/greet?from=stream`);
+  const id = res.headers.get("x-request-id")!;
+  const text = await readUntil(stream, new RegExp(id), 10_000);
+  const event = text.split("\n\n").find((e) => e.includes(id))!;
+  assert.match(event, /^event: requests\ndata: /);
+  const entry = (JSON.parse(event.slice(event.indexOf("data: ") + 6)) as { requestId: string; status: number; ms: number; version: string; path: string }[]).find(
+    (e) => e.requestId === id,
+  )!;
+  assert.is(entry.status, 200);
+  assert.is(entry.version, "v1");
+  assert.is(entry.path, "/greet");
+  assert.ok(entry.ms > 0);
+  assert.is((await ui(url, "GET", "stream?fn=nope", me)).status, 404);
+});
+
+test("the console's requests/s are the metrics' counts: every request answered shows in its points", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  const before = await metricCount(url);
+  const sent = 25;
+  await Promise.all(Array.from({ length: sent }, () => fetch(`${url}/steady`).then((r) => r.text())));
+  assert.is((await metricCount(url)) - before, sent);
+  // wait for a sample past the requests, then add up the points
+  const deadline = Date.now() + 15_000;
+  let total = 0;
+  while (Date.now() < deadline) {
+    const o = (await (await ui(url, "GET", "overview", me)).json()) as { functions: { name: string; series: { points: { requests: number }[] } }[] };
+    total = o.functions.find((f) => f.name === "steady")!.series.points.reduce((n, p) => n + p.requests, 0);
+    if (total >= before + sent) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.is(total, before + sent, "requests in the points");
+});
+
+test("promote and rollback from the console switch the deployment, recorded with the session's token name; a stale page gets 409", async ({ url, dir }) => {
+  const me = await login(url, TOKEN);
+  const two = await deploy(url, versionDir("two"), { percent: 30 });
+  assert.is(two.status, 201, two.text);
+  const stale = await ui(url, "POST", "promote", me, { ifVersion: "v1" });
+  assert.is(stale.status, 409, "a page that still shows v1");
+  const promote = await ui(url, "POST", "promote", me, { ifVersion: "v2" });
+  assert.is(promote.status, 200, await promote.clone().text());
+  assert.equal(((await promote.json()) as { deployment: { stable: string; canary: null; author: string } }).deployment.stable, "v2");
+  const rollback = await ui(url, "POST", "rollback", me, { version: "v1", ifVersion: "v2" });
+  assert.is(rollback.status, 200);
+  const d = (await (await ui(url, "GET", "deployments", me)).json()) as { active: { stable: string; canary: null; reason: string; author: string } };
+  assert.equal([d.active.stable, d.active.canary, d.active.reason, d.active.author], ["v1", null, "rollback", "ci"]);
+  const greet = await fetch(`${url}/greet`);
+  assert.equal([greet.headers.get("lanes-version"), await greet.text()], ["v1", "one"]);
+  assert.ok(dir);
+});
+
+test("the bench page reads bench.json from the host's folder", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  const res = await ui(url, "GET", "bench", me);
+  assert.is(res.status, 200);
+  const body = (await res.json()) as { file: string; report: { results: unknown[]; advice: unknown[] } };
+  assert.match(body.file, /bench-results\/bench\.json$/);
+  assert.ok(body.report.results.length > 10);
+  assert.ok(body.report.advice.length > 0);
+});
+
+test("logging out ends the session at once", async ({ url }) => {
+  const s = await login(url, TOKEN);
+  const out = await postForm(url, "/_lanes/ui/logout", { csrf: s.csrf }, { cookie: s.cookie });
+  assert.is(out.status, 303);
+  assert.match(out.headers.get("set-cookie") ?? "", /^lanes_console=; Max-Age=0; Path=\/_lanes\/ui; HttpOnly; SameSite=Strict$/);
+  assert.is((await ui(url, "GET", "overview", s)).status, 401);
+});
+
+/** Read a streamed body until `pattern` shows (or `ms` pass); the stream is cancelled after. */
+async function readUntil(res: Response, pattern: RegExp, ms: number): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const end = Date.now() + ms;
+  try {
+    while (!pattern.test(text) && Date.now() < end) {
+      const next = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(1, end - Date.now())))]);
+      if (!next || next.done) break;
+      text += decoder.decode(next.value, { stream: true });
+    }
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+  return text;
+}
+
+/** lanes_requests_total of steady, summed over codes, from the Prometheus scrape. */
+async function metricCount(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/_lanes/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^lanes_requests_total\{[^}]*function="steady"[^}]*\} (\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+test.run();
