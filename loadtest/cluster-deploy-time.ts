@@ -166,7 +166,7 @@ try {
       return new Promise((r) => (h.child.exitCode !== null ? r(null) : h.child.once("close", r)));
     }),
   );
-  await etcd.stop();
+  await etcd.close();
   rmSync(dir, { recursive: true, force: true });
 }
 

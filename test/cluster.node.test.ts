@@ -46,7 +46,7 @@ test.before(async (ctx) => {
 
 test.after(async (ctx) => {
   await Promise.all([...(ctx.hosts ?? []), ...(ctx.late ? [ctx.late] : [])].map((h) => h.stop()));
-  await ctx.etcd?.stop();
+  await ctx.etcd?.close();
 });
 
 const urls = (ctx: Ctx) => ctx.hosts.map((h) => h.url);

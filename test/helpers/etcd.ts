@@ -4,7 +4,7 @@
  * Without the binary the suite fails, saying how to install it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -19,6 +19,8 @@ export interface Etcd {
   stop(): Promise<void>;
   /** Start it again on the same ports and data (after stop). */
   start(): Promise<void>;
+  /** Stop it for good and remove its data. */
+  close(): Promise<void>;
 }
 
 /** The `etcd` on PATH (Debian's etcd-server puts it in /usr/bin). */
@@ -91,6 +93,10 @@ export async function startEtcd(): Promise<Etcd> {
       const late = setTimeout(() => c.kill("SIGKILL"), 5000);
       await gone;
       clearTimeout(late);
+    },
+    async close() {
+      await etcd.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   await etcd.start();
