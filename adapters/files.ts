@@ -3,11 +3,11 @@
  * listings, removal, and a write that a crash (SIGKILL, power loss) cannot leave half done.
  * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
  */
-import { open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm, stat, copyFile, link } from "node:fs/promises";
 import * as path from "node:path";
 import type { Sys } from "./types.ts";
 
-type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove">;
+type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove" | "stamp" | "copy">;
 
 let tmpCounter = 0;
 
@@ -41,6 +41,27 @@ export const fileOps: FileOps = {
   async remove(p, o = {}) {
     await rm(p, { recursive: true, force: true });
     if (o.durable) await syncFolder(path.dirname(p));
+  },
+  async stamp(p) {
+    try {
+      const st = await stat(p);
+      return st.isFile() ? `${st.size}:${st.mtimeMs}:${st.ino}` : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  async copy(from, to) {
+    // a hard link when both are on one file system: no bytes to copy, and the new name appears
+    // whole at once (a warm spare's bundle: runtime/lanes/spares.ts, whose bundles never change)
+    try {
+      await link(from, to);
+      return;
+    } catch {
+      // another file system, or `to` exists: a copy, through a temp name so a reader never sees half of it
+    }
+    const tmp = `${to}.${process.pid}.${++tmpCounter}.tmp`;
+    await copyFile(from, tmp);
+    await rename(tmp, to);
   },
 };
 

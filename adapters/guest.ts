@@ -6,7 +6,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setImmediate } from "node:timers";
 import { format } from "node:util";
-import { parentPort, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { writeSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
@@ -157,9 +157,20 @@ export function scrubEnv(env: Record<string, string>): void {
     try {
       Object.defineProperty(g.Bun, "env", { value: copy, configurable: true });
     } catch {
-      // Bun.env is the same object as process.env, already replaced above
+      // Bun.env cannot be replaced: it keeps the environment the process started with, which
+      // for a warm spare is empty (runtime/lanes/spares.ts), so it is made to hold `env` in place;
+      // only in a child process: a worker's would be its host's whole environment
+      if (!isMainThread) return;
+      const own = g.Bun.env as Record<string, string>;
+      for (const k of Object.keys(own)) if (!(k in copy)) delete own[k];
+      Object.assign(own, copy);
     }
   }
+}
+
+/** A warm spare taking a function: its working directory becomes the function's folder. */
+export function changeDir(dir: string): void {
+  process.chdir(dir);
 }
 
 const scope = new AsyncLocalStorage<string>();

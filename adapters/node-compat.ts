@@ -7,9 +7,12 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
+import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { setImmediate } from "node:timers";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { Worker } from "node:worker_threads";
 import type {
   ChildHandle,
@@ -243,6 +246,24 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
   });
 }
 
+let gc: (() => void) | undefined;
+
+/**
+ * Bun: Bun.gc(true). Node and Deno: V8's gc(), which only --expose-gc makes visible; the flag is
+ * set just long enough to take gc() from a fresh context, so no function's context or worker
+ * started later sees it (adapters/README.md, Memory).
+ */
+function collectGarbage(): void {
+  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+  if (bun) return bun.gc(true);
+  if (!gc) {
+    v8.setFlagsFromString("--expose-gc");
+    gc = vm.runInNewContext("gc") as () => void;
+    v8.setFlagsFromString("--no-expose-gc");
+  }
+  gc();
+}
+
 /** Everything but serve/name/version/caps, shared by the three adapters. */
 export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
   return {
@@ -258,6 +279,8 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     argv: () => process.argv.slice(2),
     cwd: () => process.cwd(),
     hostRss: () => process.memoryUsage.rss(),
+    cores: () => (typeof availableParallelism === "function" ? availableParallelism() : cpus().length),
+    collectGarbage,
     // getrusage(RUSAGE_SELF) on Node, Bun and Deno alike: worker threads count (adapters/README.md, Metrics)
     hostCpu: () => {
       const { user, system } = process.cpuUsage();

@@ -93,8 +93,12 @@ export interface GuestExit {
 export interface GuestHandle {
   /** Fires once, when the guest is gone. `code` null means killed by `signal`. */
   onExit(listener: (exit: GuestExit) => void): void;
-  /** Ask it to stop (terminate a worker, SIGKILL a child). Resolves once it is gone. */
-  kill(): Promise<void>;
+  /**
+   * Ask it to stop (terminate a worker, SIGKILL a child). Resolves once it is gone. `failure`:
+   * the host has to stop it for this reason (a CPU loop, over its memory); a packed function
+   * then takes its whole worker down with it (runtime/pack/), where a plain stop only unloads it.
+   */
+  kill(failure?: string): Promise<void>;
   /** Resident memory of the guest in bytes, when the runtime can tell; undefined otherwise. */
   rss(): number | undefined;
   /**
@@ -204,6 +208,13 @@ export interface Sys {
    * the parent folder is fsynced after, so a crash cannot bring the name back.
    */
   remove(path: string, o?: { durable?: boolean }): Promise<void>;
+  /**
+   * What identifies a file's version without reading it (size, modification time, inode), or
+   * undefined when it is not a file: the compile cache reuses a bundle while its sources' stamps hold.
+   */
+  stamp(path: string): Promise<string | undefined>;
+  /** Give a file a second name: a hard link when it can, else a copy (through a temp name, so a reader never sees half of it). Only for files that never change. */
+  copy(from: string, to: string): Promise<void>;
   /** Watch files; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
 }
@@ -234,6 +245,13 @@ export interface RuntimeAdapter {
   cwd(): string;
   /** Host process resident memory in bytes. */
   hostRss(): number;
+  /** CPU cores this process may use (the packed workers' bound). */
+  cores(): number;
+  /**
+   * A full garbage collection of the host's own heap, so memory the host no longer uses goes
+   * back to the system (runtime/host/idle-memory.ts; adapters/README.md, Memory).
+   */
+  collectGarbage(): void;
   /** CPU time the host process used since it started (every thread: isolates included), in seconds. */
   hostCpu(): { user: number; system: number };
   writeOut(text: string): void;

@@ -23,7 +23,17 @@ export interface Limits {
   network: string;
   /** Which processes it can signal (and so stop). */
   signals: string;
+  /**
+   * A packed isolate (`"pack": true`): what it shares its worker thread with, and what that
+   * costs it: a CPU loop or a crash in any function of the worker ends the worker, and every
+   * request in flight there gets a 502; memoryMb is the worker's heap, not its own.
+   */
+  packed?: string;
 }
+
+/** What packing gives up, in one sentence: the start-up log, `lanes validate` and the README say it. */
+export const PACKING_GIVES_UP =
+  "a CPU loop or an uncaught exception in one packed function recycles the worker thread it shares, and the requests in flight of every function in that worker get a 502 (instance_crashed); memoryMb limits the shared worker's heap, not each function";
 
 export function limitsFor(spec: FunctionSpec, adapter: RuntimeAdapter): Limits {
   if (spec.lane === "process") {
@@ -43,6 +53,7 @@ export function limitsFor(spec: FunctionSpec, adapter: RuntimeAdapter): Limits {
     fileSystem: "all the host can",
     network: "all the host can",
     signals: "the host and all it can signal",
+    ...(spec.pack ? { packed: `a worker thread shared with other packed functions: ${PACKING_GIVES_UP}` } : {}),
   };
 }
 
@@ -82,6 +93,14 @@ export function limitWarnings(specs: FunctionSpec | readonly FunctionSpec[], ada
   }
   const fix = (names: string[]) => `to enforce it, set "lane": "process" for ${names.length === 1 ? "it" : "them"}`;
   const out: string[] = [];
+  const list = Array.isArray(specs) ? (specs as readonly FunctionSpec[]) : [specs as FunctionSpec];
+  const packed = list.filter((s) => s.pack).map((s) => s.name);
+  if (packed.length > 0) {
+    out.push(
+      `packed isolates (${packed.length}): ${packed.length > 12 ? `${packed.slice(0, 12).join(", ")} and ${packed.length - 12} more` : packed.join(", ")} share up to ${adapter.cores()} worker thread(s): ` +
+        `${PACKING_GIVES_UP}; set "pack": false for a function that needs a worker of its own`,
+    );
+  }
   if (heap.length > 0) {
     out.push(
       `memoryMb is not enforced on ${adapter.name} in the isolate lane (it ignores worker heap limits) for: ${heap.join(", ")}; ${fix(heap)}`,

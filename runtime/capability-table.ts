@@ -17,10 +17,10 @@ export function capabilityTable(specs: readonly FunctionSpec[], adapter: Runtime
     const l = limitsFor(spec, adapter);
     return [
       spec.name,
-      spec.lane === "process" ? `process/${spec.runtime}` : "isolate",
+      spec.lane === "process" ? `process/${spec.runtime}` : spec.pack ? "isolate/packed" : "isolate",
       spec.route,
-      l.heap,
-      l.cpuSpin === "enforced" ? "stopped" : "not stopped",
+      spec.pack ? `${l.heap} (its worker's)` : l.heap,
+      l.cpuSpin !== "enforced" ? "not stopped" : spec.pack ? "stopped with its worker (502s)" : "stopped",
       l.sandbox,
       l.fileSystem,
       l.network,

@@ -4,11 +4,16 @@
  * inside each worker costs +225 ms and +16 MB (adapters/README.md, Workers), so the host compiles once
  * with esbuild and writes the output under a name made of its content hash, in a folder private
  * to the user. A file already there under that name is used only if it holds exactly that
- * output: a planted or damaged file is replaced, never run.
+ * output: a planted or damaged file is replaced, never run. What each bundle was built from is
+ * remembered (compile-cache.ts): a host that starts again reuses its bundles without esbuild.
+ *
+ * Packed functions (runtime/pack/) are built as CommonJS: a packed worker runs each one as a
+ * script in a context of its own, and a script cannot hold ES module syntax.
  */
 import { build, type BuildFailure, type Message } from "esbuild";
 import type { Sys } from "../adapters/types.ts";
 import { LanesError } from "./errors.ts";
+import { recordFile, rememberBuild, reuseBuild } from "./compile-cache.ts";
 
 export interface Compiled {
   /** Absolute path of the .mjs bundle. */
@@ -25,15 +30,28 @@ const REQUIRE_SHIM =
   'import { createRequire as __lanesCreateRequire } from "node:module";\n' +
   "const require = __lanesCreateRequire(import.meta.url);";
 
-/** `sourcesContent`: put the sources in the map too, for a debugger that cannot read them from disk (`lanes dev --inspect`). */
-export async function compile(entry: string, sys: Sys, label: string, o: { sourcesContent?: boolean } = {}): Promise<Compiled> {
+export interface CompileOptions {
+  /** "cjs": for a packed worker's contexts (`import.meta.url` becomes `__lanes_import_meta_url`). */
+  format?: "esm" | "cjs";
+  /** Put the sources in the map too, for a debugger that cannot read them from disk (`lanes dev --inspect`). */
+  sourcesContent?: boolean;
+}
+
+export async function compile(entry: string, sys: Sys, label: string, o: CompileOptions = {}): Promise<Compiled> {
+  const format = o.format ?? "esm";
+  const dir = sys.cacheDir();
+  await privateCache(sys, dir);
+  // a bundle with its sources in the map is another build of the same entry
+  const record = recordFile(sys, dir, entry, label, o.sourcesContent === true ? `${format}+sources` : format);
+  const reused = await reuseBuild(sys, record);
+  if (reused) return reused;
   let result;
   try {
     result = await build({
       entryPoints: [entry],
       absWorkingDir: sys.dirname(entry),
       bundle: true,
-      format: "esm",
+      format,
       platform: "node",
       target: "es2022",
       write: false,
@@ -45,35 +63,41 @@ export async function compile(entry: string, sys: Sys, label: string, o: { sourc
       // files that do not exist. An absolute root makes every consumer agree.
       sourceRoot: `${sys.dirname(entry)}/`,
       logLevel: "silent",
-      banner: { js: REQUIRE_SHIM },
+      ...(format === "esm" ? { banner: { js: REQUIRE_SHIM } } : { define: { "import.meta.url": "__lanes_import_meta_url" } }),
     });
   } catch (e) {
     const failure = e as BuildFailure;
     const first = failure.errors?.[0];
     // esbuild names the file relative to absWorkingDir; an absolute path is what terminals link
     if (first?.location) first.location.file = sys.resolve(sys.dirname(entry), first.location.file);
-    throw new LanesError("compile_failed", `${label}: ${first ? formatMessage(first) : String(e)}`, { cause: e });
+    const hint = format === "cjs" && /top-level await/i.test(first?.text ?? "") ? ' (a packed function runs as a script: remove "pack" to use top-level await)' : "";
+    throw new LanesError("compile_failed", `${label}: ${first ? formatMessage(first) : String(e)}${hint}`, { cause: e });
   }
   const out = result.outputFiles[0];
   if (!out) throw new LanesError("compile_failed", `${label}: esbuild produced no output`);
   const hash = sys.sha256(out.text).slice(0, 12);
-  const dir = sys.cacheDir();
-  await privateCache(sys, dir);
-  const file = sys.join(dir, `${label.replace(/[^A-Za-z0-9_-]/g, "_")}-${hash}.mjs`);
+  const file = sys.join(dir, `${label.replace(/[^A-Za-z0-9_-]/g, "_")}-${hash}.${format === "esm" ? "mjs" : "cjs"}`);
   if (!(await holds(sys, file, out.text))) await sys.writeText(file, out.text);
   const cwd = sys.dirname(entry);
-  const inputs = Object.keys(result.metafile.inputs)
-    .filter((p) => !p.includes("node_modules/"))
-    .map((p) => sys.resolve(cwd, p));
-  return { file, hash, inputs };
+  const all = Object.keys(result.metafile.inputs).map((p) => sys.resolve(cwd, p));
+  const inputs = all.filter((p) => !p.includes("node_modules/"));
+  const compiled = { file, hash, inputs };
+  await rememberBuild(sys, record, compiled, all).catch(() => {}); // only a later start's speed depends on it
+  return compiled;
 }
 
-async function privateCache(sys: Sys, dir: string): Promise<void> {
-  try {
-    await sys.ensurePrivateDir(dir);
-  } catch (e) {
-    throw new LanesError("unsafe_cache", (e as Error).message, { cause: e });
+/** The cache folder is checked once per process (a check costs a few system calls; hosts compile thousands). */
+const checked = new Map<string, Promise<void>>();
+function privateCache(sys: Sys, dir: string): Promise<void> {
+  let p = checked.get(dir);
+  if (!p) {
+    p = sys.ensurePrivateDir(dir).catch((e) => {
+      checked.delete(dir);
+      throw new LanesError("unsafe_cache", (e as Error).message, { cause: e });
+    });
+    checked.set(dir, p);
   }
+  return p;
 }
 
 /** The file exists and its content is exactly `text` (so it hashes to the name it has). */

@@ -35,10 +35,12 @@ for (const command of ["start", "dev"]) {
     const cli = await startCli([command, dir, "--port", "0"]);
     try {
       assert.equal(lines(cli.output()).filter((l) => LISTENING.test(l)), [`listening on ${cli.url}`], "the plain listening line, once");
-      const fns = (await (await fetch(`${cli.url}/_lanes/functions`)).json()) as { functions: { name: string; version: string }[] };
       for (const [name, lane] of [["logs", "isolate"], ["logs-process", "process"]] as const) {
         const res = await fetch(`${cli.url}/${name}`, { headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } });
         await res.text();
+        // `lanes start` compiles a function on its first request (or in the load check): its
+        // version, its bundle's hash, is known from then
+        const fns = (await (await fetch(`${cli.url}/_lanes/functions`)).json()) as { functions: { name: string; version: string }[] };
         const id = res.headers.get("x-request-id")!;
         // every line is JSON but the one the contract promises as it is
         const entries = () => jsonLines(cli.output());

@@ -12,7 +12,7 @@ import { build } from "esbuild";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ByteWriter } from "../runtime/channel/bytes.ts";
-import { decodeGuestFrame, decodeHostFrame, encodeFrame } from "../runtime/channel/codec.ts";
+import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, MAX_SLOT } from "../runtime/channel/codec.ts";
 import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
 import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type WakeBy } from "../runtime/channel/ring-end.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
@@ -75,6 +75,22 @@ test("a frame going the wrong way, truncated, with trailing bytes or of an unkno
   assert.throws(() => decodeGuestFrame(Uint8Array.of(200, 0), false), /malformed frame/);
 });
 
+test("every frame names the slot it is addressed to, from 0 to the largest, through the codec and a byte stream", () => {
+  for (const slot of [0, 1, 258, MAX_SLOT]) {
+    for (const f of hostFrames) {
+      const b = encodeFrame(w, f, undefined, slot).slice();
+      assert.is(frameSlot(b), slot, f.t);
+      assert.equal(decodeHostFrame(b, false), f, f.t);
+    }
+  }
+  const got: [string, number][] = [];
+  const split = new FrameSplitter((b) => got.push([decodeGuestFrame(b, false).t, frameSlot(b)]));
+  const batcher = new FrameBatcher((b) => split.push(b), () => {});
+  guestFrames.forEach((f, i) => batcher.send(encodeFrame(w, f, undefined, i * 1000).slice()));
+  batcher.flush();
+  assert.equal(got, guestFrames.map((f, i) => [f.t, i * 1000]));
+});
+
 test("a byte stream cut at every possible point still yields the same frames in order", () => {
   const frames = guestFrames.map((f) => encodeFrame(w, f).slice());
   const stream: Uint8Array[] = [];
@@ -118,6 +134,20 @@ for (const wakeBy of ["atomics", "messages"] as const) {
     for (let i = 0; i < 3000; i++) host.send({ t: "ping", id: i });
     await done;
     assert.equal(got, Array.from({ length: 3000 }, (_, i) => i));
+    close();
+  });
+
+  test(`frames keep their slot through the ring, inline, beside it and in a body moved beside it (${wakeBy} doorbell)`, async () => {
+    const { host, guest, close } = localRing(4096, wakeBy);
+    const got: [number, number][] = [];
+    const sizes = [0, 10, INLINE_BODY_MAX + 1, 3000];
+    const done = new Promise<void>((resolve) => host.onFrame((f, slot) => f.t === "res" && got.push([f.id, slot]) === sizes.length && resolve()));
+    sizes.forEach((n, id) => {
+      const headers: [string, string][] = id === 3 ? [["x-big", "y".repeat(5000)]] : [];
+      guest.send({ t: "res", id, status: 200, statusText: "", headers, body: n ? bytes(n, id) : null, more: false }, 7 + id);
+    });
+    await done;
+    assert.equal(got, sizes.map((_, id) => [id, 7 + id]));
     close();
   });
 

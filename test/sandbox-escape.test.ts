@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startCli, type RunningCli } from "./helpers/cli.ts";
-import { descendants, expectJson, guestPids, isAlive, waitFor } from "./helpers/chaos.ts";
+import { descendants, expectJson, guestPids, isAlive, spareFiles, waitFor } from "./helpers/chaos.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 
 const CHILDREN = ["node", "bun", "deno"] as const;
@@ -80,7 +80,8 @@ function bundleOf(pid: number): string {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    return readFileSync(`/proc/${parent}/cmdline`, "utf8");
+    // a warm spare's bwrap binds a folder of its own: the bundle is linked into it at load
+    return [readFileSync(`/proc/${parent}/cmdline`, "utf8"), ...spareFiles(pid)].join("\0");
   } catch {
     return "";
   }

@@ -20,6 +20,8 @@ export interface HostProcess {
   alive(): boolean;
   /** Last lines of its output (start-up log, warnings, crash reports). */
   stderrTail(): string;
+  /** What its start-up log says start-up took (`ready in N ms`: the CLI's own part, after the runtime booted). */
+  readyInMs(): number | undefined;
   /** SIGTERM, then SIGKILL if it has not exited within a few seconds. */
   stop(): Promise<void>;
 }
@@ -74,6 +76,7 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
   live.add(child);
   const tail: string[] = [];
   let exited = false;
+  let readyIn: number | undefined;
   const closed = new Promise<void>((resolve) =>
     child.on("close", () => {
       exited = true;
@@ -81,7 +84,9 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
       resolve();
     }),
   );
+  const readReadyIn = (d: string) => (readyIn ??= Number(/ready in (\d+) ms/.exec(d)?.[1] ?? NaN) || undefined);
   child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    readReadyIn(d);
     tail.push(...d.split("\n").filter(Boolean));
     tail.splice(0, Math.max(0, tail.length - 30));
   });
@@ -90,6 +95,7 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
     pid: child.pid!,
     alive: () => !exited,
     stderrTail: () => tail.join("\n"),
+    readyInMs: () => readyIn,
     async stop() {
       if (exited) return;
       child.kill("SIGTERM");
@@ -110,6 +116,7 @@ function startHost(cmd: string, args: string[]): Promise<HostProcess> {
     const timer = setTimeout(() => fail(`no "listening on" line within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       // the host's log is on stdout: keep its tail for the error report
+      readReadyIn(d);
       tail.push(...d.split("\n").filter(Boolean));
       tail.splice(0, Math.max(0, tail.length - 30));
       if (started) return;

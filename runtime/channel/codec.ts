@@ -1,8 +1,8 @@
 /**
- * Frames as bytes, the same on both lanes' transports. A frame is `[kind u8][flags u8]` then
- * its fields; bodies are raw bytes (no base64, no JSON). Decoding checks everything it reads:
- * a truncated frame, an unknown kind, a frame going the wrong way or a value out of range is a
- * `badFrame` error, never a half-read object.
+ * Frames as bytes, the same on both lanes' transports. A frame is `[kind u8][slot u16][flags u8]`
+ * then its fields (the slot: which function on the other side, frames.ts); bodies are raw bytes
+ * (no base64, no JSON). Decoding checks everything it reads: a truncated frame, an unknown kind,
+ * a frame going the wrong way or a value out of range is a `badFrame` error, never a half-read object.
  *
  * A body may travel *beside* the frame (flag EXTERNAL): a worker's large bodies are
  * transferred as ArrayBuffers instead of being copied through the ring. The transport supplies
@@ -54,9 +54,10 @@ export interface Externals {
   next?(): Uint8Array | undefined;
 }
 
-export function encodeFrame(w: ByteWriter, f: Frame, ext?: Externals): Uint8Array {
+export function encodeFrame(w: ByteWriter, f: Frame, ext?: Externals, slot = 0): Uint8Array {
   w.reset();
   w.u8(KIND[f.t]);
+  w.u16(slot);
   switch (f.t) {
     case "req": {
       const flags = bodyFlag(f.body, ext);
@@ -158,8 +159,13 @@ function bodyFlag(body: Uint8Array | null, ext: Externals | undefined): number {
 
 /** Whether the frame in these bytes carries a body that travels beside it. */
 export function hasExternalBody(bytes: Uint8Array): boolean {
-  return bytes.byteLength > 1 && (bytes[1]! & EXTERNAL) !== 0;
+  return bytes.byteLength > 3 && (bytes[3]! & EXTERNAL) !== 0;
 }
+
+/** The slot the frame in these bytes is addressed to (0 when too short: decoding refuses it). */
+export const frameSlot = (bytes: Uint8Array): number => (bytes.byteLength > 3 ? (bytes[1]! << 8) | bytes[2]! : 0);
+/** The most slots a guest can hold: the slot is a u16 in every frame. */
+export const MAX_SLOT = 0xffff;
 
 /** A frame the guest sent, as the host reads it. */
 export function decodeGuestFrame(bytes: Uint8Array, copy: boolean, ext?: Externals): GuestToHost {
@@ -178,6 +184,7 @@ export function decodeHostFrame(bytes: Uint8Array, copy: boolean, ext?: External
 function decode(bytes: Uint8Array, copy: boolean, ext: Externals | undefined): Frame {
   const r = new ByteReader(bytes, copy);
   const kind = r.u8();
+  r.u16(); // the slot: frameSlot() reads it
   const flags = r.u8();
   const body = () => {
     if (flags & INLINE) return r.bytesField();

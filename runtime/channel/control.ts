@@ -10,10 +10,14 @@ export interface LoadSpec {
   bundleUrl: string;
   env: Record<string, string>;
   dev: boolean;
+  /** A warm spare started elsewhere, without a sandbox: the function's folder, to change to first. */
+  cwd?: string;
 }
 
 export interface GuestControl {
   load(spec: LoadSpec): Promise<void>;
+  /** A packed worker's slot 0: forget the function in `slot` (its requests are cancelled). */
+  unload(slot: number): Promise<void>;
   stats(): Promise<GuestStats>;
   /** Resolves when no request and no waitUntil promise is pending. */
   drain(): Promise<void>;

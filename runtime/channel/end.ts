@@ -12,12 +12,13 @@ export interface ChannelEnd<In, Out> {
    * Send a frame. A large body may be *moved* rather than copied (the isolate lane transfers
    * its ArrayBuffer): pass bytes the caller owns and does not touch again.
    */
-  send(frame: Out): void;
+  send(frame: Out, slot?: number): void;
   /** Send what is batched now (before this side ends). */
   flush(): void;
   /** Read what has arrived now, at once (the other side is gone: its last frames still count). */
   drain(): void;
-  onFrame(listener: (frame: In) => void): void;
+  /** `slot`: which function the frame is for (0: the guest itself; codec.ts). */
+  onFrame(listener: (frame: In, slot: number) => void): void;
   /** The other side sent something that is not a frame: the channel is closed. */
   onBroken(listener: (error: Error) => void): void;
   close(): void;
@@ -32,13 +33,13 @@ export type Decoder<In> = (bytes: Uint8Array, copy: boolean, ext?: Externals) =>
 /** Calls `fn` at the end of this turn of the event loop (setImmediate where the runtime has it). */
 export type Scheduler = (fn: () => void) => void;
 
-/** A small listener list that reports, not throws, a listener's failure to the others. */
+/** A small listener list; `slot` goes along with a frame (0 for anything else). */
 export class Listeners<T> {
-  private readonly list: ((value: T) => void)[] = [];
-  add(l: (value: T) => void): void {
+  private readonly list: ((value: T, slot: number) => void)[] = [];
+  add(l: (value: T, slot: number) => void): void {
     this.list.push(l);
   }
-  emit(value: T): void {
-    for (const l of this.list) l(value);
+  emit(value: T, slot = 0): void {
+    for (const l of this.list) l(value, slot);
   }
 }

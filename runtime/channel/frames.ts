@@ -4,6 +4,11 @@
  * Request/Response/Headers into `{}` (adapters/README.md, Messages). `codec.ts` turns them into
  * bytes and back; the same bytes cross a SharedArrayBuffer ring (isolate lane) or a pipe
  * (process lane).
+ *
+ * Every frame is addressed to a *slot* of the guest, beside the frame (`ChannelEnd.send(frame,
+ * slot)`): slot 0 is the guest itself, and the only one an unpacked guest has; a packed worker
+ * holds one function per slot from 1, and its slot 0 is the worker's own (control, liveness).
+ * Request ids, ping ids and control calls are per slot.
  */
 export type HeaderPairs = [string, string][];
 

@@ -5,7 +5,7 @@
  * ArrayBuffer, and a frame too large for the ring travels whole. Ring entries and messages
  * keep one order, so the reader takes them in turn and waits when a message is not there yet.
  */
-import { decodeGuestFrame, decodeHostFrame, encodeFrame, hasExternalBody, type Externals } from "./codec.ts";
+import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalBody, type Externals } from "./codec.ts";
 import { ByteWriter } from "./bytes.ts";
 import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd } from "./end.ts";
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
@@ -94,10 +94,10 @@ function ringEnd<In, Out extends Frame>(
           const whole = inbox[0];
           if (!whole || (hasExternalBody(whole) && inbox.length < 2)) return false;
           inbox.shift();
-          frames.emit(decode(whole, false, fromInbox));
+          frames.emit(decode(whole, false, fromInbox), frameSlot(whole));
         } else {
           if (hasExternalBody(entry) && inbox.length === 0) return false;
-          frames.emit(decode(entry, true, fromInbox));
+          frames.emit(decode(entry, true, fromInbox), frameSlot(entry));
         }
         return true;
       } catch (e) {
@@ -117,10 +117,10 @@ function ringEnd<In, Out extends Frame>(
   });
 
   const end: ChannelEnd<In, Out> = {
-    send(frame) {
+    send(frame, slot = 0) {
       if (closed) return;
       taken.length = 0;
-      const bytes = encodeFrame(w, frame, takeLarge);
+      const bytes = encodeFrame(w, frame, takeLarge, slot);
       if (bytes.byteLength > maxFrame(capacity)) {
         post(bytes.slice());
         for (const b of taken) post(b);

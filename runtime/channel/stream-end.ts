@@ -3,7 +3,7 @@
  * host → guest, its stdout guest → host). Bodies are raw bytes inside the frames.
  */
 import { ByteWriter } from "./bytes.ts";
-import { decodeGuestFrame, decodeHostFrame, encodeFrame } from "./codec.ts";
+import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot } from "./codec.ts";
 import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd, type Scheduler } from "./end.ts";
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
 import { FrameBatcher, FrameSplitter } from "./stream.ts";
@@ -32,7 +32,7 @@ function streamEnd<In, Out extends Frame>(
   const w = new ByteWriter();
   const out = new FrameBatcher((bytes) => !closed && pipe.write(bytes), schedule);
   let closed = false;
-  const splitter = new FrameSplitter((bytes) => frames.emit(decode(bytes, false)));
+  const splitter = new FrameSplitter((bytes) => frames.emit(decode(bytes, false), frameSlot(bytes)));
   pipe.onData((chunk) => {
     if (closed) return;
     try {
@@ -43,8 +43,8 @@ function streamEnd<In, Out extends Frame>(
     }
   });
   return {
-    send(frame) {
-      if (!closed) out.send(encodeFrame(w, frame));
+    send(frame, slot = 0) {
+      if (!closed) out.send(encodeFrame(w, frame, undefined, slot));
     },
     flush: () => out.flush(),
     drain() {

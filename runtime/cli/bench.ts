@@ -20,6 +20,12 @@ const FLAGS = {
   quick: "boolean",
   crash: "boolean",
   "no-metrics": "boolean",
+  density: "string",
+  mixed: "boolean",
+  pack: "boolean",
+  process: "string",
+  "idle-ms": "string",
+  cli: "string",
 } as const;
 export { FLAGS as BENCH_FLAGS };
 
@@ -29,8 +35,9 @@ export function defaultBenchDir(): string {
 }
 
 export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log: Logger): Promise<number> {
-  const harness = await import("../../loadtest/harness/mod.ts");
   const args = parseArgs(argv, FLAGS, "bench", 1);
+  if (args.flags.density !== undefined) return densityCommand(adapter, args, log);
+  const harness = await import("../../loadtest/harness/mod.ts");
   const quick = args.flags.quick === true;
   const base = quick ? harness.QUICK : harness.FULL;
   const dir = args.positionals[0] ?? defaultBenchDir();
@@ -57,6 +64,41 @@ export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log:
   const outcome = await harness.runBench(adapter, opts);
   adapter.writeOut(harness.formatReport(outcome));
   return outcome.report.results.some((r) => r.checkError) ? 1 : 0;
+}
+
+/**
+ * `lanes bench --density N`: N packed hello functions per host runtime, then P process-lane
+ * ones with warm spares; `--mixed`: N functions half in each lane on one host (loadtest/README.md).
+ */
+async function densityCommand(adapter: RuntimeAdapter, args: Parsed, log: Logger): Promise<number> {
+  const { runDensity, densityTable } = await import("../../loadtest/harness/density.ts");
+  const { runMixed, mixedTable } = await import("../../loadtest/harness/density-mixed.ts");
+  const count = intFlag(args, "density", 200, "bench", 2, 100_000);
+  const runtimes = listFlag(args, "runtimes", ["node", "bun", "deno"] as const);
+  const cli = args.flags.cli === undefined ? undefined : stringFlag(args, "cli", "");
+  // another checkout has no "pack": it is measured as it was
+  const pack = args.flags.pack !== false && !cli;
+  const scratch = `${adapter.cwd()}/.lanes/density`;
+  const onPhase = (p: string) => log.info(p);
+  log.info(`lanes bench --density ${count}${args.flags.mixed ? " --mixed" : ""}: runtimes ${runtimes.join(", ")}${pack ? ", packed" : ", unpacked"}`);
+  if (args.flags.mixed === true) {
+    adapter.writeOut(`${mixedTable(await runMixed({ count, runtimes, pack, scratch, binary: (r) => adapter.runtimeBinary(r), ...(cli ? { cli } : {}), onPhase }))}\n`);
+    return 0;
+  }
+  const r = await runDensity({
+    count,
+    processCount: intFlag(args, "process", 20, "bench", 0, 1000),
+    runtimes,
+    lanes: ["isolate", "process"],
+    pack,
+    // longer than the N first requests take, so all N are loaded when the memory is read
+    idleMs: intFlag(args, "idle-ms", 20_000 + 20 * count, "bench", 1000, 3_600_000),
+    scratch,
+    binary: (rt) => adapter.runtimeBinary(rt),
+    onPhase,
+  });
+  adapter.writeOut(`${densityTable(r)}\n`);
+  return r.isolate.some((x) => x.error || x.non200 > 0) || r.process.some((x) => x.error || x.non200 > 0) ? 1 : 0;
 }
 
 function listFlag<T extends string>(args: Parsed, name: string, allowed: readonly T[]): T[] {

@@ -81,6 +81,11 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--quick", "short cells: the shape, not figures to quote"],
       ["--crash=false", "skip the crash probes"],
       ["--no-metrics", "start the measured hosts with --no-metrics (compare with a run without it)"],
+      ["--density N", "instead: N packed hello functions per host runtime (start-up, cold starts, RSS per function, RSS after idle), then --process P (default 20) process-lane ones with warm spares"],
+      ["--mixed", "with --density: N functions half in each lane on one host, each called once (first call to all, host and children RSS)"],
+      ["--pack=false", "with --density: the isolate-lane functions unpacked, a worker each"],
+      ["--idle-ms ms", "with --density: the functions' instances.idleMs (default 20000 + 20 per function)"],
+      ["--cli path", "with --density --mixed: measure another checkout's runtime/cli/lanes.ts (before)"],
     ],
   },
   load: {

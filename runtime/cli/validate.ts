@@ -8,7 +8,8 @@ import { LanesError } from "../errors.ts";
 import { compileGuests } from "../host/host.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest } from "../manifest/load.ts";
-import { lanes } from "../lanes/mod.ts";
+import { laneFor } from "../lanes/mod.ts";
+import { PackHouse } from "../pack/house.ts";
 import { Instance } from "../pool/instance.ts";
 import { SharedStore } from "../shared/store.ts";
 import { parseArgs } from "./args.ts";
@@ -20,6 +21,7 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
   for (const w of manifest.warnings) log.warn(w);
   const guests = await compileGuests(adapter);
   const store = SharedStore.create({ slots: 16, bytes: 4096 });
+  const pack = new PackHouse({ adapter, log, file: guests.pack, maxWorkers: 1, storeFor: () => store });
   const problems: string[] = [];
   for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
   const isolation = isolationReport(manifest.functions, adapter);
@@ -32,9 +34,9 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
   for (const spec of manifest.functions) {
     if (isolation.errors.length > 0 && spec.lane === "process" && spec.sandbox === "required") continue;
     try {
-      const bundle = await compile(spec.entry, adapter.sys, spec.name);
+      const bundle = await compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm" });
       // load it for real, in its own lane, exactly as the host would
-      const channel = lanes[spec.lane].spawn(spec, { adapter, log, guests, sharedStore: () => store }, bundle.file);
+      const channel = laneFor(spec).spawn(spec, { adapter, log, guests, sharedStore: () => store, pack }, bundle.file);
       const inst = new Instance(channel, {
         log: (level, text) => log.fn(spec.name, level, text),
         shared: () => null,
@@ -46,13 +48,14 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
       } finally {
         await inst.stop();
       }
-      log.info(`ok   ${spec.name} (${spec.lane}${spec.lane === "process" ? `/${spec.runtime}` : ""}) ${spec.route}`);
+      log.info(`ok   ${spec.name} (${spec.lane}${spec.lane === "process" ? `/${spec.runtime}` : spec.pack ? ", packed" : ""}) ${spec.route}`);
     } catch (e) {
       const msg = e instanceof LanesError ? e.message : String(e);
       problems.push(`${spec.name}: ${msg}`);
       log.error(`FAIL ${spec.name}: ${msg}`);
     }
   }
+  await pack.stop();
   if (problems.length > 0) {
     log.error(`${manifest.file}: ${problems.length} problem(s) in ${manifest.functions.length} function(s)`);
     return 1;

@@ -40,6 +40,7 @@ export function inspectedSpec(spec: FunctionSpec, target: InspectTarget, hostRun
     instances: { ...spec.instances, min: 1, max: 1 },
     timeoutMs: INSPECT_TIMEOUT_MS,
     inspect: true,
+    pack: false, // a child of its own, not a packed worker
   };
 }
 

@@ -16,15 +16,26 @@ interface Ctx {
 
 /** Start collecting "fetch" listeners; other event types go to the runtime's own addEventListener. */
 export function collectFetchListeners(): Listener[] {
+  const g = globalThis as { addEventListener?: AddEventListener; self?: unknown };
+  const { listeners, addEventListener } = fetchListenerSink(g.addEventListener?.bind(globalThis));
+  g.addEventListener = addEventListener;
+  g.self ??= globalThis;
+  return listeners;
+}
+
+type AddEventListener = (type: string, l: ListenerLike, o?: unknown) => void;
+
+/**
+ * An `addEventListener` that keeps "fetch" listeners in `listeners` and passes other types to
+ * `runtimeOwn`: a packed function's context gets one of its own (runtime/guest/guest.ts).
+ */
+export function fetchListenerSink(runtimeOwn?: AddEventListener): { listeners: Listener[]; addEventListener: AddEventListener } {
   const listeners: Listener[] = [];
-  const g = globalThis as { addEventListener?: (type: string, l: ListenerLike, o?: unknown) => void; self?: unknown };
-  const runtimeOwn = g.addEventListener?.bind(globalThis);
-  g.addEventListener = (type, listener, options) => {
+  const addEventListener: AddEventListener = (type, listener, options) => {
     if (type !== "fetch") return runtimeOwn?.(type, listener, options);
     listeners.push(typeof listener === "function" ? listener : (e) => listener.handleEvent(e));
   };
-  g.self ??= globalThis;
-  return listeners;
+  return { listeners, addEventListener };
 }
 
 /**

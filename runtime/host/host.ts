@@ -4,78 +4,29 @@
  */
 import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
-import { compile } from "../compile.ts";
+import { compile, type Compiled } from "../compile.ts";
+import type { LoadSpec } from "../channel/control.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
-import { lanes, type LaneContext } from "../lanes/mod.ts";
+import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
+import { laneFor, type LaneContext } from "../lanes/mod.ts";
+import { PackHouse } from "../pack/house.ts";
+import { SparePool } from "../lanes/spares.ts";
 import { isolationReport } from "../isolation.ts";
 import { HostMetrics } from "../ops/metrics.ts";
 import { startSpanExport, type SpanExport } from "../ops/otel.ts";
-import { Pool } from "../pool/pool.ts";
+import { Pool, type PoolDeps } from "../pool/pool.ts";
 import { adjusted, inspectedModule } from "../dev/inspect.ts";
-import { functionEnv, NO_SECRETS_HERE, type SecretEnv, type SecretValues } from "../secrets/values.ts";
+import { functionEnv, NO_SECRETS_HERE, type SecretEnv } from "../secrets/values.ts";
 import { SharedStore } from "../shared/store.ts";
 import type { RecentRequests } from "../console/recent.ts";
 import { createHandler } from "./handler.ts";
-import type { RequestLog, Served } from "./served.ts";
+import { reduceMemoryWhenQuiet } from "./idle-memory.ts";
+import { brokenSummary, loadEach } from "./load-check.ts";
+import type { Host, HostOptions } from "./host-types.ts";
+import type { Served } from "./served.ts";
 
-export interface HostOptions {
-  dir: string;
-  port: number;
-  hostname: string;
-  dev: boolean;
-  adapter: RuntimeAdapter;
-  log: Logger;
-  onRequest?: (entry: RequestLog) => void;
-  /** `lanes dev`: turns a guest stack into one that points at the user's files. */
-  mapStack?: (stack: string) => string;
-  /** Load every function once before serving, and refuse to start if one cannot. */
-  strict?: boolean;
-  /** Count requests for /_lanes/metrics (default true; `--no-metrics` turns it off). */
-  metrics?: boolean;
-  /** Export a span per request to this OTLP/HTTP endpoint (runtime/ops/otel.ts). */
-  otlpEndpoint?: string;
-  /** The deployed version `dir` holds (a deploy store's): the functions' `version` label, else their bundle hash. */
-  version?: string;
-  /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
-  front?: Front;
-  /** The console is on: each function's requests go to its feed here (runtime/console/recent.ts). */
-  recent?: RecentRequests;
-  /** The secret values functions get now (a deploy store's, or `lanes dev`'s local files); none: this host keeps no secrets. */
-  secrets?: () => SecretValues;
-  /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/dev/inspect.ts). */
-  adjust?: (spec: FunctionSpec) => FunctionSpec;
-}
-
-export interface Front {
-  /** The handler the server calls; `own()` is the host's handler over `Host.functions` now. */
-  handler(own: () => HttpHandler): HttpHandler;
-}
-
-export interface Host {
-  manifest: Manifest;
-  server: RunningServer;
-  url: string;
-  metrics: HostMetrics;
-  /** The functions served now (replaced by `route`). */
-  functions: Served[];
-  /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
-  checked: Promise<Served[]>;
-  /**
-   * Compile a function and give it a pool with this host's lanes and shared stores; starts no
-   * instance. `version`: the deployed version it belongs to, its metrics label (default: its
-   * bundle hash). Its secrets come from `values` (default: the host's current ones).
-   */
-  build(spec: FunctionSpec, poolLog?: Logger, version?: string, values?: SecretValues): Promise<Served>;
-  /** The request handler the server calls now (replaced by `route`). */
-  currentHandler(): HttpHandler;
-  /** Serve `functions` from now on; requests already in flight finish on what they started with. */
-  route(functions: Served[], manifest: Manifest): void;
-  /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
-  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HttpHandler;
-  stop(graceMs?: number): Promise<void>;
-}
+export type { Front, Host, HostOptions } from "./host-types.ts";
 
 /** Longest wait for ctx.shared's lock on the host's main thread before shared_busy (see storeFor). */
 const HOST_LOCK_TIMEOUT_MS = 250;
@@ -86,11 +37,12 @@ function sourcePath(relative: string): string {
 }
 
 export async function compileGuests(adapter: RuntimeAdapter) {
-  const [worker, child] = await Promise.all([
+  const [worker, child, pack] = await Promise.all([
     compile(sourcePath("../guest/worker-main.ts"), adapter.sys, "guest-worker"),
     compile(sourcePath("../guest/child-main.ts"), adapter.sys, "guest-child"),
+    compile(sourcePath("../guest/pack-main.ts"), adapter.sys, "guest-pack"),
   ]);
-  return { worker: worker.file, child: child.file };
+  return { worker: worker.file, child: child.file, pack: pack.file };
 }
 
 export async function startHost(o: HostOptions): Promise<Host> {
@@ -110,7 +62,10 @@ export async function startHost(o: HostOptions): Promise<Host> {
     if (!s) stores.set(spec.shared, (s = SharedStore.create({ lockTimeoutMs: HOST_LOCK_TIMEOUT_MS })));
     return s;
   };
-  const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor };
+  const pack = new PackHouse({ adapter, log, file: guests.pack, maxWorkers: adapter.cores(), storeFor });
+  const spares = new SparePool({ adapter, log, childFile: guests.child });
+  const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor, pack, spares };
+  const lazy = o.lazy ?? (!o.dev && !o.strict && !o.front);
   let functions: Served[] = [];
   const metrics = new HostMetrics(
     { functions: () => functions, stores: () => stores, runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss(), cpu: () => adapter.hostCpu() },
@@ -118,8 +73,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
   );
   const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }) : undefined;
 
-  /** Compile one function and give it a pool in its lane (no instance started yet). */
-  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string, values = o.secrets?.()): Promise<Served> => {
+  /** Compile one function (now, or when its pool first needs an instance) and give it a pool in its lane. */
+  const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string, values = o.secrets?.(), lazyBuild = false): Promise<Served> => {
     const limits = limitsFor(spec, adapter);
     let secret: SecretEnv;
     try {
@@ -127,47 +82,68 @@ export async function startHost(o: HostOptions): Promise<Host> {
     } catch (e) {
       return withoutSecret(spec, limits, e as LanesError);
     }
-    try {
-      const bundle = await compile(spec.entry, adapter.sys, spec.name, { sourcesContent: spec.inspect === true });
-      const store = storeFor(spec);
-      const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? bundle.hash });
-      const pool = new Pool(spec, {
-        spawn: () => lanes[spec.lane].spawn(spec, laneCtx, bundle.file),
-        // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
-        load: { name: spec.name, lane: spec.lane, bundleUrl: adapter.sys.fileUrl(inspectedModule(spec, bundle.file)), env: secret.env, dev: o.dev },
-        log: poolLog,
-        // values go to the store as the function passed them: it checks types the same way in
-        // both lanes (a string delta or a numeric value is refused, not coerced)
-        shared: (op, key, value) => {
-          if (op === "add") return store.add(key, value as number);
-          if (op === "get") return store.get(key) ?? null;
-          store.set(key, value as string);
-          return undefined;
+    if (spec.pack) pack.register(spec);
+    // (not in `lanes dev`: its stacks are mapped by the bundle's own path, which a spare's copy does not have)
+    if (spec.lane === "process" && !o.dev) spares.register(spec);
+    // secrets go in the load call only, never in a process's environment block (/proc/PID/environ)
+    const load: LoadSpec = { name: spec.name, lane: spec.lane, bundleUrl: "", env: secret.env, dev: o.dev };
+    const served: Served = { spec, version: "", limits, active: 0, secretStamp: secret.stamp };
+    let bundle: Compiled | undefined;
+    let compiling: Promise<void> | undefined;
+    const deps: PoolDeps = {
+      prepare: () => prepare(),
+      spawn: () => laneFor(spec).spawn(spec, laneCtx, bundle!.file),
+      load,
+      log: poolLog,
+      // values go to the store as the function passed them: it checks types the same way in
+      // both lanes (a string delta or a numeric value is refused, not coerced)
+      shared: (op, key, value) => {
+        const store = storeFor(spec);
+        if (op === "add") return store.add(key, value as number);
+        if (op === "get") return store.get(key) ?? null;
+        store.set(key, value as string);
+        return undefined;
+      },
+      stopsSpin: limits.cpuSpin === "enforced",
+    };
+    const prepare = () =>
+      (compiling ??= compile(spec.entry, adapter.sys, spec.name, { format: spec.pack ? "cjs" : "esm", sourcesContent: spec.inspect === true }).then(
+        (b) => {
+          bundle = served.compiled = b;
+          served.version = b.hash;
+          load.bundleUrl = adapter.sys.fileUrl(inspectedModule(spec, b.file));
+          // its metrics are labelled with its version, which a lazy function has once compiled
+          const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
+          if (meter) served.meter = deps.observer = meter;
         },
-        stopsSpin: limits.cpuSpin === "enforced",
-        ...(meter ? { observer: meter } : {}),
-      });
-      return { spec, pool, version: bundle.hash, limits, compiled: bundle, active: 0, secretStamp: secret.stamp, ...(meter ? { meter } : {}) };
-    } catch (e) {
-      const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
-      return {
-        spec,
-        // clients get no source path or compiler output (the host log and `lanes dev` have them)
-        error: new LanesError("unavailable", `function "${spec.name}" failed to compile; the host log has the error`, {
-          guestStack: error.message,
-          cause: error,
-        }),
-        version: "",
-        limits,
-        active: 0,
-      };
+        (e) => {
+          const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
+          if (lazyBuild) poolLog.error(error.message.startsWith(`${spec.name}: `) ? error.message : `${spec.name}: ${error.message}`);
+          // clients get no source path or compiler output (the host log and `lanes dev` have them)
+          throw new LanesError("unavailable", `function "${spec.name}" failed to compile; the host log has the error`, {
+            guestStack: error.message,
+            cause: error,
+          });
+        },
+      ));
+    const pool = new Pool(spec, deps);
+    if (!lazyBuild) {
+      try {
+        await prepare();
+      } catch (e) {
+        await pool.stop(0);
+        return { spec, error: e as LanesError, version: "", limits, active: 0, secretStamp: secret.stamp };
+      }
     }
+    // (its version and bundle are filled in once it is compiled)
+    served.pool = pool;
+    return served;
   };
 
   for (const w of limitWarnings(manifest.functions, adapter)) log.warn(w);
   functions = await Promise.all(
     manifest.functions.map(async (spec): Promise<Served> => {
-      const served = await build(spec);
+      const served = await build(spec, log, undefined, undefined, lazy);
       const why = (served.error?.cause as Error | undefined)?.message;
       if (why) log.error(why.startsWith(`${spec.name}: `) ? why : `${spec.name}: ${why}`);
       return served;
@@ -176,14 +152,15 @@ export async function startHost(o: HostOptions): Promise<Host> {
   await Promise.all(functions.map((f) => f.pool?.warm()));
   let checked: Promise<Served[]> = Promise.resolve([]);
   if (o.strict) {
-    const broken = await loadEach(functions);
+    const broken = await loadEach(functions, log);
     if (broken.length > 0) {
       await Promise.all(functions.map((f) => f.pool?.stop(0)));
+      await Promise.all([pack.stop(), spares.stop()]);
       throw new LanesError("unavailable", `--strict: ${brokenSummary(broken, functions.length)}`);
     }
   } else {
     // after listening (below), so start-up does not wait for every function to load
-    checked = new Promise((resolve) => setTimeout(() => void loadEach(functions).then(resolve), 0));
+    checked = new Promise((resolve) => setTimeout(() => void loadEach(functions, log).then(resolve), 0));
     void checked.then((broken) => broken.length > 0 && log.error(brokenSummary(broken, functions.length)));
   }
 
@@ -193,7 +170,12 @@ export async function startHost(o: HostOptions): Promise<Host> {
     createHandler({
       functions: () => withFeeds(list, o.recent),
       dev: o.dev,
-      host: { runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss() },
+      host: {
+        runtime: adapter.name,
+        version: adapter.version,
+        rss: () => adapter.hostRss(),
+        extra: () => ({ packed: pack.describe(), spares: spares.describe() }),
+      },
       metrics,
       ...(spans ? { spans } : {}),
       ...(onRequest ? { onRequest } : {}),
@@ -201,12 +183,17 @@ export async function startHost(o: HostOptions): Promise<Host> {
       ...(version ? { version } : {}),
     });
   let handler = router(functions);
-  const own: HttpHandler = { fast: (ex) => handler.fast(ex), web: (request, ex) => handler.web(request, ex) };
+  let requests = 0;
+  const own: HttpHandler = {
+    fast: (ex) => (requests++, handler.fast(ex)),
+    web: (request, ex) => handler.web(request, ex),
+  };
   let server: RunningServer;
   try {
     server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
+    await Promise.all([pack.stop(), spares.stop()]);
     metrics.stop();
     await spans?.shutdown();
     // Node, Bun and Deno all say EADDRINUSE, each in its own words
@@ -217,6 +204,12 @@ export async function startHost(o: HostOptions): Promise<Host> {
     );
   }
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
+  // what the host is doing, in one string: memory is handed back once it stops changing
+  const stopReducing = reduceMemoryWhenQuiet(adapter, () => {
+    let instances = 0;
+    for (const f of functions) instances += f.pool?.instances.length ?? 0;
+    return `${requests} ${instances} ${pack.workers.length} ${spares.count}`;
+  });
   let stopping: Promise<void> | undefined;
   const host: Host = {
     manifest,
@@ -226,6 +219,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
     functions,
     checked,
     build,
+    pack,
+    spares,
     router,
     currentHandler: () => handler,
     route(list, next) {
@@ -237,10 +232,12 @@ export async function startHost(o: HostOptions): Promise<Host> {
       // Stop accepting and let in-flight requests finish (queued ones included) while the
       // pools still run; then stop the pools, whose instances are idle by now.
       stopping ??= (async () => {
+        stopReducing();
         const started = Date.now();
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
         await Promise.all(functions.map((f) => f.pool?.stop(left, { finishWaitUntil: true })));
+        await Promise.all([pack.stop(), spares.stop()]);
         metrics.stop();
         // the spans of the last requests go out before the host exits
         await spans?.shutdown().catch((e: unknown) => log.warn(`OpenTelemetry export: the last spans were not sent: ${String(e)}`));
@@ -249,24 +246,6 @@ export async function startHost(o: HostOptions): Promise<Host> {
     },
   };
   return host;
-}
-
-/**
- * Load every function that has no instance yet (`instances.min` 0) once, two at a time: a module
- * that throws at import is found at start-up, not by the first client. The instance is stopped
- * again unless a request came meanwhile: a function with `min` 0 stays cold and costs no memory
- * until it is called. Returns the broken ones.
- */
-async function loadEach(list: Served[]): Promise<Served[]> {
-  const todo = list.filter((f) => f.pool && f.pool.live() === 0);
-  const next = async (): Promise<void> => {
-    for (let f = todo.shift(); f; f = todo.shift()) {
-      await f.pool!.warm(1);
-      await f.pool!.trim();
-    }
-  };
-  await Promise.all([next(), next()]);
-  return list.filter(isBroken);
 }
 
 /** Give each function its console feed, once (a router is built when the functions it serves change). */
@@ -282,13 +261,4 @@ function withoutSecret(spec: FunctionSpec, limits: unknown, why: LanesError): Se
     cause: why,
   });
   return { spec, error, version: "", limits, active: 0 };
-}
-
-/** It cannot serve: it did not compile, or no instance of it has started and the last start failed. */
-export function isBroken(f: Served): boolean {
-  return f.error !== undefined || (f.pool !== undefined && f.pool.live() === 0 && f.pool.startError !== undefined);
-}
-
-function brokenSummary(broken: Served[], total: number): string {
-  return `${broken.length} of ${total} function(s) cannot start: ${broken.map((f) => f.spec.name).join(", ")} (the errors are above)`;
 }

@@ -12,6 +12,8 @@ export interface HostInfo {
   runtime: string;
   version: string;
   rss(): number;
+  /** More of the host's state for /_lanes/metrics (packed workers, warm spares). */
+  extra?(): Record<string, unknown>;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -36,6 +38,7 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
     }
     return c.json({
       ...(o.host ? { host: { runtime: o.host.runtime, version: o.host.version, rssBytes: o.host.rss() } } : {}),
+      ...(o.host?.extra?.() ?? {}),
       functions: o.functions().map(({ spec, pool, deployment }) => ({
         name: spec.name,
         lane: spec.lane,

@@ -4,9 +4,12 @@
  * register it in `lanes`.
  */
 import type { GuestHandle, RuntimeAdapter } from "../../adapters/types.ts";
+import type { LoadSpec } from "../channel/control.ts";
 import type { HostEnd } from "../channel/end.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
+import type { PackHouse } from "../pack/house.ts";
+import type { SparePool } from "./spares.ts";
 import type { SharedStore } from "../shared/store.ts";
 
 export interface LaneContext {
@@ -16,11 +19,17 @@ export interface LaneContext {
   guests: { worker: string; child: string };
   /** The host's attachment to the store behind a function's ctx.shared (its `shared` group). */
   sharedStore(spec: FunctionSpec): SharedStore;
+  /** The worker threads packed functions share. */
+  pack: PackHouse;
+  /** Warm spares of the process lane (none: every instance starts its own child). */
+  spares?: SparePool;
 }
 
 /** A running guest and the host's end of the channel to it. */
 export interface GuestLink extends GuestHandle {
   end: HostEnd;
+  /** A guest started before it had a function (a warm spare): make `spec` loadable there first. */
+  prepareLoad?(spec: LoadSpec): Promise<LoadSpec>;
 }
 
 export interface Lane {
@@ -42,7 +51,7 @@ export function link(handle: GuestHandle, end: HostEnd): GuestLink {
         end.close();
         listener(exit);
       }),
-    kill: () => handle.kill(),
+    kill: (failure) => handle.kill(failure),
     rss: () => handle.rss(),
     pid: () => handle.pid(),
   };

@@ -1,6 +1,7 @@
 /**
  * The process lane: a child process of node, bun or deno, whatever the host runs on, in the OS
  * sandbox where there is one. Frames go over its stdin and stdout; its stderr is its log.
+ * Where a warm spare can serve the function, the instance is that spare (spares.ts).
  */
 import { hostStreamEnd } from "../channel/stream-end.ts";
 import { inspectorBanner, inspectorLine } from "./inspector-output.ts";
@@ -10,6 +11,9 @@ import { link, type Lane } from "./lane.ts";
 export const processLane: Lane = {
   name: "process",
   spawn(spec, ctx, bundle) {
+    // a warm spare of the same runtime and sandbox, when there is one ready (spares.ts)
+    const spare = ctx.spares?.take(spec);
+    if (spare) return spare;
     const { sys } = ctx.adapter;
     const child = ctx.adapter.spawnChild(ctx.guests.child, {
       runtime: spec.runtime,

@@ -6,8 +6,8 @@ import { Value } from "@sinclair/typebox/value";
 import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
-import { checkIsolation } from "./permissions.ts";
-import { DEFAULTS, SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, NAME_PATTERN, NAME_RULE, type SandboxMode } from "./schema.ts";
+import { checkFunction } from "./check-function.ts";
+import { SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
   name: string;
@@ -39,6 +39,8 @@ export interface FunctionSpec {
   sandbox: SandboxMode;
   /** Process lane: what the function may reach (absolute paths), beyond its code and /tmp. */
   permissions: Grants;
+  /** Isolate lane: it shares worker threads with other packed functions (runtime/pack/). */
+  pack: boolean;
   /** `lanes dev --inspect`: its instance runs with the runtime's inspector (runtime/dev/inspect.ts). */
   inspect?: boolean;
 }
@@ -62,76 +64,22 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   }
   const text = await sys.readText(file);
   const raw = await parseJson(text, file);
-  const problems = schemaProblems(raw);
+  // the check alone is several times cheaper than listing errors (a manifest of thousands of functions)
+  const problems = Value.Check(ManifestSchema, raw) ? [] : schemaProblems(raw);
   if (problems.length > 0) throw manifestError(file, problems);
   const input = raw as ManifestInput;
+  // every function's files are checked at once (a manifest may hold thousands), reported in order
+  const checked = await Promise.all(Object.entries(input.functions).map(([name, f]) => checkFunction(name, f, input, dir, sys, hostRuntime)));
   const functions: FunctionSpec[] = [];
   const warnings: string[] = [];
-  for (const [name, f] of Object.entries(input.functions)) {
-    const at = `functions.${name}`;
-    if (!new RegExp(NAME_PATTERN).test(name)) {
-      problems.push(`${at}: a function name ${NAME_RULE} (got ${JSON.stringify(name)})`);
-      continue;
-    }
-    const entry = sys.resolve(dir, f.entry);
-    const inside = (p: string) => {
-      const rel = sys.relative(dir, p);
-      return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
-    };
-    if (!inside(entry)) {
-      problems.push(`${at}.entry: must resolve inside the manifest's folder ${dir} (got ${JSON.stringify(f.entry)})`);
-    } else if (!(await sys.isFile(entry))) {
-      problems.push(`${at}.entry: file not found: ${entry}`);
-    } else if (!inside(await sys.realpath(entry))) {
-      problems.push(`${at}.entry: must not link outside the manifest's folder (got ${JSON.stringify(f.entry)})`);
-    }
-    const route = f.route ?? `/${name}`;
-    if (route === "/_lanes" || route.startsWith("/_lanes/")) {
-      problems.push(`${at}.route: paths under /_lanes/ are reserved for lanes itself (got ${JSON.stringify(route)})`);
-    }
-    const lane = f.lane ?? DEFAULTS.lane;
-    if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
-      warnings.push(
-        `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
-      );
-    }
-    const isolation = await checkIsolation(at, f, lane, input, dir, sys, problems, warnings);
-    const min = f.instances?.min ?? DEFAULTS.instances.min;
-    const max = f.instances?.max ?? DEFAULTS.instances.max;
-    if (min > max) problems.push(`${at}.instances.min: must be <= instances.max (got min ${min}, max ${max})`);
-    functions.push({
-      name,
-      entry,
-      dir,
-      route,
-      methods: f.methods ?? null,
-      lane,
-      runtime: lane === "process" ? (f.runtime ?? hostRuntime) : hostRuntime,
-      instances: { min, max, idleMs: f.instances?.idleMs ?? DEFAULTS.instances.idleMs },
-      concurrency: f.concurrency ?? DEFAULTS.concurrency,
-      queue: f.queue ?? DEFAULTS.queue,
-      timeoutMs: f.timeoutMs ?? DEFAULTS.timeoutMs,
-      memoryMb: f.memoryMb ?? DEFAULTS.memoryMb,
-      maxBodyBytes: f.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-      ...splitEnv(f.env ?? {}),
-      shared: f.shared ?? `fn:${name}`,
-      ...isolation,
-    });
+  for (const c of checked) {
+    problems.push(...c.problems);
+    warnings.push(...c.warnings);
+    if (c.spec) functions.push(c.spec);
   }
   problems.push(...routeClashes(functions));
   if (problems.length > 0) throw manifestError(file, problems);
   return { dir, file, functions, warnings };
-}
-
-/** The manifest's `env`: plain values, and the names of the secrets the others take theirs from. */
-function splitEnv(input: Record<string, string | { secret: string }>): { env: Record<string, string>; secrets: Record<string, string> } {
-  const env: Record<string, string> = {};
-  const secrets: Record<string, string> = {};
-  for (const [name, value] of Object.entries(input)) {
-    if (typeof value === "string") env[name] = value;
-    else secrets[name] = value.secret;
-  }
-  return { env, secrets };
 }
 
 /**
@@ -245,15 +193,18 @@ function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** Two functions answering the same method on the same route. Parameter names do not matter. */
+/**
+ * Two functions answering the same method on the same route. Parameter names do not matter.
+ * Functions are grouped by route first: a manifest of thousands stays linear.
+ */
 function routeClashes(fns: FunctionSpec[]): string[] {
   const out: string[] = [];
   const norm = (r: string) => r.replace(/:[A-Za-z0-9_]+(\{[^}]*\})?/g, ":").replace(/\/+$/, "") || "/";
-  for (let i = 0; i < fns.length; i++) {
-    for (let j = 0; j < i; j++) {
-      const a = fns[i]!;
-      const b = fns[j]!;
-      if (norm(a.route) !== norm(b.route)) continue;
+  const byRoute = new Map<string, FunctionSpec[]>();
+  for (const a of fns) {
+    const key = norm(a.route);
+    const earlier = byRoute.get(key) ?? [];
+    for (const b of earlier) {
       const am = a.methods ?? METHODS;
       const bm = b.methods ?? METHODS;
       const both = am.filter((m) => bm.includes(m));
@@ -263,6 +214,8 @@ function routeClashes(fns: FunctionSpec[]): string[] {
         );
       }
     }
+    earlier.push(a);
+    byRoute.set(key, earlier);
   }
   return out;
 }

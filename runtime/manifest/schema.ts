@@ -49,6 +49,9 @@ export const SANDBOX_MODES = ["auto", "required", "off"] as const;
 /** A secret's name: what an environment variable may be called (runtime/secrets/model.ts checks the same). */
 export const SECRET_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
 
+const packFlag = (description: string, def?: boolean) =>
+  Type.Boolean({ description, ...(def === undefined ? {} : { default: def }), errorMessage: "must be true or false" });
+
 const sandboxMode = (description: string, def?: SandboxMode) =>
   Type.Union(SANDBOX_MODES.map((m) => Type.Literal(m)), {
     description,
@@ -181,6 +184,7 @@ export const FunctionSchema = Type.Object(
     ),
     sandbox: Type.Optional(sandboxMode("Process lane: run each child in the OS sandbox (bubblewrap). Default: the manifest's `sandbox`.")),
     permissions: Type.Optional(PermissionsSchema),
+    pack: Type.Optional(packFlag("Isolate lane: share worker threads with other packed functions (each in a context of its own) instead of a worker of its own. A CPU loop or a crash in one packed function recycles its worker, and its neighbours' requests get a 502. Default: the manifest's `pack`.")),
   },
   { additionalProperties: false },
 );
@@ -194,6 +198,7 @@ export const ManifestSchema = Type.Object(
         "auto",
       ),
     ),
+    pack: Type.Optional(packFlag("Default of every isolate-lane function's `pack`: share worker threads between functions (process-lane functions are not affected).", false)),
     functions: Type.Record(Type.String({ pattern: NAME_PATTERN }), FunctionSchema, {
       description: "Functions by name (letters, digits, _ and -).",
       errorMessage: "must be an object of functions",

@@ -2,6 +2,9 @@
 import type { GuestExit } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 
+/** The exit a packed function gets when its worker ended because of something else (runtime/pack/). */
+export const PACK_RECYCLED = "ERR_LANES_PACK_RECYCLED";
+
 export function describeExit(exit: GuestExit): string {
   if (exit.error?.code === "ERR_WORKER_OUT_OF_MEMORY" || /out of memory|heap limit/i.test(exit.stderrTail)) {
     return "ran out of memory";
@@ -26,4 +29,15 @@ export function exitCause(exit: GuestExit): string {
 export function startError(exit: GuestExit): LanesError {
   const tail = exit.stderrTail.trim();
   return new LanesError("unavailable", `instance ${describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
+}
+
+/** An instance that dies on its own this soon after starting, before any request, is a failed start. */
+const CRASH_LOOP_MS = 2000;
+
+/**
+ * It died by itself within CRASH_LOOP_MS of becoming ready (at `readyAt`): a failed start, so a
+ * crash loop backs off. Not a packed function whose worker a neighbour took down (PACK_RECYCLED).
+ */
+export function diedRightAfterStart(readyAt: number, exit: GuestExit): boolean {
+  return Date.now() - readyAt < CRASH_LOOP_MS && exit.error?.code !== PACK_RECYCLED;
 }

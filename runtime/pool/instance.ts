@@ -12,45 +12,18 @@
 import { wrap, type Remote } from "comlink";
 import type { GuestExit, Reply } from "../../adapters/types.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
-import type { GuestToHost, HostToGuest, RequestFrame } from "../channel/frames.ts";
+import type { GuestToHost, HostToGuest } from "../channel/frames.ts";
 import { rpcChannel } from "../channel/rpc.ts";
 import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
 import { describeExit, exitCause, startError } from "./exit.ts";
 import { InFlightTable } from "./inflight.ts";
+import { withoutPaths, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance-events.ts";
+
+export type { ClientHooks, InstanceEvents, RequestInput } from "./instance-events.ts";
 
 export type InstanceState = "starting" | "ready" | "retiring" | "dead";
 export type EndKind = "stopped" | "crashed" | "failed to start";
-
-export interface InstanceEvents {
-  /** A line the function logged. */
-  log(level: string, text: string, requestId?: string): void;
-  /** A ctx.shared call from a process-lane guest; returns the value or throws. */
-  shared(op: "add" | "get" | "set", key: string, value?: string | number): string | number | null | void;
-  /** The instance is gone (crashed, killed or stopped). */
-  gone(instance: Instance, exit: GuestExit): void;
-  /** A request finished and freed its slot. */
-  released(instance: Instance): void;
-  /** The error a request gets when it runs past its deadline. */
-  timeoutError?(): LanesError;
-  /** A request on this instance ran past its deadline (its client already has its 504). */
-  expired?(instance: Instance): void;
-  /** A response whose head was sent could not finish: its body was cut short, for `why`. */
-  cut?(requestId: string, why: string): void;
-}
-
-/** What the server tells a request about its client. */
-export interface ClientHooks {
-  /** Calls `listener` if the client goes away before its answer is complete (Exchange.onAbort). */
-  onGone?(listener: () => void): void;
-}
-
-export type RequestInput = Omit<RequestFrame, "t" | "id">;
-
-/** An error message without the host's file paths (they stay in the host log): `/a/b/c.ts` becomes `c.ts`. */
-function withoutPaths(text: string): string {
-  return text.replace(/(?:file:\/\/)?\/(?:[^\s/'"():]+\/)+([^\s/'"():]+)/g, "$1");
-}
 
 let nextInstanceId = 0;
 /** The ping id of a memory measurement (probes count from 1). */
@@ -143,7 +116,9 @@ export class Instance {
     const ready = new Promise<void>((resolve) => (this.readyWaiter = resolve));
     try {
       await Promise.race([ready, died, deadline]);
-      await Promise.race([this.control.load(spec), died, deadline]);
+      // a warm spare gets its function's bundle now, in a folder of its own (runtime/lanes/spares.ts)
+      const load = this.link.prepareLoad ? await Promise.race([this.link.prepareLoad(spec), died, deadline]) : spec;
+      await Promise.race([this.control.load(load), died, deadline]);
       if (this._state !== "starting") throw new LanesError("unavailable", "instance stopped while starting");
       this._state = "ready";
       this.readyAt = Date.now();
@@ -249,7 +224,7 @@ export class Instance {
   private async end(): Promise<void> {
     if (this._state === "dead") return;
     if (this._state !== "starting") this._state = "retiring";
-    await this.link.kill();
+    await this.link.kill(this.ending?.kind === "crashed" ? this.ending.why : undefined);
   }
 
   private readonly expire = (id: number) => {

@@ -13,11 +13,18 @@ import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { PoolObserver } from "../ops/meter.ts";
 import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { diedRightAfterStart } from "./exit.ts";
+import { StartBackoff } from "./backoff.ts";
 import { RequestQueue } from "./queue.ts";
+import { idleAboveMin, ReapTimer } from "./reap.ts";
+import { overloadedError, timeoutError, unavailableError } from "./refusals.ts";
+import { checkStuck } from "./stuck.ts";
 import { finishWaitUntil } from "./wait-until.ts";
 import { watchMemory } from "./watchdog.ts";
 
 export interface PoolDeps {
+  /** Runs before the first spawn (compiles the function); a rejection is a failed start. */
+  prepare?(): Promise<void>;
   spawn(): GuestLink;
   load: LoadSpec;
   log: Logger;
@@ -32,26 +39,14 @@ export interface PoolDeps {
 }
 
 const START_TIMEOUT_MS = 15_000;
-const BACKOFF_BASE_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
-/**
- * How long an instance whose request ran past its deadline gets to answer a ping. Any instance
- * whose event loop turns answers in well under a millisecond; one in a CPU loop never does.
- */
-export const LIVENESS_MS = 500;
-/** An instance that dies on its own this soon after starting, before any request, is a failed start. */
-const CRASH_LOOP_MS = 2000;
 
 export class Pool {
   readonly instances: Instance[] = [];
   private starting = 0;
   private readonly queue: RequestQueue;
-  private failures = 0;
-  private backoffUntil = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastError: LanesError | undefined;
+  private readonly backoff = new StartBackoff();
   private stopped = false;
-  private readonly reaper: ReturnType<typeof setInterval>;
+  private readonly reaper: ReapTimer;
   private readonly stopWatchdog: () => void;
   restarts = 0;
   handled = 0;
@@ -62,9 +57,8 @@ export class Pool {
     readonly spec: FunctionSpec,
     private readonly deps: PoolDeps,
   ) {
+    this.reaper = new ReapTimer(() => void this.reap(), Math.min(1000, spec.instances.idleMs));
     this.queue = new RequestQueue(spec.queue, { timeout: () => this.timeout(), overloaded: () => this.overloaded() });
-    this.reaper = setInterval(() => this.reap(), Math.min(1000, spec.instances.idleMs));
-    (this.reaper as { unref?: () => void }).unref?.();
     this.stopWatchdog = watchMemory(this.instances, spec, (inst, why) => {
       this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
       void inst.fail(why, "memory_limit");
@@ -82,7 +76,7 @@ export class Pool {
     if (this.stopped) return Promise.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     const inst = this.pick();
     if (inst) return this.run(inst, frame, deadline, client);
-    if (this.backoffUntil > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
+    if (this.backoff.until > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
     if (this.queue.full) return Promise.reject(this.overloaded());
     const queued = this.queue.push(frame, deadline, client);
     this.replenish();
@@ -101,17 +95,16 @@ export class Pool {
 
   private readonly hasRoom = (): boolean => !this.queue.full || this.pick() !== undefined;
 
-  /** Stop every instance: in-flight requests get `graceMs` to finish. */
   /**
-   * `finishWaitUntil` (shutdown): then pending ctx.waitUntil work gets what is left of the grace.
+   * Stop every instance: in-flight requests get `graceMs` to finish. `finishWaitUntil` (shutdown): then pending ctx.waitUntil work gets what is left of the grace.
    * Not on a version switch: a Deno worker started while another waits there may never start
    * (adapters/README.md, Workers).
    */
   async stop(graceMs: number, o: { finishWaitUntil?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.finishWaitUntil = o.finishWaitUntil === true;
-    clearInterval(this.reaper);
-    clearTimeout(this.retryTimer);
+    this.reaper.stop();
+    this.backoff.stop();
     this.stopWatchdog();
     this.queue.rejectAll(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
     // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
@@ -123,7 +116,12 @@ export class Pool {
 
   /** Why the last instance start failed; cleared by a successful start (`lanes dev` shows it). */
   get startError(): LanesError | undefined {
-    return this.lastError;
+    return this.backoff.lastError;
+  }
+
+  /** No instance, not even one starting: it costs nothing now. */
+  get empty(): boolean {
+    return this.instances.length === 0 && this.starting === 0;
   }
 
   /** Requests waiting in the queue now. */
@@ -154,40 +152,14 @@ export class Pool {
     return inst.request(frame, deadline, client);
   }
 
-  /**
-   * A request ran past its deadline (its client has its 504). The guest cannot be interrupted
-   * from outside, so the instance leaves the rotation and is replaced. A ping tells what it is
-   * doing: one that answers is only waiting on a promise that never settles, so its other
-   * requests may finish first; one that does not is stuck in a CPU loop and is stopped now.
-   */
+  /** A request on `inst` ran past its deadline (its client has its 504): runtime/pool/stuck.ts. */
   private onExpired(inst: Instance) {
     if (inst.state === "dead" || inst.isProbing) return;
     if (inst.state === "ready") {
       inst.retire();
       this.replenish();
     }
-    void inst.probe(LIVENESS_MS).then((alive) => {
-      if (inst.state === "dead") return;
-      if (!alive) return this.stopSpinning(inst);
-      this.deps.log.warn(
-        `${this.spec.name}: a request ran past timeoutMs (${this.spec.timeoutMs} ms); instance ${inst.id} is replaced once its ${inst.inflight} other request(s) finish`,
-      );
-      this.deps.observer?.lost("timeout", false);
-      if (inst.inflight === 0) void inst.stop();
-    });
-  }
-
-  private stopSpinning(inst: Instance) {
-    const why = `was stopped: it did not respond for ${LIVENESS_MS} ms after a request ran past timeoutMs (a CPU loop?)`;
-    if (this.deps.stopsSpin === false) {
-      this.leaked++;
-      this.deps.log.error(
-        `${this.spec.name}: instance ${inst.id} is stuck in a CPU loop and this runtime cannot stop a spinning worker ` +
-          `(denoland/deno#35657): its thread is leaked (${this.leaked} so far) and gets no more requests. ` +
-          `Set "lane": "process" for ${this.spec.name} so a stuck instance can be killed.`,
-      );
-    }
-    void inst.fail(why, "cpu_loop"); // its exit is logged as a crash, with `why`
+    checkStuck(inst, this.spec, this.deps, () => ++this.leaked);
   }
 
   /**
@@ -198,16 +170,7 @@ export class Pool {
     if (this.stopped) return;
     const have = this.live() + this.starting;
     if (!(have < this.spec.instances.min || (this.queue.length > 0 && have < this.spec.instances.max))) return;
-    const wait = this.backoffUntil - Date.now();
-    if (wait <= 0) {
-      void this.grow();
-    } else if (!this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.replenish();
-      }, wait);
-      (this.retryTimer as { unref?: () => void }).unref?.();
-    }
+    if (this.backoff.ready(() => this.replenish())) void this.grow();
   }
 
   private async grow(): Promise<void> {
@@ -215,13 +178,14 @@ export class Pool {
     this.starting++;
     try {
       const t0 = performance.now();
+      await this.deps.prepare?.();
+      if (this.stopped) return;
       const inst = new Instance(this.deps.spawn(), this.events);
       this.instances.push(inst);
+      this.reaper.start();
       await inst.start(this.deps.load, Math.min(START_TIMEOUT_MS, Math.max(this.spec.timeoutMs, 5000)));
       this.deps.observer?.started(performance.now() - t0);
-      // `failures` is reset only once an instance serves a request: one that starts and dies
-      // at once, again and again, must still back off exponentially
-      this.lastError = undefined;
+      this.backoff.lastError = undefined; // (failures in a row end once it serves: backoff.ts)
     } catch (e) {
       this.onStartFailure(e instanceof LanesError ? e : new LanesError("unavailable", String(e)));
     } finally {
@@ -232,13 +196,10 @@ export class Pool {
 
   private onStartFailure(err: LanesError) {
     this.deps.observer?.startFailed();
-    this.failures++;
-    const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.failures - 1));
-    this.backoffUntil = Date.now() + wait;
-    this.lastError = err;
+    const wait = this.backoff.failed(err);
     const detail = err.guestStack ? `\n${err.guestStack.replace(/^/gm, "    ")}` : "";
     this.deps.log.error(
-      `${this.spec.name}: cannot start (${err.message}); ${this.failures} failure(s) in a row, backing off ${wait} ms${detail}`,
+      `${this.spec.name}: cannot start (${err.message}); ${this.backoff.failures} failure(s) in a row, backing off ${wait} ms${detail}`,
     );
     if (this.live() === 0) {
       // nothing can serve the queue: answer it now rather than let it wait for the deadline
@@ -283,18 +244,8 @@ export class Pool {
   }
 
   private reap(idleMs = this.spec.instances.idleMs, unusedOnly = false): Promise<unknown> {
-    const now = Date.now();
-    let keep = this.live();
-    const stops: Promise<void>[] = [];
-    for (const i of [...this.instances]) {
-      if (keep <= this.spec.instances.min) break;
-      if (unusedOnly && i.dispatched > 0) continue;
-      if (i.state === "ready" && i.inflight === 0 && now - i.lastUsed >= idleMs) {
-        keep--;
-        stops.push(this.retire(i, 0));
-      }
-    }
-    return Promise.all(stops);
+    const idle = idleAboveMin(this.instances, this.live(), this.spec.instances.min, idleMs, unusedOnly);
+    return Promise.all(idle.map((i) => this.retire(i, 0)));
   }
 
   private readonly events: InstanceEvents = {
@@ -304,18 +255,19 @@ export class Pool {
     expired: (inst) => this.onExpired(inst),
     cut: (requestId, why) => this.deps.log.warn(`${this.spec.name}: the response to request ${requestId} was cut short after its head was sent: ${why}`),
     released: (inst) => {
-      if (this.failures !== 0) this.failures = 0; // it served: whatever failed before is over
+      this.backoff.served();
       if (inst.state === "retiring" && inst.inflight === 0 && !inst.isProbing && !this.stopped) void inst.stop();
       this.drainQueue();
     },
     gone: (inst: Instance, exit: GuestExit) => {
       const at = this.instances.indexOf(inst);
       if (at >= 0) this.instances.splice(at, 1);
+      if (this.instances.length === 0) this.reaper.stop();
       // a failed start is grow()'s to report and follow up (after the back-off it sets)
       if (this.stopped || !inst.reachedReady) return;
       // an instance the host stopped is not a crash
       if (inst.endKind === "crashed") {
-        if (!inst.failedByHost && inst.dispatched === 0 && Date.now() - inst.readyAt < CRASH_LOOP_MS) {
+        if (!inst.failedByHost && inst.dispatched === 0 && diedRightAfterStart(inst.readyAt, exit)) {
           // it died on its own right after starting: a failed start, so a crash loop backs off
           const tail = exit.stderrTail.trim();
           this.onStartFailure(
@@ -333,23 +285,15 @@ export class Pool {
 
   private timeout(): LanesError {
     this.deps.observer?.timedOut(); // called once per request that gets the 504
-    return new LanesError("timeout", `function "${this.spec.name}" did not answer within ${this.spec.timeoutMs} ms`);
+    return timeoutError(this.spec);
   }
 
   private overloaded(): LanesError {
     this.deps.observer?.shed(); // called once per request refused with 503
-    return new LanesError(
-      "overloaded",
-      `function "${this.spec.name}" is at capacity (${this.spec.instances.max} instances x ${this.spec.concurrency} requests, ${this.spec.queue} queued)`,
-      { headers: { "retry-after": "1" } },
-    );
+    return overloadedError(this.spec);
   }
 
   private unavailable(): LanesError {
-    // the first line only: a client never sees a stack or a child's stderr (those are in the log)
-    const why = this.lastError ? `: ${this.lastError.message.split("\n")[0]}` : "";
-    return new LanesError("unavailable", `function "${this.spec.name}" cannot start${why}`, {
-      headers: { "retry-after": String(Math.max(1, Math.ceil((this.backoffUntil - Date.now()) / 1000))) },
-    });
+    return unavailableError(this.spec, this.backoff.lastError, this.backoff.until);
   }
 }

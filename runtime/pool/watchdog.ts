@@ -34,6 +34,8 @@ export function watchMemory(
   spec: FunctionSpec,
   over: (instance: Instance, why: string) => void,
 ): () => void {
+  // packed functions share their worker's heap: no figure is theirs alone (runtime/pack/house.ts)
+  if (spec.pack) return () => {};
   const { mb, of } = memoryLimit(spec);
   const limit = mb * MB;
   const timer = setInterval(() => {

@@ -2,7 +2,8 @@
  * What the chaos suites check after each fault: the status and error code a client got, that no
  * stack trace reached it, and which processes are still alive (read from /proc, Linux).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 import * as assert from "uvu/assert";
 import type { Pool } from "../../runtime/pool/pool.ts";
 import type { TestHost } from "./host.ts";
@@ -93,6 +94,40 @@ export function guestPids(ppid: number = process.pid): number[] {
     if (commOf(pid) !== "bwrap") return [pid];
     return descendants(pid).filter((d) => commOf(d) !== "bwrap" && runsGuest(d));
   });
+}
+
+/**
+ * A warm spare's folder (runtime/lanes/spares.ts): a process-lane child started ahead binds an
+ * empty folder of its own under the cache's spares/ (sandboxed: in its bwrap's command line) or
+ * works in it (unsandboxed); its function's bundle is linked in there when a function takes it.
+ */
+export function spareFolderOf(pid: number): string | undefined {
+  const read = (f: () => string) => {
+    try {
+      return f();
+    } catch {
+      return "";
+    }
+  };
+  const stat = read(() => readFileSync(`/proc/${pid}/stat`, "utf8"));
+  const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  const args = read(() => readFileSync(`/proc/${parent}/cmdline`, "utf8")).split("\0");
+  return [...args, read(() => readlinkSync(`/proc/${pid}/cwd`))].find((a) => /\/spares\/[^/]+$/.test(a));
+}
+
+/** The files in a process's spare folder (its function's bundle, once one took it); [] for any other process. */
+export function spareFiles(pid: number): string[] {
+  const folder = spareFolderOf(pid);
+  try {
+    return folder ? readdirSync(folder).map((n) => join(folder, n)) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A warm spare no function has taken yet: not any function's instance. */
+export function isIdleSpare(pid: number): boolean {
+  return spareFolderOf(pid) !== undefined && spareFiles(pid).length === 0;
 }
 
 function runsGuest(pid: number): boolean {

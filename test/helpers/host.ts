@@ -23,7 +23,11 @@ export interface TestHost {
 }
 
 /** A folder with `lanes.json` = { functions } and the fixture files it names copied in. */
-export function makeFunctionsDir(functions: Record<string, Record<string, unknown>>, extraFiles: Record<string, string> = {}): string {
+export function makeFunctionsDir(
+  functions: Record<string, Record<string, unknown>>,
+  extraFiles: Record<string, string> = {},
+  top: Record<string, unknown> = {},
+): string {
   // inside the repo, so bare imports (hono) resolve from its node_modules like a user's folder
   mkdirSync(scratch, { recursive: true });
   const dir = mkdtempSync(join(scratch, "fns-"));
@@ -32,15 +36,15 @@ export function makeFunctionsDir(functions: Record<string, Record<string, unknow
     if (!entry.includes("..") && !(entry in extraFiles)) cpSync(join(fixtures, entry), join(dir, entry));
   }
   for (const [name, text] of Object.entries(extraFiles)) writeFileSync(join(dir, name), text);
-  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions }, null, 2));
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ ...top, functions }, null, 2));
   return dir;
 }
 
 export async function startTestHost(
   functions: Record<string, Record<string, unknown>>,
-  o: { dev?: boolean; extraFiles?: Record<string, string>; metrics?: boolean; otlpEndpoint?: string } = {},
+  o: { dev?: boolean; extraFiles?: Record<string, string>; top?: Record<string, unknown>; metrics?: boolean; otlpEndpoint?: string } = {},
 ): Promise<TestHost> {
-  const dir = makeFunctionsDir(functions, o.extraFiles);
+  const dir = makeFunctionsDir(functions, o.extraFiles, o.top);
   const logs: string[] = [];
   const log = createLogger((line) => {
     logs.push(line);

@@ -1,0 +1,77 @@
+/** What a host takes (HostOptions) and what it is once started (Host): runtime/host/host.ts starts one. */
+import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { Logger } from "../log.ts";
+import type { FunctionSpec, Manifest } from "../manifest/load.ts";
+import type { PackHouse } from "../pack/house.ts";
+import type { SparePool } from "../lanes/spares.ts";
+import type { HostMetrics } from "../ops/metrics.ts";
+import type { SecretValues } from "../secrets/values.ts";
+import type { RecentRequests } from "../console/recent.ts";
+import type { RequestLog, Served } from "./served.ts";
+
+export interface HostOptions {
+  dir: string;
+  port: number;
+  hostname: string;
+  dev: boolean;
+  adapter: RuntimeAdapter;
+  log: Logger;
+  onRequest?: (entry: RequestLog) => void;
+  /** `lanes dev`: turns a guest stack into one that points at the user's files. */
+  mapStack?: (stack: string) => string;
+  /** Load every function once before serving, and refuse to start if one cannot. */
+  strict?: boolean;
+  /** Count requests for /_lanes/metrics (default true; `--no-metrics` turns it off). */
+  metrics?: boolean;
+  /** Export a span per request to this OTLP/HTTP endpoint (runtime/ops/otel.ts). */
+  otlpEndpoint?: string;
+  /** The deployed version `dir` holds (a deploy store's): the functions' `version` label, else their bundle hash. */
+  version?: string;
+  /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
+  front?: Front;
+  /** The console is on: each function's requests go to its feed here (runtime/console/recent.ts). */
+  recent?: RecentRequests;
+  /** The secret values functions get now (a deploy store's, or `lanes dev`'s local files); none: this host keeps no secrets. */
+  secrets?: () => SecretValues;
+  /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/dev/inspect.ts). */
+  adjust?: (spec: FunctionSpec) => FunctionSpec;
+  /**
+   * Compile each function on its first request or in the start-up load check, not before
+   * listening (default: yes, unless `dev`, `strict` or a `front`, which need every bundle first).
+   */
+  lazy?: boolean;
+}
+
+export interface Front {
+  /** The handler the server calls; `own()` is the host's handler over `Host.functions` now. */
+  handler(own: () => HttpHandler): HttpHandler;
+}
+
+export interface Host {
+  manifest: Manifest;
+  server: RunningServer;
+  url: string;
+  metrics: HostMetrics;
+  /** The functions served now (replaced by `route`). */
+  functions: Served[];
+  /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
+  checked: Promise<Served[]>;
+  /**
+   * Compile a function and give it a pool with this host's lanes and shared stores; starts no
+   * instance. `version`: the deployed version it belongs to, its metrics label (default: its
+   * bundle hash). Its secrets come from `values` (default: the host's current ones). `lazy`:
+   * compile it only when its pool first needs an instance.
+   */
+  build(spec: FunctionSpec, poolLog?: Logger, version?: string, values?: SecretValues, lazy?: boolean): Promise<Served>;
+  /** The worker threads packed functions share. */
+  pack: PackHouse;
+  /** The process lane's warm spares. */
+  spares: SparePool;
+  /** The request handler the server calls now (replaced by `route`). */
+  currentHandler(): HttpHandler;
+  /** Serve `functions` from now on; requests already in flight finish on what they started with. */
+  route(functions: Served[], manifest: Manifest): void;
+  /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
+  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HttpHandler;
+  stop(graceMs?: number): Promise<void>;
+}

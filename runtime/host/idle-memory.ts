@@ -1,0 +1,44 @@
+/**
+ * Memory comes back when the host goes quiet. Reaping idle instances and stopping empty packed
+ * workers frees their memory, but V8 keeps the host's young generation at the size a burst of
+ * requests grew it to (16 MB semi-spaces on Node 20) until a full collection runs while the
+ * allocation rate is low. So once nothing has changed for QUIET_MS (no request, no instance
+ * started or stopped), the host collects garbage twice, SECOND_MS apart: the first one makes
+ * the allocation rate V8 measures low, so the second shrinks the young generation. Measured in
+ * adapters/README.md, Memory.
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+
+const TICK_MS = 2000;
+const QUIET_MS = 5000;
+const SECOND_MS = 6000;
+
+/** `state()` changes whenever the host's work does (requests seen, instances alive); returns a stop function. */
+export function reduceMemoryWhenQuiet(adapter: RuntimeAdapter, state: () => string): () => void {
+  let last = state();
+  let changedAt = Date.now();
+  let dirty = false;
+  let secondAt = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const s = state();
+    if (s !== last) {
+      last = s;
+      changedAt = now;
+      dirty = true;
+      secondAt = 0;
+      return;
+    }
+    if (now - changedAt < QUIET_MS) return;
+    if (dirty) {
+      dirty = false;
+      secondAt = now + SECOND_MS;
+      adapter.collectGarbage();
+    } else if (secondAt > 0 && now >= secondAt) {
+      secondAt = 0;
+      adapter.collectGarbage();
+    }
+  }, TICK_MS);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,232 @@
+/**
+ * Warm spares for the process lane, after Fission's "specialization": a few generic children,
+ * started ahead with no function, one of which takes a function's bundle on the function's first
+ * request, so that request does not wait for a runtime to start. A taken spare is replaced at
+ * once.
+ *
+ * A spare's sandbox is fixed when it starts, so it holds an empty folder of its own (mounted
+ * read-only inside); the host copies the function's bundle into it just before `load`, and
+ * `load` gives it the function's env (until then its environment is empty). So a spare can only
+ * serve a function whose sandbox it already has: the process lane with no permissions (no
+ * network, no read or write grants: those are mounts and namespaces chosen at start), with the
+ * same runtime and memoryMb (the heap flag and the size of /tmp), sandboxed or not as the
+ * function is. Without the sandbox, node and bun spares change to the function's folder at
+ * load; deno spares cannot (--allow-read would have to name the folder), so unsandboxed deno
+ * functions start a child of their own, as do functions with permissions.
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import type { LoadSpec } from "../channel/control.ts";
+import { hostStreamEnd } from "../channel/stream-end.ts";
+import { sandboxed } from "../isolation.ts";
+import type { Logger } from "../log.ts";
+import type { FunctionSpec } from "../manifest/load.ts";
+import { link, type GuestLink } from "./lane.ts";
+
+/** Spares kept per profile at first; more while functions find none ready. */
+const BASE_SPARES = 1;
+const MAX_SPARES = 3;
+/** At most this many profiles (runtime, memoryMb, sandbox) get spares: each spare is a whole process. */
+const MAX_PROFILES = 4;
+/** A profile whose spares were not needed for this long goes back to BASE_SPARES. */
+const DECAY_MS = 60_000;
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+
+export interface SpareProfile {
+  runtime: FunctionSpec["runtime"];
+  memoryMb: number;
+  sandboxed: boolean;
+}
+
+/** The profile of spare that can serve `spec`, or undefined when none can (see above). */
+export function spareProfile(spec: FunctionSpec, adapter: RuntimeAdapter): SpareProfile | undefined {
+  if (spec.lane !== "process") return undefined;
+  const g = spec.permissions;
+  if (g.net !== false || g.read.length > 0 || g.write.length > 0) return undefined;
+  const inSandbox = sandboxed(spec, adapter);
+  if (!inSandbox && spec.runtime === "deno") return undefined;
+  return { runtime: spec.runtime, memoryMb: spec.memoryMb, sandboxed: inSandbox };
+}
+
+const keyOf = (p: SpareProfile) => `${p.runtime}/${p.memoryMb}/${p.sandboxed ? "sandbox" : "none"}`;
+
+interface Spare {
+  /** Set once its folder exists and it is spawned. */
+  link?: GuestLink;
+  folder: string;
+  ready: boolean;
+  /** Whose log its output is: the spare's until a function takes it. */
+  owner: string;
+}
+
+interface Profile {
+  profile: SpareProfile;
+  spares: Spare[];
+  target: number;
+  lastWanted: number;
+  failures: number;
+  retryAt: number;
+}
+
+export interface SpareInfo extends SpareProfile {
+  ready: number;
+  starting: number;
+}
+
+export class SparePool {
+  private readonly profiles = new Map<string, Profile>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private stopped = false;
+  private nextId = 0;
+
+  constructor(
+    private readonly o: { adapter: RuntimeAdapter; log: Logger; childFile: string },
+  ) {
+    this.timer = setInterval(() => this.tick(), 1000);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** A function this host serves: spares of its profile are kept (for the first MAX_PROFILES profiles). */
+  register(spec: FunctionSpec): void {
+    const profile = spareProfile(spec, this.o.adapter);
+    if (!profile || this.stopped) return;
+    const key = keyOf(profile);
+    if (this.profiles.has(key) || this.profiles.size >= MAX_PROFILES) return;
+    this.profiles.set(key, { profile, spares: [], target: BASE_SPARES, lastWanted: 0, failures: 0, retryAt: 0 });
+    setTimeout(() => this.fill(key), 0);
+  }
+
+  /** A ready spare for `spec`, now its instance's; undefined when there is none. */
+  take(spec: FunctionSpec): GuestLink | undefined {
+    const profile = spareProfile(spec, this.o.adapter);
+    const p = profile && this.profiles.get(keyOf(profile));
+    if (!p || this.stopped) return undefined;
+    p.lastWanted = Date.now();
+    const at = p.spares.findIndex((s) => s.ready);
+    if (at < 0) {
+      p.target = Math.min(MAX_SPARES, p.target + 1); // wanted, none ready: keep more
+      return undefined;
+    }
+    const spare = p.spares.splice(at, 1)[0]!;
+    spare.owner = spec.name;
+    this.fill(keyOf(p.profile));
+    return this.handOver(spare, p.profile, spec);
+  }
+
+  /** Spares started (a process each) and not yet taken. */
+  get count(): number {
+    let n = 0;
+    for (const p of this.profiles.values()) n += p.spares.filter((s) => s.link).length;
+    return n;
+  }
+
+  describe(): SpareInfo[] {
+    return [...this.profiles.values()].map((p) => ({
+      ...p.profile,
+      ready: p.spares.filter((s) => s.ready).length,
+      starting: p.spares.filter((s) => !s.ready).length,
+    }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.all([...this.profiles.values()].flatMap((p) => p.spares.splice(0).map((s) => s.link?.kill())));
+  }
+
+  /** Start spares until the profile has its target (unless it is backing off after failures). */
+  private fill(key: string): void {
+    const p = this.profiles.get(key);
+    if (!p || this.stopped || Date.now() < p.retryAt) return;
+    while (p.spares.length < p.target) void this.start(p);
+  }
+
+  private start(p: Profile): Promise<void> {
+    const { adapter, log } = this.o;
+    const { sys } = adapter;
+    const key = keyOf(p.profile);
+    const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${Date.now().toString(36)}-${++this.nextId}`);
+    const spare: Spare = { folder, ready: false, owner: `spare-${p.profile.runtime}` };
+    p.spares.push(spare);
+    return sys
+      .mkdirp(folder)
+      .then(() => {
+        const child = adapter.spawnChild(this.o.childFile, {
+          runtime: p.profile.runtime,
+          heapMb: p.profile.memoryMb,
+          env: {}, // its function's env comes with `load`
+          cwd: folder,
+          files: [folder],
+          grants: { net: false, read: [], write: [] },
+          sandbox: p.profile.sandboxed,
+          cacheHome: sys.join(sys.cacheDir(), "homes", `spare-${sys.sha256(key).slice(0, 16)}`),
+          onOutput: (stream, line) => log.fn(spare.owner, stream === "stderr" ? "error" : "log", line),
+        });
+        const guest = link(child, hostStreamEnd(child.pipe, (fn) => adapter.schedule(fn)));
+        spare.link = guest;
+        guest.end.onFrame((f) => {
+          if (f.t !== "ready" || spare.ready) return;
+          spare.ready = true;
+          p.failures = 0;
+        });
+        guest.onExit((exit) => {
+          void sys.remove(folder);
+          const at = p.spares.indexOf(spare);
+          if (at < 0) return; // taken: its instance reports its end
+          p.spares.splice(at, 1);
+          if (this.stopped) return;
+          if (!spare.ready) {
+            p.failures++;
+            const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (p.failures - 1));
+            p.retryAt = Date.now() + wait;
+            log.error(`a ${key} spare failed to start (${exit.stderrTail.split("\n").pop() || `code ${exit.code}, signal ${exit.signal}`}); trying again in ${wait} ms`);
+          }
+          this.fill(key);
+        });
+      })
+      .catch((e) => {
+        p.spares.splice(p.spares.indexOf(spare), 1);
+        log.error(`a ${key} spare could not be started: ${(e as Error).message}`);
+      });
+  }
+
+  /** The spare as its function's instance sees it: ready already, and given the bundle before `load`. */
+  private handOver(spare: Spare, profile: SpareProfile, spec: FunctionSpec): GuestLink {
+    const { sys } = this.o.adapter;
+    const inner = spare.link!; // only a ready spare is handed over
+    return {
+      end: {
+        ...inner.end,
+        // its `ready` came before this instance listened: say it again
+        onFrame: (l) => {
+          inner.end.onFrame(l);
+          queueMicrotask(() => l({ t: "ready" }, 0));
+        },
+      },
+      onExit: (l) => inner.onExit(l),
+      kill: (failure) => inner.kill(failure),
+      rss: () => inner.rss(),
+      pid: () => inner.pid(),
+      async prepareLoad(load: LoadSpec): Promise<LoadSpec> {
+        const bundle = decodeURIComponent(new URL(load.bundleUrl).pathname);
+        const copy = sys.join(spare.folder, bundle.slice(bundle.lastIndexOf("/") + 1));
+        await sys.copy(bundle, copy);
+        return { ...load, bundleUrl: sys.fileUrl(copy), ...(profile.sandboxed ? {} : { cwd: spec.dir }) };
+      },
+    };
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const [key, p] of this.profiles) {
+      if (p.target > BASE_SPARES && now - p.lastWanted > DECAY_MS) p.target--;
+      // extra spares beyond the target go once ready and unwanted
+      while (p.spares.length > p.target) {
+        const extra = p.spares.findIndex((s) => s.ready);
+        if (extra < 0) break;
+        void p.spares.splice(extra, 1)[0]!.link?.kill();
+      }
+      this.fill(key);
+    }
+  }
+}
