@@ -179,7 +179,7 @@ test("an unknown CLI flag is refused with the known ones", () => {
   const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
   assert.is(r.status, 2, "a usage error");
-  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict, --data, --admin-token-file, --secrets-key-file, --max-upload-mb\)/);
+  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict, --data, --store, --advertise, --admin-token-file, --secrets-key-file, --max-upload-mb\)/);
 });
 
 test.after(() => {

@@ -5,14 +5,15 @@
  * one JSON object for scripts (`{"error": {...}}` when it fails, with exit code 1).
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
-import { describeDeployment, type Deployment } from "../deploy/model.ts";
+import { describeDeployment, type Deployment, type HostRecord } from "../deploy/model.ts";
 import { packFolder } from "../deploy/pack.ts";
 import { ifVersionField, uploadBody } from "../deploy/upload.ts";
 import { isLanesError, LanesError } from "../errors.ts";
 import type { SwitchResult } from "../host/deployer.ts";
 import { adminFor, AdminError } from "./admin-client.ts";
-import { intFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
+import { intFlag, numberFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
 import { folderArg } from "./dir.ts";
+import { hostsTable, waitForHosts, waitText } from "./wait-hosts.ts";
 
 const COMMON = { to: "string", "token-file": "string", json: "boolean" } as const;
 
@@ -20,15 +21,19 @@ interface VersionsAnswer {
   active: Deployment;
   versions: { id: string; createdAt: string; tag: string | null; message: string | null; author: string; files: number; percent: number }[];
   deployments: Deployment[];
+  /** On a shared store: every live host. */
+  hosts?: HostRecord[];
 }
+
+const WAIT = { wait: "boolean", "wait-timeout": "string" } as const;
 
 /** The flags of `lanes deploy`, `versions`, `promote` and `rollback`. */
 export function deployFlags(command: string): FlagSpec {
   return command === "deploy"
-    ? { ...COMMON, tag: "string", message: "string", percent: "string", "if-version": "string", "auto-rollback": "boolean" }
+    ? { ...COMMON, ...WAIT, tag: "string", message: "string", percent: "string", "if-version": "string", "auto-rollback": "boolean" }
     : command === "versions"
       ? COMMON
-      : { ...COMMON, "if-version": "string" };
+      : { ...COMMON, ...WAIT, "if-version": "string" };
 }
 
 export async function deployCommand(adapter: RuntimeAdapter, command: string, argv: string[]): Promise<number> {
@@ -39,7 +44,7 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
     json = args.flags.json === true;
     const out = await run(adapter, command, args);
     adapter.writeOut(json ? JSON.stringify(out.json, null, 2) + "\n" : out.text);
-    return 0;
+    return out.ok === false ? 1 : 0;
   } catch (e) {
     if (!json) throw e;
     const err = e instanceof AdminError ? { code: e.hostCode, status: e.httpStatus, message: e.message } : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
@@ -48,7 +53,17 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
   }
 }
 
-async function run(adapter: RuntimeAdapter, command: string, args: Parsed): Promise<{ json: unknown; text: string }> {
+async function run(adapter: RuntimeAdapter, command: string, args: Parsed): Promise<{ json: unknown; text: string; ok?: boolean }> {
+  const out = await switchOrList(adapter, command, args);
+  if (args.flags.wait !== true || command === "versions") return out;
+  // --wait: every live host of the shared store serves the new deployment, or why not
+  const timeoutMs = numberFlag(args, "wait-timeout", 30, command, 0.1, 3600, "a number of seconds") * 1000;
+  const r = out.json as SwitchResult;
+  const wait = await waitForHosts(await adminFor(adapter, args, command), r.deployment, timeoutMs);
+  return { json: { ...(out.json as object), wait }, text: out.text + waitText(wait), ok: wait.ok };
+}
+
+async function switchOrList(adapter: RuntimeAdapter, command: string, args: Parsed): Promise<{ json: unknown; text: string }> {
   const positional = (max: number, what: string) => {
     if (args.positionals.length > max) throw new LanesError("invalid_flag", `lanes ${command}: unexpected ${JSON.stringify(args.positionals[max])} (usage: lanes ${command} ${what})`);
     return args.positionals[0];
@@ -137,6 +152,7 @@ function versionsText(r: VersionsAnswer): string {
       ["DEPLOYMENT", "CREATED", "REASON", "AUTHOR", "VERSIONS"],
       r.deployments.map((d) => [String(d.revision), d.createdAt, d.reason, d.author, describeDeployment(d)]),
     ),
+    ...(r.hosts ? ["", hostsTable(r.hosts, table)] : []),
   ];
   return lines.join("\n") + "\n";
 }

@@ -2,6 +2,7 @@
 import { hostEnv } from "../../adapters/env.ts";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { capabilityTable } from "../capability-table.ts";
+import { parseEtcdUrl } from "../deploy/etcd-url.ts";
 import { describeDeployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
@@ -13,11 +14,14 @@ import { intFlag, parseArgs, stringFlag } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
 
-const SHUTDOWN_GRACE_MS = 5000;
+/** How long SIGTERM lets in-flight requests finish (deploy/kubernetes/deployment.yaml counts on it). */
+export const SHUTDOWN_GRACE_MS = 5000;
 export const START_FLAGS = {
   ...SERVE_FLAGS,
   strict: "boolean",
   data: "string",
+  store: "string",
+  advertise: "string",
   "admin-token-file": "string",
   "secrets-key-file": "string",
   "max-upload-mb": "string",
@@ -30,6 +34,10 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   const log = out.log;
   const dir = await folderArg(adapter, args.positionals[0]);
   const data = typeof args.flags.data === "string" ? args.flags.data : undefined;
+  const storeFlag = typeof args.flags.store === "string" ? args.flags.store : undefined;
+  if (data && storeFlag) throw new LanesError("invalid_flag", `lanes ${o.command}: give --data DIR (this host's own store) or --store etcd://... (shared), not both`);
+  const store = storeFlag ? parseEtcdUrl(storeFlag) : undefined;
+  const advertise = advertiseFlag(args.flags.advertise, store !== undefined, o.command);
   const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
   const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
   const keyFile = stringFlag(args, "secrets-key-file", "");
@@ -43,11 +51,21 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   const base = { dir, dev: o.dev, adapter, log, strict: args.flags.strict === true, ...serve, ...(out.onRequest ? { onRequest: out.onRequest } : {}) };
   let host: Host;
   let stop: (graceMs: number) => Promise<void>;
-  if (data || tokens.length > 0 || secretsKey || !isLoopback(serve.hostname)) {
-    const d = await startDeployHost({ ...base, ...(data ? { data } : {}), tokens, maxUploadBytes, ...(pauseAt ? { pauseAt } : {}), ...(secretsKey ? { secretsKey } : {}) });
+  if (data || store || tokens.length > 0 || secretsKey || !isLoopback(serve.hostname)) {
+    const d = await startDeployHost({
+      ...base,
+      ...(data ? { data } : {}),
+      ...(store ? { store } : {}),
+      ...(advertise ? { advertise } : {}),
+      tokens,
+      maxUploadBytes,
+      ...(pauseAt ? { pauseAt } : {}),
+      ...(secretsKey ? { secretsKey } : {}),
+    });
     host = d.host;
     stop = d.stop;
-    if (d.deployer) log.info(`deploy store ${data}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    if (d.deployer) log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    if (d.member) log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
     log.info(
       tokens.length > 0
         ? `admin API on /_lanes/api/ and the console on /_lanes/ui (tokens: ${tokens.map((t) => t.name).join(", ")})`
@@ -71,6 +89,22 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
     },
     () => out.listening(host.url),
   );
+}
+
+/** `--advertise URL`: where other hosts and `lanes versions` reach this one (only with --store). */
+function advertiseFlag(v: string | boolean | undefined, shared: boolean, command: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!shared) throw new LanesError("invalid_flag", `lanes ${command}: --advertise names this host to the others of a shared store: give --store etcd://... too`);
+  let url: URL | undefined;
+  try {
+    url = new URL(String(v));
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.pathname !== "/" || url.search || url.hash) {
+    throw new LanesError("invalid_flag", `lanes ${command}: --advertise must be http://HOST:PORT, where other machines reach this host (got ${JSON.stringify(v)})`);
+  }
+  return url.origin;
 }
 
 /** From --admin-token-file, else LANES_ADMIN_TOKEN; none: the admin API stays off. Values are never printed. */

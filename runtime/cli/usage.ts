@@ -27,6 +27,11 @@ const ADMIN_FLAGS: [string, string][] = [
   ["--json", "one JSON object for scripts ({\"error\": ...} and exit 1 when it fails)"],
 ];
 
+const WAIT_FLAGS: [string, string][] = [
+  ["--wait", "on a shared store (--store): return once every live host serves the new deployment, or exit 1 naming each host that does not and why"],
+  ["--wait-timeout S", "how long --wait waits (default 30 s)"],
+];
+
 export const COMMANDS: Record<string, CommandHelp> = {
   start: {
     synopsis: "lanes start [dir] [flags]",
@@ -35,6 +40,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ...SERVE_FLAGS,
       ["--strict", "load every function before serving; refuse to start if one cannot"],
       ["--data DIR", "keep versions and deployments in DIR and serve the active one (an empty DIR takes dir as version 1)"],
+      ["--store URL", "instead of --data: etcd://HOST:PORT[,HOST:PORT...]/PREFIX, versions and deployments in etcd, shared by every host started on it; each follows the active deployment"],
+      ["--advertise URL", "with --store: where other hosts and lanes versions reach this one (default: where it listens)"],
       ["--admin-token-file FILE", "tokens of the admin API (/_lanes/api/; else LANES_ADMIN_TOKEN; none: the API is off)"],
       ["--secrets-key-file FILE", "the key that seals secrets in the --data store (64 hex digits, a file only its owner may read); without it the host keeps no secrets"],
       ["--max-upload-mb N", "largest deploy upload the admin API takes (default 32)"],
@@ -103,7 +110,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
   },
   deploy: {
     synopsis: "lanes deploy [dir] --to URL [flags]",
-    about: "validate and bundle dir here, upload it to a host started with --data and an admin token, switch every route at once; prints the version and the switch time",
+    about: "validate and bundle dir here, upload it to a host started with --data or --store and an admin token, switch every route at once; prints the version and the switch time",
     flags: [
       ...ADMIN_FLAGS,
       ["--tag T", "a tag for the version"],
@@ -111,22 +118,23 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--percent N", "a gradual deployment: N% of requests to the changed functions' new version"],
       ["--if-version V", "409 unless the active version is V"],
       ["--auto-rollback", "roll a gradual deployment back when it does clearly worse"],
+      ...WAIT_FLAGS,
     ],
   },
   versions: {
     synopsis: "lanes versions --to URL [flags]",
-    about: "versions and deployments on the host, newest first",
+    about: "versions and deployments on the host, newest first; on a shared store, which host serves which version",
     flags: ADMIN_FLAGS,
   },
   promote: {
     synopsis: "lanes promote --to URL [flags]",
     about: "the new version of a gradual deployment to 100%",
-    flags: [...ADMIN_FLAGS, ["--if-version V", "409 unless the active version is V"]],
+    flags: [...ADMIN_FLAGS, ["--if-version V", "409 unless the active version is V"], ...WAIT_FLAGS],
   },
   rollback: {
     synopsis: "lanes rollback [VERSION] --to URL [flags]",
     about: "back to the previous (or named) version at 100%",
-    flags: [...ADMIN_FLAGS, ["--if-version V", "409 unless the active version is V"]],
+    flags: [...ADMIN_FLAGS, ["--if-version V", "409 unless the active version is V"], ...WAIT_FLAGS],
   },
   secret: {
     synopsis: "lanes secret set|list|delete [NAME] --to URL [flags]",

@@ -49,6 +49,29 @@ export interface Deployment {
   canary: Canary | null;
 }
 
+/** What one host of a cluster says about itself (kept in the shared store while it lives). */
+export interface HostRecord {
+  /** Unique per host process. */
+  id: string;
+  /** Where other machines reach it (`lanes start --advertise URL`). */
+  url: string;
+  runtime: string;
+  runtimeVersion: string;
+  startedAt: string;
+  /** The deployment it serves, and its versions. */
+  revision: number;
+  serving: string;
+  /** When it switched to that deployment, and how long the switch took on this host once it knew of it. */
+  switchedAt: string;
+  switchMs: number | null;
+  /** A deployment it is bringing up now. */
+  loading: { revision: number; since: string } | null;
+  /** The last deployment it could not switch to, and why (it kept serving the one above). */
+  failed: { revision: number; error: string } | null;
+  /** The last version another host staged that this one loaded ahead of its switch (error: it did not load here). */
+  prepared: { version: string; error: string | null } | null;
+}
+
 export const VERSION_ID = /^v[1-9][0-9]{0,8}$/;
 
 export function versionId(n: number): string {

@@ -1,7 +1,7 @@
 /**
  * Where versions and deployments are kept. `lanes start --data DIR` uses the folder backend
- * (folder-store.ts); another backend (a replicated key-value store) implements the same
- * interface with the same guarantees:
+ * (folder-store.ts), `--store etcd://...` etcd (etcd-store.ts), which several hosts share. Both
+ * give the same guarantees:
  * - blobs are content-addressed and checked against their hash when read;
  * - a version record is written only after all its blobs, and the active deployment only after
  *   its version, so whatever the store holds after a crash is complete;
@@ -10,7 +10,7 @@
  *   sees a value, and keeps a record durably before `putSecret` resolves.
  */
 import type { SecretRecord } from "../secrets/model.ts";
-import type { Deployment, VersionRecord } from "./model.ts";
+import type { Deployment, HostRecord, VersionRecord } from "./model.ts";
 
 export type NewDeployment = Omit<Deployment, "revision">;
 
@@ -47,4 +47,51 @@ export interface DeployStore {
   putSecret(s: SecretRecord): Promise<void>;
   /** Remove the record of `name` for `fn` (null: the one for every function); false when there was none. */
   deleteSecret(name: string, fn: string | null): Promise<boolean>;
+}
+
+/** Whether a shared store can be reached now, and since when. */
+export interface StoreState {
+  reachable: boolean;
+  /** ISO 8601: when it last changed. */
+  since: string;
+  /** Why it cannot be reached (null while it can). */
+  error: string | null;
+}
+
+/**
+ * A store several hosts share (etcd-store.ts): each follows the active deployment, whoever
+ * switched it, and keeps a record of what it serves that lasts as long as the host does.
+ */
+export interface ClusterStore extends DeployStore {
+  /**
+   * Calls `onActive` with the active deployment now and with every one made active after it
+   * (again after each reconnect, so nothing missed while away is lost), `onState` when the
+   * store stops or starts answering. Runs until `close`.
+   */
+  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void;
+  /**
+   * Keep a version's files and tell the other hosts it is being deployed, before this host loads
+   * it, so they load it at the same time (`onStaged`); the notice lasts until `unstage` or until
+   * this host is gone. It is not a version yet: `putVersion` and `activate` still decide.
+   */
+  stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void>;
+  unstage(id: string): Promise<void>;
+  state(): StoreState;
+  /** Keep this host's record, bound to a lease: it goes away when the host stops renewing it. */
+  announce(record: HostRecord): Promise<void>;
+  /** The id of the record this host announced (undefined before it did). */
+  hostId(): string | undefined;
+  /** The records of the hosts alive now. */
+  hosts(): Promise<HostRecord[]>;
+  /** Stop following, and take this host's record away. */
+  close(): Promise<void>;
+}
+
+export interface StagedVersion {
+  id: string;
+  files: Record<string, string>;
+}
+
+export function isClusterStore(s: DeployStore): s is ClusterStore {
+  return "follow" in s;
 }

@@ -2,6 +2,7 @@
  * The admin API, under /_lanes/api/, every route behind a bearer token:
  *   GET  /_lanes/api/versions    versions and deployments, newest first, and the active one
  *   GET  /_lanes/api/deployment  the active deployment with its live counts
+ *   GET  /_lanes/api/hosts       on a shared store: every live host, what it serves and since when
  *   POST /_lanes/api/deploy      upload a version and deploy it (upload.ts has the body)
  *   POST /_lanes/api/promote     {ifVersion?}: the new version of a gradual deployment to 100%
  *   POST /_lanes/api/rollback    {version?, ifVersion?}: back to the previous (or named) version
@@ -12,8 +13,8 @@
 import { Hono } from "hono";
 import type { Exchange } from "../../adapters/types.ts";
 import { MIN_POINTS, MIN_REQUESTS, MIN_Z } from "../deploy/auto-rollback.ts";
-import { VERSION_ID } from "../deploy/model.ts";
-import type { DeployStore } from "../deploy/store.ts";
+import { describeDeployment, VERSION_ID } from "../deploy/model.ts";
+import { isClusterStore, type DeployStore } from "../deploy/store.ts";
 import { ifVersionField, parseUpload } from "../deploy/upload.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
@@ -39,30 +40,38 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
     c.res.headers.set("cache-control", "no-store");
   });
 
-  app.get("/versions", async (c) => c.json(await versionsView(o.deployer, o.store)));
+  app.get("/versions", async (c) => {
+    const hosts = isClusterStore(o.store) ? await o.store.hosts() : undefined;
+    return c.json({ ...(await versionsView(o.deployer, o.store)), ...(hosts ? { hosts } : {}) });
+  });
+  app.get("/hosts", async (c) => {
+    if (!isClusterStore(o.store)) throw new LanesError("not_found", `this host's store (${o.store.location}) is its own: no other hosts share it`);
+    return c.json({ active: o.deployer.active, hosts: await o.store.hosts() });
+  });
   app.get("/deployment", (c) => c.json(deploymentView(o.deployer)));
 
   app.post("/deploy", async (c) => {
     const bytes = await uploadBody(c.env.ex, o.maxUploadBytes);
     const upload = parseUpload(parseJson(bytes), o.maxUploadBytes);
-    return c.json(await o.deployer.deploy(upload, c.get("author")), 201);
+    return c.json(await storeNeeded(o, () => o.deployer.deploy(upload, c.get("author"))), 201);
   });
 
   app.post("/promote", async (c) => {
     const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["ifVersion"]);
-    return c.json(await o.deployer.promote(c.get("author"), ifVersionField(body.ifVersion)));
+    return c.json(await storeNeeded(o, () => o.deployer.promote(c.get("author"), ifVersionField(body.ifVersion))));
   });
 
   app.post("/rollback", async (c) => {
     const body = fields(parseJson(await uploadBody(c.env.ex, SMALL_BODY)), ["version", "ifVersion"]);
-    return c.json(await o.deployer.rollback(c.get("author"), rollbackTarget(body.version), ifVersionField(body.ifVersion)));
+    const version = rollbackTarget(body.version);
+    return c.json(await storeNeeded(o, () => o.deployer.rollback(c.get("author"), version, ifVersionField(body.ifVersion))));
   });
 
   app.route("/secrets", secretRoutes(o.deployer, o.secrets));
 
   app.notFound((c) =>
     errorResponse(
-      new LanesError("not_found", `no admin API route ${c.req.method} ${c.req.path} (GET versions, GET deployment, POST deploy, POST promote, POST rollback, GET secrets, PUT secrets/NAME, DELETE secrets/NAME)`),
+      new LanesError("not_found", `no admin API route ${c.req.method} ${c.req.path} (GET versions, GET deployment, GET hosts, POST deploy, POST promote, POST rollback, GET secrets, PUT secrets/NAME, DELETE secrets/NAME)`),
       c.get("requestId") ?? "",
     ),
   );
@@ -72,6 +81,25 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
     return res;
   });
   return (request, ex) => app.fetch(request, { ex });
+}
+
+/**
+ * A switch needs the store: while a shared one cannot be reached it is refused at once, and one
+ * that fails on the way says that nothing changed and what the host keeps serving.
+ */
+async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run: () => Promise<T>): Promise<T> {
+  const serving = () => `this host keeps serving deployment ${o.deployer.active.revision} (${describeDeployment(o.deployer.active)}), as every host keeps serving its own`;
+  if (isClusterStore(o.store) && !o.store.state().reachable) {
+    throw new LanesError("unavailable", `nothing was changed: the deploy store ${o.store.location} cannot be reached (${o.store.state().error}); ${serving()}; try again once it is back`);
+  }
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof LanesError && e.code === "unavailable" && e.message.startsWith("the deploy store")) {
+      throw new LanesError("unavailable", `nothing was changed: ${e.message}; ${serving()}; try again once it is back`);
+    }
+    throw e;
+  }
 }
 
 /** GET versions: every version (newest first) with its share of the requests now, the deployments, the active one. */

@@ -5,6 +5,8 @@
  *   (sessions checked there);
  * - `/_lanes/functions` and `/_lanes/metrics` need the token when other machines can reach
  *   the host; `/_lanes/health` never does;
+ * - with a store, `/_lanes/ready` says whether the active deployment is loaded, and
+ *   `/_lanes/health` names the deployment and, on a shared store, whether it can be reached;
  * - a function request goes to the version it pins (`lanes-version`, a version of the active
  *   deployment) or, during a gradual deployment, to the new version with its percentage; that
  *   version's handler names it in the answer's `lanes-version` header.
@@ -14,6 +16,8 @@ import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
 import { CONSOLE_OFF } from "../console/pages.ts";
 import { errorReply, errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
+import type { ClusterMember } from "./cluster-member.ts";
+import { healthBody, withClusterMetrics } from "./cluster-health.ts";
 import type { Deployer } from "./deployer.ts";
 import { VERSION_HEADER } from "./handler.ts";
 import type { Front } from "./host.ts";
@@ -24,6 +28,8 @@ export interface FrontOptions {
   auth: AdminAuth;
   /** The host listens where other machines can reach it: read routes need the token too. */
   guardReads: boolean;
+  /** The host keeps versions: it is ready once a deployer serves the active deployment. */
+  hasStore: boolean;
   /** Why there is no admin API, for its 404. */
   apiOff: string;
 }
@@ -32,14 +38,19 @@ export class DeployFront implements Front {
   private deployer: Deployer | undefined;
   private api: WebHandler | undefined;
   private console: WebHandler | undefined;
+  private member: ClusterMember | undefined;
 
   constructor(private readonly o: FrontOptions) {}
 
-  /** From now on: deployments from `deployer`, the admin API from `api`, the console from `console` (undefined: off). */
-  attach(deployer: Deployer | undefined, api: WebHandler | undefined, console?: WebHandler): void {
+  /**
+   * From now on: deployments from `deployer`, the admin API from `api`, the console from
+   * `console` (undefined: off), the cluster's state from `member`.
+   */
+  attach(deployer: Deployer | undefined, api: WebHandler | undefined, console?: WebHandler, member?: ClusterMember): void {
     this.deployer = deployer;
     this.api = api;
     this.console = console;
+    this.member = member;
   }
 
   handler(own: () => HttpHandler): HttpHandler {
@@ -76,6 +87,14 @@ export class DeployFront implements Front {
       if (this.api) return this.api(request, ex);
       return errorResponse(new LanesError("not_found", this.o.apiOff), crypto.randomUUID());
     }
+    if (this.o.hasStore && (path === "/_lanes/ready" || path === "/_lanes/health") && request.method === "GET") {
+      const d = this.deployer?.active;
+      const headers = { "cache-control": "no-store", "x-request-id": crypto.randomUUID() };
+      // starting: not ready yet, but alive (a liveness probe must not kill a host that loads)
+      if (!d) return Response.json({ status: "starting" }, { status: path === "/_lanes/ready" ? 503 : 200, headers });
+      const body = path === "/_lanes/ready" ? { status: "ready", deployment: d.revision } : healthBody(d, this.member?.status());
+      return Response.json(body, { headers });
+    }
     if (path === "/_lanes/ui" || path.startsWith("/_lanes/ui/")) {
       if (this.console) return this.console(request, ex);
       return errorResponse(new LanesError("not_found", CONSOLE_OFF), crypto.randomUUID());
@@ -87,6 +106,7 @@ export class DeployFront implements Front {
         return errorResponse(e, crypto.randomUUID());
       }
     }
-    return (this.deployer?.routing.listing ?? own()).web(request, ex);
+    const res = await (this.deployer?.routing.listing ?? own()).web(request, ex);
+    return this.member && path === "/_lanes/metrics" ? withClusterMetrics(res, this.member.status()) : res;
   }
 }

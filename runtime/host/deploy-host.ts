@@ -2,22 +2,28 @@
  * `lanes start` with a deploy store, an admin token or a non-loopback address: the host as
  * startHost makes it, with the deploy front in front of its router.
  *
- * With a store (`--data DIR`): the active deployment's stable version is written out of the
- * store and the host starts on it; a gradual deployment's new version is brought up next to it.
- * A new store first takes `dir` as version 1 (validated and bundled as `lanes deploy` does).
+ * With a store (`--data DIR`, or `--store etcd://...` shared with other hosts): the active
+ * deployment's stable version is written out of the store and the host starts on it; a gradual
+ * deployment's new version is brought up next to it. A new store first takes `dir` as version 1
+ * (validated and bundled as `lanes deploy` does). On a shared store the host then follows the
+ * active deployment and keeps its record there (cluster-member.ts).
  *
  * With an admin token, the console (runtime/console/) is on at /_lanes/ui.
  */
 import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { contentDigest, type Deployment } from "../deploy/model.ts";
+import { EtcdStore } from "../deploy/etcd-store.ts";
+import type { EtcdTarget } from "../deploy/etcd-url.ts";
 import { FolderStore } from "../deploy/folder-store.ts";
 import { packFolder } from "../deploy/pack.ts";
-import type { DeployStore, PauseStage } from "../deploy/store.ts";
+import { isClusterStore, type DeployStore, type PausePoint, type PauseStage } from "../deploy/store.ts";
+import { isLanesError } from "../errors.ts";
 import { startConsole, type ConsoleHandle } from "../console/start.ts";
 import { RecentRequests } from "../console/recent.ts";
 import type { SessionOptions } from "../console/session.ts";
 import { adminApi } from "./admin-api.ts";
 import { AdminAuth, isLoopback, type Token } from "./admin-auth.ts";
+import { ClusterMember } from "./cluster-member.ts";
 import { DeployFront } from "./deploy-front.ts";
 import { Deployer } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
@@ -29,6 +35,10 @@ import { LanesError } from "../errors.ts";
 export interface DeployHostOptions extends HostOptions {
   /** The deploy store's folder; without it the host serves `dir` and has no admin API. */
   data?: string;
+  /** A deploy store in etcd, shared with other hosts (instead of `data`). */
+  store?: EtcdTarget;
+  /** Where other hosts and `lanes versions` reach this one (default: the URL it listens on). */
+  advertise?: string;
   tokens: Token[];
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
@@ -42,6 +52,7 @@ export interface DeployHostOptions extends HostOptions {
 export interface DeployHost {
   host: Host;
   deployer: Deployer | undefined;
+  member: ClusterMember | undefined;
   secrets: SecretKeeper | undefined;
   stop(graceMs: number): Promise<void>;
 }
@@ -54,17 +65,18 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   const front = new DeployFront({
     auth,
     guardReads: !isLoopback(o.hostname),
-    apiOff: o.data
+    hasStore: o.data !== undefined || o.store !== undefined,
+    apiOff: o.data || o.store
       ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
       : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
   });
   const recent = auth.enabled ? new RecentRequests() : undefined;
-  if (!o.data) {
-    if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR: secrets are kept in the deploy store`);
+  if (!o.data && !o.store) {
+    if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR or --store etcd://...: secrets are kept in the deploy store`);
     const host = await startHost({ ...o, front, ...(recent ? { recent } : {}) });
     const ui = recent ? await startConsole({ ...o, auth, host, recent, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
     front.attach(undefined, undefined, ui?.handle);
-    return { host, deployer: undefined, secrets: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
+    return { host, deployer: undefined, member: undefined, secrets: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -73,10 +85,9 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     o.log.warn(`paused at ${stage} (LANES_TEST_PAUSE_AT): waiting to be killed`);
     await new Promise(() => {});
   };
-  const store = await FolderStore.open(o.data, sys, pause);
+  const { store, runDir } = await openStore(o, pause);
   const keeper = await SecretKeeper.open(store, o.secretsKey?.keys, o.secretsKey?.file, o.log);
   const secrets = keeper ? () => keeper.current : undefined;
-  const runDir = sys.join(store.location, "run");
   await sys.remove(runDir); // written again from the store: nothing in it is trusted
   const active = (await store.active()) ?? (await firstVersion(store, o.dir, sys, o.adapter.name));
   const record = (await store.getVersion(active.stable))!;
@@ -91,15 +102,38 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     stableDir,
   );
   const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, ui?.handle);
+  const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, ui?.handle, member);
+  member?.start();
   armed = true;
-  return { host, deployer, secrets: keeper, stop: (graceMs) => stopAll(graceMs, host, deployer, ui) };
+  return {
+    host,
+    deployer,
+    member,
+    secrets: keeper,
+    async stop(graceMs) {
+      await Promise.all([stopAll(graceMs, host, deployer, ui), member?.stop()]);
+      if (o.store) await sys.remove(runDir);
+    },
+  };
 }
 
 /** The console's live streams end first, so the server need not wait for them. */
 async function stopAll(graceMs: number, host: Host, deployer: Deployer | undefined, ui: ConsoleHandle | undefined): Promise<void> {
   ui?.stop();
   await Promise.all([host.stop(graceMs), deployer?.stopRetiring(graceMs)]);
+}
+
+/** The folder store (one host; its releases in DIR/run) or etcd (shared; releases in a folder of this process). */
+async function openStore(o: DeployHostOptions, pause: PausePoint): Promise<{ store: DeployStore; runDir: string }> {
+  const { sys } = o.adapter;
+  if (o.data) {
+    const store = await FolderStore.open(o.data, sys, pause);
+    return { store, runDir: sys.join(store.location, "run") };
+  }
+  const store = await EtcdStore.open(o.store!, { pause });
+  await sys.ensurePrivateDir(sys.cacheDir());
+  return { store, runDir: sys.join(sys.cacheDir(), "run", crypto.randomUUID()) };
 }
 
 /** A new store: `dir` becomes version 1, active at 100%. */
@@ -118,5 +152,12 @@ async function firstVersion(store: DeployStore, dir: string, sys: Sys, runtime: 
     files: hashes,
     digest: await contentDigest(hashes),
   });
-  return store.activate({ createdAt, author: "lanes", reason: "initial", message: null, stable: id, canary: null }, 0);
+  try {
+    return await store.activate({ createdAt, author: "lanes", reason: "initial", message: null, stable: id, canary: null }, 0);
+  } catch (e) {
+    // another host sharing the store made its first version at the same moment: serve that one
+    const won = isLanesError(e) && e.code === "conflict" ? await store.active() : undefined;
+    if (!won) throw e;
+    return won;
+  }
 }

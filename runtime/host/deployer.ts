@@ -7,56 +7,32 @@
  *   3. switch every route at once (one assignment of the routing the front reads);
  *   4. requests already in the old version finish there, then its instances stop.
  */
-import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { Verdict } from "../deploy/auto-rollback.ts";
-import {
-  checkIfVersion,
-  contentDigest,
-  describeDeployment,
-  previousVersion,
-  sha256Hex,
-  type Deployment,
-  type VersionRecord,
-} from "../deploy/model.ts";
-import type { DeployStore, NewDeployment } from "../deploy/store.ts";
+import { checkIfVersion, contentDigest, describeDeployment, previousVersion, sha256Hex, type Deployment, type VersionRecord } from "../deploy/model.ts";
+import type { NewDeployment } from "../deploy/store.ts";
 import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { RequestLog, Served } from "./served.ts";
-import type { Host } from "./host.ts";
+import { switchResult, type DeployerOptions, type SwitchResult } from "./deployer-types.ts";
+import type { Served } from "./served.ts";
+import { Prepared, staging } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import type { SecretValues } from "../secrets/values.ts";
-import { adoptRelease, bringUpRelease, changedFunctions, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedFiles, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 
-export interface SwitchResult {
-  deployment: Deployment;
-  /** The version that is new or now serves. */
-  version: string;
-  changed: string[];
-  unchanged: string[];
-  /** Writing, loading and starting the version's functions. */
-  loadMs: number;
-  /** Keeping it in the store and switching the routes. */
-  switchMs: number;
-}
-
-export interface DeployerOptions {
-  host: Host;
-  adapter: RuntimeAdapter;
-  store: DeployStore;
-  log: Logger;
-  runDir: string;
-  onRequest?: (entry: RequestLog) => void;
-  /** The secret values functions get now (undefined: this host keeps none). */
-  secrets?: () => SecretValues | undefined;
-}
-
+export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
 export class Deployer {
   /** Read by the front for every request; replaced, never changed. */
   routing!: Routing;
+  /** Told after every switch, whoever made it (a shared store's host record follows it). */
+  onSwitch: (d: Deployment, switchMs: number) => void = () => {};
+  /** The newest deployment made elsewhere that `follow` was given. */
+  private wanted = 0;
+  private readonly prepared = new Prepared((r) => this.stopUnused(r));
+  /** Versions this host deploys now (its own stage notices are not for it). */
+  private readonly own = new Set<string>();
   private releases = new Map<string, Release>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
@@ -69,9 +45,9 @@ export class Deployer {
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
   static async attach(o: DeployerOptions, active: Deployment, stableDir: string): Promise<Deployer> {
     const d = new Deployer(o);
-    const stable = adoptRelease(d.ctx, active.stable, stableDir, (await d.record(active.stable)).files);
+    const stable = adoptRelease(d.ctx, active.stable, stableDir, await storedFiles(o.store, active.stable));
     let canary: Release | undefined;
-    if (active.canary) canary = await d.restore(active.canary.version, stable.served, false);
+    if (active.canary) canary = await restoreRelease(d.ctx, d.o.store, active.canary.version, stable.served, false);
     d.switchTo(active, stable, canary);
     return d;
   }
@@ -89,18 +65,23 @@ export class Deployer {
       const hashes: Record<string, string> = {};
       for (const [path, bytes] of u.files) hashes[path] = await sha256Hex(bytes);
       const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
+      const staged = staging(this.o.store, this.own, id);
       let release: Release;
       try {
+        await staged?.stage(u.files, hashes);
         release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
       } catch (e) {
         await this.o.adapter.sys.remove(dir);
+        await staged?.end();
         throw e;
       }
-      const t1 = performance.now();
       const stable = this.releases.get(active.stable)!;
       const base = u.percent === 100 ? (this.releases.get(active.canary?.version ?? "") ?? stable) : stable;
       const changed = changedFunctions(base, release);
+      let t1 = performance.now();
       try {
+        await staged?.everywhere();
+        t1 = performance.now();
         for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
         const record: VersionRecord = {
           id,
@@ -125,6 +106,8 @@ export class Deployer {
       } catch (e) {
         await this.stopUnused(release);
         throw e;
+      } finally {
+        void staged?.end();
       }
       return this.result(release, changed, t0, t1);
     });
@@ -156,10 +139,21 @@ export class Deployer {
       const target = version ?? previousVersion(active, await this.o.store.history());
       if (!target) throw new LanesError("conflict", `no earlier version to roll back to (the active deployment is ${describeDeployment(active)})`);
       if (target === active.stable && !active.canary) throw new LanesError("conflict", `${target} is already serving every request`);
-      const release = this.releases.get(target) ?? (await this.restore(target, this.liveServed(), true));
-      const t1 = performance.now();
+      // a version no longer running: the other hosts of a shared store bring it up meanwhile
+      const staged = this.releases.has(target) ? undefined : staging(this.o.store, this.own, target);
+      let release: Release;
+      try {
+        await staged?.stage(new Map(), await storedFiles(this.o.store, target));
+        release = this.releases.get(target) ?? (await restoreRelease(this.ctx, this.o.store, target, this.liveServed(), true));
+      } catch (e) {
+        await staged?.end();
+        throw e;
+      }
+      let t1 = performance.now();
       const current = this.releases.get(active.canary?.version ?? active.stable)!;
       try {
+        await staged?.everywhere();
+        t1 = performance.now();
         const d = await this.o.store.activate(
           {
             createdAt: new Date().toISOString(),
@@ -175,9 +169,53 @@ export class Deployer {
       } catch (e) {
         await this.stopUnused(release);
         throw e;
+      } finally {
+        void staged?.end();
       }
       return this.result(release, changedFunctions(current, release), t0, t1);
     });
+  }
+
+  /**
+   * Switch to `d`, made active by another host of a shared store, as a deploy does (taking what
+   * runs or was prepared). Skipped (undefined) if not newer than what serves, or overtaken while
+   * waiting its turn. If a version does not load here, nothing changes and the error says why.
+   */
+  follow(d: Deployment): Promise<SwitchResult | undefined> {
+    this.wanted = Math.max(this.wanted, d.revision);
+    return this.serial(async () => {
+      if (d.revision <= this.active.revision || d.revision < this.wanted) return undefined;
+      const t0 = performance.now();
+      const started: Release[] = [];
+      const bring = async (id: string) => {
+        const running = this.releases.get(id);
+        if (running) return running;
+        const live = [...this.liveServed(), ...started.flatMap((x) => x.served)];
+        const r = (await this.prepared.take(id)?.catch(() => undefined)) ?? (await restoreRelease(this.ctx, this.o.store, id, live, true));
+        started.push(r);
+        return r;
+      };
+      try {
+        const stable = await bring(d.stable);
+        const canary = d.canary ? await bring(d.canary.version) : undefined;
+        const t1 = performance.now();
+        const before = this.releases.get(this.active.canary?.version ?? this.active.stable)!;
+        this.switchTo(d, stable, canary);
+        return this.result(canary ?? stable, changedFunctions(before, canary ?? stable), t0, t1);
+      } catch (e) {
+        for (const r of started) await this.stopUnused(r);
+        throw e;
+      }
+    });
+  }
+
+  /** Bring up a version another host of the shared store is deploying (it waits for this: loadedEverywhere). */
+  prepare(id: string, files: Record<string, string>): Promise<void> | undefined {
+    if (this.own.has(id)) return undefined;
+    if (this.releases.has(id)) return Promise.resolve();
+    const release = this.prepared.peek(id) ?? restoreRelease(this.ctx, this.o.store, id, this.liveServed(), true, files);
+    this.prepared.add(id, release);
+    return release.then(() => {});
   }
 
   /** The functions serving now, each once (a function both versions of a gradual deployment share, once). */
@@ -203,21 +241,6 @@ export class Deployer {
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {
     await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs, { finishWaitUntil: true })));
-  }
-
-  private async record(id: string): Promise<VersionRecord> {
-    const v = await this.o.store.getVersion(id);
-    if (!v) throw new LanesError("not_found", `no version ${id} in the store (see lanes versions)`);
-    return v;
-  }
-
-  /** Bring a stored version up again (a restart's gradual deployment, a rollback to a version no longer running). */
-  private async restore(id: string, live: Served[], strict: boolean): Promise<Release> {
-    const record = await this.record(id);
-    const files = new Map<string, Uint8Array>();
-    for (const [path, hash] of Object.entries(record.files)) files.set(path, await this.o.store.getBlob(hash));
-    const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, files);
-    return bringUpRelease(this.ctx, id, dir, record.files, live, strict);
   }
 
   private switchTo(d: Deployment, stable: Release, canary: Release | undefined) {
@@ -258,20 +281,13 @@ export class Deployer {
   }
 
   private result(release: Release, changed: string[], t0: number, t1: number): SwitchResult {
-    const names = release.served.map((s) => s.spec.name);
-    const result: SwitchResult = {
-      deployment: this.active,
-      version: release.id,
-      changed,
-      unchanged: names.filter((n) => !changed.includes(n)),
-      loadMs: Math.round(t1 - t0),
-      switchMs: Math.round(performance.now() - t1),
-    };
-    this.o.log.info(
-      `deployment ${this.active.revision} (${this.active.reason} by ${this.active.author}): ${describeDeployment(this.active)}; ` +
-        `changed: ${changed.join(", ") || "none"}; loaded in ${result.loadMs} ms, switched in ${result.switchMs} ms`,
-    );
-    return result;
+    const a = this.active;
+    const r = switchResult(a, release, changed, t0, t1);
+    this.onSwitch(a, Math.round(performance.now() - t0));
+    this.prepared.sweep(a);
+    const what = `changed: ${changed.join(", ") || "none"}; loaded in ${r.loadMs} ms, switched in ${r.switchMs} ms`;
+    this.o.log.info(`deployment ${a.revision} (${a.reason} by ${a.author}): ${describeDeployment(a)}; ${what}`);
+    return r;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

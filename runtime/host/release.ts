@@ -6,6 +6,7 @@
  * the same as one already serving is not started again: the release shares that instance pool.
  */
 import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
+import type { DeployStore } from "../deploy/store.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
@@ -140,6 +141,33 @@ export async function bringUpRelease(
     if (fp) release.fingerprints.set(s.spec.name, fp);
   }
   return release;
+}
+
+/** The files of stored version `id` (by path: their hashes). */
+export async function storedFiles(store: DeployStore, id: string): Promise<Record<string, string>> {
+  const v = await store.getVersion(id);
+  if (!v) throw new LanesError("not_found", `no version ${id} in the store (see lanes versions)`);
+  return v.files;
+}
+
+/**
+ * Bring a stored version up again (a restart's gradual deployment, a rollback to a version no
+ * longer running, a deployment another host made): its files (`hashes`, else its record's) out
+ * of the store into its folder, then loaded as any release.
+ */
+export async function restoreRelease(
+  ctx: ReleaseContext,
+  store: DeployStore,
+  id: string,
+  live: Served[],
+  strict: boolean,
+  hashes?: Record<string, string>,
+): Promise<Release> {
+  const named = hashes ?? (await storedFiles(store, id));
+  const files = new Map<string, Uint8Array>();
+  for (const [path, hash] of Object.entries(named)) files.set(path, await store.getBlob(hash));
+  const dir = await writeRelease(ctx.adapter.sys, ctx.runDir, id, files);
+  return bringUpRelease(ctx, id, dir, named, live, strict);
 }
 
 /** The release the host itself started from `dir` (the stable version at start-up). */

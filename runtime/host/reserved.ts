@@ -28,6 +28,8 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   });
 
   app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
+  // a host without a store listens only once its functions are built: listening is ready
+  app.get("/_lanes/ready", (c) => c.json({ status: "ready" }));
   // Prometheus' text format, unless the client asks for JSON (what `lanes bench` reads: memory
   // per instance, a worker's being part of the host's)
   app.get("/_lanes/metrics", async (c) => {

@@ -1,0 +1,290 @@
+/**
+ * The deploy store in etcd (`lanes start --store etcd://HOST:PORT/PREFIX`), shared by every host
+ * started on it. Under PREFIX:
+ *
+ *   store                 format marker: a prefix holding other keys is not taken over
+ *   chunks/<sha256>       up to 512 KiB of a file, content-addressed
+ *   blobs/<sha256>        a file: {size, chunks} (etcd refuses requests over 1.5 MiB by default)
+ *   versions/<id>         version records
+ *   counter               the last version number handed out, raised by compare-and-swap
+ *   deployments/<rev>     every deployment that was made active (rev zero-padded: key order)
+ *   staged/<id>           a version a host is loading for a deploy (other hosts load it too)
+ *   active                the active deployment
+ *   hosts/<id>            one record per live host, on a lease (etcd-members.ts)
+ *   secrets/<fn|*>/<name> sealed secret records (their values never in the clear)
+ *
+ * Writes go in the folder store's order (chunks, blob, version, then deployment and active), so
+ * whatever is in etcd is complete. The switch is one transaction: it writes `deployments/<rev>`
+ * and `active` only if `active` still has the mod revision it had when the caller read it, so
+ * two hosts deploying at once cannot both win: the second gets `conflict` (409).
+ */
+import { LanesError } from "../errors.ts";
+import { secretKey, type SecretRecord } from "../secrets/model.ts";
+import { describeDeployment, sha256Hex, versionId, versionNumber, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
+import { b64, b64key, EtcdAnswer, EtcdClient, text, type Compare, type KeyValue } from "./etcd-client.ts";
+import { Members } from "./etcd-members.ts";
+import type { EtcdTarget } from "./etcd-url.ts";
+import { followKey } from "./etcd-watch.ts";
+import type { ClusterStore, NewDeployment, PausePoint, StagedVersion, StoreState } from "./store.ts";
+
+const FORMAT = { format: "lanes-store", version: 1 };
+const HASH = /^[0-9a-f]{64}$/;
+export const CHUNK_BYTES = 512 * 1024;
+
+export interface EtcdStoreOptions {
+  pause?: PausePoint;
+  /** Seconds a host's record outlives its last renewal. */
+  hostTtl?: number;
+}
+
+export class EtcdStore implements ClusterStore {
+  readonly location: string;
+  /** The active deployment as last read, with the mod revision of its key: what a switch compares. */
+  private seen: { revision: number; modRevision: number } | undefined;
+  private current: StoreState = { reachable: true, since: new Date().toISOString(), error: null };
+  private stateListener: (s: StoreState) => void = () => {};
+  private readonly members: Members;
+  private readonly stopWatch = new AbortController();
+  private watch: { kick(): void } | undefined;
+
+  private constructor(
+    private readonly target: EtcdTarget,
+    private readonly client: EtcdClient,
+    private readonly pause: PausePoint,
+    hostTtl: number,
+  ) {
+    this.location = target.url;
+    // a renewal that fails may be the first sign of a member cut off: watch through another one
+    this.members = new Members(client, this.key("hosts/"), hostTtl, () => this.watch?.kick());
+    client.onReach = (ok, why) => this.reach(ok, why);
+  }
+
+  /** Connect and check the prefix is a lanes store (or empty: it becomes one). */
+  static async open(target: EtcdTarget, o: EtcdStoreOptions = {}): Promise<EtcdStore> {
+    const s = new EtcdStore(target, new EtcdClient(target.url, target.endpoints), o.pause ?? (async () => {}), o.hostTtl ?? 10);
+    await s.claimPrefix();
+    return s;
+  }
+
+  private key(rest: string): string {
+    return `${this.target.prefix}/${rest}`;
+  }
+
+  private async claimPrefix() {
+    const marker = this.key("store");
+    const { kv } = await this.client.get(marker);
+    if (kv) {
+      const m = parse<{ format?: string; version?: number }>(kv, this.location);
+      if (m.format !== FORMAT.format || m.version !== FORMAT.version) {
+        throw new LanesError("invalid_flag", `--store ${this.location}: store format ${JSON.stringify(m)} is not one this lanes reads (${JSON.stringify(FORMAT)})`);
+      }
+      return;
+    }
+    const others = await this.client.list(`${this.target.prefix}/`, { limit: 1 });
+    if (others.length > 0) {
+      throw new LanesError("invalid_flag", `--store ${this.location}: keys under ${this.target.prefix}/ exist but are not a lanes store (no ${marker}); give a prefix of its own`);
+    }
+    // two hosts starting on an empty prefix at once: one writes the marker, both go on
+    await this.client.txn([{ key: b64key(marker), target: "VERSION", version: "0" }], [put(marker, JSON.stringify(FORMAT))], []);
+  }
+
+  async putBlob(bytes: Uint8Array): Promise<string> {
+    const hash = await sha256Hex(bytes);
+    const blob = this.key(`blobs/${hash}`);
+    if (await this.client.has(blob)) return hash;
+    const chunks: string[] = [];
+    for (let at = 0; at < bytes.length || at === 0; at += CHUNK_BYTES) {
+      const part = bytes.subarray(at, at + CHUNK_BYTES);
+      const c = await sha256Hex(part);
+      const key = this.key(`chunks/${c}`);
+      if (!(await this.client.has(key))) await this.client.put(key, part);
+      chunks.push(c);
+      if (bytes.length === 0) break;
+    }
+    await this.client.put(blob, JSON.stringify({ size: bytes.length, chunks }));
+    await this.pause("blob");
+    return hash;
+  }
+
+  async getBlob(hash: string): Promise<Uint8Array> {
+    if (!HASH.test(hash)) throw new LanesError("internal", `store ${this.location}: ${JSON.stringify(hash)} is not a blob hash`);
+    const { kv } = await this.client.get(this.key(`blobs/${hash}`));
+    if (!kv) throw new LanesError("internal", `store ${this.location}: blob ${hash} is missing`);
+    const { size, chunks } = parse<{ size: number; chunks: string[] }>(kv, this.location);
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      const part = (await this.client.get(this.key(`chunks/${c}`))).kv?.value;
+      if (!part || at + part.length > size) throw new LanesError("internal", `store ${this.location}: blob ${hash} is damaged (chunk ${c} is missing or too long)`);
+      bytes.set(part, at);
+      at += part.length;
+    }
+    if (at !== size || (await sha256Hex(bytes)) !== hash) {
+      throw new LanesError("internal", `store ${this.location}: blob ${hash} is damaged (its bytes no longer match their hash)`);
+    }
+    return bytes;
+  }
+
+  /** The counter goes up by compare-and-swap: two hosts asking at once get two ids. */
+  async nextVersionId(): Promise<string> {
+    const key = this.key("counter");
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const { kv } = await this.client.get(key);
+      const n = kv ? Number(text(kv.value)) : 0;
+      const guard: Compare = kv ? { key: b64key(key), target: "MOD", mod_revision: String(kv.modRevision) } : { key: b64key(key), target: "VERSION", version: "0" };
+      const r = await this.client.txn([guard], [put(key, String(n + 1))], []);
+      if (r.succeeded) return versionId(n + 1);
+    }
+    throw new LanesError("conflict", `store ${this.location}: could not reserve a version id (too many deploys at once); try again`);
+  }
+
+  async putVersion(v: VersionRecord): Promise<void> {
+    for (const hash of new Set(Object.values(v.files))) {
+      if (!(await this.client.has(this.key(`blobs/${hash}`)))) {
+        throw new LanesError("internal", `store ${this.location}: version ${v.id} names blob ${hash}, which is not kept`);
+      }
+    }
+    await this.client.put(this.key(`versions/${v.id}`), JSON.stringify(v));
+    await this.pause("version");
+  }
+
+  async getVersion(id: string): Promise<VersionRecord | undefined> {
+    const { kv } = await this.client.get(this.key(`versions/${id}`));
+    return kv ? parse<VersionRecord>(kv, this.location) : undefined;
+  }
+
+  async listVersions(): Promise<VersionRecord[]> {
+    const all = (await this.client.list(this.key("versions/"))).map((kv) => parse<VersionRecord>(kv, this.location));
+    return all.sort((a, b) => versionNumber(b.id) - versionNumber(a.id));
+  }
+
+  async active(): Promise<Deployment | undefined> {
+    const { kv } = await this.client.get(this.key("active"));
+    return kv ? this.note(kv) : undefined;
+  }
+
+  async activate(next: NewDeployment, expected: number): Promise<Deployment> {
+    const key = this.key("active");
+    if (expected > 0 && this.seen?.revision !== expected) {
+      const now = await this.active();
+      if (now?.revision !== expected) throw this.conflict(now, expected);
+    }
+    for (const v of [next.stable, next.canary?.version]) {
+      if (v && !(await this.client.has(this.key(`versions/${v}`)))) throw new LanesError("internal", `store ${this.location}: deployment names version ${v}, which is not kept`);
+    }
+    const d: Deployment = { ...next, revision: expected + 1 };
+    const json = JSON.stringify(d);
+    const guard: Compare = expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(this.seen!.modRevision) };
+    await this.pause("deployment");
+    await this.pause("active-temp");
+    let r: Awaited<ReturnType<EtcdClient["txn"]>>;
+    try {
+      r = await this.client.txn([guard], [put(this.key(`deployments/${pad(d.revision)}`), json), put(key, json)], [{ request_range: { key: b64key(key) } }]);
+    } catch (e) {
+      if (e instanceof EtcdAnswer) throw new LanesError("internal", `store ${this.location}: ${e.message}`);
+      throw e;
+    }
+    if (!r.succeeded) {
+      const now = r.ranges[0]?.[0];
+      // the same switch, sent again after its answer was lost on the way to another member
+      if (now && text(now.value) === json) {
+        this.note(now);
+        return d;
+      }
+      throw this.conflict(now ? this.note(now) : undefined, expected);
+    }
+    this.seen = { revision: d.revision, modRevision: r.revision };
+    await this.pause("active");
+    return d;
+  }
+
+  async history(limit = 100): Promise<Deployment[]> {
+    return (await this.client.list(this.key("deployments/"), { limit, descend: true })).map((kv) => parse<Deployment>(kv, this.location));
+  }
+
+  async listSecrets(): Promise<SecretRecord[]> {
+    return (await this.client.list(this.key("secrets/"))).map((kv) => parse<SecretRecord>(kv, this.location));
+  }
+
+  async putSecret(r: SecretRecord): Promise<void> {
+    await this.client.put(this.key(`secrets/${secretKey(r.name, r.function)}`), JSON.stringify(r));
+  }
+
+  deleteSecret(name: string, fn: string | null): Promise<boolean> {
+    return this.client.remove(this.key(`secrets/${secretKey(name, fn)}`));
+  }
+
+  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void {
+    this.stateListener = onState;
+    this.watch = followKey(this.client, this.key("active"), (kv) => onActive(this.note(kv)), this.stopWatch.signal);
+    const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parse<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
+    const active = this.watch;
+    this.watch = { kick: () => (active.kick(), staged.kick()) };
+  }
+
+  async stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {
+    for (const bytes of files.values()) await this.putBlob(bytes);
+    const staged: StagedVersion = { id, files: hashes };
+    await this.client.put(this.key(`staged/${id}`), JSON.stringify(staged), await this.members.leaseId());
+  }
+
+  async unstage(id: string): Promise<void> {
+    await this.client.remove(this.key(`staged/${id}`));
+  }
+
+  state(): StoreState {
+    return this.current;
+  }
+
+  announce(record: HostRecord): Promise<void> {
+    return this.members.announce(record);
+  }
+
+  hostId(): string | undefined {
+    return this.members.id;
+  }
+
+  hosts(): Promise<HostRecord[]> {
+    return this.members.list();
+  }
+
+  async close(): Promise<void> {
+    this.stopWatch.abort();
+    await this.members.close();
+  }
+
+  private note(kv: KeyValue): Deployment {
+    const d = parse<Deployment>(kv, this.location);
+    if (!this.seen || kv.modRevision >= this.seen.modRevision) this.seen = { revision: d.revision, modRevision: kv.modRevision };
+    return d;
+  }
+
+  private conflict(now: Deployment | undefined, expected: number): LanesError {
+    const who = now ? `deployment ${now.revision} (${describeDeployment(now)}, ${now.reason} by ${now.author}) became active first` : `it is no longer deployment ${expected}`;
+    return new LanesError("conflict", `the active deployment changed meanwhile, on this or another host: ${who}; nothing was changed (see lanes versions, then deploy again)`);
+  }
+
+  private reach(ok: boolean, why: string | null) {
+    // still away: keep when it went, say why it still is
+    if (!ok && !this.current.reachable) this.current = { ...this.current, error: why };
+    if (ok === this.current.reachable) return;
+    this.current = { reachable: ok, since: new Date().toISOString(), error: ok ? null : why };
+    this.stateListener(this.current);
+  }
+}
+
+function put(key: string, value: string) {
+  return { request_put: { key: b64key(key), value: b64(value) } };
+}
+
+function pad(revision: number): string {
+  return String(revision).padStart(12, "0");
+}
+
+function parse<T>(kv: KeyValue, location: string): T {
+  try {
+    return JSON.parse(text(kv.value)) as T;
+  } catch {
+    throw new LanesError("internal", `store ${location}: ${kv.key} is not valid JSON (was it written by hand?)`);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What a host on a shared store says about the store, in /_lanes/health and /_lanes/metrics.
+ * `degraded` is not down: the host serves its last deployment, so load balancers and liveness
+ * probes must keep it (health answers 200 either way); only deploys wait for the store.
+ *
+ * Metrics: /_lanes/metrics gets a `cluster` object in its JSON, and, when it answers in the
+ * Prometheus text format, the gauges below appended to it (`clusterGauges` is the one place
+ * they are defined, for a metrics registry to read instead).
+ */
+import type { Deployment } from "../deploy/model.ts";
+import { describeDeployment } from "../deploy/model.ts";
+import type { ClusterStatus } from "./cluster-member.ts";
+
+export function healthBody(d: Deployment, cluster: ClusterStatus | undefined): Record<string, unknown> {
+  const deployment = { revision: d.revision, serving: describeDeployment(d) };
+  if (!cluster) return { status: "ok", deployment };
+  const { store, host } = cluster;
+  return {
+    status: store.reachable ? "ok" : "degraded",
+    ...(store.reachable ? {} : { reason: `the deploy store cannot be reached since ${store.since}: serving the last deployment; deploys fail until it is back` }),
+    deployment,
+    host: { id: host.id, url: host.url },
+    store,
+  };
+}
+
+export interface Gauge {
+  name: string;
+  help: string;
+  type: "gauge" | "counter";
+  value: number;
+}
+
+export function clusterGauges(c: ClusterStatus): Gauge[] {
+  return [
+    { name: "lanes_store_up", type: "gauge", value: c.store.reachable ? 1 : 0, help: "1 when this host reaches its deploy store; 0 while it serves its last deployment without it (degraded)." },
+    { name: "lanes_store_state_since_seconds", type: "gauge", value: Date.parse(c.store.since) / 1000, help: "When the deploy store last became reachable or unreachable (Unix time)." },
+    { name: "lanes_deployment_revision", type: "gauge", value: c.host.revision, help: "The deployment this host serves (its revision in the store)." },
+    { name: "lanes_deployment_switches_total", type: "counter", value: c.switches, help: "Deployments this host switched to since it started, made here or on another host." },
+    { name: "lanes_deployment_switch_failures_total", type: "counter", value: c.failedSwitches, help: "Deployments made on another host that did not load here (this host kept the one before)." },
+  ];
+}
+
+/** The metrics answer with the cluster's figures added, in its own format. */
+export async function withClusterMetrics(res: Response, c: ClusterStatus): Promise<Response> {
+  if (res.status !== 200) return res;
+  const type = res.headers.get("content-type") ?? "";
+  const headers = new Headers(res.headers);
+  headers.delete("content-length");
+  if (type.includes("application/json")) {
+    const body = (await res.json()) as Record<string, unknown>;
+    return new Response(JSON.stringify({ ...body, cluster: c }), { status: 200, headers });
+  }
+  if (type.startsWith("text/plain")) {
+    const lines = clusterGauges(c).flatMap((g) => [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} ${g.type}`, `${g.name} ${g.value}`]);
+    return new Response((await res.text()) + lines.join("\n") + "\n", { status: 200, headers });
+  }
+  return res;
+}

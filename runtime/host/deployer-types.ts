@@ -1,0 +1,37 @@
+/** What a deploy, promote, rollback or follow answers, and what a Deployer is made of. */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import type { Deployment } from "../deploy/model.ts";
+import type { DeployStore } from "../deploy/store.ts";
+import type { Logger } from "../log.ts";
+import type { SecretValues } from "../secrets/values.ts";
+import type { Host } from "./host.ts";
+import type { RequestLog } from "./served.ts";
+
+export interface SwitchResult {
+  deployment: Deployment;
+  /** The version that is new or now serves. */
+  version: string;
+  changed: string[];
+  unchanged: string[];
+  /** Writing, loading and starting the version's functions. */
+  loadMs: number;
+  /** Keeping it in the store and switching the routes. */
+  switchMs: number;
+}
+
+export interface DeployerOptions {
+  host: Host;
+  adapter: RuntimeAdapter;
+  store: DeployStore;
+  log: Logger;
+  runDir: string;
+  onRequest?: (entry: RequestLog) => void;
+  /** The secret values functions get now (undefined: this host keeps none). */
+  secrets?: () => SecretValues | undefined;
+}
+
+/** What a switch answers: `release` serves in `d` now; started at `t0`, loaded at `t1`. */
+export function switchResult(d: Deployment, release: { id: string; served: { spec: { name: string } }[] }, changed: string[], t0: number, t1: number): SwitchResult {
+  const unchanged = release.served.map((s) => s.spec.name).filter((n) => !changed.includes(n));
+  return { deployment: d, version: release.id, changed, unchanged, loadMs: Math.round(t1 - t0), switchMs: Math.round(performance.now() - t1) };
+}

@@ -1,0 +1,105 @@
+/**
+ * Versions brought up ahead of their switch, on a host of a shared store: another host stages a
+ * version as it starts loading it (etcd-store.ts `stage`), and this one loads it at the same
+ * time, so that when the deployment switches it only has to swap its routing. A prepared
+ * version that does not become active (its deploy failed or lost the race) is stopped once a
+ * newer deployment is active, or after a while.
+ */
+import { isClusterStore, type ClusterStore, type DeployStore } from "../deploy/store.ts";
+import { versionNumber, versionsOf, type Deployment } from "../deploy/model.ts";
+import { LanesError } from "../errors.ts";
+import type { Release } from "./release.ts";
+
+/** How long a deploy waits for the other hosts to load its version before it switches anyway. */
+const OTHERS_MS = 10_000;
+
+/**
+ * Before a deploy switches: wait until every other live host has loaded the staged version, so
+ * all of them switch at once; refuse the deploy (nothing changes) if it did not load on one. A
+ * host that takes longer than OTHERS_MS (or cannot reach the store) follows once it can.
+ */
+export async function loadedEverywhere(store: ClusterStore, id: string): Promise<void> {
+  const end = Date.now() + OTHERS_MS;
+  for (;;) {
+    const others = (await store.hosts()).filter((h) => h.id !== store.hostId());
+    const failed = others.filter((h) => h.prepared?.version === id && h.prepared.error !== null);
+    if (failed.length > 0) {
+      const said = (e: string) => e.replace(/^version not deployed, nothing changed: /, "").split("\n").join("\n    ");
+      const why = failed.map((h) => `${h.url} (${h.runtime}): ${said(h.prepared!.error!)}`).join("\n  ");
+      throw new LanesError("load_failed", `version not deployed, nothing changed: it did not load on ${failed.length} other host(s):\n  ${why}`);
+    }
+    if (others.every((h) => h.prepared?.version === id) || Date.now() > end) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A switch on a shared store (undefined for a host's own store): the version staged for the others, then cleared. */
+export function staging(store: DeployStore, own: Set<string>, id: string): Staging | undefined {
+  return isClusterStore(store) ? new Staging(store, own, id) : undefined;
+}
+
+export class Staging {
+  /** `own`: the versions this host switches to now (it ignores its own stage notices). */
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly own: Set<string>,
+    private readonly id: string,
+  ) {
+    own.add(id);
+  }
+
+  /** Keep the files and tell the other hosts: they load the version while this one does. */
+  stage(files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {
+    return this.store.stage(this.id, files, hashes);
+  }
+
+  everywhere(): Promise<void> {
+    return loadedEverywhere(this.store, this.id);
+  }
+
+  async end(): Promise<void> {
+    this.own.delete(this.id);
+    await this.store.unstage(this.id).catch(() => {});
+  }
+}
+
+/** How long a prepared version may wait for its deployment. */
+const KEEP_MS = 60_000;
+
+export class Prepared {
+  private readonly ready = new Map<string, { release: Promise<Release>; at: number }>();
+
+  /** `stop`: stop what a release alone runs. */
+  constructor(private readonly stop: (r: Release) => Promise<void>) {}
+
+  /** The release being prepared for `id`, left here. */
+  peek(id: string): Promise<Release> | undefined {
+    return this.ready.get(id)?.release;
+  }
+
+  add(id: string, release: Promise<Release>): void {
+    if (this.ready.get(id)?.release === release) return;
+    // a version that does not load here is loaded again (and its error reported) by the switch
+    release.catch(() => this.ready.get(id)?.release === release && this.ready.delete(id));
+    this.ready.set(id, { release, at: Date.now() });
+    const t = setTimeout(() => this.sweep(null), KEEP_MS + 1000);
+    (t as { unref?: () => void }).unref?.();
+  }
+
+  /** The prepared release of `id` (no longer kept here: the caller owns it now). */
+  take(id: string): Promise<Release> | undefined {
+    const p = this.ready.get(id);
+    this.ready.delete(id);
+    return p?.release;
+  }
+
+  /** Drop what waited too long and, after a switch to `active`, what is not newer than what it serves. */
+  sweep(active: Deployment | null): void {
+    const newest = active ? Math.max(...versionsOf(active).map(versionNumber)) : -Infinity;
+    for (const [id, p] of this.ready) {
+      if (versionNumber(id) > newest && Date.now() - p.at < KEEP_MS) continue;
+      this.ready.delete(id);
+      void p.release.then(this.stop, () => {});
+    }
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * lanes hosts as a cluster on etcd: a real etcd (started here, stopped and restarted by its
+ * pid) and three hosts on it, one per runtime (Node, Bun, Deno), each `lanes start --store`
+ * in its own process. The suite starts all three runtimes itself, so it runs once, from Node.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { EtcdStore, CHUNK_BYTES } from "../runtime/deploy/etcd-store.ts";
+import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
+import type { HostRecord } from "../runtime/deploy/model.ts";
+import { eventually, health, hostRecords, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
+import { deploy, get, runCli, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
+import { freePort, startEtcd, type Etcd } from "./helpers/etcd.ts";
+import { lanesCommand } from "./helpers/cluster.ts";
+import { spawnProcess } from "./helpers/spawn.ts";
+import { hostEnvironment } from "../adapters/env.ts";
+import { withClusterMetrics } from "../runtime/host/cluster-health.ts";
+import type { ClusterStatus } from "../runtime/host/cluster-member.ts";
+
+interface Ctx {
+  etcd: Etcd;
+  store: string;
+  tokens: string;
+  hosts: ClusterHost[];
+  late?: ClusterHost;
+}
+const test = suite<Ctx>("lanes hosts as a cluster on etcd");
+
+test.before(async (ctx) => {
+  ctx.hosts = [];
+  try {
+    ctx.etcd = await startEtcd();
+  } catch (e) {
+    // uvu drops an error thrown by a before hook (its tests only show as not run): say it, fail
+    console.error(`\n  FAIL: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+    throw e;
+  }
+  ctx.store = `etcd://${ctx.etcd.member}/lanes/test`;
+  ctx.tokens = tokenFile();
+  const extra = ["--admin-token-file", ctx.tokens, "--log", "json"];
+  // the first host makes the empty store's version 1; the other two start on it
+  ctx.hosts.push(await startClusterHost("node", versionDir("v1"), ctx.store, extra));
+  ctx.hosts.push(...(await Promise.all([startClusterHost("bun", versionDir("bun-folder"), ctx.store, extra), startClusterHost("deno", versionDir("deno-folder"), ctx.store, extra)])));
+});
+
+test.after(async (ctx) => {
+  await Promise.all([...(ctx.hosts ?? []), ...(ctx.late ? [ctx.late] : [])].map((h) => h.stop()));
+  await ctx.etcd?.close();
+});
+
+const urls = (ctx: Ctx) => ctx.hosts.map((h) => h.url);
+const failed = (samples: Sample[]) => samples.filter((s) => s.status !== 200);
+/** Every host answers `marker` on /greet. */
+const allServe = async (ctx: Ctx, marker: string) => (await Promise.all(urls(ctx).map((u) => get(u, "/greet")))).every((s) => s.text === marker);
+
+test("three hosts on Node, Bun and Deno serve the store's active deployment, and each knows the others", async (ctx) => {
+  for (const h of ctx.hosts) {
+    const s = await get(h.url, "/greet");
+    assert.equal([s.status, s.text, s.version], [200, "v1", "v1"], `${h.runtime} serves v1 (not the folder it was started on)`);
+  }
+  assert.ok(await eventually(async () => (await hostRecords(ctx.hosts[2]!.url)).length === 3), "three host records");
+  const records = await hostRecords(ctx.hosts[1]!.url);
+  assert.equal(records.map((r) => r.runtime).sort(), ["bun", "deno", "node"]);
+  assert.equal(records.map((r) => r.url).sort(), urls(ctx).sort());
+  assert.ok(records.every((r) => r.revision === 1 && r.serving === "v1 100%"));
+});
+
+test("a deploy to one host is served by all three within 1 s, with 0 failed requests under a client load spread over the three (lanes deploy --wait)", async (ctx) => {
+  const loads = urls(ctx).map((u) => steadyLoad(u, ["/greet", "/greet-proc"], 1));
+  let perHost: Sample[][] = [];
+  let out: { code: number | null; out: string };
+  let returned = 0;
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    out = await runCli(["deploy", versionDir("v2"), "--to", ctx.hosts[0]!.url, "--token-file", ctx.tokens, "--wait", "--json"]);
+    returned = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    perHost = await Promise.all(loads.map((l) => l.stop()));
+  }
+  const samples = perHost.flat();
+  assert.is(out.code, 0, out.out);
+  const r = JSON.parse(out.out) as { version: string; wait: { ok: boolean; allSwitchedMs: number; hosts: HostRecord[] } };
+  assert.is(r.version, "v2");
+  assert.ok(r.wait.ok, "every live host serves the new deployment");
+  assert.equal(r.wait.hosts.map((h) => h.serving), ["v2 100%", "v2 100%", "v2 100%"]);
+  console.log(`  deploy to all 3 hosts switched: ${r.wait.allSwitchedMs} ms (switchMs per host, the deploying one loading included: ${r.wait.hosts.map((h) => `${h.runtime} ${h.switchMs} ms`).join(", ")})`);
+  assert.ok(r.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${r.wait.allSwitchedMs} ms)`);
+  assert.equal(failed(samples), [], "no request failed on any host");
+  ctx.hosts.forEach((h, i) => {
+    const mine = perHost[i]!;
+    assert.ok(mine.some((s) => s.text === "v1"), `${h.runtime} answered v1 before the deploy`);
+    const after = mine.filter((s) => s.started > returned);
+    assert.ok(after.length > 0 && after.every((s) => s.text === "v2" && s.version === "v2"), `${h.runtime}: after --wait returned, every answer is v2`);
+  });
+});
+
+test("lanes versions shows which host serves which version", async (ctx) => {
+  const r = await runCli(["versions", "--to", ctx.hosts[2]!.url, "--token-file", ctx.tokens]);
+  assert.is(r.code, 0, r.out);
+  for (const h of ctx.hosts) assert.match(r.out, new RegExp(`${h.url}\\s+${h.runtime} \\S+\\s+2\\s+v2 100%`));
+});
+
+test("a version that does not load on one host is refused by the cluster, naming that host, and changes nothing", async (ctx) => {
+  const dir = versionDir("not-on-bun");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Bun?: unknown }).Bun) throw new Error("this version does not load on Bun");\nexport default { fetch: () => new Response("not-on-bun") };\n`);
+  const r = await deploy(ctx.hosts[0]!.url, dir);
+  assert.is(r.status, 400, r.text);
+  assert.is(r.json.error?.code, "load_failed");
+  const bun = ctx.hosts.find((h) => h.runtime === "bun")!;
+  assert.match(r.json.error!.message + "", new RegExp(`nothing changed: it did not load on 1 other host\\(s\\):\\n  ${bun.url} \\(bun\\): [^]*greet: its module failed to load: this version does not load on Bun`), r.text);
+  assert.ok(await allServe(ctx, "v2"), "every host still serves v2");
+});
+
+test("two concurrent deploys to two hosts end with exactly one winner and a clear 409 for the other", async (ctx) => {
+  const [a, b] = await Promise.all([deploy(ctx.hosts[1]!.url, versionDir("race-bun")), deploy(ctx.hosts[2]!.url, versionDir("race-deno"))]);
+  assert.equal([a.status, b.status].sort(), [201, 409], `${a.text}\n${b.text}`);
+  const [winner, loser] = a.status === 201 ? [a, b] : [b, a];
+  assert.is(loser.json.error?.code, "conflict");
+  assert.match(loser.json.error!.message + "", /the active deployment changed meanwhile, on this or another host: deployment 3 \(v\d+ 100%, deploy by ci\) became active first; nothing was changed/, loser.text);
+  const marker = winner === a ? "race-bun" : "race-deno";
+  assert.ok(await eventually(() => allServe(ctx, marker), 5000), `every host serves the winner, ${marker}`);
+  const history = (await hostRecords(ctx.hosts[0]!.url)).map((h) => h.revision);
+  assert.equal(history, [3, 3, 3]);
+});
+
+test("etcd stopped: hosts keep serving, report degraded, and a deploy fails clearly", async (ctx) => {
+  const load = urls(ctx).map((u) => steadyLoad(u, ["/greet"], 1));
+  let samples: Sample[] = [];
+  try {
+    await ctx.etcd.stop();
+    assert.ok(
+      await eventually(async () => (await Promise.all(urls(ctx).map(health))).every((h) => h.status === 200 && h.body.status === "degraded"), 10_000),
+      "every host reports degraded (answering 200: it is not down)",
+    );
+    const r = await deploy(ctx.hosts[0]!.url, versionDir("while-away"));
+    assert.is(r.status, 503, r.text);
+    assert.is(r.json.error?.code, "unavailable");
+    assert.match(r.json.error!.message, /^nothing was changed: the deploy store etcd:\/\/127\.0\.0\.1:\d+\/lanes\/test cannot be reached \(.+\); this host keeps serving deployment 3/, r.text);
+  } finally {
+    samples = (await Promise.all(load.map((l) => l.stop()))).flat();
+  }
+  assert.ok(samples.length > 0);
+  assert.equal(failed(samples), [], "no request failed while etcd was away");
+  assert.ok(samples.every((s) => s.text === samples[0]!.text), "each host kept its last deployment");
+  const h = await health(ctx.hosts[1]!.url);
+  assert.match(String(h.body.reason), /deploy store cannot be reached since .*: serving the last deployment/);
+  const metrics = (await (await fetch(`${ctx.hosts[2]!.url}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as {
+    cluster: { store: { reachable: boolean }; host: { revision: number } };
+  };
+  assert.equal([metrics.cluster.store.reachable, metrics.cluster.host.revision], [false, 3], "the metrics say so too");
+  const scrape = await (await fetch(`${ctx.hosts[0]!.url}/_lanes/metrics`)).text();
+  assert.match(scrape, /\nlanes_store_up 0\n/, "and the Prometheus scrape");
+  assert.match(scrape, /\nlanes_deployment_revision 3\n/);
+  for (const host of ctx.hosts) assert.match(host.output(), /deploy store etcd:\/\/\S+ cannot be reached .*serving deployment 3/, `${host.runtime} logs it`);
+});
+
+test("etcd restarted: hosts catch up without a restart, and a new deploy reaches all hosts", async (ctx) => {
+  await ctx.etcd.start();
+  assert.ok(await eventually(async () => (await Promise.all(urls(ctx).map(health))).every((h) => h.body.status === "ok"), 10_000), "every host reports ok again");
+  const r = await deploy(ctx.hosts[2]!.url, versionDir("after-restart"));
+  assert.is(r.status, 201, r.text);
+  assert.ok(await eventually(() => allServe(ctx, "after-restart"), 5000), "all three serve the new deployment");
+  for (const host of ctx.hosts) assert.match(host.output(), /answers again; catching up/, `${host.runtime} logs the return`);
+  assert.ok(await eventually(async () => (await hostRecords(ctx.hosts[0]!.url)).every((h) => h.revision === 4), 5000), "their records follow");
+});
+
+test("a host started later serves the active deployment at once (past a dead etcd member), and leaves the host list when it stops", async (ctx) => {
+  // the first member named is not there: the host moves on to the next
+  const store = `etcd://127.0.0.1:${await freePort()},${ctx.etcd.member}/lanes/test`;
+  ctx.late = await startClusterHost("bun", versionDir("late-folder"), store, ["--admin-token-file", ctx.tokens]);
+  const first = await get(ctx.late.url, "/greet");
+  assert.equal([first.status, first.text, first.version], [200, "after-restart", first.version], "its first answer is the active deployment's");
+  assert.is((await fetch(`${ctx.late.url}/_lanes/ready`)).status, 200, "ready");
+  assert.ok(await eventually(async () => (await hostRecords(ctx.hosts[0]!.url)).length === 4), "a fourth record");
+  await ctx.late.stop();
+  ctx.late = undefined;
+  assert.equal((await hostRecords(ctx.hosts[0]!.url)).length, 3, "its record went with it");
+});
+
+test("lanes rollback --wait to a version no host runs any more reaches all three at once", async (ctx) => {
+  const before = (await get(ctx.hosts[0]!.url, "/greet")).text;
+  assert.is(before, "after-restart");
+  const r = await runCli(["rollback", "--to", ctx.hosts[1]!.url, "--token-file", ctx.tokens, "--wait", "--json"]);
+  assert.is(r.code, 0, r.out);
+  const out = JSON.parse(r.out) as { deployment: { reason: string }; wait: { ok: boolean; allSwitchedMs: number } };
+  assert.is(out.deployment.reason, "rollback");
+  assert.ok(out.wait.ok && out.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${out.wait.allSwitchedMs} ms)`);
+  const answers = await Promise.all(urls(ctx).map((u) => get(u, "/greet")));
+  assert.ok(answers.every((a) => /^race-(bun|deno)$/.test(a.text) && a.text === answers[0]!.text), answers.map((a) => a.text).join(", "));
+});
+
+test("lanes deploy --wait names a host that has not switched yet and why, exits 1, and that host follows once it has loaded", async (ctx) => {
+  // on Deno only, the new version takes 13 s to load: longer than a deploy waits for the others (10 s)
+  const dir = versionDir("slow-on-deno", "ok", (m) => ((m.functions as Record<string, { entry: string }>)["greet-proc"]!.entry = "steady.ts"));
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Deno?: unknown }).Deno) await new Promise((r) => setTimeout(r, 13_000));\n${readFileSync(`${dir}/greet.ts`, "utf8")}`);
+  const deno = ctx.hosts.find((h) => h.runtime === "deno")!;
+  const r = await runCli(["deploy", dir, "--to", ctx.hosts[0]!.url, "--token-file", ctx.tokens, "--wait", "--wait-timeout", "1"]);
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, /2 of 3 live host\(s\) serve deployment 6; not:\n {4}(\S+) \(deno\): still serves deployment 5 \(v\d+ 100%\) after 1 s; loading deployment 6 since \S+\n/, r.out);
+  assert.ok(r.out.includes(` ${deno.url} (deno): `), r.out);
+  assert.match((await get(deno.url, "/greet")).text, /^race-(bun|deno)$/, "meanwhile it serves its last deployment");
+  assert.ok(await eventually(() => allServe(ctx, "slow-on-deno"), 10_000), "then all three serve it");
+});
+
+test("a file larger than etcd's request limit is kept in chunks and read back whole", async (ctx) => {
+  const store = await EtcdStore.open(parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/chunks`));
+  const big = new Uint8Array(2 * 1024 * 1024 + 7).map((_, i) => (i * 31) & 0xff);
+  const hash = await store.putBlob(big);
+  assert.equal(await store.getBlob(hash), big);
+  assert.ok(big.length > 3 * CHUNK_BYTES);
+  await store.close();
+});
+
+test("sealed secret records are kept in etcd, replaced by name and function, and deleted once", async (ctx) => {
+  const store = await EtcdStore.open(parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/secrets`));
+  const record = (fn: string | null, data: string) => ({ name: "API_KEY", function: fn, keyId: "k1", iv: "aXY=", data, updatedAt: "2026-01-01T00:00:00.000Z", author: "ci" });
+  await store.putSecret(record(null, "b25l"));
+  await store.putSecret(record("greet", "dHdv"));
+  await store.putSecret(record(null, "dGhyZWU="));
+  const kept = (await store.listSecrets()).map((r) => [r.function, r.data]).sort();
+  assert.equal(kept, [["greet", "dHdv"], [null, "dGhyZWU="]].sort());
+  assert.equal([await store.deleteSecret("API_KEY", "greet"), await store.deleteSecret("API_KEY", "greet")], [true, false]);
+  assert.equal((await store.listSecrets()).map((r) => r.function), [null]);
+  await store.close();
+});
+
+test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming the rule", () => {
+  const cases: [string, RegExp][] = [
+    ["http://127.0.0.1:2379/lanes", /the scheme must be etcd:\/\/, not http:\/\//],
+    ["etcds://127.0.0.1:2379/lanes", /TLS to etcd is not supported yet/],
+    ["etcd://127.0.0.1/lanes", /"127\.0\.0\.1" needs a port from 1 to 65535/],
+    ["etcd://127.0.0.1:2379", /give a key prefix after the members/],
+    ["etcd://127.0.0.1:2379,127.0.0.1:2379/lanes", /an etcd member is named twice/],
+    ["etcd://a:1,b c:2/lanes", /"b c:2" is not HOST:PORT/],
+    ["etcd://127.0.0.1:2379/la nes", /the prefix may hold letters, digits/],
+  ];
+  for (const [url, rule] of cases) {
+    assert.throws(() => parseEtcdUrl(url), (e: Error) => rule.test(e.message) && e.message.startsWith("--store: "), url);
+  }
+  assert.equal(parseEtcdUrl("etcd://10.0.0.1:2379,etcd-1.etcd:2379/lanes/prod/"), {
+    url: "etcd://10.0.0.1:2379,etcd-1.etcd:2379/lanes/prod/",
+    endpoints: ["http://10.0.0.1:2379", "http://etcd-1.etcd:2379"],
+    prefix: "/lanes/prod",
+  });
+});
+
+/** `lanes start ARGS` on Node: its exit code and output (it is expected to refuse to start). */
+async function refusedStart(args: string[]): Promise<{ code: number | null; out: string }> {
+  const [cmd, argv] = lanesCommand("node", ["start", versionDir("refused"), "--port", "0", ...args]);
+  const child = spawnProcess(cmd, argv, hostEnvironment());
+  let out = "";
+  child.onOutput((t) => (out += t));
+  const { code } = await child.exited;
+  return { code, out };
+}
+
+test("lanes start refuses --data with --store, --advertise without --store, and an etcd it cannot reach, saying so", async () => {
+  const [both, advertise, away] = await Promise.all([
+    refusedStart(["--data", "x", "--store", "etcd://127.0.0.1:2379/lanes"]),
+    refusedStart(["--advertise", "http://10.0.0.5:8787"]),
+    freePort().then((p) => refusedStart(["--store", `etcd://127.0.0.1:${p}/lanes`])),
+  ]);
+  assert.ok(both.code !== 0 && /give --data DIR \(this host's own store\) or --store etcd:\/\/\.\.\. \(shared\), not both/.test(both.out), both.out);
+  assert.ok(advertise.code !== 0 && /--advertise names this host to the others of a shared store: give --store/.test(advertise.out), advertise.out);
+  assert.ok(away.code !== 0 && /the deploy store etcd:\/\/127\.0\.0\.1:\d+\/lanes cannot be reached \(127\.0\.0\.1:\d+: ECONNREFUSED\)/.test(away.out), away.out);
+});
+
+test("the store's state reaches Prometheus-format metrics as gauges", async () => {
+  const status: ClusterStatus = {
+    host: { revision: 7 } as ClusterStatus["host"],
+    store: { reachable: false, since: "2026-01-01T00:00:00.000Z", error: "gone", location: "etcd://x:1/p" },
+    switches: 3,
+    failedSwitches: 1,
+  };
+  const res = await withClusterMetrics(new Response("# TYPE lanes_up gauge\nlanes_up 1\n", { headers: { "content-type": "text/plain; version=0.0.4" } }), status);
+  const text = await res.text();
+  assert.match(text, /^# TYPE lanes_up gauge\nlanes_up 1\n# HELP lanes_store_up .+\n# TYPE lanes_store_up gauge\nlanes_store_up 0\n/);
+  assert.match(text, /\nlanes_deployment_revision 7\n/);
+  assert.match(text, /# TYPE lanes_deployment_switches_total counter\nlanes_deployment_switches_total 3\n/);
+  assert.match(text, /\nlanes_store_state_since_seconds 1767225600\n/);
+});
+
+test.run();
