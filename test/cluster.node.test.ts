@@ -3,13 +3,17 @@
  * pid) and three hosts on it, one per runtime (Node, Bun, Deno), each `lanes start --store`
  * in its own process. The suite starts all three runtimes itself, so it runs once, from Node.
  */
+import { createHash, randomBytes } from "node:crypto";
+import { cpSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { EtcdStore, CHUNK_BYTES } from "../runtime/deploy/etcd-store.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import type { HostRecord } from "../runtime/deploy/model.ts";
 import { eventually, health, hostRecords, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
-import { deploy, get, runCli, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
+import { deploy, get, runCli, runCliWithInput, scratchDir, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
+import { fixtures } from "./helpers/host.ts";
 import { freePort, startEtcd, type Etcd } from "./helpers/etcd.ts";
 import { lanesCommand } from "./helpers/cluster.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
@@ -226,6 +230,44 @@ test("sealed secret records are kept in etcd, replaced by name and function, and
   assert.equal([await store.deleteSecret("API_KEY", "greet"), await store.deleteSecret("API_KEY", "greet")], [true, false]);
   assert.equal((await store.listSecrets()).map((r) => r.function), [null]);
   await store.close();
+});
+
+test("a secret set on one host reaches the functions that use it on the other hosts, and a rotation too", async (ctx) => {
+  const key = join(scratchDir("key-"), "secrets.key");
+  writeFileSync(key, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+  const folder = (names: boolean) => {
+    const dir = scratchDir("secret-fns-");
+    cpSync(join(fixtures, "secret.ts"), join(dir, "secret.ts"));
+    const env = { API_KEY: names ? { secret: "API_KEY" } : "not a secret" };
+    writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { api: { entry: "secret.ts", env }, "api-proc": { entry: "secret.ts", lane: "process", env } } }));
+    return dir;
+  };
+  const store = `etcd://${ctx.etcd.member}/lanes/secrets-follow`;
+  const extra = ["--admin-token-file", ctx.tokens, "--secrets-key-file", key, "--log", "json"];
+  const a = await startClusterHost("node", folder(false), store, extra);
+  const b = await startClusterHost("bun", folder(false), store, extra).catch(async (e) => (await a.stop(), Promise.reject(e)));
+  const hashOn = async (url: string, fn: string) => {
+    const s = await get(url, `/${fn}`);
+    return s.status === 200 ? (JSON.parse(s.text) as { hashes: Record<string, string> }).hashes.API_KEY : `status ${s.status}`;
+  };
+  const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+  try {
+    for (const v of ["first-value-0123456789", "rotated-value-9876543210"]) {
+      const set = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens], `${v}\n`);
+      assert.is(set.code, 0, set.out);
+      if (v.startsWith("first")) {
+        const d = await runCli(["deploy", folder(true), "--to", a.url, "--token-file", ctx.tokens, "--wait"]);
+        assert.is(d.code, 0, d.out);
+      }
+      for (const fn of ["api", "api-proc"]) {
+        assert.ok(await eventually(async () => (await hashOn(b.url, fn)) === sha(v), 5000), `${fn} on the bun host got the value set on the node host: ${await hashOn(b.url, fn)}`);
+        assert.is(await hashOn(a.url, fn), sha(v), `${fn} on the node host`);
+      }
+    }
+    assert.ok(!b.output().includes("rotated-value"), "no value in the other host's log");
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
 });
 
 test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming the rule", () => {

@@ -191,7 +191,7 @@ export class EtcdClient {
    * Watch `key` (`prefix`: every key under it) from `startRevision`: yields each batch of puts. It ends (throws) when the
    * stream breaks; `compacted` when etcd no longer has that revision (read the key again).
    */
-  async *watch(key: string, startRevision: number, signal: AbortSignal, prefix = false): AsyncGenerator<{ kvs: KeyValue[]; revision: number }> {
+  async *watch(key: string, startRevision: number, signal: AbortSignal, prefix = false): AsyncGenerator<{ kvs: KeyValue[]; deleted: number; revision: number }> {
     const endpoint = this.endpoint;
     const res = await fetch(endpoint + "/v3/watch", {
       method: "POST",
@@ -218,8 +218,9 @@ export class EtcdClient {
           const r = msg.result ?? {};
           if (r.compact_revision && Number(r.compact_revision) > 0) throw new Compacted(Number(r.compact_revision));
           if (r.canceled) throw new Error(`${hostOf(endpoint)}: the watch was canceled (${r.cancel_reason ?? "no reason given"})`);
-          const kvs = (r.events ?? []).filter((e) => e.type !== "DELETE").map((e) => toKv(e.kv));
-          yield { kvs, revision: Number(r.header?.revision ?? 0) };
+          const events = r.events ?? [];
+          const kvs = events.filter((e) => e.type !== "DELETE").map((e) => toKv(e.kv));
+          yield { kvs, deleted: events.length - kvs.length, revision: Number(r.header?.revision ?? 0) };
         }
       }
     } finally {

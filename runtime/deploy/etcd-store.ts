@@ -24,7 +24,7 @@ import { describeDeployment, sha256Hex, versionId, versionNumber, type Deploymen
 import { b64, b64key, EtcdAnswer, EtcdClient, text, type Compare, type KeyValue } from "./etcd-client.ts";
 import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
-import { followKey } from "./etcd-watch.ts";
+import { coalesced, followKey } from "./etcd-watch.ts";
 import type { ClusterStore, NewDeployment, PausePoint, StagedVersion, StoreState } from "./store.ts";
 
 const FORMAT = { format: "lanes-store", version: 1 };
@@ -220,6 +220,11 @@ export class EtcdStore implements ClusterStore {
     const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parse<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
     const active = this.watch;
     this.watch = { kick: () => (active.kick(), staged.kick()) };
+  }
+
+  followSecrets(onChange: () => void): void {
+    const changed = coalesced(onChange, 50); // the keeper reads every record again anyway
+    followKey(this.client, this.key("secrets/"), changed, this.stopWatch.signal, true, changed);
   }
 
   async stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {

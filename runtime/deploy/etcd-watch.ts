@@ -11,7 +11,14 @@ import { Compacted, reason, type EtcdClient, type KeyValue } from "./etcd-client
 const RETRY_MS = [100, 250, 500, 800];
 
 /** `prefix`: every key under `key` (their puts). */
-export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValue) => void, stop: AbortSignal, prefix = false): { kick(): void } {
+export function followKey(
+  client: EtcdClient,
+  key: string,
+  onValue: (kv: KeyValue) => void,
+  stop: AbortSignal,
+  prefix = false,
+  onDeleted?: () => void,
+): { kick(): void } {
   let attempt: AbortController | undefined;
   const loop = async () => {
     for (let failures = 0; !stop.aborted; ) {
@@ -23,6 +30,7 @@ export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValu
         failures = 0;
         for await (const batch of client.watch(key, revision + 1, signal, prefix)) {
           for (const change of batch.kvs) onValue(change);
+          if (batch.deleted > 0) onDeleted?.();
         }
       } catch (e) {
         if (stop.aborted) return;
@@ -41,4 +49,17 @@ function sleep(ms: number, stop: AbortSignal): Promise<void> {
     const t = setTimeout(resolve, ms);
     stop.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
   });
+}
+
+/** `fn` once per burst of calls within `ms`. */
+export function coalesced(fn: () => void, ms: number): () => void {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    setTimeout(() => {
+      queued = false;
+      fn();
+    }, ms);
+  };
 }

@@ -76,6 +76,8 @@ export interface ClusterStore extends DeployStore {
    */
   stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void>;
   unstage(id: string): Promise<void>;
+  /** Calls `onChange` when a secret record is set or deleted, by any host (and once after each reconnect). */
+  followSecrets(onChange: () => void): void;
   state(): StoreState;
   /** Keep this host's record, bound to a lease: it goes away when the host stops renewing it. */
   announce(record: HostRecord): Promise<void>;

@@ -105,6 +105,12 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
   front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, ui?.handle, member);
   member?.start();
+  // a secret set or deleted on any host restarts, on this one too, the functions whose values changed
+  if (member && keeper && isClusterStore(store)) {
+    store.followSecrets(() => {
+      keeper.refresh(deployer).catch((e: unknown) => o.log.error(`secrets changed in ${store.location} but could not be read again: ${e instanceof Error ? e.message : String(e)}`));
+    });
+  }
   armed = true;
   return {
     host,
