@@ -21,7 +21,17 @@ export function childArgs(o: ChildOptions, file: string): string[] {
       // alone, where there is none): read their entry and bundle, env (exactly the manifest's:
       // the host passes no other). --v8-flags caps the heap (SIGTRAP). --quiet would also hide
       // the inspector's URL.
-      return ["run", ...(o.inspect ? [] : ["--quiet"]), "--no-prompt", "--no-config", "--no-lock", ...denoGrants(o, file), `--v8-flags=--max-old-space-size=${o.heapMb}`, ...inspect, file];
+      return [
+        "run",
+        ...(o.inspect ? [] : ["--quiet"]),
+        "--no-prompt",
+        "--no-config",
+        "--no-lock",
+        ...denoGrants(o, file),
+        `--v8-flags=--max-old-space-size=${o.heapMb}`,
+        ...inspect,
+        file,
+      ];
     case "bun":
       // Bun has no heap flag (--smol does not cap): the pool's RSS watchdog enforces memoryMb.
       return [...inspect, file];

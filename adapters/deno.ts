@@ -30,9 +30,7 @@ export const denoAdapter: RuntimeAdapter = {
     // would otherwise be printed by Deno.serve as a raw error (adapters/README.md, Serving HTTP);
     // the handler itself never throws
     const onError = () => new Response(null, { status: 500 });
-    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) =>
-      fetchCallback(handler, request, () => info.remoteAddr.hostname),
-    );
+    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) => fetchCallback(handler, request, () => info.remoteAddr.hostname));
     return {
       port: server.addr.port,
       hostname,

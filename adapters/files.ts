@@ -74,4 +74,3 @@ export async function syncFolder(dir: string): Promise<void> {
     await fh.close();
   }
 }
-

@@ -75,7 +75,10 @@ function ownGlobals(env: Record<string, string>, log: Log): Record<string, unkno
     mine.Deno = Object.create(outer.Deno, { env: { value: denoEnv, enumerable: true } });
   }
   if (outer.Bun) mine.Bun = Object.create(outer.Bun, { env: { value: copy, enumerable: true } });
-  const write = (level: Parameters<Log>[0]) => (...args: unknown[]) => log(level, format(...args));
+  const write =
+    (level: Parameters<Log>[0]) =>
+    (...args: unknown[]) =>
+      log(level, format(...args));
   mine.console = Object.assign(Object.create(outer.console!), {
     log: write("log"),
     info: write("info"),

@@ -235,13 +235,10 @@ export function onUnhandledRejection(listener: (reason: unknown) => void): void 
     listener(reason);
   };
   process.on("unhandledRejection", report);
-  (globalThis as { addEventListener?: (t: string, l: (e: PromiseRejectionEvent) => void) => void }).addEventListener?.(
-    "unhandledrejection",
-    (e) => {
-      e.preventDefault();
-      report(e.reason, e.promise);
-    },
-  );
+  (globalThis as { addEventListener?: (t: string, l: (e: PromiseRejectionEvent) => void) => void }).addEventListener?.("unhandledrejection", (e) => {
+    e.preventDefault();
+    report(e.reason, e.promise);
+  });
 }
 
 /**
@@ -260,8 +257,7 @@ export function onUncaughtException(listener: (error: unknown) => void): void {
  * `new Request` as it is.
  */
 export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
-  const native = (i: RequestInit2) =>
-    new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
+  const native = (i: RequestInit2) => new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
   if (!onNode) return native;
   return (await lazyRequests()) ?? native;
 }

@@ -14,16 +14,7 @@ import { setImmediate } from "node:timers";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { Worker } from "node:worker_threads";
-import type {
-  ChildHandle,
-  ChildOptions,
-  GuestExit,
-  RuntimeAdapter,
-  RuntimeName,
-  Sys,
-  WorkerHandle,
-  WorkerOptions,
-} from "./types.ts";
+import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerHandle, WorkerOptions } from "./types.ts";
 import { childArgs } from "./child-args.ts";
 import { lineSplitter } from "./lines.ts";
 import { fileOps } from "./files.ts";

@@ -31,7 +31,11 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
       req[EXCHANGE] = ex;
       return void web(req, res);
     }
-    if (out instanceof Promise) out.then((r) => send(ex, res, r), (e) => send(ex, res, errorReply(e, "")));
+    if (out instanceof Promise)
+      out.then(
+        (r) => send(ex, res, r),
+        (e) => send(ex, res, errorReply(e, "")),
+      );
     else send(ex, res, out);
     // A body the answer did not need (a request refused before it was read) is read and
     // dropped as it arrives, as Node does by itself: Bun's node:http keeps it in memory

@@ -50,4 +50,3 @@ function commOf(pid: number): string {
     return "";
   }
 }
-

@@ -119,6 +119,7 @@ function onPath(name: string): string | undefined {
 }
 
 function namespaceArgs(net: boolean): string[] {
+  // biome-ignore format: bwrap's arguments read as flag and value pairs
   return [
     "--unshare-all",
     "--unshare-user",
@@ -148,6 +149,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   const inside = `${RUNTIME_DIR}/${path.basename(binary)}`;
   const source = `${path.dirname(binary)}/./${path.basename(binary)}`;
   const ro = (p: string) => ["--ro-bind", p, p];
+  // biome-ignore format: bwrap's arguments read as flag and value pairs
   const args = [
     `--nofile=${openFilesLimit()}:${openFilesLimit()}`,
     "--core=0",

@@ -123,16 +123,30 @@ export function lightResponseClass(Native: ResponseClass): ResponseClass {
   for (const key of members) {
     if (key === "constructor") continue;
     const d = Object.getOwnPropertyDescriptor(Native.prototype, key)!;
-    if (d.get) Object.defineProperty(proto, key, { configurable: true, get(this: unknown) { return Reflect.get(Native.prototype, key, target(this)); } });
+    if (d.get)
+      Object.defineProperty(proto, key, {
+        configurable: true,
+        get(this: unknown) {
+          return Reflect.get(Native.prototype, key, target(this));
+        },
+      });
     else if (typeof d.value === "function") {
       const fn = d.value as (...a: unknown[]) => unknown;
-      Object.defineProperty(proto, key, { configurable: true, writable: true, value(this: unknown, ...args: unknown[]) { return fn.apply(target(this), args); } });
+      Object.defineProperty(proto, key, {
+        configurable: true,
+        writable: true,
+        value(this: unknown, ...args: unknown[]) {
+          return fn.apply(target(this), args);
+        },
+      });
     } else Object.defineProperty(proto, key, d);
   }
   for (const key of Object.getOwnPropertySymbols(sample)) {
     Object.defineProperty(proto, key, {
       configurable: true,
-      get(this: unknown) { return isLight(this) ? (real(this) as unknown as Record<symbol, unknown>)[key] : undefined; },
+      get(this: unknown) {
+        return isLight(this) ? (real(this) as unknown as Record<symbol, unknown>)[key] : undefined;
+      },
       set(this: unknown, v: unknown) {
         // a light one forwards; any other object (the platform's constructor filling in a
         // Response made with this prototype) gets the property as a plain assignment would give it

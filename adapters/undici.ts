@@ -51,18 +51,52 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
   for (const key of [...Object.getOwnPropertyNames(Request.prototype), ...Object.getOwnPropertySymbols(Request.prototype)]) {
     if (key === "constructor" || key === Symbol.toStringTag) continue;
     const d = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
-    if (d.get) define(key, { get(this: Lazy) { return real(this)[key]; } });
-    else if (typeof d.value === "function") define(key, { value(this: Lazy, ...args: unknown[]) { return (real(this)[key] as (...a: unknown[]) => unknown)(...args); } });
+    if (d.get)
+      define(key, {
+        get(this: Lazy) {
+          return real(this)[key];
+        },
+      });
+    else if (typeof d.value === "function")
+      define(key, {
+        value(this: Lazy, ...args: unknown[]) {
+          return (real(this)[key] as (...a: unknown[]) => unknown)(...args);
+        },
+      });
   }
   for (const key of Object.getOwnPropertySymbols(sample)) {
     if (key === kSignal) continue;
-    define(key, { get(this: Lazy) { return real(this)[key]; }, set(this: Lazy, v: unknown) { real(this)[key] = v; } });
+    define(key, {
+      get(this: Lazy) {
+        return real(this)[key];
+      },
+      set(this: Lazy, v: unknown) {
+        real(this)[key] = v;
+      },
+    });
   }
-  define("method", { get(this: Lazy) { return this[INIT].method; } });
+  define("method", {
+    get(this: Lazy) {
+      return this[INIT].method;
+    },
+  });
   // undici's request.url is the input parsed as a URL and serialized: the same string, unbuilt
-  define("url", { get(this: Lazy) { return (this[URL_] ??= this[REAL]?.url ?? new URL(this[INIT].url).href); } });
-  define("signal", { get(this: Lazy) { return this[INIT].signal(); } });
-  define(kSignal, { get(this: Lazy) { return this[INIT].signal(); }, set() {} });
+  define("url", {
+    get(this: Lazy) {
+      return (this[URL_] ??= this[REAL]?.url ?? new URL(this[INIT].url).href);
+    },
+  });
+  define("signal", {
+    get(this: Lazy) {
+      return this[INIT].signal();
+    },
+  });
+  define(kSignal, {
+    get(this: Lazy) {
+      return this[INIT].signal();
+    },
+    set() {},
+  });
   Object.setPrototypeOf(proto, Request.prototype);
   return (init) => {
     const o = Object.create(proto) as Lazy;
@@ -76,13 +110,15 @@ async function checked(make: (init: RequestInit2) => Request): Promise<((init: R
   const init = (): RequestInit2 => ({
     url: "http://lanes.test/a/../b?q=1",
     method: "PUT",
-    headers: [["x-a", "1"], ["content-type", "text/plain"]],
+    headers: [
+      ["x-a", "1"],
+      ["content-type", "text/plain"],
+    ],
     body: new TextEncoder().encode("body ✓"),
     signal: () => controller.signal,
   });
   const controller = new AbortController();
-  const describe = async (r: Request) =>
-    JSON.stringify([r.method, r.url, [...r.headers], await r.clone().text(), await new Request(r).text(), r instanceof Request, String(r)]);
+  const describe = async (r: Request) => JSON.stringify([r.method, r.url, [...r.headers], await r.clone().text(), await new Request(r).text(), r instanceof Request, String(r)]);
   const i = init();
   const native = new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> });
   return (await describe(make(init()))) === (await describe(native)) ? make : undefined;

@@ -172,6 +172,8 @@ try {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number) => `${Math.round(x)} ms`;
-console.log(`lanes cluster-deploy-time: 3 hosts (node, bun, deno) on one etcd, functions/ with hello changed, ${rounds} rounds, ${connections} connection(s) per host on /hello; median (min-max)`);
+console.log(
+  `lanes cluster-deploy-time: 3 hosts (node, bun, deno) on one etcd, functions/ with hello changed, ${rounds} rounds, ${connections} connection(s) per host on /hello; median (min-max)`,
+);
 for (const [what, xs] of Object.entries(t)) console.log(`  ${what.padEnd(30)} ${ms(median(xs)).padStart(7)}  (${ms(Math.min(...xs))}-${ms(Math.max(...xs))})`);
 console.log(`  client load: ${totals.sent} requests, ${totals.failed.length} failed${totals.failed.length ? `: ${[...new Set(totals.failed)].slice(0, 5).join("; ")}` : ""}`);

@@ -96,7 +96,12 @@ async function measure(runtime: string): Promise<Record<string, number[]>> {
     });
     child.on("close", () => reject(new Error(`${runtime} host exited:\n${out}`)));
   });
-  const t: Record<string, number[]> = { "deploy, 1 function changed": [], "deploy, 7 functions changed": [], "rollback to a stopped version": [], "rollback of a gradual deployment": [] };
+  const t: Record<string, number[]> = {
+    "deploy, 1 function changed": [],
+    "deploy, 7 functions changed": [],
+    "rollback to a stopped version": [],
+    "rollback of a gradual deployment": [],
+  };
   const body = (files: Map<string, Uint8Array>, percent = 100) => uploadBody(files, { tag: null, message: null, percent, ifVersion: null, autoRollback: false });
   // a step the host refuses is counted and reported, and the rounds go on from what serves then
   const step = async (what: string, path: string, payload: string) => {
@@ -111,7 +116,14 @@ async function measure(runtime: string): Promise<Record<string, number[]>> {
       await step("deploy, 1 function changed", "deploy", body(variant(`one ${i}`, (p) => p === "bundles/hello.mjs")));
       await step("deploy, 7 functions changed", "deploy", body(variant(`all ${i}`, () => true)));
       await step("rollback to a stopped version", "rollback", "{}");
-      await post(url, "deploy", body(variant(`gradual ${i}`, (p) => p === "bundles/hello.mjs"), 50)).catch(() => undefined);
+      await post(
+        url,
+        "deploy",
+        body(
+          variant(`gradual ${i}`, (p) => p === "bundles/hello.mjs"),
+          50,
+        ),
+      ).catch(() => undefined);
       await step("rollback of a gradual deployment", "rollback", "{}");
     }
   } finally {

@@ -9,6 +9,5 @@ export default {
 };
 
 export const bench = {
-  check: (status: number, body: Uint8Array) =>
-    status === 200 && JSON.parse(new TextDecoder().decode(body)).waited === WAIT_MS ? undefined : `expected 200 {"waited":${WAIT_MS}}`,
+  check: (status: number, body: Uint8Array) => (status === 200 && JSON.parse(new TextDecoder().decode(body)).waited === WAIT_MS ? undefined : `expected 200 {"waited":${WAIT_MS}}`),
 };

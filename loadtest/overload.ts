@@ -27,19 +27,37 @@ const cli = args.flags.cli as string | undefined;
 const dir = mkdtempSync(join(tmpdir(), "lanes-overload-"));
 writeFileSync(join(dir, "hello.ts"), 'export default { fetch: () => new Response("hello\\n") };\n');
 // the default pool of a function: 2 instances x 64 in flight, 256 queued
-writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: {
-  hello: { entry: "hello.ts", route: "/hello", instances: { min: 2, max: 2 } },
-  "hello-process": { entry: "hello.ts", route: "/hello-process", lane: "process", instances: { min: 2, max: 2 } },
-} }));
+writeFileSync(
+  join(dir, "lanes.json"),
+  JSON.stringify({
+    functions: {
+      hello: { entry: "hello.ts", route: "/hello", instances: { min: 2, max: 2 } },
+      "hello-process": { entry: "hello.ts", route: "/hello-process", lane: "process", instances: { min: 2, max: 2 } },
+    },
+  }),
+);
 
-interface Row { target: string; connections: number; goodput: number; refused: number; other: number; errors: number; p99ok: number; p99refused: number | null }
+interface Row {
+  target: string;
+  connections: number;
+  goodput: number;
+  refused: number;
+  other: number;
+  errors: number;
+  p99ok: number;
+  p99refused: number | null;
+}
 
 async function measure(url: string, connections: number): Promise<Omit<Row, "target" | "connections">> {
   const ok = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const refused = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   let other = 0;
   const run = autocannon({
-    url, connections, duration: durationS, pipelining: 1, timeout: 10,
+    url,
+    connections,
+    duration: durationS,
+    pipelining: 1,
+    timeout: 10,
     // each answer: its status, the bytes read, ms from writing the request
     setupClient: (client) =>
       client.on("response", (status: number, _bytes: number, ms: number) => {
@@ -77,7 +95,9 @@ try {
           const m = await measure(host.url + path, c);
           const row = { target: `${runtime} ${name}`, connections: c, ...m };
           rows.push(row);
-          process.stderr.write(`${row.target.padEnd(16)} c=${String(c).padEnd(5)} goodput ${Math.round(m.goodput)}/s, refused ${Math.round(m.refused)}/s, p99 of 503s ${m.p99refused ?? "-"} ms, of 200s ${m.p99ok} ms, errors ${m.errors}\n`);
+          process.stderr.write(
+            `${row.target.padEnd(16)} c=${String(c).padEnd(5)} goodput ${Math.round(m.goodput)}/s, refused ${Math.round(m.refused)}/s, p99 of 503s ${m.p99refused ?? "-"} ms, of 200s ${m.p99ok} ms, errors ${m.errors}\n`,
+          );
         }
       } finally {
         await host.stop();
@@ -91,13 +111,19 @@ try {
 
 const m = machine();
 console.log(`\n${m.cpuModel}, ${m.cores} cores · ${durationS} s per run · ${cli ? `lanes from ${cli}` : "this checkout"}\n`);
-console.log("| target | " + levels.map((c) => `goodput @${c}`).join(" | ") + ` | @${levels.at(-1)} / @${levels[0]} | vs bare | 503/s @${levels.at(-1)} | p99 of 503s | p99 of 200s @${levels.at(-1)} |`);
+console.log(
+  "| target | " +
+    levels.map((c) => `goodput @${c}`).join(" | ") +
+    ` | @${levels.at(-1)} / @${levels[0]} | vs bare | 503/s @${levels.at(-1)} | p99 of 503s | p99 of 200s @${levels.at(-1)} |`,
+);
 console.log("|---|" + levels.map(() => "---:").join("|") + "|---:|---:|---:|---:|---:|");
 for (const target of [...new Set(rows.map((r) => r.target))]) {
   const mine = rows.filter((r) => r.target === target);
   const bare = rows.filter((r) => r.target === `${target.split(" ")[0]} bare Hono`);
   const ratio = (rs: Row[]) => rs.at(-1)!.goodput / rs[0]!.goodput;
   const last = mine.at(-1)!;
-  console.log(`| ${target} | ${mine.map((r) => Math.round(r.goodput).toLocaleString("en-US")).join(" | ")} | ${ratio(mine).toFixed(2)} | ${bare.length ? (ratio(mine) / ratio(bare)).toFixed(2) : "-"} | ${Math.round(last.refused).toLocaleString("en-US")} | ${last.p99refused === null ? "-" : `${last.p99refused} ms`} | ${last.p99ok} ms |`);
+  console.log(
+    `| ${target} | ${mine.map((r) => Math.round(r.goodput).toLocaleString("en-US")).join(" | ")} | ${ratio(mine).toFixed(2)} | ${bare.length ? (ratio(mine) / ratio(bare)).toFixed(2) : "-"} | ${Math.round(last.refused).toLocaleString("en-US")} | ${last.p99refused === null ? "-" : `${last.p99refused} ms`} | ${last.p99ok} ms |`,
+  );
 }
 adapter.exit(0);

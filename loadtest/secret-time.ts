@@ -46,9 +46,13 @@ async function measure(runtime: string): Promise<void> {
   writeFileSync(join(dir, "key"), randomBytes(32).toString("hex"), { mode: 0o600 });
   const [cmd, argv] = RUNNERS[runtime]!;
   // the first value is set before the host serves the functions, then the host restarts on it
-  const child = spawn(cmd, [...argv, "start", dir, "--port", "0", "--data", join(dir, "data"), "--admin-token-file", join(dir, "tokens"), "--secrets-key-file", join(dir, "key"), "--log", "json"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    cmd,
+    [...argv, "start", dir, "--port", "0", "--data", join(dir, "data"), "--admin-token-file", join(dir, "tokens"), "--secrets-key-file", join(dir, "key"), "--log", "json"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   try {

@@ -15,7 +15,5 @@ export default {
 
 export const bench = {
   check: (status: number, body: Uint8Array) =>
-    status === 200 && (JSON.parse(new TextDecoder().decode(body)) as { hits?: number }).hits! >= 1
-      ? undefined
-      : 'expected 200 {"hits": n >= 1}',
+    status === 200 && (JSON.parse(new TextDecoder().decode(body)) as { hits?: number }).hits! >= 1 ? undefined : 'expected 200 {"hits": n >= 1}',
 };

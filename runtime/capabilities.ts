@@ -62,8 +62,7 @@ function processIsolation(spec: FunctionSpec, adapter: RuntimeAdapter): Pick<Lim
   const rel = (p: string) => adapter.sys.relative(spec.dir, p);
   const grants = [...(g.read.length ? [`read ${g.read.map(rel).join(" ")}`] : []), ...(g.write.length ? [`write ${g.write.map(rel).join(" ")}`] : [])];
   const deno = spec.runtime === "deno";
-  const network =
-    g.net === false ? "none" : g.net === true ? "all" : deno ? `only ${g.net.join(" ")}` : `all (${spec.runtime} cannot limit it to host:port)`;
+  const network = g.net === false ? "none" : g.net === true ? "all" : deno ? `only ${g.net.join(" ")}` : `all (${spec.runtime} cannot limit it to host:port)`;
   if (sandboxed(spec, adapter)) {
     return {
       sandbox: "bubblewrap",
@@ -102,9 +101,7 @@ export function limitWarnings(specs: FunctionSpec | readonly FunctionSpec[], ada
     );
   }
   if (heap.length > 0) {
-    out.push(
-      `memoryMb is not enforced on ${adapter.name} in the isolate lane (it ignores worker heap limits) for: ${heap.join(", ")}; ${fix(heap)}`,
-    );
+    out.push(`memoryMb is not enforced on ${adapter.name} in the isolate lane (it ignores worker heap limits) for: ${heap.join(", ")}; ${fix(heap)}`);
   }
   if (spin.length > 0) {
     out.push(

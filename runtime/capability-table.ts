@@ -28,6 +28,10 @@ export function capabilityTable(specs: readonly FunctionSpec[], adapter: Runtime
     ];
   });
   const widths = HEAD.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [title, line(HEAD), ...rows.map(line)];
 }

@@ -26,9 +26,7 @@ export interface Compiled {
 
 // Bundled CommonJS dependencies may call require() for node builtins; ESM output has no
 // require, so give the bundle one (node:module exists on Node, Bun and Deno).
-const REQUIRE_SHIM =
-  'import { createRequire as __lanesCreateRequire } from "node:module";\n' +
-  "const require = __lanesCreateRequire(import.meta.url);";
+const REQUIRE_SHIM = 'import { createRequire as __lanesCreateRequire } from "node:module";\n' + "const require = __lanesCreateRequire(import.meta.url);";
 
 export interface CompileOptions {
   /** "cjs": for a packed worker's contexts (`import.meta.url` becomes `__lanes_import_meta_url`). */

@@ -78,11 +78,7 @@ export class LanesError extends Error {
   /** A stack from inside the function, shown only by `lanes dev`. */
   readonly guestStack: string | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    opts: { headers?: Record<string, string>; guestStack?: string; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, opts: { headers?: Record<string, string>; guestStack?: string; cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
     this.code = code;
     this.headers = opts.headers ?? {};

@@ -28,14 +28,24 @@ async function until<T>(probe: () => T | undefined, what: () => string, ms = 10_
 
 const lines = (text: string) => text.split(/\r?\n/).filter((l) => l.trim() !== "");
 /** Every line but the plain listening line, each parsed (a line that is not JSON fails the test). */
-const jsonLines = (text: string) => lines(text).filter((l) => !LISTENING.test(l)).map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonLines = (text: string) =>
+  lines(text)
+    .filter((l) => !LISTENING.test(l))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 for (const command of ["start", "dev"]) {
   test(`lanes ${command} with stdout not a terminal writes JSON lines: requests, function output, host events (${adapter.name})`, async () => {
     const cli = await startCli([command, dir, "--port", "0"]);
     try {
-      assert.equal(lines(cli.output()).filter((l) => LISTENING.test(l)), [`listening on ${cli.url}`], "the plain listening line, once");
-      for (const [name, lane] of [["logs", "isolate"], ["logs-process", "process"]] as const) {
+      assert.equal(
+        lines(cli.output()).filter((l) => LISTENING.test(l)),
+        [`listening on ${cli.url}`],
+        "the plain listening line, once",
+      );
+      for (const [name, lane] of [
+        ["logs", "isolate"],
+        ["logs-process", "process"],
+      ] as const) {
         const res = await fetch(`${cli.url}/${name}`, { headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } });
         await res.text();
         // `lanes start` compiles a function on its first request (or in the load check): its
@@ -44,7 +54,10 @@ for (const command of ["start", "dev"]) {
         const id = res.headers.get("x-request-id")!;
         // every line is JSON but the one the contract promises as it is
         const entries = () => jsonLines(cli.output());
-        const access = await until(() => entries().find((e) => e.kind === "access" && e.requestId === id), () => cli.output());
+        const access = await until(
+          () => entries().find((e) => e.kind === "access" && e.requestId === id),
+          () => cli.output(),
+        );
         assert.equal(
           { ...access, time: "", durationMs: 0 },
           {
@@ -65,19 +78,37 @@ for (const command of ["start", "dev"]) {
         );
         assert.match(String(access.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
         assert.type(access.durationMs, "number");
-        const said = await until(() => {
-          const mine = entries().filter((e) => e.kind === "function" && e.requestId === id);
-          return mine.length === 2 ? mine : undefined;
-        }, () => cli.output());
-        assert.equal(said.map((e) => [e.level, e.function, e.msg]), [["info", name, "a line from console.log"], ["warn", name, "a line from console.warn"]]);
+        const said = await until(
+          () => {
+            const mine = entries().filter((e) => e.kind === "function" && e.requestId === id);
+            return mine.length === 2 ? mine : undefined;
+          },
+          () => cli.output(),
+        );
+        assert.equal(
+          said.map((e) => [e.level, e.function, e.msg]),
+          [
+            ["info", name, "a line from console.log"],
+            ["warn", name, "a line from console.warn"],
+          ],
+        );
       }
       const nope = await fetch(`${cli.url}/nope`);
       await nope.text();
-      const missed = await until(() => jsonLines(cli.output()).find((e) => e.kind === "access" && e.status === 404), () => cli.output());
+      const missed = await until(
+        () => jsonLines(cli.output()).find((e) => e.kind === "access" && e.status === 404),
+        () => cli.output(),
+      );
       assert.is(missed.function, null);
       const all = jsonLines(cli.output());
-      assert.ok(all.some((e) => e.kind === "host" && e.msg === `listening on ${cli.url}`), "the listening news is a JSON host line too");
-      assert.ok(all.every((e) => typeof e.time === "string" && typeof e.level === "string" && typeof e.msg === "string"), "every line has time, level and msg");
+      assert.ok(
+        all.some((e) => e.kind === "host" && e.msg === `listening on ${cli.url}`),
+        "the listening news is a JSON host line too",
+      );
+      assert.ok(
+        all.every((e) => typeof e.time === "string" && typeof e.level === "string" && typeof e.msg === "string"),
+        "every line has time, level and msg",
+      );
     } finally {
       cli.kill("SIGTERM");
       await cli.exited;
@@ -91,7 +122,10 @@ test("--log pretty writes one readable line per request, without colours when st
     const res = await fetch(`${cli.url}/logs`);
     await res.text();
     const id = res.headers.get("x-request-id")!.slice(0, 8);
-    const line = await until(() => lines(cli.output()).find((l) => l.includes(" GET ") && l.includes(id)), () => cli.output());
+    const line = await until(
+      () => lines(cli.output()).find((l) => l.includes(" GET ") && l.includes(id)),
+      () => cli.output(),
+    );
     assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/logs -> logs@[0-9a-f]{8} \\(isolate\\) 200 [\\d.]+ ms ${id} trace [0-9a-f]{8}$`));
     assert.ok(cli.output().includes(`[logs ${id}] a line from console.log`));
     assert.not.match(cli.output(), /\x1b\[/);
@@ -112,9 +146,16 @@ async function onTerminal(noColor: boolean): Promise<string> {
   script.stdout!.on("data", (d) => (out += d));
   const exited = new Promise<void>((r) => script.on("close", () => r()));
   try {
-    const url = await until(() => /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1], () => `no listening line on the terminal:\n${out}`, 30_000);
+    const url = await until(
+      () => /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1],
+      () => `no listening line on the terminal:\n${out}`,
+      30_000,
+    );
     await (await fetch(`${url}/logs`)).text();
-    await until(() => (/GET.*\/logs/.test(out) ? true : undefined), () => out);
+    await until(
+      () => (/GET.*\/logs/.test(out) ? true : undefined),
+      () => out,
+    );
     return out;
   } finally {
     // the host is script's child (exec): stop it by its pid

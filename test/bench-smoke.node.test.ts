@@ -33,15 +33,11 @@ const isNum = (x: unknown) => typeof x === "number" && Number.isFinite(x);
 test("bench --quick measures hello in both lanes against direct and writes JSON, a chart and a table", () => {
   const out = tempDir("bench-out-");
   try {
-    const { code, out: stdout, err } = bench([
-      "--quick",
-      "--function", "hello",
-      "--lanes", "isolate,process",
-      "--runtimes", "node",
-      "--duration", "1",
-      "--warmup", "0.3",
-      "--out", out,
-    ]);
+    const {
+      code,
+      out: stdout,
+      err,
+    } = bench(["--quick", "--function", "hello", "--lanes", "isolate,process", "--runtimes", "node", "--duration", "1", "--warmup", "0.3", "--out", out]);
     assert.is(code, 0, `exit ${code}\n${stdout}\n${err}`);
     assert.match(stdout, /req\/s\s+x direct\s+p50 ms\s+p99 ms/);
     assert.match(stdout, /which lane suits each function:\n {2}hello: (isolate|process) lane\. /);

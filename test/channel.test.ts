@@ -27,7 +27,11 @@ const hostFrames: HostToGuest[] = [
     requestId: "0d4c2b7e-1111-4222-8333-944445555666",
     method: "POST",
     url: "http://127.0.0.1:8787/ünï/😀?q=a%20b",
-    headers: [["content-type", "text/plain"], ["x-latin1", "caf\u00e9"], ["x-empty", ""]],
+    headers: [
+      ["content-type", "text/plain"],
+      ["x-latin1", "caf\u00e9"],
+      ["x-empty", ""],
+    ],
     params: { id: "42", name: "日本" },
     body: bytes(300),
   },
@@ -41,7 +45,18 @@ const hostFrames: HostToGuest[] = [
   { t: "shared-reply", id: 4, value: null, error: "the store is full", code: "shared_full" },
 ];
 const guestFrames: GuestToHost[] = [
-  { t: "res", id: 1, status: 599, statusText: "Custom Reason", headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]], body: bytes(1000), more: true },
+  {
+    t: "res",
+    id: 1,
+    status: 599,
+    statusText: "Custom Reason",
+    headers: [
+      ["set-cookie", "a=1"],
+      ["set-cookie", "b=2"],
+    ],
+    body: bytes(1000),
+    more: true,
+  },
   { t: "res", id: 2, status: 204, statusText: "", headers: [], body: null, more: false },
   { t: "chunk", id: 1, body: bytes(5) },
   { t: "end", id: 1 },
@@ -85,19 +100,32 @@ test("every frame names the slot it is addressed to, from 0 to the largest, thro
   }
   const got: [string, number][] = [];
   const split = new FrameSplitter((b) => got.push([decodeGuestFrame(b, false).t, frameSlot(b)]));
-  const batcher = new FrameBatcher((b) => split.push(b), () => {});
+  const batcher = new FrameBatcher(
+    (b) => split.push(b),
+    () => {},
+  );
   guestFrames.forEach((f, i) => {
     batcher.send(encodeFrame(w, f, undefined, i * 1000).slice());
   });
   batcher.flush();
-  assert.equal(got, guestFrames.map((f, i) => [f.t, i * 1000]));
+  assert.equal(
+    got,
+    guestFrames.map((f, i) => [f.t, i * 1000]),
+  );
 });
 
 test("a byte stream cut at every possible point still yields the same frames in order", () => {
   const frames = guestFrames.map((f) => encodeFrame(w, f).slice());
   const stream: Uint8Array[] = [];
-  new FrameBatcher((b) => stream.push(b.slice()), (fn) => fn(), 1).send(frames[0]!);
-  const batcher = new FrameBatcher((b) => stream.push(b), () => {});
+  new FrameBatcher(
+    (b) => stream.push(b.slice()),
+    (fn) => fn(),
+    1,
+  ).send(frames[0]!);
+  const batcher = new FrameBatcher(
+    (b) => stream.push(b),
+    () => {},
+  );
   for (const f of frames.slice(1)) batcher.send(f);
   batcher.flush();
   const all = new Uint8Array(stream.reduce((n, s) => n + s.length, 0));
@@ -135,7 +163,10 @@ for (const wakeBy of ["atomics", "messages"] as const) {
     const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "pong" && got.push(f.id) === 3000 && resolve()));
     for (let i = 0; i < 3000; i++) host.send({ t: "ping", id: i });
     await done;
-    assert.equal(got, Array.from({ length: 3000 }, (_, i) => i));
+    assert.equal(
+      got,
+      Array.from({ length: 3000 }, (_, i) => i),
+    );
     close();
   });
 
@@ -149,7 +180,10 @@ for (const wakeBy of ["atomics", "messages"] as const) {
       guest.send({ t: "res", id, status: 200, statusText: "", headers, body: n ? bytes(n, id) : null, more: false }, 7 + id);
     });
     await done;
-    assert.equal(got, sizes.map((_, id) => [id, 7 + id]));
+    assert.equal(
+      got,
+      sizes.map((_, id) => [id, 7 + id]),
+    );
     close();
   });
 
@@ -164,7 +198,10 @@ for (const wakeBy of ["atomics", "messages"] as const) {
       guest.send({ t: "res", id, status: 200, statusText: "", headers, body: n ? bytes(n, id) : null, more: false });
     });
     await done;
-    assert.equal(got.map((f) => f.id), sizes.map((_, i) => i));
+    assert.equal(
+      got.map((f) => f.id),
+      sizes.map((_, i) => i),
+    );
     got.forEach((f, i) => {
       assert.equal(f.body ?? new Uint8Array(0), bytes(sizes[i]!, i), `frame ${i}`);
     });
@@ -176,7 +213,11 @@ for (const wakeBy of ["atomics", "messages"] as const) {
     const out = join(mkdtempSync(join(tmpdir(), "lanes-channel-")), "ring-echo-worker.mjs");
     await build({
       entryPoints: [fileURLToPath(new URL("./fixtures/ring-echo-worker.ts", import.meta.url))],
-      bundle: true, platform: "node", format: "esm", outfile: out, logLevel: "silent",
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      outfile: out,
+      logLevel: "silent",
     });
     const sab = ringChannelMemory();
     const worker = new Worker(out, { workerData: { sab, wakeBy } });
@@ -189,10 +230,12 @@ for (const wakeBy of ["atomics", "messages"] as const) {
     const n = 5000;
     let resolveAll: () => void;
     const all = new Promise<void>((r) => (resolveAll = r));
-    const ready = new Promise<void>((r) => host.onFrame((f: Frame) => {
-      if (f.t === "ready") r();
-      if (f.t === "res" && answers.set(f.id, f).size === n) resolveAll();
-    }));
+    const ready = new Promise<void>((r) =>
+      host.onFrame((f: Frame) => {
+        if (f.t === "ready") r();
+        if (f.t === "res" && answers.set(f.id, f).size === n) resolveAll();
+      }),
+    );
     await ready;
     for (let id = 0; id < n; id++) {
       const body = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
@@ -205,7 +248,11 @@ for (const wakeBy of ["atomics", "messages"] as const) {
       assert.equal(f.headers, [["x-n", String(id)]]);
       const want = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
       assert.equal(f.body === null ? null : f.body.length, want === null ? null : want.length, `body of ${id}`);
-      if (want) assert.ok(f.body!.every((b, i) => b === want[i]), `bytes of ${id}`);
+      if (want)
+        assert.ok(
+          f.body!.every((b, i) => b === want[i]),
+          `bytes of ${id}`,
+        );
     }
     host.close();
     await worker.terminate();

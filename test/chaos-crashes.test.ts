@@ -36,7 +36,10 @@ for (const lane of LANES) {
     assert.match(rejected.message, /fixture rejected on purpose/);
     const wrong = await expectError(await h.fetch("/fault?do=not-response"), 500, "function_error");
     assert.match(wrong.message, /returned Object, not a Response/);
-    assert.ok(h.logs.some((l) => /fixture threw on purpose/.test(l)), "the error and its stack are in the host log");
+    assert.ok(
+      h.logs.some((l) => /fixture threw on purpose/.test(l)),
+      "the error and its stack are in the host log",
+    );
     const after = await expectJson<Who>(h.fetch("/fault"));
     assert.is(after.instance, before.instance, "same instance");
   });
@@ -58,7 +61,10 @@ for (const lane of LANES) {
     assert.is.not(after.instance, before.instance);
     if (lane === "process") assert.ok(!isAlive(beforePid), "the crashed child is gone");
     assert.is(pool(h, "fault").restarts, 1);
-    assert.ok(h.logs.some((l) => /fault: instance \d+ exited with code 3; replacing it/.test(l)), h.logs.join(""));
+    assert.ok(
+      h.logs.some((l) => /fault: instance \d+ exited with code 3; replacing it/.test(l)),
+      h.logs.join(""),
+    );
   });
 
   test("an exception thrown outside the handler (in a timer) answers 502 naming it; the host logs its stack", async ({ h }) => {
@@ -71,7 +77,10 @@ for (const lane of LANES) {
       const err = await expectError(res, 502, "instance_crashed");
       assert.match(err.message, /crashed: uncaught exception: fixture threw in a timer/);
     }
-    assert.ok(h.logs.some((l) => /fixture threw in a timer\n\s+at /.test(l)), "the stack is in the host log");
+    assert.ok(
+      h.logs.some((l) => /fixture threw in a timer\n\s+at /.test(l)),
+      "the stack is in the host log",
+    );
     await expectJson(h.fetch("/fault"));
   });
 
@@ -82,7 +91,10 @@ for (const lane of LANES) {
     const after = await expectJson<Who>(h.fetch("/fault"));
     assert.is(during.instance, before.instance);
     assert.is(after.instance, before.instance, "the same instance still serves");
-    assert.ok(h.logs.some((l) => /unhandled rejection: .*fixture left this rejection unhandled/.test(l)), h.logs.join(""));
+    assert.ok(
+      h.logs.some((l) => /unhandled rejection: .*fixture left this rejection unhandled/.test(l)),
+      h.logs.join(""),
+    );
   });
 
   test("running out of memory answers 502 where memoryMb is enforced; where it is not, the host says so", async ({ h }) => {
@@ -156,7 +168,10 @@ for (const lane of LANES) {
     await waitFor(() => h.logs.filter((l) => /flaky: cannot start/.test(l)).length >= 3, "three failed starts", 5000);
     const waits = h.logs.filter((l) => /flaky: cannot start/.test(l)).map((l) => Number(/backing off (\d+) ms/.exec(l)?.[1]));
     assert.equal(waits.slice(0, 3), [250, 500, 1000]);
-    assert.ok(h.logs.some((l) => /flaky: cannot start \(instance crashed: uncaught exception: fixture died on its own right after starting\)/.test(l)), h.logs.filter((l) => l.includes("flaky")).join(""));
+    assert.ok(
+      h.logs.some((l) => /flaky: cannot start \(instance crashed: uncaught exception: fixture died on its own right after starting\)/.test(l)),
+      h.logs.filter((l) => l.includes("flaky")).join(""),
+    );
     const res = await h.fetch("/flaky");
     // between two attempts it is down (503), or a fresh instance answers before it dies again
     assert.ok(res.status === 503 || res.status === 200 || res.status === 502, `got ${res.status}`);

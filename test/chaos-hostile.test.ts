@@ -19,15 +19,18 @@ for (const lane of LANES) {
   const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
 
   test.before(async (ctx) => {
-    ctx.h = await startTestHost({
-      // the default pool of a function (2 instances x 64 in flight, 256 queued) under 2000 connections
-      hello: fn("chaos-fault.ts", { instances: { min: 2, max: 2 } }),
-      slowbody: fn("echo.ts", { timeoutMs: 1200, instances: { min: 1, max: 1 } }),
-      getonly: fn("status.ts", { route: "/getonly/:code", methods: ["GET"] }),
-      broken: fn("broken-import.ts"),
-      syntax: fn("syntax-error.ts"),
-      hog: fn("chaos-fault.ts", { memoryMb: 128, instances: { min: 1, max: 1 } }),
-    }, { extraFiles: { "syntax-error.ts": 'export default { fetch() { return new Response("never" } };\n' } });
+    ctx.h = await startTestHost(
+      {
+        // the default pool of a function (2 instances x 64 in flight, 256 queued) under 2000 connections
+        hello: fn("chaos-fault.ts", { instances: { min: 2, max: 2 } }),
+        slowbody: fn("echo.ts", { timeoutMs: 1200, instances: { min: 1, max: 1 } }),
+        getonly: fn("status.ts", { route: "/getonly/:code", methods: ["GET"] }),
+        broken: fn("broken-import.ts"),
+        syntax: fn("syntax-error.ts"),
+        hog: fn("chaos-fault.ts", { memoryMb: 128, instances: { min: 1, max: 1 } }),
+      },
+      { extraFiles: { "syntax-error.ts": 'export default { fetch() { return new Response("never" } };\n' } },
+    );
   });
   test.after(async ({ h }) => h.stop());
 
@@ -46,7 +49,11 @@ for (const lane of LANES) {
       `${adapter.name}/${lane} goodput`,
       `${Math.round(calmRate)}/s at 50 connections, ${Math.round(floodRate)}/s at 2000 (${(floodRate / calmRate).toFixed(2)}x), ${count(result, "503")} refused, p99 ${result.latency.p99} ms`,
     );
-    assert.equal(Object.keys(result.statusCodeStats).filter((s) => s !== "200" && s !== "503"), [], JSON.stringify(result.statusCodeStats));
+    assert.equal(
+      Object.keys(result.statusCodeStats).filter((s) => s !== "200" && s !== "503"),
+      [],
+      JSON.stringify(result.statusCodeStats),
+    );
     assert.is(result.errors + result.timeouts, 0, "connection errors or timeouts");
     // before admission was paced, a flood kept 0.01x of the calm goodput (the bench measures the target)
     assert.ok(floodRate >= 0.25 * calmRate, `goodput fell to ${(floodRate / calmRate).toFixed(2)}x of ${Math.round(calmRate)}/s under the flood`);
@@ -84,14 +91,20 @@ for (const lane of LANES) {
 
   test("TRACE and a method the route does not allow are 405 from the host, with Allow, and no function error", async ({ h }) => {
     const before = h.logs.length;
-    for (const [path, method] of [["/hello", "TRACE"], ["/getonly/200", "DELETE"]] as const) {
+    for (const [path, method] of [
+      ["/hello", "TRACE"],
+      ["/getonly/200", "DELETE"],
+    ] as const) {
       const res = await rawRequest(h, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.match(res, /^HTTP\/1\.1 405/, res.slice(0, 200));
       assert.match(res, /"method_not_allowed"/);
       if (path === "/getonly/200") assert.match(res, /\r\nallow: GET, HEAD\r\n/i);
       else assert.match(res, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
     }
-    assert.equal(h.logs.slice(before).filter((l) => /function_error|threw/.test(l)), []);
+    assert.equal(
+      h.logs.slice(before).filter((l) => /function_error|threw/.test(l)),
+      [],
+    );
   });
 
   test("HEAD answers with the Content-Length a GET would have and no body", async ({ h }) => {

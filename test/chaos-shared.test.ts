@@ -33,9 +33,7 @@ for (const lane of LANES) {
   test("1000 concurrent adds from two instances lose no update", async ({ h }) => {
     // 50 requests at once, each with 20 adds in flight: 1000 adds racing on one key
     const t0 = performance.now();
-    const answers = await Promise.all(
-      Array.from({ length: 50 }, () => expectJson<{ instance: string }>(h.fetch("/counter?op=add&key=hits&n=20&parallel=20"))),
-    );
+    const answers = await Promise.all(Array.from({ length: 50 }, () => expectJson<{ instance: string }>(h.fetch("/counter?op=add&key=hits&n=20&parallel=20"))));
     const ms = performance.now() - t0;
     assert.is(new Set(answers.map((a) => a.instance)).size, 2, "both instances took part");
     const { total } = await expectJson<{ total: number }>(h.fetch("/counter?op=add&key=hits&n=0"));
@@ -111,9 +109,7 @@ group("two functions in one `shared` group, one per lane, see one store; others 
   await expectJson(h.fetch("/g-isolate?op=set&key=who&value=set-by-isolate"));
   assert.is((await expectJson<{ value: string }>(h.fetch("/g-process?op=get&key=who"))).value, "set-by-isolate");
   assert.is((await expectJson<{ value: string | null }>(h.fetch("/solo?op=get&key=who"))).value, null);
-  await Promise.all(
-    Array.from({ length: 40 }, (_, i) => expectJson(h.fetch(`/g-${i % 2 ? "isolate" : "process"}?op=add&key=both&n=25&parallel=25`))),
-  );
+  await Promise.all(Array.from({ length: 40 }, (_, i) => expectJson(h.fetch(`/g-${i % 2 ? "isolate" : "process"}?op=add&key=both&n=25&parallel=25`))));
   for (const name of ["g-isolate", "g-process"]) {
     assert.is((await expectJson<{ total: number }>(h.fetch(`/${name}?op=add&key=both&n=0`))).total, 1000, name);
   }

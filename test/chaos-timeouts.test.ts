@@ -92,7 +92,10 @@ for (const lane of LANES) {
         // Deno: terminate() resolves but the thread keeps running (denoland/deno#35657)
         assert.ok(b > a, "on this runtime the thread is still spinning: lanes must not claim otherwise");
         assert.is(pool(h, "spin").leaked, 1);
-        assert.ok(h.logs.some((l) => /spin: instance \d+ is stuck in a CPU loop .* leaked/.test(l)), h.logs.join(""));
+        assert.ok(
+          h.logs.some((l) => /spin: instance \d+ is stuck in a CPU loop .* leaked/.test(l)),
+          h.logs.join(""),
+        );
       }
     } else {
       await waitFor(() => !isAlive(beforePid), "the spinning child was killed");

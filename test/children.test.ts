@@ -44,13 +44,19 @@ test("a function whose module throws at import answers 503 unavailable, and the 
     assert.is(body.error.code, "unavailable");
     assert.not.match(JSON.stringify(body), /\n\s+at /, "no stack trace to the client");
   }
-  assert.ok(h.logs.some((l) => /broken at import time/.test(l)), "the error is in the host log");
+  assert.ok(
+    h.logs.some((l) => /broken at import time/.test(l)),
+    "the error is in the host log",
+  );
 });
 
 test("a module without a fetch handler answers 503 and the log says what to export", async () => {
   const res = await h.fetch("/nodefault");
   assert.is(res.status, 503);
-  assert.ok(h.logs.some((l) => /no default export.*export default \{ fetch/.test(l)), h.logs.join(""));
+  assert.ok(
+    h.logs.some((l) => /no default export.*export default \{ fetch/.test(l)),
+    h.logs.join(""),
+  );
 });
 
 test("other functions keep serving while one cannot start", async () => {

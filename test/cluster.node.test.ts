@@ -45,7 +45,9 @@ test.before(async (ctx) => {
   const extra = ["--admin-token-file", ctx.tokens, "--log", "json"];
   // the first host makes the empty store's version 1; the other two start on it
   ctx.hosts.push(await startClusterHost("node", versionDir("v1"), ctx.store, extra));
-  ctx.hosts.push(...(await Promise.all([startClusterHost("bun", versionDir("bun-folder"), ctx.store, extra), startClusterHost("deno", versionDir("deno-folder"), ctx.store, extra)])));
+  ctx.hosts.push(
+    ...(await Promise.all([startClusterHost("bun", versionDir("bun-folder"), ctx.store, extra), startClusterHost("deno", versionDir("deno-folder"), ctx.store, extra)])),
+  );
 });
 
 test.after(async (ctx) => {
@@ -88,13 +90,21 @@ test("a deploy to one host is served by all three within 1 s, with 0 failed requ
   const r = JSON.parse(out.out) as { version: string; wait: { ok: boolean; allSwitchedMs: number; hosts: HostRecord[] } };
   assert.is(r.version, "v2");
   assert.ok(r.wait.ok, "every live host serves the new deployment");
-  assert.equal(r.wait.hosts.map((h) => h.serving), ["v2 100%", "v2 100%", "v2 100%"]);
-  console.log(`  deploy to all 3 hosts switched: ${r.wait.allSwitchedMs} ms (switchMs per host, the deploying one loading included: ${r.wait.hosts.map((h) => `${h.runtime} ${h.switchMs} ms`).join(", ")})`);
+  assert.equal(
+    r.wait.hosts.map((h) => h.serving),
+    ["v2 100%", "v2 100%", "v2 100%"],
+  );
+  console.log(
+    `  deploy to all 3 hosts switched: ${r.wait.allSwitchedMs} ms (switchMs per host, the deploying one loading included: ${r.wait.hosts.map((h) => `${h.runtime} ${h.switchMs} ms`).join(", ")})`,
+  );
   assert.ok(r.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${r.wait.allSwitchedMs} ms)`);
   assert.equal(failed(samples), [], "no request failed on any host");
   ctx.hosts.forEach((h, i) => {
     const mine = perHost[i]!;
-    assert.ok(mine.some((s) => s.text === "v1"), `${h.runtime} answered v1 before the deploy`);
+    assert.ok(
+      mine.some((s) => s.text === "v1"),
+      `${h.runtime} answered v1 before the deploy`,
+    );
     const after = mine.filter((s) => s.started > returned);
     assert.ok(after.length > 0 && after.every((s) => s.text === "v2" && s.version === "v2"), `${h.runtime}: after --wait returned, every answer is v2`);
   });
@@ -109,12 +119,19 @@ test("lanes versions shows which host serves which version", async (ctx) => {
 test("a version that does not load on one host is refused by the cluster, naming that host, and changes nothing", async (ctx) => {
   const dir = versionDir("not-on-bun");
   const { writeFileSync } = await import("node:fs");
-  writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Bun?: unknown }).Bun) throw new Error("this version does not load on Bun");\nexport default { fetch: () => new Response("not-on-bun") };\n`);
+  writeFileSync(
+    `${dir}/greet.ts`,
+    `if ((globalThis as { Bun?: unknown }).Bun) throw new Error("this version does not load on Bun");\nexport default { fetch: () => new Response("not-on-bun") };\n`,
+  );
   const r = await deploy(ctx.hosts[0]!.url, dir);
   assert.is(r.status, 400, r.text);
   assert.is(r.json.error?.code, "load_failed");
   const bun = ctx.hosts.find((h) => h.runtime === "bun")!;
-  assert.match(r.json.error!.message + "", new RegExp(`nothing changed: it did not load on 1 other host\\(s\\):\\n  ${bun.url} \\(bun\\): [^]*greet: its module failed to load: this version does not load on Bun`), r.text);
+  assert.match(
+    r.json.error!.message + "",
+    new RegExp(`nothing changed: it did not load on 1 other host\\(s\\):\\n  ${bun.url} \\(bun\\): [^]*greet: its module failed to load: this version does not load on Bun`),
+    r.text,
+  );
   assert.ok(await allServe(ctx, "v2"), "every host still serves v2");
 });
 
@@ -123,7 +140,11 @@ test("two concurrent deploys to two hosts end with exactly one winner and a clea
   assert.equal([a.status, b.status].sort(), [201, 409], `${a.text}\n${b.text}`);
   const [winner, loser] = a.status === 201 ? [a, b] : [b, a];
   assert.is(loser.json.error?.code, "conflict");
-  assert.match(loser.json.error!.message + "", /the active deployment changed meanwhile, on this or another host: deployment 3 \(v\d+ 100%, deploy by ci\) became active first; nothing was changed/, loser.text);
+  assert.match(
+    loser.json.error!.message + "",
+    /the active deployment changed meanwhile, on this or another host: deployment 3 \(v\d+ 100%, deploy by ci\) became active first; nothing was changed/,
+    loser.text,
+  );
   const marker = winner === a ? "race-bun" : "race-deno";
   assert.ok(await eventually(() => allServe(ctx, marker), 5000), `every host serves the winner, ${marker}`);
   const history = (await hostRecords(ctx.hosts[0]!.url)).map((h) => h.revision);
@@ -142,13 +163,20 @@ test("etcd stopped: hosts keep serving, report degraded, and a deploy fails clea
     const r = await deploy(ctx.hosts[0]!.url, versionDir("while-away"));
     assert.is(r.status, 503, r.text);
     assert.is(r.json.error?.code, "unavailable");
-    assert.match(r.json.error!.message, /^nothing was changed: the deploy store etcd:\/\/127\.0\.0\.1:\d+\/lanes\/test cannot be reached \(.+\); this host keeps serving deployment 3/, r.text);
+    assert.match(
+      r.json.error!.message,
+      /^nothing was changed: the deploy store etcd:\/\/127\.0\.0\.1:\d+\/lanes\/test cannot be reached \(.+\); this host keeps serving deployment 3/,
+      r.text,
+    );
   } finally {
     samples = (await Promise.all(load.map((l) => l.stop()))).flat();
   }
   assert.ok(samples.length > 0);
   assert.equal(failed(samples), [], "no request failed while etcd was away");
-  assert.ok(samples.every((s) => s.text === samples[0]!.text), "each host kept its last deployment");
+  assert.ok(
+    samples.every((s) => s.text === samples[0]!.text),
+    "each host kept its last deployment",
+  );
   const h = await health(ctx.hosts[1]!.url);
   assert.match(String(h.body.reason), /deploy store cannot be reached since .*: serving the last deployment/);
   const metrics = (await (await fetch(`${ctx.hosts[2]!.url}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as {
@@ -193,7 +221,10 @@ test("lanes rollback --wait to a version no host runs any more reaches all three
   assert.is(out.deployment.reason, "rollback");
   assert.ok(out.wait.ok && out.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${out.wait.allSwitchedMs} ms)`);
   const answers = await Promise.all(urls(ctx).map((u) => get(u, "/greet")));
-  assert.ok(answers.every((a) => /^race-(bun|deno)$/.test(a.text) && a.text === answers[0]!.text), answers.map((a) => a.text).join(", "));
+  assert.ok(
+    answers.every((a) => /^race-(bun|deno)$/.test(a.text) && a.text === answers[0]!.text),
+    answers.map((a) => a.text).join(", "),
+  );
 });
 
 test("lanes deploy --wait names a host that has not switched yet and why, exits 1, and that host follows once it has loaded", async (ctx) => {
@@ -204,7 +235,11 @@ test("lanes deploy --wait names a host that has not switched yet and why, exits 
   const deno = ctx.hosts.find((h) => h.runtime === "deno")!;
   const r = await runCli(["deploy", dir, "--to", ctx.hosts[0]!.url, "--token-file", ctx.tokens, "--wait", "--wait-timeout", "1"]);
   assert.is(r.code, 1, r.out);
-  assert.match(r.out, /2 of 3 live host\(s\) serve deployment 6; not:\n {4}(\S+) \(deno\): still serves deployment 5 \(v\d+ 100%\) after 1 s; loading deployment 6 since \S+\n/, r.out);
+  assert.match(
+    r.out,
+    /2 of 3 live host\(s\) serve deployment 6; not:\n {4}(\S+) \(deno\): still serves deployment 5 \(v\d+ 100%\) after 1 s; loading deployment 6 since \S+\n/,
+    r.out,
+  );
   assert.ok(r.out.includes(` ${deno.url} (deno): `), r.out);
   assert.match((await get(deno.url, "/greet")).text, /^race-(bun|deno)$/, "meanwhile it serves its last deployment");
   assert.ok(await eventually(() => allServe(ctx, "slow-on-deno"), 10_000), "then all three serve it");
@@ -226,9 +261,18 @@ test("sealed secret records are kept in etcd, replaced by name and function, and
   await store.putSecret(record("greet", "dHdv"));
   await store.putSecret(record(null, "dGhyZWU="));
   const kept = (await store.listSecrets()).map((r) => [r.function, r.data]).sort();
-  assert.equal(kept, [["greet", "dHdv"], [null, "dGhyZWU="]].sort());
+  assert.equal(
+    kept,
+    [
+      ["greet", "dHdv"],
+      [null, "dGhyZWU="],
+    ].sort(),
+  );
   assert.equal([await store.deleteSecret("API_KEY", "greet"), await store.deleteSecret("API_KEY", "greet")], [true, false]);
-  assert.equal((await store.listSecrets()).map((r) => r.function), [null]);
+  assert.equal(
+    (await store.listSecrets()).map((r) => r.function),
+    [null],
+  );
   await store.close();
 });
 
@@ -281,7 +325,11 @@ test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming
     ["etcd://127.0.0.1:2379/la nes", /the prefix may hold letters, digits/],
   ];
   for (const [url, rule] of cases) {
-    assert.throws(() => parseEtcdUrl(url), (e: Error) => rule.test(e.message) && e.message.startsWith("--store: "), url);
+    assert.throws(
+      () => parseEtcdUrl(url),
+      (e: Error) => rule.test(e.message) && e.message.startsWith("--store: "),
+      url,
+    );
   }
   assert.equal(parseEtcdUrl("etcd://10.0.0.1:2379,etcd-1.etcd:2379/lanes/prod/"), {
     url: "etcd://10.0.0.1:2379,etcd-1.etcd:2379/lanes/prod/",

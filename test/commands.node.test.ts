@@ -54,12 +54,18 @@ test("in a user's folder with lanes installed: npx lanes new, npx lanes validate
     assert.match(checked.stderr, /ok\s+greet \(isolate\)/);
     writeFileSync(
       join(dir, "tsconfig.json"),
-      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], types: [] }, include: ["*.ts"] }),
+      JSON.stringify({
+        compilerOptions: { strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], types: [] },
+        include: ["*.ts"],
+      }),
     );
     const tsc = here(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"]);
     assert.is(tsc.status, 0, `${tsc.stdout}${tsc.stderr}`);
     // the types bite: a number where ctx.shared.set wants a string
-    writeFileSync(join(dir, "wrong.ts"), 'import type { Context } from "lanes";\nexport default { fetch: async (_r: Request, _e: Record<string, string>, ctx: Context) => { await ctx.shared.set("k", 1); return new Response(ctx.traceparent); } };\n');
+    writeFileSync(
+      join(dir, "wrong.ts"),
+      'import type { Context } from "lanes";\nexport default { fetch: async (_r: Request, _e: Record<string, string>, ctx: Context) => { await ctx.shared.set("k", 1); return new Response(ctx.traceparent); } };\n',
+    );
     const wrong = here(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"]);
     assert.is(wrong.status, 2);
     assert.match(wrong.stdout, /wrong\.ts.*Argument of type 'number' is not assignable to parameter of type 'string'/);

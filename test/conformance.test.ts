@@ -46,7 +46,10 @@ for (const lane of LANES) {
     assert.is(res.status, 200);
     const back = new Uint8Array(await res.arrayBuffer());
     assert.is(back.length, big.length);
-    assert.ok(back.every((b, i) => b === big[i]), "bytes differ");
+    assert.ok(
+      back.every((b, i) => b === big[i]),
+      "bytes differ",
+    );
   });
 
   test("unicode text survives the round trip", async ({ h }) => {
@@ -133,10 +136,11 @@ for (const lane of LANES) {
   });
 
   test("concurrent requests each get their own answer", async ({ h }) => {
-    const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => h.fetch(`/echo/${i}`).then((r) => JSON.parse(r.headers.get("x-params")!).a)),
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => h.fetch(`/echo/${i}`).then((r) => JSON.parse(r.headers.get("x-params")!).a)));
+    assert.equal(
+      answers,
+      Array.from({ length: 40 }, (_, i) => String(i)),
     );
-    assert.equal(answers, Array.from({ length: 40 }, (_, i) => String(i)));
   });
 
   test.run();

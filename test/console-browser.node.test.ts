@@ -51,7 +51,15 @@ async function setUp(ctx: Ctx) {
   // a page of another site (localhost is not 127.0.0.1) that tries to act with the operator's session
   ctx.evil = await startEvilSite();
   if (process.env.LANES_TEST_VERBOSE) console.log(`browser and hosts ready in ${Date.now() - t0} ms`);
-  ctx.flows = new Map(RUNTIMES.map((rt) => [rt, flow(ctx, rt).then(() => undefined, (e: unknown) => e)]));
+  ctx.flows = new Map(
+    RUNTIMES.map((rt) => [
+      rt,
+      flow(ctx, rt).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    ]),
+  );
 }
 
 test.after(async (ctx) => {
@@ -207,7 +215,11 @@ async function bench(page: Page, shot: Shot) {
   assert.match((await page.locator("p[role=status]").textContent()) ?? "", /bench-results\/bench\.json/);
   await shot("bench");
   // a bench.json of one's own, read in the browser; and a file that is not one
-  const mine = { meta: { cpuModel: "laptop", cores: 8, memoryGb: 16, connections: 10, durationS: 3, startedAt: "2026-12-01T00:00:00Z", versions: { lanes: "0.1.0" } }, results: [{ workload: "mine", lane: "isolate", runtime: "node", rps: 1234, p99Ms: 4, cpuMsPerRequest: 0.05 }], advice: [{ function: "mine", lane: "isolate", why: "it is mine" }] };
+  const mine = {
+    meta: { cpuModel: "laptop", cores: 8, memoryGb: 16, connections: 10, durationS: 3, startedAt: "2026-12-01T00:00:00Z", versions: { lanes: "0.1.0" } },
+    results: [{ workload: "mine", lane: "isolate", runtime: "node", rps: 1234, p99Ms: 4, cpuMsPerRequest: 0.05 }],
+    advice: [{ function: "mine", lane: "isolate", why: "it is mine" }],
+  };
   await page.setInputFiles("#bench-file", { name: "mine.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(mine)) });
   await page.locator(".bench-card h2", { hasText: "mine" }).waitFor();
   assert.match((await page.locator(".advice").textContent()) ?? "", /it is mine/);
@@ -234,7 +246,10 @@ async function keyboard(page: Page, url: string) {
 
 async function phone(page: Page, shot: Shot) {
   await page.setViewportSize({ width: 390, height: 844 });
-  for (const [hash, heading, name] of [["#/", "Overview", "phone-overview"], ["#/fn/hello", "hello", "phone-function"]]) {
+  for (const [hash, heading, name] of [
+    ["#/", "Overview", "phone-overview"],
+    ["#/fn/hello", "hello", "phone-function"],
+  ]) {
     await page.evaluate((h) => (location.hash = h), hash!);
     await page.locator("h1", { hasText: heading! }).waitFor();
     await page.locator("main svg").first().waitFor();

@@ -12,7 +12,10 @@ const committed = readFileSync(BUNDLE_FILE, "utf8");
 test("runtime/console/assets/console.js is what runtime/console/web/ builds to (npm run console)", async () => {
   const built = await consoleBundle();
   // assert.fixture would print a diff of 500 kB of minified code: say what to do instead
-  assert.ok(built === committed, `runtime/console/assets/console.js is out of date: run npm run console and commit it (${built.length} bytes built, ${committed.length} committed)`);
+  assert.ok(
+    built === committed,
+    `runtime/console/assets/console.js is out of date: run npm run console and commit it (${built.length} bytes built, ${committed.length} committed)`,
+  );
 });
 
 test("the console's script and stylesheet load nothing from another site", () => {

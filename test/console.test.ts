@@ -203,9 +203,7 @@ test("every console answer carries a policy without inline script or style, and 
 test("no secret in any answer: not the tokens, not a function's env values", async ({ url }) => {
   const me = await login(url, TOKEN);
   await fetch(`${url}/greet`);
-  const texts = await Promise.all(
-    ["overview", "functions/greet", "deployments", "bench"].map(async (p) => (await ui(url, "GET", p, me)).text()),
-  );
+  const texts = await Promise.all(["overview", "functions/greet", "deployments", "bench"].map(async (p) => (await ui(url, "GET", p, me)).text()));
   texts.push(await (await fetch(`${url}/_lanes/ui`, { headers: { cookie: me.cookie } })).text());
   for (const t of texts) {
     for (const secret of [TOKEN, OTHER_TOKEN, SECRET_ENV]) assert.not.ok(t.includes(secret), `${secret.slice(0, 8)} in ${t.slice(0, 80)}`);
@@ -213,7 +211,15 @@ test("no secret in any answer: not the tokens, not a function's env values", asy
 });
 
 test("on a host other machines can reach, nothing of the console is readable without a session", async ({ wideUrl }) => {
-  const paths = ["/_lanes/ui/api/overview", "/_lanes/ui/api/functions/greet", "/_lanes/ui/api/deployments", "/_lanes/ui/api/bench", "/_lanes/ui/api/stream", "/_lanes/ui/assets/console.js", "/_lanes/ui/api/nope"];
+  const paths = [
+    "/_lanes/ui/api/overview",
+    "/_lanes/ui/api/functions/greet",
+    "/_lanes/ui/api/deployments",
+    "/_lanes/ui/api/bench",
+    "/_lanes/ui/api/stream",
+    "/_lanes/ui/assets/console.js",
+    "/_lanes/ui/api/nope",
+  ];
   for (const path of paths) assert.is((await fetch(wideUrl + path)).status, 401, path);
   const page = await (await fetch(`${wideUrl}/_lanes/ui`)).text();
   assert.match(page, /login-card/);

@@ -61,7 +61,10 @@ test("a non-loopback host asks for the token on /_lanes/functions and /_lanes/me
 test("a host without a token keeps the admin API off and says how to turn it on; on loopback its lists stay open", async ({ plain: { host } }) => {
   const res = await fetch(`${host.url}/_lanes/api/versions`, { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.is(res.status, 404);
-  assert.match(((await res.json()) as { error: { message: string } }).error.message, /admin API is off: this host has no admin token \(start it with --admin-token-file FILE or LANES_ADMIN_TOKEN\)/);
+  assert.match(
+    ((await res.json()) as { error: { message: string } }).error.message,
+    /admin API is off: this host has no admin token \(start it with --admin-token-file FILE or LANES_ADMIN_TOKEN\)/,
+  );
   assert.is((await fetch(`${host.url}/_lanes/functions`)).status, 200);
   const greet = await fetch(`${host.url}/greet`);
   assert.equal([greet.status, greet.headers.get("lanes-version"), await greet.text()], [200, "v1", "plain"]);
@@ -72,7 +75,10 @@ test("the host takes its token from LANES_ADMIN_TOKEN and the CLI from LANES_TOK
   try {
     const ok = await runCli(["versions", "--to", host.url, "--json"], { LANES_TOKEN: TOKEN });
     assert.is(ok.code, 0, ok.out);
-    assert.equal(JSON.parse(ok.out).versions.map((v: { id: string }) => v.id), ["v1"]);
+    assert.equal(
+      JSON.parse(ok.out).versions.map((v: { id: string }) => v.id),
+      ["v1"],
+    );
     const wrong = await runCli(["versions", "--to", host.url, "--json"], { LANES_TOKEN: "not-the-token-0000000" });
     assert.is(wrong.code, 1);
     assert.equal(JSON.parse(wrong.out).error.status, 401);

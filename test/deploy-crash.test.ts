@@ -69,7 +69,11 @@ test("SIGKILL at each stage of a deploy, then a restart: the old deployment befo
     }
   }
   ctx.host = await start(ctx);
-  assert.equal(readdirSync(ctx.data).filter((n) => n.endsWith(".tmp")), [], "temp files of interrupted writes are gone");
+  assert.equal(
+    readdirSync(ctx.data).filter((n) => n.endsWith(".tmp")),
+    [],
+    "temp files of interrupted writes are gone",
+  );
 });
 
 test("a restarted host serves its active deployment, a gradual one included", async ({ host }) => {
@@ -77,9 +81,15 @@ test("a restarted host serves its active deployment, a gradual one included", as
   const d = (await api(host!.url, "GET", "deployment")).json.active as { stable: string; canary: { version: string; percent: number } };
   assert.equal([d.stable, d.canary.percent], ["v1", 40], "killed after the switch was written: the gradual deployment is active");
   const pinned = await many(host!.url, "/greet-proc", 10, 2, { "lanes-version": d.canary.version });
-  assert.ok(pinned.every((s) => s.status === 200 && s.text === "build-6"), "the new version is up again, complete");
+  assert.ok(
+    pinned.every((s) => s.status === 200 && s.text === "build-6"),
+    "the new version is up again, complete",
+  );
   const stable = await many(host!.url, "/greet-proc", 10, 2, { "lanes-version": "v1" });
-  assert.ok(stable.every((s) => s.status === 200 && s.text === "build-1"), "and the stable one");
+  assert.ok(
+    stable.every((s) => s.status === 200 && s.text === "build-1"),
+    "and the stable one",
+  );
   const split = await many(host!.url, "/greet", 100, 5);
   assert.ok(split.some((s) => s.text === "build-6") && split.some((s) => s.text === "build-1"), "each gets its share");
   assert.ok(split.every((s) => s.status === 200 && (s.text === "build-6") === (s.version === d.canary.version)));

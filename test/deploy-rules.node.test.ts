@@ -28,7 +28,20 @@ test("a version's paths stay inside its folder", () => {
 
 test("an upload with a file that is also a folder, or without a manifest, is refused", () => {
   const b64 = (t: string) => encodeBase64(new TextEncoder().encode(t));
-  assert.throws(() => parseUpload({ files: [{ path: "lanes.json", data: b64("{}") }, { path: "a", data: "" }, { path: "a/b", data: "" }] }, 1e6), /"a" is both a file and a folder/);
+  assert.throws(
+    () =>
+      parseUpload(
+        {
+          files: [
+            { path: "lanes.json", data: b64("{}") },
+            { path: "a", data: "" },
+            { path: "a/b", data: "" },
+          ],
+        },
+        1e6,
+      ),
+    /"a" is both a file and a folder/,
+  );
   assert.throws(() => parseUpload({ files: [{ path: "x.ts", data: "" }] }, 1e6), /must hold lanes\.json/);
   assert.throws(() => parseUpload({ files: [{ path: "lanes.json", data: "" }], percent: 0 }, 1e6), /percent: must be an integer from 1 to 100/);
   assert.throws(() => parseUpload({ files: [{ path: "lanes.json", data: "" }], extra: 1 }, 1e6), /extra: unknown field/);
@@ -68,7 +81,10 @@ test("rollback without a version goes to the stable side of a gradual deployment
 
 test("token files: NAME TOKEN or TOKEN per line, at least 16 characters, names once; values never in errors", async () => {
   const tokens = await parseTokens("# comment\n\nci aaaaaaaaaaaaaaaa1\nbbbbbbbbbbbbbbbb2\n", "tokens");
-  assert.equal(tokens.map((t) => t.name), ["ci", "admin"]);
+  assert.equal(
+    tokens.map((t) => t.name),
+    ["ci", "admin"],
+  );
   try {
     await parseTokens("ci short-secret\n", "f");
     assert.unreachable();

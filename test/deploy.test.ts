@@ -10,7 +10,24 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter } from "./helpers/host.ts";
 import { guestPids, isIdleSpare } from "./helpers/chaos.ts";
-import { answeredSince, api, deploy, get, many, runCli, scratchDir, sleep, startStoreHost, steadyLoad, tokenFile, TOKEN, OTHER_TOKEN, versionDir, type Sample, type StoreHost } from "./helpers/deploy.ts";
+import {
+  answeredSince,
+  api,
+  deploy,
+  get,
+  many,
+  runCli,
+  scratchDir,
+  sleep,
+  startStoreHost,
+  steadyLoad,
+  tokenFile,
+  TOKEN,
+  OTHER_TOKEN,
+  versionDir,
+  type Sample,
+  type StoreHost,
+} from "./helpers/deploy.ts";
 
 const test = suite<{ host: StoreHost; tokens: string }>(`deploying on ${adapter.name}`);
 const PATHS = ["/greet", "/greet-proc"];
@@ -34,7 +51,10 @@ test("a new store serves the folder it started on as version 1", async ({ host }
   }
   const v = await api(host.url, "GET", "versions");
   assert.is(v.status, 200);
-  assert.equal((v.json.versions as { id: string; author: string }[]).map((x) => [x.id, x.author]), [["v1", "lanes"]]);
+  assert.equal(
+    (v.json.versions as { id: string; author: string }[]).map((x) => [x.id, x.author]),
+    [["v1", "lanes"]],
+  );
 });
 
 test("lanes deploy switches every route at once under load: 0 failed requests, the answer changes, in-flight requests finish on v1", async (ctx) => {
@@ -68,15 +88,25 @@ test("lanes deploy switches every route at once under load: 0 failed requests, t
   assert.equal(failed(samples), [], "no request failed during the deploy");
   for (const path of PATHS) {
     const mine = samples.filter((s) => s.path === path);
-    assert.ok(mine.some((s) => s.text === "v1"), `${path} answered v1 before the deploy`);
+    assert.ok(
+      mine.some((s) => s.text === "v1"),
+      `${path} answered v1 before the deploy`,
+    );
     const after = mine.filter((s) => s.started > deployed);
     assert.ok(after.length > 0 && after.every((s) => s.text === "v2" && s.version === "v2"), `${path}: every request after the deploy answered v2`);
   }
-  assert.ok(samples.every((s) => s.text === s.version), "the lanes-version header names the version that answered");
+  assert.ok(
+    samples.every((s) => s.text === s.version),
+    "the lanes-version header names the version that answered",
+  );
   assert.match(ctx.host.output(), /"version":"v2"/, "the request log names the version");
   const end = Date.now() + 10_000;
   while (oldChildren.some((pid) => guestPids(ctx.host.pid).includes(pid)) && Date.now() < end) await sleep(50);
-  assert.equal(oldChildren.filter((pid) => guestPids(ctx.host.pid).includes(pid)), [], "v1's child processes were drained and stopped");
+  assert.equal(
+    oldChildren.filter((pid) => guestPids(ctx.host.pid).includes(pid)),
+    [],
+    "v1's child processes were drained and stopped",
+  );
 });
 
 test("a gradual deployment at 30% sends 20-40% of 500 requests to the new version", async ({ host }) => {
@@ -87,14 +117,23 @@ test("a gradual deployment at 30% sends 20-40% of 500 requests to the new versio
   assert.equal(failed(samples), []);
   const v3 = samples.filter((s) => s.version === "v3").length;
   assert.ok(v3 >= 100 && v3 <= 200, `${v3} of 500 went to v3`);
-  assert.ok(samples.every((s) => s.text === s.version), "each answer came from the version its header names");
-  assert.ok(samples.some((s) => s.version === "v2"), "the rest stays on v2");
+  assert.ok(
+    samples.every((s) => s.text === s.version),
+    "each answer came from the version its header names",
+  );
+  assert.ok(
+    samples.some((s) => s.version === "v2"),
+    "the rest stays on v2",
+  );
 });
 
 test("a request pins a version of the active deployment with the lanes-version header", async ({ host }) => {
   for (const v of ["v2", "v3"]) {
     const samples = await many(host.url, "/greet-proc", 20, 4, { "lanes-version": v });
-    assert.ok(samples.every((s) => s.status === 200 && s.text === v && s.version === v), `pinned to ${v}`);
+    assert.ok(
+      samples.every((s) => s.status === 200 && s.text === v && s.version === v),
+      `pinned to ${v}`,
+    );
   }
   const old = await get(host.url, "/greet", { "lanes-version": "v1" });
   assert.is(old.status, 400);
@@ -104,7 +143,10 @@ test("a request pins a version of the active deployment with the lanes-version h
 test("/_lanes/functions lists each version of a gradual deployment with its share", async ({ host }) => {
   const list = (await (await fetch(`${host.url}/_lanes/functions`)).json()) as { functions: { name: string; deployment: { version: string; percent: number } }[] };
   const greet = list.functions.filter((f) => f.name === "greet").map((f) => f.deployment);
-  assert.equal(greet, [{ version: "v2", percent: 70 }, { version: "v3", percent: 30 }]);
+  assert.equal(greet, [
+    { version: "v2", percent: 70 },
+    { version: "v3", percent: 30 },
+  ]);
 });
 
 test("lanes promote makes the new version serve every request", async (ctx) => {
@@ -167,7 +209,10 @@ test("a broken version is refused, naming the function, and changes nothing", as
   assert.match(bad.json.error!.message, /functions\.greet\.timeoutMs: must be a positive integer \(got -5\)/);
   const after = await api(host.url, "GET", "versions");
   assert.equal(after.json, before.json, "versions and deployments are as they were");
-  assert.ok((await many(host.url, "/greet", 20, 4)).every((s) => s.text === "v1"), "v1 still serves");
+  assert.ok(
+    (await many(host.url, "/greet", 20, 4)).every((s) => s.text === "v1"),
+    "v1 still serves",
+  );
 });
 
 test("lanes deploy refuses a bad manifest locally, naming the field, before uploading", async (ctx) => {
@@ -202,7 +247,13 @@ test("uploads with ../x, an absolute path, a duplicate or a link are refused nam
     [[{ path: "../x", data: x }], /files\[1\] \("\.\.\/x"\): path must stay inside the folder/],
     [[{ path: "a/../../x", data: x }], /files\[1\] \("a\/\.\.\/\.\.\/x"\): path must stay inside the folder/],
     [[{ path: "/etc/passwd", data: x }], /files\[1\] \("\/etc\/passwd"\): path must be relative/],
-    [[{ path: "a.ts", data: x }, { path: "A.ts", data: x }], /files\[2\] \("A\.ts"\): duplicate path/],
+    [
+      [
+        { path: "a.ts", data: x },
+        { path: "A.ts", data: x },
+      ],
+      /files\[2\] \("A\.ts"\): duplicate path/,
+    ],
     [[{ path: "a.ts", data: x, link: "/etc/passwd" }], /files\[1\] \("a\.ts"\): only regular files can be uploaded/],
     [[{ path: "a.ts", data: "not base64!" }], /files\[1\] \("a\.ts"\): data is not valid base64/],
   ];
@@ -237,7 +288,10 @@ test("--auto-rollback rolls a clearly worse new version back by itself, and leav
   }
   const after = await many(host.url, "/greet", 30, 3);
   const state = JSON.stringify((await api(host.url, "GET", "deployment")).json);
-  assert.ok(after.every((s) => s.status === 200 && s.text !== "fails"), `rolled back within ${served} requests: ${state}\n${host.output().slice(-3000)}`);
+  assert.ok(
+    after.every((s) => s.status === 200 && s.text !== "fails"),
+    `rolled back within ${served} requests: ${state}\n${host.output().slice(-3000)}`,
+  );
   assert.match(host.output(), /auto-rollback: v\d+ is clearly worse/);
 });
 

@@ -16,7 +16,10 @@ import { adapter } from "./helpers/host.ts";
 import { Inspector } from "./helpers/inspector.ts";
 
 const fixture = fileURLToPath(new URL("./fixtures/dev/debug.ts", import.meta.url));
-const BREAK_LINE = readFileSync(fixture, "utf8").split("\n").findIndex((l) => l.includes("// BREAK_LINE")) + 1;
+const BREAK_LINE =
+  readFileSync(fixture, "utf8")
+    .split("\n")
+    .findIndex((l) => l.includes("// BREAK_LINE")) + 1;
 const TIMEOUT_MS = 300;
 
 const test = suite<{ dev: Dev; dir: string }>(`lanes dev --inspect on ${adapter.name}`);
@@ -43,7 +46,11 @@ test.after(async ({ dev, dir }) => {
 
 test("--inspect prints each function's inspector URL and says timeouts are off while debugging", async ({ dev }) => {
   for (const name of ["debug-iso", "debug-proc"]) {
-    await until(() => new RegExp(`debugger for ${name}: ws://127\\.0\\.0\\.1:\\d+/`).test(dev.output()), 20_000, () => dev.output());
+    await until(
+      () => new RegExp(`debugger for ${name}: ws://127\\.0\\.0\\.1:\\d+/`).test(dev.output()),
+      20_000,
+      () => dev.output(),
+    );
   }
   const out = dev.output();
   assert.match(out, /inspecting debug-iso: .*\n.*runs in the isolate lane otherwise: for this session it is a single process-lane child/);
@@ -52,9 +59,16 @@ test("--inspect prints each function's inspector URL and says timeouts are off w
   assert.not.match(out, /Debugger listening on|Bun Inspector/, "the runtime's own banner is replaced by lanes' lines");
 });
 
-for (const [name, lane] of [["debug-iso", "isolate"], ["debug-proc", "process"]] as const) {
+for (const [name, lane] of [
+  ["debug-iso", "isolate"],
+  ["debug-proc", "process"],
+] as const) {
   test(`a breakpoint on a line of the user's .ts file pauses a request there, and it answers after a pause past timeoutMs (${lane} lane)`, async ({ dev, dir }) => {
-    const url = await until(() => new RegExp(`debugger for ${name}: (ws://\\S+)`).exec(dev.output())?.[1], 20_000, () => dev.output());
+    const url = await until(
+      () => new RegExp(`debugger for ${name}: (ws://\\S+)`).exec(dev.output())?.[1],
+      20_000,
+      () => dev.output(),
+    );
     const source = join(dir, lane === "isolate" ? "iso" : "proc", "debug.ts");
     const inspector = await Inspector.connect(url);
     try {

@@ -38,10 +38,7 @@ test("a compact one-line manifest stays compact, and braces inside strings do no
 
 test("an empty functions object gets the entry one indent deeper", () => {
   const before = '{\n    "$schema": "s.json",\n    "functions": {}\n}\n';
-  assert.is(
-    addFunction(before, "x", spec),
-    '{\n    "$schema": "s.json",\n    "functions": {\n        "x": { "entry": "x.ts", "route": "/x", "lane": "isolate" }\n    }\n}\n',
-  );
+  assert.is(addFunction(before, "x", spec), '{\n    "$schema": "s.json",\n    "functions": {\n        "x": { "entry": "x.ts", "route": "/x", "lane": "isolate" }\n    }\n}\n');
 });
 
 test("lanes new in a folder without a manifest writes both files, and the manifest is valid", async () => {
@@ -53,7 +50,10 @@ test("lanes new in a folder without a manifest writes both files, and the manife
     assert.is(code, 0);
     assert.match(out.join(""), /created .*hello-there\.ts/);
     const m = await loadManifest(dir, adapter.sys, adapter.name);
-    assert.equal(m.functions.map((f) => [f.name, f.lane, f.route]), [["hello-there", "process", "/hello-there"]]);
+    assert.equal(
+      m.functions.map((f) => [f.name, f.lane, f.route]),
+      [["hello-there", "process", "/hello-there"]],
+    );
     assert.match(readFileSync(join(dir, "hello-there.ts"), "utf8"), /export default \{\n  async fetch\(/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

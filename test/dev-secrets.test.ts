@@ -54,7 +54,10 @@ test("--env-file, .dev.vars and .env supply secret values in both lanes, the lat
 });
 
 test("a secret with no value is a clear error naming it and where values are looked for; the function answers 503", async ({ dev }) => {
-  assert.match(dev.output(), /functions\.lacking\.env\.STRIPE: secret STRIPE_KEY has no value on this host \(add STRIPE_KEY=\.\.\. to \.dev\.vars or \.env beside lanes\.json, or pass --env-file FILE; looked in .*\.env, .*\.dev\.vars, .*local\.env\)/);
+  assert.match(
+    dev.output(),
+    /functions\.lacking\.env\.STRIPE: secret STRIPE_KEY has no value on this host \(add STRIPE_KEY=\.\.\. to \.dev\.vars or \.env beside lanes\.json, or pass --env-file FILE; looked in .*\.env, .*\.dev\.vars, .*local\.env\)/,
+  );
   const res = await fetch(`${dev.url}/lacking`);
   const body = (await res.json()) as { error: { code: string; message: string; stack?: string } };
   assert.equal([res.status, body.error.code], [503, "unavailable"]);
@@ -63,8 +66,16 @@ test("a secret with no value is a clear error naming it and where values are loo
 
 test("editing the env file reloads the functions whose values changed, and gives the missing one its value", async ({ dev, envFile }) => {
   writeFileSync(envFile, 'DB_URL="postgres://edited"\nSTRIPE_KEY=sk_test_123\n');
-  await until(async () => (await hashes(dev, "iso")).DB === sha("postgres://edited") || undefined, 10_000, () => dev.output().slice(-2000));
-  await until(async () => (await fetch(`${dev.url}/lacking`)).status === 200 || undefined, 10_000, () => dev.output().slice(-2000));
+  await until(
+    async () => (await hashes(dev, "iso")).DB === sha("postgres://edited") || undefined,
+    10_000,
+    () => dev.output().slice(-2000),
+  );
+  await until(
+    async () => (await fetch(`${dev.url}/lacking`)).status === 200 || undefined,
+    10_000,
+    () => dev.output().slice(-2000),
+  );
   assert.equal(await hashes(dev, "lacking"), { STRIPE: sha("sk_test_123") });
   assert.match(dev.output(), /secret values changed: DB_URL, STRIPE_KEY/);
   assert.match(dev.output(), /reloaded iso \(isolate\): new secret values/);

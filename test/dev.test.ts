@@ -15,7 +15,10 @@ import { makeDir, runCli, startDev, until, type Dev } from "./helpers/dev.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const devFixtures = join(root, "test/fixtures/dev");
-const THROW_LINE = readFileSync(join(devFixtures, "throws.ts"), "utf8").split("\n").findIndex((l) => l.includes("THROW_LINE")) + 1;
+const THROW_LINE =
+  readFileSync(join(devFixtures, "throws.ts"), "utf8")
+    .split("\n")
+    .findIndex((l) => l.includes("THROW_LINE")) + 1;
 
 /** Save as an editor that writes a temp file and renames it over the old one does. */
 function saveByRename(file: string, text: string) {
@@ -60,7 +63,10 @@ async function version(dev: Dev, name: string): Promise<string> {
   return (await listed(dev)).find((f) => f.name === name)?.version ?? "";
 }
 
-for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]] as const) {
+for (const [name, lane] of [
+  ["iso", "isolate"],
+  ["proc", "process"],
+] as const) {
   test(`editing an imported file shows the new response within 1 s and no request fails (${lane} lane)`, async ({ dev, dir }) => {
     assert.is(await (await fetch(`${dev.url}/${name}`)).text(), "v1");
     const before = await version(dev, name);
@@ -88,7 +94,11 @@ for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]] as const) {
     const file = join(dir, name, "text.ts");
     if (lane === "process") saveByRename(file, 'export const text: string = "v2";\n');
     else writeFileSync(file, 'export const text: string = "v2";\n');
-    const firstNew = await until(() => seen.flat().find((s) => s.text === "v2" && s.at > edited), 5000, () => `no v2 within 5 s:\n${dev.output()}`);
+    const firstNew = await until(
+      () => seen.flat().find((s) => s.text === "v2" && s.at > edited),
+      5000,
+      () => `no v2 within 5 s:\n${dev.output()}`,
+    );
     await new Promise((r) => setTimeout(r, 200));
     running = false;
     await Promise.all(loops);
@@ -108,18 +118,29 @@ for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]] as const) {
       const ready = async () => (await listed(dev)).filter((f) => f.lane === "process").reduce((n, f) => n + f.instances.ready, 0);
       // (warm spares are no version's)
       const instances = () => guestPids(dev.child.pid!).filter((pid) => !isIdleSpare(pid));
-      await until(async () => instances().length === (await ready()), 5000, () => `children: ${instances().length}`);
+      await until(
+        async () => instances().length === (await ready()),
+        5000,
+        () => `children: ${instances().length}`,
+      );
     }
   });
 }
 
 test("each request is one log line with function, lane, status and request id; console output carries both", async ({ dev }) => {
-  for (const [name, lane] of [["iso", "isolate"], ["proc", "process"]]) {
+  for (const [name, lane] of [
+    ["iso", "isolate"],
+    ["proc", "process"],
+  ]) {
     const res = await fetch(`${dev.url}/${name}`);
     await res.text();
     const id = res.headers.get("x-request-id")!.slice(0, 8);
     const line = await until(
-      () => dev.output().split("\n").find((l) => l.includes(` ${id}`) && l.includes(`GET`)),
+      () =>
+        dev
+          .output()
+          .split("\n")
+          .find((l) => l.includes(` ${id}`) && l.includes(`GET`)),
       2000,
       () => `no request line for ${id}:\n${dev.output().slice(-2000)}`,
     );
@@ -142,11 +163,15 @@ test("a 500 from dev carries the message and a stack pointing into the user's .t
 
 test("a broken edit keeps the last good version serving and prints file:line:column once", async ({ dev, dir }) => {
   const file = join(dir, "iso", "text.ts");
-  const good = (await (await fetch(`${dev.url}/iso`)).text());
+  const good = await (await fetch(`${dev.url}/iso`)).text();
   const broken = "export const text: string = ;\n";
   writeFileSync(file, broken);
   const where = `${file}:1:${broken.indexOf(";") + 1}:`;
-  await until(() => dev.output().includes(where), 3000, () => `no error at ${where}:\n${dev.output().slice(-1500)}`);
+  await until(
+    () => dev.output().includes(where),
+    3000,
+    () => `no error at ${where}:\n${dev.output().slice(-1500)}`,
+  );
   writeFileSync(file, broken); // the same error saved again
   await new Promise((r) => setTimeout(r, 300));
   assert.is(await (await fetch(`${dev.url}/iso`)).text(), good);
@@ -155,25 +180,41 @@ test("a broken edit keeps the last good version serving and prints file:line:col
   // a module that compiles but throws while loading also keeps the old version
   writeFileSync(file, 'const n: number = 2;\nthrow new Error("cannot load " + n);\nexport const text = "never";\n');
   const loadError = new RegExp(`${file.replace(/[.]/g, "\\.")}:2:\\d+: its module failed to load: cannot load 2`);
-  await until(() => loadError.test(dev.output()), 3000, () => dev.output().slice(-1500));
+  await until(
+    () => loadError.test(dev.output()),
+    3000,
+    () => dev.output().slice(-1500),
+  );
   assert.is(await (await fetch(`${dev.url}/iso`)).text(), good);
 
   writeFileSync(file, 'export const text: string = "v3";\n');
-  await until(async () => (await (await fetch(`${dev.url}/iso`)).text()) === "v3", 3000, () => dev.output().slice(-1500));
+  await until(
+    async () => (await (await fetch(`${dev.url}/iso`)).text()) === "v3",
+    3000,
+    () => dev.output().slice(-1500),
+  );
 });
 
 test("a manifest edit adds a route live, and a broken manifest keeps the last good one", async ({ dev, dir }) => {
   const manifestFile = join(dir, "lanes.json");
   const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
   writeFileSync(manifestFile, '{ "functions": { "iso": { "entry": "iso/answer.ts", } } }\n');
-  await until(() => dev.output().includes(`${manifestFile}:1:`), 3000, () => dev.output().slice(-1500));
+  await until(
+    () => dev.output().includes(`${manifestFile}:1:`),
+    3000,
+    () => dev.output().slice(-1500),
+  );
   assert.is((await fetch(`${dev.url}/proc`)).status, 200, "the last good manifest still serves");
 
   manifest.functions.added = { entry: "proc/answer.ts", route: "/added/:id", lane: "process" };
   manifest.functions.iso.lane = "process"; // re-laned
   delete manifest.functions["throws-iso"];
   writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
-  await until(async () => (await fetch(`${dev.url}/added/1`)).status === 200, 5000, () => dev.output().slice(-1500));
+  await until(
+    async () => (await fetch(`${dev.url}/added/1`)).status === 200,
+    5000,
+    () => dev.output().slice(-1500),
+  );
   const list = (await (await fetch(`${dev.url}/_lanes/functions`)).json()) as { functions: { name: string; lane: string }[] };
   assert.equal(
     list.functions.map((f) => `${f.name}:${f.lane}`),
@@ -237,8 +278,15 @@ logs("--log json writes one JSON object per request", async () => {
       { time: "", level: "info", kind: "access", msg: "GET /one 200", requestId: id, function: "one", lane: "isolate", method: "GET", path: "/one", status: 200, durationMs: 0 },
     );
     // every line is JSON but the one `listening on URL` line scripts wait for
-    const plain = dev.output().split("\n").filter((l) => l && !l.startsWith("{"));
-    assert.equal(plain.map((l) => l.replace(/:\d+$/, ":PORT")), ["listening on http://127.0.0.1:PORT"], "every other line is JSON");
+    const plain = dev
+      .output()
+      .split("\n")
+      .filter((l) => l && !l.startsWith("{"));
+    assert.equal(
+      plain.map((l) => l.replace(/:\d+$/, ":PORT")),
+      ["listening on http://127.0.0.1:PORT"],
+      "every other line is JSON",
+    );
   } finally {
     await dev.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -30,9 +30,7 @@ const COMBOS: Combo[] = [
 /** Requests in flight at once per lane: enough to overlap, few enough for 2 shared cores. */
 const BATCH = 12;
 
-const test = suite<{ h: TestHost; oracles: Map<string, Outcome[]>; cases: Map<string, Case[]>; started: number }>(
-  `differential (${adapter.name} host)`,
-);
+const test = suite<{ h: TestHost; oracles: Map<string, Outcome[]>; cases: Map<string, Case[]>; started: number }>(`differential (${adapter.name} host)`);
 
 test.before(async (ctx) => {
   ctx.started = Date.now();

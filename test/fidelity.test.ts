@@ -38,7 +38,11 @@ test("a string body without a content-type reaches the client as text/plain;char
   await each(async (label) => {
     const res = await send(h.url, { method: "GET", target: `/probe-${label}`, headers: [] });
     assert.is(res.status, 200, where(label));
-    assert.equal(res.headers.filter(([k]) => k === "content-type"), [["content-type", "text/plain;charset=UTF-8"]], where(label));
+    assert.equal(
+      res.headers.filter(([k]) => k === "content-type"),
+      [["content-type", "text/plain;charset=UTF-8"]],
+      where(label),
+    );
   });
 });
 
@@ -88,7 +92,7 @@ test("when the client goes away before the answer, the function's request.signal
   await each(async (label) => {
     const key = `wait-${crypto.randomUUID()}`;
     const req = openRequest(h.url, `/probe-${label}?do=wait&key=${key}`);
-    const seen = async () => (await (await h.fetch(`/probe-${label}?do=check&key=${key}`)).text());
+    const seen = async () => await (await h.fetch(`/probe-${label}?do=check&key=${key}`)).text();
     // the function runs (a cold instance may take a while to start on a loaded machine)
     await waitFor(async () => (await seen()) === "waiting", `${where(label)}: the function started`, 15_000);
     req.drop();

@@ -114,7 +114,10 @@ function runCommand(file: string): [string, string[]] {
 }
 
 function namesIn(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((l) => l.split("=")[0]!);
+  return readFileSync(`/proc/${pid}/environ`, "utf8")
+    .split("\0")
+    .filter(Boolean)
+    .map((l) => l.split("=")[0]!);
 }
 
 test.run();

@@ -101,7 +101,17 @@ function report(o: { rate: number; p99: number; errors: number; model?: "open" |
   const l = { p50: 4, p90: 9, p99: o.p99, p99_9: o.p99 * 2, max: o.p99 * 3, mean: 6, min: 1 };
   return {
     version: 1,
-    meta: { startedAt: "2026-12-01T00:00:00.000Z", url: "http://x/", method: "GET", model: o.model ?? "open", rate: 100, connections: 512, durationS: 10, timeoutS: 10, bodyBytes: 0 } as LoadReport["meta"],
+    meta: {
+      startedAt: "2026-12-01T00:00:00.000Z",
+      url: "http://x/",
+      method: "GET",
+      model: o.model ?? "open",
+      rate: 100,
+      connections: 512,
+      durationS: 10,
+      timeoutS: 10,
+      bodyBytes: 0,
+    } as LoadReport["meta"],
     requests: { sent: 1000, answered: 1000 - o.errors, failed: o.errors, notStarted: 0 },
     rate: { asked: 100, achieved: o.rate },
     latencyMs: l,

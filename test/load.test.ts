@@ -69,7 +69,10 @@ test("at a constant rate, a 300 ms stall of the server shows in p99 and max", as
   assert.ok(l.max >= STALL_MS - 30, `max ${l.max} ms should be about the stall`);
   assert.is(openStall.requests.sent, 400, "the open model sends every request on schedule, stall or not");
   const during = openStall.series.filter((s) => s.atS >= 0.7 && s.atS < 1.0);
-  assert.ok(during.some((s) => s.maxMs >= 200), "the latency-over-time series shows the stall where it happened");
+  assert.ok(
+    during.some((s) => s.maxMs >= 200),
+    "the latency-over-time series shows the stall where it happened",
+  );
 });
 
 test("with a fixed number of connections, the same stall hides from p99 (coordinated omission) but not from max", async () => {
@@ -146,7 +149,10 @@ test("a refused connection is its own kind, and an endpoint that refuses is repo
   const e = await new Promise<unknown>((resolve) => http.get(`http://127.0.0.1:${port}/`, () => resolve(null)).on("error", resolve));
   assert.is(errorKind(e), "refused");
   try {
-    await runLoad({ ...options("/", {}), target: { url: new URL(`http://127.0.0.1:${port}/`), method: "GET", headers: {}, body: undefined } }, { runtime: adapter.name, version: "" });
+    await runLoad(
+      { ...options("/", {}), target: { url: new URL(`http://127.0.0.1:${port}/`), method: "GET", headers: {}, body: undefined } },
+      { runtime: adapter.name, version: "" },
+    );
     assert.unreachable("a load run against a closed port must fail");
   } catch (err) {
     assert.match((err as Error).message, /failed before the run \(refused: .*\); nothing was loaded/);
@@ -169,8 +175,23 @@ test("the CLI runs the open model, writes JSON and a chart, compares with an ear
   const json = join(scratch, "now.json");
   const out = join(scratch, "out");
   const { code, out: text } = await cli([
-    `${server.url}/`, "--rate", "100", "--duration", "1", "--header", "x-test: 1",
-    "--threshold", "p99<5s", "--threshold", "rate>=1000000", "--json", json, "--out", out, "--compare", before,
+    `${server.url}/`,
+    "--rate",
+    "100",
+    "--duration",
+    "1",
+    "--header",
+    "x-test: 1",
+    "--threshold",
+    "p99<5s",
+    "--threshold",
+    "rate>=1000000",
+    "--json",
+    json,
+    "--out",
+    out,
+    "--compare",
+    before,
   ]);
   assert.is(code, 1, text);
   assert.match(text, /open model: 100 req\/s for 1 s, latency from each request's intended start/);
@@ -199,7 +220,13 @@ test("the CLI runs the open model, writes JSON and a chart, compares with an ear
   assert.equal(r.status, { "200": 100 });
   assert.ok(r.bytes.received > 100 * "answered".length);
   assert.type(r.generator.keptUp, "boolean");
-  assert.equal(r.thresholds.map((t) => [t.expr, t.ok]), [["p99<5s", true], ["rate>=1000000", false]]);
+  assert.equal(
+    r.thresholds.map((t) => [t.expr, t.ok]),
+    [
+      ["p99<5s", true],
+      ["rate>=1000000", false],
+    ],
+  );
   assert.ok(r.series.length >= 5 && r.series.every((s) => typeof s.p99Ms === "number"));
   assert.equal(r.distribution.at(-1), { percentile: 100, ms: r.latencyMs.max });
   assert.equal(JSON.parse(readFileSync(join(out, "load.json"), "utf8")).requests, r.requests);

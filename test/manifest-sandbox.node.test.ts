@@ -44,8 +44,14 @@ test("a wrong sandbox mode is refused at the top level and per function, naming 
 
 test("permissions.net must be false, true or a list of host:port with real ports", async () => {
   assert.match(await problems(proc({ permissions: { net: "yes" } })), /functions\.f\.permissions\.net: must be false, true or a non-empty list of "host:port"/);
-  assert.match(await problems(proc({ permissions: { net: ["localhost"] } })), /functions\.f\.permissions\.net: must be false, true or a non-empty list of "host:port" \(got \["localhost"\]\)/);
-  assert.match(await problems(proc({ permissions: { net: ["127.0.0.1:70000"] } })), /functions\.f\.permissions\.net\.0: the port must be from 1 to 65535 \(got "127\.0\.0\.1:70000"\)/);
+  assert.match(
+    await problems(proc({ permissions: { net: ["localhost"] } })),
+    /functions\.f\.permissions\.net: must be false, true or a non-empty list of "host:port" \(got \["localhost"\]\)/,
+  );
+  assert.match(
+    await problems(proc({ permissions: { net: ["127.0.0.1:70000"] } })),
+    /functions\.f\.permissions\.net\.0: the port must be from 1 to 65535 \(got "127\.0\.0\.1:70000"\)/,
+  );
   assert.match(await problems(proc({ permissions: { nett: true } })), /functions\.f\.permissions\.nett: unknown field \(did you mean "net"\?\)/);
 });
 
@@ -62,10 +68,7 @@ test("granted paths must lie inside the manifest's folder, exist, and never be t
 });
 
 test('"required" in the isolate lane is an error; permissions there are a warning that they do not hold', async () => {
-  assert.match(
-    await problems({ functions: { f: { entry: "a.ts", sandbox: "required" } } }),
-    /functions\.f\.sandbox: "required" needs "lane": "process"/,
-  );
+  assert.match(await problems({ functions: { f: { entry: "a.ts", sandbox: "required" } } }), /functions\.f\.sandbox: "required" needs "lane": "process"/);
   const m = await loadManifest(folder({ functions: { f: { entry: "a.ts", permissions: { read: ["data"] } } } }), adapter.sys, adapter.name);
   assert.match(m.warnings.join("\n"), /functions\.f\.permissions: not enforced in the isolate lane .*set "lane": "process" to enforce them/);
 });

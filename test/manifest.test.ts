@@ -80,10 +80,7 @@ test("a missing entry field, and an entry file that does not exist, are refused"
 });
 
 test("an entry outside the manifest's folder is refused, by path or by symlink", async () => {
-  assert.match(
-    await problems({ functions: { a: { entry: "../outside.ts" } } }),
-    /functions\.a\.entry: must resolve inside the manifest's folder/,
-  );
+  assert.match(await problems({ functions: { a: { entry: "../outside.ts" } } }), /functions\.a\.entry: must resolve inside the manifest's folder/);
   const outside = mkdtempSync(join(tmpdir(), "lanes-outside-"));
   dirs.push(outside);
   writeFileSync(join(outside, "x.ts"), "export default () => new Response('x')");
@@ -179,7 +176,10 @@ test("an unknown CLI flag is refused with the known ones", () => {
   const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
   assert.is(r.status, 2, "a usage error");
-  assert.match(r.stderr, /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict, --data, --store, --advertise, --admin-token-file, --secrets-key-file, --max-upload-mb\)/);
+  assert.match(
+    r.stderr,
+    /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --strict, --data, --store, --advertise, --admin-token-file, --secrets-key-file, --max-upload-mb\)/,
+  );
 });
 
 test.after(() => {
@@ -187,4 +187,3 @@ test.after(() => {
 });
 
 test.run();
-

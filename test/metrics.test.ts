@@ -83,7 +83,10 @@ test(`a scrape under load counts every request by status code and in the duratio
   for (const name of ["iso", "proc"]) {
     const buckets = find(samples, "lanes_request_duration_seconds_bucket", fn(name));
     const counts = buckets.map((b) => b.value);
-    assert.ok(counts.every((c, i) => i === 0 || c >= counts[i - 1]!), "buckets are cumulative");
+    assert.ok(
+      counts.every((c, i) => i === 0 || c >= counts[i - 1]!),
+      "buckets are cumulative",
+    );
     assert.is(buckets.at(-1)!.labels.le, "+Inf");
     assert.is(buckets.at(-1)!.value, value(samples, "lanes_request_duration_seconds_count", fn(name)));
   }
@@ -110,7 +113,25 @@ test("every family has HELP and TYPE lines and follows the naming conventions", 
     else assert.not.match(name, /_total$/);
     if (type === "histogram") assert.match(name, /_seconds$/);
   }
-  for (const want of ["lanes_requests_total", "lanes_request_duration_seconds", "lanes_requests_in_flight", "lanes_queued_requests", "lanes_requests_shed_total", "lanes_request_timeouts_total", "lanes_instances", "lanes_instance_starts_total", "lanes_instance_start_duration_seconds", "lanes_instance_restarts_total", "lanes_instance_crashes_total", "lanes_instance_memory_bytes", "lanes_shared_used_bytes", "lanes_leaked_threads", "lanes_host_cpu_seconds_total", "lanes_host_resident_memory_bytes", "lanes_host_event_loop_delay_seconds"]) {
+  for (const want of [
+    "lanes_requests_total",
+    "lanes_request_duration_seconds",
+    "lanes_requests_in_flight",
+    "lanes_queued_requests",
+    "lanes_requests_shed_total",
+    "lanes_request_timeouts_total",
+    "lanes_instances",
+    "lanes_instance_starts_total",
+    "lanes_instance_start_duration_seconds",
+    "lanes_instance_restarts_total",
+    "lanes_instance_crashes_total",
+    "lanes_instance_memory_bytes",
+    "lanes_shared_used_bytes",
+    "lanes_leaked_threads",
+    "lanes_host_cpu_seconds_total",
+    "lanes_host_resident_memory_bytes",
+    "lanes_host_event_loop_delay_seconds",
+  ]) {
     assert.ok(types.has(want), `${want} is exposed`);
   }
 });

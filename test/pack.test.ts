@@ -70,13 +70,22 @@ test("packed functions answer side by side, each with its own env, globals, modu
     assert.equal([first!.calls, second!.calls], [1, 2], `${name}: its module state`);
   }
   // a and b count on their own stores; g1 and g2 share the group's
-  assert.equal(got.a!.map((p) => p.hits), [1, 2]);
-  assert.equal(got.b!.map((p) => p.hits), [1, 2]);
+  assert.equal(
+    got.a!.map((p) => p.hits),
+    [1, 2],
+  );
+  assert.equal(
+    got.b!.map((p) => p.hits),
+    [1, 2],
+  );
   assert.equal([...got.g1!, ...got.g2!].map((p) => p.hits).sort(), [1, 2, 3, 4]);
   // side by side: five functions on at most two workers, so some share one
   const workers = h.host.pack.describe();
   assert.ok(workers.length >= 1 && workers.length <= adapter.cores(), `${workers.length} packed workers`);
-  assert.ok(workers.some((w) => PACKED.filter((n) => w.functions.includes(n)).length >= 2), JSON.stringify(workers));
+  assert.ok(
+    workers.some((w) => PACKED.filter((n) => w.functions.includes(n)).length >= 2),
+    JSON.stringify(workers),
+  );
   assert.is(workerOf(h, "solo"), undefined, "an unpacked function has a worker of its own");
   assert.is((await expectJson<Probe>(h.fetch("/solo"))).processEnv, "solo");
 });
@@ -128,7 +137,10 @@ test("a CPU loop in one packed function recycles its worker: requests in flight 
 
 test("an uncaught exception in one packed function ends its worker: requests in flight there get a 502 naming it, the other worker's are answered", async ({ h }) => {
   await takeDown(h, "crash", "do=crash", /function "crash" crashed \(uncaught exception: pack probe crashed on purpose\)/);
-  assert.ok(h.logs.some((l) => l.includes("pack probe crashed on purpose")), "the stack is in the host log");
+  assert.ok(
+    h.logs.some((l) => l.includes("pack probe crashed on purpose")),
+    "the stack is in the host log",
+  );
 });
 
 test("the start-up log and the capability table say what packing gives up", ({ h }) => {
@@ -136,7 +148,10 @@ test("the start-up log and the capability table say what packing gives up", ({ h
   assert.ok(line, h.logs.join(""));
   assert.match(line!, /a CPU loop or an uncaught exception in one packed function recycles the worker thread it shares/);
   assert.match(line!, /get a 502/);
-  const table = capabilityTable(h.host.functions.map((f) => f.spec), adapter).join("\n");
+  const table = capabilityTable(
+    h.host.functions.map((f) => f.spec),
+    adapter,
+  ).join("\n");
   assert.match(table, /^a\s+isolate\/packed\s/m);
   assert.match(table, /^solo\s+isolate\s/m);
   assert.match(table, adapter.caps.terminateStopsSpin ? /stopped with its worker \(502s\)/ : /not stopped/);

@@ -57,7 +57,9 @@ function runJob({ rt, f }) {
       clearTimeout(timer);
       const text = strip(out);
       const num = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
-      const total = num("Total"), passed = num("Passed"), skipped = num("Skipped");
+      const total = num("Total"),
+        passed = num("Passed"),
+        skipped = num("Skipped");
       let failed = Number.isNaN(total) ? 1 : total - passed;
       // a crash after the summary, or a non-zero exit, is a failure even if every test passed
       if ((code !== 0 || signal) && failed === 0) failed = 1;
@@ -78,7 +80,13 @@ await Promise.all(
       results.push(r);
       const name = relative(root, r.f);
       console.log(`${r.failed ? "FAIL" : "ok  "} ${r.rt.padEnd(4)} ${name} (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`);
-      if (r.failed) console.log(r.out.split("\n").map((l) => `    ${l}`).join("\n"));
+      if (r.failed)
+        console.log(
+          r.out
+            .split("\n")
+            .map((l) => `    ${l}`)
+            .join("\n"),
+        );
     }
   }),
 );

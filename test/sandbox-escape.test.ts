@@ -89,10 +89,12 @@ function bundleOf(pid: number): string {
 
 function freePort(): Promise<number> {
   const s = createServer();
-  return new Promise((resolve) => s.listen(0, "127.0.0.1", () => {
-    const { port } = s.address() as { port: number };
-    s.close(() => resolve(port));
-  }));
+  return new Promise((resolve) =>
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    }),
+  );
 }
 
 function expectAll(seen: Outcomes, outcome: "allowed" | "refused", moves: string[], who: string) {
@@ -132,13 +134,14 @@ test("seen from the host, each sandboxed child has its own namespaces, none of t
     assert.is(new Set(theirs).size, theirs.length, `${kind}: two children share a namespace`);
   }
   // the folder the host inherited open (fd 9) is there in the host, and in no child
-  const openIn = (pid: number) => readdirSync(`/proc/${pid}/fd`).map((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      return "";
-    }
-  });
+  const openIn = (pid: number) =>
+    readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return "";
+      }
+    });
   assert.ok(openIn(cli.hostPid).includes(dir), "the host holds the folder it inherited");
   for (const pid of children) assert.not.ok(openIn(pid).includes(dir), `a sandboxed child (${pid}) holds the host's open folder`);
   for (const pid of children) {
@@ -183,7 +186,10 @@ test("a host:port list is enforced exactly for deno children; node and bun get t
   for (const rt of ["node", "bun"]) {
     const seen = await probe(`netlist-${rt}`, ["tcp-other", "tcp-host"]);
     expectAll(seen, "allowed", ["tcp-other", "tcp-host"], `${rt} child with a net list`);
-    assert.match(cli.output(), new RegExp(`warn: functions\\.netlist-${rt}\\.permissions\\.net: ${rt} children cannot be limited to 127\\.0\\.0\\.1:${otherPort}; "netlist-${rt}" gets the whole network`));
+    assert.match(
+      cli.output(),
+      new RegExp(`warn: functions\\.netlist-${rt}\\.permissions\\.net: ${rt} children cannot be limited to 127\\.0\\.0\\.1:${otherPort}; "netlist-${rt}" gets the whole network`),
+    );
   }
   assert.not.match(cli.output(), /functions\.netlist-deno\.permissions\.net:/);
 });

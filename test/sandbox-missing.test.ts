@@ -39,7 +39,10 @@ test('"required" without bubblewrap: lanes start and lanes validate refuse, nami
   for (const command of ["start", "validate"]) {
     const { code, out } = await run([command, dir, ...(command === "start" ? ["--port", "0"] : [])]);
     assert.is(code, 1, out);
-    assert.match(out, /sandbox "required" for locked, but there is no OS sandbox on this machine: bwrap was not found on PATH: install it \(Debian\/Ubuntu: apt-get install bubblewrap\)/);
+    assert.match(
+      out,
+      /sandbox "required" for locked, but there is no OS sandbox on this machine: bwrap was not found on PATH: install it \(Debian\/Ubuntu: apt-get install bubblewrap\)/,
+    );
     assert.not.match(out, /listening on/);
   }
 });
@@ -51,7 +54,11 @@ test('"auto" without bubblewrap: the host starts, warns naming the unsandboxed f
   try {
     assert.equal(await expectJson(fetch(`${cli.url}/open`)), { runtime: "node" });
     // pretty lines start with the time of day
-    const warnings = cli.output().split("\n").map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, "")).filter((l) => l.startsWith("warn: "));
+    const warnings = cli
+      .output()
+      .split("\n")
+      .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, ""))
+      .filter((l) => l.startsWith("warn: "));
     assert.is(warnings.length, 1, cli.output());
     assert.match(warnings[0]!, /^warn: no OS sandbox for the process-lane function\(s\) open: bwrap was not found on PATH.*install bubblewrap, or set "sandbox": "off"/);
     assert.match(cli.output(), /open +process\/node .* none \(no bubblewrap\) +all the host's user can +all +the host and its user's processes/);

@@ -12,7 +12,22 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { secretsKeys } from "../runtime/cli/start.ts";
 import { adapter, fixtures } from "./helpers/host.ts";
-import { api, deploy, get, runCli, runCliWithInput, scratchDir, sleep, startStoreHost, steadyLoad, tokenFile, TOKEN, type Answer, type Sample, type StoreHost } from "./helpers/deploy.ts";
+import {
+  api,
+  deploy,
+  get,
+  runCli,
+  runCliWithInput,
+  scratchDir,
+  sleep,
+  startStoreHost,
+  steadyLoad,
+  tokenFile,
+  TOKEN,
+  type Answer,
+  type Sample,
+  type StoreHost,
+} from "./helpers/deploy.ts";
 
 interface Ctx {
   host: StoreHost;
@@ -90,7 +105,11 @@ test.after(async ({ host }) => {
 
 test("the secret routes answer 401 without the admin token or with a wrong one, and change nothing", async (ctx) => {
   for (const token of [null, "wrong-token-0000000000000"]) {
-    for (const [method, path, body] of [["GET", "secrets"], ["PUT", "secrets/API_KEY", { value: VALUES.unused }], ["DELETE", "secrets/API_KEY"]] as const) {
+    for (const [method, path, body] of [
+      ["GET", "secrets"],
+      ["PUT", "secrets/API_KEY", { value: VALUES.unused }],
+      ["DELETE", "secrets/API_KEY"],
+    ] as const) {
       const r = await call(ctx, method, path, body, token);
       assert.is(r.status, 401, `${method} ${path} with ${token ? "a wrong" : "no"} token`);
     }
@@ -103,7 +122,10 @@ test("lanes secret set takes the value from stdin only; list shows names, scope 
   const set = await cli(ctx, ["secret", "set", "API_KEY"], `${VALUES.api}\n`);
   assert.is(set.code, 0, set.out);
   assert.match(set.out, /set API_KEY on http:\/\/127\.0\.0\.1:\d+; no serving function uses it/);
-  for (const [name, fn] of [["API_KEY", "other"], ["OTHER_KEY", "other"]]) {
+  for (const [name, fn] of [
+    ["API_KEY", "other"],
+    ["OTHER_KEY", "other"],
+  ]) {
     const r = await call(ctx, "PUT", `secrets/${name}?function=${fn}`, { value: VALUES.other });
     assert.equal([r.status, r.json.function], [200, fn], r.text);
   }
@@ -124,8 +146,18 @@ test("lanes secret set takes the value from stdin only; list shows names, scope 
   assert.match(list.out, /^NAME\s+FOR\s+UPDATED\s+BY\s+USED BY\nAPI_KEY\s+\(every function\)\s+\S+Z\s+ci\s+-\nAPI_KEY\s+other\s+\S+Z\s+ci\s+-\nOTHER_KEY\s+other/);
   const json = await call(ctx, "GET", "secrets");
   const secrets = json.json.secrets as { name: string; function: string | null; author: string; updatedAt: string }[];
-  assert.equal(secrets.map((x) => [x.name, x.function, x.author]), [["API_KEY", null, "ci"], ["API_KEY", "other", "ci"], ["OTHER_KEY", "other", "ci"]]);
-  assert.ok(secrets.every((x) => !Number.isNaN(Date.parse(x.updatedAt))), "each says when it changed");
+  assert.equal(
+    secrets.map((x) => [x.name, x.function, x.author]),
+    [
+      ["API_KEY", null, "ci"],
+      ["API_KEY", "other", "ci"],
+      ["OTHER_KEY", "other", "ci"],
+    ],
+  );
+  assert.ok(
+    secrets.every((x) => !Number.isNaN(Date.parse(x.updatedAt))),
+    "each says when it changed",
+  );
 });
 
 test("a deploy naming a secret that has no value is refused, naming it, and changes nothing", async (ctx) => {
@@ -168,11 +200,18 @@ test("setting a secret under load restarts the functions that use it onto the ne
     samples = await load.stop();
   }
   ctx.seen.push(...samples.map((s) => s.text));
-  assert.equal(samples.filter((s) => s.status !== 200), [], "no request failed");
+  assert.equal(
+    samples.filter((s) => s.status !== 200),
+    [],
+    "no request failed",
+  );
   const hashOf = (s: Sample) => (JSON.parse(s.text) as Report).hashes.API_KEY;
   for (const path of ["/api", "/api-proc"]) {
     const mine = samples.filter((s) => s.path === path);
-    assert.ok(mine.some((s) => hashOf(s) === sha(VALUES.api)), `${path} answered with the old value before`);
+    assert.ok(
+      mine.some((s) => hashOf(s) === sha(VALUES.api)),
+      `${path} answered with the old value before`,
+    );
     const after = mine.filter((s) => s.started > done);
     assert.ok(after.length > 0 && after.every((s) => hashOf(s) === sha(VALUES.rotated)), `${path}: every request after the set has the new value`);
   }
@@ -203,7 +242,10 @@ test("no secret value is in any log line, admin API answer, function list, metri
     }
   };
   walk(ctx.data);
-  assert.ok(files.some((f) => f.includes("/secrets/all/API_KEY.json")), "the store keeps the secret");
+  assert.ok(
+    files.some((f) => f.includes("/secrets/all/API_KEY.json")),
+    "the store keeps the secret",
+  );
   for (const [what, v] of Object.entries(VALUES)) {
     const where = [
       ...files.filter((f) => readFileSync(f, "latin1").includes(v)),
@@ -217,7 +259,10 @@ test("no secret value is in any log line, admin API answer, function list, metri
 
 test("a restart with the same key serves the secrets again; a wrong key or none stops the host and changes nothing; a short, missing or loose key file is refused", async (ctx) => {
   await ctx.host.stop();
-  const snapshot = () => readdirSync(join(ctx.data, "secrets", "all")).map((f) => readFileSync(join(ctx.data, "secrets", "all", f), "utf8")).join();
+  const snapshot = () =>
+    readdirSync(join(ctx.data, "secrets", "all"))
+      .map((f) => readFileSync(join(ctx.data, "secrets", "all", f), "utf8"))
+      .join();
   const before = snapshot();
   ctx.host = await startStoreHost(versionWith(false), ctx.data, ["--admin-token-file", ctx.tokens, "--secrets-key-file", ctx.key]);
   assert.equal((await report(ctx, "api")).hashes.API_KEY, sha(VALUES.rotated));
@@ -247,7 +292,10 @@ test("a restart with the same key serves the secrets again; a wrong key or none 
     [join(dir, "missing.key"), /missing\.key: no such file \(make one: \(umask 077; openssl rand -hex 32 > FILE\)\)/],
     [dir, /keys-\w+: is not a regular file/],
   ] as const) {
-    const e = await secretsKeys(adapter, file, "start").then(() => undefined, (err: Error) => err);
+    const e = await secretsKeys(adapter, file, "start").then(
+      () => undefined,
+      (err: Error) => err,
+    );
     assert.ok(e && message.test(e.message), `${file}: ${e?.message}`);
   }
   assert.is(snapshot(), before, "the sealed secrets are as they were");

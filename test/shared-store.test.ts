@@ -31,7 +31,11 @@ function workerScript(): Promise<string> {
     const outfile = join(tmp, "shared-store-worker.mjs");
     await build({
       entryPoints: [fileURLToPath(new URL("./fixtures/shared-store-worker.ts", import.meta.url))],
-      bundle: true, platform: "node", format: "esm", outfile, logLevel: "silent",
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      outfile,
+      logLevel: "silent",
     });
     return outfile;
   })();
@@ -46,15 +50,22 @@ async function runWorkers(store: SharedStore, jobs: Omit<WorkerJob, "buffer" | "
   const done: Promise<number>[] = [];
   for (const job of jobs) {
     const w = new Worker(script, { workerData: { ...job, buffer: store.buffer, gate } });
-    ready.push(new Promise((res, rej) => { w.once("message", () => res()); w.once("error", rej); }));
-    done.push(new Promise((res, rej) => {
-      w.on("message", (m: { torn?: number; error?: string }) => {
-        if (m.error !== undefined) rej(new Error(`worker ${job.job}#${job.id}: ${m.error}`));
-        else if (m.torn !== undefined) res(m.torn);
-      });
-      w.once("error", rej);
-      w.once("exit", (code) => rej(new Error(`worker exited with ${code} before reporting`)));
-    }));
+    ready.push(
+      new Promise((res, rej) => {
+        w.once("message", () => res());
+        w.once("error", rej);
+      }),
+    );
+    done.push(
+      new Promise((res, rej) => {
+        w.on("message", (m: { torn?: number; error?: string }) => {
+          if (m.error !== undefined) rej(new Error(`worker ${job.job}#${job.id}: ${m.error}`));
+          else if (m.torn !== undefined) res(m.torn);
+        });
+        w.once("error", rej);
+        w.once("exit", (code) => rej(new Error(`worker exited with ${code} before reporting`)));
+      }),
+    );
   }
   await Promise.all(ready);
   const g = new Int32Array(gate);
@@ -180,7 +191,9 @@ test("filling the byte arena rejects with shared_full and leaves every value rea
     assert.match((e as Error).message, /^ctx\.shared is full: no room for \d+ bytes/);
   }
   assert.ok(stored >= 8, `stored ${stored}`);
-  const check = () => { for (let i = 0; i < stored; i++) assert.is(s.get(`s${i}`), String(i % 10).repeat(100), `s${i}`); };
+  const check = () => {
+    for (let i = 0; i < stored; i++) assert.is(s.get(`s${i}`), String(i % 10).repeat(100), `s${i}`);
+  };
   check();
   assert.is(s.get(`s${stored}`), undefined);
   // A too-long overwrite fails and keeps the old value; a shorter one still fits.
@@ -305,7 +318,10 @@ test("a worker terminated while setting, reading and creating keys never leaves 
     const w = new Worker(script, { workerData: job });
     const errors: string[] = [];
     w.on("message", (m: { error?: string }) => void (m.error !== undefined && errors.push(m.error)));
-    await new Promise<void>((res, rej) => { w.once("message", () => res()); w.once("error", rej); });
+    await new Promise<void>((res, rej) => {
+      w.once("message", () => res());
+      w.once("error", rej);
+    });
     Atomics.store(new Int32Array(gate), 0, 1);
     Atomics.notify(new Int32Array(gate), 0);
     // from its first iteration on (a busy machine can take a while to schedule the thread)
@@ -357,7 +373,9 @@ test("a worker terminated while setting, reading and creating keys never leaves 
     for (let j = 0; j < 20; j++) assert.is(s.get(`after${j}`), makeValue(8, j, 24));
     assert.ok(s.stats().bytesUsed <= 32 * 1024);
   }
-  console.log(`  20 workers killed mid-loop: lock held at death in ${heldAtDeath}, recovered ${recovered}; slowest main-thread call after recovery ${Math.max(...slowest).toFixed(1)} ms`);
+  console.log(
+    `  20 workers killed mid-loop: lock held at death in ${heldAtDeath}, recovered ${recovered}; slowest main-thread call after recovery ${Math.max(...slowest).toFixed(1)} ms`,
+  );
   // On runtimes whose terminate() stops the thread where it is, the scenario must bite at least once.
   if (!mayStillRun) assert.ok(heldAtDeath >= 1, "no round killed the worker inside a critical section: the test proves nothing");
   assert.ok(recovered >= heldAtDeath);

@@ -32,7 +32,9 @@ test("a cold process-lane function is served by a warm spare, which gets its env
   await waitFor(() => ready(h) > 0 && h.host.functions.every((f) => f.pool!.instances.length === 0), "a spare is ready, no instance runs", 15_000);
   const before = sparePids(h);
   assert.ok(before.length > 0, "spares run");
-  const got = await expectJson<{ env: Record<string, string>; processEnv: Record<string, string>; denoEnv: Record<string, string> | null; bunEnv: Record<string, string> | null }>(h.fetch("/env"));
+  const got = await expectJson<{ env: Record<string, string>; processEnv: Record<string, string>; denoEnv: Record<string, string> | null; bunEnv: Record<string, string> | null }>(
+    h.fetch("/env"),
+  );
   assert.equal(got.env, { GREETING: "hi" });
   assert.equal(got.processEnv, { GREETING: "hi" }, "process.env is the function's env, nothing the spare started with");
   if (got.denoEnv) assert.equal(got.denoEnv, { GREETING: "hi" }, "Deno.env too");

@@ -97,9 +97,7 @@ test(`with --otlp-endpoint the host exports a server span per request; the funct
     const seen = await Promise.all(LANES.map((lane) => ask(h, lane, INCOMING)));
     const fresh = await ask(h, "isolate");
     await h.host.stop(2000); // flushes the batch
-    const spans = r.bodies.flatMap((b) =>
-      (b as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)),
-    );
+    const spans = r.bodies.flatMap((b) => (b as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
     for (const [i, lane] of LANES.entries()) {
       const got = parseTraceparent(seen[i]!.ctx)!;
       assert.is(got.traceId, "4bf92f3577b34da6a3ce929d0e0e4736", "the trace is kept");
@@ -115,7 +113,10 @@ test(`with --otlp-endpoint the host exports a server span per request; the funct
     }
     const root = parseTraceparent(fresh.ctx)!;
     assert.is(root.flags, "01", "a trace the host starts while exporting is sampled");
-    assert.ok(spans.some((s) => s.spanId === root.parentId && s.traceId === root.traceId && !s.parentSpanId), "a new trace's root span is the host's");
+    assert.ok(
+      spans.some((s) => s.spanId === root.parentId && s.traceId === root.traceId && !s.parentSpanId),
+      "a new trace's root span is the host's",
+    );
   } finally {
     await h.stop();
     r.server.close();

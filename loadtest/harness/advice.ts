@@ -21,7 +21,11 @@ export function adviseAll(results: BenchResult[], crashes: CrashResult[], prefer
   if (!runtime) return [];
   const workloads = [...new Set(results.map((r) => r.workload))];
   return workloads.flatMap((w) => {
-    const a = advise(results.filter((r) => r.workload === w), crashes, runtime);
+    const a = advise(
+      results.filter((r) => r.workload === w),
+      crashes,
+      runtime,
+    );
     return a ? [a] : [];
   });
 }
@@ -39,9 +43,7 @@ export function advise(mine: BenchResult[], crashes: CrashResult[], runtime: Ben
   if (cpuShare !== undefined) facts.push(`${pct(cpuShare)} of a request is CPU`);
   const bytes = iso.requestBytes + iso.responseBytes;
   if (bytes >= BIG_BODY) facts.push(`${n0(bytes / 1024)} KiB cross the lane per request`);
-  facts.push(
-    `an idle instance costs ${iso.idleInstanceMb?.toFixed(1) ?? "?"} MB as an isolate, ${proc.idleInstanceMb?.toFixed(1) ?? "?"} MB as a process`,
-  );
+  facts.push(`an idle instance costs ${iso.idleInstanceMb?.toFixed(1) ?? "?"} MB as an isolate, ${proc.idleInstanceMb?.toFixed(1) ?? "?"} MB as a process`);
   const restarts = mine.filter((r) => r.runtime === runtime).reduce((n, r) => n + r.restarts, 0);
   const ratio = proc.rps / iso.rps;
   const speeds = `${n0(iso.rps)} req/s as an isolate vs ${n0(proc.rps)} as a process${direct ? ` (direct: ${n0(direct.rps)})` : ""}`;

@@ -57,8 +57,18 @@ async function mixedOn(o: MixedOptions, runtime: BenchRuntime): Promise<DensityM
     route: `/${name}`,
   }));
   const r: DensityMixed = {
-    runtime, functions: o.count, packed: o.pack, ...(o.cli ? { cli: o.cli } : {}), listeningMs: NaN, firstCallAllMs: NaN,
-    isolateColdMs: noLatencies(), processColdMs: noLatencies(), hostRssMb: NaN, children: 0, childrenRssMb: NaN, non200: 0,
+    runtime,
+    functions: o.count,
+    packed: o.pack,
+    ...(o.cli ? { cli: o.cli } : {}),
+    listeningMs: NaN,
+    firstCallAllMs: NaN,
+    isolateColdMs: noLatencies(),
+    processColdMs: noLatencies(),
+    hostRssMb: NaN,
+    children: 0,
+    childrenRssMb: NaN,
+    non200: 0,
   };
   let host: HostProcess | undefined;
   try {

@@ -93,8 +93,20 @@ async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<De
   }));
   const empty = noLatencies();
   const out: DensityIsolate = {
-    runtime, functions: o.count, packed: o.pack, listeningMs: NaN, readyInMs: NaN, rssListeningMb: NaN, settledMs: NaN, rssSettledMb: NaN,
-    rssAfterCallsMb: NaN, growthPerFunctionMb: NaN, coldMs: empty, warmMs: empty, rssAfterIdleMb: NaN, non200: 0,
+    runtime,
+    functions: o.count,
+    packed: o.pack,
+    listeningMs: NaN,
+    readyInMs: NaN,
+    rssListeningMb: NaN,
+    settledMs: NaN,
+    rssSettledMb: NaN,
+    rssAfterCallsMb: NaN,
+    growthPerFunctionMb: NaN,
+    coldMs: empty,
+    warmMs: empty,
+    rssAfterIdleMb: NaN,
+    non200: 0,
   };
   o.onPhase(`isolate · ${runtime}: starting a host with ${o.count} functions`);
   const t0 = performance.now();
@@ -199,7 +211,9 @@ export function densityTable(r: DensityReport): string {
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
   const lines: string[] = [];
   if (r.isolate.length > 0) {
-    lines.push("| host | functions | listening s (of which start-up) | RSS at listening / after check MB | RSS after 1 call each MB | growth per function MB | cold p50 / p90 / p99 ms | warm p50 ms | RSS after idle MB | non-200 |");
+    lines.push(
+      "| host | functions | listening s (of which start-up) | RSS at listening / after check MB | RSS after 1 call each MB | growth per function MB | cold p50 / p90 / p99 ms | warm p50 ms | RSS after idle MB | non-200 |",
+    );
     lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const x of r.isolate) {
       lines.push(

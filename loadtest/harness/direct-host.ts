@@ -31,18 +31,22 @@ const ctxShared = {
 };
 
 const app = new Hono();
-app.get("/_lanes/metrics", (c) =>
-  c.json({ host: { runtime: adapter.name, version: adapter.version, rssBytes: adapter.hostRss() }, functions: [] }),
-);
-app.all(spec.route, (c) =>
-  handler(c.req.raw, { ...spec.env }, {
-    requestId: crypto.randomUUID(),
-    lane: "direct",
-    params: c.req.param(),
-    shared: ctxShared,
-    waitUntil: (p: Promise<unknown>) => void Promise.resolve(p).catch(() => {}),
-    passThroughOnException() {},
-  }) as Response | Promise<Response>,
+app.get("/_lanes/metrics", (c) => c.json({ host: { runtime: adapter.name, version: adapter.version, rssBytes: adapter.hostRss() }, functions: [] }));
+app.all(
+  spec.route,
+  (c) =>
+    handler(
+      c.req.raw,
+      { ...spec.env },
+      {
+        requestId: crypto.randomUUID(),
+        lane: "direct",
+        params: c.req.param(),
+        shared: ctxShared,
+        waitUntil: (p: Promise<unknown>) => void Promise.resolve(p).catch(() => {}),
+        passThroughOnException() {},
+      },
+    ) as Response | Promise<Response>,
 );
 
 // the baseline is a plain Hono app: every request goes the web way (`fast` declines it)

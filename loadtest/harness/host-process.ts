@@ -52,12 +52,7 @@ export function killAllHosts(): void {
  * `cli`: another checkout's lanes CLI, to measure a change against the code before it (its
  * own flags only: it may not know these).
  */
-export function startLanesHost(
-  runtime: BenchRuntime,
-  binary: string,
-  dir: string,
-  o: { extra?: string[]; cli?: string } = {},
-): Promise<HostProcess> {
+export function startLanesHost(runtime: BenchRuntime, binary: string, dir: string, o: { extra?: string[]; cli?: string } = {}): Promise<HostProcess> {
   const flags = o.cli ? [] : ["--log", "pretty", "--no-access-log", ...(o.extra ?? [])];
   return startHost(...command(runtime, binary, o.cli ?? LANES_CLI, ["start", dir, "--port", "0", "--host", "127.0.0.1", ...flags]));
 }

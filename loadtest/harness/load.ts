@@ -52,11 +52,7 @@ export interface Measured {
   requests: number;
 }
 
-export async function load(
-  base: string,
-  w: Workload,
-  o: { durationS: number; connections: number; onTick?: (second: number) => void },
-): Promise<Measured> {
+export async function load(base: string, w: Workload, o: { durationS: number; connections: number; onTick?: (second: number) => void }): Promise<Measured> {
   const run = autocannon({
     url: base + w.path,
     method: w.method,

@@ -87,7 +87,9 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
           const overhead = overheadUs(results, r);
           results.push(overhead === null ? r : { ...r, overheadUs: overhead });
           const ratio = ratioToDirect(results, r);
-          bar.done(r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`);
+          bar.done(
+            r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`,
+          );
         }
       }
       if (sandboxProbe) {

@@ -7,7 +7,10 @@ type Row = string[];
 export function render(head: Row, rows: Row[], right: boolean[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: Row) =>
-    r.map((cell, i) => (right[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+    r
+      .map((cell, i) => (right[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -58,11 +61,21 @@ export function throughputTable(results: BenchResult[]): string {
       r.foreignCpu >= NOISY ? `${r.foreignCpu.toFixed(2)} !` : r.foreignCpu.toFixed(2),
     ]);
   }
-  return render(
-    ["workload", "runtime", "lane", "req/s", "x direct", "p50 ms", "p99 ms", "errors", "non-2xx", "RSS MB", "CPU ms/req", "overhead µs", "others' CPU"],
-    rows,
-    [false, false, false, true, true, true, true, true, true, true, true, true, true],
-  );
+  return render(["workload", "runtime", "lane", "req/s", "x direct", "p50 ms", "p99 ms", "errors", "non-2xx", "RSS MB", "CPU ms/req", "overhead µs", "others' CPU"], rows, [
+    false,
+    false,
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
 }
 
 function median(xs: number[]): number | null {
@@ -105,9 +118,13 @@ export function laneTable(report: BenchReport): string {
       ]);
     }
   }
-  return render(
-    ["runtime", "lane", "idle instance MB", "cold start ms", "child cold start: sandbox / none", "instance throws (uncaught)", "native abort"],
-    rows,
-    [false, false, true, true, false, false, false],
-  );
+  return render(["runtime", "lane", "idle instance MB", "cold start ms", "child cold start: sandbox / none", "instance throws (uncaught)", "native abort"], rows, [
+    false,
+    false,
+    true,
+    true,
+    false,
+    false,
+    false,
+  ]);
 }

@@ -28,7 +28,11 @@ const ab = args.flags.ab === true;
 const start = (metrics: boolean) => startHost({ dir, port: 0, hostname: "127.0.0.1", dev: false, adapter, log: createLogger(() => {}), metrics });
 const host = await start(metrics);
 
-const HEADERS: [string, string][] = [["host", "127.0.0.1:8787"], ["user-agent", "hop"], ["accept", "*/*"]];
+const HEADERS: [string, string][] = [
+  ["host", "127.0.0.1:8787"],
+  ["user-agent", "hop"],
+  ["accept", "*/*"],
+];
 const exchange: Exchange = {
   method: "GET",
   target: "/hello",
@@ -77,7 +81,10 @@ if (ab) {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const [on, offSide] = sides.map((s) => ({ rps: median(s.got.map((g) => g[0])), cpu: median(s.got.map((g) => g[1])) }));
-  for (const [s, m] of [[sides[0]!, on!], [sides[1]!, offSide!]] as const) {
+  for (const [s, m] of [
+    [sides[0]!, on!],
+    [sides[1]!, offSide!],
+  ] as const) {
     console.log(`${adapter.name} ${lane}, ${s.name}: ${Math.round(m.rps)} req/s, ${m.cpu.toFixed(1)} us CPU/request (median of ${rounds} rounds of ${total})`);
   }
   console.log(`${adapter.name} ${lane}: metrics cost ${(on!.cpu - offSide!.cpu).toFixed(2)} us CPU/request (${((on!.cpu / offSide!.cpu - 1) * 100).toFixed(1)}%)`);

@@ -61,7 +61,10 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
   const { target } = o;
   const first = await probe(target, o.timeoutS);
   if ("kind" in first) {
-    throw new LanesError("unavailable", `lanes load: ${target.method} ${target.url.href} failed before the run (${first.kind}: ${first.message}); nothing was loaded. Is the server up and the URL right?`);
+    throw new LanesError(
+      "unavailable",
+      `lanes load: ${target.method} ${target.url.href} failed before the run (${first.kind}: ${first.message}); nothing was loaded. Is the server up and the URL right?`,
+    );
   }
   if (first.status < 200 || first.status > 299) {
     write(`lanes load: warning: ${target.method} ${target.url.href} answered ${first.status} before the run; loading it anyway\n`);

@@ -97,10 +97,13 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
     }
     let settled = false;
     let req: http.ClientRequest | undefined;
-    const deadline = setTimeout(() => {
-      settle(() => rec.error(intended - t0, "timeout", `no answer within ${o.timeoutS} s`));
-      req?.destroy();
-    }, Math.max(0, intended + timeoutMs - now));
+    const deadline = setTimeout(
+      () => {
+        settle(() => rec.error(intended - t0, "timeout", `no answer within ${o.timeoutS} s`));
+        req?.destroy();
+      },
+      Math.max(0, intended + timeoutMs - now),
+    );
     const settle = (record: () => void) => {
       if (settled) return;
       settled = true;

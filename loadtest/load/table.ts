@@ -32,7 +32,9 @@ export function describeRun(r: LoadReport, short = false): string {
 export function formatLoad(r: LoadReport, files: { json?: string; chart?: string }): string {
   const l = r.latencyMs;
   const q = r.requests;
-  const statuses = Object.entries(r.status).map(([code, n]) => `${code}: ${n0(n)}`).join(", ");
+  const statuses = Object.entries(r.status)
+    .map(([code, n]) => `${code}: ${n0(n)}`)
+    .join(", ");
   const rows: string[][] = [
     ["rate", `${rate(r.rate.achieved)}${r.rate.asked === null ? "" : ` (asked ${r.rate.asked})`}`],
     ["requests", `${n0(q.sent)} sent, ${n0(q.answered)} answered, ${n0(q.failed)} failed${q.notStarted ? `, ${n0(q.notStarted)} never started` : ""}`],

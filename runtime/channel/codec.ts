@@ -9,16 +9,7 @@
  * them in order (`Externals`).
  */
 import { badFrame, ByteReader, ByteWriter } from "./bytes.ts";
-import {
-  LOG_LEVELS,
-  SHARED_OPS,
-  type Frame,
-  type GuestToHost,
-  type HeaderPairs,
-  type HostToGuest,
-  type LogLevel,
-  type SharedOp,
-} from "./frames.ts";
+import { LOG_LEVELS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
 
 const KIND = {
   req: 1,
@@ -170,7 +161,7 @@ export const MAX_SLOT = 0xffff;
 /** A frame the guest sent, as the host reads it. */
 export function decodeGuestFrame(bytes: Uint8Array, copy: boolean, ext?: Externals): GuestToHost {
   const kind = bytes[0];
-  if (kind === undefined || HOST_KINDS.has(kind) && kind !== KIND.rpc) throw badFrame(`kind ${kind} does not go guest to host`);
+  if (kind === undefined || (HOST_KINDS.has(kind) && kind !== KIND.rpc)) throw badFrame(`kind ${kind} does not go guest to host`);
   return decode(bytes, copy, ext) as GuestToHost;
 }
 

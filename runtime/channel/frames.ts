@@ -137,15 +137,5 @@ export interface SharedReplyFrame {
 }
 
 export type HostToGuest = RequestFrame | CancelFrame | PingFrame | RpcFrame | SharedReplyFrame;
-export type GuestToHost =
-  | ResponseFrame
-  | ChunkFrame
-  | EndFrame
-  | ErrorFrame
-  | LogFrame
-  | ReadyFrame
-  | PongFrame
-  | FatalFrame
-  | RpcFrame
-  | SharedCallFrame;
+export type GuestToHost = ResponseFrame | ChunkFrame | EndFrame | ErrorFrame | LogFrame | ReadyFrame | PongFrame | FatalFrame | RpcFrame | SharedCallFrame;
 export type Frame = HostToGuest | GuestToHost;

@@ -51,11 +51,7 @@ export function guestRingEnd(o: RingEndOptions): GuestEnd {
   return ringEnd<HostToGuest, GuestToHost>(o, 1, decodeHostFrame);
 }
 
-function ringEnd<In, Out extends Frame>(
-  o: RingEndOptions,
-  side: 0 | 1,
-  decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In,
-): ChannelEnd<In, Out> {
+function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In): ChannelEnd<In, Out> {
   const capacity = o.capacity ?? RING_CAPACITY;
   const size = ringBytes(capacity);
   const bells = o.wakeBy === "messages" ? messageWakeup((word) => o.port.post(word)) : undefined;
@@ -72,9 +68,7 @@ function ringEnd<In, Out extends Frame>(
 
   const post = (bytes: Uint8Array) => {
     const exact =
-      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
-        ? bytes.buffer
-        : (bytes.slice().buffer as ArrayBuffer);
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes.buffer : (bytes.slice().buffer as ArrayBuffer);
     o.port.post(exact, [exact]);
   };
 

@@ -252,7 +252,7 @@ export class RingReader {
     const { ctl } = this.r;
     Atomics.store(ctl, READER_ASLEEP, 1);
     const write = Atomics.load(ctl, WRITE);
-    if ((write >>> 0) !== this.pos) {
+    if (write >>> 0 !== this.pos) {
       Atomics.store(ctl, READER_ASLEEP, 0);
       this.schedule(this.loop);
       return;

@@ -22,11 +22,7 @@ export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
   return streamEnd<HostToGuest, GuestToHost>(pipe, schedule, decodeHostFrame);
 }
 
-function streamEnd<In, Out extends Frame>(
-  pipe: BytePipe,
-  schedule: Scheduler,
-  decode: (bytes: Uint8Array, copy: boolean) => In,
-): ChannelEnd<In, Out> {
+function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: (bytes: Uint8Array, copy: boolean) => In): ChannelEnd<In, Out> {
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();

@@ -78,7 +78,10 @@ async function readToken(adapter: RuntimeAdapter, args: Parsed, command: string)
       throw new LanesError("invalid_flag", `lanes ${command}: --token-file ${file}: cannot be read`);
     });
     // the file may hold NAME TOKEN lines like the host's token file: take the first token
-    const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l && !l.startsWith("#"));
+    const line = text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l && !l.startsWith("#"));
     token = line?.split(/\s+/).pop();
     if (!token) throw new LanesError("invalid_flag", `lanes ${command}: --token-file ${file}: holds no token`);
   } else {

@@ -33,7 +33,9 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string, maxPo
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const kind = spec[name];
     if (!kind) {
-      const known = Object.keys(spec).map((k) => `--${k}`).join(", ");
+      const known = Object.keys(spec)
+        .map((k) => `--${k}`)
+        .join(", ");
       throw new LanesError("invalid_flag", `lanes ${command}: unknown flag --${name} (known: ${known || "none"})`);
     }
     if (kind === "boolean") {

@@ -104,7 +104,10 @@ async function densityCommand(adapter: RuntimeAdapter, args: Parsed, log: Logger
 function listFlag<T extends string>(args: Parsed, name: string, allowed: readonly T[]): T[] {
   const v = args.flags[name];
   if (typeof v !== "string") return [...allowed];
-  const items = v.split(",").map((s) => s.trim()).filter(Boolean);
+  const items = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.filter((i) => !allowed.includes(i as T));
   if (items.length === 0 || bad.length > 0) {
     throw new LanesError("invalid_flag", `lanes bench: --${name} takes a list from ${allowed.join(",")} (got ${JSON.stringify(v)})`);

@@ -47,7 +47,10 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
     return out.ok === false ? 1 : 0;
   } catch (e) {
     if (!json) throw e;
-    const err = e instanceof AdminError ? { code: e.hostCode, status: e.httpStatus, message: e.message } : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
+    const err =
+      e instanceof AdminError
+        ? { code: e.hostCode, status: e.httpStatus, message: e.message }
+        : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
     adapter.writeOut(JSON.stringify({ error: err }, null, 2) + "\n");
     return 1;
   }
@@ -65,7 +68,8 @@ async function run(adapter: RuntimeAdapter, command: string, args: Parsed): Prom
 
 async function switchOrList(adapter: RuntimeAdapter, command: string, args: Parsed): Promise<{ json: unknown; text: string }> {
   const positional = (max: number, what: string) => {
-    if (args.positionals.length > max) throw new LanesError("invalid_flag", `lanes ${command}: unexpected ${JSON.stringify(args.positionals[max])} (usage: lanes ${command} ${what})`);
+    if (args.positionals.length > max)
+      throw new LanesError("invalid_flag", `lanes ${command}: unexpected ${JSON.stringify(args.positionals[max])} (usage: lanes ${command} ${what})`);
     return args.positionals[0];
   };
   switch (command) {
@@ -159,7 +163,14 @@ function versionsText(r: VersionsAnswer): string {
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 function kb(bytes: number): string {

@@ -57,7 +57,11 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   await reloader.start();
 
   log.info(`lanes dev on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
+  for (const l of capabilityTable(
+    host.functions.map((f) => f.spec),
+    adapter,
+  ))
+    log.info(`  ${l}`);
   const names = envFiles.current.names();
   if (names.length > 0) log.info(`secret values (never shown): ${names.join(", ")}, from ${envFiles.paths.join(", ")} (the later file wins)`);
   for (const original of inspect ? manifest.functions : []) {

@@ -126,7 +126,8 @@ async function bodyOf(adapter: RuntimeAdapter, args: Parsed, read: (file: string
 async function baselineOf(adapter: RuntimeAdapter, args: Parsed, read: (file: string) => LoadReport | { error: string }) {
   const file = args.flags.compare;
   if (typeof file !== "string") return undefined;
-  if (!(await adapter.sys.isFile(file))) throw new LanesError("invalid_flag", `lanes load: --compare ${JSON.stringify(file)} is not a file (give the JSON of an earlier run: --json FILE)`);
+  if (!(await adapter.sys.isFile(file)))
+    throw new LanesError("invalid_flag", `lanes load: --compare ${JSON.stringify(file)} is not a file (give the JSON of an earlier run: --json FILE)`);
   const report = read(file);
   if ("error" in report) throw new LanesError("invalid_flag", `lanes load: --compare ${JSON.stringify(file)}: ${report.error}`);
   return { file, report };

@@ -35,9 +35,7 @@ function insertText(text: string, name: string, spec: Record<string, unknown>, u
   const style = styleOf(firstEntry);
   const onSameLine = !text.slice(fns.open, firstKey).includes("\n");
   const indent = onSameLine ? "" : lineIndent(text, firstKey);
-  const value = firstEntry.includes("\n")
-    ? JSON.stringify(spec, null, unit).replace(/\n/g, `\n${indent}`)
-    : oneLine(spec, style);
+  const value = firstEntry.includes("\n") ? JSON.stringify(spec, null, unit).replace(/\n/g, `\n${indent}`) : oneLine(spec, style);
   const sep = onSameLine ? style.comma : `,\n${indent}`;
   return `${text.slice(0, end)}${sep}${key}${style.colon}${value}${text.slice(end)}`;
 }
@@ -54,8 +52,7 @@ function styleOf(text: string): Style {
   const sample = text.replace(/"(?:[^"\\]|\\.)*"/g, '""'); // what strings hold is not layout
   const colon = /"[ \t]*:[ \t]/.test(sample) ? ": " : ":";
   // with no example in the sample, follow the colon: spaced colons, spaced everything
-  const pick = (spaced: RegExp, tight: RegExp, space: string) =>
-    spaced.test(sample) ? space : tight.test(sample) ? space.trim() : colon === ": " ? space : space.trim();
+  const pick = (spaced: RegExp, tight: RegExp, space: string) => (spaced.test(sample) ? space : tight.test(sample) ? space.trim() : colon === ": " ? space : space.trim());
   return { colon, brace: pick(/\{[ \t]+"/, /\{"/, " "), comma: pick(/,[ \t]+"/, /,"/, ", ") };
 }
 

@@ -32,7 +32,10 @@ export async function secretCommand(adapter: RuntimeAdapter, argv: string[]): Pr
     return 0;
   } catch (e) {
     if (!json) throw e;
-    const err = e instanceof AdminError ? { code: e.hostCode, status: e.httpStatus, message: e.message } : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
+    const err =
+      e instanceof AdminError
+        ? { code: e.hostCode, status: e.httpStatus, message: e.message }
+        : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
     adapter.writeOut(`${JSON.stringify({ error: err }, null, 2)}\n`);
     return 1;
   }
@@ -42,7 +45,10 @@ async function run(adapter: RuntimeAdapter, sub: "set" | "list" | "delete", args
   const command = `secret ${sub}`;
   const max = sub === "list" ? 0 : 1;
   if (args.positionals.length !== max) {
-    throw new LanesError("invalid_flag", `lanes ${command}: ${args.positionals.length > max ? `unexpected ${JSON.stringify(args.positionals[max])}` : "NAME is required"} (usage: ${USAGE})`);
+    throw new LanesError(
+      "invalid_flag",
+      `lanes ${command}: ${args.positionals.length > max ? `unexpected ${JSON.stringify(args.positionals[max])}` : "NAME is required"} (usage: ${USAGE})`,
+    );
   }
   const flag = (e: unknown) => new LanesError("invalid_flag", `lanes ${command}: ${(e as Error).message}`);
   let name = "";
@@ -106,5 +112,12 @@ function listText(secrets: (SecretInfo & { usedBy: string[] })[]): string {
   const rows = secrets.map((s) => [s.name, s.function ?? "(every function)", s.updatedAt, s.author, s.usedBy.join(", ") || "-"]);
   const head = ["NAME", "FOR", "UPDATED", "BY", "USED BY"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return `${[head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")}\n`;
+  return `${[head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
 }

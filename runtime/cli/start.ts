@@ -77,7 +77,11 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
     stop = (graceMs) => host.stop(graceMs);
   }
   log.info(`lanes ${o.command} on ${adapter.name} ${adapter.version}: ${host.manifest.file}`);
-  for (const l of capabilityTable(host.functions.map((f) => f.spec), adapter)) log.info(`  ${l}`);
+  for (const l of capabilityTable(
+    host.functions.map((f) => f.spec),
+    adapter,
+  ))
+    log.info(`  ${l}`);
   if (serve.otlpEndpoint) log.info(`exporting a span per request to ${serve.otlpEndpoint} (OTLP/HTTP)`);
   log.info(`ready in ${Math.round(performance.now() - t0)} ms`);
   return serveUntilSignal(

@@ -24,7 +24,7 @@ const SERVE_FLAGS: [string, string][] = [
 const ADMIN_FLAGS: [string, string][] = [
   ["--to URL", "the host (required)"],
   ["--token-file F", "the admin token (else LANES_TOKEN)"],
-  ["--json", "one JSON object for scripts ({\"error\": ...} and exit 1 when it fails)"],
+  ["--json", 'one JSON object for scripts ({"error": ...} and exit 1 when it fails)'],
 ];
 
 const WAIT_FLAGS: [string, string][] = [
@@ -40,7 +40,10 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ...SERVE_FLAGS,
       ["--strict", "load every function before serving; refuse to start if one cannot"],
       ["--data DIR", "keep versions and deployments in DIR and serve the active one (an empty DIR takes dir as version 1)"],
-      ["--store URL", "instead of --data: etcd://HOST:PORT[,HOST:PORT...]/PREFIX, versions and deployments in etcd, shared by every host started on it; each follows the active deployment"],
+      [
+        "--store URL",
+        "instead of --data: etcd://HOST:PORT[,HOST:PORT...]/PREFIX, versions and deployments in etcd, shared by every host started on it; each follows the active deployment",
+      ],
       ["--advertise URL", "with --store: where other hosts and lanes versions reach this one (default: where it listens)"],
       ["--admin-token-file FILE", "tokens of the admin API (/_lanes/api/; else LANES_ADMIN_TOKEN; none: the API is off)"],
       ["--secrets-key-file FILE", "the key that seals secrets in the --data store (64 hex digits, a file only its owner may read); without it the host keeps no secrets"],
@@ -58,7 +61,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
   },
   new: {
     synopsis: "lanes new NAME [dir] [--lane isolate|process]",
-    about: "write NAME.ts from a template and add it to dir's lanes.json (created if missing). dir defaults to the current folder (this package's functions/ when run in its own folder)",
+    about:
+      "write NAME.ts from a template and add it to dir's lanes.json (created if missing). dir defaults to the current folder (this package's functions/ when run in its own folder)",
     flags: [["--lane isolate|process", "the lane of the new function (default isolate)"]],
   },
   validate: {
@@ -81,7 +85,10 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--quick", "short cells: the shape, not figures to quote"],
       ["--crash=false", "skip the crash probes"],
       ["--no-metrics", "start the measured hosts with --no-metrics (compare with a run without it)"],
-      ["--density N", "instead: N packed hello functions per host runtime (start-up, cold starts, RSS per function, RSS after idle), then --process P (default 20) process-lane ones with warm spares"],
+      [
+        "--density N",
+        "instead: N packed hello functions per host runtime (start-up, cold starts, RSS per function, RSS after idle), then --process P (default 20) process-lane ones with warm spares",
+      ],
       ["--mixed", "with --density: N functions half in each lane on one host, each called once (first call to all, host and children RSS)"],
       ["--pack=false", "with --density: the isolate-lane functions unpacked, a worker each"],
       ["--idle-ms ms", "with --density: the functions' instances.idleMs (default 20000 + 20 per function)"],
@@ -90,7 +97,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
   },
   load: {
     synopsis: "lanes load URL [flags]",
-    about: "load-test any HTTP endpoint: --rate R holds R requests/s whatever the server does (latency from each request's intended start), else C connections; a broken threshold exits 1",
+    about:
+      "load-test any HTTP endpoint: --rate R holds R requests/s whatever the server does (latency from each request's intended start), else C connections; a broken threshold exits 1",
     flags: [
       ["--rate R", "open model: R requests per second"],
       ["--connections C", "closed model: C connections, each sending when the last answer came (default 10)"],
@@ -110,7 +118,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
   },
   deploy: {
     synopsis: "lanes deploy [dir] --to URL [flags]",
-    about: "validate and bundle dir here, upload it to a host started with --data or --store and an admin token, switch every route at once; prints the version and the switch time",
+    about:
+      "validate and bundle dir here, upload it to a host started with --data or --store and an admin token, switch every route at once; prints the version and the switch time",
     flags: [
       ...ADMIN_FLAGS,
       ["--tag T", "a tag for the version"],
@@ -138,7 +147,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
   },
   secret: {
     synopsis: "lanes secret set|list|delete [NAME] --to URL [flags]",
-    about: "secrets on a host started with --data, --secrets-key-file and an admin token: set NAME (the value from stdin, never the command line; the functions that use it restart onto it), list (names, never values), delete NAME",
+    about:
+      "secrets on a host started with --data, --secrets-key-file and an admin token: set NAME (the value from stdin, never the command line; the functions that use it restart onto it), list (names, never values), delete NAME",
     flags: [...ADMIN_FLAGS, ["--function f", "set or delete the secret of function f only (it takes its own first, then the one for every function)"]],
     more: 'example: printf %s "$STRIPE_KEY" | lanes secret set STRIPE_KEY --to http://127.0.0.1:8787',
   },

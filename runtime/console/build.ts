@@ -11,7 +11,8 @@ const here = (relative: string) => decodeURIComponent(new URL(relative, import.m
 
 export const BUNDLE_FILE = here("./assets/console.js");
 
-const BANNER = "// lanes console: built by `npm run console` from runtime/console/web/ (do not edit). ECharts: Apache-2.0, https://www.apache.org/licenses/LICENSE-2.0; ZRender and tslib: their licences at the end.";
+const BANNER =
+  "// lanes console: built by `npm run console` from runtime/console/web/ (do not edit). ECharts: Apache-2.0, https://www.apache.org/licenses/LICENSE-2.0; ZRender and tslib: their licences at the end.";
 
 export const BUILD_OPTIONS: BuildOptions = {
   entryPoints: [here("./web/main.ts")],

@@ -12,8 +12,7 @@ import { LanesError } from "../errors.ts";
 
 /** No inline script or style, nothing from another origin, no framing, forms only to the host. */
 export const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export const SECURITY_HEADERS: Record<string, string> = {
   "content-security-policy": CSP,

@@ -57,21 +57,23 @@ export class Members {
 
   /** One write at a time, always of the latest record. */
   private write(): Promise<void> {
-    const run = this.writing.catch(() => {}).then(async () => {
-      if (this.closed || !this.record) return;
-      this.dirty = true;
-      this.lease ??= await this.client.grant(this.ttl);
-      try {
-        await this.client.put(this.prefix + this.record.id, JSON.stringify(this.record), this.lease);
-      } catch (e) {
-        // the lease ran out meanwhile: take a new one
-        if (e instanceof EtcdAnswer && /lease not found/.test(e.message)) {
-          this.lease = await this.client.grant(this.ttl);
+    const run = this.writing
+      .catch(() => {})
+      .then(async () => {
+        if (this.closed || !this.record) return;
+        this.dirty = true;
+        this.lease ??= await this.client.grant(this.ttl);
+        try {
           await this.client.put(this.prefix + this.record.id, JSON.stringify(this.record), this.lease);
-        } else throw e;
-      }
-      this.dirty = false;
-    });
+        } catch (e) {
+          // the lease ran out meanwhile: take a new one
+          if (e instanceof EtcdAnswer && /lease not found/.test(e.message)) {
+            this.lease = await this.client.grant(this.ttl);
+            await this.client.put(this.prefix + this.record.id, JSON.stringify(this.record), this.lease);
+          } else throw e;
+        }
+        this.dirty = false;
+      });
     this.writing = run;
     return run;
   }

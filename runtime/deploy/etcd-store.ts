@@ -174,7 +174,8 @@ export class EtcdStore implements ClusterStore {
     }
     const d: Deployment = { ...next, revision: expected + 1 };
     const json = JSON.stringify(d);
-    const guard: Compare = expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(this.seen!.modRevision) };
+    const guard: Compare =
+      expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(this.seen!.modRevision) };
     await this.pause("deployment");
     await this.pause("active-temp");
     let r: Awaited<ReturnType<EtcdClient["txn"]>>;

@@ -24,7 +24,11 @@ export function parseEtcdUrl(text: string, flag = "--store"): EtcdTarget {
   if (!m) throw fail("not a URL");
   const [, scheme, hosts, path] = m;
   if (scheme !== "etcd") {
-    throw fail(scheme === "etcds" || scheme === "https" ? "TLS to etcd is not supported yet; reach etcd over plain HTTP on a private network" : `the scheme must be etcd://, not ${scheme}://`);
+    throw fail(
+      scheme === "etcds" || scheme === "https"
+        ? "TLS to etcd is not supported yet; reach etcd over plain HTTP on a private network"
+        : `the scheme must be etcd://, not ${scheme}://`,
+    );
   }
   if (hosts!.includes("@")) throw fail("user names and passwords in the URL are not supported");
   if (!hosts) throw fail("name at least one etcd member as HOST:PORT");

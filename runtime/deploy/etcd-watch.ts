@@ -11,14 +11,7 @@ import { Compacted, reason, type EtcdClient, type KeyValue } from "./etcd-client
 const RETRY_MS = [100, 250, 500, 800];
 
 /** `prefix`: every key under `key` (their puts). */
-export function followKey(
-  client: EtcdClient,
-  key: string,
-  onValue: (kv: KeyValue) => void,
-  stop: AbortSignal,
-  prefix = false,
-  onDeleted?: () => void,
-): { kick(): void } {
+export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValue) => void, stop: AbortSignal, prefix = false, onDeleted?: () => void): { kick(): void } {
   let attempt: AbortController | undefined;
   const loop = async () => {
     for (let failures = 0; !stop.aborted; ) {

@@ -62,10 +62,7 @@ export class FolderStore implements DeployStore {
     } else {
       const names = (await sys.list(this.location)).filter((n) => !n.startsWith("."));
       if (names.length > 0) {
-        throw new LanesError(
-          "invalid_flag",
-          `--data ${this.location}: the folder holds files but is not a lanes store (no store.json); give an empty or new folder`,
-        );
+        throw new LanesError("invalid_flag", `--data ${this.location}: the folder holds files but is not a lanes store (no store.json); give an empty or new folder`);
       }
       await sys.mkdirp(this.location);
     }

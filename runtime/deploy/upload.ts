@@ -82,7 +82,8 @@ function parseFiles(v: unknown, maxBytes: number): Map<string, Uint8Array> {
     const where = typeof e.path === "string" ? `${at} (${JSON.stringify(e.path.slice(0, MAX_PATH))})` : at;
     for (const k of Object.keys(e)) {
       if (k === "path" || k === "data") continue;
-      if (/link|target|type|mode|owner|uid|gid/i.test(k)) throw bad(`${where}: only regular files can be uploaded (links, modes and owners are not allowed; got ${JSON.stringify(k)})`);
+      if (/link|target|type|mode|owner|uid|gid/i.test(k))
+        throw bad(`${where}: only regular files can be uploaded (links, modes and owners are not allowed; got ${JSON.stringify(k)})`);
       throw bad(`${where}: unknown field ${JSON.stringify(k)} (a file is {path, data})`);
     }
     const problem = pathProblem(e.path);

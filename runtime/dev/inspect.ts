@@ -52,7 +52,9 @@ export function inspectNotes(original: FunctionSpec, inspected: FunctionSpec, sa
   } else if (inspected.runtime === "bun" && original.sandbox !== "off") {
     notes.push(`  ${original.name} runs unsandboxed for this session: Bun's debugger shows your .ts files only when Bun loads them itself, and the sandbox holds only the bundle`);
   } else if (sandboxed) {
-    notes.push(`  ${original.name} keeps its sandbox but shares the host's network namespace, so the inspector's port on 127.0.0.1 can be reached (the function can reach the network too)`);
+    notes.push(
+      `  ${original.name} keeps its sandbox but shares the host's network namespace, so the inspector's port on 127.0.0.1 can be reached (the function can reach the network too)`,
+    );
   }
   notes.push(`  timeoutMs is off while you debug (24 h instead of ${original.timeoutMs} ms): a request paused at a breakpoint is not cut off or taken for a CPU loop`);
   return notes;

@@ -6,7 +6,10 @@ import { sharedOverIpc } from "./shared-client.ts";
 
 // a function's own writes to stdout would land among the frames: they become log lines instead
 let post: ((text: string) => void) | undefined;
-const end = guestStreamEnd(childPipe((text) => post?.(text)), schedule);
+const end = guestStreamEnd(
+  childPipe((text) => post?.(text)),
+  schedule,
+);
 post = (text) => end.send({ t: "log", level: "log", text: text.replace(/\n$/, "") });
 leaveStopSignalsToHost();
 startGuest(end, (send) => sharedOverIpc(send));

@@ -202,9 +202,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         traceparent: traceparentOf(f.headers),
         shared: fnOf.shared,
         waitUntil: (p: Promise<unknown>) => {
-          const work = Promise.resolve(p).catch((e) =>
-            post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot),
-          );
+          const work = Promise.resolve(p).catch((e) => post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot));
           waitUntil.set(work, f.requestId);
           void work.finally(() => waitUntil.delete(work));
           track(work);

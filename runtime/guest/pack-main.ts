@@ -63,6 +63,10 @@ const loader: PackedLoader = {
     return 0;
   },
 };
-startGuest(end, () => {
-  throw new Error("a packed worker has no ctx.shared of its own");
-}, loader);
+startGuest(
+  end,
+  () => {
+    throw new Error("a packed worker has no ctx.shared of its own");
+  },
+  loader,
+);

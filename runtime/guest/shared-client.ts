@@ -37,8 +37,7 @@ export function sharedOverIpc(post: (f: GuestToHost) => void): GuestShared {
       // the same error class and code as the isolate lane, where the store throws directly
       if (f.error !== undefined) {
         w.reject(f.code ? new SharedStoreError(f.code as SharedStoreErrorCode, f.error) : new Error(f.error));
-      }
-      else w.resolve(f.value);
+      } else w.resolve(f.value);
     },
   };
 }

@@ -71,7 +71,10 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
 
   app.notFound((c) =>
     errorResponse(
-      new LanesError("not_found", `no admin API route ${c.req.method} ${c.req.path} (GET versions, GET deployment, GET hosts, POST deploy, POST promote, POST rollback, GET secrets, PUT secrets/NAME, DELETE secrets/NAME)`),
+      new LanesError(
+        "not_found",
+        `no admin API route ${c.req.method} ${c.req.path} (GET versions, GET deployment, GET hosts, POST deploy, POST promote, POST rollback, GET secrets, PUT secrets/NAME, DELETE secrets/NAME)`,
+      ),
       c.get("requestId") ?? "",
     ),
   );
@@ -90,7 +93,10 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
 async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run: () => Promise<T>): Promise<T> {
   const serving = () => `this host keeps serving deployment ${o.deployer.active.revision} (${describeDeployment(o.deployer.active)}), as every host keeps serving its own`;
   if (isClusterStore(o.store) && !o.store.state().reachable) {
-    throw new LanesError("unavailable", `nothing was changed: the deploy store ${o.store.location} cannot be reached (${o.store.state().error}); ${serving()}; try again once it is back`);
+    throw new LanesError(
+      "unavailable",
+      `nothing was changed: the deploy store ${o.store.location} cannot be reached (${o.store.state().error}); ${serving()}; try again once it is back`,
+    );
   }
   try {
     return await run();
@@ -105,8 +111,7 @@ async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run
 /** GET versions: every version (newest first) with its share of the requests now, the deployments, the active one. */
 export async function versionsView(deployer: Deployer, store: DeployStore) {
   const active = deployer.active;
-  const share = (id: string) =>
-    id === active.stable ? 100 - (active.canary?.percent ?? 0) : id === active.canary?.version ? active.canary.percent : 0;
+  const share = (id: string) => (id === active.stable ? 100 - (active.canary?.percent ?? 0) : id === active.canary?.version ? active.canary.percent : 0);
   const versions = (await store.listVersions()).map((v) => ({
     id: v.id,
     createdAt: v.createdAt,

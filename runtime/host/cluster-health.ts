@@ -33,11 +33,26 @@ export interface Gauge {
 
 export function clusterGauges(c: ClusterStatus): Gauge[] {
   return [
-    { name: "lanes_store_up", type: "gauge", value: c.store.reachable ? 1 : 0, help: "1 when this host reaches its deploy store; 0 while it serves its last deployment without it (degraded)." },
-    { name: "lanes_store_state_since_seconds", type: "gauge", value: Date.parse(c.store.since) / 1000, help: "When the deploy store last became reachable or unreachable (Unix time)." },
+    {
+      name: "lanes_store_up",
+      type: "gauge",
+      value: c.store.reachable ? 1 : 0,
+      help: "1 when this host reaches its deploy store; 0 while it serves its last deployment without it (degraded).",
+    },
+    {
+      name: "lanes_store_state_since_seconds",
+      type: "gauge",
+      value: Date.parse(c.store.since) / 1000,
+      help: "When the deploy store last became reachable or unreachable (Unix time).",
+    },
     { name: "lanes_deployment_revision", type: "gauge", value: c.host.revision, help: "The deployment this host serves (its revision in the store)." },
     { name: "lanes_deployment_switches_total", type: "counter", value: c.switches, help: "Deployments this host switched to since it started, made here or on another host." },
-    { name: "lanes_deployment_switch_failures_total", type: "counter", value: c.failedSwitches, help: "Deployments made on another host that did not load here (this host kept the one before)." },
+    {
+      name: "lanes_deployment_switch_failures_total",
+      type: "counter",
+      value: c.failedSwitches,
+      help: "Deployments made on another host that did not load here (this host kept the one before).",
+    },
   ];
 }
 

@@ -111,7 +111,10 @@ export class ClusterMember {
   private onState(s: StoreState) {
     const d = this.deployer.active;
     if (s.reachable) this.log.info(`deploy store ${this.store.location} answers again; catching up with its active deployment`);
-    else this.log.warn(`deploy store ${this.store.location} cannot be reached (${s.error}); serving deployment ${d.revision} (${describeDeployment(d)}) until it is back; deploys fail meanwhile`);
+    else
+      this.log.warn(
+        `deploy store ${this.store.location} cannot be reached (${s.error}); serving deployment ${d.revision} (${describeDeployment(d)}) until it is back; deploys fail meanwhile`,
+      );
     // the record could not be written while it was away
     if (s.reachable) this.update({});
   }

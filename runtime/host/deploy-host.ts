@@ -66,9 +66,10 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     auth,
     guardReads: !isLoopback(o.hostname),
     hasStore: o.data !== undefined || o.store !== undefined,
-    apiOff: o.data || o.store
-      ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
-      : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
+    apiOff:
+      o.data || o.store
+        ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
+        : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
   });
   const recent = auth.enabled ? new RecentRequests() : undefined;
   if (!o.data && !o.store) {
@@ -108,7 +109,9 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   // a secret set or deleted on any host restarts, on this one too, the functions whose values changed
   if (member && keeper && isClusterStore(store)) {
     store.followSecrets(() => {
-      keeper.refresh(deployer).catch((e: unknown) => o.log.error(`secrets changed in ${store.location} but could not be read again: ${e instanceof Error ? e.message : String(e)}`));
+      keeper
+        .refresh(deployer)
+        .catch((e: unknown) => o.log.error(`secrets changed in ${store.location} but could not be read again: ${e instanceof Error ? e.message : String(e)}`));
     });
   }
   armed = true;

@@ -120,10 +120,7 @@ export class Deployer {
       checkIfVersion(ifVersion, active);
       if (!active.canary) throw new LanesError("conflict", `nothing to promote: the active deployment is ${describeDeployment(active)}, not a gradual one`);
       const release = this.releases.get(active.canary.version)!;
-      const d = await this.o.store.activate(
-        { createdAt: new Date().toISOString(), author, reason: "promote", message: null, stable: release.id, canary: null },
-        active.revision,
-      );
+      const d = await this.o.store.activate({ createdAt: new Date().toISOString(), author, reason: "promote", message: null, stable: release.id, canary: null }, active.revision);
       this.switchTo(d, release, undefined);
       return this.result(release, active.canary.changed, t0, t0);
     });

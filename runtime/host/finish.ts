@@ -25,7 +25,17 @@ export function finished(o: RequestOps, served: Served, method: string, path: st
   served.recent?.record(method, path, status, ms, requestId, o.version ?? served.meter?.labels.version ?? served.version);
   if (o.onRequest) {
     const { spec } = served;
-    o.onRequest({ method, path, fn: spec.name, lane: spec.lane, status, ms, requestId, version: o.version ?? served.meter?.labels.version ?? served.version, traceparent: formatTraceparent(trace) });
+    o.onRequest({
+      method,
+      path,
+      fn: spec.name,
+      lane: spec.lane,
+      status,
+      ms,
+      requestId,
+      version: o.version ?? served.meter?.labels.version ?? served.version,
+      traceparent: formatTraceparent(trace),
+    });
   }
   if (o.spans) {
     const labels = served.meter?.labels ?? { function: served.spec.name, lane: served.spec.lane, runtime: served.spec.runtime, version: served.version };
@@ -40,6 +50,16 @@ export function unrouted(o: RequestOps, ex: Exchange, path: string, requestId: s
   if (!o.onRequest && !o.spans) return;
   const incoming = ex.header("traceparent");
   const trace = incoming ? parseTraceparent(incoming) : undefined;
-  o.onRequest?.({ method: ex.method, path, fn: undefined, lane: undefined, status, ms, requestId, ...(o.version ? { version: o.version } : {}), ...(trace ? { traceparent: formatTraceparent(trace) } : {}) });
+  o.onRequest?.({
+    method: ex.method,
+    path,
+    fn: undefined,
+    lane: undefined,
+    status,
+    ms,
+    requestId,
+    ...(o.version ? { version: o.version } : {}),
+    ...(trace ? { traceparent: formatTraceparent(trace) } : {}),
+  });
   if (o.spans && trace) o.spans.record({ trace, method: ex.method, path, route: undefined, status, startMs: performance.timeOrigin + t0, durationMs: ms, requestId });
 }

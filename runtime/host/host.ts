@@ -198,10 +198,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     await spans?.shutdown();
     // Node, Bun and Deno all say EADDRINUSE, each in its own words
     if ((e as { code?: string }).code !== "EADDRINUSE") throw e;
-    throw new LanesError(
-      "port_in_use",
-      `port ${o.port} on ${o.hostname} is already in use: stop what listens there, or pass --port with another port (--port 0 picks a free one)`,
-    );
+    throw new LanesError("port_in_use", `port ${o.port} on ${o.hostname} is already in use: stop what listens there, or pass --port with another port (--port 0 picks a free one)`);
   }
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   // what the host is doing, in one string: memory is handed back once it stops changing

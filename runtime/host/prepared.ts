@@ -24,7 +24,11 @@ export async function loadedEverywhere(store: ClusterStore, id: string): Promise
     const others = (await store.hosts()).filter((h) => h.id !== store.hostId());
     const failed = others.filter((h) => h.prepared?.version === id && h.prepared.error !== null);
     if (failed.length > 0) {
-      const said = (e: string) => e.replace(/^version not deployed, nothing changed: /, "").split("\n").join("\n    ");
+      const said = (e: string) =>
+        e
+          .replace(/^version not deployed, nothing changed: /, "")
+          .split("\n")
+          .join("\n    ");
       const why = failed.map((h) => `${h.url} (${h.runtime}): ${said(h.prepared!.error!)}`).join("\n  ");
       throw new LanesError("load_failed", `version not deployed, nothing changed: it did not load on ${failed.length} other host(s):\n  ${why}`);
     }

@@ -77,14 +77,7 @@ export async function writeRelease(sys: Sys, runDir: string, id: string, files: 
  * where the fingerprint matches. `strict`: any function that does not compile or start makes
  * the whole release fail (a deploy); otherwise it is kept and answers 503 (a restart).
  */
-export async function bringUpRelease(
-  ctx: ReleaseContext,
-  id: string,
-  dir: string,
-  hashes: Record<string, string>,
-  live: Served[],
-  strict: boolean,
-): Promise<Release> {
+export async function bringUpRelease(ctx: ReleaseContext, id: string, dir: string, hashes: Record<string, string>, live: Served[], strict: boolean): Promise<Release> {
   const hide = (msg: string) => msg.split(`${dir}/`).join("").split(dir).join(`(version ${id})`);
   let manifest: Manifest;
   try {
@@ -129,10 +122,7 @@ export async function bringUpRelease(
   if (failed.length > 0 && strict) {
     // (a failed trial stopped its own pool already)
     await Promise.all(outcomes.filter((o) => !o.reused).map((o) => o.served.pool?.stop(0)));
-    throw new LanesError(
-      "load_failed",
-      `version not deployed, nothing changed: ${failed.length} function(s) failed to load:\n  ${failed.map((o) => o.error).join("\n  ")}`,
-    );
+    throw new LanesError("load_failed", `version not deployed, nothing changed: ${failed.length} function(s) failed to load:\n  ${failed.map((o) => o.error).join("\n  ")}`);
   }
   for (const o of failed) ctx.log.error(`version ${id}: ${o.error}`);
   const release: Release = { id, dir, hashes, manifest, served: outcomes.map((o) => o.served), fingerprints: new Map() };
@@ -155,14 +145,7 @@ export async function storedFiles(store: DeployStore, id: string): Promise<Recor
  * longer running, a deployment another host made): its files (`hashes`, else its record's) out
  * of the store into its folder, then loaded as any release.
  */
-export async function restoreRelease(
-  ctx: ReleaseContext,
-  store: DeployStore,
-  id: string,
-  live: Served[],
-  strict: boolean,
-  hashes?: Record<string, string>,
-): Promise<Release> {
+export async function restoreRelease(ctx: ReleaseContext, store: DeployStore, id: string, live: Served[], strict: boolean, hashes?: Record<string, string>): Promise<Release> {
   const named = hashes ?? (await storedFiles(store, id));
   const files = new Map<string, Uint8Array>();
   for (const [path, hash] of Object.entries(named)) files.set(path, await store.getBlob(hash));
@@ -184,10 +167,12 @@ export function adoptRelease(ctx: ReleaseContext, id: string, dir: string, hashe
 
 /** Names of functions in `next` that are new or differ from `base`. */
 export function changedFunctions(base: Release, next: Release): string[] {
-  return next.served.map((s) => s.spec.name).filter((name) => {
-    const a = base.fingerprints.get(name);
-    return a === undefined || a !== next.fingerprints.get(name);
-  });
+  return next.served
+    .map((s) => s.spec.name)
+    .filter((name) => {
+      const a = base.fingerprints.get(name);
+      return a === undefined || a !== next.fingerprints.get(name);
+    });
 }
 
 /** One line per secret that `specs` name and `values` (undefined: none on this host) cannot give. */

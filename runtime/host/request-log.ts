@@ -46,8 +46,6 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
     const target = e.fn ? `${e.fn}${e.version ? c.dim(`@${e.version.slice(0, 8)}`) : ""} ${c.dim(`(${e.lane})`)}` : c.dim("-");
     const ms = e.ms < 10 ? e.ms.toFixed(1) : String(Math.round(e.ms));
     const trace = e.traceparent ? c.dim(` trace ${e.traceparent.slice(3, 11)}`) : "";
-    o.write(
-      `${c.dim(clock(new Date()))} ${c.bold(e.method.padEnd(6))} ${e.path} -> ${target} ${tint(status)} ${ms} ms ${c.dim(e.requestId.slice(0, 8))}${trace}\n`,
-    );
+    o.write(`${c.dim(clock(new Date()))} ${c.bold(e.method.padEnd(6))} ${e.path} -> ${target} ${tint(status)} ${ms} ms ${c.dim(e.requestId.slice(0, 8))}${trace}\n`);
   };
 }

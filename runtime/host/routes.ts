@@ -11,10 +11,7 @@ import { TrieRouter } from "hono/router/trie-router";
 import { tryDecodeURIComponent } from "hono/utils/url";
 import type { Served } from "./served.ts";
 
-export type RouteMatch =
-  | { served: Served; params: Record<string, string> }
-  | { allow: string[] }
-  | undefined;
+export type RouteMatch = { served: Served; params: Record<string, string> } | { allow: string[] } | undefined;
 
 type Found = [[Served, Record<string, number | string>][], unknown[]?];
 

@@ -65,8 +65,7 @@ export function buildRouting(host: Host, deployment: Deployment, stable: Release
 
   const stableRoute = routeFor(stable, "stable");
   const canaryRoute = canary ? { ...routeFor(canary, "canary"), percent } : undefined;
-  const label = (release: Release, share: number): Served[] =>
-    release.served.map((s) => ({ ...s, deployment: { version: release.id, percent: share } }));
+  const label = (release: Release, share: number): Served[] => release.served.map((s) => ({ ...s, deployment: { version: release.id, percent: share } }));
   const listed = [...label(stable, 100 - percent), ...(canary ? label(canary, percent) : [])];
   const routing: Routing = {
     deployment,

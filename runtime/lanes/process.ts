@@ -35,6 +35,9 @@ export const processLane: LaneDriver = {
         ctx.log.fn(spec.name, stream === "stderr" ? "error" : "log", line);
       },
     });
-    return link(child, hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)));
+    return link(
+      child,
+      hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)),
+    );
   },
 };

@@ -79,9 +79,7 @@ export class SparePool {
   private stopped = false;
   private nextId = 0;
 
-  constructor(
-    private readonly o: { adapter: RuntimeAdapter; log: Logger; childFile: string },
-  ) {
+  constructor(private readonly o: { adapter: RuntimeAdapter; log: Logger; childFile: string }) {
     this.timer = setInterval(() => this.tick(), 1000);
     (this.timer as { unref?: () => void }).unref?.();
   }
@@ -162,7 +160,10 @@ export class SparePool {
           cacheHome: sys.join(sys.cacheDir(), "homes", `spare-${sys.sha256(key).slice(0, 16)}`),
           onOutput: (stream, line) => log.fn(spare.owner, stream === "stderr" ? "error" : "log", line),
         });
-        const guest = link(child, hostStreamEnd(child.pipe, (fn) => adapter.schedule(fn)));
+        const guest = link(
+          child,
+          hostStreamEnd(child.pipe, (fn) => adapter.schedule(fn)),
+        );
         spare.link = guest;
         guest.end.onFrame((f) => {
           if (f.t !== "ready" || spare.ready) return;

@@ -38,9 +38,7 @@ export async function checkFunction(
   }
   const lane = f.lane ?? DEFAULTS.lane;
   if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
-    warnings.push(
-      `${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`,
-    );
+    warnings.push(`${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`);
   }
   const isolation = await checkIsolation(at, f, lane, input, dir, sys, problems, warnings);
   if (f.pack === true && lane !== "isolate") {
@@ -70,7 +68,6 @@ export async function checkFunction(
   };
   return { spec, problems, warnings };
 }
-
 
 function splitEnv(input: Record<string, string | { secret: string }>): { env: Record<string, string>; secrets: Record<string, string> } {
   const env: Record<string, string> = {};

@@ -209,9 +209,7 @@ function routeClashes(fns: FunctionSpec[]): string[] {
       const bm = b.methods ?? METHODS;
       const both = am.filter((m) => bm.includes(m));
       if (both.length > 0) {
-        out.push(
-          `functions.${a.name}.route: ${JSON.stringify(a.route)} ${both.join(", ")} is already served by function "${b.name}"`,
-        );
+        out.push(`functions.${a.name}.route: ${JSON.stringify(a.route)} ${both.join(", ")} is already served by function "${b.name}"`);
       }
     }
     earlier.push(a);

@@ -30,7 +30,9 @@ export async function checkIsolation(
       warnings.push(`${at}.sandbox: applies only to the process lane; in the isolate lane the function runs in the host's own process`);
     }
     if (f.permissions) {
-      warnings.push(`${at}.permissions: not enforced in the isolate lane (trusted code in the host's own process can reach all the host can); set "lane": "process" to enforce them`);
+      warnings.push(
+        `${at}.permissions: not enforced in the isolate lane (trusted code in the host's own process can reach all the host can); set "lane": "process" to enforce them`,
+      );
     }
   }
   const p = f.permissions ?? {};

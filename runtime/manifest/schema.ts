@@ -49,22 +49,25 @@ export const SANDBOX_MODES = ["auto", "required", "off"] as const;
 /** A secret's name: what an environment variable may be called (runtime/secrets/model.ts checks the same). */
 export const SECRET_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
 
-const packFlag = (description: string, def?: boolean) =>
-  Type.Boolean({ description, ...(def === undefined ? {} : { default: def }), errorMessage: "must be true or false" });
+const packFlag = (description: string, def?: boolean) => Type.Boolean({ description, ...(def === undefined ? {} : { default: def }), errorMessage: "must be true or false" });
 
 const sandboxMode = (description: string, def?: SandboxMode) =>
-  Type.Union(SANDBOX_MODES.map((m) => Type.Literal(m)), {
-    description,
-    ...(def ? { default: def } : {}),
-    errorMessage: 'must be "auto", "required" or "off"',
-  });
+  Type.Union(
+    SANDBOX_MODES.map((m) => Type.Literal(m)),
+    {
+      description,
+      ...(def ? { default: def } : {}),
+      errorMessage: 'must be "auto", "required" or "off"',
+    },
+  );
 
 /** A path inside the manifest's folder, relative to it. */
 const grantedPaths = (description: string) =>
-  Type.Array(
-    Type.String({ minLength: 1, errorMessage: "must be a non-empty path inside the manifest's folder" }),
-    { uniqueItems: true, description, errorMessage: "must be a list of distinct paths inside the manifest's folder" },
-  );
+  Type.Array(Type.String({ minLength: 1, errorMessage: "must be a non-empty path inside the manifest's folder" }), {
+    uniqueItems: true,
+    description,
+    errorMessage: "must be a list of distinct paths inside the manifest's folder",
+  });
 
 export const PermissionsSchema = Type.Object(
   {
@@ -133,25 +136,37 @@ export const FunctionSchema = Type.Object(
       }),
     ),
     methods: Type.Optional(
-      Type.Array(Type.Union(METHODS.map((m) => Type.Literal(m)), { errorMessage: `must be one of ${METHODS.join(", ")}` }), {
-        minItems: 1,
-        uniqueItems: true,
-        description: "Allowed HTTP methods. Default: all.",
-        errorMessage: `must be a non-empty list of distinct methods from ${METHODS.join(", ")}`,
-      }),
+      Type.Array(
+        Type.Union(
+          METHODS.map((m) => Type.Literal(m)),
+          { errorMessage: `must be one of ${METHODS.join(", ")}` },
+        ),
+        {
+          minItems: 1,
+          uniqueItems: true,
+          description: "Allowed HTTP methods. Default: all.",
+          errorMessage: `must be a non-empty list of distinct methods from ${METHODS.join(", ")}`,
+        },
+      ),
     ),
     lane: Type.Optional(
-      Type.Union(LANES.map((l) => Type.Literal(l)), {
-        default: DEFAULTS.lane,
-        description: '"isolate": worker threads in the host. "process": child processes.',
-        errorMessage: 'must be "isolate" or "process"',
-      }),
+      Type.Union(
+        LANES.map((l) => Type.Literal(l)),
+        {
+          default: DEFAULTS.lane,
+          description: '"isolate": worker threads in the host. "process": child processes.',
+          errorMessage: 'must be "isolate" or "process"',
+        },
+      ),
     ),
     runtime: Type.Optional(
-      Type.Union(RUNTIMES.map((r) => Type.Literal(r)), {
-        description: "Process lane: which runtime runs the child. Default: the host's.",
-        errorMessage: 'must be "node", "bun" or "deno"',
-      }),
+      Type.Union(
+        RUNTIMES.map((r) => Type.Literal(r)),
+        {
+          description: "Process lane: which runtime runs the child. Default: the host's.",
+          errorMessage: 'must be "node", "bun" or "deno"',
+        },
+      ),
     ),
     instances: Type.Optional(InstancesSchema),
     concurrency: Type.Optional(intIn("concurrency", "Requests in flight per instance.", DEFAULTS.concurrency)),
@@ -160,20 +175,10 @@ export const FunctionSchema = Type.Object(
     memoryMb: Type.Optional(intIn("memoryMb", "Memory limit per instance (MB): its heap, and in the isolate lane its ArrayBuffers too.", DEFAULTS.memoryMb)),
     maxBodyBytes: Type.Optional(intIn("maxBodyBytes", "Request body limit (bytes).", DEFAULTS.maxBodyBytes)),
     env: Type.Optional(
-      Type.Record(
-        Type.String(),
-        Type.Union(
-          [
-            Type.String(),
-            SECRET_REF,
-          ],
-          { errorMessage: 'must be a string, or {"secret": "NAME"} to take the value from a secret' },
-        ),
-        {
-          description: 'Exactly the environment the function sees: a value, or {"secret": "NAME"} for a secret the host keeps apart from the code.',
-          errorMessage: "must be an object of string values",
-        },
-      ),
+      Type.Record(Type.String(), Type.Union([Type.String(), SECRET_REF], { errorMessage: 'must be a string, or {"secret": "NAME"} to take the value from a secret' }), {
+        description: 'Exactly the environment the function sees: a value, or {"secret": "NAME"} for a secret the host keeps apart from the code.',
+        errorMessage: "must be an object of string values",
+      }),
     ),
     shared: Type.Optional(
       Type.String({
@@ -184,7 +189,11 @@ export const FunctionSchema = Type.Object(
     ),
     sandbox: Type.Optional(sandboxMode("Process lane: run each child in the OS sandbox (bubblewrap). Default: the manifest's `sandbox`.")),
     permissions: Type.Optional(PermissionsSchema),
-    pack: Type.Optional(packFlag("Isolate lane: share worker threads with other packed functions (each in a context of its own) instead of a worker of its own. A CPU loop or a crash in one packed function recycles its worker, and its neighbours' requests get a 502. Default: the manifest's `pack`.")),
+    pack: Type.Optional(
+      packFlag(
+        "Isolate lane: share worker threads with other packed functions (each in a context of its own) instead of a worker of its own. A CPU loop or a crash in one packed function recycles its worker, and its neighbours' requests get a 502. Default: the manifest's `pack`.",
+      ),
+    ),
   },
   { additionalProperties: false },
 );

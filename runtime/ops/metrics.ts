@@ -76,16 +76,32 @@ export class HostMetrics {
     const meters = () => this.meters.values();
     const served = () => this.src.functions();
     const counter = (name: string, help: string, labelNames: readonly string[], fill: (c: Counter) => void) =>
-      new Counter({ name, help, labelNames, registers, collect() { this.reset(); fill(this); } });
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          fill(this);
+        },
+      });
     const gauge = (name: string, help: string, labelNames: readonly string[], fill: (g: Gauge) => void) =>
-      new Gauge({ name, help, labelNames, registers, collect() { this.reset(); fill(this); } });
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          fill(this);
+        },
+      });
 
     counter("lanes_requests_total", "Requests answered by a function, by HTTP status code.", [...FN, "code"], (c) => {
       for (const m of meters()) forStatus(m.statuses, (code, n) => c.inc({ ...m.labels, code }, n));
     });
-    this.histogram("lanes_request_duration_seconds", "Time from a request's arrival to its response head, per function.", () =>
-      [...meters()].map((m) => [m.labels, m.duration]),
-    );
+    this.histogram("lanes_request_duration_seconds", "Time from a request's arrival to its response head, per function.", () => [...meters()].map((m) => [m.labels, m.duration]));
     gauge("lanes_requests_in_flight", "Requests inside the host for a function now: queued, reading their body or running.", FN, (g) => {
       for (const s of served()) g.inc(labelsOf(s), s.active);
     });
@@ -122,9 +138,14 @@ export class HostMetrics {
         for (const m of meters()) for (const [cause, n] of m.restarts) c.inc({ ...m.labels, cause }, n);
       },
     );
-    counter("lanes_instance_crashes_total", "Serving instances that died on their own, by cause (exit, signal, error, out_of_memory, uncaught_exception).", [...FN, "cause"], (c) => {
-      for (const m of meters()) for (const [cause, n] of m.crashes) c.inc({ ...m.labels, cause }, n);
-    });
+    counter(
+      "lanes_instance_crashes_total",
+      "Serving instances that died on their own, by cause (exit, signal, error, out_of_memory, uncaught_exception).",
+      [...FN, "cause"],
+      (c) => {
+        for (const m of meters()) for (const [cause, n] of m.crashes) c.inc({ ...m.labels, cause }, n);
+      },
+    );
     gauge(
       "lanes_instance_memory_bytes",
       "Memory of a function's live instances, summed: each child's resident set in the process lane; each worker's heap plus ArrayBuffers in the isolate lane (a worker shares the host's RSS).",
@@ -158,7 +179,9 @@ export class HostMetrics {
         }
       }
     };
-    gauge("lanes_shared_used_bytes", "Bytes of a ctx.shared store in use (keys and values).", ["shared_group"], (g) => stores((group, st) => g.set({ shared_group: group }, st.bytesUsed)));
+    gauge("lanes_shared_used_bytes", "Bytes of a ctx.shared store in use (keys and values).", ["shared_group"], (g) =>
+      stores((group, st) => g.set({ shared_group: group }, st.bytesUsed)),
+    );
     gauge("lanes_shared_size_bytes", "Bytes a ctx.shared store can hold.", ["shared_group"], (g) => stores((group, st) => g.set({ shared_group: group }, st.bytesTotal)));
     gauge("lanes_shared_keys", "Keys in a ctx.shared store.", ["shared_group"], (g) => stores((group, st) => g.set({ shared_group: group }, st.keys)));
     gauge("lanes_shared_key_slots", "Keys a ctx.shared store can hold.", ["shared_group"], (g) => stores((group, st) => g.set({ shared_group: group }, st.slots)));

@@ -76,9 +76,7 @@ export async function startSpanExport(endpoint: string, host: { runtime: string;
             ...(r.route ? { "http.route": r.route } : {}),
             "http.response.status_code": r.status,
             "lanes.request_id": r.requestId,
-            ...(r.labels
-              ? { "lanes.function": r.labels.function, "lanes.lane": r.labels.lane, "lanes.runtime": r.labels.runtime, "lanes.version": r.labels.version }
-              : {}),
+            ...(r.labels ? { "lanes.function": r.labels.function, "lanes.lane": r.labels.lane, "lanes.runtime": r.labels.runtime, "lanes.version": r.labels.version } : {}),
           },
         },
         parent,

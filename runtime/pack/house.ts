@@ -103,9 +103,7 @@ export class PackHouse {
     const alive = this.workers.filter((w) => w.alive && !w.full);
     const holds = (w: PackedWorker) => [...w.slots.values()].some((s) => s.spec.name === spec.name && !s.gone);
     const without = alive.filter((w) => !holds(w));
-    const best = (without.length > 0 ? without : alive).sort(
-      (a, b) => Number(busy(a)) - Number(busy(b)) || a.slots.size - b.slots.size,
-    )[0];
+    const best = (without.length > 0 ? without : alive).sort((a, b) => Number(busy(a)) - Number(busy(b)) || a.slots.size - b.slots.size)[0];
     if (this.workers.length < this.o.maxWorkers && (!best || busy(best) || without.length === 0)) return this.spawn();
     return best ?? this.spawn(); // at the bound: share the least busy one
   }

@@ -217,7 +217,8 @@ export class PackedWorker implements SlotHost {
     for (const link of [...this.slots.values()]) {
       // the function that caused it ends with its own exit; its neighbours are told why theirs came
       if (this.recycled && link.slot === this.recycled.slot) link.finish(exit);
-      else link.finish({ code: exit.code, signal: null, stderrTail: "", error: { name: "PackedWorkerGone", code: PACK_RECYCLED, message: `its packed worker ${this.id} ${cause}` } });
+      else
+        link.finish({ code: exit.code, signal: null, stderrTail: "", error: { name: "PackedWorkerGone", code: PACK_RECYCLED, message: `its packed worker ${this.id} ${cause}` } });
     }
     this.o.onGone(this);
   }

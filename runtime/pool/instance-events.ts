@@ -36,4 +36,3 @@ export type RequestInput = Omit<RequestFrame, "t" | "id">;
 export function withoutPaths(text: string): string {
   return text.replace(/(?:file:\/\/)?\/(?:[^\s/'"():]+\/)+([^\s/'"():]+)/g, "$1");
 }
-

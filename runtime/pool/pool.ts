@@ -198,9 +198,7 @@ export class Pool {
     this.deps.observer?.startFailed();
     const wait = this.backoff.failed(err);
     const detail = err.guestStack ? `\n${err.guestStack.replace(/^/gm, "    ")}` : "";
-    this.deps.log.error(
-      `${this.spec.name}: cannot start (${err.message}); ${this.backoff.failures} failure(s) in a row, backing off ${wait} ms${detail}`,
-    );
+    this.deps.log.error(`${this.spec.name}: cannot start (${err.message}); ${this.backoff.failures} failure(s) in a row, backing off ${wait} ms${detail}`);
     if (this.live() === 0) {
       // nothing can serve the queue: answer it now rather than let it wait for the deadline
       this.queue.rejectAll(this.unavailable());
@@ -270,9 +268,7 @@ export class Pool {
         if (!inst.failedByHost && inst.dispatched === 0 && diedRightAfterStart(inst.readyAt, exit)) {
           // it died on its own right after starting: a failed start, so a crash loop backs off
           const tail = exit.stderrTail.trim();
-          this.onStartFailure(
-            new LanesError("unavailable", `instance ${inst.describeEnd()} right after starting`, tail ? { guestStack: tail } : {}),
-          );
+          this.onStartFailure(new LanesError("unavailable", `instance ${inst.describeEnd()} right after starting`, tail ? { guestStack: tail } : {}));
           return;
         }
         this.restarts++;

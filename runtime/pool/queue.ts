@@ -88,12 +88,15 @@ export class RequestQueue {
         client,
         resolve,
         reject,
-        timer: setTimeout(() => {
-          const at = this.waiting.indexOf(waiter);
-          if (at >= 0) this.waiting.splice(at, 1);
-          reject(this.errors.timeout());
-          this.letIn();
-        }, Math.max(0, deadline - Date.now())),
+        timer: setTimeout(
+          () => {
+            const at = this.waiting.indexOf(waiter);
+            if (at >= 0) this.waiting.splice(at, 1);
+            reject(this.errors.timeout());
+            this.letIn();
+          },
+          Math.max(0, deadline - Date.now()),
+        ),
       };
       this.waiting.push(waiter);
       // a client that leaves while its request waits takes it out of the queue

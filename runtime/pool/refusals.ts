@@ -7,11 +7,9 @@ export function timeoutError(spec: FunctionSpec): LanesError {
 }
 
 export function overloadedError(spec: FunctionSpec): LanesError {
-  return new LanesError(
-    "overloaded",
-    `function "${spec.name}" is at capacity (${spec.instances.max} instances x ${spec.concurrency} requests, ${spec.queue} queued)`,
-    { headers: { "retry-after": "1" } },
-  );
+  return new LanesError("overloaded", `function "${spec.name}" is at capacity (${spec.instances.max} instances x ${spec.concurrency} requests, ${spec.queue} queued)`, {
+    headers: { "retry-after": "1" },
+  });
 }
 
 /** `lastError`: why its last start failed; `backoffUntil`: when it tries again. */

@@ -27,9 +27,7 @@ export function checkStuck(inst: Instance, spec: FunctionSpec, deps: StuckDeps, 
   void inst.probe(LIVENESS_MS).then((alive) => {
     if (inst.state === "dead") return;
     if (!alive) return stopSpinning(inst, spec, deps, leak);
-    deps.log.warn(
-      `${spec.name}: a request ran past timeoutMs (${spec.timeoutMs} ms); instance ${inst.id} is replaced once its ${inst.inflight} other request(s) finish`,
-    );
+    deps.log.warn(`${spec.name}: a request ran past timeoutMs (${spec.timeoutMs} ms); instance ${inst.id} is replaced once its ${inst.inflight} other request(s) finish`);
     deps.observer?.lost("timeout", false);
     if (inst.inflight === 0) void inst.stop();
   });

@@ -16,8 +16,7 @@ export async function finishWaitUntil(inst: Instance, deadline: number, name: st
   const cut = await pendingAt(inst, deadline);
   if (cut.length === 0) return;
   log.warn(
-    `${name}: instance ${inst.id} stopped with ${cut.length} ctx.waitUntil task(s) unfinished ` +
-      `(request ${[...new Set(cut)].join(", ")}): the grace to finish them ran out`,
+    `${name}: instance ${inst.id} stopped with ${cut.length} ctx.waitUntil task(s) unfinished ` + `(request ${[...new Set(cut)].join(", ")}): the grace to finish them ran out`,
   );
 }
 

@@ -29,11 +29,7 @@ export function memoryLimit(spec: FunctionSpec): { mb: number; of: "rss" | "heap
 }
 
 /** Starts polling; returns the function that stops it. */
-export function watchMemory(
-  instances: readonly Instance[],
-  spec: FunctionSpec,
-  over: (instance: Instance, why: string) => void,
-): () => void {
+export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, over: (instance: Instance, why: string) => void): () => void {
   // packed functions share their worker's heap: no figure is theirs alone (runtime/pack/house.ts)
   if (spec.pack) return () => {};
   const { mb, of } = memoryLimit(spec);
@@ -51,10 +47,7 @@ export function watchMemory(
       // the answer to this measurement arrives with the next poll's reading
       const held = inst.memory.heap + inst.memory.external;
       if (held > limit) {
-        over(
-          inst,
-          `ran out of memory: it held ${Math.round(held / MB)} MB of heap and ArrayBuffers, over its memoryMb of ${mb}`,
-        );
+        over(inst, `ran out of memory: it held ${Math.round(held / MB)} MB of heap and ArrayBuffers, over its memoryMb of ${mb}`);
         continue;
       }
       if (inst.state === "ready" || inst.state === "retiring") inst.measure();

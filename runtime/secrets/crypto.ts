@@ -60,7 +60,8 @@ export class SecretsKey {
   async open(record: SecretRecord): Promise<string> {
     const iv = decodeBase64(record.iv);
     const data = decodeBase64(record.data);
-    const damaged = () => new LanesError("internal", `${describeSecret(record.name, record.function)}: its sealed value does not open with key ${this.id} (the stored record was changed or damaged)`);
+    const damaged = () =>
+      new LanesError("internal", `${describeSecret(record.name, record.function)}: its sealed value does not open with key ${this.id} (the stored record was changed or damaged)`);
     if (!iv || !data || iv.byteLength !== NONCE_BYTES) throw damaged();
     try {
       const plain = await crypto.subtle.decrypt(

@@ -50,15 +50,31 @@ export const VERSION = 2;
 export const HEADER_BYTES = 64;
 // Header fields. H_LOCK is the mutex word; KEYS..VAL_LIVE change only while it is held and are
 // recomputable hints; H_SPACE is the space the refs in use point into (flipped by compaction).
-export const H_MAGIC = 0, H_VERSION = 1, H_SLOTS = 2, H_CAP = 3, H_BYTES = 4, H_LOCK = 5;
-export const H_KEYS = 6, H_KEY_TOP = 7, H_VAL_BOTTOM = 8, H_VAL_LIVE = 9, H_SPACE = 10;
+export const H_MAGIC = 0,
+  H_VERSION = 1,
+  H_SLOTS = 2,
+  H_CAP = 3,
+  H_BYTES = 4,
+  H_LOCK = 5;
+export const H_KEYS = 6,
+  H_KEY_TOP = 7,
+  H_VAL_BOTTOM = 8,
+  H_VAL_LIVE = 9,
+  H_SPACE = 10;
 // H_OWNERS: the last owner id handed out. H_ABANDONED: an owner reported gone while holding the
 // lock; H_ABANDONED_AT: when (Date.now() | 0) its lock may be taken over.
-export const H_OWNERS = 11, H_ABANDONED = 12, H_ABANDONED_AT = 13;
+export const H_OWNERS = 11,
+  H_ABANDONED = 12,
+  H_ABANDONED_AT = 13;
 // Table entry fields. STATE is the publish flag; hash and key never change once it is set.
 export const STRIDE = 4;
-export const S_STATE = 0, S_HASH = 1, S_KEY_OFF = 2, S_KEY_LEN = 3;
-export const EMPTY = 0, COUNTER = 1, STRING = 2;
+export const S_STATE = 0,
+  S_HASH = 1,
+  S_KEY_OFF = 2,
+  S_KEY_LEN = 3;
+export const EMPTY = 0,
+  COUNTER = 1,
+  STRING = 2;
 export type Kind = typeof COUNTER | typeof STRING;
 export const ENTRY_BYTES = 8 + 16 + STRIDE * 4;
 
@@ -90,8 +106,7 @@ export function keyBytes(key: unknown): Uint8Array {
     const kb = encoder.encode(key);
     if (kb.length <= MAX_KEY_BYTES) return kb;
   }
-  throw new SharedStoreError("shared_key",
-    `ctx.shared key must be a non-empty string of at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${show(key)}`);
+  throw new SharedStoreError("shared_key", `ctx.shared key must be a non-empty string of at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${show(key)}`);
 }
 
 /** FNV-1a, 32 bits. */

@@ -4,8 +4,22 @@
  * lock, but Atomics keeps them typed and costs little here.
  */
 import {
-  EMPTY, ENTRY_BYTES, H_KEY_TOP, H_KEYS, H_SPACE, H_VAL_BOTTOM, H_VAL_LIVE, HEADER_BYTES,
-  refScratch, refScratch32, S_KEY_LEN, S_KEY_OFF, S_STATE, SharedStoreError, STRIDE, STRING,
+  EMPTY,
+  ENTRY_BYTES,
+  H_KEY_TOP,
+  H_KEYS,
+  H_SPACE,
+  H_VAL_BOTTOM,
+  H_VAL_LIVE,
+  HEADER_BYTES,
+  refScratch,
+  refScratch32,
+  S_KEY_LEN,
+  S_KEY_OFF,
+  S_STATE,
+  SharedStoreError,
+  STRIDE,
+  STRING,
 } from "./layout.ts";
 
 export class StoreMemory {
@@ -34,7 +48,10 @@ export class StoreMemory {
   repair(): void {
     const space = this.hget(H_SPACE);
     const base = space * this.bytes;
-    let keys = 0, keyTop = 0, bottom = this.bytes, live = 0;
+    let keys = 0,
+      keyTop = 0,
+      bottom = this.bytes,
+      live = 0;
     for (let e = 0; e < this.cap; e++) {
       const state = Atomics.load(this.table, e * STRIDE + S_STATE);
       if (state === EMPTY) continue;
@@ -52,11 +69,21 @@ export class StoreMemory {
     this.hset(H_VAL_LIVE, live);
   }
   // Plain reads/writes would do under the lock; Atomics keeps them typed `number` and is cheap here.
-  hget(i: number): number { return Atomics.load(this.header, i); }
-  hset(i: number, v: number): void { Atomics.store(this.header, i, v); }
-  field(e: number, f: number): number { return Atomics.load(this.table, e * STRIDE + f); }
-  refLen(space: number, e: number): number { return this.refs32[2 * (space * this.cap + e)]!; }
-  refOff(space: number, e: number): number { return this.refs32[2 * (space * this.cap + e) + 1]!; }
+  hget(i: number): number {
+    return Atomics.load(this.header, i);
+  }
+  hset(i: number, v: number): void {
+    Atomics.store(this.header, i, v);
+  }
+  field(e: number, f: number): number {
+    return Atomics.load(this.table, e * STRIDE + f);
+  }
+  refLen(space: number, e: number): number {
+    return this.refs32[2 * (space * this.cap + e)]!;
+  }
+  refOff(space: number, e: number): number {
+    return this.refs32[2 * (space * this.cap + e) + 1]!;
+  }
   /** Publishes (off, len) as `e`'s value in `space` with one 64-bit store: a death cannot split it. */
   setRef(space: number, e: number, off: number, len: number): void {
     refScratch32[0] = len;
@@ -84,8 +111,7 @@ export class StoreMemory {
   roomCheck(need: number, growth: number): void {
     const live = this.hget(H_KEY_TOP) + this.hget(H_VAL_LIVE);
     if (live + growth > this.bytes) {
-      throw new SharedStoreError("shared_full",
-        `ctx.shared is full: no room for ${need} bytes (${live} of ${this.bytes} bytes in use)`);
+      throw new SharedStoreError("shared_full", `ctx.shared is full: no room for ${need} bytes (${live} of ${this.bytes} bytes in use)`);
     }
   }
 

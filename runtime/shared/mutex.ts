@@ -5,10 +5,7 @@
  * where a terminated thread may still run (Deno), marks it abandoned and lets the next thread
  * that wants it take it over ZOMBIE_GRACE_MS later. Whoever takes a lock over repairs the store.
  */
-import {
-  closed, H_ABANDONED, H_ABANDONED_AT, H_LOCK, OWNER, SharedStoreError, SPINS, WAIT_SLICE_MS, WAITERS,
-  ZOMBIE_GRACE_MS, type SharedSeat,
-} from "./layout.ts";
+import { closed, H_ABANDONED, H_ABANDONED_AT, H_LOCK, OWNER, SharedStoreError, SPINS, WAIT_SLICE_MS, WAITERS, ZOMBIE_GRACE_MS, type SharedSeat } from "./layout.ts";
 
 let canBlock = true; // Atomics.wait throws on a browser main thread; then we only spin
 
@@ -97,7 +94,11 @@ export class OwnedMutex {
       }
       if (canBlock) {
         // Short slices, never forever: a holder that died never notifies.
-        try { Atomics.wait(h, H_LOCK, v, WAIT_SLICE_MS); } catch { canBlock = false; }
+        try {
+          Atomics.wait(h, H_LOCK, v, WAIT_SLICE_MS);
+        } catch {
+          canBlock = false;
+        }
       }
     }
   }

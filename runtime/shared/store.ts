@@ -36,10 +36,45 @@
 import { StoreMemory } from "./memory.ts";
 import { OwnedMutex } from "./mutex.ts";
 import {
-  COUNTER, CREATOR, decoder, EMPTY, ENTRY_BYTES, H_BYTES, H_CAP, H_KEY_TOP, H_KEYS, H_MAGIC, H_OWNERS, H_SLOTS,
-  H_SPACE, H_VAL_BOTTOM, H_VAL_LIVE, H_VERSION, hash, HEADER_BYTES, keyBytes, LOCK_TIMEOUT_MS, MAGIC, MAX_BYTES,
-  MAX_SLOTS, mismatch, OWNER, S_HASH, S_KEY_LEN, S_KEY_OFF, S_STATE, SharedStoreError, show, STRIDE, STRING, VERSION,
-  encoder, type AttachOptions, type Kind, type SharedSeat, type SharedStoreOptions,
+  COUNTER,
+  CREATOR,
+  decoder,
+  EMPTY,
+  ENTRY_BYTES,
+  H_BYTES,
+  H_CAP,
+  H_KEY_TOP,
+  H_KEYS,
+  H_MAGIC,
+  H_OWNERS,
+  H_SLOTS,
+  H_SPACE,
+  H_VAL_BOTTOM,
+  H_VAL_LIVE,
+  H_VERSION,
+  hash,
+  HEADER_BYTES,
+  keyBytes,
+  LOCK_TIMEOUT_MS,
+  MAGIC,
+  MAX_BYTES,
+  MAX_SLOTS,
+  mismatch,
+  OWNER,
+  S_HASH,
+  S_KEY_LEN,
+  S_KEY_OFF,
+  S_STATE,
+  SharedStoreError,
+  show,
+  STRIDE,
+  STRING,
+  VERSION,
+  encoder,
+  type AttachOptions,
+  type Kind,
+  type SharedSeat,
+  type SharedStoreOptions,
 } from "./layout.ts";
 
 export { SharedStoreError, type AttachOptions, type SharedSeat, type SharedStoreErrorCode, type SharedStoreOptions } from "./layout.ts";
@@ -83,8 +118,7 @@ export class SharedStore {
     }
     const h = new Int32Array(buffer, 0, 16);
     const [magic, version, slots, cap, bytes] = [h[H_MAGIC], h[H_VERSION], h[H_SLOTS] ?? 0, h[H_CAP] ?? 0, h[H_BYTES] ?? 0];
-    if (magic !== MAGIC || version !== VERSION || slots < 1 || slots * 2 > cap || (cap & (cap - 1)) !== 0
-      || buffer.byteLength !== HEADER_BYTES + cap * ENTRY_BYTES + 2 * bytes) {
+    if (magic !== MAGIC || version !== VERSION || slots < 1 || slots * 2 > cap || (cap & (cap - 1)) !== 0 || buffer.byteLength !== HEADER_BYTES + cap * ENTRY_BYTES + 2 * bytes) {
       throw new TypeError("SharedStore: buffer is not a SharedStore (bad header or size)");
     }
     this.buffer = buffer;

@@ -45,7 +45,9 @@ export function traffic(urls: string[]) {
   const loops = urls.map(async (url) => {
     for (let i = 0; running; i++) {
       const fn = FUNCTIONS[i % FUNCTIONS.length]!;
-      await fetch(`${url}/${fn}`, fn === "shout" ? { method: "POST", body: "hi" } : {}).then((r) => r.arrayBuffer()).catch(() => {});
+      await fetch(`${url}/${fn}`, fn === "shout" ? { method: "POST", body: "hi" } : {})
+        .then((r) => r.arrayBuffer())
+        .catch(() => {});
       await new Promise((r) => setTimeout(r, 25));
     }
   });
@@ -56,7 +58,6 @@ export function traffic(urls: string[]) {
     },
   };
 }
-
 
 /**
  * One `lanes start` host per runtime, each on v1 of the app with the repo's bench.json in its

@@ -45,7 +45,11 @@ export interface Dev extends Cli {
 export async function startDev(dir: string, extra: string[] = []): Promise<Dev> {
   // pretty unless a test asks otherwise: its output is piped, where the default is JSON
   const c = runCli(["dev", dir, "--port", "0", ...(extra.includes("--log") ? [] : ["--log", "pretty"]), ...extra]);
-  const url = await until(() => /listening on (http:\/\/[\d.:]+)/.exec(c.output())?.[1], 30_000, () => `dev did not start:\n${c.output()}`);
+  const url = await until(
+    () => /listening on (http:\/\/[\d.:]+)/.exec(c.output())?.[1],
+    30_000,
+    () => `dev did not start:\n${c.output()}`,
+  );
   return {
     ...c,
     url,
@@ -80,4 +84,3 @@ export function makeDir(manifest: unknown, files: Record<string, string>): strin
   writeFileSync(join(dir, "lanes.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return dir;
 }
-

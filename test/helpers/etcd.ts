@@ -56,13 +56,20 @@ export async function startEtcd(): Promise<Etcd> {
   let child: ChildProcess | undefined;
   let out = "";
   const args = [
-    "--name", "lanes-test",
-    "--data-dir", join(dir, "data"),
-    "--listen-client-urls", endpoint,
-    "--advertise-client-urls", endpoint,
-    "--listen-peer-urls", `http://127.0.0.1:${peer}`,
-    "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
-    "--initial-cluster", `lanes-test=http://127.0.0.1:${peer}`,
+    "--name",
+    "lanes-test",
+    "--data-dir",
+    join(dir, "data"),
+    "--listen-client-urls",
+    endpoint,
+    "--advertise-client-urls",
+    endpoint,
+    "--listen-peer-urls",
+    `http://127.0.0.1:${peer}`,
+    "--initial-advertise-peer-urls",
+    `http://127.0.0.1:${peer}`,
+    "--initial-cluster",
+    `lanes-test=http://127.0.0.1:${peer}`,
   ];
   const etcd: Etcd = {
     endpoint,

@@ -23,11 +23,7 @@ export interface TestHost {
 }
 
 /** A folder with `lanes.json` = { functions } and the fixture files it names copied in. */
-export function makeFunctionsDir(
-  functions: Record<string, Record<string, unknown>>,
-  extraFiles: Record<string, string> = {},
-  top: Record<string, unknown> = {},
-): string {
+export function makeFunctionsDir(functions: Record<string, Record<string, unknown>>, extraFiles: Record<string, string> = {}, top: Record<string, unknown> = {}): string {
   // inside the repo, so bare imports (hono) resolve from its node_modules like a user's folder
   mkdirSync(scratch, { recursive: true });
   const dir = mkdtempSync(join(scratch, "fns-"));

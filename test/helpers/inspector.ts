@@ -65,12 +65,15 @@ export class Inspector {
     const seen = this.events.find((e) => e.method === method && match(e.params));
     if (seen) return Promise.resolve(seen.params);
     return new Promise((resolve, reject) => {
-      const l = Object.assign((params: Record<string, unknown>) => {
-        if (!match(params)) return;
-        this.listeners.delete(l);
-        clearTimeout(timer);
-        resolve(params);
-      }, { method });
+      const l = Object.assign(
+        (params: Record<string, unknown>) => {
+          if (!match(params)) return;
+          this.listeners.delete(l);
+          clearTimeout(timer);
+          resolve(params);
+        },
+        { method },
+      );
       const timer = setTimeout(() => {
         this.listeners.delete(l);
         reject(new Error(`no ${method} event within ${timeoutMs} ms`));

@@ -106,7 +106,15 @@ function draw(el: HTMLElement, report: BenchReport): void {
   });
   fill(
     el,
-    h("p", { class: "muted" }, `${m.cpuModel}, ${m.cores} cores, ${fmtNumber(m.memoryGb)} GB · ${m.connections} connections, ${m.durationS} s per cell · ${m.startedAt.slice(0, 10)} · ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(", ")}`),
+    h(
+      "p",
+      { class: "muted" },
+      `${m.cpuModel}, ${m.cores} cores, ${fmtNumber(m.memoryGb)} GB · ${m.connections} connections, ${m.durationS} s per cell · ${m.startedAt.slice(0, 10)} · ${Object.entries(
+        m.versions,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+    ),
     legend,
     ...cards.map((c) => c.card),
   );

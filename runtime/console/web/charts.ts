@@ -61,9 +61,7 @@ export function timeChart(el: HTMLElement, lines: Line[], o: { unit: string; spa
     textStyle: textStyle(),
     grid: o.spark ? { left: 2, right: 2, top: 3, bottom: 3 } : { left: 46, right: 12, top: 30, bottom: 24 },
     legend: o.spark ? { show: false } : { top: 0, right: 0, textStyle: textStyle(), itemWidth: 14, itemHeight: 8 },
-    tooltip: o.spark
-      ? { show: false }
-      : { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? `${fmt(v)} ${o.unit}` : "–") },
+    tooltip: o.spark ? { show: false } : { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? `${fmt(v)} ${o.unit}` : "–") },
     xAxis: { type: "time", show: !o.spark, axisLabel: { ...textStyle(), hideOverlap: true }, splitLine: { show: false }, axisLine: { lineStyle: { color: color("line") } } },
     yAxis: {
       type: "value",

@@ -71,13 +71,20 @@ function draw(main: HTMLElement, d: Enabled): void {
 
   fill(
     main,
-    h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Deployments"), h("p", { class: "muted" }, `Deployment ${a.revision}: ${a.reason} by ${a.author}, ${fmtDateTime(a.createdAt)}`)),
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", { tabindex: "-1" }, "Deployments"),
+      h("p", { class: "muted" }, `Deployment ${a.revision}: ${a.reason} by ${a.author}, ${fmtDateTime(a.createdAt)}`),
+    ),
     h(
       "section",
       { class: "card", "aria-labelledby": "active-title" },
       h("h2", { id: "active-title", class: "card-title" }, "Serving now"),
       split(d),
-      a.canary ? h("p", { class: "muted" }, `Changed in ${a.canary.version}: ${a.canary.changed.join(", ") || "nothing"}${a.canary.autoRollback ? " · auto-rollback is watching" : ""}`) : null,
+      a.canary
+        ? h("p", { class: "muted" }, `Changed in ${a.canary.version}: ${a.canary.changed.join(", ") || "nothing"}${a.canary.autoRollback ? " · auto-rollback is watching" : ""}`)
+        : null,
       a.message ? h("p", {}, a.message) : null,
       actions,
     ),
@@ -168,7 +175,9 @@ function versionRow(v: VersionInfo, stable: string, canary: string | undefined, 
     h(
       "td",
       { "data-label": "" },
-      v.percent === 100 ? null : h("button", { type: "button", class: "quiet small", onclick: () => rollbackTo(v.id, v.id), "aria-label": `Roll back to ${v.id}` }, "Roll back to this"),
+      v.percent === 100
+        ? null
+        : h("button", { type: "button", class: "quiet small", onclick: () => rollbackTo(v.id, v.id), "aria-label": `Roll back to ${v.id}` }, "Roll back to this"),
     ),
   );
 }
@@ -178,7 +187,13 @@ function confirmThen(title: string, text: string, verb: string, then: () => Prom
   document.querySelector("dialog")?.remove();
   const ok = h("button", { type: "button", class: "danger", value: "ok" }, verb);
   const cancel = h("button", { type: "button", class: "quiet", value: "cancel" }, "Cancel");
-  const dialog = h("dialog", { "aria-labelledby": "dialog-title", "aria-describedby": "dialog-text" }, h("h2", { id: "dialog-title" }, title), h("p", { id: "dialog-text" }, text), h("div", { class: "actions" }, cancel, ok));
+  const dialog = h(
+    "dialog",
+    { "aria-labelledby": "dialog-title", "aria-describedby": "dialog-text" },
+    h("h2", { id: "dialog-title" }, title),
+    h("p", { id: "dialog-text" }, text),
+    h("div", { class: "actions" }, cancel, ok),
+  );
   document.body.append(dialog);
   const opener = document.activeElement as HTMLElement | null;
   cancel.addEventListener("click", () => dialog.close());

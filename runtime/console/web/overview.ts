@@ -42,7 +42,12 @@ export const overviewPage: Page = async (main) => {
       "div",
       { class: "page-head" },
       h("h1", { tabindex: "-1" }, "Overview"),
-      h("p", { class: "muted" }, `${host.runtime} ${host.version} host · up ${fmtAge(Date.now() - host.startedAt)} · `, h("span", { id: "live", class: "live off" }, "Connecting…")),
+      h(
+        "p",
+        { class: "muted" },
+        `${host.runtime} ${host.version} host · up ${fmtAge(Date.now() - host.startedAt)} · `,
+        h("span", { id: "live", class: "live off" }, "Connecting…"),
+      ),
     ),
     h(
       "section",
@@ -64,11 +69,7 @@ export const overviewPage: Page = async (main) => {
             h(
               "thead",
               {},
-              h(
-                "tr",
-                {},
-                ...["Function", "Lane", "Version", "Instances", "Restarts", "Leaked", "Requests/s", "Latency p50 / p99"].map((t) => h("th", { scope: "col" }, t)),
-              ),
+              h("tr", {}, ...["Function", "Lane", "Version", "Instances", "Restarts", "Leaked", "Requests/s", "Latency p50 / p99"].map((t) => h("th", { scope: "col" }, t))),
             ),
             h("tbody", {}, ...rows.map((r) => r.tr)),
           ),

@@ -141,11 +141,25 @@ export function differentialCases(route: string): Case[] {
 
   // what a request looks like to the function
   const echo = `${route}/echo`;
-  add("GET with query, custom header", get(`${echo}/meta?q=caf%C3%A9&empty=&plus=a+b&amp=%26&q=2`, [["x-custom", "v1"], ["accept", "*/*"]]));
+  add(
+    "GET with query, custom header",
+    get(`${echo}/meta?q=caf%C3%A9&empty=&plus=a+b&amp=%26&q=2`, [
+      ["x-custom", "v1"],
+      ["accept", "*/*"],
+    ]),
+  );
   add("GET a non-ASCII path", get(`${echo}/meta/caf%C3%A9/%E6%97%A5%E6%9C%AC%20x`));
   add("GET a latin1 header value", get(`${echo}/meta`, [["x-custom", "caf\u00e9"]]));
   add("GET a UTF-8 header value", get(`${echo}/meta`, [["x-custom", latin1("日本 ✓")]]));
-  add("GET repeated request headers and a cookie", get(`${echo}/meta`, [["x-multi", "a"], ["x-multi", "b"], ["cookie", "a=1; b=2"], ["X-Mixed-Case", "v"]]));
+  add(
+    "GET repeated request headers and a cookie",
+    get(`${echo}/meta`, [
+      ["x-multi", "a"],
+      ["x-multi", "b"],
+      ["cookie", "a=1; b=2"],
+      ["X-Mixed-Case", "v"],
+    ]),
+  );
   add("POST text()", post("POST", `${echo}/text`, "text/plain;charset=UTF-8", "héllo ✓ 日本"));
   add("POST text() with no content-type", post("POST", `${echo}/text`, undefined, "untyped"));
   add("POST an empty body", post("POST", `${echo}/text`, "text/plain", ""));
@@ -156,7 +170,15 @@ export function differentialCases(route: string): Case[] {
   add("POST formData() multipart", post("POST", `${echo}/form`, mp.type, mp.body));
   add("POST formData() of a non-form body throws", post("POST", `${echo}/form`, "text/plain", "not a form"));
   add("POST arrayBuffer() of every byte", post("POST", `${echo}/bytes`, "application/octet-stream", allBytes()));
-  add("POST read as a stream", post("POST", `${echo}/stream`, "application/octet-stream", new Uint8Array(70_000).map((_, i) => (i * 7) % 256)));
+  add(
+    "POST read as a stream",
+    post(
+      "POST",
+      `${echo}/stream`,
+      "application/octet-stream",
+      new Uint8Array(70_000).map((_, i) => (i * 7) % 256),
+    ),
+  );
   add("PUT arrayBuffer()", post("PUT", `${echo}/bytes`, "application/octet-stream", allBytes().subarray(0, 16)));
   add("PATCH json()", post("PATCH", `${echo}/json`, "application/merge-patch+json", '{"op":"x"}'));
   add("DELETE with no body", { method: "DELETE", target: `${echo}/meta`, headers: [] });

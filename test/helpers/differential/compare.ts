@@ -47,7 +47,7 @@ export function knownDifference(caseName: string, where: Where): KnownDifference
     return {
       why:
         "in a Deno worker a relative URL resolves against the worker's module (a file: URL), where Deno's main thread has no " +
-        "base URL and throws: Response.redirect(\"not a url\") redirects instead of throwing",
+        'base URL and throws: Response.redirect("not a url") redirects instead of throwing',
       check(got) {
         const location = got.headers.find(([k]) => k === "location")?.[1] ?? "";
         return got.status === 302 && /^file:\/\/\/.*not%20a%20url$/.test(location)

@@ -39,7 +39,9 @@ export function send(base: string, spec: RequestSpec, timeoutMs = 15_000): Promi
   const url = new URL(base);
   const head =
     `${spec.method} ${spec.target} HTTP/1.1\r\n` +
-    requestHeaders(url.host, spec).map(([k, v]) => `${k}: ${v}\r\n`).join("") +
+    requestHeaders(url.host, spec)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("") +
     "connection: close\r\n\r\n";
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
