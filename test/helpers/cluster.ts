@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { hostEnvironment } from "../../adapters/env.ts";
 import type { HostRecord } from "../../runtime/deploy/model.ts";
-import { api, type StoreHost } from "./deploy.ts";
+import { api, listeningUrl, type StoreHost } from "./deploy.ts";
 import { spawnProcess } from "./spawn.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -38,22 +38,7 @@ export async function startClusterHost(runtime: Runtime, dir: string, store: str
     out += t;
     if (process.env.LANES_TEST_VERBOSE) process.stderr.write(`[${runtime}] ${t}`);
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${runtime}: no "listening on" within 60 s:\n${out}`)), 60_000);
-    const poll = setInterval(() => {
-      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve(m[1]!);
-      }
-    }, 10);
-    void child.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      reject(new Error(`${runtime}: lanes start exited (${code ?? signal}) before listening:\n${out}`));
-    });
-  });
+  const url = await listeningUrl(child, () => out, `${runtime}: lanes start`);
   return {
     runtime,
     url,

@@ -2,6 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { hostEnvironment } from "../../adapters/env.ts";
 import { cliEntry } from "./cli.ts";
+import { listeningUrl } from "./deploy.ts";
 import { spawnProcess } from "./spawn.ts";
 
 export interface Login {
@@ -68,22 +69,7 @@ export async function startHostOn(runtime: "node" | "bun" | "deno", args: string
   const child = spawnProcess(cmd, argv, { ...hostEnvironment(), NO_COLOR: "1" });
   let out = "";
   child.onOutput((t) => (out += t));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${runtime} host: no "listening on" within 60 s:\n${out}`)), 60_000);
-    const poll = setInterval(() => {
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve(m[1]!);
-      }
-    }, 20);
-    void child.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      reject(new Error(`${runtime} host exited (${code ?? signal}) before listening:\n${out}`));
-    });
-  });
+  const url = await listeningUrl(child, () => out, `${runtime} host`);
   return {
     url,
     output: () => out,

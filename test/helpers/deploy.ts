@@ -92,22 +92,7 @@ export async function startStoreHost(dir: string, data: string, extra: string[] 
     out += t;
     if (process.env.LANES_TEST_VERBOSE) process.stderr.write(t);
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening on" within 60 s:\n${out}`)), 60_000);
-    const poll = setInterval(() => {
-      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve(m[1]!);
-      }
-    }, 10);
-    void child.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      reject(new Error(`lanes start exited (${code ?? signal}) before listening:\n${out}`));
-    });
-  });
+  const url = await listeningUrl(child, () => out, "lanes start");
   return {
     url,
     pid: child.pid,
@@ -241,4 +226,27 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function answeredSince(samples: Sample[], since: number, count: number): Promise<void> {
   const end = Date.now() + 10_000;
   while (samples.filter((s) => s.started > since).length < count && Date.now() < end) await sleep(20);
+}
+
+/** The URL of a `listening on URL` line in `output()`, once there; fails when `who` exits first or is silent for 60 s. */
+export function listeningUrl(child: { exited: Promise<{ code: number | null; signal: string | null }> }, output: () => string, who: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      reject(new Error(`${who}: no "listening on" within 60 s:\n${output()}`));
+    }, 60_000);
+    const poll = setInterval(() => {
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(output());
+      if (m) {
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve(m[1]!);
+      }
+    }, 10);
+    void child.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      reject(new Error(`${who} exited (${code ?? signal}) before listening:\n${output()}`));
+    });
+  });
 }
