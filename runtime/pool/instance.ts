@@ -29,6 +29,14 @@ let nextInstanceId = 0;
 /** The ping id of a memory measurement (probes count from 1). */
 const MEASURE = 0;
 
+/** Starts that timed out (the guest never answered), as opposed to guests that crashed. */
+const hung = new WeakSet<LanesError>();
+function hungStart(e: LanesError): LanesError {
+  hung.add(e);
+  return e;
+}
+export const startHung = (e: LanesError): boolean => hung.has(e);
+
 export class Instance {
   readonly id = ++nextInstanceId;
   readonly control: Remote<GuestControl>;
@@ -111,7 +119,7 @@ export class Instance {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const died = new Promise<never>((_, reject) => this.link.onExit((exit) => reject(startError(exit))));
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LanesError("unavailable", `instance did not start within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(hungStart(new LanesError("unavailable", `instance did not start within ${timeoutMs} ms`))), timeoutMs);
     });
     const ready = new Promise<void>((resolve) => (this.readyWaiter = resolve));
     try {

@@ -12,7 +12,7 @@ import type { GuestLink } from "../lanes/lane.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { PoolObserver } from "../ops/meter.ts";
-import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { Instance, startHung, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
 import { diedRightAfterStart } from "./exit.ts";
 import { StartBackoff } from "./backoff.ts";
 import { RequestQueue } from "./queue.ts";
@@ -199,10 +199,9 @@ export class Pool {
     const wait = this.backoff.failed(err);
     const detail = err.guestStack ? `\n${err.guestStack.replace(/^/gm, "    ")}` : "";
     this.deps.log.error(`${this.spec.name}: cannot start (${err.message}); ${this.backoff.failures} failure(s) in a row, backing off ${wait} ms${detail}`);
-    if (this.live() === 0) {
-      // nothing can serve the queue: answer it now rather than let it wait for the deadline
-      this.queue.rejectAll(this.unavailable());
-    }
+    // a start that hung once (not a crash) is tried again for the requests already waiting,
+    // within their deadlines; otherwise nothing can serve the queue: answer it now
+    if (this.live() === 0 && !(startHung(err) && this.backoff.failures === 1)) this.queue.rejectAll(this.unavailable());
     this.replenish();
   }
 
