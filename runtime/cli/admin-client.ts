@@ -1,7 +1,7 @@
 /** The CLI's side of the admin API: the host URL, the token, one JSON call. */
 import { hostEnv } from "../../adapters/env.ts";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
-import { LanesError } from "../errors.ts";
+import { isLanesError, LanesError } from "../errors.ts";
 import type { Parsed } from "./args.ts";
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -89,4 +89,13 @@ async function readToken(adapter: RuntimeAdapter, args: Parsed, command: string)
   }
   if (!token) throw new LanesError("invalid_flag", `lanes ${command}: no admin token: pass --token-file FILE or set LANES_TOKEN`);
   return token;
+}
+
+/** A failed admin command's `--json` answer: the host's code and status when the host refused it. */
+export function jsonError(e: unknown): string {
+  const error =
+    e instanceof AdminError
+      ? { code: e.hostCode, status: e.httpStatus, message: e.message }
+      : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
+  return `${JSON.stringify({ error }, null, 2)}\n`;
 }

@@ -8,9 +8,9 @@ import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { describeDeployment, type Deployment, type HostRecord } from "../deploy/model.ts";
 import { packFolder } from "../deploy/pack.ts";
 import { ifVersionField, uploadBody } from "../deploy/upload.ts";
-import { isLanesError, LanesError } from "../errors.ts";
+import { LanesError } from "../errors.ts";
 import type { SwitchResult } from "../host/deployer.ts";
-import { adminFor, AdminError } from "./admin-client.ts";
+import { adminFor, jsonError } from "./admin-client.ts";
 import { intFlag, numberFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { hostsTable, waitForHosts, waitText } from "./wait-hosts.ts";
@@ -47,11 +47,7 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
     return out.ok === false ? 1 : 0;
   } catch (e) {
     if (!json) throw e;
-    const err =
-      e instanceof AdminError
-        ? { code: e.hostCode, status: e.httpStatus, message: e.message }
-        : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
-    adapter.writeOut(JSON.stringify({ error: err }, null, 2) + "\n");
+    adapter.writeOut(jsonError(e));
     return 1;
   }
 }

@@ -5,10 +5,10 @@
  * keep it); no output ever holds it.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
-import { isLanesError, LanesError } from "../errors.ts";
+import { LanesError } from "../errors.ts";
 import type { SecretChange } from "../host/secret-keeper.ts";
 import { checkFunctionName, checkSecretName, checkSecretValue, MAX_SECRET_BYTES, type SecretInfo } from "../secrets/model.ts";
-import { adminFor, AdminError } from "./admin-client.ts";
+import { adminFor, jsonError } from "./admin-client.ts";
 import { parseArgs, type Parsed } from "./args.ts";
 
 const USAGE = "lanes secret set NAME [--function f] --to URL | lanes secret list --to URL | lanes secret delete NAME [--function f] --to URL";
@@ -32,11 +32,7 @@ export async function secretCommand(adapter: RuntimeAdapter, argv: string[]): Pr
     return 0;
   } catch (e) {
     if (!json) throw e;
-    const err =
-      e instanceof AdminError
-        ? { code: e.hostCode, status: e.httpStatus, message: e.message }
-        : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
-    adapter.writeOut(`${JSON.stringify({ error: err }, null, 2)}\n`);
+    adapter.writeOut(jsonError(e));
     return 1;
   }
 }

@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { hostEnvironment } from "../../adapters/env.ts";
 import type { HostRecord } from "../../runtime/deploy/model.ts";
-import { api, listeningUrl, type StoreHost } from "./deploy.ts";
+import { api, hostHandle, listeningUrl, type StoreHost } from "./deploy.ts";
 import { spawnProcess } from "./spawn.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -38,21 +38,7 @@ export async function startClusterHost(runtime: Runtime, dir: string, store: str
     out += t;
     if (process.env.LANES_TEST_VERBOSE) process.stderr.write(`[${runtime}] ${t}`);
   });
-  const url = await listeningUrl(child, () => out, `${runtime}: lanes start`);
-  return {
-    runtime,
-    url,
-    pid: child.pid,
-    output: () => out,
-    exited: child.exited,
-    kill: (signal = "SIGTERM") => child.kill(signal),
-    async stop() {
-      child.kill("SIGTERM");
-      const late = setTimeout(() => child.kill("SIGKILL"), 8000);
-      await child.exited;
-      clearTimeout(late);
-    },
-  };
+  return { runtime, ...hostHandle(child, await listeningUrl(child, () => out, `${runtime}: lanes start`), () => out) };
 }
 
 export async function hostRecords(url: string): Promise<HostRecord[]> {

@@ -92,20 +92,7 @@ export async function startStoreHost(dir: string, data: string, extra: string[] 
     out += t;
     if (process.env.LANES_TEST_VERBOSE) process.stderr.write(t);
   });
-  const url = await listeningUrl(child, () => out, "lanes start");
-  return {
-    url,
-    pid: child.pid,
-    output: () => out,
-    exited: child.exited,
-    kill: (signal = "SIGTERM") => child.kill(signal),
-    async stop() {
-      child.kill("SIGTERM");
-      const late = setTimeout(() => child.kill("SIGKILL"), 8000);
-      await child.exited;
-      clearTimeout(late);
-    },
-  };
+  return hostHandle(child, await listeningUrl(child, () => out, "lanes start"), () => out);
 }
 
 export interface Answer {
@@ -249,4 +236,21 @@ export function listeningUrl(child: { exited: Promise<{ code: number | null; sig
       reject(new Error(`${who} exited (${code ?? signal}) before listening:\n${output()}`));
     });
   });
+}
+
+/** A started `lanes start` process: its URL and output, and a stop that SIGKILLs after 8 s. */
+export function hostHandle(child: Spawned, url: string, output: () => string): StoreHost {
+  return {
+    url,
+    pid: child.pid,
+    output,
+    exited: child.exited,
+    kill: (signal = "SIGTERM") => child.kill(signal),
+    async stop() {
+      child.kill("SIGTERM");
+      const late = setTimeout(() => child.kill("SIGKILL"), 8000);
+      await child.exited;
+      clearTimeout(late);
+    },
+  };
 }
