@@ -187,7 +187,8 @@ export class Pool {
       this.deps.observer?.started(performance.now() - t0);
       this.backoff.lastError = undefined; // (failures in a row end once it serves: backoff.ts)
     } catch (e) {
-      this.onStartFailure(e instanceof LanesError ? e : new LanesError("unavailable", String(e)));
+      // a start cut short because the pool is stopping is no failure of the function
+      if (!this.stopped) this.onStartFailure(e instanceof LanesError ? e : new LanesError("unavailable", String(e)));
     } finally {
       this.starting--;
     }
