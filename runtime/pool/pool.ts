@@ -12,10 +12,11 @@ import type { GuestLink } from "../lanes/lane.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { PoolObserver } from "../ops/meter.ts";
-import { Instance, startHung, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
+import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
 import { diedRightAfterStart } from "./exit.ts";
 import { StartBackoff } from "./backoff.ts";
 import { RequestQueue } from "./queue.ts";
+import { startInstance, startTimeout } from "./start.ts";
 import { idleAboveMin, ReapTimer } from "./reap.ts";
 import { overloadedError, timeoutError, unavailableError } from "./refusals.ts";
 import { checkStuck } from "./stuck.ts";
@@ -37,8 +38,6 @@ export interface PoolDeps {
   /** Metrics: starts, shed requests, timeouts, lost instances (runtime/ops/meter.ts). */
   observer?: PoolObserver;
 }
-
-const START_TIMEOUT_MS = 15_000;
 
 export class Pool {
   readonly instances: Instance[] = [];
@@ -180,10 +179,7 @@ export class Pool {
       const t0 = performance.now();
       await this.deps.prepare?.();
       if (this.stopped) return;
-      const inst = new Instance(this.deps.spawn(), this.events);
-      this.instances.push(inst);
-      this.reaper.start();
-      await inst.start(this.deps.load, Math.min(START_TIMEOUT_MS, Math.max(this.spec.timeoutMs, 5000)));
+      await startInstance(this.newInstance, this.deps.load, startTimeout(this.spec.timeoutMs), this.running, this.warn);
       this.deps.observer?.started(performance.now() - t0);
       this.backoff.lastError = undefined; // (failures in a row end once it serves: backoff.ts)
     } catch (e) {
@@ -195,14 +191,22 @@ export class Pool {
     this.drainQueue();
   }
 
+  private readonly newInstance = (): Instance => {
+    const inst = new Instance(this.deps.spawn(), this.events);
+    this.instances.push(inst);
+    this.reaper.start();
+    return inst;
+  };
+  private readonly running = () => !this.stopped;
+  private readonly warn = (text: string) => this.deps.log.warn(`${this.spec.name}: ${text}`);
+
   private onStartFailure(err: LanesError) {
     this.deps.observer?.startFailed();
     const wait = this.backoff.failed(err);
     const detail = err.guestStack ? `\n${err.guestStack.replace(/^/gm, "    ")}` : "";
     this.deps.log.error(`${this.spec.name}: cannot start (${err.message}); ${this.backoff.failures} failure(s) in a row, backing off ${wait} ms${detail}`);
-    // a start that hung once (not a crash) is tried again for the requests already waiting,
-    // within their deadlines; otherwise nothing can serve the queue: answer it now
-    if (this.live() === 0 && !(startHung(err) && this.backoff.failures === 1)) this.queue.rejectAll(this.unavailable());
+    // nothing can serve the queue: answer it now rather than let it wait for the deadline
+    if (this.live() === 0) this.queue.rejectAll(this.unavailable());
     this.replenish();
   }
 

@@ -1,0 +1,25 @@
+/** Starting an instance: how long it may take, and one more try for a guest that never answered. */
+import type { LoadSpec } from "../channel/control.ts";
+import { LanesError } from "../errors.ts";
+import { type Instance, startHung } from "./instance.ts";
+
+const START_TIMEOUT_MS = 15_000;
+
+/** A start may take the function's timeout, at least 5 s and at most 15 s. */
+export function startTimeout(functionTimeoutMs: number): number {
+  return Math.min(START_TIMEOUT_MS, Math.max(functionTimeoutMs, 5000));
+}
+
+/**
+ * Start an instance made by `make`. A guest that never answered its start (a Deno worker rarely
+ * does) gets one more try when `again` allows it; one that crashed does not.
+ */
+export async function startInstance(make: () => Instance, load: LoadSpec, timeoutMs: number, again: () => boolean, warn: (text: string) => void): Promise<void> {
+  try {
+    await make().start(load, timeoutMs);
+  } catch (e) {
+    if (!(e instanceof LanesError && startHung(e) && again())) throw e;
+    warn(`${e.message}; trying once more`);
+    await make().start(load, timeoutMs);
+  }
+}
