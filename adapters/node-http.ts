@@ -12,6 +12,8 @@ import { NodeExchange, writeReply } from "./node-exchange.ts";
 import type { HttpHandler, Reply, RunningServer, ServeOptions } from "./types.ts";
 
 const EXCHANGE = Symbol("lanes.exchange");
+/** Linux caps it at net.core.somaxconn (4096 since 5.4). */
+const LISTEN_BACKLOG = 4096;
 type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
 
 export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWebGlobals }: ServeOptions): Promise<RunningServer> {
@@ -44,7 +46,10 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
   });
   return new Promise<RunningServer>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, hostname, () => {
+    // a flood of new connections waits in the kernel until accepted, rather than having its SYNs
+    // dropped (a client then waits 1 s, then 3 s, to try again): Node's default backlog is 511
+    // (adapters/README.md, Serving HTTP)
+    server.listen({ port, host: hostname, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", reject);
       const addr = server.address();
       resolve({

@@ -2,7 +2,10 @@
  * Goodput under overload: hello in each lane, and a bare Hono app with the same handler, each
  * on its own host process, loaded at 100, 500 and 2,000 connections. Reports answers 200 per
  * second (goodput), refusals (503) per second and their latency, and each target's goodput at
- * 2,000 connections over its goodput at 100 next to the bare Hono app's same ratio.
+ * 2,000 connections over its goodput at 100 next to the bare Hono app's same ratio. Then a slow
+ * function (100 ms a request, so 2 instances x 64 in flight serve at most 1,280/s) in each lane,
+ * whose queue goes stale under the flood: its goodput against that capacity, and how fast the
+ * excess is refused.
  *   node --import tsx loadtest/overload.ts [--runtimes node,bun,deno] [--duration 5]
  *     [--cli PATH/runtime/cli/lanes.ts]   (another checkout's lanes, to measure "before")
  */
@@ -18,21 +21,31 @@ import { machine } from "./harness/machine.ts";
 import type { BenchRuntime } from "./harness/report.ts";
 
 const adapter = await loadAdapter();
-const args = parseArgs(adapter.argv(), { runtimes: "string", duration: "string", cli: "string", levels: "string" }, "overload");
+const args = parseArgs(adapter.argv(), { runtimes: "string", duration: "string", cli: "string", levels: "string", queue: "string" }, "overload");
 const runtimes = stringFlag(args, "runtimes", "node,bun,deno").split(",") as BenchRuntime[];
 const durationS = Number(stringFlag(args, "duration", "5"));
 const levels = stringFlag(args, "levels", "100,500,2000").split(",").map(Number);
 const cli = args.flags.cli as string | undefined;
+const queue = args.flags.queue === undefined ? {} : { queue: Number(stringFlag(args, "queue", "256")) };
 
+const SLOW_MS = 100;
+/** What the slow function can serve per second: 2 instances x 64 in flight, SLOW_MS each. */
+const SLOW_CAPACITY = (2 * 64 * 1000) / SLOW_MS;
 const dir = mkdtempSync(join(tmpdir(), "lanes-overload-"));
 writeFileSync(join(dir, "hello.ts"), 'export default { fetch: () => new Response("hello\\n") };\n');
-// the default pool of a function: 2 instances x 64 in flight, 256 queued
+writeFileSync(
+  join(dir, "slow.ts"),
+  'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("slow\\n")), SLOW_MS)) };\n'.replace("SLOW_MS", String(SLOW_MS)),
+);
+// the default pool of a function: 2 instances x 64 in flight, the default queue
 writeFileSync(
   join(dir, "lanes.json"),
   JSON.stringify({
     functions: {
-      hello: { entry: "hello.ts", route: "/hello", instances: { min: 2, max: 2 } },
-      "hello-process": { entry: "hello.ts", route: "/hello-process", lane: "process", instances: { min: 2, max: 2 } },
+      hello: { entry: "hello.ts", route: "/hello", instances: { min: 2, max: 2 }, ...queue },
+      "hello-process": { entry: "hello.ts", route: "/hello-process", lane: "process", instances: { min: 2, max: 2 }, ...queue },
+      slow: { entry: "slow.ts", route: "/slow", instances: { min: 2, max: 2 }, ...queue },
+      "slow-process": { entry: "slow.ts", route: "/slow-process", lane: "process", instances: { min: 2, max: 2 }, ...queue },
     },
   }),
 );
@@ -86,6 +99,8 @@ try {
       ["bare Hono", () => startDirectHost(runtime, binary, dir, "hello"), "/hello"],
       ["isolate", () => startLanesHost(runtime, binary, dir, cli ? { cli } : {}), "/hello"],
       ["process", () => startLanesHost(runtime, binary, dir, cli ? { cli } : {}), "/hello-process"],
+      [`isolate ${SLOW_MS} ms`, () => startLanesHost(runtime, binary, dir, cli ? { cli } : {}), "/slow"],
+      [`process ${SLOW_MS} ms`, () => startLanesHost(runtime, binary, dir, cli ? { cli } : {}), "/slow-process"],
     ];
     for (const [name, start, path] of targets) {
       const host = await start();
@@ -119,11 +134,13 @@ console.log(
 console.log("|---|" + levels.map(() => "---:").join("|") + "|---:|---:|---:|---:|---:|");
 for (const target of [...new Set(rows.map((r) => r.target))]) {
   const mine = rows.filter((r) => r.target === target);
-  const bare = rows.filter((r) => r.target === `${target.split(" ")[0]} bare Hono`);
+  // the slow function is measured against what it can serve, not against a bare app
+  const slow = target.endsWith(`${SLOW_MS} ms`);
+  const bare = slow ? [] : rows.filter((r) => r.target === `${target.split(" ")[0]} bare Hono`);
   const ratio = (rs: Row[]) => rs.at(-1)!.goodput / rs[0]!.goodput;
   const last = mine.at(-1)!;
   console.log(
-    `| ${target} | ${mine.map((r) => Math.round(r.goodput).toLocaleString("en-US")).join(" | ")} | ${ratio(mine).toFixed(2)} | ${bare.length ? (ratio(mine) / ratio(bare)).toFixed(2) : "-"} | ${Math.round(last.refused).toLocaleString("en-US")} | ${last.p99refused === null ? "-" : `${last.p99refused} ms`} | ${last.p99ok} ms |`,
+    `| ${target} | ${mine.map((r) => Math.round(r.goodput).toLocaleString("en-US")).join(" | ")} | ${ratio(mine).toFixed(2)} | ${bare.length ? (ratio(mine) / ratio(bare)).toFixed(2) : slow ? `${(last.goodput / SLOW_CAPACITY).toFixed(2)} of ${SLOW_CAPACITY}/s` : "-"} | ${Math.round(last.refused).toLocaleString("en-US")} | ${last.p99refused === null ? "-" : `${last.p99refused} ms`} | ${last.p99ok} ms |`,
   );
 }
 adapter.exit(0);

@@ -21,8 +21,10 @@ for (const lane of LANES) {
   test.before(async (ctx) => {
     ctx.h = await startTestHost(
       {
-        // the default pool of a function (2 instances x 64 in flight, 256 queued) under 2000 connections
-        hello: fn("chaos-fault.ts", { instances: { min: 2, max: 2 } }),
+        // 2 instances x 64 in flight and a queue of 64, under 2000 connections: most are refused
+        hello: fn("chaos-fault.ts", { instances: { min: 2, max: 2 }, queue: 64 }),
+        // one request at a time, timeoutMs 1000: no request should wait in its queue past 500 ms
+        single: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, concurrency: 1, timeoutMs: 1000 }),
         slowbody: fn("echo.ts", { timeoutMs: 1200, instances: { min: 1, max: 1 } }),
         getonly: fn("status.ts", { route: "/getonly/:code", methods: ["GET"] }),
         broken: fn("broken-import.ts"),
@@ -58,6 +60,7 @@ for (const lane of LANES) {
     // the function keeps answering through the flood; how much it keeps is a speed figure, and
     // speed figures live in the benchmark (loadtest/overload.ts), not in a test on a shared machine
     assert.ok(count(result, "200") > 0, `no request was served during the flood: ${JSON.stringify(result.statusCodeStats)}`);
+    assert.ok(count(result, "503") > 0, `nothing was refused: ${JSON.stringify(result.statusCodeStats)}`);
     for (const { r, text } of probes) {
       if (r.status === 200) continue;
       assert.is(r.status, 503, text);
@@ -65,6 +68,26 @@ for (const lane of LANES) {
       assert.is(r.headers.get("retry-after"), "1");
     }
     await expectJson(h.fetch("/hello"));
+  });
+
+  test("a queue whose oldest request has waited past half timeoutMs refuses new requests at once, and serves again once it drains", async ({ h }) => {
+    // the one slot is taken for 900 ms
+    const busy = h.fetch("/single?do=sleep&ms=900");
+    await new Promise((r) => setTimeout(r, 100));
+    const waiting = h.fetch("/single"); // waits in the queue
+    await new Promise((r) => setTimeout(r, 600)); // now it has waited past 500 ms
+    const t0 = Date.now();
+    const refused = await h.fetch("/single");
+    const refusedMs = Date.now() - t0;
+    assert.is(refused.status, 503, await refused.clone().text());
+    assert.is(((await refused.json()) as { error: { code: string } }).error.code, "overloaded");
+    assert.is(refused.headers.get("retry-after"), "1");
+    // refused within the grace, not after timeoutMs
+    assert.ok(refusedMs < 400, `the refusal took ${refusedMs} ms`);
+    // what was let in is served: the waiting request runs once the slot frees, within its deadline
+    await expectJson(busy);
+    await expectJson(waiting);
+    await expectJson(h.fetch("/single"));
   });
 
   test("a body sent a byte at a time gets 408 within about timeoutMs, and the function serves the next request", async ({ h }) => {

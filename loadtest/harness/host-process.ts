@@ -26,11 +26,14 @@ export interface HostProcess {
   stop(): Promise<void>;
 }
 
-/** How to run a TypeScript entry file on each runtime. */
+/**
+ * How to run a TypeScript entry file on each runtime. Node hosts get the young generation that
+ * `lanes start` gets from package.json and bin/lanes.mjs (README, Operating: the host's heap).
+ */
 function command(runtime: BenchRuntime, binary: string, file: string, args: string[]): [string, string[]] {
   switch (runtime) {
     case "node":
-      return [binary, ["--import", "tsx", "--no-warnings", file, ...args]];
+      return [binary, ["--max-semi-space-size=64", "--import", "tsx", "--no-warnings", file, ...args]];
     case "bun":
       return [binary, [file, ...args]];
     case "deno":

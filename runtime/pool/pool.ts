@@ -15,7 +15,7 @@ import type { PoolObserver } from "../ops/meter.ts";
 import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
 import { diedRightAfterStart } from "./exit.ts";
 import { StartBackoff } from "./backoff.ts";
-import { RequestQueue } from "./queue.ts";
+import { maxQueueWaitMs, RequestQueue } from "./queue.ts";
 import { startInstance, startTimeout } from "./start.ts";
 import { idleAboveMin, ReapTimer } from "./reap.ts";
 import { overloadedError, timeoutError, unavailableError } from "./refusals.ts";
@@ -57,7 +57,7 @@ export class Pool {
     private readonly deps: PoolDeps,
   ) {
     this.reaper = new ReapTimer(() => void this.reap(), Math.min(1000, spec.instances.idleMs));
-    this.queue = new RequestQueue(spec.queue, { timeout: () => this.timeout(), overloaded: () => this.overloaded() });
+    this.queue = new RequestQueue(spec.queue, maxQueueWaitMs(spec.timeoutMs), { timeout: () => this.timeout(), overloaded: () => this.overloaded() });
     this.stopWatchdog = watchMemory(this.instances, spec, (inst, why) => {
       this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
       void inst.fail(why, "memory_limit");

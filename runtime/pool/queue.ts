@@ -1,11 +1,20 @@
 /**
- * Where a function's requests wait when every instance is busy: up to `queue` of them, each
- * until its deadline. Past that, a request is refused (503), but not at once: it waits a short
+ * Where a function's requests wait when every instance is busy. The queue is bounded twice: by
+ * count (`queue`, which bounds the memory a flood can hold) and by time: once the oldest waiting
+ * request has waited longer than `maxWaitMs` (a second, or half the function's `timeoutMs` if
+ * less), a new request could not be served in time and is refused (503) instead of being let
+ * in to time out. A request refused for either reason is not refused at once: it waits a short
  * grace for room first, and is let in the moment there is some.
  *
- * Why the grace: a flood of clients that retry a 503 at once (load generators, naive retry
- * loops) turn instant refusals into a storm that takes the CPU the admitted requests need, and
- * useful throughput collapses (measured in loadtest/README.md, Overload). A refusal that takes
+ * Why both: a closed-loop flood (every client sends its next request when the last is
+ * answered) of a fast function queues briefly, and serving it is the most goodput the CPU can
+ * give; refusing it would only make each client ask again at once. A slow function's queue goes
+ * stale instead, and its new requests are refused within milliseconds rather than answered 504
+ * after `timeoutMs`.
+ *
+ * Why the grace: clients that retry a 503 at once (load generators, naive retry loops) turn
+ * instant refusals into a storm that takes the CPU the admitted requests need, and useful
+ * throughput collapses (measured in loadtest/README.md, Overload). A refusal that takes
  * OVERFLOW_GRACE_MS paces each such client to a few retries per 100 ms, while the client still
  * gets its 503 well within the 50 ms it should expect from an overloaded server.
  */
@@ -14,11 +23,20 @@ import { LanesError } from "../errors.ts";
 import type { ClientHooks, RequestInput } from "./instance.ts";
 
 export const OVERFLOW_GRACE_MS = 30;
+/** The longest a request should wait in a queue (less when half the function's timeoutMs is less). */
+const MAX_QUEUE_WAIT_MS = 1000;
+
+/** How long the oldest request in a function's queue may have waited before new ones are refused. */
+export function maxQueueWaitMs(timeoutMs: number): number {
+  return Math.min(MAX_QUEUE_WAIT_MS, Math.floor(timeoutMs / 2));
+}
 /** Requests waiting for room at most, per function: past this a refusal is immediate. */
 const OVERFLOW_MAX = 20_000;
 
 export interface Waiter {
   frame: RequestInput;
+  /** When it joined the queue (ms since the epoch). */
+  since: number;
   deadline: number;
   client: ClientHooks;
   resolve(reply: Reply): void;
@@ -39,6 +57,7 @@ export class RequestQueue {
 
   constructor(
     private readonly limit: number,
+    private readonly maxWaitMs: number,
     private readonly errors: { timeout(): LanesError; overloaded(): LanesError },
   ) {}
 
@@ -46,8 +65,10 @@ export class RequestQueue {
     return this.waiting.length;
   }
 
+  /** No room for another request: `limit` are waiting, or the oldest has waited past `maxWaitMs`. */
   get full(): boolean {
-    return this.waiting.length >= this.limit;
+    const oldest = this.waiting[0];
+    return this.waiting.length >= this.limit || (oldest !== undefined && Date.now() - oldest.since > this.maxWaitMs);
   }
 
   /**
@@ -84,6 +105,7 @@ export class RequestQueue {
     return new Promise<Reply>((resolve, reject) => {
       const waiter: Waiter = {
         frame,
+        since: Date.now(),
         deadline,
         client,
         resolve,
