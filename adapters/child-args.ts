@@ -10,12 +10,14 @@ const SANDBOX_TMP = "/tmp";
 /** The inspector on loopback only, on a port the runtime picks (each prints the URL: adapters/README.md, Inspector). */
 const INSPECT = "--inspect=127.0.0.1:0";
 
-export function childArgs(o: ChildOptions, file: string): string[] {
+/** `blob`: a node child starts restored from this startup snapshot of the guest, not from `file`. */
+export function childArgs(o: ChildOptions, file: string, blob?: string): string[] {
   const inspect = o.inspect ? [INSPECT] : [];
   switch (o.runtime) {
     case "node":
-      // --max-old-space-size: the child aborts (SIGABRT) at the limit (adapters/README.md, Child processes)
-      return [`--max-old-space-size=${o.heapMb}`, "--no-warnings", ...inspect, file];
+      // --max-old-space-size: the child aborts (SIGABRT) at the limit (adapters/README.md, Child processes);
+      // a snapshot blob loads only under the flags it was built with (node-snapshot.ts)
+      return [`--max-old-space-size=${o.heapMb}`, "--no-warnings", ...inspect, ...(blob ? ["--snapshot-blob", blob] : [file])];
     case "deno":
       // Deno children get the manifest's grants as --allow-* flags, on top of the sandbox (or
       // alone, where there is none): read their entry and bundle, env (exactly the manifest's:

@@ -14,6 +14,17 @@ import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
 import { lightParts, lightResponseClass } from "./undici-response.ts";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
+let importer = (url: string): Promise<Record<string, unknown>> => import(url);
+
+/** Import the function's module (a child restored from a startup snapshot imports another way: child-snapshot-main.ts). */
+export function importModule(url: string): Promise<Record<string, unknown>> {
+  return importer(url);
+}
+
+export function setModuleImporter(f: (url: string) => Promise<Record<string, unknown>>): void {
+  importer = f;
+}
+
 /** A worker thread's message port, for what travels beside the ring (large bodies). */
 export function workerPostPort(): PostPort {
   const port = parentPort;

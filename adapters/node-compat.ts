@@ -16,6 +16,7 @@ import vm from "node:vm";
 import { Worker } from "node:worker_threads";
 import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerHandle, WorkerOptions } from "./types.ts";
 import { childArgs } from "./child-args.ts";
+import { snapshotBlob } from "./node-snapshot.ts";
 import { lineSplitter } from "./lines.ts";
 import { fileOps } from "./files.ts";
 import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
@@ -222,12 +223,14 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
  */
 function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: number): SandboxCommand {
   const binary = runtimeBinary(host, o.runtime);
-  const args = childArgs(o, file);
+  // not under the inspector: a restored child's sources are the snapshot's, not files to step through
+  const blob = o.runtime === "node" && o.snapshotEntry && !o.inspect ? snapshotBlob(o.snapshotEntry, binary, o.heapMb, sys.cacheDir()) : undefined;
+  const args = childArgs(o, file, blob);
   if (!o.sandbox) return { command: binary, args, stdio: [], opened: [] };
   return sandboxCommand({
     binary,
     args,
-    files: [file, ...o.files],
+    files: [blob ?? file, ...o.files],
     grants: o.grants,
     cwd: o.cwd,
     tmpMb: o.heapMb,

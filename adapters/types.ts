@@ -149,6 +149,8 @@ export interface ChildOptions {
    * namespace, or the port could not be reached.
    */
   inspect?: boolean;
+  /** The guest built as a startup-snapshot entry (CommonJS): node children start restored from it once its blob is ready (adapters/node-snapshot.ts). */
+  snapshotEntry?: string;
   /** Lines the child writes to stderr. */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
 }

@@ -4,6 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { waitFor } from "./helpers/chaos.ts";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 
 const CHILDREN = ["node", "bun", "deno"] as const;
@@ -18,6 +19,16 @@ test.before(async () => {
   functions.broken = { entry: "broken-import.ts", lane: "process" };
   functions["broken-isolate"] = { entry: "broken-import.ts", lane: "isolate" };
   functions.nodefault = { entry: "no-default.ts", lane: "isolate" };
+  // a heap size of its own (a snapshot blob of its own, built while this file runs), net so no warm spare takes it
+  functions.snap = {
+    entry: "snapshot-probe.ts",
+    lane: "process",
+    runtime: "node",
+    memoryMb: 97,
+    permissions: { net: true },
+    env: { GREETING: "hi" },
+    instances: { min: 0, max: 1, idleMs: 100 },
+  };
   h = await startTestHost(functions);
 });
 test.after(async () => h.stop());
@@ -35,6 +46,37 @@ for (const rt of CHILDREN) {
     assert.equal(new Uint8Array(await res.arrayBuffer()), bytes);
   });
 }
+
+test(`a node child restored from the guest's startup snapshot loads the function's ES module as a plain child does (${adapter.name} host)`, async () => {
+  type Probe = { restored: boolean; atLoad: string; metaUrl: boolean; greeting: string; dynamicImport: string };
+  const answers: { probe: Probe; requestId: string }[] = [];
+  // the first children start from the bundle while the blob is built and tried; once the idle
+  // instance is reaped, the next request starts a new child
+  await waitFor(
+    async () => {
+      const res = await h.fetch("/snap");
+      assert.is(res.status, 200);
+      answers.push({ probe: (await res.json()) as Probe, requestId: res.headers.get("x-request-id")! });
+      if (answers.at(-1)!.probe.restored) return true;
+      await new Promise((r) => setTimeout(r, 1500));
+      return false;
+    },
+    "a child restored from the snapshot",
+    30_000,
+  );
+  for (const { probe } of answers) {
+    assert.equal({ ...probe, restored: true }, { restored: true, atLoad: "top-level await ran", metaUrl: true, greeting: "hi", dynamicImport: "a/b" });
+  }
+  // a second request to the same child (well within idleMs): after its first log line a child
+  // runs each request in an AsyncLocalStorage scope, which names the request its lines belong to
+  const again = await h.fetch("/snap");
+  const requestId = again.headers.get("x-request-id")!;
+  assert.is(((await again.json()) as Probe).restored, true);
+  await waitFor(
+    () => h.logs.some((l) => l.includes(`[snap ${requestId.slice(0, 8)}] snapshot probe logs`)),
+    `its log line carries its request id ${requestId}: ${h.logs.filter((l) => l.includes("snapshot probe")).join("")}`,
+  );
+});
 
 test("a function whose module throws at import answers 503 unavailable, and the host logs why", async () => {
   for (const name of ["broken", "broken-isolate"]) {

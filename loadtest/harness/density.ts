@@ -29,6 +29,8 @@ export interface DensityOptions {
   pack: boolean;
   /** The functions' instances.idleMs: longer than the N first requests take, so all N are loaded at once. */
   idleMs: number;
+  /** Start the hosts with --no-metrics: what the per-function metric series keep, apart. */
+  noMetrics?: boolean;
   /** Skip waiting idleMs for the memory to come back. */
   skipIdle?: boolean;
   /** A folder to write the generated functions in (removed afterwards). */
@@ -112,7 +114,7 @@ async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<De
   const t0 = performance.now();
   let host: HostProcess | undefined;
   try {
-    host = await startLanesHost(runtime, o.binary(runtime), dir);
+    host = await startLanesHost(runtime, o.binary(runtime), dir, o.noMetrics ? { extra: ["--no-metrics"] } : {});
     out.listeningMs = performance.now() - t0;
     out.rssListeningMb = rssBytes(host.pid) / MB;
     await sleep(200); // the `ready in` line comes just before `listening on`, on the other stream
@@ -166,7 +168,7 @@ async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<De
   o.onPhase(`process · ${runtime}: starting a host with ${o.processCount} functions`);
   let host: HostProcess | undefined;
   try {
-    host = await startLanesHost(runtime, o.binary(runtime), dir);
+    host = await startLanesHost(runtime, o.binary(runtime), dir, o.noMetrics ? { extra: ["--no-metrics"] } : {});
     await settle(host.pid);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const cold: number[] = [];

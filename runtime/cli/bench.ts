@@ -93,6 +93,7 @@ async function densityCommand(adapter: RuntimeAdapter, args: Parsed, log: Logger
     pack,
     // longer than the N first requests take, so all N are loaded when the memory is read
     idleMs: intFlag(args, "idle-ms", 20_000 + 20 * count, "bench", 1000, 3_600_000),
+    noMetrics: args.flags["no-metrics"] === true,
     scratch,
     binary: (rt) => adapter.runtimeBinary(rt),
     onPhase,

@@ -84,7 +84,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--out dir", "where bench.json and bench.svg go (default <dir>/bench-results/)"],
       ["--quick", "short cells: the shape, not figures to quote"],
       ["--crash=false", "skip the crash probes"],
-      ["--no-metrics", "start the measured hosts with --no-metrics (compare with a run without it)"],
+      ["--no-metrics", "start the measured hosts with --no-metrics (compare with a run without it; with --density too)"],
       [
         "--density N",
         "instead: N packed hello functions per host runtime (start-up, cold starts, RSS per function, RSS after idle), then --process P (default 20) process-lane ones with warm spares",

@@ -1,15 +1,4 @@
 /** Entry of a process-lane guest (a child process of node, bun or deno). Compiled to .mjs by the host. */
-import { childPipe, leaveStopSignalsToHost, schedule } from "../../adapters/guest.ts";
-import { guestStreamEnd } from "../channel/stream-end.ts";
-import { startGuest } from "./guest.ts";
-import { sharedOverIpc } from "./shared-client.ts";
+import { runChild } from "./child.ts";
 
-// a function's own writes to stdout would land among the frames: they become log lines instead
-let post: ((text: string) => void) | undefined;
-const end = guestStreamEnd(
-  childPipe((text) => post?.(text)),
-  schedule,
-);
-post = (text) => end.send({ t: "log", level: "log", text: text.replace(/\n$/, "") });
-leaveStopSignalsToHost();
-startGuest(end, (send) => sharedOverIpc(send));
+runChild();

@@ -14,6 +14,7 @@ import {
   exitNow,
   formatArgs,
   heapUsed,
+  importModule,
   inRequest,
   requestMaker,
   installFastResponse,
@@ -111,7 +112,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       scrubEnv(s.env);
       if (s.cwd) changeDir(s.cwd);
       const fetchListeners = collectFetchListeners();
-      const mod = (await import(s.bundleUrl)) as Record<string, unknown>;
+      const mod = await importModule(s.bundleUrl);
       loaded.set(0, { spec: s, handler: resolveHandler(mod, s.name, fetchListeners), shared: ctxSharedOf(shared!) });
     },
     async unload(which) {

@@ -37,12 +37,14 @@ function sourcePath(relative: string): string {
 }
 
 export async function compileGuests(adapter: RuntimeAdapter) {
-  const [worker, child, pack] = await Promise.all([
+  const [worker, child, childSnapshot, pack] = await Promise.all([
     compile(sourcePath("../guest/worker-main.ts"), adapter.sys, "guest-worker"),
     compile(sourcePath("../guest/child-main.ts"), adapter.sys, "guest-child"),
+    // node children start restored from a startup snapshot of this (adapters/node-snapshot.ts)
+    compile(sourcePath("../../adapters/child-snapshot-main.ts"), adapter.sys, "guest-child-snapshot", { format: "cjs" }),
     compile(sourcePath("../guest/pack-main.ts"), adapter.sys, "guest-pack"),
   ]);
-  return { worker: worker.file, child: child.file, pack: pack.file };
+  return { worker: worker.file, child: child.file, childSnapshot: childSnapshot.file, pack: pack.file };
 }
 
 export async function startHost(o: HostOptions): Promise<Host> {
@@ -63,7 +65,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     return s;
   };
   const pack = new PackHouse({ adapter, log, file: guests.pack, maxWorkers: adapter.cores(), storeFor });
-  const spares = new SparePool({ adapter, log, childFile: guests.child });
+  const spares = new SparePool({ adapter, log, childFile: guests.child, snapshotEntry: guests.childSnapshot });
   const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor, pack, spares };
   const lazy = o.lazy ?? (!o.dev && !o.strict && !o.front);
   let functions: Served[] = [];

@@ -17,7 +17,7 @@ export interface LaneContext {
   adapter: RuntimeAdapter;
   log: Logger;
   /** Compiled guest entries (.mjs). */
-  guests: { worker: string; child: string };
+  guests: { worker: string; child: string; childSnapshot?: string };
   /** The host's attachment to the store behind a function's ctx.shared (its `shared` group). */
   sharedStore(spec: FunctionSpec): SharedStore;
   /** The worker threads packed functions share. */

@@ -26,6 +26,7 @@ export const processLane: LaneDriver = {
       // one per function (its folder and name): Deno's caches, warm from one instance to the next
       cacheHome: sys.join(sys.cacheDir(), "homes", sys.sha256(`${spec.dir}\0${spec.name}`).slice(0, 16)),
       ...(spec.inspect ? { inspect: true } : {}),
+      ...(ctx.guests.childSnapshot ? { snapshotEntry: ctx.guests.childSnapshot } : {}),
       onOutput: (stream, line) => {
         if (spec.inspect && stream === "stderr") {
           const seen = inspectorLine(line);

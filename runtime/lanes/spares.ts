@@ -79,7 +79,7 @@ export class SparePool {
   private stopped = false;
   private nextId = 0;
 
-  constructor(private readonly o: { adapter: RuntimeAdapter; log: Logger; childFile: string }) {
+  constructor(private readonly o: { adapter: RuntimeAdapter; log: Logger; childFile: string; snapshotEntry?: string }) {
     this.timer = setInterval(() => this.tick(), 1000);
     (this.timer as { unref?: () => void }).unref?.();
   }
@@ -157,6 +157,7 @@ export class SparePool {
           files: [folder],
           grants: { net: false, read: [], write: [] },
           sandbox: p.profile.sandboxed,
+          ...(this.o.snapshotEntry ? { snapshotEntry: this.o.snapshotEntry } : {}),
           cacheHome: sys.join(sys.cacheDir(), "homes", `spare-${sys.sha256(key).slice(0, 16)}`),
           onOutput: (stream, line) => log.fn(spare.owner, stream === "stderr" ? "error" : "log", line),
         });
