@@ -170,7 +170,9 @@ export const FunctionSchema = Type.Object(
     ),
     instances: Type.Optional(InstancesSchema),
     concurrency: Type.Optional(intIn("concurrency", "Requests in flight per instance.", DEFAULTS.concurrency)),
-    queue: Type.Optional(intIn("queue", "Requests waiting per function before 503 overloaded (and none waits past a second, or half timeoutMs).", DEFAULTS.queue)),
+    queue: Type.Optional(
+      intIn("queue", "Requests waiting per function before 503 overloaded (with at most 256 MiB of bodies, and none waiting past a second, or half timeoutMs).", DEFAULTS.queue),
+    ),
     timeoutMs: Type.Optional(intIn("timeoutMs", "Wall-clock limit per request (ms): reading its body, waiting in the queue and running.", DEFAULTS.timeoutMs)),
     memoryMb: Type.Optional(intIn("memoryMb", "Memory limit per instance (MB): its heap, and in the isolate lane its ArrayBuffers too.", DEFAULTS.memoryMb)),
     maxBodyBytes: Type.Optional(intIn("maxBodyBytes", "Request body limit (bytes).", DEFAULTS.maxBodyBytes)),

@@ -32,6 +32,11 @@ export function maxQueueWaitMs(timeoutMs: number): number {
 }
 /** Requests waiting for room at most, per function: past this a refusal is immediate. */
 const OVERFLOW_MAX = 20_000;
+/**
+ * Request bodies a function's queue holds at most (a queued request's body is read already):
+ * past it, new requests are refused, so `queue` x `maxBodyBytes` never has to fit in memory.
+ */
+export const MAX_QUEUED_BODY_BYTES = 256 * 1024 * 1024;
 
 export interface Waiter {
   frame: RequestInput;
@@ -54,6 +59,8 @@ interface Hopeful {
 export class RequestQueue {
   private readonly waiting: Waiter[] = [];
   private readonly hopeful: Hopeful[] = [];
+  /** Body bytes of the waiting requests. */
+  private bytes = 0;
 
   constructor(
     private readonly limit: number,
@@ -65,10 +72,10 @@ export class RequestQueue {
     return this.waiting.length;
   }
 
-  /** No room for another request: `limit` are waiting, or the oldest has waited past `maxWaitMs`. */
+  /** No room for another request: `limit` are waiting, their bodies fill the budget, or the oldest has waited past `maxWaitMs`. */
   get full(): boolean {
     const oldest = this.waiting[0];
-    return this.waiting.length >= this.limit || (oldest !== undefined && Date.now() - oldest.since > this.maxWaitMs);
+    return this.waiting.length >= this.limit || this.bytes >= MAX_QUEUED_BODY_BYTES || (oldest !== undefined && Date.now() - oldest.since > this.maxWaitMs);
   }
 
   /**
@@ -112,8 +119,7 @@ export class RequestQueue {
         reject,
         timer: setTimeout(
           () => {
-            const at = this.waiting.indexOf(waiter);
-            if (at >= 0) this.waiting.splice(at, 1);
+            this.remove(waiter);
             reject(this.errors.timeout());
             this.letIn();
           },
@@ -121,15 +127,23 @@ export class RequestQueue {
         ),
       };
       this.waiting.push(waiter);
+      this.bytes += frame.body?.byteLength ?? 0;
       // a client that leaves while its request waits takes it out of the queue
       client.onGone?.(() => this.leave(waiter));
     });
   }
 
-  private leave(w: Waiter): void {
+  /** Takes `w` out of the queue; false when it was not there (an instance took it already). */
+  private remove(w: Waiter): boolean {
     const at = this.waiting.indexOf(w);
-    if (at < 0) return; // an instance took it already
+    if (at < 0) return false;
     this.waiting.splice(at, 1);
+    this.bytes -= w.frame.body?.byteLength ?? 0;
+    return true;
+  }
+
+  private leave(w: Waiter): void {
+    if (!this.remove(w)) return;
     clearTimeout(w.timer);
     w.reject(new LanesError("client_gone", "the client went away while its request was queued"));
     this.letIn();
@@ -139,6 +153,7 @@ export class RequestQueue {
   shift(): Waiter | undefined {
     const w = this.waiting.shift();
     if (w) {
+      this.bytes -= w.frame.body?.byteLength ?? 0;
       clearTimeout(w.timer);
       this.letIn();
     }
@@ -157,6 +172,7 @@ export class RequestQueue {
       clearTimeout(w.timer);
       w.reject(err);
     }
+    this.bytes = 0;
     for (const h of this.hopeful.splice(0)) h.admit(); // they go on to dispatch, which answers with the pool's own error
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;

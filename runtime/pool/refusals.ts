@@ -1,14 +1,14 @@
 /** What a request gets when its function's pool cannot serve it: a 504, a 503 at capacity, a 503 while it cannot start. */
 import { LanesError } from "../errors.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
-import { maxQueueWaitMs } from "./queue.ts";
+import { MAX_QUEUED_BODY_BYTES, maxQueueWaitMs } from "./queue.ts";
 
 export function timeoutError(spec: FunctionSpec): LanesError {
   return new LanesError("timeout", `function "${spec.name}" did not answer within ${spec.timeoutMs} ms`);
 }
 
 export function overloadedError(spec: FunctionSpec): LanesError {
-  const capacity = `${spec.instances.max} instances x ${spec.concurrency} requests, then up to ${spec.queue} queued for at most ${maxQueueWaitMs(spec.timeoutMs)} ms`;
+  const capacity = `${spec.instances.max} instances x ${spec.concurrency} requests, then up to ${spec.queue} queued with ${MAX_QUEUED_BODY_BYTES / 1024 / 1024} MiB of bodies, for at most ${maxQueueWaitMs(spec.timeoutMs)} ms`;
   return new LanesError("overloaded", `function "${spec.name}" is at capacity (${capacity})`, {
     headers: { "retry-after": "1" },
   });

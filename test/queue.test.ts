@@ -1,0 +1,90 @@
+// A function's request queue on its own: the three bounds (count, body bytes, time) and the
+// grace a refused request waits. The host-level behaviour is in chaos-hostile.test.ts.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { LanesError } from "../runtime/errors.ts";
+import { MAX_QUEUED_BODY_BYTES, OVERFLOW_GRACE_MS, RequestQueue } from "../runtime/pool/queue.ts";
+
+const errors = { timeout: () => new LanesError("timeout", "timed out"), overloaded: () => new LanesError("overloaded", "at capacity") };
+const frame = (body: Uint8Array | null = null) => ({ requestId: "r", method: "POST", url: "http://x/", headers: [], params: {}, body });
+const far = () => Date.now() + 60_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Take every waiting request out, so no deadline timer is left behind. */
+function drain(q: RequestQueue): void {
+  while (q.shift());
+}
+
+test("the queue is full at `queue` requests, and has room again once one leaves it", () => {
+  const q = new RequestQueue(3, 60_000, errors);
+  for (let i = 0; i < 3; i++) {
+    assert.not.ok(q.full, `room for request ${i + 1}`);
+    void q.push(frame(), far());
+  }
+  assert.ok(q.full);
+  q.shift();
+  assert.not.ok(q.full);
+  drain(q);
+});
+
+test("queued bodies count: the queue is full once they reach the byte budget, whatever the count", () => {
+  const q = new RequestQueue(4096, 60_000, errors);
+  const quarter = new Uint8Array(MAX_QUEUED_BODY_BYTES / 4); // one buffer, queued four times
+  for (let i = 0; i < 3; i++) void q.push(frame(quarter), far());
+  assert.not.ok(q.full, "three quarters of the budget");
+  void q.push(frame(quarter), far());
+  assert.ok(q.full, "the whole budget");
+  q.shift();
+  assert.not.ok(q.full, "a body left with its request");
+  drain(q);
+  void q.push(frame(new Uint8Array(MAX_QUEUED_BODY_BYTES)), far());
+  assert.ok(q.full, "one body as large as the budget");
+  drain(q);
+  assert.not.ok(q.full);
+});
+
+test("the queue is full once its oldest request has waited past maxWaitMs, and not before", async () => {
+  const q = new RequestQueue(4096, 80, errors);
+  void q.push(frame(), far());
+  assert.not.ok(q.full);
+  await sleep(120);
+  assert.ok(q.full, "the oldest waited 120 ms of 80");
+  q.shift();
+  assert.not.ok(q.full, "an empty queue has room");
+  drain(q);
+});
+
+test("a request that waits past its deadline in the queue gets timeout, and its room is given back", async () => {
+  const q = new RequestQueue(1, 60_000, errors);
+  const waiting = q.push(frame(new Uint8Array(16)), Date.now() + 30);
+  assert.ok(q.full);
+  const err = await waiting.then(
+    () => undefined,
+    (e: LanesError) => e,
+  );
+  assert.is(err?.code, "timeout");
+  assert.not.ok(q.full);
+  assert.is(q.length, 0);
+});
+
+test("a request refused for room waits the grace first, and is let in at once when room appears", async () => {
+  const q = new RequestQueue(1, 60_000, errors);
+  void q.push(frame(), far());
+  const hasRoom = () => !q.full;
+  const t0 = Date.now();
+  const refused = await q.room(hasRoom).then(
+    () => "admitted",
+    (e: LanesError) => e.code,
+  );
+  const waited = Date.now() - t0;
+  assert.is(refused, "overloaded");
+  assert.ok(waited >= OVERFLOW_GRACE_MS - 2 && waited < OVERFLOW_GRACE_MS + 200, `refused after ${waited} ms`);
+  const hopeful = q.room(hasRoom);
+  q.shift(); // room: the waiting request goes ahead without waiting out its grace
+  const t1 = Date.now();
+  await hopeful;
+  assert.ok(Date.now() - t1 < OVERFLOW_GRACE_MS, "let in before its grace ended");
+  drain(q);
+});
+
+test.run();
