@@ -1,12 +1,13 @@
 /**
- * Where a function's requests wait when every instance is busy. The queue is bounded twice: by
- * count (`queue`, which bounds the memory a flood can hold) and by time: once the oldest waiting
- * request has waited longer than `maxWaitMs` (a second, or half the function's `timeoutMs` if
- * less), a new request could not be served in time and is refused (503) instead of being let
- * in to time out. A request refused for either reason is not refused at once: it waits a short
- * grace for room first, and is let in the moment there is some.
+ * Where a function's requests wait when every instance is busy. The queue is bounded by count
+ * (`queue`) and by the bytes of the bodies it holds (MAX_QUEUED_BODY_BYTES), which bound the
+ * memory a flood can hold, and by time: once the oldest waiting request has waited longer than
+ * `maxWaitMs` (a second, or half the function's `timeoutMs` if less), a new request could not be
+ * served in time and is refused (503) instead of being let in to time out. A refused request is
+ * not refused at once: it waits a short grace for room first, and is let in the moment there is
+ * some.
  *
- * Why both: a closed-loop flood (every client sends its next request when the last is
+ * Why a large count and a time bound: a closed-loop flood (every client sends its next request when the last is
  * answered) of a fast function queues briefly, and serving it is the most goodput the CPU can
  * give; refusing it would only make each client ask again at once. A slow function's queue goes
  * stale instead, and its new requests are refused within milliseconds rather than answered 504
