@@ -19,6 +19,7 @@ import type { GuestLink } from "../lanes/lane.ts";
 import { describeExit, exitCause, startError } from "./exit.ts";
 import { InFlightTable } from "./inflight.ts";
 import { withoutPaths, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance-events.ts";
+import { BOOT_TIMEOUT_MS, hangAfter } from "./start.ts";
 
 export type { ClientHooks, InstanceEvents, RequestInput } from "./instance-events.ts";
 
@@ -28,14 +29,6 @@ export type EndKind = "stopped" | "crashed" | "failed to start";
 let nextInstanceId = 0;
 /** The ping id of a memory measurement (probes count from 1). */
 const MEASURE = 0;
-
-/** Starts that timed out (the guest never answered), as opposed to guests that crashed. */
-const hung = new WeakSet<LanesError>();
-function hungStart(e: LanesError): LanesError {
-  hung.add(e);
-  return e;
-}
-export const startHung = (e: LanesError): boolean => hung.has(e);
 
 export class Instance {
   readonly id = ++nextInstanceId;
@@ -116,17 +109,17 @@ export class Instance {
    * guest exiting and a deadline so a broken start never hangs.
    */
   async start(spec: LoadSpec, timeoutMs: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const died = new Promise<never>((_, reject) => this.link.onExit((exit) => reject(startError(exit))));
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(hungStart(new LanesError("unavailable", `instance did not start within ${timeoutMs} ms`))), timeoutMs);
-    });
+    const deadline = hangAfter(timeoutMs, `instance did not start within ${timeoutMs} ms`);
+    // the guest's own code boots in well under a second: one silent past BOOT_TIMEOUT_MS is hung
+    const boot = hangAfter(Math.min(BOOT_TIMEOUT_MS, timeoutMs), `instance did not boot within ${Math.min(BOOT_TIMEOUT_MS, timeoutMs)} ms`);
     const ready = new Promise<void>((resolve) => (this.readyWaiter = resolve));
     try {
-      await Promise.race([ready, died, deadline]);
+      await Promise.race([ready, died, deadline.hung, boot.hung]);
+      boot.cancel();
       // a warm spare gets its function's bundle now, in a folder of its own (runtime/lanes/spares.ts)
-      const load = this.link.prepareLoad ? await Promise.race([this.link.prepareLoad(spec), died, deadline]) : spec;
-      await Promise.race([this.control.load(load), died, deadline]);
+      const load = this.link.prepareLoad ? await Promise.race([this.link.prepareLoad(spec), died, deadline.hung]) : spec;
+      await Promise.race([this.control.load(load), died, deadline.hung]);
       if (this._state !== "starting") throw new LanesError("unavailable", "instance stopped while starting");
       this._state = "ready";
       this.readyAt = Date.now();
@@ -137,7 +130,8 @@ export class Instance {
       const message = (e as Error).message;
       throw new LanesError("unavailable", `its module failed to load: ${withoutPaths(message)}`, { guestStack: (e as Error).stack ?? message, cause: e });
     } finally {
-      clearTimeout(timer);
+      deadline.cancel();
+      boot.cancel();
     }
   }
 

@@ -1,9 +1,29 @@
 /** Starting an instance: how long it may take, and one more try for a guest that never answered. */
 import type { LoadSpec } from "../channel/control.ts";
 import { LanesError } from "../errors.ts";
-import { type Instance, startHung } from "./instance.ts";
+import type { Instance } from "./instance.ts";
 
 const START_TIMEOUT_MS = 15_000;
+/** How long a guest may take to say it is up, before its function is loaded. */
+export const BOOT_TIMEOUT_MS = 5000;
+
+/** Starts that timed out (the guest never answered), as opposed to guests that crashed. */
+const hung = new WeakSet<LanesError>();
+const startHung = (e: LanesError): boolean => hung.has(e);
+
+/** A promise that rejects after `ms` with a hung start (`message`), and a cancel for its timer. */
+export function hangAfter(ms: number, message: string): { hung: Promise<never>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new LanesError("unavailable", message);
+      hung.add(e);
+      reject(e);
+    }, ms);
+  });
+  promise.catch(() => {}); // raced, never awaited alone
+  return { hung: promise, cancel: () => clearTimeout(timer) };
+}
 
 /** A start may take the function's timeout, at least 5 s and at most 15 s. */
 export function startTimeout(functionTimeoutMs: number): number {
