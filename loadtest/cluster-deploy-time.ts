@@ -19,6 +19,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs, stringFlag } from "../runtime/cli/args.ts";
+import { lanesCommand } from "./harness/host-process.ts";
+import type { BenchRuntime } from "./harness/report.ts";
 import { loadAdapter } from "../adapters/mod.ts";
 import type { HostRecord } from "../runtime/deploy/model.ts";
 import { packFolder } from "../runtime/deploy/pack.ts";
@@ -26,23 +29,14 @@ import { uploadBody } from "../runtime/deploy/upload.ts";
 import { startEtcd } from "../test/helpers/etcd.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const CLI = join(root, "runtime/cli/lanes.ts");
 const TOKEN = "cluster-deploy-time-token-0123456789";
-const RUNNERS: Record<string, [string, string[]]> = {
-  node: [process.execPath, ["--import", "tsx", "--no-warnings", CLI]],
-  bun: [join(root, "node_modules/.bin/bun"), [CLI]],
-  deno: [join(root, "node_modules/.bin/deno"), ["run", "-A", CLI]],
-};
 
-const args = process.argv.slice(2);
-const flag = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
+const adapter = await loadAdapter();
+const args = parseArgs(adapter.argv(), { rounds: "string", connections: "string" }, "cluster-deploy-time");
+const flag = (name: string, def: string) => stringFlag(args, name, def);
 const rounds = Number(flag("rounds", "5"));
 const connections = Number(flag("connections", "2"));
 
-const adapter = await loadAdapter();
 const packed = await packFolder(join(root, "functions"), adapter.sys, adapter.name);
 const encoder = new TextEncoder();
 
@@ -60,7 +54,7 @@ interface Host {
 }
 
 async function startHost(runtime: string, store: string, tokens: string): Promise<Host> {
-  const [cmd, pre] = RUNNERS[runtime]!;
+  const [cmd, pre] = lanesCommand(runtime as BenchRuntime, adapter.runtimeBinary(runtime as BenchRuntime), []);
   const child = spawn(cmd, [...pre, "start", join(root, "functions"), "--store", store, "--admin-token-file", tokens, "--port", "0", "--no-access-log"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],

@@ -17,28 +17,22 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs, stringFlag } from "../runtime/cli/args.ts";
+import { lanesCommand } from "./harness/host-process.ts";
+import type { BenchRuntime } from "./harness/report.ts";
 import { loadAdapter } from "../adapters/mod.ts";
 import { packFolder } from "../runtime/deploy/pack.ts";
 import { uploadBody } from "../runtime/deploy/upload.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const CLI = join(root, "runtime/cli/lanes.ts");
 const TOKEN = "deploy-time-token-0123456789";
-const RUNNERS: Record<string, [string, string[]]> = {
-  node: [process.execPath, ["--import", "tsx", "--no-warnings", CLI]],
-  bun: [join(root, "node_modules/.bin/bun"), [CLI]],
-  deno: [join(root, "node_modules/.bin/deno"), ["run", "-A", CLI]],
-};
 
-const args = process.argv.slice(2);
-const flag = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
+const adapter = await loadAdapter();
+const args = parseArgs(adapter.argv(), { runtimes: "string", rounds: "string" }, "deploy-time");
+const flag = (name: string, def: string) => stringFlag(args, name, def);
 const runtimes = flag("runtimes", "node,bun,deno").split(",");
 const rounds = Number(flag("rounds", "5"));
 
-const adapter = await loadAdapter();
 const packed = await packFolder(join(root, "functions"), adapter.sys, adapter.name);
 const encoder = new TextEncoder();
 
@@ -81,7 +75,7 @@ async function measure(runtime: string): Promise<Record<string, number[]>> {
   for (const k of Object.keys(failures)) delete failures[k];
   const dir = mkdtempSync(join(tmpdir(), "lanes-deploy-time-"));
   writeFileSync(join(dir, "tokens"), `bench ${TOKEN}\n`);
-  const [cmd, pre] = RUNNERS[runtime]!;
+  const [cmd, pre] = lanesCommand(runtime as BenchRuntime, adapter.runtimeBinary(runtime as BenchRuntime), []);
   const child = spawn(cmd, [...pre, "start", join(root, "functions"), "--data", join(dir, "store"), "--admin-token-file", join(dir, "tokens"), "--port", "0"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],

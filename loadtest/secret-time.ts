@@ -15,18 +15,15 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { loadAdapter } from "../adapters/mod.ts";
+import { parseArgs, stringFlag } from "../runtime/cli/args.ts";
+import { lanesCommand } from "./harness/host-process.ts";
+import type { BenchRuntime } from "./harness/report.ts";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
-const CLI = join(root, "runtime/cli/lanes.ts");
 const TOKEN = "secret-time-token-0123456789";
-const RUNNERS: Record<string, [string, string[]]> = {
-  node: [process.execPath, ["--import", "tsx", "--no-warnings", CLI]],
-  bun: [join(root, "node_modules/.bin/bun"), [CLI]],
-  deno: [join(root, "node_modules/.bin/deno"), ["run", "-A", CLI]],
-};
-const args = process.argv.slice(2);
-const flag = (name: string, def: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1]! : def);
+const adapter = await loadAdapter();
+const args = parseArgs(adapter.argv(), { runtimes: "string", rounds: "string" }, "secret-time");
+const flag = (name: string, def: string) => stringFlag(args, name, def);
 const runtimes = flag("runtimes", "node,bun,deno").split(",");
 const rounds = Number(flag("rounds", "5"));
 /** The set answers once every function that uses it switched: a later answer is a bug, not noise. */
@@ -44,7 +41,7 @@ async function measure(runtime: string): Promise<void> {
   writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest));
   writeFileSync(join(dir, "tokens"), `bench ${TOKEN}\n`);
   writeFileSync(join(dir, "key"), randomBytes(32).toString("hex"), { mode: 0o600 });
-  const [cmd, argv] = RUNNERS[runtime]!;
+  const [cmd, argv] = lanesCommand(runtime as BenchRuntime, adapter.runtimeBinary(runtime as BenchRuntime), []);
   // the first value is set before the host serves the functions, then the host restarts on it
   const child = spawn(
     cmd,

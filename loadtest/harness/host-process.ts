@@ -41,6 +41,11 @@ function command(runtime: BenchRuntime, binary: string, file: string, args: stri
   }
 }
 
+/** `lanes <args>` from this checkout's sources on `runtime`, as the measured hosts are run. */
+export function lanesCommand(runtime: BenchRuntime, binary: string, args: string[]): [string, string[]] {
+  return command(runtime, binary, LANES_CLI, args);
+}
+
 const live = new Set<ChildProcess>();
 
 /** Kill every host still running (the bench was interrupted or failed). */
