@@ -11,7 +11,8 @@ import { writeSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
 import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
-import { lightParts, lightResponseClass } from "./undici-response.ts";
+import { lightParts as nodeLightParts, lightResponseClass } from "./undici-response.ts";
+import { denoParts, enableDenoParts, type ResponseParts } from "./deno-response.ts";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
 let importer = (url: string): Promise<Record<string, unknown>> => import(url);
@@ -262,14 +263,15 @@ export function onUncaughtException(listener: (error: unknown) => void): void {
 }
 
 /**
- * How the guest builds the function's Request. Node (undici): a Request built only when the
- * function touches more than its method and url, whose signal is the guest's own (undici.ts);
- * Bun and Deno build theirs for 1-4 µs and follow a signal cheaply, so they get the platform's
- * `new Request` as it is.
+ * How the guest builds the function's Request. Node (undici) and Deno: a Request built only when
+ * the function touches more than its method and url, whose signal is the guest's own (undici.ts);
+ * Bun builds its own for 1 µs and follows a signal cheaply, so it gets `new Request` as it is.
+ * Deno's Response reader (deno-response.ts) checks itself here too, before the first request.
  */
 export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
   const native = (i: RequestInit2) => new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
-  if (!onNode) return native;
+  if (onBun) return native;
+  if (!onNode) await enableDenoParts();
   return (await lazyRequests()) ?? native;
 }
 
@@ -286,7 +288,10 @@ export function installFastResponse(): void {
   if (onNode) globalThis.Response = lightResponseClass(Response);
 }
 
-/** The parts of a Response made by that class, undefined for any other. */
-export { lightParts };
+/** A Response's parts without reading its stream (Node: made by that class; Deno: deno-response.ts), else undefined. */
+export function lightParts(res: Response): ResponseParts | undefined {
+  return onNode ? nodeLightParts(res) : onBun ? undefined : denoParts(res);
+}
 
-const onNode = !("Bun" in globalThis) && !("Deno" in globalThis);
+const onBun = "Bun" in globalThis;
+const onNode = !onBun && !("Deno" in globalThis);

@@ -66,10 +66,17 @@ export class WebExchange implements Exchange {
  * `closing`: the request's body was left unread, so the connection cannot carry another request;
  * saying so makes Bun send the answer and close at once instead of waiting for the rest of the
  * upload (measured, Bun 1.4.5).
+ *
+ * The headers are appended one by one rather than given to the constructor: the same checks and
+ * the same header list, for half the cost (a body and two headers: 5.2 µs against 2.4 µs on
+ * Deno, 0.89 against 0.58 µs on Bun; adapters/README.md, Channel).
  */
 export function replyResponse(r: Reply, closing = false): Response {
-  const headers = closing ? [...r.headers, ["connection", "close"] as [string, string]] : r.headers;
-  return new Response(r.stream ?? (r.body as Uint8Array<ArrayBuffer> | null), { status: r.status, statusText: r.statusText, headers });
+  const res = new Response(r.stream ?? (r.body as Uint8Array<ArrayBuffer> | null), { status: r.status, statusText: r.statusText });
+  const headers = res.headers;
+  for (const [name, value] of r.headers) headers.append(name, value);
+  if (closing) headers.append("connection", "close");
+  return res;
 }
 
 /** The callback a fetch-style server (Bun.serve, Deno.serve) calls. */

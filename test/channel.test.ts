@@ -16,6 +16,7 @@ import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, MAX_SLOT } f
 import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
 import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type WakeBy } from "../runtime/channel/ring-end.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
+import { guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 const w = new ByteWriter();
@@ -138,6 +139,75 @@ test("a byte stream cut at every possible point still yields the same frames in 
     for (let i = cut; i < all.length; i += 3) split.push(all.subarray(i, Math.min(all.length, i + 3)));
     assert.equal(got, guestFrames, `cut at ${cut}`);
   }
+});
+
+test("a chunk that ends right after a frame's length prefix: the frame is assembled from the next chunks", () => {
+  const frames = guestFrames.map((f) => encodeFrame(w, f).slice());
+  const prefixed = frames.map((f) => {
+    const out = new Uint8Array(4 + f.byteLength);
+    new DataView(out.buffer).setUint32(0, f.byteLength);
+    out.set(f, 4);
+    return out;
+  });
+  const got: GuestToHost[] = [];
+  const split = new FrameSplitter((b) => got.push(decodeGuestFrame(b, false)));
+  // each chunk: one whole frame, then the next frame's 4-byte prefix alone
+  for (let i = 0; i < prefixed.length; i++) {
+    const whole = i === 0 ? prefixed[0]! : prefixed[i]!.subarray(4);
+    const next = prefixed[i + 1]?.subarray(0, 4) ?? new Uint8Array(0);
+    const chunk = new Uint8Array(whole.byteLength + next.byteLength);
+    chunk.set(whole);
+    chunk.set(next, whole.byteLength);
+    split.push(chunk);
+  }
+  assert.equal(got, guestFrames);
+});
+
+test("large bodies cross a pipe as frames of their own, whatever the chunks (request and response, both ways)", async () => {
+  const toGuest: ((c: Uint8Array) => void)[] = [];
+  const toHost: ((c: Uint8Array) => void)[] = [];
+  // the pipe cuts what is written into chunks of every size, some right after a length prefix
+  let n = 0;
+  const cut = (b: Uint8Array, deliver: (c: Uint8Array) => void) => {
+    for (let at = 0; at < b.byteLength; ) {
+      const size = [4, 1, 65536, 70000, 3, 131072][n++ % 6]!;
+      deliver(b.slice(at, at + size));
+      at += size;
+    }
+  };
+  const soon = (f: () => void) => void setTimeout(f, 0);
+  const host = hostStreamEnd({ write: (b) => toGuest.forEach((l) => void cut(b, l)), onData: (l) => void toHost.push(l) }, soon);
+  const guest = guestStreamEnd({ write: (b) => toHost.forEach((l) => void cut(b, l)), onData: (l) => void toGuest.push(l) }, soon);
+  guest.onFrame((f) => {
+    if (f.t === "req")
+      guest.send({ t: "res", id: f.id, status: 200, statusText: "", headers: [["x-n", String(f.body?.byteLength)]], body: f.body!.slice().reverse(), more: false });
+  });
+  const sizes = [0, 10, 64 * 1024, 64 * 1024 + 1, 256 * 1024, 1024 * 1024 + 3];
+  // a body frame read from the wrong place would give a length from its first bytes: one that
+  // is too large for any frame, and one that is tiny
+  const start = [
+    [200, 1, 2, 3],
+    [0, 0, 0, 1],
+  ];
+  const bodies = sizes.map((size, i) => Uint8Array.from({ length: size }, (_, j) => (j < 4 ? start[i % 2]![j]! : (j * 7 + i) & 255)));
+  const replies = new Map<number, ResponseFrame>();
+  const done = new Promise<void>((resolve, reject) => {
+    host.onFrame((f) => {
+      if (f.t === "res") replies.set(f.id, f);
+      if (replies.size === sizes.length) resolve();
+    });
+    host.onBroken(reject);
+    guest.onBroken(reject);
+  });
+  bodies.forEach((body, i) => {
+    host.send({ t: "req", id: i + 1, requestId: `r${i}`, method: "POST", url: "http://lanes.test/", headers: [], params: {}, body });
+  });
+  await done;
+  bodies.forEach((body, i) => {
+    const r = replies.get(i + 1)!;
+    assert.equal(r.headers, [["x-n", String(body.byteLength)]]);
+    assert.equal([...(r.body ?? new Uint8Array(0))], [...body].reverse(), `body of ${body.byteLength} bytes`);
+  });
 });
 
 /** Both ends of a ring channel in this thread, over a web MessageChannel. */

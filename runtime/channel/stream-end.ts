@@ -1,9 +1,12 @@
 /**
  * The process lane's channel: frames over a pair of byte pipes (the child's stdin carries
- * host → guest, its stdout guest → host). Bodies are raw bytes inside the frames.
+ * host → guest, its stdout guest → host). Bodies are raw bytes: up to `PIPE_INLINE_MAX` inside
+ * their frame; a larger one follows its frame as a frame of its own, written to the pipe as it
+ * is, so it is not copied into the frame and then into the batch (two copies of each large
+ * body, and two large allocations, per side: loadtest/README.md, The hot path).
  */
 import { ByteWriter } from "./bytes.ts";
-import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot } from "./codec.ts";
+import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalBody, type Externals } from "./codec.ts";
 import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd, type Scheduler } from "./end.ts";
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
 import { FrameBatcher, FrameSplitter } from "./stream.ts";
@@ -22,13 +25,32 @@ export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
   return streamEnd<HostToGuest, GuestToHost>(pipe, schedule, decodeHostFrame);
 }
 
-function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: (bytes: Uint8Array, copy: boolean) => In): ChannelEnd<In, Out> {
+/** Bodies up to this size travel inside their frame; larger ones in a frame of their own after it. */
+export const PIPE_INLINE_MAX = 64 * 1024;
+
+function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In): ChannelEnd<In, Out> {
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();
   const out = new FrameBatcher((bytes) => !closed && pipe.write(bytes), schedule);
   let closed = false;
-  const splitter = new FrameSplitter((bytes) => frames.emit(decode(bytes, false), frameSlot(bytes)));
+  // a body the sender gives away (frames.ts: the receiver keeps it) goes to the pipe untouched
+  let taken: Uint8Array | undefined;
+  const takeLarge: Externals = { take: (body) => body.byteLength > PIPE_INLINE_MAX && (taken = body) !== undefined };
+  // a frame whose body follows it waits for that next frame
+  let held: Uint8Array | undefined;
+  let beside: Uint8Array | undefined;
+  const fromPipe: Externals = { next: () => beside };
+  const splitter = new FrameSplitter((bytes) => {
+    if (held) {
+      const head = held;
+      held = undefined;
+      beside = bytes;
+      frames.emit(decode(head, false, fromPipe), frameSlot(head));
+      beside = undefined;
+    } else if (hasExternalBody(bytes)) held = bytes;
+    else frames.emit(decode(bytes, false), frameSlot(bytes));
+  });
   pipe.onData((chunk) => {
     if (closed) return;
     try {
@@ -40,7 +62,10 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
   });
   return {
     send(frame, slot = 0) {
-      if (!closed) out.send(encodeFrame(w, frame, undefined, slot));
+      if (closed) return;
+      taken = undefined;
+      out.send(encodeFrame(w, frame, takeLarge, slot));
+      if (taken) out.sendOwned(taken);
     },
     flush: () => out.flush(),
     drain() {

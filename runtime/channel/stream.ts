@@ -19,8 +19,9 @@ export class FrameSplitter {
 
   push(chunk: Uint8Array): void {
     let at = 0;
-    // the common case: whole frames inside one chunk, nothing pending
-    if (this.pendingBytes === 0) {
+    // the common case: whole frames inside one chunk, nothing pending (not even a frame whose
+    // length prefix came at the end of the last chunk)
+    if (this.pendingBytes === 0 && this.want < 0) {
       const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       while (chunk.byteLength - at >= 4) {
         const len = view.getUint32(at);
@@ -104,6 +105,19 @@ export class FrameBatcher {
       this.queued = true;
       this.schedule(this.flush);
     }
+  }
+
+  /**
+   * Queue a frame whose bytes are the pipe's to keep (the caller never touches them again): what
+   * is queued leaves with its length prefix, then the bytes themselves, uncopied.
+   */
+  sendOwned(bytes: Uint8Array): void {
+    const need = this.at + 4;
+    if (need > this.buf.byteLength) this.grow(need);
+    this.view.setUint32(this.at, bytes.byteLength);
+    this.at = need;
+    this.flush();
+    this.write(bytes);
   }
 
   /** Send what is queued now. */

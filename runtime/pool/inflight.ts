@@ -6,6 +6,7 @@
 import type { Reply } from "../../adapters/types.ts";
 import type { HeaderPairs, ResponseFrame } from "../channel/frames.ts";
 import { LanesError } from "../errors.ts";
+import { Deadlines } from "./deadlines.ts";
 import { reasonPhrase } from "./reason-phrase.ts";
 import { ResponseBody } from "./response-body.ts";
 
@@ -17,24 +18,26 @@ interface InFlight {
   body?: ResponseBody;
   /** The head went to the client: a failure now can only cut the body. */
   answered: boolean;
-  /** The request's one deadline timer; it covers a streamed body too. */
-  timer: ReturnType<typeof setTimeout>;
 }
 
 export class InFlightTable {
   private readonly requests = new Map<number, InFlight>();
   private nextId = 0;
+  /** One timer for every request's deadline; it covers a streamed body too. */
+  private readonly deadlines: Deadlines;
 
   constructor(
     /** A request ran past its deadline. */
-    private readonly onExpire: (id: number) => void,
+    onExpire: (id: number) => void,
     /** The client stopped reading a streamed body. */
     private readonly onCancel: (id: number) => void,
     /** A request left the table (answered, failed, abandoned). */
     private readonly onSettle: () => void,
     /** A response whose head went out could not finish: its body was cut short, for `why`. */
     private readonly onCut: (requestId: string, why: string) => void = () => {},
-  ) {}
+  ) {
+    this.deadlines = new Deadlines((id) => this.requests.has(id), onExpire);
+  }
 
   get size(): number {
     return this.requests.size;
@@ -44,10 +47,9 @@ export class InFlightTable {
   add(requestId: string, deadline: number): { id: number; reply: Promise<Reply> } {
     const id = ++this.nextId;
     const reply = new Promise<Reply>((resolve, reject) => {
-      // setTimeout's extra argument: no closure per request
-      const timer = setTimeout(this.onExpire, Math.max(0, deadline - Date.now()), id);
-      this.requests.set(id, { requestId, resolve, reject, answered: false, timer });
+      this.requests.set(id, { requestId, resolve, reject, answered: false });
     });
+    this.deadlines.add(id, deadline);
     return { id, reply };
   }
 
@@ -64,14 +66,14 @@ export class InFlightTable {
     headers.push(["x-request-id", r.requestId]);
     const statusText = reasonPhrase(f.statusText);
     if (!f.more) {
-      this.settle(f.id, r);
+      this.settle(f.id);
       r.resolve({ status: f.status, statusText, headers, body: f.body });
       return;
     }
     r.body = new ResponseBody(f.body, () => {
       // the client went away: stop the function's stream and free the slot
       if (this.requests.get(f.id) !== r) return;
-      this.settle(f.id, r);
+      this.settle(f.id);
       this.onCancel(f.id);
     });
     r.resolve({ status: f.status, statusText, headers, body: null, stream: r.body.stream });
@@ -84,7 +86,7 @@ export class InFlightTable {
   end(id: number, error?: string): void {
     const r = this.requests.get(id);
     if (!r) return;
-    this.settle(id, r);
+    this.settle(id);
     if (error !== undefined) this.cut(r, new LanesError("function_error", `the function's body stream failed: ${error}`));
     else r.body?.end();
   }
@@ -93,7 +95,7 @@ export class InFlightTable {
   fail(id: number, err: LanesError): boolean {
     const r = this.requests.get(id);
     if (!r) return false;
-    this.settle(id, r);
+    this.settle(id);
     if (r.answered) this.cut(r, err);
     else r.reject(err);
     return true;
@@ -111,11 +113,12 @@ export class InFlightTable {
   /** Every request fails with `err` (the instance is gone). */
   failAll(err: LanesError): void {
     for (const id of [...this.requests.keys()]) this.fail(id, err);
+    this.deadlines.clear();
   }
 
-  private settle(id: number, r: InFlight): void {
+  private settle(id: number): void {
     this.requests.delete(id);
-    clearTimeout(r.timer);
+    this.deadlines.trim();
     this.onSettle();
   }
 }
