@@ -13,6 +13,7 @@
  * responses; on any difference it stays off.
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { iteratedHeaders } from "./header-list.ts";
 
 export interface ResponseParts {
   status: number;
@@ -39,25 +40,6 @@ function symbolNamed(o: object, name: string): symbol | undefined {
   return Object.getOwnPropertySymbols(o).find((s) => s.description === name);
 }
 
-/**
- * The headers in the order and form Deno's Headers iterator gives them: names in lower case,
- * sorted, the values of a repeated name joined with ", " (each `set-cookie` kept apart).
- */
-function asIterated(list: [string, string][]): HeaderPairs {
-  const out: HeaderPairs = [];
-  for (const [name, value] of list) out.push([name.toLowerCase(), value]);
-  if (out.length < 2) return out;
-  out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // stable: set-cookies keep their order
-  const merged: HeaderPairs = [out[0]!];
-  for (let i = 1; i < out.length; i++) {
-    const p = out[i]!;
-    const last = merged[merged.length - 1]!;
-    if (last[0] === p[0] && p[0] !== "set-cookie") last[1] = `${last[1]}, ${p[1]}`;
-    else merged.push(p);
-  }
-  return merged;
-}
-
 function partsWith(keys: Keys, res: Response): ResponseParts | undefined {
   // Deno 2.9 keeps a new Response's body and content-type aside (for Deno.serve's own fast
   // path) until something asks for its headers or body: asking for the headers (0.06 µs) puts
@@ -77,7 +59,7 @@ function partsWith(keys: Keys, res: Response): ResponseParts | undefined {
     else return undefined;
     held.consumed = true;
   }
-  return { status: inner.status, statusText: inner.statusMessage, headers: asIterated(inner.headerList), body };
+  return { status: inner.status, statusText: inner.statusMessage, headers: iteratedHeaders(inner.headerList), body };
 }
 
 /** The samples the reader must answer exactly as the platform does before it is used. */

@@ -13,6 +13,7 @@ import type { PostPort } from "../runtime/channel/ring-end.ts";
 import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
 import { lightParts as nodeLightParts, lightResponseClass } from "./undici-response.ts";
 import { denoParts, enableDenoParts, type ResponseParts } from "./deno-response.ts";
+import { noteStaticBodies, staticBody } from "./static-body.ts";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
 let importer = (url: string): Promise<Record<string, unknown>> => import(url);
@@ -275,17 +276,18 @@ export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
   return (await lazyRequests()) ?? native;
 }
 
-/** Node (undici): a Response's bytes without reading its stream, when its body is a string or bytes (undici.ts). */
-export function takeWholeBody(res: Response): Uint8Array | null | undefined {
-  return onNode ? wholeBody(res) : undefined;
+/** A Response's bytes without its stream, when its body is a string or bytes (Node: undici.ts; Bun: static-body.ts). */
+export function takeWholeBody(res: Response): Uint8Array | null | Promise<Uint8Array> | undefined {
+  return onNode ? wholeBody(res) : onBun ? staticBody(res) : undefined;
 }
 
 /**
- * Node (undici): make `Response` the class that builds the platform's own only when it has to
- * (undici-response.ts). Before the function's module loads, so every Response it makes is one.
+ * Before the function's module loads, so every Response it makes is one: Node's `Response` builds
+ * undici's only when it has to (undici-response.ts); Bun's notes a body made of bytes (static-body.ts).
  */
 export function installFastResponse(): void {
   if (onNode) globalThis.Response = lightResponseClass(Response);
+  else if (onBun) noteStaticBodies();
 }
 
 /** A Response's parts without reading its stream (Node: made by that class; Deno: deno-response.ts), else undefined. */

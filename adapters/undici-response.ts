@@ -17,6 +17,7 @@
  * The guest then takes `lightParts(r)` (status, headers as the platform lists them, bytes).
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { iteratedHeaders } from "./header-list.ts";
 
 const PARTS = Symbol("lanes.parts");
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -41,10 +42,10 @@ type Light = { [PARTS]: Parts };
 export function lightParts(res: Response): { status: number; statusText: string; headers: HeaderPairs; body: Uint8Array | null } | undefined {
   const p = (res as unknown as Partial<Light>)[PARTS];
   if (!p || p.real) return undefined;
-  const h = new Headers(p.headers);
-  if (p.defaultType && !h.has("content-type")) h.set("content-type", p.defaultType);
+  const typed = p.defaultType && !p.headers.some(([name]) => name.length === 12 && name.toLowerCase() === "content-type");
+  const headers = iteratedHeaders(typed ? [...p.headers, ["content-type", p.defaultType!]] : p.headers);
   const body = p.body === null ? null : typeof p.body === "string" ? encoder.encode(p.body) : p.body;
-  return { status: p.status, statusText: p.statusText, headers: [...h] as HeaderPairs, body: body && body.byteLength > 0 ? body : null };
+  return { status: p.status, statusText: p.statusText, headers, body: body && body.byteLength > 0 ? body : null };
 }
 
 /** Read `init` as WebIDL's ResponseInit conversion would, and keep it only if the platform would take it unchanged. */

@@ -21,9 +21,25 @@ for (const lane of LANES) {
       postonly: fn("echo.ts", { route: "/post-only", methods: ["POST", "PUT"] }),
       hono: fn("hono-app.ts", { route: "/hono/*" }),
       same: fn("same-buffer.ts"),
+      used: fn("used-body.ts", { route: "/used/:case" }),
     });
   });
   test.after(async ({ h }) => h.stop());
+
+  test("a Response whose body the function read, or whose stream it locked, is a function error; a part-read stream sends the rest", async ({ h }) => {
+    for (const which of ["read", "locked"]) {
+      const res = await h.fetch(`/used/${which}`);
+      assert.is(res.status, 500, which);
+      const body = (await res.json()) as { error: { code: string } };
+      assert.is(body.error.code, "function_error", which);
+    }
+    const rest = await h.fetch("/used/partly-read");
+    assert.is(rest.status, 200);
+    assert.is(await rest.text(), "two,three");
+    const bytes = await h.fetch("/used/bytes-changed-after");
+    assert.is(await bytes.text(), "as made", "the bytes as they were when the Response was made");
+    assert.is((await h.fetch("/used/read")).status, 500, "the host still serves the function");
+  });
 
   test("a binary body with every byte value comes back intact", async ({ h }) => {
     const bytes = new Uint8Array(512).map((_, i) => i % 256);

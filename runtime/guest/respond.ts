@@ -32,8 +32,9 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
     return;
   }
   const headers = [...res.headers] as HeaderPairs;
-  const whole = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
-  if (whole !== undefined) {
+  const taken = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
+  if (taken !== undefined) {
+    const whole = taken instanceof Promise ? await taken : taken;
     sink.head(res.status, res.statusText, headers, whole && whole.byteLength > 0 ? whole : null, false);
     return;
   }

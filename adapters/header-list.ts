@@ -1,0 +1,26 @@
+/**
+ * A header list as a Headers object iterates it (Fetch standard, "sort and combine"): names in
+ * lower case, sorted, the values of a repeated name joined with ", " in order, each
+ * `set-cookie` kept apart, and every value stripped of leading and trailing spaces and tabs.
+ * The guests' fast Response readers (undici-response.ts, deno-response.ts) list headers this way
+ * without building a Headers object, which cost 1-4 µs a response; the differential suite
+ * compares what they send with the platform's own iteration.
+ */
+import type { HeaderPairs } from "../runtime/channel/frames.ts";
+
+const EDGE_SPACE = /^[\t ]+|[\t ]+$/g;
+
+export function iteratedHeaders(list: readonly (readonly [string, string])[]): HeaderPairs {
+  const out: HeaderPairs = [];
+  for (const [name, value] of list) out.push([name.toLowerCase(), value.includes(" ") || value.includes("\t") ? value.replace(EDGE_SPACE, "") : value]);
+  if (out.length < 2) return out;
+  out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // stable: repeated names keep their order
+  const merged: HeaderPairs = [out[0]!];
+  for (let i = 1; i < out.length; i++) {
+    const p = out[i]!;
+    const last = merged[merged.length - 1]!;
+    if (last[0] === p[0] && p[0] !== "set-cookie") last[1] = `${last[1]}, ${p[1]}`;
+    else merged.push(p);
+  }
+  return merged;
+}
