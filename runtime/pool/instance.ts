@@ -144,8 +144,12 @@ export class Instance {
     this.lastUsed = Date.now();
     const { id, reply } = this.table.add(input.requestId, deadline);
     this.send({ t: "req", id, ...input });
-    client.onGone?.(() => this.abandon(id, new LanesError("client_gone", "the client went away before its answer")));
+    client.onGone?.(this.clientGone.bind(this, id)); // bound, not a closure: see ClientOf in host/invoke.ts
     return reply;
+  }
+
+  private clientGone(id: number): void {
+    this.abandon(id, new LanesError("client_gone", "the client went away before its answer"));
   }
 
   /** Give up on a request (deadline or client gone): the guest is told to cancel it. */
