@@ -13,14 +13,8 @@
  * responses; on any difference it stays off.
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
-import { iteratedHeaders } from "./header-list.ts";
-
-export interface ResponseParts {
-  status: number;
-  statusText: string;
-  headers: HeaderPairs;
-  body: Uint8Array | null;
-}
+import { iteratedHeaders, type ResponseParts } from "./response-parts.ts";
+import { symbolNamed } from "./undici.ts";
 
 interface InnerBody {
   streamOrStatic: { body?: unknown; consumed?: boolean } | ReadableStream<Uint8Array>;
@@ -35,10 +29,6 @@ interface InnerResponse {
 type Keys = { response: symbol; lazyBody: symbol; lazyType: symbol };
 
 const encoder = new TextEncoder();
-
-function symbolNamed(o: object, name: string): symbol | undefined {
-  return Object.getOwnPropertySymbols(o).find((s) => s.description === name);
-}
 
 function partsWith(keys: Keys, res: Response): ResponseParts | undefined {
   // Deno 2.9 keeps a new Response's body and content-type aside (for Deno.serve's own fast

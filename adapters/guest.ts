@@ -10,7 +10,8 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
 import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
 import { lightParts as nodeLightParts, lightResponseClass } from "./undici-response.ts";
-import { denoParts, enableDenoParts, type ResponseParts } from "./deno-response.ts";
+import { denoParts, enableDenoParts } from "./deno-response.ts";
+import type { ResponseParts } from "./response-parts.ts";
 import { noteStaticBodies, staticBody } from "./static-body.ts";
 
 let importer = (url: string): Promise<Record<string, unknown>> => import(url);

@@ -17,7 +17,7 @@
  * The guest then takes `lightParts(r)` (status, headers as the platform lists them, bytes).
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
-import { iteratedHeaders } from "./header-list.ts";
+import { iteratedHeaders, type ResponseParts } from "./response-parts.ts";
 
 const PARTS = Symbol("lanes.parts");
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -39,7 +39,7 @@ interface Parts {
 type Light = { [PARTS]: Parts };
 
 /** What the guest sends for a light Response: undefined once a real one was built (or for any other Response). */
-export function lightParts(res: Response): { status: number; statusText: string; headers: HeaderPairs; body: Uint8Array | null } | undefined {
+export function lightParts(res: Response): ResponseParts | undefined {
   const p = (res as unknown as Partial<Light>)[PARTS];
   if (!p || p.real) return undefined;
   const typed = p.defaultType && !p.headers.some(([name]) => name.length === 12 && name.toLowerCase() === "content-type");

@@ -34,7 +34,8 @@ const REAL = Symbol("lanes.real");
 const URL_ = Symbol("lanes.url");
 type Lazy = { [INIT]: RequestInit2; [REAL]?: Real; [URL_]?: string };
 
-function symbolNamed(o: object, name: string): symbol | undefined {
+/** An internal slot of a platform object, found by its symbol's description (Node's undici and Deno key them so). */
+export function symbolNamed(o: object, name: string): symbol | undefined {
   return Object.getOwnPropertySymbols(o).find((s) => s.description === name);
 }
 

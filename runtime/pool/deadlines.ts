@@ -37,8 +37,10 @@ export class Deadlines {
   trim(): void {
     while (this.head < this.ids.length && !this.live(this.ids[this.head]!)) this.head++;
     if (this.head === this.ids.length) {
-      this.ids = [];
-      this.at = [];
+      // emptied: start again at the front, in the same arrays (one request at a time empties it
+      // on every answer)
+      this.ids.length = 0;
+      this.at.length = 0;
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.ids.length) {
       this.ids = this.ids.slice(this.head);

@@ -1,12 +1,19 @@
 /**
- * A header list as a Headers object iterates it (Fetch standard, "sort and combine"): names in
- * lower case, sorted, the values of a repeated name joined with ", " in order, each
- * `set-cookie` kept apart, and every value stripped of leading and trailing spaces and tabs.
- * The guests' fast Response readers (undici-response.ts, deno-response.ts) list headers this way
- * without building a Headers object, which cost 1-4 µs a response; the differential suite
- * compares what they send with the platform's own iteration.
+ * What a guest's fast Response readers (undici-response.ts, deno-response.ts) take from a
+ * Response without its stream, and its headers listed as a Headers object iterates them (Fetch
+ * standard, "sort and combine"): names in lower case, sorted, the values of a repeated name
+ * joined with ", " in order, each `set-cookie` kept apart, and every value stripped of leading
+ * and trailing spaces and tabs. Building a Headers object to list them cost 1-4 µs a response;
+ * the differential suite compares what the readers send with the platform's own iteration.
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+
+export interface ResponseParts {
+  status: number;
+  statusText: string;
+  headers: HeaderPairs;
+  body: Uint8Array | null;
+}
 
 const EDGE_SPACE = /^[\t ]+|[\t ]+$/g;
 
