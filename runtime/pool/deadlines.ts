@@ -37,8 +37,9 @@ export class Deadlines {
   trim(): void {
     while (this.head < this.ids.length && !this.live(this.ids[this.head]!)) this.head++;
     if (this.head === this.ids.length) {
-      // emptied: start again at the front, in the same arrays (one request at a time empties it
-      // on every answer)
+      // emptied: no timer while nothing is in flight (an idle host holds none, as before), and
+      // start again at the front in the same arrays
+      this.stop();
       this.ids.length = 0;
       this.at.length = 0;
       this.head = 0;
@@ -51,12 +52,17 @@ export class Deadlines {
 
   /** Nothing is in flight any more (the instance ended). */
   clear(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
+    this.stop();
     this.ids = [];
     this.at = [];
     this.head = 0;
+  }
+
+  private stop(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
   }
 
   private arm(deadline: number): void {
