@@ -22,12 +22,14 @@ import { fileOps } from "./files.ts";
 import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
 import { runWithCleanEnv } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
-import { sandboxedPid, sandboxExit } from "./sandbox-process.ts";
+import { killSandboxed, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
+/** How long the pipes may stay open after a child's exit before its end is reported anyway. */
+const CLOSE_AFTER_EXIT_MS = 2000;
 
 export const sys: Sys = {
   ...fileOps,
@@ -191,6 +193,11 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
   child.stdin?.on("error", () => {});
   // 'close' (not 'exit'): it comes after the pipes are drained, so every frame is read first.
   child.on("close", (code, signal) => finish(code, signal));
+  // ...but one left in the sandbox can hold the pipes open once it is gone: report the end anyway
+  child.on("exit", (code, signal) => {
+    const late = () => (finish(code, signal), [child.stdin, child.stdout, child.stderr].forEach((s) => void s?.destroy()));
+    setTimeout(late, CLOSE_AFTER_EXIT_MS).unref();
+  });
   // In a sandbox our child is bwrap: the guest is the runtime it started (found once).
   const guestPid = (): number | undefined => {
     if (!o.sandbox || !child.pid) return child.pid;
@@ -207,6 +214,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
       new Promise<void>((resolve) => {
         if (exited) return resolve();
         exitListeners.push(() => resolve());
+        if (o.sandbox && child.pid) killSandboxed(child.pid);
         child.kill("SIGKILL");
       }),
     rss: () => {

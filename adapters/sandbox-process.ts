@@ -35,6 +35,27 @@ export function sandboxedPid(bwrapPid: number): number | undefined {
   return undefined;
 }
 
+/**
+ * SIGKILL every process below our bwrap child, down to the runtime. Killing the outer bwrap
+ * alone left the sandbox's PID 1 (the inner bwrap) alive twice on 2026-12-02 (a child killed
+ * right after its spawn), orphaned and holding the child's pipes open.
+ */
+export function killSandboxed(bwrapPid: number): void {
+  let pid = bwrapPid;
+  for (let depth = 0; depth < 4; depth++) {
+    const kids = childrenOf(pid);
+    if (kids.length === 0) return;
+    for (const kid of kids) {
+      try {
+        process.kill(kid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    pid = kids[0]!;
+  }
+}
+
 function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
