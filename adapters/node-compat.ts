@@ -13,8 +13,7 @@ import { pathToFileURL, fileURLToPath } from "node:url";
 import { setImmediate } from "node:timers";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { Worker } from "node:worker_threads";
-import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerHandle, WorkerOptions } from "./types.ts";
+import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerOptions } from "./types.ts";
 import { childArgs } from "./child-args.ts";
 import { snapshotBlob } from "./node-snapshot.ts";
 import { lineSplitter } from "./lines.ts";
@@ -25,6 +24,7 @@ import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.t
 import { killSandboxed, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
+import { spawnWorker } from "./node-worker.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -113,36 +113,6 @@ export function rssOfPid(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean): WorkerHandle {
-  const worker = new Worker(file, {
-    workerData: o.data,
-    env: o.env,
-    ...(heapLimit ? { resourceLimits: { maxOldGenerationSizeMb: o.heapMb } } : {}),
-  });
-  let error: GuestExit["error"];
-  let exited: GuestExit | undefined;
-  const exitListeners: ((e: GuestExit) => void)[] = [];
-  worker.on("error", (e: Error & { code?: string }) => {
-    error = { name: e.name, message: e.message, ...(e.code ? { code: e.code } : {}) };
-  });
-  worker.on("exit", (code) => {
-    exited = { code, signal: null, stderrTail: "", ...(error ? { error } : {}) };
-    for (const l of exitListeners) l(exited);
-  });
-  return {
-    port: {
-      post: (m, transfer) => worker.postMessage(m, transfer),
-      onMessage: (l) => void worker.on("message", l),
-    },
-    onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
-    kill: async () => {
-      if (!exited) await worker.terminate();
-    },
-    rss: () => undefined,
-    pid: () => undefined,
-  };
 }
 
 export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {

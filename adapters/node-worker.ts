@@ -1,0 +1,44 @@
+/**
+ * Isolate-lane workers on a Node, Bun or Deno host: node:worker_threads, which all three implement
+ * (adapters/README.md, Workers).
+ */
+import { Worker } from "node:worker_threads";
+import type { GuestExit, WorkerHandle, WorkerOptions } from "./types.ts";
+
+/**
+ * A Node worker's young generation, in MB (2 MB semi-spaces). At Node's default (16 MB semi-spaces)
+ * a worker serving many requests at once kept about 1.8 MB alive through each scavenge, copied it
+ * twice and left it to full collections: a third of the worker's time and a busy GC thread. At
+ * this size almost nothing survives (adapters/README.md, Memory). Bun ignores it.
+ */
+const WORKER_YOUNG_GENERATION_MB = 6;
+
+export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean): WorkerHandle {
+  const worker = new Worker(file, {
+    workerData: o.data,
+    env: o.env,
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, ...(heapLimit ? { maxOldGenerationSizeMb: o.heapMb } : {}) },
+  });
+  let error: GuestExit["error"];
+  let exited: GuestExit | undefined;
+  const exitListeners: ((e: GuestExit) => void)[] = [];
+  worker.on("error", (e: Error & { code?: string }) => {
+    error = { name: e.name, message: e.message, ...(e.code ? { code: e.code } : {}) };
+  });
+  worker.on("exit", (code) => {
+    exited = { code, signal: null, stderrTail: "", ...(error ? { error } : {}) };
+    for (const l of exitListeners) l(exited);
+  });
+  return {
+    port: {
+      post: (m, transfer) => worker.postMessage(m, transfer),
+      onMessage: (l) => void worker.on("message", l),
+    },
+    onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
+    kill: async () => {
+      if (!exited) await worker.terminate();
+    },
+    rss: () => undefined,
+    pid: () => undefined,
+  };
+}
