@@ -1,6 +1,7 @@
 /** Deno host: Deno.serve. https://docs.deno.com/api/deno/~/Deno.serve */
 import type { RuntimeAdapter } from "./types.ts";
 import { commonAdapter } from "./node-compat.ts";
+import { denoHeaderLines } from "./deno-request.ts";
 import { fetchCallback } from "./web-exchange.ts";
 
 interface DenoServer {
@@ -30,7 +31,10 @@ export const denoAdapter: RuntimeAdapter = {
     // would otherwise be printed by Deno.serve as a raw error (adapters/README.md, Serving HTTP);
     // the handler itself never throws
     const onError = () => new Response(null, { status: 500 });
-    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) => fetchCallback(handler, request, () => info.remoteAddr.hostname));
+    const lines = denoHeaderLines();
+    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) =>
+      fetchCallback(handler, request, () => info.remoteAddr.hostname, lines),
+    );
     return {
       port: server.addr.port,
       hostname,

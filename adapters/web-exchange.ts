@@ -12,6 +12,8 @@ export class WebExchange implements Exchange {
   constructor(
     private readonly request: Request,
     private readonly address: () => string,
+    /** The request's header lines read straight from the runtime, where it can (deno-request.ts). */
+    private readonly lines?: (request: Request) => HeaderPairs | undefined,
   ) {}
 
   get method(): string {
@@ -28,7 +30,7 @@ export class WebExchange implements Exchange {
   }
 
   headerPairs(): HeaderPairs {
-    return [...this.request.headers] as HeaderPairs;
+    return this.lines?.(this.request) ?? ([...this.request.headers] as HeaderPairs);
   }
 
   header(name: string): string | undefined {
@@ -80,8 +82,8 @@ export function replyResponse(r: Reply, closing = false): Response {
 }
 
 /** The callback a fetch-style server (Bun.serve, Deno.serve) calls. */
-export function fetchCallback(handler: HttpHandler, request: Request, address: () => string): Response | Promise<Response> {
-  const ex = new WebExchange(request, address);
+export function fetchCallback(handler: HttpHandler, request: Request, address: () => string, lines?: (request: Request) => HeaderPairs | undefined): Response | Promise<Response> {
+  const ex = new WebExchange(request, address, lines);
   const out = handler.fast(ex);
   if (out === undefined) return handler.web(request, ex);
   return out instanceof Promise ? out.then((r) => replyResponse(r, ex.abandoned)) : replyResponse(out, ex.abandoned);
