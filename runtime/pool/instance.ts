@@ -143,7 +143,8 @@ export class Instance {
     this.dispatched++;
     this.lastUsed = Date.now();
     const { id, reply } = this.table.add(input.requestId, deadline);
-    this.send({ t: "req", id, ...input });
+    // fields named, not spread: a spread copies through a generic path on Bun (2% of its host thread)
+    this.send({ t: "req", id, requestId: input.requestId, method: input.method, url: input.url, headers: input.headers, params: input.params, body: input.body });
     client.onGone?.(this.clientGone.bind(this, id)); // bound, not a closure: see ClientOf in host/invoke.ts
     return reply;
   }
