@@ -95,9 +95,20 @@ for (const lane of LANES) {
       req.on("error", reject);
       req.end();
     });
-    const expected = [...new Headers([["x-rep", "1"], ["x-rep", "2"], ["X-Rep-Case", "Aa"], ["x-rep-empty", ""]])].filter(([name]) => name.startsWith("x-rep"));
+    const expected = [
+      ...new Headers([
+        ["x-rep", "1"],
+        ["x-rep", "2"],
+        ["X-Rep-Case", "Aa"],
+        ["x-rep-empty", ""],
+      ]),
+    ].filter(([name]) => name.startsWith("x-rep"));
     assert.equal(JSON.parse(list), expected);
-    assert.equal(expected, [["x-rep", "1, 2"], ["x-rep-case", "Aa"], ["x-rep-empty", ""]]);
+    assert.equal(expected, [
+      ["x-rep", "1, 2"],
+      ["x-rep-case", "Aa"],
+      ["x-rep-empty", ""],
+    ]);
   });
 
   test("statuses 201, 204 and 302 reach the client as the function set them", async ({ h }) => {
