@@ -28,28 +28,21 @@ function readerFor(key: symbol): Reader {
   };
 }
 
+/** Lines in an order the platform's iterator would change, with a repeated name. */
+const SAMPLE: HeaderPairs = [
+  ["x-b", "2"],
+  ["x-a", "1"],
+  ["x-b", "3"],
+];
+
 /** The reader, if it answers as expected on a sample; undefined otherwise (or off Deno). */
 export function denoHeaderLines(): Reader | undefined {
   try {
-    const sample = new Request("http://lanes.test/", {
-      headers: [
-        ["x-b", "2"],
-        ["x-a", "1"],
-        ["x-b", "3"],
-      ],
-    });
+    const sample = new Request("http://lanes.test/", { headers: SAMPLE });
     const key = symbolNamed(sample, "request");
     if (!key) return undefined;
     const read = readerFor(key);
-    const got = JSON.stringify(read(sample));
-    return got ===
-      JSON.stringify([
-        ["x-b", "2"],
-        ["x-a", "1"],
-        ["x-b", "3"],
-      ])
-      ? read
-      : undefined;
+    return JSON.stringify(read(sample)) === JSON.stringify(SAMPLE) ? read : undefined;
   } catch {
     return undefined;
   }

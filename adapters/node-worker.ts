@@ -9,7 +9,8 @@ import type { GuestExit, WorkerHandle, WorkerOptions } from "./types.ts";
  * A Node worker's young generation, in MB (2 MB semi-spaces). At Node's default (16 MB semi-spaces)
  * a worker serving many requests at once kept about 1.8 MB alive through each scavenge, copied it
  * twice and left it to full collections: a third of the worker's time and a busy GC thread. At
- * this size almost nothing survives (adapters/README.md, Memory). Bun ignores it.
+ * this size almost nothing survives (adapters/README.md, Memory). Bun ignores it; Deno's workers
+ * kept little through a scavenge before and did not change.
  */
 const WORKER_YOUNG_GENERATION_MB = 6;
 
