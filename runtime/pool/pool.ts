@@ -231,8 +231,8 @@ export class Pool {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    // shutting down: ctx.waitUntil work (only requests start any) gets what is left of the grace
-    if (this.stopped && this.finishWaitUntil && graceMs > 0 && inst.dispatched > 0) await finishWaitUntil(inst, deadline, this.spec.name, this.deps.log);
+    // shutting down: ctx.waitUntil work gets what is left of the grace
+    if (this.stopped && this.finishWaitUntil && graceMs > 0) await finishWaitUntil(inst, deadline, this.spec.name, this.deps.log);
     await inst.stop();
   }
 

@@ -6,7 +6,17 @@ import type { Logger } from "../log.ts";
 import type { Instance } from "./instance.ts";
 
 const STATS_WAIT_MS = 250;
-const sleep = (ms: number) => new Promise<"late">((r) => setTimeout(() => r("late"), Math.max(0, ms)));
+
+/** `work`, or "late" after `ms`; the timer goes once `work` settles (no grace-long timer left behind). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | "late"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), Math.max(0, ms))));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Resolves once `inst` of function `name` has no pending waitUntil promise, or at `deadline`,
@@ -20,11 +30,18 @@ export async function finishWaitUntil(inst: Instance, deadline: number, name: st
   );
 }
 
-/** The request ids of the waitUntil promises still pending at `deadline` (none if all finished or the instance is gone). */
+/**
+ * The request ids of the waitUntil promises still pending at `deadline`: none if all finished,
+ * the instance is gone, or it never had a request (only a request starts waitUntil work, and the
+ * start-up load check's instances have none: asking them kept a stop waiting out its grace).
+ */
 async function pendingAt(inst: Instance, deadline: number): Promise<string[]> {
-  if (inst.state === "dead") return [];
-  const done = await Promise.race([inst.control.drain().then(() => "done" as const), sleep(deadline - Date.now())]);
+  if (inst.state === "dead" || inst.dispatched === 0) return [];
+  const done = await within(
+    inst.control.drain().then(() => "done" as const),
+    deadline - Date.now(),
+  );
   if (done === "done" || (inst.state as Instance["state"]) === "dead") return [];
-  const stats = await Promise.race([inst.control.stats(), sleep(STATS_WAIT_MS)]);
+  const stats = await within(inst.control.stats(), STATS_WAIT_MS);
   return stats === "late" ? ["(unknown: the instance did not answer)"] : stats.waitUntil;
 }
