@@ -11,6 +11,7 @@ import { laneFor } from "../lanes/mod.ts";
 import { compileFunction, loadSpec, withBundle } from "../lanes/loadable.ts";
 import { PackHouse } from "../pack/house.ts";
 import { Instance } from "../pool/instance.ts";
+import { startInstance } from "../pool/start.ts";
 import { SharedStore } from "../shared/store.ts";
 import { parseArgs } from "./args.ts";
 import { folderArg } from "./dir.ts";
@@ -35,18 +36,30 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
     if (isolation.errors.length > 0 && spec.lane === "process" && spec.sandbox === "required") continue;
     try {
       const bundle = await compileFunction(spec, adapter.sys);
-      // load it for real, in its own lane, exactly as the host would
-      const channel = laneFor(spec).spawn(spec, { adapter, log, guests, sharedStore: () => store, pack }, bundle.file);
-      const inst = new Instance(channel, {
-        log: (level, text) => log.fn(spec.name, level, text),
-        shared: () => null,
-        gone: () => {},
-        released: () => {},
-      });
+      // load it for real, in its own lane, exactly as the host would (with the pool's one more
+      // try for a guest that never answered its start: runtime/pool/start.ts)
+      const made: Instance[] = [];
+      const make = (): Instance => {
+        const channel = laneFor(spec).spawn(spec, { adapter, log, guests, sharedStore: () => store, pack }, bundle.file);
+        const inst = new Instance(channel, {
+          log: (level, text) => log.fn(spec.name, level, text),
+          shared: () => null,
+          gone: () => {},
+          released: () => {},
+        });
+        made.push(inst);
+        return inst;
+      };
       try {
-        await inst.start(withBundle(loadSpec(spec, spec.env, false), spec, bundle, adapter.sys), 15_000);
+        await startInstance(
+          make,
+          withBundle(loadSpec(spec, spec.env, false), spec, bundle, adapter.sys),
+          15_000,
+          () => made.length < 2,
+          (text) => log.warn(`${spec.name}: ${text}`),
+        );
       } finally {
-        await inst.stop();
+        await Promise.all(made.map((inst) => inst.stop()));
       }
       log.info(`ok   ${spec.name} (${spec.lane}${spec.lane === "process" ? `/${spec.runtime}` : spec.pack ? ", packed" : ""}) ${spec.route}`);
     } catch (e) {
