@@ -14,10 +14,27 @@ import type { GuestExit, WorkerHandle, WorkerOptions } from "./types.ts";
  */
 const WORKER_YOUNG_GENERATION_MB = 6;
 
+/**
+ * A Node worker inherits the host's command-line options, `--import tsx` with them: tsx would
+ * start again in every worker, whose guest code is already JavaScript (twice the CPU of a
+ * worker's start and 4 MB more host memory per worker: adapters/README.md, Workers). A worker
+ * given its own list refuses process-wide options (`--max-semi-space-size`:
+ * ERR_WORKER_INVALID_EXEC_ARGV), so it gets only the per-thread ones worth keeping: profiling
+ * and source maps. Bun and Deno run TypeScript themselves and are given nothing here.
+ */
+const PER_THREAD_OPTION = /^--(cpu-prof|heap-prof|enable-source-maps)/;
+
+function workerExecArgv(): { execArgv?: string[] } {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (versions.bun || versions.deno) return {};
+  return { execArgv: process.execArgv.filter((a) => PER_THREAD_OPTION.test(a)) };
+}
+
 export function spawnWorker(file: string, o: WorkerOptions, heapLimit: boolean): WorkerHandle {
   const worker = new Worker(file, {
     workerData: o.data,
     env: o.env,
+    ...workerExecArgv(),
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, ...(heapLimit ? { maxOldGenerationSizeMb: o.heapMb } : {}) },
   });
   let error: GuestExit["error"];
