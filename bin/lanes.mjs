@@ -1,7 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 // (a larger young generation for the host: README, Operating: the host's heap)
-// `lanes` as an npm bin on Node: register tsx so the TypeScript sources run as they are.
-import { register } from "tsx/esm/api";
+// `lanes` on Node: the CLI from its prebuilt bundle (node-cli.mjs), or through tsx.
+import { runCli } from "./node-cli.mjs";
 
-register();
-await import("../runtime/cli/lanes.ts");
+await runCli();

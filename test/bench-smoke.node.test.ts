@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 const scratch = join(root, ".lanes", "test-tmp");
 
 function bench(args: string[]) {
-  const run = spawnSync(process.execPath, ["--import", "tsx", "runtime/cli/lanes.ts", "bench", ...args], {
+  const run = spawnSync(process.execPath, ["bin/lanes.mjs", "bench", ...args], {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },

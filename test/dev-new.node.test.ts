@@ -54,7 +54,7 @@ test("lanes new in a folder without a manifest writes both files, and the manife
       m.functions.map((f) => [f.name, f.lane, f.route]),
       [["hello-there", "process", "/hello-there"]],
     );
-    assert.match(readFileSync(join(dir, "hello-there.ts"), "utf8"), /export default \{\n  async fetch\(/);
+    assert.match(readFileSync(join(dir, "hello-there.ts"), "utf8"), /export default \{\n {2}async fetch\(/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

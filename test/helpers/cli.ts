@@ -7,12 +7,14 @@ import { adapter } from "./host.ts";
 import { spawnProcess, type Exit } from "./spawn.ts";
 
 export const cliEntry = fileURLToPath(new URL("../../runtime/cli/lanes.ts", import.meta.url));
+/** What `lanes` and `npm start` run on Node: the CLI's prebuilt bundle, or tsx (bin/node-cli.mjs). */
+export const nodeBin = fileURLToPath(new URL("../../bin/lanes.mjs", import.meta.url));
 
 export function cliCommand(args: string[]): [string, string[]] {
   switch (adapter.name) {
     case "node":
-      // tsx by its own path: the command may run in a folder with no node_modules
-      return [process.execPath, ["--import", import.meta.resolve("tsx"), cliEntry, ...args]];
+      // by its own path: the command may run in a folder with no node_modules
+      return [process.execPath, [nodeBin, ...args]];
     case "bun":
       return [process.execPath, [cliEntry, ...args]];
     case "deno":
@@ -65,7 +67,8 @@ export async function startCli(args: string[], o: CliOptions = {}): Promise<Runn
       reject(new Error(`lanes ${args.join(" ")} exited with ${code} before listening:\n${out}`));
     });
   });
-  const host = childPids(child.pid).find((pid) => cmdline(pid).includes(cliEntry));
+  const script = adapter.name === "node" ? nodeBin : cliEntry;
+  const host = childPids(child.pid).find((pid) => cmdline(pid).includes(script));
   return { url, pid: child.pid, hostPid: host ?? child.pid, output: () => out, exited: child.exited, kill: child.kill };
 }
 

@@ -17,7 +17,7 @@ export type Runtime = "node" | "bun" | "deno";
 export function lanesCommand(runtime: Runtime, args: string[]): [string, string[]] {
   switch (runtime) {
     case "node":
-      return [process.execPath, ["--import", "tsx", cli, ...args]];
+      return [process.execPath, [`${root}bin/lanes.mjs`, ...args]];
     case "bun":
       return [bin("bun"), [cli, ...args]];
     case "deno":

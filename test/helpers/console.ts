@@ -1,7 +1,7 @@
 /** For the console suites: logging in as a browser would, calling the console with a session, hosts on each runtime. */
 import { fileURLToPath } from "node:url";
 import { hostEnvironment } from "../../adapters/env.ts";
-import { cliEntry } from "./cli.ts";
+import { cliEntry, nodeBin } from "./cli.ts";
 import { listeningUrl } from "./deploy.ts";
 import { spawnProcess } from "./spawn.ts";
 
@@ -49,7 +49,7 @@ export function cliOn(runtime: "node" | "bun" | "deno", args: string[]): [string
   const bin = (name: string) => fileURLToPath(new URL(`../../node_modules/.bin/${name}`, import.meta.url));
   switch (runtime) {
     case "node":
-      return [process.execPath, ["--import", import.meta.resolve("tsx"), cliEntry, ...args]];
+      return [process.execPath, [nodeBin, ...args]];
     case "bun":
       return [bin("bun"), [cliEntry, ...args]];
     case "deno":

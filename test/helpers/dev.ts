@@ -13,9 +13,9 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 const cli = join(root, "runtime/cli/lanes.ts");
 const devFixtures = join(root, "test/fixtures/dev");
 
-/** The CLI under this file's runtime: `node --import tsx`, `bun`, `deno run -A`. */
+/** The CLI under this file's runtime: `node bin/lanes.mjs`, `bun`, `deno run -A`. */
 export function cliArgs(args: string[]): [string, string[]] {
-  if (adapter.name === "node") return [process.execPath, ["--import", "tsx", cli, ...args]];
+  if (adapter.name === "node") return [process.execPath, [join(root, "bin/lanes.mjs"), ...args]];
   if (adapter.name === "bun") return [process.execPath, [cli, ...args]];
   return [process.execPath, ["run", "-A", cli, ...args]];
 }

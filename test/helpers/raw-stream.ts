@@ -2,7 +2,7 @@
  * A raw HTTP/1.1 request whose answer is watched as it arrives: when the head is complete, what
  * the body holds so far, and the connection can be dropped at any moment (a client going away).
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { connect } from "node:net";
 
 export interface OpenRequest {

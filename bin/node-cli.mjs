@@ -1,0 +1,122 @@
+// The lanes CLI for Node as one prebuilt ES module. Node 20 cannot run TypeScript itself; tsx can,
+// but its loader answers every import through a hooks thread: loading the CLI's ~190 modules
+// that way took 0.7-0.9 s per process, paid again by the host `lanes start` re-executes and by
+// every `lanes deploy`. esbuild bundles the same sources once into .lanes/node-cli/, rebuilt
+// when a file it was built from changes; starting from it takes 0.3-0.4 s (CONTRIBUTING.md,
+// How the Node CLI starts). Where the bundle cannot be built or written, tsx runs the sources
+// as before. Plain JavaScript: it runs before anything can load TypeScript.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const entry = join(root, "runtime", "cli", "lanes.ts");
+const dir = join(root, ".lanes", "node-cli");
+const inputsFile = join(dir, "inputs.json");
+/** Builds older than this, but the current one, are removed when a new one is written. */
+const STALE_MS = 10 * 60 * 1000;
+const URL_MARK = "__lanes_module_url__";
+const META_MARK = "__lanes_import_meta__";
+
+/** Import the CLI: from its bundle when one is current or can be made, else through tsx. */
+export async function runCli() {
+  const bundle = current() ?? (await rebuild());
+  if (bundle) {
+    // a stack trace names the source files and lines, not the bundle's
+    process.setSourceMapsEnabled(true);
+    return import(pathToFileURL(bundle).href);
+  }
+  const { register } = await import("tsx/esm/api");
+  register();
+  return import(pathToFileURL(entry).href);
+}
+
+/** The bundle on record, if every file it was built from is as it was then. */
+function current() {
+  try {
+    const record = JSON.parse(readFileSync(inputsFile, "utf8"));
+    for (const [file, mtimeMs, size] of record.inputs) {
+      const s = statSync(join(root, file));
+      if (s.mtimeMs !== mtimeMs || s.size !== size) return undefined;
+    }
+    const bundle = join(dir, record.bundle);
+    statSync(bundle);
+    return bundle;
+  } catch {
+    return undefined;
+  }
+}
+
+async function rebuild() {
+  try {
+    const esbuild = await import("esbuild");
+    const started = Date.now();
+    const out = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: "node",
+      format: "esm",
+      // commands import what only they need (autocannon, echarts...) when they run: kept apart
+      splitting: true,
+      outdir: dir,
+      chunkNames: "chunk-[hash]",
+      outExtension: { ".js": ".mjs" },
+      target: "node20",
+      packages: "external",
+      logLevel: "silent",
+      sourcemap: "linked",
+      plugins: [ownModuleUrls(esbuild)],
+    });
+    const inputs = Object.keys(out.metafile.inputs).map((file) => {
+      const s = statSync(join(root, file));
+      return [file, s.mtimeMs, s.size];
+    });
+    // a file changed while it was read: use nothing that may hold its old text
+    if (inputs.some(([, mtimeMs]) => mtimeMs >= started - 1)) return undefined;
+    const build = `lanes-${started.toString(36)}-${process.pid}`;
+    mkdirSync(join(dir, build), { recursive: true });
+    for (const f of out.outputFiles) writeFileSync(join(dir, build, relative(dir, f.path)), f.contents);
+    const name = join(build, "lanes.mjs");
+    // the record last, by rename: another process reads the old record or the new one, whole
+    const tmp = join(dir, `inputs-${process.pid}.json`);
+    writeFileSync(tmp, JSON.stringify({ bundle: name, inputs }));
+    renameSync(tmp, inputsFile);
+    removeStale(build);
+    return join(dir, name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Each source file keeps its own `import.meta.url` (lanes finds its guests, functions and assets
+ * relative to the file asking). esbuild replaces the expression where it is code, never inside a
+ * string; a file using any other `import.meta` field stops the build, and tsx is used instead.
+ */
+function ownModuleUrls(esbuild) {
+  return {
+    name: "own-module-urls",
+    setup(build) {
+      build.onLoad({ filter: /\.ts$/ }, async (args) => {
+        const source = readFileSync(args.path, "utf8");
+        if (!source.includes("import.meta")) return { contents: source, loader: "ts" };
+        const { code } = await esbuild.transform(source, { loader: "ts", format: "esm", define: { "import.meta.url": URL_MARK, "import.meta": META_MARK }, sourcefile: args.path });
+        if (code.includes(META_MARK)) throw new Error(`${relative(root, args.path)}: an import.meta field other than url`);
+        return { contents: code.replaceAll(URL_MARK, JSON.stringify(pathToFileURL(args.path).href)), loader: "js" };
+      });
+    },
+  };
+}
+
+function removeStale(keep) {
+  for (const f of readdirSync(dir)) {
+    if (f === keep || !f.startsWith("lanes-")) continue;
+    try {
+      if (Date.now() - statSync(join(dir, f)).mtimeMs > STALE_MS) rmSync(join(dir, f), { recursive: true, force: true });
+    } catch {
+      // another process removed it first
+    }
+  }
+}
