@@ -176,7 +176,10 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
   };
   return {
     pipe: {
-      write: (bytes) => void (child.stdin?.writable && child.stdin.write(bytes)),
+      write: (bytes, written) => {
+        if (!child.stdin?.writable) return written?.();
+        child.stdin.write(bytes, written && (() => written()));
+      },
       onData: (l) => void child.stdout?.on("data", (chunk: Buffer) => l(chunk)),
     },
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),

@@ -105,7 +105,7 @@ export function writeReply(ex: NodeExchange, res: ServerResponse, reply: Reply):
   if (!hasLength && !NULL_BODY.has(status)) flat.push("content-length", String(body?.byteLength ?? 0));
   res.writeHead(status, reply.statusText || undefined, flat);
   // Node's server leaves the body out of an answer to HEAD by itself
-  if (body && body.byteLength > 0) res.end(body);
+  if (body && body.byteLength > 0) res.end(body, reply.written && (() => reply.written!()));
   else res.end();
 }
 

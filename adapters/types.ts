@@ -64,6 +64,11 @@ export interface Reply {
   body: Uint8Array | null;
   /** A body still being produced: the head goes to the client at once, the bytes as they come. */
   stream?: ReadableStream<Uint8Array>;
+  /**
+   * An exchange that knows when `body` has been written out calls this then, so its memory can
+   * be reused (runtime/channel/buffer-pool.ts). One that does not know never calls it.
+   */
+  written?: () => void;
 }
 
 export interface HttpHandler {

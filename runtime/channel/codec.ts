@@ -8,7 +8,7 @@
  * transferred as ArrayBuffers instead of being copied through the ring. The transport supplies
  * them in order (`Externals`).
  */
-import { badFrame, ByteReader, ByteWriter } from "./bytes.ts";
+import { badFrame, ByteReader, type ByteWriter } from "./bytes.ts";
 import { LOG_LEVELS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
 
 const KIND = {

@@ -10,15 +10,18 @@ import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalB
 import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd, type Scheduler } from "./end.ts";
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
 import { FrameBatcher, FrameSplitter } from "./stream.ts";
+import { type BufferPool, hostBuffers } from "./buffer-pool.ts";
 
 /** A byte pipe pair as the runtime gives it. */
 export interface BytePipe {
-  write(bytes: Uint8Array): void;
+  /** `written` (optional) runs once the pipe has taken `bytes`, or failed to: they may be reused then. */
+  write(bytes: Uint8Array, written?: () => void): void;
   onData(listener: (chunk: Uint8Array) => void): void;
 }
 
+/** The host's end: large bodies come from and go back to the host's buffer pool (buffer-pool.ts). */
 export function hostStreamEnd(pipe: BytePipe, schedule: Scheduler): HostEnd {
-  return streamEnd<GuestToHost, HostToGuest>(pipe, schedule, decodeGuestFrame);
+  return streamEnd<GuestToHost, HostToGuest>(pipe, schedule, decodeGuestFrame, hostBuffers);
 }
 
 export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
@@ -28,11 +31,16 @@ export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
 /** Bodies up to this size travel inside their frame; larger ones in a frame of their own after it. */
 export const PIPE_INLINE_MAX = 64 * 1024;
 
-function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In): ChannelEnd<In, Out> {
+function streamEnd<In, Out extends Frame>(
+  pipe: BytePipe,
+  schedule: Scheduler,
+  decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In,
+  buffers?: BufferPool,
+): ChannelEnd<In, Out> {
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();
-  const out = new FrameBatcher((bytes) => !closed && pipe.write(bytes), schedule);
+  const out = new FrameBatcher((bytes, written) => (closed ? written?.() : pipe.write(bytes, written)), schedule);
   let closed = false;
   // a body the sender gives away (frames.ts: the receiver keeps it) goes to the pipe untouched
   let taken: Uint8Array | undefined;
@@ -41,6 +49,7 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
   let held: Uint8Array | undefined;
   let beside: Uint8Array | undefined;
   const fromPipe: Externals = { next: () => beside };
+  const alloc = buffers ? (n: number) => buffers.take(n) : undefined;
   const splitter = new FrameSplitter((bytes) => {
     if (held) {
       const head = held;
@@ -50,7 +59,7 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
       beside = undefined;
     } else if (hasExternalBody(bytes)) held = bytes;
     else frames.emit(decode(bytes, false), frameSlot(bytes));
-  });
+  }, alloc);
   pipe.onData((chunk) => {
     if (closed) return;
     try {
@@ -65,7 +74,12 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
       if (closed) return;
       taken = undefined;
       out.send(encodeFrame(w, frame, takeLarge, slot));
-      if (taken) out.sendOwned(taken);
+      if (!taken) return;
+      const body = taken;
+      if (!buffers) return out.sendOwned(body);
+      // a pooled body is not handed out again while the pipe may still be reading it
+      buffers.writing(body);
+      out.sendOwned(body, () => buffers.written(body));
     },
     flush: () => out.flush(),
     drain() {

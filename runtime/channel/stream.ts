@@ -15,7 +15,11 @@ export class FrameSplitter {
   /** Length of the frame being assembled, once its prefix is known. */
   private want = -1;
 
-  constructor(private readonly onFrame: (frame: Uint8Array) => void) {}
+  /** `alloc` makes the array for a frame that spans chunks (the host's comes from its buffer pool). */
+  constructor(
+    private readonly onFrame: (frame: Uint8Array) => void,
+    private readonly alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n),
+  ) {}
 
   push(chunk: Uint8Array): void {
     let at = 0;
@@ -61,7 +65,7 @@ export class FrameSplitter {
       if (first.byteLength === n) this.pending.shift();
       else this.pending[0] = first.subarray(n);
     } else {
-      out = new Uint8Array(n);
+      out = this.alloc(n);
       let at = 0;
       while (at < n) {
         const c = this.pending[0]!;
@@ -88,7 +92,7 @@ export class FrameBatcher {
   private queued = false;
 
   constructor(
-    private readonly write: (bytes: Uint8Array) => void,
+    private readonly write: (bytes: Uint8Array, written?: () => void) => void,
     private readonly schedule: (flush: () => void) => void,
     private readonly flushAt = 256 * 1024,
   ) {}
@@ -109,15 +113,16 @@ export class FrameBatcher {
 
   /**
    * Queue a frame whose bytes are the pipe's to keep (the caller never touches them again): what
-   * is queued leaves with its length prefix, then the bytes themselves, uncopied.
+   * is queued leaves with its length prefix, then the bytes themselves, uncopied. `written`
+   * runs once the pipe has taken them (or failed to).
    */
-  sendOwned(bytes: Uint8Array): void {
+  sendOwned(bytes: Uint8Array, written?: () => void): void {
     const need = this.at + 4;
     if (need > this.buf.byteLength) this.grow(need);
     this.view.setUint32(this.at, bytes.byteLength);
     this.at = need;
     this.flush();
-    this.write(bytes);
+    this.write(bytes, written);
   }
 
   /** Send what is queued now. */

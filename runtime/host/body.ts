@@ -7,6 +7,7 @@
  * 408 in time, and its slot is not held.
  */
 import type { Exchange } from "../../adapters/types.ts";
+import { hostBuffers } from "../channel/buffer-pool.ts";
 import { LanesError } from "../errors.ts";
 
 export async function readBody(ex: Exchange, limit: number, name: string, deadline: number): Promise<Uint8Array | null> {
@@ -21,7 +22,8 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
   if (length === 0) return new Uint8Array(0);
   const body = ex.body();
   if (!body) return null;
-  const into = Number.isSafeInteger(length) ? new Uint8Array(length) : undefined;
+  // from the host's pool: invoke.ts gives it back once the request is over
+  const into = Number.isSafeInteger(length) ? hostBuffers.take(length) : undefined;
   const parts: Uint8Array[] = [];
   let size = 0;
   const chunks = body[Symbol.asyncIterator]();
@@ -50,7 +52,12 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
     clearTimeout(timer);
   }
   if (size === 0) return new Uint8Array(0);
-  if (into) return size === into.byteLength ? into : into.slice(0, size);
+  if (into && size === into.byteLength) return into;
+  if (into) {
+    const short = into.slice(0, size);
+    hostBuffers.give(into);
+    return short;
+  }
   const out = new Uint8Array(size);
   let at = 0;
   for (const p of parts) {

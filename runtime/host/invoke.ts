@@ -4,6 +4,7 @@
  * becomes an error reply; nothing throws out of here.
  */
 import type { Exchange, Reply } from "../../adapters/types.ts";
+import { hostBuffers } from "../channel/buffer-pool.ts";
 import { errorReply, LanesError } from "../errors.ts";
 import { traceRequest } from "../ops/trace.ts";
 import { readBody } from "./body.ts";
@@ -36,17 +37,19 @@ export async function invoke(
   const headers = ex.headerPairs();
   const trace = traceRequest(headers, requestId, o.spans !== undefined, o.spans !== undefined);
   let reply: Reply;
+  let body: Uint8Array | null = null;
   try {
     if (!pool) throw served.error ?? new LanesError("unavailable", `function "${spec.name}" is not available`);
     const wait = pool.admit(); // a full function refuses before its body is read
     if (wait) await wait;
-    const body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);
+    body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);
     // a client that goes away cancels its request, and the function's request.signal aborts
     reply = await pool.dispatch({ requestId, method, url, headers, params, body }, deadline, new ClientOf(ex));
   } catch (e) {
     reply = errorReply(o.dev && o.mapStack ? withMappedStack(e, o.mapStack) : e, requestId, o.dev);
   } finally {
     served.active--;
+    hostBuffers.give(body); // nothing reads it now (a pipe write still in progress holds it: buffer-pool.ts)
   }
   finished(o, served, method, path, requestId, trace, t0, reply.status);
   return reply;

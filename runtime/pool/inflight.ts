@@ -3,6 +3,7 @@
  * caller waiting for its reply. Response frames become Replies here (the server writes those
  * as they are); a streamed body becomes a ReadableStream fed by chunk frames.
  */
+import { hostBuffers } from "../channel/buffer-pool.ts";
 import type { Reply } from "../../adapters/types.ts";
 import type { HeaderPairs, ResponseFrame } from "../channel/frames.ts";
 import { LanesError } from "../errors.ts";
@@ -67,7 +68,9 @@ export class InFlightTable {
     const statusText = reasonPhrase(f.statusText);
     if (!f.more) {
       this.settle(f.id);
-      r.resolve({ status: f.status, statusText, headers, body: f.body });
+      const body = f.body;
+      // from the host's pool when it came through a pipe in several reads
+      r.resolve({ status: f.status, statusText, headers, body, written: () => hostBuffers.give(body) });
       return;
     }
     r.body = new ResponseBody(f.body, () => {

@@ -1,0 +1,150 @@
+/**
+ * Large bodies on the host reuse memory (runtime/channel/buffer-pool.ts): a request's body array
+ * and an answer assembled from the child's pipe go back to a pool once nothing reads them. A
+ * mistake there would hand one client another client's bytes, so every answer here is compared
+ * with its own request, byte for byte, under concurrency, with clients that leave midway, in both
+ * lanes, with the host on Node, Bun and Deno.
+ */
+import { connect } from "node:net";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { BufferPool } from "../runtime/channel/buffer-pool.ts";
+import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+
+const KIB = 1024;
+
+/** A body only request `i` can have: its index and size in every 8-byte word, and noise. */
+function bodyFor(i: number, size: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(size);
+  const view = new DataView(b.buffer);
+  for (let at = 0; at + 8 <= size; at += 8) {
+    view.setUint32(at, i);
+    view.setUint32(at + 4, (size ^ at) >>> 0);
+  }
+  return b;
+}
+
+/**
+ * On one connection, GET `bigPath` (an answer larger than the socket's buffers) and right behind
+ * it POST `body` to `path`, then read nothing for `pauseMs`: the host's answer to the second
+ * waits in the server, behind the first, while the other clients go on. Resolves with the second
+ * answer's status and body.
+ */
+function queuedBehindBigAnswer(base: string, bigPath: string, path: string, body: Uint8Array, pauseMs: number): Promise<{ status: number; body: Uint8Array }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname);
+    const parts: Uint8Array[] = [];
+    sock.on("error", reject);
+    sock.pause();
+    setTimeout(() => sock.resume(), pauseMs);
+    sock.on("data", (d: Uint8Array) => parts.push(new Uint8Array(d)));
+    sock.on("end", () => {
+      const all = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.byteLength;
+      }
+      // the second answer is the last one: find its head from the end of the first
+      const text = new TextDecoder("latin1").decode(all);
+      const second = text.indexOf("HTTP/1.1 ", text.indexOf("\r\n\r\n") + 4 + BIG_ANSWER);
+      const end = text.indexOf("\r\n\r\n", second);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text.slice(second))?.[1] ?? 0), body: all.subarray(end + 4) });
+    });
+    sock.write(`GET ${bigPath} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    sock.write(`POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`);
+    sock.write(body);
+  });
+}
+
+/** The size of the big answer: more than a socket's buffers take in while nobody reads. */
+const BIG_ANSWER = 24 * 1024 * KIB;
+const BIG_FUNCTION = `export default { fetch: () => new Response(new Uint8Array(${BIG_ANSWER}).fill(120)) };\n`;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const pool = suite("the host's buffer pool");
+
+pool("an array given back is handed out again only once, and only once its writes are done", () => {
+  const p = new BufferPool();
+  const a = p.take(200 * KIB);
+  assert.is(a.byteLength, 200 * KIB);
+  p.writing(a);
+  p.give(a);
+  assert.is.not(p.take(200 * KIB).buffer, a.buffer, "still being written: not handed out");
+  p.written(a);
+  p.give(a); // given twice: kept once
+  const again = p.take(200 * KIB);
+  assert.is(again.buffer, a.buffer, "reused once written and given back");
+  assert.is.not(p.take(200 * KIB).buffer, a.buffer, "never to two holders at once");
+});
+
+pool("arrays the pool did not make, small ones and transferred (detached) ones are never kept", () => {
+  const p = new BufferPool();
+  p.give(new Uint8Array(256 * KIB));
+  assert.is(p.idleBytes, 0, "a foreign array");
+  const small = p.take(16 * KIB);
+  p.give(small);
+  assert.is(p.idleBytes, 0, "a small array");
+  const big = p.take(256 * KIB);
+  structuredClone(big.buffer, { transfer: [big.buffer] });
+  p.give(big);
+  assert.is(p.idleBytes, 0, "a detached array");
+});
+
+pool.run();
+
+for (const lane of LANES) {
+  const test = suite<{ h: TestHost }>(`large bodies (${adapter.name} host, ${lane} lane)`);
+
+  test.before(async (ctx) => {
+    ctx.h = await startTestHost(
+      {
+        echo: { entry: "echo.ts", lane, methods: ["POST"], maxBodyBytes: 2 * 1024 * KIB, instances: { min: 1, max: 2 }, concurrency: 16 },
+        big: { entry: "big.ts", lane: "isolate" },
+      },
+      { extraFiles: { "big.ts": BIG_FUNCTION } },
+    );
+  });
+  test.after(async ({ h }) => {
+    await h.stop();
+  });
+
+  test("many large bodies at once each come back to their own client byte for byte, while other clients leave midway", async ({ h }) => {
+    const sizes = [64 * KIB + 1, 200 * KIB, 256 * KIB, 256 * KIB + 3, 700 * KIB, 1024 * KIB];
+    const total = 120;
+    let next = 0;
+    const wrong: string[] = [];
+    const worker = async () => {
+      for (let i = next++; i < total; i = next++) {
+        const sent = bodyFor(i, sizes[i % sizes.length]!);
+        if (i % 7 === 3) {
+          // a client that goes away once the answer starts: its arrays must not reach anyone else
+          const abort = new AbortController();
+          const res = await h.fetch("/echo", { method: "POST", body: sent, signal: abort.signal });
+          abort.abort();
+          await res.body?.cancel().catch(() => {});
+          continue;
+        }
+        const res = await h.fetch("/echo", { method: "POST", body: sent });
+        const got = new Uint8Array(await res.arrayBuffer());
+        if (res.status !== 200 || !sameBytes(got, sent)) wrong.push(`request ${i} (${sent.byteLength} bytes): ${res.status}, ${got.byteLength} bytes back`);
+      }
+    };
+    // answers that wait in the server behind a big one, while the others keep the pool busy
+    const slow = Array.from({ length: 4 }, (_, k) => {
+      const sent = bodyFor(1000 + k, 1024 * KIB - k);
+      return queuedBehindBigAnswer(h.url, "/big", "/echo", sent, 700).then((r) => {
+        if (r.status !== 200 || !sameBytes(r.body, sent)) wrong.push(`slow client ${k}: ${r.status}, ${r.body.byteLength} bytes back`);
+      });
+    });
+    await Promise.all([...Array.from({ length: 12 }, worker), ...slow]);
+    assert.equal(wrong, []);
+  });
+  test.run();
+}
