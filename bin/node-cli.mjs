@@ -53,6 +53,8 @@ async function rebuild() {
     const started = Date.now();
     const out = await esbuild.build({
       entryPoints: [entry],
+      // the metafile's paths relative to the package, wherever the command runs
+      absWorkingDir: root,
       bundle: true,
       write: false,
       metafile: true,

@@ -33,8 +33,9 @@ function copyOfPackage(withTsx = false): string {
   return dir;
 }
 
+/** Run the copy's `lanes` from another folder, as a user runs it in their project. */
 function lanes(dir: string, args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [join(dir, "bin", "lanes.mjs"), ...args], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(dir, "bin", "lanes.mjs"), ...args], { cwd: tmpdir(), encoding: "utf8", timeout: 60_000 });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
