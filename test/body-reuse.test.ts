@@ -8,7 +8,8 @@
 import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { BufferPool } from "../runtime/channel/buffer-pool.ts";
+import { BufferPool, hostBuffers } from "../runtime/channel/buffer-pool.ts";
+import { waitFor } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
 
 const KIB = 1024;
@@ -146,5 +147,12 @@ for (const lane of LANES) {
     await Promise.all([...Array.from({ length: 12 }, worker), ...slow]);
     assert.equal(wrong, []);
   });
+
+  if (lane === "process") {
+    test("the arrays kept for reuse are let go once the host is quiet", async () => {
+      assert.ok(hostBuffers.idleBytes > 0, "the load above left arrays in the pool");
+      await waitFor(() => hostBuffers.idleBytes === 0, "the pool empties once the host is quiet", 15_000);
+    });
+  }
   test.run();
 }

@@ -71,6 +71,12 @@ export class BufferPool {
     return this.kept;
   }
 
+  /** Let go of every waiting array (the host went quiet: the collector may free them). */
+  clear(): void {
+    this.free.clear();
+    this.kept = 0;
+  }
+
   private keep(buffer: ArrayBuffer): void {
     // a buffer transferred to a worker is detached (byteLength 0): it is gone, not kept
     const size = buffer.byteLength;

@@ -22,6 +22,7 @@ import { SharedStore } from "../shared/store.ts";
 import type { RecentRequests } from "../console/recent.ts";
 import { createHandler } from "./handler.ts";
 import { reduceMemoryWhenQuiet } from "./idle-memory.ts";
+import { hostBuffers } from "../channel/buffer-pool.ts";
 import { brokenSummary, loadEach } from "./load-check.ts";
 import type { Host, HostOptions } from "./host-types.ts";
 import type { Served } from "./served.ts";
@@ -204,11 +205,15 @@ export async function startHost(o: HostOptions): Promise<Host> {
   }
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   // what the host is doing, in one string: memory is handed back once it stops changing
-  const stopReducing = reduceMemoryWhenQuiet(adapter, () => {
-    let instances = 0;
-    for (const f of functions) instances += f.pool?.instances.length ?? 0;
-    return `${requests} ${instances} ${pack.workers.length} ${spares.count}`;
-  });
+  const stopReducing = reduceMemoryWhenQuiet(
+    adapter,
+    () => {
+      let instances = 0;
+      for (const f of functions) instances += f.pool?.instances.length ?? 0;
+      return `${requests} ${instances} ${pack.workers.length} ${spares.count}`;
+    },
+    () => hostBuffers.clear(),
+  );
   let stopping: Promise<void> | undefined;
   const host: Host = {
     manifest,

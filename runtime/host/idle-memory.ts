@@ -13,8 +13,11 @@ const TICK_MS = 2000;
 const QUIET_MS = 5000;
 const SECOND_MS = 6000;
 
-/** `state()` changes whenever the host's work does (requests seen, instances alive); returns a stop function. */
-export function reduceMemoryWhenQuiet(adapter: RuntimeAdapter, state: () => string): () => void {
+/**
+ * `state()` changes whenever the host's work does (requests seen, instances alive); `release`
+ * lets go of memory kept for reuse, before the first collection. Returns a stop function.
+ */
+export function reduceMemoryWhenQuiet(adapter: RuntimeAdapter, state: () => string, release: () => void = () => {}): () => void {
   let last = state();
   let changedAt = Date.now();
   let dirty = false;
@@ -33,6 +36,7 @@ export function reduceMemoryWhenQuiet(adapter: RuntimeAdapter, state: () => stri
     if (dirty) {
       dirty = false;
       secondAt = now + SECOND_MS;
+      release();
       adapter.collectGarbage();
     } else if (secondAt > 0 && now >= secondAt) {
       secondAt = 0;
