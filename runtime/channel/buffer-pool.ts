@@ -27,6 +27,11 @@ export class BufferPool {
   private readonly givenWhileWritten = new WeakSet<ArrayBuffer>();
   private kept = 0;
 
+  /** Whether `bytes` may be one of the pool's (cheap: a size check, for the hot path). */
+  mayHold(bytes: Uint8Array | null): boolean {
+    return bytes !== null && bytes.byteLength > GRAIN;
+  }
+
   /** `n` bytes, from the pool when it has an array of that size. */
   take(n: number): Uint8Array {
     if (n <= GRAIN || n > MAX_POOLED) return new Uint8Array(n);

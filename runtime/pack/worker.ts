@@ -5,6 +5,7 @@
  * others with "its packed worker was recycled" (their requests get a 502, as threads of one
  * process share its fate).
  */
+import { within } from "../within.ts";
 import { wrap, type Remote } from "comlink";
 import type { GuestExit, RuntimeAdapter, WorkerHandle } from "../../adapters/types.ts";
 import type { GuestControl } from "../channel/control.ts";
@@ -143,10 +144,7 @@ export class PackedWorker implements SlotHost {
     if (!this.dead) {
       // the slot is free for another function only once the worker has forgotten this one
       // (bounded: a worker stuck in a CPU loop answers nothing, and its recycling ends it)
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, UNLOAD_TIMEOUT_MS)));
-      await Promise.race([this.control.unload(link.slot).catch(() => {}), this.exited, late]);
-      clearTimeout(timer);
+      await within(Promise.race([this.control.unload(link.slot).catch(() => {}), this.exited]), UNLOAD_TIMEOUT_MS);
     }
     link.finish({ code: 0, signal: null, stderrTail: "" });
   }

@@ -69,8 +69,8 @@ export class InFlightTable {
     if (!f.more) {
       this.settle(f.id);
       const body = f.body;
-      // from the host's pool when it came through a pipe in several reads
-      r.resolve({ status: f.status, statusText, headers, body, written: () => hostBuffers.give(body) });
+      // from the host's pool when it came through a pipe in several reads (only large ones do)
+      r.resolve({ status: f.status, statusText, headers, body, written: hostBuffers.mayHold(body) ? () => hostBuffers.give(body) : undefined });
       return;
     }
     r.body = new ResponseBody(f.body, () => {

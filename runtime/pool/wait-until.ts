@@ -2,21 +2,11 @@
  * Shutdown waits for the ctx.waitUntil work of each instance, as Workers do, but only within the
  * grace it has; then it says what it cut.
  */
+import { within } from "../within.ts";
 import type { Logger } from "../log.ts";
 import type { Instance } from "./instance.ts";
 
 const STATS_WAIT_MS = 250;
-
-/** `work`, or "late" after `ms`; the timer goes once `work` settles (no grace-long timer left behind). */
-async function within<T>(work: Promise<T>, ms: number): Promise<T | "late"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), Math.max(0, ms))));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Resolves once `inst` of function `name` has no pending waitUntil promise, or at `deadline`,
