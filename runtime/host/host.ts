@@ -186,9 +186,15 @@ export async function startHost(o: HostOptions): Promise<Host> {
       ...(version ? { version } : {}),
     });
   let handler = router(functions);
+  // requests to functions, for going quiet (idle-memory.ts): lanes' own routes (a metrics
+  // scrape, a health check), which `fast` declines, do not keep a host busy
   let requests = 0;
   const own: HttpHandler = {
-    fast: (ex) => (requests++, handler.fast(ex)),
+    fast: (ex) => {
+      const out = handler.fast(ex);
+      if (out !== undefined) requests++;
+      return out;
+    },
     web: (request, ex) => handler.web(request, ex),
   };
   let server: RunningServer;
