@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Served } from "../host/served.ts";
+import { hostBuffers } from "../channel/buffer-pool.ts";
 import { memoryLimit } from "../pool/watchdog.ts";
 import type { SharedStore } from "../shared/store.ts";
 import type { Buckets } from "./buckets.ts";
@@ -194,6 +195,9 @@ export class HostMetrics {
       c.inc({ mode: "system" }, system);
     });
     gauge("lanes_host_resident_memory_bytes", "Resident memory of the host process (its isolate workers included).", [], (g) => g.set(this.src.rss()));
+    gauge("lanes_host_body_reuse_bytes", "Memory the host keeps to reuse for large bodies (at most 16 MB; let go once the host is quiet).", [], (g) =>
+      g.set(hostBuffers.idleBytes),
+    );
     this.histogram(
       "lanes_host_event_loop_delay_seconds",
       "How late a timer due every 50 ms fires on the host's main thread: how long a new request may wait for it.",
