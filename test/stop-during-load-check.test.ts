@@ -10,6 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startCli } from "./helpers/cli.ts";
 import { adapter } from "./helpers/host.ts";
+import { within } from "./helpers/raw-stream.ts";
 
 /** SHUTDOWN_GRACE_MS in runtime/cli/start.ts: a host that waited it out takes at least this long. */
 const GRACE_MS = 5000;
@@ -26,9 +27,7 @@ test(`lanes start on ${adapter.name}, stopped during its start-up load check, ex
     assert.is((await fetch(`${cli.url}/hello`)).status, 200);
     const started = Date.now();
     cli.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const exit = await Promise.race([cli.exited, new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 20_000)))]);
-    clearTimeout(timer);
+    const exit = await within(cli.exited, 20_000, "exit").catch(() => "late" as const);
     const ms = Date.now() - started;
     if (exit === "late") cli.kill("SIGKILL");
     assert.ok(exit !== "late" && exit.code === 0, `exited 0 (${JSON.stringify(exit)})`);
