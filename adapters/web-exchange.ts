@@ -75,6 +75,9 @@ export class WebExchange implements Exchange {
  */
 export function replyResponse(r: Reply, closing = false): Response {
   const res = new Response(r.stream ?? (r.body as Uint8Array<ArrayBuffer> | null), { status: r.status, statusText: r.statusText });
+  // a Response keeps a copy of the bytes it is given (Fetch: "extract a body" of a BufferSource),
+  // so the reply's own array may be reused at once
+  if (!r.stream) r.written?.();
   const headers = res.headers;
   for (const [name, value] of r.headers) headers.append(name, value);
   if (closing) headers.append("connection", "close");
