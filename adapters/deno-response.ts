@@ -45,7 +45,9 @@ function partsWith(keys: Keys, res: Response): ResponseParts | undefined {
     if (!held || held instanceof ReadableStream || held.consumed !== false) return undefined;
     const source = inner.body.source;
     if (typeof source === "string") body = encoder.encode(source);
-    else if (source instanceof Uint8Array) body = source.slice();
+    // the Response's own copy (Deno copies bytes at construction), read by nothing else once
+    // marked used: it goes as it is (to a pipe, or transferred to the host)
+    else if (source instanceof Uint8Array) body = source;
     else return undefined;
     held.consumed = true;
   }
