@@ -65,8 +65,9 @@ export interface Reply {
   /** A body still being produced: the head goes to the client at once, the bytes as they come. */
   stream?: ReadableStream<Uint8Array>;
   /**
-   * An exchange that knows when `body` has been written out calls this then, so its memory can
-   * be reused (runtime/channel/buffer-pool.ts). One that does not know never calls it.
+   * Called once the server no longer reads `body`, so its memory can be reused
+   * (runtime/channel/buffer-pool.ts): Node's after writing it, Bun's and Deno's once the
+   * Response that copied it is built.
    */
   written?: () => void;
 }
