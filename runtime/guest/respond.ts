@@ -48,23 +48,19 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
   const ready: Uint8Array[] = [];
   let pending: Promise<Read> | undefined;
   let done = false;
-  try {
-    for (;;) {
-      const read = reader.read();
-      const r = await Promise.race([read, soon()]);
-      if (r === PENDING) {
-        pending = read;
-        break;
-      }
-      if (r.done) {
-        done = true;
-        break;
-      }
-      ready.push(r.value);
+  // a stream that fails here, before anything was sent, throws to the caller: a function error
+  for (;;) {
+    const read = reader.read();
+    const r = await Promise.race([read, soon()]);
+    if (r === PENDING) {
+      pending = read;
+      break;
     }
-  } catch (e) {
-    // the stream failed before anything was sent: report as a function error
-    throw e;
+    if (r.done) {
+      done = true;
+      break;
+    }
+    ready.push(r.value);
   }
   sink.head(res.status, res.statusText, headers, concat(ready), !done);
   if (done) return;
