@@ -50,6 +50,7 @@ export function schedule(fn: () => void): void {
 }
 
 export { childPipe } from "./child-pipe.ts";
+export { collectGarbage } from "./gc.ts";
 
 /**
  * A child stops when the host says so (at shutdown, only once its ctx.waitUntil work is done or

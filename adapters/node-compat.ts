@@ -11,8 +11,6 @@ import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { setImmediate } from "node:timers";
-import v8 from "node:v8";
-import vm from "node:vm";
 import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerOptions } from "./types.ts";
 import { childArgs } from "./child-args.ts";
 import { snapshotBlob } from "./node-snapshot.ts";
@@ -25,6 +23,7 @@ import { killSandboxed, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
 import { spawnWorker } from "./node-worker.ts";
+import { collectGarbage } from "./gc.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -221,24 +220,6 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     denoHome: o.runtime === "deno" ? o.cacheHome : undefined,
     shareNet: o.inspect === true,
   });
-}
-
-let gc: (() => void) | undefined;
-
-/**
- * Bun: Bun.gc(true). Node and Deno: V8's gc(), which only --expose-gc makes visible; the flag is
- * set just long enough to take gc() from a fresh context, so no function's context or worker
- * started later sees it (adapters/README.md, Memory).
- */
-function collectGarbage(): void {
-  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
-  if (bun) return bun.gc(true);
-  if (!gc) {
-    v8.setFlagsFromString("--expose-gc");
-    gc = vm.runInNewContext("gc") as () => void;
-    v8.setFlagsFromString("--no-expose-gc");
-  }
-  gc();
 }
 
 /** Everything but serve/name/version/caps, shared by the three adapters. */

@@ -82,6 +82,11 @@ export interface PingFrame {
   t: "ping";
   id: number;
 }
+/**
+ * The id of a ping that asks the guest to collect its garbage before it measures its memory: the
+ * memory watchdog judges an isolate over its limit only on such a reading (watchdog.ts).
+ */
+export const PING_COLLECT = 0xffffffff;
 /** Guest → host: alive, and what its memory holds (the isolate lane's memory watchdog reads it). */
 export interface PongFrame {
   t: "pong";

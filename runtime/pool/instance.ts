@@ -12,7 +12,7 @@
 import { wrap, type Remote } from "comlink";
 import type { GuestExit, Reply } from "../../adapters/types.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
-import type { GuestToHost, HostToGuest } from "../channel/frames.ts";
+import { PING_COLLECT, type GuestToHost, type HostToGuest } from "../channel/frames.ts";
 import { rpcChannel } from "../channel/rpc.ts";
 import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
@@ -39,8 +39,8 @@ export class Instance {
   lastUsed = Date.now();
   /** When it became ready (0: never). */
   readyAt = 0;
-  /** Heap and outside-heap bytes the guest last reported (see `measure`). */
-  memory = { heap: 0, external: 0 };
+  /** Heap and outside-heap bytes the guest last reported (see `measure`); `collected`: after a full collection. */
+  memory = { heap: 0, external: 0, collected: false };
   exit: GuestExit | undefined;
   private _state: InstanceState = "starting";
   private ending: { kind: EndKind; why?: string; cause?: string } | undefined;
@@ -216,9 +216,9 @@ export class Instance {
     return this.link.pid();
   }
 
-  /** Ask the guest what its memory holds; the answer lands in `memory`. */
-  measure(): void {
-    this.send({ t: "ping", id: MEASURE });
+  /** Ask the guest what its memory holds (after collecting its garbage, with `collect`); the answer lands in `memory`. */
+  measure(collect = false): void {
+    this.send({ t: "ping", id: collect ? PING_COLLECT : MEASURE });
   }
 
   /** How it ended (or is ending), in words, for the host log. */
@@ -264,8 +264,8 @@ export class Instance {
       case "log":
         return this.events.log(f.level, f.text, f.requestId);
       case "pong":
-        this.memory = { heap: f.heap, external: f.external };
-        return f.id === MEASURE ? undefined : this.pongWaiter?.(f.id);
+        this.memory = { heap: f.heap, external: f.external, collected: f.id === PING_COLLECT };
+        return f.id === MEASURE || f.id === PING_COLLECT ? undefined : this.pongWaiter?.(f.id);
       case "fatal":
         this.fatal = f.message;
         return this.events.log("error", f.stack, undefined);
