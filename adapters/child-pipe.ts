@@ -3,6 +3,9 @@ import { writeSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
+/** Deno: writes up to this size are made at once (a pipe holds 64 KiB); larger ones in the background. */
+const SYNC_WRITE_MAX = 32 * 1024;
+
 interface BunStdio {
   stdin: { stream(): ReadableStream<Uint8Array> };
 }
@@ -34,14 +37,11 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
   let write: (bytes: Uint8Array) => void;
   let onData: (l: (chunk: Uint8Array) => void) => void;
   if (deno) {
-    const writeSync = deno.stdout.writeSync.bind(deno.stdout);
+    write = denoWriter(deno.stdout.writeSync.bind(deno.stdout), deno.stdout.write.bind(deno.stdout));
     const read = deno.stdin.read.bind(deno.stdin);
     const text = (b: Uint8Array) => onStray(new TextDecoder().decode(b));
     deno.stdout.writeSync = (b) => (text(b), b.byteLength);
     deno.stdout.write = async (b) => (text(b), b.byteLength);
-    write = (bytes) => {
-      for (let at = 0; at < bytes.byteLength; ) at += writeSync(bytes.subarray(at));
-    };
     onData = (l) => {
       void (async () => {
         for (;;) {
@@ -75,12 +75,49 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
   return { write, onData };
 }
 
+/** Resolves once a child's writes that could not be made at once are done (undefined: none are waiting). */
+let backgroundWrites: (() => Promise<void> | undefined) | undefined;
+
+export function childWritesDone(): Promise<void> | undefined {
+  return backgroundWrites?.();
+}
+
+/**
+ * Deno's stdout is a 64 KiB pipe on a Deno host (Node's and Bun's children get socketpairs:
+ * adapters/README.md, Channel), so a large answer written at once blocked the child until the
+ * host had read all but the last 64 KiB of it, and it read no request meanwhile. Small writes
+ * are still made at once (cheaper); a larger one, and whatever follows it while it is going
+ * on, is written in the background, in order. A write that fails means the host is gone.
+ */
+function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8Array) => Promise<number>): (bytes: Uint8Array) => void {
+  const queue: Uint8Array[] = [];
+  let pumping: Promise<void> | undefined;
+  const pump = async () => {
+    for (let b = queue.shift(); b; b = queue.shift()) {
+      while (b.byteLength > 0) b = b.subarray(await writeAsync(b));
+    }
+    pumping = undefined; // in the same step that found the queue empty: nothing can slip in between
+  };
+  backgroundWrites = () => pumping;
+  return (bytes) => {
+    if (!pumping && bytes.byteLength <= SYNC_WRITE_MAX) {
+      for (let at = 0; at < bytes.byteLength; ) at += writeSync(bytes.subarray(at));
+      return;
+    }
+    queue.push(bytes);
+    pumping ??= pump().catch(() => process.exit(0)); // the host is gone: never outlive it
+  };
+}
+
 /**
  * Writes all of `bytes` to `fd` in order. The fd is normally blocking; if the runtime made it
  * non-blocking and the pipe is full, what is left waits and is retried.
  */
 function blockingWriter(fd: number): (bytes: Uint8Array) => void {
   const backlog: Uint8Array[] = [];
+  // what is left once a write would block (Bun makes fd 1 non-blocking): exitNow waits for it
+  let emptied: { promise: Promise<void>; resolve: () => void } | undefined;
+  backgroundWrites = () => emptied?.promise;
   const drain = () => {
     while (backlog.length > 0) {
       const b = backlog[0]!;
@@ -90,10 +127,17 @@ function blockingWriter(fd: number): (bytes: Uint8Array) => void {
         else backlog[0] = b.subarray(n);
       } catch (e) {
         if ((e as { code?: string }).code !== "EAGAIN") throw e;
+        if (!emptied) {
+          let resolve = () => {};
+          const promise = new Promise<void>((r) => (resolve = r));
+          emptied = { promise, resolve };
+        }
         setTimeout(drain, 1);
         return;
       }
     }
+    emptied?.resolve();
+    emptied = undefined;
   };
   return (bytes) => {
     backlog.push(bytes);

@@ -50,6 +50,7 @@ export function schedule(fn: () => void): void {
 }
 
 export { childPipe } from "./child-pipe.ts";
+import { childWritesDone } from "./child-pipe.ts";
 export { collectGarbage } from "./gc.ts";
 
 /**
@@ -62,9 +63,15 @@ export function leaveStopSignalsToHost(): void {
   process.on("SIGTERM", () => {});
 }
 
-/** End this instance now (after its last frame has been written). */
-export function exitNow(code: number): never {
-  process.exit(code);
+/**
+ * End this instance once its last frame has been written: at once, or when a process-lane
+ * child's writes that could not be made at once are done (child-pipe.ts), within 5 s (a host
+ * that stopped reading).
+ */
+export function exitNow(code: number): void {
+  const writes = childWritesDone();
+  if (!writes) process.exit(code);
+  void Promise.race([writes, new Promise((r) => setTimeout(r, 5000))]).then(() => process.exit(code));
 }
 
 export function guestData(): unknown {

@@ -84,6 +84,21 @@ for (const lane of LANES) {
     await expectJson(h.fetch("/fault"));
   });
 
+  test("an uncaught exception right after a large answer: the client gets all of it, then the instance is replaced", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/fault"));
+    const res = await h.fetch("/fault?do=big-then-throw&mb=4");
+    assert.is(res.status, 200);
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.is(body.byteLength, 4 * 1024 * 1024);
+    assert.ok(
+      body.every((b) => b === 97),
+      "every byte as sent",
+    );
+    await waitFor(() => h.logs.some((l) => /fixture threw after a large answer/.test(l)), "the crash is in the host log", 5000);
+    const after = await expectJson<Who>(h.fetch("/fault"));
+    assert.is.not(after.instance, before.instance, "a new instance serves");
+  });
+
   test("an unhandled rejection is logged and does not end the instance", async ({ h }) => {
     const before = await expectJson<Who>(h.fetch("/fault"));
     const during = await expectJson<Who>(h.fetch("/fault?do=unhandled"));

@@ -84,7 +84,10 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   onUnhandledRejection((reason) => {
     post({ t: "log", level: "error", text: `unhandled rejection: ${formatArgs([reason])}`, ...rid() });
   });
+  // set once the instance is ending: it may still be writing its last frames (exitNow), and takes no new request
+  let ending = false;
   onUncaughtException((e) => {
+    ending = true;
     const err = asError(e);
     // in a packed worker, the slot whose code threw is the one named (the host says who crashed it)
     post({ t: "fatal", message: `uncaught exception: ${err.message}`, stack: err.stack ?? err.message }, packed?.slotOf(err.stack ?? "") ?? 0);
@@ -140,11 +143,11 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
     return rpc;
   };
 
-  end.onBroken(() => exitNow(1)); // the host sent garbage: nothing it sends can be trusted
+  end.onBroken(() => ((ending = true), exitNow(1))); // the host sent garbage: nothing it sends can be trusted
   end.onFrame((f: HostToGuest, slot: number) => {
     switch (f.t) {
       case "req":
-        track(handle(f, slot));
+        if (!ending) track(handle(f, slot)); // else the host answers it 502 once it hears of the end
         break;
       case "cancel":
         cancels.get(slot * 2 ** 32 + f.id)?.();
