@@ -13,6 +13,7 @@ import { lightParts as nodeLightParts, lightResponseClass } from "./undici-respo
 import { denoParts, enableDenoParts } from "./deno-response.ts";
 import type { ResponseParts } from "./response-parts.ts";
 import { noteStaticBodies, staticBody } from "./static-body.ts";
+import { childWritesDone } from "./child-pipe.ts";
 
 let importer = (url: string): Promise<Record<string, unknown>> => import(url);
 
@@ -50,7 +51,6 @@ export function schedule(fn: () => void): void {
 }
 
 export { childPipe } from "./child-pipe.ts";
-import { childWritesDone } from "./child-pipe.ts";
 export { collectGarbage } from "./gc.ts";
 
 /**
