@@ -116,8 +116,9 @@ function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8A
 function blockingWriter(fd: number): (bytes: Uint8Array) => void {
   const backlog: Uint8Array[] = [];
   // what is left once a write would block (Bun makes fd 1 non-blocking): exitNow waits for it
-  let emptied: { promise: Promise<void>; resolve: () => void } | undefined;
-  backgroundWrites = () => emptied?.promise;
+  let emptied: Promise<void> | undefined;
+  let empty = () => {};
+  backgroundWrites = () => emptied;
   const drain = () => {
     while (backlog.length > 0) {
       const b = backlog[0]!;
@@ -127,16 +128,12 @@ function blockingWriter(fd: number): (bytes: Uint8Array) => void {
         else backlog[0] = b.subarray(n);
       } catch (e) {
         if ((e as { code?: string }).code !== "EAGAIN") throw e;
-        if (!emptied) {
-          let resolve = () => {};
-          const promise = new Promise<void>((r) => (resolve = r));
-          emptied = { promise, resolve };
-        }
+        emptied ??= new Promise<void>((r) => (empty = r));
         setTimeout(drain, 1);
         return;
       }
     }
-    emptied?.resolve();
+    empty();
     emptied = undefined;
   };
   return (bytes) => {

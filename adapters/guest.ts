@@ -14,6 +14,7 @@ import { denoParts, enableDenoParts } from "./deno-response.ts";
 import type { ResponseParts } from "./response-parts.ts";
 import { noteStaticBodies, staticBody } from "./static-body.ts";
 import { childWritesDone } from "./child-pipe.ts";
+import { within } from "../runtime/within.ts";
 
 let importer = (url: string): Promise<Record<string, unknown>> => import(url);
 
@@ -71,7 +72,7 @@ export function leaveStopSignalsToHost(): void {
 export function exitNow(code: number): void {
   const writes = childWritesDone();
   if (!writes) process.exit(code);
-  void Promise.race([writes, new Promise((r) => setTimeout(r, 5000))]).then(() => process.exit(code));
+  void within(writes, 5000).then(() => process.exit(code));
 }
 
 export function guestData(): unknown {
