@@ -41,16 +41,17 @@ export const atomicsWakeup: Wakeup = {
 
 /** Doorbells as messages: `post` sends the word to the other side, which hands it to `ring`. */
 export function messageWakeup(post: (word: number) => void): Wakeup & { ring(word: number): void } {
-  const sleepers = new Map<number, () => void>();
+  // by word (WAIT_WRITE or WAIT_READ); not a Map, which churns (runtime/id-table.ts)
+  const sleepers: ((() => void) | undefined)[] = [undefined, undefined];
   return {
     wake: (_ctl, word) => post(word),
     // the caller checked `seen` after saying it sleeps: a doorbell cannot come before this runs
-    wait: (_ctl, word, _seen, then) => void sleepers.set(word, then),
-    close: () => sleepers.clear(),
+    wait: (_ctl, word, _seen, then) => void (sleepers[word] = then),
+    close: () => void sleepers.fill(undefined),
     ring(word) {
-      const then = sleepers.get(word);
-      if (!then) return; // a side that was already awake
-      sleepers.delete(word);
+      const then = sleepers[word];
+      if (!then) return; // a side that was already awake, or a word that is not one
+      sleepers[word] = undefined;
       then();
     },
   };

@@ -30,6 +30,7 @@ import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
 import { PING_COLLECT, type GuestToHost, type HeaderPairs, type HostToGuest, type LogFrame, type LogLevel, type RequestFrame } from "../channel/frames.ts";
 import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
+import { IdTable } from "../id-table.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { sendResponse } from "./respond.ts";
 import { collectFetchListeners, fetchListenerSink } from "./service-worker.ts";
@@ -72,11 +73,14 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   // made now, while nothing waits: a warm spare has it ready before its function's first request
   const requestMakerReady = requestMaker();
   let handled = 0;
+  // tables that take an entry per request are not Maps (runtime/id-table.ts says why)
   // by slot and request id: slot * 2^32 + id
-  const cancels = new Map<number, () => void>();
-  const pending = new Set<Promise<unknown>>();
-  /** ctx.waitUntil work still running, with the request it came from (for the stop log). */
-  const waitUntil = new Map<Promise<unknown>, string>();
+  const cancels = new IdTable<() => void>();
+  /** Requests and ctx.waitUntil work still running, by a number of their own. */
+  const pending = new IdTable<Promise<unknown>>();
+  let pendingSeq = 0;
+  /** ctx.waitUntil work still running: the request it came from (for the stop log). */
+  const waitUntil = new IdTable<string>();
   const shared = packed ? undefined : sharedFor(post);
   const rpcs = new Map<number, RpcChannel>();
 
@@ -124,13 +128,13 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       loaded.delete(which);
       rpcs.delete(which);
       packed.unload(which);
-      for (const [key, cancel] of cancels) if (Math.floor(key / 2 ** 32) === which) cancel();
+      for (const [key, cancel] of cancels.entries()) if (Math.floor(key / 2 ** 32) === which) cancel();
     },
     async stats() {
-      return { inflight: cancels.size, handled, heapUsed: heapUsed(), waitUntil: [...waitUntil.values()] };
+      return { inflight: cancels.size, handled, heapUsed: heapUsed(), waitUntil: waitUntil.entries().map((e) => e[1]) };
     },
     async drain() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      while (pending.size > 0) await Promise.allSettled(pending.values());
     },
   });
   const rpcOf = (slot: number): RpcChannel => {
@@ -166,9 +170,12 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   });
   post({ t: "ready" });
 
-  function track(p: Promise<unknown>) {
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
+  /** Keeps `p` among the pending until it settles; returns its number there. */
+  function track(p: Promise<unknown>): number {
+    const key = ++pendingSeq;
+    pending.set(key, p);
+    void p.finally(() => pending.delete(key));
+    return key;
   }
 
   async function handle(f: RequestFrame, slot: number) {
@@ -209,9 +216,9 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         shared: fnOf.shared,
         waitUntil: (p: Promise<unknown>) => {
           const work = Promise.resolve(p).catch((e) => post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot));
-          waitUntil.set(work, f.requestId);
-          void work.finally(() => waitUntil.delete(work));
-          track(work);
+          const key = track(work);
+          waitUntil.set(key, f.requestId);
+          void work.finally(() => waitUntil.delete(key));
         },
         passThroughOnException() {},
       };

@@ -5,6 +5,7 @@
 import { SharedStore, SharedStoreError, type SharedSeat, type SharedStoreErrorCode } from "../shared/store.ts";
 import type { GuestToHost, HostToGuest, SharedCallFrame } from "../channel/frames.ts";
 import type { GuestShared } from "./guest.ts";
+import { IdTable } from "../id-table.ts";
 
 /** `seat`: this worker's identity at the store, so the host can take back a lock it dies holding. */
 export function sharedInMemory(buffer: SharedArrayBuffer, seat?: SharedSeat): GuestShared {
@@ -18,7 +19,8 @@ export function sharedInMemory(buffer: SharedArrayBuffer, seat?: SharedSeat): Gu
 
 export function sharedOverIpc(post: (f: GuestToHost) => void): GuestShared {
   let next = 0;
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  // not a Map: an entry per call in and out (runtime/id-table.ts says why)
+  const waiting = new IdTable<{ resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const call = (op: SharedCallFrame["op"], key: string, value?: string | number) =>
     new Promise<unknown>((resolve, reject) => {
       const id = ++next;

@@ -7,6 +7,7 @@ import { hostBuffers } from "../channel/buffer-pool.ts";
 import type { Reply } from "../../adapters/types.ts";
 import type { HeaderPairs, ResponseFrame } from "../channel/frames.ts";
 import { LanesError } from "../errors.ts";
+import { IdTable } from "../id-table.ts";
 import { Deadlines } from "./deadlines.ts";
 import { reasonPhrase } from "./reason-phrase.ts";
 import { ResponseBody } from "./response-body.ts";
@@ -22,7 +23,8 @@ interface InFlight {
 }
 
 export class InFlightTable {
-  private readonly requests = new Map<number, InFlight>();
+  /** Not a Map: one entry per request in and out (runtime/id-table.ts says why). */
+  private readonly requests = new IdTable<InFlight>();
   private nextId = 0;
   /** One timer for every request's deadline; it covers a streamed body too. */
   private readonly deadlines: Deadlines;
@@ -115,7 +117,7 @@ export class InFlightTable {
 
   /** Every request fails with `err` (the instance is gone). */
   failAll(err: LanesError): void {
-    for (const id of [...this.requests.keys()]) this.fail(id, err);
+    for (const id of this.requests.keys()) this.fail(id, err);
     this.deadlines.clear();
   }
 
