@@ -3,10 +3,11 @@
  * drop it when the request ends (requests in flight, their cancel hooks, pending work).
  *
  * Why not a Map: V8's Map gives up its hash table for a new one as entries come and go, and the
- * old table keeps its entries and a link to the new one (for iterators still walking it). Once
- * an old table has reached the old generation it is dead there but still seen by every
- * scavenge, so what it links to survives, is promoted, and holds what came after it: a chain
- * that only a full collection breaks. A Deno host relaying `hello` through the isolate lane
+ * old table keeps its entries and a link to the new one (for iterators still walking it); once
+ * the table is in the old generation, so is each new one (`Rehash` in V8's
+ * src/objects/ordered-hash-table.cc). Such a table is dead there but still seen by every
+ * scavenge, so the requests its entries name survive, are promoted, and hold what came after
+ * them: a chain that only a full collection breaks. A Deno host relaying `hello` through the isolate lane
  * kept about 2.3 MB alive through every scavenge that way and promoted it; with this table,
  * 0.1 MB and nothing (loadtest/README.md, The hot path). This table keeps its arrays until it
  * grows, and empties the old ones when it does.
