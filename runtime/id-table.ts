@@ -19,6 +19,8 @@ export class IdTable<T> {
   private keyAt: Float64Array;
   private valueAt: (T | undefined)[];
   private mask: number;
+  /** 32 minus log2 of the size: a key's slot is the top bits of its hash. */
+  private shift: number;
   private count = 0;
 
   constructor(capacity = 16) {
@@ -27,6 +29,7 @@ export class IdTable<T> {
     this.keyAt = new Float64Array(size);
     this.valueAt = new Array<T | undefined>(size).fill(undefined);
     this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
   }
 
   get size(): number {
@@ -44,7 +47,7 @@ export class IdTable<T> {
 
   set(key: number, value: T): void {
     if (!Number.isSafeInteger(key) || key < 0) throw new RangeError(`IdTable: a key must be a non-negative safe integer (got ${key})`);
-    let i = home(key) & this.mask;
+    let i = this.home(key);
     for (;;) {
       if (this.valueAt[i] === undefined) break;
       if (this.keyAt[i] === key) {
@@ -66,7 +69,7 @@ export class IdTable<T> {
     // shift back the entries of the run after `i` that may no longer be found past the hole
     const mask = this.mask;
     for (let j = (i + 1) & mask; this.valueAt[j] !== undefined; j = (j + 1) & mask) {
-      const want = home(this.keyAt[j]!) & mask;
+      const want = this.home(this.keyAt[j]!);
       // the entry at j stays if its home lies cyclically in (i, j]
       const stays = i <= j ? want > i && want <= j : want > i || want <= j;
       if (stays) continue;
@@ -107,7 +110,7 @@ export class IdTable<T> {
 
   private find(key: number): number {
     const mask = this.mask;
-    for (let i = home(key) & mask; ; i = (i + 1) & mask) {
+    for (let i = this.home(key); ; i = (i + 1) & mask) {
       if (this.valueAt[i] === undefined) return -1;
       if (this.keyAt[i] === key) return i;
     }
@@ -120,18 +123,19 @@ export class IdTable<T> {
     this.keyAt = new Float64Array(size);
     this.valueAt = new Array<T | undefined>(size).fill(undefined);
     this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
     this.count = 0;
     for (let i = 0; i < values.length; i++) if (values[i] !== undefined) this.set(keys[i]!, values[i]!);
     values.fill(undefined); // a dead array in the old generation must not hold the values up
   }
-}
 
-/**
- * Where a key's probe starts: its low 32 bits mixed with the high ones. Ids counted up from 1
- * land in consecutive slots; a guest's keys (a function's slot times 2^32 plus the request id)
- * spread the slots apart.
- */
-function home(key: number): number {
-  const high = (key / 4294967296) | 0;
-  return ((key >>> 0) ^ Math.imul(high, 0x9e3779b1)) >>> 0;
+  /**
+   * Where a key's probe starts: Fibonacci hashing of its low 32 bits mixed with the high ones.
+   * Ids counted up one by one then spread over the table instead of filling one long run, which
+   * every deletion near its front would have to walk (most requests end in the order they came).
+   */
+  private home(key: number): number {
+    const high = (key / 4294967296) | 0;
+    return Math.imul((key >>> 0) ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+  }
 }
