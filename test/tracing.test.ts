@@ -119,7 +119,10 @@ test(`with --otlp-endpoint the host exports a server span per request; the funct
     );
   } finally {
     await h.stop();
+    // and the exporter's idle keep-alive connection with it, which can keep the process alive
+    // (a Bun run of this file once outlived its last test until the runner's 180 s timeout)
     r.server.close();
+    r.server.closeAllConnections();
   }
 });
 
