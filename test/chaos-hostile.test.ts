@@ -23,8 +23,8 @@ for (const lane of LANES) {
       {
         // 2 instances x 64 in flight and a queue of 64, under 2000 connections: most are refused
         hello: fn("chaos-fault.ts", { instances: { min: 2, max: 2 }, queue: 64 }),
-        // one request at a time, timeoutMs 1000: no request should wait in its queue past 500 ms
-        single: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, concurrency: 1, timeoutMs: 1000 }),
+        // one request at a time, timeoutMs 4000: no request should wait in its queue past a second
+        single: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, concurrency: 1, timeoutMs: 4000 }),
         slowbody: fn("echo.ts", { timeoutMs: 1200, instances: { min: 1, max: 1 } }),
         getonly: fn("status.ts", { route: "/getonly/:code", methods: ["GET"] }),
         broken: fn("broken-import.ts"),
@@ -71,15 +71,21 @@ for (const lane of LANES) {
     await expectJson(h.fetch("/hello"));
   });
 
-  test("a queue whose oldest request has waited past half timeoutMs refuses new requests at once, and serves again once it drains", async ({ h }) => {
-    // the one slot is taken for 900 ms
-    const busy = h.fetch("/single?do=sleep&ms=900");
-    await new Promise((r) => setTimeout(r, 100));
+  test("a queue whose oldest request has waited past a second (or half timeoutMs) refuses new requests at once, and serves again once it drains", async ({ h }) => {
+    // Ordered by what the host reports, not by the test's clock, so a loaded machine cannot
+    // reorder it: timeoutMs 4000 makes the bound a second, the one slot is held 3 s, and the
+    // waiting request is still served well within its deadline.
+    const pool = poolOf(h, "single");
+    const busy = h.fetch("/single?do=sleep&ms=3000");
+    await waitFor(() => pool.instances.some((i) => i.inflight === 1), "the slow request runs");
     const waiting = h.fetch("/single"); // waits in the queue
-    await new Promise((r) => setTimeout(r, 600)); // now it has waited past 500 ms
+    await waitFor(() => pool.queued === 1, "the second request is queued");
+    const queuedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1200)); // now it has waited past the 1 s bound
     const t0 = Date.now();
     const refused = await h.fetch("/single");
     const refusedMs = Date.now() - t0;
+    assert.ok(t0 - queuedAt < 2500, `the test fell behind: asked ${t0 - queuedAt} ms after queueing, the slot frees at 3000`);
     assert.is(refused.status, 503, await refused.clone().text());
     assert.is(((await refused.json()) as { error: { code: string } }).error.code, "overloaded");
     assert.is(refused.headers.get("retry-after"), "1");
