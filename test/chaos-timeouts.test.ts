@@ -97,6 +97,17 @@ for (const lane of LANES) {
           h.logs.some((l) => /spin: instance \d+ is stuck in a CPU loop .* leaked/.test(l)),
           h.logs.join(""),
         );
+        // its loop ends by itself after 3 s: wait for that, so the tests after this one do not
+        // share the CPU with it
+        let last = b;
+        const loopEnded = async () => {
+          await sleep(100);
+          const now = await spins();
+          const ended = now === last;
+          last = now;
+          return ended;
+        };
+        await waitFor(loopEnded, "the leaked thread's loop ends", 5000);
       }
     } else {
       await waitFor(() => !isAlive(beforePid), "the spinning child was killed");
