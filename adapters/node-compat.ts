@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { setImmediate } from "node:timers";
 import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerOptions } from "./types.ts";
-import { childArgs } from "./child-args.ts";
+import { childArgs, childEnv } from "./child-args.ts";
 import { snapshotBlob } from "./node-snapshot.ts";
 import { lineSplitter } from "./lines.ts";
 import { fileOps } from "./files.ts";
@@ -130,7 +130,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
   const run = childCommand(file, o, host, stdio.length);
   const child = spawn(run.command, run.args, {
     stdio: [...stdio, ...run.stdio],
-    env: o.env,
+    env: childEnv(o),
     cwd: o.cwd,
   });
   for (const fd of run.opened) closeSync(fd);
