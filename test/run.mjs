@@ -4,7 +4,7 @@
 // exit 0 (adapters/README.md, Tests). Ends with one line `N passed, N failed` over all runtimes.
 //   node test/run.mjs [--runtimes node,bun,deno] [file-filter]
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -76,6 +76,9 @@ function runJob({ rt, f }) {
 // that loads. (CI failed so on a slow runner.)
 const LOADS = new Set(["bench-smoke.node", "body-reuse", "chaos-hostile", "cluster.node", "console-browser.node", "load"]);
 const TIMED = new Set(["chaos-cli", "chaos-hostile", "chaos-shared", "chaos-timeouts", "cluster.node", "dev", "shared-store"]);
+for (const name of [...LOADS, ...TIMED]) {
+  if (!existsSync(join(root, "test", `${name}.test.ts`))) throw new Error(`test/run.mjs: LOADS or TIMED names test/${name}.test.ts, which does not exist`);
+}
 const suiteOf = (job) => relative(join(root, "test"), job.f).replace(/\.test\.ts$/, "");
 const clash = (a, b) => (LOADS.has(suiteOf(a)) && TIMED.has(suiteOf(b))) || (TIMED.has(suiteOf(a)) && LOADS.has(suiteOf(b)));
 
