@@ -74,13 +74,16 @@ function runJob({ rt, f }) {
 // whether a suite beside it meets a time bound (a reload within 1 s, a 504 at timeoutMs): so a
 // suite that asserts one (or counts what a burst let in, as chaos-cli) never runs beside a suite
 // that loads. (CI failed so on a slow runner.)
+// dev's 1 s reload bound (issue 6) runs with nothing beside it: on this VM a reload through the
+// process lane takes 380-500 ms alone, and went past 1 s beside suites that only start hosts.
+const SOLO = new Set(["dev"]);
 const LOADS = new Set(["bench-smoke.node", "body-reuse", "chaos-hostile", "cluster.node", "console-browser.node", "load"]);
 const TIMED = new Set(["chaos-cli", "chaos-hostile", "chaos-shared", "chaos-timeouts", "cluster.node", "dev", "shared-store"]);
-for (const name of [...LOADS, ...TIMED]) {
-  if (!existsSync(join(root, "test", `${name}.test.ts`))) throw new Error(`test/run.mjs: LOADS or TIMED names test/${name}.test.ts, which does not exist`);
+for (const name of [...SOLO, ...LOADS, ...TIMED]) {
+  if (!existsSync(join(root, "test", `${name}.test.ts`))) throw new Error(`test/run.mjs: SOLO, LOADS or TIMED names test/${name}.test.ts, which does not exist`);
 }
 const suiteOf = (job) => relative(join(root, "test"), job.f).replace(/\.test\.ts$/, "");
-const clash = (a, b) => (LOADS.has(suiteOf(a)) && TIMED.has(suiteOf(b))) || (TIMED.has(suiteOf(a)) && LOADS.has(suiteOf(b)));
+const clash = (a, b) => SOLO.has(suiteOf(a)) || SOLO.has(suiteOf(b)) || (LOADS.has(suiteOf(a)) && TIMED.has(suiteOf(b))) || (TIMED.has(suiteOf(a)) && LOADS.has(suiteOf(b)));
 
 const results = [];
 const queue = [...jobs];
