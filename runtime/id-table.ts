@@ -103,11 +103,6 @@ export class IdTable<T> {
     return out.sort((a, b) => a[0] - b[0]);
   }
 
-  clear(): void {
-    this.valueAt.fill(undefined);
-    this.count = 0;
-  }
-
   private find(key: number): number {
     const mask = this.mask;
     for (let i = this.home(key); ; i = (i + 1) & mask) {

@@ -170,12 +170,15 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   });
   post({ t: "ready" });
 
-  /** Keeps `p` among the pending until it settles; returns its number there. */
-  function track(p: Promise<unknown>): number {
+  /** Keeps `p` among the pending until it settles (and, for ctx.waitUntil work, its request's id). */
+  function track(p: Promise<unknown>, waitUntilOf?: string): void {
     const key = ++pendingSeq;
     pending.set(key, p);
-    void p.finally(() => pending.delete(key));
-    return key;
+    if (waitUntilOf !== undefined) waitUntil.set(key, waitUntilOf);
+    void p.finally(() => {
+      pending.delete(key);
+      if (waitUntilOf !== undefined) waitUntil.delete(key);
+    });
   }
 
   async function handle(f: RequestFrame, slot: number) {
@@ -216,9 +219,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         shared: fnOf.shared,
         waitUntil: (p: Promise<unknown>) => {
           const work = Promise.resolve(p).catch((e) => post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot));
-          const key = track(work);
-          waitUntil.set(key, f.requestId);
-          void work.finally(() => waitUntil.delete(key));
+          track(work, f.requestId);
         },
         passThroughOnException() {},
       };
