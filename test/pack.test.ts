@@ -36,7 +36,9 @@ test.before(async (ctx) => {
       g2: probe("g2", { shared: "group" }),
       // two instances from the start: two packed workers (this machine has 2+ cores)
       wide: probe("wide", { instances: { min: 2, max: 2 } }),
-      spin: probe("spin", { timeoutMs: 300 }),
+      // timeoutMs 1000, not less: once its worker is recycled, the next request to spin starts a
+      // new one inside it (in a full run here: 504 after 300 ms)
+      spin: probe("spin", { timeoutMs: 1000 }),
       crash: probe("crash"),
       solo: probe("solo", { pack: false }),
       sw1: { entry: "pack-sw.ts", env: { WHO: "sw1" } },
