@@ -74,7 +74,9 @@ for (const rt of RUNTIMES) {
 async function flow(ctx: Ctx, rt: Runtime): Promise<void> {
   const host = ctx.hosts.get(rt)!;
   const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "light" });
-  context.setDefaultTimeout(15_000);
+  // for clicks, fills and screenshots: how long before Chromium is taken to have hung (the waits
+  // that stand for what a user is promised, a live request showing up, say, set their own)
+  context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   const problems = await watchProblems(page, host.url);
   let n = 0;
