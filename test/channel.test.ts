@@ -226,8 +226,8 @@ function localRing(capacity: number, wakeBy: WakeBy) {
 }
 
 // Messages first: on Deno, a worker terminated while its Atomics.waitAsync is pending can leave
-// the next worker of the process deaf (runtime/channel/wakeup.ts); the atomics worker test
-// terminates one, so it comes last (the next worker's "ready" never came: 1 run in 5 here).
+// the next worker of the process deaf, whatever its doorbell (adapters/README.md, Channel); the
+// atomics worker test terminates one, so it comes last.
 for (const wakeBy of ["messages", "atomics"] as const) {
   test(`a small ring carries thousands of frames in order through wrap-around and a full ring (${wakeBy} doorbell)`, async () => {
     const { host, guest, close } = localRing(1024, wakeBy);
