@@ -122,6 +122,10 @@ await Promise.all(
   }),
 );
 
+// CI keeps only part of a long output: the failures again, one line each, right above the totals
+const failures = results.filter((r) => r.failed).flatMap((r) => failureLines(r).map((l) => `  ${r.rt} ${relative(root, r.f)}: ${l}`));
+if (failures.length) console.log(`failures:\n${failures.join("\n")}`);
+
 const passed = results.reduce((n, r) => n + r.passed, 0);
 const failed = results.reduce((n, r) => n + r.failed, 0);
 for (const rt of runtimes) {
@@ -130,3 +134,19 @@ for (const rt of runtimes) {
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
+
+/** Each failed test of a suite's output: its title and the first line of what it threw. */
+function failureLines(r) {
+  const lines = r.out.split("\n");
+  const out = [];
+  lines.forEach((line, i) => {
+    const m = /^\s*FAIL {2}(.*)$/.exec(line);
+    if (!m) return;
+    const why = lines.slice(i + 1).find((l) => l.trim() !== "") ?? "";
+    out.push(`${m[1]}: ${why.trim().slice(0, 240)}`);
+  });
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(r.out)?.[1] ?? 0);
+  if (skipped > 0) out.push(`${skipped} test(s) skipped`);
+  if (out.length === 0) out.push(r.out.includes("[runner] timed out") ? "timed out (see its output above)" : `exit ${r.signal ?? r.code} (see its output above)`);
+  return out;
+}
