@@ -1,8 +1,9 @@
 /**
  * The three documented ways to run the CLI work: `npm run lanes --`, `npm run lanes:bun --`
- * and `deno task lanes` (README, "Running on each runtime").
+ * and `deno task lanes` (README, "Running on each runtime"), and `npm start` stops when npm is
+ * told to.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -78,6 +79,39 @@ test("`npm run lanes` with no command prints the usage and exits non-zero", () =
   const r = run("npm", ["run", "--silent", "lanes"]);
   assert.is.not(r.status, 0);
   assert.match(r.stdout + r.stderr, /usage:/);
+});
+
+test("`npm start` stops its host when npm gets SIGTERM, as a process manager stops it: no host left serving", async () => {
+  // npm passes the signal to the script's shell, which does not pass it on: the scripts `exec`.
+  // npm gets a process group of its own, so that whatever it leaves behind is killed at the end.
+  const npm = spawn("npm", ["start", "--", "--port", "0"], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<void>((resolve) => npm.on("exit", () => resolve()));
+  let out = "";
+  npm.stdout.on("data", (d) => (out += d));
+  npm.stderr.on("data", (d) => (out += d));
+  try {
+    const deadline = Date.now() + 60_000;
+    let url: string | undefined;
+    while (!(url = /listening on (http:\/\/\S+)/.exec(out)?.[1])) {
+      if (Date.now() > deadline) throw new Error(`npm start did not listen within 60 s:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.is((await fetch(`${url}/hello`)).status, 200);
+    process.kill(npm.pid!, "SIGTERM");
+    const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+    assert.ok(gone, `npm exits within 15 s of SIGTERM:\n${out.slice(-2000)}`);
+    const after = await fetch(`${url}/hello`).then(
+      (r) => `answered ${r.status}`,
+      () => "refused",
+    );
+    assert.is(after, "refused", `once npm has exited, nothing serves ${url}:\n${out.slice(-2000)}`);
+  } finally {
+    try {
+      process.kill(-npm.pid!, "SIGKILL");
+    } catch {
+      // the group is gone: nothing was left behind
+    }
+  }
 });
 
 test.run();
