@@ -80,7 +80,7 @@ const SOLO = new Set(["dev"]);
 const LOADS = new Set(["bench-smoke.node", "body-reuse", "chaos-hostile", "cluster.node", "console-browser.node", "load"]);
 // (console-browser: a page action or screenshot that Chromium does not finish in time fails it:
 // one took over 15 s beside the cluster suite on a clean clone)
-const TIMED = new Set(["chaos-cli", "chaos-hostile", "chaos-shared", "chaos-timeouts", "cluster.node", "console-browser.node", "dev", "shared-store"]);
+const TIMED = new Set(["chaos-cli", "chaos-crashes", "chaos-hostile", "chaos-shared", "chaos-timeouts", "cluster.node", "console-browser.node", "dev", "queue", "shared-store"]);
 for (const name of [...SOLO, ...LOADS, ...TIMED]) {
   if (!existsSync(join(root, "test", `${name}.test.ts`))) throw new Error(`test/run.mjs: SOLO, LOADS or TIMED names test/${name}.test.ts, which does not exist`);
 }
