@@ -65,7 +65,7 @@ function runJob({ rt, f }) {
       if ((code !== 0 || signal) && failed === 0) failed = 1;
       // skipped tests are not progress: they count as failures
       if (skipped > 0) failed += skipped;
-      resolve({ rt, f, passed: Number.isNaN(passed) ? 0 : passed, failed, ms: Date.now() - started, out: text, code, signal });
+      resolve({ rt, f, passed: Number.isNaN(passed) ? 0 : passed, failed, skipped, ms: Date.now() - started, out: text, code, signal });
     });
   });
 }
@@ -145,8 +145,7 @@ function failureLines(r) {
     const why = lines.slice(i + 1).find((l) => l.trim() !== "") ?? "";
     out.push(`${m[1]}: ${why.trim().slice(0, 240)}`);
   });
-  const skipped = Number(/Skipped:\s+(\d+)/.exec(r.out)?.[1] ?? 0);
-  if (skipped > 0) out.push(`${skipped} test(s) skipped`);
+  if (r.skipped > 0) out.push(`${r.skipped} test(s) skipped`);
   if (out.length === 0) out.push(r.out.includes("[runner] timed out") ? "timed out (see its output above)" : `exit ${r.signal ?? r.code} (see its output above)`);
   return out;
 }
