@@ -106,10 +106,11 @@ for (const lane of LANES) {
       let sent = 0;
       const drip = setInterval(() => sock.write("a", () => sent++), 200);
       sock.on("data", (d) => (got += d.toString("latin1")));
-      sock.on("close", () => (clearInterval(drip), resolve(got)));
+      // (a give-up timer left pending would keep the test process alive after its last test)
+      const giveUp = setTimeout(() => sock.destroy(), 6000);
+      sock.on("close", () => (clearInterval(drip), clearTimeout(giveUp), resolve(got)));
       sock.on("error", (e) => (clearInterval(drip), got ? resolve(got) : reject(e)));
       sock.write(`POST /slowbody HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 1000\r\n\r\n`);
-      setTimeout(() => sock.destroy(), 6000);
     });
     const ms = Date.now() - t0;
     measure(`${adapter.name}/${lane} 408 after`, `${ms} ms (timeoutMs 1200)`);
@@ -236,9 +237,9 @@ function rawRequest(h: TestHost, text: string): Promise<string> {
     const sock = connect(Number(url.port), url.hostname);
     let got = "";
     sock.on("data", (d) => (got += d.toString("latin1")));
-    sock.on("close", () => resolve(got));
+    const giveUp = setTimeout(() => sock.destroy(), 5000);
+    sock.on("close", () => (clearTimeout(giveUp), resolve(got)));
     sock.on("error", (e) => (got ? resolve(got) : reject(e)));
     sock.write(text);
-    setTimeout(() => sock.destroy(), 5000);
   });
 }

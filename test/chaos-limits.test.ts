@@ -7,6 +7,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { within } from "../runtime/within.ts";
 import { assertNoStack, expectError, expectJson, measure, sleep, waitFor, assertBystanderServes, poolOf } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
 import { chunkedUpload } from "./helpers/raw-http.ts";
@@ -104,9 +105,8 @@ for (const lane of LANES) {
     const deadline = Date.now() + 5000;
     // "last" cannot exist before the gate opens, and the gate opens only after "first" arrived
     while (!text.includes("first\n")) {
-      const timeout = sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const);
-      const r = await Promise.race([reader.read(), timeout]);
-      if (r === "timeout") return assert.unreachable(`no first chunk within 5 s (got ${JSON.stringify(text)}): the body was buffered`);
+      const r = await within(reader.read(), deadline - Date.now());
+      if (r === "late") return assert.unreachable(`no first chunk within 5 s (got ${JSON.stringify(text)}): the body was buffered`);
       if (r.done) break;
       text += decoder.decode(r.value, { stream: true });
     }

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { within } from "../runtime/within.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}` };
@@ -98,8 +99,8 @@ test("`npm start` stops its host when npm gets SIGTERM, as a process manager sto
     }
     assert.is((await fetch(`${url}/hello`)).status, 200);
     process.kill(npm.pid!, "SIGTERM");
-    const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
-    assert.ok(gone, `npm exits within 15 s of SIGTERM:\n${out.slice(-2000)}`);
+    const gone = await within(exited, 15_000);
+    assert.is.not(gone, "late", `npm exits within 15 s of SIGTERM:\n${out.slice(-2000)}`);
     const after = await fetch(`${url}/hello`).then(
       (r) => `answered ${r.status}`,
       () => "refused",

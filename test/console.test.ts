@@ -11,6 +11,7 @@ import * as assert from "uvu/assert";
 import { parseTokens } from "../runtime/host/admin-auth.ts";
 import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
 import { createLogger } from "../runtime/log.ts";
+import { within } from "../runtime/within.ts";
 import { login, postForm, ui } from "./helpers/console.ts";
 import { api, deploy, OTHER_TOKEN, scratchDir, TOKEN, versionDir } from "./helpers/deploy.ts";
 import { adapter } from "./helpers/host.ts";
@@ -313,8 +314,8 @@ async function readUntil(res: Response, pattern: RegExp, ms: number): Promise<st
   const end = Date.now() + ms;
   try {
     while (!pattern.test(text) && Date.now() < end) {
-      const next = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(1, end - Date.now())))]);
-      if (!next || next.done) break;
+      const next = await within(reader.read(), Math.max(1, end - Date.now()));
+      if (next === "late" || next.done) break;
       text += decoder.decode(next.value, { stream: true });
     }
   } finally {
