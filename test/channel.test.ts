@@ -3,7 +3,7 @@
  * at any point, and the SharedArrayBuffer ring (with wrap-around, a full ring, bodies moved
  * beside it and a real worker thread on the other side). Runs on Node, Bun and Deno.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -283,7 +283,8 @@ for (const wakeBy of ["messages", "atomics"] as const) {
   });
 
   test(`a worker thread on the other side of the ring answers thousands of requests in flight (${wakeBy} doorbell)`, async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "lanes-channel-")), "ring-echo-worker.mjs");
+    const dir = mkdtempSync(join(tmpdir(), "lanes-channel-"));
+    const out = join(dir, "ring-echo-worker.mjs");
     await build({
       entryPoints: [fileURLToPath(new URL("./fixtures/ring-echo-worker.ts", import.meta.url))],
       bundle: true,
@@ -319,7 +320,8 @@ for (const wakeBy of ["messages", "atomics"] as const) {
       void all.then(() => clearTimeout(timer));
     });
     const failed = new Promise<never>((_, reject) => worker.on("error", reject));
-    await Promise.race([ready, gaveUp, failed]);
+    // a worker that is ready has loaded its module: the folder can go (it was left in /tmp)
+    await Promise.race([ready, gaveUp, failed]).finally(() => rmSync(dir, { recursive: true, force: true }));
     for (let id = 0; id < n; id++) {
       const body = id % 100 === 0 ? bytes(100_000, id) : id % 2 ? bytes(id % 500, id) : null;
       host.send({ t: "req", id, requestId: String(id), method: "PUT", url: `/${id}/é`, headers: [["x-n", String(id)]], params: {}, body });
