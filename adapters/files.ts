@@ -39,7 +39,8 @@ export const fileOps: FileOps = {
     }
   },
   async remove(p, o = {}) {
-    await rm(p, { recursive: true, force: true });
+    // maxRetries: Node retries ENOTEMPTY (a file written into the tree while it was emptied)
+    await rm(p, { recursive: true, force: true, maxRetries: 3 });
     if (o.durable) await syncFolder(path.dirname(p));
   },
   async stamp(p) {

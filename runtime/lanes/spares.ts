@@ -172,7 +172,9 @@ export class SparePool {
           p.failures = 0;
         });
         guest.onExit((exit) => {
-          void sys.remove(folder);
+          // never an unhandled rejection: one took a host down (ENOTEMPTY, a file still being
+          // written into the folder as rm emptied it)
+          sys.remove(folder).catch((e) => log.error(`a ${key} spare's folder ${folder} could not be removed: ${(e as Error).message}`));
           const at = p.spares.indexOf(spare);
           if (at < 0) return; // taken: its instance reports its end
           p.spares.splice(at, 1);
