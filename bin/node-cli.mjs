@@ -15,6 +15,14 @@ const dir = join(root, ".lanes", "node-cli");
 const inputsFile = join(dir, "inputs.json");
 /** Builds older than this, but the current one, are removed when a new one is written. */
 const STALE_MS = 10 * 60 * 1000;
+/**
+ * Packages every start loads, bundled in: ES modules without `import.meta`, many files each
+ * (@sinclair/typebox alone is 124 modules). The others stay in node_modules: esbuild, tsx and
+ * autocannon find files of their own at run time, prom-client and dotenv are CommonJS (their
+ * `require` of node:* modules fails inside an ES module bundle), and @opentelemetry/api is loaded
+ * by prom-client as well, which must find the same copy.
+ */
+const BUNDLED = new Set(["hono", "@hono/node-server", "@sinclair/typebox", "comlink"]);
 const URL_MARK = "__lanes_module_url__";
 const META_MARK = "__lanes_import_meta__";
 
@@ -66,10 +74,9 @@ async function rebuild() {
       chunkNames: "chunk-[hash]",
       outExtension: { ".js": ".mjs" },
       target: "node20",
-      packages: "external",
       logLevel: "silent",
       sourcemap: "linked",
-      plugins: [ownModuleUrls(esbuild)],
+      plugins: bundlePlugins(esbuild),
     });
     const inputs = Object.keys(out.metafile.inputs).map((file) => {
       const s = statSync(join(root, file));
@@ -92,6 +99,11 @@ async function rebuild() {
   }
 }
 
+/** What a bundle of lanes's sources needs (also test/run.mjs's bundles of the Node suites). */
+export function bundlePlugins(esbuild) {
+  return [otherPackagesExternal(), ownModuleUrls(esbuild)];
+}
+
 /**
  * Each source file keeps its own `import.meta.url` (lanes finds its guests, functions and assets
  * relative to the file asking). esbuild replaces the expression where it is code, never inside a
@@ -107,6 +119,20 @@ function ownModuleUrls(esbuild) {
         const { code } = await esbuild.transform(source, { loader: "ts", format: "esm", define: { "import.meta.url": URL_MARK, "import.meta": META_MARK }, sourcefile: args.path });
         if (code.includes(META_MARK)) throw new Error(`${relative(root, args.path)}: an import.meta field other than url`);
         return { contents: code.replaceAll(URL_MARK, JSON.stringify(pathToFileURL(args.path).href)), loader: "js" };
+      });
+    },
+  };
+}
+
+/** A bare import stays an import unless its package is one of `BUNDLED`. */
+function otherPackagesExternal() {
+  return {
+    name: "other-packages-external",
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        const parts = args.path.split("/");
+        const name = args.path.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+        return BUNDLED.has(name) ? undefined : { path: args.path, external: true };
       });
     },
   };

@@ -1,17 +1,19 @@
 #!/usr/bin/env node
-// Runs every uvu suite with the host on Node, Bun and Deno: `node --import tsx FILE`,
-// `bun FILE`, `deno run -A FILE`. Never `bun test` / `deno test`: they find no uvu tests and
+// Runs every uvu suite with the host on Node, Bun and Deno: `node` on an esbuild bundle of
+// FILE (as `lanes` runs on Node: bin/node-cli.mjs), `bun FILE`, `deno run -A FILE`. Never `bun test` / `deno test`: they find no uvu tests and
 // exit 0 (adapters/README.md, Tests). Ends with one line `N passed, N failed` over all runtimes.
 //   node test/run.mjs [--runtimes node,bun,deno] [file-filter]
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
+/** Node: each suite's bundle, source-mapped from the first module on (buildNodeSuites). */
+const nodeBundles = new Map();
 const RUNNERS = {
-  node: (f) => [process.execPath, ["--import", "tsx", f]],
+  node: (f) => [process.execPath, ["--import", join(root, "test", "helpers", "source-maps.mjs"), nodeBundles.get(f)]],
   bun: (f) => [bin("bun"), [f]],
   deno: (f) => [bin("deno"), ["run", "-A", f]],
 };
@@ -39,6 +41,38 @@ for (const rt of runtimes) {
     jobs.push({ rt, f });
   }
 }
+
+/**
+ * Node 20 cannot run TypeScript: `node --import tsx` answers every import through tsx's hooks
+ * thread, which cost a Node suite 1-3 s more CPU than a bundle of the same files (CONTRIBUTING.md,
+ * Tests). One esbuild build makes them all, with the plugins of the CLI's bundle (each file keeps
+ * its own import.meta.url), into a folder of this run's, removed at the end.
+ */
+async function buildNodeSuites(nodeFiles) {
+  if (nodeFiles.length === 0) return () => {};
+  const esbuild = await import("esbuild");
+  const { bundlePlugins } = await import("../bin/node-cli.mjs");
+  const outdir = join(root, ".lanes", "node-tests", `run-${process.pid}-${Date.now().toString(36)}`);
+  await esbuild.build({
+    entryPoints: nodeFiles,
+    absWorkingDir: root,
+    bundle: true,
+    splitting: true,
+    outdir,
+    entryNames: "[name]",
+    chunkNames: "chunk-[hash]",
+    outExtension: { ".js": ".mjs" },
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    sourcemap: "linked",
+    logLevel: "error",
+    plugins: bundlePlugins(esbuild),
+  });
+  for (const f of nodeFiles) nodeBundles.set(f, join(outdir, relative(join(root, "test"), f).replace(/\.ts$/, ".mjs")));
+  return () => rmSync(outdir, { recursive: true, force: true });
+}
+const removeNodeBundles = await buildNodeSuites([...new Set(jobs.filter((j) => j.rt === "node").map((j) => j.f))]);
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 function runJob({ rt, f }) {
@@ -126,6 +160,7 @@ await new Promise((allDone) => {
   if (queue.length === 0) allDone();
   else fill();
 });
+removeNodeBundles();
 
 function report(r) {
   const name = relative(root, r.f);
