@@ -16,6 +16,7 @@ import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, MAX_SLOT } f
 import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
 import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type WakeBy } from "../runtime/channel/ring-end.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
+import { adapter } from "./helpers/host.ts";
 import { guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -282,6 +283,11 @@ for (const wakeBy of ["messages", "atomics"] as const) {
     close();
   });
 
+  // A worker woken by Atomics on Deno is a doorbell lanes never rings there (caps.ringWakeup):
+  // its first frame once never reached the host (a clean-clone run, 2026-12-03), Deno's
+  // waitAsync fault that made the Deno adapter use messages. The in-thread rings above still
+  // check the Atomics doorbell on every runtime.
+  if (wakeBy === "atomics" && adapter.caps.ringWakeup !== "atomics") continue;
   test(`a worker thread on the other side of the ring answers thousands of requests in flight (${wakeBy} doorbell)`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "lanes-channel-"));
     const out = join(dir, "ring-echo-worker.mjs");
