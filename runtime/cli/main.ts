@@ -8,15 +8,7 @@ import { isLanesError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { manifestJsonSchema } from "../manifest/json-schema.ts";
 import { parseArgs } from "./args.ts";
-import { benchCommand } from "./bench.ts";
-import { deployCommand } from "./deploy.ts";
-import { devCommand } from "./dev.ts";
-import { loadCommand } from "./load.ts";
-import { newCommand } from "./new.ts";
-import { secretCommand } from "./secret.ts";
-import { startCommand } from "./start.ts";
 import { COMMANDS, commandUsage, globalUsage } from "./usage.ts";
-import { validateCommand } from "./validate.ts";
 
 export { defaultFunctionsDir } from "./dir.ts";
 
@@ -51,33 +43,37 @@ export async function main(adapter: RuntimeAdapter, argv: string[]): Promise<num
   }
 }
 
-function run(adapter: RuntimeAdapter, command: string, rest: string[]): Promise<number> {
+/**
+ * Each command's module is imported when it runs: a `lanes deploy` or `lanes secret` does not
+ * load the host, and `lanes start` not the bench (CONTRIBUTING.md, How the Node CLI starts).
+ */
+async function run(adapter: RuntimeAdapter, command: string, rest: string[]): Promise<number> {
   // one-shot commands log to stderr; the servers choose their own stream and format
   const log = createLogger(adapter.writeErr, "pretty", false);
   switch (command) {
     case "start":
-      return startCommand(adapter, rest, { dev: false, command });
+      return (await import("./start.ts")).startCommand(adapter, rest, { dev: false, command });
     case "dev":
-      return devCommand(adapter, rest);
+      return (await import("./dev.ts")).devCommand(adapter, rest);
     case "new":
-      return newCommand(adapter, rest);
+      return (await import("./new.ts")).newCommand(adapter, rest);
     case "validate":
-      return validateCommand(adapter, rest, log);
+      return (await import("./validate.ts")).validateCommand(adapter, rest, log);
     case "bench":
-      return benchCommand(adapter, rest, log);
+      return (await import("./bench.ts")).benchCommand(adapter, rest, log);
     case "deploy":
     case "versions":
     case "promote":
     case "rollback":
-      return deployCommand(adapter, command, rest);
+      return (await import("./deploy.ts")).deployCommand(adapter, command, rest);
     case "secret":
-      return secretCommand(adapter, rest);
+      return (await import("./secret.ts")).secretCommand(adapter, rest);
     case "load":
-      return loadCommand(adapter, rest);
+      return (await import("./load.ts")).loadCommand(adapter, rest);
     case "schema":
       parseArgs(rest, {}, "schema", 0);
       adapter.writeOut(manifestJsonSchema());
-      return Promise.resolve(0);
+      return 0;
   }
   throw new Error(`lanes: no handler for command "${command}"`);
 }
