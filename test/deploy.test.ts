@@ -275,24 +275,30 @@ test("--auto-rollback rolls a clearly worse new version back by itself, and leav
   assert.is((still.json.active as { canary: { version: string } | null }).canary?.version, healthy.json.version);
   const bad = await deploy(host.url, versionDir("fails", "fails"), { percent: 50, autoRollback: true });
   assert.is(bad.status, 201, bad.text);
+  const verdict = /auto-rollback: v\d+ is clearly worse/;
   let served = 0;
-  for (let i = 0; i < 40; i++) {
-    const batch = await many(host.url, "/greet", 20, 4);
-    served += batch.length;
-    const d = (await api(host.url, "GET", "deployment")).json.active as { reason: string; canary: unknown; message: string };
-    if (d.reason === "auto-rollback") {
-      assert.is(d.canary, null);
-      assert.match(d.message, /new \d+\/\d+ 5xx \(100\.0%\) vs stable 0\/\d+ \(0\.0%\), z = /);
-      break;
-    }
+  while (served < 800 && !verdict.test(host.output())) served += (await many(host.url, "/greet", 20, 4)).length;
+  // The verdict is taken on a request; the switch back is a durable store write after it, which
+  // a busy machine may take a while to make: wait for it without sending more traffic.
+  const end = Date.now() + 15_000;
+  let d = (await api(host.url, "GET", "deployment")).json.active as { reason: string; canary: unknown; message: string };
+  while (d.reason !== "auto-rollback" && Date.now() < end) {
+    await sleep(100);
+    d = (await api(host.url, "GET", "deployment")).json.active as typeof d;
   }
+  const said = host
+    .output()
+    .split("\n")
+    .filter((l) => l.includes("auto-rollback"));
+  assert.is(d.reason, "auto-rollback", `rolled back within ${served} requests: ${JSON.stringify(d)}\n${said.join("\n")}`);
+  assert.is(d.canary, null);
+  assert.match(d.message, /new \d+\/\d+ 5xx \(100\.0%\) vs stable 0\/\d+ \(0\.0%\), z = /);
+  assert.ok(served <= 800, `the verdict came within 800 requests: ${said.join("\n")}`);
   const after = await many(host.url, "/greet", 30, 3);
-  const state = JSON.stringify((await api(host.url, "GET", "deployment")).json);
   assert.ok(
     after.every((s) => s.status === 200 && s.text !== "fails"),
-    `rolled back within ${served} requests: ${state}\n${host.output().slice(-3000)}`,
+    "every request after the rollback is served by the stable version",
   );
-  assert.match(host.output(), /auto-rollback: v\d+ is clearly worse/);
 });
 
 test("the admin API needs a valid token: 401 with WWW-Authenticate, then 429 after repeated failures; tokens are never logged", async ({ host }) => {
