@@ -6,6 +6,7 @@
 // How the Node CLI starts). Where the bundle cannot be built or written, tsx runs the sources
 // as before. Plain JavaScript: it runs before anything can load TypeScript.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { SourceMap } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -30,13 +31,54 @@ const META_MARK = "__lanes_import_meta__";
 export async function runCli() {
   const bundle = current() ?? (await rebuild());
   if (bundle) {
-    // a stack trace names the source files and lines, not the bundle's
-    process.setSourceMapsEnabled(true);
+    mapStacksLazily(dirname(bundle));
     return import(pathToFileURL(bundle).href);
   }
   const { register } = await import("tsx/esm/api");
   register();
   return import(pathToFileURL(entry).href);
+}
+
+/**
+ * A stack trace names the source files and lines, not the bundle's. Not with
+ * `process.setSourceMapsEnabled(true)`: Node then reads and decodes the map of every chunk as it
+ * loads, 140 ms of CPU for `lanes versions` (CONTRIBUTING.md, How the Node CLI starts). Here a
+ * chunk's map is read the first time a stack through it is printed.
+ */
+export function mapStacksLazily(bundleDir) {
+  const prefix = pathToFileURL(bundleDir).href;
+  const maps = new Map();
+  const mapOf = (url) => {
+    if (!maps.has(url)) {
+      try {
+        maps.set(url, new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, "utf8"))));
+      } catch {
+        maps.set(url, undefined);
+      }
+    }
+    return maps.get(url);
+  };
+  Error.prepareStackTrace = (error, frames) => {
+    let head;
+    try {
+      head = Error.prototype.toString.call(error);
+    } catch {
+      head = "Error";
+    }
+    const lines = frames.map((frame) => {
+      const text = `    at ${frame}`;
+      const url = frame.getFileName();
+      const line = frame.getLineNumber();
+      const column = frame.getColumnNumber();
+      if (!url?.startsWith(prefix) || line == null || column == null) return text;
+      const at = mapOf(url)?.findEntry(line - 1, column - 1);
+      if (!at?.originalSource) return text;
+      // the map names its sources relative to itself
+      const source = fileURLToPath(new URL(at.originalSource, url));
+      return text.replace(`${url}:${line}:${column}`, `${source}:${at.originalLine + 1}:${at.originalColumn + 1}`);
+    });
+    return [head, ...lines].join("\n");
+  };
 }
 
 /** The bundle on record, if every file it was built from is as it was then. */
@@ -59,6 +101,7 @@ async function rebuild() {
   try {
     const esbuild = await import("esbuild");
     const started = Date.now();
+    const build = `lanes-${started.toString(36)}-${process.pid}`;
     const out = await esbuild.build({
       entryPoints: [entry],
       // the metafile's paths relative to the package, wherever the command runs
@@ -70,7 +113,8 @@ async function rebuild() {
       format: "esm",
       // commands import what only they need (autocannon, echarts...) when they run: kept apart
       splitting: true,
-      outdir: dir,
+      // where the files go: the maps name their sources relative to it
+      outdir: join(dir, build),
       chunkNames: "chunk-[hash]",
       outExtension: { ".js": ".mjs" },
       target: "node20",
@@ -84,9 +128,8 @@ async function rebuild() {
     });
     // a file changed while it was read: use nothing that may hold its old text
     if (inputs.some(([, mtimeMs]) => mtimeMs >= started - 1)) return undefined;
-    const build = `lanes-${started.toString(36)}-${process.pid}`;
     mkdirSync(join(dir, build), { recursive: true });
-    for (const f of out.outputFiles) writeFileSync(join(dir, build, relative(dir, f.path)), f.contents);
+    for (const f of out.outputFiles) writeFileSync(f.path, f.contents);
     const name = join(build, "lanes.mjs");
     // the record last, by rename: another process reads the old record or the new one, whole
     const tmp = join(dir, `inputs-${process.pid}.json`);

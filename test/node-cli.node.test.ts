@@ -93,4 +93,24 @@ test("where no bundle can be written, the CLI runs its sources through tsx and w
   }
 });
 
+test("a crash of the CLI names the source file and line, not the bundle's", () => {
+  const dir = copyOfPackage();
+  try {
+    const usage = join(dir, "runtime", "cli", "usage.ts");
+    const lines = readFileSync(usage, "utf8").split("\n");
+    const at = lines.findIndex((l) => l.startsWith("export function globalUsage("));
+    assert.ok(at >= 0, "usage.ts has the function this test breaks");
+    lines.splice(at + 1, 0, '  throw new Error("broken by a test");');
+    writeFileSync(usage, lines.join("\n"));
+    const r = lanes(dir, ["--help"]);
+    assert.is(r.code, 1, r.out);
+    assert.match(r.out, /Error: broken by a test/);
+    // the thrown line: one below the function's first, counted from 1
+    assert.ok(r.out.includes(`${usage}:${at + 2}:`), r.out);
+    assert.not.ok(r.out.includes(join(".lanes", "node-cli")), r.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

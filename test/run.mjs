@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
-/** Node: each suite's bundle, source-mapped from the first module on (buildNodeSuites), or tsx. */
+/** Node: each suite's bundle, its stacks source-mapped (buildNodeSuites), or tsx. */
 const nodeBundles = new Map();
 const RUNNERS = {
   node: (f) =>
