@@ -102,26 +102,8 @@ async function rebuild() {
     const esbuild = await import("esbuild");
     const started = Date.now();
     const build = `lanes-${started.toString(36)}-${process.pid}`;
-    const out = await esbuild.build({
-      entryPoints: [entry],
-      // the metafile's paths relative to the package, wherever the command runs
-      absWorkingDir: root,
-      bundle: true,
-      write: false,
-      metafile: true,
-      platform: "node",
-      format: "esm",
-      // commands import what only they need (autocannon, echarts...) when they run: kept apart
-      splitting: true,
-      // where the files go: the maps name their sources relative to it
-      outdir: join(dir, build),
-      chunkNames: "chunk-[hash]",
-      outExtension: { ".js": ".mjs" },
-      target: "node20",
-      logLevel: "silent",
-      sourcemap: "linked",
-      plugins: bundlePlugins(esbuild),
-    });
+    // where the files go: the maps name their sources relative to it
+    const out = await esbuild.build({ ...bundleOptions(esbuild, [entry], join(dir, build)), write: false, metafile: true });
     const inputs = Object.keys(out.metafile.inputs).map((file) => {
       const s = statSync(join(root, file));
       return [file, s.mtimeMs, s.size];
@@ -142,9 +124,28 @@ async function rebuild() {
   }
 }
 
-/** What a bundle of lanes's sources needs (also test/run.mjs's bundles of the Node suites). */
-export function bundlePlugins(esbuild) {
-  return [otherPackagesExternal(), ownModuleUrls(esbuild)];
+/**
+ * How lanes's sources are bundled for Node: the CLI here, and test/run.mjs's bundles of the Node
+ * suites. ES modules, split so that commands import what only they need (autocannon, echarts...)
+ * when they run, with linked source maps.
+ */
+export function bundleOptions(esbuild, entryPoints, outdir) {
+  return {
+    entryPoints,
+    // the metafile's paths relative to the package, wherever the command runs
+    absWorkingDir: root,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    splitting: true,
+    outdir,
+    chunkNames: "chunk-[hash]",
+    outExtension: { ".js": ".mjs" },
+    target: "node20",
+    logLevel: "silent",
+    sourcemap: "linked",
+    plugins: [otherPackagesExternal(), ownModuleUrls(esbuild)],
+  };
 }
 
 /**

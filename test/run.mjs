@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every uvu suite with the host on Node, Bun and Deno: `node` on an esbuild bundle of FILE
 // (as `lanes` runs on Node: bin/node-cli.mjs), `bun FILE`, `deno run -A FILE`. Never `bun test` /
-// `deno test`: they find no uvu tests and exit 0 (adapters/README.md, Tests). Ends with one line `N passed, N failed` over all runtimes.
+// `deno test`: they find no uvu tests and exit 0 (adapters/README.md, Tests). Ends with one line
+// `N passed, N failed` over all runtimes.
 //   node test/run.mjs [--runtimes node,bun,deno] [file-filter]
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -46,7 +47,7 @@ for (const rt of runtimes) {
 /**
  * Node 20 cannot run TypeScript: `node --import tsx` answers every import through tsx's hooks
  * thread, which cost a Node suite 1-3 s more CPU than a bundle of the same files (CONTRIBUTING.md,
- * Tests). One esbuild build makes them all, with the plugins of the CLI's bundle (each file keeps
+ * Tests). One esbuild build makes them all, with the CLI bundle's options (each file keeps
  * its own import.meta.url), into a folder of this run's, removed at the end. Where the build
  * fails (a suite that does not parse), every Node suite runs through tsx, and that one fails there.
  */
@@ -59,25 +60,10 @@ async function buildNodeSuites(nodeFiles) {
   }
   if (nodeFiles.length === 0) return () => {};
   const esbuild = await import("esbuild");
-  const { bundlePlugins } = await import("../bin/node-cli.mjs");
+  const { bundleOptions } = await import("../bin/node-cli.mjs");
   const outdir = join(folders, `run-${process.pid}-${Date.now().toString(36)}`);
   const built = await esbuild
-    .build({
-      entryPoints: nodeFiles,
-      absWorkingDir: root,
-      bundle: true,
-      splitting: true,
-      outdir,
-      entryNames: "[name]",
-      chunkNames: "chunk-[hash]",
-      outExtension: { ".js": ".mjs" },
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      sourcemap: "linked",
-      logLevel: "silent",
-      plugins: bundlePlugins(esbuild),
-    })
+    .build({ ...bundleOptions(esbuild, nodeFiles, outdir), entryNames: "[name]" })
     .catch((e) => console.log(`test/run.mjs: the Node suites could not be bundled, they run through tsx: ${e.message}`));
   if (!built) return () => {};
   for (const f of nodeFiles) nodeBundles.set(f, join(outdir, relative(join(root, "test"), f).replace(/\.ts$/, ".mjs")));
