@@ -223,6 +223,16 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
 }
 
 /** Everything but serve/name/version/caps, shared by the three adapters. */
+/** Signal 0 checks without signalling: ESRCH is gone; EPERM is alive (another user's). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
 export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
   return {
     sys,
@@ -234,6 +244,8 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     schedule: (fn: () => void) => void setImmediate(fn),
     onSignal: (signal: "SIGINT" | "SIGTERM", listener: () => void) => void process.on(signal, listener),
     exit: (code: number): never => process.exit(code),
+    pid: process.pid,
+    processAlive,
     argv: () => process.argv.slice(2),
     cwd: () => process.cwd(),
     hostRss: () => process.memoryUsage.rss(),

@@ -249,6 +249,10 @@ export interface RuntimeAdapter {
   schedule(fn: () => void): void;
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   exit(code: number): never;
+  /** This process's id. */
+  readonly pid: number;
+  /** Whether a process with this id runs (a zombie counts as running). */
+  processAlive(pid: number): boolean;
   argv(): string[];
   cwd(): string;
   /** Host process resident memory in bytes. */

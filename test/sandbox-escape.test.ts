@@ -125,7 +125,10 @@ test("seen from the host, each sandboxed child has its own namespaces, none of t
   // the escape functions' runtimes: each under a bwrap that mounts that function's bundle
   const of = (rt: string) => guestPids(cli.hostPid).filter((pid) => bundleOf(pid).includes(`/escape-${rt}-`));
   // on failure, what the host runs: one clean clone found no escape-bun beside a busy Chromium
-  const seen = () => guestPids(cli.hostPid).map((pid) => `${pid} ${commOf(pid)}: ${bundleOf(pid).replaceAll("\0", " ")}`).join("\n");
+  const seen = () =>
+    guestPids(cli.hostPid)
+      .map((pid) => `${pid} ${commOf(pid)}: ${bundleOf(pid).replaceAll("\0", " ")}`)
+      .join("\n");
   for (const rt of CHILDREN) assert.ok(of(rt).length >= 1, `escape-${rt} has a runtime process; the host's guests:\n${seen()}`);
   const children = CHILDREN.flatMap(of);
   const ns = (pid: number, kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`);
@@ -208,7 +211,14 @@ test("the sandboxed children die with the host, even when it is killed", async (
   const t0 = Date.now();
   while (procs.some(isAlive) && Date.now() - t0 < 5000) await sleep(10);
   // named when it fails, not when the wait starts
-  assert.is(procs.filter(isAlive).map((pid) => `${pid} ${commOf(pid)}`).join(", "), "", "left behind after 5 s");
+  assert.is(
+    procs
+      .filter(isAlive)
+      .map((pid) => `${pid} ${commOf(pid)}`)
+      .join(", "),
+    "",
+    "left behind after 5 s",
+  );
   assert.equal(await cli.exited, { code: null, signal: "SIGKILL" });
 });
 

@@ -31,6 +31,10 @@ const MAX_PROFILES = 4;
 const DECAY_MS = 60_000;
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
+/** A spare's folder: `<host runtime>-<host pid>-<time>-<n>`; before the pid was in it, `<host runtime>-<time>-<n>`. */
+const FOLDER = /^(?:node|bun|deno)-(?:(\d+)-)?([0-9a-z]+)-\d+$/;
+/** Folders named the old way are left to a host that may still run for this long. */
+const OLD_FOLDER_MS = 24 * 3600_000;
 
 export interface SpareProfile {
   runtime: FunctionSpec["runtime"];
@@ -78,10 +82,37 @@ export class SparePool {
   private readonly timer: ReturnType<typeof setInterval>;
   private stopped = false;
   private nextId = 0;
+  /** Folders being removed: the host does not exit before they are gone. */
+  private readonly removing = new Set<Promise<void>>();
 
   constructor(private readonly o: { adapter: RuntimeAdapter; log: Logger; childFile: string; snapshotEntry?: string }) {
     this.timer = setInterval(() => this.tick(), 1000);
     (this.timer as { unref?: () => void }).unref?.();
+    void this.removeStale();
+  }
+
+  /** The folders of hosts that are gone (killed, or crashed) and had no time to remove them. */
+  private async removeStale(): Promise<void> {
+    const { sys, pid, processAlive } = this.o.adapter;
+    const root = sys.join(sys.cacheDir(), "spares");
+    const names = await sys.list(root).catch(() => [] as string[]);
+    for (const name of names) {
+      const m = FOLDER.exec(name);
+      if (!m) continue;
+      const owner = m[1] === undefined ? undefined : Number(m[1]);
+      const stale = owner === undefined ? Date.now() - Number.parseInt(m[2]!, 36) > OLD_FOLDER_MS : owner !== pid && !processAlive(owner);
+      if (stale) this.removeFolder(sys.join(root, name));
+    }
+  }
+
+  private removeFolder(folder: string): void {
+    // never an unhandled rejection: one took a host down (ENOTEMPTY, a file still being
+    // written into the folder as rm emptied it)
+    const removed: Promise<void> = this.o.adapter.sys
+      .remove(folder)
+      .catch((e) => this.o.log.error(`a spare's folder ${folder} could not be removed: ${(e as Error).message}`))
+      .finally(() => this.removing.delete(removed));
+    this.removing.add(removed);
   }
 
   /** A function this host serves: spares of its profile are kept (for the first MAX_PROFILES profiles). */
@@ -130,6 +161,8 @@ export class SparePool {
     this.stopped = true;
     clearInterval(this.timer);
     await Promise.all([...this.profiles.values()].flatMap((p) => p.spares.splice(0).map((s) => s.link?.kill())));
+    // those of spares that became instances too: the pools stopped them before
+    await Promise.all([...this.removing]);
   }
 
   /** Start spares until the profile has its target (unless it is backing off after failures). */
@@ -143,7 +176,7 @@ export class SparePool {
     const { adapter, log } = this.o;
     const { sys } = adapter;
     const key = keyOf(p.profile);
-    const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${Date.now().toString(36)}-${++this.nextId}`);
+    const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${adapter.pid}-${Date.now().toString(36)}-${++this.nextId}`);
     const spare: Spare = { folder, ready: false, owner: `spare-${p.profile.runtime}` };
     p.spares.push(spare);
     return sys
@@ -172,9 +205,7 @@ export class SparePool {
           p.failures = 0;
         });
         guest.onExit((exit) => {
-          // never an unhandled rejection: one took a host down (ENOTEMPTY, a file still being
-          // written into the folder as rm emptied it)
-          sys.remove(folder).catch((e) => log.error(`a ${key} spare's folder ${folder} could not be removed: ${(e as Error).message}`));
+          this.removeFolder(folder);
           const at = p.spares.indexOf(spare);
           if (at < 0) return; // taken: its instance reports its end
           p.spares.splice(at, 1);
