@@ -10,6 +10,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectJson, guestPids, servingPid, sleep, waitFor } from "./helpers/chaos.ts";
+import { compileGuests } from "../runtime/host/host.ts";
+import { SparePool } from "../runtime/lanes/spares.ts";
+import { createLogger } from "../runtime/log.ts";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 
 const test = suite<{ h: TestHost }>(`warm spares (${adapter.name} host)`);
@@ -111,6 +114,26 @@ test("a host that starts removes the spare folders of hosts that are gone, and k
     await other.stop();
     for (const name of Object.values(folders)) rmSync(join(sparesRoot(), name), { recursive: true, force: true });
   }
+});
+
+test("spares stopped while one is starting spawn no child after the stop", async ({ h }) => {
+  const guests = await compileGuests(adapter);
+  const before = new Set(guestPids());
+  const pool = new SparePool({ adapter, log: createLogger(() => {}), childFile: guests.child });
+  pool.register(h.host.functions.find((f) => f.spec.name === "env")!.spec);
+  await new Promise((r) => setTimeout(r, 0)); // register's fill has run: a spare's folder is being made
+  assert.equal(
+    pool.describe().map((s) => s.starting),
+    [1],
+    "a spare is starting",
+  );
+  await pool.stop();
+  await sleep(700); // a child spawned after the stop would run by now
+  assert.equal(
+    guestPids().filter((p) => !before.has(p)),
+    [],
+    "no spare was started after the stop",
+  );
 });
 
 test.run();

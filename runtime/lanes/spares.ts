@@ -182,6 +182,9 @@ export class SparePool {
     return sys
       .mkdirp(folder)
       .then(() => {
+        // stopped meanwhile: a child spawned now has no one to stop it (an orphaned bwrap was
+        // left waiting forever when a test host exited right after)
+        if (this.stopped) return this.removeFolder(folder);
         const child = adapter.spawnChild(this.o.childFile, {
           runtime: p.profile.runtime,
           heapMb: p.profile.memoryMb,
