@@ -222,7 +222,6 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
   });
 }
 
-/** Everything but serve/name/version/caps, shared by the three adapters. */
 /** Signal 0 checks without signalling: ESRCH is gone; EPERM is alive (another user's). */
 function processAlive(pid: number): boolean {
   try {
@@ -233,6 +232,7 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Everything but serve/name/version/caps, shared by the three adapters. */
 export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
   return {
     sys,

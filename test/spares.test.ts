@@ -22,7 +22,7 @@ test.before(async (ctx) => {
     env: { entry: "env.ts", lane: "process", env: { GREETING: "hi" } },
     net: { entry: "chaos-fault.ts", lane: "process", permissions: { net: true } },
     // unsandboxed node children: their spares have folders no sandbox ends with them
-    fills: { entry: "fills-its-folder.ts", lane: "process", runtime: "node", sandbox: "off" },
+    deep: { entry: "too-deep-folders.ts", lane: "process", runtime: "node", sandbox: "off" },
   });
   await ctx.h.host.checked;
 });
@@ -72,7 +72,7 @@ test("a function whose sandbox a spare does not have (network access) starts a c
 test("a spare's folder that cannot be removed (a function left folders deeper than PATH_MAX in it) is logged, and the host keeps serving", async ({ h }) => {
   const unsandboxedNode = () => h.host.spares.describe().find((s) => s.runtime === "node" && !s.sandboxed);
   await waitFor(() => (unsandboxedNode()?.ready ?? 0) > 0, "an unsandboxed node spare is ready", 15_000);
-  const { folder } = await expectJson<{ folder: string }>(h.fetch("/fills"));
+  const { folder } = await expectJson<{ folder: string }>(h.fetch("/deep"));
   try {
     assert.match(folder, /\/spares\/[^/]+\/?$/, "the function ran in a warm spare's folder");
     // Its instance ends and the host removes the folder. Node's rm works by full paths and fails
