@@ -31,3 +31,27 @@ export function iteratedHeaders(list: readonly (readonly [string, string])[]): H
   }
   return merged;
 }
+
+const encoder = new TextEncoder();
+/** Longer strings go to the encoder: the loop's gain is the call it saves, not the copy. */
+const SHORT_BODY = 64;
+
+/**
+ * A body string's UTF-8 bytes, for Node guests. Node's `TextEncoder.encode` costs 0.86-0.90 µs
+ * even for a 19-character string (a call into C++ and an array with its own backing store);
+ * copying a short ASCII string code unit by code unit into an array V8 keeps on its heap costs
+ * 0.09-0.26 µs (1e6 calls, Node 20.20.2). Anything else is the encoder's, so the bytes are the
+ * same. Not for Bun and Deno guests: Bun's encoder costs 0.05 µs either way, and on Deno the
+ * loop is the slower (1.3-1.8 against 1.0-1.2 µs).
+ */
+export function nodeBodyBytes(s: string): Uint8Array {
+  const n = s.length;
+  if (n > SHORT_BODY) return encoder.encode(s);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return encoder.encode(s);
+    out[i] = c;
+  }
+  return out;
+}

@@ -17,7 +17,7 @@
  * The guest then takes `lightParts(r)` (status, headers as the platform lists them, bytes).
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
-import { iteratedHeaders, type ResponseParts } from "./response-parts.ts";
+import { iteratedHeaders, nodeBodyBytes, type ResponseParts } from "./response-parts.ts";
 
 const PARTS = Symbol("lanes.parts");
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -26,7 +26,6 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** A reason phrase: HTAB, SP, VCHAR, obs-text. */
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-const encoder = new TextEncoder();
 
 interface Parts {
   body: string | Uint8Array | null;
@@ -44,7 +43,7 @@ export function lightParts(res: Response): ResponseParts | undefined {
   if (!p || p.real) return undefined;
   const typed = p.defaultType && !p.headers.some(([name]) => name.length === 12 && name.toLowerCase() === "content-type");
   const headers = iteratedHeaders(typed ? [...p.headers, ["content-type", p.defaultType!]] : p.headers);
-  const body = p.body === null ? null : typeof p.body === "string" ? encoder.encode(p.body) : p.body;
+  const body = p.body === null ? null : typeof p.body === "string" ? nodeBodyBytes(p.body) : p.body;
   return { status: p.status, statusText: p.statusText, headers, body: body && body.byteLength > 0 ? body : null };
 }
 

@@ -19,6 +19,8 @@
  * Both check at start-up that the runtime has the shape they rely on, and compare their answers
  * with the platform's; on any difference they stay off and the guest uses the platform's way.
  */
+import { nodeBodyBytes } from "./response-parts.ts";
+
 export interface RequestInit2 {
   url: string;
   method: string;
@@ -156,7 +158,6 @@ interface UndiciState {
 }
 
 let kState: symbol | undefined | null = null;
-const encoder = new TextEncoder();
 
 /**
  * The whole body of an undici Response made from a string or bytes (a copy the caller may keep),
@@ -172,7 +173,7 @@ export function wholeBody(res: Response): Uint8Array | null | undefined {
   const { stream, source } = body;
   if (!stream || stream.locked || res.bodyUsed) return undefined;
   let bytes: Uint8Array;
-  if (typeof source === "string") bytes = encoder.encode(source);
+  if (typeof source === "string") bytes = nodeBodyBytes(source);
   else if (source instanceof Uint8Array) bytes = source.slice();
   else return undefined;
   stream.getReader(); // the body is now used, as reading it would have made it
