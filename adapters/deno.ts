@@ -3,6 +3,8 @@ import type { RuntimeAdapter } from "./types.ts";
 import { commonAdapter } from "./node-compat.ts";
 import { denoHeaderLines } from "./deno-request.ts";
 import { fetchCallback } from "./web-exchange.ts";
+import { collectGarbage } from "./gc.ts";
+import { trimMalloc } from "./malloc-trim.ts";
 
 interface DenoServer {
   addr: { port: number };
@@ -25,6 +27,10 @@ export const denoAdapter: RuntimeAdapter = {
   // such a worker is marked leaked and the function should move to the process lane.
   caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true, ringWakeup: "messages" },
   ...commonAdapter("deno", true),
+  collectGarbage() {
+    collectGarbage();
+    trimMalloc();
+  },
   async serve(handler, { port, hostname }) {
     const abort = new AbortController();
     // onError: a body stream that fails after the head (the host cut it short and logged why)
