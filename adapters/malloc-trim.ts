@@ -12,14 +12,13 @@ interface DenoFfi {
   dlopen(path: string, symbols: { malloc_trim: { parameters: ["usize"]; result: "i32" } }): { symbols: { malloc_trim(pad: number | bigint): number } };
 }
 
+/** glibc's malloc_trim, once opened; null where it cannot be. */
 let trim: ((pad: number) => number) | null | undefined;
 
 export function trimMalloc(): void {
   if (trim === undefined) {
     try {
-      const deno = (globalThis as { Deno?: DenoFfi }).Deno;
-      const lib = deno?.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
-      trim = lib ? (pad) => lib.symbols.malloc_trim(pad) : null;
+      trim = (globalThis as { Deno?: DenoFfi }).Deno?.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } }).symbols.malloc_trim ?? null;
     } catch {
       trim = null;
     }

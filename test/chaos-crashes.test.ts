@@ -187,10 +187,12 @@ for (const lane of LANES) {
     // adapters/README.md, Workers) and counts as failed only once the pool has given up on it
     // and on its one more try, 5 s each here (a clean clone's run waited out 30 s with 15 s each)
     const flakyLines = () => h.logs.filter((l) => l.includes("flaky")).join("");
-    await waitFor(() => h.logs.filter((l) => /flaky: cannot start/.test(l)).length >= 3, "three failed starts", 30_000).catch((e: Error) => {
-      // what the host said about it, to tell a slow machine from a start that never ended
-      throw new Error(`${e.message}; the host's lines about flaky:\n${flakyLines()}`);
-    });
+    // on failure, what the host said about it, to tell a slow machine from a start that never ended
+    await waitFor(
+      () => h.logs.filter((l) => /flaky: cannot start/.test(l)).length >= 3,
+      () => `three failed starts; the host's lines about flaky:\n${flakyLines()}`,
+      30_000,
+    );
     const waits = h.logs.filter((l) => /flaky: cannot start/.test(l)).map((l) => Number(/backing off (\d+) ms/.exec(l)?.[1]));
     assert.equal(waits.slice(0, 3), [250, 500, 1000]);
     assert.ok(

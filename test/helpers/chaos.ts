@@ -41,12 +41,15 @@ export async function expectJson<T = Record<string, unknown>>(res: Response | Pr
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `check` until it is true; fails the test with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<number> {
+/**
+ * Polls `check` until it is true; fails the test with `what` after `timeoutMs`. A function for
+ * `what` is called then, so the message can say what was seen at the end, not at the start.
+ */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 5000): Promise<number> {
   const t0 = Date.now();
   for (;;) {
     if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) assert.unreachable(`${what}: not true after ${timeoutMs} ms`);
+    if (Date.now() - t0 > timeoutMs) assert.unreachable(`${typeof what === "function" ? what() : what}: not true after ${timeoutMs} ms`);
     await sleep(10);
   }
 }
