@@ -209,7 +209,7 @@ export class PackedWorker implements SlotHost {
     this.dead = true;
     this.end.drain(); // what it wrote last (a fatal frame) is read before anyone hears of the exit
     this.end.close();
-    this.rpc.deliver = () => {};
+    this.rpc.close();
     const cause = this.recycled ? `was recycled: ${this.recycled.why}` : `${describeExit(exit)}${this.fatal ? ` (${this.fatal})` : ""}`;
     if (!this.recycled) this.o.log.error(`${this.label} ${cause}; the ${this.slots.size} function(s) in it are cut off`);
     for (const link of [...this.slots.values()]) {

@@ -292,7 +292,7 @@ export class Instance {
     if (!this.ending) this.ending = wasStarting ? { kind: "failed to start" } : { kind: "crashed" };
     this.pongWaiter?.(-1);
     this.table.failAll(new LanesError("instance_crashed", `the instance running this function ${this.describeEnd()}`));
-    this.rpc.deliver = () => {};
+    this.rpc.close();
     this.events.gone(this, exit);
   }
 }
