@@ -127,7 +127,7 @@ killed.before(async (ctx) => {
 });
 killed.after(async ({ h }) => h.stop());
 
-killed("after a writer is stopped by its timeoutMs mid-loop, functions in its group read whole values and write at once (3 rounds)", async ({ h }) => {
+killed("after a writer is stopped by its timeoutMs mid-loop, functions in its group read whole values and write at once (3 to 8 rounds)", async ({ h }) => {
   const pool = (name: string): Pool => h.host.functions.find((f) => f.spec.name === name)!.pool!;
   // 8 values of 4 KiB plus 222 KiB of ballast leave the default 256 KiB store less than a value
   // free, so every set compacts it: the writer spends most of its time inside the lock
@@ -137,7 +137,10 @@ killed("after a writer is stopped by its timeoutMs mid-loop, functions in its gr
     assert.ok(m && m[3]!.length === Number(m[2]) && Number(m[2]) === SIZE, `${what} = ${JSON.stringify(v?.slice(0, 40))}`);
   };
   const slowest: number[] = [];
-  for (let round = 0; round < 3; round++) {
+  const takenBack = () => h.logs.filter((l) => /writer: an instance stopped while holding the ctx\.shared lock/.test(l)).length;
+  // 3 rounds, and more (up to 8) until a stop has landed inside the lock: most do, but a clean
+  // clone's full run once saw none of 3 land there (a loaded machine)
+  for (let round = 0; round < 3 || (round < 8 && takenBack() === 0 && adapter.caps.terminateStopsSpin); round++) {
     await waitFor(() => pool("writer").live() === 1, "a writer instance is ready");
     const writer = pool("writer").instances[0]!;
     await expectError(await h.fetch(`/writer?op=setloop&key=w&n=${SIZE}&ballast=${222 * 1024}`), 504, "timeout");
@@ -157,10 +160,12 @@ killed("after a writer is stopped by its timeoutMs mid-loop, functions in its gr
     assert.is((await expectJson<{ value: string }>(h.fetch(`/peer-isolate?op=get&key=after-${round}`))).value, "process");
     assert.is((await expectJson<{ value: string }>(h.fetch(`/peer-process?op=get&key=after-${round}-i`))).value, "isolate");
   }
-  const takenBack = h.logs.filter((l) => /writer: an instance stopped while holding the ctx\.shared lock/.test(l)).length;
-  measure("writer stopped mid-loop, 3 rounds", `lock taken back ${takenBack} time(s); first writes after the stop took at most ${Math.max(...slowest).toFixed(0)} ms`);
-  // ~9 in 10 stops land inside the lock; on Deno the stopped thread may run on (denoland/deno#35657)
-  if (adapter.caps.terminateStopsSpin) assert.ok(takenBack >= 1, "no stop landed inside the lock: this test proved nothing");
+  measure(
+    `writer stopped mid-loop, ${slowest.length} rounds`,
+    `lock taken back ${takenBack()} time(s); first writes after the stop took at most ${Math.max(...slowest).toFixed(0)} ms`,
+  );
+  // most stops land inside the lock; on Deno the stopped thread may run on (denoland/deno#35657)
+  if (adapter.caps.terminateStopsSpin) assert.ok(takenBack() >= 1, `no stop of ${slowest.length} landed inside the lock: this test proved nothing`);
 });
 
 killed.run();
