@@ -1,10 +1,11 @@
 /** Deno host: Deno.serve. https://docs.deno.com/api/deno/~/Deno.serve */
 import type { RuntimeAdapter } from "./types.ts";
-import { commonAdapter } from "./node-compat.ts";
+import { commonAdapter, spawnChild } from "./node-compat.ts";
 import { denoHeaderLines } from "./deno-request.ts";
 import { fetchCallback } from "./web-exchange.ts";
 import { collectGarbage } from "./gc.ts";
 import { trimMalloc } from "./malloc-trim.ts";
+import { growChildPipes } from "./pipe-size.ts";
 
 interface DenoServer {
   addr: { port: number };
@@ -27,6 +28,8 @@ export const denoAdapter: RuntimeAdapter = {
   // such a worker is marked leaked and the function should move to the process lane.
   caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true, ringWakeup: "messages" },
   ...commonAdapter("deno", true),
+  // a 256 KiB body crosses a grown pipe in one write, not four (pipe-size.ts)
+  spawnChild: (file, o) => spawnChild(file, o, "deno", growChildPipes),
   collectGarbage() {
     collectGarbage();
     trimMalloc();

@@ -125,7 +125,7 @@ export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
  * A process-lane child: frames go in on its stdin and come out of its stdout (binary, the same
  * for every child runtime); its stderr is its log.
  */
-export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): ChildHandle {
+export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onSpawned?: (pid: number) => (() => void) | undefined): ChildHandle {
   const stdio = ["pipe", "pipe", "pipe"] as const;
   const run = childCommand(file, o, host, stdio.length);
   const child = spawn(run.command, run.args, {
@@ -134,6 +134,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
     cwd: o.cwd,
   });
   for (const fd of run.opened) closeSync(fd);
+  const release = child.pid ? onSpawned?.(child.pid) : undefined;
   const tail: string[] = [];
   child.stderr?.on(
     "data",
@@ -151,6 +152,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName): Ch
     if (exited) return;
     const { code, signal } = o.sandbox ? sandboxExit(rawCode, rawSignal) : { code: rawCode, signal: rawSignal };
     exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}) };
+    release?.();
     for (const l of exitListeners) l(exited);
   };
   // Without an 'error' listener a failed spawn crashes the host (adapters/README.md, Messages).
