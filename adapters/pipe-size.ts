@@ -25,7 +25,7 @@ let grown = 0;
 /**
  * An unprivileged user's pipes may hold `pipe-user-pages-soft` pages in all (64 MiB by default);
  * past it, every new pipe the user makes gets a single page. So grown pipes take at most a
- * quarter of it: with the default, 32 children's two pipes at once.
+ * quarter of it: with the default, 16 children's two pipes at once.
  */
 const budget = (() => {
   try {

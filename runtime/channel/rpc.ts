@@ -21,16 +21,17 @@ export interface RpcChannel {
   close(): void;
 }
 
-export function rpcChannel(post: ((frame: RpcFrame) => void) | undefined): RpcChannel {
+export function rpcChannel(post: (frame: RpcFrame) => void): RpcChannel {
+  let send: typeof post | undefined = post;
   const listeners = new Set<Listener>();
   return {
     endpoint: {
-      postMessage: (m: unknown) => post?.({ t: "rpc", json: JSON.stringify(m) }),
+      postMessage: (m: unknown) => send?.({ t: "rpc", json: JSON.stringify(m) }),
       addEventListener: (_type: string, l: Listener) => void listeners.add(l),
       removeEventListener: (_type: string, l: Listener) => void listeners.delete(l),
     },
     deliver(frame) {
-      if (!post) return;
+      if (!send) return;
       const event = { data: JSON.parse(frame.json) } as MessageEvent;
       for (const l of listeners) {
         if (typeof l === "function") l(event);
@@ -38,7 +39,7 @@ export function rpcChannel(post: ((frame: RpcFrame) => void) | undefined): RpcCh
       }
     },
     close() {
-      post = undefined;
+      send = undefined;
       listeners.clear();
     },
   };
