@@ -6,20 +6,15 @@
  *
  * The host's ends are found through /proc: the child's fd 0 and 1 name two pipes, and the host's
  * descriptors naming the same pipes are its ends (in the sandbox, the child is bubblewrap, whose
- * fd 0 and 1 are the guest's). Where this cannot be done (no glibc, no FFI permission, /proc
- * unreadable, the call refused), the pipes stay as they are and nothing is said.
+ * fd 0 and 1 are the guest's). Where this cannot be done (no FFI: libc.ts; /proc unreadable; the
+ * call refused), the pipes stay as they are and nothing is said.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { libc } from "./libc.ts";
 
 const F_SETPIPE_SZ = 1031;
 const PIPE_BYTES = 512 * 1024;
 
-interface DenoFfi {
-  dlopen(path: string, symbols: { fcntl: { parameters: ["i32", "i32", "i32"]; result: "i32" } }): { symbols: { fcntl(fd: number, cmd: number, arg: number): number } };
-}
-
-/** glibc's fcntl, once opened; null where it cannot be. */
-let fcntl: ((fd: number, cmd: number, arg: number) => number) | null | undefined;
 let grown = 0;
 
 /**
@@ -47,13 +42,7 @@ const target = (path: string): string | undefined => {
 /** Grow the pipes of child `pid`; the returned function gives their share back once it is gone. */
 export function growChildPipes(pid: number): (() => void) | undefined {
   if (grown >= budget) return undefined;
-  if (fcntl === undefined) {
-    try {
-      fcntl = (globalThis as { Deno?: DenoFfi }).Deno?.dlopen("libc.so.6", { fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" } }).symbols.fcntl ?? null;
-    } catch {
-      fcntl = null;
-    }
-  }
+  const fcntl = libc()?.fcntl;
   if (!fcntl) return undefined;
   const pipes = new Set([target(`/proc/${pid}/fd/0`), target(`/proc/${pid}/fd/1`)].filter((t) => t?.startsWith("pipe:")));
   if (pipes.size === 0) return undefined;
