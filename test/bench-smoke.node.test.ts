@@ -94,6 +94,48 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
   }
 });
 
+test("bench --rounds 2 measures each cell twice in turn and reports medians, overhead against each round's own direct", () => {
+  const out = tempDir("bench-rounds-");
+  try {
+    const args = ["--quick", "--function", "hello", "--lanes", "isolate", "--runtimes", "node", "--duration", "0.5", "--warmup", "0.2", "--crash=false"];
+    const { code, out: stdout, err } = bench([...args, "--rounds", "2", "--out", out]);
+    assert.is(code, 0, `exit ${code}\n${stdout}\n${err}`);
+    assert.match(stdout, /per cell, 2 rounds in turn \(medians; overhead against each round's direct\)/);
+    const report = JSON.parse(readFileSync(join(out, "bench.json"), "utf8"));
+    assert.is(report.meta.rounds, 2);
+    const direct = report.results.find((r: { lane: string }) => r.lane === "direct");
+    const lane = report.results.find((r: { lane: string }) => r.lane === "isolate");
+    assert.is(report.results.length, 2);
+    for (const r of [direct, lane]) {
+      assert.is(r.checkError, undefined, r.checkError);
+      assert.is(r.rounds.length, 2, `${r.lane}: ${JSON.stringify(r.rounds)}`);
+      for (const round of r.rounds) assert.ok(round.rps > 0 && round.cpuMsPerRequest > 0, `${r.lane}: ${JSON.stringify(round)}`);
+      // the row is the round with the median req/s (the lower of two), CPU the median of both
+      assert.is(r.rps, Math.min(...r.rounds.map((x: { rps: number }) => x.rps)));
+      assert.ok(Math.abs(r.cpuMsPerRequest - (r.rounds[0].cpuMsPerRequest + r.rounds[1].cpuMsPerRequest) / 2) < 1e-12);
+    }
+    for (const i of [0, 1]) {
+      const mine = lane.rounds[i];
+      const theirs = direct.rounds[i];
+      assert.ok(Math.abs(mine.overheadUs - (mine.cpuMsPerRequest - theirs.cpuMsPerRequest) * 1000) < 1e-9, `round ${i + 1}: ${JSON.stringify({ mine, theirs })}`);
+      assert.ok(Math.abs(mine.xDirect - mine.rps / theirs.rps) < 1e-12);
+    }
+    assert.ok(Math.abs(lane.overheadUs - (lane.rounds[0].overheadUs + lane.rounds[1].overheadUs) / 2) < 1e-9);
+    assert.ok(Math.abs(lane.xDirect - (lane.rounds[0].xDirect + lane.rounds[1].xDirect) / 2) < 1e-12);
+    const row = stdout.split("\n").find((l) => /^\s+isolate\s/.test(l));
+    assert.ok(row, stdout);
+    const cells = row!.trim().split(/\s{2,}/);
+    assert.is(cells[2], lane.xDirect.toFixed(2), row);
+    assert.is(cells[9], Math.round(lane.overheadUs).toLocaleString("en-US"), row);
+
+    const bad = bench([...args, "--rounds", "0", "--out", out]);
+    assert.is(bad.code, 2);
+    assert.match(bad.err, /lanes bench: --rounds must be an integer from 1 to 20 \(got "0"\)/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test("a function that answers wrongly is reported as failed, not measured, and the exit code says so", () => {
   const dir = tempDir("bench-fns-");
   try {

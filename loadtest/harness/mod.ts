@@ -20,8 +20,9 @@ import { killAllHosts } from "./host-process.ts";
 import { machine, packageVersion } from "./machine.ts";
 import type { BenchOptions } from "./options.ts";
 import { progress } from "./progress.ts";
-import type { BenchReport, BenchResult, BenchRuntime, CrashResult, SandboxCost } from "./report.ts";
-import { laneTable, NOISY, overheadUs, ratioToDirect, throughputTable } from "./table.ts";
+import type { BenchLane, BenchReport, BenchResult, BenchRuntime, CrashResult, RoundFigures, SandboxCost } from "./report.ts";
+import { combineRounds, roundFigures } from "./rounds.ts";
+import { laneTable, NOISY, throughputTable } from "./table.ts";
 import { workloadFor } from "./workloads.ts";
 import { Workspace } from "./workspace.ts";
 
@@ -59,7 +60,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
 
   const crashLanes = opts.crash ? opts.lanes.filter((l): l is "isolate" | "process" => l !== "direct") : [];
   const sandboxProbe = opts.lanes.includes("process");
-  const total = opts.runtimes.length * (workloads.length * opts.lanes.length + crashLanes.length + (sandboxProbe ? 1 : 0));
+  const total = opts.runtimes.length * (workloads.length * opts.lanes.length * opts.rounds + crashLanes.length + (sandboxProbe ? 1 : 0));
   const bar = progress(total, (s) => void process.stderr.write(s), Boolean(process.stderr.isTTY));
   const versions: Partial<Record<BenchRuntime, string>> = {};
   const ctx: CellContext = {
@@ -75,22 +76,28 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
   try {
     for (const runtime of opts.runtimes) {
       for (const w of workloads) {
-        // direct first, so each lane's ratio can be shown as soon as it is measured
-        for (const lane of [...opts.lanes].sort((a, b) => (a === "direct" ? -1 : b === "direct" ? 1 : 0))) {
-          bar.cell(`${w.name} · ${lane} · ${runtime}`);
-          let r: BenchResult;
-          try {
-            r = await runCell(ctx, w, lane, runtime);
-          } catch (e) {
-            r = { ...emptyResult(w, lane, runtime), checkError: (e as Error).message };
+        // direct first in each round, so each lane is read against a direct measured just before it
+        const lanes = [...opts.lanes].sort((a, b) => (a === "direct" ? -1 : b === "direct" ? 1 : 0));
+        const measured = new Map<BenchLane, { result: BenchResult; figures: RoundFigures }[]>(lanes.map((l) => [l, []]));
+        for (let round = 1; round <= opts.rounds; round++) {
+          let direct: BenchResult | undefined;
+          for (const lane of lanes) {
+            bar.cell(`${w.name} · ${lane} · ${runtime}${opts.rounds > 1 ? ` · round ${round}/${opts.rounds}` : ""}`);
+            let r: BenchResult;
+            try {
+              r = await runCell(ctx, w, lane, runtime);
+            } catch (e) {
+              r = { ...emptyResult(w, lane, runtime), checkError: (e as Error).message };
+            }
+            if (lane === "direct") direct = r;
+            measured.get(lane)!.push({ result: r, figures: roundFigures(r, direct) });
+            const ratio = direct && direct.rps > 0 && !direct.checkError ? r.rps / direct.rps : null;
+            bar.done(
+              r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`,
+            );
           }
-          const overhead = overheadUs(results, r);
-          results.push(overhead === null ? r : { ...r, overheadUs: overhead });
-          const ratio = ratioToDirect(results, r);
-          bar.done(
-            r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`,
-          );
         }
+        for (const lane of lanes) results.push(combineRounds(measured.get(lane)!));
       }
       if (sandboxProbe) {
         bar.cell(`sandbox cost · process · ${runtime}`);
@@ -134,6 +141,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
       warmupS: opts.warmupS,
       connections: opts.connections,
       settleS: opts.settleS,
+      rounds: opts.rounds,
       quick: opts.quick,
     },
     results,
@@ -157,7 +165,7 @@ export function formatReport({ report, jsonFile, chartFile }: BenchOutcome): str
   const noisy = report.results.filter((r) => !r.checkError && r.foreignCpu >= NOISY);
   return [
     `lanes bench: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB · ${versions}`,
-    `${m.connections} connections, ${m.warmupS} s warm-up + ${m.durationS} s per cell, ${m.loadGenerator}`,
+    `${m.connections} connections, ${m.warmupS} s warm-up + ${m.durationS} s per cell${m.rounds > 1 ? `, ${m.rounds} rounds in turn (medians; overhead against each round's direct)` : ""}, ${m.loadGenerator}`,
     "",
     throughputTable(report.results),
     ...(noisy.length

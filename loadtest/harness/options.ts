@@ -16,6 +16,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Before measuring a cell, wait up to this many seconds for other processes to go quiet. */
   settleS: number;
+  /** Measure each function's cells this many times, in turn, and keep medians (rounds.ts). */
+  rounds: number;
   /** Probe what an instance crash does to each lane (kills an isolate-lane host on purpose). */
   crash: boolean;
   /** `--no-metrics`: the measured hosts count no requests for /_lanes/metrics. */

@@ -28,7 +28,10 @@ export interface BenchResult extends Measured {
   warmMs: number;
   /** CPU time (host and children) per request, under load. */
   cpuMsPerRequest: number;
-  /** Lane overhead: cpuMsPerRequest minus the direct baseline's, in µs (lanes only). */
+  /**
+   * Lane overhead: cpuMsPerRequest minus the direct baseline's, in µs (lanes only). With rounds,
+   * the median of each round's difference with that round's direct cell.
+   */
   overheadUs?: number;
   /** Bytes of one request body and of one response body. */
   requestBytes: number;
@@ -42,6 +45,19 @@ export interface BenchResult extends Measured {
   restarts: number;
   /** The endpoint's answer did not pass its check: figures are not comparable. */
   checkError?: string;
+  /** With `--rounds N` (N > 1): each round's figures, in the order they were measured. */
+  rounds?: RoundFigures[];
+  /** With rounds: the median of each round's req/s over that round's direct req/s. */
+  xDirect?: number;
+}
+
+/** One round of one cell; the overhead is against the direct cell of the same round. */
+export interface RoundFigures {
+  rps: number;
+  cpuMsPerRequest: number;
+  foreignCpu: number;
+  overheadUs?: number;
+  xDirect?: number;
 }
 
 export interface CrashResult {
@@ -91,6 +107,8 @@ export interface BenchMeta {
   connections: number;
   /** Longest wait per cell for other processes to go quiet (`--settle`). */
   settleS: number;
+  /** Times each function's cells were measured, in turn (`--rounds`); figures are medians. */
+  rounds: number;
   quick: boolean;
 }
 

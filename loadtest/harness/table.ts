@@ -22,15 +22,9 @@ const n1 = (x: number) => x.toFixed(1);
 const opt = (x: number | null, f: (x: number) => string) => (x === null ? "–" : f(x));
 
 export function ratioToDirect(results: BenchResult[], r: BenchResult): number | null {
+  if (r.xDirect !== undefined) return r.xDirect;
   const d = results.find((x) => x.workload === r.workload && x.runtime === r.runtime && x.lane === "direct");
   return d && d.rps > 0 && !r.checkError ? r.rps / d.rps : null;
-}
-
-/** Lane overhead: CPU µs per request of host plus instance, minus the direct baseline's. */
-export function overheadUs(results: BenchResult[], r: BenchResult): number | null {
-  if (r.lane === "direct" || r.checkError) return null;
-  const d = results.find((x) => x.workload === r.workload && x.runtime === r.runtime && x.lane === "direct");
-  return d && !d.checkError ? (r.cpuMsPerRequest - d.cpuMsPerRequest) * 1000 : null;
 }
 
 export function throughputTable(results: BenchResult[]): string {
@@ -57,7 +51,7 @@ export function throughputTable(results: BenchResult[]): string {
       String(r.non2xx),
       n0(r.rssMb),
       r.cpuMsPerRequest.toFixed(3),
-      r.lane === "direct" ? "–" : opt(overheadUs(results, r), n0),
+      opt(r.overheadUs ?? null, n0),
       r.foreignCpu >= NOISY ? `${r.foreignCpu.toFixed(2)} !` : r.foreignCpu.toFixed(2),
     ]);
   }

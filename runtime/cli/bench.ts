@@ -16,6 +16,7 @@ const FLAGS = {
   warmup: "string",
   connections: "string",
   settle: "string",
+  rounds: "string",
   out: "string",
   quick: "boolean",
   crash: "boolean",
@@ -52,6 +53,7 @@ export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log:
     warmupS: secondsFlag(args, "warmup", base.warmupS),
     connections: intFlag(args, "connections", base.connections, "bench", 1, 10_000),
     settleS: args.flags.settle === undefined ? 0 : secondsFlag(args, "settle", 0),
+    rounds: intFlag(args, "rounds", 1, "bench", 1, 20),
     out: stringFlag(args, "out", `${dir.replace(/\/$/, "")}/bench-results`),
     quick,
     crash: args.flags.crash !== false,
@@ -59,7 +61,7 @@ export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log:
     command: `lanes bench ${argv.join(" ")}`.trim(),
   };
   log.info(
-    `lanes bench: ${opts.functions.length ? opts.functions.join(", ") : "every function"} in ${dir}; lanes ${opts.lanes.join(", ")}; runtimes ${opts.runtimes.join(", ")}; ${opts.durationS} s per cell${opts.noMetrics ? "; hosts with --no-metrics" : ""}`,
+    `lanes bench: ${opts.functions.length ? opts.functions.join(", ") : "every function"} in ${dir}; lanes ${opts.lanes.join(", ")}; runtimes ${opts.runtimes.join(", ")}; ${opts.durationS} s per cell${opts.rounds > 1 ? `, ${opts.rounds} rounds` : ""}${opts.noMetrics ? "; hosts with --no-metrics" : ""}`,
   );
   const outcome = await harness.runBench(adapter, opts);
   adapter.writeOut(harness.formatReport(outcome));

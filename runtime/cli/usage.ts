@@ -81,6 +81,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--warmup s", "seconds of load before measuring (default 1; --quick 0.5)"],
       ["--connections n", "autocannon connections (default 50)"],
       ["--settle s", "before each cell, wait up to s seconds for other processes to go quiet (default 0)"],
+      ["--rounds n", "measure each function's cells n times in turn and report medians, overhead against each round's direct (default 1)"],
       ["--out dir", "where bench.json and bench.svg go (default <dir>/bench-results/)"],
       ["--quick", "short cells: the shape, not figures to quote"],
       ["--crash=false", "skip the crash probes"],
