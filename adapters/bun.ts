@@ -13,7 +13,9 @@ export const bunAdapter: RuntimeAdapter = {
   name: "bun",
   version: Bun.version,
   // Bun silently ignores worker resourceLimits (adapters/README.md, Workers): heap is not enforced in isolates.
-  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false, ringWakeup: "atomics" },
+  // A message doorbell: Atomics.notify was 16% of the host thread's samples under load
+  // (adapters/README.md, Channel).
+  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false, ringWakeup: "messages" },
   ...commonAdapter("bun", false),
   serve: serveNodeHttp,
 };

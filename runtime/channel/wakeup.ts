@@ -2,11 +2,11 @@
  * How a sleeping side of a ring is woken. The ring itself (the bytes) is always shared memory;
  * only the doorbell differs:
  *
- * - `atomicsWakeup`: `Atomics.waitAsync` to sleep, `Atomics.notify` to wake (Node, Bun).
- * - `messageWakeup`: a one-number message on the worker's port (Deno). Deno's waitAsync loses
- *   wake-ups once a worker that had a wait pending is terminated: a worker started after that
- *   may never hear its first frame (3 starts in 15 hung until their 15 s timeout; none with
- *   messages). On Deno a message doorbell costs the same as Atomics: measured in
+ * - `atomicsWakeup`: `Atomics.waitAsync` to sleep, `Atomics.notify` to wake (Node).
+ * - `messageWakeup`: a one-number message on the worker's port (Deno, Bun). Deno's waitAsync
+ *   loses wake-ups once a worker that had a wait pending is terminated: a worker started after
+ *   that may never hear its first frame (3 starts in 15 hung until their 15 s timeout; none with
+ *   messages). On Deno a message doorbell costs the same as Atomics, on Bun less: measured in
  *   adapters/README.md, Channel.
  *
  * A side waits on one of two words of a ring's header: WRITE (the reader, for frames) or READ
