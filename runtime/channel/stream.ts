@@ -81,15 +81,18 @@ export class FrameSplitter {
   }
 }
 
+/** Batches up to this size leave as a copy, and the batcher keeps its buffer... */
+const COPY_OUT_MAX = 4096;
+/** ...unless a burst grew it past this: then it starts again at its first size. */
+const KEEP_MAX = 64 * 1024;
+const FIRST_SIZE = 16 * 1024;
+
 /**
  * Collects frames and hands them to `write` as one byte array per batch. `schedule` decides when
  * a batch leaves (the end of this event-loop turn); a batch over `flushAt` bytes leaves at once.
  */
-/** Batches up to this size leave as a copy, and the batcher keeps its buffer. */
-const COPY_OUT_MAX = 4096;
-
 export class FrameBatcher {
-  private buf = new Uint8Array(16 * 1024);
+  private buf = new Uint8Array(FIRST_SIZE);
   private view = new DataView(this.buf.buffer);
   private at = 0;
   private queued = false;
@@ -139,15 +142,20 @@ export class FrameBatcher {
     if (this.at <= COPY_OUT_MAX) {
       const out = this.buf.slice(0, this.at);
       this.at = 0;
+      if (this.buf.byteLength > KEEP_MAX) this.renew(FIRST_SIZE);
       this.write(out);
       return;
     }
     const out = this.buf.subarray(0, this.at);
-    this.buf = new Uint8Array(Math.max(16 * 1024, this.at < this.buf.byteLength / 4 ? this.buf.byteLength / 2 : this.buf.byteLength));
-    this.view = new DataView(this.buf.buffer);
+    this.renew(Math.max(FIRST_SIZE, this.at < this.buf.byteLength / 4 ? this.buf.byteLength / 2 : this.buf.byteLength));
     this.at = 0;
     this.write(out);
   };
+
+  private renew(size: number): void {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
 
   private grow(need: number): void {
     let size = this.buf.byteLength * 2;
