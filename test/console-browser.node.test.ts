@@ -133,8 +133,12 @@ async function overview(page: Page, shot: Shot) {
   assert.match((await hello.locator("[data-label=Version]").textContent()) ?? "", /v1 70%.*v2 30%/);
   const shout = page.locator("table.functions tbody tr", { has: page.locator("a.fn-link", { hasText: /^shout$/ }) });
   assert.match((await shout.locator("[data-label=Lane]").textContent()) ?? "", /process/);
-  // the charts fill as samples arrive (every 2 s): wait for points with requests
-  await page.waitForFunction(() => document.querySelector("table.functions .figure")?.textContent !== "0" && document.querySelectorAll("table.functions svg").length >= 6);
+  // the charts fill as samples arrive (every 2 s): wait for points with requests. A page loaded
+  // before the host's first sample shows "–" (no figure yet), which is not a figure either
+  await page.waitForFunction(() => {
+    const figure = document.querySelector("table.functions .figure")?.textContent ?? "";
+    return /\d/.test(figure) && figure !== "0" && document.querySelectorAll("table.functions svg").length >= 6;
+  });
   assert.match((await page.locator(".stat", { hasText: "Host memory" }).textContent()) ?? "", /\d+ MB/);
   assert.match((await page.locator(".stat", { hasText: "Host CPU" }).textContent()) ?? "", /\d\.\d\d cores/);
   await shot("overview");
