@@ -19,7 +19,7 @@ import { fileOps } from "./files.ts";
 import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
 import { runWithCleanEnv } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
-import { killSandboxed, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
+import { killSandboxed, killStuckSandboxes, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
 import { spawnWorker } from "./node-worker.ts";
@@ -169,9 +169,11 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     const late = () => (finish(code, signal), [child.stdin, child.stdout, child.stderr].forEach((s) => void s?.destroy()));
     setTimeout(late, CLOSE_AFTER_EXIT_MS).unref();
   });
-  // In a sandbox our child is bwrap: the guest is the runtime it started (found once).
+  // In a sandbox our child is bwrap: the guest is the runtime it started (found once, and again
+  // if the process found is gone: a Deno host's instance once named a pid with no /proc entry)
   const guestPid = (): number | undefined => {
     if (!o.sandbox || !child.pid) return child.pid;
+    if (runtimePid !== undefined && !processAlive(runtimePid)) runtimePid = undefined;
     runtimePid ??= exited ? undefined : sandboxedPid(child.pid);
     return runtimePid;
   };
@@ -248,6 +250,7 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     exit: (code: number): never => process.exit(code),
     pid: process.pid,
     processAlive,
+    killStuckSandboxes: () => killStuckSandboxes(`${sys.cacheDir()}/`),
     argv: () => process.argv.slice(2),
     cwd: () => process.cwd(),
     hostRss: () => process.memoryUsage.rss(),

@@ -2,7 +2,7 @@
  * What bwrap hides from the host about the runtime it runs (adapters/README.md, Sandbox): the
  * signal the runtime died of, and its process id.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { constants as os } from "node:os";
 
 const signalNames = new Map(Object.entries(os.signals).map(([name, n]) => [n as number, name]));
@@ -25,12 +25,15 @@ export function sandboxExit(code: number | null, signal: string | null): { code:
  * the runtime. Undefined until the runtime has been started.
  */
 export function sandboxedPid(bwrapPid: number): number | undefined {
-  let pid = bwrapPid;
-  for (let depth = 0; depth < 4; depth++) {
-    const kids = childrenOf(pid);
-    if (kids.length === 0) return undefined;
-    pid = kids[0]!;
-    if (commOf(pid) !== "bwrap") return pid;
+  // every child at each level, not the first: a sandbox's PID 1 was seen (2026-12-03, Deno
+  // host) with a second bwrap beside the runtime, which the first-child walk took and found
+  // childless
+  let level = [bwrapPid];
+  for (let depth = 0; depth < 4 && level.length > 0; depth++) {
+    const kids = level.flatMap(childrenOf);
+    const runtime = kids.find((k) => commOf(k) !== "bwrap" && commOf(k) !== "");
+    if (runtime !== undefined) return runtime;
+    level = kids;
   }
   return undefined;
 }
@@ -69,5 +72,61 @@ function commOf(pid: number): string {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
   } catch {
     return "";
+  }
+}
+
+/**
+ * Kill the sandboxes a host that died left stuck, and say how many. When our bwrap child dies
+ * right after it started its sandbox's PID 1 (the inner bwrap), before telling it to go on, that
+ * process waits for it forever: its parent-death signal is not set yet, so nothing ends it
+ * (bubblewrap#633, https://github.com/containers/bubblewrap/issues/633). One was found after a
+ * clean-clone test run (2026-12-03): parent 1, asleep in an eventfd read, alone in its PID
+ * namespace. Such a process is a `bwrap` in a PID namespace of its own (an outer bwrap shares
+ * ours), whose parent is PID 1 (a live host's inner bwrap has our bwrap child as parent), with
+ * no child of its own (a set-up sandbox has its runtime), whose command line names `mark`
+ * (lanes' cache folder, which every sandbox of ours binds).
+ */
+export function killStuckSandboxes(mark: string): number {
+  let killed = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const d of pids) {
+    const pid = Number(d);
+    if (commOf(pid) !== "bwrap" || parentOf(pid) !== 1 || childrenOf(pid).length > 0 || !ownPidNamespace(pid)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    if (!cmdline.split("\0").some((arg) => arg.startsWith(mark))) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+      killed++;
+    } catch {
+      // gone already, or not ours
+    }
+  }
+  return killed;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function ownPidNamespace(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`) !== readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return false;
   }
 }

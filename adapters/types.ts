@@ -253,6 +253,8 @@ export interface RuntimeAdapter {
   readonly pid: number;
   /** Whether a process with this id runs (a zombie counts as running). */
   processAlive(pid: number): boolean;
+  /** Kill the sandboxes a host that died left stuck before they started; how many (adapters/sandbox-process.ts). */
+  killStuckSandboxes(): number;
   argv(): string[];
   cwd(): string;
   /** Host process resident memory in bytes. */

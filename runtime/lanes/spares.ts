@@ -91,8 +91,13 @@ export class SparePool {
     void this.removeStale();
   }
 
-  /** The folders of hosts that are gone (killed, or crashed) and had no time to remove them. */
+  /**
+   * The folders of hosts that are gone (killed, or crashed) and had no time to remove them, and
+   * the sandboxes such a host left stuck before they started.
+   */
   private async removeStale(): Promise<void> {
+    const stuck = this.o.adapter.killStuckSandboxes();
+    if (stuck > 0) this.o.log.warn(`killed ${stuck} sandbox process(es) left stuck by a host that died while starting them`);
     const { sys, pid, processAlive } = this.o.adapter;
     const root = sys.join(sys.cacheDir(), "spares");
     const names = await sys.list(root).catch(() => [] as string[]);
