@@ -169,11 +169,9 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     const late = () => (finish(code, signal), [child.stdin, child.stdout, child.stderr].forEach((s) => void s?.destroy()));
     setTimeout(late, CLOSE_AFTER_EXIT_MS).unref();
   });
-  // In a sandbox our child is bwrap: the guest is the runtime it started (found once, and again
-  // if the process found is gone: a Deno host's instance once named a pid with no /proc entry)
+  // In a sandbox our child is bwrap: the guest is the runtime it started (found once).
   const guestPid = (): number | undefined => {
     if (!o.sandbox || !child.pid) return child.pid;
-    if (runtimePid !== undefined && !processAlive(runtimePid)) runtimePid = undefined;
     runtimePid ??= exited ? undefined : sandboxedPid(child.pid);
     return runtimePid;
   };

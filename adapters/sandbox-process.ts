@@ -25,15 +25,12 @@ export function sandboxExit(code: number | null, signal: string | null): { code:
  * the runtime. Undefined until the runtime has been started.
  */
 export function sandboxedPid(bwrapPid: number): number | undefined {
-  // every child at each level, not the first: a sandbox's PID 1 was seen (2026-12-03, Deno
-  // host) with a second bwrap beside the runtime, which the first-child walk took and found
-  // childless
-  let level = [bwrapPid];
-  for (let depth = 0; depth < 4 && level.length > 0; depth++) {
-    const kids = level.flatMap(childrenOf);
-    const runtime = kids.find((k) => commOf(k) !== "bwrap" && commOf(k) !== "");
-    if (runtime !== undefined) return runtime;
-    level = kids;
+  let pid = bwrapPid;
+  for (let depth = 0; depth < 4; depth++) {
+    const kids = childrenOf(pid);
+    if (kids.length === 0) return undefined;
+    pid = kids[0]!;
+    if (commOf(pid) !== "bwrap") return pid;
   }
   return undefined;
 }
@@ -96,7 +93,7 @@ export function killStuckSandboxes(mark: string): number {
   }
   for (const d of pids) {
     const pid = Number(d);
-    if (commOf(pid) !== "bwrap" || parentOf(pid) !== 1 || childrenOf(pid).length > 0 || !ownPidNamespace(pid)) continue;
+    if (commOf(pid) !== "bwrap" || parentOf(pid) !== 1 || childrenOf(pid).length > 0 || !inOtherPidNamespace(pid)) continue;
     let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
@@ -123,7 +120,7 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-function ownPidNamespace(pid: number): boolean {
+function inOtherPidNamespace(pid: number): boolean {
   try {
     return readlinkSync(`/proc/${pid}/ns/pid`) !== readlinkSync("/proc/self/ns/pid");
   } catch {

@@ -90,10 +90,12 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
               r = { ...emptyResult(w, lane, runtime), checkError: (e as Error).message };
             }
             if (lane === "direct") direct = r;
-            measured.get(lane)!.push({ result: r, figures: roundFigures(r, direct) });
-            const ratio = direct && direct.rps > 0 && !direct.checkError ? r.rps / direct.rps : null;
+            const figures = roundFigures(r, direct);
+            measured.get(lane)!.push({ result: r, figures });
             bar.done(
-              r.checkError ? `FAILED: ${r.checkError.split("\n")[0]}` : `${Math.round(r.rps)} req/s${ratio !== null && lane !== "direct" ? `, ${ratio.toFixed(2)}x direct` : ""}`,
+              r.checkError
+                ? `FAILED: ${r.checkError.split("\n")[0]}`
+                : `${Math.round(r.rps)} req/s${figures.xDirect !== undefined ? `, ${figures.xDirect.toFixed(2)}x direct` : ""}`,
             );
           }
         }

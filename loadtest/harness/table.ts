@@ -1,5 +1,6 @@
 /** The terminal report: throughput and latency per cell, then what each lane costs and risks. */
 import type { BenchReport, BenchResult, CrashResult } from "./report.ts";
+import { median } from "./rounds.ts";
 
 type Row = string[];
 
@@ -72,10 +73,8 @@ export function throughputTable(results: BenchResult[]): string {
   ]);
 }
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+function medianOrNull(xs: number[]): number | null {
+  return xs.length === 0 ? null : median(xs);
 }
 
 export function describeCrash(c: CrashResult | undefined): string {
@@ -104,8 +103,8 @@ export function laneTable(report: BenchReport): string {
       rows.push([
         runtime,
         lane,
-        opt(median(mine.flatMap((r) => (r.idleInstanceMb === null ? [] : [r.idleInstanceMb]))), n1),
-        opt(median(mine.flatMap((r) => (r.coldStartMs === null ? [] : [r.coldStartMs]))), n0),
+        opt(medianOrNull(mine.flatMap((r) => (r.idleInstanceMb === null ? [] : [r.idleInstanceMb]))), n1),
+        opt(medianOrNull(mine.flatMap((r) => (r.coldStartMs === null ? [] : [r.coldStartMs]))), n0),
         lane === "process" ? describeSandboxCost(report.sandboxCosts?.find((c) => c.runtime === runtime)) : "–",
         describeCrash(crash("exit")),
         describeCrash(crash("abort")),
