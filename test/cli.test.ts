@@ -79,6 +79,17 @@ test("every command's --help lists every flag its parser accepts, and exits 0", 
   assert.is((await lanes(["help", "load"])).out, (await lanes(["load", "--help"])).out);
 });
 
+test("lanes start --help and lanes dev --help in a shell with other variables print the usage and exit", () => {
+  // other variables make a host command start again with a clean environment (adapters/env.ts)
+  for (const name of ["start", "dev"]) {
+    const [cmd, argv] = cliCommand([name, "--help"]);
+    const r = spawnSync(cmd, argv, { cwd: root, encoding: "utf8", timeout: 20_000, env: { ...process.env, NO_COLOR: "1", NOT_FOR_THE_HOST: "1" } });
+    assert.is(r.signal, null, `lanes ${name} --help still running after 20 s`);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^usage: lanes ${name}`));
+  }
+});
+
 test("the README documents every flag of every command", () => {
   const readme = readFileSync(join(root, "README.md"), "utf8");
   for (const [name, flags] of Object.entries(PARSERS)) {

@@ -5,9 +5,11 @@ import { main } from "./main.ts";
 
 const adapter = await loadAdapter();
 const argv = adapter.argv();
-// host commands run with an allow-listed environment, re-executing themselves if need be
+// host commands run with an allow-listed environment, re-executing themselves if need be; their
+// --help serves nothing, and a re-executed host would stay up reading its stdin after printing it
 const HOST_COMMANDS = new Set(["start", "dev"]);
-const hostExit = HOST_COMMANDS.has(argv[0] ?? "") ? await adapter.runWithCleanEnv() : undefined;
+const serves = HOST_COMMANDS.has(argv[0] ?? "") && !argv.includes("--help") && !argv.includes("-h");
+const hostExit = serves ? await adapter.runWithCleanEnv() : undefined;
 if (hostExit !== undefined) adapter.exit(hostExit);
 try {
   const code = await main(adapter, argv);
