@@ -23,6 +23,8 @@ for (const lane of LANES) {
       fault: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, concurrency: 8 }),
       oom: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, memoryMb: 64, timeoutMs: 20_000 }),
       broken: fn("chaos-crash-on-start.ts"),
+      // kept warm: the pool itself must try again after each back-off, no request asking it to
+      brokenWarm: fn("chaos-crash-on-start.ts", { instances: { min: 1, max: 1 } }),
       // timeoutMs 5000: a start may take 5 s, not the default 15, so a start that never answers
       // (a Deno worker's fault, below) and the one more try it gets fit in the test's wait
       flaky: fn("chaos-dies-after-start.ts", { instances: { min: 1, max: 1 }, timeoutMs: 5000 }),
@@ -180,12 +182,33 @@ for (const lane of LANES) {
     await bystander(h);
   });
 
+  test("a function kept warm (min 1) that cannot start keeps trying on its own, backing off each time", async ({ h }) => {
+    const lines = () => h.logs.filter((l) => /brokenWarm: cannot start/.test(l));
+    // 250 + 500 ms after the first failure the third comes, with no request sent
+    await waitFor(
+      () => lines().length >= 3,
+      () => `three failed starts; the host's lines about brokenWarm:\n${lines().join("")}`,
+      10_000,
+    );
+    assert.equal(
+      lines()
+        .slice(0, 3)
+        .map((l) => Number(/backing off (\d+) ms/.exec(l)?.[1])),
+      [250, 500, 1000],
+    );
+    assert.ok(
+      lines().every((l) => /its module failed to load: fixture cannot start: missing CONFIG/.test(l)),
+      lines().join(""),
+    );
+    await bystander(h);
+  });
+
   test("an instance that dies right after starting, again and again, backs off instead of looping", async ({ h }) => {
     // `flaky` (min 1) has been crash-looping since the host started
     // the back-off itself is checked below, to the millisecond; this is how long three starts of
-    // a worker may take: on a Deno host a start sometimes never answers (1 run in 8 alone,
-    // adapters/README.md, Workers) and counts as failed only once the pool has given up on it
-    // and on its one more try, 5 s each here (a clean clone's run waited out 30 s with 15 s each)
+    // a worker may take: on a Deno host a start rarely never answers (adapters/README.md,
+    // Workers) and counts as failed only once the pool has given up on it and on its one more
+    // try, 5 s each here
     const flakyLines = () => h.logs.filter((l) => l.includes("flaky")).join("");
     // on failure, what the host said about it, to tell a slow machine from a start that never ended
     await waitFor(
@@ -196,7 +219,8 @@ for (const lane of LANES) {
     const waits = h.logs.filter((l) => /flaky: cannot start/.test(l)).map((l) => Number(/backing off (\d+) ms/.exec(l)?.[1]));
     assert.equal(waits.slice(0, 3), [250, 500, 1000]);
     assert.ok(
-      h.logs.some((l) => /flaky: cannot start \(instance crashed: uncaught exception: fixture died on its own right after starting\)/.test(l)),
+      // (named "while starting" when it died before the host had taken its load's answer)
+      h.logs.some((l) => /flaky: cannot start \(instance crashed: uncaught exception: fixture died on its own (right after|while) starting\)/.test(l)),
       flakyLines(),
     );
     const res = await h.fetch("/flaky");

@@ -105,8 +105,8 @@ export class Instance {
   }
 
   /**
-   * Wait for the guest's `ready` frame, then load the function, racing both against the
-   * guest exiting and a deadline so a broken start never hangs.
+   * Wait for the guest's `ready` frame, then load the function, racing both against the guest
+   * exiting (named, even as it answers its load) and a deadline so a broken start never hangs.
    */
   async start(spec: LoadSpec, timeoutMs: number): Promise<void> {
     const died = new Promise<never>((_, reject) => this.link.onExit((exit) => reject(startError(exit))));
@@ -120,7 +120,8 @@ export class Instance {
       // a warm spare gets its function's bundle now, in a folder of its own (runtime/lanes/spares.ts)
       const load = this.link.prepareLoad ? await Promise.race([this.link.prepareLoad(spec), died, deadline.hung]) : spec;
       await Promise.race([this.control.load(load), died, deadline.hung]);
-      if (this._state !== "starting") throw new LanesError("unavailable", "instance stopped while starting");
+      if (this._state !== "starting")
+        throw this.exit && this.ending?.kind === "failed to start" ? startError(this.exit) : new LanesError("unavailable", "instance stopped while starting");
       this._state = "ready";
       this.readyAt = Date.now();
     } catch (e) {

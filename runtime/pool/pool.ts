@@ -1,9 +1,8 @@
 /**
  * The instances of one function, in either lane: pick the least-busy ready instance, start more
  * up to `instances.max`, queue up to `queue` requests, reap idle instances above `min`, replace
- * dead ones, back off when a function keeps failing to start, stop stuck instances and
- * children over their memory. The lane only decides how an instance is spawned (see
- * runtime/lanes/).
+ * dead ones, back off when a function keeps failing to start, stop stuck instances and children
+ * over their memory. The lane only decides how an instance is spawned (runtime/lanes/).
  */
 import type { GuestExit, Reply } from "../../adapters/types.ts";
 import type { LoadSpec } from "../channel/control.ts";
@@ -45,6 +44,8 @@ export class Pool {
   private readonly queue: RequestQueue;
   private readonly backoff = new StartBackoff();
   private stopped = false;
+  /** Set by stop(): wait for ctx.waitUntil work before stopping an instance. */
+  private finishWaitUntil = false;
   private readonly reaper: ReapTimer;
   private readonly stopWatchdog: () => void;
   restarts = 0;
@@ -95,9 +96,8 @@ export class Pool {
   private readonly hasRoom = (): boolean => !this.queue.full || this.pick() !== undefined;
 
   /**
-   * Stop every instance: in-flight requests get `graceMs` to finish. `finishWaitUntil` (shutdown): then pending ctx.waitUntil work gets what is left of the grace.
-   * Not on a version switch: a Deno worker started while another waits there may never start
-   * (adapters/README.md, Workers).
+   * Stop every instance: in-flight requests get `graceMs` to finish. `finishWaitUntil` (shutdown, not a version switch:
+   * adapters/README.md, Workers): then pending ctx.waitUntil work gets what is left of the grace.
    */
   async stop(graceMs: number, o: { finishWaitUntil?: boolean } = {}): Promise<void> {
     this.stopped = true;
@@ -109,9 +109,6 @@ export class Pool {
     // a copy: on Deno terminate() fires 'exit' synchronously, and gone() splices this.instances
     await Promise.all([...this.instances].map((i) => this.retire(i, graceMs)));
   }
-
-  /** Set by stop(): wait for ctx.waitUntil work before stopping an instance. */
-  private finishWaitUntil = false;
 
   /** Why the last instance start failed; cleared by a successful start (`lanes dev` shows it). */
   get startError(): LanesError | undefined {
@@ -175,6 +172,7 @@ export class Pool {
   private async grow(): Promise<void> {
     if (this.stopped) return;
     this.starting++;
+    let failure: LanesError | undefined;
     try {
       const t0 = performance.now();
       await this.deps.prepare?.();
@@ -184,10 +182,12 @@ export class Pool {
       this.backoff.lastError = undefined; // (failures in a row end once it serves: backoff.ts)
     } catch (e) {
       // a start cut short because the pool is stopping is no failure of the function
-      if (!this.stopped) this.onStartFailure(e instanceof LanesError ? e : new LanesError("unavailable", String(e)));
+      if (!this.stopped) failure = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
     } finally {
       this.starting--;
     }
+    // after `starting--`, or its replenish() counts this failed start toward `min` and never retries
+    if (failure) this.onStartFailure(failure);
     this.drainQueue();
   }
 
