@@ -103,6 +103,16 @@ for (const lane of LANES) {
     assert.is.not(after.instance, before.instance, "a new instance serves");
   });
 
+  test("a request that comes after an instance said it crashed, while it is still ending, is served by its replacement", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/fault"));
+    const answered = await h.fetch("/fault?do=throw-then-exit-slowly");
+    assert.is(await answered.text(), "answered, about to crash");
+    await waitFor(() => h.logs.some((l) => /fixture threw, then exits slowly/.test(l)), "the crash is in the host log", 5000);
+    // within the 500 ms the dying instance takes to end
+    const after = await expectJson<Who>(h.fetch("/fault"));
+    assert.is.not(after.instance, before.instance, "a new instance serves");
+  });
+
   test("an unhandled rejection is logged and does not end the instance", async ({ h }) => {
     const before = await expectJson<Who>(h.fetch("/fault"));
     const during = await expectJson<Who>(h.fetch("/fault?do=unhandled"));

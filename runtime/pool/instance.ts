@@ -44,8 +44,8 @@ export class Instance {
   exit: GuestExit | undefined;
   private _state: InstanceState = "starting";
   private ending: { kind: EndKind; why?: string; cause?: string } | undefined;
-  /** The guest reported an uncaught exception before it ended. */
-  private fatal: string | undefined;
+  /** The guest reported an uncaught exception: it is ending, and takes no new request. */
+  fatal: string | undefined;
   private probing = false;
   private readonly table: InFlightTable;
   private readonly rpc;

@@ -135,7 +135,7 @@ export class Pool {
   private pick(): Instance | undefined {
     let best: Instance | undefined;
     for (const i of this.instances) {
-      if (i.state !== "ready" || i.inflight >= this.spec.concurrency) continue;
+      if (i.state !== "ready" || i.fatal !== undefined || i.inflight >= this.spec.concurrency) continue;
       if (!best || i.inflight < best.inflight) best = i;
     }
     return best;
