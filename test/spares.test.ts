@@ -195,6 +195,24 @@ test("a host that starts kills the sandbox a host that died left stuck while sta
   }
 });
 
+test("two hosts in one process give their spares folders of their own", async ({ h }) => {
+  const guests = await compileGuests(adapter);
+  const spec = h.host.functions.find((f) => f.spec.name === "env")!.spec;
+  const mine = () => new Set(sparesFolders().filter((n) => n.startsWith(`${adapter.name}-${process.pid}-`)));
+  const before = mine();
+  // started in the same turn: their first spares' folders are made in the same millisecond
+  const pools = [0, 1].map(() => new SparePool({ adapter, log: createLogger(() => {}), childFile: guests.child }));
+  for (const pool of pools) pool.register(spec);
+  try {
+    await waitFor(() => pools.every((p) => p.describe()[0]!.ready > 0), "both pools have a ready spare", 15_000);
+    const spares = pools.reduce((n, p) => n + p.count, 0);
+    const folders = [...mine()].filter((n) => !before.has(n));
+    assert.is(folders.length, spares, `one folder per spare: ${folders.join(", ")}`);
+  } finally {
+    await Promise.all(pools.map((p) => p.stop()));
+  }
+});
+
 test("spares stopped while one is starting spawn no child after the stop", async ({ h }) => {
   const guests = await compileGuests(adapter);
   const before = new Set(guestPids());

@@ -35,6 +35,12 @@ const BACKOFF_MAX_MS = 30_000;
 const FOLDER = /^(?:node|bun|deno)-(?:(\d+)-)?([0-9a-z]+)-\d+$/;
 /** Folders named the old way are left to a host that may still run for this long. */
 const OLD_FOLDER_MS = 24 * 3600_000;
+/**
+ * `<n>` counts in the process, not per pool: two hosts in one process (as a test runs them)
+ * made the same name in the same millisecond, and one's spare ending removed the other's folder
+ * under it (a deploy failed: ENOENT copying its bundle in).
+ */
+let nextSpareId = 0;
 
 export interface SpareProfile {
   runtime: FunctionSpec["runtime"];
@@ -81,7 +87,6 @@ export class SparePool {
   private readonly profiles = new Map<string, Profile>();
   private readonly timer: ReturnType<typeof setInterval>;
   private stopped = false;
-  private nextId = 0;
   /** Folders being removed: the host does not exit before they are gone. */
   private readonly removing = new Set<Promise<void>>();
 
@@ -181,7 +186,7 @@ export class SparePool {
     const { adapter, log } = this.o;
     const { sys } = adapter;
     const key = keyOf(p.profile);
-    const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${adapter.pid}-${Date.now().toString(36)}-${++this.nextId}`);
+    const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${adapter.pid}-${Date.now().toString(36)}-${++nextSpareId}`);
     const spare: Spare = { folder, ready: false, owner: `spare-${p.profile.runtime}` };
     p.spares.push(spare);
     return sys
