@@ -8,6 +8,8 @@
  * checked first, so a body the function began to read takes the stream's way). Anything else
  * (a stream, a Blob, FormData, `Response.json`) is read through its stream as before.
  */
+import { afterEachResponse } from "../runtime/guest/response-hook.ts";
+
 const madeWithBytes = new WeakSet<Response>();
 
 function isBytes(body: unknown): boolean {
@@ -17,17 +19,9 @@ function isBytes(body: unknown): boolean {
 
 /** Make `globalThis.Response` note the responses made from a string or bytes (before the function's module loads). */
 export function noteStaticBodies(): void {
-  const Current = globalThis.Response;
-  const Noting = new Proxy(Current, {
-    construct(target, args, newTarget) {
-      const res = Reflect.construct(target, args, newTarget) as Response;
-      if (isBytes(args[0])) madeWithBytes.add(res);
-      return res;
-    },
+  afterEachResponse((res, body) => {
+    if (isBytes(body)) madeWithBytes.add(res);
   });
-  // `response.constructor === Response` holds as before
-  Object.defineProperty(Current.prototype, "constructor", { value: Noting, writable: true, configurable: true });
-  globalThis.Response = Noting;
 }
 
 /** The whole body of a response made from a string or bytes and not read yet, else undefined. */

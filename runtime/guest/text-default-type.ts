@@ -7,19 +7,13 @@
  * guest adds it where the Response is made, as the standard does: the function still gets the
  * runtime's own Response object, with the standard's header list (adapters/README.md, Responses).
  */
+import { afterEachResponse } from "./response-hook.ts";
+
 const TEXT_DEFAULT = "text/plain;charset=UTF-8";
 
 export function giveStringBodiesTheirStandardType(): void {
-  const Native = globalThis.Response;
-  if (new Native("").headers.has("content-type")) return;
-  const WithType = new Proxy(Native, {
-    construct(target, args, newTarget) {
-      const res = Reflect.construct(target, args, newTarget) as Response;
-      if (typeof args[0] === "string" && !res.headers.has("content-type")) res.headers.set("content-type", TEXT_DEFAULT);
-      return res;
-    },
+  if (new Response("").headers.has("content-type")) return;
+  afterEachResponse((res, body) => {
+    if (typeof body === "string" && !res.headers.has("content-type")) res.headers.set("content-type", TEXT_DEFAULT);
   });
-  // `response.constructor === Response` holds as before
-  Object.defineProperty(Native.prototype, "constructor", { value: WithType, writable: true, configurable: true });
-  globalThis.Response = WithType;
 }
