@@ -15,7 +15,7 @@ export const bunAdapter: RuntimeAdapter = {
   // Bun silently ignores worker resourceLimits (adapters/README.md, Workers): heap is not enforced in isolates.
   // A message doorbell: Atomics.notify was 16% of the host thread's samples under load
   // (adapters/README.md, Channel).
-  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false, ringWakeup: "messages" },
+  caps: { workerHeapLimit: false, terminateStopsSpin: true, transferableStreams: false, ringWakeup: "messages", ringReads: "in-place" },
   ...commonAdapter("bun", false),
   serve: serveNodeHttp,
 };

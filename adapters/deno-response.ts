@@ -15,6 +15,7 @@
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
 import { iteratedHeaders, type ResponseParts } from "./response-parts.ts";
 import { symbolNamed } from "./undici.ts";
+import { Slab } from "../runtime/channel/slab.ts";
 
 interface InnerBody {
   streamOrStatic: { body?: unknown; consumed?: boolean } | ReadableStream<Uint8Array>;
@@ -28,7 +29,8 @@ interface InnerResponse {
 }
 type Keys = { response: symbol; lazyBody: symbol; lazyType: symbol };
 
-const encoder = new TextEncoder();
+/** A string body is encoded into a slice: it is sent, then dropped (slab.ts). */
+const bodies = new Slab();
 
 function partsWith(keys: Keys, res: Response): ResponseParts | undefined {
   // Deno 2.9 keeps a new Response's body and content-type aside (for Deno.serve's own fast
@@ -44,7 +46,7 @@ function partsWith(keys: Keys, res: Response): ResponseParts | undefined {
     const held = inner.body?.streamOrStatic;
     if (!held || held instanceof ReadableStream || held.consumed !== false) return undefined;
     const source = inner.body.source;
-    if (typeof source === "string") body = encoder.encode(source);
+    if (typeof source === "string") body = bodies.encode(source);
     // the Response's own copy (Deno copies bytes at construction), read by nothing else once
     // marked used: it goes as it is (to a pipe, or transferred to the host)
     else if (source instanceof Uint8Array) body = source;

@@ -26,7 +26,7 @@ export const denoAdapter: RuntimeAdapter = {
   version: Deno.version.deno,
   // terminate() does not stop a worker spinning in a CPU loop (adapters/README.md, Workers):
   // such a worker is marked leaked and the function should move to the process lane.
-  caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true, ringWakeup: "messages" },
+  caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true, ringWakeup: "messages", ringReads: "plain-copy" },
   ...commonAdapter("deno", true),
   // a 256 KiB body crosses a grown pipe in one write, not four (pipe-size.ts)
   spawnChild: (file, o) => spawnChild(file, o, "deno", growChildPipes),

@@ -13,7 +13,7 @@ v8.setFlagsFromString("--max-semi-space-size=0");
 export const nodeAdapter: RuntimeAdapter = {
   name: "node",
   version: process.versions.node,
-  caps: { workerHeapLimit: true, terminateStopsSpin: true, transferableStreams: true, ringWakeup: "atomics" },
+  caps: { workerHeapLimit: true, terminateStopsSpin: true, transferableStreams: true, ringWakeup: "atomics", ringReads: "in-place" },
   ...commonAdapter("node", true),
   serve: serveNodeHttp,
 };

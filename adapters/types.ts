@@ -21,6 +21,8 @@ export interface Capabilities {
   transferableStreams: boolean;
   /** How the isolate lane's rings wake a sleeping side (adapters/README.md, Channel). */
   ringWakeup: "atomics" | "messages";
+  /** How a ring's reader takes frames out of shared memory: by a plain copy where reading it in place is dear (adapters/README.md, Channel). */
+  ringReads: "in-place" | "plain-copy";
 }
 
 export interface ServeOptions {

@@ -14,7 +14,8 @@ import * as assert from "uvu/assert";
 import { ByteWriter } from "../runtime/channel/bytes.ts";
 import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, MAX_SLOT } from "../runtime/channel/codec.ts";
 import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
-import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type WakeBy } from "../runtime/channel/ring-end.ts";
+import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type RingReads, type WakeBy } from "../runtime/channel/ring-end.ts";
+import { Slab } from "../runtime/channel/slab.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
 import { adapter } from "./helpers/host.ts";
 import { guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
@@ -212,19 +213,65 @@ test("large bodies cross a pipe as frames of their own, whatever the chunks (req
 });
 
 /** Both ends of a ring channel in this thread, over a web MessageChannel. */
-function localRing(capacity: number, wakeBy: WakeBy) {
+function localRing(capacity: number, wakeBy: WakeBy, reads: RingReads = "in-place") {
   const sab = ringChannelMemory(capacity);
   const mc = new MessageChannel();
   const portOf = (p: MessagePort): PostPort => ({
     post: (m, transfer) => p.postMessage(m, transfer ?? []),
     onMessage: (l) => p.addEventListener("message", (e) => l((e as MessageEvent).data)),
   });
-  const host = hostRingEnd({ sab, port: portOf(mc.port1), capacity, wakeBy });
-  const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity, wakeBy });
+  const host = hostRingEnd({ sab, port: portOf(mc.port1), capacity, wakeBy, reads });
+  const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity, wakeBy, reads });
   mc.port1.start();
   mc.port2.start();
   return { host, guest, close: () => (mc.port1.close(), mc.port2.close(), host.close(), guest.close()) };
 }
+
+// "plain-copy" is how Deno reads (caps.ringReads): strings decoded from a copy, and on the host
+// small bodies copied into slices of a slab. Every runtime can read either way, so both are checked on each.
+for (const reads of ["in-place", "plain-copy"] as const) {
+  test(`frames read ${reads} keep their strings and bodies, and a body kept from an early frame is not overwritten by later ones`, async () => {
+    const { host, guest, close } = localRing(16384, "messages", reads);
+    const n = 2000;
+    // sizes around the slab's largest slice (2 KiB); 2,000 bodies fill many 64 KiB slabs
+    const sizeOf = (id: number) => [0, 1, 19, 2047, 2048, 2049, 3000][id % 7]!;
+    const text = (id: number) => `${"日本é".repeat(id % 5)} ✓ ${id}`;
+    const toHost: ResponseFrame[] = [];
+    const toGuest: HostToGuest[] = [];
+    const done = Promise.all([
+      new Promise<void>((resolve) => host.onFrame((f) => f.t === "res" && toHost.push(f) === n && resolve())),
+      new Promise<void>((resolve) => guest.onFrame((f) => f.t === "req" && toGuest.push(f) === n && resolve())),
+    ]);
+    for (let id = 0; id < n; id++) {
+      const body = sizeOf(id) ? bytes(sizeOf(id), id) : null;
+      guest.send({ t: "res", id, status: 200, statusText: text(id), headers: [["x-é", text(id + 1)]], body, more: false });
+      host.send({ t: "req", id, requestId: text(id), method: "POST", url: `http://h/${text(id)}`, headers: [["x-é", text(id + 2)]], params: { p: text(id) }, body });
+    }
+    await done;
+    close();
+    // checked once all were read: every body still holds its own bytes
+    for (let id = 0; id < n; id++) {
+      const want = sizeOf(id) ? bytes(sizeOf(id), id) : null;
+      const res = toHost[id]!;
+      assert.equal([res.id, res.statusText, res.headers], [id, text(id), [["x-é", text(id + 1)]]]);
+      assert.equal(res.body, want, `response body ${id}`);
+      const req = toGuest[id]!;
+      assert.ok(req.t === "req");
+      assert.equal([req.requestId, req.url, req.headers, req.params], [text(id), `http://h/${text(id)}`, [["x-é", text(id + 2)]], { p: text(id) }]);
+      assert.equal(req.body, want, `request body ${id}`);
+    }
+  });
+}
+
+test("a slab's slices never overlap: every encoded text and copied array still holds its own bytes after thousands more", () => {
+  const slab = new Slab();
+  const texts = Array.from({ length: 3000 }, (_, i) => ["", "a", "hello from isolate\n", "日本é😀".repeat(i % 40), "x".repeat(i % 900)][i % 5]! + i);
+  const arrays = texts.map((t, i) => (i % 2 ? slab.encode(t) : slab.take(i % 2500).fill(i & 255)));
+  texts.forEach((t, i) => {
+    if (i % 2) assert.is(new TextDecoder().decode(arrays[i]), t, `text ${i}`);
+    else assert.ok(arrays[i]!.byteLength === i % 2500 && arrays[i]!.every((b) => b === (i & 255)), `array ${i}`);
+  });
+});
 
 // Messages first: on Deno, a worker terminated while its Atomics.waitAsync is pending can leave
 // the next worker of the process deaf, whatever its doorbell (adapters/README.md, Channel); the

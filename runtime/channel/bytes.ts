@@ -5,6 +5,7 @@
  * call costs more than the bytes it reads; measured in adapters/README.md, Channel).
  */
 import { LanesError } from "../errors.ts";
+import type { Slab } from "./slab.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false });
@@ -93,17 +94,37 @@ export function badFrame(why: string): LanesError {
   return new LanesError("internal", `lanes channel: malformed frame (${why})`);
 }
 
+/**
+ * How a reader keeps what it reads from memory that will be overwritten (a ring). Where a
+ * runtime reads shared memory as fast as plain memory (Node, Bun), strings are decoded in place
+ * and each byte field gets an array of its own. Deno's TextDecoder costs four times as much on
+ * shared memory (and four mallocs) as on plain, and each new array three mallocs, so a Deno
+ * reader decodes from a plain copy and copies small fields into a slab (adapters/README.md, Channel).
+ */
+export interface CopyOut {
+  stringsViaPlainCopy: boolean;
+  slab?: Slab;
+}
+
+/** Strings decoded in place, an array per byte field. */
+export const FRESH_ARRAYS: CopyOut = { stringsViaPlainCopy: false };
+
+let plain = new Uint8Array(4096);
+
+/** `n` bytes of `buf` from `at`, copied to plain memory (valid until the next call). */
+function plainCopy(buf: Uint8Array, at: number, n: number): Uint8Array {
+  if (n > plain.byteLength) plain = new Uint8Array(Math.max(n, plain.byteLength * 2));
+  plain.set(buf.subarray(at, at + n));
+  return plain.subarray(0, n);
+}
+
 export class ByteReader {
   private at = 0;
 
-  /**
-   * `copyBytes`: byte fields are copied out (the source is a ring that will be overwritten).
-   * Strings are always decoded in place: copying out of shared memory first costs more than
-   * the decode (adapters/README.md, Channel).
-   */
+  /** `copy`: false when the reader may keep views into `buf`, else how to copy out of it. */
   constructor(
     private readonly buf: Uint8Array,
-    private readonly copyBytes: boolean,
+    private readonly copy: false | CopyOut,
   ) {}
 
   get done(): boolean {
@@ -142,9 +163,9 @@ export class ByteReader {
     this.need(n);
     const view = this.buf.subarray(this.at, this.at + n);
     this.at += n;
-    if (!this.copyBytes) return view;
+    if (!this.copy) return view;
     // `set` into a new array is faster than `slice` of a shared-memory view (measured, Node)
-    const copy = new Uint8Array(n);
+    const copy = this.copy.slab ? this.copy.slab.take(n) : new Uint8Array(n);
     copy.set(view);
     return copy;
   }
@@ -161,7 +182,7 @@ export class ByteReader {
     }
     const n = this.u32();
     this.need(n);
-    const joined = decoder.decode(this.buf.subarray(this.at, this.at + n));
+    const joined = decoder.decode(this.copy && this.copy.stringsViaPlainCopy === true ? plainCopy(this.buf, this.at, n) : this.buf.subarray(this.at, this.at + n));
     this.at += n;
     if (joined.length !== total) throw badFrame("string lengths do not add up");
     const out = new Array<string>(count);

@@ -8,7 +8,7 @@
  * transferred as ArrayBuffers instead of being copied through the ring. The transport supplies
  * them in order (`Externals`).
  */
-import { badFrame, ByteReader, type ByteWriter } from "./bytes.ts";
+import { badFrame, ByteReader, type ByteWriter, type CopyOut } from "./bytes.ts";
 import { LOG_LEVELS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
 
 const KIND = {
@@ -159,14 +159,14 @@ export const frameSlot = (bytes: Uint8Array): number => (bytes.byteLength > 3 ? 
 export const MAX_SLOT = 0xffff;
 
 /** A frame the guest sent, as the host reads it. */
-export function decodeGuestFrame(bytes: Uint8Array, copy: boolean, ext?: Externals): GuestToHost {
+export function decodeGuestFrame(bytes: Uint8Array, copy: false | CopyOut, ext?: Externals): GuestToHost {
   const kind = bytes[0];
   if (kind === undefined || (HOST_KINDS.has(kind) && kind !== KIND.rpc)) throw badFrame(`kind ${kind} does not go guest to host`);
   return decode(bytes, copy, ext) as GuestToHost;
 }
 
 /** A frame the host sent, as the guest reads it. */
-export function decodeHostFrame(bytes: Uint8Array, copy: boolean, ext?: Externals): HostToGuest {
+export function decodeHostFrame(bytes: Uint8Array, copy: false | CopyOut, ext?: Externals): HostToGuest {
   const kind = bytes[0];
   if (kind === undefined || !HOST_KINDS.has(kind)) throw badFrame(`kind ${kind} does not go host to guest`);
   return decode(bytes, copy, ext) as HostToGuest;
@@ -183,7 +183,7 @@ function frameBody(r: ByteReader, flags: number, ext: Externals | undefined): Ui
   return null;
 }
 
-function decode(bytes: Uint8Array, copy: boolean, ext: Externals | undefined): Frame {
+function decode(bytes: Uint8Array, copy: false | CopyOut, ext: Externals | undefined): Frame {
   const r = new ByteReader(bytes, copy);
   const kind = r.u8();
   r.u16(); // the slot: frameSlot() reads it

@@ -4,6 +4,7 @@
  * lanes give the same interface (ring-end.ts for the isolate lane, stream-end.ts for the
  * process lane), so the instance and the guest do not know which lane they are in.
  */
+import type { CopyOut } from "./bytes.ts";
 import type { Externals } from "./codec.ts";
 import type { GuestToHost, HostToGuest } from "./frames.ts";
 
@@ -28,7 +29,7 @@ export type HostEnd = ChannelEnd<GuestToHost, HostToGuest>;
 export type GuestEnd = ChannelEnd<HostToGuest, GuestToHost>;
 
 /** How an end reads the frames coming its way: decodeGuestFrame on the host, decodeHostFrame in a guest. */
-export type Decoder<In> = (bytes: Uint8Array, copy: boolean, ext?: Externals) => In;
+export type Decoder<In> = (bytes: Uint8Array, copy: false | CopyOut, ext?: Externals) => In;
 
 /** Calls `fn` at the end of this turn of the event loop (setImmediate where the runtime has it). */
 export type Scheduler = (fn: () => void) => void;

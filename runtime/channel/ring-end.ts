@@ -6,10 +6,11 @@
  * keep one order, so the reader takes them in turn and waits when a message is not there yet.
  */
 import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalBody, type Externals } from "./codec.ts";
-import { ByteWriter } from "./bytes.ts";
-import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd } from "./end.ts";
+import { ByteWriter, FRESH_ARRAYS, type CopyOut } from "./bytes.ts";
+import { Listeners, type ChannelEnd, type Decoder, type GuestEnd, type HostEnd } from "./end.ts";
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
 import { BESIDE, maxFrame, RingReader, ringBytes, RingWriter } from "./ring.ts";
+import { Slab } from "./slab.ts";
 import { atomicsWakeup, messageWakeup } from "./wakeup.ts";
 
 /** Bytes per ring; a frame up to half of it (less its prefix) goes through the ring. */
@@ -25,6 +26,8 @@ export interface PostPort {
 
 /** How a sleeping side is woken: Atomics, or messages where Atomics cannot be trusted (wakeup.ts). */
 export type WakeBy = "atomics" | "messages";
+/** How a reader takes frames out of its ring: "plain-copy" where shared memory is dear to read (bytes.ts, CopyOut). */
+export type RingReads = "in-place" | "plain-copy";
 
 export interface RingEndOptions {
   sab: SharedArrayBuffer;
@@ -36,6 +39,8 @@ export interface RingEndOptions {
   wake?: (notify: () => void) => void;
   /** Both ends must agree: the host decides and tells the guest. Default "atomics". */
   wakeBy?: WakeBy;
+  /** Default "in-place". */
+  reads?: RingReads;
 }
 
 /** The shared memory for one instance's channel. */
@@ -51,7 +56,7 @@ export function guestRingEnd(o: RingEndOptions): GuestEnd {
   return ringEnd<HostToGuest, GuestToHost>(o, 1, decodeHostFrame);
 }
 
-function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In): ChannelEnd<In, Out> {
+function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: Decoder<In>): ChannelEnd<In, Out> {
   const capacity = o.capacity ?? RING_CAPACITY;
   const size = ringBytes(capacity);
   const bells = o.wakeBy === "messages" ? messageWakeup((word) => o.port.post(word)) : undefined;
@@ -62,6 +67,8 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
   const w = new ByteWriter();
   const taken: Uint8Array[] = [];
   const takeLarge: Externals = { take: (body) => body.byteLength > INLINE_BODY_MAX && taken.push(body) > 0 };
+  // only the host takes slices of a slab: a guest's bodies go to functions (slab.ts)
+  const copyOut: CopyOut = o.reads === "plain-copy" ? { stringsViaPlainCopy: true, ...(side === 0 ? { slab: new Slab() } : {}) } : FRESH_ARRAYS;
   const inbox: Uint8Array[] = [];
   const fromInbox: Externals = { next: () => inbox.shift() };
   let closed = false;
@@ -91,7 +98,7 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
           frames.emit(decode(whole, false, fromInbox), frameSlot(whole));
         } else {
           if (hasExternalBody(entry) && inbox.length === 0) return false;
-          frames.emit(decode(entry, true, fromInbox), frameSlot(entry));
+          frames.emit(decode(entry, copyOut, fromInbox), frameSlot(entry));
         }
         return true;
       } catch (e) {

@@ -7,7 +7,7 @@
  */
 import { ByteWriter } from "./bytes.ts";
 import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalBody, type Externals } from "./codec.ts";
-import { Listeners, type ChannelEnd, type GuestEnd, type HostEnd, type Scheduler } from "./end.ts";
+import { Listeners, type ChannelEnd, type Decoder, type GuestEnd, type HostEnd, type Scheduler } from "./end.ts";
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
 import { FrameBatcher, FrameSplitter } from "./stream.ts";
 import { type BufferPool, hostBuffers } from "./buffer-pool.ts";
@@ -31,12 +31,7 @@ export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
 /** Bodies up to this size travel inside their frame; larger ones in a frame of their own after it. */
 export const PIPE_INLINE_MAX = 64 * 1024;
 
-function streamEnd<In, Out extends Frame>(
-  pipe: BytePipe,
-  schedule: Scheduler,
-  decode: (bytes: Uint8Array, copy: boolean, ext?: Externals) => In,
-  buffers?: BufferPool,
-): ChannelEnd<In, Out> {
+function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: Decoder<In>, buffers?: BufferPool): ChannelEnd<In, Out> {
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();

@@ -26,7 +26,7 @@ const ringPort: PostPort = {
     }),
 };
 const schedule = workerReadScheduler();
-const end = guestRingEnd({ sab: data.channel, port: ringPort, wakeBy: data.wakeBy, wake: endOfTurn, ...(schedule ? { schedule } : {}) });
+const end = guestRingEnd({ sab: data.channel, port: ringPort, wakeBy: data.wakeBy, reads: data.reads, wake: endOfTurn, ...(schedule ? { schedule } : {}) });
 
 const contexts = contextLoader();
 const files = new Map<number, string>();

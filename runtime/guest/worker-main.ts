@@ -11,6 +11,7 @@ const end = guestRingEnd({
   sab: data.channel,
   port: workerPostPort(),
   wakeBy: data.wakeBy,
+  reads: data.reads,
   wake: endOfTurn,
   ...(schedule ? { schedule } : {}),
 });

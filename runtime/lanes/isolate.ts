@@ -1,5 +1,5 @@
 /** The isolate lane: a worker thread in the host process, its channel two rings in shared memory. */
-import { hostRingEnd, ringChannelMemory, type WakeBy } from "../channel/ring-end.ts";
+import { hostRingEnd, ringChannelMemory, type RingReads, type WakeBy } from "../channel/ring-end.ts";
 import type { SharedSeat } from "../shared/store.ts";
 import { link, type LaneDriver } from "./lane.ts";
 
@@ -8,6 +8,7 @@ export interface IsolateGuestData {
   channel: SharedArrayBuffer;
   /** How the rings wake a sleeping side: both ends must agree. */
   wakeBy: WakeBy;
+  reads: RingReads;
   sharedBuffer: SharedArrayBuffer;
   sharedSeat: SharedSeat;
 }
@@ -19,7 +20,8 @@ export const isolateLane: LaneDriver = {
     const seat = store.seat();
     const channel = ringChannelMemory();
     const wakeBy = ctx.adapter.caps.ringWakeup;
-    const data: IsolateGuestData = { channel, wakeBy, sharedBuffer: store.buffer, sharedSeat: seat };
+    const reads = ctx.adapter.caps.ringReads;
+    const data: IsolateGuestData = { channel, wakeBy, reads, sharedBuffer: store.buffer, sharedSeat: seat };
     const worker = ctx.adapter.spawnWorker(ctx.guests.worker, {
       heapMb: spec.memoryMb,
       env: spec.env,
@@ -34,6 +36,6 @@ export const isolateLane: LaneDriver = {
         ctx.log.warn(`${spec.name}: an instance stopped while holding the ctx.shared lock; the lock was taken back`);
       }
     });
-    return link(worker, hostRingEnd({ sab: channel, port: worker.port, wakeBy, wake: (fn) => ctx.adapter.schedule(fn) }));
+    return link(worker, hostRingEnd({ sab: channel, port: worker.port, wakeBy, reads, wake: (fn) => ctx.adapter.schedule(fn) }));
   },
 };

@@ -4,12 +4,13 @@
  * SharedArrayBuffer of about 600 KB, which Node commits when it is made: most functions never
  * use theirs, and a host of a thousand functions should not pay for a thousand stores).
  */
-import type { WakeBy } from "../channel/ring-end.ts";
+import type { RingReads, WakeBy } from "../channel/ring-end.ts";
 import type { SharedSeat } from "../shared/store.ts";
 
 export interface PackedGuestData {
   channel: SharedArrayBuffer;
   wakeBy: WakeBy;
+  reads: RingReads;
 }
 
 /** Packed worker → host: the function in `slot` uses ctx.shared; send its store. */

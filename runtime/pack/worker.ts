@@ -61,7 +61,8 @@ export class PackedWorker implements SlotHost {
   constructor(private readonly o: PackedWorkerOptions) {
     const channel = ringChannelMemory();
     const wakeBy = o.adapter.caps.ringWakeup;
-    const data: PackedGuestData = { channel, wakeBy };
+    const reads = o.adapter.caps.ringReads;
+    const data: PackedGuestData = { channel, wakeBy, reads };
     this.handle = o.adapter.spawnWorker(o.file, {
       heapMb: o.heapMb,
       env: {}, // each function sees its own env in its context (adapters/guest-context.ts)
@@ -74,7 +75,7 @@ export class PackedWorker implements SlotHost {
       post: port.post,
       onMessage: (l: (m: unknown) => void) => port.onMessage((m) => (isStoreWanted(m) ? this.sendStore(m.slot) : l(m))),
     };
-    this.end = hostRingEnd({ sab: channel, port: ringPort, wakeBy, wake: (fn) => o.adapter.schedule(fn) });
+    this.end = hostRingEnd({ sab: channel, port: ringPort, wakeBy, reads, wake: (fn) => o.adapter.schedule(fn) });
     this.rpc = rpcChannel((f) => this.end.send(f, 0));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
     this.end.onFrame((f, slot) => (slot === 0 ? this.own(f) : this.forSlot(f, slot)));
