@@ -3,7 +3,8 @@
  * and an answer assembled from the child's pipe go back to a pool once nothing reads them. A
  * mistake there would hand one client another client's bytes, so every answer here is compared
  * with its own request, byte for byte, under concurrency, with clients that leave midway, in both
- * lanes, with the host on Node, Bun and Deno.
+ * lanes, with the host on Node, Bun and Deno. Small bodies share memory too, on a Deno host
+ * (slices of slabs, runtime/channel/slab.ts): they are checked the same way.
  */
 import { connect } from "node:net";
 import { suite } from "uvu";
