@@ -182,7 +182,8 @@ export class ByteReader {
     }
     const n = this.u32();
     this.need(n);
-    const joined = decoder.decode(this.copy && this.copy.stringsViaPlainCopy === true ? plainCopy(this.buf, this.at, n) : this.buf.subarray(this.at, this.at + n));
+    const run = this.copy !== false && this.copy.stringsViaPlainCopy ? plainCopy(this.buf, this.at, n) : this.buf.subarray(this.at, this.at + n);
+    const joined = decoder.decode(run);
     this.at += n;
     if (joined.length !== total) throw badFrame("string lengths do not add up");
     const out = new Array<string>(count);
