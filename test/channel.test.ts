@@ -238,17 +238,27 @@ for (const reads of ["in-place", "plain-copy"] as const) {
     const text = (id: number) => `${"日本é".repeat(id % 5)} ✓ ${id}`;
     const toHost: ResponseFrame[] = [];
     const toGuest: HostToGuest[] = [];
-    const done = Promise.all([
-      new Promise<void>((resolve) => host.onFrame((f) => f.t === "res" && toHost.push(f) === n && resolve())),
-      new Promise<void>((resolve) => guest.onFrame((f) => f.t === "req" && toGuest.push(f) === n && resolve())),
+    const done = Promise.race([
+      Promise.all([
+        new Promise<void>((resolve) => host.onFrame((f) => f.t === "res" && toHost.push(f) === n && resolve())),
+        new Promise<void>((resolve) => guest.onFrame((f) => f.t === "req" && toGuest.push(f) === n && resolve())),
+      ]),
+      // a frame that does not decode closes the channel: fail with its error, not a time-out
+      new Promise<never>((_, reject) => {
+        host.onBroken(reject);
+        guest.onBroken(reject);
+      }),
     ]);
     for (let id = 0; id < n; id++) {
       const body = sizeOf(id) ? bytes(sizeOf(id), id) : null;
       guest.send({ t: "res", id, status: 200, statusText: text(id), headers: [["x-é", text(id + 1)]], body, more: false });
       host.send({ t: "req", id, requestId: text(id), method: "POST", url: `http://h/${text(id)}`, headers: [["x-é", text(id + 2)]], params: { p: text(id) }, body });
     }
-    await done;
-    close();
+    try {
+      await done;
+    } finally {
+      close();
+    }
     // checked once all were read: every body still holds its own bytes
     for (let id = 0; id < n; id++) {
       const want = sizeOf(id) ? bytes(sizeOf(id), id) : null;
