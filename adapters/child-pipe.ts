@@ -1,5 +1,6 @@
 /** How a process-lane guest talks to its host: frames over its stdin and stdout (adapters/README.md, Channel). */
 import { writeSync } from "node:fs";
+import { Socket, type SocketConstructorOpts } from "node:net";
 import { Writable } from "node:stream";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 
@@ -11,15 +12,16 @@ interface BunStdio {
 }
 
 interface DenoStdio {
-  stdin: { read(into: Uint8Array): Promise<number | null> };
   stdout: { writeSync(bytes: Uint8Array): number; write(bytes: Uint8Array): Promise<number> };
 }
 
 /**
  * A child's frames: in on stdin, out on stdout. The fastest way differs per runtime
  * (adapters/README.md, Channel): Node reads `process.stdin`, Bun `Bun.stdin.stream()`, and both
- * write with `fs.writeSync(1)`; Deno's `process.stdin` costs 3x more per wake-up than
- * `Deno.stdin.read`, and Bun's `process.stdin` 10 µs more per request than its own stream.
+ * write with `fs.writeSync(1)`; Bun's `process.stdin` costs 10 µs more per request than its own
+ * stream. Deno reads fd 0 through a `node:net` Socket: its `process.stdin` costs 3x more per
+ * wake-up than `Deno.stdin.read`, and that one hands each read to a thread of its blocking pool
+ * (adapters/README.md, Child processes).
  * Anything else that would write to stdout (the function's own `process.stdout.write`,
  * `Deno.stdout`) is turned into log lines by `onStray`, so it cannot corrupt the frames.
  */
@@ -38,21 +40,20 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
   let onData: (l: (chunk: Uint8Array) => void) => void;
   if (deno) {
     write = denoWriter(deno.stdout.writeSync.bind(deno.stdout), deno.stdout.write.bind(deno.stdout));
-    const read = deno.stdin.read.bind(deno.stdin);
     const text = (b: Uint8Array) => onStray(new TextDecoder().decode(b));
     deno.stdout.writeSync = (b) => (text(b), b.byteLength);
     deno.stdout.write = async (b) => (text(b), b.byteLength);
     onData = (l) => {
-      void (async () => {
-        let size = READ_MIN;
-        for (;;) {
-          const buf = new Uint8Array(size);
-          const n = await read(buf);
-          if (n === null) return process.exit(0); // the host is gone: never outlive it
-          size = nextReadSize(size, n);
-          l(buf.subarray(0, n));
-        }
-      })();
+      const reads = new ReadArena();
+      // `onread` is Node's too, but only @types/node's connect() options declare it
+      const stdin = new Socket({
+        fd: 0,
+        readable: true,
+        writable: false,
+        onread: { buffer: () => reads.next(), callback: (n: number, buf: Uint8Array) => void l(reads.took(buf, n)) },
+      } as SocketConstructorOpts);
+      stdin.on("end", () => process.exit(0)); // the host is gone: never outlive it
+      stdin.on("error", () => process.exit(0));
     };
   } else if (bun) {
     write = blockingWriter(1);
@@ -78,20 +79,44 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
 }
 
 /**
- * A Deno child reads into a new array each time (frames and bodies stay views into it): 64 KiB,
- * doubled after a read that filled it, up to what a Deno host's grown pipe holds (pipe-size.ts),
- * and halved after one that used under a quarter. A 256 KiB body then comes in one read, not
- * four, and needs no assembling: `body` through a Deno host's process lane, CPU of host and child
- * per request (six alternating rounds of 4 s): 2.17-2.40 ms, median 2.28, against 2.11-2.77,
- * median 2.48; the child's own thread 526-594 µs against 634-746.
+ * Where a Deno child's reads land. fd 0 is read by Deno's own stream handle, as `node:net` gives
+ * it for a descriptor, on the event loop; `Deno.stdin.read` instead duplicated the descriptor,
+ * handed the read to a thread of Deno's blocking pool and closed the duplicate after, for every
+ * read (2.1 µs of CPU per relayed hello on those threads; adapters/README.md, Child processes).
+ *
+ * Each read goes into the unused rest of a 1 MiB arena, never into memory a previous read
+ * filled, so frames and bodies stay views into it (a new arena once the rest is too short).
+ * A read may take 64 KiB, doubled after a read that filled it, up to what a Deno host's grown
+ * pipe holds (pipe-size.ts), and halved after one that used under a quarter: a 256 KiB body comes
+ * in one read and needs no assembling (`body` through a Deno host's process lane, CPU of host and
+ * child per request, six alternating rounds of 4 s: median 2.28 ms against 2.48 with 64 KiB reads).
  */
 const READ_MIN = 64 * 1024;
 const READ_MAX = 512 * 1024;
+const ARENA = 1024 * 1024;
 
-function nextReadSize(size: number, got: number): number {
-  if (got === size) return Math.min(size * 2, READ_MAX);
-  if (got < size / 4) return Math.max(size / 2, READ_MIN);
-  return size;
+class ReadArena {
+  #arena = new Uint8Array(ARENA);
+  #at = 0;
+  #size = READ_MIN;
+
+  /** Where the next read goes. */
+  next(): Uint8Array {
+    if (this.#arena.byteLength - this.#at < this.#size) {
+      this.#arena = new Uint8Array(Math.max(ARENA, this.#size));
+      this.#at = 0;
+    }
+    return this.#arena.subarray(this.#at, this.#at + this.#size);
+  }
+
+  /** The bytes a read put in `buf` (the array `next` gave); later reads go after them. */
+  took(buf: Uint8Array, got: number): Uint8Array {
+    this.#at += got;
+    const size = this.#size;
+    if (got === size) this.#size = Math.min(size * 2, READ_MAX);
+    else if (got < size / 4) this.#size = Math.max(size / 2, READ_MIN);
+    return buf.subarray(0, got);
+  }
 }
 
 /** Resolves once a child's writes that could not be made at once are done (undefined: none are waiting). */
