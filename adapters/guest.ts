@@ -8,7 +8,8 @@ import { setImmediate } from "node:timers";
 import { format } from "node:util";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
-import { lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
+import { checked, lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
+import { bunLazyRequests } from "./bun-request.ts";
 import { lightParts as nodeLightParts, lightResponseClass } from "./undici-response.ts";
 import { denoParts, enableDenoParts } from "./deno-response.ts";
 import type { ResponseParts } from "./response-parts.ts";
@@ -194,14 +195,17 @@ export function onUncaughtException(listener: (error: unknown) => void): void {
 }
 
 /**
- * How the guest builds the function's Request. Node (undici) and Deno: a Request built only when
- * the function touches more than its method and url, whose signal is the guest's own (undici.ts);
- * Bun builds its own for 1 µs and follows a signal cheaply, so it gets `new Request` as it is.
- * Deno's Response reader (deno-response.ts) checks itself here too, before the first request.
+ * How the guest builds the function's Request: only when the function touches more than its
+ * method, url and signal, whose signal is the guest's own (Node and Deno: undici.ts; Bun:
+ * bun-request.ts, which installs its global `Request` and `fetch` here, before the function's
+ * module loads). Each is checked against the platform's on a sample first, and the platform's
+ * `new Request` is used if it differs. Deno's Response reader (deno-response.ts) checks itself
+ * here too, before the first request.
  */
 export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
+  const lazyBun = onBun ? bunLazyRequests() : undefined;
   const native = (i: RequestInit2) => new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
-  if (onBun) return native;
+  if (lazyBun) return (await checked(lazyBun).catch(() => undefined)) ?? native;
   if (!onNode) await enableDenoParts();
   return (await lazyRequests()) ?? native;
 }

@@ -114,8 +114,8 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
   };
 }
 
-/** The lazy factory if it answers exactly as the platform on a sample (else undefined). */
-async function checked(make: (init: RequestInit2) => Request): Promise<((init: RequestInit2) => Request) | undefined> {
+/** The lazy factory if it answers exactly as the platform on a sample (else undefined). Bun's is bun-request.ts. */
+export async function checked(make: (init: RequestInit2) => Request): Promise<((init: RequestInit2) => Request) | undefined> {
   const init = (): RequestInit2 => ({
     url: "http://lanes.test/a/../b?q=1",
     method: "PUT",

@@ -190,6 +190,7 @@ export function differentialCases(route: string): Case[] {
   add("request.clone() reads the same body", post("POST", `${echo}/clone`, "text/plain", "cloned ✓"));
   add("new Request(request, init) keeps the body and takes the new headers", post("PUT", `${echo}/rewrap`, "application/json", '{"a":1}'));
   add("GET new Request(request, init)", get(`${echo}/rewrap`));
+  add("a subclass of Request made from the request", post("PATCH", `${echo}/subclass`, "text/plain", "sub ✓"));
   add("Request.prototype.text called on the request", post("POST", `${echo}/proto-text`, "text/plain", "by the prototype"));
   add("headers set by the function show in a clone", post("POST", `${echo}/headers-then-body`, "text/plain", "with a header"));
   add("a body read twice fails the second time", post("POST", `${echo}/read-twice`, "text/plain", "once"));

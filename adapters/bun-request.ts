@@ -1,0 +1,142 @@
+/**
+ * Bun guests: the function's Request, built only when the function touches more than its
+ * `method`, `url` and `signal`. Under `hello` load a Bun worker spent about 4 µs of its 11 µs per
+ * request on `new Request(url, { method, headers, signal })` and the AbortController behind the
+ * signal, their construction and the sweeping of their native halves (adapters/README.md,
+ * Channel). Node and Deno guests get the same from undici.ts; @hono/node-server does it for the
+ * `direct` baseline.
+ *
+ * Bun's Request is a native class whose members check that `this` is one, and whose constructor
+ * and `fetch` read a Request-like object through its getters (losing the body's state). So,
+ * besides the lazy object (a prototype of forwarders above `Request.prototype`):
+ * - `Request` is a function with the platform's prototype and `length` that hands the real
+ *   Request to the platform's constructor (as response-hook.ts does for Response), so
+ *   `new Request(request, init)`, `instanceof`, `constructor` and subclasses work as before;
+ * - `fetch` hands the real one to the platform's (its statics, `fetch.preconnect`, stay);
+ * - the methods of `Request.prototype` called on a lazy one (`Request.prototype.text.call(r)`)
+ *   run on the real one; on a real Request they are the platform's, unchanged;
+ * - inspecting it (`console.log`, `Bun.inspect`) shows the real one.
+ * Left different: the getters of `Request.prototype` called on a lazy one directly
+ * (`Object.getOwnPropertyDescriptor(Request.prototype, "url").get.call(r)`) throw, since Bun makes
+ * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.
+ */
+import type { RequestInit2 } from "./undici.ts";
+
+const INIT = Symbol("lanes.init");
+const REAL = Symbol("lanes.real");
+const URL_ = Symbol("lanes.url");
+type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string };
+type Fn = (this: unknown, ...args: unknown[]) => unknown;
+
+/** The lazy requests, told apart without asking the object (a Proxy's traps would see the question). */
+const lazies = new WeakSet<object>();
+
+function isLazy(o: unknown): o is Lazy {
+  return typeof o === "object" && o !== null && lazies.has(o);
+}
+
+function real(o: Lazy): Request {
+  if (!o[REAL]) {
+    const i = o[INIT];
+    o[REAL] = new NativeRequest(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
+  }
+  return o[REAL];
+}
+
+const unwrap = (o: unknown): unknown => (isLazy(o) ? real(o) : o);
+
+let NativeRequest: typeof Request;
+
+/** The lazy Request maker for a Bun guest; installs the global `Request` and `fetch` it needs. */
+export function bunLazyRequests(): (init: RequestInit2) => Request {
+  NativeRequest = globalThis.Request;
+  const native = NativeRequest.prototype as unknown as Record<string, unknown>;
+  const proto: Record<PropertyKey, unknown> = {};
+  const define = (key: PropertyKey, d: PropertyDescriptor) => Object.defineProperty(proto, key, { ...d, configurable: true });
+  for (const key of Object.getOwnPropertyNames(native)) {
+    if (key === "constructor") continue;
+    const d = Object.getOwnPropertyDescriptor(native, key)!;
+    if (d.get) {
+      const get = d.get;
+      define(key, {
+        get(this: Lazy) {
+          return get.call(real(this));
+        },
+      });
+    } else if (typeof d.value === "function") {
+      const method = d.value as Fn;
+      define(key, {
+        value(this: Lazy, ...args: unknown[]) {
+          return method.apply(real(this), args);
+        },
+        writable: true,
+      });
+      // writable though not configurable on Bun: the same function for a real Request, the real one for a lazy one
+      native[key] = {
+        [key](this: unknown, ...args: unknown[]) {
+          return method.apply(unwrap(this), args);
+        },
+      }[key];
+      Object.defineProperty(native[key], "length", { value: method.length });
+    }
+  }
+  define("method", {
+    get(this: Lazy) {
+      return this[INIT].method;
+    },
+  });
+  // Bun's request.url is the input parsed as a URL and serialized: the same string, unbuilt
+  define("url", {
+    get(this: Lazy) {
+      return (this[URL_] ??= this[REAL]?.url ?? new URL(this[INIT].url).href);
+    },
+  });
+  // Bun's request.signal is the signal it was given: the guest's own, unbuilt
+  define("signal", {
+    get(this: Lazy) {
+      return this[INIT].signal();
+    },
+  });
+  define(Symbol.for("nodejs.util.inspect.custom"), {
+    value(this: Lazy) {
+      return real(this);
+    },
+  });
+  Object.setPrototypeOf(proto, native);
+  installRequest();
+  installFetch();
+  return (init) => {
+    const o = Object.create(proto) as Lazy;
+    o[INIT] = init;
+    lazies.add(o);
+    return o as unknown as Request;
+  };
+}
+
+/** `Request` as a function over the platform's class: the real Request for a lazy input. */
+function installRequest(): void {
+  const Native = NativeRequest;
+  const Hooked = function Request(this: unknown, input: unknown, init?: RequestInit): Request {
+    // called without `new`: the platform's own TypeError
+    if (new.target === undefined) return (Native as unknown as (i: unknown, o: unknown) => Request)(input, init);
+    const from = unwrap(input) as RequestInfo;
+    return new.target === Hooked ? new Native(from, init) : (Reflect.construct(Native, [from, init], new.target) as Request);
+  };
+  Object.setPrototypeOf(Hooked, Native);
+  Object.defineProperty(Hooked, "prototype", { value: Native.prototype, writable: false, enumerable: false, configurable: false });
+  Object.defineProperty(Hooked, "length", { value: Native.length, configurable: true });
+  Object.defineProperty(Native.prototype, "constructor", { value: Hooked, writable: true, configurable: true });
+  globalThis.Request = Hooked as unknown as typeof Request;
+}
+
+function installFetch(): void {
+  const native = globalThis.fetch as unknown as Fn;
+  const hooked = {
+    fetch(this: unknown, input: unknown, ...rest: unknown[]) {
+      return native.call(this, unwrap(input), ...rest);
+    },
+  }.fetch;
+  Object.setPrototypeOf(hooked, native); // fetch.preconnect and the rest
+  Object.defineProperty(hooked, "length", { value: native.length });
+  globalThis.fetch = hooked as unknown as typeof fetch;
+}
