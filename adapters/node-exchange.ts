@@ -36,7 +36,7 @@ export class NodeExchange implements Exchange {
       if (/^https?:\/\//i.test(target)) return target; // absolute-form (a proxy's request)
       throw new LanesError("bad_request", `the request target must be a path (got ${JSON.stringify(target.slice(0, 64))})`);
     }
-    const host = this.req.headers.host ?? this.fallbackHost;
+    const host = this.rawHeader("host") ?? this.fallbackHost;
     if (!HOST.test(host)) throw new LanesError("bad_request", `the Host header is not a valid host (got ${JSON.stringify(host.slice(0, 64))})`);
     return `http://${host}${target}`;
   }
@@ -47,6 +47,24 @@ export class NodeExchange implements Exchange {
     const pairs: HeaderPairs = [];
     for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
     return pairs;
+  }
+
+  /**
+   * The first value of a header, from the parser's raw lines (as `req.headers` keeps the first
+   * Host): reading `req.headers` makes Node build its whole header object.
+   */
+  private rawHeader(lowerName: string): string | undefined {
+    const raw = this.req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+    }
+    return undefined;
+  }
+
+  /** The request says it has a body (a Content-Length or a Transfer-Encoding). */
+  hasBody(): boolean {
+    return this.rawHeader("content-length") !== undefined || this.rawHeader("transfer-encoding") !== undefined;
   }
 
   header(name: string): string | undefined {

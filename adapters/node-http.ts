@@ -41,8 +41,8 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     else send(ex, res, out);
     // A body the answer did not need (a request refused before it was read) is read and
     // dropped as it arrives, as Node does by itself: Bun's node:http keeps it in memory
-    // (adapters/README.md, Serving HTTP).
-    res.once("finish", () => req.readableEnded || req.resume());
+    // (adapters/README.md, Serving HTTP). A request without one needs no listener.
+    if (ex.hasBody()) res.once("finish", () => req.readableEnded || req.resume());
   });
   return new Promise<RunningServer>((resolve, reject) => {
     server.once("error", reject);
