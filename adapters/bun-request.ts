@@ -20,12 +20,8 @@
  * (`Object.getOwnPropertyDescriptor(Request.prototype, "url").get.call(r)`) throw, since Bun makes
  * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.
  */
-import type { RequestInit2 } from "./undici.ts";
+import { defineUnbuiltParts, INIT, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
 
-const INIT = Symbol("lanes.init");
-const REAL = Symbol("lanes.real");
-const URL_ = Symbol("lanes.url");
-type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string };
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
 /** The lazy requests, told apart without asking the object (a Proxy's traps would see the question). */
@@ -80,23 +76,7 @@ export function bunLazyRequests(): (init: RequestInit2) => Request {
       Object.defineProperty(native[key], "length", { value: method.length });
     }
   }
-  define("method", {
-    get(this: Lazy) {
-      return this[INIT].method;
-    },
-  });
-  // Bun's request.url is the input parsed as a URL and serialized: the same string, unbuilt
-  define("url", {
-    get(this: Lazy) {
-      return (this[URL_] ??= this[REAL]?.url ?? new URL(this[INIT].url).href);
-    },
-  });
-  // Bun's request.signal is the signal it was given: the guest's own, unbuilt
-  define("signal", {
-    get(this: Lazy) {
-      return this[INIT].signal();
-    },
-  });
+  defineUnbuiltParts(define);
   define(Symbol.for("nodejs.util.inspect.custom"), {
     value(this: Lazy) {
       return real(this);

@@ -31,10 +31,11 @@ export interface RequestInit2 {
 }
 
 type Real = Record<PropertyKey, unknown> & Request;
-const INIT = Symbol("lanes.init");
-const REAL = Symbol("lanes.real");
+export const INIT = Symbol("lanes.init");
+export const REAL = Symbol("lanes.real");
 const URL_ = Symbol("lanes.url");
-type Lazy = { [INIT]: RequestInit2; [REAL]?: Real; [URL_]?: string };
+/** A lazy request: its parts, and the real Request once something needed it. */
+export type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string };
 
 /** An internal slot of a platform object, found by its symbol's description (Node's undici and Deno key them so). */
 export function symbolNamed(o: object, name: string): symbol | undefined {
@@ -50,9 +51,9 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
     if (!o[REAL]) {
       const i = o[INIT];
       const body = i.body as Uint8Array<ArrayBuffer> | null;
-      o[REAL] = new Request(i.url, deno ? { method: i.method, headers: i.headers, body, signal: i.signal() } : { method: i.method, headers: i.headers, body }) as Real;
+      o[REAL] = new Request(i.url, deno ? { method: i.method, headers: i.headers, body, signal: i.signal() } : { method: i.method, headers: i.headers, body });
     }
-    return o[REAL];
+    return o[REAL] as Real;
   };
   const proto = {} as Record<PropertyKey, unknown>;
   const define = (key: PropertyKey, d: PropertyDescriptor) => Object.defineProperty(proto, key, { ...d, configurable: true });
@@ -83,22 +84,7 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
       },
     });
   }
-  define("method", {
-    get(this: Lazy) {
-      return this[INIT].method;
-    },
-  });
-  // undici's request.url is the input parsed as a URL and serialized: the same string, unbuilt
-  define("url", {
-    get(this: Lazy) {
-      return (this[URL_] ??= this[REAL]?.url ?? new URL(this[INIT].url).href);
-    },
-  });
-  define("signal", {
-    get(this: Lazy) {
-      return this[INIT].signal();
-    },
-  });
+  defineUnbuiltParts(define);
   if (kSignal)
     define(kSignal, {
       get(this: Lazy) {
@@ -112,6 +98,29 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
     o[INIT] = init;
     return o as unknown as Request;
   };
+}
+
+/**
+ * A lazy request's `method`, `url` and `signal`, answered from its parts without building it:
+ * undici's and Bun's `request.url` is the input parsed as a URL and serialized, and the signal is
+ * the guest's own (Bun's `request.signal` is the one it was given; undici and Deno follow it).
+ */
+export function defineUnbuiltParts(define: (key: PropertyKey, d: PropertyDescriptor) => void): void {
+  define("method", {
+    get(this: Lazy) {
+      return this[INIT].method;
+    },
+  });
+  define("url", {
+    get(this: Lazy) {
+      return (this[URL_] ??= this[REAL]?.url ?? new URL(this[INIT].url).href);
+    },
+  });
+  define("signal", {
+    get(this: Lazy) {
+      return this[INIT].signal();
+    },
+  });
 }
 
 /** The lazy factory if it answers exactly as the platform on a sample (else undefined). Bun's is bun-request.ts. */
