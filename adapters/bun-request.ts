@@ -20,6 +20,7 @@
  * (`Object.getOwnPropertyDescriptor(Request.prototype, "url").get.call(r)`) throw, since Bun makes
  * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.
  */
+import { standIn } from "../runtime/guest/stand-in.ts";
 import { defineUnbuiltParts, INIT, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
@@ -102,10 +103,7 @@ function installRequest(): void {
     const from = unwrap(input) as RequestInfo;
     return new.target === Hooked ? new Native(from, init) : (Reflect.construct(Native, [from, init], new.target) as Request);
   };
-  Object.setPrototypeOf(Hooked, Native);
-  Object.defineProperty(Hooked, "prototype", { value: Native.prototype, writable: false, enumerable: false, configurable: false });
-  Object.defineProperty(Hooked, "length", { value: Native.length, configurable: true });
-  Object.defineProperty(Native.prototype, "constructor", { value: Hooked, writable: true, configurable: true });
+  standIn(Hooked, Native);
   globalThis.Request = Hooked as unknown as typeof Request;
 }
 

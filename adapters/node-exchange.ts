@@ -73,8 +73,7 @@ export class NodeExchange implements Exchange {
   }
 
   body(): AsyncIterable<Uint8Array> | null {
-    const h = this.req.headers;
-    if (h["content-length"] === undefined && h["transfer-encoding"] === undefined) return null;
+    if (!this.hasBody()) return null;
     const req = this.req;
     return {
       [Symbol.asyncIterator]: () => {

@@ -8,6 +8,8 @@
  * one function running both hooks costs 0.4 µs (adapters/README.md, Responses). Hooks run in the
  * order they were added, after the platform's constructor returns.
  */
+import { standIn } from "./stand-in.ts";
+
 type AfterResponse = (res: Response, body: unknown) => void;
 
 const hooks: AfterResponse[] = [];
@@ -25,10 +27,6 @@ function install(): void {
     for (let i = 0; i < hooks.length; i++) hooks[i]!(res, body);
     return res;
   };
-  Object.setPrototypeOf(Hooked, Native); // the statics
-  Object.defineProperty(Hooked, "prototype", { value: Native.prototype, writable: false, enumerable: false, configurable: false });
-  Object.defineProperty(Hooked, "length", { value: Native.length, configurable: true });
-  // `response.constructor === Response` holds as before
-  Object.defineProperty(Native.prototype, "constructor", { value: Hooked, writable: true, configurable: true });
+  standIn(Hooked, Native);
   globalThis.Response = Hooked as unknown as typeof Response;
 }
