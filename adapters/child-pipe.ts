@@ -36,7 +36,7 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
   });
   // replaced before anything opens the real one: opening it would make fd 1 non-blocking
   Object.defineProperty(process, "stdout", { value: stray, configurable: true, writable: true });
-  let write: (bytes: Uint8Array) => void;
+  let write: BytePipe["write"];
   let onData: (l: (chunk: Uint8Array) => void) => void;
   if (deno) {
     write = denoWriter(deno.stdout.writeSync.bind(deno.stdout), deno.stdout.write.bind(deno.stdout));
@@ -133,22 +133,24 @@ export function childWritesDone(): Promise<void> | undefined {
  * are still made at once (cheaper); a larger one, and whatever follows it while it is going
  * on, is written in the background, in order. A write that fails means the host is gone.
  */
-function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8Array) => Promise<number>): (bytes: Uint8Array) => void {
-  const queue: Uint8Array[] = [];
+function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8Array) => Promise<number>): BytePipe["write"] {
+  const queue: [Uint8Array, (() => void) | undefined][] = [];
   let pumping: Promise<void> | undefined;
   const pump = async () => {
-    for (let b = queue.shift(); b; b = queue.shift()) {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      let b = next[0];
       while (b.byteLength > 0) b = b.subarray(await writeAsync(b));
+      next[1]?.();
     }
     pumping = undefined; // in the same step that found the queue empty: nothing can slip in between
   };
   backgroundWrites = () => pumping;
-  return (bytes) => {
+  return (bytes, written) => {
     if (!pumping && bytes.byteLength <= SYNC_WRITE_MAX) {
       for (let at = 0; at < bytes.byteLength; ) at += writeSync(bytes.subarray(at));
-      return;
+      return written?.();
     }
-    queue.push(bytes);
+    queue.push([bytes, written]);
     pumping ??= pump().catch(() => process.exit(0)); // the host is gone: never outlive it
   };
 }
@@ -157,8 +159,9 @@ function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8A
  * Writes all of `bytes` to `fd` in order. The fd is normally blocking; if the runtime made it
  * non-blocking and the pipe is full, what is left waits and is retried.
  */
-function blockingWriter(fd: number): (bytes: Uint8Array) => void {
+function blockingWriter(fd: number): BytePipe["write"] {
   const backlog: Uint8Array[] = [];
+  const done: ((() => void) | undefined)[] = [];
   // what is left once a write would block (Bun makes fd 1 non-blocking): exitNow waits for it
   let emptied: Promise<void> | undefined;
   let empty = () => {};
@@ -168,8 +171,10 @@ function blockingWriter(fd: number): (bytes: Uint8Array) => void {
       const b = backlog[0]!;
       try {
         const n = writeSync(fd, b);
-        if (n === b.byteLength) backlog.shift();
-        else backlog[0] = b.subarray(n);
+        if (n === b.byteLength) {
+          backlog.shift();
+          done.shift()?.();
+        } else backlog[0] = b.subarray(n);
       } catch (e) {
         if ((e as { code?: string }).code !== "EAGAIN") throw e;
         emptied ??= new Promise<void>((r) => (empty = r));
@@ -180,8 +185,9 @@ function blockingWriter(fd: number): (bytes: Uint8Array) => void {
     empty();
     emptied = undefined;
   };
-  return (bytes) => {
+  return (bytes, written) => {
     backlog.push(bytes);
+    done.push(written);
     if (backlog.length === 1) drain();
   };
 }

@@ -181,7 +181,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
         if (!child.stdin?.writable) return written?.();
         child.stdin.write(bytes, written && (() => written()));
       },
-      onData: (l) => void child.stdout?.on("data", (chunk: Buffer) => l(chunk)),
+      onData: (l) => void child.stdout?.on("data", (chunk: Buffer) => l(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))),
     },
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
     kill: () =>

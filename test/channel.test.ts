@@ -165,6 +165,39 @@ test("a chunk that ends right after a frame's length prefix: the frame is assemb
   assert.equal(got, guestFrames);
 });
 
+test("a batch the pipe has not yet written keeps its bytes while later batches are made, and its buffer is used again once written", () => {
+  // a pipe that holds each batch (as a full pipe does) and says `written` only when told
+  const held: { bytes: Uint8Array; written?: () => void }[] = [];
+  const batcher = new FrameBatcher(
+    (b, written) => void held.push({ bytes: b, written }),
+    () => {},
+  );
+  const frames = guestFrames.map((f) => encodeFrame(w, f).slice());
+  const batchOf = (n: number) => {
+    for (let i = 0; i < 3; i++) batcher.send(frames[(n + i) % frames.length]!);
+    batcher.flush();
+  };
+  const expected = (n: number) => [0, 1, 2].map((i) => guestFrames[(n + i) % guestFrames.length]);
+  const read = (b: Uint8Array) => {
+    const got: GuestToHost[] = [];
+    new FrameSplitter((f) => got.push(decodeGuestFrame(f, false))).push(b);
+    return got;
+  };
+  for (let n = 0; n < 40; n++) batchOf(n);
+  assert.is(held.length, 40);
+  for (const [n, h] of held.entries()) assert.equal(read(h.bytes), expected(n), `batch ${n}, held`);
+  // written, then more batches: they go into the buffers given back, and what was read stays read
+  const buffers = new Set(held.map((h) => h.bytes.buffer));
+  for (const h of held.splice(0)) h.written?.();
+  // the batch being made when they were written has a buffer of its own; the next four take them
+  for (let n = 40; n < 45; n++) batchOf(n);
+  assert.ok(
+    held.slice(1).every((h) => buffers.has(h.bytes.buffer)),
+    "a written batch's buffer is used again",
+  );
+  for (const [n, h] of held.entries()) assert.equal(read(h.bytes), expected(40 + n), `batch ${40 + n}, after reuse`);
+});
+
 test("large bodies cross a pipe as frames of their own, whatever the chunks (request and response, both ways)", async () => {
   const toGuest: ((c: Uint8Array) => void)[] = [];
   const toHost: ((c: Uint8Array) => void)[] = [];

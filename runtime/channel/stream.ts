@@ -81,21 +81,27 @@ export class FrameSplitter {
   }
 }
 
-/** Batches up to this size leave as a copy, and the batcher keeps its buffer... */
-const COPY_OUT_MAX = 4096;
-/** ...unless a burst grew it past this: then it starts again at its first size. */
+/** A batch buffer grown past this by a burst is dropped once written, not kept for reuse. */
 const KEEP_MAX = 64 * 1024;
 const FIRST_SIZE = 16 * 1024;
+/** Buffers kept for reuse: a pipe holds a batch only until it is written, so a few suffice. */
+const SPARES = 4;
 
 /**
  * Collects frames and hands them to `write` as one byte array per batch. `schedule` decides when
  * a batch leaves (the end of this event-loop turn); a batch over `flushAt` bytes leaves at once.
+ *
+ * A batch leaves as a view of the batcher's buffer, which is used again once `write` says the
+ * pipe has taken it (`written`); until then the next batch goes into a spare. A new buffer per
+ * batch was 3.5% of a Bun host's thread relaying hello, and a copy per batch, 0.7 µs per
+ * request of a Deno host's thread (loadtest/README.md, The hot path). A writer that never says
+ * `written` gets a new buffer per batch.
  */
 export class FrameBatcher {
-  private buf = new Uint8Array(FIRST_SIZE);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array = new Uint8Array(FIRST_SIZE);
   private at = 0;
   private queued = false;
+  private readonly spares: Uint8Array[] = [];
 
   constructor(
     private readonly write: (bytes: Uint8Array, written?: () => void) => void,
@@ -107,8 +113,8 @@ export class FrameBatcher {
   send(bytes: Uint8Array): void {
     const need = this.at + 4 + bytes.byteLength;
     if (need > this.buf.byteLength) this.grow(need);
-    this.view.setUint32(this.at, bytes.byteLength);
-    this.buf.set(bytes, this.at + 4);
+    this.prefix(bytes.byteLength);
+    this.buf.set(bytes, this.at);
     this.at = need;
     if (this.at >= this.flushAt) this.flush();
     else if (!this.queued) {
@@ -125,8 +131,7 @@ export class FrameBatcher {
   sendOwned(bytes: Uint8Array, written?: () => void): void {
     const need = this.at + 4;
     if (need > this.buf.byteLength) this.grow(need);
-    this.view.setUint32(this.at, bytes.byteLength);
-    this.at = need;
+    this.prefix(bytes.byteLength);
     this.flush();
     this.write(bytes, written);
   }
@@ -135,26 +140,24 @@ export class FrameBatcher {
   readonly flush = (): void => {
     this.queued = false;
     if (this.at === 0) return;
-    // The pipe keeps what it is given until written. A small batch (the usual: a few frames of a
-    // turn) leaves as a copy of its bytes and the buffer is kept; a large one leaves as it is
-    // and the next batch starts in a new buffer. A new 16 KiB buffer per batch was 3.5% of a
-    // Bun host's thread relaying hello (zeroed memory, then collected).
-    if (this.at <= COPY_OUT_MAX) {
-      const out = this.buf.slice(0, this.at);
-      this.at = 0;
-      if (this.buf.byteLength > KEEP_MAX) this.renew(FIRST_SIZE);
-      this.write(out);
-      return;
-    }
-    const out = this.buf.subarray(0, this.at);
-    this.renew(Math.max(FIRST_SIZE, this.at < this.buf.byteLength / 4 ? this.buf.byteLength / 2 : this.buf.byteLength));
+    const full = this.buf;
+    const out = full.subarray(0, this.at);
+    this.buf = this.spares.pop() ?? new Uint8Array(FIRST_SIZE);
     this.at = 0;
-    this.write(out);
+    this.write(out, () => {
+      if (full.byteLength <= KEEP_MAX && this.spares.length < SPARES) this.spares.push(full);
+    });
   };
 
-  private renew(size: number): void {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
+  /** The 4-byte big-endian length of the next frame, at `at` (then past it). */
+  private prefix(n: number): void {
+    const b = this.buf;
+    const at = this.at;
+    b[at] = n >>> 24;
+    b[at + 1] = (n >>> 16) & 0xff;
+    b[at + 2] = (n >>> 8) & 0xff;
+    b[at + 3] = n & 0xff;
+    this.at = at + 4;
   }
 
   private grow(need: number): void {
@@ -163,6 +166,5 @@ export class FrameBatcher {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.at));
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 }
