@@ -127,12 +127,15 @@ const scope = new AsyncLocalStorage<string>();
 let scoped = false;
 let syncRequestId: string | undefined;
 
-/** Run `fn` with `requestId` as the current request, for console capture. */
-export function inRequest<T>(requestId: string, fn: () => T): T {
-  if (scoped) return scope.run(requestId, fn);
+/**
+ * Call `fn(request, env, ctx)` with `requestId` as the current request, for console capture. The
+ * arguments are passed through rather than closed over: one closure less per request.
+ */
+export function inRequest<A, B, C, T>(requestId: string, fn: (a: A, b: B, c: C) => T, a: A, b: B, c: C): T {
+  if (scoped) return scope.run(requestId, fn, a, b, c);
   syncRequestId = requestId;
   try {
-    return fn();
+    return fn(a, b, c);
   } finally {
     syncRequestId = undefined;
   }

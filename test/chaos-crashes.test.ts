@@ -32,14 +32,22 @@ for (const lane of LANES) {
   });
   test.after(async ({ h }) => h.stop());
 
-  test("a throw, a rejection and a non-Response answer 500 function_error; the instance lives on", async ({ h }) => {
+  test("a throw, a rejection and a non-Response answer 500 function_error, at once or later; the instance lives on", async ({ h }) => {
     const before = await expectJson<Who>(h.fetch("/fault"));
     const threw = await expectError(await h.fetch("/fault?do=throw"), 500, "function_error");
     assert.match(threw.message, /fixture threw on purpose/);
+    const threwAtOnce = await expectError(await h.fetch("/fault?do=throw-at-once"), 500, "function_error");
+    assert.match(threwAtOnce.message, /fixture threw at once on purpose/);
     const rejected = await expectError(await h.fetch("/fault?do=reject"), 500, "function_error");
     assert.match(rejected.message, /fixture rejected on purpose/);
     const wrong = await expectError(await h.fetch("/fault?do=not-response"), 500, "function_error");
     assert.match(wrong.message, /returned Object, not a Response/);
+    const wrongAtOnce = await expectError(await h.fetch("/fault?do=not-response-at-once"), 500, "function_error");
+    assert.match(wrongAtOnce.message, /returned Array, not a Response/);
+    // a thenable that is not a Promise is awaited as one
+    const thenable = await h.fetch("/fault?do=thenable");
+    assert.is(thenable.status, 200);
+    assert.is(await thenable.text(), "from a thenable");
     assert.ok(
       h.logs.some((l) => /fixture threw on purpose/.test(l)),
       "the error and its stack are in the host log",

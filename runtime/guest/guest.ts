@@ -17,6 +17,7 @@ import {
   heapUsed,
   importModule,
   inRequest,
+  lightParts,
   requestMaker,
   installFastResponse,
   memoryInUse,
@@ -28,11 +29,13 @@ import type { Context } from "../api.ts";
 import type { RequestInit2 } from "../../adapters/undici.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
-import { PING_COLLECT, type GuestToHost, type HeaderPairs, type HostToGuest, type LogFrame, type LogLevel, type RequestFrame } from "../channel/frames.ts";
+import { PING_COLLECT, type GuestToHost, type HostToGuest, type LogFrame, type LogLevel, type RequestFrame } from "../channel/frames.ts";
 import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
 import { IdTable } from "../id-table.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
-import { sendResponse } from "./respond.ts";
+import { nullBodyStatus, sendResponse } from "./respond.ts";
+import { asError } from "./as-error.ts";
+import { Call, traceparentOf } from "./call.ts";
 import { collectFetchListeners, fetchListenerSink } from "./service-worker.ts";
 import { giveStringBodiesTheirStandardType } from "./text-default-type.ts";
 
@@ -75,9 +78,12 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   let handled = 0;
   // tables that take an entry per request are not Maps (runtime/id-table.ts says why)
   // by slot and request id: slot * 2^32 + id
-  const cancels = new IdTable<() => void>();
-  /** Requests and ctx.waitUntil work still running, by a number of their own. */
+  const cancels = new IdTable<Call>();
+  /** ctx.waitUntil work still running, by a number of its own. */
   const pending = new IdTable<Promise<unknown>>();
+  /** Requests not yet answered, and who waits for there to be none (`drain`). */
+  let running = 0;
+  let idle: (() => void)[] = [];
   let pendingSeq = 0;
   /** ctx.waitUntil work still running: the request it came from (for the stop log). */
   const waitUntil = new IdTable<string>();
@@ -128,13 +134,16 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       loaded.delete(which);
       rpcs.delete(which);
       packed.unload(which);
-      for (const [key, cancel] of cancels.entries()) if (Math.floor(key / 2 ** 32) === which) cancel();
+      for (const [key, call] of cancels.entries()) if (Math.floor(key / 2 ** 32) === which) call.cancel();
     },
     async stats() {
       return { inflight: cancels.size, handled, heapUsed: heapUsed(), waitUntil: waitUntil.entries().map((e) => e[1]) };
     },
     async drain() {
-      while (pending.size > 0) await Promise.allSettled(pending.values());
+      while (running > 0 || pending.size > 0) {
+        if (running > 0) await new Promise<void>((r) => idle.push(r));
+        else await Promise.allSettled(pending.values());
+      }
     },
   });
   const rpcOf = (slot: number): RpcChannel => {
@@ -151,10 +160,10 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   end.onFrame((f: HostToGuest, slot: number) => {
     switch (f.t) {
       case "req":
-        if (!ending) track(handle(f, slot)); // else the host answers it 502 once it hears of the end
+        if (!ending) handle(f, slot); // else the host answers it 502 once it hears of the end
         break;
       case "cancel":
-        cancels.get(slot * 2 ** 32 + f.id)?.();
+        cancels.get(slot * 2 ** 32 + f.id)?.cancel();
         break;
       case "ping":
         if (f.id === PING_COLLECT) collectGarbage(); // the watchdog judges memory without garbage
@@ -170,47 +179,31 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   });
   post({ t: "ready" });
 
-  /** Keeps `p` among the pending until it settles (and, for ctx.waitUntil work, its request's id). */
-  function track(p: Promise<unknown>, waitUntilOf?: string): void {
+  /** Keeps ctx.waitUntil work among the pending until it settles, with the request it came from. */
+  function track(p: Promise<unknown>, requestId: string): void {
     const key = ++pendingSeq;
     pending.set(key, p);
-    if (waitUntilOf !== undefined) waitUntil.set(key, waitUntilOf);
+    waitUntil.set(key, requestId);
     void p.finally(() => {
       pending.delete(key);
-      if (waitUntilOf !== undefined) waitUntil.delete(key);
+      waitUntil.delete(key);
     });
   }
 
-  async function handle(f: RequestFrame, slot: number) {
+  /**
+   * Calls the function and sends its answer. A function that answers at once with a Response
+   * whose parts can be read directly is answered in the same turn, without a promise.
+   */
+  function handle(f: RequestFrame, slot: number): void {
     const key = slot * 2 ** 32 + f.id;
-    // the host cancels a request when its client goes away (or its time runs out): the
-    // function sees request.signal abort, as on workerd. The controller is made when the signal
-    // is first asked for (on Node, most requests never ask: adapters/undici.ts).
-    let client: AbortController | undefined;
-    let cancelled: DOMException | undefined;
-    const signal = () => {
-      if (!client) {
-        client = new AbortController();
-        if (cancelled) client.abort(cancelled);
-      }
-      return client.signal;
-    };
-    const abort = () => {
-      cancelled ??= new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError");
-      client?.abort(cancelled);
-    };
-    cancels.set(key, abort);
-    const fnOf = loaded.get(slot);
+    const call = new Call(f);
+    cancels.set(key, call);
+    running++;
+    let out: unknown;
     try {
+      const fnOf = loaded.get(slot);
       if (!fnOf) throw new Error("function not loaded");
       const { spec, handler } = fnOf;
-      const request = makeRequest({
-        url: f.url,
-        method: f.method,
-        headers: f.headers,
-        body: f.body && f.method !== "GET" && f.method !== "HEAD" ? f.body : null,
-        signal,
-      });
       const ctx: Context = {
         requestId: f.requestId,
         lane: spec.lane,
@@ -221,40 +214,69 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
           const work = Promise.resolve(p).catch((e) => post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot));
           track(work, f.requestId);
         },
-        passThroughOnException() {},
+        passThroughOnException,
       };
-      const fn = handler;
-      const env = { ...spec.env };
-      let result: Response;
-      try {
-        result = sendable(await inRequest(f.requestId, () => fn(request, env, ctx)));
-      } catch (e) {
-        const err = asError(e);
-        post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message }, slot);
+      out = inRequest(f.requestId, handler, makeRequest(call), { ...spec.env }, ctx);
+      if (typeof (out as PromiseLike<unknown> | undefined)?.then === "function") {
+        Promise.resolve(out).then(
+          (value) => answer(f, slot, key, call, value),
+          (e) => failed(f, slot, key, e),
+        );
         return;
       }
-      await sendResponse(
-        result,
-        {
-          head: (status, statusText, headers, body, more) => post({ t: "res", id: f.id, status, statusText, headers, body, more }, slot),
-          chunk: (body) => post({ t: "chunk", id: f.id, body }, slot),
-          end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }, slot),
-        },
-        (cancel) =>
-          cancels.set(key, () => {
-            abort();
-            cancel();
-          }),
-      );
     } catch (e) {
-      const err = asError(e);
-      post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message }, slot);
-    } finally {
-      handled++;
-      cancels.delete(key);
+      return failed(f, slot, key, e);
+    }
+    answer(f, slot, key, call, out);
+  }
+
+  function answer(f: RequestFrame, slot: number, key: number, call: Call, value: unknown): void {
+    let res: Response;
+    try {
+      res = sendable(value);
+      const light = lightParts(res);
+      if (light) {
+        post(
+          { t: "res", id: f.id, status: light.status, statusText: light.statusText, headers: light.headers, body: nullBodyStatus(light.status) ? null : light.body, more: false },
+          slot,
+        );
+        return done(key);
+      }
+    } catch (e) {
+      return failed(f, slot, key, e);
+    }
+    sendResponse(
+      res,
+      {
+        head: (status, statusText, headers, body, more) => post({ t: "res", id: f.id, status, statusText, headers, body, more }, slot),
+        chunk: (body) => post({ t: "chunk", id: f.id, body }, slot),
+        end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }, slot),
+      },
+      (cancel) => (call.cancelBody = cancel),
+    ).then(
+      () => done(key),
+      (e) => failed(f, slot, key, e),
+    );
+  }
+
+  function failed(f: RequestFrame, slot: number, key: number, e: unknown): void {
+    const err = asError(e);
+    post({ t: "err", id: f.id, message: err.message, stack: err.stack ?? err.message }, slot);
+    done(key);
+  }
+
+  function done(key: number): void {
+    handled++;
+    cancels.delete(key);
+    if (--running === 0 && idle.length > 0) {
+      const waiting = idle;
+      idle = [];
+      for (const r of waiting) r();
     }
   }
 }
+
+function passThroughOnException(): void {}
 
 function ctxSharedOf(shared: GuestShared): Loaded["shared"] {
   return {
@@ -262,28 +284,6 @@ function ctxSharedOf(shared: GuestShared): Loaded["shared"] {
     get: (key: string) => shared.get(key),
     set: (key: string, value: string) => shared.set(key, value),
   };
-}
-
-/**
- * An Error, also when `e` comes from another realm (a packed function's context has its own
- * Error class, so `instanceof Error` does not hold): its message and stack are kept.
- */
-function asError(e: unknown): Error {
-  if (e instanceof Error) return e;
-  if (Object.prototype.toString.call(e) === "[object Error]") {
-    const x = e as { name?: unknown; message?: unknown; stack?: unknown };
-    const err = new Error(String(x.message ?? ""));
-    err.name = String(x.name ?? "Error");
-    err.stack = typeof x.stack === "string" ? x.stack : `${err.name}: ${err.message}`;
-    return err;
-  }
-  return new Error(formatArgs([e]));
-}
-
-/** The host puts a valid traceparent in every request's headers (runtime/ops/trace.ts). */
-function traceparentOf(headers: HeaderPairs): string {
-  for (const [name, value] of headers) if (name.length === 11 && name.toLowerCase() === "traceparent") return value;
-  return "";
 }
 
 function rid(): { requestId?: string } {

@@ -1,9 +1,10 @@
 /**
- * Sends a Response back to the host. Bytes that are already available go out with the head in
+ * Sends a Response back to the host. (The guest first tries the Response's parts read directly,
+ * `lightParts`, and comes here when it cannot.) Bytes that are already available go out with the head in
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
-import { lightParts, takeWholeBody } from "../../adapters/guest.ts";
+import { takeWholeBody } from "../../adapters/guest.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 
 export interface ResponseSink {
@@ -24,13 +25,9 @@ function soon(): Promise<typeof PENDING> {
 type Read = ReadableStreamReadResult<Uint8Array>;
 /** Statuses whose responses have no body (Fetch standard). Bun lets a Response have one anyway. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+export const nullBodyStatus = (status: number): boolean => NULL_BODY_STATUS.has(status);
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
-  const light = lightParts(res);
-  if (light) {
-    sink.head(light.status, light.statusText, light.headers, NULL_BODY_STATUS.has(light.status) ? null : light.body, false);
-    return;
-  }
   const headers = [...res.headers] as HeaderPairs;
   const taken = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
   if (taken !== undefined) {
