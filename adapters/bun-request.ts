@@ -21,7 +21,7 @@
  * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.
  */
 import { standIn } from "../runtime/guest/stand-in.ts";
-import { defineUnbuiltParts, INIT, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
+import { defineUnbuiltParts, INIT, platformRequest, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -33,10 +33,7 @@ function isLazy(o: unknown): o is Lazy {
 }
 
 function real(o: Lazy): Request {
-  if (!o[REAL]) {
-    const i = o[INIT];
-    o[REAL] = new NativeRequest(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
-  }
+  o[REAL] ??= platformRequest(o[INIT], true, NativeRequest);
   return o[REAL];
 }
 

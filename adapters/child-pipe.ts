@@ -160,21 +160,21 @@ function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8A
  * non-blocking and the pipe is full, what is left waits and is retried.
  */
 function blockingWriter(fd: number): BytePipe["write"] {
-  const backlog: Uint8Array[] = [];
-  const done: ((() => void) | undefined)[] = [];
+  // each with what to call once it is all written
+  const backlog: [Uint8Array, (() => void) | undefined][] = [];
   // what is left once a write would block (Bun makes fd 1 non-blocking): exitNow waits for it
   let emptied: Promise<void> | undefined;
   let empty = () => {};
   backgroundWrites = () => emptied;
   const drain = () => {
     while (backlog.length > 0) {
-      const b = backlog[0]!;
+      const next = backlog[0]!;
       try {
-        const n = writeSync(fd, b);
-        if (n === b.byteLength) {
+        const n = writeSync(fd, next[0]);
+        if (n === next[0].byteLength) {
           backlog.shift();
-          done.shift()?.();
-        } else backlog[0] = b.subarray(n);
+          next[1]?.();
+        } else next[0] = next[0].subarray(n);
       } catch (e) {
         if ((e as { code?: string }).code !== "EAGAIN") throw e;
         emptied ??= new Promise<void>((r) => (empty = r));
@@ -186,8 +186,7 @@ function blockingWriter(fd: number): BytePipe["write"] {
     emptied = undefined;
   };
   return (bytes, written) => {
-    backlog.push(bytes);
-    done.push(written);
+    backlog.push([bytes, written]);
     if (backlog.length === 1) drain();
   };
 }

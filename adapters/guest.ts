@@ -8,7 +8,7 @@ import { setImmediate } from "node:timers";
 import { format } from "node:util";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
-import { checked, lazyRequests, wholeBody, type RequestInit2 } from "./undici.ts";
+import { checked, lazyRequests, platformRequest, wholeBody, type RequestInit2 } from "./undici.ts";
 import { bunLazyRequests } from "./bun-request.ts";
 import { lightParts as nodeLightParts, lightResponseClass } from "./undici-response.ts";
 import { denoParts, enableDenoParts } from "./deno-response.ts";
@@ -207,7 +207,7 @@ export function onUncaughtException(listener: (error: unknown) => void): void {
  */
 export async function requestMaker(): Promise<(init: RequestInit2) => Request> {
   const lazyBun = onBun ? bunLazyRequests() : undefined;
-  const native = (i: RequestInit2) => new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> | null, signal: i.signal() });
+  const native = (i: RequestInit2) => platformRequest(i);
   if (lazyBun) return (await checked(lazyBun).catch(() => undefined)) ?? native;
   if (!onNode) await enableDenoParts();
   return (await lazyRequests()) ?? native;

@@ -15,6 +15,7 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 export class NodeExchange implements Exchange {
   /** The handler stopped reading the body early: the connection cannot be reused. */
   abandoned = false;
+  private bodySaid: boolean | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -62,9 +63,19 @@ export class NodeExchange implements Exchange {
     return undefined;
   }
 
-  /** The request says it has a body (a Content-Length or a Transfer-Encoding). */
+  /** The request says it has a body (a Content-Length or a Transfer-Encoding): asked by the server and the host, found once. */
   hasBody(): boolean {
-    return this.rawHeader("content-length") !== undefined || this.rawHeader("transfer-encoding") !== undefined;
+    if (this.bodySaid === undefined) {
+      const raw = this.req.rawHeaders;
+      this.bodySaid = false;
+      for (let i = 0; i < raw.length && !this.bodySaid; i += 2) {
+        const name = raw[i]!;
+        // only names of those lengths are lower-cased
+        if (name.length === 14) this.bodySaid = name.toLowerCase() === "content-length";
+        else if (name.length === 17) this.bodySaid = name.toLowerCase() === "transfer-encoding";
+      }
+    }
+    return this.bodySaid;
   }
 
   header(name: string): string | undefined {

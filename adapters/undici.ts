@@ -37,6 +37,16 @@ const URL_ = Symbol("lanes.url");
 /** A lazy request: its parts, and the real Request once something needed it. */
 export type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string };
 
+/**
+ * The platform's Request made from a lazy one's parts. `withSignal` false: the lazy object
+ * answers for the signal itself (undici's slot, below). `Native`: the class to build with, where
+ * the global `Request` has been replaced (bun-request.ts).
+ */
+export function platformRequest(i: RequestInit2, withSignal = true, Native: typeof Request = Request): Request {
+  const body = i.body as Uint8Array<ArrayBuffer> | null;
+  return new Native(i.url, withSignal ? { method: i.method, headers: i.headers, body, signal: i.signal() } : { method: i.method, headers: i.headers, body });
+}
+
 /** An internal slot of a platform object, found by its symbol's description (Node's undici and Deno key them so). */
 export function symbolNamed(o: object, name: string): symbol | undefined {
   return Object.getOwnPropertySymbols(o).find((s) => s.description === name);
@@ -48,11 +58,7 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
   const deno = !kSignal && symbolNamed(sample, "request") !== undefined && symbolNamed(sample, "signalCache") !== undefined;
   if (!((kSignal && symbolNamed(sample, "state")) || deno) || typeof Request.prototype.text !== "function") return undefined;
   const real = (o: Lazy): Real => {
-    if (!o[REAL]) {
-      const i = o[INIT];
-      const body = i.body as Uint8Array<ArrayBuffer> | null;
-      o[REAL] = new Request(i.url, deno ? { method: i.method, headers: i.headers, body, signal: i.signal() } : { method: i.method, headers: i.headers, body });
-    }
+    o[REAL] ??= platformRequest(o[INIT], deno);
     return o[REAL] as Real;
   };
   const proto = {} as Record<PropertyKey, unknown>;

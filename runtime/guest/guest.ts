@@ -17,7 +17,6 @@ import {
   heapUsed,
   importModule,
   inRequest,
-  lightParts,
   requestMaker,
   installFastResponse,
   memoryInUse,
@@ -33,7 +32,7 @@ import { PING_COLLECT, type GuestToHost, type HostToGuest, type LogFrame, type L
 import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
 import { IdTable } from "../id-table.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
-import { nullBodyStatus, sendResponse } from "./respond.ts";
+import { readAtOnce, sendResponse } from "./respond.ts";
 import { asError } from "./as-error.ts";
 import { Call, traceparentOf } from "./call.ts";
 import { collectFetchListeners, fetchListenerSink } from "./service-worker.ts";
@@ -81,8 +80,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   const cancels = new IdTable<Call>();
   /** ctx.waitUntil work still running, by a number of its own. */
   const pending = new IdTable<Promise<unknown>>();
-  /** Requests not yet answered, and who waits for there to be none (`drain`). */
-  let running = 0;
+  /** Who waits for no request to be in flight (`drain`; `cancels` holds those in flight). */
   let idle: (() => void)[] = [];
   let pendingSeq = 0;
   /** ctx.waitUntil work still running: the request it came from (for the stop log). */
@@ -140,8 +138,8 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       return { inflight: cancels.size, handled, heapUsed: heapUsed(), waitUntil: waitUntil.entries().map((e) => e[1]) };
     },
     async drain() {
-      while (running > 0 || pending.size > 0) {
-        if (running > 0) await new Promise<void>((r) => idle.push(r));
+      while (cancels.size > 0 || pending.size > 0) {
+        if (cancels.size > 0) await new Promise<void>((r) => idle.push(r));
         else await Promise.allSettled(pending.values());
       }
     },
@@ -198,7 +196,6 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
     const key = slot * 2 ** 32 + f.id;
     const call = new Call(f);
     cancels.set(key, call);
-    running++;
     let out: unknown;
     try {
       const fnOf = loaded.get(slot);
@@ -234,12 +231,9 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
     let res: Response;
     try {
       res = sendable(value);
-      const light = lightParts(res);
+      const light = readAtOnce(res);
       if (light) {
-        post(
-          { t: "res", id: f.id, status: light.status, statusText: light.statusText, headers: light.headers, body: nullBodyStatus(light.status) ? null : light.body, more: false },
-          slot,
-        );
+        post({ t: "res", id: f.id, status: light.status, statusText: light.statusText, headers: light.headers, body: light.body, more: false }, slot);
         return done(key);
       }
     } catch (e) {
@@ -268,7 +262,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   function done(key: number): void {
     handled++;
     cancels.delete(key);
-    if (--running === 0 && idle.length > 0) {
+    if (cancels.size === 0 && idle.length > 0) {
       const waiting = idle;
       idle = [];
       for (const r of waiting) r();

@@ -1,10 +1,10 @@
 /**
- * Sends a Response back to the host. (The guest first tries the Response's parts read directly,
- * `lightParts`, and comes here when it cannot.) Bytes that are already available go out with the head in
+ * Sends a Response back to the host (when `readAtOnce` cannot read it directly). Bytes that are already available go out with the head in
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
-import { takeWholeBody } from "../../adapters/guest.ts";
+import { lightParts, takeWholeBody } from "../../adapters/guest.ts";
+import type { ResponseParts } from "../../adapters/response-parts.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 
 export interface ResponseSink {
@@ -25,7 +25,16 @@ function soon(): Promise<typeof PENDING> {
 type Read = ReadableStreamReadResult<Uint8Array>;
 /** Statuses whose responses have no body (Fetch standard). Bun lets a Response have one anyway. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
-export const nullBodyStatus = (status: number): boolean => NULL_BODY_STATUS.has(status);
+
+/**
+ * The Response's status line, headers and whole body, read from the platform's state without its
+ * stream (Node, Deno: adapters/guest.ts, lightParts), else undefined: the guest then sends it
+ * with `sendResponse`.
+ */
+export function readAtOnce(res: Response): ResponseParts | undefined {
+  const light = lightParts(res);
+  return light && NULL_BODY_STATUS.has(light.status) ? { ...light, body: null } : light;
+}
 
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
   const headers = [...res.headers] as HeaderPairs;
