@@ -187,11 +187,13 @@ for (const lane of LANES) {
     const err = await expectError(first, 503, "unavailable");
     assert.match(err.message, /function "broken" cannot start: its module failed to load: fixture cannot start: missing CONFIG/);
     assert.equal(waits(), [250, 500]);
-    // during the back-off: answered at once, without starting another instance
+    // during the back-off: answered at once, without starting another instance. "At once" is
+    // "before the back-off is over": a request held until then would find the host trying again
+    // (a third line), and the time is a bound a loaded machine keeps, not a speed target
     const t0 = Date.now();
     for (let i = 0; i < 5; i++) await expectError(await h.fetch("/broken"), 503, "unavailable");
-    assert.ok(Date.now() - t0 < 200, "503s during the back-off come at once");
     assert.equal(waits(), [250, 500]);
+    assert.ok(Date.now() - t0 < 500, `five 503s came ${Date.now() - t0} ms after the first, within its 500 ms back-off`);
     // each try after a back-off doubles the next one
     await sleep(520);
     await expectError(await h.fetch("/broken"), 503, "unavailable");
