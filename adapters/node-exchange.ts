@@ -103,6 +103,11 @@ export class NodeExchange implements Exchange {
   }
 
   onAbort(listener: () => void): void {
+    // asked late (runtime/pool/client-watch.ts): a response already closed says so, and emits no more "close"
+    if (this.res.closed) {
+      if (!this.res.writableFinished) queueMicrotask(listener);
+      return;
+    }
     this.res.once("close", () => {
       if (!this.res.writableFinished) listener();
     });

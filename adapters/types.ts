@@ -52,7 +52,7 @@ export interface Exchange {
   header(name: string): string | undefined;
   /** The body as it arrives, or null when the request has none. */
   body(): AsyncIterable<Uint8Array> | null;
-  /** Calls `listener` if the client goes away before its answer is complete. */
+  /** Calls `listener` if the client goes away before its answer is complete, or soon if it has already gone. */
   onAbort(listener: () => void): void;
   remoteAddress(): string;
 }

@@ -67,7 +67,10 @@ export class WebExchange implements Exchange {
   }
 
   onAbort(listener: () => void): void {
-    this.request.signal.addEventListener("abort", listener, { once: true });
+    const signal = this.request.signal;
+    // asked late (runtime/pool/client-watch.ts): Bun's signal is already aborted for a client gone by then
+    if (signal.aborted) queueMicrotask(listener);
+    else signal.addEventListener("abort", listener, { once: true });
   }
 
   remoteAddress(): string {

@@ -8,7 +8,9 @@ import type { Reply } from "../../adapters/types.ts";
 import type { HeaderPairs, ResponseFrame } from "../channel/frames.ts";
 import { LanesError } from "../errors.ts";
 import { IdTable } from "../id-table.ts";
+import { ClientWatch } from "./client-watch.ts";
 import { Deadlines } from "./deadlines.ts";
+import type { ClientHooks } from "./instance-events.ts";
 import { reasonPhrase } from "./reason-phrase.ts";
 import { ResponseBody } from "./response-body.ts";
 
@@ -20,6 +22,8 @@ interface InFlight {
   body?: ResponseBody;
   /** The head went to the client: a failure now can only cut the body. */
   answered: boolean;
+  /** Hears of the client going away, once the request has been in flight a while (client-watch.ts). */
+  client?: ClientHooks;
 }
 
 export class InFlightTable {
@@ -28,6 +32,8 @@ export class InFlightTable {
   private nextId = 0;
   /** One timer for every request's deadline; it covers a streamed body too. */
   private readonly deadlines: Deadlines;
+  /** Listens for a request's client going away once the request has been in flight a while. */
+  private readonly clients: ClientWatch;
 
   constructor(
     /** A request ran past its deadline. */
@@ -38,21 +44,25 @@ export class InFlightTable {
     private readonly onSettle: () => void,
     /** A response whose head went out could not finish: its body was cut short, for `why`. */
     private readonly onCut: (requestId: string, why: string) => void = () => {},
+    /** The client of a request in flight went away. */
+    onClientGone: (id: number) => void = () => {},
   ) {
     this.deadlines = new Deadlines((id) => this.requests.has(id), onExpire);
+    this.clients = new ClientWatch((id) => this.requests.get(id)?.client, onClientGone);
   }
 
   get size(): number {
     return this.requests.size;
   }
 
-  /** A new request id and the promise its reply settles. */
-  add(requestId: string, deadline: number): { id: number; reply: Promise<Reply> } {
+  /** A new request id and the promise its reply settles; `client` says when its client goes away. */
+  add(requestId: string, deadline: number, client: ClientHooks = {}): { id: number; reply: Promise<Reply> } {
     const id = ++this.nextId;
     const reply = new Promise<Reply>((resolve, reject) => {
-      this.requests.set(id, { requestId, resolve, reject, answered: false });
+      this.requests.set(id, { requestId, resolve, reject, answered: false, client: client.onGone ? client : undefined });
     });
     this.deadlines.add(id, deadline);
+    if (client.onGone) this.clients.add(id);
     return { id, reply };
   }
 
@@ -119,6 +129,7 @@ export class InFlightTable {
   failAll(err: LanesError): void {
     for (const id of this.requests.keys()) this.fail(id, err);
     this.deadlines.clear();
+    this.clients.clear();
   }
 
   private settle(id: number): void {

@@ -62,6 +62,7 @@ export class Instance {
       (id) => this.send({ t: "cancel", id }),
       () => this.onSettled(),
       (requestId, why) => this.events.cut?.(requestId, why),
+      (id) => this.clientGone(id),
     );
     this.rpc = rpcChannel((f) => this.send(f));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
@@ -143,10 +144,9 @@ export class Instance {
   request(input: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     this.dispatched++;
     this.lastUsed = Date.now();
-    const { id, reply } = this.table.add(input.requestId, deadline);
+    const { id, reply } = this.table.add(input.requestId, deadline, client);
     // fields named, not spread: a spread copies through a generic path on Bun (2% of its host thread)
     this.send({ t: "req", id, requestId: input.requestId, method: input.method, url: input.url, headers: input.headers, params: input.params, body: input.body });
-    client.onGone?.(this.clientGone.bind(this, id)); // bound, not a closure: see ClientOf in host/invoke.ts
     return reply;
   }
 
