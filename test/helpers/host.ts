@@ -61,7 +61,7 @@ export async function startTestHost(
     host,
     dir,
     logs,
-    fetch: (path, init) => fetch(host.url + path, init),
+    fetch: (path, init) => fetch(host.url + path, init).catch((e) => Promise.reject(withCause(e, `${init?.method ?? "GET"} ${path}`))),
     async stop() {
       await host.stop(2000);
       rmSync(dir, { recursive: true, force: true });
@@ -71,3 +71,14 @@ export async function startTestHost(
 
 /** Both lanes, for suites that must hold in each. */
 export const LANES = ["isolate", "process"] as const;
+
+/**
+ * undici's "fetch failed" says nothing of why: the cause (a reset, a refused connection, a
+ * socket the other side closed) goes into the message, so a failed run says what happened.
+ */
+function withCause(e: unknown, what: string): unknown {
+  if (!(e instanceof Error) || e.message !== "fetch failed" || !(e.cause instanceof Error)) return e;
+  const cause = e.cause as Error & { code?: string };
+  e.message = `fetch failed (${what}): ${cause.code ? `${cause.code} ` : ""}${cause.message}`;
+  return e;
+}
