@@ -18,6 +18,8 @@ export interface TestHost {
   host: Host;
   dir: string;
   logs: string[];
+  /** When each of `logs` was written (Date.now()), for checks against the host's own timing. */
+  logTimes: number[];
   fetch(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -42,8 +44,10 @@ export async function startTestHost(
 ): Promise<TestHost> {
   const dir = makeFunctionsDir(functions, o.extraFiles, o.top);
   const logs: string[] = [];
+  const logTimes: number[] = [];
   const log = createLogger((line) => {
     logs.push(line);
+    logTimes.push(Date.now());
     if (process.env.LANES_TEST_VERBOSE) process.stderr.write(line);
   });
   const host = await startHost({
@@ -61,6 +65,7 @@ export async function startTestHost(
     host,
     dir,
     logs,
+    logTimes,
     fetch: (path, init) => fetch(host.url + path, init).catch((e) => Promise.reject(withCause(e, `${init?.method ?? "GET"} ${path}`))),
     async stop() {
       await host.stop(2000);
