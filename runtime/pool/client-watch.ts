@@ -3,10 +3,10 @@
  * request about 1 µs of CPU on Deno and on Bun (a bare server; on Deno the request's `signal` is
  * made on demand and holds a cancel op until the request ends; loadtest/README.md, The hot
  * path). Most requests are answered long before their client could leave, so a request is
- * watched only once it has been in flight for one to two `afterMs`
- * periods. A client that left before that is heard of as soon as it is watched
- * (`Exchange.onAbort` calls back at once for one already gone), so the function's
- * `request.signal` still aborts, at most `2 × afterMs` later.
+ * watched only once it has been in flight for one to two `afterMs` periods. A client that left
+ * before that is heard of as soon as it is watched (`Exchange.onAbort` calls back at once for
+ * one already gone), so the function's `request.signal` still aborts, at most `2 × afterMs`
+ * later.
  *
  * Two generations behind one timer per instance: a request joins the young one; each tick
  * watches the old one's requests still in flight, and the young become old. No timer runs
@@ -17,8 +17,8 @@ import type { ClientHooks } from "./instance-events.ts";
 export const WATCH_AFTER_MS = 10;
 
 export class ClientWatch {
-  // ids only: holding a request's objects past its answer would let them outlive the young
-  // generation of the garbage collector (Bun's host thread used more CPU when they did)
+  // ids only: holding a request's objects for these milliseconds, past its answer, would carry
+  // them through young collections into the old generation
   private young: number[] = [];
   private old: number[] = [];
   private spare: number[] = [];
