@@ -21,7 +21,6 @@ export class ClientWatch {
   // them through young collections into the old generation
   private young: number[] = [];
   private old: number[] = [];
-  private spare: number[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -41,17 +40,15 @@ export class ClientWatch {
   clear(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.young.length = 0;
-    this.old.length = 0;
+    this.young = [];
+    this.old = [];
   }
 
   private readonly tick = (): void => {
     const due = this.old;
     this.old = this.young;
-    this.young = this.spare;
+    this.young = [];
     for (const id of due) this.clientOf(id)?.onGone?.(this.gone.bind(undefined, id));
-    due.length = 0;
-    this.spare = due;
     this.timer = this.old.length > 0 ? setTimeout(this.tick, this.afterMs) : undefined;
   };
 }
