@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import * as assert from "uvu/assert";
 import type { Pool } from "../../runtime/pool/pool.ts";
+import { withCause } from "./fetch-cause.ts";
 import type { TestHost } from "./host.ts";
 
 /** A stack frame or a source position: what must never reach a client outside `lanes dev`. */
@@ -33,7 +34,8 @@ export async function expectError(res: Response, status: number, code: string): 
 }
 
 export async function expectJson<T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> {
-  const r = await res;
+  // suites that fetch from a CLI's host pass fetch()'s promise: a failure says why here too
+  const r = await Promise.resolve(res).catch((e: unknown) => Promise.reject(withCause(e, "the request expectJson was given")));
   const text = await r.text();
   assert.is(r.status, 200, text);
   return JSON.parse(text) as T;

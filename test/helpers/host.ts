@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { loadAdapter } from "../../adapters/mod.ts";
 import { startHost, type Host } from "../../runtime/host/host.ts";
 import { createLogger } from "../../runtime/log.ts";
+import { withCause } from "./fetch-cause.ts";
 
 export const fixtures = fileURLToPath(new URL("../fixtures/fns/", import.meta.url));
 export const adapter = await loadAdapter();
@@ -76,14 +77,3 @@ export async function startTestHost(
 
 /** Both lanes, for suites that must hold in each. */
 export const LANES = ["isolate", "process"] as const;
-
-/**
- * undici's "fetch failed" says nothing of why: the cause (a reset, a refused connection, a
- * socket the other side closed) goes into the message, so a failed run says what happened.
- */
-function withCause(e: unknown, what: string): unknown {
-  if (!(e instanceof Error) || e.message !== "fetch failed" || !(e.cause instanceof Error)) return e;
-  const cause = e.cause as Error & { code?: string };
-  e.message = `fetch failed (${what}): ${cause.code ? `${cause.code} ` : ""}${cause.message}`;
-  return e;
-}
