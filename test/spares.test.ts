@@ -120,6 +120,31 @@ test("a host that starts removes the spare folders of hosts that are gone, and k
   }
 });
 
+test("a function that finds no spare ready keeps more of them, but not while the first spare is still starting", async ({ h }) => {
+  const guests = await compileGuests(adapter);
+  const spec = h.host.functions.find((f) => f.spec.name === "env")!.spec;
+  const pool = new SparePool({ adapter, log: createLogger(() => {}), childFile: guests.child });
+  const kept = () => pool.describe()[0]!.ready + pool.describe()[0]!.starting;
+  let taken: ReturnType<SparePool["take"]>;
+  try {
+    pool.register(spec);
+    // as a host's start-up load check does: its function's child starts beside the first spare
+    assert.is(pool.take(spec), undefined, "no spare is ready yet");
+    await waitFor(() => pool.describe()[0]!.ready > 0, "the first spare is ready", 15_000);
+    await sleep(1500); // the pool's tick (every second) would start a second one by now
+    assert.is(kept(), 1, "a miss before any spare was ready does not keep more");
+
+    taken = pool.take(spec);
+    assert.ok(taken, "the ready spare is taken");
+    // its replacement is starting: a second cold function now finds none ready, which is demand
+    assert.is(pool.take(spec), undefined, "none is ready while the replacement starts");
+    await waitFor(() => pool.describe()[0]!.ready === 2, "two spares are kept after a miss once they were ready", 15_000);
+  } finally {
+    await taken?.kill();
+    await pool.stop();
+  }
+});
+
 test("two hosts in one process give their spares folders of their own", async ({ h }) => {
   const guests = await compileGuests(adapter);
   const spec = h.host.functions.find((f) => f.spec.name === "env")!.spec;

@@ -73,6 +73,11 @@ interface Profile {
   profile: SpareProfile;
   spares: Spare[];
   target: number;
+  /**
+   * One of its spares has been ready. Until then a function that finds none ready raced the
+   * first spare's start (the start-up load check, `instances.min`), which says nothing of demand.
+   */
+  warm: boolean;
   lastWanted: number;
   failures: number;
   retryAt: number;
@@ -131,7 +136,7 @@ export class SparePool {
     if (!profile || this.stopped) return;
     const key = keyOf(profile);
     if (this.profiles.has(key) || this.profiles.size >= MAX_PROFILES) return;
-    this.profiles.set(key, { profile, spares: [], target: BASE_SPARES, lastWanted: 0, failures: 0, retryAt: 0 });
+    this.profiles.set(key, { profile, spares: [], target: BASE_SPARES, warm: false, lastWanted: 0, failures: 0, retryAt: 0 });
     setTimeout(() => this.fill(key), 0);
   }
 
@@ -143,7 +148,7 @@ export class SparePool {
     p.lastWanted = Date.now();
     const at = p.spares.findIndex((s) => s.ready);
     if (at < 0) {
-      p.target = Math.min(MAX_SPARES, p.target + 1); // wanted, none ready: keep more
+      if (p.warm) p.target = Math.min(MAX_SPARES, p.target + 1); // wanted, none ready: keep more
       return undefined;
     }
     const spare = p.spares.splice(at, 1)[0]!;
@@ -215,6 +220,7 @@ export class SparePool {
         guest.end.onFrame((f) => {
           if (f.t !== "ready" || spare.ready) return;
           spare.ready = true;
+          p.warm = true;
           p.failures = 0;
         });
         guest.onExit((exit) => {
