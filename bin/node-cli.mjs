@@ -4,16 +4,25 @@
 // every `lanes deploy`. esbuild bundles the same sources once into .lanes/node-cli/, rebuilt
 // when a file it was built from changes; starting from it takes 0.3-0.4 s (CONTRIBUTING.md,
 // How the Node CLI starts). Where the bundle cannot be built or written, tsx runs the sources
-// as before. Plain JavaScript: it runs before anything can load TypeScript.
+// as before. Other entries run the same way (`runEntry`, bin/node-run.mjs). Plain JavaScript:
+// it runs before anything can load TypeScript.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const entry = join(root, "runtime", "cli", "lanes.ts");
-const dir = join(root, ".lanes", "node-cli");
-const inputsFile = join(dir, "inputs.json");
+const cliDir = join(root, ".lanes", "node-cli");
+/**
+ * Where the bundle of `file` and its record live: the CLI's in .lanes/node-cli/, another entry's
+ * (the bench's direct baseline: bin/node-run.mjs) in a folder of its own under it.
+ */
+function placeOf(file) {
+  const name = basename(file).replace(/\.ts$/, "");
+  const dir = file === entry ? cliDir : join(cliDir, "entries", relative(root, file).replace(/\.ts$/, "").replaceAll("/", "_"));
+  return { file, name, dir, inputsFile: join(dir, "inputs.json") };
+}
 /** Builds older than this, but the current one, are removed when a new one is written. */
 const STALE_MS = 10 * 60 * 1000;
 /**
@@ -28,15 +37,21 @@ const URL_MARK = "__lanes_module_url__";
 const META_MARK = "__lanes_import_meta__";
 
 /** Import the CLI: from its bundle when one is current or can be made, else through tsx. */
-export async function runCli() {
-  const bundle = current() ?? (await rebuild());
+export function runCli() {
+  return runEntry(entry);
+}
+
+/** Import a TypeScript entry of this package (absolute path) the same way. */
+export async function runEntry(file) {
+  const place = placeOf(file);
+  const bundle = current(place) ?? (await rebuild(place));
   if (bundle) {
     mapStacksLazily(dirname(bundle));
     return import(pathToFileURL(bundle).href);
   }
   const { register } = await import("tsx/esm/api");
   register();
-  return import(pathToFileURL(entry).href);
+  return import(pathToFileURL(file).href);
 }
 
 /**
@@ -82,7 +97,7 @@ export function mapStacksLazily(bundleDir) {
 }
 
 /** The bundle on record, if every file it was built from is as it was then. */
-function current() {
+function current({ dir, inputsFile }) {
   try {
     const record = JSON.parse(readFileSync(inputsFile, "utf8"));
     for (const [file, mtimeMs, size] of record.inputs) {
@@ -97,13 +112,13 @@ function current() {
   }
 }
 
-async function rebuild() {
+async function rebuild({ file, name, dir, inputsFile }) {
   try {
     const esbuild = await import("esbuild");
     const started = Date.now();
     const build = `lanes-${started.toString(36)}-${process.pid}`;
     // where the files go: the maps name their sources relative to it
-    const out = await esbuild.build({ ...bundleOptions(esbuild, [entry], join(dir, build)), write: false, metafile: true });
+    const out = await esbuild.build({ ...bundleOptions(esbuild, [file], join(dir, build)), write: false, metafile: true });
     const inputs = Object.keys(out.metafile.inputs).map((file) => {
       const s = statSync(join(root, file));
       return [file, s.mtimeMs, s.size];
@@ -112,13 +127,13 @@ async function rebuild() {
     if (inputs.some(([, mtimeMs]) => mtimeMs >= started - 1)) return undefined;
     mkdirSync(join(dir, build), { recursive: true });
     for (const f of out.outputFiles) writeFileSync(f.path, f.contents);
-    const name = join(build, "lanes.mjs");
+    const bundle = join(build, `${name}.mjs`);
     // the record last, by rename: another process reads the old record or the new one, whole
     const tmp = join(dir, `inputs-${process.pid}.json`);
-    writeFileSync(tmp, JSON.stringify({ bundle: name, inputs }));
+    writeFileSync(tmp, JSON.stringify({ bundle, inputs }));
     renameSync(tmp, inputsFile);
-    removeStale(build);
-    return join(dir, name);
+    removeStale(dir, build);
+    return join(dir, bundle);
   } catch {
     return undefined;
   }
@@ -182,7 +197,7 @@ function otherPackagesExternal() {
   };
 }
 
-function removeStale(keep) {
+function removeStale(dir, keep) {
   for (const f of readdirSync(dir)) {
     if (f === keep || !f.startsWith("lanes-")) continue;
     try {

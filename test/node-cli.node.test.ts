@@ -3,7 +3,7 @@
  * a source file must get the edited CLI at the next start, and one whose bundle cannot be written
  * must still get a working CLI. Each test works on a copy of the package, never this checkout.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -111,6 +111,50 @@ test("a crash of the CLI names the source file and line, not the bundle's", () =
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("bin/node-run.mjs runs another entry (the bench's direct baseline) from a bundle of its own, without tsx", async () => {
+  const dir = copyOfPackage();
+  const child = spawn(process.execPath, [join(dir, "bin", "node-run.mjs"), join(dir, "loadtest", "harness", "direct-host.ts"), join(dir, "loadtest"), "hello", "--port", "0"], {
+    cwd: tmpdir(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    let out = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening on" within 60 s:\n${out}`)), 60_000);
+      const read = (d: Buffer) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (!m) return;
+        clearTimeout(timer);
+        resolve(m[1]!);
+      };
+      child.stdout.on("data", read);
+      child.stderr.on("data", read);
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`exited ${code} before listening:\n${out}`));
+      });
+    });
+    const res = await fetch(`${url}/hello`);
+    assert.is(res.status, 200);
+    assert.match(await res.text(), /hello/);
+    const own = join(dir, ".lanes", "node-cli", "entries", "loadtest_harness_direct-host");
+    const record = JSON.parse(readFileSync(join(own, "inputs.json"), "utf8")) as { bundle: string; inputs: [string, number, number][] };
+    assert.ok(existsSync(join(own, record.bundle)), record.bundle);
+    assert.ok(
+      record.inputs.some(([file]) => file === "loadtest/harness/direct-host.ts"),
+      "built from the entry's sources",
+    );
+    assert.not.ok(existsSync(join(dir, ".lanes", "node-cli", "inputs.json")), "the CLI's own bundle is not touched");
+  } finally {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const usage = spawnSync(process.execPath, [join(root, "bin", "node-run.mjs")], { encoding: "utf8" });
+  assert.is(usage.status, 2);
+  assert.match(usage.stderr, /usage: node bin\/node-run\.mjs FILE/);
 });
 
 test.run();

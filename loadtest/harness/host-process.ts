@@ -11,6 +11,8 @@ import type { BenchRuntime } from "./report.ts";
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const LANES_CLI = fileURLToPath(new URL("../../runtime/cli/lanes.ts", import.meta.url));
 const DIRECT_HOST = fileURLToPath(new URL("./direct-host.ts", import.meta.url));
+const NODE_LANES = fileURLToPath(new URL("../../bin/lanes.mjs", import.meta.url));
+const NODE_RUN = fileURLToPath(new URL("../../bin/node-run.mjs", import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 8_000;
 
@@ -28,12 +30,17 @@ export interface HostProcess {
 
 /**
  * How to run a TypeScript entry file on each runtime. Node hosts get the young generation that
- * `lanes start` gets from package.json and bin/lanes.mjs (README, Operating: the host's heap).
+ * `lanes start` gets from package.json and bin/lanes.mjs (README, Operating: the host's heap),
+ * and run from a prebuilt bundle as `lanes` does on Node (bin/node-cli.mjs): through tsx a host
+ * took 1.5 s to start instead of 0.5 and held 38 MB more (loadtest/README.md, How a cell is
+ * measured). Another checkout's CLI (`cli`) still runs through tsx.
  */
 function command(runtime: BenchRuntime, binary: string, file: string, args: string[]): [string, string[]] {
   switch (runtime) {
-    case "node":
-      return [binary, ["--max-semi-space-size=64", "--import", "tsx", "--no-warnings", file, ...args]];
+    case "node": {
+      const entry = file === LANES_CLI ? [NODE_LANES] : file === DIRECT_HOST ? [NODE_RUN, file] : ["--import", "tsx", file];
+      return [binary, ["--max-semi-space-size=64", "--no-warnings", ...entry, ...args]];
+    }
     case "bun":
       return [binary, [file, ...args]];
     case "deno":
