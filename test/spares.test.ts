@@ -120,6 +120,22 @@ test("a host that starts removes the spare folders of hosts that are gone, and k
   }
 });
 
+test("a host just started keeps one spare, though its load check started the function's child before the spare was ready", async () => {
+  const other = await startTestHost({ p: { entry: "env.ts", lane: "process" } });
+  try {
+    await other.host.checked; // the load check loaded "p" once, in a child of its own
+    await sleep(1500); // the spares' tick (every second) would have started a second one by now
+    const metrics = await expectJson<{ spares: { ready: number; starting: number }[] }>(other.fetch("/_lanes/metrics", { headers: { accept: "application/json" } }));
+    assert.equal(
+      metrics.spares.map((s) => s.ready + s.starting),
+      [1],
+      `spares on /_lanes/metrics: ${JSON.stringify(metrics.spares)}`,
+    );
+  } finally {
+    await other.stop();
+  }
+});
+
 test("a function that finds no spare ready keeps more of them, but not while the first spare is still starting", async ({ h }) => {
   const guests = await compileGuests(adapter);
   const spec = h.host.functions.find((f) => f.spec.name === "env")!.spec;
