@@ -9,8 +9,13 @@ import * as http from "node:http";
 
 export interface StallServer {
   url: string;
-  /** Stall from `afterMs` after the next request for `forMs`. */
+  /**
+   * Stall from `afterMs` after the next request for `forMs`. `lanes load` probes before its run,
+   * so that request is the probe, and how long after it the run starts depends on the machine.
+   */
   stallAfterNextRequest(afterMs: number, forMs: number): void;
+  /** When the last stall began (or begins), as `Date.now()` time; NaN before any. */
+  stallStartedAt(): number;
   /** TCP connections accepted so far. */
   connections(): number;
   close(): Promise<void>;
@@ -49,6 +54,7 @@ export async function startStallServer(serviceMs: number): Promise<StallServer> 
   return {
     url: `http://127.0.0.1:${port}`,
     stallAfterNextRequest: (afterMs, forMs) => void (stall = { afterMs, forMs }),
+    stallStartedAt: () => (Number.isFinite(window.from) ? performance.timeOrigin + window.from : Number.NaN),
     connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
