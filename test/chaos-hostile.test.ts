@@ -102,20 +102,27 @@ for (const lane of LANES) {
   test("a body sent a byte at a time gets 408 within about timeoutMs, and the function serves the next request", async ({ h }) => {
     const url = new URL(h.url);
     const t0 = Date.now();
+    // when the answer came, not when the connection closed: a Deno host sends its 408 with
+    // "connection: close" but keeps reading the drip in about half the cases (adapters/README.md,
+    // Serving HTTP), and the connection then lasts until the client gives up
+    let answeredAt = Number.NaN;
     const answer = await new Promise<string>((resolve, reject) => {
       const sock = connect(Number(url.port), url.hostname);
       let got = "";
       let sent = 0;
       const drip = setInterval(() => sock.write("a", () => sent++), 200);
-      sock.on("data", (d) => (got += d.toString("latin1")));
+      sock.on("data", (d) => {
+        if (!got) answeredAt = Date.now();
+        got += d.toString("latin1");
+      });
       // (a give-up timer left pending would keep the test process alive after its last test)
       const giveUp = setTimeout(() => sock.destroy(), 6000);
       sock.on("close", () => (clearInterval(drip), clearTimeout(giveUp), resolve(got)));
       sock.on("error", (e) => (clearInterval(drip), got ? resolve(got) : reject(e)));
       sock.write(`POST /slowbody HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 1000\r\n\r\n`);
     });
-    const ms = Date.now() - t0;
-    measure(`${adapter.name}/${lane} 408 after`, `${ms} ms (timeoutMs 1200)`);
+    const ms = answeredAt - t0;
+    measure(`${adapter.name}/${lane} 408 after`, `${ms} ms (timeoutMs 1200), closed after ${Date.now() - t0} ms`);
     assert.match(answer, /^HTTP\/1\.1 408/, answer.slice(0, 200));
     assert.match(answer, /"request_timeout"/);
     assert.ok(ms < 4000, `the 408 came after ${ms} ms`);
