@@ -8,6 +8,10 @@ import type { Exchange, HttpHandler, Reply } from "./types.ts";
 export class WebExchange implements Exchange {
   /** The handler stopped reading the body early: the connection cannot be reused. */
   abandoned = false;
+  /** The Response went back to the server. */
+  private responded = false;
+  /** Cancels the body stream of an abandoned body, once the server has the response. */
+  private cancelBody?: () => void;
 
   constructor(
     private readonly request: Request,
@@ -49,21 +53,33 @@ export class WebExchange implements Exchange {
     return {
       [Symbol.asyncIterator]: () => {
         const reader = body.getReader();
-        let reading: Promise<unknown> | undefined;
         return {
-          next: () => (reading = reader.read()) as Promise<IteratorResult<Uint8Array>>,
-          return: async () => {
+          next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+          return: () => {
             this.abandoned = true;
-            // after the read in progress, as the stream's own iterator does: a Deno.serve body
-            // cancelled during a read never closes its connection (the 408 to a client that
-            // sends a byte at a time stayed open until the client left; same section)
-            await reading?.catch(() => {});
-            await reader.cancel().catch(() => {});
-            return { done: true, value: undefined };
+            this.cancelBody = () => void reader.cancel().catch(() => {});
+            if (this.responded) this.afterResponse();
+            return Promise.resolve({ done: true, value: undefined });
           },
         };
       },
     };
+  }
+
+  /**
+   * The Response went back to Deno.serve: an abandoned body may be cancelled now, but not before.
+   * Deno closes a `connection: close` answer's socket at once only if the body's reader still
+   * holds it when the answer is written; a body cancelled before that is drained to its end
+   * first, so a client sending a byte every 200 ms kept its connection after its 408
+   * (adapters/README.md, Serving HTTP). The timer lets Deno write the answer, which it does on
+   * the event loop's next turn.
+   */
+  afterResponse(): void {
+    this.responded = true;
+    const cancel = this.cancelBody;
+    if (!cancel) return;
+    this.cancelBody = undefined;
+    setTimeout(cancel, 0);
   }
 
   onAbort(listener: () => void): void {
@@ -102,6 +118,17 @@ export function replyResponse(r: Reply, closing = false): Response {
 export function fetchCallback(handler: HttpHandler, request: Request, address: () => string, lines?: (request: Request) => HeaderPairs | undefined): Response | Promise<Response> {
   const ex = new WebExchange(request, address, lines);
   const out = handler.fast(ex);
-  if (out === undefined) return handler.web(request, ex);
-  return out instanceof Promise ? out.then((r) => replyResponse(r, ex.abandoned)) : replyResponse(out, ex.abandoned);
+  if (out === undefined) {
+    const res = handler.web(request, ex);
+    if (res instanceof Promise) return res.finally(() => ex.afterResponse());
+    ex.afterResponse();
+    return res;
+  }
+  return out instanceof Promise ? out.then((r) => respond(ex, r)) : respond(ex, out);
+}
+
+function respond(ex: WebExchange, r: Reply): Response {
+  const res = replyResponse(r, ex.abandoned);
+  ex.afterResponse();
+  return res;
 }

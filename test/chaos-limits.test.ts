@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { within } from "../runtime/within.ts";
 import { assertNoStack, expectError, expectJson, measure, sleep, waitFor, assertBystanderServes, poolOf } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
-import { chunkedUpload } from "./helpers/raw-http.ts";
+import { chunkedUpload, dripAfterAnswer } from "./helpers/raw-http.ts";
 
 const MB = 1024 * 1024;
 
@@ -95,6 +95,16 @@ for (const lane of LANES) {
     const fine = await chunkedUpload(h.url, "/small", 60 * 1024, 8 * 1024);
     assert.is(fine.status, 200, fine.response.slice(0, 300));
     assert.match(fine.response, /x-body-length: 61440/i);
+  });
+
+  test("after a 413 the host stops reading the upload: the connection closes though the client keeps sending", async ({ h }) => {
+    // a Deno host whose body was cancelled before its answer was written read the rest of the
+    // upload first (adapters/README.md, Serving HTTP): here until the client gave up
+    const r = await dripAfterAnswer(h.url, "/small", { declared: 1024 * 1024, first: 70 * 1024, everyMs: 100, giveUpMs: 5000 });
+    measure(`${lane} lane, upload going on after its 413`, `answered after ${r.answeredMs} ms, closed ${r.closedMs} ms later`);
+    assert.match(r.response, /^HTTP\/1\.1 413/, r.response.slice(0, 300));
+    assert.match(r.response, /connection: close/i);
+    assert.ok(r.closedMs < 2000, `the connection was still open ${Number.isNaN(r.closedMs) ? "when the client gave up" : `${r.closedMs} ms after the 413`}`);
   });
 
   test("a streamed response reaches the client chunk by chunk: the first arrives before the last is produced", async ({ h }) => {

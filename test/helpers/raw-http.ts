@@ -1,6 +1,7 @@
 /**
  * A hand-written HTTP/1.1 client for what fetch() hides: a chunked upload that keeps sending
- * until the server answers, counting how many bytes went out before the answer came.
+ * until the server answers, counting how many bytes went out before the answer came; one that
+ * keeps sending after it, to see when the server closes.
  */
 import { Buffer } from "node:buffer";
 import { connect } from "node:net";
@@ -47,5 +48,53 @@ export function chunkedUpload(baseUrl: string, path: string, total: number, chun
       }
       if (!done && !sock.destroyed) sock.write("0\r\n\r\n");
     });
+  });
+}
+
+export interface DripResult {
+  /** The raw response. */
+  response: string;
+  /** When the response began, in ms after the request. */
+  answeredMs: number;
+  /** When the server closed the connection, in ms after the response began (NaN: it never did). */
+  closedMs: number;
+}
+
+/**
+ * POST a chunked body whose first chunk says `declared` bytes: `first` of them at once, then a
+ * byte every `everyMs`, whatever the server answers, until it closes the connection or `giveUpMs`
+ * passes. What a client does to a server that keeps reading after it answered.
+ */
+export function dripAfterAnswer(
+  baseUrl: string,
+  path: string,
+  { declared, first, everyMs, giveUpMs }: { declared: number; first: number; everyMs: number; giveUpMs: number },
+): Promise<DripResult> {
+  const url = new URL(baseUrl);
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname);
+    let response = "";
+    let answeredAt = Number.NaN;
+    let closedAt = Number.NaN;
+    const drip = setInterval(() => sock.write("a"), everyMs);
+    const giveUp = setTimeout(() => sock.destroy(), giveUpMs);
+    sock.on("data", (d: Buffer) => {
+      if (!response) answeredAt = Date.now();
+      response += d.toString("latin1");
+    });
+    // the server's FIN (or reset): the client would only notice on its next write otherwise
+    sock.on("end", () => (closedAt = Date.now()));
+    sock.on("error", (e) => {
+      if (!response) reject(e);
+      else if (Number.isNaN(closedAt)) closedAt = Date.now();
+    });
+    sock.on("close", () => {
+      clearInterval(drip);
+      clearTimeout(giveUp);
+      resolve({ response, answeredMs: answeredAt - t0, closedMs: closedAt - answeredAt });
+    });
+    sock.write(`POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nTransfer-Encoding: chunked\r\n\r\n${declared.toString(16)}\r\n`);
+    sock.write(Buffer.alloc(first, 0x62));
   });
 }
