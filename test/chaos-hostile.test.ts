@@ -102,6 +102,7 @@ for (const lane of LANES) {
   test("a body sent a byte at a time gets 408 within about timeoutMs, and the function serves the next request", async ({ h }) => {
     const url = new URL(h.url);
     const t0 = Date.now();
+    const logged = h.logs.length;
     // the answer is timed, and then the close: a host that keeps reading the drip after its 408
     // (a Deno host did, in about half the cases, until the client gave up; adapters/README.md,
     // Serving HTTP) lets such a client hold a connection
@@ -130,7 +131,9 @@ for (const lane of LANES) {
     // at once, or at the drip's next byte (a Deno host: its last read is still pending)
     assert.ok(closedMs < 2000, `the connection stayed open ${closedMs} ms after the 408`);
     const res = await h.fetch("/slowbody", { method: "POST", body: "now quick" });
-    assert.is(await res.text(), "now quick");
+    // (a Node host's process lane answered this once with a 504 at timeoutMs: what the host said then)
+    const text = await res.text();
+    assert.ok(text === "now quick", `${res.status} ${text.slice(0, 300)}\nhost log since the test began:\n${h.logs.slice(logged).join("\n")}`);
   });
 
   test("TRACE and a method the route does not allow are 405 from the host, with Allow, and no function error", async ({ h }) => {
