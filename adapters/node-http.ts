@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { LanesError, errorReply } from "../runtime/errors.ts";
 import { NodeExchange, writeReply } from "./node-exchange.ts";
 import type { HttpHandler, Reply, RunningServer, ServeOptions } from "./types.ts";
+import { LINGER_MS } from "./unread-body.ts";
 
 const EXCHANGE = Symbol("lanes.exchange");
 /** Linux caps it at net.core.somaxconn (4096 since 5.4). */
@@ -40,9 +41,10 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
       );
     else send(ex, res, out);
     // A body the answer did not need (a request refused before it was read) is read and
-    // dropped as it arrives, as Node does by itself: Bun's node:http keeps it in memory
-    // (adapters/README.md, Serving HTTP). A request without one needs no listener.
-    if (ex.hasBody()) res.once("finish", () => req.readableEnded || req.resume());
+    // dropped as it arrives, as Node does by itself (Bun's node:http keeps it in memory:
+    // adapters/README.md, Serving HTTP), but only for a while (unread-body.ts). A request
+    // without one needs no listener.
+    if (ex.hasBody()) res.once("finish", () => req.readableEnded || linger(req));
   });
   return new Promise<RunningServer>((resolve, reject) => {
     server.once("error", reject);
@@ -86,4 +88,12 @@ function closeGracefully(server: Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+/** Read and drop the rest of a body the answer did not need for at most LINGER_MS, then close the connection. */
+function linger(req: IncomingMessage): void {
+  req.resume();
+  const socket = req.socket;
+  // once the body has ended the connection may carry the next request: it is left alone
+  setTimeout(() => req.readableEnded || socket.destroy(), LINGER_MS).unref();
 }

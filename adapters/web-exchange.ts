@@ -4,12 +4,14 @@
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
 import type { Exchange, HttpHandler, Reply } from "./types.ts";
+import { LINGER_MS } from "./unread-body.ts";
 
 export class WebExchange implements Exchange {
-  /** The handler stopped reading the body early: the connection cannot be reused. */
+  /** The body was stopped early, or is dropped unread (refuseUnread): the connection cannot be reused. */
   abandoned = false;
   /** The Response went back to the server. */
   private responded = false;
+  private bodyTaken = false;
   /** Cancels the body stream of an abandoned body, once the server has the response. */
   private cancelBody?: () => void;
 
@@ -50,6 +52,7 @@ export class WebExchange implements Exchange {
   body(): AsyncIterable<Uint8Array> | null {
     const body = this.request.body;
     if (!body) return null;
+    this.bodyTaken = true;
     return {
       [Symbol.asyncIterator]: () => {
         const reader = body.getReader();
@@ -63,6 +66,33 @@ export class WebExchange implements Exchange {
           },
         };
       },
+    };
+  }
+
+  /**
+   * Before the answer goes out: a body left unread is taken, its reader holding the connection
+   * while the answer is written; after it, the body is read and dropped for a while
+   * (unread-body.ts), and then cancelled, so that Deno closes the connection then instead of
+   * reading the rest itself (see afterResponse).
+   */
+  refuseUnread(): void {
+    if (this.bodyTaken) return;
+    const method = this.request.method;
+    if (method === "GET" || method === "HEAD") return; // Deno.serve gives them no body
+    const headers = this.request.headers;
+    // neither: no body (Deno.serve gives such a request an empty stream)
+    if (headers.get("content-length") === null && headers.get("transfer-encoding") === null) return;
+    const body = this.request.body;
+    if (!body) return;
+    this.bodyTaken = true;
+    const reader = body.getReader();
+    const reading = reader.read();
+    reading.catch(() => {}); // (the client may leave before the timer below)
+    this.abandoned = true;
+    this.cancelBody = () => {
+      const timer = setTimeout(() => void reader.cancel().catch(() => {}), LINGER_MS);
+      const drop = (r: ReadableStreamReadResult<Uint8Array>): unknown => (r.done ? clearTimeout(timer) : reader.read().then(drop));
+      void reading.then(drop).catch(() => clearTimeout(timer));
     };
   }
 
@@ -128,6 +158,7 @@ export function fetchCallback(handler: HttpHandler, request: Request, address: (
 }
 
 function respond(ex: WebExchange, r: Reply): Response {
+  ex.refuseUnread();
   const res = replyResponse(r, ex.abandoned);
   ex.afterResponse();
   return res;

@@ -107,6 +107,29 @@ for (const lane of LANES) {
     assert.ok(r.closedMs < 2000, `the connection was still open ${Number.isNaN(r.closedMs) ? "when the client gave up" : `${r.closedMs} ms after the 413`}`);
   });
 
+  test("a body refused before it is read, still coming slowly, is read for at most 2 s after the answer; then the connection closes", async ({ h }) => {
+    // every runtime's server reads such a body to its end to keep the connection, here 100 kB
+    // at 10 bytes a second (adapters/unread-body.ts): a 413 by its Content-Length, a 404
+    const cases = [
+      ["/small", 413],
+      ["/no-such-function", 404],
+    ] as const;
+    const results = await Promise.all(cases.map(([path]) => dripAfterAnswer(h.url, path, { declared: 100_000, first: 10, everyMs: 100, giveUpMs: 7000, chunked: false })));
+    for (const [i, [path, status]] of cases.entries()) {
+      const r = results[i]!;
+      measure(`${lane} lane, a slow body after its ${status}`, `answered after ${r.answeredMs} ms, closed ${r.closedMs} ms later`);
+      assert.match(r.response, new RegExp(`^HTTP/1\\.1 ${status}`), r.response.slice(0, 300));
+      assert.ok(
+        r.closedMs > 1500 && r.closedMs < 4500,
+        `${path}: the connection closed ${Number.isNaN(r.closedMs) ? "only when the client gave up" : `${r.closedMs} ms after the ${status}`} (lingering: 2000 ms)`,
+      );
+    }
+    // a short body refused the same way, and the function still serves
+    const res = await h.fetch("/small", { method: "POST", body: new Uint8Array(64 * 1024 + 1) });
+    assert.is(res.status, 413);
+    assert.is((await h.fetch("/small", { method: "POST", body: "ok" })).status, 200);
+  });
+
   test("a streamed response reaches the client chunk by chunk: the first arrives before the last is produced", async ({ h }) => {
     const key = `gate-${lane}-${Date.now()}`;
     const res = await h.fetch(`/stream?gate=${key}`);

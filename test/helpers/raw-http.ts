@@ -61,14 +61,15 @@ export interface DripResult {
 }
 
 /**
- * POST a chunked body whose first chunk says `declared` bytes: `first` of them at once, then a
- * byte every `everyMs`, whatever the server answers, until it closes the connection or `giveUpMs`
- * passes. What a client does to a server that keeps reading after it answered.
+ * POST a body of `declared` bytes (a Content-Length, or with `chunked` one chunk that says so):
+ * `first` of them at once, then a byte every `everyMs`, whatever the server answers, until it
+ * closes the connection or `giveUpMs` passes. What a client does to a server that keeps reading
+ * after it answered.
  */
 export function dripAfterAnswer(
   baseUrl: string,
   path: string,
-  { declared, first, everyMs, giveUpMs }: { declared: number; first: number; everyMs: number; giveUpMs: number },
+  { declared, first, everyMs, giveUpMs, chunked = true }: { declared: number; first: number; everyMs: number; giveUpMs: number; chunked?: boolean },
 ): Promise<DripResult> {
   const url = new URL(baseUrl);
   const t0 = Date.now();
@@ -94,7 +95,8 @@ export function dripAfterAnswer(
       clearTimeout(giveUp);
       resolve({ response, answeredMs: answeredAt - t0, closedMs: closedAt - answeredAt });
     });
-    sock.write(`POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nTransfer-Encoding: chunked\r\n\r\n${declared.toString(16)}\r\n`);
+    const framing = chunked ? `Transfer-Encoding: chunked\r\n\r\n${declared.toString(16)}\r\n` : `Content-Length: ${declared}\r\n\r\n`;
+    sock.write(`POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\n${framing}`);
     sock.write(Buffer.alloc(first, 0x62));
   });
 }
