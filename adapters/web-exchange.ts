@@ -76,14 +76,14 @@ export class WebExchange implements Exchange {
    * reading the rest itself (see afterResponse).
    */
   refuseUnread(): void {
-    if (this.bodyTaken) return;
+    if (this.bodyTaken || this.request.bodyUsed) return;
     const method = this.request.method;
     if (method === "GET" || method === "HEAD") return; // Deno.serve gives them no body
     const headers = this.request.headers;
     // neither: no body (Deno.serve gives such a request an empty stream)
     if (headers.get("content-length") === null && headers.get("transfer-encoding") === null) return;
     const body = this.request.body;
-    if (!body) return;
+    if (!body || body.locked) return; // (one of lanes' own routes reading it still)
     this.bodyTaken = true;
     const reader = body.getReader();
     const reading = reader.read();
@@ -150,11 +150,21 @@ export function fetchCallback(handler: HttpHandler, request: Request, address: (
   const out = handler.fast(ex);
   if (out === undefined) {
     const res = handler.web(request, ex);
-    if (res instanceof Promise) return res.finally(() => ex.afterResponse());
-    ex.afterResponse();
-    return res;
+    return res instanceof Promise
+      ? res.then(
+          (r) => answered(ex, r),
+          (e) => (ex.afterResponse(), Promise.reject(e)),
+        )
+      : answered(ex, res);
   }
   return out instanceof Promise ? out.then((r) => respond(ex, r)) : respond(ex, out);
+}
+
+/** A Response of lanes' own routes (Hono), which may have left the body unread. */
+function answered(ex: WebExchange, res: Response): Response {
+  ex.refuseUnread();
+  ex.afterResponse();
+  return res;
 }
 
 function respond(ex: WebExchange, r: Reply): Response {

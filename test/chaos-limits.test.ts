@@ -109,10 +109,12 @@ for (const lane of LANES) {
 
   test("a body refused before it is read, still coming slowly, is read for at most 2 s after the answer; then the connection closes", async ({ h }) => {
     // every runtime's server reads such a body to its end to keep the connection, here 100 kB
-    // at 10 bytes a second (adapters/unread-body.ts): a 413 by its Content-Length, a 404
+    // at 10 bytes a second (adapters/unread-body.ts): a 413 by its Content-Length, a 404, and one
+    // of lanes' own routes (Hono's; @hono/node-server closes such a connection after 0.5 s itself)
     const cases = [
       ["/small", 413],
       ["/no-such-function", 404],
+      ["/_lanes/functions", 404],
     ] as const;
     const results = await Promise.all(cases.map(([path]) => dripAfterAnswer(h.url, path, { declared: 100_000, first: 10, everyMs: 100, giveUpMs: 7000, chunked: false })));
     for (const [i, [path, status]] of cases.entries()) {
@@ -120,7 +122,7 @@ for (const lane of LANES) {
       measure(`${lane} lane, a slow body after its ${status}`, `answered after ${r.answeredMs} ms, closed ${r.closedMs} ms later`);
       assert.match(r.response, new RegExp(`^HTTP/1\\.1 ${status}`), r.response.slice(0, 300));
       assert.ok(
-        r.closedMs > 1500 && r.closedMs < 4500,
+        (r.closedMs > 1500 || path.startsWith("/_lanes/")) && r.closedMs < 4500,
         `${path}: the connection closed ${Number.isNaN(r.closedMs) ? "only when the client gave up" : `${r.closedMs} ms after the ${status}`} (lingering: 2000 ms)`,
       );
     }
