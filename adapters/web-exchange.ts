@@ -153,7 +153,10 @@ export function fetchCallback(handler: HttpHandler, request: Request, address: (
     return res instanceof Promise
       ? res.then(
           (r) => answered(ex, r),
-          (e) => (ex.afterResponse(), Promise.reject(e)),
+          (e) => {
+            ex.afterResponse();
+            throw e;
+          },
         )
       : answered(ex, res);
   }
