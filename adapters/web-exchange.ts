@@ -76,9 +76,11 @@ export class WebExchange implements Exchange {
    * reading the rest itself (see afterResponse).
    */
   refuseUnread(): void {
-    if (this.bodyTaken || this.request.bodyUsed) return;
+    // cheapest first: every request comes through here (a GET asks for nothing more)
+    if (this.bodyTaken) return;
     const method = this.request.method;
     if (method === "GET" || method === "HEAD") return; // Deno.serve gives them no body
+    if (this.request.bodyUsed) return;
     const headers = this.request.headers;
     // neither: no body (Deno.serve gives such a request an empty stream)
     if (headers.get("content-length") === null && headers.get("transfer-encoding") === null) return;

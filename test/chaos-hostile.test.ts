@@ -13,6 +13,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { expectError, expectJson, measure, poolOf, waitFor } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+import { dripAfterAnswer } from "./helpers/raw-http.ts";
 
 for (const lane of LANES) {
   const test = suite<{ h: TestHost }>(`chaos (${adapter.name} host): hostile load and input, ${lane} lane`);
@@ -100,36 +101,17 @@ for (const lane of LANES) {
   });
 
   test("a body sent a byte at a time gets 408 within about timeoutMs, and the function serves the next request", async ({ h }) => {
-    const url = new URL(h.url);
-    const t0 = Date.now();
     const logged = h.logs.length;
     // the answer is timed, and then the close: a host that keeps reading the drip after its 408
     // (a Deno host did, in about half the cases, until the client gave up; adapters/README.md,
     // Serving HTTP) lets such a client hold a connection
-    let answeredAt = Number.NaN;
-    const answer = await new Promise<string>((resolve, reject) => {
-      const sock = connect(Number(url.port), url.hostname);
-      let got = "";
-      let sent = 0;
-      const drip = setInterval(() => sock.write("a", () => sent++), 200);
-      sock.on("data", (d) => {
-        if (!got) answeredAt = Date.now();
-        got += d.toString("latin1");
-      });
-      // (a give-up timer left pending would keep the test process alive after its last test)
-      const giveUp = setTimeout(() => sock.destroy(), 6000);
-      sock.on("close", () => (clearInterval(drip), clearTimeout(giveUp), resolve(got)));
-      sock.on("error", (e) => (clearInterval(drip), got ? resolve(got) : reject(e)));
-      sock.write(`POST /slowbody HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 1000\r\n\r\n`);
-    });
-    const ms = answeredAt - t0;
-    const closedMs = Date.now() - answeredAt;
-    measure(`${adapter.name}/${lane} 408 after`, `${ms} ms (timeoutMs 1200), closed ${closedMs} ms later`);
-    assert.match(answer, /^HTTP\/1\.1 408/, answer.slice(0, 200));
-    assert.match(answer, /"request_timeout"/);
-    assert.ok(ms < 4000, `the 408 came after ${ms} ms`);
+    const r = await dripAfterAnswer(h.url, "/slowbody", { declared: 1000, first: 0, everyMs: 200, giveUpMs: 6000, chunked: false });
+    measure(`${adapter.name}/${lane} 408 after`, `${r.answeredMs} ms (timeoutMs 1200), closed ${r.closedMs} ms later`);
+    assert.match(r.response, /^HTTP\/1\.1 408/, r.response.slice(0, 200));
+    assert.match(r.response, /"request_timeout"/);
+    assert.ok(r.answeredMs < 4000, `the 408 came after ${r.answeredMs} ms`);
     // at once, or at the drip's next byte (a Deno host: its last read is still pending)
-    assert.ok(closedMs < 2000, `the connection stayed open ${closedMs} ms after the 408`);
+    assert.ok(r.closedMs < 2000, `the connection stayed open ${Number.isNaN(r.closedMs) ? "until the client gave up" : `${r.closedMs} ms`} after the 408`);
     const res = await h.fetch("/slowbody", { method: "POST", body: "now quick" });
     // (a Node host's process lane answered this once with a 504 at timeoutMs: what the host said then)
     const text = await res.text();
