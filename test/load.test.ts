@@ -13,6 +13,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runLoad, type LoadOptions, type LoadReport } from "../loadtest/load/mod.ts";
 import { errorKind } from "../loadtest/load/recorder.ts";
+import { closedVerdict } from "../loadtest/load/summarize.ts";
 import { cliCommand } from "./helpers/cli.ts";
 import { adapter } from "./helpers/host.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
@@ -236,6 +237,39 @@ test("the CLI runs the open model, writes JSON and a chart, compares with an ear
   assert.equal(r.distribution.at(-1), { percentile: 100, ms: r.latencyMs.max });
   assert.equal(JSON.parse(readFileSync(join(out, "load.json"), "utf8")).requests, r.requests);
   assert.match(readFileSync(join(out, "load.svg"), "utf8").slice(0, 100), /^<svg/);
+});
+
+test("a closed-model generator busy for most of a core says the rate may be its own limit, not the server's", async () => {
+  const busy = closedVerdict(0.95);
+  assert.is(busy.keptUp, false);
+  assert.match(busy.problems.join("\n"), /busy for 0\.95 of a core.*the rate above may be its limit, not the server's/);
+  const idle = closedVerdict(0.3);
+  assert.is(idle.keptUp, true);
+  assert.equal(idle.problems, []);
+  assert.is(idle.cpuCores, 0.3);
+});
+
+test("the CLI's closed model measures its own CPU: large binary answers keep it busy, a slow server leaves it idle", async () => {
+  // autocannon decodes each answer as text: 1 MiB of binary costs it milliseconds, the server a
+  // fraction of one, so the generator is the limit; a server taking 200 ms an answer is
+  const run = async (path: string, connections: number) => {
+    const json = join(scratch, `cpu-${connections}.json`);
+    const { code, out } = await cli([`${server.url}${path}`, "--connections", String(connections), "--duration", "1.5", "--json", json]);
+    assert.is(code, 0, out);
+    return { out, r: JSON.parse(readFileSync(json, "utf8")) as LoadReport };
+  };
+  const heavy = await run("/bytes?kb=1024", 4);
+  const light = await run("/?ms=200", 2);
+  assert.ok(heavy.r.requests.answered > 5, `${heavy.r.requests.answered} answers`);
+  // relative bounds: other suites may take CPU from the generator, never give it more
+  assert.ok(heavy.r.generator.cpuCores >= 0.3, `taking in 1 MiB answers used ${heavy.r.generator.cpuCores} of a core`);
+  assert.ok(light.r.generator.cpuCores < heavy.r.generator.cpuCores / 5, `slow server ${light.r.generator.cpuCores}, large answers ${heavy.r.generator.cpuCores}`);
+  for (const { r, out } of [heavy, light]) {
+    assert.is(r.generator.keptUp, r.generator.cpuCores < 0.9, JSON.stringify(r.generator));
+    if (r.generator.keptUp) assert.match(out, new RegExp(`closed model, ${r.generator.cpuCores.toFixed(2)} of a core busy; the rate above is what the server allowed`));
+    else assert.match(out, /! the load generator may have set the rate, not the server:\n {2}- the load generator was busy for/);
+  }
+  assert.is(light.r.generator.keptUp, true);
 });
 
 test("the CLI runs the closed model and exits 0 when every threshold holds", async () => {

@@ -76,6 +76,8 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
   let live: LiveCounts | undefined;
   const stop = io.write ? startProgress(rec, () => live, o.durationS, write, io.tty ?? Boolean(process.stderr.isTTY)) : () => {};
   let run: RunStats;
+  // the generator's own CPU while it ran (this process: autocannon or the open model's sender)
+  const cpu0 = process.cpuUsage();
   try {
     if (o.model === "open") {
       const stats = await runOpen(target, { rate: o.rate!, durationS: o.durationS, timeoutS: o.timeoutS, maxConnections: o.connections }, rec, (l) => (live = l));
@@ -88,7 +90,8 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
     stop();
   }
 
-  const body = summarize(rec, run, o);
+  const cpu = process.cpuUsage(cpu0);
+  const body = summarize(rec, run, o, (cpu.user + cpu.system) / 1e6);
   const report: LoadReport = {
     version: 1,
     meta: {

@@ -46,3 +46,8 @@ export const DEFAULTS = {
 export const LATE_MS = 10;
 /** The open model kept up when no more than this share of requests started late. */
 export const LATE_SHARE = 0.01;
+/**
+ * A closed-model generator busy for this share of a core or more was the limit, not the server:
+ * autocannon sends from one thread (loadtest/README.md, `lanes load URL`).
+ */
+export const BUSY_CORES = 0.9;

@@ -73,6 +73,8 @@ export interface LoadReport {
   generator: {
     keptUp: boolean;
     problems: string[];
+    /** CPU the generator's process used over the run, in cores (1 = one core all the time). */
+    cpuCores: number;
     /** Open model: how far behind schedule requests started, in ms. */
     startLagMs: { p50: number; p99: number; max: number } | null;
     late: number;

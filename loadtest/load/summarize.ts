@@ -1,5 +1,5 @@
 /** From what a run recorded to the figures of its report, and the verdict on the generator. */
-import { LATE_MS, LATE_SHARE, type LoadOptions } from "./options.ts";
+import { BUSY_CORES, LATE_MS, LATE_SHARE, type LoadOptions } from "./options.ts";
 import type { ClosedStats } from "./closed-model.ts";
 import type { OpenStats } from "./open-model.ts";
 import type { Recorder } from "./recorder.ts";
@@ -27,10 +27,12 @@ export function latencyOf(rec: Recorder): Latency {
 
 type Body = Omit<LoadReport, "version" | "meta" | "thresholds">;
 
-export function summarize(rec: Recorder, run: RunStats, o: LoadOptions): Body {
+/** `cpuS`: CPU seconds the generator's process used while it ran. */
+export function summarize(rec: Recorder, run: RunStats, o: LoadOptions, cpuS: number): Body {
   const failed = rec.failed;
   const sent = run.stats.sent;
   const elapsedS = run.stats.elapsedS;
+  const cpuCores = elapsedS > 0 ? cpuS / elapsedS : 0;
   const achieved = run.model === "open" ? run.stats.achievedRate : elapsedS > 0 ? sent / elapsedS : 0;
   return {
     requests: { sent, answered: rec.answered, failed, notStarted: run.model === "open" ? run.stats.notStarted : 0 },
@@ -40,7 +42,7 @@ export function summarize(rec: Recorder, run: RunStats, o: LoadOptions): Body {
     errors: { ...rec.errors, total: failed, share: rec.answered + failed === 0 ? 0 : failed / (rec.answered + failed), samples: rec.errorSamples },
     non2xx: rec.non2xx,
     bytes: { received: rec.bytesReceived, perSecond: elapsedS > 0 ? rec.bytesReceived / elapsedS : 0 },
-    generator: run.model === "open" ? openVerdict(run.stats, o, achieved) : closedVerdict(),
+    generator: run.model === "open" ? openVerdict(run.stats, o, achieved, cpuCores) : closedVerdict(cpuCores),
     series: rec.buckets.map((b, i) => ({
       atS: round((i * rec.bucketMs) / 1000, 3),
       answered: b.answered,
@@ -53,7 +55,7 @@ export function summarize(rec: Recorder, run: RunStats, o: LoadOptions): Body {
   };
 }
 
-function openVerdict(s: OpenStats, o: LoadOptions, achieved: number): LoadReport["generator"] {
+function openVerdict(s: OpenStats, o: LoadOptions, achieved: number, cpuCores: number): LoadReport["generator"] {
   const problems: string[] = [];
   const asked = o.rate ?? 0;
   const fromSchedule = s.sent - s.waitedForConnection;
@@ -79,6 +81,7 @@ function openVerdict(s: OpenStats, o: LoadOptions, achieved: number): LoadReport
   return {
     keptUp: problems.length === 0,
     problems,
+    cpuCores,
     startLagMs: s.startLagMs,
     late: s.late,
     waitedForConnection: s.waitedForConnection,
@@ -87,8 +90,21 @@ function openVerdict(s: OpenStats, o: LoadOptions, achieved: number): LoadReport
   };
 }
 
-function closedVerdict(): LoadReport["generator"] {
-  return { keptUp: true, problems: [], startLagMs: null, late: 0, waitedForConnection: 0, connectionsOpened: null, peakInFlight: null };
+/**
+ * A closed model has no schedule to fall behind: the connections send as fast as answers come.
+ * But its one thread can be what runs out first (every answer's body is decoded as text, which
+ * costs most for large binary ones), and then the rate is the generator's, not the server's.
+ */
+export function closedVerdict(cpuCores: number): LoadReport["generator"] {
+  const problems =
+    cpuCores >= BUSY_CORES
+      ? [
+          `the load generator was busy for ${cpuCores.toFixed(2)} of a core, and autocannon sends from one thread: the rate above may be ` +
+            `its limit, not the server's. It decodes every answer's body as text, which costs most for large binary answers; ` +
+            `run lanes load from another machine, or use --rate to hold a rate below this one`,
+        ]
+      : [];
+  return { keptUp: problems.length === 0, problems, cpuCores, startLagMs: null, late: 0, waitedForConnection: 0, connectionsOpened: null, peakInFlight: null };
 }
 
 function distribution(rec: Recorder): LoadReport["distribution"] {

@@ -69,11 +69,15 @@ export function formatLoad(r: LoadReport, files: { json?: string; chart?: string
 
 function generatorVerdict(r: LoadReport): string {
   const g = r.generator;
-  if (r.meta.model === "closed") return "load generator: closed model, the rate above is what the server allowed with these connections";
+  const busy = `${g.cpuCores.toFixed(2)} of a core busy`;
+  if (r.meta.model === "closed") {
+    if (!g.keptUp) return ["! the load generator may have set the rate, not the server:", ...g.problems.map((p) => `  - ${p}`)].join("\n");
+    return `load generator: closed model, ${busy}; the rate above is what the server allowed with these connections`;
+  }
   if (!g.keptUp) return ["! the load generator did NOT keep up with the rate; these figures are not the server's alone:", ...g.problems.map((p) => `  - ${p}`)].join("\n");
   const lag = g.startLagMs!;
   return (
-    `load generator kept up: requests started on schedule (lag p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms; ` +
+    `load generator kept up, ${busy}: requests started on schedule (lag p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms; ` +
     `${g.late} later than ${LATE_MS} ms), ${g.connectionsOpened} connections opened, ${g.peakInFlight} requests in flight at most`
   );
 }

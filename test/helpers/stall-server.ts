@@ -3,7 +3,7 @@
  * and can stall on purpose: every request arriving in a window waits until the window ends, as a
  * server in a long GC pause or behind a lock would. `?ms=N` answers after N ms instead. `/mixed`
  * and `/reset` fail on purpose, after a first good answer to each path and query (the probe
- * before a run).
+ * before a run). `/bytes?kb=N` answers N KiB of binary at once.
  */
 import * as http from "node:http";
 
@@ -38,6 +38,8 @@ export async function startStallServer(serviceMs: number): Promise<StallServer> 
       const ms = Number(url.searchParams.get("ms") ?? serviceMs);
       setTimeout(() => res.writeHead(status, { "content-type": "text/plain" }).end("answered"), wait + ms);
     };
+    // large binary answers, every byte value: what costs a generator most to take in
+    if (url.pathname === "/bytes") return void res.writeHead(200, { "content-type": "application/octet-stream" }).end(binary(Number(url.searchParams.get("kb") ?? 1024)));
     // counted per path and query: each run can aim at its own `/reset?run=N`
     const i = (seen.get(req.url!) ?? 0) + 1;
     seen.set(req.url!, i);
@@ -62,4 +64,11 @@ export async function startStallServer(serviceMs: number): Promise<StallServer> 
         server.closeAllConnections();
       }),
   };
+}
+
+const binaries = new Map<number, Uint8Array>();
+function binary(kb: number): Uint8Array {
+  let b = binaries.get(kb);
+  if (!b) binaries.set(kb, (b = Uint8Array.from({ length: kb * 1024 }, (_, i) => (i * 31 + 7) & 0xff)));
+  return b;
 }
