@@ -56,9 +56,11 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
       assert.is(r.workload, "hello");
       assert.is(r.runtime, "node");
       assert.is(r.checkError, undefined, r.checkError);
-      for (const k of ["rps", "p50Ms", "p99Ms", "errors", "non2xx", "rssMb", "hostRssMb", "warmMs", "cpuMsPerRequest", "foreignCpu", "restarts"]) {
+      for (const k of ["rps", "p50Ms", "p99Ms", "errors", "non2xx", "rssMb", "hostRssMb", "warmMs", "cpuMsPerRequest", "foreignCpu", "generatorCores", "restarts"]) {
         assert.ok(isNum(r[k]), `${r.lane}.${k} is ${r[k]}`);
       }
+      // autocannon ran in the bench process for the whole window: its CPU shows
+      assert.ok(r.generatorCores > 0.02 && r.generatorCores < 4, `${r.lane}: the load generator used ${r.generatorCores} cores`);
       assert.ok(r.requests > 0, `${r.lane}: no request was measured`);
       assert.ok(r.rssMb > 0, `${r.lane}: no memory was read`);
       if (r.lane === "direct") assert.is(r.coldStartMs, null);

@@ -92,7 +92,9 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
   const cpu1 = cpuSnapshot(host.pid);
   const hostCpu = cpuBetween(cpu0, cpu1);
   // what the rest of the machine (other tenants, not the host nor the load generator) used
-  const foreignCpu = Math.max(0, machineBusyMs() - busy0 - hostCpu - (selfCpuMs() - self0)) / (performance.now() - t0);
+  const elapsedMs = performance.now() - t0;
+  const generatorCores = (selfCpuMs() - self0) / elapsedMs;
+  const foreignCpu = Math.max(0, machineBusyMs() - busy0 - hostCpu - generatorCores * elapsedMs) / elapsedMs;
   const hostRss = rssBytes(host.pid);
   const after = await metrics(host.url);
   const instances = instancesOf(after, w.name);
@@ -111,6 +113,7 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
     warmMs,
     cpuMsPerRequest: m.requests > 0 ? hostCpu / m.requests : 0,
     foreignCpu,
+    generatorCores,
     restarts: fn?.restarts ?? 0,
     requestBytes: w.body?.length ?? 0,
     responseBytes: first.body.length,
@@ -146,6 +149,7 @@ export function emptyResult(w: Workload, lane: BenchLane, runtime: BenchRuntime)
     cpuMsPerRequest: 0,
     restarts: 0,
     foreignCpu: 0,
+    generatorCores: 0,
     requestBytes: w.body?.length ?? 0,
     responseBytes: 0,
   };

@@ -41,6 +41,12 @@ export interface BenchResult extends Measured {
    * Figures from cells where it is high are not comparable: the host did not have the cores.
    */
   foreignCpu: number;
+  /**
+   * Cores' worth of CPU the bench process (autocannon, one thread) used while this cell was
+   * measured. Near 1 the load generator set the rate, not the host (loadtest/README.md, How a
+   * cell is measured).
+   */
+  generatorCores: number;
   /** Instances the pool replaced during the cell (crash history). */
   restarts: number;
   /** The endpoint's answer did not pass its check: figures are not comparable. */
@@ -56,6 +62,7 @@ export interface RoundFigures {
   rps: number;
   cpuMsPerRequest: number;
   foreignCpu: number;
+  generatorCores: number;
   overheadUs?: number;
   xDirect?: number;
 }

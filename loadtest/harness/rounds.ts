@@ -18,7 +18,7 @@ export function median(xs: number[]): number {
 
 /** What one round of one cell measured, its overhead against `direct` of the same round. */
 export function roundFigures(r: BenchResult, direct: BenchResult | undefined): RoundFigures {
-  const figures: RoundFigures = { rps: r.rps, cpuMsPerRequest: r.cpuMsPerRequest, foreignCpu: r.foreignCpu };
+  const figures: RoundFigures = { rps: r.rps, cpuMsPerRequest: r.cpuMsPerRequest, foreignCpu: r.foreignCpu, generatorCores: r.generatorCores };
   if (r.lane === "direct" || !direct || direct.checkError || r.checkError) return figures;
   return { ...figures, overheadUs: (r.cpuMsPerRequest - direct.cpuMsPerRequest) * 1000, ...(direct.rps > 0 ? { xDirect: r.rps / direct.rps } : {}) };
 }
