@@ -12,7 +12,8 @@ import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { RuntimeName } from "./types.ts";
 
-const ALLOWED = /^(PATH|HOME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|TERM|COLORTERM|NO_COLOR|FORCE_COLOR|LANES_[A-Za-z0-9_]+)$/;
+/** The allocators' own tunings (mimalloc's in Bun, glibc's in Node and Deno) hold no secret: an operator may set them (adapters/README.md, Memory). */
+const ALLOWED = /^(PATH|HOME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|TERM|COLORTERM|NO_COLOR|FORCE_COLOR|LANES_[A-Za-z0-9_]+|MIMALLOC_[A-Z_]+|MALLOC_[A-Z_]+)$/;
 /** `LANES_*` variables that hold secrets: never left in the host's environment. */
 const SECRET = /^LANES_(?:[A-Z0-9]+_)*(?:TOKEN|SECRET|PASSWORD|KEY)(?:_[A-Z0-9]+)*$/;
 /** Set in the re-executed host: its secrets come as one JSON line on stdin. */

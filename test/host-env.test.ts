@@ -15,10 +15,12 @@ import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
 const SHELL_SECRET = "LANES_HOST_ENV_TEST_SHELL_SECRET_VALUE";
+/** Allocator tunings an operator may give the host (adapters/README.md, Memory). */
+const ALLOCATOR = { MIMALLOC_PURGE_DELAY: "-1", MALLOC_ARENA_MAX: "2" };
 const TOKEN = "admin-token-for-the-test";
 /** What a user's shell holds: everything this test runs with, a secret, and lanes' admin token. */
-const shell = { ...(process.env as Record<string, string>), SHELL_SECRET_OF_THE_USER: SHELL_SECRET, LANES_ADMIN_TOKEN: TOKEN };
-const ALLOWED = /^(PATH|HOME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|TERM|COLORTERM|NO_COLOR|FORCE_COLOR|LANES_[A-Za-z0-9_]+)$/;
+const shell = { ...(process.env as Record<string, string>), SHELL_SECRET_OF_THE_USER: SHELL_SECRET, LANES_ADMIN_TOKEN: TOKEN, ...ALLOCATOR };
+const ALLOWED = /^(PATH|HOME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|TERM|COLORTERM|NO_COLOR|FORCE_COLOR|LANES_[A-Za-z0-9_]+|MIMALLOC_[A-Z_]+|MALLOC_[A-Z_]+)$/;
 
 const dir = makeFunctionsDir({
   iso: { entry: "sandbox-escape.ts", lane: "isolate" },
@@ -40,6 +42,7 @@ test(`a ${adapter.name} host started from a shell with other variables runs with
   assert.ok(names.includes("PATH") && names.includes("HOME"), names.join(" "));
   for (const n of names) assert.match(n, ALLOWED, `${n} reached the host's environment`);
   assert.not.ok(names.includes("LANES_ADMIN_TOKEN"), "the token is not in the host's environment");
+  for (const [name, value] of Object.entries(ALLOCATOR)) assert.is(valueIn(cli.hostPid, name), value, `${name} reaches the host`);
   // the re-executed host announces itself once (the CLI in front adds nothing)
   assert.is(cli.output().match(/^listening on http:\/\/\S+$/gm)?.length, 1, cli.output());
 });
@@ -118,6 +121,13 @@ function namesIn(pid: number): string[] {
     .split("\0")
     .filter(Boolean)
     .map((l) => l.split("=")[0]!);
+}
+
+function valueIn(pid: number, name: string): string | undefined {
+  const line = readFileSync(`/proc/${pid}/environ`, "utf8")
+    .split("\0")
+    .find((l) => l.startsWith(`${name}=`));
+  return line?.slice(name.length + 1);
 }
 
 test.run();
