@@ -1,7 +1,7 @@
 /** The command that runs the lanes CLI on the same runtime as this test file. */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { hostEnvironment } from "../../adapters/env.ts";
+import { hostEnvironment, splitEnv } from "../../adapters/env.ts";
 import { childPids } from "./chaos.ts";
 import { adapter } from "./host.ts";
 import { spawnProcess, type Exit } from "./spawn.ts";
@@ -50,7 +50,8 @@ export interface CliOptions {
 export async function startCli(args: string[], o: CliOptions = {}): Promise<RunningCli> {
   const timeoutMs = o.timeoutMs ?? 30_000;
   const [cmd, argv] = cliCommand(args);
-  const child = spawnProcess(cmd, argv, o.env ?? hostEnvironment(), o.inherit);
+  const env = o.env ?? hostEnvironment();
+  const child = spawnProcess(cmd, argv, env, o.inherit);
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lanes ${args.join(" ")}: no "listening on" within ${timeoutMs} ms:\n${out}`)), timeoutMs);
@@ -67,8 +68,14 @@ export async function startCli(args: string[], o: CliOptions = {}): Promise<Runn
       reject(new Error(`lanes ${args.join(" ")} exited with ${code} before listening:\n${out}`));
     });
   });
+  // The CLI runs the host again only when its environment holds more than the allow-list
+  // (adapters/env.ts); otherwise it is the host, and a child it has just forked still shows the
+  // host's command line until it execs: taking that one for the host failed a clean clone's
+  // sandbox-escape suite ("the host lives", while the host went on serving).
+  const split = splitEnv(env);
+  const relaunched = split.dropped.length > 0 || Object.keys(split.secrets).length > 0;
   const script = adapter.name === "node" ? nodeBin : cliEntry;
-  const host = childPids(child.pid).find((pid) => cmdline(pid).includes(script));
+  const host = relaunched ? childPids(child.pid).find((pid) => cmdline(pid).includes(script)) : child.pid;
   return { url, pid: child.pid, hostPid: host ?? child.pid, output: () => out, exited: child.exited, kill: child.kill };
 }
 
