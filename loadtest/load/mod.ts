@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { LanesError } from "../../runtime/errors.ts";
 import { machine, packageVersion } from "../harness/machine.ts";
+import { selfCpuMs } from "../harness/proc.ts";
 import { loadChartSvg } from "./chart.ts";
 import { runClosed } from "./closed-model.ts";
 import { formatCompare } from "./compare.ts";
@@ -77,7 +78,7 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
   const stop = io.write ? startProgress(rec, () => live, o.durationS, write, io.tty ?? Boolean(process.stderr.isTTY)) : () => {};
   let run: RunStats;
   // the generator's own CPU while it ran (this process: autocannon or the open model's sender)
-  const cpu0 = process.cpuUsage();
+  const cpu0 = selfCpuMs();
   try {
     if (o.model === "open") {
       const stats = await runOpen(target, { rate: o.rate!, durationS: o.durationS, timeoutS: o.timeoutS, maxConnections: o.connections }, rec, (l) => (live = l));
@@ -90,8 +91,7 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
     stop();
   }
 
-  const cpu = process.cpuUsage(cpu0);
-  const body = summarize(rec, run, o, (cpu.user + cpu.system) / 1e6);
+  const body = summarize(rec, run, o, (selfCpuMs() - cpu0) / 1000);
   const report: LoadReport = {
     version: 1,
     meta: {
