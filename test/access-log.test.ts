@@ -166,10 +166,10 @@ async function onTerminal(noColor: boolean): Promise<string> {
 }
 
 test(`on a terminal the log is pretty and coloured; NO_COLOR turns the colours off (${adapter.name})`, async () => {
-  const coloured = await onTerminal(false);
+  // two hosts side by side: each is its own process on its own port
+  const [coloured, plain] = await Promise.all([onTerminal(false), onTerminal(true)]);
   assert.match(coloured, /\x1b\[32m200\x1b\[0m/, "a green 200");
   assert.not.match(coloured, /^\{/m, "pretty, not JSON");
-  const plain = await onTerminal(true);
   assert.match(plain, /GET +\/logs -> logs@[0-9a-f]{8} \(isolate\) 200/);
   assert.not.match(plain, /\x1b\[/, "no escape codes with NO_COLOR");
 });
