@@ -6,6 +6,7 @@ import { fetchCallback } from "./web-exchange.ts";
 import { collectGarbage } from "./gc.ts";
 import { trimMalloc } from "./malloc-trim.ts";
 import { growChildPipes } from "./pipe-size.ts";
+import { watchIdleConnections, type IdleConnections } from "./deno-idle-conns.ts";
 
 interface DenoServer {
   addr: { port: number };
@@ -16,7 +17,7 @@ interface DenoGlobal {
   version: { deno: string };
   serve(
     o: { port: number; hostname: string; onListen?: () => void; onError?: (e: unknown) => Response; signal?: AbortSignal },
-    fetch: (r: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
+    fetch: (r: Request, info: { remoteAddr: { hostname: string; port: number }; completed: Promise<void> }) => Response | Promise<Response>,
   ): DenoServer;
 }
 const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
@@ -41,13 +42,18 @@ export const denoAdapter: RuntimeAdapter = {
     // the handler itself never throws
     const onError = () => new Response(null, { status: 500 });
     const lines = denoHeaderLines();
-    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) =>
-      fetchCallback(handler, request, () => info.remoteAddr.hostname, lines),
-    );
+    // connections that hold the server without a request are closed (deno-idle-conns.ts)
+    let idle: IdleConnections | undefined;
+    const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) => {
+      idle?.request(info);
+      return fetchCallback(handler, request, () => info.remoteAddr.hostname, lines);
+    });
+    idle = watchIdleConnections(hostname, server.addr.port);
     return {
       port: server.addr.port,
       hostname,
       async shutdown(graceMs) {
+        idle?.stop();
         let timer: ReturnType<typeof setTimeout> | undefined;
         const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
         const done = await Promise.race([server.shutdown().then(() => "done" as const), late]);

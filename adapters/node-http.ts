@@ -15,6 +15,14 @@ import { LINGER_MS } from "./unread-body.ts";
 const EXCHANGE = Symbol("lanes.exchange");
 /** Linux caps it at net.core.somaxconn (4096 since 5.4). */
 const LISTEN_BACKLOG = 4096;
+/**
+ * A connection must bring a complete request head within this, checked every CHECK_MS: Node's
+ * defaults (60 s, checked every 30 s) let a client that sends nothing, or a head a line at a
+ * time, hold a connection for up to 90 s; Bun's node:http closes one after 10-12 s, and a Deno
+ * host closes one after 10 s too (deno-idle-conns.ts). https://nodejs.org/api/http.html#serverheaderstimeout
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+const CHECK_MS = 1000;
 type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
 
 export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWebGlobals }: ServeOptions): Promise<RunningServer> {
@@ -22,7 +30,7 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
   const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!), {
     overrideGlobalObjects: defaultWebGlobals === true,
   });
-  const server = createServer((req: WithExchange, res: ServerResponse) => {
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CHECK_MS }, (req: WithExchange, res: ServerResponse) => {
     const ex = new NodeExchange(req, res, `${hostname}:${port}`);
     let out: Reply | Promise<Reply> | undefined;
     try {

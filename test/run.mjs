@@ -130,11 +130,12 @@ const TIMED = new Set([
   "queue",
   "shared-store",
 ]);
-// Suites that mostly wait (for a timeoutMs, a shutdown grace, an idle host's memory to come back)
+// Suites that mostly wait (for a timeoutMs, a shutdown grace, an idle host's memory to come back,
+// an idle connection to be closed)
 // and assert no tight time bound: each kept its core 20-50% busy for 9-16 s, the largest share of
 // the idle CPU of a run. One of them may run as a third suite beside two others, as long as none
 // of the three is TIMED (a third process takes CPU from a bound).
-const WAITS = new Set(["fidelity-cli", "idle-memory"]);
+const WAITS = new Set(["fidelity-cli", "idle-connections", "idle-memory"]);
 for (const name of [...SOLO, ...LOADS, ...TIMED, ...WAITS]) {
   if (!existsSync(join(root, "test", `${name}.test.ts`))) throw new Error(`test/run.mjs: SOLO, LOADS, TIMED or WAITS names test/${name}.test.ts, which does not exist`);
 }

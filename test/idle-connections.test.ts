@@ -1,0 +1,132 @@
+/**
+ * A connection that holds the host without a request is closed, on every host: one that sends
+ * nothing, one whose request head never ends (a line a second, as a slowloris client sends it),
+ * and a keep-alive connection left idle after its answer. A connection whose request is still
+ * being worked on is never cut, however long it stays silent. Node closes them by its
+ * `headersTimeout` and `keepAliveTimeout`, Bun's node:http by its own idle timeout, a Deno host by
+ * lanes' watch of its connections (adapters/deno-idle-conns.ts): Deno.serve has none.
+ */
+import { connect, type Socket } from "node:net";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { established, localAddresses } from "../adapters/deno-idle-conns.ts";
+import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
+
+/** How a raw connection ended: when it closed (ms after `from`), and what the host sent on it. */
+interface Ended {
+  closedMs: number | null;
+  received: string;
+}
+
+const GIVE_UP_MS = 20_000;
+/** The slow request works this long, past the 10 s a head may take, with nothing sent either way. */
+const WORK_MS = 12_000;
+
+function probe(port: number, start: (s: Socket, received: () => string) => Promise<number> | number): Promise<Ended> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    let received = "";
+    let from = Date.now();
+    let done = false;
+    const end = (closedMs: number | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(giveUp);
+      s.destroy();
+      resolve({ closedMs, received });
+    };
+    const giveUp = setTimeout(() => end(null), GIVE_UP_MS);
+    s.on("data", (d) => (received += d));
+    s.on("error", () => {});
+    s.on("close", () => end(Date.now() - from));
+    s.on("connect", async () => {
+      from = await start(s, () => received);
+    });
+  });
+}
+
+/** Until the host has sent an answer on `s` (or closed it). */
+const untilAnswered = async (s: Socket, received: () => string) => {
+  while (!/\r\n\r\n[\s\S]+/.test(received()) && !s.destroyed) await new Promise((r) => setTimeout(r, 20));
+};
+
+const test = suite<{ h: TestHost; silent: Promise<Ended>; slowHead: Promise<Ended>; keptAlive: Promise<Ended>; working: Promise<Ended> }>(
+  `connections without a request (${adapter.name} host)`,
+);
+
+test.before(async (ctx) => {
+  ctx.h = await startTestHost({ work: { entry: "chaos-fault.ts", timeoutMs: 30_000, instances: { min: 1, max: 1 }, concurrency: 4 } });
+  await ctx.h.host.checked;
+  const port = Number(new URL(ctx.h.url).port);
+  // all four side by side: the suite takes as long as the slowest
+  ctx.silent = probe(port, () => Date.now());
+  ctx.slowHead = probe(port, (s) => {
+    s.write("GET /work HTTP/1.1\r\nHost: x\r\n");
+    let n = 0;
+    const drip = setInterval(() => (s.destroyed ? clearInterval(drip) : s.write(`x-line-${n++}: a\r\n`)), 1000);
+    s.on("close", () => clearInterval(drip));
+    return Date.now();
+  });
+  ctx.keptAlive = probe(port, async (s, received) => {
+    s.write("GET /work HTTP/1.1\r\nHost: x\r\n\r\n");
+    await untilAnswered(s, received);
+    return Date.now(); // idle from its answer on
+  });
+  ctx.working = probe(port, async (s, received) => {
+    s.write(`GET /work?do=sleep&ms=${WORK_MS} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await untilAnswered(s, received);
+    s.end(); // answered: the suite need not wait for this one's keep-alive to end
+    return Date.now();
+  });
+});
+test.after(async ({ h }) => h.stop());
+
+test("a connection that sends nothing is closed after about 10 s", async ({ silent }) => {
+  const { closedMs } = await silent;
+  assert.ok(closedMs !== null, `still open after ${GIVE_UP_MS} ms`);
+  assert.ok(closedMs >= 8000, `closed after ${closedMs} ms: a client must have about 10 s to send its request`);
+});
+
+test("a request head sent a line a second and never ended is closed after about 10 s", async ({ slowHead }) => {
+  const { closedMs, received } = await slowHead;
+  assert.ok(closedMs !== null, `still open after ${GIVE_UP_MS} ms`);
+  assert.ok(closedMs >= 8000, `closed after ${closedMs} ms`);
+  assert.not.match(received, /^HTTP\/1\.1 2/, "the unfinished request was not served");
+});
+
+test("a keep-alive connection left idle after its answer is closed after about 5 s", async ({ keptAlive }) => {
+  const { closedMs, received } = await keptAlive;
+  assert.match(received, /^HTTP\/1\.1 200 /);
+  assert.ok(closedMs !== null, `still open after ${GIVE_UP_MS} ms`);
+  assert.ok(closedMs >= 3000 && closedMs <= 12_000, `closed ${closedMs} ms after its answer`);
+});
+
+test("a request worked on for 12 s, with nothing sent either way meanwhile, is answered", async ({ working }) => {
+  const { received } = await working;
+  assert.match(received, /^HTTP\/1\.1 200 /, `the answer: ${JSON.stringify(received.slice(0, 200))}`);
+});
+
+test("a Deno host takes from the kernel's table only its server's own connections, never one it made itself", () => {
+  // port 8080 is 1F90; 127.0.0.1 prints as 0100007F, 10.0.0.5 as 0500000A
+  const row = (sl: number, local: string, remote: string, st: string, inode: number) =>
+    `  ${sl}: ${local} ${remote} ${st} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 20 4 30 10 -1`;
+  const table = [
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+    row(0, "0100007F:1F90", "00000000:0000", "0A", 100), // the listener
+    row(1, "0100007F:1F90", "0100007F:9C40", "01", 101), // a client on port 40000
+    row(2, "0100007F:9C40", "0100007F:1F90", "01", 102), // that client's own side, in the same namespace
+    row(3, "0100007F:1F90", "0100007F:9C41", "06", 103), // a client gone (TIME_WAIT)
+    row(4, "0500000A:1F90", "0A00000A:0959", "01", 104), // the host's own connection to etcd, from 10.0.0.5:8080
+    row(5, "0100007F:1F91", "0100007F:9C42", "01", 105), // another server's client
+  ].join("\n");
+  const mine = localAddresses("127.0.0.1");
+  assert.equal([...established(table, 8080, mine)], [{ remotePort: 40000, inode: "101" }]);
+  // a server on every address: no other socket can have its port
+  assert.equal(localAddresses("0.0.0.0"), undefined);
+  assert.equal(
+    [...established(table, 8080, undefined)].map((r) => r.inode),
+    ["101", "104"],
+  );
+});
+
+test.run();
