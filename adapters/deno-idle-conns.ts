@@ -10,8 +10,9 @@
  * requests in flight by the client's port (`info.remoteAddr`, `info.completed`), and once a
  * second reads the kernel's table of the server's TCP connections (`/proc/net/tcp`, `tcp6`). A
  * connection with no request in flight is shut down (`shutdown(2)` through FFI: Deno.serve then
- * sees its end and closes it, so no descriptor is closed under it) once it has gone HEAD_MS
- * without a request since it was first seen, or KEEP_ALIVE_MS since its last answer was sent.
+ * sees its end and closes it, so no descriptor is closed under it) once it has gone
+ * `headerTimeoutMs` without a request since it was first seen, or `keepAliveMs` since its last
+ * answer was sent (ConnectionLimits, adapters/types.ts).
  *
  * Counted by port alone, two clients of different addresses on the same port share a count: a
  * request of either keeps both open, so a connection with a request in flight is never shut
@@ -19,11 +20,9 @@
  * watched, as before.
  */
 import { libc } from "./libc.ts";
+import type { ConnectionLimits } from "./types.ts";
 
-/** A connection must bring a complete request head within this (Bun's node:http: 10-12 s). */
-export const HEAD_MS = 10_000;
-/** An idle keep-alive connection is closed after this (Node's and Bun's keepAliveTimeout: 5 s). */
-export const KEEP_ALIVE_MS = 5_000;
+/** At most: a shorter limit is checked twice as often as it is long. */
 const SCAN_MS = 1000;
 /**
  * A scan waits at least this many times as long as the last one took: reading the tables costs
@@ -53,7 +52,7 @@ export interface IdleConnections {
 const none: IdleConnections = { request() {}, stop() {} };
 
 /** Watches the connections of the server listening on `hostname`:`port`; `none` where it cannot. */
-export function watchIdleConnections(hostname: string, port: number): IdleConnections {
+export function watchIdleConnections(hostname: string, port: number, limits: ConnectionLimits): IdleConnections {
   const deno = (globalThis as { Deno?: DenoFs }).Deno;
   const c = libc();
   if (!deno || !c?.shutdown || readTables(deno) === undefined) return none;
@@ -62,9 +61,9 @@ export function watchIdleConnections(hostname: string, port: number): IdleConnec
   const inFlight = new Uint16Array(65536);
   const idleSince = new Float64Array(65536);
   let open = new Set<number>();
-  // a port whose connection has been answered at least once: it waits KEEP_ALIVE_MS, not HEAD_MS
+  // a port whose connection has been answered at least once: it waits keepAliveMs, not headerTimeoutMs
   const answered = new Set<number>();
-  const limitFor = (p: number) => (answered.has(p) ? KEEP_ALIVE_MS : HEAD_MS);
+  const limitFor = (p: number) => (answered.has(p) ? limits.keepAliveMs : limits.headerTimeoutMs);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
@@ -93,11 +92,12 @@ export function watchIdleConnections(hostname: string, port: number): IdleConnec
     timer = setTimeout(() => {
       const began = performance.now();
       scan();
-      next(Math.max(SCAN_MS, (performance.now() - began) * SCAN_SHARE));
+      next(Math.max(every, (performance.now() - began) * SCAN_SHARE));
     }, wait);
     (timer as { unref?: () => void }).unref?.();
   };
-  next(SCAN_MS);
+  const every = Math.min(SCAN_MS, limits.headerTimeoutMs / 2, limits.keepAliveMs / 2);
+  next(every);
 
   return {
     request(info) {

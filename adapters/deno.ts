@@ -1,5 +1,5 @@
 /** Deno host: Deno.serve. https://docs.deno.com/api/deno/~/Deno.serve */
-import type { RuntimeAdapter } from "./types.ts";
+import { DEFAULT_CONNECTION_LIMITS, type RuntimeAdapter } from "./types.ts";
 import { commonAdapter, spawnChild } from "./node-compat.ts";
 import { denoHeaderLines } from "./deno-request.ts";
 import { fetchCallback } from "./web-exchange.ts";
@@ -35,7 +35,7 @@ export const denoAdapter: RuntimeAdapter = {
     collectGarbage();
     trimMalloc();
   },
-  async serve(handler, { port, hostname }) {
+  async serve(handler, { port, hostname, connections = DEFAULT_CONNECTION_LIMITS }) {
     const abort = new AbortController();
     // onError: a body stream that fails after the head (the host cut it short and logged why)
     // would otherwise be printed by Deno.serve as a raw error (adapters/README.md, Serving HTTP);
@@ -48,7 +48,7 @@ export const denoAdapter: RuntimeAdapter = {
       idle?.request(info);
       return fetchCallback(handler, request, () => info.remoteAddr.hostname, lines);
     });
-    idle = watchIdleConnections(hostname, server.addr.port);
+    idle = watchIdleConnections(hostname, server.addr.port, connections);
     return {
       port: server.addr.port,
       hostname,

@@ -9,28 +9,32 @@ import { getRequestListener } from "@hono/node-server";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { LanesError, errorReply } from "../runtime/errors.ts";
 import { NodeExchange, writeReply } from "./node-exchange.ts";
-import type { HttpHandler, Reply, RunningServer, ServeOptions } from "./types.ts";
+import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
 
 const EXCHANGE = Symbol("lanes.exchange");
 /** Linux caps it at net.core.somaxconn (4096 since 5.4). */
 const LISTEN_BACKLOG = 4096;
 /**
- * A connection must bring a complete request head within this, checked every CHECK_MS: Node's
- * defaults (60 s, checked every 30 s) let a client that sends nothing, or a head a line at a
- * time, hold a connection for up to 90 s; Bun's node:http closes one after 10-12 s, and a Deno
- * host closes one after 10 s too (deno-idle-conns.ts). https://nodejs.org/api/http.html#serverheaderstimeout
+ * Connections are checked for their head's deadline every CHECK_MS at most: with Node's
+ * defaults (a head within 60 s, checked every 30 s) a client that sends nothing, or a head a
+ * line at a time, held a connection for up to 90 s (adapters/README.md, Serving HTTP).
+ * https://nodejs.org/api/http.html#serverheaderstimeout
  */
-const HEADERS_TIMEOUT_MS = 10_000;
 const CHECK_MS = 1000;
 type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
 
-export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWebGlobals }: ServeOptions): Promise<RunningServer> {
+export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWebGlobals, connections = DEFAULT_CONNECTION_LIMITS }: ServeOptions): Promise<RunningServer> {
   // no look-alike Request/Response in the host's globals, unless asked for (the direct baseline)
   const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!), {
     overrideGlobalObjects: defaultWebGlobals === true,
   });
-  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CHECK_MS }, (req: WithExchange, res: ServerResponse) => {
+  const limits = {
+    headersTimeout: connections.headerTimeoutMs,
+    keepAliveTimeout: connections.keepAliveMs,
+    connectionsCheckingInterval: Math.min(CHECK_MS, connections.headerTimeoutMs / 2),
+  };
+  const server = createServer(limits, (req: WithExchange, res: ServerResponse) => {
     const ex = new NodeExchange(req, res, `${hostname}:${port}`);
     let out: Reply | Promise<Reply> | undefined;
     try {

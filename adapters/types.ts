@@ -25,9 +25,23 @@ export interface Capabilities {
   ringReads: "in-place" | "plain-copy";
 }
 
+/**
+ * How long a connection may hold the server without a request (adapters/README.md, Serving
+ * HTTP): one that opens or follows an answer must bring a complete request head within
+ * `headerTimeoutMs`; an idle keep-alive connection is closed after `keepAliveMs`. A request in
+ * flight is never cut by either.
+ */
+export interface ConnectionLimits {
+  headerTimeoutMs: number;
+  keepAliveMs: number;
+}
+/** Node's keep-alive default; a head within 10 s, as Bun's node:http closes a silent connection. */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { headerTimeoutMs: 10_000, keepAliveMs: 5_000 };
+
 export interface ServeOptions {
   port: number;
   hostname: string;
+  connections?: ConnectionLimits;
   /**
    * Serve web Requests the way a plain Hono app on this runtime is served by default: on Node
    * and Bun (node:http), @hono/node-server then installs its lightweight Request and Response as

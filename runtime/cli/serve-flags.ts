@@ -3,12 +3,12 @@
  * per request, function output, host events) to stdout in one format, written once per event-
  * loop turn; `--log` picks the format, else pretty on a terminal and JSON otherwise.
  */
-import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits, type RuntimeAdapter } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { requestLogger } from "../host/request-log.ts";
 import type { RequestLog } from "../host/served.ts";
 import { batchedWriter, createLogger, LOG_FORMATS, type LogFormat, type Logger } from "../log.ts";
-import { intFlag, stringFlag, type Parsed } from "./args.ts";
+import { intFlag, numberFlag, stringFlag, type Parsed } from "./args.ts";
 
 export const SERVE_FLAGS = {
   port: "string",
@@ -17,6 +17,8 @@ export const SERVE_FLAGS = {
   "no-access-log": "boolean",
   "no-metrics": "boolean",
   "otlp-endpoint": "string",
+  "header-timeout": "string",
+  "keep-alive-timeout": "string",
 } as const;
 
 export interface ServeOptions {
@@ -24,6 +26,7 @@ export interface ServeOptions {
   hostname: string;
   metrics: boolean;
   otlpEndpoint?: string;
+  connections: ConnectionLimits;
 }
 
 export interface ServerOutput {
@@ -46,6 +49,11 @@ export function serveOptions(args: Parsed, command: string): ServeOptions {
     port: intFlag(args, "port", 8787, command, 0, 65535),
     hostname: stringFlag(args, "host", "127.0.0.1"),
     metrics: args.flags["no-metrics"] !== true,
+    // Node refuses a head timeout past its whole-request timeout (300 s)
+    connections: {
+      headerTimeoutMs: numberFlag(args, "header-timeout", DEFAULT_CONNECTION_LIMITS.headerTimeoutMs / 1000, command, 1, 300, "a number of seconds") * 1000,
+      keepAliveMs: numberFlag(args, "keep-alive-timeout", DEFAULT_CONNECTION_LIMITS.keepAliveMs / 1000, command, 1, 3600, "a number of seconds") * 1000,
+    },
     ...(typeof otlp === "string" ? { otlpEndpoint: otlp } : {}),
   };
 }

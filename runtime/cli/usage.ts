@@ -19,6 +19,8 @@ const SERVE_FLAGS: [string, string][] = [
   ["--no-access-log", "no line per request (function output and host events are still logged)"],
   ["--no-metrics", "do not count requests for /_lanes/metrics (instance and host figures stay): to measure what metrics cost"],
   ["--otlp-endpoint URL", "export a span per request to this OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318)"],
+  ["--header-timeout S", "close a connection that brings no complete request head within S seconds (default 10, at most 300)"],
+  ["--keep-alive-timeout S", "close a keep-alive connection idle for S seconds after its answer (default 5; above a load balancer's own idle timeout behind one)"],
 ];
 
 const ADMIN_FLAGS: [string, string][] = [

@@ -1,5 +1,5 @@
 /** What a host takes (HostOptions) and what it is once started (Host): runtime/host/host.ts starts one. */
-import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { ConnectionLimits, HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec, Manifest } from "../manifest/load.ts";
 import type { PackHouse } from "../pack/house.ts";
@@ -13,6 +13,8 @@ export interface HostOptions {
   dir: string;
   port: number;
   hostname: string;
+  /** How long a connection may hold the server without a request (default DEFAULT_CONNECTION_LIMITS). */
+  connections?: ConnectionLimits;
   dev: boolean;
   adapter: RuntimeAdapter;
   log: Logger;

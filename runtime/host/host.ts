@@ -199,7 +199,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   };
   let server: RunningServer;
   try {
-    server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname });
+    server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname, ...(o.connections ? { connections: o.connections } : {}) });
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
     await Promise.all([pack.stop(), spares.stop()]);
