@@ -7,8 +7,8 @@
  * HTTP), so enough of them would stop the host from accepting or spawning anything.
  *
  * Deno.serve gives lanes nothing before a request head is complete, so the host counts its
- * requests in flight by the client's port (`info.remoteAddr`, `info.completed`), and once a
- * second reads the kernel's table of the server's TCP connections (`/proc/net/tcp`, `tcp6`). A
+ * requests in flight by the client's port (`info.remoteAddr`, `info.completed`), and about once
+ * a second reads the kernel's table of the server's TCP connections (`/proc/net/tcp`, `tcp6`). A
  * connection with no request in flight is shut down (`shutdown(2)` through FFI: Deno.serve then
  * sees its end and closes it, so no descriptor is closed under it) once it has gone
  * `headerTimeoutMs` without a request since it was first seen, or `keepAliveMs` since its last
@@ -64,6 +64,7 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
   // a port whose connection has been answered at least once: it waits keepAliveMs, not headerTimeoutMs
   const answered = new Set<number>();
   const limitFor = (p: number) => (answered.has(p) ? limits.keepAliveMs : limits.headerTimeoutMs);
+  const addresses = localAddresses(hostname);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
@@ -73,7 +74,7 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
     const now = Date.now();
     const seen = new Set<number>();
     const idle = new Set<string>();
-    for (const row of established(text, port, localAddresses(hostname))) {
+    for (const row of established(text, port, addresses)) {
       seen.add(row.remotePort);
       if (!open.has(row.remotePort) && idleSince[row.remotePort] === 0) idleSince[row.remotePort] = now;
       if (inFlight[row.remotePort] === 0 && now - idleSince[row.remotePort]! > limitFor(row.remotePort)) idle.add(row.inode);
