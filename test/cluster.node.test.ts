@@ -245,6 +245,42 @@ test("lanes deploy --wait names a host that has not switched yet and why, exits 
   assert.ok(await eventually(() => allServe(ctx, "slow-on-deno"), 10_000), "then all three serve it");
 });
 
+test("a switch compares the record it read: another host's switch noted while it checks its versions makes it a conflict, never a second revision", async (ctx) => {
+  const url = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/switch-race`);
+  const [a, b] = [await EtcdStore.open(url), await EtcdStore.open(url)];
+  const version = (id: string) => ({ id, createdAt: new Date().toISOString(), tag: null, message: null, author: "ci", files: {}, digest: id });
+  for (const id of ["v1", "v2", "v3"]) await a.putVersion(version(id));
+  const deployment = (stable: string) => ({ createdAt: new Date().toISOString(), author: "ci", reason: "deploy" as const, message: null, stable, canary: null });
+  await a.activate(deployment("v1"), 0);
+  assert.is((await b.active())?.revision, 1);
+  // while b checks that its version is kept, a switches and b notes it, as b's watch would
+  const client = (b as unknown as { client: { has(key: string): Promise<boolean> } }).client;
+  const has = client.has.bind(client);
+  let raced = false;
+  client.has = async (key) => {
+    if (!raced) {
+      raced = true;
+      await a.activate(deployment("v2"), 1);
+      assert.is((await b.active())?.revision, 2);
+    }
+    return has(key);
+  };
+  const err = await b.activate(deployment("v3"), 1).then(
+    (d) => new Error(`b switched too, as revision ${d.revision}`),
+    (e: Error) => e,
+  );
+  assert.ok(raced, "b checked its version");
+  assert.match(err.message, /the active deployment changed meanwhile, on this or another host: deployment 2 \(v2 100%, deploy by ci\) became active first/);
+  assert.equal(
+    (await a.history()).map((d) => [d.revision, d.stable]),
+    [
+      [2, "v2"],
+      [1, "v1"],
+    ],
+  );
+  await Promise.all([a.close(), b.close()]);
+});
+
 test("a file larger than etcd's request limit is kept in chunks and read back whole", async (ctx) => {
   const store = await EtcdStore.open(parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/chunks`));
   const big = new Uint8Array(2 * 1024 * 1024 + 7).map((_, i) => (i * 31) & 0xff);

@@ -165,17 +165,20 @@ export class EtcdStore implements ClusterStore {
 
   async activate(next: NewDeployment, expected: number): Promise<Deployment> {
     const key = this.key("active");
-    if (expected > 0 && this.seen?.revision !== expected) {
-      const now = await this.active();
-      if (now?.revision !== expected) throw this.conflict(now, expected);
+    // compare the mod revision of the read that showed `expected`: the watch moves `seen` on meanwhile
+    let base = this.seen;
+    if (expected > 0 && base?.revision !== expected) {
+      const { kv } = await this.client.get(key);
+      const now = kv ? this.note(kv) : undefined;
+      if (!kv || now?.revision !== expected) throw this.conflict(now, expected);
+      base = { revision: expected, modRevision: kv.modRevision };
     }
+    const guard: Compare = expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(base!.modRevision) };
     for (const v of [next.stable, next.canary?.version]) {
       if (v && !(await this.client.has(this.key(`versions/${v}`)))) throw new LanesError("internal", `store ${this.location}: deployment names version ${v}, which is not kept`);
     }
     const d: Deployment = { ...next, revision: expected + 1 };
     const json = JSON.stringify(d);
-    const guard: Compare =
-      expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(this.seen!.modRevision) };
     await this.pause("deployment");
     await this.pause("active-temp");
     let r: Awaited<ReturnType<EtcdClient["txn"]>>;
