@@ -262,8 +262,9 @@ test("the CLI's closed model measures its own CPU: large binary answers keep it 
   // side by side: the slow server's run mostly waits
   const [heavy, light] = await Promise.all([run("/bytes?kb=1024", 4), run("/?ms=200", 2)]);
   assert.ok(heavy.r.requests.answered > 5, `${heavy.r.requests.answered} answers`);
-  // relative bounds: other suites may take CPU from the generator, never give it more
-  assert.ok(heavy.r.generator.cpuCores >= 0.3, `taking in 1 MiB answers used ${heavy.r.generator.cpuCores} of a core`);
+  // relative bounds: other suites may take CPU from the generator, never give it more (alone the
+  // heavy run keeps 1.07-1.11 of a core busy; beside two heavy suites on a clean clone, 0.295)
+  assert.ok(heavy.r.generator.cpuCores >= 0.15, `taking in 1 MiB answers used ${heavy.r.generator.cpuCores} of a core`);
   assert.ok(light.r.generator.cpuCores < heavy.r.generator.cpuCores / 3, `slow server ${light.r.generator.cpuCores}, large answers ${heavy.r.generator.cpuCores}`);
   for (const { r, out } of [heavy, light]) {
     assert.is(r.generator.keptUp, r.generator.cpuCores < 0.9, JSON.stringify(r.generator));
