@@ -41,6 +41,11 @@ export function splitEnv(env: Record<string, string | undefined>): { kept: Recor
   return out;
 }
 
+/** Whether a host started with `env` runs again with the allow-listed one (`runWithCleanEnv`). */
+export function runsAgain(split: ReturnType<typeof splitEnv>): boolean {
+  return split.dropped.length > 0 || Object.keys(split.secrets).length > 0;
+}
+
 /** The allow-listed environment a host is started with (for tools and tests that start one). */
 export function hostEnvironment(env: Record<string, string | undefined> = process.env): Record<string, string> {
   return splitEnv(env).kept;
@@ -58,7 +63,7 @@ export async function runWithCleanEnv(host: RuntimeName): Promise<number | undef
     return undefined;
   }
   const split = splitEnv(process.env);
-  if (split.dropped.length === 0 && Object.keys(split.secrets).length === 0) return undefined;
+  if (!runsAgain(split)) return undefined;
   return relaunch(host, { ...split.kept, [SECRETS_ON_STDIN]: "1" }, split.secrets);
 }
 
