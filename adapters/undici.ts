@@ -12,6 +12,11 @@
  *   AbortController's, which aborts when the client goes away, so a request passed on to
  *   `fetch()` or cloned follows it too: undici keeps the signal in an own slot that the lazy
  *   object answers itself; Deno's real Request is built with the guest's signal.
+ *   On Node, a function that reads the body first (`arrayBuffer`, `text`, `json`), before
+ *   anything builds the Request, gets a copy of the bytes the lazy one has: undici's Request
+ *   copies a body in and `arrayBuffer()` reads it back through a stream, 176-200 µs of CPU for
+ *   256 KiB against 12-39 for one copy (adapters/README.md, Channel). A Request built after
+ *   that is built with its body read, so the platform says what it says of a read body.
  * - `wholeBody` (Node; Deno's is deno-response.ts): the bytes of a Response whose body is a
  *   string or bytes, read from undici's state instead of its stream; the stream is locked, so
  *   the body cannot be read twice.
@@ -34,8 +39,11 @@ type Real = Record<PropertyKey, unknown> & Request;
 export const INIT = Symbol("lanes.init");
 export const REAL = Symbol("lanes.real");
 const URL_ = Symbol("lanes.url");
-/** A lazy request: its parts, and the real Request once something needed it. */
-export type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string };
+const READ = Symbol("lanes.read");
+/** A lazy request: its parts, the real Request once something needed it, and whether its body was read before that. */
+export type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string; [READ]?: true };
+const NO_BYTES = new Uint8Array(0);
+const utf8 = new TextDecoder();
 
 /**
  * The platform's Request made from a lazy one's parts. `withSignal` false: the lazy object
@@ -58,7 +66,7 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
   const deno = !kSignal && symbolNamed(sample, "request") !== undefined && symbolNamed(sample, "signalCache") !== undefined;
   if (!((kSignal && symbolNamed(sample, "state")) || deno) || typeof Request.prototype.text !== "function") return undefined;
   const real = (o: Lazy): Real => {
-    o[REAL] ??= platformRequest(o[INIT], deno);
+    if (!o[REAL]) o[REAL] = o[READ] ? readRequest(platformRequest({ ...o[INIT], body: NO_BYTES }, deno)) : platformRequest(o[INIT], deno);
     return o[REAL] as Real;
   };
   const proto = {} as Record<PropertyKey, unknown>;
@@ -91,13 +99,16 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
     });
   }
   defineUnbuiltParts(define);
-  if (kSignal)
+  if (kSignal) {
+    // undici only: Deno's Request costs about one copy to build and read (adapters/README.md, Channel)
+    defineFirstReads(define, real);
     define(kSignal, {
       get(this: Lazy) {
         return this[INIT].signal();
       },
       set() {},
     });
+  }
   Object.setPrototypeOf(proto, Request.prototype);
   return (init) => {
     const o = Object.create(proto) as Lazy;
@@ -129,6 +140,53 @@ export function defineUnbuiltParts(define: (key: PropertyKey, d: PropertyDescrip
   });
 }
 
+/**
+ * `arrayBuffer`, `text` and `json` of a lazy request whose body is bytes and was neither read nor
+ * built into a Request: answered from those bytes (a copy the function may keep). Anything else
+ * is the platform's, its errors included: a second read, or a read of a built one.
+ */
+function defineFirstReads(define: (key: PropertyKey, d: PropertyDescriptor) => void, real: (o: Lazy) => Real): void {
+  const take = (o: Lazy): Uint8Array | undefined => {
+    const body = o[INIT].body;
+    if (o[REAL] || o[READ] || !(body instanceof Uint8Array)) return undefined;
+    o[READ] = true;
+    return body;
+  };
+  define("arrayBuffer", {
+    value(this: Lazy) {
+      const b = take(this);
+      // a copy of exactly its bytes: a Node child's body is a Buffer, whose slice() is a view
+      return b ? Promise.resolve(Uint8Array.prototype.slice.call(b).buffer) : real(this).arrayBuffer();
+    },
+  });
+  define("text", {
+    value(this: Lazy) {
+      const b = take(this);
+      return b ? Promise.resolve(utf8.decode(b)) : real(this).text();
+    },
+  });
+  define("json", {
+    value(this: Lazy) {
+      const b = take(this);
+      if (!b) return real(this).json();
+      try {
+        return Promise.resolve(JSON.parse(utf8.decode(b)));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  });
+}
+
+/** `r` with its body used, as reading it leaves it: disturbed, and locked to a reader. */
+function readRequest(r: Request): Request {
+  r.body
+    ?.getReader()
+    .read()
+    .catch(() => {});
+  return r;
+}
+
 /** The lazy factory if it answers exactly as the platform on a sample (else undefined). Bun's is bun-request.ts. */
 export async function checked(make: (init: RequestInit2) => Request): Promise<((init: RequestInit2) => Request) | undefined> {
   const init = (): RequestInit2 => ({
@@ -146,6 +204,18 @@ export async function checked(make: (init: RequestInit2) => Request): Promise<((
   const i = init();
   const native = new Request(i.url, { method: i.method, headers: i.headers, body: i.body as Uint8Array<ArrayBuffer> });
   if ((await describe(make(init()))) !== (await describe(native))) return undefined;
+  // a body read first, then what is left of the request
+  const afterRead = async (r: Request) => {
+    const text = await r.text();
+    const again = await r.arrayBuffer().then(
+      () => "read again",
+      (e: Error) => `${e.name}: ${e.message}`,
+    );
+    return JSON.stringify([text, r.bodyUsed, r.body?.locked, again, [...r.headers], r.method]);
+  };
+  const i2 = init();
+  if ((await afterRead(make(init()))) !== (await afterRead(new Request(i2.url, { method: i2.method, headers: i2.headers, body: i2.body as Uint8Array<ArrayBuffer> }))))
+    return undefined;
   // the guest's signal: the lazy request's own, and a request made from it follows it
   const lazy = make(init());
   const derived = new Request(lazy);

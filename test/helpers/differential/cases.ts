@@ -194,5 +194,15 @@ export function differentialCases(route: string): Case[] {
   add("Request.prototype.text called on the request", post("POST", `${echo}/proto-text`, "text/plain", "by the prototype"));
   add("headers set by the function show in a clone", post("POST", `${echo}/headers-then-body`, "text/plain", "with a header"));
   add("a body read twice fails the second time", post("POST", `${echo}/read-twice`, "text/plain", "once"));
+  // the body read before anything else of the request (lanes answers that from the bytes it has)
+  const first = `${route}/body-first`;
+  add("text() first, then the rest of the request", post("POST", `${first}/text`, "text/plain;charset=UTF-8", "\ufeffhéllo ✓ 日本"));
+  add("text() first of bytes that are not UTF-8", post("POST", `${first}/text`, "text/plain", new Uint8Array([0x68, 0xff, 0xfe, 0xc3, 0x28, 0x69])));
+  add("arrayBuffer() first, then the rest", post("POST", `${first}/bytes`, "application/octet-stream", allBytes()));
+  add("arrayBuffer() first of an empty body", post("POST", `${first}/bytes`, "application/octet-stream", ""));
+  add("json() first, then the rest", post("PATCH", `${first}/json`, "application/json", '\ufeff{"a":[1,"é"],"b":null}'));
+  add("json() first of bad JSON", post("POST", `${first}/json`, "application/json", "{not json"));
+  add("Request.prototype.text first", post("POST", `${first}/proto`, "text/plain", "by the prototype"));
+  add("GET: the missing body read first", get(`${first}/text`, [["x-custom", "no body"]]));
   return cases;
 }
