@@ -16,8 +16,11 @@
  *
  * Counted by port alone, two clients of different addresses on the same port share a count: a
  * request of either keeps both open, so a connection with a request in flight is never shut
- * down; an idle one is at worst kept longer. Without Linux's /proc or FFI permission, nothing is
- * watched, as before.
+ * down; an idle one is at worst kept longer. A port's clock belongs to the connection the table
+ * last showed on it (its inode): once the host has closed an idle connection, the client may
+ * connect again from the same port before the next scan, and that new connection starts its
+ * own clock rather than inherit the old one's, which had run out. Without Linux's /proc or FFI
+ * permission, nothing is watched, as before.
  */
 import { libc } from "./libc.ts";
 import type { ConnectionLimits } from "./types.ts";
@@ -60,7 +63,9 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
   // by the client's port: requests in flight, and when one last ended or the connection was first seen
   const inFlight = new Uint16Array(65536);
   const idleSince = new Float64Array(65536);
-  let open = new Set<number>();
+  // the connection (socket inode) the table last showed on each port
+  const connectionOn = new Map<number, string>();
+  let lastScan = 0;
   // a port whose connection has been answered at least once: it waits keepAliveMs, not headerTimeoutMs
   const answered = new Set<number>();
   const limitFor = (p: number) => (answered.has(p) ? limits.keepAliveMs : limits.headerTimeoutMs);
@@ -74,18 +79,23 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
     const now = Date.now();
     const seen = new Set<number>();
     const idle = new Set<string>();
-    for (const row of established(text, port, addresses)) {
-      seen.add(row.remotePort);
-      if (!open.has(row.remotePort) && idleSince[row.remotePort] === 0) idleSince[row.remotePort] = now;
-      if (inFlight[row.remotePort] === 0 && now - idleSince[row.remotePort]! > limitFor(row.remotePort)) idle.add(row.inode);
+    for (const { remotePort: p, inode } of established(text, port, addresses)) {
+      seen.add(p);
+      if (connectionOn.get(p) !== inode) {
+        // first seen: its clock starts now, and an answer is its own only if it came since the last scan
+        connectionOn.set(p, inode);
+        if (idleSince[p]! < lastScan) answered.delete(p);
+        idleSince[p] = now;
+      }
+      if (inFlight[p] === 0 && now - idleSince[p]! > limitFor(p)) idle.add(inode);
     }
-    // a connection gone from the table: its port may come back as a new one
-    for (const p of open) {
+    // a connection gone from the table (its last request ended): its port may come back as a new one
+    for (const p of connectionOn.keys()) {
       if (seen.has(p) || inFlight[p] !== 0) continue;
-      idleSince[p] = 0;
+      connectionOn.delete(p);
       answered.delete(p);
     }
-    open = seen;
+    lastScan = now;
     if (idle.size > 0) for (const fd of socketFds(deno, idle)) shutdown(fd, SHUT_RDWR);
   };
   const next = (wait: number) => {

@@ -2,7 +2,8 @@
  * A connection that holds the host without a request is closed, on every host: one that sends
  * nothing, one whose request head never ends (a line a second, as a slowloris client sends it),
  * and a keep-alive connection left idle after its answer. A connection whose request is still
- * being worked on is never cut, however long it stays silent. Node closes them by its
+ * being worked on is never cut, however long it stays silent, nor is a new one from the port of
+ * one the host has closed. Node closes them by its
  * `headersTimeout` and `keepAliveTimeout`, Bun's node:http the same, a Deno host by lanes' watch
  * of its connections (adapters/deno-idle-conns.ts): Deno.serve has none. The real `lanes start`,
  * with `--header-timeout 2 --keep-alive-timeout 1` so that the suite waits seconds, not the
@@ -33,9 +34,10 @@ const GIVE_UP_MS = 10_000;
 /** The slow request works this long, twice the time a head may take, with nothing sent either way. */
 const WORK_MS = 4000;
 
-function probe(port: number, start: (s: Socket, received: () => string) => Promise<number> | number): Promise<Ended> {
+/** A raw connection to the host (from `localPort`, if given), started by `start`, which says from when it is timed. */
+function probe(port: number, start: (s: Socket, received: () => string) => Promise<number> | number, localPort?: number): Promise<Ended> {
   return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1");
+    const s = connect({ port, host: "127.0.0.1", ...(localPort ? { localAddress: "127.0.0.1", localPort } : {}) });
     let received = "";
     let from = Date.now();
     let done = false;
@@ -61,9 +63,41 @@ const untilAnswered = async (s: Socket, received: () => string) => {
   while (!/\r\n\r\n[\s\S]+/.test(received()) && !s.destroyed) await new Promise((r) => setTimeout(r, 20));
 };
 
-const test = suite<{ cli: RunningCli; dir: string; silent: Promise<Ended>; slowHead: Promise<Ended>; keptAlive: Promise<Ended>; working: Promise<Ended> }>(
-  `connections without a request (${adapter.name} host)`,
-);
+/**
+ * A keep-alive connection left idle until the host closes it, then a new connection from the
+ * same client port, silent for half of --header-timeout before its request. (A Deno host's watch
+ * knows connections by their client's port, and once took such a new connection for the old one,
+ * whose time was up: it shut it down with its request unanswered.)
+ */
+async function samePortAgain(port: number): Promise<Ended> {
+  let localPort = 0;
+  const first = await probe(port, async (s, received) => {
+    localPort = s.localPort!;
+    s.write("GET /work HTTP/1.1\r\nHost: x\r\n\r\n");
+    await untilAnswered(s, received);
+    return Date.now();
+  });
+  assert.ok(first.closedMs !== null && /^HTTP\/1\.1 200 /.test(first.received), `the first connection was answered and closed: ${JSON.stringify(first)}`);
+  await new Promise((r) => setTimeout(r, 100)); // the client's end of the old one is gone
+  return probe(
+    port,
+    (s) => {
+      setTimeout(() => s.write("GET /work HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), (HEADER_S * 1000) / 2);
+      return Date.now();
+    },
+    localPort,
+  );
+}
+
+const test = suite<{
+  cli: RunningCli;
+  dir: string;
+  silent: Promise<Ended>;
+  slowHead: Promise<Ended>;
+  keptAlive: Promise<Ended>;
+  working: Promise<Ended>;
+  samePort: Promise<Ended>;
+}>(`connections without a request (${adapter.name} host)`);
 
 test.before(async (ctx) => {
   ctx.dir = makeFunctionsDir({ work: { entry: "chaos-fault.ts", timeoutMs: 30_000, instances: { min: 1, max: 1 }, concurrency: 4 } });
@@ -84,6 +118,7 @@ test.before(async (ctx) => {
     await untilAnswered(s, received);
     return Date.now(); // idle from its answer on
   });
+  ctx.samePort = samePortAgain(port);
   ctx.working = probe(port, async (s, received) => {
     s.write(`GET /work?do=sleep&ms=${WORK_MS} HTTP/1.1\r\nHost: x\r\n\r\n`);
     await untilAnswered(s, received);
@@ -118,6 +153,11 @@ test("a keep-alive connection left idle after its answer is closed once --keep-a
 
 test("a request worked on for twice --header-timeout, with nothing sent either way meanwhile, is answered", async ({ working }) => {
   const { received } = await working;
+  assert.match(received, /^HTTP\/1\.1 200 /, `the answer: ${JSON.stringify(received.slice(0, 200))}`);
+});
+
+test("a new connection from the port of one the host closed gets its own --header-timeout, and its request is answered", async ({ samePort }) => {
+  const { received } = await samePort;
   assert.match(received, /^HTTP\/1\.1 200 /, `the answer: ${JSON.stringify(received.slice(0, 200))}`);
 });
 
