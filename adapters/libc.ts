@@ -1,7 +1,8 @@
 /**
  * glibc through Deno's FFI, for a Deno host: `malloc_trim` (malloc-trim.ts), `fcntl`
- * (pipe-size.ts) and `shutdown` (deno-idle-conns.ts). Opened once. Null where it cannot be: not on Deno, no glibc, or a host run
- * without FFI permission; the callers then leave things as they are.
+ * (pipe-size.ts) and `shutdown` (deno-idle-conns.ts). Opened once. Null where it cannot be: not
+ * on Deno, no glibc, or a host run without FFI permission; the callers then leave things as
+ * they are.
  */
 interface Symbols {
   malloc_trim(pad: number): number;
