@@ -1,6 +1,6 @@
 /**
  * `lanes bench` end to end, kept short: the real CLI on Node, one workload, both lanes and the
- * direct baseline, about a second per cell. It proves the harness and the shape of bench.json
+ * direct baseline, about half a second per cell. It proves the harness and the shape of bench.json
  * and never asserts a speed (CI machines differ; the figures live in loadtest/README.md).
  */
 import { spawnSync } from "node:child_process";
@@ -37,7 +37,7 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
       code,
       out: stdout,
       err,
-    } = bench(["--quick", "--function", "hello", "--lanes", "isolate,process", "--runtimes", "node", "--duration", "1", "--warmup", "0.3", "--out", out]);
+    } = bench(["--quick", "--function", "hello", "--lanes", "isolate,process", "--runtimes", "node", "--duration", "0.5", "--warmup", "0.2", "--out", out]);
     assert.is(code, 0, `exit ${code}\n${stdout}\n${err}`);
     assert.match(stdout, /req\/s\s+x direct\s+p50 ms\s+p99 ms/);
     assert.match(stdout, /which lane suits each function:\n {2}hello: (isolate|process) lane\. /);
@@ -47,7 +47,7 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
     assert.ok(report.meta.cores >= 1);
     assert.type(report.meta.versions.node, "string");
     assert.type(report.meta.versions.autocannon, "string");
-    assert.is(report.meta.durationS, 1);
+    assert.is(report.meta.durationS, 0.5);
     assert.is(report.meta.quick, true);
 
     const lanes = report.results.map((r: { lane: string }) => r.lane).sort();
@@ -143,7 +143,7 @@ test("a function that answers wrongly is reported as failed, not measured, and t
   try {
     writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { flaky: { entry: "flaky.ts" } } }));
     writeFileSync(join(dir, "flaky.ts"), 'export default { fetch: () => new Response("no", { status: 500 }) };\n');
-    const { code, out } = bench([dir, "--lanes", "isolate", "--runtimes", "node", "--duration", "1", "--crash=false"]);
+    const { code, out } = bench([dir, "--lanes", "isolate", "--runtimes", "node", "--duration", "0.5", "--crash=false"]);
     assert.is(code, 1);
     assert.match(out, /flaky isolate node: GET \/flaky: expected a 2xx, got 500/);
     const report = JSON.parse(readFileSync(join(dir, "bench-results", "bench.json"), "utf8"));

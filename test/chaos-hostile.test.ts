@@ -41,20 +41,15 @@ for (const lane of LANES) {
   test.after(async ({ h }) => h.stop());
 
   test("2000 connections far past capacity keep being served, and every refusal is a 503 with Retry-After", async ({ h }) => {
-    // the load generator in a process of its own, as a real flood comes from elsewhere
-    const calm = await floodFor(`${h.url}/hello`, 50, 1);
+    // the load generator in a process of its own, as a real flood comes from elsewhere. (What the
+    // flood keeps of the calm rate is a speed figure: loadtest/overload.ts measures it.)
     const flood = floodFor(`${h.url}/hello`, 2000, 2);
     // a few requests of our own during the flood, to read what a refused client gets
     await new Promise((r) => setTimeout(r, 1200));
     const probes = await Promise.all(Array.from({ length: 30 }, () => h.fetch("/hello").then(async (r) => ({ r, text: await r.text() }))));
     const result = await flood;
     const count = (r: FloodResult, status: string) => r.statusCodeStats[status]?.count ?? 0;
-    const calmRate = count(calm, "200") / 1;
-    const floodRate = count(result, "200") / 2;
-    measure(
-      `${adapter.name}/${lane} goodput`,
-      `${Math.round(calmRate)}/s at 50 connections, ${Math.round(floodRate)}/s at 2000 (${(floodRate / calmRate).toFixed(2)}x), ${count(result, "503")} refused, p99 ${result.latency.p99} ms`,
-    );
+    measure(`${adapter.name}/${lane} flood`, `${Math.round(count(result, "200") / 2)}/s served at 2000 connections, ${count(result, "503")} refused, p99 ${result.latency.p99} ms`);
     assert.equal(
       Object.keys(result.statusCodeStats).filter((s) => s !== "200" && s !== "503"),
       [],
@@ -190,9 +185,10 @@ for (const lane of LANES) {
     const instance = serving();
     let sent = 0;
     const t0 = Date.now();
-    // for 2 s: several of the memory watchdog's readings (every 250 ms) fall inside, each seeing
-    // far more bytes made and dropped than memoryMb
-    while (Date.now() - t0 < 2000) {
+    // for 1 s: four of the memory watchdog's readings (every 250 ms) fall inside, and the bytes
+    // made and dropped meanwhile are past memoryMb: 144-970 echoes of 256 KiB a second, 72-485 MB
+    // in and out, on a quiet 2-core VM (2026-12-05)
+    while (Date.now() - t0 < 1000) {
       const batch = await Promise.all(Array.from({ length: 16 }, () => h.fetch("/churn", { method: "POST", body: upload })));
       for (const res of batch) {
         const body = new Uint8Array(await res.arrayBuffer());
