@@ -74,7 +74,11 @@ for (const lane of LANES) {
     // reorder it: timeoutMs 4000 makes the bound a second, the one slot is held 3 s, and the
     // waiting request is still served well within its deadline.
     const pool = poolOf(h, "single");
-    const busy = h.fetch("/single?do=sleep&ms=3000");
+    let busyAnsweredAt = Number.POSITIVE_INFINITY;
+    const busy = h.fetch("/single?do=sleep&ms=3000").then((r) => {
+      busyAnsweredAt = Date.now();
+      return r;
+    });
     await waitFor(() => pool.instances.some((i) => i.inflight === 1), "the slow request runs");
     const waiting = h.fetch("/single"); // waits in the queue
     await waitFor(() => pool.queued === 1, "the second request is queued");
@@ -82,13 +86,17 @@ for (const lane of LANES) {
     await new Promise((r) => setTimeout(r, 1200)); // now it has waited past the 1 s bound
     const t0 = Date.now();
     const refused = await h.fetch("/single");
-    const refusedMs = Date.now() - t0;
+    const refusedAt = Date.now();
     assert.ok(t0 - queuedAt < 2500, `the test fell behind: asked ${t0 - queuedAt} ms after queueing, the slot frees at 3000`);
     assert.is(refused.status, 503, await refused.clone().text());
     assert.is(((await refused.json()) as { error: { code: string } }).error.code, "overloaded");
     assert.is(refused.headers.get("retry-after"), "1");
-    // refused within the grace, not after timeoutMs
-    assert.ok(refusedMs < 400, `the refusal took ${refusedMs} ms`);
+    // at once (after a grace of 30 ms, queue.ts): before the slot frees, at least 500 ms after it
+    // was asked, and well within that. A Node host beside another suite took 450 ms once, so the
+    // bound is a second (a refusal that waits for room as long as that is wrong, whatever the load)
+    const refusedMs = refusedAt - t0;
+    assert.ok(refusedAt < busyAnsweredAt, `the refusal came ${refusedMs} ms after it was asked, after the slot freed (${busyAnsweredAt - t0} ms)`);
+    assert.ok(refusedMs < 1000, `the refusal took ${refusedMs} ms`);
     // what was let in is served: the waiting request runs once the slot frees, within its deadline
     await expectJson(busy);
     await expectJson(waiting);
