@@ -10,6 +10,7 @@ import { connect } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Exchange, Reply } from "../adapters/types.ts";
+import { within } from "../runtime/within.ts";
 import { sleep } from "./helpers/chaos.ts";
 import { adapter } from "./helpers/host.ts";
 
@@ -55,7 +56,7 @@ test(`a ${adapter.name} server's shutdown returns at the end of its grace with a
     await server.shutdown(graceMs);
     const tookMs = Date.now() - t0;
     release();
-    await Promise.race([closed, sleep(3000)]);
+    await within(closed, 3000);
     assert.ok(tookMs < graceMs + 2000, `grace ${graceMs} ms: the shutdown took ${tookMs} ms`);
     assert.is(socket.destroyed || socket.readyState === "closed", true, `grace ${graceMs} ms: the held connection is still open (got ${JSON.stringify(got.slice(0, 80))})`);
     assert.is(await accepts(server.port), false, `grace ${graceMs} ms: the port still accepts connections`);
