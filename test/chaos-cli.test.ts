@@ -7,10 +7,9 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { connect } from "node:net";
 import { rmSync } from "node:fs";
 import { cliCommand, startCli, type RunningCli } from "./helpers/cli.ts";
-import { descendants, expectJson, isAlive, measure, rssOf, sleep, waitFor } from "./helpers/chaos.ts";
+import { accepts, descendants, expectJson, isAlive, measure, rssOf, sleep, waitFor } from "./helpers/chaos.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
@@ -31,16 +30,6 @@ test.after(() => {
   if (isAlive(cli.pid)) cli.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Resolves true if a new TCP connection to `url` is accepted. */
-function accepts(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect(Number(u.port), u.hostname);
-    s.once("connect", () => (s.destroy(), resolve(true)));
-    s.once("error", () => resolve(false));
-  });
-}
 
 test("host memory stays bounded and levels off under a 20x overload with request bodies, in both lanes", async () => {
   const body = new Uint8Array(256 * 1024).fill(7);

@@ -10,7 +10,6 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { RuntimeName } from "../adapters/types.ts";
-import { lazyRequests } from "../adapters/undici.ts";
 import { differentialCases, type Case } from "./helpers/differential/cases.ts";
 import { differences, expected, knownDifference } from "./helpers/differential/compare.ts";
 import { oracle } from "./helpers/differential/oracle.ts";
@@ -111,13 +110,5 @@ for (const combo of COMBOS) {
     assert.is(failures.length, 0, `${failures.length} case(s) differ:\n  ${failures.join("\n  ")}`);
   });
 }
-
-// A guest's lazy Request compares itself with the platform's at start-up and stays off at any
-// difference: the cases above then still agree, only slower. So say when it is off.
-test(`the guest's lazy Request passes its own start-up check on ${adapter.name}`, async () => {
-  const make = await lazyRequests();
-  // Bun's is adapters/bun-request.ts
-  assert.is(make !== undefined, adapter.name !== "bun", "lazyRequests() made a lazy Request maker");
-});
 
 test.run();

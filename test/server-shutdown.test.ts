@@ -11,22 +11,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Exchange, Reply } from "../adapters/types.ts";
 import { within } from "../runtime/within.ts";
-import { sleep } from "./helpers/chaos.ts";
+import { accepts, sleep } from "./helpers/chaos.ts";
 import { adapter } from "./helpers/host.ts";
 
 const reply = (text: string): Reply => ({ status: 200, statusText: "OK", headers: [["content-type", "text/plain"]], body: new TextEncoder().encode(text) });
-
-/** Whether a new TCP connection to `port` is accepted. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
 
 test(`a ${adapter.name} server's shutdown returns at the end of its grace with a request still in flight, and the process goes on`, async () => {
   for (const graceMs of [0, 50]) {
@@ -59,7 +47,7 @@ test(`a ${adapter.name} server's shutdown returns at the end of its grace with a
     await within(closed, 3000);
     assert.ok(tookMs < graceMs + 2000, `grace ${graceMs} ms: the shutdown took ${tookMs} ms`);
     assert.is(socket.destroyed || socket.readyState === "closed", true, `grace ${graceMs} ms: the held connection is still open (got ${JSON.stringify(got.slice(0, 80))})`);
-    assert.is(await accepts(server.port), false, `grace ${graceMs} ms: the port still accepts connections`);
+    assert.is(await accepts(`http://127.0.0.1:${server.port}`), false, `grace ${graceMs} ms: the port still accepts connections`);
     socket.destroy();
   }
   // still here: the next turn of the event loop runs

@@ -3,6 +3,7 @@
  * stack trace reached it, and which processes are still alive (read from /proc, Linux).
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import * as assert from "uvu/assert";
 import type { Pool } from "../../runtime/pool/pool.ts";
@@ -39,6 +40,19 @@ export async function expectJson<T = Record<string, unknown>>(res: Response | Pr
   const text = await r.text();
   assert.is(r.status, 200, text);
   return JSON.parse(text) as T;
+}
+
+/** Resolves true if a new TCP connection to `url` is accepted. */
+export function accepts(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const s = connect(Number(u.port), u.hostname);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
