@@ -3,8 +3,8 @@
  * keeps being served and is refused with 503 + Retry-After; a body dribbled a byte at a time
  * gets 408 within timeoutMs; methods the host does not relay are 405 on every host; HEAD gets
  * its Content-Length; a broken module is reported by /_lanes/functions and never leaks a
- * host path; an isolate holding ArrayBuffers past memoryMb is recycled. Host on Node, Bun and
- * Deno, both lanes where a lane is involved.
+ * host path; an isolate holding ArrayBuffers past memoryMb is recycled, one making garbage past
+ * it is not. Host on Node, Bun and Deno, both lanes where a lane is involved.
  */
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -34,6 +34,8 @@ for (const lane of LANES) {
         syntax: fn("syntax-error.ts"),
         hog: fn("chaos-fault.ts", { memoryMb: 128, instances: { min: 1, max: 1 } }),
         churn: fn("echo.ts", { memoryMb: 64, instances: { min: 1, max: 1 }, concurrency: 16 }),
+        // the isolate lane judges heap and ArrayBuffers, garbage included, until it collects
+        ...(lane === "isolate" ? { litter: fn("chaos-fault.ts", { memoryMb: 16, instances: { min: 1, max: 1 } }) } : {}),
       },
       { extraFiles: { "syntax-error.ts": 'export default { fetch() { return new Response("never" } };\n' } },
     );
@@ -208,6 +210,21 @@ for (const lane of LANES) {
     measure(`${lane} lane, memoryMb 64: 256 KiB echoed`, `${sent} times in ${Date.now() - t0} ms, all 200`);
     assert.is(serving(), instance, "the same instance served throughout");
   });
+
+  if (lane === "isolate") {
+    test("garbage past memoryMb at the watchdog's readings does not stop an isolate: it collects, then judges", async ({ h }) => {
+      const instance = (await expectJson(h.fetch("/litter"))).instance;
+      // 4 MB of ArrayBuffers made and dropped every 50 ms for 1.5 s: V8 collects them only when
+      // they reach 32-40 MB (Node) or 64 MB (Deno; Bun much sooner), so most of the watchdog's six
+      // readings (every 250 ms) see heap and ArrayBuffers past memoryMb 16, nearly all garbage,
+      // and only a reading taken after a full collection may stop it (runtime/pool/watchdog.ts)
+      const res = await h.fetch("/litter?do=garbage&mb=4&ms=1500");
+      const text = await res.text();
+      assert.is(res.status, 200, text);
+      assert.equal(JSON.parse(text), { instance, made: true }, "answered by the instance that made the garbage");
+      assert.is((await expectJson(h.fetch("/litter"))).instance, instance, "and it serves on");
+    });
+  }
 
   test.run();
 }

@@ -12,13 +12,13 @@ import {
   changeDir,
   currentRequestId,
   exitNow,
-  collectGarbage,
   formatArgs,
   heapUsed,
   importModule,
   inRequest,
   requestMaker,
   installFastResponse,
+  memoryAfterCollection,
   memoryInUse,
   onUncaughtException,
   onUnhandledRejection,
@@ -164,8 +164,8 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         cancels.get(slot * 2 ** 32 + f.id)?.cancel();
         break;
       case "ping":
-        if (f.id === PING_COLLECT) collectGarbage(); // the watchdog judges memory without garbage
-        post({ t: "pong", id: f.id, ...memoryInUse() }, slot);
+        // the watchdog judges memory without garbage
+        post({ t: "pong", id: f.id, ...(f.id === PING_COLLECT ? memoryAfterCollection() : memoryInUse()) }, slot);
         break;
       case "rpc":
         rpcOf(slot).deliver(f);
