@@ -135,10 +135,14 @@ test("a version that does not load on one host is refused by the cluster, naming
   assert.ok(await allServe(ctx, "v2"), "every host still serves v2");
 });
 
-test("two concurrent deploys to two hosts end with exactly one winner and a clear 409 for the other", async (ctx) => {
-  const [a, b] = await Promise.all([deploy(ctx.hosts[1]!.url, versionDir("race-bun")), deploy(ctx.hosts[2]!.url, versionDir("race-deno"))]);
+test("two concurrent deploys to two hosts end with exactly one winner and a clear 409 for the other, as soon as the winner switched", async (ctx) => {
+  const answered = (r: Awaited<ReturnType<typeof deploy>>) => ({ ...r, at: Date.now() });
+  const [a, b] = await Promise.all([deploy(ctx.hosts[1]!.url, versionDir("race-bun")).then(answered), deploy(ctx.hosts[2]!.url, versionDir("race-deno")).then(answered)]);
   assert.equal([a.status, b.status].sort(), [201, 409], `${a.text}\n${b.text}`);
   const [winner, loser] = a.status === 201 ? [a, b] : [b, a];
+  // the loser stops waiting for the others to load its version once the winner's deployment is
+  // active (it waited the whole 10 s a deploy gives the others: runtime/host/prepared.ts)
+  assert.ok(loser.at - winner.at < 5000, `the 409 came ${loser.at - winner.at} ms after the winner's 201`);
   assert.is(loser.json.error?.code, "conflict");
   assert.match(
     loser.json.error!.message + "",

@@ -245,6 +245,10 @@ export class EtcdStore implements ClusterStore {
     return this.current;
   }
 
+  seenRevision(): number | undefined {
+    return this.seen?.revision;
+  }
+
   announce(record: HostRecord): Promise<void> {
     return this.members.announce(record);
   }

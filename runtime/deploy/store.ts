@@ -79,6 +79,8 @@ export interface ClusterStore extends DeployStore {
   /** Calls `onChange` when a secret record is set or deleted, by any host (and once after each reconnect). */
   followSecrets(onChange: () => void): void;
   state(): StoreState;
+  /** The revision of the newest active deployment this host has seen (followed or read), if any. */
+  seenRevision(): number | undefined;
   /** Keep this host's record, bound to a lease: it goes away when the host stops renewing it. */
   announce(record: HostRecord): Promise<void>;
   /** The id of the record this host announced (undefined before it did). */

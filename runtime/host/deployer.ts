@@ -80,7 +80,7 @@ export class Deployer {
       const changed = changedFunctions(base, release);
       let t1 = performance.now();
       try {
-        await staged?.everywhere();
+        await staged?.everywhere(active.revision);
         t1 = performance.now();
         for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
         const record: VersionRecord = {
@@ -149,7 +149,7 @@ export class Deployer {
       let t1 = performance.now();
       const current = this.releases.get(active.canary?.version ?? active.stable)!;
       try {
-        await staged?.everywhere();
+        await staged?.everywhere(active.revision);
         t1 = performance.now();
         const d = await this.o.store.activate(
           {

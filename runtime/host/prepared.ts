@@ -16,9 +16,12 @@ const OTHERS_MS = 10_000;
 /**
  * Before a deploy switches: wait until every other live host has loaded the staged version, so
  * all of them switch at once; refuse the deploy (nothing changes) if it did not load on one. A
- * host that takes longer than OTHERS_MS (or cannot reach the store) follows once it can.
+ * host that takes longer than OTHERS_MS (or cannot reach the store) follows once it can. The
+ * wait ends at once when a deployment after `from` (the one this deploy replaces) becomes active:
+ * a concurrent deploy won, and the switch's compare answers 409 now instead of after OTHERS_MS
+ * (the other hosts, loading the winner, would never all load this one).
  */
-export async function loadedEverywhere(store: ClusterStore, id: string): Promise<void> {
+export async function loadedEverywhere(store: ClusterStore, id: string, from: number): Promise<void> {
   const end = Date.now() + OTHERS_MS;
   for (;;) {
     const others = (await store.hosts()).filter((h) => h.id !== store.hostId());
@@ -32,7 +35,7 @@ export async function loadedEverywhere(store: ClusterStore, id: string): Promise
       const why = failed.map((h) => `${h.url} (${h.runtime}): ${said(h.prepared!.error!)}`).join("\n  ");
       throw new LanesError("load_failed", `version not deployed, nothing changed: it did not load on ${failed.length} other host(s):\n  ${why}`);
     }
-    if (others.every((h) => h.prepared?.version === id) || Date.now() > end) return;
+    if (others.every((h) => h.prepared?.version === id) || Date.now() > end || (store.seenRevision() ?? 0) > from) return;
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -57,8 +60,9 @@ export class Staging {
     return this.store.stage(this.id, files, hashes);
   }
 
-  everywhere(): Promise<void> {
-    return loadedEverywhere(this.store, this.id);
+  /** `from`: the revision of the deployment this switch replaces. */
+  everywhere(from: number): Promise<void> {
+    return loadedEverywhere(this.store, this.id, from);
   }
 
   async end(): Promise<void> {
