@@ -35,7 +35,7 @@ export function childArgs(o: ChildOptions, file: string, blob?: string): string[
         file,
       ];
     case "bun":
-      // Bun has no heap flag (--smol does not cap): the pool's RSS watchdog enforces memoryMb.
+      // Bun has no heap flag (--smol does not cap): the pool's watchdog enforces memoryMb.
       return [...inspect, file];
   }
 }
@@ -46,8 +46,8 @@ export function childArgs(o: ChildOptions, file: string, blob?: string): string[
  * (`MIMALLOC_PURGE_DELAY=-1`): Bun gave freed pages back to the OS between bursts and faulted
  * them in again, and a 256 KiB echo through the process lane cost 2.8 ms of CPU instead of 6.0
  * without it (loadtest/README.md, The hot path). The child then keeps its high-water mark until
- * it stops, which the RSS watchdog already counts against memoryMb. The manifest's env can set
- * another value.
+ * it stops, so the watchdog judges it by its heap once its RSS is over the limit (watchdog.ts).
+ * The manifest's env can set another value.
  */
 export function childEnv(o: ChildOptions): Record<string, string> {
   return o.runtime === "bun" ? { MIMALLOC_PURGE_DELAY: "-1", ...o.env } : o.env;

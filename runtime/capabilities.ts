@@ -38,7 +38,7 @@ export const PACKING_GIVES_UP =
 export function limitsFor(spec: FunctionSpec, adapter: RuntimeAdapter): Limits {
   if (spec.lane === "process") {
     return {
-      heap: "enforced", // heap flag on node/deno, RSS watchdog on bun
+      heap: "enforced", // heap flag on node/deno; on bun the watchdog, by its heap after a collection
       wallClock: "enforced",
       cpuSpin: "enforced", // SIGKILL
       ...processIsolation(spec, adapter),

@@ -3,8 +3,8 @@
  * keeps being served and is refused with 503 + Retry-After; a body dribbled a byte at a time
  * gets 408 within timeoutMs; methods the host does not relay are 405 on every host; HEAD gets
  * its Content-Length; a broken module is reported by /_lanes/functions and never leaks a
- * host path; an isolate holding ArrayBuffers past memoryMb is recycled, one making garbage past
- * it is not. Host on Node, Bun and Deno, both lanes where a lane is involved.
+ * host path; an instance holding ArrayBuffers past memoryMb is recycled, one making garbage
+ * past it (an isolate, a bun child) is not. Host on Node, Bun and Deno, both lanes where a lane is involved.
  */
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -34,8 +34,9 @@ for (const lane of LANES) {
         syntax: fn("syntax-error.ts"),
         hog: fn("chaos-fault.ts", { memoryMb: 128, instances: { min: 1, max: 1 } }),
         churn: fn("echo.ts", { memoryMb: 64, instances: { min: 1, max: 1 }, concurrency: 16 }),
-        // the isolate lane judges heap and ArrayBuffers, garbage included, until it collects
-        ...(lane === "isolate" ? { litter: fn("chaos-fault.ts", { memoryMb: 16, instances: { min: 1, max: 1 } }) } : {}),
+        // the watchdog's readings count garbage until it asks for one after a collection: an
+        // isolate's heap and ArrayBuffers, a bun child's RSS (it keeps the pages it frees)
+        litter: fn("chaos-fault.ts", { memoryMb: 16, instances: { min: 1, max: 1 }, ...(lane === "process" ? { runtime: "bun" } : {}) }),
       },
       { extraFiles: { "syntax-error.ts": 'export default { fetch() { return new Response("never" } };\n' } },
     );
@@ -221,18 +222,27 @@ for (const lane of LANES) {
     assert.is(serving(), instance, "the same instance served throughout");
   });
 
-  if (lane === "isolate") {
-    test("garbage past memoryMb at the watchdog's readings does not stop an isolate: it collects, then judges", async ({ h }) => {
-      const instance = (await expectJson(h.fetch("/litter"))).instance;
-      // 4 MB of ArrayBuffers made and dropped every 50 ms for 1.5 s: V8 collects them only when
-      // they reach 32-40 MB (Node) or 64 MB (Deno; Bun much sooner), so most of the watchdog's six
-      // readings (every 250 ms) see heap and ArrayBuffers past memoryMb 16, nearly all garbage,
-      // and only a reading taken after a full collection may stop it (runtime/pool/watchdog.ts)
-      const res = await h.fetch("/litter?do=garbage&mb=4&ms=1500");
-      const text = await res.text();
-      assert.is(res.status, 200, text);
-      assert.equal(JSON.parse(text), { instance, made: true }, "answered by the instance that made the garbage");
-      assert.is((await expectJson(h.fetch("/litter"))).instance, instance, "and it serves on");
+  test(`garbage past memoryMb at the watchdog's readings does not stop ${lane === "isolate" ? "an isolate" : "a bun child"}: it collects, then judges`, async ({ h }) => {
+    const instance = (await expectJson(h.fetch("/litter"))).instance;
+    // ArrayBuffers made and dropped every 50 ms for 1.5 s, never more than 1 MB held. An isolate,
+    // 4 MB each time: V8 collects them only when they reach 32-40 MB (Node) or 64 MB (Deno; Bun
+    // much sooner), so most of the six readings (every 250 ms) see heap and ArrayBuffers past
+    // memoryMb 16. A bun child, 16 MB each time: its RSS passes its limit (memoryMb + 48 MB) and
+    // stays there, as Bun keeps freed pages. Only a reading after a full collection may stop
+    // either (runtime/pool/watchdog.ts)
+    const res = await h.fetch(`/litter?do=garbage&mb=${lane === "isolate" ? 4 : 16}&ms=1500`);
+    const text = await res.text();
+    assert.is(res.status, 200, text);
+    assert.equal(JSON.parse(text), { instance, made: true }, "answered by the instance that made the garbage");
+    assert.is((await expectJson(h.fetch("/litter"))).instance, instance, "and it serves on");
+  });
+
+  if (lane === "process") {
+    test("a bun child that holds ArrayBuffers past memoryMb is stopped for its heap after a collection, short of the RSS backstop", async ({ h }) => {
+      // 64 MB held at memoryMb 16: past the RSS limit (64 MB), short of the backstop (160 MB)
+      const err = await expectError(await h.fetch("/litter?do=alloc&mb=64&ms=3000"), 502, "instance_crashed");
+      assert.match(err.message, /ran out of memory: it held \d+ MB of heap and ArrayBuffers after a collection \(\d+ MB resident\), over its memoryMb of 16/);
+      await waitFor(async () => (await h.fetch("/litter")).status === 200, "the function serves again", 10_000);
     });
   }
 

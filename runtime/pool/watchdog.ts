@@ -2,10 +2,13 @@
  * The memory watchdog: every POLL_MS it reads what each instance holds and stops one over its
  * limit, with a "ran out of memory" 502 for what it was running.
  *
- * - Process lane: the child's resident memory (RSS). Bun has no heap flag (`--smol` does not
- *   cap), so for bun children this is how `memoryMb` is enforced. Node and Deno children abort
- *   at their heap flag first; for them it is a backstop for memory outside the JS heap
- *   (ArrayBuffers, native buffers), which no heap flag counts.
+ * - Process lane: the child's resident memory (RSS). Node and Deno children abort at their heap
+ *   flag first; for them it is a backstop for memory outside the JS heap (ArrayBuffers, native
+ *   buffers), which no heap flag counts. Bun has no heap flag (`--smol` does not cap), and a bun
+ *   child keeps the pages it frees (MIMALLOC_PURGE_DELAY=-1, child-args.ts), so its RSS is its
+ *   high-water mark, garbage included: over memoryMb + BUN_RUNTIME_MB it is asked for its heap
+ *   after a full collection (Bun counts ArrayBuffers in it), which must be within memoryMb, and
+ *   over the backstop it is stopped whatever it holds.
  * - Isolate lane: a worker shares the host's RSS, so the guest reports its own isolate's heap
  *   and external memory (ArrayBuffers), and heap plus external over `memoryMb` stops it. The
  *   heap alone is capped by V8 (resourceLimits); this catches the ArrayBuffers V8 does not
@@ -24,12 +27,19 @@ const MB = 1024 * 1024;
 const BUN_RUNTIME_MB = 48;
 /** Node/Deno: well past the point where the heap flag fires, so the flag stays the usual cause. */
 const BACKSTOP_RUNTIME_MB = 128;
+/** A bun child over its RSS limit whose heap was within memoryMb is asked again after this, or once its RSS grew by BUN_REASK_MB. */
+const BUN_REASK_MS = 10_000;
+const BUN_REASK_MB = 8;
 
 /** The memory limit of one instance in MB, and what it is measured on. */
 export function memoryLimit(spec: FunctionSpec): { mb: number; of: "rss" | "heap+external" } {
   if (spec.lane === "isolate") return { mb: spec.memoryMb, of: "heap+external" };
   if (spec.runtime === "bun") return { mb: spec.memoryMb + BUN_RUNTIME_MB, of: "rss" };
-  return { mb: 2 * spec.memoryMb + BACKSTOP_RUNTIME_MB, of: "rss" };
+  return { mb: backstopMb(spec), of: "rss" };
+}
+
+function backstopMb(spec: FunctionSpec): number {
+  return 2 * spec.memoryMb + BACKSTOP_RUNTIME_MB;
 }
 
 /** Starts polling; returns the function that stops it. */
@@ -40,14 +50,20 @@ export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, 
   const limit = mb * MB;
   /** Instances asked for a reading after a collection, not yet answered. */
   const collecting = new WeakSet<Instance>();
+  /** Bun children over their RSS limit: when they were asked for a reading after a collection (not yet answered). */
+  const asked = new WeakMap<Instance, number>();
+  /** Bun children over their RSS limit whose heap after a collection was within memoryMb: when, at what RSS. */
+  const cleared = new WeakMap<Instance, { at: number; rss: number }>();
+  const bunChild = of === "rss" && spec.runtime === "bun";
   const timer = setInterval(() => {
     for (const inst of instances) {
       if (inst.state === "dead" || inst.stopping) continue;
       if (of === "rss") {
         const rss = inst.rss();
-        if (rss !== undefined && rss > limit) {
-          over(inst, `ran out of memory: it used ${Math.round(rss / MB)} MB, over its limit of ${mb} MB (memoryMb ${spec.memoryMb})`);
-        }
+        if (rss === undefined || rss <= limit) continue;
+        const usedRss = `ran out of memory: it used ${Math.round(rss / MB)} MB, over its limit of ${mb} MB (memoryMb ${spec.memoryMb})`;
+        if (!bunChild || rss > backstopMb(spec) * MB) over(inst, usedRss);
+        else judgeBunHeap(inst, rss);
         continue;
       }
       // the answer to this measurement arrives with a later poll's reading
@@ -66,4 +82,27 @@ export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, 
   }, POLL_MS);
   (timer as { unref?: () => void }).unref?.();
   return () => clearInterval(timer);
+
+  /** A bun child over its RSS limit: its heap after a full collection decides (asked for, then read at a later poll). */
+  function judgeBunHeap(inst: Instance, rss: number): void {
+    const { heap, collected } = inst.memory;
+    const since = asked.get(inst);
+    // not answered yet (asked again after a second: a liveness ping's answer may have replaced it)
+    if (since !== undefined && !collected && Date.now() - since < 1000) return;
+    if (since !== undefined && collected) {
+      asked.delete(inst);
+      if (heap > spec.memoryMb * MB) {
+        over(
+          inst,
+          `ran out of memory: it held ${Math.round(heap / MB)} MB of heap and ArrayBuffers after a collection (${Math.round(rss / MB)} MB resident), over its memoryMb of ${spec.memoryMb}`,
+        );
+      } else cleared.set(inst, { at: Date.now(), rss });
+      return;
+    }
+    const last = cleared.get(inst);
+    if (since === undefined && last && Date.now() - last.at < BUN_REASK_MS && rss - last.rss < BUN_REASK_MB * MB) return;
+    asked.set(inst, Date.now());
+    inst.memory = { ...inst.memory, collected: false };
+    inst.measure(true);
+  }
 }
