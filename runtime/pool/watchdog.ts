@@ -87,9 +87,11 @@ export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, 
   function judgeBunHeap(inst: Instance, rss: number): void {
     const { heap, collected } = inst.memory;
     const since = asked.get(inst);
+    // an answer to the last question, if it came within a few seconds (an older one is stale)
+    const fresh = since !== undefined && Date.now() - since < 5000;
     // not answered yet (asked again after a second: a liveness ping's answer may have replaced it)
-    if (since !== undefined && !collected && Date.now() - since < 1000) return;
-    if (since !== undefined && collected) {
+    if (fresh && !collected && Date.now() - since < 1000) return;
+    if (fresh && collected) {
       asked.delete(inst);
       if (heap > spec.memoryMb * MB) {
         over(
