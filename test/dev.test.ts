@@ -94,14 +94,20 @@ for (const [name, lane] of [
     const file = join(dir, name, "text.ts");
     if (lane === "process") saveByRename(file, 'export const text: string = "v2";\n');
     else writeFileSync(file, 'export const text: string = "v2";\n');
-    const firstNew = await until(
-      () => seen.flat().find((s) => s.text === "v2" && s.at > edited),
-      5000,
-      () => `no v2 within 5 s:\n${dev.output()}`,
-    );
-    await new Promise((r) => setTimeout(r, 200));
-    running = false;
-    await Promise.all(loops);
+    let firstNew: { text: string; at: number };
+    try {
+      firstNew = await until(
+        () => seen.flat().find((s) => s.text === "v2" && s.at > edited),
+        5000,
+        () => `no v2 within 5 s:\n${dev.output()}`,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      // the client loops end on a failure too: left running, they kept the suite's process alive
+      // until the runner's 180 s timeout
+      running = false;
+      await Promise.all(loops);
+    }
 
     const ms = Math.round(firstNew.at - edited);
     console.log(`  reload, change on disk -> first new response: ${ms} ms (${lane} lane, host on ${adapter.name})`);
