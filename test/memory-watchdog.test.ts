@@ -3,32 +3,34 @@
  * instance that holds ArrayBuffers past memoryMb is stopped and replaced; one that only makes
  * garbage past it is not, in an isolate (its heap and ArrayBuffers, read after a collection) or
  * in a bun child (which keeps the pages it frees: its heap after a collection decides).
- * (chaos-hostile.test.ts churns uploads through an echo for the same reason.)
+ * (chaos-hostile.test.ts churns uploads through an echo for the same reason.) One host serves
+ * both lanes' functions, NAME-isolate and NAME-process.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { expectError, expectJson, measure, poolOf, waitFor } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
 
+const test = suite<{ h: TestHost }>(`memory watchdog (${adapter.name} host)`);
+
+test.before(async (ctx) => {
+  const functions: Record<string, Record<string, unknown>> = {};
+  for (const lane of LANES) {
+    functions[`hog-${lane}`] = { entry: "chaos-fault.ts", lane, memoryMb: 128, instances: { min: 1, max: 1 } };
+    // the watchdog's readings count garbage until it asks for one after a collection: an
+    // isolate's heap and ArrayBuffers, a bun child's RSS (it keeps the pages it frees)
+    functions[`litter-${lane}`] = { entry: "chaos-fault.ts", lane, memoryMb: 16, instances: { min: 1, max: 1 }, ...(lane === "process" ? { runtime: "bun" } : {}) };
+  }
+  ctx.h = await startTestHost(functions);
+});
+test.after(async ({ h }) => h.stop());
+
 for (const lane of LANES) {
-  const test = suite<{ h: TestHost }>(`memory watchdog (${adapter.name} host), ${lane} lane`);
-  const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
-
-  test.before(async (ctx) => {
-    ctx.h = await startTestHost({
-      hog: fn("chaos-fault.ts", { memoryMb: 128, instances: { min: 1, max: 1 } }),
-      // the watchdog's readings count garbage until it asks for one after a collection: an
-      // isolate's heap and ArrayBuffers, a bun child's RSS (it keeps the pages it frees)
-      litter: fn("chaos-fault.ts", { memoryMb: 16, instances: { min: 1, max: 1 }, ...(lane === "process" ? { runtime: "bun" } : {}) }),
-    });
-  });
-  test.after(async ({ h }) => h.stop());
-
-  test("an instance that holds ArrayBuffers past memoryMb is recycled; the next request is served", async ({ h }) => {
-    const res = await h.fetch("/hog?do=alloc&mb=512&ms=3000");
+  test(`${lane} lane: an instance that holds ArrayBuffers past memoryMb is recycled; the next request is served`, async ({ h }) => {
+    const res = await h.fetch(`/hog-${lane}?do=alloc&mb=512&ms=1500`);
     if (lane === "isolate" && adapter.name === "bun") {
       // Bun reports only part of a worker's ArrayBuffers: the capability table says so
-      const seen = poolOf(h, "hog").instances[0]!.memory;
+      const seen = poolOf(h, `hog-${lane}`).instances[0]!.memory;
       measure("bun isolate reported for 512 MB of ArrayBuffers", `${Math.round((seen.heap + seen.external) / 1048576)} MB`);
     }
     if (res.status === 200) {
@@ -38,21 +40,23 @@ for (const lane of LANES) {
       const err = await expectError(res, 502, "instance_crashed");
       assert.match(err.message, /ran out of memory/);
     }
-    await waitFor(async () => (await h.fetch("/hog")).status === 200, "the function serves again", 10_000);
+    await waitFor(async () => (await h.fetch(`/hog-${lane}`)).status === 200, "the function serves again", 10_000);
   });
 
   if (lane === "process") {
-    test("a bun child that holds ArrayBuffers past memoryMb is stopped for its heap after a collection, short of the RSS backstop", async ({ h }) => {
+    test("process lane: a bun child that holds ArrayBuffers past memoryMb is stopped for its heap after a collection, short of the RSS backstop", async ({ h }) => {
       // 64 MB held at memoryMb 16: past the RSS limit (64 MB), short of the backstop (160 MB).
       // Before the garbage test below: the RSS a bun child reaches stays until it stops
-      const err = await expectError(await h.fetch("/litter?do=alloc&mb=64&ms=3000"), 502, "instance_crashed");
+      const err = await expectError(await h.fetch("/litter-process?do=alloc&mb=64&ms=3000"), 502, "instance_crashed");
       assert.match(err.message, /ran out of memory: it held \d+ MB of heap and ArrayBuffers after a collection \(\d+ MB resident\), over its memoryMb of 16/);
-      await waitFor(async () => (await h.fetch("/litter")).status === 200, "the function serves again", 10_000);
+      await waitFor(async () => (await h.fetch("/litter-process")).status === 200, "the function serves again", 10_000);
     });
   }
 
-  test(`garbage past memoryMb at the watchdog's readings does not stop ${lane === "isolate" ? "an isolate" : "a bun child"}: it collects, then judges`, async ({ h }) => {
-    const instance = (await expectJson(h.fetch("/litter"))).instance;
+  test(`${lane} lane: garbage past memoryMb at the watchdog's readings does not stop ${lane === "isolate" ? "an isolate" : "a bun child"}: it collects, then judges`, async ({
+    h,
+  }) => {
+    const instance = (await expectJson(h.fetch(`/litter-${lane}`))).instance;
     // ArrayBuffers made and dropped every 50 ms for 1.5 s. An isolate, 4 MB each time, 1 MB at a
     // time: V8 collects them only when they reach 32-40 MB (Node) or 64 MB (Deno; Bun much
     // sooner), so most of the six readings (every 250 ms) see heap and ArrayBuffers past memoryMb
@@ -61,12 +65,12 @@ for (const lane of LANES) {
     // collected them soon enough to stay under the limit in 1 of 6 runs; 32 MB at once, its
     // collection kept the last one, "held 34 MB".) Only a reading after a full collection may
     // stop either (runtime/pool/watchdog.ts)
-    const res = await h.fetch(`/litter?do=garbage&${lane === "isolate" ? "mb=4" : "mb=48&piece=8"}&ms=1500`);
+    const res = await h.fetch(`/litter-${lane}?do=garbage&${lane === "isolate" ? "mb=4" : "mb=48&piece=8"}&ms=1500`);
     const text = await res.text();
     assert.is(res.status, 200, text);
     assert.equal(JSON.parse(text), { instance, made: true }, "answered by the instance that made the garbage");
-    assert.is((await expectJson(h.fetch("/litter"))).instance, instance, "and it serves on");
+    assert.is((await expectJson(h.fetch(`/litter-${lane}`))).instance, instance, "and it serves on");
   });
-
-  test.run();
 }
+
+test.run();
