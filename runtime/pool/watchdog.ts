@@ -23,7 +23,7 @@ import type { Instance } from "./instance.ts";
 
 export const POLL_MS = 250;
 const MB = 1024 * 1024;
-/** A bun child's own footprint (about 25-30 MB idle, adapters/README.md) on top of memoryMb. */
+/** A bun child's own footprint (25-44 MB idle, adapters/README.md) on top of memoryMb. */
 const BUN_RUNTIME_MB = 48;
 /** Node/Deno: well past the point where the heap flag fires, so the flag stays the usual cause. */
 const BACKSTOP_RUNTIME_MB = 128;
