@@ -51,6 +51,15 @@ export const b64key = (key: string) => encodeBase64(encoder.encode(key));
 export const b64 = (value: Uint8Array | string) => encodeBase64(typeof value === "string" ? encoder.encode(value) : value);
 export const text = (bytes: Uint8Array) => decoder.decode(bytes);
 
+/** A key's value as the JSON record it holds; `location` names the store in the error. */
+export function parseJson<T>(kv: KeyValue, location: string): T {
+  try {
+    return JSON.parse(text(kv.value)) as T;
+  } catch {
+    throw new LanesError("internal", `store ${location}: ${kv.key} is not valid JSON (was it written by hand?)`);
+  }
+}
+
 /** The smallest key after every key that starts with `prefix` (etcd's range_end for a prefix). */
 export function prefixEnd(prefix: string): string {
   const bytes = encoder.encode(prefix);

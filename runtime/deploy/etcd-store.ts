@@ -3,7 +3,7 @@
  * started on it. Under PREFIX:
  *
  *   store                 format marker: a prefix holding other keys is not taken over
- *   chunks/<sha256>       up to 512 KiB of a file, content-addressed
+ *   chunks/<sha256>       up to 512 KiB of a file, content-addressed (etcd-blobs.ts)
  *   blobs/<sha256>        a file: {size, chunks} (etcd refuses requests over 1.5 MiB by default)
  *   versions/<id>         version records
  *   counter               the last version number handed out, raised by compare-and-swap
@@ -20,16 +20,15 @@
  */
 import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
-import { describeDeployment, sha256Hex, versionId, versionNumber, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
-import { b64, b64key, EtcdAnswer, EtcdClient, text, type Compare, type KeyValue } from "./etcd-client.ts";
+import { describeDeployment, versionId, versionNumber, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
+import { b64, b64key, EtcdAnswer, EtcdClient, parseJson, text, type Compare, type KeyValue } from "./etcd-client.ts";
+import { EtcdBlobs } from "./etcd-blobs.ts";
 import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
 import { coalesced, followKey } from "./etcd-watch.ts";
 import type { ClusterStore, NewDeployment, PausePoint, StagedVersion, StoreState } from "./store.ts";
 
 const FORMAT = { format: "lanes-store", version: 1 };
-const HASH = /^[0-9a-f]{64}$/;
-export const CHUNK_BYTES = 512 * 1024;
 
 export interface EtcdStoreOptions {
   pause?: PausePoint;
@@ -44,6 +43,7 @@ export class EtcdStore implements ClusterStore {
   private current: StoreState = { reachable: true, since: new Date().toISOString(), error: null };
   private stateListener: (s: StoreState) => void = () => {};
   private readonly members: Members;
+  private readonly blobs: EtcdBlobs;
   private readonly stopWatch = new AbortController();
   private watch: { kick(): void } | undefined;
 
@@ -56,6 +56,7 @@ export class EtcdStore implements ClusterStore {
     this.location = target.url;
     // a renewal that fails may be the first sign of a member cut off: watch through another one
     this.members = new Members(client, this.key("hosts/"), hostTtl, () => this.watch?.kick());
+    this.blobs = new EtcdBlobs(client, (rest) => this.key(rest), target.url);
     client.onReach = (ok, why) => this.reach(ok, why);
   }
 
@@ -74,7 +75,7 @@ export class EtcdStore implements ClusterStore {
     const marker = this.key("store");
     const { kv } = await this.client.get(marker);
     if (kv) {
-      const m = parse<{ format?: string; version?: number }>(kv, this.location);
+      const m = parseJson<{ format?: string; version?: number }>(kv, this.location);
       if (m.format !== FORMAT.format || m.version !== FORMAT.version) {
         throw new LanesError("invalid_flag", `--store ${this.location}: store format ${JSON.stringify(m)} is not one this lanes reads (${JSON.stringify(FORMAT)})`);
       }
@@ -89,40 +90,13 @@ export class EtcdStore implements ClusterStore {
   }
 
   async putBlob(bytes: Uint8Array): Promise<string> {
-    const hash = await sha256Hex(bytes);
-    const blob = this.key(`blobs/${hash}`);
-    if (await this.client.has(blob)) return hash;
-    const chunks: string[] = [];
-    for (let at = 0; at < bytes.length || at === 0; at += CHUNK_BYTES) {
-      const part = bytes.subarray(at, at + CHUNK_BYTES);
-      const c = await sha256Hex(part);
-      const key = this.key(`chunks/${c}`);
-      if (!(await this.client.has(key))) await this.client.put(key, part);
-      chunks.push(c);
-      if (bytes.length === 0) break;
-    }
-    await this.client.put(blob, JSON.stringify({ size: bytes.length, chunks }));
-    await this.pause("blob");
+    const { hash, written } = await this.blobs.put(bytes);
+    if (written) await this.pause("blob");
     return hash;
   }
 
-  async getBlob(hash: string): Promise<Uint8Array> {
-    if (!HASH.test(hash)) throw new LanesError("internal", `store ${this.location}: ${JSON.stringify(hash)} is not a blob hash`);
-    const { kv } = await this.client.get(this.key(`blobs/${hash}`));
-    if (!kv) throw new LanesError("internal", `store ${this.location}: blob ${hash} is missing`);
-    const { size, chunks } = parse<{ size: number; chunks: string[] }>(kv, this.location);
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      const part = (await this.client.get(this.key(`chunks/${c}`))).kv?.value;
-      if (!part || at + part.length > size) throw new LanesError("internal", `store ${this.location}: blob ${hash} is damaged (chunk ${c} is missing or too long)`);
-      bytes.set(part, at);
-      at += part.length;
-    }
-    if (at !== size || (await sha256Hex(bytes)) !== hash) {
-      throw new LanesError("internal", `store ${this.location}: blob ${hash} is damaged (its bytes no longer match their hash)`);
-    }
-    return bytes;
+  getBlob(hash: string): Promise<Uint8Array> {
+    return this.blobs.get(hash);
   }
 
   /** The counter goes up by compare-and-swap: two hosts asking at once get two ids. */
@@ -150,11 +124,11 @@ export class EtcdStore implements ClusterStore {
 
   async getVersion(id: string): Promise<VersionRecord | undefined> {
     const { kv } = await this.client.get(this.key(`versions/${id}`));
-    return kv ? parse<VersionRecord>(kv, this.location) : undefined;
+    return kv ? parseJson<VersionRecord>(kv, this.location) : undefined;
   }
 
   async listVersions(): Promise<VersionRecord[]> {
-    const all = (await this.client.list(this.key("versions/"))).map((kv) => parse<VersionRecord>(kv, this.location));
+    const all = (await this.client.list(this.key("versions/"))).map((kv) => parseJson<VersionRecord>(kv, this.location));
     return all.sort((a, b) => versionNumber(b.id) - versionNumber(a.id));
   }
 
@@ -203,11 +177,11 @@ export class EtcdStore implements ClusterStore {
   }
 
   async history(limit = 100): Promise<Deployment[]> {
-    return (await this.client.list(this.key("deployments/"), { limit, descend: true })).map((kv) => parse<Deployment>(kv, this.location));
+    return (await this.client.list(this.key("deployments/"), { limit, descend: true })).map((kv) => parseJson<Deployment>(kv, this.location));
   }
 
   async listSecrets(): Promise<SecretRecord[]> {
-    return (await this.client.list(this.key("secrets/"))).map((kv) => parse<SecretRecord>(kv, this.location));
+    return (await this.client.list(this.key("secrets/"))).map((kv) => parseJson<SecretRecord>(kv, this.location));
   }
 
   async putSecret(r: SecretRecord): Promise<void> {
@@ -221,7 +195,7 @@ export class EtcdStore implements ClusterStore {
   follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void {
     this.stateListener = onState;
     this.watch = followKey(this.client, this.key("active"), (kv) => onActive(this.note(kv)), this.stopWatch.signal);
-    const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parse<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
+    const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parseJson<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
     const active = this.watch;
     this.watch = { kick: () => (active.kick(), staged.kick()) };
   }
@@ -267,7 +241,7 @@ export class EtcdStore implements ClusterStore {
   }
 
   private note(kv: KeyValue): Deployment {
-    const d = parse<Deployment>(kv, this.location);
+    const d = parseJson<Deployment>(kv, this.location);
     if (!this.seen || kv.modRevision >= this.seen.modRevision) this.seen = { revision: d.revision, modRevision: kv.modRevision };
     return d;
   }
@@ -292,12 +266,4 @@ function put(key: string, value: string) {
 
 function pad(revision: number): string {
   return String(revision).padStart(12, "0");
-}
-
-function parse<T>(kv: KeyValue, location: string): T {
-  try {
-    return JSON.parse(text(kv.value)) as T;
-  } catch {
-    throw new LanesError("internal", `store ${location}: ${kv.key} is not valid JSON (was it written by hand?)`);
-  }
 }
