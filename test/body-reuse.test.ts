@@ -111,7 +111,8 @@ for (const lane of LANES) {
         big: { entry: "big.ts", lane: "isolate" },
         small: { entry: "small.ts", lane, instances: { min: 1, max: 2 }, concurrency: 16 },
       },
-      { extraFiles: { "big.ts": BIG_FUNCTION, "small.ts": STREAM_FUNCTION } },
+      // memory kept for reuse is let go after 1 s of quiet, not the default 5
+      { extraFiles: { "big.ts": BIG_FUNCTION, "small.ts": STREAM_FUNCTION }, quietMs: 1000 },
     );
   });
   test.after(async ({ h }) => {

@@ -42,6 +42,8 @@ export interface HostOptions {
    * listening (default: yes, unless `dev`, `strict` or a `front`, which need every bundle first).
    */
   lazy?: boolean;
+  /** How long nothing must change before the host hands memory back (default QUIET_MS, 5 s; tests shorten it). */
+  quietMs?: number;
 }
 
 export interface Front {

@@ -219,6 +219,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       return `${requests} ${instances} ${pack.workers.length} ${spares.count}`;
     },
     () => hostBuffers.clear(),
+    o.quietMs,
   );
   let stopping: Promise<void> | undefined;
   const host: Host = {

@@ -41,7 +41,7 @@ export function makeFunctionsDir(functions: Record<string, Record<string, unknow
 
 export async function startTestHost(
   functions: Record<string, Record<string, unknown>>,
-  o: { dev?: boolean; extraFiles?: Record<string, string>; top?: Record<string, unknown>; metrics?: boolean; otlpEndpoint?: string } = {},
+  o: { dev?: boolean; extraFiles?: Record<string, string>; top?: Record<string, unknown>; metrics?: boolean; otlpEndpoint?: string; quietMs?: number } = {},
 ): Promise<TestHost> {
   const dir = makeFunctionsDir(functions, o.extraFiles, o.top);
   const logs: string[] = [];
@@ -60,6 +60,7 @@ export async function startTestHost(
     log,
     ...(o.metrics === false ? { metrics: false } : {}),
     ...(o.otlpEndpoint ? { otlpEndpoint: o.otlpEndpoint } : {}),
+    ...(o.quietMs ? { quietMs: o.quietMs } : {}),
   });
   return {
     url: host.url,
