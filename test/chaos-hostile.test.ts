@@ -3,8 +3,8 @@
  * keeps being served and is refused with 503 + Retry-After; a body dribbled a byte at a time
  * gets 408 within timeoutMs; methods the host does not relay are 405 on every host; HEAD gets
  * its Content-Length; a broken module is reported by /_lanes/functions and never leaks a
- * host path; an echo of many uploads at once is not stopped for the garbage it makes (more in
- * memory-watchdog.test.ts). Host on Node, Bun and Deno, both lanes where a lane is involved.
+ * host path (memory limits: memory-watchdog.test.ts). Host on Node, Bun and Deno, both lanes
+ * where a lane is involved.
  */
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -32,7 +32,6 @@ for (const lane of LANES) {
         getonly: fn("status.ts", { route: "/getonly/:code", methods: ["GET"] }),
         broken: fn("broken-import.ts"),
         syntax: fn("syntax-error.ts"),
-        churn: fn("echo.ts", { memoryMb: 64, instances: { min: 1, max: 1 }, concurrency: 16 }),
       },
       { extraFiles: { "syntax-error.ts": 'export default { fetch() { return new Response("never" } };\n' } },
     );
@@ -80,11 +79,12 @@ for (const lane of LANES) {
 
   test("a queue whose oldest request has waited past a second (or half timeoutMs) refuses new requests at once, and serves again once it drains", async ({ h }) => {
     // Ordered by what the host reports, not by the test's clock, so a loaded machine cannot
-    // reorder it: timeoutMs 4000 makes the bound a second, the one slot is held 3 s, and the
+    // reorder it: timeoutMs 4000 makes the bound a second, the one slot is held 2.5 s, and the
     // waiting request is still served well within its deadline.
     const pool = poolOf(h, "single");
+    const HOLD_MS = 2500;
     let busyAnsweredAt = Number.POSITIVE_INFINITY;
-    const busy = h.fetch("/single?do=sleep&ms=3000").then((r) => {
+    const busy = h.fetch(`/single?do=sleep&ms=${HOLD_MS}`).then((r) => {
       busyAnsweredAt = Date.now();
       return r;
     });
@@ -96,7 +96,7 @@ for (const lane of LANES) {
     const t0 = Date.now();
     const refused = await h.fetch("/single");
     const refusedAt = Date.now();
-    assert.ok(t0 - queuedAt < 2500, `the test fell behind: asked ${t0 - queuedAt} ms after queueing, the slot frees at 3000`);
+    assert.ok(t0 - queuedAt < HOLD_MS - 500, `the test fell behind: asked ${t0 - queuedAt} ms after queueing, the slot frees at ${HOLD_MS}`);
     assert.is(refused.status, 503, await refused.clone().text());
     assert.is(((await refused.json()) as { error: { code: string } }).error.code, "overloaded");
     assert.is(refused.headers.get("retry-after"), "1");
@@ -173,32 +173,6 @@ for (const lane of LANES) {
       assert.not.match(err.message, /\/(work|tmp|home|root|usr)\//, err.message);
       assert.not.match(err.message, /\.lanes|test-tmp|fns-/, err.message);
     }
-  });
-
-  test("garbage does not count against memoryMb: an echo of 256 KiB uploads, 16 at a time, keeps serving", async ({ h }) => {
-    const upload = new Uint8Array(256 * 1024).map((_, i) => i & 255);
-    const serving = () =>
-      poolOf(h, "churn")
-        .instances.map((i) => i.id)
-        .join(",");
-    assert.is((await h.fetch("/churn", { method: "POST", body: upload })).status, 200);
-    const instance = serving();
-    let sent = 0;
-    const t0 = Date.now();
-    // for 1 s: four of the memory watchdog's readings (every 250 ms) fall inside, and the bytes
-    // made and dropped meanwhile are past memoryMb: 144-970 echoes of 256 KiB a second, 72-485 MB
-    // in and out, on a quiet 2-core VM (2026-12-05)
-    while (Date.now() - t0 < 1000) {
-      const batch = await Promise.all(Array.from({ length: 16 }, () => h.fetch("/churn", { method: "POST", body: upload })));
-      for (const res of batch) {
-        const body = new Uint8Array(await res.arrayBuffer());
-        assert.is(res.status, 200, new TextDecoder().decode(body.slice(0, 300)));
-        assert.is(body.byteLength, upload.byteLength);
-      }
-      sent += batch.length;
-    }
-    measure(`${lane} lane, memoryMb 64: 256 KiB echoed`, `${sent} times in ${Date.now() - t0} ms, all 200`);
-    assert.is(serving(), instance, "the same instance served throughout");
   });
 
   test.run();
