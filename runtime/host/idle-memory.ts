@@ -3,14 +3,14 @@
  * workers frees their memory, but V8 keeps the host's young generation at the size a burst of
  * requests grew it to (16 MB semi-spaces on Node 20) until a full collection runs while the
  * allocation rate is low. So once nothing has changed for QUIET_MS (no request, no instance
- * started or stopped), the host collects garbage twice, 6 s apart (with the default): the first one makes
- * the allocation rate V8 measures low, so the second shrinks the young generation. Measured in
- * adapters/README.md, Memory.
+ * started or stopped), the host collects garbage twice, 6 s apart by default: the first one
+ * makes the allocation rate V8 measures low, so the second shrinks the young generation.
+ * Measured in adapters/README.md, Memory.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 
 /** How long the host must be quiet before it collects; the tick and the second collection scale with it. */
-export const QUIET_MS = 5000;
+const QUIET_MS = 5000;
 
 /**
  * `state()` changes whenever the host's work does (requests seen, instances alive); `release`
