@@ -133,6 +133,9 @@ test("bench --rounds 2 measures each cell twice in turn and reports medians, ove
     const bad = bench([...args, "--rounds", "0", "--out", out]);
     assert.is(bad.code, 2);
     assert.match(bad.err, /lanes bench: --rounds must be an integer from 1 to 20 \(got "0"\)/);
+    const short = bench([...args, "--duration", "0.05", "--out", out]);
+    assert.is(short.code, 2, short.out);
+    assert.match(short.err, /lanes bench: --duration must be a number of seconds from 0.1 to 3600 \(got "0.05"\)/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -122,7 +122,7 @@ function secondsFlag(args: Parsed, name: string, def: number): number {
   const v = args.flags[name];
   if (v === undefined) return def;
   const n = Number(v);
-  if (typeof v !== "string" || !Number.isFinite(n) || n <= 0 || n > 3600) {
+  if (typeof v !== "string" || !Number.isFinite(n) || n < 0.1 || n > 3600) {
     throw new LanesError("invalid_flag", `lanes bench: --${name} must be a number of seconds from 0.1 to 3600 (got ${JSON.stringify(v)})`);
   }
   return n;
