@@ -25,6 +25,8 @@ declare module "autocannon" {
     body?: string | Uint8Array;
     connections?: number;
     duration?: number;
+    /** ms between samples; a run ends at the first sample after its duration (default 1000). */
+    sampleInt?: number;
     pipelining?: number;
     timeout?: number;
     /** Called with each connection's Client, an EventEmitter (lib/httpClient.js). */
