@@ -62,6 +62,8 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
       // autocannon ran in the bench process for the whole window: its CPU shows
       assert.ok(r.generatorCores > 0.02 && r.generatorCores < 4, `${r.lane}: the load generator used ${r.generatorCores} cores`);
       assert.ok(r.requests > 0, `${r.lane}: no request was measured`);
+      // requests / req/s is the time measured: the 0.5 s asked, not autocannon's next whole second
+      assert.ok(r.requests / r.rps < 0.9, `${r.lane}: measured for ${(r.requests / r.rps).toFixed(2)} s, 0.5 s asked`);
       assert.ok(r.rssMb > 0, `${r.lane}: no memory was read`);
       if (r.lane === "direct") assert.is(r.coldStartMs, null);
       else {

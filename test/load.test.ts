@@ -147,6 +147,14 @@ test("the closed model counts errors by kind too, a connection the server closes
   assert.ok(reset.errors.reset >= reset.requests.sent - 2, `${reset.errors.reset} resets of ${reset.requests.sent} sent`);
 });
 
+test("the closed model loads for the duration asked, part of a second included", async () => {
+  // autocannon ends a run only when it takes a sample: at one a second, asked for 0.3 s it ran 1 s
+  const r = await load(options("/", { model: "closed", rate: null, connections: 2, durationS: 0.3 }));
+  const ranMs = Date.parse(r.meta.finishedAt) - Date.parse(r.meta.startedAt);
+  assert.ok(ranMs >= 300 && ranMs < 900, `asked for 0.3 s, it loaded for ${ranMs} ms`);
+  assert.ok(r.requests.answered > 0);
+});
+
 test("a refused connection is its own kind, and an endpoint that refuses is reported before any load", async () => {
   const closed = http.createServer();
   await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
