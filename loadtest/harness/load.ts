@@ -6,6 +6,14 @@ import autocannon from "autocannon";
 import { Buffer } from "node:buffer";
 import type { Workload } from "./workloads.ts";
 
+/**
+ * autocannon's `sampleInt` for every run of ours. It acts on its duration only when it takes a
+ * sample (every second by default): a 0.5 s run lasted 1 s. Samples every 100 ms end a run within
+ * 0.1 s of what was asked; neither the bench nor `lanes load` reads the per-sample counts
+ * (loadtest/README.md).
+ */
+export const SAMPLE_MS = 100;
+
 export interface Answer {
   status: number;
   body: Uint8Array;
@@ -61,10 +69,7 @@ export async function load(base: string, w: Workload, o: { durationS: number; co
     ...(w.body ? { body: Buffer.from(w.body.buffer, w.body.byteOffset, w.body.byteLength) } : {}),
     connections: o.connections,
     duration: o.durationS,
-    // autocannon acts on its duration only when it takes a sample (every second by default): a
-    // 0.5 s run lasted 1 s. Samples every 100 ms end a run within 0.1 s of what was asked; the
-    // bench reads totals and latencies, never the per-sample counts (loadtest/README.md)
-    sampleInt: 100,
+    sampleInt: SAMPLE_MS,
     pipelining: 1,
     timeout: 10,
   });

@@ -8,6 +8,7 @@
 import autocannon from "autocannon";
 import { Buffer } from "node:buffer";
 import type { EventEmitter } from "node:events";
+import { SAMPLE_MS } from "../harness/load.ts";
 import type { Target } from "./options.ts";
 import { errorKind, type Recorder } from "./recorder.ts";
 
@@ -35,9 +36,7 @@ export async function runClosed(target: Target, o: ClosedRun, rec: Recorder, liv
     ...(target.body ? { body: Buffer.from(target.body.buffer, target.body.byteOffset, target.body.byteLength) } : {}),
     connections: o.connections,
     duration: o.durationS,
-    // autocannon acts on its duration only when it takes a sample (every second by default: a
-    // 1.5 s run lasted 2 s); every 100 ms it ends within 0.1 s. This report counts its own samples.
-    sampleInt: 100,
+    sampleInt: SAMPLE_MS, // else a 1.5 s run lasted 2 s
     timeout: o.timeoutS,
     pipelining: 1,
     setupClient: (client) => countSilentResets(client, rec, t0, () => sent++),
