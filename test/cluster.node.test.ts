@@ -30,6 +30,8 @@ interface Ctx {
   late?: ClusterHost;
 }
 const test = suite<Ctx>("lanes hosts as a cluster on etcd");
+/** Every host's `--cluster-wait` (default 10 s): the slow-on-Deno test below waits it out; a deploy here loads everywhere well within it. */
+const CLUSTER_WAIT_S = 5;
 
 test.before(async (ctx) => {
   ctx.hosts = [];
@@ -43,7 +45,8 @@ test.before(async (ctx) => {
   }
   ctx.store = `etcd://${ctx.etcd.member}/lanes/test`;
   ctx.tokens = tokenFile();
-  const extra = ["--admin-token-file", ctx.tokens, "--log", "json"];
+  // a deploy waits at most CLUSTER_WAIT_S for the other hosts to load its version (10 s by default)
+  const extra = ["--admin-token-file", ctx.tokens, "--log", "json", "--cluster-wait", String(CLUSTER_WAIT_S)];
   // the first host makes the empty store's version 1; the other two start on it
   ctx.hosts.push(await startClusterHost("node", versionDir("v1"), ctx.store, extra));
   ctx.hosts.push(
@@ -233,13 +236,19 @@ test("lanes rollback --wait to a version no host runs any more reaches all three
 });
 
 test("lanes deploy --wait names a host that has not switched yet and why, exits 1, and that host follows once it has loaded", async (ctx) => {
-  // on Deno only, the new version takes 13 s to load: longer than a deploy waits for the others (10 s)
+  // on Deno only, the new version takes 3 s longer to load than a deploy waits for the others
+  // (--cluster-wait): the deploy switches when that wait is over, not at the default 10 s
+  const slowMs = (CLUSTER_WAIT_S + 3) * 1000;
   const dir = versionDir("slow-on-deno", "ok", (m) => ((m.functions as Record<string, { entry: string }>)["greet-proc"]!.entry = "steady.ts"));
   const { readFileSync, writeFileSync } = await import("node:fs");
-  writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Deno?: unknown }).Deno) await new Promise((r) => setTimeout(r, 13_000));\n${readFileSync(`${dir}/greet.ts`, "utf8")}`);
+  writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Deno?: unknown }).Deno) await new Promise((r) => setTimeout(r, ${slowMs}));\n${readFileSync(`${dir}/greet.ts`, "utf8")}`);
   const deno = ctx.hosts.find((h) => h.runtime === "deno")!;
+  const t0 = Date.now();
   const r = await runCli(["deploy", dir, "--to", ctx.hosts[0]!.url, "--token-file", ctx.tokens, "--wait", "--wait-timeout", "1"]);
+  const tookMs = Date.now() - t0;
   assert.is(r.code, 1, r.out);
+  // the switch came once the host's --cluster-wait was over (--wait's 1 s after it), not after the default 10 s
+  assert.ok(tookMs >= CLUSTER_WAIT_S * 1000 && tookMs < 10_000, `lanes deploy --wait returned after ${tookMs} ms (--cluster-wait ${CLUSTER_WAIT_S})`);
   assert.match(
     r.out,
     /2 of 3 live host\(s\) serve deployment 6; not:\n {4}(\S+) \(deno\): still serves deployment 5 \(v\d+ 100%\) after 1 s; loading deployment 6 since \S+\n/,
@@ -247,7 +256,7 @@ test("lanes deploy --wait names a host that has not switched yet and why, exits 
   );
   assert.ok(r.out.includes(` ${deno.url} (deno): `), r.out);
   assert.match((await get(deno.url, "/greet")).text, /^race-(bun|deno)$/, "meanwhile it serves its last deployment");
-  assert.ok(await eventually(() => allServe(ctx, "slow-on-deno"), 10_000), "then all three serve it");
+  assert.ok(await eventually(() => allServe(ctx, "slow-on-deno"), slowMs), "then all three serve it");
 });
 
 test("a switch compares the record it read: another host's switch noted while it checks its versions makes it a conflict, never a second revision", async (ctx) => {
@@ -389,12 +398,16 @@ async function refusedStart(args: string[]): Promise<{ code: number | null; out:
   return { code, out };
 }
 
-test("lanes start refuses --data with --store, --advertise without --store, and an etcd it cannot reach, saying so", async () => {
-  const [both, advertise, away] = await Promise.all([
+test("lanes start refuses --data with --store, --advertise or --cluster-wait without --store, a --cluster-wait out of range, and an etcd it cannot reach, saying so", async () => {
+  const [both, advertise, away, wait, ...waits] = await Promise.all([
     refusedStart(["--data", "x", "--store", "etcd://127.0.0.1:2379/lanes"]),
     refusedStart(["--advertise", "http://10.0.0.5:8787"]),
     freePort().then((p) => refusedStart(["--store", `etcd://127.0.0.1:${p}/lanes`])),
+    refusedStart(["--cluster-wait", "5"]),
+    ...["601", "soon"].map((v) => refusedStart(["--store", "etcd://127.0.0.1:2379/lanes", "--cluster-wait", v])),
   ]);
+  assert.ok(wait.code !== 0 && /--cluster-wait is how long a deploy waits for the other hosts of a shared store: give --store/.test(wait.out), wait.out);
+  for (const w of waits) assert.ok(w.code === 2 && /--cluster-wait must be a number of seconds from 0 to 600 \(got "[^"]*"\)/.test(w.out), w.out);
   assert.ok(both.code !== 0 && /give --data DIR \(this host's own store\) or --store etcd:\/\/\.\.\. \(shared\), not both/.test(both.out), both.out);
   assert.ok(advertise.code !== 0 && /--advertise names this host to the others of a shared store: give --store/.test(advertise.out), advertise.out);
   assert.ok(away.code !== 0 && /the deploy store etcd:\/\/127\.0\.0\.1:\d+\/lanes cannot be reached \(127\.0\.0\.1:\d+: ECONNREFUSED\)/.test(away.out), away.out);

@@ -7,10 +7,11 @@ import { describeDeployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
 import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
+import { DEFAULT_OTHERS_MS } from "../host/prepared.ts";
 import { startHost, type Host } from "../host/host.ts";
 import type { Logger } from "../log.ts";
 import { SecretsKey } from "../secrets/crypto.ts";
-import { intFlag, parseArgs, stringFlag } from "./args.ts";
+import { intFlag, numberFlag, parseArgs, stringFlag, type Parsed } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { SERVE_FLAGS, serveOptions, serverOutput } from "./serve-flags.ts";
 
@@ -22,6 +23,7 @@ export const START_FLAGS = {
   data: "string",
   store: "string",
   advertise: "string",
+  "cluster-wait": "string",
   "admin-token-file": "string",
   "secrets-key-file": "string",
   "max-upload-mb": "string",
@@ -38,6 +40,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   if (data && storeFlag) throw new LanesError("invalid_flag", `lanes ${o.command}: give --data DIR (this host's own store) or --store etcd://... (shared), not both`);
   const store = storeFlag ? parseEtcdUrl(storeFlag) : undefined;
   const advertise = advertiseFlag(args.flags.advertise, store !== undefined, o.command);
+  const othersMs = clusterWaitFlag(args, store !== undefined, o.command);
   const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
   const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
   const keyFile = stringFlag(args, "secrets-key-file", "");
@@ -57,6 +60,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
       ...(data ? { data } : {}),
       ...(store ? { store } : {}),
       ...(advertise ? { advertise } : {}),
+      ...(othersMs !== undefined ? { othersMs } : {}),
       tokens,
       maxUploadBytes,
       ...(pauseAt ? { pauseAt } : {}),
@@ -109,6 +113,14 @@ function advertiseFlag(v: string | boolean | undefined, shared: boolean, command
     throw new LanesError("invalid_flag", `lanes ${command}: --advertise must be http://HOST:PORT, where other machines reach this host (got ${JSON.stringify(v)})`);
   }
   return url.origin;
+}
+
+/** `--cluster-wait S`: how long a deploy waits for the other hosts of a shared store (only with --store). */
+function clusterWaitFlag(args: Parsed, shared: boolean, command: string): number | undefined {
+  if (args.flags["cluster-wait"] === undefined) return undefined;
+  if (!shared)
+    throw new LanesError("invalid_flag", `lanes ${command}: --cluster-wait is how long a deploy waits for the other hosts of a shared store: give --store etcd://... too`);
+  return numberFlag(args, "cluster-wait", DEFAULT_OTHERS_MS / 1000, command, 0, 600, "a number of seconds") * 1000;
 }
 
 /** From --admin-token-file, else LANES_ADMIN_TOKEN; none: the admin API stays off. Values are never printed. */

@@ -47,6 +47,10 @@ export const COMMANDS: Record<string, CommandHelp> = {
         "instead of --data: etcd://HOST:PORT[,HOST:PORT...]/PREFIX, versions and deployments in etcd, shared by every host started on it; each follows the active deployment",
       ],
       ["--advertise URL", "with --store: where other hosts and lanes versions reach this one (default: where it listens)"],
+      [
+        "--cluster-wait S",
+        "with --store: how long a deploy waits for the other hosts to load its version before it switches anyway; a host that takes longer follows once it has (default 10, 0 to 600)",
+      ],
       ["--admin-token-file FILE", "tokens of the admin API (/_lanes/api/; else LANES_ADMIN_TOKEN; none: the API is off)"],
       ["--secrets-key-file FILE", "the key that seals secrets in the --data store (64 hex digits, a file only its owner may read); without it the host keeps no secrets"],
       ["--max-upload-mb N", "largest deploy upload the admin API takes (default 32)"],

@@ -39,6 +39,8 @@ export interface DeployHostOptions extends HostOptions {
   store?: EtcdTarget;
   /** Where other hosts and `lanes versions` reach this one (default: the URL it listens on). */
   advertise?: string;
+  /** With `store`: how long a deploy waits for the other hosts to load its version (default 10 s). */
+  othersMs?: number;
   tokens: Token[];
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
@@ -98,7 +100,16 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
 
   const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) });
   const deployer = await Deployer.attach(
-    { host, adapter: o.adapter, store, log: o.log, runDir, ...(o.onRequest ? { onRequest: o.onRequest } : {}), ...(secrets ? { secrets } : {}) },
+    {
+      host,
+      adapter: o.adapter,
+      store,
+      log: o.log,
+      runDir,
+      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+      ...(secrets ? { secrets } : {}),
+      ...(o.othersMs !== undefined ? { othersMs: o.othersMs } : {}),
+    },
     active,
     stableDir,
   );

@@ -28,6 +28,8 @@ export interface DeployerOptions {
   onRequest?: (entry: RequestLog) => void;
   /** The secret values functions get now (undefined: this host keeps none). */
   secrets?: () => SecretValues | undefined;
+  /** On a shared store: how long a deploy waits for the other hosts to load its version (default 10 s). */
+  othersMs?: number;
 }
 
 /** What a switch answers: `release` serves in `d` now; started at `t0`, loaded at `t1`. */

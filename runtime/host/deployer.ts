@@ -65,7 +65,7 @@ export class Deployer {
       const hashes: Record<string, string> = {};
       for (const [path, bytes] of u.files) hashes[path] = await sha256Hex(bytes);
       const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
-      const staged = staging(this.o.store, this.own, id);
+      const staged = staging(this.o.store, this.own, id, this.o.othersMs);
       let release: Release;
       try {
         await staged?.stage(u.files, hashes);
@@ -137,7 +137,7 @@ export class Deployer {
       if (!target) throw new LanesError("conflict", `no earlier version to roll back to (the active deployment is ${describeDeployment(active)})`);
       if (target === active.stable && !active.canary) throw new LanesError("conflict", `${target} is already serving every request`);
       // a version no longer running: the other hosts of a shared store bring it up meanwhile
-      const staged = this.releases.has(target) ? undefined : staging(this.o.store, this.own, target);
+      const staged = this.releases.has(target) ? undefined : staging(this.o.store, this.own, target, this.o.othersMs);
       let release: Release;
       try {
         await staged?.stage(new Map(), await storedFiles(this.o.store, target));

@@ -10,19 +10,19 @@ import { versionNumber, versionsOf, type Deployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import type { Release } from "./release.ts";
 
-/** How long a deploy waits for the other hosts to load its version before it switches anyway. */
-const OTHERS_MS = 10_000;
+/** How long a deploy waits for the other hosts to load its version before it switches anyway (`lanes start --cluster-wait`). */
+export const DEFAULT_OTHERS_MS = 10_000;
 
 /**
  * Before a deploy switches: wait until every other live host has loaded the staged version, so
  * all of them switch at once; refuse the deploy (nothing changes) if it did not load on one. A
- * host that takes longer than OTHERS_MS (or cannot reach the store) follows once it can. The
+ * host that takes longer than `othersMs` (or cannot reach the store) follows once it can. The
  * wait ends at once when a deployment after `from` (the one this deploy replaces) becomes active:
- * a concurrent deploy won, and the switch's compare answers 409 now instead of after OTHERS_MS
+ * a concurrent deploy won, and the switch's compare answers 409 now instead of after `othersMs`
  * (the other hosts, loading the winner, would never all load this one).
  */
-export async function loadedEverywhere(store: ClusterStore, id: string, from: number): Promise<void> {
-  const end = Date.now() + OTHERS_MS;
+export async function loadedEverywhere(store: ClusterStore, id: string, from: number, othersMs = DEFAULT_OTHERS_MS): Promise<void> {
+  const end = Date.now() + othersMs;
   for (;;) {
     const others = (await store.hosts()).filter((h) => h.id !== store.hostId());
     const failed = others.filter((h) => h.prepared?.version === id && h.prepared.error !== null);
@@ -41,8 +41,8 @@ export async function loadedEverywhere(store: ClusterStore, id: string, from: nu
 }
 
 /** A switch on a shared store (undefined for a host's own store): the version staged for the others, then cleared. */
-export function staging(store: DeployStore, own: Set<string>, id: string): Staging | undefined {
-  return isClusterStore(store) ? new Staging(store, own, id) : undefined;
+export function staging(store: DeployStore, own: Set<string>, id: string, othersMs?: number): Staging | undefined {
+  return isClusterStore(store) ? new Staging(store, own, id, othersMs) : undefined;
 }
 
 export class Staging {
@@ -51,6 +51,7 @@ export class Staging {
     private readonly store: ClusterStore,
     private readonly own: Set<string>,
     private readonly id: string,
+    private readonly othersMs?: number,
   ) {
     own.add(id);
   }
@@ -62,7 +63,7 @@ export class Staging {
 
   /** `from`: the revision of the deployment this switch replaces. */
   everywhere(from: number): Promise<void> {
-    return loadedEverywhere(this.store, this.id, from);
+    return loadedEverywhere(this.store, this.id, from, this.othersMs);
   }
 
   async end(): Promise<void> {
