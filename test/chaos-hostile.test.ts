@@ -12,16 +12,18 @@ import { spawnProcess } from "./helpers/spawn.ts";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { expectError, expectJson, measure, poolOf, waitFor } from "./helpers/chaos.ts";
-import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+import { adapter, inBothLanes, LANES, startLaneHosts, type Lane, type TestHost } from "./helpers/host.ts";
 import { dripAfterAnswer } from "./helpers/raw-http.ts";
 
-for (const lane of LANES) {
-  const test = suite<{ h: TestHost }>(`chaos (${adapter.name} host): hostile load and input, ${lane} lane`);
-  const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
+// One host per lane. The floods go one lane after the other; every other test runs in both lanes
+// at once: they mostly wait on the host's timers (a slot held 2.5 s, a 408 at timeoutMs).
+const test = suite<{ hosts: Record<Lane, TestHost> }>(`chaos (${adapter.name} host): hostile load and input`);
 
-  test.before(async (ctx) => {
-    ctx.h = await startTestHost(
-      {
+test.before(async (ctx) => {
+  ctx.hosts = await startLaneHosts(
+    (lane) => {
+      const fn = (entry: string, extra: Record<string, unknown> = {}) => ({ entry, lane, ...extra });
+      return {
         // 2 instances x 8 in flight and a queue of 16, under 2000 connections: most are refused.
         // (With 64 each, a full run on a 2-core VM refused none: a load generator short of CPU
         // keeps far fewer than 2000 requests out at once, and all 5555 got a 200.)
@@ -32,13 +34,20 @@ for (const lane of LANES) {
         getonly: fn("status.ts", { route: "/getonly/:code", methods: ["GET"] }),
         broken: fn("broken-import.ts"),
         syntax: fn("syntax-error.ts"),
-      },
-      { extraFiles: { "syntax-error.ts": 'export default { fetch() { return new Response("never" } };\n' } },
-    );
-  });
-  test.after(async ({ h }) => h.stop());
+      };
+    },
+    { extraFiles: { "syntax-error.ts": 'export default { fetch() { return new Response("never" } };\n' } },
+  );
+});
+test.after(async ({ hosts }) => {
+  await Promise.all(Object.values(hosts ?? {}).map((h) => h.stop()));
+});
+/** A test run in both lanes at once. */
+const laneTest = (name: string, body: (h: TestHost, lane: Lane) => Promise<void>) => test(name, ({ hosts }) => inBothLanes(hosts, body));
 
-  test("2000 connections far past capacity keep being served, and every refusal is a 503 with Retry-After", async ({ h }) => {
+for (const lane of LANES) {
+  test(`${lane} lane: 2000 connections far past capacity keep being served, and every refusal is a 503 with Retry-After`, async ({ hosts }) => {
+    const h = hosts[lane];
     // the load generator in a process of its own, as a real flood comes from elsewhere. (What the
     // flood keeps of the calm rate is a speed figure: loadtest/overload.ts measures it.)
     let flooding = true;
@@ -76,107 +85,107 @@ for (const lane of LANES) {
     }
     await expectJson(h.fetch("/hello"));
   });
-
-  test("a queue whose oldest request has waited past a second (or half timeoutMs) refuses new requests at once, and serves again once it drains", async ({ h }) => {
-    // Ordered by what the host reports, not by the test's clock, so a loaded machine cannot
-    // reorder it: timeoutMs 4000 makes the bound a second, the one slot is held 2.5 s, and the
-    // waiting request is still served well within its deadline.
-    const pool = poolOf(h, "single");
-    const HOLD_MS = 2500;
-    let busyAnsweredAt = Number.POSITIVE_INFINITY;
-    const busy = h.fetch(`/single?do=sleep&ms=${HOLD_MS}`).then((r) => {
-      busyAnsweredAt = Date.now();
-      return r;
-    });
-    await waitFor(() => pool.instances.some((i) => i.inflight === 1), "the slow request runs");
-    const waiting = h.fetch("/single"); // waits in the queue
-    await waitFor(() => pool.queued === 1, "the second request is queued");
-    const queuedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 1200)); // now it has waited past the 1 s bound
-    const t0 = Date.now();
-    const refused = await h.fetch("/single");
-    const refusedAt = Date.now();
-    assert.ok(t0 - queuedAt < HOLD_MS - 500, `the test fell behind: asked ${t0 - queuedAt} ms after queueing, the slot frees at ${HOLD_MS}`);
-    assert.is(refused.status, 503, await refused.clone().text());
-    assert.is(((await refused.json()) as { error: { code: string } }).error.code, "overloaded");
-    assert.is(refused.headers.get("retry-after"), "1");
-    // at once (after a grace of 30 ms, queue.ts): before the slot frees, at least 500 ms after it
-    // was asked, and well within that. A Node host beside another suite took 450 ms once, so the
-    // bound is a second (a refusal that waits for room as long as that is wrong, whatever the load)
-    const refusedMs = refusedAt - t0;
-    assert.ok(refusedAt < busyAnsweredAt, `the refusal came ${refusedMs} ms after it was asked, after the slot freed (${busyAnsweredAt - t0} ms)`);
-    assert.ok(refusedMs < 1000, `the refusal took ${refusedMs} ms`);
-    // what was let in is served: the waiting request runs once the slot frees, within its deadline
-    await expectJson(busy);
-    await expectJson(waiting);
-    await expectJson(h.fetch("/single"));
-  });
-
-  test("a body sent a byte at a time gets 408 within about timeoutMs, and the function serves the next request", async ({ h }) => {
-    const logged = h.logs.length;
-    // the answer is timed, and then the close: a host that keeps reading the drip after its 408
-    // (a Deno host did, in about half the cases, until the client gave up; adapters/README.md,
-    // Serving HTTP) lets such a client hold a connection
-    const r = await dripAfterAnswer(h.url, "/slowbody", { declared: 1000, first: 0, everyMs: 200, giveUpMs: 6000, chunked: false });
-    measure(`${adapter.name}/${lane} 408 after`, `${r.answeredMs} ms (timeoutMs 1200), closed ${r.closedMs} ms later`);
-    assert.match(r.response, /^HTTP\/1\.1 408/, r.response.slice(0, 200));
-    assert.match(r.response, /"request_timeout"/);
-    assert.ok(r.answeredMs < 4000, `the 408 came after ${r.answeredMs} ms`);
-    // at once, or at the drip's next byte (a Deno host: its last read is still pending)
-    assert.ok(r.closedMs < 2000, `the connection stayed open ${Number.isNaN(r.closedMs) ? "until the client gave up" : `${r.closedMs} ms`} after the 408`);
-    const res = await h.fetch("/slowbody", { method: "POST", body: "now quick" });
-    // (a Node host's process lane answered this once with a 504 at timeoutMs: what the host said then)
-    const text = await res.text();
-    assert.ok(text === "now quick", `${res.status} ${text.slice(0, 300)}\nhost log since the test began:\n${h.logs.slice(logged).join("\n")}`);
-  });
-
-  test("TRACE and a method the route does not allow are 405 from the host, with Allow, and no function error", async ({ h }) => {
-    const before = h.logs.length;
-    for (const [path, method] of [
-      ["/hello", "TRACE"],
-      ["/getonly/200", "DELETE"],
-    ] as const) {
-      const res = await rawRequest(h, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      assert.match(res, /^HTTP\/1\.1 405/, res.slice(0, 200));
-      assert.match(res, /"method_not_allowed"/);
-      if (path === "/getonly/200") assert.match(res, /\r\nallow: GET, HEAD\r\n/i);
-      else assert.match(res, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
-    }
-    assert.equal(
-      h.logs.slice(before).filter((l) => /function_error|threw/.test(l)),
-      [],
-    );
-  });
-
-  test("HEAD answers with the Content-Length a GET would have and no body", async ({ h }) => {
-    const get = await h.fetch("/getonly/201");
-    const body = await get.text();
-    const head = await rawRequest(h, `HEAD /getonly/201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-    assert.match(head, /^HTTP\/1\.1 201/);
-    assert.match(head, new RegExp(`\\r\\ncontent-length: ${new TextEncoder().encode(body).length}\\r\\n`, "i"));
-    assert.ok(head.endsWith("\r\n\r\n"), `a body came with the HEAD answer: ${JSON.stringify(head.slice(-40))}`);
-  });
-
-  test("a module that throws at import is reported broken, with why, by /_lanes/functions", async ({ h }) => {
-    const broken = await h.host.checked;
-    assert.equal(broken.map((f) => f.spec.name).sort(), ["broken", "syntax"]);
-    const { functions } = await expectJson<{ functions: { name: string; status: string; error?: string }[] }>(h.fetch("/_lanes/functions"));
-    const b = functions.find((f) => f.name === "broken")!;
-    assert.is(b.status, "broken");
-    assert.match(b.error ?? "", /broken at import time/);
-    assert.is(functions.find((f) => f.name === "hello")!.status, "ok");
-  });
-
-  test("the 503 of a function that does not compile or load shows clients no host path", async ({ h }) => {
-    for (const name of ["syntax", "broken"]) {
-      const err = await expectError(await h.fetch(`/${name}`), 503, "unavailable");
-      assert.not.match(err.message, /\/(work|tmp|home|root|usr)\//, err.message);
-      assert.not.match(err.message, /\.lanes|test-tmp|fns-/, err.message);
-    }
-  });
-
-  test.run();
 }
+
+laneTest("a queue whose oldest request has waited past a second (or half timeoutMs) refuses new requests at once, and serves again once it drains", async (h) => {
+  // Ordered by what the host reports, not by the test's clock, so a loaded machine cannot
+  // reorder it: timeoutMs 4000 makes the bound a second, the one slot is held 2.5 s, and the
+  // waiting request is still served well within its deadline.
+  const pool = poolOf(h, "single");
+  const HOLD_MS = 2500;
+  let busyAnsweredAt = Number.POSITIVE_INFINITY;
+  const busy = h.fetch(`/single?do=sleep&ms=${HOLD_MS}`).then((r) => {
+    busyAnsweredAt = Date.now();
+    return r;
+  });
+  await waitFor(() => pool.instances.some((i) => i.inflight === 1), "the slow request runs");
+  const waiting = h.fetch("/single"); // waits in the queue
+  await waitFor(() => pool.queued === 1, "the second request is queued");
+  const queuedAt = Date.now();
+  await new Promise((r) => setTimeout(r, 1200)); // now it has waited past the 1 s bound
+  const t0 = Date.now();
+  const refused = await h.fetch("/single");
+  const refusedAt = Date.now();
+  assert.ok(t0 - queuedAt < HOLD_MS - 500, `the test fell behind: asked ${t0 - queuedAt} ms after queueing, the slot frees at ${HOLD_MS}`);
+  assert.is(refused.status, 503, await refused.clone().text());
+  assert.is(((await refused.json()) as { error: { code: string } }).error.code, "overloaded");
+  assert.is(refused.headers.get("retry-after"), "1");
+  // at once (after a grace of 30 ms, queue.ts): before the slot frees, at least 500 ms after it
+  // was asked, and well within that. A Node host beside another suite took 450 ms once, so the
+  // bound is a second (a refusal that waits for room as long as that is wrong, whatever the load)
+  const refusedMs = refusedAt - t0;
+  assert.ok(refusedAt < busyAnsweredAt, `the refusal came ${refusedMs} ms after it was asked, after the slot freed (${busyAnsweredAt - t0} ms)`);
+  assert.ok(refusedMs < 1000, `the refusal took ${refusedMs} ms`);
+  // what was let in is served: the waiting request runs once the slot frees, within its deadline
+  await expectJson(busy);
+  await expectJson(waiting);
+  await expectJson(h.fetch("/single"));
+});
+
+laneTest("a body sent a byte at a time gets 408 within about timeoutMs, and the function serves the next request", async (h, lane) => {
+  const logged = h.logs.length;
+  // the answer is timed, and then the close: a host that keeps reading the drip after its 408
+  // (a Deno host did, in about half the cases, until the client gave up; adapters/README.md,
+  // Serving HTTP) lets such a client hold a connection
+  const r = await dripAfterAnswer(h.url, "/slowbody", { declared: 1000, first: 0, everyMs: 200, giveUpMs: 6000, chunked: false });
+  measure(`${adapter.name}/${lane} 408 after`, `${r.answeredMs} ms (timeoutMs 1200), closed ${r.closedMs} ms later`);
+  assert.match(r.response, /^HTTP\/1\.1 408/, r.response.slice(0, 200));
+  assert.match(r.response, /"request_timeout"/);
+  assert.ok(r.answeredMs < 4000, `the 408 came after ${r.answeredMs} ms`);
+  // at once, or at the drip's next byte (a Deno host: its last read is still pending)
+  assert.ok(r.closedMs < 2000, `the connection stayed open ${Number.isNaN(r.closedMs) ? "until the client gave up" : `${r.closedMs} ms`} after the 408`);
+  const res = await h.fetch("/slowbody", { method: "POST", body: "now quick" });
+  // (a Node host's process lane answered this once with a 504 at timeoutMs: what the host said then)
+  const text = await res.text();
+  assert.ok(text === "now quick", `${res.status} ${text.slice(0, 300)}\nhost log since the test began:\n${h.logs.slice(logged).join("\n")}`);
+});
+
+laneTest("TRACE and a method the route does not allow are 405 from the host, with Allow, and no function error", async (h) => {
+  const before = h.logs.length;
+  for (const [path, method] of [
+    ["/hello", "TRACE"],
+    ["/getonly/200", "DELETE"],
+  ] as const) {
+    const res = await rawRequest(h, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.match(res, /^HTTP\/1\.1 405/, res.slice(0, 200));
+    assert.match(res, /"method_not_allowed"/);
+    if (path === "/getonly/200") assert.match(res, /\r\nallow: GET, HEAD\r\n/i);
+    else assert.match(res, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
+  }
+  assert.equal(
+    h.logs.slice(before).filter((l) => /function_error|threw/.test(l)),
+    [],
+  );
+});
+
+laneTest("HEAD answers with the Content-Length a GET would have and no body", async (h) => {
+  const get = await h.fetch("/getonly/201");
+  const body = await get.text();
+  const head = await rawRequest(h, `HEAD /getonly/201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  assert.match(head, /^HTTP\/1\.1 201/);
+  assert.match(head, new RegExp(`\\r\\ncontent-length: ${new TextEncoder().encode(body).length}\\r\\n`, "i"));
+  assert.ok(head.endsWith("\r\n\r\n"), `a body came with the HEAD answer: ${JSON.stringify(head.slice(-40))}`);
+});
+
+laneTest("a module that throws at import is reported broken, with why, by /_lanes/functions", async (h) => {
+  const broken = await h.host.checked;
+  assert.equal(broken.map((f) => f.spec.name).sort(), ["broken", "syntax"]);
+  const { functions } = await expectJson<{ functions: { name: string; status: string; error?: string }[] }>(h.fetch("/_lanes/functions"));
+  const b = functions.find((f) => f.name === "broken")!;
+  assert.is(b.status, "broken");
+  assert.match(b.error ?? "", /broken at import time/);
+  assert.is(functions.find((f) => f.name === "hello")!.status, "ok");
+});
+
+laneTest("the 503 of a function that does not compile or load shows clients no host path", async (h) => {
+  for (const name of ["syntax", "broken"]) {
+    const err = await expectError(await h.fetch(`/${name}`), 503, "unavailable");
+    assert.not.match(err.message, /\/(work|tmp|home|root|usr)\//, err.message);
+    assert.not.match(err.message, /\.lanes|test-tmp|fns-/, err.message);
+  }
+});
+
+test.run();
 
 interface FloodResult {
   statusCodeStats: Record<string, { count: number }>;

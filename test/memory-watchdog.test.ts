@@ -9,7 +9,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { expectError, expectJson, measure, poolOf, waitFor } from "./helpers/chaos.ts";
-import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+import { adapter, inBothLanes, LANES, startTestHost, type Lane, type TestHost } from "./helpers/host.ts";
 
 const test = suite<{ h: TestHost }>(`memory watchdog (${adapter.name} host)`);
 
@@ -25,79 +25,75 @@ test.before(async (ctx) => {
   ctx.h = await startTestHost(functions);
 });
 test.after(async ({ h }) => h.stop());
+/** A test run in both lanes at once (most of it waits on the watchdog), on the one host. */
+const laneTest = (name: string, body: (h: TestHost, lane: Lane) => Promise<void>) => test(name, ({ h }) => inBothLanes({ isolate: h, process: h }, body));
 
-for (const lane of LANES) {
-  test(`${lane} lane: an instance that holds ArrayBuffers past memoryMb is recycled; the next request is served`, async ({ h }) => {
-    const res = await h.fetch(`/hog-${lane}?do=alloc&mb=512&ms=1500`);
-    if (lane === "isolate" && adapter.name === "bun") {
-      // Bun reports only part of a worker's ArrayBuffers: the capability table says so
-      const seen = poolOf(h, `hog-${lane}`).instances[0]!.memory;
-      measure("bun isolate reported for 512 MB of ArrayBuffers", `${Math.round((seen.heap + seen.external) / 1048576)} MB`);
-    }
-    if (res.status === 200) {
-      assert.ok(lane === "isolate" && adapter.name === "bun", `a ${lane}-lane instance kept 512 MB with memoryMb 128`);
-      await res.text();
-    } else {
-      const err = await expectError(res, 502, "instance_crashed");
-      assert.match(err.message, /ran out of memory/);
-    }
-    await waitFor(async () => (await h.fetch(`/hog-${lane}`)).status === 200, "the function serves again", 10_000);
-  });
-
-  if (lane === "process") {
-    test("process lane: a bun child that holds ArrayBuffers past memoryMb is stopped for its heap after a collection, short of the RSS backstop", async ({ h }) => {
-      // 64 MB held at memoryMb 16: past the RSS limit (64 MB), short of the backstop (160 MB).
-      // Before the garbage test below: the RSS a bun child reaches stays until it stops
-      const err = await expectError(await h.fetch("/litter-process?do=alloc&mb=64&ms=3000"), 502, "instance_crashed");
-      assert.match(err.message, /ran out of memory: it held \d+ MB of heap and ArrayBuffers after a collection \(\d+ MB resident\), over its memoryMb of 16/);
-      await waitFor(async () => (await h.fetch("/litter-process")).status === 200, "the function serves again", 10_000);
-    });
+laneTest("an instance that holds ArrayBuffers past memoryMb is recycled; the next request is served", async (h, lane) => {
+  const res = await h.fetch(`/hog-${lane}?do=alloc&mb=512&ms=1500`);
+  if (lane === "isolate" && adapter.name === "bun") {
+    // Bun reports only part of a worker's ArrayBuffers: the capability table says so
+    const seen = poolOf(h, `hog-${lane}`).instances[0]!.memory;
+    measure("bun isolate reported for 512 MB of ArrayBuffers", `${Math.round((seen.heap + seen.external) / 1048576)} MB`);
   }
+  if (res.status === 200) {
+    assert.ok(lane === "isolate" && adapter.name === "bun", `a ${lane}-lane instance kept 512 MB with memoryMb 128`);
+    await res.text();
+  } else {
+    const err = await expectError(res, 502, "instance_crashed");
+    assert.match(err.message, /ran out of memory/);
+  }
+  await waitFor(async () => (await h.fetch(`/hog-${lane}`)).status === 200, "the function serves again", 10_000);
+});
 
-  test(`${lane} lane: garbage past memoryMb at the watchdog's readings does not stop ${lane === "isolate" ? "an isolate" : "a bun child"}: it collects, then judges`, async ({
-    h,
-  }) => {
-    const instance = (await expectJson(h.fetch(`/litter-${lane}`))).instance;
-    // ArrayBuffers made and dropped every 50 ms for 1.5 s. An isolate, 4 MB each time, 1 MB at a
-    // time: V8 collects them only when they reach 32-40 MB (Node) or 64 MB (Deno; Bun much
-    // sooner), so most of the six readings (every 250 ms) see heap and ArrayBuffers past memoryMb
-    // 16. A bun child, 48 MB each time, 8 MB at a time: its RSS (42-44 MB idle) passes its limit
-    // (memoryMb + 48 MB) and stays there, as Bun keeps freed pages. (1 MB at a time, Bun
-    // collected them soon enough to stay under the limit in 1 of 6 runs; 32 MB at once, its
-    // collection kept the last one, "held 34 MB".) Only a reading after a full collection may
-    // stop either (runtime/pool/watchdog.ts)
-    const res = await h.fetch(`/litter-${lane}?do=garbage&${lane === "isolate" ? "mb=4" : "mb=48&piece=8"}&ms=1500`);
-    const text = await res.text();
-    assert.is(res.status, 200, text);
-    assert.equal(JSON.parse(text), { instance, made: true }, "answered by the instance that made the garbage");
-    assert.is((await expectJson(h.fetch(`/litter-${lane}`))).instance, instance, "and it serves on");
-  });
+test("process lane: a bun child that holds ArrayBuffers past memoryMb is stopped for its heap after a collection, short of the RSS backstop", async ({ h }) => {
+  // 64 MB held at memoryMb 16: past the RSS limit (64 MB), short of the backstop (160 MB).
+  // Before the garbage test below: the RSS a bun child reaches stays until it stops
+  const err = await expectError(await h.fetch("/litter-process?do=alloc&mb=64&ms=3000"), 502, "instance_crashed");
+  assert.match(err.message, /ran out of memory: it held \d+ MB of heap and ArrayBuffers after a collection \(\d+ MB resident\), over its memoryMb of 16/);
+  await waitFor(async () => (await h.fetch("/litter-process")).status === 200, "the function serves again", 10_000);
+});
 
-  test(`${lane} lane: garbage does not count against memoryMb: an echo of 256 KiB uploads, 16 at a time, keeps serving`, async ({ h }) => {
-    const upload = new Uint8Array(256 * 1024).map((_, i) => i & 255);
-    const serving = () =>
-      poolOf(h, `churn-${lane}`)
-        .instances.map((i) => i.id)
-        .join(",");
-    assert.is((await h.fetch(`/churn-${lane}`, { method: "POST", body: upload })).status, 200);
-    const instance = serving();
-    let sent = 0;
-    const t0 = Date.now();
-    // for 1 s: four of the memory watchdog's readings (every 250 ms) fall inside, and the bytes
-    // made and dropped meanwhile are past memoryMb: 144-970 echoes of 256 KiB a second, 72-485 MB
-    // in and out, on a quiet 2-core VM (2026-12-05)
-    while (Date.now() - t0 < 1000) {
-      const batch = await Promise.all(Array.from({ length: 16 }, () => h.fetch(`/churn-${lane}`, { method: "POST", body: upload })));
-      for (const res of batch) {
-        const body = new Uint8Array(await res.arrayBuffer());
-        assert.is(res.status, 200, new TextDecoder().decode(body.slice(0, 300)));
-        assert.is(body.byteLength, upload.byteLength);
-      }
-      sent += batch.length;
+laneTest("garbage past memoryMb at the watchdog's readings does not stop an isolate or a bun child: it collects, then judges", async (h, lane) => {
+  const instance = (await expectJson(h.fetch(`/litter-${lane}`))).instance;
+  // ArrayBuffers made and dropped every 50 ms for 1.5 s. An isolate, 4 MB each time, 1 MB at a
+  // time: V8 collects them only when they reach 32-40 MB (Node) or 64 MB (Deno; Bun much
+  // sooner), so most of the six readings (every 250 ms) see heap and ArrayBuffers past memoryMb
+  // 16. A bun child, 48 MB each time, 8 MB at a time: its RSS (42-44 MB idle) passes its limit
+  // (memoryMb + 48 MB) and stays there, as Bun keeps freed pages. (1 MB at a time, Bun
+  // collected them soon enough to stay under the limit in 1 of 6 runs; 32 MB at once, its
+  // collection kept the last one, "held 34 MB".) Only a reading after a full collection may
+  // stop either (runtime/pool/watchdog.ts)
+  const res = await h.fetch(`/litter-${lane}?do=garbage&${lane === "isolate" ? "mb=4" : "mb=48&piece=8"}&ms=1500`);
+  const text = await res.text();
+  assert.is(res.status, 200, text);
+  assert.equal(JSON.parse(text), { instance, made: true }, "answered by the instance that made the garbage");
+  assert.is((await expectJson(h.fetch(`/litter-${lane}`))).instance, instance, "and it serves on");
+});
+
+laneTest("garbage does not count against memoryMb: an echo of 256 KiB uploads, 16 at a time, keeps serving", async (h, lane) => {
+  const upload = new Uint8Array(256 * 1024).map((_, i) => i & 255);
+  const serving = () =>
+    poolOf(h, `churn-${lane}`)
+      .instances.map((i) => i.id)
+      .join(",");
+  assert.is((await h.fetch(`/churn-${lane}`, { method: "POST", body: upload })).status, 200);
+  const instance = serving();
+  let sent = 0;
+  const t0 = Date.now();
+  // for 1 s: four of the memory watchdog's readings (every 250 ms) fall inside, and the bytes
+  // made and dropped meanwhile are past memoryMb: 144-970 echoes of 256 KiB a second, 72-485 MB
+  // in and out, on a quiet 2-core VM (2026-12-05)
+  while (Date.now() - t0 < 1000) {
+    const batch = await Promise.all(Array.from({ length: 16 }, () => h.fetch(`/churn-${lane}`, { method: "POST", body: upload })));
+    for (const res of batch) {
+      const body = new Uint8Array(await res.arrayBuffer());
+      assert.is(res.status, 200, new TextDecoder().decode(body.slice(0, 300)));
+      assert.is(body.byteLength, upload.byteLength);
     }
-    measure(`${lane} lane, memoryMb 64: 256 KiB echoed`, `${sent} times in ${Date.now() - t0} ms, all 200`);
-    assert.is(serving(), instance, "the same instance served throughout");
-  });
-}
+    sent += batch.length;
+  }
+  measure(`${lane} lane, memoryMb 64: 256 KiB echoed`, `${sent} times in ${Date.now() - t0} ms, all 200`);
+  assert.is(serving(), instance, "the same instance served throughout");
+});
 
 test.run();

@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadAdapter } from "../../adapters/mod.ts";
+import type { ConnectionLimits } from "../../adapters/types.ts";
 import { startHost, type Host } from "../../runtime/host/host.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { withCause } from "./fetch-cause.ts";
@@ -41,7 +42,15 @@ export function makeFunctionsDir(functions: Record<string, Record<string, unknow
 
 export async function startTestHost(
   functions: Record<string, Record<string, unknown>>,
-  o: { dev?: boolean; extraFiles?: Record<string, string>; top?: Record<string, unknown>; metrics?: boolean; otlpEndpoint?: string; quietMs?: number } = {},
+  o: {
+    dev?: boolean;
+    extraFiles?: Record<string, string>;
+    top?: Record<string, unknown>;
+    metrics?: boolean;
+    otlpEndpoint?: string;
+    quietMs?: number;
+    connections?: ConnectionLimits;
+  } = {},
 ): Promise<TestHost> {
   const dir = makeFunctionsDir(functions, o.extraFiles, o.top);
   const logs: string[] = [];
@@ -61,6 +70,7 @@ export async function startTestHost(
     ...(o.metrics === false ? { metrics: false } : {}),
     ...(o.otlpEndpoint ? { otlpEndpoint: o.otlpEndpoint } : {}),
     ...(o.quietMs ? { quietMs: o.quietMs } : {}),
+    ...(o.connections ? { connections: o.connections } : {}),
   });
   return {
     url: host.url,
@@ -78,3 +88,34 @@ export async function startTestHost(
 
 /** Both lanes, for suites that must hold in each. */
 export const LANES = ["isolate", "process"] as const;
+export type Lane = (typeof LANES)[number];
+
+/** One host per lane, started at once: `functionsFor(lane)` is each one's manifest; `o` as for startTestHost. */
+export async function startLaneHosts(
+  functionsFor: (lane: Lane) => Record<string, Record<string, unknown>>,
+  o?: Parameters<typeof startTestHost>[1],
+): Promise<Record<Lane, TestHost>> {
+  const hosts = await Promise.allSettled(LANES.map((lane) => startTestHost(functionsFor(lane), o)));
+  const started = hosts.flatMap((h) => (h.status === "fulfilled" ? [h.value] : []));
+  const failed = hosts.find((h) => h.status === "rejected");
+  if (failed) {
+    await Promise.all(started.map((h) => h.stop()));
+    throw failed.reason;
+  }
+  return Object.fromEntries(LANES.map((lane, i) => [lane, started[i]!])) as Record<Lane, TestHost>;
+}
+
+/**
+ * Runs `body` in both lanes at the same time, each against its own host, and fails with the first
+ * lane's failure, named. For tests that mostly wait on the host's own timers (a function that
+ * works 1.2 s, a refused body read for 2 s): the two lanes' waits overlap instead of adding up.
+ */
+export async function inBothLanes(hosts: Record<Lane, TestHost>, body: (h: TestHost, lane: Lane) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(LANES.map((lane) => body(hosts[lane], lane)));
+  for (const [i, r] of results.entries()) {
+    if (r.status === "fulfilled") continue;
+    const e = r.reason as unknown;
+    if (e instanceof Error) e.message = `${LANES[i]} lane: ${e.message}`;
+    throw e;
+  }
+}
