@@ -3,11 +3,11 @@
  * listings, removal, and a write that a crash (SIGKILL, power loss) cannot leave half done.
  * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
  */
-import { open, readdir, readFile, rename, rm, stat, copyFile, link } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm, stat, lstat, utimes, copyFile, link } from "node:fs/promises";
 import * as path from "node:path";
 import type { Sys } from "./types.ts";
 
-type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove" | "stamp" | "copy">;
+type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove" | "stamp" | "modifiedAt" | "touch" | "copy">;
 
 let tmpCounter = 0;
 
@@ -50,6 +50,17 @@ export const fileOps: FileOps = {
     } catch {
       return undefined;
     }
+  },
+  async modifiedAt(p) {
+    try {
+      return (await lstat(p)).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  },
+  async touch(p) {
+    const now = new Date();
+    await utimes(p, now, now).catch(() => {});
   },
   async copy(from, to) {
     // a hard link when both are on one file system: no bytes to copy, and the new name appears

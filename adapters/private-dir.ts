@@ -16,9 +16,12 @@ export function defaultCacheDir(): string {
 
 const checked = new Set<string>();
 
-/** See Sys.ensurePrivateDir. Synchronous: it runs once per folder and process. */
+/**
+ * See Sys.ensurePrivateDir. Synchronous. It checks once per folder and process, and makes the
+ * folder again if it is gone (the cache's trim removes a Deno child's home unused for a week).
+ */
 export function ensurePrivateDirSync(dir: string): void {
-  if (checked.has(dir)) return;
+  if (checked.has(dir) && lstatOrNull(dir)) return;
   const fix = `(set LANES_CACHE_DIR to a folder of your own, or fix it: chmod 700 ${dir})`;
   let info = lstatOrNull(dir);
   if (!info) {

@@ -237,6 +237,10 @@ export interface Sys {
    * undefined when it is not a file: the compile cache reuses a bundle while its sources' stamps hold.
    */
   stamp(path: string): Promise<string | undefined>;
+  /** When a file or folder was last modified (ms since the epoch; the link itself, never followed), or undefined when it does not exist. */
+  modifiedAt(path: string): Promise<number | undefined>;
+  /** Set a file's or folder's modification time to now (the cache's record of a use); nothing when it is gone. */
+  touch(path: string): Promise<void>;
   /** Give a file a second name: a hard link when it can, else a copy (through a temp name, so a reader never sees half of it). Only for files that never change. */
   copy(from: string, to: string): Promise<void>;
   /** Watch files; returns a stop function. */

@@ -13,6 +13,7 @@
 import { build, type BuildFailure, type Message } from "esbuild";
 import type { Sys } from "../adapters/types.ts";
 import { LanesError } from "./errors.ts";
+import { noteUse } from "./cache-trim.ts";
 import { recordFile, rememberBuild, reuseBuild } from "./compile-cache.ts";
 
 export interface Compiled {
@@ -42,7 +43,11 @@ export async function compile(entry: string, sys: Sys, label: string, o: Compile
   // a bundle with its sources in the map is another build of the same entry
   const record = recordFile(sys, dir, entry, label, o.sourcesContent === true ? `${format}+sources` : format);
   const reused = await reuseBuild(sys, record);
-  if (reused) return reused;
+  if (reused) {
+    void noteUse(sys, reused.file);
+    void noteUse(sys, record);
+    return reused;
+  }
   // biome-ignore lint/suspicious/noImplicitAnyLet: its type is the build result the options below give (outputs and metafile present)
   let result;
   try {

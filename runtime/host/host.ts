@@ -2,6 +2,7 @@
  * Starts a host: load the manifest, compile the guests and the functions, start a pool per
  * function in its lane, serve HTTP. Returns a handle to stop it all.
  */
+import { keepCache } from "./cache-upkeep.ts";
 import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
 import { compile, type Compiled } from "../compile.ts";
@@ -221,6 +222,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     () => hostBuffers.clear(),
     o.quietMs,
   );
+  const stopCacheNotes = keepCache(adapter, () => functions, log);
   let stopping: Promise<void> | undefined;
   const host: Host = {
     manifest,
@@ -244,6 +246,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       // pools still run; then stop the pools, whose instances are idle by now.
       stopping ??= (async () => {
         stopReducing();
+        stopCacheNotes();
         const started = Date.now();
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));

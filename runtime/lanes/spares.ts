@@ -16,6 +16,7 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { LoadSpec } from "../channel/control.ts";
+import { noteUse } from "../cache-trim.ts";
 import { hostStreamEnd } from "../channel/stream-end.ts";
 import { sandboxed } from "../isolation.ts";
 import type { Logger } from "../log.ts";
@@ -191,6 +192,8 @@ export class SparePool {
     const { adapter, log } = this.o;
     const { sys } = adapter;
     const key = keyOf(p.profile);
+    const home = sys.join(sys.cacheDir(), "homes", `spare-${sys.sha256(key).slice(0, 16)}`);
+    void noteUse(sys, home);
     const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${adapter.pid}-${Date.now().toString(36)}-${++nextSpareId}`);
     const spare: Spare = { folder, ready: false, owner: `spare-${p.profile.runtime}` };
     p.spares.push(spare);
@@ -209,7 +212,7 @@ export class SparePool {
           grants: { net: false, read: [], write: [] },
           sandbox: p.profile.sandboxed,
           ...(this.o.snapshotEntry ? { snapshotEntry: this.o.snapshotEntry } : {}),
-          cacheHome: sys.join(sys.cacheDir(), "homes", `spare-${sys.sha256(key).slice(0, 16)}`),
+          cacheHome: home,
           onOutput: (stream, line) => log.fn(spare.owner, stream === "stderr" ? "error" : "log", line),
         });
         const guest = link(

@@ -1,0 +1,30 @@
+/**
+ * The host's side of the cache's trim (runtime/cache-trim.ts): once it serves, it trims the
+ * cache in the background (at most once a day per cache folder), and while it runs it notes
+ * twice a day that its functions' bundles and Deno homes are in use, so that another host's
+ * trim never removes what an instance of this one will start from.
+ */
+import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { noteUse, trimCache } from "../cache-trim.ts";
+import { childHome } from "../lanes/process.ts";
+import type { Logger } from "../log.ts";
+import type { Served } from "./served.ts";
+
+const NOTE_EVERY_MS = 12 * 3_600_000;
+
+/** Start both; returns what stops the notes. */
+export function keepCache(adapter: RuntimeAdapter, functions: () => Served[], log: Logger): () => void {
+  const { sys } = adapter;
+  trimCache(sys, sys.cacheDir()).then(
+    (removed) => removed && log.info(`cache ${sys.cacheDir()}: removed ${removed} entries unused for a week`),
+    (e: unknown) => log.warn(`cache ${sys.cacheDir()}: could not be trimmed: ${e instanceof Error ? e.message : String(e)}`),
+  );
+  const timer = setInterval(() => {
+    for (const f of functions()) {
+      if (f.compiled) void noteUse(sys, f.compiled.file);
+      if (f.spec.lane === "process") void noteUse(sys, childHome(sys, f.spec));
+    }
+  }, NOTE_EVERY_MS);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,156 @@
+/**
+ * The private cache does not grow for ever (runtime/cache-trim.ts): bundles, build records and
+ * Deno children's homes unused for a week are removed by a host that starts, at most once a day;
+ * what a host uses is noted, and a home removed under a running host is made again. Host on Node,
+ * Bun and Deno.
+ */
+import { existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { noteUse, trimCache, UNUSED_MS } from "../runtime/cache-trim.ts";
+import { compile } from "../runtime/compile.ts";
+import { childHome } from "../runtime/lanes/process.ts";
+import { expectError, waitFor } from "./helpers/chaos.ts";
+import { adapter, startTestHost } from "./helpers/host.ts";
+
+const DAY = 24 * 3_600_000;
+const scratch = mkdtempSync(join(tmpdir(), "lanes-trim-test-"));
+const original = process.env.LANES_CACHE_DIR;
+const { sys } = adapter;
+
+test.after(() => {
+  if (original === undefined) delete process.env.LANES_CACHE_DIR;
+  else process.env.LANES_CACHE_DIR = original;
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Make `path` (a file, or a folder when it ends in /) last modified `ms` ago. */
+function made(path: string, ms: number, text = "x"): string {
+  const folder = path.endsWith("/");
+  const p = folder ? path.slice(0, -1) : path;
+  if (folder) {
+    mkdirSync(p, { recursive: true });
+    writeFileSync(join(p, "inside"), text);
+  } else {
+    mkdirSync(join(p, ".."), { recursive: true });
+    writeFileSync(p, text);
+  }
+  const at = new Date(Date.now() - ms);
+  utimesSync(p, at, at);
+  return p;
+}
+
+const names = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+
+test("a trim removes the bundles, build records and homes unused for a week, and nothing else", async () => {
+  const dir = join(scratch, "cache-1");
+  const old = UNUSED_MS + DAY;
+  made(join(dir, "hello-0123456789ab.mjs"), old);
+  made(join(dir, "hello-ba9876543210.mjs"), DAY); // used yesterday
+  made(join(dir, "pack-0123456789ab.cjs"), old);
+  made(join(dir, "builds", `${"a".repeat(24)}.json`), old);
+  made(join(dir, "builds", `${"b".repeat(24)}.json`), 60_000);
+  made(join(dir, "homes", `${"c".repeat(16)}/`), old);
+  made(join(dir, "homes", `spare-${"d".repeat(16)}/`), old);
+  made(join(dir, "homes", `${"e".repeat(16)}/`), 3 * DAY);
+  // not lanes' own names, however old: a snapshot, a file someone put there, the spares' folders
+  made(join(dir, "guest-child-snapshot-0123456789abcdef-128.blob"), old);
+  made(join(dir, "notes.txt"), old);
+  made(join(dir, "spares", "node-1-abc-1/"), old);
+  // a link under a home's name is removed as a link: what it points to is not touched
+  const outside = made(join(scratch, "outside/"), 0, "keep me");
+  symlinkSync(outside, join(dir, "homes", "f".repeat(16)));
+  const at = new Date(Date.now() - old);
+  lutimesSync(join(dir, "homes", "f".repeat(16)), at, at);
+
+  assert.is(await trimCache(sys, dir), 6);
+  assert.equal(names(dir), ["builds", "guest-child-snapshot-0123456789abcdef-128.blob", "hello-ba9876543210.mjs", "homes", "notes.txt", "spares", "trimmed"]);
+  assert.equal(names(join(dir, "builds")), [`${"b".repeat(24)}.json`]);
+  assert.equal(names(join(dir, "homes")), ["e".repeat(16)]);
+  assert.equal(names(join(dir, "spares")), ["node-1-abc-1"]);
+  assert.equal(names(outside), ["inside"], "the link's target is untouched");
+});
+
+test("a cache is trimmed at most once a day: the next host within the day leaves it be", async () => {
+  const dir = join(scratch, "cache-2");
+  made(join(dir, "a-0123456789ab.mjs"), UNUSED_MS + DAY);
+  assert.is(await trimCache(sys, dir), 1);
+  made(join(dir, "b-0123456789ab.mjs"), UNUSED_MS + DAY);
+  assert.is(await trimCache(sys, dir), undefined, "not a second time the same day");
+  assert.ok(existsSync(join(dir, "b-0123456789ab.mjs")));
+  const yesterday = new Date(Date.now() - DAY - 60_000);
+  utimesSync(join(dir, "trimmed"), yesterday, yesterday);
+  assert.is(await trimCache(sys, dir), 1, "a day later it trims again");
+});
+
+test("a use is noted on an entry last noted over an hour ago, not more often", async () => {
+  const dir = join(scratch, "cache-3");
+  const stale = made(join(dir, "a-0123456789ab.mjs"), 2 * 3_600_000);
+  const fresh = made(join(dir, "b-0123456789ab.mjs"), 10 * 60_000);
+  const freshAt = statSync(fresh).mtimeMs;
+  await noteUse(sys, stale);
+  await noteUse(sys, fresh);
+  await noteUse(sys, join(dir, "gone.mjs")); // nothing, no error
+  assert.ok(Date.now() - statSync(stale).mtimeMs < 60_000, "the stale one is noted now");
+  assert.is(statSync(fresh).mtimeMs, freshAt, "the recent one is left as it was");
+});
+
+test("a host that starts trims its cache", async () => {
+  const dir = join(scratch, "cache-4");
+  process.env.LANES_CACHE_DIR = dir;
+  made(join(dir, "gone-0123456789ab.mjs"), UNUSED_MS + DAY);
+  made(join(dir, "homes", `${"c".repeat(16)}/`), UNUSED_MS + DAY);
+  const h = await startTestHost({ echo: { entry: "echo.ts" } });
+  try {
+    await waitFor(() => !existsSync(join(dir, "gone-0123456789ab.mjs")) && names(join(dir, "homes")).length === 0, "the old bundle and home are removed", 10_000);
+    assert.ok(
+      h.logs.some((l) => /removed 2 entries unused for a week/.test(l)),
+      h.logs.join(""),
+    );
+    assert.is(await (await h.fetch("/echo", { method: "POST", body: "still serves" })).text(), "still serves");
+  } finally {
+    await h.stop();
+    delete process.env.LANES_CACHE_DIR;
+  }
+});
+
+test("a bundle built before and reused counts as used, and so does its build record", async () => {
+  const dir = join(scratch, "cache-6");
+  process.env.LANES_CACHE_DIR = dir;
+  try {
+    const entry = made(join(scratch, "src", "hello.ts"), 0, 'export default { fetch: () => new Response("hi") };\n');
+    const first = await compile(entry, sys, "hello");
+    const record = join(dir, "builds", names(join(dir, "builds"))[0]!);
+    const longAgo = new Date(Date.now() - UNUSED_MS + DAY);
+    for (const p of [first.file, record]) utimesSync(p, longAgo, longAgo);
+    const again = await compile(entry, sys, "hello");
+    assert.is(again.file, first.file, "reused");
+    await waitFor(() => [first.file, record].every((p) => Date.now() - statSync(p).mtimeMs < 60_000), "both are noted as used now", 5000);
+  } finally {
+    delete process.env.LANES_CACHE_DIR;
+  }
+});
+
+test("a Deno child's home removed under a running host is made again for its next instance", async () => {
+  const dir = join(scratch, "cache-5");
+  process.env.LANES_CACHE_DIR = dir;
+  assert.ok(adapter.sandbox().available, "a Deno child has a home in the sandbox only: this test needs bubblewrap (apt-get install bubblewrap)");
+  // with network access, so that no warm spare (which has a home of its own) serves it
+  const h = await startTestHost({ crashy: { entry: "chaos-fault.ts", lane: "process", runtime: "deno", permissions: { net: true }, instances: { min: 1, max: 1 } } });
+  try {
+    const home = childHome(sys, h.host.functions[0]!.spec);
+    await waitFor(() => existsSync(home), "the child has its home", 10_000);
+    assert.is((await h.fetch("/crashy")).status, 200);
+    rmSync(home, { recursive: true, force: true }); // as another host's trim would, a week on
+    await expectError(await h.fetch("/crashy?do=exit"), 502, "instance_crashed");
+    await waitFor(async () => (await h.fetch("/crashy")).status === 200, "a new instance serves", 15_000);
+    assert.ok(lstatSync(home).isDirectory(), "its home is there again");
+  } finally {
+    await h.stop();
+    delete process.env.LANES_CACHE_DIR;
+  }
+});
+
+test.run();
