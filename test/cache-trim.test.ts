@@ -13,7 +13,9 @@ import { noteUse, trimCache, UNUSED_MS } from "../runtime/cache-trim.ts";
 import { compile } from "../runtime/compile.ts";
 import { childHome } from "../runtime/lanes/process.ts";
 import { expectError, waitFor } from "./helpers/chaos.ts";
-import { adapter, startTestHost } from "./helpers/host.ts";
+import { hostEnvironment } from "../adapters/env.ts";
+import { startCli } from "./helpers/cli.ts";
+import { adapter, makeFunctionsDir, startTestHost } from "./helpers/host.ts";
 
 const DAY = 24 * 3_600_000;
 const scratch = mkdtempSync(join(tmpdir(), "lanes-trim-test-"));
@@ -117,6 +119,40 @@ test("a host that starts trims its cache", async () => {
     await h.stop();
     delete process.env.LANES_CACHE_DIR;
   }
+});
+
+test("a host on a cache folder not made yet makes it private (0700) and has nothing to trim", async () => {
+  const dir = join(scratch, "not-yet", "cache");
+  process.env.LANES_CACHE_DIR = dir;
+  const h = await startTestHost({ echo: { entry: "echo.ts" } });
+  try {
+    await waitFor(() => existsSync(join(dir, "trimmed")), "the trim has looked", 10_000);
+    assert.is(statSync(dir).mode & 0o777, 0o700);
+    assert.not.ok(
+      h.logs.some((l) => /could not be trimmed|entries unused/.test(l)),
+      h.logs.join(""),
+    );
+  } finally {
+    await h.stop();
+    delete process.env.LANES_CACHE_DIR;
+  }
+});
+
+test("lanes start on a cache folder that is a symbolic link is refused, and removes nothing where it points", async () => {
+  const target = join(scratch, "somewhere-else");
+  const kept = made(join(target, "theirs-0123456789ab.mjs"), UNUSED_MS + DAY);
+  const dir = join(scratch, "linked-cache");
+  symlinkSync(target, dir);
+  const refused = await startCli(["start", makeFunctionsDir({ echo: { entry: "echo.ts" } }), "--port", "0"], { env: { ...hostEnvironment(), LANES_CACHE_DIR: dir } }).then(
+    (cli) => {
+      cli.kill("SIGKILL");
+      return "it started";
+    },
+    (e: Error) => e.message,
+  );
+  assert.match(refused, /exited with 1 before listening[\s\S]*compile cache .*linked-cache: is a symbolic link/);
+  assert.ok(existsSync(kept), "nothing in the link's target was removed");
+  assert.not.ok(existsSync(join(target, "trimmed")));
 });
 
 test("a bundle built before and reused counts as used, and so does its build record", async () => {

@@ -15,10 +15,16 @@ const NOTE_EVERY_MS = 12 * 3_600_000;
 /** Start both; returns what stops the notes. */
 export function keepCache(adapter: RuntimeAdapter, functions: () => Served[], log: Logger): () => void {
   const { sys } = adapter;
-  trimCache(sys, sys.cacheDir()).then(
-    (removed) => removed && log.info(`cache ${sys.cacheDir()}: removed ${removed} entries unused for a week`),
-    (e: unknown) => log.warn(`cache ${sys.cacheDir()}: could not be trimmed: ${e instanceof Error ? e.message : String(e)}`),
-  );
+  // only a folder that passes the compile cache's own check (ours, not writable by others, no
+  // symbolic link): made if it is not there yet, as a first compile would
+  const dir = sys.cacheDir();
+  sys
+    .ensurePrivateDir(dir)
+    .then(() => trimCache(sys, dir))
+    .then(
+      (removed) => removed && log.info(`cache ${dir}: removed ${removed} entries unused for a week`),
+      (e: unknown) => log.warn(`cache ${dir}: could not be trimmed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   const timer = setInterval(() => {
     for (const f of functions()) {
       if (f.compiled) void noteUse(sys, f.compiled.file);
