@@ -8,7 +8,11 @@
  *
  * Deno.serve gives lanes nothing before a request head is complete, so the host counts its
  * requests in flight by the client's port (`info.remoteAddr`, `info.completed`), and about once
- * a second reads the kernel's table of the server's TCP connections (`/proc/net/tcp`, `tcp6`). A
+ * a second lists the server's connections among its own sockets (`/proc/self/fd`, and for each
+ * socket `getsockname` and `getpeername` through FFI). It read the kernel's whole TCP table
+ * (`/proc/net/tcp`) before: with 28,000 sockets of other processes in TIME_WAIT on the machine
+ * (a load test's) a read took 40-90 ms and its parse 25-40 more, scans backed off to one every
+ * few seconds (SCAN_SHARE), and connections outlived their limits by 10 s and more. A
  * connection with no request in flight is shut down (`shutdown(2)` through FFI: Deno.serve then
  * sees its end and closes it, so no descriptor is closed under it) once it has gone
  * `headerTimeoutMs` without a request since it was first seen, or `keepAliveMs` since its last
@@ -27,14 +31,11 @@ import type { ConnectionLimits } from "./types.ts";
 
 /** At most: a shorter limit is checked twice as often as it is long. */
 const SCAN_MS = 1000;
-/**
- * A scan waits at least this many times as long as the last one took: reading the tables costs
- * the kernel about 6 µs a socket (12-15 ms with 2,000 connections open, and as many client
- * sockets beside them on loopback), so the watch never takes more than 2% of the thread.
- */
+/** A scan waits at least this many times as long as the last one took: the watch never takes more than 2% of the thread. */
 const SCAN_SHARE = 50;
 const SHUT_RDWR = 2;
-const ESTABLISHED = "01";
+const AF_INET = 2;
+const AF_INET6 = 10;
 
 interface DenoFs {
   readTextFileSync(path: string): string;
@@ -58,8 +59,10 @@ const none: IdleConnections = { request() {}, stop() {} };
 export function watchIdleConnections(hostname: string, port: number, limits: ConnectionLimits): IdleConnections {
   const deno = (globalThis as { Deno?: DenoFs }).Deno;
   const c = libc();
-  if (!deno || !c?.shutdown || readTables(deno) === undefined) return none;
+  if (!deno || !c?.shutdown || !c.getsockname || !c.getpeername) return none;
   const shutdown = c.shutdown;
+  const own = new OwnSockets(deno, c, port, localAddress(hostname));
+  if (own.list() === undefined) return none;
   // by the client's port: requests in flight, and when one last ended or the connection was first seen
   const inFlight = new Uint16Array(65536);
   const idleSince = new Float64Array(65536);
@@ -69,17 +72,16 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
   // a port whose connection has been answered at least once: it waits keepAliveMs, not headerTimeoutMs
   const answered = new Set<number>();
   const limitFor = (p: number) => (answered.has(p) ? limits.keepAliveMs : limits.headerTimeoutMs);
-  const addresses = localAddresses(hostname);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   const scan = () => {
-    const text = readTables(deno);
-    if (text === undefined) return;
+    const connections = own.list();
+    if (connections === undefined) return;
     const now = Date.now();
     const seen = new Set<number>();
-    const idle = new Set<string>();
-    for (const { remotePort: p, inode } of established(text, port, addresses)) {
+    const idle: number[] = [];
+    for (const { remotePort: p, inode, fd } of connections) {
       seen.add(p);
       if (connectionOn.get(p) !== inode) {
         // first seen: its clock starts now, and an answer is its own only if it came since the last scan
@@ -87,7 +89,7 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
         if (idleSince[p]! < lastScan) answered.delete(p);
         idleSince[p] = now;
       }
-      if (inFlight[p] === 0 && now - idleSince[p]! > limitFor(p)) idle.add(inode);
+      if (inFlight[p] === 0 && now - idleSince[p]! > limitFor(p)) idle.push(fd);
     }
     // a connection gone from the table (its last request ended): its port may come back as a new one
     for (const p of connectionOn.keys()) {
@@ -96,7 +98,7 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
       answered.delete(p);
     }
     lastScan = now;
-    if (idle.size > 0) for (const fd of socketFds(deno, idle)) shutdown(fd, SHUT_RDWR);
+    for (const fd of idle) shutdown(fd, SHUT_RDWR);
   };
   const next = (wait: number) => {
     if (stopped) return;
@@ -130,69 +132,78 @@ export function watchIdleConnections(hostname: string, port: number, limits: Con
   };
 }
 
-/** The kernel's IPv4 and IPv6 TCP tables, or undefined without them (not Linux, or no read permission). */
-function readTables(deno: DenoFs): string | undefined {
-  let text = "";
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+/**
+ * The server's connections among this process's sockets: each `/proc/self/fd/N` that is a
+ * `socket:[INODE]`, whose own address (`getsockname`) is the server's port (and address, when it
+ * listens on one) and which has a peer (`getpeername`: the listener has none). A connection the
+ * host made itself from another address may have the server's port as its own, and must not be
+ * taken for a client's. The work grows with the host's own sockets, not the machine's.
+ */
+export class OwnSockets {
+  private readonly addr = new Uint8Array(128);
+  private readonly len = new Uint32Array(1);
+
+  constructor(
+    private readonly deno: DenoFs,
+    private readonly c: { getsockname: SockName; getpeername: SockName },
+    private readonly port: number,
+    private readonly address: Uint8Array | undefined,
+  ) {}
+
+  /** undefined where /proc/self/fd cannot be read. */
+  list(): { remotePort: number; inode: string; fd: number }[] | undefined {
+    const out: { remotePort: number; inode: string; fd: number }[] = [];
+    let names: Iterable<{ name: string }>;
     try {
-      text += deno.readTextFileSync(file);
+      names = this.deno.readDirSync("/proc/self/fd");
     } catch {
-      if (file.endsWith("tcp")) return undefined; // tcp6 is missing where IPv6 is off
+      return undefined;
     }
-  }
-  return text;
-}
-
-/**
- * The established connections to local `port` (and one of `addresses`, when given). Each row is
- * `sl: local remote st queues timers retransmits uid timeout inode ...`, addresses as hex
- * `ADDR:PORT` (the port in big-endian hex). Only the rows that name the port are read, one
- * regular expression each: splitting every row took longer than reading the tables.
- */
-export function* established(table: string, port: number, addresses?: string[]): Generator<{ remotePort: number; inode: string }> {
-  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
-  for (let at = table.indexOf(local); at >= 0; at = table.indexOf(local, at + local.length)) {
-    const token = table.lastIndexOf(" ", at);
-    if (table.charCodeAt(token - 1) !== COLON) continue; // the remote address (`sl:` precedes only the local one): skipped early
-    if (addresses && !addresses.includes(table.slice(token + 1, at))) continue;
-    ROW.lastIndex = at + local.length;
-    const m = ROW.exec(table);
-    if (m && m.index === at + local.length && m[2] === ESTABLISHED && m[3] !== "0") yield { remotePort: Number.parseInt(m[1]!, 16), inode: m[3]! };
-  }
-}
-
-/**
- * A server on one IPv4 address: its address as the table prints it (the 32-bit word in the
- * machine's byte order: either order is taken). A connection the host made itself from another
- * address may have the server's port as its own, and must not be taken for a client's. A server
- * on every address (`0.0.0.0`, `::`) keeps its port from being any other socket's, so no check.
- */
-export function localAddresses(hostname: string): string[] | undefined {
-  const parts = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(hostname)?.slice(1).map(Number);
-  if (!parts || hostname === "0.0.0.0" || parts.some((b) => b > 255)) return undefined;
-  const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join("");
-  return [hex([...parts].reverse()), hex(parts)];
-}
-const COLON = ":".charCodeAt(0);
-/** After the local address: the remote one's port, the state, and (past queues, timers, retransmits, uid and timeout) the inode. */
-const ROW = /[0-9A-F]+:([0-9A-F]{4}) ([0-9A-F]{2}) \S+ \S+ \S+ +\d+ +\d+ (\d+)/y;
-
-/** This process's descriptors of the sockets with these inodes (`/proc/self/fd/N` -> `socket:[INODE]`). */
-function socketFds(deno: DenoFs, inodes: Set<string>): number[] {
-  const fds: number[] = [];
-  try {
-    for (const { name } of deno.readDirSync("/proc/self/fd")) {
+    for (const { name } of names) {
       let target: string;
       try {
-        target = deno.readLinkSync(`/proc/self/fd/${name}`);
+        target = this.deno.readLinkSync(`/proc/self/fd/${name}`);
       } catch {
-        continue; // closed meanwhile
+        continue; // closed meanwhile (the one readDirSync used, for one)
       }
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m && inodes.has(m[1]!)) fds.push(Number(name));
+      if (!target.startsWith("socket:[")) continue;
+      const fd = Number(name);
+      const local = this.endpoint(this.c.getsockname, fd);
+      if (!local || local.port !== this.port || (this.address && !sameAddress(local.address, this.address))) continue;
+      const remote = this.endpoint(this.c.getpeername, fd);
+      if (remote) out.push({ remotePort: remote.port, inode: target.slice(8, -1), fd });
     }
-  } catch {
-    // no /proc/self/fd: nothing to shut down
+    return out;
   }
-  return fds;
+
+  /** An IPv4 or IPv6 socket's address and port, or undefined (another family, or no peer). */
+  private endpoint(call: SockName, fd: number): { port: number; address: Uint8Array } | undefined {
+    this.len[0] = this.addr.byteLength;
+    if (call(fd, this.addr, this.len) !== 0) return undefined;
+    const family = this.addr[0]! | (this.addr[1]! << 8);
+    const port = (this.addr[2]! << 8) | this.addr[3]!;
+    if (family === AF_INET) return { port, address: this.addr.slice(4, 8) };
+    if (family === AF_INET6) {
+      const a = this.addr.slice(8, 24);
+      // an IPv4 client of a dual-stack socket: ::ffff:a.b.c.d
+      const mapped = a.slice(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff;
+      return { port, address: mapped ? a.slice(12) : a };
+    }
+    return undefined;
+  }
+}
+type SockName = (fd: number, addr: Uint8Array, len: Uint32Array) => number;
+
+function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * A server on one IPv4 address: its bytes. A server on every address (`0.0.0.0`, `::`) keeps its
+ * port from being any other socket's, and a name is not compared: undefined, no check.
+ */
+export function localAddress(hostname: string): Uint8Array | undefined {
+  const parts = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(hostname)?.slice(1).map(Number);
+  if (!parts || hostname === "0.0.0.0" || parts.some((b) => b > 255)) return undefined;
+  return new Uint8Array(parts);
 }
