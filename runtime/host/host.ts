@@ -96,7 +96,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     let compiling: Promise<void> | undefined;
     const deps: PoolDeps = {
       prepare: () => prepare(),
-      spawn: () => laneFor(spec).spawn(spec, laneCtx, bundle!.file),
+      spawn: (wanted) => laneFor(spec).spawn(spec, laneCtx, bundle!.file, wanted),
       load,
       log: poolLog,
       // values go to the store as the function passed them: it checks types the same way in

@@ -35,8 +35,11 @@ export interface GuestLink extends GuestHandle {
 
 export interface LaneDriver {
   readonly name: Lane;
-  /** `bundle`: the function's compiled file (what a sandboxed child may load). */
-  spawn(spec: FunctionSpec, ctx: LaneContext, bundle: string): GuestLink;
+  /**
+   * `bundle`: the function's compiled file (what a sandboxed child may load). `wanted`: a request
+   * waits for this instance; false for `instances.min` and the start-up load check.
+   */
+  spawn(spec: FunctionSpec, ctx: LaneContext, bundle: string, wanted?: boolean): GuestLink;
 }
 
 /**

@@ -12,9 +12,9 @@ import { link, type LaneDriver } from "./lane.ts";
 
 export const processLane: LaneDriver = {
   name: "process",
-  spawn(spec, ctx, bundle) {
+  spawn(spec, ctx, bundle, wanted) {
     // a warm spare of the same runtime and sandbox, when there is one ready (spares.ts)
-    const spare = ctx.spares?.take(spec);
+    const spare = ctx.spares?.take(spec, wanted);
     if (spare) return spare;
     const { sys } = ctx.adapter;
     const home = childHome(sys, spec);

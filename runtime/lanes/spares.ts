@@ -141,15 +141,20 @@ export class SparePool {
     setTimeout(() => this.fill(key), 0);
   }
 
-  /** A ready spare for `spec`, now its instance's; undefined when there is none. */
-  take(spec: FunctionSpec): GuestLink | undefined {
+  /**
+   * A ready spare for `spec`, now its instance's; undefined when there is none. Only a miss that
+   * a request waits on (`wanted`) keeps more spares: a host's load check takes one per function
+   * in turn, and each found the last one's replacement still starting, so a host that started
+   * with a few process-lane functions kept MAX_SPARES per profile for a minute.
+   */
+  take(spec: FunctionSpec, wanted = true): GuestLink | undefined {
     const profile = spareProfile(spec, this.o.adapter);
     const p = profile && this.profiles.get(keyOf(profile));
     if (!p || this.stopped) return undefined;
-    p.lastWanted = Date.now();
+    if (wanted) p.lastWanted = Date.now();
     const at = p.spares.findIndex((s) => s.ready);
     if (at < 0) {
-      if (p.warm) p.target = Math.min(MAX_SPARES, p.target + 1); // wanted, none ready: keep more
+      if (p.warm && wanted) p.target = Math.min(MAX_SPARES, p.target + 1); // wanted, none ready: keep more
       return undefined;
     }
     const spare = p.spares.splice(at, 1)[0]!;

@@ -25,7 +25,7 @@ import { watchMemory } from "./watchdog.ts";
 export interface PoolDeps {
   /** Runs before the first spawn (compiles the function); a rejection is a failed start. */
   prepare?(): Promise<void>;
-  spawn(): GuestLink;
+  spawn(wanted: boolean): GuestLink; // wanted: a request waits for it (not `min` or the load check)
   load: LoadSpec;
   log: Logger;
   shared: InstanceEvents["shared"];
@@ -192,7 +192,7 @@ export class Pool {
   }
 
   private readonly newInstance = (): Instance => {
-    const inst = new Instance(this.deps.spawn(), this.events);
+    const inst = new Instance(this.deps.spawn(this.queue.length > 0), this.events);
     this.instances.push(inst);
     this.reaper.start();
     return inst;
