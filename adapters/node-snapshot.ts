@@ -6,16 +6,19 @@
  * background the first time a child of that size starts and kept in the cache folder. Until a
  * blob is built and has passed a trial run (a restored child that starts and exits cleanly when
  * its stdin closes), children start from the guest's bundle as before; a blob that fails its
- * trial is never used.
+ * trial is never used. A blob notes its use in its modification time (at most hourly), and one
+ * a cache trim removed (unused for a week: runtime/cache-trim.ts) is built again at the next start.
  */
 import { spawn } from "node:child_process";
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 
 const TRIAL_MS = 10_000;
+/** How often a blob in use has its modification time set to now, at most (runtime/cache-trim.ts). */
+const NOTE_EVERY_MS = 3_600_000;
 
-type State = { blob: string; ready: boolean } | "building" | "unusable";
+type State = { blob: string; notedAt: number } | "building" | "unusable";
 const blobs = new Map<string, State>();
 
 /**
@@ -25,15 +28,33 @@ const blobs = new Map<string, State>();
 export function snapshotBlob(entry: string, binary: string, heapMb: number, cacheDir: string): string | undefined {
   const key = `${entry}\0${binary}\0${heapMb}`;
   const state = blobs.get(key);
-  if (typeof state === "object") return state.ready ? state.blob : undefined;
+  if (typeof state === "object") {
+    // one stat a start, a write an hour: a child starts in about 70 ms
+    if (existsSync(state.blob)) return noted(state);
+    blobs.delete(key); // removed by a trim (or by hand): built again, and meanwhile not used
+    return snapshotBlob(entry, binary, heapMb, cacheDir);
+  }
   if (state === undefined) {
     blobs.set(key, "building");
     void prepare(entry, binary, heapMb, cacheDir).then(
-      (blob) => blobs.set(key, { blob, ready: true }),
+      (blob) => blobs.set(key, { blob, notedAt: 0 }),
       () => blobs.set(key, "unusable"),
     );
   }
   return undefined;
+}
+
+function noted(state: { blob: string; notedAt: number }): string {
+  const now = Date.now();
+  if (now - state.notedAt > NOTE_EVERY_MS) {
+    state.notedAt = now;
+    try {
+      utimesSync(state.blob, now / 1000, now / 1000);
+    } catch {
+      // gone between the look and the write: the next start finds it missing
+    }
+  }
+  return state.blob;
 }
 
 async function prepare(entry: string, binary: string, heapMb: number, cacheDir: string): Promise<string> {

@@ -19,11 +19,19 @@ const TRIM_EVERY_MS = 24 * HOUR;
 const NOTE_EVERY_MS = HOUR;
 const STAMP = "trimmed";
 
-/** What a trim may remove, by folder: names lanes itself gives, nothing else in the cache. */
-const ENTRIES: [folder: string, name: RegExp][] = [
+/**
+ * What a trim may remove, by folder: names lanes itself gives, nothing else in the cache, each
+ * once unused for UNUSED_MS or, where given, as long as that.
+ */
+const ENTRIES: [folder: string, name: RegExp, unusedMs?: number][] = [
   ["", /^[A-Za-z0-9_-]+-[0-9a-f]{12}\.(?:mjs|cjs)$/], // bundles (compile.ts)
   ["builds", /^[0-9a-f]{24}\.json$/], // build records (compile-cache.ts)
   ["homes", /^(?:spare-)?[0-9a-f]{16}$/], // Deno children's homes (lanes/process.ts, lanes/spares.ts)
+  // Node children's startup snapshots, 4.7 MB each, one per lanes version and heap size
+  // (adapters/node-snapshot.ts), and what a host that died while building one left (a build
+  // takes seconds: a day-old one is nobody's)
+  ["", /^guest-child-snapshot-[0-9a-f]{16}-\d+\.blob$/],
+  ["", /^guest-child-snapshot-[0-9a-f]{16}-\d+\.blob\.\d+\.tmp$/, 24 * HOUR],
 ];
 
 /** Note that `path` (a bundle, a build record, a home) is in use: it is kept for UNUSED_MS from now. */
@@ -43,13 +51,13 @@ export async function trimCache(sys: Sys, dir: string, now = Date.now()): Promis
   // before the scan: hosts started together do not all trim
   await sys.writeText(stamp, `${new Date(now).toISOString()}\n`);
   let removed = 0;
-  for (const [folder, name] of ENTRIES) {
+  for (const [folder, name, unusedMs = UNUSED_MS] of ENTRIES) {
     const where = folder ? sys.join(dir, folder) : dir;
     for (const entry of await sys.list(where)) {
       if (!name.test(entry)) continue;
       const path = sys.join(where, entry);
       const at = await sys.modifiedAt(path);
-      if (at === undefined || now - at < UNUSED_MS) continue;
+      if (at === undefined || now - at < unusedMs) continue;
       await sys.remove(path);
       removed++;
     }

@@ -1,8 +1,8 @@
 /**
- * The private cache does not grow for ever (runtime/cache-trim.ts): bundles, build records and
- * Deno children's homes unused for a week are removed by a host that starts, at most once a day;
- * what a host uses is noted, and a home removed under a running host is made again. Host on Node,
- * Bun and Deno.
+ * The private cache does not grow for ever (runtime/cache-trim.ts): bundles, build records,
+ * Deno children's homes and Node children's startup snapshots unused for a week are removed by a
+ * host that starts, at most once a day; what a host uses is noted, and a home or a snapshot
+ * removed under a running host is made again. Host on Node, Bun and Deno.
  */
 import { existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,7 +46,7 @@ function made(path: string, ms: number, text = "x"): string {
 
 const names = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
-test("a trim removes the bundles, build records and homes unused for a week, and nothing else", async () => {
+test("a trim removes the bundles, build records, homes and snapshots unused for a week, a snapshot build's day-old leftover, and nothing else", async () => {
   const dir = join(scratch, "cache-1");
   const old = UNUSED_MS + DAY;
   made(join(dir, "hello-0123456789ab.mjs"), old);
@@ -57,8 +57,12 @@ test("a trim removes the bundles, build records and homes unused for a week, and
   made(join(dir, "homes", `${"c".repeat(16)}/`), old);
   made(join(dir, "homes", `spare-${"d".repeat(16)}/`), old);
   made(join(dir, "homes", `${"e".repeat(16)}/`), 3 * DAY);
-  // not lanes' own names, however old: a snapshot, a file someone put there, the spares' folders
   made(join(dir, "guest-child-snapshot-0123456789abcdef-128.blob"), old);
+  made(join(dir, "guest-child-snapshot-0123456789abcdef-97.blob"), 3 * DAY);
+  // what a host that died while building a snapshot left, and one being built now
+  made(join(dir, "guest-child-snapshot-0123456789abcdef-64.blob.4242.tmp"), DAY + 60_000);
+  made(join(dir, "guest-child-snapshot-0123456789abcdef-64.blob.4343.tmp"), 60_000);
+  // not lanes' own names, however old: a file someone put there, the spares' folders
   made(join(dir, "notes.txt"), old);
   made(join(dir, "spares", "node-1-abc-1/"), old);
   // a link under a home's name is removed as a link: what it points to is not touched
@@ -67,8 +71,17 @@ test("a trim removes the bundles, build records and homes unused for a week, and
   const at = new Date(Date.now() - old);
   lutimesSync(join(dir, "homes", "f".repeat(16)), at, at);
 
-  assert.is(await trimCache(sys, dir), 6);
-  assert.equal(names(dir), ["builds", "guest-child-snapshot-0123456789abcdef-128.blob", "hello-ba9876543210.mjs", "homes", "notes.txt", "spares", "trimmed"]);
+  assert.is(await trimCache(sys, dir), 8);
+  assert.equal(names(dir), [
+    "builds",
+    "guest-child-snapshot-0123456789abcdef-64.blob.4343.tmp",
+    "guest-child-snapshot-0123456789abcdef-97.blob",
+    "hello-ba9876543210.mjs",
+    "homes",
+    "notes.txt",
+    "spares",
+    "trimmed",
+  ]);
   assert.equal(names(join(dir, "builds")), [`${"b".repeat(24)}.json`]);
   assert.equal(names(join(dir, "homes")), ["e".repeat(16)]);
   assert.equal(names(join(dir, "spares")), ["node-1-abc-1"]);
@@ -186,6 +199,47 @@ test("a Deno child's home removed under a running host is made again for its nex
     await expectError(await h.fetch("/crashy?do=exit"), 502, "instance_crashed");
     await waitFor(async () => (await h.fetch("/crashy")).status === 200, "a new instance serves", 15_000);
     assert.ok(lstatSync(home).isDirectory(), "its home is there again");
+  } finally {
+    await h.stop();
+    delete process.env.LANES_CACHE_DIR;
+  }
+});
+
+test("a Node child's startup snapshot notes its use, and one removed under a running host is built again", async () => {
+  const dir = join(scratch, "cache-7");
+  process.env.LANES_CACHE_DIR = dir;
+  // a heap size of its own (its own blob), net so that no warm spare serves it, reaped at once
+  const h = await startTestHost({
+    snap: { entry: "snapshot-probe.ts", lane: "process", runtime: "node", memoryMb: 93, permissions: { net: true }, instances: { min: 0, max: 1, idleMs: 100 } },
+  });
+  const blobs = () => names(dir).filter((n) => /^guest-child-snapshot-[0-9a-f]{16}-93\.blob$/.test(n));
+  /** Ask until a child restored from the snapshot answers (each asks a new child: the last was reaped). */
+  const restored = () =>
+    waitFor(
+      async () => {
+        await waitFor(() => h.host.functions[0]!.pool!.empty, "the last child is reaped", 5000);
+        const res = await h.fetch("/snap");
+        assert.is(res.status, 200);
+        return ((await res.json()) as { restored: boolean }).restored;
+      },
+      "a child restored from the snapshot answers",
+      30_000,
+    );
+  try {
+    await restored();
+    assert.is(blobs().length, 1, names(dir).join(", "));
+    const blob = join(dir, blobs()[0]!);
+    rmSync(blob); // as another host's trim would, a week on
+    await waitFor(() => h.host.functions[0]!.pool!.empty, "the last child is reaped", 5000);
+    const res = await h.fetch("/snap");
+    assert.is(res.status, 200, "a child starts without the blob");
+    assert.is(((await res.json()) as { restored: boolean }).restored, false, "from the bundle, while the blob is built again");
+    await waitFor(() => existsSync(blob), "the blob is built again", 15_000);
+    // before any child uses it: the first use (in this host, of this blob) is noted
+    const longAgo = new Date(Date.now() - UNUSED_MS - DAY);
+    utimesSync(blob, longAgo, longAgo);
+    await restored();
+    assert.ok(Date.now() - statSync(blob).mtimeMs < 60_000, "the blob's use is noted");
   } finally {
     await h.stop();
     delete process.env.LANES_CACHE_DIR;
