@@ -43,11 +43,7 @@ const sparesFolders = () => (existsSync(sparesRoot()) ? readdirSync(sparesRoot()
 /** Children that are spares now (no function's instance). */
 const ready = (h: TestHost) => h.host.spares.describe().reduce((n, s) => n + s.ready, 0);
 const instancePids = (h: TestHost) => h.host.functions.flatMap((f) => f.pool!.instances.map((i) => i.pid()));
-/**
- * Children that are spares now: by their folder, since a host on Node also runs its children's
- * snapshot build and a trial of it (adapters/node-snapshot.ts), which came and went as
- * "spares" when the suite ran on an empty cache.
- */
+/** Children that are spares now: no function's instance, and a spare's folder. */
 const sparePids = (h: TestHost) => guestPids().filter((p) => !instancePids(h).includes(p) && spareFolderOf(p) !== undefined);
 
 test("a cold process-lane function is served by a warm spare, which gets its env at load and is replaced at once", async ({ h }) => {

@@ -149,9 +149,16 @@ export function isIdleSpare(pid: number): boolean {
   return spareFolderOf(pid) !== undefined && spareFiles(pid).length === 0;
 }
 
+/**
+ * It runs the child guest, or is bwrap starting one. Not a Node host's build and trial run of
+ * the guest's startup snapshot (adapters/node-snapshot.ts): their command lines name it too (a
+ * trial's is a restored child's), but a guest's stdin is its channel, theirs /dev/null. Counted,
+ * they came and went as children that outlived their host or as spares.
+ */
 function runsGuest(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("guest-child");
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("guest-child")) return false;
+    return readlinkSync(`/proc/${pid}/fd/0`) !== "/dev/null";
   } catch {
     return false;
   }
