@@ -4,14 +4,14 @@
  * and never asserts a speed (CI machines differ; the figures live in loadtest/README.md).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { scratchDir } from "./helpers/scratch.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const scratch = join(root, ".lanes", "test-tmp");
 
 function bench(args: string[]) {
   const run = spawnSync(process.execPath, ["bin/lanes.mjs", "bench", ...args], {
@@ -23,15 +23,10 @@ function bench(args: string[]) {
   return { code: run.status, out: run.stdout, err: run.stderr };
 }
 
-function tempDir(prefix: string): string {
-  mkdirSync(scratch, { recursive: true });
-  return mkdtempSync(join(scratch, prefix));
-}
-
 const isNum = (x: unknown) => typeof x === "number" && Number.isFinite(x);
 
 test("bench --quick measures hello in both lanes against direct and writes JSON, a chart and a table", () => {
-  const out = tempDir("bench-out-");
+  const out = scratchDir("bench-out-");
   try {
     const {
       code,
@@ -99,7 +94,7 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
 });
 
 test("bench --rounds 2 measures each cell twice in turn and reports medians, overhead against each round's own direct", () => {
-  const out = tempDir("bench-rounds-");
+  const out = scratchDir("bench-rounds-");
   try {
     const args = ["--quick", "--function", "hello", "--lanes", "isolate", "--runtimes", "node", "--duration", "0.5", "--warmup", "0.2", "--crash=false"];
     const { code, out: stdout, err } = bench([...args, "--rounds", "2", "--out", out]);
@@ -144,7 +139,7 @@ test("bench --rounds 2 measures each cell twice in turn and reports medians, ove
 });
 
 test("a function that answers wrongly is reported as failed, not measured, and the exit code says so", () => {
-  const dir = tempDir("bench-fns-");
+  const dir = scratchDir("bench-fns-");
   try {
     writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { flaky: { entry: "flaky.ts" } } }));
     writeFileSync(join(dir, "flaky.ts"), 'export default { fetch: () => new Response("no", { status: 500 }) };\n');

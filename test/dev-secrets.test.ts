@@ -4,22 +4,20 @@
  * lanes that report the SHA-256 of what they got.
  */
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startDev, until, type Dev } from "./helpers/dev.ts";
 import { adapter, fixtures } from "./helpers/host.ts";
+import { scratchDir } from "./helpers/scratch.ts";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
-const scratch = fileURLToPath(new URL("../.lanes/test-tmp/", import.meta.url));
 
 const test = suite<{ dev: Dev; dir: string; envFile: string }>(`lanes dev secrets on ${adapter.name}`);
 
 test.before(async (ctx) => {
-  mkdirSync(scratch, { recursive: true });
-  ctx.dir = mkdtempSync(join(scratch, "dev-secrets-"));
+  ctx.dir = scratchDir("dev-secrets-");
   cpSync(join(fixtures, "secret.ts"), join(ctx.dir, "secret.ts"));
   const functions = {
     iso: { entry: "secret.ts", env: { API_KEY: { secret: "API_KEY" }, DB: { secret: "DB_URL" }, MODE: "dev" } },
@@ -29,7 +27,7 @@ test.before(async (ctx) => {
   writeFileSync(join(ctx.dir, "lanes.json"), JSON.stringify({ functions }, null, 2));
   writeFileSync(join(ctx.dir, ".env"), "API_KEY=from-dot-env\nDB_URL=postgres://dot-env\n");
   writeFileSync(join(ctx.dir, ".dev.vars"), "# wrangler's name for it\nexport API_KEY='from-dev-vars'\n");
-  ctx.envFile = join(mkdtempSync(join(scratch, "env-file-")), "local.env");
+  ctx.envFile = join(scratchDir("env-file-"), "local.env");
   writeFileSync(ctx.envFile, 'DB_URL="postgres://env-file"\n');
   ctx.dev = await startDev(ctx.dir, ["--env-file", ctx.envFile]);
 });

@@ -3,24 +3,20 @@
  * deploys sent as `lanes deploy` sends them, and a steady client load that records every answer.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { hostEnvironment } from "../../adapters/env.ts";
 import { packFolder } from "../../runtime/deploy/pack.ts";
 import { uploadBody } from "../../runtime/deploy/upload.ts";
 import { cliCommand } from "./cli.ts";
 import { adapter } from "./host.ts";
+import { scratchDir } from "./scratch.ts";
 import { spawnProcess, type Exit, type Spawned } from "./spawn.ts";
 
-const scratch = fileURLToPath(new URL("../../.lanes/test-tmp/", import.meta.url));
 export const TOKEN = "ci-token-0123456789abcdef";
 export const OTHER_TOKEN = "ops-token-fedcba9876543210";
 
-export function scratchDir(prefix: string): string {
-  mkdirSync(scratch, { recursive: true });
-  return mkdtempSync(join(scratch, prefix));
-}
+export { scratchDir };
 
 /** A token file naming two tokens, "ci" and "ops". */
 export function tokenFile(): string {

@@ -3,11 +3,12 @@
  * runtime running the test file, serving a folder made for the test.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hostEnvironment } from "../../adapters/env.ts";
 import { adapter } from "./host.ts";
+import { scratchDir } from "./scratch.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const cli = join(root, "runtime/cli/lanes.ts");
@@ -74,9 +75,7 @@ export async function until<T>(probe: () => T | undefined | Promise<T | undefine
 
 /** A functions folder inside the repo (bare imports resolve from its node_modules). */
 export function makeDir(manifest: unknown, files: Record<string, string>): string {
-  const scratch = join(root, ".lanes/test-tmp");
-  mkdirSync(scratch, { recursive: true });
-  const dir = mkdtempSync(join(scratch, "dev-"));
+  const dir = scratchDir("dev-");
   for (const [to, from] of Object.entries(files)) {
     mkdirSync(join(dir, to, ".."), { recursive: true });
     cpSync(join(devFixtures, from), join(dir, to));

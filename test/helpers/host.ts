@@ -2,7 +2,7 @@
  * Starts a real lanes host (in this process, on whichever runtime runs the test file) over a
  * temporary folder holding a manifest and fixture functions, on a free port.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadAdapter } from "../../adapters/mod.ts";
@@ -10,10 +10,10 @@ import type { ConnectionLimits } from "../../adapters/types.ts";
 import { startHost, type Host } from "../../runtime/host/host.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { withCause } from "./fetch-cause.ts";
+import { scratchDir } from "./scratch.ts";
 
 export const fixtures = fileURLToPath(new URL("../fixtures/fns/", import.meta.url));
 export const adapter = await loadAdapter();
-const scratch = fileURLToPath(new URL("../../.lanes/test-tmp/", import.meta.url));
 
 export interface TestHost {
   url: string;
@@ -29,8 +29,7 @@ export interface TestHost {
 /** A folder with `lanes.json` = { functions } and the fixture files it names copied in. */
 export function makeFunctionsDir(functions: Record<string, Record<string, unknown>>, extraFiles: Record<string, string> = {}, top: Record<string, unknown> = {}): string {
   // inside the repo, so bare imports (hono) resolve from its node_modules like a user's folder
-  mkdirSync(scratch, { recursive: true });
-  const dir = mkdtempSync(join(scratch, "fns-"));
+  const dir = scratchDir("fns-");
   for (const f of Object.values(functions)) {
     const entry = f.entry as string;
     if (!entry.includes("..") && !(entry in extraFiles)) cpSync(join(fixtures, entry), join(dir, entry));

@@ -7,9 +7,9 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { scratchRoot } from "./scratch.ts";
 
-const dir = join(fileURLToPath(new URL("../../.lanes/test-tmp/", import.meta.url)), `cache-${process.pid}`);
+const dir = join(scratchRoot, `cache-${process.pid}`);
 mkdirSync(dir, { recursive: true, mode: 0o700 });
 process.env.LANES_CACHE_DIR = dir;
 
