@@ -136,6 +136,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
   for (const fd of run.opened) closeSync(fd);
   const release = child.pid ? onSpawned?.(child.pid) : undefined;
   const tail: string[] = [];
+  let heard = false; // it has written to stdout: its sandbox is set up
   child.stderr?.on(
     "data",
     lineSplitter((line) => {
@@ -181,14 +182,25 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
         if (!child.stdin?.writable) return written?.();
         child.stdin.write(bytes, written && (() => written()));
       },
-      onData: (l) => void child.stdout?.on("data", (chunk: Buffer) => l(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))),
+      onData: (l) =>
+        void child.stdout?.on("data", (chunk: Buffer) => {
+          heard = true;
+          l(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        }),
     },
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
     kill: () =>
       new Promise<void>((resolve) => {
         if (exited) return resolve();
-        exitListeners.push(() => resolve());
+        // killed before it said a word, its bwrap may make the sandbox's PID 1 after the look
+        // below and before the kill lands: that one then waits for ever (bubblewrap#633;
+        // adapters/README.md, Sandbox: a host stopped while a spare starts)
+        const early = o.sandbox && !heard;
         if (o.sandbox && child.pid) killSandboxed(child.pid);
+        exitListeners.push(() => {
+          if (early) killStuckSandboxes(`${sys.cacheDir()}/`);
+          resolve();
+        });
         child.kill("SIGKILL");
       }),
     rss: () => {
