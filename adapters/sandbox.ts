@@ -10,7 +10,7 @@
  * that runs the child inside the sandbox; ./sandbox-process.ts reads back what bwrap hides.
  */
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Grants, SandboxSupport } from "./types.ts";
 import { noProcessFilter } from "./seccomp.ts";
@@ -257,11 +257,13 @@ function libraryArgs(): string[] {
 /**
  * passwd/group naming the sandbox's user and its home: Deno looks up its cache folder from HOME
  * or the passwd entry and will not start without one (adapters/README.md, Sandbox).
- * Written once per process into the private cache folder; rewritten if they differ.
+ * Written once per process and cache folder; rewritten if they differ, and again if they are
+ * gone (the cache folder emptied under a running host: runtime/host/guest-files.ts).
  */
-let written: { seccomp: string; passwd: string; group: string } | undefined;
+const written = new Map<string, { seccomp: string; passwd: string; group: string }>();
 function supportFiles(dir: string) {
-  if (written) return written;
+  const known = written.get(dir);
+  if (known && existsSync(known.seccomp) && existsSync(known.passwd) && existsSync(known.group)) return known;
   ensurePrivateDirSync(dir);
   const want = (name: string, content: Uint8Array | string) => {
     const file = path.join(dir, name);
@@ -275,10 +277,11 @@ function supportFiles(dir: string) {
     if (!same) writeFileSync(file, bytes, { mode: 0o644 });
     return file;
   };
-  written = {
+  const files = {
     seccomp: want(`sandbox-seccomp-${process.arch}.bpf`, noProcessFilter(process.arch)!),
     passwd: want("sandbox-passwd", `nobody:x:${SANDBOX_ID}:${SANDBOX_ID}:nobody:${HOME}:/usr/sbin/nologin\n`),
     group: want("sandbox-group", `nogroup:x:${SANDBOX_ID}:\n`),
   };
-  return written;
+  written.set(dir, files);
+  return files;
 }

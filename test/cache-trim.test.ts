@@ -246,4 +246,28 @@ test("a Node child's startup snapshot notes its use, and one removed under a run
   }
 });
 
+test("a host whose whole cache folder is removed while it runs starts its next instances in both lanes, and makes the folder again, private", async () => {
+  const dir = join(scratch, "cache-8");
+  process.env.LANES_CACHE_DIR = dir;
+  assert.ok(adapter.sandbox().available, "this test's process-lane child runs in the sandbox: it needs bubblewrap (apt-get install bubblewrap)");
+  const h = await startTestHost({ p: { entry: "chaos-fault.ts", lane: "process" }, i: { entry: "chaos-fault.ts" } });
+  const spareErrors = () => h.logs.filter((l) => /spare (could not be started|failed to start)/.test(l)).length;
+  try {
+    for (const f of ["p", "i"]) assert.is((await h.fetch(`/${f}`)).status, 200, f);
+    rmSync(dir, { recursive: true, force: true }); // as someone freeing disk would
+    for (const f of ["p", "i"]) await expectError(await h.fetch(`/${f}?do=exit`), 502, "instance_crashed");
+    // a spare taken meanwhile may have lost its folder: one failed start at most, then served
+    await waitFor(
+      async () => (await h.fetch("/p")).status === 200 && (await h.fetch("/i")).status === 200,
+      () => `both functions serve again:\n${h.logs.slice(-6).join("")}`,
+      15_000,
+    );
+    assert.is(statSync(dir).mode & 0o777, 0o700, "the folder is made again, private");
+    assert.is(spareErrors(), 0, `the spares found their files too: ${h.logs.filter((l) => /spare (could not|failed)/.test(l)).join("")}`);
+  } finally {
+    await h.stop();
+    delete process.env.LANES_CACHE_DIR;
+  }
+});
+
 test.run();

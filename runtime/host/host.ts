@@ -3,9 +3,9 @@
  * function in its lane, serve HTTP. Returns a handle to stop it all.
  */
 import { keepCache } from "./cache-upkeep.ts";
-import type { HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { HttpHandler, RunningServer } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
-import { compile, type Compiled } from "../compile.ts";
+import type { Compiled } from "../compile.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
@@ -25,6 +25,7 @@ import { createHandler } from "./handler.ts";
 import { reduceMemoryWhenQuiet } from "./idle-memory.ts";
 import { hostBuffers } from "../channel/buffer-pool.ts";
 import { brokenSummary, loadEach } from "./load-check.ts";
+import { compileGuests, guestFilesKeeper } from "./guest-files.ts";
 import type { Host, HostOptions } from "./host-types.ts";
 import type { Served } from "./served.ts";
 
@@ -33,21 +34,7 @@ export type { Front, Host, HostOptions } from "./host-types.ts";
 /** Longest wait for ctx.shared's lock on the host's main thread before shared_busy (see storeFor). */
 const HOST_LOCK_TIMEOUT_MS = 250;
 
-/** Where the guest entry points live, as paths (no node:url in the core). */
-function sourcePath(relative: string): string {
-  return decodeURIComponent(new URL(relative, import.meta.url).pathname);
-}
-
-export async function compileGuests(adapter: RuntimeAdapter) {
-  const [worker, child, childSnapshot, pack] = await Promise.all([
-    compile(sourcePath("../guest/worker-main.ts"), adapter.sys, "guest-worker"),
-    compile(sourcePath("../guest/child-main.ts"), adapter.sys, "guest-child"),
-    // node children start restored from a startup snapshot of this (adapters/node-snapshot.ts)
-    compile(sourcePath("../../adapters/child-snapshot-main.ts"), adapter.sys, "guest-child-snapshot", { format: "cjs" }),
-    compile(sourcePath("../guest/pack-main.ts"), adapter.sys, "guest-pack"),
-  ]);
-  return { worker: worker.file, child: child.file, childSnapshot: childSnapshot.file, pack: pack.file };
-}
+export { compileGuests } from "./guest-files.ts";
 
 export async function startHost(o: HostOptions): Promise<Host> {
   const { adapter, log } = o;
@@ -57,6 +44,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   if (isolation.errors.length > 0) throw new LanesError("sandbox_unavailable", `${manifest.file}: ${isolation.errors.join("\n  ")}`);
   for (const w of isolation.warnings) log.warn(w);
   const guests = await compileGuests(adapter);
+  const guestFiles = guestFilesKeeper(adapter, guests, log);
   const stores = new Map<string, SharedStore>();
   const storeFor = (spec: FunctionSpec) => {
     let s = stores.get(spec.shared);
@@ -110,14 +98,17 @@ export async function startHost(o: HostOptions): Promise<Host> {
       },
       stopsSpin: limits.cpuSpin === "enforced",
     };
-    const prepare = () =>
-      (compiling ??= compileFunction(spec, adapter.sys).then(
+    const prepare = async () => {
+      await guestFiles();
+      // its bundle gone from the cache under the host (guest-files.ts): compiled again
+      if (bundle && !(await adapter.sys.exists(bundle.file))) compiling = undefined;
+      await (compiling ??= compileFunction(spec, adapter.sys).then(
         (b) => {
           bundle = served.compiled = b;
           served.version = b.hash;
           withBundle(load, spec, b, adapter.sys);
           // its metrics are labelled with its version, which a lazy function has once compiled
-          const meter = metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
+          const meter = served.meter ?? metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
           if (meter) served.meter = deps.observer = meter;
         },
         (e) => {
@@ -130,6 +121,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
           });
         },
       ));
+    };
     const pool = new Pool(spec, deps);
     if (!lazyBuild) {
       try {

@@ -84,6 +84,13 @@ interface Profile {
   retryAt: number;
 }
 
+/** A spare failed or could not start (not logging each second while it cannot): no new one before the returned wait. */
+function backOff(p: Profile): number {
+  const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** p.failures++);
+  p.retryAt = Date.now() + wait;
+  return wait;
+}
+
 export interface SpareInfo extends SpareProfile {
   ready: number;
   starting: number;
@@ -238,17 +245,15 @@ export class SparePool {
           p.spares.splice(at, 1);
           if (this.stopped) return;
           if (!spare.ready) {
-            p.failures++;
-            const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (p.failures - 1));
-            p.retryAt = Date.now() + wait;
+            const wait = backOff(p);
             log.error(`a ${key} spare failed to start (${exit.stderrTail.split("\n").pop() || `code ${exit.code}, signal ${exit.signal}`}); trying again in ${wait} ms`);
           }
           this.fill(key);
         });
       })
       .catch((e) => {
-        p.spares.splice(p.spares.indexOf(spare), 1);
-        log.error(`a ${key} spare could not be started: ${(e as Error).message}`);
+        if (p.spares.includes(spare)) p.spares.splice(p.spares.indexOf(spare), 1);
+        log.error(`a ${key} spare could not be started: ${(e as Error).message}; trying again in ${backOff(p)} ms`);
       });
   }
 
