@@ -22,11 +22,17 @@ const scratch = mkdtempSync(join(tmpdir(), "lanes-trim-test-"));
 const original = process.env.LANES_CACHE_DIR;
 const { sys } = adapter;
 
-test.after(() => {
+/** A cache folder of the test's own, `scratch/name` (LANES_CACHE_DIR); the run's comes back after the test. */
+function ownCache(name: string): string {
+  const dir = join(scratch, name);
+  process.env.LANES_CACHE_DIR = dir;
+  return dir;
+}
+test.after.each(() => {
   if (original === undefined) delete process.env.LANES_CACHE_DIR;
   else process.env.LANES_CACHE_DIR = original;
-  rmSync(scratch, { recursive: true, force: true });
 });
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Make `path` (a file, or a folder when it ends in /) last modified `ms` ago. */
 function made(path: string, ms: number, text = "x"): string {
@@ -113,8 +119,7 @@ test("a use is noted on an entry last noted over an hour ago, not more often", a
 });
 
 test("a host that starts trims its cache", async () => {
-  const dir = join(scratch, "cache-4");
-  process.env.LANES_CACHE_DIR = dir;
+  const dir = ownCache("cache-4");
   made(join(dir, "gone-0123456789ab.mjs"), UNUSED_MS + DAY);
   made(join(dir, "homes", `${"c".repeat(16)}/`), UNUSED_MS + DAY);
   const h = await startTestHost({ echo: { entry: "echo.ts" } });
@@ -130,13 +135,11 @@ test("a host that starts trims its cache", async () => {
     assert.is(await (await h.fetch("/echo", { method: "POST", body: "still serves" })).text(), "still serves");
   } finally {
     await h.stop();
-    delete process.env.LANES_CACHE_DIR;
   }
 });
 
 test("a host on a cache folder not made yet makes it private (0700) and has nothing to trim", async () => {
-  const dir = join(scratch, "not-yet", "cache");
-  process.env.LANES_CACHE_DIR = dir;
+  const dir = ownCache("not-yet/cache");
   const h = await startTestHost({ echo: { entry: "echo.ts" } });
   try {
     await waitFor(() => existsSync(join(dir, "trimmed")), "the trim has looked", 10_000);
@@ -147,7 +150,6 @@ test("a host on a cache folder not made yet makes it private (0700) and has noth
     );
   } finally {
     await h.stop();
-    delete process.env.LANES_CACHE_DIR;
   }
 });
 
@@ -169,25 +171,19 @@ test("lanes start on a cache folder that is a symbolic link is refused, and remo
 });
 
 test("a bundle built before and reused counts as used, and so does its build record", async () => {
-  const dir = join(scratch, "cache-6");
-  process.env.LANES_CACHE_DIR = dir;
-  try {
-    const entry = made(join(scratch, "src", "hello.ts"), 0, 'export default { fetch: () => new Response("hi") };\n');
-    const first = await compile(entry, sys, "hello");
-    const record = join(dir, "builds", names(join(dir, "builds"))[0]!);
-    const longAgo = new Date(Date.now() - UNUSED_MS + DAY);
-    for (const p of [first.file, record]) utimesSync(p, longAgo, longAgo);
-    const again = await compile(entry, sys, "hello");
-    assert.is(again.file, first.file, "reused");
-    await waitFor(() => [first.file, record].every((p) => Date.now() - statSync(p).mtimeMs < 60_000), "both are noted as used now", 5000);
-  } finally {
-    delete process.env.LANES_CACHE_DIR;
-  }
+  const dir = ownCache("cache-6");
+  const entry = made(join(scratch, "src", "hello.ts"), 0, 'export default { fetch: () => new Response("hi") };\n');
+  const first = await compile(entry, sys, "hello");
+  const record = join(dir, "builds", names(join(dir, "builds"))[0]!);
+  const longAgo = new Date(Date.now() - UNUSED_MS + DAY);
+  for (const p of [first.file, record]) utimesSync(p, longAgo, longAgo);
+  const again = await compile(entry, sys, "hello");
+  assert.is(again.file, first.file, "reused");
+  await waitFor(() => [first.file, record].every((p) => Date.now() - statSync(p).mtimeMs < 60_000), "both are noted as used now", 5000);
 });
 
 test("a Deno child's home removed under a running host is made again for its next instance", async () => {
-  const dir = join(scratch, "cache-5");
-  process.env.LANES_CACHE_DIR = dir;
+  ownCache("cache-5");
   assert.ok(adapter.sandbox().available, "a Deno child has a home in the sandbox only: this test needs bubblewrap (apt-get install bubblewrap)");
   // with network access, so that no warm spare (which has a home of its own) serves it
   const h = await startTestHost({ crashy: { entry: "chaos-fault.ts", lane: "process", runtime: "deno", permissions: { net: true }, instances: { min: 1, max: 1 } } });
@@ -201,13 +197,11 @@ test("a Deno child's home removed under a running host is made again for its nex
     assert.ok(lstatSync(home).isDirectory(), "its home is there again");
   } finally {
     await h.stop();
-    delete process.env.LANES_CACHE_DIR;
   }
 });
 
 test("a Node child's startup snapshot notes its use, and one removed under a running host is built again", async () => {
-  const dir = join(scratch, "cache-7");
-  process.env.LANES_CACHE_DIR = dir;
+  const dir = ownCache("cache-7");
   // a heap size of its own (its own blob), net so that no warm spare serves it, reaped at once
   const h = await startTestHost({
     snap: { entry: "snapshot-probe.ts", lane: "process", runtime: "node", memoryMb: 93, permissions: { net: true }, instances: { min: 0, max: 1, idleMs: 100 } },
@@ -242,13 +236,11 @@ test("a Node child's startup snapshot notes its use, and one removed under a run
     assert.ok(Date.now() - statSync(blob).mtimeMs < 60_000, "the blob's use is noted");
   } finally {
     await h.stop();
-    delete process.env.LANES_CACHE_DIR;
   }
 });
 
 test("a host whose whole cache folder is removed while it runs starts its next instances in both lanes, and makes the folder again, private", async () => {
-  const dir = join(scratch, "cache-8");
-  process.env.LANES_CACHE_DIR = dir;
+  const dir = ownCache("cache-8");
   assert.ok(adapter.sandbox().available, "this test's process-lane child runs in the sandbox: it needs bubblewrap (apt-get install bubblewrap)");
   const h = await startTestHost({ p: { entry: "chaos-fault.ts", lane: "process" }, i: { entry: "chaos-fault.ts" } });
   const spareErrors = () => h.logs.filter((l) => /spare (could not be started|failed to start)/.test(l)).length;
@@ -266,7 +258,6 @@ test("a host whose whole cache folder is removed while it runs starts its next i
     assert.is(spareErrors(), 0, `the spares found their files too: ${h.logs.filter((l) => /spare (could not|failed)/.test(l)).join("")}`);
   } finally {
     await h.stop();
-    delete process.env.LANES_CACHE_DIR;
   }
 });
 
