@@ -103,7 +103,7 @@ async function takeInspect(argv: string[], sys: Sys): Promise<{ rest: string[]; 
 /** Path prefixes of lanes' own code: frames there are dropped from the stacks users see. */
 function internalCode(adapter: RuntimeAdapter): string[] {
   const path = (rel: string) => decodeURIComponent(new URL(rel, import.meta.url).pathname);
-  // compileGuests (host.ts) names the guest bundles guest-worker-<hash>.mjs / guest-child-<hash>.mjs
+  // compileGuests (host/guest-files.ts) names the guest bundles guest-worker-<hash>.mjs / guest-child-<hash>.mjs
   return [path("../"), path("../../adapters/"), adapter.sys.join(adapter.sys.cacheDir(), "guest-")];
 }
 
