@@ -10,15 +10,15 @@
  * a cache trim removed (unused for a week: runtime/cache-trim.ts) is built again at the next start.
  */
 import { spawn } from "node:child_process";
-import { existsSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { existsSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 
 const TRIAL_MS = 10_000;
-/** How often a blob in use has its modification time set to now, at most (runtime/cache-trim.ts). */
+/** A blob in use has its modification time set to now once it is older than this (as runtime/cache-trim.ts notes a use). */
 const NOTE_EVERY_MS = 3_600_000;
 
-type State = { blob: string; notedAt: number } | "building" | "unusable";
+type State = { blob: string } | "building" | "unusable";
 const blobs = new Map<string, State>();
 
 /**
@@ -29,32 +29,32 @@ export function snapshotBlob(entry: string, binary: string, heapMb: number, cach
   const key = `${entry}\0${binary}\0${heapMb}`;
   const state = blobs.get(key);
   if (typeof state === "object") {
-    // one stat a start, a write an hour: a child starts in about 70 ms
-    if (existsSync(state.blob)) return noted(state);
-    blobs.delete(key); // removed by a trim (or by hand): built again, and meanwhile not used
-    return snapshotBlob(entry, binary, heapMb, cacheDir);
+    // one stat a start, a write an hour at most: a child starts in about 70 ms
+    const modified = statSync(state.blob, { throwIfNoEntry: false })?.mtimeMs;
+    if (modified === undefined) {
+      blobs.delete(key); // removed by a trim (or by hand): built again, and meanwhile not used
+      return snapshotBlob(entry, binary, heapMb, cacheDir);
+    }
+    if (Date.now() - modified > NOTE_EVERY_MS) noteUse(state.blob);
+    return state.blob;
   }
   if (state === undefined) {
     blobs.set(key, "building");
     void prepare(entry, binary, heapMb, cacheDir).then(
-      (blob) => blobs.set(key, { blob, notedAt: 0 }),
+      (blob) => blobs.set(key, { blob }),
       () => blobs.set(key, "unusable"),
     );
   }
   return undefined;
 }
 
-function noted(state: { blob: string; notedAt: number }): string {
-  const now = Date.now();
-  if (now - state.notedAt > NOTE_EVERY_MS) {
-    state.notedAt = now;
-    try {
-      utimesSync(state.blob, now / 1000, now / 1000);
-    } catch {
-      // gone between the look and the write: the next start finds it missing
-    }
+function noteUse(blob: string): void {
+  try {
+    const now = Date.now() / 1000;
+    utimesSync(blob, now, now);
+  } catch {
+    // gone between the look and the write: the next start finds it missing
   }
-  return state.blob;
 }
 
 async function prepare(entry: string, binary: string, heapMb: number, cacheDir: string): Promise<string> {

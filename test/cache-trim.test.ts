@@ -229,7 +229,7 @@ test("a Node child's startup snapshot notes its use, and one removed under a run
     assert.is(res.status, 200, "a child starts without the blob");
     assert.is(((await res.json()) as { restored: boolean }).restored, false, "from the bundle, while the blob is built again");
     await waitFor(() => existsSync(blob), "the blob is built again", 15_000);
-    // before any child uses it: the first use (in this host, of this blob) is noted
+    // made to look unused for a week: the next child restored from it notes its use
     const longAgo = new Date(Date.now() - UNUSED_MS - DAY);
     utimesSync(blob, longAgo, longAgo);
     await restored();

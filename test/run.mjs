@@ -72,42 +72,28 @@ async function buildNodeSuites(nodeFiles) {
 const removeNodeBundles = await buildNodeSuites([...new Set(jobs.filter((j) => j.rt === "node").map((j) => j.f))]);
 
 /**
- * The run's own cache (LANES_CACHE_DIR, for every suite and the hosts it starts), removed at the
- * end: a run compiles some 1,400 temporary function folders, each a bundle, a build record and
- * for a Deno child a home of about 3 MB, which no later run uses (a week's runs filled 9 GB of
- * ~/.cache/lanes before the cache trimmed itself). A run begins with an empty cache, as on CI.
+ * A folder of the run's own under `.lanes/<under>`, named in `env` for every suite and the hosts
+ * it starts, and removed at the end; what earlier runs (killed ones) or suites run by hand left
+ * there goes once `staleMs` old.
  */
-function runCache() {
-  const caches = join(root, ".lanes", "test-cache");
-  for (const name of existsSync(caches) ? readdirSync(caches) : []) {
-    const old = join(caches, name);
-    if (Date.now() - statSync(old).mtimeMs > 3_600_000) rmSync(old, { recursive: true, force: true });
-  }
-  const dir = join(caches, `run-${process.pid}-${Date.now().toString(36)}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  process.env.LANES_CACHE_DIR = dir;
-  return () => rmSync(dir, { recursive: true, force: true });
-}
-const removeRunCache = runCache();
-
-/**
- * The run's own scratch folder (LANES_TEST_TMP: test/helpers/scratch.ts), removed at the end: a
- * run makes some 500 folders of functions, versions, tokens and keys, which nothing reads after
- * it (a day's runs had left 3,400 of them, 118 MB). What suites run by hand left there, and
- * what killed runs left, goes once a day old.
- */
-function runScratch() {
-  const base = join(root, ".lanes", "test-tmp");
+function runFolder(under, env, staleMs) {
+  const base = join(root, ".lanes", under);
   for (const name of existsSync(base) ? readdirSync(base) : []) {
     const old = join(base, name);
-    if (Date.now() - statSync(old).mtimeMs > 24 * 3_600_000) rmSync(old, { recursive: true, force: true });
+    if (Date.now() - statSync(old).mtimeMs > staleMs) rmSync(old, { recursive: true, force: true });
   }
   const dir = join(base, `run-${process.pid}-${Date.now().toString(36)}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  process.env.LANES_TEST_TMP = dir;
+  process.env[env] = dir;
   return () => rmSync(dir, { recursive: true, force: true });
 }
-const removeRunScratch = runScratch();
+// The run's cache: a run compiles some 1,400 temporary function folders, each a bundle, a build
+// record and for a Deno child a home of about 3 MB, which no later run uses (a week's runs filled
+// 9 GB of ~/.cache/lanes before the cache trimmed itself). A run begins with an empty cache, as on CI.
+const removeRunCache = runFolder("test-cache", "LANES_CACHE_DIR", 3_600_000);
+// Its scratch folder (test/helpers/scratch.ts): some 500 folders of functions, versions, tokens
+// and keys, which nothing reads after it (a day's runs had left 3,400 of them, 118 MB).
+const removeRunScratch = runFolder("test-tmp", "LANES_TEST_TMP", 24 * 3_600_000);
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 function runJob({ rt, f }) {
