@@ -9,8 +9,9 @@ import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { expectJson, guestPids, servingPid, sleep, spareFolderOf, waitFor } from "./helpers/chaos.ts";
+import { expectJson, guestPids, poolOf, servingPid, sleep, spareFolderOf, waitFor } from "./helpers/chaos.ts";
 import { compileGuests } from "../runtime/host/host.ts";
+import { KEPT_WARM } from "../runtime/host/load-check.ts";
 import { SparePool } from "../runtime/lanes/spares.ts";
 import { createLogger } from "../runtime/log.ts";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
@@ -18,13 +19,17 @@ import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 const test = suite<{ h: TestHost }>(`warm spares (${adapter.name} host)`);
 
 test.before(async (ctx) => {
+  // idleMs 1000: the instances the load check left warm stop within a second or two, and each
+  // test begins with its functions cold
+  const instances = { idleMs: 1000 };
   ctx.h = await startTestHost({
-    env: { entry: "env.ts", lane: "process", env: { GREETING: "hi" } },
-    net: { entry: "chaos-fault.ts", lane: "process", permissions: { net: true } },
+    env: { entry: "env.ts", lane: "process", env: { GREETING: "hi" }, instances },
+    net: { entry: "chaos-fault.ts", lane: "process", permissions: { net: true }, instances },
     // unsandboxed node children: their spares have folders no sandbox ends with them
-    deep: { entry: "too-deep-folders.ts", lane: "process", runtime: "node", sandbox: "off" },
+    deep: { entry: "too-deep-folders.ts", lane: "process", runtime: "node", sandbox: "off", instances },
   });
   await ctx.h.host.checked;
+  await waitFor(() => ctx.h.host.functions.every((f) => f.pool!.instances.length === 0), "the instances the load check left warm stop after idleMs", 15_000);
 });
 test.after(async ({ h }) => {
   await h.stop();
@@ -121,12 +126,21 @@ test("a host that starts removes the spare folders of hosts that are gone, and k
   }
 });
 
-test("a host just started keeps one spare, though its load check loaded its functions before a spare was ready and while replacements started", async () => {
-  const other = await startTestHost(Object.fromEntries(["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"].map((name) => [name, { entry: "env.ts", lane: "process" }])));
+test("a host just started keeps one spare and its first eight functions warm, though its load check loaded them before a spare was ready and while replacements started", async () => {
+  const names = ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"];
+  const other = await startTestHost(Object.fromEntries(names.map((name) => [name, { entry: "env.ts", lane: "process" }])));
   try {
     // the load check loaded each function once: the first in a child of its own, the others in
     // the spare or a child of their own while the spare taken before them was being replaced
     await other.host.checked;
+    const warm = () => names.filter((n) => poolOf(other, n).instances.length > 0);
+    assert.is(warm().length, KEPT_WARM, `functions left warm: ${warm().join(", ")}`);
+    // a warm function's first request is served by the instance the check started: no spare taken
+    const name = warm()[0]!;
+    const pid = servingPid(other, name);
+    assert.is((await other.fetch(`/${name}`)).status, 200);
+    assert.is(servingPid(other, name), pid, `${name}: served by the load check's instance`);
+    assert.is(poolOf(other, name).handled, 1);
     await sleep(1500); // the spares' tick (every second) would have started a second one by now
     const metrics = await expectJson<{ spares: { ready: number; starting: number }[] }>(other.fetch("/_lanes/metrics", { headers: { accept: "application/json" } }));
     assert.equal(
@@ -134,6 +148,7 @@ test("a host just started keeps one spare, though its load check loaded its func
       [1],
       `spares on /_lanes/metrics: ${JSON.stringify(metrics.spares)}`,
     );
+    assert.is(warm().length, KEPT_WARM, "the others stay cold");
   } finally {
     await other.stop();
   }

@@ -39,6 +39,16 @@ export function generate(scratch: string, label: string, n: number, settings: (n
   return dir;
 }
 
+/**
+ * The functions that have an instance now: once the load check is over, those it left warm
+ * (README, lanes start). Their first request is no cold start, so the density figures leave
+ * them out of the cold latencies.
+ */
+export async function warmFunctions(base: string): Promise<Set<string>> {
+  const m = (await (await fetch(`${base}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as { functions: { name: string; instances: unknown[] }[] };
+  return new Set(m.functions.filter((f) => f.instances.length > 0).map((f) => f.name));
+}
+
 /** Wait until the host's process tree is quiet for two seconds in a row (its load check is over). */
 export async function settle(pid: number): Promise<void> {
   const end = Date.now() + SETTLE_CAP_MS;

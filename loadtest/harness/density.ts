@@ -5,15 +5,17 @@
  * 1. N hello functions in the isolate lane (packed, `"pack": true`, unless `--pack=false`), each
  *    its own file, `instances.min` 0: the time to "listening", host RSS at listening and once
  *    the start-up load check is over, the first request to each function in turn (a cold start
- *    each), RSS after all N, and RSS after `idleMs` with no traffic.
+ *    each, but for the functions the load check left warm), RSS after all N, and RSS after
+ *    `idleMs` with no traffic.
  * 2. P hello functions in the process lane: the first request to each, in turn, each once a warm
- *    spare is ready (when the host keeps spares; `/_lanes/metrics` says).
+ *    spare is ready (when the host keeps spares; `/_lanes/metrics` says); the functions the load
+ *    check left warm are left out of the cold figures.
  *
  * Requests go one at a time over one keep-alive connection, so each latency is a client's own.
  */
 import { rmSync } from "node:fs";
 import { Agent } from "node:http";
-import { generate, get, MB, nameOf, noLatencies, percentiles, settle, sleep, type Latencies } from "./density-kit.ts";
+import { generate, get, MB, nameOf, noLatencies, percentiles, settle, sleep, warmFunctions, type Latencies } from "./density-kit.ts";
 import { startLanesHost, type HostProcess } from "./host-process.ts";
 import { rssBytes } from "./proc.ts";
 import type { BenchRuntime } from "./report.ts";
@@ -123,6 +125,7 @@ async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<De
     await settle(host.pid);
     out.settledMs = performance.now() - t0;
     out.rssSettledMb = rssBytes(host.pid) / MB;
+    const warmAtStart = await warmFunctions(host.url);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const cold: number[] = [];
     const warm: number[] = [];
@@ -131,7 +134,7 @@ async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<De
       if (i % 50 === 0) o.onPhase(`isolate · ${runtime}: first request to each function, ${i}/${o.count}`);
       const a = await get(agent, host.url + `/${nameOf(i)}`);
       if (a.status !== 200) out.non200++;
-      cold.push(a.ms);
+      if (!warmAtStart.has(nameOf(i))) cold.push(a.ms);
       warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
     }
     out.rssAfterCallsMb = rssBytes(host.pid) / MB;
@@ -160,7 +163,8 @@ async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<De
   const dir = generate(o.scratch, `process-${runtime}`, o.processCount, (name) => ({
     lane: "process",
     runtime,
-    instances: { min: 0, max: 1 },
+    // idle 1 s: the instances the load check left warm are gone before the first requests
+    instances: { min: 0, max: 1, idleMs: 1000 },
     route: `/${name}`,
   }));
   const empty = noLatencies();
@@ -170,6 +174,7 @@ async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<De
   try {
     host = await startLanesHost(runtime, o.binary(runtime), dir, o.noMetrics ? { extra: ["--no-metrics"] } : {});
     await settle(host.pid);
+    const warmAtStart = await warmFunctions(host.url);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const cold: number[] = [];
     const warm: number[] = [];
@@ -178,7 +183,7 @@ async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<De
       out.spares = (await spareReady(host.url, runtime)) || out.spares;
       const a = await get(agent, host.url + `/${nameOf(i)}`);
       if (a.status !== 200) out.non200++;
-      cold.push(a.ms);
+      if (!warmAtStart.has(nameOf(i))) cold.push(a.ms);
       warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
     }
     agent.destroy();

@@ -3,31 +3,43 @@ import type { Logger } from "../log.ts";
 import type { Served } from "./served.ts";
 
 /**
+ * How many functions the load check leaves warm: their instance stays, an idle one like any
+ * other (stopped after `instances.idleMs` without a request), so the first request after a start
+ * finds it ready, as a deploy's does. Eight idle instances are at most about 0.4 GB (an idle
+ * child takes 45-52 MB, an isolate 3-16: README, What the lanes cost); the others are stopped
+ * once loaded, and a host with hundreds of functions costs no more memory than before.
+ */
+export const KEPT_WARM = 8;
+
+/**
  * Load every function that has no instance yet (`instances.min` 0) once: a module that throws at
- * import is found at start-up, not by the first client. The instance is stopped again unless a
- * request came meanwhile: a function with `min` 0 stays cold and costs no memory until it is
- * called. It runs after listening and stays cheap with thousands of functions: packed functions
- * load into the shared packed workers (a context each, no thread), two functions at a time with
- * a turn of the event loop between them so requests go first, and a function that a request
- * has loaded meanwhile is skipped. Returns the broken ones.
+ * import is found at start-up, not by the first client. The first KEPT_WARM functions with an
+ * instance of their own keep it; packed ones and the rest are stopped again unless a request
+ * came meanwhile, and cost no memory until they are called. It runs after listening and stays
+ * cheap with thousands of functions: packed functions load into the shared packed workers (a
+ * context each, no thread), two functions at a time with a turn of the event loop between them
+ * so requests go first, and a function that a request has loaded meanwhile is skipped. Returns
+ * the broken ones.
  */
 export async function loadEach(list: Served[], log: Logger): Promise<Served[]> {
   const started = Date.now();
   const todo = list.filter((f) => f.pool && f.pool.live() === 0);
   const count = todo.length;
+  let kept = 0;
   const next = async (): Promise<void> => {
     for (let f = todo.shift(); f; f = todo.shift()) {
       const pool = f.pool!;
       if (!pool.empty || pool.handled > 0) continue; // a request loaded it (or is loading it)
       await pool.warm(1);
-      await pool.trim();
+      if (!f.spec.pack && pool.live() > 0 && kept < KEPT_WARM) kept++;
+      else await pool.trim();
       await new Promise((r) => setTimeout(r, 0));
     }
   };
   await Promise.all([next(), next()]);
   const broken = list.filter(isBroken);
   if (count > 0) {
-    log.info(`load check: ${count} function(s) loaded once in ${((Date.now() - started) / 1000).toFixed(1)} s; ${broken.length} cannot start`);
+    log.info(`load check: ${count} function(s) loaded once in ${((Date.now() - started) / 1000).toFixed(1)} s, ${kept} kept warm; ${broken.length} cannot start`);
   }
   return broken;
 }
