@@ -13,6 +13,7 @@ import { pathToFileURL, fileURLToPath } from "node:url";
 import { setImmediate } from "node:timers";
 import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerOptions } from "./types.ts";
 import { childArgs, childEnv } from "./child-args.ts";
+import { denoHome } from "./deno-home.ts";
 import { snapshotBlob } from "./node-snapshot.ts";
 import { lineSplitter } from "./lines.ts";
 import { fileOps } from "./files.ts";
@@ -231,7 +232,7 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     seccompFd: base,
     supportDir: sys.cacheDir(),
     pwd: o.env.PWD,
-    denoHome: o.runtime === "deno" ? o.cacheHome : undefined,
+    denoHome: o.runtime === "deno" ? denoHome(file, binary, sys.cacheDir()) : undefined,
     shareNet: o.inspect === true,
   });
 }

@@ -54,9 +54,8 @@ export interface SandboxPlan {
   /** Keep the host's network namespace even without a network grant (`lanes dev --inspect`: the inspector's port). */
   shareNet?: boolean;
   /**
-   * A folder of this function's own, kept across its instances, mounted as the home of a deno
-   * child: Deno keeps its module and code caches there, which the function's code cannot write
-   * (its --allow-write does not name it). Other runtimes get no home.
+   * The home of a deno child (adapters/deno-home.ts), mounted read-only: the caches the host
+   * warmed for the guest, which no child can write. Other runtimes get no home.
    */
   denoHome: string | undefined;
 }
@@ -137,7 +136,6 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   const { bwrap, prlimit, env } = support ?? detect();
   if (!bwrap || !prlimit || !env) throw new Error("lanes: the sandbox is not available on this machine");
   const files = supportFiles(plan.supportDir);
-  if (plan.denoHome) ensurePrivateDirSync(plan.denoHome);
   const net = plan.grants.net !== false || plan.shareNet === true;
   // the real file: the sandbox holds it, not the symlinks (node_modules/.bin) or PATH that lead to it
   const found = path.isAbsolute(plan.binary) ? plan.binary : onPath(plan.binary);
@@ -172,7 +170,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     ...(net ? NET_FILES.flatMap((f) => ["--ro-bind-try", f, f]) : []),
     "--ro-bind", source, inside,
     "--ro-bind", env, `${RUNTIME_DIR}/env`,
-    ...(plan.denoHome ? ["--bind", plan.denoHome, HOME] : []),
+    ...(plan.denoHome ? ["--ro-bind", plan.denoHome, HOME] : []),
     ...plan.files.flatMap(ro),
     "--dir", plan.cwd,
     ...plan.grants.read.flatMap(ro),

@@ -163,8 +163,6 @@ export interface ChildOptions {
   grants: Grants;
   /** Run it in the OS sandbox (adapters/sandbox.ts). Only when `sandbox().available`. */
   sandbox: boolean;
-  /** A folder of this function's own for the runtime's caches across instances (sandboxed deno children). */
-  cacheHome: string;
   /**
    * `lanes dev --inspect`: start the runtime's inspector on 127.0.0.1 (a free port; the runtime
    * prints its URL on stderr). In the sandbox the child then shares the host's network

@@ -26,7 +26,10 @@ const STAMP = "trimmed";
 const ENTRIES: [folder: string, name: RegExp, unusedMs?: number][] = [
   ["", /^[A-Za-z0-9_-]+-[0-9a-f]{12}\.(?:mjs|cjs)$/], // bundles (compile.ts)
   ["builds", /^[0-9a-f]{24}\.json$/], // build records (compile-cache.ts)
-  ["homes", /^(?:spare-)?[0-9a-f]{16}$/], // Deno children's homes (lanes/process.ts, lanes/spares.ts)
+  // Deno children's warm home (adapters/deno-home.ts), what a host that died while warming one
+  // left, and the homes of functions and spares of lanes before it
+  ["homes", /^(?:spare-|deno-)?[0-9a-f]{16}$/],
+  ["homes", /^deno-[0-9a-f]{16}\.\d+\.tmp$/, 24 * HOUR],
   // Node children's startup snapshots, 4.7 MB each, one per lanes version and heap size
   // (adapters/node-snapshot.ts), and what a host that died while building one left (a build
   // takes seconds: a day-old one is nobody's)

@@ -90,18 +90,15 @@ export async function compile(entry: string, sys: Sys, label: string, o: Compile
   return compiled;
 }
 
-/** The cache folder is checked once per process (a check costs a few system calls; hosts compile thousands). */
-const checked = new Map<string, Promise<void>>();
+/**
+ * The cache folder, private: checked in full once per process (the adapter remembers it), then
+ * one stat per compile, so that a folder removed under the host is made again private before a
+ * build record's mkdir would make it readable by all.
+ */
 function privateCache(sys: Sys, dir: string): Promise<void> {
-  let p = checked.get(dir);
-  if (!p) {
-    p = sys.ensurePrivateDir(dir).catch((e) => {
-      checked.delete(dir);
-      throw new LanesError("unsafe_cache", (e as Error).message, { cause: e });
-    });
-    checked.set(dir, p);
-  }
-  return p;
+  return sys.ensurePrivateDir(dir).catch((e) => {
+    throw new LanesError("unsafe_cache", (e as Error).message, { cause: e });
+  });
 }
 
 /** The file exists and its content is exactly `text` (so it hashes to the name it has). */

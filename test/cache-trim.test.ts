@@ -2,17 +2,17 @@
  * The private cache does not grow for ever (runtime/cache-trim.ts): bundles, build records,
  * Deno children's homes and Node children's startup snapshots unused for a week are removed by a
  * host that starts, at most once a day; what a host uses is noted, and a home or a snapshot
- * removed under a running host is made again. Host on Node, Bun and Deno.
+ * removed under a running host is made again. Sandboxed Deno children share one home the host
+ * warmed, read-only. Host on Node, Bun and Deno.
  */
-import { existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { noteUse, trimCache, UNUSED_MS } from "../runtime/cache-trim.ts";
 import { compile } from "../runtime/compile.ts";
-import { childHome } from "../runtime/lanes/process.ts";
-import { expectError, waitFor } from "./helpers/chaos.ts";
+import { expectError, servingPid, waitFor } from "./helpers/chaos.ts";
 import { hostEnvironment } from "../adapters/env.ts";
 import { startCli } from "./helpers/cli.ts";
 import { adapter, makeFunctionsDir, startTestHost } from "./helpers/host.ts";
@@ -182,19 +182,70 @@ test("a bundle built before and reused counts as used, and so does its build rec
   await waitFor(() => [first.file, record].every((p) => Date.now() - statSync(p).mtimeMs < 60_000), "both are noted as used now", 5000);
 });
 
-test("a Deno child's home removed under a running host is made again for its next instance", async () => {
-  ownCache("cache-5");
+/** Every file under `dir` with its size and modification time. */
+function filesOf(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const p = join(e.parentPath, e.name);
+      const st = statSync(p);
+      return `${p.slice(dir.length)} ${st.size} ${st.mtimeMs}`;
+    })
+    .sort();
+}
+
+/** Where the sandbox of child `pid` mounts its home from, and whether read-only (its /proc/PID/mountinfo). */
+function homeMount(pid: number): { root: string; readOnly: boolean } | undefined {
+  // fields: id parent dev root mountpoint options ...
+  const line = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+    .split("\n")
+    .find((l) => l.split(" ")[4] === "/lanes/home");
+  if (!line) return undefined;
+  const f = line.split(" ");
+  return { root: f[3]!, readOnly: f[5]!.split(",").includes("ro") };
+}
+
+test("Deno children start from one home the host warmed, read-only, shared by every function; removed under a running host, it is warmed again", async () => {
+  const dir = ownCache("cache-5");
   assert.ok(adapter.sandbox().available, "a Deno child has a home in the sandbox only: this test needs bubblewrap (apt-get install bubblewrap)");
-  // with network access, so that no warm spare (which has a home of its own) serves it
-  const h = await startTestHost({ crashy: { entry: "chaos-fault.ts", lane: "process", runtime: "deno", permissions: { net: true }, instances: { min: 1, max: 1 } } });
-  try {
-    const home = childHome(sys, h.host.functions[0]!.spec);
-    await waitFor(() => existsSync(home), "the child has its home", 10_000);
-    assert.is((await h.fetch("/crashy")).status, 200);
-    rmSync(home, { recursive: true, force: true }); // as another host's trim would, a week on
+  // net: no warm spare serves it, a child of its own does; the other is served by a spare
+  const h = await startTestHost({
+    crashy: { entry: "chaos-fault.ts", lane: "process", runtime: "deno", permissions: { net: true }, instances: { min: 1, max: 1 } },
+    other: { entry: "env.ts", lane: "process", runtime: "deno" },
+  });
+  const warmed = () => names(join(dir, "homes")).filter((n) => /^deno-[0-9a-f]{16}$/.test(n));
+  /** A new child of crashy (the last one crashed), and where its home comes from. */
+  const freshChild = async () => {
     await expectError(await h.fetch("/crashy?do=exit"), 502, "instance_crashed");
     await waitFor(async () => (await h.fetch("/crashy")).status === 200, "a new instance serves", 15_000);
-    assert.ok(lstatSync(home).isDirectory(), "its home is there again");
+    return homeMount(servingPid(h, "crashy"));
+  };
+  try {
+    await waitFor(
+      () => warmed().length === 1,
+      () => `the host warms the Deno children's home (homes: ${names(join(dir, "homes")).join(", ")})`,
+      30_000,
+    );
+    const home = join(dir, "homes", warmed()[0]!);
+    const before = filesOf(home);
+    assert.ok(
+      before.some((f) => f.startsWith("/.cache/deno/v8_code_cache")),
+      `Deno's code cache is in it: ${before.join(", ")}`,
+    );
+    const mount = await freshChild();
+    assert.ok(mount?.root.endsWith(`/homes/${warmed()[0]}`) && mount.readOnly, `the child's home: ${JSON.stringify(mount)}`);
+    assert.is((await h.fetch("/other")).status, 200);
+    assert.equal(filesOf(home), before, "no child wrote to it");
+    assert.equal(
+      names(join(dir, "homes")).filter((n) => n !== warmed()[0] && n !== "deno-empty"),
+      [],
+      "no home of a function's or a spare's own",
+    );
+    rmSync(home, { recursive: true, force: true }); // as another host's trim would, a week on
+    assert.ok((await freshChild())?.readOnly, "a child started meanwhile has a read-only home too");
+    await waitFor(() => existsSync(home), "the home is warmed again", 30_000);
+    const again = await freshChild();
+    assert.ok(again?.root.endsWith(`/homes/${warmed()[0]}`), `the next child starts from it: ${JSON.stringify(again)}`);
   } finally {
     await h.stop();
   }
@@ -239,6 +290,17 @@ test("a Node child's startup snapshot notes its use, and one removed under a run
   }
 });
 
+/** `rm -rf dir` while the host may still be writing in it (a Deno home it warms): again until gone, as one would. */
+function removeWhileWritten(dir: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      return rmSync(dir, { recursive: true, force: true });
+    } catch (e) {
+      if (i === 20) throw e;
+    }
+  }
+}
+
 test("a host whose whole cache folder is removed while it runs starts its next instances in both lanes, and makes the folder again, private", async () => {
   const dir = ownCache("cache-8");
   assert.ok(adapter.sandbox().available, "this test's process-lane child runs in the sandbox: it needs bubblewrap (apt-get install bubblewrap)");
@@ -246,7 +308,7 @@ test("a host whose whole cache folder is removed while it runs starts its next i
   const spareErrors = () => h.logs.filter((l) => /spare (could not be started|failed to start)/.test(l)).length;
   try {
     for (const f of ["p", "i"]) assert.is((await h.fetch(`/${f}`)).status, 200, f);
-    rmSync(dir, { recursive: true, force: true }); // as someone freeing disk would
+    removeWhileWritten(dir); // as someone freeing disk would
     for (const f of ["p", "i"]) await expectError(await h.fetch(`/${f}?do=exit`), 502, "instance_crashed");
     // a spare taken meanwhile may have lost its folder: one failed start at most, then served
     await waitFor(

@@ -127,7 +127,6 @@ test("a sandboxed child stopped before its sandbox started ends the sandboxes le
     files: [cwd],
     grants: { net: false, read: [], write: [] },
     sandbox: true,
-    cacheHome: join(sys.cacheDir(), "homes", "early-stop"),
     onOutput: () => {},
   });
   await child.kill(); // at once: its bwrap has made no sandbox yet

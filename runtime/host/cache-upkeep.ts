@@ -6,7 +6,6 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { noteUse, trimCache } from "../cache-trim.ts";
-import { childHome } from "../lanes/process.ts";
 import type { Logger } from "../log.ts";
 import type { Served } from "./served.ts";
 
@@ -28,7 +27,6 @@ export function keepCache(adapter: RuntimeAdapter, functions: () => Served[], lo
   const timer = setInterval(() => {
     for (const f of functions()) {
       if (f.compiled) void noteUse(sys, f.compiled.file);
-      if (f.spec.lane === "process") void noteUse(sys, childHome(sys, f.spec));
     }
   }, NOTE_EVERY_MS);
   (timer as { unref?: () => void }).unref?.();

@@ -3,8 +3,6 @@
  * sandbox where there is one. Frames go over its stdin and stdout; its stderr is its log.
  * Where a warm spare can serve the function, the instance is that spare (spares.ts).
  */
-import type { Sys } from "../../adapters/types.ts";
-import { noteUse } from "../cache-trim.ts";
 import { hostStreamEnd } from "../channel/stream-end.ts";
 import { inspectorBanner, inspectorLine } from "./inspector-output.ts";
 import { sandboxed } from "../isolation.ts";
@@ -16,9 +14,6 @@ export const processLane: LaneDriver = {
     // a warm spare of the same runtime and sandbox, when there is one ready (spares.ts)
     const spare = ctx.spares?.take(spec, wanted);
     if (spare) return spare;
-    const { sys } = ctx.adapter;
-    const home = childHome(sys, spec);
-    void noteUse(sys, home);
     const child = ctx.adapter.spawnChild(ctx.guests.child, {
       runtime: spec.runtime,
       heapMb: spec.memoryMb,
@@ -27,7 +22,6 @@ export const processLane: LaneDriver = {
       files: [bundle],
       grants: spec.permissions,
       sandbox: sandboxed(spec, ctx.adapter),
-      cacheHome: home,
       ...(spec.inspect ? { inspect: true } : {}),
       ...(ctx.guests.childSnapshot ? { snapshotEntry: ctx.guests.childSnapshot } : {}),
       onOutput: (stream, line) => {
@@ -45,8 +39,3 @@ export const processLane: LaneDriver = {
     );
   },
 };
-
-/** A Deno child's home, one per function (its folder and name): Deno's caches, warm from one instance to the next. */
-export function childHome(sys: Sys, spec: { dir: string; name: string }): string {
-  return sys.join(sys.cacheDir(), "homes", sys.sha256(`${spec.dir}\0${spec.name}`).slice(0, 16));
-}

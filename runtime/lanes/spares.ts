@@ -16,7 +16,6 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { LoadSpec } from "../channel/control.ts";
-import { noteUse } from "../cache-trim.ts";
 import { hostStreamEnd } from "../channel/stream-end.ts";
 import { sandboxed } from "../isolation.ts";
 import type { Logger } from "../log.ts";
@@ -204,13 +203,14 @@ export class SparePool {
     const { adapter, log } = this.o;
     const { sys } = adapter;
     const key = keyOf(p.profile);
-    const home = sys.join(sys.cacheDir(), "homes", `spare-${sys.sha256(key).slice(0, 16)}`);
-    void noteUse(sys, home);
     const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${adapter.pid}-${Date.now().toString(36)}-${++nextSpareId}`);
     const spare: Spare = { folder, ready: false, owner: `spare-${p.profile.runtime}` };
     p.spares.push(spare);
+    // the cache folder first, private: one removed under the host is made again here as often
+    // as by the guests' check, and a plain mkdirp would make it readable by all
     return sys
-      .mkdirp(folder)
+      .ensurePrivateDir(sys.cacheDir())
+      .then(() => sys.mkdirp(folder))
       .then(() => {
         // stopped meanwhile: a child spawned now has no one to stop it (an orphaned bwrap was
         // left waiting forever when a test host exited right after)
@@ -224,7 +224,6 @@ export class SparePool {
           grants: { net: false, read: [], write: [] },
           sandbox: p.profile.sandboxed,
           ...(this.o.snapshotEntry ? { snapshotEntry: this.o.snapshotEntry } : {}),
-          cacheHome: home,
           onOutput: (stream, line) => log.fn(spare.owner, stream === "stderr" ? "error" : "log", line),
         });
         const guest = link(

@@ -1,0 +1,122 @@
+/**
+ * The home of sandboxed Deno children: one folder per guest bundle and deno binary, mounted
+ * read-only in every sandbox at the home its passwd names. Deno keeps its caches there (V8's code
+ * cache above all): a child whose home holds the guest's code cache starts 75-100 ms sooner than
+ * one with an empty home (adapters/README.md, Sandbox). The host warms it itself, in the
+ * background, by running the guest bundle twice with the folder as HOME and its stdin closed (the
+ * guest then exits 0; Deno stores the code cache on the second run); no function's code ever runs
+ * with it writable. So every Deno child, a spare or a function's first, starts warm, and no child
+ * can leave anything there for another function's child to load. Until it is ready, and if
+ * warming fails, children get an empty read-only home and start cold. A home notes its use in its
+ * modification time (at most hourly), and one a cache trim removed is warmed again.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
+import { join } from "node:path";
+import { ensurePrivateDirSync } from "./private-dir.ts";
+
+const WARM_MS = 20_000;
+/** A home in use has its modification time set to now once it is older than this (as runtime/cache-trim.ts notes a use). */
+const NOTE_EVERY_MS = 3_600_000;
+
+type State = { home: string } | "warming" | "unusable";
+const homes = new Map<string, State>();
+
+/** The home for a sandboxed Deno child of `binary` running `entry` (the guest bundle). */
+export function denoHome(entry: string, binary: string, cacheDir: string): string {
+  const key = `${entry}\0${binary}\0${cacheDir}`;
+  const state = homes.get(key);
+  if (typeof state === "object") {
+    // one stat a start, a write an hour at most
+    const modified = statSync(state.home, { throwIfNoEntry: false })?.mtimeMs;
+    if (modified !== undefined) {
+      if (Date.now() - modified > NOTE_EVERY_MS) noteUse(state.home);
+      return state.home;
+    }
+    homes.delete(key); // removed by a trim (or by hand): warmed again, and meanwhile not used
+    return denoHome(entry, binary, cacheDir);
+  }
+  if (state === undefined) {
+    homes.set(key, "warming");
+    void warm(entry, binary, cacheDir).then(
+      (home) => homes.set(key, { home }),
+      () => homes.set(key, "unusable"),
+    );
+  }
+  return privateFolder(cacheDir, "deno-empty");
+}
+
+/**
+ * `cacheDir/homes/name`, made as needed, the cache folder private: a recursive mkdir gives the
+ * folders above the last the default mode on Deno, and one removed under the host is made here.
+ */
+function privateFolder(cacheDir: string, name: string): string {
+  ensurePrivateDirSync(cacheDir);
+  const folder = join(cacheDir, "homes", name);
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  return folder;
+}
+
+function noteUse(home: string): void {
+  try {
+    const now = Date.now() / 1000;
+    utimesSync(home, now, now);
+  } catch {
+    // gone between the look and the write: the next start finds it missing
+  }
+}
+
+async function warm(entry: string, binary: string, cacheDir: string): Promise<string> {
+  const name = createHash("sha256").update(`${entry}\0${binary}`).digest("hex").slice(0, 16);
+  const home = join(cacheDir, "homes", `deno-${name}`);
+  if (statSync(home, { throwIfNoEntry: false })?.isDirectory()) return home;
+  const warming = `${home}.${process.pid}.tmp`;
+  try {
+    rmSync(warming, { recursive: true, force: true });
+    privateFolder(cacheDir, `deno-${name}.${process.pid}.tmp`);
+    const cache = statSync(cacheDir).ino;
+    try {
+      for (let i = 0; i < 2; i++) await run(binary, entry, warming);
+    } finally {
+      keepPrivate(cacheDir, cache);
+    }
+    renameSync(warming, home);
+  } catch (e) {
+    // another host renamed its own first: that one is as good
+    if (!statSync(home, { throwIfNoEntry: false })?.isDirectory()) throw e;
+  } finally {
+    rmSync(warming, { recursive: true, force: true });
+  }
+  return home;
+}
+
+/**
+ * Deno makes its cache folder with every folder above it: when the cache folder was removed
+ * while it warmed, Deno made it again, readable by all. Made again during the warming (another
+ * inode), it is made private as the host would have made it.
+ */
+function keepPrivate(cacheDir: string, ino: number): void {
+  const now = lstatSync(cacheDir, { throwIfNoEntry: false });
+  if (now?.isDirectory() && now.ino !== ino && (now.mode & 0o077) !== 0) chmodSync(cacheDir, 0o700);
+}
+
+/** The guest as a child runs it, with nothing granted but its own file; it exits 0 once its stdin closes. */
+function run(binary: string, entry: string, home: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const args = ["run", "--quiet", "--no-prompt", "--no-config", "--no-lock", `--allow-read=${entry}`, "--allow-env", entry];
+    const child = spawn(binary, args, { stdio: ["pipe", "ignore", "ignore"], env: { HOME: home, PATH: process.env.PATH ?? "" } });
+    const timer = setTimeout(() => child.kill("SIGKILL"), WARM_MS);
+    child.stdin.on("error", () => {}); // it may exit before the pipe is closed
+    child.stdin.end();
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${binary} ${args.join(" ")}: code ${code}, signal ${signal}`));
+    });
+  });
+}
