@@ -1,50 +1,28 @@
 /**
  * The home of sandboxed Deno children: one folder per guest bundle and deno binary, mounted
  * read-only in every sandbox at the home its passwd names. Deno keeps its caches there (V8's code
- * cache above all): a child whose home holds the guest's code cache starts 75-100 ms sooner than
- * one with an empty home (adapters/README.md, Sandbox). The host warms it itself, in the
+ * cache above all): a child whose home holds the guest's code cache starts about 50 ms sooner
+ * than one with an empty home (adapters/README.md, Sandbox). The host warms it itself, in the
  * background, by running the guest bundle twice with the folder as HOME and its stdin closed (the
  * guest then exits 0; Deno stores the code cache on the second run); no function's code ever runs
  * with it writable. So every Deno child, a spare or a function's first, starts warm, and no child
  * can leave anything there for another function's child to load. Until it is ready, and if
- * warming fails, children get an empty read-only home and start cold. A home notes its use in its
- * modification time (at most hourly), and one a cache trim removed is warmed again.
+ * warming fails, children get an empty read-only home and start cold. Its use is noted, and one
+ * a cache trim removed is warmed again (cache-entry.ts).
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { madeInBackground } from "./cache-entry.ts";
 import { ensurePrivateDirSync } from "./private-dir.ts";
 
 const WARM_MS = 20_000;
-/** A home in use has its modification time set to now once it is older than this (as runtime/cache-trim.ts notes a use). */
-const NOTE_EVERY_MS = 3_600_000;
-
-type State = { home: string } | "warming" | "unusable";
-const homes = new Map<string, State>();
 
 /** The home for a sandboxed Deno child of `binary` running `entry` (the guest bundle). */
 export function denoHome(entry: string, binary: string, cacheDir: string): string {
-  const key = `${entry}\0${binary}\0${cacheDir}`;
-  const state = homes.get(key);
-  if (typeof state === "object") {
-    // one stat a start, a write an hour at most
-    const modified = statSync(state.home, { throwIfNoEntry: false })?.mtimeMs;
-    if (modified !== undefined) {
-      if (Date.now() - modified > NOTE_EVERY_MS) noteUse(state.home);
-      return state.home;
-    }
-    homes.delete(key); // removed by a trim (or by hand): warmed again, and meanwhile not used
-    return denoHome(entry, binary, cacheDir);
-  }
-  if (state === undefined) {
-    homes.set(key, "warming");
-    void warm(entry, binary, cacheDir).then(
-      (home) => homes.set(key, { home }),
-      () => homes.set(key, "unusable"),
-    );
-  }
-  return privateFolder(cacheDir, "deno-empty");
+  const warmed = madeInBackground(`deno-home\0${entry}\0${binary}\0${cacheDir}`, () => warm(entry, binary, cacheDir));
+  return warmed ?? privateFolder(cacheDir, "deno-empty");
 }
 
 /**
@@ -56,15 +34,6 @@ function privateFolder(cacheDir: string, name: string): string {
   const folder = join(cacheDir, "homes", name);
   mkdirSync(folder, { recursive: true, mode: 0o700 });
   return folder;
-}
-
-function noteUse(home: string): void {
-  try {
-    const now = Date.now() / 1000;
-    utimesSync(home, now, now);
-  } catch {
-    // gone between the look and the write: the next start finds it missing
-  }
 }
 
 async function warm(entry: string, binary: string, cacheDir: string): Promise<string> {
