@@ -8,7 +8,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { capabilityTable } from "../runtime/capability-table.ts";
-import { expectError, expectJson, sleep, waitFor } from "./helpers/chaos.ts";
+import { expectError, expectJson, poolOf, sleep, waitFor } from "./helpers/chaos.ts";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 
 interface Probe {
@@ -55,6 +55,15 @@ test.after(async ({ h }) => {
 
 /** The packed worker holding `name` now. */
 const workerOf = (h: TestHost, name: string) => h.host.pack.describe().find((w) => w.functions.includes(name))?.id;
+
+test("the start-up load check leaves the unpacked isolate warm and the packed functions cold (no instance, no context in a worker)", ({ h }) => {
+  assert.is(poolOf(h, "solo").instances.length, 1, "solo: the instance the check started");
+  for (const name of ["a", "b", "c", "g1", "g2", "spin", "crash", "sw1", "sw2"]) assert.is(poolOf(h, name).instances.length, 0, name);
+  assert.not.ok(
+    h.host.pack.describe().some((w) => w.functions.some((f) => f !== "wide")),
+    `only wide (instances.min 2) is in a packed worker: ${JSON.stringify(h.host.pack.describe())}`,
+  );
+});
 
 test("packed functions answer side by side, each with its own env, globals, module state and ctx.shared", async ({ h }) => {
   const got: Record<string, Probe[]> = {};
