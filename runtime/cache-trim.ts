@@ -1,8 +1,8 @@
 /**
  * The private cache (`Sys.cacheDir`) gets a bundle and a build record for every folder a
- * function is compiled from, and a Deno child a home of its own (its code caches, about 3 MB) for
- * every folder it runs from: each deploy's release, each new folder. Nothing took them away: a
- * machine that ran this repo's tests some sixty times held 81,000 entries, 9.4 GB. As Go's build
+ * function is compiled from: each deploy's release, each new folder (and, before one warm home
+ * served every Deno child, a home of about 3 MB for each). Nothing took them away: a machine
+ * that ran this repo's tests some sixty times held 81,000 entries, 9.4 GB. As Go's build
  * cache does (https://pkg.go.dev/cmd/go#hdr-Build_and_test_caching), an entry notes when it is
  * used (its modification time, at most once an hour), and a host that starts removes those unused
  * for UNUSED_MS, at most once a day per cache folder. A running host notes its own entries' use

@@ -38,8 +38,7 @@ export function guestFilesKeeper(adapter: RuntimeAdapter, guests: Guests, log: L
   let building: Promise<void> | undefined;
   const rebuild = async () => {
     log.warn("the guests' compiled files are gone from the compile cache (removed while the host runs); building them again");
-    // the folder itself, if it went too (private, as at start; a compile checks it once per process)
-    await adapter.sys.ensurePrivateDir(adapter.sys.cacheDir());
+    // (the folder itself, if it went too, is made again private by each compile)
     const again = await compileGuests(adapter);
     for (const k of Object.keys(guests) as (keyof Guests)[]) {
       if (again[k] !== guests[k]) log.error(`the guest ${k} was built again as ${again[k]}, not ${guests[k]}: restart the host`);
