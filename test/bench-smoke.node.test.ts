@@ -60,6 +60,18 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
       // requests / req/s is the time measured: the 0.5 s asked, not autocannon's next whole second
       assert.ok(r.requests / r.rps < 0.9, `${r.lane}: measured for ${(r.requests / r.rps).toFixed(2)} s, 0.5 s asked`);
       assert.ok(r.rssMb > 0, `${r.lane}: no memory was read`);
+      // the CPU split between the host process and its children adds up to the whole
+      assert.ok(isNum(r.hostCpuMsPerRequest) && isNum(r.childrenCpuMsPerRequest), `${r.lane}: ${r.hostCpuMsPerRequest} / ${r.childrenCpuMsPerRequest}`);
+      assert.ok(Math.abs(r.hostCpuMsPerRequest + r.childrenCpuMsPerRequest - r.cpuMsPerRequest) < 1e-9, `${r.lane}: the split adds up to ${r.cpuMsPerRequest}`);
+      assert.ok(r.hostCpuMsPerRequest > 0, `${r.lane}: the host used no CPU`);
+      assert.ok(
+        isNum(r.faultsPerRequest.host) && r.faultsPerRequest.host >= 0 && isNum(r.faultsPerRequest.children) && r.faultsPerRequest.children >= 0,
+        JSON.stringify(r.faultsPerRequest),
+      );
+      // a process-lane request runs in a child; direct and the isolate lane have none working
+      if (r.lane === "process") assert.ok(r.childrenCpuMsPerRequest > 0, `process: the children used ${r.childrenCpuMsPerRequest} ms a request`);
+      else
+        assert.ok(r.childrenCpuMsPerRequest < r.hostCpuMsPerRequest / 10, `${r.lane}: children used ${r.childrenCpuMsPerRequest} ms a request, the host ${r.hostCpuMsPerRequest}`);
       if (r.lane === "direct") assert.is(r.coldStartMs, null);
       else {
         assert.ok(isNum(r.coldStartMs), `${r.lane}: cold start not measured`);

@@ -6,7 +6,7 @@
 import type { BenchOptions } from "./options.ts";
 import { startDirectHost, startLanesHost, type HostProcess } from "./host-process.ts";
 import { checkAnswer, load, send, warmLatency } from "./load.ts";
-import { cpuBetween, cpuSnapshot, machineBusyMs, rssBytes, selfCpuMs } from "./proc.ts";
+import { machineBusyMs, rssBytes, selfCpuMs, usageBetween, usageSnapshot } from "./proc.ts";
 import type { BenchLane, BenchResult, BenchRuntime } from "./report.ts";
 import { NOISY } from "./table.ts";
 import type { Workload } from "./workloads.ts";
@@ -80,7 +80,7 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
     await quiet(opts.settleS);
   }
   c.onPhase("measuring");
-  const cpu0 = cpuSnapshot(host.pid);
+  const use0 = usageSnapshot(host.pid);
   const busy0 = machineBusyMs();
   const self0 = selfCpuMs();
   const t0 = performance.now();
@@ -89,8 +89,8 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
     connections: opts.connections,
     onTick: (s) => c.onPhase(`measuring ${Math.min(s, opts.durationS)}/${opts.durationS} s`),
   });
-  const cpu1 = cpuSnapshot(host.pid);
-  const hostCpu = cpuBetween(cpu0, cpu1);
+  const use = usageBetween(host.pid, use0, usageSnapshot(host.pid));
+  const hostCpu = use.own.cpuMs + use.below.cpuMs;
   // what the rest of the machine (other tenants, not the host nor the load generator) used
   const elapsedMs = performance.now() - t0;
   const generatorCores = (selfCpuMs() - self0) / elapsedMs;
@@ -100,6 +100,7 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
   const instances = instancesOf(after, w.name);
   const instancesRss = lane === "process" ? sum(instances.map((i) => i.rssBytes ?? 0)) : 0;
   const fn = after.functions.find((f) => f.name === w.name);
+  const perRequest = (x: number) => (m.requests > 0 ? x / m.requests : 0);
   return {
     ...empty,
     ...(lane === "process" && fn ? { childRuntime: fn.runtime as BenchRuntime } : {}),
@@ -111,7 +112,10 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
     instances: lane === "direct" ? 0 : instances.length,
     coldStartMs: lane === "direct" ? null : Math.max(0, first.ms - warmMs),
     warmMs,
-    cpuMsPerRequest: m.requests > 0 ? hostCpu / m.requests : 0,
+    cpuMsPerRequest: perRequest(hostCpu),
+    hostCpuMsPerRequest: perRequest(use.own.cpuMs),
+    childrenCpuMsPerRequest: perRequest(use.below.cpuMs),
+    faultsPerRequest: { host: perRequest(use.own.minorFaults), children: perRequest(use.below.minorFaults) },
     foreignCpu,
     generatorCores,
     restarts: fn?.restarts ?? 0,
@@ -147,6 +151,9 @@ export function emptyResult(w: Workload, lane: BenchLane, runtime: BenchRuntime)
     coldStartMs: null,
     warmMs: 0,
     cpuMsPerRequest: 0,
+    hostCpuMsPerRequest: 0,
+    childrenCpuMsPerRequest: 0,
+    faultsPerRequest: { host: 0, children: 0 },
     restarts: 0,
     foreignCpu: 0,
     generatorCores: 0,

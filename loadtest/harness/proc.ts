@@ -18,6 +18,8 @@ export function rssBytes(pid: number): number {
 interface Stat {
   ppid: number;
   cpuMs: number;
+  /** Minor page faults: pages the process touched for the first time since it got them (or got them back) from the kernel. */
+  minorFaults: number;
 }
 
 function stat(pid: number): Stat | undefined {
@@ -25,7 +27,7 @@ function stat(pid: number): Stat | undefined {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     // the command name (field 2) may hold spaces and parentheses: fields start after the last ')'
     const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS };
+    return { ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS, minorFaults: Number(f[7]) };
   } catch {
     return undefined;
   }
@@ -59,6 +61,37 @@ export function cpuBetween(before: Map<number, number>, after: Map<number, numbe
   let ms = 0;
   for (const [p, end] of after) ms += end - (before.get(p) ?? 0);
   return ms;
+}
+
+export interface Usage {
+  cpuMs: number;
+  minorFaults: number;
+}
+
+/** CPU time and minor page faults of each process in the tree under `pid`. */
+export function usageSnapshot(pid: number): Map<number, Usage> {
+  const snap = new Map<number, Usage>();
+  for (const p of processTree(pid)) {
+    const s = stat(p);
+    if (s) snap.set(p, { cpuMs: s.cpuMs, minorFaults: s.minorFaults });
+  }
+  return snap;
+}
+
+/**
+ * What `pid` itself (all its threads) and the processes below it (a host's children and their
+ * sandboxes) used between two snapshots; a process born in between counts from zero.
+ */
+export function usageBetween(pid: number, before: Map<number, Usage>, after: Map<number, Usage>): { own: Usage; below: Usage } {
+  const own = { cpuMs: 0, minorFaults: 0 };
+  const below = { cpuMs: 0, minorFaults: 0 };
+  for (const [p, end] of after) {
+    const start = before.get(p) ?? { cpuMs: 0, minorFaults: 0 };
+    const into = p === pid ? own : below;
+    into.cpuMs += end.cpuMs - start.cpuMs;
+    into.minorFaults += end.minorFaults - start.minorFaults;
+  }
+  return { own, below };
 }
 
 export function alive(pid: number): boolean {

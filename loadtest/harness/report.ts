@@ -29,6 +29,19 @@ export interface BenchResult extends Measured {
   /** CPU time (host and children) per request, under load. */
   cpuMsPerRequest: number;
   /**
+   * Of cpuMsPerRequest: the host process's share (every thread of it: the server, isolate-lane
+   * workers, the garbage collector's helpers) and its children's (process-lane instances and
+   * their sandboxes). With rounds, each is the median of the rounds.
+   */
+  hostCpuMsPerRequest: number;
+  childrenCpuMsPerRequest: number;
+  /**
+   * Minor page faults per request, the host process's and its children's: memory touched afresh,
+   * as when an allocator gives back what it freed and the next large array faults it in again
+   * (loadtest/README.md, The hot path). With rounds, each is the median of the rounds.
+   */
+  faultsPerRequest: { host: number; children: number };
+  /**
    * Lane overhead: cpuMsPerRequest minus the direct baseline's, in µs (lanes only). With rounds,
    * the median of each round's difference with that round's direct cell.
    */

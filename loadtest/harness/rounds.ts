@@ -45,6 +45,12 @@ export function combineRounds(rounds: { result: BenchResult; figures: RoundFigur
   return {
     ...middle,
     cpuMsPerRequest: median(rounds.map((r) => r.result.cpuMsPerRequest)),
+    hostCpuMsPerRequest: median(rounds.map((r) => r.result.hostCpuMsPerRequest)),
+    childrenCpuMsPerRequest: median(rounds.map((r) => r.result.childrenCpuMsPerRequest)),
+    faultsPerRequest: {
+      host: median(rounds.map((r) => r.result.faultsPerRequest.host)),
+      children: median(rounds.map((r) => r.result.faultsPerRequest.children)),
+    },
     // the noisiest round marks the row: one disturbed round is enough to doubt the medians
     foreignCpu: Math.max(...rounds.map((r) => r.result.foreignCpu)),
     ...every("overheadUs"),
