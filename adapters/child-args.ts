@@ -47,25 +47,29 @@ export function childArgs(o: ChildOptions, file: string, blob?: string): string[
  *   2.8 ms of CPU instead of 6.0 without it (loadtest/README.md, The hot path). The child keeps
  *   its high-water mark until it stops, so the watchdog judges it by its heap once its RSS is over
  *   the limit (watchdog.ts).
- * - deno: glibc keeps up to 128 MB it frees and serves arrays up to 4 MB from its heap. With
- *   glibc's own thresholds, which move with what was last freed, a deno child echoing 256 KiB
- *   under load gave the top of its heap back after bursts and faulted it in again: 16-31 page
- *   faults and 1.11-1.52 ms of CPU a request, against 0.2-0.9 and 0.80-1.12 ms with these. Each
- *   one alone pins glibc's other thresholds at their low defaults (the trim threshold alone: 239
- *   faults and 6 ms a request), so all three are set (adapters/README.md, Child processes).
+ * - deno: glibc keeps what it frees up to 128 MB (or `memoryMb`, if less) and serves arrays up to
+ *   4 MB from its heap. With glibc's own thresholds, which move with what was last freed, a deno
+ *   child echoing 256 KiB under load gave the top of its heap back after bursts and faulted it in
+ *   again: 16-31 page faults and 1.11-1.52 ms of CPU a request, against 0.2-0.9 and 0.80-1.12 ms
+ *   with these. Each one alone pins glibc's other thresholds at their low defaults (the trim
+ *   threshold alone: 239 faults and 6 ms a request), so all three are set (adapters/README.md,
+ *   Child processes). Capped by `memoryMb`, what a child keeps stays within its RSS backstop
+ *   (memoryMb + 128 MB, watchdog.ts) beside what it holds.
  */
-const ALLOCATOR: Partial<Record<ChildOptions["runtime"], Record<string, string>>> = {
-  bun: { MIMALLOC_PURGE_DELAY: "-1" },
-  deno: { MALLOC_MMAP_THRESHOLD_: String(4 << 20), MALLOC_TRIM_THRESHOLD_: String(128 << 20), MALLOC_TOP_PAD_: String(16 << 20) },
-};
+function allocatorEnv(o: ChildOptions): Record<string, string> | undefined {
+  if (o.runtime === "bun") return { MIMALLOC_PURGE_DELAY: "-1" };
+  if (o.runtime !== "deno") return undefined;
+  const keepMb = Math.min(128, o.heapMb);
+  return { MALLOC_MMAP_THRESHOLD_: String(4 << 20), MALLOC_TRIM_THRESHOLD_: String(keepMb << 20), MALLOC_TOP_PAD_: String(Math.min(16, keepMb) << 20) };
+}
 
 /**
  * The environment a child starts with: the manifest's env (the guest hands the function exactly
- * that, whatever else the process holds), over its allocator's settings (`ALLOCATOR`), which the
- * manifest's env can change.
+ * that, whatever else the process holds), over its allocator's settings (`allocatorEnv`), which
+ * the manifest's env can change.
  */
 export function childEnv(o: ChildOptions): Record<string, string> {
-  const allocator = ALLOCATOR[o.runtime];
+  const allocator = allocatorEnv(o);
   return allocator ? { ...allocator, ...o.env } : o.env;
 }
 
