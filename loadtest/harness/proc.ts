@@ -51,9 +51,7 @@ export function processTree(pid: number): number[] {
 
 /** CPU time (user + system) in ms of each process in the tree under `pid`. */
 export function cpuSnapshot(pid: number): Map<number, number> {
-  const snap = new Map<number, number>();
-  for (const p of processTree(pid)) snap.set(p, stat(p)?.cpuMs ?? 0);
-  return snap;
+  return new Map([...usageSnapshot(pid)].map(([p, u]) => [p, u.cpuMs]));
 }
 
 /** CPU ms spent between two snapshots; a process born in between counts from zero. */
