@@ -17,8 +17,9 @@ export function defaultCacheDir(): string {
 const checked = new Set<string>();
 
 /**
- * See Sys.ensurePrivateDir. Synchronous. It checks once per folder and process, and makes the
- * folder again if it is gone (the cache's trim removes a Deno child's home unused for a week).
+ * See Sys.ensurePrivateDir. Synchronous. It checks once per folder and process, then looks only
+ * whether the folder is still there, and makes it again, private, if it is gone (removed by hand
+ * under a running host): callers call it before they make anything under it.
  */
 export function ensurePrivateDirSync(dir: string): void {
   if (checked.has(dir) && lstatOrNull(dir)) return;

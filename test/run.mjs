@@ -89,7 +89,8 @@ function runFolder(under, env, staleMs) {
 }
 // The run's cache: a run compiles some 1,400 temporary function folders, each a bundle and a build
 // record, which no later run uses (a week's runs filled 9 GB of ~/.cache/lanes before the cache
-// trimmed itself, most of it a Deno home per folder, which lanes no longer makes). A run begins with an empty cache, as on CI.
+// trimmed itself, most of it a Deno home per folder, which lanes no longer makes). A run begins
+// with an empty cache, as on CI.
 const removeRunCache = runFolder("test-cache", "LANES_CACHE_DIR", 3_600_000);
 // Its scratch folder (test/helpers/scratch.ts): some 500 folders of functions, versions, tokens
 // and keys, which nothing reads after it (a day's runs had left 3,400 of them, 118 MB).
