@@ -82,12 +82,10 @@ test("where no bundle can be written, the CLI runs its sources through tsx and w
   try {
     // a file where the bundle's folder should be: nothing can be written there, even as root
     writeFileSync(join(dir, ".lanes"), "not a folder");
-    const r = lanes(dir, ["--help"]);
-    assert.is(r.code, 0, r.out);
-    assert.ok(r.out.includes(HELP_LINE), r.out);
+    // one run (through tsx, each costs 2-4 s of CPU): a command's flags parsed, its error and usage printed
     const invalid = lanes(dir, ["start", "--port", "nope"]);
     assert.is(invalid.code, 2, invalid.out);
-    assert.match(invalid.out, /--port/);
+    assert.match(invalid.out, /^lanes start: --port must be an integer from 0 to 65535 \(got "nope"\)\n\nusage: lanes start \[dir\] \[flags\]/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
