@@ -12,6 +12,7 @@ import { CRASH_ENTRY } from "./workspace.ts";
 
 const CRASH_ROUTE = "/__lanes_bench_crash";
 const OTHER_ROUTE = "/__lanes_bench_other";
+/** How long the other function's trickle lasts, the crash a quarter of the way in (`--quick`: half as long). */
 const TRICKLE_MS = 1500;
 const RECOVERY_LIMIT_MS = 5000;
 
@@ -25,7 +26,7 @@ export async function runCrashProbes(c: CellContext, lane: "isolate" | "process"
     for (const mode of ["exit", "abort"] as const) {
       if (!host.alive()) break;
       c.onPhase(`crash probe: ${mode}`);
-      out.push(await probe(host, lane, runtime, mode));
+      out.push(await probe(host, lane, runtime, mode, c.opts.quick ? TRICKLE_MS / 2 : TRICKLE_MS));
     }
     return out;
   } finally {
@@ -43,10 +44,10 @@ async function status(url: string): Promise<number> {
   }
 }
 
-async function probe(host: HostProcess, lane: "isolate" | "process", runtime: BenchRuntime, mode: "exit" | "abort"): Promise<CrashResult> {
+async function probe(host: HostProcess, lane: "isolate" | "process", runtime: BenchRuntime, mode: "exit" | "abort", trickleMs: number): Promise<CrashResult> {
   let sent = 0;
   let failed = 0;
-  const until = Date.now() + TRICKLE_MS;
+  const until = Date.now() + trickleMs;
   const trickle = async () => {
     while (Date.now() < until) {
       sent++;
@@ -55,7 +56,7 @@ async function probe(host: HostProcess, lane: "isolate" | "process", runtime: Be
     }
   };
   const others = Promise.all([trickle(), trickle()]);
-  await new Promise((r) => setTimeout(r, TRICKLE_MS / 4));
+  await new Promise((r) => setTimeout(r, trickleMs / 4));
   const crashStatus = await status(`${host.url}${CRASH_ROUTE}?mode=${mode}`);
   const crashedAt = Date.now();
   let recoveryMs: number | null = null;
