@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
-import { cpuBetween, cpuSnapshot, processTree, rssBytes } from "./proc.ts";
+import { processTree, rssBytes, usageBetween, usageSnapshot } from "./proc.ts";
 
 export const MB = 1024 * 1024;
 /** The host is settled (load check over) once its process tree uses less than this per second. */
@@ -53,11 +53,12 @@ export async function warmFunctions(base: string): Promise<Set<string>> {
 export async function settle(pid: number): Promise<void> {
   const end = Date.now() + SETTLE_CAP_MS;
   let quiet = 0;
-  let before = cpuSnapshot(pid);
+  let before = usageSnapshot(pid);
   while (quiet < 2 && Date.now() < end) {
     await sleep(1000);
-    const after = cpuSnapshot(pid);
-    quiet = cpuBetween(before, after) < QUIET_CPU_MS ? quiet + 1 : 0;
+    const after = usageSnapshot(pid);
+    const used = usageBetween(pid, before, after);
+    quiet = used.own.cpuMs + used.below.cpuMs < QUIET_CPU_MS ? quiet + 1 : 0;
     before = after;
   }
 }

@@ -49,18 +49,6 @@ export function processTree(pid: number): number[] {
   return tree;
 }
 
-/** CPU time (user + system) in ms of each process in the tree under `pid`. */
-export function cpuSnapshot(pid: number): Map<number, number> {
-  return new Map([...usageSnapshot(pid)].map(([p, u]) => [p, u.cpuMs]));
-}
-
-/** CPU ms spent between two snapshots; a process born in between counts from zero. */
-export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
-  let ms = 0;
-  for (const [p, end] of after) ms += end - (before.get(p) ?? 0);
-  return ms;
-}
-
 export interface Usage {
   cpuMs: number;
   minorFaults: number;

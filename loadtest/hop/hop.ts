@@ -13,7 +13,7 @@ import type { Exchange } from "../../adapters/types.ts";
 import { intFlag, parseArgs, stringFlag } from "../../runtime/cli/args.ts";
 import { startHost } from "../../runtime/host/host.ts";
 import { createLogger } from "../../runtime/log.ts";
-import { cpuSnapshot } from "../harness/proc.ts";
+import { usageSnapshot } from "../harness/proc.ts";
 
 const adapter = await loadAdapter();
 const args = parseArgs(adapter.argv(), { lane: "string", requests: "string", inflight: "string", rounds: "string", "no-metrics": "boolean", ab: "boolean" }, "hop");
@@ -46,7 +46,7 @@ const exchange: Exchange = {
 
 /** CPU ms of this process (every thread) and everything below it (a sandboxed child is a grandchild). */
 function cpuMs(): number {
-  return [...cpuSnapshot(process.pid).values()].reduce((a, b) => a + b, 0);
+  return [...usageSnapshot(process.pid).values()].reduce((ms, u) => ms + u.cpuMs, 0);
 }
 
 async function run(n: number, fast = host.currentHandler().fast): Promise<void> {
