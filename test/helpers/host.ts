@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadAdapter } from "../../adapters/mod.ts";
 import type { ConnectionLimits } from "../../adapters/types.ts";
+import type { RequestLog } from "../../runtime/host/served.ts";
 import { startHost, type Host } from "../../runtime/host/host.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { withCause } from "./fetch-cause.ts";
@@ -49,6 +50,8 @@ export async function startTestHost(
     otlpEndpoint?: string;
     quietMs?: number;
     connections?: ConnectionLimits;
+    /** Each answered request as the host counts it (its access log entry: duration from arrival). */
+    onRequest?: (entry: RequestLog) => void;
   } = {},
 ): Promise<TestHost> {
   const dir = makeFunctionsDir(functions, o.extraFiles, o.top);
@@ -70,6 +73,7 @@ export async function startTestHost(
     ...(o.otlpEndpoint ? { otlpEndpoint: o.otlpEndpoint } : {}),
     ...(o.quietMs ? { quietMs: o.quietMs } : {}),
     ...(o.connections ? { connections: o.connections } : {}),
+    ...(o.onRequest ? { onRequest: o.onRequest } : {}),
   });
   return {
     url: host.url,
