@@ -7,8 +7,14 @@ import type { BytePipe } from "../runtime/channel/stream-end.ts";
 /** Deno: writes up to this size are made at once (a pipe holds 64 KiB); larger ones in the background. */
 const SYNC_WRITE_MAX = 32 * 1024;
 
+interface BunSink {
+  write(bytes: Uint8Array): number;
+  flush(): number | Promise<number>;
+}
+
 interface BunStdio {
   stdin: { stream(): ReadableStream<Uint8Array> };
+  stdout: { writer(): BunSink };
 }
 
 interface DenoStdio {
@@ -18,8 +24,8 @@ interface DenoStdio {
 /**
  * A child's frames: in on stdin, out on stdout. The fastest way differs per runtime
  * (adapters/README.md, Channel): Node reads `process.stdin`, Bun `Bun.stdin.stream()`, and both
- * write with `fs.writeSync(1)`; Bun's `process.stdin` costs 10 µs more per request than its own
- * stream. Deno reads fd 0 through a `node:net` Socket: its `process.stdin` costs 3x more per
+ * write with `fs.writeSync(1)` (Bun hands what its socket cannot take at once to its own writer);
+ * Bun's `process.stdin` costs 10 µs more per request than its own stream. Deno reads fd 0 through a `node:net` Socket: its `process.stdin` costs 3x more per
  * wake-up than `Deno.stdin.read`, and that one hands each read to a thread of its blocking pool
  * (adapters/README.md, Child processes).
  * Anything else that would write to stdout (the function's own `process.stdout.write`,
@@ -56,7 +62,7 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
       stdin.on("error", () => process.exit(0));
     };
   } else if (bun) {
-    write = blockingWriter(1);
+    write = bunWriter(() => bun.stdout.writer());
     onData = (l) => {
       void (async () => {
         // each chunk is a new array: frames and bodies may be kept as views into it
@@ -156,13 +162,50 @@ function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8A
 }
 
 /**
+ * Bun makes a child's fd 1 non-blocking, and a large answer meets a full socket often (an
+ * answer of 256 KiB against the 208 KiB a socketpair holds by default). What a write cannot
+ * make at once goes to Bun's own writer for fd 1 (a FileSink: it keeps a copy of what is left
+ * and writes it as soon as the socket has room), and frames that follow wait until it is all
+ * written, in order; then writes are made at once again. Retrying after 1 ms instead held a Bun
+ * host's `body` through the process lane at 1,000-1,100 req/s (adapters/README.md, Child
+ * processes). The sink is made on the first write that needs it: made earlier, it would hold fd 1
+ * for nothing.
+ */
+function bunWriter(makeSink: () => BunSink): BytePipe["write"] {
+  let sink: BunSink | undefined;
+  let flushing: Promise<void> | undefined;
+  const waiting: [Uint8Array, (() => void) | undefined][] = [];
+  backgroundWrites = () => flushing;
+  const flushed = () => {
+    flushing = undefined;
+    for (const [bytes, written] of waiting.splice(0)) write(bytes, written);
+  };
+  const write: BytePipe["write"] = (bytes, written) => {
+    if (flushing) return void waiting.push([bytes, written]);
+    let at = 0;
+    try {
+      while (at < bytes.byteLength) at += writeSync(1, at === 0 ? bytes : bytes.subarray(at));
+      return written?.();
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EAGAIN") throw e;
+    }
+    sink ??= makeSink();
+    sink.write(bytes.subarray(at)); // a copy: `bytes` may be used again at once
+    written?.();
+    const done = sink.flush();
+    if (typeof done !== "number") flushing = done.then(flushed, () => process.exit(0)); // the host is gone: never outlive it
+  };
+  return write;
+}
+
+/**
  * Writes all of `bytes` to `fd` in order. The fd is normally blocking; if the runtime made it
  * non-blocking and the pipe is full, what is left waits and is retried.
  */
 function blockingWriter(fd: number): BytePipe["write"] {
   // each with what to call once it is all written
   const backlog: [Uint8Array, (() => void) | undefined][] = [];
-  // what is left once a write would block (Bun makes fd 1 non-blocking): exitNow waits for it
+  // what is left once a write would block (if fd 1 was made non-blocking): exitNow waits for it
   let emptied: Promise<void> | undefined;
   let empty = () => {};
   backgroundWrites = () => emptied;
