@@ -25,8 +25,9 @@ interface DenoStdio {
  * A child's frames: in on stdin, out on stdout. The fastest way differs per runtime
  * (adapters/README.md, Channel): Node reads `process.stdin`, Bun `Bun.stdin.stream()`, and both
  * write with `fs.writeSync(1)` (Bun hands what its socket cannot take at once to its own writer);
- * Bun's `process.stdin` costs 10 µs more per request than its own stream. Deno reads fd 0 through a `node:net` Socket: its `process.stdin` costs 3x more per
- * wake-up than `Deno.stdin.read`, and that one hands each read to a thread of its blocking pool
+ * Bun's `process.stdin` costs 10 µs more per request than its own stream. Deno reads fd 0
+ * through a `node:net` Socket: its `process.stdin` costs 3x more per wake-up than
+ * `Deno.stdin.read`, and that one hands each read to a thread of its blocking pool
  * (adapters/README.md, Child processes).
  * Anything else that would write to stdout (the function's own `process.stdout.write`,
  * `Deno.stdout`) is turned into log lines by `onStray`, so it cannot corrupt the frames.
@@ -175,7 +176,12 @@ function bunWriter(makeSink: () => BunSink): BytePipe["write"] {
   let sink: BunSink | undefined;
   let flushing: Promise<void> | undefined;
   const waiting: [Uint8Array, (() => void) | undefined][] = [];
-  backgroundWrites = () => flushing;
+  // until all is written: frames that waited may start another flush
+  backgroundWrites = () =>
+    flushing &&
+    (async () => {
+      while (flushing) await flushing;
+    })();
   const flushed = () => {
     flushing = undefined;
     for (const [bytes, written] of waiting.splice(0)) write(bytes, written);
@@ -193,7 +199,8 @@ function bunWriter(makeSink: () => BunSink): BytePipe["write"] {
     sink.write(bytes.subarray(at)); // a copy: `bytes` may be used again at once
     written?.();
     const done = sink.flush();
-    if (typeof done !== "number") flushing = done.then(flushed, () => process.exit(0)); // the host is gone: never outlive it
+    // a write or flush that fails: the host is gone, never outlive it
+    if (typeof done !== "number") flushing = done.then(flushed).catch(() => process.exit(0));
   };
   return write;
 }
