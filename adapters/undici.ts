@@ -13,7 +13,8 @@
  *   `fetch()` or cloned follows it too: undici keeps the signal in an own slot that the lazy
  *   object answers itself; Deno's real Request is built with the guest's signal.
  *   On Node, a function that reads the body first (`arrayBuffer`, `text`, `json`), before
- *   anything builds the Request, gets a copy of the bytes the lazy one has: undici's Request
+ *   anything builds the Request, gets the bytes the lazy one has (a copy, or the array itself
+ *   where the channel made it for this body alone: `ownBuffer`): undici's Request
  *   copies a body in and `arrayBuffer()` reads it back through a stream, 176-200 µs of CPU for
  *   256 KiB against 12-39 for one copy (adapters/README.md, Channel). A Request built after
  *   that is built with its body read, so the platform says what it says of a read body.
@@ -141,6 +142,20 @@ export function defineUnbuiltParts(define: (key: PropertyKey, d: PropertyDescrip
 }
 
 /**
+ * A body's bytes as an ArrayBuffer the function may keep. A body that is all of its own
+ * ArrayBuffer is handed over as it is: the channel made that array for this request alone (a
+ * frame assembled from several reads, a read that was all body, a body transferred from the
+ * host), and nothing reads it after this. Anything else is a view into memory shared with other
+ * frames (a read, the ring), so it is copied: exactly its bytes, since a Node child's body is a
+ * Buffer, whose slice() is a view. Handing the array over saves the guest a copy of 256 KiB per
+ * `body` echo (adapters/README.md, Channel).
+ */
+function ownBuffer(b: Uint8Array): ArrayBuffer {
+  const whole = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
+  return whole ? (b.buffer as ArrayBuffer) : Uint8Array.prototype.slice.call(b).buffer;
+}
+
+/**
  * `arrayBuffer`, `text` and `json` of a lazy request whose body is bytes and was neither read nor
  * built into a Request: answered from those bytes (a copy the function may keep). Anything else
  * is the platform's, its errors included: a second read, or a read of a built one.
@@ -155,8 +170,7 @@ function defineFirstReads(define: (key: PropertyKey, d: PropertyDescriptor) => v
   define("arrayBuffer", {
     value(this: Lazy) {
       const b = take(this);
-      // a copy of exactly its bytes: a Node child's body is a Buffer, whose slice() is a view
-      return b ? Promise.resolve(Uint8Array.prototype.slice.call(b).buffer) : real(this).arrayBuffer();
+      return b ? Promise.resolve(ownBuffer(b)) : real(this).arrayBuffer();
     },
   });
   define("text", {

@@ -200,6 +200,15 @@ export function differentialCases(route: string): Case[] {
   add("text() first of bytes that are not UTF-8", post("POST", `${first}/text`, "text/plain", new Uint8Array([0x68, 0xff, 0xfe, 0xc3, 0x28, 0x69])));
   add("arrayBuffer() first, then the rest", post("POST", `${first}/bytes`, "application/octet-stream", allBytes()));
   add("arrayBuffer() first of an empty body", post("POST", `${first}/bytes`, "application/octet-stream", ""));
+  add(
+    "arrayBuffer() first of 100,000 bytes, then the rest",
+    post(
+      "POST",
+      `${first}/large`,
+      "application/octet-stream",
+      new Uint8Array(100_000).map((_, i) => (i * 13) % 251),
+    ),
+  );
   add("json() first, then the rest", post("PATCH", `${first}/json`, "application/json", '\ufeff{"a":[1,"é"],"b":null}'));
   add("json() first of bad JSON", post("POST", `${first}/json`, "application/json", "{not json"));
   add("Request.prototype.text first", post("POST", `${first}/proto`, "text/plain", "by the prototype"));
