@@ -33,6 +33,7 @@ function privateFolder(cacheDir: string, name: string): string {
   ensurePrivateDirSync(cacheDir);
   const folder = join(cacheDir, "homes", name);
   mkdirSync(folder, { recursive: true, mode: 0o700 });
+  ensurePrivateDirSync(cacheDir); // removed just before the mkdir, which made it again
   return folder;
 }
 

@@ -48,7 +48,12 @@ export const sys: Sys = {
       return false;
     }
   },
-  mkdirp: async (p) => void (await mkdir(p, { recursive: true })),
+  mkdirp: async (p) => {
+    await mkdir(p, { recursive: true });
+    // inside the cache folder: if it was removed just before, this made it again, readable by all
+    const cache = defaultCacheDir();
+    if (p.startsWith(cache + path.sep)) ensurePrivateDirSync(cache);
+  },
   realpath: (p) => realpath(p),
   resolve: (...parts) => path.resolve(...parts),
   relative: (from, to) => path.relative(from, to),

@@ -14,6 +14,7 @@ import { noteUse, trimCache, UNUSED_MS } from "../runtime/cache-trim.ts";
 import { compile } from "../runtime/compile.ts";
 import { expectError, servingPid, waitFor } from "./helpers/chaos.ts";
 import { hostEnvironment } from "../adapters/env.ts";
+import { ensurePrivateDirSync } from "../adapters/private-dir.ts";
 import { startCli } from "./helpers/cli.ts";
 import { adapter, makeFunctionsDir, startTestHost } from "./helpers/host.ts";
 
@@ -301,6 +302,28 @@ function removeWhileWritten(dir: string): void {
   }
 }
 
+test("a cache folder removed under a running host, then made again by a mkdir of a folder inside it, is made private again at the next look", async () => {
+  const dir = join(scratch, "cache-remade");
+  ensurePrivateDirSync(dir);
+  assert.is(statSync(dir).mode & 0o777, 0o700);
+  rmSync(dir, { recursive: true });
+  mkdirSync(join(dir, "spares", "x"), { recursive: true, mode: 0o755 }); // as a spare's folder was made, right after
+  assert.is(statSync(dir).mode & 0o777, 0o755, "made again readable by all");
+  ensurePrivateDirSync(dir);
+  assert.is(statSync(dir).mode & 0o777, 0o700, "private again");
+  // and lanes' own mkdir of a folder inside it looks again after it has made it
+  const cache = ownCache("cache-remade-by-lanes");
+  ensurePrivateDirSync(cache);
+  rmSync(cache, { recursive: true });
+  await adapter.sys.mkdirp(join(cache, "spares", "y"));
+  assert.is(statSync(cache).mode & 0o777, 0o700, "made again by lanes' mkdirp, private");
+  // a folder of the user's own, met first, keeps its mode (it is refused only if others can write to it)
+  const own = join(scratch, "cache-own");
+  mkdirSync(own, { mode: 0o755 });
+  ensurePrivateDirSync(own);
+  assert.is(statSync(own).mode & 0o777, 0o755);
+});
+
 test("a host whose whole cache folder is removed while it runs starts its next instances in both lanes, and makes the folder again, private", async () => {
   const dir = ownCache("cache-8");
   assert.ok(adapter.sandbox().available, "this test's process-lane child runs in the sandbox: it needs bubblewrap (apt-get install bubblewrap)");
@@ -318,8 +341,12 @@ test("a host whose whole cache folder is removed while it runs starts its next i
     );
     // made again by the first start that needs it: under load both may have served from spares
     // started before it was removed, and the spares that replace them make it
-    await waitFor(() => existsSync(dir), "the folder is made again", 15_000);
-    assert.is(statSync(dir).mode & 0o777, 0o700, "the folder is made again, private");
+    const mode = () => (existsSync(dir) ? statSync(dir).mode & 0o777 : undefined);
+    await waitFor(
+      () => mode() === 0o700,
+      () => `the folder is made again, private (mode ${mode()?.toString(8) ?? "none"})`,
+      15_000,
+    );
     assert.is(spareErrors(), 0, `the spares found their files too: ${h.logs.filter((l) => /spare (could not|failed)/.test(l)).join("")}`);
   } finally {
     await h.stop();
