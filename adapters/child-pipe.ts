@@ -3,6 +3,7 @@ import { writeSync } from "node:fs";
 import { Socket, type SocketConstructorOpts } from "node:net";
 import { Writable } from "node:stream";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
+import { childBodyFile } from "./body-file.ts";
 
 /** Deno: writes up to this size are made at once (a pipe holds 64 KiB); larger ones in the background. */
 const SYNC_WRITE_MAX = 32 * 1024;
@@ -82,7 +83,8 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
       process.stdin.on("end", () => process.exit(0)); // the host is gone: never outlive it
     };
   }
-  return { write, onData };
+  const file = childBodyFile();
+  return file ? { write, onData, file } : { write, onData };
 }
 
 /**

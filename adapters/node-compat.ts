@@ -24,6 +24,8 @@ import { killSandboxed, killStuckSandboxes, sandboxedPid, sandboxExit } from "./
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
 import { spawnWorker } from "./node-worker.ts";
+import { bodyFileFor, openBodyFile } from "./body-file.ts";
+import { BODY_FILE_BYTES } from "../runtime/channel/body-file.ts";
 import { collectGarbage } from "./gc.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -132,14 +134,16 @@ export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
  * for every child runtime); its stderr is its log.
  */
 export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onSpawned?: (pid: number) => (() => void) | undefined): ChildHandle {
-  const stdio = ["pipe", "pipe", "pipe"] as const;
-  const run = childCommand(file, o, host, stdio.length);
+  // large bodies through a shared file (body-file.ts says for which children)
+  const bodies = bodyFileFor(o) ? openBodyFile() : undefined;
+  const stdio: ("pipe" | number)[] = ["pipe", "pipe", "pipe", ...(bodies ? [bodies.childFd] : [])];
+  const run = childCommand(file, o, host, stdio.length, bodies !== undefined);
   const child = spawn(run.command, run.args, {
     stdio: [...stdio, ...run.stdio],
     env: childEnv(o),
     cwd: o.cwd,
   });
-  for (const fd of run.opened) closeSync(fd);
+  for (const fd of [...run.opened, ...(bodies ? [bodies.childFd] : [])]) closeSync(fd);
   const release = child.pid ? onSpawned?.(child.pid) : undefined;
   const tail: string[] = [];
   let heard = false; // it has written to stdout: its sandbox is set up
@@ -160,6 +164,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     const { code, signal } = o.sandbox ? sandboxExit(rawCode, rawSignal) : { code: rawCode, signal: rawSignal };
     exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}) };
     release?.();
+    bodies?.close();
     for (const l of exitListeners) l(exited);
   };
   // Without an 'error' listener a failed spawn crashes the host (adapters/README.md, Messages).
@@ -193,6 +198,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
           heard = true;
           l(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         }),
+      ...(bodies ? { file: bodies.io } : {}),
     },
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),
     kill: () =>
@@ -221,7 +227,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
  * The runtime binary and its flags, wrapped in the sandbox when the function runs in one; the
  * sandbox's extra file descriptors go after the `base` stdio entries.
  */
-function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: number): SandboxCommand {
+function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: number, bodyFile: boolean): SandboxCommand {
   const binary = runtimeBinary(host, o.runtime);
   // not under the inspector: a restored child's sources are the snapshot's, not files to step through
   const blob = o.runtime === "node" && o.snapshotEntry && !o.inspect ? snapshotBlob(o.snapshotEntry, binary, o.heapMb, sys.cacheDir()) : undefined;
@@ -234,6 +240,8 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     grants: o.grants,
     cwd: o.cwd,
     tmpMb: o.heapMb,
+    // its files no larger than its /tmp could hold anyway, nor than the body file (body-file.ts)
+    fileSizeBytes: bodyFile ? Math.max(o.heapMb * 1024 * 1024, BODY_FILE_BYTES) : undefined,
     seccompFd: base,
     supportDir: sys.cacheDir(),
     pwd: o.env.PWD,

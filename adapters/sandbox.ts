@@ -45,6 +45,8 @@ export interface SandboxPlan {
   cwd: string;
   /** Size of the private /tmp (a tmpfs: it is memory). */
   tmpMb: number;
+  /** The largest file the child may write (`prlimit --fsize`), if capped: adapters/body-file.ts. */
+  fileSizeBytes?: number;
   /** The fd number at which the child gets the seccomp program (its index in `stdio`). */
   seccompFd: number;
   /** A private folder for the support files (seccomp program, passwd, group). */
@@ -151,6 +153,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   const args = [
     `--nofile=${openFilesLimit()}:${openFilesLimit()}`,
     "--core=0",
+    ...(plan.fileSizeBytes ? [`--fsize=${plan.fileSizeBytes}`] : []),
     "--",
     bwrap,
     ...namespaceArgs(net),

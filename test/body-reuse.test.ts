@@ -9,6 +9,7 @@
 import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { sameBytes } from "./helpers/bytes.ts";
 import { waitFor } from "./helpers/chaos.ts";
 import { parseExposition, value } from "./helpers/exposition.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
@@ -97,12 +98,6 @@ function expectedSmallAnswer(n: number): string {
   const line = (i: number) => `${n}:${i}:${"x".repeat((n * 37 + i * 11) % 2400)}\n`;
   if (n % 5 === 0) return line(30).repeat(1 + (n % 3));
   return Array.from({ length: 30 }, (_, i) => line(i)).join("");
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 for (const lane of LANES) {

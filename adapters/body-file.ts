@@ -1,0 +1,106 @@
+/**
+ * The file a process-lane child and its host share for large bodies (runtime/channel/body-file.ts
+ * says how it is used). The host makes it in /dev/shm, a tmpfs (so it is memory, never disk),
+ * opens it a second time for the child (an open file description of its own: a flag the child
+ * sets on it, O_APPEND say, which would send the host's positional writes to the file's end,
+ * stays on its side), and removes its name at once: no other process can open it. The child
+ * gets it as descriptor 3 and knows it by its first 8 bytes.
+ *
+ * A sandboxed child could grow the file past what the lane uses, memory outside its limits: so
+ * the sandbox caps the size of any file it writes (`prlimit --fsize`, sandbox.ts) at its /tmp's
+ * size, which it could fill anyway, and a function that may write files of its own (a `write`
+ * grant, where the cap would be a new limit) keeps its bodies in the pipe. `LANES_BODY_FILE=off`
+ * keeps every child's bodies in the pipe (adapters/README.md, Channel, has the measurements).
+ */
+import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { BODY_FILE_MAGIC, type FileIo } from "../runtime/channel/body-file.ts";
+import type { ChildOptions } from "./types.ts";
+
+/** The descriptor a child finds the file at (after stdin, stdout, stderr). */
+export const CHILD_BODY_FD = 3;
+const SHM = "/dev/shm";
+
+let shmIsTmpfs: boolean | undefined;
+
+function shmUsable(): boolean {
+  if (shmIsTmpfs === undefined) {
+    try {
+      shmIsTmpfs = readFileSync("/proc/mounts", "utf8")
+        .split("\n")
+        .some((line) => line.split(" ")[1] === SHM && line.split(" ")[2] === "tmpfs");
+    } catch {
+      shmIsTmpfs = false;
+    }
+  }
+  return shmIsTmpfs;
+}
+
+/** A file's descriptor as positional reads and writes; none after `close` (the number may be reused). */
+function fileIo(fd: number): FileIo & { close(): void } {
+  let open = true;
+  const shut = () => {
+    throw new Error("the body file is closed");
+  };
+  return {
+    read: (into, position) => (open ? readSync(fd, into, 0, into.byteLength, position) : shut()),
+    write: (bytes, position) => (open ? writeSync(fd, bytes, 0, bytes.byteLength, position) : shut()),
+    close() {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+export interface HostBodyFile {
+  io: FileIo;
+  /** The child's descriptor, to hand to spawn and close once it has started. */
+  childFd: number;
+  /** Close the host's descriptor (the child is gone). */
+  close(): void;
+}
+
+/**
+ * Whether a child gets a body file. Not a sandboxed one with a write grant (the file size cap
+ * above), nor a deno child: Deno's node:fs cannot use a descriptor it did not open, and it opens
+ * /proc/self/fd and /dev/fd only with --allow-all (adapters/README.md, Channel).
+ */
+export function bodyFileFor(o: Pick<ChildOptions, "runtime" | "sandbox" | "grants">): boolean {
+  return o.runtime !== "deno" && !(o.sandbox && o.grants.write.length > 0);
+}
+
+/** A new body file, or undefined where there can be none (then bodies cross the pipe). */
+export function openBodyFile(): HostBodyFile | undefined {
+  if (process.env.LANES_BODY_FILE === "off" || process.platform !== "linux" || !shmUsable()) return undefined;
+  const path = `${SHM}/lanes-body-${process.pid}-${randomBytes(8).toString("hex")}`;
+  let hostFd: number | undefined;
+  try {
+    hostFd = openSync(path, "wx+", 0o600);
+    // the same file, a second open file description
+    const childFd = openSync(`/proc/self/fd/${hostFd}`, "r+");
+    unlinkSync(path);
+    writeSync(hostFd, BODY_FILE_MAGIC, 0, BODY_FILE_MAGIC.byteLength, 0);
+    const io = fileIo(hostFd);
+    return { io, childFd, close: () => io.close() };
+  } catch {
+    if (hostFd !== undefined) closeSync(hostFd);
+    try {
+      unlinkSync(path);
+    } catch {
+      // not made, or removed already
+    }
+    return undefined;
+  }
+}
+
+/** In a child: the body file its host gave it, if any. */
+export function childBodyFile(): FileIo | undefined {
+  const head = new Uint8Array(BODY_FILE_MAGIC.byteLength);
+  try {
+    if (readSync(CHILD_BODY_FD, head, 0, head.byteLength, 0) !== head.byteLength) return undefined;
+  } catch {
+    return undefined; // no descriptor 3: a host without the file (or an older one)
+  }
+  if (!head.every((b, i) => b === BODY_FILE_MAGIC[i])) return undefined;
+  return fileIo(CHILD_BODY_FD);
+}

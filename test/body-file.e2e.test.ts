@@ -1,0 +1,104 @@
+/**
+ * The body file seen from a function (adapters/body-file.ts): node and bun children of a host
+ * on this runtime get it at descriptor 3 and large bodies cross it intact; a deno child, a
+ * sandboxed function with a write grant and a host with LANES_BODY_FILE=off keep their bodies in
+ * the pipe, intact too. A sandboxed function cannot grow the file past its cap, and one that
+ * scribbles over all of it spoils nothing but its own bodies. Needs bubblewrap ("required").
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { assertSameBytes } from "./helpers/bytes.ts";
+import { expectJson } from "./helpers/chaos.ts";
+import { startTestHost, type TestHost } from "./helpers/host.ts";
+
+const probe = (runtime: string, extra: Record<string, unknown> = {}) => ({ entry: "body-file-probe.ts", lane: "process", runtime, instances: { max: 1 }, ...extra });
+const functions = {
+  "probe-node": probe("node"),
+  "probe-bun": probe("bun"),
+  "probe-deno": probe("deno"),
+  "probe-writer": probe("node", { permissions: { write: ["out.txt"] } }),
+  bystander: probe("bun"),
+};
+
+/** A body only this call has, over the 64 KiB that travel inside a frame. */
+function bodyFor(i: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(300_000 + i * 1_001);
+  for (let at = 0; at < b.byteLength; at++) b[at] = (at * 7 + i * 13) & 0xff;
+  return b;
+}
+
+async function echoes(h: TestHost, name: string, i: number): Promise<void> {
+  const body = bodyFor(i);
+  const res = await h.fetch(`/${name}`, { method: "POST", body });
+  assert.is(res.status, 200, `${name}: echo ${i}`);
+  assertSameBytes(new Uint8Array(await res.arrayBuffer()), body, `${name}: echo ${i} byte for byte`);
+}
+
+async function hasBodyFile(h: TestHost, name: string): Promise<boolean> {
+  return (await expectJson<{ bodyFile: boolean }>(h.fetch(`/${name}?do=look`))).bodyFile;
+}
+
+test("node and bun children read their large bodies from the file; deno children and a function with a write grant from the pipe", async () => {
+  const h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
+  try {
+    assert.is(await hasBodyFile(h, "probe-node"), true, "a node child has the file");
+    assert.is(await hasBodyFile(h, "probe-bun"), true, "a bun child has the file");
+    assert.is(await hasBodyFile(h, "probe-deno"), false, "a deno child has none");
+    assert.is(await hasBodyFile(h, "probe-writer"), false, "a function with a write grant has none");
+    for (const name of ["probe-node", "probe-bun", "probe-deno", "probe-writer"]) {
+      await Promise.all([0, 1, 2, 3, 4, 5].map((i) => echoes(h, name, i)));
+    }
+  } finally {
+    await h.stop();
+  }
+});
+
+test("a sandboxed function cannot grow the file past its cap; it and the others serve on", async () => {
+  const h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
+  try {
+    for (const name of ["probe-node", "probe-bun"]) {
+      const res = await h.fetch(`/${name}?do=grow`);
+      // refused with EFBIG, or the child killed by SIGXFSZ (then the request is a 502)
+      if (res.status === 200) assert.equal(await res.json(), { outcome: "refused", code: "EFBIG" }, name);
+      else assert.is(res.status, 502, `${name}: refused or crashed, not allowed`);
+      await echoes(h, name, 1);
+    }
+    await echoes(h, "bystander", 2);
+  } finally {
+    await h.stop();
+  }
+});
+
+test("a function that scribbles over the whole file spoils none of its later bodies, nor anyone else's", async () => {
+  const h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
+  try {
+    for (const name of ["probe-node", "probe-bun"]) {
+      await echoes(h, name, 0);
+      const body = bodyFor(9);
+      const res = await h.fetch(`/${name}?do=scribble`, { method: "POST", body });
+      assert.is(res.status, 200, `${name}: the scribbler answers`);
+      assertSameBytes(new Uint8Array(await res.arrayBuffer()), body, `${name}: its answer, written after the scribble, is intact`);
+      for (let i = 1; i < 8; i++) await echoes(h, name, i);
+    }
+    await Promise.all([0, 1, 2].map((i) => echoes(h, "bystander", i)));
+  } finally {
+    await h.stop();
+  }
+});
+
+test("LANES_BODY_FILE=off: every child's bodies cross the pipe, intact", async () => {
+  process.env.LANES_BODY_FILE = "off";
+  let h: TestHost | undefined;
+  try {
+    h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
+    for (const name of ["probe-node", "probe-bun"]) {
+      assert.is(await hasBodyFile(h, name), false, `${name}: no file`);
+      await Promise.all([0, 1, 2].map((i) => echoes(h!, name, i)));
+    }
+  } finally {
+    delete process.env.LANES_BODY_FILE;
+    await h?.stop();
+  }
+});
+
+test.run();

@@ -1,0 +1,156 @@
+/**
+ * The body file (runtime/channel/body-file.ts) on this runtime's own positional reads and writes
+ * of a real /dev/shm file, as a host and its child use it: bodies arrive intact however the ring
+ * wraps, a full ring or a body too large says "use the pipe", and what the other side wrote is
+ * checked before the host trusts it (a child can write anywhere in the file).
+ */
+import { closeSync, ftruncateSync, readSync, writeSync } from "node:fs";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { assertSameBytes } from "./helpers/bytes.ts";
+import { openBodyFile, type HostBodyFile } from "../adapters/body-file.ts";
+import { BodyFile, FILE_BODY_MAX, FILE_REF_BYTES, RING_BYTES, type FileIo } from "../runtime/channel/body-file.ts";
+import { LanesError } from "../runtime/errors.ts";
+
+function pair(): { file: HostBodyFile; host: BodyFile; guest: BodyFile; childFd: number } {
+  const file = openBodyFile();
+  if (!file) throw new Error("no body file could be made in /dev/shm on this machine");
+  const childFd = file.childFd;
+  const childIo: FileIo = {
+    read: (into, at) => readSync(childFd, into, 0, into.byteLength, at),
+    write: (bytes, at) => writeSync(childFd, bytes, 0, bytes.byteLength, at),
+  };
+  const host = BodyFile.host(file.io);
+  // before the guest has said it reads the file, the host writes nothing there
+  assert.is(host.put(new Uint8Array(100_000)), undefined, "no body in the file before the guest reads it");
+  const guest = BodyFile.guest(childIo);
+  if (!guest) throw new Error("the guest could not say it reads the file");
+  return { file, host, guest, childFd };
+}
+
+function done(p: ReturnType<typeof pair>): void {
+  p.file.close();
+  closeSync(p.childFd);
+}
+
+const patterned = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+const fresh = (n: number) => new Uint8Array(n);
+
+function malformed(fn: () => unknown, what: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, LanesError);
+    assert.match((e as Error).message, what);
+    return;
+  }
+  assert.unreachable("the reference was accepted");
+}
+
+test("bodies cross both ways intact, the ring wrapping many times over", () => {
+  const p = pair();
+  try {
+    // sizes that do not divide the ring, so bodies land at every offset and skip its end
+    const sizes = [65_537, 300_000, 1_000_000, 777_777, FILE_BODY_MAX];
+    for (let i = 0; i < 40; i++) {
+      const body = patterned(sizes[i % sizes.length]!, i);
+      const ref = p.host.put(body);
+      assert.ok(ref, `body ${i} fits`);
+      assertSameBytes(p.guest.take(ref, fresh), body, `body ${i} toward the guest`);
+      const back = patterned(sizes[(i + 2) % sizes.length]!, i + 100);
+      const ref2 = p.guest.put(back);
+      assert.ok(ref2, `answer ${i} fits`);
+      assertSameBytes(p.host.take(ref2, fresh), back, `answer ${i} toward the host`);
+    }
+  } finally {
+    done(p);
+  }
+});
+
+test("a full ring or a body over FILE_BODY_MAX goes through the pipe; room comes back as the other side reads", () => {
+  const p = pair();
+  try {
+    assert.is(p.host.put(new Uint8Array(FILE_BODY_MAX + 1)), undefined, "too large for the file");
+    const refs: Uint8Array[] = [];
+    const bodies: Uint8Array[] = [];
+    for (;;) {
+      const body = patterned(600_000, refs.length);
+      const ref = p.host.put(body);
+      if (!ref) break;
+      refs.push(ref.slice());
+      bodies.push(body);
+    }
+    assert.is(refs.length, Math.floor(RING_BYTES / 600_000), "the ring took what it holds, no more");
+    // nothing read yet: nothing was overwritten
+    assertSameBytes(p.guest.take(refs[0]!, fresh), bodies[0]!);
+    assert.ok(p.host.put(patterned(600_000, 99)), "the room the guest read is used again");
+    for (let i = 1; i < refs.length; i++) assertSameBytes(p.guest.take(refs[i]!, fresh), bodies[i]!, `body ${i} unharmed`);
+  } finally {
+    done(p);
+  }
+});
+
+test("references out of the ring, of the wrong size or past the file's end are malformed frames", () => {
+  const p = pair();
+  try {
+    const ref = (at: number, n: number, size = FILE_REF_BYTES) => {
+      const v = new DataView(new ArrayBuffer(size));
+      v.setFloat64(0, at);
+      if (size >= FILE_REF_BYTES) v.setUint32(8, n);
+      return new Uint8Array(v.buffer);
+    };
+    malformed(() => p.host.take(ref(0, 10, 16), fresh), /16-byte body reference/);
+    malformed(() => p.host.take(ref(RING_BYTES - 10, 11), fresh), /out of its ring/);
+    malformed(() => p.host.take(ref(-1, 10), fresh), /out of its ring/);
+    malformed(() => p.host.take(ref(Number.NaN, 10), fresh), /out of its ring/);
+    malformed(() => p.host.take(ref(0.5, 10), fresh), /out of its ring/);
+    malformed(() => p.host.take(ref(0, 0), fresh), /out of its ring/);
+    malformed(() => p.host.take(ref(0, FILE_BODY_MAX + 1), fresh), /out of its ring/);
+    // a child that cuts the file short: the host reads fewer bytes than the reference says
+    const sent = p.guest.put(patterned(100_000, 1));
+    assert.ok(sent);
+    ftruncateSync(p.childFd, 4096);
+    malformed(() => p.host.take(sent, fresh), /100000 bytes had 0/);
+  } finally {
+    done(p);
+  }
+});
+
+test("a read position the other side lies about never lets the sender overwrite what is unread", () => {
+  const p = pair();
+  try {
+    const first = patterned(700_000, 1);
+    const ref = p.host.put(first);
+    assert.ok(ref);
+    const kept = ref.slice();
+    // the guest claims it read everything, far past what was written, then garbage
+    for (const claim of [1e15, -5, Number.NaN, 2 ** 60]) {
+      const word = new Float64Array([claim]);
+      writeSync(p.childFd, new Uint8Array(word.buffer), 0, 8, 8);
+      // fills the ring up to what the claim allows (bounded: a sender that believed it would never stop)
+      for (let k = 0; k < 8 && p.host.put(patterned(700_000, 2)); k++);
+    }
+    // the host only trusted what it had written: its first body is still there to read
+    assertSameBytes(p.guest.take(kept, fresh), first);
+  } finally {
+    done(p);
+  }
+});
+
+test("a file that cannot be written is left alone from then on: bodies go through the pipe", () => {
+  let writes = 0;
+  const broken: FileIo = {
+    // the guest has said it reads the file: only the writes fail
+    read: (into) => into.fill(1).byteLength,
+    write: () => {
+      writes++;
+      throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    },
+  };
+  const side = BodyFile.host(broken);
+  assert.is(side.put(new Uint8Array(100_000)), undefined);
+  assert.is(side.put(new Uint8Array(100_000)), undefined);
+  assert.is(writes, 1, "tried once");
+});
+
+test.run();

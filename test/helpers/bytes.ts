@@ -1,0 +1,17 @@
+/** Byte-for-byte comparisons of large bodies: uvu's diff of arrays this large takes minutes. */
+import * as assert from "uvu/assert";
+
+/** The first index where the two differ (the shorter one's length if one is a prefix), or -1. */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.byteLength, b.byteLength);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.byteLength === b.byteLength ? -1 : n;
+}
+
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => firstDifference(a, b) < 0;
+
+/** Fails with the lengths and where the bytes first differ. */
+export function assertSameBytes(got: Uint8Array, want: Uint8Array, what = "the bytes"): void {
+  const at = firstDifference(got, want);
+  if (at >= 0) assert.unreachable(`${what}: ${got.byteLength} bytes against ${want.byteLength}, first difference at ${at}`);
+}
