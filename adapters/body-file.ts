@@ -19,6 +19,8 @@ import type { ChildOptions } from "./types.ts";
 
 /** The descriptor a child finds the file at (after stdin, stdout, stderr). */
 export const CHILD_BODY_FD = 3;
+/** Where a sandboxed deno child finds it. */
+export const CHILD_BODY_PATH = "/lanes/body";
 const SHM = "/dev/shm";
 
 let shmIsTmpfs: boolean | undefined;
@@ -52,55 +54,83 @@ function fileIo(fd: number): FileIo & { close(): void } {
   };
 }
 
+/** A child's body file, on the host's side. */
 export interface HostBodyFile {
   io: FileIo;
-  /** The child's descriptor, to hand to spawn and close once it has started. */
-  childFd: number;
-  /** Close the host's descriptor (the child is gone). */
+  /** stdio entries after stdin, stdout and stderr: the child's descriptor 3 (none for a deno child). */
+  stdio: number[];
+  /** A deno child's: the file's path, which the sandbox binds at CHILD_BODY_PATH. */
+  bindPath?: string;
+  /** The child has started: the host closes its copy of the child's descriptor. */
+  spawned(): void;
+  /** The child has spoken (its sandbox is set up, the bind made): the file's name goes. */
+  heard(): void;
+  /** The child is gone. */
   close(): void;
 }
 
 /**
- * Whether a child gets a body file. Not a sandboxed one with a write grant (the file size cap
- * above), nor a deno child: Deno's node:fs cannot use a descriptor it did not open, and it opens
- * /proc/self/fd and /dev/fd only with --allow-all (adapters/README.md, Channel).
+ * Whether a child gets a body file: not a sandboxed one with a write grant (the file size cap
+ * above), nor a deno child outside the sandbox. Deno's node:fs cannot use a descriptor it did
+ * not open, and it opens nothing under /dev or /proc (/dev/shm, /dev/fd, /proc/self/fd) without
+ * --allow-all, so a deno child opens the file where the sandbox binds it, with a grant for that
+ * path alone (adapters/README.md, Channel).
  */
-export function bodyFileFor(o: Pick<ChildOptions, "runtime" | "sandbox" | "grants">): boolean {
-  return o.runtime !== "deno" && !(o.sandbox && o.grants.write.length > 0);
+export function bodyFileFor(o: Pick<ChildOptions, "runtime" | "sandbox" | "grants">): HostBodyFile | undefined {
+  if (o.sandbox && o.grants.write.length > 0) return undefined;
+  if (o.runtime === "deno" && !o.sandbox) return undefined;
+  return openBodyFile(o.runtime === "deno");
 }
 
 /** A new body file, or undefined where there can be none (then bodies cross the pipe). */
-export function openBodyFile(): HostBodyFile | undefined {
+export function openBodyFile(keepName = false): HostBodyFile | undefined {
   if (process.env.LANES_BODY_FILE === "off" || process.platform !== "linux" || !shmUsable()) return undefined;
   const path = `${SHM}/lanes-body-${process.pid}-${randomBytes(8).toString("hex")}`;
-  let hostFd: number | undefined;
-  try {
-    hostFd = openSync(path, "wx+", 0o600);
-    // the same file, a second open file description
-    const childFd = openSync(`/proc/self/fd/${hostFd}`, "r+");
-    unlinkSync(path);
-    writeSync(hostFd, BODY_FILE_MAGIC, 0, BODY_FILE_MAGIC.byteLength, 0);
-    const io = fileIo(hostFd);
-    return { io, childFd, close: () => io.close() };
-  } catch {
-    if (hostFd !== undefined) closeSync(hostFd);
+  const opened: number[] = [];
+  let named = true;
+  const unlink = () => {
+    if (!named) return;
+    named = false;
     try {
       unlinkSync(path);
     } catch {
-      // not made, or removed already
+      // removed already
     }
+  };
+  try {
+    opened.push(openSync(path, "wx+", 0o600));
+    const hostFd = opened[0]!;
+    writeSync(hostFd, BODY_FILE_MAGIC, 0, BODY_FILE_MAGIC.byteLength, 0);
+    const io = fileIo(hostFd);
+    if (keepName) return { io, stdio: [], bindPath: path, spawned() {}, heard: unlink, close: () => (unlink(), io.close()) };
+    // the same file, a second open file description
+    opened.push(openSync(`/proc/self/fd/${hostFd}`, "r+"));
+    const childFd = opened[1]!;
+    unlink();
+    return { io, stdio: [childFd], spawned: () => closeSync(childFd), heard() {}, close: () => io.close() };
+  } catch {
+    for (const fd of opened) closeSync(fd);
+    unlink();
     return undefined;
   }
 }
 
-/** In a child: the body file its host gave it, if any. */
+/** In a child: the body file its host gave it, if any (descriptor 3, or a deno child's CHILD_BODY_PATH). */
 export function childBodyFile(): FileIo | undefined {
+  let fd = CHILD_BODY_FD;
+  if ((globalThis as { Deno?: unknown }).Deno) {
+    try {
+      fd = openSync(CHILD_BODY_PATH, "r+");
+    } catch {
+      return undefined; // not in a sandbox that binds one, or no grant for it
+    }
+  }
   const head = new Uint8Array(BODY_FILE_MAGIC.byteLength);
   try {
-    if (readSync(CHILD_BODY_FD, head, 0, head.byteLength, 0) !== head.byteLength) return undefined;
+    if (readSync(fd, head, 0, head.byteLength, 0) !== head.byteLength) return undefined;
   } catch {
     return undefined; // no descriptor 3: a host without the file (or an older one)
   }
   if (!head.every((b, i) => b === BODY_FILE_MAGIC[i])) return undefined;
-  return fileIo(CHILD_BODY_FD);
+  return fileIo(fd);
 }

@@ -10,8 +10,11 @@ const SANDBOX_TMP = "/tmp";
 /** The inspector on loopback only, on a port the runtime picks (each prints the URL: adapters/README.md, Inspector). */
 const INSPECT = "--inspect=127.0.0.1:0";
 
-/** `blob`: a node child starts restored from this startup snapshot of the guest, not from `file`. */
-export function childArgs(o: ChildOptions, file: string, blob?: string): string[] {
+/**
+ * `blob`: a node child starts restored from this startup snapshot of the guest, not from `file`.
+ * `bodyFile`: where a deno child opens its body file (adapters/body-file.ts), granted to it alone.
+ */
+export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile?: string): string[] {
   const inspect = o.inspect ? [INSPECT] : [];
   switch (o.runtime) {
     case "node":
@@ -29,7 +32,7 @@ export function childArgs(o: ChildOptions, file: string, blob?: string): string[
         "--no-prompt",
         "--no-config",
         "--no-lock",
-        ...denoGrants(o, file),
+        ...denoGrants(o, file, bodyFile ? [bodyFile] : []),
         `--v8-flags=--max-old-space-size=${o.heapMb}`,
         ...inspect,
         file,
@@ -73,10 +76,10 @@ export function childEnv(o: ChildOptions): Record<string, string> {
   return allocator ? { ...allocator, ...o.env } : o.env;
 }
 
-function denoGrants(o: ChildOptions, file: string): string[] {
+function denoGrants(o: ChildOptions, file: string, bodyFile: string[]): string[] {
   const tmp = o.sandbox ? [SANDBOX_TMP] : [];
-  const read = [file, ...o.files, ...o.grants.read, ...o.grants.write, ...tmp];
-  const write = [...o.grants.write, ...tmp];
+  const read = [file, ...o.files, ...o.grants.read, ...o.grants.write, ...tmp, ...bodyFile];
+  const write = [...o.grants.write, ...tmp, ...bodyFile];
   const net = o.grants.net;
   return [
     `--allow-read=${read.join(",")}`,

@@ -24,7 +24,7 @@ import { killSandboxed, killStuckSandboxes, sandboxedPid, sandboxExit } from "./
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
 import { spawnWorker } from "./node-worker.ts";
-import { bodyFileFor, openBodyFile } from "./body-file.ts";
+import { bodyFileFor, CHILD_BODY_PATH, type HostBodyFile } from "./body-file.ts";
 import { BODY_FILE_BYTES } from "../runtime/channel/body-file.ts";
 import { collectGarbage } from "./gc.ts";
 
@@ -135,15 +135,16 @@ export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
  */
 export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onSpawned?: (pid: number) => (() => void) | undefined): ChildHandle {
   // large bodies through a shared file (body-file.ts says for which children)
-  const bodies = bodyFileFor(o) ? openBodyFile() : undefined;
-  const stdio: ("pipe" | number)[] = ["pipe", "pipe", "pipe", ...(bodies ? [bodies.childFd] : [])];
-  const run = childCommand(file, o, host, stdio.length, bodies !== undefined);
+  const bodies = bodyFileFor(o);
+  const stdio: ("pipe" | number)[] = ["pipe", "pipe", "pipe", ...(bodies?.stdio ?? [])];
+  const run = childCommand(file, o, host, stdio.length, bodies);
   const child = spawn(run.command, run.args, {
     stdio: [...stdio, ...run.stdio],
     env: childEnv(o),
     cwd: o.cwd,
   });
-  for (const fd of [...run.opened, ...(bodies ? [bodies.childFd] : [])]) closeSync(fd);
+  for (const fd of run.opened) closeSync(fd);
+  bodies?.spawned();
   const release = child.pid ? onSpawned?.(child.pid) : undefined;
   const tail: string[] = [];
   let heard = false; // it has written to stdout: its sandbox is set up
@@ -195,6 +196,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
       },
       onData: (l) =>
         void child.stdout?.on("data", (chunk: Buffer) => {
+          if (!heard) bodies?.heard();
           heard = true;
           l(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         }),
@@ -227,11 +229,11 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
  * The runtime binary and its flags, wrapped in the sandbox when the function runs in one; the
  * sandbox's extra file descriptors go after the `base` stdio entries.
  */
-function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: number, bodyFile: boolean): SandboxCommand {
+function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: number, bodies: HostBodyFile | undefined): SandboxCommand {
   const binary = runtimeBinary(host, o.runtime);
   // not under the inspector: a restored child's sources are the snapshot's, not files to step through
   const blob = o.runtime === "node" && o.snapshotEntry && !o.inspect ? snapshotBlob(o.snapshotEntry, binary, o.heapMb, sys.cacheDir()) : undefined;
-  const args = childArgs(o, file, blob);
+  const args = childArgs(o, file, blob, bodies?.bindPath ? CHILD_BODY_PATH : undefined);
   if (!o.sandbox) return { command: binary, args, stdio: [], opened: [] };
   return sandboxCommand({
     binary,
@@ -241,7 +243,8 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     cwd: o.cwd,
     tmpMb: o.heapMb,
     // its files no larger than its /tmp could hold anyway, nor than the body file (body-file.ts)
-    fileSizeBytes: bodyFile ? Math.max(o.heapMb * 1024 * 1024, BODY_FILE_BYTES) : undefined,
+    fileSizeBytes: bodies ? Math.max(o.heapMb * 1024 * 1024, BODY_FILE_BYTES) : undefined,
+    bodyFile: bodies?.bindPath ? { from: bodies.bindPath, to: CHILD_BODY_PATH } : undefined,
     seccompFd: base,
     supportDir: sys.cacheDir(),
     pwd: o.env.PWD,

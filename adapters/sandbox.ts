@@ -47,6 +47,8 @@ export interface SandboxPlan {
   tmpMb: number;
   /** The largest file the child may write (`prlimit --fsize`), if capped: adapters/body-file.ts. */
   fileSizeBytes?: number;
+  /** A deno child's body file, bound where it opens it (adapters/body-file.ts). */
+  bodyFile?: { from: string; to: string } | undefined;
   /** The fd number at which the child gets the seccomp program (its index in `stdio`). */
   seccompFd: number;
   /** A private folder for the support files (seccomp program, passwd, group). */
@@ -178,6 +180,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     "--dir", plan.cwd,
     ...plan.grants.read.flatMap(ro),
     ...plan.grants.write.flatMap((p) => ["--bind", p, p]),
+    ...(plan.bodyFile ? ["--bind", plan.bodyFile.from, plan.bodyFile.to] : []),
     "--chdir", plan.cwd,
     // the folders bwrap made to hold the binds are in a writable tmpfs: seal it
     "--remount-ro", "/",

@@ -16,6 +16,7 @@ const functions = {
   "probe-node": probe("node"),
   "probe-bun": probe("bun"),
   "probe-deno": probe("deno"),
+  "probe-deno-open": probe("deno", { sandbox: "off" }),
   "probe-writer": probe("node", { permissions: { write: ["out.txt"] } }),
   bystander: probe("bun"),
 };
@@ -43,9 +44,10 @@ test("node and bun children read their large bodies from the file; deno children
   try {
     assert.is(await hasBodyFile(h, "probe-node"), true, "a node child has the file");
     assert.is(await hasBodyFile(h, "probe-bun"), true, "a bun child has the file");
-    assert.is(await hasBodyFile(h, "probe-deno"), false, "a deno child has none");
+    assert.is(await hasBodyFile(h, "probe-deno"), true, "a sandboxed deno child has the file, where the sandbox binds it");
+    assert.is(await hasBodyFile(h, "probe-deno-open"), false, "a deno child outside the sandbox has none");
     assert.is(await hasBodyFile(h, "probe-writer"), false, "a function with a write grant has none");
-    for (const name of ["probe-node", "probe-bun", "probe-deno", "probe-writer"]) {
+    for (const name of ["probe-node", "probe-bun", "probe-deno", "probe-deno-open", "probe-writer"]) {
       await Promise.all([0, 1, 2, 3, 4, 5].map((i) => echoes(h, name, i)));
     }
   } finally {
@@ -56,7 +58,7 @@ test("node and bun children read their large bodies from the file; deno children
 test("a sandboxed function cannot grow the file past its cap; it and the others serve on", async () => {
   const h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
   try {
-    for (const name of ["probe-node", "probe-bun"]) {
+    for (const name of ["probe-node", "probe-bun", "probe-deno"]) {
       const res = await h.fetch(`/${name}?do=grow`);
       // refused with EFBIG, or the child killed by SIGXFSZ (then the request is a 502)
       if (res.status === 200) assert.equal(await res.json(), { outcome: "refused", code: "EFBIG" }, name);
@@ -72,7 +74,7 @@ test("a sandboxed function cannot grow the file past its cap; it and the others 
 test("a function that scribbles over the whole file spoils none of its later bodies, nor anyone else's", async () => {
   const h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
   try {
-    for (const name of ["probe-node", "probe-bun"]) {
+    for (const name of ["probe-node", "probe-bun", "probe-deno"]) {
       await echoes(h, name, 0);
       const body = bodyFor(9);
       const res = await h.fetch(`/${name}?do=scribble`, { method: "POST", body });
@@ -91,7 +93,7 @@ test("LANES_BODY_FILE=off: every child's bodies cross the pipe, intact", async (
   let h: TestHost | undefined;
   try {
     h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
-    for (const name of ["probe-node", "probe-bun"]) {
+    for (const name of ["probe-node", "probe-bun", "probe-deno"]) {
       assert.is(await hasBodyFile(h, name), false, `${name}: no file`);
       await Promise.all([0, 1, 2].map((i) => echoes(h!, name, i)));
     }

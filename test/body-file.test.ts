@@ -15,7 +15,7 @@ import { LanesError } from "../runtime/errors.ts";
 function pair(): { file: HostBodyFile; host: BodyFile; guest: BodyFile; childFd: number } {
   const file = openBodyFile();
   if (!file) throw new Error("no body file could be made in /dev/shm on this machine");
-  const childFd = file.childFd;
+  const childFd = file.stdio[0]!;
   const childIo: FileIo = {
     read: (into, at) => readSync(childFd, into, 0, into.byteLength, at),
     write: (bytes, at) => writeSync(childFd, bytes, 0, bytes.byteLength, at),
