@@ -102,12 +102,16 @@ export function openBodyFile(keepName = false): HostBodyFile | undefined {
     const hostFd = opened[0]!;
     writeSync(hostFd, BODY_FILE_MAGIC, 0, BODY_FILE_MAGIC.byteLength, 0);
     const io = fileIo(hostFd);
-    if (keepName) return { io, stdio: [], bindPath: path, spawned() {}, heard: unlink, close: () => (unlink(), io.close()) };
+    const close = () => {
+      unlink();
+      io.close();
+    };
+    if (keepName) return { io, stdio: [], bindPath: path, spawned() {}, heard: unlink, close };
     // the same file, a second open file description
     opened.push(openSync(`/proc/self/fd/${hostFd}`, "r+"));
     const childFd = opened[1]!;
     unlink();
-    return { io, stdio: [childFd], spawned: () => closeSync(childFd), heard() {}, close: () => io.close() };
+    return { io, stdio: [childFd], spawned: () => closeSync(childFd), heard() {}, close };
   } catch {
     for (const fd of opened) closeSync(fd);
     unlink();
