@@ -12,7 +12,7 @@
  * grant, where the cap would be a new limit) keeps its bodies in the pipe. `LANES_BODY_FILE=off`
  * keeps every child's bodies in the pipe (adapters/README.md, Channel, has the measurements).
  */
-import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { BODY_FILE_MAGIC, type FileIo } from "../runtime/channel/body-file.ts";
 import type { ChildOptions } from "./types.ts";
@@ -34,8 +34,41 @@ function shmUsable(): boolean {
     } catch {
       shmIsTmpfs = false;
     }
+    if (shmIsTmpfs) removeLeftovers();
   }
   return shmIsTmpfs;
+}
+
+/**
+ * A deno child's file keeps its name until the child has started: a host that died in between
+ * left it. Those of hosts that are gone are removed, once per host (others' cannot be: /dev/shm
+ * is sticky).
+ */
+export function removeLeftovers(): void {
+  let names: string[];
+  try {
+    names = readdirSync(SHM);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^lanes-body-(\d+)-[0-9a-f]+$/.exec(name)?.[1]);
+    if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
+    try {
+      unlinkSync(`${SHM}/${name}`);
+    } catch {
+      // another user's, or gone already
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
 }
 
 /** A file's descriptor as positional reads and writes; none after `close` (the number may be reused). */

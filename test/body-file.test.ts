@@ -4,11 +4,12 @@
  * wraps, a full ring or a body too large says "use the pipe", and what the other side wrote is
  * checked before the host trusts it (a child can write anywhere in the file).
  */
-import { closeSync, ftruncateSync, readSync, writeSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, ftruncateSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { assertSameBytes } from "./helpers/bytes.ts";
-import { openBodyFile, type HostBodyFile } from "../adapters/body-file.ts";
+import { openBodyFile, removeLeftovers, type HostBodyFile } from "../adapters/body-file.ts";
 import { BodyFile, FILE_BODY_MAX, FILE_REF_BYTES, RING_BYTES, type FileIo } from "../runtime/channel/body-file.ts";
 import { LanesError } from "../runtime/errors.ts";
 
@@ -151,6 +152,23 @@ test("a file that cannot be written is left alone from then on: bodies go throug
   assert.is(side.put(new Uint8Array(100_000)), undefined);
   assert.is(side.put(new Uint8Array(100_000)), undefined);
   assert.is(writes, 1, "tried once");
+});
+
+test("a file left in /dev/shm by a host that is gone is removed; a live host's is not", async () => {
+  const gone = spawn(process.execPath, ["--version"], { stdio: "ignore" });
+  await new Promise((r) => gone.on("exit", r));
+  const left = `/dev/shm/lanes-body-${gone.pid}-0123456789abcdef`;
+  const live = `/dev/shm/lanes-body-${process.pid}-0123456789abcdef`;
+  writeFileSync(left, "lanesbf1");
+  writeFileSync(live, "lanesbf1");
+  try {
+    removeLeftovers();
+    assert.not.ok(existsSync(left), "the gone host's file is removed");
+    assert.ok(existsSync(live), "this host's own file stays");
+  } finally {
+    rmSync(left, { force: true });
+    rmSync(live, { force: true });
+  }
 });
 
 test.run();
