@@ -16,12 +16,15 @@
  * - the methods of `Request.prototype` called on a lazy one (`Request.prototype.text.call(r)`)
  *   run on the real one; on a real Request they are the platform's, unchanged;
  * - inspecting it (`console.log`, `Bun.inspect`) shows the real one.
+ * - a function that reads the body first (`arrayBuffer`, `text`, `json`) gets the bytes the lazy
+ *   one has, as on Node (undici.ts, `defineFirstReads`): Bun's Request copied the body in and
+ *   `arrayBuffer()` copied it out again (adapters/README.md, Channel).
  * Left different: the getters of `Request.prototype` called on a lazy one directly
  * (`Object.getOwnPropertyDescriptor(Request.prototype, "url").get.call(r)`) throw, since Bun makes
  * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.
  */
 import { standIn } from "../runtime/guest/stand-in.ts";
-import { defineUnbuiltParts, INIT, platformRequest, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
+import { defineFirstReads, defineUnbuiltParts, INIT, NO_BYTES, platformRequest, READ, readRequest, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -33,7 +36,12 @@ function isLazy(o: unknown): o is Lazy {
 }
 
 function real(o: Lazy): Request {
-  o[REAL] ??= platformRequest(o[INIT], true, NativeRequest);
+  // one whose body the function read first (defineFirstReads) is built with its body read
+  const i = o[INIT];
+  // (the guest's init keeps `signal` on its prototype: a spread would lose it)
+  o[REAL] ??= o[READ]
+    ? readRequest(platformRequest({ url: i.url, method: i.method, headers: i.headers, body: NO_BYTES, signal: () => i.signal() }, true, NativeRequest))
+    : platformRequest(i, true, NativeRequest);
   return o[REAL];
 }
 
@@ -75,6 +83,7 @@ export function bunLazyRequests(): (init: RequestInit2) => Request {
     }
   }
   defineUnbuiltParts(define);
+  defineFirstReads(define, real);
   define(Symbol.for("nodejs.util.inspect.custom"), {
     value(this: Lazy) {
       return real(this);

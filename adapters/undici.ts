@@ -12,7 +12,7 @@
  *   AbortController's, which aborts when the client goes away, so a request passed on to
  *   `fetch()` or cloned follows it too: undici keeps the signal in an own slot that the lazy
  *   object answers itself; Deno's real Request is built with the guest's signal.
- *   On Node, a function that reads the body first (`arrayBuffer`, `text`, `json`), before
+ *   On Node (and Bun: bun-request.ts), a function that reads the body first (`arrayBuffer`, `text`, `json`), before
  *   anything builds the Request, gets the bytes the lazy one has (a copy, or the array itself
  *   where the channel made it for this body alone: `ownBuffer`): undici's Request
  *   copies a body in and `arrayBuffer()` reads it back through a stream, 176-200 µs of CPU for
@@ -40,10 +40,10 @@ type Real = Record<PropertyKey, unknown> & Request;
 export const INIT = Symbol("lanes.init");
 export const REAL = Symbol("lanes.real");
 const URL_ = Symbol("lanes.url");
-const READ = Symbol("lanes.read");
+export const READ = Symbol("lanes.read");
 /** A lazy request: its parts, the real Request once something needed it, and whether its body was read before that. */
 export type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string; [READ]?: true };
-const NO_BYTES = new Uint8Array(0);
+export const NO_BYTES = new Uint8Array(0);
 const utf8 = new TextDecoder();
 
 /**
@@ -160,7 +160,7 @@ function ownBuffer(b: Uint8Array): ArrayBuffer {
  * built into a Request: answered from those bytes (a copy the function may keep). Anything else
  * is the platform's, its errors included: a second read, or a read of a built one.
  */
-function defineFirstReads(define: (key: PropertyKey, d: PropertyDescriptor) => void, real: (o: Lazy) => Real): void {
+export function defineFirstReads(define: (key: PropertyKey, d: PropertyDescriptor) => void, real: (o: Lazy) => Request): void {
   const take = (o: Lazy): Uint8Array | undefined => {
     const body = o[INIT].body;
     if (o[REAL] || o[READ] || !(body instanceof Uint8Array)) return undefined;
@@ -193,7 +193,7 @@ function defineFirstReads(define: (key: PropertyKey, d: PropertyDescriptor) => v
 }
 
 /** `r` with its body used, as reading it leaves it: disturbed, and locked to a reader. */
-function readRequest(r: Request): Request {
+export function readRequest(r: Request): Request {
   r.body
     ?.getReader()
     .read()
