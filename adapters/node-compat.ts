@@ -242,8 +242,9 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     grants: o.grants,
     cwd: o.cwd,
     tmpMb: o.heapMb,
-    // its files no larger than its /tmp could hold anyway, nor than the body file (body-file.ts)
-    fileSizeBytes: bodies ? Math.max(o.heapMb * 1024 * 1024, BODY_FILE_BYTES) : undefined,
+    // no file larger than its /tmp could hold anyway (and the body file no larger: body-file.ts);
+    // a function that may write its own files has no body file, and no cap
+    fileSizeBytes: o.grants.write.length === 0 ? Math.max(o.heapMb * 1024 * 1024, BODY_FILE_BYTES) : undefined,
     bodyFile: bodies?.bindPath ? { from: bodies.bindPath, to: CHILD_BODY_PATH } : undefined,
     seccompFd: base,
     supportDir: sys.cacheDir(),

@@ -55,17 +55,24 @@ test("node and bun children read their large bodies from the file; deno children
   }
 });
 
-test("a sandboxed function cannot grow the file past its cap; it and the others serve on", async () => {
+/** Refused with EFBIG, or the child killed by SIGXFSZ (then the request is a 502). */
+async function refused(h: TestHost, path: string): Promise<void> {
+  const res = await h.fetch(path);
+  if (res.status === 200) assert.equal(await res.json(), { outcome: "refused", code: "EFBIG" }, path);
+  else assert.is(res.status, 502, `${path}: refused or crashed, not allowed`);
+}
+
+test("a sandboxed function cannot grow the file past its cap, nor write a file of its own past memoryMb; it and the others serve on", async () => {
   const h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
   try {
     for (const name of ["probe-node", "probe-bun", "probe-deno"]) {
-      const res = await h.fetch(`/${name}?do=grow`);
-      // refused with EFBIG, or the child killed by SIGXFSZ (then the request is a 502)
-      if (res.status === 200) assert.equal(await res.json(), { outcome: "refused", code: "EFBIG" }, name);
-      else assert.is(res.status, 502, `${name}: refused or crashed, not allowed`);
+      await refused(h, `/${name}?do=grow`);
+      await refused(h, `/${name}?do=sparse`);
       await echoes(h, name, 1);
     }
     await echoes(h, "bystander", 2);
+    // a function that may write files of its own has no such cap (and no body file)
+    assert.equal(await expectJson(h.fetch("/probe-writer?do=sparse")), { outcome: "allowed" });
   } finally {
     await h.stop();
   }
@@ -95,6 +102,7 @@ test("LANES_BODY_FILE=off: every child's bodies cross the pipe, intact", async (
     h = await startTestHost(functions, { top: { sandbox: "required" }, extraFiles: { "out.txt": "" } });
     for (const name of ["probe-node", "probe-bun", "probe-deno"]) {
       assert.is(await hasBodyFile(h, name), false, `${name}: no file`);
+      await refused(h, `/${name}?do=sparse`);
       await Promise.all([0, 1, 2].map((i) => echoes(h!, name, i)));
     }
   } finally {
