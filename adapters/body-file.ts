@@ -15,6 +15,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { BODY_FILE_MAGIC, type FileIo } from "../runtime/channel/body-file.ts";
+import { processAlive } from "./process-alive.ts";
 import type { ChildOptions } from "./types.ts";
 
 /** The descriptor a child finds the file at (after stdin, stdout, stderr). */
@@ -53,21 +54,12 @@ export function removeLeftovers(): void {
   }
   for (const name of names) {
     const pid = Number(/^lanes-body-(\d+)-[0-9a-f]+$/.exec(name)?.[1]);
-    if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
+    if (!(pid > 0) || pid === process.pid || processAlive(pid)) continue;
     try {
       unlinkSync(`${SHM}/${name}`);
     } catch {
       // another user's, or gone already
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === "EPERM";
   }
 }
 

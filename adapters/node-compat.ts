@@ -25,6 +25,7 @@ import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
 import { spawnWorker } from "./node-worker.ts";
 import { bodyFileFor, CHILD_BODY_PATH, type HostBodyFile } from "./body-file.ts";
+import { processAlive } from "./process-alive.ts";
 import { BODY_FILE_BYTES } from "../runtime/channel/body-file.ts";
 import { collectGarbage } from "./gc.ts";
 
@@ -252,16 +253,6 @@ function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: nu
     denoHome: o.runtime === "deno" ? denoHome(file, binary, sys.cacheDir()) : undefined,
     shareNet: o.inspect === true,
   });
-}
-
-/** Signal 0 checks without signalling: ESRCH is gone; EPERM is alive (another user's). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === "EPERM";
-  }
 }
 
 /** Everything but serve/name/version/caps, shared by the three adapters. */
