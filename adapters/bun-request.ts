@@ -24,7 +24,7 @@
  * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.
  */
 import { standIn } from "../runtime/guest/stand-in.ts";
-import { defineFirstReads, defineUnbuiltParts, INIT, NO_BYTES, platformRequest, READ, readRequest, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
+import { defineFirstReads, defineUnbuiltParts, INIT, platformRequest, READ, readRequest, REAL, withoutBody, type Lazy, type RequestInit2 } from "./undici.ts";
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -37,11 +37,7 @@ function isLazy(o: unknown): o is Lazy {
 
 function real(o: Lazy): Request {
   // one whose body the function read first (defineFirstReads) is built with its body read
-  const i = o[INIT];
-  // (the guest's init keeps `signal` on its prototype: a spread would lose it)
-  o[REAL] ??= o[READ]
-    ? readRequest(platformRequest({ url: i.url, method: i.method, headers: i.headers, body: NO_BYTES, signal: () => i.signal() }, true, NativeRequest))
-    : platformRequest(i, true, NativeRequest);
+  o[REAL] ??= o[READ] ? readRequest(platformRequest(withoutBody(o[INIT]), true, NativeRequest)) : platformRequest(o[INIT], true, NativeRequest);
   return o[REAL];
 }
 

@@ -12,11 +12,12 @@
  *   AbortController's, which aborts when the client goes away, so a request passed on to
  *   `fetch()` or cloned follows it too: undici keeps the signal in an own slot that the lazy
  *   object answers itself; Deno's real Request is built with the guest's signal.
- *   On Node (and Bun: bun-request.ts), a function that reads the body first (`arrayBuffer`, `text`, `json`), before
- *   anything builds the Request, gets the bytes the lazy one has (a copy, or the array itself
- *   where the channel made it for this body alone: `ownBuffer`): undici's Request
- *   copies a body in and `arrayBuffer()` reads it back through a stream, 176-200 µs of CPU for
- *   256 KiB against 12-39 for one copy (adapters/README.md, Channel). A Request built after
+ *   On every runtime (Bun's in bun-request.ts), a function that reads the body first
+ *   (`arrayBuffer`, `text`, `json`), before anything builds the Request, gets the bytes the lazy
+ *   one has (a copy, or the array itself where the channel made it for this body alone:
+ *   `ownBuffer`): undici's Request copies a body in and `arrayBuffer()` reads it back through a
+ *   stream, 176-200 µs of CPU for 256 KiB against 12-39 for one copy, and Deno's and Bun's make
+ *   two arrays the collector must free (adapters/README.md, Channel). A Request built after
  *   that is built with its body read, so the platform says what it says of a read body.
  * - `wholeBody` (Node; Deno's is deno-response.ts): the bytes of a Response whose body is a
  *   string or bytes, read from undici's state instead of its stream; the stream is locked, so
@@ -43,7 +44,7 @@ const URL_ = Symbol("lanes.url");
 export const READ = Symbol("lanes.read");
 /** A lazy request: its parts, the real Request once something needed it, and whether its body was read before that. */
 export type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string; [READ]?: true };
-export const NO_BYTES = new Uint8Array(0);
+const NO_BYTES = new Uint8Array(0);
 const utf8 = new TextDecoder();
 
 /**
@@ -67,7 +68,7 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
   const deno = !kSignal && symbolNamed(sample, "request") !== undefined && symbolNamed(sample, "signalCache") !== undefined;
   if (!((kSignal && symbolNamed(sample, "state")) || deno) || typeof Request.prototype.text !== "function") return undefined;
   const real = (o: Lazy): Real => {
-    if (!o[REAL]) o[REAL] = o[READ] ? readRequest(platformRequest({ ...o[INIT], body: NO_BYTES }, deno)) : platformRequest(o[INIT], deno);
+    if (!o[REAL]) o[REAL] = o[READ] ? readRequest(platformRequest(withoutBody(o[INIT]), deno)) : platformRequest(o[INIT], deno);
     return o[REAL] as Real;
   };
   const proto = {} as Record<PropertyKey, unknown>;
@@ -100,9 +101,8 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
     });
   }
   defineUnbuiltParts(define);
+  defineFirstReads(define, real);
   if (kSignal) {
-    // undici only: Deno's Request costs about one copy to build and read (adapters/README.md, Channel)
-    defineFirstReads(define, real);
     define(kSignal, {
       get(this: Lazy) {
         return this[INIT].signal();
@@ -190,6 +190,12 @@ export function defineFirstReads(define: (key: PropertyKey, d: PropertyDescripto
       }
     },
   });
+}
+
+/** A request's parts with no body, for the Request built after the function read the body itself. */
+export function withoutBody(i: RequestInit2): RequestInit2 {
+  // (not a spread: a guest's init keeps `signal` on its prototype)
+  return { url: i.url, method: i.method, headers: i.headers, body: NO_BYTES, signal: () => i.signal() };
 }
 
 /** `r` with its body used, as reading it leaves it: disturbed, and locked to a reader. */
