@@ -70,6 +70,9 @@ test("a sandboxed function cannot grow the file past its cap, nor write a file o
       await refused(h, `/${name}?do=sparse`);
       await echoes(h, name, 1);
     }
+    // a bun child reaches libc through bun:ffi, but cannot lift the cap (no CAP_SYS_RESOURCE outside its user namespace)
+    assert.equal(await expectJson(h.fetch("/probe-bun?do=raise")), { outcome: "refused" });
+    await refused(h, "/probe-bun?do=sparse");
     await echoes(h, "bystander", 2);
     // a function that may write files of its own has no such cap (and no body file)
     assert.equal(await expectJson(h.fetch("/probe-writer?do=sparse")), { outcome: "allowed" });
