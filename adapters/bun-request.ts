@@ -24,7 +24,7 @@
  * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.
  */
 import { standIn } from "../runtime/guest/stand-in.ts";
-import { defineFirstReads, defineUnbuiltParts, INIT, platformRequest, READ, readRequest, REAL, withoutBody, type Lazy, type RequestInit2 } from "./undici.ts";
+import { defineFirstReads, defineUnbuiltParts, INIT, realRequest, REAL, type Lazy, type RequestInit2 } from "./undici.ts";
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -36,8 +36,7 @@ function isLazy(o: unknown): o is Lazy {
 }
 
 function real(o: Lazy): Request {
-  // one whose body the function read first (defineFirstReads) is built with its body read
-  o[REAL] ??= o[READ] ? readRequest(platformRequest(withoutBody(o[INIT]), true, NativeRequest)) : platformRequest(o[INIT], true, NativeRequest);
+  o[REAL] ??= realRequest(o, true, NativeRequest);
   return o[REAL];
 }
 

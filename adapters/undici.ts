@@ -41,7 +41,7 @@ type Real = Record<PropertyKey, unknown> & Request;
 export const INIT = Symbol("lanes.init");
 export const REAL = Symbol("lanes.real");
 const URL_ = Symbol("lanes.url");
-export const READ = Symbol("lanes.read");
+const READ = Symbol("lanes.read");
 /** A lazy request: its parts, the real Request once something needed it, and whether its body was read before that. */
 export type Lazy = { [INIT]: RequestInit2; [REAL]?: Request; [URL_]?: string; [READ]?: true };
 const NO_BYTES = new Uint8Array(0);
@@ -68,7 +68,7 @@ function lazyFactory(): ((init: RequestInit2) => Request) | undefined {
   const deno = !kSignal && symbolNamed(sample, "request") !== undefined && symbolNamed(sample, "signalCache") !== undefined;
   if (!((kSignal && symbolNamed(sample, "state")) || deno) || typeof Request.prototype.text !== "function") return undefined;
   const real = (o: Lazy): Real => {
-    if (!o[REAL]) o[REAL] = o[READ] ? readRequest(platformRequest(withoutBody(o[INIT]), deno)) : platformRequest(o[INIT], deno);
+    o[REAL] ??= realRequest(o, deno);
     return o[REAL] as Real;
   };
   const proto = {} as Record<PropertyKey, unknown>;
@@ -192,14 +192,19 @@ export function defineFirstReads(define: (key: PropertyKey, d: PropertyDescripto
   });
 }
 
-/** A request's parts with no body, for the Request built after the function read the body itself. */
-export function withoutBody(i: RequestInit2): RequestInit2 {
+/**
+ * The platform's Request for a lazy one: from its parts, or, if the function read the body first
+ * (`defineFirstReads`), from its parts without the body, and read, as reading leaves a body.
+ */
+export function realRequest(o: Lazy, withSignal: boolean, Native: typeof Request = Request): Request {
+  if (!o[READ]) return platformRequest(o[INIT], withSignal, Native);
+  const i = o[INIT];
   // (not a spread: a guest's init keeps `signal` on its prototype)
-  return { url: i.url, method: i.method, headers: i.headers, body: NO_BYTES, signal: () => i.signal() };
+  return readRequest(platformRequest({ url: i.url, method: i.method, headers: i.headers, body: NO_BYTES, signal: () => i.signal() }, withSignal, Native));
 }
 
 /** `r` with its body used, as reading it leaves it: disturbed, and locked to a reader. */
-export function readRequest(r: Request): Request {
+function readRequest(r: Request): Request {
   r.body
     ?.getReader()
     .read()
