@@ -23,7 +23,7 @@ function pair(): { file: HostBodyFile; host: BodyFile; guest: BodyFile; childFd:
   };
   const host = BodyFile.host(file.io);
   // before the guest has said it reads the file, the host writes nothing there
-  assert.is(host.put(new Uint8Array(100_000)), undefined, "no body in the file before the guest reads it");
+  assert.is(host.put(new Uint8Array(100_000)), "pipe", "no body in the file before the guest reads it");
   const guest = BodyFile.guest(childIo);
   if (!guest) throw new Error("the guest could not say it reads the file");
   return { file, host, guest, childFd };
@@ -36,6 +36,12 @@ function done(p: ReturnType<typeof pair>): void {
 
 const patterned = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 const fresh = (n: number) => new Uint8Array(n);
+
+/** The reference `put` gave (it must have put the body in the file). */
+function inFile(put: Uint8Array | "full" | "pipe"): Uint8Array {
+  if (typeof put === "string") throw new Error(`"${put}": the body should have gone in the file`);
+  return put;
+}
 
 function malformed(fn: () => unknown, what: RegExp): void {
   try {
@@ -55,12 +61,10 @@ test("bodies cross both ways intact, the ring wrapping many times over", () => {
     const sizes = [65_537, 300_000, 1_000_000, 777_777, FILE_BODY_MAX];
     for (let i = 0; i < 40; i++) {
       const body = patterned(sizes[i % sizes.length]!, i);
-      const ref = p.host.put(body);
-      assert.ok(ref, `body ${i} fits`);
+      const ref = inFile(p.host.put(body));
       assertSameBytes(p.guest.take(ref, fresh), body, `body ${i} toward the guest`);
       const back = patterned(sizes[(i + 2) % sizes.length]!, i + 100);
-      const ref2 = p.guest.put(back);
-      assert.ok(ref2, `answer ${i} fits`);
+      const ref2 = inFile(p.guest.put(back));
       assertSameBytes(p.host.take(ref2, fresh), back, `answer ${i} toward the host`);
     }
   } finally {
@@ -68,23 +72,24 @@ test("bodies cross both ways intact, the ring wrapping many times over", () => {
   }
 });
 
-test("a full ring or a body over FILE_BODY_MAX goes through the pipe; room comes back as the other side reads", () => {
+test("a body over FILE_BODY_MAX goes through the pipe; a full ring says so, and room comes back as the other side reads", () => {
   const p = pair();
   try {
-    assert.is(p.host.put(new Uint8Array(FILE_BODY_MAX + 1)), undefined, "too large for the file");
+    assert.is(p.host.put(new Uint8Array(FILE_BODY_MAX + 1)), "pipe", "too large for the file");
     const refs: Uint8Array[] = [];
     const bodies: Uint8Array[] = [];
     for (;;) {
       const body = patterned(600_000, refs.length);
       const ref = p.host.put(body);
-      if (!ref) break;
-      refs.push(ref.slice());
+      if (ref === "full") break;
+      refs.push(inFile(ref).slice());
       bodies.push(body);
     }
     assert.is(refs.length, Math.floor(RING_BYTES / 600_000), "the ring took what it holds, no more");
+    assert.is(p.host.put(patterned(600_000, 98)), "full", "full: nothing was read yet");
     // nothing read yet: nothing was overwritten
     assertSameBytes(p.guest.take(refs[0]!, fresh), bodies[0]!);
-    assert.ok(p.host.put(patterned(600_000, 99)), "the room the guest read is used again");
+    assert.instance(p.host.put(patterned(600_000, 99)), Uint8Array, "the room the guest read is used again");
     for (let i = 1; i < refs.length; i++) assertSameBytes(p.guest.take(refs[i]!, fresh), bodies[i]!, `body ${i} unharmed`);
   } finally {
     done(p);
@@ -108,8 +113,7 @@ test("references out of the ring, of the wrong size or past the file's end are m
     malformed(() => p.host.take(ref(0, 0), fresh), /out of its ring/);
     malformed(() => p.host.take(ref(0, FILE_BODY_MAX + 1), fresh), /out of its ring/);
     // a child that cuts the file short: the host reads fewer bytes than the reference says
-    const sent = p.guest.put(patterned(100_000, 1));
-    assert.ok(sent);
+    const sent = inFile(p.guest.put(patterned(100_000, 1)));
     ftruncateSync(p.childFd, 4096);
     malformed(() => p.host.take(sent, fresh), /100000 bytes had 0/);
   } finally {
@@ -121,15 +125,13 @@ test("a read position the other side lies about never lets the sender overwrite 
   const p = pair();
   try {
     const first = patterned(700_000, 1);
-    const ref = p.host.put(first);
-    assert.ok(ref);
-    const kept = ref.slice();
+    const kept = inFile(p.host.put(first)).slice();
     // the guest claims it read everything, far past what was written, then garbage
     for (const claim of [1e15, -5, Number.NaN, 2 ** 60]) {
       const word = new Float64Array([claim]);
       writeSync(p.childFd, new Uint8Array(word.buffer), 0, 8, 8);
       // fills the ring up to what the claim allows (bounded: a sender that believed it would never stop)
-      for (let k = 0; k < 8 && p.host.put(patterned(700_000, 2)); k++);
+      for (let k = 0; k < 8 && typeof p.host.put(patterned(700_000, 2)) !== "string"; k++);
     }
     // the host only trusted what it had written: its first body is still there to read
     assertSameBytes(p.guest.take(kept, fresh), first);
@@ -149,8 +151,8 @@ test("a file that cannot be written is left alone from then on: bodies go throug
     },
   };
   const side = BodyFile.host(broken);
-  assert.is(side.put(new Uint8Array(100_000)), undefined);
-  assert.is(side.put(new Uint8Array(100_000)), undefined);
+  assert.is(side.put(new Uint8Array(100_000)), "pipe");
+  assert.is(side.put(new Uint8Array(100_000)), "pipe");
   assert.is(writes, 1, "tried once");
 });
 

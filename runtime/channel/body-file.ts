@@ -10,8 +10,8 @@
  * in the order they were written (the pipe keeps that order, and a receiver reads a body as soon
  * as its frame arrives), so the ring's free room is what lies behind the receiver's last read,
  * which the receiver records in the file's header and the sender reads when the ring looks full.
- * A body that does not fit (too large, the ring full, a failed write) goes through the pipe as
- * before: the file is only ever a faster way.
+ * A body that does not fit (too large, a failed write) goes through the pipe as before: the file
+ * is only ever a faster way. One that finds the ring full waits for room (stream-end.ts).
  *
  * The child can write anywhere in the file. What the host reads from it is checked like any
  * frame (the ring's bounds, the length); a child that writes into the host's ring or lies about
@@ -80,24 +80,25 @@ export class BodyFile {
 
   /**
    * Writes `body` into this side's ring: the reference to send in its place (valid until the
-   * next `put`), or undefined (send the body through the pipe).
+   * next `put`), "full" (the other side has not read enough of the ring yet: try again later),
+   * or "pipe" (send the body through the pipe).
    */
-  put(body: Uint8Array): Uint8Array | undefined {
+  put(body: Uint8Array): Uint8Array | "full" | "pipe" {
     const n = body.byteLength;
-    if (this.failed || n > FILE_BODY_MAX || !(this.heard ||= this.guestReads())) return undefined;
+    if (this.failed || n > FILE_BODY_MAX || !(this.heard ||= this.guestReads())) return "pipe";
     let at = this.head;
     // a body never wraps: one that would is put at the ring's start
     if ((at % RING_BYTES) + n > RING_BYTES) at += RING_BYTES - (at % RING_BYTES);
     if (at + n - this.tail > RING_BYTES) {
       this.tail = this.readPosition();
-      if (at + n - this.tail > RING_BYTES) return undefined;
+      if (at + n - this.tail > RING_BYTES) return "full";
     }
     try {
       if (this.io.write(body, ringStart(this.out) + (at % RING_BYTES)) !== n) throw new Error("short write");
     } catch {
       // no room on the device, or the file is gone: the pipe from now on
       this.failed = true;
-      return undefined;
+      return "pipe";
     }
     this.head = at + n;
     this.ref.setFloat64(0, at);
@@ -127,7 +128,7 @@ export class BodyFile {
     try {
       this.io.write(new Uint8Array(this.word.buffer), READ_AT[this.into]);
     } catch {
-      // the other side then finds its ring full and uses the pipe
+      // the other side then finds its ring full: its bodies wait, then take the pipe (stream-end.ts)
     }
     return body;
   }

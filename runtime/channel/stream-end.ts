@@ -6,6 +6,13 @@
  * body, and two large allocations, per side: loadtest/README.md, The hot path). Where the child
  * shares a body file with its host (body-file.ts), a large body is written there instead and
  * only its 12-byte reference follows the frame.
+ *
+ * A body that finds its ring in the file full waits for the other side to read (it reads a body
+ * as soon as its frame arrives, so the ring is full only while that side is behind by a ring's
+ * worth of bodies), and every frame after it waits behind it, in order. Through the pipe
+ * instead, each such body cost both sides more than the file (a Bun host under `body` load sent
+ * three in five answers that way: loadtest/README.md, The hot path). A body that has waited
+ * ROOM_WAIT_MS (a side that never reads its ring) goes through the pipe after all.
  */
 import { badFrame, ByteWriter } from "./bytes.ts";
 import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalBody, type Externals } from "./codec.ts";
@@ -35,6 +42,10 @@ export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
 
 /** Bodies up to this size travel inside their frame; larger ones in a frame of their own after it. */
 export const PIPE_INLINE_MAX = 64 * 1024;
+/** How long a body waits for room in the file before it takes the pipe. */
+export const ROOM_WAIT_MS = 100;
+/** How often a waiting body looks for room again (it also does when a frame arrives). */
+const ROOM_RETRY_MS = 1;
 
 function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: Decoder<In>, file?: BodyFile, buffers?: BufferPool): ChannelEnd<In, Out> {
   const frames = new Listeners<In>();
@@ -64,6 +75,47 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
     } else if (hasExternalBody(bytes)) held = bytes;
     else frames.emit(decode(bytes, false), frameSlot(bytes));
   }, alloc);
+  // a body that found its ring full and the frames after it: bodies as objects, frames as bytes
+  const waiting: (Uint8Array | { body: Uint8Array })[] = [];
+  let waitingSince = 0;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  /** Sends `body` after its frame: false if it must wait for room (unless `now`). */
+  const sendBody = (body: Uint8Array, now: boolean): boolean => {
+    // in the file, the body is written already: nothing holds it
+    const ref = file ? file.put(body) : "pipe";
+    if (ref === "full" && !now) return false;
+    if (typeof ref !== "string") out.send(ref);
+    else if (!buffers) out.sendOwned(body);
+    else {
+      // a pooled body is not handed out again while the pipe may still be reading it
+      buffers.writing(body);
+      out.sendOwned(body, () => buffers.written(body));
+    }
+    return true;
+  };
+  const wait = (body: Uint8Array) => {
+    if (waiting.length === 0) waitingSince = Date.now();
+    buffers?.writing(body);
+    waiting.push({ body });
+  };
+  /** Sends what waits, in order, up to a body that still finds no room (`all`: every one, the pipe where need be). */
+  const sendWaiting = (all = false) => {
+    while (waiting.length > 0) {
+      const next = waiting[0]!;
+      if (next instanceof Uint8Array) out.send(next);
+      else if (sendBody(next.body, all || Date.now() - waitingSince >= ROOM_WAIT_MS)) {
+        buffers?.written(next.body);
+        waitingSince = Date.now();
+      } else return retryLater();
+      waiting.shift();
+    }
+  };
+  const retryLater = () => {
+    retry ??= setTimeout(() => {
+      retry = undefined;
+      if (!closed) sendWaiting();
+    }, ROOM_RETRY_MS);
+  };
   pipe.onData((chunk) => {
     if (closed) return;
     try {
@@ -72,23 +124,29 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
       closed = true;
       broken.emit(e instanceof Error ? e : new Error(String(e)));
     }
+    if (waiting.length > 0 && !closed) sendWaiting();
   });
   return {
     send(frame, slot = 0) {
       if (closed) return;
       taken = undefined;
-      out.send(encodeFrame(w, frame, takeLarge, slot));
-      if (!taken) return;
-      const body = taken;
-      // in the file, the body is written already: nothing holds it
-      const ref = file?.put(body);
-      if (ref) return out.send(ref);
-      if (!buffers) return out.sendOwned(body);
-      // a pooled body is not handed out again while the pipe may still be reading it
-      buffers.writing(body);
-      out.sendOwned(body, () => buffers.written(body));
+      const head = encodeFrame(w, frame, takeLarge, slot);
+      const body = taken as Uint8Array | undefined;
+      if (waiting.length > 0) {
+        waiting.push(head.slice()); // `w` is used again
+        if (body) wait(body);
+        return;
+      }
+      out.send(head);
+      if (body && !sendBody(body, false)) {
+        wait(body);
+        retryLater();
+      }
     },
-    flush: () => out.flush(),
+    flush() {
+      sendWaiting(true);
+      out.flush();
+    },
     drain() {
       // a pipe delivers everything before the child counts as gone ('close')
     },
@@ -96,6 +154,8 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
     onBroken: (l) => broken.add(l),
     close() {
       closed = true;
+      clearTimeout(retry);
+      for (const next of waiting.splice(0)) if (!(next instanceof Uint8Array)) buffers?.written(next.body);
     },
   };
 }
