@@ -4,11 +4,11 @@
  * to read instead of taking the pipe, and the frames sent after it wait behind it, in order; a
  * side that never says how far it has read gets its bodies through the pipe after ROOM_WAIT_MS.
  */
-import { closeSync, readSync, writeSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { assertSameBytes } from "./helpers/bytes.ts";
-import { openBodyFile } from "../adapters/body-file.ts";
+import { bodyFileForTest } from "./helpers/body-file.ts";
 import { RING_BYTES, type FileIo } from "../runtime/channel/body-file.ts";
 import type { HostToGuest } from "../runtime/channel/frames.ts";
 import { guestStreamEnd, hostStreamEnd, ROOM_WAIT_MS } from "../runtime/channel/stream-end.ts";
@@ -20,13 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A host end and a guest end sharing a body file; what the host writes reaches the guest only while `flowing`. */
 function lane(guestIo: (io: FileIo) => FileIo = (io) => io) {
-  const file = openBodyFile();
-  if (!file) throw new Error("no body file could be made in /dev/shm on this machine");
-  const childFd = file.stdio[0]!;
-  const childIo: FileIo = {
-    read: (into, at) => readSync(childFd, into, 0, into.byteLength, at),
-    write: (bytes, at) => writeSync(childFd, bytes, 0, bytes.byteLength, at),
-  };
+  const { file, childFd, childIo } = bodyFileForTest();
   let toGuest: (c: Uint8Array) => void = () => {};
   let toHost: (c: Uint8Array) => void = () => {};
   const held: Uint8Array[] = [];

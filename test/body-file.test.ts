@@ -5,22 +5,17 @@
  * checked before the host trusts it (a child can write anywhere in the file).
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, ftruncateSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { assertSameBytes } from "./helpers/bytes.ts";
-import { openBodyFile, removeLeftovers, type HostBodyFile } from "../adapters/body-file.ts";
+import { bodyFileForTest } from "./helpers/body-file.ts";
+import { removeLeftovers, type HostBodyFile } from "../adapters/body-file.ts";
 import { BodyFile, FILE_BODY_MAX, FILE_REF_BYTES, RING_BYTES, type FileIo } from "../runtime/channel/body-file.ts";
 import { LanesError } from "../runtime/errors.ts";
 
 function pair(): { file: HostBodyFile; host: BodyFile; guest: BodyFile; childFd: number } {
-  const file = openBodyFile();
-  if (!file) throw new Error("no body file could be made in /dev/shm on this machine");
-  const childFd = file.stdio[0]!;
-  const childIo: FileIo = {
-    read: (into, at) => readSync(childFd, into, 0, into.byteLength, at),
-    write: (bytes, at) => writeSync(childFd, bytes, 0, bytes.byteLength, at),
-  };
+  const { file, childFd, childIo } = bodyFileForTest();
   const host = BodyFile.host(file.io);
   // before the guest has said it reads the file, the host writes nothing there
   assert.is(host.put(new Uint8Array(100_000)), "pipe", "no body in the file before the guest reads it");
