@@ -329,7 +329,9 @@ test("a cache folder removed under a running host, then made again by a mkdir of
 test("a host whose whole cache folder is removed while it runs starts its next instances in both lanes, and makes the folder again, private", async () => {
   const dir = ownCache("cache-8");
   assert.ok(adapter.sandbox().available, "this test's process-lane child runs in the sandbox: it needs bubblewrap (apt-get install bubblewrap)");
-  const h = await startTestHost({ p: { entry: "chaos-fault.ts", lane: "process" }, i: { entry: "chaos-fault.ts" } });
+  // one instance each: with two (the load check's start and a request that came while it was
+  // starting), the crash left the other serving, no start needed the folder, and none made it
+  const h = await startTestHost({ p: { entry: "chaos-fault.ts", lane: "process", instances: { max: 1 } }, i: { entry: "chaos-fault.ts", instances: { max: 1 } } });
   const spareErrors = () => h.logs.filter((l) => /spare (could not be started|failed to start)/.test(l)).length;
   try {
     for (const f of ["p", "i"]) assert.is((await h.fetch(`/${f}`)).status, 200, f);
@@ -346,7 +348,7 @@ test("a host whose whole cache folder is removed while it runs starts its next i
     const mode = () => (existsSync(dir) ? statSync(dir).mode & 0o777 : undefined);
     await waitFor(
       () => mode() === 0o700,
-      () => `the folder is made again, private (mode ${mode()?.toString(8) ?? "none"})`,
+      () => `the folder is made again, private (mode ${mode()?.toString(8) ?? "none"}):\n${h.logs.slice(-6).join("")}`,
       15_000,
     );
     assert.is(spareErrors(), 0, `the spares found their files too: ${h.logs.filter((l) => /spare (could not|failed)/.test(l)).join("")}`);
