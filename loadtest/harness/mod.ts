@@ -22,7 +22,7 @@ import type { BenchOptions } from "./options.ts";
 import { progress } from "./progress.ts";
 import type { BenchLane, BenchReport, BenchResult, BenchRuntime, CrashResult, RoundFigures, SandboxCost } from "./report.ts";
 import { combineRounds, roundFigures } from "./rounds.ts";
-import { laneTable, NOISY, throughputTable } from "./table.ts";
+import { generatorNote, laneTable, NOISY, throughputTable } from "./table.ts";
 import { workloadFor } from "./workloads.ts";
 import { Workspace } from "./workspace.ts";
 
@@ -173,6 +173,7 @@ export function formatReport({ report, jsonFile, chartFile }: BenchOutcome): str
     ...(noisy.length
       ? [`! ${noisy.length} cell(s) ran while other processes used ${NOISY}+ cores ("others' CPU"): their figures are not comparable; run again on a quiet machine.`]
       : []),
+    ...generatorNote(report.results),
     "",
     laneTable(report),
     "",

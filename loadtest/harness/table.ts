@@ -18,6 +18,23 @@ export function render(head: Row, rows: Row[], right: boolean[]): string {
 /** Cores used by other processes during a cell above which its figures are marked "!". */
 export const NOISY = 0.25;
 
+/** The load generator's cores (autocannon, one thread) in a direct cell from which it, not the host, set the rate. */
+export const GENERATOR_BOUND = 0.9;
+
+/**
+ * The direct cells whose rate the load generator set (its one thread near a full core), said
+ * under the table: a lane's x direct there is measured against autocannon's ceiling, not the
+ * host's (on 2 cores, Bun's and Deno's `body`: loadtest/README.md, What the lanes cost).
+ */
+export function generatorNote(results: BenchResult[]): string[] {
+  const bound = results.filter((r) => !r.checkError && r.lane === "direct" && r.generatorCores >= GENERATOR_BOUND);
+  if (bound.length === 0) return [];
+  const cells = bound.map((r) => `${r.workload} on ${r.runtime} (${r.generatorCores.toFixed(2)})`).join(", ");
+  return [
+    `note: autocannon used ${GENERATOR_BOUND}+ of a core in the direct cell of ${cells}: the load generator set that rate, not the host, so "x direct" there compares the lanes with autocannon's ceiling; "CPU ms/req" and "overhead µs" compare the hosts' work.`,
+  ];
+}
+
 const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
 const n1 = (x: number) => x.toFixed(1);
 const opt = (x: number | null, f: (x: number) => string) => (x === null ? "–" : f(x));
