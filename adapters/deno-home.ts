@@ -12,10 +12,10 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, lstatSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { madeInBackground } from "./cache-entry.ts";
-import { ensurePrivateDirSync } from "./private-dir.ts";
+import { mkdirInsidePrivate } from "./private-dir.ts";
 
 const WARM_MS = 20_000;
 
@@ -30,10 +30,8 @@ export function denoHome(entry: string, binary: string, cacheDir: string): strin
  * folders above the last the default mode on Deno, and one removed under the host is made here.
  */
 function privateFolder(cacheDir: string, name: string): string {
-  ensurePrivateDirSync(cacheDir);
   const folder = join(cacheDir, "homes", name);
-  mkdirSync(folder, { recursive: true, mode: 0o700 });
-  ensurePrivateDirSync(cacheDir); // removed just before the mkdir, which made it again
+  mkdirInsidePrivate(cacheDir, folder, 0o700);
   return folder;
 }
 

@@ -17,7 +17,7 @@ import { denoHome } from "./deno-home.ts";
 import { snapshotBlob } from "./node-snapshot.ts";
 import { lineSplitter } from "./lines.ts";
 import { fileOps } from "./files.ts";
-import { defaultCacheDir, ensurePrivateDirSync } from "./private-dir.ts";
+import { defaultCacheDir, ensurePrivateDirSync, mkdirInsidePrivate } from "./private-dir.ts";
 import { runWithCleanEnv } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
 import { killSandboxed, killStuckSandboxes, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
@@ -52,10 +52,9 @@ export const sys: Sys = {
     }
   },
   mkdirp: async (p) => {
-    await mkdir(p, { recursive: true });
-    // inside the cache folder: if it was removed just before, this made it again, readable by all
     const cache = defaultCacheDir();
-    if (p.startsWith(cache + path.sep)) ensurePrivateDirSync(cache);
+    if (p.startsWith(cache + path.sep)) mkdirInsidePrivate(cache, p);
+    else await mkdir(p, { recursive: true });
   },
   realpath: (p) => realpath(p),
   resolve: (...parts) => path.resolve(...parts),

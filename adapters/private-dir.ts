@@ -65,6 +65,17 @@ export function ensurePrivateDirSync(dir: string): void {
   checked.set(dir, seen(info));
 }
 
+/**
+ * Makes `folder` and those above it, inside the private folder `dir`, which stays private: a
+ * recursive mkdir that ran just after someone removed `dir` made it again with the default mode
+ * (readable by all), so `dir` is checked before and after (ensurePrivateDirSync).
+ */
+export function mkdirInsidePrivate(dir: string, folder: string, mode?: number): void {
+  ensurePrivateDirSync(dir);
+  mkdirSync(folder, { recursive: true, ...(mode === undefined ? {} : { mode }) });
+  ensurePrivateDirSync(dir);
+}
+
 function lstatOrNull(p: string) {
   try {
     return lstatSync(p);

@@ -195,6 +195,7 @@ export interface Sys {
   writeText(path: string, text: string): Promise<void>;
   exists(path: string): Promise<boolean>;
   isFile(path: string): Promise<boolean>;
+  /** A folder and those above it; one inside the cache folder keeps that private (made again private if it was removed). */
   mkdirp(path: string): Promise<void>;
   realpath(path: string): Promise<string>;
   resolve(...parts: string[]): string;

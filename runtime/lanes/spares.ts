@@ -206,11 +206,9 @@ export class SparePool {
     const folder = sys.join(sys.cacheDir(), "spares", `${adapter.name}-${adapter.pid}-${Date.now().toString(36)}-${++nextSpareId}`);
     const spare: Spare = { folder, ready: false, owner: `spare-${p.profile.runtime}` };
     p.spares.push(spare);
-    // the cache folder first, private: one removed under the host is made again here as often
-    // as by the guests' check, and a plain mkdirp would make it readable by all
+    // (Sys.mkdirp keeps the cache folder private: one removed under the host is made again here)
     return sys
-      .ensurePrivateDir(sys.cacheDir())
-      .then(() => sys.mkdirp(folder))
+      .mkdirp(folder)
       .then(() => {
         // stopped meanwhile: a child spawned now has no one to stop it (an orphaned bwrap was
         // left waiting forever when a test host exited right after)
