@@ -7,14 +7,13 @@
 import { closeSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { assertSameBytes } from "./helpers/bytes.ts";
+import { assertSameBytes, patterned } from "./helpers/bytes.ts";
 import { bodyFileForTest } from "./helpers/body-file.ts";
 import { RING_BYTES, type FileIo } from "../runtime/channel/body-file.ts";
 import type { HostToGuest } from "../runtime/channel/frames.ts";
 import { guestStreamEnd, hostStreamEnd, ROOM_WAIT_MS } from "../runtime/channel/stream-end.ts";
 
 const BODY = 300_000;
-const patterned = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 const soon = (f: () => void) => void setTimeout(f, 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

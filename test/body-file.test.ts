@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, ftruncateSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { assertSameBytes } from "./helpers/bytes.ts";
+import { assertSameBytes, patterned } from "./helpers/bytes.ts";
 import { bodyFileForTest } from "./helpers/body-file.ts";
 import { removeLeftovers, type HostBodyFile } from "../adapters/body-file.ts";
 import { BodyFile, FILE_BODY_MAX, FILE_REF_BYTES, RING_BYTES, type FileIo } from "../runtime/channel/body-file.ts";
@@ -29,7 +29,6 @@ function done(p: ReturnType<typeof pair>): void {
   closeSync(p.childFd);
 }
 
-const patterned = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 const fresh = (n: number) => new Uint8Array(n);
 
 /** The reference `put` gave (it must have put the body in the file). */

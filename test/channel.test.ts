@@ -19,8 +19,9 @@ import { Slab } from "../runtime/channel/slab.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
 import { adapter } from "./helpers/host.ts";
 import { guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
+import { patterned } from "./helpers/bytes.ts";
 
-const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+const bytes = (n: number, seed = 1) => patterned(n, seed);
 const w = new ByteWriter();
 
 const hostFrames: HostToGuest[] = [

@@ -1,4 +1,4 @@
-/** Byte-for-byte comparisons of large bodies: uvu's diff of arrays this large takes minutes. */
+/** Large bodies to send, and byte-for-byte comparisons of them: uvu's diff of arrays this large takes minutes. */
 import * as assert from "uvu/assert";
 
 /** The first index where the two differ (the shorter one's length if one is a prefix), or -1. */
@@ -14,4 +14,9 @@ export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => firstDiffere
 export function assertSameBytes(got: Uint8Array, want: Uint8Array, what = "the bytes"): void {
   const at = firstDifference(got, want);
   if (at >= 0) assert.unreachable(`${what}: ${got.byteLength} bytes against ${want.byteLength}, first difference at ${at}`);
+}
+
+/** `n` bytes of `(i * step + seed) % mod`: bodies told apart by their seed, their pattern not a whole number of pages. */
+export function patterned(n: number, seed = 0, step = 31, mod = 256): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * step + seed) % mod);
 }

@@ -5,6 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { RequestSpec } from "./raw-client.ts";
+import { patterned } from "../bytes.ts";
 
 export interface Case {
   name: string;
@@ -19,8 +20,6 @@ export interface Case {
 
 const latin1 = (s: string) => Buffer.from(s, "utf8").toString("latin1");
 const allBytes = () => new Uint8Array(256).map((_, i) => i);
-/** `n` bytes in a pattern that repeats every `mod`. */
-const patterned = (n: number, step: number, mod = 256) => new Uint8Array(n).map((_, i) => (i * step) % mod);
 
 /** Responders of the fixture that take no argument, and whether their body is a string with the default type. */
 const RESPONDERS: Record<string, boolean> = {
@@ -172,7 +171,7 @@ export function differentialCases(route: string): Case[] {
   add("POST formData() multipart", post("POST", `${echo}/form`, mp.type, mp.body));
   add("POST formData() of a non-form body throws", post("POST", `${echo}/form`, "text/plain", "not a form"));
   add("POST arrayBuffer() of every byte", post("POST", `${echo}/bytes`, "application/octet-stream", allBytes()));
-  add("POST read as a stream", post("POST", `${echo}/stream`, "application/octet-stream", patterned(70_000, 7)));
+  add("POST read as a stream", post("POST", `${echo}/stream`, "application/octet-stream", patterned(70_000, 0, 7)));
   add("PUT arrayBuffer()", post("PUT", `${echo}/bytes`, "application/octet-stream", allBytes().subarray(0, 16)));
   add("PATCH json()", post("PATCH", `${echo}/json`, "application/merge-patch+json", '{"op":"x"}'));
   add("DELETE with no body", { method: "DELETE", target: `${echo}/meta`, headers: [] });
@@ -194,7 +193,7 @@ export function differentialCases(route: string): Case[] {
   add("text() first of bytes that are not UTF-8", post("POST", `${first}/text`, "text/plain", new Uint8Array([0x68, 0xff, 0xfe, 0xc3, 0x28, 0x69])));
   add("arrayBuffer() first, then the rest", post("POST", `${first}/bytes`, "application/octet-stream", allBytes()));
   add("arrayBuffer() first of an empty body", post("POST", `${first}/bytes`, "application/octet-stream", ""));
-  add("arrayBuffer() first of 100,000 bytes, then the rest", post("POST", `${first}/large`, "application/octet-stream", patterned(100_000, 13, 251)));
+  add("arrayBuffer() first of 100,000 bytes, then the rest", post("POST", `${first}/large`, "application/octet-stream", patterned(100_000, 0, 13, 251)));
   add("json() first, then the rest", post("PATCH", `${first}/json`, "application/json", '\ufeff{"a":[1,"é"],"b":null}'));
   add("json() first of bad JSON", post("POST", `${first}/json`, "application/json", "{not json"));
   add("Request.prototype.text first", post("POST", `${first}/proto`, "text/plain", "by the prototype"));
