@@ -64,8 +64,8 @@ export interface Exchange {
   /** The header lines as [name, value] pairs, in arrival order. */
   headerPairs(): HeaderPairs;
   header(name: string): string | undefined;
-  /** The body as it arrives, or null when the request has none. */
-  body(): AsyncIterable<Uint8Array> | null;
+  /** The body as it arrives, or null. It may be read straight into `into` (web-exchange.ts): each chunk is then a view of its memory. */
+  body(into?: Uint8Array): AsyncIterable<Uint8Array> | null;
   /** Calls `listener` if the client goes away before its answer is complete, or soon if it has already gone. */
   onAbort(listener: () => void): void;
   remoteAddress(): string;

@@ -55,6 +55,11 @@ export class BufferPool {
     else this.keep(buffer);
   }
 
+  /** The memory of `from` moved to `to` (a read into it transferred it): `to` is the pool's if `from` was. */
+  moved(from: ArrayBuffer, to: ArrayBuffer): void {
+    if (this.made.has(from)) this.made.add(to);
+  }
+
   /** A write of `bytes` started: it is not handed out again before `written`. */
   writing(bytes: Uint8Array): void {
     const buffer = bytes.buffer;

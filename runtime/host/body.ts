@@ -20,10 +20,10 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
   // Servers differ in what they give one that has neither (Deno.serve: an empty stream).
   if (declared === undefined && ex.header("transfer-encoding") === undefined) return null;
   if (length === 0) return new Uint8Array(0);
-  const body = ex.body();
-  if (!body) return null;
   // from the host's pool: invoke.ts gives it back once the request is over
-  const into = Number.isSafeInteger(length) ? hostBuffers.take(length) : undefined;
+  let into = Number.isSafeInteger(length) ? hostBuffers.take(length) : undefined;
+  const body = ex.body(into);
+  if (!body) return null;
   const parts: Uint8Array[] = [];
   let size = 0;
   const chunks = body[Symbol.asyncIterator]();
@@ -37,11 +37,16 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
       }
       if (next.done) break;
       const value = next.value;
+      if (into?.byteLength === 0) {
+        // read straight into it, which moved its memory to the chunk's buffer (Exchange.body)
+        hostBuffers.moved(into.buffer as ArrayBuffer, value.buffer as ArrayBuffer);
+        into = new Uint8Array(value.buffer, 0, length);
+      }
       if (size + value.byteLength > limit) throw tooLarge();
       if (into && size + value.byteLength > into.byteLength) {
         throw new LanesError("bad_request", `request body is longer than its Content-Length (${length})`);
       }
-      if (into) into.set(value, size);
+      if (into && !(value.buffer === into.buffer && value.byteOffset === size)) into.set(value, size);
       else parts.push(value);
       size += value.byteLength;
     }
