@@ -31,6 +31,8 @@ declare module "autocannon" {
     timeout?: number;
     /** Called with each connection's Client, an EventEmitter (lib/httpClient.js). */
     setupClient?: (client: import("node:events").EventEmitter) => void;
+    /** Called with what autocannon kept of each answer's body (test/generator.test.ts). */
+    verifyBody?: (body: string) => boolean;
   }
   export interface Instance extends PromiseLike<Result> {
     on(event: "tick", listener: (t: { counter: number; bytes: number }) => void): void;

@@ -2,7 +2,7 @@
  * Talking to a host under test: single requests (correctness, cold start, warm latency) with
  * fetch, load with autocannon used as a library, in this process, never in the host's.
  */
-import autocannon from "autocannon";
+import autocannon from "./generator.ts";
 import { Buffer } from "node:buffer";
 import type { Workload } from "./workloads.ts";
 

@@ -137,7 +137,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
       dir: relative(process.cwd(), manifest.dir) || ".",
       command: opts.command,
       ...machine(),
-      loadGenerator: `autocannon ${packageVersion("autocannon")} (as a library, in the bench process on ${adapter.name} ${adapter.version})`,
+      loadGenerator: `autocannon ${packageVersion("autocannon")} (as a library, answer bodies counted but not kept: harness/generator.ts; in the bench process on ${adapter.name} ${adapter.version})`,
       versions: { ...versions, lanes: packageVersion("lanes"), autocannon: packageVersion("autocannon") },
       durationS: opts.durationS,
       warmupS: opts.warmupS,

@@ -5,7 +5,7 @@
  * with it, so the stall shows as a lower rate and in the max, hardly in the percentiles.
  * https://github.com/mcollina/autocannon
  */
-import autocannon from "autocannon";
+import autocannon from "../harness/generator.ts";
 import { Buffer } from "node:buffer";
 import type { EventEmitter } from "node:events";
 import { SAMPLE_MS } from "../harness/load.ts";
