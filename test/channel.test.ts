@@ -16,6 +16,7 @@ import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, MAX_SLOT } f
 import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
 import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type RingReads, type WakeBy } from "../runtime/channel/ring-end.ts";
 import { Slab } from "../runtime/channel/slab.ts";
+import { hostBuffers } from "../runtime/channel/buffer-pool.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
 import { adapter } from "./helpers/host.ts";
 import { guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
@@ -372,6 +373,27 @@ for (const wakeBy of ["messages", "atomics"] as const) {
     });
     assert.is(got[4]!.headers[0]![1].length, 5000);
     close();
+  });
+
+  test(`a large body the guest moves to the host goes to the host's pool once given back, for its next large body (${wakeBy} doorbell)`, async () => {
+    const { host, guest, close } = localRing(16384, wakeBy);
+    // 256 KiB is a size the pool keeps; 300,000 bytes is not a whole number of its 64 KiB grains
+    const sizes = [256 * 1024, 300_000];
+    const got: ResponseFrame[] = [];
+    const done = new Promise<void>((resolve) => host.onFrame((f) => f.t === "res" && got.push(f) === sizes.length && resolve()));
+    for (const [id, n] of sizes.entries()) guest.send({ t: "res", id, status: 200, statusText: "", headers: [], body: bytes(n, id), more: false });
+    await done;
+    close();
+    const [kept, odd] = got.map((f) => f.body!);
+    assert.equal(kept, bytes(sizes[0]!, 0));
+    const before = hostBuffers.idleBytes;
+    hostBuffers.give(odd);
+    assert.is(hostBuffers.idleBytes, before, "a body of no pool size is left to the collector");
+    hostBuffers.give(kept);
+    assert.is(hostBuffers.idleBytes - before, 256 * 1024, "the moved body's memory is the pool's");
+    const next = hostBuffers.take(256 * 1024);
+    assert.is(next.buffer, kept!.buffer, "and the next large body on the host reuses it");
+    hostBuffers.give(next);
   });
 
   // A worker woken by Atomics on Deno is a doorbell lanes never rings there (caps.ringWakeup):

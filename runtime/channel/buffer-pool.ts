@@ -60,6 +60,11 @@ export class BufferPool {
     if (this.made.has(from)) this.made.add(to);
   }
 
+  /** `buffer` came from another thread, moved (transferred): nothing else holds it, so it may be kept once given back (if of a size the pool keeps). */
+  adopt(buffer: ArrayBuffer): void {
+    this.made.add(buffer);
+  }
+
   /** A write of `bytes` started: it is not handed out again before `written`. */
   writing(bytes: Uint8Array): void {
     const buffer = bytes.buffer;

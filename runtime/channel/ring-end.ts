@@ -11,6 +11,7 @@ import { Listeners, type ChannelEnd, type Decoder, type GuestEnd, type HostEnd }
 import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
 import { BESIDE, maxFrame, RingReader, ringBytes, RingWriter } from "./ring.ts";
 import { Slab } from "./slab.ts";
+import { type BufferPool, hostBuffers } from "./buffer-pool.ts";
 import { atomicsWakeup, messageWakeup } from "./wakeup.ts";
 
 /** Bytes per ring; a frame up to half of it (less its prefix) goes through the ring. */
@@ -48,15 +49,20 @@ export function ringChannelMemory(capacity = RING_CAPACITY): SharedArrayBuffer {
   return new SharedArrayBuffer(2 * ringBytes(capacity));
 }
 
+/**
+ * The host's end. A body the guest transferred is the host's alone: its memory goes to the host's
+ * pool once the answer is written (buffer-pool.ts), for the next request's body, which is
+ * transferred the other way; else every large body was a new, zeroed array on the host.
+ */
 export function hostRingEnd(o: RingEndOptions): HostEnd {
-  return ringEnd<GuestToHost, HostToGuest>(o, 0, decodeGuestFrame);
+  return ringEnd<GuestToHost, HostToGuest>(o, 0, decodeGuestFrame, hostBuffers);
 }
 
 export function guestRingEnd(o: RingEndOptions): GuestEnd {
   return ringEnd<HostToGuest, GuestToHost>(o, 1, decodeHostFrame);
 }
 
-function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: Decoder<In>): ChannelEnd<In, Out> {
+function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: Decoder<In>, buffers?: BufferPool): ChannelEnd<In, Out> {
   const capacity = o.capacity ?? RING_CAPACITY;
   const size = ringBytes(capacity);
   const bells = o.wakeBy === "messages" ? messageWakeup((word) => o.port.post(word)) : undefined;
@@ -70,7 +76,13 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
   // only the host takes slices of a slab: a guest's bodies go to functions (slab.ts)
   const copyOut: CopyOut = o.reads === "plain-copy" ? { stringsViaPlainCopy: true, ...(side === 0 ? { slab: new Slab() } : {}) } : FRESH_ARRAYS;
   const inbox: Uint8Array[] = [];
-  const fromInbox: Externals = { next: () => inbox.shift() };
+  const fromInbox: Externals = {
+    next: () => {
+      const body = inbox.shift();
+      if (body && buffers) buffers.adopt(body.buffer as ArrayBuffer);
+      return body;
+    },
+  };
   let closed = false;
 
   const post = (bytes: Uint8Array) => {
