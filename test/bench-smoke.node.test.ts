@@ -54,7 +54,7 @@ test("bench --quick measures hello in both lanes against direct and writes JSON,
       for (const k of ["rps", "p50Ms", "p99Ms", "errors", "non2xx", "rssMb", "hostRssMb", "warmMs", "cpuMsPerRequest", "foreignCpu", "generatorCores", "restarts"]) {
         assert.ok(isNum(r[k]), `${r.lane}.${k} is ${r[k]}`);
       }
-      // autocannon ran in the bench process for the whole window: its CPU shows
+      // autocannon ran in its own process for the whole window: the CPU it reported shows
       assert.ok(r.generatorCores > 0.02 && r.generatorCores < 4, `${r.lane}: the load generator used ${r.generatorCores} cores`);
       assert.ok(r.requests > 0, `${r.lane}: no request was measured`);
       // requests / req/s is the time measured: the 0.5 s asked, not autocannon's next whole second

@@ -1,14 +1,21 @@
 /**
- * The load generator (loadtest/harness/generator.ts) on this runtime: autocannon as the bench and
- * `lanes load` run it, against a real server answering 64 KiB bodies. It must count every answer
- * and its bytes, and keep none of the bodies: decoding them into strings was two thirds of its
- * CPU under 256 KiB answers, which made it, not the server, the limit of the bench's cells.
+ * The load generator on this runtime: autocannon as the bench and `lanes load` run it
+ * (loadtest/harness/generator.ts), against a real server answering 64 KiB bodies. It must count
+ * every answer and its bytes, and keep none of the bodies: decoding them into strings was two
+ * thirds of its CPU under 256 KiB answers, which made it, not the server, the limit of the
+ * bench's cells. The bench runs it in a process of its own per run (generator-main.ts), started on
+ * the bench's runtime: that process must send the body, report each second and its own CPU.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import autocannon from "../loadtest/harness/generator.ts";
+import { generatorCommand } from "../loadtest/harness/host-process.ts";
+import { load } from "../loadtest/harness/load.ts";
+import type { Workload } from "../loadtest/harness/workloads.ts";
+import { adapter } from "./helpers/host.ts";
+import { patterned, sameBytes } from "./helpers/bytes.ts";
 
 const ANSWER = 64 * 1024;
 
@@ -44,6 +51,50 @@ test("autocannon counts every answer and its bytes, and keeps none of the bodies
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+test("the bench's generator process sends the workload's body, reports each second, and the CPU it used", async () => {
+  const sent = patterned(100_000, 4);
+  let bad = 0;
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (d: Buffer) => parts.push(d));
+    req.on("end", () => {
+      const got = Buffer.concat(parts);
+      if (req.method !== "PUT" || req.headers["x-w"] !== "1" || !sameBytes(got, sent)) bad++;
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  const w = { name: "w", path: "/w", method: "PUT", headers: { "x-w": "1" }, body: sent } as unknown as Workload;
+  const ticks: number[] = [];
+  try {
+    const m = await load(`http://127.0.0.1:${port}`, w, {
+      generator: generatorCommand(adapter.name, adapter.runtimeBinary(adapter.name)),
+      durationS: 1.2,
+      connections: 4,
+      onTick: (s) => ticks.push(s),
+    });
+    assert.ok(m.requests > 10, `${m.requests} requests`);
+    assert.is(m.errors + m.non2xx, 0);
+    assert.is(bad, 0, "every request came with the workload's method, headers and body");
+    assert.ok(m.rps > 0 && m.requests / m.rps < 2, `${m.requests} requests at ${m.rps} req/s`);
+    assert.ok(m.generatorCpuMs > 0 && m.generatorCpuMs < 10_000, `the generator used ${m.generatorCpuMs} ms of CPU`);
+    assert.equal(ticks.slice(0, 1), [1], "each second is reported");
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test("a generator process that exits without a result fails the run with what it said", async () => {
+  const w = { name: "w", path: "/", method: "GET", check: () => undefined } as unknown as Workload;
+  const err = await load("http://127.0.0.1:9", w, { generator: ["/bin/sh", ["-c", "echo broken >&2; exit 3"]], durationS: 1, connections: 1 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.instance(err, Error);
+  assert.match((err as Error).message, /exited with 3 and no result: broken/);
 });
 
 test.run();

@@ -5,7 +5,7 @@
  */
 import type { BenchOptions } from "./options.ts";
 import { startDirectHost, startLanesHost, type HostProcess } from "./host-process.ts";
-import { checkAnswer, load, send, warmLatency } from "./load.ts";
+import { checkAnswer, load, send, warmLatency, type GeneratorCommand } from "./load.ts";
 import { machineBusyMs, rssBytes, selfCpuMs, usageBetween, usageSnapshot } from "./proc.ts";
 import type { BenchLane, BenchResult, BenchRuntime } from "./report.ts";
 import { NOISY } from "./table.ts";
@@ -27,6 +27,8 @@ export interface CellContext {
   opts: BenchOptions;
   ws: Workspace;
   binary(runtime: BenchRuntime): string;
+  /** How to start the load generator (load.ts). */
+  generator: GeneratorCommand;
   /** A runtime's version, as its host reports it. */
   sawVersion(runtime: BenchRuntime, version: string): void;
   onPhase(phase: string): void;
@@ -71,7 +73,7 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
         : sum(idleInstances.map((i) => i.rssBytes ?? 0)) / idleInstances.length / MB;
 
   c.onPhase("warming up");
-  await load(host.url, w, { durationS: opts.warmupS, connections: opts.connections });
+  await load(host.url, w, { generator: c.generator, durationS: opts.warmupS, connections: opts.connections });
   const again = await checkAnswer(host.url, w);
   if (again) return { ...empty, checkError: `after warm-up: ${again}` };
 
@@ -84,17 +86,18 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
   const busy0 = machineBusyMs();
   const self0 = selfCpuMs();
   const t0 = performance.now();
-  const m = await load(host.url, w, {
+  const { generatorCpuMs, ...m } = await load(host.url, w, {
+    generator: c.generator,
     durationS: opts.durationS,
     connections: opts.connections,
     onTick: (s) => c.onPhase(`measuring ${Math.min(s, opts.durationS)}/${opts.durationS} s`),
   });
   const use = usageBetween(host.pid, use0, usageSnapshot(host.pid));
   const hostCpu = use.own.cpuMs + use.below.cpuMs;
-  // what the rest of the machine (other tenants, not the host nor the load generator) used
+  // what the rest of the machine (other tenants, not the host, the load generator nor the bench) used
   const elapsedMs = performance.now() - t0;
-  const generatorCores = (selfCpuMs() - self0) / elapsedMs;
-  const foreignCpu = Math.max(0, machineBusyMs() - busy0 - hostCpu - generatorCores * elapsedMs) / elapsedMs;
+  const generatorCores = generatorCpuMs / elapsedMs;
+  const foreignCpu = Math.max(0, machineBusyMs() - busy0 - hostCpu - generatorCpuMs - (selfCpuMs() - self0)) / elapsedMs;
   const hostRss = rssBytes(host.pid);
   const after = await metrics(host.url);
   const instances = instancesOf(after, w.name);

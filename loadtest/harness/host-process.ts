@@ -13,6 +13,7 @@ const LANES_CLI = fileURLToPath(new URL("../../runtime/cli/lanes.ts", import.met
 const DIRECT_HOST = fileURLToPath(new URL("./direct-host.ts", import.meta.url));
 const NODE_LANES = fileURLToPath(new URL("../../bin/lanes.mjs", import.meta.url));
 const NODE_RUN = fileURLToPath(new URL("../../bin/node-run.mjs", import.meta.url));
+const GENERATOR = fileURLToPath(new URL("./generator-main.ts", import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 8_000;
 
@@ -38,7 +39,7 @@ export interface HostProcess {
 function command(runtime: BenchRuntime, binary: string, file: string, args: string[]): [string, string[]] {
   switch (runtime) {
     case "node": {
-      const entry = file === LANES_CLI ? [NODE_LANES] : file === DIRECT_HOST ? [NODE_RUN, file] : ["--import", "tsx", file];
+      const entry = file === LANES_CLI ? [NODE_LANES] : file === DIRECT_HOST || file === GENERATOR ? [NODE_RUN, file] : ["--import", "tsx", file];
       return [binary, ["--max-semi-space-size=64", "--no-warnings", ...entry, ...args]];
     }
     case "bun":
@@ -51,6 +52,11 @@ function command(runtime: BenchRuntime, binary: string, file: string, args: stri
 /** `lanes <args>` from this checkout's sources on `runtime`, as the measured hosts are run. */
 export function lanesCommand(runtime: BenchRuntime, binary: string, args: string[]): [string, string[]] {
   return command(runtime, binary, LANES_CLI, args);
+}
+
+/** The load generator (generator-main.ts) on `runtime`, the bench's own, as the hosts are run. */
+export function generatorCommand(runtime: BenchRuntime, binary: string): [string, string[]] {
+  return command(runtime, binary, GENERATOR, []);
 }
 
 const live = new Set<ChildProcess>();

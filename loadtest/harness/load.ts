@@ -1,8 +1,9 @@
 /**
  * Talking to a host under test: single requests (correctness, cold start, warm latency) with
- * fetch, load with autocannon used as a library, in this process, never in the host's.
+ * fetch, load with autocannon in a process of its own per run (generator-main.ts), never in the
+ * host's nor in the bench's.
  */
-import autocannon from "./generator.ts";
+import { spawn } from "node:child_process";
 import { Buffer } from "node:buffer";
 import type { Workload } from "./workloads.ts";
 
@@ -50,7 +51,6 @@ export async function warmLatency(base: string, w: Workload, n = 15): Promise<nu
 
 /** What one autocannon run measured. */
 export interface Measured {
-  /** Requests per second over the measured window (2xx and others alike). */
   rps: number;
   p50Ms: number;
   p99Ms: number;
@@ -60,28 +60,59 @@ export interface Measured {
   requests: number;
 }
 
-export async function load(base: string, w: Workload, o: { durationS: number; connections: number; onTick?: (second: number) => void }): Promise<Measured> {
-  const run = autocannon({
+/** A run, as the bench sends it to generator-main.ts (the body in base64). */
+export interface GeneratorJob {
+  url: string;
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+  connections: number;
+  durationS: number;
+}
+
+/** What the generator process says once its run is over: the CPU it used meanwhile too. */
+export type GeneratorOutcome = Measured & { generatorCpuMs: number };
+
+/** How to start generator-main.ts on the bench's own runtime (host-process.ts, generatorCommand). */
+export type GeneratorCommand = [string, string[]];
+
+export async function load(
+  base: string,
+  w: Workload,
+  o: { generator: GeneratorCommand; durationS: number; connections: number; onTick?: (second: number) => void },
+): Promise<GeneratorOutcome> {
+  const job: GeneratorJob = {
     url: base + w.path,
     method: w.method,
-    headers: w.headers,
-    // autocannon takes a string or a Buffer
-    ...(w.body ? { body: Buffer.from(w.body.buffer, w.body.byteOffset, w.body.byteLength) } : {}),
+    ...(w.headers ? { headers: w.headers } : {}),
+    ...(w.body ? { body: Buffer.from(w.body.buffer, w.body.byteOffset, w.body.byteLength).toString("base64") } : {}),
     connections: o.connections,
-    duration: o.durationS,
-    sampleInt: SAMPLE_MS,
-    pipelining: 1,
-    timeout: 10,
-  });
-  let second = 0;
-  run.on("tick", () => o.onTick?.(++second));
-  const r = await run;
-  return {
-    rps: r.requests.total / r.duration,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    errors: r.errors,
-    non2xx: r.non2xx,
-    requests: r.requests.total,
+    durationS: o.durationS,
   };
+  const [cmd, args] = o.generator;
+  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+  let done: GeneratorOutcome | undefined;
+  let err = "";
+  let out = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => void (err = (err + d).slice(-2000)));
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    for (let nl = out.indexOf("\n"); nl >= 0; nl = out.indexOf("\n")) {
+      const line = JSON.parse(out.slice(0, nl)) as { tick?: number; done?: GeneratorOutcome };
+      out = out.slice(nl + 1);
+      if (line.tick !== undefined) o.onTick?.(line.tick);
+      if (line.done) done = line.done;
+    }
+  });
+  // a generator that dies at once closes its stdin first: what it said is the error, not the pipe's
+  child.stdin!.on("error", () => {});
+  child.stdin!.end(`${JSON.stringify(job)}\n`);
+  // autocannon ends a run within a sample of its duration; a generator that hangs is killed
+  const killer = setTimeout(() => child.kill("SIGKILL"), (o.durationS + 30) * 1000);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  }).finally(() => clearTimeout(killer));
+  if (!done) throw new Error(`the load generator (${cmd} ${args.join(" ")}) exited with ${code} and no result: ${err.trim() || "(no output)"}`);
+  return done;
 }

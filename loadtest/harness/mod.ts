@@ -16,7 +16,7 @@ import { runCell, emptyResult, type CellContext } from "./cells.ts";
 import { chartSvg } from "./chart.ts";
 import { runCrashProbes } from "./crash.ts";
 import { runSandboxCost } from "./sandbox-cost.ts";
-import { killAllHosts } from "./host-process.ts";
+import { generatorCommand, killAllHosts } from "./host-process.ts";
 import { machine, packageVersion } from "./machine.ts";
 import type { BenchOptions } from "./options.ts";
 import { progress } from "./progress.ts";
@@ -67,6 +67,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
     opts,
     ws,
     binary: (rt) => adapter.runtimeBinary(rt),
+    generator: generatorCommand(adapter.name, adapter.runtimeBinary(adapter.name)),
     sawVersion: (rt, v) => void (versions[rt] = v),
     onPhase: (p) => bar.phase(p),
   };
@@ -137,7 +138,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
       dir: relative(process.cwd(), manifest.dir) || ".",
       command: opts.command,
       ...machine(),
-      loadGenerator: `autocannon ${packageVersion("autocannon")} (as a library, answer bodies counted but not kept: harness/generator.ts; in the bench process on ${adapter.name} ${adapter.version})`,
+      loadGenerator: `autocannon ${packageVersion("autocannon")} (as a library, in a process of its own per run on ${adapter.name} ${adapter.version}: harness/generator-main.ts; answer bodies counted, not kept: harness/generator.ts)`,
       versions: { ...versions, lanes: packageVersion("lanes"), autocannon: packageVersion("autocannon") },
       durationS: opts.durationS,
       warmupS: opts.warmupS,

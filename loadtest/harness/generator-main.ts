@@ -1,0 +1,57 @@
+/**
+ * The bench's load generator in a process of its own, one per run (harness/load.ts starts it):
+ * autocannon as harness/generator.ts sets it up. A job comes as one JSON line on stdin; each
+ * second of load goes out as `{"tick":N}` and the outcome as `{"done":{...}}` on stdout, with
+ * the CPU this process used during the run (every thread: autocannon's and its garbage
+ * collector's), which is the generator's share of the machine.
+ *
+ * Run inside the bench process, autocannon carried what earlier cells left there: after the
+ * `hello` cells (a million small answers each), it spent 0.27-0.31 ms of CPU per 256 KiB answer
+ * instead of 0.10-0.17, and that, not the host, set the rate of the `direct` body cells
+ * (loadtest/README.md, The load generator).
+ */
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import autocannon from "./generator.ts";
+import { SAMPLE_MS, type GeneratorJob, type GeneratorOutcome } from "./load.ts";
+
+async function readJob(): Promise<GeneratorJob> {
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8");
+    if (text.includes("\n")) break;
+  }
+  return JSON.parse(text) as GeneratorJob;
+}
+
+const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+const job = await readJob();
+const cpu0 = process.cpuUsage();
+const run = autocannon({
+  url: job.url,
+  method: job.method,
+  headers: job.headers,
+  ...(job.body === undefined ? {} : { body: Buffer.from(job.body, "base64") }),
+  connections: job.connections,
+  duration: job.durationS,
+  sampleInt: SAMPLE_MS,
+  pipelining: 1,
+  timeout: 10,
+});
+let second = 0;
+run.on("tick", () => say({ tick: ++second }));
+const r = await run;
+const cpu = process.cpuUsage(cpu0);
+const done: GeneratorOutcome = {
+  rps: r.requests.total / r.duration,
+  p50Ms: r.latency.p50,
+  p99Ms: r.latency.p99,
+  errors: r.errors,
+  non2xx: r.non2xx,
+  requests: r.requests.total,
+  generatorCpuMs: (cpu.user + cpu.system) / 1000,
+};
+say({ done });
+// autocannon leaves nothing running, but a stray keep-alive timer must not hold the bench up
+process.exit(0);
