@@ -6,9 +6,10 @@
  * (loadtest/README.md, The hot path). An array goes back to the pool only when nothing can read
  * it any more: its request is over, and every pipe write of it has completed.
  *
- * Only arrays the pool made are taken back, each at most once until it is handed out again, so
- * no two holders ever share one. A caller that takes `n` bytes writes all `n` before reading
- * any: a reused array holds an earlier body.
+ * Only arrays the pool made are taken back (or that are the host's alone: moved to it from a
+ * worker, `adopt`; the pool's own moved by a read into it, `moved`), each at most once until it
+ * is handed out again, so no two holders ever share one. A caller that takes `n` bytes writes
+ * all `n` before reading any: a reused array holds an earlier body.
  */
 
 /** Sizes are rounded up to this; smaller bodies are left to the garbage collector. */

@@ -23,7 +23,10 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
   // from the host's pool: invoke.ts gives it back once the request is over
   let into = Number.isSafeInteger(length) ? hostBuffers.take(length) : undefined;
   const body = ex.body(into);
-  if (!body) return null;
+  if (!body) {
+    hostBuffers.give(into);
+    return null;
+  }
   const parts: Uint8Array[] = [];
   let size = 0;
   const chunks = body[Symbol.asyncIterator]();
@@ -46,8 +49,8 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
       if (into && size + value.byteLength > into.byteLength) {
         throw new LanesError("bad_request", `request body is longer than its Content-Length (${length})`);
       }
-      if (into && !(value.buffer === into.buffer && value.byteOffset === size)) into.set(value, size);
-      else parts.push(value);
+      if (!into) parts.push(value);
+      else if (!(value.buffer === into.buffer && value.byteOffset === size)) into.set(value, size);
       size += value.byteLength;
     }
   } catch (e) {
