@@ -69,11 +69,13 @@ test("the bench's generator process sends the workload's body, reports each seco
   const { port } = server.address() as AddressInfo;
   const w = { name: "w", path: "/w", method: "PUT", headers: { "x-w": "1" }, body: sent } as unknown as Workload;
   const ticks: number[] = [];
+  let startedAt = 0;
   try {
     const m = await load(`http://127.0.0.1:${port}`, w, {
       generator: generatorCommand(adapter.name, adapter.runtimeBinary(adapter.name)),
       durationS: 1.2,
       connections: 4,
+      onStart: () => void (startedAt = ticks.length + 1),
       onTick: (s) => ticks.push(s),
     });
     assert.ok(m.requests > 10, `${m.requests} requests`);
@@ -82,6 +84,7 @@ test("the bench's generator process sends the workload's body, reports each seco
     assert.ok(m.rps > 0 && m.requests / m.rps < 2, `${m.requests} requests at ${m.rps} req/s`);
     assert.ok(m.generatorCpuMs > 0 && m.generatorCpuMs < 10_000, `the generator used ${m.generatorCpuMs} ms of CPU`);
     assert.equal(ticks.slice(0, 1), [1], "each second is reported");
+    assert.is(startedAt, 1, "its start is reported before the first second");
   } finally {
     await new Promise((r) => server.close(r));
   }

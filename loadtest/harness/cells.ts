@@ -82,14 +82,21 @@ async function measure(c: CellContext, host: HostProcess, w: Workload, lane: Ben
     await quiet(opts.settleS);
   }
   c.onPhase("measuring");
-  const use0 = usageSnapshot(host.pid);
-  const busy0 = machineBusyMs();
-  const self0 = selfCpuMs();
-  const t0 = performance.now();
+  // from when the generator has started (its own start-up is neither load nor the host's work)
+  let use0 = usageSnapshot(host.pid);
+  let busy0 = machineBusyMs();
+  let self0 = selfCpuMs();
+  let t0 = performance.now();
   const { generatorCpuMs, ...m } = await load(host.url, w, {
     generator: c.generator,
     durationS: opts.durationS,
     connections: opts.connections,
+    onStart: () => {
+      use0 = usageSnapshot(host.pid);
+      busy0 = machineBusyMs();
+      self0 = selfCpuMs();
+      t0 = performance.now();
+    },
     onTick: (s) => c.onPhase(`measuring ${Math.min(s, opts.durationS)}/${opts.durationS} s`),
   });
   const use = usageBetween(host.pid, use0, usageSnapshot(host.pid));

@@ -3,7 +3,8 @@
  * autocannon as harness/generator.ts sets it up. A job comes as one JSON line on stdin; each
  * second of load goes out as `{"tick":N}` and the outcome as `{"done":{...}}` on stdout, with
  * the CPU this process used during the run (every thread: autocannon's and its garbage
- * collector's), which is the generator's share of the machine.
+ * collector's), which is the generator's share of the machine. `{"started":true}` comes first,
+ * once the job is read: the bench measures from there, not from its own start-up.
  *
  * Run inside the bench process, autocannon carried what earlier cells left there: after the
  * `hello` cells (a million small answers each), it spent 0.27-0.31 ms of CPU per 256 KiB answer
@@ -27,6 +28,8 @@ async function readJob(): Promise<GeneratorJob> {
 const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 const job = await readJob();
+// the bench starts its window here: this process's own start-up is no part of the load
+say({ started: true });
 const cpu0 = process.cpuUsage();
 const run = autocannon({
   url: job.url,

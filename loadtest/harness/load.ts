@@ -79,7 +79,7 @@ export type GeneratorCommand = [string, string[]];
 export async function load(
   base: string,
   w: Workload,
-  o: { generator: GeneratorCommand; durationS: number; connections: number; onTick?: (second: number) => void },
+  o: { generator: GeneratorCommand; durationS: number; connections: number; onStart?: () => void; onTick?: (second: number) => void },
 ): Promise<GeneratorOutcome> {
   const job: GeneratorJob = {
     url: base + w.path,
@@ -98,8 +98,9 @@ export async function load(
   child.stdout!.setEncoding("utf8").on("data", (d: string) => {
     out += d;
     for (let nl = out.indexOf("\n"); nl >= 0; nl = out.indexOf("\n")) {
-      const line = JSON.parse(out.slice(0, nl)) as { tick?: number; done?: GeneratorOutcome };
+      const line = JSON.parse(out.slice(0, nl)) as { started?: boolean; tick?: number; done?: GeneratorOutcome };
       out = out.slice(nl + 1);
+      if (line.started) o.onStart?.();
       if (line.tick !== undefined) o.onTick?.(line.tick);
       if (line.done) done = line.done;
     }
