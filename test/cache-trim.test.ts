@@ -335,6 +335,14 @@ test("a host whose whole cache folder is removed while it runs starts its next i
   const spareErrors = () => h.logs.filter((l) => /spare (could not be started|failed to start)/.test(l)).length;
   try {
     for (const f of ["p", "i"]) assert.is((await h.fetch(`/${f}`)).status, 200, f);
+    // the spare that replaced the one the load check took is ready first: one still starting when
+    // the folder goes loses its working directory (a deno spare: "could not read current working
+    // directory") and is only tried again, which is not what this test is about: the starts after
+    await waitFor(
+      () => h.host.spares.describe().every((s) => s.starting === 0),
+      () => `the spares are ready: ${JSON.stringify(h.host.spares.describe())}`,
+      15_000,
+    );
     removeWhileWritten(dir); // as someone freeing disk would
     for (const f of ["p", "i"]) await expectError(await h.fetch(`/${f}?do=exit`), 502, "instance_crashed");
     // a spare taken meanwhile may have lost its folder: one failed start at most, then served
