@@ -58,10 +58,11 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
  *   threshold alone: 239 faults and 6 ms a request), so all three are set (adapters/README.md,
  *   Child processes). Capped by `memoryMb`, what a child keeps stays within its RSS backstop
  *   (memoryMb + 128 MB, watchdog.ts) beside what it holds.
+ * - node: the same, for the same reason (Node's ArrayBuffers come from glibc too): under `body`
+ *   8-9 page faults a request, and 15% more CPU, without them (adapters/README.md, Child processes).
  */
 function allocatorEnv(o: ChildOptions): Record<string, string> | undefined {
   if (o.runtime === "bun") return { MIMALLOC_PURGE_DELAY: "-1" };
-  if (o.runtime !== "deno") return undefined;
   const keepMb = Math.min(128, o.heapMb);
   return { MALLOC_MMAP_THRESHOLD_: String(4 << 20), MALLOC_TRIM_THRESHOLD_: String(keepMb << 20), MALLOC_TOP_PAD_: String(Math.min(16, keepMb) << 20) };
 }
