@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { EtcdStore } from "../runtime/deploy/etcd-store.ts";
+import { staging } from "../runtime/host/prepared.ts";
 import { CHUNK_BYTES } from "../runtime/deploy/etcd-blobs.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import type { HostRecord } from "../runtime/deploy/model.ts";
@@ -225,9 +226,10 @@ test("lanes rollback --wait to a version no host runs any more reaches all three
   assert.is(before, "after-restart");
   const r = await runCli(["rollback", "--to", ctx.hosts[1]!.url, "--token-file", ctx.tokens, "--wait", "--json"]);
   assert.is(r.code, 0, r.out);
-  const out = JSON.parse(r.out) as { deployment: { reason: string }; wait: { ok: boolean; allSwitchedMs: number } };
+  const out = JSON.parse(r.out) as { deployment: { reason: string }; wait: { ok: boolean; allSwitchedMs: number; hosts: HostRecord[] } };
   assert.is(out.deployment.reason, "rollback");
-  assert.ok(out.wait.ok && out.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${out.wait.allSwitchedMs} ms)`);
+  const each = out.wait.hosts.map((h) => `${h.runtime} switched at ${h.switchedAt} in ${h.switchMs} ms`).join(", ");
+  assert.ok(out.wait.ok && out.wait.allSwitchedMs <= 1000, `all three switched within 1 s of the first (${out.wait.allSwitchedMs} ms: ${each})`);
   const answers = await Promise.all(urls(ctx).map((u) => get(u, "/greet")));
   assert.ok(
     answers.every((a) => /^race-(bun|deno)$/.test(a.text) && a.text === answers[0]!.text),
@@ -294,6 +296,52 @@ test("a switch compares the record it read: another host's switch noted while it
     ],
   );
   await Promise.all([a.close(), b.close()]);
+});
+
+test("a switch waits for the other hosts to load the version it staged now: a record of having loaded it for an earlier staging does not count", async (ctx) => {
+  const url = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/stale-prepared`);
+  const [a, b] = [await EtcdStore.open(url), await EtcdStore.open(url)];
+  const record = (id: string, prepared: HostRecord["prepared"]): HostRecord => ({
+    id,
+    url: `http://127.0.0.1:9/${id}`,
+    runtime: "node",
+    runtimeVersion: "0",
+    startedAt: new Date().toISOString(),
+    revision: 1,
+    serving: "v2 100%",
+    switchedAt: new Date().toISOString(),
+    switchMs: null,
+    loading: null,
+    failed: null,
+    prepared,
+  });
+  try {
+    await a.announce(record("host-a", null));
+    // b loaded v1 for a deploy long ago (its release stopped since), and its record still says so
+    await b.announce(record("host-b", { version: "v1", stage: "an-earlier-staging", error: null }));
+    const waitMs = 1500;
+    const s = staging(a, new Set(), "v1", waitMs)!;
+    await s.stage(new Map(), {});
+    let t0 = Date.now();
+    await s.everywhere(0);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= waitMs - 50, `it waited for b, up to its limit (${waited} ms)`);
+    // once b says it loaded v1 for this staging, the wait ends at once
+    await b.announce(record("host-b", { version: "v1", stage: s.stageId, error: null }));
+    t0 = Date.now();
+    await s.everywhere(0);
+    assert.ok(Date.now() - t0 < waitMs / 2, `it went on once b answered (${Date.now() - t0} ms)`);
+    // and a failure b reports for this staging refuses the switch
+    await b.announce(record("host-b", { version: "v1", stage: s.stageId, error: "it threw while loading" }));
+    const err = await s.everywhere(0).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(err?.message ?? "", /did not load on 1 other host\(s\):[\s\S]*it threw while loading/);
+    await s.end();
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
 });
 
 test("a file larger than etcd's request limit is kept in chunks and read back whole", async (ctx) => {

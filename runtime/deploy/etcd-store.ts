@@ -205,9 +205,9 @@ export class EtcdStore implements ClusterStore {
     followKey(this.client, this.key("secrets/"), changed, this.stopWatch.signal, true, changed);
   }
 
-  async stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {
+  async stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>, stage: string): Promise<void> {
     for (const bytes of files.values()) await this.putBlob(bytes);
-    const staged: StagedVersion = { id, files: hashes };
+    const staged: StagedVersion = { id, files: hashes, stage };
     await this.client.put(this.key(`staged/${id}`), JSON.stringify(staged), await this.members.leaseId());
   }
 

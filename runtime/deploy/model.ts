@@ -68,8 +68,12 @@ export interface HostRecord {
   loading: { revision: number; since: string } | null;
   /** The last deployment it could not switch to, and why (it kept serving the one above). */
   failed: { revision: number; error: string } | null;
-  /** The last version another host staged that this one loaded ahead of its switch (error: it did not load here). */
-  prepared: { version: string; error: string | null } | null;
+  /**
+   * The last version another host staged that this one loaded ahead of its switch (error: it did
+   * not load here), and which staging that was (`StagedVersion.stage`): a record left from an
+   * earlier staging of the same version says nothing of this one.
+   */
+  prepared: { version: string; stage?: string; error: string | null } | null;
 }
 
 export const VERSION_ID = /^v[1-9][0-9]{0,8}$/;

@@ -74,7 +74,7 @@ export interface ClusterStore extends DeployStore {
    * it, so they load it at the same time (`onStaged`); the notice lasts until `unstage` or until
    * this host is gone. It is not a version yet: `putVersion` and `activate` still decide.
    */
-  stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void>;
+  stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>, stage: string): Promise<void>;
   unstage(id: string): Promise<void>;
   /** Calls `onChange` when a secret record is set or deleted, by any host (and once after each reconnect). */
   followSecrets(onChange: () => void): void;
@@ -94,6 +94,8 @@ export interface ClusterStore extends DeployStore {
 export interface StagedVersion {
   id: string;
   files: Record<string, string>;
+  /** This staging's own id: a host that loaded the version says so for it (HostRecord.prepared). */
+  stage?: string;
 }
 
 export function isClusterStore(s: DeployStore): s is ClusterStore {

@@ -68,8 +68,8 @@ export class ClusterMember {
       (s) => this.onState(s),
       (v) =>
         this.deployer.prepare(v.id, v.files)?.then(
-          () => this.update({ prepared: { version: v.id, error: null } }),
-          (e) => this.update({ prepared: { version: v.id, error: e instanceof Error ? e.message : String(e) } }),
+          () => this.update({ prepared: { version: v.id, ...(v.stage ? { stage: v.stage } : {}), error: null } }),
+          (e) => this.update({ prepared: { version: v.id, ...(v.stage ? { stage: v.stage } : {}), error: e instanceof Error ? e.message : String(e) } }),
         ),
     );
     this.update({});

@@ -6,7 +6,7 @@
  * newer deployment is active, or after a while.
  */
 import { isClusterStore, type ClusterStore, type DeployStore } from "../deploy/store.ts";
-import { versionNumber, versionsOf, type Deployment } from "../deploy/model.ts";
+import { versionNumber, versionsOf, type Deployment, type HostRecord } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import type { Release } from "./release.ts";
 
@@ -21,11 +21,13 @@ export const DEFAULT_OTHERS_MS = 10_000;
  * a concurrent deploy won, and the switch's compare answers 409 now instead of after `othersMs`
  * (the other hosts, loading the winner, would never all load this one).
  */
-export async function loadedEverywhere(store: ClusterStore, id: string, from: number, othersMs = DEFAULT_OTHERS_MS): Promise<void> {
+export async function loadedEverywhere(store: ClusterStore, id: string, stage: string, from: number, othersMs = DEFAULT_OTHERS_MS): Promise<void> {
   const end = Date.now() + othersMs;
+  // a host's record of this version from an earlier staging (its release stopped since) does not count
+  const answered = (h: HostRecord) => h.prepared?.version === id && h.prepared.stage === stage;
   for (;;) {
     const others = (await store.hosts()).filter((h) => h.id !== store.hostId());
-    const failed = others.filter((h) => h.prepared?.version === id && h.prepared.error !== null);
+    const failed = others.filter((h) => answered(h) && h.prepared!.error !== null);
     if (failed.length > 0) {
       const said = (e: string) =>
         e
@@ -35,7 +37,7 @@ export async function loadedEverywhere(store: ClusterStore, id: string, from: nu
       const why = failed.map((h) => `${h.url} (${h.runtime}): ${said(h.prepared!.error!)}`).join("\n  ");
       throw new LanesError("load_failed", `version not deployed, nothing changed: it did not load on ${failed.length} other host(s):\n  ${why}`);
     }
-    if (others.every((h) => h.prepared?.version === id) || Date.now() > end || (store.seenRevision() ?? 0) > from) return;
+    if (others.every(answered) || Date.now() > end || (store.seenRevision() ?? 0) > from) return;
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -46,6 +48,9 @@ export function staging(store: DeployStore, own: Set<string>, id: string, others
 }
 
 export class Staging {
+  /** This staging's id, which the other hosts' records name once they loaded the version for it. */
+  readonly stageId = crypto.randomUUID();
+
   /** `own`: the versions this host switches to now (it ignores its own stage notices). */
   constructor(
     private readonly store: ClusterStore,
@@ -58,12 +63,12 @@ export class Staging {
 
   /** Keep the files and tell the other hosts: they load the version while this one does. */
   stage(files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {
-    return this.store.stage(this.id, files, hashes);
+    return this.store.stage(this.id, files, hashes, this.stageId);
   }
 
   /** `from`: the revision of the deployment this switch replaces. */
   everywhere(from: number): Promise<void> {
-    return loadedEverywhere(this.store, this.id, from, this.othersMs);
+    return loadedEverywhere(this.store, this.id, this.stageId, from, this.othersMs);
   }
 
   async end(): Promise<void> {
