@@ -51,6 +51,7 @@ export async function warmLatency(base: string, w: Workload, n = 15): Promise<nu
 
 /** What one autocannon run measured. */
 export interface Measured {
+  /** Requests per second over the measured window (2xx and others alike). */
   rps: number;
   p50Ms: number;
   p99Ms: number;

@@ -66,11 +66,14 @@ export class ClusterMember {
     this.store.follow(
       (d) => this.onActive(d),
       (s) => this.onState(s),
-      (v) =>
+      (v) => {
+        // naming the staging it answers: a record of an earlier one does not count (prepared.ts)
+        const prepared = (error: string | null) => this.update({ prepared: { version: v.id, ...(v.stage ? { stage: v.stage } : {}), error } });
         this.deployer.prepare(v.id, v.files)?.then(
-          () => this.update({ prepared: { version: v.id, ...(v.stage ? { stage: v.stage } : {}), error: null } }),
-          (e) => this.update({ prepared: { version: v.id, ...(v.stage ? { stage: v.stage } : {}), error: e instanceof Error ? e.message : String(e) } }),
-        ),
+          () => prepared(null),
+          (e) => prepared(e instanceof Error ? e.message : String(e)),
+        );
+      },
     );
     this.update({});
   }
