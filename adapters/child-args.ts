@@ -24,9 +24,8 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
     case "deno":
       // Deno children get the manifest's grants as --allow-* flags, on top of the sandbox (or
       // alone, where there is none): read their entry and bundle, env (exactly the manifest's:
-      // the host passes no other). --v8-flags caps the heap (SIGTRAP) and sets where its old
-      // generation is first collected (`initialOldSpaceMb`). --quiet would also hide the
-      // inspector's URL.
+      // the host passes no other). --v8-flags caps the heap (SIGTRAP). --quiet would also hide
+      // the inspector's URL.
       return [
         "run",
         ...(o.inspect ? [] : ["--quiet"]),
@@ -34,7 +33,7 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
         "--no-config",
         "--no-lock",
         ...denoGrants(o, file, bodyFile ? [bodyFile] : []),
-        `--v8-flags=--max-old-space-size=${o.heapMb},--initial-old-space-size=${initialOldSpaceMb(o.heapMb)}`,
+        `--v8-flags=--max-old-space-size=${o.heapMb}`,
         ...inspect,
         file,
       ];
@@ -42,17 +41,6 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
       // Bun has no heap flag (--smol does not cap): the pool's watchdog enforces memoryMb.
       return [...inspect, file];
   }
-}
-
-/**
- * A deno child's first old-generation limit: half its heap cap, at most 64 MB. V8 otherwise sets
- * the limit a little above what survives each full collection (a few MB for a function), and
- * under a stream of large bodies a child then ran one full collection after another: its
- * collector was a third of its time, 0.24 ms of CPU for a 256 KiB echo against 0.115 with this
- * (adapters/README.md, Child processes). Node children showed no such gain.
- */
-function initialOldSpaceMb(heapMb: number): number {
-  return Math.max(1, Math.min(64, Math.floor(heapMb / 2)));
 }
 
 /**
