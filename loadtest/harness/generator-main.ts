@@ -25,8 +25,10 @@ import { SAMPLE_MS, type GeneratorJob, type GeneratorOutcome } from "./load.ts";
 /** The job, its body decoded: the text it came in is no longer reachable once this returns. */
 async function readJob(): Promise<{ job: Omit<GeneratorJob, "body">; body: Buffer | undefined }> {
   let text = "";
+  // decoded by the stream, so a character split between two reads arrives whole
+  process.stdin.setEncoding("utf8");
   for await (const chunk of process.stdin) {
-    text += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8");
+    text += chunk as string;
     if (text.includes("\n")) break;
   }
   const { body, ...job } = JSON.parse(text) as GeneratorJob;
