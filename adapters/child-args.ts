@@ -2,6 +2,7 @@
  * Command-line flags for a process-lane child, per child runtime. The child may run a different
  * runtime than the host; the flags depend only on the child's runtime.
  */
+import { keepingEnv } from "./allocator.ts";
 import type { ChildOptions } from "./types.ts";
 
 /** The sandbox's private temp folder (adapters/sandbox.ts). */
@@ -61,10 +62,8 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
  * - node: the same, for the same reason (Node's ArrayBuffers come from glibc too): under `body`
  *   8-9 page faults a request, and 15% more CPU, without them (adapters/README.md, Child processes).
  */
-function allocatorEnv(o: ChildOptions): Record<string, string> | undefined {
-  if (o.runtime === "bun") return { MIMALLOC_PURGE_DELAY: "-1" };
-  const keepMb = Math.min(128, o.heapMb);
-  return { MALLOC_MMAP_THRESHOLD_: String(4 << 20), MALLOC_TRIM_THRESHOLD_: String(keepMb << 20), MALLOC_TOP_PAD_: String(Math.min(16, keepMb) << 20) };
+function allocatorEnv(o: ChildOptions): Record<string, string> {
+  return keepingEnv(o.runtime, Math.min(128, o.heapMb));
 }
 
 /**
@@ -73,8 +72,7 @@ function allocatorEnv(o: ChildOptions): Record<string, string> | undefined {
  * the manifest's env can change.
  */
 export function childEnv(o: ChildOptions): Record<string, string> {
-  const allocator = allocatorEnv(o);
-  return allocator ? { ...allocator, ...o.env } : o.env;
+  return { ...allocatorEnv(o), ...o.env };
 }
 
 function denoGrants(o: ChildOptions, file: string, bodyFile: string[]): string[] {

@@ -4,7 +4,7 @@ import { commonAdapter, spawnChild } from "./node-compat.ts";
 import { denoHeaderLines } from "./deno-request.ts";
 import { fetchCallback } from "./web-exchange.ts";
 import { collectGarbage } from "./gc.ts";
-import { trimMalloc } from "./malloc-trim.ts";
+import { keepFreedMemory, trimMalloc } from "./malloc-trim.ts";
 import { growChildPipes } from "./pipe-size.ts";
 import { watchIdleConnections, type IdleConnections } from "./deno-idle-conns.ts";
 
@@ -37,6 +37,7 @@ export const denoAdapter: RuntimeAdapter = {
     trimMalloc();
   },
   async serve(handler, { port, hostname, connections = DEFAULT_CONNECTION_LIMITS }) {
+    keepFreedMemory(process.env);
     const abort = new AbortController();
     // onError: a body stream that fails after the head (the host cut it short and logged why)
     // would otherwise be printed by Deno.serve as a raw error (adapters/README.md, Serving HTTP);

@@ -1,11 +1,12 @@
 /**
- * glibc through Deno's FFI, for a Deno host: `malloc_trim` (malloc-trim.ts), `fcntl`
+ * glibc through Deno's FFI, for a Deno host: `malloc_trim` and `mallopt` (malloc-trim.ts), `fcntl`
  * (pipe-size.ts), and `shutdown`, `getsockname` and `getpeername` (deno-idle-conns.ts). Opened once. Null where it cannot be: not
  * on Deno, no glibc, or a host run without FFI permission; the callers then leave things as
  * they are.
  */
 interface Symbols {
   malloc_trim(pad: number): number;
+  mallopt(param: number, value: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   shutdown(fd: number, how: number): number;
   getsockname(fd: number, addr: Uint8Array, len: Uint32Array): number;
@@ -13,6 +14,7 @@ interface Symbols {
 }
 const SYMBOLS = {
   malloc_trim: { parameters: ["usize"], result: "i32" },
+  mallopt: { parameters: ["i32", "i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
