@@ -4,8 +4,11 @@
  * every answer and its bytes, and keep none of the bodies: decoding them into strings was two
  * thirds of its CPU under 256 KiB answers, which made it, not the server, the limit of the
  * bench's cells. The bench runs it in a process of its own per run (generator-main.ts), started on
- * the bench's runtime: that process must send the body, report each second and its own CPU.
+ * the bench's runtime: that process must send the body, report each second and its own CPU, and
+ * run with its allocator told to keep what it frees (adapters/allocator.ts), read from its
+ * /proc/PID/environ while it runs.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "uvu";
@@ -14,10 +17,27 @@ import autocannon from "../loadtest/harness/generator.ts";
 import { generatorCommand } from "../loadtest/harness/host-process.ts";
 import { load } from "../loadtest/harness/load.ts";
 import type { Workload } from "../loadtest/harness/workloads.ts";
+import { allocatorTunedIn, keepingEnv } from "../adapters/allocator.ts";
 import { adapter } from "./helpers/host.ts";
 import { patterned, sameBytes } from "./helpers/bytes.ts";
 
 const ANSWER = 64 * 1024;
+
+/** The environment of this process's child running generator-main.ts, if there is one now. */
+function generatorEnviron(): Record<string, string> | undefined {
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== process.pid) continue;
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("generator-main")) continue;
+      const pairs = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+      return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return undefined;
+}
 
 test("autocannon counts every answer and its bytes, and keeps none of the bodies", async () => {
   const server = createServer((req, res) => {
@@ -56,7 +76,9 @@ test("autocannon counts every answer and its bytes, and keeps none of the bodies
 test("the bench's generator process sends the workload's body, reports each second, and the CPU it used", async () => {
   const sent = patterned(100_000, 4);
   let bad = 0;
+  let environ: Record<string, string> | undefined;
   const server = createServer((req, res) => {
+    environ ??= generatorEnviron();
     const parts: Buffer[] = [];
     req.on("data", (d: Buffer) => parts.push(d));
     req.on("end", () => {
@@ -85,6 +107,9 @@ test("the bench's generator process sends the workload's body, reports each seco
     assert.ok(m.generatorCpuMs > 0 && m.generatorCpuMs < 10_000, `the generator used ${m.generatorCpuMs} ms of CPU`);
     assert.equal(ticks.slice(0, 1), [1], "each second is reported");
     assert.is(startedAt, 1, "its start is reported before the first second");
+    const want = allocatorTunedIn(process.env) ? {} : keepingEnv(adapter.name, 128);
+    assert.ok(environ, "the generator process was found among this process's children");
+    for (const [name, value] of Object.entries(want)) assert.is(environ[name], value, `the generator's ${name}`);
   } finally {
     await new Promise((r) => server.close(r));
   }

@@ -5,7 +5,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { allocatorTunedIn, keepingEnv } from "../../adapters/allocator.ts";
 import { hostEnvironment } from "../../adapters/env.ts";
+import type { GeneratorCommand } from "./load.ts";
 import type { BenchRuntime } from "./report.ts";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -54,9 +56,15 @@ export function lanesCommand(runtime: BenchRuntime, binary: string, args: string
   return command(runtime, binary, LANES_CLI, args);
 }
 
-/** The load generator (generator-main.ts) on `runtime`, the bench's own, as the hosts are run. */
-export function generatorCommand(runtime: BenchRuntime, binary: string): [string, string[]] {
-  return command(runtime, binary, GENERATOR, []);
+/**
+ * The load generator (generator-main.ts) on `runtime`, the bench's own, as the hosts are run,
+ * with its allocator told to keep what it frees (adapters/allocator.ts) unless the operator tuned
+ * it: with glibc's own thresholds a node generator faulted its answers' memory in again, page by
+ * page, and spent a third more CPU a `body` request (loadtest/README.md, The load generator).
+ */
+export function generatorCommand(runtime: BenchRuntime, binary: string): GeneratorCommand {
+  const [cmd, args] = command(runtime, binary, GENERATOR, []);
+  return [cmd, args, allocatorTunedIn(process.env) ? {} : keepingEnv(runtime, 128)];
 }
 
 const live = new Set<ChildProcess>();

@@ -74,8 +74,8 @@ export interface GeneratorJob {
 /** What the generator process says once its run is over: the CPU it used meanwhile too. */
 export type GeneratorOutcome = Measured & { generatorCpuMs: number };
 
-/** How to start generator-main.ts on the bench's own runtime (host-process.ts, generatorCommand). */
-export type GeneratorCommand = [string, string[]];
+/** How to start generator-main.ts on the bench's own runtime (host-process.ts, generatorCommand): command, arguments, and variables added to the bench's environment. */
+export type GeneratorCommand = [string, string[], Record<string, string>?];
 
 export async function load(
   base: string,
@@ -90,8 +90,8 @@ export async function load(
     connections: o.connections,
     durationS: o.durationS,
   };
-  const [cmd, args] = o.generator;
-  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const [cmd, args, env] = o.generator;
+  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
   let done: GeneratorOutcome | undefined;
   let err = "";
   let out = "";
