@@ -1,8 +1,9 @@
 /**
  * What a process's allocator is told so that it keeps the memory it frees for the next large
  * arrays, instead of giving it back to the OS after each burst and faulting it in again, page by
- * page: process-lane children (child-args.ts), a Deno host (malloc-trim.ts, through `mallopt`)
- * and the bench's load generator (loadtest/harness/host-process.ts). The measurements are in
+ * page: process-lane children (child-args.ts), the hosts (a Node host through the environment the
+ * CLI starts it with, env.ts; a Deno host through `mallopt`, malloc-trim.ts) and the bench's load
+ * generator (loadtest/harness/host-process.ts). The measurements are in
  * adapters/README.md (Child processes, Memory).
  */
 import type { RuntimeName } from "./types.ts";
@@ -27,4 +28,18 @@ export function keepingEnv(runtime: RuntimeName, keepMb: number): Record<string,
 /** Whether an operator tunes an allocator through `env` (adapters/env.ts lets `MALLOC_*` and `MIMALLOC_*` through): then lanes leaves it so. */
 export function allocatorTunedIn(env: Record<string, string | undefined>): boolean {
   return Object.keys(env).some((name) => /^MI?MALLOC_[A-Z_]+$/.test(name));
+}
+
+/** How much freed heap a Node host keeps: it cannot trim when quiet (Node 20 has no FFI), so less than a child or a Deno host. */
+const NODE_HOST_KEEP_MB = 32;
+
+/**
+ * What a host's allocator is told through its environment, which must be set before the runtime
+ * starts: a Node host's glibc keeps up to NODE_HOST_KEEP_MB (under `body` through the isolate
+ * lane it faulted 32 times a request, and served 22-43% more with this); a Deno host sets its own
+ * at start-up (malloc-trim.ts); a Bun host keeps mimalloc's default, whose purging gives memory
+ * back when quiet (adapters/README.md, Memory). Nothing where the operator tuned it.
+ */
+export function hostAllocatorEnv(host: RuntimeName, env: Record<string, string | undefined>): Record<string, string> {
+  return host === "node" && !allocatorTunedIn(env) ? keepingEnv("node", NODE_HOST_KEEP_MB) : {};
 }

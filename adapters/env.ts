@@ -10,6 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
+import { hostAllocatorEnv } from "./allocator.ts";
 import type { RuntimeName } from "./types.ts";
 
 /** The allocators' own tunings (mimalloc's in Bun, glibc's in Node and Deno) hold no secret: an operator may set them (adapters/README.md, Memory). */
@@ -41,9 +42,13 @@ export function splitEnv(env: Record<string, string | undefined>): { kept: Recor
   return out;
 }
 
-/** Whether a host started with `env` runs again with the allow-listed one (`runWithCleanEnv`). */
-export function runsAgain(split: ReturnType<typeof splitEnv>): boolean {
-  return split.dropped.length > 0 || Object.keys(split.secrets).length > 0;
+/**
+ * Whether a `host` host started with `env` runs again (`runWithCleanEnv`): the environment holds
+ * more than the allow-list, or lacks what the host's allocator is told (allocator.ts).
+ */
+export function runsAgain(host: RuntimeName, env: Record<string, string | undefined>): boolean {
+  const split = splitEnv(env);
+  return split.dropped.length > 0 || Object.keys(split.secrets).length > 0 || Object.keys(hostAllocatorEnv(host, env)).length > 0;
 }
 
 /** The allow-listed environment a host is started with (for tools and tests that start one). */
@@ -53,18 +58,18 @@ export function hostEnvironment(env: Record<string, string | undefined> = proces
 
 /**
  * In the CLI process, before a host command: if this process is the re-executed host, read its
- * secrets and resolve undefined (go on serving). If its environment is already clean, resolve
- * undefined too. Otherwise run the host again with the clean environment and resolve with its
- * exit code once it has exited.
+ * secrets and resolve undefined (go on serving). If its environment is already clean (and holds
+ * what its allocator is told, `hostAllocatorEnv`), resolve undefined too. Otherwise run the host
+ * again with the clean environment and resolve with its exit code once it has exited.
  */
 export async function runWithCleanEnv(host: RuntimeName): Promise<number | undefined> {
   if (process.env[SECRETS_ON_STDIN] === "1" && !process.stdin.isTTY) {
     await receiveSecrets();
     return undefined;
   }
+  if (!runsAgain(host, process.env)) return undefined;
   const split = splitEnv(process.env);
-  if (!runsAgain(split)) return undefined;
-  return relaunch(host, { ...split.kept, [SECRETS_ON_STDIN]: "1" }, split.secrets);
+  return relaunch(host, { ...split.kept, ...hostAllocatorEnv(host, process.env), [SECRETS_ON_STDIN]: "1" }, split.secrets);
 }
 
 /** The command line that started this process, to start the same command again. */

@@ -3,7 +3,9 @@
  * allow-list re-executes itself with the allow-listed variables only, stays in front of the
  * host (signals forwarded, exit code passed through, the host dies with it), and hands lanes'
  * own secrets (LANES_ADMIN_TOKEN) over stdin, for hostEnv(). An isolate-lane function, which
- * runs in the host's process, then finds none of the shell's variables.
+ * runs in the host's process, then finds none of the shell's variables. A Node host's glibc is
+ * told in that environment to keep what it frees (adapters/allocator.ts, hostAllocatorEnv), so
+ * a Node host started with a clean one runs again too; an operator's own tuning wins.
  */
 import { readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -11,6 +13,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { cliCommand, startCli, type RunningCli } from "./helpers/cli.ts";
 import { descendants, expectJson, isAlive, sleep, waitFor } from "./helpers/chaos.ts";
+import { hostAllocatorEnv, keepingEnv } from "../adapters/allocator.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
@@ -107,6 +110,29 @@ test("the host's exit code comes through the CLI (a manifest error: 1, with its 
   child.onOutput((t) => (out += t));
   assert.equal(await child.exited, { code: 1, signal: null });
   assert.match(out, /no-such-folder: no such folder/);
+});
+
+test(`a ${adapter.name} host started with only PATH and HOME: ${adapter.name === "node" ? "runs again, its glibc told to keep what it frees" : "runs as it was started"}`, async () => {
+  const clean = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
+  const host = await startCli(["start", dir, "--port", "0"], { env: clean });
+  try {
+    const want = hostAllocatorEnv(adapter.name, clean);
+    if (adapter.name === "node") {
+      assert.is.not(host.hostPid, host.pid, "the CLI re-executed the host and stays in front of it");
+      assert.equal(want, keepingEnv("node", 32));
+    } else {
+      assert.is(host.hostPid, host.pid, "nothing to add: the CLI is the host");
+      assert.equal(want, {});
+    }
+    for (const [name, value] of Object.entries(want)) assert.is(valueIn(host.hostPid, name), value, `${name} in the host's environment`);
+    // (a re-executed host is told to read its secrets from stdin)
+    const marker = adapter.name === "node" ? ["LANES_SECRETS_ON_STDIN"] : [];
+    assert.equal(namesIn(host.hostPid).sort(), ["HOME", "PATH", ...marker, ...Object.keys(want)].sort(), "and nothing else");
+    await expectJson(fetch(`${host.url}/slow`));
+  } finally {
+    host.kill("SIGTERM");
+    await host.exited;
+  }
 });
 
 /** Run a TypeScript file on this file's runtime. */

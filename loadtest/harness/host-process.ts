@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { allocatorTunedIn, keepingEnv } from "../../adapters/allocator.ts";
+import { allocatorTunedIn, hostAllocatorEnv, keepingEnv } from "../../adapters/allocator.ts";
 import { hostEnvironment } from "../../adapters/env.ts";
 import type { GeneratorCommand } from "./load.ts";
 import type { BenchRuntime } from "./report.ts";
@@ -83,19 +83,20 @@ export function killAllHosts(): void {
  */
 export function startLanesHost(runtime: BenchRuntime, binary: string, dir: string, o: { extra?: string[]; cli?: string } = {}): Promise<HostProcess> {
   const flags = o.cli ? [] : ["--log", "pretty", "--no-access-log", ...(o.extra ?? [])];
-  return startHost(...command(runtime, binary, o.cli ?? LANES_CLI, ["start", dir, "--port", "0", "--host", "127.0.0.1", ...flags]));
+  return startHost(runtime, ...command(runtime, binary, o.cli ?? LANES_CLI, ["start", dir, "--port", "0", "--host", "127.0.0.1", ...flags]));
 }
 
 export function startDirectHost(runtime: BenchRuntime, binary: string, dir: string, fn: string): Promise<HostProcess> {
-  return startHost(...command(runtime, binary, DIRECT_HOST, [dir, fn, "--port", "0"]));
+  return startHost(runtime, ...command(runtime, binary, DIRECT_HOST, [dir, fn, "--port", "0"]));
 }
 
-function startHost(cmd: string, args: string[]): Promise<HostProcess> {
+function startHost(runtime: BenchRuntime, cmd: string, args: string[]): Promise<HostProcess> {
   const child = spawn(cmd, args, {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
-    // allow-listed: with more, `lanes start` would re-execute itself and `pid` would not be the host
-    env: { ...hostEnvironment(), NO_COLOR: "1" },
+    // allow-listed, with what the CLI tells the host's allocator (the direct host too: only the
+    // hop differs); with more or less, `lanes start` would re-execute itself and `pid` would not be the host
+    env: { ...hostEnvironment(), ...hostAllocatorEnv(runtime, process.env), NO_COLOR: "1" },
   });
   live.add(child);
   const tail: string[] = [];

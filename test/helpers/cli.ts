@@ -1,7 +1,7 @@
 /** The command that runs the lanes CLI on the same runtime as this test file. */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { hostEnvironment, runsAgain, splitEnv } from "../../adapters/env.ts";
+import { hostEnvironment, runsAgain } from "../../adapters/env.ts";
 import { childPids } from "./chaos.ts";
 import { adapter } from "./host.ts";
 import { spawnProcess, type Exit } from "./spawn.ts";
@@ -68,11 +68,11 @@ export async function startCli(args: string[], o: CliOptions = {}): Promise<Runn
       reject(new Error(`lanes ${args.join(" ")} exited with ${code} before listening:\n${out}`));
     });
   });
-  // The CLI runs the host again only when its environment holds more than the allow-list
-  // (adapters/env.ts); otherwise it is the host, and a child it has just forked still shows the
+  // The CLI runs the host again only when its environment holds more than the allow-list or
+  // lacks what the host's allocator is told (adapters/env.ts); otherwise it is the host, and a child it has just forked still shows the
   // host's command line until it execs: taking that one for the host failed a clean clone's
   // sandbox-escape suite ("the host lives", while the host went on serving).
-  const relaunched = runsAgain(splitEnv(env));
+  const relaunched = runsAgain(adapter.name, env);
   const script = adapter.name === "node" ? nodeBin : cliEntry;
   const host = relaunched ? childPids(child.pid).find((pid) => cmdline(pid).includes(script)) : child.pid;
   return { url, pid: child.pid, hostPid: host ?? child.pid, output: () => out, exited: child.exited, kill: child.kill };
