@@ -27,7 +27,7 @@ export function keepingEnv(runtime: RuntimeName, keepMb: number): Record<string,
 
 /** Whether an operator tunes an allocator through `env` (adapters/env.ts lets `MALLOC_*` and `MIMALLOC_*` through): then lanes leaves it so. */
 export function allocatorTunedIn(env: Record<string, string | undefined>): boolean {
-  return Object.keys(env).some((name) => /^MI?MALLOC_[A-Z_]+$/.test(name));
+  return Object.keys(env).some((name) => /^(MI)?MALLOC_[A-Z_]+$/.test(name));
 }
 
 /** How much freed heap a Node host keeps: it cannot trim when quiet (Node 20 has no FFI), so less than a child or a Deno host. */

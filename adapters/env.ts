@@ -51,9 +51,13 @@ export function runsAgain(host: RuntimeName, env: Record<string, string | undefi
   return split.dropped.length > 0 || Object.keys(split.secrets).length > 0 || Object.keys(hostAllocatorEnv(host, env)).length > 0;
 }
 
-/** The allow-listed environment a host is started with (for tools and tests that start one). */
-export function hostEnvironment(env: Record<string, string | undefined> = process.env): Record<string, string> {
-  return splitEnv(env).kept;
+/**
+ * The environment a `host` host is started with, so that the CLI does not run it again (for tools
+ * and tests that start one and take its pid for the host's): the allow-listed variables of `env`,
+ * and what its allocator is told (allocator.ts).
+ */
+export function hostEnvironment(host: RuntimeName, env: Record<string, string | undefined> = process.env): Record<string, string> {
+  return { ...splitEnv(env).kept, ...hostAllocatorEnv(host, env) };
 }
 
 /**

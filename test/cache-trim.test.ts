@@ -159,7 +159,9 @@ test("lanes start on a cache folder that is a symbolic link is refused, and remo
   const kept = made(join(target, "theirs-0123456789ab.mjs"), UNUSED_MS + DAY);
   const dir = join(scratch, "linked-cache");
   symlinkSync(target, dir);
-  const refused = await startCli(["start", makeFunctionsDir({ echo: { entry: "echo.ts" } }), "--port", "0"], { env: { ...hostEnvironment(), LANES_CACHE_DIR: dir } }).then(
+  const refused = await startCli(["start", makeFunctionsDir({ echo: { entry: "echo.ts" } }), "--port", "0"], {
+    env: { ...hostEnvironment(adapter.name), LANES_CACHE_DIR: dir },
+  }).then(
     (cli) => {
       cli.kill("SIGKILL");
       return "it started";

@@ -440,7 +440,7 @@ test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming
 /** `lanes start ARGS` on Node: its exit code and output (it is expected to refuse to start). */
 async function refusedStart(args: string[]): Promise<{ code: number | null; out: string }> {
   const [cmd, argv] = lanesCommand("node", ["start", versionDir("refused"), "--port", "0", ...args]);
-  const child = spawnProcess(cmd, argv, hostEnvironment());
+  const child = spawnProcess(cmd, argv, hostEnvironment("node"));
   let out = "";
   child.onOutput((t) => (out += t));
   const { code } = await child.exited;

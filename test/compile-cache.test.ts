@@ -102,7 +102,7 @@ test("lanes start refuses an unsafe LANES_CACHE_DIR: exit 1 and the reason", asy
   chmodSync(dir, 0o777);
   const fns = makeFunctionsDir({ a: { entry: "echo.ts" } });
   const [cmd, args] = cliCommand(["start", fns, "--port", "0"]);
-  const child = spawnProcess(cmd, args, { ...hostEnvironment(), LANES_CACHE_DIR: dir });
+  const child = spawnProcess(cmd, args, { ...hostEnvironment(adapter.name), LANES_CACHE_DIR: dir });
   let out = "";
   child.onOutput((t) => (out += t));
   assert.equal(await child.exited, { code: 1, signal: null }, out);

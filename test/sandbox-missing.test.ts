@@ -11,13 +11,13 @@ import * as assert from "uvu/assert";
 import { hostEnvironment } from "../adapters/env.ts";
 import { cliCommand, startCli } from "./helpers/cli.ts";
 import { expectJson } from "./helpers/chaos.ts";
-import { makeFunctionsDir } from "./helpers/host.ts";
+import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
 // what lanes needs from PATH, but bwrap
 const bin = mkdtempSync(join(tmpdir(), "lanes-no-bwrap-"));
 for (const tool of ["node", "prlimit", "env"]) symlinkSync(`/usr/bin/${tool}`, join(bin, tool));
-const env = { ...hostEnvironment(), PATH: bin };
+const env = { ...hostEnvironment(adapter.name), PATH: bin };
 const fn = (sandbox: string) => ({ entry: "whoami.ts", lane: "process", runtime: "node", sandbox });
 const dirs: string[] = [];
 

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { allocatorTunedIn, hostAllocatorEnv, keepingEnv } from "../../adapters/allocator.ts";
+import { allocatorTunedIn, keepingEnv } from "../../adapters/allocator.ts";
 import { hostEnvironment } from "../../adapters/env.ts";
 import type { GeneratorCommand } from "./load.ts";
 import type { BenchRuntime } from "./report.ts";
@@ -96,7 +96,7 @@ function startHost(runtime: BenchRuntime, cmd: string, args: string[]): Promise<
     stdio: ["ignore", "pipe", "pipe"],
     // allow-listed, with what the CLI tells the host's allocator (the direct host too: only the
     // hop differs); with more or less, `lanes start` would re-execute itself and `pid` would not be the host
-    env: { ...hostEnvironment(), ...hostAllocatorEnv(runtime, process.env), NO_COLOR: "1" },
+    env: { ...hostEnvironment(runtime), NO_COLOR: "1" },
   });
   live.add(child);
   const tail: string[] = [];

@@ -50,7 +50,7 @@ export interface CliOptions {
 export async function startCli(args: string[], o: CliOptions = {}): Promise<RunningCli> {
   const timeoutMs = o.timeoutMs ?? 30_000;
   const [cmd, argv] = cliCommand(args);
-  const env = o.env ?? hostEnvironment();
+  const env = o.env ?? hostEnvironment(adapter.name);
   const child = spawnProcess(cmd, argv, env, o.inherit);
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {

@@ -32,7 +32,7 @@ export interface ClusterHost extends StoreHost {
 /** `lanes start DIR --store STORE --port 0 ...` on `runtime`, once it says `listening on`. */
 export async function startClusterHost(runtime: Runtime, dir: string, store: string, extra: string[] = []): Promise<ClusterHost> {
   const [cmd, argv] = lanesCommand(runtime, ["start", dir, "--store", store, "--port", "0", ...extra]);
-  const child = spawnProcess(cmd, argv, { ...hostEnvironment(), NO_COLOR: "1" });
+  const child = spawnProcess(cmd, argv, { ...hostEnvironment(runtime), NO_COLOR: "1" });
   let out = "";
   child.onOutput((t) => {
     out += t;

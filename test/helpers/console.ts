@@ -66,7 +66,7 @@ export interface HostProcess {
 /** `lanes start ARGS --port 0` on `runtime`, once it prints its listening line. */
 export async function startHostOn(runtime: "node" | "bun" | "deno", args: string[]): Promise<HostProcess> {
   const [cmd, argv] = cliOn(runtime, ["start", ...args, "--port", "0"]);
-  const child = spawnProcess(cmd, argv, { ...hostEnvironment(), NO_COLOR: "1" });
+  const child = spawnProcess(cmd, argv, { ...hostEnvironment(runtime), NO_COLOR: "1" });
   let out = "";
   child.onOutput((t) => (out += t));
   const url = await listeningUrl(child, () => out, `${runtime} host`);

@@ -82,7 +82,7 @@ export interface StoreHost {
  */
 export async function startStoreHost(dir: string, data: string, extra: string[] = [], env: Record<string, string> = {}): Promise<StoreHost> {
   const [cmd, argv] = cliCommand(["start", dir, "--data", data, "--port", "0", ...extra]);
-  const child: Spawned = spawnProcess(cmd, argv, { ...hostEnvironment(), NO_COLOR: "1", ...env });
+  const child: Spawned = spawnProcess(cmd, argv, { ...hostEnvironment(adapter.name), NO_COLOR: "1", ...env });
   let out = "";
   child.onOutput((t) => {
     out += t;

@@ -30,7 +30,7 @@ export interface Cli {
 export function runCli(args: string[]): Cli {
   const [cmd, argv] = cliArgs(args);
   // the allow-listed environment: the CLI then serves in this process instead of re-executing itself
-  const child = spawn(cmd, argv, { cwd: root, env: { ...hostEnvironment(), NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, argv, { cwd: root, env: { ...hostEnvironment(adapter.name), NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
