@@ -10,7 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import { hostAllocatorEnv } from "./allocator.ts";
+import { allocatorTunedIn, hostAllocatorEnv, keepingEnv } from "./allocator.ts";
 import type { RuntimeName } from "./types.ts";
 
 /** The allocators' own tunings (mimalloc's in Bun, glibc's in Node and Deno) hold no secret: an operator may set them (adapters/README.md, Memory). */
@@ -74,6 +74,30 @@ export async function runWithCleanEnv(host: RuntimeName): Promise<number | undef
   if (!runsAgain(host, process.env)) return undefined;
   const split = splitEnv(process.env);
   return relaunch(host, { ...split.kept, ...hostAllocatorEnv(host, process.env), [SECRETS_ON_STDIN]: "1" }, split.secrets);
+}
+
+/**
+ * `lanes load` on Node: glibc reads its thresholds only as the process starts, so the CLI runs the
+ * command again with those of allocator.ts in its environment (otherwise as it is: a load
+ * generator holds none of lanes' secrets), unless the operator tuned the allocator. Against a
+ * `direct` Deno host echoing 256 KiB, a Node generator then served 7,449-7,464 req/s at 0.75-0.77
+ * of a core, against 4,670-5,567 at 0.84-0.91 (loadtest/README.md, `lanes load URL`). Resolves
+ * with that run's exit code, or undefined where this process is to run the command.
+ */
+export function runWithKeepingAllocator(runtime: RuntimeName): Promise<number | undefined> {
+  if (runtime !== "node" || allocatorTunedIn(process.env)) return Promise.resolve(undefined);
+  const [cmd, args] = sameCommand(runtime);
+  // its own session, as a re-executed host's (relaunch): a Ctrl-C reaches it once, forwarded
+  const child = spawn(cmd, args, { env: { ...process.env, ...keepingEnv(runtime, 128) }, stdio: "inherit", detached: true });
+  const forward = (signal: NodeJS.Signals) => () => child.pid && process.kill(child.pid, signal);
+  for (const s of ["SIGINT", "SIGTERM"] as const) process.on(s, forward(s));
+  return new Promise((resolve) => {
+    child.on("error", (e) => {
+      process.stderr.write(`lanes: could not run the load generator again: ${e.message}\n`);
+      resolve(1);
+    });
+    child.on("exit", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+  });
 }
 
 /** The command line that started this process, to start the same command again. */

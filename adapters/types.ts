@@ -259,11 +259,12 @@ export interface RuntimeAdapter {
   /** Path of the runtime binary that runs a child, or an error message saying what to install. */
   runtimeBinary(runtime: RuntimeName): string;
   /**
-   * Before a host command: when this process's environment holds more than a host may keep,
-   * run the host again with the allow-listed environment (adapters/env.ts) and resolve with its
-   * exit code; resolve undefined when this process is to be the host.
+   * Before a host command: run the host again with the allow-listed environment if need be
+   * (adapters/env.ts) and resolve with its exit code; undefined when this process is the host.
    */
   runWithCleanEnv(): Promise<number | undefined>;
+  /** Before `lanes load`: the same for its allocator's environment (env.ts, runWithKeepingAllocator). */
+  runWithKeepingAllocator(): Promise<number | undefined>;
   /** Run `fn` at the end of this turn of the event loop (after I/O): batches leave from here. */
   schedule(fn: () => void): void;
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;

@@ -16,6 +16,8 @@ import { errorKind } from "../loadtest/load/recorder.ts";
 import { closedVerdict } from "../loadtest/load/summarize.ts";
 import { cliCommand } from "./helpers/cli.ts";
 import { adapter } from "./helpers/host.ts";
+import { descendants, isAlive } from "./helpers/chaos.ts";
+import { keepingEnv } from "../adapters/allocator.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 import { startStallServer, type StallServer } from "./helpers/stall-server.ts";
 
@@ -47,6 +49,12 @@ async function cli(args: string[]): Promise<{ code: number | null; out: string }
   child.onOutput((t) => (out += t));
   const { code } = await child.exited;
   return { code, out };
+}
+
+/** A process's environment, from /proc/PID/environ. */
+function environOf(pid: number): Record<string, string> {
+  const pairs = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
 }
 
 let openStall: LoadReport;
@@ -259,8 +267,8 @@ test("a closed-model generator busy for most of a core says the rate may be its 
 });
 
 test("the CLI's closed model measures its own CPU: large binary answers keep it busy, a slow server leaves it idle", async () => {
-  // autocannon decodes each answer as text: 1 MiB of binary costs it milliseconds and the server
-  // a fraction of one, so the generator is the limit; against 200 ms answers the server is
+  // taking in a 1 MiB answer costs autocannon more than the server spends sending it, so the
+  // generator is the limit; against 200 ms answers the server is
   const run = async (path: string, connections: number) => {
     const json = join(scratch, `cpu-${connections}.json`);
     const { code, out } = await cli([`${server.url}${path}`, "--connections", String(connections), "--duration", "1", "--json", json]);
@@ -280,6 +288,31 @@ test("the CLI's closed model measures its own CPU: large binary answers keep it 
     else assert.match(out, /! the load generator may have set the rate, not the server:\n {2}- the load generator was busy for/);
   }
   assert.is(light.r.generator.keptUp, true);
+});
+
+test(`on ${adapter.name}, lanes load ${adapter.name === "node" ? "runs again with glibc told to keep what it frees" : "runs as it was started"}, and an operator's MALLOC_* is left as it is`, async () => {
+  const clean = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
+  const look = async (env: Record<string, string>) => {
+    const [cmd, argv] = cliCommand(["load", `${server.url}/`, "--connections", "1", "--duration", "1.5"]);
+    const child = spawnProcess(cmd, argv, env);
+    let out = "";
+    child.onOutput((t) => (out += t));
+    await new Promise((r) => setTimeout(r, 700));
+    const runs = [child.pid, ...descendants(child.pid)].filter((pid) => isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("load"));
+    const environs = runs.map((pid) => environOf(pid));
+    const { code } = await child.exited;
+    assert.is(code, 0, out);
+    assert.match(out, /closed model: 1 connections? for 1\.5 s/);
+    return environs;
+  };
+  const plain = await look(clean);
+  if (adapter.name === "node") {
+    assert.is(plain.length, 2, "the CLI and the run it started");
+    for (const [name, value] of Object.entries(keepingEnv("node", 128))) assert.is(plain[1]![name], value, name);
+  } else assert.is(plain.length, 1, "one process");
+  const tuned = await look({ ...clean, MALLOC_ARENA_MAX: "2" });
+  assert.is(tuned.length, 1, "with the operator's tuning, one process");
+  assert.is(tuned[0]!.MALLOC_TRIM_THRESHOLD_, undefined);
 });
 
 test("the CLI runs the closed model and exits 0 when every threshold holds", async () => {

@@ -92,15 +92,15 @@ function openVerdict(s: OpenStats, o: LoadOptions, achieved: number, cpuCores: n
 
 /**
  * A closed model has no schedule to fall behind: the connections send as fast as answers come.
- * But its one thread can be what runs out first (every answer's body is decoded as text, which
- * costs most for large binary ones), and then the rate is the generator's, not the server's.
+ * But its one thread can be what runs out first (taking in every answer costs most for large
+ * ones), and then the rate is the generator's, not the server's.
  */
 export function closedVerdict(cpuCores: number): LoadReport["generator"] {
   const problems =
     cpuCores >= BUSY_CORES
       ? [
           `the load generator was busy for ${cpuCores.toFixed(2)} of a core, and autocannon sends from one thread: the rate above may be ` +
-            `its limit, not the server's. It decodes every answer's body as text, which costs most for large binary answers; ` +
+            `its limit, not the server's. Taking in every answer costs most for large ones; ` +
             `run lanes load from another machine, or use --rate to hold a rate below this one`,
         ]
       : [];

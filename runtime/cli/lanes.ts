@@ -8,8 +8,11 @@ const argv = adapter.argv();
 // host commands run with an allow-listed environment, re-executing themselves if need be; their
 // --help serves nothing, and a re-executed host would stay up reading its stdin after printing it
 const HOST_COMMANDS = new Set(["start", "dev"]);
-const serves = HOST_COMMANDS.has(argv[0] ?? "") && !argv.includes("--help") && !argv.includes("-h");
-const hostExit = serves ? await adapter.runWithCleanEnv() : undefined;
+const help = argv.includes("--help") || argv.includes("-h");
+const serves = HOST_COMMANDS.has(argv[0] ?? "") && !help;
+// the load generator's allocator is told as it starts (adapters/env.ts)
+const loads = argv[0] === "load" && !help;
+const hostExit = serves ? await adapter.runWithCleanEnv() : loads ? await adapter.runWithKeepingAllocator() : undefined;
 if (hostExit !== undefined) adapter.exit(hostExit);
 try {
   const code = await main(adapter, argv);
