@@ -73,7 +73,8 @@ export async function runWithCleanEnv(host: RuntimeName): Promise<number | undef
   }
   if (!runsAgain(host, process.env)) return undefined;
   const split = splitEnv(process.env);
-  return relaunch(host, { ...split.kept, ...hostAllocatorEnv(host, process.env), [SECRETS_ON_STDIN]: "1" }, split.secrets);
+  const env = { ...split.kept, ...hostAllocatorEnv(host, process.env), [SECRETS_ON_STDIN]: "1" };
+  return runAgain(host, env, "start the host again with a clean environment", split.secrets);
 }
 
 /**
@@ -85,19 +86,10 @@ export async function runWithCleanEnv(host: RuntimeName): Promise<number | undef
  * with that run's exit code, or undefined where this process is to run the command.
  */
 export function runWithKeepingAllocator(runtime: RuntimeName): Promise<number | undefined> {
-  if (runtime !== "node" || allocatorTunedIn(process.env)) return Promise.resolve(undefined);
-  const [cmd, args] = sameCommand(runtime);
-  // its own session, as a re-executed host's (relaunch): a Ctrl-C reaches it once, forwarded
-  const child = spawn(cmd, args, { env: { ...process.env, ...keepingEnv(runtime, 128) }, stdio: "inherit", detached: true });
-  const forward = (signal: NodeJS.Signals) => () => child.pid && process.kill(child.pid, signal);
-  for (const s of ["SIGINT", "SIGTERM"] as const) process.on(s, forward(s));
-  return new Promise((resolve) => {
-    child.on("error", (e) => {
-      process.stderr.write(`lanes: could not run the load generator again: ${e.message}\n`);
-      resolve(1);
-    });
-    child.on("exit", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-  });
+  const keep = keepingEnv(runtime, 128);
+  // the run again holds them: it never runs a third time, whatever allocatorTunedIn says
+  if (runtime !== "node" || allocatorTunedIn(process.env) || Object.keys(keep).some((name) => name in process.env)) return Promise.resolve(undefined);
+  return runAgain(runtime, { ...process.env, ...keep }, "run the load generator again");
 }
 
 /** The command line that started this process, to start the same command again. */
@@ -108,20 +100,26 @@ function sameCommand(host: RuntimeName): [string, string[]] {
   return [process.execPath, [...process.execArgv, ...script]];
 }
 
-function relaunch(host: RuntimeName, env: Record<string, string>, passed: Record<string, string>): Promise<number> {
+/**
+ * Runs this command again with `env` and resolves with its exit code. `secrets`: written as one
+ * line to its stdin, a pipe that stays open (the host takes its closing as our death: see
+ * receiveSecrets); without them it shares our stdin.
+ */
+function runAgain(host: RuntimeName, env: Record<string, string | undefined>, what: string, secrets?: Record<string, string>): Promise<number> {
   const [cmd, args] = sameCommand(host);
   // its own session: a Ctrl-C in the terminal reaches it once, forwarded by us, not twice
-  const child = spawn(cmd, args, { env, stdio: ["pipe", "inherit", "inherit"], detached: true });
-  child.stdin!.on("error", () => {}); // it exited before reading: its exit code tells why
-  // the pipe stays open: the host takes its closing as our death (see receiveSecrets)
-  child.stdin!.write(`${JSON.stringify(passed)}\n`);
+  const child = spawn(cmd, args, { env, stdio: [secrets ? "pipe" : "inherit", "inherit", "inherit"], detached: true });
+  if (secrets) {
+    child.stdin!.on("error", () => {}); // it exited before reading: its exit code tells why
+    child.stdin!.write(`${JSON.stringify(secrets)}\n`);
+  }
   // process.kill, not child.kill: after child.kill Deno reports the signal as its exit status
   // even when the host caught it and exited 0 (measured, Deno 2.9.6)
   const forward = (signal: NodeJS.Signals) => () => child.pid && process.kill(child.pid, signal);
   for (const s of ["SIGINT", "SIGTERM"] as const) process.on(s, forward(s));
   return new Promise((resolve) => {
     child.on("error", (e) => {
-      process.stderr.write(`lanes: could not start the host again with a clean environment: ${e.message}\n`);
+      process.stderr.write(`lanes: could not ${what}: ${e.message}\n`);
       resolve(1);
     });
     child.on("exit", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));

@@ -14,7 +14,6 @@
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { allocatorTunedIn, hostAllocatorEnv, keepingEnv } from "../adapters/allocator.ts";
 import { expectJson, measure, servingPid } from "./helpers/chaos.ts";
 import { adapter, startTestHost } from "./helpers/host.ts";
 import { patterned } from "./helpers/bytes.ts";
@@ -46,17 +45,6 @@ test("every child runtime starts with its allocator told to keep what it frees, 
   } finally {
     await h.stop();
   }
-});
-
-test("an operator's own MALLOC_* or MIMALLOC_* variable keeps lanes' hands off a host's allocator and the generator's", () => {
-  for (const env of [{ MALLOC_ARENA_MAX: "2" }, { MALLOC_TRIM_THRESHOLD_: "131072" }, { MIMALLOC_PURGE_DELAY: "0" }]) {
-    assert.ok(allocatorTunedIn(env), `${Object.keys(env)[0]} is the operator's tuning`);
-    assert.equal(hostAllocatorEnv("node", { PATH: "/bin", ...env }), {}, `a Node host started with ${Object.keys(env)[0]} gets nothing more`);
-  }
-  for (const env of [{ PATH: "/bin" }, { MALLOCX: "1", LANES_MALLOC_: "1" }]) assert.not.ok(allocatorTunedIn(env), Object.keys(env).join(" "));
-  assert.equal(hostAllocatorEnv("node", { PATH: "/bin" }), keepingEnv("node", 32));
-  assert.equal(hostAllocatorEnv("bun", { PATH: "/bin" }), {});
-  assert.equal(hostAllocatorEnv("deno", { PATH: "/bin" }), {}, "a Deno host sets its own through mallopt");
 });
 
 const BODY_BYTES = 256 * 1024;

@@ -135,6 +135,23 @@ test(`a ${adapter.name} host started with only PATH and HOME: ${adapter.name ===
   }
 });
 
+test(`a ${adapter.name} host started with only PATH, HOME and the operator's MALLOC_ARENA_MAX runs as it was started, glibc as the operator set it`, async () => {
+  const tuned = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", MALLOC_ARENA_MAX: "2" };
+  const host = await startCli(["start", dir, "--port", "0"], { env: tuned });
+  try {
+    assert.equal(
+      descendants(host.pid).filter((pid) => isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(" start ".replaceAll(" ", "\0"))),
+      [],
+      "no host started again",
+    );
+    assert.equal(namesIn(host.pid).sort(), ["HOME", "MALLOC_ARENA_MAX", "PATH"], "its environment is the one it was given");
+    await expectJson(fetch(`${host.url}/slow`));
+  } finally {
+    host.kill("SIGTERM");
+    await host.exited;
+  }
+});
+
 /** Run a TypeScript file on this file's runtime. */
 function runCommand(file: string): [string, string[]] {
   if (adapter.name === "node") return [process.execPath, ["--import", "tsx", file]];

@@ -297,7 +297,8 @@ test(`on ${adapter.name}, lanes load ${adapter.name === "node" ? "runs again wit
     const child = spawnProcess(cmd, argv, env);
     let out = "";
     child.onOutput((t) => (out += t));
-    await new Promise((r) => setTimeout(r, 700));
+    // once the run reports its first second, any run of it again has started
+    for (let t = 0; t < 100 && !/lanes load: 1\.0\//.test(out); t++) await new Promise((r) => setTimeout(r, 100));
     const runs = [child.pid, ...descendants(child.pid)].filter((pid) => isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("load"));
     const environs = runs.map((pid) => environOf(pid));
     const { code } = await child.exited;
