@@ -49,8 +49,14 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
   if (deno) {
     write = denoWriter(deno.stdout.writeSync.bind(deno.stdout), deno.stdout.write.bind(deno.stdout));
     const text = (b: Uint8Array) => onStray(new TextDecoder().decode(b));
-    deno.stdout.writeSync = (b) => (text(b), b.byteLength);
-    deno.stdout.write = async (b) => (text(b), b.byteLength);
+    deno.stdout.writeSync = (b) => {
+      text(b);
+      return b.byteLength;
+    };
+    deno.stdout.write = async (b) => {
+      text(b);
+      return b.byteLength;
+    };
     onData = (l) => {
       const reads = new ReadArena();
       // `onread` is Node's too, but only @types/node's connect() options declare it

@@ -179,7 +179,10 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
   child.on("close", (code, signal) => finish(code, signal));
   // ...but one left in the sandbox can hold the pipes open once it is gone: report the end anyway
   child.on("exit", (code, signal) => {
-    const late = () => (finish(code, signal), [child.stdin, child.stdout, child.stderr].forEach((s) => void s?.destroy()));
+    const late = () => {
+      finish(code, signal);
+      for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
+    };
     setTimeout(late, CLOSE_AFTER_EXIT_MS).unref();
   });
   // In a sandbox our child is bwrap: the guest is the runtime it started (found once).

@@ -150,7 +150,7 @@ async function pump(stream: ReadableStream<Uint8Array>, res: ServerResponse): Pr
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await new Promise<void>((r) => (res.once("drain", r), res.once("close", r)));
+      if (!res.write(value)) await new Promise<void>((r) => res.once("drain", r).once("close", r));
       if (res.destroyed) return;
     }
     res.end();

@@ -52,7 +52,10 @@ function run(binary: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ["ignore", "ignore", "ignore"], env: {} });
     const timer = setTimeout(() => child.kill("SIGKILL"), TRIAL_MS);
-    child.once("error", (e) => (clearTimeout(timer), reject(e)));
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();

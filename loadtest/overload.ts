@@ -131,7 +131,7 @@ console.log(
     levels.map((c) => `goodput @${c}`).join(" | ") +
     ` | @${levels.at(-1)} / @${levels[0]} | vs bare | 503/s @${levels.at(-1)} | p99 of 503s | p99 of 200s @${levels.at(-1)} |`,
 );
-console.log("|---|" + levels.map(() => "---:").join("|") + "|---:|---:|---:|---:|---:|");
+console.log(`|---|${levels.map(() => "---:").join("|")}|---:|---:|---:|---:|---:|`);
 for (const target of [...new Set(rows.map((r) => r.target))]) {
   const mine = rows.filter((r) => r.target === target);
   // the slow function is measured against what it can serve, not against a bare app

@@ -27,7 +27,7 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
   const tint = (code: number, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const when = () => (o.clock ? `${tint(2, clock(new Date()))} ` : "");
   const host = (level: string, msg: string) => {
-    if (format === "json") write(JSON.stringify({ time: new Date().toISOString(), level, kind: "host", msg }) + "\n");
+    if (format === "json") write(`${JSON.stringify({ time: new Date().toISOString(), level, kind: "host", msg })}\n`);
     else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${msg}\n`);
   };
   return {
@@ -37,7 +37,7 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
     fn: (name, level, text, requestId) => {
       const lvl = LEVEL[level] ?? "info";
       if (format === "json") {
-        write(JSON.stringify({ time: new Date().toISOString(), level: lvl, kind: "function", function: name, ...(requestId ? { requestId } : {}), msg: text }) + "\n");
+        write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, kind: "function", function: name, ...(requestId ? { requestId } : {}), msg: text })}\n`);
       } else {
         const tag = tint(36, `[${name}${requestId ? ` ${requestId.slice(0, 8)}` : ""}]`);
         write(`${when()}${tag} ${lvl === "warn" || lvl === "error" ? tint(lvl === "warn" ? 33 : 31, text) : text}\n`);

@@ -259,7 +259,16 @@ function localRing(capacity: number, wakeBy: WakeBy, reads: RingReads = "in-plac
   const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity, wakeBy, reads });
   mc.port1.start();
   mc.port2.start();
-  return { host, guest, close: () => (mc.port1.close(), mc.port2.close(), host.close(), guest.close()) };
+  return {
+    host,
+    guest,
+    close: () => {
+      mc.port1.close();
+      mc.port2.close();
+      host.close();
+      guest.close();
+    },
+  };
 }
 
 // "plain-copy" is how Deno reads (caps.ringReads): strings decoded from a copy, and on the host

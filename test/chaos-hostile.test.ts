@@ -214,7 +214,10 @@ function rawRequest(h: TestHost, text: string): Promise<string> {
     let got = "";
     sock.on("data", (d) => (got += d.toString("latin1")));
     const giveUp = setTimeout(() => sock.destroy(), 5000);
-    sock.on("close", () => (clearTimeout(giveUp), resolve(got)));
+    sock.on("close", () => {
+      clearTimeout(giveUp);
+      resolve(got);
+    });
     sock.on("error", (e) => (got ? resolve(got) : reject(e)));
     sock.write(text);
   });

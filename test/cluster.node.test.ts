@@ -133,7 +133,7 @@ test("a version that does not load on one host is refused by the cluster, naming
   assert.is(r.json.error?.code, "load_failed");
   const bun = ctx.hosts.find((h) => h.runtime === "bun")!;
   assert.match(
-    r.json.error!.message + "",
+    `${r.json.error!.message}`,
     new RegExp(`nothing changed: it did not load on 1 other host\\(s\\):\\n  ${bun.url} \\(bun\\): [^]*greet: its module failed to load: this version does not load on Bun`),
     r.text,
   );
@@ -150,7 +150,7 @@ test("two concurrent deploys to two hosts end with exactly one winner and a clea
   assert.ok(loser.at - winner.at < 5000, `the 409 came ${loser.at - winner.at} ms after the winner's 201`);
   assert.is(loser.json.error?.code, "conflict");
   assert.match(
-    loser.json.error!.message + "",
+    `${loser.json.error!.message}`,
     /the active deployment changed meanwhile, on this or another host: deployment 3 \(v\d+ 100%, deploy by ci\) became active first; nothing was changed/,
     loser.text,
   );
@@ -388,7 +388,10 @@ test("a secret set on one host reaches the functions that use it on the other ho
   const store = `etcd://${ctx.etcd.member}/lanes/secrets-follow`;
   const extra = ["--admin-token-file", ctx.tokens, "--secrets-key-file", key, "--log", "json"];
   const a = await startClusterHost("node", folder(false), store, extra);
-  const b = await startClusterHost("bun", folder(false), store, extra).catch(async (e) => (await a.stop(), Promise.reject(e)));
+  const b = await startClusterHost("bun", folder(false), store, extra).catch(async (e) => {
+    await a.stop();
+    throw e;
+  });
   const hashOn = async (url: string, fn: string) => {
     const s = await get(url, `/${fn}`);
     return s.status === 200 ? (JSON.parse(s.text) as { hashes: Record<string, string> }).hashes.API_KEY : `status ${s.status}`;

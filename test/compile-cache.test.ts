@@ -76,7 +76,14 @@ test("a cache folder others can write to, owned by someone else, or a symlink is
     ["world", (d) => chmodSync(d, 0o777), /can be written by everyone \(mode 777\)/],
     ["group", (d) => chmodSync(d, 0o770), /can be written by its group \(mode 770\)/],
     ["owner", (d) => chownSync(d, 65534, 65534), /is owned by uid 65534, not by this user/],
-    ["link", (d) => (rmSync(d, { recursive: true }), symlinkSync(join(scratch, "fresh"), d)), /is a symbolic link/],
+    [
+      "link",
+      (d) => {
+        rmSync(d, { recursive: true });
+        symlinkSync(join(scratch, "fresh"), d);
+      },
+      /is a symbolic link/,
+    ],
   ];
   for (const [name, spoil, why] of cases) {
     const dir = join(scratch, `spoilt-${name}`);

@@ -25,6 +25,10 @@ interface Doc {
   [k: string]: unknown;
 }
 
+/** A document walked by its Kubernetes field names: the assertions below are its checks. */
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML
+type Yaml = any;
+
 function manifests(): Doc[] {
   return readdirSync(join(dir, "kubernetes"))
     .filter((f) => f.endsWith(".yaml"))
@@ -70,7 +74,7 @@ test("the kustomization names every lanes manifest, and the etcd example stays a
 
 test("the Deployment probes lanes' routes, drains within its grace period, reads the token from the Secret and names a store lanes accepts", () => {
   const docs = manifests();
-  const d = docs.find((x) => x.kind === "Deployment") as any;
+  const d = docs.find((x) => x.kind === "Deployment") as Yaml;
   const pod = d.spec.template.spec;
   const c = pod.containers[0];
   assert.is(c.readinessProbe.httpGet.path, "/_lanes/ready");
@@ -78,16 +82,16 @@ test("the Deployment probes lanes' routes, drains within its grace period, reads
   const preStop = Number(c.lifecycle.preStop.exec.command[1]);
   assert.ok(pod.terminationGracePeriodSeconds >= preStop + SHUTDOWN_GRACE_MS / 1000 + 1, "preStop + lanes' drain fit in the grace period");
   const tokenFile = c.args[c.args.indexOf("--admin-token-file") + 1];
-  const mount = c.volumeMounts.find((m: any) => tokenFile.startsWith(m.mountPath + "/"));
-  const volume = pod.volumes.find((v: any) => v.name === mount.name);
-  const secret = docs.find((x) => x.kind === "Secret") as any;
+  const mount = c.volumeMounts.find((m: Yaml) => tokenFile.startsWith(`${m.mountPath}/`));
+  const volume = pod.volumes.find((v: Yaml) => v.name === mount.name);
+  const secret = docs.find((x) => x.kind === "Secret") as Yaml;
   assert.is(volume.secret.secretName, secret.metadata.name);
-  assert.ok(tokenFile.endsWith("/" + Object.keys(secret.stringData)[0]));
+  assert.ok(tokenFile.endsWith(`/${Object.keys(secret.stringData)[0]}`));
   assert.is(parseEtcdUrl(c.args[c.args.indexOf("--store") + 1]).endpoints.length, 3);
   assert.ok(pod.securityContext.runAsNonRoot && c.securityContext.allowPrivilegeEscalation === false);
-  const service = docs.find((x) => x.kind === "Service" && x.metadata.name === "lanes") as any;
+  const service = docs.find((x) => x.kind === "Service" && x.metadata.name === "lanes") as Yaml;
   assert.equal(service.spec.selector, d.spec.template.metadata.labels);
-  const hpa = docs.find((x) => x.kind === "HorizontalPodAutoscaler") as any;
+  const hpa = docs.find((x) => x.kind === "HorizontalPodAutoscaler") as Yaml;
   assert.equal([hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name], ["Deployment", d.metadata.name]);
   assert.ok(c.resources.requests.cpu, "the HPA's CPU target needs a CPU request");
 });

@@ -128,11 +128,11 @@ test("--compare says for each figure which way it moved: lower latency and error
   assert.is(byFigure["latency p99"]!.change, -0.5);
   assert.is(byFigure["latency max"]!.verdict, "better");
   assert.is(byFigure["latency p50"]!.verdict, "same");
-  assert.is(byFigure["rate"]!.verdict, "same", "a 0.2% change is within noise");
-  assert.is(byFigure["errors"]!.verdict, "worse");
+  assert.is(byFigure.rate!.verdict, "same", "a 0.2% change is within noise");
+  assert.is(byFigure.errors!.verdict, "worse");
   const worse = Object.fromEntries(compareRuns(now, before).map((c) => [c.figure, c.verdict]));
   assert.is(worse["latency p99"], "worse");
-  assert.is(worse["errors"], "better");
+  assert.is(worse.errors, "better");
 
   const text = formatCompare("before.json", before, report({ rate: 80, p99: 60, errors: 0, model: "closed" }));
   assert.match(text, /compared with before\.json \(2026-12-01T00:00:00\.000Z\):/);

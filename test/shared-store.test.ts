@@ -153,7 +153,7 @@ test("add on a string key and set or get on a counter key throw shared_type nami
 
 test("empty, non-string, lone-surrogate and over-256-byte keys throw shared_key; exactly 256 bytes is fine", () => {
   const s = SharedStore.create();
-  const bad: unknown[] = ["", 42, undefined, "\uD800x", "a".repeat(257), "é".repeat(128) + "a"];
+  const bad: unknown[] = ["", 42, undefined, "\uD800x", "a".repeat(257), `${"é".repeat(128)}a`];
   for (const k of bad) {
     throwsCode(() => s.add(k as string, 1), "shared_key", /non-empty string of at most 256 UTF-8 bytes/);
     throwsCode(() => s.set(k as string, "v"), "shared_key");

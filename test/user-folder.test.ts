@@ -17,10 +17,12 @@ test.before(async () => {
   const pkg = join(dir, "node_modules", "greeter");
   mkdirSync(pkg, { recursive: true });
   writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "greeter", type: "module", main: "index.js" }));
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source written to a file
   writeFileSync(join(pkg, "index.js"), "export const greet = (who) => `greetings, ${who}`;\n");
   mkdirSync(join(dir, "src"));
   writeFileSync(
     join(dir, "src", "greet.ts"),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source written to a file
     'import { greet } from "greeter";\nexport default { fetch: (req: Request, env: { WHO: string }, ctx: { lane: string }) => new Response(`${greet(env.WHO)} (${ctx.lane})`) };\n',
   );
   writeFileSync(

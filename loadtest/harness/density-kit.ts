@@ -4,7 +4,7 @@
  * percentiles, and the memory of a host's children.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { type Agent, request } from "node:http";
 import { join } from "node:path";
 import { processTree, rssBytes, usageBetween, usageSnapshot } from "./proc.ts";
 

@@ -132,10 +132,10 @@ async function isolatePart(o: DensityOptions, runtime: BenchRuntime): Promise<De
     const calls0 = Date.now();
     for (let i = 0; i < o.count; i++) {
       if (i % 50 === 0) o.onPhase(`isolate · ${runtime}: first request to each function, ${i}/${o.count}`);
-      const a = await get(agent, host.url + `/${nameOf(i)}`);
+      const a = await get(agent, `${host.url}/${nameOf(i)}`);
       if (a.status !== 200) out.non200++;
       if (!warmAtStart.has(nameOf(i))) cold.push(a.ms);
-      warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
+      warm.push((await get(agent, `${host.url}/${nameOf(i)}`)).ms);
     }
     out.rssAfterCallsMb = rssBytes(host.pid) / MB;
     out.growthPerFunctionMb = (out.rssAfterCallsMb - out.rssSettledMb) / o.count;
@@ -181,10 +181,10 @@ async function processPart(o: DensityOptions, runtime: BenchRuntime): Promise<De
     for (let i = 0; i < o.processCount; i++) {
       o.onPhase(`process · ${runtime}: first request to each function, ${i}/${o.processCount}`);
       out.spares = (await spareReady(host.url, runtime)) || out.spares;
-      const a = await get(agent, host.url + `/${nameOf(i)}`);
+      const a = await get(agent, `${host.url}/${nameOf(i)}`);
       if (a.status !== 200) out.non200++;
       if (!warmAtStart.has(nameOf(i))) cold.push(a.ms);
-      warm.push((await get(agent, host.url + `/${nameOf(i)}`)).ms);
+      warm.push((await get(agent, `${host.url}/${nameOf(i)}`)).ms);
     }
     agent.destroy();
     out.coldMs = percentiles(cold);

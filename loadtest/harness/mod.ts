@@ -155,7 +155,7 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
   mkdirSync(out, { recursive: true });
   const jsonFile = join(out, "bench.json");
   const chartFile = join(out, "bench.svg");
-  writeFileSync(jsonFile, JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(chartFile, chartSvg(report));
   return { report, jsonFile, chartFile };
 }

@@ -129,7 +129,7 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
 
 function writeFiles(report: LoadReport, o: LoadOptions): LoadOutcome["files"] {
   const files: LoadOutcome["files"] = {};
-  const json = JSON.stringify(report, null, 2) + "\n";
+  const json = `${JSON.stringify(report, null, 2)}\n`;
   if (o.outDir) {
     const dir = resolve(o.outDir);
     mkdirSync(dir, { recursive: true });

@@ -43,7 +43,7 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
     const args = parseArgs(argv, flags, command);
     json = args.flags.json === true;
     const out = await run(adapter, command, args);
-    adapter.writeOut(json ? JSON.stringify(out.json, null, 2) + "\n" : out.text);
+    adapter.writeOut(json ? `${JSON.stringify(out.json, null, 2)}\n` : out.text);
     return out.ok === false ? 1 : 0;
   } catch (e) {
     if (!json) throw e;
@@ -154,7 +154,7 @@ function versionsText(r: VersionsAnswer): string {
     ),
     ...(r.hosts ? ["", hostsTable(r.hosts, table)] : []),
   ];
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 function table(head: string[], rows: string[][]): string {

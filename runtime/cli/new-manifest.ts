@@ -14,7 +14,7 @@ export function addFunction(text: string, name: string, spec: Record<string, unk
   } catch {
     // fall through to re-serialising
   }
-  return JSON.stringify(JSON.parse(want), null, unit) + "\n";
+  return `${JSON.stringify(JSON.parse(want), null, unit)}\n`;
 }
 
 function insertText(text: string, name: string, spec: Record<string, unknown>, unit: string): string | undefined {

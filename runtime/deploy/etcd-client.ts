@@ -202,7 +202,7 @@ export class EtcdClient {
    */
   async *watch(key: string, startRevision: number, signal: AbortSignal, prefix = false): AsyncGenerator<{ kvs: KeyValue[]; deleted: number; revision: number }> {
     const endpoint = this.endpoint;
-    const res = await fetch(endpoint + "/v3/watch", {
+    const res = await fetch(`${endpoint}/v3/watch`, {
       method: "POST",
       body: JSON.stringify({ create_request: { key: b64key(key), ...(prefix ? { range_end: prefixEnd(key) } : {}), start_revision: String(startRevision) } }),
       signal,

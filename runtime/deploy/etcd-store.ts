@@ -197,7 +197,12 @@ export class EtcdStore implements ClusterStore {
     this.watch = followKey(this.client, this.key("active"), (kv) => onActive(this.note(kv)), this.stopWatch.signal);
     const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parseJson<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
     const active = this.watch;
-    this.watch = { kick: () => (active.kick(), staged.kick()) };
+    this.watch = {
+      kick: () => {
+        active.kick();
+        staged.kick();
+      },
+    };
   }
 
   followSecrets(onChange: () => void): void {

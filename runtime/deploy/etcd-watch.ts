@@ -40,7 +40,11 @@ export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValu
 function sleep(ms: number, stop: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    stop.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    const stopped = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    stop.addEventListener("abort", stopped, { once: true });
   });
 }
 

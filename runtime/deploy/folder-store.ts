@@ -228,7 +228,7 @@ export class FolderStore implements DeployStore {
   }
 
   private writeJson(file: string, value: unknown, beforeRename?: () => Promise<void>): Promise<void> {
-    return this.sys.writeFile(file, encoder.encode(JSON.stringify(value, null, 2) + "\n"), {
+    return this.sys.writeFile(file, encoder.encode(`${JSON.stringify(value, null, 2)}\n`), {
       durable: true,
       ...(beforeRename ? { beforeRename } : {}),
     });

@@ -32,7 +32,7 @@ export async function packFolder(dir: string, sys: Sys, runtime: RuntimeName): P
       raw.functions[spec.name]!.entry = path;
     }),
   );
-  files.set(MANIFEST_FILE, encoder.encode(JSON.stringify(raw, null, 2) + "\n"));
+  files.set(MANIFEST_FILE, encoder.encode(`${JSON.stringify(raw, null, 2)}\n`));
   let bytes = 0;
   for (const b of files.values()) bytes += b.byteLength;
   // a stable order, so the same folder gives the same upload

@@ -154,7 +154,11 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
     return rpc;
   };
 
-  end.onBroken(() => ((ending = true), exitNow(1))); // the host sent garbage: nothing it sends can be trusted
+  // the host sent garbage: nothing it sends can be trusted
+  end.onBroken(() => {
+    ending = true;
+    exitNow(1);
+  });
   end.onFrame((f: HostToGuest, slot: number) => {
     switch (f.t) {
       case "req":

@@ -68,7 +68,7 @@ export async function withClusterMetrics(res: Response, c: ClusterStatus): Promi
   }
   if (type.startsWith("text/plain")) {
     const lines = clusterGauges(c).flatMap((g) => [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} ${g.type}`, `${g.name} ${g.value}`]);
-    return new Response((await res.text()) + lines.join("\n") + "\n", { status: 200, headers });
+    return new Response(`${await res.text()}${lines.join("\n")}\n`, { status: 200, headers });
   }
   return res;
 }

@@ -58,7 +58,10 @@ export function createHandler(o: HandlerOptions): HttpHandler {
 
 /** The version in the answer's headers: a pair added to the Reply's list, no web object built. */
 function withVersion(version: string) {
-  const add = (r: Reply) => (r.headers.push([VERSION_HEADER, version]), r);
+  const add = (r: Reply) => {
+    r.headers.push([VERSION_HEADER, version]);
+    return r;
+  };
   return (r: Reply | Promise<Reply>) => (r instanceof Promise ? r.then(add) : add(r));
 }
 

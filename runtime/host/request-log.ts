@@ -22,7 +22,7 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
   if (o.format === "json") {
     return (e) =>
       o.write(
-        JSON.stringify({
+        `${JSON.stringify({
           time: new Date().toISOString(),
           level: e.status >= 500 ? "error" : "info",
           kind: "access",
@@ -36,7 +36,7 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
           path: e.path,
           status: e.status,
           durationMs: Math.round(e.ms * 100) / 100,
-        }) + "\n",
+        })}\n`,
       );
   }
   const c = o.color ? COLORS : PLAIN;

@@ -72,7 +72,7 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
 
 /** JSON when the Accept header names application/json and not the text format (Prometheus asks for text/plain or OpenMetrics). */
 function wantsJson(accept: string | undefined): boolean {
-  return accept !== undefined && accept.includes("application/json") && !/text\/plain|openmetrics/.test(accept);
+  return accept?.includes("application/json") === true && !/text\/plain|openmetrics/.test(accept);
 }
 
 /** One function in /_lanes/functions: where it runs, whether it can serve and why not. */

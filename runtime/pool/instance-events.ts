@@ -11,7 +11,7 @@ export interface InstanceEvents {
   /** A line the function logged. */
   log(level: string, text: string, requestId?: string): void;
   /** A ctx.shared call from a process-lane guest; returns the value or throws. */
-  shared(op: "add" | "get" | "set", key: string, value?: string | number): string | number | null | void;
+  shared(op: "add" | "get" | "set", key: string, value?: string | number): string | number | null | undefined;
   /** The instance is gone (crashed, killed or stopped). */
   gone(instance: Instance, exit: GuestExit): void;
   /** A request finished and freed its slot. */
