@@ -108,6 +108,36 @@ test("two functions on the same route and method clash, whatever their param nam
   assert.match(msg, /functions\.b\.route: "\/users\/:name" POST is already served by function "a"/);
 });
 
+test("an optional parameter's route also stands for the path without it, and clashes there", async () => {
+  const msg = await problems({ functions: { a: { entry: "a.ts", route: "/a/:id?" }, b: { entry: "a.ts", route: "/a", methods: ["GET"] } } });
+  assert.match(msg, /functions\.b\.route: "\/a" GET is already served by function "a"/);
+  const fine = await loadManifest(folder({ functions: { a: { entry: "a.ts", route: "/a/:id?" }, b: { entry: "a.ts", route: "/b" } } }), adapter.sys, adapter.name);
+  assert.equal(
+    fine.functions.map((f) => f.route),
+    ["/a/:id?", "/b"],
+  );
+});
+
+test("a route whose {...} part is not a regular expression is refused, naming the function and the rule", async () => {
+  for (const route of ["/x/:id{(}", "/x/:id{[}", "/x/:id{\\}"]) {
+    const msg = await problems({ functions: { hello: { entry: "a.ts" }, re: { entry: "a.ts", route } } });
+    assert.match(msg, /functions\.re\.route: the part in \{\.\.\.\} must be a valid regular expression: .*Invalid regular expression/);
+    assert.not.match(msg, /functions\.hello/);
+  }
+  const ok = await loadManifest(folder({ functions: { re: { entry: "a.ts", route: "/x/:id{[0-9]+}" } } }), adapter.sys, adapter.name);
+  assert.is(ok.functions[0]!.route, "/x/:id{[0-9]+}");
+});
+
+test("a manifest saved with a byte order mark is read like one without", async () => {
+  const m = await loadManifest(folder(`\ufeff${JSON.stringify({ functions: { a: { entry: "a.ts" } } })}`), adapter.sys, adapter.name);
+  assert.equal(
+    m.functions.map((f) => f.name),
+    ["a"],
+  );
+  const msg = await problems(`\ufeff{"functions": {"a": {"entry": "a.ts"}, "a": {"entry": "a.ts"}}}`);
+  assert.match(msg, /lanes\.json:1:40: Duplicate key "a": each key may appear once/);
+});
+
 test("the same route with different methods is allowed", async () => {
   const m = await loadManifest(
     folder({ functions: { a: { entry: "a.ts", route: "/x", methods: ["GET"] }, b: { entry: "a.ts", route: "/x", methods: ["POST"] } } }),

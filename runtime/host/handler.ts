@@ -11,6 +11,7 @@ import { invoke, type InvokeOptions } from "./invoke.ts";
 import { reservedApp, type HostInfo } from "./reserved.ts";
 import { FunctionRoutes } from "./routes.ts";
 import type { Served } from "./served.ts";
+import { isReservedPath } from "../manifest/route-pattern.ts";
 
 export interface HandlerOptions extends InvokeOptions {
   functions: () => Served[];
@@ -42,7 +43,7 @@ export function createHandler(o: HandlerOptions): HttpHandler {
       return answered(o, ex, ex.target, requestId, t0, errorReply(e, requestId));
     }
     const path = getPath({ url } as Request);
-    if (path === "/_lanes" || path.startsWith("/_lanes/")) return undefined;
+    if (isReservedPath(path)) return undefined;
     const m = routes.match(ex.method, path);
     if (!m) return answered(o, ex, path, requestId, t0, errorReply(new LanesError("not_found", `no function is routed at ${path}`), requestId));
     if (!("served" in m)) {

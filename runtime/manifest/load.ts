@@ -7,6 +7,7 @@ import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { checkFunction } from "./check-function.ts";
+import { routeForms } from "./route-pattern.ts";
 import { SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
@@ -88,6 +89,8 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
  * column, the same everywhere.
  */
 async function parseJson(text: string, file: string): Promise<unknown> {
+  // editors on Windows may start the file with a byte order mark, which JSON.parse refuses
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   type Msg = { text: string; id?: string; location?: { line: number; column: number } | null };
   const at = (m: Msg) => (m.location ? `${file}:${m.location.line}:${m.location.column + 1}` : file);
   let warnings: Msg[];
@@ -198,24 +201,28 @@ function show(v: unknown): string {
  * Functions are grouped by route first: a manifest of thousands stays linear.
  */
 function routeClashes(fns: FunctionSpec[]): string[] {
-  const out: string[] = [];
+  const out = new Set<string>();
   const norm = (r: string) => r.replace(/:[A-Za-z0-9_]+(\{[^}]*\})?/g, ":").replace(/\/+$/, "") || "/";
   const byRoute = new Map<string, FunctionSpec[]>();
   for (const a of fns) {
-    const key = norm(a.route);
-    const earlier = byRoute.get(key) ?? [];
-    for (const b of earlier) {
-      const am = a.methods ?? METHODS;
-      const bm = b.methods ?? METHODS;
-      const both = am.filter((m) => bm.includes(m));
-      if (both.length > 0) {
-        out.push(`functions.${a.name}.route: ${JSON.stringify(a.route)} ${both.join(", ")} is already served by function "${b.name}"`);
+    for (const form of routeForms(a.route)) {
+      const key = norm(form);
+      const earlier = byRoute.get(key) ?? [];
+      for (const b of earlier) {
+        if (b === a) continue;
+        const am = a.methods ?? METHODS;
+        const bm = b.methods ?? METHODS;
+        const both = am.filter((m) => bm.includes(m));
+        if (both.length > 0) {
+          const path = form === a.route ? "" : ` (as ${JSON.stringify(form)})`;
+          out.add(`functions.${a.name}.route: ${JSON.stringify(a.route)}${path} ${both.join(", ")} is already served by function "${b.name}"`);
+        }
       }
+      earlier.push(a);
+      byRoute.set(key, earlier);
     }
-    earlier.push(a);
-    byRoute.set(key, earlier);
   }
-  return out;
+  return [...out];
 }
 
 function manifestError(file: string, problems: string[]): LanesError {
