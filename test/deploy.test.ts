@@ -321,4 +321,39 @@ test("the admin API needs a valid token: 401 with WWW-Authenticate, then 429 aft
   assert.is((await get(host.url, "/greet")).status, 200, "functions need no token");
 });
 
+test("a gradual deployment lists a function it removes as changed, and splits and pins /_lanesx like any route", async ({ host }) => {
+  const edge = (m: Record<string, unknown>) => {
+    (m.functions as Record<string, unknown>).edge = { entry: "greet.ts", lane: "isolate", route: "/_lanesx" };
+  };
+  const a = await deploy(host.url, versionDir("edge-a", "ok", edge));
+  assert.is(a.status, 201, a.text);
+  const b = await deploy(
+    host.url,
+    versionDir("edge-b", "ok", (m) => {
+      edge(m);
+      delete (m.functions as Record<string, unknown>).steady;
+    }),
+    { percent: 50 },
+  );
+  assert.is(b.status, 201, b.text);
+  const { canary } = b.json.deployment as { canary: { version: string; changed: string[] } };
+  assert.equal(canary.changed.sort(), ["edge", "greet", "greet-proc", "steady"], "steady, which the new version removes, is changed");
+  const steady = await many(host.url, "/steady", 60, 6);
+  assert.ok(steady.some((s) => s.status === 404) && steady.some((s) => s.status === 200), "the removed function answers 404 on the new version's share only");
+  const split = await many(host.url, "/_lanesx", 60, 6);
+  const marker = new Map([
+    [a.json.version as string, "edge-a"],
+    [canary.version, "edge-b"],
+  ]);
+  assert.ok(
+    split.every((s) => s.status === 200 && s.version !== null && marker.get(s.version) === s.text),
+    "each answer came from the version its header names",
+  );
+  assert.equal([...new Set(split.map((s) => s.text))].sort(), ["edge-a", "edge-b"], "both versions serve /_lanesx");
+  const pinned = await get(host.url, "/_lanesx", { "lanes-version": canary.version });
+  assert.equal([pinned.status, pinned.version], [200, canary.version]);
+  const unknown = await get(host.url, "/_lanesx", { "lanes-version": "v999" });
+  assert.is(unknown.status, 400, unknown.text);
+});
+
 test.run();

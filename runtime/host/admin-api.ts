@@ -16,7 +16,8 @@ import { MIN_POINTS, MIN_REQUESTS, MIN_Z } from "../deploy/auto-rollback.ts";
 import { describeDeployment, VERSION_ID } from "../deploy/model.ts";
 import { isClusterStore, type DeployStore } from "../deploy/store.ts";
 import { ifVersionField, parseUpload } from "../deploy/upload.ts";
-import { errorResponse, LanesError } from "../errors.ts";
+import { errorResponse, isLanesError, LanesError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import { fields, parseJson, uploadBody } from "./admin-body.ts";
 import { secretRoutes } from "./admin-secrets.ts";
@@ -28,7 +29,7 @@ export type AdminEnv = { Bindings: { ex: Exchange }; Variables: { author: string
 
 const SMALL_BODY = 64 * 1024;
 
-export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number; secrets: SecretKeeper | undefined }): WebHandler {
+export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number; secrets: SecretKeeper | undefined; log: Logger }): WebHandler {
   const app = new Hono<AdminEnv>().basePath("/_lanes/api");
 
   app.use(async (c, next) => {
@@ -79,7 +80,10 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
     ),
   );
   app.onError((err, c) => {
-    const res = errorResponse(err, c.get("requestId") ?? crypto.randomUUID());
+    const requestId = c.get("requestId") ?? crypto.randomUUID();
+    // the answer says only "internal error": what went wrong goes to the operator, under the request's id
+    if (!isLanesError(err)) o.log.error(`admin API ${c.req.method} ${c.req.path} (request ${requestId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    const res = errorResponse(err, requestId);
     res.headers.set("x-request-id", c.get("requestId") ?? "");
     return res;
   });

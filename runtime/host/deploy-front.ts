@@ -21,6 +21,7 @@ import { healthBody, withClusterMetrics } from "./cluster-health.ts";
 import type { Deployer } from "./deployer.ts";
 import { VERSION_HEADER } from "./handler.ts";
 import type { Front } from "./host.ts";
+import { isReservedPath } from "../manifest/route-pattern.ts";
 
 export type WebHandler = (request: Request, ex: Exchange) => Response | Promise<Response>;
 
@@ -65,7 +66,7 @@ export class DeployFront implements Front {
     if (!routing) return own().fast(ex);
     const target = ex.target;
     // lanes' own routes (and a target that is not a path) are the web side's or the router's to answer
-    if (target.startsWith("/_lanes") || !target.startsWith("/")) return routing.stable.handler.fast(ex);
+    if (!target.startsWith("/") || isReservedPath(pathOf(target))) return routing.stable.handler.fast(ex);
     const pinned = ex.header(VERSION_HEADER);
     if (pinned !== undefined) {
       const wanted = routing.byVersion.get(pinned.trim());
@@ -109,4 +110,10 @@ export class DeployFront implements Front {
     const res = await (this.deployer?.routing.listing ?? own()).web(request, ex);
     return this.member && path === "/_lanes/metrics" ? withClusterMetrics(res, this.member.status()) : res;
   }
+}
+
+/** A request target's path, without its query. */
+function pathOf(target: string): string {
+  const q = target.indexOf("?");
+  return q === -1 ? target : target.slice(0, q);
 }

@@ -115,7 +115,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   );
   const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
   const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper }) : undefined, ui?.handle, member);
+  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper, log: o.log }) : undefined, ui?.handle, member);
   member?.start();
   // a secret set or deleted on any host restarts, on this one too, the functions whose values changed
   if (member && keeper && isClusterStore(store)) {

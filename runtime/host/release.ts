@@ -165,14 +165,17 @@ export function adoptRelease(ctx: ReleaseContext, id: string, dir: string, hashe
   return release;
 }
 
-/** Names of functions in `next` that are new or differ from `base`. */
+/** Names of functions in `next` that are new or differ from `base`, then those of `base` that `next` removes. */
 export function changedFunctions(base: Release, next: Release): string[] {
-  return next.served
+  const changed = next.served
     .map((s) => s.spec.name)
     .filter((name) => {
       const a = base.fingerprints.get(name);
       return a === undefined || a !== next.fingerprints.get(name);
     });
+  // one the new version removes changes too: on the new version's share it answers 404
+  const kept = new Set(next.served.map((s) => s.spec.name));
+  return [...changed, ...base.served.map((s) => s.spec.name).filter((name) => !kept.has(name))];
 }
 
 /** One line per secret that `specs` name and `values` (undefined: none on this host) cannot give. */
