@@ -115,6 +115,17 @@ test("an unknown flag exits 2 with the command's usage, for every command", asyn
   assert.match(extra.err, /unexpected argument "extra"/);
 });
 
+test("a whole-number flag takes decimal digits only: empty, hex and exponent values exit 2 naming the flag", async () => {
+  for (const port of ["", " ", "0x4c8f", "1e3", "80.5"]) {
+    const r = await lanes(["start", "--port", port]);
+    assert.is(r.code, 2, `--port ${JSON.stringify(port)}: ${r.out}${r.err}`);
+    assert.ok(r.err.includes(`lanes start: --port must be an integer from 0 to 65535 (got ${JSON.stringify(port)})`), r.err);
+  }
+  const rounds = await lanes(["bench", "--rounds", "0x2"]);
+  assert.is(rounds.code, 2);
+  assert.match(rounds.err, /--rounds must be an integer from 1 to 20 \(got "0x2"\)/);
+});
+
 test("an unknown command, and no command at all, exit 2 with the usage", async () => {
   const r = spawned(["frobnicate"]);
   assert.is(r.code, 2);

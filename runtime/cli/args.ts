@@ -55,8 +55,9 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string, maxPo
 export function intFlag(p: Parsed, name: string, def: number, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const v = p.flags[name];
   if (v === undefined) return def;
-  const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n < min || n > max) {
+  // decimal digits only: Number() would also take "", " ", "0x4c8f" and "1e3"
+  const n = typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new LanesError("invalid_flag", `lanes ${command}: --${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
   }
   return n;
