@@ -1,13 +1,14 @@
 /**
  * The file operations the deploy store needs beyond reading and writing text: bytes, folder
- * listings, removal, and a write that a crash (SIGKILL, power loss) cannot leave half done.
+ * listings, what an entry is, removal, and a write that a crash (SIGKILL, power loss) cannot
+ * leave half done.
  * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
  */
 import { open, readdir, readFile, rename, rm, stat, lstat, utimes, copyFile, link } from "node:fs/promises";
 import * as path from "node:path";
 import type { Sys } from "./types.ts";
 
-type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "remove" | "stamp" | "modifiedAt" | "touch" | "copy">;
+type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "entryKind" | "remove" | "stamp" | "modifiedAt" | "touch" | "copy">;
 
 let tmpCounter = 0;
 
@@ -35,6 +36,16 @@ export const fileOps: FileOps = {
       return await readdir(p);
     } catch (e) {
       if ((e as { code?: string }).code === "ENOENT") return [];
+      throw e;
+    }
+  },
+  async entryKind(p) {
+    try {
+      const st = await lstat(p);
+      return st.isFile() ? "file" : st.isDirectory() ? "folder" : st.isSymbolicLink() ? "link" : "other";
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
       throw e;
     }
   },

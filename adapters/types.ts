@@ -195,6 +195,8 @@ export interface Sys {
   writeText(path: string, text: string): Promise<void>;
   exists(path: string): Promise<boolean>;
   isFile(path: string): Promise<boolean>;
+  /** What `path` is, a link never followed ("other": a device, fifo or socket); undefined when nothing is there. */
+  entryKind(path: string): Promise<"file" | "folder" | "link" | "other" | undefined>;
   /** A folder and those above it; one inside the cache folder keeps that private (made again private if it was removed). */
   mkdirp(path: string): Promise<void>;
   realpath(path: string): Promise<string>;
@@ -213,10 +215,7 @@ export interface Sys {
   ensurePrivateDir(path: string): Promise<void>;
   sha256(text: string): string;
   readBytes(path: string): Promise<Uint8Array>;
-  /**
-   * A file holding a secret of lanes itself (the secrets key): rejects, saying why, when it is
-   * missing, unreadable, not a regular file, or may be read or changed by another user.
-   */
+  /** The secrets key's file (a secret of lanes itself): rejects, saying why, when it is missing, unreadable, not a regular file, or may be read or changed by another user. */
   readSecretFile(path: string): Promise<Uint8Array>;
   /**
    * Write through a temp file renamed over `path`, so a reader never sees half a file.

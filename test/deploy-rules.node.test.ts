@@ -3,6 +3,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { judge, MIN_REQUESTS } from "../runtime/deploy/auto-rollback.ts";
 import { decodeBase64, encodeBase64 } from "../runtime/deploy/base64.ts";
+import { grantedFolders } from "../runtime/deploy/granted.ts";
 import { previousVersion, type Deployment } from "../runtime/deploy/model.ts";
 import { parseUpload, pathProblem } from "../runtime/deploy/upload.ts";
 import { AdminAuth, isLoopback, parseTokens } from "../runtime/host/admin-auth.ts";
@@ -46,6 +47,15 @@ test("an upload with a file that is also a folder, or without a manifest, is ref
   assert.throws(() => parseUpload({ files: [{ path: "lanes.json", data: "" }], percent: 0 }, 1e6), /percent: must be an integer from 1 to 100/);
   assert.throws(() => parseUpload({ files: [{ path: "lanes.json", data: "" }], extra: 1 }, 1e6), /extra: unknown field/);
   assert.throws(() => parseUpload({ files: [{ path: "lanes.json", data: b64("x".repeat(100)) }] }, 50), /more than 50 bytes/);
+});
+
+test("the host makes, empty, only the granted folders inside the release that no uploaded file makes", () => {
+  const read = ["empty", "./also/empty/", "data", "data/sub", "a/../inside", "lanes.json", "x.txt/below"];
+  const write = ["../outside", "/etc/lanes", "a/../../outside", ".hidden", "back\\slash", "empty"];
+  const manifest = JSON.stringify({ functions: { f: { entry: "f.mjs", permissions: { read, write } }, g: { entry: "g.mjs", permissions: { read: 7 } } } });
+  const files = new Map(["lanes.json", "data/x", "x.txt"].map((p) => [p, new TextEncoder().encode(p === "lanes.json" ? manifest : "")]));
+  assert.equal(grantedFolders(files).sort(), ["also/empty", "data/sub", "empty", "inside"]);
+  assert.equal(grantedFolders(new Map([["lanes.json", new TextEncoder().encode("{not json")]])), []);
 });
 
 test("base64 round-trips any bytes and refuses what is not strict base64", () => {

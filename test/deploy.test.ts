@@ -4,8 +4,9 @@
  * sent from here), a steady client load while versions switch.
  */
 import { Buffer } from "node:buffer";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter } from "./helpers/host.ts";
@@ -354,6 +355,107 @@ test("a gradual deployment lists a function it removes as changed, and splits an
   assert.equal([pinned.status, pinned.version], [200, canary.version]);
   const unknown = await get(host.url, "/_lanesx", { "lanes-version": "v999" });
   assert.is(unknown.status, 400, unknown.text);
+});
+
+/**
+ * A folder whose function `r` (process lane) is granted `read` (and `write`); `files` by path
+ * (null: an empty folder). `GET /r?f=PATH` answers that file, `?w=TEXT` writes it to out/w.txt
+ * and answers what it reads back.
+ */
+function grantsDir(files: Record<string, string | null>, permissions: { read: string[]; write?: string[] }): string {
+  const dir = scratchDir("grants-");
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    if (text === null) mkdirSync(join(dir, path));
+    else writeFileSync(join(dir, path), text);
+  }
+  writeFileSync(
+    join(dir, "r.ts"),
+    `import { readFileSync, writeFileSync } from "node:fs";
+export default {
+  fetch(request: Request) {
+    const q = new URL(request.url).searchParams;
+    const w = q.get("w");
+    if (w) writeFileSync("out/w.txt", w);
+    return new Response(readFileSync(w ? "out/w.txt" : q.get("f")!, "utf8"));
+  },
+};
+`,
+  );
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { r: { entry: "r.ts", route: "/r", lane: "process", permissions } } }));
+  return dir;
+}
+
+test("lanes deploy carries the files a function may read: the deployed version serves them in the process lane", async (ctx) => {
+  const dir = grantsDir({ "data/x.txt": "granted x", "data/deep/y.txt": "granted y" }, { read: ["data"] });
+  const r = await cli(ctx, "deploy", dir);
+  assert.is(r.code, 0, r.out);
+  const version = JSON.parse(r.out).version as string;
+  for (const [path, text] of [
+    ["data/x.txt", "granted x"],
+    ["data/deep/y.txt", "granted y"],
+  ]) {
+    const s = await get(ctx.host.url, `/r?f=${path}`);
+    assert.equal([s.status, s.text, s.version], [200, text, version], path);
+  }
+});
+
+test("a granted path that is an empty folder is there in the deployed version, and a write grant can be written", async (ctx) => {
+  const dir = grantsDir({ "data/x.txt": "x", out: null }, { read: ["data"], write: ["out"] });
+  const r = await cli(ctx, "deploy", dir);
+  assert.is(r.code, 0, r.out);
+  const s = await get(ctx.host.url, "/r?w=written");
+  assert.equal([s.status, s.text, s.version], [200, "written", JSON.parse(r.out).version]);
+  assert.equal(readdirSync(join(dir, "out")), [], "the write went to the version's copy, not the folder it was deployed from");
+});
+
+test("lanes deploy refuses a link or a fifo under a granted path, naming the field and the file, and uploads nothing", async (ctx) => {
+  const dir = grantsDir({ "data/x.txt": "x", "secret.txt": "not granted" }, { read: ["data"] });
+  symlinkSync("../secret.txt", join(dir, "data", "link.txt"));
+  execFileSync("mkfifo", [join(dir, "data", "pipe")]);
+  const before = await api(ctx.host.url, "GET", "versions");
+  const r = await cli(ctx, "deploy", dir);
+  assert.is(r.code, 1, r.out);
+  const message = JSON.parse(r.out).error.message as string;
+  assert.match(message, /functions\.r\.permissions\.read\.0: data\/link\.txt: is a symbolic link: a deployed version holds regular files and folders only/);
+  assert.match(message, /functions\.r\.permissions\.read\.0: data\/pipe: is not a regular file \(a device, fifo or socket\)/);
+  assert.equal((await api(ctx.host.url, "GET", "versions")).json, before.json, "no version was uploaded");
+});
+
+test("a new store whose first start failed starts on a fixed folder next time", async () => {
+  const data = join(scratchDir("data-"), "store");
+  const syntax = versionDir("syntax");
+  writeFileSync(join(syntax, "steady.ts"), 'export default { fetch: () => new Response("steady") ;\n');
+  const failing: [string, string, string[], RegExp][] = [
+    ["an entry with a syntax error", syntax, [], /functions\.steady: .*steady\.ts/],
+    [
+      "a read grant naming nothing",
+      versionDir("missing", "ok", (m) => ((m.functions as Record<string, Record<string, unknown>>)["greet-proc"]!.permissions = { read: ["nothing-here"] })),
+      [],
+      /functions\.greet-proc\.permissions\.read\.0: not found/,
+    ],
+    ["a function that cannot load, with --strict", versionDir("broken", "broken"), ["--strict"], /--strict: 2 of 3 function\(s\) cannot start/],
+  ];
+  for (const [what, dir, extra, why] of failing) {
+    const refused = await startStoreHost(dir, data, extra).then(
+      async (h) => {
+        await h.stop();
+        return undefined;
+      },
+      (e: Error) => e.message,
+    );
+    assert.ok(refused, `${what}: the start was refused`);
+    assert.match(refused!, why, what);
+  }
+  const host = await startStoreHost(versionDir("fixed"), data);
+  try {
+    for (const path of PATHS) {
+      const s = await get(host.url, path);
+      assert.equal([s.status, s.text, s.version], [200, "fixed", "v1"], path);
+    }
+  } finally {
+    await host.stop();
+  }
 });
 
 test.run();

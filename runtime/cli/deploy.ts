@@ -10,7 +10,7 @@ import { packFolder } from "../deploy/pack.ts";
 import { ifVersionField, uploadBody } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
 import type { SwitchResult } from "../host/deployer.ts";
-import { adminFor, jsonError } from "./admin-client.ts";
+import { AdminError, adminFor, jsonError } from "./admin-client.ts";
 import { intFlag, numberFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { hostsTable, waitForHosts, waitText } from "./wait-hosts.ts";
@@ -85,13 +85,19 @@ async function switchOrList(adapter: RuntimeAdapter, command: string, args: Pars
         autoRollback: args.flags["auto-rollback"] === true,
       });
       const t1 = performance.now();
-      const r = await admin.call<SwitchResult>("POST", "deploy", body);
+      const r = await admin.call<SwitchResult>("POST", "deploy", body).catch((e: unknown) => {
+        if (!(e instanceof AdminError && e.httpStatus === 413)) throw e;
+        // the granted files travel too: say what made the upload this large
+        const granted = packed.granted.files > 0 ? `, ${kb(packed.granted.bytes)} of it in ${packed.granted.files} granted file(s)` : "";
+        throw new AdminError(e.httpStatus, e.hostCode, `${e.message}; this upload is ${kb(body.length)} (the files in base64${granted})`);
+      });
       const totalMs = Math.round(performance.now() - t1);
       const d = r.deployment;
       return {
         json: { ...r, uploadBytes: body.length, packMs, totalMs },
         text:
-          `validated ${packed.manifest.file}: ${packed.manifest.functions.length} function(s), ${kb(packed.bytes)} bundled in ${packMs} ms\n` +
+          `validated ${packed.manifest.file}: ${packed.manifest.functions.length} function(s), ${kb(packed.bytes)} bundled in ${packMs} ms` +
+          `${packed.granted.files > 0 ? ` (${packed.granted.files} granted file(s), ${kb(packed.granted.bytes)})` : ""}\n` +
           `deployed ${r.version} to ${admin.base} (deployment ${d.revision}): ${describeDeployment(d)}${d.canary?.autoRollback ? ", auto-rollback on" : ""}\n` +
           `  changed: ${r.changed.join(", ") || "none"}${r.unchanged.length ? `; unchanged: ${r.unchanged.join(", ")}` : ""}\n` +
           `  switched in ${r.switchMs} ms (loaded in ${r.loadMs} ms; upload to serving ${totalMs} ms)\n`,

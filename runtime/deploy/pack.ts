@@ -2,7 +2,8 @@
  * Turns a functions folder into the files of a version, on the machine that deploys: the
  * manifest is validated as `lanes start` would, each function is bundled with its imports
  * (the host has no access to this machine's node_modules), and the manifest is rewritten so
- * each entry names its bundle. The host compiles and loads those bundles like any entry.
+ * each entry names its bundle. The host compiles and loads those bundles like any entry. The
+ * files under the paths a function is granted go as they are (granted.ts).
  * A new store takes the folder it starts on as version 1 the same way.
  */
 import { build, type BuildFailure } from "esbuild";
@@ -10,12 +11,15 @@ import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { formatMessage } from "../compile.ts";
 import { LanesError } from "../errors.ts";
 import { loadManifest, MANIFEST_FILE, type Manifest } from "../manifest/load.ts";
+import { grantedFiles } from "./granted.ts";
 
 export interface Packed {
   manifest: Manifest;
-  /** Relative path: bytes. `lanes.json` and `bundles/<function>.mjs`. */
+  /** Relative path: bytes. `lanes.json`, `bundles/<function>.mjs` and the granted files. */
   files: Map<string, Uint8Array>;
   bytes: number;
+  /** How many of `files` are granted files, and their bytes. */
+  granted: { files: number; bytes: number };
 }
 
 const encoder = new TextEncoder();
@@ -24,19 +28,28 @@ export async function packFolder(dir: string, sys: Sys, runtime: RuntimeName): P
   const manifest = await loadManifest(dir, sys, runtime);
   const raw = JSON.parse(await sys.readText(manifest.file)) as { $schema?: string; functions: Record<string, { entry: string }> };
   delete raw.$schema; // a path on this machine; the host validates against its own schema
+  const bundlePath = (name: string) => `bundles/${name}.mjs`;
+  // before bundling: what cannot be deployed is said at once
+  const grants = await grantedFiles(manifest, sys, [MANIFEST_FILE, ...manifest.functions.map((spec) => bundlePath(spec.name))]);
   const files = new Map<string, Uint8Array>();
   await Promise.all(
     manifest.functions.map(async (spec) => {
-      const path = `bundles/${spec.name}.mjs`;
+      const path = bundlePath(spec.name);
       files.set(path, encoder.encode(await bundle(spec.entry, spec.name, sys)));
       raw.functions[spec.name]!.entry = path;
     }),
   );
   files.set(MANIFEST_FILE, encoder.encode(`${JSON.stringify(raw, null, 2)}\n`));
+  const granted = { files: 0, bytes: 0 };
+  for (const [path, b] of grants) {
+    files.set(path, b);
+    granted.files++;
+    granted.bytes += b.byteLength;
+  }
   let bytes = 0;
   for (const b of files.values()) bytes += b.byteLength;
   // a stable order, so the same folder gives the same upload
-  return { manifest, files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1))), bytes };
+  return { manifest, files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1))), bytes, granted };
 }
 
 /** One ES module with every import inlined but node:* builtins; no source map (paths of this machine). */

@@ -5,17 +5,17 @@
  * With a store (`--data DIR`, or `--store etcd://...` shared with other hosts): the active
  * deployment's stable version is written out of the store and the host starts on it; a gradual
  * deployment's new version is brought up next to it. A new store first takes `dir` as version 1
- * (validated and bundled as `lanes deploy` does). On a shared store the host then follows the
- * active deployment and keeps its record there (cluster-member.ts).
+ * (validated and bundled as `lanes deploy` does), kept once the host has started on it. On a
+ * shared store the host then follows the active deployment and keeps its record there
+ * (cluster-member.ts).
  *
  * With an admin token, the console (runtime/console/) is on at /_lanes/ui.
  */
-import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { contentDigest, type Deployment } from "../deploy/model.ts";
 import { EtcdStore } from "../deploy/etcd-store.ts";
 import type { EtcdTarget } from "../deploy/etcd-url.ts";
 import { FolderStore } from "../deploy/folder-store.ts";
-import { packFolder } from "../deploy/pack.ts";
+import { packFolder, type Packed } from "../deploy/pack.ts";
 import { isClusterStore, type DeployStore, type PausePoint, type PauseStage } from "../deploy/store.ts";
 import { isLanesError } from "../errors.ts";
 import { startConsole, type ConsoleHandle } from "../console/start.ts";
@@ -92,13 +92,38 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   const keeper = await SecretKeeper.open(store, o.secretsKey?.keys, o.secretsKey?.file, o.log);
   const secrets = keeper ? () => keeper.current : undefined;
   await sys.remove(runDir); // written again from the store: nothing in it is trusted
-  const active = (await store.active()) ?? (await firstVersion(store, o.dir, sys, o.adapter.name));
-  const record = (await store.getVersion(active.stable))!;
-  const files = new Map<string, Uint8Array>();
-  for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
-  const stableDir = await writeRelease(sys, runDir, active.stable, files);
-
-  const host = await startHost({ ...o, dir: stableDir, front, version: active.stable, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) });
+  const startOn = async (id: string, files: Map<string, Uint8Array>) => {
+    const dir = await writeRelease(sys, runDir, id, files);
+    return { dir, host: await startHost({ ...o, dir, front, version: id, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) }) };
+  };
+  let active = await store.active();
+  let started: { dir: string; host: Host } | undefined;
+  if (!active) {
+    // A new store: `dir` becomes version 1 only once the host has started on it, so a folder
+    // that cannot load leaves the store as it was, and the next start may bring another.
+    const first = await packFolder(o.dir, sys, o.adapter.name);
+    const id = await store.nextVersionId();
+    started = await startOn(id, first.files).catch(async (e: unknown) => {
+      await sys.remove(sys.join(runDir, id));
+      throw e;
+    });
+    active = await keepFirstVersion(store, id, first).catch(async (e: unknown) => {
+      await started?.host.stop(0);
+      throw e;
+    });
+    if (active.stable !== id) {
+      // another host sharing the store made its first version at the same moment: serve that one
+      await started.host.stop(0);
+      started = undefined;
+    }
+  }
+  if (!started) {
+    const record = (await store.getVersion(active.stable))!;
+    const files = new Map<string, Uint8Array>();
+    for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
+    started = await startOn(active.stable, files);
+  }
+  const { host, dir: stableDir } = started;
   const deployer = await Deployer.attach(
     {
       host,
@@ -156,12 +181,10 @@ async function openStore(o: DeployHostOptions, pause: PausePoint): Promise<{ sto
   return { store, runDir: sys.join(sys.cacheDir(), "run", crypto.randomUUID()) };
 }
 
-/** A new store: `dir` becomes version 1, active at 100%. */
-async function firstVersion(store: DeployStore, dir: string, sys: Sys, runtime: RuntimeName): Promise<Deployment> {
-  const packed = await packFolder(dir, sys, runtime);
+/** A new store's version 1 (`packed`, already serving as `id`): kept, then active at 100%; or the deployment of a host that made its own at the same moment. */
+async function keepFirstVersion(store: DeployStore, id: string, packed: Packed): Promise<Deployment> {
   const hashes: Record<string, string> = {};
   for (const [path, bytes] of packed.files) hashes[path] = await store.putBlob(bytes);
-  const id = await store.nextVersionId();
   const createdAt = new Date().toISOString();
   await store.putVersion({
     id,
@@ -175,7 +198,6 @@ async function firstVersion(store: DeployStore, dir: string, sys: Sys, runtime: 
   try {
     return await store.activate({ createdAt, author: "lanes", reason: "initial", message: null, stable: id, canary: null }, 0);
   } catch (e) {
-    // another host sharing the store made its first version at the same moment: serve that one
     const won = isLanesError(e) && e.code === "conflict" ? await store.active() : undefined;
     if (!won) throw e;
     return won;

@@ -6,6 +6,7 @@
  * the same as one already serving is not started again: the release shares that instance pool.
  */
 import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
+import { grantedFolders } from "../deploy/granted.ts";
 import type { DeployStore } from "../deploy/store.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -59,7 +60,12 @@ export function rememberFingerprint(served: Served, fp: string | undefined): voi
   if (fp !== undefined) fingerprints.set(served, fp);
 }
 
-/** Write a version's files into its own folder under `runDir`, replacing what was there. */
+/**
+ * Write a version's files into its own folder under `runDir`, replacing what was there, and the
+ * granted paths no file makes as empty folders (runtime/deploy/granted.ts). So each release has
+ * its own copy of what the folder held when it was deployed: what a function writes under a
+ * write grant stays in that release's folder, which the next start writes again from the store.
+ */
 export async function writeRelease(sys: Sys, runDir: string, id: string, files: Map<string, Uint8Array>): Promise<string> {
   const dir = sys.join(runDir, id);
   await sys.remove(dir);
@@ -69,6 +75,7 @@ export async function writeRelease(sys: Sys, runDir: string, id: string, files: 
     await sys.mkdirp(sys.dirname(file));
     await sys.writeFile(file, bytes);
   }
+  for (const folder of grantedFolders(files)) await sys.mkdirp(sys.join(dir, folder));
   return dir;
 }
 
