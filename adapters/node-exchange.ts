@@ -35,7 +35,7 @@ export class NodeExchange implements Exchange {
     const target = this.target;
     if (!target.startsWith("/")) {
       if (/^https?:\/\//i.test(target)) return target; // absolute-form (a proxy's request)
-      throw new LanesError("bad_request", `the request target must be a path (got ${JSON.stringify(target.slice(0, 64))})`);
+      throw notAPath(target);
     }
     const host = this.rawHeader("host") ?? this.fallbackHost;
     if (!HOST.test(host)) throw new LanesError("bad_request", `the Host header is not a valid host (got ${JSON.stringify(host.slice(0, 64))})`);
@@ -116,6 +116,11 @@ export class NodeExchange implements Exchange {
   remoteAddress(): string {
     return this.req.socket.remoteAddress ?? "";
   }
+}
+
+/** A request target that is neither a path nor an absolute URL: a CONNECT's host:port, say. */
+export function notAPath(target: string): LanesError {
+  return new LanesError("bad_request", `the request target must be a path (got ${JSON.stringify(target.slice(0, 64))})`);
 }
 
 /** Write a Reply: the head with a Content-Length when the body is whole, then the bytes. */

@@ -6,7 +6,9 @@
  * chunk and never sends a status text (adapters/README.md, Serving HTTP).
  */
 import { getRequestListener } from "@hono/node-server";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { LanesError, errorReply } from "../runtime/errors.ts";
 import { NodeExchange, writeReply } from "./node-exchange.ts";
 import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
@@ -34,7 +36,7 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     keepAliveTimeout: connections.keepAliveMs,
     connectionsCheckingInterval: Math.min(CHECK_MS, connections.headerTimeoutMs / 2),
   };
-  const server = createServer(limits, (req: WithExchange, res: ServerResponse) => {
+  const respond = (req: WithExchange, res: ServerResponse) => {
     const ex = new NodeExchange(req, res, `${hostname}:${port}`);
     let out: Reply | Promise<Reply> | undefined;
     try {
@@ -57,6 +59,21 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     // adapters/README.md, Serving HTTP), but only for a while (unread-body.ts). A request
     // without one needs no listener.
     if (ex.hasBody()) res.once("finish", () => req.readableEnded || linger(req));
+  };
+  const server = createServer(limits, respond);
+  // A CONNECT is handed to "connect" listeners only, and with none Node's server (and Bun's
+  // node:http) destroys the socket without a word. lanes relays no CONNECT (routes.ts): it gets
+  // the answer any request would (405 with Allow, 404, or 400 for a host:port target) and the
+  // connection is closed after it, as the parser has let go of the socket. No "upgrade" listener:
+  // without one, both serve a request with an Upgrade header as a plain request.
+  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+    socket.on("error", () => {}); // the server no longer listens: a reset must not end the host
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    // closed once written, whatever the client does with its half (the server's sockets allow half-open)
+    res.once("finish", () => socket.end(() => socket.destroy()));
+    respond(req, res);
   });
   return new Promise<RunningServer>((resolve, reject) => {
     server.once("error", reject);

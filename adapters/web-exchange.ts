@@ -3,6 +3,7 @@
  * views it as an Exchange, and turns a Reply into the web Response their servers want.
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { notAPath } from "./node-exchange.ts";
 import type { Exchange, HttpHandler, Reply } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
 
@@ -28,11 +29,18 @@ export class WebExchange implements Exchange {
 
   get target(): string {
     const url = this.request.url;
-    return url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    const authority = url.indexOf("//") + 2;
+    const path = url.indexOf("/", authority);
+    return path < 0 ? url.slice(authority) : url.slice(path);
   }
 
   url(): string {
-    return this.request.url;
+    const url = this.request.url;
+    // Deno.serve hands on a CONNECT to host:port (authority-form) as a URL with no path; Node's
+    // server keeps the target as it came, and both refuse it alike (a CONNECT to a path gets a
+    // 400 from Deno.serve itself before lanes sees it)
+    if (url.indexOf("/", url.indexOf("//") + 2) < 0) throw notAPath(this.target);
+    return url;
   }
 
   headerPairs(): HeaderPairs {

@@ -2,7 +2,9 @@
  * Which function a request goes to: Hono's own router (the same matching as a Hono app), with
  * the manifest's method lists on top, so a route that matches with the wrong method gives 405
  * and the methods it allows. A method lanes does not relay at all (TRACE, CONNECT: a web
- * Request cannot carry them) is a 405 from the host on every runtime, never a function error.
+ * Request cannot carry them) is a 405 from the host on every runtime, never a function error,
+ * but for a CONNECT to a path on a Deno host: Deno.serve answers it with a bare 400 before lanes
+ * sees it (adapters/web-exchange.ts).
  */
 import { METHODS } from "../manifest/schema.ts";
 import { RegExpRouter } from "hono/router/reg-exp-router";
