@@ -4,7 +4,7 @@
  * exiting 2 with the usage, [dir] defaulting to the current folder, lanes new outside the repo.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -165,6 +165,18 @@ test("lanes new outside the repo writes into the current folder and tells a comm
     const check = await lanes(["validate"], dir);
     assert.is(check.code, 0, check.err);
     assert.match(check.err, /ok\s+greet \(isolate\) \/greet/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("lanes new refuses a name whose route would be reserved, exits 2 naming NAME and the rule, and writes nothing", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-new-reserved-"));
+  try {
+    const r = await lanes(["new", "_lanes", dir]);
+    assert.is(r.code, 2, r.err);
+    assert.match(r.err, /lanes new: NAME "_lanes" would give the function the route \/_lanes, and paths under \/_lanes\/ are reserved for lanes itself/);
+    assert.equal(readdirSync(dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -60,7 +60,7 @@ test("lanes new in a folder without a manifest writes both files, and the manife
   }
 });
 
-test("lanes new refuses a taken route, an invalid name, an unknown lane and a manifest that is not JSON, and says why", async () => {
+test("lanes new refuses a taken route (a trailing slash aside), an invalid name, an unknown lane and a manifest that is not JSON, and says why", async () => {
   const adapter = await loadAdapter();
   const dir = mkdtempSync(join(tmpdir(), "lanes-new-"));
   const quiet = { ...adapter, writeOut: () => {} };
@@ -74,6 +74,9 @@ test("lanes new refuses a taken route, an invalid name, an unknown lane and a ma
       }
       return "accepted";
     };
+    assert.match(await refusal(["b", dir]), /route \/b is already served by function "a"/);
+    writeFileSync(join(dir, "lanes.json"), '{ "functions": { "a": { "entry": "a.ts", "route": "/b/" } } }');
+    // the manifest's check sees "/b/" and "/b" as one route, and so must lanes new
     assert.match(await refusal(["b", dir]), /route \/b is already served by function "a"/);
     assert.match(await refusal(["no way", dir]), /"no way" is not a valid function name: a name may only hold letters, digits, _ and -/);
     assert.match(await refusal(["c", "--lane", "thread", dir]), /--lane must be "isolate" or "process" \(got "thread"\)/);

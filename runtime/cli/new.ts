@@ -5,8 +5,8 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
-import { MANIFEST_FILE } from "../manifest/load.ts";
-import { LANES, NAME_PATTERN, NAME_RULE } from "../manifest/schema.ts";
+import { MANIFEST_FILE, routeKey } from "../manifest/load.ts";
+import { isReservedPath, LANES, NAME_PATTERN, NAME_RULE, RESERVED_RULE } from "../manifest/schema.ts";
 import { parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir, packageDir } from "./dir.ts";
 import { addFunction } from "./new-manifest.ts";
@@ -26,6 +26,9 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   if (!NAME.test(name)) {
     throw fail(`${JSON.stringify(name)} is not a valid function name: a name ${NAME_RULE} (e.g. "resize-image")`);
   }
+  // the manifest's own rule for the route it will be given, so that `lanes validate` accepts what this writes
+  const route = `/${name}`;
+  if (isReservedPath(route)) throw fail(`NAME ${JSON.stringify(name)} would give the function the route ${route}, and ${RESERVED_RULE}`);
   const lane = stringFlag(args, "lane", "isolate");
   if (!(LANES as readonly string[]).includes(lane)) throw fail(`--lane must be "isolate" or "process" (got ${JSON.stringify(lane)})`);
 
@@ -44,8 +47,9 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
     throw clash(`${manifestFile} is not valid JSON; fix it first (\`lanes validate ${dirArg ?? ""}\` shows where)`);
   }
   if (Object.hasOwn(functions, name)) throw clash(`a function named "${name}" already exists in ${manifestFile}`);
-  const route = `/${name}`;
-  const taken = Object.entries(functions).find(([n, f]) => (f.route ?? `/${n}`) === route);
+  // the same route as the manifest's check of clashes sees it (a function at "/b/" serves "/b")
+  const key = routeKey(route);
+  const taken = Object.entries(functions).find(([n, f]) => routeKey(String(f?.route ?? `/${n}`)) === key);
   if (taken) throw clash(`route ${route} is already served by function "${taken[0]}" in ${manifestFile}`);
   if (await sys.exists(entryFile)) throw clash(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
 

@@ -19,9 +19,9 @@ import type { AdminAuth } from "./admin-auth.ts";
 import type { ClusterMember } from "./cluster-member.ts";
 import { healthBody, withClusterMetrics } from "./cluster-health.ts";
 import type { Deployer } from "./deployer.ts";
+import { isReservedPath } from "../manifest/schema.ts";
 import { VERSION_HEADER } from "./handler.ts";
 import type { Front } from "./host.ts";
-import { isReservedPath } from "../manifest/route-pattern.ts";
 
 export type WebHandler = (request: Request, ex: Exchange) => Response | Promise<Response>;
 

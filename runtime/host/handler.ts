@@ -6,12 +6,12 @@
 import { getPath } from "hono/utils/url";
 import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
 import { errorReply, LanesError } from "../errors.ts";
+import { isReservedPath } from "../manifest/schema.ts";
 import { unrouted } from "./finish.ts";
 import { invoke, type InvokeOptions } from "./invoke.ts";
 import { reservedApp, type HostInfo } from "./reserved.ts";
 import { FunctionRoutes } from "./routes.ts";
 import type { Served } from "./served.ts";
-import { isReservedPath } from "../manifest/route-pattern.ts";
 
 export interface HandlerOptions extends InvokeOptions {
   functions: () => Served[];

@@ -2,8 +2,8 @@
 import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import type { FunctionSpec } from "./load.ts";
 import { checkIsolation } from "./permissions.ts";
-import { isReservedPath, routePatternProblem } from "./route-pattern.ts";
-import { DEFAULTS, type FunctionInput, type ManifestInput, NAME_PATTERN, NAME_RULE } from "./schema.ts";
+import { routePatternProblem } from "./route-pattern.ts";
+import { DEFAULTS, type FunctionInput, isReservedPath, type ManifestInput, NAME_PATTERN, NAME_RULE, RESERVED_RULE } from "./schema.ts";
 
 /** One function's entry as a spec, with what is wrong with it (and what to warn about). */
 export async function checkFunction(
@@ -34,9 +34,7 @@ export async function checkFunction(
     problems.push(`${at}.entry: must not link outside the manifest's folder (got ${JSON.stringify(f.entry)})`);
   }
   const route = f.route ?? `/${name}`;
-  if (isReservedPath(route)) {
-    problems.push(`${at}.route: paths under /_lanes/ are reserved for lanes itself (got ${JSON.stringify(route)})`);
-  }
+  if (isReservedPath(route)) problems.push(`${at}.route: ${RESERVED_RULE} (got ${JSON.stringify(route)})`);
   const badPattern = routePatternProblem(route);
   if (badPattern) problems.push(`${at}.route: ${badPattern} (got ${JSON.stringify(route)})`);
   const lane = f.lane ?? DEFAULTS.lane;

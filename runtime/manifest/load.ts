@@ -196,17 +196,19 @@ function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** Two routes with the same key are the same route: parameter names and a trailing slash do not matter. */
+export const routeKey = (route: string): string => route.replace(/:[A-Za-z0-9_]+(\{[^}]*\})?/g, ":").replace(/\/+$/, "") || "/";
+
 /**
- * Two functions answering the same method on the same route. Parameter names do not matter.
+ * Two functions answering the same method on the same route (routeKey).
  * Functions are grouped by route first: a manifest of thousands stays linear.
  */
 function routeClashes(fns: FunctionSpec[]): string[] {
   const out = new Set<string>();
-  const norm = (r: string) => r.replace(/:[A-Za-z0-9_]+(\{[^}]*\})?/g, ":").replace(/\/+$/, "") || "/";
   const byRoute = new Map<string, FunctionSpec[]>();
   for (const a of fns) {
     for (const form of routeForms(a.route)) {
-      const key = norm(form);
+      const key = routeKey(form);
       const earlier = byRoute.get(key) ?? [];
       for (const b of earlier) {
         if (b === a) continue;

@@ -24,8 +24,3 @@ export function routePatternProblem(route: string): string | undefined {
 export function routeForms(route: string): string[] {
   return checkOptionalParameter(route) ?? [route];
 }
-
-/** Paths lanes keeps for itself (/_lanes and under it): no function is routed there. */
-export function isReservedPath(path: string): boolean {
-  return path === "/_lanes" || path.startsWith("/_lanes/");
-}

@@ -43,6 +43,9 @@ export const RUNTIMES = ["node", "bun", "deno"] as const;
 /** A function's name (and a shared-memory group's): it is a route segment, a file name and a metrics label. */
 export const NAME_PATTERN = "^[A-Za-z0-9_-]+$";
 export const NAME_RULE = "may only hold letters, digits, _ and -";
+/** lanes' own paths (health, metrics, the admin API): a function routed there would never be reached. */
+export const RESERVED_RULE = "paths under /_lanes/ are reserved for lanes itself";
+export const isReservedPath = (path: string): boolean => path === "/_lanes" || path.startsWith("/_lanes/");
 export const LANES = ["isolate", "process"] as const;
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export const SANDBOX_MODES = ["auto", "required", "off"] as const;
