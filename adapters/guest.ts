@@ -244,5 +244,24 @@ export function lightParts(res: Response): ResponseParts | undefined {
   return onNode ? nodeLightParts(res) : onBun ? undefined : denoParts(res);
 }
 
+/**
+ * A chunk of a Response's body stream as the bytes the runtime's own server would send, else a
+ * TypeError. Node and Deno take a Uint8Array only, as the Fetch standard says (`arrayBuffer()`
+ * of such a stream: "Received non-Uint8Array chunk", "Cannot convert value to Uint8Array"); Bun
+ * also takes a string (sent as UTF-8), an ArrayBuffer or any other view (measured, Bun 1.4.5).
+ * Checked by tag, not `instanceof`: a packed function's context has classes of its own.
+ */
+export function chunkBytes(chunk: unknown): Uint8Array {
+  const tag = ArrayBuffer.isView(chunk) ? (chunk as Uint8Array)[Symbol.toStringTag] : undefined;
+  if (tag === "Uint8Array") return chunk as Uint8Array;
+  if (onBun) {
+    if (typeof chunk === "string") return new TextEncoder().encode(chunk);
+    if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (Object.prototype.toString.call(chunk) === "[object ArrayBuffer]") return new Uint8Array(chunk as ArrayBuffer);
+  }
+  const got = chunk === null ? "null" : typeof chunk === "object" ? ((chunk as object).constructor?.name ?? "object") : typeof chunk;
+  throw new TypeError(`a Response body stream must yield Uint8Array chunks${onBun ? " (on Bun also strings, ArrayBuffers and other views)" : ""} (got ${got})`);
+}
+
 const onBun = "Bun" in globalThis;
 const onNode = !onBun && !("Deno" in globalThis);

@@ -5,7 +5,7 @@
 import { request as httpRequest } from "node:http";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
 
 process.env.LANES_TEST_HOST_SECRET = "must-not-leak";
 
@@ -23,6 +23,7 @@ for (const lane of LANES) {
       hono: fn("hono-app.ts", { route: "/hono/*" }),
       same: fn("same-buffer.ts"),
       used: fn("used-body.ts", { route: "/used/:case" }),
+      chunks: fn("stream-chunks.ts", { route: "/chunks/:kind" }),
     });
   });
   test.after(async ({ h }) => h.stop());
@@ -40,6 +41,24 @@ for (const lane of LANES) {
     const bytes = await h.fetch("/used/bytes-changed-after");
     assert.is(await bytes.text(), "as made", "the bytes as they were when the Response was made");
     assert.is((await h.fetch("/used/read")).status, 500, "the host still serves the function");
+  });
+
+  test("a body stream that yields something other than bytes is a function error that says so; on Bun a string or ArrayBuffer is sent as Bun's server sends it", async ({ h }) => {
+    const refused = async (path: string, got: string) => {
+      const res = await h.fetch(path);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.is(res.status, 500, `${path}: ${JSON.stringify(body)}`);
+      assert.is(body.error.code, "function_error");
+      assert.match(body.error.message, new RegExp(`a Response body stream must yield Uint8Array chunks.* \\(got ${got}\\)$`));
+    };
+    await refused("/chunks/number", "number");
+    if (adapter.name === "bun") {
+      assert.is(await (await h.fetch("/chunks/string")).text(), "héllo");
+      assert.equal([...new Uint8Array(await (await h.fetch("/chunks/array-buffer")).arrayBuffer())], [1, 2, 3]);
+    } else {
+      await refused("/chunks/string", "string");
+      await refused("/chunks/array-buffer", "ArrayBuffer");
+    }
   });
 
   test("a binary body with every byte value comes back intact", async ({ h }) => {

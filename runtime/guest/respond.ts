@@ -3,7 +3,7 @@
  * one frame (the common case: one message per request). When the body produces slowly, the
  * rest follows as chunk frames as it is produced, so streams reach the client live.
  */
-import { lightParts, takeWholeBody } from "../../adapters/guest.ts";
+import { chunkBytes, lightParts, takeWholeBody } from "../../adapters/guest.ts";
 import type { ResponseParts } from "../../adapters/response-parts.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 
@@ -66,7 +66,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
       done = true;
       break;
     }
-    ready.push(r.value);
+    ready.push(chunkBytes(r.value));
   }
   sink.head(res.status, res.statusText, headers, concat(ready), !done);
   if (done) return;
@@ -75,7 +75,8 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
       const r = await (pending ?? reader.read());
       pending = undefined;
       if (r.done) break;
-      if (r.value.byteLength > 0) sink.chunk(exact(r.value));
+      const bytes = chunkBytes(r.value);
+      if (bytes.byteLength > 0) sink.chunk(exact(bytes));
     }
     sink.end();
   } catch (e) {
