@@ -181,6 +181,24 @@ test('an env value {"secret": NAME} names a secret, never holds a value; a bad o
   assert.match(msg, /functions\.a\.env\.B: must be a string, or \{"secret": "NAME"\} to take the value from a secret \(got \{"secret":"OK","value":"x"\}\)/);
 });
 
+test("an env value with a NUL, or an env name that is empty or holds = or a NUL, is refused in either lane by lanes validate, naming the field and the rule", async () => {
+  const env = { A: "x\u0000y", "B=C": "z", "": "empty", "D\u0000": "w", OK: "fine" };
+  const msg = await problems({ functions: { iso: { entry: "a.ts", env }, proc: { entry: "a.ts", lane: "process", env } } });
+  for (const f of ["iso", "proc"]) {
+    assert.match(msg, new RegExp(`functions\\.${f}\\.env\\.A: must not hold a NUL character \\(an environment value cannot\\)`));
+    for (const name of ['"B=C"', '""', '"D\\u0000"']) {
+      assert.ok(msg.includes(`functions.${f}.env: an environment variable's name must not be empty, nor hold "=" or a NUL character (got ${name})`), `${f} ${name}: ${msg}`);
+    }
+  }
+  assert.not.match(msg, /env\.OK/);
+  // the process lane's child was spawned with it, and Node's spawn threw a TypeError naming no field
+  const [cmd, args] = cliCommand(["validate", folder({ functions: { proc: { entry: "a.ts", lane: "process", env: { A: "x\u0000y" } } } })]);
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /functions\.proc\.env\.A: must not hold a NUL character/);
+  assert.not.match(r.stderr, /TypeError/);
+});
+
 test("lanes start with a bad manifest exits non-zero, names the field, and prints no stack", () => {
   const dir = folder({ functions: { resize: { entry: "a.ts", timeoutMs: -5 } } });
   const [cmd, args] = cliCommand(["start", dir, "--port", "0"]);

@@ -3,7 +3,7 @@ import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import type { FunctionSpec } from "./load.ts";
 import { checkIsolation } from "./permissions.ts";
 import { routePatternProblem } from "./route-pattern.ts";
-import { DEFAULTS, type FunctionInput, isReservedPath, type ManifestInput, NAME_PATTERN, NAME_RULE, RESERVED_RULE } from "./schema.ts";
+import { DEFAULTS, ENV_NAME_RULE, ENV_VALUE_RULE, envNameOk, type FunctionInput, isReservedPath, type ManifestInput, NAME_PATTERN, NAME_RULE, RESERVED_RULE } from "./schema.ts";
 
 /** One function's entry as a spec, with what is wrong with it (and what to warn about). */
 export async function checkFunction(
@@ -37,6 +37,12 @@ export async function checkFunction(
   if (isReservedPath(route)) problems.push(`${at}.route: ${RESERVED_RULE} (got ${JSON.stringify(route)})`);
   const badPattern = routePatternProblem(route);
   if (badPattern) problems.push(`${at}.route: ${badPattern} (got ${JSON.stringify(route)})`);
+  // in either lane, as the same code runs in both: a process-lane child could not be given it (a
+  // warm spare, which gets its env later, hid that from lanes start, but not from lanes validate)
+  for (const [key, value] of Object.entries(f.env ?? {})) {
+    if (!envNameOk(key)) problems.push(`${at}.env: ${ENV_NAME_RULE} (got ${JSON.stringify(key)})`);
+    else if (typeof value === "string" && value.includes("\0")) problems.push(`${at}.env.${key}: ${ENV_VALUE_RULE}`);
+  }
   const lane = f.lane ?? DEFAULTS.lane;
   if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
     warnings.push(`${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`);

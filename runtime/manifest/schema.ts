@@ -49,6 +49,13 @@ export const isReservedPath = (path: string): boolean => path === "/_lanes" || p
 export const LANES = ["isolate", "process"] as const;
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export const SANDBOX_MODES = ["auto", "required", "off"] as const;
+/**
+ * What a process environment can carry, and so a function's env in the process lane (its child
+ * gets it as one; Node's spawn throws on a NUL). Secret values keep the same rule (secrets/model.ts).
+ */
+export const ENV_NAME_RULE = 'an environment variable\'s name must not be empty, nor hold "=" or a NUL character';
+export const ENV_VALUE_RULE = "must not hold a NUL character (an environment value cannot)";
+export const envNameOk = (name: string): boolean => name !== "" && !name.includes("=") && !name.includes("\0");
 /** A secret's name: what an environment variable may be called (runtime/secrets/model.ts checks the same). */
 export const SECRET_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
 

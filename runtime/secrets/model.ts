@@ -7,7 +7,7 @@
  * (`--function f`): a function takes its own one first, else the one for every function.
  */
 import { LanesError } from "../errors.ts";
-import { NAME_PATTERN, NAME_RULE, SECRET_NAME_PATTERN } from "../manifest/schema.ts";
+import { ENV_VALUE_RULE, NAME_PATTERN, NAME_RULE, SECRET_NAME_PATTERN } from "../manifest/schema.ts";
 
 export const SECRET_NAME = new RegExp(SECRET_NAME_PATTERN);
 const FUNCTION_NAME = new RegExp(NAME_PATTERN);
@@ -67,7 +67,7 @@ export function checkFunctionName(fn: unknown, field = "function"): string | nul
 export function checkSecretValue(value: unknown, field = "value"): string {
   if (typeof value !== "string") throw new LanesError("bad_request", `${field}: must be a string`);
   if (value.length === 0) throw new LanesError("bad_request", `${field}: is empty (to remove a secret, delete it)`);
-  if (value.includes("\0")) throw new LanesError("bad_request", `${field}: must not hold a NUL character (an environment value cannot)`);
+  if (value.includes("\0")) throw new LanesError("bad_request", `${field}: ${ENV_VALUE_RULE}`);
   const bytes = new TextEncoder().encode(value).byteLength;
   if (bytes > MAX_SECRET_BYTES) throw new LanesError("bad_request", `${field}: is ${bytes} bytes, over the limit of ${MAX_SECRET_BYTES}`);
   return value;
