@@ -98,7 +98,8 @@ function send(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
     writeReply(ex, res, reply);
   } catch (e) {
     // a header the function set that Node refuses (it already refused it when the function built it)
-    if (!res.headersSent) writeReply(ex, res, errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), ""));
+    const id = reply.headers.find(([name]) => name === "x-request-id")?.[1] ?? "";
+    if (!res.headersSent) writeReply(ex, res, errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), id));
   }
 }
 

@@ -13,7 +13,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ByteWriter } from "../runtime/channel/bytes.ts";
 import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, MAX_SLOT } from "../runtime/channel/codec.ts";
-import type { Frame, GuestToHost, HostToGuest, ResponseFrame } from "../runtime/channel/frames.ts";
+import { MAX_HEADERS, type Frame, type GuestToHost, type HostToGuest, type RequestFrame, type ResponseFrame } from "../runtime/channel/frames.ts";
+import type { LanesError } from "../runtime/errors.ts";
 import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type RingReads, type WakeBy } from "../runtime/channel/ring-end.ts";
 import { Slab } from "../runtime/channel/slab.ts";
 import { hostBuffers } from "../runtime/channel/buffer-pool.ts";
@@ -93,6 +94,23 @@ test("a frame going the wrong way, truncated, with trailing bytes or of an unkno
   longer.set(req);
   assert.throws(() => decodeHostFrame(longer, false), /trailing bytes/);
   assert.throws(() => decodeGuestFrame(Uint8Array.of(200, 0), false), /malformed frame/);
+});
+
+test("more headers than a frame carries are refused where they are encoded, naming the limit; up to it they cross intact", () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i): [string, string] => [`x-h${i}`, "v"]);
+  const res = (n: number): ResponseFrame => ({ t: "res", id: 1, status: 200, statusText: "", headers: many(n), body: null, more: false });
+  // the count of a frame's strings is 16 bits: 40,000 headers wrapped it, and the host closed the channel
+  assert.throws(
+    () => encodeFrame(w, res(40_000)),
+    (e: LanesError) => e.code === "function_error" && /40000 headers: at most 32000/.test(e.message),
+  );
+  const req = { ...(hostFrames[0] as RequestFrame), headers: many(MAX_HEADERS + 1) };
+  assert.throws(
+    () => encodeFrame(w, req),
+    (e: LanesError) => e.code === "bad_request" && /32001 headers: at most 32000/.test(e.message),
+  );
+  assert.throws(() => new ByteWriter().strings(new Array(0x10000).fill("")), /65536 strings in one frame, at most 65535/);
+  assert.is((decodeGuestFrame(encodeFrame(w, res(MAX_HEADERS)).slice(), false) as ResponseFrame).headers.length, MAX_HEADERS);
 });
 
 test("every frame names the slot it is addressed to, from 0 to the largest, through the codec and a byte stream", () => {

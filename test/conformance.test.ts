@@ -5,7 +5,9 @@
 import { request as httpRequest } from "node:http";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { poolOf, waitFor } from "./helpers/chaos.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+import { pipelined, type RawAnswer } from "./helpers/raw-http.ts";
 
 process.env.LANES_TEST_HOST_SECRET = "must-not-leak";
 
@@ -24,6 +26,8 @@ for (const lane of LANES) {
       same: fn("same-buffer.ts"),
       used: fn("used-body.ts", { route: "/used/:case" }),
       chunks: fn("stream-chunks.ts", { route: "/chunks/:kind" }),
+      // one instance: a request in flight beside another shares it
+      framing: fn("framing.ts", { route: "/framing/:case", instances: { min: 1, max: 1 } }),
     });
   });
   test.after(async ({ h }) => h.stop());
@@ -205,5 +209,74 @@ for (const lane of LANES) {
     );
   });
 
+  test("pipelined requests on one connection each get their own answer, whatever Content-Length or Transfer-Encoding a function set", async ({ h }) => {
+    // a function's framing sent as it was: "forged" ended its answer after 2 bytes and its rest
+    // was read as the answer to the next request; "long" made the client wait for 95 more bytes
+    const cases = ["forged", "long", "stream-forged", "stream-long", "chunked", "stream-chunked", "no-content", "not-modified"];
+    const answers = await pipelined(h.url, [...cases.map((c) => `GET /framing/${c}`), "HEAD /framing/head-length", "GET /framing/ok"]);
+    const forged = "hiHTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nforged!";
+    assert.equal(
+      answers.map((a) => [a.status, a.body]),
+      [
+        [200, forged],
+        [200, "short"],
+        [200, forged],
+        [200, "short"],
+        [200, "hello"],
+        [200, "hello"],
+        [204, ""],
+        [304, ""],
+        [200, ""],
+        [200, "ok"],
+      ],
+    );
+    for (const [i, a] of answers.entries()) {
+      const framing = a.headers.filter(([k]) => k === "content-length" || k === "transfer-encoding");
+      assert.ok(framing.length <= 1, `answer ${i + 1} is framed twice: ${JSON.stringify(framing)}`);
+      if (framing[0]?.[0] === "content-length" && a.status === 200 && i !== 8) assert.is(Number(framing[0][1]), a.body.length, `answer ${i + 1}`);
+      assert.equal(requestIds(a).length, 1, `answer ${i + 1}: ${JSON.stringify(a.headers)}`);
+    }
+    assert.equal(header(answers[4]!, "transfer-encoding"), [], "a body the host has whole is sent with its length, not chunked");
+    assert.equal(header(answers[6]!, "content-length"), [], "a 204 has no Content-Length");
+    // no body follows a HEAD answer: its Content-Length says how long the GET's body would be
+    assert.equal(header(answers[8]!, "content-length"), ["1234"]);
+  });
+
+  test("a function's Connection, Upgrade and other hop-by-hop headers are not sent, and x-request-id is the host's alone", async ({ h }) => {
+    const [hop, next] = await pipelined(h.url, ["GET /framing/hop", "GET /framing/ok"]);
+    assert.is(hop!.body, "hop");
+    for (const name of ["proxy-connection", "te", "trailer", "upgrade", "transfer-encoding"]) assert.equal(header(hop!, name), [], name);
+    // the server's own, where it sends them (Node's node:http does), not the function's
+    assert.not.ok(header(hop!, "keep-alive").includes("timeout=99"), "the function's Keep-Alive");
+    assert.not.ok(header(hop!, "connection").includes("close"), "the function's Connection: close");
+    assert.equal(header(hop!, "x-kept"), ["1"]);
+    assert.match(requestIds(hop!).join(), /^[0-9a-f-]{36}$/);
+    assert.is(next!.body, "ok", "the connection carried the next request");
+  });
+
+  test("an answer with 40,000 headers is a 500 function_error naming the limit; a request in flight on the same instance is answered", async ({ h }) => {
+    const pool = poolOf(h, "framing");
+    const slow = h.fetch("/framing/slow?ms=600").then(async (r) => [r.status, await r.text()]);
+    await waitFor(() => pool.instances.some((i) => i.inflight === 1), "the slow request is in flight");
+    const res = await h.fetch("/framing/headers?n=40000");
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    assert.is(res.status, 500);
+    assert.is(error.code, "function_error");
+    assert.match(error.message, /40001 headers: at most 32000/);
+    const [status, instance] = await slow;
+    assert.is(status, 200, String(instance));
+    assert.is(await (await h.fetch("/framing/slow")).text(), instance, "the same instance serves on");
+  });
+
+  test("a function's 101 (Bun's and Deno's Response take one) is a 500 function_error, not a switch of protocol", async ({ h }) => {
+    const [res, next] = await pipelined(h.url, ["GET /framing/switching", "GET /framing/ok"]);
+    assert.is(res!.status, 500, JSON.stringify(res));
+    assert.is(JSON.parse(res!.body).error.code, "function_error");
+    assert.is(next!.body, "ok");
+  });
+
   test.run();
 }
+
+const header = (a: RawAnswer, name: string) => a.headers.filter(([k]) => k === name).map(([, v]) => v);
+const requestIds = (a: RawAnswer) => header(a, "x-request-id");

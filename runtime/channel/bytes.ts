@@ -8,6 +8,8 @@ import { LanesError } from "../errors.ts";
 import type { Slab } from "./slab.ts";
 
 const encoder = new TextEncoder();
+/** The most strings a string block holds: its count is a u16. */
+export const MAX_STRINGS = 0xffff;
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
 export class ByteWriter {
@@ -62,6 +64,8 @@ export class ByteWriter {
 
   /** A string block: count, each string's UTF-16 length, then all of them as one UTF-8 run. */
   strings(list: readonly string[]): void {
+    // a count that did not fit its 16 bits was written wrapped, and the reader closed the channel
+    if (list.length > MAX_STRINGS) throw new LanesError("internal", `lanes channel: ${list.length} strings in one frame, at most ${MAX_STRINGS}`);
     let joined = "";
     this.room(2 + 4 * list.length + 4);
     this.view.setUint16(this.at, list.length);

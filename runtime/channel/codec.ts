@@ -8,8 +8,9 @@
  * transferred as ArrayBuffers instead of being copied through the ring. The transport supplies
  * them in order (`Externals`).
  */
+import { LanesError } from "../errors.ts";
 import { badFrame, ByteReader, type ByteWriter, type CopyOut } from "./bytes.ts";
-import { LOG_LEVELS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
+import { LOG_LEVELS, MAX_HEADERS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
 
 const KIND = {
   req: 1,
@@ -46,6 +47,10 @@ export interface Externals {
 }
 
 export function encodeFrame(w: ByteWriter, f: Frame, ext?: Externals, slot = 0): Uint8Array {
+  if ((f.t === "req" || f.t === "res") && f.headers.length > MAX_HEADERS) {
+    const what = f.t === "res" ? "answer" : "request";
+    throw new LanesError(f.t === "res" ? "function_error" : "bad_request", `the ${what} has ${f.headers.length} headers: at most ${MAX_HEADERS} cross a lane`);
+  }
   w.reset();
   w.u8(KIND[f.t]);
   w.u16(slot);

@@ -12,6 +12,16 @@
  */
 export type HeaderPairs = [string, string][];
 
+/**
+ * The most headers a request or an answer carries across a lane: a frame's strings are one
+ * block of at most 65,535 (bytes.ts), a header two of them. Encoding refuses more (codec.ts): an
+ * answer with more is the function's error, refused in the guest, and its instance serves on. No
+ * request has as many: Node 20 passes a handler at most about a thousand and answers 431 past 16
+ * KiB of head, Bun's node:http 431 past 200 lines, Deno.serve 400 past 128 (measured, Node
+ * 20.20.2, Bun 1.4.5, Deno 2.9.6); one would be a 400.
+ */
+export const MAX_HEADERS = 32_000;
+
 /** Host → guest: handle a request. */
 export interface RequestFrame {
   t: "req";

@@ -68,7 +68,12 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
     }
     ready.push(chunkBytes(r.value));
   }
-  sink.head(res.status, res.statusText, headers, concat(ready), !done);
+  try {
+    sink.head(res.status, res.statusText, headers, concat(ready), !done);
+  } catch (e) {
+    void reader.cancel().catch(() => {}); // a head no frame carries (codec.ts): the function's error
+    throw e;
+  }
   if (done) return;
   try {
     for (;;) {

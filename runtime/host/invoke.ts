@@ -5,6 +5,7 @@
  */
 import type { Exchange, Reply } from "../../adapters/types.ts";
 import { hostBuffers } from "../channel/buffer-pool.ts";
+import { MAX_HEADERS } from "../channel/frames.ts";
 import { errorReply, LanesError } from "../errors.ts";
 import { traceRequest } from "../ops/trace.ts";
 import { readBody } from "./body.ts";
@@ -40,6 +41,8 @@ export async function invoke(
   let body: Uint8Array | null = null;
   try {
     if (!pool) throw served.error ?? new LanesError("unavailable", `function "${spec.name}" is not available`);
+    // no server here passes as many (frames.ts): a frame could not carry them
+    if (headers.length > MAX_HEADERS) throw new LanesError("bad_request", `the request has ${headers.length} headers: at most ${MAX_HEADERS} reach a function`);
     const wait = pool.admit(); // a full function refuses before its body is read
     if (wait) await wait;
     body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);

@@ -10,6 +10,7 @@ import { LanesError } from "../errors.ts";
 import { IdTable } from "../id-table.ts";
 import { ClientWatch } from "./client-watch.ts";
 import { Deadlines } from "./deadlines.ts";
+import { finalStatus, framedHeaders } from "./framing.ts";
 import type { ClientHooks } from "./instance-events.ts";
 import { reasonPhrase } from "./reason-phrase.ts";
 import { ResponseBody } from "./response-body.ts";
@@ -22,6 +23,8 @@ interface InFlight {
   body?: ResponseBody;
   /** The head went to the client: a failure now can only cut the body. */
   answered: boolean;
+  /** A HEAD request: its answer has no body (framing.ts). */
+  head: boolean;
   /** Hears of the client going away, once the request has been in flight a while (client-watch.ts). */
   client?: ClientHooks;
 }
@@ -56,10 +59,10 @@ export class InFlightTable {
   }
 
   /** A new request id and the promise its reply settles; `client` says when its client goes away. */
-  add(requestId: string, deadline: number, client: ClientHooks = {}): { id: number; reply: Promise<Reply> } {
+  add(requestId: string, deadline: number, client: ClientHooks = {}, head = false): { id: number; reply: Promise<Reply> } {
     const id = ++this.nextId;
     const reply = new Promise<Reply>((resolve, reject) => {
-      this.requests.set(id, { requestId, resolve, reject, answered: false, client: client.onGone ? client : undefined });
+      this.requests.set(id, { requestId, resolve, reject, answered: false, head, client: client.onGone ? client : undefined });
     });
     this.deadlines.add(id, deadline);
     if (client.onGone) this.clients.add(id);
@@ -70,13 +73,19 @@ export class InFlightTable {
     return this.requests.has(id);
   }
 
-  /** The head of a response arrived. */
+  /** The head of a response arrived: the host frames it (framing.ts). */
   head(f: ResponseFrame): void {
     const r = this.requests.get(f.id);
     if (!r) return;
+    if (!finalStatus(f.status)) {
+      // Bun's and Deno's Response take 101, which would turn the client's connection into another protocol
+      this.fail(f.id, new LanesError("function_error", `the function answered status ${f.status}: a function's answer must be a final status, 200 to 599`));
+      if (f.more) this.onCancel(f.id);
+      return;
+    }
     r.answered = true;
-    const headers: HeaderPairs = f.headers;
-    headers.push(["x-request-id", r.requestId]);
+    const lengthMayStay = !f.more && f.body === null && f.status !== 204 && (r.head || f.status === 304);
+    const headers: HeaderPairs = framedHeaders(f.headers, r.requestId, lengthMayStay);
     const statusText = reasonPhrase(f.statusText);
     if (!f.more) {
       this.settle(f.id);

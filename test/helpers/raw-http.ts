@@ -100,3 +100,73 @@ export function dripAfterAnswer(
     sock.write(Buffer.alloc(first, 0x62));
   });
 }
+
+export interface RawAnswer {
+  status: number;
+  /** Header lines as sent, names lower-cased. */
+  headers: [string, string][];
+  body: string;
+}
+
+/**
+ * Send `requests` (["GET /path", "HEAD /other"]) pipelined on one connection, the last with
+ * Connection: close, and read the answers in turn as a client on a reused connection must:
+ * each body delimited by its own Content-Length or chunked framing (none after HEAD, 204, 304).
+ * Rejects, with what arrived, when the bytes are not that many answers in a row.
+ */
+export function pipelined(baseUrl: string, requests: string[], giveUpMs = 5000): Promise<RawAnswer[]> {
+  const url = new URL(baseUrl);
+  const text = requests.map((r, i) => `${r} HTTP/1.1\r\nHost: ${url.host}\r\n${i === requests.length - 1 ? "Connection: close\r\n" : ""}\r\n`).join("");
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname);
+    let got = "";
+    sock.on("data", (d: Buffer) => (got += d.toString("latin1")));
+    const giveUp = setTimeout(() => sock.destroy(), giveUpMs);
+    sock.on("error", () => {}); // 'close' follows: what arrived is read then
+    sock.on("close", () => {
+      clearTimeout(giveUp);
+      try {
+        resolve(readAnswers(got, requests));
+      } catch (e) {
+        reject(new Error(`${(e as Error).message}; the connection carried ${JSON.stringify(got.slice(0, 2000))}`));
+      }
+    });
+    sock.write(text);
+  });
+}
+
+function readAnswers(raw: string, requests: string[]): RawAnswer[] {
+  const out: RawAnswer[] = [];
+  let at = 0;
+  for (const request of requests) {
+    const end = raw.indexOf("\r\n\r\n", at);
+    if (end < 0) throw new Error(`no answer to ${request} (answer ${out.length + 1})`);
+    const [statusLine = "", ...lines] = raw.slice(at, end).split("\r\n");
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1]);
+    if (!status) throw new Error(`${JSON.stringify(statusLine)} is not a status line (answer ${out.length + 1}, to ${request})`);
+    const headers = lines.map((l): [string, string] => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]);
+    const get = (name: string) => headers.find(([k]) => k === name)?.[1];
+    at = end + 4;
+    let body = "";
+    if (request.startsWith("HEAD ") || status === 204 || status === 304) body = "";
+    else if (get("transfer-encoding")?.toLowerCase() === "chunked") {
+      for (;;) {
+        const eol = raw.indexOf("\r\n", at);
+        const size = eol < 0 ? Number.NaN : Number.parseInt(raw.slice(at, eol), 16);
+        if (Number.isNaN(size) || raw.length < eol + 2 + size + 2) throw new Error(`a chunked body cut short (answer to ${request})`);
+        at = eol + 2 + size + 2;
+        if (size === 0) break;
+        body += raw.slice(eol + 2, eol + 2 + size);
+      }
+    } else {
+      const n = Number(get("content-length") ?? Number.NaN);
+      if (Number.isNaN(n)) throw new Error(`an answer to ${request} on a kept connection says neither its length nor chunked`);
+      if (raw.length < at + n) throw new Error(`the answer to ${request} says ${n} bytes, ${raw.length - at} came`);
+      body = raw.slice(at, at + n);
+      at += n;
+    }
+    out.push({ status, headers, body });
+  }
+  if (at !== raw.length) throw new Error(`${raw.length - at} bytes after the last answer`);
+  return out;
+}

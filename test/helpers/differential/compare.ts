@@ -11,8 +11,11 @@ import type { RuntimeName } from "../../../adapters/types.ts";
 import type { Outcome } from "./outcome.ts";
 import type { WireResponse } from "./raw-client.ts";
 
-/** Set by the server, not by the function (the four the issue names, plus hop-by-hop ones). */
-const NOT_COMPARED = new Set(["x-request-id", "date", "content-length", "transfer-encoding", "connection", "keep-alive"]);
+/**
+ * Set by the server, not by the function: a function's own are not sent (runtime/pool/framing.ts),
+ * and the server may add its own hop-by-hop ones (RFC 9110, 7.6.1).
+ */
+const NOT_COMPARED = new Set(["x-request-id", "date", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
 const TEXT_DEFAULT = "text/plain;charset=UTF-8";
 
 export interface Expected {
