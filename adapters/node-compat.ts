@@ -26,6 +26,7 @@ import { readStdin } from "./stdin.ts";
 import { spawnWorker } from "./node-worker.ts";
 import { bodyFileFor, CHILD_BODY_PATH, type HostBodyFile } from "./body-file.ts";
 import { processAlive } from "./process-alive.ts";
+import { holdFolder } from "./folder-hold.ts";
 import { BODY_FILE_BYTES } from "../runtime/channel/body-file.ts";
 import { collectGarbage } from "./gc.ts";
 
@@ -67,6 +68,7 @@ export const sys: Sys = {
   ensurePrivateDir: async (p) => ensurePrivateDirSync(p),
   sha256: (text) => createHash("sha256").update(text).digest("hex"),
   readSecretFile,
+  holdFolder,
   watch(paths, onChange) {
     // Watch each file's folder, not the file: editors that save by renaming a new file over the
     // old one leave a file watch on the deleted inode (Node/Bun get one last "rename", Deno

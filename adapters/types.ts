@@ -7,6 +7,7 @@ import type { BytePipe } from "../runtime/channel/stream-end.ts";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
 import type { Runtime } from "../runtime/manifest/schema.ts";
+import type { FolderHolding } from "./folder-hold.ts";
 
 /** A host or child runtime: the manifest's list is the one source. */
 export type RuntimeName = Runtime;
@@ -189,8 +190,8 @@ export interface SandboxSupport {
   detail: string;
 }
 
-/** File system and paths: the slice of node:fs / node:path the core needs. */
-export interface Sys {
+/** File system and paths: the slice of node:fs / node:path the core needs; holding a store's folder (folder-hold.ts). */
+export interface Sys extends FolderHolding {
   readText(path: string): Promise<string>;
   writeText(path: string, text: string): Promise<void>;
   exists(path: string): Promise<boolean>;

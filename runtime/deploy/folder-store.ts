@@ -8,12 +8,20 @@
  *   DIR/active.json             the active deployment: the one record a switch replaces
  *   DIR/secrets/all/<NAME>.json            a secret for every function, sealed (never a value)
  *   DIR/secrets/functions/<fn>/<NAME>.json a secret for one function, sealed
+ *   DIR/.host.<n>.lock          the host that holds the folder (the highest n counts), or released
  *
  * Every write goes to a temp file that is fsynced, renamed over the name and followed by an
  * fsync of the folder (Sys.writeFile durable), in the order blobs, version, deployment, active.
  * A host killed at any point finds either the old active record or the new one, and each names
- * a version whose files are all there. One host owns a folder: the compare-and-swap on the
- * revision is made against the record this process holds, under one lock.
+ * a version whose files are all there.
+ *
+ * One host per folder: the compare-and-swap on the revision, and the next version id, are made
+ * against what this process holds in memory, so two hosts on one folder would both deploy "v14"
+ * and overwrite each other's record. `open` therefore holds the folder (DIR/.host.<n>.lock,
+ * adapters/folder-hold.ts) before it reads anything, and refuses while a live host holds it; a
+ * hold left by a host that is gone (SIGKILL, power loss) is taken over, and said so. `close`
+ * lets it go when the host stops. The same process may open a folder again (tests, tools beside
+ * their host): they share the hold. Several hosts share an etcd store instead (etcd-store.ts).
  */
 import type { Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
@@ -23,6 +31,7 @@ import type { DeployStore, NewDeployment, PausePoint } from "./store.ts";
 
 const FORMAT = { format: "lanes-store", version: 1 };
 const HASH = /^[0-9a-f]{64}$/;
+const SUBFOLDERS = ["blobs", "versions", "deployments", "secrets/all", "secrets/functions"];
 const encoder = new TextEncoder();
 
 export class FolderStore implements DeployStore {
@@ -32,6 +41,7 @@ export class FolderStore implements DeployStore {
   private readonly secrets = new Map<string, SecretRecord>();
   private reserved = 0;
   private lock: Promise<unknown> = Promise.resolve();
+  private release: () => Promise<void> = async () => {};
 
   private constructor(
     readonly location: string,
@@ -39,19 +49,36 @@ export class FolderStore implements DeployStore {
     private readonly pause: PausePoint,
   ) {}
 
-  /** Open (or create) the store in `dir`. A non-empty folder that is not a store is refused. */
-  static async open(dir: string, sys: Sys, pause: PausePoint = async () => {}): Promise<FolderStore> {
+  /**
+   * Open (or create) the store in `dir` and hold it until `close`. A non-empty folder that is not
+   * a store is refused, and so is a folder another live host holds (`conflict`). `warn` hears
+   * that a dead host's hold was taken over.
+   */
+  static async open(dir: string, sys: Sys, pause: PausePoint = async () => {}, warn: (line: string) => void = () => {}): Promise<FolderStore> {
     const root = sys.resolve(dir);
     const s = new FolderStore(root, sys, pause);
-    await s.load();
+    await s.check();
+    await s.hold(warn);
+    try {
+      await s.load();
+    } catch (e) {
+      await s.close().catch(() => {}); // the failure to open is what to report
+      throw e;
+    }
     return s;
+  }
+
+  /** Let the folder go: another host may open it. Once the last open of this process closes. */
+  close(): Promise<void> {
+    return this.release();
   }
 
   private path(...parts: string[]) {
     return this.sys.join(this.location, ...parts);
   }
 
-  private async load() {
+  /** A store this lanes reads, or an empty or new folder (made here); nothing written yet. */
+  private async check() {
     const { sys } = this;
     const marker = this.path("store.json");
     if (await sys.isFile(marker)) {
@@ -60,13 +87,40 @@ export class FolderStore implements DeployStore {
         throw new LanesError("invalid_flag", `--data ${this.location}: store format ${JSON.stringify(m)} is not one this lanes reads (${JSON.stringify(FORMAT)})`);
       }
     } else {
-      const names = (await sys.list(this.location)).filter((n) => !n.startsWith("."));
+      // not counted: dot-files (a hold) and the store's own folders, which a store has before its
+      // store.json while a host beside this one makes it (this one then finds its hold)
+      const names = (await sys.list(this.location)).filter((n) => !n.startsWith(".") && !SUBFOLDERS.some((sub) => sub.split("/")[0] === n));
       if (names.length > 0) {
         throw new LanesError("invalid_flag", `--data ${this.location}: the folder holds files but is not a lanes store (no store.json); give an empty or new folder`);
       }
       await sys.mkdirp(this.location);
     }
-    for (const sub of ["blobs", "versions", "deployments", "secrets/all", "secrets/functions"]) await sys.mkdirp(this.path(sub));
+  }
+
+  private async hold(warn: (line: string) => void) {
+    const flag = `--data ${this.location}`;
+    const h = await this.sys.holdFolder(this.location).catch((e: unknown) => {
+      throw new LanesError("invalid_flag", `${flag}: cannot hold the folder for this host: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    if (!h.held) {
+      const who = `pid ${h.holder.pid} on ${h.holder.host}, since ${h.holder.since}`;
+      const elsewhere = h.elsewhere ? `; it runs on another machine, where lanes cannot see whether it still does: if it does not, delete ${h.file}` : "";
+      throw new LanesError(
+        "conflict",
+        `${flag}: another lanes host holds this store (${who}): one host per --data folder, or both would write the same version ids; stop that host first, or give several hosts one shared etcd store (--store etcd://HOST:PORT/PREFIX)${elsewhere}`,
+      );
+    }
+    this.release = h.release;
+    if (h.tookOver) {
+      const { holder, why } = h.tookOver;
+      warn(`${flag}: took over the hold${holder ? ` of pid ${holder.pid} on ${holder.host} (since ${holder.since})` : ""}: ${why}, so its host did not stop cleanly`);
+    }
+  }
+
+  private async load() {
+    const { sys } = this;
+    const marker = this.path("store.json");
+    for (const sub of SUBFOLDERS) await sys.mkdirp(this.path(sub));
     // the marker last, durably: its folder's fsync also makes the sub-folders above durable
     if (!(await sys.isFile(marker))) await this.writeJson(marker, FORMAT);
     await this.removeTempFiles();
@@ -149,6 +203,10 @@ export class FolderStore implements DeployStore {
   }
 
   async putVersion(v: VersionRecord): Promise<void> {
+    // versions never change: a record this store did not write is another writer's (checked, not trusted to the hold alone)
+    if (!this.versions.has(v.id) && (await this.sys.isFile(this.path("versions", `${v.id}.json`)))) {
+      throw new LanesError("conflict", `store ${this.location}: version ${v.id} is kept already, by another writer of this folder; versions never change`);
+    }
     for (const hash of Object.values(v.files)) {
       if (!(await this.sys.isFile(this.path("blobs", hash)))) {
         throw new LanesError("internal", `store ${this.location}: version ${v.id} names blob ${hash}, which is not kept`);

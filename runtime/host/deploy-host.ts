@@ -88,79 +88,86 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     o.log.warn(`paused at ${stage} (LANES_TEST_PAUSE_AT): waiting to be killed`);
     await new Promise(() => {});
   };
-  const { store, runDir } = await openStore(o, pause);
-  const keeper = await SecretKeeper.open(store, o.secretsKey?.keys, o.secretsKey?.file, o.log);
-  const secrets = keeper ? () => keeper.current : undefined;
-  await sys.remove(runDir); // written again from the store: nothing in it is trusted
-  const startOn = async (id: string, files: Map<string, Uint8Array>) => {
-    const dir = await writeRelease(sys, runDir, id, files);
-    return { dir, host: await startHost({ ...o, dir, front, version: id, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) }) };
-  };
-  let active = await store.active();
-  let started: { dir: string; host: Host } | undefined;
-  if (!active) {
-    // A new store: `dir` becomes version 1 only once the host has started on it, so a folder
-    // that cannot load leaves the store as it was, and the next start may bring another.
-    const first = await packFolder(o.dir, sys, o.adapter.name);
-    const id = await store.nextVersionId();
-    started = await startOn(id, first.files).catch(async (e: unknown) => {
-      await sys.remove(sys.join(runDir, id));
-      throw e;
-    });
-    active = await keepFirstVersion(store, id, first).catch(async (e: unknown) => {
-      await started?.host.stop(0);
-      throw e;
-    });
-    if (active.stable !== id) {
-      // another host sharing the store made its first version at the same moment: serve that one
-      await started.host.stop(0);
-      started = undefined;
+  const { store, runDir, close } = await openStore(o, pause);
+  // a host that fails to start lets the folder go: the next start would find its hold otherwise
+  try {
+    const keeper = await SecretKeeper.open(store, o.secretsKey?.keys, o.secretsKey?.file, o.log);
+    const secrets = keeper ? () => keeper.current : undefined;
+    await sys.remove(runDir); // written again from the store: nothing in it is trusted
+    const startOn = async (id: string, files: Map<string, Uint8Array>) => {
+      const dir = await writeRelease(sys, runDir, id, files);
+      return { dir, host: await startHost({ ...o, dir, front, version: id, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) }) };
+    };
+    let active = await store.active();
+    let started: { dir: string; host: Host } | undefined;
+    if (!active) {
+      // A new store: `dir` becomes version 1 only once the host has started on it, so a folder
+      // that cannot load leaves the store as it was, and the next start may bring another.
+      const first = await packFolder(o.dir, sys, o.adapter.name);
+      const id = await store.nextVersionId();
+      started = await startOn(id, first.files).catch(async (e: unknown) => {
+        await sys.remove(sys.join(runDir, id));
+        throw e;
+      });
+      active = await keepFirstVersion(store, id, first).catch(async (e: unknown) => {
+        await started?.host.stop(0);
+        throw e;
+      });
+      if (active.stable !== id) {
+        // another host sharing the store made its first version at the same moment: serve that one
+        await started.host.stop(0);
+        started = undefined;
+      }
     }
-  }
-  if (!started) {
-    const record = (await store.getVersion(active.stable))!;
-    const files = new Map<string, Uint8Array>();
-    for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
-    started = await startOn(active.stable, files);
-  }
-  const { host, dir: stableDir } = started;
-  const deployer = await Deployer.attach(
-    {
+    if (!started) {
+      const record = (await store.getVersion(active.stable))!;
+      const files = new Map<string, Uint8Array>();
+      for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
+      started = await startOn(active.stable, files);
+    }
+    const { host, dir: stableDir } = started;
+    const deployer = await Deployer.attach(
+      {
+        host,
+        adapter: o.adapter,
+        store,
+        log: o.log,
+        runDir,
+        ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+        ...(secrets ? { secrets } : {}),
+        ...(o.othersMs !== undefined ? { othersMs: o.othersMs } : {}),
+      },
+      active,
+      stableDir,
+    );
+    const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
+    const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
+    front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper, log: o.log }) : undefined, ui?.handle, member);
+    member?.start();
+    // a secret set or deleted on any host restarts, on this one too, the functions whose values changed
+    if (member && keeper && isClusterStore(store)) {
+      store.followSecrets(() => {
+        keeper
+          .refresh(deployer)
+          .catch((e: unknown) => o.log.error(`secrets changed in ${store.location} but could not be read again: ${e instanceof Error ? e.message : String(e)}`));
+      });
+    }
+    armed = true;
+    return {
       host,
-      adapter: o.adapter,
-      store,
-      log: o.log,
-      runDir,
-      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
-      ...(secrets ? { secrets } : {}),
-      ...(o.othersMs !== undefined ? { othersMs: o.othersMs } : {}),
-    },
-    active,
-    stableDir,
-  );
-  const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
-  const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
-  front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper, log: o.log }) : undefined, ui?.handle, member);
-  member?.start();
-  // a secret set or deleted on any host restarts, on this one too, the functions whose values changed
-  if (member && keeper && isClusterStore(store)) {
-    store.followSecrets(() => {
-      keeper
-        .refresh(deployer)
-        .catch((e: unknown) => o.log.error(`secrets changed in ${store.location} but could not be read again: ${e instanceof Error ? e.message : String(e)}`));
-    });
+      deployer,
+      member,
+      secrets: keeper,
+      async stop(graceMs) {
+        await Promise.all([stopAll(graceMs, host, deployer, ui), member?.stop()]);
+        if (o.store) await sys.remove(runDir);
+        await close().catch((e: unknown) => o.log.warn(`${store.location}: could not let the store go: ${e instanceof Error ? e.message : String(e)}`));
+      },
+    };
+  } catch (e) {
+    await close().catch(() => {}); // the failure to start is what to report
+    throw e;
   }
-  armed = true;
-  return {
-    host,
-    deployer,
-    member,
-    secrets: keeper,
-    async stop(graceMs) {
-      await Promise.all([stopAll(graceMs, host, deployer, ui), member?.stop()]);
-      if (o.store) await sys.remove(runDir);
-    },
-  };
 }
 
 /** The console's live streams end first, so the server need not wait for them. */
@@ -169,16 +176,19 @@ async function stopAll(graceMs: number, host: Host, deployer: Deployer | undefin
   await Promise.all([host.stop(graceMs), deployer?.stopRetiring(graceMs)]);
 }
 
-/** The folder store (one host; its releases in DIR/run) or etcd (shared; releases in a folder of this process). */
-async function openStore(o: DeployHostOptions, pause: PausePoint): Promise<{ store: DeployStore; runDir: string }> {
+/**
+ * The folder store (one host, which holds the folder until `close`; its releases in DIR/run) or
+ * etcd (shared; releases in a folder of this process).
+ */
+async function openStore(o: DeployHostOptions, pause: PausePoint): Promise<{ store: DeployStore; runDir: string; close: () => Promise<void> }> {
   const { sys } = o.adapter;
   if (o.data) {
-    const store = await FolderStore.open(o.data, sys, pause);
-    return { store, runDir: sys.join(store.location, "run") };
+    const store = await FolderStore.open(o.data, sys, pause, (line) => o.log.warn(line));
+    return { store, runDir: sys.join(store.location, "run"), close: () => store.close() };
   }
   const store = await EtcdStore.open(o.store!, { pause });
   await sys.ensurePrivateDir(sys.cacheDir());
-  return { store, runDir: sys.join(sys.cacheDir(), "run", crypto.randomUUID()) };
+  return { store, runDir: sys.join(sys.cacheDir(), "run", crypto.randomUUID()), close: async () => {} };
 }
 
 /** A new store's version 1 (`packed`, already serving as `id`): kept, then active at 100%; or the deployment of a host that made its own at the same moment. */
