@@ -10,6 +10,8 @@ import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts"
 import { pipelined, type RawAnswer } from "./helpers/raw-http.ts";
 
 process.env.LANES_TEST_HOST_SECRET = "must-not-leak";
+/** BIG: the largest value a manifest may give (ENV_VALUE_MAX_BYTES), which a process-lane child is started with. */
+const ENV = { GREETING: "hi", EMPTY: "", BIG: "x".repeat(32 * 1024) };
 
 for (const lane of LANES) {
   const test = suite<{ h: TestHost }>(`conformance: ${lane} lane`);
@@ -20,7 +22,7 @@ for (const lane of LANES) {
       echo: fn("echo.ts", { route: "/echo/:a?/:b?", maxBodyBytes: 8 * 1024 * 1024 }),
       status: fn("status.ts", { route: "/status/:code" }),
       cookies: fn("cookies.ts"),
-      env: fn("env.ts", { env: { GREETING: "hi", EMPTY: "" } }),
+      env: fn("env.ts", { env: ENV }),
       postonly: fn("echo.ts", { route: "/post-only", methods: ["POST", "PUT"] }),
       hono: fn("hono-app.ts", { route: "/hono/*" }),
       same: fn("same-buffer.ts"),
@@ -183,10 +185,10 @@ for (const lane of LANES) {
   test("env holds exactly the manifest's env; the host environment does not leak", async ({ h }) => {
     const res = await h.fetch("/env");
     const seen = await res.json();
-    assert.equal(seen.env, { GREETING: "hi", EMPTY: "" });
-    assert.equal(seen.processEnv, { GREETING: "hi", EMPTY: "" });
-    if (seen.denoEnv) assert.equal(seen.denoEnv, { GREETING: "hi", EMPTY: "" });
-    if (seen.bunEnv) assert.equal(seen.bunEnv, { GREETING: "hi", EMPTY: "" });
+    assert.equal(seen.env, ENV);
+    assert.equal(seen.processEnv, ENV);
+    if (seen.denoEnv) assert.equal(seen.denoEnv, ENV);
+    if (seen.bunEnv) assert.equal(seen.bunEnv, ENV);
     assert.not.match(JSON.stringify(seen), /must-not-leak/);
   });
 

@@ -199,6 +199,22 @@ test("an env value with a NUL, or an env name that is empty or holds = or a NUL,
   assert.not.match(r.stderr, /TypeError/);
 });
 
+test("an env value, or a function's whole env, too large for a process's environment is refused in either lane", async () => {
+  const big = "x".repeat(32 * 1024 + 1);
+  const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`V${i}`, "y".repeat(30 * 1024)]));
+  const msg = await problems({ functions: { iso: { entry: "a.ts", env: { BIG: big } }, proc: { entry: "a.ts", lane: "process", env: many } } });
+  assert.ok(msg.includes("functions.iso.env.BIG: must be at most 32768 bytes, the cap of an environment value, as of a secret (got 32769)"), msg);
+  assert.match(msg, /functions\.proc\.env: its names and values together must be at most 1048576 bytes, as a process's environment \(got 1\d{6}\)/);
+});
+
+test("a function name longer than 128 characters is refused (it names files: its bundle, its secrets)", async () => {
+  const name = "f".repeat(129);
+  const msg = await problems({ functions: { [name]: { entry: "a.ts" } } });
+  assert.ok(msg.includes(`functions.${name}: a function name may only hold letters, digits, _ and -, at most 128 of them`), msg);
+  const ok = await loadManifest(folder({ functions: { ["f".repeat(128)]: { entry: "a.ts" } } }), adapter.sys, adapter.name);
+  assert.is(ok.functions[0]!.name.length, 128);
+});
+
 test("lanes start with a bad manifest exits non-zero, names the field, and prints no stack", () => {
   const dir = folder({ functions: { resize: { entry: "a.ts", timeoutMs: -5 } } });
   const [cmd, args] = cliCommand(["start", dir, "--port", "0"]);

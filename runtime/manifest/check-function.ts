@@ -3,7 +3,22 @@ import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import type { FunctionSpec } from "./load.ts";
 import { checkIsolation } from "./permissions.ts";
 import { routePatternProblem } from "./route-pattern.ts";
-import { DEFAULTS, ENV_NAME_RULE, ENV_VALUE_RULE, envNameOk, type FunctionInput, isReservedPath, type ManifestInput, NAME_PATTERN, NAME_RULE, RESERVED_RULE } from "./schema.ts";
+import {
+  DEFAULTS,
+  ENV_NAME_RULE,
+  ENV_TOTAL_MAX_BYTES,
+  ENV_VALUE_MAX_BYTES,
+  ENV_VALUE_RULE,
+  envNameOk,
+  type FunctionInput,
+  isReservedPath,
+  type ManifestInput,
+  NAME_PATTERN,
+  NAME_RULE,
+  RESERVED_RULE,
+} from "./schema.ts";
+
+const utf8 = new TextEncoder();
 
 /** One function's entry as a spec, with what is wrong with it (and what to warn about). */
 export async function checkFunction(
@@ -39,10 +54,18 @@ export async function checkFunction(
   if (badPattern) problems.push(`${at}.route: ${badPattern} (got ${JSON.stringify(route)})`);
   // in either lane, as the same code runs in both: a process-lane child could not be given it (a
   // warm spare, which gets its env later, hid that from lanes start, but not from lanes validate)
+  let envBytes = 0;
   for (const [key, value] of Object.entries(f.env ?? {})) {
     if (!envNameOk(key)) problems.push(`${at}.env: ${ENV_NAME_RULE} (got ${JSON.stringify(key)})`);
     else if (typeof value === "string" && value.includes("\0")) problems.push(`${at}.env.${key}: ${ENV_VALUE_RULE}`);
+    const bytes = typeof value === "string" ? utf8.encode(value).byteLength : 0;
+    if (bytes > ENV_VALUE_MAX_BYTES) {
+      problems.push(`${at}.env.${key}: must be at most ${ENV_VALUE_MAX_BYTES} bytes, the cap of an environment value, as of a secret (got ${bytes})`);
+    }
+    envBytes += utf8.encode(key).byteLength + bytes + 2;
   }
+  if (envBytes > ENV_TOTAL_MAX_BYTES)
+    problems.push(`${at}.env: its names and values together must be at most ${ENV_TOTAL_MAX_BYTES} bytes, as a process's environment (got ${envBytes})`);
   const lane = f.lane ?? DEFAULTS.lane;
   if (f.runtime && lane === "isolate" && f.runtime !== hostRuntime) {
     warnings.push(`${at}.runtime: "${f.runtime}" applies only to the process lane; in the isolate lane it runs on the host's runtime (${hostRuntime})`);

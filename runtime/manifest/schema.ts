@@ -41,8 +41,9 @@ const intIn = (field: keyof typeof BOUNDS, description: string, def: number) => 
 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
 /** A function's name (and a shared-memory group's): it is a route segment, a file name and a metrics label. */
-export const NAME_PATTERN = "^[A-Za-z0-9_-]+$";
-export const NAME_RULE = "may only hold letters, digits, _ and -";
+/** A name is also a file name (its bundle, its secrets): at most 128 characters. */
+export const NAME_PATTERN = "^[A-Za-z0-9_-]{1,128}$";
+export const NAME_RULE = "may only hold letters, digits, _ and -, at most 128 of them";
 /** lanes' own paths (health, metrics, the admin API): a function routed there would never be reached. */
 export const RESERVED_RULE = "paths under /_lanes/ are reserved for lanes itself";
 export const isReservedPath = (path: string): boolean => path === "/_lanes" || path.startsWith("/_lanes/");
@@ -55,6 +56,13 @@ export const SANDBOX_MODES = ["auto", "required", "off"] as const;
  */
 export const ENV_NAME_RULE = 'an environment variable\'s name must not be empty, nor hold "=" or a NUL character';
 export const ENV_VALUE_RULE = "must not hold a NUL character (an environment value cannot)";
+/**
+ * One value, and all of a function's together, as a process-lane child's environment can hold
+ * them (Linux: 128 KiB a variable, 2 MiB for a process's arguments and environment together,
+ * `getconf ARG_MAX` on this machine): a secret's value has the same cap.
+ */
+export const ENV_VALUE_MAX_BYTES = 32 * 1024;
+export const ENV_TOTAL_MAX_BYTES = 1024 * 1024;
 export const envNameOk = (name: string): boolean => name !== "" && !name.includes("=") && !name.includes("\0");
 /** A secret's name: what an environment variable may be called (runtime/secrets/model.ts checks the same). */
 export const SECRET_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
@@ -196,7 +204,7 @@ export const FunctionSchema = Type.Object(
       Type.String({
         pattern: NAME_PATTERN,
         description: "Name of a shared-memory group; functions with the same name share ctx.shared.",
-        errorMessage: "must be a name of letters, digits, _ or -",
+        errorMessage: "must be a name of letters, digits, _ or -, at most 128 of them",
       }),
     ),
     sandbox: Type.Optional(sandboxMode("Process lane: run each child in the OS sandbox (bubblewrap). Default: the manifest's `sandbox`.")),

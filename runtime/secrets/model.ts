@@ -7,14 +7,13 @@
  * (`--function f`): a function takes its own one first, else the one for every function.
  */
 import { LanesError } from "../errors.ts";
-import { ENV_VALUE_RULE, NAME_PATTERN, NAME_RULE, SECRET_NAME_PATTERN } from "../manifest/schema.ts";
+import { ENV_VALUE_MAX_BYTES, ENV_VALUE_RULE, NAME_PATTERN, NAME_RULE, SECRET_NAME_PATTERN } from "../manifest/schema.ts";
 
 export const SECRET_NAME = new RegExp(SECRET_NAME_PATTERN);
+/** A function's own secrets are kept under its name (a file name in the folder store: NAME_PATTERN bounds its length). */
 const FUNCTION_NAME = new RegExp(NAME_PATTERN);
-/** A function's own secrets are kept under its name: a file name in the folder store. */
-const MAX_FUNCTION_NAME = 128;
-/** A value travels in an environment-like object: text, and small (Linux caps one variable at 128 KiB). */
-export const MAX_SECRET_BYTES = 32 * 1024;
+/** A value travels in a function's environment: text, and small (ENV_VALUE_MAX_BYTES). */
+export const MAX_SECRET_BYTES = ENV_VALUE_MAX_BYTES;
 
 /** A secret as the store keeps it: the value only sealed (AES-GCM), never in the clear. */
 export interface SecretRecord {
@@ -57,8 +56,8 @@ export function checkSecretName(name: unknown, field = "name"): string {
 
 export function checkFunctionName(fn: unknown, field = "function"): string | null {
   if (fn === undefined || fn === null) return null;
-  if (typeof fn !== "string" || !FUNCTION_NAME.test(fn) || fn.length > MAX_FUNCTION_NAME) {
-    throw new LanesError("bad_request", `${field}: must be a function name (a function name ${NAME_RULE}, at most ${MAX_FUNCTION_NAME})`);
+  if (typeof fn !== "string" || !FUNCTION_NAME.test(fn)) {
+    throw new LanesError("bad_request", `${field}: must be a function name (a function name ${NAME_RULE})`);
   }
   return fn;
 }
