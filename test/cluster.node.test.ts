@@ -4,6 +4,9 @@
  * in its own process. The suite starts all three runtimes itself, so it runs once, from Node.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Buffer } from "node:buffer";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
@@ -416,6 +419,48 @@ test("a secret set on one host reaches the functions that use it on the other ho
   }
 });
 
+test("a switch whose answer from etcd is lost says the change was made, not that nothing changed", async (ctx) => {
+  // a proxy in front of etcd that forwards the switch (the transaction that writes the active key)
+  // at once but holds its answer past the client's 2 s timeout, as a network that drops it would
+  const prefix = "/lanes/lost";
+  const activeKey = Buffer.from(`${prefix}/active`).toString("base64");
+  let holding = false; // not the host's first version, only the deploy's switch
+  const proxy = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const holdAnswer = holding && req.url === "/v3/kv/txn" && body.includes(`"request_put":{"key":"${activeKey}"`);
+      const up = httpRequest(`http://${ctx.etcd.member}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        setTimeout(
+          () => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+          holdAnswer ? 3000 : 0,
+        );
+      });
+      up.on("error", () => res.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  const port = (proxy.address() as AddressInfo).port;
+  const host = await startClusterHost("node", versionDir("lost-v1"), `etcd://127.0.0.1:${port}${prefix}`, ["--admin-token-file", ctx.tokens]);
+  try {
+    holding = true;
+    const r = await deploy(host.url, versionDir("lost-v2"));
+    assert.is(r.status, 503, r.text);
+    assert.match(r.json.error!.message, /the change was made all the same: deployment 2 is active \(lanes versions shows it\); do not try again/, r.text);
+    assert.not.match(r.json.error!.message, /nothing was changed/);
+    assert.ok(await eventually(async () => (await get(host.url, "/greet")).text === "lost-v2", 10_000), "the host serves the version the store holds");
+  } finally {
+    await host.stop();
+    proxy.closeAllConnections();
+    await new Promise((r) => proxy.close(r));
+  }
+});
+
 test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming the rule", () => {
   const cases: [string, RegExp][] = [
     ["http://127.0.0.1:2379/lanes", /the scheme must be etcd:\/\/, not http:\/\//],
@@ -425,6 +470,8 @@ test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming
     ["etcd://127.0.0.1:2379,127.0.0.1:2379/lanes", /an etcd member is named twice/],
     ["etcd://a:1,b c:2/lanes", /"b c:2" is not HOST:PORT/],
     ["etcd://127.0.0.1:2379/la nes", /the prefix may hold letters, digits/],
+    ["etcd://root:hunter2pass@127.0.0.1:2379/lanes", /user names and passwords in the URL are not supported \(.*got "etcd:\/\/\*\*\*@127\.0\.0\.1:2379\/lanes"\)$/],
+    ["http://root:hunter2pass@127.0.0.1:2379/lanes", /the scheme must be etcd:\/\/, not http:\/\/ \(.*got "http:\/\/\*\*\*@127/],
   ];
   for (const [url, rule] of cases) {
     assert.throws(

@@ -133,6 +133,7 @@ test("lanes secret set takes the value from stdin only; list shows names, scope 
     ["secrets/9LIVES", { value: "x" }, /name: a secret name is a letter or _, then letters, digits or _, at most 128 in all \(got "9LIVES"\)/],
     ["secrets/EMPTY", { value: "" }, /value: is empty/],
     ["secrets/NUL", { value: "a\0b" }, /value: must not hold a NUL character/],
+    ["secrets/LONE", { value: "ab\ud800cd" }, /value: must be UTF-8 text \(it holds a lone surrogate/],
     ["secrets/EXTRA", { value: "x", secret: "y" }, /secret: unknown field \(allowed: value\)/],
     ["secrets/SCOPE?function=..%2Fx", { value: "x" }, /function \(query\): must be a function name/],
   ];

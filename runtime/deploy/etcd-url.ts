@@ -19,7 +19,9 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](
 const PREFIX_SEGMENT = /^[A-Za-z0-9_.-]+$/;
 
 export function parseEtcdUrl(text: string, flag = "--store"): EtcdTarget {
-  const fail = (why: string) => new LanesError("invalid_flag", `${flag}: ${why} (expected ${USAGE}; got ${JSON.stringify(text)})`);
+  // a password in the URL is never repeated (logs of a refused start end up in a pod's log)
+  const shown = text.replace(/\/\/[^/@]*@/, "//***@");
+  const fail = (why: string) => new LanesError("invalid_flag", `${flag}: ${why} (expected ${USAGE}; got ${JSON.stringify(shown)})`);
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/]*)(\/.*)?$/.exec(text);
   if (!m) throw fail("not a URL");
   const [, scheme, hosts, path] = m;

@@ -102,11 +102,23 @@ async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run
       `nothing was changed: the deploy store ${o.store.location} cannot be reached (${o.store.state().error}); ${serving()}; try again once it is back`,
     );
   }
+  const before = o.deployer.active.revision;
   try {
     return await run();
   } catch (e) {
     if (e instanceof LanesError && e.code === "unavailable" && e.message.startsWith("the deploy store")) {
-      throw new LanesError("unavailable", `nothing was changed: ${e.message}; ${serving()}; try again once it is back`);
+      // the store may have made the switch and lost only its answer: say what it holds now, so a
+      // retry does not deploy (or roll back) a second time
+      const now = await o.store.active().then(
+        (d) => d?.revision,
+        () => undefined,
+      );
+      if (now === before) throw new LanesError("unavailable", `nothing was changed: ${e.message}; ${serving()}; try again once it is back`);
+      const outcome =
+        now === undefined
+          ? "whether the change was made is not known (the store could not be read back): see lanes versions before trying again"
+          : `the change was made all the same: deployment ${now} is active (lanes versions shows it); do not try again`;
+      throw new LanesError("unavailable", `${e.message}; ${outcome}`);
     }
     throw e;
   }

@@ -63,10 +63,14 @@ export function checkFunctionName(fn: unknown, field = "function"): string | nul
 }
 
 /** A value a function can get in its env. Errors never quote it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function checkSecretValue(value: unknown, field = "value"): string {
   if (typeof value !== "string") throw new LanesError("bad_request", `${field}: must be a string`);
   if (value.length === 0) throw new LanesError("bad_request", `${field}: is empty (to remove a secret, delete it)`);
   if (value.includes("\0")) throw new LanesError("bad_request", `${field}: ${ENV_VALUE_RULE}`);
+  // sealing encodes it as UTF-8, which turns a lone surrogate into U+FFFD: the host that took it and the others would hold different values
+  if (LONE_SURROGATE.test(value)) throw new LanesError("bad_request", `${field}: must be UTF-8 text (it holds a lone surrogate, half of a UTF-16 pair, which UTF-8 cannot hold)`);
   const bytes = new TextEncoder().encode(value).byteLength;
   if (bytes > MAX_SECRET_BYTES) throw new LanesError("bad_request", `${field}: is ${bytes} bytes, over the limit of ${MAX_SECRET_BYTES}`);
   return value;
