@@ -461,6 +461,77 @@ test("a switch whose answer from etcd is lost says the change was made, not that
   }
 });
 
+/** Two node hosts on a store of their own, each with a key of its own (as after a half-done rotation), for `body`. */
+async function twoHostsWithOwnKeys(ctx: Ctx, prefix: string, body: (a: ClusterHost, b: ClusterHost) => Promise<void>) {
+  const keyFile = () => {
+    const f = join(scratchDir("key-"), "secrets.key");
+    writeFileSync(f, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+    return f;
+  };
+  const dir = scratchDir("secret-keys-");
+  cpSync(join(fixtures, "secret.ts"), join(dir, "secret.ts"));
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { api: { entry: "secret.ts", env: { API_KEY: "not a secret" } } } }));
+  const store = `etcd://${ctx.etcd.member}/lanes/${prefix}`;
+  const extra = (key: string) => ["--admin-token-file", ctx.tokens, "--secrets-key-file", key, "--log", "json"];
+  const a = await startClusterHost("node", dir, store, extra(keyFile()));
+  const b = await startClusterHost("node", dir, store, extra(keyFile())).catch(async (e) => {
+    await a.stop();
+    throw e;
+  });
+  try {
+    assert.ok(await eventually(async () => (await hostRecords(a.url)).length === 2), "both hosts have their records");
+    await body(a, b);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+const UNOPENED_VALUE = "the-value-b-cannot-open-0123";
+
+test("a host whose key does not open a secret set on another says so: health degraded, not ready, and its record in lanes versions names the secret", async (ctx) => {
+  await twoHostsWithOwnKeys(ctx, "secrets-keys-health", async (a, b) => {
+    const ready = async (url: string) => {
+      const res = await fetch(`${url}/_lanes/ready`);
+      return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
+    };
+    const set = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens], `${UNOPENED_VALUE}\n`);
+    assert.match(set.out, /set API_KEY on /);
+    const why = /cannot open secret API_KEY: sealed with a key this host does not have/;
+    assert.ok(await eventually(async () => (await health(b.url)).body.status === "degraded", 5000), JSON.stringify((await health(b.url)).body));
+    const hb = await health(b.url);
+    assert.is(hb.status, 200, "health stays 200: a liveness probe must not kill the host");
+    assert.match(String(hb.body.reason), why);
+    const rb = await ready(b.url);
+    assert.equal([rb.status, rb.body.status], [503, "stale_secrets"], "not ready: it would serve a value replaced since");
+    assert.match(String(rb.body.reason), why);
+    assert.equal([(await health(a.url)).body.status, (await ready(a.url)).status], ["ok", 200], "the host that set it reads it");
+    const records = await hostRecords(a.url);
+    assert.equal(records.find((h) => h.url === b.url)?.secrets?.unreadable, ["secret API_KEY"]);
+    assert.equal(records.find((h) => h.url === a.url)?.secrets?.error, null);
+    const versions = await runCli(["versions", "--to", a.url, "--token-file", ctx.tokens]);
+    assert.match(versions.out, new RegExp(`${b.url}\\s.*cannot open secret API_KEY: sealed with a key this host does not have`));
+    for (const out of [versions.out, a.output(), b.output(), JSON.stringify(records), JSON.stringify(hb.body)]) assert.not.match(out, UNOPENED_VALUE, "no value shown");
+  });
+});
+
+test("lanes secret set names the other live hosts that lack the key it sealed with, and exits 1", async (ctx) => {
+  await twoHostsWithOwnKeys(ctx, "secrets-keys-set", async (a, b) => {
+    // the hosts' key ids are in their records once they announce them
+    await eventually(async () => (await hostRecords(a.url)).every((h) => h.secrets), 3000);
+    const set = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens], `${UNOPENED_VALUE}\n`);
+    assert.is(set.code, 1, set.out);
+    assert.match(set.out, /set API_KEY on /);
+    assert.match(set.out, new RegExp(`1 other live host\\(s\\) cannot open it [^]*${b.url} \\(node\\): has key id\\(s\\) [0-9a-f]{16} only`));
+    assert.not.match(set.out, UNOPENED_VALUE);
+    const json = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens, "--json"], `${UNOPENED_VALUE}\n`);
+    assert.is(json.code, 1, json.out);
+    assert.equal(
+      (JSON.parse(json.out) as { unreadableOn: { url: string }[] }).unreadableOn.map((h) => h.url),
+      [b.url],
+    );
+  });
+});
+
 test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming the rule", () => {
   const cases: [string, RegExp][] = [
     ["http://127.0.0.1:2379/lanes", /the scheme must be etcd:\/\/, not http:\/\//],

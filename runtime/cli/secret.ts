@@ -29,7 +29,8 @@ export async function secretCommand(adapter: RuntimeAdapter, argv: string[]): Pr
     json = args.flags.json === true;
     const out = await run(adapter, sub, args);
     adapter.writeOut(json ? `${JSON.stringify(out.json, null, 2)}\n` : out.text);
-    return 0;
+    // kept, but not served everywhere: a script must not take it for done
+    return (out.json as SecretChange).unreadableOn?.length ? 1 : 0;
   } catch (e) {
     if (!json) throw e;
     adapter.writeOut(jsonError(e));
@@ -70,7 +71,7 @@ async function run(adapter: RuntimeAdapter, sub: "set" | "list" | "delete", args
   const value = await valueFromStdin(adapter, command);
   const admin = await adminFor(adapter, args, command);
   const r = await admin.call<SecretChange>("PUT", `secrets/${name}${scope}`, { value });
-  return { json: r, text: `set ${what} on ${admin.base}${restarted(r)}\n` };
+  return { json: r, text: `set ${what} on ${admin.base}${restarted(r)}\n${unreadableText(r)}` };
 }
 
 /** The value on stdin, without one trailing newline (what `echo` and most editors add). */
@@ -101,6 +102,17 @@ async function valueFromStdin(adapter: RuntimeAdapter, command: string): Promise
 function restarted(r: SecretChange): string {
   if (r.restarted.length === 0) return "; no serving function uses it";
   return `; restarted ${r.restarted.join(", ")} onto it (started in ${r.loadMs} ms, switched in ${r.switchMs} ms)`;
+}
+
+/** The other hosts that cannot open the value just set (their records say they lack its key). */
+function unreadableText(r: SecretChange): string {
+  const on = r.unreadableOn ?? [];
+  if (on.length === 0) return "";
+  const lines = on.map((h) => `  ${h.url} (${h.runtime}): ${h.keyIds ? `has key id(s) ${h.keyIds.join(", ")} only` : "has no --secrets-key-file"}`);
+  return (
+    `error: ${on.length} other live host(s) cannot open it (sealed with a key they do not have) and keep serving the value they had:\n${lines.join("\n")}\n` +
+    "  restart them with a key file that holds this host's key (see lanes versions for what each host cannot open)\n"
+  );
 }
 
 function listText(secrets: (SecretInfo & { usedBy: string[] })[]): string {

@@ -52,14 +52,15 @@ export function waitText(w: WaitOutcome): string {
 export function hostsTable(hosts: HostRecord[], table: (head: string[], rows: string[][]) => string): string {
   return table(
     ["HOST", "RUNTIME", "DEPLOYMENT", "SERVING", "SWITCHED", "SWITCH MS", "STATE"],
-    hosts.map((h) => [
-      h.url,
-      `${h.runtime} ${h.runtimeVersion}`,
-      String(h.revision),
-      h.serving,
-      h.switchedAt,
-      h.switchMs === null ? "-" : String(h.switchMs),
-      h.loading ? `loading deployment ${h.loading.revision}` : h.failed ? `deployment ${h.failed.revision} failed: ${h.failed.error.split("\n")[0]!.slice(0, 80)}` : "ok",
-    ]),
+    hosts.map((h) => [h.url, `${h.runtime} ${h.runtimeVersion}`, String(h.revision), h.serving, h.switchedAt, h.switchMs === null ? "-" : String(h.switchMs), hostState(h)]),
   );
+}
+
+function hostState(h: HostRecord): string {
+  const states = [
+    ...(h.loading ? [`loading deployment ${h.loading.revision}`] : h.failed ? [`deployment ${h.failed.revision} failed: ${h.failed.error.split("\n")[0]!.slice(0, 80)}`] : []),
+    // names only: what it serves may be a value replaced since
+    ...(h.secrets?.error ? [`cannot open ${h.secrets.unreadable.join(", ") || "the store's secrets"}: ${h.secrets.error}`] : []),
+  ];
+  return states.join("; ") || "ok";
 }

@@ -74,6 +74,19 @@ export interface HostRecord {
    * earlier staging of the same version says nothing of this one.
    */
   prepared: { version: string; stage?: string; error: string | null } | null;
+  /**
+   * Its secrets: null when it has no key file; undefined from a host older than this field.
+   * `keyIds` are the ids of the keys it has (crypto.ts: a fingerprint kept with every sealed
+   * value, never the key), so a host setting a secret sees which hosts cannot open it;
+   * `unreadable` names the store's secrets it cannot open (names only) and `error` says why.
+   */
+  secrets?: HostSecrets | null;
+}
+
+export interface HostSecrets {
+  keyIds: string[];
+  unreadable: string[];
+  error: string | null;
 }
 
 export const VERSION_ID = /^v[1-9][0-9]{0,8}$/;

@@ -68,7 +68,7 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
     return c.json(await storeNeeded(o, () => o.deployer.rollback(c.get("author"), version, ifVersionField(body.ifVersion))));
   });
 
-  app.route("/secrets", secretRoutes(o.deployer, o.secrets));
+  app.route("/secrets", secretRoutes(o.deployer, o.secrets, o.store));
 
   app.notFound((c) =>
     errorResponse(

@@ -8,15 +8,16 @@
 import { Hono } from "hono";
 import { LanesError } from "../errors.ts";
 import { checkFunctionName, checkSecretName, checkSecretValue, MAX_SECRET_BYTES } from "../secrets/model.ts";
+import { isClusterStore, type DeployStore } from "../deploy/store.ts";
 import type { AdminEnv } from "./admin-api.ts";
 import { fields, parseJson, uploadBody } from "./admin-body.ts";
 import type { Deployer } from "./deployer.ts";
-import type { SecretKeeper } from "./secret-keeper.ts";
+import type { SecretChange, SecretKeeper } from "./secret-keeper.ts";
 
 /** A value of MAX_SECRET_BYTES in JSON, escaped at worst (`\u0001` for each byte). */
 const BODY_LIMIT = 6 * MAX_SECRET_BYTES + 1024;
 
-export function secretRoutes(deployer: Deployer, keeper: SecretKeeper | undefined): Hono<AdminEnv> {
+export function secretRoutes(deployer: Deployer, keeper: SecretKeeper | undefined, store: DeployStore): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   const kept = (): SecretKeeper => {
     if (keeper) return keeper;
@@ -38,7 +39,8 @@ export function secretRoutes(deployer: Deployer, keeper: SecretKeeper | undefine
     }
     const body = fields(parseJson(bytes), ["value"]);
     const value = checkSecretValue(body.value);
-    return c.json(await k.set(deployer, name, fn, value, c.get("author")));
+    const r = await k.set(deployer, name, fn, value, c.get("author"));
+    return c.json({ ...r, ...(await unreadableOn(store, k.sealingKeyId)) } satisfies SecretChange);
   });
 
   app.delete("/:name", async (c) => {
@@ -47,4 +49,18 @@ export function secretRoutes(deployer: Deployer, keeper: SecretKeeper | undefine
     return c.json(await kept().delete(deployer, name, fn, c.get("author")));
   });
   return app;
+}
+
+/**
+ * On a shared store, the other live hosts whose records say they lack `keyId`: the value just
+ * set does not open there, and they keep serving the one they had. "Done" alone would hide that.
+ */
+async function unreadableOn(store: DeployStore, keyId: string): Promise<Pick<SecretChange, "unreadableOn">> {
+  if (!isClusterStore(store)) return {};
+  const me = store.hostId();
+  // the value is kept already: a store that does not list its hosts now must not make the set look failed
+  const hosts = await store.hosts().catch(() => []);
+  // a record without `secrets` is from a host older than that field: it cannot be told
+  const others = hosts.filter((h) => h.id !== me && h.secrets !== undefined && !h.secrets?.keyIds.includes(keyId));
+  return { unreadableOn: others.map((h) => ({ url: h.url, runtime: h.runtime, keyIds: h.secrets?.keyIds ?? null })) };
 }

@@ -15,13 +15,29 @@ export function healthBody(d: Deployment, cluster: ClusterStatus | undefined): R
   const deployment = { revision: d.revision, serving: describeDeployment(d) };
   if (!cluster) return { status: "ok", deployment };
   const { store, host } = cluster;
+  const reasons = [
+    ...(store.reachable ? [] : [`the deploy store cannot be reached since ${store.since}: serving the last deployment; deploys fail until it is back`]),
+    ...(staleSecrets(cluster) ? [staleSecrets(cluster)!] : []),
+  ];
   return {
-    status: store.reachable ? "ok" : "degraded",
-    ...(store.reachable ? {} : { reason: `the deploy store cannot be reached since ${store.since}: serving the last deployment; deploys fail until it is back` }),
+    status: reasons.length === 0 ? "ok" : "degraded",
+    ...(reasons.length === 0 ? {} : { reason: reasons.join("; ") }),
     deployment,
     host: { id: host.id, url: host.url },
     store,
+    ...(host.secrets ? { secrets: host.secrets } : {}),
   };
+}
+
+/**
+ * Why this host's functions may hold old secret values: the store's current ones do not open
+ * here (names only, never a value). Undefined when it read them all.
+ */
+export function staleSecrets(cluster: ClusterStatus | undefined): string | undefined {
+  const s = cluster?.host.secrets;
+  if (!s?.error) return undefined;
+  const which = s.unreadable.length > 0 ? s.unreadable.join(", ") : "the store's secrets";
+  return `cannot open ${which}: ${s.error}; its functions keep the values read before (restart it with a key file that holds that key)`;
 }
 
 export interface Gauge {

@@ -9,7 +9,7 @@
  * reads the active deployment again and the host catches up, and its record is written again.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
-import { describeDeployment, type Deployment, type HostRecord } from "../deploy/model.ts";
+import { describeDeployment, type Deployment, type HostRecord, type HostSecrets } from "../deploy/model.ts";
 import type { ClusterStore, StoreState } from "../deploy/store.ts";
 import type { Logger } from "../log.ts";
 import type { Deployer } from "./deployer.ts";
@@ -34,6 +34,7 @@ export class ClusterMember {
     private readonly log: Logger,
     adapter: RuntimeAdapter,
     url: string,
+    secrets: HostSecrets | null,
   ) {
     const now = new Date().toISOString();
     const d = deployer.active;
@@ -50,6 +51,7 @@ export class ClusterMember {
       loading: null,
       failed: null,
       prepared: null,
+      secrets,
     };
   }
 
@@ -76,6 +78,13 @@ export class ClusterMember {
       },
     );
     this.update({});
+  }
+
+  /** What this host's secrets are now (secret-keeper.ts), after the store's were read again. */
+  noteSecrets(secrets: HostSecrets): void {
+    const was = this.record.secrets;
+    if (was && was.error === secrets.error && was.unreadable.join() === secrets.unreadable.join()) return;
+    this.update({ secrets });
   }
 
   status(): ClusterStatus {

@@ -17,7 +17,7 @@ import { CONSOLE_OFF } from "../console/pages.ts";
 import { errorReply, errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import type { ClusterMember } from "./cluster-member.ts";
-import { healthBody, withClusterMetrics } from "./cluster-health.ts";
+import { healthBody, staleSecrets, withClusterMetrics } from "./cluster-health.ts";
 import type { Deployer } from "./deployer.ts";
 import { isReservedPath } from "../manifest/schema.ts";
 import { VERSION_HEADER } from "./handler.ts";
@@ -93,8 +93,14 @@ export class DeployFront implements Front {
       const headers = { "cache-control": "no-store", "x-request-id": crypto.randomUUID() };
       // starting: not ready yet, but alive (a liveness probe must not kill a host that loads)
       if (!d) return Response.json({ status: "starting" }, { status: path === "/_lanes/ready" ? 503 : 200, headers });
-      const body = path === "/_lanes/ready" ? { status: "ready", deployment: d.revision } : healthBody(d, this.member?.status());
-      return Response.json(body, { headers });
+      const status = this.member?.status();
+      if (path === "/_lanes/health") return Response.json(healthBody(d, status), { headers });
+      // Not ready while the store's current secrets do not open here: the functions would answer
+      // with values replaced since (a revoked credential) or none, so the load balancer should send
+      // the traffic to the hosts that read them; health stays 200, a liveness probe must not kill it.
+      const stale = staleSecrets(status);
+      if (stale) return Response.json({ status: "stale_secrets", deployment: d.revision, reason: stale }, { status: 503, headers });
+      return Response.json({ status: "ready", deployment: d.revision }, { headers });
     }
     if (path === "/_lanes/ui" || path.startsWith("/_lanes/ui/")) {
       if (this.console) return this.console(request, ex);

@@ -141,7 +141,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       stableDir,
     );
     const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
-    const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url) : undefined;
+    const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url, keeper?.status() ?? null) : undefined;
     front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper, log: o.log }) : undefined, ui?.handle, member);
     member?.start();
     // a secret set or deleted on any host restarts, on this one too, the functions whose values changed
@@ -149,7 +149,8 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       store.followSecrets(() => {
         keeper
           .refresh(deployer)
-          .catch((e: unknown) => o.log.error(`secrets changed in ${store.location} but could not be read again: ${e instanceof Error ? e.message : String(e)}`));
+          .catch((e: unknown) => o.log.error(`secrets changed in ${store.location} but could not be read again: ${e instanceof Error ? e.message : String(e)}`))
+          .finally(() => member.noteSecrets(keeper.status()));
       });
     }
     armed = true;

@@ -12,6 +12,7 @@ import type { DeployStore } from "../deploy/store.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { SecretsKey } from "../secrets/crypto.ts";
+import type { HostSecrets } from "../deploy/model.ts";
 import { describeSecret, secretKey, type SecretInfo, type SecretRecord } from "../secrets/model.ts";
 import { SecretValues } from "../secrets/values.ts";
 import type { Deployer } from "./deployer.ts";
@@ -22,6 +23,11 @@ export interface SecretChange extends RestartResult {
   name: string;
   function: string | null;
   updatedAt: string | null;
+  /**
+   * On a shared store: the other live hosts whose records say they lack the key that sealed it
+   * (keyIds null: no key file). They keep serving the value they had, so the answer must say so.
+   */
+  unreadableOn?: { url: string; runtime: string; keyIds: string[] | null }[];
 }
 
 const HOW_TO_SET = (name: string, fn: string) => `set it with: lanes secret set ${name} --to URL, or --function ${fn} for this function only`;
@@ -33,6 +39,20 @@ export class SecretKeeper {
     private readonly log: Logger,
     private values: SecretValues,
   ) {}
+
+  /** What the store's last read left unopened (names only) and why; none after a read that opened all. */
+  private unreadable: string[] = [];
+  private error: string | null = null;
+
+  /** For this host's record (cluster-member.ts): the ids of its keys, and what it cannot open. */
+  status(): HostSecrets {
+    return { keyIds: this.keys.map((k) => k.id), unreadable: this.unreadable, error: this.error };
+  }
+
+  /** The id of the key a value set here is sealed with. */
+  get sealingKeyId(): string {
+    return this.keys[0]!.id;
+  }
 
   /** The values functions get now. */
   get current(): SecretValues {
@@ -76,8 +96,19 @@ export class SecretKeeper {
     return deployer.exclusive(async () => {
       const records = await this.store.listSecrets();
       const unknown = records.filter((r) => !this.keys.some((k) => k.id === r.keyId));
-      if (unknown.length > 0) throw new LanesError("internal", `${unknown.map((r) => describeSecret(r.name, r.function)).join(", ")}: sealed with a key this host does not have`);
-      const { values } = await openAll(this.store, records, this.keys, false);
+      // Kept until a read opens everything: health, readiness and this host's record say it, since
+      // the functions keep the values read before (a revoked credential, perhaps) meanwhile.
+      this.unreadable = unknown.map((r) => describeSecret(r.name, r.function));
+      this.error = null;
+      if (unknown.length > 0) {
+        const ids = [...new Set(unknown.map((r) => r.keyId))].join(", ");
+        this.error = `sealed with a key this host does not have (key id ${ids}; its --secrets-key-file gives ${this.keys.map((k) => k.id).join(", ")})`;
+        throw new LanesError("internal", `${this.unreadable.join(", ")}: ${this.error}`);
+      }
+      const { values } = await openAll(this.store, records, this.keys, false).catch((e: unknown) => {
+        this.error = e instanceof Error ? e.message : String(e);
+        throw e;
+      });
       const r = await this.change(deployer, values, async () => {});
       if (r.restarted.length > 0) this.report("secrets changed in the store", r);
       return r;
