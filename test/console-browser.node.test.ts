@@ -5,18 +5,19 @@
  * confirmation) and see it take effect, read the bench, use it by keyboard and on a phone (on
  * the first host only: that is the page's alone), and fail to act without a session or from
  * another site. No page may break its Content-Security-Policy, and no page may ask anything of
- * another site. Screenshots of each page go to .lanes/screenshots/ or LANES_SCREENSHOTS
+ * another site. With --console-host, the console on admin.localhost, and a function's page on
+ * the functions' origin that tries to act in it as the operator (a separate host). Screenshots of each page go to .lanes/screenshots/ or LANES_SCREENSHOTS
  * (RUNTIME-NN-page.png).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { freshScreenshots, launchChromium, watchProblems } from "./helpers/browser.ts";
-import type { HostProcess } from "./helpers/console.ts";
-import { FUNCTIONS, startAppHosts, startEvilSite, traffic, type EvilSite, type Runtime } from "./helpers/console-world.ts";
-import { api, TOKEN } from "./helpers/deploy.ts";
+import { startHostOn, type HostProcess } from "./helpers/console.ts";
+import { FUNCTIONS, startAppHosts, startEvilSite, traffic, versionFolder, type EvilSite, type Runtime } from "./helpers/console-world.ts";
+import { api, deploy, scratchDir, tokenFile, TOKEN } from "./helpers/deploy.ts";
 
 /** LANES_CONSOLE_RUNTIMES=node narrows it while working on the console. */
 const RUNTIMES = (process.env.LANES_CONSOLE_RUNTIMES ?? "node,bun,deno").split(",") as Runtime[];
@@ -70,6 +71,76 @@ for (const rt of RUNTIMES) {
     await flow(ctx, rt);
   });
 }
+
+test("with --console-host admin.localhost: the console on its own origin, and a function's page cannot act in it", async (ctx) => {
+  if (ctx.setupError) throw ctx.setupError;
+  // the hosts above run without it: they say what it is for
+  assert.match(ctx.hosts.get(RUNTIMES[0]!)!.output(), /the console shares its origin with the functions.*--console-host admin\.localhost/);
+  // the reviewer's page: read the console's CSRF token on its own origin, then roll back with it
+  const attack = `<!doctype html><title>attack</title><script>
+(async () => {
+  const out = [];
+  const page = await fetch("/_lanes/ui/");
+  out.push("ui " + page.status);
+  const csrf = (/<meta name="lanes-csrf" content="([^"]+)">/.exec(await page.text()) || [])[1] || "";
+  const r = await fetch("/_lanes/ui/api/rollback", { method: "POST", headers: { "content-type": "application/json", "x-lanes-csrf": csrf }, body: "{}" });
+  out.push("rollback " + r.status);
+  document.title = out.join(", ");
+})().catch((e) => (document.title = "error " + e));
+</script>`;
+  const withAttack = (greeting: string) => {
+    const dir = versionFolder(greeting);
+    writeFileSync(join(dir, "attack.ts"), `export default { fetch: () => new Response(${JSON.stringify(attack)}, { headers: { "content-type": "text/html" } }) };\n`);
+    const manifest = JSON.parse(readFileSync(join(dir, "lanes.json"), "utf8")) as { functions: Record<string, unknown> };
+    manifest.functions.attack = { entry: "attack.ts" };
+    writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest));
+    return dir;
+  };
+  const host = await startHostOn("node", [
+    withAttack("hello from v1"),
+    "--data",
+    join(scratchDir("ui-data-"), "store"),
+    "--admin-token-file",
+    tokenFile(),
+    "--no-access-log",
+    "--console-host",
+    "admin.localhost",
+  ]);
+  const context = await ctx.browser.newContext();
+  try {
+    assert.not.match(host.output(), /shares its origin/);
+    const two = await deploy(host.url, withAttack("hello from v2"), { percent: 30 });
+    assert.is(two.status, 201, two.text);
+    const before = ((await api(host.url, "GET", "deployment")).json.active as { revision: number }).revision;
+    // Chromium takes *.localhost to this machine itself
+    const consoleUrl = `http://admin.localhost:${new URL(host.url).port}`;
+    const page = await context.newPage();
+    await page.goto(`${consoleUrl}/_lanes/ui`);
+    await page.fill("#token", TOKEN);
+    await page.click("button[type=submit]");
+    await page.locator("table.functions").waitFor();
+    assert.match((await page.locator("table.functions").textContent()) ?? "", /attack/);
+    const cookies = await context.cookies(`${consoleUrl}/_lanes/ui/`);
+    assert.equal(
+      cookies.map((c) => [c.name, c.domain]),
+      [["lanes_console", "admin.localhost"]],
+      "the session cookie is the console's name's alone",
+    );
+    assert.is((await page.goto(`${consoleUrl}/attack`))!.status(), 404, "no function on the console's origin");
+    // the operator, logged in, opens the function's page on the functions' origin
+    const victim = await context.newPage();
+    await victim.goto(`${host.url}/attack`);
+    await victim.waitForFunction(() => document.title !== "attack", undefined, { timeout: 10_000 });
+    assert.is(await victim.title(), "ui 404, rollback 404");
+    const after = ((await api(host.url, "GET", "deployment")).json.active as { revision: number }).revision;
+    assert.is(after, before, "no deployment happened");
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${(e as { details?: string }).details ?? ""}\n--- host output ---\n${host.output().slice(-3000)}`, { cause: e });
+  } finally {
+    await context.close();
+    await host.stop();
+  }
+});
 
 async function flow(ctx: Ctx, rt: Runtime): Promise<void> {
   const host = ctx.hosts.get(rt)!;

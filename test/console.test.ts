@@ -8,6 +8,7 @@ import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { main } from "../runtime/cli/main.ts";
 import { parseTokens } from "../runtime/host/admin-auth.ts";
 import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
 import { createLogger } from "../runtime/log.ts";
@@ -15,10 +16,13 @@ import { within } from "../runtime/within.ts";
 import { login, postForm, ui } from "./helpers/console.ts";
 import { api, deploy, OTHER_TOKEN, scratchDir, TOKEN, versionDir } from "./helpers/deploy.ts";
 import { adapter } from "./helpers/host.ts";
+import { withHost, type RawAnswer } from "./helpers/raw-http.ts";
 
 interface Ctx {
   url: string;
   host: DeployHost;
+  /** Started with --console-host admin.localhost. */
+  named: DeployHost;
   wide: DeployHost;
   wideUrl: string;
   plain: DeployHost;
@@ -30,7 +34,7 @@ const SECRET_ENV = "env-value-that-must-never-show-0123";
 const IDLE_MS = 60_000;
 let clockSkewMs = 0;
 
-const start = async (dir: string, o: { hostname?: string; token?: boolean; data?: boolean } = {}) =>
+const start = async (dir: string, o: { hostname?: string; token?: boolean; data?: boolean; consoleHost?: string } = {}) =>
   startDeployHost({
     dir,
     port: 0,
@@ -42,6 +46,7 @@ const start = async (dir: string, o: { hostname?: string; token?: boolean; data?
     maxUploadBytes: 1024 * 1024,
     ...(o.data === false ? {} : { data: join(scratchDir("data-"), "store") }),
     consoleSessions: { idleMs: IDLE_MS, maxAgeMs: 3600_000, maxSessions: 100, now: () => Date.now() + clockSkewMs },
+    ...(o.consoleHost ? { consoleHost: o.consoleHost } : {}),
   });
 
 test.before(async (ctx) => {
@@ -50,17 +55,18 @@ test.before(async (ctx) => {
   });
   mkdirSync(join(ctx.dir, "bench-results"));
   cpSync(new URL("../loadtest/results/bench.json", import.meta.url), join(ctx.dir, "bench-results", "bench.json"));
-  [ctx.host, ctx.wide, ctx.plain] = await Promise.all([
+  [ctx.host, ctx.wide, ctx.plain, ctx.named] = await Promise.all([
     start(ctx.dir),
     start(versionDir("wide"), { hostname: "0.0.0.0", data: false }),
     start(versionDir("plain"), { token: false }),
+    start(versionDir("named"), { consoleHost: "admin.localhost" }),
   ]);
   ctx.url = ctx.host.host.url;
   ctx.wideUrl = `http://127.0.0.1:${ctx.wide.host.server.port}`;
 });
 
-test.after(async ({ host, wide, plain }) => {
-  await Promise.all([host?.stop(2000), wide?.stop(2000), plain?.stop(2000)]);
+test.after(async ({ host, wide, plain, named }) => {
+  await Promise.all([host?.stop(2000), wide?.stop(2000), plain?.stop(2000), named?.stop(2000)]);
 });
 
 test("a host without an admin token has no console, and says how to turn it on", async ({ plain }) => {
@@ -305,6 +311,97 @@ test("logging out ends the session at once", async ({ url }) => {
   assert.match(out.headers.get("set-cookie") ?? "", /^lanes_console=; Max-Age=0; Path=\/_lanes\/ui; HttpOnly; SameSite=Strict$/);
   assert.is((await ui(url, "GET", "overview", s)).status, 401);
 });
+
+test("with --console-host, the console answers on that name only, and no function does there", async ({ named }) => {
+  const url = named.host.url;
+  const port = new URL(url).port;
+  const admin = `admin.localhost:${port}`;
+  for (const host of [admin, "Admin.LOCALHOST:1", "admin.localhost"]) {
+    const page = await withHost(url, host, "GET /_lanes/ui/");
+    assert.is(page.status, 200, `the console for Host ${host}`);
+    assert.match(page.body, /<form class="card login-card" method="post" action="\/_lanes\/ui\/login"/);
+    assert.is((await withHost(url, host, "GET /_lanes/ui/assets/console.css")).status, 200);
+  }
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `admin.localhost.evil.example:${port}`, `x.admin.localhost:${port}`]) {
+    for (const path of ["/_lanes/ui/", "/_lanes/ui", "/_lanes/ui/api/overview", "/_lanes/ui/assets/console.css"]) {
+      const res = await withHost(url, host, `GET ${path}`);
+      assert.is(res.status, 404, `${path} for Host ${host}`);
+      assert.match(res.body, /the console is not served on this host name/);
+    }
+  }
+  for (const path of ["/greet", "/greet?x=1", "/steady", "/", "/nope"]) {
+    const res = await withHost(url, admin, `GET ${path}`);
+    assert.is(res.status, 404, `${path} on the console's name`);
+    assert.match(res.body, /serves the console only/);
+  }
+  const fn = await withHost(url, `127.0.0.1:${port}`, "GET /greet");
+  assert.equal([fn.status, fn.body], [200, "named"]);
+  assert.equal([(await fetch(`${url}/greet`)).status, (await withHost(url, "functions.localhost", "GET /greet")).body], [200, "named"]);
+  for (const host of [admin, `127.0.0.1:${port}`]) {
+    const versions = await withHost(url, host, "GET /_lanes/api/versions", { authorization: `Bearer ${TOKEN}` });
+    assert.is(versions.status, 200, `the admin API for Host ${host}`);
+    assert.match(versions.body, /"v1"/);
+    assert.is((await withHost(url, host, "GET /_lanes/api/versions")).status, 401, "still behind its token");
+    for (const path of ["/_lanes/health", "/_lanes/ready", "/_lanes/functions", "/_lanes/metrics"]) {
+      assert.is((await withHost(url, host, `GET ${path}`)).status, 200, `${path} for Host ${host}`);
+    }
+  }
+});
+
+test("with --console-host, a session made on the console's name holds a host-only cookie, and a function's origin cannot act with it", async ({ named }) => {
+  const url = named.host.url;
+  const port = new URL(url).port;
+  const admin = `admin.localhost:${port}`;
+  const from = (origin: string, site: string) => ({ origin, "sec-fetch-site": site });
+  const form = { "content-type": "application/x-www-form-urlencoded" };
+  const login = await withHost(url, admin, "POST /_lanes/ui/login", { ...form, ...from(`http://${admin}`, "same-origin") }, `token=${TOKEN}`);
+  assert.is(login.status, 303, login.body);
+  const setCookie = header(login, "set-cookie");
+  assert.match(setCookie, /^lanes_console=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/_lanes\/ui; HttpOnly; SameSite=Strict$/, "no Domain: the console's name only");
+  const cookie = setCookie.split(";")[0]!;
+  const page = await withHost(url, admin, "GET /_lanes/ui/", { cookie });
+  assert.match(page.body, /signed in as ci/);
+  const csrf = /<meta name="lanes-csrf" content="([^"]+)">/.exec(page.body)![1]!;
+  const before = (await api(url, "GET", "deployment")).json.active as { revision: number };
+  const json = { "content-type": "application/json", cookie, "x-lanes-csrf": csrf };
+  // a function's page on 127.0.0.1 calling the console on its own origin finds none
+  const own = await withHost(url, `127.0.0.1:${port}`, "POST /_lanes/ui/api/rollback", { ...json, ...from(`http://127.0.0.1:${port}`, "same-origin") }, "{}");
+  assert.is(own.status, 404);
+  // and calling it on the console's name is a request from another origin
+  const cross = await withHost(url, admin, "POST /_lanes/ui/api/rollback", { ...json, ...from(`http://127.0.0.1:${port}`, "cross-site") }, "{}");
+  assert.is(cross.status, 403);
+  assert.is(((await api(url, "GET", "deployment")).json.active as { revision: number }).revision, before.revision, "no deployment happened");
+  const overview = await withHost(url, admin, "GET /_lanes/ui/api/overview", { cookie });
+  assert.is(overview.status, 200, "the session is good on the console's name");
+});
+
+test("a --console-host that is not a host name exits 2 naming the flag and the rule; without an admin token it says what is missing", async ({ dir }) => {
+  for (const value of ["http://admin.localhost", "admin.localhost:8787", "admin.localhost/ui", "admin_host", "", "-admin.localhost", "admin..localhost"]) {
+    const r = await lanes(["start", dir, "--port", "0", "--console-host", value]);
+    assert.is(r.code, 2, `--console-host ${JSON.stringify(value)}: ${r.err}`);
+    assert.ok(
+      r.err.includes(
+        `lanes start: --console-host must be a host name: letters, digits, dots and hyphens, no scheme, no port, no path (e.g. admin.localhost) (got ${JSON.stringify(value)})`,
+      ),
+      r.err,
+    );
+  }
+  const untokened = await lanes(["start", dir, "--port", "0", "--console-host", "admin.localhost"]);
+  assert.is(untokened.code, 2, untokened.err);
+  assert.match(untokened.err, /--console-host names the console's host, and the console needs an admin token: give --admin-token-file FILE or LANES_ADMIN_TOKEN too/);
+});
+
+/** The CLI's main in this process: its exit code and what it wrote. */
+async function lanes(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main({ ...adapter, writeOut: (t) => void (out += t), writeErr: (t) => void (err += t) }, args);
+  return { code, out, err };
+}
+
+function header(res: RawAnswer, name: string): string {
+  return res.headers.find(([k]) => k === name)?.[1] ?? "";
+}
 
 /** Read a streamed body until `pattern` shows (or `ms` pass); the stream is cancelled after. */
 async function readUntil(res: Response, pattern: RegExp, ms: number): Promise<string> {

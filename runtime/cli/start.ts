@@ -6,6 +6,7 @@ import { parseEtcdUrl } from "../deploy/etcd-url.ts";
 import { describeDeployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
+import { CONSOLE_HOST_RULE, consoleHostName } from "../host/console-host.ts";
 import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
 import { DEFAULT_OTHERS_MS } from "../host/prepared.ts";
 import { startHost, type Host } from "../host/host.ts";
@@ -27,11 +28,13 @@ export const START_FLAGS = {
   "admin-token-file": "string",
   "secrets-key-file": "string",
   "max-upload-mb": "string",
+  "console-host": "string",
 } as const;
 
 export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: { dev: boolean; command: string }): Promise<number> {
   const args = parseArgs(argv, START_FLAGS, o.command, 1);
   const serve = serveOptions(args, o.command);
+  const consoleHost = consoleHostFlag(args.flags["console-host"], o.command);
   const out = serverOutput(adapter, args, o.command);
   const log = out.log;
   const dir = await folderArg(adapter, args.positionals[0]);
@@ -43,6 +46,12 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   const othersMs = clusterWaitFlag(args, store !== undefined, o.command);
   const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
   const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
+  if (consoleHost && tokens.length === 0) {
+    throw new LanesError(
+      "invalid_flag",
+      `lanes ${o.command}: --console-host names the console's host, and the console needs an admin token: give --admin-token-file FILE or LANES_ADMIN_TOKEN too`,
+    );
+  }
   const keyFile = stringFlag(args, "secrets-key-file", "");
   const secretsKey = keyFile ? { keys: await secretsKeys(adapter, keyFile, o.command), file: keyFile } : undefined;
   const pauseAt = hostEnv("LANES_TEST_PAUSE_AT");
@@ -65,16 +74,21 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
       maxUploadBytes,
       ...(pauseAt ? { pauseAt } : {}),
       ...(secretsKey ? { secretsKey } : {}),
+      ...(consoleHost ? { consoleHost } : {}),
     });
     host = d.host;
     stop = d.stop;
     if (d.deployer) log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
     if (d.member) log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
+    const where = consoleHost ? `http://${consoleHost}:${new URL(d.host.url).port}/_lanes/ui only` : "/_lanes/ui";
     log.info(
-      tokens.length > 0
-        ? `admin API on /_lanes/api/ and the console on /_lanes/ui (tokens: ${tokens.map((t) => t.name).join(", ")})`
-        : "admin API and console off (no admin token)",
+      tokens.length > 0 ? `admin API on /_lanes/api/ and the console on ${where} (tokens: ${tokens.map((t) => t.name).join(", ")})` : "admin API and console off (no admin token)",
     );
+    if (tokens.length > 0 && !consoleHost) {
+      log.warn(
+        "the console shares its origin with the functions: a function's page opened by a logged-in operator can act in the console as them; give the console a host name of its own with --console-host admin.localhost (or a DNS name of this host)",
+      );
+    }
     if (secretsKey) log.info(`secrets: sealed in the deploy store with key ${secretsKey.keys[0]!.id} (${keyFile})`);
   } else {
     host = await startHost(base);
@@ -113,6 +127,14 @@ function advertiseFlag(v: string | boolean | undefined, shared: boolean, command
     throw new LanesError("invalid_flag", `lanes ${command}: --advertise must be http://HOST:PORT, where other machines reach this host (got ${JSON.stringify(v)})`);
   }
   return url.origin;
+}
+
+/** `--console-host NAME`: the host name the console answers on (and no function), lower-cased. */
+function consoleHostFlag(v: string | boolean | undefined, command: string): string | undefined {
+  if (v === undefined) return undefined;
+  const name = consoleHostName(String(v));
+  if (!name) throw new LanesError("invalid_flag", `lanes ${command}: --console-host ${CONSOLE_HOST_RULE} (got ${JSON.stringify(v)})`);
+  return name;
 }
 
 /** `--cluster-wait S`: how long a deploy waits for the other hosts of a shared store (only with --store). */

@@ -54,6 +54,10 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--admin-token-file FILE", "tokens of the admin API (/_lanes/api/; else LANES_ADMIN_TOKEN; none: the API is off)"],
       ["--secrets-key-file FILE", "the key that seals secrets in the --data store (64 hex digits, a file only its owner may read); without it the host keeps no secrets"],
       ["--max-upload-mb N", "largest deploy upload the admin API takes (default 32)"],
+      [
+        "--console-host NAME",
+        "serve the console (/_lanes/ui) only to requests for this host name, e.g. admin.localhost, and no function there: a function's page then cannot share the console's origin",
+      ],
     ],
   },
   dev: {

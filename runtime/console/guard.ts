@@ -2,8 +2,8 @@
  * What every console answer carries, and what every state-changing request must show.
  *
  * A request that changes something (log in, log out, promote, roll back) must come from a page
- * of the console itself: its `Sec-Fetch-Site` says `same-origin` and its `Origin` is the host's
- * own; a request with neither header is refused too (every browser that can hold the session
+ * of the console's origin: its `Sec-Fetch-Site` says `same-origin` and its `Origin` is the host's
+ * own (an origin that is the console's alone only with --console-host: host/console-host.ts); a request with neither header is refused too (every browser that can hold the session
  * cookie sends one of them on a POST). On top of that the session cookie is SameSite=Strict (a
  * page of another site cannot send it) and a logged-in request carries the session's CSRF token.
  * https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html

@@ -2,7 +2,8 @@
  * The first stop of every request on a host with a deploy store, an admin token or a
  * non-loopback address:
  * - `/_lanes/api/*` goes to the admin API (tokens checked there), `/_lanes/ui*` to the console
- *   (sessions checked there);
+ *   (sessions checked there); with `--console-host NAME`, the console answers on NAME only, and
+ *   NAME answers nothing but lanes' own routes (console-host.ts);
  * - `/_lanes/functions` and `/_lanes/metrics` need the token when other machines can reach
  *   the host; `/_lanes/health` never does;
  * - with a store, `/_lanes/ready` says whether the active deployment is loaded, and
@@ -20,6 +21,7 @@ import type { ClusterMember } from "./cluster-member.ts";
 import { healthBody, staleSecrets, withClusterMetrics } from "./cluster-health.ts";
 import type { Deployer } from "./deployer.ts";
 import { isReservedPath } from "../manifest/schema.ts";
+import { CONSOLE_ELSEWHERE, CONSOLE_ONLY, requestHostName } from "./console-host.ts";
 import { VERSION_HEADER } from "./handler.ts";
 import type { Front } from "./host.ts";
 
@@ -33,6 +35,8 @@ export interface FrontOptions {
   hasStore: boolean;
   /** Why there is no admin API, for its 404. */
   apiOff: string;
+  /** `--console-host`: the one host name (lower-case) that serves the console, and serves no function. */
+  consoleHost?: string;
 }
 
 export class DeployFront implements Front {
@@ -62,6 +66,11 @@ export class DeployFront implements Front {
   }
 
   private fast(ex: Exchange, own: () => HttpHandler): Reply | Promise<Reply> | undefined {
+    // the console's origin serves no function: a function's page there would be the console's own
+    if (this.o.consoleHost !== undefined && requestHostName(ex) === this.o.consoleHost) {
+      if (!ex.target.startsWith("/")) return undefined; // web() checks the path the URL names
+      if (!isReservedPath(pathOf(ex.target))) return errorReply(new LanesError("not_found", CONSOLE_ONLY), crypto.randomUUID());
+    }
     const routing = this.deployer?.routing;
     if (!routing) return own().fast(ex);
     const target = ex.target;
@@ -84,6 +93,8 @@ export class DeployFront implements Front {
   private async web(request: Request, ex: Exchange, own: () => HttpHandler): Promise<Response> {
     // the path as the reserved routes' router decodes it: an encoded name cannot slip past a check
     const path = getPath(request);
+    const named = this.o.consoleHost === undefined ? undefined : requestHostName(ex) === this.o.consoleHost;
+    if (named && !isReservedPath(path)) return errorResponse(new LanesError("not_found", CONSOLE_ONLY), crypto.randomUUID());
     if (path === "/_lanes/api" || path.startsWith("/_lanes/api/")) {
       if (this.api) return this.api(request, ex);
       return errorResponse(new LanesError("not_found", this.o.apiOff), crypto.randomUUID());
@@ -103,6 +114,9 @@ export class DeployFront implements Front {
       return Response.json({ status: "ready", deployment: d.revision }, { headers });
     }
     if (path === "/_lanes/ui" || path.startsWith("/_lanes/ui/")) {
+      if (named === false) {
+        return errorResponse(new LanesError("not_found", CONSOLE_ELSEWHERE), crypto.randomUUID());
+      }
       if (this.console) return this.console(request, ex);
       return errorResponse(new LanesError("not_found", CONSOLE_OFF), crypto.randomUUID());
     }

@@ -49,6 +49,8 @@ export interface DeployHostOptions extends HostOptions {
   secretsKey?: { keys: SecretsKey[]; file: string };
   /** The console's session lifetimes (tests shorten them); the defaults otherwise. */
   consoleSessions?: SessionOptions;
+  /** `--console-host`: the host name (lower-case) the console answers on, and no function (console-host.ts). */
+  consoleHost?: string;
 }
 
 export interface DeployHost {
@@ -72,6 +74,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       o.data || o.store
         ? "the admin API is off: this host has no admin token (start it with --admin-token-file FILE or LANES_ADMIN_TOKEN)"
         : "the admin API is off: this host keeps no versions (start it with --data DIR and an admin token)",
+    ...(o.consoleHost !== undefined ? { consoleHost: o.consoleHost } : {}),
   });
   const recent = auth.enabled ? new RecentRequests() : undefined;
   if (!o.data && !o.store) {

@@ -135,6 +135,32 @@ export function pipelined(baseUrl: string, requests: string[], giveUpMs = 5000):
   });
 }
 
+/**
+ * One request to the server at `baseUrl` with `Host: host` (as a browser sends it for a name that
+ * resolves to that server, e.g. admin.localhost): fetch() does not let a Host header through.
+ */
+export function withHost(baseUrl: string, host: string, request: string, headers: Record<string, string> = {}, body = ""): Promise<RawAnswer> {
+  const url = new URL(baseUrl);
+  const lines = Object.entries({ host, ...headers, ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}), connection: "close" });
+  const text = `${request} HTTP/1.1\r\n${lines.map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n${body}`;
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname);
+    let got = "";
+    sock.on("data", (d: Buffer) => (got += d.toString("latin1")));
+    const giveUp = setTimeout(() => sock.destroy(), 10_000);
+    sock.on("error", () => {}); // 'close' follows: what arrived is read then
+    sock.on("close", () => {
+      clearTimeout(giveUp);
+      try {
+        resolve(readAnswers(got, [request])[0]!);
+      } catch (e) {
+        reject(new Error(`${(e as Error).message}; the connection carried ${JSON.stringify(got.slice(0, 2000))}`));
+      }
+    });
+    sock.write(text);
+  });
+}
+
 function readAnswers(raw: string, requests: string[]): RawAnswer[] {
   const out: RawAnswer[] = [];
   let at = 0;
