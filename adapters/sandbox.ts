@@ -182,8 +182,11 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     ...plan.grants.write.flatMap((p) => ["--bind", p, p]),
     ...(plan.bodyFile ? ["--bind", plan.bodyFile.from, plan.bodyFile.to] : []),
     "--chdir", plan.cwd,
-    // the folders bwrap made to hold the binds are in a writable tmpfs: seal it
+    // the folders bwrap made to hold the binds are in a writable tmpfs: seal it; and --dev's /dev
+    // is a tmpfs of its own (up to half the machine's memory, outside memoryMb): writes to its
+    // devices still work on a read-only mount, new files do not
     "--remount-ro", "/",
+    "--remount-ro", "/dev",
     "--seccomp", String(plan.seccompFd),
     "--",
     // bwrap always sets PWD: take it out again, so the child's environment is the manifest's
