@@ -20,6 +20,14 @@ export interface LoggerOptions {
   clock?: boolean;
 }
 
+/**
+ * What one function may put in the host's log: lines a second, and characters a line. A child
+ * writing a megabyte of newlines made a million log lines (111 MB) in two seconds; past the
+ * rate, the rest of that second's lines are dropped, and the log says so and how many.
+ */
+export const FN_LINES_PER_SECOND = 1000;
+export const FN_LINE_MAX_CHARS = 16 * 1024;
+
 /** console.log is an info line; the other console methods name their level. */
 const LEVEL: Record<string, string> = { log: "info", info: "info", warn: "warn", error: "error", debug: "debug" };
 
@@ -30,11 +38,29 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
     if (format === "json") write(`${JSON.stringify({ time: new Date().toISOString(), level, kind: "host", msg })}\n`);
     else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${msg}\n`);
   };
+  const budget = new Map<string, { second: number; lines: number; dropped: number }>();
+  /** Whether a line of `name` may go in the log now (saying so once a second when not). */
+  const allowed = (name: string): boolean => {
+    const second = Math.floor(Date.now() / 1000);
+    let b = budget.get(name);
+    if (!b) budget.set(name, (b = { second, lines: 0, dropped: 0 }));
+    if (b.second !== second) {
+      if (b.dropped > 0) host("warn", `function ${name}: ${b.dropped} line(s) of its output were dropped (more than ${FN_LINES_PER_SECOND} a second)`);
+      b.second = second;
+      b.lines = 0;
+      b.dropped = 0;
+    }
+    if (++b.lines <= FN_LINES_PER_SECOND) return true;
+    if (b.dropped++ === 0) host("warn", `function ${name} writes more than ${FN_LINES_PER_SECOND} lines a second: the rest of this second's are dropped`);
+    return false;
+  };
   return {
     info: (msg) => host("info", msg),
     warn: (msg) => host("warn", msg),
     error: (msg) => host("error", msg),
-    fn: (name, level, text, requestId) => {
+    fn: (name, level, line, requestId) => {
+      if (!allowed(name)) return;
+      const text = line.length > FN_LINE_MAX_CHARS ? `${line.slice(0, FN_LINE_MAX_CHARS)} ... (${line.length - FN_LINE_MAX_CHARS} more characters cut)` : line;
       const lvl = LEVEL[level] ?? "info";
       if (format === "json") {
         write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, kind: "function", function: name, ...(requestId ? { requestId } : {}), msg: text })}\n`);

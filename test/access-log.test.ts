@@ -13,7 +13,12 @@ const LISTENING = /^listening on http:\/\/\S+$/;
 import { cliCommand, startCli } from "./helpers/cli.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 
-const dir = makeFunctionsDir({ logs: { entry: "logs.ts" }, "logs-process": { entry: "logs.ts", lane: "process" } });
+const dir = makeFunctionsDir({
+  logs: { entry: "logs.ts" },
+  "logs-process": { entry: "logs.ts", lane: "process" },
+  floods: { entry: "floods.ts" },
+  "floods-process": { entry: "floods.ts", lane: "process" },
+});
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function until<T>(probe: () => T | undefined, what: () => string, ms = 10_000): Promise<T> {
@@ -115,6 +120,40 @@ for (const command of ["start", "dev"]) {
     }
   });
 }
+
+test(`a function's log lines are cut at 16,384 characters and at most 1,000 a second go in the log, saying what was dropped (${adapter.name})`, async () => {
+  const cli = await startCli(["start", dir, "--port", "0"]);
+  try {
+    for (const name of ["floods", "floods-process"]) {
+      const fn = () => jsonLines(cli.output()).filter((e) => e.kind === "function" && e.function === name);
+      for (const mode of ["long", "many"]) {
+        const res = await fetch(`${cli.url}/${name}?mode=${mode}`);
+        assert.equal([res.status, await res.text()], [200, "flooded"]);
+        await until(
+          () => (fn().some((e) => e.msg === `flood ${mode} done`) ? true : undefined),
+          () => cli.output().slice(-2000),
+        );
+      }
+      const long = fn().find((e) => String(e.msg).startsWith("xxx"));
+      assert.is(long?.msg, `${"x".repeat(16 * 1024)} ... (${8 * 1024 * 1024 - 16 * 1024} more characters cut)`);
+      const flood = fn().filter((e) => String(e.msg).startsWith("flood line"));
+      const host = jsonLines(cli.output()).filter((e) => e.kind === "host" && e.level === "warn");
+      assert.ok(
+        host.some((e) => e.msg === `function ${name} writes more than 1000 lines a second: the rest of this second's are dropped`),
+        `${name}: the log says lines were dropped`,
+      );
+      // every line is either in the log or counted as dropped: 5,000 in a second or two
+      const dropped = host.map((e) => new RegExp(`^function ${name}: (\\d+) line\\(s\\) of its output were dropped \\(more than 1000 a second\\)$`).exec(String(e.msg))?.[1]);
+      const counted = dropped.reduce((sum, n) => sum + Number(n ?? 0), 0);
+      assert.ok(flood.length > 0 && flood.length <= 2000, `${name}: ${flood.length} flood lines logged`);
+      assert.is(flood.length + counted, 5000, `${name}: ${flood.length} logged, ${counted} counted as dropped`);
+      assert.is((await fetch(`${cli.url}/logs`)).status, 200, "other functions keep answering");
+    }
+  } finally {
+    cli.kill("SIGTERM");
+    await cli.exited;
+  }
+});
 
 test("--log pretty writes one readable line per request, without colours when stdout is not a terminal", async () => {
   const cli = await startCli(["start", dir, "--port", "0", "--log", "pretty"]);
