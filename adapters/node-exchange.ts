@@ -147,15 +147,30 @@ export function writeReply(ex: NodeExchange, res: ServerResponse, reply: Reply):
   else res.end();
 }
 
-/** Copy a streamed body to the socket, at the pace the client reads it. */
+/**
+ * Copy a streamed body to the socket, at the pace the client reads it. One listener each for
+ * "drain" and "close", not one per wait: a client that reads slowly made thousands of waits, and
+ * a "close" listener each (MaxListenersExceededWarning).
+ */
 async function pump(stream: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
   const reader = stream.getReader();
-  res.once("close", () => void reader.cancel().catch(() => {}));
+  let wake: (() => void) | undefined;
+  const resume = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  res.on("drain", resume);
+  res.once("close", () => {
+    resume();
+    void reader.cancel().catch(() => {});
+  });
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await new Promise<void>((r) => res.once("drain", r).once("close", r));
+      // a response destroyed already may have emitted its "close" too: nothing would wake the wait
+      if (!res.write(value) && !res.destroyed) await new Promise<void>((r) => (wake = r));
       if (res.destroyed) return;
     }
     res.end();

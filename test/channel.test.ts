@@ -43,6 +43,7 @@ const hostFrames: HostToGuest[] = [
   },
   { t: "req", id: 8, requestId: "r", method: "GET", url: "http://h/", headers: [], params: {}, body: null },
   { t: "cancel", id: 3 },
+  { t: "ack", id: 6 },
   { t: "ping", id: 4294967295 },
   { t: "rpc", json: '{"id":"x","type":"APPLY","path":["load"]}' },
   { t: "shared-reply", id: 1, value: 42.5 },

@@ -2,9 +2,11 @@
  * Chaos, part 3: floods and streams. Past `concurrency` and `queue` a request gets 503 at once
  * (host memory under a flood is measured on a separate host process in chaos-cli.test.ts); a
  * body over `maxBodyBytes` is refused from its Content-Length or while it streams in; a
- * streamed response reaches the client as it is produced and a client that leaves cancels it.
+ * streamed response reaches the client as it is produced, no faster than the client reads it
+ * (the host holds a bounded part of it), and a client that leaves cancels it.
  * Both lanes, host on Node, Bun and Deno.
  */
+import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { within } from "../runtime/within.ts";
@@ -179,6 +181,81 @@ laneTest("a client that disconnects cancels the function's stream and frees its 
   await waitFor(async () => (await flag()) === "cancelled", "the function's ReadableStream saw cancel()", 5000);
   await waitFor(() => pool(h, "stream").instances[0]!.inflight === 0, "the slot is free");
   await bystander(h, lane);
+});
+
+/** Whether `chunk`, at `at` in a ?flood body, holds what the fixture put there (chunk i is i % 251). */
+function floodIntact(chunk: Uint8Array, at: number): boolean {
+  for (let j = 0; j < chunk.byteLength; j += 4096) if (chunk[j] !== Math.floor((at + j) / (512 * 1024)) % 251) return false;
+  const last = chunk.byteLength - 1;
+  return last < 0 || chunk[last] === Math.floor((at + last) / (512 * 1024)) % 251;
+}
+
+laneTest("a stream without end to a client that does not read: host memory stays bounded, the function serves on", async (h, lane) => {
+  // the host held all a function produced (400 MB a second), until the request's deadline
+  const before = adapter.hostRss();
+  const { hostname, port } = new URL(h.url);
+  const socket = connect({ host: hostname, port: Number(port) });
+  socket.on("error", () => {});
+  socket.pause(); // reads nothing: the kernel's buffers fill, then the server's writes wait
+  socket.write("GET /stream?flood=0 HTTP/1.1\r\nhost: lanes.test\r\n\r\n");
+  try {
+    let peak = 0;
+    for (let i = 0; i < 30; i++) {
+      await sleep(100);
+      peak = Math.max(peak, adapter.hostRss() - before);
+    }
+    measure(`${lane} lane, 3 s of an endless stream to a client that does not read`, `host RSS peak +${(peak / MB).toFixed(1)} MB`);
+    assert.ok(peak < 200 * MB, `host RSS grew ${(peak / MB).toFixed(0)} MB in 3 s`);
+    assert.is(pool(h, "stream").instances[0]!.inflight, 1, "the endless request is still in flight");
+    await bystander(h, lane);
+    // the same instance answers another request meanwhile, whole
+    const res = await h.fetch("/stream?flood=4");
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.is(body.byteLength, 2 * MB);
+    assert.ok(floodIntact(body, 0), "the second body is intact");
+  } finally {
+    socket.destroy();
+  }
+  await waitFor(() => pool(h, "stream").instances[0]!.inflight === 0, "the slot is free once the client left", 5000);
+});
+
+laneTest("a client that reads slowly gets the whole stream intact, and paces the function", async (h, lane) => {
+  const key = `made-${lane}-${Date.now()}`;
+  const chunks = 64; // 32 MiB
+  // the Node host added a "close" listener per write the socket made wait
+  const warnings: string[] = [];
+  const warned = (w: Error) => void (w.name === "MaxListenersExceededWarning" && warnings.push(w.message));
+  process.on("warning", warned);
+  const res = await h.fetch(`/stream?flood=${chunks}&made=${key}`);
+  assert.is(res.status, 200);
+  const reader = res.body!.getReader();
+  let got = 0;
+  let intact = true;
+  const take = (value: Uint8Array) => {
+    intact &&= floodIntact(value, got);
+    got += value.byteLength;
+  };
+  while (got < MB) {
+    const r = await reader.read();
+    if (r.done) break;
+    take(r.value);
+    await sleep(20);
+  }
+  await sleep(1000); // the client stops reading a while: the function must wait for it
+  const made = Number((await expectJson<{ value: string | null }>(h.fetch(`/flag?op=get&key=${key}`))).value) * 512 * 1024;
+  measure(`${lane} lane, a paused slow reader`, `read ${(got / MB).toFixed(1)} MB, the function made ${(made / MB).toFixed(1)} MB`);
+  // the window (2 MiB), the sockets' and client's buffers: far less than the 32 MiB it would make unpaced
+  assert.ok(made - got < 20 * MB, `the function made ${(made / MB).toFixed(1)} MB while the client had read ${(got / MB).toFixed(1)} MB`);
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    take(r.value);
+  }
+  assert.is(got, chunks * 512 * 1024, "every byte arrived");
+  assert.ok(intact, "every byte as the function made it");
+  await waitFor(() => pool(h, "stream").instances[0]!.inflight === 0, "the slot is free");
+  process.off("warning", warned);
+  assert.equal(warnings, [], "no listener piled up on the response");
 });
 
 test.run();

@@ -208,3 +208,14 @@ export class ByteReader {
     if (this.at + n > this.buf.byteLength) throw badFrame("truncated");
   }
 }
+
+/** A frame's strings, when it must carry exactly one, or two (codec.ts decodes with them). */
+export function one(s: string[]): string {
+  if (s.length !== 1) throw badFrame("expected one string");
+  return s[0]!;
+}
+
+export function two(s: string[]): [string, string] {
+  if (s.length !== 2) throw badFrame("expected two strings");
+  return [s[0]!, s[1]!];
+}

@@ -9,7 +9,7 @@
  * them in order (`Externals`).
  */
 import { LanesError } from "../errors.ts";
-import { badFrame, ByteReader, type ByteWriter, type CopyOut } from "./bytes.ts";
+import { badFrame, ByteReader, type ByteWriter, type CopyOut, one, two } from "./bytes.ts";
 import { LOG_LEVELS, MAX_HEADERS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
 
 const KIND = {
@@ -27,9 +27,10 @@ const KIND = {
   rpc: 12,
   shared: 13,
   "shared-reply": 14,
+  ack: 15,
 } as const satisfies Record<Frame["t"], number>;
 
-const HOST_KINDS = new Set<number>([KIND.req, KIND.cancel, KIND.ping, KIND.rpc, KIND["shared-reply"]]);
+const HOST_KINDS = new Set<number>([KIND.req, KIND.cancel, KIND.ack, KIND.ping, KIND.rpc, KIND["shared-reply"]]);
 
 const INLINE = 1;
 const EXTERNAL = 2;
@@ -101,6 +102,7 @@ export function encodeFrame(w: ByteWriter, f: Frame, ext?: Externals, slot = 0):
       w.strings(f.requestId === undefined ? [f.text] : [f.text, f.requestId]);
       break;
     case "cancel":
+    case "ack":
     case "ping":
       w.u8(0);
       w.u32(f.id);
@@ -246,8 +248,9 @@ function decode(bytes: Uint8Array, copy: false | CopyOut, ext: Externals | undef
       break;
     }
     case KIND.cancel:
+    case KIND.ack:
     case KIND.ping:
-      f = { t: kind === KIND.cancel ? "cancel" : "ping", id: r.u32() };
+      f = { t: kind === KIND.cancel ? "cancel" : kind === KIND.ack ? "ack" : "ping", id: r.u32() };
       break;
     case KIND.pong:
       f = { t: "pong", id: r.u32(), heap: r.f64(), external: r.f64() };
@@ -286,14 +289,4 @@ function decode(bytes: Uint8Array, copy: false | CopyOut, ext: Externals | undef
   }
   if (!r.done) throw badFrame(`trailing bytes after a ${f.t} frame`);
   return f;
-}
-
-function one(s: string[]): string {
-  if (s.length !== 1) throw badFrame("expected one string");
-  return s[0]!;
-}
-
-function two(s: string[]): [string, string] {
-  if (s.length !== 2) throw badFrame("expected two strings");
-  return [s[0]!, s[1]!];
 }

@@ -40,6 +40,15 @@ export interface CancelFrame {
   id: number;
 }
 
+/**
+ * Host → guest: the server took ACK_BYTES more of this response's streamed body on to the
+ * client's connection; the guest may send that much more (window.ts).
+ */
+export interface AckFrame {
+  t: "ack";
+  id: number;
+}
+
 /** Guest → host: the response head and what body was ready; `more` means chunk frames follow. */
 export interface ResponseFrame {
   t: "res";
@@ -151,6 +160,6 @@ export interface SharedReplyFrame {
   code?: string;
 }
 
-export type HostToGuest = RequestFrame | CancelFrame | PingFrame | RpcFrame | SharedReplyFrame;
+export type HostToGuest = RequestFrame | CancelFrame | AckFrame | PingFrame | RpcFrame | SharedReplyFrame;
 export type GuestToHost = ResponseFrame | ChunkFrame | EndFrame | ErrorFrame | LogFrame | ReadyFrame | PongFrame | FatalFrame | RpcFrame | SharedCallFrame;
 export type Frame = HostToGuest | GuestToHost;

@@ -6,6 +6,7 @@
  */
 import type { RequestInit2 } from "../../adapters/undici.ts";
 import type { HeaderPairs, RequestFrame } from "../channel/frames.ts";
+import { SendWindow } from "./send-window.ts";
 
 export class Call implements RequestInit2 {
   readonly url: string;
@@ -16,6 +17,8 @@ export class Call implements RequestInit2 {
   private cancelled: DOMException | undefined;
   /** Stops reading the Response's body, once it is being streamed to the host. */
   cancelBody: (() => void) | undefined;
+  /** How far the Response's streamed body may run ahead of the client (channel/window.ts). */
+  readonly window = new SendWindow();
 
   constructor(f: RequestFrame) {
     this.url = f.url;
@@ -42,6 +45,12 @@ export class Call implements RequestInit2 {
     this.cancelled ??= new DOMException("the request was cancelled: its client went away or its time ran out", "AbortError");
     this.client?.abort(this.cancelled);
     this.cancelBody?.();
+    this.window.close();
+  }
+
+  /** The host took more of the streamed body on to the client's connection. */
+  ack(): void {
+    this.window.ack();
   }
 }
 

@@ -165,7 +165,8 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         if (!ending) handle(f, slot); // else the host answers it 502 once it hears of the end
         break;
       case "cancel":
-        cancels.get(slot * 2 ** 32 + f.id)?.cancel();
+      case "ack":
+        cancels.get(slot * 2 ** 32 + f.id)?.[f.t]();
         break;
       case "ping":
         // the watchdog judges memory without garbage
@@ -251,6 +252,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }, slot),
       },
       (cancel) => (call.cancelBody = cancel),
+      call.window,
     ).then(
       () => done(key),
       (e) => failed(f, slot, key, e),

@@ -6,6 +6,7 @@
 import { chunkBytes, lightParts, takeWholeBody } from "../../adapters/guest.ts";
 import type { ResponseParts } from "../../adapters/response-parts.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
+import type { SendWindow } from "./send-window.ts";
 
 export interface ResponseSink {
   /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
@@ -36,7 +37,8 @@ export function readAtOnce(res: Response): ResponseParts | undefined {
   return light && NULL_BODY_STATUS.has(light.status) ? { ...light, body: null } : light;
 }
 
-export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void) {
+/** `window`: the stream is read no further ahead of the client than it allows (channel/window.ts). */
+export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void, window?: SendWindow) {
   const headers = [...res.headers] as HeaderPairs;
   const taken = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
   if (taken !== undefined) {
@@ -69,7 +71,9 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
     ready.push(chunkBytes(r.value));
   }
   try {
-    sink.head(res.status, res.statusText, headers, concat(ready), !done);
+    const first = concat(ready);
+    window?.sent(first?.byteLength ?? 0);
+    sink.head(res.status, res.statusText, headers, first, !done);
   } catch (e) {
     void reader.cancel().catch(() => {}); // a head no frame carries (codec.ts): the function's error
     throw e;
@@ -81,7 +85,12 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
       pending = undefined;
       if (r.done) break;
       const bytes = chunkBytes(r.value);
-      if (bytes.byteLength > 0) sink.chunk(exact(bytes));
+      if (bytes.byteLength === 0) continue;
+      window?.sent(bytes.byteLength);
+      sink.chunk(exact(bytes));
+      // the next read waits while a window's worth is on its way to the client
+      const room = window?.room();
+      if (room) await room;
     }
     sink.end();
   } catch (e) {

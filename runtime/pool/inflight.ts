@@ -41,8 +41,8 @@ export class InFlightTable {
   constructor(
     /** A request ran past its deadline. */
     onExpire: (id: number) => void,
-    /** The client stopped reading a streamed body. */
-    private readonly onCancel: (id: number) => void,
+    /** To the guest: the client stopped reading a streamed body ("cancel"), or the server took more of it ("ack"). */
+    private readonly tell: (id: number, t?: "cancel" | "ack") => void,
     /** A request left the table (answered, failed, abandoned). */
     private readonly onSettle: () => void,
     /** A response whose head went out could not finish: its body was cut short, for `why`. */
@@ -80,7 +80,7 @@ export class InFlightTable {
     if (!finalStatus(f.status)) {
       // Bun's and Deno's Response take 101, which would turn the client's connection into another protocol
       this.fail(f.id, new LanesError("function_error", `the function answered status ${f.status}: a function's answer must be a final status, 200 to 599`));
-      if (f.more) this.onCancel(f.id);
+      if (f.more) this.tell(f.id);
       return;
     }
     r.answered = true;
@@ -94,12 +94,16 @@ export class InFlightTable {
       r.resolve({ status: f.status, statusText, headers, body, written: hostBuffers.mayHold(body) ? () => hostBuffers.give(body) : undefined });
       return;
     }
-    r.body = new ResponseBody(f.body, () => {
-      // the client went away: stop the function's stream and free the slot
-      if (this.requests.get(f.id) !== r) return;
-      this.settle(f.id);
-      this.onCancel(f.id);
-    });
+    r.body = new ResponseBody(
+      f.body,
+      () => {
+        // the client went away: stop the function's stream and free the slot
+        if (this.requests.get(f.id) !== r) return;
+        this.settle(f.id);
+        this.tell(f.id);
+      },
+      () => this.requests.get(f.id) === r && this.tell(f.id, "ack"),
+    );
     r.resolve({ status: f.status, statusText, headers, body: null, stream: r.body.stream });
   }
 

@@ -59,7 +59,7 @@ export class Instance {
   ) {
     this.table = new InFlightTable(
       this.expire,
-      (id) => this.send({ t: "cancel", id }),
+      (id, t = "cancel") => this.send({ t, id }),
       () => this.onSettled(),
       (requestId, why) => this.events.cut?.(requestId, why),
       (id) => this.clientGone(id),

@@ -4,7 +4,13 @@
  * reach the client cut short, never as a clean end, and still with every byte produced before:
  * the cut waits until the server has taken what is queued (at most CUT_WAIT_MS, for a client
  * that stopped reading).
+ *
+ * The guest sends at most RESPONSE_WINDOW bytes ahead of what the server took from here; each
+ * ACK_BYTES taken are acknowledged (`onAck`), so the host holds a bounded part of a response
+ * whose client reads slower than its function produces (channel/window.ts).
  */
+import { ACK_BYTES, RESPONSE_WINDOW } from "../channel/window.ts";
+
 const CUT_WAIT_MS = 1000;
 
 export class ResponseBody {
@@ -12,27 +18,44 @@ export class ResponseBody {
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private cutWhenDrained: (() => void) | undefined;
   private done = false;
+  /** Bytes put in, and bytes acknowledged to the guest as taken by the server. */
+  private pushed = 0;
+  private acked = 0;
 
-  constructor(first: Uint8Array | null, onCancel: () => void) {
-    this.stream = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.controller = controller;
-        if (first && first.byteLength > 0) controller.enqueue(first);
+  constructor(
+    first: Uint8Array | null,
+    onCancel: () => void,
+    private readonly onAck: () => void,
+  ) {
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+          if (first && first.byteLength > 0) this.push(first);
+        },
+        // called whenever the server took a chunk and less than the window is queued; the cut
+        // waits for the queue to empty, then a turn more, for the server to write the chunk it just took
+        pull: () => {
+          if (this.cutWhenDrained) {
+            if (this.queued() === 0) setTimeout(this.cutWhenDrained, 0);
+            return;
+          }
+          if (!this.done) this.ack();
+        },
+        cancel: () => {
+          this.done = true;
+          onCancel();
+        },
       },
-      // called once the server has taken the queued chunks and wants more; the cut waits a
-      // turn more, for the server to write the chunk it just took
-      pull: () => {
-        if (this.cutWhenDrained) setTimeout(this.cutWhenDrained, 0);
-      },
-      cancel: () => {
-        this.done = true;
-        onCancel();
-      },
-    });
+      // counted in bytes, so that `desiredSize` says how many are queued
+      { highWaterMark: RESPONSE_WINDOW, size: (chunk) => chunk.byteLength },
+    );
   }
 
   push(bytes: Uint8Array): void {
-    if (!this.done) this.controller.enqueue(bytes);
+    if (this.done) return;
+    this.pushed += bytes.byteLength;
+    this.controller.enqueue(bytes);
   }
 
   end(): void {
@@ -52,11 +75,24 @@ export class ResponseBody {
       clearTimeout(timer);
       this.controller.error(err);
     };
-    if ((this.controller.desiredSize ?? 0) >= 1) {
-      now(); // nothing queued
+    if (this.queued() === 0) {
+      now();
       return;
     }
     this.cutWhenDrained = now;
     timer = setTimeout(now, CUT_WAIT_MS);
+  }
+
+  private queued(): number {
+    return RESPONSE_WINDOW - (this.controller.desiredSize ?? RESPONSE_WINDOW);
+  }
+
+  /** Tell the guest of each ACK_BYTES the server took since the last ack. */
+  private ack(): void {
+    const taken = this.pushed - this.queued();
+    while (taken - this.acked >= ACK_BYTES) {
+      this.acked += ACK_BYTES;
+      this.onAck();
+    }
   }
 }
