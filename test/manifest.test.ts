@@ -242,7 +242,7 @@ test("an unknown CLI flag is refused with the known ones", () => {
   assert.is(r.status, 2, "a usage error");
   assert.match(
     r.stderr,
-    /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --header-timeout, --keep-alive-timeout, --strict, --data, --store, --advertise, --cluster-wait, --admin-token-file, --secrets-key-file, --max-upload-mb\)/,
+    /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --header-timeout, --keep-alive-timeout, --strict, --data, --store, --advertise, --cluster-wait, --admin-token-file, --secrets-key-file, --max-upload-mb, --console-host\)/,
   );
 });
 
