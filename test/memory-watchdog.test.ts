@@ -23,6 +23,7 @@ test.before(async (ctx) => {
     functions[`litter-${lane}`] = { entry: "chaos-fault.ts", lane, memoryMb: 16, instances: { min: 1, max: 1 }, ...(lane === "process" ? { runtime: "bun" } : {}) };
     functions[`churn-${lane}`] = { entry: "echo.ts", lane, memoryMb: 64, instances: { min: 1, max: 1 }, concurrency: 16 };
   }
+  functions["huge-frame"] = { entry: "huge-frame.ts", lane: "process", memoryMb: 64, instances: { min: 1, max: 1 } };
   ctx.h = await startTestHost(functions);
 });
 test.after(async ({ h }) => h.stop());
@@ -52,6 +53,18 @@ test("process lane: a bun child that holds ArrayBuffers past memoryMb is stopped
   const err = await expectError(await h.fetch("/litter-process?do=alloc&mb=64&ms=3000"), 502, "instance_crashed");
   assert.match(err.message, /ran out of memory: it held \d+ MB of heap and ArrayBuffers after a collection \(\d+ MB resident\), over its memoryMb of 16/);
   await waitFor(async () => (await h.fetch("/litter-process")).status === 200, "the function serves again", 10_000);
+});
+
+test("process lane: a child that announces a frame larger than it may hold is replaced as the length arrives, and the host keeps none of it", async ({ h }) => {
+  const before = adapter.hostRss();
+  const first = poolOf(h, "huge-frame").instances[0]!;
+  assert.is(await (await h.fetch("/huge-frame")).text(), "ok");
+  // the host kept up to 1 GiB of the trickled frame until a request's deadline
+  await waitFor(async () => poolOf(h, "huge-frame").instances[0] !== first, "the instance is replaced", 10_000);
+  const grew = adapter.hostRss() - before;
+  measure("host RSS after a child announced a 1 GiB frame and sent 256 MiB of it", `${grew >= 0 ? "+" : ""}${(grew / MB).toFixed(1)} MB`);
+  assert.ok(grew < 100 * MB, `the host's RSS grew ${(grew / MB).toFixed(0)} MB`);
+  assert.is(await (await h.fetch("/huge-frame")).text(), "ok", "the function serves again");
 });
 
 laneTest("garbage past memoryMb at the watchdog's readings does not stop an isolate or a bun child: it collects, then judges", async (h, lane) => {

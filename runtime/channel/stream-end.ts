@@ -31,9 +31,12 @@ export interface BytePipe {
   file?: FileIo;
 }
 
-/** The host's end: large bodies come from and go back to the host's buffer pool (buffer-pool.ts). */
-export function hostStreamEnd(pipe: BytePipe, schedule: Scheduler): HostEnd {
-  return streamEnd<GuestToHost, HostToGuest>(pipe, schedule, decodeGuestFrame, pipe.file && BodyFile.host(pipe.file), hostBuffers);
+/**
+ * The host's end: large bodies come from and go back to the host's buffer pool (buffer-pool.ts).
+ * `maxFrame`: the largest frame the guest may send (what its instance may hold in memory).
+ */
+export function hostStreamEnd(pipe: BytePipe, schedule: Scheduler, maxFrame?: number): HostEnd {
+  return streamEnd<GuestToHost, HostToGuest>(pipe, schedule, decodeGuestFrame, pipe.file && BodyFile.host(pipe.file), hostBuffers, maxFrame);
 }
 
 export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
@@ -47,7 +50,7 @@ export const ROOM_WAIT_MS = 100;
 /** How often a waiting body looks for room again (it also does when a frame arrives). */
 const ROOM_RETRY_MS = 1;
 
-function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: Decoder<In>, file?: BodyFile, buffers?: BufferPool): ChannelEnd<In, Out> {
+function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: Decoder<In>, file?: BodyFile, buffers?: BufferPool, maxFrame?: number): ChannelEnd<In, Out> {
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();
@@ -62,19 +65,23 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
   const fromPipe: Externals = { next: () => beside };
   const alloc = buffers ? (n: number) => buffers.take(n) : undefined;
   const fresh = (n: number) => new Uint8Array(n);
-  const splitter = new FrameSplitter((bytes) => {
-    if (held) {
-      const head = held;
-      held = undefined;
-      // a body beside its frame is over PIPE_INLINE_MAX bytes; a reference to one in the file is 12
-      if (bytes.byteLength > PIPE_INLINE_MAX) beside = bytes;
-      else if (file) beside = file.take(bytes, alloc ?? fresh);
-      else throw badFrame(`a ${bytes.byteLength}-byte body beside its frame, and no body file`);
-      frames.emit(decode(head, false, fromPipe), frameSlot(head));
-      beside = undefined;
-    } else if (hasExternalBody(bytes)) held = bytes;
-    else frames.emit(decode(bytes, false), frameSlot(bytes));
-  }, alloc);
+  const splitter = new FrameSplitter(
+    (bytes) => {
+      if (held) {
+        const head = held;
+        held = undefined;
+        // a body beside its frame is over PIPE_INLINE_MAX bytes; a reference to one in the file is 12
+        if (bytes.byteLength > PIPE_INLINE_MAX) beside = bytes;
+        else if (file) beside = file.take(bytes, alloc ?? fresh);
+        else throw badFrame(`a ${bytes.byteLength}-byte body beside its frame, and no body file`);
+        frames.emit(decode(head, false, fromPipe), frameSlot(head));
+        beside = undefined;
+      } else if (hasExternalBody(bytes)) held = bytes;
+      else frames.emit(decode(bytes, false), frameSlot(bytes));
+    },
+    alloc,
+    maxFrame,
+  );
   // a body that found its ring full and the frames after it: bodies as objects, frames as bytes
   const waiting: (Uint8Array | { body: Uint8Array })[] = [];
   let waitingSince = 0;

@@ -15,10 +15,16 @@ export class FrameSplitter {
   /** Length of the frame being assembled, once its prefix is known. */
   private want = -1;
 
-  /** `alloc` makes the array for a frame that spans chunks (the host's comes from its buffer pool). */
+  /**
+   * `alloc` makes the array for a frame that spans chunks (the host's comes from its buffer pool).
+   * `max`: the largest frame taken; a longer one is refused as its length arrives, before any of
+   * it is kept (the host gives a child what it may hold: a child that announced 1 GiB and
+   * trickled it held as much of the host's memory until a request's deadline).
+   */
   constructor(
     private readonly onFrame: (frame: Uint8Array) => void,
     private readonly alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n),
+    private readonly max = MAX_PIPE_FRAME,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -29,7 +35,7 @@ export class FrameSplitter {
       const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       while (chunk.byteLength - at >= 4) {
         const len = view.getUint32(at);
-        if (len > MAX_PIPE_FRAME) throw badFrame(`a ${len}-byte frame`);
+        if (len > this.max) throw badFrame(`a ${len}-byte frame, over the ${this.max} its sender may send`);
         if (chunk.byteLength - at - 4 < len) break;
         this.onFrame(chunk.subarray(at + 4, at + 4 + len));
         at += 4 + len;
@@ -47,7 +53,7 @@ export class FrameSplitter {
         if (this.pendingBytes < 4) return;
         const head = this.take(4);
         this.want = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
-        if (this.want > MAX_PIPE_FRAME) throw badFrame(`a ${this.want}-byte frame`);
+        if (this.want > this.max) throw badFrame(`a ${this.want}-byte frame, over the ${this.max} its sender may send`);
       }
       if (this.pendingBytes < this.want) return;
       const frame = this.take(this.want);

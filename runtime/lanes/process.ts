@@ -4,6 +4,7 @@
  * Where a warm spare can serve the function, the instance is that spare (spares.ts).
  */
 import { hostStreamEnd } from "../channel/stream-end.ts";
+import { childFrameLimit } from "../pool/watchdog.ts";
 import { inspectorBanner, inspectorLine } from "./inspector-output.ts";
 import { sandboxed } from "../isolation.ts";
 import { link, type LaneDriver } from "./lane.ts";
@@ -35,7 +36,7 @@ export const processLane: LaneDriver = {
     });
     return link(
       child,
-      hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn)),
+      hostStreamEnd(child.pipe, (fn) => ctx.adapter.schedule(fn), childFrameLimit(spec)),
     );
   },
 };

@@ -17,6 +17,7 @@
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import type { LoadSpec } from "../channel/control.ts";
 import { hostStreamEnd } from "../channel/stream-end.ts";
+import { childFrameLimit } from "../pool/watchdog.ts";
 import { sandboxed } from "../isolation.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
@@ -226,7 +227,7 @@ export class SparePool {
         });
         const guest = link(
           child,
-          hostStreamEnd(child.pipe, (fn) => adapter.schedule(fn)),
+          hostStreamEnd(child.pipe, (fn) => adapter.schedule(fn), childFrameLimit(p.profile)),
         );
         spare.link = guest;
         guest.end.onFrame((f) => {

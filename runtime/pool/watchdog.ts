@@ -38,8 +38,16 @@ export function memoryLimit(spec: FunctionSpec): { mb: number; of: "rss" | "heap
   return { mb: backstopMb(spec), of: "rss" };
 }
 
-function backstopMb(spec: FunctionSpec): number {
+function backstopMb(spec: Pick<FunctionSpec, "memoryMb">): number {
   return 2 * spec.memoryMb + BACKSTOP_RUNTIME_MB;
+}
+
+/**
+ * The largest frame a process-lane child may send its host: no more than its instance may hold
+ * (a whole answer's body is in the child first), and room for a frame's head.
+ */
+export function childFrameLimit(spec: Pick<FunctionSpec, "runtime" | "memoryMb">): number {
+  return (spec.runtime === "bun" ? spec.memoryMb + BUN_RUNTIME_MB : backstopMb(spec)) * MB + 64 * 1024;
 }
 
 /** Starts polling; returns the function that stops it. */
