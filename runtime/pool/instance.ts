@@ -20,9 +20,7 @@ import { describeExit, exitCause, startError } from "./exit.ts";
 import { InFlightTable } from "./inflight.ts";
 import { withoutPaths, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance-events.ts";
 import { BOOT_TIMEOUT_MS, hangAfter } from "./start.ts";
-
 export type { ClientHooks, InstanceEvents, RequestInput } from "./instance-events.ts";
-
 export type InstanceState = "starting" | "ready" | "retiring" | "dead";
 export type EndKind = "stopped" | "crashed" | "failed to start";
 
@@ -46,7 +44,7 @@ export class Instance {
   private ending: { kind: EndKind; why?: string; cause?: string } | undefined;
   /** The guest reported an uncaught exception: it is ending, and takes no new request. */
   fatal: string | undefined;
-  private probing = false;
+  private probing: Promise<boolean> | undefined;
   private readonly table: InFlightTable;
   private readonly rpc;
   private readyWaiter: (() => void) | undefined;
@@ -102,7 +100,7 @@ export class Instance {
 
   /** A liveness ping is out (see `probe`). */
   get isProbing(): boolean {
-    return this.probing;
+    return this.probing !== undefined;
   }
 
   /**
@@ -188,24 +186,26 @@ export class Instance {
 
   /**
    * Does the guest's event loop still turn? Resolves true if it answers within `ms`, false if
-   * not (stuck in a CPU loop) or if it died meanwhile.
+   * not (stuck in a CPU loop) or if it died meanwhile. A probe already out is shared.
    */
   probe(ms: number): Promise<boolean> {
     if (this._state === "dead") return Promise.resolve(false);
-    this.probing = true;
-    return new Promise<boolean>((resolve) => {
+    if (this.probing) return this.probing;
+    let settled = false; // the ping may fail as it is sent
+    const probe = new Promise<boolean>((resolve) => {
       const id = ++this.nextPing;
       const timer = setTimeout(() => done(false), ms);
       const done = (alive: boolean) => {
         clearTimeout(timer);
-        this.pongWaiter = undefined;
-        this.probing = false;
+        this.pongWaiter = this.probing = undefined;
+        settled = true;
         resolve(alive);
       };
-      // -1: the instance died while the ping was out
-      this.pongWaiter = (got) => void ((got === id || got === -1) && done(got === id));
+      this.pongWaiter = (got) => void ((got === id || got === -1) && done(got === id)); // -1: it died meanwhile
       this.send({ t: "ping", id });
     });
+    if (!settled) this.probing = probe;
+    return probe;
   }
 
   rss(): number | undefined {

@@ -20,7 +20,7 @@ import { idleAboveMin, ReapTimer } from "./reap.ts";
 import { overloadedError, timeoutError, unavailableError } from "./refusals.ts";
 import { checkStuck } from "./stuck.ts";
 import { finishWaitUntil } from "./wait-until.ts";
-import { watchMemory } from "./watchdog.ts";
+import { watchInstances } from "./instance-watch.ts";
 
 export interface PoolDeps {
   /** Runs before the first spawn (compiles the function); a rejection is a failed start. */
@@ -48,6 +48,7 @@ export class Pool {
   private finishWaitUntil = false;
   private readonly reaper: ReapTimer;
   private readonly stopWatchdog: () => void;
+  private readonly checked = new WeakSet<Instance>();
   restarts = 0;
   handled = 0;
   /** Instances stopped in a CPU loop whose thread kept spinning (Deno workers); never routed to again. */
@@ -59,10 +60,7 @@ export class Pool {
   ) {
     this.reaper = new ReapTimer(() => void this.reap(), Math.min(1000, spec.instances.idleMs));
     this.queue = new RequestQueue(spec.queue, maxQueueWaitMs(spec.timeoutMs), { timeout: () => this.timeout(), overloaded: () => this.overloaded() });
-    this.stopWatchdog = watchMemory(this.instances, spec, (inst, why) => {
-      this.deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
-      void inst.fail(why, "memory_limit");
-    });
+    this.stopWatchdog = watchInstances(this.instances, spec, deps);
   }
 
   /** Start `count` (default: `min`) instances; resolves when they are ready (or failed). */
@@ -150,7 +148,9 @@ export class Pool {
 
   /** A request on `inst` ran past its deadline (its client has its 504): runtime/pool/stuck.ts. */
   private onExpired(inst: Instance) {
-    if (inst.state === "dead" || inst.isProbing) return;
+    // once per instance (several of its requests may expire); a ping out already is shared
+    if (inst.state === "dead" || this.checked.has(inst)) return;
+    this.checked.add(inst);
     if (inst.state === "ready") {
       inst.retire();
       this.replenish();
