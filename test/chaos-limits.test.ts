@@ -167,6 +167,22 @@ laneTest("a streamed response reaches the client chunk by chunk: the first arriv
   assert.is(text, "first\nlast\n");
 });
 
+laneTest("a stream that always has its next chunk ready at once starts reaching the client at once", async (h, lane) => {
+  // the guest read such a stream to its end before sending the head: without end, until it ran out of memory
+  const res = await h.fetch("/stream?eager");
+  assert.is(res.status, 200, `${lane} lane`);
+  const reader = res.body!.getReader();
+  let got = 0;
+  while (got < 4 * 1024 * 1024) {
+    const r = await reader.read();
+    assert.not.ok(r.done, "the stream has no end");
+    assert.ok(r.value!.every((b) => b === 7));
+    got += r.value!.byteLength;
+  }
+  await reader.cancel();
+  await bystander(h, lane);
+});
+
 laneTest("a client that disconnects cancels the function's stream and frees its slot", async (h, lane) => {
   const key = `ticks-${lane}-${Date.now()}`;
   const abort = new AbortController();

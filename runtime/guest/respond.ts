@@ -24,6 +24,8 @@ function soon(): Promise<typeof PENDING> {
 }
 
 type Read = ReadableStreamReadResult<Uint8Array>;
+/** The most of a stream's first chunks sent with the head. */
+const FIRST_BATCH_MAX = 256 * 1024;
 /** Statuses whose responses have no body (Fetch standard). Bun lets a Response have one anyway. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
@@ -56,6 +58,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
   const ready: Uint8Array[] = [];
   let pending: Promise<Read> | undefined;
   let done = false;
+  let readyBytes = 0;
   // a stream that fails here, before anything was sent, throws to the caller: a function error
   for (;;) {
     const read = reader.read();
@@ -69,6 +72,9 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
       break;
     }
     ready.push(chunkBytes(r.value));
+    // a stream that always has a chunk ready (its pull enqueues at once) would never let the
+    // head go: past this much, the head goes with what is here and the rest follows as chunks
+    if ((readyBytes += ready[ready.length - 1]!.byteLength) >= FIRST_BATCH_MAX) break;
   }
   try {
     const first = concat(ready);
