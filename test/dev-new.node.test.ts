@@ -82,6 +82,10 @@ test("lanes new refuses a taken route (a trailing slash aside), an invalid name,
     assert.match(await refusal(["c", "--lane", "thread", dir]), /--lane must be "isolate" or "process" \(got "thread"\)/);
     writeFileSync(join(dir, "lanes.json"), '{ "functions": { ');
     assert.match(await refusal(["c", dir]), /is not valid JSON; fix it first/);
+    // a byte order mark, which lanes validate, dev and start read past, is not bad JSON here either
+    writeFileSync(join(dir, "lanes.json"), '\ufeff{ "functions": { "a": { "entry": "a.ts" } } }');
+    assert.is(await refusal(["c", dir]), "accepted");
+    assert.equal(Object.keys((JSON.parse(readFileSync(join(dir, "lanes.json"), "utf8")) as { functions: object }).functions), ["a", "c"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,9 @@
  * load is sent): a bad flag names the flag and the rule; a threshold holds or breaks as its
  * operator says; a comparison says which way each figure moved.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { compareRuns, formatCompare } from "../loadtest/load/compare.ts";
@@ -39,6 +42,13 @@ test("flags that break a rule are refused before any request, naming the flag an
   assert.match(await flagError([URL_, "--body-file", "/no/such/file"]), /--body-file "\/no\/such\/file" is not a file/);
   assert.match(await flagError([URL_, "--compare", "/no/such.json"]), /--compare "\/no\/such\.json" is not a file/);
   assert.match(await flagError([URL_, "--compare", "package.json"]), /--compare "package\.json": it is not the JSON of a `lanes load --json` run/);
+  // a file with the top-level keys but not the figures: refused before any load, not a crash after it
+  const partial = join(mkdtempSync(join(tmpdir(), "lanes-compare-")), "partial.json");
+  writeFileSync(partial, JSON.stringify({ version: 1, latencyMs: { p50: 1 }, rate: { achieved: 5 }, errors: { share: 0 }, meta: { startedAt: "x" } }));
+  assert.match(
+    await flagError([URL_, "--compare", partial]),
+    /--compare ".*partial\.json": it has no latency p90 as a number: it is not the JSON of a whole `lanes load --json` run/,
+  );
   assert.match(await flagError([URL_, "--treshold", "p99<1s"]), /unknown flag --treshold \(known: --rate, /);
 });
 

@@ -30,6 +30,16 @@ export function readBaseline(file: string): LoadReport | { error: string } {
   if (typeof r !== "object" || r === null || r.version !== 1 || !r.latencyMs || !r.rate || !r.errors || !r.meta) {
     return { error: "it is not the JSON of a `lanes load --json` run (version 1)" };
   }
+  // each figure the comparison reads, checked now: a file that lacks one is refused before any load
+  for (const { figure, pick } of FIGURES) {
+    let n: unknown;
+    try {
+      n = pick(r as LoadReport);
+    } catch {
+      n = undefined;
+    }
+    if (typeof n !== "number" || !Number.isFinite(n)) return { error: `it has no ${figure} as a number: it is not the JSON of a whole \`lanes load --json\` run` };
+  }
   return r as LoadReport;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
-import { MANIFEST_FILE, routeKey } from "../manifest/load.ts";
+import { MANIFEST_FILE, routeKey, withoutBom } from "../manifest/load.ts";
 import { isReservedPath, LANES, NAME_PATTERN, NAME_RULE, RESERVED_RULE } from "../manifest/schema.ts";
 import { parseArgs, stringFlag } from "./args.ts";
 import { defaultFunctionsDir, packageDir } from "./dir.ts";
@@ -42,7 +42,7 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   const text = hasManifest ? await sys.readText(manifestFile) : '{\n  "functions": {}\n}\n';
   let functions: Record<string, { route?: string }>;
   try {
-    functions = (JSON.parse(text) as { functions?: Record<string, { route?: string }> }).functions ?? {};
+    functions = (JSON.parse(withoutBom(text)) as { functions?: Record<string, { route?: string }> }).functions ?? {};
   } catch {
     throw clash(`${manifestFile} is not valid JSON; fix it first (\`lanes validate ${dirArg ?? ""}\` shows where)`);
   }
@@ -53,7 +53,7 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   if (taken) throw clash(`route ${route} is already served by function "${taken[0]}" in ${manifestFile}`);
   if (await sys.exists(entryFile)) throw clash(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
 
-  const updated = addFunction(text, name, { entry: `${name}.ts`, route, lane });
+  const updated = addFunction(withoutBom(text), name, { entry: `${name}.ts`, route, lane });
   await sys.mkdirp(dir);
   // the entry first: a running `lanes dev` reloads on the manifest and must find the file
   await sys.writeText(entryFile, template(name, lane));

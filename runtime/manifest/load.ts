@@ -88,9 +88,11 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
  * runtime; esbuild's JSON parser reports both (duplicate keys and syntax errors) with line and
  * column, the same everywhere.
  */
+/** A manifest's text without the byte order mark an editor on Windows may start it with (JSON.parse refuses one). */
+export const withoutBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+
 async function parseJson(text: string, file: string): Promise<unknown> {
-  // editors on Windows may start the file with a byte order mark, which JSON.parse refuses
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  text = withoutBom(text);
   type Msg = { text: string; id?: string; location?: { line: number; column: number } | null };
   const at = (m: Msg) => (m.location ? `${file}:${m.location.line}:${m.location.column + 1}` : file);
   let warnings: Msg[];
