@@ -118,6 +118,20 @@ test("an optional parameter's route also stands for the path without it, and cla
   );
 });
 
+test("a function at a plain path that an earlier function's pattern answers first is refused as never reached; declared first, or on other methods, it is fine", async () => {
+  const msg = await problems({ functions: { x: { entry: "a.ts", route: "/:name" }, b: { entry: "a.ts", route: "/b" } } });
+  assert.ok(msg.includes('functions.b.route: "/b" is never reached: function "x" ("/:name"), earlier in the manifest, answers it first'), msg);
+  const api = await problems({ functions: { all: { entry: "a.ts", route: "/api/*" }, one: { entry: "a.ts", route: "/api/one" } } });
+  assert.match(api, /functions\.one\.route: "\/api\/one" is never reached: function "all"/);
+  for (const functions of [
+    { b: { entry: "a.ts", route: "/b" }, x: { entry: "a.ts", route: "/:name" } },
+    { x: { entry: "a.ts", route: "/:name", methods: ["POST"] }, b: { entry: "a.ts", route: "/b", methods: ["GET"] } },
+  ]) {
+    const m = await loadManifest(folder({ functions }), adapter.sys, adapter.name);
+    assert.is(m.functions.length, 2);
+  }
+});
+
 test("a route whose {...} part is not a regular expression is refused, naming the function and the rule", async () => {
   for (const route of ["/x/:id{(}", "/x/:id{[}", "/x/:id{\\}"]) {
     const msg = await problems({ functions: { hello: { entry: "a.ts" }, re: { entry: "a.ts", route } } });

@@ -7,7 +7,7 @@ import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { checkFunction } from "./check-function.ts";
-import { routeForms } from "./route-pattern.ts";
+import { routeForms, shadowedRoutes } from "./route-pattern.ts";
 import { SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
 export interface FunctionSpec {
@@ -79,6 +79,7 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
     if (c.spec) functions.push(c.spec);
   }
   problems.push(...routeClashes(functions));
+  if (problems.length === 0) problems.push(...shadowedRoutes(functions.map((f) => ({ name: f.name, route: f.route, methods: f.methods ?? METHODS }))));
   if (problems.length > 0) throw manifestError(file, problems);
   return { dir, file, functions, warnings };
 }

@@ -24,3 +24,36 @@ export function routePatternProblem(route: string): string | undefined {
 export function routeForms(route: string): string[] {
   return checkOptionalParameter(route) ?? [route];
 }
+
+/** A function as the router sees it: its route and the methods it answers. */
+export interface Routed {
+  name: string;
+  route: string;
+  methods: readonly string[];
+}
+
+/**
+ * Functions at a plain path (no parameter, no wildcard) that an earlier function's pattern
+ * answers first for every method they take, so that they are never reached: `/:name` before `/b`
+ * took all of `/b`'s requests. The host's routers decide, in the manifest's order.
+ */
+export function shadowedRoutes(fns: readonly Routed[]): string[] {
+  const router = new SmartRouter<number>({ routers: [new RegExpRouter(), new TrieRouter()] });
+  fns.forEach((f, i) => router.add("ALL", f.route, i));
+  const out: string[] = [];
+  fns.forEach((f, i) => {
+    if (/[:*]/.test(f.route) || routePatternProblem(f.route)) return;
+    let by: Routed | undefined;
+    for (const method of f.methods) {
+      const [found] = router.match(method, f.route) as unknown as [[number, unknown][]];
+      const first = found.map(([j]) => fns[j]!).find((g) => g.methods.includes(method));
+      if (first === f) return; // reached for this method
+      by ??= first;
+    }
+    if (by)
+      out.push(
+        `functions.${f.name}.route: ${JSON.stringify(f.route)} is never reached: function "${by.name}" (${JSON.stringify(by.route)}), earlier in the manifest, answers it first`,
+      );
+  });
+  return out;
+}
