@@ -39,21 +39,20 @@ export interface Routed {
  */
 export function shadowedRoutes(fns: readonly Routed[]): string[] {
   const router = new SmartRouter<number>({ routers: [new RegExpRouter(), new TrieRouter()] });
-  fns.forEach((f, i) => router.add("ALL", f.route, i));
+  for (const [i, f] of fns.entries()) router.add("ALL", f.route, i);
   const out: string[] = [];
-  fns.forEach((f, i) => {
-    if (/[:*]/.test(f.route) || routePatternProblem(f.route)) return;
-    let by: Routed | undefined;
-    for (const method of f.methods) {
+  for (const f of fns) {
+    if (/[:*]/.test(f.route) || routePatternProblem(f.route)) continue;
+    const firsts = f.methods.map((method) => {
       const [found] = router.match(method, f.route) as unknown as [[number, unknown][]];
-      const first = found.map(([j]) => fns[j]!).find((g) => g.methods.includes(method));
-      if (first === f) return; // reached for this method
-      by ??= first;
-    }
+      return found.map(([j]) => fns[j]!).find((g) => g.methods.includes(method));
+    });
+    // reached for no method it takes: each goes to another function first
+    const by = firsts.every((g) => g !== f) ? firsts.find((g) => g !== undefined) : undefined;
     if (by)
       out.push(
         `functions.${f.name}.route: ${JSON.stringify(f.route)} is never reached: function "${by.name}" (${JSON.stringify(by.route)}), earlier in the manifest, answers it first`,
       );
-  });
+  }
   return out;
 }
