@@ -322,6 +322,33 @@ test("the admin API needs a valid token: 401 with WWW-Authenticate, then 429 aft
   assert.is((await get(host.url, "/greet")).status, 200, "functions need no token");
 });
 
+test("a version's requests are counted in /_lanes/metrics even when Prometheus scrapes while it loads", async ({ host }) => {
+  // its module takes 1.5 s to load; a scrape meanwhile dropped the meter its requests count into
+  const dir = versionDir("slow-load", "ok", (m) => {
+    (m.functions as Record<string, unknown>).slow = { entry: "slow.ts", lane: "process" };
+  });
+  writeFileSync(join(dir, "slow.ts"), `const end = Date.now() + 1500;\nwhile (Date.now() < end);\nexport default { fetch: () => new Response("slow") };\n`);
+  let scraping = true;
+  const scrapes = (async () => {
+    while (scraping) {
+      await (await fetch(`${host.url}/_lanes/metrics`)).text();
+      await sleep(50);
+    }
+  })();
+  const r = await deploy(host.url, dir);
+  scraping = false;
+  await scrapes;
+  assert.is(r.status, 201, r.text);
+  const version = r.json.version as string;
+  for (let i = 0; i < 3; i++) assert.is((await get(host.url, "/slow")).text, "slow");
+  const scrape = await (await fetch(`${host.url}/_lanes/metrics`)).text();
+  const counted = scrape.split("\n").filter((l) => l.startsWith("lanes_requests_total{") && l.includes('function="slow"'));
+  assert.ok(
+    counted.some((l) => l.includes(`version="${version}"`) && / 3$/.test(l)),
+    `the 3 requests to slow@${version}:\n${counted.join("\n")}`,
+  );
+});
+
 test("a gradual deployment lists a function it removes as changed, and splits and pins /_lanesx like any route", async ({ host }) => {
   const edge = (m: Record<string, unknown>) => {
     (m.functions as Record<string, unknown>).edge = { entry: "greet.ts", lane: "isolate", route: "/_lanesx" };

@@ -30,10 +30,14 @@ const FN = ["function", "lane", "runtime", "version"] as const;
 type FnLabels = Record<(typeof FN)[number], string>;
 const STATES = ["starting", "ready", "retiring"] as const;
 const MB = 1024 * 1024;
+/** Longer than any version takes to build (a start is given up after 30 s, tried twice). */
+const BUILDING_MS = 5 * 60_000;
 
 export class HostMetrics {
   readonly registry = new Registry();
   private readonly meters = new Map<string, FunctionMeter>();
+  /** When each meter was made: one whose version is still being built is kept (BUILDING_MS). */
+  private readonly made = new WeakMap<FunctionMeter, number>();
   /** Answers to requests no function was routed to (404, 405, a malformed request), by status. */
   readonly unrouted = new Float64Array(600);
   private readonly loop: LoopDelay = sampleLoopDelay();
@@ -56,16 +60,26 @@ export class HostMetrics {
     if (!this.perRequest) return undefined;
     const key = `${labels.function}\0${labels.lane}\0${labels.runtime}\0${labels.version}`;
     let m = this.meters.get(key);
-    if (!m) this.meters.set(key, (m = new FunctionMeter({ ...labels })));
+    if (!m) {
+      this.meters.set(key, (m = new FunctionMeter({ ...labels })));
+      this.made.set(m, Date.now());
+    }
     return m;
   }
 
   text(): Promise<string> {
     // a version no longer served (replaced by a reload or a deploy) leaves the scrape; its
-    // series go stale in Prometheus as a target's do when it restarts
-    const live = new Set(this.src.functions().map((s) => s.meter));
-    for (const [key, m] of this.meters) if (!live.has(m)) this.meters.delete(key);
+    // series go stale in Prometheus as a target's do when it restarts. One being built is not
+    // served yet, and its meter is the one its requests will count into: a scrape while it
+    // loads dropped it, and that version's requests were never counted. Kept until it is old.
+    const live = this.live();
+    const now = Date.now();
+    for (const [key, m] of this.meters) if (!live.has(m) && now - (this.made.get(m) ?? 0) > BUILDING_MS) this.meters.delete(key);
     return this.registry.metrics();
+  }
+
+  private live(): Set<FunctionMeter | undefined> {
+    return new Set(this.src.functions().map((s) => s.meter));
   }
 
   stop(): void {
@@ -74,7 +88,10 @@ export class HostMetrics {
 
   private define(): void {
     const registers = [this.registry];
-    const meters = () => this.meters.values();
+    const meters = () => {
+      const live = this.live();
+      return [...this.meters.values()].filter((m) => live.has(m));
+    };
     const served = () => this.src.functions();
     const counter = (name: string, help: string, labelNames: readonly string[], fill: (c: Counter) => void) =>
       new Counter({
