@@ -48,15 +48,20 @@ export const denoAdapter: RuntimeAdapter = {
     // requests never reach the callback: Deno.serve answers a CONNECT to a path, and a request
     // with an Upgrade header and a body, with an empty 400 of its own (measured, Deno 2.9.6)
     let idle: IdleConnections | undefined;
+    // while it drains, answers say Connection: close (a client would send its next request into a
+    // connection being closed); Deno.serve's own shutdown does not (measured, Deno 2.9.6)
+    let draining = false;
+    const isDraining = () => draining;
     const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) => {
       idle?.request(info);
-      return fetchCallback(handler, request, () => info.remoteAddr.hostname, lines);
+      return fetchCallback(handler, request, () => info.remoteAddr.hostname, lines, isDraining);
     });
     idle = watchIdleConnections(hostname, server.addr.port, connections);
     return {
       port: server.addr.port,
       hostname,
       async shutdown(graceMs) {
+        draining = true;
         idle?.stop();
         let timer: ReturnType<typeof setTimeout> | undefined;
         const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));

@@ -36,8 +36,12 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     keepAliveTimeout: connections.keepAliveMs,
     connectionsCheckingInterval: Math.min(CHECK_MS, connections.headerTimeoutMs / 2),
   };
+  // while it drains, every answer says Connection: close and its connection ends after it: a
+  // client that reused the connection would send its next request into one being closed
+  let draining = false;
   const respond = (req: WithExchange, res: ServerResponse) => {
     const ex = new NodeExchange(req, res, `${hostname}:${port}`);
+    if (draining) res.shouldKeepAlive = false;
     let out: Reply | Promise<Reply> | undefined;
     try {
       out = handler.fast(ex);
@@ -50,7 +54,10 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     }
     if (out instanceof Promise)
       out.then(
-        (r) => send(ex, res, r),
+        (r) => {
+          if (draining) res.shouldKeepAlive = false; // an answer that began before the drain
+          send(ex, res, r);
+        },
         (e) => send(ex, res, errorReply(e, "")),
       );
     else send(ex, res, out);
@@ -86,7 +93,10 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
       resolve({
         port: typeof addr === "object" && addr ? addr.port : port,
         hostname,
-        shutdown: (graceMs) => closeGracefully(server, graceMs),
+        shutdown: (graceMs) => {
+          draining = true;
+          return closeGracefully(server, graceMs);
+        },
       });
     });
   });

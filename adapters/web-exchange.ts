@@ -191,8 +191,14 @@ export function replyResponse(r: Reply, closing = false): Response {
   return res;
 }
 
-/** The callback a fetch-style server (Bun.serve, Deno.serve) calls. */
-export function fetchCallback(handler: HttpHandler, request: Request, address: () => string, lines?: (request: Request) => HeaderPairs | undefined): Response | Promise<Response> {
+/** The callback a fetch-style server (Bun.serve, Deno.serve) calls. `draining`: answers say Connection: close. */
+export function fetchCallback(
+  handler: HttpHandler,
+  request: Request,
+  address: () => string,
+  lines?: (request: Request) => HeaderPairs | undefined,
+  draining?: () => boolean,
+): Response | Promise<Response> {
   const ex = new WebExchange(request, address, lines);
   const out = handler.fast(ex);
   if (out === undefined) {
@@ -207,7 +213,7 @@ export function fetchCallback(handler: HttpHandler, request: Request, address: (
         )
       : answered(ex, res);
   }
-  return out instanceof Promise ? out.then((r) => respond(ex, r)) : respond(ex, out);
+  return out instanceof Promise ? out.then((r) => respond(ex, r, draining?.())) : respond(ex, out, draining?.());
 }
 
 /** A Response of lanes' own routes (Hono), which may have left the body unread. */
@@ -217,9 +223,9 @@ function answered(ex: WebExchange, res: Response): Response {
   return res;
 }
 
-function respond(ex: WebExchange, r: Reply): Response {
+function respond(ex: WebExchange, r: Reply, draining = false): Response {
   ex.refuseUnread();
-  const res = replyResponse(r, ex.abandoned);
+  const res = replyResponse(r, ex.abandoned || draining);
   ex.afterResponse();
   return res;
 }

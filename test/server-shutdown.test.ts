@@ -54,4 +54,38 @@ test(`a ${adapter.name} server's shutdown returns at the end of its grace with a
   await sleep(50);
 });
 
+test(`a ${adapter.name} server's answers while it drains say Connection: close, so a client does not send its next request into a connection being closed`, async () => {
+  let entered!: () => void;
+  const inHandler = new Promise<void>((r) => (entered = r));
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const server = await adapter.serve(
+    {
+      fast: async (_ex: Exchange) => {
+        entered();
+        await held;
+        return reply("drained");
+      },
+      web: () => new Response("not here", { status: 500 }),
+    },
+    { port: 0, hostname: "127.0.0.1" },
+  );
+  const socket = connect(server.port, "127.0.0.1");
+  let got = "";
+  socket.on("data", (d) => (got += d.toString("latin1")));
+  socket.on("error", () => {});
+  const closed = new Promise<void>((r) => socket.on("close", () => r()));
+  socket.write("GET /held HTTP/1.1\r\nhost: lanes.test\r\n\r\n");
+  await inHandler;
+  const stopping = server.shutdown(5000);
+  await sleep(50);
+  release();
+  await within(closed, 3000);
+  await stopping;
+  const head = got.slice(0, got.indexOf("\r\n\r\n")).toLowerCase();
+  assert.match(head, /^http\/1\.1 200/);
+  assert.match(head, /\r\nconnection: close(\r\n|$)/, `the answer's head: ${JSON.stringify(head)}`);
+  assert.ok(got.endsWith("drained"), JSON.stringify(got.slice(-40)));
+});
+
 test.run();
