@@ -5,6 +5,7 @@
  * the OpenTelemetry SDK, and the function's parent is that span.
  */
 import { createServer, type Server } from "node:http";
+import { connect } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { requestLogger } from "../runtime/host/request-log.ts";
@@ -28,6 +29,17 @@ interface Seen {
   header: string | null;
   requestId: string;
 }
+/** The same over a raw connection, each traceparent its own header line (fetch joins them into one). */
+const rawAsk = (h: TestHost, lane: string, traceparents: string[]): Promise<Seen> =>
+  new Promise((resolve, reject) => {
+    const url = new URL(h.url);
+    const sock = connect(Number(url.port), url.hostname);
+    let got = "";
+    sock.on("data", (d: Buffer) => (got += d.toString("utf8")));
+    sock.on("error", reject);
+    sock.on("close", () => resolve(JSON.parse(got.slice(got.indexOf("\r\n\r\n") + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")) as Seen));
+    sock.write(`GET /${lane} HTTP/1.1\r\nhost: ${url.host}\r\n${traceparents.map((t) => `traceparent: ${t}\r\n`).join("")}connection: close\r\n\r\n`);
+  });
 const ask = async (h: TestHost, lane: string, traceparent?: string): Promise<Seen> =>
   (await h.fetch(`/${lane}`, traceparent === undefined ? {} : { headers: { traceparent } })).json() as Promise<Seen>;
 
@@ -43,6 +55,17 @@ for (const lane of LANES) {
     assert.match(seen.ctx, VALID);
     assert.is(seen.header, seen.ctx);
     assert.is(parseTraceparent(seen.ctx)!.traceId, seen.requestId.replace(/-/g, ""));
+  });
+
+  test(`${lane} lane: a traceparent sent twice is replaced by a new trace, and a later version than 00 reaches the function as 00`, async () => {
+    const other = "00-11111111111111111111111111111111-2222222222222222-01";
+    const twice = await rawAsk(plain, lane, [INCOMING, other]);
+    assert.match(twice.ctx, VALID);
+    assert.ok(twice.ctx !== INCOMING && twice.ctx !== other, twice.ctx);
+    assert.is(twice.header, twice.ctx, "the function's header holds one valid value");
+    const later = await ask(plain, lane, "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more");
+    assert.is(later.ctx, INCOMING);
+    assert.is(later.header, INCOMING);
   });
 
   test(`${lane} lane: an invalid traceparent is replaced by a new trace`, async () => {

@@ -46,25 +46,30 @@ function uuidHex(id: string): string {
 }
 
 /**
- * Find the request's traceparent among its header pairs and make sure the function gets a valid
- * one: kept when valid, replaced by a new trace when not, added when absent. Edits `pairs` in
- * place (the server builds a fresh list per request) and returns the trace.
+ * Find the request's traceparent among its header pairs and make sure the function gets one valid
+ * value: kept when valid, replaced by a new trace when not, added when absent. Sent twice it is
+ * invalid (the spec's rule; the function's Headers would join both into one value no parser
+ * takes), and a later version than 00 is passed on as 00, the version this host speaks, as the
+ * access log names it. Edits `pairs` in place (the server builds a fresh list per request).
  */
 export function traceRequest(pairs: HeaderPairs, requestId: string, sampled: boolean, ownSpan: boolean): Trace {
   let at = -1;
+  let twice = false;
   for (let i = 0; i < pairs.length; i++) {
     const name = pairs[i]![0];
-    if (name.length === 11 && name.toLowerCase() === "traceparent") {
-      at = i;
-      break;
+    if (name.length !== 11 || name.toLowerCase() !== "traceparent") continue;
+    if (at < 0) at = i;
+    else {
+      twice = true;
+      pairs.splice(i--, 1);
     }
   }
-  const incoming = at >= 0 ? parseTraceparent(pairs[at]![1]) : undefined;
+  const incoming = at >= 0 && !twice ? parseTraceparent(pairs[at]![1]) : undefined;
   const trace = incoming ?? startTrace(requestId, sampled);
   // the host's span becomes the function's parent when the host exports spans
   if (incoming && ownSpan) trace.parentId = randomSpanId();
-  if (incoming && !ownSpan && at >= 0) return trace; // passed on as it came
   const value = formatTraceparent(trace);
+  if (incoming && !ownSpan && pairs[at]![1] === value) return trace; // passed on as it came
   if (at >= 0) pairs[at] = ["traceparent", value];
   else pairs.push(["traceparent", value]);
   return trace;
