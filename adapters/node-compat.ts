@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
+import { closeSync, existsSync, readFileSync, statSync, watch } from "node:fs";
 import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
@@ -27,6 +27,7 @@ import { spawnWorker } from "./node-worker.ts";
 import { bodyFileFor, CHILD_BODY_PATH, type HostBodyFile } from "./body-file.ts";
 import { processAlive } from "./process-alive.ts";
 import { holdFolder } from "./folder-hold.ts";
+import { watchTree } from "./watch-tree.ts";
 import { BODY_FILE_BYTES } from "../runtime/channel/body-file.ts";
 import { collectGarbage } from "./gc.ts";
 
@@ -72,36 +73,28 @@ export const sys: Sys = {
   watch(paths, onChange) {
     // Watch each file's folder, not the file: editors that save by renaming a new file over the
     // old one leave a file watch on the deleted inode (Node/Bun get one last "rename", Deno
-    // loses even that), and a folder watch also sees a missing file once it appears.
-    const wanted = new Map<string, Set<string> | "all">();
+    // loses even that), and a folder watch also sees a missing file once it appears. A folder
+    // is watched with every folder under it: a file a broken import needs may appear anywhere.
+    const wanted = new Map<string, Set<string>>();
+    const stops: (() => void)[] = [];
     for (const p of paths) {
-      if (isDirectory(p)) wanted.set(p, "all");
-      else {
-        const dir = path.dirname(p);
-        const names = wanted.get(dir) ?? new Set<string>();
-        if (names !== "all") wanted.set(dir, names.add(path.basename(p)));
-      }
+      if (isDirectory(p)) stops.push(watchTree(p, onChange));
+      else wanted.set(path.dirname(p), (wanted.get(path.dirname(p)) ?? new Set<string>()).add(path.basename(p)));
     }
-    const watchers: FSWatcher[] = [];
     for (const [dir, names] of wanted) {
       try {
         const w = watch(dir, (_event, name) => {
-          if (name == null) {
-            // the runtime did not say which entry: report every watched one in this folder
-            if (names === "all") onChange(dir);
-            else for (const n of names) onChange(path.join(dir, n));
-          } else if (names === "all" || names.has(String(name))) {
-            onChange(path.join(dir, String(name)));
-          }
+          // without a name, the runtime did not say which entry: report every watched one
+          for (const n of name == null ? names : names.has(String(name)) ? [String(name)] : []) onChange(path.join(dir, n));
         });
         w.on("error", () => {}); // the folder went away; the caller watches again after its next rebuild
-        watchers.push(w);
+        stops.push(() => w.close());
       } catch {
         // a folder that vanished between build and watch: the next rebuild watches it again
       }
     }
     return () => {
-      for (const w of watchers) w.close();
+      for (const stop of stops) stop();
     };
   },
 };

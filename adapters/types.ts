@@ -242,7 +242,7 @@ export interface Sys extends FolderHolding {
   touch(path: string): Promise<void>;
   /** Give a file a second name: a hard link when it can, else a copy (through a temp name, so a reader never sees half of it). Only for files that never change. */
   copy(from: string, to: string): Promise<void>;
-  /** Watch files; returns a stop function. */
+  /** Watch files, and folders with every folder under them but node_modules and dot-folders; returns a stop function. */
   watch(paths: string[], onChange: (path: string) => void): () => void;
 }
 

@@ -2,7 +2,7 @@
  * `lanes dev` as a user runs it: the real CLI in its own process, under the runtime running
  * this file, serving a folder this test edits while a client keeps sending requests.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { suite } from "uvu";
@@ -255,6 +255,76 @@ test("lanes new adds a function the running dev server then serves, and refuses 
 });
 
 test.run();
+
+const missing = suite<{ dev: Dev; dir: string }>(`lanes dev on ${adapter.name}: a missing file created in a subfolder`);
+
+const answers = (text: string, imports = "") => `${imports}export default { fetch: () => new Response(${text}) };\n`;
+
+missing.before(async (ctx) => {
+  ctx.dir = makeDir({ functions: { hello: { entry: "hello.ts" }, other: { entry: "sub/other.ts" } } }, {});
+  writeFileSync(join(ctx.dir, "hello.ts"), answers('"hello"'));
+  mkdirSync(join(ctx.dir, "sub"));
+  writeFileSync(join(ctx.dir, "sub/other.ts"), answers('"other"'));
+  ctx.dev = await startDev(ctx.dir);
+});
+
+missing.after(async ({ dev, dir }) => {
+  await dev?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Until `route` answers `text` and the log says `note` after `mark` (the output's length before the fix). */
+async function servesAgain(dev: Dev, route: string, text: string, note: string, mark: number) {
+  await until(
+    async () => (await (await fetch(`${dev.url}${route}`)).text()) === text && dev.output().slice(mark).includes(note),
+    5000,
+    () => `${route} does not answer ${text}:\n${dev.output().slice(-1500)}`,
+  );
+}
+
+async function unresolved(dev: Dev, spec: string) {
+  await until(
+    () => dev.output().includes(`Could not resolve "${spec}"`) || dev.output().includes(`Could not resolve ${spec}`),
+    5000,
+    () => `no resolve error for ${spec}:\n${dev.output().slice(-1500)}`,
+  );
+}
+
+missing("an import of a file in a folder that does not exist yet builds once both are created", async ({ dev, dir }) => {
+  writeFileSync(join(dir, "hello.ts"), answers('"hello" + y', 'import { y } from "./util/x.ts";\n'));
+  await unresolved(dev, "./util/x.ts");
+  assert.is(await (await fetch(`${dev.url}/hello`)).text(), "hello", "the last good version serves meanwhile");
+  const mark = dev.output().length;
+  mkdirSync(join(dir, "util"));
+  writeFileSync(join(dir, "util/x.ts"), 'export const y = "-Y";\n');
+  await servesAgain(dev, "/hello", "hello-Y", "reloaded hello", mark);
+});
+
+missing("an entry in a subfolder whose missing import is created next to it builds again", async ({ dev, dir }) => {
+  writeFileSync(join(dir, "sub/other.ts"), answers('"other" + z', 'import { z } from "./z.ts";\n'));
+  await unresolved(dev, "./z.ts");
+  const mark = dev.output().length;
+  writeFileSync(join(dir, "sub/z.ts"), 'export const z = "-Z";\n');
+  await servesAgain(dev, "/other", "other-Z", "reloaded other", mark);
+});
+
+missing("an entry in a subfolder the manifest names before it exists is served once created", async ({ dev, dir }) => {
+  const manifestFile = join(dir, "lanes.json");
+  const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
+  manifest.functions.later = { entry: "sub/later.ts" };
+  writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+  await until(
+    () => dev.output().includes(`file not found: ${join(dir, "sub/later.ts")}`),
+    5000,
+    () => dev.output().slice(-1500),
+  );
+  assert.is((await fetch(`${dev.url}/later`)).status, 404);
+  const mark = dev.output().length;
+  writeFileSync(join(dir, "sub/later.ts"), answers('"later"'));
+  await servesAgain(dev, "/later", "later", "added later", mark);
+});
+
+missing.run();
 
 const logs = suite(`lanes dev --log json and lanes start on ${adapter.name}`);
 

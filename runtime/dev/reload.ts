@@ -1,6 +1,7 @@
 /**
- * `lanes dev`'s live reload. Watches the manifest and every file each function was built from
- * (esbuild's metafile), and on a change swaps only what changed:
+ * `lanes dev`'s live reload. Watches the manifest, every file each function was built from
+ * (esbuild's metafile) and the manifest's folder with the folders under it (a file a failing
+ * function's import or entry needs may appear anywhere there), and on a change swaps only what changed:
  *   1. bring the new version up next to the old one (compiled, an instance loaded and ready);
  *   2. swap the router in one assignment: new requests go to the new version;
  *   3. requests already in the old one finish there, then its instances stop.
