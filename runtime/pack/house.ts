@@ -48,6 +48,8 @@ export class PackHouse {
   readonly workers: PackedWorker[] = [];
   /** Packed functions this host may run, and their memoryMb: a new worker's heap limit. */
   private readonly known = new Map<string, number>();
+  /** Each packed function's latest slot, or once it is gone its `hung` alone (not its worker). */
+  private readonly latest = new Map<string, { readonly hung: boolean }>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
 
@@ -72,9 +74,11 @@ export class PackHouse {
       return { buffer: seat.store.buffer, seat: seat.seat };
     };
     const link = this.choose(spec).attach(spec, storeOf);
+    this.latest.set(spec.name, link);
     // A function unloaded or cut off inside a ctx.shared write never unlocks the store: take the
     // lock back (where terminate() can leave the thread running, after a grace: see the store).
     link.onExit(() => {
+      if (this.latest.get(spec.name) === link) this.latest.set(spec.name, { hung: link.hung });
       if (seat?.store.recoverFrom(seat.seat, { mayStillRun: !this.o.adapter.caps.terminateStopsSpin })) {
         this.o.log.warn(`${spec.name}: an instance stopped while holding the ctx.shared lock; the lock was taken back`);
       }
@@ -100,6 +104,9 @@ export class PackHouse {
   }
 
   private choose(spec: FunctionSpec): PackedWorker {
+    // its last module load got stuck (slot.ts): its retry goes to a worker holding nothing, so
+    // that a second stuck load takes no pack-mate with it (one worker past maxWorkers if need be)
+    if (this.latest.get(spec.name)?.hung) return this.workers.find((w) => w.alive && w.slots.size === 0 && !busy(w)) ?? this.spawn();
     const alive = this.workers.filter((w) => w.alive && !w.full);
     const holds = (w: PackedWorker) => [...w.slots.values()].some((s) => s.spec.name === spec.name && !s.gone);
     const without = alive.filter((w) => !holds(w));

@@ -19,7 +19,12 @@ export interface SlotHost {
   unload(slot: SlotLink): Promise<void>;
   /** Stop the whole worker because of `why`, said of the function in `slot`. */
   recycle(why: string, slot: number): Promise<void>;
+  /** How long the worker's thread has not answered a liveness ping, in ms (0: it answers). */
+  silentMs(): number;
 }
+
+/** A thread silent this long while a function's load is unanswered is stuck in that load. */
+const STUCK_LOAD_MS = 2000;
 
 export class SlotLink implements GuestLink {
   readonly end: HostEnd;
@@ -27,6 +32,10 @@ export class SlotLink implements GuestLink {
   private readonly broken = new Listeners<Error>();
   private readonly exits: ((exit: GuestExit) => void)[] = [];
   private exited: GuestExit | undefined;
+  /** The worker answered an rpc of this slot: the instance's first one is its load. */
+  private answered = false;
+  /** It was stopped with its module still loading in a stuck thread (house.ts places its next one alone). */
+  hung = false;
 
   constructor(
     private readonly host: SlotHost,
@@ -51,6 +60,7 @@ export class SlotLink implements GuestLink {
 
   /** A frame the worker sent to this slot. */
   deliver(frame: GuestToHost): void {
+    if (frame.t === "rpc") this.answered = true;
     if (!this.exited) this.frames.emit(frame, this.slot);
   }
 
@@ -72,6 +82,16 @@ export class SlotLink implements GuestLink {
 
   kill(failure?: string): Promise<void> {
     if (this.exited) return Promise.resolve();
+    // a start given up on whose module never finished loading (`for(;;){}` at its top level): an
+    // unload would never be answered and the thread would spin on, starving its pack-mates, and
+    // be blamed on one of them later. Recycle the worker now, naming this function. (On Deno
+    // terminate() cannot stop the loop, denoland/deno#35657: the thread is leaked and spins on,
+    // but the host forgets it and its other functions start elsewhere, as for any recycle.)
+    const silent = this.host.silentMs();
+    if (!failure && !this.answered && silent >= STUCK_LOAD_MS) {
+      this.hung = true;
+      failure = `never finished loading its module (its worker has not answered for ${silent} ms)`;
+    }
     return failure ? this.host.recycle(`function "${this.spec.name}" ${failure}`, this.slot) : this.host.unload(this);
   }
 

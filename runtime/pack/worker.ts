@@ -160,6 +160,10 @@ export class PackedWorker implements SlotHost {
     await this.exited;
   }
 
+  silentMs(): number {
+    return this.ping && !this.dead ? Date.now() - this.ping.at : 0;
+  }
+
   /** Stop the thread (host shutdown, or empty for long enough). */
   async stop(): Promise<void> {
     this.recycled ??= { why: "was stopped", slot: 0 };
