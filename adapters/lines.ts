@@ -4,7 +4,7 @@
  * writes without a newline would otherwise grow the host's buffer without end (64 MiB with no
  * newline held the host at a full core for 16 s, each chunk searching all that came before).
  */
-import { FN_LINE_MAX_CHARS } from "../runtime/log.ts";
+import { cutLine, FN_LINE_MAX_CHARS } from "../runtime/log.ts";
 
 export const MAX_LINE_CHARS = FN_LINE_MAX_CHARS;
 
@@ -12,7 +12,6 @@ export function lineSplitter(onLine: (line: string) => void, maxChars = MAX_LINE
   const decoder = new TextDecoder();
   let rest = "";
   let skipped = 0; // characters of a cut line not passed on, until its newline
-  const cut = (line: string, more: number) => `${line} ... (${more} more characters cut)`;
   return (chunk) => {
     const text = decoder.decode(chunk, { stream: true });
     let from = 0;
@@ -20,8 +19,8 @@ export function lineSplitter(onLine: (line: string) => void, maxChars = MAX_LINE
     // only the new text is searched: what is in `rest` holds no newline
     while ((nl = text.indexOf("\n", from)) >= 0) {
       const piece = text.slice(from, nl);
-      if (skipped > 0) onLine(cut(rest, skipped + piece.length));
-      else if (rest.length + piece.length > maxChars) onLine(cut((rest + piece).slice(0, maxChars), rest.length + piece.length - maxChars));
+      if (skipped > 0) onLine(cutLine(rest, skipped + piece.length));
+      else if (rest.length + piece.length > maxChars) onLine(cutLine((rest + piece).slice(0, maxChars), rest.length + piece.length - maxChars));
       else onLine(rest + piece);
       rest = "";
       skipped = 0;

@@ -27,6 +27,10 @@ export interface LoggerOptions {
  */
 export const FN_LINES_PER_SECOND = 1000;
 export const FN_LINE_MAX_CHARS = 16 * 1024;
+const CUT_NOTE = /^ \.\.\. \(\d+ more characters cut\)$/;
+
+/** A line cut to `head`, saying how much of it was left out. */
+export const cutLine = (head: string, more: number): string => `${head} ... (${more} more characters cut)`;
 
 /** console.log is an info line; the other console methods name their level. */
 const LEVEL: Record<string, string> = { log: "info", info: "info", warn: "warn", error: "error", debug: "debug" };
@@ -60,7 +64,9 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
     error: (msg) => host("error", msg),
     fn: (name, level, line, requestId) => {
       if (!allowed(name)) return;
-      const text = line.length > FN_LINE_MAX_CHARS ? `${line.slice(0, FN_LINE_MAX_CHARS)} ... (${line.length - FN_LINE_MAX_CHARS} more characters cut)` : line;
+      // a child's stderr line comes cut already (adapters/lines.ts): cut again, its count would be the note's
+      const text =
+        line.length > FN_LINE_MAX_CHARS && !CUT_NOTE.test(line.slice(FN_LINE_MAX_CHARS)) ? cutLine(line.slice(0, FN_LINE_MAX_CHARS), line.length - FN_LINE_MAX_CHARS) : line;
       const lvl = LEVEL[level] ?? "info";
       if (format === "json") {
         write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, kind: "function", function: name, ...(requestId ? { requestId } : {}), msg: text })}\n`);

@@ -136,6 +136,16 @@ test(`a function's log lines are cut at 16,384 characters and at most 1,000 a se
       }
       const long = fn().find((e) => String(e.msg).startsWith("xxx"));
       assert.is(long?.msg, `${"x".repeat(16 * 1024)} ... (${8 * 1024 * 1024 - 16 * 1024} more characters cut)`);
+      if (name === "floods-process") {
+        // the child's stderr, read line by line by the host: cut once, the count the line's own
+        const res = await fetch(`${cli.url}/${name}?mode=raw`);
+        await res.text();
+        const raw = await until(
+          () => fn().find((e) => String(e.msg).startsWith("yyy")),
+          () => cli.output().slice(-2000),
+        );
+        assert.is(raw.msg, `${"y".repeat(16 * 1024)} ... (${100_000 - 16 * 1024} more characters cut)`);
+      }
       const flood = fn().filter((e) => String(e.msg).startsWith("flood line"));
       const host = jsonLines(cli.output()).filter((e) => e.kind === "host" && e.level === "warn");
       assert.ok(
