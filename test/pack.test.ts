@@ -184,8 +184,7 @@ loop("its start timing out recycles its own worker, naming it, and its retry tak
     { top: { pack: true }, extraFiles: { "loop.ts": "for (;;) {}\nexport default () => new Response('never');\n" } },
   );
   try {
-    // the load check starts ploop after p1 and p2; once its worker is seen busy no start goes there
-    // (one placed in the second before is stuck with it: not what this test is about)
+    // the load check starts ploop after p1 and p2; from its worker seen busy on, the test asks
     await waitFor(() => h.host.pack.describe().some((w) => w.functions.includes("ploop") && w.lagMs > BUSY_LAG_MS), "ploop's worker is seen busy");
     // two starts of ploop time out (5 s each, then it is given up on): p1 and p2 answer throughout
     const until = Date.now() + 12_500;
@@ -208,6 +207,44 @@ loop("its start timing out recycles its own worker, naming it, and its retry tak
       h.logs.join(""),
     );
     for (const name of ["p1", "p2"]) assert.is(h.host.functions.find((f) => f.spec.name === name)!.pool!.restarts, 0, `${name} crashes`);
+  } finally {
+    await h.stop();
+  }
+});
+
+loop("a function asked for while a module is stuck loading is not placed beside it, even in the first second", async () => {
+  const h = await startTestHost(
+    { p1: probe("p1", { timeoutMs: 3000 }), ploop: { entry: "loop.ts", timeoutMs: 1000 } },
+    { top: { pack: true }, extraFiles: { "loop.ts": "for (;;) {}\nexport default () => new Response('never');\n" } },
+  );
+  try {
+    await h.host.checked; // ploop's start was given up on, p1 loaded and unloaded again
+    await waitFor(() => workerOf(h, "ploop") === undefined, "ploop's stuck worker is gone", 10_000);
+    // ask for ploop until a start of it is placed (each answer before that: its start backoff)
+    let stuck = Promise.resolve(0);
+    let asking = false;
+    await waitFor(
+      () => {
+        if (workerOf(h, "ploop") !== undefined) return true;
+        if (!asking) {
+          asking = true;
+          stuck = h
+            .fetch("/ploop", { signal: AbortSignal.timeout(8000) })
+            .then(
+              (r) => r.status,
+              () => 0,
+            )
+            .finally(() => (asking = false));
+        }
+        return false;
+      },
+      "ploop is placed",
+      15_000,
+    );
+    const r = await h.fetch("/p1", { signal: AbortSignal.timeout(5000) });
+    assert.is(r.status, 200, await r.text());
+    assert.is.not(workerOf(h, "p1"), workerOf(h, "ploop"), JSON.stringify(h.host.pack.describe()));
+    assert.is.not(await stuck, 200);
   } finally {
     await h.stop();
   }

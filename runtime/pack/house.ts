@@ -73,7 +73,9 @@ export class PackHouse {
       }
       return { buffer: seat.store.buffer, seat: seat.seat };
     };
+    const stuckBefore = this.latest.get(spec.name)?.hung === true;
     const link = this.choose(spec).attach(spec, storeOf);
+    link.stuckBefore = stuckBefore;
     this.latest.set(spec.name, link);
     // A function unloaded or cut off inside a ctx.shared write never unlocks the store: take the
     // lock back (where terminate() can leave the thread running, after a grace: see the store).
@@ -111,7 +113,9 @@ export class PackHouse {
     const holds = (w: PackedWorker) => [...w.slots.values()].some((s) => s.spec.name === spec.name && !s.gone);
     const without = alive.filter((w) => !holds(w));
     const best = (without.length > 0 ? without : alive).sort((a, b) => Number(busy(a)) - Number(busy(b)) || a.slots.size - b.slots.size)[0];
-    if (this.workers.length < this.o.maxWorkers && (!best || busy(best) || without.length === 0)) return this.spawn();
+    // below the bound, a worker with a module loading is left alone: that module may never finish
+    // (one that starts the same moment as a looping one would be stuck with it, even at start-up)
+    if (this.workers.length < this.o.maxWorkers && (!best || busy(best) || loading(best) || without.length === 0)) return this.spawn();
     return best ?? this.spawn(); // at the bound: share the least busy one
   }
 
@@ -146,6 +150,20 @@ export class PackHouse {
   }
 }
 
+/**
+ * Busy: its last ping came back late, or the one out now is late, or its thread is running a
+ * module's top level (a load sent to a started worker, not answered yet), or it is to load a
+ * function whose last load got stuck. Pings go out once a TICK_MS, so a thread stuck in a
+ * module's top level (`for(;;){}`) looked idle for up to a second, and functions placed then
+ * were stuck beside it. A worker still starting is not busy otherwise: its loads have not begun.
+ */
 function busy(w: PackedWorker): boolean {
-  return w.lagMs > BUSY_LAG_MS;
+  if (w.lagMs > BUSY_LAG_MS || w.silentMs() > BUSY_LAG_MS) return true;
+  for (const s of w.slots.values()) if (s.loading && (w.started || s.stuckBefore)) return true;
+  return false;
+}
+
+function loading(w: PackedWorker): boolean {
+  for (const s of w.slots.values()) if (s.loading) return true;
+  return false;
 }

@@ -36,6 +36,8 @@ export class SlotLink implements GuestLink {
   private answered = false;
   /** It was stopped with its module still loading in a stuck thread (house.ts places its next one alone). */
   hung = false;
+  /** The function's previous instance was `hung`: until this one has loaded, its worker is busy. */
+  stuckBefore = false;
 
   constructor(
     private readonly host: SlotHost,
@@ -56,6 +58,11 @@ export class SlotLink implements GuestLink {
 
   get gone(): boolean {
     return this.exited !== undefined;
+  }
+
+  /** Its module is loading in the worker (placed, not yet answered, not gone). */
+  get loading(): boolean {
+    return !this.answered && !this.exited;
   }
 
   /** A frame the worker sent to this slot. */

@@ -160,6 +160,11 @@ export class PackedWorker implements SlotHost {
     await this.exited;
   }
 
+  /** Its thread has started (its `ready` came). */
+  get started(): boolean {
+    return this.ready;
+  }
+
   silentMs(): number {
     return this.ping && !this.dead ? Date.now() - this.ping.at : 0;
   }
