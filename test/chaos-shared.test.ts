@@ -76,8 +76,8 @@ for (const lane of LANES) {
   });
 
   test("calls the store refuses reach the function as rejected promises with clear messages", async ({ h }) => {
-    const { errors } = await expectJson<{ errors: Failure[] }>(h.fetch("/values?op=wrong&key=w"));
-    assert.is(errors.length, 4);
+    const { instance, errors } = await expectJson<{ instance: string; errors: Failure[] }>(h.fetch("/values?op=wrong&key=w"));
+    assert.is(errors.length, 8);
     for (const e of errors) {
       assert.ok(e, "it rejected");
       assert.not.ok(e!.sync, `it threw synchronously: ${e!.message}`);
@@ -90,6 +90,18 @@ for (const lane of LANES) {
     assert.match(errors[2]!.message, /value must be a string, got number/);
     assert.is(errors[3]!.code, "shared_key");
     assert.match(errors[3]!.message, /key must be a non-empty string/);
+    assert.is(errors[4]!.code, "shared_type");
+    assert.match(errors[4]!.message, /ctx\.shared\.set\("w", …\): value must be a string, got object/);
+    assert.is(errors[5]!.code, "shared_key");
+    assert.match(errors[5]!.message, /key must be a non-empty string of at most 256 UTF-8 bytes, got object/);
+    assert.is(errors[6]!.code, "shared_key");
+    assert.match(errors[6]!.message, /got number/);
+    assert.is(errors[7]!.code, "shared_type");
+    assert.match(errors[7]!.message, /ctx\.shared\.add\("w", 1\): delta must be a safe integer/);
+    // the instance that made those calls serves on
+    const after = await expectJson<{ instance: string; total: number }>(h.fetch("/values?op=add&key=w-after"));
+    assert.is(after.instance, instance);
+    assert.is(after.total, 1);
   });
 
   test.run();

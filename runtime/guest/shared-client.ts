@@ -6,6 +6,7 @@ import { SharedStore, SharedStoreError, type SharedSeat, type SharedStoreErrorCo
 import type { GuestToHost, HostToGuest, SharedCallFrame } from "../channel/frames.ts";
 import type { GuestShared } from "./guest.ts";
 import { IdTable } from "../id-table.ts";
+import { checkDelta, checkValue, keyBytes } from "../shared/layout.ts";
 
 /** `seat`: this worker's identity at the store, so the host can take back a lock it dies holding. */
 export function sharedInMemory(buffer: SharedArrayBuffer, seat?: SharedSeat): GuestShared {
@@ -27,10 +28,23 @@ export function sharedOverIpc(post: (f: GuestToHost) => void): GuestShared {
       waiting.set(id, { resolve, reject });
       post(value === undefined ? { t: "shared", id, op, key } : { t: "shared", id, op, key, value });
     });
+  // checked here as the store checks them: a key or value the codec cannot write (an object, a
+  // number key, a bigint) made a malformed frame, and the host stopped the whole instance
   return {
-    add: async (key, delta) => (await call("add", key, delta)) as number,
-    get: async (key) => ((await call("get", key)) as string | null) ?? undefined,
-    set: async (key, value) => void (await call("set", key, value)),
+    add: async (key, delta) => {
+      checkDelta(key, delta);
+      keyBytes(key);
+      return (await call("add", key, delta)) as number;
+    },
+    get: async (key) => {
+      keyBytes(key);
+      return ((await call("get", key)) as string | null) ?? undefined;
+    },
+    set: async (key, value) => {
+      checkValue(key, value);
+      keyBytes(key);
+      await call("set", key, value);
+    },
     deliver(f: HostToGuest) {
       if (f.t !== "shared-reply") return;
       const w = waiting.get(f.id);

@@ -109,6 +109,20 @@ export function keyBytes(key: unknown): Uint8Array {
   throw new SharedStoreError("shared_key", `ctx.shared key must be a non-empty string of at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${show(key)}`);
 }
 
+/** add()'s delta, refused as the store refuses it, wherever the call is checked. */
+export function checkDelta(key: unknown, delta: unknown): void {
+  if (!Number.isSafeInteger(delta)) {
+    throw new SharedStoreError("shared_type", `ctx.shared.add(${show(key)}, ${String(delta)}): delta must be a safe integer`);
+  }
+}
+
+/** set()'s value, refused as the store refuses it, wherever the call is checked. */
+export function checkValue(key: unknown, value: unknown): void {
+  if (typeof value !== "string") {
+    throw new SharedStoreError("shared_type", `ctx.shared.set(${show(key)}, …): value must be a string, got ${typeof value}`);
+  }
+}
+
 /** FNV-1a, 32 bits. */
 export function hash(kb: Uint8Array): number {
   let h = 0x811c9dc5;

@@ -36,6 +36,8 @@
 import { StoreMemory } from "./memory.ts";
 import { OwnedMutex } from "./mutex.ts";
 import {
+  checkDelta,
+  checkValue,
   COUNTER,
   CREATOR,
   decoder,
@@ -147,9 +149,7 @@ export class SharedStore {
 
   /** Atomically adds `delta` (a safe integer) and returns the new total; add(key, 0) reads it. */
   add(key: string, delta: number): number {
-    if (!Number.isSafeInteger(delta)) {
-      throw new SharedStoreError("shared_type", `ctx.shared.add(${show(key)}, ${String(delta)}): delta must be a safe integer`);
-    }
+    checkDelta(key, delta);
     const ref = this.cache.get(key) ?? this.resolveCounter(key);
     if ((ref & 3) !== COUNTER) throw mismatch(key, "add");
     const d = BigInt(delta);
@@ -178,9 +178,7 @@ export class SharedStore {
   }
 
   set(key: string, value: string): void {
-    if (typeof value !== "string") {
-      throw new SharedStoreError("shared_type", `ctx.shared.set(${show(key)}, …): value must be a string, got ${typeof value}`);
-    }
+    checkValue(key, value);
     const vb = encoder.encode(value);
     const cached = this.cache.get(key);
     if (cached !== undefined && (cached & 3) !== STRING) throw mismatch(key, "set");
