@@ -56,6 +56,23 @@ for (const lane of LANES) {
     assert.is(after.instance, before.instance, "same instance");
   });
 
+  test("an error whose message or stack is not a string answers 500 function_error, before or after the head; the instance lives on", async ({ h }) => {
+    const before = await expectJson<Who>(h.fetch("/fault"));
+    const odd = await expectError(await h.fetch("/fault?do=throw-odd-message"), 500, "function_error");
+    assert.match(odd.message, /the function threw: 42/);
+    const sites = await expectError(await h.fetch("/fault?do=throw-callsites"), 500, "function_error");
+    assert.match(sites.message, /fixture threw with call sites for a stack/);
+    const streamed = await h.fetch("/fault?do=stream-odd-error");
+    assert.is(streamed.status, 200);
+    const cut = await streamed.text().then(
+      () => "whole",
+      () => "cut",
+    );
+    assert.is(cut, "cut", "a body that failed midway is cut, not ended as if whole");
+    const after = await expectJson<Who>(h.fetch("/fault"));
+    assert.is(after.instance, before.instance, "same instance");
+  });
+
   test("process.exit() answers 502 instance_crashed to every request in flight on that instance, then a new instance serves", async ({ h }) => {
     const before = await expectJson<Who>(h.fetch("/fault"));
     const beforePid = lane === "process" ? servingPid(h, "fault") : 0;

@@ -7,6 +7,7 @@ import { chunkBytes, lightParts, takeWholeBody } from "../../adapters/guest.ts";
 import type { ResponseParts } from "../../adapters/response-parts.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 import type { SendWindow } from "./send-window.ts";
+import { asError } from "./as-error.ts";
 
 export interface ResponseSink {
   /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
@@ -100,7 +101,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
     }
     sink.end();
   } catch (e) {
-    sink.end(e instanceof Error ? e.message : String(e));
+    sink.end(asError(e).message);
   }
 }
 
