@@ -27,7 +27,7 @@ for (const lane of LANES) {
       hono: fn("hono-app.ts", { route: "/hono/*" }),
       same: fn("same-buffer.ts"),
       used: fn("used-body.ts", { route: "/used/:case" }),
-      chunks: fn("stream-chunks.ts", { route: "/chunks/:kind" }),
+      chunks: fn("stream-chunks.ts", { route: "/chunks/:kind", instances: { min: 1, max: 1 } }),
       // one instance: a request in flight beside another shares it
       framing: fn("framing.ts", { route: "/framing/:case", instances: { min: 1, max: 1 } }),
     });
@@ -65,6 +65,15 @@ for (const lane of LANES) {
       await refused("/chunks/string", "string");
       await refused("/chunks/array-buffer", "ArrayBuffer");
     }
+  });
+
+  test("the chunks a function streams stay its own: one it keeps still holds its bytes afterwards", async ({ h }) => {
+    const res = await h.fetch("/chunks/kept");
+    const got = new Uint8Array(await res.arrayBuffer());
+    assert.is(got.byteLength, 140_000);
+    assert.ok(got.subarray(0, 40_000).every((b) => b === 1) && got.subarray(40_000).every((b) => b === 2), "the client got the bytes");
+    // as on the platform's own server: the function's arrays are not emptied (moved away) by sending them
+    assert.is(await (await h.fetch("/chunks/kept-report")).text(), "40000:1,100000:2");
   });
 
   test("a binary body with every byte value comes back intact", async ({ h }) => {

@@ -8,6 +8,7 @@ import type { ResponseParts } from "../../adapters/response-parts.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 import type { SendWindow } from "./send-window.ts";
 import { asError } from "./as-error.ts";
+import { INLINE_BODY_MAX } from "../channel/ring-end.ts";
 
 export interface ResponseSink {
   /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
@@ -120,11 +121,14 @@ function concat(parts: Uint8Array[]): Uint8Array | null {
 }
 
 /**
- * Bytes the sink may keep: a stream's chunk usually is (it was made for this read), but one
- * that shares a buffer with other data is copied, so moving it cannot take that data along.
+ * A stream's chunk as bytes the sink may keep. The chunk is still the function's, which may keep
+ * it and read it again (a platform's server never detaches it): one the isolate lane would move
+ * to the host (over INLINE_BODY_MAX) is copied, else the function's array read as empty, and
+ * writing to it threw. A smaller one is copied by the sink (into the ring or the pipe) unless it
+ * shares a buffer with other data: that is copied here, so moving it cannot take that data along.
  */
 function exact(view: Uint8Array): Uint8Array {
   const { buffer, byteOffset, byteLength } = view;
-  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return view;
+  if (byteLength <= INLINE_BODY_MAX && buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return view;
   return view.slice();
 }
