@@ -77,7 +77,7 @@ for (const lane of LANES) {
 
   test("calls the store refuses reach the function as rejected promises with clear messages", async ({ h }) => {
     const { instance, errors } = await expectJson<{ instance: string; errors: Failure[] }>(h.fetch("/values?op=wrong&key=w"));
-    assert.is(errors.length, 8);
+    assert.is(errors.length, 9);
     for (const e of errors) {
       assert.ok(e, "it rejected");
       assert.not.ok(e!.sync, `it threw synchronously: ${e!.message}`);
@@ -98,6 +98,7 @@ for (const lane of LANES) {
     assert.match(errors[6]!.message, /got number/);
     assert.is(errors[7]!.code, "shared_type");
     assert.match(errors[7]!.message, /ctx\.shared\.add\("w", 1\): delta must be a safe integer/);
+    assert.is(errors[8]!.code, "shared_key");
     // the instance that made those calls serves on
     const after = await expectJson<{ instance: string; total: number }>(h.fetch("/values?op=add&key=w-after"));
     assert.is(after.instance, instance);
