@@ -56,12 +56,16 @@ for (const lane of LANES) {
     assert.is(after.instance, before.instance, "same instance");
   });
 
-  test("an error whose message or stack is not a string answers 500 function_error, before or after the head; the instance lives on", async ({ h }) => {
+  test("an error whose message or stack is not a string, or an answer whose status text is not, answers 500 function_error, before or after the head; the instance lives on", async ({
+    h,
+  }) => {
     const before = await expectJson<Who>(h.fetch("/fault"));
     const odd = await expectError(await h.fetch("/fault?do=throw-odd-message"), 500, "function_error");
     assert.match(odd.message, /the function threw: 42/);
     const sites = await expectError(await h.fetch("/fault?do=throw-callsites"), 500, "function_error");
     assert.match(sites.message, /fixture threw with call sites for a stack/);
+    const text = await expectError(await h.fetch("/fault?do=odd-status-text"), 500, "function_error");
+    assert.match(text.message, /a frame's text is a number, not a string/);
     const streamed = await h.fetch("/fault?do=stream-odd-error");
     assert.is(streamed.status, 200);
     const cut = await streamed.text().then(

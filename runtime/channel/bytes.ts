@@ -71,6 +71,9 @@ export class ByteWriter {
     this.view.setUint16(this.at, list.length);
     this.at += 2;
     for (const s of list) {
+      // a non-string was written with a length its text did not have, and the reader closed the
+      // channel: the whole instance stopped (a Response subclass whose statusText is a number)
+      if (typeof s !== "string") throw new LanesError("function_error", `a frame's text is a ${typeof s}, not a string (a status text or a header of the answer?)`);
       this.view.setUint32(this.at, s.length);
       this.at += 4;
       joined += s;
