@@ -77,6 +77,19 @@ for (const lane of LANES) {
     assert.is(after.instance, before.instance, "same instance");
   });
 
+  test("a streamed body that fails midway with an Error without a message is cut, not ended as if whole", async ({ h }) => {
+    const res = await h.fetch("/fault?do=stream-empty-error");
+    assert.is(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.is(new TextDecoder().decode(first.value), "first part");
+    const rest = await reader.read().then(
+      (r) => (r.done ? "ended as if whole" : "more bytes"),
+      () => "cut",
+    );
+    assert.is(rest, "cut");
+  });
+
   test("process.exit() answers 502 instance_crashed to every request in flight on that instance, then a new instance serves", async ({ h }) => {
     const before = await expectJson<Who>(h.fetch("/fault"));
     const beforePid = lane === "process" ? servingPid(h, "fault") : 0;

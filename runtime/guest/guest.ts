@@ -249,7 +249,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       {
         head: (status, statusText, headers, body, more) => post({ t: "res", id: f.id, status, statusText, headers, body, more }, slot),
         chunk: (body) => post({ t: "chunk", id: f.id, body }, slot),
-        end: (error) => post(error ? { t: "end", id: f.id, error } : { t: "end", id: f.id }, slot),
+        end: (error) => post(error === undefined ? { t: "end", id: f.id } : { t: "end", id: f.id, error }, slot),
       },
       (cancel) => (call.cancelBody = cancel),
       call.window,

@@ -14,6 +14,7 @@ export interface ResponseSink {
   /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
   head(status: number, statusText: string, headers: HeaderPairs, body: Uint8Array | null, more: boolean): void;
   chunk(body: Uint8Array): void;
+  /** `error` (even "", a message-less Error's) says the stream failed: the client's body is cut, not ended as if whole. */
   end(error?: string): void;
 }
 
