@@ -1,7 +1,9 @@
 /**
  * Which function a request goes to: Hono's own router (the same matching as a Hono app), with
  * the manifest's method lists on top, so a route that matches with the wrong method gives 405
- * and the methods it allows. A method lanes does not relay at all (TRACE, CONNECT: a web
+ * and the methods it allows. A function with no method list gets every method a web Request
+ * can carry, as on Workers, Deno.serve and Bun.serve: PURGE, PROPFIND, REPORT and the like
+ * too. A method lanes does not relay at all (CONNECT, TRACE, TRACK: Fetch forbids them, a web
  * Request cannot carry them) is a 405 from the host on every runtime, never a function error,
  * but for a CONNECT to a path on a Deno host: Deno.serve answers it with a bare 400 before lanes
  * sees it (adapters/web-exchange.ts).
@@ -17,7 +19,8 @@ export type RouteMatch = { served: Served; params: Record<string, string> } | { 
 
 type Found = [[Served, Record<string, number | string>][], unknown[]?];
 
-const RELAYED = new Set<string>(METHODS);
+/** https://fetch.spec.whatwg.org/#forbidden-method: new Request() throws for them, in any case. */
+const FORBIDDEN = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 export class FunctionRoutes {
   private readonly router = new SmartRouter<Served>({ routers: [new RegExpRouter(), new TrieRouter()] });
@@ -30,10 +33,11 @@ export class FunctionRoutes {
   match(method: string, path: string): RouteMatch {
     const [found, stash] = this.router.match(method, path) as Found;
     let allow: string[] | undefined;
-    const relayed = RELAYED.has(method);
+    const relayed = !FORBIDDEN.has(method.toUpperCase());
     for (const [served, keys] of found) {
-      const methods = served.spec.methods ?? METHODS;
-      if (relayed && (methods.includes(method as never) || (method === "HEAD" && methods.includes("GET")))) {
+      const listed = served.spec.methods;
+      const methods = listed ?? METHODS;
+      if (relayed && (!listed || methods.includes(method as never) || (method === "HEAD" && methods.includes("GET")))) {
         return { served, params: params(keys, stash) };
       }
       (allow ??= []).push(...methods);
