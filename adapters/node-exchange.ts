@@ -42,11 +42,27 @@ export class NodeExchange implements Exchange {
     return `http://${host}${target}`;
   }
 
-  /** From the parser's raw lines: building Node's header object or a web Headers would cost more. */
+  /**
+   * From the parser's raw lines: building Node's header object or a web Headers would cost more.
+   * Cookie lines are joined into one with "; ", as Deno.serve and Node's `req.headers` join them
+   * (a request has one cookie-string: RFC 9113, 8.2.3): a Deno child's Headers joins repeated
+   * lines with ", ", which made `a=1` and `b=2` one cookie `a` of "1, b=2".
+   */
   headerPairs(): HeaderPairs {
     const raw = this.req.rawHeaders;
     const pairs: HeaderPairs = [];
-    for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+    let cookie: [string, string] | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === 6 && name.toLowerCase() === "cookie") {
+        if (cookie) {
+          cookie[1] += `; ${raw[i + 1]!}`;
+          continue;
+        }
+        cookie = [name, raw[i + 1]!];
+        pairs.push(cookie);
+      } else pairs.push([name, raw[i + 1]!]);
+    }
     return pairs;
   }
 

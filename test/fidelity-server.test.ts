@@ -74,4 +74,20 @@ test("a method of the function's own (PURGE, PROPFIND with a body) reaches it as
   }
 });
 
+test("repeated Cookie lines reach the function as one cookie-string joined with '; ', as on the bare runtime", async (ctx) => {
+  const seen = await bothSee(ctx, (route) => ({
+    method: "GET",
+    target: `${route}/cookies`,
+    headers: [
+      ["cookie", "a=1"],
+      ["x-between", "x"],
+      ["Cookie", "b=2; c=3"],
+    ],
+  }));
+  for (const s of seen) {
+    assert.match(s.bare, /"cookie","a=1; b=2; c=3"/, `${s.where}: the bare server`);
+    assert.is(s.lanes, s.bare, s.where);
+  }
+});
+
 test.run();
