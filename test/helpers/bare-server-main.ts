@@ -21,5 +21,6 @@ if (g.Deno) g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: ({ port }: 
 else if (g.Bun) listening(g.Bun.serve({ port: 0, hostname: "127.0.0.1", fetch }).port);
 else {
   const { serve } = await import("@hono/node-server");
-  serve({ fetch, port: 0, hostname: "127.0.0.1" }, (info) => listening(info.port));
+  // the platform's own Request and Response, not the look-alikes it puts in the globals by default
+  serve({ fetch, port: 0, hostname: "127.0.0.1", overrideGlobalObjects: false }, (info) => listening(info.port));
 }
