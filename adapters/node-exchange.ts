@@ -151,6 +151,15 @@ export function writeReply(ex: NodeExchange, res: ServerResponse, reply: Reply):
   const status = reply.status;
   if (reply.stream) {
     res.writeHead(status, reply.statusText || undefined, flat);
+    if (ex.method === "HEAD") {
+      // no body follows: the answer ends with its head, and the function's stream is cancelled
+      // as when a client goes away (pumped into a ServerResponse that drops it, an endless
+      // event stream held the connection and the function until its timeoutMs), as Deno.serve
+      // and Bun.serve do
+      res.end();
+      void reply.stream.cancel().catch(() => {});
+      return;
+    }
     res.flushHeaders(); // the head reaches the client now, not with the first chunk
     void pump(reply.stream, res);
     return;

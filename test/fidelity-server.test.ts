@@ -12,6 +12,7 @@ import { Buffer } from "node:buffer";
 import type { RuntimeName } from "../adapters/types.ts";
 import { type BareServer, startBareServer } from "./helpers/bare-server.ts";
 import { type RequestSpec, send } from "./helpers/differential/raw-client.ts";
+import { waitFor } from "./helpers/chaos.ts";
 import { adapter, fixtures, startTestHost, type TestHost } from "./helpers/host.ts";
 
 const COMBOS: { label: string; lane: "isolate" | "process"; runtime: RuntimeName }[] = [
@@ -98,6 +99,29 @@ test('the web classes keep their names: request.constructor.name is "Request", a
     if (!/bare node$/.test(s.where)) assert.is(s.bare, names, `${s.where}: the bare server`);
     assert.is(s.lanes, names, s.where);
   }
+});
+
+test("a HEAD to an endless event stream is answered with its head and ends, and the function's stream is cancelled, as on the bare runtime", async (ctx) => {
+  await Promise.all(
+    COMBOS.map(async (c) => {
+      const route = `/echo-${c.label}`;
+      // @hono/node-server pumps the endless stream into a HEAD answer that drops it: on Node, Deno.serve's and Bun.serve's behaviour is the oracle
+      const servers: [string, string][] = [["lanes", ctx.h.url]];
+      if (c.runtime !== "node") servers.push([`bare ${c.runtime}`, ctx.bare.get(c.runtime)!.url]);
+      for (const [name, url] of servers) {
+        const where = `${c.label} (${adapter.name} host), ${name}`;
+        const before = await (await fetch(`${url}${route}/events-cancelled`)).text();
+        // the raw client waits for the connection to close (it asks Connection: close)
+        const head = await send(url, { method: "HEAD", target: `${route}/events`, headers: [] }, 5000);
+        assert.is(head.status, 200, where);
+        assert.ok(
+          head.headers.some(([k, v]) => k === "content-type" && v === "text/event-stream"),
+          where,
+        );
+        await waitFor(async () => (await (await fetch(`${url}${route}/events-cancelled`)).text()) !== before, `${where}: the stream cancelled`, 5000);
+      }
+    }),
+  );
 });
 
 test.run();
