@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, ServerResponse } from 
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { LanesError, errorReply } from "../runtime/errors.ts";
+import { unsendable } from "../runtime/pool/framing.ts";
 import { NodeExchange, writeReply } from "./node-exchange.ts";
 import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
@@ -107,9 +108,14 @@ function send(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
   try {
     writeReply(ex, res, reply);
   } catch (e) {
-    // a header the function set that Node refuses (it already refused it when the function built it)
+    // a header the function set that Node refuses: a value with a control character Fetch's
+    // Headers takes (the function's error), or one Node refused already when the function built it
     const id = reply.headers.find(([name]) => name === "x-request-id")?.[1] ?? "";
-    if (!res.headersSent) writeReply(ex, res, errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), id));
+    void reply.stream?.cancel().catch(() => {});
+    // writeHead set the answer's reason phrase ("OK") before it threw: the 500 gets its own
+    res.statusMessage = "";
+    const refused = unsendable(reply.headers) ?? errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), id);
+    if (!res.headersSent) writeReply(ex, res, refused);
   }
 }
 

@@ -3,6 +3,7 @@
  * views it as an Exchange, and turns a Reply into the web Response their servers want.
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { unsendable } from "../runtime/pool/framing.ts";
 import { notAPath } from "./node-exchange.ts";
 import type { Exchange, HttpHandler, Reply } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
@@ -225,7 +226,11 @@ function answered(ex: WebExchange, res: Response): Response {
 
 function respond(ex: WebExchange, r: Reply, draining = false): Response {
   ex.refuseUnread();
-  const res = replyResponse(r, ex.abandoned || draining);
+  // checked before Deno.serve sees it: a control character in a header value panics it, and the
+  // host process ends with every request in it
+  const refused = unsendable(r.headers);
+  if (refused) void r.stream?.cancel().catch(() => {});
+  const res = replyResponse(refused ?? r, ex.abandoned || draining);
   ex.afterResponse();
   return res;
 }

@@ -113,4 +113,18 @@ test("when the client goes away during a streamed answer, the function's request
   });
 });
 
+test("a header value with a control character Fetch takes (\\x01, DEL) is a 500 function_error from every lane and child, and the host serves on", async () => {
+  // Deno.serve panicked on it and the Deno host's process ended; Node's server threw at the head and answered "500 OK" internal
+  await each(async (label) => {
+    for (const q of ["c=1", "c=127", "c=31&stream=1"]) {
+      const res = await send(h.url, { method: "GET", target: `/probe-${label}?do=ctl&${q}`, headers: [] });
+      assert.is(`${res.status} ${res.statusText}`, "500 Internal Server Error", `${where(label)} ${q}`);
+      const error = JSON.parse(new TextDecoder().decode(res.body)).error;
+      assert.is(error.code, "function_error", `${where(label)} ${q}`);
+      assert.is(error.message, 'the function answered a header no HTTP server can send: the value of "x-ctl" holds a control character', where(label));
+      assert.is(await (await h.fetch(`/probe-${label}`)).text(), "plain text from GET", `${where(label)}: served on`);
+    }
+  });
+});
+
 test.run();

@@ -21,7 +21,9 @@
  *
  * Names are compared in any case: a process-lane guest is untrusted, its frames may say anything.
  */
+import type { Reply } from "../../adapters/types.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
+import { errorReply, LanesError } from "../errors.ts";
 
 const DROP = 1;
 const LENGTH = 2;
@@ -71,4 +73,23 @@ export function framedHeaders(headers: HeaderPairs, requestId: string, lengthMay
 /** A status a lane carries: a final answer (Fetch's Response range). No interim answer, no protocol switch. */
 export function finalStatus(status: number): boolean {
   return status >= 200 && status <= 599;
+}
+
+/**
+ * What a field value may hold on the wire: HTAB, SP, visible ASCII and obs-text (RFC 9110, 5.5:
+ * https://www.rfc-editor.org/rfc/rfc9110#section-5.5). Fetch's Headers takes the other control
+ * characters too (only NUL, CR and LF are refused), which Node's server throws on when it writes
+ * the head and Deno.serve panics on, ending the whole host process (measured, Deno 2.9.6).
+ */
+const UNSENDABLE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** The reply a host sends instead of an answer with a header no server can write, if it has one. */
+export function unsendable(headers: HeaderPairs): Reply | undefined {
+  for (const [name, value] of headers) {
+    if (!UNSENDABLE.test(value)) continue;
+    const id = headers.find(([k]) => k === "x-request-id")?.[1] ?? "";
+    const why = `the function answered a header no HTTP server can send: the value of ${JSON.stringify(name.slice(0, 64))} holds a control character`;
+    return errorReply(new LanesError("function_error", why), id);
+  }
+  return undefined;
 }
