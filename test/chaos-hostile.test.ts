@@ -140,6 +140,26 @@ laneTest("a body sent a byte at a time gets 408 within about timeoutMs, and the 
   assert.ok(text === "now quick", `${res.status} ${text.slice(0, 300)}\nhost log since the test began:\n${h.logs.slice(logged).join("\n")}`);
 });
 
+laneTest("an upload that ends short of its Content-Length, or mid-chunk, answers 400, never a 500 internal error; the function serves on", async (h) => {
+  const { port } = new URL(h.url);
+  for (const head of ["Content-Length: 900\r\n\r\n0123456789", "Transfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n"]) {
+    // the client half-closes: the rest of its body never comes
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), "127.0.0.1");
+      let got = "";
+      socket.on("data", (d) => (got += d.toString("latin1")));
+      socket.on("close", () => resolve(got));
+      socket.on("error", () => {});
+      setTimeout(() => socket.destroy(), 5000).unref();
+      socket.end(`POST /slowbody HTTP/1.1\r\nHost: x\r\n${head}`);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /, `${head.split("\r")[0]}: ${answer.slice(0, 300)}`);
+    assert.not.match(answer, /"internal"/);
+  }
+  const res = await h.fetch("/slowbody", { method: "POST", body: "whole" });
+  assert.is(await res.text(), "whole");
+});
+
 laneTest("TRACE, CONNECT and a method the route does not allow are 405 from the host, with Allow, and no function error", async (h) => {
   const before = h.logs.length;
   for (const [path, method] of [

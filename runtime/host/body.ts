@@ -10,6 +10,16 @@ import type { Exchange } from "../../adapters/types.ts";
 import { hostBuffers } from "../channel/buffer-pool.ts";
 import { LanesError } from "../errors.ts";
 
+/**
+ * The upload failed before its end: the client half-closed short of its Content-Length, or the
+ * chunks stopped mid-way. Node's and Bun's servers answer that 400 themselves; Deno's hands the
+ * host an error (BadResource) that was answered as a 500 internal error, as if lanes had failed.
+ */
+function cutShort(e: unknown): never {
+  if (e instanceof LanesError) throw e;
+  throw new LanesError("bad_request", "the request body ended before it was complete", { cause: e });
+}
+
 export async function readBody(ex: Exchange, limit: number, name: string, deadline: number): Promise<Uint8Array | null> {
   const tooLarge = () => new LanesError("payload_too_large", `request body is over the ${limit}-byte limit of function "${name}"`);
   const declared = ex.header("content-length");
@@ -34,7 +44,7 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
   const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), "late")));
   try {
     for (;;) {
-      const next = await Promise.race([chunks.next(), late]);
+      const next = await Promise.race([chunks.next().catch(cutShort), late]);
       if (next === "late") {
         throw new LanesError("request_timeout", `the request body did not arrive within timeoutMs of function "${name}"`);
       }
