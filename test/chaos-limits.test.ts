@@ -29,6 +29,8 @@ test.before(async (ctx) => {
       bystander: fn("chaos-fault.ts", { instances: { min: 1, max: 1 } }),
       // capacity 5: 4 in flight and 1 queued, so what is let in is served in two rounds of work
       tight: fn("chaos-fault.ts", { instances: { min: 1, max: 1 }, concurrency: 4, queue: 1 }),
+      // no queue: 2 instances x 2 in flight, the second started by demand
+      noqueue: fn("chaos-fault.ts", { instances: { min: 0, max: 2 }, concurrency: 2, queue: 0 }),
       small: fn("echo.ts", { maxBodyBytes: 64 * 1024, instances: { min: 1, max: 1 } }),
       stream: fn("chaos-stream.ts", { shared: "stream", instances: { min: 1, max: 1 } }),
       flag: fn("chaos-shared.ts", { shared: "stream" }),
@@ -42,6 +44,8 @@ test.after(async ({ hosts }) => {
 const laneTest = (name: string, body: (h: TestHost, lane: Lane) => Promise<void>) => test(name, ({ hosts }) => inBothLanes(hosts, body));
 
 laneTest("past concurrency and queue, requests get 503 overloaded with Retry-After at once", async (h, lane) => {
+  // while its one instance still starts, requests may also wait for its 4 slots (pool.ts)
+  await waitFor(() => pool(h, "tight").live() === 1, "tight's instance is ready", 10_000);
   // capacity: 1 instance x 4 in flight + 1 queued = 5; send 50. Each served one works 1.2 s:
   // on a loaded 2-core machine (three suites at once) a refusal once came 773 ms after the
   // flood began, its request having reached the host that late, after a 600 ms one had ended
@@ -68,6 +72,23 @@ laneTest("past concurrency and queue, requests get 503 overloaded with Retry-Aft
     assert.is(r.res.headers.get("retry-after"), "1");
     assertNoStack(r.text);
     assert.ok(r.ms < firstServed, `a 503 came after ${r.ms} ms, after the first served request (${firstServed} ms)`);
+  }
+});
+
+laneTest('"queue": 0 serves instances.max x concurrency at once: a request waiting only for an instance to start is not refused', async (h) => {
+  // a cold function with no queue refused every request and never started an instance
+  await expectJson(h.fetch("/noqueue"));
+  const results = await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      const res = await h.fetch("/noqueue?do=sleep&ms=1000");
+      return { status: res.status, text: await res.text() };
+    }),
+  );
+  const served = results.filter((r) => r.status === 200).length;
+  assert.is(served, 4, results.map((r) => `${r.status} ${r.text.slice(0, 120)}`).join("\n"));
+  for (const r of results.filter((r) => r.status !== 200)) {
+    assert.is(r.status, 503);
+    assert.is(JSON.parse(r.text).error.code, "overloaded");
   }
 });
 

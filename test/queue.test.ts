@@ -27,6 +27,19 @@ test("the queue is full at `queue` requests, and has room again once one leaves 
   drain(q);
 });
 
+test("requests may wait beyond `queue` for the room of instances not ready yet, and not beyond that", () => {
+  let notReady = 4; // e.g. 2 instances still to start x concurrency 2
+  const q = new RequestQueue(0, 60_000, errors, () => notReady);
+  for (let i = 0; i < 4; i++) {
+    assert.not.ok(q.full, `room for request ${i + 1}`);
+    void q.push(frame(), far());
+  }
+  assert.ok(q.full);
+  notReady = 0; // they started, and took the waiting requests
+  drain(q);
+  assert.ok(q.full, "a queue of 0 with every instance ready");
+});
+
 test("queued bodies count: the queue is full once they reach the byte budget, whatever the count", () => {
   const q = new RequestQueue(4096, 60_000, errors);
   const quarter = new Uint8Array(MAX_QUEUED_BODY_BYTES / 4); // one buffer, queued four times

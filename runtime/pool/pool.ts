@@ -59,7 +59,7 @@ export class Pool {
     private readonly deps: PoolDeps,
   ) {
     this.reaper = new ReapTimer(() => void this.reap(), Math.min(1000, spec.instances.idleMs));
-    this.queue = new RequestQueue(spec.queue, maxQueueWaitMs(spec.timeoutMs), { timeout: () => this.timeout(), overloaded: () => this.overloaded() });
+    this.queue = new RequestQueue(spec.queue, maxQueueWaitMs(spec.timeoutMs), { timeout: () => this.timeout(), overloaded: () => this.overloaded() }, this.notReadyRoom);
     this.stopWatchdog = watchInstances(this.instances, spec, deps);
   }
 
@@ -92,6 +92,8 @@ export class Pool {
   }
 
   private readonly hasRoom = (): boolean => !this.queue.full || this.pick() !== undefined;
+  /** The room of instances not ready (starting, or to start under `max`): requests may wait for it beyond `queue` (queue.ts). */
+  private readonly notReadyRoom = (): number => Math.max(0, this.spec.instances.max - this.live()) * this.spec.concurrency;
 
   /**
    * Stop every instance: in-flight requests get `graceMs` to finish. `finishWaitUntil` (shutdown, not a version switch:
@@ -158,10 +160,7 @@ export class Pool {
     checkStuck(inst, this.spec, this.deps, () => ++this.leaked);
   }
 
-  /**
-   * Start an instance if the pool needs one: fewer than `min`, or requests waiting and room
-   * under `max`. During a back-off, one timer tries again when it ends.
-   */
+  /** Start an instance if the pool needs one: fewer than `min`, or requests waiting and room under `max`. During a back-off, one timer tries again when it ends. */
   private replenish() {
     if (this.stopped) return;
     const have = this.live() + this.starting;

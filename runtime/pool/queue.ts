@@ -67,16 +67,23 @@ export class RequestQueue {
     private readonly limit: number,
     private readonly maxWaitMs: number,
     private readonly errors: { timeout(): LanesError; overloaded(): LanesError },
+    /**
+     * Requests that may wait beyond `limit`: the room of instances not ready yet (starting, or
+     * still to start under instances.max). Capacity is instances x concurrency + queue, so a
+     * request that waits only for an instance to start is not one of the `queue` (with `queue`
+     * 0, a function without a ready instance refused every request and never started one).
+     */
+    private readonly starting: () => number = () => 0,
   ) {}
 
   get length(): number {
     return this.waiting.length;
   }
 
-  /** No room for another request: `limit` are waiting, their bodies fill the budget, or the oldest has waited past `maxWaitMs`. */
+  /** No room for another request: `limit` (and what starting instances will take) are waiting, their bodies fill the budget, or the oldest has waited past `maxWaitMs`. */
   get full(): boolean {
     const oldest = this.waiting[0];
-    return this.waiting.length >= this.limit || this.bytes >= MAX_QUEUED_BODY_BYTES || (oldest !== undefined && Date.now() - oldest.since > this.maxWaitMs);
+    return this.waiting.length >= this.limit + this.starting() || this.bytes >= MAX_QUEUED_BODY_BYTES || (oldest !== undefined && Date.now() - oldest.since > this.maxWaitMs);
   }
 
   /**
