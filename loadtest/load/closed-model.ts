@@ -60,8 +60,14 @@ export async function runClosed(target: Target, o: ClosedRun, rec: Recorder, liv
  */
 function countSilentResets(client: EventEmitter, rec: Recorder, t0: number, onRequest: () => void): void {
   let unanswered = false;
+  // autocannon reconnects after a closed connection (its "end" or "error") without dropping the
+  // lost request from its queue, so every later answer was timed from the lost request's start
+  // and latencies grew with each reset. One request per connection: anything queued when the
+  // next is sent was lost.
+  const queue = (client as EventEmitter & { pipelinedRequests?: { size(): number; clear(): void } }).pipelinedRequests;
   client.on("request", () => {
     onRequest();
+    if (queue && queue.size() > 0) queue.clear();
     if (unanswered) {
       const at = performance.now() - t0;
       let timedOut = false;

@@ -3,7 +3,8 @@
  * and can stall on purpose: every request arriving in a window waits until the window ends, as a
  * server in a long GC pause or behind a lock would. `?ms=N` answers after N ms instead. `/mixed`
  * and `/reset` fail on purpose, after a first good answer to each path and query (the probe
- * before a run). `/bytes?kb=N` answers N KiB of binary at once.
+ * before a run). `/flaky` closes every connection at its second request, having answered the
+ * first. `/bytes?kb=N` answers N KiB of binary at once.
  */
 import * as http from "node:http";
 
@@ -25,6 +26,7 @@ export async function startStallServer(serviceMs: number): Promise<StallServer> 
   let stall: { afterMs: number; forMs: number } | undefined;
   let window = { from: Infinity, to: -Infinity };
   const seen = new Map<string, number>();
+  const perSocket = new WeakMap<object, number>();
   let connections = 0;
   const server = http.createServer((req, res) => {
     const now = performance.now();
@@ -40,6 +42,12 @@ export async function startStallServer(serviceMs: number): Promise<StallServer> 
     };
     // large binary answers, every byte value: what costs a generator most to take in
     if (url.pathname === "/bytes") return void res.writeHead(200, { "content-type": "application/octet-stream" }).end(binary(Number(url.searchParams.get("kb") ?? 1024)));
+    if (url.pathname === "/flaky") {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n > 1) return void req.socket.destroy();
+      return answer(200);
+    }
     // counted per path and query: each run can aim at its own `/reset?run=N`
     const i = (seen.get(req.url!) ?? 0) + 1;
     seen.set(req.url!, i);
