@@ -52,6 +52,17 @@ test("flags that break a rule are refused before any request, naming the flag an
   assert.match(await flagError([URL_, "--treshold", "p99<1s"]), /unknown flag --treshold \(known: --rate, /);
 });
 
+test("an output path that cannot take the report is refused before the run, not after it with a stack trace", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-load-out-"));
+  const file = join(dir, "file");
+  writeFileSync(file, "x");
+  assert.match(await flagError([URL_, "--json", dir]), /--json ".*" is a folder: give the path of a file/);
+  assert.match(await flagError([URL_, "--json", join(file, "run.json")]), /--json ".*file\/run\.json" cannot be written: its folder ".*file" cannot be made/);
+  assert.match(await flagError([URL_, "--json="]), /--json "" needs a file path/);
+  assert.match(await flagError([URL_, "--out", file]), /--out ".*file" is not a folder: give the folder to write load\.json and load\.svg into/);
+  assert.match(await flagError([URL_, "--out", join(file, "sub")]), /--out ".*file\/sub" cannot be written/);
+});
+
 test("a threshold that does not parse names the expression, what is wrong and the grammar", async () => {
   for (const [expr, why] of [
     ["p99<fast", /it is not METRIC OP VALUE/],

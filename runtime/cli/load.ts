@@ -50,6 +50,7 @@ export async function loadCommand(adapter: RuntimeAdapter, argv: string[]): Prom
     return t;
   });
   const baseline = await baselineOf(adapter, args, load.readBaseline);
+  await outputsOf(adapter, args);
 
   const outcome = await load.runLoad(
     {
@@ -131,4 +132,35 @@ async function baselineOf(adapter: RuntimeAdapter, args: Parsed, read: (file: st
   const report = read(file);
   if ("error" in report) throw new LanesError("invalid_flag", `lanes load: --compare ${JSON.stringify(file)}: ${report.error}`);
   return { file, report };
+}
+
+/**
+ * The report is written once the run is over: a --json that is a folder, or an --out that is a
+ * file, would have thrown the run's results away (with a stack trace) after all its load.
+ */
+async function outputsOf(adapter: RuntimeAdapter, args: Parsed): Promise<void> {
+  const { sys } = adapter;
+  const fail = (flag: string, path: string, why: string) => new LanesError("invalid_flag", `lanes load: --${flag} ${JSON.stringify(path)} ${why}`);
+  const mkdirp = async (flag: string, path: string, dir: string) => {
+    try {
+      await sys.mkdirp(dir);
+    } catch (e) {
+      throw fail(flag, path, `cannot be written: its folder ${JSON.stringify(dir)} cannot be made (${e instanceof Error ? e.message : String(e)})`);
+    }
+  };
+  const json = args.flags.json;
+  if (typeof json === "string") {
+    const kind = await sys.entryKind(json);
+    if (json === "") throw fail("json", json, "needs a file path");
+    if (kind === "folder") throw fail("json", json, "is a folder: give the path of a file, e.g. --json load.json (--out DIR writes load.json and load.svg into a folder)");
+    if (kind === "other") throw fail("json", json, "is not a regular file");
+    await mkdirp("json", json, sys.dirname(sys.resolve(json)));
+  }
+  const out = args.flags.out;
+  if (typeof out === "string") {
+    const kind = await sys.entryKind(out);
+    if (out === "") throw fail("out", out, "needs a folder path");
+    if (kind !== undefined && kind !== "folder" && kind !== "link") throw fail("out", out, "is not a folder: give the folder to write load.json and load.svg into");
+    await mkdirp("out", out, sys.resolve(out));
+  }
 }
