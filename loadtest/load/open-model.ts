@@ -14,7 +14,7 @@ import * as https from "node:https";
 import type { Socket } from "node:net";
 import { build } from "hdr-histogram-js";
 import { LATE_MS, type Target } from "./options.ts";
-import { errorKind, toMicros, type Recorder } from "./recorder.ts";
+import { errorKind, percentileMs, toMicros, type Recorder } from "./recorder.ts";
 import { SendRate } from "./send-rate.ts";
 
 export interface OpenRun {
@@ -168,8 +168,8 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
       waitedForConnection,
       late,
       startLagMs: {
-        p50: lag.getValueAtPercentile(50) / 1000,
-        p99: lag.getValueAtPercentile(99) / 1000,
+        p50: percentileMs(lag, 50),
+        p99: percentileMs(lag, 99),
         max: lag.maxValue / 1000,
       },
       achievedRate: sendRate.perSecond() ?? (sent === due ? o.rate : 0),

@@ -65,7 +65,7 @@ export class Recorder {
   }
 
   percentileMs(p: number): number {
-    return this.latency.totalCount === 0 ? 0 : this.latency.getValueAtPercentile(p) / 1000;
+    return percentileMs(this.latency, p);
   }
 
   private bucket(atMs: number): Bucket {
@@ -73,6 +73,15 @@ export class Recorder {
     while (this.buckets.length <= i) this.buckets.push({ answered: 0, errors: 0, latency: histogram(2) });
     return this.buckets[i]!;
   }
+}
+
+/**
+ * A percentile in ms, never past the max (nor under the min) recorded: the histogram answers with
+ * the top of the value's bucket, so ten answers of 307.512 ms had p50 307.711 ms and max 307.512.
+ */
+export function percentileMs(h: Histogram, p: number): number {
+  if (h.totalCount === 0) return 0;
+  return Math.min(h.maxValue, Math.max(h.minNonZeroValue, h.getValueAtPercentile(p))) / 1000;
 }
 
 export function toMicros(ms: number): number {

@@ -2,7 +2,7 @@
 import { BUSY_CORES, LATE_MS, LATE_SHARE, type LoadOptions } from "./options.ts";
 import type { ClosedStats } from "./closed-model.ts";
 import type { OpenStats } from "./open-model.ts";
-import type { Recorder } from "./recorder.ts";
+import { percentileMs, type Recorder } from "./recorder.ts";
 import type { Latency, LoadReport } from "./report.ts";
 import type { Figures } from "./threshold.ts";
 
@@ -20,7 +20,8 @@ export function latencyOf(rec: Recorder): Latency {
     p99: rec.percentileMs(99),
     p99_9: rec.percentileMs(99.9),
     max: empty ? 0 : h.maxValue / 1000,
-    mean: empty ? 0 : h.mean / 1000,
+    // the histogram's mean is of its buckets' middles: kept within what was recorded, as the percentiles
+    mean: empty ? 0 : Math.min(h.maxValue, Math.max(h.minNonZeroValue, h.mean)) / 1000,
     min: empty ? 0 : h.minNonZeroValue / 1000,
   };
 }
@@ -47,8 +48,8 @@ export function summarize(rec: Recorder, run: RunStats, o: LoadOptions, cpuS: nu
       atS: round((i * rec.bucketMs) / 1000, 3),
       answered: b.answered,
       errors: b.errors,
-      p50Ms: b.answered ? b.latency.getValueAtPercentile(50) / 1000 : 0,
-      p99Ms: b.answered ? b.latency.getValueAtPercentile(99) / 1000 : 0,
+      p50Ms: percentileMs(b.latency, 50),
+      p99Ms: percentileMs(b.latency, 99),
       maxMs: b.answered ? b.latency.maxValue / 1000 : 0,
     })),
     distribution: distribution(rec),
