@@ -126,6 +126,19 @@ test("a whole-number flag takes decimal digits only: empty, hex and exponent val
   assert.match(rounds.err, /--rounds must be an integer from 1 to 20 \(got "0x2"\)/);
 });
 
+test("lanes bench with a --function the manifest lacks, or an --out that cannot be a folder, exits 2 naming the flag before any host starts", async () => {
+  const missing = await lanes(["bench", join(root, "functions"), "--function", "nope", "--runtimes", adapter.name]);
+  assert.is(missing.code, 2, missing.err);
+  assert.match(missing.err, /lanes bench: --function: no function "nope" in .*lanes\.json \(has: hello, /);
+  assert.not.match(missing.err, /\n\s+at /);
+  // a file where the results folder should be: the run used to go through every cell, then throw
+  const file = join(mkdtempSync(join(tmpdir(), "lanes-bench-out-")), "file");
+  writeFileSync(file, "x");
+  const out = await lanes(["bench", join(root, "functions"), "--function", "hello", "--runtimes", adapter.name, "--out", file]);
+  assert.is(out.code, 2, out.err);
+  assert.match(out.err, /lanes bench: --out ".*file" cannot be the results folder/);
+});
+
 test("an unknown command, and no command at all, exit 2 with the usage", async () => {
   const r = spawned(["frobnicate"]);
   assert.is(r.code, 2);

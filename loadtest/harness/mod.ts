@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
+import { LanesError } from "../../runtime/errors.ts";
 import { loadManifest } from "../../runtime/manifest/load.ts";
 import { adviseAll } from "./advice.ts";
 import { runCell, emptyResult, type CellContext } from "./cells.ts";
@@ -41,11 +42,20 @@ export async function runBench(adapter: RuntimeAdapter, opts: BenchOptions): Pro
   const manifest = await loadManifest(opts.dir, adapter.sys, adapter.name);
   const unknown = opts.functions.filter((f) => !manifest.functions.some((s) => s.name === f));
   if (unknown.length > 0) {
-    throw new Error(`lanes bench: no function ${unknown.map((u) => `"${u}"`).join(", ")} in ${manifest.file} (has: ${manifest.functions.map((f) => f.name).join(", ")})`);
+    throw new LanesError(
+      "invalid_flag",
+      `lanes bench: --function: no function ${unknown.map((u) => `"${u}"`).join(", ")} in ${manifest.file} (has: ${manifest.functions.map((f) => f.name).join(", ")})`,
+    );
   }
   const specs = manifest.functions.filter((f) => opts.functions.length === 0 || opts.functions.includes(f.name));
   const workloads = await Promise.all(specs.map((s) => workloadFor(s, adapter)));
   const out = resolve(opts.out);
+  // made before any cell runs: an --out that cannot be a folder threw the whole run's results away at its end
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    throw new LanesError("invalid_flag", `lanes bench: --out ${JSON.stringify(opts.out)} cannot be the results folder (${e instanceof Error ? e.message : String(e)})`);
+  }
   const ws = Workspace.create(manifest.dir, out);
   const cleanup = () => {
     killAllHosts();
