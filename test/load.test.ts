@@ -343,6 +343,37 @@ test(`on ${adapter.name}, lanes load ${adapter.name === "node" ? "runs again wit
   assert.is(tuned[0]!.MALLOC_TRIM_THRESHOLD_, undefined);
 });
 
+test("Ctrl-C stops the CLI's run in either model: it prints and writes the figures so far, says it was interrupted, exits 130 and leaves no process", async () => {
+  for (const model of [
+    ["--rate", "50"],
+    ["--connections", "2"],
+  ]) {
+    const json = join(scratch, `interrupted-${model[0]!.slice(2)}.json`);
+    const [cmd, argv] = cliCommand(["load", `${server.url}/?ms=20`, ...model, "--duration", "60", "--json", json]);
+    const child = spawnProcess(cmd, argv);
+    let out = "";
+    child.onOutput((t) => (out += t));
+    for (let t = 0; t < 150 && !/lanes load: 1\.0\//.test(out); t++) await new Promise((r) => setTimeout(r, 100));
+    const tree = [child.pid, ...descendants(child.pid)];
+    child.kill("SIGINT");
+    // it used to die at once, printing nothing: the run's figures were lost
+    const stopped = await Promise.race([child.exited, new Promise<null>((r) => setTimeout(r, 15_000, null))]);
+    if (!stopped) child.kill("SIGKILL");
+    assert.ok(stopped, `${model.join(" ")}: still running 15 s after Ctrl-C\n${out}`);
+    assert.is(stopped.code, 130, out);
+    assert.match(out, /lanes load: interrupted: stopping the run, the figures so far follow/);
+    assert.match(out, /! interrupted after \d+(\.\d)? of 60 s: these are the figures of that part of the run/);
+    assert.match(out, /latency p99 +\d/);
+    const r = JSON.parse(readFileSync(json, "utf8")) as LoadReport;
+    assert.ok(r.meta.interruptedAtS! > 0.5 && r.meta.interruptedAtS! < 30, JSON.stringify(r.meta));
+    assert.ok(r.requests.answered > 10, JSON.stringify(r.requests));
+    // requests cut off in flight are neither answers nor errors
+    assert.is(r.errors.total, 0, JSON.stringify(r.errors));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(tree.filter(isAlive), [], `${model.join(" ")}: left running`);
+  }
+});
+
 test("the CLI runs the closed model and exits 0 when every threshold holds", async () => {
   const { code, out } = await cli([`${server.url}/`, "--connections", "2", "--duration", "1", "--threshold", "p99<5s", "--threshold", "errors<1%", "--threshold", "rate>=1"]);
   assert.is(code, 0, out);

@@ -16,6 +16,8 @@ export interface ClosedRun {
   connections: number;
   durationS: number;
   timeoutS: number;
+  /** Aborted (the user's Ctrl-C): autocannon stops, its requests in flight unrecorded. */
+  stop?: AbortSignal;
 }
 
 export interface ClosedStats {
@@ -47,7 +49,11 @@ export async function runClosed(target: Target, o: ClosedRun, rec: Recorder, liv
     const kind = errorKind(e);
     rec.error(performance.now() - t0 - (kind === "timeout" ? o.timeoutS * 1000 : 0), kind, e.message);
   });
+  const stop = () => run.stop();
+  o.stop?.addEventListener("abort", stop);
+  if (o.stop?.aborted) stop();
   const r = await run;
+  o.stop?.removeEventListener("abort", stop);
   return { sent, elapsedS: r.duration };
 }
 

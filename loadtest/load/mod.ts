@@ -81,10 +81,15 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
   const cpu0 = selfCpuMs();
   try {
     if (o.model === "open") {
-      const stats = await runOpen(target, { rate: o.rate!, durationS: o.durationS, timeoutS: o.timeoutS, maxConnections: o.connections }, rec, (l) => (live = l));
+      const stats = await runOpen(target, { rate: o.rate!, durationS: o.durationS, timeoutS: o.timeoutS, maxConnections: o.connections, ...stopOf(o) }, rec, (l) => (live = l));
       run = { model: "open", stats };
     } else {
-      const stats = await runClosed(target, { connections: o.connections, durationS: o.durationS, timeoutS: o.timeoutS }, rec, (sent) => (live = { sent, inFlight: () => null }));
+      const stats = await runClosed(
+        target,
+        { connections: o.connections, durationS: o.durationS, timeoutS: o.timeoutS, ...stopOf(o) },
+        rec,
+        (sent) => (live = { sent, inFlight: () => null }),
+      );
       run = { model: "closed", stats };
     }
   } finally {
@@ -106,6 +111,7 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
       rate: o.rate,
       connections: o.connections,
       durationS: o.durationS,
+      ...(o.stop?.aborted ? { interruptedAtS: Math.round(run.stats.elapsedS * 10) / 10 } : {}),
       timeoutS: o.timeoutS,
       generator:
         o.model === "open"
@@ -126,6 +132,8 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
     files,
   };
 }
+
+const stopOf = (o: LoadOptions) => (o.stop ? { stop: o.stop } : {});
 
 function writeFiles(report: LoadReport, o: LoadOptions): LoadOutcome["files"] {
   const files: LoadOutcome["files"] = {};

@@ -22,6 +22,8 @@ export interface OpenRun {
   durationS: number;
   timeoutS: number;
   maxConnections: number;
+  /** Aborted (the user's Ctrl-C): nothing more is sent, requests in flight are dropped unrecorded. */
+  stop?: AbortSignal;
 }
 
 export interface OpenStats {
@@ -64,10 +66,11 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
     agent,
   };
   const timeoutMs = o.timeoutS * 1000;
-  const due = Math.max(1, Math.round(o.rate * o.durationS));
+  let due = Math.max(1, Math.round(o.rate * o.durationS));
   const lag = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2, autoResize: true });
   const sockets = new Set<Socket>();
   const waiting: number[] = []; // numbers of the requests waiting for a connection
+  const dropInFlight = new Set<() => void>();
   let next = 0;
   let inFlight = 0;
   let peakInFlight = 0;
@@ -107,11 +110,18 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
     const settle = (record: () => void) => {
       if (settled) return;
       settled = true;
+      dropInFlight.delete(drop);
       clearTimeout(deadline);
       inFlight--;
       record();
       pump();
     };
+    // neither answered nor failed: the run was cut short under it
+    const drop = () => {
+      settle(() => {});
+      req?.destroy();
+    };
+    dropInFlight.add(drop);
     req = request(base, (res) => {
       res.on("data", () => {});
       res.on("end", () => settle(() => rec.response(intended - t0, performance.now() - intended, res.statusCode ?? 0, 0)));
@@ -156,6 +166,14 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
     pump();
   };
 
+  o.stop?.addEventListener("abort", () => {
+    due = next;
+    waiting.length = 0;
+    clearTimeout(timer);
+    for (const drop of [...dropInFlight]) drop();
+    pump();
+  });
+  if (o.stop?.aborted) due = 0;
   tick();
   return finished.then(() => {
     clearTimeout(timer);

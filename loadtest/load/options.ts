@@ -31,6 +31,8 @@ export interface LoadOptions {
   baseline?: { file: string; report: LoadReport };
   /** The command line, recorded in the JSON. */
   command: string;
+  /** Aborted (the user's Ctrl-C): the run stops there and reports what it measured so far. */
+  stop?: AbortSignal;
 }
 
 export const DEFAULTS = {

@@ -34,6 +34,8 @@ export interface LoadReport {
     /** Closed model: connections; open model: the most it could open. */
     connections: number;
     durationS: number;
+    /** Seconds into the run when the user stopped it (Ctrl-C); absent when it ran its whole duration. */
+    interruptedAtS?: number;
     timeoutS: number;
     /** What sent the requests, on which runtime. */
     generator: string;

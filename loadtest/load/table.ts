@@ -53,6 +53,7 @@ export function formatLoad(r: LoadReport, files: { json?: string; chart?: string
   return [
     `lanes load: ${r.meta.method} ${r.meta.url}`,
     describeRun(r),
+    ...(r.meta.interruptedAtS === undefined ? [] : [`! interrupted after ${r.meta.interruptedAtS} of ${r.meta.durationS} s: these are the figures of that part of the run`]),
     `${r.meta.generator} · ${r.meta.machine.cpuModel}, ${r.meta.machine.cores} cores`,
     "",
     render(["figure", "value"], rows, [false, false]),

@@ -51,6 +51,7 @@ export async function loadCommand(adapter: RuntimeAdapter, argv: string[]): Prom
   });
   const baseline = await baselineOf(adapter, args, load.readBaseline);
   await outputsOf(adapter, args);
+  const interrupt = stopOnSignal(adapter);
 
   const outcome = await load.runLoad(
     {
@@ -67,15 +68,37 @@ export async function loadCommand(adapter: RuntimeAdapter, argv: string[]): Prom
       ...(args.flags.out !== undefined ? { outDir: stringFlag(args, "out", "") } : {}),
       ...(baseline ? { baseline } : {}),
       command: `lanes load ${argv.join(" ")}`,
+      stop: interrupt.signal,
     },
     { runtime: adapter.name, version: adapter.version },
     { write: adapter.writeErr },
   );
   adapter.writeOut(outcome.text);
   const failed = outcome.failedThresholds;
-  if (failed.length === 0) return 0;
-  adapter.writeErr(`lanes load: ${failed.length} of ${outcome.report.thresholds.length} thresholds failed: ${failed.map((t) => `${t.expr} (${t.text})`).join(", ")}\n`);
-  return 1;
+  if (failed.length > 0) {
+    adapter.writeErr(`lanes load: ${failed.length} of ${outcome.report.thresholds.length} thresholds failed: ${failed.map((t) => `${t.expr} (${t.text})`).join(", ")}\n`);
+  }
+  // a cut-short run did not do what was asked, whatever its thresholds say (as a shell's 128 + signal)
+  if (interrupt.by) return interrupt.by === "SIGINT" ? 130 : 143;
+  return failed.length > 0 ? 1 : 0;
+}
+
+/**
+ * Ctrl-C (or SIGTERM) stops the run and prints the figures measured so far, as k6 and hey do:
+ * without this the process died with nothing printed, the whole run lost. A second one quits at once.
+ */
+function stopOnSignal(adapter: RuntimeAdapter): { signal: AbortSignal; by?: "SIGINT" | "SIGTERM" } {
+  const controller = new AbortController();
+  const state: { signal: AbortSignal; by?: "SIGINT" | "SIGTERM" } = { signal: controller.signal };
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    adapter.onSignal(name, () => {
+      if (state.by) adapter.exit(name === "SIGINT" ? 130 : 143);
+      state.by = name;
+      adapter.writeErr(`\nlanes load: ${name === "SIGINT" ? "interrupted" : "terminated"}: stopping the run, the figures so far follow (again to quit at once)\n`);
+      controller.abort();
+    });
+  }
+  return state;
 }
 
 function urlArg(args: Parsed): URL {

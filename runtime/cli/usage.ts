@@ -109,7 +109,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
   load: {
     synopsis: "lanes load URL [flags]",
     about:
-      "load-test any HTTP endpoint: --rate R holds R requests/s whatever the server does (latency from each request's intended start), else C connections; a broken threshold exits 1",
+      "load-test any HTTP endpoint: --rate R holds R requests/s whatever the server does (latency from each request's intended start), else C connections; a broken threshold exits 1; Ctrl-C stops the run, prints the figures so far and exits 130",
     flags: [
       ["--rate R", "open model: R requests per second"],
       ["--connections C", "closed model: C connections, each sending when the last answer came (default 10)"],
