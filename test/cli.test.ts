@@ -139,6 +139,20 @@ test("lanes bench with a --function the manifest lacks, or an --out that cannot 
   assert.match(out.err, /lanes bench: --out ".*file" cannot be the results folder/);
 });
 
+test("with --json, an admin command's usage error is a JSON error and still exits 2, as without it", async () => {
+  for (const args of [
+    ["versions", "--to", "http://127.0.0.1:9", "--json", "--bogus"],
+    ["deploy", "--json", "--to"],
+    ["secret", "list", "--json", "--to", "http://127.0.0.1:9", "--function", "f"],
+    ["rollback", "v1", "v2", "--to", "http://127.0.0.1:9", "--json"],
+  ]) {
+    const r = await lanes(args);
+    // it exited 1, the code of a failure on the host: a script could not tell a typo from a refusal
+    assert.is(r.code, 2, `lanes ${args.join(" ")}: ${r.out}${r.err}`);
+    assert.is(JSON.parse(r.out).error.code, "invalid_flag", r.out);
+  }
+});
+
 test("an unknown command, and no command at all, exit 2 with the usage", async () => {
   const r = spawned(["frobnicate"]);
   assert.is(r.code, 2);

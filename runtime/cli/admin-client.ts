@@ -99,3 +99,8 @@ export function jsonError(e: unknown): string {
       : { code: isLanesError(e) ? e.code : "internal", message: e instanceof Error ? e.message : String(e) };
   return `${JSON.stringify({ error }, null, 2)}\n`;
 }
+
+/** The exit code of a failed admin command under `--json`: 2 for a usage error, as without it (main.ts), else 1. */
+export function jsonErrorCode(e: unknown): number {
+  return isLanesError(e) && e.code === "invalid_flag" ? 2 : 1;
+}

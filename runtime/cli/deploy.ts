@@ -2,7 +2,7 @@
  * `lanes deploy`, `lanes versions`, `lanes promote`, `lanes rollback`: the admin API from the
  * command line. `deploy` validates and bundles the folder here first, so a broken manifest or
  * a compile error never reaches the host. Every command prints for people, or with `--json`
- * one JSON object for scripts (`{"error": {...}}` when it fails, with exit code 1).
+ * one JSON object for scripts (`{"error": {...}}` when it fails, with exit code 1, or 2 for a usage error).
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { describeDeployment, type Deployment, type HostRecord } from "../deploy/model.ts";
@@ -10,7 +10,7 @@ import { packFolder } from "../deploy/pack.ts";
 import { ifVersionField, uploadBody } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
 import type { SwitchResult } from "../host/deployer.ts";
-import { AdminError, adminFor, jsonError } from "./admin-client.ts";
+import { AdminError, adminFor, jsonError, jsonErrorCode } from "./admin-client.ts";
 import { intFlag, numberFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
 import { folderArg } from "./dir.ts";
 import { hostsTable, waitForHosts, waitText } from "./wait-hosts.ts";
@@ -48,7 +48,7 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
   } catch (e) {
     if (!json) throw e;
     adapter.writeOut(jsonError(e));
-    return 1;
+    return jsonErrorCode(e);
   }
 }
 

@@ -8,7 +8,7 @@ import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import type { SecretChange } from "../host/secret-keeper.ts";
 import { checkFunctionName, checkSecretName, checkSecretValue, MAX_SECRET_BYTES, type SecretInfo } from "../secrets/model.ts";
-import { adminFor, jsonError } from "./admin-client.ts";
+import { adminFor, jsonError, jsonErrorCode } from "./admin-client.ts";
 import { parseArgs, type Parsed } from "./args.ts";
 
 const USAGE = "lanes secret set NAME [--function f] --to URL | lanes secret list --to URL | lanes secret delete NAME [--function f] --to URL";
@@ -34,7 +34,7 @@ export async function secretCommand(adapter: RuntimeAdapter, argv: string[]): Pr
   } catch (e) {
     if (!json) throw e;
     adapter.writeOut(jsonError(e));
-    return 1;
+    return jsonErrorCode(e);
   }
 }
 
