@@ -6,7 +6,10 @@
  *   event: errors    its answers of 500 and above, the same way
  *   event: logout    the session ended (logged out or expired); the stream closes
  * Each stream looks every TICK_MS at what is new; nothing is sent on the request path. A session
- * may hold PER_SESSION streams, the host MAX_STREAMS, so open tabs cannot pile up.
+ * may hold PER_SESSION streams, the host MAX_STREAMS, so open tabs cannot pile up. A stream whose
+ * client stops reading (a laptop gone to sleep, a stalled network) is dropped once it holds
+ * UNREAD_BYTES it could not send, instead of keeping every event for it in the host's memory; a
+ * browser that comes back sees the stream cut and reconnects.
  * https://html.spec.whatwg.org/multipage/server-sent-events.html
  */
 import { LanesError } from "../errors.ts";
@@ -19,6 +22,8 @@ const PER_SESSION = 4;
 const MAX_STREAMS = 64;
 /** At most this many entries of a feed per event (a busy function's newest). */
 const BATCH = 50;
+/** What a stream may queue for a client that does not read, well above one event. */
+const UNREAD_BYTES = 1024 * 1024;
 
 export class LiveStreams {
   private readonly closers = new Set<() => void>();
@@ -65,6 +70,8 @@ export class LiveStreams {
       }
     };
     const send = (event: string, data: unknown) => {
+      // desiredSize: UNREAD_BYTES less what is queued (the strategy below counts bytes)
+      if ((controller.desiredSize ?? 0) < 0) throw new LanesError("unavailable", "the live stream's client stopped reading");
       controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
       quietSince = Date.now();
     };
@@ -92,21 +99,26 @@ export class LiveStreams {
           controller.enqueue(encoder.encode(": keep-alive\n\n"));
           quietSince = Date.now();
         }
-      } catch {
-        close(); // the client went away: enqueue throws on a closed stream
+      } catch (e) {
+        // error(), not close(): it also drops what is queued (close() would keep it for the client)
+        if (e instanceof LanesError) controller.error(e);
+        close(); // or the client went away: enqueue throws on a closed stream
       }
     };
 
-    const body = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        controller = c;
-        this.closers.add(close);
-        // the browser reconnects after this long if the stream breaks
-        c.enqueue(encoder.encode("retry: 2000\n\n"));
-        timer = setInterval(tick, TICK_MS);
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          controller = c;
+          this.closers.add(close);
+          // the browser reconnects after this long if the stream breaks
+          c.enqueue(encoder.encode("retry: 2000\n\n"));
+          timer = setInterval(tick, TICK_MS);
+        },
+        cancel: () => close(),
       },
-      cancel: () => close(),
-    });
+      new ByteLengthQueuingStrategy({ highWaterMark: UNREAD_BYTES }),
+    );
     return new Response(body, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" },
     });
