@@ -63,9 +63,9 @@ export interface HostProcess {
   stop(): Promise<void>;
 }
 
-/** `lanes start ARGS --port 0` on `runtime`, once it prints its listening line. */
-export async function startHostOn(runtime: "node" | "bun" | "deno", args: string[]): Promise<HostProcess> {
-  const [cmd, argv] = cliOn(runtime, ["start", ...args, "--port", "0"]);
+/** `lanes start ARGS --port PORT` (0: a free one) on `runtime`, once it prints its listening line. */
+export async function startHostOn(runtime: "node" | "bun" | "deno", args: string[], port = 0): Promise<HostProcess> {
+  const [cmd, argv] = cliOn(runtime, ["start", ...args, "--port", String(port)]);
   const child = spawnProcess(cmd, argv, { ...hostEnvironment(runtime), NO_COLOR: "1" });
   let out = "";
   child.onOutput((t) => (out += t));
