@@ -312,6 +312,28 @@ test("logging out ends the session at once", async ({ url }) => {
   assert.is((await ui(url, "GET", "overview", s)).status, 401);
 });
 
+test("behind a TLS proxy that keeps the Host header (Caddy's reverse_proxy), the console logs in with a Secure cookie, acts and logs out", async ({ url }) => {
+  // the browser's page is https://HOST; the proxy asks the host over plain http for the same HOST
+  const https = url.replace(/^http:/, "https:");
+  const headers = { origin: https, "sec-fetch-site": "same-origin" };
+  const res = await postForm(url, "/_lanes/ui/login", { token: TOKEN }, headers);
+  assert.is(res.status, 303, await res.text());
+  const setCookie = res.headers.get("set-cookie") ?? "";
+  assert.match(setCookie, /; HttpOnly; Secure; SameSite=Strict$/, "a cookie the browser never sends over plain http");
+  const cookie = setCookie.split(";")[0]!;
+  const csrf = /<meta name="lanes-csrf" content="([^"]+)">/.exec(await (await fetch(`${url}/_lanes/ui`, { headers: { cookie } })).text())?.[1] ?? "";
+  const me = { cookie, csrf, setCookie };
+  const rollback = await ui(url, "POST", "rollback", me, { ifVersion: "v99" }, { origin: https });
+  assert.is(rollback.status, 409, "past the origin check: refused for its stale ifVersion only");
+  for (const other of [https.replace(/:\d+$/, ":1"), "https://evil.example", "ftp://127.0.0.1"]) {
+    assert.is((await ui(url, "POST", "rollback", me, { ifVersion: "v99" }, { origin: other })).status, 403, other);
+  }
+  const out = await postForm(url, "/_lanes/ui/logout", { csrf }, { ...headers, cookie });
+  assert.is(out.status, 303);
+  assert.match(out.headers.get("set-cookie") ?? "", /^lanes_console=; Max-Age=0; Path=\/_lanes\/ui; HttpOnly; Secure; SameSite=Strict$/);
+  assert.is((await ui(url, "GET", "overview", me)).status, 401);
+});
+
 test("with --console-host, the console answers on that name only, and no function does there", async ({ named }) => {
   const url = named.host.url;
   const port = new URL(url).port;

@@ -19,7 +19,7 @@ import { readBody } from "../host/body.ts";
 import type { WebHandler } from "../host/deploy-front.ts";
 import { consoleApi, type ApiOptions } from "./api.ts";
 import { loadAssets } from "./assets.ts";
-import { checkSameOrigin, SECURITY_HEADERS } from "./guard.ts";
+import { checkSameOrigin, overHttps, SECURITY_HEADERS } from "./guard.ts";
 import { BASE, loginPage, shellPage } from "./pages.ts";
 import { COOKIE, sameSecret, SessionStore, type Session } from "./session.ts";
 import { LiveStreams } from "./stream.ts";
@@ -87,7 +87,7 @@ export async function createConsole(o: ConsoleOptions): Promise<Console> {
       throw e;
     }
     const { id } = await sessions.create(name);
-    setCookie(c, COOKIE, id, { path: BASE, httpOnly: true, sameSite: "Strict", maxAge: sessions.maxAgeSeconds });
+    setCookie(c, COOKIE, id, { path: BASE, httpOnly: true, secure: overHttps(c.req.raw), sameSite: "Strict", maxAge: sessions.maxAgeSeconds });
     return c.redirect(`${BASE}/`, 303);
   });
 
@@ -97,7 +97,7 @@ export async function createConsole(o: ConsoleOptions): Promise<Console> {
     const form = await formBody(c.env.ex);
     if (s && sameSecret(form.get("csrf") ?? "", s.csrf)) await sessions.delete(c.get("sessionId"));
     else if (s) throw new LanesError("forbidden", "logout: the form's csrf field does not match the session");
-    setCookie(c, COOKIE, "", { path: BASE, httpOnly: true, sameSite: "Strict", maxAge: 0 });
+    setCookie(c, COOKIE, "", { path: BASE, httpOnly: true, secure: overHttps(c.req.raw), sameSite: "Strict", maxAge: 0 });
     return c.redirect(`${BASE}/`, 303);
   });
 

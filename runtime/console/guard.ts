@@ -3,7 +3,7 @@
  *
  * A request that changes something (log in, log out, promote, roll back) must come from a page
  * of the console's origin: its `Sec-Fetch-Site` says `same-origin` and its `Origin` is the host's
- * own (an origin that is the console's alone only with --console-host: host/console-host.ts); a request with neither header is refused too (every browser that can hold the session
+ * own, over http or through a TLS proxy over https (an origin that is the console's alone only with --console-host: host/console-host.ts); a request with neither header is refused too (every browser that can hold the session
  * cookie sends one of them on a POST). On top of that the session cookie is SameSite=Strict (a
  * page of another site cannot send it) and a logged-in request carries the session's CSRF token.
  * https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html
@@ -35,7 +35,22 @@ export function checkSameOrigin(request: Request): void {
   if (site !== null && site !== "same-origin") {
     throw new LanesError("forbidden", `the console refuses a cross-site request (Sec-Fetch-Site: ${site.slice(0, 20)})`);
   }
-  if (origin !== null && origin !== new URL(request.url).origin) {
+  if (origin !== null && !ownOrigin(origin, request)) {
     throw new LanesError("forbidden", `the console refuses a request from another origin (Origin: ${origin.slice(0, 100)})`);
   }
+}
+
+/**
+ * `origin` is this host's: http://HOST, or https://HOST behind a proxy that ends TLS and passes
+ * the Host header on (Caddy's reverse_proxy does; nginx with proxy_set_header Host $host). The
+ * host itself speaks plain http only, so whoever serves https://HOST is that proxy.
+ */
+function ownOrigin(origin: string, request: Request): boolean {
+  const host = new URL(request.url).host;
+  return origin === `http://${host}` || origin === `https://${host}`;
+}
+
+/** The browser's page is on https (its Origin says so): the session cookie then goes over https only. */
+export function overHttps(request: Request): boolean {
+  return request.headers.get("origin")?.startsWith("https://") === true;
 }
