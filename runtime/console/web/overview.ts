@@ -1,7 +1,9 @@
 /**
  * Overview: the host (runtime, CPU, memory) and every function: route, lane and runtime,
  * version, instances, restarts, leaked threads, and requests/s and p50/p99 over the last
- * minutes as small charts, kept live by the stream.
+ * minutes as small charts, kept live by the stream. A function's charts are drawn, and redrawn
+ * after each sample, only while its row is on screen (or near it): a host with hundreds of
+ * functions made the page draw two charts per function every two seconds, and it froze.
  */
 import { get, type FunctionRow, type LiveState, type Overview } from "./api.ts";
 import { color, timeChart, type Line } from "./charts.ts";
@@ -77,9 +79,16 @@ export const overviewPage: Page = async (main) => {
   );
   const drawCpu = timeChart(cpuChart, [line("CPU", cpu.t, cpu.v, color("c-isolate"))], { unit: "cores", spark: true });
   const drawRss = timeChart(rssChart, [line("RSS", rss.t, rss.v, color("c-process"))], { unit: "MB", spark: true });
-  for (const r of rows) r.draw();
+  const byRow = new Map(rows.map((r) => [r.tr as Element, r]));
+  const onScreen = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) byRow.get(e.target)?.shown(e.isIntersecting);
+    },
+    { rootMargin: "300px 0px" },
+  );
+  for (const r of rows) onScreen.observe(r.tr);
 
-  return openStream(undefined, {
+  const close = openStream(undefined, {
     sample(state: LiveState) {
       if (state.functions.map((f) => f.name).join("\0") !== names) {
         // a deploy changed the set of functions: draw the page again
@@ -99,6 +108,10 @@ export const overviewPage: Page = async (main) => {
       fnNow.textContent = summary(state.functions);
     },
   });
+  return () => {
+    onScreen.disconnect();
+    close();
+  };
 };
 
 function functionRow(f: FunctionRow) {
@@ -137,8 +150,11 @@ function functionRow(f: FunctionRow) {
     h("td", { "data-label": "Requests/s", class: "chart-cell" }, cells.rps, rpsChart),
     h("td", { "data-label": "p50 / p99", class: "chart-cell" }, cells.lat, latChart),
   );
-  let drawRps: (l: Line[]) => void = () => {};
-  let drawLat: (l: Line[]) => void = () => {};
+  let drawRps: ((l: Line[]) => void) | undefined;
+  let drawLat: ((l: Line[]) => void) | undefined;
+  let visible = false;
+  /** New points came while the row was off screen. */
+  let stale = false;
   const lines = () => ({
     rps: [line("req/s", points.t, points.rps, color("c-isolate"))],
     lat: [dots(line("p50", points.t, points.p50, color("c-p50"))), dots(line("p99", points.t, points.p99, color("c-p99")))],
@@ -163,9 +179,18 @@ function functionRow(f: FunctionRow) {
   return {
     tr,
     points,
-    draw() {
-      drawRps = timeChart(rpsChart, lines().rps, { unit: "req/s", spark: true });
-      drawLat = timeChart(latChart, lines().lat, { unit: "ms", spark: true });
+    shown(on: boolean) {
+      visible = on;
+      if (!on) return;
+      if (!drawRps || !drawLat) {
+        drawRps = timeChart(rpsChart, lines().rps, { unit: "req/s", spark: true });
+        drawLat = timeChart(latChart, lines().lat, { unit: "ms", spark: true });
+      } else if (stale) {
+        const l = lines();
+        drawRps(l.rps);
+        drawLat(l.lat);
+      }
+      stale = false;
     },
     update(r: LiveState["functions"][number]) {
       if (r.last && r.last.t !== points.t[points.t.length - 1]) {
@@ -174,9 +199,11 @@ function functionRow(f: FunctionRow) {
         points.p50.push(r.last.point.p50);
         points.p99.push(r.last.point.p99);
         if (points.t.length > POINTS) for (const a of Object.values(points)) a.shift();
-        const l = lines();
-        drawRps(l.rps);
-        drawLat(l.lat);
+        if (visible && drawRps && drawLat) {
+          const l = lines();
+          drawRps(l.rps);
+          drawLat(l.lat);
+        } else stale = true;
       }
       text(r);
     },
