@@ -10,7 +10,7 @@ import { wrap, type Remote } from "comlink";
 import type { GuestExit, RuntimeAdapter, WorkerHandle } from "../../adapters/types.ts";
 import type { GuestControl } from "../channel/control.ts";
 import type { HostEnd } from "../channel/end.ts";
-import type { GuestToHost, HostToGuest } from "../channel/frames.ts";
+import { PING_COLLECT, type GuestToHost, type HostToGuest, type PongFrame } from "../channel/frames.ts";
 import { MAX_SLOT } from "../channel/codec.ts";
 import { hostRingEnd, ringChannelMemory } from "../channel/ring-end.ts";
 import { rpcChannel } from "../channel/rpc.ts";
@@ -22,6 +22,7 @@ import { SlotLink, type SlotHost } from "./slot.ts";
 
 let nextWorkerId = 0;
 const UNLOAD_TIMEOUT_MS = 2000;
+const MB = 1024 * 1024;
 
 export interface PackedWorkerOptions {
   adapter: RuntimeAdapter;
@@ -200,13 +201,27 @@ export class PackedWorker implements SlotHost {
           this.lagMs = Date.now() - this.ping.at;
           this.ping = undefined;
         }
-        return;
+        return this.judgeMemory(f);
       case "log":
         return this.o.log.fn(this.label, f.level, f.text, f.requestId);
       case "fatal":
         this.fatal = f.message;
         return this.o.log.error(`${this.label}: ${f.stack}`);
     }
+  }
+
+  /**
+   * The memory watchdog of unpacked isolates (runtime/pool/watchdog.ts) does not watch packed
+   * ones, whose memory is no one function's: a packed function that held ArrayBuffers, which no
+   * heap limit counts, grew the host by gigabytes. So the worker is judged as a whole, on the
+   * liveness pings' readings, against its heap limit: a reading over it asks for one after a full
+   * collection (garbage does not count), and that one over it recycles the worker.
+   */
+  private judgeMemory(f: PongFrame): void {
+    const held = f.heap + f.external;
+    if (held <= this.o.heapMb * MB) return;
+    if (f.id !== PING_COLLECT) return this.end.send({ t: "ping", id: PING_COLLECT }, 0);
+    void this.recycle(`ran out of memory: it held ${Math.round(held / MB)} MB of heap and ArrayBuffers, over the ${this.o.heapMb} MB of its packed functions' memoryMb`, 0);
   }
 
   private forSlot(f: GuestToHost, slot: number): void {
