@@ -32,6 +32,7 @@ test.before(async (ctx) => {
       // no queue: 2 instances x 2 in flight, the second started by demand
       noqueue: fn("chaos-fault.ts", { instances: { min: 0, max: 2 }, concurrency: 2, queue: 0 }),
       small: fn("echo.ts", { maxBodyBytes: 64 * 1024, instances: { min: 1, max: 1 } }),
+      roomy: fn("echo.ts", { maxBodyBytes: 512 * MB, instances: { min: 1, max: 1 } }),
       stream: fn("chaos-stream.ts", { shared: "stream", instances: { min: 1, max: 1 } }),
       flag: fn("chaos-shared.ts", { shared: "stream" }),
     };
@@ -126,6 +127,27 @@ laneTest("a chunked upload is refused with 413 while it streams in, long before 
   const fine = await chunkedUpload(h.url, "/small", 60 * 1024, 8 * 1024);
   assert.is(fine.status, 200, fine.response.slice(0, 300));
   assert.match(fine.response, /x-body-length: 61440/i);
+});
+
+laneTest("uploads that declare a large Content-Length and send a few bytes take no memory for what has not come", async (h, lane) => {
+  // a Deno host committed the whole declared length at the first read: 4 x 256 MB for 400 bytes
+  const before = adapter.hostRss();
+  const { port } = new URL(h.url);
+  const sockets = Array.from({ length: 4 }, () => {
+    const s = connect(Number(port), "127.0.0.1");
+    s.on("error", () => {});
+    s.write(`POST /roomy HTTP/1.1\r\nHost: x\r\nContent-Length: ${256 * MB}\r\n\r\n${"a".repeat(100)}`);
+    return s;
+  });
+  try {
+    await sleep(1000);
+    const grew = (adapter.hostRss() - before) / MB;
+    measure(`${lane} lane, 4 uploads declaring 256 MB, 100 bytes sent`, `host RSS ${grew >= 0 ? "+" : ""}${grew.toFixed(1)} MB`);
+    assert.ok(grew < 128, `host RSS grew ${grew.toFixed(1)} MB`);
+    await bystander(h, lane);
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
 });
 
 laneTest("after a 413 the host stops reading the upload: the connection closes though the client keeps sending", async (h, lane) => {
