@@ -83,6 +83,7 @@ test("a threshold that does not parse names the expression, what is wrong and th
 const figures: Figures = {
   latencyMs: { p50: 4, p90: 9, p99: 40, "p99.9": 120, max: 300, mean: 6 },
   requests: 1000,
+  answered: 995,
   errors: 5,
   non2xx: 20,
   rate: 950,
@@ -116,6 +117,17 @@ test("thresholds hold or break by their operator, in ms or s, as a share or a co
     assert.is(r.ok, ok, `${expr}: ${r.text}`);
     assert.is(r.text, text);
   }
+});
+
+test("a latency threshold breaks when no request was answered, rather than holding on latencies of 0 ms", () => {
+  // a server that stopped answering mid-run had every request time out: p99<50ms passed, exit 0
+  const none = { ...figures, latencyMs: { p50: 0, p90: 0, p99: 0, "p99.9": 0, max: 0, mean: 0 }, requests: 20, answered: 0, errors: 20 };
+  for (const expr of ["p99<50ms", "max<=1s", "mean>=0ms"]) {
+    const r = checkThreshold(parseThreshold(expr) as Threshold, none);
+    assert.is(r.ok, false, `${expr}: ${r.text}`);
+    assert.match(r.text, /: no request was answered \(20 failed\)$/);
+  }
+  assert.is(checkThreshold(parseThreshold("errors<=20") as Threshold, none).ok, true);
 });
 
 function report(o: { rate: number; p99: number; errors: number; model?: "open" | "closed" }): LoadReport {

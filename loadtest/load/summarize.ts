@@ -123,6 +123,7 @@ export function figuresOf(r: Pick<LoadReport, "latencyMs" | "requests" | "errors
   return {
     latencyMs: { p50: l.p50, p90: l.p90, p99: l.p99, "p99.9": l.p99_9, max: l.max, mean: l.mean },
     requests: r.requests.answered + r.requests.failed,
+    answered: r.requests.answered,
     errors: r.errors.total,
     non2xx: r.non2xx,
     rate: r.rate.achieved,

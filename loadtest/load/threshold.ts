@@ -57,6 +57,8 @@ export interface Figures {
   latencyMs: Record<LatencyMetric, number>;
   /** Requests that got an answer or an error. */
   requests: number;
+  /** Requests that got an answer: the latencies are theirs. */
+  answered: number;
   errors: number;
   non2xx: number;
   rate: number;
@@ -81,6 +83,9 @@ export function checkThreshold(t: Threshold, f: Figures): ThresholdResult {
   } else if (t.metric === "rate") {
     actual = f.rate;
     text = `rate = ${actual.toFixed(1)} req/s`;
+  } else if (f.answered === 0) {
+    // the latencies of no answer read 0 ms: a latency limit held while the server answered nothing
+    return { expr: t.expr, ok: false, actual: 0, text: `${t.metric}: no request was answered (${f.requests} failed)` };
   } else {
     actual = f.latencyMs[t.metric];
     text = `${t.metric} = ${actual.toFixed(1)} ms`;
