@@ -374,6 +374,35 @@ test("Ctrl-C stops the CLI's run in either model: it prints and writes the figur
   }
 });
 
+test("the CLI's JSON and output keep no credential: header values, the body and a URL's password are left out of the command and URL", async () => {
+  const json = join(scratch, "credentials.json");
+  const url = server.url.replace("http://", "http://user:pw-in-url-9@");
+  const { code, out } = await cli([
+    url,
+    "--rate",
+    "20",
+    "--duration",
+    "0.3",
+    "--header",
+    "authorization: Bearer tok-in-header-9",
+    "--header=x-api-key:key-9",
+    "--body",
+    "body-secret-9",
+    "--json",
+    json,
+  ]);
+  assert.is(code, 0, out);
+  const text = readFileSync(json, "utf8");
+  for (const secret of ["pw-in-url-9", "tok-in-header-9", "key-9", "body-secret-9"]) {
+    assert.not.ok(text.includes(secret), `${secret} is in the JSON: ${text.slice(0, 600)}`);
+    assert.not.ok(out.includes(secret), `${secret} is in the output`);
+  }
+  const r = JSON.parse(text) as LoadReport;
+  assert.equal(r.meta.headerNames, ["authorization", "x-api-key"]);
+  assert.match(r.meta.command, /--header "authorization: …" --header="x-api-key: …" --body <13 bytes>/);
+  assert.match(r.meta.url, /^http:\/\/user:\*\*\*@127\.0\.0\.1:/);
+});
+
 test("the CLI runs the closed model and exits 0 when every threshold holds", async () => {
   const { code, out } = await cli([`${server.url}/`, "--connections", "2", "--duration", "1", "--threshold", "p99<5s", "--threshold", "errors<1%", "--threshold", "rate>=1"]);
   assert.is(code, 0, out);

@@ -21,7 +21,7 @@ import type { LoadOptions } from "./options.ts";
 import { probe } from "./probe.ts";
 import { startProgress, type LiveCounts } from "./progress.ts";
 import { Recorder } from "./recorder.ts";
-import type { LoadReport } from "./report.ts";
+import { shownUrl, type LoadReport } from "./report.ts";
 import { figuresOf, summarize, type RunStats } from "./summarize.ts";
 import { formatLoad } from "./table.ts";
 import { checkThreshold, type ThresholdResult } from "./threshold.ts";
@@ -30,6 +30,7 @@ export { readBaseline } from "./compare.ts";
 export { DEFAULTS } from "./options.ts";
 export type { LoadOptions, Model, Target } from "./options.ts";
 export type { LoadReport } from "./report.ts";
+export { shownUrl } from "./report.ts";
 export { parseThreshold, THRESHOLD_GRAMMAR } from "./threshold.ts";
 
 export interface Host {
@@ -64,11 +65,11 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
   if ("kind" in first) {
     throw new LanesError(
       "unavailable",
-      `lanes load: ${target.method} ${target.url.href} failed before the run (${first.kind}: ${first.message}); nothing was loaded. Is the server up and the URL right?`,
+      `lanes load: ${target.method} ${shownUrl(target.url)} failed before the run (${first.kind}: ${first.message}); nothing was loaded. Is the server up and the URL right?`,
     );
   }
   if (first.status < 200 || first.status > 299) {
-    write(`lanes load: warning: ${target.method} ${target.url.href} answered ${first.status} before the run; loading it anyway\n`);
+    write(`lanes load: warning: ${target.method} ${shownUrl(target.url)} answered ${first.status} before the run; loading it anyway\n`);
   }
 
   const startedAt = new Date().toISOString();
@@ -103,7 +104,7 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
       startedAt,
       finishedAt: new Date().toISOString(),
       command: o.command,
-      url: target.url.href,
+      url: shownUrl(target.url),
       method: target.method,
       headerNames: Object.keys(target.headers),
       bodyBytes: target.body?.byteLength ?? 0,

@@ -90,3 +90,11 @@ export interface LoadReport {
   /** Latency by percentile, for the distribution chart. */
   distribution: { percentile: number; ms: number }[];
 }
+
+/** The URL as the report and the terminal show it: a password in it is masked, as header values are left out. */
+export function shownUrl(url: URL): string {
+  if (!url.password) return url.href;
+  const masked = new URL(url.href);
+  masked.password = "***";
+  return masked.href;
+}

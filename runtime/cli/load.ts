@@ -67,7 +67,7 @@ export async function loadCommand(adapter: RuntimeAdapter, argv: string[]): Prom
       ...(args.flags.json !== undefined ? { jsonFile: stringFlag(args, "json", "") } : {}),
       ...(args.flags.out !== undefined ? { outDir: stringFlag(args, "out", "") } : {}),
       ...(baseline ? { baseline } : {}),
-      command: `lanes load ${argv.join(" ")}`,
+      command: `lanes load ${shownArgs(argv, args.positionals[0]!, load.shownUrl(url)).join(" ")}`,
       stop: interrupt.signal,
     },
     { runtime: adapter.name, version: adapter.version },
@@ -186,4 +186,27 @@ async function outputsOf(adapter: RuntimeAdapter, args: Parsed): Promise<void> {
     if (kind !== undefined && kind !== "folder" && kind !== "link") throw fail("out", out, "is not a folder: give the folder to write load.json and load.svg into");
     await mkdirp("out", out, sys.resolve(out));
   }
+}
+
+/**
+ * The command line as the JSON records it: header values and the body may hold credentials
+ * (the report keeps header names only), and so may a password in the URL (`url`: it shown).
+ */
+function shownArgs(argv: string[], rawUrl: string, url: string): string[] {
+  const shown: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const hide =
+      flag === "--header"
+        ? (v: string) => JSON.stringify(`${v.slice(0, Math.max(0, v.indexOf(":")))}: …`)
+        : flag === "--body"
+          ? (v: string) => `<${new TextEncoder().encode(v).byteLength} bytes>`
+          : undefined;
+    if (hide && eq >= 0) shown.push(`${flag}=${hide(arg.slice(eq + 1))}`);
+    else if (hide && i + 1 < argv.length) shown.push(flag, hide(argv[++i]!));
+    else shown.push(arg === rawUrl ? url : arg);
+  }
+  return shown;
 }
