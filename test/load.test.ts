@@ -400,7 +400,23 @@ test("the CLI's JSON and output keep no credential: header values, the body and 
   const r = JSON.parse(text) as LoadReport;
   assert.equal(r.meta.headerNames, ["authorization", "x-api-key"]);
   assert.match(r.meta.command, /--header "authorization: …" --header="x-api-key: …" --body <13 bytes>/);
-  assert.match(r.meta.url, /^http:\/\/user:\*\*\*@127\.0\.0\.1:/);
+  assert.match(r.meta.command, /^lanes load http:\/\/user:\*\*\*@127\.0\.0\.1:/);
+  assert.match(r.meta.url, /^http:\/\/127\.0\.0\.1:/);
+});
+
+test("a user and password in the URL are sent as Basic auth by the probe and both models, as curl sends them", async () => {
+  for (const model of [
+    ["--rate", "20"],
+    ["--connections", "1"],
+  ]) {
+    const json = join(scratch, `basic-${model[0]!.slice(2)}.json`);
+    // the open model and the probe dropped them: 401 for every request, where autocannon sent them
+    const { code, out } = await cli([`${server.url.replace("http://", "http://user:pw@")}/basic`, ...model, "--duration", "0.3", "--json", json]);
+    assert.is(code, 0, out);
+    assert.not.match(out, /answered 401 before the run/);
+    const r = JSON.parse(readFileSync(json, "utf8")) as LoadReport;
+    assert.equal(Object.keys(r.status), ["200"], `${model.join(" ")}: ${JSON.stringify(r.status)}`);
+  }
 });
 
 test("the CLI runs the closed model and exits 0 when every threshold holds", async () => {

@@ -55,7 +55,7 @@ export async function loadCommand(adapter: RuntimeAdapter, argv: string[]): Prom
 
   const outcome = await load.runLoad(
     {
-      target: { url, method, headers: headersOf(args), body },
+      target: { ...credentialsOf(url, headersOf(args)), method, body },
       model: open ? "open" : "closed",
       rate: open ? numberFlag(args, "rate", 0, "load", 0.1, 100_000, "a number of requests per second") : null,
       connections: open
@@ -209,4 +209,19 @@ function shownArgs(argv: string[], rawUrl: string, url: string): string[] {
     else shown.push(arg === rawUrl ? url : arg);
   }
   return shown;
+}
+
+/**
+ * A user and password in the URL are sent as Basic auth, as curl does: the probe and the open
+ * model dropped them (a 401 for every request) while autocannon sent them. An `authorization`
+ * header given with --header wins. The URL loaded, and shown, is the one without them.
+ */
+function credentialsOf(url: URL, headers: Record<string, string>): { url: URL; headers: Record<string, string> } {
+  if (!url.username && !url.password) return { url, headers };
+  const bare = new URL(url.href);
+  bare.username = "";
+  bare.password = "";
+  if (headers.authorization !== undefined) return { url: bare, headers };
+  const pair = new TextEncoder().encode(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`);
+  return { url: bare, headers: { ...headers, authorization: `Basic ${btoa(String.fromCharCode(...pair))}` } };
 }

@@ -4,7 +4,7 @@
  * server in a long GC pause or behind a lock would. `?ms=N` answers after N ms instead. `/mixed`
  * and `/reset` fail on purpose, after a first good answer to each path and query (the probe
  * before a run). `/flaky` closes every connection at its second request, having answered the
- * first. `/bytes?kb=N` answers N KiB of binary at once.
+ * first. `/basic` answers 401 without Basic auth of user:pw. `/bytes?kb=N` answers N KiB of binary at once.
  */
 import * as http from "node:http";
 
@@ -42,6 +42,8 @@ export async function startStallServer(serviceMs: number): Promise<StallServer> 
     };
     // large binary answers, every byte value: what costs a generator most to take in
     if (url.pathname === "/bytes") return void res.writeHead(200, { "content-type": "application/octet-stream" }).end(binary(Number(url.searchParams.get("kb") ?? 1024)));
+    // Basic auth of user:pw, as a URL's user and password are sent
+    if (url.pathname === "/basic") return answer(req.headers.authorization === "Basic dXNlcjpwdw==" ? 200 : 401);
     if (url.pathname === "/flaky") {
       const n = (perSocket.get(req.socket) ?? 0) + 1;
       perSocket.set(req.socket, n);
