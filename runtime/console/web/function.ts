@@ -13,6 +13,7 @@ import { dots, line } from "./overview.ts";
 const POINTS = 150;
 /** Rows kept in the live table. */
 const ROWS = 100;
+const PATH_CHARS = 200;
 
 type Limits = Record<"heap" | "wallClock" | "cpuSpin" | "sandbox" | "fileSystem" | "network" | "signals", string>;
 const LIMIT_ROWS: [keyof Limits, string][] = [
@@ -152,11 +153,19 @@ function requestRow(e: RecentRequest, fresh: boolean): HTMLElement {
     { class: fresh ? "fresh" : "", "data-request-id": e.requestId },
     h("td", { "data-label": "Time", class: "num" }, fmtTime(e.at)),
     h("td", { "data-label": "Request id" }, h("code", { title: e.requestId }, e.requestId.slice(0, 8))),
-    h("td", { "data-label": "Request", class: "path" }, h("span", { class: "method" }, e.method), " ", e.path),
+    h("td", { "data-label": "Request", class: "path", title: e.path }, h("span", { class: "method" }, e.method), " ", shortPath(e.path)),
     h("td", { "data-label": "Status" }, h("span", { class: `pill ${statusClass(e.status)}`, title: statusWord(e.status) }, String(e.status))),
     h("td", { "data-label": "Duration", class: "num" }, fmtMs(e.ms)),
     h("td", { "data-label": "Version" }, h("span", { class: "version" }, e.version.slice(0, 12))),
   );
+}
+
+/**
+ * A path cut to PATH_CHARS (the whole of it in the cell's tooltip): any client may send one of
+ * many kilobytes, and the table wrapped it in full, a screenful of characters for one request.
+ */
+function shortPath(path: string): string {
+  return path.length > PATH_CHARS ? `${path.slice(0, PATH_CHARS)}…` : path;
 }
 
 function drawInstances(body: HTMLElement, list: FunctionDetail["instances"]): void {
