@@ -4,7 +4,7 @@
  * operator gets: a session cookie the page's script cannot read, a policy without inline script,
  * no secret in any answer, a live feed, and figures that are the metrics' own.
  */
-import { cpSync, mkdirSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -214,6 +214,31 @@ test("no secret in any answer: not the tokens, not a function's env values", asy
   texts.push(await (await fetch(`${url}/_lanes/ui`, { headers: { cookie: me.cookie } })).text());
   for (const t of texts) {
     for (const secret of [TOKEN, OTHER_TOKEN, SECRET_ENV]) assert.not.ok(t.includes(secret), `${secret.slice(0, 8)} in ${t.slice(0, 80)}`);
+  }
+});
+
+test("a function that cannot start with an error of 200 KB is shown broken with the start of its message, not all of it in every view and every live sample", async () => {
+  const dir = versionDir("huge", "ok", (m) => {
+    (m.functions as Record<string, unknown>).huge = { entry: "huge.ts", lane: "isolate" };
+  });
+  writeFileSync(join(dir, "huge.ts"), `throw new Error("bad config ".repeat(20_000));\n`);
+  const huge = await start(dir, { data: false });
+  try {
+    const url = huge.host.url;
+    assert.is((await fetch(`${url}/huge`)).status, 503);
+    const me = await login(url, TOKEN);
+    const detail = (await (await ui(url, "GET", "functions/huge", me)).json()) as { function: { status: string; error: string } };
+    assert.is(detail.function.status, "broken");
+    assert.match(detail.function.error, /^its module failed to load: bad config bad config /);
+    assert.ok(detail.function.error.length < 3000, `an error of ${detail.function.error.length} characters`);
+    assert.match(detail.function.error, /more characters cut\)$/);
+    const overview = await (await ui(url, "GET", "overview", me)).text();
+    assert.ok(overview.length < 50_000, `an overview of ${overview.length} characters`);
+    const sample = await readUntil(await ui(url, "GET", "stream", me), /event: sample\ndata: .*\n\n/, 10_000);
+    assert.match(sample, /"status":"broken"/);
+    assert.ok(sample.length < 20_000, `a sample of ${sample.length} characters`);
+  } finally {
+    await huge.stop(2000);
   }
 });
 

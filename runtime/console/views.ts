@@ -6,10 +6,13 @@
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { limitsFor } from "../capabilities.ts";
+import { cutLine } from "../log.ts";
 import type { Served } from "../host/served.ts";
 import { memoryLimit } from "../pool/watchdog.ts";
 import type { RecentRequests } from "./recent.ts";
 import type { FunctionPoint, Sampler, Series } from "./series.ts";
+
+const ERROR_CHARS = 2000;
 
 export interface ViewSource {
   /** The function versions served now, labelled with their deployed version and share when the host keeps versions. */
@@ -149,13 +152,22 @@ function row(src: ViewSource, name: string, list: Served[]): FunctionRow {
     lane: spec.lane,
     runtime: spec.runtime,
     status: why ? "broken" : "ok",
-    ...(why ? { error: why.message } : {}),
+    ...(why ? { error: shortError(why.message) } : {}),
     versions: list.map((s) => ({ version: versionOf(s), percent: s.deployment?.percent ?? null })),
     instances,
     restarts: pools.reduce((n, p) => n + p.restarts, 0),
     leaked: pools.reduce((n, p) => n + p.leaked, 0),
     series: src.sampler.functions.get(name) ?? { t: [], points: [] },
   };
+}
+
+/**
+ * A start error cut to ERROR_CHARS: a function's module may throw a message of any size, and
+ * the overview, the function's page and every live sample (every 2 s, to every tab) carried all
+ * of it. The host's log has the whole message.
+ */
+function shortError(message: string): string {
+  return message.length > ERROR_CHARS ? cutLine(message.slice(0, ERROR_CHARS), message.length - ERROR_CHARS) : message;
 }
 
 /** The deployed version ("v3"), or without a store the first 12 characters of the bundle hash. */
