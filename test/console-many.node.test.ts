@@ -1,16 +1,18 @@
 /**
  * The console in Chromium with much to show: a host with hundreds of functions, whose overview
  * must come up and stay usable while the live stream updates it every two seconds, and requests
- * with very long paths, which any client can send and the function's page lists.
+ * with very long paths, which any client can send and the function's page lists, and long
+ * words where the pages show text: deployment messages, a function's start error.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { launchChromium, watchProblems } from "./helpers/browser.ts";
 import { startHostOn, type HostProcess } from "./helpers/console.ts";
-import { scratchDir, tokenFile, TOKEN } from "./helpers/deploy.ts";
+import { versionFolder } from "./helpers/console-world.ts";
+import { deploy, scratchDir, tokenFile, TOKEN } from "./helpers/deploy.ts";
 
 const test = suite<{ host: HostProcess; browser: Browser }>("the console in Chromium with much to show");
 const COUNT = 250;
@@ -80,6 +82,36 @@ test("a request with a path of 12,000 characters takes one short row of the func
   assert.ok((await fresh.boundingBox())!.height < 100);
   assert.is(await fresh.locator("td.path").getAttribute("title"), `${long}y`);
   await page.close();
+});
+
+test("a deployment message and a start error made of one long word wrap in their cells: the pages stay as wide as the window", async ({ browser }) => {
+  const v1 = versionFolder("hello from v1");
+  writeFileSync(join(v1, "broken.ts"), `throw new Error("https://example.com/${"x".repeat(3000)}");\n`);
+  const manifest = JSON.parse(readFileSync(join(v1, "lanes.json"), "utf8")) as { functions: Record<string, unknown> };
+  manifest.functions.broken = { entry: "broken.ts" };
+  writeFileSync(join(v1, "lanes.json"), JSON.stringify(manifest));
+  const host = await startHostOn("node", [v1, "--data", join(scratchDir("ui-data-"), "store"), "--admin-token-file", tokenFile(), "--no-access-log"]);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const wide = () => page.evaluate(() => document.documentElement.scrollWidth);
+    await page.goto(`${host.url}/_lanes/ui`);
+    await page.fill("#token", TOKEN);
+    await page.click("button[type=submit]");
+    await page.locator("table.functions").waitFor({ timeout: 20_000 });
+    await page.goto(`${host.url}/_lanes/ui#/fn/broken`);
+    await page.locator("p.error").waitFor({ timeout: 10_000 });
+    assert.ok((await wide()) <= 1280, `the function's page is ${await wide()} px wide`);
+    const message = `see https://ci.example.com/builds/${"0123456789abcdef".repeat(60)}`;
+    const two = await deploy(host.url, versionFolder("hello from v2"), { message });
+    assert.is(two.status, 201, two.text);
+    await page.goto(`${host.url}/_lanes/ui#/deployments`);
+    await page.locator("tr[data-version=v2]").waitFor({ timeout: 10_000 });
+    assert.ok((await page.locator("tr[data-version=v2]").textContent())?.includes(message));
+    assert.ok((await wide()) <= 1280, `the deployments page is ${await wide()} px wide`);
+    await page.close();
+  } finally {
+    await host.stop();
+  }
 });
 
 test.run();

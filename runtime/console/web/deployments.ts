@@ -85,7 +85,7 @@ function draw(main: HTMLElement, d: Enabled): void {
       a.canary
         ? h("p", { class: "muted" }, `Changed in ${a.canary.version}: ${a.canary.changed.join(", ") || "nothing"}${a.canary.autoRollback ? " · auto-rollback is watching" : ""}`)
         : null,
-      a.message ? h("p", {}, a.message) : null,
+      a.message ? h("p", { class: "prose" }, a.message) : null,
       actions,
     ),
     h(
@@ -119,7 +119,7 @@ function draw(main: HTMLElement, d: Enabled): void {
               h("td", { "data-label": "What" }, h("span", { class: `pill ${x.reason.includes("rollback") ? "warn" : "neutral"}` }, x.reason)),
               h("td", { "data-label": "Serving" }, x.canary ? `${x.stable} ${100 - x.canary.percent}% · ${x.canary.version} ${x.canary.percent}%` : `${x.stable} 100%`),
               h("td", { "data-label": "By" }, x.author),
-              h("td", { "data-label": "Message" }, x.message ?? ""),
+              h("td", { "data-label": "Message", class: "prose" }, x.message ?? ""),
             ),
           ),
         ),
@@ -167,8 +167,8 @@ function versionRow(v: VersionInfo, stable: string, canary: string | undefined, 
     { "data-version": v.id, class: serving ? "serving" : "" },
     h("th", { scope: "row", "data-label": "Version" }, h("span", { class: "version" }, v.id)),
     h("td", { "data-label": "Created" }, fmtDateTime(v.createdAt)),
-    h("td", { "data-label": "Tag" }, v.tag ?? ""),
-    h("td", { "data-label": "Message" }, v.message ?? ""),
+    h("td", { "data-label": "Tag", class: "prose" }, v.tag ?? ""),
+    h("td", { "data-label": "Message", class: "prose" }, v.message ?? ""),
     h("td", { "data-label": "Author" }, v.author),
     h("td", { "data-label": "Files", class: "num" }, String(v.files)),
     h("td", { "data-label": "Share", class: "num" }, v.percent ? h("span", { class: "pill ok" }, `${v.percent}%`) : "–"),
