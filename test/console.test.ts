@@ -283,6 +283,18 @@ test("the live stream sends a function's requests as they are answered: request 
   assert.is((await ui(url, "GET", "stream?fn=nope", me)).status, 404);
 });
 
+test("a HEAD of the live stream answers its head and holds no stream: the session can still open its streams after many", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  for (let i = 0; i < 6; i++) {
+    const head = await fetch(`${url}/_lanes/ui/api/stream?fn=greet`, { method: "HEAD", headers: { cookie: me.cookie } });
+    assert.is(head.status, 200, `HEAD ${i + 1}`);
+    assert.is(head.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  }
+  const stream = await ui(url, "GET", "stream?fn=greet", me);
+  assert.is(stream.status, 200, "a stream after the HEADs");
+  assert.match(await readUntil(stream, /retry: 2000/, 5000), /retry: 2000/);
+});
+
 test("the console's requests/s are the metrics' counts: every request answered shows in its points", async ({ url }) => {
   const me = await login(url, TOKEN);
   const before = await metricCount(url);

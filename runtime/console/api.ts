@@ -81,7 +81,7 @@ export function consoleApi(o: ApiOptions): Hono<ConsoleEnv> {
     return c.json({ file: o.benchFile, report });
   });
 
-  api.get("/stream", (c) => o.streams.open(c.get("session")!, c.req.query("fn")));
+  api.get("/stream", (c) => (c.req.method === "HEAD" ? o.streams.head(c.req.query("fn")) : o.streams.open(c.get("session")!, c.req.query("fn"))));
   return api;
 }
 

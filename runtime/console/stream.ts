@@ -25,6 +25,8 @@ const BATCH = 50;
 /** What a stream may queue for a client that does not read, well above one event. */
 const UNREAD_BYTES = 1024 * 1024;
 
+const STREAM_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" };
+
 export class LiveStreams {
   private readonly closers = new Set<() => void>();
   private readonly perSession = new Map<Session, number>();
@@ -41,9 +43,7 @@ export class LiveStreams {
         headers: { "retry-after": "5" },
       });
     }
-    if (fn !== undefined && !this.src.served().some((s) => s.spec.name === fn)) {
-      throw new LanesError("not_found", `no function ${JSON.stringify(fn.slice(0, 64))} on this host`);
-    }
+    this.checkFunction(fn);
     this.perSession.set(session, mine + 1);
     const encoder = new TextEncoder();
     const feed = fn ? this.src.recent.of(fn) : undefined;
@@ -119,9 +119,22 @@ export class LiveStreams {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: UNREAD_BYTES }),
     );
-    return new Response(body, {
-      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" },
-    });
+    return new Response(body, { headers: STREAM_HEADERS });
+  }
+
+  /**
+   * The answer to a HEAD: the stream's head, and no stream. Answering it with one left the
+   * stream open for good (no client reads a HEAD's body), holding one of the session's streams.
+   */
+  head(fn: string | undefined): Response {
+    this.checkFunction(fn);
+    return new Response(null, { headers: STREAM_HEADERS });
+  }
+
+  private checkFunction(fn: string | undefined): void {
+    if (fn !== undefined && !this.src.served().some((s) => s.spec.name === fn)) {
+      throw new LanesError("not_found", `no function ${JSON.stringify(fn.slice(0, 64))} on this host`);
+    }
   }
 
   stop(): void {
