@@ -242,6 +242,28 @@ test("a function that cannot start with an error of 200 KB is shown broken with 
   }
 });
 
+test("a start error that names a URL shows the URL whole, and the host's own file paths cut to the file's name", async () => {
+  const dir = versionDir("url", "ok", (m) => {
+    (m.functions as Record<string, unknown>).remote = { entry: "remote.ts", lane: "isolate" };
+  });
+  writeFileSync(join(dir, "remote.ts"), `throw new Error("cannot reach https://api.example.com/v1/users from " + import.meta.url);\n`);
+  const host = await start(dir, { data: false });
+  try {
+    const url = host.host.url;
+    const res = await fetch(`${url}/remote`);
+    assert.is(res.status, 503);
+    const answered = ((await res.json()) as { error: { message: string } }).error.message;
+    const me = await login(url, TOKEN);
+    const shown = ((await (await ui(url, "GET", "functions/remote", me)).json()) as { function: { error: string } }).function.error;
+    for (const message of [answered, shown]) {
+      assert.ok(message.includes("cannot reach https://api.example.com/v1/users from "), message);
+      assert.not.match(message, /file:|\/tmp\/|\/home\//, "no path of the host's");
+    }
+  } finally {
+    await host.stop(2000);
+  }
+});
+
 test("on a host other machines can reach, nothing of the console is readable without a session", async ({ wideUrl }) => {
   const paths = [
     "/_lanes/ui/api/overview",

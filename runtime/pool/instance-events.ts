@@ -32,7 +32,11 @@ export interface ClientHooks {
 
 export type RequestInput = Omit<RequestFrame, "t" | "id">;
 
-/** An error message without the host's file paths (they stay in the host log): `/a/b/c.ts` becomes `c.ts`. */
+/**
+ * An error message without the host's file paths (they stay in the host log): `/a/b/c.ts` and
+ * `file:///a/b/c.ts` become `c.ts`. A path inside a word or a URL (`https://api.example.com/v1/users`)
+ * is no file path of the host's: it stays whole.
+ */
 export function withoutPaths(text: string): string {
-  return text.replace(/(?:file:\/\/)?\/(?:[^\s/'"():]+\/)+([^\s/'"():]+)/g, "$1");
+  return text.replace(/(?:file:\/\/|(?<![\w:/.-]))\/(?:[^\s/'"():]+\/)+([^\s/'"():]+)/g, "$1");
 }
