@@ -2,13 +2,14 @@
  * `lanes new`: the new entry follows the manifest's own layout and the rest of the file stays
  * byte for byte. Nothing here depends on the host runtime, so it runs on Node only.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { loadAdapter } from "../adapters/mod.ts";
 import { newCommand } from "../runtime/cli/new.ts";
+import { LanesError } from "../runtime/errors.ts";
 import { addFunction } from "../runtime/cli/new-manifest.ts";
 import { loadManifest } from "../runtime/manifest/load.ts";
 
@@ -86,6 +87,31 @@ test("lanes new refuses a taken route (a trailing slash aside), an invalid name,
     writeFileSync(join(dir, "lanes.json"), '\ufeff{ "functions": { "a": { "entry": "a.ts" } } }');
     assert.is(await refusal(["c", dir]), "accepted");
     assert.equal(Object.keys((JSON.parse(readFileSync(join(dir, "lanes.json"), "utf8")) as { functions: object }).functions), ["a", "c"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("lanes new into a path that is a file, or a folder whose lanes.json is a folder, says so without a stack trace", async () => {
+  const adapter = await loadAdapter();
+  const dir = mkdtempSync(join(tmpdir(), "lanes-new-"));
+  const quiet = { ...adapter, writeOut: () => {} };
+  const refusal = async (argv: string[]) => {
+    try {
+      await newCommand(quiet, argv);
+    } catch (e) {
+      return e instanceof LanesError ? e.message : `not a LanesError: ${(e as Error).stack}`;
+    }
+    return "accepted";
+  };
+  try {
+    writeFileSync(join(dir, "file"), "x");
+    // mkdir failed: EEXIST with a stack trace
+    assert.match(await refusal(["greet", join(dir, "file")]), /^lanes new: .*\/file is not a folder: give the folder of the functions/);
+    assert.match(await refusal(["greet", join(dir, "file", "sub")]), /^lanes new: cannot make the folder .*\/file\/sub \(ENOTDIR/);
+    mkdirSync(join(dir, "odd", "lanes.json"), { recursive: true });
+    assert.match(await refusal(["greet", join(dir, "odd")]), /^lanes new: .*\/odd\/lanes\.json is not a file$/);
+    assert.not.ok(existsSync(join(dir, "odd", "greet.ts")), "nothing written");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

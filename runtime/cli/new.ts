@@ -38,6 +38,11 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   const dir = sys.resolve(dirArg ?? (inPackage ? defaultFunctionsDir() : cwd));
   const manifestFile = sys.join(dir, MANIFEST_FILE);
   const entryFile = sys.join(dir, `${name}.ts`);
+  // else mkdir or the write failed with a stack trace (EEXIST, ENOTDIR, EISDIR)
+  const dirKind = await sys.entryKind(dir);
+  if (dirKind !== undefined && dirKind !== "folder" && dirKind !== "link") throw clash(`${dir} is not a folder: give the folder of the functions (or a new one)`);
+  const manifestKind = await sys.entryKind(manifestFile);
+  if (manifestKind !== undefined && manifestKind !== "file" && manifestKind !== "link") throw clash(`${manifestFile} is not a file`);
   const hasManifest = await sys.isFile(manifestFile);
   const text = hasManifest ? await sys.readText(manifestFile) : '{\n  "functions": {}\n}\n';
   let functions: Record<string, { route?: string }>;
@@ -54,7 +59,11 @@ export async function newCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   if (await sys.exists(entryFile)) throw clash(`${entryFile} already exists; pick another name, or add it to ${MANIFEST_FILE} by hand`);
 
   const updated = addFunction(withoutBom(text), name, { entry: `${name}.ts`, route, lane });
-  await sys.mkdirp(dir);
+  try {
+    await sys.mkdirp(dir);
+  } catch (e) {
+    throw clash(`cannot make the folder ${dir} (${e instanceof Error ? e.message : String(e)})`);
+  }
   // the entry first: a running `lanes dev` reloads on the manifest and must find the file
   await sys.writeText(entryFile, template(name, lane));
   await sys.writeText(manifestFile, updated);
