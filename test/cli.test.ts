@@ -139,6 +139,23 @@ test("lanes bench with a --function the manifest lacks, or an --out that cannot 
   assert.match(out.err, /lanes bench: --out ".*file" cannot be the results folder/);
 });
 
+test("lanes bench refuses a --density flag without --density, and a lane-bench flag with it, rather than ignoring it", async () => {
+  // `lanes bench --mixed` ran the whole lane bench, every function in every lane on every runtime
+  for (const [args, rule] of [
+    [["--mixed"], "--mixed goes with --density N"],
+    [["--process", "5"], "--process goes with --density N"],
+    [["--pack=false"], "--pack goes with --density N"],
+    [["--idle-ms", "5000"], "--idle-ms goes with --density N"],
+    [["--density", "10", "--function", "hello"], "--function is for the lane bench, not --density N"],
+    [["--density", "10", "--duration", "1"], "--duration is for the lane bench, not --density N"],
+    [["--density", "10", "--cli", "x.ts"], "--cli goes with --density N --mixed"],
+  ] as const) {
+    const r = await lanes(["bench", "/no/such/folder", ...args]);
+    assert.is(r.code, 2, `lanes bench ${args.join(" ")}: ${r.err}`);
+    assert.ok(r.err.startsWith(`lanes bench: ${rule}\n`), r.err);
+  }
+});
+
 test("with --json, an admin command's usage error is a JSON error and still exits 2, as without it", async () => {
   for (const args of [
     ["versions", "--to", "http://127.0.0.1:9", "--json", "--bogus"],

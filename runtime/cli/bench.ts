@@ -29,6 +29,8 @@ const FLAGS = {
   cli: "string",
 } as const;
 export { FLAGS as BENCH_FLAGS };
+const DENSITY_ONLY = ["mixed", "pack", "process", "idle-ms", "cli"] as const;
+const LANE_BENCH_ONLY = ["function", "lanes", "duration", "warmup", "connections", "settle", "rounds", "out", "quick", "crash"] as const;
 
 /** The reference workloads: loadtest/ with its own lanes.json. */
 export function defaultBenchDir(): string {
@@ -37,7 +39,15 @@ export function defaultBenchDir(): string {
 
 export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log: Logger): Promise<number> {
   const args = parseArgs(argv, FLAGS, "bench", 1);
-  if (args.flags.density !== undefined) return densityCommand(adapter, args, log);
+  const given = (names: readonly string[]) => names.filter((n) => args.flags[n] !== undefined);
+  const density = args.flags.density !== undefined;
+  // a flag of the other bench was ignored: `lanes bench --mixed` ran the whole lane bench
+  const stray = density ? given(LANE_BENCH_ONLY) : given(DENSITY_ONLY);
+  if (stray.length > 0) {
+    throw new LanesError("invalid_flag", `lanes bench: --${stray[0]} ${density ? "is for the lane bench, not --density N" : "goes with --density N"}`);
+  }
+  if (args.flags.cli !== undefined && args.flags.mixed === undefined) throw new LanesError("invalid_flag", "lanes bench: --cli goes with --density N --mixed");
+  if (density) return densityCommand(adapter, args, log);
   const harness = await import("../../loadtest/harness/mod.ts");
   const quick = args.flags.quick === true;
   const base = quick ? harness.QUICK : harness.FULL;
