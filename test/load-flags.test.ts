@@ -173,6 +173,11 @@ test("--compare says for each figure which way it moved: lower latency and error
   assert.match(text, /latency p99 +40\.0 ms +60\.0 ms +\+50\.0% +worse/);
   assert.match(text, /errors +0\.00% +0\.00% +\+0\.00 pt +same/);
   assert.match(text, /note: the runs differ \(model "open" then, "closed" now\)/);
+
+  // a baseline stopped with Ctrl-C measured a part of its run: not like for like either
+  const cut = report({ rate: 100, p99: 40, errors: 0 });
+  cut.meta.interruptedAtS = 2.5;
+  assert.match(formatCompare("cut.json", cut, now), /note: the runs differ \(interrupted after 2\.5 of 10 s then\)/);
 });
 
 test.run();

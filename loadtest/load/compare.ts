@@ -95,5 +95,12 @@ function differences(a: LoadReport, b: LoadReport): string[] {
   const out: string[] = [];
   const keys = ["url", "method", "model", "rate", "connections", "durationS", "bodyBytes"] as const;
   for (const k of keys) if (a.meta[k] !== b.meta[k]) out.push(`${k} ${JSON.stringify(a.meta[k])} then, ${JSON.stringify(b.meta[k])} now`);
+  // a run stopped with Ctrl-C measured only its first seconds
+  for (const [r, when] of [
+    [a, "then"],
+    [b, "now"],
+  ] as const) {
+    if (r.meta.interruptedAtS !== undefined) out.push(`interrupted after ${r.meta.interruptedAtS} of ${r.meta.durationS} s ${when}`);
+  }
   return out;
 }
