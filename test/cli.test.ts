@@ -156,6 +156,14 @@ test("lanes bench refuses a --density flag without --density, and a lane-bench f
   }
 });
 
+test("an admin command's --to with a query or fragment exits 2 naming the rule, not 'has no admin API'", async () => {
+  for (const to of ["http://127.0.0.1:9/?x=1", "http://127.0.0.1:9/#top", "http://127.0.0.1:9/?"]) {
+    const r = await lanes(["versions", "--to", to]);
+    assert.is(r.code, 2, `--to ${to}: ${r.out}${r.err}`);
+    assert.ok(r.err.includes(`lanes versions: --to must be the host's URL without a query or fragment, e.g. http://127.0.0.1:8787 (got ${JSON.stringify(to)})`), r.err);
+  }
+});
+
 test("with --json, an admin command's usage error is a JSON error and still exits 2, as without it", async () => {
   for (const args of [
     ["versions", "--to", "http://127.0.0.1:9", "--json", "--bogus"],

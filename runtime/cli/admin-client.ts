@@ -24,6 +24,10 @@ export async function adminFor(adapter: RuntimeAdapter, args: Parsed, command: s
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new LanesError("invalid_flag", `lanes ${command}: --to must be an http:// or https:// URL (got ${JSON.stringify(to)})`);
   }
+  // the API's path is added to it: after a query or fragment it was no path, and the host said "no admin API"
+  if (url.search || url.hash || to.endsWith("?") || to.endsWith("#")) {
+    throw new LanesError("invalid_flag", `lanes ${command}: --to must be the host's URL without a query or fragment, e.g. http://127.0.0.1:8787 (got ${JSON.stringify(to)})`);
+  }
   const token = await readToken(adapter, args, command);
   const base = url.href.replace(/\/+$/, "");
   return {
