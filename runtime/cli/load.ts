@@ -132,7 +132,15 @@ function headersOf(args: Parsed): Record<string, string> {
     if (colon < 0 || !TOKEN.test(name)) {
       throw new LanesError("invalid_flag", `lanes load: --header must be "name: value" with a valid header name (got ${JSON.stringify(h)})`);
     }
-    headers[name.toLowerCase()] = h.slice(colon + 1).trim();
+    const value = h.slice(colon + 1).trim();
+    // a line break or other control character: every HTTP client refuses it, with a stack trace
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+      throw new LanesError(
+        "invalid_flag",
+        `lanes load: --header ${JSON.stringify(name)}: its value may not hold a line break or another control character (got ${JSON.stringify(h)})`,
+      );
+    }
+    headers[name.toLowerCase()] = value;
   }
   return headers;
 }
