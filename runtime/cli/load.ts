@@ -133,11 +133,11 @@ function headersOf(args: Parsed): Record<string, string> {
       throw new LanesError("invalid_flag", `lanes load: --header must be "name: value" with a valid header name (got ${JSON.stringify(h)})`);
     }
     const value = h.slice(colon + 1).trim();
-    // a line break or other control character: every HTTP client refuses it, with a stack trace
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+    // a line break, another control character or one past Latin-1: the HTTP client refused it, with a stack trace
+    if (/[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/.test(value)) {
       throw new LanesError(
         "invalid_flag",
-        `lanes load: --header ${JSON.stringify(name)}: its value may not hold a line break or another control character (got ${JSON.stringify(h)})`,
+        `lanes load: --header ${JSON.stringify(name)}: its value may not hold a line break, another control character or a character past Latin-1 (percent-encode it) (got ${JSON.stringify(h)})`,
       );
     }
     headers[name.toLowerCase()] = value;
