@@ -14,6 +14,7 @@ import * as assert from "uvu/assert";
 import { runLoad, type LoadOptions, type LoadReport } from "../loadtest/load/mod.ts";
 import { errorKind, Recorder } from "../loadtest/load/recorder.ts";
 import { closedVerdict, latencyOf } from "../loadtest/load/summarize.ts";
+import { formatLoad } from "../loadtest/load/table.ts";
 import { cliCommand } from "./helpers/cli.ts";
 import { adapter } from "./helpers/host.ts";
 import { descendants, isAlive } from "./helpers/chaos.ts";
@@ -139,6 +140,9 @@ test("errors are counted by kind and answers by status code", async () => {
   assert.is(reset.errors.reset, 25, JSON.stringify(reset.errors));
   assert.is(reset.errors.total, 25);
   assert.is(reset.requests.answered, 0);
+  // no answer, no latency: it read "latency p99 0.00 ms", a fast server
+  assert.match(formatLoad(reset, {}), /latency p99 +– \(no answer\)\n/);
+  assert.not.match(formatLoad(reset, {}), /0\.00 ms/);
 });
 
 test("the closed model counts errors by kind too, a connection the server closes included", async () => {

@@ -35,15 +35,17 @@ export function formatLoad(r: LoadReport, files: { json?: string; chart?: string
   const statuses = Object.entries(r.status)
     .map(([code, n]) => `${code}: ${n0(n)}`)
     .join(", ");
+  // with no answer there is no latency: 0.00 ms read as a fast server
+  const lat = (x: number) => (q.answered === 0 ? "– (no answer)" : ms(x));
   const rows: string[][] = [
     ["rate", `${rate(r.rate.achieved)}${r.rate.asked === null ? "" : ` (asked ${r.rate.asked})`}`],
     ["requests", `${n0(q.sent)} sent, ${n0(q.answered)} answered, ${n0(q.failed)} failed${q.notStarted ? `, ${n0(q.notStarted)} never started` : ""}`],
-    ["latency p50", ms(l.p50)],
-    ["latency p90", ms(l.p90)],
-    ["latency p99", ms(l.p99)],
-    ["latency p99.9", ms(l.p99_9)],
-    ["latency max", ms(l.max)],
-    ["latency mean", ms(l.mean)],
+    ["latency p50", lat(l.p50)],
+    ["latency p90", lat(l.p90)],
+    ["latency p99", lat(l.p99)],
+    ["latency p99.9", lat(l.p99_9)],
+    ["latency max", lat(l.max)],
+    ["latency mean", lat(l.mean)],
     ["status", statuses || "none"],
     ["non-2xx", r.non2xx ? `${n0(r.non2xx)} (${pct(r.non2xx / Math.max(1, q.answered))} of answers)` : "0"],
     ["errors", `${ERROR_KINDS.map((k) => `${k} ${n0(r.errors[k])}`).join(", ")}${r.errors.total ? ` (${pct(r.errors.share)})` : ""}`],
