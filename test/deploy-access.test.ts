@@ -10,6 +10,7 @@ import { parseTokens } from "../runtime/host/admin-auth.ts";
 import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
 import { createLogger } from "../runtime/log.ts";
 import { TOKEN, runCli, scratchDir, startStoreHost, versionDir } from "./helpers/deploy.ts";
+import { freePort } from "./helpers/etcd.ts";
 import { adapter } from "./helpers/host.ts";
 
 const test = suite<{ wide: DeployHost; plain: DeployHost; base: string }>(`who may read what on ${adapter.name}`);
@@ -86,6 +87,43 @@ test("the host takes its token from LANES_ADMIN_TOKEN and the CLI from LANES_TOK
   } finally {
     await host.stop();
   }
+});
+
+test("while a host with a store and a token starts, its admin API and console say it is starting (503), never that they are off", async () => {
+  // The host listens before it has made version 1 of its new store: a script that waits for the
+  // port (or `listening on`) and then deploys must not be told the host has no admin token.
+  const port = await freePort();
+  const starting = startDeployHost({
+    dir: versionDir("early"),
+    port,
+    hostname: "127.0.0.1",
+    dev: false,
+    adapter,
+    log: createLogger(() => {}),
+    tokens: await parseTokens(`ci ${TOKEN}`, "test"),
+    maxUploadBytes: 1024 * 1024,
+    data: join(scratchDir("data-"), "store"),
+  });
+  let done = false;
+  const started = starting.finally(() => {
+    done = true;
+  });
+  const seen: string[] = [];
+  try {
+    while (!done) {
+      for (const path of ["/_lanes/api/versions", "/_lanes/ui"]) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } }).catch(() => undefined);
+        if (!res) continue;
+        const body = await res.text();
+        if (res.status === 200) continue;
+        seen.push(`${path} ${res.status} ${res.headers.get("retry-after")} ${body}`);
+      }
+    }
+  } finally {
+    await (await started).stop(2000);
+  }
+  assert.ok(seen.length > 0, "the host answered while it started");
+  for (const s of seen) assert.match(s, /^\S+ 503 1 .*"code":"unavailable".*the host is starting/, s);
 });
 
 test.run();

@@ -58,6 +58,14 @@ export class DeployFront implements Front {
     this.member = member;
   }
 
+  /**
+   * A host with a store and a token listens before it has read (or made) its active deployment:
+   * until then its API and console are not "off", they are not there yet.
+   */
+  private get starting(): boolean {
+    return this.o.hasStore && this.o.auth.enabled && this.deployer === undefined;
+  }
+
   handler(own: () => HttpHandler): HttpHandler {
     return {
       fast: (ex) => this.fast(ex, own),
@@ -97,6 +105,7 @@ export class DeployFront implements Front {
     if (named && !isReservedPath(path)) return errorResponse(new LanesError("not_found", CONSOLE_ONLY), crypto.randomUUID());
     if (path === "/_lanes/api" || path.startsWith("/_lanes/api/")) {
       if (this.api) return this.api(request, ex);
+      if (this.starting) return errorResponse(STARTING, crypto.randomUUID());
       return errorResponse(new LanesError("not_found", this.o.apiOff), crypto.randomUUID());
     }
     if (this.o.hasStore && (path === "/_lanes/ready" || path === "/_lanes/health") && request.method === "GET") {
@@ -118,6 +127,7 @@ export class DeployFront implements Front {
         return errorResponse(new LanesError("not_found", CONSOLE_ELSEWHERE), crypto.randomUUID());
       }
       if (this.console) return this.console(request, ex);
+      if (this.starting) return errorResponse(STARTING, crypto.randomUUID());
       return errorResponse(new LanesError("not_found", CONSOLE_OFF), crypto.randomUUID());
     }
     if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
@@ -131,6 +141,10 @@ export class DeployFront implements Front {
     return this.member && path === "/_lanes/metrics" ? withClusterMetrics(res, this.member.status()) : res;
   }
 }
+
+const STARTING = new LanesError("unavailable", "the host is starting: it loads its active deployment; try again in a moment", {
+  headers: { "retry-after": "1" },
+});
 
 /** A request target's path, without its query. */
 function pathOf(target: string): string {
