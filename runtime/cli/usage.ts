@@ -182,7 +182,7 @@ export function globalUsage(version: string): string {
   return [
     `lanes ${version}: serverless functions in an isolate lane (worker threads) or a process lane (child processes)`,
     "",
-    "usage: lanes COMMAND [args] [flags]      (npx lanes ... after npm ci or npm install lanes)",
+    "usage: lanes COMMAND [args] [flags]      (npx lanes ... after npm ci, or npm install /path/to/lanes)",
     "",
     ...Object.values(COMMANDS).map((c) => `  ${c.synopsis.padEnd(width)}${c.about.split(/[.;:] /)[0]}`),
     "",
