@@ -88,7 +88,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ["--lanes isolate,process", "lanes to measure (default both; the direct baseline always runs)"],
       ["--runtimes node,bun,deno", "host runtimes to measure (default all three)"],
       ["--duration s", "measured seconds per cell (default 5; --quick 1)"],
-      ["--warmup s", "seconds of load before measuring (default 1; --quick 0.5)"],
+      ["--warmup s", "seconds of load before measuring (default 1, --quick too)"],
       ["--connections n", "autocannon connections (default 50)"],
       ["--settle s", "before each cell, wait up to s seconds for other processes to go quiet (default 0)"],
       ["--rounds n", "measure each function's cells n times in turn and report medians, overhead against each round's direct (default 1)"],
