@@ -103,6 +103,44 @@ test("SIGINT (Ctrl-C) stops it the same way, once; and when the CLI is killed, t
   }
 });
 
+test("SIGTERM sent to the CLI and the host at once (systemd's KillMode=control-group, pkill -f) still stops gracefully: in-flight requests finish, exit 0", async () => {
+  const both = await startCli(["start", dir, "--port", "0"], { env: shell });
+  try {
+    await expectJson(fetch(`${both.url}/slow`));
+    const inflight = fetch(`${both.url}/slow?do=sleep&ms=700`).then(
+      async (r) => `${r.status} ${await r.text()}`,
+      (e: unknown) => `failed: ${String(e)}`,
+    );
+    await sleep(150);
+    process.kill(both.hostPid, "SIGTERM");
+    await sleep(50); // apart, so the host cannot take the two as one pending signal
+    both.kill("SIGTERM");
+    assert.match(await inflight, /^200 /, both.output());
+    assert.equal(await both.exited, { code: 0, signal: null }, both.output());
+  } finally {
+    if (isAlive(both.pid)) both.kill("SIGKILL");
+  }
+});
+
+test("a second SIGINT to the CLI stops the host at once, without waiting for requests in flight", async () => {
+  const twice = await startCli(["start", dir, "--port", "0"], { env: shell });
+  try {
+    await expectJson(fetch(`${twice.url}/slow`));
+    const inflight = fetch(`${twice.url}/slow?do=sleep&ms=3000`).catch(() => undefined);
+    await sleep(150);
+    const t0 = Date.now();
+    twice.kill("SIGINT");
+    await sleep(100);
+    twice.kill("SIGINT");
+    const exit = await twice.exited;
+    assert.ok(Date.now() - t0 < 2000, `stopped after ${Date.now() - t0} ms`);
+    assert.is.not(exit.code, 0, twice.output());
+    await inflight;
+  } finally {
+    if (isAlive(twice.pid)) twice.kill("SIGKILL");
+  }
+});
+
 test("the host's exit code comes through the CLI (a manifest error: 1, with its message)", async () => {
   const [cmd, args] = cliCommand(["start", `${dir}/no-such-folder`, "--port", "0"]);
   const child = spawnProcess(cmd, args, shell);
