@@ -71,6 +71,15 @@ test("a host without a token keeps the admin API off and says how to turn it on;
   assert.equal([greet.status, greet.headers.get("lanes-version"), await greet.text()], [200, "v1", "plain"]);
 });
 
+test("lanes' own routes answer another method than GET with 405 and Allow, not a 404 saying nothing is there", async ({ plain: { host } }) => {
+  for (const path of ["/_lanes/health", "/_lanes/ready", "/_lanes/metrics", "/_lanes/functions"]) {
+    const res = await fetch(host.url + path, { method: "POST", body: "x" });
+    const body = (await res.json()) as { error: { code: string } };
+    assert.equal([res.status, res.headers.get("allow"), body.error.code], [405, "GET, HEAD", "method_not_allowed"], path);
+    assert.is((await fetch(host.url + path, { method: "HEAD" })).status, 200, `HEAD ${path}`);
+  }
+});
+
 test("the host takes its token from LANES_ADMIN_TOKEN and the CLI from LANES_TOKEN", async () => {
   const host = await startStoreHost(versionDir("env"), join(scratchDir("data-"), "store"), [], { LANES_ADMIN_TOKEN: `env ${TOKEN}` });
   try {

@@ -62,6 +62,16 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
       functions: o.functions().map(describe),
     }),
   );
+  // lanes' own routes exist for GET (and HEAD): another method gets a 405 naming them, as a
+  // function's route with a `methods` list does, not a 404 saying nothing is there
+  for (const path of ["/_lanes/health", "/_lanes/ready", "/_lanes/metrics", "/_lanes/functions"]) {
+    app.all(path, (c) =>
+      errorResponse(
+        new LanesError("method_not_allowed", `${c.req.method} is not allowed on ${path} (allowed: GET, HEAD)`, { headers: { allow: "GET, HEAD" } }),
+        c.get("requestId"),
+      ),
+    );
+  }
   // a host with an admin token has a console in front of this app (runtime/console/)
   app.all("/_lanes/ui/*", (c) => errorResponse(new LanesError("not_found", CONSOLE_OFF), c.get("requestId")));
   app.all("/_lanes/ui", (c) => errorResponse(new LanesError("not_found", CONSOLE_OFF), c.get("requestId")));
