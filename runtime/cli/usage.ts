@@ -52,7 +52,10 @@ export const COMMANDS: Record<string, CommandHelp> = {
         "with --store: how long a deploy waits for the other hosts to load its version before it switches anyway; a host that takes longer follows once it has (default 10, 0 to 600)",
       ],
       ["--admin-token-file FILE", "tokens of the admin API (/_lanes/api/; else LANES_ADMIN_TOKEN; none: the API is off)"],
-      ["--secrets-key-file FILE", "the key that seals secrets in the --data store (64 hex digits, a file only its owner may read); without it the host keeps no secrets"],
+      [
+        "--secrets-key-file FILE",
+        "the key that seals secrets in the --data or --store store (64 hex digits, a file only its owner may read); without it the host keeps no secrets",
+      ],
       ["--max-upload-mb N", "largest deploy upload the admin API takes (default 32)"],
       [
         "--console-host NAME",
@@ -159,7 +162,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
   secret: {
     synopsis: "lanes secret set|list|delete [NAME] --to URL [flags]",
     about:
-      "secrets on a host started with --data, --secrets-key-file and an admin token: set NAME (the value from stdin, never the command line; the functions that use it restart onto it), list (names, never values), delete NAME",
+      "secrets on a host started with --data or --store, --secrets-key-file and an admin token: set NAME (the value from stdin, never the command line; the functions that use it restart onto it), list (names, never values), delete NAME",
     flags: [...ADMIN_FLAGS, ["--function f", "set or delete the secret of function f only (it takes its own first, then the one for every function)"]],
     more: 'example: printf %s "$STRIPE_KEY" | lanes secret set STRIPE_KEY --to http://127.0.0.1:8787',
   },
