@@ -21,8 +21,6 @@ const SECRET = /^LANES_(?:[A-Z0-9]+_)*(?:TOKEN|SECRET|PASSWORD|KEY)(?:_[A-Z0-9]+
 const SECRETS_ON_STDIN = "LANES_SECRETS_ON_STDIN";
 
 const secrets = new Map<string, string>();
-/** This process is the re-executed host: the CLI in front of it forwards SIGINT/SIGTERM. */
-let behindFront = false;
 
 /**
  * A variable lanes reads from its own environment, secrets included (`LANES_ADMIN_TOKEN`):
@@ -70,7 +68,6 @@ export function hostEnvironment(host: RuntimeName, env: Record<string, string | 
  */
 export async function runWithCleanEnv(host: RuntimeName): Promise<number | undefined> {
   if (process.env[SECRETS_ON_STDIN] === "1" && !process.stdin.isTTY) {
-    behindFront = true;
     await receiveSecrets();
     return undefined;
   }
@@ -78,27 +75,6 @@ export async function runWithCleanEnv(host: RuntimeName): Promise<number | undef
   const split = splitEnv(process.env);
   const env = { ...split.kept, ...hostAllocatorEnv(host, process.env), [SECRETS_ON_STDIN]: "1" };
   return runAgain(host, env, "start the host again with a clean environment", split.secrets);
-}
-
-let signalled = false;
-
-/**
- * The host's SIGINT/SIGTERM. Behind the CLI in front of it, a stop signal can come twice at once:
- * sent to every process of a service (systemd's KillMode=control-group, `pkill -f`) it arrives
- * here and, forwarded, again; counted as a second signal it would cut the graceful stop short and
- * drop the requests in flight. So there only the first is passed on, and the front turns a second
- * signal of its own into SIGKILL: stop at once, as a second signal does without a front.
- */
-export function onHostSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void {
-  if (!behindFront) {
-    process.on(signal, listener);
-    return;
-  }
-  process.on(signal, () => {
-    if (signalled) return;
-    signalled = true;
-    listener();
-  });
 }
 
 /**
@@ -139,12 +115,7 @@ function runAgain(host: RuntimeName, env: Record<string, string | undefined>, wh
   }
   // process.kill, not child.kill: after child.kill Deno reports the signal as its exit status
   // even when the host caught it and exited 0 (measured, Deno 2.9.6)
-  let forwarded = 0;
-  // a host counts only the first stop signal (onHostSignal): its front makes a second one SIGKILL
-  const forward = (signal: NodeJS.Signals) => () => {
-    const sent = secrets && ++forwarded > 1 ? "SIGKILL" : signal;
-    if (child.pid) process.kill(child.pid, sent);
-  };
+  const forward = (signal: NodeJS.Signals) => () => child.pid && process.kill(child.pid, signal);
   for (const s of ["SIGINT", "SIGTERM"] as const) process.on(s, forward(s));
   return new Promise((resolve) => {
     child.on("error", (e) => {

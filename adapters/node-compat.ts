@@ -18,7 +18,7 @@ import { snapshotBlob } from "./node-snapshot.ts";
 import { lineSplitter } from "./lines.ts";
 import { fileOps } from "./files.ts";
 import { defaultCacheDir, ensurePrivateDirSync, mkdirInsidePrivate } from "./private-dir.ts";
-import { onHostSignal, runWithCleanEnv, runWithKeepingAllocator } from "./env.ts";
+import { runWithCleanEnv, runWithKeepingAllocator } from "./env.ts";
 import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
 import { killSandboxed, killStuckSandboxes, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
@@ -263,7 +263,7 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     runWithCleanEnv: () => runWithCleanEnv(host),
     runWithKeepingAllocator: () => runWithKeepingAllocator(host),
     schedule: (fn: () => void) => void setImmediate(fn),
-    onSignal: onHostSignal,
+    onSignal: (signal: "SIGINT" | "SIGTERM", listener: () => void) => void process.on(signal, listener),
     exit: (code: number): never => process.exit(code),
     pid: process.pid,
     processAlive,

@@ -177,6 +177,9 @@ export async function secretsKeys(adapter: RuntimeAdapter, file: string, command
   return SecretsKey.parse(text, `lanes ${command}: --secrets-key-file ${file}`);
 }
 
+/** Signals this close to the first are the same stop, delivered twice (serveUntilSignal). */
+const SAME_STOP_MS = 300;
+
 /**
  * Wait for SIGINT/SIGTERM, stop gracefully (a second signal stops at once), exit 0. `listening`
  * says the host is ready, once the handlers are in place: a client that signals the moment it
@@ -184,9 +187,17 @@ export async function secretsKeys(adapter: RuntimeAdapter, file: string, command
  */
 export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, stop: (graceMs: number) => Promise<void>, listening?: () => void): Promise<never> {
   await new Promise<void>((resolve) => {
-    let signals = 0;
+    let first: number | undefined;
     const onSignal = () => {
-      if (++signals > 1) adapter.exit(1); // a second Ctrl-C: stop now
+      if (first !== undefined) {
+        // A second Ctrl-C: stop now. But one stop often arrives more than once at the same
+        // moment: a terminal's Ctrl-C reaches npm and the CLI, and npm passes it on; systemd
+        // signals every process of the service, and the CLI in front of a re-executed host
+        // passes it on. Counted as a second signal it would drop the requests in flight.
+        if (performance.now() - first >= SAME_STOP_MS) adapter.exit(1);
+        return;
+      }
+      first = performance.now();
       log.info("stopping: finishing in-flight requests");
       void stop(SHUTDOWN_GRACE_MS).then(resolve);
     };
