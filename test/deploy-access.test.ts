@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { parseTokens } from "../runtime/host/admin-auth.ts";
 import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
 import { createLogger } from "../runtime/log.ts";
-import { TOKEN, runCli, scratchDir, startStoreHost, versionDir } from "./helpers/deploy.ts";
+import { TOKEN, get, runCli, scratchDir, startStoreHost, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { freePort } from "./helpers/etcd.ts";
 import { adapter } from "./helpers/host.ts";
 
@@ -79,6 +79,32 @@ test("lanes' own routes answer another method than GET with 405 and Allow, not a
     assert.is((await fetch(host.url + path, { method: "HEAD" })).status, 200, `HEAD ${path}`);
   }
 });
+
+test("lanes deploy --wait to a host whose store is its own (--data) deploys, says so and exits 0: there is no other host to wait for", async () => {
+  const host = await startStoreHost(versionDir("own"), join(scratchDir("data-"), "store"), ["--admin-token-file", tokenFile()]);
+  try {
+    await waitReady(host.url);
+    const out = await runCli(["deploy", versionDir("own-2"), "--to", host.url, "--wait"], { LANES_TOKEN: TOKEN });
+    assert.is(out.code, 0, out.out);
+    assert.match(out.out, /deployed v2 to /);
+    assert.match(out.out, /store is its own \(no other hosts\): it serves deployment 2/);
+    const json = await runCli(["rollback", "--to", host.url, "--wait", "--json"], { LANES_TOKEN: TOKEN });
+    assert.is(json.code, 0, json.out);
+    assert.equal(JSON.parse(json.out).wait, { ok: true, revision: 3, hosts: [], allSwitchedMs: null, shared: false, notSwitched: [] });
+    assert.is((await get(host.url, "/greet")).version, "v1");
+  } finally {
+    await host.stop();
+  }
+});
+
+/** Until /_lanes/ready answers 200: a host with a store takes its admin API on once it has. */
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await fetch(`${url}/_lanes/ready`)).status === 200) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} never got ready`);
+}
 
 test("the host takes its token from LANES_ADMIN_TOKEN and the CLI from LANES_TOKEN", async () => {
   const host = await startStoreHost(versionDir("env"), join(scratchDir("data-"), "store"), [], { LANES_ADMIN_TOKEN: `env ${TOKEN}` });

@@ -5,7 +5,7 @@
  * older deployment when the time is up.
  */
 import type { Deployment, HostRecord } from "../deploy/model.ts";
-import type { Admin } from "./admin-client.ts";
+import { AdminError, type Admin } from "./admin-client.ts";
 
 export interface WaitOutcome {
   ok: boolean;
@@ -13,13 +13,21 @@ export interface WaitOutcome {
   hosts: HostRecord[];
   /** From the first host's switch to the last one's (their clocks), when all switched. */
   allSwitchedMs: number | null;
+  /** False: the host's store is its own (`--data`), and the answer to the switch was the wait. */
+  shared: boolean;
   notSwitched: { url: string; runtime: string; why: string }[];
 }
 
 export async function waitForHosts(admin: Admin, d: Deployment, timeoutMs: number): Promise<WaitOutcome> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const { hosts } = await admin.call<{ hosts: HostRecord[] }>("GET", "hosts");
+    const answer = await admin.call<{ hosts: HostRecord[] }>("GET", "hosts").catch((e: unknown) => {
+      // a host on a store of its own (--data) has switched when it answers: no one else to wait for
+      if (e instanceof AdminError && e.httpStatus === 404 && e.hostCode === "not_found") return undefined;
+      throw e;
+    });
+    if (!answer) return { ok: true, revision: d.revision, hosts: [], allSwitchedMs: null, shared: false, notSwitched: [] };
+    const { hosts } = answer;
     const behind = hosts.filter((h) => h.revision < d.revision);
     const failed = behind.filter((h) => (h.failed?.revision ?? 0) >= d.revision);
     if (behind.length === 0 || failed.length === behind.length || Date.now() >= end) {
@@ -29,6 +37,7 @@ export async function waitForHosts(admin: Admin, d: Deployment, timeoutMs: numbe
         revision: d.revision,
         hosts,
         allSwitchedMs: behind.length === 0 && at.length > 0 ? Math.max(...at) - Math.min(...at) : null,
+        shared: true,
         notSwitched: behind.map((h) => ({ url: h.url, runtime: h.runtime, why: whyBehind(h, d, timeoutMs) })),
       };
     }
@@ -44,6 +53,7 @@ function whyBehind(h: HostRecord, d: Deployment, timeoutMs: number): string {
 }
 
 export function waitText(w: WaitOutcome): string {
+  if (!w.shared) return `  the host's store is its own (no other hosts): it serves deployment ${w.revision}\n`;
   if (w.ok) return `  all ${w.hosts.length} live host(s) serve deployment ${w.revision}, the last ${w.allSwitchedMs} ms after the first\n`;
   const lines = w.notSwitched.map((n) => `    ${n.url} (${n.runtime}): ${n.why}`);
   return `  ${w.hosts.length - w.notSwitched.length} of ${w.hosts.length} live host(s) serve deployment ${w.revision}; not:\n${lines.join("\n")}\n`;
