@@ -40,7 +40,7 @@ export class EtcdStore implements ClusterStore {
   readonly location: string;
   /** The active deployment as last read, with the mod revision of its key: what a switch compares. */
   private seen: { revision: number; modRevision: number } | undefined;
-  private current: StoreState = { reachable: true, since: new Date().toISOString(), error: null };
+  private current: StoreState = { reachable: true, since: new Date().toISOString(), error: null, lost: null };
   private stateListener: (s: StoreState) => void = () => {};
   private readonly members: Members;
   private readonly blobs: EtcdBlobs;
@@ -194,7 +194,14 @@ export class EtcdStore implements ClusterStore {
 
   follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void {
     this.stateListener = onState;
-    this.watch = followKey(this.client, this.key("active"), (kv) => onActive(this.note(kv)), this.stopWatch.signal);
+    this.watch = followKey(
+      this.client,
+      this.key("active"),
+      (kv) => onActive(this.note(kv)),
+      this.stopWatch.signal,
+      false,
+      () => this.noteGone(),
+    );
     const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parseJson<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
     const active = this.watch;
     this.watch = {
@@ -247,6 +254,13 @@ export class EtcdStore implements ClusterStore {
 
   private note(kv: KeyValue): Deployment {
     const d = parseJson<Deployment>(kv, this.location);
+    if (this.current.lost) {
+      // a new store's history is not the one this host serves from: only a restart joins it
+      if (d.revision < (this.seen?.revision ?? 0)) return d;
+      // etcd's data is back (restored): its mod revisions may be older than the ones seen
+      this.seen = undefined;
+      this.setState({ ...this.current, since: new Date().toISOString(), lost: null });
+    }
     if (!this.seen || kv.modRevision >= this.seen.modRevision) this.seen = { revision: d.revision, modRevision: kv.modRevision };
     return d;
   }
@@ -256,12 +270,23 @@ export class EtcdStore implements ClusterStore {
     return new LanesError("conflict", `the active deployment changed meanwhile, on this or another host: ${who}; nothing was changed (see lanes versions, then deploy again)`);
   }
 
+  /** `active` read back empty (or deleted) after this host saw a deployment: etcd lost the store's data. */
+  private noteGone() {
+    if (!this.seen || this.current.lost) return;
+    const lost = `${this.location} no longer holds the active deployment (this host saw deployment ${this.seen.revision}): etcd was wiped or replaced; every host keeps serving what it has; restore etcd's data, or restart every host on it (the first one started makes its folder version 1)`;
+    this.setState({ ...this.current, since: new Date().toISOString(), lost });
+  }
+
+  private setState(s: StoreState) {
+    this.current = s;
+    this.stateListener(s);
+  }
+
   private reach(ok: boolean, why: string | null) {
     // still away: keep when it went, say why it still is
     if (!ok && !this.current.reachable) this.current = { ...this.current, error: why };
     if (ok === this.current.reachable) return;
-    this.current = { reachable: ok, since: new Date().toISOString(), error: ok ? null : why };
-    this.stateListener(this.current);
+    this.setState({ ...this.current, reachable: ok, since: new Date().toISOString(), error: ok ? null : why });
   }
 }
 

@@ -56,6 +56,12 @@ export interface StoreState {
   since: string;
   /** Why it cannot be reached (null while it can). */
   error: string | null;
+  /**
+   * Why it answers but no longer holds the active deployment this host saw (wiped, or replaced
+   * by an empty etcd): null while it does. Deploys are refused meanwhile, as the store would
+   * hand out version ids the hosts already serve under other contents.
+   */
+  lost: string | null;
 }
 
 /**

@@ -102,6 +102,8 @@ async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run
       `nothing was changed: the deploy store ${o.store.location} cannot be reached (${o.store.state().error}); ${serving()}; try again once it is back`,
     );
   }
+  const lost = isClusterStore(o.store) ? o.store.state().lost : null;
+  if (lost) throw new LanesError("unavailable", `nothing was changed: the deploy store ${lost}; ${serving()}`);
   const before = o.deployer.active.revision;
   try {
     return await run();

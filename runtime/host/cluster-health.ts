@@ -17,6 +17,7 @@ export function healthBody(d: Deployment, cluster: ClusterStatus | undefined): R
   const { store, host } = cluster;
   const reasons = [
     ...(store.reachable ? [] : [`the deploy store cannot be reached since ${store.since}: serving the last deployment; deploys fail until it is back`]),
+    ...(store.lost ? [`the deploy store ${store.lost}`] : []),
     ...(staleSecrets(cluster) ? [staleSecrets(cluster)!] : []),
   ];
   return {

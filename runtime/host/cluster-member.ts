@@ -122,7 +122,8 @@ export class ClusterMember {
 
   private onState(s: StoreState) {
     const d = this.deployer.active;
-    if (s.reachable) this.log.info(`deploy store ${this.store.location} answers again; catching up with its active deployment`);
+    if (s.lost) this.log.error(`deploy store ${s.lost}; this host serves deployment ${d.revision} (${describeDeployment(d)}); deploys are refused meanwhile`);
+    else if (s.reachable) this.log.info(`deploy store ${this.store.location} answers again; catching up with its active deployment`);
     else
       this.log.warn(
         `deploy store ${this.store.location} cannot be reached (${s.error}); serving deployment ${d.revision} (${describeDeployment(d)}) until it is back; deploys fail meanwhile`,

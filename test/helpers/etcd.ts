@@ -19,6 +19,8 @@ export interface Etcd {
   stop(): Promise<void>;
   /** Start it again on the same ports and data (after stop). */
   start(): Promise<void>;
+  /** Stop it, remove its data and start it again: a fresh, empty etcd on the same ports. */
+  wipe(): Promise<void>;
   /** Stop it for good and remove its data. */
   close(): Promise<void>;
 }
@@ -100,6 +102,11 @@ export async function startEtcd(): Promise<Etcd> {
       const late = setTimeout(() => c.kill("SIGKILL"), 5000);
       await gone;
       clearTimeout(late);
+    },
+    async wipe() {
+      await etcd.stop();
+      rmSync(join(dir, "data"), { recursive: true, force: true });
+      await etcd.start();
     },
     async close() {
       await etcd.stop();

@@ -1,0 +1,60 @@
+/**
+ * Two lanes hosts on an etcd that is wiped while they run (restarted on an empty data folder, as
+ * after a lost disk or a new etcd put in its place): they keep serving what they have, say that
+ * the store lost its data, and refuse deploys that would reuse version ids they already serve.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { eventually, health, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
+import { deploy, get, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { startEtcd, type Etcd } from "./helpers/etcd.ts";
+
+interface Ctx {
+  etcd: Etcd;
+  hosts: ClusterHost[];
+}
+const test = suite<Ctx>("lanes hosts on an etcd that loses its data");
+
+test.before(async (ctx) => {
+  ctx.hosts = [];
+  ctx.etcd = await startEtcd();
+  const store = `etcd://${ctx.etcd.member}/lanes/lost`;
+  const extra = ["--admin-token-file", tokenFile(), "--log", "json", "--cluster-wait", "5"];
+  ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
+  ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
+});
+
+test.after(async (ctx) => {
+  await Promise.all((ctx.hosts ?? []).map((h) => h.stop()));
+  await ctx.etcd?.close();
+});
+
+test("etcd wiped while hosts run: they keep serving, health says the store lost the active deployment, and a deploy is refused without writing a version", async (ctx) => {
+  const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
+  const first = await deploy(a.url, versionDir("v2"));
+  assert.is(first.status, 201, first.text);
+  assert.ok(await eventually(async () => (await get(b.url, "/greet")).text === "v2"), "both hosts serve v2");
+
+  await ctx.etcd.wipe();
+  for (const h of ctx.hosts) {
+    assert.ok(await eventually(async () => (await health(h.url)).body.status === "degraded"), `health of ${h.url} turns degraded: ${JSON.stringify((await health(h.url)).body)}`);
+    const { status, body } = await health(h.url);
+    assert.is(status, 200, "degraded, not down: the host still serves");
+    assert.match(String(body.reason), /no longer holds the active deployment \(this host saw deployment 2\)/);
+    const s = await get(h.url, "/greet");
+    assert.equal([s.status, s.text, s.version], [200, "v2", "v2"]);
+  }
+
+  const again = await deploy(a.url, versionDir("v3"));
+  assert.is(again.status, 503, again.text);
+  assert.match(again.text, /nothing was changed: the deploy store .* no longer holds the active deployment/);
+  // no version record: the empty store would have named it v1, an id the hosts serve with other files
+  const keys = await fetch(`${ctx.etcd.endpoint}/v3/kv/range`, {
+    method: "POST",
+    body: JSON.stringify({ key: btoa("/lanes/lost/versions/"), range_end: btoa("/lanes/lost/versions0"), count_only: true }),
+  }).then((r) => r.json() as Promise<{ count?: string }>);
+  assert.is(Number(keys.count ?? 0), 0, "no version written to the wiped store");
+  for (const h of ctx.hosts) assert.is((await get(h.url, "/greet")).text, "v2");
+});
+
+test.run();
