@@ -20,6 +20,7 @@ import type { SecretValues } from "../secrets/values.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedFiles, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
+import { rollBackUntilDone } from "./auto-rollback-retry.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
@@ -260,9 +261,8 @@ export class Deployer {
   private autoRollback(routing: Routing, verdict: Verdict) {
     const d = routing.deployment;
     this.o.log.error(`auto-rollback: ${d.canary!.version} is clearly worse than ${d.stable} (${verdict.why}); rolling back to ${d.stable}`);
-    void this.rollback("lanes", d.stable, null, { revision: d.revision, why: verdict.why }).catch((e) => {
-      this.o.log.error(`auto-rollback of ${d.canary!.version} did not happen: ${e instanceof Error ? e.message : String(e)}`);
-    });
+    const rollback = () => this.rollback("lanes", d.stable, null, { revision: d.revision, why: verdict.why });
+    rollBackUntilDone(rollback, () => this.active.revision === d.revision, this.o.log, d.canary!.version);
   }
 
   private liveServed(): Served[] {
