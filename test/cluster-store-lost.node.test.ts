@@ -5,12 +5,15 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { eventually, health, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
+import { hostEnvironment } from "../adapters/env.ts";
+import { eventually, health, lanesCommand, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
 import { deploy, get, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
+import { spawnProcess } from "./helpers/spawn.ts";
 
 interface Ctx {
   etcd: Etcd;
+  store: string;
   hosts: ClusterHost[];
 }
 const test = suite<Ctx>("lanes hosts on an etcd that loses its data");
@@ -19,6 +22,7 @@ test.before(async (ctx) => {
   ctx.hosts = [];
   ctx.etcd = await startEtcd();
   const store = `etcd://${ctx.etcd.member}/lanes/lost`;
+  ctx.store = store;
   const extra = ["--admin-token-file", tokenFile(), "--log", "json", "--cluster-wait", "5"];
   ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
   ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
@@ -27,6 +31,34 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   await Promise.all((ctx.hosts ?? []).map((h) => h.stop()));
   await ctx.etcd?.close();
+});
+
+/** A JSON-gateway call to the test's etcd; keys and values in base64. */
+async function etcdCall(ctx: Ctx, path: string, body: object): Promise<{ kvs?: { value: string }[]; count?: string; deleted?: string }> {
+  return (await fetch(`${ctx.etcd.endpoint}/v3/kv/${path}`, { method: "POST", body: JSON.stringify(body) })).json();
+}
+
+test("a file of the active version deleted from etcd by hand: running hosts keep serving it, and a host started then refuses to start, naming the deployment, version and file", async (ctx) => {
+  const [a] = ctx.hosts as [ClusterHost];
+  const record = (await etcdCall(ctx, "range", { key: btoa("/lanes/lost/versions/v1") })).kvs![0]!;
+  const files = JSON.parse(atob(record.value)).files as Record<string, string>;
+  const gone = await etcdCall(ctx, "deleterange", { key: btoa(`/lanes/lost/blobs/${files["bundles/greet.mjs"]}`) });
+  assert.is(gone.deleted, "1");
+
+  const [cmd, argv] = lanesCommand("node", ["start", versionDir("late"), "--port", "0", "--store", ctx.store]);
+  const late = spawnProcess(cmd, argv, hostEnvironment("node"));
+  let out = "";
+  late.onOutput((t) => (out += t));
+  const { code } = await late.exited;
+  assert.ok(code !== 0, out);
+  assert.ok(
+    /cannot start on the store's active deployment 1 \(v1 100%\): version v1 cannot be read from the store: its file bundles\/greet(-proc)?\.mjs: store etcd:\/\/[^ ]+: blob [0-9a-f]{64} is missing; hosts that run already keep serving it/.test(
+      out,
+    ),
+    out,
+  );
+  for (const h of ctx.hosts) assert.is((await get(h.url, "/greet")).text, "v1");
+  assert.is((await health(a.url)).body.status, "ok");
 });
 
 test("etcd wiped while hosts run: they keep serving, health says the store lost the active deployment, and a deploy is refused without writing a version", async (ctx) => {

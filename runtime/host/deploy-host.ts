@@ -11,7 +11,7 @@
  *
  * With an admin token, the console (runtime/console/) is on at /_lanes/ui.
  */
-import { contentDigest, type Deployment } from "../deploy/model.ts";
+import { contentDigest, describeDeployment, type Deployment } from "../deploy/model.ts";
 import { EtcdStore } from "../deploy/etcd-store.ts";
 import type { EtcdTarget } from "../deploy/etcd-url.ts";
 import { FolderStore } from "../deploy/folder-store.ts";
@@ -27,7 +27,7 @@ import { ClusterMember } from "./cluster-member.ts";
 import { DeployFront } from "./deploy-front.ts";
 import { Deployer } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
-import { writeRelease } from "./release.ts";
+import { readFiles, writeRelease } from "./release.ts";
 import { SecretKeeper } from "./secret-keeper.ts";
 import type { SecretsKey } from "../secrets/crypto.ts";
 import { LanesError } from "../errors.ts";
@@ -124,8 +124,14 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     }
     if (!started) {
       const record = (await store.getVersion(active.stable))!;
-      const files = new Map<string, Uint8Array>();
-      for (const [path, hash] of Object.entries(record.files)) files.set(path, await store.getBlob(hash));
+      const files = await readFiles(store, active.stable, record.files).catch((e: unknown) => {
+        // hosts that run already keep serving it from their own copy: a new deployment mends the store
+        const why = e instanceof Error ? e.message : String(e);
+        throw new LanesError(
+          "internal",
+          `cannot start on the store's active deployment ${active!.revision} (${describeDeployment(active!)}): ${why}; hosts that run already keep serving it; deploy or roll back to a version the store holds whole (lanes deploy/rollback --to a running host), then start this one again`,
+        );
+      });
       started = await startOn(active.stable, files);
     }
     const { host, dir: stableDir } = started;

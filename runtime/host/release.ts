@@ -148,14 +148,29 @@ export async function storedFiles(store: DeployStore, id: string): Promise<Recor
 }
 
 /**
+ * A version's files out of the store; one it no longer holds (a key deleted by hand, a damaged
+ * blob) is named with its version, as the store names only a hash.
+ */
+export async function readFiles(store: DeployStore, id: string, named: Record<string, string>): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for (const [path, hash] of Object.entries(named)) {
+    const bytes = await store.getBlob(hash).catch((e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new LanesError("internal", `version ${id} cannot be read from the store: its file ${path}: ${why}`, { cause: e });
+    });
+    files.set(path, bytes);
+  }
+  return files;
+}
+
+/**
  * Bring a stored version up again (a restart's gradual deployment, a rollback to a version no
  * longer running, a deployment another host made): its files (`hashes`, else its record's) out
  * of the store into its folder, then loaded as any release.
  */
 export async function restoreRelease(ctx: ReleaseContext, store: DeployStore, id: string, live: Served[], strict: boolean, hashes?: Record<string, string>): Promise<Release> {
   const named = hashes ?? (await storedFiles(store, id));
-  const files = new Map<string, Uint8Array>();
-  for (const [path, hash] of Object.entries(named)) files.set(path, await store.getBlob(hash));
+  const files = await readFiles(store, id, named);
   const dir = await writeRelease(ctx.adapter.sys, ctx.runDir, id, files);
   return bringUpRelease(ctx, id, dir, named, live, strict);
 }
