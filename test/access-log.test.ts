@@ -18,6 +18,8 @@ const dir = makeFunctionsDir({
   "logs-process": { entry: "logs.ts", lane: "process" },
   floods: { entry: "floods.ts" },
   "floods-process": { entry: "floods.ts", lane: "process" },
+  throws: { entry: "chaos-fault.ts" },
+  "throws-process": { entry: "chaos-fault.ts", lane: "process" },
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -120,6 +122,27 @@ for (const command of ["start", "dev"]) {
     }
   });
 }
+
+test(`the stack of a function that threw is logged with the request id of its 500, in both lanes (${adapter.name})`, async () => {
+  const cli = await startCli(["start", dir, "--port", "0"]);
+  try {
+    for (const name of ["throws", "throws-process"]) {
+      const res = await fetch(`${cli.url}/${name}?do=throw`);
+      await res.text();
+      assert.is(res.status, 500);
+      const id = res.headers.get("x-request-id")!;
+      const stack = await until(
+        () => jsonLines(cli.output()).find((e) => e.kind === "function" && e.function === name && String(e.msg).includes("fixture threw on purpose")),
+        () => cli.output(),
+      );
+      assert.is(stack.level, "error");
+      assert.is(stack.requestId, id, "the stack line names the request that got the 500");
+    }
+  } finally {
+    cli.kill("SIGTERM");
+    await cli.exited;
+  }
+});
 
 test(`a function's log lines are cut at 16,384 characters and at most 1,000 a second go in the log, saying what was dropped (${adapter.name})`, async () => {
   const cli = await startCli(["start", dir, "--port", "0"]);

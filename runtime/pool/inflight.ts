@@ -73,6 +73,11 @@ export class InFlightTable {
     return this.requests.has(id);
   }
 
+  /** The request id of request `id` in flight, for the log lines it causes. */
+  requestIdOf(id: number): string | undefined {
+    return this.requests.get(id)?.requestId;
+  }
+
   /** The head of a response arrived: the host frames it (framing.ts). */
   head(f: ResponseFrame): void {
     const r = this.requests.get(f.id);

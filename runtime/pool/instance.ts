@@ -259,7 +259,7 @@ export class Instance {
       case "end":
         return this.table.end(f.id, f.error);
       case "err":
-        this.events.log("error", f.stack, undefined);
+        this.events.log("error", f.stack, this.table.requestIdOf(f.id)); // the 500's stack, found by its request id
         this.table.fail(f.id, new LanesError("function_error", `the function threw: ${f.message}`, { guestStack: f.stack }));
         return;
       case "log":
