@@ -157,7 +157,14 @@ test("requests shed with 503 and requests past timeoutMs are counted as such", a
   assert.is(value(samples, "lanes_requests_shed_total", fn("tight")), shed);
   assert.is(value(samples, "lanes_requests_total", { function: "tight", code: "503" }), shed);
   assert.is(value(samples, "lanes_request_timeouts_total", fn("tight")), 1);
+  assert.is(await listedRestarts("tight"), 1, "/_lanes/functions counts the replaced instance as the metrics do");
 });
+
+/** A function's `restarts` in /_lanes/functions. */
+async function listedRestarts(name: string): Promise<number> {
+  const { functions } = (await (await h.fetch("/_lanes/functions")).json()) as { functions: { name: string; restarts: number }[] };
+  return functions.find((f) => f.name === name)!.restarts;
+}
 
 test("an instance that exits is a restart and a crash with cause exit, and its replacement a start", async () => {
   const before = value((await scrape()).samples, "lanes_instance_starts_total", fn("proc"));
@@ -168,6 +175,7 @@ test("an instance that exits is a restart and a crash with cause exit, and its r
   const { samples } = await scrape();
   assert.is(value(samples, "lanes_instance_restarts_total", { function: "proc", cause: "exit" }), 1);
   assert.is(value(samples, "lanes_instance_crashes_total", { function: "proc", cause: "exit" }), 1);
+  assert.is(await listedRestarts("proc"), 1);
   assert.is(value(samples, "lanes_instance_start_duration_seconds_count", fn("proc")), before + 1);
   assert.ok(value(samples, "lanes_instance_start_duration_seconds_sum", fn("proc")) > 0);
 });

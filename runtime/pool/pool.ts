@@ -157,7 +157,7 @@ export class Pool {
       inst.retire();
       this.replenish();
     }
-    checkStuck(inst, this.spec, this.deps, () => ++this.leaked);
+    checkStuck(inst, this.spec, this.deps, this);
   }
 
   /** Start an instance if the pool needs one: fewer than `min`, or requests waiting and room under `max`. During a back-off, one timer tries again when it ends. */

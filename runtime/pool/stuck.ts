@@ -22,21 +22,29 @@ interface StuckDeps {
   stopsSpin?: boolean;
 }
 
-/** Probe `inst` (already out of the rotation) and stop it if it spins; `leak` counts a thread that cannot be stopped. */
-export function checkStuck(inst: Instance, spec: FunctionSpec, deps: StuckDeps, leak: () => number): void {
+/** The pool's counts (/_lanes/functions): instances replaced, and threads that could not be stopped. */
+interface StuckCounts {
+  restarts: number;
+  leaked: number;
+}
+
+/** Probe `inst` (already out of the rotation) and stop it if it spins. */
+export function checkStuck(inst: Instance, spec: FunctionSpec, deps: StuckDeps, counts: StuckCounts): void {
   void inst.probe(LIVENESS_MS).then((alive) => {
     if (inst.state === "dead") return;
-    if (!alive) return stopSpinning(inst, spec, deps, leak);
+    if (!alive) return stopSpinning(inst, spec, deps, counts);
     deps.log.warn(`${spec.name}: a request ran past timeoutMs (${spec.timeoutMs} ms); instance ${inst.id} is replaced once its ${inst.inflight} other request(s) finish`);
+    // a restart, as the metrics' cause "timeout" counts it: /_lanes/functions says the same
+    counts.restarts++;
     deps.observer?.lost("timeout", false);
     if (inst.inflight === 0) void inst.stop();
   });
 }
 
-function stopSpinning(inst: Instance, spec: FunctionSpec, deps: StuckDeps, leak: () => number): void {
+function stopSpinning(inst: Instance, spec: FunctionSpec, deps: StuckDeps, counts: StuckCounts): void {
   const why = `was stopped: it did not respond for ${LIVENESS_MS} ms after a request ran past timeoutMs (a CPU loop?)`;
   if (deps.stopsSpin === false) {
-    const leaked = leak();
+    const leaked = ++counts.leaked;
     deps.log.error(
       `${spec.name}: instance ${inst.id} is stuck in a CPU loop and this runtime cannot stop a spinning worker ` +
         `(denoland/deno#35657): its thread is leaked (${leaked} so far) and gets no more requests. ` +
