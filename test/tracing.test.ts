@@ -119,6 +119,9 @@ test(`with --otlp-endpoint the host exports a server span per request; the funct
   try {
     const seen = await Promise.all(LANES.map((lane) => ask(h, lane, INCOMING)));
     const fresh = await ask(h, "isolate");
+    const nowhere = await h.fetch("/nowhere", { headers: { traceparent: INCOMING } });
+    await nowhere.arrayBuffer();
+    assert.is(nowhere.status, 404);
     await h.host.stop(2000); // flushes the batch
     const spans = r.bodies.flatMap((b) => (b as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
     for (const [i, lane] of LANES.entries()) {
@@ -140,6 +143,13 @@ test(`with --otlp-endpoint the host exports a server span per request; the funct
       spans.some((s) => s.spanId === root.parentId && s.traceId === root.traceId && !s.parentSpanId),
       "a new trace's root span is the host's",
     );
+    // a request no function was routed to: the host's span under the caller's, with an id of its own
+    const unrouted = spans.filter((s) => s.attributes.some((a) => a.key === "url.path" && a.value.stringValue === "/nowhere"));
+    assert.is(unrouted.length, 1);
+    assert.is(unrouted[0]!.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert.is(unrouted[0]!.parentSpanId, "00f067aa0ba902b7");
+    assert.is.not(unrouted[0]!.spanId, "00f067aa0ba902b7", "not its own parent");
+    assert.match(unrouted[0]!.spanId, /^[0-9a-f]{16}$/);
   } finally {
     await h.stop();
     // and the exporter's idle keep-alive connection with it, which can keep the process alive

@@ -6,7 +6,7 @@
 import type { Exchange } from "../../adapters/types.ts";
 import type { HostMetrics } from "../ops/metrics.ts";
 import type { SpanExport } from "../ops/otel.ts";
-import { formatTraceparent, parseTraceparent, type Trace } from "../ops/trace.ts";
+import { formatTraceparent, parseTraceparent, randomSpanId, type Trace } from "../ops/trace.ts";
 import type { RequestLog, Served } from "./served.ts";
 
 export interface RequestOps {
@@ -50,6 +50,8 @@ export function unrouted(o: RequestOps, ex: Exchange, path: string, requestId: s
   if (!o.onRequest && !o.spans) return;
   const incoming = ex.header("traceparent");
   const trace = incoming ? parseTraceparent(incoming) : undefined;
+  // the host's span needs an id of its own: the caller's as its id too made a span its own parent
+  if (trace && o.spans) trace.parentId = randomSpanId();
   o.onRequest?.({
     method: ex.method,
     path,
