@@ -201,6 +201,20 @@ test("--log pretty writes one readable line per request, without colours when st
     assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} GET +/logs -> logs@[0-9a-f]{8} \\(isolate\\) 200 [\\d.]+ ms ${id} trace [0-9a-f]{8}$`));
     assert.ok(cli.output().includes(`[logs ${id}] a line from console.log`));
     assert.not.match(cli.output(), /\x1b\[/);
+    // a client's path cannot forge a line or reach the terminal: control characters stay encoded
+    const forged = await fetch(`${cli.url}/nope%0A00:00:00.000%20GET%20/forged%0D%1B%5B31m`);
+    await forged.text();
+    const fid = forged.headers.get("x-request-id")!.slice(0, 8);
+    const forgedLine = await until(
+      () => lines(cli.output()).find((l) => l.includes(fid)),
+      () => cli.output(),
+    );
+    assert.match(forgedLine, /^\d\d:\d\d:\d\d\.\d{3} GET +\/nope%0A00:00:00\.000 GET \/forged%0D%1B\[31m -> - 404 /);
+    assert.not.ok(
+      lines(cli.output()).some((l) => l.startsWith("00:00:00.000")),
+      "no forged line",
+    );
+    assert.not.match(cli.output(), /[\r\x1b]/);
   } finally {
     cli.kill("SIGTERM");
     await cli.exited;

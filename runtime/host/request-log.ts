@@ -46,6 +46,15 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
     const target = e.fn ? `${e.fn}${e.version ? c.dim(`@${e.version.slice(0, 8)}`) : ""} ${c.dim(`(${e.lane})`)}` : c.dim("-");
     const ms = e.ms < 10 ? e.ms.toFixed(1) : String(Math.round(e.ms));
     const trace = e.traceparent ? c.dim(` trace ${e.traceparent.slice(3, 11)}`) : "";
-    o.write(`${c.dim(clock(new Date()))} ${c.bold(e.method.padEnd(6))} ${e.path} -> ${target} ${tint(status)} ${ms} ms ${c.dim(e.requestId.slice(0, 8))}${trace}\n`);
+    o.write(`${c.dim(clock(new Date()))} ${c.bold(e.method.padEnd(6))} ${printable(e.path)} -> ${target} ${tint(status)} ${ms} ms ${c.dim(e.requestId.slice(0, 8))}${trace}\n`);
   };
+}
+
+/**
+ * The client's path, decoded for routing, with its control characters percent-encoded again: a
+ * %0A in a URL wrote a second, forged line into the pretty log, and %1B an escape sequence to
+ * the operator's terminal. (The JSON log escapes them itself.)
+ */
+function printable(path: string): string {
+  return path.replace(/[\x00-\x1f\x7f-\x9f]/g, encodeURIComponent);
 }
