@@ -3,6 +3,7 @@
  * counters and histogram counts match the requests sent, promtool (Prometheus' own parser and
  * linter) accepts the exposition, and the instance, queue, memory and host figures are there.
  */
+import { connect } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { find, parseExposition, value, type Sample } from "./helpers/exposition.ts";
@@ -179,6 +180,45 @@ test("an instance that exits is a restart and a crash with cause exit, and its r
   assert.is(value(samples, "lanes_instance_start_duration_seconds_count", fn("proc")), before + 1);
   assert.ok(value(samples, "lanes_instance_start_duration_seconds_sum", fn("proc")) > 0);
 });
+
+test(`a request whose host no URL parser takes is a 400 counted as unrouted, not the function's 500 (${adapter.name} host)`, async () => {
+  const unrouted400 = () => scrape().then(({ samples }) => value(samples, "lanes_unrouted_requests_total", { code: "400" }));
+  const before = await unrouted400();
+  const iso500 = value((await scrape()).samples, "lanes_requests_total", { function: "iso", code: "500" });
+  for (const head of [
+    "GET /iso HTTP/1.1\r\nHost: x:99999",
+    "GET /iso HTTP/1.1\r\nHost: x%zz",
+    "GET /iso HTTP/1.1\r\nHost: [::1::1]",
+    "GET http://x:99999/iso HTTP/1.1\r\nHost: x",
+  ]) {
+    const res = await rawRequest(`${head}\r\nConnection: close\r\n\r\n`);
+    assert.match(res, /^HTTP\/1\.1 400/, `${head}: ${res.slice(0, 300)}`);
+    assert.match(res, /"bad_request"/);
+  }
+  assert.is(await unrouted400(), before + 4);
+  assert.is(value((await scrape()).samples, "lanes_requests_total", { function: "iso", code: "500" }), iso500, "no 500 for the function");
+  assert.equal(
+    h.logs.filter((l) => /Invalid URL|function_error/.test(l)),
+    [],
+  );
+});
+
+/** One request written as it is on a new connection; what came back. */
+function rawRequest(text: string): Promise<string> {
+  const url = new URL(h.url);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname);
+    let got = "";
+    sock.on("data", (d) => (got += d.toString("latin1")));
+    const giveUp = setTimeout(() => sock.destroy(), 5000);
+    sock.on("close", () => {
+      clearTimeout(giveUp);
+      resolve(got);
+    });
+    sock.on("error", (e) => (got ? resolve(got) : reject(e)));
+    sock.write(text);
+  });
+}
 
 test("instances by state, memory, ctx.shared and the host process are measured", async () => {
   const { samples } = await scrape();

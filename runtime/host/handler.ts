@@ -39,6 +39,7 @@ export function createHandler(o: HandlerOptions): HttpHandler {
     let url: string;
     try {
       url = ex.url();
+      checkAuthority(url);
     } catch (e) {
       return answered(o, ex, ex.target, requestId, t0, errorReply(e, requestId));
     }
@@ -55,6 +56,23 @@ export function createHandler(o: HandlerOptions): HttpHandler {
     }
     return invoke(ex, m.served, url, m.params, requestId, o, path, t0);
   }
+}
+
+/** The last authority (host and port) found valid: a host's requests mostly name one, parsed once. */
+let validAuthority = "";
+
+/**
+ * The servers pass on a Host header or an absolute-form target that no URL parser takes (a port
+ * past 65535, a bad percent-escape, a malformed IPv6 address): the function's `new Request(url)`
+ * then threw, and a malformed request was answered and counted as the function's 500.
+ */
+function checkAuthority(url: string): void {
+  const start = url.indexOf("//") + 2;
+  const end = url.indexOf("/", start);
+  const authority = end < 0 ? url.slice(start) : url.slice(start, end);
+  if (authority === validAuthority) return;
+  if (!URL.canParse(`http://${authority}/`)) throw new LanesError("bad_request", `the request's host is not a valid one (got ${JSON.stringify(authority.slice(0, 64))})`);
+  validAuthority = authority;
 }
 
 /** The version in the answer's headers: a pair added to the Reply's list, no web object built. */
