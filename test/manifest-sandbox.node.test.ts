@@ -3,7 +3,7 @@
  * paths stay inside the manifest's folder (never the folder itself nor lanes.json), and what a
  * function gets is resolved as documented.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -65,6 +65,40 @@ test("granted paths must lie inside the manifest's folder, exist, and never be t
     [{ read: ["a,b"] }, /functions\.f\.permissions\.read\.0: must not contain a comma/],
   ];
   for (const [permissions, re] of cases) assert.match(await problems(proc({ permissions })), re);
+});
+
+test("no grant may lie inside a write grant, its own function's or another's, by its path or where its link leads; side by side or a write inside a read is fine", async () => {
+  const dir = folder({});
+  mkdirSync(join(dir, "out", "sub"));
+  symlinkSync("out/sub", join(dir, "via"));
+  const load = (manifest: unknown) => {
+    writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest));
+    return loadManifest(dir, adapter.sys, adapter.name);
+  };
+  const refused = (manifest: unknown): Promise<string> =>
+    load(manifest).then(
+      () => `accepted: ${JSON.stringify(manifest)}`,
+      (e: Error) => e.message,
+    );
+  const two = (f: unknown, g: unknown) => ({
+    functions: { f: { entry: "a.ts", lane: "process", permissions: f }, g: { entry: "a.ts", lane: "process", route: "/g", permissions: g } },
+  });
+  const rule = /: a function that may write there could replace it with a link out of the manifest's folder, which the sandbox would follow/;
+  const cases: [unknown, string][] = [
+    [proc({ permissions: { write: ["out"], read: ["out/sub"] } }), 'functions.f.permissions.read.0: must not lie inside functions.f.permissions.write.0 ("out")'],
+    [proc({ permissions: { write: ["out", "out/sub"] } }), 'functions.f.permissions.write.1: must not lie inside functions.f.permissions.write.0 ("out")'],
+    [two({ write: ["out"] }, { read: ["out/sub"] }), 'functions.g.permissions.read.0: must not lie inside functions.f.permissions.write.0 ("out")'],
+    [two({ write: ["out"] }, { read: ["via"] }), 'functions.g.permissions.read.0: must not lie inside functions.f.permissions.write.0 ("out")'],
+  ];
+  for (const [manifest, want] of cases) {
+    const msg = await refused(manifest);
+    assert.ok(msg.includes(want), msg);
+    assert.match(msg, rule);
+  }
+  // what no function can swap
+  await load(two({ write: ["out"] }, { read: ["data"] }));
+  await load(two({ write: ["out"] }, { write: ["out"] }));
+  await load(proc({ permissions: { read: ["out"], write: ["out/sub"] } }));
 });
 
 test('"required" in the isolate lane is an error; permissions there are a warning that they do not hold', async () => {

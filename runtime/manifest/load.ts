@@ -7,6 +7,7 @@ import { transform } from "esbuild";
 import type { Grants, RuntimeName, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { checkFunction } from "./check-function.ts";
+import { nestedGrants } from "./permissions.ts";
 import { routeForms, shadowedRoutes } from "./route-pattern.ts";
 import { SECRET_REF, FunctionSchema, ManifestSchema, PermissionsSchema, type Lane, type ManifestInput, type Method, METHODS, type SandboxMode } from "./schema.ts";
 
@@ -80,6 +81,8 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   }
   problems.push(...routeClashes(functions));
   if (problems.length === 0) problems.push(...shadowedRoutes(functions.map((f) => ({ name: f.name, route: f.route, methods: f.methods ?? METHODS }))));
+  // grants are compared once each is known to be valid (their indices are then the manifest's)
+  if (problems.length === 0) problems.push(...(await nestedGrants(functions, dir, sys)));
   if (problems.length > 0) throw manifestError(file, problems);
   return { dir, file, functions, warnings };
 }

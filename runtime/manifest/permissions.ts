@@ -5,7 +5,7 @@
  */
 import type { Grants, Sys } from "../../adapters/types.ts";
 import type { FunctionInput, Lane, ManifestInput, SandboxMode } from "./schema.ts";
-import { MANIFEST_FILE } from "./load.ts";
+import { type FunctionSpec, MANIFEST_FILE } from "./load.ts";
 
 export interface Isolation {
   sandbox: SandboxMode;
@@ -83,4 +83,38 @@ async function grantedPaths(at: string, list: string[], dir: string, sys: Sys, p
     out.push(abs);
   }
   return out;
+}
+
+/**
+ * No process-lane grant may lie inside a write grant (its own function's or another's). The
+ * sandbox binds each grant anew whenever a child starts, following links on the host: a function
+ * that may write `shared` could swap `shared/x` for a link to `/`, and the next child granted
+ * `shared/x` would get the host's whole file system. And a read grant inside a write grant would
+ * be writable all the same (the write grant's mount covers it).
+ */
+export async function nestedGrants(functions: readonly FunctionSpec[], dir: string, sys: Sys): Promise<string[]> {
+  type Grant = { at: string; rel: string; abs: string; real: string };
+  const all: Grant[] = [];
+  for (const spec of functions) {
+    if (spec.lane !== "process") continue;
+    for (const field of ["read", "write"] as const) {
+      for (const [i, abs] of spec.permissions[field].entries()) {
+        all.push({ at: `functions.${spec.name}.permissions.${field}.${i}`, rel: sys.relative(dir, abs), abs, real: await sys.realpath(abs) });
+      }
+    }
+  }
+  const under = (p: string, folder: string) => {
+    const rel = sys.relative(folder, p);
+    return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
+  };
+  const problems: string[] = [];
+  for (const g of all) {
+    const outer = all.find((w) => w.at.includes(".permissions.write.") && (under(g.abs, w.abs) || under(g.real, w.real)));
+    if (outer) {
+      problems.push(
+        `${g.at}: must not lie inside ${outer.at} (${JSON.stringify(outer.rel)}): a function that may write there could replace it with a link out of the manifest's folder, which the sandbox would follow; grant folders side by side (got ${JSON.stringify(g.rel)})`,
+      );
+    }
+  }
+  return problems;
 }
