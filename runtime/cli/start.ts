@@ -71,6 +71,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
       ...(advertise ? { advertise } : {}),
       ...(othersMs !== undefined ? { othersMs } : {}),
       tokens,
+      ...(stringFlag(args, "admin-token-file", "") ? { adminTokenFile: stringFlag(args, "admin-token-file", "") } : {}),
       maxUploadBytes,
       ...(pauseAt ? { pauseAt } : {}),
       ...(secretsKey ? { secretsKey } : {}),

@@ -28,6 +28,7 @@ import { DeployFront } from "./deploy-front.ts";
 import { Deployer } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
 import { readFiles, writeRelease } from "./release.ts";
+import { type OwnFile, refuseGrantedOwnFiles } from "./own-files.ts";
 import { SecretKeeper } from "./secret-keeper.ts";
 import type { SecretsKey } from "../secrets/crypto.ts";
 import { LanesError } from "../errors.ts";
@@ -45,6 +46,8 @@ export interface DeployHostOptions extends HostOptions {
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
   pauseAt?: string;
+  /** `--admin-token-file`, if the tokens came from one. */
+  adminTokenFile?: string;
   /** The keys of `--secrets-key-file` (the sealing key first) and that file's name; without them the host keeps no secrets. */
   secretsKey?: { keys: SecretsKey[]; file: string };
   /** The console's session lifetimes (tests shorten them); the defaults otherwise. */
@@ -107,6 +110,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       // A new store: `dir` becomes version 1 only once the host has started on it, so a folder
       // that cannot load leaves the store as it was, and the next start may bring another.
       const first = await packFolder(o.dir, sys, o.adapter.name);
+      await refuseGrantedOwnFiles(first.manifest, ownFiles(o), sys);
       const id = await store.nextVersionId();
       started = await startOn(id, first.files).catch(async (e: unknown) => {
         await sys.remove(sys.join(runDir, id));
@@ -222,4 +226,13 @@ async function keepFirstVersion(store: DeployStore, id: string, packed: Packed):
     if (!won) throw e;
     return won;
   }
+}
+
+/** What this host reads that a function must not: the store's folder, the secrets key and the admin token files. */
+function ownFiles(o: DeployHostOptions): OwnFile[] {
+  return [
+    ...(o.data ? [{ flag: "--data", path: o.data }] : []),
+    ...(o.secretsKey ? [{ flag: "--secrets-key-file", path: o.secretsKey.file }] : []),
+    ...(o.adminTokenFile ? [{ flag: "--admin-token-file", path: o.adminTokenFile }] : []),
+  ];
 }
