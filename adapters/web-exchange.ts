@@ -3,6 +3,7 @@
  * views it as an Exchange, and turns a Reply into the web Response their servers want.
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { resolved } from "../runtime/host/dot-segments.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
 import { notAPath } from "./node-exchange.ts";
 import type { Exchange, HttpHandler, Reply } from "./types.ts";
@@ -210,7 +211,7 @@ export function fetchCallback(
   const ex = new WebExchange(request, address, lines);
   const out = handler.fast(ex);
   if (out === undefined) {
-    const res = handler.web(request, ex);
+    const res = handler.web(withResolvedPath(request), ex);
     return res instanceof Promise
       ? res.then(
           (r) => answered(ex, r),
@@ -222,6 +223,16 @@ export function fetchCallback(
       : answered(ex, res);
   }
   return out instanceof Promise ? out.then((r) => respond(ex, r, draining?.())) : respond(ex, out, draining?.());
+}
+
+/**
+ * Deno.serve's Request keeps the target's dot segments (`/x/../_lanes/functions`), which the
+ * host routed by its resolved path (dot-segments.ts): lanes' own routes get that path too, as
+ * Node's and Bun's get it from the Request @hono/node-server builds.
+ */
+function withResolvedPath(request: Request): Request {
+  const url = resolved(request.url);
+  return url === request.url ? request : new Request(url, request);
 }
 
 /** A Response of lanes' own routes (Hono), which may have left the body unread. */

@@ -410,7 +410,8 @@ test("with --console-host, the console answers on that name only, and no functio
       assert.match(res.body, /the console is not served on this host name/);
     }
   }
-  for (const path of ["/greet", "/greet?x=1", "/steady", "/", "/nope"]) {
+  // dot segments resolved (dot-segments.ts): a reserved path that resolves to a function's is a function's
+  for (const path of ["/greet", "/greet?x=1", "/steady", "/", "/nope", "/_lanes/../greet", "/_lanes/%2e%2e/greet", "/_lanes/ui/../../greet"]) {
     const res = await withHost(url, admin, `GET ${path}`);
     assert.is(res.status, 404, `${path} on the console's name`);
     assert.match(res.body, /serves the console only/);

@@ -21,6 +21,7 @@ import type { ClusterMember } from "./cluster-member.ts";
 import { healthBody, staleSecrets, withClusterMetrics } from "./cluster-health.ts";
 import type { Deployer } from "./deployer.ts";
 import { isReservedPath } from "../manifest/schema.ts";
+import { resolvedPath } from "./dot-segments.ts";
 import { CONSOLE_ELSEWHERE, CONSOLE_ONLY, requestHostName } from "./console-host.ts";
 import { VERSION_HEADER } from "./handler.ts";
 import type { Front } from "./host.ts";
@@ -77,13 +78,13 @@ export class DeployFront implements Front {
     // the console's origin serves no function: a function's page there would be the console's own
     if (this.o.consoleHost !== undefined && requestHostName(ex) === this.o.consoleHost) {
       if (!ex.target.startsWith("/")) return undefined; // web() checks the path the URL names
-      if (!isReservedPath(pathOf(ex.target))) return errorReply(new LanesError("not_found", CONSOLE_ONLY), crypto.randomUUID());
+      if (!isReservedPath(resolvedPath(ex.target))) return errorReply(new LanesError("not_found", CONSOLE_ONLY), crypto.randomUUID());
     }
     const routing = this.deployer?.routing;
     if (!routing) return own().fast(ex);
     const target = ex.target;
     // lanes' own routes (and a target that is not a path) are the web side's or the router's to answer
-    if (!target.startsWith("/") || isReservedPath(pathOf(target))) return routing.stable.handler.fast(ex);
+    if (!target.startsWith("/") || isReservedPath(resolvedPath(target))) return routing.stable.handler.fast(ex);
     const pinned = ex.header(VERSION_HEADER);
     if (pinned !== undefined) {
       const wanted = routing.byVersion.get(pinned.trim());
@@ -145,9 +146,3 @@ export class DeployFront implements Front {
 const STARTING = new LanesError("unavailable", "the host is starting: it loads its active deployment; try again in a moment", {
   headers: { "retry-after": "1" },
 });
-
-/** A request target's path, without its query. */
-function pathOf(target: string): string {
-  const q = target.indexOf("?");
-  return q === -1 ? target : target.slice(0, q);
-}

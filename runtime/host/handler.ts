@@ -7,6 +7,7 @@ import { getPath } from "hono/utils/url";
 import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
 import { errorReply, LanesError } from "../errors.ts";
 import { isReservedPath } from "../manifest/schema.ts";
+import { resolved } from "./dot-segments.ts";
 import { unrouted } from "./finish.ts";
 import { invoke, type InvokeOptions } from "./invoke.ts";
 import { reservedApp, type HostInfo } from "./reserved.ts";
@@ -38,7 +39,7 @@ export function createHandler(o: HandlerOptions): HttpHandler {
     const t0 = performance.now();
     let url: string;
     try {
-      url = ex.url();
+      url = resolved(ex.url());
       checkAuthority(url);
     } catch (e) {
       return answered(o, ex, ex.target, requestId, t0, errorReply(e, requestId));

@@ -1,0 +1,56 @@
+/**
+ * Request targets that spell one path and name another: dot segments ("/./", "/../", "%2e%2e")
+ * and a backslash, which the function's Request resolves (WHATWG URL). The host routes by the
+ * path the function will see, so no function gets a request for a path outside its route, least
+ * of all one under /_lanes/, and lanes' own routes answer theirs. Raw sockets: fetch() resolves
+ * the path before it sends it. Host on Node, Bun and Deno (test/run.mjs).
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
+import { type RawAnswer, withHost } from "./helpers/raw-http.ts";
+
+const test = suite<{ h: TestHost }>(`request targets with dot segments (${adapter.name} host)`);
+
+test.before(async (ctx) => {
+  ctx.h = await startTestHost({
+    echo: { entry: "echo.ts", route: "/echo/:rest", lane: "isolate" },
+    // every path a function may have: what reaches it is what the host routed to a function
+    all: { entry: "echo.ts", route: "/*", lane: "isolate" },
+  });
+});
+test.after(async ({ h }) => h.stop());
+
+const raw = (h: TestHost, target: string): Promise<RawAnswer> => withHost(h.url, "example.test", `GET ${target}`);
+const header = (a: RawAnswer, name: string) => a.headers.find(([k]) => k === name)?.[1];
+
+test("a target that resolves to lanes' own route is answered by lanes, and no function sees a request for /_lanes/", async ({ h }) => {
+  for (const target of ["/echo/../_lanes/functions", "/./_lanes/functions", "/echo/%2e%2e/_lanes/functions", "/x/%2E%2E/_lanes/functions"]) {
+    const a = await raw(h, target);
+    assert.is(header(a, "x-url"), undefined, `${target} reached a function as ${header(a, "x-url")}`);
+    assert.is(a.status, 200, `${target}: ${a.body.slice(0, 200)}`);
+    assert.ok(Array.isArray(JSON.parse(a.body).functions), `${target}: ${a.body.slice(0, 200)}`);
+  }
+  // a backslash, which URL parsing reads as "/": @hono/node-server refuses it in a path with a 400
+  const backslash = await raw(h, "/_lanes\\functions");
+  assert.is(header(backslash, "x-url"), undefined, `reached a function as ${header(backslash, "x-url")}`);
+  assert.ok([200, 400].includes(backslash.status), String(backslash.status));
+  const health = await raw(h, "/echo/../_lanes/health");
+  assert.equal(JSON.parse(health.body), { status: "ok" });
+});
+
+test("a target that resolves out of a reserved path reaches the function routed at the path it resolves to, with that URL", async ({ h }) => {
+  for (const [target, path] of [
+    ["/_lanes/../echo/b", "/echo/b"],
+    ["/echo/./a/../b?q=1", "/echo/b?q=1"],
+    ["/other/%2e%2e/echo/c", "/echo/c"],
+  ]) {
+    const a = await raw(h, target!);
+    assert.is(a.status, 200, `${target}: ${a.body.slice(0, 200)}`);
+    assert.is(header(a, "x-url"), `http://example.test${path}`, target);
+    // the route it matched is the one of the path it sees
+    assert.is(header(a, "x-params"), JSON.stringify({ rest: path!.slice(6, 7) }), target);
+  }
+});
+
+test.run();
