@@ -69,6 +69,7 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     if (ex.hasBody()) res.once("finish", () => req.readableEnded || linger(req));
   };
   const server = createServer(limits, respond);
+  server.on("clientError", answerClientError);
   // A CONNECT is handed to "connect" listeners only, and with none Node's server (and Bun's
   // node:http) destroys the socket without a word. lanes relays no CONNECT (routes.ts): it gets
   // the answer any request would (405 with Allow, 404, or 400 for a host:port target) and the
@@ -117,6 +118,30 @@ function send(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
     const refused = unsendable(reply.headers) ?? errorReply(new LanesError("internal", `the response could not be written: ${(e as Error).message}`), id);
     if (!res.headersSent) writeReply(ex, res, refused);
   }
+}
+
+/** Node's own answers to a request it could not read (its socketOnError, Node 20-24). */
+const PARSE_ANSWERS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: "413 Payload Too Large",
+  ERR_HTTP_REQUEST_TIMEOUT: "408 Request Timeout",
+};
+
+/**
+ * What Node's server does with a request it cannot read (a 400, or 431, 413, 408, then the
+ * socket destroyed), except for bytes after a request that said `Connection: close` (or an
+ * HTTP/1.0 one without keep-alive): Node's parser takes them for an error too, and its 400
+ * went out in place of the answer to that request, which the function was running. They are
+ * dropped, as Deno.serve and Bun.serve drop them: the answer goes out and closes the connection.
+ */
+function answerClientError(e: Error & { code?: string }, socket: Duplex): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (e.code === "HPE_CLOSED_CONNECTION" && inFlight && !inFlight.writableFinished) return;
+  if (socket.writable && !inFlight?.headersSent) {
+    const status = (e.code && PARSE_ANSWERS[e.code]) ?? "400 Bad Request";
+    socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  }
+  socket.destroy(e);
 }
 
 /**
