@@ -203,6 +203,24 @@ test(`a request whose host no URL parser takes is a 400 counted as unrouted, not
   );
 });
 
+test("a 404 or 405 under /_lanes/ counts in lanes_unrouted_requests_total as any other path's", async () => {
+  const unrouted = async () => {
+    const { samples } = await scrape();
+    return [value(samples, "lanes_unrouted_requests_total", { code: "404" }), value(samples, "lanes_unrouted_requests_total", { code: "405" })];
+  };
+  const [n404, n405] = await unrouted();
+  for (const [path, method, status] of [
+    ["/_lanes/nope", "GET", 404],
+    ["/_lanes/health", "POST", 405],
+    ["/_lanes/metrics", "DELETE", 405],
+  ] as const) {
+    const res = await h.fetch(path, { method });
+    await res.arrayBuffer();
+    assert.is(res.status, status, `${method} ${path}`);
+  }
+  assert.equal(await unrouted(), [n404! + 1, n405! + 2]);
+});
+
 /** One request written as it is on a new connection; what came back. */
 function rawRequest(text: string): Promise<string> {
   const url = new URL(h.url);

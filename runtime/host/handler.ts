@@ -31,7 +31,16 @@ export function createHandler(o: HandlerOptions): HttpHandler {
       const reply = answer(ex);
       return reply === undefined ? undefined : stamp(reply);
     },
-    web: (request) => reserved.fetch(request),
+    web: (request, ex) => {
+      const t0 = performance.now();
+      // a 404 or 405 under /_lanes/ is an unrouted request like any other: counted and logged
+      const counted = (res: Response) => {
+        if (res.status === 404 || res.status === 405) unrouted(o, ex, getPath(request), res.headers.get("x-request-id") ?? "", t0, res.status);
+        return res;
+      };
+      const res = reserved.fetch(request);
+      return res instanceof Promise ? res.then(counted) : counted(res);
+    },
   };
 
   function answer(ex: Exchange): Reply | Promise<Reply> | undefined {
