@@ -159,4 +159,34 @@ test(`with --otlp-endpoint the host exports a server span per request; the funct
   }
 });
 
+test(`a collector that refuses the spans is named in the host's log, once (${adapter.name} host)`, async () => {
+  let posts = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      posts++;
+      res.writeHead(400, { "content-type": "application/json" }).end('{"message":"not a collector"}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const h = await startTestHost(fns, { otlpEndpoint: url });
+  try {
+    await ask(h, "isolate");
+    await ask(h, "process");
+    // while the host serves, not only as it stops: the SDK sends its batch within 5 s
+    const said = () => h.logs.filter((l) => l.includes("OpenTelemetry export"));
+    for (const end = Date.now() + 10_000; said().length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(posts >= 1, "the spans were sent");
+    await ask(h, "isolate");
+    assert.is(said().length, 1, h.logs.join(""));
+    assert.match(said()[0]!, `OpenTelemetry export to ${url}/v1/traces failed`);
+    assert.match(said()[0]!, "spans are dropped until it works again");
+  } finally {
+    await h.stop();
+    server.close();
+    server.closeAllConnections();
+  }
+});
+
 test.run();

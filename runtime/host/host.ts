@@ -63,7 +63,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     { functions: () => functions, stores: () => stores, runtime: adapter.name, version: adapter.version, rss: () => adapter.hostRss(), cpu: () => adapter.hostCpu() },
     o.metrics ?? true,
   );
-  const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }) : undefined;
+  const spans: SpanExport | undefined = o.otlpEndpoint ? await startSpanExport(o.otlpEndpoint, { runtime: adapter.name, version: adapter.version }, (m) => log.warn(m)) : undefined;
 
   /** Compile one function (now, or when its pool first needs an instance) and give it a pool in its lane. */
   const build = async (spec: FunctionSpec, poolLog: Logger = log, version?: string, values = o.secrets?.(), lazyBuild = false): Promise<Served> => {

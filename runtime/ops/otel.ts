@@ -8,6 +8,7 @@
  * trace.ts) must be the one exported, so the SDK's id generator hands out the ids of the request
  * being recorded.
  */
+import type { SpanExporter } from "@opentelemetry/sdk-trace";
 import type { Trace } from "./trace.ts";
 
 export interface SpanRecord {
@@ -32,7 +33,7 @@ export interface SpanExport {
 }
 
 /** `endpoint`: the OTLP/HTTP base URL (e.g. http://collector:4318); spans go to its /v1/traces. */
-export async function startSpanExport(endpoint: string, host: { runtime: string; version: string }): Promise<SpanExport> {
+export async function startSpanExport(endpoint: string, host: { runtime: string; version: string }, warn: (msg: string) => void): Promise<SpanExport> {
   const [{ TracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, api] = await Promise.all([
     import("@opentelemetry/sdk-trace"),
     import("@opentelemetry/exporter-trace-otlp-http"),
@@ -48,7 +49,7 @@ export async function startSpanExport(endpoint: string, host: { runtime: string;
       "process.runtime.version": host.version,
     }),
     idGenerator: { generateTraceId: () => next.traceId, generateSpanId: () => next.spanId },
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) })],
+    spanProcessors: [new BatchSpanProcessor({ exporter: saying(new OTLPTraceExporter({ url }), url, warn) })],
   });
   const tracer = provider.getTracer("lanes");
   return {
@@ -87,5 +88,27 @@ export async function startSpanExport(endpoint: string, host: { runtime: string;
     async shutdown() {
       await provider.shutdown();
     },
+  };
+}
+
+/**
+ * The exporter, saying in the host's log when sending fails (once, until it works again): the
+ * SDK drops a batch it cannot send without a word, so a collector that was down or mistyped left
+ * the operator sure that spans were going out.
+ */
+function saying(exporter: SpanExporter, url: string, warn: (msg: string) => void): SpanExporter {
+  let failing = false;
+  return {
+    export(spans, done) {
+      exporter.export(spans, (result) => {
+        const ok = result.code === 0; // ExportResultCode.SUCCESS
+        if (!ok && !failing) warn(`OpenTelemetry export to ${url} failed (${result.error?.message ?? "no reason given"}): spans are dropped until it works again`);
+        if (ok && failing) warn(`OpenTelemetry export to ${url} works again`);
+        failing = !ok;
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
   };
 }
