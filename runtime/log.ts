@@ -72,10 +72,21 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
         write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, kind: "function", function: name, ...(requestId ? { requestId } : {}), msg: text })}\n`);
       } else {
         const tag = tint(36, `[${name}${requestId ? ` ${requestId.slice(0, 8)}` : ""}]`);
-        write(`${when()}${tag} ${lvl === "warn" || lvl === "error" ? tint(lvl === "warn" ? 33 : 31, text) : text}\n`);
+        const shown = readable(text);
+        write(`${when()}${tag} ${lvl === "warn" || lvl === "error" ? tint(lvl === "warn" ? 33 : 31, shown) : shown}\n`);
       }
     },
   };
+}
+
+/**
+ * A function's text for a person's terminal: its control characters shown as \xNN and its
+ * further lines indented. Written as it was, a function (untrusted code, in the process lane)
+ * sent escape sequences to the operator's terminal and printed lines that read as the host's own
+ * (a forged access line); the JSON log escapes them itself.
+ */
+function readable(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`).replace(/\n/g, "\n  ");
 }
 
 /** HH:MM:SS.mmm in local time: a server's log is read next to a wall clock. */

@@ -13,14 +13,21 @@ const LISTENING = /^listening on http:\/\/\S+$/;
 import { cliCommand, startCli } from "./helpers/cli.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 
-const dir = makeFunctionsDir({
-  logs: { entry: "logs.ts" },
-  "logs-process": { entry: "logs.ts", lane: "process" },
-  floods: { entry: "floods.ts" },
-  "floods-process": { entry: "floods.ts", lane: "process" },
-  throws: { entry: "chaos-fault.ts" },
-  "throws-process": { entry: "chaos-fault.ts", lane: "process" },
-});
+const dir = makeFunctionsDir(
+  {
+    logs: { entry: "logs.ts" },
+    "logs-process": { entry: "logs.ts", lane: "process" },
+    floods: { entry: "floods.ts" },
+    "floods-process": { entry: "floods.ts", lane: "process" },
+    throws: { entry: "chaos-fault.ts" },
+    "throws-process": { entry: "chaos-fault.ts", lane: "process" },
+    forges: { entry: "forges.ts", lane: "process" },
+  },
+  {
+    // what an untrusted function may write: a line that reads as the host's, escape sequences
+    "forges.ts": `export default { fetch() { console.log("hi\\n00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07"); return new Response("ok"); } };\n`,
+  },
+);
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function until<T>(probe: () => T | undefined, what: () => string, ms = 10_000): Promise<T> {
@@ -214,6 +221,19 @@ test("--log pretty writes one readable line per request, without colours when st
       lines(cli.output()).some((l) => l.startsWith("00:00:00.000")),
       "no forged line",
     );
+    // nor can a function's output
+    const forges = await fetch(`${cli.url}/forges`);
+    await forges.text();
+    const gid = forges.headers.get("x-request-id")!.slice(0, 8);
+    await until(
+      () => lines(cli.output()).find((l) => l.includes(`[forges ${gid}] hi`)),
+      () => cli.output(),
+    );
+    await until(
+      () => lines(cli.output()).find((l) => l.includes(` /forges -> `)),
+      () => cli.output(),
+    );
+    assert.ok(cli.output().includes(`[forges ${gid}] hi\n  00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07\n`), cli.output());
     assert.not.match(cli.output(), /[\r\x1b]/);
   } finally {
     cli.kill("SIGTERM");
