@@ -40,7 +40,8 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
   const when = () => (o.clock ? `${tint(2, clock(new Date()))} ` : "");
   const host = (level: string, msg: string) => {
     if (format === "json") write(`${JSON.stringify({ time: new Date().toISOString(), level, kind: "host", msg })}\n`);
-    else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${msg}\n`);
+    // a host line may quote a function (its error's message, its stderr when it crashed)
+    else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${escapeControls(msg)}\n`);
   };
   const budget = new Map<string, { second: number; lines: number; dropped: number }>();
   /** Whether a line of `name` may go in the log now (saying so once a second when not). */
@@ -86,7 +87,12 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
  * (a forged access line); the JSON log escapes them itself.
  */
 function readable(text: string): string {
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`).replace(/\n/g, "\n  ");
+  return escapeControls(text).replace(/\n/g, "\n  ");
+}
+
+/** Control characters but newline and tab, as \xNN. */
+function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** HH:MM:SS.mmm in local time: a server's log is read next to a wall clock. */

@@ -25,7 +25,7 @@ const dir = makeFunctionsDir(
   },
   {
     // what an untrusted function may write: a line that reads as the host's, escape sequences
-    "forges.ts": `export default { fetch() { console.log("hi\\n00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07"); return new Response("ok"); } };\n`,
+    "forges.ts": `export default { fetch(r) { if (new URL(r.url).search) setTimeout(() => { throw new Error("gone\\x1b[2J"); }); console.log("hi\\n00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07"); return new Response("ok"); } };\n`,
   },
 );
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -234,6 +234,12 @@ test("--log pretty writes one readable line per request, without colours when st
       () => cli.output(),
     );
     assert.ok(cli.output().includes(`[forges ${gid}] hi\n  00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07\n`), cli.output());
+    // and a host line that quotes it (its crash)
+    await (await fetch(`${cli.url}/forges?crash`)).text();
+    await until(
+      () => lines(cli.output()).find((l) => l.includes("uncaught exception: gone\\x1b[2J")),
+      () => cli.output(),
+    );
     assert.not.match(cli.output(), /[\r\x1b]/);
   } finally {
     cli.kill("SIGTERM");
