@@ -19,6 +19,12 @@ export function healthBody(d: Deployment, cluster: ClusterStatus | undefined): R
     ...(store.reachable ? [] : [`the deploy store cannot be reached since ${store.since}: serving the last deployment; deploys fail until it is back`]),
     ...(store.lost ? [`the deploy store ${store.lost}`] : []),
     ...(staleSecrets(cluster) ? [staleSecrets(cluster)!] : []),
+    // a deployment the others switched to that did not load here: this host serves an older one
+    ...(host.failed && host.failed.revision > d.revision
+      ? [
+          `deployment ${host.failed.revision} did not load on this host (${host.failed.error.replace(/\s*\n\s*/g, " ")}): it serves deployment ${d.revision} (${deployment.serving})`,
+        ]
+      : []),
   ];
   return {
     status: reasons.length === 0 ? "ok" : "degraded",
