@@ -7,13 +7,14 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { hostEnvironment } from "../adapters/env.ts";
 import { eventually, health, lanesCommand, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
-import { deploy, get, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { deploy, get, runCli, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
 interface Ctx {
   etcd: Etcd;
   store: string;
+  tokens: string;
   hosts: ClusterHost[];
 }
 const test = suite<Ctx>("lanes hosts on an etcd that loses its data");
@@ -23,7 +24,8 @@ test.before(async (ctx) => {
   ctx.etcd = await startEtcd();
   const store = `etcd://${ctx.etcd.member}/lanes/lost`;
   ctx.store = store;
-  const extra = ["--admin-token-file", tokenFile(), "--log", "json", "--cluster-wait", "5"];
+  ctx.tokens = tokenFile();
+  const extra = ["--admin-token-file", ctx.tokens, "--log", "json", "--cluster-wait", "5"];
   ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
   ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
 });
@@ -87,6 +89,10 @@ test("etcd wiped while hosts run: they keep serving, health says the store lost 
   }).then((r) => r.json() as Promise<{ count?: string }>);
   assert.is(Number(keys.count ?? 0), 0, "no version written to the wiped store");
   for (const h of ctx.hosts) assert.is((await get(h.url, "/greet")).text, "v2");
+  // the (empty) tables are what etcd holds now: lanes versions says so
+  const listed = await runCli(["versions", "--to", b.url, "--token-file", ctx.tokens]);
+  assert.is(listed.code, 0, listed.out);
+  assert.ok(/warning: the deploy store etcd:\/\/\S+ no longer holds the active deployment \(this host saw deployment 2\)/.test(listed.out), listed.out);
 });
 
 test.run();

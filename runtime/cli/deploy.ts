@@ -23,6 +23,8 @@ interface VersionsAnswer {
   deployments: Deployment[];
   /** On a shared store: every live host. */
   hosts?: HostRecord[];
+  /** On a shared store that no longer holds the active deployment (wiped): why, and what to do. */
+  storeLost?: string;
 }
 
 const WAIT = { wait: "boolean", "wait-timeout": "string" } as const;
@@ -159,6 +161,7 @@ function versionsText(r: VersionsAnswer): string {
       r.deployments.map((d) => [String(d.revision), d.createdAt, d.reason, d.author, describeDeployment(d)]),
     ),
     ...(r.hosts ? ["", hostsTable(r.hosts, table)] : []),
+    ...(r.storeLost ? ["", `warning: ${r.storeLost}`] : []),
   ];
   return `${lines.join("\n")}\n`;
 }

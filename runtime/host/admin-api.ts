@@ -140,7 +140,9 @@ export async function versionsView(deployer: Deployer, store: DeployStore) {
     digest: v.digest,
     percent: share(v.id),
   }));
-  return { active, versions, deployments: await store.history() };
+  // the tables below are then what etcd holds now, not the history the hosts serve from
+  const lost = isClusterStore(store) ? store.state().lost : null;
+  return { active, versions, deployments: await store.history(), ...(lost ? { storeLost: `the deploy store ${lost}` } : {}) };
 }
 
 /** GET deployment: the active deployment, and during a gradual one the requests and 5xx counted per side. */
