@@ -63,23 +63,50 @@ test("a file of the active version deleted from etcd by hand: running hosts keep
   assert.is((await health(a.url)).body.status, "ok");
 });
 
+test("etcd restored from an older backup while hosts run: they keep serving the newer deployment, health says the store lost it, a deploy is refused; the newer data restored, all is well again", async (ctx) => {
+  const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
+  await ctx.etcd.saveData("old");
+  const r = await deploy(a.url, versionDir("b2"));
+  assert.is(r.status, 201, r.text);
+  assert.ok(await eventually(async () => (await get(b.url, "/greet")).text === "b2"), "both hosts serve b2");
+  await ctx.etcd.saveData("new");
+
+  await ctx.etcd.restoreData("old");
+  for (const h of ctx.hosts) {
+    assert.ok(await eventually(async () => (await health(h.url)).body.status === "degraded"), `health of ${h.url} turns degraded: ${JSON.stringify((await health(h.url)).body)}`);
+    assert.match(
+      String((await health(h.url)).body.reason),
+      /no longer holds the active deployment \(this host saw deployment 2\): etcd was wiped, replaced or restored from an older backup/,
+    );
+    const s = await get(h.url, "/greet");
+    assert.equal([s.status, s.text, s.version], [200, "b2", "v2"]);
+  }
+  const refused = await deploy(a.url, versionDir("b3"));
+  assert.is(refused.status, 503, refused.text);
+  assert.match(refused.text, /nothing was changed: the deploy store .* no longer holds the active deployment/);
+
+  await ctx.etcd.restoreData("new");
+  for (const h of ctx.hosts)
+    assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url} is ok again: ${JSON.stringify((await health(h.url)).body)}`);
+});
+
 test("etcd wiped while hosts run: they keep serving, health says the store lost the active deployment, and a deploy is refused without writing a version", async (ctx) => {
   const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
-  const first = await deploy(a.url, versionDir("v2"));
+  const first = await deploy(a.url, versionDir("w"));
   assert.is(first.status, 201, first.text);
-  assert.ok(await eventually(async () => (await get(b.url, "/greet")).text === "v2"), "both hosts serve v2");
+  assert.ok(await eventually(async () => (await get(b.url, "/greet")).text === "w"), "both hosts serve w");
 
   await ctx.etcd.wipe();
   for (const h of ctx.hosts) {
     assert.ok(await eventually(async () => (await health(h.url)).body.status === "degraded"), `health of ${h.url} turns degraded: ${JSON.stringify((await health(h.url)).body)}`);
     const { status, body } = await health(h.url);
     assert.is(status, 200, "degraded, not down: the host still serves");
-    assert.match(String(body.reason), /no longer holds the active deployment \(this host saw deployment 2\)/);
+    assert.match(String(body.reason), /no longer holds the active deployment \(this host saw deployment 3\)/);
     const s = await get(h.url, "/greet");
-    assert.equal([s.status, s.text, s.version], [200, "v2", "v2"]);
+    assert.equal([s.status, s.text, s.version], [200, "w", "v3"]);
   }
 
-  const again = await deploy(a.url, versionDir("v3"));
+  const again = await deploy(a.url, versionDir("w2"));
   assert.is(again.status, 503, again.text);
   assert.match(again.text, /nothing was changed: the deploy store .* no longer holds the active deployment/);
   // no version record: the empty store would have named it v1, an id the hosts serve with other files
@@ -88,11 +115,11 @@ test("etcd wiped while hosts run: they keep serving, health says the store lost 
     body: JSON.stringify({ key: btoa("/lanes/lost/versions/"), range_end: btoa("/lanes/lost/versions0"), count_only: true }),
   }).then((r) => r.json() as Promise<{ count?: string }>);
   assert.is(Number(keys.count ?? 0), 0, "no version written to the wiped store");
-  for (const h of ctx.hosts) assert.is((await get(h.url, "/greet")).text, "v2");
+  for (const h of ctx.hosts) assert.is((await get(h.url, "/greet")).text, "w");
   // the (empty) tables are what etcd holds now: lanes versions says so
   const listed = await runCli(["versions", "--to", b.url, "--token-file", ctx.tokens]);
   assert.is(listed.code, 0, listed.out);
-  assert.ok(/warning: the deploy store etcd:\/\/\S+ no longer holds the active deployment \(this host saw deployment 2\)/.test(listed.out), listed.out);
+  assert.ok(/warning: the deploy store etcd:\/\/\S+ no longer holds the active deployment \(this host saw deployment 3\)/.test(listed.out), listed.out);
 });
 
 test.run();

@@ -157,7 +157,7 @@ export class EtcdStore implements ClusterStore {
     await this.pause("active-temp");
     let r: Awaited<ReturnType<EtcdClient["txn"]>>;
     try {
-      r = await this.client.txn([guard], [put(this.key(`deployments/${pad(d.revision)}`), json), put(key, json)], [{ request_range: { key: b64key(key) } }]);
+      r = await this.client.txn([guard], [put(this.key(`deployments/${String(d.revision).padStart(12, "0")}`), json), put(key, json)], [{ request_range: { key: b64key(key) } }]);
     } catch (e) {
       if (e instanceof EtcdAnswer) throw new LanesError("internal", `store ${this.location}: ${e.message}`);
       throw e;
@@ -201,6 +201,8 @@ export class EtcdStore implements ClusterStore {
       this.stopWatch.signal,
       false,
       () => this.noteGone(),
+      // etcd's revision never goes back: a read older than the switch seen is a store restored or made anew
+      (revision, found) => (!found || revision < (this.seen?.modRevision ?? 0)) && this.noteGone(),
     );
     const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parseJson<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
     const active = this.watch;
@@ -270,10 +272,10 @@ export class EtcdStore implements ClusterStore {
     return new LanesError("conflict", `the active deployment changed meanwhile, on this or another host: ${who}; nothing was changed (see lanes versions, then deploy again)`);
   }
 
-  /** `active` read back empty (or deleted) after this host saw a deployment: etcd lost the store's data. */
+  /** `active` read back empty, deleted, or from an older etcd after this host saw a deployment: etcd lost the store's data. */
   private noteGone() {
     if (!this.seen || this.current.lost) return;
-    const lost = `${this.location} no longer holds the active deployment (this host saw deployment ${this.seen.revision}): etcd was wiped or replaced; every host keeps serving what it has; restore etcd's data, or restart every host on it (the first one started makes its folder version 1)`;
+    const lost = `${this.location} no longer holds the active deployment (this host saw deployment ${this.seen.revision}): etcd was wiped, replaced or restored from an older backup; every host keeps serving what it has; restore etcd's data, or restart every host on it (the first one started makes its folder version 1)`;
     this.setState({ ...this.current, since: new Date().toISOString(), lost });
   }
 
@@ -292,8 +294,4 @@ export class EtcdStore implements ClusterStore {
 
 function put(key: string, value: string) {
   return { request_put: { key: b64key(key), value: b64(value) } };
-}
-
-function pad(revision: number): string {
-  return String(revision).padStart(12, "0");
 }

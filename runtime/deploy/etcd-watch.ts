@@ -10,8 +10,16 @@ import { Compacted, reason, type EtcdClient, type KeyValue } from "./etcd-client
 /** Between attempts while etcd is away: short, so a host catches up within a second of its return. */
 const RETRY_MS = [100, 250, 500, 800];
 
-/** `prefix`: every key under `key` (their puts); `onDeleted` also when a read finds no `key` (not with `prefix`). */
-export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValue) => void, stop: AbortSignal, prefix = false, onDeleted?: () => void): { kick(): void } {
+/** `prefix`: every key under `key` (their puts); `onRead`: after each fresh read, etcd's revision then and whether it found any. */
+export function followKey(
+  client: EtcdClient,
+  key: string,
+  onValue: (kv: KeyValue) => void,
+  stop: AbortSignal,
+  prefix = false,
+  onDeleted?: () => void,
+  onRead?: (revision: number, found: boolean) => void,
+): { kick(): void } {
   let attempt: AbortController | undefined;
   const loop = async () => {
     for (let failures = 0; !stop.aborted; ) {
@@ -19,8 +27,8 @@ export function followKey(client: EtcdClient, key: string, onValue: (kv: KeyValu
       const signal = AbortSignal.any([stop, attempt.signal]);
       try {
         const { kvs, revision } = prefix ? await client.listAt(key) : await client.get(key).then((r) => ({ kvs: r.kv ? [r.kv] : [], revision: r.revision }));
+        onRead?.(revision, kvs.length > 0);
         for (const kv of kvs) onValue(kv);
-        if (!prefix && kvs.length === 0) onDeleted?.();
         failures = 0;
         for await (const batch of client.watch(key, revision + 1, signal, prefix)) {
           for (const change of batch.kvs) onValue(change);

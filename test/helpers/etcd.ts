@@ -4,7 +4,7 @@
  * Without the binary the suite fails, saying how to install it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, cpSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -21,6 +21,10 @@ export interface Etcd {
   start(): Promise<void>;
   /** Stop it, remove its data and start it again: a fresh, empty etcd on the same ports. */
   wipe(): Promise<void>;
+  /** Stop it, copy its data folder aside as `name` (a backup) and start it again. */
+  saveData(name: string): Promise<void>;
+  /** Stop it, put the copy saved as `name` in place of its data and start it again: a restore from that backup. */
+  restoreData(name: string): Promise<void>;
   /** Stop it for good and remove its data. */
   close(): Promise<void>;
 }
@@ -106,6 +110,17 @@ export async function startEtcd(): Promise<Etcd> {
     async wipe() {
       await etcd.stop();
       rmSync(join(dir, "data"), { recursive: true, force: true });
+      await etcd.start();
+    },
+    async saveData(name) {
+      await etcd.stop();
+      cpSync(join(dir, "data"), join(dir, `saved-${name}`), { recursive: true });
+      await etcd.start();
+    },
+    async restoreData(name) {
+      await etcd.stop();
+      rmSync(join(dir, "data"), { recursive: true, force: true });
+      cpSync(join(dir, `saved-${name}`), join(dir, "data"), { recursive: true });
       await etcd.start();
     },
     async close() {
