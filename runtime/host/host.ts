@@ -9,6 +9,7 @@ import type { Compiled } from "../compile.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec } from "../manifest/load.ts";
+import { writableSource } from "../manifest/permissions.ts";
 import { laneFor, type LaneContext } from "../lanes/mod.ts";
 import { PackHouse } from "../pack/house.ts";
 import { SparePool } from "../lanes/spares.ts";
@@ -57,6 +58,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const pack = new PackHouse({ adapter, log, file: guests.pack, maxWorkers: adapter.cores(), storeFor });
   const spares = new SparePool({ adapter, log, childFile: guests.child, snapshotEntry: guests.childSnapshot });
   const laneCtx: LaneContext = { adapter, log, guests, sharedStore: storeFor, pack, spares };
+  // whose write grants a function's sources are checked against (writableSource): the manifest being served
+  let grantsFrom = manifest;
   const lazy = o.lazy ?? (!o.dev && !o.strict && !o.front);
   let functions: Served[] = [];
   const metrics = new HostMetrics(
@@ -102,25 +105,32 @@ export async function startHost(o: HostOptions): Promise<Host> {
       await guestFiles();
       // its bundle gone from the cache under the host (guest-files.ts): compiled again
       if (bundle && !(await adapter.sys.exists(bundle.file))) compiling = undefined;
-      await (compiling ??= compileFunction(spec, adapter.sys).then(
-        (b) => {
-          bundle = served.compiled = b;
-          served.version = b.hash;
-          withBundle(load, spec, b, adapter.sys);
-          // its metrics are labelled with its version, which a lazy function has once compiled
-          const meter = served.meter ?? metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
-          if (meter) served.meter = deps.observer = meter;
-        },
-        (e) => {
-          const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
-          if (lazyBuild) poolLog.error(error.message.startsWith(`${spec.name}: `) ? error.message : `${spec.name}: ${error.message}`);
-          // clients get no source path or compiler output (the host log and `lanes dev` have them)
-          throw new LanesError("unavailable", `function "${spec.name}" failed to compile; the host log has the error`, {
-            guestStack: error.message,
-            cause: error,
-          });
-        },
-      ));
+      const sources = async (b: Compiled) => {
+        const problem = await writableSource(spec.name, b.inputs, grantsFrom.functions, grantsFrom.dir, adapter.sys);
+        if (problem) throw new LanesError("compile_failed", problem);
+        return b;
+      };
+      await (compiling ??= compileFunction(spec, adapter.sys)
+        .then(sources)
+        .then(
+          (b) => {
+            bundle = served.compiled = b;
+            served.version = b.hash;
+            withBundle(load, spec, b, adapter.sys);
+            // its metrics are labelled with its version, which a lazy function has once compiled
+            const meter = served.meter ?? metrics.meterFor({ function: spec.name, lane: spec.lane, runtime: spec.runtime, version: version ?? o.version ?? b.hash });
+            if (meter) served.meter = deps.observer = meter;
+          },
+          (e) => {
+            const error = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
+            if (lazyBuild) poolLog.error(error.message.startsWith(`${spec.name}: `) ? error.message : `${spec.name}: ${error.message}`);
+            // clients get no source path or compiler output (the host log and `lanes dev` have them)
+            throw new LanesError("unavailable", `function "${spec.name}" failed to compile; the host log has the error`, {
+              guestStack: error.message,
+              cause: error,
+            });
+          },
+        ));
     };
     const pool = new Pool(spec, deps);
     if (!lazyBuild) {
@@ -231,7 +241,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     route(list, next) {
       handler = router(list);
       functions = host.functions = list;
-      host.manifest = next;
+      host.manifest = grantsFrom = next;
     },
     stop(graceMs = 5000) {
       // Stop accepting and let in-flight requests finish (queued ones included) while the

@@ -93,20 +93,8 @@ async function grantedPaths(at: string, list: string[], dir: string, sys: Sys, p
  * be writable all the same (the write grant's mount covers it).
  */
 export async function nestedGrants(functions: readonly FunctionSpec[], dir: string, sys: Sys): Promise<string[]> {
-  type Grant = { at: string; rel: string; abs: string; real: string };
-  const all: Grant[] = [];
-  for (const spec of functions) {
-    if (spec.lane !== "process") continue;
-    for (const field of ["read", "write"] as const) {
-      for (const [i, abs] of spec.permissions[field].entries()) {
-        all.push({ at: `functions.${spec.name}.permissions.${field}.${i}`, rel: sys.relative(dir, abs), abs, real: await sys.realpath(abs) });
-      }
-    }
-  }
-  const under = (p: string, folder: string) => {
-    const rel = sys.relative(folder, p);
-    return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
-  };
+  const all = await processGrants(functions, dir, sys);
+  const under = strictlyUnder(sys);
   const problems: string[] = [];
   for (const g of all) {
     const outer = all.find((w) => w.at.includes(".permissions.write.") && (under(g.abs, w.abs) || under(g.real, w.real)));
@@ -116,5 +104,57 @@ export async function nestedGrants(functions: readonly FunctionSpec[], dir: stri
       );
     }
   }
+  // and no function's code: a sandboxed function that may write there could rewrite it, and the
+  // next start would run that code wherever its function runs (an isolate: in the host itself)
+  const writes = all.filter((w) => w.at.includes(".permissions.write."));
+  for (const spec of functions) {
+    const entry = await sys.realpath(spec.entry).catch(() => spec.entry);
+    const outer = writes.find((w) => under(spec.entry, w.abs) || under(entry, w.real));
+    if (outer) {
+      problems.push(
+        `functions.${spec.name}.entry: must not lie inside ${outer.at} (${JSON.stringify(outer.rel)}): a function that may write there could change the code "${spec.name}" runs; keep code and written data in separate folders (got ${JSON.stringify(sys.relative(dir, spec.entry))})`,
+      );
+    }
+  }
   return problems;
+}
+
+type Grant = { at: string; rel: string; abs: string; real: string };
+
+/** Every process-lane grant, with its field, its path from the manifest's folder and where its links lead. */
+async function processGrants(functions: readonly FunctionSpec[], dir: string, sys: Sys): Promise<Grant[]> {
+  const all: Grant[] = [];
+  for (const spec of functions) {
+    if (spec.lane !== "process") continue;
+    for (const field of ["read", "write"] as const) {
+      for (const [i, abs] of spec.permissions[field].entries()) {
+        all.push({ at: `functions.${spec.name}.permissions.${field}.${i}`, rel: sys.relative(dir, abs), abs, real: await sys.realpath(abs).catch(() => abs) });
+      }
+    }
+  }
+  return all;
+}
+
+function strictlyUnder(sys: Sys): (p: string, folder: string) => boolean {
+  return (p, folder) => {
+    const rel = sys.relative(folder, p);
+    return rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel);
+  };
+}
+
+/**
+ * The rule above for the files a function's bundle was built from (its imports, which only a
+ * build knows): a problem naming the first that a process-lane function may write, or undefined.
+ */
+export async function writableSource(name: string, inputs: readonly string[], functions: readonly FunctionSpec[], dir: string, sys: Sys): Promise<string | undefined> {
+  const writes = (await processGrants(functions, dir, sys)).filter((w) => w.at.includes(".permissions.write."));
+  if (writes.length === 0) return undefined;
+  const under = strictlyUnder(sys);
+  for (const input of inputs) {
+    const outer = writes.find((w) => under(input, w.abs) || under(input, w.real));
+    if (outer) {
+      return `functions.${name}: its source ${sys.relative(dir, input)} lies inside ${outer.at} (${JSON.stringify(outer.rel)}): a function that may write there could change the code "${name}" runs; keep code and written data in separate folders`;
+    }
+  }
+  return undefined;
 }
