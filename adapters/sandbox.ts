@@ -161,6 +161,9 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     ...namespaceArgs(net),
     "--hostname", "lanes",
     "--proc", "/proc",
+    // PID 1 is bwrap, waiting for the runtime without the seccomp filter, and as the same user:
+    // through /proc/1/mem a function could write code into it that starts processes. Hidden.
+    "--perms", "0555", "--tmpfs", "/proc/1",
     "--dev", "/dev",
     // first: a function's folder, its grants or the cache may lie under /tmp, and stay visible
     "--size", String(plan.tmpMb * 1024 * 1024),

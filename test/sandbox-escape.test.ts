@@ -16,7 +16,21 @@ import { commOf, descendants, expectJson, guestPids, isAlive, spareFiles, waitFo
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 
 const CHILDREN = ["node", "bun", "deno"] as const;
-const ESCAPES = ["signal-host", "read-environ", "read-manifest", "read-bundles", "write-outside", "write-dev", "spawn", "tcp-host", "http-host", "tcp-other", "fork-bomb", "root"];
+const ESCAPES = [
+  "signal-host",
+  "read-environ",
+  "read-manifest",
+  "read-bundles",
+  "write-outside",
+  "write-dev",
+  "spawn",
+  "tcp-host",
+  "http-host",
+  "tcp-other",
+  "fork-bomb",
+  "root",
+  "pid1-memory",
+];
 type Outcomes = Record<string, { outcome: "allowed" | "refused"; detail: string }>;
 
 const marker = Math.random().toString(36).slice(2);
