@@ -1,8 +1,8 @@
 /**
  * The seccomp filter every sandboxed child runs under: it may start threads but no process
- * (no fork, vfork, or clone without CLONE_THREAD). That is the process limit of the sandbox,
- * and one that holds when the host runs as root: RLIMIT_NPROC does not count tasks of uid 0,
- * and bwrap maps the sandbox's user to the host's (adapters/README.md, Sandbox).
+ * (no fork, vfork, or clone without CLONE_THREAD), nor trace or reach into another. That is the
+ * process limit of the sandbox, and one that holds when the host runs as root: RLIMIT_NPROC does
+ * not count tasks of uid 0, and bwrap maps the sandbox's user to the host's (adapters/README.md, Sandbox).
  *
  * The program is classic BPF as the kernel reads it (struct sock_filter, 8 bytes each), handed
  * to `bwrap --seccomp FD`. https://www.kernel.org/doc/html/latest/userspace-api/seccomp_filter.html
@@ -32,13 +32,19 @@ interface Arch {
   clone3: number;
   /** fork and vfork, where the architecture has them. */
   forks: number[];
+  /**
+   * ptrace, process_vm_readv, process_vm_writev, pidfd_getfd: what reaches into another process
+   * of the same user. The sandbox's PID 1 (bwrap) runs without this filter: a child that could
+   * trace it could make it start processes (bun:ffi reached ptrace(PTRACE_SEIZE, 1)).
+   */
+  intrusions: number[];
   /** Syscall numbers at or above this belong to another ABI (x32 on x86_64). */
   foreignAbove?: number;
 }
 
 const ARCHES: Record<string, Arch> = {
-  x64: { audit: 0xc000003e, clone: 56, clone3: 435, forks: [57, 58], foreignAbove: 0x40000000 },
-  arm64: { audit: 0xc00000b7, clone: 220, clone3: 435, forks: [] },
+  x64: { audit: 0xc000003e, clone: 56, clone3: 435, forks: [57, 58], intrusions: [101, 310, 311, 438], foreignAbove: 0x40000000 },
+  arm64: { audit: 0xc00000b7, clone: 220, clone3: 435, forks: [], intrusions: [117, 270, 271, 438] },
 };
 
 type Label = "allow" | "eperm" | "enosys" | "kill" | "clone";
@@ -57,7 +63,7 @@ export function noProcessFilter(arch: string): Uint8Array | undefined {
     // clone3 hides its flags behind a pointer the filter cannot read; ENOSYS makes libc fall
     // back to clone(), whose flags it can
     { code: BPF_JEQ_K, k: a.clone3, jt: "enosys" },
-    ...a.forks.map((nr) => ({ code: BPF_JEQ_K, k: nr, jt: "eperm" as Label })),
+    ...[...a.forks, ...a.intrusions].map((nr) => ({ code: BPF_JEQ_K, k: nr, jt: "eperm" as Label })),
     { code: BPF_JEQ_K, k: a.clone, jt: "clone", jf: "allow" },
     { label: "clone" },
     { code: BPF_LD_W_ABS, k: ARG0_LOW },

@@ -30,6 +30,7 @@ const ESCAPES = [
   "fork-bomb",
   "root",
   "pid1-memory",
+  "trace-pid1",
 ];
 type Outcomes = Record<string, { outcome: "allowed" | "refused"; detail: string }>;
 
