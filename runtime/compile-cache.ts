@@ -40,7 +40,7 @@ export async function reuseBuild(sys: Sys, record: string): Promise<Compiled | u
   // the bundle must still be exactly what the build wrote (a planted or damaged file is rebuilt)
   const text = await sys.readText(r.file).catch(() => undefined);
   if (text === undefined || sys.sha256(text).slice(0, 12) !== r.hash) return undefined;
-  return { file: r.file, hash: r.hash, inputs: r.inputs };
+  return { file: r.file, hash: r.hash, inputs: r.inputs, sources: paths };
 }
 
 /** Note what `compiled` was built from (`all`: every input, dependencies included). */

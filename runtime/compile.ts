@@ -23,6 +23,8 @@ export interface Compiled {
   hash: string;
   /** Absolute paths of every source file that went into it (from esbuild's metafile). */
   inputs: string[];
+  /** `inputs` and the dependencies' files (node_modules) too: what must not be writable by a function. */
+  sources?: string[];
 }
 
 // Bundled CommonJS dependencies may call require() for node builtins; ESM output has no
@@ -85,7 +87,7 @@ export async function compile(entry: string, sys: Sys, label: string, o: Compile
   const cwd = sys.dirname(entry);
   const all = Object.keys(result.metafile.inputs).map((p) => sys.resolve(cwd, p));
   const inputs = all.filter((p) => !p.includes("node_modules/"));
-  const compiled = { file, hash, inputs };
+  const compiled = { file, hash, inputs, sources: all };
   await rememberBuild(sys, record, compiled, all).catch(() => {}); // only a later start's speed depends on it
   return compiled;
 }

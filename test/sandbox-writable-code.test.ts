@@ -65,20 +65,29 @@ test("a sandboxed function may not write the folder of an isolate function's ent
   assert.unreachable(`the host took the manifest; after the writer rewrote src/victim.js and a restart, /victim says: ${JSON.stringify(again)}`);
 });
 
-test("a function importing a file that a sandboxed function may write cannot start, naming the grant, before or after the write", async () => {
-  const dir = makeFunctionsDir({ writer, victim: { entry: "victim.js", lane: "isolate" } }, { "writer.js": WRITER, "victim.js": 'export { default } from "./src/lib.js";' });
-  dirs.push(dir);
-  mkdirSync(join(dir, "src"));
-  writeFileSync(join(dir, "src", "lib.js"), 'export default { fetch: () => new Response("victim") };');
-  const first = await serveOnce(dir, "/victim", async (url) => {
-    await fetch(`${url}/writer?${new URLSearchParams({ p: "src/lib.js", c: payload(dir) })}`);
+const IMPORTED = [
+  { grant: "src", file: "src/lib.js", from: "./src/lib.js" },
+  // a dependency: bundled from node_modules, which lanes dev does not watch, and checked all the same
+  { grant: "node_modules/victim-lib", file: "node_modules/victim-lib/index.js", from: "victim-lib" },
+];
+for (const c of IMPORTED) {
+  test(`a function importing ${c.file}, which a sandboxed function may write, cannot start, naming the grant, before or after the write`, async () => {
+    const w = { ...writer, permissions: { write: [c.grant] } };
+    const dir = makeFunctionsDir({ writer: w, victim: { entry: "victim.js", lane: "isolate" } }, { "writer.js": WRITER, "victim.js": `export { default } from "${c.from}";` });
+    dirs.push(dir);
+    mkdirSync(join(dir, c.grant), { recursive: true });
+    if (c.grant.startsWith("node_modules/")) writeFileSync(join(dir, c.grant, "package.json"), JSON.stringify({ name: "victim-lib", type: "module", main: "index.js" }));
+    writeFileSync(join(dir, c.file), 'export default { fetch: () => new Response("victim") };');
+    const first = await serveOnce(dir, "/victim", async (url) => {
+      await fetch(`${url}/writer?${new URLSearchParams({ p: c.file, c: payload(dir) })}`);
+    });
+    if (first instanceof Error) throw first;
+    assert.is(first.status, 503, first.text);
+    const again = await serveOnce(dir, "/victim");
+    if (again instanceof Error) throw again;
+    assert.is(again.status, 503, `after the writer rewrote ${c.file} and a restart, /victim says: ${again.text}`);
+    assert.ok(readFileSync(join(dir, c.file), "utf8").includes("in the host"), "the writer did write");
   });
-  if (first instanceof Error) throw first;
-  assert.is(first.status, 503, first.text);
-  const again = await serveOnce(dir, "/victim");
-  if (again instanceof Error) throw again;
-  assert.is(again.status, 503, `after the writer rewrote src/lib.js and a restart, /victim says: ${again.text}`);
-  assert.ok(readFileSync(join(dir, "src", "lib.js"), "utf8").includes("in the host"), "the writer did write");
-});
+}
 
 test.run();

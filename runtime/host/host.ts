@@ -106,7 +106,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       // its bundle gone from the cache under the host (guest-files.ts): compiled again
       if (bundle && !(await adapter.sys.exists(bundle.file))) compiling = undefined;
       const sources = async (b: Compiled) => {
-        const problem = await writableSource(spec.name, b.inputs, grantsFrom.functions, grantsFrom.dir, adapter.sys);
+        const problem = await writableSource(spec.name, b.sources ?? b.inputs, grantsFrom.functions, grantsFrom.dir, adapter.sys);
         if (problem) throw new LanesError("compile_failed", problem);
         return b;
       };
