@@ -418,6 +418,13 @@ test("with --console-host, the console answers on that name only, and no functio
   }
   const fn = await withHost(url, `127.0.0.1:${port}`, "GET /greet");
   assert.equal([fn.status, fn.body], [200, "named"]);
+  // an absolute-form target names its host itself, and Host is then ignored: the name in the URL
+  // the function would see decides, on every host
+  const absolute = await withHost(url, `127.0.0.1:${port}`, `GET http://${admin}/greet`);
+  assert.is(absolute.status, 404, "an absolute-form target naming the console's name");
+  assert.match(absolute.body, /serves the console only/);
+  const elsewhere = await withHost(url, admin, `GET http://127.0.0.1:${port}/greet`);
+  assert.equal([elsewhere.status, elsewhere.body], [200, "named"], "an absolute-form target naming another name");
   assert.equal([(await fetch(`${url}/greet`)).status, (await withHost(url, "functions.localhost", "GET /greet")).body], [200, "named"]);
   for (const host of [admin, `127.0.0.1:${port}`]) {
     const versions = await withHost(url, host, "GET /_lanes/api/versions", { authorization: `Bearer ${TOKEN}` });

@@ -22,18 +22,15 @@ export function consoleHostName(value: string): string | undefined {
  * browser that sent it sees it. "" when it names none.
  */
 export function requestHostName(ex: Exchange): string {
-  // an absolute-form target (a proxy's request) names its host itself: Host is then ignored
-  if (!ex.target.startsWith("/")) {
-    try {
-      return new URL(ex.url()).hostname;
-    } catch {
-      return "";
-    }
+  // the host of the URL the request names, which its function would see: an absolute-form
+  // target's own (Host is then ignored, RFC 9112 3.2.2), else Host's. Read from the URL on every
+  // runtime: Deno.serve's Request has only the URL, and the Host header there named another host
+  // than the URL when a target was absolute-form (a function saw http://NAME/... on the console's NAME)
+  try {
+    return new URL(ex.url()).hostname;
+  } catch {
+    return "";
   }
-  const host = (ex.header("host") ?? "").trim().toLowerCase();
-  if (host.startsWith("[")) return host.slice(0, host.indexOf("]") + 1);
-  const colon = host.indexOf(":");
-  return colon < 0 ? host : host.slice(0, colon);
 }
 
 export const CONSOLE_ELSEWHERE = "the console is not served on this host name: it has a host name of its own (--console-host)";
