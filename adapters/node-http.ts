@@ -5,11 +5,11 @@
  * node:http, not Bun.serve: Bun.serve holds a streamed response's head until the body's first
  * chunk and never sends a status text (adapters/README.md, Serving HTTP).
  */
-import { getRequestListener } from "@hono/node-server";
+import { getRequestListener, RequestError } from "@hono/node-server";
 import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { LanesError, errorReply } from "../runtime/errors.ts";
+import { LanesError, errorReply, errorResponse } from "../runtime/errors.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
 import { NodeExchange, writeReply } from "./node-exchange.ts";
 import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
@@ -31,6 +31,9 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
   // no look-alike Request/Response in the host's globals, unless asked for (the direct baseline)
   const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!), {
     overrideGlobalObjects: defaultWebGlobals === true,
+    // a target it will not make a Request of (a backslash in the path of /_lanes/...): its own
+    // answer was an empty 400, without the JSON error and the x-request-id every answer has
+    errorHandler: (e) => errorResponse(e instanceof RequestError ? new LanesError("bad_request", `the request target cannot be read: ${e.message}`) : e, crypto.randomUUID()),
   });
   const limits = {
     headersTimeout: connections.headerTimeoutMs,
