@@ -73,6 +73,10 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
   };
   const server = createServer(limits, respond);
   server.on("clientError", answerClientError);
+  // Node keeps the first 1000 or so header lines of a request and drops the rest without a word
+  // (its default maxHeadersCount): the function saw a request without its last headers. No count:
+  // the head's size bounds them (maxHeaderSize, 16 KiB: a 431 past it, as Bun answers)
+  server.maxHeadersCount = 0;
   // A CONNECT is handed to "connect" listeners only, and with none Node's server (and Bun's
   // node:http) destroys the socket without a word. lanes relays no CONNECT (routes.ts): it gets
   // the answer any request would (405 with Allow, 404, or 400 for a host:port target) and the
