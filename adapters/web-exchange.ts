@@ -105,7 +105,10 @@ export class WebExchange implements Exchange {
     const reader = body.getReader();
     const reading = reader.read();
     reading.catch(() => {}); // (the client may leave before the timer below)
-    this.abandoned = true;
+    // Not `abandoned`: the answer does not say Connection: close. Deno.serve keeps a connection
+    // whose body ended within the linger, whatever the answer said, and served a request
+    // pipelined after a 413 that said close (RFC 9112 9.6: nothing after it may be processed);
+    // one that did not end is cut at the linger's end with or without it (measured, Deno 2.9.6)
     this.cancelBody = () => {
       const timer = setTimeout(() => void reader.cancel().catch(() => {}), LINGER_MS);
       const drop = (r: ReadableStreamReadResult<Uint8Array>): unknown => (r.done ? clearTimeout(timer) : reader.read().then(drop));

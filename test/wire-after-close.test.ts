@@ -2,7 +2,9 @@
  * Bytes a client sends after a request that closes its connection (`Connection: close`, or an
  * HTTP/1.0 request without keep-alive): the request before them is answered, by its function,
  * and nothing after it is. Node's parser took them for a malformed request, and its 400 went out
- * in place of the answer, though the function had run. Raw sockets, host on Node, Bun and Deno.
+ * in place of the answer, though the function had run. And a request pipelined after an answer
+ * that said Connection: close is not served (a Deno host served it). Raw sockets, host on Node,
+ * Bun and Deno.
  */
 import { connect } from "node:net";
 import { suite } from "uvu";
@@ -12,7 +14,7 @@ import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 const test = suite<{ h: TestHost }>(`bytes after a request that closes the connection (${adapter.name} host)`);
 
 test.before(async (ctx) => {
-  ctx.h = await startTestHost({ echo: { entry: "echo.ts", route: "/echo/:name", lane: "isolate" } });
+  ctx.h = await startTestHost({ echo: { entry: "echo.ts", route: "/echo/:name", lane: "isolate", maxBodyBytes: 100 } });
 });
 test.after(async ({ h }) => h.stop());
 
@@ -57,6 +59,20 @@ test("pipelined HTTP/1.0 requests: each up to the first without keep-alive is an
     served.map(() => 200),
     raw.slice(0, 600),
   );
+});
+
+test("a request refused before its body is read, with another pipelined after it: an answer that says Connection: close is the last", async ({ h }) => {
+  // the refused body holds a request of its own: it is never one
+  const body = "GET /echo/inside HTTP/1.1\r\nHost: x\r\n\r\n".padEnd(200, "x");
+  for (const refused of ["POST /echo/big", "POST /no-such-function"]) {
+    const raw = await exchange(h, `${refused} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /echo/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const first = raw.slice(0, raw.indexOf("\r\n\r\n"));
+    const says = /^connection: *close/im.test(first) ? "close" : "keep-alive";
+    // RFC 9112, 9.6: a server that says close processes nothing after it (the client sends it
+    // again, on a new connection: served here too, it ran twice); one that keeps it answers it
+    assert.equal(urls(raw), says === "close" ? [] : ["/echo/next"], `${refused}: the answer said ${says}; ${raw.slice(0, 500)}`);
+    assert.is(statuses(raw)[0], refused.includes("big") ? 413 : 404, raw.slice(0, 300));
+  }
 });
 
 test.run();
