@@ -33,6 +33,9 @@ export class NodeExchange implements Exchange {
 
   url(): string {
     const target = this.target;
+    // RFC 9112, 3.2: a request with two Host lines gets a 400, as Deno.serve answers it; Node's
+    // parser passes both, and the host named the first while a proxy in front may go by another
+    if (this.hostLines() > 1) throw new LanesError("bad_request", "the request has more than one Host header");
     if (!target.startsWith("/")) {
       if (/^https?:\/\//i.test(target)) return target; // absolute-form (a proxy's request)
       throw notAPath(target);
@@ -70,6 +73,13 @@ export class NodeExchange implements Exchange {
    * The first value of a header, from the parser's raw lines (as `req.headers` keeps the first
    * Host): reading `req.headers` makes Node build its whole header object.
    */
+  private hostLines(): number {
+    const raw = this.req.rawHeaders;
+    let n = 0;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") n++;
+    return n;
+  }
+
   private rawHeader(lowerName: string): string | undefined {
     const raw = this.req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {

@@ -1,7 +1,8 @@
 /**
  * A request with many header lines: the function gets every one of them, or the host refuses the
  * request (431 on Node and Bun, 400 from Deno.serve); never the request without its last lines,
- * which a Node host's parser dropped without a word past about a thousand. Raw sockets (fetch
+ * which a Node host's parser dropped without a word past about a thousand. Two Host lines: a 400
+ * (RFC 9112, 3.2), which Node and Bun hosts served with the first. Raw sockets (fetch
  * would send them, but this reads the answer as it came). Host on Node, Bun and Deno.
  */
 import { connect } from "node:net";
@@ -49,5 +50,21 @@ for (const lane of ["isolate", "process"]) {
     assert.equal([few.status, few.seen], [200, 50], few.raw.slice(0, 300));
   });
 }
+
+test("a request with two Host lines is refused with 400, for a function's path and for lanes' own, and no function sees it", async ({ h }) => {
+  const url = new URL(h.url);
+  for (const path of ["/isolate", "/process", "/_lanes/health"]) {
+    const raw = await new Promise<string>((resolve) => {
+      const sock = connect(Number(url.port), url.hostname);
+      let got = "";
+      sock.on("data", (d: Buffer) => (got += d.toString("latin1")));
+      sock.on("error", () => {}); // 'close' follows
+      sock.on("close", () => resolve(got));
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n`);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /, `${path}: ${raw.slice(0, 300)}`);
+    assert.not.match(raw, /x-url:/i, `${path} reached a function`);
+  }
+});
 
 test.run();
