@@ -13,7 +13,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { expectError, expectJson, measure, poolOf, waitFor } from "./helpers/chaos.ts";
 import { adapter, inBothLanes, LANES, startLaneHosts, type Lane, type TestHost } from "./helpers/host.ts";
-import { dripAfterAnswer } from "./helpers/raw-http.ts";
+import { dripAfterAnswer, rawRequest } from "./helpers/raw-http.ts";
 
 // One host per lane. The floods go one lane after the other; every other test runs in both lanes
 // at once: they mostly wait on the host's timers (a slot held 2.5 s, a 408 at timeoutMs).
@@ -169,7 +169,7 @@ laneTest("TRACE, CONNECT and a method the route does not allow are 405 from the 
     ["/getonly/200", "DELETE"],
   ] as const) {
     // (no `Connection: close`: after a CONNECT the host closes the connection by itself)
-    const res = await rawRequest(h, `${method} ${path} HTTP/1.1\r\nHost: x\r\n${method === "CONNECT" ? "" : "Connection: close\r\n"}\r\n`);
+    const res = await rawRequest(h.url, `${method} ${path} HTTP/1.1\r\nHost: x\r\n${method === "CONNECT" ? "" : "Connection: close\r\n"}\r\n`);
     if (method === "CONNECT" && adapter.name === "deno") {
       // Deno.serve answers a CONNECT to a path itself, before lanes sees it
       assert.match(res, /^HTTP\/1\.1 400/, res.slice(0, 200));
@@ -188,7 +188,7 @@ laneTest("TRACE, CONNECT and a method the route does not allow are 405 from the 
 });
 
 laneTest("a CONNECT to host:port is a 400 from the host that names the target", async (h) => {
-  const res = await rawRequest(h, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n");
+  const res = await rawRequest(h.url, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n");
   assert.match(res, /^HTTP\/1\.1 400/, res.slice(0, 200));
   assert.match(res, /"bad_request"/);
   assert.match(res, /the request target must be a path \(got \\"example\.com:443\\"\)/);
@@ -197,7 +197,7 @@ laneTest("a CONNECT to host:port is a 400 from the host that names the target", 
 laneTest("HEAD answers with the Content-Length a GET would have and no body", async (h) => {
   const get = await h.fetch("/getonly/201");
   const body = await get.text();
-  const head = await rawRequest(h, `HEAD /getonly/201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  const head = await rawRequest(h.url, `HEAD /getonly/201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
   assert.match(head, /^HTTP\/1\.1 201/);
   assert.match(head, new RegExp(`\\r\\ncontent-length: ${new TextEncoder().encode(body).length}\\r\\n`, "i"));
   assert.ok(head.endsWith("\r\n\r\n"), `a body came with the HEAD answer: ${JSON.stringify(head.slice(-40))}`);
@@ -240,21 +240,4 @@ async function floodFor(url: string, connections: number, seconds: number): Prom
   const json = out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1);
   if (exit.code !== 0 || !json) throw new Error(`autocannon exited with ${exit.code}: ${out.slice(-500)}`);
   return JSON.parse(json) as FloodResult;
-}
-
-/** Send raw bytes, return everything the server answered until it closed the connection. */
-function rawRequest(h: TestHost, text: string): Promise<string> {
-  const url = new URL(h.url);
-  return new Promise((resolve, reject) => {
-    const sock = connect(Number(url.port), url.hostname);
-    let got = "";
-    sock.on("data", (d) => (got += d.toString("latin1")));
-    const giveUp = setTimeout(() => sock.destroy(), 5000);
-    sock.on("close", () => {
-      clearTimeout(giveUp);
-      resolve(got);
-    });
-    sock.on("error", (e) => (got ? resolve(got) : reject(e)));
-    sock.write(text);
-  });
 }

@@ -4,14 +4,11 @@
  */
 import type { Buffer } from "node:buffer";
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { parseTokens } from "../runtime/host/admin-auth.ts";
-import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
-import { createLogger } from "../runtime/log.ts";
+import type { DeployHost } from "../runtime/host/deploy-host.ts";
 import { login } from "./helpers/console.ts";
-import { scratchDir, TOKEN, versionDir } from "./helpers/deploy.ts";
+import { inProcessDeployHost, TOKEN, versionDir } from "./helpers/deploy.ts";
 import { adapter } from "./helpers/host.ts";
 
 const test = suite<{ host: DeployHost; url: string }>(`the console's live stream on a ${adapter.name} host`);
@@ -20,17 +17,7 @@ test.before(async (ctx) => {
   const dir = versionDir("stream", "ok", (m) => {
     (m.functions as Record<string, Record<string, unknown>>).steady!.route = "/steady/*";
   });
-  ctx.host = await startDeployHost({
-    dir,
-    port: 0,
-    hostname: "127.0.0.1",
-    dev: false,
-    adapter,
-    log: createLogger(() => {}),
-    tokens: await parseTokens(`ci ${TOKEN}`, "test"),
-    maxUploadBytes: 1024 * 1024,
-    data: join(scratchDir("data-"), "store"),
-  });
+  ctx.host = await inProcessDeployHost({ dir });
   ctx.url = ctx.host.host.url;
 });
 

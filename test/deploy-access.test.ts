@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { parseTokens } from "../runtime/host/admin-auth.ts";
 import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
 import { createLogger } from "../runtime/log.ts";
-import { TOKEN, get, runCli, scratchDir, startStoreHost, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { TOKEN, get, inProcessDeployHost, runCli, scratchDir, startStoreHost, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { freePort } from "./helpers/etcd.ts";
 import { adapter } from "./helpers/host.ts";
 
@@ -128,17 +128,7 @@ test("while a host with a store and a token starts, its admin API and console sa
   // The host listens before it has made version 1 of its new store: a script that waits for the
   // port (or `listening on`) and then deploys must not be told the host has no admin token.
   const port = await freePort();
-  const starting = startDeployHost({
-    dir: versionDir("early"),
-    port,
-    hostname: "127.0.0.1",
-    dev: false,
-    adapter,
-    log: createLogger(() => {}),
-    tokens: await parseTokens(`ci ${TOKEN}`, "test"),
-    maxUploadBytes: 1024 * 1024,
-    data: join(scratchDir("data-"), "store"),
-  });
+  const starting = inProcessDeployHost({ dir: versionDir("early"), port });
   let done = false;
   const started = starting.finally(() => {
     done = true;

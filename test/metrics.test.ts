@@ -3,12 +3,12 @@
  * counters and histogram counts match the requests sent, promtool (Prometheus' own parser and
  * linter) accepts the exposition, and the instance, queue, memory and host figures are there.
  */
-import { connect } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { find, parseExposition, value, type Sample } from "./helpers/exposition.ts";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 import { checkMetrics } from "./helpers/promtool.ts";
+import { rawRequest } from "./helpers/raw-http.ts";
 
 const FAULT = { entry: "chaos-fault.ts" };
 let h: TestHost;
@@ -191,7 +191,7 @@ test(`a request whose host no URL parser takes is a 400 counted as unrouted, not
     "GET /iso HTTP/1.1\r\nHost: [::1::1]",
     "GET http://x:99999/iso HTTP/1.1\r\nHost: x",
   ]) {
-    const res = await rawRequest(`${head}\r\nConnection: close\r\n\r\n`);
+    const res = await rawRequest(h.url, `${head}\r\nConnection: close\r\n\r\n`);
     assert.match(res, /^HTTP\/1\.1 400/, `${head}: ${res.slice(0, 300)}`);
     assert.match(res, /"bad_request"/);
   }
@@ -220,23 +220,6 @@ test("a 404 or 405 under /_lanes/ counts in lanes_unrouted_requests_total as any
   }
   assert.equal(await unrouted(), [n404! + 1, n405! + 2]);
 });
-
-/** One request written as it is on a new connection; what came back. */
-function rawRequest(text: string): Promise<string> {
-  const url = new URL(h.url);
-  return new Promise((resolve, reject) => {
-    const sock = connect(Number(url.port), url.hostname);
-    let got = "";
-    sock.on("data", (d) => (got += d.toString("latin1")));
-    const giveUp = setTimeout(() => sock.destroy(), 5000);
-    sock.on("close", () => {
-      clearTimeout(giveUp);
-      resolve(got);
-    });
-    sock.on("error", (e) => (got ? resolve(got) : reject(e)));
-    sock.write(text);
-  });
-}
 
 test("instances by state, memory, ctx.shared and the host process are measured", async () => {
   const { samples } = await scrape();

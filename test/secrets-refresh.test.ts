@@ -10,11 +10,9 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { FolderStore } from "../runtime/deploy/folder-store.ts";
-import { parseTokens } from "../runtime/host/admin-auth.ts";
-import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts";
-import { createLogger } from "../runtime/log.ts";
+import type { DeployHost } from "../runtime/host/deploy-host.ts";
 import { SecretsKey } from "../runtime/secrets/crypto.ts";
-import { scratchDir, TOKEN } from "./helpers/deploy.ts";
+import { inProcessDeployHost, scratchDir } from "./helpers/deploy.ts";
 import { adapter, fixtures } from "./helpers/host.ts";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -35,15 +33,8 @@ test.before(async (ctx) => {
   const other = await FolderStore.open(ctx.data, adapter.sys);
   const [key] = await SecretsKey.parse(ctx.keyText, "test key");
   await other.putSecret({ name: "SHARED", function: null, ...(await key!.seal("SHARED", null, "first")), updatedAt: new Date().toISOString(), author: "other-host" });
-  ctx.d = await startDeployHost({
+  ctx.d = await inProcessDeployHost({
     dir,
-    port: 0,
-    hostname: "127.0.0.1",
-    dev: false,
-    adapter,
-    log: createLogger(() => {}),
-    tokens: await parseTokens(`ci ${TOKEN}`, "test"),
-    maxUploadBytes: 1024 * 1024,
     data: ctx.data,
     secretsKey: { keys: await SecretsKey.parse(ctx.keyText, "test key"), file: "test key" },
   });

@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { hostEnvironment } from "../../adapters/env.ts";
 import { packFolder } from "../../runtime/deploy/pack.ts";
 import { uploadBody } from "../../runtime/deploy/upload.ts";
+import { parseTokens } from "../../runtime/host/admin-auth.ts";
+import { startDeployHost, type DeployHost, type DeployHostOptions } from "../../runtime/host/deploy-host.ts";
+import { createLogger } from "../../runtime/log.ts";
 import { cliCommand } from "./cli.ts";
 import { adapter } from "./host.ts";
 import { scratchDir } from "./scratch.ts";
@@ -89,6 +92,24 @@ export async function startStoreHost(dir: string, data: string, extra: string[] 
     if (process.env.LANES_TEST_VERBOSE) process.stderr.write(t);
   });
   return hostHandle(child, await listeningUrl(child, () => out, "lanes start"), () => out);
+}
+
+/**
+ * A deploy host in this process, quiet, on 127.0.0.1 and a free port, with the `ci` token and a
+ * store of its own, unless `o` says otherwise.
+ */
+export async function inProcessDeployHost(o: Partial<DeployHostOptions> & { dir: string }): Promise<DeployHost> {
+  return startDeployHost({
+    port: 0,
+    hostname: "127.0.0.1",
+    dev: false,
+    adapter,
+    log: createLogger(() => {}),
+    tokens: await parseTokens(`ci ${TOKEN}`, "test"),
+    maxUploadBytes: 1024 * 1024,
+    data: join(scratchDir("data-"), "store"),
+    ...o,
+  });
 }
 
 export interface Answer {

@@ -196,3 +196,20 @@ function readAnswers(raw: string, requests: string[]): RawAnswer[] {
   if (at !== raw.length) throw new Error(`${raw.length - at} bytes after the last answer`);
   return out;
 }
+
+/** Send `text` as it is on a new connection; everything the server answered until it closed it (5 s at most). */
+export function rawRequest(baseUrl: string, text: string): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname);
+    let got = "";
+    sock.on("data", (d) => (got += d.toString("latin1")));
+    const giveUp = setTimeout(() => sock.destroy(), 5000);
+    sock.on("close", () => {
+      clearTimeout(giveUp);
+      resolve(got);
+    });
+    sock.on("error", (e) => (got ? resolve(got) : reject(e)));
+    sock.write(text);
+  });
+}
