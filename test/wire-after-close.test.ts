@@ -6,10 +6,10 @@
  * that said Connection: close is not served (a Deno host served it). Raw sockets, host on Node,
  * Bun and Deno.
  */
-import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
+import { rawRequest } from "./helpers/raw-http.ts";
 
 const test = suite<{ h: TestHost }>(`bytes after a request that closes the connection (${adapter.name} host)`);
 
@@ -18,35 +18,18 @@ test.before(async (ctx) => {
 });
 test.after(async ({ h }) => h.stop());
 
-/** Everything the host sends on one connection until it closes it (or 5 s pass). */
-function exchange(h: TestHost, text: string): Promise<string> {
-  const url = new URL(h.url);
-  return new Promise((resolve) => {
-    const sock = connect(Number(url.port), url.hostname);
-    let got = "";
-    sock.on("data", (d: Buffer) => (got += d.toString("latin1")));
-    sock.on("error", () => {}); // 'close' follows
-    const giveUp = setTimeout(() => sock.destroy(), 5000);
-    sock.on("close", () => {
-      clearTimeout(giveUp);
-      resolve(got);
-    });
-    sock.write(text);
-  });
-}
-
 const statuses = (raw: string) => [...raw.matchAll(/^HTTP\/1\.[01] (\d{3})/gm)].map((m) => Number(m[1]));
 const urls = (raw: string) => [...raw.matchAll(/^x-url: (.*)$/gim)].map((m) => new URL(m[1]!.trim()).pathname);
 
 test("a request with Connection: close followed by another is answered by its function, and the other is not served", async ({ h }) => {
-  const raw = await exchange(h, "GET /echo/first HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n");
+  const raw = await rawRequest(h.url, "GET /echo/first HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n");
   assert.equal(statuses(raw), [200], raw.slice(0, 300));
   assert.equal(urls(raw), ["/echo/first"]);
 });
 
 test("pipelined HTTP/1.0 requests: each up to the first without keep-alive is answered, nothing after it", async ({ h }) => {
-  const raw = await exchange(
-    h,
+  const raw = await rawRequest(
+    h.url,
     "GET /echo/one HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\nGET /echo/two HTTP/1.0\r\nHost: x\r\n\r\nGET /echo/three HTTP/1.0\r\nHost: x\r\n\r\n",
   );
   const served = urls(raw);
@@ -65,7 +48,10 @@ test("a request refused before its body is read, with another pipelined after it
   // the refused body holds a request of its own: it is never one
   const body = "GET /echo/inside HTTP/1.1\r\nHost: x\r\n\r\n".padEnd(200, "x");
   for (const refused of ["POST /echo/big", "POST /no-such-function"]) {
-    const raw = await exchange(h, `${refused} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /echo/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const raw = await rawRequest(
+      h.url,
+      `${refused} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /echo/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
     const first = raw.slice(0, raw.indexOf("\r\n\r\n"));
     const says = /^connection: *close/im.test(first) ? "close" : "keep-alive";
     // RFC 9112, 9.6: a server that says close processes nothing after it (the client sends it

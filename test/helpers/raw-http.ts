@@ -197,19 +197,22 @@ function readAnswers(raw: string, requests: string[]): RawAnswer[] {
   return out;
 }
 
-/** Send `text` as it is on a new connection; everything the server answered until it closed it (5 s at most). */
+/**
+ * Send `text` as it is on a new connection; everything the server answered until it closed it
+ * (5 s at most; "" if it reset the connection before answering).
+ */
 export function rawRequest(baseUrl: string, text: string): Promise<string> {
   const url = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const sock = connect(Number(url.port), url.hostname);
     let got = "";
     sock.on("data", (d) => (got += d.toString("latin1")));
+    sock.on("error", () => {}); // 'close' follows
     const giveUp = setTimeout(() => sock.destroy(), 5000);
     sock.on("close", () => {
       clearTimeout(giveUp);
       resolve(got);
     });
-    sock.on("error", (e) => (got ? resolve(got) : reject(e)));
     sock.write(text);
   });
 }
