@@ -280,7 +280,7 @@ laneTest("a stream without end to a client that does not read: host memory stays
 
 laneTest("a client that reads slowly gets the whole stream intact, and paces the function", async (h, lane) => {
   const key = `made-${lane}-${Date.now()}`;
-  const chunks = 64; // 32 MiB
+  const chunks = 128; // 64 MiB
   // the Node host added a "close" listener per write the socket made wait
   const warnings: string[] = [];
   const warned = (w: Error) => void (w.name === "MaxListenersExceededWarning" && warnings.push(w.message));
@@ -303,8 +303,10 @@ laneTest("a client that reads slowly gets the whole stream intact, and paces the
   await sleep(1000); // the client stops reading a while: the function must wait for it
   const made = Number((await expectJson<{ value: string | null }>(h.fetch(`/flag?op=get&key=${key}`))).value) * 512 * 1024;
   measure(`${lane} lane, a paused slow reader`, `read ${(got / MB).toFixed(1)} MB, the function made ${(made / MB).toFixed(1)} MB`);
-  // the window (2 MiB), the sockets' and client's buffers: far less than the 32 MiB it would make unpaced
-  assert.ok(made - got < 20 * MB, `the function made ${(made / MB).toFixed(1)} MB while the client had read ${(got / MB).toFixed(1)} MB`);
+  // the window (2 MiB), the server's, the sockets' and the client's buffers: 8-14 MB on an idle
+  // machine, up to 24 MB on a Bun host during a full test run (loopback buffers grow under load),
+  // and at most half of the 64 MiB it would make unpaced
+  assert.ok(made - got < 32 * MB, `the function made ${(made / MB).toFixed(1)} MB while the client had read ${(got / MB).toFixed(1)} MB`);
   for (;;) {
     const r = await reader.read();
     if (r.done) break;
