@@ -4,11 +4,11 @@
  * lanes that report the SHA-256 of what they got.
  */
 import { createHash } from "node:crypto";
-import { cpSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { startDev, until, type Dev } from "./helpers/dev.ts";
+import { runCli, startDev, until, type Dev } from "./helpers/dev.ts";
 import { adapter, fixtures } from "./helpers/host.ts";
 import { scratchDir } from "./helpers/scratch.ts";
 
@@ -79,6 +79,41 @@ test("editing the env file reloads the functions whose values changed, and gives
   assert.match(dev.output(), /reloaded iso \(isolate\): new secret values/);
   assert.not.match(dev.output(), /reloaded proc/, "proc's values did not change");
   for (const v of ["from-dev-vars", "postgres://edited", "sk_test_123", "from-dot-env"]) assert.not.ok(dev.output().includes(v), "no value in the log");
+});
+
+test("a sandboxed function granted .env or an --env-file, which hold every function's secrets, is refused: at start, and on a reload that keeps the last good manifest", async ({
+  dev,
+  dir,
+}) => {
+  const peek = (grant: string) => ({ entry: "secret.ts", lane: "process", permissions: { read: [grant] } });
+  const other = scratchDir("dev-secrets-grant-");
+  cpSync(join(fixtures, "secret.ts"), join(other, "secret.ts"));
+  writeFileSync(join(other, ".env"), "API_KEY=from-dot-env\n");
+  writeFileSync(join(other, "lanes.json"), JSON.stringify({ functions: { peek: peek(".env") } }));
+  const refused = runCli(["dev", other, "--port", "0", "--log", "pretty"]);
+  let code: number | null | undefined;
+  void refused.exited.then((c) => (code = c));
+  const ended = await until(
+    () => (code !== undefined ? { code } : /listening on/.test(refused.output()) ? "started" : undefined),
+    30_000,
+    () => refused.output(),
+  );
+  if (ended === "started") refused.child.kill("SIGKILL"); // by PID: this child only
+  assert.is.not(ended, "started", refused.output());
+  assert.is.not(code, 0, refused.output());
+  assert.match(refused.output(), /functions\.peek\.permissions\.read\.0: grants this host's secrets file .*\.env, which no function may see/);
+  rmSync(other, { recursive: true, force: true });
+  // the running dev server: a manifest edited to grant .dev.vars is refused, the last good one serves
+  const manifest = JSON.parse(readFileSync(join(dir, "lanes.json"), "utf8")) as { functions: Record<string, unknown> };
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { ...manifest.functions, peek: peek(".dev.vars") } }));
+  await until(
+    () => /functions\.peek\.permissions\.read\.0: grants this host's secrets file .*\.dev\.vars[^\n]*[\s\S]*still serving the last good manifest/.test(dev.output()) || undefined,
+    10_000,
+    () => dev.output().slice(-2000),
+  );
+  assert.is((await fetch(`${dev.url}/peek`)).status, 404, "peek was never routed");
+  assert.equal(await hashes(dev, "proc"), { API_KEY: sha("from-dev-vars") });
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: manifest.functions }));
 });
 
 test.run();

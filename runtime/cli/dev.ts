@@ -10,6 +10,7 @@ import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
 import { capabilityTable } from "../capability-table.ts";
 import { startHost } from "../host/host.ts";
+import { refuseGrantedOwnFiles } from "../host/own-files.ts";
 import { inspectedSpec, inspectNotes, type InspectTarget } from "../dev/inspect.ts";
 import { Reloader } from "../dev/reload.ts";
 import { sandboxed } from "../isolation.ts";
@@ -40,6 +41,8 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
   }
   const envFiles = new EnvFiles(adapter.sys, manifest.dir, args.lists["env-file"] ?? []);
   await envFiles.read();
+  // a sandboxed function granted .env (or an --env-file) would read every function's secrets
+  await refuseGrantedOwnFiles(manifest, envFiles.ownFiles, adapter.sys);
   const adjust = inspect ? (spec: FunctionSpec) => inspectedSpec(spec, inspect, adapter.name) : undefined;
 
   const host = await startHost({

@@ -20,6 +20,7 @@ import { adjusted } from "./inspect.ts";
 import type { StackMapper } from "../sourcemap/stack.ts";
 import type { Served } from "../host/served.ts";
 import type { Host } from "../host/host.ts";
+import { refuseGrantedOwnFiles } from "../host/own-files.ts";
 import { bringUp, retire, type Attempt } from "../host/reload-build.ts";
 import { Watcher } from "./watch.ts";
 
@@ -187,6 +188,7 @@ export class Reloader {
       const m = adjusted(await loadManifest(this.host.manifest.dir, this.adapter.sys, this.adapter.name), this.o.adjust);
       const refused = isolationReport(m.functions, this.adapter).errors;
       if (refused.length > 0) throw new LanesError("sandbox_unavailable", `${m.file}: ${refused.join("\n  ")}`);
+      if (this.o.envFiles) await refuseGrantedOwnFiles(m, this.o.envFiles.ownFiles, this.adapter.sys);
       for (const w of m.warnings) this.log.warn(w);
       this.manifestBroken = false;
       this.shown.delete(MANIFEST_KEY);

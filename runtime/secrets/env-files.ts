@@ -40,6 +40,11 @@ export class EnvFiles {
     return [...LOCAL_FILES.map((f) => this.sys.join(this.dir, f)), ...this.explicit.map((f) => this.sys.resolve(f))];
   }
 
+  /** The files as host files no function may be granted (host/own-files.ts). */
+  get ownFiles(): { flag: string; path: string }[] {
+    return this.paths.map((path) => ({ flag: "secrets file", path }));
+  }
+
   /** Read the files again; resolves with the names whose value changed. A `--env-file` that is gone is an error. */
   async read(): Promise<string[]> {
     const merged = new Map<string, string>();
