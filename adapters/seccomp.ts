@@ -2,7 +2,7 @@
  * The seccomp filter every sandboxed child runs under: it may start threads but no process
  * (no fork, vfork, or clone without CLONE_THREAD), nor trace or reach into another. That is the
  * process limit of the sandbox, and one that holds when the host runs as root: RLIMIT_NPROC does
- * not count tasks of uid 0, and bwrap maps the sandbox's user to the host's (adapters/README.md, Sandbox).
+ * not count tasks of uid 0, and bwrap maps the sandbox's user to the host's (README.md in this folder, Sandbox).
  *
  * The program is classic BPF as the kernel reads it (struct sock_filter, 8 bytes each), handed
  * to `bwrap --seccomp FD`. https://www.kernel.org/doc/html/latest/userspace-api/seccomp_filter.html

@@ -2,7 +2,7 @@
  * Watch a folder and every folder under it but node_modules and dot-folders (.git, .lanes), one
  * non-recursive watch per folder. `fs.watch(dir, { recursive: true })` works on Linux in all
  * three runtimes but watches node_modules too, with no way to leave a folder out
- * (adapters/README.md, Files).
+ * (README.md in this folder, Files).
  */
 import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
