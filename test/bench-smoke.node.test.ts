@@ -25,14 +25,14 @@ function bench(args: string[]) {
 
 const isNum = (x: unknown) => typeof x === "number" && Number.isFinite(x);
 
-test("bench --quick measures hello in both lanes against direct and writes JSON, a chart and a table", () => {
+test("bench --quick measures hello in both lanes against direct and writes JSON, a chart and a table (a list named twice is measured once)", () => {
   const out = scratchDir("bench-out-");
   try {
     const {
       code,
       out: stdout,
       err,
-    } = bench(["--quick", "--function", "hello", "--lanes", "isolate,process", "--runtimes", "node", "--duration", "0.5", "--warmup", "0.2", "--out", out]);
+    } = bench(["--quick", "--function", "hello,hello", "--lanes", "isolate,process,isolate", "--runtimes", "node,node", "--duration", "0.5", "--warmup", "0.2", "--out", out]);
     assert.is(code, 0, `exit ${code}\n${stdout}\n${err}`);
     assert.match(stdout, /req\/s\s+x direct\s+p50 ms\s+p99 ms/);
     assert.match(stdout, /which lane suits each function:\n {2}hello: (isolate|process) lane\. /);

@@ -55,7 +55,7 @@ export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log:
   const lanes = listFlag(args, "lanes", harness.ALL_LANES);
   const opts = {
     dir,
-    functions: stringFlag(args, "function", "").split(",").filter(Boolean),
+    functions: [...new Set(stringFlag(args, "function", "").split(",").filter(Boolean))],
     // the direct baseline always runs: every lane's figure is read against it
     lanes: [...new Set(["direct" as const, ...lanes])],
     runtimes: listFlag(args, "runtimes", harness.ALL_RUNTIMES),
@@ -125,7 +125,8 @@ function listFlag<T extends string>(args: Parsed, name: string, allowed: readonl
   if (items.length === 0 || bad.length > 0) {
     throw new LanesError("invalid_flag", `lanes bench: --${name} takes a list from ${allowed.join(",")} (got ${JSON.stringify(v)})`);
   }
-  return items as T[];
+  // `--runtimes node,node` would measure the same cells twice and print duplicate rows
+  return [...new Set(items)] as T[];
 }
 
 function secondsFlag(args: Parsed, name: string, def: number): number {
