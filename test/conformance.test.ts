@@ -222,8 +222,10 @@ for (const lane of LANES) {
 
   test("pipelined requests on one connection each get their own answer, whatever Content-Length or Transfer-Encoding a function set", async ({ h }) => {
     // a function's framing sent as it was: "forged" ended its answer after 2 bytes and its rest
-    // was read as the answer to the next request; "long" made the client wait for 95 more bytes
-    const cases = ["forged", "long", "stream-forged", "stream-long", "chunked", "stream-chunked", "no-content", "not-modified"];
+    // was read as the answer to the next request; "long" made the client wait for 95 more bytes.
+    // A stream keeps its length, held to it: "stream-forged" is its first 2 bytes (a stream
+    // short of its length closes the connection: wire-stream-length.test.ts)
+    const cases = ["forged", "long", "stream-forged", "chunked", "stream-chunked", "no-content", "not-modified"];
     const answers = await pipelined(h.url, [...cases.map((c) => `GET /framing/${c}`), "HEAD /framing/head-length", "GET /framing/ok"]);
     const forged = "hiHTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nforged!";
     assert.equal(
@@ -231,8 +233,7 @@ for (const lane of LANES) {
       [
         [200, forged],
         [200, "short"],
-        [200, forged],
-        [200, "short"],
+        [200, "hi"],
         [200, "hello"],
         [200, "hello"],
         [204, ""],
@@ -244,13 +245,13 @@ for (const lane of LANES) {
     for (const [i, a] of answers.entries()) {
       const framing = a.headers.filter(([k]) => k === "content-length" || k === "transfer-encoding");
       assert.ok(framing.length <= 1, `answer ${i + 1} is framed twice: ${JSON.stringify(framing)}`);
-      if (framing[0]?.[0] === "content-length" && a.status === 200 && i !== 8) assert.is(Number(framing[0][1]), a.body.length, `answer ${i + 1}`);
+      if (framing[0]?.[0] === "content-length" && a.status === 200 && i !== 7) assert.is(Number(framing[0][1]), a.body.length, `answer ${i + 1}`);
       assert.equal(requestIds(a).length, 1, `answer ${i + 1}: ${JSON.stringify(a.headers)}`);
     }
-    assert.equal(header(answers[4]!, "transfer-encoding"), [], "a body the host has whole is sent with its length, not chunked");
-    assert.equal(header(answers[6]!, "content-length"), [], "a 204 has no Content-Length");
+    assert.equal(header(answers[3]!, "transfer-encoding"), [], "a body the host has whole is sent with its length, not chunked");
+    assert.equal(header(answers[5]!, "content-length"), [], "a 204 has no Content-Length");
     // no body follows a HEAD answer: its Content-Length says how long the GET's body would be
-    assert.equal(header(answers[8]!, "content-length"), ["1234"]);
+    assert.equal(header(answers[7]!, "content-length"), ["1234"]);
   });
 
   test("a function's Connection, Upgrade and other hop-by-hop headers are not sent, and x-request-id is the host's alone", async ({ h }) => {

@@ -10,13 +10,16 @@
  * - hop-by-hop fields are dropped: connection, keep-alive, proxy-connection, te,
  *   transfer-encoding and upgrade (RFC 9110, 7.6.1:
  *   https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1), and trailer (no trailers ever follow);
- * - content-length is dropped: the server sends the real length of a body it has whole, and a
- *   streamed body chunked, whatever the function said (as Bun.serve does; Deno.serve keeps a
- *   stream's and cuts the connection where it is wrong, Node and Bun's node:http send it as it
- *   is, and `strictContentLength` throws at the write but leaves the connection open: measured,
- *   Node 20.20.2, Bun 1.4.5, Deno 2.9.6). Kept only where no body follows and the host has none
- *   to measure: a HEAD answer or a 304 may say how long the GET's body would be (RFC 9110, 8.6:
- *   https://www.rfc-editor.org/rfc/rfc9110#section-8.6), if it is a number;
+ * - content-length: the server sends the real length of a body it has whole, whatever the
+ *   function said. A streamed body keeps the function's (one, a number), as Deno.serve and Node's
+ *   server keep it (a download's size, a progress bar), and the host holds the stream to it
+ *   (response-body.ts): bytes past it are not sent and the function's stream is stopped, as
+ *   Deno.serve does; a stream that ends short of it is cut, the connection closed (Deno.serve
+ *   closes it too; Node and Bun's node:http send what comes, so a longer stream's rest was read
+ *   as the next answer; Bun.serve sends every stream chunked: measured, Node 20.20.2, Bun 1.4.5,
+ *   Deno 2.9.6). Without a valid one, a stream goes chunked. Where no body follows and the host
+ *   has none to measure, a HEAD answer or a 304 may say how long the GET's body would be (RFC
+ *   9110, 8.6: https://www.rfc-editor.org/rfc/rfc9110#section-8.6), if it is one number;
  * - x-request-id and lanes-version are the host's: the function's are dropped, the host's sent.
  *
  * Names are compared in any case: a process-lane guest is untrusted, its frames may say anything.
@@ -52,15 +55,15 @@ const DIGITS = /^[0-9]{1,15}$/;
 
 /**
  * The function's headers as the host sends them, with the host's x-request-id (the same array,
- * filtered in place). `lengthMayStay`: no body follows and the host has no bytes to measure.
+ * filtered in place). `keepLength`: its content-length stays (declaredLength found one).
  */
-export function framedHeaders(headers: HeaderPairs, requestId: string, lengthMayStay: boolean): HeaderPairs {
+export function framedHeaders(headers: HeaderPairs, requestId: string, keepLength: boolean): HeaderPairs {
   let to = 0;
   for (let i = 0; i < headers.length; i++) {
     const pair = headers[i]!;
     if (MAYBE[key(pair[0])]) {
       const own = OWN.get(pair[0].toLowerCase());
-      if (own === DROP || (own === LENGTH && !(lengthMayStay && DIGITS.test(pair[1])))) continue;
+      if (own === DROP || (own === LENGTH && !keepLength)) continue;
     }
     if (to !== i) headers[to] = pair;
     to++;
@@ -68,6 +71,20 @@ export function framedHeaders(headers: HeaderPairs, requestId: string, lengthMay
   if (to !== headers.length) headers.length = to;
   headers.push(["x-request-id", requestId]);
   return headers;
+}
+
+/**
+ * The length the function's content-length says, or -1: none, not a number, or more than one
+ * line (a process-lane guest's frame may carry two, which a client would read either way).
+ */
+export function declaredLength(headers: HeaderPairs): number {
+  let declared = -1;
+  for (const [name, value] of headers) {
+    if (name.length !== 14 || name.toLowerCase() !== "content-length") continue;
+    if (declared >= 0 || !DIGITS.test(value)) return -1;
+    declared = Number(value);
+  }
+  return declared;
 }
 
 /** A status a lane carries: a final answer (Fetch's Response range). No interim answer, no protocol switch. */

@@ -10,7 +10,7 @@ import { LanesError } from "../errors.ts";
 import { IdTable } from "../id-table.ts";
 import { ClientWatch } from "./client-watch.ts";
 import { Deadlines } from "./deadlines.ts";
-import { finalStatus, framedHeaders } from "./framing.ts";
+import { declaredLength, finalStatus, framedHeaders } from "./framing.ts";
 import type { ClientHooks } from "./instance-events.ts";
 import { reasonPhrase } from "./reason-phrase.ts";
 import { ResponseBody } from "./response-body.ts";
@@ -89,8 +89,10 @@ export class InFlightTable {
       return;
     }
     r.answered = true;
-    const lengthMayStay = !f.more && f.body === null && f.status !== 204 && (r.head || f.status === 304);
-    const headers: HeaderPairs = framedHeaders(f.headers, r.requestId, lengthMayStay);
+    // a streamed body, or none where the GET's would be (framing.ts): the function's own length
+    const lengthMayStay = f.status !== 204 && (f.more || (f.body === null && (r.head || f.status === 304)));
+    const declared = lengthMayStay ? declaredLength(f.headers) : -1;
+    const headers: HeaderPairs = framedHeaders(f.headers, r.requestId, declared >= 0);
     const statusText = reasonPhrase(f.statusText);
     if (!f.more) {
       this.settle(f.id);
@@ -102,12 +104,14 @@ export class InFlightTable {
     r.body = new ResponseBody(
       f.body,
       () => {
-        // the client went away: stop the function's stream and free the slot
+        // the client went away, or the body reached its Content-Length: stop the function's stream and free the slot
         if (this.requests.get(f.id) !== r) return;
         this.settle(f.id);
         this.tell(f.id);
       },
       () => this.requests.get(f.id) === r && this.tell(f.id, "ack"),
+      r.head ? -1 : declared,
+      (why) => this.onCut(r.requestId, why),
     );
     r.resolve({ status: f.status, statusText, headers, body: null, stream: r.body.stream });
   }
@@ -121,6 +125,7 @@ export class InFlightTable {
     if (!r) return;
     this.settle(id);
     if (error !== undefined) this.cut(r, new LanesError("function_error", `the function's body stream failed: ${error}`));
+    else if (r.body?.short) this.cut(r, new LanesError("function_error", r.body.short));
     else r.body?.end();
   }
 

@@ -8,6 +8,11 @@
  * The guest sends at most RESPONSE_WINDOW bytes ahead of what the server took from here; each
  * ACK_BYTES taken are acknowledged (`onAck`), so the host holds a bounded part of a response
  * whose client reads slower than its function produces (channel/window.ts).
+ *
+ * A body whose answer says its length (the function's Content-Length, runtime/pool/framing.ts)
+ * is held to it: the client reads that many bytes and then the next answer on the connection,
+ * so bytes past it are never sent (the function's stream is stopped), and a body that ends short
+ * of it is cut, never ended as if whole.
  */
 import { ACK_BYTES, RESPONSE_WINDOW } from "../channel/window.ts";
 
@@ -24,8 +29,12 @@ export class ResponseBody {
 
   constructor(
     first: Uint8Array | null,
-    onCancel: () => void,
+    private readonly onCancel: () => void,
     private readonly onAck: () => void,
+    /** The length the answer says, or -1 (sent chunked). */
+    private readonly declared = -1,
+    /** The body had more bytes than `declared`: the rest was not sent, for `why`. */
+    private readonly onOverrun: (why: string) => void = () => {},
   ) {
     this.stream = new ReadableStream<Uint8Array>(
       {
@@ -44,7 +53,7 @@ export class ResponseBody {
         },
         cancel: () => {
           this.done = true;
-          onCancel();
+          this.onCancel();
         },
       },
       // counted in bytes, so that `desiredSize` says how many are queued
@@ -54,8 +63,23 @@ export class ResponseBody {
 
   push(bytes: Uint8Array): void {
     if (this.done) return;
+    const room = this.declared - this.pushed;
+    if (this.declared >= 0 && bytes.byteLength > room) {
+      if (room > 0) this.controller.enqueue(bytes.subarray(0, room));
+      this.pushed = this.declared;
+      this.end();
+      this.onOverrun(`the function's body stream gave more bytes than its Content-Length (${this.declared}): the rest was not sent`);
+      this.onCancel();
+      return;
+    }
     this.pushed += bytes.byteLength;
     this.controller.enqueue(bytes);
+  }
+
+  /** Why the body, ended now, falls short of the length its answer says; undefined when it does not. */
+  get short(): string | undefined {
+    if (this.declared < 0 || this.pushed >= this.declared) return undefined;
+    return `the function's body stream ended after ${this.pushed} of the ${this.declared} bytes its Content-Length says`;
   }
 
   end(): void {

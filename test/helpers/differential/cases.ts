@@ -76,7 +76,6 @@ const RESPONDERS: Record<string, boolean> = {
   "header-mutated": true,
   "framing-forged-length": true,
   "framing-long-length": true,
-  "framing-stream-forged-length": false,
   "framing-chunked": true,
   "framing-hop-by-hop": true,
   "bad-status-low": true,
