@@ -116,8 +116,9 @@ function send(ex: NodeExchange, res: ServerResponse, reply: Reply): void {
   try {
     writeReply(ex, res, reply);
   } catch (e) {
-    // a header the function set that Node refuses: a value with a control character Fetch's
-    // Headers takes (the function's error), or one Node refused already when the function built it
+    // a header Node refuses: one with a control character Fetch's Headers takes is refused where
+    // the lane's answer arrives (runtime/pool/framing.ts), so that the log counts the 500; this is
+    // the last guard, for anything else Node's writeHead throws on
     const id = reply.headers.find(([name]) => name === "x-request-id")?.[1] ?? "";
     void reply.stream?.cancel().catch(() => {});
     // writeHead set the answer's reason phrase ("OK") before it threw: the 500 gets its own

@@ -7,7 +7,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { RuntimeName } from "../adapters/types.ts";
+import type { RequestLog } from "../runtime/host/served.ts";
 import { expectError, waitFor } from "./helpers/chaos.ts";
+import { parseExposition, value } from "./helpers/exposition.ts";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 import { send } from "./helpers/differential/raw-client.ts";
 import { openRequest, within } from "./helpers/raw-stream.ts";
@@ -18,6 +20,8 @@ const COMBOS: { label: string; lane: "isolate" | "process"; runtime: RuntimeName
 ];
 const where = (label: string) => `${label} (${adapter.name} host)`;
 let h: TestHost;
+/** The access log's entries, as the host wrote them. */
+const logged: RequestLog[] = [];
 
 test.before(async () => {
   const functions: Record<string, Record<string, unknown>> = {};
@@ -28,7 +32,7 @@ test.before(async () => {
     functions[`nodefault-${c.label}`] = { entry: "no-default.ts", ...base };
     functions[`silent-${c.label}`] = { entry: "fidelity-sw-silent.ts", ...base };
   }
-  h = await startTestHost(functions);
+  h = await startTestHost(functions, { onRequest: (entry) => logged.push(entry) });
 });
 test.after(async () => h.stop());
 
@@ -124,6 +128,30 @@ test("a header value with a control character Fetch takes (\\x01, DEL) is a 500 
       assert.is(error.message, 'the function answered a header no HTTP server can send: the value of "x-ctl" holds a control character', where(label));
       assert.is(await (await h.fetch(`/probe-${label}`)).text(), "plain text from GET", `${where(label)}: served on`);
     }
+  });
+});
+
+test("an answer replaced by that 500 is logged and counted as the 500 the client got, not as the function's 200", async () => {
+  const requests = async (label: string) => {
+    const text = await (await h.fetch("/_lanes/metrics")).text();
+    return (code: string) => value(parseExposition(text), "lanes_requests_total", { function: `probe-${label}`, code });
+  };
+  await each(async (label) => {
+    const before = await requests(label);
+    const ids: string[] = [];
+    for (const q of ["c=1", "c=31&stream=1"]) {
+      const res = await send(h.url, { method: "GET", target: `/probe-${label}?do=ctl&${q}`, headers: [] });
+      assert.is(res.status, 500, `${where(label)} ${q}`);
+      ids.push(res.headers.find(([k]) => k === "x-request-id")![1]);
+    }
+    await waitFor(() => ids.every((id) => logged.some((e) => e.requestId === id)), `${where(label)}: the access log lines`, 5000);
+    assert.equal(
+      ids.map((id) => logged.find((e) => e.requestId === id)!.status),
+      [500, 500],
+      `${where(label)}: the access log`,
+    );
+    const after = await requests(label);
+    assert.equal([after("500") - before("500"), after("200") - before("200")], [2, 0], `${where(label)}: lanes_requests_total`);
   });
 });
 

@@ -100,13 +100,21 @@ export function finalStatus(status: number): boolean {
  */
 const UNSENDABLE = /[^\t\x20-\x7e\x80-\xff]/;
 
-/** The reply a host sends instead of an answer with a header no server can write, if it has one. */
-export function unsendable(headers: HeaderPairs): Reply | undefined {
+/**
+ * Why no HTTP server can send a function's headers (a value with a control character), or
+ * undefined. Found where a lane's answer arrives (inflight.ts), so that the 500 the client gets is
+ * what the access log and the metrics record, not the function's own status.
+ */
+export function unsendableHeader(headers: HeaderPairs): LanesError | undefined {
   for (const [name, value] of headers) {
     if (!UNSENDABLE.test(value)) continue;
-    const id = headers.find(([k]) => k === "x-request-id")?.[1] ?? "";
-    const why = `the function answered a header no HTTP server can send: the value of ${JSON.stringify(name.slice(0, 64))} holds a control character`;
-    return errorReply(new LanesError("function_error", why), id);
+    return new LanesError("function_error", `the function answered a header no HTTP server can send: the value of ${JSON.stringify(name.slice(0, 64))} holds a control character`);
   }
   return undefined;
+}
+
+/** The reply a host sends instead of an answer with a header no server can write, if it has one. */
+export function unsendable(headers: HeaderPairs): Reply | undefined {
+  const refused = unsendableHeader(headers);
+  return refused && errorReply(refused, headers.find(([k]) => k === "x-request-id")?.[1] ?? "");
 }

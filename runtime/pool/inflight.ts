@@ -10,7 +10,7 @@ import { LanesError } from "../errors.ts";
 import { IdTable } from "../id-table.ts";
 import { ClientWatch } from "./client-watch.ts";
 import { Deadlines } from "./deadlines.ts";
-import { declaredLength, finalStatus, framedHeaders } from "./framing.ts";
+import { declaredLength, finalStatus, framedHeaders, unsendableHeader } from "./framing.ts";
 import type { ClientHooks } from "./instance-events.ts";
 import { reasonPhrase } from "./reason-phrase.ts";
 import { ResponseBody } from "./response-body.ts";
@@ -82,9 +82,12 @@ export class InFlightTable {
   head(f: ResponseFrame): void {
     const r = this.requests.get(f.id);
     if (!r) return;
-    if (!finalStatus(f.status)) {
-      // Bun's and Deno's Response take 101, which would turn the client's connection into another protocol
-      this.fail(f.id, new LanesError("function_error", `the function answered status ${f.status}: a function's answer must be a final status, 200 to 599`));
+    // Bun's and Deno's Response take 101, which would turn the client's connection into another protocol
+    const refused = finalStatus(f.status)
+      ? unsendableHeader(f.headers)
+      : new LanesError("function_error", `the function answered status ${f.status}: a function's answer must be a final status, 200 to 599`);
+    if (refused) {
+      this.fail(f.id, refused);
       if (f.more) this.tell(f.id);
       return;
     }
