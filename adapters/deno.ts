@@ -54,7 +54,14 @@ export const denoAdapter: RuntimeAdapter = {
     const isDraining = () => draining;
     const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) => {
       idle?.request(info);
-      return fetchCallback(handler, request, () => info.remoteAddr.hostname, lines, isDraining);
+      return fetchCallback(
+        handler,
+        request,
+        () => info.remoteAddr.hostname,
+        lines,
+        isDraining,
+        () => idle?.closeAfter(info),
+      );
     });
     idle = watchIdleConnections(hostname, server.addr.port, connections);
     return {

@@ -203,13 +203,17 @@ export function replyResponse(r: Reply, closing = false): Response {
   return res;
 }
 
-/** The callback a fetch-style server (Bun.serve, Deno.serve) calls. `draining`: answers say Connection: close. */
+/**
+ * The callback a fetch-style server (Bun.serve, Deno.serve) calls. `draining`: answers say
+ * Connection: close. `closeAfter`: closes the request's connection once its answer is sent.
+ */
 export function fetchCallback(
   handler: HttpHandler,
   request: Request,
   address: () => string,
   lines?: (request: Request) => HeaderPairs | undefined,
   draining?: () => boolean,
+  closeAfter?: () => void,
 ): Response | Promise<Response> {
   const ex = new WebExchange(request, address, lines);
   const out = handler.fast(ex);
@@ -225,7 +229,7 @@ export function fetchCallback(
         )
       : answered(ex, res);
   }
-  return out instanceof Promise ? out.then((r) => respond(ex, r, draining?.())) : respond(ex, out, draining?.());
+  return out instanceof Promise ? out.then((r) => respond(ex, r, draining?.(), closeAfter)) : respond(ex, out, draining?.(), closeAfter);
 }
 
 /**
@@ -245,13 +249,19 @@ function answered(ex: WebExchange, res: Response): Response {
   return res;
 }
 
-function respond(ex: WebExchange, r: Reply, draining = false): Response {
+function respond(ex: WebExchange, r: Reply, draining = false, closeAfter?: () => void): Response {
   ex.refuseUnread();
   // checked before Deno.serve sees it: a control character in a header value panics it, and the
   // host process ends with every request in it
   const refused = unsendable(r.headers);
   if (refused) void r.stream?.cancel().catch(() => {});
-  const res = replyResponse(refused ?? r, ex.abandoned || draining);
+  // A 205 has no content (RFC 9110, 15.3.6), and Deno.serve sends one with neither a length nor
+  // chunked, keeping the connection (measured, Deno 2.9.6): a client that reads by RFC 9112, 6.3
+  // (curl, Python's http.client) read it to the connection's end, which came with the idle
+  // timeout, seconds later. The connection ends after it, which RFC 9110 allows
+  const reset = closeAfter !== undefined && (refused ?? r).status === 205;
+  if (reset) closeAfter();
+  const res = replyResponse(refused ?? r, ex.abandoned || draining || reset);
   ex.afterResponse();
   return res;
 }
