@@ -6,12 +6,13 @@
  * chunk and never sends a status text (adapters/README.md, Serving HTTP).
  */
 import { getRequestListener, RequestError } from "@hono/node-server";
+import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { LanesError, errorReply, errorResponse } from "../runtime/errors.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
-import { NodeExchange, writeReply } from "./node-exchange.ts";
+import { NodeExchange, notAPath, writeReply } from "./node-exchange.ts";
 import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
 
@@ -142,14 +143,31 @@ const PARSE_ANSWERS: Record<string, string> = {
  * went out in place of the answer to that request, which the function was running. They are
  * dropped, as Deno.serve and Bun.serve drop them: the answer goes out and closes the connection.
  */
-function answerClientError(e: Error & { code?: string }, socket: Duplex): void {
+function answerClientError(e: Error & { code?: string; rawPacket?: Uint8Array }, socket: Duplex): void {
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (e.code === "HPE_CLOSED_CONNECTION" && inFlight && !inFlight.writableFinished) return;
   if (socket.writable && !inFlight?.headersSent) {
     const status = (e.code && PARSE_ANSWERS[e.code]) ?? "400 Bad Request";
-    socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    socket.write(asteriskForm(e.rawPacket) ?? `HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   }
   socket.destroy(e);
+}
+
+const ASTERISK = /^OPTIONS \* HTTP\/1\.[01]\r?\n/;
+
+/**
+ * `OPTIONS *` (RFC 9112, 3.2.4: about the server, not a resource) is a well-formed request that
+ * Bun's node:http cannot read (a parse error, HPE_INVALID_CONSTANT, Bun 1.4.5): it got an empty
+ * 400, where a Node host answers lanes' own 400 bad_request, as JSON with an x-request-id (a
+ * target that is not a path, node-exchange.ts). The same answer, written here; the connection
+ * still closes after it (the parser cannot go on).
+ */
+function asteriskForm(raw: Uint8Array | undefined): Buffer | undefined {
+  if (!raw || !ASTERISK.test(Buffer.from(raw.subarray(0, 20)).toString("latin1"))) return undefined;
+  const reply = errorReply(notAPath("*"), crypto.randomUUID());
+  const body = reply.body!;
+  const head = reply.headers.map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  return Buffer.concat([Buffer.from(`HTTP/1.1 ${reply.status} Bad Request\r\n${head}content-length: ${body.byteLength}\r\nconnection: close\r\n\r\n`, "latin1"), body]);
 }
 
 /**

@@ -2,8 +2,9 @@
  * Request targets that spell one path and name another: dot segments ("/./", "/../", "%2e%2e")
  * and a backslash, which the function's Request resolves (WHATWG URL). The host routes by the
  * path the function will see, so no function gets a request for a path outside its route, least
- * of all one under /_lanes/, and lanes' own routes answer theirs. Raw sockets: fetch() resolves
- * the path before it sends it. Host on Node, Bun and Deno (test/run.mjs).
+ * of all one under /_lanes/, and lanes' own routes answer theirs. And `OPTIONS *`, which is no
+ * path. Raw sockets: fetch() resolves the path before it sends it. Host on Node, Bun and Deno
+ * (test/run.mjs).
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -55,6 +56,21 @@ test("a target that resolves out of a reserved path reaches the function routed 
     // the route it matched is the one of the path it sees
     assert.is(header(a, "x-params"), JSON.stringify({ rest: path!.slice(6, 7) }), target);
   }
+});
+
+test("OPTIONS * is answered by lanes with its JSON error and an x-request-id on every host (Bun's parser cannot read it: an empty 400 came)", async ({ h }) => {
+  const a = await withHost(h.url, "example.test", "OPTIONS *");
+  assert.ok(header(a, "x-request-id"), `${a.status} without an x-request-id: ${JSON.stringify(a)}`);
+  if (adapter.name === "deno") {
+    // Deno.serve hands it on as the path /* (its Request cannot tell it from OPTIONS /*), as the
+    // bare Deno.serve hands it to the function: the function routed there answers
+    assert.is(header(a, "x-url"), "http://example.test/*", JSON.stringify(a));
+    return;
+  }
+  assert.is(a.status, 400, JSON.stringify(a));
+  assert.equal(JSON.parse(a.body).error.code, "bad_request");
+  assert.is(JSON.parse(a.body).error.message, 'the request target must be a path (got "*")');
+  assert.is(header(a, "x-url"), undefined, "it reached a function");
 });
 
 test.run();
