@@ -1,7 +1,8 @@
 /**
  * What a host on a shared store says about the store, in /_lanes/health and /_lanes/metrics.
  * `degraded` is not down: the host serves its last deployment, so load balancers and liveness
- * probes must keep it (health answers 200 either way); only deploys wait for the store.
+ * probes must keep it (health answers 200 either way); only deploys wait for the store. `down`
+ * (503) is a host where no function can start (function-health.ts), whatever the store says.
  *
  * Metrics: /_lanes/metrics gets a `cluster` object in its JSON, and, when it answers in the
  * Prometheus text format, the gauges below appended to it (`clusterGauges` is the one place
@@ -10,12 +11,18 @@
 import type { Deployment } from "../deploy/model.ts";
 import { describeDeployment } from "../deploy/model.ts";
 import type { ClusterStatus } from "./cluster-member.ts";
+import type { FunctionsHealth } from "./function-health.ts";
 
-export function healthBody(d: Deployment, cluster: ClusterStatus | undefined): Record<string, unknown> {
+export function healthBody(d: Deployment, cluster: ClusterStatus | undefined, fns: FunctionsHealth): Record<string, unknown> {
   const deployment = { revision: d.revision, serving: describeDeployment(d) };
-  if (!cluster) return { status: "ok", deployment };
+  const status = (reasons: string[]) => (fns.down ? "down" : reasons.length === 0 ? "ok" : "degraded");
+  if (!cluster) {
+    const reasons = fns.reason ? [fns.reason] : [];
+    return { status: status(reasons), ...(fns.reason ? { reason: fns.reason } : {}), deployment };
+  }
   const { store, host } = cluster;
   const reasons = [
+    ...(fns.reason ? [fns.reason] : []),
     ...(store.reachable ? [] : [`the deploy store cannot be reached since ${store.since}: serving the last deployment; deploys fail until it is back`]),
     ...(store.lost ? [`the deploy store ${store.lost}`] : []),
     ...(staleSecrets(cluster) ? [staleSecrets(cluster)!] : []),
@@ -27,7 +34,7 @@ export function healthBody(d: Deployment, cluster: ClusterStatus | undefined): R
       : []),
   ];
   return {
-    status: reasons.length === 0 ? "ok" : "degraded",
+    status: status(reasons),
     ...(reasons.length === 0 ? {} : { reason: reasons.join("; ") }),
     deployment,
     host: { id: host.id, url: host.url },

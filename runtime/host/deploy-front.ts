@@ -19,6 +19,7 @@ import { errorReply, errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import type { ClusterMember } from "./cluster-member.ts";
 import { healthBody, staleSecrets, withClusterMetrics } from "./cluster-health.ts";
+import { functionsHealth } from "./function-health.ts";
 import type { Deployer } from "./deployer.ts";
 import { isReservedPath } from "../manifest/schema.ts";
 import { resolvedPath } from "./dot-segments.ts";
@@ -115,7 +116,9 @@ export class DeployFront implements Front {
       // starting: not ready yet, but alive (a liveness probe must not kill a host that loads)
       if (!d) return Response.json({ status: "starting" }, { status: path === "/_lanes/ready" ? 503 : 200, headers });
       const status = this.member?.status();
-      if (path === "/_lanes/health") return Response.json(healthBody(d, status), { headers });
+      const fns = functionsHealth(this.deployer?.routing.served ?? []);
+      if (path === "/_lanes/health") return Response.json(healthBody(d, status, fns), { status: fns.down ? 503 : 200, headers });
+      if (fns.down) return Response.json({ status: "down", deployment: d.revision, reason: fns.reason }, { status: 503, headers });
       // Not ready while the store's current secrets do not open here: the functions would answer
       // with values replaced since (a revoked credential) or none, so the load balancer should send
       // the traffic to the hosts that read them; health stays 200, a liveness probe must not kill it.

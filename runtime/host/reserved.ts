@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { CONSOLE_OFF } from "../console/pages.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { HostMetrics } from "../ops/metrics.ts";
+import { functionsHealth } from "./function-health.ts";
 import type { Served } from "./served.ts";
 
 export interface HostInfo {
@@ -27,9 +28,16 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
     c.res.headers.set("x-request-id", requestId);
   });
 
-  app.get("/_lanes/health", (c) => c.json({ status: "ok" }));
-  // a host without a store listens only once its functions are built: listening is ready
-  app.get("/_lanes/ready", (c) => c.json({ status: "ready" }));
+  app.get("/_lanes/health", (c) => {
+    const { down, reason } = functionsHealth(o.functions());
+    return c.json({ status: down ? "down" : reason ? "degraded" : "ok", ...(reason ? { reason } : {}) }, down ? 503 : 200);
+  });
+  // a host without a store listens only once its functions are built: listening is ready,
+  // unless not one of them can start
+  app.get("/_lanes/ready", (c) => {
+    const { down, reason } = functionsHealth(o.functions());
+    return down ? c.json({ status: "down", reason }, 503) : c.json({ status: "ready" });
+  });
   // Prometheus' text format, unless the client asks for JSON (what `lanes bench` reads: memory
   // per instance, a worker's being part of the host's)
   app.get("/_lanes/metrics", async (c) => {

@@ -1,0 +1,50 @@
+/**
+ * What the functions' state says about a host, for /_lanes/health and /_lanes/ready: a host
+ * with some functions that cannot start is `degraded` (200: it serves the others, and every
+ * host of a deployment has the same broken ones); one where every function cannot start is
+ * `down`, and both routes answer 503, so a load balancer or a readiness probe sends its traffic
+ * to hosts that can serve it (README, Operations).
+ */
+import { isBroken } from "./load-check.ts";
+import type { Served } from "./served.ts";
+
+/** Least time between two start retries of a function that a probe of a down host makes. */
+export const DOWN_RETRY_MS = 5000;
+
+export interface FunctionsHealth {
+  /** Every function cannot start (and there is at least one). */
+  down: boolean;
+  /** Why not "ok": the functions that cannot start, by name (the errors are in /_lanes/functions and the host log). */
+  reason?: string;
+}
+
+const tried = new WeakMap<object, number>();
+
+/**
+ * The functions' health. When every function is down, a function whose last start failed (not one
+ * that failed to compile) is started once more, at most every DOWN_RETRY_MS: with `instances.min`
+ * 0 only a request tries it again, and a load balancer sends a down host none, so a start that
+ * failed for a passing reason (memory, a process limit) would keep the host out for good.
+ */
+export function functionsHealth(list: Served[]): FunctionsHealth {
+  // one function of a version in a gradual deployment counts once per version it is served in
+  const broken = list.filter(isBroken);
+  if (broken.length === 0) return { down: false };
+  const names = [...new Set(broken.map((f) => f.spec.name))];
+  const total = new Set(list.map((f) => f.spec.name)).size;
+  const down = broken.length === list.length;
+  if (down) {
+    const now = Date.now();
+    for (const { pool } of broken) {
+      if (!pool?.empty || now - (tried.get(pool) ?? 0) < DOWN_RETRY_MS) continue;
+      tried.set(pool, now);
+      void pool.warm(1);
+    }
+  }
+  return {
+    down,
+    reason: down
+      ? `no function can start (${names.join(", ")}): this host serves nothing; /_lanes/functions and the host log say why`
+      : `${names.length} of ${total} function(s) cannot start (${names.join(", ")}): the others serve; /_lanes/functions and the host log say why`,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * `/_lanes/health` and `/_lanes/ready` of a host whose functions cannot start, as a load
+ * balancer or a Kubernetes probe reads them: some broken is "degraded" (200, it serves the
+ * others); all broken is "down" (503 on both), with or without a store; and a host down because
+ * a start failed for a passing reason comes back without a request to its functions.
+ */
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { startCli, type RunningCli } from "./helpers/cli.ts";
+import { makeFunctionsDir } from "./helpers/host.ts";
+import { scratchDir } from "./helpers/scratch.ts";
+
+const THROWS = `throw new Error("broken at import");\nexport default { fetch: () => new Response("never") };\n`;
+const WORKS = `export default { fetch: () => new Response("works") };\n`;
+
+interface Probe {
+  status: number;
+  body: { status: string; reason?: string };
+}
+
+async function probe(url: string, path: "health" | "ready"): Promise<Probe> {
+  const res = await fetch(`${url}/_lanes/${path}`);
+  return { status: res.status, body: (await res.json()) as Probe["body"] };
+}
+
+/** Health once `want` says so (the load check runs after listening, a function at a time), or at the deadline. */
+async function healthUntil(url: string, want: (p: Probe) => boolean, ms = 15_000): Promise<Probe> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const p = await probe(url, "health");
+    if (want(p) || Date.now() > deadline) return p;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function withHost(args: string[], body: (cli: RunningCli) => Promise<void>): Promise<void> {
+  const cli = await startCli([...args, "--port", "0", "--no-access-log"]);
+  try {
+    await body(cli);
+  } finally {
+    cli.kill("SIGKILL");
+    await cli.exited;
+  }
+}
+
+const allBroken = () => makeFunctionsDir({ a: { entry: "a.ts" }, b: { entry: "b.ts", lane: "process", sandbox: "off" } }, { "a.ts": THROWS, "b.ts": THROWS });
+
+test("every function broken: health and ready answer 503 down, naming them", async () => {
+  await withHost(["start", allBroken()], async ({ url }) => {
+    const health = await healthUntil(url, (p) => p.body.status === "down");
+    assert.is(health.status, 503, JSON.stringify(health.body));
+    assert.is(health.body.status, "down");
+    assert.match(health.body.reason ?? "", /no function can start \(a, b\)/);
+    const ready = await probe(url, "ready");
+    assert.is(ready.status, 503);
+    assert.is(ready.body.status, "down");
+  });
+});
+
+test("some functions broken: health is 200 degraded naming them, ready stays 200, the others serve", async () => {
+  const dir = makeFunctionsDir({ a: { entry: "a.ts" }, b: { entry: "b.ts" } }, { "a.ts": THROWS, "b.ts": WORKS });
+  await withHost(["start", dir], async ({ url }) => {
+    const health = await healthUntil(url, (p) => p.body.status !== "ok");
+    assert.is(health.status, 200);
+    assert.is(health.body.status, "degraded");
+    assert.match(health.body.reason ?? "", /1 of 2 function\(s\) cannot start \(a\)/);
+    assert.is((await probe(url, "ready")).status, 200);
+    assert.is(await (await fetch(`${url}/b`)).text(), "works");
+  });
+});
+
+test("with a store, every function broken: health and ready answer 503 down", async () => {
+  await withHost(["start", allBroken(), "--data", join(scratchDir("health-store-"), "store")], async ({ url }) => {
+    const health = await healthUntil(url, (p) => p.body.status === "down");
+    assert.is(health.status, 503, JSON.stringify(health.body));
+    assert.is(health.body.status, "down");
+    const ready = await probe(url, "ready");
+    assert.is(ready.status, 503);
+    assert.is(ready.body.status, "down");
+  });
+});
+
+test("a host down because its one function failed to start once comes back with no request to it", async () => {
+  const flag = join(scratchDir("health-flag-"), "ready");
+  const source = `import { existsSync } from "node:fs";\nif (!existsSync(${JSON.stringify(flag)})) throw new Error("not yet");\n${WORKS}`;
+  const dir = makeFunctionsDir({ a: { entry: "a.ts" } }, { "a.ts": source });
+  await withHost(["start", dir], async ({ url }) => {
+    assert.is((await healthUntil(url, (p) => p.body.status !== "ok")).status, 503);
+    writeFileSync(flag, "");
+    // only probes reach it: a load balancer sends a down host no request
+    const back = await healthUntil(url, (p) => p.status === 200, 20_000);
+    assert.is(back.body.status, "ok", JSON.stringify(back.body));
+    assert.is((await probe(url, "ready")).status, 200);
+    assert.is(await (await fetch(`${url}/a`)).text(), "works");
+  });
+  if (existsSync(flag)) rmSync(flag);
+});
+
+test.run();
