@@ -6,6 +6,7 @@ import { parseEtcdUrl } from "../deploy/etcd-url.ts";
 import { describeDeployment } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
+import { trustedProxies as parseTrustedProxies } from "../host/client-address.ts";
 import { CONSOLE_HOST_RULE, consoleHostName } from "../host/console-host.ts";
 import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
 import { DEFAULT_OTHERS_MS } from "../host/prepared.ts";
@@ -29,6 +30,7 @@ export const START_FLAGS = {
   "secrets-key-file": "string",
   "max-upload-mb": "string",
   "console-host": "string",
+  "trust-proxy": "string",
 } as const;
 
 export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: { dev: boolean; command: string }): Promise<number> {
@@ -52,6 +54,14 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
       `lanes ${o.command}: --console-host names the console's host, and the console needs an admin token: give --admin-token-file FILE or LANES_ADMIN_TOKEN too`,
     );
   }
+  const trustProxy = stringFlag(args, "trust-proxy", "");
+  if (trustProxy && tokens.length === 0) {
+    throw new LanesError(
+      "invalid_flag",
+      `lanes ${o.command}: --trust-proxy names the proxies whose X-Forwarded-For the admin token throttle reads, and there is no admin token: give --admin-token-file FILE or LANES_ADMIN_TOKEN too`,
+    );
+  }
+  const trustedProxies = trustProxy ? parseTrustedProxies(trustProxy, `lanes ${o.command}: --trust-proxy`) : undefined;
   const keyFile = stringFlag(args, "secrets-key-file", "");
   const secretsKey = keyFile ? { keys: await secretsKeys(adapter, keyFile, o.command), file: keyFile } : undefined;
   const pauseAt = hostEnv("LANES_TEST_PAUSE_AT");
@@ -76,6 +86,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
       ...(pauseAt ? { pauseAt } : {}),
       ...(secretsKey ? { secretsKey } : {}),
       ...(consoleHost ? { consoleHost } : {}),
+      ...(trustedProxies ? { trustedProxies } : {}),
     });
     host = d.host;
     stop = d.stop;

@@ -61,6 +61,10 @@ export const COMMANDS: Record<string, CommandHelp> = {
         "--console-host NAME",
         "serve the console (/_lanes/ui) only to requests for this host name, e.g. admin.localhost, and no function there: a function's page then cannot share the console's origin",
       ],
+      [
+        "--trust-proxy ADDR[,ADDR...]",
+        "the reverse proxies in front of this host (addresses or CIDR ranges): wrong admin tokens are counted per client their X-Forwarded-For names, so one client cannot get the others refused (429)",
+      ],
     ],
   },
   dev: {

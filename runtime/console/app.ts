@@ -80,7 +80,7 @@ export async function createConsole(o: ConsoleOptions): Promise<Console> {
     const token = (form.get("token") ?? "").trim();
     let name: string;
     try {
-      name = await o.auth.check(`Bearer ${token}`, c.env.ex.remoteAddress(), "the console");
+      name = await o.auth.checkCaller(`Bearer ${token}`, c.env.ex, "the console");
     } catch (e) {
       if (e instanceof LanesError && e.code === "rate_limited") return html(loginPage(assets.urls, e.message), 429, e.headers);
       if (e instanceof LanesError && e.code === "unauthorized") return html(loginPage(assets.urls, "That token is not valid on this host."), 401);

@@ -35,7 +35,7 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
-    c.set("author", await o.auth.check(c.req.header("authorization") ?? null, c.env.ex.remoteAddress(), "the admin API"));
+    c.set("author", await o.auth.checkCaller(c.req.header("authorization") ?? null, c.env.ex, "the admin API"));
     await next();
     c.res.headers.set("x-request-id", requestId);
     c.res.headers.set("cache-control", "no-store");

@@ -4,9 +4,12 @@
  * SHA-256, every stored token compared in full, no early exit), so its bytes cannot be guessed
  * one at a time from response times. An address that keeps presenting wrong tokens is answered
  * 429 for a while that doubles with each further failure; a right token does not lift it (else
- * a guess that hit would show). Token values are never logged or echoed.
+ * a guess that hit would show). Behind a reverse proxy, `--trust-proxy` counts each client apart
+ * (client-address.ts), so a stranger's wrong tokens block the stranger, not the operator.
+ * Token values are never logged or echoed.
  */
 import { LanesError } from "../errors.ts";
+import { clientAddress, NO_PROXY, type TrustedProxies } from "./client-address.ts";
 
 export interface Token {
   /** Recorded as the author of what it deploys. */
@@ -69,16 +72,44 @@ interface Strikes {
   blockedUntil: number;
 }
 
+/** Who is behind a request: its peer, and what a proxy in front says (client-address.ts). */
+export interface Caller {
+  remoteAddress(): string;
+  header(name: string): string | undefined;
+}
+
 export class AdminAuth {
   private readonly strikes = new Map<string, Strikes>();
+  private warned = false;
 
   constructor(
     private readonly tokens: Token[],
     private readonly o: ThrottleOptions = DEFAULT_THROTTLE,
+    private readonly proxies: { trusted: TrustedProxies; warn?: (message: string) => void } = { trusted: NO_PROXY },
   ) {}
 
   get enabled(): boolean {
     return this.tokens.length > 0;
+  }
+
+  /** The address whose wrong tokens a request counts toward: the client's behind a trusted proxy (`--trust-proxy`). */
+  client(caller: Caller): string {
+    return clientAddress(caller.remoteAddress(), caller.header("x-forwarded-for"), this.proxies.trusted);
+  }
+
+  /** check() for the address `caller` is counted for; names `--trust-proxy` when a proxy's clients share one. */
+  async checkCaller(authorization: string | null, caller: Caller, what: string): Promise<string> {
+    const peer = caller.remoteAddress();
+    const shared = caller.header("x-forwarded-for") !== undefined && !this.proxies.trusted.has(peer);
+    try {
+      return await this.check(authorization, this.client(caller), what);
+    } catch (e) {
+      if (!shared || !(e instanceof LanesError) || e.code !== "rate_limited") throw e;
+      const hint = `if ${peer} is your reverse proxy, all its clients share its address: start the host with --trust-proxy ${peer} to count each apart`;
+      if (!this.warned) this.proxies.warn?.(`admin tokens: wrong tokens blocked ${peer}, which sends X-Forwarded-For: ${hint}`);
+      this.warned = true;
+      throw new LanesError("rate_limited", `${e.message} (${hint})`, { headers: e.headers });
+    }
   }
 
   /** The token's name, or throws 401 / 429. `what` says what was asked for, in the message. */

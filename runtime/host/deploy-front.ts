@@ -136,7 +136,7 @@ export class DeployFront implements Front {
     }
     if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
       try {
-        await this.o.auth.check(ex.header("authorization") ?? null, ex.remoteAddress(), `${path} on a host reachable from other machines`);
+        await this.o.auth.checkCaller(ex.header("authorization") ?? null, ex, `${path} on a host reachable from other machines`);
       } catch (e) {
         return errorResponse(e, crypto.randomUUID());
       }

@@ -1,0 +1,98 @@
+/**
+ * Whose request it is, for the admin token throttle (admin-auth.ts). Behind a reverse proxy every
+ * client arrives from the proxy's address, so a stranger's wrong tokens would block the operator
+ * too. `--trust-proxy ADDR[,ADDR...]` (addresses or CIDR ranges) names the proxies: a request
+ * from one of them is counted for the address its `X-Forwarded-For` gives, the last one in it
+ * that is not a trusted proxy (each proxy appends the address it was reached from, so the ones
+ * before it are the client's to write and prove nothing), as nginx's `real_ip_recursive` and
+ * Express's `trust proxy` read it. A request from any other address is counted for that address,
+ * whatever it sends.
+ */
+import { LanesError } from "../errors.ts";
+
+/** One address or range: its bytes (4 for IPv4, 16 for IPv6) and how many leading bits must match. */
+interface Range {
+  bytes: Uint8Array;
+  bits: number;
+}
+
+export interface TrustedProxies {
+  has(address: string): boolean;
+}
+
+export const NO_PROXY: TrustedProxies = { has: () => false };
+
+/** Parses `--trust-proxy`'s list; a bad entry is an error naming it. */
+export function trustedProxies(list: string, flag = "--trust-proxy"): TrustedProxies {
+  const ranges: Range[] = [];
+  for (const entry of list.split(",").map((s) => s.trim())) {
+    const [addr, prefix, ...rest] = entry.split("/");
+    const bytes = addr === undefined ? undefined : ipBytes(addr);
+    const max = bytes ? bytes.length * 8 : 0;
+    const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : -1;
+    if (!bytes || rest.length > 0 || bits < 0 || bits > max) {
+      throw new LanesError("invalid_flag", `${flag}: ${JSON.stringify(entry)} is not an IP address or a CIDR range (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8)`);
+    }
+    ranges.push({ bytes, bits });
+  }
+  return { has: (address) => inRanges(ranges, address) };
+}
+
+/** The address to count a request for: the peer's, or behind trusted proxies the client's they name. */
+export function clientAddress(peer: string, forwardedFor: string | undefined, trusted: TrustedProxies): string {
+  const from = unmapped(peer);
+  if (forwardedFor === undefined || !trusted.has(from)) return from;
+  const hops = forwardedFor
+    .split(",")
+    .map((s) => unmapped(s.trim()))
+    .filter((s) => s !== "");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    // a hop that is no address (a proxy that writes "unknown") is still whom the proxy names
+    if (i === 0 || !trusted.has(hop)) return hop.slice(0, 64);
+  }
+  return from;
+}
+
+function inRanges(ranges: Range[], address: string): boolean {
+  const bytes = ipBytes(unmapped(address));
+  if (!bytes) return false;
+  return ranges.some((r) => r.bytes.length === bytes.length && samePrefix(r.bytes, bytes, r.bits));
+}
+
+function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
+  }
+  return true;
+}
+
+/** An IPv4-mapped IPv6 address (`::ffff:10.0.0.5`, how Node names IPv4 peers of a dual-stack socket) as IPv4. */
+function unmapped(address: string): string {
+  const a = address.replace(/^\[|\]$/g, "");
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(a) ? a.slice(7) : a;
+}
+
+function ipBytes(text: string): Uint8Array | undefined {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) {
+    const parts = text.split(".").map(Number);
+    return parts.every((p) => p <= 255) ? new Uint8Array(parts) : undefined;
+  }
+  if (!/^[0-9a-fA-F:]+$/.test(text) || text.length > 39) return undefined;
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (s: string) => (s === "" ? [] : s.split(":"));
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const missing = 8 - head.length - tail.length;
+  if ((halves.length === 2 ? missing < 1 : missing !== 0) || [...head, ...tail].some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  const bytes = new Uint8Array(16);
+  all.forEach((g, i) => {
+    const n = Number.parseInt(g, 16);
+    bytes[i * 2] = n >> 8;
+    bytes[i * 2 + 1] = n & 0xff;
+  });
+  return bytes;
+}

@@ -1,0 +1,126 @@
+/**
+ * The admin token throttle behind a reverse proxy, through a real one (an HTTP proxy in this
+ * process that appends the client's address to X-Forwarded-For, as nginx's
+ * `$proxy_add_x_forwarded_for` does): a stranger sending wrong tokens must not get the operator
+ * refused. Clients come from addresses of their own (127.0.0.2, 127.0.0.3: all of 127/8 is
+ * loopback on Linux), the proxy reaches the host from 127.0.0.1.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { clientAddress, trustedProxies } from "../runtime/host/client-address.ts";
+import { runCli, scratchDir, startStoreHost, TOKEN, tokenFile, versionDir, type StoreHost } from "./helpers/deploy.ts";
+
+const STRANGER = "127.0.0.2";
+const OPERATOR = "127.0.0.3";
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** A request from `from` (its source address) to `url`. */
+function send(url: string, from: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: o.method ?? "GET", headers: o.headers ?? {}, localAddress: from, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on("error", reject);
+    req.end(o.body);
+  });
+}
+
+/** A reverse proxy to `target` that passes Host on and appends the client's address to X-Forwarded-For. */
+async function reverseProxy(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const to = new URL(target);
+  const server = http.createServer((req, res) => {
+    const headers = { ...req.headers };
+    const prior = req.headers["x-forwarded-for"];
+    headers["x-forwarded-for"] = prior ? `${prior}, ${req.socket.remoteAddress}` : req.socket.remoteAddress!;
+    const up = http.request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers, localAddress: "127.0.0.1", agent: false }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    up.on("error", () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Six wrong tokens from the stranger through the proxy, one claiming to come from the operator's address. */
+async function strangerTries(proxy: string): Promise<number[]> {
+  const codes: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const headers = { ...bearer(`wrong-token-${i}-0000000000000`), ...(i % 2 === 0 ? { "x-forwarded-for": OPERATOR } : {}) };
+    codes.push((await send(`${proxy}/_lanes/api/versions`, STRANGER, { headers })).status);
+  }
+  return codes;
+}
+
+async function withProxiedHost(extra: string[], body: (proxy: string, host: StoreHost) => Promise<void>): Promise<void> {
+  const host = await startStoreHost(versionDir("throttle"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), ...extra]);
+  const proxy = await reverseProxy(host.url);
+  try {
+    await body(proxy.url, host);
+  } finally {
+    await proxy.close();
+    await host.stop();
+  }
+}
+
+test("behind a proxy named by --trust-proxy, a stranger's wrong tokens block the stranger, never the operator", async () => {
+  await withProxiedHost(["--trust-proxy", "127.0.0.1"], async (proxy, host) => {
+    assert.equal(await strangerTries(proxy), [401, 401, 401, 401, 401, 429]);
+    const blocked = await send(`${proxy}/_lanes/api/versions`, STRANGER, { headers: bearer(TOKEN) });
+    assert.is(blocked.status, 429, "the stranger stays blocked, a right token included");
+    assert.match(blocked.body, new RegExp(`too many wrong tokens from ${STRANGER.replace(/\./g, "\\.")}`));
+    // the operator, through the same proxy: the admin API and the console's login
+    assert.is((await send(`${proxy}/_lanes/api/versions`, OPERATOR, { headers: bearer(TOKEN) })).status, 200);
+    const login = await send(`${proxy}/_lanes/ui/login`, OPERATOR, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: proxy },
+      body: `token=${TOKEN}`,
+    });
+    assert.is(login.status, 303, login.body);
+    // a client that reaches the host directly cannot pass for another with the header
+    for (let i = 0; i < 6; i++) await send(`${host.url}/_lanes/api/versions`, STRANGER, { headers: { ...bearer(`wrong-direct-${i}-000000000`), "x-forwarded-for": OPERATOR } });
+    assert.is((await send(`${host.url}/_lanes/api/versions`, OPERATOR, { headers: bearer(TOKEN) })).status, 200);
+  });
+});
+
+test("behind a proxy not named, the lock-out is what it was, and the 429 and the log name --trust-proxy", async () => {
+  await withProxiedHost([], async (proxy, host) => {
+    assert.equal(await strangerTries(proxy), [401, 401, 401, 401, 401, 429]);
+    const refused = await send(`${proxy}/_lanes/api/versions`, OPERATOR, { headers: bearer(TOKEN) });
+    assert.is(refused.status, 429);
+    assert.match(refused.body, /start the host with --trust-proxy 127\.0\.0\.1/);
+    assert.match(host.output(), /sends X-Forwarded-For: if 127\.0\.0\.1 is your reverse proxy/);
+  });
+});
+
+test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else naming it", async () => {
+  const t = trustedProxies("10.0.0.0/8, 192.168.1.7,fd00::/8,::1");
+  assert.ok(t.has("10.200.3.4") && t.has("::ffff:10.0.0.1") && t.has("192.168.1.7") && t.has("fd12::1") && t.has("::1"));
+  assert.not.ok(t.has("11.0.0.1") || t.has("192.168.1.8") || t.has("fe80::1") || t.has("not-an-address"));
+  // the last address not a trusted proxy: what a client wrote before it proves nothing
+  assert.is(clientAddress("10.0.0.5", "1.2.3.4, 203.0.113.9, 10.0.0.9", t), "203.0.113.9");
+  assert.is(clientAddress("203.0.113.1", "1.2.3.4", t), "203.0.113.1", "an untrusted peer is counted for itself");
+  const code = await runCli(["start", versionDir("flag"), "--port", "0", "--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/33"]);
+  assert.is(code.code, 2, code.out);
+  assert.match(code.out, /--trust-proxy: "10\.0\.0\.0\/33" is not an IP address or a CIDR range/);
+  const alone = await runCli(["start", versionDir("flag"), "--port", "0", "--trust-proxy", "10.0.0.1"]);
+  assert.is(alone.code, 2, alone.out);
+  assert.match(alone.out, /--trust-proxy .* there is no admin token/);
+});
+
+test.run();
