@@ -1,7 +1,9 @@
 /**
  * Two lanes hosts on an etcd that is wiped while they run (restarted on an empty data folder, as
  * after a lost disk or a new etcd put in its place): they keep serving what they have, say that
- * the store lost its data, and refuse deploys that would reuse version ids they already serve.
+ * the store lost its data, and refuse deploys that would reuse version ids they already serve;
+ * once a deployment is made in the store again (a host started on it makes its folder version
+ * 1), they switch to it without a restart, even where its version id is the one they serve.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -120,6 +122,44 @@ test("etcd wiped while hosts run: they keep serving, health says the store lost 
   const listed = await runCli(["versions", "--to", b.url, "--token-file", ctx.tokens]);
   assert.is(listed.code, 0, listed.out);
   assert.ok(/warning: the deploy store etcd:\/\/\S+ no longer holds the active deployment \(this host saw deployment 3\)/.test(listed.out), listed.out);
+});
+
+/** What `url` answers on /greet: its text and the version that served it. */
+async function serving(url: string): Promise<string> {
+  const s = await get(url, "/greet");
+  return `${s.status} ${s.text} ${s.version}`;
+}
+
+test("etcd wiped, then a host started on it makes its folder version 1: the running hosts switch to it without a restart, health degraded until they have, then ok; deploys work again", async (ctx) => {
+  const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
+  // (the store was wiped by the test before: both still serve what they had)
+  for (const h of [a, b]) {
+    assert.is(await serving(h.url), "200 w v3");
+    assert.is((await health(h.url)).body.status, "degraded");
+  }
+  ctx.hosts.push(await startClusterHost("node", versionDir("fresh"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
+  for (const h of [a, b]) {
+    assert.ok(await eventually(async () => (await serving(h.url)) === "200 fresh v1"), `${h.url} serves the new store's v1: ${await serving(h.url)}`);
+    assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url} is ok: ${JSON.stringify((await health(h.url)).body)}`);
+  }
+  assert.match(a.output(), /switched to deployment 1 \(v1 100%\) of the deploy store's new history/);
+  const next = await deploy(a.url, versionDir("after"));
+  assert.is(next.status, 201, next.text);
+  for (const h of ctx.hosts) assert.ok(await eventually(async () => (await serving(h.url)) === "200 after v2"), `${h.url}: ${await serving(h.url)}`);
+});
+
+test("etcd wiped again while every host serves v1: the new store's own v1, other files under the same id, replaces it everywhere (never taken for the one they serve)", async (ctx) => {
+  const [a] = ctx.hosts as [ClusterHost];
+  const back = await runCli(["rollback", "v1", "--to", a.url, "--token-file", ctx.tokens]);
+  assert.is(back.code, 0, back.out);
+  for (const h of ctx.hosts) assert.ok(await eventually(async () => (await serving(h.url)) === "200 fresh v1"), `${h.url}: ${await serving(h.url)}`);
+  await ctx.etcd.wipe();
+  for (const h of ctx.hosts) assert.ok(await eventually(async () => (await health(h.url)).body.status === "degraded"), `health of ${h.url} turns degraded`);
+  ctx.hosts.push(await startClusterHost("node", versionDir("other"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
+  for (const h of ctx.hosts) {
+    assert.ok(await eventually(async () => (await serving(h.url)) === "200 other v1"), `${h.url} serves the new v1: ${await serving(h.url)}`);
+    assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url}: ${JSON.stringify((await health(h.url)).body)}`);
+  }
 });
 
 test.run();

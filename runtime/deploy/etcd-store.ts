@@ -21,8 +21,9 @@
 import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
 import { describeDeployment, versionId, versionNumber, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
-import { b64, b64key, EtcdAnswer, EtcdClient, parseJson, text, type Compare, type KeyValue } from "./etcd-client.ts";
+import { b64, b64key, EtcdAnswer, EtcdClient, parseJson, text, type Compare } from "./etcd-client.ts";
 import { EtcdBlobs } from "./etcd-blobs.ts";
+import { StoreHistory } from "./etcd-history.ts";
 import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
 import { coalesced, followKey } from "./etcd-watch.ts";
@@ -38,9 +39,9 @@ export interface EtcdStoreOptions {
 
 export class EtcdStore implements ClusterStore {
   readonly location: string;
-  /** The active deployment as last read, with the mod revision of its key: what a switch compares. */
-  private seen: { revision: number; modRevision: number } | undefined;
   private current: StoreState = { reachable: true, since: new Date().toISOString(), error: null, lost: null };
+  /** The active deployment last seen, and whether etcd still holds its history (etcd-history.ts). */
+  private readonly line: StoreHistory;
   private stateListener: (s: StoreState) => void = () => {};
   private readonly members: Members;
   private readonly blobs: EtcdBlobs;
@@ -54,6 +55,11 @@ export class EtcdStore implements ClusterStore {
     hostTtl: number,
   ) {
     this.location = target.url;
+    this.line = new StoreHistory(
+      target.url,
+      () => this.current,
+      (s) => this.setState(s),
+    );
     // a renewal that fails may be the first sign of a member cut off: watch through another one
     this.members = new Members(client, this.key("hosts/"), hostTtl, () => this.watch?.kick());
     this.blobs = new EtcdBlobs(client, (rest) => this.key(rest), target.url);
@@ -81,7 +87,8 @@ export class EtcdStore implements ClusterStore {
       }
       return;
     }
-    const others = await this.client.list(`${this.target.prefix}/`, { limit: 1 });
+    // the records of hosts still running on it, written again after etcd lost its data, make no other store of it
+    const others = (await this.client.list(`${this.target.prefix}/`, { limit: 100 })).filter((kv) => !kv.key.startsWith(this.key("hosts/")));
     if (others.length > 0) {
       throw new LanesError("invalid_flag", `--store ${this.location}: keys under ${this.target.prefix}/ exist but are not a lanes store (no ${marker}); give a prefix of its own`);
     }
@@ -134,18 +141,18 @@ export class EtcdStore implements ClusterStore {
 
   async active(): Promise<Deployment | undefined> {
     const { kv } = await this.client.get(this.key("active"));
-    return kv ? this.note(kv) : undefined;
+    return kv ? this.line.note(kv) : undefined;
   }
 
   async activate(next: NewDeployment, expected: number): Promise<Deployment> {
     const key = this.key("active");
     // compare the mod revision of the read that showed `expected`: the watch moves `seen` on meanwhile
-    let base = this.seen;
+    let base = this.line.seen;
     if (expected > 0 && base?.revision !== expected) {
       const { kv } = await this.client.get(key);
-      const now = kv ? this.note(kv) : undefined;
+      const now = kv ? this.line.note(kv) : undefined;
       if (!kv || now?.revision !== expected) throw this.conflict(now, expected);
-      base = { revision: expected, modRevision: kv.modRevision };
+      base = { revision: expected, modRevision: kv.modRevision, json: text(kv.value) };
     }
     const guard: Compare = expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(base!.modRevision) };
     for (const v of [next.stable, next.canary?.version]) {
@@ -166,12 +173,12 @@ export class EtcdStore implements ClusterStore {
       const now = r.ranges[0]?.[0];
       // the same switch, sent again after its answer was lost on the way to another member
       if (now && text(now.value) === json) {
-        this.note(now);
+        this.line.note(now);
         return d;
       }
-      throw this.conflict(now ? this.note(now) : undefined, expected);
+      throw this.conflict(now ? this.line.note(now) : undefined, expected);
     }
-    this.seen = { revision: d.revision, modRevision: r.revision };
+    this.line.seen = { revision: d.revision, modRevision: r.revision, json };
     await this.pause("active");
     return d;
   }
@@ -192,17 +199,18 @@ export class EtcdStore implements ClusterStore {
     return this.client.remove(this.key(`secrets/${secretKey(name, fn)}`));
   }
 
-  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void {
+  follow(onActive: (d: Deployment, epoch: number) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void {
     this.stateListener = onState;
     this.watch = followKey(
       this.client,
       this.key("active"),
-      (kv) => onActive(this.note(kv)),
+      (kv) => onActive(this.line.note(kv), this.line.epoch),
       this.stopWatch.signal,
       false,
-      () => this.noteGone(),
+      // (a put after a deletion is always later)
+      () => this.line.noteGone(0),
       // etcd's revision never goes back: a read older than the switch seen is a store restored or made anew
-      (revision, found) => (!found || revision < (this.seen?.modRevision ?? 0)) && this.noteGone(),
+      (revision, found) => (!found || revision < (this.line.seen?.modRevision ?? 0)) && this.line.noteGone(revision),
     );
     const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parseJson<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
     const active = this.watch;
@@ -234,7 +242,11 @@ export class EtcdStore implements ClusterStore {
   }
 
   seenRevision(): number | undefined {
-    return this.seen?.revision;
+    return this.line.seen?.revision;
+  }
+
+  rejoined(epoch: number): void {
+    this.line.rejoined(epoch);
   }
 
   announce(record: HostRecord): Promise<void> {
@@ -254,29 +266,9 @@ export class EtcdStore implements ClusterStore {
     await this.members.close();
   }
 
-  private note(kv: KeyValue): Deployment {
-    const d = parseJson<Deployment>(kv, this.location);
-    if (this.current.lost) {
-      // a new store's history is not the one this host serves from: only a restart joins it
-      if (d.revision < (this.seen?.revision ?? 0)) return d;
-      // etcd's data is back (restored): its mod revisions may be older than the ones seen
-      this.seen = undefined;
-      this.setState({ ...this.current, since: new Date().toISOString(), lost: null });
-    }
-    if (!this.seen || kv.modRevision >= this.seen.modRevision) this.seen = { revision: d.revision, modRevision: kv.modRevision };
-    return d;
-  }
-
   private conflict(now: Deployment | undefined, expected: number): LanesError {
     const who = now ? `deployment ${now.revision} (${describeDeployment(now)}, ${now.reason} by ${now.author}) became active first` : `it is no longer deployment ${expected}`;
     return new LanesError("conflict", `the active deployment changed meanwhile, on this or another host: ${who}; nothing was changed (see lanes versions, then deploy again)`);
-  }
-
-  /** `active` read back empty, deleted, or from an older etcd after this host saw a deployment: etcd lost the store's data. */
-  private noteGone() {
-    if (!this.seen || this.current.lost) return;
-    const lost = `${this.location} no longer holds the active deployment (this host saw deployment ${this.seen.revision}): etcd was wiped, replaced or restored from an older backup; every host keeps serving what it has; restore etcd's data, or restart every host on it (the first one started makes its folder version 1)`;
-    this.setState({ ...this.current, since: new Date().toISOString(), lost });
   }
 
   private setState(s: StoreState) {

@@ -58,8 +58,9 @@ export interface StoreState {
   error: string | null;
   /**
    * Why it answers but no longer holds the active deployment this host saw (wiped, or replaced
-   * by an empty etcd): null while it does. Deploys are refused meanwhile, as the store would
-   * hand out version ids the hosts already serve under other contents.
+   * by an empty etcd), or holds one made since that this host has not switched to yet: null
+   * while it does. Deploys are refused meanwhile, as the store would hand out version ids the
+   * hosts already serve under other contents.
    */
   lost: string | null;
 }
@@ -72,9 +73,14 @@ export interface ClusterStore extends DeployStore {
   /**
    * Calls `onActive` with the active deployment now and with every one made active after it
    * (again after each reconnect, so nothing missed while away is lost), `onState` when the
-   * store stops or starts answering. Runs until `close`.
+   * store stops or starts answering. Runs until `close`. `epoch` goes up when the store holds
+   * deployments made after it lost the ones before (etcd-history.ts): revisions and version ids
+   * start again, and the host switches to such a deployment whatever it serves, then says
+   * `rejoined(epoch)`.
    */
-  follow(onActive: (d: Deployment) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void;
+  follow(onActive: (d: Deployment, epoch: number) => void, onState: (s: StoreState) => void, onStaged: (v: StagedVersion) => void): void;
+  /** This host serves a deployment of `epoch` now: the store's `lost` is over. */
+  rejoined(epoch: number): void;
   /**
    * Keep a version's files and tell the other hosts it is being deployed, before this host loads
    * it, so they load it at the same time (`onStaged`); the notice lasts until `unstage` or until

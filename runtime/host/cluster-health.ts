@@ -27,7 +27,8 @@ export function healthBody(d: Deployment, cluster: ClusterStatus | undefined, fn
     ...(store.lost ? [`the deploy store ${store.lost}`] : []),
     ...(staleSecrets(cluster) ? [staleSecrets(cluster)!] : []),
     // a deployment the others switched to that did not load here: this host serves an older one
-    ...(host.failed && host.failed.revision > d.revision
+    // (or, the store having lost its data, one of the history before, whatever its revision)
+    ...(host.failed && (host.failed.revision > d.revision || store.lost)
       ? [
           `deployment ${host.failed.revision} did not load on this host (${host.failed.error.replace(/\s*\n\s*/g, " ")}): it serves deployment ${d.revision} (${deployment.serving})`,
         ]

@@ -27,6 +27,9 @@ export class ClusterMember {
   private record: HostRecord;
   private switches = 0;
   private failedSwitches = 0;
+  /** The store's history this host serves a deployment of (etcd-history.ts). */
+  private epoch = 0;
+  private reachable = true;
 
   constructor(
     private readonly store: ClusterStore,
@@ -66,7 +69,7 @@ export class ClusterMember {
       this.update({ revision: d.revision, serving: describeDeployment(d), switchedAt: new Date().toISOString(), switchMs: ms, loading: null });
     };
     this.store.follow(
-      (d) => this.onActive(d),
+      (d, epoch) => (epoch === this.epoch ? this.onActive(d) : this.rejoin(d, epoch)),
       (s) => this.onState(s),
       (v) => {
         // naming the staging it answers: a record of an earlier one does not count (prepared.ts)
@@ -120,10 +123,40 @@ export class ClusterMember {
     );
   }
 
+  /**
+   * `d` was made in the store after it lost the deployments this host followed: its revision and
+   * version ids may be lower than, or the same as, those served here, and name other files. The
+   * host switches to it as a restart would, and keeps serving what it has until then (or if it
+   * does not load: health says so, and the next deployment made is tried again).
+   */
+  private rejoin(d: Deployment, epoch: number) {
+    const learned = performance.now();
+    this.update({ loading: { revision: d.revision, since: new Date().toISOString() }, failed: null });
+    this.deployer.follow(d, true).then(
+      (r) => {
+        if (!r) return; // a newer deployment came meanwhile: its turn switches
+        this.epoch = epoch;
+        this.store.rejoined(epoch);
+        const ms = Math.round(performance.now() - learned);
+        this.log.info(`switched to deployment ${d.revision} (${describeDeployment(d)}) of the deploy store's new history in ${ms} ms: the store holds what this host serves again`);
+        this.update({ switchMs: ms });
+      },
+      (e) => {
+        this.failedSwitches++;
+        const error = e instanceof Error ? e.message : String(e);
+        this.log.error(`deployment ${d.revision} (${describeDeployment(d)}) of the deploy store's new history did not load on this host; it keeps serving what it had: ${error}`);
+        this.update({ loading: null, failed: { revision: d.revision, error } });
+      },
+    );
+  }
+
   private onState(s: StoreState) {
     const d = this.deployer.active;
+    const was = this.reachable;
+    this.reachable = s.reachable;
     if (s.lost) this.log.error(`deploy store ${s.lost}; this host serves deployment ${d.revision} (${describeDeployment(d)}); deploys are refused meanwhile`);
-    else if (s.reachable) this.log.info(`deploy store ${this.store.location} answers again; catching up with its active deployment`);
+    else if (s.reachable && !was) this.log.info(`deploy store ${this.store.location} answers again; catching up with its active deployment`);
+    else if (s.reachable) this.log.info(`deploy store ${this.store.location} holds the deployment this host serves again`);
     else
       this.log.warn(
         `deploy store ${this.store.location} cannot be reached (${s.error}); serving deployment ${d.revision} (${describeDeployment(d)}) until it is back; deploys fail meanwhile`,

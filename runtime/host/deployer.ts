@@ -18,6 +18,7 @@ import { Prepared, staging } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import type { SecretValues } from "../secrets/values.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedFiles, writeRelease, type Release, type ReleaseContext } from "./release.ts";
+import { releaseFolder, sameFiles } from "./release-id.ts";
 import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 import { rollBackUntilDone } from "./auto-rollback-retry.ts";
@@ -175,21 +176,22 @@ export class Deployer {
   }
 
   /**
-   * Switch to `d`, made active by another host of a shared store, as a deploy does (taking what
-   * runs or was prepared). Skipped (undefined) if not newer than what serves, or overtaken while
-   * waiting its turn. If a version does not load here, nothing changes and the error says why.
+   * Switch to `d`, made active by another host of a shared store, as a deploy does (taking what runs or was prepared with
+   * the same files). Skipped (undefined) if not newer than what serves (`anew`, of a history the store began after it lost
+   * this host's: whatever its revision), or overtaken meanwhile. If a version does not load here, nothing changes and the error says why.
    */
-  follow(d: Deployment): Promise<SwitchResult | undefined> {
-    this.wanted = Math.max(this.wanted, d.revision);
+  follow(d: Deployment, anew = false): Promise<SwitchResult | undefined> {
+    this.wanted = anew ? d.revision : Math.max(this.wanted, d.revision);
     return this.serial(async () => {
-      if (d.revision <= this.active.revision || d.revision < this.wanted) return undefined;
+      if ((!anew && d.revision <= this.active.revision) || d.revision < this.wanted) return undefined;
       const t0 = performance.now();
       const started: Release[] = [];
       const bring = async (id: string) => {
+        const files = await storedFiles(this.o.store, id);
         const running = this.releases.get(id);
-        if (running) return running;
+        if (running && sameFiles(running.hashes, files)) return running;
         const live = [...this.liveServed(), ...started.flatMap((x) => x.served)];
-        const r = (await this.prepared.take(id)?.catch(() => undefined)) ?? (await restoreRelease(this.ctx, this.o.store, id, live, true));
+        const r = (await this.prepared.take(id, files)) ?? (await restoreRelease(this.ctx, this.o.store, id, live, true, files, releaseFolder(this.releases, id)));
         started.push(r);
         return r;
       };
@@ -210,8 +212,9 @@ export class Deployer {
   /** Bring up a version another host of the shared store is deploying (it waits for this: loadedEverywhere). */
   prepare(id: string, files: Record<string, string>): Promise<void> | undefined {
     if (this.own.has(id)) return undefined;
-    if (this.releases.has(id)) return Promise.resolve();
-    const release = this.prepared.peek(id) ?? restoreRelease(this.ctx, this.o.store, id, this.liveServed(), true, files);
+    const running = this.releases.get(id);
+    if (running && sameFiles(running.hashes, files)) return Promise.resolve();
+    const release = this.prepared.peek(id) ?? restoreRelease(this.ctx, this.o.store, id, this.liveServed(), true, files, releaseFolder(this.releases, id));
     this.prepared.add(id, release);
     return release.then(() => {});
   }

@@ -9,6 +9,7 @@ import { isClusterStore, type ClusterStore, type DeployStore } from "../deploy/s
 import { versionNumber, versionsOf, type Deployment, type HostRecord } from "../deploy/model.ts";
 import { LanesError } from "../errors.ts";
 import type { Release } from "./release.ts";
+import { sameFiles } from "./release-id.ts";
 
 /** How long a deploy waits for the other hosts to load its version before it switches anyway (`lanes start --cluster-wait`). */
 export const DEFAULT_OTHERS_MS = 10_000;
@@ -100,11 +101,17 @@ export class Prepared {
     (t as { unref?: () => void }).unref?.();
   }
 
-  /** The prepared release of `id` (no longer kept here: the caller owns it now). */
-  take(id: string): Promise<Release> | undefined {
+  /**
+   * The prepared release of `id` if it loaded with `files` (no longer kept here: the caller owns
+   * it now). One of other files (an id a store that lost its data hands out again) is stopped.
+   */
+  async take(id: string, files: Record<string, string>): Promise<Release | undefined> {
     const p = this.ready.get(id);
     this.ready.delete(id);
-    return p?.release;
+    const release = await p?.release.catch(() => undefined);
+    if (!release || sameFiles(release.hashes, files)) return release;
+    await this.stop(release);
+    return undefined;
   }
 
   /** Drop what waited too long and, after a switch to `active`, what is not newer than what it serves. */

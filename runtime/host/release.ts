@@ -166,12 +166,20 @@ export async function readFiles(store: DeployStore, id: string, named: Record<st
 /**
  * Bring a stored version up again (a restart's gradual deployment, a rollback to a version no
  * longer running, a deployment another host made): its files (`hashes`, else its record's) out
- * of the store into its folder, then loaded as any release.
+ * of the store into its folder (`folder`, by default its id, under the run folder), then loaded as any release.
  */
-export async function restoreRelease(ctx: ReleaseContext, store: DeployStore, id: string, live: Served[], strict: boolean, hashes?: Record<string, string>): Promise<Release> {
+export async function restoreRelease(
+  ctx: ReleaseContext,
+  store: DeployStore,
+  id: string,
+  live: Served[],
+  strict: boolean,
+  hashes?: Record<string, string>,
+  folder = id,
+): Promise<Release> {
   const named = hashes ?? (await storedFiles(store, id));
   const files = await readFiles(store, id, named);
-  const dir = await writeRelease(ctx.adapter.sys, ctx.runDir, id, files);
+  const dir = await writeRelease(ctx.adapter.sys, ctx.runDir, folder, files);
   return bringUpRelease(ctx, id, dir, named, live, strict);
 }
 
