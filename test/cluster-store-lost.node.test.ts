@@ -5,11 +5,13 @@
  * once a deployment is made in the store again (a host started on it makes its folder version
  * 1), they switch to it without a restart, even where its version id is the one they serve.
  */
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { hostEnvironment } from "../adapters/env.ts";
 import { eventually, health, lanesCommand, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
-import { deploy, get, runCli, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { deploy, get, runCli, scratchDir, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
@@ -158,6 +160,43 @@ test("etcd wiped again while every host serves v1: the new store's own v1, other
   ctx.hosts.push(await startClusterHost("node", versionDir("other"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
   for (const h of ctx.hosts) {
     assert.ok(await eventually(async () => (await serving(h.url)) === "200 other v1"), `${h.url} serves the new v1: ${await serving(h.url)}`);
+    assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url}: ${JSON.stringify((await health(h.url)).body)}`);
+  }
+});
+
+test("etcd wiped, and the deployment made then does not load on the running hosts: they keep what they serve, health says why, and they join the next one that loads", async (ctx) => {
+  // two of the hosts are enough here (the machine runs the others' suites too)
+  await Promise.all(ctx.hosts.splice(2).map((h) => h.stop()));
+  const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
+  const flag = join(scratchDir("flag-"), "broken");
+  writeFileSync(flag, "");
+  // loads only while the flag is away (the isolate lane reads the host's files)
+  const flaky = versionDir("flaky", "ok", (m) => {
+    (m.functions as Record<string, unknown>).flaky = { entry: "flaky.ts" };
+  });
+  writeFileSync(
+    join(flaky, "flaky.ts"),
+    `import { existsSync } from "node:fs";\nif (existsSync(${JSON.stringify(flag)})) throw new Error("flag is set");\nexport default { fetch: () => new Response("flaky") };\n`,
+  );
+  await ctx.etcd.wipe();
+  for (const h of [a, b]) assert.ok(await eventually(async () => (await health(h.url)).body.status === "degraded"), `health of ${h.url} turns degraded`);
+  const e = await startClusterHost("node", flaky, ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]);
+  ctx.hosts.push(e);
+  for (const h of [a, b]) {
+    assert.ok(
+      await eventually(async () => /did not load on this host/.test(String((await health(h.url)).body.reason))),
+      `health of ${h.url} says the new deployment did not load: ${JSON.stringify((await health(h.url)).body)}`,
+    );
+    const { status, body } = await health(h.url);
+    assert.equal([status, body.status], [200, "degraded"]);
+    assert.match(String(body.reason), /flaky/);
+    assert.is(await serving(h.url), "200 other v1");
+  }
+  rmSync(flag);
+  const healed = await deploy(e.url, versionDir("healed"));
+  assert.is(healed.status, 201, healed.text);
+  for (const h of ctx.hosts) {
+    assert.ok(await eventually(async () => (await serving(h.url)) === "200 healed v2"), `${h.url}: ${await serving(h.url)}`);
     assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url}: ${JSON.stringify((await health(h.url)).body)}`);
   }
 });
