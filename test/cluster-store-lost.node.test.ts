@@ -40,7 +40,7 @@ test.after(async (ctx) => {
 });
 
 /** A JSON-gateway call to the test's etcd; keys and values in base64. */
-async function etcdCall(ctx: Ctx, path: string, body: object): Promise<{ kvs?: { value: string }[]; count?: string; deleted?: string }> {
+async function etcdCall(ctx: Ctx, path: string, body: object): Promise<{ kvs?: { value: string }[]; count?: string; deleted?: string; header?: { revision: string } }> {
   return (await fetch(`${ctx.etcd.endpoint}/v3/kv/${path}`, { method: "POST", body: JSON.stringify(body) })).json();
 }
 
@@ -197,6 +197,26 @@ test("etcd wiped, and the deployment made then does not load on the running host
   assert.is(healed.status, 201, healed.text);
   for (const h of ctx.hosts) {
     assert.ok(await eventually(async () => (await serving(h.url)) === "200 healed v2"), `${h.url}: ${await serving(h.url)}`);
+    assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url}: ${JSON.stringify((await health(h.url)).body)}`);
+  }
+});
+
+test("hosts cut off while etcd was wiped and a host started on it: on their return they find its deployment made, and switch to it, even where the new etcd's revisions went past the ones they saw", async (ctx) => {
+  await Promise.all(ctx.hosts.splice(2).map((h) => h.stop()));
+  const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
+  const before = Number((await etcdCall(ctx, "range", { key: btoa("/x") })).header?.revision);
+  // frozen, they notice nothing until the new deployment is there
+  for (const h of [a, b]) process.kill(h.pid, "SIGSTOP");
+  try {
+    await ctx.etcd.wipe();
+    // a busy new etcd: its revision is past every one the hosts saw, so only the deployment tells
+    for (let n = 0; n < before; n += 25) await Promise.all(Array.from({ length: 25 }, (_, i) => etcdCall(ctx, "put", { key: btoa(`/other/${n + i}`), value: btoa("x") })));
+    ctx.hosts.push(await startClusterHost("node", versionDir("meanwhile"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
+  } finally {
+    for (const h of [a, b]) process.kill(h.pid, "SIGCONT");
+  }
+  for (const h of [a, b]) {
+    assert.ok(await eventually(async () => (await serving(h.url)) === "200 meanwhile v1"), `${h.url}: ${await serving(h.url)}`);
     assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url}: ${JSON.stringify((await health(h.url)).body)}`);
   }
 });

@@ -6,11 +6,13 @@
  * store's `lost` state says why; deploys through them are refused, as the store would hand out
  * version ids they serve under other files) until one of two things happens:
  * - the deployment they saw is back (etcd's data restored): nothing changed, all is well again;
- * - a deployment is made after the loss was seen (a host started on the emptied store makes its
- *   folder version 1, or a deploy through such a host): that is the store's history from now on.
- *   It starts a new epoch; the host switches to it as a restart would, and says so with
- *   `rejoined` (until then `lost` says it is switching). A deployment the backup held already is
- *   not one: the hosts keep the newer one they serve.
+ * - a deployment made after the one the host serves (by its time) is in the store: one made
+ *   since the loss (a host started on the emptied store makes its folder version 1, or a deploy
+ *   through such a host), that is the store's history from now on. It starts a new epoch; the
+ *   host switches to it as a restart would, and says so with `rejoined` (until then `lost` says
+ *   it is switching). An older backup's own deployment is older than what the hosts serve: they
+ *   keep theirs. (By time, not by etcd's revisions: a host that reconnects after the new
+ *   deployment was made must take it too.)
  * Deployments are told apart by their JSON (revision, time, author, versions), never by revision
  * or version id: a new history reuses both.
  */
@@ -23,8 +25,8 @@ export class StoreHistory {
   seen: { revision: number; modRevision: number; json: string } | undefined;
   /** Bumped when the store holds a history made after it lost the one before. */
   epoch = 0;
-  /** Since the loss was seen: etcd's revision then (a write after it is a new history). */
-  private gone: { at: number } | undefined;
+  /** Since the loss was seen. */
+  private gone = false;
 
   constructor(
     private readonly location: string,
@@ -36,14 +38,17 @@ export class StoreHistory {
   note(kv: KeyValue): Deployment {
     const d = parseJson<Deployment>(kv, this.location);
     const json = text(kv.value);
+    // within one history a revision has one deployment and the active one only goes up: this is
+    // another history (seen when etcd's own revisions went past the ones seen meanwhile)
+    if (this.seen && d.revision <= this.seen.revision && json !== this.seen.json) this.noteGone();
     if (this.gone) {
       if (json === this.seen?.json) {
         // etcd's data is back (restored): its mod revisions may be older than the ones seen
-        this.gone = undefined;
+        this.gone = false;
         this.seen = undefined;
         this.lost(null);
-      } else if (kv.modRevision > this.gone.at) {
-        this.gone = undefined;
+      } else if (this.seen && Date.parse(d.createdAt) > Date.parse((JSON.parse(this.seen.json) as Deployment).createdAt)) {
+        this.gone = false;
         this.seen = undefined;
         this.epoch++;
         this.lost(
@@ -55,10 +60,10 @@ export class StoreHistory {
     return d;
   }
 
-  /** `active` read back empty, deleted, or older than the one seen (`at`: etcd's revision then). */
-  noteGone(at: number): void {
+  /** `active` read back empty, deleted, or from an etcd older than the one seen. */
+  noteGone(): void {
     if (!this.seen || this.gone) return;
-    this.gone = { at };
+    this.gone = true;
     this.lost(
       `${this.location} no longer holds the active deployment (this host saw deployment ${this.seen.revision}): etcd was wiped, replaced or restored from an older backup; every host keeps serving what it has until a deployment is made in the store again (start a host on it: it makes its folder version 1), then switches to it; or restore etcd's data`,
     );

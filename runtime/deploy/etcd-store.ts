@@ -207,10 +207,9 @@ export class EtcdStore implements ClusterStore {
       (kv) => onActive(this.line.note(kv), this.line.epoch),
       this.stopWatch.signal,
       false,
-      // (a put after a deletion is always later)
-      () => this.line.noteGone(0),
+      () => this.line.noteGone(),
       // etcd's revision never goes back: a read older than the switch seen is a store restored or made anew
-      (revision, found) => (!found || revision < (this.line.seen?.modRevision ?? 0)) && this.line.noteGone(revision),
+      (revision, found) => (!found || revision < (this.line.seen?.modRevision ?? 0)) && this.line.noteGone(),
     );
     const staged = followKey(this.client, this.key("staged/"), (kv) => onStaged(parseJson<StagedVersion>(kv, this.location)), this.stopWatch.signal, true);
     const active = this.watch;
