@@ -26,6 +26,8 @@ export type ErrorCode =
   | "forbidden"
   | "rate_limited"
   | "conflict"
+  // the deploy store has no space left for a write (etcd's quota): 507 Insufficient Storage
+  | "store_full"
   | "invalid_upload"
   | "load_failed"
   | "missing_secret"
@@ -56,6 +58,7 @@ const httpStatus: Record<ErrorCode, number> = {
   forbidden: 403,
   rate_limited: 429,
   conflict: 409,
+  store_full: 507,
   invalid_upload: 400,
   load_failed: 400,
   missing_secret: 400,

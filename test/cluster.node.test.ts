@@ -586,7 +586,7 @@ test("lanes start refuses --data with --store, --advertise or --cluster-wait wit
 test("the store's state reaches Prometheus-format metrics as gauges", async () => {
   const status: ClusterStatus = {
     host: { revision: 7 } as ClusterStatus["host"],
-    store: { reachable: false, since: "2026-01-01T00:00:00.000Z", error: "gone", lost: null, location: "etcd://x:1/p" },
+    store: { reachable: false, since: "2026-01-01T00:00:00.000Z", error: "gone", lost: null, full: null, location: "etcd://x:1/p" },
     switches: 3,
     failedSwitches: 1,
   };

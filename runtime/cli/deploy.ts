@@ -25,6 +25,8 @@ interface VersionsAnswer {
   hosts?: HostRecord[];
   /** On a shared store that no longer holds the active deployment (wiped): why, and what to do. */
   storeLost?: string;
+  /** How many of the newest versions the host keeps (absent from an older host). */
+  keepVersions?: number;
 }
 
 const WAIT = { wait: "boolean", "wait-timeout": "string" } as const;
@@ -160,6 +162,7 @@ function versionsText(r: VersionsAnswer): string {
       ["DEPLOYMENT", "CREATED", "REASON", "AUTHOR", "VERSIONS"],
       r.deployments.map((d) => [String(d.revision), d.createdAt, d.reason, d.author, describeDeployment(d)]),
     ),
+    ...(r.keepVersions ? ["", `kept: the newest ${r.keepVersions} versions (lanes start --keep-versions), and those a deployment uses`] : []),
     ...(r.hosts ? ["", hostsTable(r.hosts, table)] : []),
     ...(r.storeLost ? ["", `warning: ${r.storeLost}`] : []),
   ];

@@ -4,6 +4,7 @@ import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { capabilityTable } from "../capability-table.ts";
 import { parseEtcdUrl } from "../deploy/etcd-url.ts";
 import { describeDeployment } from "../deploy/model.ts";
+import { KEEP_VERSIONS_RULE, MAX_KEEP_VERSIONS } from "../deploy/retention.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
 import { trustedProxies as parseTrustedProxies } from "../host/client-address.ts";
@@ -31,6 +32,7 @@ export const START_FLAGS = {
   "max-upload-mb": "string",
   "console-host": "string",
   "trust-proxy": "string",
+  "keep-versions": "string",
 } as const;
 
 export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: { dev: boolean; command: string }): Promise<number> {
@@ -46,6 +48,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   const store = storeFlag ? parseEtcdUrl(storeFlag) : undefined;
   const advertise = advertiseFlag(args.flags.advertise, store !== undefined, o.command);
   const othersMs = clusterWaitFlag(args, store !== undefined, o.command);
+  const keepVersions = keepVersionsFlag(args, data !== undefined || store !== undefined, o.command);
   const maxUploadBytes = intFlag(args, "max-upload-mb", 32, o.command, 1, 1024) * 1024 * 1024;
   const tokens = await adminTokens(adapter, stringFlag(args, "admin-token-file", ""), o.command);
   if (consoleHost && tokens.length === 0) {
@@ -80,6 +83,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
       ...(store ? { store } : {}),
       ...(advertise ? { advertise } : {}),
       ...(othersMs !== undefined ? { othersMs } : {}),
+      ...(keepVersions !== undefined ? { keepVersions } : {}),
       tokens,
       ...(stringFlag(args, "admin-token-file", "") ? { adminTokenFile: stringFlag(args, "admin-token-file", "") } : {}),
       maxUploadBytes,
@@ -155,6 +159,17 @@ function clusterWaitFlag(args: Parsed, shared: boolean, command: string): number
   if (!shared)
     throw new LanesError("invalid_flag", `lanes ${command}: --cluster-wait is how long a deploy waits for the other hosts of a shared store: give --store etcd://... too`);
   return numberFlag(args, "cluster-wait", DEFAULT_OTHERS_MS / 1000, command, 0, 600, "a number of seconds") * 1000;
+}
+
+/** `--keep-versions N`: how many of the newest versions the deploy store keeps (retention.ts; only with a store). */
+function keepVersionsFlag(args: Parsed, hasStore: boolean, command: string): number | undefined {
+  const v = args.flags["keep-versions"];
+  if (v === undefined) return undefined;
+  if (!hasStore) throw new LanesError("invalid_flag", `lanes ${command}: --keep-versions says how many versions the deploy store keeps: give --data DIR or --store etcd://... too`);
+  const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_KEEP_VERSIONS)
+    throw new LanesError("invalid_flag", `lanes ${command}: --keep-versions ${KEEP_VERSIONS_RULE} (got ${JSON.stringify(v)})`);
+  return n;
 }
 
 /** From --admin-token-file, else LANES_ADMIN_TOKEN; none: the admin API stays off. Values are never printed. */

@@ -57,6 +57,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
         "the key that seals secrets in the --data or --store store (64 hex digits, a file only its owner may read); without it the host keeps no secrets",
       ],
       ["--max-upload-mb N", "largest deploy upload the admin API takes (default 32)"],
+      ["--keep-versions N", "with --data or --store: after each deploy, remove the versions older than the newest N that no deployment uses (default 100, 1 to 1000000)"],
       [
         "--console-host NAME",
         "serve the console (/_lanes/ui) only to requests for this host name, e.g. admin.localhost, and no function there: a function's page then cannot share the console's origin",

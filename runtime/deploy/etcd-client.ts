@@ -29,8 +29,12 @@ interface Header {
   header?: { revision?: string };
 }
 
-export type Compare = { key: string } & ({ target: "MOD"; mod_revision: string } | { target: "VERSION"; version: string });
-export type TxnOp = { request_put: { key: string; value: string; lease?: string } } | { request_range: { key: string } };
+export type Compare = { key: string; range_end?: string; result?: "EQUAL" | "LESS" } & (
+  | { target: "MOD"; mod_revision: string }
+  | { target: "VERSION"; version: string }
+  | { target: "CREATE"; create_revision: string }
+);
+export type TxnOp = { request_put: { key: string; value: string; lease?: string } } | { request_range: { key: string } } | { request_delete_range: { key: string } };
 
 /** etcd answered, with an error of its own (gRPC status `code`). */
 export class EtcdAnswer extends Error {
@@ -50,6 +54,11 @@ const decoder = new TextDecoder();
 export const b64key = (key: string) => encodeBase64(encoder.encode(key));
 export const b64 = (value: Uint8Array | string) => encodeBase64(typeof value === "string" ? encoder.encode(value) : value);
 export const text = (bytes: Uint8Array) => decoder.decode(bytes);
+
+/** A transaction's put of `value` at `key`. */
+export function putOp(key: string, value: string): TxnOp {
+  return { request_put: { key: b64key(key), value: b64(value) } };
+}
 
 /** A key's value as the JSON record it holds; `location` names the store in the error. */
 export function parseJson<T>(kv: KeyValue, location: string): T {
@@ -80,6 +89,8 @@ export class EtcdClient {
   private current = 0;
   /** Told after each call whether etcd could be reached (the store's reachability). */
   onReach: (ok: boolean, why: string | null) => void = () => {};
+  /** Told why etcd refused a write for want of space, and null once a write succeeds again. */
+  onFull: (why: string | null) => void = () => {};
 
   constructor(
     readonly url: string,
@@ -120,6 +131,7 @@ export class EtcdClient {
       }
       this.current = at;
       this.onReach(true, null);
+      if (message.includes(NO_SPACE)) throw this.full(`etcd ${hostOf(endpoint)}: ${message}`);
       throw new EtcdAnswer(code, `etcd ${hostOf(endpoint)}: ${message}`);
     }
     const summary = why.join("; ");
@@ -139,15 +151,16 @@ export class EtcdClient {
   }
 
   /** Every key under `prefix`, in key order (`descend`: the other way), at most `limit` (0: all). */
-  async list(prefix: string, o: { limit?: number; descend?: boolean } = {}): Promise<KeyValue[]> {
+  async list(prefix: string, o: { limit?: number; descend?: boolean; keysOnly?: boolean } = {}): Promise<KeyValue[]> {
     return (await this.listAt(prefix, o)).kvs;
   }
 
-  /** `list`, with the store's revision it was read at. */
-  async listAt(prefix: string, o: { limit?: number; descend?: boolean } = {}): Promise<{ kvs: KeyValue[]; revision: number }> {
+  /** `list`, with the store's revision it was read at (`keysOnly`: no values). */
+  async listAt(prefix: string, o: { limit?: number; descend?: boolean; keysOnly?: boolean } = {}): Promise<{ kvs: KeyValue[]; revision: number }> {
     const r = await this.call<{ kvs?: RawKv[] }>("/v3/kv/range", {
       key: b64key(prefix),
       range_end: prefixEnd(prefix),
+      ...(o.keysOnly ? { keys_only: true } : {}),
       ...(o.limit ? { limit: String(o.limit) } : {}),
       ...(o.descend ? { sort_order: "DESCEND", sort_target: "KEY" } : {}),
     });
@@ -162,21 +175,28 @@ export class EtcdClient {
 
   async put(key: string, value: Uint8Array | string, lease?: string): Promise<number> {
     const r = await this.call<object>("/v3/kv/put", { key: b64key(key), value: b64(value), ...(lease ? { lease } : {}) });
+    this.onFull(null);
     return Number(r.header?.revision ?? 0);
   }
 
   /** One transaction: `success` if every comparison holds, else `failure`. */
   async txn(compare: Compare[], success: TxnOp[], failure: TxnOp[]): Promise<{ succeeded: boolean; revision: number; ranges: KeyValue[][] }> {
     const r = await this.call<{ succeeded?: boolean; responses?: { response_range?: { kvs?: RawKv[] } }[] }>("/v3/kv/txn", {
-      compare: compare.map((c) => ({ ...c, result: "EQUAL" })),
+      compare: compare.map((c) => ({ result: "EQUAL", ...c })),
       success,
       failure,
     });
+    if (r.succeeded === true && success.some((op) => "request_put" in op)) this.onFull(null);
     return {
       succeeded: r.succeeded === true,
       revision: Number(r.header?.revision ?? 0),
       ranges: (r.responses ?? []).map((x) => (x.response_range?.kvs ?? []).map(toKv)),
     };
+  }
+
+  /** Drop the history before `revision` (every key's, not only the store's): the space it took is used again. */
+  async compact(revision: number): Promise<void> {
+    await this.call("/v3/kv/compaction", { revision: String(revision), physical: true }, 30_000);
   }
 
   /** A lease of `ttl` seconds: its id. */
@@ -236,7 +256,21 @@ export class EtcdClient {
       reader.cancel().catch(() => {});
     }
   }
+
+  /**
+   * etcd is at its quota (--quota-backend-bytes, 2 GB by default) and raised its NOSPACE alarm:
+   * it refuses every write (reads and deletes go on) until an operator frees space, defragments
+   * and disarms the alarm; until then this says so on every write, and in health.
+   */
+  private full(etcdSays: string): LanesError {
+    const why = `the deploy store ${this.url} is out of space (${etcdSays}): etcd's database reached its quota (--quota-backend-bytes) and etcd takes no write until its NOSPACE alarm is disarmed; lower --keep-versions and restart a host to prune, then etcdctl defrag and etcdctl alarm disarm (README: Retention)`;
+    this.onFull(why);
+    return new LanesError("store_full", why);
+  }
 }
+
+/** What etcd answers a write while its NOSPACE alarm is raised. */
+const NO_SPACE = "database space exceeded";
 
 /** etcd compacted away the revision a watch asked for. */
 export class Compacted extends Error {

@@ -9,6 +9,7 @@
  *   counter               the last version number handed out, raised by compare-and-swap
  *   deployments/<rev>     every deployment that was made active (rev zero-padded: key order)
  *   staged/<id>           a version a host is loading for a deploy (other hosts load it too)
+ *   uploads/<id>          the blobs a deploy under way writes, kept from a sweep (etcd-sweep.ts)
  *   active                the active deployment
  *   hosts/<id>            one record per live host, on a lease (etcd-members.ts)
  *   secrets/<fn|*>/<name> sealed secret records (their values never in the clear)
@@ -21,9 +22,10 @@
 import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
 import { describeDeployment, versionId, versionNumber, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
-import { b64, b64key, EtcdAnswer, EtcdClient, parseJson, text, type Compare } from "./etcd-client.ts";
+import { b64key, EtcdAnswer, EtcdClient, parseJson, putOp as put, text, type Compare } from "./etcd-client.ts";
 import { EtcdBlobs } from "./etcd-blobs.ts";
 import { StoreHistory } from "./etcd-history.ts";
+import { EtcdRetention } from "./etcd-sweep.ts";
 import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
 import { coalesced, followKey } from "./etcd-watch.ts";
@@ -39,7 +41,7 @@ export interface EtcdStoreOptions {
 
 export class EtcdStore implements ClusterStore {
   readonly location: string;
-  private current: StoreState = { reachable: true, since: new Date().toISOString(), error: null, lost: null };
+  private current: StoreState = { reachable: true, since: new Date().toISOString(), error: null, lost: null, full: null };
   /** The active deployment last seen, and whether etcd still holds its history (etcd-history.ts). */
   private readonly line: StoreHistory;
   private stateListener: (s: StoreState) => void = () => {};
@@ -47,6 +49,7 @@ export class EtcdStore implements ClusterStore {
   private readonly blobs: EtcdBlobs;
   private readonly stopWatch = new AbortController();
   private watch: { kick(): void } | undefined;
+  readonly retention: EtcdRetention;
 
   private constructor(
     private readonly target: EtcdTarget,
@@ -63,7 +66,9 @@ export class EtcdStore implements ClusterStore {
     // a renewal that fails may be the first sign of a member cut off: watch through another one
     this.members = new Members(client, this.key("hosts/"), hostTtl, () => this.watch?.kick());
     this.blobs = new EtcdBlobs(client, (rest) => this.key(rest), target.url);
+    this.retention = new EtcdRetention(client, target.prefix, () => this.members.leaseId());
     client.onReach = (ok, why) => this.reach(ok, why);
+    client.onFull = (full) => full !== this.current.full && this.setState({ ...this.current, full });
   }
 
   /** Connect and check the prefix is a lanes store (or empty: it becomes one). */
@@ -281,8 +286,4 @@ export class EtcdStore implements ClusterStore {
     if (ok === this.current.reachable) return;
     this.setState({ ...this.current, reachable: ok, since: new Date().toISOString(), error: ok ? null : why });
   }
-}
-
-function put(key: string, value: string) {
-  return { request_put: { key: b64key(key), value: b64(value) } };
 }

@@ -28,6 +28,7 @@ import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
 import { sha256Hex, versionId, versionNumber, type Deployment, type VersionRecord } from "./model.ts";
 import type { DeployStore, NewDeployment, PausePoint } from "./store.ts";
+import { FolderRetention } from "./folder-retention.ts";
 
 const FORMAT = { format: "lanes-store", version: 1 };
 const HASH = /^[0-9a-f]{64}$/;
@@ -42,12 +43,15 @@ export class FolderStore implements DeployStore {
   private reserved = 0;
   private lock: Promise<unknown> = Promise.resolve();
   private release: () => Promise<void> = async () => {};
+  readonly retention: FolderRetention;
 
   private constructor(
     readonly location: string,
     private readonly sys: Sys,
     private readonly pause: PausePoint,
-  ) {}
+  ) {
+    this.retention = new FolderRetention(sys, location, this.versions);
+  }
 
   /**
    * Open (or create) the store in `dir` and hold it until `close`. A non-empty folder that is not

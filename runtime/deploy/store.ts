@@ -11,6 +11,7 @@
  */
 import type { SecretRecord } from "../secrets/model.ts";
 import type { Deployment, HostRecord, VersionRecord } from "./model.ts";
+import type { StoreRetention } from "./retention.ts";
 
 export type NewDeployment = Omit<Deployment, "revision">;
 
@@ -47,6 +48,8 @@ export interface DeployStore {
   putSecret(s: SecretRecord): Promise<void>;
   /** Remove the record of `name` for `fn` (null: the one for every function); false when there was none. */
   deleteSecret(name: string, fn: string | null): Promise<boolean>;
+  /** Removing what `--keep-versions` no longer keeps (retention.ts). */
+  readonly retention: StoreRetention;
 }
 
 /** Whether a shared store can be reached now, and since when. */
@@ -63,6 +66,8 @@ export interface StoreState {
    * hosts already serve under other contents.
    */
   lost: string | null;
+  /** Why it refuses writes for want of space (etcd's quota; null while it takes them). */
+  full: string | null;
 }
 
 /**

@@ -8,7 +8,7 @@
  *   POST /_lanes/api/rollback    {version?, ifVersion?}: back to the previous (or named) version
  *   GET, PUT, DELETE /_lanes/api/secrets[/NAME]: secrets (admin-secrets.ts)
  * Answers are JSON; errors are the host's JSON errors (400 naming the field, 401, 404, 409,
- * 413, 429).
+ * 413, 429, 507 when etcd is out of space).
  */
 import { Hono } from "hono";
 import type { Exchange } from "../../adapters/types.ts";
@@ -29,7 +29,15 @@ export type AdminEnv = { Bindings: { ex: Exchange }; Variables: { author: string
 
 const SMALL_BODY = 64 * 1024;
 
-export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: AdminAuth; maxUploadBytes: number; secrets: SecretKeeper | undefined; log: Logger }): WebHandler {
+export function adminApi(o: {
+  deployer: Deployer;
+  store: DeployStore;
+  auth: AdminAuth;
+  maxUploadBytes: number;
+  secrets: SecretKeeper | undefined;
+  log: Logger;
+  keepVersions: number;
+}): WebHandler {
   const app = new Hono<AdminEnv>().basePath("/_lanes/api");
 
   app.use(async (c, next) => {
@@ -43,7 +51,7 @@ export function adminApi(o: { deployer: Deployer; store: DeployStore; auth: Admi
 
   app.get("/versions", async (c) => {
     const hosts = isClusterStore(o.store) ? await o.store.hosts() : undefined;
-    return c.json({ ...(await versionsView(o.deployer, o.store)), ...(hosts ? { hosts } : {}) });
+    return c.json({ ...(await versionsView(o.deployer, o.store)), keepVersions: o.keepVersions, ...(hosts ? { hosts } : {}) });
   });
   app.get("/hosts", async (c) => {
     if (!isClusterStore(o.store)) throw new LanesError("not_found", `this host's store (${o.store.location}) is its own: no other hosts share it`);
@@ -108,6 +116,8 @@ async function storeNeeded<T>(o: { deployer: Deployer; store: DeployStore }, run
   try {
     return await run();
   } catch (e) {
+    // etcd refused the write before the switch (or the switch itself, all of it): nothing changed
+    if (e instanceof LanesError && e.code === "store_full") throw new LanesError("store_full", `nothing was changed: ${e.message}; ${serving()}`);
     if (e instanceof LanesError && e.code === "unavailable" && e.message.startsWith("the deploy store")) {
       // the store may have made the switch and lost only its answer: say what it holds now, so a
       // retry does not deploy (or roll back) a second time

@@ -25,6 +25,8 @@ export function healthBody(d: Deployment, cluster: ClusterStatus | undefined, fn
     ...(fns.reason ? [fns.reason] : []),
     ...(store.reachable ? [] : [`the deploy store cannot be reached since ${store.since}: serving the last deployment; deploys fail until it is back`]),
     ...(store.lost ? [`the deploy store ${store.lost}`] : []),
+    // it serves on: only deploys, rollbacks and secrets wait for the space
+    ...(store.full ? [store.full] : []),
     ...(staleSecrets(cluster) ? [staleSecrets(cluster)!] : []),
     // a deployment the others switched to that did not load here: this host serves an older one
     // (or, the store having lost its data, one of the history before, whatever its revision)

@@ -11,7 +11,7 @@
  *
  * With an admin token, the console (runtime/console/) is on at /_lanes/ui.
  */
-import { contentDigest, describeDeployment, type Deployment } from "../deploy/model.ts";
+import { contentDigest, describeDeployment, sha256Hex, type Deployment } from "../deploy/model.ts";
 import { EtcdStore } from "../deploy/etcd-store.ts";
 import type { EtcdTarget } from "../deploy/etcd-url.ts";
 import { FolderStore } from "../deploy/folder-store.ts";
@@ -26,11 +26,13 @@ import { AdminAuth, DEFAULT_THROTTLE, isLoopback, type Token } from "./admin-aut
 import { NO_PROXY, type TrustedProxies } from "./client-address.ts";
 import { ClusterMember } from "./cluster-member.ts";
 import { DeployFront } from "./deploy-front.ts";
-import { Deployer } from "./deployer.ts";
+import { Deployer, type DeployerOptions } from "./deployer.ts";
 import { startHost, type Host, type HostOptions } from "./host.ts";
 import { readFiles, writeRelease } from "./release.ts";
 import { type OwnFile, refuseGrantedOwnFiles } from "./own-files.ts";
 import { SecretKeeper } from "./secret-keeper.ts";
+import { pruneVersions } from "./prune.ts";
+import { DEFAULT_KEEP_VERSIONS } from "../deploy/retention.ts";
 import type { SecretsKey } from "../secrets/crypto.ts";
 import { LanesError } from "../errors.ts";
 
@@ -43,6 +45,8 @@ export interface DeployHostOptions extends HostOptions {
   advertise?: string;
   /** With `store`: how long a deploy waits for the other hosts to load its version (default 10 s). */
   othersMs?: number;
+  /** `--keep-versions`: how many of the newest versions the store keeps (retention.ts; default DEFAULT_KEEP_VERSIONS). */
+  keepVersions?: number;
   tokens: Token[];
   maxUploadBytes: number;
   /** Test only (LANES_TEST_PAUSE_AT): a deploy stops at this stage and waits forever, so a test can kill it there. */
@@ -142,23 +146,30 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       started = await startOn(active.stable, files);
     }
     const { host, dir: stableDir } = started;
-    const deployer = await Deployer.attach(
-      {
-        host,
-        adapter: o.adapter,
-        store,
-        log: o.log,
-        runDir,
-        ...(o.onRequest ? { onRequest: o.onRequest } : {}),
-        ...(secrets ? { secrets } : {}),
-        ...(o.othersMs !== undefined ? { othersMs: o.othersMs } : {}),
-      },
-      active,
-      stableDir,
-    );
+    const options: DeployerOptions = {
+      host,
+      adapter: o.adapter,
+      store,
+      log: o.log,
+      runDir,
+      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+      ...(secrets ? { secrets } : {}),
+      ...(o.othersMs !== undefined ? { othersMs: o.othersMs } : {}),
+      ...(o.keepVersions !== undefined ? { keepVersions: o.keepVersions } : {}),
+    };
+    const deployer = await Deployer.attach(options, active, stableDir);
+    // a limit lowered since the last start applies now, in a deploy's turn (and frees a full etcd for its defrag)
+    void deployer.exclusive(() => pruneVersions(options, deployer.active));
     const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
     const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url, keeper?.status() ?? null) : undefined;
-    front.attach(deployer, auth.enabled ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper, log: o.log }) : undefined, ui?.handle, member);
+    front.attach(
+      deployer,
+      auth.enabled
+        ? adminApi({ deployer, store, auth, maxUploadBytes: o.maxUploadBytes, secrets: keeper, log: o.log, keepVersions: o.keepVersions ?? DEFAULT_KEEP_VERSIONS })
+        : undefined,
+      ui?.handle,
+      member,
+    );
     member?.start();
     // a secret set or deleted on any host restarts, on this one too, the functions whose values changed
     if (member && keeper && isClusterStore(store)) {
@@ -211,7 +222,10 @@ async function openStore(o: DeployHostOptions, pause: PausePoint): Promise<{ sto
 /** A new store's version 1 (`packed`, already serving as `id`): kept, then active at 100%; or the deployment of a host that made its own at the same moment. */
 async function keepFirstVersion(store: DeployStore, id: string, packed: Packed): Promise<Deployment> {
   const hashes: Record<string, string> = {};
-  for (const [path, bytes] of packed.files) hashes[path] = await store.putBlob(bytes);
+  for (const [path, bytes] of packed.files) hashes[path] = await sha256Hex(bytes);
+  // a host sharing the store that started first may sweep meanwhile
+  await store.retention.hold(id, Object.values(hashes));
+  for (const bytes of packed.files.values()) await store.putBlob(bytes);
   const createdAt = new Date().toISOString();
   await store.putVersion({
     id,
@@ -228,6 +242,8 @@ async function keepFirstVersion(store: DeployStore, id: string, packed: Packed):
     const won = isLanesError(e) && e.code === "conflict" ? await store.active() : undefined;
     if (!won) throw e;
     return won;
+  } finally {
+    await store.retention.release(id).catch(() => {}); // on etcd it goes with this host's lease anyway
   }
 }
 

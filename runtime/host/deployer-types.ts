@@ -17,6 +17,8 @@ export interface SwitchResult {
   loadMs: number;
   /** Keeping it in the store and switching the routes. */
   switchMs: number;
+  /** A deploy: the versions retention removed after it (`--keep-versions`). */
+  pruned?: string[];
 }
 
 export interface DeployerOptions {
@@ -30,6 +32,8 @@ export interface DeployerOptions {
   secrets?: () => SecretValues | undefined;
   /** On a shared store: how long a deploy waits for the other hosts to load its version (default 10 s). */
   othersMs?: number;
+  /** `--keep-versions`: how many of the newest versions a deploy leaves in the store (retention.ts). */
+  keepVersions?: number;
 }
 
 /** What a switch answers: `release` serves in `d` now; started at `t0`, loaded at `t1`. */

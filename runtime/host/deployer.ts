@@ -22,6 +22,7 @@ import { releaseFolder, sameFiles } from "./release-id.ts";
 import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 import { rollBackUntilDone } from "./auto-rollback-retry.ts";
+import { heldUpload } from "./prune.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
@@ -60,59 +61,62 @@ export class Deployer {
 
   deploy(u: Upload, author: string): Promise<SwitchResult> {
     return this.serial(async () => {
-      const t0 = performance.now();
-      const active = this.active;
+      const [t0, active] = [performance.now(), this.active];
       checkIfVersion(u.ifVersion, active);
       const id = await this.o.store.nextVersionId();
-      const hashes: Record<string, string> = {};
-      for (const [path, bytes] of u.files) hashes[path] = await sha256Hex(bytes);
-      const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
-      const staged = staging(this.o.store, this.own, id, this.o.othersMs);
-      let release: Release;
-      try {
-        await staged?.stage(u.files, hashes);
-        release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
-      } catch (e) {
-        await this.o.adapter.sys.remove(dir);
-        await staged?.end();
-        throw e;
-      }
-      const stable = this.releases.get(active.stable)!;
-      const base = u.percent === 100 ? (this.releases.get(active.canary?.version ?? "") ?? stable) : stable;
-      const changed = changedFunctions(base, release);
-      let t1 = performance.now();
-      try {
-        await staged?.everywhere(active.revision);
-        t1 = performance.now();
-        for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
-        const record: VersionRecord = {
-          id,
-          createdAt: new Date().toISOString(),
-          tag: u.tag,
-          message: u.message,
-          author,
-          files: hashes,
-          digest: await contentDigest(hashes),
-        };
-        await this.o.store.putVersion(record);
-        const next: NewDeployment = {
-          createdAt: record.createdAt,
-          author,
-          reason: "deploy",
-          message: u.message,
-          stable: u.percent === 100 ? id : active.stable,
-          canary: u.percent === 100 ? null : { version: id, percent: u.percent, changed, autoRollback: u.autoRollback },
-        };
-        const d = await this.o.store.activate(next, active.revision);
-        this.switchTo(d, u.percent === 100 ? release : stable, u.percent === 100 ? undefined : release);
-      } catch (e) {
-        await this.stopUnused(release);
-        throw e;
-      } finally {
-        void staged?.end();
-      }
-      return this.result(release, changed, t0, t1);
+      const hashes = Object.fromEntries(await Promise.all([...u.files].map(async ([path, bytes]) => [path, await sha256Hex(bytes)] as const)));
+      return heldUpload(this.o, id, hashes, () => this.upload(u, author, id, hashes, active, t0));
     });
+  }
+
+  /** A deploy's upload of version `id`, from writing its files out to its switch. */
+  private async upload(u: Upload, author: string, id: string, hashes: Record<string, string>, active: Deployment, t0: number): Promise<SwitchResult> {
+    const dir = await writeRelease(this.o.adapter.sys, this.o.runDir, id, u.files);
+    const staged = staging(this.o.store, this.own, id, this.o.othersMs);
+    let release: Release;
+    try {
+      await staged?.stage(u.files, hashes);
+      release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
+    } catch (e) {
+      await this.o.adapter.sys.remove(dir);
+      await staged?.end();
+      throw e;
+    }
+    const stable = this.releases.get(active.stable)!;
+    const base = u.percent === 100 ? (this.releases.get(active.canary?.version ?? "") ?? stable) : stable;
+    const changed = changedFunctions(base, release);
+    let t1 = performance.now();
+    try {
+      await staged?.everywhere(active.revision);
+      t1 = performance.now();
+      for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
+      const record: VersionRecord = {
+        id,
+        createdAt: new Date().toISOString(),
+        tag: u.tag,
+        message: u.message,
+        author,
+        files: hashes,
+        digest: await contentDigest(hashes),
+      };
+      await this.o.store.putVersion(record);
+      const next: NewDeployment = {
+        createdAt: record.createdAt,
+        author,
+        reason: "deploy",
+        message: u.message,
+        stable: u.percent === 100 ? id : active.stable,
+        canary: u.percent === 100 ? null : { version: id, percent: u.percent, changed, autoRollback: u.autoRollback },
+      };
+      const d = await this.o.store.activate(next, active.revision);
+      this.switchTo(d, u.percent === 100 ? release : stable, u.percent === 100 ? undefined : release);
+    } catch (e) {
+      await this.stopUnused(release);
+      throw e;
+    } finally {
+      void staged?.end();
+    }
+    return this.result(release, changed, t0, t1);
   }
 
   promote(author: string, ifVersion: string | null): Promise<SwitchResult> {

@@ -143,7 +143,11 @@ export async function bringUpRelease(ctx: ReleaseContext, id: string, dir: strin
 /** The files of stored version `id` (by path: their hashes). */
 export async function storedFiles(store: DeployStore, id: string): Promise<Record<string, string>> {
   const v = await store.getVersion(id);
-  if (!v) throw new LanesError("not_found", `no version ${id} in the store (see lanes versions)`);
+  if (!v)
+    throw new LanesError(
+      "not_found",
+      `no version ${id} in the store: it was never kept, or retention removed it, being older than the newest --keep-versions (see lanes versions for those kept)`,
+    );
   return v.files;
 }
 

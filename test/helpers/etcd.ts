@@ -54,7 +54,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startEtcd(): Promise<Etcd> {
+/** `extra`: more flags for etcd (e.g. `--quota-backend-bytes N`). */
+export async function startEtcd(extra: string[] = []): Promise<Etcd> {
   const bin = etcdBinary();
   const [client, peer] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "lanes-etcd-"));
@@ -76,6 +77,7 @@ export async function startEtcd(): Promise<Etcd> {
     `http://127.0.0.1:${peer}`,
     "--initial-cluster",
     `lanes-test=http://127.0.0.1:${peer}`,
+    ...extra,
   ];
   const etcd: Etcd = {
     endpoint,

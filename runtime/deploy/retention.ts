@@ -1,0 +1,75 @@
+/**
+ * Retention: a store keeps the newest `--keep-versions` versions (DEFAULT_KEEP_VERSIONS unless
+ * told), and every version a deployment still needs, whatever its age: the active one (both
+ * sides of a gradual deployment), the one `lanes rollback` without a version goes back to, and
+ * on a shared store the ones each live host says it serves. The rest are removed after a
+ * deploy, in the deploy's turn (Deployer.deploy), then the blobs no kept version names; on etcd
+ * its history is compacted after, so the space they took is used again.
+ *
+ * A sweep runs while another host of the same etcd may be uploading a version whose blobs are
+ * written and its record not yet: every upload first says which blobs it is writing (`hold`),
+ * and a sweep keeps those; one that starts after the sweep read the holds makes its deletes
+ * fail (etcd-sweep.ts), so the sweep stops there and the next one finishes the job.
+ */
+import { previousVersion, versionNumber, versionsOf, type Deployment, type VersionRecord } from "./model.ts";
+import { isClusterStore, type DeployStore } from "./store.ts";
+
+export const DEFAULT_KEEP_VERSIONS = 100;
+export const MAX_KEEP_VERSIONS = 1_000_000;
+
+export interface StoreRetention {
+  /** An upload of version `id` writing these blobs is under way: sweeps keep them until `release`. */
+  hold(id: string, hashes: string[]): Promise<void>;
+  release(id: string): Promise<void>;
+  /** Remove a version's record (its blobs stay until a sweep finds no kept version names them). */
+  removeVersion(id: string): Promise<void>;
+  /** Remove the blobs no version and no upload under way names; etcd: then compact its history. */
+  sweep(): Promise<SweepResult>;
+}
+
+export interface SweepResult {
+  /** Blobs removed (etcd: their chunks too, not counted), and their bytes. */
+  removed: number;
+  bytes: number;
+  /** etcd: the revision its history was compacted to. */
+  compactedTo?: number;
+  /** Why the sweep stopped before the end (an upload began meanwhile): the next one goes on. */
+  stopped?: string;
+}
+
+export interface PruneResult extends SweepResult {
+  /** The versions removed, newest first. */
+  versions: string[];
+  kept: number;
+}
+
+/** The versions a deployment needs now: never removed, whatever `--keep-versions` says. */
+export async function versionsInUse(store: DeployStore, active: Deployment): Promise<Set<string>> {
+  const used = new Set(versionsOf(active));
+  const back = previousVersion(active, await store.history());
+  if (back) used.add(back);
+  if (isClusterStore(store)) {
+    // a host that has not followed yet (or could not load the newest) serves an older one
+    for (const h of await store.hosts()) for (const m of h.serving.matchAll(/\bv[1-9][0-9]*\b/g)) used.add(m[0]);
+  }
+  return used;
+}
+
+/** Of `versions`, the ones past the newest `keep` that no deployment uses, newest first. */
+export function versionsToRemove(versions: VersionRecord[], used: Set<string>, keep: number): string[] {
+  const newestFirst = [...versions].sort((a, b) => versionNumber(b.id) - versionNumber(a.id));
+  return newestFirst.slice(keep).flatMap((v) => (used.has(v.id) ? [] : [v.id]));
+}
+
+/** Remove what `keep` says is no longer kept, then sweep. */
+export async function prune(store: DeployStore, active: Deployment, keep: number): Promise<PruneResult> {
+  const versions = await store.listVersions();
+  const remove = versionsToRemove(versions, await versionsInUse(store, active), keep);
+  // oldest first: a prune cut short leaves the newest of those it meant to remove, as a limit would
+  for (const id of [...remove].reverse()) await store.retention.removeVersion(id);
+  const swept = await store.retention.sweep();
+  return { ...swept, versions: remove, kept: versions.length - remove.length };
+}
+
+/** `--keep-versions`'s rule, for its error. */
+export const KEEP_VERSIONS_RULE = `must be a whole number of versions from 1 to ${MAX_KEEP_VERSIONS} (the newest kept; the active one and the one rollback goes back to are kept besides)`;

@@ -1,0 +1,46 @@
+/**
+ * A deploy's part in retention (runtime/deploy/retention.ts): its blobs are held from sweeps
+ * while it uploads, and once it is active the versions past `--keep-versions` go. A prune that
+ * fails is logged, not answered: the deploy it follows is done, and the next one prunes again.
+ */
+import type { Deployment } from "../deploy/model.ts";
+import { DEFAULT_KEEP_VERSIONS, prune } from "../deploy/retention.ts";
+import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
+
+/** Run `upload` (the deploy of version `id`) with its blobs held from sweeps, then prune after it. */
+export async function heldUpload(o: DeployerOptions, id: string, hashes: Record<string, string>, upload: () => Promise<SwitchResult>): Promise<SwitchResult> {
+  await o.store.retention.hold(id, [...new Set(Object.values(hashes))]);
+  let r: SwitchResult;
+  try {
+    r = await upload();
+  } finally {
+    // on a shared store the hold is on this host's lease: it goes with the host in any case
+    await o.store.retention.release(id).catch((e: unknown) => o.log.warn(`${o.store.location}: could not drop the hold of ${id}'s upload: ${message(e)}`));
+  }
+  const pruned = await pruneVersions(o, r.deployment);
+  return pruned ? { ...r, pruned } : r;
+}
+
+/** Remove the versions past `--keep-versions` that no deployment needs; their names (undefined when it failed). */
+export async function pruneVersions(o: DeployerOptions, active: Deployment): Promise<string[] | undefined> {
+  const keep = o.keepVersions ?? DEFAULT_KEEP_VERSIONS;
+  try {
+    const r = await prune(o.store, active, keep);
+    // their copies on this host's disk go too (the active and retiring ones are never among them)
+    for (const id of r.versions) await o.adapter.sys.remove(o.adapter.sys.join(o.runDir, id));
+    if (r.versions.length > 0 || r.removed > 0) {
+      const compacted = r.compactedTo ? `; etcd's history compacted to revision ${r.compactedTo}` : "";
+      o.log.info(
+        `retention (--keep-versions ${keep}): removed ${r.versions.join(", ") || "no version"} and ${r.removed} blob(s) of ${Math.round(r.bytes / 1024)} KiB; ${r.kept} version(s) kept${compacted}${r.stopped ? `; ${r.stopped}` : ""}`,
+      );
+    }
+    return r.versions;
+  } catch (e) {
+    o.log.warn(`retention (--keep-versions ${keep}): could not remove old versions from ${o.store.location}: ${message(e)}; the next deploy tries again`);
+    return undefined;
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

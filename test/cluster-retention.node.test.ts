@@ -1,0 +1,128 @@
+/**
+ * Retention on etcd (`--keep-versions N` with `--store etcd://...`): a deploy removes the old
+ * versions, their blobs and chunks, and compacts etcd's history; a host following the store
+ * still follows after that; a sweep racing an upload on another host leaves its blobs alone.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { EtcdClient, text, type KeyValue } from "../runtime/deploy/etcd-client.ts";
+import { EtcdStore } from "../runtime/deploy/etcd-store.ts";
+import { EtcdRetention } from "../runtime/deploy/etcd-sweep.ts";
+import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
+import { contentDigest, sha256Hex, type VersionRecord } from "../runtime/deploy/model.ts";
+import { eventually, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
+import { api, deploy, get, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { startEtcd, type Etcd } from "./helpers/etcd.ts";
+
+interface Ctx {
+  etcd: Etcd;
+  hosts: ClusterHost[];
+}
+const test = suite<Ctx>("retention on an etcd store shared by two hosts");
+const PREFIX = "lanes/keep";
+
+test.before(async (ctx) => {
+  ctx.hosts = [];
+  ctx.etcd = await startEtcd();
+  const store = `etcd://${ctx.etcd.member}/${PREFIX}`;
+  const extra = ["--admin-token-file", tokenFile(), "--log", "json", "--keep-versions", "2"];
+  ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
+  ctx.hosts.push(await startClusterHost("bun", versionDir("v1"), store, extra));
+});
+
+test.after(async (ctx) => {
+  await Promise.all((ctx.hosts ?? []).map((h) => h.stop()));
+  await ctx.etcd?.close();
+});
+
+/** Every key under `rest` of the store (values too); the store's keys begin with the URL's path. */
+async function keys(etcd: Etcd, rest: string, prefix = `/${PREFIX}`): Promise<KeyValue[]> {
+  return new EtcdClient(etcd.endpoint, [etcd.endpoint]).list(`${prefix}/${rest}`);
+}
+
+test("past --keep-versions 2, the old versions, their blobs and chunks leave etcd, its history is compacted, and the other host still follows", async (ctx) => {
+  const [node, bun] = ctx.hosts as [ClusterHost, ClusterHost];
+  for (const marker of ["v2", "v3", "v4"]) {
+    const r = await deploy(node.url, versionDir(marker));
+    assert.is(r.status, 201, r.text);
+    assert.ok(await eventually(async () => (await get(bun.url, "/greet")).text === marker), `bun follows to ${marker}`);
+  }
+  const listed = ((await api(bun.url, "GET", "versions")).json.versions as { id: string }[]).map((v) => v.id);
+  assert.equal(listed, ["v4", "v3"]);
+  const versions = (await keys(ctx.etcd, "versions/")).map((kv) => JSON.parse(text(kv.value)) as VersionRecord);
+  assert.equal(
+    versions.map((v) => v.id),
+    ["v3", "v4"],
+  );
+  const named = new Set(versions.flatMap((v) => Object.values(v.files)));
+  const blobs = await keys(ctx.etcd, "blobs/");
+  assert.equal(blobs.map((kv) => kv.key.split("/").pop()).sort(), [...named].sort(), "etcd holds exactly the blobs of the kept versions");
+  const chunks = new Set(blobs.flatMap((kv) => (JSON.parse(text(kv.value)) as { chunks: string[] }).chunks));
+  assert.equal((await keys(ctx.etcd, "chunks/")).map((kv) => kv.key.split("/").pop()).sort(), [...chunks].sort(), "and exactly their chunks");
+
+  // the history before the last deploy is gone: a read at an old revision is refused
+  const old = await fetch(`${ctx.etcd.endpoint}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: btoa(`/${PREFIX}/active`), revision: "2" }) });
+  assert.match(await old.text(), /required revision has been compacted/);
+
+  // after compaction, the other host still follows a deploy, and a rollback to a kept version
+  assert.is((await deploy(node.url, versionDir("v5"))).status, 201);
+  assert.ok(await eventually(async () => (await get(bun.url, "/greet-proc")).text === "v5"), "bun follows to v5 after compaction");
+  const back = await api(bun.url, "POST", "rollback", {});
+  assert.equal([back.status, back.json.version], [200, "v4"], back.text);
+  assert.ok(await eventually(async () => (await get(node.url, "/greet")).text === "v4"), "node follows bun's rollback");
+
+  const gone = await api(node.url, "POST", "rollback", { version: "v2" });
+  assert.is(gone.status, 404, gone.text);
+  assert.match(gone.json.error!.message, /no version v2 in the store: it was never kept, or retention removed it/);
+});
+
+test("a sweep on one host, racing an upload on another that wrote its blob but not yet its version, leaves the blob; once the version is kept, it stays", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/race`);
+  const uploader = await EtcdStore.open(target);
+  const bytes = new TextEncoder().encode("a bundle two uploads share");
+  const hash = await sha256Hex(bytes);
+  // an earlier upload left the blob (its deploy failed): no version names it, a sweep removes it
+  await uploader.putBlob(bytes);
+  let race: (() => Promise<void>) | undefined = async () => {
+    // the upload begins after the sweep read the uploads under way: it finds the blob there and does not write it again
+    await uploader.retention.hold("v9", [hash]);
+    await uploader.putBlob(bytes);
+  };
+  class Racing extends EtcdClient {
+    override async list(prefix: string, o?: { limit?: number; descend?: boolean; keysOnly?: boolean }): Promise<KeyValue[]> {
+      const now = race;
+      race = undefined;
+      if (now && prefix.endsWith("/versions/")) await now();
+      return super.list(prefix, o);
+    }
+  }
+  const client = new Racing(ctx.etcd.endpoint, [ctx.etcd.endpoint]);
+  const sweeper = new EtcdRetention(client, target.prefix, () => client.grant(10));
+  try {
+    const swept = await sweeper.sweep();
+    assert.is(swept.removed, 0);
+    assert.match(String(swept.stopped), /an upload began meanwhile/);
+    // its version is whole, and a sweep now keeps what it names
+    await uploader.putVersion({
+      id: "v9",
+      createdAt: new Date().toISOString(),
+      tag: null,
+      message: null,
+      author: "ci",
+      files: { "a.js": hash },
+      digest: await contentDigest({ "a.js": hash }),
+    });
+    await uploader.retention.release("v9");
+    assert.is((await sweeper.sweep()).removed, 0);
+    assert.equal(await uploader.getBlob(hash), bytes);
+    // and with no version naming it, it goes
+    await uploader.retention.removeVersion("v9");
+    const last = await sweeper.sweep();
+    assert.equal([last.removed, last.stopped], [1, undefined]);
+    assert.is((await keys(ctx.etcd, "blobs/", target.prefix)).length, 0);
+  } finally {
+    await uploader.close();
+  }
+});
+
+test.run();
