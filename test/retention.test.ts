@@ -13,11 +13,12 @@ import { sha256Hex, type VersionRecord } from "../runtime/deploy/model.ts";
 import { adapter } from "./helpers/host.ts";
 import { api, deploy, get, runCli, scratchDir, startStoreHost, tokenFile, versionDir, type StoreHost } from "./helpers/deploy.ts";
 
-const test = suite<{ host: StoreHost; data: string }>(`retention in a folder store on ${adapter.name}`);
+const test = suite<{ host: StoreHost; data: string; tokens: string }>(`retention in a folder store on ${adapter.name}`);
 
 test.before(async (ctx) => {
   ctx.data = join(scratchDir("data-"), "store");
-  ctx.host = await startStoreHost(versionDir("v1"), ctx.data, ["--admin-token-file", tokenFile(), "--keep-versions", "1", "--log", "json"]);
+  ctx.tokens = tokenFile();
+  ctx.host = await startStoreHost(versionDir("v1"), ctx.data, ["--admin-token-file", ctx.tokens, "--keep-versions", "1", "--log", "json"]);
 });
 
 test.after(async ({ host }) => {
@@ -38,6 +39,7 @@ function blobsOf(data: string): { held: string[]; named: string[] } {
 test("past --keep-versions 1, a deploy removes the old versions and their files, but keeps both sides of a gradual deployment and the one rollback goes back to", async ({
   host,
   data,
+  tokens,
 }) => {
   const v1Blobs = blobsOf(data).held;
   for (const marker of ["v2", "v3"]) assert.is((await deploy(host.url, versionDir(marker))).status, 201);
@@ -50,6 +52,11 @@ test("past --keep-versions 1, a deploy removes the old versions and their files,
   assert.is((await api(host.url, "POST", "promote", {})).status, 200);
   assert.is((await deploy(host.url, versionDir("v5"))).status, 201);
   assert.equal(await ids(host.url), ["v5", "v4"]);
+  const listed = await runCli(["versions", "--to", host.url, "--token-file", tokens]);
+  assert.is(listed.code, 0, listed.out);
+  assert.match(listed.out, /^v5 +100% .*\nv4 +- /m);
+  assert.not.match(listed.out, /^v3 /m);
+  assert.match(listed.out, /kept: the newest 1 versions \(lanes start --keep-versions\), and those a deployment uses/);
 
   // the files of the removed versions are gone; every file a kept version names is there
   const { held, named } = blobsOf(data);
