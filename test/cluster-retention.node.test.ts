@@ -125,4 +125,25 @@ test("a sweep on one host, racing an upload on another that wrote its blob but n
   }
 });
 
+test("a switch to a version another host's retention removed meanwhile (after this host read it, for a rollback) is a 404 naming it, and changes nothing", async (ctx) => {
+  const store = await EtcdStore.open(parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/gone`));
+  try {
+    const bytes = new TextEncoder().encode("export default {}");
+    const files = { "a.js": await store.putBlob(bytes) };
+    const at = new Date().toISOString();
+    for (const id of ["v1", "v2"]) await store.putVersion({ id, createdAt: at, tag: null, message: null, author: "ci", files, digest: await contentDigest(files) });
+    const d = await store.activate({ createdAt: at, author: "ci", reason: "initial", message: null, stable: "v1", canary: null }, 0);
+    await store.retention.removeVersion("v2");
+    const e = (await store.activate({ createdAt: at, author: "ci", reason: "rollback", message: null, stable: "v2", canary: null }, d.revision).catch((x: unknown) => x)) as {
+      code?: string;
+      message?: string;
+    };
+    assert.is(e.code, "not_found", e.message);
+    assert.match(String(e.message), /version v2 is no longer in the store .*: retention removed it meanwhile \(older than the newest --keep-versions\); nothing was changed/);
+    assert.is((await store.active())?.stable, "v1");
+  } finally {
+    await store.close();
+  }
+});
+
 test.run();

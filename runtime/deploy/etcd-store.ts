@@ -26,6 +26,7 @@ import { b64key, EtcdAnswer, EtcdClient, parseJson, putOp as put, text, type Com
 import { EtcdBlobs } from "./etcd-blobs.ts";
 import { StoreHistory } from "./etcd-history.ts";
 import { EtcdRetention } from "./etcd-sweep.ts";
+import { removedMeanwhile } from "./retention.ts";
 import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
 import { coalesced, followKey } from "./etcd-watch.ts";
@@ -161,7 +162,7 @@ export class EtcdStore implements ClusterStore {
     }
     const guard: Compare = expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(base!.modRevision) };
     for (const v of [next.stable, next.canary?.version]) {
-      if (v && !(await this.client.has(this.key(`versions/${v}`)))) throw new LanesError("internal", `store ${this.location}: deployment names version ${v}, which is not kept`);
+      if (v && !(await this.client.has(this.key(`versions/${v}`)))) throw removedMeanwhile(v, this.location);
     }
     const d: Deployment = { ...next, revision: expected + 1 };
     const json = JSON.stringify(d);

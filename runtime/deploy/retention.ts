@@ -13,6 +13,7 @@
  */
 import { previousVersion, versionNumber, versionsOf, type Deployment, type VersionRecord } from "./model.ts";
 import { isClusterStore, type DeployStore } from "./store.ts";
+import { LanesError } from "../errors.ts";
 
 export const DEFAULT_KEEP_VERSIONS = 100;
 export const MAX_KEEP_VERSIONS = 1_000_000;
@@ -69,6 +70,17 @@ export async function prune(store: DeployStore, active: Deployment, keep: number
   for (const id of [...remove].reverse()) await store.retention.removeVersion(id);
   const swept = await store.retention.sweep();
   return { ...swept, versions: remove, kept: versions.length - remove.length };
+}
+
+/**
+ * A switch to version `id`, read before (a rollback's) and removed since by another host's
+ * retention: nothing is switched, and the answer says why (404, as for a version never kept).
+ */
+export function removedMeanwhile(id: string, location: string): LanesError {
+  return new LanesError(
+    "not_found",
+    `version ${id} is no longer in the store ${location}: retention removed it meanwhile (older than the newest --keep-versions); nothing was changed`,
+  );
 }
 
 /** `--keep-versions`'s rule, for its error. */
