@@ -76,6 +76,33 @@ test("past --keep-versions 2, the old versions, their blobs and chunks leave etc
   assert.match(gone.json.error!.message, /no version v2 in the store: it was never kept, or retention removed it/);
 });
 
+test("two hosts deploying at once, each pruning after its deploy, never leave a kept version without its files", async (ctx) => {
+  const [node, bun] = ctx.hosts as [ClusterHost, ClusterHost];
+  for (let round = 0; round < 4; round++) {
+    const answers = await Promise.all([deploy(node.url, versionDir(`n${round}`)), deploy(bun.url, versionDir(`b${round}`))]);
+    // one switch wins; the other changes nothing (409), or lands after it
+    for (const a of answers) assert.ok(a.status === 201 || a.status === 409, a.text);
+    assert.ok(
+      answers.some((a) => a.status === 201),
+      answers.map((a) => a.text).join(" "),
+    );
+  }
+  const blobs = new Set((await keys(ctx.etcd, "blobs/")).map((kv) => kv.key.split("/").pop()));
+  const chunks = new Set((await keys(ctx.etcd, "chunks/")).map((kv) => kv.key.split("/").pop()));
+  for (const kv of await keys(ctx.etcd, "versions/")) {
+    for (const h of Object.values((JSON.parse(text(kv.value)) as VersionRecord).files)) {
+      assert.ok(blobs.has(h), `blob ${h} of ${kv.key}`);
+      const blob = (await keys(ctx.etcd, `blobs/${h}`))[0]!;
+      for (const c of (JSON.parse(text(blob.value)) as { chunks: string[] }).chunks) assert.ok(chunks.has(c), `chunk ${c} of ${kv.key}`);
+    }
+  }
+  // both hosts serve the active deployment, and can roll back to the kept one before it
+  const active = (await api(node.url, "GET", "versions")).json.active as { stable: string };
+  assert.ok(await eventually(async () => (await get(bun.url, "/greet")).version === active.stable), "bun serves the active version");
+  const back = await api(bun.url, "POST", "rollback", {});
+  assert.is(back.status, 200, back.text);
+});
+
 test("a sweep on one host, racing an upload on another that wrote its blob but not yet its version, leaves the blob; once the version is kept, it stays", async (ctx) => {
   const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/race`);
   const uploader = await EtcdStore.open(target);
