@@ -3,6 +3,8 @@
  * versions, their blobs and chunks, and compacts etcd's history; a host following the store
  * still follows after that; a sweep racing an upload on another host leaves its blobs alone.
  */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { EtcdClient, text, type KeyValue } from "../runtime/deploy/etcd-client.ts";
@@ -11,18 +13,22 @@ import { EtcdRetention } from "../runtime/deploy/etcd-sweep.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import { contentDigest, sha256Hex, type VersionRecord } from "../runtime/deploy/model.ts";
 import { eventually, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
-import { api, deploy, get, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { api, deploy, get, scratchDir, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
 
 interface Ctx {
   etcd: Etcd;
   hosts: ClusterHost[];
+  /** The hosts' cache folder, theirs alone: their copies of versions are under run/. */
+  cache: string;
 }
 const test = suite<Ctx>("retention on an etcd store shared by two hosts");
 const PREFIX = "lanes/keep";
 
 test.before(async (ctx) => {
   ctx.hosts = [];
+  ctx.cache = scratchDir("cache-");
+  process.env.LANES_CACHE_DIR = ctx.cache; // this process's own: the hosts started below take it
   ctx.etcd = await startEtcd();
   const store = `etcd://${ctx.etcd.member}/${PREFIX}`;
   const extra = ["--admin-token-file", tokenFile(), "--log", "json", "--keep-versions", "2"];
@@ -70,6 +76,11 @@ test("past --keep-versions 2, the old versions, their blobs and chunks leave etc
   const back = await api(bun.url, "POST", "rollback", {});
   assert.equal([back.status, back.json.version], [200, "v4"], back.text);
   assert.ok(await eventually(async () => (await get(node.url, "/greet")).text === "v4"), "node follows bun's rollback");
+
+  // no host keeps its copy (run/<id>) of a version the store no longer holds: the follower neither
+  const copies = () => readdirSync(join(ctx.cache, "run")).flatMap((host) => readdirSync(join(ctx.cache, "run", host)).map((id) => `${host.slice(0, 8)}/${id}`));
+  assert.ok(await eventually(() => copies().every((c) => /\/v[45]$/.test(c)), 5000), copies().join(" "));
+  assert.is(readdirSync(join(ctx.cache, "run")).length, 2, "one folder per host");
 
   const gone = await api(node.url, "POST", "rollback", { version: "v2" });
   assert.is(gone.status, 404, gone.text);

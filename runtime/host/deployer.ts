@@ -22,7 +22,7 @@ import { releaseFolder, sameFiles } from "./release-id.ts";
 import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 import { rollBackUntilDone } from "./auto-rollback-retry.ts";
-import { heldUpload } from "./prune.ts";
+import { dropRemovedCopies, heldUpload } from "./prune.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
@@ -121,8 +121,7 @@ export class Deployer {
 
   promote(author: string, ifVersion: string | null): Promise<SwitchResult> {
     return this.serial(async () => {
-      const t0 = performance.now();
-      const active = this.active;
+      const [t0, active] = [performance.now(), this.active];
       checkIfVersion(ifVersion, active);
       if (!active.canary) throw new LanesError("conflict", `nothing to promote: the active deployment is ${describeDeployment(active)}, not a gradual one`);
       const release = this.releases.get(active.canary.version)!;
@@ -135,8 +134,7 @@ export class Deployer {
   /** `auto`: the auto-rollback of the deployment with that revision (nothing happens if it is no longer active). */
   rollback(author: string, version: string | null, ifVersion: string | null, auto?: { revision: number; why: string }): Promise<SwitchResult> {
     return this.serial(async () => {
-      const t0 = performance.now();
-      const active = this.active;
+      const [t0, active] = [performance.now(), this.active];
       checkIfVersion(ifVersion, active);
       if (auto && active.revision !== auto.revision) throw new LanesError("conflict", `deployment ${auto.revision} is no longer active`);
       const target = version ?? previousVersion(active, await this.o.store.history());
@@ -289,6 +287,8 @@ export class Deployer {
     const r = switchResult(a, release, changed, t0, t1);
     this.onSwitch(a, Math.round(performance.now() - t0));
     this.prepared.sweep(a);
+    // after this switch, before the next: a copy is never removed while a deploy writes it
+    void this.serial(() => dropRemovedCopies(this.o, (id) => this.releases.has(id) || this.prepared.peek(id) !== undefined));
     const what = `changed: ${changed.join(", ") || "none"}; loaded in ${r.loadMs} ms, switched in ${r.switchMs} ms`;
     this.o.log.info(`deployment ${a.revision} (${a.reason} by ${a.author}): ${describeDeployment(a)}; ${what}`);
     return r;

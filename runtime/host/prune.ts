@@ -3,7 +3,7 @@
  * while it uploads, and once it is active the versions past `--keep-versions` go. A prune that
  * fails is logged, not answered: the deploy it follows is done, and the next one prunes again.
  */
-import type { Deployment } from "../deploy/model.ts";
+import { VERSION_ID, type Deployment } from "../deploy/model.ts";
 import { DEFAULT_KEEP_VERSIONS, prune } from "../deploy/retention.ts";
 import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
@@ -38,6 +38,23 @@ export async function pruneVersions(o: DeployerOptions, active: Deployment): Pro
   } catch (e) {
     o.log.warn(`retention (--keep-versions ${keep}): could not remove old versions from ${o.store.location}: ${message(e)}; the next deploy tries again`);
     return undefined;
+  }
+}
+
+/**
+ * Remove this host's unpacked copies (runDir/<id>) of versions the store no longer holds: a host
+ * following another's deploys writes one for each, and removes none itself. `needed`: ids it
+ * serves or prepares now. One that cannot be removed now is tried again after the next switch.
+ */
+export async function dropRemovedCopies(o: DeployerOptions, needed: (id: string) => boolean): Promise<void> {
+  const { sys } = o.adapter;
+  try {
+    for (const id of await sys.list(o.runDir)) {
+      if (!VERSION_ID.test(id) || needed(id) || (await o.store.getVersion(id))) continue;
+      await sys.remove(sys.join(o.runDir, id));
+    }
+  } catch (e) {
+    o.log.warn(`could not remove the copies of versions no longer kept from ${o.runDir}: ${message(e)}`);
   }
 }
 
