@@ -11,6 +11,7 @@
  * rather than measuring its own decoding again: package-lock.json pins the version.
  */
 import autocannon from "autocannon";
+import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 
 const QUEUE = "autocannon/lib/pipelinedRequestsQueue.js";
@@ -21,3 +22,34 @@ if (typeof queue?.prototype?.addBody !== "function") {
 queue.prototype.addBody = function keepNoBody(): void {};
 
 export default autocannon;
+
+/**
+ * For autocannon's `setupClient`, with one request in flight per connection (`pipelining: 1`).
+ * When the server closes a connection before answering, autocannon reconnects and sends the next
+ * request without reporting the lost one (lib/httpClient.js, the connection's "end" or "error"),
+ * and keeps it queued: every later answer on that connection was timed from the lost request's
+ * start, so latencies grew with each reset. Anything queued when the next request is sent was
+ * lost: it is dropped, and `onLost` called with `performance.now()` of that moment, unless a
+ * "timeout" (which autocannon reports as an error itself) follows in the same turn: autocannon
+ * reconnects first and then emits it.
+ */
+export function dropLostRequests(client: EventEmitter, onLost: (at: number) => void): void {
+  let unanswered = false;
+  const queue = (client as EventEmitter & { pipelinedRequests?: { size(): number; clear(): void } }).pipelinedRequests;
+  client.on("request", () => {
+    if (queue && queue.size() > 0) queue.clear();
+    if (unanswered) {
+      const at = performance.now();
+      let timedOut = false;
+      const onTimeout = () => (timedOut = true);
+      client.once("timeout", onTimeout);
+      queueMicrotask(() => {
+        client.off("timeout", onTimeout);
+        if (!timedOut) onLost(at);
+      });
+    }
+    unanswered = true;
+  });
+  client.on("response", () => (unanswered = false));
+  client.on("connError", () => (unanswered = false));
+}

@@ -55,7 +55,7 @@ export interface Measured {
   rps: number;
   p50Ms: number;
   p99Ms: number;
-  /** Connection errors and timeouts. */
+  /** Connection errors, timeouts, and requests the server dropped before answering (generator.ts). */
   errors: number;
   non2xx: number;
   requests: number;

@@ -5,7 +5,7 @@
  * with it, so the stall shows as a lower rate and in the max, hardly in the percentiles.
  * https://github.com/mcollina/autocannon
  */
-import autocannon from "../harness/generator.ts";
+import autocannon, { dropLostRequests } from "../harness/generator.ts";
 import { Buffer } from "node:buffer";
 import type { EventEmitter } from "node:events";
 import { SAMPLE_MS } from "../harness/load.ts";
@@ -57,35 +57,8 @@ export async function runClosed(target: Target, o: ClosedRun, rec: Recorder, liv
   return { sent, elapsedS: r.duration };
 }
 
-/**
- * When the server closes a connection before answering, autocannon reconnects and sends the
- * next request without reporting the lost one (lib/httpClient.js, the connection's "end"). One
- * request is in flight per connection (no pipelining), so a new "request" while one is still
- * unanswered means it was lost, unless a "timeout" (reported as an error) follows in the
- * same turn: autocannon reconnects first and then emits it.
- */
+/** Counts each request sent, and each one the server dropped before answering as a "reset" (generator.ts). */
 function countSilentResets(client: EventEmitter, rec: Recorder, t0: number, onRequest: () => void): void {
-  let unanswered = false;
-  // autocannon reconnects after a closed connection (its "end" or "error") without dropping the
-  // lost request from its queue, so every later answer was timed from the lost request's start
-  // and latencies grew with each reset. One request per connection: anything queued when the
-  // next is sent was lost.
-  const queue = (client as EventEmitter & { pipelinedRequests?: { size(): number; clear(): void } }).pipelinedRequests;
-  client.on("request", () => {
-    onRequest();
-    if (queue && queue.size() > 0) queue.clear();
-    if (unanswered) {
-      const at = performance.now() - t0;
-      let timedOut = false;
-      const onTimeout = () => (timedOut = true);
-      client.once("timeout", onTimeout);
-      queueMicrotask(() => {
-        client.off("timeout", onTimeout);
-        if (!timedOut) rec.error(at, "reset", "the server closed the connection before answering");
-      });
-    }
-    unanswered = true;
-  });
-  client.on("response", () => (unanswered = false));
-  client.on("connError", () => (unanswered = false));
+  client.on("request", onRequest);
+  dropLostRequests(client, (at) => rec.error(at - t0, "reset", "the server closed the connection before answering"));
 }
