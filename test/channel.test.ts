@@ -15,13 +15,13 @@ import { ByteWriter } from "../runtime/channel/bytes.ts";
 import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, MAX_SLOT } from "../runtime/channel/codec.ts";
 import { MAX_HEADERS, type Frame, type GuestToHost, type HostToGuest, type RequestFrame, type ResponseFrame } from "../runtime/channel/frames.ts";
 import type { LanesError } from "../runtime/errors.ts";
-import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, ringChannelMemory, type PostPort, type RingReads, type WakeBy } from "../runtime/channel/ring-end.ts";
+import { guestRingEnd, hostRingEnd, INLINE_BODY_MAX, RING_CAPACITY, ringChannelMemory, type PostPort, type RingReads, type WakeBy } from "../runtime/channel/ring-end.ts";
 import { Slab } from "../runtime/channel/slab.ts";
 import { hostBuffers } from "../runtime/channel/buffer-pool.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
 import { adapter } from "./helpers/host.ts";
 import { guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
-import { patterned } from "./helpers/bytes.ts";
+import { patterned, sameBytes } from "./helpers/bytes.ts";
 
 const bytes = (n: number, seed = 1) => patterned(n, seed);
 const w = new ByteWriter();
@@ -264,6 +264,50 @@ test("large bodies cross a pipe as frames of their own, whatever the chunks (req
     assert.equal(r.headers, [["x-n", String(body.byteLength)]]);
     assert.equal([...(r.body ?? new Uint8Array(0))], [...body].reverse(), `body of ${body.byteLength} bytes`);
   });
+});
+
+test("a lent body stays its sender's: the ring copies it before the move, a pipe that writes later before holding it; an owned one is not copied", async () => {
+  // through the ring: a lent body over the inline limit keeps its bytes on the sender's side, an
+  // owned one is moved (the sender's array reads as empty afterwards)
+  const ring = localRing(RING_CAPACITY, "atomics");
+  try {
+    const got: ResponseFrame[] = [];
+    const two = new Promise<void>((resolve) => ring.host.onFrame((f) => f.t === "res" && got.push(f) === 2 && resolve()));
+    const lent = bytes(INLINE_BODY_MAX + 1, 3);
+    const owned = bytes(INLINE_BODY_MAX + 1, 4);
+    ring.guest.send({ t: "res", id: 1, status: 200, statusText: "", headers: [], body: lent, more: false }, 0, true);
+    ring.guest.send({ t: "res", id: 2, status: 200, statusText: "", headers: [], body: owned, more: false });
+    await two;
+    assert.ok(sameBytes(lent, bytes(INLINE_BODY_MAX + 1, 3)), `a lent body keeps its bytes (${lent.byteLength} now)`);
+    assert.is(owned.byteLength, 0, "an owned body is moved, not copied");
+    assert.ok(sameBytes(got[0]!.body!, bytes(INLINE_BODY_MAX + 1, 3)), "the lent body arrived");
+    assert.ok(sameBytes(got[1]!.body!, bytes(INLINE_BODY_MAX + 1, 4)), "the owned body arrived");
+  } finally {
+    ring.close();
+  }
+  // through a pipe that writes a turn later: what the sender writes to a lent body after sending
+  // it does not reach the other side
+  const toHost: ((c: Uint8Array) => void)[] = [];
+  const soon = (f: () => void) => void setTimeout(f, 0);
+  const host = hostStreamEnd({ write: () => {}, onData: (l) => void toHost.push(l) }, soon);
+  const later = (b: Uint8Array, written?: () => void) => {
+    setTimeout(() => {
+      for (const l of toHost) l(b);
+      written?.();
+    }, 5);
+  };
+  const guest = guestStreamEnd({ write: later, onData: () => {} }, soon);
+  try {
+    const chunk = new Promise<Uint8Array | null>((resolve) => host.onFrame((f) => f.t === "chunk" && resolve(f.body)));
+    const kept = bytes(256 * 1024, 5);
+    guest.send({ t: "chunk", id: 1, body: kept }, 0, true);
+    guest.flush();
+    kept.fill(0);
+    assert.ok(sameBytes((await chunk)!, bytes(256 * 1024, 5)), "the chunk arrived as it was sent, not as written to afterwards");
+  } finally {
+    host.close();
+    guest.close();
+  }
 });
 
 /** Both ends of a ring channel in this thread, over a web MessageChannel. */

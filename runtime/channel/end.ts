@@ -11,9 +11,11 @@ import type { GuestToHost, HostToGuest } from "./frames.ts";
 export interface ChannelEnd<In, Out> {
   /**
    * Send a frame. A large body may be *moved* rather than copied (the isolate lane transfers
-   * its ArrayBuffer): pass bytes the caller owns and does not touch again.
+   * its ArrayBuffer): pass bytes the caller owns and does not touch again, or say `lent`.
+   * `lent`: the body is still someone else's, who may keep it, read it and write it again (a
+   * function's stream chunk): an end that would move it, or hold it past this call, copies it.
    */
-  send(frame: Out, slot?: number): void;
+  send(frame: Out, slot?: number, lent?: boolean): void;
   /** Send what is batched now (before this side ends). */
   flush(): void;
   /** Read what has arrived now, at once (the other side is gone: its last frames still count). */

@@ -85,9 +85,12 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
   };
   let closed = false;
 
-  const post = (bytes: Uint8Array) => {
+  // a lent body (a function's stream chunk, which it may keep and read again) is copied before
+  // the move, else the function's array read as empty afterwards and writing to it threw; so is
+  // one that shares its buffer with other data, so moving it cannot take that data along
+  const post = (bytes: Uint8Array, lent = false) => {
     const exact =
-      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes.buffer : (bytes.slice().buffer as ArrayBuffer);
+      !lent && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes.buffer : (bytes.slice().buffer as ArrayBuffer);
     o.port.post(exact, [exact]);
   };
 
@@ -130,16 +133,16 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
   });
 
   const end: ChannelEnd<In, Out> = {
-    send(frame, slot = 0) {
+    send(frame, slot = 0, lent = false) {
       if (closed) return;
       taken.length = 0;
       const bytes = encodeFrame(w, frame, takeLarge, slot);
       if (bytes.byteLength > maxFrame(capacity)) {
         post(bytes.slice());
-        for (const b of taken) post(b);
+        for (const b of taken) post(b, lent);
         writer.sendBeside();
       } else {
-        for (const b of taken) post(b);
+        for (const b of taken) post(b, lent);
         writer.send(bytes);
       }
     },

@@ -87,12 +87,13 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
   let waitingSince = 0;
   let retry: ReturnType<typeof setTimeout> | undefined;
   /** Sends `body` after its frame: false if it must wait for room (unless `now`). */
-  const sendBody = (body: Uint8Array, now: boolean): boolean => {
+  const sendBody = (body: Uint8Array, now: boolean, lent = false): boolean => {
     // in the file, the body is written already: nothing holds it
     const ref = file ? file.put(body) : "pipe";
     if (ref === "full" && !now) return false;
     if (typeof ref !== "string") out.send(ref);
-    else if (!buffers) out.sendOwned(body);
+    // the pipe holds a body until it is written: a lent one (ChannelEnd.send) is copied first
+    else if (!buffers) out.sendOwned(lent ? body.slice() : body);
     else {
       // a pooled body is not handed out again while the pipe may still be reading it
       buffers.writing(body);
@@ -134,19 +135,20 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
     if (waiting.length > 0 && !closed) sendWaiting();
   });
   return {
-    send(frame, slot = 0) {
+    send(frame, slot = 0, lent = false) {
       if (closed) return;
       taken = undefined;
       const head = encodeFrame(w, frame, takeLarge, slot);
       const body = taken as Uint8Array | undefined;
+      // a body that waits is held past this call: a lent one (ChannelEnd.send) is copied
       if (waiting.length > 0) {
         waiting.push(head.slice()); // `w` is used again
-        if (body) wait(body);
+        if (body) wait(lent ? body.slice() : body);
         return;
       }
       out.send(head);
-      if (body && !sendBody(body, false)) {
-        wait(body);
+      if (body && !sendBody(body, false, lent)) {
+        wait(lent ? body.slice() : body);
         retryLater();
       }
     },

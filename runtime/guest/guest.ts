@@ -247,8 +247,8 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
     sendResponse(
       res,
       {
-        head: (status, statusText, headers, body, more) => post({ t: "res", id: f.id, status, statusText, headers, body, more }, slot),
-        chunk: (body) => post({ t: "chunk", id: f.id, body }, slot),
+        head: (status, statusText, headers, body, more, lent) => end.send({ t: "res", id: f.id, status, statusText, headers, body, more }, slot, lent),
+        chunk: (body) => end.send({ t: "chunk", id: f.id, body }, slot, true),
         end: (error) => post(error === undefined ? { t: "end", id: f.id } : { t: "end", id: f.id, error }, slot),
       },
       (cancel) => (call.cancelBody = cancel),

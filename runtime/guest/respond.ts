@@ -8,11 +8,15 @@ import type { ResponseParts } from "../../adapters/response-parts.ts";
 import type { HeaderPairs } from "../channel/frames.ts";
 import type { SendWindow } from "./send-window.ts";
 import { asError } from "./as-error.ts";
-import { INLINE_BODY_MAX } from "../channel/ring-end.ts";
 
 export interface ResponseSink {
-  /** `body` (and each chunk) is the sink's to keep: the caller never touches it again. */
-  head(status: number, statusText: string, headers: HeaderPairs, body: Uint8Array | null, more: boolean): void;
+  /**
+   * `body` is the sink's to keep (the caller never touches it again) unless `lent`: then, as each
+   * chunk is, it is a chunk of the function's stream, still the function's, which may keep it
+   * and read or write it again (a platform's server never detaches it). The channel end copies a
+   * lent body only where it would move it or hold on to it (ChannelEnd.send).
+   */
+  head(status: number, statusText: string, headers: HeaderPairs, body: Uint8Array | null, more: boolean, lent?: boolean): void;
   chunk(body: Uint8Array): void;
   /** `error` (even "", a message-less Error's) says the stream failed: the client's body is cut, not ended as if whole. */
   end(error?: string): void;
@@ -82,7 +86,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
   try {
     const first = concat(ready);
     window?.sent(first?.byteLength ?? 0);
-    sink.head(res.status, res.statusText, headers, first, !done);
+    sink.head(res.status, res.statusText, headers, first, !done, ready.length === 1);
   } catch (e) {
     void reader.cancel().catch(() => {}); // a head no frame carries (codec.ts): the function's error
     throw e;
@@ -96,7 +100,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
       const bytes = chunkBytes(r.value);
       if (bytes.byteLength === 0) continue;
       window?.sent(bytes.byteLength);
-      sink.chunk(exact(bytes));
+      sink.chunk(bytes);
       // the next read waits while a window's worth is on its way to the client
       const room = window?.room();
       if (room) await room;
@@ -107,9 +111,10 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
   }
 }
 
+/** One chunk as it is (still the function's: ResponseSink), more joined into an array of their own. */
 function concat(parts: Uint8Array[]): Uint8Array | null {
   if (parts.length === 0) return null;
-  if (parts.length === 1) return exact(parts[0]!);
+  if (parts.length === 1) return parts[0]!;
   let size = 0;
   for (const p of parts) size += p.byteLength;
   const out = new Uint8Array(size);
@@ -119,17 +124,4 @@ function concat(parts: Uint8Array[]): Uint8Array | null {
     at += p.byteLength;
   }
   return out;
-}
-
-/**
- * A stream's chunk as bytes the sink may keep. The chunk is still the function's, which may keep
- * it and read it again (a platform's server never detaches it): one the isolate lane would move
- * to the host (over INLINE_BODY_MAX) is copied, else the function's array read as empty, and
- * writing to it threw. A smaller one is copied by the sink (into the ring or the pipe) unless it
- * shares a buffer with other data: that is copied here, so moving it cannot take that data along.
- */
-function exact(view: Uint8Array): Uint8Array {
-  const { buffer, byteOffset, byteLength } = view;
-  if (byteLength <= INLINE_BODY_MAX && buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return view;
-  return view.slice();
 }
