@@ -11,7 +11,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { assertSameBytes, patterned } from "./helpers/bytes.ts";
 import { WebExchange } from "../adapters/web-exchange.ts";
-import { readBody } from "../runtime/host/body.ts";
+import { BodyReads, readBody } from "../runtime/host/body.ts";
 import { hostBuffers } from "../runtime/channel/buffer-pool.ts";
 import { LanesError } from "../runtime/errors.ts";
 
@@ -108,6 +108,29 @@ test("a body that stops arriving is refused at the deadline, and its stream canc
   await new Promise((r) => setTimeout(r, 20));
   assert.ok(source.cancelled, "the rest of the upload is not read");
   assert.ok(ex.abandoned, "the connection is not reused");
+});
+
+test("reads sharing one deadline timer: a body that stops arriving is refused at its deadline, one beside it that arrives is read whole", async () => {
+  const reads = new BodyReads();
+  const sent = patterned(300_000, 6);
+  const stuck = socketLike(sent, [50_000], { stopAt: 100_000 });
+  const t0 = Date.now();
+  const [err, got] = await Promise.all([
+    readBody(exchangeOf(stuck.stream, sent.byteLength), 1 << 20, "f", Date.now() + 200, reads).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    readBody(exchangeOf(socketLike(sent, [70_000]).stream, sent.byteLength), 1 << 20, "f", Date.now() + 200, reads),
+  ]);
+  assert.instance(err, LanesError);
+  assert.is((err as LanesError).code, "request_timeout");
+  const took = Date.now() - t0;
+  assert.ok(took >= 190 && took < 2_000, `refused at its deadline (${took} ms)`);
+  assertSameBytes(got!, sent);
+  // a read that ended before its deadline is not refused afterwards
+  const after = await readBody(exchangeOf(socketLike(sent, [100_000]).stream, sent.byteLength), 1 << 20, "f", Date.now() + 50, reads);
+  await new Promise((r) => setTimeout(r, 80));
+  assertSameBytes(after!, sent);
 });
 
 test("a body whose stream is not a byte stream is read as before", async () => {

@@ -9,6 +9,40 @@
 import type { Exchange } from "../../adapters/types.ts";
 import { hostBuffers } from "../channel/buffer-pool.ts";
 import { LanesError } from "../errors.ts";
+import { IdTable } from "../id-table.ts";
+import { Deadlines } from "../pool/deadlines.ts";
+
+/**
+ * The deadlines of one function's body reads behind one timer (pool/deadlines.ts): a
+ * `setTimeout` and `clearTimeout` per request with a body cost a Deno host 1.1-1.3 µs (Node's
+ * 0.27, Bun's 0.10; loadtest/README.md, The hot path). One function's reads share one
+ * timeoutMs, so their deadlines arrive in order, as Deadlines wants them.
+ */
+export class BodyReads {
+  private readonly late = new IdTable<() => void>();
+  private next = 0;
+  private readonly deadlines = new Deadlines(
+    (id) => this.late.has(id),
+    (id) => {
+      const resolve = this.late.get(id);
+      this.late.delete(id);
+      resolve?.();
+    },
+  );
+
+  /** A read that must end by `deadline`: `late` resolves if it has not (`done`) by then. */
+  start(deadline: number): { id: number; late: Promise<"late"> } {
+    const id = ++this.next;
+    const late = new Promise<"late">((resolve) => this.late.set(id, () => resolve("late")));
+    this.deadlines.add(id, deadline);
+    return { id, late };
+  }
+
+  done(id: number): void {
+    this.late.delete(id);
+    this.deadlines.trim();
+  }
+}
 
 /**
  * The upload failed before its end: the client half-closed short of its Content-Length, or the
@@ -20,7 +54,8 @@ function cutShort(e: unknown): never {
   throw new LanesError("bad_request", "the request body ended before it was complete", { cause: e });
 }
 
-export async function readBody(ex: Exchange, limit: number, name: string, deadline: number): Promise<Uint8Array | null> {
+/** `reads`: the function's shared deadline timer (a timer of its own per read without). */
+export async function readBody(ex: Exchange, limit: number, name: string, deadline: number, reads?: BodyReads): Promise<Uint8Array | null> {
   const tooLarge = () => new LanesError("payload_too_large", `request body is over the ${limit}-byte limit of function "${name}"`);
   const declared = ex.header("content-length");
   const length = declared === undefined ? NaN : Number(declared);
@@ -41,7 +76,8 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
   let size = 0;
   const chunks = body[Symbol.asyncIterator]();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), "late")));
+  const shared = reads?.start(deadline);
+  const late = shared?.late ?? new Promise<"late">((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), "late")));
   try {
     for (;;) {
       const next = await Promise.race([chunks.next().catch(cutShort), late]);
@@ -67,7 +103,8 @@ export async function readBody(ex: Exchange, limit: number, name: string, deadli
     void chunks.return?.(); // stop reading the upload: the rest is never taken in
     throw e;
   } finally {
-    clearTimeout(timer);
+    if (shared) reads!.done(shared.id);
+    else clearTimeout(timer);
   }
   if (size === 0) return new Uint8Array(0);
   if (into && size === into.byteLength) return into;

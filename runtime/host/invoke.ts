@@ -8,7 +8,7 @@ import { hostBuffers } from "../channel/buffer-pool.ts";
 import { MAX_HEADERS } from "../channel/frames.ts";
 import { errorReply, LanesError } from "../errors.ts";
 import { traceRequest } from "../ops/trace.ts";
-import { readBody } from "./body.ts";
+import { BodyReads, readBody } from "./body.ts";
 import { finished, type RequestOps } from "./finish.ts";
 import type { ClientHooks } from "../pool/instance.ts";
 import type { Served } from "./served.ts";
@@ -45,7 +45,7 @@ export async function invoke(
     if (headers.length > MAX_HEADERS) throw new LanesError("bad_request", `the request has ${headers.length} headers: at most ${MAX_HEADERS} reach a function`);
     const wait = pool.admit(); // a full function refuses before its body is read
     if (wait) await wait;
-    body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline);
+    body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline, (served.bodyReads ??= new BodyReads()));
     // a client that goes away cancels its request, and the function's request.signal aborts
     reply = await pool.dispatch({ requestId, method, url, headers, params, body }, deadline, new ClientOf(ex));
   } catch (e) {

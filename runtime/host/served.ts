@@ -5,6 +5,7 @@ import type { FunctionRecent } from "../console/recent.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { FunctionMeter } from "../ops/meter.ts";
 import type { Pool } from "../pool/pool.ts";
+import type { BodyReads } from "./body.ts";
 
 export interface Served {
   spec: FunctionSpec;
@@ -23,6 +24,8 @@ export interface Served {
   meter?: FunctionMeter;
   /** The console's feed of its last requests (runtime/console/recent.ts); absent when the console is off. */
   recent?: FunctionRecent;
+  /** Its body reads' deadlines, behind one timer (body.ts), made on its first request with a body. */
+  bodyReads?: BodyReads;
   /** With a deploy store: the version this entry serves, and its share of the requests (the function lists). */
   deployment?: { version: string; percent: number };
 }
