@@ -4,11 +4,11 @@
  * leave half done.
  * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
  */
-import { open, readdir, readFile, rename, rm, stat, lstat, utimes, copyFile, link } from "node:fs/promises";
+import { open, readdir, readFile, readlink, rename, rm, stat, lstat, utimes, copyFile, link } from "node:fs/promises";
 import * as path from "node:path";
 import type { Sys } from "./types.ts";
 
-type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "entryKind" | "remove" | "stamp" | "modifiedAt" | "touch" | "copy">;
+type FileOps = Pick<Sys, "readBytes" | "writeFile" | "list" | "entryKind" | "readlink" | "remove" | "stamp" | "modifiedAt" | "touch" | "copy">;
 
 let tmpCounter = 0;
 
@@ -49,6 +49,7 @@ export const fileOps: FileOps = {
       throw e;
     }
   },
+  readlink: (p) => readlink(p),
   async remove(p, o = {}) {
     // maxRetries: Node retries ENOTEMPTY (a file written into the tree while it was emptied)
     await rm(p, { recursive: true, force: true, maxRetries: 3 });

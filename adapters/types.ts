@@ -201,6 +201,8 @@ export interface Sys extends FolderHolding {
   /** A folder and those above it; one inside the cache folder keeps that private (made again private if it was removed). */
   mkdirp(path: string): Promise<void>;
   realpath(path: string): Promise<string>;
+  /** What a link holds (its target, as written, never followed). */
+  readlink(path: string): Promise<string>;
   resolve(...parts: string[]): string;
   relative(from: string, to: string): string;
   dirname(path: string): string;

@@ -101,6 +101,46 @@ test("no grant may lie inside a write grant, its own function's or another's, by
   await load(proc({ permissions: { read: ["out"], write: ["out/sub"] } }));
 });
 
+test("no grant and no entry may be reached through a link inside a write grant, even one the operator made; the link's target granted itself is fine", async () => {
+  const dir = folder({});
+  mkdirSync(join(dir, "config"));
+  mkdirSync(join(dir, "src"));
+  writeFileSync(join(dir, "src", "b.ts"), "export default { fetch: () => new Response('b') }");
+  symlinkSync("../config", join(dir, "out", "cfg"));
+  symlinkSync("out/cfg", join(dir, "cfg"));
+  symlinkSync("../src", join(dir, "out", "code"));
+  symlinkSync("out/code", join(dir, "code"));
+  const load = (manifest: unknown) => {
+    writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest));
+    return loadManifest(dir, adapter.sys, adapter.name);
+  };
+  const refused = (manifest: unknown): Promise<string> =>
+    load(manifest).then(
+      () => `accepted: ${JSON.stringify(manifest)}`,
+      (e: Error) => e.message,
+    );
+  const two = (g: Record<string, unknown>) => ({
+    functions: { f: { entry: "a.ts", lane: "process", permissions: { write: ["out"] } }, g: { entry: "a.ts", lane: "process", route: "/g", ...g } },
+  });
+  const cases: [unknown, string][] = [
+    [two({ permissions: { read: ["cfg"] } }), 'functions.g.permissions.read.0: must not reach its folder through out/cfg, a link inside functions.f.permissions.write.0 ("out")'],
+    [two({ permissions: { write: ["cfg"] } }), 'functions.g.permissions.write.0: must not reach its folder through out/cfg, a link inside functions.f.permissions.write.0 ("out")'],
+    [
+      proc({ permissions: { write: ["out"], read: ["cfg"] } }),
+      'functions.f.permissions.read.0: must not reach its folder through out/cfg, a link inside functions.f.permissions.write.0 ("out")',
+    ],
+    [two({ entry: "code/b.ts" }), 'functions.g.entry: must not reach its file through out/code, a link inside functions.f.permissions.write.0 ("out")'],
+  ];
+  for (const [manifest, want] of cases) {
+    const msg = await refused(manifest);
+    assert.ok(msg.includes(want), msg);
+    assert.match(msg, /could point the link (out of the manifest's folder|at code of its own)/);
+  }
+  // the same folders, granted and loaded by their own names
+  await load(two({ permissions: { read: ["config"] } }));
+  await load(two({ entry: "src/b.ts" }));
+});
+
 test('"required" in the isolate lane is an error; permissions there are a warning that they do not hold', async () => {
   assert.match(await problems({ functions: { f: { entry: "a.ts", sandbox: "required" } } }), /functions\.f\.sandbox: "required" needs "lane": "process"/);
   const m = await loadManifest(folder({ functions: { f: { entry: "a.ts", permissions: { read: ["data"] } } } }), adapter.sys, adapter.name);

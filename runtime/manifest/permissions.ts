@@ -6,6 +6,7 @@
 import type { Grants, Sys } from "../../adapters/types.ts";
 import type { FunctionInput, Lane, ManifestInput, SandboxMode } from "./schema.ts";
 import { type FunctionSpec, MANIFEST_FILE } from "./load.ts";
+import { linksOnTheWay } from "./grant-links.ts";
 
 export interface Isolation {
   sandbox: SandboxMode;
@@ -90,7 +91,9 @@ async function grantedPaths(at: string, list: string[], dir: string, sys: Sys, p
  * sandbox binds each grant anew whenever a child starts, following links on the host: a function
  * that may write `shared` could swap `shared/x` for a link to `/`, and the next child granted
  * `shared/x` would get the host's whole file system. And a read grant inside a write grant would
- * be writable all the same (the write grant's mount covers it).
+ * be writable all the same (the write grant's mount covers it). Nor may a grant or an entry be
+ * reached through a link inside a write grant, even one the operator made: the sandbox follows
+ * it at each start, wherever the writer has pointed it since.
  */
 export async function nestedGrants(functions: readonly FunctionSpec[], dir: string, sys: Sys): Promise<string[]> {
   const all = await processGrants(functions, dir, sys);
@@ -101,6 +104,14 @@ export async function nestedGrants(functions: readonly FunctionSpec[], dir: stri
     if (outer) {
       problems.push(
         `${g.at}: must not lie inside ${outer.at} (${JSON.stringify(outer.rel)}): a function that may write there could replace it with a link out of the manifest's folder, which the sandbox would follow; grant folders side by side (got ${JSON.stringify(g.rel)})`,
+      );
+      continue;
+    }
+    // nor reach its folder through a link inside one: the link is the writer's to re-point
+    const through = await writableLink(g.abs, all, dir, sys);
+    if (through) {
+      problems.push(
+        `${g.at}: must not reach its folder through ${through.link}, a link inside ${through.w.at} (${JSON.stringify(through.w.rel)}): a function that may write there could point the link out of the manifest's folder, which the sandbox would follow at each start; grant where the link leads instead (got ${JSON.stringify(g.rel)})`,
       );
     }
   }
@@ -114,9 +125,28 @@ export async function nestedGrants(functions: readonly FunctionSpec[], dir: stri
       problems.push(
         `functions.${spec.name}.entry: must not lie inside ${outer.at} (${JSON.stringify(outer.rel)}): a function that may write there could change the code "${spec.name}" runs; keep code and written data in separate folders (got ${JSON.stringify(sys.relative(dir, spec.entry))})`,
       );
+      continue;
+    }
+    const through = await writableLink(spec.entry, all, dir, sys);
+    if (through) {
+      problems.push(
+        `functions.${spec.name}.entry: must not reach its file through ${through.link}, a link inside ${through.w.at} (${JSON.stringify(through.w.rel)}): a function that may write there could point the link at code of its own, which the next start would run (got ${JSON.stringify(sys.relative(dir, spec.entry))})`,
+      );
     }
   }
   return problems;
+}
+
+/** The first link on `abs`'s way that lies inside a process-lane write grant, with that grant. */
+async function writableLink(abs: string, all: readonly Grant[], dir: string, sys: Sys): Promise<{ link: string; w: Grant } | undefined> {
+  const writes = all.filter((w) => w.at.includes(".permissions.write."));
+  if (writes.length === 0) return undefined;
+  const under = strictlyUnder(sys);
+  for (const link of await linksOnTheWay(abs, sys)) {
+    const w = writes.find((w) => under(link, w.real) || under(link, w.abs));
+    if (w) return { link: sys.relative(dir, link), w };
+  }
+  return undefined;
 }
 
 type Grant = { at: string; rel: string; abs: string; real: string };
