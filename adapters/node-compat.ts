@@ -143,6 +143,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
   const release = child.pid ? onSpawned?.(child.pid) : undefined;
   const tail: string[] = [];
   let heard = false; // it has written to stdout: its sandbox is set up
+  let unread = 0; // bytes written to its stdin that the pipe has not taken (a Bun host: below)
   child.stderr?.on(
     "data",
     lineSplitter((line) => {
@@ -190,8 +191,17 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     pipe: {
       write: (bytes, written) => {
         if (!child.stdin?.writable) return written?.();
-        child.stdin.write(bytes, written && (() => written()));
+        if (host !== "bun") return void child.stdin.write(bytes, written && (() => written()));
+        // Bun's child stdin keeps what the pipe has not taken in a sink of its own, and its
+        // writableLength stays 0: counted here, until each write's callback
+        const n = bytes.byteLength;
+        unread += n;
+        child.stdin.write(bytes, () => {
+          unread -= n;
+          written?.();
+        });
       },
+      unread: () => (host === "bun" ? unread : (child.stdin?.writableLength ?? 0)),
       onData: (l) =>
         void child.stdout?.on("data", (chunk: Buffer) => {
           if (!heard) bodies?.heard();

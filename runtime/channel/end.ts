@@ -24,6 +24,8 @@ export interface ChannelEnd<In, Out> {
   onFrame(listener: (frame: In, slot: number) => void): void;
   /** The other side sent something that is not a frame: the channel is closed. */
   onBroken(listener: (error: Error) => void): void;
+  /** Bytes sent that the other side has not read yet and this side still holds (a pipe's backlog); 0 where none wait. */
+  unread?(): number;
   close(): void;
 }
 

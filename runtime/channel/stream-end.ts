@@ -29,6 +29,8 @@ export interface BytePipe {
   onData(listener: (chunk: Uint8Array) => void): void;
   /** A file both sides hold open, for large bodies (body-file.ts); without it they cross the pipe. */
   file?: FileIo;
+  /** Bytes written to the pipe that it has not taken yet (the other side is not reading them), where the runtime says. */
+  unread?(): number;
 }
 
 /**
@@ -161,6 +163,7 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
     },
     onFrame: (l) => frames.add(l),
     onBroken: (l) => broken.add(l),
+    unread: () => pipe.unread?.() ?? 0,
     close() {
       closed = true;
       clearTimeout(retry);

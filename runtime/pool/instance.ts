@@ -18,6 +18,7 @@ import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
 import { describeExit, exitCause, startError } from "./exit.ts";
 import { InFlightTable } from "./inflight.ts";
+import { SharedCalls } from "./shared-calls.ts";
 import { withoutPaths, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance-events.ts";
 import { BOOT_TIMEOUT_MS, hangAfter } from "./start.ts";
 export type { ClientHooks, InstanceEvents, RequestInput } from "./instance-events.ts";
@@ -47,6 +48,7 @@ export class Instance {
   private probing: Promise<boolean> | undefined;
   private readonly table: InFlightTable;
   private readonly rpc;
+  private readonly shared: SharedCalls;
   private readyWaiter: (() => void) | undefined;
   private pongWaiter: ((id: number) => void) | undefined;
   private nextPing = 0;
@@ -63,6 +65,7 @@ export class Instance {
       (id) => this.clientGone(id),
     );
     this.rpc = rpcChannel((f) => this.send(f));
+    this.shared = new SharedCalls(events, link.end, (why) => void this.fail(why, "shared_flood"));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
     link.end.onFrame((f) => this.onFrame(f));
     link.end.onBroken((e) => void this.fail(`sent a malformed frame (${e.message})`, "malformed_frame"));
@@ -275,14 +278,7 @@ export class Instance {
       case "rpc":
         return this.rpc.deliver(f);
       case "shared":
-        try {
-          const value = this.events.shared(f.op, f.key, f.value);
-          this.send({ t: "shared-reply", id: f.id, value: value ?? null });
-        } catch (e) {
-          const code = (e as { code?: unknown }).code;
-          this.send({ t: "shared-reply", id: f.id, error: (e as Error).message, ...(typeof code === "string" ? { code } : {}) });
-        }
-        return;
+        return this.shared.call(f);
     }
   }
 
@@ -294,6 +290,7 @@ export class Instance {
     this.pongWaiter?.(-1);
     this.table.failAll(new LanesError("instance_crashed", `the instance running this function ${this.describeEnd()}`));
     this.rpc.close();
+    this.shared.close();
     this.events.gone(this, exit);
   }
 }

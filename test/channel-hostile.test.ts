@@ -1,0 +1,57 @@
+/**
+ * A hostile process-lane child against its channel to the host: frames it writes itself, beside
+ * the guest's (test/fixtures/fns/hostile-channel.ts). It may spoil its own requests, never make
+ * the host hold memory without bound or stop serving others. Host on Node, Bun and Deno.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { expectError, expectJson, measure, poolOf, waitFor } from "./helpers/chaos.ts";
+import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
+
+const MB = 1024 * 1024;
+const test = suite<{ h: TestHost }>(`hostile child on its channel (${adapter.name} host)`);
+
+test.before(async (ctx) => {
+  ctx.h = await startTestHost({
+    hostile: { entry: "hostile-channel.ts", lane: "process", instances: { min: 1, max: 1 } },
+    bystander: { entry: "chaos-fault.ts", lane: "process" },
+  });
+});
+test.after(async ({ h }) => h.stop());
+
+/** The host's largest RSS while `work` runs, read every 10 ms. */
+async function peakRss<T>(work: Promise<T>): Promise<{ result: T; peak: number }> {
+  let peak = adapter.hostRss();
+  let done = false;
+  const watch = (async () => {
+    while (!done) {
+      peak = Math.max(peak, adapter.hostRss());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const result = await work.finally(() => (done = true));
+  await watch;
+  return { result, peak: Math.max(peak, adapter.hostRss()) };
+}
+
+test("a child that floods ctx.shared calls and reads none of the answers is stopped; the host holds no more than a few MB for it", async ({ h }) => {
+  const first = poolOf(h, "hostile").instances[0]!;
+  const before = adapter.hostRss();
+  // 6000 asks for a 200 KB value: 1.2 GB of answers, from 140 KB the child wrote
+  const { result: res, peak } = await peakRss(h.fetch("/hostile?do=shared-flood&n=6000"));
+  const grew = peak - before;
+  measure("host RSS while a child asked ctx.shared 6000 times for 200 KB and read nothing", `+${(grew / MB).toFixed(1)} MB at its peak`);
+  const err = await expectError(res, 502, "instance_crashed");
+  assert.match(err.message, /stopped reading its channel: 4096 ctx\.shared calls waited behind \d+ MB it had not read/);
+  assert.ok(grew < 150 * MB, `the host's RSS grew ${(grew / MB).toFixed(0)} MB`);
+  await waitFor(() => poolOf(h, "hostile").instances[0] !== first, "the instance is replaced", 10_000);
+  await expectJson(h.fetch("/bystander"));
+  assert.is(await (await h.fetch("/hostile")).text(), "ok", "the function serves again");
+});
+
+test("a function that makes many ctx.shared calls at once gets every answer, though they are more than the host sends before it reads", async ({ h }) => {
+  // 200 answers of 200 KB: 40 MB, past the 16 MB after which calls wait for the child to read
+  assert.equal(await expectJson(h.fetch("/hostile?do=many&n=200")), { answers: 200 });
+});
+
+test.run();
