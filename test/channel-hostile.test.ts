@@ -3,6 +3,7 @@
  * the guest's (test/fixtures/fns/hostile-channel.ts). It may spoil its own requests, never make
  * the host hold memory without bound or stop serving others. Host on Node, Bun and Deno.
  */
+import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { expectError, expectJson, measure, poolOf, waitFor } from "./helpers/chaos.ts";
@@ -46,6 +47,27 @@ test("a child that floods ctx.shared calls and reads none of the answers is stop
   assert.ok(grew < 150 * MB, `the host's RSS grew ${(grew / MB).toFixed(0)} MB`);
   await waitFor(() => poolOf(h, "hostile").instances[0] !== first, "the instance is replaced", 10_000);
   await expectJson(h.fetch("/bystander"));
+  assert.is(await (await h.fetch("/hostile")).text(), "ok", "the function serves again");
+});
+
+test("a child that streams past its window to a client that reads nothing is stopped; the host holds no more than the window for it", async ({ h }) => {
+  const instance = poolOf(h, "hostile").instances[0]!;
+  const id = instance.dispatched + 1; // its request's id on the channel (runtime/pool/inflight.ts)
+  const before = adapter.hostRss();
+  // 1 GiB of chunks, against the window of 2 MiB that the host has not acknowledged
+  const { port } = new URL(h.url);
+  const socket = connect(Number(port), "127.0.0.1");
+  socket.on("error", () => {});
+  socket.write(`GET /hostile?do=chunk-flood&id=${id}&mb=1024 HTTP/1.1\r\nHost: x\r\n\r\n`);
+  socket.pause(); // a client that reads nothing
+  const { peak } = await peakRss(waitFor(() => poolOf(h, "hostile").instances[0] !== instance, "the instance is replaced", 20_000).finally(() => socket.destroy()));
+  const grew = peak - before;
+  measure("host RSS while a child streamed 1 GiB past its window to a client that read nothing", `+${(grew / MB).toFixed(1)} MB at its peak`);
+  assert.ok(grew < 150 * MB, `the host's RSS grew ${(grew / MB).toFixed(0)} MB`);
+  assert.ok(
+    h.logs.some((l) => l.includes("sent a streamed answer past its window")),
+    h.logs.filter((l) => l.includes("hostile")).join("\n"),
+  );
   assert.is(await (await h.fetch("/hostile")).text(), "ok", "the function serves again");
 });
 

@@ -119,8 +119,9 @@ export class InFlightTable {
     r.resolve({ status: f.status, statusText, headers, body: null, stream: r.body.stream });
   }
 
-  chunk(id: number, body: Uint8Array): void {
-    this.requests.get(id)?.body?.push(body);
+  /** A chunk of a streamed body; false when the guest sent it past the response's window (response-body.ts). */
+  chunk(id: number, body: Uint8Array): boolean {
+    return this.requests.get(id)?.body?.push(body) ?? true;
   }
 
   end(id: number, error?: string): void {

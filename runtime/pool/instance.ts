@@ -258,7 +258,8 @@ export class Instance {
       case "res":
         return this.table.head(f);
       case "chunk":
-        return this.table.chunk(f.id, f.body);
+        if (!this.table.chunk(f.id, f.body)) void this.fail("sent a streamed answer past its window (more than the client had taken)", "malformed_frame");
+        return;
       case "end":
         return this.table.end(f.id, f.error);
       case "err":

@@ -61,8 +61,14 @@ export class ResponseBody {
     );
   }
 
-  push(bytes: Uint8Array): void {
-    if (this.done) return;
+  /**
+   * A chunk from the guest; false when the guest sent it with a whole window unacknowledged,
+   * which a guest that keeps the window never does (it has seen at most the acks sent): the
+   * host would hold whatever such a guest sends, as fast as it sends it, until the deadline.
+   */
+  push(bytes: Uint8Array): boolean {
+    if (this.done) return true;
+    if (this.pushed - this.acked >= RESPONSE_WINDOW) return false;
     const room = this.declared - this.pushed;
     if (this.declared >= 0 && bytes.byteLength > room) {
       if (room > 0) this.controller.enqueue(bytes.subarray(0, room));
@@ -70,10 +76,11 @@ export class ResponseBody {
       this.end();
       this.onOverrun(`the function's body stream gave more bytes than its Content-Length (${this.declared}): the rest was not sent`);
       this.onCancel();
-      return;
+      return true;
     }
     this.pushed += bytes.byteLength;
     this.controller.enqueue(bytes);
+    return true;
   }
 
   /** Why the body, ended now, falls short of the length its answer says; undefined when it does not. */
