@@ -141,6 +141,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   if (!bwrap || !prlimit || !env) throw new Error("lanes: the sandbox is not available on this machine");
   const files = supportFiles(plan.supportDir);
   const net = plan.grants.net !== false || plan.shareNet === true;
+  const filter = net ? files.seccompNet : files.seccomp;
   // the real file: the sandbox holds it, not the symlinks (node_modules/.bin) or PATH that lead to it
   const found = path.isAbsolute(plan.binary) ? plan.binary : onPath(plan.binary);
   if (!found) throw new Error(`${plan.binary} was not found on PATH`);
@@ -198,7 +199,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
     inside,
     ...plan.args,
   ];
-  const seccomp = openSync(files.seccomp, "r");
+  const seccomp = openSync(filter, "r");
   const stdio: (number | "ignore")[] = [seccomp];
   const opened = [seccomp];
   for (const fd of inheritedFds().filter((fd) => fd > plan.seccompFd)) {
@@ -270,10 +271,10 @@ function libraryArgs(): string[] {
  * Written once per process and cache folder; rewritten if they differ, and again if they are
  * gone (the cache folder emptied under a running host: runtime/host/guest-files.ts).
  */
-const written = new Map<string, { seccomp: string; passwd: string; group: string }>();
+const written = new Map<string, { seccomp: string; seccompNet: string; passwd: string; group: string }>();
 function supportFiles(dir: string) {
   const known = written.get(dir);
-  if (known && existsSync(known.seccomp) && existsSync(known.passwd) && existsSync(known.group)) return known;
+  if (known && existsSync(known.seccomp) && existsSync(known.seccompNet) && existsSync(known.passwd) && existsSync(known.group)) return known;
   ensurePrivateDirSync(dir);
   const want = (name: string, content: Uint8Array | string) => {
     const file = path.join(dir, name);
@@ -289,6 +290,7 @@ function supportFiles(dir: string) {
   };
   const files = {
     seccomp: want(`sandbox-seccomp-${process.arch}.bpf`, noProcessFilter(process.arch)!),
+    seccompNet: want(`sandbox-seccomp-net-${process.arch}.bpf`, noProcessFilter(process.arch, true)!),
     passwd: want("sandbox-passwd", `nobody:x:${SANDBOX_ID}:${SANDBOX_ID}:nobody:${HOME}:/usr/sbin/nologin\n`),
     group: want("sandbox-group", `nogroup:x:${SANDBOX_ID}:\n`),
   };

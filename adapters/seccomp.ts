@@ -4,6 +4,11 @@
  * process limit of the sandbox, and one that holds when the host runs as root: RLIMIT_NPROC does
  * not count tasks of uid 0, and bwrap maps the sandbox's user to the host's (README.md in this folder, Sandbox).
  *
+ * A child that shares the host's network namespace (a `net` grant) may also create no unix
+ * socket: abstract unix sockets (`@name`, no file) belong to the network namespace, so through
+ * them it reached every local service that listens on one on the host (containerd's shims, X11,
+ * D-Bus), which a grant of the network does not mean. Without the grant its namespace is its own.
+ *
  * The program is classic BPF as the kernel reads it (struct sock_filter, 8 bytes each), handed
  * to `bwrap --seccomp FD`. https://www.kernel.org/doc/html/latest/userspace-api/seccomp_filter.html
  */
@@ -20,6 +25,7 @@ const RET_KILL_PROCESS = 0x80000000;
 const EPERM = 1;
 const ENOSYS = 38;
 const CLONE_THREAD = 0x00010000;
+const AF_UNIX = 1;
 
 /** Offsets in struct seccomp_data: nr, arch, args[0] (its low 32 bits on little-endian). */
 const NR = 0;
@@ -30,6 +36,7 @@ interface Arch {
   audit: number;
   clone: number;
   clone3: number;
+  socket: number;
   /** fork and vfork, where the architecture has them. */
   forks: number[];
   /**
@@ -43,15 +50,18 @@ interface Arch {
 }
 
 const ARCHES: Record<string, Arch> = {
-  x64: { audit: 0xc000003e, clone: 56, clone3: 435, forks: [57, 58], intrusions: [101, 310, 311, 438], foreignAbove: 0x40000000 },
-  arm64: { audit: 0xc00000b7, clone: 220, clone3: 435, forks: [], intrusions: [117, 270, 271, 438] },
+  x64: { audit: 0xc000003e, clone: 56, clone3: 435, socket: 41, forks: [57, 58], intrusions: [101, 310, 311, 438], foreignAbove: 0x40000000 },
+  arm64: { audit: 0xc00000b7, clone: 220, clone3: 435, socket: 198, forks: [], intrusions: [117, 270, 271, 438] },
 };
 
-type Label = "allow" | "eperm" | "enosys" | "kill" | "clone";
+type Label = "allow" | "eperm" | "enosys" | "kill" | "clone" | "socket";
 type Op = { code: number; k: number; jt?: Label; jf?: Label } | { label: Label };
 
-/** The filter for this CPU architecture (`process.arch`), or undefined where it is not known. */
-export function noProcessFilter(arch: string): Uint8Array | undefined {
+/**
+ * The filter for this CPU architecture (`process.arch`), or undefined where it is not known.
+ * `hostNetwork`: the child shares the host's network namespace, and may create no unix socket.
+ */
+export function noProcessFilter(arch: string, hostNetwork = false): Uint8Array | undefined {
   const a = ARCHES[arch];
   if (!a) return undefined;
   const ops: Op[] = [
@@ -64,10 +74,15 @@ export function noProcessFilter(arch: string): Uint8Array | undefined {
     // back to clone(), whose flags it can
     { code: BPF_JEQ_K, k: a.clone3, jt: "enosys" },
     ...[...a.forks, ...a.intrusions].map((nr) => ({ code: BPF_JEQ_K, k: nr, jt: "eperm" as Label })),
+    ...(hostNetwork ? [{ code: BPF_JEQ_K, k: a.socket, jt: "socket" as Label }] : []),
     { code: BPF_JEQ_K, k: a.clone, jt: "clone", jf: "allow" },
     { label: "clone" },
     { code: BPF_LD_W_ABS, k: ARG0_LOW },
     { code: BPF_JSET_K, k: CLONE_THREAD, jt: "allow", jf: "eperm" },
+    // socket(domain, ...): the domain's low 32 bits (the kernel reads it as an int)
+    { label: "socket" },
+    { code: BPF_LD_W_ABS, k: ARG0_LOW },
+    { code: BPF_JEQ_K, k: AF_UNIX, jt: "eperm", jf: "allow" },
     { label: "allow" },
     { code: BPF_RET_K, k: RET_ALLOW },
     { label: "eperm" },

@@ -9,11 +9,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startCli, type RunningCli } from "./helpers/cli.ts";
 import { commOf, descendants, expectJson, guestPids, isAlive, spareFiles, waitFor } from "./helpers/chaos.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
+import { spawnProcess, type Spawned } from "./helpers/spawn.ts";
 
 const CHILDREN = ["node", "bun", "deno"] as const;
 const ESCAPES = [
@@ -37,6 +39,14 @@ type Outcomes = Record<string, { outcome: "allowed" | "refused"; detail: string 
 const marker = Math.random().toString(36).slice(2);
 let cli: RunningCli;
 let other: Server;
+/**
+ * A local service on an abstract unix socket of the host's network namespace, twice: Node pads
+ * an abstract name to the whole sun_path (108 bytes) and Bun and Deno do not, so each runtime's
+ * client finds only a listener of its kind (both are started, whatever runs this file).
+ */
+let abstract: Spawned[] = [];
+const abstractName = `lanes-escape-${marker}`;
+const LISTEN_ABSTRACT = `require("node:net").createServer((s) => s.on("error", () => {}).end("local service\\n")).listen("\\0${abstractName}", () => console.log("ready"))`;
 let otherPort = 0;
 let dir = "";
 let leakedFd = -1;
@@ -47,6 +57,8 @@ test.before(async () => {
   other = createServer((s) => void s.on("error", () => {}).end("other\n"));
   await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
   otherPort = (other.address() as { port: number }).port;
+  abstract = [spawnProcess("node", ["-e", LISTEN_ABSTRACT]), spawnProcess(fileURLToPath(new URL("../node_modules/bun/bin/bun.exe", import.meta.url)), ["-e", LISTEN_ABSTRACT])];
+  await Promise.all(abstract.map((p) => new Promise<void>((r) => p.onOutput((t) => t.includes("ready") && r()))));
   // `iso`: a bundle that sandboxed children must not read
   const functions: Record<string, Record<string, unknown>> = { iso: { entry: "sandbox-escape.ts", lane: "isolate" } };
   for (const rt of CHILDREN) {
@@ -70,6 +82,7 @@ test.after(() => {
   if (isAlive(cli.pid)) cli.kill("SIGKILL");
   closeSync(leakedFd);
   other.close();
+  for (const p of abstract) p.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -83,6 +96,7 @@ async function probe(name: string, moves: string[], extra: Record<string, string
     hostPort: port,
     otherPort: String(otherPort),
     dir,
+    abstract: abstractName,
     bundle: join(adapter.sys.cacheDir(), `iso-${isoVersion}.mjs`),
     marker,
     ...extra,
@@ -215,9 +229,18 @@ test("a host:port list is enforced exactly for deno children; node and bun get t
   assert.not.match(cli.output(), /functions\.netlist-deno\.permissions\.net:/);
 });
 
+test("a child granted the network reaches no local service on an abstract unix socket of the host's (node, bun, deno)", async () => {
+  for (const rt of CHILDREN) {
+    const seen = await probe(`grants-${rt}`, ["unix-abstract", "tcp-other"]);
+    // it has the network, but abstract unix sockets (containerd's shims, X11, D-Bus) are not it
+    expectAll(seen, "allowed", ["tcp-other"], `${rt} child granted the network`);
+    expectAll(seen, "refused", ["unix-abstract"], `${rt} child granted the network`);
+  }
+});
+
 test("without the sandbox the same probe gets through (so it can tell)", async () => {
-  const seen = await probe("control", ["read-manifest", "read-bundles", "tcp-host", "tcp-other"]);
-  expectAll(seen, "allowed", ["read-manifest", "read-bundles", "tcp-host", "tcp-other"], "unsandboxed control");
+  const moves = ["read-manifest", "read-bundles", "tcp-host", "tcp-other", "unix-abstract"];
+  expectAll(await probe("control", moves), "allowed", moves, "unsandboxed control");
 });
 
 test("the sandboxed children die with the host, even when it is killed", async () => {
