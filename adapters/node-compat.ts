@@ -117,6 +117,16 @@ export function rssOfPid(pid: number): number | undefined {
   }
 }
 
+/** Threads of a process, from /proc (Linux). */
+export function threadsOfPid(pid: number): number | undefined {
+  try {
+    const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
   if (want === host) return process.execPath;
   const local = path.join(lanesRoot, "node_modules", ".bin", want);
@@ -228,6 +238,10 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     rss: () => {
       const pid = guestPid();
       return pid ? rssOfPid(pid) : undefined;
+    },
+    threads: () => {
+      const pid = guestPid();
+      return pid ? threadsOfPid(pid) : undefined;
     },
     pid: guestPid,
   };

@@ -124,6 +124,8 @@ export interface GuestHandle {
   kill(failure?: string): Promise<void>;
   /** Resident memory of the guest in bytes, when the runtime can tell; undefined otherwise. */
   rss(): number | undefined;
+  /** Threads of a child's process (each takes a process id of the machine's); undefined for a worker. */
+  threads?(): number | undefined;
   /**
    * The host's id of the process that runs the guest (inside its sandbox, the runtime, not
    * bwrap); undefined for a worker thread, or before a sandboxed runtime has started.

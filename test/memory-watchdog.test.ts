@@ -26,6 +26,7 @@ test.before(async (ctx) => {
   // packed: its worker is judged as a whole (runtime/pack/worker.ts)
   functions["packed-hog"] = { entry: "chaos-fault.ts", lane: "isolate", pack: true, memoryMb: 128 };
   functions["huge-frame"] = { entry: "huge-frame.ts", lane: "process", memoryMb: 64, instances: { min: 1, max: 1 } };
+  functions.threads = { entry: "thread-bomb.ts", lane: "process", runtime: "bun", instances: { min: 0, max: 1 } };
   ctx.h = await startTestHost(functions);
 });
 test.after(async ({ h }) => h.stop());
@@ -81,6 +82,14 @@ test("process lane: a child that announces a frame larger than it may hold is re
   measure("host RSS after a child announced a 1 GiB frame and sent 256 MiB of it", `${grew >= 0 ? "+" : ""}${(grew / MB).toFixed(1)} MB`);
   assert.ok(grew < 100 * MB, `the host's RSS grew ${(grew / MB).toFixed(0)} MB`);
   assert.is(await (await h.fetch("/huge-frame")).text(), "ok", "the function serves again");
+});
+
+test("process lane: a child that starts more threads than MAX_THREADS is stopped, short of its memory limit; the next request is served", async ({ h }) => {
+  // 2500 idle threads: about 90 MB of RSS in a bun child, under its limit (memoryMb 128 + 48),
+  // and 2500 of the machine's process ids
+  const err = await expectError(await h.fetch("/threads?n=2500&ms=3000"), 502, "instance_crashed");
+  assert.match(err.message, /ran \d+ threads, over the 2048 a process-lane child may run/);
+  assert.equal(await expectJson(h.fetch("/threads?n=10")), { started: 10 });
 });
 
 laneTest("garbage past memoryMb at the watchdog's readings does not stop an isolate or a bun child: it collects, then judges", async (h, lane) => {

@@ -57,6 +57,7 @@ export function link(handle: GuestHandle, end: HostEnd): GuestLink {
       }),
     kill: (failure) => handle.kill(failure),
     rss: () => handle.rss(),
+    threads: () => handle.threads?.(),
     pid: () => handle.pid(),
   };
 }

@@ -271,6 +271,7 @@ export class SparePool {
       onExit: (l) => inner.onExit(l),
       kill: (failure) => inner.kill(failure),
       rss: () => inner.rss(),
+      threads: () => inner.threads?.(),
       pid: () => inner.pid(),
       async prepareLoad(load: LoadSpec): Promise<LoadSpec> {
         const bundle = decodeURIComponent(new URL(load.bundleUrl).pathname);

@@ -171,10 +171,7 @@ export class Instance {
     return this.end();
   }
 
-  /**
-   * The host has to stop it (a CPU loop, over its memory): its end is a crash, and `why` says
-   * so; `cause` names it for metrics (see `endCause`).
-   */
+  /** The host has to stop it (a CPU loop, over its memory): a crash, for `why`; `cause` names it for metrics (`endCause`). */
   fail(why: string, cause = "stopped_by_host"): Promise<void> {
     this.ending ??= { kind: "crashed", why, cause };
     return this.end();
@@ -213,6 +210,10 @@ export class Instance {
 
   rss(): number | undefined {
     return this.link.rss();
+  }
+
+  threads(): number | undefined {
+    return this.link.threads?.();
   }
 
   /** The host's id of the process that runs it (process lane); undefined for a worker. */

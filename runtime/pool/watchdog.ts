@@ -22,6 +22,14 @@ import type { FunctionSpec } from "../manifest/load.ts";
 import type { Instance } from "./instance.ts";
 
 export const POLL_MS = 250;
+/**
+ * The most threads a process-lane child may run. Each thread takes one of the machine's process
+ * ids (32,768 on many kernels) and kernel memory no RSS shows, and the sandbox can count neither:
+ * its user is the host's, which RLIMIT_NPROC does not bind when that is root (adapters/README.md,
+ * Sandbox). A bun child started 300 idle threads through bun:ffi in 11 ms. A runtime runs 6-20,
+ * a worker thread a few more, and libuv's pool at most 1024.
+ */
+export const MAX_THREADS = 2048;
 const MB = 1024 * 1024;
 /** A bun child's own footprint (25-44 MB idle, adapters/README.md) on top of memoryMb. */
 const BUN_RUNTIME_MB = 48;
@@ -67,6 +75,11 @@ export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, 
     for (const inst of instances) {
       if (inst.state === "dead" || inst.stopping) continue;
       if (of === "rss") {
+        const threads = inst.threads();
+        if (threads !== undefined && threads > MAX_THREADS) {
+          over(inst, `ran ${threads} threads, over the ${MAX_THREADS} a process-lane child may run`);
+          continue;
+        }
         const rss = inst.rss();
         if (rss === undefined || rss <= limit) continue;
         const usedRss = `ran out of memory: it used ${Math.round(rss / MB)} MB, over its limit of ${mb} MB (memoryMb ${spec.memoryMb})`;
