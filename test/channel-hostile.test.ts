@@ -71,6 +71,24 @@ test("a child that streams past its window to a client that reads nothing is sto
   assert.is(await (await h.fetch("/hostile")).text(), "ok", "the function serves again");
 });
 
+test("a child that sends a 150 MiB control answer is stopped as its first bytes arrive; the host keeps none of it and serves the others", async ({ h }) => {
+  const instance = poolOf(h, "hostile").instances[0]!;
+  const logged = h.logs.length;
+  const before = adapter.hostRss();
+  // JSON "[1,1,1, …]", under the frame limit of any child (a bun child of memoryMb 128 may send 176 MB): a Node host parsed 200 MiB of it on its thread for seconds
+  assert.is(await (await h.fetch("/hostile?do=big-frame&mb=150")).text(), "ok");
+  const { peak } = await peakRss(waitFor(() => poolOf(h, "hostile").instances[0] !== instance, "the instance is replaced", 20_000));
+  const grew = peak - before;
+  measure("host RSS while a child sent a 150 MiB control answer", `+${(grew / MB).toFixed(1)} MB at its peak`);
+  assert.ok(grew < 100 * MB, `the host's RSS grew ${(grew / MB).toFixed(0)} MB`);
+  assert.ok(
+    h.logs.some((l) => /a \d+-byte frame of kind 12, over the 4194304 its sender may send/.test(l)),
+    h.logs.slice(logged).join("\n"),
+  );
+  await expectJson(h.fetch("/bystander"));
+  assert.is(await (await h.fetch("/hostile")).text(), "ok", "the function serves again");
+});
+
 test("a function that makes many ctx.shared calls at once gets every answer, though they are more than the host sends before it reads", async ({ h }) => {
   // 200 answers of 200 KB: 40 MB, past the 16 MB after which calls wait for the child to read
   assert.equal(await expectJson(h.fetch("/hostile?do=many&n=200")), { answers: 200 });

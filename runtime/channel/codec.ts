@@ -10,7 +10,7 @@
  */
 import { LanesError } from "../errors.ts";
 import { badFrame, ByteReader, type ByteWriter, type CopyOut, one, two } from "./bytes.ts";
-import { LOG_LEVELS, MAX_HEADERS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
+import { LOG_LEVELS, MAX_GUEST_RPC, MAX_HEADERS, SHARED_OPS, type Frame, type GuestToHost, type HeaderPairs, type HostToGuest, type LogLevel, type SharedOp } from "./frames.ts";
 
 const KIND = {
   req: 1,
@@ -30,6 +30,8 @@ const KIND = {
   ack: 15,
 } as const satisfies Record<Frame["t"], number>;
 
+/** The kind byte of an rpc frame (a frame's first). */
+export const RPC_KIND = KIND.rpc;
 const HOST_KINDS = new Set<number>([KIND.req, KIND.cancel, KIND.ack, KIND.ping, KIND.rpc, KIND["shared-reply"]]);
 
 const INLINE = 1;
@@ -169,6 +171,7 @@ export const MAX_SLOT = 0xffff;
 export function decodeGuestFrame(bytes: Uint8Array, copy: false | CopyOut, ext?: Externals): GuestToHost {
   const kind = bytes[0];
   if (kind === undefined || (HOST_KINDS.has(kind) && kind !== KIND.rpc)) throw badFrame(`kind ${kind} does not go guest to host`);
+  if (kind === KIND.rpc && bytes.byteLength > MAX_GUEST_RPC) throw badFrame(`a control answer of ${bytes.byteLength} bytes, over the ${MAX_GUEST_RPC} a guest may send`);
   return decode(bytes, copy, ext) as GuestToHost;
 }
 

@@ -131,6 +131,13 @@ export interface ReadyFrame {
   t: "ready";
 }
 
+/**
+ * The largest control answer (rpc) a guest may send: comlink's are small (stats: 100,000 pending
+ * waitUntil ids fit). Its JSON becomes objects on the host's thread, up to 8 times its size: a
+ * child's 200 MiB array of ones held a Node host's thread for seconds and left it 1.6 GB larger.
+ */
+export const MAX_GUEST_RPC = 4 * 1024 * 1024;
+
 /** Either way: a comlink message of the control API (load, stats, drain), as JSON text. */
 export interface RpcFrame {
   t: "rpc";

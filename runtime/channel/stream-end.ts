@@ -15,9 +15,9 @@
  * ROOM_WAIT_MS (a side that never reads its ring) goes through the pipe after all.
  */
 import { badFrame, ByteWriter } from "./bytes.ts";
-import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalBody, type Externals } from "./codec.ts";
+import { decodeGuestFrame, decodeHostFrame, encodeFrame, frameSlot, hasExternalBody, RPC_KIND, type Externals } from "./codec.ts";
 import { Listeners, type ChannelEnd, type Decoder, type GuestEnd, type HostEnd, type Scheduler } from "./end.ts";
-import type { Frame, GuestToHost, HostToGuest } from "./frames.ts";
+import { type Frame, type GuestToHost, type HostToGuest, MAX_GUEST_RPC } from "./frames.ts";
 import { FrameBatcher, FrameSplitter } from "./stream.ts";
 import { type BufferPool, hostBuffers } from "./buffer-pool.ts";
 import { BodyFile, type FileIo } from "./body-file.ts";
@@ -38,12 +38,15 @@ export interface BytePipe {
  * `maxFrame`: the largest frame the guest may send (what its instance may hold in memory).
  */
 export function hostStreamEnd(pipe: BytePipe, schedule: Scheduler, maxFrame?: number): HostEnd {
-  return streamEnd<GuestToHost, HostToGuest>(pipe, schedule, decodeGuestFrame, pipe.file && BodyFile.host(pipe.file), hostBuffers, maxFrame);
+  return streamEnd<GuestToHost, HostToGuest>(pipe, schedule, decodeGuestFrame, pipe.file && BodyFile.host(pipe.file), hostBuffers, maxFrame, guestFrameMax);
 }
 
 export function guestStreamEnd(pipe: BytePipe, schedule: Scheduler): GuestEnd {
   return streamEnd<HostToGuest, GuestToHost>(pipe, schedule, decodeHostFrame, pipe.file && BodyFile.guest(pipe.file));
 }
+
+/** A guest's control answers are refused past MAX_GUEST_RPC as their kind arrives, before the host keeps them (frames.ts). */
+const guestFrameMax = (kind: number) => (kind === RPC_KIND ? MAX_GUEST_RPC : Number.POSITIVE_INFINITY);
 
 /** Bodies up to this size travel inside their frame; larger ones in a frame of their own after it. */
 export const PIPE_INLINE_MAX = 64 * 1024;
@@ -52,7 +55,15 @@ export const ROOM_WAIT_MS = 100;
 /** How often a waiting body looks for room again (it also does when a frame arrives). */
 const ROOM_RETRY_MS = 1;
 
-function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, decode: Decoder<In>, file?: BodyFile, buffers?: BufferPool, maxFrame?: number): ChannelEnd<In, Out> {
+function streamEnd<In, Out extends Frame>(
+  pipe: BytePipe,
+  schedule: Scheduler,
+  decode: Decoder<In>,
+  file?: BodyFile,
+  buffers?: BufferPool,
+  maxFrame?: number,
+  maxOf?: (kind: number) => number,
+): ChannelEnd<In, Out> {
   const frames = new Listeners<In>();
   const broken = new Listeners<Error>();
   const w = new ByteWriter();
@@ -83,6 +94,7 @@ function streamEnd<In, Out extends Frame>(pipe: BytePipe, schedule: Scheduler, d
     },
     alloc,
     maxFrame,
+    maxOf,
   );
   // a body that found its ring full and the frames after it: bodies as objects, frames as bytes
   const waiting: (Uint8Array | { body: Uint8Array })[] = [];

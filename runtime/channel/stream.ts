@@ -14,6 +14,8 @@ export class FrameSplitter {
   private pendingBytes = 0;
   /** Length of the frame being assembled, once its prefix is known. */
   private want = -1;
+  /** Whether the frame being assembled has been held to `maxOf` its kind (its first byte). */
+  private kindChecked = false;
 
   /**
    * `alloc` makes the array for a frame that spans chunks (the host's comes from its buffer pool).
@@ -25,7 +27,14 @@ export class FrameSplitter {
     private readonly onFrame: (frame: Uint8Array) => void,
     private readonly alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n),
     private readonly max = MAX_PIPE_FRAME,
+    /** The largest frame of a kind, where it is less than `max`: refused once its first byte arrives, before it is kept. */
+    private readonly maxOf?: (kind: number) => number,
   ) {}
+
+  private checkKind(len: number, kind: number): void {
+    const max = this.maxOf?.(kind) ?? this.max;
+    if (len > max) throw badFrame(`a ${len}-byte frame of kind ${kind}, over the ${max} its sender may send`);
+  }
 
   push(chunk: Uint8Array): void {
     let at = 0;
@@ -36,6 +45,7 @@ export class FrameSplitter {
       while (chunk.byteLength - at >= 4) {
         const len = view.getUint32(at);
         if (len > this.max) throw badFrame(`a ${len}-byte frame, over the ${this.max} its sender may send`);
+        if (this.maxOf && chunk.byteLength - at > 4) this.checkKind(len, chunk[at + 4]!);
         if (chunk.byteLength - at - 4 < len) break;
         this.onFrame(chunk.subarray(at + 4, at + 4 + len));
         at += 4 + len;
@@ -54,6 +64,11 @@ export class FrameSplitter {
         const head = this.take(4);
         this.want = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
         if (this.want > this.max) throw badFrame(`a ${this.want}-byte frame, over the ${this.max} its sender may send`);
+        this.kindChecked = false;
+      }
+      if (this.maxOf && !this.kindChecked && this.pendingBytes > 0) {
+        this.checkKind(this.want, this.pending[0]![0]!);
+        this.kindChecked = true;
       }
       if (this.pendingBytes < this.want) return;
       const frame = this.take(this.want);
