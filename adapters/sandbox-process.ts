@@ -22,15 +22,18 @@ export function sandboxExit(code: number | null, signal: string | null): { code:
 
 /**
  * The runtime's process id on the host: bwrap (our child) → bwrap (PID 1 of the sandbox) →
- * the runtime. Undefined until the runtime has been started.
+ * the runtime. Undefined until the runtime has been started. What lies below PID 1 is the
+ * runtime whatever it calls itself: a function may name its own process (/proc/self/comm), and
+ * one that named itself "bwrap" was taken for a third bwrap, so no process was found and the
+ * memory watchdog read no RSS (a node child of memoryMb 64 held 600 MB and answered).
  */
 export function sandboxedPid(bwrapPid: number): number | undefined {
   let pid = bwrapPid;
-  for (let depth = 0; depth < 4; depth++) {
+  for (let depth = 0; depth < 2; depth++) {
     const kids = childrenOf(pid);
     if (kids.length === 0) return undefined;
     pid = kids[0]!;
-    if (commOf(pid) !== "bwrap") return pid;
+    if (depth === 1 || commOf(pid) !== "bwrap") return pid;
   }
   return undefined;
 }
