@@ -256,7 +256,7 @@ test("an unknown CLI flag is refused with the known ones", () => {
   assert.is(r.status, 2, "a usage error");
   assert.match(
     r.stderr,
-    /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --header-timeout, --keep-alive-timeout, --strict, --data, --store, --advertise, --cluster-wait, --admin-token-file, --secrets-key-file, --max-upload-mb, --console-host\)/,
+    /unknown flag --prot \(known: --port, --host, --log, --no-access-log, --no-metrics, --otlp-endpoint, --header-timeout, --keep-alive-timeout, --strict, --data, --store, --advertise, --cluster-wait, --admin-token-file, --secrets-key-file, --max-upload-mb, --console-host, --trust-proxy, --keep-versions\)/,
   );
 });
 
