@@ -1,0 +1,50 @@
+/**
+ * What a host that has run for a long time holds: after churn (deploys that name their
+ * functions anew), it holds what the functions it serves now need, and nothing for the ones it
+ * no longer serves. Asserted as an operator sees it: /_lanes/metrics. Host on Node, Bun and Deno.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { deploy, inProcessDeployHost, scratchDir } from "./helpers/deploy.ts";
+
+const COUNTER = `export default { async fetch(_r: Request, _e: unknown, ctx: { shared: { add(k: string, d: number): Promise<number> } }) {
+  return new Response(String(await ctx.shared.add("hits", 1)));
+} };
+`;
+
+/** A version whose two functions (one per lane, each counting in ctx.shared) are named `name`-i and `name`-p. */
+function renamed(name: string): string {
+  const dir = scratchDir("renamed-");
+  writeFileSync(join(dir, "count.ts"), COUNTER);
+  const functions = { [`${name}-i`]: { entry: "count.ts" }, [`${name}-p`]: { entry: "count.ts", lane: "process" } };
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions }));
+  return dir;
+}
+
+const sharedGroups = async (url: string) =>
+  (await (await fetch(`${url}/_lanes/metrics`)).text())
+    .split("\n")
+    .filter((l) => l.startsWith("lanes_shared_size_bytes{"))
+    .map((l) => /shared_group="([^"]*)"/.exec(l)?.[1])
+    .sort();
+
+test("deploys that rename functions leave no ctx.shared store behind: only the served functions' remain", async () => {
+  const deployHost = await inProcessDeployHost({ dir: renamed("f0") });
+  const host = deployHost.host;
+  try {
+    for (let i = 1; i <= 12; i++) {
+      const r = await deploy(host.url, renamed(`f${i}`));
+      assert.is(r.status, 201, r.text);
+      for (const lane of ["i", "p"]) assert.is(await (await fetch(`${host.url}/f${i}-${lane}`)).text(), "1");
+    }
+    assert.equal(await sharedGroups(host.url), ["fn:f12-i", "fn:f12-p"]);
+    // a function that stays keeps its store: its count goes on
+    assert.is(await (await fetch(`${host.url}/f12-i`)).text(), "2");
+  } finally {
+    await deployHost.stop(0);
+  }
+});
+
+test.run();
