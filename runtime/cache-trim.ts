@@ -4,9 +4,10 @@
  * served every Deno child, a home of about 3 MB for each). Nothing took them away: a machine
  * that ran this repo's tests some sixty times held 81,000 entries, 9.4 GB. As Go's build
  * cache does (https://pkg.go.dev/cmd/go#hdr-Build_and_test_caching), an entry notes when it is
- * used (its modification time, at most once an hour), and a host that starts removes those unused
- * for UNUSED_MS, at most once a day per cache folder. A running host notes its own entries' use
- * twice a day (cache-upkeep in host/), so a long-lived instance never loses its bundle.
+ * used (its modification time, at most once an hour), and a host removes those unused for
+ * UNUSED_MS when it starts and again while it runs, at most once a day per cache folder. A
+ * running host notes its own entries' use twice a day (cache-upkeep in host/), so a long-lived
+ * instance never loses its bundle.
  */
 import type { Sys } from "../adapters/types.ts";
 

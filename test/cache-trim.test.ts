@@ -1,7 +1,7 @@
 /**
  * The private cache does not grow for ever (runtime/cache-trim.ts): bundles, build records,
  * Deno children's homes and Node children's startup snapshots unused for a week are removed by a
- * host that starts, at most once a day; what a host uses is noted, and a home or a snapshot
+ * host when it starts and daily while it runs, at most once a day; what a host uses is noted, and a home or a snapshot
  * removed under a running host is made again. Sandboxed Deno children share one home the host
  * warmed, read-only. Host on Node, Bun and Deno.
  */
@@ -133,6 +133,22 @@ test("a host that starts trims its cache", async () => {
     );
     assert.not.ok(existsSync(join(dir, "gone-0123456789ab.mjs")), "the old bundle is gone");
     assert.equal(names(join(dir, "homes")), [], "the old home is gone");
+    assert.is(await (await h.fetch("/echo", { method: "POST", body: "still serves" })).text(), "still serves");
+  } finally {
+    await h.stop();
+  }
+});
+
+test("a host that keeps running trims its cache again a day later: bundles it no longer uses do not pile up", async () => {
+  const dir = ownCache("cache-running");
+  const h = await startTestHost({ echo: { entry: "echo.ts" } }, { cacheUpkeepMs: 100 });
+  try {
+    await waitFor(() => existsSync(join(dir, "trimmed")), "the first trim has looked", 10_000);
+    // a week and a day on: what earlier deploys and reloads compiled, unused since
+    const old = made(join(dir, "replaced-0123456789ab.mjs"), UNUSED_MS + DAY);
+    const yesterday = new Date(Date.now() - DAY - 60_000);
+    utimesSync(join(dir, "trimmed"), yesterday, yesterday);
+    await waitFor(() => !existsSync(old), "the running host removes the bundle unused for a week", 10_000);
     assert.is(await (await h.fetch("/echo", { method: "POST", body: "still serves" })).text(), "still serves");
   } finally {
     await h.stop();

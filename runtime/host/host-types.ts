@@ -44,6 +44,8 @@ export interface HostOptions {
   lazy?: boolean;
   /** How long nothing must change before the host hands memory back (default QUIET_MS, 5 s; tests shorten it). */
   quietMs?: number;
+  /** How often the running host notes its bundles in use and trims the cache (default 12 h; tests shorten it). */
+  cacheUpkeepMs?: number;
 }
 
 export interface Front {

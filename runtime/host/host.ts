@@ -227,7 +227,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     () => hostBuffers.clear(),
     o.quietMs,
   );
-  const stopCacheNotes = keepCache(adapter, () => functions, log);
+  const stopCacheNotes = keepCache(adapter, () => functions, log, o.cacheUpkeepMs);
   let stopping: Promise<void> | undefined;
   const host: Host = {
     manifest,

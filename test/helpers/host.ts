@@ -49,6 +49,7 @@ export async function startTestHost(
     metrics?: boolean;
     otlpEndpoint?: string;
     quietMs?: number;
+    cacheUpkeepMs?: number;
     connections?: ConnectionLimits;
     /** Each answered request as the host counts it (its access log entry: duration from arrival). */
     onRequest?: (entry: RequestLog) => void;
@@ -72,6 +73,7 @@ export async function startTestHost(
     ...(o.metrics === false ? { metrics: false } : {}),
     ...(o.otlpEndpoint ? { otlpEndpoint: o.otlpEndpoint } : {}),
     ...(o.quietMs ? { quietMs: o.quietMs } : {}),
+    ...(o.cacheUpkeepMs ? { cacheUpkeepMs: o.cacheUpkeepMs } : {}),
     ...(o.connections ? { connections: o.connections } : {}),
     ...(o.onRequest ? { onRequest: o.onRequest } : {}),
   });
