@@ -3,11 +3,13 @@
  * functions anew), it holds what the functions it serves now need, and nothing for the ones it
  * no longer serves. Asserted as an operator sees it: /_lanes/metrics. Host on Node, Bun and Deno.
  */
-import { writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { waitFor } from "./helpers/chaos.ts";
 import { deploy, inProcessDeployHost, scratchDir } from "./helpers/deploy.ts";
+import { fixtures } from "./helpers/host.ts";
 
 const COUNTER = `export default { async fetch(_r: Request, _e: unknown, ctx: { shared: { add(k: string, d: number): Promise<number> } }) {
   return new Response(String(await ctx.shared.add("hits", 1)));
@@ -42,6 +44,32 @@ test("deploys that rename functions leave no ctx.shared store behind: only the s
     assert.equal(await sharedGroups(host.url), ["fn:f12-i", "fn:f12-p"]);
     // a function that stays keeps its store: its count goes on
     assert.is(await (await fetch(`${host.url}/f12-i`)).text(), "2");
+  } finally {
+    await deployHost.stop(0);
+  }
+});
+
+/** A version of packed chaos-fault functions: name -> memoryMb. */
+function packed(functions: Record<string, number>): string {
+  const dir = scratchDir("packed-");
+  copyFileSync(join(fixtures, "chaos-fault.ts"), join(dir, "fault.ts"));
+  const m = Object.fromEntries(Object.entries(functions).map(([name, memoryMb]) => [name, { entry: "fault.ts", pack: true, memoryMb, instances: { idleMs: 100 } }]));
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: m }));
+  return dir;
+}
+
+test("a packed function a deploy removed no longer sizes the packed workers: the rest are held to their own memoryMb", async () => {
+  const deployHost = await inProcessDeployHost({ dir: packed({ big: 512, small: 64 }) });
+  const host = deployHost.host;
+  try {
+    assert.is((await fetch(`${host.url}/big`)).status, 200);
+    assert.is((await deploy(host.url, packed({ small: 64 }))).status, 201);
+    // the workers of the first version stop once empty and idle; the next request starts one
+    const workers = async () => ((await (await fetch(`${host.url}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as { packed: unknown[] }).packed;
+    await waitFor(async () => (await workers()).length === 0, "the first version's packed workers stop", 10_000);
+    // 128 MB of ArrayBuffers, held 2.5 s: over small's 64 MB (and the 1 MB per packed function)
+    const r = await fetch(`${host.url}/small?do=alloc&mb=128&ms=2500`);
+    assert.is(r.status, 502, `a worker sized for small alone is recycled, not one sized for big too: ${await r.text()}`);
   } finally {
     await deployHost.stop(0);
   }

@@ -250,6 +250,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       // 0.5 MB of address space and four metric series each. Brought back, it starts empty.
       const used = new Set(list.map((f) => f.spec.shared));
       for (const group of stores.keys()) if (!used.has(group)) stores.delete(group);
+      pack.retain(list.map((f) => f.spec));
     },
     stop(graceMs = 5000) {
       // Stop accepting and let in-flight requests finish (queued ones included) while the

@@ -60,6 +60,18 @@ export class PackHouse {
     this.known.set(spec.name, spec.memoryMb);
   }
 
+  /**
+   * The packed functions the host serves now (a deploy or an edit switched to them): the ones it
+   * no longer serves stop sizing new workers. Each name a host ever packed kept adding its
+   * memoryMb and HEAP_PER_FUNCTION_MB to every new worker's limit, so after enough deploys that
+   * renamed functions the limit no longer held any packed function back.
+   */
+  retain(specs: readonly FunctionSpec[]): void {
+    const names = new Set(specs.filter((s) => s.pack).map((s) => s.name));
+    for (const name of this.known.keys()) if (!names.has(name)) this.known.delete(name);
+    for (const name of this.latest.keys()) if (!names.has(name)) this.latest.delete(name);
+  }
+
   /** A place for a new instance of `spec`: a slot in a packed worker (started if need be). */
   place(spec: FunctionSpec): SlotLink {
     if (this.stopped) throw new Error("the packed workers are stopping");
