@@ -3,12 +3,12 @@
  * functions anew), it holds what the functions it serves now need, and nothing for the ones it
  * no longer serves. Asserted as an operator sees it: /_lanes/metrics. Host on Node, Bun and Deno.
  */
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { waitFor } from "./helpers/chaos.ts";
-import { deploy, inProcessDeployHost, scratchDir } from "./helpers/deploy.ts";
+import { deploy, inProcessDeployHost, scratchDir, versionDir } from "./helpers/deploy.ts";
 import { fixtures } from "./helpers/host.ts";
 
 const COUNTER = `export default { async fetch(_r: Request, _e: unknown, ctx: { shared: { add(k: string, d: number): Promise<number> } }) {
@@ -70,6 +70,33 @@ test("a packed function a deploy removed no longer sizes the packed workers: the
     // 128 MB of ArrayBuffers, held 2.5 s: over small's 64 MB (and the 1 MB per packed function)
     const r = await fetch(`${host.url}/small?do=alloc&mb=128&ms=2500`);
     assert.is(r.status, 502, `a worker sized for small alone is recycled, not one sized for big too: ${await r.text()}`);
+  } finally {
+    await deployHost.stop(0);
+  }
+});
+
+test("deploys leave no folder of a version no longer served in the store's run/: only the active one's and the one an unchanged function came from", async () => {
+  const data = join(scratchDir("data-"), "store");
+  const deployHost = await inProcessDeployHost({ dir: versionDir("m1"), data });
+  const host = deployHost.host;
+  const run = () => readdirSync(join(data, "run")).sort().join(" ");
+  try {
+    for (let i = 2; i <= 8; i++) {
+      assert.is((await deploy(host.url, versionDir(`m${i}`))).status, 201);
+      assert.is(await (await fetch(`${host.url}/greet-proc`)).text(), `m${i}`);
+    }
+    // steady is the same in every version: it still runs from v1's folder
+    await waitFor(
+      () => run() === "v1 v8",
+      () => `run/ holds the versions in use, not: ${run()}`,
+      10_000,
+    );
+    for (const [path, text] of [
+      ["/greet", "m8"],
+      ["/greet-proc", "m8"],
+      ["/steady", "steady"],
+    ])
+      assert.is(await (await fetch(`${host.url}${path}`)).text(), text);
   } finally {
     await deployHost.stop(0);
   }

@@ -16,6 +16,7 @@ import { switchResult, type DeployerOptions, type SwitchResult } from "./deploye
 import type { Served } from "./served.ts";
 import { Prepared, staging } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
+import { ReleaseFolders } from "./release-folders.ts";
 import type { SecretValues } from "../secrets/values.ts";
 import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedFiles, writeRelease, type Release, type ReleaseContext } from "./release.ts";
 import { releaseFolder, sameFiles } from "./release-id.ts";
@@ -40,9 +41,12 @@ export class Deployer {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
   private readonly ctx: ReleaseContext;
+  private readonly folders: ReleaseFolders;
 
   private constructor(private readonly o: DeployerOptions) {
     this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir, ...(o.secrets ? { secrets: o.secrets } : {}) };
+    const versionInUse = (id: string) => this.releases.has(id) || this.prepared.peek(id) !== undefined;
+    this.folders = new ReleaseFolders({ sys: o.adapter.sys, runDir: o.runDir, log: o.log, versionInUse, served: () => [...this.liveServed(), ...this.retiring] });
   }
 
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
@@ -248,6 +252,7 @@ export class Deployer {
 
   private switchTo(d: Deployment, stable: Release, canary: Release | undefined) {
     const before = new Set(this.liveServed());
+    const replaced = [...this.releases.values()];
     this.releases = new Map([[stable.id, stable], ...(canary ? ([[canary.id, canary]] as const) : [])]);
     this.routing = buildRouting(this.o.host, d, stable, canary, {
       ...(this.o.onRequest ? { onRequest: this.o.onRequest } : {}),
@@ -257,10 +262,9 @@ export class Deployer {
     // host.functions: what the host stops when it stops
     this.o.host.route(now, stable.manifest);
     for (const s of now) before.delete(s);
-    for (const old of before) {
-      this.retiring.add(old);
-      void retire(old).finally(() => this.retiring.delete(old));
-    }
+    for (const old of before) this.retiring.add(old);
+    const retired = [...before].map((old) => retire(old).finally(() => this.retiring.delete(old)));
+    this.folders.after(replaced, retired, (fn) => this.serial(fn));
   }
 
   private autoRollback(routing: Routing, verdict: Verdict) {
