@@ -4,10 +4,24 @@
  * deployment, so one failed try would leave the worse version its share of requests for good,
  * after the store is back too.
  */
+import type { Verdict } from "../deploy/auto-rollback.ts";
+import type { Deployment } from "../deploy/model.ts";
 import type { Logger } from "../log.ts";
 
 /** Between tries: soon after etcd is back, without a burst of writes while it is away. */
 const RETRY_MS = [1000, 2000, 5000];
+
+/** `d`, a gradual deployment routing judged clearly worse: back to its stable version, until done or no longer active. */
+export function autoRollBack(
+  d: Deployment,
+  verdict: Verdict,
+  deployer: { readonly active: Deployment; rollback(author: string, version: string, ifVersion: null, auto: { revision: number; why: string }): Promise<unknown> },
+  log: Logger,
+): void {
+  log.error(`auto-rollback: ${d.canary!.version} is clearly worse than ${d.stable} (${verdict.why}); rolling back to ${d.stable}`);
+  const rollback = () => deployer.rollback("lanes", d.stable, null, { revision: d.revision, why: verdict.why });
+  rollBackUntilDone(rollback, () => deployer.active.revision === d.revision, log, d.canary!.version);
+}
 
 export function rollBackUntilDone(rollback: () => Promise<unknown>, stillActive: () => boolean, log: Logger, what: string, tries = 0): void {
   void rollback().then(

@@ -7,7 +7,6 @@
  *   3. switch every route at once (one assignment of the routing the front reads);
  *   4. requests already in the old version finish there, then its instances stop.
  */
-import type { Verdict } from "../deploy/auto-rollback.ts";
 import { checkIfVersion, contentDigest, describeDeployment, previousVersion, sha256Hex, type Deployment, type VersionRecord } from "../deploy/model.ts";
 import type { NewDeployment } from "../deploy/store.ts";
 import type { Upload } from "../deploy/upload.ts";
@@ -22,8 +21,8 @@ import { adoptRelease, bringUpRelease, changedFunctions, restoreRelease, storedF
 import { releaseFolder, sameFiles } from "./release-id.ts";
 import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
-import { rollBackUntilDone } from "./auto-rollback-retry.ts";
-import { dropRemovedCopies, heldUpload } from "./prune.ts";
+import { autoRollBack } from "./auto-rollback-retry.ts";
+import { copiesInUse, dropRemovedCopies, heldUpload } from "./prune.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
@@ -45,8 +44,8 @@ export class Deployer {
 
   private constructor(private readonly o: DeployerOptions) {
     this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir, ...(o.secrets ? { secrets: o.secrets } : {}) };
-    const versionInUse = (id: string) => this.releases.has(id) || this.prepared.peek(id) !== undefined;
-    this.folders = new ReleaseFolders({ sys: o.adapter.sys, runDir: o.runDir, log: o.log, versionInUse, served: () => [...this.liveServed(), ...this.retiring] });
+    const [versionInUse, served] = [(id: string) => this.copyInUse(id), () => [...this.liveServed(), ...this.retiring]];
+    this.folders = new ReleaseFolders({ sys: o.adapter.sys, runDir: o.runDir, log: o.log, versionInUse, served, afterSweep: () => dropRemovedCopies(o, this.copyInUse) });
   }
 
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
@@ -69,7 +68,7 @@ export class Deployer {
       checkIfVersion(u.ifVersion, active);
       const id = await this.o.store.nextVersionId();
       const hashes = Object.fromEntries(await Promise.all([...u.files].map(async ([path, bytes]) => [path, await sha256Hex(bytes)] as const)));
-      return heldUpload(this.o, id, hashes, () => this.upload(u, author, id, hashes, active, t0));
+      return heldUpload(this.o, id, hashes, () => this.upload(u, author, id, hashes, active, t0), this.copyInUse);
     });
   }
 
@@ -159,17 +158,8 @@ export class Deployer {
       try {
         await staged?.everywhere(active.revision);
         t1 = performance.now();
-        const d = await this.o.store.activate(
-          {
-            createdAt: new Date().toISOString(),
-            author,
-            reason: auto ? "auto-rollback" : "rollback",
-            message: auto ? `auto-rollback: ${auto.why}` : null,
-            stable: target,
-            canary: null,
-          },
-          active.revision,
-        );
+        const [reason, message] = auto ? (["auto-rollback", `auto-rollback: ${auto.why}`] as const) : (["rollback", null] as const);
+        const d = await this.o.store.activate({ createdAt: new Date().toISOString(), author, reason, message, stable: target, canary: null }, active.revision);
         this.switchTo(d, release, undefined);
       } catch (e) {
         await this.stopUnused(release);
@@ -245,6 +235,10 @@ export class Deployer {
     });
   }
 
+  /** Whether something this host runs or prepares works out of its copy `runDir/<name>` (prune.ts, CopyInUse). */
+  readonly copyInUse = (name: string): boolean =>
+    this.prepared.peek(name) !== undefined || copiesInUse(this.o, [...this.releases.values()], [...this.liveServed(), ...this.retiring]).has(name);
+
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {
     await Promise.all([...this.retiring].map((s) => s.pool?.stop(graceMs, { finishWaitUntil: true })));
@@ -256,7 +250,7 @@ export class Deployer {
     this.releases = new Map([[stable.id, stable], ...(canary ? ([[canary.id, canary]] as const) : [])]);
     this.routing = buildRouting(this.o.host, d, stable, canary, {
       ...(this.o.onRequest ? { onRequest: this.o.onRequest } : {}),
-      onVerdict: (routing, verdict) => this.autoRollback(routing, verdict),
+      onVerdict: (routing, verdict) => autoRollBack(routing.deployment, verdict, this, this.o.log),
     });
     const now = this.liveServed();
     // host.functions: what the host stops when it stops
@@ -265,13 +259,6 @@ export class Deployer {
     for (const old of before) this.retiring.add(old);
     const retired = [...before].map((old) => retire(old).finally(() => this.retiring.delete(old)));
     this.folders.after(replaced, retired, (fn) => this.serial(fn));
-  }
-
-  private autoRollback(routing: Routing, verdict: Verdict) {
-    const d = routing.deployment;
-    this.o.log.error(`auto-rollback: ${d.canary!.version} is clearly worse than ${d.stable} (${verdict.why}); rolling back to ${d.stable}`);
-    const rollback = () => this.rollback("lanes", d.stable, null, { revision: d.revision, why: verdict.why });
-    rollBackUntilDone(rollback, () => this.active.revision === d.revision, this.o.log, d.canary!.version);
   }
 
   private liveServed(): Served[] {
@@ -292,7 +279,7 @@ export class Deployer {
     this.onSwitch(a, Math.round(performance.now() - t0));
     this.prepared.sweep(a);
     // after this switch, before the next: a copy is never removed while a deploy writes it
-    void this.serial(() => dropRemovedCopies(this.o, (id) => this.releases.has(id) || this.prepared.peek(id) !== undefined));
+    void this.serial(() => dropRemovedCopies(this.o, this.copyInUse));
     const what = `changed: ${changed.join(", ") || "none"}; loaded in ${r.loadMs} ms, switched in ${r.switchMs} ms`;
     this.o.log.info(`deployment ${a.revision} (${a.reason} by ${a.author}): ${describeDeployment(a)}; ${what}`);
     return r;

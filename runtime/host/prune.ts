@@ -6,9 +6,19 @@
 import { VERSION_ID, type Deployment } from "../deploy/model.ts";
 import { DEFAULT_KEEP_VERSIONS, prune } from "../deploy/retention.ts";
 import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
+import type { Release } from "./release.ts";
+import type { Served } from "./served.ts";
+
+/**
+ * Whether this host still runs something out of its copy `runDir/<name>`: a function keeps the
+ * folder of the version that started it while later versions that left it unchanged share it,
+ * and a version switched away from finishes its requests there. Such a copy stays when its
+ * version leaves the store, and goes after a later switch once nothing runs from it.
+ */
+export type CopyInUse = (name: string) => boolean;
 
 /** Run `upload` (the deploy of version `id`) with its blobs held from sweeps, then prune after it. */
-export async function heldUpload(o: DeployerOptions, id: string, hashes: Record<string, string>, upload: () => Promise<SwitchResult>): Promise<SwitchResult> {
+export async function heldUpload(o: DeployerOptions, id: string, hashes: Record<string, string>, upload: () => Promise<SwitchResult>, inUse: CopyInUse): Promise<SwitchResult> {
   await o.store.retention.hold(id, [...new Set(Object.values(hashes))]);
   let r: SwitchResult;
   try {
@@ -17,17 +27,17 @@ export async function heldUpload(o: DeployerOptions, id: string, hashes: Record<
     // on a shared store the hold is on this host's lease: it goes with the host in any case
     await o.store.retention.release(id).catch((e: unknown) => o.log.warn(`${o.store.location}: could not drop the hold of ${id}'s upload: ${message(e)}`));
   }
-  const pruned = await pruneVersions(o, r.deployment);
+  const pruned = await pruneVersions(o, r.deployment, inUse);
   return pruned ? { ...r, pruned } : r;
 }
 
 /** Remove the versions past `--keep-versions` that no deployment needs; their names (undefined when it failed). */
-export async function pruneVersions(o: DeployerOptions, active: Deployment): Promise<string[] | undefined> {
+export async function pruneVersions(o: DeployerOptions, active: Deployment, inUse: CopyInUse): Promise<string[] | undefined> {
   const keep = o.keepVersions ?? DEFAULT_KEEP_VERSIONS;
   try {
     const r = await prune(o.store, active, keep);
-    // their copies on this host's disk go too (the active and retiring ones are never among them)
-    for (const id of r.versions) await o.adapter.sys.remove(o.adapter.sys.join(o.runDir, id));
+    // their copies on this host's disk go too, but for those functions still run from (dropRemovedCopies takes them later)
+    for (const id of r.versions) if (!inUse(id)) await o.adapter.sys.remove(o.adapter.sys.join(o.runDir, id));
     if (r.versions.length > 0 || r.removed > 0) {
       const compacted = r.compactedTo ? `; etcd's history compacted to revision ${r.compactedTo}` : "";
       o.log.info(
@@ -56,6 +66,17 @@ export async function dropRemovedCopies(o: DeployerOptions, needed: (id: string)
   } catch (e) {
     o.log.warn(`could not remove the copies of versions no longer kept from ${o.runDir}: ${message(e)}`);
   }
+}
+
+/** The names of the copies under `runDir` that `releases` were written to and `served` functions run from. */
+export function copiesInUse(o: DeployerOptions, releases: Release[], served: Served[]): Set<string> {
+  const { sys } = o.adapter;
+  const names = new Set<string>();
+  for (const dir of [...releases.map((r) => r.dir), ...served.map((s) => s.spec.dir)]) {
+    const rel = sys.relative(o.runDir, dir);
+    if (rel !== "" && !rel.startsWith("..") && !sys.isAbsolute(rel)) names.add(rel.split(/[\\/]/)[0]!);
+  }
+  return names;
 }
 
 function message(e: unknown): string {

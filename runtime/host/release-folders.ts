@@ -26,6 +26,8 @@ export class ReleaseFolders {
       versionInUse: (id: string) => boolean;
       /** The functions serving or retiring. */
       served: () => Served[];
+      /** After each sweep: the copies of versions the store no longer holds that nothing runs from (prune.ts). */
+      afterSweep: () => Promise<void>;
     },
   ) {}
 
@@ -38,9 +40,11 @@ export class ReleaseFolders {
 
   private async sweep(): Promise<void> {
     for (const [id, r] of this.waiting) {
-      if (this.o.versionInUse(id) || this.o.served().some((s) => s.spec.dir === r.manifest.dir)) continue;
+      const name = r.dir.slice(this.o.runDir.length + 1).split("/")[0]!; // <id>, or <id>.<random> (release-id.ts)
+      if (this.o.versionInUse(id) || this.o.versionInUse(name) || this.o.served().some((s) => s.spec.dir === r.manifest.dir)) continue;
       this.waiting.delete(id);
       await this.o.sys.remove(r.dir).catch((e: unknown) => this.o.log.warn(`the folder of version ${id} (${r.dir}) could not be removed: ${String(e)}`));
     }
+    await this.o.afterSweep();
   }
 }
