@@ -98,4 +98,23 @@ test("a host down because its one function failed to start once comes back with 
   if (existsSync(flag)) rmSync(flag);
 });
 
+test("probes of a down host, however many, start one of its functions at a time, not each of them", async () => {
+  const names = ["a", "b", "c", "d", "e", "f"];
+  const dir = makeFunctionsDir(Object.fromEntries(names.map((n) => [n, { entry: "t.ts" }])), { "t.ts": THROWS });
+  await withHost(["start", dir], async ({ url, output }) => {
+    const starts = () =>
+      output()
+        .split("\n")
+        .filter((l) => / cannot start \(/.test(l)).length;
+    assert.is((await healthUntil(url, (p) => p.body.status === "down")).status, 503);
+    const before = starts();
+    for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 20 }, () => probe(url, "health")));
+    // the retry it began fails within a second (an isolate that throws at import); wait for any other
+    const deadline = Date.now() + 10_000;
+    while (starts() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.is(starts() - before, 1, output().slice(-3000));
+  });
+});
+
 test.run();

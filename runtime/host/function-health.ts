@@ -22,9 +22,13 @@ const tried = new WeakMap<object, number>();
 
 /**
  * The functions' health. When every function is down, a function whose last start failed (not one
- * that failed to compile) is started once more, at most every DOWN_RETRY_MS: with `instances.min`
- * 0 only a request tries it again, and a load balancer sends a down host none, so a start that
- * failed for a passing reason (memory, a process limit) would keep the host out for good.
+ * that failed to compile) is started once more: with `instances.min` 0 only a request tries it
+ * again, and a load balancer sends a down host none, so a start that failed for a passing reason
+ * (memory, a process limit) would keep the host out for good. One function at a time (the one
+ * tried longest ago), at most every DOWN_RETRY_MS for the whole host: anyone may probe, and a
+ * start per broken function at each probe had a host of 40 broken functions, probed twice a
+ * second, start 8 processes a second. One that starts is enough: the host is then `degraded`, gets
+ * requests again, and they start the others.
  */
 export function functionsHealth(list: Served[]): FunctionsHealth {
   // one function of a version in a gradual deployment counts once per version it is served in
@@ -33,18 +37,22 @@ export function functionsHealth(list: Served[]): FunctionsHealth {
   const names = [...new Set(broken.map((f) => f.spec.name))];
   const total = new Set(list.map((f) => f.spec.name)).size;
   const down = broken.length === list.length;
-  if (down) {
-    const now = Date.now();
-    for (const { pool } of broken) {
-      if (!pool?.empty || now - (tried.get(pool) ?? 0) < DOWN_RETRY_MS) continue;
-      tried.set(pool, now);
-      void pool.warm(1);
-    }
-  }
+  if (down) retryOne(broken);
   return {
     down,
     reason: down
       ? `no function can start (${names.join(", ")}): this host serves nothing; /_lanes/functions and the host log say why`
       : `${names.length} of ${total} function(s) cannot start (${names.join(", ")}): the others serve; /_lanes/functions and the host log say why`,
   };
+}
+
+function retryOne(broken: Served[]): void {
+  const pools = [...new Set(broken.flatMap((f) => (f.pool ? [f.pool] : [])))];
+  const now = Date.now();
+  // a start under way (a retry, or a pool's own for `instances.min`), or one begun within DOWN_RETRY_MS
+  if (pools.some((p) => !p.empty || now - (tried.get(p) ?? 0) < DOWN_RETRY_MS)) return;
+  const next = pools.sort((a, b) => (tried.get(a) ?? 0) - (tried.get(b) ?? 0))[0];
+  if (!next) return;
+  tried.set(next, now);
+  void next.warm(1);
 }
