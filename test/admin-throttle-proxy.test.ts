@@ -69,7 +69,8 @@ async function strangerTries(proxy: string): Promise<number[]> {
 
 async function withProxiedHost(extra: string[], body: (proxy: string, host: StoreHost) => Promise<void>): Promise<void> {
   const host = await startStoreHost(versionDir("throttle"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), ...extra]);
-  const proxy = await reverseProxy(host.url);
+  // a host on every address (::) is reached over IPv4 all the same, as a proxy on another machine would
+  const proxy = await reverseProxy(host.url.replace("//[::]", "//127.0.0.1"));
   try {
     await body(proxy.url, host);
   } finally {
@@ -108,6 +109,23 @@ test("behind a proxy not named, the lock-out is what it was, and the 429 and the
   });
 });
 
+test("on a dual-stack host (--host ::), the 429 names the proxy as --trust-proxy takes it, and that --trust-proxy works", async () => {
+  let hint = "";
+  await withProxiedHost(["--host", "::"], async (proxy) => {
+    assert.equal(await strangerTries(proxy), [401, 401, 401, 401, 401, 429]);
+    const refused = await send(`${proxy}/_lanes/api/versions`, OPERATOR, { headers: bearer(TOKEN) });
+    hint = /start the host with --trust-proxy (\S+) to count each apart/.exec(refused.body)?.[1] ?? refused.body;
+  });
+  assert.is(hint, "127.0.0.1");
+  // as the host's own peer address has it: ::ffff:127.0.0.1 (and a mapped range) is an IPv4 address too
+  for (const named of ["::ffff:127.0.0.1", "::ffff:127.0.0.1/128"]) {
+    await withProxiedHost(["--host", "::", "--trust-proxy", named], async (proxy) => {
+      assert.equal(await strangerTries(proxy), [401, 401, 401, 401, 401, 429], named);
+      assert.is((await send(`${proxy}/_lanes/api/versions`, OPERATOR, { headers: bearer(TOKEN) })).status, 200, named);
+    });
+  }
+});
+
 test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else naming it", async () => {
   const t = trustedProxies("10.0.0.0/8, 192.168.1.7,fd00::/8,::1");
   assert.ok(t.has("10.200.3.4") && t.has("::ffff:10.0.0.1") && t.has("192.168.1.7") && t.has("fd12::1") && t.has("::1"));
@@ -115,6 +133,10 @@ test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else n
   // the last address not a trusted proxy: what a client wrote before it proves nothing
   assert.is(clientAddress("10.0.0.5", "1.2.3.4, 203.0.113.9, 10.0.0.9", t), "203.0.113.9");
   assert.is(clientAddress("203.0.113.1", "1.2.3.4", t), "203.0.113.1", "an untrusted peer is counted for itself");
+  const mapped = trustedProxies("::FFFF:10.1.2.3,::ffff:192.168.0.0/112");
+  assert.ok(mapped.has("10.1.2.3") && mapped.has("::ffff:10.1.2.3") && mapped.has("192.168.9.9"));
+  assert.not.ok(mapped.has("10.1.2.4") || mapped.has("192.169.0.1"));
+  for (const bad of ["::ffff:10.0.0.0/95", "::ffff:10.0.0.0/129", "::ffff:10.0.0.256"]) assert.throws(() => trustedProxies(bad), /is not an IP address or a CIDR range/, bad);
   const code = await runCli(["start", versionDir("flag"), "--port", "0", "--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/33"]);
   assert.is(code.code, 2, code.out);
   assert.match(code.out, /--trust-proxy: "10\.0\.0\.0\/33" is not an IP address or a CIDR range/);

@@ -9,7 +9,7 @@
  * Token values are never logged or echoed.
  */
 import { LanesError } from "../errors.ts";
-import { clientAddress, NO_PROXY, type TrustedProxies } from "./client-address.ts";
+import { clientAddress, NO_PROXY, unmapped, type TrustedProxies } from "./client-address.ts";
 
 export interface Token {
   /** Recorded as the author of what it deploys. */
@@ -99,7 +99,8 @@ export class AdminAuth {
 
   /** check() for the address `caller` is counted for; names `--trust-proxy` when a proxy's clients share one. */
   async checkCaller(authorization: string | null, caller: Caller, what: string): Promise<string> {
-    const peer = caller.remoteAddress();
+    // as --trust-proxy takes it, and as the throttle names it: IPv4, also on a dual-stack socket
+    const peer = unmapped(caller.remoteAddress());
     const shared = caller.header("x-forwarded-for") !== undefined && !this.proxies.trusted.has(peer);
     try {
       return await this.check(authorization, this.client(caller), what);

@@ -26,10 +26,13 @@ export const NO_PROXY: TrustedProxies = { has: () => false };
 export function trustedProxies(list: string, flag = "--trust-proxy"): TrustedProxies {
   const ranges: Range[] = [];
   for (const entry of list.split(",").map((s) => s.trim())) {
-    const [addr, prefix, ...rest] = entry.split("/");
+    const [written, prefix, ...rest] = entry.split("/");
+    // an IPv4-mapped address (how a dual-stack host names its IPv4 peers) is the IPv4 one, its range counted in IPv4 bits
+    const addr = written === undefined ? undefined : unmapped(written);
+    const less = addr !== written ? 96 : 0;
     const bytes = addr === undefined ? undefined : ipBytes(addr);
     const max = bytes ? bytes.length * 8 : 0;
-    const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : -1;
+    const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) - less : -1;
     if (!bytes || rest.length > 0 || bits < 0 || bits > max) {
       throw new LanesError("invalid_flag", `${flag}: ${JSON.stringify(entry)} is not an IP address or a CIDR range (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8)`);
     }
@@ -69,7 +72,7 @@ function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
 }
 
 /** An IPv4-mapped IPv6 address (`::ffff:10.0.0.5`, how Node names IPv4 peers of a dual-stack socket) as IPv4. */
-function unmapped(address: string): string {
+export function unmapped(address: string): string {
   const a = address.replace(/^\[|\]$/g, "");
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(a) ? a.slice(7) : a;
 }
