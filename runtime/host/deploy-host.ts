@@ -159,7 +159,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     };
     const deployer = await Deployer.attach(options, active, stableDir);
     // a limit lowered since the last start applies now, in a deploy's turn (and frees a full etcd for its defrag)
-    void deployer.exclusive(() => pruneVersions(options, deployer.active, (name) => deployer.copyInUse(name)));
+    void deployer.exclusive(() => pruneVersions(options, deployer.active, deployer.copiesInUse));
     const ui = recent ? await startConsole({ ...o, auth, host, recent, deploy: { deployer, store }, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
     const member = isClusterStore(store) ? new ClusterMember(store, deployer, o.log, o.adapter, o.advertise ?? host.url, keeper?.status() ?? null) : undefined;
     front.attach(

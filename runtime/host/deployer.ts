@@ -22,7 +22,7 @@ import { releaseFolder, sameFiles } from "./release-id.ts";
 import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 import { autoRollBack } from "./auto-rollback-retry.ts";
-import { copiesInUse, dropRemovedCopies, heldUpload } from "./prune.ts";
+import { dropRemovedCopies, foldersRunFrom, heldUpload } from "./prune.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
@@ -44,8 +44,8 @@ export class Deployer {
 
   private constructor(private readonly o: DeployerOptions) {
     this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir, ...(o.secrets ? { secrets: o.secrets } : {}) };
-    const [versionInUse, served] = [(id: string) => this.copyInUse(id), () => [...this.liveServed(), ...this.retiring]];
-    this.folders = new ReleaseFolders({ sys: o.adapter.sys, runDir: o.runDir, log: o.log, versionInUse, served, afterSweep: () => dropRemovedCopies(o, this.copyInUse) });
+    const [versionInUse, served] = [(id: string) => this.copiesInUse().has(id), () => [...this.liveServed(), ...this.retiring]];
+    this.folders = new ReleaseFolders({ sys: o.adapter.sys, runDir: o.runDir, log: o.log, versionInUse, served, afterSweep: () => dropRemovedCopies(o, this.copiesInUse) });
   }
 
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */
@@ -68,7 +68,7 @@ export class Deployer {
       checkIfVersion(u.ifVersion, active);
       const id = await this.o.store.nextVersionId();
       const hashes = Object.fromEntries(await Promise.all([...u.files].map(async ([path, bytes]) => [path, await sha256Hex(bytes)] as const)));
-      return heldUpload(this.o, id, hashes, () => this.upload(u, author, id, hashes, active, t0), this.copyInUse);
+      return heldUpload(this.o, id, hashes, () => this.upload(u, author, id, hashes, active, t0), this.copiesInUse);
     });
   }
 
@@ -235,9 +235,8 @@ export class Deployer {
     });
   }
 
-  /** Whether something this host runs or prepares works out of its copy `runDir/<name>` (prune.ts, CopyInUse). */
-  readonly copyInUse = (name: string): boolean =>
-    this.prepared.peek(name) !== undefined || copiesInUse(this.o, [...this.releases.values()], [...this.liveServed(), ...this.retiring]).has(name);
+  /** The copies `runDir/<name>` something this host runs or prepares works out of (prune.ts, CopiesInUse). */
+  readonly copiesInUse = (): Set<string> => new Set([...this.prepared.ids(), ...foldersRunFrom(this.o, [...this.releases.values()], [...this.liveServed(), ...this.retiring])]);
 
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {
@@ -279,7 +278,7 @@ export class Deployer {
     this.onSwitch(a, Math.round(performance.now() - t0));
     this.prepared.sweep(a);
     // after this switch, before the next: a copy is never removed while a deploy writes it
-    void this.serial(() => dropRemovedCopies(this.o, this.copyInUse));
+    void this.serial(() => dropRemovedCopies(this.o, this.copiesInUse));
     const what = `changed: ${changed.join(", ") || "none"}; loaded in ${r.loadMs} ms, switched in ${r.switchMs} ms`;
     this.o.log.info(`deployment ${a.revision} (${a.reason} by ${a.author}): ${describeDeployment(a)}; ${what}`);
     return r;

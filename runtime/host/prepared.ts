@@ -92,6 +92,11 @@ export class Prepared {
     return this.ready.get(id)?.release;
   }
 
+  /** The versions being prepared (their copies are in use). */
+  ids(): string[] {
+    return [...this.ready.keys()];
+  }
+
   add(id: string, release: Promise<Release>): void {
     if (this.ready.get(id)?.release === release) return;
     // a version that does not load here is loaded again (and its error reported) by the switch

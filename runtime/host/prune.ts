@@ -15,10 +15,10 @@ import type { Served } from "./served.ts";
  * and a version switched away from finishes its requests there. Such a copy stays when its
  * version leaves the store, and goes after a later switch once nothing runs from it.
  */
-export type CopyInUse = (name: string) => boolean;
+export type CopiesInUse = () => Set<string>;
 
 /** Run `upload` (the deploy of version `id`) with its blobs held from sweeps, then prune after it. */
-export async function heldUpload(o: DeployerOptions, id: string, hashes: Record<string, string>, upload: () => Promise<SwitchResult>, inUse: CopyInUse): Promise<SwitchResult> {
+export async function heldUpload(o: DeployerOptions, id: string, hashes: Record<string, string>, upload: () => Promise<SwitchResult>, inUse: CopiesInUse): Promise<SwitchResult> {
   await o.store.retention.hold(id, [...new Set(Object.values(hashes))]);
   let r: SwitchResult;
   try {
@@ -32,12 +32,13 @@ export async function heldUpload(o: DeployerOptions, id: string, hashes: Record<
 }
 
 /** Remove the versions past `--keep-versions` that no deployment needs; their names (undefined when it failed). */
-export async function pruneVersions(o: DeployerOptions, active: Deployment, inUse: CopyInUse): Promise<string[] | undefined> {
+export async function pruneVersions(o: DeployerOptions, active: Deployment, inUse: CopiesInUse): Promise<string[] | undefined> {
   const keep = o.keepVersions ?? DEFAULT_KEEP_VERSIONS;
   try {
     const r = await prune(o.store, active, keep);
     // their copies on this host's disk go too, but for those functions still run from (dropRemovedCopies takes them later)
-    for (const id of r.versions) if (!inUse(id)) await o.adapter.sys.remove(o.adapter.sys.join(o.runDir, id));
+    const busy = inUse();
+    for (const id of r.versions) if (!busy.has(id)) await o.adapter.sys.remove(o.adapter.sys.join(o.runDir, id));
     if (r.versions.length > 0 || r.removed > 0) {
       const compacted = r.compactedTo ? `; etcd's history compacted to revision ${r.compactedTo}` : "";
       o.log.info(
@@ -53,14 +54,16 @@ export async function pruneVersions(o: DeployerOptions, active: Deployment, inUs
 
 /**
  * Remove this host's unpacked copies (runDir/<id>) of versions the store no longer holds: a host
- * following another's deploys writes one for each, and removes none itself. `needed`: ids it
- * serves or prepares now. One that cannot be removed now is tried again after the next switch.
+ * following another's deploys writes one for each, and removes none itself. `inUse`: the copies
+ * it serves, prepares or runs functions from now. One that cannot be removed now is tried again
+ * after the next switch.
  */
-export async function dropRemovedCopies(o: DeployerOptions, needed: (id: string) => boolean): Promise<void> {
+export async function dropRemovedCopies(o: DeployerOptions, inUse: CopiesInUse): Promise<void> {
   const { sys } = o.adapter;
   try {
+    const busy = inUse();
     for (const id of await sys.list(o.runDir)) {
-      if (!VERSION_ID.test(id) || needed(id) || (await o.store.getVersion(id))) continue;
+      if (!VERSION_ID.test(id) || busy.has(id) || (await o.store.getVersion(id))) continue;
       await sys.remove(sys.join(o.runDir, id));
     }
   } catch (e) {
@@ -69,7 +72,7 @@ export async function dropRemovedCopies(o: DeployerOptions, needed: (id: string)
 }
 
 /** The names of the copies under `runDir` that `releases` were written to and `served` functions run from. */
-export function copiesInUse(o: DeployerOptions, releases: Release[], served: Served[]): Set<string> {
+export function foldersRunFrom(o: DeployerOptions, releases: Release[], served: Served[]): Set<string> {
   const { sys } = o.adapter;
   const names = new Set<string>();
   for (const dir of [...releases.map((r) => r.dir), ...served.map((s) => s.spec.dir)]) {
