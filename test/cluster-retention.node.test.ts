@@ -11,7 +11,8 @@ import { EtcdClient, text, type KeyValue } from "../runtime/deploy/etcd-client.t
 import { EtcdStore } from "../runtime/deploy/etcd-store.ts";
 import { EtcdRetention } from "../runtime/deploy/etcd-sweep.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
-import { contentDigest, sha256Hex, type VersionRecord } from "../runtime/deploy/model.ts";
+import { contentDigest, sha256Hex, type Deployment, type VersionRecord } from "../runtime/deploy/model.ts";
+import { prune } from "../runtime/deploy/retention.ts";
 import { eventually, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
 import { api, deploy, get, scratchDir, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
@@ -183,6 +184,30 @@ test("a switch to a version another host's retention removed meanwhile (after th
     assert.is((await store.active())?.stable, "v1");
   } finally {
     await store.close();
+  }
+});
+
+test("a prune that began from a deployment another host has replaced since (a rollback to an old version) keeps the version the store now serves", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/stale`);
+  const [mine, other] = [await EtcdStore.open(target), await EtcdStore.open(target)];
+  try {
+    const at = new Date().toISOString();
+    let d: Deployment | undefined;
+    for (const id of ["v1", "v2", "v3", "v4"]) {
+      const files = { "a.js": await mine.putBlob(new TextEncoder().encode(`export default "${id}"`)) };
+      await mine.putVersion({ id, createdAt: at, tag: null, message: null, author: "ci", files, digest: await contentDigest(files) });
+      d = await mine.activate({ createdAt: at, author: "ci", reason: "deploy", message: null, stable: id, canary: null }, d?.revision ?? 0);
+    }
+    // this host deployed v4 (or started on it); before its prune reads the store, another host rolls back to v1
+    await other.activate({ createdAt: at, author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d!.revision);
+    const pruned = await prune(mine, d!, 1);
+    assert.not.ok(pruned.versions.includes("v1"), `removed ${pruned.versions.join(", ")}`);
+    assert.ok(await other.getVersion("v1"), "the active deployment's version is kept");
+    assert.is(new TextDecoder().decode(await other.getBlob((await other.getVersion("v1"))!.files["a.js"]!)), `export default "v1"`);
+    assert.ok(await other.getVersion("v4"), "and the one its rollback goes back to");
+  } finally {
+    await mine.close();
+    await other.close();
   }
 });
 

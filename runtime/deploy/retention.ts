@@ -65,7 +65,12 @@ export function versionsToRemove(versions: VersionRecord[], used: Set<string>, k
 /** Remove what `keep` says is no longer kept, then sweep. */
 export async function prune(store: DeployStore, active: Deployment, keep: number): Promise<PruneResult> {
   const versions = await store.listVersions();
-  const remove = versionsToRemove(versions, await versionsInUse(store, active), keep);
+  const used = await versionsInUse(store, active);
+  // `active` is the deployment this host made or started on; on a shared store another host may
+  // have replaced it since (a rollback to a version past the limit): what the store serves now stays
+  const now = await store.active();
+  if (now && JSON.stringify(now) !== JSON.stringify(active)) for (const id of await versionsInUse(store, now)) used.add(id);
+  const remove = versionsToRemove(versions, used, keep);
   // oldest first: a prune cut short leaves the newest of those it meant to remove, as a limit would
   for (const id of [...remove].reverse()) await store.retention.removeVersion(id);
   const swept = await store.retention.sweep();
