@@ -64,7 +64,8 @@ export async function dropRemovedCopies(o: DeployerOptions, inUse: CopiesInUse):
     const busy = inUse();
     for (const id of await sys.list(o.runDir)) {
       if (!VERSION_ID.test(id) || busy.has(id) || (await o.store.getVersion(id))) continue;
-      await sys.remove(sys.join(o.runDir, id));
+      // asked again: another host's staged version may have begun to be prepared here meanwhile
+      if (!inUse().has(id)) await sys.remove(sys.join(o.runDir, id));
     }
   } catch (e) {
     o.log.warn(`could not remove the copies of versions no longer kept from ${o.runDir}: ${message(e)}`);
