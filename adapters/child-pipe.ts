@@ -4,6 +4,7 @@ import { Socket, type SocketConstructorOpts } from "node:net";
 import { Writable } from "node:stream";
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 import { childBodyFile } from "./body-file.ts";
+import { WriteBacklog } from "./write-backlog.ts";
 
 /** Deno: writes up to this size are made at once (a pipe holds 64 KiB); larger ones in the background. */
 const SYNC_WRITE_MAX = 32 * 1024;
@@ -44,10 +45,11 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
   });
   // replaced before anything opens the real one: opening it would make fd 1 non-blocking
   Object.defineProperty(process, "stdout", { value: stray, configurable: true, writable: true });
+  const backlog = new WriteBacklog();
   let write: BytePipe["write"];
   let onData: (l: (chunk: Uint8Array) => void) => void;
   if (deno) {
-    write = denoWriter(deno.stdout.writeSync.bind(deno.stdout), deno.stdout.write.bind(deno.stdout));
+    write = denoWriter(deno.stdout.writeSync.bind(deno.stdout), deno.stdout.write.bind(deno.stdout), backlog);
     const text = (b: Uint8Array) => onStray(new TextDecoder().decode(b));
     deno.stdout.writeSync = (b) => {
       text(b);
@@ -70,7 +72,7 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
       stdin.on("error", () => process.exit(0));
     };
   } else if (bun) {
-    write = bunWriter(() => bun.stdout.writer());
+    write = bunWriter(() => bun.stdout.writer(), backlog);
     onData = (l) => {
       void (async () => {
         // each chunk is a new array: frames and bodies may be kept as views into it
@@ -83,14 +85,15 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
       })();
     };
   } else {
-    write = blockingWriter(1);
+    write = blockingWriter(1, backlog);
     onData = (l) => {
       process.stdin.on("data", (chunk: Buffer) => l(chunk));
       process.stdin.on("end", () => process.exit(0)); // the host is gone: never outlive it
     };
   }
   const file = childBodyFile();
-  return file ? { write, onData, file } : { write, onData };
+  const room = () => backlog.room();
+  return file ? { write, onData, room, file } : { write, onData, room };
 }
 
 /**
@@ -148,13 +151,14 @@ export function childWritesDone(): Promise<void> | undefined {
  * are still made at once (cheaper); a larger one, and whatever follows it while it is going
  * on, is written in the background, in order. A write that fails means the host is gone.
  */
-function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8Array) => Promise<number>): BytePipe["write"] {
+function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8Array) => Promise<number>, backlog: WriteBacklog): BytePipe["write"] {
   const queue: [Uint8Array, (() => void) | undefined][] = [];
   let pumping: Promise<void> | undefined;
   const pump = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       let b = next[0];
       while (b.byteLength > 0) b = b.subarray(await writeAsync(b));
+      backlog.taken(next[0].byteLength);
       next[1]?.();
     }
     pumping = undefined; // in the same step that found the queue empty: nothing can slip in between
@@ -165,6 +169,7 @@ function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8A
       for (let at = 0; at < bytes.byteLength; ) at += writeSync(bytes.subarray(at));
       return written?.();
     }
+    backlog.add(bytes.byteLength);
     queue.push([bytes, written]);
     pumping ??= pump().catch(() => process.exit(0)); // the host is gone: never outlive it
   };
@@ -180,8 +185,10 @@ function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8A
  * processes). The sink is made on the first write that needs it: made earlier, it would hold fd 1
  * for nothing.
  */
-function bunWriter(makeSink: () => BunSink): BytePipe["write"] {
+function bunWriter(makeSink: () => BunSink, backlog: WriteBacklog): BytePipe["write"] {
   let sink: BunSink | undefined;
+  /** What the sink holds of the write it was given. */
+  let inSink = 0;
   let flushing: Promise<void> | undefined;
   const waiting: [Uint8Array, (() => void) | undefined][] = [];
   // until all is written: frames that waited may start another flush
@@ -192,10 +199,19 @@ function bunWriter(makeSink: () => BunSink): BytePipe["write"] {
     })();
   const flushed = () => {
     flushing = undefined;
-    for (const [bytes, written] of waiting.splice(0)) write(bytes, written);
+    let done = inSink;
+    inSink = 0;
+    const again = waiting.splice(0);
+    for (const [bytes] of again) done += bytes.byteLength;
+    // what waits again counts again (write adds it)
+    for (const [bytes, written] of again) write(bytes, written);
+    backlog.taken(done);
   };
   const write: BytePipe["write"] = (bytes, written) => {
-    if (flushing) return void waiting.push([bytes, written]);
+    if (flushing) {
+      backlog.add(bytes.byteLength);
+      return void waiting.push([bytes, written]);
+    }
     let at = 0;
     try {
       while (at < bytes.byteLength) at += writeSync(1, at === 0 ? bytes : bytes.subarray(at));
@@ -204,11 +220,17 @@ function bunWriter(makeSink: () => BunSink): BytePipe["write"] {
       if ((e as { code?: string }).code !== "EAGAIN") throw e;
     }
     sink ??= makeSink();
+    inSink = bytes.byteLength - at;
+    backlog.add(inSink);
     sink.write(bytes.subarray(at)); // a copy: `bytes` may be used again at once
     written?.();
     const done = sink.flush();
     // a write or flush that fails: the host is gone, never outlive it
     if (typeof done !== "number") flushing = done.then(flushed).catch(() => process.exit(0));
+    else {
+      backlog.taken(inSink);
+      inSink = 0;
+    }
   };
   return write;
 }
@@ -217,7 +239,7 @@ function bunWriter(makeSink: () => BunSink): BytePipe["write"] {
  * Writes all of `bytes` to `fd` in order. The fd is normally blocking; if the runtime made it
  * non-blocking and the pipe is full, what is left waits and is retried.
  */
-function blockingWriter(fd: number): BytePipe["write"] {
+function blockingWriter(fd: number, waits: WriteBacklog): BytePipe["write"] {
   // each with what to call once it is all written
   const backlog: [Uint8Array, (() => void) | undefined][] = [];
   // what is left once a write would block (if fd 1 was made non-blocking): exitNow waits for it
@@ -231,8 +253,12 @@ function blockingWriter(fd: number): BytePipe["write"] {
         const n = writeSync(fd, next[0]);
         if (n === next[0].byteLength) {
           backlog.shift();
+          waits.taken(n);
           next[1]?.();
-        } else next[0] = next[0].subarray(n);
+        } else {
+          next[0] = next[0].subarray(n);
+          waits.taken(n);
+        }
       } catch (e) {
         if ((e as { code?: string }).code !== "EAGAIN") throw e;
         emptied ??= new Promise<void>((r) => (empty = r));
@@ -244,6 +270,7 @@ function blockingWriter(fd: number): BytePipe["write"] {
     emptied = undefined;
   };
   return (bytes, written) => {
+    waits.add(bytes.byteLength);
     backlog.push([bytes, written]);
     if (backlog.length === 1) drain();
   };

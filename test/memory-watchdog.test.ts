@@ -25,6 +25,9 @@ test.before(async (ctx) => {
   }
   // packed: its worker is judged as a whole (runtime/pack/worker.ts)
   functions["packed-hog"] = { entry: "chaos-fault.ts", lane: "isolate", pack: true, memoryMb: 128 };
+  // a bun child: its writer queues what its stdout cannot take at once (Node's child blocks)
+  functions["streams-bun"] = { entry: "stream-window.ts", lane: "process", runtime: "bun", memoryMb: 128, instances: { min: 1, max: 1 } };
+  functions["hog-bun"] = { entry: "chaos-fault.ts", lane: "process", runtime: "bun", memoryMb: 128, instances: { min: 1, max: 1 } };
   functions["huge-frame"] = { entry: "huge-frame.ts", lane: "process", memoryMb: 64, instances: { min: 1, max: 1 } };
   functions.threads = { entry: "thread-bomb.ts", lane: "process", runtime: "bun", instances: { min: 0, max: 1 } };
   ctx.h = await startTestHost(functions);
@@ -90,6 +93,35 @@ test("process lane: a child that starts more threads than MAX_THREADS is stopped
   const err = await expectError(await h.fetch("/threads?n=2500&ms=3000"), 502, "instance_crashed");
   assert.match(err.message, /ran \d+ threads, over the 2048 a process-lane child may run/);
   assert.equal(await expectJson(h.fetch("/threads?n=10")), { started: 10 });
+});
+
+test("process lane: 50 answers of 2 MiB streamed at once from a bun child are all served whole, and the child is not stopped", async ({ h }) => {
+  // each answer's window allows 2 MiB ahead of its client; the child's writer queued every
+  // window at once (82-93 MB of frames in 165-187 MB of batch buffers) and the watchdog stopped
+  // it at 370-610 MB resident: 502s, cut answers, a restart. Two waves, as a bench's clients would
+  const first = poolOf(h, "streams-bun").instances[0]!;
+  const answers: number[] = [];
+  for (let wave = 0; wave < 2; wave++) {
+    const got = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const res = await h.fetch("/streams-bun");
+        const body = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
+        return res.status === 200 ? body.byteLength : -res.status;
+      }),
+    );
+    answers.push(...got);
+  }
+  const whole = answers.filter((n) => n === 2 * MB).length;
+  measure("process lane, bun child, memoryMb 128: 2 x 50 answers of 2 MiB streamed at once", `${whole} whole, child RSS ${Math.round((first.rss() ?? 0) / MB)} MB`);
+  assert.is(whole, 100, `answers (bytes, or -status): ${answers.filter((n) => n !== 2 * MB).join(",")}`);
+  assert.is(poolOf(h, "streams-bun").restarts, 0, "the child was not stopped");
+  assert.is(poolOf(h, "streams-bun").instances[0], first, "the same child served throughout");
+});
+
+test("process lane: a bun child that holds 300 MB with memoryMb 128 is still stopped", async ({ h }) => {
+  const err = await expectError(await h.fetch("/hog-bun?do=alloc&mb=300&ms=3000"), 502, "instance_crashed");
+  assert.match(err.message, /ran out of memory/);
+  await waitFor(async () => (await h.fetch("/hog-bun")).status === 200, "the function serves again", 10_000);
 });
 
 laneTest("garbage past memoryMb at the watchdog's readings does not stop an isolate or a bun child: it collects, then judges", async (h, lane) => {

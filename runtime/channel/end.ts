@@ -16,6 +16,12 @@ export interface ChannelEnd<In, Out> {
    * function's stream chunk): an end that would move it, or hold it past this call, copies it.
    */
   send(frame: Out, slot?: number, lent?: boolean): void;
+  /**
+   * Undefined while this end takes more frames at once, else resolves once it does: the process
+   * lane's pipe holds its limit of bytes not yet written (a streamed answer waits for it before
+   * reading more of the function's stream). The isolate lane's ring has no such queue.
+   */
+  room?(): Promise<void> | undefined;
   /** Send what is batched now (before this side ends). */
   flush(): void;
   /** Read what has arrived now, at once (the other side is gone: its last frames still count). */

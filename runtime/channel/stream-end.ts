@@ -27,6 +27,11 @@ export interface BytePipe {
   /** `written` (optional) runs once the pipe has taken `bytes`, or failed to: they may be reused then. */
   write(bytes: Uint8Array, written?: () => void): void;
   onData(listener: (chunk: Uint8Array) => void): void;
+  /**
+   * Where writes the pipe could not take at once are queued (a child's non-blocking stdout):
+   * undefined while it holds less than its limit of them, else resolves once it is back under.
+   */
+  room?(): Promise<void> | undefined;
   /** A file both sides hold open, for large bodies (body-file.ts); without it they cross the pipe. */
   file?: FileIo;
   /** Bytes written to the pipe that it has not taken yet (the other side is not reading them), where the runtime says. */
@@ -99,6 +104,11 @@ function streamEnd<In, Out extends Frame>(
   // a body that found its ring full and the frames after it: bodies as objects, frames as bytes
   const waiting: (Uint8Array | { body: Uint8Array })[] = [];
   let waitingSince = 0;
+  /** Streams waiting for what waits here to be sent (ChannelEnd.room). */
+  const roomWaits: (() => void)[] = [];
+  const wakeRoom = () => {
+    for (const wake of roomWaits.splice(0)) wake();
+  };
   let retry: ReturnType<typeof setTimeout> | undefined;
   /** Sends `body` after its frame: false if it must wait for room (unless `now`). */
   const sendBody = (body: Uint8Array, now: boolean, lent = false): boolean => {
@@ -131,6 +141,7 @@ function streamEnd<In, Out extends Frame>(
       } else return retryLater();
       waiting.shift();
     }
+    wakeRoom();
   };
   const retryLater = () => {
     retry ??= setTimeout(() => {
@@ -166,6 +177,8 @@ function streamEnd<In, Out extends Frame>(
         retryLater();
       }
     },
+    // frames that wait behind a body (its ring full) are copies held here, then the pipe's
+    room: () => (waiting.length === 0 ? pipe.room?.() : new Promise<void>((r) => roomWaits.push(r)).then(() => pipe.room?.())),
     flush() {
       sendWaiting(true);
       out.flush();
@@ -180,6 +193,7 @@ function streamEnd<In, Out extends Frame>(
       closed = true;
       clearTimeout(retry);
       for (const next of waiting.splice(0)) if (!(next instanceof Uint8Array)) buffers?.written(next.body);
+      wakeRoom();
     },
   };
 }

@@ -249,6 +249,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       {
         head: (status, statusText, headers, body, more, lent) => end.send({ t: "res", id: f.id, status, statusText, headers, body, more }, slot, lent),
         chunk: (body) => end.send({ t: "chunk", id: f.id, body }, slot, true),
+        room: () => end.room?.(),
         end: (error) => post(error === undefined ? { t: "end", id: f.id } : { t: "end", id: f.id, error }, slot),
       },
       (cancel) => (call.cancelBody = cancel),

@@ -18,6 +18,8 @@ export interface ResponseSink {
    */
   head(status: number, statusText: string, headers: HeaderPairs, body: Uint8Array | null, more: boolean, lent?: boolean): void;
   chunk(body: Uint8Array): void;
+  /** Undefined while the channel takes more at once, else resolves once it does (ChannelEnd.room). */
+  room?(): Promise<void> | undefined;
   /** `error` (even "", a message-less Error's) says the stream failed: the client's body is cut, not ended as if whole. */
   end(error?: string): void;
 }
@@ -104,6 +106,11 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
       // the next read waits while a window's worth is on its way to the client
       const room = window?.room();
       if (room) await room;
+      // and while the channel holds its limit of bytes it could not write yet: every stream's
+      // window may be open at once (a bun child held 50 x 2 MiB queued, in 2x their size of
+      // batch buffers, and was stopped for it: adapters/README.md, Child processes)
+      const pipe = sink.room?.();
+      if (pipe) await pipe;
     }
     sink.end();
   } catch (e) {
