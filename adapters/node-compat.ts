@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, readFileSync, statSync, watch } from "node:fs";
+import { closeSync, existsSync, statSync, watch } from "node:fs";
 import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
@@ -30,6 +30,7 @@ import { holdFolder } from "./folder-hold.ts";
 import { watchTree } from "./watch-tree.ts";
 import { BODY_FILE_BYTES } from "../runtime/channel/body-file.ts";
 import { collectGarbage } from "./gc.ts";
+import { rssOfPid, threadsOfPid } from "./proc-status.ts";
 
 const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
@@ -104,26 +105,6 @@ function isDirectory(p: string): boolean {
     return statSync(p).isDirectory();
   } catch {
     return false;
-  }
-}
-
-/** VmRSS of a process in bytes, from /proc (Linux). */
-export function rssOfPid(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Threads of a process, from /proc (Linux). */
-export function threadsOfPid(pid: number): number | undefined {
-  try {
-    const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

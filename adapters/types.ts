@@ -126,10 +126,7 @@ export interface GuestHandle {
   rss(): number | undefined;
   /** Threads of a child's process (each takes a process id of the machine's); undefined for a worker. */
   threads?(): number | undefined;
-  /**
-   * The host's id of the process that runs the guest (inside its sandbox, the runtime, not
-   * bwrap); undefined for a worker thread, or before a sandboxed runtime has started.
-   */
+  /** The host's id of the guest's runtime process (in a sandbox, not bwrap's); undefined for a worker, or before it started. */
   pid(): number | undefined;
 }
 

@@ -10,7 +10,6 @@
 import { expose } from "comlink";
 import {
   changeDir,
-  currentRequestId,
   exitNow,
   formatArgs,
   heapUsed,
@@ -28,11 +27,12 @@ import type { Context } from "../api.ts";
 import type { RequestInit2 } from "../../adapters/undici.ts";
 import type { GuestControl, LoadSpec } from "../channel/control.ts";
 import type { GuestEnd } from "../channel/end.ts";
-import { PING_COLLECT, type GuestToHost, type HostToGuest, type LogFrame, type LogLevel, type RequestFrame } from "../channel/frames.ts";
+import { PING_COLLECT, type GuestToHost, type HostToGuest, type LogLevel, type RequestFrame } from "../channel/frames.ts";
 import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
 import { IdTable } from "../id-table.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { readAtOnce, sendResponse } from "./respond.ts";
+import { captureConsole, rid } from "./console-capture.ts";
 import { asError } from "./as-error.ts";
 import { Call, traceparentOf } from "./call.ts";
 import { collectFetchListeners, fetchListenerSink } from "./service-worker.ts";
@@ -285,16 +285,4 @@ function ctxSharedOf(shared: GuestShared): Loaded["shared"] {
     get: (key: string) => shared.get(key),
     set: (key: string, value: string) => shared.set(key, value),
   };
-}
-
-function rid(): { requestId?: string } {
-  const id = currentRequestId();
-  return id ? { requestId: id } : {};
-}
-
-/** The function's console goes to the host log, tagged with the request it ran for. */
-function captureConsole(post: (f: LogFrame) => void) {
-  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
-    console[level] = (...args: unknown[]) => post({ t: "log", level, text: formatArgs(args), ...rid() });
-  }
 }
