@@ -42,6 +42,14 @@ export class BodyReads {
     this.late.delete(id);
     this.deadlines.trim();
   }
+
+  /**
+   * The function stopped: its timer goes too. It outlives the last read by up to timeoutMs
+   * (deadlines.ts keeps it armed across reads), which held a stopped host's process open.
+   */
+  clear(): void {
+    this.deadlines.clear();
+  }
 }
 
 /**

@@ -262,6 +262,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         await server.shutdown(graceMs);
         const left = Math.max(0, graceMs - (Date.now() - started));
         await Promise.all(functions.map((f) => f.pool?.stop(left, { finishWaitUntil: true })));
+        for (const f of functions) f.bodyReads?.clear();
         await Promise.all([pack.stop(), spares.stop()]);
         metrics.stop();
         // the spans of the last requests go out before the host exits

@@ -61,6 +61,7 @@ export async function retire(served: Served): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   await pool.stop(Math.max(0, deadline - Date.now()));
+  served.bodyReads?.clear();
 }
 
 export interface HeldLogger {
