@@ -17,7 +17,9 @@ test(`a ${adapter.name} host stopped after an upload to a function with timeoutM
   let out = "";
   child.onOutput((text) => (out += text));
   // the upload's deadline timer outlived the host by timeoutMs: the process ended 120 s later
-  const ended = await Promise.race([child.exited.then(() => Date.now()), new Promise<undefined>((r) => setTimeout(r, 60_000))]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ended = await Promise.race([child.exited.then(() => Date.now()), new Promise<undefined>((r) => (timer = setTimeout(r, 60_000)))]);
+  clearTimeout(timer);
   if (ended === undefined) child.kill("SIGKILL");
   const said = /\{"status".*\}/.exec(out);
   assert.ok(said, `the host did not serve and stop:\n${out}`);
