@@ -67,10 +67,8 @@ test("granted paths must lie inside the manifest's folder, exist, and never be t
   for (const [permissions, re] of cases) assert.match(await problems(proc({ permissions })), re);
 });
 
-test("no grant may lie inside a write grant, its own function's or another's, by its path or where its link leads; side by side or a write inside a read is fine", async () => {
-  const dir = folder({});
-  mkdirSync(join(dir, "out", "sub"));
-  symlinkSync("out/sub", join(dir, "via"));
+/** Load a manifest written into `dir`; `refused` gives the error's message (or says it was accepted). */
+function manifestsIn(dir: string) {
   const load = (manifest: unknown) => {
     writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest));
     return loadManifest(dir, adapter.sys, adapter.name);
@@ -80,6 +78,14 @@ test("no grant may lie inside a write grant, its own function's or another's, by
       () => `accepted: ${JSON.stringify(manifest)}`,
       (e: Error) => e.message,
     );
+  return { load, refused };
+}
+
+test("no grant may lie inside a write grant, its own function's or another's, by its path or where its link leads; side by side or a write inside a read is fine", async () => {
+  const dir = folder({});
+  mkdirSync(join(dir, "out", "sub"));
+  symlinkSync("out/sub", join(dir, "via"));
+  const { load, refused } = manifestsIn(dir);
   const two = (f: unknown, g: unknown) => ({
     functions: { f: { entry: "a.ts", lane: "process", permissions: f }, g: { entry: "a.ts", lane: "process", route: "/g", permissions: g } },
   });
@@ -110,15 +116,7 @@ test("no grant and no entry may be reached through a link inside a write grant, 
   symlinkSync("out/cfg", join(dir, "cfg"));
   symlinkSync("../src", join(dir, "out", "code"));
   symlinkSync("out/code", join(dir, "code"));
-  const load = (manifest: unknown) => {
-    writeFileSync(join(dir, "lanes.json"), JSON.stringify(manifest));
-    return loadManifest(dir, adapter.sys, adapter.name);
-  };
-  const refused = (manifest: unknown): Promise<string> =>
-    load(manifest).then(
-      () => `accepted: ${JSON.stringify(manifest)}`,
-      (e: Error) => e.message,
-    );
+  const { load, refused } = manifestsIn(dir);
   const two = (g: Record<string, unknown>) => ({
     functions: { f: { entry: "a.ts", lane: "process", permissions: { write: ["out"] } }, g: { entry: "a.ts", lane: "process", route: "/g", ...g } },
   });
