@@ -17,9 +17,13 @@ test(`a ${adapter.name} host stopped after an upload to a function with timeoutM
   let out = "";
   child.onOutput((text) => (out += text));
   // the upload's deadline timer outlived the host by timeoutMs: the process ended 120 s later
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const ended = await Promise.race([child.exited.then(() => Date.now()), new Promise<undefined>((r) => (timer = setTimeout(r, 60_000)))]);
-  clearTimeout(timer);
+  let cancel = () => {};
+  const guard = new Promise<undefined>((r) => {
+    const t = setTimeout(r, 60_000);
+    cancel = () => clearTimeout(t);
+  });
+  const ended = await Promise.race([child.exited.then(() => Date.now()), guard]);
+  cancel();
   if (ended === undefined) child.kill("SIGKILL");
   const said = /\{"status".*\}/.exec(out);
   assert.ok(said, `the host did not serve and stop:\n${out}`);
