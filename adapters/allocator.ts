@@ -4,7 +4,7 @@
  * page: process-lane children (child-args.ts), the hosts (a Node host through the environment the
  * CLI starts it with, env.ts; a Deno host through `mallopt`, malloc-trim.ts) and the bench's load
  * generator (loadtest/harness/host-process.ts). The measurements are in
- * adapters/README.md (Child processes, Memory).
+ * README.md in this folder (Child processes, Memory).
  */
 import type { RuntimeName } from "./types.ts";
 
@@ -38,7 +38,7 @@ const NODE_HOST_KEEP_MB = 32;
  * starts: a Node host's glibc keeps up to NODE_HOST_KEEP_MB (under `body` through the isolate
  * lane it faulted 32 times a request, and served 22-43% more with this); a Deno host sets its own
  * at start-up (malloc-trim.ts); a Bun host keeps mimalloc's default, whose purging gives memory
- * back when quiet (adapters/README.md, Memory). Nothing where the operator tuned it.
+ * back when quiet (README.md in this folder, Memory). Nothing where the operator tuned it.
  */
 export function hostAllocatorEnv(host: RuntimeName, env: Record<string, string | undefined>): Record<string, string> {
   return host === "node" && !allocatorTunedIn(env) ? keepingEnv("node", NODE_HOST_KEEP_MB) : {};

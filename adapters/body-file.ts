@@ -10,7 +10,7 @@
  * the sandbox caps the size of any file it writes (`prlimit --fsize`, sandbox.ts) at its /tmp's
  * size, which it could fill anyway, and a function that may write files of its own (a `write`
  * grant, where the cap would be a new limit) keeps its bodies in the pipe. `LANES_BODY_FILE=off`
- * keeps every child's bodies in the pipe (adapters/README.md, Channel, has the measurements).
+ * keeps every child's bodies in the pipe (README.md in this folder, Channel, has the measurements).
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -99,7 +99,7 @@ export interface HostBodyFile {
  * above), nor a deno child outside the sandbox. Deno's node:fs cannot use a descriptor it did
  * not open, and it opens nothing under /dev or /proc (/dev/shm, /dev/fd, /proc/self/fd) without
  * --allow-all, so a deno child opens the file where the sandbox binds it, with a grant for that
- * path alone (adapters/README.md, Channel).
+ * path alone (README.md in this folder, Channel).
  */
 export function bodyFileFor(o: Pick<ChildOptions, "runtime" | "sandbox" | "grants">): HostBodyFile | undefined {
   if (o.sandbox && o.grants.write.length > 0) return undefined;

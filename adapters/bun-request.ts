@@ -2,7 +2,7 @@
  * Bun guests: the function's Request, built only when the function touches more than its
  * `method`, `url` and `signal`. Under `hello` load a Bun worker spent about 4 µs of its 11 µs per
  * request on `new Request(url, { method, headers, signal })` and the AbortController behind the
- * signal, their construction and the sweeping of their native halves (adapters/README.md,
+ * signal, their construction and the sweeping of their native halves (README.md in this folder,
  * Channel). Node and Deno guests get the same from undici.ts; @hono/node-server does it for the
  * `direct` baseline.
  *
@@ -18,7 +18,7 @@
  * - inspecting it (`console.log`, `Bun.inspect`) shows the real one.
  * - a function that reads the body first (`arrayBuffer`, `text`, `json`) gets the bytes the lazy
  *   one has, as on Node (undici.ts, `defineFirstReads`): Bun's Request copied the body in and
- *   `arrayBuffer()` copied it out again (adapters/README.md, Channel).
+ *   `arrayBuffer()` copied it out again (README.md in this folder, Channel).
  * Left different: the getters of `Request.prototype` called on a lazy one directly
  * (`Object.getOwnPropertyDescriptor(Request.prototype, "url").get.call(r)`) throw, since Bun makes
  * them non-configurable, and `structuredClone(r)` gives `{}` where the platform throws.

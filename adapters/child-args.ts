@@ -8,7 +8,7 @@ import type { ChildOptions } from "./types.ts";
 /** The sandbox's private temp folder (adapters/sandbox.ts). */
 const SANDBOX_TMP = "/tmp";
 
-/** The inspector on loopback only, on a port the runtime picks (each prints the URL: adapters/README.md, Inspector). */
+/** The inspector on loopback only, on a port the runtime picks (each prints the URL: README.md in this folder, Inspector). */
 const INSPECT = "--inspect=127.0.0.1:0";
 
 /**
@@ -19,7 +19,7 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
   const inspect = o.inspect ? [INSPECT] : [];
   switch (o.runtime) {
     case "node":
-      // --max-old-space-size: the child aborts (SIGABRT) at the limit (adapters/README.md, Child processes);
+      // --max-old-space-size: the child aborts (SIGABRT) at the limit (README.md in this folder, Child processes);
       // a snapshot blob loads only under the flags it was built with (node-snapshot.ts)
       return [`--max-old-space-size=${o.heapMb}`, "--no-warnings", ...inspect, ...(blob ? ["--snapshot-blob", blob] : [file])];
     case "deno":
@@ -45,7 +45,7 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
 }
 
 /**
- * What a child's allocator is told, per child runtime (adapters/README.md, Child processes).
+ * What a child's allocator is told, per child runtime (README.md in this folder, Child processes).
  * - bun: mimalloc's purging off (`MIMALLOC_PURGE_DELAY=-1`): Bun gave freed pages back to the OS
  *   between bursts and faulted them in again, and a 256 KiB echo through the process lane cost
  *   2.8 ms of CPU instead of 6.0 without it (loadtest/README.md, The hot path). The child keeps
@@ -56,11 +56,11 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
  *   child echoing 256 KiB under load gave the top of its heap back after bursts and faulted it in
  *   again: 16-31 page faults and 1.11-1.52 ms of CPU a request, against 0.2-0.9 and 0.80-1.12 ms
  *   with these. Each one alone pins glibc's other thresholds at their low defaults (the trim
- *   threshold alone: 239 faults and 6 ms a request), so all three are set (adapters/README.md,
+ *   threshold alone: 239 faults and 6 ms a request), so all three are set (README.md in this folder,
  *   Child processes). Capped by `memoryMb`, what a child keeps stays within its RSS backstop
  *   (memoryMb + 128 MB, watchdog.ts) beside what it holds.
  * - node: the same, for the same reason (Node's ArrayBuffers come from glibc too): under `body`
- *   8-9 page faults a request, and 15% more CPU, without them (adapters/README.md, Child processes).
+ *   8-9 page faults a request, and 15% more CPU, without them (README.md in this folder, Child processes).
  */
 function allocatorEnv(o: ChildOptions): Record<string, string> {
   return keepingEnv(o.runtime, Math.min(128, o.heapMb));

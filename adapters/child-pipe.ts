@@ -1,4 +1,4 @@
-/** How a process-lane guest talks to its host: frames over its stdin and stdout (adapters/README.md, Channel). */
+/** How a process-lane guest talks to its host: frames over its stdin and stdout (README.md in this folder, Channel). */
 import { writeSync } from "node:fs";
 import { Socket, type SocketConstructorOpts } from "node:net";
 import { Writable } from "node:stream";
@@ -25,12 +25,12 @@ interface DenoStdio {
 
 /**
  * A child's frames: in on stdin, out on stdout. The fastest way differs per runtime
- * (adapters/README.md, Channel): Node reads `process.stdin`, Bun `Bun.stdin.stream()`, and both
+ * (README.md in this folder, Channel): Node reads `process.stdin`, Bun `Bun.stdin.stream()`, and both
  * write with `fs.writeSync(1)` (Bun hands what its socket cannot take at once to its own writer);
  * Bun's `process.stdin` costs 10 µs more per request than its own stream. Deno reads fd 0
  * through a `node:net` Socket: its `process.stdin` costs 3x more per wake-up than
  * `Deno.stdin.read`, and that one hands each read to a thread of its blocking pool
- * (adapters/README.md, Child processes).
+ * (README.md in this folder, Child processes).
  * Anything else that would write to stdout (the function's own `process.stdout.write`,
  * `Deno.stdout`) is turned into log lines by `onStray`, so it cannot corrupt the frames.
  */
@@ -100,7 +100,7 @@ export function childPipe(onStray: (text: string) => void): BytePipe {
  * Where a Deno child's reads land. fd 0 is read by Deno's own stream handle, as `node:net` gives
  * it for a descriptor, on the event loop; `Deno.stdin.read` instead duplicated the descriptor,
  * handed the read to a thread of Deno's blocking pool and closed the duplicate after, for every
- * read (2.1 µs of CPU per relayed hello on those threads; adapters/README.md, Child processes).
+ * read (2.1 µs of CPU per relayed hello on those threads; README.md in this folder, Child processes).
  *
  * Each read goes into the unused rest of a 1 MiB arena, never into memory a previous read
  * filled, so frames and bodies stay views into it (a new arena once the rest is too short).
@@ -146,7 +146,7 @@ export function childWritesDone(): Promise<void> | undefined {
 
 /**
  * Deno's stdout is a 64 KiB pipe on a Deno host (Node's and Bun's children get socketpairs:
- * adapters/README.md, Channel), so a large answer written at once blocked the child until the
+ * README.md in this folder, Channel), so a large answer written at once blocked the child until the
  * host had read all but the last 64 KiB of it, and it read no request meanwhile. Small writes
  * are still made at once (cheaper); a larger one, and whatever follows it while it is going
  * on, is written in the background, in order. A write that fails means the host is gone.
@@ -181,7 +181,7 @@ function denoWriter(writeSync: (b: Uint8Array) => number, writeAsync: (b: Uint8A
  * make at once goes to Bun's own writer for fd 1 (a FileSink: it keeps a copy of what is left
  * and writes it as soon as the socket has room), and frames that follow wait until it is all
  * written, in order; then writes are made at once again. Retrying after 1 ms instead held a Bun
- * host's `body` through the process lane at 1,000-1,100 req/s (adapters/README.md, Child
+ * host's `body` through the process lane at 1,000-1,100 req/s (README.md in this folder, Child
  * processes). The sink is made on the first write that needs it: made earlier, it would hold fd 1
  * for nothing.
  */

@@ -2,7 +2,7 @@
  * The home of sandboxed Deno children: one folder per guest bundle and deno binary, mounted
  * read-only in every sandbox at the home its passwd names. Deno keeps its caches there (V8's code
  * cache above all): a child whose home holds the guest's code cache starts about 50 ms sooner
- * than one with an empty home (adapters/README.md, Sandbox). The host warms it itself, in the
+ * than one with an empty home (README.md in this folder, Sandbox). The host warms it itself, in the
  * background, by running the guest bundle twice with the folder as HOME and its stdin closed (the
  * guest then exits 0; Deno stores the code cache on the second run); no function's code ever runs
  * with it writable. So every Deno child, a spare or a function's first, starts warm, and no child

@@ -3,7 +3,7 @@
  * Bun's servers close them themselves. Deno.serve has no header, read or keep-alive timeout
  * (https://github.com/denoland/deno/issues/3515): a client that connects and sends nothing, sends
  * a request head a line at a time and never ends it, or keeps an idle keep-alive connection,
- * held a socket and a file descriptor of the host until it left (adapters/README.md, Serving
+ * held a socket and a file descriptor of the host until it left (README.md in this folder, Serving
  * HTTP), so enough of them would stop the host from accepting or spawning anything.
  *
  * Deno.serve gives lanes nothing before a request head is complete, so the host counts its

@@ -2,7 +2,7 @@
  * Deno host only: a request's header lines as Deno.serve received them, read from the Request's
  * inner request (`headerList`), instead of `[...request.headers]`, which first builds a Headers
  * object from that same list and then sorts and joins it through WebIDL's iterator: about 6% of
- * the Deno host's thread for a relayed hello (adapters/README.md, Serving HTTP).
+ * the Deno host's thread for a relayed hello (README.md in this folder, Serving HTTP).
  *
  * The lines come as a Node host gets them (`rawHeaders`): in arrival order, a repeated name once
  * per line. The guest builds the function's Request from them with the platform's Headers, so the

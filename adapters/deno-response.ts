@@ -3,7 +3,7 @@
  * bytes) read from Deno's own state instead of through `[...res.headers]` and the body's
  * ReadableStream. Through the isolate lane a `hello` spent about a fifth of the worker's time
  * making the stream, a reader and the promises around it, and sorting the headers into a
- * Headers iterator (adapters/README.md, Channel).
+ * Headers iterator (README.md in this folder, Channel).
  *
  * Only a body Deno keeps as a plain string or bytes, not yet read, is taken this way; the body
  * is then marked used, as reading it would have done (`bodyUsed` is true, and a Response

@@ -26,7 +26,7 @@ const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
 export const denoAdapter: RuntimeAdapter = {
   name: "deno",
   version: Deno.version.deno,
-  // terminate() does not stop a worker spinning in a CPU loop (adapters/README.md, Workers):
+  // terminate() does not stop a worker spinning in a CPU loop (README.md in this folder, Workers):
   // such a worker is marked leaked and the function should move to the process lane.
   caps: { workerHeapLimit: true, terminateStopsSpin: false, transferableStreams: true, ringWakeup: "messages", ringReads: "plain-copy" },
   ...commonAdapter("deno", true),
@@ -40,7 +40,7 @@ export const denoAdapter: RuntimeAdapter = {
     keepFreedMemory(process.env);
     const abort = new AbortController();
     // onError: a body stream that fails after the head (the host cut it short and logged why)
-    // would otherwise be printed by Deno.serve as a raw error (adapters/README.md, Serving HTTP);
+    // would otherwise be printed by Deno.serve as a raw error (README.md in this folder, Serving HTTP);
     // the handler itself never throws
     const onError = () => new Response(null, { status: 500 });
     const lines = denoHeaderLines();

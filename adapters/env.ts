@@ -6,14 +6,14 @@
  * the environment holds anything else, the CLI starts the host again with the clean one and
  * stays in front of it (forwarding SIGINT/SIGTERM, passing its exit code through). Secrets
  * lanes itself needs (`LANES_ADMIN_TOKEN`, ...) travel on the new host's stdin and are read with
- * `hostEnv()`, never from its environment. adapters/README.md, Host environment.
+ * `hostEnv()`, never from its environment. README.md in this folder, Host environment.
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { allocatorTunedIn, hostAllocatorEnv, keepingEnv } from "./allocator.ts";
 import type { RuntimeName } from "./types.ts";
 
-/** The allocators' own tunings (mimalloc's in Bun, glibc's in Node and Deno) hold no secret: an operator may set them (adapters/README.md, Memory). */
+/** The allocators' own tunings (mimalloc's in Bun, glibc's in Node and Deno) hold no secret: an operator may set them (README.md in this folder, Memory). */
 const ALLOWED = /^(PATH|HOME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|TERM|COLORTERM|NO_COLOR|FORCE_COLOR|LANES_[A-Za-z0-9_]+|MIMALLOC_[A-Z_]+|MALLOC_[A-Z_]+)$/;
 /** `LANES_*` variables that hold secrets: never left in the host's environment. */
 const SECRET = /^LANES_(?:[A-Z0-9]+_)*(?:TOKEN|SECRET|PASSWORD|KEY)(?:_[A-Z0-9]+)*$/;

@@ -2,7 +2,7 @@
  * The file operations the deploy store needs beyond reading and writing text: bytes, folder
  * listings, what an entry is, removal, and a write that a crash (SIGKILL, power loss) cannot
  * leave half done.
- * node:fs behaves the same on Node, Bun and Deno for all of these (adapters/README.md, Files).
+ * node:fs behaves the same on Node, Bun and Deno for all of these (README.md in this folder, Files).
  */
 import { open, readdir, readFile, readlink, rename, rm, stat, lstat, utimes, copyFile, link } from "node:fs/promises";
 import * as path from "node:path";

@@ -5,7 +5,7 @@
  *
  * Bun: `Bun.gc(true)` (in a worker, that worker's heap). Node and Deno: V8's gc(), which only
  * --expose-gc makes visible; the flag is set just long enough to take gc() from a fresh context,
- * so no function's context or worker started later sees it (adapters/README.md, Memory).
+ * so no function's context or worker started later sees it (README.md in this folder, Memory).
  */
 import v8 from "node:v8";
 import vm from "node:vm";

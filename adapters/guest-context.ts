@@ -1,6 +1,6 @@
 /**
  * A packed worker's functions, each in a context of its own (node:vm, which Node, Bun and Deno
- * all implement: adapters/README.md, Packed isolates): its own global object and built-ins, the
+ * all implement: README.md in this folder, Packed isolates): its own global object and built-ins, the
  * host's web classes (Request, Response, fetch, timers...) shared, and its own `process.env`,
  * `Deno.env` and `Bun.env`, which hold its manifest `env` and nothing else. Its bundle (built as
  * CommonJS, runtime/compile.ts) runs as a script in that context.

@@ -42,7 +42,7 @@ export function workerPostPort(): PostPort {
 /**
  * Deno: a worker that runs out of memory while inside a 'message' handler or a microtask hangs
  * at its heap limit instead of ending with ERR_WORKER_OUT_OF_MEMORY; from a macrotask it ends
- * as it should (adapters/README.md, Workers). So a Deno worker reads its frames from a macrotask.
+ * as it should (README.md in this folder, Workers). So a Deno worker reads its frames from a macrotask.
  */
 export function workerReadScheduler(): ((drain: () => void) => void) | undefined {
   return "Deno" in globalThis ? (drain) => void setImmediate(drain) : undefined;
@@ -159,7 +159,7 @@ export function heapUsed(): number {
 /**
  * This isolate's heap and the memory its ArrayBuffers hold outside the heap. In a worker, Node
  * and Deno report both for the worker's own isolate; Bun reports only part of the ArrayBuffers
- * (adapters/README.md, Workers).
+ * (README.md in this folder, Workers).
  */
 export function memoryInUse(): { heap: number; external: number } {
   const m = process.memoryUsage();
@@ -170,7 +170,7 @@ export function memoryInUse(): { heap: number; external: number } {
  * The same after a full collection, for the memory watchdog's deciding reading. Node 20's V8
  * takes the ArrayBuffers a collection frees out of `external` only at the next collection, so
  * one collection left the garbage in the figure and an isolate was stopped for it; Node
- * collects twice (about 4 ms each; adapters/README.md, Memory). Deno's figure is right after one.
+ * collects twice (about 4 ms each; README.md in this folder, Memory). Deno's figure is right after one.
  */
 export function memoryAfterCollection(): { heap: number; external: number } {
   collectGarbage();

@@ -8,11 +8,11 @@
  * - `keepFreedMemory`, at start-up: with glibc's own thresholds, which move with what was last
  *   freed, a Deno host relaying 256 KiB bodies gave the top of its heap back after each burst
  *   and faulted it in again, 11 page faults a request; with the thresholds its children get
- *   (allocator.ts) 0.1-0.4, and 10% less CPU a request (adapters/README.md, Memory).
+ *   (allocator.ts) 0.1-0.4, and 10% less CPU a request (README.md in this folder, Memory).
  * - `trimMalloc`, after the host's idle collections: glibc keeps freed memory in its arenas
  *   rather than give it back; after six waves of 100 concurrent 256 KiB uploads, a quiet Deno
  *   host stayed 41-45 MB above where it started (148-152 MB), and 88-93 MB with a trim after the
- *   collection (adapters/README.md, Memory). The trim gives back what `keepFreedMemory` keeps.
+ *   collection (README.md in this folder, Memory). The trim gives back what `keepFreedMemory` keeps.
  */
 import { allocatorTunedIn, glibcKeeps } from "./allocator.ts";
 import { libc } from "./libc.ts";

@@ -1,6 +1,6 @@
 /**
  * The parts of the adapter that use node:* modules which Node, Bun and Deno all implement the
- * same way (adapters/README.md): files, worker_threads, child processes with pipes, signals.
+ * same way (README.md in this folder): files, worker_threads, child processes with pipes, signals.
  * Each runtime file spreads this and adds serve().
  */
 import { spawn } from "node:child_process";
@@ -155,7 +155,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     bodies?.close();
     for (const l of exitListeners) l(exited);
   };
-  // Without an 'error' listener a failed spawn crashes the host (adapters/README.md, Messages).
+  // Without an 'error' listener a failed spawn crashes the host (README.md in this folder, Messages).
   child.on("error", (e: Error & { code?: string }) => {
     spawnError = { name: e.name, message: e.message, ...(e.code ? { code: e.code } : {}) };
     if (child.pid === undefined) finish(null, null);
@@ -207,7 +207,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
         if (exited) return resolve();
         // killed before it said a word, its bwrap may make the sandbox's PID 1 after the look
         // below and before the kill lands: that one then waits for ever (bubblewrap#633;
-        // adapters/README.md, Sandbox: a host stopped while a spare starts)
+        // README.md in this folder, Sandbox: a host stopped while a spare starts)
         const early = o.sandbox && !heard;
         if (o.sandbox && child.pid) killSandboxed(child.pid);
         exitListeners.push(() => {
@@ -278,7 +278,7 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     hostRss: () => process.memoryUsage.rss(),
     cores: () => (typeof availableParallelism === "function" ? availableParallelism() : cpus().length),
     collectGarbage,
-    // getrusage(RUSAGE_SELF) on Node, Bun and Deno alike: worker threads count (adapters/README.md, Metrics)
+    // getrusage(RUSAGE_SELF) on Node, Bun and Deno alike: worker threads count (README.md in this folder, Metrics)
     hostCpu: () => {
       const { user, system } = process.cpuUsage();
       return { user: user / 1e6, system: system / 1e6 };

@@ -1,7 +1,7 @@
 /**
  * A request on Node's http server as an Exchange, and a Reply written straight to the
  * ServerResponse: no web Request or Response (undici's cost several µs each to build and read,
- * adapters/README.md, Serving HTTP).
+ * README.md in this folder, Serving HTTP).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
@@ -217,7 +217,7 @@ async function pump(stream: ReadableStream<Uint8Array>, res: ServerResponse): Pr
 /**
  * End a response before its body is complete, so the client sees it cut (no last chunk).
  * socket.end(), not destroy(): Node's destroy() drops what was written but not flushed yet,
- * the head included (adapters/README.md, Serving HTTP).
+ * the head included (README.md in this folder, Serving HTTP).
  */
 function cutShort(res: ServerResponse): void {
   const socket = res.socket;

@@ -3,7 +3,7 @@
  * without web objects (node-exchange.ts); lanes' own Hono routes are served through
  * @hono/node-server's listener (https://github.com/honojs/node-server). Bun serves with its
  * node:http, not Bun.serve: Bun.serve holds a streamed response's head until the body's first
- * chunk and never sends a status text (adapters/README.md, Serving HTTP).
+ * chunk and never sends a status text (README.md in this folder, Serving HTTP).
  */
 import { getRequestListener, RequestError } from "@hono/node-server";
 import { Buffer } from "node:buffer";
@@ -22,7 +22,7 @@ const LISTEN_BACKLOG = 4096;
 /**
  * Connections are checked for their head's deadline every CHECK_MS at most: with Node's
  * defaults (a head within 60 s, checked every 30 s) a client that sends nothing, or a head a
- * line at a time, held a connection for up to 90 s (adapters/README.md, Serving HTTP).
+ * line at a time, held a connection for up to 90 s (README.md in this folder, Serving HTTP).
  * https://nodejs.org/api/http.html#serverheaderstimeout
  */
 const CHECK_MS = 1000;
@@ -68,7 +68,7 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     else send(ex, res, out);
     // A body the answer did not need (a request refused before it was read) is read and
     // dropped as it arrives, as Node does by itself (Bun's node:http keeps it in memory:
-    // adapters/README.md, Serving HTTP), but only for a while (unread-body.ts). A request
+    // README.md in this folder, Serving HTTP), but only for a while (unread-body.ts). A request
     // without one needs no listener.
     if (ex.hasBody()) res.once("finish", () => req.readableEnded || linger(req));
   };
@@ -96,7 +96,7 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     server.once("error", reject);
     // a flood of new connections waits in the kernel until accepted, rather than having its SYNs
     // dropped (a client then waits 1 s, then 3 s, to try again): Node's default backlog is 511
-    // (adapters/README.md, Serving HTTP)
+    // (README.md in this folder, Serving HTTP)
     server.listen({ port, host: hostname, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", reject);
       const addr = server.address();
@@ -171,7 +171,7 @@ function asteriskForm(raw: Uint8Array | undefined): Buffer | undefined {
 }
 
 /**
- * server.close() alone waits for every keep-alive socket (adapters/README.md, Serving HTTP):
+ * server.close() alone waits for every keep-alive socket (README.md in this folder, Serving HTTP):
  * sweep idle connections while in-flight requests finish, then cut the rest at the deadline.
  */
 function closeGracefully(server: Server, graceMs: number): Promise<void> {

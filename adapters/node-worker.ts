@@ -1,6 +1,6 @@
 /**
  * Isolate-lane workers on a Node, Bun or Deno host: node:worker_threads, which all three implement
- * (adapters/README.md, Workers).
+ * (README.md in this folder, Workers).
  */
 import { Worker } from "node:worker_threads";
 import type { GuestExit, WorkerHandle, WorkerOptions } from "./types.ts";
@@ -9,7 +9,7 @@ import type { GuestExit, WorkerHandle, WorkerOptions } from "./types.ts";
  * A Node worker's young generation, in MB (2 MB semi-spaces). At Node's default (16 MB semi-spaces)
  * a worker serving many requests at once kept about 1.8 MB alive through each scavenge, copied it
  * twice and left it to full collections: a third of the worker's time and a busy GC thread. At
- * this size almost nothing survives (adapters/README.md, Memory). Bun ignores it; Deno's workers
+ * this size almost nothing survives (README.md in this folder, Memory). Bun ignores it; Deno's workers
  * kept little through a scavenge before and did not change.
  */
 const WORKER_YOUNG_GENERATION_MB = 6;
@@ -17,7 +17,7 @@ const WORKER_YOUNG_GENERATION_MB = 6;
 /**
  * A Node worker inherits the host's command-line options, `--import tsx` with them: tsx would
  * start again in every worker, whose guest code is already JavaScript (twice the CPU of a
- * worker's start and 4 MB more host memory per worker: adapters/README.md, Workers). A worker
+ * worker's start and 4 MB more host memory per worker: README.md in this folder, Workers). A worker
  * given its own list refuses process-wide options (`--max-semi-space-size`:
  * ERR_WORKER_INVALID_EXEC_ARGV), so it gets only the per-thread ones worth keeping: profiling
  * and source maps. Bun and Deno run TypeScript themselves and are given nothing here.

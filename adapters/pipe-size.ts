@@ -2,7 +2,7 @@
  * Deno host only: the pipes to a process-lane child are grown from 64 KiB to 512 KiB with
  * fcntl(F_SETPIPE_SZ), through Deno's FFI. Deno's node:child_process gives a child pipes where
  * Node and Bun give socketpairs, and a 256 KiB body crossed a 64 KiB pipe in four writes, each a
- * wake-up on both sides (adapters/README.md, Child processes, has the measurements).
+ * wake-up on both sides (README.md in this folder, Child processes, has the measurements).
  *
  * The host's ends are found through /proc: the child's fd 0 and 1 name two pipes, and the host's
  * descriptors naming the same pipes are its ends (in the sandbox, the child is bubblewrap, whose

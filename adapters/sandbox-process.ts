@@ -1,5 +1,5 @@
 /**
- * What bwrap hides from the host about the runtime it runs (adapters/README.md, Sandbox): the
+ * What bwrap hides from the host about the runtime it runs (README.md in this folder, Sandbox): the
  * signal the runtime died of, and its process id.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";

@@ -4,7 +4,7 @@
  * IPC and UTS namespaces, as uid 65534 with no capabilities. Its file system holds only what it
  * needs to run and what its manifest grants; a seccomp filter (./seccomp.ts) lets it start
  * threads but no process; `prlimit` caps its open files. Measurements and the reasons for each
- * choice: adapters/README.md, Sandbox.
+ * choice: README.md in this folder, Sandbox.
  *
  * This file turns a plain description (runtime binary, files, grants, limits) into the command
  * that runs the child inside the sandbox; ./sandbox-process.ts reads back what bwrap hides.
@@ -148,7 +148,7 @@ export function sandboxCommand(plan: SandboxPlan): SandboxCommand {
   const binary = realpathSync(found);
   // Inside, the runtime is /lanes/bin/<name>, and its path outside is spelt with a "/./": Deno's
   // node:child_process rewrites any argument equal to Deno.execPath(), wherever it stands
-  // (adapters/README.md, Sandbox), and a Deno host's execPath is this very file.
+  // (README.md in this folder, Sandbox), and a Deno host's execPath is this very file.
   const inside = `${RUNTIME_DIR}/${path.basename(binary)}`;
   const source = `${path.dirname(binary)}/./${path.basename(binary)}`;
   const ro = (p: string) => ["--ro-bind", p, p];
@@ -217,7 +217,7 @@ const O_CLOEXEC = 0o2000000;
 /**
  * This process's descriptors above stderr that a child would inherit (no close-on-exec): ones
  * the host was started with. Node and Deno pass them to every child, and bwrap into the sandbox
- * (adapters/README.md, Sandbox). Ones open on /dev/null (Deno keeps one) are harmless: left.
+ * (README.md in this folder, Sandbox). Ones open on /dev/null (Deno keeps one) are harmless: left.
  */
 function inheritedFds(): number[] {
   const out: number[] = [];
@@ -267,7 +267,7 @@ function libraryArgs(): string[] {
 
 /**
  * passwd/group naming the sandbox's user and its home: Deno looks up its cache folder from HOME
- * or the passwd entry and will not start without one (adapters/README.md, Sandbox).
+ * or the passwd entry and will not start without one (README.md in this folder, Sandbox).
  * Written once per process and cache folder; rewritten if they differ, and again if they are
  * gone (the cache folder emptied under a running host: runtime/host/guest-files.ts).
  */

@@ -16,18 +16,18 @@ export type RuntimeName = Runtime;
 export interface Capabilities {
   /** Worker heap limits (resourceLimits) are honoured. Bun ignores them. */
   workerHeapLimit: boolean;
-  /** terminate() stops a worker spinning in a CPU loop. Not on Deno (adapters/README.md, Workers). */
+  /** terminate() stops a worker spinning in a CPU loop. Not on Deno (README.md in this folder, Workers). */
   terminateStopsSpin: boolean;
   /** ReadableStream can be transferred to a worker. */
   transferableStreams: boolean;
-  /** How the isolate lane's rings wake a sleeping side (adapters/README.md, Channel). */
+  /** How the isolate lane's rings wake a sleeping side (README.md in this folder, Channel). */
   ringWakeup: "atomics" | "messages";
-  /** How a ring's reader takes frames out of shared memory: by a plain copy where reading it in place is dear (adapters/README.md, Channel). */
+  /** How a ring's reader takes frames out of shared memory: by a plain copy where reading it in place is dear (README.md in this folder, Channel). */
   ringReads: "in-place" | "plain-copy";
 }
 
 /**
- * How long a connection may hold the server without a request (adapters/README.md, Serving
+ * How long a connection may hold the server without a request (README.md in this folder, Serving
  * HTTP): one that opens or follows an answer must bring a complete request head within
  * `headerTimeoutMs`; an idle keep-alive connection is closed after `keepAliveMs`. A request in
  * flight is never cut by either.
@@ -284,7 +284,7 @@ export interface RuntimeAdapter {
   cores(): number;
   /**
    * A full garbage collection of the host's own heap, so memory the host no longer uses goes
-   * back to the system (runtime/host/idle-memory.ts; adapters/README.md, Memory).
+   * back to the system (runtime/host/idle-memory.ts; README.md in this folder, Memory).
    */
   collectGarbage(): void;
   /** CPU time the host process used since it started (every thread: isolates included), in seconds. */

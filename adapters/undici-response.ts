@@ -1,6 +1,6 @@
 /**
  * Node guests only: undici builds a Response in ~11 µs (a ReadableStream, its transferable
- * wrapper, a Headers list) and reading it back costs more (adapters/README.md, Channel). This
+ * wrapper, a Headers list) and reading it back costs more (README.md in this folder, Channel). This
  * Response class answers a function's `new Response(body, init)` without building any of that
  * when the arguments are plainly valid, and behaves as the platform's for everything else:
  *

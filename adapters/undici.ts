@@ -1,7 +1,7 @@
 /**
  * Node guests (undici) and Deno guests: building the function's Request costs 6 µs on Node, 46 µs
  * with a `signal`, and 4 µs on Deno, and reading a Response back through its stream 25 µs on Node
- * (adapters/README.md, Channel), most of a hop's cost. Two shortcuts that keep the platform's own
+ * (README.md in this folder, Channel), most of a hop's cost. Two shortcuts that keep the platform's own
  * classes:
  *
  * - `lazyRequest`: an object whose prototype chain is Request.prototype and that builds the real
@@ -17,7 +17,7 @@
  *   one has (a copy, or the array itself where the channel made it for this body alone:
  *   `ownBuffer`): undici's Request copies a body in and `arrayBuffer()` reads it back through a
  *   stream, 176-200 µs of CPU for 256 KiB against 12-39 for one copy, and Deno's and Bun's make
- *   two arrays the collector must free (adapters/README.md, Channel). A Request built after
+ *   two arrays the collector must free (README.md in this folder, Channel). A Request built after
  *   that is built with its body read, so the platform says what it says of a read body.
  * - `wholeBody` (Node; Deno's is deno-response.ts): the bytes of a Response whose body is a
  *   string or bytes, read from undici's state instead of its stream; the stream is locked, so
@@ -148,7 +148,7 @@ export function defineUnbuiltParts(define: (key: PropertyKey, d: PropertyDescrip
  * host), and nothing reads it after this. Anything else is a view into memory shared with other
  * frames (a read, the ring), so it is copied: exactly its bytes, since a Node child's body is a
  * Buffer, whose slice() is a view. Handing the array over saves the guest a copy of 256 KiB per
- * `body` echo (adapters/README.md, Channel).
+ * `body` echo (README.md in this folder, Channel).
  */
 function ownBuffer(b: Uint8Array): ArrayBuffer {
   const whole = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;

@@ -56,10 +56,10 @@ export class WebExchange implements Exchange {
   /**
    * Read with a reader that is never released: releasing one (which the stream's own async
    * iterator does when it ends) rejects its `closed` promise with a new TypeError, and the stack
-   * that error captures cost the Deno host 56 µs of a 256 KiB upload's 1.4 ms (adapters/README.md,
+   * that error captures cost the Deno host 56 µs of a 256 KiB upload's 1.4 ms (README.md in this folder,
    * Serving HTTP, Reading a request body). A body read to its end, or cancelled, needs no release.
    * With `into`, a BYOB reader reads the body straight into it: Deno's default reader reads each
-   * piece into a fresh 64 KiB array, which the host then copies (adapters/README.md, Reading a
+   * piece into a fresh 64 KiB array, which the host then copies (README.md in this folder, Reading a
    * request body).
    */
   body(into?: Uint8Array): AsyncIterable<Uint8Array> | null {
@@ -121,7 +121,7 @@ export class WebExchange implements Exchange {
    * Deno closes a `connection: close` answer's socket at once only if the body's reader still
    * holds it when the answer is written; a body cancelled before that is drained to its end
    * first, so a client sending a byte every 200 ms kept its connection after its 408
-   * (adapters/README.md, Serving HTTP). The timer lets Deno write the answer, which it does on
+   * (README.md in this folder, Serving HTTP). The timer lets Deno write the answer, which it does on
    * the event loop's next turn.
    */
   afterResponse(): void {
@@ -190,7 +190,7 @@ function readInto(reader: ReadableStreamBYOBReader, into: Uint8Array): () => Pro
  *
  * The headers are appended one by one rather than given to the constructor: the same checks and
  * the same header list, for half the cost (a body and two headers: 5.2 µs against 2.4 µs on
- * Deno, 0.89 against 0.58 µs on Bun; adapters/README.md, Channel).
+ * Deno, 0.89 against 0.58 µs on Bun; README.md in this folder, Channel).
  */
 export function replyResponse(r: Reply, closing = false): Response {
   const res = new Response(r.stream ?? (r.body as Uint8Array<ArrayBuffer> | null), { status: r.status, statusText: r.statusText });

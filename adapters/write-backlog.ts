@@ -6,7 +6,7 @@
  * streamed answer's window (runtime/channel/window.ts) could be queued in the child at once. A
  * bun child streaming 50 answers of 2 MiB held 82-93 MB of frames queued in 165-187 MB of batch
  * buffers, went past 370 MB resident within 100 ms and was stopped by the watchdog
- * (adapters/README.md, Child processes). A stream now reads no more of the function's body
+ * (README.md in this folder, Child processes). A stream now reads no more of the function's body
  * while BACKLOG_MAX bytes wait: the child holds what the pipe is about to take, as a node child
  * does, and the window still bounds what goes ahead of each client.
  */
