@@ -134,7 +134,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
   const release = child.pid ? onSpawned?.(child.pid) : undefined;
   const tail: string[] = [];
   let heard = false; // it has written to stdout: its sandbox is set up
-  let unread = 0; // bytes written to its stdin that the pipe has not taken (a Bun host: below)
+  let unread = 0; // bytes written to its stdin that the pipe has not taken (Bun and Deno hosts: below)
   child.stderr?.on(
     "data",
     lineSplitter((line) => {
@@ -182,9 +182,10 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     pipe: {
       write: (bytes, written) => {
         if (!child.stdin?.writable) return written?.();
-        if (host !== "bun") return void child.stdin.write(bytes, written && (() => written()));
-        // Bun's child stdin keeps what the pipe has not taken in a sink of its own, and its
-        // writableLength stays 0: counted here, until each write's callback
+        if (host === "node") return void child.stdin.write(bytes, written && (() => written()));
+        // Bun's and Deno's child stdin keep what the pipe has not taken out of writableLength
+        // (Bun: 0 always; Deno: a child reading nothing let its host hold 257 MB of answers in
+        // one of three runs): counted here, until each write's callback
         const n = bytes.byteLength;
         unread += n;
         child.stdin.write(bytes, () => {
@@ -192,7 +193,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
           written?.();
         });
       },
-      unread: () => (host === "bun" ? unread : (child.stdin?.writableLength ?? 0)),
+      unread: () => (host === "node" ? (child.stdin?.writableLength ?? 0) : unread),
       onData: (l) =>
         void child.stdout?.on("data", (chunk: Buffer) => {
           if (!heard) bodies?.heard();
