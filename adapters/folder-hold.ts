@@ -58,6 +58,7 @@ interface HoldRecord extends Holder {
 }
 
 const NAME = /^\.host\.(\d+)\.lock$/;
+const TEMP = /^\.host\.\d+\.lock\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 const fileOf = (dir: string, n: number) => path.join(dir, `.host.${n}.lock`);
 /** Holds of this process, by id, and how many opens share each. */
 const mine = new Map<string, number>();
@@ -131,6 +132,14 @@ async function make(dir: string, n: number, r: HoldRecord): Promise<boolean> {
   }
 }
 
+/** Temp files of holds whose maker died before removing them (the store's sweep leaves `.host.*` alone: a host starting beside this one may be using its own). */
+async function removeLeftTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const pid = Number(TEMP.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !processAlive(pid)) await unlink(path.join(dir, name)).catch(() => {});
+  }
+}
+
 function handle(dir: string, n: number, r: HoldRecord): () => Promise<void> {
   mine.set(r.id, (mine.get(r.id) ?? 0) + 1);
   let done = false;
@@ -172,6 +181,7 @@ export async function holdFolder(dir: string): Promise<FolderHold> {
       continue;
     }
     for (const old of await numbers(dir)) if (old <= n) await unlink(fileOf(dir, old)).catch(() => {});
+    await removeLeftTemps(dir);
     return { held: true, release: handle(dir, n + 1, mineNow), ...(tookOver ? { tookOver } : {}) };
   }
   throw new Error("other hosts kept taking its hold: start one host at a time");

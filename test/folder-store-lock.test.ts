@@ -142,6 +142,17 @@ test("a hold naming a live process refuses the store, one on another machine say
   }
 });
 
+test("opening a store leaves alone the half-made hold of a host starting beside it, and clears those whose maker is gone", async () => {
+  const data = scratchDir("hold-temps-");
+  await (await FolderStore.open(data, adapter.sys)).close();
+  const live = `.host.7.lock.${process.ppid}.0123abcd.tmp`; // the runner, alive throughout: a host linking it now
+  const dead = `.host.7.lock.${spawnSync("true").pid}.0123abcd.tmp`;
+  for (const name of [live, dead]) writeFileSync(join(data, name), "{}");
+  await (await FolderStore.open(data, adapter.sys)).close();
+  const left = readdirSync(data).filter((n) => n.endsWith(".tmp"));
+  assert.equal(left, [live], "a starting host's link(2) source must not vanish under it (it then failed with ENOENT)");
+});
+
 test("a folder that is not a store is refused and left as it was; one holding only a store's own folders, as a host beside makes it, is opened", async () => {
   const notes = scratchDir("not-a-store-");
   writeFileSync(join(notes, "notes.txt"), "mine");

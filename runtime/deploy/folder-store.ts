@@ -168,12 +168,12 @@ export class FolderStore implements DeployStore {
     return fn === null ? this.path("secrets", "all", `${name}.json`) : this.path("secrets", "functions", fn, `${name}.json`);
   }
 
-  /** Temp files of writes a crash interrupted (they never took their name). */
+  /** Temp files of writes a crash interrupted (they never took their name); a hold's own (`.host.*`) belong to hosts starting now. */
   private async removeTempFiles() {
     const folders = [...["", "blobs", "versions", "deployments"].map((sub) => this.path(sub)), ...(await this.secretFolders())];
     for (const folder of folders) {
       for (const name of await this.sys.list(folder)) {
-        if (name.startsWith(".") && name.endsWith(".tmp")) await this.sys.remove(this.sys.join(folder, name));
+        if (name.startsWith(".") && name.endsWith(".tmp") && !name.startsWith(".host.")) await this.sys.remove(this.sys.join(folder, name));
       }
     }
   }
