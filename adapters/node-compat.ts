@@ -9,30 +9,28 @@ import { closeSync, existsSync, statSync, watch } from "node:fs";
 import { mkdir, readFile, realpath, stat, writeFile, rename } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
-import { pathToFileURL, fileURLToPath } from "node:url";
+import { pathToFileURL } from "node:url";
 import { setImmediate } from "node:timers";
 import type { ChildHandle, ChildOptions, GuestExit, RuntimeAdapter, RuntimeName, Sys, WorkerOptions } from "./types.ts";
-import { childArgs, childEnv } from "./child-args.ts";
-import { denoHome } from "./deno-home.ts";
-import { snapshotBlob } from "./node-snapshot.ts";
+import { childEnv } from "./child-args.ts";
+import { childCommand, runtimeBinary } from "./child-command.ts";
+import { channelLost, channelOf } from "./channel-fds.ts";
 import { lineSplitter } from "./lines.ts";
 import { fileOps } from "./files.ts";
 import { defaultCacheDir, ensurePrivateDirSync, mkdirInsidePrivate } from "./private-dir.ts";
 import { runWithCleanEnv, runWithKeepingAllocator } from "./env.ts";
-import { sandboxCommand, sandboxSupport, type SandboxCommand } from "./sandbox.ts";
+import { sandboxSupport } from "./sandbox.ts";
 import { killSandboxed, killStuckSandboxes, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
 import { spawnWorker } from "./node-worker.ts";
-import { bodyFileFor, CHILD_BODY_PATH, type HostBodyFile } from "./body-file.ts";
+import { bodyFileFor } from "./body-file.ts";
 import { processAlive } from "./process-alive.ts";
 import { holdFolder } from "./folder-hold.ts";
 import { watchTree } from "./watch-tree.ts";
-import { BODY_FILE_BYTES } from "../runtime/channel/body-file.ts";
 import { collectGarbage } from "./gc.ts";
 import { rssOfPid, threadsOfPid } from "./proc-status.ts";
 
-const lanesRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STDERR_TAIL_LINES = 20;
 /** How long the pipes may stay open after a child's exit before its end is reported anyway. */
 const CLOSE_AFTER_EXIT_MS = 2000;
@@ -108,13 +106,6 @@ function isDirectory(p: string): boolean {
   }
 }
 
-export function runtimeBinary(host: RuntimeName, want: RuntimeName): string {
-  if (want === host) return process.execPath;
-  const local = path.join(lanesRoot, "node_modules", ".bin", want);
-  if (existsSync(local)) return local;
-  return want; // from PATH
-}
-
 /**
  * A process-lane child: frames go in on its stdin and come out of its stdout (binary, the same
  * for every child runtime); its stderr is its log.
@@ -130,6 +121,8 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     cwd: o.cwd,
   });
   for (const fd of run.opened) closeSync(fd);
+  // fd 0 and 1 as spawned, which the runtime (in a sandbox, below bwrap) must keep holding
+  const channel = child.pid ? channelOf(child.pid) : undefined;
   bodies?.spawned();
   const release = child.pid ? onSpawned?.(child.pid) : undefined;
   const tail: string[] = [];
@@ -226,36 +219,11 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
       return pid ? threadsOfPid(pid) : undefined;
     },
     pid: guestPid,
+    channelLost: () => {
+      const pid = guestPid();
+      return pid && channel && !exited ? channelLost(pid, channel) : undefined;
+    },
   };
-}
-
-/**
- * The runtime binary and its flags, wrapped in the sandbox when the function runs in one; the
- * sandbox's extra file descriptors go after the `base` stdio entries.
- */
-function childCommand(file: string, o: ChildOptions, host: RuntimeName, base: number, bodies: HostBodyFile | undefined): SandboxCommand {
-  const binary = runtimeBinary(host, o.runtime);
-  // not under the inspector: a restored child's sources are the snapshot's, not files to step through
-  const blob = o.runtime === "node" && o.snapshotEntry && !o.inspect ? snapshotBlob(o.snapshotEntry, binary, o.heapMb, sys.cacheDir()) : undefined;
-  const args = childArgs(o, file, blob, bodies?.bindPath ? CHILD_BODY_PATH : undefined);
-  if (!o.sandbox) return { command: binary, args, stdio: [], opened: [] };
-  return sandboxCommand({
-    binary,
-    args,
-    files: [blob ?? file, ...o.files],
-    grants: o.grants,
-    cwd: o.cwd,
-    tmpMb: o.heapMb,
-    // no file larger than its /tmp could hold anyway (and the body file no larger: body-file.ts);
-    // a function that may write its own files has no body file, and no cap
-    fileSizeBytes: o.grants.write.length === 0 ? Math.max(o.heapMb * 1024 * 1024, BODY_FILE_BYTES) : undefined,
-    bodyFile: bodies?.bindPath ? { from: bodies.bindPath, to: CHILD_BODY_PATH } : undefined,
-    seccompFd: base,
-    supportDir: sys.cacheDir(),
-    pwd: o.env.PWD,
-    denoHome: o.runtime === "deno" ? denoHome(file, binary, sys.cacheDir()) : undefined,
-    shareNet: o.inspect === true,
-  });
 }
 
 /** Everything but serve/name/version/caps, shared by the three adapters. */

@@ -1,8 +1,4 @@
-/**
- * The one interface between the runtime-agnostic core (`runtime/`) and a host runtime.
- * `adapters/node.ts`, `adapters/bun.ts` and `adapters/deno.ts` implement it; `adapters/mod.ts`
- * decides which one runs.
- */
+/** The one interface between the runtime-agnostic core (`runtime/`) and a host runtime: node.ts, bun.ts and deno.ts in this folder implement it, mod.ts picks one. */
 import type { BytePipe } from "../runtime/channel/stream-end.ts";
 import type { PostPort } from "../runtime/channel/ring-end.ts";
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
@@ -128,6 +124,8 @@ export interface GuestHandle {
   threads?(): number | undefined;
   /** The host's id of the guest's runtime process (in a sandbox, not bwrap's); undefined for a worker, or before it started. */
   pid(): number | undefined;
+  /** Why a child that runs on no longer holds its stdin or stdout (channel-fds.ts); undefined while it does. */
+  channelLost?(): string | undefined;
 }
 
 export interface WorkerHandle extends GuestHandle {

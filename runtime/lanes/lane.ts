@@ -59,5 +59,6 @@ export function link(handle: GuestHandle, end: HostEnd): GuestLink {
     rss: () => handle.rss(),
     threads: () => handle.threads?.(),
     pid: () => handle.pid(),
+    channelLost: () => handle.channelLost?.(),
   };
 }

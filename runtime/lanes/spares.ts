@@ -273,6 +273,7 @@ export class SparePool {
       rss: () => inner.rss(),
       threads: () => inner.threads?.(),
       pid: () => inner.pid(),
+      channelLost: () => inner.channelLost?.(),
       async prepareLoad(load: LoadSpec): Promise<LoadSpec> {
         const bundle = decodeURIComponent(new URL(load.bundleUrl).pathname);
         const copy = sys.join(spare.folder, bundle.slice(bundle.lastIndexOf("/") + 1));

@@ -15,10 +15,12 @@ import { watchMemory } from "./watchdog.ts";
 
 /** Starts both watches; returns the function that stops them. `stopsSpin`: as in PoolDeps. */
 export function watchInstances(instances: readonly Instance[], spec: FunctionSpec, deps: { log: Logger; stopsSpin?: boolean }): () => void {
-  const stop = (kind: "memory_limit" | "cpu_loop") => (inst: Instance, why: string) => {
-    deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
-    void inst.fail(why, kind);
-  };
+  const stop =
+    (kind: "memory_limit" | "cpu_loop") =>
+    (inst: Instance, why: string, cause: string = kind) => {
+      deps.log.error(`${spec.name}: instance ${inst.id} ${why}; stopping it`);
+      void inst.fail(why, cause);
+    };
   const stopMemory = watchMemory(instances, spec, stop("memory_limit"));
   // a Deno worker's thread keeps spinning when stopped: the request path's check counts it
   // leaked; an instance paused in a debugger (lanes dev --inspect) answers no ping either

@@ -208,13 +208,10 @@ export class Instance {
     return probe;
   }
 
-  rss(): number | undefined {
-    return this.link.rss();
-  }
-
-  threads(): number | undefined {
-    return this.link.threads?.();
-  }
+  readonly rss = (): number | undefined => this.link.rss();
+  readonly threads = (): number | undefined => this.link.threads?.();
+  /** Why a child runs on without its channel to the host (it closed its stdin or stdout); else undefined. */
+  readonly channelLost = (): string | undefined => this.link.channelLost?.();
 
   /** The host's id of the process that runs it (process lane); undefined for a worker. */
   pid(): number | undefined {

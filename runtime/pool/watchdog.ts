@@ -17,6 +17,10 @@
  *   dropped more than its limit between two collections and was stopped for it. So a reading
  *   over the limit only asks for another, taken after a full collection in the guest, and that
  *   one decides, as a runtime's own heap limit collects before it gives up.
+ *
+ * It also stops a process-lane child that runs on without its channel to the host (it closed
+ * its stdin or stdout, or opened something else in their place: adapters/channel-fds.ts), with
+ * a 502 for what it was running, where its requests would have waited for timeoutMs.
  */
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { Instance } from "./instance.ts";
@@ -59,7 +63,7 @@ export function childFrameLimit(spec: Pick<FunctionSpec, "runtime" | "memoryMb">
 }
 
 /** Starts polling; returns the function that stops it. */
-export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, over: (instance: Instance, why: string) => void): () => void {
+export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, over: (instance: Instance, why: string, cause?: "channel_closed") => void): () => void {
   // packed functions share their worker's heap: no figure is theirs alone (runtime/pack/house.ts)
   if (spec.pack) return () => {};
   const { mb, of } = memoryLimit(spec);
@@ -75,6 +79,11 @@ export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, 
     for (const inst of instances) {
       if (inst.state === "dead" || inst.stopping) continue;
       if (of === "rss") {
+        const lost = inst.channelLost();
+        if (lost) {
+          over(inst, lost, "channel_closed");
+          continue;
+        }
         const threads = inst.threads();
         if (threads !== undefined && threads > MAX_THREADS) {
           over(inst, `ran ${threads} threads, over the ${MAX_THREADS} a process-lane child may run`);
