@@ -37,6 +37,16 @@ test.before(async (ctx) => {
           instances: { min: 0, max: 1 },
           permissions: { write: ["sink.txt"] },
         };
+  for (const sandbox of SANDBOX)
+    functions[`at-load-${sandbox === "off" ? "bare" : "sandboxed"}`] = {
+      entry: "close-channel-at-load.ts",
+      lane: "process",
+      runtime: "node",
+      sandbox,
+      timeoutMs: TIMEOUT_MS,
+      instances: { min: 0, max: 1 },
+      permissions: { write: ["sink.txt"] },
+    };
   ctx.h = await startTestHost(functions, { extraFiles: { "sink.txt": "" } });
 });
 test.after(async ({ h }) => h.stop());
@@ -69,5 +79,16 @@ for (const fd of [1, 0]) {
     assert.is((await h.fetch("/bystander")).status, 200);
   });
 }
+
+test("a child that closes its stdout as its module loads: its request gets 503 at once, saying why, not a 504 at timeoutMs", async ({ h }) => {
+  for (const fn of ["at-load-sandboxed", "at-load-bare"]) {
+    const started = Date.now();
+    const err = await expectError(await h.fetch(`/${fn}`), 503, "unavailable");
+    const took = Date.now() - started;
+    assert.match(err.message, /cannot start: instance closed its channel to the host: its fd 1 \(stdout/, `${fn}: ${err.message}`);
+    assert.ok(took < PROMPT_MS, `${fn}: answered after ${took} ms`);
+  }
+  assert.is((await h.fetch("/bystander")).status, 200);
+});
 
 test.run();

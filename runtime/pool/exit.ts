@@ -26,9 +26,9 @@ export function exitCause(exit: GuestExit): string {
 }
 
 /** A failed start. The child's stderr goes to the host log (guestStack), never to a client. */
-export function startError(exit: GuestExit): LanesError {
+export function startError(exit: GuestExit, why?: string): LanesError {
   const tail = exit.stderrTail.trim();
-  return new LanesError("unavailable", `instance ${describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
+  return new LanesError("unavailable", `instance ${why ?? describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
 }
 
 /** An instance that dies on its own this soon after starting, before any request, is a failed start. */

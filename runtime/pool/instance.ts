@@ -111,7 +111,8 @@ export class Instance {
    * exiting (named, even as it answers its load) and a deadline so a broken start never hangs.
    */
   async start(spec: LoadSpec, timeoutMs: number): Promise<void> {
-    const died = new Promise<never>((_, reject) => this.link.onExit((exit) => reject(startError(exit))));
+    // stopped by the host (`fail`: its channel closed, over its memory): why, not the SIGKILL
+    const died = new Promise<never>((_, reject) => this.link.onExit((exit) => reject(startError(exit, this.ending?.why))));
     const deadline = hangAfter(timeoutMs, `instance did not start within ${timeoutMs} ms`);
     // the guest's own code boots in well under a second: one silent past BOOT_TIMEOUT_MS is hung
     const boot = hangAfter(Math.min(BOOT_TIMEOUT_MS, timeoutMs), `instance did not boot within ${Math.min(BOOT_TIMEOUT_MS, timeoutMs)} ms`);
