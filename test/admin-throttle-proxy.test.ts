@@ -126,6 +126,42 @@ test("on a dual-stack host (--host ::), the 429 names the proxy as --trust-proxy
   }
 });
 
+/** Six wrong tokens from a trusted peer (127.0.0.1), each naming a client in X-Forwarded-For: their statuses, and the last answer. */
+async function sixNaming(url: string, clients: string[]): Promise<{ codes: number[]; last: string }> {
+  const codes: number[] = [];
+  let last = "";
+  for (let i = 0; i < 6; i++) {
+    const a = await send(`${url}/_lanes/api/versions`, "127.0.0.1", { headers: { ...bearer(`wrong-token-${i}-0000000000000`), "x-forwarded-for": clients[i % clients.length]! } });
+    codes.push(a.status);
+    last = a.body;
+  }
+  return { codes, last };
+}
+
+test("behind a trusted proxy, an IPv6 client counts for its /64, a client written with a port for its address, garbage for the proxy", async () => {
+  const host = await startStoreHost(versionDir("throttle-keys"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "127.0.0.1"]);
+  try {
+    const url = host.url;
+    const blocked = [401, 401, 401, 401, 401, 429];
+    // six addresses of one /64: one client, blocked at the sixth, by its /64; the next /64 is not
+    const v6 = await sixNaming(url, ["2001:db8:0:7::1", "2001:db8:0:7::2", "2001:db8:0:7:ffff::3", "2001:db8::7:1:2:3:4", "2001:db8:0:7::5", "2001:db8:0:7::6"]);
+    assert.equal(v6.codes, blocked, "IPv6 addresses of one /64");
+    assert.match(v6.last, /too many wrong tokens from 2001:db8:0:7::\/64/);
+    assert.is((await sixNaming(url, ["2001:db8:0:8::1"])).codes[0], 401, "another /64 is another client");
+    // a port makes no client of its own, in either family; [v6]:port is that /64
+    assert.equal((await sixNaming(url, ["198.51.100.7:1001", "198.51.100.7:1002", "198.51.100.7", "::ffff:198.51.100.7", "198.51.100.7:1005"])).codes, blocked, "IPv4 with ports");
+    assert.equal((await sixNaming(url, ["[2001:db8:0:9::1]:443", "[2001:db8:0:9::2]:444", "[2001:db8:0:9::3]"])).codes, blocked, "[IPv6]:port");
+    // IPv4-mapped stays one client per IPv4 address: its neighbour is not blocked
+    assert.is((await sixNaming(url, ["::ffff:198.51.100.8"])).codes[0], 401, "the next IPv4 address is another client");
+    // garbage names nobody: it counts for the proxy that handed it on, whatever it varies
+    const junk = await sixNaming(url, ["unknown", "x1", "1.2.3", "[zz]:1", "2001:db8::1::2", "::1:2:3:4:5:6:7:8:9"]);
+    assert.equal(junk.codes, blocked, "garbage");
+    assert.match(junk.last, /too many wrong tokens from 127\.0\.0\.1/);
+  } finally {
+    await host.stop();
+  }
+});
+
 test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else naming it", async () => {
   const t = trustedProxies("10.0.0.0/8, 192.168.1.7,fd00::/8,::1");
   assert.ok(t.has("10.200.3.4") && t.has("::ffff:10.0.0.1") && t.has("192.168.1.7") && t.has("fd12::1") && t.has("::1"));
@@ -133,6 +169,14 @@ test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else n
   // the last address not a trusted proxy: what a client wrote before it proves nothing
   assert.is(clientAddress("10.0.0.5", "1.2.3.4, 203.0.113.9, 10.0.0.9", t), "203.0.113.9");
   assert.is(clientAddress("203.0.113.1", "1.2.3.4", t), "203.0.113.1", "an untrusted peer is counted for itself");
+  // keys: an IPv6 client's /64, an address without its port, a hop that is no address as the proxy that handed it on
+  assert.is(clientAddress("10.0.0.5", "2001:db8:0:7:1:2:3:4", t), "2001:db8:0:7::/64");
+  assert.is(clientAddress("2001:db8:0:7:1:2:3:4", undefined, t), "2001:db8:0:7::/64", "a direct IPv6 peer too");
+  assert.is(clientAddress("::ffff:203.0.113.9", undefined, t), "203.0.113.9");
+  assert.is(clientAddress("10.0.0.5", "203.0.113.9:5678", t), "203.0.113.9");
+  assert.is(clientAddress("10.0.0.5", "[2001:db8::1]:443", t), "2001:db8:0:0::/64");
+  assert.is(clientAddress("10.0.0.5", "203.0.113.9, unknown", t), "10.0.0.5", "garbage written by the proxy: the proxy");
+  assert.is(clientAddress("10.0.0.5", "unknown, 10.0.0.9", t), "10.0.0.9", "garbage behind a trusted hop: that hop");
   const mapped = trustedProxies("::FFFF:10.1.2.3,::ffff:192.168.0.0/112");
   assert.ok(mapped.has("10.1.2.3") && mapped.has("::ffff:10.1.2.3") && mapped.has("192.168.9.9"));
   assert.not.ok(mapped.has("10.1.2.4") || mapped.has("192.169.0.1"));

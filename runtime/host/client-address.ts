@@ -7,6 +7,15 @@
  * before it are the client's to write and prove nothing), as nginx's `real_ip_recursive` and
  * Express's `trust proxy` read it. A request from any other address is counted for that address,
  * whatever it sends.
+ *
+ * What is counted is a key, not the address as written: an IPv6 client counts for its /64 (one
+ * machine or home network is handed a whole /64, so rotating addresses inside it escaped the
+ * throttle: 8 wrong tokens from 8 addresses of one /64 got 401 each, never 429), an IPv4 one
+ * (also written IPv4-mapped, `::ffff:a.b.c.d`) for its address. A hop that carries a port
+ * (`1.2.3.4:5678`, `[2001:db8::1]:443`, as Azure's and some Ingresses' proxies write it) counts
+ * without it: otherwise each port was a client of its own. A hop that is no address at all (a
+ * proxy's "unknown", or garbage a misconfigured proxy passed on) names nobody: the request counts
+ * for the hop that handed it on (the proxy), so garbage can neither crash nor bypass the throttle.
  */
 import { LanesError } from "../errors.ts";
 
@@ -41,20 +50,43 @@ export function trustedProxies(list: string, flag = "--trust-proxy"): TrustedPro
   return { has: (address) => inRanges(ranges, address) };
 }
 
-/** The address to count a request for: the peer's, or behind trusted proxies the client's they name. */
+/** The key to count a request for: the peer's, or behind trusted proxies the client's they name (see above). */
 export function clientAddress(peer: string, forwardedFor: string | undefined, trusted: TrustedProxies): string {
   const from = unmapped(peer);
-  if (forwardedFor === undefined || !trusted.has(from)) return from;
+  if (forwardedFor === undefined || !trusted.has(from)) return throttleKey(from);
   const hops = forwardedFor
     .split(",")
-    .map((s) => unmapped(s.trim()))
+    .map((s) => s.trim())
     .filter((s) => s !== "");
+  // whom the hop being read was handed on by: the peer, then each trusted proxy to its right
+  let by = from;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i]!;
-    // a hop that is no address (a proxy that writes "unknown") is still whom the proxy names
-    if (i === 0 || !trusted.has(hop)) return hop.slice(0, 64);
+    const hop = hopAddress(hops[i]!);
+    if (hop === undefined) return throttleKey(by);
+    if (i === 0 || !trusted.has(hop)) return throttleKey(hop);
+    by = hop;
   }
-  return from;
+  return throttleKey(from);
+}
+
+/** One X-Forwarded-For entry as an address (IPv4-mapped as IPv4, without a port or a zone), or undefined when it is none. */
+function hopAddress(entry: string): string | undefined {
+  const bracketed = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(entry);
+  const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(entry);
+  const address = unmapped((bracketed?.[1] ?? v4port?.[1] ?? entry).replace(/%[^%]*$/, ""));
+  return ipBytes(address) ? address : undefined;
+}
+
+/**
+ * What the throttle counts `address` (unmapped) for: an IPv4 address itself, an IPv6 address its
+ * /64 (`2001:db8:0:7::/64`), anything else (a peer a runtime names oddly) as it is, cut short.
+ */
+export function throttleKey(address: string): string {
+  const bytes = ipBytes(address);
+  if (!bytes || bytes.length === 4) return bytes ? address : address.slice(0, 64);
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return `${groups.join(":")}::/64`;
 }
 
 function inRanges(ranges: Range[], address: string): boolean {
