@@ -162,6 +162,31 @@ test("behind a trusted proxy, an IPv6 client counts for its /64, a client writte
   }
 });
 
+test("--trust-proxy 0.0.0.0/0 or ::/0 starts with a warning that any client can then pass for another; a proxy's range does not", async () => {
+  const wide = await startStoreHost(versionDir("wide"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/8,0.0.0.0/0,::/0"]);
+  try {
+    const warning =
+      wide
+        .output()
+        .split("\n")
+        .find((l) => l.includes("--trust-proxy")) ?? wide.output();
+    assert.match(warning, /--trust-proxy 0\.0\.0\.0\/0,::\/0 trusts nearly every address, clients included: any client in it can write X-Forwarded-For/);
+    assert.match(warning, /the admin token throttle no longer holds back a client guessing tokens/);
+    // what it warns of: a client that forges the header is counted for whom it names
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++)
+      codes.push(
+        (await send(`${wide.url}/_lanes/api/versions`, STRANGER, { headers: { ...bearer(`wrong-token-${i}-0000000000000`), "x-forwarded-for": `198.51.100.${i}` } })).status,
+      );
+    assert.equal(codes, [401, 401, 401, 401, 401, 401]);
+  } finally {
+    await wide.stop();
+  }
+  const t = trustedProxies("10.0.0.0/8,fd00::/8,fc00::/7,fe80::/10,104.16.0.0/13,2a06:98c0::/29,203.0.113.7,::1");
+  assert.equal(t.wide, [], "private ranges and a cloud's proxy ranges are no warning");
+  assert.equal(trustedProxies("0.0.0.0/1,::ffff:0.0.0.0/96,2000::/3,::/0,0.0.0.0/8").wide, ["0.0.0.0/1", "::ffff:0.0.0.0/96", "2000::/3", "::/0"]);
+});
+
 test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else naming it", async () => {
   const t = trustedProxies("10.0.0.0/8, 192.168.1.7,fd00::/8,::1");
   assert.ok(t.has("10.200.3.4") && t.has("::ffff:10.0.0.1") && t.has("192.168.1.7") && t.has("fd12::1") && t.has("::1"));

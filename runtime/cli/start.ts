@@ -7,7 +7,7 @@ import { describeDeployment } from "../deploy/model.ts";
 import { KEEP_VERSIONS_RULE, MAX_KEEP_VERSIONS } from "../deploy/retention.ts";
 import { LanesError } from "../errors.ts";
 import { isLoopback, parseTokens, type Token } from "../host/admin-auth.ts";
-import { trustedProxies as parseTrustedProxies } from "../host/client-address.ts";
+import { trustedProxies as parseTrustedProxies, wideRangesWarning } from "../host/client-address.ts";
 import { CONSOLE_HOST_RULE, consoleHostName } from "../host/console-host.ts";
 import { PAUSE_STAGES, startDeployHost } from "../host/deploy-host.ts";
 import { DEFAULT_OTHERS_MS } from "../host/prepared.ts";
@@ -105,6 +105,9 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
         "the console shares its origin with the functions: a function's page opened by a logged-in operator can act in the console as them; give the console a host name of its own with --console-host admin.localhost (or a DNS name of this host)",
       );
     }
+    // as the console's warning: the host serves, but the throttle it was told to keep does not hold
+    const wide = trustedProxies && wideRangesWarning(trustedProxies, "--trust-proxy");
+    if (wide) log.warn(wide);
     if (secretsKey) log.info(`secrets: sealed in the deploy store with key ${secretsKey.keys[0]!.id} (${keyFile})`);
   } else {
     host = await startHost(base);

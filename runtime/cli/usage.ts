@@ -64,7 +64,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ],
       [
         "--trust-proxy ADDR[,ADDR...]",
-        "the reverse proxies in front of this host (addresses or CIDR ranges): wrong admin tokens are counted per client their X-Forwarded-For names, so one client cannot get the others refused (429)",
+        "the reverse proxies in front of this host (addresses or CIDR ranges): wrong admin tokens are counted per client their X-Forwarded-For names, so one client cannot get the others refused (429); a range as wide as 0.0.0.0/0 or ::/0 gets a warning: every client in it could pass for another",
       ],
     ],
   },

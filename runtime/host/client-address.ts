@@ -27,13 +27,38 @@ interface Range {
 
 export interface TrustedProxies {
   has(address: string): boolean;
+  /** The entries as written that trust a range so wide that it must hold clients too (see wideRanges). */
+  wide?: string[];
 }
 
 export const NO_PROXY: TrustedProxies = { has: () => false };
 
+/**
+ * Ranges no proxy set-up needs, whose every address may write X-Forwarded-For: wider than a /8
+ * of IPv4 (0.0.0.0/0, 0.0.0.0/1, ...) or a /16 of IPv6 (::/0, 2000::/3, ...) other than private
+ * space (fc00::/7, fe80::/10). A cloud's published proxy ranges are narrower (Cloudflare's widest:
+ * 104.16.0.0/13, 2a06:98c0::/29), as is any private network (10.0.0.0/8, fd00::/8).
+ */
+const PRIVATE_V6: Range[] = [
+  { bytes: Uint8Array.of(0xfc, ...new Uint8Array(15)), bits: 7 },
+  { bytes: Uint8Array.of(0xfe, 0x80, ...new Uint8Array(14)), bits: 10 },
+];
+
+function isWide(r: Range): boolean {
+  if (r.bytes.length === 4) return r.bits < 8;
+  return r.bits < 16 && !PRIVATE_V6.some((p) => r.bits >= p.bits && samePrefix(p.bytes, r.bytes, p.bits));
+}
+
+/** The start-up warning for `--trust-proxy` ranges that trust clients too, or undefined. */
+export function wideRangesWarning(trusted: TrustedProxies, flag = "--trust-proxy"): string | undefined {
+  if (!trusted.wide?.length) return undefined;
+  return `${flag} ${trusted.wide.join(",")} trusts nearly every address, clients included: any client in it can write X-Forwarded-For and be counted for whatever address it names, so the admin token throttle no longer holds back a client guessing tokens; name only your reverse proxies' addresses or their own range (e.g. 10.0.0.0/8)`;
+}
+
 /** Parses `--trust-proxy`'s list; a bad entry is an error naming it. */
 export function trustedProxies(list: string, flag = "--trust-proxy"): TrustedProxies {
   const ranges: Range[] = [];
+  const wide: string[] = [];
   for (const entry of list.split(",").map((s) => s.trim())) {
     const [written, prefix, ...rest] = entry.split("/");
     // an IPv4-mapped address (how a dual-stack host names its IPv4 peers) is the IPv4 one, its range counted in IPv4 bits
@@ -46,8 +71,9 @@ export function trustedProxies(list: string, flag = "--trust-proxy"): TrustedPro
       throw new LanesError("invalid_flag", `${flag}: ${JSON.stringify(entry)} is not an IP address or a CIDR range (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8)`);
     }
     ranges.push({ bytes, bits });
+    if (isWide({ bytes, bits })) wide.push(entry);
   }
-  return { has: (address) => inRanges(ranges, address) };
+  return { has: (address) => inRanges(ranges, address), wide };
 }
 
 /** The key to count a request for: the peer's, or behind trusted proxies the client's they name (see above). */
