@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, ServerResponse } from 
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { LanesError, errorReply, errorResponse } from "../runtime/errors.ts";
+import { SERVED_METHODS, unservedMethod } from "../runtime/host/methods.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
 import { NodeExchange, notAPath, writeReply } from "./node-exchange.ts";
 import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
@@ -148,7 +149,7 @@ function answerClientError(e: Error & { code?: string; rawPacket?: Uint8Array },
   if (e.code === "HPE_CLOSED_CONNECTION" && inFlight && !inFlight.writableFinished) return;
   if (socket.writable && !inFlight?.headersSent) {
     const status = (e.code && PARSE_ANSWERS[e.code]) ?? "400 Bad Request";
-    socket.write(asteriskForm(e.rawPacket) ?? `HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    socket.write(asteriskForm(e.rawPacket) ?? unservedForm(e) ?? `HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   }
   socket.destroy(e);
 }
@@ -164,7 +165,26 @@ const ASTERISK = /^OPTIONS \* HTTP\/1\.[01]\r?\n/;
  */
 function asteriskForm(raw: Uint8Array | undefined): Buffer | undefined {
   if (!raw || !ASTERISK.test(Buffer.from(raw.subarray(0, 20)).toString("latin1"))) return undefined;
-  const reply = errorReply(notAPath("*"), crypto.randomUUID());
+  return closingAnswer(notAPath("*"));
+}
+
+/**
+ * A method the parser does not read (`M5X`, `get`: runtime/host/methods.ts): lanes' JSON 400
+ * naming it, as a Deno host answers it, not the parser's empty one. The parser's error says so
+ * (HPE_INVALID_METHOD), but not for every such method: Node's reads DESCRIBE or PLAY as the start
+ * of an RTSP request and fails later (HPE_INVALID_CONSTANT), PRI as HTTP/2's preface; so the
+ * bytes it failed on are read too, when they begin with a method (not an earlier request's).
+ */
+function unservedForm(e: Error & { code?: string; rawPacket?: Uint8Array }): Buffer | undefined {
+  const head = e.rawPacket ? Buffer.from(e.rawPacket.subarray(0, 80)).toString("latin1") : "";
+  const method = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) /.exec(head)?.[1];
+  if (method !== undefined && !SERVED_METHODS.has(method)) return closingAnswer(unservedMethod(method));
+  return e.code === "HPE_INVALID_METHOD" ? closingAnswer(unservedMethod(undefined)) : undefined;
+}
+
+/** lanes' error answer, written on the socket as the parser gives up on it: the connection closes after it. */
+function closingAnswer(err: LanesError): Buffer {
+  const reply = errorReply(err, crypto.randomUUID());
   const body = reply.body!;
   const head = reply.headers.map(([k, v]) => `${k}: ${v}\r\n`).join("");
   return Buffer.concat([Buffer.from(`HTTP/1.1 ${reply.status} Bad Request\r\n${head}content-length: ${body.byteLength}\r\nconnection: close\r\n\r\n`, "latin1"), body]);

@@ -3,7 +3,9 @@
  * views it as an Exchange, and turns a Reply into the web Response their servers want.
  */
 import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { errorReply } from "../runtime/errors.ts";
 import { resolved } from "../runtime/host/dot-segments.ts";
+import { SERVED_METHODS, unservedMethod } from "../runtime/host/methods.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
 import { notAPath } from "./node-exchange.ts";
 import type { Exchange, HttpHandler, Reply } from "./types.ts";
@@ -216,6 +218,13 @@ export function fetchCallback(
   closeAfter?: () => void,
 ): Response | Promise<Response> {
   const ex = new WebExchange(request, address, lines);
+  // Deno.serve takes any method token; Node's and Bun's parsers refuse all but their list, and a
+  // Deno host refuses the same (runtime/host/methods.ts), closing the connection as they do (a
+  // Connection: close alone does not close it: Deno.serve kept the connection and served the next)
+  if (!SERVED_METHODS.has(request.method)) {
+    closeAfter?.();
+    return respond(ex, errorReply(unservedMethod(request.method), crypto.randomUUID()), true);
+  }
   const out = handler.fast(ex);
   if (out === undefined) {
     const res = handler.web(withResolvedPath(request), ex);

@@ -1,8 +1,8 @@
 /**
  * Which function a request goes to: Hono's own router (the same matching as a Hono app), with
  * the manifest's method lists on top, so a route that matches with the wrong method gives 405
- * and the methods it allows. A function with no method list gets every method a web Request
- * can carry, as on Workers, Deno.serve and Bun.serve: PURGE, PROPFIND, REPORT and the like
+ * and the methods it allows. A function with no method list gets every method a host serves
+ * (methods.ts: those Node's parser reads, on every host): PURGE, PROPFIND, REPORT and the like
  * too. A method lanes does not relay at all (CONNECT, TRACE, TRACK: Fetch forbids them, a web
  * Request cannot carry them) is a 405 from the host on every runtime, never a function error,
  * but for a CONNECT to a path on a Deno host: Deno.serve answers it with a bare 400 before lanes

@@ -1,0 +1,100 @@
+/**
+ * Which request methods reach a function, the same on every host: Node's and Bun's HTTP parser
+ * reads a fixed list of upper-case methods and refuses the rest with 400; a Deno host relayed
+ * any token to the function (`M5X`, `get`, `FOO-BAR`: 200 from the function where the others
+ * answered 400). Raw sockets (a fetch client normalises or refuses methods itself), both lanes,
+ * host on Node, Bun and Deno (test/run.mjs).
+ */
+import { METHODS } from "node:http";
+import { connect } from "node:net";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { SERVED_METHODS } from "../runtime/host/methods.ts";
+import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
+
+const test = suite<{ h: TestHost }>(`request methods (${adapter.name} host)`);
+
+test.before(async (ctx) => {
+  ctx.h = await startTestHost(Object.fromEntries(LANES.map((lane) => [lane, { entry: "bare-echo.ts", route: `/${lane}/*`, lane }])));
+});
+test.after(async ({ h }) => h?.stop());
+
+interface Raw {
+  status: number;
+  head: string;
+  body: string;
+  /** The host closed the connection after the answer (when asked to wait for that). */
+  closed: boolean;
+}
+
+/** `method path` on a raw connection: the answer, and with `waitClose`, whether the host then closed the connection (within 3 s). */
+function rawRequest(base: string, method: string, path: string, waitClose = false): Promise<Raw> {
+  const url = new URL(base);
+  return new Promise((resolve) => {
+    const sock = connect(Number(url.port), url.hostname);
+    let raw = "";
+    let closed = false;
+    const done = () => {
+      clearTimeout(giveUp);
+      sock.destroy();
+      const end = raw.indexOf("\r\n\r\n");
+      const head = raw.slice(0, end);
+      const length = Number(/^content-length: *(\d+)/im.exec(head)?.[1] ?? 0);
+      resolve({ status: Number(raw.slice(9, 12)), head, body: raw.slice(end + 4, end + 4 + length), closed });
+    };
+    const giveUp = setTimeout(done, 3000);
+    const whole = () => {
+      const end = raw.indexOf("\r\n\r\n");
+      return end >= 0 && raw.length >= end + 4 + Number(/^content-length: *(\d+)/im.exec(raw.slice(0, end))?.[1] ?? 0);
+    };
+    sock.on("data", (d: Buffer) => {
+      raw += d.toString("latin1");
+      if (!waitClose && whole()) done();
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      closed = true;
+      done();
+    });
+    sock.write(`${method} ${path} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+  });
+}
+
+test("the methods every host serves are Node's http.METHODS, as this runtime's node:http lists them", () => {
+  assert.equal([...SERVED_METHODS].sort(), [...METHODS].sort());
+});
+
+test("a method no host's parser reads (M5X, get, FOO-BAR) is lanes' JSON 400 naming it, on every host, and no function sees it", async ({ h }) => {
+  for (const lane of LANES) {
+    for (const method of ["M5X", "get", "patch", "FOO-BAR", "TRACK", "DESCRIBE", "PRI"]) {
+      for (const path of [`/${lane}/x`, "/_lanes/health", "/nowhere"]) {
+        const r = await rawRequest(h.url, method, path, true);
+        const where = `${method} ${path}: ${r.head} ${r.body}`;
+        assert.is(r.status, 400, where);
+        assert.match(r.head, /^x-request-id: /im, where);
+        const error = (JSON.parse(r.body) as { error: { code: string; message: string } }).error;
+        assert.is(error.code, "bad_request", where);
+        assert.match(error.message, new RegExp(`the method "${method}" is not one a lanes host serves: methods are case-sensitive`), where);
+        assert.match(r.head, /^connection: close/im, where);
+        assert.ok(r.closed, `${where}: the connection goes on after it`);
+      }
+    }
+  }
+});
+
+test("a method in the list reaches the function as written (PURGE, QUERY, M-SEARCH); TRACE is 405 on a route, 404 elsewhere", async ({ h }) => {
+  for (const lane of LANES) {
+    for (const method of ["PURGE", "QUERY", "M-SEARCH", "UNLOCK"]) {
+      const r = await rawRequest(h.url, method, `/${lane}/x`);
+      assert.is(r.status, 200, `${method}: ${r.head}`);
+      assert.is((JSON.parse(r.body) as { method: string }).method, method);
+    }
+    const trace = await rawRequest(h.url, "TRACE", `/${lane}/x`);
+    assert.is(trace.status, 405, trace.head);
+    assert.is((JSON.parse(trace.body) as { error: { code: string } }).error.code, "method_not_allowed");
+  }
+  assert.is((await rawRequest(h.url, "TRACE", "/_lanes/health")).status, 405);
+  assert.is((await rawRequest(h.url, "TRACE", "/nowhere")).status, 404);
+});
+
+test.run();
