@@ -217,7 +217,9 @@ test("a host started later serves the active deployment at once (past a dead etc
   ctx.late = await startClusterHost("bun", versionDir("late-folder"), store, ["--admin-token-file", ctx.tokens]);
   const first = await get(ctx.late.url, "/greet");
   assert.equal([first.status, first.text, first.version], [200, "after-restart", first.version], "its first answer is the active deployment's");
-  assert.is((await fetch(`${ctx.late.url}/_lanes/ready`)).status, 200, "ready");
+  // ready once its start-up load check has found its functions can start (503 "starting" before)
+  const late = ctx.late;
+  assert.ok(await eventually(async () => (await fetch(`${late.url}/_lanes/ready`)).status === 200, 10_000), "ready");
   assert.ok(await eventually(async () => (await hostRecords(ctx.hosts[0]!.url)).length === 4), "a fourth record");
   await ctx.late.stop();
   ctx.late = undefined;

@@ -59,10 +59,39 @@ test("every function broken: health and ready answer 503 down, naming them", asy
   });
 });
 
+/** A module that takes a while to load (1.5 s), then throws or serves: the load check's window, made long enough to see. */
+const slow = (then: string) => `await new Promise((r) => setTimeout(r, 1500));\n${then}`;
+
+for (const store of [false, true]) {
+  const how = store ? "with a store" : "without a store";
+  test(`${how}: from the first probe after listening, health says "starting" and ready 503 until the load check has ended, never ok`, async () => {
+    const broken = makeFunctionsDir({ a: { entry: "a.ts" }, b: { entry: "b.ts", lane: "process", sandbox: "off" } }, { "a.ts": slow(THROWS), "b.ts": slow(THROWS) });
+    const data = store ? ["--data", join(scratchDir("health-start-"), "store")] : [];
+    await withHost(["start", broken, ...data], async ({ url }) => {
+      const [health, ready] = [await probe(url, "health"), await fetch(`${url}/_lanes/ready`)];
+      const body = (await ready.json()) as Probe["body"];
+      assert.equal([health.status, health.body.status], [200, "starting"], JSON.stringify(health.body));
+      assert.match(health.body.reason ?? "", /the start-up load check has not yet loaded every function once/);
+      assert.equal([ready.status, body.status, ready.headers.get("retry-after")], [503, "starting", "1"], JSON.stringify(body));
+      // then the truth the check found
+      const down = await healthUntil(url, (p) => p.body.status !== "starting");
+      assert.equal([down.status, down.body.status], [503, "down"], JSON.stringify(down.body));
+      assert.is((await probe(url, "ready")).status, 503);
+    });
+    const works = makeFunctionsDir({ a: { entry: "a.ts" } }, { "a.ts": slow(WORKS) });
+    await withHost(["start", works, ...(store ? ["--data", join(scratchDir("health-start-"), "store")] : [])], async ({ url }) => {
+      assert.is((await probe(url, "ready")).status, 503, "not ready while its one function loads");
+      const ok = await healthUntil(url, (p) => p.body.status !== "starting");
+      assert.equal([ok.status, ok.body.status], [200, "ok"], JSON.stringify(ok.body));
+      assert.is((await probe(url, "ready")).status, 200);
+    });
+  });
+}
+
 test("some functions broken: health is 200 degraded naming them, ready stays 200, the others serve", async () => {
   const dir = makeFunctionsDir({ a: { entry: "a.ts" }, b: { entry: "b.ts" } }, { "a.ts": THROWS, "b.ts": WORKS });
   await withHost(["start", dir], async ({ url }) => {
-    const health = await healthUntil(url, (p) => p.body.status !== "ok");
+    const health = await healthUntil(url, (p) => p.body.status !== "starting");
     assert.is(health.status, 200);
     assert.is(health.body.status, "degraded");
     assert.match(health.body.reason ?? "", /1 of 2 function\(s\) cannot start \(a\)/);
@@ -87,7 +116,7 @@ test("a host down because its one function failed to start once comes back with 
   const source = `import { existsSync } from "node:fs";\nif (!existsSync(${JSON.stringify(flag)})) throw new Error("not yet");\n${WORKS}`;
   const dir = makeFunctionsDir({ a: { entry: "a.ts" } }, { "a.ts": source });
   await withHost(["start", dir], async ({ url }) => {
-    assert.is((await healthUntil(url, (p) => p.body.status !== "ok")).status, 503);
+    assert.is((await healthUntil(url, (p) => p.body.status !== "starting")).status, 503);
     writeFileSync(flag, "");
     // only probes reach it: a load balancer sends a down host no request
     const back = await healthUntil(url, (p) => p.status === 200, 20_000);

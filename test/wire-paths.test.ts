@@ -19,6 +19,8 @@ test.before(async (ctx) => {
     // every path a function may have: what reaches it is what the host routed to a function
     all: { entry: "echo.ts", route: "/*", lane: "isolate" },
   });
+  // its health says "ok" once the start-up load check has ended ("starting" before)
+  await ctx.h.host.checked;
 });
 test.after(async ({ h }) => h.stop());
 

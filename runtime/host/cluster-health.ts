@@ -15,7 +15,7 @@ import type { FunctionsHealth } from "./function-health.ts";
 
 export function healthBody(d: Deployment, cluster: ClusterStatus | undefined, fns: FunctionsHealth): Record<string, unknown> {
   const deployment = { revision: d.revision, serving: describeDeployment(d) };
-  const status = (reasons: string[]) => (fns.down ? "down" : reasons.length === 0 ? "ok" : "degraded");
+  const status = (reasons: string[]) => (fns.down ? "down" : fns.starting ? "starting" : reasons.length === 0 ? "ok" : "degraded");
   if (!cluster) {
     const reasons = fns.reason ? [fns.reason] : [];
     return { status: status(reasons), ...(fns.reason ? { reason: fns.reason } : {}), deployment };

@@ -116,9 +116,11 @@ export class DeployFront implements Front {
       // starting: not ready yet, but alive (a liveness probe must not kill a host that loads)
       if (!d) return Response.json({ status: "starting" }, { status: path === "/_lanes/ready" ? 503 : 200, headers });
       const status = this.member?.status();
-      const fns = functionsHealth(this.deployer?.routing.served ?? []);
+      const fns = functionsHealth(this.deployer?.routing.served ?? [], this.deployer?.host.loading());
       if (path === "/_lanes/health") return Response.json(healthBody(d, status, fns), { status: fns.down ? 503 : 200, headers });
       if (fns.down) return Response.json({ status: "down", deployment: d.revision, reason: fns.reason }, { status: 503, headers });
+      // its start-up load check runs: not ready until it has found a function that can start
+      if (fns.starting) return Response.json({ status: "starting", deployment: d.revision, reason: fns.reason }, { status: 503, headers: { ...headers, "retry-after": "1" } });
       // Not ready while the store's current secrets do not open here: the functions would answer
       // with values replaced since (a revoked credential) or none, so the load balancer should send
       // the traffic to the hosts that read them; health stays 200, a liveness probe must not kill it.

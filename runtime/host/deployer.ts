@@ -13,6 +13,7 @@ import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
 import { switchResult, type DeployerOptions, type SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
+import type { Host } from "./host-types.ts";
 import { Prepared, staging } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import { ReleaseFolders } from "./release-folders.ts";
@@ -46,6 +47,11 @@ export class Deployer {
     this.ctx = { host: o.host, adapter: o.adapter, log: o.log, runDir: o.runDir, ...(o.secrets ? { secrets: o.secrets } : {}) };
     const [versionInUse, served] = [(id: string) => this.copiesInUse().has(id), () => [...this.liveServed(), ...this.retiring]];
     this.folders = new ReleaseFolders({ sys: o.adapter.sys, runDir: o.runDir, log: o.log, versionInUse, served, afterSweep: () => dropRemovedCopies(o, this.copiesInUse) });
+  }
+
+  /** The host it deploys on. */
+  get host(): Host {
+    return this.o.host;
   }
 
   /** Take over a host started on the active deployment's stable version (written in `stableDir`). */

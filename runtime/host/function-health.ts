@@ -14,9 +14,18 @@ export const DOWN_RETRY_MS = 5000;
 export interface FunctionsHealth {
   /** Every function cannot start (and there is at least one). */
   down: boolean;
-  /** Why not "ok": the functions that cannot start, by name (the errors are in /_lanes/functions and the host log). */
+  /** Not down, and the start-up load check has not ended: whether the others can start is not known yet. */
+  starting?: boolean;
+  /** Why not "ok": the functions that cannot start, by name (the errors are in /_lanes/functions and the host log), or that it is starting. */
   reason?: string;
 }
+
+/**
+ * Said while the start-up load check runs (it begins once the host listens): a module that throws
+ * at import is found by it, and health said "ok" and ready 200 in that time on a host where not
+ * one function could start (about 0.3 s on Node, 0.5 s on Deno for two functions, longer for many).
+ */
+const LOADING = "the start-up load check has not yet loaded every function once: whether they can start is not known";
 
 const tried = new WeakMap<object, number>();
 
@@ -30,14 +39,15 @@ const tried = new WeakMap<object, number>();
  * second, start 8 processes a second. One that starts is enough: the host is then `degraded`, gets
  * requests again, and they start the others.
  */
-export function functionsHealth(list: Served[]): FunctionsHealth {
+export function functionsHealth(list: Served[], loading = false): FunctionsHealth {
   // one function of a version in a gradual deployment counts once per version it is served in
   const broken = list.filter(isBroken);
-  if (broken.length === 0) return { down: false };
+  if (broken.length === 0) return loading ? { down: false, starting: true, reason: LOADING } : { down: false };
   const names = [...new Set(broken.map((f) => f.spec.name))];
   const total = new Set(list.map((f) => f.spec.name)).size;
   const down = broken.length === list.length;
   if (down) retryOne(broken);
+  if (!down && loading) return { down, starting: true, reason: `${LOADING}; ${names.length} cannot start so far (${names.join(", ")})` };
   return {
     down,
     reason: down

@@ -62,6 +62,8 @@ export interface Host {
   functions: Served[];
   /** Settles once every function has been loaded once (in the background after start-up): the broken ones. */
   checked: Promise<Served[]>;
+  /** The start-up load check (`checked`) is still running: whether every function can start is not known yet. */
+  loading(): boolean;
   /**
    * Compile a function and give it a pool with this host's lanes and shared stores; starts no
    * instance. `version`: the deployed version it belongs to, its metrics label (default: its

@@ -160,6 +160,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
   );
   await Promise.all(functions.map((f) => f.pool?.warm()));
   let checked: Promise<Served[]> = Promise.resolve([]);
+  // until the load check below has ended, nobody knows whether a function can start: health and
+  // ready say "starting" rather than "ok" (function-health.ts)
+  let loading = false;
   if (o.strict) {
     const broken = await loadEach(functions, log);
     if (broken.length > 0) {
@@ -169,7 +172,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
     }
   } else {
     // after listening (below), so start-up does not wait for every function to load
+    loading = true;
     checked = new Promise((resolve) => setTimeout(() => void loadEach(functions, log).then(resolve), 0));
+    void checked.then(() => (loading = false));
     void checked.then((broken) => broken.length > 0 && log.error(brokenSummary(broken, functions.length)));
   }
 
@@ -183,6 +188,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         runtime: adapter.name,
         version: adapter.version,
         rss: () => adapter.hostRss(),
+        loading: () => loading,
         extra: () => ({ packed: pack.describe(), spares: spares.describe() }),
       },
       metrics,
@@ -236,6 +242,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     metrics,
     functions,
     checked,
+    loading: () => loading,
     build,
     pack,
     spares,

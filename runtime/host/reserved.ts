@@ -15,6 +15,8 @@ export interface HostInfo {
   rss(): number;
   /** More of the host's state for /_lanes/metrics (packed workers, warm spares). */
   extra?(): Record<string, unknown>;
+  /** The start-up load check is still running (Host.loading). */
+  loading?(): boolean;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -29,14 +31,15 @@ export function reservedApp(o: { functions: () => Served[]; host?: HostInfo; dev
   });
 
   app.get("/_lanes/health", (c) => {
-    const { down, reason } = functionsHealth(o.functions());
-    return c.json({ status: down ? "down" : reason ? "degraded" : "ok", ...(reason ? { reason } : {}) }, down ? 503 : 200);
+    const { down, starting, reason } = functionsHealth(o.functions(), o.host?.loading?.());
+    return c.json({ status: down ? "down" : starting ? "starting" : reason ? "degraded" : "ok", ...(reason ? { reason } : {}) }, down ? 503 : 200);
   });
-  // a host without a store listens only once its functions are built: listening is ready,
-  // unless not one of them can start
+  // a host without a store is ready once its load check has found a function that can start
+  // (before it ends, nobody knows); not while not one of them can
   app.get("/_lanes/ready", (c) => {
-    const { down, reason } = functionsHealth(o.functions());
-    return down ? c.json({ status: "down", reason }, 503) : c.json({ status: "ready" });
+    const { down, starting, reason } = functionsHealth(o.functions(), o.host?.loading?.());
+    if (down || starting) return c.json({ status: down ? "down" : "starting", reason }, 503, starting ? { "retry-after": "1" } : {});
+    return c.json({ status: "ready" });
   });
   // Prometheus' text format, unless the client asks for JSON (what `lanes bench` reads: memory
   // per instance, a worker's being part of the host's)
