@@ -56,7 +56,7 @@ test("past --keep-versions 1, a deploy removes the old versions and their files,
   assert.is(listed.code, 0, listed.out);
   assert.match(listed.out, /^v5 +100% .*\nv4 +- /m);
   assert.not.match(listed.out, /^v3 /m);
-  assert.match(listed.out, /kept: the newest 1 versions \(lanes start --keep-versions\), and those a deployment uses/);
+  assert.match(listed.out, /kept: the newest 1 versions \(lanes start --keep-versions\), and those a deployment uses; the newest 100 deployments/);
 
   // the files of the removed versions are gone; every file a kept version names is there
   const { held, named } = blobsOf(data);

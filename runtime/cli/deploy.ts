@@ -5,7 +5,7 @@
  * one JSON object for scripts (`{"error": {...}}` when it fails, with exit code 1, or 2 for a usage error).
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
-import { describeDeployment, type Deployment, type HostRecord } from "../deploy/model.ts";
+import { describeDeployment, HISTORY_KEPT, type Deployment, type HostRecord } from "../deploy/model.ts";
 import { packFolder } from "../deploy/pack.ts";
 import { ifVersionField, uploadBody } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
@@ -162,7 +162,9 @@ function versionsText(r: VersionsAnswer): string {
       ["DEPLOYMENT", "CREATED", "REASON", "AUTHOR", "VERSIONS"],
       r.deployments.map((d) => [String(d.revision), d.createdAt, d.reason, d.author, describeDeployment(d)]),
     ),
-    ...(r.keepVersions ? ["", `kept: the newest ${r.keepVersions} versions (lanes start --keep-versions), and those a deployment uses`] : []),
+    ...(r.keepVersions
+      ? ["", `kept: the newest ${r.keepVersions} versions (lanes start --keep-versions), and those a deployment uses; the newest ${HISTORY_KEPT} deployments`]
+      : []),
     ...(r.hosts ? ["", hostsTable(r.hosts, table)] : []),
     ...(r.storeLost ? ["", `warning: ${r.storeLost}`] : []),
   ];

@@ -34,7 +34,10 @@ export type Compare = { key: string; range_end?: string; result?: "EQUAL" | "LES
   | { target: "VERSION"; version: string }
   | { target: "CREATE"; create_revision: string }
 );
-export type TxnOp = { request_put: { key: string; value: string; lease?: string } } | { request_range: { key: string } } | { request_delete_range: { key: string } };
+export type TxnOp =
+  | { request_put: { key: string; value: string; lease?: string } }
+  | { request_range: { key: string } }
+  | { request_delete_range: { key: string; range_end?: string } };
 
 /** etcd answered, with an error of its own (gRPC status `code`). */
 export class EtcdAnswer extends Error {

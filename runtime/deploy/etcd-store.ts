@@ -17,15 +17,16 @@
  * Writes go in the folder store's order (chunks, blob, version, then deployment and active), so
  * whatever is in etcd is complete. The switch is one transaction: it writes `deployments/<rev>`
  * and `active` only if `active` still has the mod revision it had when the caller read it, so
- * two hosts deploying at once cannot both win: the second gets `conflict` (409).
+ * two hosts deploying at once cannot both win: the second gets `conflict` (409). Retention
+ * removes the deployments past the newest HISTORY_KEPT (retention.ts).
  */
 import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
-import { describeDeployment, versionId, versionNumber, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
+import { describeDeployment, HISTORY_KEPT, versionId, versionNumber, versionsOf, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
 import { b64key, EtcdAnswer, EtcdClient, parseJson, putOp as put, text, type Compare } from "./etcd-client.ts";
 import { EtcdBlobs } from "./etcd-blobs.ts";
 import { StoreHistory } from "./etcd-history.ts";
-import { EtcdRetention } from "./etcd-sweep.ts";
+import { deploymentKey, EtcdRetention } from "./etcd-sweep.ts";
 import { removedMeanwhile } from "./retention.ts";
 import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
@@ -161,16 +162,14 @@ export class EtcdStore implements ClusterStore {
       base = { revision: expected, modRevision: kv.modRevision, json: text(kv.value) };
     }
     const guard: Compare = expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(base!.modRevision) };
-    for (const v of [next.stable, next.canary?.version]) {
-      if (v && !(await this.client.has(this.key(`versions/${v}`)))) throw removedMeanwhile(v, this.location);
-    }
     const d: Deployment = { ...next, revision: expected + 1 };
+    for (const v of versionsOf(d)) if (!(await this.client.has(this.key(`versions/${v}`)))) throw removedMeanwhile(v, this.location);
     const json = JSON.stringify(d);
     await this.pause("deployment");
     await this.pause("active-temp");
     let r: Awaited<ReturnType<EtcdClient["txn"]>>;
     try {
-      r = await this.client.txn([guard], [put(this.key(`deployments/${String(d.revision).padStart(12, "0")}`), json), put(key, json)], [{ request_range: { key: b64key(key) } }]);
+      r = await this.client.txn([guard], [put(this.key(deploymentKey(d.revision)), json), put(key, json)], [{ request_range: { key: b64key(key) } }]);
     } catch (e) {
       if (e instanceof EtcdAnswer) throw new LanesError("internal", `store ${this.location}: ${e.message}`);
       throw e;
@@ -189,7 +188,7 @@ export class EtcdStore implements ClusterStore {
     return d;
   }
 
-  async history(limit = 100): Promise<Deployment[]> {
+  async history(limit = HISTORY_KEPT): Promise<Deployment[]> {
     return (await this.client.list(this.key("deployments/"), { limit, descend: true })).map((kv) => parseJson<Deployment>(kv, this.location));
   }
 

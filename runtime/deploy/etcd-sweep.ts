@@ -15,6 +15,11 @@ import { b64key, prefixEnd, text, type Compare, type EtcdClient, type TxnOp } fr
 import type { StoreRetention, SweepResult } from "./retention.ts";
 import type { StagedVersion } from "./store.ts";
 
+/** The key of deployment `revision` under the store's prefix (zero-padded: key order is revision order). */
+export function deploymentKey(revision: number): string {
+  return `deployments/${String(revision).padStart(12, "0")}`;
+}
+
 /** etcd refuses a transaction of more than 128 operations by default (--max-txn-ops). */
 const BATCH = 100;
 
@@ -45,6 +50,12 @@ export class EtcdRetention implements StoreRetention {
 
   async removeVersion(id: string): Promise<void> {
     await this.client.remove(this.key(`versions/${id}`));
+  }
+
+  /** Remove the deployments older than revision `before`: one range, whatever their number. */
+  async removeHistory(before: number): Promise<void> {
+    const range = { key: b64key(this.key(deploymentKey(0))), range_end: b64key(this.key(deploymentKey(before))) };
+    await this.client.txn([], [{ request_delete_range: range }], []);
   }
 
   async sweep(): Promise<SweepResult> {

@@ -1,24 +1,36 @@
 /**
- * Retention in a folder store (retention.ts): a version's record goes, then the blobs no kept
- * version names. One host holds the folder and runs its deploys one at a time, prunes in the
- * same turn, so no upload of its own is under way during a sweep; the uploads it was told of
- * are kept all the same (a tool beside the host, in the same process, shares the folder).
+ * Retention in a folder store (retention.ts): a version's record goes, with the oldest
+ * deployments, then the blobs no kept version names. One host holds the folder and runs its
+ * deploys one at a time, prunes in the same turn, so no upload of its own is under way during a
+ * sweep; the uploads it was told of are kept all the same (a tool beside the host, in the same
+ * process, shares the folder).
  */
 import type { Sys } from "../../adapters/types.ts";
 import type { VersionRecord } from "./model.ts";
+import type { FolderHistory } from "./folder-history.ts";
 import type { StoreRetention, SweepResult } from "./retention.ts";
+
+/** What the store (folder-store.ts) shares with its retention: its tables, kept in step, and its turn of writes. */
+export interface FolderRecords {
+  versions: Map<string, VersionRecord>;
+  history: FolderHistory;
+  inTurn<T>(fn: () => Promise<T>): Promise<T>;
+}
 
 const HASH = /^[0-9a-f]{64}$/;
 
 export class FolderRetention implements StoreRetention {
   private readonly uploads = new Map<string, string[]>();
 
-  /** `versions`: the store's own table of its records, kept in step. */
+  private readonly versions: Map<string, VersionRecord>;
+
   constructor(
     private readonly sys: Sys,
     private readonly root: string,
-    private readonly versions: Map<string, VersionRecord>,
-  ) {}
+    private readonly store: FolderRecords,
+  ) {
+    this.versions = store.versions;
+  }
 
   async hold(id: string, hashes: string[]): Promise<void> {
     this.uploads.set(id, hashes);
@@ -32,6 +44,10 @@ export class FolderRetention implements StoreRetention {
     // durable: a crash must not bring back a record whose blobs the sweep then removes
     await this.sys.remove(this.sys.join(this.root, "versions", `${id}.json`), { durable: true });
     this.versions.delete(id);
+  }
+
+  async removeHistory(before: number): Promise<void> {
+    await this.store.inTurn(() => this.store.history.removeBefore(before));
   }
 
   async sweep(): Promise<SweepResult> {

@@ -4,7 +4,7 @@
  *   DIR/store.json              format marker: a folder without it is not taken over
  *   DIR/blobs/<sha256>          file contents, content-addressed
  *   DIR/versions/<id>.json      version records
- *   DIR/deployments/<rev>.json  every deployment that was made active
+ *   DIR/deployments/<rev>.json  the deployments made active (the newest HISTORY_KEPT: retention.ts)
  *   DIR/active.json             the active deployment: the one record a switch replaces
  *   DIR/secrets/all/<NAME>.json            a secret for every function, sealed (never a value)
  *   DIR/secrets/functions/<fn>/<NAME>.json a secret for one function, sealed
@@ -28,6 +28,7 @@ import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
 import { sha256Hex, versionId, versionNumber, type Deployment, type VersionRecord } from "./model.ts";
 import type { DeployStore, NewDeployment, PausePoint } from "./store.ts";
+import { FolderHistory } from "./folder-history.ts";
 import { FolderRetention } from "./folder-retention.ts";
 
 const FORMAT = { format: "lanes-store", version: 1 };
@@ -38,7 +39,7 @@ const encoder = new TextEncoder();
 export class FolderStore implements DeployStore {
   private current: Deployment | undefined;
   private readonly versions = new Map<string, VersionRecord>();
-  private deployments: Deployment[] = [];
+  private readonly deployments: FolderHistory;
   private readonly secrets = new Map<string, SecretRecord>();
   private reserved = 0;
   private lock: Promise<unknown> = Promise.resolve();
@@ -50,7 +51,8 @@ export class FolderStore implements DeployStore {
     private readonly sys: Sys,
     private readonly pause: PausePoint,
   ) {
-    this.retention = new FolderRetention(sys, location, this.versions);
+    this.deployments = new FolderHistory(sys, this.path("deployments"), (file) => this.readJson(file));
+    this.retention = new FolderRetention(sys, location, { versions: this.versions, history: this.deployments, inTurn: (fn) => this.inTurn(fn) });
   }
 
   /**
@@ -135,14 +137,7 @@ export class FolderStore implements DeployStore {
       this.versions.set(v.id, v);
     }
     if (await sys.isFile(this.path("active.json"))) this.current = await this.readJson<Deployment>(this.path("active.json"));
-    const revision = this.current?.revision ?? 0;
-    for (const name of await sys.list(this.path("deployments"))) {
-      const rev = Number(name.replace(/\.json$/, ""));
-      // a record written by a deploy that was killed before its switch never became active
-      if (!name.endsWith(".json") || !(rev >= 1 && rev <= revision)) continue;
-      this.deployments.push(await this.readJson<Deployment>(this.path("deployments", name)));
-    }
-    this.deployments.sort((a, b) => b.revision - a.revision);
+    await this.deployments.load(this.current?.revision ?? 0);
     await this.loadSecrets();
   }
 
@@ -234,7 +229,7 @@ export class FolderStore implements DeployStore {
   }
 
   activate(next: NewDeployment, expected: number): Promise<Deployment> {
-    const run = this.lock.then(async () => {
+    return this.inTurn(async () => {
       const now = this.current?.revision ?? 0;
       if (now !== expected) {
         throw new LanesError("conflict", `the active deployment changed meanwhile (revision ${now}, expected ${expected}); nothing was changed`);
@@ -247,16 +242,21 @@ export class FolderStore implements DeployStore {
       await this.pause("deployment");
       await this.writeJson(this.path("active.json"), d, () => this.pause("active-temp"));
       this.current = d;
-      this.deployments.unshift(d);
+      this.deployments.add(d);
       await this.pause("active");
       return d;
     });
-    this.lock = run.catch(() => {});
-    return run;
   }
 
-  async history(limit = 100): Promise<Deployment[]> {
-    return this.deployments.slice(0, limit);
+  async history(limit?: number): Promise<Deployment[]> {
+    return this.deployments.list(limit);
+  }
+
+  /** One write at a time: the switches, and retention's removals (folder-retention.ts). */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => {});
+    return run;
   }
 
   async listSecrets(): Promise<SecretRecord[]> {

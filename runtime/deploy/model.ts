@@ -4,9 +4,9 @@
  * A **version** is immutable: the manifest and the function files of one upload, each file
  * kept once under the SHA-256 of its bytes, with who made it, when, and why. A **deployment**
  * says which versions serve traffic: one at 100%, or, during a gradual deployment, a stable
- * version and a new one that gets `percent`% of the requests. The store keeps every deployment
- * in its history and one active deployment, whose `revision` grows by one with every switch;
- * a switch is a compare-and-swap on that revision.
+ * version and a new one that gets `percent`% of the requests. The store keeps the newest
+ * HISTORY_KEPT deployments in its history and one active deployment, whose `revision` grows by
+ * one with every switch; a switch is a compare-and-swap on that revision.
  */
 import { LanesError } from "../errors.ts";
 
@@ -88,6 +88,14 @@ export interface HostSecrets {
   unreadable: string[];
   error: string | null;
 }
+
+/**
+ * How many deployments a store keeps, newest first, and lists (`lanes versions`, the console):
+ * retention removes the older ones (retention.ts). The active one is the newest, and the one
+ * `lanes rollback` goes back to (previousVersion) is looked for among these, so both stay; the
+ * next revision follows the active one's, so none is used twice.
+ */
+export const HISTORY_KEPT = 100;
 
 export const VERSION_ID = /^v[1-9][0-9]{0,8}$/;
 

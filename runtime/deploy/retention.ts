@@ -3,15 +3,17 @@
  * told), and every version a deployment still needs, whatever its age: the active one (both
  * sides of a gradual deployment), the one `lanes rollback` without a version goes back to, and
  * on a shared store the ones each live host says it serves. The rest are removed after a
- * deploy, in the deploy's turn (Deployer.deploy), then the blobs no kept version names; on etcd
- * its history is compacted after, so the space they took is used again.
+ * deploy, in the deploy's turn (Deployer.deploy), with the deployments past the newest
+ * HISTORY_KEPT, then the blobs no kept version names; on etcd its history is compacted after, so
+ * the space they took is used again.
  *
  * A sweep runs while another host of the same etcd may be uploading a version whose blobs are
  * written and its record not yet: every upload first says which blobs it is writing (`hold`),
  * and a sweep keeps those; one that starts after the sweep read the holds makes its deletes
  * fail (etcd-sweep.ts), so the sweep stops there and the next one finishes the job.
+
  */
-import { previousVersion, versionNumber, versionsOf, type Deployment, type VersionRecord } from "./model.ts";
+import { HISTORY_KEPT, previousVersion, versionNumber, versionsOf, type Deployment, type VersionRecord } from "./model.ts";
 import { isClusterStore, type DeployStore } from "./store.ts";
 import { LanesError } from "../errors.ts";
 
@@ -24,6 +26,8 @@ export interface StoreRetention {
   release(id: string): Promise<void>;
   /** Remove a version's record (its blobs stay until a sweep finds no kept version names them). */
   removeVersion(id: string): Promise<void>;
+  /** Remove the deployments older than revision `before`. */
+  removeHistory(before: number): Promise<void>;
   /** Remove the blobs no version and no upload under way names; etcd: then compact its history. */
   sweep(): Promise<SweepResult>;
 }
@@ -42,6 +46,8 @@ export interface PruneResult extends SweepResult {
   /** The versions removed, newest first. */
   versions: string[];
   kept: number;
+  /** The deployments older than this revision were removed (HISTORY_KEPT). */
+  historyBefore?: number;
 }
 
 /** The versions a deployment needs now: never removed, whatever `--keep-versions` says. */
@@ -62,7 +68,7 @@ export function versionsToRemove(versions: VersionRecord[], used: Set<string>, k
   return newestFirst.slice(keep).flatMap((v) => (used.has(v.id) ? [] : [v.id]));
 }
 
-/** Remove what `keep` says is no longer kept, then sweep. */
+/** Remove what `keep` says is no longer kept, and the deployments past the newest HISTORY_KEPT, then sweep. */
 export async function prune(store: DeployStore, active: Deployment, keep: number): Promise<PruneResult> {
   const versions = await store.listVersions();
   const used = await versionsInUse(store, active);
@@ -73,8 +79,15 @@ export async function prune(store: DeployStore, active: Deployment, keep: number
   const remove = versionsToRemove(versions, used, keep);
   // oldest first: a prune cut short leaves the newest of those it meant to remove, as a limit would
   for (const id of [...remove].reverse()) await store.retention.removeVersion(id);
+  const before = historyCut(await store.history(HISTORY_KEPT + 1));
+  if (before > 0) await store.retention.removeHistory(before);
   const swept = await store.retention.sweep();
-  return { ...swept, versions: remove, kept: versions.length - remove.length };
+  return { ...swept, versions: remove, kept: versions.length - remove.length, ...(before > 0 ? { historyBefore: before } : {}) };
+}
+
+/** The oldest revision of the newest HISTORY_KEPT deployments (`newest`: one more, newest first), when there are older ones; else 0. */
+export function historyCut(newest: Deployment[]): number {
+  return newest.length > HISTORY_KEPT ? newest[HISTORY_KEPT - 1]!.revision : 0;
 }
 
 /**

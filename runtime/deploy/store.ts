@@ -40,7 +40,7 @@ export interface DeployStore {
    * otherwise throw `conflict`. Returns it with its revision (`expected` + 1).
    */
   activate(next: NewDeployment, expected: number): Promise<Deployment>;
-  /** Deployments that were active, newest first. */
+  /** Deployments that were active, newest first (at most `limit`, HISTORY_KEPT unless told; retention keeps no more). */
   history(limit?: number): Promise<Deployment[]>;
   /** Every secret record (sealed values), in no particular order. */
   listSecrets(): Promise<SecretRecord[]>;

@@ -1,9 +1,10 @@
 /**
  * A deploy's part in retention (runtime/deploy/retention.ts): its blobs are held from sweeps
- * while it uploads, and once it is active the versions past `--keep-versions` go. A prune that
- * fails is logged, not answered: the deploy it follows is done, and the next one prunes again.
+ * while it uploads, and once it is active the versions past `--keep-versions` go, with the
+ * deployments past the newest HISTORY_KEPT. A prune that fails is logged, not answered: the
+ * deploy it follows is done, and the next one prunes again.
  */
-import { VERSION_ID, type Deployment } from "../deploy/model.ts";
+import { HISTORY_KEPT, VERSION_ID, type Deployment } from "../deploy/model.ts";
 import { DEFAULT_KEEP_VERSIONS, prune } from "../deploy/retention.ts";
 import type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 import type { Release } from "./release.ts";
@@ -39,10 +40,11 @@ export async function pruneVersions(o: DeployerOptions, active: Deployment, inUs
     // their copies on this host's disk go too, but for those functions still run from (dropRemovedCopies takes them later)
     const busy = inUse();
     for (const id of r.versions) if (!busy.has(id)) await o.adapter.sys.remove(o.adapter.sys.join(o.runDir, id));
-    if (r.versions.length > 0 || r.removed > 0) {
+    if (r.versions.length > 0 || r.removed > 0 || r.historyBefore || r.stopped) {
       const compacted = r.compactedTo ? `; etcd's history compacted to revision ${r.compactedTo}` : "";
+      const history = r.historyBefore ? `, the deployments before ${r.historyBefore} (the newest ${HISTORY_KEPT} are kept)` : "";
       o.log.info(
-        `retention (--keep-versions ${keep}): removed ${r.versions.join(", ") || "no version"} and ${r.removed} blob(s) of ${Math.round(r.bytes / 1024)} KiB; ${r.kept} version(s) kept${compacted}${r.stopped ? `; ${r.stopped}` : ""}`,
+        `retention (--keep-versions ${keep}): removed ${r.versions.join(", ") || "no version"}${history} and ${r.removed} blob(s) of ${Math.round(r.bytes / 1024)} KiB; ${r.kept} version(s) kept${compacted}${r.stopped ? `; ${r.stopped}` : ""}`,
       );
     }
     return r.versions;

@@ -1,0 +1,132 @@
+/**
+ * The history of deployments under retention: a store keeps the newest HISTORY_KEPT deployments
+ * (the ones `lanes versions` lists), not every one ever made, and revisions go on from the
+ * active one. On a folder store through a real host, and on a real etcd through the store itself.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { EtcdClient } from "../runtime/deploy/etcd-client.ts";
+import { EtcdStore } from "../runtime/deploy/etcd-store.ts";
+import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
+import { FolderStore } from "../runtime/deploy/folder-store.ts";
+import { contentDigest, HISTORY_KEPT, type Deployment } from "../runtime/deploy/model.ts";
+import { prune } from "../runtime/deploy/retention.ts";
+import type { DeployStore } from "../runtime/deploy/store.ts";
+import { adapter } from "./helpers/host.ts";
+import { api, deploy, get, scratchDir, startStoreHost, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { startEtcd, type Etcd } from "./helpers/etcd.ts";
+
+const test = suite<{ etcd: Etcd }>(`the history of deployments under retention on ${adapter.name}`);
+
+test.before(async (ctx) => {
+  ctx.etcd = await startEtcd();
+});
+
+test.after(async (ctx) => {
+  await ctx.etcd?.close();
+});
+
+const at = () => new Date().toISOString();
+
+/** Versions `ids` in `store`, each with a file of its own, deployed one after the other; the last deployment. */
+async function deployed(store: DeployStore, ids: string[]): Promise<Deployment> {
+  let d = await store.active();
+  for (const id of ids) {
+    const files = { "a.js": await store.putBlob(new TextEncoder().encode(`export default "${id}"`)) };
+    await store.putVersion({ id, createdAt: at(), tag: null, message: null, author: "ci", files, digest: await contentDigest(files) });
+    d = await store.activate({ createdAt: at(), author: "ci", reason: "deploy", message: null, stable: id, canary: null }, d?.revision ?? 0);
+  }
+  return d!;
+}
+
+/** `count` switches between the kept versions `a` and `b` (rollbacks back and forth); the last. */
+async function switches(store: DeployStore, d: Deployment, count: number, [a, b]: [string, string]): Promise<Deployment> {
+  for (let i = 0; i < count; i++)
+    d = await store.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: d.stable === a ? b : a, canary: null }, d.revision);
+  return d;
+}
+
+/** No version the active deployment names is missing from the store, nor its file. */
+async function whole(store: DeployStore): Promise<void> {
+  const active = (await store.active())!;
+  for (const id of [active.stable, active.canary?.version].filter((v) => v !== undefined)) {
+    const v = await store.getVersion(id);
+    assert.ok(v, `the active deployment (${JSON.stringify(active)}) names ${id}, which the store no longer holds`);
+    assert.is(new TextDecoder().decode(await store.getBlob(v.files["a.js"]!)), `export default "${id}"`);
+  }
+}
+
+test("a host on a folder store with 150 deployments keeps the newest 100 after its next deploy: listed, rolled back, numbered on", async () => {
+  const data = join(scratchDir("data-"), "store");
+  const tokens = tokenFile();
+  const flags = ["--admin-token-file", tokens, "--keep-versions", "1"];
+  let host = await startStoreHost(versionDir("v1"), data, flags);
+  try {
+    assert.is((await get(host.url, "/greet")).text, "v1");
+  } finally {
+    await host.stop();
+  }
+  // a long-running store: 150 more switches (to v1 again: the one version it has)
+  const store = await FolderStore.open(data, adapter.sys);
+  try {
+    let d = (await store.active())!;
+    for (let i = 0; i < 150; i++) d = await store.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d.revision);
+    assert.is(d.revision, 151);
+  } finally {
+    await store.close();
+  }
+  host = await startStoreHost(versionDir("v1"), data, flags);
+  try {
+    const r = await deploy(host.url, versionDir("v2"));
+    assert.equal([r.status, r.json.version], [201, "v2"], r.text);
+    const listed = (await api(host.url, "GET", "versions")).json as { active: Deployment; deployments: Deployment[] };
+    assert.is(listed.active.revision, 152, "revisions go on from the active one");
+    assert.equal(
+      listed.deployments.map((x) => x.revision),
+      Array.from({ length: HISTORY_KEPT }, (_, i) => 152 - i),
+      "the newest 100, newest first",
+    );
+    const files = readdirSync(join(data, "deployments")).sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
+    assert.is(files.length, HISTORY_KEPT, "the folder holds only those");
+    assert.is(files[0], "53.json");
+    // rollback without a version still finds the one before, and the number after 152 is 153
+    const back = await api(host.url, "POST", "rollback", {});
+    assert.equal([back.status, back.json.version], [200, "v1"], back.text);
+    assert.is((await get(host.url, "/greet")).text, "v1");
+    const after = (await api(host.url, "GET", "versions")).json as { active: Deployment; deployments: Deployment[] };
+    assert.equal([after.active.revision, after.deployments.length], [153, HISTORY_KEPT]);
+  } finally {
+    await host.stop();
+  }
+});
+
+test("an etcd store keeps the newest 100 deployments after a prune; revisions, rollback's target and a later prune go on", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/history`);
+  const store = await EtcdStore.open(target);
+  try {
+    let d = await deployed(store, ["v1", "v2", "v3"]);
+    d = await switches(store, d, 147, ["v2", "v3"]);
+    assert.is(d.revision, 150);
+    const keys = async () => (await new EtcdClient(ctx.etcd.endpoint, [ctx.etcd.endpoint]).list(`${target.prefix}/deployments/`, { keysOnly: true })).length;
+    assert.is(await keys(), 150);
+    const pruned = await prune(store, d, 1);
+    assert.equal(pruned.versions, ["v1"]);
+    assert.is(await keys(), HISTORY_KEPT);
+    assert.equal(
+      (await store.history()).map((x) => x.revision),
+      Array.from({ length: HISTORY_KEPT }, (_, i) => 150 - i),
+    );
+    d = await switches(store, d, 1, ["v2", "v3"]);
+    assert.is(d.revision, 151, "the next revision follows the active one");
+    await prune(store, d, 1);
+    assert.is(await keys(), HISTORY_KEPT);
+    assert.is((await store.history()).at(-1)!.revision, 52);
+    await whole(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test.run();
