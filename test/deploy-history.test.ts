@@ -1,7 +1,9 @@
 /**
  * The history of deployments under retention: a store keeps the newest HISTORY_KEPT deployments
  * (the ones `lanes versions` lists), not every one ever made, and revisions go on from the
- * active one. On a folder store through a real host, and on a real etcd through the store itself.
+ * active one; a prune racing another host's switch (two hosts on one etcd) never leaves the
+ * active deployment naming a version it removed. On a folder store through a real host, and on
+ * a real etcd through the store itself, with its pause points widening the race's window.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +15,7 @@ import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import { FolderStore } from "../runtime/deploy/folder-store.ts";
 import { contentDigest, HISTORY_KEPT, type Deployment } from "../runtime/deploy/model.ts";
 import { prune } from "../runtime/deploy/retention.ts";
-import type { DeployStore } from "../runtime/deploy/store.ts";
+import type { DeployStore, PauseStage } from "../runtime/deploy/store.ts";
 import { adapter } from "./helpers/host.ts";
 import { api, deploy, get, scratchDir, startStoreHost, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
@@ -123,6 +125,87 @@ test("an etcd store keeps the newest 100 deployments after a prune; revisions, r
     await prune(store, d, 1);
     assert.is(await keys(), HISTORY_KEPT);
     assert.is((await store.history()).at(-1)!.revision, 52);
+    await whole(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test("etcd: a rollback whose version a prune on another host removes after the rollback looked for it is a 404, and the active deployment stays whole", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/race-switch`);
+  const pruner = await EtcdStore.open(target);
+  let during: (() => Promise<void>) | undefined;
+  const pause = async (stage: PauseStage) => {
+    const now = stage === "deployment" ? during : undefined;
+    during = undefined;
+    await now?.();
+  };
+  const roller = await EtcdStore.open(target, { pause });
+  try {
+    const d = await deployed(pruner, ["v1", "v2", "v3", "v4"]);
+    // the rollback to v1 has found it kept; before its switch is made, the other host prunes (v4 is active, v3 rollback's target)
+    let pruned: string[] = [];
+    during = async () => {
+      pruned = (await prune(pruner, d, 1)).versions;
+    };
+    const e = (await roller.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d.revision).catch((x: unknown) => x)) as {
+      code?: string;
+      message?: string;
+    };
+    assert.equal(pruned, ["v2", "v1"]);
+    assert.is(e.code, "not_found", e.message ?? `the rollback went through: ${JSON.stringify(e)}`);
+    assert.match(String(e.message), /version v1 is no longer in the store .*: retention removed it meanwhile/);
+    assert.is((await roller.active())?.stable, "v4");
+    await whole(roller);
+  } finally {
+    await pruner.close();
+    await roller.close();
+  }
+});
+
+test("etcd: a rollback another host makes between a prune's reads and its removal keeps its version; the prune reads again", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/race-prune`);
+  let during: (() => Promise<void>) | undefined;
+  const pause = async (stage: PauseStage) => {
+    const now = stage === "prune" ? during : undefined;
+    during = undefined;
+    await now?.();
+  };
+  const pruner = await EtcdStore.open(target, { pause });
+  const roller = await EtcdStore.open(target);
+  try {
+    const d = await deployed(pruner, ["v1", "v2", "v3", "v4"]);
+    during = async () => {
+      await roller.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d.revision);
+    };
+    const pruned = await prune(pruner, d, 1);
+    assert.is(during, undefined, "the rollback was made meanwhile");
+    assert.not.ok(pruned.versions.includes("v1"), `removed ${pruned.versions.join(", ")}`);
+    assert.is((await roller.active())?.stable, "v1");
+    await whole(roller);
+    assert.ok(await roller.getVersion("v4"), "nor the one a rollback from v1 goes back to");
+  } finally {
+    await pruner.close();
+    await roller.close();
+  }
+});
+
+test("folder: a switch between a prune's reads and its removal keeps its version; the prune reads again", async () => {
+  let during: (() => Promise<void>) | undefined;
+  const pause = async (stage: PauseStage) => {
+    const now = stage === "prune" ? during : undefined;
+    during = undefined;
+    await now?.();
+  };
+  const store = await FolderStore.open(join(scratchDir("data-"), "store"), adapter.sys, pause);
+  try {
+    const d = await deployed(store, ["v1", "v2", "v3", "v4"]);
+    during = async () => {
+      await store.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d.revision);
+    };
+    const pruned = await prune(store, d, 1);
+    assert.is(during, undefined, "the rollback was made meanwhile");
+    assert.not.ok(pruned.versions.includes("v1"), `removed ${pruned.versions.join(", ")}`);
     await whole(store);
   } finally {
     await store.close();

@@ -29,7 +29,7 @@ interface Header {
   header?: { revision?: string };
 }
 
-export type Compare = { key: string; range_end?: string; result?: "EQUAL" | "LESS" } & (
+export type Compare = { key: string; range_end?: string; result?: "EQUAL" | "LESS" | "GREATER" } & (
   | { target: "MOD"; mod_revision: string }
   | { target: "VERSION"; version: string }
   | { target: "CREATE"; create_revision: string }

@@ -17,8 +17,9 @@
  * Writes go in the folder store's order (chunks, blob, version, then deployment and active), so
  * whatever is in etcd is complete. The switch is one transaction: it writes `deployments/<rev>`
  * and `active` only if `active` still has the mod revision it had when the caller read it, so
- * two hosts deploying at once cannot both win: the second gets `conflict` (409). Retention
- * removes the deployments past the newest HISTORY_KEPT (retention.ts).
+ * two hosts deploying at once cannot both win: the second gets `conflict` (409); and only if
+ * the versions it names are still kept, which another host's retention may remove meanwhile
+ * (404; retention.ts). Retention removes the deployments past the newest HISTORY_KEPT.
  */
 import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
@@ -68,7 +69,7 @@ export class EtcdStore implements ClusterStore {
     // a renewal that fails may be the first sign of a member cut off: watch through another one
     this.members = new Members(client, this.key("hosts/"), hostTtl, () => this.watch?.kick());
     this.blobs = new EtcdBlobs(client, (rest) => this.key(rest), target.url);
-    this.retention = new EtcdRetention(client, target.prefix, () => this.members.leaseId());
+    this.retention = new EtcdRetention(client, target.prefix, () => this.members.leaseId(), pause);
     client.onReach = (ok, why) => this.reach(ok, why);
     client.onFull = (full) => full !== this.current.full && this.setState({ ...this.current, full });
   }
@@ -164,12 +165,14 @@ export class EtcdStore implements ClusterStore {
     const guard: Compare = expected === 0 ? { key: b64key(key), target: "VERSION", version: "0" } : { key: b64key(key), target: "MOD", mod_revision: String(base!.modRevision) };
     const d: Deployment = { ...next, revision: expected + 1 };
     for (const v of versionsOf(d)) if (!(await this.client.has(this.key(`versions/${v}`)))) throw removedMeanwhile(v, this.location);
+    // and kept still when the switch is made: another host's retention may remove them in between (retention.ts)
+    const kept = versionsOf(d).map((v): Compare => ({ key: b64key(this.key(`versions/${v}`)), target: "VERSION", result: "GREATER", version: "0" }));
     const json = JSON.stringify(d);
     await this.pause("deployment");
     await this.pause("active-temp");
     let r: Awaited<ReturnType<EtcdClient["txn"]>>;
     try {
-      r = await this.client.txn([guard], [put(this.key(deploymentKey(d.revision)), json), put(key, json)], [{ request_range: { key: b64key(key) } }]);
+      r = await this.client.txn([guard, ...kept], [put(this.key(deploymentKey(d.revision)), json), put(key, json)], [{ request_range: { key: b64key(key) } }]);
     } catch (e) {
       if (e instanceof EtcdAnswer) throw new LanesError("internal", `store ${this.location}: ${e.message}`);
       throw e;
@@ -181,6 +184,7 @@ export class EtcdStore implements ClusterStore {
         this.line.note(now);
         return d;
       }
+      for (const v of versionsOf(d)) if (!(await this.client.has(this.key(`versions/${v}`)))) throw removedMeanwhile(v, this.location);
       throw this.conflict(now ? this.line.note(now) : undefined, expected);
     }
     this.line.seen = { revision: d.revision, modRevision: r.revision, json };

@@ -12,8 +12,9 @@
  * blob's record names them: with any upload under way, none is removed.
  */
 import { b64key, prefixEnd, text, type Compare, type EtcdClient, type TxnOp } from "./etcd-client.ts";
+import type { Deployment } from "./model.ts";
 import type { StoreRetention, SweepResult } from "./retention.ts";
-import type { StagedVersion } from "./store.ts";
+import type { PausePoint, StagedVersion } from "./store.ts";
 
 /** The key of deployment `revision` under the store's prefix (zero-padded: key order is revision order). */
 export function deploymentKey(revision: number): string {
@@ -34,6 +35,7 @@ export class EtcdRetention implements StoreRetention {
     private readonly client: EtcdClient,
     private readonly prefix: string,
     private readonly lease: () => Promise<string>,
+    private readonly pause: PausePoint = async () => {},
   ) {}
 
   private key(rest: string): string {
@@ -52,10 +54,23 @@ export class EtcdRetention implements StoreRetention {
     await this.client.remove(this.key(`versions/${id}`));
   }
 
-  /** Remove the deployments older than revision `before`: one range, whatever their number. */
-  async removeHistory(before: number): Promise<void> {
-    const range = { key: b64key(this.key(deploymentKey(0))), range_end: b64key(this.key(deploymentKey(before))) };
-    await this.client.txn([], [{ request_delete_range: range }], []);
+  /**
+   * In transactions that hold only while `active` keeps the mod revision it has when read here:
+   * a switch by another host in between (a rollback to one of `versions`) makes them fail, and
+   * what a failed one would have removed stays.
+   */
+  async removeOld(active: Deployment, versions: string[], before: number): Promise<boolean> {
+    const activeKey = this.key("active");
+    const { kv } = await this.client.get(activeKey);
+    if (!kv || JSON.stringify(json<Deployment>(kv.value)) !== JSON.stringify(active)) return false;
+    await this.pause("prune");
+    const guard: Compare = { key: b64key(activeKey), target: "MOD", mod_revision: String(kv.modRevision) };
+    const ops = versions.map((id): TxnOp => ({ request_delete_range: { key: b64key(this.key(`versions/${id}`)) } }));
+    if (before > 0) ops.unshift({ request_delete_range: { key: b64key(this.key(deploymentKey(0))), range_end: b64key(this.key(deploymentKey(before))) } });
+    for (let at = 0; at < ops.length; at += BATCH) {
+      if (!(await this.client.txn([guard], ops.slice(at, at + BATCH), [])).succeeded) return false;
+    }
+    return true;
   }
 
   async sweep(): Promise<SweepResult> {

@@ -3,17 +3,20 @@
  * deployments, then the blobs no kept version names. One host holds the folder and runs its
  * deploys one at a time, prunes in the same turn, so no upload of its own is under way during a
  * sweep; the uploads it was told of are kept all the same (a tool beside the host, in the same
- * process, shares the folder).
+ * process, shares the folder), and records are removed in the store's turn of writes, while
+ * the deployment the prune read is still active.
  */
 import type { Sys } from "../../adapters/types.ts";
-import type { VersionRecord } from "./model.ts";
+import type { Deployment, VersionRecord } from "./model.ts";
 import type { FolderHistory } from "./folder-history.ts";
 import type { StoreRetention, SweepResult } from "./retention.ts";
+import type { PausePoint } from "./store.ts";
 
 /** What the store (folder-store.ts) shares with its retention: its tables, kept in step, and its turn of writes. */
 export interface FolderRecords {
   versions: Map<string, VersionRecord>;
   history: FolderHistory;
+  active(): Deployment | undefined;
   inTurn<T>(fn: () => Promise<T>): Promise<T>;
 }
 
@@ -28,6 +31,7 @@ export class FolderRetention implements StoreRetention {
     private readonly sys: Sys,
     private readonly root: string,
     private readonly store: FolderRecords,
+    private readonly pause: PausePoint,
   ) {
     this.versions = store.versions;
   }
@@ -46,8 +50,14 @@ export class FolderRetention implements StoreRetention {
     this.versions.delete(id);
   }
 
-  async removeHistory(before: number): Promise<void> {
-    await this.store.inTurn(() => this.store.history.removeBefore(before));
+  async removeOld(active: Deployment, versions: string[], before: number): Promise<boolean> {
+    await this.pause("prune");
+    return this.store.inTurn(async () => {
+      if (JSON.stringify(this.store.active()) !== JSON.stringify(active)) return false;
+      for (const id of versions) await this.removeVersion(id);
+      await this.store.history.removeBefore(before);
+      return true;
+    });
   }
 
   async sweep(): Promise<SweepResult> {

@@ -52,7 +52,7 @@ export class FolderStore implements DeployStore {
     private readonly pause: PausePoint,
   ) {
     this.deployments = new FolderHistory(sys, this.path("deployments"), (file) => this.readJson(file));
-    this.retention = new FolderRetention(sys, location, { versions: this.versions, history: this.deployments, inTurn: (fn) => this.inTurn(fn) });
+    this.retention = new FolderRetention(sys, location, { versions: this.versions, history: this.deployments, active: () => this.current, inTurn: (fn) => this.inTurn(fn) }, pause);
   }
 
   /**

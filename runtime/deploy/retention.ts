@@ -11,7 +11,12 @@
  * written and its record not yet: every upload first says which blobs it is writing (`hold`),
  * and a sweep keeps those; one that starts after the sweep read the holds makes its deletes
  * fail (etcd-sweep.ts), so the sweep stops there and the next one finishes the job.
-
+ *
+ * It also runs while another host may switch, to a version past the limit (a rollback): the
+ * removal holds only while the deployment it read is still the active one (on etcd a transaction
+ * compares the key's revision), else the prune reads again; and a switch names only versions
+ * kept when it is made (its transaction compares theirs), so one that comes after the removal is
+ * refused (404) and changes nothing. Either way no active deployment names a removed version.
  */
 import { HISTORY_KEPT, previousVersion, versionNumber, versionsOf, type Deployment, type VersionRecord } from "./model.ts";
 import { isClusterStore, type DeployStore } from "./store.ts";
@@ -26,8 +31,12 @@ export interface StoreRetention {
   release(id: string): Promise<void>;
   /** Remove a version's record (its blobs stay until a sweep finds no kept version names them). */
   removeVersion(id: string): Promise<void>;
-  /** Remove the deployments older than revision `before`. */
-  removeHistory(before: number): Promise<void>;
+  /**
+   * Remove the records of `versions` (in that order) and the deployments older than revision
+   * `before` (0: none), only while `active` is still the active deployment: false, and nothing
+   * more removed, once another switch came first (it may need what was to go).
+   */
+  removeOld(active: Deployment, versions: string[], before: number): Promise<boolean>;
   /** Remove the blobs no version and no upload under way names; etcd: then compact its history. */
   sweep(): Promise<SweepResult>;
 }
@@ -68,21 +77,34 @@ export function versionsToRemove(versions: VersionRecord[], used: Set<string>, k
   return newestFirst.slice(keep).flatMap((v) => (used.has(v.id) ? [] : [v.id]));
 }
 
-/** Remove what `keep` says is no longer kept, and the deployments past the newest HISTORY_KEPT, then sweep. */
+/** How often a prune reads the store again when a switch on another host came between its reads and its removal. */
+const PRUNE_ATTEMPTS = 3;
+
+/**
+ * Remove what `keep` says is no longer kept, and the deployments past the newest HISTORY_KEPT,
+ * then sweep. `active` is the deployment this host made or started on; on a shared store another
+ * host may have replaced it since, or replace it while this runs (a rollback to a version past
+ * the limit): the removal holds only while the deployment read here is still active, and is
+ * worked out again otherwise, so a switch never names a version this removed.
+ */
 export async function prune(store: DeployStore, active: Deployment, keep: number): Promise<PruneResult> {
-  const versions = await store.listVersions();
-  const used = await versionsInUse(store, active);
-  // `active` is the deployment this host made or started on; on a shared store another host may
-  // have replaced it since (a rollback to a version past the limit): what the store serves now stays
-  const now = await store.active();
-  if (now && JSON.stringify(now) !== JSON.stringify(active)) for (const id of await versionsInUse(store, now)) used.add(id);
-  const remove = versionsToRemove(versions, used, keep);
-  // oldest first: a prune cut short leaves the newest of those it meant to remove, as a limit would
-  for (const id of [...remove].reverse()) await store.retention.removeVersion(id);
-  const before = historyCut(await store.history(HISTORY_KEPT + 1));
-  if (before > 0) await store.retention.removeHistory(before);
-  const swept = await store.retention.sweep();
-  return { ...swept, versions: remove, kept: versions.length - remove.length, ...(before > 0 ? { historyBefore: before } : {}) };
+  let kept = 0;
+  for (let attempt = 1; attempt <= PRUNE_ATTEMPTS; attempt++) {
+    const versions = await store.listVersions();
+    kept = versions.length;
+    const now = await store.active();
+    // a store that lost its active deployment (etcd wiped): nothing to go by, nothing removed
+    if (!now) return { removed: 0, bytes: 0, versions: [], kept };
+    const used = await versionsInUse(store, active);
+    if (JSON.stringify(now) !== JSON.stringify(active)) for (const id of await versionsInUse(store, now)) used.add(id);
+    const remove = versionsToRemove(versions, used, keep);
+    const before = historyCut(await store.history(HISTORY_KEPT + 1));
+    // oldest first: a prune cut short leaves the newest of those it meant to remove, as a limit would
+    if ((remove.length > 0 || before > 0) && !(await store.retention.removeOld(now, [...remove].reverse(), before))) continue;
+    const swept = await store.retention.sweep();
+    return { ...swept, versions: remove, kept: versions.length - remove.length, ...(before > 0 ? { historyBefore: before } : {}) };
+  }
+  return { removed: 0, bytes: 0, versions: [], kept, stopped: `the active deployment changed ${PRUNE_ATTEMPTS} times while this host pruned: the next prune goes on` };
 }
 
 /** The oldest revision of the newest HISTORY_KEPT deployments (`newest`: one more, newest first), when there are older ones; else 0. */

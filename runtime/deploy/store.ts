@@ -17,7 +17,7 @@ export type NewDeployment = Omit<Deployment, "revision">;
 
 /** A test-only hook: called at named points of a write, so a test can kill the host exactly there. */
 export type PausePoint = (stage: PauseStage) => Promise<void>;
-export type PauseStage = "blob" | "version" | "deployment" | "active-temp" | "active";
+export type PauseStage = "blob" | "version" | "deployment" | "active-temp" | "active" | "prune";
 
 export interface DeployStore {
   /** Where it keeps its data, for messages. */
