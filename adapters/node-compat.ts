@@ -193,6 +193,9 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
           heard = true;
           l(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         }),
+      // the host's end reads in turns (runtime/channel/stream-end.ts, FRAMES_PER_TURN): paused, the pipe fills and the child's writes wait
+      pause: () => void child.stdout?.pause(),
+      resume: () => void child.stdout?.resume(),
       ...(bodies ? { file: bodies.io } : {}),
     },
     onExit: (l) => (exited ? l(exited) : void exitListeners.push(l)),

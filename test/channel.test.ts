@@ -20,7 +20,7 @@ import { Slab } from "../runtime/channel/slab.ts";
 import { hostBuffers } from "../runtime/channel/buffer-pool.ts";
 import { FrameBatcher, FrameSplitter } from "../runtime/channel/stream.ts";
 import { adapter } from "./helpers/host.ts";
-import { guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
+import { FRAMES_PER_TURN, guestStreamEnd, hostStreamEnd } from "../runtime/channel/stream-end.ts";
 import { patterned, sameBytes } from "./helpers/bytes.ts";
 
 const bytes = (n: number, seed = 1) => patterned(n, seed);
@@ -264,6 +264,52 @@ test("large bodies cross a pipe as frames of their own, whatever the chunks (req
     assert.equal(r.headers, [["x-n", String(body.byteLength)]]);
     assert.equal([...(r.body ?? new Uint8Array(0))], [...body].reverse(), `body of ${body.byteLength} bytes`);
   });
+});
+
+test("a host reads a child's pipe in turns: FRAMES_PER_TURN frames, then it pauses the pipe and reads the rest later, in order; a child that ends has the rest read at once", async () => {
+  let deliver: (chunk: Uint8Array) => void = () => {};
+  let paused = false;
+  let pauses = 0;
+  const pause = () => {
+    paused = true;
+    pauses++;
+  };
+  const pipe = { write: () => {}, onData: (l: (c: Uint8Array) => void) => void (deliver = l), pause, resume: () => void (paused = false) };
+  const host = hostStreamEnd(pipe, (f) => adapter.schedule(f));
+  const got: number[] = [];
+  host.onFrame((f) => void (f.t === "pong" && got.push(f.id)));
+  /** `n` pongs from `from` on, in one chunk, as a child writing them itself sends them. */
+  const pongs = (from: number, n: number) => {
+    const frames = Array.from({ length: n }, (_, i) => encodeFrame(w, { t: "pong", id: from + i, heap: 0, external: 0 }).slice());
+    const chunk = new Uint8Array(frames.reduce((sum, f) => sum + 4 + f.byteLength, 0));
+    let at = 0;
+    for (const f of frames) {
+      new DataView(chunk.buffer).setUint32(at, f.byteLength);
+      chunk.set(f, at + 4);
+      at += 4 + f.byteLength;
+    }
+    return chunk;
+  };
+  const n = FRAMES_PER_TURN * 3 + 10;
+  deliver(pongs(0, n));
+  assert.is(got.length, FRAMES_PER_TURN, "frames taken at once");
+  assert.ok(paused, "the pipe is paused");
+  for (let i = 0; i < 200 && got.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(
+    got,
+    Array.from({ length: n }, (_, i) => i),
+  );
+  assert.not.ok(paused, "the pipe is read again");
+  assert.ok(pauses >= 3, `paused ${pauses} times`);
+  // the child ends: what it wrote last is read before anyone hears of it (runtime/lanes/lane.ts)
+  deliver(pongs(n, n));
+  assert.ok(got.length < 2 * n);
+  host.drain();
+  assert.equal(
+    got,
+    Array.from({ length: 2 * n }, (_, i) => i),
+  );
+  host.close();
 });
 
 test("a lent body stays its sender's: the ring copies it before the move, a pipe that writes later before holding it; an owned one is not copied", async () => {

@@ -16,6 +16,8 @@ export class FrameSplitter {
   private want = -1;
   /** Whether the frame being assembled has been held to `maxOf` its kind (its first byte). */
   private kindChecked = false;
+  /** Frames it may still hand out before it stops for its reader (`more`); what comes meanwhile waits. */
+  private left = Number.POSITIVE_INFINITY;
 
   /**
    * `alloc` makes the array for a frame that spans chunks (the host's comes from its buffer pool).
@@ -36,17 +38,29 @@ export class FrameSplitter {
     if (len > max) throw badFrame(`a ${len}-byte frame of kind ${kind}, over the ${max} its sender may send`);
   }
 
+  /** It has handed out all the frames `more` allowed: the rest waits for the next `more`. */
+  get spent(): boolean {
+    return this.left === 0;
+  }
+
+  /** Hand out up to `frames` more frames of what has arrived; then, as many as arrive, until it is `spent` again. */
+  more(frames: number): void {
+    this.left = frames;
+    this.assemble();
+  }
+
   push(chunk: Uint8Array): void {
     let at = 0;
     // the common case: whole frames inside one chunk, nothing pending (not even a frame whose
     // length prefix came at the end of the last chunk)
     if (this.pendingBytes === 0 && this.want < 0) {
       const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      while (chunk.byteLength - at >= 4) {
+      while (chunk.byteLength - at >= 4 && this.left > 0) {
         const len = view.getUint32(at);
         if (len > this.max) throw badFrame(`a ${len}-byte frame, over the ${this.max} its sender may send`);
         if (this.maxOf && chunk.byteLength - at > 4) this.checkKind(len, chunk[at + 4]!);
         if (chunk.byteLength - at - 4 < len) break;
+        this.left--;
         this.onFrame(chunk.subarray(at + 4, at + 4 + len));
         at += 4 + len;
       }
@@ -58,7 +72,7 @@ export class FrameSplitter {
   }
 
   private assemble(): void {
-    for (;;) {
+    while (this.left > 0) {
       if (this.want < 0) {
         if (this.pendingBytes < 4) return;
         const head = this.take(4);
@@ -73,6 +87,7 @@ export class FrameSplitter {
       if (this.pendingBytes < this.want) return;
       const frame = this.take(this.want);
       this.want = -1;
+      this.left--;
       this.onFrame(frame);
     }
   }
