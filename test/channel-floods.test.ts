@@ -1,7 +1,8 @@
 /**
  * A process-lane child that floods its host with small frames it writes itself
  * (test/fixtures/fns/hostile-channel.ts, ?do=frame-flood): the host reads each child in turns, so
- * other functions keep being served. Host on Node, Bun and Deno.
+ * other functions keep being served, and a child sending frames the host never asked for is
+ * stopped. Host on Node, Bun and Deno.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -30,6 +31,24 @@ async function serveBystander(h: TestHost, ms: number): Promise<{ answered: numb
     slowest = Math.max(slowest, Date.now() - t);
   }
   return { answered, slowest };
+}
+
+for (const kind of ["pong", "end"] as const) {
+  const what = kind === "pong" ? "pongs to pings the host never sent" : "ends of requests the host never sent";
+  test(`a child that floods its host with ${what} is stopped and replaced, the log says why; another function is served meanwhile`, async ({ h }) => {
+    const instance = poolOf(h, "hostile").instances[0]!;
+    const logged = h.logs.length;
+    assert.is(await (await h.fetch(`/hostile?do=frame-flood&kind=${kind}&ms=20000`)).text(), "ok");
+    const bystander = serveBystander(h, 1000);
+    await waitFor(() => poolOf(h, "hostile").instances[0] !== instance, "the flooding instance is replaced", 10_000);
+    const line = h.logs.slice(logged).find((l) => l.includes("never asked for"));
+    assert.ok(line, h.logs.slice(logged).join("\n"));
+    assert.match(line, /hostile: instance \d+ sent more than 1000 frames within a second that the host never asked for/);
+    const { answered, slowest } = await bystander;
+    measure(`bystander while a child flooded ${what}`, `${answered} sequential requests in 1 s, slowest ${slowest} ms`);
+    assert.ok(slowest < 2000, `a bystander request took ${slowest} ms`);
+    assert.is(await (await h.fetch("/hostile")).text(), "ok", "the function serves again");
+  });
 }
 
 test("a child that floods its host with console lines is read in turns: at most FRAMES_PER_TURN of them a millisecond, and another function keeps being answered", async ({

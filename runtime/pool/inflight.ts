@@ -73,6 +73,11 @@ export class InFlightTable {
     return this.requests.has(id);
   }
 
+  /** Whether `id` is one this table gave out (its request may have settled since): an answer to any other was never asked for. */
+  gaveOut(id: number): boolean {
+    return id >= 1 && id <= this.nextId;
+  }
+
   /** The request id of request `id` in flight, for the log lines it causes. */
   requestIdOf(id: number): string | undefined {
     return this.requests.get(id)?.requestId;

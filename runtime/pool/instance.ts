@@ -18,7 +18,9 @@ import { LanesError } from "../errors.ts";
 import type { GuestLink } from "../lanes/lane.ts";
 import { describeExit, exitCause, startError } from "./exit.ts";
 import { InFlightTable } from "./inflight.ts";
+import { Pings } from "./pings.ts";
 import { SharedCalls } from "./shared-calls.ts";
+import { UnaskedFrames } from "./unasked.ts";
 import { withoutPaths, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance-events.ts";
 import { BOOT_TIMEOUT_MS, hangAfter } from "./start.ts";
 export type { ClientHooks, InstanceEvents, RequestInput } from "./instance-events.ts";
@@ -26,8 +28,6 @@ export type InstanceState = "starting" | "ready" | "retiring" | "dead";
 export type EndKind = "stopped" | "crashed" | "failed to start";
 
 let nextInstanceId = 0;
-/** The ping id of a memory measurement (probes count from 1). */
-const MEASURE = 0;
 
 export class Instance {
   readonly id = ++nextInstanceId;
@@ -45,13 +45,16 @@ export class Instance {
   private ending: { kind: EndKind; why?: string; cause?: string } | undefined;
   /** The guest reported an uncaught exception: it is ending, and takes no new request. */
   fatal: string | undefined;
-  private probing: Promise<boolean> | undefined;
   private readonly table: InFlightTable;
   private readonly rpc;
   private readonly shared: SharedCalls;
   private readyWaiter: (() => void) | undefined;
-  private pongWaiter: ((id: number) => void) | undefined;
-  private nextPing = 0;
+  private readonly pings = new Pings((f) => {
+    if (this._state === "dead") return false;
+    this.link.end.send(f);
+    return true;
+  });
+  private readonly unasked = new UnaskedFrames((why) => void this.fail(why, "unasked_frames"));
 
   constructor(
     private readonly link: GuestLink,
@@ -103,7 +106,7 @@ export class Instance {
 
   /** A liveness ping is out (see `probe`). */
   get isProbing(): boolean {
-    return this.probing !== undefined;
+    return this.pings.isProbing;
   }
 
   /**
@@ -190,23 +193,7 @@ export class Instance {
    * not (stuck in a CPU loop) or if it died meanwhile. A probe already out is shared.
    */
   probe(ms: number): Promise<boolean> {
-    if (this._state === "dead") return Promise.resolve(false);
-    if (this.probing) return this.probing;
-    let settled = false; // the ping may fail as it is sent
-    const probe = new Promise<boolean>((resolve) => {
-      const id = ++this.nextPing;
-      const timer = setTimeout(() => done(false), ms);
-      const done = (alive: boolean) => {
-        clearTimeout(timer);
-        this.pongWaiter = this.probing = undefined;
-        settled = true;
-        resolve(alive);
-      };
-      this.pongWaiter = (got) => void ((got === id || got === -1) && done(got === id)); // -1: it died meanwhile
-      this.send({ t: "ping", id });
-    });
-    if (!settled) this.probing = probe;
-    return probe;
+    return this._state === "dead" ? Promise.resolve(false) : this.pings.probe(ms);
   }
 
   readonly rss = (): number | undefined => this.link.rss();
@@ -221,7 +208,7 @@ export class Instance {
 
   /** Ask the guest what its memory holds (after collecting its garbage, with `collect`); the answer lands in `memory`. */
   measure(collect = false): void {
-    this.send({ t: "ping", id: collect ? PING_COLLECT : MEASURE });
+    this.pings.measure(collect);
   }
 
   /** How it ended (or is ending), in words, for the host log. */
@@ -255,21 +242,24 @@ export class Instance {
   private onFrame(f: GuestToHost): void {
     switch (f.t) {
       case "res":
-        return this.table.head(f);
+        return this.table.gaveOut(f.id) ? this.table.head(f) : this.unasked.seen(`an answer to request id ${f.id}`);
       case "chunk":
+        if (!this.table.gaveOut(f.id)) return this.unasked.seen(`a chunk of request id ${f.id}`);
         if (!this.table.chunk(f.id, f.body)) void this.fail("sent a streamed answer past its window (more than the client had taken)", "malformed_frame");
         return;
       case "end":
-        return this.table.end(f.id, f.error);
+        return this.table.gaveOut(f.id) ? this.table.end(f.id, f.error) : this.unasked.seen(`the end of request id ${f.id}`);
       case "err":
+        if (!this.table.gaveOut(f.id)) return this.unasked.seen(`an error of request id ${f.id}`);
         this.events.log("error", f.stack, this.table.requestIdOf(f.id)); // the 500's stack, found by its request id
         this.table.fail(f.id, new LanesError("function_error", `the function threw: ${f.message}`, { guestStack: f.stack }));
         return;
       case "log":
         return this.events.log(f.level, f.text, f.requestId);
       case "pong":
+        if (!this.pings.pong(f)) return this.unasked.seen(`a pong with id ${f.id}, no ping out`);
         this.memory = { heap: f.heap, external: f.external, collected: f.id === PING_COLLECT };
-        return f.id === MEASURE || f.id === PING_COLLECT ? undefined : this.pongWaiter?.(f.id);
+        return;
       case "fatal":
         this.fatal = f.message;
         return this.events.log("error", f.stack, undefined);
@@ -287,7 +277,7 @@ export class Instance {
     const wasStarting = this._state === "starting";
     this._state = "dead";
     if (!this.ending) this.ending = wasStarting ? { kind: "failed to start" } : { kind: "crashed" };
-    this.pongWaiter?.(-1);
+    this.pings.died();
     this.table.failAll(new LanesError("instance_crashed", `the instance running this function ${this.describeEnd()}`));
     this.rpc.close();
     this.shared.close();
