@@ -15,7 +15,10 @@ import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts"
 const test = suite<{ h: TestHost }>(`request methods (${adapter.name} host)`);
 
 test.before(async (ctx) => {
-  ctx.h = await startTestHost(Object.fromEntries(LANES.map((lane) => [lane, { entry: "bare-echo.ts", route: `/${lane}/*`, lane }])));
+  ctx.h = await startTestHost({
+    ...Object.fromEntries(LANES.map((lane) => [lane, { entry: "bare-echo.ts", route: `/${lane}/*`, lane }])),
+    ...Object.fromEntries(LANES.map((lane) => [`${lane}-listed`, { entry: "bare-echo.ts", route: `/listed-${lane}/*`, lane, methods: ["GET", "POST"] }])),
+  });
 });
 test.after(async ({ h }) => h?.stop());
 
@@ -95,6 +98,43 @@ test("a method in the list reaches the function as written (PURGE, QUERY, M-SEAR
   }
   assert.is((await rawRequest(h.url, "TRACE", "/_lanes/health")).status, 405);
   assert.is((await rawRequest(h.url, "TRACE", "/nowhere")).status, 404);
+});
+
+/** The Allow header of a raw answer, as a list. */
+function allowOf(r: Raw): string[] {
+  return (/^allow: *(.*)$/im.exec(r.head)?.[1] ?? "").split(",").map((m) => m.trim());
+}
+
+test("a 405's Allow names every method the resource takes, and each of them is served there (RFC 9110 15.5.6), OPTIONS included", async ({ h }) => {
+  // every served method but the two never relayed: the seven a manifest can list named only
+  const relayed = [...SERVED_METHODS].filter((m) => m !== "CONNECT" && m !== "TRACE").sort();
+  const targets = [
+    ...LANES.flatMap((lane) => [
+      { path: `/${lane}/x`, allow: relayed },
+      { path: `/listed-${lane}/x`, allow: ["GET", "HEAD", "POST"] },
+    ]),
+    { path: "/_lanes/health", allow: ["GET", "HEAD"] },
+    { path: "/_lanes/functions", allow: ["GET", "HEAD"] },
+  ];
+  for (const { path, allow } of targets) {
+    const trace = await rawRequest(h.url, "TRACE", path);
+    assert.is(trace.status, 405, `TRACE ${path}: ${trace.head}`);
+    assert.equal(allowOf(trace).sort(), allow, `TRACE ${path}: ${trace.head}`);
+    assert.match(trace.body, new RegExp(`\\(allowed: ${allowOf(trace).join(", ")}\\)`), path);
+    for (const method of SERVED_METHODS) {
+      if (method === "CONNECT" || method === "TRACE") continue;
+      const r = await rawRequest(h.url, method, path);
+      const where = `${method} ${path}: ${r.head} ${r.body}`;
+      if (allow.includes(method)) {
+        assert.is(r.status, 200, where);
+        if (method !== "HEAD" && path[1] !== "_") assert.is((JSON.parse(r.body) as { method: string }).method, method, where);
+      } else {
+        // OPTIONS too, where the list leaves it out: the same 405 and the same Allow
+        assert.is(r.status, 405, where);
+        assert.equal(allowOf(r).sort(), allow, where);
+      }
+    }
+  }
 });
 
 test.run();

@@ -13,6 +13,7 @@ import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
 import { tryDecodeURIComponent } from "hono/utils/url";
+import { SERVED_METHODS } from "./methods.ts";
 import type { Served } from "./served.ts";
 
 export type RouteMatch = { served: Served; params: Record<string, string> } | { allow: string[] } | undefined;
@@ -21,6 +22,14 @@ type Found = [[Served, Record<string, number | string>][], unknown[]?];
 
 /** https://fetch.spec.whatwg.org/#forbidden-method: new Request() throws for them, in any case. */
 const FORBIDDEN = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/**
+ * What a function with no method list takes, for its 405's Allow (RFC 9110, 15.5.6: the methods
+ * the resource supports): every method a host serves but those never relayed, the seven a
+ * manifest can list first. It named only those seven, and a client took PURGE or PROPFIND for
+ * refused where the function would have had them.
+ */
+const EVERY_RELAYED: readonly string[] = [...new Set([...METHODS, ...[...SERVED_METHODS].sort()])].filter((m) => !FORBIDDEN.has(m));
 
 export class FunctionRoutes {
   private readonly router = new SmartRouter<Served>({ routers: [new RegExpRouter(), new TrieRouter()] });
@@ -36,12 +45,11 @@ export class FunctionRoutes {
     const relayed = !FORBIDDEN.has(method.toUpperCase());
     for (const [served, keys] of found) {
       const listed = served.spec.methods;
-      const methods = listed ?? METHODS;
-      if (relayed && (!listed || methods.includes(method as never) || (method === "HEAD" && methods.includes("GET")))) {
+      if (relayed && (!listed || listed.includes(method as never) || (method === "HEAD" && listed.includes("GET")))) {
         return { served, params: params(keys, stash) };
       }
-      (allow ??= []).push(...methods);
-      if (methods.includes("GET")) allow.push("HEAD");
+      (allow ??= []).push(...(listed ?? EVERY_RELAYED));
+      if (listed?.includes("GET")) allow.push("HEAD");
     }
     return allow ? { allow: [...new Set(allow)] } : undefined;
   }
