@@ -162,6 +162,33 @@ test("behind a trusted proxy, an IPv6 client counts for its /64, a client writte
   }
 });
 
+test("behind a trusted proxy, an IPv6 client written with an IPv4 tail is read: NAT64 for its IPv4 address, others for their /64; nobody else is blocked", async () => {
+  const host = await startStoreHost(versionDir("throttle-v4tail"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "127.0.0.1"]);
+  try {
+    const url = host.url;
+    const blocked = [401, 401, 401, 401, 401, 429];
+    const rightToken = (client?: string) =>
+      send(`${url}/_lanes/api/versions`, "127.0.0.1", { headers: { ...bearer(TOKEN), ...(client ? { "x-forwarded-for": client } : {}) } }).then((a) => a.status);
+    // one IPv4 client translated by NAT64 (RFC 6052), however it is written, and as itself over IPv4
+    const nat64 = await sixNaming(url, ["64:ff9b::203.0.113.5", "64:ff9b::cb00:7105", "[64:ff9b::203.0.113.5]:443", "203.0.113.5", "64:FF9B:0:0:0:0:203.0.113.5"]);
+    assert.equal(nat64.codes, blocked, "a NAT64 client");
+    assert.match(nat64.last, /too many wrong tokens from 203\.0\.113\.5;/);
+    // the translator's other clients, the proxy's own requests and the other forms are not held back
+    assert.is(await rightToken("64:ff9b::203.0.113.6"), 200, "another NAT64 client");
+    assert.is(await rightToken(), 200, "the proxy itself");
+    assert.is(await rightToken("2001:db8:0:a::192.0.2.1"), 200, "an address with an IPv4 tail");
+    // any other address with an IPv4 tail is an IPv6 one: its /64
+    const tail = await sixNaming(url, ["2001:db8:0:b::192.0.2.1", "2001:db8:0:b::192.0.2.2", "[2001:db8:0:b:1::10.0.0.1]:80"]);
+    assert.equal(tail.codes, blocked, "an IPv6 /64 written with IPv4 tails");
+    assert.match(tail.last, /too many wrong tokens from 2001:db8:0:b::\/64/);
+    assert.equal((await sixNaming(url, ["::198.51.100.9"])).codes, blocked, "::a.b.c.d");
+    assert.match((await sixNaming(url, ["::198.51.100.9"])).last, /too many wrong tokens from 0:0:0:0::\/64/);
+    assert.is(await rightToken(), 200, "the proxy itself, after all that");
+  } finally {
+    await host.stop();
+  }
+});
+
 test("--trust-proxy 0.0.0.0/0 or ::/0 starts with a warning that any client can then pass for another; a proxy's range does not", async () => {
   const wide = await startStoreHost(versionDir("wide"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/8,0.0.0.0/0,::/0"]);
   try {
@@ -201,6 +228,12 @@ test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else n
   assert.is(clientAddress("10.0.0.5", "203.0.113.9:5678", t), "203.0.113.9");
   assert.is(clientAddress("10.0.0.5", "[2001:db8::1]:443", t), "2001:db8:0:0::/64");
   assert.is(clientAddress("10.0.0.5", "203.0.113.9, unknown", t), "10.0.0.5", "garbage written by the proxy: the proxy");
+  // an IPv4 tail (RFC 4291 2.2 form 3): NAT64's and IPv4-mapped ones are their IPv4 address, others an IPv6 /64
+  assert.is(clientAddress("10.0.0.5", "64:ff9b::1.2.3.4", t), "1.2.3.4");
+  assert.is(clientAddress("10.0.0.5", "0:0:0:0:0:ffff:1.2.3.4", t), "1.2.3.4");
+  assert.is(clientAddress("10.0.0.5", "2001:db8::192.0.2.1", t), "2001:db8:0:0::/64");
+  assert.is(clientAddress("10.0.0.5", "1:2:3:4:5:6:1.2.3.4", t), "1:2:3:4::/64");
+  for (const bad of ["1:2:3:4:5:6:7:1.2.3.4", ":1.2.3.4", "::1.2.3.256", "::1.2.3", "1.2.3.4::"]) assert.is(clientAddress("10.0.0.5", bad, t), "10.0.0.5", bad);
   assert.is(clientAddress("10.0.0.5", "unknown, 10.0.0.9", t), "10.0.0.9", "garbage behind a trusted hop: that hop");
   const mapped = trustedProxies("::FFFF:10.1.2.3,::ffff:192.168.0.0/112");
   assert.ok(mapped.has("10.1.2.3") && mapped.has("::ffff:10.1.2.3") && mapped.has("192.168.9.9"));

@@ -11,7 +11,13 @@
  * What is counted is a key, not the address as written: an IPv6 client counts for its /64 (one
  * machine or home network is handed a whole /64, so rotating addresses inside it escaped the
  * throttle: 8 wrong tokens from 8 addresses of one /64 got 401 each, never 429), an IPv4 one
- * (also written IPv4-mapped, `::ffff:a.b.c.d`) for its address. A hop that carries a port
+ * (also written IPv4-mapped, `::ffff:a.b.c.d`) for its address. An IPv6 address may end in
+ * dotted IPv4 (RFC 4291 2.2, form 3: `64:ff9b::192.0.2.1`, `::1.2.3.4`, `2001:db8::192.0.2.1`):
+ * unread, it named nobody, so every client written so counted for the proxy, and one of them
+ * guessing tokens got the proxy's other clients a 429. One in the NAT64 well-known prefix
+ * `64:ff9b::/96` (RFC 6052) is an IPv4 client translated, and counts for that IPv4 address, as it
+ * would reaching the host over IPv4: its /64 holds every IPv4 client the translator hands on, and
+ * one of them would block them all. A hop that carries a port
  * (`1.2.3.4:5678`, `[2001:db8::1]:443`, as Azure's and some Ingresses' proxies write it) counts
  * without it: otherwise each port was a client of its own. A hop that is no address at all (a
  * proxy's "unknown", or garbage a misconfigured proxy passed on) names nobody: the request counts
@@ -104,12 +110,23 @@ function hopAddress(entry: string): string | undefined {
 }
 
 /**
- * What the throttle counts `address` (unmapped) for: an IPv4 address itself, an IPv6 address its
- * /64 (`2001:db8:0:7::/64`), anything else (a peer a runtime names oddly) as it is, cut short.
+ * IPv6 prefixes whose addresses are IPv4 ones, in the last 32 bits: NAT64's well-known prefix
+ * (RFC 6052 2.1), and IPv4-mapped written in a way unmapped() does not read (`0:0:0:0:0:ffff:a.b.c.d`).
+ */
+const IPV4_IN_V6: Range[] = [
+  { bytes: Uint8Array.of(0, 0x64, 0xff, 0x9b, ...new Uint8Array(12)), bits: 96 },
+  { bytes: Uint8Array.of(...new Uint8Array(10), 0xff, 0xff, 0, 0, 0, 0), bits: 96 },
+];
+
+/**
+ * What the throttle counts `address` (unmapped) for: an IPv4 address itself (also one NAT64
+ * embeds), an IPv6 address its /64 (`2001:db8:0:7::/64`), anything else (a peer a runtime names
+ * oddly) as it is, cut short.
  */
 export function throttleKey(address: string): string {
   const bytes = ipBytes(address);
   if (!bytes || bytes.length === 4) return bytes ? address : address.slice(0, 64);
+  if (IPV4_IN_V6.some((r) => samePrefix(r.bytes, bytes, r.bits))) return bytes.slice(12).join(".");
   const groups: string[] = [];
   for (let i = 0; i < 8; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
   return `${groups.join(":")}::/64`;
@@ -139,6 +156,12 @@ function ipBytes(text: string): Uint8Array | undefined {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) {
     const parts = text.split(".").map(Number);
     return parts.every((p) => p <= 255) ? new Uint8Array(parts) : undefined;
+  }
+  // form 3 of RFC 4291 2.2: the last 32 bits in dotted IPv4, read as the two groups they are
+  const dotted = /^([0-9a-fA-F:]*:)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
+  if (dotted) {
+    const v4 = ipBytes(dotted[2]!);
+    return v4 && ipBytes(`${dotted[1]}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`);
   }
   if (!/^[0-9a-fA-F:]+$/.test(text) || text.length > 39) return undefined;
   const halves = text.split("::");
