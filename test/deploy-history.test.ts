@@ -2,10 +2,13 @@
  * The history of deployments under retention: a store keeps the newest HISTORY_KEPT deployments
  * (the ones `lanes versions` lists), not every one ever made, and revisions go on from the
  * active one; a prune racing another host's switch (two hosts on one etcd) never leaves the
- * active deployment naming a version it removed. On a folder store through a real host, and on
+ * active deployment naming a version it removed, and one racing a rollback's loading of its
+ * version makes it a 404 saying so (a host in etcd's way choosing the moment). On a folder store through a real host, and on
  * a real etcd through the store itself, with its pause points widening the race's window.
  */
 import { readdirSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -13,9 +16,10 @@ import { EtcdClient } from "../runtime/deploy/etcd-client.ts";
 import { EtcdStore } from "../runtime/deploy/etcd-store.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import { FolderStore } from "../runtime/deploy/folder-store.ts";
-import { contentDigest, HISTORY_KEPT, type Deployment } from "../runtime/deploy/model.ts";
+import { contentDigest, HISTORY_KEPT, type Deployment, type HostRecord } from "../runtime/deploy/model.ts";
 import { prune } from "../runtime/deploy/retention.ts";
 import type { DeployStore, PauseStage } from "../runtime/deploy/store.ts";
+import { eventually, hostRecords, startClusterHost, type ClusterHost, type Runtime } from "./helpers/cluster.ts";
 import { adapter } from "./helpers/host.ts";
 import { api, deploy, get, scratchDir, startStoreHost, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
@@ -209,6 +213,96 @@ test("folder: a switch between a prune's reads and its removal keeps its version
     await whole(store);
   } finally {
     await store.close();
+  }
+});
+
+/**
+ * A way to etcd for one host that, before passing on a read or a write of a key, runs `before(key)` (what
+ * another host does at that moment): the host and etcd are real, only the timing is chosen.
+ */
+async function etcdFront(endpoint: string, before: (key: string) => Promise<void>): Promise<{ member: string; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (c: Buffer) => parts.push(c));
+    req.on("end", async () => {
+      const body = Buffer.concat(parts);
+      if (req.url === "/v3/kv/range" || req.url === "/v3/kv/put") await before(Buffer.from((JSON.parse(body.toString()) as { key: string }).key, "base64").toString());
+      const up = http.request(`${endpoint}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      });
+      up.on("error", () => res.destroy());
+      up.end(body);
+    });
+  });
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    member: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+test("etcd: a rollback whose version another host's prune removes while it is being staged is a 404 saying retention removed it, on every host; nothing switches, the hosts serve on", async (ctx) => {
+  const prefix = "lanes/race-files";
+  let during: (() => Promise<void>) | undefined;
+  // the rollback has read v1's record and is about to stage it for the other hosts: the prune comes then
+  const front = await etcdFront(ctx.etcd.endpoint, async (key) => {
+    if (key !== `/${prefix}/staged/v1`) return;
+    const now = during;
+    during = undefined;
+    await now?.();
+  });
+  const runtime = adapter.name as Runtime;
+  const store = `etcd://${ctx.etcd.member}/${prefix}`;
+  const roller = await startClusterHost(runtime, versionDir("v1"), `etcd://${front.member}/${prefix}`, ["--admin-token-file", tokenFile()]);
+  let other: ClusterHost | undefined;
+  const pruner = await EtcdStore.open(parseEtcdUrl(store));
+  try {
+    for (const marker of ["v2", "v3", "v4"]) {
+      const r = await deploy(roller.url, versionDir(marker));
+      assert.equal([r.status, r.json.version], [201, marker], r.text);
+    }
+    other = await startClusterHost(runtime, versionDir("v1"), store, ["--admin-token-file", tokenFile()]);
+    assert.ok(await eventually(async () => (await hostRecords(roller.url)).length === 2), "the other host joins");
+    let pruned: string[] = [];
+    during = async () => {
+      pruned = (await prune(pruner, (await pruner.active())!, 1)).versions;
+    };
+    const back = await api(roller.url, "POST", "rollback", { version: "v1" });
+    assert.is(during, undefined, "the prune ran while the rollback staged v1");
+    assert.equal(pruned, ["v2", "v1"]);
+    const said = /^version v1 is no longer in the store etcd:\/\/\S+: retention removed it meanwhile \(older than the newest --keep-versions\); nothing was changed$/;
+    assert.is(back.status, 404, back.text);
+    assert.is((back.json.error as { code: string }).code, "not_found");
+    assert.match((back.json.error as { message: string }).message, said);
+    // the other host, told to load v1 as it was staged, says the same of it, not that a blob is missing
+    let prepared: HostRecord["prepared"] = null;
+    assert.ok(
+      await eventually(async () => {
+        prepared = (await hostRecords(roller.url)).find((h) => h.url === other!.url)?.prepared ?? null;
+        return prepared?.version === "v1" && prepared.error !== null;
+      }),
+      "the other host loaded v1 for the rollback",
+    );
+    assert.match(prepared!.error!, said);
+    assert.is((await pruner.active())?.stable, "v4", "nothing switched");
+    for (const h of [roller, other]) assert.is((await get(h.url, "/greet")).text, "v4", `${h.runtime} serves on`);
+    const again = await api(roller.url, "POST", "rollback", { version: "v3" });
+    assert.equal([again.status, again.json.version], [200, "v3"], again.text);
+    assert.ok(await eventually(async () => (await get(other!.url, "/greet")).text === "v3"), "and follows the next switch");
+  } finally {
+    await pruner.close();
+    await other?.stop();
+    await roller.stop();
+    front.close();
   }
 });
 

@@ -149,12 +149,13 @@ export class Deployer {
       const target = version ?? previousVersion(active, await this.o.store.history());
       if (!target) throw new LanesError("conflict", `no earlier version to roll back to (the active deployment is ${describeDeployment(active)})`);
       if (target === active.stable && !active.canary) throw new LanesError("conflict", `${target} is already serving every request`);
-      // a version no longer running: the other hosts of a shared store bring it up meanwhile
-      const staged = this.releases.has(target) ? undefined : staging(this.o.store, this.own, target, this.o.othersMs);
+      // a version no longer running: the other hosts of a shared store bring it up meanwhile, all from the files staged
+      const files = this.releases.has(target) ? undefined : await storedFiles(this.o.store, target);
+      const staged = files && staging(this.o.store, this.own, target, this.o.othersMs);
       let release: Release;
       try {
-        await staged?.stage(new Map(), await storedFiles(this.o.store, target));
-        release = this.releases.get(target) ?? (await restoreRelease(this.ctx, this.o.store, target, this.liveServed(), true));
+        await staged?.stage(new Map(), files!);
+        release = this.releases.get(target) ?? (await restoreRelease(this.ctx, this.o.store, target, this.liveServed(), true, files));
       } catch (e) {
         await staged?.end();
         throw e;

@@ -7,6 +7,7 @@
  */
 import type { RuntimeAdapter, Sys } from "../../adapters/types.ts";
 import { grantedFolders } from "../deploy/granted.ts";
+import { removedMeanwhile } from "../deploy/retention.ts";
 import type { DeployStore } from "../deploy/store.ts";
 import { LanesError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -153,12 +154,15 @@ export async function storedFiles(store: DeployStore, id: string): Promise<Recor
 
 /**
  * A version's files out of the store; one it no longer holds (a key deleted by hand, a damaged
- * blob) is named with its version, as the store names only a hash.
+ * blob) is named with its version, as the store names only a hash. A version whose record went
+ * too was removed by retention on another host of a shared store after its files were named
+ * here (a rollback's, or a staging's the other hosts load): a 404 saying so, not a store fault.
  */
 export async function readFiles(store: DeployStore, id: string, named: Record<string, string>): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
   for (const [path, hash] of Object.entries(named)) {
-    const bytes = await store.getBlob(hash).catch((e: unknown) => {
+    const bytes = await store.getBlob(hash).catch(async (e: unknown) => {
+      if ((await store.getVersion(id).catch(() => true)) === undefined) throw removedMeanwhile(id, store.location);
       const why = e instanceof Error ? e.message : String(e);
       throw new LanesError("internal", `version ${id} cannot be read from the store: its file ${path}: ${why}`, { cause: e });
     });
