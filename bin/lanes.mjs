@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
-// (a larger young generation for the host: README, Operating: the host's heap)
+// (a larger young generation for the host: README, Operations: The host's heap)
 // `lanes` on Node: the CLI from its prebuilt bundle (node-cli.mjs), or through tsx.
 import { setFlagsFromString } from "node:v8";
 import { runCli } from "./node-cli.mjs";

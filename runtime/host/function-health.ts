@@ -3,7 +3,7 @@
  * with some functions that cannot start is `degraded` (200: it serves the others, and every
  * host of a deployment has the same broken ones); one where every function cannot start is
  * `down`, and both routes answer 503, so a load balancer or a readiness probe sends its traffic
- * to hosts that can serve it (README, Operations).
+ * to hosts that can serve it (README, HTTP behaviour).
  */
 import { isBroken } from "./load-check.ts";
 import type { Served } from "./served.ts";
