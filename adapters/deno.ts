@@ -36,7 +36,7 @@ export const denoAdapter: RuntimeAdapter = {
     collectGarbage();
     trimMalloc();
   },
-  async serve(handler, { port, hostname, connections = DEFAULT_CONNECTION_LIMITS }) {
+  async serve(handler, { port, hostname, connections = DEFAULT_CONNECTION_LIMITS, refused }) {
     keepFreedMemory(process.env);
     const abort = new AbortController();
     // onError: a body stream that fails after the head (the host cut it short and logged why)
@@ -61,6 +61,7 @@ export const denoAdapter: RuntimeAdapter = {
         lines,
         isDraining,
         () => idle?.closeAfter(info),
+        refused,
       );
     });
     idle = watchIdleConnections(hostname, server.addr.port, connections);

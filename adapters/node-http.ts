@@ -14,7 +14,7 @@ import { LanesError, errorReply, errorResponse } from "../runtime/errors.ts";
 import { SERVED_METHODS, unservedMethod } from "../runtime/host/methods.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
 import { NodeExchange, notAPath, writeReply } from "./node-exchange.ts";
-import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
+import { DEFAULT_CONNECTION_LIMITS, type HttpHandler, type RefusedRequest, type Reply, type RunningServer, type ServeOptions } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
 
 const EXCHANGE = Symbol("lanes.exchange");
@@ -29,7 +29,7 @@ const LISTEN_BACKLOG = 4096;
 const CHECK_MS = 1000;
 type WithExchange = IncomingMessage & { [EXCHANGE]?: NodeExchange };
 
-export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWebGlobals, connections = DEFAULT_CONNECTION_LIMITS }: ServeOptions): Promise<RunningServer> {
+export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWebGlobals, connections = DEFAULT_CONNECTION_LIMITS, refused }: ServeOptions): Promise<RunningServer> {
   // no look-alike Request/Response in the host's globals, unless asked for (the direct baseline)
   const web = getRequestListener((request, env) => handler.web(request, (env.incoming as WithExchange)[EXCHANGE]!), {
     overrideGlobalObjects: defaultWebGlobals === true,
@@ -74,7 +74,7 @@ export function serveNodeHttp(handler: HttpHandler, { port, hostname, defaultWeb
     if (ex.hasBody()) res.once("finish", () => req.readableEnded || linger(req));
   };
   const server = createServer(limits, respond);
-  server.on("clientError", answerClientError);
+  server.on("clientError", (e: Error & { code?: string; rawPacket?: Uint8Array }, socket: Duplex) => answerClientError(e, socket, refused));
   // Node keeps the first 1000 or so header lines of a request and drops the rest without a word
   // (its default maxHeadersCount): the function saw a request without its last headers. No count:
   // the head's size bounds them (maxHeaderSize, 16 KiB: a 431 past it, as Bun answers)
@@ -144,14 +144,27 @@ const PARSE_ANSWERS: Record<string, string> = {
  * went out in place of the answer to that request, which the function was running. They are
  * dropped, as Deno.serve and Bun.serve drop them: the answer goes out and closes the connection.
  */
-function answerClientError(e: Error & { code?: string; rawPacket?: Uint8Array }, socket: Duplex): void {
+function answerClientError(e: Error & { code?: string; rawPacket?: Uint8Array }, socket: Duplex, refused?: (r: RefusedRequest) => void): void {
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (e.code === "HPE_CLOSED_CONNECTION" && inFlight && !inFlight.writableFinished) return;
   if (socket.writable && !inFlight?.headersSent) {
-    const status = (e.code && PARSE_ANSWERS[e.code]) ?? "400 Bad Request";
-    socket.write(asteriskForm(e.rawPacket) ?? unservedForm(e) ?? `HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    // lanes' own answer for a request it can name (logged and counted: it has an x-request-id), else the parser's
+    const own = asteriskForm(e.rawPacket) ?? unservedForm(e);
+    if (own) {
+      const requestId = crypto.randomUUID();
+      const { bytes, status } = closingAnswer(own.error, requestId);
+      socket.write(bytes);
+      refused?.({ method: own.method, target: own.target, status, requestId });
+    } else socket.write(`HTTP/1.1 ${(e.code && PARSE_ANSWERS[e.code]) ?? "400 Bad Request"}\r\nConnection: close\r\n\r\n`);
   }
   socket.destroy(e);
+}
+
+/** A request lanes answers itself where the parser gave up: the error, and the method and target it read. */
+interface OwnAnswer {
+  error: LanesError;
+  method: string;
+  target: string;
 }
 
 const ASTERISK = /^OPTIONS \* HTTP\/1\.[01]\r?\n/;
@@ -163,9 +176,9 @@ const ASTERISK = /^OPTIONS \* HTTP\/1\.[01]\r?\n/;
  * target that is not a path, node-exchange.ts). The same answer, written here; the connection
  * still closes after it (the parser cannot go on).
  */
-function asteriskForm(raw: Uint8Array | undefined): Buffer | undefined {
+function asteriskForm(raw: Uint8Array | undefined): OwnAnswer | undefined {
   if (!raw || !ASTERISK.test(Buffer.from(raw.subarray(0, 20)).toString("latin1"))) return undefined;
-  return closingAnswer(notAPath("*"));
+  return { error: notAPath("*"), method: "OPTIONS", target: "*" };
 }
 
 /**
@@ -175,19 +188,21 @@ function asteriskForm(raw: Uint8Array | undefined): Buffer | undefined {
  * of an RTSP request and fails later (HPE_INVALID_CONSTANT), PRI as HTTP/2's preface; so the
  * bytes it failed on are read too, when they begin with a method (not an earlier request's).
  */
-function unservedForm(e: Error & { code?: string; rawPacket?: Uint8Array }): Buffer | undefined {
-  const head = e.rawPacket ? Buffer.from(e.rawPacket.subarray(0, 80)).toString("latin1") : "";
-  const method = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) /.exec(head)?.[1];
-  if (method !== undefined && !SERVED_METHODS.has(method)) return closingAnswer(unservedMethod(method));
-  return e.code === "HPE_INVALID_METHOD" ? closingAnswer(unservedMethod(undefined)) : undefined;
+function unservedForm(e: Error & { code?: string; rawPacket?: Uint8Array }): OwnAnswer | undefined {
+  const head = e.rawPacket ? Buffer.from(e.rawPacket.subarray(0, 1024)).toString("latin1") : "";
+  const line = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) ([^ \r\n]{0,1000})/.exec(head);
+  const method = line?.[1];
+  if (method !== undefined && !SERVED_METHODS.has(method)) return { error: unservedMethod(method), method: method, target: line![2]! };
+  return e.code === "HPE_INVALID_METHOD" ? { error: unservedMethod(undefined), method: "", target: "" } : undefined;
 }
 
 /** lanes' error answer, written on the socket as the parser gives up on it: the connection closes after it. */
-function closingAnswer(err: LanesError): Buffer {
-  const reply = errorReply(err, crypto.randomUUID());
+function closingAnswer(err: LanesError, requestId: string): { bytes: Buffer; status: number } {
+  const reply = errorReply(err, requestId);
   const body = reply.body!;
   const head = reply.headers.map(([k, v]) => `${k}: ${v}\r\n`).join("");
-  return Buffer.concat([Buffer.from(`HTTP/1.1 ${reply.status} Bad Request\r\n${head}content-length: ${body.byteLength}\r\nconnection: close\r\n\r\n`, "latin1"), body]);
+  const bytes = Buffer.concat([Buffer.from(`HTTP/1.1 ${reply.status} Bad Request\r\n${head}content-length: ${body.byteLength}\r\nconnection: close\r\n\r\n`, "latin1"), body]);
+  return { bytes, status: reply.status };
 }
 
 /**

@@ -40,13 +40,15 @@ export interface ServeOptions {
   hostname: string;
   connections?: ConnectionLimits;
   /**
-   * Serve web Requests the way a plain Hono app on this runtime is served by default: on Node
-   * and Bun (node:http), @hono/node-server then installs its lightweight Request and Response as
-   * the process's globals. Only the bench's `direct` baseline asks for this, so that it measures
-   * what a user running the function in Hono gets; the lanes host keeps the platform's classes.
+   * Serve web Requests as a plain Hono app on this runtime is by default (Node, Bun: @hono/node-server's lightweight Request and
+   * Response as globals): only the bench's `direct` baseline, to measure what a Hono user gets; the host keeps the platform's classes.
    */
   defaultWebGlobals?: boolean;
+  refused?: (r: RefusedRequest) => void;
 }
+
+/** ServeOptions.refused: a request the server answered itself, before any handler (an unserved method, `OPTIONS *`), to log and count as every request is; `target` "" when unread. */
+export type RefusedRequest = { method: string; target: string; status: number; requestId: string };
 
 /**
  * One HTTP request as the server holds it, before any web object is built: what the host needs

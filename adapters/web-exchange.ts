@@ -8,7 +8,7 @@ import { resolved } from "../runtime/host/dot-segments.ts";
 import { SERVED_METHODS, unservedMethod } from "../runtime/host/methods.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
 import { notAPath } from "./node-exchange.ts";
-import type { Exchange, HttpHandler, Reply } from "./types.ts";
+import type { Exchange, HttpHandler, RefusedRequest, Reply } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
 
 export class WebExchange implements Exchange {
@@ -216,6 +216,7 @@ export function fetchCallback(
   lines?: (request: Request) => HeaderPairs | undefined,
   draining?: () => boolean,
   closeAfter?: () => void,
+  refused?: (r: RefusedRequest) => void,
 ): Response | Promise<Response> {
   const ex = new WebExchange(request, address, lines);
   // Deno.serve takes any method token; Node's and Bun's parsers refuse all but their list, and a
@@ -223,7 +224,10 @@ export function fetchCallback(
   // Connection: close alone does not close it: Deno.serve kept the connection and served the next)
   if (!SERVED_METHODS.has(request.method)) {
     closeAfter?.();
-    return respond(ex, errorReply(unservedMethod(request.method), crypto.randomUUID()), true);
+    const requestId = crypto.randomUUID();
+    const reply = errorReply(unservedMethod(request.method), requestId);
+    refused?.({ method: request.method, target: ex.target, status: reply.status, requestId });
+    return respond(ex, reply, true);
   }
   const out = handler.fast(ex);
   if (out === undefined) {

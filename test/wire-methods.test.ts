@@ -10,15 +10,20 @@ import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { SERVED_METHODS } from "../runtime/host/methods.ts";
+import type { RequestLog } from "../runtime/host/served.ts";
 import { adapter, LANES, startTestHost, type TestHost } from "./helpers/host.ts";
 
-const test = suite<{ h: TestHost }>(`request methods (${adapter.name} host)`);
+const test = suite<{ h: TestHost; logged: RequestLog[] }>(`request methods (${adapter.name} host)`);
 
 test.before(async (ctx) => {
-  ctx.h = await startTestHost({
-    ...Object.fromEntries(LANES.map((lane) => [lane, { entry: "bare-echo.ts", route: `/${lane}/*`, lane }])),
-    ...Object.fromEntries(LANES.map((lane) => [`${lane}-listed`, { entry: "bare-echo.ts", route: `/listed-${lane}/*`, lane, methods: ["GET", "POST"] }])),
-  });
+  ctx.logged = [];
+  ctx.h = await startTestHost(
+    {
+      ...Object.fromEntries(LANES.map((lane) => [lane, { entry: "bare-echo.ts", route: `/${lane}/*`, lane }])),
+      ...Object.fromEntries(LANES.map((lane) => [`${lane}-listed`, { entry: "bare-echo.ts", route: `/listed-${lane}/*`, lane, methods: ["GET", "POST"] }])),
+    },
+    { onRequest: (entry) => ctx.logged.push(entry) },
+  );
 });
 test.after(async ({ h }) => h?.stop());
 
@@ -67,7 +72,18 @@ test("the methods every host serves are Node's http.METHODS, as this runtime's n
   assert.equal([...SERVED_METHODS].sort(), [...METHODS].sort());
 });
 
-test("a method no host's parser reads (M5X, get, FOO-BAR) is lanes' JSON 400 naming it, on every host, and no function sees it", async ({ h }) => {
+/** lanes_unrouted_requests_total{code="400"} on the host's metrics. */
+async function unrouted400(h: TestHost): Promise<number> {
+  const text = await (await h.fetch("/_lanes/metrics")).text();
+  return Number(/^lanes_unrouted_requests_total\{code="400"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+test("a method no host's parser reads (M5X, get, FOO-BAR) is lanes' JSON 400 naming it, on every host, and no function sees it; each is logged and counted", async ({
+  h,
+  logged,
+}) => {
+  const counted = await unrouted400(h);
+  let sent = 0;
   for (const lane of LANES) {
     for (const method of ["M5X", "get", "patch", "FOO-BAR", "TRACK", "DESCRIBE", "PRI"]) {
       for (const path of [`/${lane}/x`, "/_lanes/health", "/nowhere"]) {
@@ -80,9 +96,15 @@ test("a method no host's parser reads (M5X, get, FOO-BAR) is lanes' JSON 400 nam
         assert.match(error.message, new RegExp(`the method "${method}" is not one a lanes host serves: methods are case-sensitive`), where);
         assert.match(r.head, /^connection: close/im, where);
         assert.ok(r.closed, `${where}: the connection goes on after it`);
+        const id = /^x-request-id: *(.*)$/im.exec(r.head)![1]!.trim();
+        const line = logged.find((l) => l.requestId === id);
+        assert.ok(line, `${where}: no access log line has its x-request-id`);
+        assert.equal([line!.method, line!.path, line!.status, line!.fn], [method, path, 400, undefined], where);
+        sent++;
       }
     }
   }
+  assert.is(await unrouted400(h), counted + sent, 'lanes_unrouted_requests_total{code="400"} counts each');
 });
 
 test("a method in the list reaches the function as written (PURGE, QUERY, M-SEARCH); TRACE is 405 on a route, 404 elsewhere", async ({ h }) => {

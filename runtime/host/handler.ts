@@ -4,7 +4,7 @@
  * routes under /_lanes/ go to a Hono app (reserved.ts) as web Requests.
  */
 import { getPath } from "hono/utils/url";
-import type { Exchange, HttpHandler, Reply } from "../../adapters/types.ts";
+import type { Exchange, HttpHandler, RefusedRequest, Reply } from "../../adapters/types.ts";
 import { errorReply, LanesError } from "../errors.ts";
 import { isReservedPath } from "../manifest/schema.ts";
 import { resolved } from "./dot-segments.ts";
@@ -22,7 +22,10 @@ export interface HandlerOptions extends InvokeOptions {
 
 export const VERSION_HEADER = "lanes-version";
 
-export function createHandler(o: HandlerOptions): HttpHandler {
+/** The handler, and what the server answered itself (ServeOptions.refused), to log and count as the handler's own. */
+export type HostHandler = HttpHandler & { refused(r: RefusedRequest): void };
+
+export function createHandler(o: HandlerOptions): HostHandler {
   const routes = new FunctionRoutes(o.functions());
   const reserved = reservedApp(o);
   const stamp = o.version ? withVersion(o.version) : (r: Reply | Promise<Reply>) => r;
@@ -41,6 +44,7 @@ export function createHandler(o: HandlerOptions): HttpHandler {
       const res = reserved.fetch(request);
       return res instanceof Promise ? res.then(counted) : counted(res);
     },
+    refused: (r) => unrouted(o, refusedExchange(r), r.target.split("?")[0]!, r.requestId, performance.now(), r.status),
   };
 
   function answer(ex: Exchange): Reply | Promise<Reply> | undefined {
@@ -98,4 +102,18 @@ function withVersion(version: string) {
 function answered(o: HandlerOptions, ex: Exchange, path: string, requestId: string, t0: number, reply: Reply): Reply {
   unrouted(o, ex, path, requestId, t0, reply.status);
   return reply;
+}
+
+/** A request the server refused, seen as an Exchange for the access log and the span: its method, nothing more. */
+function refusedExchange(r: RefusedRequest): Exchange {
+  return {
+    method: r.method,
+    target: r.target,
+    url: () => "",
+    headerPairs: () => [],
+    header: () => undefined,
+    body: () => null,
+    onAbort: () => {},
+    remoteAddress: () => "",
+  };
 }

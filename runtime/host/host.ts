@@ -3,7 +3,7 @@
  * function in its lane, serve HTTP. Returns a handle to stop it all.
  */
 import { keepCache } from "./cache-upkeep.ts";
-import type { HttpHandler, RunningServer } from "../../adapters/types.ts";
+import type { HttpHandler, RefusedRequest, RunningServer } from "../../adapters/types.ts";
 import { limitsFor, limitWarnings } from "../capabilities.ts";
 import type { Compiled } from "../compile.ts";
 import { LanesError } from "../errors.ts";
@@ -211,7 +211,8 @@ export async function startHost(o: HostOptions): Promise<Host> {
   };
   let server: RunningServer;
   try {
-    server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, { port: o.port, hostname: o.hostname, ...(o.connections ? { connections: o.connections } : {}) });
+    const opts = { port: o.port, hostname: o.hostname, ...(o.connections ? { connections: o.connections } : {}), refused: (r: RefusedRequest) => handler.refused(r) };
+    server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, opts);
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
     await Promise.all([pack.stop(), spares.stop()]);
