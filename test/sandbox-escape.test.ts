@@ -152,8 +152,11 @@ for (const rt of CHILDREN) {
 
 test("seen from the host, each sandboxed child has its own namespaces, none of the host's open descriptors, uid 65534 inside, no capabilities and at most 1024 open files", async () => {
   await Promise.all(CHILDREN.map((rt) => probe(`escape-${rt}`, [])));
-  // the escape functions' runtimes: each under a bwrap that mounts that function's bundle
-  const of = (rt: string) => guestPids(cli.hostPid).filter((pid) => bundleOf(pid).includes(`/escape-${rt}-`));
+  // the escape functions' runtimes: each under a bwrap that mounts that function's bundle (read
+  // once: the event loop waits while /proc is read, and a walk per function once held it 9 s
+  // beside other suites, past the host's keep-alive, so the next fetch reused a closed connection)
+  const guests = guestPids(cli.hostPid).map((pid) => ({ pid, bundle: bundleOf(pid) }));
+  const of = (rt: string) => guests.filter((g) => g.bundle.includes(`/escape-${rt}-`)).map((g) => g.pid);
   // on failure, what the host runs: one clean clone found no escape-bun beside a busy Chromium
   const seen = () =>
     guestPids(cli.hostPid)

@@ -89,18 +89,30 @@ export function rssOf(pid: number): number {
 
 /** PIDs whose parent is `ppid` (default: this process), from /proc. */
 export function childPids(ppid: number = process.pid): number[] {
-  const out: number[] = [];
+  return processTree().get(ppid) ?? [];
+}
+
+/**
+ * Every live process's children, from one read of /proc. One read serves a whole walk of the
+ * tree: a read per process walked (a host's dozen sandboxed children, each a few deep, over the
+ * machine's processes) kept a suite's event loop busy for 6 s beside other suites, and the
+ * keep-alive connection its next fetch reused had been closed by the host meanwhile.
+ */
+function processTree(): Map<number, number[]> {
+  const tree = new Map<number, number[]>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === ppid && fields[0] !== "Z") out.push(Number(name));
+      if (fields[0] === "Z") continue;
+      const ppid = Number(fields[1]);
+      tree.set(ppid, [...(tree.get(ppid) ?? []), Number(name)]);
     } catch {
       // gone meanwhile
     }
   }
-  return out;
+  return tree;
 }
 
 /**
@@ -108,10 +120,11 @@ export function childPids(ppid: number = process.pid): number[] {
  * guest. A sandboxed instance is a bwrap child of the host; its runtime is a descendant.
  */
 export function guestPids(ppid: number = process.pid): number[] {
-  return childPids(ppid).flatMap((pid) => {
+  const tree = processTree();
+  return (tree.get(ppid) ?? []).flatMap((pid) => {
     if (!runsGuest(pid)) return [];
     if (commOf(pid) !== "bwrap") return [pid];
-    return descendants(pid).filter((d) => commOf(d) !== "bwrap" && runsGuest(d));
+    return descendants(pid, tree).filter((d) => commOf(d) !== "bwrap" && runsGuest(d));
   });
 }
 
@@ -186,9 +199,9 @@ export function servingPid(h: TestHost, name: string): number {
 }
 
 /** Every live descendant of `pid`. */
-export function descendants(pid: number): number[] {
+export function descendants(pid: number, tree: Map<number, number[]> = processTree()): number[] {
   const out: number[] = [];
-  for (const c of childPids(pid)) out.push(c, ...descendants(c));
+  for (const c of tree.get(pid) ?? []) out.push(c, ...descendants(c, tree));
   return out;
 }
 
