@@ -52,9 +52,25 @@ export const denoAdapter: RuntimeAdapter = {
     // connection being closed); Deno.serve's own shutdown does not (measured, Deno 2.9.6)
     let draining = false;
     const isDraining = () => draining;
+    // Node's and Bun's node:http tell a client how long an idle connection is kept (Keep-Alive:
+    // timeout=N, and close it a second later); Deno.serve says nothing, and Node's fetch then keeps
+    // one 4 s, past a host's --keep-alive-timeout of 1-3: a request it sends as the host's close
+    // is on its way fails. The watch closes it no sooner than N s (deno-idle-conns.ts).
+    const hint = `timeout=${Math.floor(connections.keepAliveMs / 1000)}`;
+    const withHint = (res: Response) => {
+      // an answer that closes its connection says Connection: close, and gets no hint
+      if (!res.headers.has("connection")) {
+        try {
+          res.headers.set("keep-alive", hint);
+        } catch {
+          // a Response whose headers cannot change (Response.redirect) goes without it
+        }
+      }
+      return res;
+    };
     const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) => {
       idle?.request(info);
-      return fetchCallback(
+      const res = fetchCallback(
         handler,
         request,
         () => info.remoteAddr.hostname,
@@ -63,6 +79,7 @@ export const denoAdapter: RuntimeAdapter = {
         () => idle?.closeAfter(info),
         refused,
       );
+      return res instanceof Promise ? res.then(withHint) : withHint(res);
     });
     idle = watchIdleConnections(hostname, server.addr.port, connections);
     return {

@@ -160,11 +160,15 @@ test("a request head sent a line a second and never ended is closed once --heade
   assert.not.match(received, /^HTTP\/1\.1 2/, "the unfinished request was not served");
 });
 
-test("a keep-alive connection left idle after its answer is closed once --keep-alive-timeout has passed", async ({ keptAlive }) => {
+test("a keep-alive connection left idle after its answer is closed once --keep-alive-timeout has passed, and its answer said when", async ({ keptAlive }) => {
   const { closedMs, received } = await keptAlive;
   assert.match(received, /^HTTP\/1\.1 200 /);
   assert.ok(closedMs !== null, `still open after ${GIVE_UP_MS} ms`);
   assert.ok(closedMs >= KEEP_ALIVE_S * 1000 - 300, `closed ${closedMs} ms after its answer`);
+  // the hint a client keeps an idle connection by (Node's fetch: a second less; 4 s without one),
+  // so that it does not send a request as the host closes the connection
+  const head = received.slice(0, received.indexOf("\r\n\r\n"));
+  assert.match(head, new RegExp(`\r\nkeep-alive: timeout=${KEEP_ALIVE_S}(\r\n|$)`, "i"), `the answer's head:\n${head}`);
 });
 
 test("a request worked on for twice --header-timeout, with nothing sent either way meanwhile, is answered", async ({ working }) => {
