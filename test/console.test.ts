@@ -15,6 +15,7 @@ import { createLogger } from "../runtime/log.ts";
 import { within } from "../runtime/within.ts";
 import { login, postForm, ui } from "./helpers/console.ts";
 import { api, deploy, OTHER_TOKEN, scratchDir, TOKEN, versionDir } from "./helpers/deploy.ts";
+import { eventually } from "./helpers/cluster.ts";
 import { adapter } from "./helpers/host.ts";
 import { withHost, type RawAnswer } from "./helpers/raw-http.ts";
 
@@ -426,6 +427,8 @@ test("with --console-host, the console answers on that name only, and no functio
   const elsewhere = await withHost(url, admin, `GET http://127.0.0.1:${port}/greet`);
   assert.equal([elsewhere.status, elsewhere.body], [200, "named"], "an absolute-form target naming another name");
   assert.equal([(await fetch(`${url}/greet`)).status, (await withHost(url, "functions.localhost", "GET /greet")).body], [200, "named"]);
+  // ready answers 200 once the start-up load check has ended (503 "starting" until then)
+  assert.ok(await eventually(async () => (await fetch(`${url}/_lanes/ready`)).status === 200), "ready within 10 s");
   for (const host of [admin, `127.0.0.1:${port}`]) {
     const versions = await withHost(url, host, "GET /_lanes/api/versions", { authorization: `Bearer ${TOKEN}` });
     assert.is(versions.status, 200, `the admin API for Host ${host}`);

@@ -11,6 +11,7 @@ import { startDeployHost, type DeployHost } from "../runtime/host/deploy-host.ts
 import { createLogger } from "../runtime/log.ts";
 import { TOKEN, get, inProcessDeployHost, runCli, scratchDir, startStoreHost, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { freePort } from "./helpers/etcd.ts";
+import { eventually } from "./helpers/cluster.ts";
 import { adapter } from "./helpers/host.ts";
 
 const test = suite<{ wide: DeployHost; plain: DeployHost; base: string }>(`who may read what on ${adapter.name}`);
@@ -72,6 +73,8 @@ test("a host without a token keeps the admin API off and says how to turn it on;
 });
 
 test("lanes' own routes answer another method than GET with 405 and Allow, not a 404 saying nothing is there", async ({ plain: { host } }) => {
+  // ready answers 200 once the start-up load check has ended (503 "starting" until then)
+  assert.ok(await eventually(async () => (await fetch(`${host.url}/_lanes/ready`)).status === 200), "ready within 10 s");
   for (const path of ["/_lanes/health", "/_lanes/ready", "/_lanes/metrics", "/_lanes/functions"]) {
     const res = await fetch(host.url + path, { method: "POST", body: "x" });
     const body = (await res.json()) as { error: { code: string } };
