@@ -51,9 +51,10 @@ function rawRequest(base: string, method: string, path: string, waitClose = fals
       resolve({ status: Number(raw.slice(9, 12)), head, body: raw.slice(end + 4, end + 4 + length), closed });
     };
     const giveUp = setTimeout(done, 3000);
+    // an answer to HEAD has no content, whatever its Content-Length says (RFC 9110, 9.3.2)
     const whole = () => {
       const end = raw.indexOf("\r\n\r\n");
-      return end >= 0 && raw.length >= end + 4 + Number(/^content-length: *(\d+)/im.exec(raw.slice(0, end))?.[1] ?? 0);
+      return end >= 0 && (method === "HEAD" || raw.length >= end + 4 + Number(/^content-length: *(\d+)/im.exec(raw.slice(0, end))?.[1] ?? 0));
     };
     sock.on("data", (d: Buffer) => {
       raw += d.toString("latin1");
