@@ -194,7 +194,7 @@ function readInto(reader: ReadableStreamBYOBReader, into: Uint8Array): () => Pro
  * the same header list, for half the cost (a body and two headers: 5.2 µs against 2.4 µs on
  * Deno, 0.89 against 0.58 µs on Bun; README.md in this folder, Channel).
  */
-export function replyResponse(r: Reply, closing = false): Response {
+export function replyResponse(r: Reply, closing = false, keepAlive?: string): Response {
   const res = new Response(r.stream ?? (r.body as Uint8Array<ArrayBuffer> | null), { status: r.status, statusText: r.statusText });
   // a Response keeps a copy of the bytes it is given (Fetch: "extract a body" of a BufferSource),
   // so the reply's own array may be reused at once
@@ -202,23 +202,23 @@ export function replyResponse(r: Reply, closing = false): Response {
   const headers = res.headers;
   for (const [name, value] of r.headers) headers.append(name, value);
   if (closing) headers.append("connection", "close");
+  else if (keepAlive) headers.append("keep-alive", keepAlive);
   return res;
 }
 
-/**
- * The callback a fetch-style server (Bun.serve, Deno.serve) calls. `draining`: answers say
- * Connection: close. `closeAfter`: closes the request's connection once its answer is sent.
- */
-export function fetchCallback(
-  handler: HttpHandler,
-  request: Request,
-  address: () => string,
-  lines?: (request: Request) => HeaderPairs | undefined,
-  draining?: () => boolean,
-  closeAfter?: () => void,
-  refused?: (r: RefusedRequest) => void,
-): Response | Promise<Response> {
-  const ex = new WebExchange(request, address, lines);
+/** How fetchCallback answers: `draining`, answers say Connection: close; `closeAfter` closes the request's connection once its answer is sent; `keepAlive`, the hint an answer that keeps its connection carries. */
+export interface FetchOptions {
+  lines?: (request: Request) => HeaderPairs | undefined;
+  draining?: () => boolean;
+  closeAfter?: () => void;
+  refused?: (r: RefusedRequest) => void;
+  keepAlive?: string;
+}
+
+/** The callback a fetch-style server (Deno.serve) calls. */
+export function fetchCallback(handler: HttpHandler, request: Request, address: () => string, o: FetchOptions = {}): Response | Promise<Response> {
+  const { draining, closeAfter, keepAlive } = o;
+  const ex = new WebExchange(request, address, o.lines);
   // Deno.serve takes any method token; Node's and Bun's parsers refuse all but their list, and a
   // Deno host refuses the same (runtime/host/methods.ts), closing the connection as they do (a
   // Connection: close alone does not close it: Deno.serve kept the connection and served the next)
@@ -226,7 +226,7 @@ export function fetchCallback(
     closeAfter?.();
     const requestId = crypto.randomUUID();
     const reply = errorReply(unservedMethod(request.method), requestId);
-    refused?.({ method: request.method, target: ex.target, status: reply.status, requestId });
+    o.refused?.({ method: request.method, target: ex.target, status: reply.status, requestId });
     return respond(ex, reply, true);
   }
   const out = handler.fast(ex);
@@ -234,15 +234,15 @@ export function fetchCallback(
     const res = handler.web(withResolvedPath(request), ex);
     return res instanceof Promise
       ? res.then(
-          (r) => answered(ex, r),
+          (r) => answered(ex, r, keepAlive),
           (e) => {
             ex.afterResponse();
             throw e;
           },
         )
-      : answered(ex, res);
+      : answered(ex, res, keepAlive);
   }
-  return out instanceof Promise ? out.then((r) => respond(ex, r, draining?.(), closeAfter)) : respond(ex, out, draining?.(), closeAfter);
+  return out instanceof Promise ? out.then((r) => respond(ex, r, draining?.(), closeAfter, keepAlive)) : respond(ex, out, draining?.(), closeAfter, keepAlive);
 }
 
 /**
@@ -256,13 +256,20 @@ function withResolvedPath(request: Request): Request {
 }
 
 /** A Response of lanes' own routes (Hono), which may have left the body unread. */
-function answered(ex: WebExchange, res: Response): Response {
+function answered(ex: WebExchange, res: Response, keepAlive?: string): Response {
   ex.refuseUnread();
   ex.afterResponse();
+  if (keepAlive && !res.headers.has("connection")) {
+    try {
+      res.headers.set("keep-alive", keepAlive);
+    } catch {
+      // a Response whose headers cannot change (Response.redirect) goes without it
+    }
+  }
   return res;
 }
 
-function respond(ex: WebExchange, r: Reply, draining = false, closeAfter?: () => void): Response {
+function respond(ex: WebExchange, r: Reply, draining = false, closeAfter?: () => void, keepAlive?: string): Response {
   ex.refuseUnread();
   // checked before Deno.serve sees it: a control character in a header value panics it, and the
   // host process ends with every request in it
@@ -274,7 +281,7 @@ function respond(ex: WebExchange, r: Reply, draining = false, closeAfter?: () =>
   // timeout, seconds later. The connection ends after it, which RFC 9110 allows
   const reset = closeAfter !== undefined && (refused ?? r).status === 205;
   if (reset) closeAfter();
-  const res = replyResponse(refused ?? r, ex.abandoned || draining || reset);
+  const res = replyResponse(refused ?? r, ex.abandoned || draining || reset, keepAlive);
   ex.afterResponse();
   return res;
 }
