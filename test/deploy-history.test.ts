@@ -167,26 +167,38 @@ test("etcd: a rollback whose version a prune on another host removes after the r
   }
 });
 
+/** A store's pause hook that, once, when `stage` is reached, runs what another host does at that moment (`meanwhile`). */
+function pauseAt(stage: PauseStage) {
+  let during: (() => Promise<unknown>) | undefined;
+  return {
+    pause: async (at: PauseStage) => {
+      const now = at === stage ? during : undefined;
+      during = undefined;
+      await now?.();
+    },
+    meanwhile: (f: () => Promise<unknown>) => void (during = f),
+    ran: () => during === undefined,
+  };
+}
+
+/** `roller` rolls back to v1 between the reads of `pruner`'s prune and its removal (`hook`: the pause `pruner` was opened with): v1 stays, the prune reads again. */
+async function rollBackMidPrune(pruner: DeployStore, roller: DeployStore, hook: ReturnType<typeof pauseAt>): Promise<void> {
+  const d = await deployed(pruner, ["v1", "v2", "v3", "v4"]);
+  hook.meanwhile(() => roller.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d.revision));
+  const pruned = await prune(pruner, d, 1);
+  assert.ok(hook.ran(), "the rollback was made meanwhile");
+  assert.not.ok(pruned.versions.includes("v1"), `removed ${pruned.versions.join(", ")}`);
+  assert.is((await roller.active())?.stable, "v1");
+  await whole(roller);
+}
+
 test("etcd: a rollback another host makes between a prune's reads and its removal keeps its version; the prune reads again", async (ctx) => {
   const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/race-prune`);
-  let during: (() => Promise<void>) | undefined;
-  const pause = async (stage: PauseStage) => {
-    const now = stage === "prune" ? during : undefined;
-    during = undefined;
-    await now?.();
-  };
-  const pruner = await EtcdStore.open(target, { pause });
+  const hook = pauseAt("prune");
+  const pruner = await EtcdStore.open(target, { pause: hook.pause });
   const roller = await EtcdStore.open(target);
   try {
-    const d = await deployed(pruner, ["v1", "v2", "v3", "v4"]);
-    during = async () => {
-      await roller.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d.revision);
-    };
-    const pruned = await prune(pruner, d, 1);
-    assert.is(during, undefined, "the rollback was made meanwhile");
-    assert.not.ok(pruned.versions.includes("v1"), `removed ${pruned.versions.join(", ")}`);
-    assert.is((await roller.active())?.stable, "v1");
-    await whole(roller);
+    await rollBackMidPrune(pruner, roller, hook);
     assert.ok(await roller.getVersion("v4"), "nor the one a rollback from v1 goes back to");
   } finally {
     await pruner.close();
@@ -195,22 +207,10 @@ test("etcd: a rollback another host makes between a prune's reads and its remova
 });
 
 test("folder: a switch between a prune's reads and its removal keeps its version; the prune reads again", async () => {
-  let during: (() => Promise<void>) | undefined;
-  const pause = async (stage: PauseStage) => {
-    const now = stage === "prune" ? during : undefined;
-    during = undefined;
-    await now?.();
-  };
-  const store = await FolderStore.open(join(scratchDir("data-"), "store"), adapter.sys, pause);
+  const hook = pauseAt("prune");
+  const store = await FolderStore.open(join(scratchDir("data-"), "store"), adapter.sys, hook.pause);
   try {
-    const d = await deployed(store, ["v1", "v2", "v3", "v4"]);
-    during = async () => {
-      await store.activate({ createdAt: at(), author: "ops", reason: "rollback", message: null, stable: "v1", canary: null }, d.revision);
-    };
-    const pruned = await prune(store, d, 1);
-    assert.is(during, undefined, "the rollback was made meanwhile");
-    assert.not.ok(pruned.versions.includes("v1"), `removed ${pruned.versions.join(", ")}`);
-    await whole(store);
+    await rollBackMidPrune(store, store, hook);
   } finally {
     await store.close();
   }
