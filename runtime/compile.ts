@@ -1,7 +1,7 @@
 /**
  * Compiles a function (TypeScript or JavaScript, with its imports) into one ESM file that a
  * worker or child of any runtime can load. Node 20 workers cannot load .ts at all, and tsx
- * inside each worker costs +225 ms and +16 MB (adapters/README.md, Workers), so the host compiles once
+ * inside each worker costs +225 ms and +16 MB (../adapters/README.md, Workers), so the host compiles once
  * with esbuild and writes the output under a name made of its content hash, in a folder private
  * to the user. A file already there under that name is used only if it holds exactly that
  * output: a planted or damaged file is replaced, never run. What each bundle was built from is

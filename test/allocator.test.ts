@@ -9,7 +9,7 @@
  *   thresholds it faulted 11 times a 256 KiB echo relayed through the process lane, and spent a
  *   tenth more CPU on it. Counted from /proc/self/stat (the host runs in this process) while the
  *   bench's load generator posts 256 KiB bodies, eight at a time. Node and Bun hosts keep their
- *   runtime's allocator as it is (adapters/README.md, Memory).
+ *   runtime's allocator as it is (../adapters/README.md, Memory).
  */
 import { readFileSync } from "node:fs";
 import { test } from "uvu";

@@ -437,7 +437,7 @@ test("a slab's slices never overlap: every encoded text and copied array still h
 });
 
 // Messages first: on Deno, a worker terminated while its Atomics.waitAsync is pending can leave
-// the next worker of the process deaf, whatever its doorbell (adapters/README.md, Channel); the
+// the next worker of the process deaf, whatever its doorbell (../adapters/README.md, Channel); the
 // atomics worker test terminates one, so it comes last.
 for (const wakeBy of ["messages", "atomics"] as const) {
   test(`a small ring carries thousands of frames in order through wrap-around and a full ring (${wakeBy} doorbell)`, async () => {

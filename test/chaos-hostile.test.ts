@@ -126,7 +126,7 @@ laneTest("a queue whose oldest request has waited past a second (or half timeout
 laneTest("a body sent a byte at a time gets 408 within about timeoutMs, and the function serves the next request", async (h, lane) => {
   const logged = h.logs.length;
   // the answer is timed, and then the close: a host that keeps reading the drip after its 408
-  // (a Deno host did, in about half the cases, until the client gave up; adapters/README.md,
+  // (a Deno host did, in about half the cases, until the client gave up; ../adapters/README.md,
   // Serving HTTP) lets such a client hold a connection
   const r = await dripAfterAnswer(h.url, "/slowbody", { declared: 1000, first: 0, everyMs: 200, giveUpMs: 6000, chunked: false });
   measure(`${adapter.name}/${lane} 408 after`, `${r.answeredMs} ms (timeoutMs 1200), closed ${r.closedMs} ms later`);

@@ -152,7 +152,7 @@ laneTest("uploads that declare a large Content-Length and send a few bytes take 
 
 laneTest("after a 413 the host stops reading the upload: the connection closes though the client keeps sending", async (h, lane) => {
   // a Deno host whose body was cancelled before its answer was written read the rest of the
-  // upload first (adapters/README.md, Serving HTTP): here until the client gave up
+  // upload first (../adapters/README.md, Serving HTTP): here until the client gave up
   const r = await dripAfterAnswer(h.url, "/small", { declared: 1024 * 1024, first: 70 * 1024, everyMs: 100, giveUpMs: 5000 });
   measure(`${lane} lane, upload going on after its 413`, `answered after ${r.answeredMs} ms, closed ${r.closedMs} ms later`);
   assert.match(r.response, /^HTTP\/1\.1 413/, r.response.slice(0, 300));

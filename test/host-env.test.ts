@@ -18,7 +18,7 @@ import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
 const SHELL_SECRET = "LANES_HOST_ENV_TEST_SHELL_SECRET_VALUE";
-/** Allocator tunings an operator may give the host (adapters/README.md, Memory). */
+/** Allocator tunings an operator may give the host (../adapters/README.md, Memory). */
 const ALLOCATOR = { MIMALLOC_PURGE_DELAY: "-1", MALLOC_ARENA_MAX: "2" };
 const TOKEN = "admin-token-for-the-test";
 /** What a user's shell holds: everything this test runs with, a secret, and lanes' admin token. */

@@ -52,7 +52,7 @@ test("after idleMs with no traffic, every packed worker stops and the host's RSS
  * compiler once 60 requests have made it hot. That compiler's memory (a 30 MB peak, on one of
  * V8's threads) goes back to glibc, which now and then keeps 8-9 MB of it in that thread's arena
  * for good: the client's memory, which a Node host serving other clients never holds
- * (adapters/README.md, Memory).
+ * (../adapters/README.md, Memory).
  */
 async function getElsewhere(base: string, paths: string[]): Promise<{ status: number; n?: string }[]> {
   const script = `const got = [];

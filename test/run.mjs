@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every uvu suite with the host on Node, Bun and Deno: `node` on an esbuild bundle of FILE
 // (as `lanes` runs on Node: bin/node-cli.mjs), `bun FILE`, `deno run -A FILE`. Never `bun test` /
-// `deno test`: they find no uvu tests and exit 0 (adapters/README.md, Tests). Ends with one line
+// `deno test`: they find no uvu tests and exit 0 (../adapters/README.md, Tests). Ends with one line
 // `N passed, N failed` over all runtimes.
 //   node test/run.mjs [--runtimes node,bun,deno] [file-filter]
 import { spawn } from "node:child_process";

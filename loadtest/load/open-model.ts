@@ -132,7 +132,7 @@ export function runOpen(target: Target, o: OpenRun, rec: Recorder, live?: (l: Li
       // Deno's node:http sends a request again, on a new connection, when its reused keep-alive
       // connection closes before the answer: on a reset by the server and on our own destroy()
       // at a timeout. The server would see it twice and the error would vanish; Node and Bun
-      // never resend. A request that is not marked reused is not resent (adapters/README.md,
+      // never resend. A request that is not marked reused is not resent (../../adapters/README.md,
       // Load generator; https://github.com/denoland/deno/issues/36786).
       req!.reusedSocket = false;
     });

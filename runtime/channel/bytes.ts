@@ -2,7 +2,7 @@
  * The byte-level reader and writer under the frame codec. Numbers are big-endian. Text is
  * written as a *string block*: the strings' UTF-16 lengths, then all of them as one UTF-8 run,
  * so a frame's strings cost one encodeInto and one decode whatever their number (a decode
- * call costs more than the bytes it reads; measured in adapters/README.md, Channel).
+ * call costs more than the bytes it reads; measured in ../../adapters/README.md, Channel).
  */
 import { LanesError } from "../errors.ts";
 import type { Slab } from "./slab.ts";
@@ -106,7 +106,7 @@ export function badFrame(why: string): LanesError {
  * runtime reads shared memory as fast as plain memory (Node, Bun), strings are decoded in place
  * and each byte field gets an array of its own. Deno's TextDecoder costs four times as much on
  * shared memory (and four mallocs) as on plain, and each new array three mallocs, so a Deno
- * reader decodes from a plain copy and copies small fields into a slab (adapters/README.md, Channel).
+ * reader decodes from a plain copy and copies small fields into a slab (../../adapters/README.md, Channel).
  */
 export interface CopyOut {
   stringsViaPlainCopy: boolean;

@@ -1,7 +1,7 @@
 /**
  * Every message between the host and a guest (a worker thread or a child process), in both
  * lanes. Frames are plain values and bytes: Node and Deno silently turn a posted
- * Request/Response/Headers into `{}` (adapters/README.md, Messages). `codec.ts` turns them into
+ * Request/Response/Headers into `{}` (../../adapters/README.md, Messages). `codec.ts` turns them into
  * bytes and back; the same bytes cross a SharedArrayBuffer ring (isolate lane) or a pipe
  * (process lane).
  *

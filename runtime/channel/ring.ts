@@ -5,7 +5,7 @@
  * trusted: wakeup.ts) and the writer wakes it only when it sleeps, at most once per turn of its
  * event loop; a writer that finds the ring full keeps its frames and waits for room the same
  * way. Under load the reader is rarely asleep, so most frames cost no wake-up at all (the cost
- * of one is measured in adapters/README.md, Channel).
+ * of one is measured in ../../adapters/README.md, Channel).
  *
  * Layout: a header of Int32 words (below), then `capacity` bytes (a power of two). Positions
  * are uint32 counters that only grow; a frame is `[length u32][bytes][padding to 4]`, never

@@ -2,7 +2,7 @@
  * Small arrays handed out as slices of a larger one. Each `new Uint8Array(n)` costs Deno three
  * mallocs (its backing store is never kept in V8's heap, however small): copying a 19-byte body
  * out of a ring cost 0.65 µs that way and 0.08 µs into a slice, and `TextEncoder.encode` of a
- * 19-character body 0.71 µs against 0.17 µs for `encodeInto` a slice (adapters/README.md,
+ * 19-character body 0.71 µs against 0.17 µs for `encodeInto` a slice (../../adapters/README.md,
  * Channel). Slices are never handed out twice; a slab is freed by the collector once no slice
  * of it is held, so a slice kept long keeps its slab (64 KiB).
  *

@@ -61,7 +61,7 @@ const guestFrameMax = (kind: number) => (kind === RPC_KIND ? MAX_GUEST_RPC : Num
  * event loop (other children, clients), pausing the child's pipe until its next turn. A child
  * writes small frames faster than the host's one thread can decode them: one writing a million
  * pongs a second held another function of the same host at 58 req/s against 23,000
- * (adapters/README.md, Reading a child in turns).
+ * (../../adapters/README.md, Reading a child in turns).
  */
 export const FRAMES_PER_TURN = 256;
 /** ...and when they came within this long, it waits this long before it reads that child again (a turn alone did not do on Deno). */

@@ -7,7 +7,7 @@
  *   loses wake-ups once a worker that had a wait pending is terminated: a worker started after
  *   that may never hear its first frame (3 starts in 15 hung until their 15 s timeout; none with
  *   messages). On Deno a message doorbell costs the same as Atomics, on Bun less: measured in
- *   adapters/README.md, Channel.
+ *   ../../adapters/README.md, Channel.
  *
  * A side waits on one of two words of a ring's header: WRITE (the reader, for frames) or READ
  * (the writer, for room). Each side reads one ring and writes the other, so the word alone says

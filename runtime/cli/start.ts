@@ -235,6 +235,6 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     adapter.onSignal("SIGTERM", onSignal);
     listening?.();
   });
-  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (adapters/README.md, Workers).
+  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (../../adapters/README.md, Workers).
   adapter.exit(0);
 }

@@ -8,7 +8,7 @@
  *   (in the isolate lane it had the host's own access) and, for deno, with the network.
  * - A sandboxed child keeps its sandbox but shares the host's network namespace: in its own,
  *   the inspector's port could not be reached from outside. A bun child loads the user's entry
- *   itself, not the bundle (Bun's debugger shows only Bun's own source maps: adapters/README.md,
+ *   itself, not the bundle (Bun's debugger shows only Bun's own source maps: ../../adapters/README.md,
  *   Inspector), so it runs unsandboxed: the sandbox holds the bundle, not the user's sources.
  * - `timeoutMs` is lifted to 24 h: a request paused at a breakpoint is neither cut off with a
  *   504 nor taken for a CPU loop and killed.
@@ -63,7 +63,7 @@ export function inspectNotes(original: FunctionSpec, inspected: FunctionSpec, sa
 /**
  * What an instance imports: the bundle, except for an inspected bun child, which loads the
  * user's entry itself. Bun shows its debugger a source map of its own transpiled output, not
- * the bundle's inline one, so only a file Bun loads itself shows as .ts (adapters/README.md, Inspector).
+ * the bundle's inline one, so only a file Bun loads itself shows as .ts (../../adapters/README.md, Inspector).
  */
 export function inspectedModule(spec: FunctionSpec, bundle: string): string {
   return spec.inspect && spec.runtime === "bun" ? spec.entry : bundle;

@@ -108,7 +108,7 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
       if (room) await room;
       // and while the channel holds its limit of bytes it could not write yet: every stream's
       // window may be open at once (a bun child held 50 x 2 MiB queued, in 2x their size of
-      // batch buffers, and was stopped for it: adapters/README.md, Child processes)
+      // batch buffers, and was stopped for it: ../../adapters/README.md, Child processes)
       const pipe = sink.room?.();
       if (pipe) await pipe;
     }

@@ -5,7 +5,7 @@
  *
  * A plain function whose prototype is the platform's, not a Proxy: on Bun 1.4.5 a Proxy's
  * construct trap cost 0.5 µs a Response, and two of them (both of Bun's guest hooks) 1.1 µs, where
- * one function running both hooks costs 0.4 µs (adapters/README.md, Responses). Hooks run in the
+ * one function running both hooks costs 0.4 µs (../../adapters/README.md, Responses). Hooks run in the
  * order they were added, after the platform's constructor returns.
  */
 import { standIn } from "./stand-in.ts";

@@ -5,7 +5,7 @@
  * so through a lane, where the guest sends the headers it sees, a client would get no type at
  * all (or application/octet-stream from a Bun server). Where the runtime leaves it out, the
  * guest adds it where the Response is made, as the standard does: the function still gets the
- * runtime's own Response object, with the standard's header list (adapters/README.md, Responses).
+ * runtime's own Response object, with the standard's header list (../../adapters/README.md, Responses).
  */
 import { afterEachResponse } from "./response-hook.ts";
 

@@ -5,7 +5,7 @@
  * allocation rate is low. So once nothing has changed for QUIET_MS (no request, no instance
  * started or stopped), the host collects garbage twice, 6 s apart by default: the first one
  * makes the allocation rate V8 measures low, so the second shrinks the young generation.
- * Measured in adapters/README.md, Memory.
+ * Measured in ../../adapters/README.md, Memory.
  */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 

@@ -2,7 +2,7 @@
  * The host's event-loop delay: a timer due every SAMPLE_MS, and how late it fires. A request the
  * host's thread could not start because it was busy waits about that long. Measured the same way
  * on every runtime, with timers only: `perf_hooks.monitorEventLoopDelay` reports next to nothing
- * on Deno and counts differently on Bun than on Node (adapters/README.md, Metrics).
+ * on Deno and counts differently on Bun than on Node (../../adapters/README.md, Metrics).
  */
 import { Buckets, LOOP_BOUNDS_MS } from "./buckets.ts";
 

@@ -23,7 +23,7 @@ const EMPTY_GRACE_MS = 2000;
 export const BUSY_LAG_MS = 50;
 /**
  * Heap each packed function may add to its worker's limit: a context and a small module take
- * 0.1-0.3 MB (adapters/README.md, Packed isolates), so this leaves room for the function's data.
+ * 0.1-0.3 MB (../../adapters/README.md, Packed isolates), so this leaves room for the function's data.
  */
 const HEAP_PER_FUNCTION_MB = 1;
 

@@ -97,7 +97,7 @@ export class Pool {
 
   /**
    * Stop every instance: in-flight requests get `graceMs` to finish. `finishWaitUntil` (shutdown, not a version switch:
-   * adapters/README.md, Workers): then pending ctx.waitUntil work gets what is left of the grace.
+   * ../../adapters/README.md, Workers): then pending ctx.waitUntil work gets what is left of the grace.
    */
   async stop(graceMs: number, o: { finishWaitUntil?: boolean } = {}): Promise<void> {
     this.stopped = true;

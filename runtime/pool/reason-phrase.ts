@@ -4,7 +4,7 @@ const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /**
  * A function's status text as a status line can carry it, or "" (the server then sends the
  * standard phrase). A guest may pass one that cannot be sent: Bun's Response accepts a line
- * break in statusText (adapters/README.md, Responses).
+ * break in statusText (../../adapters/README.md, Responses).
  */
 export function reasonPhrase(text: string): string {
   return REASON_PHRASE.test(text) ? text : "";

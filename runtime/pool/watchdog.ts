@@ -12,7 +12,7 @@
  * - Isolate lane: a worker shares the host's RSS, so the guest reports its own isolate's heap
  *   and external memory (ArrayBuffers), and heap plus external over `memoryMb` stops it. The
  *   heap alone is capped by V8 (resourceLimits); this catches the ArrayBuffers V8 does not
- *   count. Bun reports only part of a worker's ArrayBuffers (adapters/README.md, Workers).
+ *   count. Bun reports only part of a worker's ArrayBuffers (../../adapters/README.md, Workers).
  *   Those figures include garbage not yet collected: a function that echoes uploads made and
  *   dropped more than its limit between two collections and was stopped for it. So a reading
  *   over the limit only asks for another, taken after a full collection in the guest, and that
@@ -29,13 +29,13 @@ export const POLL_MS = 250;
 /**
  * The most threads a process-lane child may run. Each thread takes one of the machine's process
  * ids (32,768 on many kernels) and kernel memory no RSS shows, and the sandbox can count neither:
- * its user is the host's, which RLIMIT_NPROC does not bind when that is root (adapters/README.md,
+ * its user is the host's, which RLIMIT_NPROC does not bind when that is root (../../adapters/README.md,
  * Sandbox). A bun child started 300 idle threads through bun:ffi in 11 ms. A runtime runs 6-20,
  * a worker thread a few more, and libuv's pool at most 1024.
  */
 export const MAX_THREADS = 2048;
 const MB = 1024 * 1024;
-/** A bun child's own footprint (25-44 MB idle, adapters/README.md) on top of memoryMb. */
+/** A bun child's own footprint (25-44 MB idle, ../../adapters/README.md) on top of memoryMb. */
 const BUN_RUNTIME_MB = 48;
 /** Node/Deno: well past the point where the heap flag fires, so the flag stays the usual cause. */
 const BACKSTOP_RUNTIME_MB = 128;
