@@ -58,15 +58,16 @@ export const denoAdapter: RuntimeAdapter = {
     // is on its way fails. The watch closes it no sooner than N s (deno-idle-conns.ts). Given with
     // the answer's own headers: set on the Response after, it cost a hello 1 µs of the host's CPU
     const keepAlive = `timeout=${Math.floor(connections.keepAliveMs / 1000)}`;
+    const options = { lines, draining: isDraining, keepAlive, ...(refused ? { refused } : {}) };
     const server = Deno.serve({ port, hostname, onListen() {}, onError, signal: abort.signal }, (request, info) => {
       idle?.request(info);
-      return fetchCallback(handler, request, () => info.remoteAddr.hostname, {
-        lines,
-        draining: isDraining,
-        closeAfter: () => idle?.closeAfter(info),
-        ...(refused ? { refused } : {}),
-        keepAlive,
-      });
+      return fetchCallback(
+        handler,
+        request,
+        () => info.remoteAddr.hostname,
+        options,
+        () => idle?.closeAfter(info),
+      );
     });
     idle = watchIdleConnections(hostname, server.addr.port, connections);
     return {

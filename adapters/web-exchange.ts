@@ -206,18 +206,17 @@ export function replyResponse(r: Reply, closing = false, keepAlive?: string): Re
   return res;
 }
 
-/** How fetchCallback answers: `draining`, answers say Connection: close; `closeAfter` closes the request's connection once its answer is sent; `keepAlive`, the hint an answer that keeps its connection carries. */
+/** How fetchCallback answers, the same for every request of a server: `draining`, answers say Connection: close; `keepAlive`, the hint an answer that keeps its connection carries. */
 export interface FetchOptions {
   lines?: (request: Request) => HeaderPairs | undefined;
   draining?: () => boolean;
-  closeAfter?: () => void;
   refused?: (r: RefusedRequest) => void;
   keepAlive?: string;
 }
 
-/** The callback a fetch-style server (Deno.serve) calls. */
-export function fetchCallback(handler: HttpHandler, request: Request, address: () => string, o: FetchOptions = {}): Response | Promise<Response> {
-  const { draining, closeAfter, keepAlive } = o;
+/** The callback a fetch-style server (Deno.serve) calls; `closeAfter` closes the request's connection once its answer is sent. */
+export function fetchCallback(handler: HttpHandler, request: Request, address: () => string, o: FetchOptions = {}, closeAfter?: () => void): Response | Promise<Response> {
+  const { draining, keepAlive } = o;
   const ex = new WebExchange(request, address, o.lines);
   // Deno.serve takes any method token; Node's and Bun's parsers refuse all but their list, and a
   // Deno host refuses the same (runtime/host/methods.ts), closing the connection as they do (a
