@@ -15,6 +15,7 @@ import type { Sys } from "../adapters/types.ts";
 import { LanesError } from "./errors.ts";
 import { noteUse } from "./cache-trim.ts";
 import { recordFile, rememberBuild, reuseBuild } from "./compile-cache.ts";
+import { checkInputs, type InputRules } from "./compile-inputs.ts";
 
 export interface Compiled {
   /** Absolute path of the .mjs bundle. */
@@ -36,6 +37,8 @@ export interface CompileOptions {
   format?: "esm" | "cjs";
   /** Put the sources in the map too, for a debugger that cannot read them from disk (`lanes dev --inspect`). */
   sourcesContent?: boolean;
+  /** What its inputs may be (compile-inputs.ts): a build that read another file is refused before it is written. */
+  inputs?: InputRules;
 }
 
 export async function compile(entry: string, sys: Sys, label: string, o: CompileOptions = {}): Promise<Compiled> {
@@ -46,6 +49,7 @@ export async function compile(entry: string, sys: Sys, label: string, o: Compile
   const record = recordFile(sys, dir, entry, label, o.sourcesContent === true ? `${format}+sources` : format);
   const reused = await reuseBuild(sys, record);
   if (reused) {
+    await checkInputs(label, reused.sources ?? reused.inputs, o.inputs, sys);
     void noteUse(sys, reused.file);
     void noteUse(sys, record);
     return reused;
@@ -81,11 +85,12 @@ export async function compile(entry: string, sys: Sys, label: string, o: Compile
   }
   const out = result.outputFiles[0];
   if (!out) throw new LanesError("compile_failed", `${label}: esbuild produced no output`);
+  const cwd = sys.dirname(entry);
+  const all = Object.keys(result.metafile.inputs).map((p) => sys.resolve(cwd, p));
+  await checkInputs(label, all, o.inputs, sys);
   const hash = sys.sha256(out.text).slice(0, 12);
   const file = sys.join(dir, `${label.replace(/[^A-Za-z0-9_-]/g, "_")}-${hash}.${format === "esm" ? "mjs" : "cjs"}`);
   if (!(await holds(sys, file, out.text))) await sys.writeText(file, out.text);
-  const cwd = sys.dirname(entry);
-  const all = Object.keys(result.metafile.inputs).map((p) => sys.resolve(cwd, p));
   const inputs = all.filter((p) => !p.includes("node_modules/"));
   const compiled = { file, hash, inputs, sources: all };
   await rememberBuild(sys, record, compiled, all).catch(() => {}); // only a later start's speed depends on it

@@ -116,4 +116,24 @@ test("a sandboxed function granted .env or an --env-file, which hold every funct
   writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: manifest.functions }));
 });
 
+test("a function that imports .env (which holds every function's secrets) is refused when it is built, not given the file", async ({ dev, dir }) => {
+  writeFileSync(join(dir, "slurp.ts"), 'import all from "./.env" with { type: "text" };\nexport default { fetch: () => new Response(all) };\n');
+  const manifest = JSON.parse(readFileSync(join(dir, "lanes.json"), "utf8")) as { functions: Record<string, unknown> };
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { ...manifest.functions, slurp: { entry: "slurp.ts", lane: "process" } } }));
+  const res = await until(
+    async () => {
+      const r = await fetch(`${dev.url}/slurp`);
+      const text = await r.text();
+      return r.status === 404 ? undefined : { status: r.status, text };
+    },
+    10_000,
+    () => dev.output().slice(-2000),
+  );
+  assert.not.ok(res.text.includes("from-dot-env"), `the answer holds .env: ${res.text}`);
+  assert.is(res.status, 503, res.text);
+  assert.match(dev.output(), /slurp: imports \S*\.env, this host's secrets file, which no function may read/);
+  writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: manifest.functions }));
+  rmSync(join(dir, "slurp.ts"));
+});
+
 test.run();

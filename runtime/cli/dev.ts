@@ -54,6 +54,8 @@ export async function devCommand(adapter: RuntimeAdapter, argv: string[]): Promi
     ...(out.onRequest ? { onRequest: out.onRequest } : {}),
     mapStack: (stack) => mapper.map(stack),
     secrets: () => envFiles.current,
+    // nor one that imports it `with { type: "text" }` (../compile-inputs.ts)
+    compileInputs: { refuse: envFiles.ownFiles },
     ...(adjust ? { adjust } : {}),
   });
   const reloader = new Reloader(host, adapter, log, mapper, { envFiles, ...(adjust ? { adjust } : {}) });

@@ -9,6 +9,7 @@
 import { build, type BuildFailure } from "esbuild";
 import type { RuntimeName, Sys } from "../../adapters/types.ts";
 import { formatMessage } from "../compile.ts";
+import { checkInputs, type OwnFile } from "../compile-inputs.ts";
 import { LanesError } from "../errors.ts";
 import { loadManifest, MANIFEST_FILE, type Manifest } from "../manifest/load.ts";
 import { grantedFiles } from "./granted.ts";
@@ -24,7 +25,8 @@ export interface Packed {
 
 const encoder = new TextEncoder();
 
-export async function packFolder(dir: string, sys: Sys, runtime: RuntimeName): Promise<Packed> {
+/** `own`: on a host taking the folder as version 1, its own files, which no bundle may hold (../compile-inputs.ts). */
+export async function packFolder(dir: string, sys: Sys, runtime: RuntimeName, own: readonly OwnFile[] = []): Promise<Packed> {
   const manifest = await loadManifest(dir, sys, runtime);
   const raw = JSON.parse(await sys.readText(manifest.file)) as { $schema?: string; functions: Record<string, { entry: string }> };
   delete raw.$schema; // a path on this machine; the host validates against its own schema
@@ -35,7 +37,7 @@ export async function packFolder(dir: string, sys: Sys, runtime: RuntimeName): P
   await Promise.all(
     manifest.functions.map(async (spec) => {
       const path = bundlePath(spec.name);
-      files.set(path, encoder.encode(await bundle(spec.entry, spec.name, sys)));
+      files.set(path, encoder.encode(await bundle(spec.entry, spec.name, sys, own)));
       raw.functions[spec.name]!.entry = path;
     }),
   );
@@ -53,7 +55,7 @@ export async function packFolder(dir: string, sys: Sys, runtime: RuntimeName): P
 }
 
 /** One ES module with every import inlined but node:* builtins; no source map (paths of this machine). */
-async function bundle(entry: string, name: string, sys: Sys): Promise<string> {
+async function bundle(entry: string, name: string, sys: Sys, own: readonly OwnFile[]): Promise<string> {
   try {
     const result = await build({
       entryPoints: [entry],
@@ -63,8 +65,11 @@ async function bundle(entry: string, name: string, sys: Sys): Promise<string> {
       platform: "node",
       target: "es2022",
       write: false,
+      metafile: true,
       logLevel: "silent",
     });
+    const inputs = Object.keys(result.metafile.inputs).map((p) => sys.resolve(sys.dirname(entry), p));
+    await checkInputs(`functions.${name}`, inputs, { refuse: own }, sys);
     const out = result.outputFiles[0];
     if (!out) throw new LanesError("compile_failed", `${name}: esbuild produced no output`);
     return out.text;

@@ -89,7 +89,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
   const recent = auth.enabled ? new RecentRequests() : undefined;
   if (!o.data && !o.store) {
     if (o.secretsKey) throw new LanesError("invalid_flag", `--secrets-key-file needs --data DIR or --store etcd://...: secrets are kept in the deploy store`);
-    const host = await startHost({ ...o, front, ...(recent ? { recent } : {}) });
+    const host = await startHost({ ...o, front, compileInputs: { refuse: ownFiles(o) }, ...(recent ? { recent } : {}) });
     const ui = recent ? await startConsole({ ...o, auth, host, recent, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
     front.attach(undefined, undefined, ui?.handle);
     return { host, deployer: undefined, member: undefined, secrets: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
@@ -109,14 +109,17 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     await sys.remove(runDir); // written again from the store: nothing in it is trusted
     const startOn = async (id: string, files: Map<string, Uint8Array>) => {
       const dir = await writeRelease(sys, runDir, id, files);
-      return { dir, host: await startHost({ ...o, dir, front, version: id, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) }) };
+      // every version's bundles hold all their code: a build reads nothing outside the versions'
+      // folder (which is in --data), and none of the host's own files
+      const compileInputs = { inside: runDir, refuse: ownFiles(o).filter((f) => f.flag !== "--data") };
+      return { dir, host: await startHost({ ...o, dir, front, version: id, compileInputs, ...(secrets ? { secrets } : {}), ...(recent ? { recent } : {}) }) };
     };
     let active = await store.active();
     let started: { dir: string; host: Host } | undefined;
     if (!active) {
       // A new store: `dir` becomes version 1 only once the host has started on it, so a folder
       // that cannot load leaves the store as it was, and the next start may bring another.
-      const first = await packFolder(o.dir, sys, o.adapter.name);
+      const first = await packFolder(o.dir, sys, o.adapter.name, ownFiles(o));
       await refuseGrantedOwnFiles(first.manifest, ownFiles(o), sys);
       const id = await store.nextVersionId();
       started = await startOn(id, first.files).catch(async (e: unknown) => {

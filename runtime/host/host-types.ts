@@ -1,5 +1,6 @@
 /** What a host takes (HostOptions) and what it is once started (Host): runtime/host/host.ts starts one. */
 import type { ConnectionLimits, HttpHandler, RunningServer, RuntimeAdapter } from "../../adapters/types.ts";
+import type { InputRules } from "../compile-inputs.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec, Manifest } from "../manifest/load.ts";
 import type { PackHouse } from "../pack/house.ts";
@@ -35,6 +36,8 @@ export interface HostOptions {
   recent?: RecentRequests;
   /** The secret values functions get now (a deploy store's, or `lanes dev`'s local files); none: this host keeps no secrets. */
   secrets?: () => SecretValues;
+  /** What a function's build may read (runtime/compile-inputs.ts): a deploy store's version its own folder, and none of the host's own files. */
+  compileInputs?: InputRules;
   /** `lanes dev --inspect`: the specs as the manifest gives them, made debuggable (runtime/dev/inspect.ts). */
   adjust?: (spec: FunctionSpec) => FunctionSpec;
   /**

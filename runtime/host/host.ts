@@ -113,7 +113,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
         if (problem) throw new LanesError("compile_failed", problem);
         return b;
       };
-      await (compiling ??= compileFunction(spec, adapter.sys)
+      await (compiling ??= compileFunction(spec, adapter.sys, o.compileInputs)
         .then(sources)
         .then(
           (b) => {

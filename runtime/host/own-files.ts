@@ -5,29 +5,22 @@
  * the key (README, "What a function can reach": the sandbox sees neither the store nor the key).
  */
 import type { Sys } from "../../adapters/types.ts";
+import { type OwnFile, within } from "../compile-inputs.ts";
 import { LanesError } from "../errors.ts";
 import type { Manifest } from "../manifest/load.ts";
 
-/** A file or folder of the host, by the flag that named it. */
-export interface OwnFile {
-  flag: string;
-  path: string;
-}
+export type { OwnFile };
 
 /** Throws invalid_manifest naming each grant that is, holds or lies inside one of `own`. */
 export async function refuseGrantedOwnFiles(manifest: Manifest, own: readonly OwnFile[], sys: Sys): Promise<void> {
   const real = async (p: string) => sys.realpath(sys.resolve(p)).catch(() => sys.resolve(p));
   const mine = await Promise.all(own.map(async (o) => ({ ...o, real: await real(o.path) })));
-  const within = (p: string, folder: string) => {
-    const rel = sys.relative(folder, p);
-    return rel === "" || (!rel.startsWith("..") && !sys.isAbsolute(rel));
-  };
   const problems: string[] = [];
   for (const spec of manifest.functions) {
     for (const field of ["read", "write"] as const) {
       for (const [i, abs] of spec.permissions[field].entries()) {
         const granted = await real(abs);
-        const hit = mine.find((o) => within(o.real, granted) || within(granted, o.real));
+        const hit = mine.find((o) => within(sys, o.real, granted) || within(sys, granted, o.real));
         if (hit) {
           problems.push(
             `functions.${spec.name}.permissions.${field}.${i}: grants this host's ${hit.flag} ${hit.path}, which no function may see: move it out of ${manifest.dir} or drop the grant (got ${JSON.stringify(sys.relative(manifest.dir, abs))})`,
