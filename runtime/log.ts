@@ -13,6 +13,11 @@ export interface Logger {
   error(msg: string): void;
   /** A line a function wrote to its console. */
   fn(name: string, level: string, text: string, requestId?: string): void;
+  /**
+   * A function's guest drops lines itself, over the same budget (../guest/console-capture.ts):
+   * 0 when it starts to, in a second; then how many it dropped, once that second is over.
+   */
+  dropped(name: string, lines: number): void;
 }
 
 export interface LoggerOptions {
@@ -23,7 +28,10 @@ export interface LoggerOptions {
 /**
  * What one function may put in the host's log: lines a second, and characters a line. A child
  * writing a megabyte of newlines made a million log lines (111 MB) in two seconds; past the
- * rate, the rest of that second's lines are dropped, and the log says so and how many.
+ * rate, the rest of that second's lines are dropped, and the log says so and how many, once the
+ * second is over (whether or not the function writes again). A guest keeps to the same budget
+ * itself (../guest/console-capture.ts) and tells the host how many it dropped; the host's own
+ * check stays for a child that writes its frames itself.
  */
 export const FN_LINES_PER_SECOND = 1000;
 export const FN_LINE_MAX_CHARS = 16 * 1024;
@@ -43,26 +51,67 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
     // a host line may quote a function (its error's message, its stderr when it crashed)
     else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${escapeControls(msg)}\n`);
   };
-  const budget = new Map<string, { second: number; lines: number; dropped: number }>();
-  /** Whether a line of `name` may go in the log now (saying so once a second when not). */
-  const allowed = (name: string): boolean => {
+  type Budget = { second: number; lines: number; dropped: number; warned: boolean; noted: boolean; timer?: ReturnType<typeof setTimeout> };
+  const budget = new Map<string, Budget>();
+  const dropNote = (name: string, n: number) => host("warn", `function ${name}: ${n} line(s) of its output were dropped (more than ${FN_LINES_PER_SECOND} a second)`);
+  /** Says how many of `name`'s lines its second dropped, if any. */
+  const report = (name: string, b: Budget) => {
+    clearTimeout(b.timer);
+    b.timer = undefined;
+    if (b.dropped > 0) dropNote(name, b.dropped);
+    b.dropped = 0;
+  };
+  /** Says, once a second, that `name`'s lines are being dropped. */
+  const warn = (name: string, b: Budget) => {
+    if (!b.warned) host("warn", `function ${name} writes more than ${FN_LINES_PER_SECOND} lines a second: the rest of this second's are dropped`);
+    b.warned = true;
+  };
+  /** `name`'s budget for this second. */
+  const budgetOf = (name: string): Budget => {
     const second = Math.floor(Date.now() / 1000);
     let b = budget.get(name);
-    if (!b) budget.set(name, (b = { second, lines: 0, dropped: 0 }));
+    if (!b) budget.set(name, (b = { second, lines: 0, dropped: 0, warned: false, noted: false }));
     if (b.second !== second) {
-      if (b.dropped > 0) host("warn", `function ${name}: ${b.dropped} line(s) of its output were dropped (more than ${FN_LINES_PER_SECOND} a second)`);
+      report(name, b);
       b.second = second;
       b.lines = 0;
-      b.dropped = 0;
+      b.warned = false;
+      b.noted = false;
     }
+    return b;
+  };
+  /** Counts `n` dropped lines of `name`, to say how many once the second is over. */
+  const count = (name: string, b: Budget, n: number) => {
+    if (b.dropped === 0) {
+      b.timer = setTimeout(() => report(name, b), 1000 - (Date.now() % 1000));
+      (b.timer as { unref?: () => void }).unref?.();
+    }
+    b.dropped += n;
+  };
+  /** Whether a line of `name` may go in the log now (counted as dropped when not). */
+  const allowed = (name: string): boolean => {
+    const b = budgetOf(name);
     if (++b.lines <= FN_LINES_PER_SECOND) return true;
-    if (b.dropped++ === 0) host("warn", `function ${name} writes more than ${FN_LINES_PER_SECOND} lines a second: the rest of this second's are dropped`);
+    warn(name, b);
+    count(name, b, 1);
     return false;
   };
   return {
     info: (msg) => host("info", msg),
     warn: (msg) => host("warn", msg),
     error: (msg) => host("error", msg),
+    dropped: (name, lines) => {
+      // a guest's count (or one a child forged: it says no more than its own function's note)
+      // is said at once, the first of a second; more in that second are said with the host's own
+      if (!Number.isSafeInteger(lines) || lines < 0) return;
+      const b = budgetOf(name);
+      if (lines === 0) warn(name, b);
+      else if (b.noted) count(name, b, lines);
+      else {
+        b.noted = true;
+        dropNote(name, lines);
+      }
+    },
     fn: (name, level, line, requestId) => {
       if (!allowed(name)) return;
       // a child's stderr line comes cut already (adapters/lines.ts): cut again, its count would be the note's

@@ -81,10 +81,14 @@ export interface ErrorFrame {
   stack: string;
 }
 
-export const LOG_LEVELS = ["log", "info", "warn", "error", "debug"] as const;
+export const LOG_LEVELS = ["log", "info", "warn", "error", "debug", "dropped"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Guest → host: a line of the function's console output. */
+/**
+ * Guest → host: a line of the function's console output. Level `dropped`: the guest drops lines
+ * over its budget (../guest/console-capture.ts), and `text` is "0" as it starts to in a second,
+ * then how many it dropped in that second, once it is over.
+ */
 export interface LogFrame {
   t: "log";
   level: LogLevel;

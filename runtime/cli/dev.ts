@@ -119,5 +119,6 @@ function sourceMapped(log: Logger, mapper: StackMapper): Logger {
     warn: (m) => log.warn(m),
     error: (m) => log.error(mapper.map(m)),
     fn: (name, level, text, requestId) => log.fn(name, level, mapper.map(text), requestId),
+    dropped: (name, lines) => log.dropped(name, lines),
   };
 }

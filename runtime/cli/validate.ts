@@ -43,6 +43,7 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
         const channel = laneFor(spec).spawn(spec, { adapter, log, guests, sharedStore: () => store, pack }, bundle.file);
         const inst = new Instance(channel, {
           log: (level, text) => log.fn(spec.name, level, text),
+          dropped: (lines) => log.dropped(spec.name, lines),
           shared: () => null,
           gone: () => {},
           released: () => {},

@@ -10,6 +10,7 @@
 import { expose } from "comlink";
 import {
   changeDir,
+  currentRequestId,
   exitNow,
   formatArgs,
   heapUsed,
@@ -32,7 +33,7 @@ import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
 import { IdTable } from "../id-table.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
 import { readAtOnce, sendResponse } from "./respond.ts";
-import { captureConsole, rid } from "./console-capture.ts";
+import { captureConsole, ConsoleBudget } from "./console-capture.ts";
 import { asError } from "./as-error.ts";
 import { Call, traceparentOf } from "./call.ts";
 import { collectFetchListeners, fetchListenerSink } from "./service-worker.ts";
@@ -87,11 +88,16 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   const waitUntil = new IdTable<string>();
   const shared = packed ? undefined : sharedFor(post);
   const rpcs = new Map<number, RpcChannel>();
+  /** Each function's lines to the host, within their budget: by slot (0 unless packed). */
+  const budgets = new Map<number, ConsoleBudget>();
+  const budgetOf = (slot: number): ConsoleBudget => {
+    let b = budgets.get(slot);
+    if (!b) budgets.set(slot, (b = new ConsoleBudget((f) => post(f, slot))));
+    return b;
+  };
 
-  captureConsole(post);
-  onUnhandledRejection((reason) => {
-    post({ t: "log", level: "error", text: `unhandled rejection: ${formatArgs([reason])}`, ...rid() });
-  });
+  captureConsole(budgetOf(0));
+  onUnhandledRejection((reason) => budgetOf(0).line("error", () => `unhandled rejection: ${formatArgs([reason])}`, currentRequestId()));
   // set once the instance is ending: it may still be writing its last frames (exitNow), and takes no new request
   let ending = false;
   onUncaughtException((e) => {
@@ -112,7 +118,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
           // a service-worker-style module adds its fetch listener to its own context's global
           const g = globalThis as { addEventListener?: Parameters<typeof fetchListenerSink>[0] };
           const sw = fetchListenerSink(g.addEventListener?.bind(globalThis));
-          const log = (level: LogLevel, text: string) => post({ t: "log", level, text, ...rid() }, slot);
+          const log = (level: LogLevel, text: string) => budgetOf(slot).line(level, () => text, currentRequestId());
           const mod = await packed.load(s, slot, log, { addEventListener: sw.addEventListener });
           loaded.set(slot, { spec: s, handler: resolveHandler(mod, s.name, sw.listeners), shared: ctxSharedOf(await packed.shared(slot)) });
         } catch (e) {
@@ -131,6 +137,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
       if (!packed || slot !== 0 || which === 0) return;
       loaded.delete(which);
       rpcs.delete(which);
+      budgets.delete(which);
       packed.unload(which);
       for (const [key, call] of cancels.entries()) if (Math.floor(key / 2 ** 32) === which) call.cancel();
     },
@@ -213,7 +220,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
         traceparent: traceparentOf(f.headers),
         shared: fnOf.shared,
         waitUntil: (p: Promise<unknown>) => {
-          const work = Promise.resolve(p).catch((e) => post({ t: "log", level: "error", text: `waitUntil rejected: ${formatArgs([e])}`, requestId: f.requestId }, slot));
+          const work = Promise.resolve(p).catch((e) => budgetOf(slot).line("error", () => `waitUntil rejected: ${formatArgs([e])}`, f.requestId));
           track(work, f.requestId);
         },
         passThroughOnException,

@@ -78,6 +78,7 @@ export function heldLogger(base: Logger): HeldLogger {
       warn: (m) => open && base.warn(m),
       error: (m) => open && base.error(m),
       fn: (name, level, text, requestId) => base.fn(name, level, text, requestId),
+      dropped: (name, lines) => base.dropped(name, lines),
     },
     open: () => void (open = true),
   };

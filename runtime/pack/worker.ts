@@ -203,7 +203,7 @@ export class PackedWorker implements SlotHost {
         }
         return this.judgeMemory(f);
       case "log":
-        return this.o.log.fn(this.label, f.level, f.text, f.requestId);
+        return f.level === "dropped" ? this.o.log.dropped(this.label, Number(f.text)) : this.o.log.fn(this.label, f.level, f.text, f.requestId);
       case "fatal":
         this.fatal = f.message;
         return this.o.log.error(`${this.label}: ${f.stack}`);

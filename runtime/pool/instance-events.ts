@@ -10,6 +10,8 @@ import type { Instance } from "./instance.ts";
 export interface InstanceEvents {
   /** A line the function logged. */
   log(level: string, text: string, requestId?: string): void;
+  /** Lines the function's guest dropped itself, over its budget (../guest/console-capture.ts). */
+  dropped(lines: number): void;
   /** A ctx.shared call from a process-lane guest; returns the value or throws. */
   shared(op: "add" | "get" | "set", key: string, value?: string | number): string | number | null | undefined;
   /** The instance is gone (crashed, killed or stopped). */

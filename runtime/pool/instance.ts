@@ -255,7 +255,7 @@ export class Instance {
         this.table.fail(f.id, new LanesError("function_error", `the function threw: ${f.message}`, { guestStack: f.stack }));
         return;
       case "log":
-        return this.events.log(f.level, f.text, f.requestId);
+        return f.level === "dropped" ? this.events.dropped(Number(f.text)) : this.events.log(f.level, f.text, f.requestId);
       case "pong":
         if (!this.pings.pong(f)) return this.unasked.seen(`a pong with id ${f.id}, no ping out`);
         this.memory = { heap: f.heap, external: f.external, collected: f.id === PING_COLLECT };

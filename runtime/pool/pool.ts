@@ -251,6 +251,7 @@ export class Pool {
 
   private readonly events: InstanceEvents = {
     log: (level, text, requestId) => this.deps.log.fn(this.spec.name, level, text, requestId),
+    dropped: (lines) => this.deps.log.dropped(this.spec.name, lines),
     shared: (op, key, value) => this.deps.shared(op, key, value),
     timeoutError: () => this.timeout(),
     expired: (inst) => this.onExpired(inst),
