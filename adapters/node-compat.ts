@@ -20,6 +20,7 @@ import { fileOps } from "./files.ts";
 import { defaultCacheDir, ensurePrivateDirSync, mkdirInsidePrivate } from "./private-dir.ts";
 import { runWithCleanEnv, runWithKeepingAllocator } from "./env.ts";
 import { sandboxSupport } from "./sandbox.ts";
+import { childCgroup, pidsSupport } from "./pids-cgroup.ts";
 import { killSandboxed, killStuckSandboxes, sandboxedPid, sandboxExit } from "./sandbox-process.ts";
 import { readSecretFile } from "./secret-file.ts";
 import { readStdin } from "./stdin.ts";
@@ -115,7 +116,9 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
   const bodies = bodyFileFor(o);
   const stdio: ("pipe" | number)[] = ["pipe", "pipe", "pipe", ...(bodies?.stdio ?? [])];
   const run = childCommand(file, o, host, stdio.length, bodies);
-  const child = spawn(run.command, run.args, {
+  // its own pids cgroup where the host can make one, entered before the command runs (pids-cgroup.ts)
+  const cgroup = childCgroup(run.command, run.args);
+  const child = spawn(cgroup?.command ?? run.command, cgroup?.args ?? run.args, {
     stdio: [...stdio, ...run.stdio],
     env: childEnv(o),
     cwd: o.cwd,
@@ -146,6 +149,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
     exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}) };
     release?.();
     bodies?.close();
+    cgroup?.remove();
     for (const l of exitListeners) l(exited);
   };
   // Without an 'error' listener a failed spawn crashes the host (README.md in this folder, Messages).
@@ -221,6 +225,7 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
       const pid = guestPid();
       return pid ? threadsOfPid(pid) : undefined;
     },
+    refusedTasks: () => cgroup?.refused(),
     pid: guestPid,
     channelLost: () => {
       const pid = guestPid();
@@ -235,7 +240,7 @@ export function commonAdapter(host: RuntimeName, heapLimit: boolean) {
     sys,
     spawnWorker: (file: string, o: WorkerOptions) => spawnWorker(file, o, heapLimit),
     spawnChild: (file: string, o: ChildOptions) => spawnChild(file, o, host),
-    sandbox: sandboxSupport,
+    sandbox: () => ({ ...sandboxSupport(), threads: pidsSupport().detail }),
     runtimeBinary: (rt: RuntimeName) => runtimeBinary(host, rt),
     runWithCleanEnv: () => runWithCleanEnv(host),
     runWithKeepingAllocator: () => runWithKeepingAllocator(host),

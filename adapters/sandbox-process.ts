@@ -28,6 +28,9 @@ export function sandboxExit(code: number | null, signal: string | null): { code:
  * memory watchdog read no RSS (a node child of memoryMb 64 held 600 MB and answered).
  */
 export function sandboxedPid(bwrapPid: number): number | undefined {
+  // not yet bwrap: the shell that enters the child's pids cgroup (pids-cgroup.ts), whose one
+  // child, the subshell that writes its id, was once taken for the runtime; or prlimit
+  if (commOf(bwrapPid) !== "bwrap") return undefined;
   let pid = bwrapPid;
   for (let depth = 0; depth < 2; depth++) {
     const kids = childrenOf(pid);

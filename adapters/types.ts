@@ -122,8 +122,9 @@ export interface GuestHandle {
   kill(failure?: string): Promise<void>;
   /** Resident memory of the guest in bytes, when the runtime can tell; undefined otherwise. */
   rss(): number | undefined;
-  /** Threads of a child's process (each takes a process id of the machine's); undefined for a worker. */
+  /** Threads of a child's process (each takes a process id of the machine's), and those its pids cgroup refused (pids-cgroup.ts); undefined for a worker, or without a cgroup. */
   threads?(): number | undefined;
+  refusedTasks?(): number | undefined;
   /** The host's id of the guest's runtime process (in a sandbox, not bwrap's); undefined for a worker, or before it started. */
   pid(): number | undefined;
   /** Why a child that runs on no longer holds its stdin or stdout (channel-fds.ts); undefined while it does. */
@@ -187,6 +188,8 @@ export interface SandboxSupport {
   available: boolean;
   /** "bubblewrap 0.8.0" when available; otherwise what is missing and how to get it. */
   detail: string;
+  /** How a child's threads are bounded here: a pids cgroup each, or the watchdog alone and why (pids-cgroup.ts). */
+  threads?: string;
 }
 
 /** File system and paths: the slice of node:fs / node:path the core needs; holding a store's folder (folder-hold.ts). */
@@ -227,10 +230,7 @@ export interface Sys extends FolderHolding {
   writeFile(path: string, bytes: Uint8Array, o?: { durable?: boolean; beforeRename?: () => Promise<void> }): Promise<void>;
   /** The names in a folder; [] when it does not exist. */
   list(dir: string): Promise<string[]>;
-  /**
-   * Delete a file or a folder and everything in it; nothing when it does not exist. `durable`:
-   * the parent folder is fsynced after, so a crash cannot bring the name back.
-   */
+  /** Delete a file or folder and all in it (nothing when missing); `durable`: its parent is fsynced after, so a crash cannot bring the name back. */
   remove(path: string, o?: { durable?: boolean }): Promise<void>;
   /**
    * What identifies a file's version without reading it (size, modification time, inode), or
@@ -259,10 +259,7 @@ export interface RuntimeAdapter {
   sandbox(): SandboxSupport;
   /** Path of the runtime binary that runs a child, or an error message saying what to install. */
   runtimeBinary(runtime: RuntimeName): string;
-  /**
-   * Before a host command: run the host again with the allow-listed environment if need be
-   * (adapters/env.ts) and resolve with its exit code; undefined when this process is the host.
-   */
+  /** Before a host command: run the host again with the allow-listed environment if need be (adapters/env.ts), resolving with its exit code; undefined in the host. */
   runWithCleanEnv(): Promise<number | undefined>;
   /** Before `lanes load`: the same for its allocator's environment (env.ts, runWithKeepingAllocator). */
   runWithKeepingAllocator(): Promise<number | undefined>;

@@ -12,7 +12,9 @@ const HEAD = ["function", "lane", "route", "memoryMb", "CPU loop", "sandbox", "f
 /** Table lines (no trailing newline): a title, a header, one row per function. */
 export function capabilityTable(specs: readonly FunctionSpec[], adapter: RuntimeAdapter): string[] {
   const sandbox = specs.some((s) => s.lane === "process" && s.sandbox !== "off") ? `; OS sandbox: ${adapter.sandbox().detail}` : "";
-  const title = `what this ${adapter.name} ${adapter.version} host enforces per function${sandbox}`;
+  // the same for every child, sandboxed or not (../adapters/README.md, Sandbox)
+  const threads = specs.some((s) => s.lane === "process") && adapter.sandbox().threads ? `; ${adapter.sandbox().threads}` : "";
+  const title = `what this ${adapter.name} ${adapter.version} host enforces per function${sandbox}${threads}`;
   const rows = specs.map((spec) => {
     const l = limitsFor(spec, adapter);
     return [

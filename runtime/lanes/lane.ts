@@ -58,6 +58,7 @@ export function link(handle: GuestHandle, end: HostEnd): GuestLink {
     kill: (failure) => handle.kill(failure),
     rss: () => handle.rss(),
     threads: () => handle.threads?.(),
+    refusedTasks: () => handle.refusedTasks?.(),
     pid: () => handle.pid(),
     channelLost: () => handle.channelLost?.(),
   };

@@ -272,6 +272,7 @@ export class SparePool {
       kill: (failure) => inner.kill(failure),
       rss: () => inner.rss(),
       threads: () => inner.threads?.(),
+      refusedTasks: () => inner.refusedTasks?.(),
       pid: () => inner.pid(),
       channelLost: () => inner.channelLost?.(),
       async prepareLoad(load: LoadSpec): Promise<LoadSpec> {

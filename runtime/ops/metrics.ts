@@ -150,7 +150,7 @@ export class HostMetrics {
     });
     counter(
       "lanes_instance_restarts_total",
-      "Serving instances replaced, by cause: exit, signal, error, out_of_memory, uncaught_exception (it died), cpu_loop, memory_limit, malformed_frame, shared_flood, channel_closed, unasked_frames (the host stopped it), timeout (retired after a request ran past timeoutMs).",
+      "Serving instances replaced, by cause: exit, signal, error, out_of_memory, uncaught_exception (it died), cpu_loop, memory_limit, malformed_frame, shared_flood, channel_closed, unasked_frames, thread_limit (the host stopped it), timeout (retired after a request ran past timeoutMs).",
       [...FN, "cause"],
       (c) => {
         for (const m of meters()) for (const [cause, n] of m.restarts) c.inc({ ...m.labels, cause }, n);

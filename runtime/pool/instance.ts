@@ -198,6 +198,7 @@ export class Instance {
 
   readonly rss = (): number | undefined => this.link.rss();
   readonly threads = (): number | undefined => this.link.threads?.();
+  readonly refusedTasks = (): number | undefined => this.link.refusedTasks?.();
   /** Why a child runs on without its channel to the host (it closed its stdin or stdout); else undefined. */
   readonly channelLost = (): string | undefined => this.link.channelLost?.();
 

@@ -31,7 +31,9 @@ export const POLL_MS = 250;
  * ids (32,768 on many kernels) and kernel memory no RSS shows, and the sandbox can count neither:
  * its user is the host's, which RLIMIT_NPROC does not bind when that is root (../../adapters/README.md,
  * Sandbox). A bun child started 300 idle threads through bun:ffi in 11 ms. A runtime runs 6-20,
- * a worker thread a few more, and libuv's pool at most 1024.
+ * a worker thread a few more, and libuv's pool at most 1024. Where the host can, a pids cgroup
+ * per child holds it to this many at once (../../adapters/pids-cgroup.ts); elsewhere only this
+ * watchdog's readings do, one poll late: a burst reached 2,169-2,965 before one saw it.
  */
 export const MAX_THREADS = 2048;
 const MB = 1024 * 1024;
@@ -63,7 +65,11 @@ export function childFrameLimit(spec: Pick<FunctionSpec, "runtime" | "memoryMb">
 }
 
 /** Starts polling; returns the function that stops it. */
-export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, over: (instance: Instance, why: string, cause?: "channel_closed") => void): () => void {
+export function watchMemory(
+  instances: readonly Instance[],
+  spec: FunctionSpec,
+  over: (instance: Instance, why: string, cause?: "channel_closed" | "thread_limit") => void,
+): () => void {
   // packed functions share their worker's heap: no figure is theirs alone (runtime/pack/house.ts)
   if (spec.pack) return () => {};
   const { mb, of } = memoryLimit(spec);
@@ -84,9 +90,16 @@ export function watchMemory(instances: readonly Instance[], spec: FunctionSpec, 
           over(inst, lost, "channel_closed");
           continue;
         }
+        // a child in a pids cgroup of its own was refused a thread (or process) past the limit by
+        // the kernel, at once; without one, a reading past it is all there is, one poll late
+        const refused = inst.refusedTasks();
+        if (refused) {
+          over(inst, `tried to run more than the ${MAX_THREADS} threads a process-lane child may run (its pids cgroup refused ${refused})`, "thread_limit");
+          continue;
+        }
         const threads = inst.threads();
         if (threads !== undefined && threads > MAX_THREADS) {
-          over(inst, `ran ${threads} threads, over the ${MAX_THREADS} a process-lane child may run`);
+          over(inst, `ran ${threads} threads, over the ${MAX_THREADS} a process-lane child may run`, "thread_limit");
           continue;
         }
         const rss = inst.rss();
