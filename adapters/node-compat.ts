@@ -146,7 +146,9 @@ export function spawnChild(file: string, o: ChildOptions, host: RuntimeName, onS
   const finish = (rawCode: number | null, rawSignal: string | null) => {
     if (exited) return;
     const { code, signal } = o.sandbox ? sandboxExit(rawCode, rawSignal) : { code: rawCode, signal: rawSignal };
-    exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}) };
+    // read before its cgroup goes: a child that ends because a thread was refused ends for that
+    const refused = cgroup?.refused();
+    exited = { code, signal, stderrTail: tail.join("\n"), ...(spawnError ? { error: spawnError } : {}), ...(refused ? { refusedTasks: refused } : {}) };
     release?.();
     bodies?.close();
     cgroup?.remove();

@@ -108,6 +108,8 @@ export interface GuestExit {
   error?: { name: string; message: string; code?: string };
   /** Last lines a child wrote to stderr. */
   stderrTail: string;
+  /** Threads or processes its pids cgroup refused it (pids-cgroup.ts), if any. */
+  refusedTasks?: number;
 }
 
 /** A running worker thread or child process, seen from the host. */

@@ -78,6 +78,15 @@ test("a bun child that starts 5,000 threads in a burst is refused past the limit
   assert.equal(await expectJson(h.fetch("/burst?n=10")), { started: 10 });
 });
 
+test("a child that ends because a thread was refused is reported as such, not by its exit code", async ({ h }) => {
+  if (!base) return;
+  const err = await expectError(await h.fetch("/burst?n=5000&exit=3"), 502, "instance_crashed");
+  assert.match(err.message, `ended after it tried to run more than the ${MAX_THREADS} threads a process-lane child may run (its pids cgroup refused`);
+  const metrics = await (await h.fetch("/_lanes/metrics")).text();
+  assert.match(metrics, /lanes_instance_restarts_total\{[^}]*function="burst"[^}]*cause="thread_limit"[^}]*\} 2/);
+  assert.equal(await expectJson(h.fetch("/burst?n=10")), { started: 10 });
+});
+
 test("node, bun and deno children run in a pids cgroup of their own, with room to spare", async ({ h }) => {
   if (!base) return void assert.is(cgroupOf(servingPid(h, "hello-node")), undefined);
   const seen = new Set<string>();

@@ -1,11 +1,14 @@
 /** How an instance ended, in words for people: exit code, signal, out of memory. */
 import type { GuestExit } from "../../adapters/types.ts";
 import { LanesError } from "../errors.ts";
+import { MAX_THREADS } from "./watchdog.ts";
 
 /** The exit a packed function gets when its worker ended because of something else (runtime/pack/). */
 export const PACK_RECYCLED = "ERR_LANES_PACK_RECYCLED";
 
 export function describeExit(exit: GuestExit): string {
+  // before the signal: a runtime refused a thread of its own may abort, which reads as out of memory
+  if (exit.refusedTasks) return `ended after it tried to run more than the ${MAX_THREADS} threads a process-lane child may run (its pids cgroup refused ${exit.refusedTasks})`;
   if (exit.error?.code === "ERR_WORKER_OUT_OF_MEMORY" || /out of memory|heap limit/i.test(exit.stderrTail)) {
     return "ran out of memory";
   }
@@ -18,9 +21,11 @@ export function describeExit(exit: GuestExit): string {
 
 /**
  * How an instance ended, as a metric label: `out_of_memory`, `signal` (killed), `error` (the
- * runtime reported one) or `exit` (it exited by itself).
+ * runtime reported one), `thread_limit` (its pids cgroup had refused it a thread) or `exit` (it
+ * exited by itself).
  */
 export function exitCause(exit: GuestExit): string {
+  if (exit.refusedTasks) return "thread_limit";
   const oom = describeExit(exit).startsWith("ran out of memory");
   return oom ? "out_of_memory" : exit.signal ? "signal" : exit.error ? "error" : "exit";
 }
