@@ -306,6 +306,29 @@ test("the live stream sends a function's requests as they are answered: request 
   assert.is((await ui(url, "GET", "stream?fn=nope", me)).status, 404);
 });
 
+test("a function a deploy removes leaves the console with its requests: brought back by a later deploy, its page starts empty", async () => {
+  const owner = await start(versionDir("gone-1"));
+  try {
+    const url = owner.host.url;
+    const me = await login(url, TOKEN);
+    const old = (await fetch(`${url}/steady`)).headers.get("x-request-id")!;
+    const ids = async () => ((await (await ui(url, "GET", "functions/steady", me)).json()) as { recent: { requestId: string }[] }).recent.map((r) => r.requestId);
+    assert.ok((await ids()).includes(old), "before: its request is on its page");
+    const without = await deploy(
+      url,
+      versionDir("gone-2", "ok", (m) => delete (m.functions as Record<string, unknown>).steady),
+    );
+    assert.is(without.status, 201, without.text);
+    assert.is((await ui(url, "GET", "functions/steady", me)).status, 404);
+    const back = await deploy(url, versionDir("gone-3"));
+    assert.is(back.status, 201, back.text);
+    const fresh = (await fetch(`${url}/steady`)).headers.get("x-request-id")!;
+    assert.equal(await ids(), [fresh], "only what the function answered since it came back");
+  } finally {
+    await owner.stop(2000);
+  }
+});
+
 test("a HEAD of the live stream answers its head and holds no stream: the session can still open its streams after many", async ({ url }) => {
   const me = await login(url, TOKEN);
   for (let i = 0; i < 6; i++) {

@@ -4,7 +4,9 @@
  * successes would otherwise push out). Writing one is a few stores into slots that are reused,
  * with strings the request already has: no object is made per request, so a host with the
  * console on pays next to nothing for it. The rings are per function name, so a function's
- * history survives a deploy; their slots are made on the function's first request.
+ * history survives a deploy that keeps it; a deploy that removes it drops its rings (retain), so
+ * a function of that name brought back later does not show the old one's requests. Their slots
+ * are made on the function's first request.
  */
 export interface RecentRequest {
   /** Ever-growing number of the entry in its function's feed. */
@@ -110,5 +112,10 @@ export class RecentRequests {
   /** The feed of `name` if it has one. */
   find(name: string): FunctionRecent | undefined {
     return this.byName.get(name);
+  }
+
+  /** Drop the feeds of every function not in `names` (what the host serves now). */
+  retain(names: Set<string>): void {
+    for (const name of this.byName.keys()) if (!names.has(name)) this.byName.delete(name);
   }
 }

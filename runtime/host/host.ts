@@ -259,6 +259,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
       const used = new Set(list.map((f) => f.spec.shared));
       for (const group of stores.keys()) if (!used.has(group)) stores.delete(group);
       pack.retain(list.map((f) => f.spec));
+      o.recent?.retain(new Set(list.map((f) => f.spec.name))); // a function brought back under a name is another
     },
     stop(graceMs = 5000) {
       // Stop accepting and let in-flight requests finish (queued ones included) while the
@@ -282,9 +283,9 @@ export async function startHost(o: HostOptions): Promise<Host> {
   return host;
 }
 
-/** Give each function its console feed, once (a router is built when the functions it serves change). */
+/** Each function's console feed, its name's current one (one it had may be gone with its name: retain in route). */
 function withFeeds(list: Served[], recent: RecentRequests | undefined): Served[] {
-  if (recent) for (const s of list) s.recent ??= recent.of(s.spec.name);
+  if (recent) for (const s of list) s.recent = recent.of(s.spec.name);
   return list;
 }
 
