@@ -184,6 +184,28 @@ test("a cross-site POST with the session cookie changes nothing: another Origin,
   assert.is((await ui(url, "GET", "overview", me)).status, 200, "the session is still good");
 });
 
+test("a page of another origin on the same site (a function's page on a sibling name) cannot hold the session's live streams or read its data", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  // what Chromium sends for EventSource(..., { withCredentials: true }) from http://127.0.0.1:OTHER-PORT:
+  // the SameSite=Strict cookie goes along, as the page is of the same site
+  const sibling = { "sec-fetch-site": "same-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty", origin: "http://127.0.0.1:1" };
+  const held: Response[] = [];
+  for (let i = 0; i < 6; i++) {
+    const res = await ui(url, "GET", "stream", me, undefined, sibling);
+    held.push(res);
+    assert.is(res.status, 403, `a sibling's stream ${i + 1}`);
+  }
+  for (const site of ["same-site", "cross-site"]) {
+    assert.is((await ui(url, "GET", "overview", me, undefined, { ...sibling, "sec-fetch-site": site })).status, 403, `overview from ${site}`);
+  }
+  const own = await ui(url, "GET", "stream", me, undefined, { "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" });
+  assert.is(own.status, 200, "the console's own stream");
+  void own.body?.cancel();
+  for (const res of held) void res.body?.cancel();
+  assert.is((await ui(url, "GET", "overview", me, undefined, { "sec-fetch-site": "none" })).status, 200, "typed into the address bar");
+  assert.is((await ui(url, "GET", "overview", me)).status, 200, "a client that sends no Sec-Fetch-Site");
+});
+
 test("every console answer carries a policy without inline script or style, and no page has one", async ({ url }) => {
   const me = await login(url, TOKEN);
   const answers = await Promise.all([

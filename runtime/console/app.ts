@@ -19,7 +19,7 @@ import { readBody } from "../host/body.ts";
 import type { WebHandler } from "../host/deploy-front.ts";
 import { consoleApi, type ApiOptions } from "./api.ts";
 import { loadAssets } from "./assets.ts";
-import { checkSameOrigin, overHttps, SECURITY_HEADERS } from "./guard.ts";
+import { checkSameOrigin, checkSameSite, overHttps, SECURITY_HEADERS } from "./guard.ts";
 import { BASE, loginPage, shellPage } from "./pages.ts";
 import { COOKIE, sameSecret, SessionStore, type Session } from "./session.ts";
 import { LiveStreams } from "./stream.ts";
@@ -51,6 +51,8 @@ export async function createConsole(o: ConsoleOptions): Promise<Console> {
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
+    // before the session is looked up: a request of another origin does not count as activity
+    if (c.req.path.startsWith(`${BASE}/api/`)) checkSameSite(c.req.raw);
     const id = getCookie(c, COOKIE);
     c.set("sessionId", id);
     c.set("session", await sessions.get(id));

@@ -41,6 +41,23 @@ export function checkSameOrigin(request: Request): void {
 }
 
 /**
+ * Throws 403 when a page of another origin asks for the console's data or live stream: its
+ * `Sec-Fetch-Site` says `same-site` or `cross-site`. The SameSite=Strict cookie keeps out other
+ * sites only: a page on a sibling name of the same site (a function's page on fn.example.com
+ * beside the console's lanes-admin.example.com, or another port of 127.0.0.1) sends it, and its
+ * EventSources held the session's live streams (the console's own got 429) and its reads kept
+ * the session from going idle. The console's script asks from its own origin; an address typed
+ * or bookmarked says `none`; a client without the header is no browser holding the cookie.
+ * https://web.dev/articles/fetch-metadata
+ */
+export function checkSameSite(request: Request): void {
+  const site = request.headers.get("sec-fetch-site");
+  if (site === "same-site" || site === "cross-site") {
+    throw new LanesError("forbidden", `the console answers its own pages only (Sec-Fetch-Site: ${site})`);
+  }
+}
+
+/**
  * `origin` is this host's: http://HOST, or https://HOST behind a proxy that ends TLS and passes
  * the Host header on (Caddy's reverse_proxy does; nginx with proxy_set_header Host $host). The
  * host itself speaks plain http only, so whoever serves https://HOST is that proxy.
