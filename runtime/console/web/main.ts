@@ -37,11 +37,11 @@ async function show(first: boolean): Promise<void> {
     if (route && a.dataset.nav === route[1]) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  if (!route) {
+  const params = route && decodeParams(route[0], location.hash);
+  if (!route || !params) {
     fill(main, h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, "There is no such page in the console. ", h("a", { href: "#/" }, "Go to the overview.")));
     return;
   }
-  const params = (route[0].exec(location.hash) ?? []).slice(1).map(decodeURIComponent);
   try {
     const cleanup = await route[2](main, params);
     if (mine !== generation) return cleanup(); // the user moved on while it loaded
@@ -52,6 +52,19 @@ async function show(first: boolean): Promise<void> {
     fill(main, h("h1", { tabindex: "-1" }, "Something went wrong"), h("p", { class: "error", role: "alert" }, message));
   }
   if (!first) main.querySelector<HTMLElement>("h1")?.focus({ preventScroll: false });
+}
+
+/**
+ * The route's parts of the fragment, decoded; undefined when one is no valid escape (a link cut
+ * short, #/fn/%E0%A4): decodeURIComponent threw outside the page's try, and the console sat on
+ * "Loading…" (or on the page before, its live feed closed) with a script error.
+ */
+function decodeParams(route: RegExp, hash: string): string[] | undefined {
+  try {
+    return (route.exec(hash) ?? []).slice(1).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
 }
 
 window.addEventListener("hashchange", () => void show(false));
