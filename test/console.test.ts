@@ -194,6 +194,7 @@ test("a page of another origin on the same site (a function's page on a sibling 
     const res = await ui(url, "GET", "stream", me, undefined, sibling);
     held.push(res);
     assert.is(res.status, 403, `a sibling's stream ${i + 1}`);
+    assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/, "the refusal carries the console's headers too");
   }
   for (const site of ["same-site", "cross-site"]) {
     assert.is((await ui(url, "GET", "overview", me, undefined, { ...sibling, "sec-fetch-site": site })).status, 403, `overview from ${site}`);

@@ -51,14 +51,17 @@ export async function createConsole(o: ConsoleOptions): Promise<Console> {
   app.use(async (c, next) => {
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
+    await next(); // what it throws is answered by onError first: that answer gets the headers too
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!c.res.headers.has(k)) c.res.headers.set(k, v);
+    c.res.headers.set("x-request-id", requestId);
+  });
+  app.use(async (c, next) => {
     // before the session is looked up: a request of another origin does not count as activity
     if (c.req.path.startsWith(`${BASE}/api/`)) checkSameSite(c.req.raw);
     const id = getCookie(c, COOKIE);
     c.set("sessionId", id);
     c.set("session", await sessions.get(id));
     await next();
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!c.res.headers.has(k)) c.res.headers.set(k, v);
-    c.res.headers.set("x-request-id", requestId);
   });
 
   const html = (body: string, status = 200, headers: Record<string, string> = {}) =>
