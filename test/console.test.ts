@@ -352,6 +352,31 @@ test("a function a deploy removes leaves the console with its requests: brought 
   }
 });
 
+test("requests with paths of 15,000 characters: the console keeps each path's first 1,000, not all of them in the host's memory, its pages and its live events", async () => {
+  const owner = await start(versionDir("long", "ok", (m) => ((m.functions as Record<string, unknown>).wild = { entry: "steady.ts", route: "/wild/*", lane: "isolate" })));
+  try {
+    const url = owner.host.url;
+    const me = await login(url, TOKEN);
+    const stream = await ui(url, "GET", "stream?fn=wild", me);
+    const long = (i: number) => `/wild/${String(i).padStart(4, "0")}${"a".repeat(15_000)}`;
+    const sent = 40;
+    for (let i = 0; i < sent; i++) assert.is((await fetch(url + long(i))).status, 200);
+    const text = await readUntil(stream, /"seq":39,/, 15_000);
+    const page = await (await ui(url, "GET", "functions/wild", me)).text();
+    const recent = (JSON.parse(page) as { recent: { path: string }[] }).recent;
+    assert.is(recent.length, sent);
+    assert.equal(
+      recent.map((r) => [r.path.length, r.path === `${long(recent.indexOf(r)).slice(0, 1000)}…`]),
+      Array.from({ length: sent }, () => [1001, true]),
+      "each path's first 1,000 characters and an ellipsis",
+    );
+    assert.ok(page.length < 100_000, `the function's page data: ${page.length} characters`);
+    assert.ok(text.length < 100_000, `the live events: ${text.length} characters`);
+  } finally {
+    await owner.stop(2000);
+  }
+});
+
 test("a HEAD of the live stream answers its head and holds no stream: the session can still open its streams after many", async ({ url }) => {
   const me = await login(url, TOKEN);
   for (let i = 0; i < 6; i++) {

@@ -161,7 +161,7 @@ function requestRow(e: RecentRequest, fresh: boolean): HTMLElement {
 }
 
 /**
- * A path cut to PATH_CHARS (the whole of it in the cell's tooltip): any client may send one of
+ * A path cut to PATH_CHARS (the host keeps 1,000 characters of it: the cell's tooltip): any client may send one of
  * many kilobytes, and the table wrapped it in full, a screenful of characters for one request.
  */
 function shortPath(path: string): string {
