@@ -22,7 +22,7 @@ import { startConsole, type ConsoleHandle } from "../console/start.ts";
 import { RecentRequests } from "../console/recent.ts";
 import type { SessionOptions } from "../console/session.ts";
 import { adminApi } from "./admin-api.ts";
-import { AdminAuth, DEFAULT_THROTTLE, isLoopback, type Token } from "./admin-auth.ts";
+import { AdminAuth, DEFAULT_THROTTLE, isLoopback, type ThrottleOptions, type Token } from "./admin-auth.ts";
 import { NO_PROXY, type TrustedProxies } from "./client-address.ts";
 import { ClusterMember } from "./cluster-member.ts";
 import { DeployFront } from "./deploy-front.ts";
@@ -57,6 +57,8 @@ export interface DeployHostOptions extends HostOptions {
   secretsKey?: { keys: SecretsKey[]; file: string };
   /** The console's session lifetimes (tests shorten them); the defaults otherwise. */
   consoleSessions?: SessionOptions;
+  /** How wrong admin tokens are answered 429 (tests lengthen the block); DEFAULT_THROTTLE otherwise. */
+  throttle?: ThrottleOptions;
   /** `--console-host`: the host name (lower-case) the console answers on, and no function (console-host.ts). */
   consoleHost?: string;
   /** `--trust-proxy`: the reverse proxies whose X-Forwarded-For names the client the token throttle counts (client-address.ts). */
@@ -75,7 +77,7 @@ export const PAUSE_STAGES: PauseStage[] = ["blob", "version", "deployment", "act
 
 export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost> {
   const { sys } = o.adapter;
-  const auth = new AdminAuth(o.tokens, DEFAULT_THROTTLE, { trusted: o.trustedProxies ?? NO_PROXY, warn: (m) => o.log.warn(m) });
+  const auth = new AdminAuth(o.tokens, o.throttle ?? DEFAULT_THROTTLE, { trusted: o.trustedProxies ?? NO_PROXY, warn: (m) => o.log.warn(m) });
   const front = new DeployFront({
     auth,
     guardReads: !isLoopback(o.hostname),
