@@ -36,13 +36,14 @@ export class NodeExchange implements Exchange {
     // RFC 9112, 3.2: a request with two Host lines gets a 400, as Deno.serve answers it; Node's
     // parser passes both, and the host named the first while a proxy in front may go by another
     if (this.hostLines() > 1) throw new LanesError("bad_request", "the request has more than one Host header");
+    // a Host that is not a host is a 400 whatever the target's form (RFC 9112, 3.2)
+    const host = this.rawHeader("host");
+    if (host !== undefined) checkHost(host);
     if (!target.startsWith("/")) {
       if (/^https?:\/\//i.test(target)) return target; // absolute-form (a proxy's request)
       throw notAPath(target);
     }
-    const host = this.rawHeader("host") ?? this.fallbackHost;
-    if (!HOST.test(host)) throw new LanesError("bad_request", `the Host header is not a valid host (got ${JSON.stringify(host.slice(0, 64))})`);
-    return `http://${host}${target}`;
+    return `http://${host ?? this.fallbackHost}${target}`;
   }
 
   /**
@@ -142,6 +143,21 @@ export class NodeExchange implements Exchange {
   remoteAddress(): string {
     return this.req.socket.remoteAddress ?? "";
   }
+}
+
+/** The last Host value found valid: a host's requests mostly name one, tested once. */
+let validHost = "";
+
+/**
+ * A Host header that is a host name or address and a port, or a 400. Deno.serve takes any value
+ * and builds the Request's URL by pasting it before the target: `Host: a/b?` made the URL of
+ * `GET /c` http://a/b?/c, so a Deno host routed it to the function at /b (README.md in this
+ * folder, Serving HTTP).
+ */
+export function checkHost(host: string): void {
+  if (host === validHost) return;
+  if (!HOST.test(host)) throw new LanesError("bad_request", `the Host header is not a valid host (got ${JSON.stringify(host.slice(0, 64))})`);
+  validHost = host;
 }
 
 /** A request target that is neither a path nor an absolute URL: a CONNECT's host:port, say. */

@@ -7,7 +7,7 @@ import { errorReply } from "../runtime/errors.ts";
 import { resolved } from "../runtime/host/dot-segments.ts";
 import { SERVED_METHODS, unservedMethod } from "../runtime/host/methods.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
-import { notAPath } from "./node-exchange.ts";
+import { checkHost, notAPath } from "./node-exchange.ts";
 import type { Exchange, HttpHandler, RefusedRequest, Reply } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
 
@@ -44,6 +44,11 @@ export class WebExchange implements Exchange {
     // server keeps the target as it came, and both refuse it alike (a CONNECT to a path gets a
     // 400 from Deno.serve itself before lanes sees it)
     if (url.indexOf("/", url.indexOf("//") + 2) < 0) throw notAPath(this.target);
+    // the URL is the Host value and the target pasted together (checkHost), or an absolute-form
+    // target of any scheme (ftp://a/b), where Node's and Bun's servers take http(s) only
+    const host = this.request.headers.get("host");
+    if (host !== null) checkHost(host);
+    if (!url.startsWith("http://") && !url.startsWith("https://")) throw notAPath(url);
     return url;
   }
 

@@ -2,13 +2,15 @@
  * A request with many header lines: the function gets every one of them, or the host refuses the
  * request (431 on Node and Bun, 400 from Deno.serve); never the request without its last lines,
  * which a Node host's parser dropped without a word past about a thousand. Two Host lines: a 400
- * (RFC 9112, 3.2), which Node and Bun hosts served with the first. Raw sockets (fetch
+ * (RFC 9112, 3.2), which Node and Bun hosts served with the first; a Host value that is not a
+ * host (a 400 too), which a Deno host pasted into the function's URL and routed by. Raw sockets (fetch
  * would send them, but this reads the answer as it came). Host on Node, Bun and Deno.
  */
 import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
+import { rawRequest, withHost } from "./helpers/raw-http.ts";
 
 const test = suite<{ h: TestHost }>(`a request with many header lines (${adapter.name} host)`);
 
@@ -65,6 +67,28 @@ test("a request with two Host lines is refused with 400, for a function's path a
     assert.match(raw, /^HTTP\/1\.1 400 /, `${path}: ${raw.slice(0, 300)}`);
     assert.not.match(raw, /x-url:/i, `${path} reached a function`);
   }
+});
+
+test("a Host that is not a host is refused with 400 on every host, and never picks the function: Host: h/process? on GET /isolate", async ({ h }) => {
+  // Deno.serve pastes the Host value before the target: a Deno host made the URL of GET /isolate
+  // http://example.test/process?/isolate and routed it to the function at /process
+  for (const host of ["example.test/process?", "example.test/process#", "user@example.test", "example.test?x", "a b"]) {
+    for (const target of ["/isolate", "http://example.test/isolate"]) {
+      const a = await withHost(h.url, host, `GET ${target}`);
+      const url = a.headers.find(([k]) => k === "x-url")?.[1];
+      assert.is(url, undefined, `Host ${host}, ${target}: reached a function as ${url}`);
+      assert.is(a.status, 400, `Host ${host}, ${target}: ${JSON.stringify(a)}`);
+      assert.is(JSON.parse(a.body).error.message, `the Host header is not a valid host (got ${JSON.stringify(host)})`);
+    }
+  }
+  // an absolute-form target of another scheme is no path, on every host (a Deno host relayed
+  // ftp://...; Bun's parser answers its own empty 400)
+  const ftp = await rawRequest(h.url, "GET ftp://example.test/isolate HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n");
+  assert.match(ftp, /^HTTP\/1\.1 400 /, ftp);
+  assert.not.match(ftp, /x-url:/i, ftp);
+  // a valid one still reaches the function, with that host
+  const ok = await withHost(h.url, "example.test:8080", "GET /isolate");
+  assert.is(ok.headers.find(([k]) => k === "x-url")?.[1], "http://example.test:8080/isolate");
 });
 
 test.run();
