@@ -139,17 +139,27 @@ const PARSE_ANSWERS: Record<string, string> = {
 
 /**
  * What Node's server does with a request it cannot read (a 400, or 431, 413, 408, then the
- * socket destroyed), except for bytes after a request that said `Connection: close` (or an
- * HTTP/1.0 one without keep-alive): Node's parser takes them for an error too, and its 400
- * went out in place of the answer to that request, which the function was running. They are
- * dropped, as Deno.serve and Bun.serve drop them: the answer goes out and closes the connection.
+ * socket destroyed), except for bytes after a request read whole while its answer is still to
+ * come: after one that said `Connection: close` (or an HTTP/1.0 one without keep-alive), or a
+ * pipelined request the parser cannot read (`GET /a` then `GARBAGE`). Node's parser fails on
+ * them, and its 400 went out in place of the answer to the request the function was running.
+ * They are dropped, as Deno.serve and Bun.serve drop them: the answer goes out, then the
+ * connection closes (README.md in this folder, Serving HTTP).
  */
 function answerClientError(e: Error & { code?: string; rawPacket?: Uint8Array }, socket: Duplex, refused?: (r: RefusedRequest) => void): void {
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (e.code === "HPE_CLOSED_CONNECTION" && inFlight && !inFlight.writableFinished) return;
+  const inFlight = (socket as Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null })._httpMessage;
+  if (inFlight && !inFlight.writableFinished && (e.code === "HPE_CLOSED_CONNECTION" || inFlight.req?.complete)) {
+    if (!inFlight.headersSent) inFlight.shouldKeepAlive = false;
+    inFlight.once("finish", () => socket.end());
+    return;
+  }
   if (socket.writable && !inFlight?.headersSent) {
-    // lanes' own answer for a request it can name (logged and counted: it has an x-request-id), else the parser's
-    const own = asteriskForm(e.rawPacket) ?? unservedForm(e);
+    // lanes' own answer for a request it can name (logged and counted: it has an x-request-id),
+    // else the parser's. Not while a request is in flight: the bytes the parser failed on are
+    // its body's (a bad chunk size, a trailer), no request line, and Bun hands as rawPacket the
+    // whole request with its method in lower case, which was answered as the unserved method
+    // "post" and logged as a request of its own
+    const own = inFlight ? undefined : (asteriskForm(e.rawPacket) ?? unservedForm(e));
     if (own) {
       const requestId = crypto.randomUUID();
       const { bytes, status } = closingAnswer(own.error, requestId);
