@@ -233,6 +233,11 @@ export function fetchCallback(handler: HttpHandler, request: Request, address: (
     o.refused?.({ method: request.method, target: ex.target, status: reply.status, requestId });
     return respond(ex, reply, true);
   }
+  // a CONNECT is never relayed (runtime/host/routes.ts); after answering one to host:port,
+  // Deno.serve reads nothing more of its connection and keeps it, until the idle watch closed it
+  // 5-6 s later: closed after the answer, as on Node and Bun hosts
+  const connect = request.method === "CONNECT";
+  if (connect) closeAfter?.();
   const out = handler.fast(ex);
   if (out === undefined) {
     const res = handler.web(withResolvedPath(request), ex);
@@ -246,7 +251,8 @@ export function fetchCallback(handler: HttpHandler, request: Request, address: (
         )
       : answered(ex, res, keepAlive);
   }
-  return out instanceof Promise ? out.then((r) => respond(ex, r, draining?.(), closeAfter, keepAlive)) : respond(ex, out, draining?.(), closeAfter, keepAlive);
+  const closing = connect || draining?.();
+  return out instanceof Promise ? out.then((r) => respond(ex, r, connect || draining?.(), closeAfter, keepAlive)) : respond(ex, out, closing, closeAfter, keepAlive);
 }
 
 /**

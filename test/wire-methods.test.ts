@@ -160,4 +160,14 @@ test("a 405's Allow names every method the resource takes, and each of them is s
   }
 });
 
+test("a CONNECT to host:port gets lanes' 400 and its connection is closed after it, on every host", async ({ h }) => {
+  // Deno.serve reads nothing more of a connection once it has answered a CONNECT: a Deno host
+  // kept it open, without saying it would not serve it, until its idle watch closed it 5-6 s later
+  const r = await rawRequest(h.url, "CONNECT", "example.com:443", true);
+  assert.is(r.status, 400, r.head);
+  assert.match(r.body, /the request target must be a path/);
+  assert.match(r.head, /\r\nconnection: close/i, r.head);
+  assert.ok(r.closed, "the connection was still open 3 s after the answer");
+});
+
 test.run();
