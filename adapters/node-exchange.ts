@@ -160,6 +160,11 @@ export function checkHost(host: string): void {
   validHost = host;
 }
 
+/** checkHost for the Host among a request's lines, names in lower case (Deno.serve's, web-exchange.ts). */
+export function checkHostLine(pairs: HeaderPairs): void {
+  for (const [name, value] of pairs) if (name === "host") return checkHost(value);
+}
+
 /** A request target that is neither a path nor an absolute URL: a CONNECT's host:port, say. */
 export function notAPath(target: string): LanesError {
   return new LanesError("bad_request", `the request target must be a path (got ${JSON.stringify(target.slice(0, 64))})`);

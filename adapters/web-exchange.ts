@@ -7,7 +7,7 @@ import { errorReply } from "../runtime/errors.ts";
 import { resolved } from "../runtime/host/dot-segments.ts";
 import { SERVED_METHODS, unservedMethod } from "../runtime/host/methods.ts";
 import { unsendable } from "../runtime/pool/framing.ts";
-import { checkHost, notAPath } from "./node-exchange.ts";
+import { checkHostLine, notAPath } from "./node-exchange.ts";
 import type { Exchange, HttpHandler, RefusedRequest, Reply } from "./types.ts";
 import { LINGER_MS } from "./unread-body.ts";
 
@@ -17,6 +17,7 @@ export class WebExchange implements Exchange {
   /** The Response went back to the server. */
   private responded = false;
   private bodyTaken = false;
+  private pairs: HeaderPairs | undefined;
   /** Cancels the body stream of an abandoned body, once the server has the response. */
   private cancelBody?: () => void;
 
@@ -46,14 +47,15 @@ export class WebExchange implements Exchange {
     if (url.indexOf("/", url.indexOf("//") + 2) < 0) throw notAPath(this.target);
     // the URL is the Host value and the target pasted together (checkHost), or an absolute-form
     // target of any scheme (ftp://a/b), where Node's and Bun's servers take http(s) only
-    const host = this.request.headers.get("host");
-    if (host !== null) checkHost(host);
+    checkHostLine(this.headerPairs());
     if (!url.startsWith("http://") && !url.startsWith("https://")) throw notAPath(url);
     return url;
   }
 
+  /** Read once, by url() (the Host) and invoke.ts: a relayed request never builds `request.headers`. */
   headerPairs(): HeaderPairs {
-    return this.lines?.(this.request) ?? ([...this.request.headers] as HeaderPairs);
+    this.pairs ??= this.lines?.(this.request) ?? ([...this.request.headers] as HeaderPairs);
+    return this.pairs;
   }
 
   header(name: string): string | undefined {
