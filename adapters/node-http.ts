@@ -148,7 +148,8 @@ const PARSE_ANSWERS: Record<string, string> = {
  */
 function answerClientError(e: Error & { code?: string; rawPacket?: Uint8Array }, socket: Duplex, refused?: (r: RefusedRequest) => void): void {
   const inFlight = (socket as Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null })._httpMessage;
-  if (inFlight && !inFlight.writableFinished && (e.code === "HPE_CLOSED_CONNECTION" || inFlight.req?.complete)) {
+  // a parse error only: a reset (ECONNRESET) is the client gone, and its socket is destroyed below
+  if (inFlight && !inFlight.writableFinished && e.code?.startsWith("HPE_") && (e.code === "HPE_CLOSED_CONNECTION" || inFlight.req?.complete)) {
     if (!inFlight.headersSent) inFlight.shouldKeepAlive = false;
     inFlight.once("finish", () => socket.end());
     return;
