@@ -145,8 +145,8 @@ export class NodeExchange implements Exchange {
   }
 }
 
-/** The last Host value found valid: a host's requests mostly name one, tested once. */
-let validHost = "";
+/** The last Host value found valid: a host's requests mostly name one, tested once. Not "" at first: an empty Host is no host. */
+let validHost: string | undefined;
 
 /**
  * A Host header that is a host name or address and a port, or a 400. Deno.serve takes any value
