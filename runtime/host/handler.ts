@@ -72,8 +72,8 @@ export function createHandler(o: HandlerOptions): HostHandler {
   }
 }
 
-/** The last authority (host and port) found valid: a host's requests mostly name one, parsed once. */
-let validAuthority = "";
+/** The last authority (host and port) found valid: a host's requests mostly name one, parsed once. Not "" at first: `GET http:///a` names none. */
+let validAuthority: string | undefined;
 
 /**
  * The servers pass on a Host header or an absolute-form target that no URL parser takes (a port
