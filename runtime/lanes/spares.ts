@@ -262,10 +262,9 @@ export class SparePool {
     return {
       end: {
         ...inner.end,
-        // its `ready` came before this instance listened: say it again
         onFrame: (l) => {
           inner.end.onFrame(l);
-          queueMicrotask(() => l({ t: "ready" }, 0));
+          queueMicrotask(() => l({ t: "ready" }, 0)); // its `ready` came before this instance listened: say it again
         },
       },
       onExit: (l) => inner.onExit(l),
