@@ -142,6 +142,47 @@ test("a route whose {...} part is not a regular expression is refused, naming th
   assert.is(ok.functions[0]!.route, "/x/:id{[0-9]+}");
 });
 
+test("a route whose {...} part could take the host's thread for seconds on one request is refused, naming the rule; linear ones pass", async () => {
+  // each of these froze every function of a host: /r/:x{(a+)+$} for 12 s on a path of 31 characters
+  const slow: [string, RegExp][] = [
+    ["/r/:x{(a+)+$}", /the part \{\(a\+\)\+\$\}: "\(a\+\)\+": a repeated group can take exponential time to fail/],
+    ["/r/:x{(a|aa)*b}", /"\(a\|aa\)\*": a repeated group/],
+    ["/r/:x{(\\d)\\1}", /"\\1": a back-reference/],
+    ["/r/:x{\\d+\\d+z}", /"\\d\+" and "\\d\+" can take the same characters with nothing between them that neither takes/],
+    ["/r/:a{.+}/:b{.+}/end", /"\.\+" and "\.\+" can each take a "\/": a route may have one such repeated piece/],
+  ];
+  for (const [route, rule] of slow) {
+    const msg = await problems({ functions: { hello: { entry: "a.ts" }, re: { entry: "a.ts", route } } });
+    assert.ok(msg.includes(`functions.re.route: `) && rule.test(msg), `${route}: ${msg}`);
+    assert.not.match(msg, /functions\.hello/);
+  }
+  const fine = [
+    "/p/:date{[0-9]+}/:title{[a-z]+}",
+    "/f/:path{.+\\.png}",
+    "/s/:slug{[a-z]+-[0-9]+}",
+    "/n/:id{[0-9]{1,5}}",
+    "/o/:kind{(?:foo|bar)}",
+    "/w/:a{[^/]+}/:rest{.*}",
+    "/a/*/b/*",
+  ];
+  const ok = await loadManifest(folder({ functions: Object.fromEntries(fine.map((route, i) => [`f${i}`, { entry: "a.ts", route }])) }), adapter.sys, adapter.name);
+  assert.equal(
+    ok.functions.map((f) => f.route),
+    fine,
+  );
+});
+
+test("a manifest nested more than 32 levels deep is refused naming where, not answered with a crash", async () => {
+  const deepEnv = `{"functions":{"a":{"entry":"a.ts","env":${'{"x":'.repeat(50_000)}1${"}".repeat(50_000)}}}}`;
+  const msg = await problems(deepEnv);
+  assert.match(msg, /lanes\.json:1:\d+: invalid manifest: nested more than 32 levels deep/);
+  const arrays = `{\n  "functions": {},\n  "x": ${"[".repeat(100_000)}${"]".repeat(100_000)}\n}`;
+  assert.match(await problems(arrays), /lanes\.json:3:\d+: invalid manifest: nested more than 32 levels deep/);
+  // brackets inside strings are not nesting
+  const m = await loadManifest(folder({ functions: { a: { entry: "a.ts", env: { X: "[[[[".repeat(100) } } } }), adapter.sys, adapter.name);
+  assert.is(m.functions[0]!.env.X, "[[[[".repeat(100));
+});
+
 test("a manifest saved with a byte order mark is read like one without", async () => {
   const m = await loadManifest(folder(`\ufeff${JSON.stringify({ functions: { a: { entry: "a.ts" } } })}`), adapter.sys, adapter.name);
   assert.equal(

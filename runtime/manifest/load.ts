@@ -97,6 +97,8 @@ export const withoutBom = (text: string): string => (text.charCodeAt(0) === 0xfe
 
 async function parseJson(text: string, file: string): Promise<unknown> {
   text = withoutBom(text);
+  const deep = tooDeep(text);
+  if (deep) throw new LanesError("invalid_manifest", `${file}:${deep.line}:${deep.column}: invalid manifest: nested more than ${MAX_DEPTH} levels deep`);
   type Msg = { text: string; id?: string; location?: { line: number; column: number } | null };
   const at = (m: Msg) => (m.location ? `${file}:${m.location.line}:${m.location.column + 1}` : file);
   let warnings: Msg[];
@@ -114,6 +116,35 @@ async function parseJson(text: string, file: string): Promise<unknown> {
     );
   }
   return JSON.parse(text);
+}
+
+/**
+ * A manifest's fields nest 5 levels deep (functions.f.permissions.read[0]). A deeper one is
+ * refused before it is parsed: 50,000 nested objects overflowed the stack that lists the schema's
+ * errors (an upload answered 500 internal error), and 100,000 nested arrays kept esbuild's
+ * duplicate-key check busy for 4 s.
+ */
+const MAX_DEPTH = 32;
+
+/** Where `text` first opens its (MAX_DEPTH + 1)th nested object or array, if it does. */
+function tooDeep(text: string): { line: number; column: number } | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_DEPTH) {
+        const before = text.slice(0, i).split("\n");
+        return { line: before.length, column: before[before.length - 1]!.length + 1 };
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return undefined;
 }
 
 function schemaProblems(raw: unknown): string[] {

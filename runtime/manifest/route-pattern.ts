@@ -1,12 +1,14 @@
 /**
  * What the host's router makes of a route, checked when the manifest is: Hono compiles a
  * `:name{...}` part into a regular expression only when it first matches a request, so a broken
- * one would otherwise throw on every request to every function of the host.
+ * one would otherwise throw on every request to every function of the host. One that can take
+ * seconds to fail on a long path is refused too (route-regex.ts).
  */
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
 import { checkOptionalParameter } from "hono/utils/url";
+import { slowRouteProblem } from "./route-regex.ts";
 
 /** Why the host's router cannot match `route`, or undefined when it can (the same routers as runtime/host/routes.ts). */
 export function routePatternProblem(route: string): string | undefined {
@@ -14,10 +16,10 @@ export function routePatternProblem(route: string): string | undefined {
   router.add("ALL", route, 0);
   try {
     router.match("GET", "/");
-    return undefined;
   } catch (e) {
     return `the part in {...} must be a valid regular expression: ${e instanceof Error ? e.message : String(e)}`;
   }
+  return slowRouteProblem(route);
 }
 
 /** The paths a route stands for: an optional last parameter (`/a/:id?`) also matches without it (`/a`), as Hono does. */
