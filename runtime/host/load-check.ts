@@ -5,7 +5,7 @@ import type { Served } from "./served.ts";
 /**
  * How many functions the load check leaves warm: their instance stays, an idle one like any
  * other (stopped after `instances.idleMs` without a request), so the first request after a start
- * finds it ready, as a deploy's does. Eight idle instances are at most about 0.4 GB (an idle
+ * finds it ready, as a deploy leaves its first eight (release.ts). Eight idle instances are at most about 0.4 GB (an idle
  * child takes 46-53 MB, an isolate 7.4-20.6: README, What the lanes cost); the others are stopped
  * once loaded, and a host with hundreds of functions costs no more memory than before.
  */

@@ -14,6 +14,7 @@ import type { Logger } from "../log.ts";
 import { loadManifest, type FunctionSpec, type Manifest } from "../manifest/load.ts";
 import type { Served } from "./served.ts";
 import type { Host } from "./host.ts";
+import { KEPT_WARM } from "./load-check.ts";
 import { heldLogger, startTrial } from "./reload-build.ts";
 import { functionEnv, NO_SECRETS_HERE, type SecretValues } from "../secrets/values.ts";
 
@@ -105,27 +106,29 @@ export async function bringUpRelease(ctx: ReleaseContext, id: string, dir: strin
     const fp = fingerprints.get(s);
     if (fp && s.pool) byFingerprint.set(fp, s);
   }
-  const outcomes = await Promise.all(
-    manifest.functions.map(async (spec: FunctionSpec) => {
-      const gate = heldLogger(ctx.log);
-      const built = await ctx.host.build(spec, gate.log, id);
-      const fp = fingerprintOf(built, dir, hashes, ctx);
-      const same = fp === undefined ? undefined : byFingerprint.get(fp);
-      if (same) {
-        await built.pool?.stop(0); // never started: only its timers go
-        return { served: same, reused: true, error: undefined };
-      }
-      const attempt = await startTrial(built, gate);
-      if (attempt.ok) {
-        rememberFingerprint(built, fp);
-        return { served: built, reused: false, error: undefined };
-      }
-      const error = hide(attempt.error);
-      // kept only by a restart: it answers 503 with why, as `lanes start` does for a broken function
-      const broken: Served = { spec, error: new LanesError("unavailable", `function "${spec.name}" failed to load`), version: "", limits: built.limits, active: 0 };
-      return { served: broken, reused: false, error };
-    }),
-  );
+  let kept = 0;
+  const outcomes = await inTurns(manifest.functions, BRING_UP_AT_ONCE, async (spec: FunctionSpec) => {
+    const gate = heldLogger(ctx.log);
+    const built = await ctx.host.build(spec, gate.log, id);
+    const fp = fingerprintOf(built, dir, hashes, ctx);
+    const same = fp === undefined ? undefined : byFingerprint.get(fp);
+    if (same) {
+      await built.pool?.stop(0); // never started: only its timers go
+      return { served: same, reused: true, error: undefined };
+    }
+    const attempt = await startTrial(built, gate);
+    if (attempt.ok) {
+      rememberFingerprint(built, fp);
+      // nothing routes to it yet: past the first KEPT_WARM, its trial instance goes (instances.min stay)
+      if (!spec.pack && built.pool!.live() > 0 && kept < KEPT_WARM) kept++;
+      else await built.pool!.trim();
+      return { served: built, reused: false, error: undefined };
+    }
+    const error = hide(attempt.error);
+    // kept only by a restart: it answers 503 with why, as `lanes start` does for a broken function
+    const broken: Served = { spec, error: new LanesError("unavailable", `function "${spec.name}" failed to load`), version: "", limits: built.limits, active: 0 };
+    return { served: broken, reused: false, error };
+  });
   const failed = outcomes.filter((o) => o.error !== undefined);
   if (failed.length > 0 && strict) {
     // (a failed trial stopped its own pool already)
@@ -139,6 +142,28 @@ export async function bringUpRelease(ctx: ReleaseContext, id: string, dir: strin
     if (fp) release.fingerprints.set(s.spec.name, fp);
   }
   return release;
+}
+
+/**
+ * Functions a release compiles and tries at once. All of them at once, a deploy of 2,000 functions
+ * started 2,000 isolate workers together: the host grew past 2.5 GB and answered no request for
+ * minutes. In turns, and with only KEPT_WARM of them left running (as the start-up load check
+ * leaves them), a deploy costs what a start does.
+ */
+const BRING_UP_AT_ONCE = 4;
+
+/** `run` over `items`, at most `width` at a time, a turn of the event loop between two (requests go first); results in order. */
+async function inTurns<T, R>(items: readonly T[], width: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) {
+      out[i] = await run(items[i]!);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  return out;
 }
 
 /** The files of stored version `id` (by path: their hashes). */
