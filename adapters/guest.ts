@@ -17,6 +17,7 @@ import { noteStaticBodies, staticBody } from "./static-body.ts";
 import { childWritesDone } from "./child-pipe.ts";
 import { within } from "../runtime/within.ts";
 import { collectGarbage } from "./gc.ts";
+import { noteUncountedMemory, uncountedBytes } from "./off-heap.ts";
 
 let importer = (url: string): Promise<Record<string, unknown>> => import(url);
 
@@ -158,12 +159,17 @@ export function heapUsed(): number {
 
 /**
  * This isolate's heap and the memory its ArrayBuffers hold outside the heap. In a worker, Node
- * and Deno report both for the worker's own isolate; Bun reports only part of the ArrayBuffers
- * (README.md in this folder, Workers).
+ * and Deno report both for the worker's own isolate, and the guest adds what they leave out
+ * (off-heap.ts); Bun reports only part of the ArrayBuffers (README.md in this folder, Workers).
  */
 export function memoryInUse(): { heap: number; external: number } {
   const m = process.memoryUsage();
-  return { heap: m.heapUsed, external: m.external };
+  return { heap: m.heapUsed, external: m.external + uncountedBytes() };
+}
+
+/** In an isolate-lane worker, before the function's module loads: see off-heap.ts. */
+export function noteWorkerMemory(): void {
+  if (!isMainThread) noteUncountedMemory();
 }
 
 /**

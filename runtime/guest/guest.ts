@@ -20,6 +20,7 @@ import {
   installFastResponse,
   memoryAfterCollection,
   memoryInUse,
+  noteWorkerMemory,
   onUncaughtException,
   onUnhandledRejection,
   scrubEnv,
@@ -68,6 +69,8 @@ interface Loaded {
 export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => void) => GuestShared, packed?: PackedLoader) {
   installFastResponse(); // before the function's module loads (Node: adapters/undici-response.ts)
   giveStringBodiesTheirStandardType(); // before the function's module loads
+  // memory the runtime leaves out of a worker's figures, noted as the function makes it (adapters/off-heap.ts)
+  if (!packed) noteWorkerMemory();
   const post = (f: GuestToHost, slot = 0) => end.send(f, slot);
   const loaded = new Map<number, Loaded>();
   let makeRequest: (init: RequestInit2) => Request = () => {
