@@ -24,6 +24,7 @@
 import { LanesError } from "../errors.ts";
 import { secretKey, type SecretRecord } from "../secrets/model.ts";
 import { describeDeployment, HISTORY_KEPT, versionId, versionNumber, versionsOf, type Deployment, type HostRecord, type VersionRecord } from "./model.ts";
+import { claimPrefix, firstVersionId, keepFirst } from "./etcd-begin.ts";
 import { b64key, EtcdAnswer, EtcdClient, parseJson, putOp as put, text, type Compare } from "./etcd-client.ts";
 import { EtcdBlobs } from "./etcd-blobs.ts";
 import { StoreHistory } from "./etcd-history.ts";
@@ -33,8 +34,6 @@ import { Members } from "./etcd-members.ts";
 import type { EtcdTarget } from "./etcd-url.ts";
 import { coalesced, followKey } from "./etcd-watch.ts";
 import type { ClusterStore, NewDeployment, PausePoint, StagedVersion, StoreState } from "./store.ts";
-
-const FORMAT = { format: "lanes-store", version: 1 };
 
 export interface EtcdStoreOptions {
   pause?: PausePoint;
@@ -77,31 +76,12 @@ export class EtcdStore implements ClusterStore {
   /** Connect and check the prefix is a lanes store (or empty: it becomes one). */
   static async open(target: EtcdTarget, o: EtcdStoreOptions = {}): Promise<EtcdStore> {
     const s = new EtcdStore(target, new EtcdClient(target.url, target.endpoints), o.pause ?? (async () => {}), o.hostTtl ?? 10);
-    await s.claimPrefix();
+    await claimPrefix(s.client, target.prefix, target.url);
     return s;
   }
 
   private key(rest: string): string {
     return `${this.target.prefix}/${rest}`;
-  }
-
-  private async claimPrefix() {
-    const marker = this.key("store");
-    const { kv } = await this.client.get(marker);
-    if (kv) {
-      const m = parseJson<{ format?: string; version?: number }>(kv, this.location);
-      if (m.format !== FORMAT.format || m.version !== FORMAT.version) {
-        throw new LanesError("invalid_flag", `--store ${this.location}: store format ${JSON.stringify(m)} is not one this lanes reads (${JSON.stringify(FORMAT)})`);
-      }
-      return;
-    }
-    // the records of hosts still running on it, written again after etcd lost its data, make no other store of it
-    const others = (await this.client.list(`${this.target.prefix}/`, { limit: 100 })).filter((kv) => !kv.key.startsWith(this.key("hosts/")));
-    if (others.length > 0) {
-      throw new LanesError("invalid_flag", `--store ${this.location}: keys under ${this.target.prefix}/ exist but are not a lanes store (no ${marker}); give a prefix of its own`);
-    }
-    // two hosts starting on an empty prefix at once: one writes the marker, both go on
-    await this.client.txn([{ key: b64key(marker), target: "VERSION", version: "0" }], [put(marker, JSON.stringify(FORMAT))], []);
   }
 
   async putBlob(bytes: Uint8Array): Promise<string> {
@@ -127,12 +107,21 @@ export class EtcdStore implements ClusterStore {
     throw new LanesError("conflict", `store ${this.location}: could not reserve a version id (too many deploys at once); try again`);
   }
 
+  firstVersionId(): Promise<string> {
+    return firstVersionId(this.client, this.target.prefix);
+  }
+
+  async begin(v: VersionRecord, first: NewDeployment): Promise<{ active: Deployment; mine: boolean }> {
+    await this.blobsKept(v);
+    const d: Deployment = { ...first, revision: 1 };
+    const json = JSON.stringify(d);
+    const r = await keepFirst(this.client, this.target.prefix, this.location, v, json);
+    if (!r.active) this.line.seen = { revision: 1, modRevision: r.revision, json };
+    return r.active ? { active: this.line.note(r.active), mine: false } : { active: d, mine: true };
+  }
+
   async putVersion(v: VersionRecord): Promise<void> {
-    for (const hash of new Set(Object.values(v.files))) {
-      if (!(await this.client.has(this.key(`blobs/${hash}`)))) {
-        throw new LanesError("internal", `store ${this.location}: version ${v.id} names blob ${hash}, which is not kept`);
-      }
-    }
+    await this.blobsKept(v);
     await this.client.put(this.key(`versions/${v.id}`), JSON.stringify(v));
     await this.pause("version");
   }
@@ -272,6 +261,12 @@ export class EtcdStore implements ClusterStore {
   async close(): Promise<void> {
     this.stopWatch.abort();
     await this.members.close();
+  }
+
+  private async blobsKept(v: VersionRecord) {
+    for (const hash of new Set(Object.values(v.files))) {
+      if (!(await this.client.has(this.key(`blobs/${hash}`)))) throw new LanesError("internal", `store ${this.location}: version ${v.id} names blob ${hash}, which is not kept`);
+    }
   }
 
   private conflict(now: Deployment | undefined, expected: number): LanesError {

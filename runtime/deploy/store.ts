@@ -93,6 +93,14 @@ export interface ClusterStore extends DeployStore {
    */
   stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>, stage: string): Promise<void>;
   unstage(id: string): Promise<void>;
+  /** The id a new store's first version takes: the next one, not reserved (hosts beginning the store at once all get it; `begin` keeps one). */
+  firstVersionId(): Promise<string>;
+  /**
+   * A new store's first version `v` (its blobs kept already) and deployment `first`, kept in one
+   * step only while no deployment is active; else the one another host made meanwhile (`mine`
+   * false), and `v` is not kept. Hosts started at the same moment on an empty store serve one v1.
+   */
+  begin(v: VersionRecord, first: NewDeployment): Promise<{ active: Deployment; mine: boolean }>;
   /** Calls `onChange` when a secret record is set or deleted, by any host (and once after each reconnect). */
   followSecrets(onChange: () => void): void;
   state(): StoreState;

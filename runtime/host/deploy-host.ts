@@ -17,7 +17,6 @@ import type { EtcdTarget } from "../deploy/etcd-url.ts";
 import { FolderStore } from "../deploy/folder-store.ts";
 import { packFolder, type Packed } from "../deploy/pack.ts";
 import { isClusterStore, type DeployStore, type PausePoint, type PauseStage } from "../deploy/store.ts";
-import { isLanesError } from "../errors.ts";
 import { startConsole, type ConsoleHandle } from "../console/start.ts";
 import { RecentRequests } from "../console/recent.ts";
 import type { SessionOptions } from "../console/session.ts";
@@ -123,16 +122,17 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       // that cannot load leaves the store as it was, and the next start may bring another.
       const first = await packFolder(o.dir, sys, o.adapter.name, ownFiles(o));
       await refuseGrantedOwnFiles(first.manifest, ownFiles(o), sys);
-      const id = await store.nextVersionId();
+      const id = await (isClusterStore(store) ? store.firstVersionId() : store.nextVersionId());
       started = await startOn(id, first.files).catch(async (e: unknown) => {
         await sys.remove(sys.join(runDir, id));
         throw e;
       });
-      active = await keepFirstVersion(store, id, first).catch(async (e: unknown) => {
+      const kept = await keepFirstVersion(store, id, first).catch(async (e: unknown) => {
         await started?.host.stop(0);
         throw e;
       });
-      if (active.stable !== id) {
+      active = kept.active;
+      if (!kept.mine) {
         // another host sharing the store made its first version at the same moment: serve that one
         await started.host.stop(0);
         started = undefined;
@@ -224,31 +224,27 @@ async function openStore(o: DeployHostOptions, pause: PausePoint): Promise<{ sto
   return { store, runDir: sys.join(sys.cacheDir(), "run", crypto.randomUUID()), close: async () => {} };
 }
 
-/** A new store's version 1 (`packed`, already serving as `id`): kept, then active at 100%; or the deployment of a host that made its own at the same moment. */
-async function keepFirstVersion(store: DeployStore, id: string, packed: Packed): Promise<Deployment> {
+/**
+ * A new store's version 1 (`packed`, already serving as `id`): kept, then active at 100%. On a
+ * shared store both in one step, so that of hosts beginning it at once one keeps its folder
+ * (etcd-begin.ts); the others get its deployment, `mine` false.
+ */
+async function keepFirstVersion(store: DeployStore, id: string, packed: Packed): Promise<{ active: Deployment; mine: boolean }> {
   const hashes: Record<string, string> = {};
   for (const [path, bytes] of packed.files) hashes[path] = await sha256Hex(bytes);
-  // a host sharing the store that started first may sweep meanwhile
-  await store.retention.hold(id, Object.values(hashes));
-  for (const bytes of packed.files.values()) await store.putBlob(bytes);
-  const createdAt = new Date().toISOString();
-  await store.putVersion({
-    id,
-    createdAt,
-    tag: null,
-    message: `${packed.manifest.dir}, taken by the new store`,
-    author: "lanes",
-    files: hashes,
-    digest: await contentDigest(hashes),
-  });
+  // a host sharing the store that started first may sweep meanwhile (each hold its own: the others may take the same id)
+  const hold = `${id}-first-${crypto.randomUUID()}`;
+  await store.retention.hold(hold, Object.values(hashes));
   try {
-    return await store.activate({ createdAt, author: "lanes", reason: "initial", message: null, stable: id, canary: null }, 0);
-  } catch (e) {
-    const won = isLanesError(e) && e.code === "conflict" ? await store.active() : undefined;
-    if (!won) throw e;
-    return won;
+    for (const bytes of packed.files.values()) await store.putBlob(bytes);
+    const createdAt = new Date().toISOString();
+    const v = { id, createdAt, tag: null, message: `${packed.manifest.dir}, taken by the new store`, author: "lanes", files: hashes, digest: await contentDigest(hashes) };
+    const first = { createdAt, author: "lanes", reason: "initial" as const, message: null, stable: id, canary: null };
+    if (isClusterStore(store)) return await store.begin(v, first);
+    await store.putVersion(v);
+    return { active: await store.activate(first, 0), mine: true };
   } finally {
-    await store.retention.release(id).catch(() => {}); // on etcd it goes with this host's lease anyway
+    await store.retention.release(hold).catch(() => {}); // on etcd it goes with this host's lease anyway
   }
 }
 
