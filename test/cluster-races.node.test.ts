@@ -9,8 +9,10 @@ import { EtcdClient, text } from "../runtime/deploy/etcd-client.ts";
 import { EtcdStore } from "../runtime/deploy/etcd-store.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import type { Deployment, VersionRecord } from "../runtime/deploy/model.ts";
+import type { StagedVersion } from "../runtime/deploy/store.ts";
+import { staging } from "../runtime/host/prepared.ts";
 import { eventually, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
-import { get, tokenFile, versionDir } from "./helpers/deploy.ts";
+import { api, deploy, get, tokenFile, versionDir } from "./helpers/deploy.ts";
 import { startEtcd, type Etcd } from "./helpers/etcd.ts";
 
 interface Ctx {
@@ -79,6 +81,64 @@ test("two hosts started at the same moment on an empty etcd: the store keeps one
     } finally {
       await Promise.all(hosts.map((h) => h.stop()));
     }
+  }
+});
+
+test("two stagings of one version at once (two hosts rolling back to it): ending one leaves the other's notice in the store", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/stage-twice`);
+  const [a, b, c] = [await EtcdStore.open(target), await EtcdStore.open(target), await EtcdStore.open(target)];
+  try {
+    const files = { "a.js": await a.putBlob(new TextEncoder().encode("export default {}")) };
+    const [sa, sb] = [staging(a, new Map(), "v1")!, staging(b, new Map(), "v1")!];
+    await Promise.all([sa.stage(new Map(), files), sb.stage(new Map(), files)]);
+    const notices = async () => (await records<StagedVersion>(ctx, `${target.prefix}/staged/`)).map((v) => v.stage).sort();
+    assert.equal(await notices(), [sa.stageId, sb.stageId].sort(), "both stagings are told to the other hosts");
+    await sa.end();
+    assert.equal(await notices(), [sb.stageId], "b's staging is still told (a host starting now loads it)");
+    // and a host that reads the store now (started, or back after etcd was away) is told b's
+    const seen: StagedVersion[] = [];
+    c.follow(
+      () => {},
+      () => {},
+      (v) => seen.push(v),
+    );
+    assert.ok(await eventually(() => seen.some((v) => v.stage === sb.stageId)), JSON.stringify(seen));
+    await sb.end();
+    assert.equal(await notices(), []);
+  } finally {
+    await Promise.all([a.close(), b.close(), c.close()]);
+  }
+});
+
+test("two hosts rolling back to the same version at once: one switches without waiting out --cluster-wait, the other gets 409, every host serves it", async (ctx) => {
+  const store = `etcd://${ctx.etcd.member}/lanes/same-rollback`;
+  // a wait far longer than a rollback takes here: a host waiting it out shows
+  const waitS = 40;
+  const extra = ["--admin-token-file", ctx.tokens, "--log", "json", "--cluster-wait", String(waitS)];
+  const hosts: ClusterHost[] = [];
+  try {
+    hosts.push(await startClusterHost("node", versionDir("one"), store, extra));
+    hosts.push(...(await Promise.all([startClusterHost("node", versionDir("unused"), store, extra), startClusterHost("node", versionDir("unused"), store, extra)])));
+    const serve = async (marker: string) => (await Promise.all(hosts.map((h) => get(h.url, "/greet")))).every((s) => s.text === marker);
+    assert.ok(await eventually(() => serve("one"), 30_000), "all serve v1");
+    assert.is((await deploy(hosts[0]!.url, versionDir("two"))).status, 201);
+    assert.ok(await eventually(() => serve("two"), 30_000), "all serve v2: no host runs v1 any more");
+    const t0 = Date.now();
+    const answers = await Promise.all(
+      [hosts[1]!, hosts[2]!].map(async (h) => {
+        const r = await api(h.url, "POST", "rollback", { version: "v1" });
+        return { ...r, ms: Date.now() - t0 };
+      }),
+    );
+    assert.equal(answers.map((a) => a.status).sort(), [200, 409], answers.map((a) => a.text).join("\n"));
+    const winner = answers.find((a) => a.status === 200)!;
+    assert.ok(winner.ms < (waitS * 1000) / 2, `the rollback answered after ${winner.ms} ms (--cluster-wait ${waitS} s)`);
+    const loser = answers.find((a) => a.status === 409)!;
+    assert.match(loser.json.error?.message ?? "", /the active deployment changed meanwhile, on this or another host: deployment 3 \(v1 100%, rollback by ci\) became active first/);
+    assert.ok(await eventually(() => serve("one"), 30_000), "all serve v1 again");
+    assert.equal(await records(ctx, "/lanes/same-rollback/staged/"), [], "no staging is left told");
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
   }
 });
 

@@ -325,7 +325,7 @@ test("a switch waits for the other hosts to load the version it staged now: a re
     // b loaded v1 for a deploy long ago (its release stopped since), and its record still says so
     await b.announce(record("host-b", { version: "v1", stage: "an-earlier-staging", error: null }));
     const waitMs = 1500;
-    const s = staging(a, new Set(), "v1", waitMs)!;
+    const s = staging(a, new Map(), "v1", waitMs)!;
     await s.stage(new Map(), {});
     let t0 = Date.now();
     await s.everywhere(0);

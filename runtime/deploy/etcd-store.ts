@@ -8,7 +8,8 @@
  *   versions/<id>         version records
  *   counter               the last version number handed out, raised by compare-and-swap
  *   deployments/<rev>     every deployment that was made active (rev zero-padded: key order)
- *   staged/<id>           a version a host is loading for a deploy (other hosts load it too)
+ *   staged/<id>/<stage>   a version a host is loading for a switch (other hosts load it too); one key
+ *                         per staging: two hosts rolling back to one version at once each keep theirs
  *   uploads/<id>          the blobs a deploy under way writes, kept from a sweep (etcd-sweep.ts)
  *   active                the active deployment
  *   hosts/<id>            one record per live host, on a lease (etcd-members.ts)
@@ -227,11 +228,11 @@ export class EtcdStore implements ClusterStore {
   async stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>, stage: string): Promise<void> {
     for (const bytes of files.values()) await this.putBlob(bytes);
     const staged: StagedVersion = { id, files: hashes, stage };
-    await this.client.put(this.key(`staged/${id}`), JSON.stringify(staged), await this.members.leaseId());
+    await this.client.put(this.key(`staged/${id}/${stage}`), JSON.stringify(staged), await this.members.leaseId());
   }
 
-  async unstage(id: string): Promise<void> {
-    await this.client.remove(this.key(`staged/${id}`));
+  async unstage(id: string, stage: string): Promise<void> {
+    await this.client.remove(this.key(`staged/${id}/${stage}`));
   }
 
   state(): StoreState {

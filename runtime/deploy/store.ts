@@ -92,7 +92,8 @@ export interface ClusterStore extends DeployStore {
    * this host is gone. It is not a version yet: `putVersion` and `activate` still decide.
    */
   stage(id: string, files: Map<string, Uint8Array>, hashes: Record<string, string>, stage: string): Promise<void>;
-  unstage(id: string): Promise<void>;
+  /** End the notice of staging `stage` of `id` (another host's staging of the same version stays). */
+  unstage(id: string, stage: string): Promise<void>;
   /** The id a new store's first version takes: the next one, not reserved (hosts beginning the store at once all get it; `begin` keeps one). */
   firstVersionId(): Promise<string>;
   /**

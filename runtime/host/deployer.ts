@@ -14,7 +14,7 @@ import { LanesError } from "../errors.ts";
 import { switchResult, type DeployerOptions, type SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
 import type { Host } from "./host-types.ts";
-import { Prepared, staging } from "./prepared.ts";
+import { Prepared, staging, type OwnSwitches } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import { ReleaseFolders } from "./release-folders.ts";
 import type { SecretValues } from "../secrets/values.ts";
@@ -35,8 +35,8 @@ export class Deployer {
   /** The newest deployment made elsewhere that `follow` was given. */
   private wanted = 0;
   private readonly prepared = new Prepared((r) => this.stopUnused(r));
-  /** Versions this host deploys now (its own stage notices are not for it). */
-  private readonly own = new Set<string>();
+  /** Versions this host switches to now (prepared.ts, OwnSwitches). */
+  private readonly own: OwnSwitches = new Map();
   private releases = new Map<string, Release>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
@@ -84,8 +84,8 @@ export class Deployer {
     const staged = staging(this.o.store, this.own, id, this.o.othersMs);
     let release: Release;
     try {
-      await staged?.stage(u.files, hashes);
-      release = await bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
+      const bring = () => bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
+      release = await (staged ? staged.load(u.files, hashes, bring) : bring());
     } catch (e) {
       await this.o.adapter.sys.remove(dir);
       await staged?.end();
@@ -154,8 +154,8 @@ export class Deployer {
       const staged = files && staging(this.o.store, this.own, target, this.o.othersMs);
       let release: Release;
       try {
-        await staged?.stage(new Map(), files!);
-        release = this.releases.get(target) ?? (await restoreRelease(this.ctx, this.o.store, target, this.liveServed(), true, files));
+        const bring = async () => this.releases.get(target) ?? (await restoreRelease(this.ctx, this.o.store, target, this.liveServed(), true, files));
+        release = await (staged ? staged.load(new Map(), files!, bring) : bring());
       } catch (e) {
         await staged?.end();
         throw e;
@@ -214,7 +214,7 @@ export class Deployer {
 
   /** Bring up a version another host of the shared store is deploying (it waits for this: loadedEverywhere). */
   prepare(id: string, files: Record<string, string>): Promise<void> | undefined {
-    if (this.own.has(id)) return undefined;
+    if (this.own.has(id)) return this.own.get(id)?.then(() => {});
     const running = this.releases.get(id);
     if (running && sameFiles(running.hashes, files)) return Promise.resolve();
     const release = this.prepared.peek(id) ?? restoreRelease(this.ctx, this.o.store, id, this.liveServed(), true, files, releaseFolder(this.releases, id));

@@ -43,8 +43,15 @@ export async function loadedEverywhere(store: ClusterStore, id: string, stage: s
   }
 }
 
+/**
+ * The versions this host switches to now, each with its own loading once begun: it ignores its
+ * own stage notices, and answers another host's staging of one of them (two rollbacks to one
+ * version at once) once its own loading is done, as the other waits for it (loadedEverywhere).
+ */
+export type OwnSwitches = Map<string, Promise<unknown> | undefined>;
+
 /** A switch on a shared store (undefined for a host's own store): the version staged for the others, then cleared. */
-export function staging(store: DeployStore, own: Set<string>, id: string, othersMs?: number): Staging | undefined {
+export function staging(store: DeployStore, own: OwnSwitches, id: string, othersMs?: number): Staging | undefined {
   return isClusterStore(store) ? new Staging(store, own, id, othersMs) : undefined;
 }
 
@@ -52,19 +59,25 @@ export class Staging {
   /** This staging's id, which the other hosts' records name once they loaded the version for it. */
   readonly stageId = crypto.randomUUID();
 
-  /** `own`: the versions this host switches to now (it ignores its own stage notices). */
   constructor(
     private readonly store: ClusterStore,
-    private readonly own: Set<string>,
+    private readonly own: OwnSwitches,
     private readonly id: string,
     private readonly othersMs?: number,
   ) {
-    own.add(id);
+    own.set(id, undefined);
   }
 
   /** Keep the files and tell the other hosts: they load the version while this one does. */
   stage(files: Map<string, Uint8Array>, hashes: Record<string, string>): Promise<void> {
     return this.store.stage(this.id, files, hashes, this.stageId);
+  }
+
+  /** `stage`, then `load` the version here while the others do. */
+  load<T>(files: Map<string, Uint8Array>, hashes: Record<string, string>, load: () => Promise<T>): Promise<T> {
+    const loaded = this.stage(files, hashes).then(load);
+    this.own.set(this.id, loaded);
+    return loaded;
   }
 
   /** `from`: the revision of the deployment this switch replaces. */
@@ -74,7 +87,7 @@ export class Staging {
 
   async end(): Promise<void> {
     this.own.delete(this.id);
-    await this.store.unstage(this.id).catch(() => {});
+    await this.store.unstage(this.id, this.stageId).catch(() => {});
   }
 }
 
