@@ -8,7 +8,8 @@ import * as assert from "uvu/assert";
 import { EtcdClient, text } from "../runtime/deploy/etcd-client.ts";
 import { EtcdStore } from "../runtime/deploy/etcd-store.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
-import type { Deployment, VersionRecord } from "../runtime/deploy/model.ts";
+import { contentDigest, type Deployment, type VersionRecord } from "../runtime/deploy/model.ts";
+import { prune } from "../runtime/deploy/retention.ts";
 import type { StagedVersion } from "../runtime/deploy/store.ts";
 import { staging } from "../runtime/host/prepared.ts";
 import { eventually, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
@@ -139,6 +140,37 @@ test("two hosts rolling back to the same version at once: one switches without w
     assert.equal(await records(ctx, "/lanes/same-rollback/staged/"), [], "no staging is left told");
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
+
+test("a deploy whose version is written but not yet active keeps it through another host's prune: it answers 409 once another deploy won, never 404", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/prune-upload`);
+  const [a, b] = [await EtcdStore.open(target), await EtcdStore.open(target)];
+  try {
+    const at = new Date().toISOString();
+    const keep = async (s: EtcdStore, marker: string) => {
+      const id = await s.nextVersionId();
+      const files = { "a.js": await s.putBlob(new TextEncoder().encode(`export default "${marker}"`)) };
+      await s.putVersion({ id, createdAt: at, tag: null, message: null, author: "ci", files, digest: await contentDigest(files) });
+      return id;
+    };
+    const deployment = (stable: string) => ({ createdAt: at, author: "ci", reason: "deploy" as const, message: null, stable, canary: null });
+    const d1 = await a.activate(deployment(await keep(a, "one")), 0);
+    // a deploys: it holds its upload (heldUpload), writes v2 and waits for the other hosts to load it
+    await a.retention.hold("v2", []);
+    assert.is(await keep(a, "a's"), "v2");
+    // meanwhile b deploys v3, switches first and prunes to --keep-versions 1
+    const d2 = await b.activate(deployment(await keep(b, "b's")), d1.revision);
+    const pruned = await prune(b, d2, 1);
+    assert.not.ok(pruned.versions.includes("v2"), `b's prune removed ${pruned.versions.join(", ")}`);
+    const e = (await a.activate(deployment("v2"), d1.revision).catch((x: unknown) => x)) as { code?: string; message?: string };
+    assert.is(e.code, "conflict", e.message);
+    assert.match(String(e.message), /deployment 2 \(v3 100%, deploy by ci\) became active first/);
+    await a.retention.release("v2");
+    // once a's upload is over, the next prune removes its version like any other past the limit
+    assert.ok((await prune(b, d2, 1)).versions.includes("v2"));
+  } finally {
+    await Promise.all([a.close(), b.close()]);
   }
 });
 

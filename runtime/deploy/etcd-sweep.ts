@@ -50,6 +50,10 @@ export class EtcdRetention implements StoreRetention {
     await this.client.remove(this.key(`uploads/${id}`));
   }
 
+  async held(): Promise<string[]> {
+    return (await this.client.list(this.key("uploads/"))).map((kv) => json<{ id: string }>(kv.value).id);
+  }
+
   async removeVersion(id: string): Promise<void> {
     await this.client.remove(this.key(`versions/${id}`));
   }

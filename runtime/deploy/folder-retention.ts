@@ -44,6 +44,10 @@ export class FolderRetention implements StoreRetention {
     this.uploads.delete(id);
   }
 
+  async held(): Promise<string[]> {
+    return [...this.uploads.keys()];
+  }
+
   async removeVersion(id: string): Promise<void> {
     // durable: a crash must not bring back a record whose blobs the sweep then removes
     await this.sys.remove(this.sys.join(this.root, "versions", `${id}.json`), { durable: true });

@@ -29,6 +29,8 @@ export interface StoreRetention {
   /** An upload of version `id` writing these blobs is under way: sweeps keep them until `release`. */
   hold(id: string, hashes: string[]): Promise<void>;
   release(id: string): Promise<void>;
+  /** The ids of the uploads under way (`hold` without `release` yet): a deploy's is its version's. */
+  held(): Promise<string[]>;
   /** Remove a version's record (its blobs stay until a sweep finds no kept version names them). */
   removeVersion(id: string): Promise<void>;
   /**
@@ -59,9 +61,15 @@ export interface PruneResult extends SweepResult {
   historyBefore?: number;
 }
 
-/** The versions a deployment needs now: never removed, whatever `--keep-versions` says. */
+/**
+ * The versions a deployment needs now, or may in a moment: never removed, whatever
+ * `--keep-versions` says. Read after the versions it is applied to: a deploy holds its upload
+ * before it writes its version, so the one of a deploy under way is seen here and kept (its
+ * switch would find it gone and answer 404 instead of winning, or of the 409 it gets when
+ * another deploy came first).
+ */
 export async function versionsInUse(store: DeployStore, active: Deployment): Promise<Set<string>> {
-  const used = new Set(versionsOf(active));
+  const used = new Set([...versionsOf(active), ...(await store.retention.held())]);
   const back = previousVersion(active, await store.history());
   if (back) used.add(back);
   if (isClusterStore(store)) {
