@@ -111,6 +111,37 @@ test("two stagings of one version at once (two hosts rolling back to it): ending
   }
 });
 
+test("a staging that ends while etcd is away is told no more once etcd is back (its notice is not left on the host's lease)", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/stage-away`);
+  const store = await EtcdStore.open(target);
+  try {
+    const s = staging(store, new Map(), "v1")!;
+    await s.stage(new Map(), {});
+    // the host's record keeps its lease alive, as a running host's does
+    await store.announce({
+      id: "h",
+      url: "http://127.0.0.1:9",
+      runtime: "node",
+      runtimeVersion: "0",
+      startedAt: "",
+      revision: 1,
+      serving: "v1 100%",
+      switchedAt: "",
+      switchMs: null,
+      loading: null,
+      failed: null,
+      prepared: null,
+    });
+    assert.is((await records(ctx, `${target.prefix}/staged/`)).length, 1);
+    await ctx.etcd.stop();
+    await s.end();
+    await ctx.etcd.start();
+    assert.ok(await eventually(async () => (await records(ctx, `${target.prefix}/staged/`)).length === 0, 20_000), "the notice is gone");
+  } finally {
+    await store.close();
+  }
+});
+
 test("two hosts rolling back to the same version at once: one switches without waiting out --cluster-wait, the other gets 409, every host serves it", async (ctx) => {
   const store = `etcd://${ctx.etcd.member}/lanes/same-rollback`;
   // a wait far longer than a rollback takes here: a host waiting it out shows

@@ -87,7 +87,21 @@ export class Staging {
 
   async end(): Promise<void> {
     this.own.delete(this.id);
-    await this.store.unstage(this.id, this.stageId).catch(() => {});
+    await this.unstage(0);
+  }
+
+  /**
+   * The notice is on this host's lease, which lives as long as the host: one left because the
+   * store was away would have every host started later load the version, and keep its files from
+   * sweeps, for good. Tried again (1 s, 2 s, ... 30 s apart) until it is gone.
+   */
+  private async unstage(attempt: number): Promise<void> {
+    try {
+      await this.store.unstage(this.id, this.stageId);
+    } catch {
+      const t = setTimeout(() => void this.unstage(attempt + 1), Math.min(1000 * 2 ** attempt, 30_000));
+      (t as { unref?: () => void }).unref?.();
+    }
   }
 }
 
