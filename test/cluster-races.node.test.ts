@@ -50,6 +50,15 @@ test("two hosts opening an empty prefix at the same moment both take it as a sto
   }
 });
 
+test("a store holding more keys than one look at the prefix reads is opened as the store it is", async (ctx) => {
+  const target = parseEtcdUrl(`etcd://${ctx.etcd.member}/lanes/big`);
+  const first = await EtcdStore.open(target);
+  for (let i = 0; i < 120; i++) await first.putBlob(new TextEncoder().encode(`blob ${i}`));
+  await first.close();
+  const again = await EtcdStore.open(target);
+  await again.close();
+});
+
 test("two hosts started at the same moment on an empty etcd: the store keeps one first version, v1, and both serve it", async (ctx) => {
   const extra = ["--admin-token-file", ctx.tokens, "--log", "json"];
   for (let round = 0; round < 2; round++) {

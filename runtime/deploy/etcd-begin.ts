@@ -1,7 +1,7 @@
 /**
  * A new etcd store (etcd-store.ts), which several hosts may begin at the same moment:
  * - the prefix is claimed with its `store` marker, written only where there is none: a host that
- *   reads the prefix after another wrote its marker finds a lanes store, not foreign keys;
+ *   finds keys after another wrote its marker reads the marker again, and finds a lanes store;
  * - the first version is kept and made active in one transaction, only while there is no active
  *   deployment: of hosts started together on an empty store, each on its own folder as `v1`, one
  *   keeps its folder and the others serve it (and write nothing), so the store holds one first
@@ -23,12 +23,13 @@ export async function claimPrefix(client: EtcdClient, prefix: string, location: 
       throw new LanesError("invalid_flag", `--store ${location}: store format ${JSON.stringify(m)} is not one this lanes reads (${JSON.stringify(FORMAT)})`);
     }
   };
-  // the marker is a store's first key: read with the rest, a host beside this one that wrote it is seen as a store
-  const all = await client.list(`${prefix}/`, { limit: 100 });
-  const found = all.find((kv) => kv.key === marker);
-  if (found) return check(found);
+  const { kv } = await client.get(marker);
+  if (kv) return check(kv);
   // the records of hosts still running on it, written again after etcd lost its data, make no other store of it
-  if (all.some((kv) => !kv.key.startsWith(`${prefix}/hosts/`))) {
+  if ((await client.list(`${prefix}/`, { limit: 100, keysOnly: true })).some((kv) => !kv.key.startsWith(`${prefix}/hosts/`))) {
+    // a host beside this one that began the store since the marker was read has written it first
+    const theirs = (await client.get(marker)).kv;
+    if (theirs) return check(theirs);
     throw new LanesError("invalid_flag", `--store ${location}: keys under ${prefix}/ exist but are not a lanes store (no ${marker}); give a prefix of its own`);
   }
   const r = await client.txn([{ key: b64key(marker), target: "VERSION", version: "0" }], [put(marker, JSON.stringify(FORMAT))], [{ request_range: { key: b64key(marker) } }]);
