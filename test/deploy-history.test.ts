@@ -255,7 +255,8 @@ test("etcd: a rollback whose version another host's prune removes while it is be
   let during: (() => Promise<void>) | undefined;
   // the rollback has read v1's record and is about to stage it for the other hosts: the prune comes then
   const front = await etcdFront(ctx.etcd.endpoint, async (key) => {
-    if (key !== `/${prefix}/staged/v1`) return;
+    // each staging's own key: staged/<version>/<stage>
+    if (!key.startsWith(`/${prefix}/staged/v1/`)) return;
     const now = during;
     during = undefined;
     await now?.();
