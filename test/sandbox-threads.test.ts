@@ -81,7 +81,10 @@ test("a bun child that starts 5,000 threads in a burst is refused past the limit
 test("a child that ends because a thread was refused is reported as such, not by its exit code", async ({ h }) => {
   if (!base) return;
   const err = await expectError(await h.fetch("/burst?n=5000&exit=3"), 502, "instance_crashed");
-  assert.match(err.message, `ended after it tried to run more than the ${MAX_THREADS} threads a process-lane child may run (its pids cgroup refused`);
+  // the child exits (code 3) at once, but tearing down 2,041 threads takes a while, and the
+  // watchdog's reading of the refusal may come first: either way the refusal is the reason given
+  assert.match(err.message, `tried to run more than the ${MAX_THREADS} threads a process-lane child may run (its pids cgroup refused`);
+  assert.not.match(err.message, /code 3/);
   const metrics = await (await h.fetch("/_lanes/metrics")).text();
   assert.match(metrics, /lanes_instance_restarts_total\{[^}]*function="burst"[^}]*cause="thread_limit"[^}]*\} 2/);
   assert.equal(await expectJson(h.fetch("/burst?n=10")), { started: 10 });
@@ -116,7 +119,11 @@ test("a child's cgroup is removed when it ends, and the host leaves none behind"
   await waitFor(() => !ours().includes(cgroup), `${cgroup} is removed once its child is stopped`);
   stopped = true;
   await h.stop();
-  assert.equal(ours(), [], "no cgroup of this host's is left once it has stopped");
+  // each goes once its child's pipes have closed, which on a Deno host can come after stop()
+  await waitFor(
+    () => ours().length === 0,
+    () => `no cgroup of this host's is left once it has stopped (left: ${ours().join(", ")})`,
+  );
 });
 
 test.run();
