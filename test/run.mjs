@@ -135,7 +135,8 @@ function runJob({ rt, f }) {
 const SOLO = new Set(["dev"]);
 // (fidelity: its concurrent requests keep 1.6 cores busy on a Node host; chaos-hostile's "refused
 // at once" went past its bound beside it)
-const LOADS = new Set(["bench-smoke.node", "body-reuse", "channel-floods", "chaos-hostile", "cluster.node", "console-browser.node", "fidelity", "load"]);
+// (console-floods: its function logs in a loop for 2 s at a time, most of a core)
+const LOADS = new Set(["bench-smoke.node", "body-reuse", "channel-floods", "chaos-hostile", "console-floods", "cluster.node", "console-browser.node", "fidelity", "load"]);
 // (console-browser: a page action or screenshot that Chromium does not finish in time fails it:
 // one took over 15 s beside the cluster suite on a clean clone)
 // (chaos-limits: its refusals must come before the first served request, one came after it beside
