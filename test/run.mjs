@@ -5,7 +5,7 @@
 // `N passed, N failed` over all runtimes.
 //   node test/run.mjs [--runtimes node,bun,deno] [file-filter]
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -97,20 +97,67 @@ const removeRunCache = runFolder("test-cache", "LANES_CACHE_DIR", 3_600_000);
 const removeRunScratch = runFolder("test-tmp", "LANES_TEST_TMP", 24 * 3_600_000);
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
+/** The process groups of the suites running: a Ctrl-C (or a kill) of the runner ends them too, as it did when they were in its own group. */
+const runningGroups = new Set();
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"])
+  process.on(signal, () => {
+    for (const kill of runningGroups) kill();
+    process.exit(130);
+  });
+
+let suitesStarted = 0;
+/** Processes whose environment carries LANES_TEST_SUITE=`mark` (Linux: /proc). */
+function processesMarked(mark) {
+  if (!existsSync("/proc")) return [];
+  const want = `\0LANES_TEST_SUITE=${mark}\0`;
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .filter((pid) => {
+      try {
+        return `\0${readFileSync(`/proc/${pid}/environ`, "latin1")}`.includes(want);
+      } catch {
+        return false; // gone, or not ours to read
+      }
+    })
+    .map(Number);
+}
+
 function runJob({ rt, f }) {
   return new Promise((resolve) => {
     const [cmd, argv] = RUNNERS[rt](f);
     const started = Date.now();
-    const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    // a process group of its own: a suite killed at its time limit leaves no host, child or etcd
+    // of its own running to load the machine for the suites after it (a timed-out cluster suite's
+    // host and etcd ran on for minutes, and the suites beside them went past their own limits);
+    // what left the group (a CLI run again in a session of its own) is found by its environment
+    const mark = `${process.pid}-${++suitesStarted}`;
+    const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, NO_COLOR: "1", LANES_TEST_SUITE: mark }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // the group is gone already
+      }
+      for (const pid of processesMarked(mark)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone meanwhile
+        }
+      }
+    };
+    runningGroups.add(killGroup);
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
     const timer = setTimeout(() => {
       out += `\n[runner] timed out after ${FILE_TIMEOUT_MS} ms\n`;
-      child.kill("SIGKILL");
+      killGroup();
     }, FILE_TIMEOUT_MS);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      killGroup();
+      runningGroups.delete(killGroup);
       const text = strip(out);
       const num = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
       const total = num("Total"),
