@@ -22,7 +22,7 @@ import { RecentRequests } from "../console/recent.ts";
 import type { SessionOptions } from "../console/session.ts";
 import { adminApi } from "./admin-api.ts";
 import { AdminAuth, DEFAULT_THROTTLE, isLoopback, type ThrottleOptions, type Token } from "./admin-auth.ts";
-import { NO_PROXY, type TrustedProxies } from "./client-address.ts";
+import { NO_PROXY } from "./client-address.ts";
 import { ClusterMember } from "./cluster-member.ts";
 import { DeployFront } from "./deploy-front.ts";
 import { Deployer, type DeployerOptions } from "./deployer.ts";
@@ -58,10 +58,6 @@ export interface DeployHostOptions extends HostOptions {
   consoleSessions?: SessionOptions;
   /** How wrong admin tokens are answered 429 (tests lengthen the block); DEFAULT_THROTTLE otherwise. */
   throttle?: ThrottleOptions;
-  /** `--console-host`: the host name (lower-case) the console answers on, and no function (console-host.ts). */
-  consoleHost?: string;
-  /** `--trust-proxy`: the reverse proxies whose X-Forwarded-For names the client the token throttle counts (client-address.ts). */
-  trustedProxies?: TrustedProxies;
 }
 
 export interface DeployHost {

@@ -8,6 +8,7 @@ import type { SparePool } from "../lanes/spares.ts";
 import type { HostMetrics } from "../ops/metrics.ts";
 import type { SecretValues } from "../secrets/values.ts";
 import type { RecentRequests } from "../console/recent.ts";
+import type { TrustedProxies } from "./client-address.ts";
 import type { RequestLog, Served } from "./served.ts";
 
 export interface HostOptions {
@@ -30,6 +31,10 @@ export interface HostOptions {
   otlpEndpoint?: string;
   /** The deployed version `dir` holds (a deploy store's): the functions' `version` label, else their bundle hash. */
   version?: string;
+  /** `--console-host`: the host name (lower-case) the console answers on, and no function (console-host.ts). */
+  consoleHost?: string;
+  /** `--trust-proxy`: the reverse proxies whose X-Forwarded-For names the client (client-address.ts, misdirected-host.ts). */
+  trustedProxies?: TrustedProxies;
   /** Answers every request in front of the host's own handler (deployments, admin API, tokens). */
   front?: Front;
   /** The console is on: each function's requests go to its feed here (runtime/console/recent.ts). */

@@ -28,14 +28,14 @@ import { hostBuffers } from "../channel/buffer-pool.ts";
 import { brokenSummary, loadEach } from "./load-check.ts";
 import { compileGuests, guestFilesKeeper } from "./guest-files.ts";
 import type { Host, HostOptions } from "./host-types.ts";
+import { guardOwnRoutes } from "./misdirected-host.ts";
 import type { Served } from "./served.ts";
 
 export type { Front, Host, HostOptions } from "./host-types.ts";
+export { compileGuests } from "./guest-files.ts";
 
 /** Longest wait for ctx.shared's lock on the host's main thread before shared_busy (see storeFor). */
 const HOST_LOCK_TIMEOUT_MS = 250;
-
-export { compileGuests } from "./guest-files.ts";
 
 export async function startHost(o: HostOptions): Promise<Host> {
   const { adapter, log } = o;
@@ -212,7 +212,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   let server: RunningServer;
   try {
     const opts = { port: o.port, hostname: o.hostname, ...(o.connections ? { connections: o.connections } : {}), refused: (r: RefusedRequest) => handler.refused(r) };
-    server = await adapter.serve(o.front ? o.front.handler(() => handler) : own, opts);
+    server = await adapter.serve(guardOwnRoutes(o.front ? o.front.handler(() => handler) : own, o), opts);
   } catch (e) {
     await Promise.all(functions.map((f) => f.pool?.stop(0)));
     await Promise.all([pack.stop(), spares.stop()]);
