@@ -486,8 +486,10 @@ test("with --console-host, the console answers on that name only, and no functio
   for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `admin.localhost.evil.example:${port}`, `x.admin.localhost:${port}`]) {
     for (const path of ["/_lanes/ui/", "/_lanes/ui", "/_lanes/ui/api/overview", "/_lanes/ui/assets/console.css"]) {
       const res = await withHost(url, host, `GET ${path}`);
-      assert.is(res.status, 404, `${path} for Host ${host}`);
-      assert.match(res.body, /the console is not served on this host name/);
+      // a name not this machine's gets nothing of lanes' own on a loopback host (misdirected-host.ts)
+      const foreign = host.startsWith("admin.localhost.evil.example");
+      assert.is(res.status, foreign ? 403 : 404, `${path} for Host ${host}`);
+      assert.match(res.body, foreign ? /DNS rebinding/ : /the console is not served on this host name/);
     }
   }
   // dot segments resolved (dot-segments.ts): a reserved path that resolves to a function's is a function's
