@@ -188,6 +188,8 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       member,
       secrets: keeper,
       async stop(graceMs) {
+        // before the server closes: a deploy still loading is answered, not cut off (deploy-halt.ts)
+        deployer.halt();
         await Promise.all([stopAll(graceMs, host, deployer, ui), member?.stop()]);
         if (o.store) await sys.remove(runDir);
         await close().catch((e: unknown) => o.log.warn(`${store.location}: could not let the store go: ${e instanceof Error ? e.message : String(e)}`));

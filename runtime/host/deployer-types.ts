@@ -1,7 +1,8 @@
-/** What a deploy, promote, rollback or follow answers, and what a Deployer is made of. */
+/** What a deploy, promote, rollback or follow answers, what a Deployer is made of, and what a deploy keeps in the store. */
 import type { RuntimeAdapter } from "../../adapters/types.ts";
-import type { Deployment } from "../deploy/model.ts";
-import type { DeployStore } from "../deploy/store.ts";
+import { contentDigest, type Deployment, type VersionRecord } from "../deploy/model.ts";
+import type { DeployStore, NewDeployment } from "../deploy/store.ts";
+import type { Upload } from "../deploy/upload.ts";
 import type { Logger } from "../log.ts";
 import type { SecretValues } from "../secrets/values.ts";
 import type { Host } from "./host.ts";
@@ -40,4 +41,28 @@ export interface DeployerOptions {
 export function switchResult(d: Deployment, release: { id: string; served: { spec: { name: string } }[] }, changed: string[], t0: number, t1: number): SwitchResult {
   const unchanged = release.served.map((s) => s.spec.name).filter((n) => !changed.includes(n));
   return { deployment: d, version: release.id, changed, unchanged, loadMs: Math.round(t1 - t0), switchMs: Math.round(performance.now() - t1) };
+}
+
+/** Step 2 of a deploy (deployer.ts): version `id`'s files, then its record, then the deployment made active (if `active` still is). */
+export async function keepDeploy(
+  store: DeployStore,
+  u: Upload,
+  author: string,
+  id: string,
+  hashes: Record<string, string>,
+  active: Deployment,
+  changed: string[],
+): Promise<Deployment> {
+  for (const bytes of u.files.values()) await store.putBlob(bytes);
+  const record: VersionRecord = { id, createdAt: new Date().toISOString(), tag: u.tag, message: u.message, author, files: hashes, digest: await contentDigest(hashes) };
+  await store.putVersion(record);
+  const next: NewDeployment = {
+    createdAt: record.createdAt,
+    author,
+    reason: "deploy",
+    message: u.message,
+    stable: u.percent === 100 ? id : active.stable,
+    canary: u.percent === 100 ? null : { version: id, percent: u.percent, changed, autoRollback: u.autoRollback },
+  };
+  return store.activate(next, active.revision);
 }

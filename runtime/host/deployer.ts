@@ -7,11 +7,10 @@
  *   3. switch every route at once (one assignment of the routing the front reads);
  *   4. requests already in the old version finish there, then its instances stop.
  */
-import { checkIfVersion, contentDigest, describeDeployment, previousVersion, sha256Hex, type Deployment, type VersionRecord } from "../deploy/model.ts";
-import type { NewDeployment } from "../deploy/store.ts";
+import { checkIfVersion, describeDeployment, previousVersion, sha256Hex, type Deployment } from "../deploy/model.ts";
 import type { Upload } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
-import { switchResult, type DeployerOptions, type SwitchResult } from "./deployer-types.ts";
+import { keepDeploy, switchResult, type DeployerOptions, type SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
 import type { Host } from "./host-types.ts";
 import { Prepared, staging, type OwnSwitches } from "./prepared.ts";
@@ -24,6 +23,7 @@ import { restartServing, withReplaced, type RestartResult } from "./restart.ts";
 import { buildRouting, type Routing } from "./routing.ts";
 import { autoRollBack } from "./auto-rollback-retry.ts";
 import { dropRemovedCopies, foldersRunFrom, heldUpload } from "./prune.ts";
+import { Halt } from "./deploy-halt.ts";
 
 export type { DeployerOptions, SwitchResult } from "./deployer-types.ts";
 
@@ -40,6 +40,7 @@ export class Deployer {
   private releases = new Map<string, Release>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Served>();
+  private readonly halted = new Halt<Release>((r) => this.stopUnused(r));
   private readonly ctx: ReleaseContext;
   private readonly folders: ReleaseFolders;
 
@@ -72,6 +73,7 @@ export class Deployer {
     return this.serial(async () => {
       const [t0, active] = [performance.now(), this.active];
       checkIfVersion(u.ifVersion, active);
+      this.halted.check(active, "the deploy");
       const id = await this.o.store.nextVersionId();
       const hashes = Object.fromEntries(await Promise.all([...u.files].map(async ([path, bytes]) => [path, await sha256Hex(bytes)] as const)));
       return heldUpload(this.o, id, hashes, () => this.upload(u, author, id, hashes, active, t0), this.copiesInUse);
@@ -84,8 +86,10 @@ export class Deployer {
     const staged = staging(this.o.store, this.own, id, this.o.othersMs);
     let release: Release;
     try {
-      const bring = () => bringUpRelease(this.ctx, id, dir, hashes, this.liveServed(), true);
-      release = await (staged ? staged.load(u.files, hashes, bring) : bring());
+      release = await this.halted.guard(active, `the deploy of version ${id}`, async (onBuilt) => {
+        const bring = () => bringUpRelease({ ...this.ctx, onBuilt }, id, dir, hashes, this.liveServed(), true);
+        return staged ? staged.load(u.files, hashes, bring) : bring();
+      });
     } catch (e) {
       await this.o.adapter.sys.remove(dir);
       await staged?.end();
@@ -98,26 +102,7 @@ export class Deployer {
     try {
       await staged?.everywhere(active.revision);
       t1 = performance.now();
-      for (const bytes of u.files.values()) await this.o.store.putBlob(bytes);
-      const record: VersionRecord = {
-        id,
-        createdAt: new Date().toISOString(),
-        tag: u.tag,
-        message: u.message,
-        author,
-        files: hashes,
-        digest: await contentDigest(hashes),
-      };
-      await this.o.store.putVersion(record);
-      const next: NewDeployment = {
-        createdAt: record.createdAt,
-        author,
-        reason: "deploy",
-        message: u.message,
-        stable: u.percent === 100 ? id : active.stable,
-        canary: u.percent === 100 ? null : { version: id, percent: u.percent, changed, autoRollback: u.autoRollback },
-      };
-      const d = await this.o.store.activate(next, active.revision);
+      const d = await keepDeploy(this.o.store, u, author, id, hashes, active, changed);
       this.switchTo(d, u.percent === 100 ? release : stable, u.percent === 100 ? undefined : release);
     } catch (e) {
       await this.stopUnused(release);
@@ -132,6 +117,7 @@ export class Deployer {
     return this.serial(async () => {
       const [t0, active] = [performance.now(), this.active];
       checkIfVersion(ifVersion, active);
+      this.halted.check(active, "the promote");
       if (!active.canary) throw new LanesError("conflict", `nothing to promote: the active deployment is ${describeDeployment(active)}, not a gradual one`);
       const release = this.releases.get(active.canary.version)!;
       const d = await this.o.store.activate({ createdAt: new Date().toISOString(), author, reason: "promote", message: null, stable: release.id, canary: null }, active.revision);
@@ -154,8 +140,10 @@ export class Deployer {
       const staged = files && staging(this.o.store, this.own, target, this.o.othersMs);
       let release: Release;
       try {
-        const bring = async () => this.releases.get(target) ?? (await restoreRelease(this.ctx, this.o.store, target, this.liveServed(), true, files));
-        release = await (staged ? staged.load(new Map(), files!, bring) : bring());
+        release = await this.halted.guard(active, `the rollback to ${target}`, async (onBuilt) => {
+          const bring = async () => this.releases.get(target) ?? (await restoreRelease({ ...this.ctx, onBuilt }, this.o.store, target, this.liveServed(), true, files));
+          return staged ? staged.load(new Map(), files!, bring) : bring();
+        });
       } catch (e) {
         await staged?.end();
         throw e;
@@ -244,6 +232,9 @@ export class Deployer {
 
   /** The copies `runDir/<name>` something this host runs or prepares works out of (prune.ts, CopiesInUse). */
   readonly copiesInUse = (): Set<string> => new Set([...this.prepared.ids(), ...foldersRunFrom(this.o, [...this.releases.values()], [...this.liveServed(), ...this.retiring])]);
+
+  /** The host stops: a deploy or rollback still loading its version ends now, answered 503 with nothing changed (deploy-halt.ts). */
+  readonly halt = (): void => this.halted.halt();
 
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {

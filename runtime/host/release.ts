@@ -37,6 +37,8 @@ export interface ReleaseContext {
   runDir: string;
   /** The secret values functions get now; undefined: this host keeps none. */
   secrets?: () => SecretValues | undefined;
+  /** Told of every function a release builds, so a host that stops can stop them (deploy-halt.ts). */
+  onBuilt?: (s: Served) => void;
 }
 
 /** What decides whether a function changed: its settings, and the hash of every file it is built from. */
@@ -110,6 +112,7 @@ export async function bringUpRelease(ctx: ReleaseContext, id: string, dir: strin
   const outcomes = await inTurns(manifest.functions, BRING_UP_AT_ONCE, async (spec: FunctionSpec) => {
     const gate = heldLogger(ctx.log);
     const built = await ctx.host.build(spec, gate.log, id);
+    ctx.onBuilt?.(built);
     const fp = fingerprintOf(built, dir, hashes, ctx);
     const same = fp === undefined ? undefined : byFingerprint.get(fp);
     if (same) {

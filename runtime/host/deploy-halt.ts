@@ -1,0 +1,69 @@
+/**
+ * A host that stops while a deploy (or rollback) brings its version up. The server's shutdown
+ * waits for in-flight requests only its grace (5 s for SIGTERM), and a version can take longer to
+ * load: the client then saw its connection closed, with no word of what happened. So the host,
+ * as it begins to stop, ends such a deploy before the server closes: the deploy answers 503
+ * (`unavailable`) saying that nothing was changed, the version's trial instances are stopped, and
+ * the store is not written. A deploy already past its load (writing the store, switching) is quick
+ * and finishes as it would have. See ../../README.md, "Deploy".
+ */
+import { describeDeployment, type Deployment } from "../deploy/model.ts";
+import { LanesError } from "../errors.ts";
+import type { Served } from "./served.ts";
+
+/** `late`: stops what a bring-up (a T) started after the host stopped. */
+export class Halt<T> {
+  private stopping = false;
+  private readonly inFlight = new Set<() => void>();
+
+  constructor(private readonly late: (t: T) => Promise<void>) {}
+
+  /** A deploy, rollback or promote asked for (or whose turn came) while the host stops: refused. */
+  check(active: Deployment, what: string): void {
+    if (this.stopping) throw stoppedError(active, `${what} was not started`);
+  }
+
+  /**
+   * `run` (the bring-up of a version, which tells `onBuilt` of each function it builds) unless
+   * the host stops first: then `stoppedError` at once, the functions built so far are stopped,
+   * and what `run` still brings up is given to `late` to stop.
+   */
+  async guard(active: Deployment, what: string, run: (onBuilt: (s: Served) => void) => Promise<T>): Promise<T> {
+    this.check(active, what);
+    const built = new Set<Served>();
+    let abort!: () => void;
+    const aborted = new Promise<typeof ABORTED>((resolve) => (abort = () => resolve(ABORTED)));
+    const end = () => {
+      abort();
+      for (const s of built) void s.pool?.stop(0);
+    };
+    this.inFlight.add(end);
+    const running = run((s) => {
+      built.add(s);
+      if (this.stopping) void s.pool?.stop(0);
+    });
+    try {
+      const first = await Promise.race([running, aborted]);
+      if (first !== ABORTED) return first;
+      running.then(this.late, () => {});
+      throw stoppedError(active, `${what} was stopped while its version loaded`);
+    } finally {
+      this.inFlight.delete(end);
+    }
+  }
+
+  /** The host stops: every guarded bring-up ends now, and no deploy starts after this. */
+  halt(): void {
+    this.stopping = true;
+    for (const end of [...this.inFlight]) end();
+  }
+}
+
+const ABORTED = Symbol("aborted");
+
+function stoppedError(active: Deployment, what: string): LanesError {
+  return new LanesError(
+    "unavailable",
+    `the host is stopping: nothing was changed: ${what}; deployment ${active.revision} (${describeDeployment(active)}) stays active; try again once a host runs`,
+  );
+}
