@@ -35,17 +35,17 @@ export class Halt<T> {
     const aborted = new Promise<typeof ABORTED>((resolve) => (abort = () => resolve(ABORTED)));
     const end = () => {
       abort();
-      for (const s of built) void s.pool?.stop(0);
+      for (const s of built) void s.pool?.stop(0).catch(() => {});
     };
     this.inFlight.add(end);
     const running = run((s) => {
       built.add(s);
-      if (this.stopping) void s.pool?.stop(0);
+      if (this.stopping) void s.pool?.stop(0).catch(() => {});
     });
     try {
       const first = await Promise.race([running, aborted]);
       if (first !== ABORTED) return first;
-      running.then(this.late, () => {});
+      void running.then(this.late).catch(() => {}); // (its failure was no one's answer)
       throw stoppedError(active, `${what} was stopped while its version loaded`);
     } finally {
       this.inFlight.delete(end);
