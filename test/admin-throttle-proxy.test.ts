@@ -6,12 +6,12 @@
  * loopback on Linux), the proxy reaches the host from 127.0.0.1.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { clientAddress, trustedProxies } from "../runtime/host/client-address.ts";
 import { runCli, scratchDir, startStoreHost, TOKEN, tokenFile, versionDir, type StoreHost } from "./helpers/deploy.ts";
+import { reverseProxy } from "./helpers/reverse-proxy.ts";
 
 const STRANGER = "127.0.0.2";
 const OPERATOR = "127.0.0.3";
@@ -34,25 +34,6 @@ function send(url: string, from: string, o: { method?: string; headers?: Record<
     req.on("error", reject);
     req.end(o.body);
   });
-}
-
-/** A reverse proxy to `target` that passes Host on and appends the client's address to X-Forwarded-For. */
-async function reverseProxy(target: string): Promise<{ url: string; close(): Promise<void> }> {
-  const to = new URL(target);
-  const server = http.createServer((req, res) => {
-    const headers = { ...req.headers };
-    const prior = req.headers["x-forwarded-for"];
-    headers["x-forwarded-for"] = prior ? `${prior}, ${req.socket.remoteAddress}` : req.socket.remoteAddress!;
-    const up = http.request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers, localAddress: "127.0.0.1", agent: false }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    up.on("error", () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

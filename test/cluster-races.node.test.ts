@@ -14,7 +14,7 @@ import type { StagedVersion } from "../runtime/deploy/store.ts";
 import { staging } from "../runtime/host/prepared.ts";
 import { eventually, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
 import { api, deploy, get, tokenFile, versionDir } from "./helpers/deploy.ts";
-import { startEtcd, type Etcd } from "./helpers/etcd.ts";
+import { startEtcdOrFail, type Etcd } from "./helpers/etcd.ts";
 
 interface Ctx {
   etcd: Etcd;
@@ -23,13 +23,7 @@ interface Ctx {
 const test = suite<Ctx>("hosts of one etcd store racing each other");
 
 test.before(async (ctx) => {
-  try {
-    ctx.etcd = await startEtcd();
-  } catch (e) {
-    console.error(`\n  FAIL: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-    throw e;
-  }
+  ctx.etcd = await startEtcdOrFail();
   ctx.tokens = tokenFile();
 });
 

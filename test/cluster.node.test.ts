@@ -19,7 +19,7 @@ import type { HostRecord } from "../runtime/deploy/model.ts";
 import { eventually, health, hostRecords, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
 import { deploy, get, runCli, runCliWithInput, scratchDir, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
 import { fixtures } from "./helpers/host.ts";
-import { freePort, startEtcd, type Etcd } from "./helpers/etcd.ts";
+import { freePort, startEtcdOrFail, type Etcd } from "./helpers/etcd.ts";
 import { lanesCommand } from "./helpers/cluster.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 import { hostEnvironment } from "../adapters/env.ts";
@@ -39,14 +39,7 @@ const CLUSTER_WAIT_S = 5;
 
 test.before(async (ctx) => {
   ctx.hosts = [];
-  try {
-    ctx.etcd = await startEtcd();
-  } catch (e) {
-    // uvu drops an error thrown by a before hook (its tests only show as not run): say it, fail
-    console.error(`\n  FAIL: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-    throw e;
-  }
+  ctx.etcd = await startEtcdOrFail();
   ctx.store = `etcd://${ctx.etcd.member}/lanes/test`;
   ctx.tokens = tokenFile();
   // a deploy waits at most CLUSTER_WAIT_S for the other hosts to load its version (10 s by default)

@@ -5,12 +5,12 @@
  * host's loopback names and a trusted proxy's requests answer as before.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { trustedProxies } from "../runtime/host/client-address.ts";
 import { inProcessDeployHost, TOKEN, versionDir } from "./helpers/deploy.ts";
 import { startTestHost } from "./helpers/host.ts";
+import { reverseProxy } from "./helpers/reverse-proxy.ts";
 
 interface Answer {
   status: number;
@@ -97,26 +97,9 @@ test("--console-host's name is answered on loopback", async () => {
   }
 });
 
-/** A TLS proxy's set-up (README, The console): on loopback, passing Host on and appending X-Forwarded-For. */
-async function reverseProxy(target: string, publicName: string): Promise<{ url: string; close(): Promise<void> }> {
-  const to = new URL(target);
-  const server = http.createServer((req, res) => {
-    const headers = { ...req.headers, host: publicName, "x-forwarded-for": req.socket.remoteAddress! };
-    const up = http.request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers, agent: false }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    up.on("error", () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, close: () => new Promise((r) => server.close(() => r())) };
-}
-
 test("behind a trusted proxy on loopback that passes on its public Host, lanes' own routes answer", async () => {
   const d = await inProcessDeployHost({ dir: versionDir("v1"), trustedProxies: trustedProxies("127.0.0.1") });
-  const proxy = await reverseProxy(d.host.url, "lanes.example.com");
+  const proxy = await reverseProxy(d.host.url, { publicName: "lanes.example.com" });
   try {
     const api = await send(proxy.url, "/_lanes/api/versions", "lanes.example.com", bearer(TOKEN));
     assert.is(api.status, 200, api.body);

@@ -55,6 +55,20 @@ export async function freePort(): Promise<number> {
 }
 
 /** `extra`: more flags for etcd (e.g. `--quota-backend-bytes N`). */
+/**
+ * startEtcd for a before hook: uvu drops an error thrown by one (its tests only show as not
+ * run), so the error is said and the suite fails.
+ */
+export async function startEtcdOrFail(): Promise<Etcd> {
+  try {
+    return await startEtcd();
+  } catch (e) {
+    console.error(`\n  FAIL: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+    throw e;
+  }
+}
+
 export async function startEtcd(extra: string[] = []): Promise<Etcd> {
   const bin = etcdBinary();
   const [client, peer] = [await freePort(), await freePort()];
