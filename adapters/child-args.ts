@@ -48,7 +48,7 @@ export function childArgs(o: ChildOptions, file: string, blob?: string, bodyFile
  * What a child's allocator is told, per child runtime (README.md in this folder, Child processes).
  * - bun: mimalloc's purging off (`MIMALLOC_PURGE_DELAY=-1`): Bun gave freed pages back to the OS
  *   between bursts and faulted them in again, and a 256 KiB echo through the process lane cost
- *   2.8 ms of CPU instead of 6.0 without it (loadtest/README.md, The hot path). The child keeps
+ *   2.8 ms of CPU instead of 6.0 without it (../loadtest/README.md, The hot path). The child keeps
  *   its high-water mark until it stops, so the watchdog judges it by its heap once its RSS is over
  *   the limit (watchdog.ts).
  * - deno: glibc keeps what it frees up to 128 MB (or `memoryMb`, if less) and serves arrays up to

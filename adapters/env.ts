@@ -82,7 +82,7 @@ export async function runWithCleanEnv(host: RuntimeName): Promise<number | undef
  * command again with those of allocator.ts in its environment (otherwise as it is: a load
  * generator holds none of lanes' secrets), unless the operator tuned the allocator. Against a
  * `direct` Deno host echoing 256 KiB, a Node generator then served 7,449-7,464 req/s at 0.75-0.77
- * of a core, against 4,670-5,567 at 0.84-0.91 (loadtest/README.md, `lanes load URL`). Resolves
+ * of a core, against 4,670-5,567 at 0.84-0.91 (../loadtest/README.md, `lanes load URL`). Resolves
  * with that run's exit code, or undefined where this process is to run the command.
  */
 export function runWithKeepingAllocator(runtime: RuntimeName): Promise<number | undefined> {

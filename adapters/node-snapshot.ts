@@ -1,7 +1,7 @@
 /**
  * Startup snapshots for Node process-lane children. A child restored from a snapshot of the
  * guest has its code loaded already: it is ready in about 69 ms instead of 120 (spawn to its
- * first frame, loadtest/README.md, Density: startup snapshots). A blob only loads under the V8
+ * first frame, ../loadtest/README.md, Density: startup snapshots). A blob only loads under the V8
  * flags it was built with, so there is one per heap size (`--max-old-space-size`), built in the
  * background the first time a child of that size starts and kept in the cache folder. Until a
  * blob is built and has passed a trial run (a restored child that starts and exits cleanly when

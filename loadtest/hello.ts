@@ -5,7 +5,7 @@ export default {
   },
 };
 
-/** How `lanes bench` loads and checks this function (see loadtest/README.md). */
+/** How `lanes bench` loads and checks this function (see README.md). */
 export const bench = {
   check: (status: number, body: Uint8Array) => (status === 200 && new TextDecoder().decode(body).startsWith("hello from") ? undefined : "expected 200 `hello from <lane>`"),
 };

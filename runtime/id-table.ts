@@ -9,7 +9,7 @@
  * scavenge, so the requests its entries name survive, are promoted, and hold what came after
  * them: a chain that only a full collection breaks. A Deno host relaying `hello` through the isolate lane
  * kept about 2.3 MB alive through every scavenge that way and promoted it; with this table,
- * 0.1 MB and nothing (loadtest/README.md, The hot path). This table keeps its arrays until it
+ * 0.1 MB and nothing (../loadtest/README.md, The hot path). This table keeps its arrays until it
  * grows, and empties the old ones when it does.
  *
  * Open addressing with linear probing, at most half full; a deletion shifts the entries after

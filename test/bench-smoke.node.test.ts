@@ -1,7 +1,7 @@
 /**
  * `lanes bench` end to end, kept short: the real CLI on Node, one workload, both lanes and the
  * direct baseline, about half a second per cell. It proves the harness and the shape of bench.json
- * and never asserts a speed (CI machines differ; the figures live in loadtest/README.md).
+ * and never asserts a speed (CI machines differ; the figures live in ../loadtest/README.md).
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -9,12 +9,12 @@
  * Run inside the bench process, autocannon carried what earlier cells left there: after the
  * `hello` cells (a million small answers each), it spent 0.27-0.31 ms of CPU per 256 KiB answer
  * instead of 0.10-0.17, and that, not the host, set the rate of the `direct` body cells
- * (loadtest/README.md, The load generator).
+ * (../README.md, The load generator).
  *
  * The job's body comes as base64 text (350 KB for `body`'s 256 KiB), decoded once and then let
  * go: while the parsed job held it, V8 met the external-memory pressure of the answers' socket
  * buffers with full mark-compacts (167 in 7 s, against 9 without it), and autocannon spent 0.09-0.12
- * ms of CPU on its own code per 256 KiB request instead of 0.03-0.04 (loadtest/README.md, The
+ * ms of CPU on its own code per 256 KiB request instead of 0.03-0.04 (../README.md, The
  * load generator).
  */
 import { Buffer } from "node:buffer";

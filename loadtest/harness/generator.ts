@@ -4,7 +4,7 @@
  * (`req.body += chunk` in lib/pipelinedRequestsQueue.js), for its `expectBody` and `verifyBody`
  * options and request chains (`requests[].onResponse`), which lanes never passes. For a 256 KiB
  * answer that decoding was two thirds of autocannon's CPU, so the load generator, not the server,
- * set the rate of every large-body cell (loadtest/README.md, The load generator). The bytes are
+ * set the rate of every large-body cell (../README.md, The load generator). The bytes are
  * still counted (`addByteCount`), statuses and latencies are untouched.
  *
  * The patch is of autocannon's internal class, so a version that moves it fails here, loudly,

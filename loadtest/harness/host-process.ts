@@ -35,7 +35,7 @@ export interface HostProcess {
  * How to run a TypeScript entry file on each runtime. Node hosts get the young generation that
  * `lanes start` gets from package.json and bin/lanes.mjs (README, Operating: the host's heap),
  * and run from a prebuilt bundle as `lanes` does on Node (bin/node-cli.mjs): through tsx a host
- * took 1.5 s to start instead of 0.5 and held 38 MB more (loadtest/README.md, How a cell is
+ * took 1.5 s to start instead of 0.5 and held 38 MB more (../README.md, How a cell is
  * measured). Another checkout's CLI (`cli`) still runs through tsx.
  */
 function command(runtime: BenchRuntime, binary: string, file: string, args: string[]): [string, string[]] {
@@ -60,7 +60,7 @@ export function lanesCommand(runtime: BenchRuntime, binary: string, args: string
  * The load generator (generator-main.ts) on `runtime`, the bench's own, as the hosts are run,
  * with its allocator told to keep what it frees (adapters/allocator.ts) unless the operator tuned
  * it: with glibc's own thresholds a node generator faulted its answers' memory in again, page by
- * page, and spent a third more CPU a `body` request (loadtest/README.md, The load generator).
+ * page, and spent a third more CPU a `body` request (../README.md, The load generator).
  */
 export function generatorCommand(runtime: BenchRuntime, binary: string): GeneratorCommand {
   const [cmd, args] = command(runtime, binary, GENERATOR, []);
@@ -77,7 +77,7 @@ export function killAllHosts(): void {
 
 /**
  * `lanes start` without its access log (the direct baseline writes none either; a line per
- * request is a cost of its own, measured apart in loadtest/README.md); `extra`: more flags.
+ * request is a cost of its own, measured apart in ../README.md); `extra`: more flags.
  * `cli`: another checkout's lanes CLI, to measure a change against the code before it (its
  * own flags only: it may not know these).
  */

@@ -11,7 +11,7 @@ import type { Workload } from "./workloads.ts";
  * autocannon's `sampleInt` for every run of ours. It acts on its duration only when it takes a
  * sample (every second by default): a 0.5 s run lasted 1 s. Samples every 100 ms end a run within
  * 0.1 s of what was asked; neither the bench nor `lanes load` reads the per-sample counts
- * (loadtest/README.md).
+ * (../README.md).
  */
 export const SAMPLE_MS = 100;
 

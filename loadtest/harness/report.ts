@@ -38,7 +38,7 @@ export interface BenchResult extends Measured {
   /**
    * Minor page faults per request, the host process's and its children's: memory touched afresh,
    * as when an allocator gives back what it freed and the next large array faults it in again
-   * (loadtest/README.md, The hot path). With rounds, each is the median of the rounds.
+   * (../README.md, The hot path). With rounds, each is the median of the rounds.
    */
   faultsPerRequest: { host: number; children: number };
   /**
@@ -56,7 +56,7 @@ export interface BenchResult extends Measured {
   foreignCpu: number;
   /**
    * Cores' worth of CPU the bench process (autocannon, one thread) used while this cell was
-   * measured. Near 1 the load generator set the rate, not the host (loadtest/README.md, How a
+   * measured. Near 1 the load generator set the rate, not the host (../README.md, How a
    * cell is measured).
    */
   generatorCores: number;

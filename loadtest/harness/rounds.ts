@@ -2,7 +2,7 @@
  * `lanes bench --rounds N`: each function's cells (direct, then each lane) measured N times in
  * turn, and one row per cell made of the N. On a VM whose speed drifts from minute to minute
  * (the same host's CPU per request moved by half within an hour on the machine of
- * loadtest/README.md), a lane's figure is only comparable with a `direct` measured beside it:
+ * ../README.md), a lane's figure is only comparable with a `direct` measured beside it:
  * so each round's overhead is taken against that round's own direct cell, and the row keeps
  * the median of those differences.
  */

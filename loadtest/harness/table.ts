@@ -24,7 +24,7 @@ export const GENERATOR_BOUND = 0.9;
 /**
  * The direct cells whose rate the load generator set (its one thread near a full core), said
  * under the table: a lane's x direct there is measured against autocannon's ceiling, not the
- * host's (on 2 cores, Bun's and Deno's `body`: loadtest/README.md, What the lanes cost).
+ * host's (on 2 cores, Bun's and Deno's `body`: ../README.md, What the lanes cost).
  */
 export function generatorNote(results: BenchResult[]): string[] {
   const bound = results.filter((r) => !r.checkError && r.lane === "direct" && r.generatorCores >= GENERATOR_BOUND);

@@ -67,7 +67,7 @@ export function pathFor(route: string): string {
  * answer's body into a string (`req.body += data`, lib/pipelinedRequestsQueue.js), and decoding
  * 256 KiB of arbitrary bytes as UTF-8 cost it 3.1-3.3 ms a request against 1.3-1.5 ms for ASCII,
  * so with a binary `body` its one thread ran out at about 300 req/s, before the host did, and the
- * cells measured autocannon (loadtest/README.md, The hot path). The lanes move bytes without
+ * cells measured autocannon (../README.md, The hot path). The lanes move bytes without
  * looking at them; test/body-reuse.test.ts checks that every byte value crosses.
  */
 function patternBytes(n: number): Uint8Array {

@@ -50,6 +50,6 @@ export const LATE_MS = 10;
 export const LATE_SHARE = 0.01;
 /**
  * A closed-model generator busy for this share of a core or more was the limit, not the server:
- * autocannon sends from one thread (loadtest/README.md, `lanes load URL`).
+ * autocannon sends from one thread (../README.md, `lanes load URL`).
  */
 export const BUSY_CORES = 0.9;

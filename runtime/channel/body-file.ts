@@ -2,7 +2,7 @@
  * The process lane's large bodies, through a file both sides hold open (on Linux a tmpfs file:
  * memory), instead of through the pipe. A body crossed the pipe in pieces of what the pipe holds:
  * each piece a write, a wake-up and a fresh array on the reader's side, and the pieces assembled
- * again (loadtest/README.md, The hot path). Through the file, the sender writes the whole body at
+ * again (../../loadtest/README.md, The hot path). Through the file, the sender writes the whole body at
  * once and sends only where it lies (`FileRef`, 12 bytes, in the pipe in its place); the
  * receiver reads it straight into the array it keeps.
  *

@@ -3,7 +3,7 @@
  * took two fresh arrays on the host (the request read into one, the answer assembled from the
  * pipe into another), and V8 runs a full collection after every 64 MB of new ArrayBuffer
  * memory: under `body` load (256 KiB each way) that was a third of the host's thread
- * (loadtest/README.md, The hot path). An array goes back to the pool only when nothing can read
+ * (../../loadtest/README.md, The hot path). An array goes back to the pool only when nothing can read
  * it any more: its request is over, and every pipe write of it has completed.
  *
  * Only arrays the pool made are taken back (or that are the host's alone: moved to it from a

@@ -3,7 +3,7 @@
  * host → guest, its stdout guest → host). Bodies are raw bytes: up to `PIPE_INLINE_MAX` inside
  * their frame; a larger one follows its frame as a frame of its own, written to the pipe as it
  * is, so it is not copied into the frame and then into the batch (two copies of each large
- * body, and two large allocations, per side: loadtest/README.md, The hot path). Where the child
+ * body, and two large allocations, per side: ../../loadtest/README.md, The hot path). Where the child
  * shares a body file with its host (body-file.ts), a large body is written there instead and
  * only its 12-byte reference follows the frame.
  *
@@ -11,7 +11,7 @@
  * as soon as its frame arrives, so the ring is full only while that side is behind by a ring's
  * worth of bodies), and every frame after it waits behind it, in order. Through the pipe
  * instead, each such body cost both sides more than the file (a Bun host under `body` load sent
- * three in five answers that way: loadtest/README.md, The hot path). A body that has waited
+ * three in five answers that way: ../../loadtest/README.md, The hot path). A body that has waited
  * ROOM_WAIT_MS (a side that never reads its ring) goes through the pipe after all.
  */
 import { badFrame, ByteWriter } from "./bytes.ts";

@@ -130,7 +130,7 @@ const SPARES = 4;
  * A batch leaves as a view of the batcher's buffer, which is used again once `write` says the
  * pipe has taken it (`written`); until then the next batch goes into a spare. A new buffer per
  * batch was 3.5% of a Bun host's thread relaying hello, and a copy per batch, 0.7 µs per
- * request of a Deno host's thread (loadtest/README.md, The hot path). A writer that never says
+ * request of a Deno host's thread (../../loadtest/README.md, The hot path). A writer that never says
  * `written` gets a new buffer per batch.
  */
 export class FrameBatcher {

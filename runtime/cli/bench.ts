@@ -80,7 +80,7 @@ export async function benchCommand(adapter: RuntimeAdapter, argv: string[], log:
 
 /**
  * `lanes bench --density N`: N packed hello functions per host runtime, then P process-lane
- * ones with warm spares; `--mixed`: N functions half in each lane on one host (loadtest/README.md).
+ * ones with warm spares; `--mixed`: N functions half in each lane on one host (../../loadtest/README.md).
  */
 async function densityCommand(adapter: RuntimeAdapter, args: Parsed, log: Logger): Promise<number> {
   const { runDensity, densityTable } = await import("../../loadtest/harness/density.ts");

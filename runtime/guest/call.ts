@@ -2,7 +2,7 @@
  * One request in the guest, as one object: the parts the function's Request is made from (it is
  * the lazy Request's init: adapters/undici.ts), its signal, made when first asked for, and how the
  * host cancels it. One object in place of the init, two closures and the controller's state per
- * request (loadtest/README.md, The hot path).
+ * request (../../loadtest/README.md, The hot path).
  */
 import type { RequestInit2 } from "../../adapters/undici.ts";
 import type { HeaderPairs, RequestFrame } from "../channel/frames.ts";

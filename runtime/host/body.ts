@@ -15,7 +15,7 @@ import { Deadlines } from "../pool/deadlines.ts";
 /**
  * The deadlines of one function's body reads behind one timer (pool/deadlines.ts): a
  * `setTimeout` and `clearTimeout` per request with a body cost a Deno host 1.1-1.3 µs (Node's
- * 0.27, Bun's 0.10; loadtest/README.md, The hot path). One function's reads share one
+ * 0.27, Bun's 0.10; ../../loadtest/README.md, The hot path). One function's reads share one
  * timeoutMs, so their deadlines arrive in order, as Deadlines wants them.
  */
 export class BodyReads {

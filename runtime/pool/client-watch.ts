@@ -1,7 +1,7 @@
 /**
  * When the host starts listening for a request's client to go away. Listening costs every
  * request about 1 µs of CPU on Deno and on Bun (a bare server; on Deno the request's `signal` is
- * made on demand and holds a cancel op until the request ends; loadtest/README.md, The hot
+ * made on demand and holds a cancel op until the request ends; ../../loadtest/README.md, The hot
  * path). Most requests are answered long before their client could leave, so a request is
  * watched only once it has been in flight for one to two `afterMs` periods. A client that left
  * before that is heard of as soon as it is watched (`Exchange.onAbort` calls back at once for

@@ -1,7 +1,7 @@
 /**
  * The deadlines of one instance's requests in flight, behind one timer. A timer per request
  * (set when it is sent, cleared when it is answered) cost 2-3 µs of the host's CPU per request
- * on Deno, whose `setTimeout` is Node's, built on ops (loadtest/README.md, The hot path). An
+ * on Deno, whose `setTimeout` is Node's, built on ops (../../loadtest/README.md, The hot path). An
  * instance's requests all run one function with one `timeoutMs`, so their deadlines arrive
  * almost in order: they are kept sorted (an insertion from the back, nearly always at the end),
  * the timer is armed for the earliest (or earlier: it is never armed later than one already
@@ -40,7 +40,7 @@ export class Deadlines {
     if (this.head === this.ids.length) {
       // emptied: start again at the front in the same arrays. The timer stays: under load the
       // table empties and fills again many times a second, and stopping and arming a timer each
-      // time cost a Deno host 0.7 µs per request (CPU profile; loadtest/README.md, The hot path).
+      // time cost a Deno host 0.7 µs per request (CPU profile; ../../loadtest/README.md, The hot path).
       // It fires once, finds nothing due and is not armed again: an idle host holds none.
       this.ids.length = 0;
       this.at.length = 0;

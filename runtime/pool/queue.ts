@@ -15,7 +15,7 @@
  *
  * Why the grace: clients that retry a 503 at once (load generators, naive retry loops) turn
  * instant refusals into a storm that takes the CPU the admitted requests need, and useful
- * throughput collapses (measured in loadtest/README.md, Overload). A refusal that takes
+ * throughput collapses (measured in ../../loadtest/README.md, Overload). A refusal that takes
  * OVERFLOW_GRACE_MS paces each such client to a few retries per 100 ms, while the client still
  * gets its 503 well within the 50 ms it should expect from an overloaded server.
  */
