@@ -106,6 +106,20 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"])
   });
 
 let suitesStarted = 0;
+/**
+ * CPU seconds of the runner's reaped children and theirs (Linux: /proc/self/stat, cutime + cstime,
+ * in clock ticks of 1/100 s), read when a suite exits: the growth since the last reading is that
+ * suite's CPU with every host, child and etcd it waited for. NaN where there is no /proc.
+ */
+let childCpuSeen = childCpu();
+function childCpu() {
+  try {
+    const fields = readFileSync("/proc/self/stat", "latin1").split(") ")[1].split(" ");
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 /** Processes whose environment carries LANES_TEST_SUITE=`mark` (Linux: /proc). */
 function processesMarked(mark) {
   if (!existsSync("/proc")) return [];
@@ -154,6 +168,12 @@ function runJob({ rt, f }) {
       out += `\n[runner] timed out after ${FILE_TIMEOUT_MS} ms\n`;
       killGroup();
     }, FILE_TIMEOUT_MS);
+    let cpu = Number.NaN;
+    child.on("exit", () => {
+      const now = childCpu();
+      cpu = now - childCpuSeen;
+      childCpuSeen = now;
+    });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       killGroup();
@@ -168,7 +188,7 @@ function runJob({ rt, f }) {
       if ((code !== 0 || signal) && failed === 0) failed = 1;
       // skipped tests are not progress: they count as failures
       if (skipped > 0) failed += skipped;
-      resolve({ rt, f, passed: Number.isNaN(passed) ? 0 : passed, failed, skipped, ms: Date.now() - started, out: text, code, signal });
+      resolve({ rt, f, passed: Number.isNaN(passed) ? 0 : passed, failed, skipped, ms: Date.now() - started, cpu, out: text, code, signal });
     });
   });
 }
@@ -257,7 +277,9 @@ removeRunScratch();
 
 function report(r) {
   const name = relative(root, r.f);
-  console.log(`${r.failed ? "FAIL" : "ok  "} ${r.rt.padEnd(4)} ${name} (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`);
+  console.log(
+    `${r.failed ? "FAIL" : "ok  "} ${r.rt.padEnd(4)} ${name} (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s${Number.isNaN(r.cpu) ? "" : `, ${r.cpu.toFixed(1)} s CPU`})`,
+  );
   if (r.failed)
     console.log(
       r.out
