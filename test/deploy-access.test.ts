@@ -146,6 +146,8 @@ test("while a host with a store and a token starts, its admin API and console sa
         if (res.status === 200) continue;
         seen.push(`${path} ${res.status} ${res.headers.get("retry-after")} ${body}`);
       }
+      // the start runs on this thread: an unpaced loop of refused connects took it from the start
+      await new Promise((r) => setTimeout(r, 10));
     }
   } finally {
     await (await started).stop(2000);

@@ -17,6 +17,7 @@ import {
   deploy,
   get,
   many,
+  PACE_MS,
   runCli,
   scratchDir,
   sleep,
@@ -62,7 +63,7 @@ test("lanes deploy switches every route at once under load: 0 failed requests, t
   // (warm spares are no version's)
   const oldChildren = guestPids(ctx.host.pid).filter((pid) => !isIdleSpare(pid));
   assert.ok(oldChildren.length > 0, "v1 runs greet-proc in a child process");
-  const load = steadyLoad(ctx.host.url, PATHS);
+  const load = steadyLoad(ctx.host.url, PATHS, 2, PACE_MS);
   let samples: Sample[] = [];
   let deployed = 0;
   try {
@@ -162,7 +163,7 @@ test("lanes promote makes the new version serve every request", async (ctx) => {
 });
 
 test("lanes rollback under load returns to the previous version, then to a named one, with 0 failed requests", async (ctx) => {
-  const load = steadyLoad(ctx.host.url, PATHS);
+  const load = steadyLoad(ctx.host.url, PATHS, 2, PACE_MS);
   let samples: Sample[] = [];
   let t1 = 0;
   let t2 = 0;
@@ -323,11 +324,12 @@ test("the admin API needs a valid token: 401 with WWW-Authenticate, then 429 aft
 });
 
 test("a version's requests are counted in /_lanes/metrics even when Prometheus scrapes while it loads", async ({ host }) => {
-  // its module takes 1.5 s to load; a scrape meanwhile dropped the meter its requests count into
+  // its module takes 0.5 s to load (ten scrapes meanwhile; a load spins, so 1.5 s cost a second
+  // of CPU more each time); a scrape meanwhile dropped the meter its requests count into
   const dir = versionDir("slow-load", "ok", (m) => {
     (m.functions as Record<string, unknown>).slow = { entry: "slow.ts", lane: "process" };
   });
-  writeFileSync(join(dir, "slow.ts"), `const end = Date.now() + 1500;\nwhile (Date.now() < end);\nexport default { fetch: () => new Response("slow") };\n`);
+  writeFileSync(join(dir, "slow.ts"), `const end = Date.now() + 500;\nwhile (Date.now() < end);\nexport default { fetch: () => new Response("slow") };\n`);
   let scraping = true;
   const scrapes = (async () => {
     while (scraping) {

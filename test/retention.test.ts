@@ -11,7 +11,7 @@ import * as assert from "uvu/assert";
 import { FolderStore } from "../runtime/deploy/folder-store.ts";
 import { sha256Hex, type VersionRecord } from "../runtime/deploy/model.ts";
 import { adapter } from "./helpers/host.ts";
-import { api, deploy, get, runCli, scratchDir, startStoreHost, tokenFile, versionDir, type StoreHost } from "./helpers/deploy.ts";
+import { api, deploy, get, runCli, runHostCli, scratchDir, startStoreHost, tokenFile, versionDir, type StoreHost } from "./helpers/deploy.ts";
 
 const test = suite<{ host: StoreHost; data: string; tokens: string }>(`retention in a folder store on ${adapter.name}`);
 
@@ -107,11 +107,11 @@ test("a sweep keeps the blobs of an upload under way (written, its version not y
 
 test("--keep-versions that is not a whole number from 1 stops the start, naming the flag and its rule", async () => {
   for (const bad of ["0", "-1", "abc", "2.5", ""]) {
-    const r = await runCli(["start", versionDir("x"), "--data", join(scratchDir("data-"), "store"), "--port", "0", "--keep-versions", bad]);
+    const r = await runHostCli(["start", versionDir("x"), "--data", join(scratchDir("data-"), "store"), "--port", "0", "--keep-versions", bad]);
     assert.is(r.code, 2, r.out);
     assert.ok(r.out.includes(`--keep-versions must be a whole number of versions from 1 to 1000000`) && r.out.includes(`(got ${JSON.stringify(bad)})`), r.out);
   }
-  const alone = await runCli(["start", versionDir("x"), "--port", "0", "--keep-versions", "3"]);
+  const alone = await runHostCli(["start", versionDir("x"), "--port", "0", "--keep-versions", "3"]);
   assert.is(alone.code, 2, alone.out);
   assert.match(alone.out, /--keep-versions says how many versions the deploy store keeps: give --data DIR or --store etcd:\/\/\.\.\. too/);
 });

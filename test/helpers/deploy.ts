@@ -158,6 +158,20 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   return child.exited.then(({ code }) => ({ code, out }));
 }
 
+/**
+ * `lanes start|dev ...` expected to stop at its flags or its store, with the allow-listed
+ * environment a host keeps (as startStoreHost): the CLI does not start itself again to shed the
+ * rest, which doubled what each refused start cost (passing the exit code through a re-run is
+ * host-env.test.ts's).
+ */
+export function runHostCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const [cmd, argv] = cliCommand(args);
+  const child = spawnProcess(cmd, argv, { ...hostEnvironment(adapter.name), NO_COLOR: "1" });
+  let out = "";
+  child.onOutput((t) => (out += t));
+  return child.exited.then(({ code }) => ({ code, out }));
+}
+
 /** The real CLI with `input` on its stdin (`lanes secret set` reads its value there). */
 export function runCliWithInput(args: string[], input: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   const [cmd, argv] = cliCommand(args);
@@ -178,13 +192,27 @@ export interface Sample {
   text: string;
 }
 
-/** `concurrency` clients per path, each sending one request after the other until stopped (always stop it: try/finally). */
-export function steadyLoad(url: string, paths: string[], concurrency = 2): { samples: Sample[]; stop(): Promise<Sample[]> } {
+/**
+ * The pause between a steady client's requests in the deploy suites: a request every 10-15 ms
+ * per client still meets any window of failures a switch could open, where unpaced clients made
+ * the host and the suite spend most of such a test's CPU on requests nothing looks at.
+ */
+export const PACE_MS = 10;
+
+/**
+ * `concurrency` clients per path, each sending one request after the other until stopped (always
+ * stop it: try/finally), `pauseMs` apart: a paced client is still in the switch's way, without
+ * the host and the client spending a core on requests nothing looks at one by one.
+ */
+export function steadyLoad(url: string, paths: string[], concurrency = 2, pauseMs = 0): { samples: Sample[]; stop(): Promise<Sample[]> } {
   const samples: Sample[] = [];
   let running = true;
   const loops = paths.flatMap((path) =>
     Array.from({ length: concurrency }, async () => {
-      while (running) samples.push(await get(url, path));
+      while (running) {
+        samples.push(await get(url, path));
+        if (pauseMs > 0 && running) await sleep(pauseMs);
+      }
     }),
   );
   return {
