@@ -3,7 +3,9 @@
  * console open, a stalled network): the host must not keep every event for it.
  */
 import type { Buffer } from "node:buffer";
+import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { DeployHost } from "../runtime/host/deploy-host.ts";
@@ -15,8 +17,15 @@ const test = suite<{ host: DeployHost; url: string }>(`the console's live stream
 
 test.before(async (ctx) => {
   const dir = versionDir("stream", "ok", (m) => {
-    (m.functions as Record<string, Record<string, unknown>>).steady!.route = "/steady/*";
+    const functions = m.functions as Record<string, Record<string, unknown>>;
+    // steady and failing only: a process-lane function would start a child (and a spare) for nothing here
+    delete functions.greet;
+    delete functions["greet-proc"];
+    functions.steady!.route = "/steady/*";
+    // its every request goes in both of its feeds: the requests' and the errors'
+    functions.failing = { entry: "failing.ts", route: "/failing/*", lane: "isolate" };
   });
+  writeFileSync(join(dir, "failing.ts"), `export default { fetch: () => new Response("failed", { status: 500 }) };\n`);
   ctx.host = await inProcessDeployHost({ dir });
   ctx.url = ctx.host.host.url;
 });
@@ -32,7 +41,7 @@ test("a live stream whose client stops reading is cut once it holds a few MB, in
   let head = "";
   await new Promise<void>((resolve, reject) => {
     sock.once("error", reject);
-    sock.write(`GET /_lanes/ui/api/stream?fn=steady HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nCookie: ${me.cookie}\r\n\r\n`);
+    sock.write(`GET /_lanes/ui/api/stream?fn=failing HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nCookie: ${me.cookie}\r\n\r\n`);
     const onData = (d: Buffer) => {
       head += d.toString("latin1");
       if (!head.includes("\r\n\r\n")) return;
@@ -55,25 +64,33 @@ test("a live stream whose client stops reading is cut once it holds a few MB, in
   };
   assert.is(await place(), 429, "four streams open");
 
-  // requests with long paths (the feed keeps 1,000 characters of each) until the host has cut the
-  // stream nobody reads: a few MB of events, past what the sockets' buffers hold
-  const path = `/steady/${"x".repeat(15_000)}`;
+  // requests whose paths fill the feed's events fastest, paced to what the stream can send, until
+  // the host has cut the stream nobody reads: a few MB of events, past what the sockets' buffers
+  // hold. The feed keeps 1,000 characters of a path, 50 entries of each of the function's two
+  // feeds per tick (runtime/console/stream.ts, BATCH, TICK_MS): 50 requests a tick fill them (5
+  // loops of 10), more only cost CPU. A path of control characters (%01, decoded) takes 6 bytes a
+  // character in an event's JSON ("\u0001"): a 6 KB entry, where 1,000 letters made one of 1 KB.
+  const path = `/failing/${"%01".repeat(1000)}`;
   let sent = 0;
   let cut = false;
   const end = Date.now() + 90_000;
   const worker = async () => {
     while (!cut && Date.now() < end) {
-      await (await fetch(url + path)).arrayBuffer();
-      sent++;
+      const tick = new Promise((r) => setTimeout(r, 250));
+      for (let i = 0; i < 10 && !cut; i++) {
+        await (await fetch(url + path)).arrayBuffer();
+        sent++;
+      }
+      await tick;
     }
   };
   const watcher = async () => {
     while (!cut && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 250));
       cut = (await place()) === 200;
     }
   };
-  await Promise.all([watcher(), ...Array.from({ length: 8 }, worker)]);
+  await Promise.all([watcher(), ...Array.from({ length: 5 }, worker)]);
   for (const r of readers) await r.body?.cancel().catch(() => {});
   assert.ok(cut, `the stream nobody reads still holds its place after ${sent} requests`);
 
