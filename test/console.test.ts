@@ -35,6 +35,16 @@ const SECRET_ENV = "env-value-that-must-never-show-0123";
 const IDLE_MS = 60_000;
 let clockSkewMs = 0;
 
+/**
+ * A version folder (helpers/deploy.ts) without its process-lane function: no test here calls it,
+ * and on each of the suite's nine hosts it started a child and a warm spare (0.7 s of CPU a host).
+ */
+const version = (marker: string, kind: Parameters<typeof versionDir>[1] = "ok", manifest: (m: Record<string, unknown>) => void = () => {}) =>
+  versionDir(marker, kind, (m) => {
+    delete (m.functions as Record<string, unknown>)["greet-proc"];
+    manifest(m);
+  });
+
 const start = async (dir: string, o: { hostname?: string; token?: boolean; data?: boolean; consoleHost?: string; throttle?: ThrottleOptions } = {}) =>
   startDeployHost({
     dir,
@@ -52,16 +62,19 @@ const start = async (dir: string, o: { hostname?: string; token?: boolean; data?
   });
 
 test.before(async (ctx) => {
-  ctx.dir = versionDir("one", "ok", (m) => {
-    (m.functions as Record<string, Record<string, unknown>>).greet!.env = { API_KEY: SECRET_ENV };
+  ctx.dir = version("one", "ok", (m) => {
+    const functions = m.functions as Record<string, Record<string, unknown>>;
+    functions.greet!.env = { API_KEY: SECRET_ENV };
+    // for the long paths' test alone
+    functions.wild = { entry: "steady.ts", route: "/wild/*", lane: "isolate" };
   });
   mkdirSync(join(ctx.dir, "bench-results"));
   cpSync(new URL("../loadtest/results/bench.json", import.meta.url), join(ctx.dir, "bench-results", "bench.json"));
   [ctx.host, ctx.wide, ctx.plain, ctx.named] = await Promise.all([
     start(ctx.dir),
-    start(versionDir("wide"), { hostname: "0.0.0.0", data: false }),
-    start(versionDir("plain"), { token: false }),
-    start(versionDir("named"), { consoleHost: "admin.localhost" }),
+    start(version("wide"), { hostname: "0.0.0.0", data: false }),
+    start(version("plain"), { token: false }),
+    start(version("named"), { consoleHost: "admin.localhost" }),
   ]);
   ctx.url = ctx.host.host.url;
   ctx.wideUrl = `http://127.0.0.1:${ctx.wide.host.server.port}`;
@@ -108,7 +121,7 @@ test("logging in gives an HttpOnly, SameSite=Strict session cookie for /_lanes/u
 test("a wrong token gets the form again with 401, and an address that keeps trying gets 429, for the admin API too", async () => {
   // a host of its own, its block long enough to outlast a loaded machine's slow requests (the
   // default's first block, 1 s, ran out between them: a right token then logged in)
-  const owner = await start(versionDir("throttle"), { throttle: { ...DEFAULT_THROTTLE, blockMs: 60_000 } });
+  const owner = await start(version("throttle"), { throttle: { ...DEFAULT_THROTTLE, blockMs: 60_000 } });
   const url = owner.host.url;
   try {
     const wrong = await postForm(url, "/_lanes/ui/login", { token: "not-the-token-0000000000" });
@@ -250,7 +263,7 @@ test("no secret in any answer: not the tokens, not a function's env values", asy
 });
 
 test("a function that cannot start with an error of 200 KB is shown broken with the start of its message, not all of it in every view and every live sample", async () => {
-  const dir = versionDir("huge", "ok", (m) => {
+  const dir = version("huge", "ok", (m) => {
     (m.functions as Record<string, unknown>).huge = { entry: "huge.ts", lane: "isolate" };
   });
   writeFileSync(join(dir, "huge.ts"), `throw new Error("bad config ".repeat(20_000));\n`);
@@ -275,7 +288,7 @@ test("a function that cannot start with an error of 200 KB is shown broken with 
 });
 
 test("a start error that names a URL shows the URL whole, and the host's own file paths cut to the file's name", async () => {
-  const dir = versionDir("url", "ok", (m) => {
+  const dir = version("url", "ok", (m) => {
     (m.functions as Record<string, unknown>).remote = { entry: "remote.ts", lane: "isolate" };
   });
   writeFileSync(join(dir, "remote.ts"), `throw new Error("cannot reach https://api.example.com/v1/users from " + import.meta.url);\n`);
@@ -312,7 +325,7 @@ test("on a host other machines can reach, nothing of the console is readable wit
   assert.not.match(page, /greet|steady|node|bun|deno/, "the login form names nothing of the host");
   const me = await login(wideUrl, TOKEN);
   const overview = (await (await ui(wideUrl, "GET", "overview", me)).json()) as { functions: { name: string }[] };
-  assert.equal(overview.functions.map((f) => f.name).sort(), ["greet", "greet-proc", "steady"]);
+  assert.equal(overview.functions.map((f) => f.name).sort(), ["greet", "steady"]);
   const deployments = (await (await ui(wideUrl, "GET", "deployments", me)).json()) as { enabled: boolean; why: string };
   assert.equal(deployments.enabled, false);
   assert.match(deployments.why, /keeps no versions: start it with --data DIR/);
@@ -338,7 +351,7 @@ test("the live stream sends a function's requests as they are answered: request 
 });
 
 test("a function a deploy removes leaves the console with its requests: brought back by a later deploy, its page starts empty", async () => {
-  const owner = await start(versionDir("gone-1"));
+  const owner = await start(version("gone-1"));
   try {
     const url = owner.host.url;
     const me = await login(url, TOKEN);
@@ -347,11 +360,11 @@ test("a function a deploy removes leaves the console with its requests: brought 
     assert.ok((await ids()).includes(old), "before: its request is on its page");
     const without = await deploy(
       url,
-      versionDir("gone-2", "ok", (m) => delete (m.functions as Record<string, unknown>).steady),
+      version("gone-2", "ok", (m) => delete (m.functions as Record<string, unknown>).steady),
     );
     assert.is(without.status, 201, without.text);
     assert.is((await ui(url, "GET", "functions/steady", me)).status, 404);
-    const back = await deploy(url, versionDir("gone-3"));
+    const back = await deploy(url, version("gone-3"));
     assert.is(back.status, 201, back.text);
     const fresh = (await fetch(`${url}/steady`)).headers.get("x-request-id")!;
     assert.equal(await ids(), [fresh], "only what the function answered since it came back");
@@ -360,29 +373,25 @@ test("a function a deploy removes leaves the console with its requests: brought 
   }
 });
 
-test("requests with paths of 15,000 characters: the console keeps each path's first 1,000, not all of them in the host's memory, its pages and its live events", async () => {
-  const owner = await start(versionDir("long", "ok", (m) => ((m.functions as Record<string, unknown>).wild = { entry: "steady.ts", route: "/wild/*", lane: "isolate" })));
-  try {
-    const url = owner.host.url;
-    const me = await login(url, TOKEN);
-    const stream = await ui(url, "GET", "stream?fn=wild", me);
-    const long = (i: number) => `/wild/${String(i).padStart(4, "0")}${"a".repeat(15_000)}`;
-    const sent = 40;
-    for (let i = 0; i < sent; i++) assert.is((await fetch(url + long(i))).status, 200);
-    const text = await readUntil(stream, /"seq":39,/, 15_000);
-    const page = await (await ui(url, "GET", "functions/wild", me)).text();
-    const recent = (JSON.parse(page) as { recent: { path: string }[] }).recent;
-    assert.is(recent.length, sent);
-    assert.equal(
-      recent.map((r) => [r.path.length, r.path === `${long(recent.indexOf(r)).slice(0, 1000)}…`]),
-      Array.from({ length: sent }, () => [1001, true]),
-      "each path's first 1,000 characters and an ellipsis",
-    );
-    assert.ok(page.length < 100_000, `the function's page data: ${page.length} characters`);
-    assert.ok(text.length < 100_000, `the live events: ${text.length} characters`);
-  } finally {
-    await owner.stop(2000);
-  }
+test("requests with paths of 15,000 characters: the console keeps each path's first 1,000, not all of them in the host's memory, its pages and its live events", async ({
+  url,
+}) => {
+  const me = await login(url, TOKEN);
+  const stream = await ui(url, "GET", "stream?fn=wild", me);
+  const long = (i: number) => `/wild/${String(i).padStart(4, "0")}${"a".repeat(15_000)}`;
+  const sent = 40;
+  for (let i = 0; i < sent; i++) assert.is((await fetch(url + long(i))).status, 200);
+  const text = await readUntil(stream, /"seq":39,/, 15_000);
+  const page = await (await ui(url, "GET", "functions/wild", me)).text();
+  const recent = (JSON.parse(page) as { recent: { path: string }[] }).recent;
+  assert.is(recent.length, sent);
+  assert.equal(
+    recent.map((r) => [r.path.length, r.path === `${long(recent.indexOf(r)).slice(0, 1000)}…`]),
+    Array.from({ length: sent }, () => [1001, true]),
+    "each path's first 1,000 characters and an ellipsis",
+  );
+  assert.ok(page.length < 100_000, `the function's page data: ${page.length} characters`);
+  assert.ok(text.length < 100_000, `the live events: ${text.length} characters`);
 });
 
 test("a HEAD of the live stream answers its head and holds no stream: the session can still open its streams after many", async ({ url }) => {
@@ -417,7 +426,7 @@ test("the console's requests/s are the metrics' counts: every request answered s
 
 test("promote and rollback from the console switch the deployment, recorded with the session's token name; a stale page gets 409", async ({ url, dir }) => {
   const me = await login(url, TOKEN);
-  const two = await deploy(url, versionDir("two"), { percent: 30 });
+  const two = await deploy(url, version("two"), { percent: 30 });
   assert.is(two.status, 201, two.text);
   const stale = await ui(url, "POST", "promote", me, { ifVersion: "v1" });
   assert.is(stale.status, 409, "a page that still shows v1");
