@@ -147,7 +147,8 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
       }
     },
     flush() {
-      // ring writes are visible at once; the wake-up is queued as a microtask
+      // ring writes are visible at once; a sleeping reader is woken now, not at the end of the turn
+      writer.wakeNow();
     },
     drain: () => reader.drainNow(),
     onFrame: (l) => frames.add(l),

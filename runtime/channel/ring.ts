@@ -131,6 +131,11 @@ export class RingWriter {
     return true;
   }
 
+  /** Wakes a sleeping reader now for what was written (its scheduled wake-up then finds it awake). */
+  wakeNow(): void {
+    if (this.notifyQueued) this.notify();
+  }
+
   private readonly notify = () => {
     this.notifyQueued = false;
     if (Atomics.load(this.r.ctl, READER_ASLEEP) === 1) this.wakeup.wake(this.r.ctl, WRITE);

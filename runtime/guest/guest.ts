@@ -33,12 +33,13 @@ import { PING_COLLECT, type GuestToHost, type HostToGuest, type LogLevel, type R
 import { rpcChannel, type RpcChannel } from "../channel/rpc.ts";
 import { IdTable } from "../id-table.ts";
 import { resolveHandler, sendable, type FetchHandler } from "./handler.ts";
-import { readAtOnce, sendResponse } from "./respond.ts";
+import { flushSoon, readAtOnce, sendResponse } from "./respond.ts";
 import { captureConsole, ConsoleBudget } from "./console-capture.ts";
 import { asError } from "./as-error.ts";
 import { Call, traceparentOf } from "./call.ts";
 import { collectFetchListeners, fetchListenerSink } from "./service-worker.ts";
 import { giveStringBodiesTheirStandardType } from "./text-default-type.ts";
+import { ctxSharedOf, type CtxShared } from "./shared-client.ts";
 
 /** ctx.shared as the lane provides it; `deliver` takes host replies when it works over frames. */
 export interface GuestShared {
@@ -63,7 +64,7 @@ export interface PackedLoader {
 interface Loaded {
   spec: LoadSpec;
   handler: FetchHandler;
-  shared: { add(key: string, delta?: number): Promise<number>; get(key: string): Promise<string | undefined>; set(key: string, value: string): Promise<void> };
+  shared: CtxShared;
 }
 
 export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => void) => GuestShared, packed?: PackedLoader) {
@@ -87,6 +88,8 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   /** Who waits for no request to be in flight (`drain`; `cancels` holds those in flight). */
   let idle: (() => void)[] = [];
   let pendingSeq = 0;
+  // an answer leaves before the function's code runs on, not at the end of the turn (respond.ts)
+  const sendAnswers = flushSoon(end);
   /** ctx.waitUntil work still running: the request it came from (for the stop log). */
   const waitUntil = new IdTable<string>();
   const shared = packed ? undefined : sharedFor(post);
@@ -279,6 +282,7 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
   function done(key: number): void {
     handled++;
     cancels.delete(key);
+    sendAnswers();
     if (cancels.size === 0 && idle.length > 0) {
       const waiting = idle;
       idle = [];
@@ -288,11 +292,3 @@ export function startGuest(end: GuestEnd, sharedFor: (post: (f: GuestToHost) => 
 }
 
 function passThroughOnException(): void {}
-
-function ctxSharedOf(shared: GuestShared): Loaded["shared"] {
-  return {
-    add: (key: string, delta = 1) => shared.add(key, delta),
-    get: (key: string) => shared.get(key),
-    set: (key: string, value: string) => shared.set(key, value),
-  };
-}

@@ -118,6 +118,26 @@ export async function sendResponse(res: Response, sink: ResponseSink, onCancel: 
   }
 }
 
+/**
+ * Sends what `end` batched once the microtasks queued so far have run: an answer then leaves
+ * before any more of the function's code runs, not at the end of the turn's batch, behind the
+ * function's own immediates and timers (a Bun guest runs timers due by then first). A function
+ * that answered and then started a CPU loop there kept its answer until the host timed it out
+ * (../../adapters/README.md, Channel).
+ */
+export function flushSoon(end: { flush(): void }): () => void {
+  let queued = false;
+  const flush = () => {
+    queued = false;
+    end.flush();
+  };
+  return () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(flush);
+  };
+}
+
 /** One chunk as it is (still the function's: ResponseSink), more joined into an array of their own. */
 function concat(parts: Uint8Array[]): Uint8Array | null {
   if (parts.length === 0) return null;

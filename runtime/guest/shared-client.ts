@@ -57,3 +57,14 @@ export function sharedOverIpc(post: (f: GuestToHost) => void): GuestShared {
     },
   };
 }
+
+/** What a function's ctx.shared offers: the guest's store, without its internals. */
+export type CtxShared = { add(key: string, delta?: number): Promise<number>; get(key: string): Promise<string | undefined>; set(key: string, value: string): Promise<void> };
+
+export function ctxSharedOf(shared: GuestShared): CtxShared {
+  return {
+    add: (key: string, delta = 1) => shared.add(key, delta),
+    get: (key: string) => shared.get(key),
+    set: (key: string, value: string) => shared.set(key, value),
+  };
+}
