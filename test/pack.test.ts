@@ -175,14 +175,17 @@ test("the start-up log and the capability table say what packing gives up", ({ h
 
 test.run();
 
+/**
+ * A module that spins while it loads, 10 s: twice the 5 s its start may take, so every start of it
+ * times out. Not for ever: Deno cannot stop the thread of a worker it terminates, and each start's
+ * loop spun on until the suite's end (a core each, beside the tests after it).
+ */
+const LOOP = "const end = Date.now() + 10_000;\nwhile (Date.now() < end) {}\nexport default () => new Response('never');\n";
 const loop = suite(`a packed module that never finishes loading (${adapter.name} host)`);
 
 loop("its start timing out recycles its own worker, naming it, and its retry takes no pack-mate with it: the others keep answering", async () => {
   const ok = (who: string) => probe(who, { timeoutMs: 1000 }); // start timeout: 5 s (pool/start.ts)
-  const h = await startTestHost(
-    { p1: ok("p1"), p2: ok("p2"), ploop: { entry: "loop.ts", timeoutMs: 1000 } },
-    { top: { pack: true }, extraFiles: { "loop.ts": "for (;;) {}\nexport default () => new Response('never');\n" } },
-  );
+  const h = await startTestHost({ p1: ok("p1"), p2: ok("p2"), ploop: { entry: "loop.ts", timeoutMs: 1000 } }, { top: { pack: true }, extraFiles: { "loop.ts": LOOP } });
   try {
     // the load check starts ploop after p1 and p2; from its worker seen busy on, the test asks
     await waitFor(() => h.host.pack.describe().some((w) => w.functions.includes("ploop") && w.lagMs > BUSY_LAG_MS), "ploop's worker is seen busy");
@@ -213,10 +216,7 @@ loop("its start timing out recycles its own worker, naming it, and its retry tak
 });
 
 loop("a function asked for while a module is stuck loading is not placed beside it, even in the first second", async () => {
-  const h = await startTestHost(
-    { p1: probe("p1", { timeoutMs: 3000 }), ploop: { entry: "loop.ts", timeoutMs: 1000 } },
-    { top: { pack: true }, extraFiles: { "loop.ts": "for (;;) {}\nexport default () => new Response('never');\n" } },
-  );
+  const h = await startTestHost({ p1: probe("p1", { timeoutMs: 3000 }), ploop: { entry: "loop.ts", timeoutMs: 1000 } }, { top: { pack: true }, extraFiles: { "loop.ts": LOOP } });
   try {
     await h.host.checked; // ploop's start was given up on, p1 loaded and unloaded again
     await waitFor(() => workerOf(h, "ploop") === undefined, "ploop's stuck worker is gone", 10_000);
