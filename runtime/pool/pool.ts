@@ -155,7 +155,7 @@ export class Pool {
     this.checked.add(inst);
     if (inst.state === "ready") {
       inst.retire();
-      this.replenish();
+      setTimeout(() => this.replenish(), 0); // once the 504 has left: a Deno host spawns on its thread (../../README.md, HTTP behaviour)
     }
     checkStuck(inst, this.spec, this.deps, this);
   }
