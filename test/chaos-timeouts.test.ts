@@ -89,6 +89,9 @@ for (const lane of LANES) {
       h.logs.some((l) => l.includes(`after: instance ${first.id} did not respond to a ping twice`)),
       "the log says why",
     );
+    // as after the other stops here: a request sent while the replacement still starts waits for
+    // it, and a cold start on a busy machine took past timeoutMs 500 (a 504 on Node and Bun hosts)
+    await waitFor(() => pool(h, "after").live() === 1, "a replacement is ready");
     await expectJson<Who>(h.fetch("/after"));
   });
 
