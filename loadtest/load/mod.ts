@@ -13,7 +13,6 @@ import { dirname, join, resolve } from "node:path";
 import { LanesError } from "../../runtime/errors.ts";
 import { machine, packageVersion } from "../harness/machine.ts";
 import { selfCpuMs } from "../harness/proc.ts";
-import { loadChartSvg } from "./chart.ts";
 import { runClosed } from "./closed-model.ts";
 import { formatCompare } from "./compare.ts";
 import { runOpen } from "./open-model.ts";
@@ -124,7 +123,7 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
     thresholds: o.thresholds.map((t) => checkThreshold(t, figuresOf(body))),
   };
 
-  const files = writeFiles(report, o);
+  const files = await writeFiles(report, o);
   const compared = o.baseline ? formatCompare(o.baseline.file, o.baseline.report, report) : "";
   return {
     report,
@@ -136,7 +135,7 @@ export async function runLoad(o: LoadOptions, host: Host, io: LoadIO = {}): Prom
 
 const stopOf = (o: LoadOptions) => (o.stop ? { stop: o.stop } : {});
 
-function writeFiles(report: LoadReport, o: LoadOptions): LoadOutcome["files"] {
+async function writeFiles(report: LoadReport, o: LoadOptions): Promise<LoadOutcome["files"]> {
   const files: LoadOutcome["files"] = {};
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (o.outDir) {
@@ -145,6 +144,9 @@ function writeFiles(report: LoadReport, o: LoadOptions): LoadOutcome["files"] {
     files.json = join(dir, "load.json");
     files.chart = join(dir, "load.svg");
     writeFileSync(files.json, json);
+    // ECharts only when a chart is drawn: loading it was most of the CPU a short run without
+    // --out took (../../README.md, Load-test an endpoint)
+    const { loadChartSvg } = await import("./chart.ts");
     writeFileSync(files.chart, loadChartSvg(report));
   }
   if (o.jsonFile) {
