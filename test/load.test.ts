@@ -43,9 +43,16 @@ function options(path: string, o: Partial<LoadOptions>): LoadOptions {
 
 const load = async (o: LoadOptions) => (await runLoad(o, { runtime: adapter.name, version: adapter.version })).report;
 
+/**
+ * `lanes load` as the run it starts again on Node (adapters/env.ts, runWithKeepingAllocator): with
+ * glibc's thresholds already in its environment it runs once, the same command with the same
+ * output. A start of the CLI was most of what each of these runs cost; the run again itself, and
+ * Ctrl-C through it, have tests of their own below, started as a user starts them.
+ */
 async function cli(args: string[]): Promise<{ code: number | null; out: string }> {
   const [cmd, argv] = cliCommand(["load", ...args]);
-  const child = spawnProcess(cmd, argv);
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const child = spawnProcess(cmd, argv, adapter.name === "node" ? { ...env, ...keepingEnv("node", 128) } : undefined);
   let out = "";
   child.onOutput((t) => (out += t));
   const { code } = await child.exited;
