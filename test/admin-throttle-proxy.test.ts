@@ -38,6 +38,15 @@ function send(url: string, from: string, o: { method?: string; headers?: Record<
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/**
+ * A version of one isolate function: the throttle is the admin API's, and versionDir's other two
+ * (a second isolate, a process-lane child with its warm spare) only cost each host's start CPU.
+ */
+const adminOnly = (marker: string) =>
+  versionDir(marker, "ok", (m) => {
+    m.functions = { steady: { entry: "steady.ts", lane: "isolate" } };
+  });
+
 /** Six wrong tokens from the stranger through the proxy, one claiming to come from the operator's address. */
 async function strangerTries(proxy: string): Promise<number[]> {
   const codes: number[] = [];
@@ -49,7 +58,7 @@ async function strangerTries(proxy: string): Promise<number[]> {
 }
 
 async function withProxiedHost(extra: string[], body: (proxy: string, host: StoreHost) => Promise<void>): Promise<void> {
-  const host = await startStoreHost(versionDir("throttle"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), ...extra]);
+  const host = await startStoreHost(adminOnly("throttle"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), ...extra]);
   // a host on every address (::) is reached over IPv4 all the same, as a proxy on another machine would
   const proxy = await reverseProxy(host.url.replace("//[::]", "//127.0.0.1"));
   try {
@@ -120,7 +129,7 @@ async function sixNaming(url: string, clients: string[]): Promise<{ codes: numbe
 }
 
 test("behind a trusted proxy, an IPv6 client counts for its /64, a client written with a port for its address, garbage for the proxy", async () => {
-  const host = await startStoreHost(versionDir("throttle-keys"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "127.0.0.1"]);
+  const host = await startStoreHost(adminOnly("throttle-keys"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "127.0.0.1"]);
   try {
     const url = host.url;
     const blocked = [401, 401, 401, 401, 401, 429];
@@ -144,7 +153,7 @@ test("behind a trusted proxy, an IPv6 client counts for its /64, a client writte
 });
 
 test("behind a trusted proxy, an IPv6 client written with an IPv4 tail is read: NAT64 for its IPv4 address, others for their /64; nobody else is blocked", async () => {
-  const host = await startStoreHost(versionDir("throttle-v4tail"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "127.0.0.1"]);
+  const host = await startStoreHost(adminOnly("throttle-v4tail"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "127.0.0.1"]);
   try {
     const url = host.url;
     const blocked = [401, 401, 401, 401, 401, 429];
@@ -171,7 +180,7 @@ test("behind a trusted proxy, an IPv6 client written with an IPv4 tail is read: 
 });
 
 test("--trust-proxy 0.0.0.0/0 or ::/0 starts with a warning that any client can then pass for another; a proxy's range does not", async () => {
-  const wide = await startStoreHost(versionDir("wide"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/8,0.0.0.0/0,::/0"]);
+  const wide = await startStoreHost(adminOnly("wide"), join(scratchDir("throttle-"), "store"), ["--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/8,0.0.0.0/0,::/0"]);
   try {
     const warning =
       wide
@@ -220,10 +229,10 @@ test("--trust-proxy takes addresses and CIDR ranges, and refuses anything else n
   assert.ok(mapped.has("10.1.2.3") && mapped.has("::ffff:10.1.2.3") && mapped.has("192.168.9.9"));
   assert.not.ok(mapped.has("10.1.2.4") || mapped.has("192.169.0.1"));
   for (const bad of ["::ffff:10.0.0.0/95", "::ffff:10.0.0.0/129", "::ffff:10.0.0.256"]) assert.throws(() => trustedProxies(bad), /is not an IP address or a CIDR range/, bad);
-  const code = await runCli(["start", versionDir("flag"), "--port", "0", "--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/33"]);
+  const code = await runCli(["start", adminOnly("flag"), "--port", "0", "--admin-token-file", tokenFile(), "--trust-proxy", "10.0.0.0/33"]);
   assert.is(code.code, 2, code.out);
   assert.match(code.out, /--trust-proxy: "10\.0\.0\.0\/33" is not an IP address or a CIDR range/);
-  const alone = await runCli(["start", versionDir("flag"), "--port", "0", "--trust-proxy", "10.0.0.1"]);
+  const alone = await runCli(["start", adminOnly("flag"), "--port", "0", "--trust-proxy", "10.0.0.1"]);
   assert.is(alone.code, 2, alone.out);
   assert.match(alone.out, /--trust-proxy .* there is no admin token/);
 });
