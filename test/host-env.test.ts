@@ -29,6 +29,8 @@ const dir = makeFunctionsDir({
   iso: { entry: "sandbox-escape.ts", lane: "isolate" },
   slow: { entry: "chaos-fault.ts", lane: "process", instances: { min: 1, max: 1 } },
 });
+/** For the hosts that only stop, or serve /slow: no isolate to start in each (host start CPU). */
+const slowDir = makeFunctionsDir({ slow: { entry: "chaos-fault.ts", lane: "process", instances: { min: 1, max: 1 } } });
 let cli: RunningCli;
 
 test.before(async () => {
@@ -37,6 +39,7 @@ test.before(async () => {
 test.after(() => {
   if (isAlive(cli.pid)) cli.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
+  rmSync(slowDir, { recursive: true, force: true });
 });
 
 test(`a ${adapter.name} host started from a shell with other variables runs with the allow-listed ones only`, async () => {
@@ -87,12 +90,12 @@ test("SIGTERM to the CLI reaches the host: in-flight requests finish, both exit 
 });
 
 test("SIGINT (Ctrl-C) stops it the same way, once; and when the CLI is killed, the host and its children stop too", async () => {
-  const second = await startCli(["start", dir, "--port", "0"], { env: shell });
+  const second = await startCli(["start", slowDir, "--port", "0"], { env: shell });
   try {
     second.kill("SIGINT");
     assert.equal(await second.exited, { code: 0, signal: null }, second.output());
     assert.is(second.output().match(/stopping: finishing in-flight requests/g)?.length, 1, "the host got the signal once");
-    const third = await startCli(["start", dir, "--port", "0"], { env: shell });
+    const third = await startCli(["start", slowDir, "--port", "0"], { env: shell });
     await expectJson(fetch(`${third.url}/slow`));
     const procs = [third.hostPid, ...descendants(third.hostPid)];
     assert.ok(procs.length >= 2, "a host and its process-lane child");
@@ -104,7 +107,7 @@ test("SIGINT (Ctrl-C) stops it the same way, once; and when the CLI is killed, t
 });
 
 test("SIGTERM sent to the CLI and the host at once (systemd's KillMode=control-group, pkill -f) still stops gracefully: in-flight requests finish, exit 0", async () => {
-  const both = await startCli(["start", dir, "--port", "0"], { env: shell });
+  const both = await startCli(["start", slowDir, "--port", "0"], { env: shell });
   try {
     await expectJson(fetch(`${both.url}/slow`));
     const inflight = fetch(`${both.url}/slow?do=sleep&ms=700`).then(
@@ -123,7 +126,7 @@ test("SIGTERM sent to the CLI and the host at once (systemd's KillMode=control-g
 });
 
 test("one Ctrl-C delivered twice at once (a terminal signals npm and the CLI, and npm passes it on) still stops gracefully", async () => {
-  const dup = await startCli(["start", dir, "--port", "0"], { env: shell });
+  const dup = await startCli(["start", slowDir, "--port", "0"], { env: shell });
   try {
     await expectJson(fetch(`${dup.url}/slow`));
     const inflight = fetch(`${dup.url}/slow?do=sleep&ms=700`).then(
@@ -142,7 +145,7 @@ test("one Ctrl-C delivered twice at once (a terminal signals npm and the CLI, an
 });
 
 test("a second SIGINT to the CLI stops the host at once, without waiting for requests in flight", async () => {
-  const twice = await startCli(["start", dir, "--port", "0"], { env: shell });
+  const twice = await startCli(["start", slowDir, "--port", "0"], { env: shell });
   try {
     await expectJson(fetch(`${twice.url}/slow`));
     const inflight = fetch(`${twice.url}/slow?do=sleep&ms=3000`).catch(() => undefined);
@@ -161,7 +164,7 @@ test("a second SIGINT to the CLI stops the host at once, without waiting for req
 });
 
 test("the host's exit code comes through the CLI (a manifest error: 1, with its message)", async () => {
-  const [cmd, args] = cliCommand(["start", `${dir}/no-such-folder`, "--port", "0"]);
+  const [cmd, args] = cliCommand(["start", `${slowDir}/no-such-folder`, "--port", "0"]);
   const child = spawnProcess(cmd, args, shell);
   let out = "";
   child.onOutput((t) => (out += t));
@@ -171,7 +174,7 @@ test("the host's exit code comes through the CLI (a manifest error: 1, with its 
 
 test(`a ${adapter.name} host started with only PATH and HOME: ${adapter.name === "node" ? "runs again, its glibc told to keep what it frees" : "runs as it was started"}`, async () => {
   const clean = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
-  const host = await startCli(["start", dir, "--port", "0"], { env: clean });
+  const host = await startCli(["start", slowDir, "--port", "0"], { env: clean });
   try {
     const want = hostAllocatorEnv(adapter.name, clean);
     if (adapter.name === "node") {
@@ -194,7 +197,7 @@ test(`a ${adapter.name} host started with only PATH and HOME: ${adapter.name ===
 
 test(`a ${adapter.name} host started with only PATH, HOME and the operator's MALLOC_ARENA_MAX runs as it was started, glibc as the operator set it`, async () => {
   const tuned = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", MALLOC_ARENA_MAX: "2" };
-  const host = await startCli(["start", dir, "--port", "0"], { env: tuned });
+  const host = await startCli(["start", slowDir, "--port", "0"], { env: tuned });
   try {
     assert.equal(
       descendants(host.pid).filter((pid) => isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(" start ".replaceAll(" ", "\0"))),
