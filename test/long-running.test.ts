@@ -25,6 +25,12 @@ function renamed(name: string): string {
   return dir;
 }
 
+/**
+ * Deploys of each churn test: what one leaves behind shows after the fourth as after the twelfth
+ * (each deploy starts a child and an isolate: 12 and 8 of them cost the suite most of its CPU).
+ */
+const DEPLOYS = 4;
+
 const sharedGroups = async (url: string) =>
   (await (await fetch(`${url}/_lanes/metrics`)).text())
     .split("\n")
@@ -36,14 +42,14 @@ test("deploys that rename functions leave no ctx.shared store behind: only the s
   const deployHost = await inProcessDeployHost({ dir: renamed("f0") });
   const host = deployHost.host;
   try {
-    for (let i = 1; i <= 12; i++) {
+    for (let i = 1; i <= DEPLOYS; i++) {
       const r = await deploy(host.url, renamed(`f${i}`));
       assert.is(r.status, 201, r.text);
       for (const lane of ["i", "p"]) assert.is(await (await fetch(`${host.url}/f${i}-${lane}`)).text(), "1");
     }
-    assert.equal(await sharedGroups(host.url), ["fn:f12-i", "fn:f12-p"]);
+    assert.equal(await sharedGroups(host.url), [`fn:f${DEPLOYS}-i`, `fn:f${DEPLOYS}-p`]);
     // a function that stays keeps its store: its count goes on
-    assert.is(await (await fetch(`${host.url}/f12-i`)).text(), "2");
+    assert.is(await (await fetch(`${host.url}/f${DEPLOYS}-i`)).text(), "2");
   } finally {
     await deployHost.stop(0);
   }
@@ -66,7 +72,7 @@ test("a packed function a deploy removed no longer sizes the packed workers: the
     assert.is((await deploy(host.url, packed({ small: 64 }))).status, 201);
     // the workers of the first version stop once empty and idle; the next request starts one
     const workers = async () => ((await (await fetch(`${host.url}/_lanes/metrics`, { headers: { accept: "application/json" } })).json()) as { packed: unknown[] }).packed;
-    await waitFor(async () => (await workers()).length === 0, "the first version's packed workers stop", 10_000);
+    await waitFor(async () => (await workers()).length === 0, "the first version's packed workers stop", 10_000, 100);
     // 128 MB of ArrayBuffers, held 2.5 s: over small's 64 MB (and the 1 MB per packed function)
     const r = await fetch(`${host.url}/small?do=alloc&mb=128&ms=2500`);
     assert.is(r.status, 502, `a worker sized for small alone is recycled, not one sized for big too: ${await r.text()}`);
@@ -81,19 +87,19 @@ test("deploys leave no folder of a version no longer served in the store's run/:
   const host = deployHost.host;
   const run = () => readdirSync(join(data, "run")).sort().join(" ");
   try {
-    for (let i = 2; i <= 8; i++) {
+    for (let i = 2; i <= DEPLOYS; i++) {
       assert.is((await deploy(host.url, versionDir(`m${i}`))).status, 201);
       assert.is(await (await fetch(`${host.url}/greet-proc`)).text(), `m${i}`);
     }
     // steady is the same in every version: it still runs from v1's folder
     await waitFor(
-      () => run() === "v1 v8",
+      () => run() === `v1 v${DEPLOYS}`,
       () => `run/ holds the versions in use, not: ${run()}`,
       10_000,
     );
     for (const [path, text] of [
-      ["/greet", "m8"],
-      ["/greet-proc", "m8"],
+      ["/greet", `m${DEPLOYS}`],
+      ["/greet-proc", `m${DEPLOYS}`],
       ["/steady", "steady"],
     ])
       assert.is(await (await fetch(`${host.url}${path}`)).text(), text);

@@ -60,13 +60,15 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /**
  * Polls `check` until it is true; fails the test with `what` after `timeoutMs`. A function for
  * `what` is called then, so the message can say what was seen at the end, not at the start.
+ * `everyMs`: the pause between looks; a check that asks the host (a request for /_lanes/metrics)
+ * costs the host more than the 10 ms a look at its state in this process does.
  */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 5000): Promise<number> {
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 5000, everyMs = 10): Promise<number> {
   const t0 = Date.now();
   for (;;) {
     if (await check()) return Date.now() - t0;
     if (Date.now() - t0 > timeoutMs) assert.unreachable(`${typeof what === "function" ? what() : what}: not true after ${timeoutMs} ms`);
-    await sleep(10);
+    await sleep(everyMs);
   }
 }
 
