@@ -10,25 +10,47 @@ import * as assert from "uvu/assert";
 
 /** The one line that is never JSON: `listening on http://HOST:PORT`, as scripts wait for it. */
 const LISTENING = /^listening on http:\/\/\S+$/;
-import { cliCommand, startCli } from "./helpers/cli.ts";
+import { cliCommand, type RunningCli, startCli } from "./helpers/cli.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
 
+const LOGS = {
+  logs: { entry: "logs.ts" },
+  "logs-process": { entry: "logs.ts", lane: "process" },
+};
+/** What an untrusted function may write: a line that reads as the host's, escape sequences. */
+const FORGES = {
+  "forges.ts": `export default { fetch(r) { if (new URL(r.url).search) setTimeout(() => { throw new Error("gone\\x1b[2J"); }); console.log("hi\\n00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07"); return new Response("ok"); } };\n`,
+};
 const dir = makeFunctionsDir(
   {
-    logs: { entry: "logs.ts" },
-    "logs-process": { entry: "logs.ts", lane: "process" },
+    ...LOGS,
     floods: { entry: "floods.ts" },
     "floods-process": { entry: "floods.ts", lane: "process" },
     throws: { entry: "chaos-fault.ts" },
     "throws-process": { entry: "chaos-fault.ts", lane: "process" },
     forges: { entry: "forges.ts", lane: "process" },
   },
-  {
-    // what an untrusted function may write: a line that reads as the host's, escape sequences
-    "forges.ts": `export default { fetch(r) { if (new URL(r.url).search) setTimeout(() => { throw new Error("gone\\x1b[2J"); }); console.log("hi\\n00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07"); return new Response("ok"); } };\n`,
-  },
+  FORGES,
 );
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+// The hosts of one test each load only the functions it calls: a host start loads every function
+// once, and the seven above are four children and three isolates.
+const devDir = makeFunctionsDir(LOGS);
+const prettyDir = makeFunctionsDir({ logs: LOGS.logs, forges: { entry: "forges.ts", lane: "process" } }, FORGES);
+const terminalDir = makeFunctionsDir({ logs: LOGS.logs });
+/**
+ * One `lanes start` host serves the JSON-log tests below (each looks at its own functions' lines
+ * and request ids): a host start loads all seven functions, four of them children.
+ */
+let shared: Promise<RunningCli> | undefined;
+const startHost = () => (shared ??= startCli(["start", dir, "--port", "0"]));
+test.after(async () => {
+  if (shared) {
+    const cli = await shared;
+    cli.kill("SIGTERM");
+    await cli.exited;
+  }
+  for (const d of [dir, devDir, prettyDir, terminalDir]) rmSync(d, { recursive: true, force: true });
+});
 
 async function until<T>(probe: () => T | undefined, what: () => string, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
@@ -49,7 +71,7 @@ const jsonLines = (text: string) =>
 
 for (const command of ["start", "dev"]) {
   test(`lanes ${command} with stdout not a terminal writes JSON lines: requests, function output, host events (${adapter.name})`, async () => {
-    const cli = await startCli([command, dir, "--port", "0"]);
+    const cli = command === "start" ? await startHost() : await startCli([command, devDir, "--port", "0"]);
     try {
       assert.equal(
         lines(cli.output()).filter((l) => LISTENING.test(l)),
@@ -124,79 +146,71 @@ for (const command of ["start", "dev"]) {
         "every line has time, level and msg",
       );
     } finally {
-      cli.kill("SIGTERM");
-      await cli.exited;
+      if (command !== "start") {
+        cli.kill("SIGTERM");
+        await cli.exited;
+      }
     }
   });
 }
 
 test(`the stack of a function that threw is logged with the request id of its 500, in both lanes (${adapter.name})`, async () => {
-  const cli = await startCli(["start", dir, "--port", "0"]);
-  try {
-    for (const name of ["throws", "throws-process"]) {
-      const res = await fetch(`${cli.url}/${name}?do=throw`);
-      await res.text();
-      assert.is(res.status, 500);
-      const id = res.headers.get("x-request-id")!;
-      const stack = await until(
-        () => jsonLines(cli.output()).find((e) => e.kind === "function" && e.function === name && String(e.msg).includes("fixture threw on purpose")),
-        () => cli.output(),
-      );
-      assert.is(stack.level, "error");
-      assert.is(stack.requestId, id, "the stack line names the request that got the 500");
-    }
-  } finally {
-    cli.kill("SIGTERM");
-    await cli.exited;
+  const cli = await startHost();
+  for (const name of ["throws", "throws-process"]) {
+    const res = await fetch(`${cli.url}/${name}?do=throw`);
+    await res.text();
+    assert.is(res.status, 500);
+    const id = res.headers.get("x-request-id")!;
+    const stack = await until(
+      () => jsonLines(cli.output()).find((e) => e.kind === "function" && e.function === name && String(e.msg).includes("fixture threw on purpose")),
+      () => cli.output(),
+    );
+    assert.is(stack.level, "error");
+    assert.is(stack.requestId, id, "the stack line names the request that got the 500");
   }
 });
 
 test(`a function's log lines are cut at 16,384 characters and at most 1,000 a second go in the log, saying what was dropped (${adapter.name})`, async () => {
-  const cli = await startCli(["start", dir, "--port", "0"]);
-  try {
-    for (const name of ["floods", "floods-process"]) {
-      const fn = () => jsonLines(cli.output()).filter((e) => e.kind === "function" && e.function === name);
-      for (const mode of ["long", "many"]) {
-        const res = await fetch(`${cli.url}/${name}?mode=${mode}`);
-        assert.equal([res.status, await res.text()], [200, "flooded"]);
-        await until(
-          () => (fn().some((e) => e.msg === `flood ${mode} done`) ? true : undefined),
-          () => cli.output().slice(-2000),
-        );
-      }
-      const long = fn().find((e) => String(e.msg).startsWith("xxx"));
-      assert.is(long?.msg, `${"x".repeat(16 * 1024)} ... (${8 * 1024 * 1024 - 16 * 1024} more characters cut)`);
-      if (name === "floods-process") {
-        // the child's stderr, read line by line by the host: cut once, the count the line's own
-        const res = await fetch(`${cli.url}/${name}?mode=raw`);
-        await res.text();
-        const raw = await until(
-          () => fn().find((e) => String(e.msg).startsWith("yyy")),
-          () => cli.output().slice(-2000),
-        );
-        assert.is(raw.msg, `${"y".repeat(16 * 1024)} ... (${100_000 - 16 * 1024} more characters cut)`);
-      }
-      const flood = fn().filter((e) => String(e.msg).startsWith("flood line"));
-      const host = jsonLines(cli.output()).filter((e) => e.kind === "host" && e.level === "warn");
-      assert.ok(
-        host.some((e) => e.msg === `function ${name} writes more than 1000 lines a second: the rest of this second's are dropped`),
-        `${name}: the log says lines were dropped`,
+  const cli = await startHost();
+  for (const name of ["floods", "floods-process"]) {
+    const fn = () => jsonLines(cli.output()).filter((e) => e.kind === "function" && e.function === name);
+    for (const mode of ["long", "many"]) {
+      const res = await fetch(`${cli.url}/${name}?mode=${mode}`);
+      assert.equal([res.status, await res.text()], [200, "flooded"]);
+      await until(
+        () => (fn().some((e) => e.msg === `flood ${mode} done`) ? true : undefined),
+        () => cli.output().slice(-2000),
       );
-      // every line is either in the log or counted as dropped: 5,000 in a second or two
-      const dropped = host.map((e) => new RegExp(`^function ${name}: (\\d+) line\\(s\\) of its output were dropped \\(more than 1000 a second\\)$`).exec(String(e.msg))?.[1]);
-      const counted = dropped.reduce((sum, n) => sum + Number(n ?? 0), 0);
-      assert.ok(flood.length > 0 && flood.length <= 2000, `${name}: ${flood.length} flood lines logged`);
-      assert.is(flood.length + counted, 5000, `${name}: ${flood.length} logged, ${counted} counted as dropped`);
-      assert.is((await fetch(`${cli.url}/logs`)).status, 200, "other functions keep answering");
     }
-  } finally {
-    cli.kill("SIGTERM");
-    await cli.exited;
+    const long = fn().find((e) => String(e.msg).startsWith("xxx"));
+    assert.is(long?.msg, `${"x".repeat(16 * 1024)} ... (${8 * 1024 * 1024 - 16 * 1024} more characters cut)`);
+    if (name === "floods-process") {
+      // the child's stderr, read line by line by the host: cut once, the count the line's own
+      const res = await fetch(`${cli.url}/${name}?mode=raw`);
+      await res.text();
+      const raw = await until(
+        () => fn().find((e) => String(e.msg).startsWith("yyy")),
+        () => cli.output().slice(-2000),
+      );
+      assert.is(raw.msg, `${"y".repeat(16 * 1024)} ... (${100_000 - 16 * 1024} more characters cut)`);
+    }
+    const flood = fn().filter((e) => String(e.msg).startsWith("flood line"));
+    const host = jsonLines(cli.output()).filter((e) => e.kind === "host" && e.level === "warn");
+    assert.ok(
+      host.some((e) => e.msg === `function ${name} writes more than 1000 lines a second: the rest of this second's are dropped`),
+      `${name}: the log says lines were dropped`,
+    );
+    // every line is either in the log or counted as dropped: 5,000 in a second or two
+    const dropped = host.map((e) => new RegExp(`^function ${name}: (\\d+) line\\(s\\) of its output were dropped \\(more than 1000 a second\\)$`).exec(String(e.msg))?.[1]);
+    const counted = dropped.reduce((sum, n) => sum + Number(n ?? 0), 0);
+    assert.ok(flood.length > 0 && flood.length <= 2000, `${name}: ${flood.length} flood lines logged`);
+    assert.is(flood.length + counted, 5000, `${name}: ${flood.length} logged, ${counted} counted as dropped`);
+    assert.is((await fetch(`${cli.url}/logs`)).status, 200, "other functions keep answering");
   }
 });
 
 test("--log pretty writes one readable line per request, without colours when stdout is not a terminal", async () => {
-  const cli = await startCli(["start", dir, "--port", "0", "--log", "pretty"]);
+  const cli = await startCli(["start", prettyDir, "--port", "0", "--log", "pretty"]);
   try {
     const res = await fetch(`${cli.url}/logs`);
     await res.text();
@@ -249,7 +263,7 @@ test("--log pretty writes one readable line per request, without colours when st
 
 /** `lanes start` on a pseudo-terminal (util-linux `script`), NO_COLOR set or not: what it printed for one request. */
 async function onTerminal(noColor: boolean): Promise<string> {
-  const [cmd, argv] = cliCommand(["start", dir, "--port", "0"]);
+  const [cmd, argv] = cliCommand(["start", terminalDir, "--port", "0"]);
   const quoted = [cmd, ...argv].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: noColor ? "1" : undefined };
   if (!noColor) delete env.NO_COLOR;
