@@ -92,7 +92,9 @@ test("past --keep-versions 2, the old versions, their blobs and chunks leave etc
 
 test("two hosts deploying at once, each pruning after its deploy, never leave a kept version without its files", async (ctx) => {
   const [node, bun] = ctx.hosts as [ClusterHost, ClusterHost];
-  for (let round = 0; round < 4; round++) {
+  // (a sanity check on real processes: the deterministic race is the sweep test below; a third
+  // round or more met nothing the first two do not)
+  for (let round = 0; round < 2; round++) {
     const answers = await Promise.all([deploy(node.url, versionDir(`n${round}`)), deploy(bun.url, versionDir(`b${round}`))]);
     // one switch wins; the other changes nothing (409), or lands after it
     for (const a of answers) assert.ok(a.status === 201 || a.status === 409, a.text);
