@@ -17,7 +17,7 @@ import { CHUNK_BYTES } from "../runtime/deploy/etcd-blobs.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import type { HostRecord } from "../runtime/deploy/model.ts";
 import { eventually, health, hostRecords, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
-import { deploy, get, runCli, runCliWithInput, scratchDir, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
+import { deploy, get, PACE_MS, runCli, runCliWithInput, scratchDir, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
 import { fixtures } from "./helpers/host.ts";
 import { freePort, startEtcdOrFail, type Etcd } from "./helpers/etcd.ts";
 import { lanesCommand } from "./helpers/cluster.ts";
@@ -32,6 +32,7 @@ interface Ctx {
   tokens: string;
   hosts: ClusterHost[];
   late?: ClusterHost;
+  ownKeys?: [ClusterHost, ClusterHost];
 }
 const test = suite<Ctx>("lanes hosts as a cluster on etcd");
 /** Every host's `--cluster-wait` (default 10 s): the slow-on-Deno test below waits it out; a deploy here loads everywhere well within it. */
@@ -52,7 +53,7 @@ test.before(async (ctx) => {
 });
 
 test.after(async (ctx) => {
-  await Promise.all([...(ctx.hosts ?? []), ...(ctx.late ? [ctx.late] : [])].map((h) => h.stop()));
+  await Promise.all([...(ctx.hosts ?? []), ...(ctx.late ? [ctx.late] : []), ...(ctx.ownKeys ?? [])].map((h) => h.stop()));
   await ctx.etcd?.close();
 });
 
@@ -74,7 +75,7 @@ test("three hosts on Node, Bun and Deno serve the store's active deployment, and
 });
 
 test("a deploy to one host is served by all three within 1 s, with 0 failed requests under a client load spread over the three (lanes deploy --wait)", async (ctx) => {
-  const loads = urls(ctx).map((u) => steadyLoad(u, ["/greet", "/greet-proc"], 1));
+  const loads = urls(ctx).map((u) => steadyLoad(u, ["/greet", "/greet-proc"], 1, PACE_MS));
   let perHost: Sample[][] = [];
   let out: { code: number | null; out: string };
   let returned = 0;
@@ -157,7 +158,7 @@ test("two concurrent deploys to two hosts end with exactly one winner and a clea
 });
 
 test("etcd stopped: hosts keep serving, report degraded, and a deploy fails clearly", async (ctx) => {
-  const load = urls(ctx).map((u) => steadyLoad(u, ["/greet"], 1));
+  const load = urls(ctx).map((u) => steadyLoad(u, ["/greet"], 1, PACE_MS));
   let samples: Sample[] = [];
   try {
     await ctx.etcd.stop();
@@ -456,8 +457,12 @@ test("a switch whose answer from etcd is lost says the change was made, not that
   }
 });
 
-/** Two node hosts on a store of their own, each with a key of its own (as after a half-done rotation), for `body`. */
-async function twoHostsWithOwnKeys(ctx: Ctx, prefix: string, body: (a: ClusterHost, b: ClusterHost) => Promise<void>) {
+/**
+ * Two node hosts on a store of their own, each with a key of its own (as after a half-done
+ * rotation): started by the first test that needs them, kept for the next (stopped after the suite).
+ */
+async function twoHostsWithOwnKeys(ctx: Ctx): Promise<[ClusterHost, ClusterHost]> {
+  if (ctx.ownKeys) return ctx.ownKeys;
   const keyFile = () => {
     const f = join(scratchDir("key-"), "secrets.key");
     writeFileSync(f, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
@@ -466,65 +471,60 @@ async function twoHostsWithOwnKeys(ctx: Ctx, prefix: string, body: (a: ClusterHo
   const dir = scratchDir("secret-keys-");
   cpSync(join(fixtures, "secret.ts"), join(dir, "secret.ts"));
   writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { api: { entry: "secret.ts", env: { API_KEY: "not a secret" } } } }));
-  const store = `etcd://${ctx.etcd.member}/lanes/${prefix}`;
+  const store = `etcd://${ctx.etcd.member}/lanes/secrets-keys`;
   const extra = (key: string) => ["--admin-token-file", ctx.tokens, "--secrets-key-file", key, "--log", "json"];
   const a = await startClusterHost("node", dir, store, extra(keyFile()));
   const b = await startClusterHost("node", dir, store, extra(keyFile())).catch(async (e) => {
     await a.stop();
     throw e;
   });
-  try {
-    assert.ok(await eventually(async () => (await hostRecords(a.url)).length === 2), "both hosts have their records");
-    await body(a, b);
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
-  }
+  ctx.ownKeys = [a, b];
+  assert.ok(await eventually(async () => (await hostRecords(a.url)).length === 2), "both hosts have their records");
+  return ctx.ownKeys;
 }
 
 const UNOPENED_VALUE = "the-value-b-cannot-open-0123";
 
 test("a host whose key does not open a secret set on another says so: health degraded, not ready, and its record in lanes versions names the secret", async (ctx) => {
-  await twoHostsWithOwnKeys(ctx, "secrets-keys-health", async (a, b) => {
-    const ready = async (url: string) => {
-      const res = await fetch(`${url}/_lanes/ready`);
-      return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
-    };
-    const set = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens], `${UNOPENED_VALUE}\n`);
-    assert.match(set.out, /set API_KEY on /);
-    const why = /cannot open secret API_KEY: sealed with a key this host does not have/;
-    assert.ok(await eventually(async () => (await health(b.url)).body.status === "degraded", 5000), JSON.stringify((await health(b.url)).body));
-    const hb = await health(b.url);
-    assert.is(hb.status, 200, "health stays 200: a liveness probe must not kill the host");
-    assert.match(String(hb.body.reason), why);
-    const rb = await ready(b.url);
-    assert.equal([rb.status, rb.body.status], [503, "stale_secrets"], "not ready: it would serve a value replaced since");
-    assert.match(String(rb.body.reason), why);
-    assert.equal([(await health(a.url)).body.status, (await ready(a.url)).status], ["ok", 200], "the host that set it reads it");
-    const records = await hostRecords(a.url);
-    assert.equal(records.find((h) => h.url === b.url)?.secrets?.unreadable, ["secret API_KEY"]);
-    assert.equal(records.find((h) => h.url === a.url)?.secrets?.error, null);
-    const versions = await runCli(["versions", "--to", a.url, "--token-file", ctx.tokens]);
-    assert.match(versions.out, new RegExp(`${b.url}\\s.*cannot open secret API_KEY: sealed with a key this host does not have`));
-    for (const out of [versions.out, a.output(), b.output(), JSON.stringify(records), JSON.stringify(hb.body)]) assert.not.match(out, UNOPENED_VALUE, "no value shown");
-  });
+  const [a, b] = await twoHostsWithOwnKeys(ctx);
+  const ready = async (url: string) => {
+    const res = await fetch(`${url}/_lanes/ready`);
+    return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
+  };
+  const set = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens], `${UNOPENED_VALUE}\n`);
+  assert.match(set.out, /set API_KEY on /);
+  const why = /cannot open secret API_KEY: sealed with a key this host does not have/;
+  assert.ok(await eventually(async () => (await health(b.url)).body.status === "degraded", 5000), JSON.stringify((await health(b.url)).body));
+  const hb = await health(b.url);
+  assert.is(hb.status, 200, "health stays 200: a liveness probe must not kill the host");
+  assert.match(String(hb.body.reason), why);
+  const rb = await ready(b.url);
+  assert.equal([rb.status, rb.body.status], [503, "stale_secrets"], "not ready: it would serve a value replaced since");
+  assert.match(String(rb.body.reason), why);
+  assert.equal([(await health(a.url)).body.status, (await ready(a.url)).status], ["ok", 200], "the host that set it reads it");
+  const records = await hostRecords(a.url);
+  assert.equal(records.find((h) => h.url === b.url)?.secrets?.unreadable, ["secret API_KEY"]);
+  assert.equal(records.find((h) => h.url === a.url)?.secrets?.error, null);
+  const versions = await runCli(["versions", "--to", a.url, "--token-file", ctx.tokens]);
+  assert.match(versions.out, new RegExp(`${b.url}\\s.*cannot open secret API_KEY: sealed with a key this host does not have`));
+  for (const out of [versions.out, a.output(), b.output(), JSON.stringify(records), JSON.stringify(hb.body)]) assert.not.match(out, UNOPENED_VALUE, "no value shown");
 });
 
 test("lanes secret set names the other live hosts that lack the key it sealed with, and exits 1", async (ctx) => {
-  await twoHostsWithOwnKeys(ctx, "secrets-keys-set", async (a, b) => {
-    // the hosts' key ids are in their records once they announce them
-    await eventually(async () => (await hostRecords(a.url)).every((h) => h.secrets), 3000);
-    const set = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens], `${UNOPENED_VALUE}\n`);
-    assert.is(set.code, 1, set.out);
-    assert.match(set.out, /set API_KEY on /);
-    assert.match(set.out, new RegExp(`1 other live host\\(s\\) cannot open it [^]*${b.url} \\(node\\): has key id\\(s\\) [0-9a-f]{16} only`));
-    assert.not.match(set.out, UNOPENED_VALUE);
-    const json = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens, "--json"], `${UNOPENED_VALUE}\n`);
-    assert.is(json.code, 1, json.out);
-    assert.equal(
-      (JSON.parse(json.out) as { unreadableOn: { url: string }[] }).unreadableOn.map((h) => h.url),
-      [b.url],
-    );
-  });
+  const [a, b] = await twoHostsWithOwnKeys(ctx);
+  // the hosts' key ids are in their records once they announce them
+  await eventually(async () => (await hostRecords(a.url)).every((h) => h.secrets), 3000);
+  const set = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens], `${UNOPENED_VALUE}\n`);
+  assert.is(set.code, 1, set.out);
+  assert.match(set.out, /set API_KEY on /);
+  assert.match(set.out, new RegExp(`1 other live host\\(s\\) cannot open it [^]*${b.url} \\(node\\): has key id\\(s\\) [0-9a-f]{16} only`));
+  assert.not.match(set.out, UNOPENED_VALUE);
+  const json = await runCliWithInput(["secret", "set", "API_KEY", "--to", a.url, "--token-file", ctx.tokens, "--json"], `${UNOPENED_VALUE}\n`);
+  assert.is(json.code, 1, json.out);
+  assert.equal(
+    (JSON.parse(json.out) as { unreadableOn: { url: string }[] }).unreadableOn.map((h) => h.url),
+    [b.url],
+  );
 });
 
 test("--store refuses what is not etcd://HOST:PORT[,HOST:PORT...]/PREFIX, naming the rule", () => {
