@@ -160,11 +160,11 @@ export class Pool {
     checkStuck(inst, this.spec, this.deps, this);
   }
 
-  /** Start an instance if the pool needs one: fewer than `min`, or requests waiting and room under `max`. During a back-off, one timer tries again when it ends. */
+  /** Start an instance if the pool needs one: fewer than `min`, or more requests waiting than the instances starting will take (one request at start-up started a second), with room under `max`. During a back-off, one timer tries again when it ends. */
   private replenish() {
     if (this.stopped) return;
     const have = this.live() + this.starting;
-    if (!(have < this.spec.instances.min || (this.queue.length > 0 && have < this.spec.instances.max))) return;
+    if (!(have < this.spec.instances.min || (this.queue.length > this.starting * this.spec.concurrency && have < this.spec.instances.max))) return;
     if (this.backoff.ready(() => this.replenish())) void this.grow();
   }
 
