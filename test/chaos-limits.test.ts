@@ -47,13 +47,14 @@ const laneTest = (name: string, body: (h: TestHost, lane: Lane) => Promise<void>
 laneTest("past concurrency and queue, requests get 503 overloaded with Retry-After at once", async (h, lane) => {
   // while its one instance still starts, requests may also wait for its 4 slots (pool.ts)
   await waitFor(() => pool(h, "tight").live() === 1, "tight's instance is ready", 10_000);
-  // capacity: 1 instance x 4 in flight + 1 queued = 5; send 50. Each served one works 1.2 s:
-  // on a loaded 2-core machine (three suites at once) a refusal once came 773 ms after the
-  // flood began, its request having reached the host that late, after a 600 ms one had ended
+  // capacity: 1 instance x 4 in flight + 1 queued = 5; send 50. Each served one works 2.5 s, so
+  // the whole flood reaches the host while the first ones work: on a loaded 2-core machine a
+  // refusal once came 773 ms after the flood began (work of 600 ms then), and a clean clone's
+  // run saw 9 served with work of 1.2 s (four requests reached the host after it)
   const t0 = Date.now();
   const flood = Promise.all(
     Array.from({ length: 50 }, async () => {
-      const res = await h.fetch("/tight?do=sleep&ms=1200");
+      const res = await h.fetch("/tight?do=sleep&ms=2500");
       const ms = Date.now() - t0;
       return { res, ms, text: await res.text() };
     }),
@@ -66,7 +67,7 @@ laneTest("past concurrency and queue, requests get 503 overloaded with Retry-Aft
   assert.is(ok.length + refused.length, 50, results.map((r) => r.res.status).join(","));
   assert.ok(ok.length >= 5 && ok.length <= 7, `${ok.length} served`);
   // "at once": a refusal never waits for capacity, so it lands before the first served
-  // request (1.2 s of work) finishes. Relative, so a loaded machine cannot fake a failure.
+  // request (2.5 s of work) finishes. Relative, so a loaded machine cannot fake a failure.
   const firstServed = Math.min(...ok.map((r) => r.ms));
   for (const r of refused) {
     assert.is(JSON.parse(r.text).error.code, "overloaded");
