@@ -32,7 +32,8 @@ test.before(async () => {
   cli = await startCli(["start", dir, "--port", "0", "--log", "pretty"]);
 });
 test.after(() => {
-  if (isAlive(cli.pid)) cli.kill("SIGKILL");
+  // a CLI that failed to start is not there: the run shows its error, not a TypeError from here
+  if (cli !== undefined && isAlive(cli.pid)) cli.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
 
