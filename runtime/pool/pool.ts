@@ -160,7 +160,7 @@ export class Pool {
     checkStuck(inst, this.spec, this.deps, this);
   }
 
-  /** Start an instance if the pool needs one: fewer than `min`, or more requests waiting than the instances starting will take (one request at start-up started a second), with room under `max`. During a back-off, one timer tries again when it ends. */
+  /** Start an instance if the pool needs one: fewer than `min`, or more requests waiting than the instances starting will take (one request at start-up started a second: ../../README.md, The manifest, `instances`), with room under `max`. During a back-off, one timer tries again when it ends. */
   private replenish() {
     if (this.stopped) return;
     const have = this.live() + this.starting;
