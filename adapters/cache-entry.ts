@@ -4,7 +4,9 @@
  * (deno-home.ts). Its path once made; undefined while it is being made, or when making it failed
  * (it is not tried again by this process). A made one notes its use in its modification time at
  * most hourly (as runtime/cache-trim.ts notes any entry: a trim removes what is unused for a
- * week), and one removed meanwhile (by a trim, or by hand) is made again.
+ * week), and one removed meanwhile (by a trim, or by hand) is made again. One an earlier host
+ * made is found at once (`madeAlready`): the first child of a host that starts with a warm cache
+ * uses it, instead of waiting for this process to look in the background.
  */
 import { statSync, utimesSync } from "node:fs";
 
@@ -14,7 +16,11 @@ const NOTE_EVERY_MS = 3_600_000;
 type State = { path: string } | "making" | "unusable";
 const states = new Map<string, State>();
 
-export function madeInBackground(key: string, make: () => Promise<string>): string | undefined {
+export function madeInBackground(key: string, make: () => Promise<string>, madeAlready?: () => string | undefined): string | undefined {
+  if (!states.has(key)) {
+    const path = madeAlready?.();
+    if (path !== undefined) states.set(key, { path });
+  }
   const state = states.get(key);
   if (typeof state === "object") {
     // one stat a child start, a write an hour at most

@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { madeInBackground } from "./cache-entry.ts";
 import { mkdirInsidePrivate } from "./private-dir.ts";
 
@@ -21,7 +21,11 @@ const WARM_MS = 20_000;
 
 /** The home for a sandboxed Deno child of `binary` running `entry` (the guest bundle). */
 export function denoHome(entry: string, binary: string, cacheDir: string): string {
-  const warmed = madeInBackground(`deno-home\0${entry}\0${binary}\0${cacheDir}`, () => warm(entry, binary, cacheDir));
+  const name = createHash("sha256").update(`${entry}\0${binary}`).digest("hex").slice(0, 16);
+  const home = join(cacheDir, "homes", `deno-${name}`);
+  // one an earlier host warmed serves this host's first child too
+  const warmedBefore = () => (statSync(home, { throwIfNoEntry: false })?.isDirectory() ? home : undefined);
+  const warmed = madeInBackground(`deno-home\0${entry}\0${binary}\0${cacheDir}`, () => warm(entry, binary, cacheDir, home), warmedBefore);
   return warmed ?? privateFolder(cacheDir, "deno-empty");
 }
 
@@ -35,14 +39,12 @@ function privateFolder(cacheDir: string, name: string): string {
   return folder;
 }
 
-async function warm(entry: string, binary: string, cacheDir: string): Promise<string> {
-  const name = createHash("sha256").update(`${entry}\0${binary}`).digest("hex").slice(0, 16);
-  const home = join(cacheDir, "homes", `deno-${name}`);
+async function warm(entry: string, binary: string, cacheDir: string, home: string): Promise<string> {
   if (statSync(home, { throwIfNoEntry: false })?.isDirectory()) return home;
   const warming = `${home}.${process.pid}.tmp`;
   try {
     rmSync(warming, { recursive: true, force: true });
-    privateFolder(cacheDir, `deno-${name}.${process.pid}.tmp`);
+    privateFolder(cacheDir, `${basename(home)}.${process.pid}.tmp`);
     const cache = statSync(cacheDir).ino;
     try {
       for (let i = 0; i < 2; i++) await run(binary, entry, warming);

@@ -4,8 +4,12 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { waitFor } from "./helpers/chaos.ts";
-import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { defaultCacheDir } from "../adapters/private-dir.ts";
+import { descendants, waitFor } from "./helpers/chaos.ts";
+import { startCli } from "./helpers/cli.ts";
+import { adapter, makeFunctionsDir, startTestHost, type TestHost } from "./helpers/host.ts";
 
 const CHILDREN = ["node", "bun", "deno"] as const;
 let h: TestHost;
@@ -77,6 +81,56 @@ test(`a node child restored from the guest's startup snapshot loads the function
     `its log line carries its request id ${requestId}: ${h.logs.filter((l) => l.includes("snapshot probe")).join("")}`,
   );
 });
+
+test(`a host that starts after another made the snapshot restores its first node child from it (${adapter.name} host)`, async () => {
+  // the blob for this heap size is made and tried (the test above had a child restored from it);
+  // a host of its own, in a process of its own, with one warm instance: the child its start-up
+  // starts is the one that answers
+  const dir = makeFunctionsDir({
+    snap: { entry: "snapshot-probe.ts", lane: "process", runtime: "node", memoryMb: 97, permissions: { net: true }, env: { GREETING: "hi" }, instances: { min: 1, max: 1 } },
+  });
+  const cli = await startCli(["start", dir, "--port", "0", "--no-access-log"]);
+  try {
+    const res = await fetch(`${cli.url}/snap`);
+    assert.is(res.status, 200);
+    assert.is(((await res.json()) as { restored: boolean }).restored, true, "its first child is restored from the snapshot");
+  } finally {
+    cli.kill();
+    await cli.exited;
+  }
+});
+
+test(`a host that starts after another warmed the Deno children's home mounts it in its first deno child (${adapter.name} host)`, async () => {
+  // the first host warms the home (Deno's code cache) in the background when its first deno child starts
+  const homes = join(defaultCacheDir(), "homes");
+  await waitFor(() => readdirSync(homes).some((n) => /^deno-[0-9a-f]{16}$/.test(n)), "a warmed home in the cache", 30_000, 200);
+  const dir = makeFunctionsDir({ who: { entry: "whoami.ts", lane: "process", runtime: "deno", instances: { min: 1, max: 1 } } });
+  const cli = await startCli(["start", dir, "--port", "0", "--no-access-log"]);
+  try {
+    assert.is((await fetch(`${cli.url}/who`)).status, 200);
+    // what the sandbox binds at the home its passwd names (/proc/PID/mountinfo: the 4th field is
+    // the folder bound, the 5th where)
+    const mounts = descendants(cli.hostPid)
+      .filter((pid) => cmdline(pid).startsWith("/lanes/bin/deno"))
+      .flatMap((pid) => readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n"))
+      .map((line) => line.split(" "))
+      .filter((f) => f[4] === "/lanes/home")
+      .map((f) => f[3]!);
+    assert.ok(mounts.length > 0, "a sandboxed deno child");
+    for (const bound of mounts) assert.match(bound, /\/homes\/deno-[0-9a-f]{16}$/, "the warmed home, not the empty one");
+  } finally {
+    cli.kill();
+    await cli.exited;
+  }
+});
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return ""; // gone
+  }
+}
 
 test("a function whose module throws at import answers 503 unavailable, and the host logs why", async () => {
   for (const name of ["broken", "broken-isolate"]) {
