@@ -40,23 +40,23 @@ async function withHost(args: string[], body: (cli: RunningCli) => Promise<void>
   try {
     await body(cli);
   } finally {
-    cli.kill("SIGKILL");
-    await cli.exited;
+    await stop(cli);
   }
 }
 
-const allBroken = () => makeFunctionsDir({ a: { entry: "a.ts" }, b: { entry: "b.ts", lane: "process", sandbox: "off" } }, { "a.ts": THROWS, "b.ts": THROWS });
+async function stop(cli: RunningCli): Promise<void> {
+  cli.kill("SIGKILL");
+  await cli.exited;
+}
 
-test("every function broken: health and ready answer 503 down, naming them", async () => {
-  await withHost(["start", allBroken()], async ({ url }) => {
-    const health = await healthUntil(url, (p) => p.body.status === "down");
-    assert.is(health.status, 503, JSON.stringify(health.body));
-    assert.is(health.body.status, "down");
-    assert.match(health.body.reason ?? "", /no function can start \(a, b\)/);
-    const ready = await probe(url, "ready");
-    assert.is(ready.status, 503);
-    assert.is(ready.body.status, "down");
-  });
+/**
+ * The host whose every function is broken, without or with a store: started by the test of its
+ * start-up below, then kept for the test of a host found down after it (each start of a host
+ * costs about a second of CPU here).
+ */
+const brokenHosts = new Map<boolean, RunningCli>();
+test.after(async () => {
+  for (const cli of brokenHosts.values()) await stop(cli);
 });
 
 /** A module that takes a while to load (1.5 s), then throws or serves: the load check's window, made long enough to see. */
@@ -67,7 +67,10 @@ for (const store of [false, true]) {
   test(`${how}: from the first probe after listening, health says "starting" and ready 503 until the load check has ended, never ok`, async () => {
     const broken = makeFunctionsDir({ a: { entry: "a.ts" }, b: { entry: "b.ts", lane: "process", sandbox: "off" } }, { "a.ts": slow(THROWS), "b.ts": slow(THROWS) });
     const data = store ? ["--data", join(scratchDir("health-start-"), "store")] : [];
-    await withHost(["start", broken, ...data], async ({ url }) => {
+    const cli = await startCli(["start", broken, ...data, "--port", "0", "--no-access-log"]);
+    brokenHosts.set(store, cli);
+    {
+      const { url } = cli;
       const [health, ready] = [await probe(url, "health"), await fetch(`${url}/_lanes/ready`)];
       const body = (await ready.json()) as Probe["body"];
       assert.equal([health.status, health.body.status], [200, "starting"], JSON.stringify(health.body));
@@ -77,7 +80,7 @@ for (const store of [false, true]) {
       const down = await healthUntil(url, (p) => p.body.status !== "starting");
       assert.equal([down.status, down.body.status], [503, "down"], JSON.stringify(down.body));
       assert.is((await probe(url, "ready")).status, 503);
-    });
+    }
     const works = makeFunctionsDir({ a: { entry: "a.ts" } }, { "a.ts": slow(WORKS) });
     await withHost(["start", works, ...(store ? ["--data", join(scratchDir("health-start-"), "store")] : [])], async ({ url }) => {
       assert.is((await probe(url, "ready")).status, 503, "not ready while its one function loads");
@@ -85,6 +88,23 @@ for (const store of [false, true]) {
       assert.equal([ok.status, ok.body.status], [200, "ok"], JSON.stringify(ok.body));
       assert.is((await probe(url, "ready")).status, 200);
     });
+  });
+
+  test(`every function broken, ${how}: health and ready answer 503 down, naming them`, async () => {
+    const cli = brokenHosts.get(store);
+    assert.ok(cli, "the host of the test above is running");
+    try {
+      const health = await healthUntil(cli!.url, (p) => p.body.status === "down");
+      assert.is(health.status, 503, JSON.stringify(health.body));
+      assert.is(health.body.status, "down");
+      assert.match(health.body.reason ?? "", /no function can start \(a, b\)/);
+      const ready = await probe(cli!.url, "ready");
+      assert.is(ready.status, 503);
+      assert.is(ready.body.status, "down");
+    } finally {
+      brokenHosts.delete(store);
+      await stop(cli!);
+    }
   });
 }
 
@@ -97,17 +117,6 @@ test("some functions broken: health is 200 degraded naming them, ready stays 200
     assert.match(health.body.reason ?? "", /1 of 2 function\(s\) cannot start \(a\)/);
     assert.is((await probe(url, "ready")).status, 200);
     assert.is(await (await fetch(`${url}/b`)).text(), "works");
-  });
-});
-
-test("with a store, every function broken: health and ready answer 503 down", async () => {
-  await withHost(["start", allBroken(), "--data", join(scratchDir("health-store-"), "store")], async ({ url }) => {
-    const health = await healthUntil(url, (p) => p.body.status === "down");
-    assert.is(health.status, 503, JSON.stringify(health.body));
-    assert.is(health.body.status, "down");
-    const ready = await probe(url, "ready");
-    assert.is(ready.status, 503);
-    assert.is(ready.body.status, "down");
   });
 });
 
