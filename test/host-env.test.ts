@@ -8,6 +8,7 @@
  * a Node host started with a clean one runs again too; an operator's own tuning wins.
  */
 import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -15,6 +16,7 @@ import { cliCommand, startCli, type RunningCli } from "./helpers/cli.ts";
 import { descendants, expectJson, isAlive, sleep, waitFor } from "./helpers/chaos.ts";
 import { hostAllocatorEnv, keepingEnv } from "../adapters/allocator.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
+import { scratchDir } from "./helpers/scratch.ts";
 import { spawnProcess } from "./helpers/spawn.ts";
 
 const SHELL_SECRET = "LANES_HOST_ENV_TEST_SHELL_SECRET_VALUE";
@@ -64,8 +66,7 @@ test("an isolate-lane function finds none of the shell's variables, nor lanes' o
 });
 
 test("LANES_ADMIN_TOKEN reaches hostEnv() in the re-executed host, over its stdin, not its environment", async () => {
-  const probe = fileURLToPath(new URL("./fixtures/host-env-probe.ts", import.meta.url));
-  const [cmd, args] = runCommand(probe);
+  const [cmd, args] = await probeCommand();
   const child = spawnProcess(cmd, args, shell);
   let out = "";
   child.onOutput((t) => (out += t));
@@ -212,11 +213,18 @@ test(`a ${adapter.name} host started with only PATH, HOME and the operator's MAL
   }
 });
 
-/** Run a TypeScript file on this file's runtime. */
-function runCommand(file: string): [string, string[]] {
-  if (adapter.name === "node") return [process.execPath, ["--import", "tsx", file]];
-  if (adapter.name === "bun") return [process.execPath, [file]];
-  return [process.execPath, ["run", "-A", file]];
+/**
+ * The probe run on this file's runtime. Node runs a bundle of it, as `lanes` runs on Node
+ * (../bin/node-cli.mjs): through tsx, the probe and its run again cost a second more of CPU.
+ */
+async function probeCommand(): Promise<[string, string[]]> {
+  const probe = fileURLToPath(new URL("./fixtures/host-env-probe.ts", import.meta.url));
+  if (adapter.name === "bun") return [process.execPath, [probe]];
+  if (adapter.name === "deno") return [process.execPath, ["run", "-A", probe]];
+  const { build } = await import("esbuild");
+  const outfile = join(scratchDir("probe-"), "probe.mjs");
+  await build({ entryPoints: [probe], bundle: true, platform: "node", format: "esm", outfile, logLevel: "silent" });
+  return [process.execPath, [outfile]];
 }
 
 function namesIn(pid: number): string[] {
