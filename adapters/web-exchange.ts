@@ -2,7 +2,7 @@
  * Bun and Deno hand the server's callback a web Request (built natively, and cheaply); this
  * views it as an Exchange, and turns a Reply into the web Response their servers want.
  */
-import type { HeaderPairs } from "../runtime/channel/frames.ts";
+import { headerPairs, type HeaderPairs } from "../runtime/channel/frames.ts";
 import { errorReply } from "../runtime/errors.ts";
 import { resolved } from "../runtime/host/dot-segments.ts";
 import { SERVED_METHODS, unservedMethod } from "../runtime/host/methods.ts";
@@ -54,7 +54,7 @@ export class WebExchange implements Exchange {
 
   /** Read once, by url() (the Host) and invoke.ts: a relayed request never builds `request.headers`. */
   headerPairs(): HeaderPairs {
-    this.pairs ??= this.lines?.(this.request) ?? ([...this.request.headers] as HeaderPairs);
+    this.pairs ??= this.lines?.(this.request) ?? headerPairs(this.request.headers);
     return this.pairs;
   }
 

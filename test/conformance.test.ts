@@ -280,6 +280,14 @@ for (const lane of LANES) {
     assert.is(await (await h.fetch("/framing/slow")).text(), instance, "the same instance serves on");
   });
 
+  test("the same answer with a streamed body is the same 500, within the function's timeoutMs (Deno's Headers iterator sorts the whole list for each pair)", async ({ h }) => {
+    const res = await h.fetch("/framing/headers?n=40000&stream=1");
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    assert.is(res.status, 500, JSON.stringify(error));
+    assert.is(error.code, "function_error");
+    assert.match(error.message, /40000 headers: at most 32000/, error.message);
+  });
+
   test("a function's 101 (Bun's and Deno's Response take one) is a 500 function_error, not a switch of protocol", async ({ h }) => {
     const [res, next] = await pipelined(h.url, ["GET /framing/switching", "GET /framing/ok"]);
     assert.is(res!.status, 500, JSON.stringify(res));

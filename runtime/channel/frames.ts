@@ -13,6 +13,20 @@
 export type HeaderPairs = [string, string][];
 
 /**
+ * A Headers' pairs, as its iterator gives them (sorted, combined, each set-cookie apart), read
+ * with `forEach`, which takes the list once: Deno's iterator sorts and combines the whole list
+ * again for every pair it yields, so `[...headers]` of 8,000 headers took 5.7 s on Deno 2.9.6
+ * against 23 ms (https://github.com/denoland/deno/pull/36063).
+ */
+export function headerPairs(headers: Headers): HeaderPairs {
+  const pairs: HeaderPairs = [];
+  headers.forEach((value, name) => {
+    pairs.push([name, value]);
+  });
+  return pairs;
+}
+
+/**
  * The most headers a request or an answer carries across a lane: a frame's strings are one
  * block of at most 65,535 (bytes.ts), a header two of them. Encoding refuses more (codec.ts): an
  * answer with more is the function's error, refused in the guest, and its instance serves on. No

@@ -5,7 +5,7 @@
  */
 import { chunkBytes, lightParts, takeWholeBody } from "../../adapters/guest.ts";
 import type { ResponseParts } from "../../adapters/response-parts.ts";
-import type { HeaderPairs } from "../channel/frames.ts";
+import { headerPairs, type HeaderPairs } from "../channel/frames.ts";
 import type { SendWindow } from "./send-window.ts";
 import { asError } from "./as-error.ts";
 
@@ -50,7 +50,7 @@ export function readAtOnce(res: Response): ResponseParts | undefined {
 
 /** `window`: the stream is read no further ahead of the client than it allows (channel/window.ts). */
 export async function sendResponse(res: Response, sink: ResponseSink, onCancel: (cancel: () => void) => void, window?: SendWindow) {
-  const headers = [...res.headers] as HeaderPairs;
+  const headers = headerPairs(res.headers);
   const taken = NULL_BODY_STATUS.has(res.status) ? undefined : takeWholeBody(res);
   if (taken !== undefined) {
     const whole = taken instanceof Promise ? await taken : taken;
