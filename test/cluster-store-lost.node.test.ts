@@ -23,6 +23,21 @@ interface Ctx {
 }
 const test = suite<Ctx>("lanes hosts on an etcd that loses its data");
 
+/**
+ * A version with `greet` only: every check here asks /greet. Its `greet-proc` (a process-lane
+ * child tried at each load, and a spare kept for it) and `steady` (an isolate) were started at
+ * each of the suite's seven host starts and on every host at each of its nine deployments, and
+ * never asked for.
+ */
+function greetOnly(marker: string, manifest: (m: Record<string, unknown>) => void = () => {}): string {
+  return versionDir(marker, "ok", (m) => {
+    const functions = m.functions as Record<string, unknown>;
+    delete functions["greet-proc"];
+    delete functions.steady;
+    manifest(m);
+  });
+}
+
 test.before(async (ctx) => {
   ctx.hosts = [];
   ctx.etcd = await startEtcd();
@@ -30,8 +45,8 @@ test.before(async (ctx) => {
   ctx.store = store;
   ctx.tokens = tokenFile();
   const extra = ["--admin-token-file", ctx.tokens, "--log", "json", "--cluster-wait", "5"];
-  ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
-  ctx.hosts.push(await startClusterHost("node", versionDir("v1"), store, extra));
+  ctx.hosts.push(await startClusterHost("node", greetOnly("v1"), store, extra));
+  ctx.hosts.push(await startClusterHost("node", greetOnly("v1"), store, extra));
 });
 
 test.after(async (ctx) => {
@@ -51,7 +66,7 @@ test("a file of the active version deleted from etcd by hand: running hosts keep
   const gone = await etcdCall(ctx, "deleterange", { key: btoa(`/lanes/lost/blobs/${files["bundles/greet.mjs"]}`) });
   assert.is(gone.deleted, "1");
 
-  const [cmd, argv] = lanesCommand("node", ["start", versionDir("late"), "--port", "0", "--store", ctx.store]);
+  const [cmd, argv] = lanesCommand("node", ["start", greetOnly("late"), "--port", "0", "--store", ctx.store]);
   const late = spawnProcess(cmd, argv, hostEnvironment("node"));
   let out = "";
   late.onOutput((t) => (out += t));
@@ -70,7 +85,7 @@ test("a file of the active version deleted from etcd by hand: running hosts keep
 test("etcd restored from an older backup while hosts run: they keep serving the newer deployment, health says the store lost it, a deploy is refused; the newer data restored, all is well again", async (ctx) => {
   const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
   await ctx.etcd.saveData("old");
-  const r = await deploy(a.url, versionDir("b2"));
+  const r = await deploy(a.url, greetOnly("b2"));
   assert.is(r.status, 201, r.text);
   assert.ok(await eventually(async () => (await get(b.url, "/greet")).text === "b2"), "both hosts serve b2");
   await ctx.etcd.saveData("new");
@@ -85,7 +100,7 @@ test("etcd restored from an older backup while hosts run: they keep serving the 
     const s = await get(h.url, "/greet");
     assert.equal([s.status, s.text, s.version], [200, "b2", "v2"]);
   }
-  const refused = await deploy(a.url, versionDir("b3"));
+  const refused = await deploy(a.url, greetOnly("b3"));
   assert.is(refused.status, 503, refused.text);
   assert.match(refused.text, /nothing was changed: the deploy store .* no longer holds the active deployment/);
 
@@ -96,7 +111,7 @@ test("etcd restored from an older backup while hosts run: they keep serving the 
 
 test("etcd wiped while hosts run: they keep serving, health says the store lost the active deployment, and a deploy is refused without writing a version", async (ctx) => {
   const [a, b] = ctx.hosts as [ClusterHost, ClusterHost];
-  const first = await deploy(a.url, versionDir("w"));
+  const first = await deploy(a.url, greetOnly("w"));
   assert.is(first.status, 201, first.text);
   assert.ok(await eventually(async () => (await get(b.url, "/greet")).text === "w"), "both hosts serve w");
 
@@ -110,7 +125,7 @@ test("etcd wiped while hosts run: they keep serving, health says the store lost 
     assert.equal([s.status, s.text, s.version], [200, "w", "v3"]);
   }
 
-  const again = await deploy(a.url, versionDir("w2"));
+  const again = await deploy(a.url, greetOnly("w2"));
   assert.is(again.status, 503, again.text);
   assert.match(again.text, /nothing was changed: the deploy store .* no longer holds the active deployment/);
   // no version record: the empty store would have named it v1, an id the hosts serve with other files
@@ -139,13 +154,13 @@ test("etcd wiped, then a host started on it makes its folder version 1: the runn
     assert.is(await serving(h.url), "200 w v3");
     assert.is((await health(h.url)).body.status, "degraded");
   }
-  ctx.hosts.push(await startClusterHost("node", versionDir("fresh"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
+  ctx.hosts.push(await startClusterHost("node", greetOnly("fresh"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
   for (const h of [a, b]) {
     assert.ok(await eventually(async () => (await serving(h.url)) === "200 fresh v1"), `${h.url} serves the new store's v1: ${await serving(h.url)}`);
     assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url} is ok: ${JSON.stringify((await health(h.url)).body)}`);
   }
   assert.match(a.output(), /switched to deployment 1 \(v1 100%\) of the deploy store's new history/);
-  const next = await deploy(a.url, versionDir("after"));
+  const next = await deploy(a.url, greetOnly("after"));
   assert.is(next.status, 201, next.text);
   for (const h of ctx.hosts) assert.ok(await eventually(async () => (await serving(h.url)) === "200 after v2"), `${h.url}: ${await serving(h.url)}`);
 });
@@ -157,7 +172,7 @@ test("etcd wiped again while every host serves v1: the new store's own v1, other
   for (const h of ctx.hosts) assert.ok(await eventually(async () => (await serving(h.url)) === "200 fresh v1"), `${h.url}: ${await serving(h.url)}`);
   await ctx.etcd.wipe();
   for (const h of ctx.hosts) assert.ok(await eventually(async () => (await health(h.url)).body.status === "degraded"), `health of ${h.url} turns degraded`);
-  ctx.hosts.push(await startClusterHost("node", versionDir("other"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
+  ctx.hosts.push(await startClusterHost("node", greetOnly("other"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
   for (const h of ctx.hosts) {
     assert.ok(await eventually(async () => (await serving(h.url)) === "200 other v1"), `${h.url} serves the new v1: ${await serving(h.url)}`);
     assert.ok(await eventually(async () => (await health(h.url)).body.status === "ok"), `health of ${h.url}: ${JSON.stringify((await health(h.url)).body)}`);
@@ -171,7 +186,7 @@ test("etcd wiped, and the deployment made then does not load on the running host
   const flag = join(scratchDir("flag-"), "broken");
   writeFileSync(flag, "");
   // loads only while the flag is away (the isolate lane reads the host's files)
-  const flaky = versionDir("flaky", "ok", (m) => {
+  const flaky = greetOnly("flaky", (m) => {
     (m.functions as Record<string, unknown>).flaky = { entry: "flaky.ts" };
   });
   writeFileSync(
@@ -193,7 +208,7 @@ test("etcd wiped, and the deployment made then does not load on the running host
     assert.is(await serving(h.url), "200 other v1");
   }
   rmSync(flag);
-  const healed = await deploy(e.url, versionDir("healed"));
+  const healed = await deploy(e.url, greetOnly("healed"));
   assert.is(healed.status, 201, healed.text);
   for (const h of ctx.hosts) {
     assert.ok(await eventually(async () => (await serving(h.url)) === "200 healed v2"), `${h.url}: ${await serving(h.url)}`);
@@ -211,7 +226,7 @@ test("hosts cut off while etcd was wiped and a host started on it: on their retu
     await ctx.etcd.wipe();
     // a busy new etcd: its revision is past every one the hosts saw, so only the deployment tells
     for (let n = 0; n < before; n += 25) await Promise.all(Array.from({ length: 25 }, (_, i) => etcdCall(ctx, "put", { key: btoa(`/other/${n + i}`), value: btoa("x") })));
-    ctx.hosts.push(await startClusterHost("node", versionDir("meanwhile"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
+    ctx.hosts.push(await startClusterHost("node", greetOnly("meanwhile"), ctx.store, ["--admin-token-file", ctx.tokens, "--log", "json"]));
   } finally {
     for (const h of [a, b]) process.kill(h.pid, "SIGCONT");
   }
