@@ -17,7 +17,7 @@ import { CHUNK_BYTES } from "../runtime/deploy/etcd-blobs.ts";
 import { parseEtcdUrl } from "../runtime/deploy/etcd-url.ts";
 import type { HostRecord } from "../runtime/deploy/model.ts";
 import { eventually, health, hostRecords, startClusterHost, type ClusterHost } from "./helpers/cluster.ts";
-import { deploy, get, PACE_MS, runCli, runCliWithInput, scratchDir, steadyLoad, tokenFile, versionDir, type Sample } from "./helpers/deploy.ts";
+import { deploy, get, PACE_MS, runCli, runCliWithInput, scratchDir, steadyLoad, tokenFile, versionDir as fullVersionDir, type Sample } from "./helpers/deploy.ts";
 import { fixtures } from "./helpers/host.ts";
 import { freePort, startEtcdOrFail, type Etcd } from "./helpers/etcd.ts";
 import { lanesCommand } from "./helpers/cluster.ts";
@@ -35,6 +35,20 @@ interface Ctx {
   ownKeys?: [ClusterHost, ClusterHost];
 }
 const test = suite<Ctx>("lanes hosts as a cluster on etcd");
+
+/**
+ * A version without `steady` (an isolate no check here asks for, started on every host at each
+ * switch), and without `greet-proc` (a process-lane child tried on every host at each switch,
+ * and a spare kept for it) unless `proc`: only the versions whose process-lane answers or
+ * switch times are checked keep it (v1, v2, and the race winners the rollback goes back to).
+ */
+function versionDir(marker: string, proc = false): string {
+  return fullVersionDir(marker, "ok", (m) => {
+    const functions = m.functions as Record<string, unknown>;
+    delete functions.steady;
+    if (!proc) delete functions["greet-proc"];
+  });
+}
 /** Every host's `--cluster-wait` (default 10 s): the slow-on-Deno test below waits it out; a deploy here loads everywhere well within it. */
 const CLUSTER_WAIT_S = 5;
 
@@ -46,7 +60,7 @@ test.before(async (ctx) => {
   // a deploy waits at most CLUSTER_WAIT_S for the other hosts to load its version (10 s by default)
   const extra = ["--admin-token-file", ctx.tokens, "--log", "json", "--cluster-wait", String(CLUSTER_WAIT_S)];
   // the first host makes the empty store's version 1; the other two start on it
-  ctx.hosts.push(await startClusterHost("node", versionDir("v1"), ctx.store, extra));
+  ctx.hosts.push(await startClusterHost("node", versionDir("v1", true), ctx.store, extra));
   ctx.hosts.push(
     ...(await Promise.all([startClusterHost("bun", versionDir("bun-folder"), ctx.store, extra), startClusterHost("deno", versionDir("deno-folder"), ctx.store, extra)])),
   );
@@ -81,7 +95,7 @@ test("a deploy to one host is served by all three within 1 s, with 0 failed requ
   let returned = 0;
   try {
     await new Promise((r) => setTimeout(r, 300));
-    out = await runCli(["deploy", versionDir("v2"), "--to", ctx.hosts[0]!.url, "--token-file", ctx.tokens, "--wait", "--json"]);
+    out = await runCli(["deploy", versionDir("v2", true), "--to", ctx.hosts[0]!.url, "--token-file", ctx.tokens, "--wait", "--json"]);
     returned = Date.now();
     await new Promise((r) => setTimeout(r, 300));
   } finally {
@@ -139,7 +153,10 @@ test("a version that does not load on one host is refused by the cluster, naming
 
 test("two concurrent deploys to two hosts end with exactly one winner and a clear 409 for the other, as soon as the winner switched", async (ctx) => {
   const answered = (r: Awaited<ReturnType<typeof deploy>>) => ({ ...r, at: Date.now() });
-  const [a, b] = await Promise.all([deploy(ctx.hosts[1]!.url, versionDir("race-bun")).then(answered), deploy(ctx.hosts[2]!.url, versionDir("race-deno")).then(answered)]);
+  const [a, b] = await Promise.all([
+    deploy(ctx.hosts[1]!.url, versionDir("race-bun", true)).then(answered),
+    deploy(ctx.hosts[2]!.url, versionDir("race-deno", true)).then(answered),
+  ]);
   assert.equal([a.status, b.status].sort(), [201, 409], `${a.text}\n${b.text}`);
   const [winner, loser] = a.status === 201 ? [a, b] : [b, a];
   // the loser stops waiting for the others to load its version once the winner's deployment is
@@ -241,7 +258,7 @@ test("lanes deploy --wait names a host that has not switched yet and why, exits 
   // (--cluster-wait): the deploy switches when that wait is over, before Deno has it. (With the
   // default 10 s it would wait until Deno had loaded it too, and all three would switch.)
   const slowMs = (CLUSTER_WAIT_S + 5) * 1000;
-  const dir = versionDir("slow-on-deno", "ok", (m) => ((m.functions as Record<string, { entry: string }>)["greet-proc"]!.entry = "steady.ts"));
+  const dir = versionDir("slow-on-deno");
   const { readFileSync, writeFileSync } = await import("node:fs");
   writeFileSync(`${dir}/greet.ts`, `if ((globalThis as { Deno?: unknown }).Deno) await new Promise((r) => setTimeout(r, ${slowMs}));\n${readFileSync(`${dir}/greet.ts`, "utf8")}`);
   const deno = ctx.hosts.find((h) => h.runtime === "deno")!;
