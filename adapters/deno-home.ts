@@ -21,13 +21,22 @@ const WARM_MS = 20_000;
 
 /** The home for a sandboxed Deno child of `binary` running `entry` (the guest bundle). */
 export function denoHome(entry: string, binary: string, cacheDir: string): string {
-  const name = createHash("sha256").update(`${entry}\0${binary}`).digest("hex").slice(0, 16);
-  const home = join(cacheDir, "homes", `deno-${name}`);
+  // the folder is worked out only when this process first looks (not at each child start);
   // one an earlier host warmed serves this host's first child too
-  const warmedBefore = () => (statSync(home, { throwIfNoEntry: false })?.isDirectory() ? home : undefined);
-  const warmed = madeInBackground(`deno-home\0${entry}\0${binary}\0${cacheDir}`, () => warm(entry, binary, cacheDir, home), warmedBefore);
+  const warmed = madeInBackground(
+    `deno-home\0${entry}\0${binary}\0${cacheDir}`,
+    () => warm(entry, binary, cacheDir, homeOf(entry, binary, cacheDir)),
+    () => isWarm(homeOf(entry, binary, cacheDir)),
+  );
   return warmed ?? privateFolder(cacheDir, "deno-empty");
 }
+
+function homeOf(entry: string, binary: string, cacheDir: string): string {
+  const name = createHash("sha256").update(`${entry}\0${binary}`).digest("hex").slice(0, 16);
+  return join(cacheDir, "homes", `deno-${name}`);
+}
+
+const isWarm = (home: string): string | undefined => (statSync(home, { throwIfNoEntry: false })?.isDirectory() ? home : undefined);
 
 /**
  * `cacheDir/homes/name`, made as needed, the cache folder private: a recursive mkdir gives the
@@ -40,7 +49,7 @@ function privateFolder(cacheDir: string, name: string): string {
 }
 
 async function warm(entry: string, binary: string, cacheDir: string, home: string): Promise<string> {
-  if (statSync(home, { throwIfNoEntry: false })?.isDirectory()) return home;
+  if (isWarm(home)) return home;
   const warming = `${home}.${process.pid}.tmp`;
   try {
     rmSync(warming, { recursive: true, force: true });

@@ -18,9 +18,10 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { madeInBackground } from "./cache-entry.ts";
+import { onPath } from "./on-path.ts";
 
 const TRIAL_MS = 10_000;
 
@@ -52,14 +53,11 @@ function blobPath(entry: string, binary: string, heapMb: number, cacheDir: strin
   return paths.get(key);
 }
 
-/** The binary's file: a path as it is, a bare name as PATH finds it. */
+/** The binary's file: a path as it is, a bare name where PATH finds it. */
 function binaryStat(binary: string): { path: string; size: number; mtimeMs: number } | undefined {
-  const candidates = binary.includes("/") ? [binary] : (process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, binary));
-  for (const path of candidates) {
-    const s = statSync(path, { throwIfNoEntry: false });
-    if (s?.isFile()) return { path, size: s.size, mtimeMs: s.mtimeMs };
-  }
-  return undefined;
+  const path = binary.includes("/") ? binary : onPath(binary);
+  const s = path === undefined ? undefined : statSync(path, { throwIfNoEntry: false });
+  return path && s?.isFile() ? { path, size: s.size, mtimeMs: s.mtimeMs } : undefined;
 }
 
 async function prepare(entry: string, binary: string, heapMb: number, blob: string): Promise<string> {

@@ -10,11 +10,12 @@
  * that runs the child inside the sandbox; ./sandbox-process.ts reads back what bwrap hides.
  */
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Grants, SandboxSupport } from "./types.ts";
 import { noProcessFilter } from "./seccomp.ts";
 import { ensurePrivateDirSync } from "./private-dir.ts";
+import { onPath } from "./on-path.ts";
 
 /** The sandbox's user and group: nobody/nogroup, which own nothing. */
 const SANDBOX_ID = "65534";
@@ -106,19 +107,6 @@ function detect(): SandboxSupport & Tools {
     return { available: false, detail: `${bwrap} (${version}) cannot create a sandbox here: ${why} (lanes needs bubblewrap >= 0.8 and user namespaces)` };
   }
   return { available: true, detail: `${version} (${bwrap})`, bwrap, prlimit, env: realpathSync(env) };
-}
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(":")) {
-    const p = path.join(dir || ".", name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 function namespaceArgs(net: boolean): string[] {
