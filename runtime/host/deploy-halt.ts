@@ -52,6 +52,25 @@ export class Halt<T> {
     }
   }
 
+  /**
+   * `wait` (a deploy waiting for the other hosts of a shared store to load its version, given
+   * whether the host stops, so that it ends) unless the host stops first: then `stoppedError` at
+   * once, before anything was switched. Its other hosts may wait their whole `--cluster-wait`.
+   */
+  async during(active: Deployment, what: string, wait: (stopped: () => boolean) => Promise<void>): Promise<void> {
+    let end!: () => void;
+    const aborted = new Promise<typeof ABORTED>((resolve) => (end = () => resolve(ABORTED)));
+    this.inFlight.add(end);
+    const waiting = wait(() => this.stopping);
+    waiting.catch(() => {}); // raced: its failure once the host stopped is no one's answer
+    try {
+      const first = await Promise.race([waiting, aborted]);
+      if (first === ABORTED || this.stopping) throw stoppedError(active, `${what} was stopped while it waited for the other hosts to load its version`);
+    } finally {
+      this.inFlight.delete(end);
+    }
+  }
+
   /** The host stops: every guarded bring-up ends now, and no deploy starts after this. */
   halt(): void {
     this.stopping = true;

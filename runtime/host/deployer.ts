@@ -13,7 +13,7 @@ import { LanesError } from "../errors.ts";
 import { keepDeploy, switchResult, type DeployerOptions, type SwitchResult } from "./deployer-types.ts";
 import type { Served } from "./served.ts";
 import type { Host } from "./host-types.ts";
-import { Prepared, staging, type OwnSwitches } from "./prepared.ts";
+import { Prepared, staging, type EverywhereOptions, type OwnSwitches } from "./prepared.ts";
 import { retire } from "./reload-build.ts";
 import { ReleaseFolders } from "./release-folders.ts";
 import type { SecretValues } from "../secrets/values.ts";
@@ -100,7 +100,7 @@ export class Deployer {
     const changed = changedFunctions(base, release);
     let t1 = performance.now();
     try {
-      await staged?.everywhere(active.revision);
+      if (staged) await this.halted.during(active, `the deploy of version ${id}`, (stopped) => staged.everywhere(active.revision, this.waitingFor(id, stopped)));
       t1 = performance.now();
       const d = await keepDeploy(this.o.store, u, author, id, hashes, active, changed);
       this.switchTo(d, u.percent === 100 ? release : stable, u.percent === 100 ? undefined : release);
@@ -151,7 +151,7 @@ export class Deployer {
       let t1 = performance.now();
       const current = this.releases.get(active.canary?.version ?? active.stable)!;
       try {
-        await staged?.everywhere(active.revision);
+        if (staged) await this.halted.during(active, `the rollback to ${target}`, (stopped) => staged.everywhere(active.revision, this.waitingFor(target, stopped)));
         t1 = performance.now();
         const [reason, message] = auto ? (["auto-rollback", `auto-rollback: ${auto.why}`] as const) : (["rollback", null] as const);
         const d = await this.o.store.activate({ createdAt: new Date().toISOString(), author, reason, message, stable: target, canary: null }, active.revision);
@@ -235,6 +235,13 @@ export class Deployer {
 
   /** The host stops: a deploy or rollback still loading its version ends now, answered 503 with nothing changed (deploy-halt.ts). */
   readonly halt = (): void => this.halted.halt();
+
+  /** How a switch to `id` waits for the other hosts: told when the host stops, and saying so in the log when it waits. */
+  private waitingFor(id: string, stopped: () => boolean): EverywhereOptions {
+    const waiting = (hosts: number, ms: number) =>
+      this.o.log.info(`version ${id} loaded here; the switch waits up to ${ms / 1000} s for ${hosts} other host(s) to load it (lanes start --cluster-wait)`);
+    return { stopped, waiting };
+  }
 
   /** Stop the versions that were switched away from and still finish requests. */
   async stopRetiring(graceMs: number): Promise<void> {

@@ -20,10 +20,13 @@ export const DEFAULT_OTHERS_MS = 10_000;
  * host that takes longer than `othersMs` (or cannot reach the store) follows once it can. The
  * wait ends at once when a deployment after `from` (the one this deploy replaces) becomes active:
  * a concurrent deploy won, and the switch's compare answers 409 now instead of after `othersMs`
- * (the other hosts, loading the winner, would never all load this one).
+ * (the other hosts, loading the winner, would never all load this one). It ends too once
+ * `o.stopped` (the host stops: the deploy is answered, deploy-halt.ts), and tells `o.waiting` how
+ * many hosts it waits for, once, if any.
  */
-export async function loadedEverywhere(store: ClusterStore, id: string, stage: string, from: number, othersMs = DEFAULT_OTHERS_MS): Promise<void> {
+export async function loadedEverywhere(store: ClusterStore, id: string, stage: string, from: number, othersMs = DEFAULT_OTHERS_MS, o: EverywhereOptions = {}): Promise<void> {
   const end = Date.now() + othersMs;
+  let told = false;
   // a host's record of this version from an earlier staging (its release stopped since) does not count
   const answered = (h: HostRecord) => h.prepared?.version === id && h.prepared.stage === stage;
   for (;;) {
@@ -38,9 +41,16 @@ export async function loadedEverywhere(store: ClusterStore, id: string, stage: s
       const why = failed.map((h) => `${h.url} (${h.runtime}): ${said(h.prepared!.error!)}`).join("\n  ");
       throw new LanesError("load_failed", `version not deployed, nothing changed: it did not load on ${failed.length} other host(s):\n  ${why}`);
     }
-    if (others.every(answered) || Date.now() > end || (store.seenRevision() ?? 0) > from) return;
+    if (others.every(answered) || Date.now() > end || (store.seenRevision() ?? 0) > from || o.stopped?.()) return;
+    if (!told) o.waiting?.(others.filter((h) => !answered(h)).length, othersMs);
+    told = true;
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+export interface EverywhereOptions {
+  stopped?: () => boolean;
+  waiting?: (hosts: number, othersMs: number) => void;
 }
 
 /**
@@ -81,8 +91,8 @@ export class Staging {
   }
 
   /** `from`: the revision of the deployment this switch replaces. */
-  everywhere(from: number): Promise<void> {
-    return loadedEverywhere(this.store, this.id, this.stageId, from, this.othersMs);
+  everywhere(from: number, o?: EverywhereOptions): Promise<void> {
+    return loadedEverywhere(this.store, this.id, this.stageId, from, this.othersMs, o);
   }
 
   async end(): Promise<void> {
