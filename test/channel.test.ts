@@ -356,14 +356,15 @@ test("a lent body stays its sender's: the ring copies it before the move, a pipe
   }
 });
 
+const portOf = (p: MessagePort): PostPort => ({
+  post: (m, transfer) => p.postMessage(m, transfer ?? []),
+  onMessage: (l) => p.addEventListener("message", (e) => l((e as MessageEvent).data)),
+});
+
 /** Both ends of a ring channel in this thread, over a web MessageChannel. */
 function localRing(capacity: number, wakeBy: WakeBy, reads: RingReads = "in-place") {
   const sab = ringChannelMemory(capacity);
   const mc = new MessageChannel();
-  const portOf = (p: MessagePort): PostPort => ({
-    post: (m, transfer) => p.postMessage(m, transfer ?? []),
-    onMessage: (l) => p.addEventListener("message", (e) => l((e as MessageEvent).data)),
-  });
   const host = hostRingEnd({ sab, port: portOf(mc.port1), capacity, wakeBy, reads });
   const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity, wakeBy, reads });
   mc.port1.start();
@@ -378,6 +379,32 @@ function localRing(capacity: number, wakeBy: WakeBy, reads: RingReads = "in-plac
       guest.close();
     },
   };
+}
+
+// A Deno worker can run before `new Worker` returns (on a loaded machine, 12 in 100 had), so its
+// `ready` can be in the ring before the host has made its end: it was read there and then, before
+// the host's instance listened, and the start hung until its time-out.
+for (const wakeBy of ["atomics", "messages"] as const) {
+  test(`a frame the guest wrote before the host's end was made reaches the host's first listener (wake-ups by ${wakeBy})`, async () => {
+    const capacity = 16384;
+    const sab = ringChannelMemory(capacity);
+    const mc = new MessageChannel();
+    const guest = guestRingEnd({ sab, port: portOf(mc.port2), capacity, wakeBy });
+    guest.send({ t: "ready" });
+    guest.flush();
+    await new Promise((r) => setTimeout(r, 20)); // the guest's turn ended: its wake-up found no one asleep
+    const host = hostRingEnd({ sab, port: portOf(mc.port1), capacity, wakeBy });
+    const frames: GuestToHost[] = [];
+    host.onFrame((f) => frames.push(f));
+    mc.port1.start();
+    mc.port2.start();
+    for (let i = 0; i < 100 && frames.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    mc.port1.close();
+    mc.port2.close();
+    host.close();
+    guest.close();
+    assert.equal(frames, [{ t: "ready" }]);
+  });
 }
 
 // "plain-copy" is how Deno reads (caps.ringReads): strings decoded from a copy, and on the host

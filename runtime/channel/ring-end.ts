@@ -84,6 +84,7 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
     },
   };
   let closed = false;
+  let started = false;
 
   // a lent body (a function's stream chunk, which it may keep and read again) is copied before
   // the move, else the function's array read as empty afterwards and writing to it threw; so is
@@ -151,7 +152,14 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
       writer.wakeNow();
     },
     drain: () => reader.drainNow(),
-    onFrame: (l) => frames.add(l),
+    onFrame(l) {
+      frames.add(l);
+      // reading starts with the first listener: a frame read before would be lost. A Deno guest
+      // can write its `ready` before `new Worker` has returned to the host, so before the host
+      // made its end (../../adapters/README.md, Workers)
+      if (!started) reader.start();
+      started = true;
+    },
     onBroken: (l) => broken.add(l),
     close() {
       if (closed) return;
@@ -160,6 +168,5 @@ function ringEnd<In, Out extends Frame>(o: RingEndOptions, side: 0 | 1, decode: 
       reader.close();
     },
   };
-  reader.start();
   return end;
 }

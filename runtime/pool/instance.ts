@@ -48,7 +48,13 @@ export class Instance {
   private readonly table: InFlightTable;
   private readonly rpc;
   private readonly shared: SharedCalls;
-  private readyWaiter: (() => void) | undefined;
+  /**
+   * The guest's `ready` frame, which can come before `start` is called: the channel is read from
+   * when the instance listens, in its constructor, and a Deno worker can write `ready` before
+   * `new Worker` has returned (../../adapters/README.md, Workers).
+   */
+  private readonly ready: Promise<void>;
+  private sayReady!: () => void;
   private readonly pings = new Pings((f) => {
     if (this._state === "dead") return false;
     this.link.end.send(f);
@@ -70,6 +76,7 @@ export class Instance {
     this.rpc = rpcChannel((f) => this.send(f));
     this.shared = new SharedCalls(events, link.end, (why) => void this.fail(why, "shared_flood"));
     this.control = wrap<GuestControl>(this.rpc.endpoint);
+    this.ready = new Promise<void>((resolve) => (this.sayReady = resolve));
     link.end.onFrame((f) => this.onFrame(f));
     link.end.onBroken((e) => void this.fail(`sent a malformed frame (${e.message})`, "malformed_frame"));
     link.onExit((exit) => this.onExit(exit));
@@ -119,9 +126,8 @@ export class Instance {
     const deadline = hangAfter(timeoutMs, `instance did not start within ${timeoutMs} ms`);
     // the guest's own code boots in well under a second: one silent past BOOT_TIMEOUT_MS is hung
     const boot = hangAfter(Math.min(BOOT_TIMEOUT_MS, timeoutMs), `instance did not boot within ${Math.min(BOOT_TIMEOUT_MS, timeoutMs)} ms`);
-    const ready = new Promise<void>((resolve) => (this.readyWaiter = resolve));
     try {
-      await Promise.race([ready, died, deadline.hung, boot.hung]);
+      await Promise.race([this.ready, died, deadline.hung, boot.hung]);
       boot.cancel();
       // a warm spare gets its function's bundle now, in a folder of its own (runtime/lanes/spares.ts)
       const load = this.link.prepareLoad ? await Promise.race([this.link.prepareLoad(spec), died, deadline.hung]) : spec;
@@ -265,7 +271,7 @@ export class Instance {
         this.fatal = f.message;
         return this.events.log("error", f.stack, undefined);
       case "ready":
-        return this.readyWaiter?.();
+        return this.sayReady();
       case "rpc":
         return this.rpc.deliver(f);
       case "shared":
