@@ -272,9 +272,8 @@ for (const lane of LANES) {
   test("an instance that dies right after starting, again and again, backs off instead of looping", async ({ h }) => {
     // `flaky` (min 1) has been crash-looping since the host started
     // the back-off itself is checked below, to the millisecond; this is how long three starts of
-    // a worker may take: on a Deno host a start rarely never answers (../adapters/README.md,
-    // Workers) and counts as failed only once the pool has given up on it and on its one more
-    // try, 5 s each here
+    // a worker may take: a start that goes silent (../adapters/README.md, Workers) counts as
+    // failed only once the pool has given up on it and on its one more try, 5 s each here
     const flakyLines = () => h.logs.filter((l) => l.includes("flaky")).join("");
     // on failure, what the host said about it, to tell a slow machine from a start that never ended
     await waitFor(

@@ -50,9 +50,10 @@ function rawRequest(base: string, method: string, path: string, waitClose = fals
       const length = Number(/^content-length: *(\d+)/im.exec(head)?.[1] ?? 0);
       resolve({ status: Number(raw.slice(9, 12)), head, body: raw.slice(end + 4, end + 4 + length), closed });
     };
-    // an answer may come late: a Deno worker that never answers its start (about twice in a full
-    // run) is tried again after 5 s (../adapters/README.md, Workers); a clean clone's GET of a
-    // cold function on a Deno host had nothing after 3 s. Whether the host then closed: 3 s.
+    // an answer may come late: a start that goes silent is tried again after 5 s
+    // (../adapters/README.md, Workers); a clean clone's GET of a cold function on a Deno host had
+    // nothing after 3 s (a worker's ready frame read before the host listened, fixed since).
+    // Whether the host then closed: 3 s.
     const giveUp = setTimeout(done, waitClose ? 3000 : 10_000);
     // an answer to HEAD has no content, whatever its Content-Length says (RFC 9110, 9.3.2)
     const whole = () => {

@@ -31,8 +31,9 @@ export function startTimeout(functionTimeoutMs: number): number {
 }
 
 /**
- * Start an instance made by `make`. A guest that never answered its start (a Deno worker rarely
- * does) gets one more try when `again` allows it; one that crashed does not.
+ * Start an instance made by `make`. A guest that never answered its start (a thread or child that
+ * never ran its code, on a starved machine) gets one more try when `again` allows it; one that
+ * crashed does not.
  */
 export async function startInstance(make: () => Instance, load: LoadSpec, timeoutMs: number, again: () => boolean, warn: (text: string) => void): Promise<void> {
   try {
