@@ -9,6 +9,9 @@ import { find, parseExposition, value, type Sample } from "./helpers/exposition.
 import { adapter, startTestHost, type TestHost } from "./helpers/host.ts";
 import { checkMetrics } from "./helpers/promtool.ts";
 import { rawRequest } from "./helpers/raw-http.ts";
+import { HostMetrics } from "../runtime/ops/metrics.ts";
+import type { FunctionMeter } from "../runtime/ops/meter.ts";
+import type { Served } from "../runtime/host/served.ts";
 
 const FAULT = { entry: "chaos-fault.ts" };
 let h: TestHost;
@@ -257,6 +260,33 @@ test("with metrics off (--no-metrics) requests are not counted; instance and hos
   } finally {
     await off.stop();
   }
+});
+
+test("a host that is never scraped keeps the meters of the versions it serves, not one for each deploy it ever ran", () => {
+  let now = 0;
+  const live: FunctionMeter[] = [];
+  const metrics = new HostMetrics(
+    {
+      functions: () => live.map((meter) => ({ meter }) as unknown as Served),
+      stores: () => new Map(),
+      runtime: "node",
+      version: "test",
+      rss: () => 0,
+      cpu: () => ({ user: 0, system: 0 }),
+    },
+    true,
+    () => now,
+  );
+  // 500 deploys, a minute apart, of two functions; each version serves until the next replaces it
+  for (let v = 1; v <= 500; v++) {
+    now += 60_000;
+    const made = ["a", "b"].map((f) => metrics.meterFor({ function: f, lane: "isolate", runtime: "node", version: `v${v}` })!);
+    live.splice(0, live.length, ...made);
+  }
+  metrics.stop();
+  // the served version's and those retired within the last 5 minutes (a version may take that long to build)
+  assert.ok(metrics.meterCount <= 12, `${metrics.meterCount} meters held after 500 deploys`);
+  assert.ok(metrics.meterCount >= 2, `${metrics.meterCount} meters held`);
 });
 
 test.run();

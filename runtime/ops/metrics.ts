@@ -47,6 +47,7 @@ export class HostMetrics {
   constructor(
     private readonly src: MetricsSource,
     readonly perRequest = true,
+    private readonly clock: () => number = Date.now,
   ) {
     this.define();
   }
@@ -61,21 +62,33 @@ export class HostMetrics {
     const key = `${labels.function}\0${labels.lane}\0${labels.runtime}\0${labels.version}`;
     let m = this.meters.get(key);
     if (!m) {
+      // a host that is never scraped swept no meter: each deploy's were kept for good
+      this.sweep();
       this.meters.set(key, (m = new FunctionMeter({ ...labels })));
-      this.made.set(m, Date.now());
+      this.made.set(m, this.clock());
     }
     return m;
   }
 
   text(): Promise<string> {
-    // a version no longer served (replaced by a reload or a deploy) leaves the scrape; its
-    // series go stale in Prometheus as a target's do when it restarts. One being built is not
-    // served yet, and its meter is the one its requests will count into: a scrape while it
-    // loads dropped it, and that version's requests were never counted. Kept until it is old.
-    const live = this.live();
-    const now = Date.now();
-    for (const [key, m] of this.meters) if (!live.has(m) && now - (this.made.get(m) ?? 0) > BUILDING_MS) this.meters.delete(key);
+    this.sweep();
     return this.registry.metrics();
+  }
+
+  /** Meters the host holds (those of versions it serves or built in the last BUILDING_MS). */
+  get meterCount(): number {
+    return this.meters.size;
+  }
+
+  /**
+   * A version no longer served (replaced by a reload or a deploy) leaves the scrape; its series
+   * go stale in Prometheus as a target's do when it restarts. One being built is not served yet,
+   * and its meter is the one its requests will count into: a scrape while it loads dropped it,
+   * and that version's requests were never counted. Kept until it is old.
+   */
+  private sweep(): void {
+    const [live, now] = [this.live(), this.clock()];
+    for (const [key, m] of this.meters) if (!live.has(m) && now - (this.made.get(m) ?? 0) > BUILDING_MS) this.meters.delete(key);
   }
 
   private live(): Set<FunctionMeter | undefined> {
