@@ -25,7 +25,8 @@ const STAMP = "trimmed";
  * once unused for UNUSED_MS or, where given, as long as that.
  */
 const ENTRIES: [folder: string, name: RegExp, unusedMs?: number][] = [
-  ["", /^[A-Za-z0-9_-]+-[0-9a-f]{12}\.(?:mjs|cjs)$/], // bundles (compile.ts)
+  ["bundles/*", /^[A-Za-z0-9_-]+-[0-9a-f]{12}\.(?:mjs|cjs)$/], // bundles (compile.ts, bundleShard)
+  ["", /^[A-Za-z0-9_-]+-[0-9a-f]{12}\.(?:mjs|cjs)$/], // bundles of lanes before they had folders
   ["builds", /^[0-9a-f]{24}\.json$/], // build records (compile-cache.ts)
   // Deno children's warm home (adapters/deno-home.ts), what a host that died while warming one
   // left, and the homes of functions and spares of lanes before it
@@ -56,15 +57,24 @@ export async function trimCache(sys: Sys, dir: string, now = Date.now()): Promis
   await sys.writeText(stamp, `${new Date(now).toISOString()}\n`);
   let removed = 0;
   for (const [folder, name, unusedMs = UNUSED_MS] of ENTRIES) {
-    const where = folder ? sys.join(dir, folder) : dir;
-    for (const entry of await sys.list(where)) {
-      if (!name.test(entry)) continue;
-      const path = sys.join(where, entry);
-      const at = await sys.modifiedAt(path);
-      if (at === undefined || now - at < unusedMs) continue;
-      await sys.remove(path);
-      removed++;
+    for (const where of await folders(sys, dir, folder)) {
+      for (const entry of await sys.list(where)) {
+        if (!name.test(entry)) continue;
+        const path = sys.join(where, entry);
+        const at = await sys.modifiedAt(path);
+        if (at === undefined || now - at < unusedMs) continue;
+        await sys.remove(path);
+        removed++;
+      }
     }
   }
   return removed;
+}
+
+/** The folders `folder` names: `a/*` is each two-hex-digit folder in `a` (compile.ts, bundleShard). */
+async function folders(sys: Sys, dir: string, folder: string): Promise<string[]> {
+  if (!folder) return [dir];
+  if (!folder.endsWith("/*")) return [sys.join(dir, folder)];
+  const parent = sys.join(dir, folder.slice(0, -2));
+  return (await sys.list(parent)).filter((n) => /^[0-9a-f]{2}$/.test(n)).map((n) => sys.join(parent, n));
 }

@@ -56,6 +56,10 @@ const names = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 test("a trim removes the bundles, build records, homes and snapshots unused for a week, a snapshot build's day-old leftover, and nothing else", async () => {
   const dir = join(scratch, "cache-1");
   const old = UNUSED_MS + DAY;
+  // bundles in their folders (by the first two digits of their hash), and one of lanes before those
+  made(join(dir, "bundles", "01", "hello-0123456789ab.mjs"), old);
+  made(join(dir, "bundles", "ba", "hello-ba9876543210.mjs"), DAY); // used yesterday
+  made(join(dir, "bundles", "notes", "hello-0123456789ab.mjs"), old); // not a folder lanes makes
   made(join(dir, "hello-0123456789ab.mjs"), old);
   made(join(dir, "hello-ba9876543210.mjs"), DAY); // used yesterday
   made(join(dir, "pack-0123456789ab.cjs"), old);
@@ -78,9 +82,13 @@ test("a trim removes the bundles, build records, homes and snapshots unused for 
   const at = new Date(Date.now() - old);
   lutimesSync(join(dir, "homes", "f".repeat(16)), at, at);
 
-  assert.is(await trimCache(sys, dir), 8);
+  assert.is(await trimCache(sys, dir), 9);
+  assert.equal(names(join(dir, "bundles", "01")), []);
+  assert.equal(names(join(dir, "bundles", "ba")), ["hello-ba9876543210.mjs"]);
+  assert.equal(names(join(dir, "bundles", "notes")), ["hello-0123456789ab.mjs"]);
   assert.equal(names(dir), [
     "builds",
+    "bundles",
     "guest-child-snapshot-0123456789abcdef-64.blob.4343.tmp",
     "guest-child-snapshot-0123456789abcdef-97.blob",
     "hello-ba9876543210.mjs",

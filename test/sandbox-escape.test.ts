@@ -15,6 +15,7 @@ import * as assert from "uvu/assert";
 import { startCli, type RunningCli } from "./helpers/cli.ts";
 import { commOf, descendants, expectJson, guestPids, isAlive, spareFiles, waitFor } from "./helpers/chaos.ts";
 import { adapter, makeFunctionsDir } from "./helpers/host.ts";
+import { bundleShard } from "../runtime/compile.ts";
 import { spawnProcess, type Spawned } from "./helpers/spawn.ts";
 
 const CHILDREN = ["node", "bun", "deno"] as const;
@@ -97,7 +98,8 @@ async function probe(name: string, moves: string[], extra: Record<string, string
     otherPort: String(otherPort),
     dir,
     abstract: abstractName,
-    bundle: join(adapter.sys.cacheDir(), `iso-${isoVersion}.mjs`),
+    bundle: join(bundleShard(adapter.sys, adapter.sys.cacheDir(), isoVersion), `iso-${isoVersion}.mjs`),
+    cache: adapter.sys.cacheDir(),
     marker,
     ...extra,
   });

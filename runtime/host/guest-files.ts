@@ -24,11 +24,11 @@ function sourcePath(relative: string): string {
 
 export async function compileGuests(adapter: RuntimeAdapter): Promise<Guests> {
   const [worker, child, childSnapshot, pack] = await Promise.all([
-    compile(sourcePath("../guest/worker-main.ts"), adapter.sys, "guest-worker"),
-    compile(sourcePath("../guest/child-main.ts"), adapter.sys, "guest-child"),
+    compile(sourcePath("../guest/worker-main.ts"), adapter.sys, "guest-worker", { inRoot: true }),
+    compile(sourcePath("../guest/child-main.ts"), adapter.sys, "guest-child", { inRoot: true }),
     // node children start restored from a startup snapshot of this (adapters/node-snapshot.ts)
-    compile(sourcePath("../../adapters/child-snapshot-main.ts"), adapter.sys, "guest-child-snapshot", { format: "cjs" }),
-    compile(sourcePath("../guest/pack-main.ts"), adapter.sys, "guest-pack"),
+    compile(sourcePath("../../adapters/child-snapshot-main.ts"), adapter.sys, "guest-child-snapshot", { format: "cjs", inRoot: true }),
+    compile(sourcePath("../guest/pack-main.ts"), adapter.sys, "guest-pack", { inRoot: true }),
   ]);
   return { worker: worker.file, child: child.file, childSnapshot: childSnapshot.file, pack: pack.file };
 }
