@@ -31,25 +31,16 @@ export class Halt<T> {
   async guard(active: Deployment, what: string, run: (onBuilt: (s: Served) => void) => Promise<T>): Promise<T> {
     this.check(active, what);
     const built = new Set<Served>();
-    let abort!: () => void;
-    const aborted = new Promise<typeof ABORTED>((resolve) => (abort = () => resolve(ABORTED)));
-    const end = () => {
-      abort();
-      for (const s of built) void s.pool?.stop(0).catch(() => {});
-    };
-    this.inFlight.add(end);
     const running = run((s) => {
       built.add(s);
       if (this.stopping) void s.pool?.stop(0).catch(() => {});
     });
-    try {
-      const first = await Promise.race([running, aborted]);
-      if (first !== ABORTED) return first;
-      void running.then(this.late).catch(() => {}); // (its failure was no one's answer)
-      throw stoppedError(active, `${what} was stopped while its version loaded`);
-    } finally {
-      this.inFlight.delete(end);
-    }
+    const first = await this.unlessHalted(running, () => {
+      for (const s of built) void s.pool?.stop(0).catch(() => {});
+    });
+    if (first !== ABORTED) return first;
+    void running.then(this.late).catch(() => {}); // (its failure was no one's answer)
+    throw stoppedError(active, `${what} was stopped while its version loaded`);
   }
 
   /**
@@ -58,16 +49,26 @@ export class Halt<T> {
    * once, before anything was switched. Its other hosts may wait their whole `--cluster-wait`.
    */
   async during(active: Deployment, what: string, wait: (stopped: () => boolean) => Promise<void>): Promise<void> {
-    let end!: () => void;
-    const aborted = new Promise<typeof ABORTED>((resolve) => (end = () => resolve(ABORTED)));
-    this.inFlight.add(end);
     const waiting = wait(() => this.stopping);
     waiting.catch(() => {}); // raced: its failure once the host stopped is no one's answer
+    if ((await this.unlessHalted(waiting)) === ABORTED || this.stopping) {
+      throw stoppedError(active, `${what} was stopped while it waited for the other hosts to load its version`);
+    }
+  }
+
+  /** `p`, or ABORTED as soon as the host stops (`onHalt` runs then). */
+  private async unlessHalted<R>(p: Promise<R>, onHalt?: () => void): Promise<R | typeof ABORTED> {
+    let end!: () => void;
+    const aborted = new Promise<typeof ABORTED>((resolve) => (end = () => resolve(ABORTED)));
+    const ending = () => {
+      end();
+      onHalt?.();
+    };
+    this.inFlight.add(ending);
     try {
-      const first = await Promise.race([waiting, aborted]);
-      if (first === ABORTED || this.stopping) throw stoppedError(active, `${what} was stopped while it waited for the other hosts to load its version`);
+      return await Promise.race([p, aborted]);
     } finally {
-      this.inFlight.delete(end);
+      this.inFlight.delete(ending);
     }
   }
 

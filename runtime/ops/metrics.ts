@@ -38,6 +38,7 @@ export class HostMetrics {
   private readonly meters = new Map<string, FunctionMeter>();
   /** When each meter was made: one whose version is still being built is kept (BUILDING_MS). */
   private readonly made = new WeakMap<FunctionMeter, number>();
+  private sweptAt = 0;
   /** Answers to requests no function was routed to (404, 405, a malformed request), by status. */
   readonly unrouted = new Float64Array(600);
   private readonly loop: LoopDelay = sampleLoopDelay();
@@ -62,8 +63,9 @@ export class HostMetrics {
     const key = `${labels.function}\0${labels.lane}\0${labels.runtime}\0${labels.version}`;
     let m = this.meters.get(key);
     if (!m) {
-      // a host that is never scraped swept no meter: each deploy's were kept for good
-      this.sweep();
+      // a host that is never scraped swept no meter: each deploy's were kept for good. Once a
+      // minute at most: a deploy of 2,000 functions makes 2,000 meters, and each sweep reads all
+      if (this.clock() - this.sweptAt >= 60_000) this.sweep();
       this.meters.set(key, (m = new FunctionMeter({ ...labels })));
       this.made.set(m, this.clock());
     }
@@ -88,6 +90,7 @@ export class HostMetrics {
    */
   private sweep(): void {
     const [live, now] = [this.live(), this.clock()];
+    this.sweptAt = now;
     for (const [key, m] of this.meters) if (!live.has(m) && now - (this.made.get(m) ?? 0) > BUILDING_MS) this.meters.delete(key);
   }
 
