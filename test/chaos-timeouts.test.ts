@@ -84,7 +84,9 @@ for (const lane of LANES) {
     const goneIn = await waitFor(() => !pool(h, "after").instances.includes(first), "the spinning idle instance is stopped", 6000);
     measure(`${lane} lane, CPU loop after the answer (timeoutMs 500)`, `instance stopped ${goneIn} ms later`);
     const pid = first.pid();
-    if (pid !== undefined) assert.not.ok(isAlive(pid), "its process is gone");
+    // the host counts the instance gone when its bwrap child exits; the runtime below it, killed
+    // at the same time, may still be handing back its memory (a Bun child on CI was not yet gone)
+    if (pid !== undefined) await waitFor(() => !isAlive(pid), "its process is gone", 2000);
     assert.ok(
       h.logs.some((l) => l.includes(`after: instance ${first.id} did not respond to a ping twice`)),
       "the log says why",
