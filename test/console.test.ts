@@ -16,6 +16,7 @@ import { within } from "../runtime/within.ts";
 import { login, postForm, ui } from "./helpers/console.ts";
 import { api, deploy, OTHER_TOKEN, scratchDir, TOKEN, versionDir } from "./helpers/deploy.ts";
 import { eventually } from "./helpers/cluster.ts";
+import { parseExposition, value } from "./helpers/exposition.ts";
 import { adapter } from "./helpers/host.ts";
 import { withHost, type RawAnswer } from "./helpers/raw-http.ts";
 
@@ -486,6 +487,8 @@ test("with --console-host, the console answers on that name only, and no functio
   const url = named.host.url;
   const port = new URL(url).port;
   const admin = `admin.localhost:${port}`;
+  const unrouted404 = async () => value(parseExposition(await (await fetch(`${url}/_lanes/metrics`)).text()), "lanes_unrouted_requests_total", { code: "404" });
+  const before = await unrouted404();
   for (const host of [admin, "Admin.LOCALHOST:1", "admin.localhost"]) {
     const page = await withHost(url, host, "GET /_lanes/ui/");
     assert.is(page.status, 200, `the console for Host ${host}`);
@@ -514,6 +517,8 @@ test("with --console-host, the console answers on that name only, and no functio
   const absolute = await withHost(url, `127.0.0.1:${port}`, `GET http://${admin}/greet`);
   assert.is(absolute.status, 404, "an absolute-form target naming the console's name");
   assert.match(absolute.body, /serves the console only/);
+  // each 404 above counted as every unrouted request is: 12 consoles asked for on another name, 9 functions on the console's
+  assert.is(await unrouted404(), before + 21);
   const elsewhere = await withHost(url, admin, `GET http://127.0.0.1:${port}/greet`);
   assert.equal([elsewhere.status, elsewhere.body], [200, "named"], "an absolute-form target naming another name");
   assert.equal([(await fetch(`${url}/greet`)).status, (await withHost(url, "functions.localhost", "GET /greet")).body], [200, "named"]);

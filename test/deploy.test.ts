@@ -11,6 +11,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { adapter } from "./helpers/host.ts";
 import { guestPids, isIdleSpare } from "./helpers/chaos.ts";
+import { eventually } from "./helpers/cluster.ts";
+import { parseExposition, value } from "./helpers/exposition.ts";
 import {
   answeredSince,
   api,
@@ -140,6 +142,22 @@ test("a request pins a version of the active deployment with the lanes-version h
   const old = await get(host.url, "/greet", { "lanes-version": "v1" });
   assert.is(old.status, 400);
   assert.match(old.text, /lanes-version: \\"v1\\" is not a version of the active deployment \(v2, v3\)/);
+  // logged and counted as every refused request is: clients still pinned to a version a promote
+  // or rollback retired get 400s, and the operator must see them (the log and metrics showed none)
+  const unrouted400 = async () => value(parseExposition(await (await fetch(`${host.url}/_lanes/metrics`)).text()), "lanes_unrouted_requests_total", { code: "400" });
+  const before = await unrouted400();
+  const res = await fetch(`${host.url}/greet?q=1`, { headers: { "lanes-version": "v0" } });
+  await res.arrayBuffer();
+  const id = res.headers.get("x-request-id") ?? "";
+  assert.equal([res.status, id.length], [400, 36]);
+  const line = () =>
+    host
+      .output()
+      .split("\n")
+      .find((l) => l.includes(`"requestId":"${id}"`));
+  assert.ok(await eventually(() => line() !== undefined, 5000), "an access log line names the 400's request id");
+  assert.match(line()!, /"kind":"access".*"method":"GET","path":"\/greet","status":400/);
+  assert.is(await unrouted400(), before + 1);
 });
 
 test("/_lanes/functions lists each version of a gradual deployment with its share", async ({ host }) => {

@@ -24,7 +24,7 @@ import type { Deployer } from "./deployer.ts";
 import { isReservedPath } from "../manifest/schema.ts";
 import { resolvedPath } from "./dot-segments.ts";
 import { CONSOLE_ELSEWHERE, CONSOLE_ONLY, requestHostName } from "./console-host.ts";
-import { VERSION_HEADER } from "./handler.ts";
+import { type HostHandler, VERSION_HEADER } from "./handler.ts";
 import type { Front } from "./host.ts";
 
 export type WebHandler = (request: Request, ex: Exchange) => Response | Promise<Response>;
@@ -68,18 +68,21 @@ export class DeployFront implements Front {
     return this.o.hasStore && this.o.auth.enabled && this.deployer === undefined;
   }
 
-  handler(own: () => HttpHandler): HttpHandler {
+  handler(own: () => HostHandler): HttpHandler {
     return {
       fast: (ex) => this.fast(ex, own),
       web: (request, ex) => this.web(request, ex, own),
     };
   }
 
-  private fast(ex: Exchange, own: () => HttpHandler): Reply | Promise<Reply> | undefined {
+  private fast(ex: Exchange, own: () => HostHandler): Reply | Promise<Reply> | undefined {
     // the console's origin serves no function: a function's page there would be the console's own
     if (this.o.consoleHost !== undefined && requestHostName(ex) === this.o.consoleHost) {
       if (!ex.target.startsWith("/")) return undefined; // web() checks the path the URL names
-      if (!isReservedPath(resolvedPath(ex.target))) return errorReply(new LanesError("not_found", CONSOLE_ONLY), crypto.randomUUID());
+      if (!isReservedPath(resolvedPath(ex.target))) {
+        const err = new LanesError("not_found", CONSOLE_ONLY);
+        return errorReply(err, refused(this.deployer?.routing.stable.handler ?? own(), ex, err));
+      }
     }
     const routing = this.deployer?.routing;
     if (!routing) return own().fast(ex);
@@ -91,24 +94,27 @@ export class DeployFront implements Front {
       const wanted = routing.byVersion.get(pinned.trim());
       if (wanted) return wanted.handler.fast(ex);
       const serving = [...routing.byVersion.keys()].join(", ");
-      return errorReply(
-        new LanesError("bad_request", `${VERSION_HEADER}: ${JSON.stringify(pinned.slice(0, 40))} is not a version of the active deployment (${serving})`),
-        crypto.randomUUID(),
-      );
+      const why = `${VERSION_HEADER}: ${JSON.stringify(pinned.slice(0, 40))} is not a version of the active deployment (${serving})`;
+      const err = new LanesError("bad_request", why);
+      return errorReply(err, refused(routing.stable.handler, ex, err));
     }
     const route = routing.canary && Math.random() * 100 < routing.canary.percent ? routing.canary : routing.stable;
     return route.handler.fast(ex);
   }
 
-  private async web(request: Request, ex: Exchange, own: () => HttpHandler): Promise<Response> {
+  private async web(request: Request, ex: Exchange, own: () => HostHandler): Promise<Response> {
     // the path as the reserved routes' router decodes it: an encoded name cannot slip past a check
     const path = getPath(request);
     const named = this.o.consoleHost === undefined ? undefined : requestHostName(ex) === this.o.consoleHost;
-    if (named && !isReservedPath(path)) return errorResponse(new LanesError("not_found", CONSOLE_ONLY), crypto.randomUUID());
+    const notFound = (why: string) => {
+      const err = new LanesError("not_found", why);
+      return errorResponse(err, refused(this.deployer?.routing.stable.handler ?? own(), ex, err));
+    };
+    if (named && !isReservedPath(path)) return notFound(CONSOLE_ONLY);
     if (path === "/_lanes/api" || path.startsWith("/_lanes/api/")) {
       if (this.api) return this.api(request, ex);
       if (this.starting) return errorResponse(STARTING, crypto.randomUUID());
-      return errorResponse(new LanesError("not_found", this.o.apiOff), crypto.randomUUID());
+      return notFound(this.o.apiOff);
     }
     if (this.o.hasStore && (path === "/_lanes/ready" || path === "/_lanes/health") && request.method === "GET") {
       const d = this.deployer?.active;
@@ -129,12 +135,10 @@ export class DeployFront implements Front {
       return Response.json({ status: "ready", deployment: d.revision }, { headers });
     }
     if (path === "/_lanes/ui" || path.startsWith("/_lanes/ui/")) {
-      if (named === false) {
-        return errorResponse(new LanesError("not_found", CONSOLE_ELSEWHERE), crypto.randomUUID());
-      }
+      if (named === false) return notFound(CONSOLE_ELSEWHERE);
       if (this.console) return this.console(request, ex);
       if (this.starting) return errorResponse(STARTING, crypto.randomUUID());
-      return errorResponse(new LanesError("not_found", CONSOLE_OFF), crypto.randomUUID());
+      return notFound(CONSOLE_OFF);
     }
     if (this.o.guardReads && (path.startsWith("/_lanes/functions") || path.startsWith("/_lanes/metrics"))) {
       try {
@@ -146,6 +150,19 @@ export class DeployFront implements Front {
     const res = await (this.deployer?.routing.listing ?? own()).web(request, ex);
     return this.member && path === "/_lanes/metrics" ? withClusterMetrics(res, this.member.status()) : res;
   }
+}
+
+/**
+ * An answer the front makes itself, before any router sees the request (a pin to no version of
+ * the active deployment, a function's path on the console's name, the console on another name,
+ * an admin API or console that is off), is logged and counted by `by` as its own refusals are
+ * (finish.ts, unrouted): its request id. Clients pinned to a version a promote retired got 400s
+ * that no access-log line and no lanes_unrouted_requests_total showed.
+ */
+function refused(by: HostHandler, ex: Exchange, err: LanesError): string {
+  const requestId = crypto.randomUUID();
+  by.refused({ method: ex.method, target: ex.target, status: err.status, requestId });
+  return requestId;
 }
 
 const STARTING = new LanesError("unavailable", "the host is starting: it loads its active deployment; try again in a moment", {

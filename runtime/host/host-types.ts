@@ -9,6 +9,7 @@ import type { HostMetrics } from "../ops/metrics.ts";
 import type { SecretValues } from "../secrets/values.ts";
 import type { RecentRequests } from "../console/recent.ts";
 import type { TrustedProxies } from "./client-address.ts";
+import type { HostHandler } from "./handler.ts";
 import type { RequestLog, Served } from "./served.ts";
 
 export interface HostOptions {
@@ -58,7 +59,7 @@ export interface HostOptions {
 
 export interface Front {
   /** The handler the server calls; `own()` is the host's handler over `Host.functions` now. */
-  handler(own: () => HttpHandler): HttpHandler;
+  handler(own: () => HostHandler): HttpHandler;
 }
 
 export interface Host {
@@ -88,6 +89,6 @@ export interface Host {
   /** Serve `functions` from now on; requests already in flight finish on what they started with. */
   route(functions: Served[], manifest: Manifest): void;
   /** A handler over `functions` as the host builds its own, with its own request hook and deployed version. */
-  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HttpHandler;
+  router(functions: Served[], onRequest?: (entry: RequestLog) => void, version?: string): HostHandler;
   stop(graceMs?: number): Promise<void>;
 }

@@ -8,12 +8,13 @@ import { judge, type SideCount, type Verdict } from "../deploy/auto-rollback.ts"
 import type { Deployment } from "../deploy/model.ts";
 import type { RequestLog, Served } from "./served.ts";
 import type { HttpHandler } from "../../adapters/types.ts";
+import type { HostHandler } from "./handler.ts";
 import type { Host } from "./host.ts";
 import type { Release } from "./release.ts";
 
 export interface VersionRoute {
   version: string;
-  handler: HttpHandler;
+  handler: HostHandler;
 }
 
 export interface Routing {
