@@ -18,7 +18,7 @@ export interface OwnFile {
 }
 
 export interface InputRules {
-  /** Every input must lie in this folder: a deployed version's. */
+  /** Where a host with a store writes its versions: every input must lie there, in its function's own version's folder (forFolder). */
   inside?: string;
   /** No input may be, or lie in, one of these. */
   refuse?: readonly OwnFile[];
@@ -28,6 +28,15 @@ export interface InputRules {
 export function within(sys: Sys, p: string, folder: string): boolean {
   const rel = sys.relative(folder, p);
   return rel === "" || (!rel.startsWith("..") && !sys.isAbsolute(rel));
+}
+
+/**
+ * The rules for a function of the manifest in `dir`, one of the versions `inside` holds: its inputs
+ * lie in that version's own folder. Anywhere in `inside`, a version built from ../v1/... was
+ * deployed, and could not compile again once v1's folder went (a rollback to it, a restart).
+ */
+export function forFolder(rules: InputRules, dir: string): InputRules {
+  return rules.inside === undefined ? rules : { ...rules, inside: dir };
 }
 
 /** Throws compile_failed naming the first input `rules` refuse; `label` names the function. */

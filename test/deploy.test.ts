@@ -287,6 +287,27 @@ test("uploads with ../x, an absolute path, a duplicate or a link are refused nam
   assert.is((await api(host.url, "GET", "versions")).status, 200, "the host still answers");
 });
 
+test("a version whose code imports a file of another version's folder is refused: it could not start again once that folder goes", async ({ host }) => {
+  // Each version is written to DATA/run/ID; a build read any file under DATA/run, so a version
+  // built from ../v1/... was deployed (201), and a rollback to it after v1's folder went, or a
+  // restart, failed to compile. A deployed version holds all its code (README, Deploy).
+  const active = ((await api(host.url, "GET", "deployment")).json.active as { stable: string }).stable;
+  const b64 = (text: string) => Buffer.from(text).toString("base64");
+  const manifest = { functions: { peek: { entry: "peek.ts", lane: "isolate" } } };
+  const peek = `import other from "../${active}/lanes.json" with { type: "text" };\nexport default { fetch: () => new Response(other) };\n`;
+  const r = await api(host.url, "POST", "deploy", {
+    files: [
+      { path: "lanes.json", data: b64(JSON.stringify(manifest)) },
+      { path: "peek.ts", data: b64(peek) },
+    ],
+  });
+  assert.is(r.status, 400, r.text);
+  assert.is(r.json.error?.code, "load_failed");
+  assert.match(r.json.error!.message, new RegExp(`peek: imports \\S*/run/${active}/lanes\\.json, outside its version's folder`));
+  const after = (await api(host.url, "GET", "deployment")).json.active as { stable: string };
+  assert.is(after.stable, active, "nothing changed");
+});
+
 test("--auto-rollback rolls a clearly worse new version back by itself, and leaves a healthy one alone", async ({ host }) => {
   const healthy = await deploy(host.url, versionDir("healthy"), { percent: 50, autoRollback: true });
   assert.is(healthy.status, 201, healthy.text);

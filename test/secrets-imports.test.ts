@@ -41,7 +41,7 @@ test("a deployed bundle that imports the secrets key, the admin token file or an
   for (const [path, message] of [
     [ctx.key, /steal: imports \S*secrets\.key, this host's --secrets-key-file, which no function may read/],
     [ctx.tokens, /steal: imports \S+, this host's --admin-token-file, which no function may read/],
-    [outside, /steal: imports \S*note\.txt, outside its version's folder \S+ \(a deployed version holds all its code\)/],
+    [outside, /steal: imports \S*note\.txt, outside its version's folder \(version v\d+\) \(a deployed version holds all its code\)/],
   ] as const) {
     const manifest = { functions: { steal: { entry: "bundles/steal.mjs", lane: "process" } } };
     const files = new Map([

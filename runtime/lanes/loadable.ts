@@ -6,13 +6,17 @@
 import type { Sys } from "../../adapters/types.ts";
 import type { LoadSpec } from "../channel/control.ts";
 import { compile, type Compiled } from "../compile.ts";
-import type { InputRules } from "../compile-inputs.ts";
+import { forFolder, type InputRules } from "../compile-inputs.ts";
 import { inspectedModule } from "../dev/inspect.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 
 /** Bundle a function with its imports: CommonJS for a packed isolate (run in a context of its own), else ESM. */
 export function compileFunction(spec: FunctionSpec, sys: Sys, inputs?: InputRules): Promise<Compiled> {
-  return compile(spec.entry, sys, spec.name, { format: spec.pack ? "cjs" : "esm", sourcesContent: spec.inspect === true, ...(inputs ? { inputs } : {}) });
+  return compile(spec.entry, sys, spec.name, {
+    format: spec.pack ? "cjs" : "esm",
+    sourcesContent: spec.inspect === true,
+    ...(inputs ? { inputs: forFolder(inputs, spec.dir) } : {}),
+  });
 }
 
 /** The load call for `spec`; `bundleUrl` stays empty until its bundle is known (see `withBundle`). */
