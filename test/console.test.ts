@@ -443,6 +443,33 @@ test("promote and rollback from the console switch the deployment, recorded with
   assert.ok(dir);
 });
 
+test("a console route asked for with another method gets 405 naming the methods it takes, not a 404 saying it is not there", async ({ url }) => {
+  const me = await login(url, TOKEN);
+  const session = { cookie: me.cookie, origin: url, "sec-fetch-site": "same-origin", "x-lanes-csrf": me.csrf };
+  const cases = [
+    ["GET", "/_lanes/ui/login", "POST"],
+    ["GET", "/_lanes/ui/logout", "POST"],
+    ["DELETE", "/_lanes/ui", "GET, HEAD"],
+    ["POST", "/_lanes/ui/", "GET, HEAD"],
+    ["POST", "/_lanes/ui/assets/console.css", "GET, HEAD"],
+    ["POST", "/_lanes/ui/api/overview", "GET, HEAD"],
+    ["POST", "/_lanes/ui/api/deployments", "GET, HEAD"],
+    ["GET", "/_lanes/ui/api/promote", "POST"],
+    ["GET", "/_lanes/ui/api/rollback", "POST"],
+  ] as const;
+  for (const [method, path, allow] of cases) {
+    const res = await fetch(url + path, { method, headers: session });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal([res.status, res.headers.get("allow"), body.error.code], [405, allow, "method_not_allowed"], `${method} ${path}: ${body.error.message}`);
+  }
+  const none = await fetch(`${url}/_lanes/ui/api/nope`, { headers: session });
+  assert.is(none.status, 404, "a page that is not there");
+  await none.arrayBuffer();
+  const stranger = await fetch(`${url}/_lanes/ui/api/promote`);
+  assert.is(stranger.status, 401, "the API still needs a session");
+  await stranger.arrayBuffer();
+});
+
 test("the bench page reads bench.json from the host's folder", async ({ url }) => {
   const me = await login(url, TOKEN);
   const res = await ui(url, "GET", "bench", me);

@@ -362,6 +362,28 @@ test("the admin API needs a valid token: 401 with WWW-Authenticate, then 429 aft
   assert.is((await get(host.url, "/greet")).status, 200, "functions need no token");
 });
 
+test("an admin API route asked for with another method gets 405 naming the methods it takes, not a 404 saying it is not there", async ({ host }) => {
+  const cases = [
+    ["GET", "deploy", "POST"],
+    ["GET", "promote", "POST"],
+    ["PUT", "rollback", "POST"],
+    ["POST", "versions", "GET, HEAD"],
+    ["DELETE", "deployment", "GET, HEAD"],
+    ["POST", "secrets", "GET, HEAD"],
+    ["POST", "secrets/API_KEY", "PUT, DELETE"],
+  ] as const;
+  for (const [method, path, allow] of cases) {
+    const res = await fetch(`${host.url}/_lanes/api/${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal([res.status, res.headers.get("allow"), body.error.code], [405, allow, "method_not_allowed"], `${method} ${path}: ${body.error.message}`);
+    assert.ok(res.headers.get("x-request-id"), "with its request id");
+  }
+  const none = await fetch(`${host.url}/_lanes/api/nope`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.is(none.status, 404, "a route that is not there");
+  await none.arrayBuffer();
+  assert.is((await fetch(`${host.url}/_lanes/api/deploy`)).status, 401, "still behind the token");
+});
+
 test("a version's requests are counted in /_lanes/metrics even when Prometheus scrapes while it loads", async ({ host }) => {
   // its module takes 0.5 s to load (ten scrapes meanwhile; a load spins, so 1.5 s cost a second
   // of CPU more each time); a scrape meanwhile dropped the meter its requests count into

@@ -18,6 +18,7 @@ import { LanesError } from "../errors.ts";
 import { deploymentView, rollbackTarget, versionsView } from "../host/admin-api.ts";
 import { fields, parseJson } from "../host/admin-body.ts";
 import { readBody } from "../host/body.ts";
+import { otherMethods } from "../host/methods.ts";
 import type { Deployer } from "../host/deployer.ts";
 import type { ConsoleEnv } from "./app.ts";
 import type { SessionStore } from "./session.ts";
@@ -82,6 +83,8 @@ export function consoleApi(o: ApiOptions): Hono<ConsoleEnv> {
   });
 
   api.get("/stream", (c) => (c.req.method === "HEAD" ? o.streams.head(c.req.query("fn")) : o.streams.open(c.get("session")!, c.req.query("fn"))));
+  for (const path of ["/overview", "/functions/:name", "/deployments", "/bench", "/stream"]) otherMethods(api, path, "GET, HEAD");
+  for (const path of ["/promote", "/rollback"]) otherMethods(api, path, "POST");
   return api;
 }
 

@@ -16,6 +16,7 @@ import type { Exchange } from "../../adapters/types.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "../host/admin-auth.ts";
 import { readBody } from "../host/body.ts";
+import { otherMethods } from "../host/methods.ts";
 import type { WebHandler } from "../host/deploy-front.ts";
 import { consoleApi, type ApiOptions } from "./api.ts";
 import { loadAssets } from "./assets.ts";
@@ -128,6 +129,8 @@ export async function createConsole(o: ConsoleOptions): Promise<Console> {
     await next();
   });
   app.route("/api", consoleApi({ ...o, streams, sessions }));
+  const methods = { "": "GET, HEAD", "/": "GET, HEAD", "/login": "POST", "/logout": "POST", "/assets/:name": "GET, HEAD" };
+  for (const [path, allow] of Object.entries(methods)) otherMethods(app, path, allow);
 
   app.notFound((c) => errorResponse(new LanesError("not_found", `no console page ${c.req.path}`), c.get("requestId")));
   app.onError((err, c) => errorResponse(err, c.get("requestId") ?? crypto.randomUUID()));

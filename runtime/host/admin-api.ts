@@ -21,6 +21,7 @@ import type { Logger } from "../log.ts";
 import type { AdminAuth } from "./admin-auth.ts";
 import { fields, parseJson, uploadBody } from "./admin-body.ts";
 import { secretRoutes } from "./admin-secrets.ts";
+import { otherMethods } from "./methods.ts";
 import type { SecretKeeper } from "./secret-keeper.ts";
 import type { Deployer } from "./deployer.ts";
 import type { WebHandler } from "./deploy-front.ts";
@@ -76,6 +77,8 @@ export function adminApi(o: {
     return c.json(await storeNeeded(o, () => o.deployer.rollback(c.get("author"), version, ifVersionField(body.ifVersion))));
   });
 
+  const methods = { "/versions": "GET, HEAD", "/hosts": "GET, HEAD", "/deployment": "GET, HEAD", "/deploy": "POST", "/promote": "POST", "/rollback": "POST" };
+  for (const [path, allow] of Object.entries(methods)) otherMethods(app, path, allow);
   app.route("/secrets", secretRoutes(o.deployer, o.secrets, o.store));
 
   app.notFound((c) =>

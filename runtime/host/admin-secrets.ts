@@ -10,6 +10,7 @@ import { LanesError } from "../errors.ts";
 import { checkFunctionName, checkSecretName, checkSecretValue, MAX_SECRET_BYTES } from "../secrets/model.ts";
 import { isClusterStore, type DeployStore } from "../deploy/store.ts";
 import type { AdminEnv } from "./admin-api.ts";
+import { otherMethods } from "./methods.ts";
 import { fields, parseJson, uploadBody } from "./admin-body.ts";
 import type { Deployer } from "./deployer.ts";
 import type { SecretChange, SecretKeeper } from "./secret-keeper.ts";
@@ -48,6 +49,8 @@ export function secretRoutes(deployer: Deployer, keeper: SecretKeeper | undefine
     const fn = checkFunctionName(c.req.query("function"), "function (query)");
     return c.json(await kept().delete(deployer, name, fn, c.get("author")));
   });
+  otherMethods(app, "/", "GET, HEAD");
+  otherMethods(app, "/:name", "PUT, DELETE");
   return app;
 }
 

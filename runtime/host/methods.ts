@@ -9,6 +9,7 @@
  * 9.1): `get` is not GET. TRACE and CONNECT are in the list: they are read, then refused by the
  * router with a 405 (routes.ts).
  */
+import type { Env, Hono } from "hono";
 import { LanesError } from "../errors.ts";
 
 export const SERVED_METHODS: ReadonlySet<string> = new Set([
@@ -56,4 +57,16 @@ export function unservedMethod(method: string | undefined): LanesError {
     "bad_request",
     `${named} is not one a lanes host serves: methods are case-sensitive, and every host takes the same ${SERVED_METHODS.size} (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, QUERY, PURGE, the WebDAV ones, ...: Node's http.METHODS)`,
   );
+}
+
+/**
+ * A route of lanes' own asked for with a method it does not take gets 405 naming those it does
+ * (RFC 9110, 15.5.6), as a function's route does: `curl .../_lanes/api/deploy` (the admin API)
+ * and GET /_lanes/ui/login (the console) got a 404 saying there was no such route. Registered
+ * after the route's own handlers, which answer first.
+ */
+export function otherMethods<E extends Env>(app: Hono<E>, path: string, allow: string): void {
+  app.all(path, (c) => {
+    throw new LanesError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path} (allowed: ${allow})`, { headers: { allow } });
+  });
 }
