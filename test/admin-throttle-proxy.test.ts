@@ -75,6 +75,7 @@ test("behind a proxy named by --trust-proxy, a stranger's wrong tokens block the
     const blocked = await send(`${proxy}/_lanes/api/versions`, STRANGER, { headers: bearer(TOKEN) });
     assert.is(blocked.status, 429, "the stranger stays blocked, a right token included");
     assert.match(blocked.body, new RegExp(`too many wrong tokens from ${STRANGER.replace(/\./g, "\\.")}`));
+    assert.match(host.output(), /admin tokens: 5 wrong tokens in a row from 127\.0\.0\.2; it is answered 429 for 1 s/, "the operator's log shows the lock-out");
     // the operator, through the same proxy: the admin API and the console's login
     assert.is((await send(`${proxy}/_lanes/api/versions`, OPERATOR, { headers: bearer(TOKEN) })).status, 200);
     const login = await send(`${proxy}/_lanes/ui/login`, OPERATOR, {

@@ -148,7 +148,11 @@ export class AdminAuth {
     s.failures++;
     s.last = now;
     if (s.failures >= this.o.maxFailures) {
-      s.blockedUntil = now + Math.min(this.o.maxBlockMs, this.o.blockMs * 2 ** (s.failures - this.o.maxFailures));
+      const blockMs = Math.min(this.o.maxBlockMs, this.o.blockMs * 2 ** (s.failures - this.o.maxFailures));
+      s.blockedUntil = now + blockMs;
+      // one line per block, not per wrong token: someone guessing tokens shows in the log (a 401
+      // or 429 gets no access-log line: lanes' own routes log only their 404s and 405s)
+      this.proxies.warn?.(`admin tokens: ${s.failures} wrong tokens in a row from ${key}; it is answered 429 for ${Math.ceil(blockMs / 1000)} s`);
     }
     this.strikes.delete(key); // re-inserted last: the Map's order is then oldest activity first
     this.strikes.set(key, s);
