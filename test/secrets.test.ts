@@ -138,6 +138,7 @@ test("lanes secret set takes the value from stdin only; list shows names, scope 
     ["secrets/LONE", { value: "ab\ud800cd" }, /value: must be UTF-8 text \(it holds a lone surrogate/],
     ["secrets/EXTRA", { value: "x", secret: "y" }, /secret: unknown field \(allowed: value\)/],
     ["secrets/SCOPE?function=..%2Fx", { value: "x" }, /function \(query\): must be a function name/],
+    ["secrets/TWICE?function=other&function=hello", { value: "x" }, /function \(query\): name one function \(got 2\)/],
   ];
   for (const [path, body, message] of refused) {
     const r = await call(ctx, "PUT", path, body);

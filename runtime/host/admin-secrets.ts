@@ -29,7 +29,7 @@ export function secretRoutes(deployer: Deployer, keeper: SecretKeeper | undefine
 
   app.put("/:name", async (c) => {
     const name = checkSecretName(c.req.param("name"));
-    const fn = checkFunctionName(c.req.query("function"), "function (query)");
+    const fn = functionQuery(c.req.queries("function"));
     const k = kept();
     let bytes: Uint8Array | null;
     try {
@@ -46,7 +46,7 @@ export function secretRoutes(deployer: Deployer, keeper: SecretKeeper | undefine
 
   app.delete("/:name", async (c) => {
     const name = checkSecretName(c.req.param("name"));
-    const fn = checkFunctionName(c.req.query("function"), "function (query)");
+    const fn = functionQuery(c.req.queries("function"));
     return c.json(await kept().delete(deployer, name, fn, c.get("author")));
   });
   otherMethods(app, "/", "GET, HEAD");
@@ -66,4 +66,13 @@ async function unreadableOn(store: DeployStore, keyId: string): Promise<Pick<Sec
   // a record without `secrets` is from a host older than that field: it cannot be told
   const others = hosts.filter((h) => h.id !== me && h.secrets !== undefined && !h.secrets?.keyIds.includes(keyId));
   return { unreadableOn: others.map((h) => ({ url: h.url, runtime: h.runtime, keyIds: h.secrets?.keyIds ?? null })) };
+}
+
+/**
+ * `?function=NAME`: the one function a secret is for (none: every function). Named twice, the
+ * first was taken and the second dropped without a word (`?function=a&function=b`).
+ */
+function functionQuery(given: string[] | undefined): string | null {
+  if (given && given.length > 1) throw new LanesError("bad_request", `function (query): name one function (got ${given.length})`);
+  return checkFunctionName(given?.[0], "function (query)");
 }
