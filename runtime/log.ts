@@ -48,8 +48,9 @@ export function createLogger(write: (line: string) => void, format: LogFormat = 
   const when = () => (o.clock ? `${tint(2, clock(new Date()))} ` : "");
   const host = (level: string, msg: string) => {
     if (format === "json") write(`${JSON.stringify({ time: new Date().toISOString(), level, kind: "host", msg })}\n`);
-    // a host line may quote a function (its error's message, its stderr when it crashed)
-    else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${escapeControls(msg)}\n`);
+    // a host line may quote a function (its error's message, its stderr when it crashed): its
+    // newlines indented too, or a crash's message wrote a line that read as an access line
+    else write(`${when()}${level === "info" ? "" : tint(level === "warn" ? 33 : 31, `${level}: `)}${readable(msg)}\n`);
   };
   type Budget = { second: number; lines: number; dropped: number; warned: boolean; noted: boolean; timer?: ReturnType<typeof setTimeout> };
   const budget = new Map<string, Budget>();

@@ -19,7 +19,7 @@ const LOGS = {
 };
 /** What an untrusted function may write: a line that reads as the host's, escape sequences. */
 const FORGES = {
-  "forges.ts": `export default { fetch(r) { if (new URL(r.url).search) setTimeout(() => { throw new Error("gone\\x1b[2J"); }); console.log("hi\\n00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07"); return new Response("ok"); } };\n`,
+  "forges.ts": `export default { fetch(r) { if (new URL(r.url).search) setTimeout(() => { throw new Error("gone\\x1b[2J\\n00:00:00.000 GET    /crashed -> admin 200 1.0 ms"); }); console.log("hi\\n00:00:00.000 GET    /admin -> admin 200 1.0 ms\\x1b[2J\\x1b]0;owned\\x07"); return new Response("ok"); } };\n`,
 };
 const dir = makeFunctionsDir(
   {
@@ -255,6 +255,11 @@ test("--log pretty writes one readable line per request, without colours when st
       () => cli.output(),
     );
     assert.not.match(cli.output(), /[\r\x1b]/);
+    // its message's further lines are indented as the function's own are: flush left, it read as an access line
+    assert.not.ok(
+      lines(cli.output()).some((l) => l.startsWith("00:00:00.000")),
+      `no forged line: ${cli.output()}`,
+    );
   } finally {
     cli.kill("SIGTERM");
     await cli.exited;
