@@ -589,6 +589,30 @@ test("with --console-host, a session made on the console's name holds a host-onl
   assert.is(overview.status, 200, "the session is good on the console's name");
 });
 
+test("with --console-host, a cookie of the console's name that a function on a sub-name set for the parent domain does not keep the operator out", async ({ named }) => {
+  const url = named.host.url;
+  const port = new URL(url).port;
+  const admin = `admin.localhost:${port}`;
+  // a function answering on fn.admin.localhost (every name but the console's is the functions')
+  // may set it: Chromium keeps it beside the session's and sends it first, being the older
+  const fn = await withHost(url, `fn.admin.localhost:${port}`, "GET /greet");
+  assert.is(fn.status, 200, "functions answer on the sub-name");
+  const form = { "content-type": "application/x-www-form-urlencoded", origin: `http://${admin}`, "sec-fetch-site": "same-origin" };
+  const login = await withHost(url, admin, "POST /_lanes/ui/login", form, `token=${TOKEN}`);
+  assert.is(login.status, 303, login.body);
+  const mine = header(login, "set-cookie").split(";")[0]!;
+  const cookie = `lanes_console=tossed-by-a-function; ${mine}`;
+  const page = await withHost(url, admin, "GET /_lanes/ui/", { cookie });
+  assert.match(page.body, /signed in as ci/, "the console, not the login form again");
+  // one for each folder above a console path (a longer path's cookie is sent first)
+  const deep = `${["/_lanes/ui/api/overview", "/_lanes/ui/api/", "/_lanes/ui/api", "/_lanes/ui/", "/_lanes/ui"].map((p) => `lanes_console=tossed-for-${p}`).join("; ")}; ${mine}`;
+  assert.is((await withHost(url, admin, "GET /_lanes/ui/api/overview", { cookie: deep })).status, 200);
+  const csrf = /<meta name="lanes-csrf" content="([^"]+)">/.exec(page.body)![1]!;
+  const out = await withHost(url, admin, "POST /_lanes/ui/logout", { ...form, cookie }, `csrf=${encodeURIComponent(csrf)}`);
+  assert.is(out.status, 303, out.body);
+  assert.is((await withHost(url, admin, "GET /_lanes/ui/api/overview", { cookie: mine })).status, 401, "logging out ended the session");
+});
+
 test("a --console-host that is not a host name exits 2 naming the flag and the rule; without an admin token it says what is missing", async ({ dir }) => {
   for (const value of ["http://admin.localhost", "admin.localhost:8787", "admin.localhost/ui", "admin_host", "", "-admin.localhost", "admin..localhost"]) {
     const r = await lanes(["start", dir, "--port", "0", "--console-host", value]);

@@ -11,7 +11,7 @@
  * but the login form, its stylesheet and icon.
  */
 import { Hono } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
+import { setCookie } from "hono/cookie";
 import type { Exchange } from "../../adapters/types.ts";
 import { errorResponse, LanesError } from "../errors.ts";
 import type { AdminAuth } from "../host/admin-auth.ts";
@@ -22,7 +22,7 @@ import { consoleApi, type ApiOptions } from "./api.ts";
 import { loadAssets } from "./assets.ts";
 import { checkSameOrigin, checkSameSite, overHttps, SECURITY_HEADERS } from "./guard.ts";
 import { BASE, loginPage, shellPage } from "./pages.ts";
-import { COOKIE, sameSecret, SessionStore, type Session } from "./session.ts";
+import { COOKIE, cookieValues, sameSecret, SessionStore, type Session } from "./session.ts";
 import { LiveStreams } from "./stream.ts";
 
 export type ConsoleEnv = {
@@ -59,9 +59,16 @@ export async function createConsole(o: ConsoleOptions): Promise<Console> {
   app.use(async (c, next) => {
     // before the session is looked up: a request of another origin does not count as activity
     if (c.req.path.startsWith(`${BASE}/api/`)) checkSameSite(c.req.raw);
-    const id = getCookie(c, COOKIE);
-    c.set("sessionId", id);
-    c.set("session", await sessions.get(id));
+    // each cookie of the name, the first live session's: a function on a sub-name of the console's
+    // (fn.admin.localhost, or fn.example.com beside lanes-admin.example.com) can set one for the
+    // parent domain, which the browser sends first; read alone, it kept the operator at the login form
+    const ids = cookieValues(c.req.header("cookie"), COOKIE);
+    for (const id of ids) {
+      const session = await sessions.get(id);
+      c.set("sessionId", id);
+      c.set("session", session);
+      if (session) break;
+    }
     await next();
   });
 

@@ -83,6 +83,26 @@ export class SessionStore {
   }
 }
 
+/**
+ * Cookies of one name a request may send that are looked up (a SHA-256 each). A browser sends a
+ * cookie of a longer path first: one set by a function for each parent folder of a console path
+ * (/_lanes/ui/, /_lanes/ui/api, /_lanes/ui/api/, ... /_lanes/ui/api/functions/NAME) comes before
+ * the session's, seven at most, twice that with two parent domains.
+ */
+const MAX_COOKIES = 16;
+
+/** The values of the cookies named `name` in a Cookie header, in the order sent (at most MAX_COOKIES). */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  for (const pair of (header ?? "").split(";")) {
+    const at = pair.indexOf("=");
+    if (at < 0 || pair.slice(0, at).trim() !== name) continue;
+    values.push(pair.slice(at + 1).trim());
+    if (values.length === MAX_COOKIES) break;
+  }
+  return values;
+}
+
 /** Equal strings, compared without an early exit (for the CSRF token). */
 export function sameSecret(a: string, b: string): boolean {
   const x = new TextEncoder().encode(a);
