@@ -22,6 +22,7 @@ test.before(async () => {
     proc: { ...FAULT, lane: "process", instances: { min: 1, max: 1 } },
     tight: { ...FAULT, lane: "isolate", instances: { min: 1, max: 1 }, concurrency: 1, queue: 0, timeoutMs: 600 },
     esc: { ...FAULT, route: "/esc/:id{\\d+}" },
+    ctl: { ...FAULT, route: "/ctl/\u001b]0;owned\u0007\u001b[2J\u009b31m\n/*" },
   });
 });
 
@@ -138,6 +139,12 @@ test("every family has HELP and TYPE lines and follows the naming conventions", 
   ]) {
     assert.ok(types.has(want), `${want} is exposed`);
   }
+});
+
+test("a route's control characters are percent-encoded in its label: the scrape holds none for a terminal to run", async () => {
+  const { text, samples } = await scrape();
+  assert.is(find(samples, "lanes_function_info", fn("ctl"))[0]?.labels.route, "/ctl/%1B]0;owned%07%1B[2J%C2%9B31m%0A/*");
+  assert.not.match(text, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, "a control character other than the line breaks");
 });
 
 test("label values are escaped: a route holding a backslash reads back as written", async () => {

@@ -202,7 +202,7 @@ export class HostMetrics {
       for (const s of served()) g.inc(labelsOf(s), s.pool?.leaked ?? 0);
     });
     gauge("lanes_function_info", "A function version the host serves (value 1), with its route and ctx.shared group.", [...FN, "route", "shared_group"], (g) => {
-      for (const s of served()) g.set({ ...labelsOf(s), route: s.spec.route, shared_group: s.spec.shared }, 1);
+      for (const s of served()) g.set({ ...labelsOf(s), route: printable(s.spec.route), shared_group: s.spec.shared }, 1);
     });
     const stores = (fill: (group: string, st: ReturnType<SharedStore["stats"]>) => void) => {
       for (const [group, store] of this.src.stores()) {
@@ -276,6 +276,15 @@ export class HostMetrics {
 /** The labels of a served function version (the same set its meter was made with). */
 export function labelsOf(s: Served): FnLabels {
   return s.meter?.labels ?? { function: s.spec.name, lane: s.spec.lane, runtime: s.spec.runtime, version: s.version };
+}
+
+/**
+ * A route with its control characters percent-encoded, as the access log writes a path:
+ * prom-client escapes a backslash, a quote and a newline only, and an ESC in a deployed route
+ * went as it was to the terminal of whoever ran curl on the scrape.
+ */
+function printable(route: string): string {
+  return route.replace(/[\x00-\x1f\x7f-\x9f]/g, encodeURIComponent);
 }
 
 function forStatus(counts: Float64Array, each: (code: string, n: number) => void): void {
