@@ -141,7 +141,7 @@ function readable(text: string): string {
 }
 
 /** Control characters but newline and tab, as \xNN. */
-function escapeControls(text: string): string {
+export function escapeControls(text: string): string {
   return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

@@ -3,6 +3,7 @@
  * /_lanes/metrics need the admin token and /_lanes/health never does; without a token the
  * admin API is off and says how to turn it on.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -97,6 +98,22 @@ test("lanes deploy --wait to a host whose store is its own (--data) deploys, say
     assert.is((await get(host.url, "/greet")).version, "v1");
   } finally {
     await host.stop();
+  }
+});
+
+test("lanes deploy shows a module's load error with its control characters as \\xNN: the host's answer quotes the function, and its escapes went to the terminal as they were", async () => {
+  const host = await start("esc", { hostname: "127.0.0.1", token: true, data: true });
+  try {
+    const dir = versionDir("esc-2", "ok", (m) => {
+      (m.functions as Record<string, unknown>).evil = { entry: "evil.ts", lane: "isolate" };
+    });
+    writeFileSync(join(dir, "evil.ts"), `throw new Error("gone\\x1b]0;owned\\x07\\x1b[2J");\nexport default { fetch: () => new Response("never") };\n`);
+    const out = await runCli(["deploy", dir, "--to", host.host.url], { LANES_TOKEN: TOKEN });
+    assert.is(out.code, 1, out.out);
+    assert.ok(out.out.includes("evil: its module failed to load: gone\\x1b]0;owned\\x07\\x1b[2J"), out.out);
+    assert.not.match(out.out, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, "no control character but line breaks and tabs");
+  } finally {
+    await host.stop(2000);
   }
 });
 

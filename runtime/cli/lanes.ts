@@ -1,6 +1,7 @@
 /** The `lanes` executable: pick the host adapter, run the command, map errors to exit codes (usage errors exit 2 in main.ts, other failures 1). */
 import { loadAdapter } from "../../adapters/mod.ts";
 import { isLanesError } from "../errors.ts";
+import { escapeControls } from "../log.ts";
 import { main } from "./main.ts";
 
 const adapter = await loadAdapter();
@@ -18,7 +19,9 @@ try {
   const code = await main(adapter, argv);
   if (code !== 0) adapter.exit(code);
 } catch (e) {
-  // user errors (manifest, flags) print their message only, never a stack trace
-  adapter.writeErr(`${isLanesError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  // user errors (manifest, flags) print their message only, never a stack trace; its control
+  // characters as \xNN: a host's answer quotes a function (the error its module threw on loading)
+  // and sent the escape sequences in it to the terminal of whoever ran lanes deploy
+  adapter.writeErr(`${escapeControls(isLanesError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
   adapter.exit(1);
 }
