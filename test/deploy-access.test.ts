@@ -4,6 +4,8 @@
  * admin API is off and says how to turn it on.
  */
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -114,6 +116,32 @@ test("lanes deploy shows a module's load error with its control characters as \\
     assert.not.match(out.out, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, "no control character but line breaks and tabs");
   } finally {
     await host.stop(2000);
+  }
+});
+
+test("lanes rollback --wait prints a host that did not load the version with its error's control characters as \\xNN: the error quotes a function", async () => {
+  // the admin API of a host on a shared store, one of whose hosts failed to load the version
+  const error = "evil: its module failed to load: gone\x1b]0;owned\x07\x1b[2J";
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      if (req.url === "/_lanes/api/rollback") {
+        res.end(JSON.stringify({ deployment: { revision: 5, stable: "v2", canary: null }, version: "v2", changed: [], unchanged: [], loadMs: 1, switchMs: 1 }));
+      } else {
+        const failed = { url: "http://10.0.0.2:8787", runtime: "bun", revision: 4, serving: "v3 100%", switchedAt: new Date().toISOString(), failed: { revision: 5, error } };
+        res.end(JSON.stringify({ hosts: [failed] }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const out = await runCli(["rollback", "--to", `http://127.0.0.1:${(server.address() as AddressInfo).port}`, "--wait"], { LANES_TOKEN: TOKEN });
+    assert.is(out.code, 1, out.out);
+    assert.ok(out.out.includes("did not load there: evil: its module failed to load: gone\\x1b]0;owned\\x07\\x1b[2J"), out.out);
+    assert.not.match(out.out, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, "no control character but line breaks and tabs");
+  } finally {
+    server.close();
   }
 });
 

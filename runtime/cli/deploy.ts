@@ -9,6 +9,7 @@ import { describeDeployment, HISTORY_KEPT, type Deployment, type HostRecord } fr
 import { packFolder } from "../deploy/pack.ts";
 import { ifVersionField, uploadBody } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
+import { escapeControls } from "../log.ts";
 import type { SwitchResult } from "../host/deployer.ts";
 import { AdminError, adminFor, jsonError, jsonErrorCode } from "./admin-client.ts";
 import { intFlag, numberFlag, parseArgs, stringFlag, type FlagSpec, type Parsed } from "./args.ts";
@@ -47,7 +48,9 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
     const args = parseArgs(argv, flags, command);
     json = args.flags.json === true;
     const out = await run(adapter, command, args);
-    adapter.writeOut(json ? `${JSON.stringify(out.json, null, 2)}\n` : out.text);
+    // control characters as \xNN: what another host says of a version it did not load quotes
+    // the function's error, and its escape sequences went to the terminal as they were
+    adapter.writeOut(json ? `${JSON.stringify(out.json, null, 2)}\n` : escapeControls(out.text));
     return out.ok === false ? 1 : 0;
   } catch (e) {
     if (!json) throw e;
