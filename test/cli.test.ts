@@ -164,6 +164,37 @@ test("an admin command's --to with a query or fragment exits 2 naming the rule, 
   }
 });
 
+test("an admin token that cannot travel in an HTTP header exits 2 naming --token-file or LANES_TOKEN and the rule, not 'cannot reach' the host", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-token-"));
+  try {
+    const rule = "a token may hold only printable ASCII characters, no spaces (it travels in an HTTP header; try: openssl rand -hex 32)";
+    // a token pasted with a non-ASCII character, and a binary file given by mistake
+    for (const [name, bytes] of [
+      ["utf8", Buffer.from("ops ключ-ключ-ключ-ключ-1234\n")],
+      ["binary", Buffer.from([0x00, 0x01, 0xff, 0xfe, 0x80, 0x41, 0x42])],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, bytes);
+      const r = await lanes(["versions", "--to", "http://127.0.0.1:9", "--token-file", file]);
+      assert.is(r.code, 2, `${name}: ${r.out}${r.err}`);
+      assert.ok(r.err.startsWith(`lanes versions: --token-file ${file}: ${rule}\n`), r.err);
+      assert.not.match(r.err, /ключ/);
+    }
+    const before = process.env.LANES_TOKEN;
+    process.env.LANES_TOKEN = "ключ-ключ-ключ-ключ-1234";
+    try {
+      const r = await lanes(["secret", "list", "--to", "http://127.0.0.1:9"]);
+      assert.is(r.code, 2, r.out + r.err);
+      assert.ok(r.err.startsWith(`lanes secret list: LANES_TOKEN: ${rule}\n`), r.err);
+    } finally {
+      if (before === undefined) delete process.env.LANES_TOKEN;
+      else process.env.LANES_TOKEN = before;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("with --json, an admin command's usage error is a JSON error and still exits 2, as without it", async () => {
   for (const args of [
     ["versions", "--to", "http://127.0.0.1:9", "--json", "--bogus"],

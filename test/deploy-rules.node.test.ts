@@ -89,7 +89,7 @@ test("rollback without a version goes to the stable side of a gradual deployment
   assert.is(previousVersion(d(1, "v1"), [d(1, "v1")]), undefined);
 });
 
-test("token files: NAME TOKEN or TOKEN per line, at least 16 characters, names once; values never in errors", async () => {
+test("token files: NAME TOKEN or TOKEN per line, at least 16 printable ASCII characters, names once; values never in errors", async () => {
   const tokens = await parseTokens("# comment\n\nci aaaaaaaaaaaaaaaa1\nbbbbbbbbbbbbbbbb2\n", "tokens");
   assert.equal(
     tokens.map((t) => t.name),
@@ -103,6 +103,15 @@ test("token files: NAME TOKEN or TOKEN per line, at least 16 characters, names o
     assert.not.match((e as Error).message, /short-secret/);
   }
   assert.is((await parseTokens("a xxxxxxxxxxxxxxxx\r\nb yyyyyyyyyyyyyyyy", "f")).length, 2, "CRLF lines too");
+  // one no client can send: fetch refuses the header, curl's UTF-8 bytes never match it
+  for (const value of ["ключ-ключ-ключ-ключ-1234", "aaaaaaaaaaaaaaaa\u0001", "aaaaaaaaaaaaaaaa\u00e9"]) {
+    try {
+      await parseTokens(`ci ${value}\n`, "f");
+      assert.unreachable(JSON.stringify(value));
+    } catch (e) {
+      assert.is((e as Error).message, "f:1: a token may hold only printable ASCII characters, no spaces (it travels in an HTTP header; try: openssl rand -hex 32)");
+    }
+  }
 });
 
 test("wrong tokens from one address are slowed with 429; other addresses are not", async () => {

@@ -2,6 +2,7 @@
 import { hostEnv } from "../../adapters/env.ts";
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { isLanesError, LanesError } from "../errors.ts";
+import { TOKEN_CHARS_RULE, tokenCharsOk } from "../host/admin-auth.ts";
 import type { Parsed } from "./args.ts";
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -92,6 +93,8 @@ async function readToken(adapter: RuntimeAdapter, args: Parsed, command: string)
     token = hostEnv("LANES_TOKEN")?.trim();
   }
   if (!token) throw new LanesError("invalid_flag", `lanes ${command}: no admin token: pass --token-file FILE or set LANES_TOKEN`);
+  // else fetch refuses the header and the command said "cannot reach" the host
+  if (!tokenCharsOk(token)) throw new LanesError("invalid_flag", `lanes ${command}: ${typeof file === "string" ? `--token-file ${file}` : "LANES_TOKEN"}: ${TOKEN_CHARS_RULE}`);
   return token;
 }
 

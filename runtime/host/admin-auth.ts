@@ -18,6 +18,13 @@ export interface Token {
 }
 
 export const MIN_TOKEN_LENGTH = 16;
+/**
+ * A token travels in an Authorization header, which holds bytes, not text: one with a character
+ * past ASCII or a control character cannot be sent by curl or fetch (fetch refuses it,
+ * "Cannot convert argument to a ByteString"), so the host would keep a token nobody can present.
+ */
+export const TOKEN_CHARS_RULE = "a token may hold only printable ASCII characters, no spaces (it travels in an HTTP header; try: openssl rand -hex 32)";
+export const tokenCharsOk = (value: string): boolean => /^[\x21-\x7e]+$/.test(value);
 const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 const encoder = new TextEncoder();
 
@@ -45,6 +52,7 @@ export async function parseTokens(text: string, source: string): Promise<Token[]
     if (value.length < MIN_TOKEN_LENGTH) {
       throw new LanesError("invalid_flag", `${at}: a token must be at least ${MIN_TOKEN_LENGTH} characters long (try: openssl rand -hex 32)`);
     }
+    if (!tokenCharsOk(value)) throw new LanesError("invalid_flag", `${at}: ${TOKEN_CHARS_RULE}`);
     names.add(name);
     tokens.push({ name, digest: await digest(value) });
   }
