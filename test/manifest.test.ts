@@ -132,6 +132,20 @@ test("a function at a plain path that an earlier function's pattern answers firs
   }
 });
 
+test("a route that names a parameter twice is refused, naming the parameter and the rule: the function would get one of the two values", async () => {
+  for (const route of ["/a/:id/:id", "/a/:id/b/:id{[0-9]+}", "/a/:id/:id?"]) {
+    const msg = await problems({ functions: { a: { entry: "a.ts", route } } });
+    assert.ok(
+      msg.includes(
+        `functions.a.route: the parameter ":id" is named twice, and the function would get one of its two values: give each parameter its own name (got ${JSON.stringify(route)})`,
+      ),
+      msg,
+    );
+  }
+  const ok = await loadManifest(folder({ functions: { a: { entry: "a.ts", route: "/a/:id/:ids/*/:x{[0-9]+}/:y?" } } }), adapter.sys, adapter.name);
+  assert.is(ok.functions[0]!.route, "/a/:id/:ids/*/:x{[0-9]+}/:y?");
+});
+
 test("a route whose {...} part is not a regular expression is refused, naming the function and the rule", async () => {
   for (const route of ["/x/:id{(}", "/x/:id{[}", "/x/:id{\\}"]) {
     const msg = await problems({ functions: { hello: { entry: "a.ts" }, re: { entry: "a.ts", route } } });

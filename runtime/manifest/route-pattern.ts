@@ -7,7 +7,7 @@
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
-import { checkOptionalParameter } from "hono/utils/url";
+import { checkOptionalParameter, splitRoutingPath } from "hono/utils/url";
 import { slowRouteProblem } from "./route-regex.ts";
 
 /** Why the host's router cannot match `route`, or undefined when it can (the same routers as runtime/host/routes.ts). */
@@ -19,7 +19,23 @@ export function routePatternProblem(route: string): string | undefined {
   } catch (e) {
     return `the part in {...} must be a valid regular expression: ${e instanceof Error ? e.message : String(e)}`;
   }
-  return slowRouteProblem(route);
+  return repeatedParameter(route) ?? slowRouteProblem(route);
+}
+
+/**
+ * A parameter named twice (`/a/:id/:id`): the router hands the function one value under that
+ * name, and the other part of the path is lost without a word (Hono gives the first).
+ */
+function repeatedParameter(route: string): string | undefined {
+  const seen = new Set<string>();
+  for (const part of splitRoutingPath(route)) {
+    // Hono's own reading of a part (hono/utils/url getPattern), an optional last one's "?" aside
+    const name = /^:([^{}]+?)\??(?:\{.+\})?$/.exec(part)?.[1];
+    if (name === undefined) continue;
+    if (seen.has(name)) return `the parameter ":${name}" is named twice, and the function would get one of its two values: give each parameter its own name`;
+    seen.add(name);
+  }
+  return undefined;
 }
 
 /** The paths a route stands for: an optional last parameter (`/a/:id?`) also matches without it (`/a`), as Hono does. */
