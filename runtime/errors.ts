@@ -35,6 +35,8 @@ export type ErrorCode =
   | "invalid_manifest"
   | "invalid_flag"
   | "port_in_use"
+  // --host is no address of this machine, or a name that does not resolve
+  | "cannot_listen"
   | "compile_failed"
   | "sandbox_unavailable"
   | "unsafe_cache"
@@ -66,6 +68,7 @@ const httpStatus: Record<ErrorCode, number> = {
   invalid_manifest: 400,
   invalid_flag: 500,
   port_in_use: 500,
+  cannot_listen: 500,
   compile_failed: 503,
   sandbox_unavailable: 500,
   unsafe_cache: 500,

@@ -45,6 +45,13 @@ export function serveOptions(args: Parsed, command: string): ServeOptions {
   if (otlp !== undefined && !/^https?:\/\/[^\s/]+/.test(String(otlp))) {
     throw new LanesError("invalid_flag", `lanes ${command}: --otlp-endpoint must be an http:// or https:// URL, e.g. http://127.0.0.1:4318 (got ${JSON.stringify(otlp)})`);
   }
+  // "" (an unset shell variable) listened on every address, printing "listening on http://:8787"
+  if (typeof args.flags.host === "string" && args.flags.host.trim() === "") {
+    throw new LanesError(
+      "invalid_flag",
+      `lanes ${command}: --host needs a value, e.g. 127.0.0.1, 0.0.0.0 (every IPv4 address) or :: (every address) (got ${JSON.stringify(args.flags.host)})`,
+    );
+  }
   return {
     port: intFlag(args, "port", 8787, command, 0, 65535),
     hostname: stringFlag(args, "host", "127.0.0.1"),

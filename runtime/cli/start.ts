@@ -37,6 +37,7 @@ export const START_FLAGS = {
 
 export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: { dev: boolean; command: string }): Promise<number> {
   const args = parseArgs(argv, START_FLAGS, o.command, 1);
+  noEmptyValues(args, o.command);
   const serve = serveOptions(args, o.command);
   const consoleHost = consoleHostFlag(args.flags["console-host"], o.command);
   const out = serverOutput(adapter, args, o.command);
@@ -45,6 +46,7 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
   const data = typeof args.flags.data === "string" ? args.flags.data : undefined;
   const storeFlag = typeof args.flags.store === "string" ? args.flags.store : undefined;
   if (data && storeFlag) throw new LanesError("invalid_flag", `lanes ${o.command}: give --data DIR (this host's own store) or --store etcd://... (shared), not both`);
+  if (data) await mustBeFolder(adapter, data, o.command);
   const store = storeFlag ? parseEtcdUrl(storeFlag) : undefined;
   const advertise = advertiseFlag(args.flags.advertise, store !== undefined, o.command);
   const othersMs = clusterWaitFlag(args, store !== undefined, o.command);
@@ -130,6 +132,28 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
     },
     () => out.listening(host.url),
   );
+}
+
+/**
+ * These flags given "" (an unset shell variable: `--data "$DATA"`) read as not given: the host
+ * served without its store, admin token or secrets key, and said nothing (--host: serve-flags.ts).
+ */
+function noEmptyValues(args: Parsed, command: string) {
+  for (const name of ["data", "store", "admin-token-file", "secrets-key-file", "trust-proxy"]) {
+    if (typeof args.flags[name] === "string" && (args.flags[name] as string).trim() === "") {
+      throw new LanesError("invalid_flag", `lanes ${command}: --${name} needs a value (got ${JSON.stringify(args.flags[name])})`);
+    }
+  }
+}
+
+/** `--data DIR` must be a folder, or one the store can make (a file on the way reached the user as a stack trace, ENOTDIR). */
+async function mustBeFolder(adapter: RuntimeAdapter, dir: string, command: string) {
+  const { sys } = adapter;
+  let at = sys.resolve(dir);
+  while (!(await sys.exists(at)) && sys.dirname(at) !== at) at = sys.dirname(at);
+  await sys.list(at).catch(() => {
+    throw new LanesError("invalid_flag", `lanes ${command}: --data ${dir}: ${at} is not a folder (give a new or empty folder, or the store of a lanes host)`);
+  });
 }
 
 /** `--advertise URL`: where other hosts and `lanes versions` reach this one (only with --store). */

@@ -28,6 +28,7 @@ import { hostBuffers } from "../channel/buffer-pool.ts";
 import { brokenSummary, loadEach } from "./load-check.ts";
 import { compileGuests, guestFilesKeeper } from "./guest-files.ts";
 import type { Host, HostOptions } from "./host-types.ts";
+import { listenError } from "./listen-error.ts";
 import { guardOwnRoutes } from "./misdirected-host.ts";
 import type { Served } from "./served.ts";
 
@@ -218,9 +219,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
     await Promise.all([pack.stop(), spares.stop()]);
     metrics.stop();
     await spans?.shutdown();
-    // Node, Bun and Deno all say EADDRINUSE, each in its own words
-    if ((e as { code?: string }).code !== "EADDRINUSE") throw e;
-    throw new LanesError("port_in_use", `port ${o.port} on ${o.hostname} is already in use: stop what listens there, or pass --port with another port (--port 0 picks a free one)`);
+    throw listenError(e, o.port, o.hostname);
   }
   const url = `http://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${server.port}`;
   // what the host is doing, in one string: memory is handed back once it stops changing
