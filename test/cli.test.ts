@@ -195,6 +195,34 @@ test("an admin token that cannot travel in an HTTP header exits 2 naming --token
   }
 });
 
+test("an admin command's bad --wait-timeout, --tag, --message or VERSION exits 2 naming it before anything is sent to the host", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanes-deploy-flags-"));
+  try {
+    writeFileSync(join(dir, "lanes.json"), JSON.stringify({ functions: { a: { entry: "a.ts" } } }));
+    writeFileSync(join(dir, "a.ts"), "export default { fetch: () => new Response('a') }");
+    // nothing listens on port 9: a command that sent anything would say it cannot reach the host
+    const to = ["--to", "http://127.0.0.1:9", "--token-file", join(dir, "lanes.json")];
+    for (const [args, says] of [
+      // the deploy was done, then this was reported as a usage error
+      [["deploy", dir, "--wait", "--wait-timeout", "abc"], 'lanes deploy: --wait-timeout must be a number of seconds from 0.1 to 3600 (got "abc")'],
+      [["deploy", dir, "--wait-timeout", "5"], "lanes deploy: --wait-timeout is how long --wait waits: give --wait too"],
+      // the host refused these once the whole folder was uploaded, as "tag: ..." with exit 1
+      [["deploy", dir, "--tag", "t".repeat(65)], "lanes deploy: --tag: must be text of at most 64 characters on one line, without control characters"],
+      [["deploy", dir, "--message", "a\u0001b"], "lanes deploy: --message: must be text of at most 1000 characters, without control characters"],
+      [["rollback", "../x"], 'lanes rollback: VERSION: must be a version id such as "v3" (got "../x")'],
+    ] as const) {
+      const r = await lanes([...args, ...to]);
+      assert.is(r.code, 2, `lanes ${args.join(" ")}: ${r.out}${r.err}`);
+      assert.ok(r.err.startsWith(`${says}\n`), r.err);
+      const json = await lanes([...args, ...to, "--json"]);
+      assert.is(json.code, 2, `lanes ${args.join(" ")} --json: ${json.out}`);
+      assert.is(JSON.parse(json.out).error.code, "invalid_flag", json.out);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("with --json, an admin command's usage error is a JSON error and still exits 2, as without it", async () => {
   for (const args of [
     ["versions", "--to", "http://127.0.0.1:9", "--json", "--bogus"],

@@ -7,7 +7,7 @@
 import type { RuntimeAdapter } from "../../adapters/types.ts";
 import { describeDeployment, HISTORY_KEPT, type Deployment, type HostRecord } from "../deploy/model.ts";
 import { packFolder } from "../deploy/pack.ts";
-import { ifVersionField, uploadBody } from "../deploy/upload.ts";
+import { ifVersionField, messageField, tagField, uploadBody } from "../deploy/upload.ts";
 import { LanesError } from "../errors.ts";
 import { escapeControls } from "../log.ts";
 import type { SwitchResult } from "../host/deployer.ts";
@@ -60,10 +60,11 @@ export async function deployCommand(adapter: RuntimeAdapter, command: string, ar
 }
 
 async function run(adapter: RuntimeAdapter, command: string, args: Parsed): Promise<{ json: unknown; text: string; ok?: boolean }> {
+  // checked before anything is sent: a bad --wait-timeout was reported, exit 2, after the deploy was done
+  const timeoutMs = waitTimeoutOf(args, command);
   const out = await switchOrList(adapter, command, args);
-  if (args.flags.wait !== true || command === "versions") return out;
+  if (timeoutMs === undefined) return out;
   // --wait: every live host of the shared store serves the new deployment, or why not
-  const timeoutMs = numberFlag(args, "wait-timeout", 30, command, 0.1, 3600, "a number of seconds") * 1000;
   const r = out.json as SwitchResult;
   const wait = await waitForHosts(await adminFor(adapter, args, command), r.deployment, timeoutMs);
   return { json: { ...(out.json as object), wait }, text: out.text + waitText(wait), ok: wait.ok };
@@ -80,13 +81,16 @@ async function switchOrList(adapter: RuntimeAdapter, command: string, args: Pars
       const dir = await folderArg(adapter, positional(1, "[dir] --to URL"));
       const percent = percentOf(args);
       const ifVersion = ifVersionOf(args, command);
+      // the host refused them only once the whole folder was uploaded, as "tag: ..." and exit 1
+      const tag = flagValue(command, () => tagField(stringFlag(args, "tag", "") || null, "--tag"));
+      const message = flagValue(command, () => messageField(stringFlag(args, "message", "") || null, "--message"));
       const admin = await adminFor(adapter, args, command);
       const t0 = performance.now();
       const packed = await packFolder(dir, adapter.sys, adapter.name);
       const packMs = Math.round(performance.now() - t0);
       const body = uploadBody(packed.files, {
-        tag: stringFlag(args, "tag", "") || null,
-        message: stringFlag(args, "message", "") || null,
+        tag,
+        message,
         percent,
         ifVersion,
         autoRollback: args.flags["auto-rollback"] === true,
@@ -124,7 +128,7 @@ async function switchOrList(adapter: RuntimeAdapter, command: string, args: Pars
     }
     case "rollback": {
       const version = positional(1, "[VERSION] --to URL") ?? null;
-      if (version !== null) ifVersionField(version, "VERSION");
+      if (version !== null) flagValue(command, () => ifVersionField(version, "VERSION"));
       const admin = await adminFor(adapter, args, command);
       const r = await admin.call<SwitchResult>("POST", "rollback", { version, ifVersion: ifVersionOf(args, command) });
       return {
@@ -142,12 +146,26 @@ function percentOf(args: Parsed): number {
 
 function ifVersionOf(args: Parsed, command: string): string | null {
   const v = args.flags["if-version"];
-  if (v === undefined) return null;
+  return v === undefined ? null : flagValue(command, () => ifVersionField(v, "--if-version"));
+}
+
+/** A value the upload's own check refuses, as a usage error that names the flag (exit 2). */
+function flagValue<T>(command: string, check: () => T): T {
   try {
-    return ifVersionField(v, "--if-version");
+    return check();
   } catch (e) {
     throw new LanesError("invalid_flag", `lanes ${command}: ${(e as Error).message}`);
   }
+}
+
+/** `--wait-timeout S` (only with --wait), in ms; undefined without --wait. */
+function waitTimeoutOf(args: Parsed, command: string): number | undefined {
+  if (command === "versions") return undefined;
+  if (args.flags.wait !== true) {
+    if (args.flags["wait-timeout"] !== undefined) throw new LanesError("invalid_flag", `lanes ${command}: --wait-timeout is how long --wait waits: give --wait too`);
+    return undefined;
+  }
+  return numberFlag(args, "wait-timeout", 30, command, 0.1, 3600, "a number of seconds") * 1000;
 }
 
 function versionsText(r: VersionsAnswer): string {

@@ -61,8 +61,8 @@ export function parseUpload(body: unknown, maxBytes: number): Upload {
   const files = parseFiles(o.files, maxBytes);
   return {
     files,
-    tag: text(o.tag, "tag", 64, false),
-    message: text(o.message, "message", 1000, true),
+    tag: tagField(o.tag),
+    message: messageField(o.message),
     percent: percentField(o.percent),
     ifVersion: ifVersionField(o.ifVersion),
     autoRollback: boolField(o.autoRollback, "autoRollback"),
@@ -121,6 +121,9 @@ function text(v: unknown, field: string, max: number, multiline: boolean): strin
   }
   return v === "" ? null : v;
 }
+
+export const tagField = (v: unknown, field = "tag"): string | null => text(v, field, 64, false);
+export const messageField = (v: unknown, field = "message"): string | null => text(v, field, 1000, true);
 
 export function percentField(v: unknown, field = "percent"): number {
   if (v === undefined || v === null) return 100;
