@@ -115,6 +115,22 @@ test("an unknown flag exits 2 with the command's usage, for every command", asyn
   assert.match(extra.err, /unexpected argument "extra"/);
 });
 
+test("a switch given =VALUE takes true or false only: anything else exits 2 naming it, not read as on", async () => {
+  // --json=nope was --json, and --auto-rollback=no turned auto-rollback on
+  for (const args of [
+    ["versions", "--to", "http://127.0.0.1:9", "--json=nope"],
+    ["secret", "list", "--to", "http://127.0.0.1:9", "--json=0"],
+    ["deploy", "--auto-rollback=no", "--to", "http://127.0.0.1:9"],
+    // (the bad --port stops it before it serves, whatever --strict=no does)
+    ["start", "--strict=no", "--port", "-1"],
+  ]) {
+    const r = await lanes(args);
+    const [, flag, value] = /--([a-z-]+)=(.*)/.exec(args.find((a) => a.includes("="))!)!;
+    assert.is(r.code, 2, `lanes ${args.join(" ")}: ${r.out}${r.err}`);
+    assert.match(r.err, new RegExp(`: --${flag} takes no value, or =true or =false \\(got "${value}"\\)\n`));
+  }
+});
+
 test("a whole-number flag takes decimal digits only: empty, hex and exponent values exit 2 naming the flag", async () => {
   for (const port of ["", " ", "0x4c8f", "1e3", "80.5"]) {
     const r = await lanes(["start", "--port", port]);

@@ -39,7 +39,10 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string, maxPo
       throw new LanesError("invalid_flag", `lanes ${command}: unknown flag --${name} (known: ${known || "none"})`);
     }
     if (kind === "boolean") {
-      flags[name] = eq < 0 ? true : arg.slice(eq + 1) !== "false";
+      const v = eq < 0 ? "true" : arg.slice(eq + 1);
+      // anything but "false" read as true: --auto-rollback=no turned auto-rollback on
+      if (v !== "true" && v !== "false") throw new LanesError("invalid_flag", `lanes ${command}: --${name} takes no value, or =true or =false (got ${JSON.stringify(v)})`);
+      flags[name] = v === "true";
       continue;
     }
     const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
