@@ -132,6 +132,22 @@ test("a function at a plain path that an earlier function's pattern answers firs
   }
 });
 
+test('a route with a "?" or "#" (never in a request\'s path) is refused, not accepted and never reached; an optional parameter and a {...} part may hold "?"', async () => {
+  for (const route of ["/a?x=1", "/a#top", "/a/b?"]) {
+    const msg = await problems({ functions: { a: { entry: "a.ts", route } } });
+    assert.ok(
+      msg.includes(
+        `functions.a.route: a route is matched against the request's path, which never holds a "?" (it starts the query) or a "#" (the fragment): take it out (got ${JSON.stringify(route)})`,
+      ),
+      msg,
+    );
+  }
+  for (const route of ["/a/:id?", "/b/:x?/:y?", "/c/:id{[0-9]+?}", "/d/:id{(?:x|y)}"]) {
+    const ok = await loadManifest(folder({ functions: { a: { entry: "a.ts", route } } }), adapter.sys, adapter.name);
+    assert.is(ok.functions[0]!.route, route);
+  }
+});
+
 test("a route that names a parameter twice is refused, naming the parameter and the rule: the function would get one of the two values", async () => {
   for (const route of ["/a/:id/:id", "/a/:id/b/:id{[0-9]+}", "/a/:id/:id?"]) {
     const msg = await problems({ functions: { a: { entry: "a.ts", route } } });

@@ -7,7 +7,7 @@
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
-import { checkOptionalParameter, splitRoutingPath } from "hono/utils/url";
+import { checkOptionalParameter } from "hono/utils/url";
 import { slowRouteProblem } from "./route-regex.ts";
 
 /** Why the host's router cannot match `route`, or undefined when it can (the same routers as runtime/host/routes.ts). */
@@ -19,7 +19,37 @@ export function routePatternProblem(route: string): string | undefined {
   } catch (e) {
     return `the part in {...} must be a valid regular expression: ${e instanceof Error ? e.message : String(e)}`;
   }
-  return repeatedParameter(route) ?? slowRouteProblem(route);
+  return queryOrFragment(route) ?? repeatedParameter(route) ?? slowRouteProblem(route);
+}
+
+/**
+ * A route's parts ("/"-separated) without their `{...}` patterns, braces counted (a pattern may
+ * hold `{1,}` and `/`): `/r/:id{[0-9]+}/:x?` gives "r", ":id", ":x?".
+ */
+function bareParts(route: string): string[] {
+  let depth = 0;
+  let bare = "";
+  for (const c of route) {
+    if (c === "{") depth++;
+    else if (c === "}") depth = Math.max(0, depth - 1);
+    else if (depth === 0) bare += c;
+  }
+  return bare.split("/");
+}
+
+/**
+ * A "?" or "#" outside a `{...}` part and an optional parameter's marker (`/a/:id?`): a request's
+ * path never holds one (they start its query and fragment), so `/a?x=1` or `/a#top` was accepted
+ * and never reached.
+ */
+function queryOrFragment(route: string): string | undefined {
+  for (const part of bareParts(route)) {
+    const marker = part.startsWith(":") && part.endsWith("?") ? 1 : 0;
+    if (/[?#]/.test(part.slice(0, part.length - marker))) {
+      return 'a route is matched against the request\'s path, which never holds a "?" (it starts the query) or a "#" (the fragment): take it out';
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -28,10 +58,9 @@ export function routePatternProblem(route: string): string | undefined {
  */
 function repeatedParameter(route: string): string | undefined {
   const seen = new Set<string>();
-  for (const part of splitRoutingPath(route)) {
-    // Hono's own reading of a part (hono/utils/url getPattern), an optional last one's "?" aside
-    const name = /^:([^{}]+?)\??(?:\{.+\})?$/.exec(part)?.[1];
-    if (name === undefined) continue;
+  for (const part of bareParts(route)) {
+    if (!part.startsWith(":")) continue;
+    const name = part.slice(1).replace(/\?$/, "");
     if (seen.has(name)) return `the parameter ":${name}" is named twice, and the function would get one of its two values: give each parameter its own name`;
     seen.add(name);
   }
