@@ -141,7 +141,9 @@ export class Deployer {
       let release: Release;
       try {
         release = await this.halted.guard(active, `the rollback to ${target}`, async (onBuilt) => {
-          const bring = async () => this.releases.get(target) ?? (await restoreRelease({ ...this.ctx, onBuilt }, this.o.store, target, this.liveServed(), true, files));
+          // taken if another host's rollback to it has it loading here (prepare), not written again into that folder under it
+          const restore = () => restoreRelease({ ...this.ctx, onBuilt }, this.o.store, target, this.liveServed(), true, files);
+          const bring = async () => this.releases.get(target) ?? (await this.prepared.take(target, files!)) ?? (await restore());
           return staged ? staged.load(new Map(), files!, bring) : bring();
         });
       } catch (e) {
