@@ -57,13 +57,9 @@ for (const lane of LANES) {
     // client gets (autocannon's own start takes a second or more on a busy machine: a fixed delay
     // sent them before the flood had begun)
     const probes: { r: Response; text: string }[] = [];
-    // each ten go when the host reports its queue full, or after 200 ms: a load generator short of
-    // CPU (a Deno host's flood served 16 requests a second on a machine busy with other suites)
-    // fills it only now and then, and ten sent in a lull were all let in
-    const queueFull = () => poolOf(h, "hello").queued >= 16;
     while (flooding) {
       probes.push(...(await Promise.all(Array.from({ length: 10 }, () => h.fetch("/hello").then(async (r) => ({ r, text: await r.text() }))))));
-      for (let waited = 0; waited < 200 && flooding && !queueFull(); waited += 5) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 100));
     }
     const result = await flood;
     const count = (r: FloodResult, status: string) => r.statusCodeStats[status]?.count ?? 0;
