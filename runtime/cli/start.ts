@@ -259,6 +259,7 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     adapter.onSignal("SIGTERM", onSignal);
     listening?.();
   });
-  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins (../../adapters/README.md, Workers).
+  // Exit explicitly: Deno does not exit by itself while a terminated worker still spins
+  // (adapters/README.md at the repository's root, Workers: the table's terminate() row).
   adapter.exit(0);
 }

@@ -53,8 +53,8 @@ export function requestLogger(o: RequestLogOptions): (entry: RequestLog) => void
 /**
  * The client's path, decoded for routing, with its control characters percent-encoded again: a
  * %0A in a URL wrote a second, forged line into the pretty log, and %1B an escape sequence to
- * the operator's terminal. (The JSON log escapes them itself.)
+ * the operator's terminal. (The JSON log escapes them itself.) Metrics write a route's label so too.
  */
-function printable(path: string): string {
+export function printable(path: string): string {
   return path.replace(/[\x00-\x1f\x7f-\x9f]/g, encodeURIComponent);
 }

@@ -7,6 +7,7 @@
  * callbacks, so serving a request pays nothing for it.
  */
 import { Counter, Gauge, Registry } from "prom-client";
+import { printable } from "../host/request-log.ts";
 import type { Served } from "../host/served.ts";
 import { hostBuffers } from "../channel/buffer-pool.ts";
 import { memoryLimit } from "../pool/watchdog.ts";
@@ -202,6 +203,8 @@ export class HostMetrics {
       for (const s of served()) g.inc(labelsOf(s), s.pool?.leaked ?? 0);
     });
     gauge("lanes_function_info", "A function version the host serves (value 1), with its route and ctx.shared group.", [...FN, "route", "shared_group"], (g) => {
+      // control characters percent-encoded as in the access log: prom-client escapes only a backslash, a
+      // quote and a newline, and an ESC in a deployed route reached the terminal of whoever curled the scrape
       for (const s of served()) g.set({ ...labelsOf(s), route: printable(s.spec.route), shared_group: s.spec.shared }, 1);
     });
     const stores = (fill: (group: string, st: ReturnType<SharedStore["stats"]>) => void) => {
@@ -243,8 +246,9 @@ export class HostMetrics {
 
   /**
    * A histogram built from Buckets cells at scrape time. prom-client's own Histogram hashes its
-   * label set on every observe (1-3 us per request measured, ../../adapters/README.md, Metrics), so the
-   * registry gets an object with the same `get()` contract as its metrics instead.
+   * label set on every observe (1-3 us per request measured: adapters/README.md at the
+   * repository's root, Metrics), so the registry gets an object with the same `get()` contract as
+   * its metrics instead.
    */
   private histogram(name: string, help: string, cells: () => [Record<string, string>, Buckets][], labelNames: readonly string[] = FN): void {
     const metric = {
@@ -276,15 +280,6 @@ export class HostMetrics {
 /** The labels of a served function version (the same set its meter was made with). */
 export function labelsOf(s: Served): FnLabels {
   return s.meter?.labels ?? { function: s.spec.name, lane: s.spec.lane, runtime: s.spec.runtime, version: s.version };
-}
-
-/**
- * A route with its control characters percent-encoded, as the access log writes a path:
- * prom-client escapes a backslash, a quote and a newline only, and an ESC in a deployed route
- * went as it was to the terminal of whoever ran curl on the scrape.
- */
-function printable(route: string): string {
-  return route.replace(/[\x00-\x1f\x7f-\x9f]/g, encodeURIComponent);
 }
 
 function forStatus(counts: Float64Array, each: (code: string, n: number) => void): void {
