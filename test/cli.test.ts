@@ -131,6 +131,26 @@ test("a switch given =VALUE takes true or false only: anything else exits 2 nami
   }
 });
 
+test("a flag that takes one value, given twice, exits 2 naming it, before anything is served or sent; a repeatable one is kept", async () => {
+  // the second value was taken without a word: --port 1 --port 2 served on 2, --to A --to B
+  // deployed to B
+  const cases: [string[], string][] = [
+    [["start", "--port", "0", "--port", "0"], "--port"],
+    [["deploy", "--to", "http://127.0.0.1:9", "--to=http://127.0.0.1:9"], "--to"],
+    [["start", "--strict", "--strict=false", "--port", "0"], "--strict"],
+    [["load", "http://127.0.0.1:9/", "--duration", "1", "--duration=2"], "--duration"],
+  ];
+  for (const [args, flag] of cases) {
+    const r = await lanes(args);
+    assert.is(r.code, 2, `lanes ${args.join(" ")}: ${r.out}${r.err}`);
+    assert.ok(r.err.includes(`: ${flag} was given twice; it takes one value\n`), `lanes ${args.join(" ")}: ${r.err}`);
+  }
+  // --header may be given many times: a bad second one is the error, not the repeat
+  const headers = await lanes(["load", "http://127.0.0.1:9/", "--header", "a: 1", "--header", "b"]);
+  assert.is(headers.code, 2);
+  assert.match(headers.err, /--header must be "name: value" with a valid header name \(got "b"\)/);
+});
+
 test("a whole-number flag takes decimal digits only: empty, hex and exponent values exit 2 naming the flag", async () => {
   for (const port of ["", " ", "0x4c8f", "1e3", "80.5"]) {
     const r = await lanes(["start", "--port", port]);

@@ -38,6 +38,9 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string, maxPo
         .join(", ");
       throw new LanesError("invalid_flag", `lanes ${command}: unknown flag --${name} (known: ${known || "none"})`);
     }
+    // a second value was taken without a word: `--port 1 --port 2` served on 2, `--to A --to B`
+    // moved traffic to B; which one the user meant is not ours to guess
+    if (kind !== "list" && name in flags) throw new LanesError("invalid_flag", `lanes ${command}: --${name} was given twice; it takes one value`);
     if (kind === "boolean") {
       const v = eq < 0 ? "true" : arg.slice(eq + 1);
       // anything but "false" read as true: --auto-rollback=no turned auto-rollback on
