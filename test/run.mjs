@@ -3,7 +3,7 @@
 // (as `lanes` runs on Node: bin/node-cli.mjs), `bun FILE`, `deno run -A FILE`. Never `bun test` /
 // `deno test`: they find no uvu tests and exit 0 (../adapters/README.md, Tests). Ends with one line
 // `N passed, N failed` over all runtimes.
-//   node test/run.mjs [--runtimes node,bun,deno] [file-filter]
+//   node test/run.mjs [--runtimes node,bun,deno] [file-filter...]   (any of them: a suite whose file name holds one)
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -29,10 +29,19 @@ if (ri >= 0) {
   runtimes = args[ri + 1].split(",");
   args.splice(ri, 2);
 }
-const filter = args[0];
+// each argument picks the suites whose file name holds it (none: all of them); one that picks
+// none stops the run, which would otherwise pass without running what was asked for
+const filters = args;
+const suites = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts"));
+for (const filter of filters) {
+  if (!suites.some((f) => f.includes(filter))) {
+    console.error(`test/run.mjs: no suite's file name holds ${JSON.stringify(filter)}`);
+    process.exit(2);
+  }
+}
 // `*.node.test.ts` checks that do not depend on the host runtime run once, on Node.
-const files = readdirSync(join(root, "test"))
-  .filter((f) => f.endsWith(".test.ts") && (!filter || f.includes(filter)))
+const files = suites
+  .filter((f) => filters.length === 0 || filters.some((filter) => f.includes(filter)))
   .sort()
   .map((f) => join(root, "test", f));
 
