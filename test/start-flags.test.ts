@@ -11,6 +11,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { hostEnvironment } from "../adapters/env.ts";
 import { cliCommand } from "./helpers/cli.ts";
+import { startHostOn } from "./helpers/console.ts";
 import { adapter } from "./helpers/host.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lanes-start-flags-"));
@@ -58,6 +59,29 @@ test("a --data that is a file, or inside one, exits 2 naming --data and the file
     assert.is(r.code, 2, `--data ${data}: ${r.out}${r.err}`);
     assert.ok(r.err.startsWith(`lanes start: --data ${data}: ${aFile} is not a folder (give a new or empty folder, or the store of a lanes host)\n`), r.err);
     assert.not.match(r.err, STACK);
+  }
+});
+
+test("a start on a store that holds deployments names the folder it was given as not served, and how to serve it; the start that fills the store does not", async () => {
+  // `lanes start next --data S` served S's deployment and said nothing of next/
+  const store = join(dir, "store");
+  const other = mkdtempSync(join(tmpdir(), "lanes-start-other-"));
+  writeFileSync(join(other, "lanes.json"), JSON.stringify({ functions: { b: { entry: "b.ts" } } }));
+  writeFileSync(join(other, "b.ts"), "export default { fetch: () => new Response('b') }");
+  try {
+    const first = await startHostOn(adapter.name, [dir, "--data", store]);
+    await first.stop();
+    assert.not.match(first.output(), /is not what this host serves/);
+    const second = await startHostOn(adapter.name, [other, "--data", store]);
+    try {
+      assert.is(await (await fetch(`${second.url}/a`)).text(), "a", "the store's deployment is served");
+      const line = `${other} is not what this host serves: only an empty store takes the folder it starts on; to serve it, lanes deploy ${other} --to ${second.url}`;
+      assert.ok(second.output().includes(line), second.output());
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(other, { recursive: true, force: true });
   }
 });
 

@@ -97,6 +97,10 @@ export async function startCommand(adapter: RuntimeAdapter, argv: string[], o: {
     host = d.host;
     stop = d.stop;
     if (d.deployer) log.info(`deploy store ${data ?? store!.url}: deployment ${d.deployer.active.revision}, ${describeDeployment(d.deployer.active)}`);
+    // `lanes start next --data S` on a store with deployments served them, and said nothing of next/
+    if (d.deployer && !d.tookDir && args.positionals[0] !== undefined) {
+      log.info(`${dir} is not what this host serves: only an empty store takes the folder it starts on; to serve it, lanes deploy ${dir} --to ${host.url}`);
+    }
     if (d.member) log.info(`cluster member ${d.member.id} at ${d.member.status().host.url}: following the active deployment`);
     const where = consoleHost ? `http://${consoleHost}:${new URL(d.host.url).port}/_lanes/ui only` : "/_lanes/ui";
     log.info(

@@ -65,6 +65,8 @@ export interface DeployHost {
   deployer: Deployer | undefined;
   member: ClusterMember | undefined;
   secrets: SecretKeeper | undefined;
+  /** Whether the host serves `dir` (no store, or an empty store took it as its first version); else `dir` went unread. */
+  tookDir: boolean;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -89,7 +91,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     const host = await startHost({ ...o, front, compileInputs: { refuse: ownFiles(o) }, ...(recent ? { recent } : {}) });
     const ui = recent ? await startConsole({ ...o, auth, host, recent, ...(o.consoleSessions ? { sessions: o.consoleSessions } : {}) }) : undefined;
     front.attach(undefined, undefined, ui?.handle);
-    return { host, deployer: undefined, member: undefined, secrets: undefined, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
+    return { host, deployer: undefined, member: undefined, secrets: undefined, tookDir: true, stop: (graceMs) => stopAll(graceMs, host, undefined, ui) };
   }
 
   let armed = false; // deploys pause, not the start-up that may make version 1
@@ -113,6 +115,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
     };
     let active = await store.active();
     let started: { dir: string; host: Host } | undefined;
+    let tookDir = false;
     if (!active) {
       // A new store: `dir` becomes version 1 only once the host has started on it, so a folder
       // that cannot load leaves the store as it was, and the next start may bring another.
@@ -128,6 +131,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
         throw e;
       });
       active = kept.active;
+      tookDir = kept.mine;
       if (!kept.mine) {
         // another host sharing the store made its first version at the same moment: serve that one
         await started.host.stop(0);
@@ -187,6 +191,7 @@ export async function startDeployHost(o: DeployHostOptions): Promise<DeployHost>
       deployer,
       member,
       secrets: keeper,
+      tookDir,
       async stop(graceMs) {
         // before the server closes: a deploy still loading is answered, not cut off (deploy-halt.ts)
         deployer.halt();
