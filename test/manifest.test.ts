@@ -325,6 +325,23 @@ test("lanes validate reports a function that fails to load and exits non-zero", 
   assert.match(r.stderr, /FAIL bad: .*no default export/);
 });
 
+test("lanes validate names a function that does not compile once, and lanes start given a file names it as no folder", () => {
+  const dir = folder({ functions: { syn: { entry: "s.ts" } } }, { "s.ts": 'export default { fetch() { return new Response("x" } };' });
+  const [cmd, args] = cliCommand(["validate", dir]);
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  assert.is(r.status, 1, r.stderr);
+  // it read "FAIL syn: syn: .../s.ts:1:..."
+  assert.match(r.stderr, /FAIL syn: \S*s\.ts:1:\d+: Expected "\)" but found "}"/);
+  // and `lanes start s.ts` said ".../s.ts/lanes.json: not found"
+  const file = join(dir, "s.ts");
+  for (const command of ["start", "validate"]) {
+    const [c, a] = cliCommand([command, file, "--port", "0"].slice(0, command === "start" ? 4 : 2));
+    const started = spawnSync(c, a, { encoding: "utf8", timeout: 30_000 });
+    assert.is(started.status, 1, started.stderr);
+    assert.ok(started.stderr.includes(`${file} is a file, not a folder: give the folder that holds its lanes.json`), started.stderr);
+  }
+});
+
 test("an unknown CLI flag is refused with the known ones", () => {
   const [cmd, args] = cliCommand(["start", "--prot", "8787"]);
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });

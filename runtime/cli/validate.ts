@@ -65,8 +65,10 @@ export async function validateCommand(adapter: RuntimeAdapter, argv: string[], l
       log.info(`ok   ${spec.name} (${spec.lane}${spec.lane === "process" ? `/${spec.runtime}` : spec.pack ? ", packed" : ""}) ${spec.route}`);
     } catch (e) {
       const msg = e instanceof LanesError ? e.message : String(e);
-      problems.push(`${spec.name}: ${msg}`);
-      log.error(`FAIL ${spec.name}: ${msg}`);
+      // a build error names its function already ("a: a.ts:1:52: ...")
+      const problem = msg.startsWith(`${spec.name}: `) ? msg : `${spec.name}: ${msg}`;
+      problems.push(problem);
+      log.error(`FAIL ${problem}`);
     }
   }
   await pack.stop();

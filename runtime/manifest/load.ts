@@ -60,6 +60,8 @@ export async function loadManifest(dirArg: string, sys: Sys, hostRuntime: Runtim
   const dir = await sys.realpath(sys.resolve(dirArg)).catch(() => {
     throw new LanesError("invalid_manifest", `${dirArg}: no such folder`);
   });
+  // `lanes start hello.ts` read as hello.ts/lanes.json
+  if (await sys.isFile(dir)) throw new LanesError("invalid_manifest", `${dirArg} is a file, not a folder: give the folder that holds its ${MANIFEST_FILE}`);
   const file = sys.join(dir, MANIFEST_FILE);
   if (!(await sys.isFile(file))) {
     throw new LanesError("invalid_manifest", `${file}: not found (a functions folder needs a ${MANIFEST_FILE})`);
