@@ -245,6 +245,8 @@ async function deployments(page: Page, url: string, shot: Shot) {
   await page.click("a[data-nav=deployments]");
   await page.locator("#split").waitFor();
   assert.equal(await page.locator(".split-part strong").allTextContents(), ["v1 · 70%", "v2 · 30%"]);
+  // v2's message holds U+202E (console-world.ts): shown, not obeyed, where it read "a friendlier hello"
+  assert.is(await page.locator("table.versions tr[data-version=v2] td[data-label=Message]").textContent(), "a friendlier [U+202E]olleh");
   await shot("deployments-gradual");
 
   // promote: the dialog asks, Escape cancels, then confirmed it takes effect

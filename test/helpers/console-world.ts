@@ -81,7 +81,7 @@ export async function startAppHosts(runtimes: Runtime[]): Promise<HostProcess[]>
     if (failed) throw failed.reason;
     await Promise.all(
       hosts.map(async (h) => {
-        const r = await deploy(h.url, versionFolder("hello from v2"), { percent: 30, message: "a friendlier hello" });
+        const r = await deploy(h.url, versionFolder("hello from v2"), { percent: 30, message: "a friendlier \u202eolleh" });
         assert.is(r.status, 201, r.text);
       }),
     );

@@ -38,13 +38,13 @@ export const benchPage: Page = async (main) => {
     disposeCharts();
     const problem = check(report);
     if (problem) {
-      status.textContent = `${source}: ${problem}`;
+      fill(status, `${source}: ${problem}`);
       status.className = "error";
       fill(results);
       return;
     }
     status.className = "muted";
-    status.textContent = `From ${source}.`;
+    fill(status, `From ${source}.`);
     draw(results, report as BenchReport);
   };
   const loadHost = async () => {
@@ -53,7 +53,7 @@ export const benchPage: Page = async (main) => {
       show(r.report, r.file);
     } catch (e) {
       status.className = "muted";
-      status.textContent = e instanceof ApiError ? e.message : String(e);
+      fill(status, e instanceof ApiError ? e.message : String(e));
     }
   };
   fromHost.addEventListener("click", () => void loadHost());

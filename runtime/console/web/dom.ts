@@ -12,7 +12,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
     if (v === null || v === undefined || v === false) continue;
     if (typeof v === "function") el.addEventListener(k.slice(2).toLowerCase(), v);
     else if (v === true) el.setAttribute(k, "");
-    else el.setAttribute(k, String(v));
+    else el.setAttribute(k, k === "title" || k.startsWith("aria-") ? visibleBidi(String(v)) : String(v));
   }
   append(el, children);
   return el;
@@ -22,8 +22,19 @@ export function append(el: Node, children: Child[]): void {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
     if (Array.isArray(c)) append(el, c);
-    else el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
+    else el.appendChild(typeof c === "object" ? c : document.createTextNode(visibleBidi(String(c))));
   }
+}
+
+// The embeddings, overrides and isolates of Unicode's bidirectional algorithm ("Trojan Source",
+// https://trojansource.codes/): a deploy message or a request path holding U+202E showed the rest
+// of its cell reversed. Each is shown as its code point; the marks (U+200E, U+200F) stay, as a
+// right-to-left message may need them and they reorder nothing past themselves.
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with each bidi embedding, override or isolate shown as [U+XXXX] instead of obeyed. */
+export function visibleBidi(text: string): string {
+  return text.replace(BIDI_CONTROLS, (c) => `[U+${c.charCodeAt(0).toString(16).toUpperCase()}]`);
 }
 
 /** Replace everything in `el`. */
@@ -102,7 +113,7 @@ export function toast(text: string, kind: "ok" | "bad" = "ok"): void {
   const el = document.getElementById("toast");
   if (!el) return;
   el.className = `toast show ${kind}`;
-  el.textContent = text;
+  el.textContent = visibleBidi(text);
   clearTimeout((el as HTMLElement & { timer?: number }).timer);
   (el as HTMLElement & { timer?: number }).timer = window.setTimeout(() => (el.className = "toast"), 6000);
 }
