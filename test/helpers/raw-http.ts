@@ -4,7 +4,7 @@
  * keeps sending after it, to see when the server closes.
  */
 import { Buffer } from "node:buffer";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 
 export interface UploadResult {
   status: number;
@@ -215,4 +215,81 @@ export function rawRequest(baseUrl: string, text: string): Promise<string> {
     });
     sock.write(text);
   });
+}
+
+/**
+ * A connection opened now for requests sent later, one at a time: for a request that must not
+ * wait on a new connection. Under a flood of connections the listen backlog overflows, and a
+ * client whose SYN was dropped sends it again only 1, 3, 7... s later (adapters/README.md at the
+ * repository's root, Listen backlog); a host closes an idle connection after its keep-alive time,
+ * so until the next request one is sent to `keepAlive` every second.
+ */
+export class KeptConnection {
+  private got = "";
+  private arrived: (() => void) | undefined;
+  private closed = false;
+  /** The request in progress (a request waits for the one before it). */
+  private last: Promise<unknown> = Promise.resolve();
+  private busy = 0;
+  private pinging: ReturnType<typeof setInterval>;
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly host: string,
+    keepAlive: string,
+  ) {
+    sock.on("data", (d: Buffer) => {
+      this.got += d.toString("latin1");
+      this.arrived?.();
+    });
+    sock.on("error", () => {}); // 'close' follows
+    sock.on("close", () => {
+      this.closed = true;
+      this.arrived?.();
+    });
+    this.pinging = setInterval(() => this.busy === 0 && void this.request(keepAlive).catch(() => {}), 1000);
+  }
+
+  /** A connection to `baseUrl`, kept open by a request to `keepAlive` ("GET /path") every second. */
+  static open(baseUrl: string, keepAlive: string): Promise<KeptConnection> {
+    const url = new URL(baseUrl);
+    return new Promise((resolve, reject) => {
+      const sock = connect(Number(url.port), url.hostname);
+      sock.once("error", reject);
+      sock.once("connect", () => resolve(new KeptConnection(sock, url.host, keepAlive)));
+    });
+  }
+
+  /** `request` ("GET /path") on this connection, after the one in progress; its answer. */
+  request(request: string): Promise<RawAnswer> {
+    this.busy++;
+    const answer = this.last.then(() => this.send(request));
+    const done = () => void this.busy--;
+    this.last = answer.then(done, done);
+    return answer;
+  }
+
+  private send(request: string): Promise<RawAnswer> {
+    return new Promise((resolve, reject) => {
+      this.got = "";
+      this.arrived = () => {
+        try {
+          const [answer] = readAnswers(this.got, [request]);
+          this.arrived = undefined;
+          resolve(answer!);
+        } catch (e) {
+          if (!this.closed) return; // not all of it yet
+          this.arrived = undefined;
+          reject(new Error(`the connection closed: ${(e as Error).message}; it carried ${JSON.stringify(this.got.slice(0, 2000))}`));
+        }
+      };
+      if (this.closed) return this.arrived();
+      this.sock.write(`${request} HTTP/1.1\r\nHost: ${this.host}\r\n\r\n`);
+    });
+  }
+
+  close(): void {
+    clearInterval(this.pinging);
+    this.sock.destroy();
+  }
 }
