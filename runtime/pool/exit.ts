@@ -30,10 +30,10 @@ export function exitCause(exit: GuestExit): string {
   return oom ? "out_of_memory" : exit.signal ? "signal" : exit.error ? "error" : "exit";
 }
 
-/** A failed start. The child's stderr goes to the host log (guestStack), never to a client. */
-export function startError(exit: GuestExit, why?: string): LanesError {
+/** A failed start (`when`: or right after it). The child's stderr goes to the host log (guestStack), never to a client. */
+export function startError(exit: GuestExit, why?: string, when = "while starting"): LanesError {
   const tail = exit.stderrTail.trim();
-  return new LanesError("unavailable", `instance ${why ?? describeExit(exit)} while starting`, tail ? { guestStack: tail } : {});
+  return new LanesError("unavailable", `instance ${why ?? describeExit(exit)} ${when}`, tail ? { guestStack: tail } : {});
 }
 
 /** An instance that dies on its own this soon after starting, before any request, is a failed start. */

@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../manifest/load.ts";
 import type { PoolObserver } from "../ops/meter.ts";
 import { Instance, type ClientHooks, type InstanceEvents, type RequestInput } from "./instance.ts";
-import { diedRightAfterStart } from "./exit.ts";
+import { diedRightAfterStart, startError } from "./exit.ts";
 import { StartBackoff } from "./backoff.ts";
 import { maxQueueWaitMs, RequestQueue } from "./queue.ts";
 import { startInstance, startTimeout } from "./start.ts";
@@ -176,18 +176,19 @@ export class Pool {
       const t0 = performance.now();
       await this.deps.prepare?.();
       if (this.stopped) return;
-      await startInstance(this.newInstance, this.deps.load, startTimeout(this.spec.timeoutMs), this.running, this.warn);
+      const inst = await startInstance(this.newInstance, this.deps.load, startTimeout(this.spec.timeoutMs), this.running, this.warn);
       this.deps.observer?.started(performance.now() - t0);
-      this.backoff.lastError = undefined; // (failures in a row end once it serves: backoff.ts)
+      if (inst.state !== "dead") this.backoff.lastError = undefined; // (failures in a row end once it serves: backoff.ts; a dead one, gone() reported)
     } catch (e) {
       // a start cut short because the pool is stopping is no failure of the function
       if (!this.stopped) failure = e instanceof LanesError ? e : new LanesError("unavailable", String(e));
     } finally {
       this.starting--;
     }
-    // after `starting--`, or its replenish() counts this failed start toward `min` and never retries
+    // after `starting--`: before, replenish() counts this start toward `min` (gone()'s too, for an instance dead as this start ends) and never retries
     if (failure) this.onStartFailure(failure);
     this.drainQueue();
+    if (this.queue.length === 0) this.replenish(); // (drainQueue() did when requests still wait, once the new instance took its share)
   }
 
   private readonly newInstance = (): Instance => {
@@ -271,8 +272,7 @@ export class Pool {
       if (inst.endKind === "crashed") {
         if (!inst.failedByHost && inst.dispatched === 0 && diedRightAfterStart(inst.readyAt, exit)) {
           // it died on its own right after starting: a failed start, so a crash loop backs off
-          const tail = exit.stderrTail.trim();
-          this.onStartFailure(new LanesError("unavailable", `instance ${inst.describeEnd()} right after starting`, tail ? { guestStack: tail } : {}));
+          this.onStartFailure(startError(exit, inst.describeEnd(), "right after starting"));
           return;
         }
         this.restarts++;

@@ -31,16 +31,19 @@ export function startTimeout(functionTimeoutMs: number): number {
 }
 
 /**
- * Start an instance made by `make`. A guest that never answered its start (a thread or child that
+ * Start an instance made by `make`, and return it. A guest that never answered its start (a thread or child that
  * never ran its code, on a starved machine) gets one more try when `again` allows it; one that
  * crashed does not.
  */
-export async function startInstance(make: () => Instance, load: LoadSpec, timeoutMs: number, again: () => boolean, warn: (text: string) => void): Promise<void> {
+export async function startInstance(make: () => Instance, load: LoadSpec, timeoutMs: number, again: () => boolean, warn: (text: string) => void): Promise<Instance> {
+  let inst = make();
   try {
-    await make().start(load, timeoutMs);
+    await inst.start(load, timeoutMs);
   } catch (e) {
     if (!(e instanceof LanesError && startHung(e) && again())) throw e;
     warn(`${e.message}; trying once more`);
-    await make().start(load, timeoutMs);
+    inst = make();
+    await inst.start(load, timeoutMs);
   }
+  return inst;
 }
