@@ -45,7 +45,11 @@ export async function invoke(
     if (headers.length > MAX_HEADERS) throw new LanesError("bad_request", `the request has ${headers.length} headers: at most ${MAX_HEADERS} reach a function`);
     const wait = pool.admit(); // a full function refuses before its body is read
     if (wait) await wait;
-    body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline, (served.bodyReads ??= new BodyReads()));
+    try {
+      body = method === "GET" || method === "HEAD" ? null : await readBody(ex, spec.maxBodyBytes, spec.name, deadline, (served.bodyReads ??= new BodyReads()));
+    } finally {
+      pool.arrived(); // the place admit() held is this request's in dispatch, in the same turn, or nobody's
+    }
     // a client that goes away cancels its request, and the function's request.signal aborts
     reply = await pool.dispatch({ requestId, method, url, headers, params, body }, deadline, new ClientOf(ex));
   } catch (e) {

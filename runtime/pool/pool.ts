@@ -18,6 +18,7 @@ import { maxQueueWaitMs, RequestQueue } from "./queue.ts";
 import { startInstance, startTimeout } from "./start.ts";
 import { idleAboveMin, ReapTimer } from "./reap.ts";
 import { overloadedError, timeoutError, unavailableError } from "./refusals.ts";
+import { freeSlots, pick } from "./slots.ts";
 import { checkStuck } from "./stuck.ts";
 import { finishWaitUntil } from "./wait-until.ts";
 import { watchInstances } from "./instance-watch.ts";
@@ -72,7 +73,7 @@ export class Pool {
 
   dispatch(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     if (this.stopped) return Promise.reject(new LanesError("unavailable", `function "${this.spec.name}" is stopping`));
-    const inst = this.pick();
+    const inst = pick(this.instances, this.spec.concurrency);
     if (inst) return this.run(inst, frame, deadline, client);
     if (this.backoff.until > Date.now() && this.live() === 0) return Promise.reject(this.unavailable());
     if (this.queue.full) return Promise.reject(this.overloaded());
@@ -84,14 +85,22 @@ export class Pool {
   /**
    * Whether a request can go ahead: undefined when it can now, else a promise that settles
    * once it can, or rejects with `overloaded` after a short grace (queue.ts). The host asks
-   * before reading a request body, so a flood is refused without buffering its bodies.
+   * before reading a request body, so a flood is refused without buffering its bodies. A request
+   * let in holds its place (an instance's slot or the queue's) until `arrived`.
    */
   admit(): Promise<void> | undefined {
-    if (this.stopped || this.hasRoom()) return undefined;
-    return this.queue.room(this.hasRoom);
+    if (!this.stopped && !this.hasRoom()) return this.queue.room(this.hasRoom);
+    this.queue.reserve();
+    return undefined;
   }
 
-  private readonly hasRoom = (): boolean => !this.queue.full || this.pick() !== undefined;
+  /** A request let in by `admit` reached `dispatch`, or will not: the place it held is free. */
+  arrived(): void {
+    this.queue.release();
+  }
+
+  /** A free slot of a ready instance or a place in the queue that no request let in holds. */
+  private readonly hasRoom = (): boolean => freeSlots(this.instances, this.spec.concurrency) + this.queue.places - this.queue.reserved > 0;
   /** The room of instances not ready (starting, or to start under `max`): requests may wait for it beyond `queue` (queue.ts). */
   private readonly notReadyRoom = (): number => Math.max(0, this.spec.instances.max - this.live()) * this.spec.concurrency;
 
@@ -130,15 +139,6 @@ export class Pool {
     let n = 0;
     for (const i of this.instances) if (i.state === "ready") n++;
     return n;
-  }
-
-  private pick(): Instance | undefined {
-    let best: Instance | undefined;
-    for (const i of this.instances) {
-      if (i.state !== "ready" || i.fatal !== undefined || i.inflight >= this.spec.concurrency) continue;
-      if (!best || i.inflight < best.inflight) best = i;
-    }
-    return best;
   }
 
   private run(inst: Instance, frame: RequestInput, deadline: number, client: ClientHooks): Promise<Reply> {
@@ -211,13 +211,13 @@ export class Pool {
   }
 
   private drainQueue() {
-    this.queue.letIn(); // an instance has room: a request waiting for room may go ahead
     while (this.queue.length > 0) {
-      const inst = this.pick();
+      const inst = pick(this.instances, this.spec.concurrency);
       if (!inst) break;
       const w = this.queue.shift()!;
       this.run(inst, w.frame, w.deadline, w.client).then(w.resolve, w.reject);
     }
+    this.queue.letIn(); // the room left, by instances or in the queue: requests waiting for it go ahead
     if (this.queue.length > 0) this.replenish();
   }
 

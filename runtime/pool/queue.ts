@@ -62,6 +62,13 @@ export class RequestQueue {
   private readonly hopeful: Hopeful[] = [];
   /** Body bytes of the waiting requests. */
   private bytes = 0;
+  /**
+   * Requests let in (by the pool's `admit`, or from `hopeful`) that have not reached `dispatch`
+   * yet: each holds a place, an instance's or the queue's, until `release`. Without it, a place
+   * freed once was given to each request let in before the first had arrived, and all but one
+   * were refused after all (in floods, 21 to 1,227 of the let-in requests of a run).
+   */
+  reserved = 0;
 
   constructor(
     private readonly limit: number,
@@ -80,10 +87,30 @@ export class RequestQueue {
     return this.waiting.length;
   }
 
-  /** No room for another request: `limit` (and what starting instances will take) are waiting, their bodies fill the budget, or the oldest has waited past `maxWaitMs`. */
-  get full(): boolean {
+  /** The places left for requests to wait in (places held by `reserved` requests not taken off): none once their bodies fill the budget or the oldest has waited past `maxWaitMs`. */
+  get places(): number {
     const oldest = this.waiting[0];
-    return this.waiting.length >= this.limit + this.starting() || this.bytes >= MAX_QUEUED_BODY_BYTES || (oldest !== undefined && Date.now() - oldest.since > this.maxWaitMs);
+    if (this.bytes >= MAX_QUEUED_BODY_BYTES || (oldest !== undefined && Date.now() - oldest.since > this.maxWaitMs)) return 0;
+    return Math.max(0, this.limit + this.starting() - this.waiting.length);
+  }
+
+  /** No place for another request: `limit` (and what starting instances will take) are waiting or held, their bodies fill the budget, or the oldest has waited past `maxWaitMs`. */
+  get full(): boolean {
+    return this.places <= this.reserved;
+  }
+
+  /** A request let in holds a place until it reaches `dispatch` or gives up (`release`). */
+  reserve(): void {
+    this.reserved++;
+  }
+
+  release(): void {
+    this.reserved--;
+  }
+
+  private letInOne(h: Hopeful): void {
+    this.reserved++;
+    h.admit();
   }
 
   /**
@@ -109,13 +136,13 @@ export class RequestQueue {
     const now = Date.now();
     while (this.hopeful.length > 0 && this.hopeful[0]!.until <= now) {
       const h = this.hopeful.shift()!;
-      if (this.hasRoom()) h.admit();
+      if (this.hasRoom()) this.letInOne(h);
       else h.refuse();
     }
     if (this.hopeful.length > 0) this.graceTimer = setTimeout(this.endGraces, this.hopeful[0]!.until - now);
   };
 
-  /** Queue a request until an instance takes it or its deadline passes (the caller checked `full`). */
+  /** Queue a request until an instance takes it or its deadline passes (the caller checked for room). */
   push(frame: RequestInput, deadline: number, client: ClientHooks = {}): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       const waiter: Waiter = {
@@ -157,21 +184,22 @@ export class RequestQueue {
     this.letIn();
   }
 
-  /** The longest-waiting request, out of the queue (its deadline timer stopped). */
+  /**
+   * The longest-waiting request, out of the queue (its deadline timer stopped). The caller lets
+   * in (`letIn`) once it has given it an instance: until then its slot still looks free.
+   */
   shift(): Waiter | undefined {
     const w = this.waiting.shift();
     if (w) {
       this.bytes -= w.frame.body?.byteLength ?? 0;
       clearTimeout(w.timer);
-      this.letIn();
     }
     return w;
   }
 
-  /** A request waiting for room gets it (call when room appears other than through `shift`). */
+  /** Requests waiting for room get it, first come first, while there is room (call when room appears). */
   letIn(): void {
-    if (this.full) return;
-    this.hopeful.shift()?.admit();
+    while (this.hopeful.length > 0 && this.hasRoom()) this.letInOne(this.hopeful.shift()!);
   }
 
   /** Every waiting request fails with `err` (the pool is stopping or cannot start). */
@@ -181,7 +209,7 @@ export class RequestQueue {
       w.reject(err);
     }
     this.bytes = 0;
-    for (const h of this.hopeful.splice(0)) h.admit(); // they go on to dispatch, which answers with the pool's own error
+    for (const h of this.hopeful.splice(0)) this.letInOne(h); // they go on to dispatch, which answers with the pool's own error
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
   }
