@@ -264,6 +264,6 @@ export async function serveUntilSignal(adapter: RuntimeAdapter, log: Logger, sto
     listening?.();
   });
   // Exit explicitly: Deno does not exit by itself while a terminated worker still spins
-  // (adapters/README.md at the repository's root, Workers: the table's terminate() row).
+  // (../../adapters/README.md, "Workers": the table's terminate() row).
   adapter.exit(0);
 }

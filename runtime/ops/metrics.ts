@@ -246,8 +246,8 @@ export class HostMetrics {
 
   /**
    * A histogram built from Buckets cells at scrape time. prom-client's own Histogram hashes its
-   * label set on every observe (1-3 us per request measured: adapters/README.md at the
-   * repository's root, Metrics), so the registry gets an object with the same `get()` contract as
+   * label set on every observe (1-3 us per request measured: ../../adapters/README.md,
+   * "Metrics (host process figures)"), so the registry gets an object with the same `get()` contract as
    * its metrics instead.
    */
   private histogram(name: string, help: string, cells: () => [Record<string, string>, Buckets][], labelNames: readonly string[] = FN): void {

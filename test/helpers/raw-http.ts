@@ -220,8 +220,8 @@ export function rawRequest(baseUrl: string, text: string): Promise<string> {
 /**
  * A connection opened now for requests sent later, one at a time: for a request that must not
  * wait on a new connection. Under a flood of connections the listen backlog overflows, and a
- * client whose SYN was dropped sends it again only 1, 3, 7... s later (adapters/README.md at the
- * repository's root, Listen backlog); a host closes an idle connection after its keep-alive time,
+ * client whose SYN was dropped sends it again only 1, 3, 7... s later (../../adapters/README.md,
+ * "Serving HTTP", Listen backlog); a host closes an idle connection after its keep-alive time,
  * so until the next request one is sent to `keepAlive` every second.
  */
 export class KeptConnection {
