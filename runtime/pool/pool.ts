@@ -18,7 +18,7 @@ import { maxQueueWaitMs, RequestQueue } from "./queue.ts";
 import { startInstance, startTimeout } from "./start.ts";
 import { idleAboveMin, ReapTimer } from "./reap.ts";
 import { overloadedError, timeoutError, unavailableError } from "./refusals.ts";
-import { freeSlots, pick } from "./slots.ts";
+import { pick, roomFor } from "./slots.ts";
 import { checkStuck } from "./stuck.ts";
 import { finishWaitUntil } from "./wait-until.ts";
 import { watchInstances } from "./instance-watch.ts";
@@ -100,7 +100,7 @@ export class Pool {
   }
 
   /** A free slot of a ready instance or a place in the queue that no request let in holds. */
-  private readonly hasRoom = (): boolean => freeSlots(this.instances, this.spec.concurrency) + this.queue.places - this.queue.reserved > 0;
+  private readonly hasRoom = (): boolean => roomFor(this.instances, this.spec.concurrency, this.queue.places - this.queue.reserved);
   /** The room of instances not ready (starting, or to start under `max`): requests may wait for it beyond `queue` (queue.ts). */
   private readonly notReadyRoom = (): number => Math.max(0, this.spec.instances.max - this.live()) * this.spec.concurrency;
 

@@ -13,9 +13,15 @@ export function pick(instances: readonly Instance[], concurrency: number): Insta
   return best;
 }
 
-/** The free slots of the ready instances. */
-export function freeSlots(instances: readonly Instance[], concurrency: number): number {
-  let free = 0;
+/**
+ * Whether another request can be let in: `places` (the queue's, less those held by requests let
+ * in already, which may be below 0 when those are bound for instances) plus the ready instances'
+ * free slots. The instances are looked at only when the queue has no place left: on the hot path
+ * it mostly has.
+ */
+export function roomFor(instances: readonly Instance[], concurrency: number, places: number): boolean {
+  if (places > 0) return true;
+  let free = places;
   for (const i of instances) if (serving(i)) free += Math.max(0, concurrency - i.inflight);
-  return free;
+  return free > 0;
 }
